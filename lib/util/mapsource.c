@@ -31,14 +31,13 @@ static void warn(struct reader *r, unsigned line, const char *fmt, ...)
 {
 	struct buf b = BUF_INIT;
 	va_list ap;
-	buf_printf(&b, "%s:%u: ", r->file, line);
 	va_start(ap, fmt);
 	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	if (r->o->warn)
-		r->o->warn(r->o->ctx, buf_str(&b));
+		r->o->warn(r->o->ctx, r->file, line, buf_str(&b));
 	else
-		msg_warn("%s", buf_str(&b));
+		msg_warn("%s:%u: %s", r->file, line, buf_str(&b));
 	buf_free(&b);
 	r->warnings++;
 }
@@ -60,7 +59,9 @@ static int logical_line(struct reader *r, struct buf *line, unsigned lineno)
 {
 	char *s = line->data;
 	size_t n = line->len;
-	while (n > 0 && is_blank(s[n - 1]))
+	while (n > 0 && s[n - 1] == '\r')
+		n--;
+	while (n > 0 && is_blank(s[n - 1]) && !(r->o->flags & MAPSRC_KEEP_TRAILING))
 		n--;
 	s[n] = '\0';
 	if (memchr(s, '\0', n) != NULL) {
@@ -71,7 +72,7 @@ static int logical_line(struct reader *r, struct buf *line, unsigned lineno)
 	while (*p && !is_sep(r, *p))
 		p++;
 	char *key_end = p;
-	while (*p && (is_sep(r, *p) || is_blank(*p)))
+	while (*p && is_sep(r, *p))
 		p++;
 	*key_end = '\0';
 	if (*s == '\0') {
@@ -90,7 +91,8 @@ static int logical_line(struct reader *r, struct buf *line, unsigned lineno)
 		struct strtab_entry *t = strtab_put(&r->seen, s, "", lineno, 0, &added);
 		if (!added) {
 			e.first_line = t->aux;
-			warn(r, lineno, "duplicate key \"%s\" (first at line %u)", s, t->aux);
+			if (!(r->o->flags & MAPSRC_QUIET_DUPS))
+				warn(r, lineno, "duplicate key \"%s\" (first at line %u)", s, t->aux);
 		}
 	}
 	return r->o->entry ? r->o->entry(r->o->ctx, &e) : 0;
@@ -115,8 +117,12 @@ int mapsrc_parse(const char *text, size_t len, const char *file, const struct ma
 		size_t i = 0;
 		while (i < llen && (is_blank(l[i])))
 			i++;
-		if (i == llen || l[i] == '#')
+		if (i == llen || l[i] == (o->comment ? o->comment : '#'))
 			continue;
+		if (i > 0 && (o->flags & MAPSRC_NO_CONTINUATION)) {
+			warn(&r, lineno, "syntax error (leading space)");
+			continue;
+		}
 		if (i > 0 && have) {
 			buf_add(&cur, l, llen);
 			continue;

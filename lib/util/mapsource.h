@@ -26,6 +26,9 @@
 #define MAPSRC_NOFOLD		0x01	/* keep the case of keys (-f) */
 #define MAPSRC_EMPTY_VALUE	0x02	/* a key without a value is an entry with "" (makemap) */
 #define MAPSRC_NO_DUP_CHECK	0x04	/* do not track keys (saves memory) */
+#define MAPSRC_QUIET_DUPS	0x08	/* track duplicates but let the caller report them */
+#define MAPSRC_NO_CONTINUATION	0x10	/* a line starting with white space is an error (makemap) */
+#define MAPSRC_KEEP_TRAILING	0x20	/* keep trailing white space in values (makemap) */
 
 struct mapsrc_entry {
 	const char *key;
@@ -38,10 +41,11 @@ struct mapsrc_entry {
 struct mapsrc_opts {
 	int flags;
 	char delim;		/* key/value separator; '\0' = white space */
+	char comment;		/* comment character; '\0' = '#' */
 	/* Called for each entry; return 0 to go on, -1 to stop (mapsrc_parse returns -1). */
 	int (*entry)(void *ctx, const struct mapsrc_entry *e);
-	/* Called with one line "file:line: text" per warning; NULL = msg_warn(). */
-	void (*warn)(void *ctx, const char *text);
+	/* Called once per warning; NULL = msg_warn("file:line: text"). */
+	void (*warn)(void *ctx, const char *file, unsigned line, const char *text);
 	void *ctx;
 };
 
