@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "util/map.h"
+#include "util/log.h"
 #include "util/map_impl.h"
 #include "util/mem.h"
 
@@ -40,51 +41,54 @@ void map_fold(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
-/* Split "type:name"; a spec without a known "type:" prefix means hash:. */
-static const struct map_ops *parse_spec(const char *spec, const char **name, char **type)
+/*
+ * Split "type:name". A spec without a "type:" prefix (no ':' or something
+ * other than a word before it, e.g. "/etc/aliases") means hash:.
+ */
+int map_spec_parse(const char *spec, char **type, char **name)
 {
 	const char *colon = strchr(spec, ':');
-	if (colon && colon > spec) {
-		size_t n = (size_t)(colon - spec);
-		for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-			if (strlen(backends[i]->type) == n && strncmp(backends[i]->type, spec, n) == 0) {
-				*name = colon + 1;
-				*type = xstrndup(spec, n);
-				return backends[i];
-			}
-		}
-		/* Letters only before ':' looks like a type we do not know. */
-		int word = 1;
-		for (const char *p = spec; p < colon; p++)
-			if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
-				word = 0;
-		if (word && spec[0] != '/') {
-			*type = xstrndup(spec, n);
-			*name = colon + 1;
-			return NULL;
-		}
+	int word = colon != NULL && colon > spec;
+	for (const char *p = spec; word && p < colon; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			word = 0;
+	if (!word) {
+		*type = xstrdup("hash");
+		*name = xstrdup(spec);
+		return 0;
 	}
-	*name = spec;
-	*type = xstrdup("hash");
-	return &map_hash_ops;
+	*type = xstrndup(spec, (size_t)(colon - spec));
+	*name = xstrdup(colon + 1);
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i]->type, *type) == 0)
+			return 0;
+	return -1;
+}
+
+static const struct map_ops *find_ops(const char *type)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i]->type, type) == 0)
+			return backends[i];
+	return NULL;
 }
 
 struct map *map_open(const char *spec, int flags, struct buf *err)
 {
-	const char *name;
-	char *type;
-	const struct map_ops *ops = parse_spec(spec, &name, &type);
-	if (ops == NULL) {
+	char *name, *type;
+	if (map_spec_parse(spec, &type, &name) < 0) {
 		buf_reset(err);
 		buf_printf(err, "%s: unsupported map type \"%s\" (hash, btree, texthash, inline, static)",
 			   spec, type);
 		free(type);
+		free(name);
 		return NULL;
 	}
+	const struct map_ops *ops = find_ops(type);
 	struct map *m = xcalloc(1, sizeof(*m));
 	m->ops = ops;
 	m->type = type;
-	m->name = xstrdup(name);
+	m->name = name;
 	m->flags = flags;
 	buf_init(&m->error);
 	int ok;
@@ -175,6 +179,9 @@ static int map_finish(struct map *m, int discard)
 	if (m == NULL)
 		return 0;
 	int r = m->ops->close(m, discard || m->failed);
+	/* The map and its error go away here: say why saving failed. */
+	if (r < 0 && !discard)
+		msg_error("%s", buf_str(&m->error));
 	if (m->failed)
 		r = -1;
 	buf_free(&m->error);

@@ -44,7 +44,7 @@ int map_update(struct map *map, const char *key, const char *value);
 int map_delete(struct map *map, const char *key);
 /* Iterate: first = 1 restarts. Returns 1 with key/value, 0 at the end. */
 int map_iterate(struct map *map, int first, struct buf *key, struct buf *value);
-/* Flush and close; returns -1 when pending writes could not be saved. */
+/* Flush and close; returns -1 (and logs why) when pending writes could not be saved. */
 int map_close(struct map *map);
 /* Close without saving: an atomic rebuild leaves the old NAME.db as it was. */
 void map_discard(struct map *map);
@@ -66,6 +66,11 @@ const char *maplist_error(const struct maplist *list);
  * each and the array). Returns the count, or -1 with a reason in err.
  */
 int map_split_list(const char *specs, char ***items, struct buf *err);
+/*
+ * Split a spec into malloc'd type and name (no "type:" prefix = hash).
+ * Returns -1 (both still set, to be freed) when the type is unknown.
+ */
+int map_spec_parse(const char *spec, char **type, char **name);
 /* Fold a key to lower case in place (ASCII only, as Postfix and sendmail do). */
 void map_fold(char *s);
 
