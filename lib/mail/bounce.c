@@ -5,9 +5,9 @@
  * notice: the envelope sender, with the null sender <> so that a notice
  * never causes another; a failed message that itself had the null sender
  * (a bounce of a bounce) goes to 2bounce_notice_recipient with the
- * sender double-bounce@$myorigin, and a failure of such a notice is only
+ * sender $double_bounce_sender@$myorigin, and a failure of such a notice is only
  * logged, which ends every loop. Parameters: myhostname, myorigin,
- * 2bounce_notice_recipient, bounce_size_limit.
+ * 2bounce_notice_recipient, bounce_size_limit, double_bounce_sender.
  */
 #include "compat.h"
 
@@ -23,7 +23,9 @@
 
 void bounce_double_sender(struct buf *out)
 {
-	buf_printf(out, "double-bounce@%s", cfg_str("myorigin"));
+	const char *lp = cfg_str("double_bounce_sender");
+
+	buf_printf(out, "%s@%s", *lp ? lp : "double-bounce", cfg_str("myorigin"));
 }
 
 int bounce_send(const struct bounce_msg *orig, char *queue_id, size_t idlen, struct buf *err)
