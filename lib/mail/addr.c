@@ -110,9 +110,13 @@ static struct tok next_tok(struct lexer *lx)
 		lx->pos++;
 		while (lx->pos < lx->len && lx->s[lx->pos] != close) {
 			unsigned char d = (unsigned char)lx->s[lx->pos];
-			if (d == '\\')
+			if (d == '\\') {
+				/* A quoted pair never hides a NUL or a control character. */
+				unsigned char e = lx->pos + 1 < lx->len ? (unsigned char)lx->s[lx->pos + 1] : 0;
+				if (e == '\0' || (e < ' ' && !is_wsp(e)))
+					break;
 				lx->pos++;
-			else if (d == '\0' || (d < ' ' && !is_wsp(d)) || (close == ']' && (d == '[')))
+			} else if (d == '\0' || (d < ' ' && !is_wsp(d)) || (close == ']' && (d == '[')))
 				break;
 			/* CR/LF (folding) inside is obsolete but allowed; removed later. */
 			lx->pos++;
