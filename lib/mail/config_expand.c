@@ -31,7 +31,8 @@
 #define EXPAND_MAX_NAMES 100		/* Postfix's "unreasonable nesting" */
 #define EXPAND_MAX_DEPTH 300		/* names plus nested {} texts */
 #define EXPAND_MAX_OUT (16u << 20)	/* bytes of result */
-#define EXPAND_MAX_WORK (256u << 20)	/* bytes scanned, all levels */
+#define EXPAND_MAX_WORK (64u << 20)	/* bytes scanned, all levels */
+#define EXPAND_CALL_COST 64		/* work charged per nested expansion */
 #define EXPAND_NAME_MAX 255
 
 struct xp {
@@ -238,7 +239,7 @@ static int expand_text(struct xp *x, const char *s, size_t len)
 		rc = fail(x, "unreasonable nesting in", s, len);
 		goto out;
 	}
-	x->work += len + 1;
+	x->work += len + EXPAND_CALL_COST;
 	if (x->work > EXPAND_MAX_WORK) {
 		rc = fail(x, "expansion is too complex (too many references)", NULL, 0);
 		goto out;
