@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "mail/mailq.h"
@@ -148,4 +151,67 @@ void deferlog_remove(const char *queue_dir, const char *id)
 	buf_printf(&path, "%s/defer/%s", queue_dir, id);
 	unlink(buf_str(&path));
 	buf_free(&path);
+}
+
+/* Ask qmgr for the listing over public/qmgr. */
+static int listing_from_qmgr(const char *queue_dir, enum mailq_style style, struct buf *out,
+    struct buf *err)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 60};
+	struct buf req = BUF_INIT;
+	char chunk[8192];
+	ssize_t n;
+	int fd, len;
+
+	len = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr", queue_dir);
+	if (len < 0 || (size_t)len >= sizeof(sun.sun_path)) {
+		buf_printf(err, "%s/public/qmgr: path too long", queue_dir);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		buf_printf(err, "cannot read the queue and the mail system is down (%s: %s)",
+		    sun.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	buf_printf(&req, "list %s\n", mailq_style_name(style));
+	if (write(fd, req.data, req.len) != (ssize_t)req.len) {
+		buf_printf(err, "write %s: %s", sun.sun_path, strerror(errno));
+		close(fd);
+		buf_free(&req);
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_add(out, chunk, (size_t)n);
+	close(fd);
+	buf_free(&req);
+	if (n < 0) {
+		buf_printf(err, "read %s: %s", sun.sun_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int mailq_listing(const char *queue_dir, enum mailq_style style, struct buf *out, struct buf *err)
+{
+	struct mailq_list l;
+	struct buf dir = BUF_INIT;
+	int ret;
+
+	buf_printf(&dir, "%s/deferred", queue_dir);
+	if (access(buf_str(&dir), R_OK | X_OK) != 0) {
+		buf_free(&dir);
+		return listing_from_qmgr(queue_dir, style, out, err);
+	}
+	buf_free(&dir);
+	mailq_list_init(&l);
+	ret = mailq_scan(queue_dir, &l, err);
+	if (ret == 0)
+		mailq_format(style, queue_dir, &l, out);
+	mailq_list_free(&l);
+	return ret;
 }
