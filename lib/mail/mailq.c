@@ -202,8 +202,11 @@ int mailq_listing(const char *queue_dir, enum mailq_style style, struct buf *out
 	struct buf dir = BUF_INIT;
 	int ret;
 
+	struct stat st;
+
+	/* Queue files belong to mail_owner: only root and mail_owner read them. */
 	buf_printf(&dir, "%s/deferred", queue_dir);
-	if (access(buf_str(&dir), R_OK | X_OK) != 0) {
+	if (stat(buf_str(&dir), &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid)) {
 		buf_free(&dir);
 		return listing_from_qmgr(queue_dir, style, out, err);
 	}
