@@ -35,4 +35,37 @@ void resolved_free(struct resolved *r);
 /* Resolve one address using the loaded configuration; 0 ok, -1 malformed. */
 int resolve_address(const char *address, struct resolved *r);
 
+/*
+ * The same resolution with the settings given explicitly (resolve.c fills
+ * this from main.cf; tests fill it by hand). Lists are NULL-terminated.
+ * user_known(full, base, ctx) says whether a local user exists (alias of
+ * the whole local part or of its base, account of the base); full and
+ * base are lower case. NULL means every local user is known.
+ */
+struct resolve_conf {
+	char **mydestination;		/* already $name-expanded */
+	char **virtual_alias_domains;
+	const char *myorigin;		/* qualifies an address without a domain */
+	const char *recipient_delimiter;	/* set of delimiter characters, "" = none */
+	const char *relayhost;		/* "" = deliver to the domain itself */
+	const char *local_maildir_base;	/* set: every local user is known */
+	int (*user_known)(const char *full, const char *base, void *ctx);
+	void *ctx;
+};
+int resolve_address_with(const char *address, const struct resolve_conf *conf,
+    struct resolved *r);
+
+/*
+ * Split a local part at the first recipient_delimiter character:
+ * "user+tag" gives "user" and "tag". As in Postfix, with '-' as the
+ * delimiter "owner-x" and "x-request" are not split. Returns 1 when an
+ * extension was found, 0 otherwise (base = the whole local part).
+ */
+int resolve_split_extension(const char *localpart, const char *delims,
+    struct buf *base, struct buf *extension);
+/* Is domain (lower case) listed in items (case-insensitive, trailing dot ignored)? */
+int resolve_domain_listed(const char *domain, char **items);
+/* resolve.c's user_known: alias_maps (full, then base), then getpwnam(base). */
+int resolve_local_user_known(const char *full, const char *base, void *ctx);
+
 #endif

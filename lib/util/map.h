@@ -13,8 +13,14 @@
  * sendmail's aliases and Postfix's postmap do) and reads both forms, so
  * maps made by postmap, makemap and newaliases all work.
  *
- * Lookups fold the key to lower case unless the map was opened with
- * MAP_NOFOLD. Functions return 1 found/done, 0 not found/end, -1 error
+ * Lookups, updates and deletes fold the key to lower case (ASCII) unless
+ * the map was opened with MAP_NOFOLD.
+ *
+ * hash: and btree: opened with MAP_WRITE|MAP_CREATE|MAP_TRUNC rebuild the
+ * whole table atomically: the writes go to a temporary file in the same
+ * directory, which map_close() syncs and renames over NAME.db (and
+ * map_discard() removes). Without MAP_TRUNC, updates happen in place
+ * under an exclusive lock. texthash:, inline: and static: are read-only. Functions return 1 found/done, 0 not found/end, -1 error
  * with a one-line reason in map_error().
  */
 #ifndef TERN_UTIL_MAP_H
@@ -38,8 +44,10 @@ int map_update(struct map *map, const char *key, const char *value);
 int map_delete(struct map *map, const char *key);
 /* Iterate: first = 1 restarts. Returns 1 with key/value, 0 at the end. */
 int map_iterate(struct map *map, int first, struct buf *key, struct buf *value);
-/* Flush and close; returns -1 when pending writes could not be saved. */
+/* Flush and close; returns -1 (and logs why) when pending writes could not be saved. */
 int map_close(struct map *map);
+/* Close without saving: an atomic rebuild leaves the old NAME.db as it was. */
+void map_discard(struct map *map);
 const char *map_error(const struct map *map);
 const char *map_type(const struct map *map);
 const char *map_name(const struct map *map);
@@ -49,5 +57,21 @@ struct maplist;
 struct maplist *maplist_open(const char *specs, int flags, struct buf *err);
 int maplist_lookup(struct maplist *list, const char *key, struct buf *value);
 void maplist_close(struct maplist *list);
+/* After maplist_lookup() returned -1: the failing map's one-line reason. */
+const char *maplist_error(const struct maplist *list);
+
+/*
+ * Split a list of map specs on commas and white space, keeping { } groups
+ * together. *items gets a NULL-terminated array of malloc'd strings (free
+ * each and the array). Returns the count, or -1 with a reason in err.
+ */
+int map_split_list(const char *specs, char ***items, struct buf *err);
+/*
+ * Split a spec into malloc'd type and name (no "type:" prefix = hash).
+ * Returns -1 (both still set, to be freed) when the type is unknown.
+ */
+int map_spec_parse(const char *spec, char **type, char **name);
+/* Fold a key to lower case in place (ASCII only, as Postfix and sendmail do). */
+void map_fold(char *s);
 
 #endif

@@ -1,0 +1,67 @@
+/*
+ * lproto.h - the queue manager <-> local delivery agent protocol.
+ *
+ * Mail layer, no privileges. qmgr connects to queue_directory/private/local
+ * (a UNIX stream socket the master binds and hands to local, which runs
+ * as root) and sends one request per message; local answers with exactly
+ * one reply per recipient of the request, in any order, then qmgr may
+ * send the next request on the same connection. Every message is a
+ * length-checked frame of typed fields (util/frame.h):
+ *
+ *   request: "deliver", queue id, queue file path relative to
+ *            queue_directory ("active/ID"), envelope sender, recipient
+ *            count N, then N times (index in the queue file, address,
+ *            ORCPT or "")
+ *   reply:   "status", index, result (0 sent, 1 defer, 2 bounce),
+ *            enhanced status code ("2.0.0"), one-line text for the log
+ *            and for bounces ("delivered to maildir")
+ *
+ * local re-reads the recipient at each index from the queue file and
+ * refuses a request whose addresses do not match, so qmgr cannot make it
+ * deliver anything that is not in the queue.
+ */
+#ifndef TERN_MAIL_LPROTO_H
+#define TERN_MAIL_LPROTO_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+#define LPROTO_MAX_RCPT	10000
+
+enum lresult { LRESULT_SENT = 0, LRESULT_DEFER = 1, LRESULT_BOUNCE = 2 };
+
+struct lreq_rcpt {
+	long long index;
+	struct buf address;
+	struct buf orcpt;
+};
+
+struct lreq {
+	struct buf queue_id;
+	struct buf path;
+	struct buf sender;
+	size_t nrcpt;
+	struct lreq_rcpt *rcpt;
+};
+
+struct lreply {
+	long long index;
+	enum lresult result;
+	struct buf dsn;
+	struct buf text;
+};
+
+void lreq_init(struct lreq *q);
+void lreq_free(struct lreq *q);
+void lreq_add_rcpt(struct lreq *q, long long index, const char *address, const char *orcpt);
+void lreq_encode(const struct lreq *q, struct buf *frame);
+/* 0 ok, -1 malformed (wrong tag or types, too many recipients, leftover bytes). */
+int lreq_decode(const void *payload, size_t len, struct lreq *q);
+
+void lreply_init(struct lreply *r);
+void lreply_free(struct lreply *r);
+void lreply_encode(const struct lreply *r, struct buf *frame);
+int lreply_decode(const void *payload, size_t len, struct lreply *r);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * mailq.h - the queue listing shown by mailq, sendmail -bp and
+ * ternqueue -p / -j, and the per-message deferral log it reads.
+ *
+ * Mail layer. mailq_scan() reads the queue directories (incoming,
+ * active, deferred, hold) and defer/ with the caller's privileges (root
+ * or mail_owner); the format functions are pure. Three layouts:
+ *   MAILQ_SENDMAIL  sendmail's mailq (mailq_format = sendmail, default)
+ *   MAILQ_POSTFIX   Postfix's mailq  (mailq_format = postfix)
+ *   MAILQ_JSON      one JSON object per message, keys of postqueue -j
+ */
+#ifndef TERN_MAIL_MAILQ_H
+#define TERN_MAIL_MAILQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+
+enum mailq_style { MAILQ_SENDMAIL, MAILQ_POSTFIX, MAILQ_JSON };
+
+struct mailq_rcpt {
+	char *address;
+	char *reason;		/* deferral reason, "" when none */
+};
+
+struct mailq_entry {
+	char *queue_name;	/* incoming, active, deferred, hold */
+	char *queue_id;
+	long long arrival;	/* seconds since the epoch */
+	long long size;		/* message content bytes */
+	bool forced_expire;
+	char *sender;		/* "" = <> */
+	size_t nrcpt;
+	struct mailq_rcpt *rcpt;	/* undelivered recipients only */
+};
+
+struct mailq_list {
+	size_t count;
+	struct mailq_entry *e;
+};
+
+/* Parse "sendmail", "postfix" (mailq_format); -1 otherwise. */
+int mailq_style_parse(const char *word);
+
+void mailq_list_init(struct mailq_list *l);
+void mailq_list_free(struct mailq_list *l);
+/* Append one entry (strings copied); returns it so recipients can be added. */
+struct mailq_entry *mailq_add(struct mailq_list *l, const char *queue_name, const char *id,
+    long long arrival, long long size, const char *sender);
+void mailq_add_rcpt(struct mailq_entry *e, const char *address, const char *reason);
+
+/* The listing, in queue order as given. queue_dir names the queue in the sendmail layout. */
+void mailq_format(enum mailq_style style, const char *queue_dir, const struct mailq_list *l,
+    struct buf *out);
+
+/*
+ * Read every queue file of incoming/, active/, deferred/ and hold/ under
+ * queue_dir, sorted by arrival time. Unreadable or corrupt files are
+ * skipped. 0 ok, -1 (queue directory unreadable) with a reason.
+ */
+int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err);
+
+/* --- defer/ID: why recipients were deferred, and whether a delay warning went out --- */
+
+struct deferlog {
+	long long warned;	/* time of the delay warning, 0 = none yet */
+	size_t count;
+	char **address;
+	char **reason;
+};
+void deferlog_init(struct deferlog *d);
+void deferlog_free(struct deferlog *d);
+void deferlog_add(struct deferlog *d, const char *address, const char *reason);
+const char *deferlog_reason(const struct deferlog *d, const char *address);
+/* Parse the file's text; malformed lines are skipped. */
+void deferlog_parse(const char *text, struct deferlog *d);
+void deferlog_format(const struct deferlog *d, struct buf *out);
+/* Read queue_dir/defer/ID (missing = empty, returns 0); write it (temp + rename); remove it. */
+int deferlog_read(const char *queue_dir, const char *id, struct deferlog *d);
+int deferlog_write(const char *queue_dir, const char *id, const struct deferlog *d);
+void deferlog_remove(const char *queue_dir, const char *id);
+
+#endif

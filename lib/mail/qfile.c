@@ -1,0 +1,907 @@
+/*
+ * qfile.c - queue file writer, reader and fault injection (see qfile.h
+ * for the format).
+ *
+ * Mail layer. Runs with the privileges of its caller (terndrop setgid
+ * terndrop, cleanup and the queue manager as mail_owner). Every system
+ * call that can lose mail goes through the q_* wrappers below, so tests
+ * can make any of them fail.
+ */
+#include "compat.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mail/qfile.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+/* ------------------------------------------------------------------ */
+/* Fault injection: count calls, fail the chosen one.                  */
+
+struct fault {
+	unsigned count;		/* calls so far since injection */
+	unsigned nth;		/* 0 = no fault */
+	int err;
+	bool sticky;
+};
+static struct fault faults[QF_CALL_MAX];
+
+void qfile_fault_inject(enum qfile_call call, unsigned nth, int err, bool sticky)
+{
+	if ((unsigned)call >= QF_CALL_MAX)
+		return;
+	faults[call].count = 0;
+	faults[call].nth = nth;
+	faults[call].err = err;
+	faults[call].sticky = sticky;
+}
+
+void qfile_fault_reset(void)
+{
+	memset(faults, 0, sizeof(faults));
+}
+
+/* True (errno set) when this call must fail. */
+static bool fault_hit(enum qfile_call call)
+{
+	struct fault *f = &faults[call];
+	if (f->nth == 0)
+		return false;
+	f->count++;
+	if (f->count == f->nth || (f->sticky && f->count > f->nth)) {
+		errno = f->err;
+		return true;
+	}
+	return false;
+}
+
+int qfile_fault_from_env(void)
+{
+	/* A set-id program must not let its caller steer it, even to fail. */
+	if (getuid() != geteuid() || getgid() != getegid())
+		return 0;
+	const char *spec = getenv("TERN_QFILE_FAULT");
+	if (spec == NULL || *spec == '\0')
+		return 0;
+	char call[16], errname[16], mode[8] = "";
+	unsigned nth;
+	if (sscanf(spec, "%15[a-z]:%u:%15[A-Z]:%7[a-z]", call, &nth, errname, mode) < 3)
+		return -1;
+	static const char *const calls[QF_CALL_MAX] = {"open", "write", "fsync", "rename"};
+	int c;
+	for (c = 0; c < QF_CALL_MAX; c++)
+		if (strcmp(call, calls[c]) == 0)
+			break;
+	if (c == QF_CALL_MAX || nth == 0)
+		return -1;
+	int err;
+	if (strcmp(errname, "ENOSPC") == 0)
+		err = ENOSPC;
+	else if (strcmp(errname, "EIO") == 0)
+		err = EIO;
+	else if (strcmp(errname, "EDQUOT") == 0)
+		err = EDQUOT;
+	else
+		return -1;
+	qfile_fault_inject((enum qfile_call)c, nth, err, strcmp(mode, "all") == 0);
+	return 0;
+}
+
+static int q_open(const char *path, int flags, mode_t mode)
+{
+	if (fault_hit(QF_CALL_OPEN))
+		return -1;
+	return open(path, flags | O_CLOEXEC, mode);
+}
+
+static ssize_t q_write(int fd, const void *data, size_t len)
+{
+	if (fault_hit(QF_CALL_WRITE))
+		return -1;
+	return write(fd, data, len);
+}
+
+static ssize_t q_pwrite(int fd, const void *data, size_t len, off_t off)
+{
+	if (fault_hit(QF_CALL_WRITE))
+		return -1;
+	return pwrite(fd, data, len, off);
+}
+
+static int q_fsync(int fd, bool data_only)
+{
+	if (fault_hit(QF_CALL_FSYNC))
+		return -1;
+	return data_only ? fdatasync(fd) : fsync(fd);
+}
+
+static int q_rename(const char *from, const char *to, bool noreplace)
+{
+	if (fault_hit(QF_CALL_RENAME))
+		return -1;
+	if (noreplace) {
+		if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EINVAL && errno != ENOSYS)
+			return -1;
+		/* No RENAME_NOREPLACE here: link+unlink never replaces a file either. */
+		if (link(from, to) != 0)
+			return -1;
+		if (unlink(from) != 0) {
+			int saved = errno;
+			unlink(to);
+			errno = saved;
+			return -1;
+		}
+		return 0;
+	}
+	return rename(from, to);
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = q_write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsync a directory so that a rename in it survives a crash. */
+static int fsync_dir(const char *dir)
+{
+	int fd = q_open(dir, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return -1;
+	int rc = q_fsync(fd, false);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation helpers.                                                 */
+
+bool qfile_id_valid(const char *id)
+{
+	size_t n = 0;
+	for (const char *p = id; *p; p++, n++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'F')))
+			return false;
+	return n >= 14 && n < QF_ID_MAX;
+}
+
+bool qfile_field_valid(const char *s)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
+		if (*p < ' ' || *p == 0x7f)
+			return false;
+	return n < QF_RECORD_MAX - 64;
+}
+
+static bool attr_name_valid(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writer.                                                             */
+
+#define WBUF_FLUSH	65536
+
+struct qfile_writer {
+	int fd;
+	char *dir;
+	char *tmp_path;
+	char *final_path;
+	char id[QF_ID_MAX];
+	struct timeval arrival;
+	struct buf sender;
+	bool sender_set;
+	struct buf attrs;	/* "N name=value\n" records */
+	struct buf rcpts;	/* "R-x\taddr\torcpt\n" records */
+	size_t nrcpt;
+	bool content_started;
+	off_t length_offset;	/* where M's digits are */
+	unsigned long long content_len;
+	struct buf out;		/* pending bytes */
+	bool failed;
+};
+
+static void set_err(struct buf *err, const char *what, const char *path)
+{
+	if (err == NULL)
+		return;
+	buf_reset(err);
+	buf_printf(err, "%s %s: %s", what, path, strerror(errno));
+}
+
+struct qfile_writer *qfile_create(const char *dir, struct buf *err)
+{
+	static unsigned serial;
+	struct qfile_writer *w = xcalloc(1, sizeof(*w));
+	w->fd = -1;
+	w->dir = xstrdup(dir);
+	gettimeofday(&w->arrival, NULL);
+
+	for (int attempt = 0; attempt < 100; attempt++) {
+		free(w->tmp_path);
+		w->tmp_path = xasprintf("%s/.tmp.%ld.%u.%ld", dir, (long)getpid(), serial++,
+					(long)w->arrival.tv_usec + attempt);
+		w->fd = q_open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (w->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (w->fd < 0) {
+		set_err(err, "cannot create queue file in", dir);
+		free(w->tmp_path);
+		w->tmp_path = NULL;
+		qfile_abort(w);
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(w->fd, &st) != 0) {
+		set_err(err, "cannot stat", w->tmp_path);
+		qfile_abort(w);
+		return NULL;
+	}
+	snprintf(w->id, sizeof(w->id), "%08llX%05lX%llX",
+		 (unsigned long long)w->arrival.tv_sec, (unsigned long)w->arrival.tv_usec,
+		 (unsigned long long)st.st_ino);
+	w->final_path = xasprintf("%s/%s", dir, w->id);
+	return w;
+}
+
+const char *qfile_writer_id(const struct qfile_writer *w)
+{
+	return w->id;
+}
+
+const char *qfile_writer_path(const struct qfile_writer *w)
+{
+	return w->final_path;
+}
+
+void qfile_set_arrival(struct qfile_writer *w, const struct timeval *tv)
+{
+	w->arrival = *tv;
+}
+
+int qfile_set_sender(struct qfile_writer *w, const char *addr)
+{
+	if (w->content_started || !qfile_field_valid(addr))
+		return -1;
+	buf_reset(&w->sender);
+	buf_adds(&w->sender, addr);
+	w->sender_set = true;
+	return 0;
+}
+
+int qfile_add_rcpt(struct qfile_writer *w, const char *addr, int notify, const char *orcpt)
+{
+	if (orcpt == NULL)
+		orcpt = "";
+	if (w->content_started || *addr == '\0' || !qfile_field_valid(addr) ||
+	    !qfile_field_valid(orcpt) || notify < 0 || notify > 15)
+		return -1;
+	buf_printf(&w->rcpts, "R%c%X\t%s\t%s\n", QF_RCPT_PENDING, notify, addr, orcpt);
+	w->nrcpt++;
+	return 0;
+}
+
+int qfile_add_attr(struct qfile_writer *w, const char *name, const char *value)
+{
+	if (w->content_started || !attr_name_valid(name) || !qfile_field_valid(name) ||
+	    !qfile_field_valid(value))
+		return -1;
+	buf_printf(&w->attrs, "N %s=%s\n", name, value);
+	return 0;
+}
+
+size_t qfile_writer_rcpt_count(const struct qfile_writer *w)
+{
+	return w->nrcpt;
+}
+
+static int flush_out(struct qfile_writer *w, struct buf *err)
+{
+	if (w->out.len == 0)
+		return 0;
+	if (write_all(w->fd, w->out.data, w->out.len) != 0) {
+		set_err(err, "cannot write queue file", w->tmp_path);
+		w->failed = true;
+		return -1;
+	}
+	buf_reset(&w->out);
+	return 0;
+}
+
+static void start_content(struct qfile_writer *w)
+{
+	buf_printf(&w->out, "%s\nT %lld.%06ld\nI %s\nS %s\n", QF_MAGIC,
+		   (long long)w->arrival.tv_sec, (long)w->arrival.tv_usec, w->id,
+		   buf_str(&w->sender));
+	buf_add(&w->out, w->attrs.data, w->attrs.len);
+	buf_add(&w->out, w->rcpts.data, w->rcpts.len);
+	w->length_offset = (off_t)w->out.len + 2;
+	buf_printf(&w->out, "M %020llu\n", 0ULL);
+	w->content_started = true;
+	buf_free(&w->attrs);
+	buf_free(&w->rcpts);
+}
+
+int qfile_write(struct qfile_writer *w, const void *data, size_t len, struct buf *err)
+{
+	if (w->failed)
+		return -1;
+	if (!w->content_started)
+		start_content(w);
+	buf_add(&w->out, data, len);
+	w->content_len += len;
+	if (w->out.len >= WBUF_FLUSH)
+		return flush_out(w, err);
+	return 0;
+}
+
+unsigned long long qfile_content_written(const struct qfile_writer *w)
+{
+	return w->content_len;
+}
+
+int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err)
+{
+	char digits[21];
+
+	if (w->failed)
+		goto tempfail;
+	if (w->nrcpt == 0) {
+		errno = EINVAL;
+		set_err(err, "no recipients for queue file", w->tmp_path);
+		goto tempfail;
+	}
+	if (!w->content_started)
+		start_content(w);
+	buf_adds(&w->out, "E\n");
+	if (flush_out(w, err) != 0)
+		goto tempfail;
+	snprintf(digits, sizeof(digits), "%020llu", w->content_len);
+	if (q_pwrite(w->fd, digits, 20, w->length_offset) != 20) {
+		if (errno == 0)
+			errno = EIO;
+		set_err(err, "cannot write queue file", w->tmp_path);
+		goto tempfail;
+	}
+	if (q_fsync(w->fd, false) != 0) {
+		set_err(err, "cannot fsync queue file", w->tmp_path);
+		goto tempfail;
+	}
+	if (close(w->fd) != 0) {
+		w->fd = -1;
+		set_err(err, "cannot close queue file", w->tmp_path);
+		goto tempfail;
+	}
+	w->fd = -1;
+	if (q_rename(w->tmp_path, w->final_path, true) != 0) {
+		set_err(err, "cannot rename queue file to", w->final_path);
+		goto tempfail;
+	}
+	free(w->tmp_path);
+	w->tmp_path = NULL;
+	if (fsync_dir(w->dir) != 0) {
+		/* The name may not survive a crash: take it back. */
+		set_err(err, "cannot fsync queue directory", w->dir);
+		unlink(w->final_path);
+		goto tempfail;
+	}
+	if (id != NULL && idlen > 0)
+		strlcpy(id, w->id, idlen);
+	qfile_abort(w);		/* frees; nothing left to unlink */
+	return 0;
+
+tempfail:
+	qfile_abort(w);
+	return -1;
+}
+
+void qfile_abort(struct qfile_writer *w)
+{
+	if (w == NULL)
+		return;
+	int saved = errno;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp_path != NULL)
+		unlink(w->tmp_path);
+	free(w->tmp_path);
+	free(w->final_path);
+	free(w->dir);
+	buf_free(&w->sender);
+	buf_free(&w->attrs);
+	buf_free(&w->rcpts);
+	buf_free(&w->out);
+	free(w);
+	errno = saved;
+}
+
+int qfile_move(const char *path, const char *todir, struct buf *err)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	char *to = xasprintf("%s/%s", todir, base);
+	char *fromdir = xstrdup(path);
+	char *slash = strrchr(fromdir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	else {
+		free(fromdir);
+		fromdir = xstrdup(".");
+	}
+	int rc = -1;
+	if (q_rename(path, to, false) != 0)
+		set_err(err, "cannot move queue file", path);
+	else if (fsync_dir(todir) != 0 || fsync_dir(fromdir) != 0)
+		set_err(err, "cannot fsync queue directory for", to);
+	else
+		rc = 0;
+	free(to);
+	free(fromdir);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reader.                                                             */
+
+struct qattr {
+	char *name;
+	char *value;
+};
+
+struct qfile {
+	int fd;			/* -1 when parsed from a buffer */
+	const char *mem;	/* buffer contents (not owned) */
+	char *path;
+	char id[QF_ID_MAX];
+	struct timeval arrival;
+	char *sender;
+	struct qattr *attrs;
+	size_t nattr;
+	struct qfile_rcpt *rcpts;
+	size_t nrcpt;
+	off_t content_off;
+	unsigned long long content_len;
+	unsigned long long read_pos;	/* within the content */
+};
+
+static void corrupt(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void corrupt(struct buf *err, const char *fmt, ...)
+{
+	if (err == NULL)
+		return;
+	va_list ap;
+	buf_reset(err);
+	va_start(ap, fmt);
+	buf_vprintf(err, fmt, ap);
+	va_end(ap);
+}
+
+/* Parse an unsigned decimal of exactly the given text; false when not. */
+static bool parse_ull(const char *s, size_t len, unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	if (len == 0 || len > 20)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (unsigned)(s[i] - '0'), &v))
+			return false;
+	}
+	if (v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool text_valid(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool status_valid(char c)
+{
+	return c == QF_RCPT_PENDING || c == QF_RCPT_DELIVERED || c == QF_RCPT_BOUNCED ||
+	       c == QF_RCPT_EXPANDED;
+}
+
+/*
+ * Parse the envelope in env[0..len) (which starts at file offset 0 and
+ * may extend into the content). total is the file size. Fills q.
+ */
+enum { ST_MAGIC, ST_T, ST_I, ST_S, ST_NR, ST_R };
+
+static int parse_envelope(struct qfile *q, const char *env, size_t len, unsigned long long total,
+			  struct buf *err)
+{
+	size_t pos = 0;
+	int state = ST_MAGIC;
+
+	for (;;) {
+		const char *line = env + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		if (nl == NULL) {
+			corrupt(err, "truncated envelope (no M record)");
+			return QF_CORRUPT;
+		}
+		size_t n = (size_t)(nl - line);
+		size_t next = pos + n + 1;
+		if (n >= QF_RECORD_MAX) {
+			corrupt(err, "envelope record too long at offset %zu", pos);
+			return QF_CORRUPT;
+		}
+		if (state == ST_MAGIC) {
+			if (n != strlen(QF_MAGIC) || memcmp(line, QF_MAGIC, n) != 0) {
+				corrupt(err, "not a queue file (bad magic)");
+				return QF_CORRUPT;
+			}
+			state = ST_T;
+		} else if (n < 2) {
+			corrupt(err, "short record at offset %zu", pos);
+			return QF_CORRUPT;
+		} else if (state == ST_T) {
+			const char *dot = memchr(line, '.', n);
+			unsigned long long secs, usecs;
+			if (line[0] != 'T' || line[1] != ' ' || dot == NULL ||
+			    !parse_ull(line + 2, (size_t)(dot - line - 2), (unsigned long long)LLONG_MAX, &secs) ||
+			    (size_t)(line + n - dot - 1) != 6 ||
+			    !parse_ull(dot + 1, 6, 999999, &usecs)) {
+				corrupt(err, "bad or missing arrival time record");
+				return QF_CORRUPT;
+			}
+			q->arrival.tv_sec = (time_t)secs;
+			q->arrival.tv_usec = (suseconds_t)usecs;
+			state = ST_I;
+		} else if (state == ST_I) {
+			if (line[0] != 'I' || line[1] != ' ' || n - 2 >= QF_ID_MAX) {
+				corrupt(err, "bad or missing queue id record");
+				return QF_CORRUPT;
+			}
+			memcpy(q->id, line + 2, n - 2);
+			q->id[n - 2] = '\0';
+			if (!qfile_id_valid(q->id)) {
+				corrupt(err, "bad queue id");
+				return QF_CORRUPT;
+			}
+			state = ST_S;
+		} else if (state == ST_S) {
+			if (line[0] != 'S' || line[1] != ' ' || !text_valid(line + 2, n - 2)) {
+				corrupt(err, "bad or missing sender record");
+				return QF_CORRUPT;
+			}
+			q->sender = xstrndup(line + 2, n - 2);
+			state = ST_NR;
+		} else if (line[0] == 'N' && state == ST_NR) {
+			const char *eq = memchr(line, '=', n);
+			if (line[1] != ' ' || eq == NULL || !text_valid(line + 2, n - 2)) {
+				corrupt(err, "bad attribute record at offset %zu", pos);
+				return QF_CORRUPT;
+			}
+			char *name = xstrndup(line + 2, (size_t)(eq - line - 2));
+			if (!attr_name_valid(name)) {
+				free(name);
+				corrupt(err, "bad attribute name at offset %zu", pos);
+				return QF_CORRUPT;
+			}
+			q->attrs = xreallocarray(q->attrs, q->nattr + 1, sizeof(*q->attrs));
+			q->attrs[q->nattr].name = name;
+			q->attrs[q->nattr].value = xstrndup(eq + 1, (size_t)(line + n - eq - 1));
+			q->nattr++;
+		} else if (line[0] == 'R') {
+			/* R<st><nf>\t<addr>\t<orcpt> */
+			const char *tab1 = n > 3 ? memchr(line + 3, '\t', n - 3) : NULL;
+			const char *tab2 = tab1 ? memchr(tab1 + 1, '\t', (size_t)(line + n - tab1 - 1)) : NULL;
+			if (n < 5 || !status_valid(line[1]) || hexval(line[2]) < 0 || line[3] != '\t' ||
+			    tab2 == NULL || tab2 == tab1 + 1 ||
+			    !text_valid(tab1 + 1, (size_t)(tab2 - tab1 - 1)) ||
+			    !text_valid(tab2 + 1, (size_t)(line + n - tab2 - 1))) {
+				corrupt(err, "bad recipient record at offset %zu", pos);
+				return QF_CORRUPT;
+			}
+			q->rcpts = xreallocarray(q->rcpts, q->nrcpt + 1, sizeof(*q->rcpts));
+			struct qfile_rcpt *r = &q->rcpts[q->nrcpt++];
+			r->address = xstrndup(tab1 + 1, (size_t)(tab2 - tab1 - 1));
+			r->orcpt = xstrndup(tab2 + 1, (size_t)(line + n - tab2 - 1));
+			r->notify = hexval(line[2]);
+			r->status = line[1];
+			r->status_offset = (off_t)(pos + 1);
+			state = ST_R;
+		} else if (line[0] == 'M') {
+			unsigned long long clen;
+			if (state != ST_R) {
+				corrupt(err, "queue file has no recipients");
+				return QF_CORRUPT;
+			}
+			if (n != 22 || line[1] != ' ' || !parse_ull(line + 2, 20, ULLONG_MAX, &clen)) {
+				corrupt(err, "bad content length record");
+				return QF_CORRUPT;
+			}
+			q->content_off = (off_t)next;
+			q->content_len = clen;
+			unsigned long long want;
+			if (__builtin_add_overflow((unsigned long long)next, clen, &want) ||
+			    __builtin_add_overflow(want, 2ULL, &want) || want != total) {
+				corrupt(err, "truncated or oversized file (size %llu, expected %llu)",
+					total, want);
+				return QF_CORRUPT;
+			}
+			return QF_OK;
+		} else {
+			corrupt(err, "unexpected record '%c' at offset %zu", isprint((unsigned char)line[0]) ? line[0] : '?', pos);
+			return QF_CORRUPT;
+		}
+		pos = next;
+	}
+}
+
+static struct qfile *qfile_new(void)
+{
+	struct qfile *q = xcalloc(1, sizeof(*q));
+	q->fd = -1;
+	return q;
+}
+
+int qfile_parse_buffer(const char *data, size_t len, struct qfile **qp, struct buf *err)
+{
+	struct qfile *q = qfile_new();
+	int rc = parse_envelope(q, data, len, len, err);
+	if (rc == QF_OK && memcmp(data + len - 2, "E\n", 2) != 0) {
+		corrupt(err, "missing end record");
+		rc = QF_CORRUPT;
+	}
+	if (rc != QF_OK) {
+		qfile_close(q);
+		*qp = NULL;
+		return rc;
+	}
+	q->mem = data;
+	*qp = q;
+	return QF_OK;
+}
+
+int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err)
+{
+	struct qfile *q = qfile_new();
+	struct buf env = BUF_INIT;
+	struct stat st;
+	int rc = QF_IOERR;
+
+	*qp = NULL;
+	q->path = xstrdup(path);
+	q->fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+	if (q->fd < 0 || fstat(q->fd, &st) != 0) {
+		set_err(err, "cannot open queue file", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		corrupt(err, "%s: not a regular file", path);
+		rc = QF_CORRUPT;
+		goto out;
+	}
+	/* Read until the M record has been seen (or the file ends). */
+	for (;;) {
+		char chunk[16384];
+		ssize_t n = pread(q->fd, chunk, sizeof(chunk), (off_t)env.len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			set_err(err, "cannot read queue file", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		size_t before = env.len;
+		buf_add(&env, chunk, (size_t)n);
+		/* Stop once "\nM " and its line end are in: look in the new part. */
+		const char *scan = env.data + (before > 24 ? before - 24 : 0);
+		const char *m = memmem(scan, (size_t)(env.data + env.len - scan), "\nM ", 3);
+		if (m != NULL && memchr(m + 1, '\n', (size_t)(env.data + env.len - m - 1)) != NULL)
+			break;
+		if (env.len > (size_t)16 * 1024 * 1024)
+			break;	/* envelope absurdly large: let the parser complain */
+	}
+	rc = parse_envelope(q, env.data ? env.data : "", env.len, (unsigned long long)st.st_size, err);
+	if (rc == QF_OK) {
+		char end[2];
+		if (pread(q->fd, end, 2, (off_t)st.st_size - 2) != 2 || memcmp(end, "E\n", 2) != 0) {
+			corrupt(err, "missing end record");
+			rc = QF_CORRUPT;
+		}
+	}
+	if (rc == QF_CORRUPT && err != NULL) {
+		struct buf tmp = BUF_INIT;
+		buf_printf(&tmp, "%s: %s", path, buf_str(err));
+		buf_reset(err);
+		buf_add(err, tmp.data, tmp.len);
+		buf_free(&tmp);
+	}
+out:
+	buf_free(&env);
+	if (rc != QF_OK) {
+		qfile_close(q);
+		return rc;
+	}
+	*qp = q;
+	return QF_OK;
+}
+
+void qfile_close(struct qfile *q)
+{
+	if (q == NULL)
+		return;
+	if (q->fd >= 0)
+		close(q->fd);
+	for (size_t i = 0; i < q->nattr; i++) {
+		free(q->attrs[i].name);
+		free(q->attrs[i].value);
+	}
+	free(q->attrs);
+	for (size_t i = 0; i < q->nrcpt; i++) {
+		free((char *)q->rcpts[i].address);
+		free((char *)q->rcpts[i].orcpt);
+	}
+	free(q->rcpts);
+	free(q->sender);
+	free(q->path);
+	free(q);
+}
+
+const char *qfile_id(const struct qfile *q)
+{
+	return q->id;
+}
+
+const char *qfile_sender(const struct qfile *q)
+{
+	return q->sender;
+}
+
+struct timeval qfile_arrival(const struct qfile *q)
+{
+	return q->arrival;
+}
+
+const char *qfile_attr(const struct qfile *q, const char *name)
+{
+	for (size_t i = q->nattr; i-- > 0;)
+		if (strcmp(q->attrs[i].name, name) == 0)
+			return q->attrs[i].value;
+	return NULL;
+}
+
+size_t qfile_attr_count(const struct qfile *q)
+{
+	return q->nattr;
+}
+
+void qfile_attr_get(const struct qfile *q, size_t i, const char **name, const char **value)
+{
+	*name = q->attrs[i].name;
+	*value = q->attrs[i].value;
+}
+
+size_t qfile_rcpt_count(const struct qfile *q)
+{
+	return q->nrcpt;
+}
+
+const struct qfile_rcpt *qfile_rcpt(const struct qfile *q, size_t i)
+{
+	return i < q->nrcpt ? &q->rcpts[i] : NULL;
+}
+
+size_t qfile_pending_count(const struct qfile *q)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < q->nrcpt; i++)
+		if (q->rcpts[i].status == QF_RCPT_PENDING)
+			n++;
+	return n;
+}
+
+int qfile_mark_done(struct qfile *q, size_t i, char status, struct buf *err)
+{
+	if (i >= q->nrcpt || q->fd < 0 ||
+	    (status != QF_RCPT_DELIVERED && status != QF_RCPT_BOUNCED && status != QF_RCPT_EXPANDED)) {
+		errno = EINVAL;
+		set_err(err, "cannot mark recipient in", q->path ? q->path : "(buffer)");
+		return -1;
+	}
+	if (q_pwrite(q->fd, &status, 1, q->rcpts[i].status_offset) != 1 || q_fsync(q->fd, true) != 0) {
+		if (errno == 0)
+			errno = EIO;
+		set_err(err, "cannot mark recipient done in", q->path);
+		return -1;
+	}
+	q->rcpts[i].status = status;
+	return 0;
+}
+
+unsigned long long qfile_content_size(const struct qfile *q)
+{
+	return q->content_len;
+}
+
+off_t qfile_content_offset(const struct qfile *q)
+{
+	return q->content_off;
+}
+
+void qfile_rewind(struct qfile *q)
+{
+	q->read_pos = 0;
+}
+
+ssize_t qfile_read(struct qfile *q, void *data, size_t len)
+{
+	unsigned long long left = q->content_len - q->read_pos;
+	if (len > left)
+		len = (size_t)left;
+	if (len == 0)
+		return 0;
+	ssize_t n;
+	if (q->fd < 0) {
+		memcpy(data, q->mem + q->content_off + q->read_pos, len);
+		n = (ssize_t)len;
+	} else {
+		do
+			n = pread(q->fd, data, len, q->content_off + (off_t)q->read_pos);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -1;
+	}
+	q->read_pos += (unsigned long long)n;
+	return n;
+}
+
+int qfile_fd(const struct qfile *q)
+{
+	return q->fd;
+}

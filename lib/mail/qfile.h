@@ -1,0 +1,186 @@
+/*
+ * qfile.h - Tern's queue file: its format, the one safe way to write one,
+ * and a reader that validates everything.
+ *
+ * Mail layer. Runs with the privileges of its caller: terndrop (setgid
+ * terndrop) writes maildrop/ files with it, cleanup (mail_owner) writes
+ * incoming/ files, pickup and the queue manager read them.
+ *
+ * FORMAT (one file per message; all text records end in LF)
+ *
+ *   TERNQ 1                      magic and format version, always first
+ *   T <secs>.<usecs>             arrival time (decimal, usecs 6 digits)
+ *   I <queue id>                 the file's own queue id (see below)
+ *   S <sender>                   envelope sender; "S " alone is <>
+ *   N <name>=<value>             attribute, zero or more
+ *   R<st><nf>\t<addr>\t<orcpt>   recipient, one or more:
+ *                                  <st> one status byte, overwritten in
+ *                                       place when the recipient is done:
+ *                                       '-' pending, 'D' delivered,
+ *                                       'B' bounced (failure notice sent
+ *                                       or not wanted), 'E' expanded into
+ *                                       another queue file (aliases)
+ *                                  <nf> DSN NOTIFY as one hex digit
+ *                                       (DSN_NOTIFY_* bits of cleanup.h;
+ *                                       0 = not given)
+ *                                  <orcpt> DSN ORCPT as given ("" = none)
+ *   M <20 decimal digits>        content length in bytes; the content
+ *                                follows immediately
+ *   <content>                    the message, headers then body, lines
+ *                                ending in LF
+ *   E                            end record: "E\n" is the last thing in
+ *                                the file, at exactly M's offset + length
+ *
+ * Records appear in this order (N and R may be empty/one-or-more as
+ * said). No field holds a control character (NUL, CR, LF, TAB, ...) other
+ * than as described; the writer refuses them and the reader reports such
+ * a file as corrupt. A file without a correct end record was truncated
+ * (or is still being written: writers use temporary names starting with
+ * '.', which every directory scan must skip).
+ *
+ * QUEUE IDS are the arrival second (8+ hex digits), the microsecond (5
+ * hex digits) and the inode number of the file (hex), all upper case:
+ * unique among the files of one file system and safe as a file name.
+ * qfile_id_valid() says whether a string is one.
+ *
+ * WRITING: qfile_create() makes a temporary file with O_CREAT|O_EXCL in
+ * the target directory; qfile_commit() is the one safe queue-write: it
+ * writes the end record, fsyncs the file, renames it to its queue id
+ * (never replacing a file) and fsyncs the directory. Any failure (disk
+ * full, I/O error, ...) is a temporary failure: the temporary file is
+ * unlinked and nothing was queued. Only after qfile_commit() returns 0
+ * may anyone answer 250 or exit 0.
+ *
+ * FAULT INJECTION: every open/write/fsync/rename of this layer goes
+ * through counting wrappers, so tests can make the Nth call fail with
+ * ENOSPC or EIO (qfile_fault_inject), or from the environment of a
+ * program that is not set-id: TERN_QFILE_FAULT="write:3:ENOSPC"
+ * (call open|write|fsync|rename, N, errno name ENOSPC|EIO|EDQUOT;
+ * append ":all" to fail every call from the Nth on).
+ */
+#ifndef TERN_MAIL_QFILE_H
+#define TERN_MAIL_QFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
+#include "util/buf.h"
+
+#define QF_MAGIC		"TERNQ 1"
+#define QF_ID_MAX		48	/* room for any queue id and its NUL */
+#define QF_RECORD_MAX		65536	/* longest envelope record */
+
+/* Recipient status bytes. */
+#define QF_RCPT_PENDING		'-'
+#define QF_RCPT_DELIVERED	'D'
+#define QF_RCPT_BOUNCED		'B'
+#define QF_RCPT_EXPANDED	'E'
+
+/* Results of qfile_open. */
+#define QF_OK		0
+#define QF_CORRUPT	1	/* does not parse: move it to corrupt/ */
+#define QF_IOERR	2	/* could not read it (gone, permissions, I/O) */
+
+bool qfile_id_valid(const char *id);
+/* True when a field may be stored (no control characters, bounded). */
+bool qfile_field_valid(const char *s);
+
+/* --- writing ----------------------------------------------------------- */
+
+struct qfile_writer;
+
+/* Temp file in dir; NULL with a reason in err (a temporary failure). */
+struct qfile_writer *qfile_create(const char *dir, struct buf *err);
+const char *qfile_writer_id(const struct qfile_writer *w);
+const char *qfile_writer_path(const struct qfile_writer *w);	/* final path */
+/* Default: the time of qfile_create. */
+void qfile_set_arrival(struct qfile_writer *w, const struct timeval *tv);
+/*
+ * The envelope: these may be called in any order until the first
+ * qfile_write; they return -1 for a field that cannot be stored.
+ */
+int qfile_set_sender(struct qfile_writer *w, const char *addr);
+int qfile_add_rcpt(struct qfile_writer *w, const char *addr, int notify, const char *orcpt);
+int qfile_add_attr(struct qfile_writer *w, const char *name, const char *value);
+size_t qfile_writer_rcpt_count(const struct qfile_writer *w);
+/* Content in pieces of any size; -1 with a reason on an I/O error. */
+int qfile_write(struct qfile_writer *w, const void *data, size_t len, struct buf *err);
+/* Content bytes so far. */
+unsigned long long qfile_content_written(const struct qfile_writer *w);
+/*
+ * Finish: end record, fsync, rename to the queue id, fsync directory.
+ * 0: durable, id copied to id (if not NULL). -1: temporary failure,
+ * reason in err, nothing left behind. Frees w either way.
+ */
+int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err);
+/* Unlink the temporary file and free w. */
+void qfile_abort(struct qfile_writer *w);
+
+/*
+ * Move a queue file into another directory of the same file system
+ * (rename, then fsync of both directories), e.g. incoming/ -> active/
+ * or -> corrupt/. 0 ok, -1 with a reason.
+ */
+int qfile_move(const char *path, const char *todir, struct buf *err);
+
+/* --- reading ----------------------------------------------------------- */
+
+struct qfile;
+
+struct qfile_rcpt {
+	const char *address;
+	const char *orcpt;	/* "" when none */
+	int notify;		/* DSN_NOTIFY_* bits, 0 = not given */
+	char status;		/* QF_RCPT_* */
+	off_t status_offset;	/* where the status byte lives */
+};
+
+/*
+ * Open and validate a whole queue file (envelope, content length, end
+ * record). writable: open O_RDWR so qfile_mark_done can be used.
+ * Returns QF_OK with *qp set, or QF_CORRUPT / QF_IOERR with a reason.
+ */
+int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err);
+/* The same from a buffer (tests and fuzzing); no mark_done, content via qfile_read. */
+int qfile_parse_buffer(const char *data, size_t len, struct qfile **qp, struct buf *err);
+void qfile_close(struct qfile *q);
+
+const char *qfile_id(const struct qfile *q);
+const char *qfile_sender(const struct qfile *q);	/* "" = <> */
+struct timeval qfile_arrival(const struct qfile *q);
+/* Attribute value, or NULL. The last one wins when a name repeats. */
+const char *qfile_attr(const struct qfile *q, const char *name);
+/* Iterate attributes: index 0..count-1. */
+size_t qfile_attr_count(const struct qfile *q);
+void qfile_attr_get(const struct qfile *q, size_t i, const char **name, const char **value);
+
+size_t qfile_rcpt_count(const struct qfile *q);
+const struct qfile_rcpt *qfile_rcpt(const struct qfile *q, size_t i);
+/* Recipients whose status is still QF_RCPT_PENDING. */
+size_t qfile_pending_count(const struct qfile *q);
+/*
+ * Mark recipient i done (QF_RCPT_DELIVERED, _BOUNCED or _EXPANDED): one
+ * pwrite of the status byte, then fdatasync. 0 ok, -1 with a reason.
+ */
+int qfile_mark_done(struct qfile *q, size_t i, char status, struct buf *err);
+
+/* The message content. */
+unsigned long long qfile_content_size(const struct qfile *q);
+off_t qfile_content_offset(const struct qfile *q);
+/* Rewind to the content start; qfile_read reads on (0 at the end, -1 error). */
+void qfile_rewind(struct qfile *q);
+ssize_t qfile_read(struct qfile *q, void *data, size_t len);
+int qfile_fd(const struct qfile *q);	/* -1 for a buffer */
+
+/* --- fault injection (tests) ----------------------------------------- */
+
+enum qfile_call { QF_CALL_OPEN, QF_CALL_WRITE, QF_CALL_FSYNC, QF_CALL_RENAME, QF_CALL_MAX };
+/* Fail the nth call (1 = the next one) with err; every call from then on if sticky. */
+void qfile_fault_inject(enum qfile_call call, unsigned nth, int err, bool sticky);
+void qfile_fault_reset(void);
+/* Read TERN_QFILE_FAULT (ignored in set-id programs); 0 ok, -1 bad syntax. */
+int qfile_fault_from_env(void);
+
+#endif

@@ -1,0 +1,275 @@
+/*
+ * test_alias_expand.c - Check suite for the local expansion rules
+ * (lib/mail/alias_expand.c): every alias form, .forward, :include:,
+ * owner- aliases, loops, restrictions, duplicates, and value splitting.
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mail/alias_expand.h"
+
+struct kv {
+	const char *key, *value;
+};
+
+static const struct kv aliases[] = {
+	{"postmaster", "root"},
+	{"root", "alice"},
+	{"team", "alice, bob, carol@remote.example"},
+	{"owner-team", "alice"},
+	{"pipe", "\"|/usr/bin/logger -t tern\""},
+	{"pipe2", "|/bin/cat -n, alice"},
+	{"file", "/var/log/archive"},
+	{"maildir", "/srv/box/"},
+	{"inc", ":include:/etc/tern/list"},
+	{"self", "self, \\bob"},
+	{"loop1", "loop2"},
+	{"loop2", "loop1, alice"},
+	{"deep0", "deep1"}, {"deep1", "deep2"}, {"deep2", "deep3"}, {"deep3", "deep4"},
+	{"deep4", "alice"},
+	{"dup", "alice, alice@localhost, ALICE"},
+	{"bob+list", "carol@remote.example"},
+	{"badinc", ":include:relative"},
+	{"broken", ":include:/nonexistent"},
+	{"tempfail", NULL},
+	{NULL, NULL},
+};
+
+static const struct kv forwards[] = {
+	{"dave", "dave@elsewhere.example\n# comment\n\\dave\n"},
+	{"dave+news", "|/usr/bin/procmail"},
+	{"erin", "# nothing but a comment\n"},
+	{"frank", "/home/frank/saved"},
+	{NULL, NULL},
+};
+
+static const struct kv includes[] = {
+	{"/etc/tern/list", "alice\nbob # a comment\n\"|/bin/true\"\n"},
+	{NULL, NULL},
+};
+
+static int lookup(const struct kv *t, const char *key, struct buf *value)
+{
+	for (; t->key; t++) {
+		if (strcmp(t->key, key) == 0) {
+			if (t->value == NULL)
+				return -1;
+			buf_reset(value);
+			buf_adds(value, t->value);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int cb_alias(void *ctx, const char *name, struct buf *value)
+{
+	(void)ctx;
+	return lookup(aliases, name, value);
+}
+
+static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *value)
+{
+	char key[128];
+	(void)ctx;
+	if (*ext) {
+		snprintf(key, sizeof(key), "%s+%s", user, ext);
+		if (lookup(forwards, key, value) > 0)
+			return 1;
+	}
+	return lookup(forwards, user, value);
+}
+
+static int cb_include(void *ctx, const char *path, struct buf *value)
+{
+	(void)ctx;
+	if (lookup(includes, path, value) > 0)
+		return 1;
+	buf_adds(value, "No such file or directory");
+	return -1;
+}
+
+/* Local: no domain or @localhost; '+' is the delimiter. */
+static int cb_local(void *ctx, const char *addr, struct buf *full, struct buf *base, struct buf *ext)
+{
+	const char *at = strchr(addr, '@');
+	size_t n = at ? (size_t)(at - addr) : strlen(addr);
+	(void)ctx;
+	if (n == 0)
+		return -1;
+	if (at && strcasecmp(at + 1, "localhost") != 0)
+		return 0;
+	buf_reset(full);
+	buf_reset(base);
+	buf_reset(ext);
+	for (size_t i = 0; i < n; i++)
+		buf_addc(full, (char)tolower((unsigned char)addr[i]));
+	const char *plus = memchr(buf_str(full), '+', full->len);
+	if (plus) {
+		buf_add(base, full->data, (size_t)(plus - full->data));
+		buf_adds(ext, plus + 1);
+	} else {
+		buf_adds(base, buf_str(full));
+	}
+	return 1;
+}
+
+static const struct expand_ops ops = {
+	.alias = cb_alias,
+	.forward = cb_forward,
+	.include = cb_include,
+	.local = cb_local,
+	.allow_commands = EXPAND_FROM_ALIAS | EXPAND_FROM_FORWARD,
+	.allow_files = EXPAND_FROM_ALIAS | EXPAND_FROM_FORWARD,
+	.max_depth = 5,
+};
+
+/* Destinations rendered as "kind:target[:owner]" joined by spaces, in order. */
+static const struct {
+	const char *rcpt;
+	int ret;
+	const char *want;
+} rows[] = {
+	{"alice", 0, "mbox:alice"},
+	{"postmaster", 0, "mbox:alice"},
+	{"team", 0, "mbox:alice:owner-team mbox:bob:owner-team remote:carol@remote.example:owner-team"},
+	{"pipe", 0, "pipe:/usr/bin/logger -t tern"},
+	{"pipe2", 0, "pipe:/bin/cat -n mbox:alice"},
+	{"file", 0, "file:/var/log/archive"},
+	{"maildir", 0, "file:/srv/box/"},
+	{"inc", 0, "mbox:alice mbox:bob error:5.7.1"},
+	{"self", 0, "mbox:self mbox:bob"},
+	{"loop1", 0, "mbox:loop1 mbox:alice"},
+	{"deep0", 0, "error:5.4.6"},
+	{"dup", 0, "mbox:alice"},
+	{"bob+list", 0, "remote:carol@remote.example"},
+	{"bob+other", 0, "mbox:bob"},
+	{"dave", 0, "remote:dave@elsewhere.example mbox:dave"},
+	{"dave+news", 0, "pipe:/usr/bin/procmail"},
+	{"erin", 0, "mbox:erin"},
+	{"frank", 0, "file:/home/frank/saved"},
+	{"badinc", 0, "error:5.3.5"},
+	{"broken", -1, ""},
+	{"tempfail", -1, ""},
+	{"nobody", 0, "mbox:nobody"},
+};
+
+static void render(const struct dest_list *l, struct buf *out)
+{
+	static const char *const kinds[] = {"mbox", "pipe", "file", "remote", "error"};
+	for (size_t i = 0; i < l->count; i++) {
+		if (i)
+			buf_addc(out, ' ');
+		buf_printf(out, "%s:%s", kinds[l->d[i].kind],
+		    l->d[i].kind == DEST_ERROR ? l->d[i].dsn : l->d[i].target);
+		if (l->d[i].owner)
+			buf_printf(out, ":%s", l->d[i].owner);
+	}
+}
+
+START_TEST(test_rows)
+{
+	struct buf full = BUF_INIT, base = BUF_INIT, ext = BUF_INIT, err = BUF_INIT, got = BUF_INIT;
+	struct dest_list l;
+
+	dest_list_init(&l);
+	ck_assert_int_eq(cb_local(NULL, rows[_i].rcpt, &full, &base, &ext), 1);
+	int ret = alias_expand(&ops, buf_str(&full), buf_str(&base), buf_str(&ext), &l, &err);
+	ck_assert_msg(ret == rows[_i].ret, "%s: ret %d (%s)", rows[_i].rcpt, ret, buf_str(&err));
+	if (ret == 0) {
+		render(&l, &got);
+		ck_assert_msg(strcmp(buf_str(&got), rows[_i].want) == 0, "%s: got \"%s\" want \"%s\"",
+		    rows[_i].rcpt, buf_str(&got), rows[_i].want);
+	} else {
+		ck_assert_uint_gt(err.len, 0);
+	}
+	dest_list_free(&l);
+	buf_free(&full);
+	buf_free(&base);
+	buf_free(&ext);
+	buf_free(&err);
+	buf_free(&got);
+}
+END_TEST
+
+START_TEST(test_restrictions)
+{
+	struct expand_ops strict = ops;
+	struct dest_list l;
+	struct buf err = BUF_INIT;
+
+	strict.allow_commands = 0;
+	strict.allow_files = EXPAND_FROM_ALIAS;
+	dest_list_init(&l);
+	ck_assert_int_eq(alias_expand(&strict, "pipe", "pipe", "", &l, &err), 0);
+	ck_assert_int_eq(l.d[0].kind, DEST_ERROR);
+	ck_assert_ptr_nonnull(strstr(l.d[0].target, "mail to command is restricted"));
+	dest_list_free(&l);
+	ck_assert_int_eq(alias_expand(&strict, "frank", "frank", "", &l, &err), 0);
+	ck_assert_int_eq(l.d[0].kind, DEST_ERROR);
+	ck_assert_ptr_nonnull(strstr(l.d[0].target, "mail to file is restricted"));
+	dest_list_free(&l);
+	/* Commands from include files only when "include" is allowed. */
+	strict.allow_commands = EXPAND_FROM_INCLUDE;
+	ck_assert_int_eq(alias_expand(&strict, "inc", "inc", "", &l, &err), 0);
+	ck_assert_int_eq(l.d[2].kind, DEST_PIPE);
+	ck_assert_str_eq(l.d[2].target, "/bin/true");
+	ck_assert_str_eq(l.d[2].via, "/etc/tern/list");
+	dest_list_free(&l);
+	buf_free(&err);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	const char *want;	/* items joined by '|' */
+} splits[] = {
+	{"a, b,c", "a|b|c"},
+	{"a b\tc\n", "a|b|c"},
+	{"\"|/bin/prog arg, with comma\", x", "|/bin/prog arg, with comma|x"},
+	{"|/bin/prog arg1 arg2, next", "|/bin/prog arg1 arg2|next"},
+	{"\\user, /var/mail/x", "\\user|/var/mail/x"},
+	{"\"john doe\"@example.com, y", "\"john doe\"@example.com|y"},
+	{"# comment line\nreal", "real"},
+	{":include:/etc/list", ":include:/etc/list"},
+	{"", ""},
+	{" , ,, ", ""},
+};
+
+START_TEST(test_split)
+{
+	char **items;
+	size_t n = alias_split(splits[_i].in, &items);
+	struct buf got = BUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			buf_addc(&got, '|');
+		buf_adds(&got, items[i]);
+	}
+	ck_assert_str_eq(buf_str(&got), splits[_i].want);
+	alias_items_free(items, n);
+	buf_free(&got);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("alias_expand");
+	TCase *tc = tcase_create("core");
+	tcase_add_loop_test(tc, test_rows, 0, (int)(sizeof(rows) / sizeof(rows[0])));
+	tcase_add_test(tc, test_restrictions);
+	tcase_add_loop_test(tc, test_split, 0, (int)(sizeof(splits) / sizeof(splits[0])));
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

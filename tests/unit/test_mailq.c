@@ -1,0 +1,175 @@
+/*
+ * test_mailq.c - Check suite for the queue listing (lib/mail/mailq_format.c):
+ * golden output in sendmail's, Postfix's and postqueue -j's layouts, the
+ * empty queue in each, and the defer/ID text format.
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mail/mailq.h"
+
+/* Two messages: one deferred with a reason, one active to two recipients. */
+static void sample(struct mailq_list *l)
+{
+	struct mailq_entry *e;
+
+	mailq_list_init(l);
+	e = mailq_add(l, "deferred", "6925C2B1E6A5B1A2F", 1764082190, 1234, "alice@example.com");
+	mailq_add_rcpt(e, "bob@remote.example", "no SMTP client configured");
+	e = mailq_add(l, "active", "6925C2C00000D1A30", 1764082204, 3000, "");
+	mailq_add_rcpt(e, "carol@localhost", "");
+	mailq_add_rcpt(e, "dave \"x\"@localhost", "");
+}
+
+static const char golden_sendmail[] =
+    "\t\t/var/spool/tern (2 requests)\n"
+    "-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------\n"
+    "6925C2B1E6A5B1A2F     1234 Tue Nov 25 14:49 <alice@example.com>\n"
+    "                 (no SMTP client configured)\n"
+    "\t\t\t\t\t <bob@remote.example>\n"
+    "6925C2C00000D1A30*    3000 Tue Nov 25 14:50 <>\n"
+    "\t\t\t\t\t <carol@localhost>\n"
+    "\t\t\t\t\t <dave \"x\"@localhost>\n"
+    "\t\tTotal requests: 2\n";
+
+static const char golden_postfix[] =
+    "-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------\n"
+    "6925C2B1E6A5B1A2F    1234 Tue Nov 25 14:49:50  alice@example.com\n"
+    "                                                   (no SMTP client configured)\n"
+    "                                         bob@remote.example\n"
+    "\n"
+    "6925C2C00000D1A30*    3000 Tue Nov 25 14:50:04  MAILER-DAEMON\n"
+    "                                         carol@localhost\n"
+    "                                         dave \"x\"@localhost\n"
+    "\n"
+    "-- 4 Kbytes in 2 Requests.\n";
+
+static const char golden_json[] =
+    "{\"queue_name\": \"deferred\", \"queue_id\": \"6925C2B1E6A5B1A2F\", \"arrival_time\": 1764082190, "
+    "\"message_size\": 1234, \"forced_expire\": false, \"sender\": \"alice@example.com\", "
+    "\"recipients\": [{\"address\": \"bob@remote.example\", \"delay_reason\": \"no SMTP client configured\"}]}\n"
+    "{\"queue_name\": \"active\", \"queue_id\": \"6925C2C00000D1A30\", \"arrival_time\": 1764082204, "
+    "\"message_size\": 3000, \"forced_expire\": false, \"sender\": \"MAILER-DAEMON\", "
+    "\"recipients\": [{\"address\": \"carol@localhost\"}, {\"address\": \"dave \\\"x\\\"@localhost\"}]}\n";
+
+static const struct {
+	enum mailq_style style;
+	int empty;
+	const char *want;
+} rows[] = {
+	{.style = MAILQ_SENDMAIL, .want = golden_sendmail},
+	{.style = MAILQ_POSTFIX, .want = golden_postfix},
+	{.style = MAILQ_JSON, .want = golden_json},
+	{.style = MAILQ_SENDMAIL, .empty = 1, .want = "/var/spool/tern is empty\n\t\tTotal requests: 0\n"},
+	{.style = MAILQ_POSTFIX, .empty = 1, .want = "Mail queue is empty\n"},
+	{.style = MAILQ_JSON, .empty = 1, .want = ""},
+};
+
+START_TEST(test_golden)
+{
+	struct mailq_list l;
+	struct buf out = BUF_INIT;
+
+	if (rows[_i].empty)
+		mailq_list_init(&l);
+	else
+		sample(&l);
+	mailq_format(rows[_i].style, "/var/spool/tern", &l, &out);
+	ck_assert_str_eq(buf_str(&out), rows[_i].want);
+	mailq_list_free(&l);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_reason_changes_and_hold)
+{
+	struct mailq_list l;
+	struct mailq_entry *e;
+	struct buf out = BUF_INIT;
+
+	mailq_list_init(&l);
+	e = mailq_add(&l, "hold", "6925C2B1E6A5B1A2F", 1764082190, 10, "a@x");
+	mailq_add_rcpt(e, "r1@x", "reason one");
+	mailq_add_rcpt(e, "r2@x", "reason one");
+	mailq_add_rcpt(e, "r3@x", "");
+	e->forced_expire = true;
+	mailq_format(MAILQ_POSTFIX, "/q", &l, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "6925C2B1E6A5B1A2F!#"));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "(reason unavailable)\n"));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "-- 0 Kbytes in 1 Request.\n"));
+	/* "reason one" is printed once for two recipients. */
+	ck_assert_ptr_null(strstr(strstr(buf_str(&out), "(reason one)") + 1, "(reason one)"));
+	buf_reset(&out);
+	mailq_format(MAILQ_JSON, "/q", &l, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"forced_expire\": true"));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"queue_name\": \"hold\""));
+	buf_reset(&out);
+	mailq_format(MAILQ_SENDMAIL, "/q", &l, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\t\t/q (1 request)\n"));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "6925C2B1E6A5B1A2F!      10 "));
+	mailq_list_free(&l);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_json_escapes)
+{
+	struct mailq_list l;
+	struct buf out = BUF_INIT;
+
+	mailq_list_init(&l);
+	struct mailq_entry *e = mailq_add(&l, "deferred", "X", 1, 1, "a\\b\x01");
+	mailq_add_rcpt(e, "r@x", "tab\there");
+	mailq_format(MAILQ_JSON, "/q", &l, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"sender\": \"a\\\\b\\u0001\""));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"delay_reason\": \"tab\\there\""));
+	mailq_list_free(&l);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_deferlog)
+{
+	struct deferlog d, back;
+	struct buf text = BUF_INIT;
+
+	deferlog_init(&d);
+	d.warned = 1764082190;
+	deferlog_add(&d, "a@x", "first");
+	deferlog_add(&d, "b@x", "line\nbreak");
+	deferlog_add(&d, "a@x", "second");
+	deferlog_format(&d, &text);
+	ck_assert_str_eq(buf_str(&text), "W 1764082190\nR a@x\tsecond\nR b@x\tline break\n");
+	deferlog_init(&back);
+	deferlog_parse("junk\nR no-tab\nR \tempty\n" "W 1764082190\nR a@x\tsecond\nR b@x\tline break\n", &back);
+	ck_assert_int_eq(back.warned, 1764082190);
+	ck_assert_uint_eq(back.count, 2);
+	ck_assert_str_eq(deferlog_reason(&back, "b@x"), "line break");
+	ck_assert_str_eq(deferlog_reason(&back, "zzz"), "");
+	deferlog_free(&d);
+	deferlog_free(&back);
+	buf_free(&text);
+}
+END_TEST
+
+int main(void)
+{
+	setenv("TZ", "UTC", 1);
+	tzset();
+	Suite *s = suite_create("mailq");
+	TCase *tc = tcase_create("format");
+	tcase_add_loop_test(tc, test_golden, 0, (int)(sizeof(rows) / sizeof(rows[0])));
+	tcase_add_test(tc, test_reason_changes_and_hold);
+	tcase_add_test(tc, test_json_escapes);
+	tcase_add_test(tc, test_deferlog);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

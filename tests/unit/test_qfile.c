@@ -1,0 +1,553 @@
+/*
+ * test_qfile.c - Check suite for the queue file (lib/mail/qfile.c):
+ * round trip, truncated and corrupt files of every kind, marking a
+ * recipient done in place, and fault injection (every failing system
+ * call is a temporary failure that leaves no file behind).
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mail/qfile.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+static char dir[64];
+
+static void setup(void)
+{
+	strlcpy(dir, "/tmp/tern-qfile.XXXXXX", sizeof(dir));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	qfile_fault_reset();
+}
+
+static void teardown(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		unlink(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+	qfile_fault_reset();
+}
+
+/* Number of entries in dir (including temporary dot files). */
+static int dir_entries(void)
+{
+	int n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static const char content[] = "From: a@example.org\nSubject: hi\n\nbody line\n.\nlast\n";
+
+/* Write a typical message; returns 0 or -1 as qfile_commit does. */
+static int write_sample(char *id, size_t idlen, struct buf *err)
+{
+	struct qfile_writer *w = qfile_create(dir, err);
+	if (w == NULL)
+		return -1;
+	struct timeval tv = {.tv_sec = 1700000000, .tv_usec = 42};
+	qfile_set_arrival(w, &tv);
+	ck_assert_int_eq(qfile_set_sender(w, "sender@example.org"), 0);
+	ck_assert_int_eq(qfile_add_attr(w, "uid", "1000"), 0);
+	ck_assert_int_eq(qfile_add_attr(w, "full_name", "A. User = x"), 0);
+	ck_assert_int_eq(qfile_add_rcpt(w, "one@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_add_rcpt(w, "\"two words\"@example.org", 6, "rfc822;two@x"), 0);
+	ck_assert_int_eq(qfile_add_rcpt(w, "three@example.org", 1, ""), 0);
+	/* Content in uneven pieces. */
+	for (size_t i = 0; i < sizeof(content) - 1; i += 7) {
+		size_t n = sizeof(content) - 1 - i < 7 ? sizeof(content) - 1 - i : 7;
+		if (qfile_write(w, content + i, n, err) != 0) {
+			qfile_abort(w);
+			return -1;
+		}
+	}
+	return qfile_commit(w, id, idlen, err);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	struct stat st;
+	fstat(fd, &st);
+	char *data = xmalloc((size_t)st.st_size + 1);
+	ck_assert_int_eq(read(fd, data, (size_t)st.st_size), st.st_size);
+	close(fd);
+	*len = (size_t)st.st_size;
+	return data;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+START_TEST(test_round_trip)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	ck_assert(qfile_id_valid(id));
+	ck_assert_int_eq(dir_entries(), 1);
+
+	char *path = xasprintf("%s/%s", dir, id);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	ck_assert_str_eq(qfile_id(q), id);
+	ck_assert_str_eq(qfile_sender(q), "sender@example.org");
+	ck_assert_int_eq(qfile_arrival(q).tv_sec, 1700000000);
+	ck_assert_int_eq(qfile_arrival(q).tv_usec, 42);
+	ck_assert_str_eq(qfile_attr(q, "uid"), "1000");
+	ck_assert_str_eq(qfile_attr(q, "full_name"), "A. User = x");
+	ck_assert_ptr_null(qfile_attr(q, "nope"));
+	ck_assert_uint_eq(qfile_attr_count(q), 2);
+	ck_assert_uint_eq(qfile_rcpt_count(q), 3);
+	ck_assert_str_eq(qfile_rcpt(q, 1)->address, "\"two words\"@example.org");
+	ck_assert_str_eq(qfile_rcpt(q, 1)->orcpt, "rfc822;two@x");
+	ck_assert_int_eq(qfile_rcpt(q, 1)->notify, 6);
+	ck_assert_int_eq(qfile_rcpt(q, 2)->notify, 1);
+	ck_assert_str_eq(qfile_rcpt(q, 0)->orcpt, "");
+	ck_assert_int_eq(qfile_rcpt(q, 0)->status, QF_RCPT_PENDING);
+	ck_assert_ptr_null(qfile_rcpt(q, 3));
+	ck_assert_uint_eq(qfile_pending_count(q), 3);
+	ck_assert_uint_eq(qfile_content_size(q), sizeof(content) - 1);
+
+	char got[256];
+	size_t total = 0;
+	ssize_t n;
+	while ((n = qfile_read(q, got + total, 5)) > 0)
+		total += (size_t)n;
+	ck_assert_int_eq(n, 0);
+	ck_assert_uint_eq(total, sizeof(content) - 1);
+	ck_assert_mem_eq(got, content, total);
+	qfile_rewind(q);
+	ck_assert_int_eq(qfile_read(q, got, sizeof(got)), (ssize_t)(sizeof(content) - 1));
+	qfile_close(q);
+
+	/* The same bytes parse from a buffer. */
+	size_t len;
+	char *data = read_all(path, &len);
+	ck_assert_int_eq(qfile_parse_buffer(data, len, &q, &err), QF_OK);
+	ck_assert_uint_eq(qfile_rcpt_count(q), 3);
+	ck_assert_int_eq(qfile_read(q, got, sizeof(got)), (ssize_t)(sizeof(content) - 1));
+	ck_assert_mem_eq(got, content, sizeof(content) - 1);
+	qfile_close(q);
+	free(data);
+	free(path);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_empty_sender_and_content)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	struct qfile_writer *w = qfile_create(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	qfile_set_sender(w, "");
+	qfile_add_rcpt(w, "x@y", 0, NULL);
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	ck_assert_str_eq(qfile_sender(q), "");
+	ck_assert_uint_eq(qfile_content_size(q), 0);
+	qfile_close(q);
+	free(path);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_ids_unique)
+{
+	struct buf err = BUF_INIT;
+	char ids[50][QF_ID_MAX];
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(write_sample(ids[i], QF_ID_MAX, &err), 0);
+	for (int i = 0; i < 50; i++)
+		for (int j = i + 1; j < 50; j++)
+			ck_assert_str_ne(ids[i], ids[j]);
+	ck_assert_int_eq(dir_entries(), 50);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_writer_refuses_bad_fields)
+{
+	struct buf err = BUF_INIT;
+	struct qfile_writer *w = qfile_create(dir, &err);
+	ck_assert_int_eq(qfile_set_sender(w, "a\nb"), -1);
+	ck_assert_int_eq(qfile_add_rcpt(w, "", 0, NULL), -1);
+	ck_assert_int_eq(qfile_add_rcpt(w, "a\tb", 0, NULL), -1);
+	ck_assert_int_eq(qfile_add_rcpt(w, "a@b", 16, NULL), -1);
+	ck_assert_int_eq(qfile_add_rcpt(w, "a@b", 0, "x\ry"), -1);
+	ck_assert_int_eq(qfile_add_attr(w, "Bad-Name", "v"), -1);
+	ck_assert_int_eq(qfile_add_attr(w, "", "v"), -1);
+	ck_assert_int_eq(qfile_add_attr(w, "ok", "v\001"), -1);
+	/* No recipients: cannot commit, and nothing stays behind. */
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), -1);
+	ck_assert_int_eq(dir_entries(), 0);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_abort_leaves_nothing)
+{
+	struct buf err = BUF_INIT;
+	struct qfile_writer *w = qfile_create(dir, &err);
+	qfile_add_rcpt(w, "a@b", 0, NULL);
+	qfile_write(w, "x\n", 2, &err);
+	ck_assert_int_eq(dir_entries(), 1);
+	qfile_abort(w);
+	ck_assert_int_eq(dir_entries(), 0);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_mark_done)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	size_t before_len;
+	char *before = read_all(path, &before_len);
+
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, true, &q, &err), QF_OK);
+	ck_assert_int_eq(qfile_mark_done(q, 1, QF_RCPT_DELIVERED, &err), 0);
+	ck_assert_int_eq(qfile_mark_done(q, 2, QF_RCPT_BOUNCED, &err), 0);
+	ck_assert_int_eq(qfile_mark_done(q, 3, QF_RCPT_BOUNCED, &err), -1);
+	ck_assert_int_eq(qfile_mark_done(q, 0, 'Z', &err), -1);
+	ck_assert_int_eq(qfile_rcpt(q, 1)->status, QF_RCPT_DELIVERED);
+	qfile_close(q);
+
+	/* Only two bytes changed, the file still parses, the marks persist. */
+	size_t after_len;
+	char *after = read_all(path, &after_len);
+	ck_assert_uint_eq(before_len, after_len);
+	int diffs = 0;
+	for (size_t i = 0; i < after_len; i++)
+		diffs += before[i] != after[i];
+	ck_assert_int_eq(diffs, 2);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	ck_assert_int_eq(qfile_rcpt(q, 0)->status, QF_RCPT_PENDING);
+	ck_assert_int_eq(qfile_rcpt(q, 1)->status, QF_RCPT_DELIVERED);
+	ck_assert_int_eq(qfile_rcpt(q, 2)->status, QF_RCPT_BOUNCED);
+	ck_assert_uint_eq(qfile_pending_count(q), 1);
+	/* Read-only handle cannot mark. */
+	ck_assert_int_eq(qfile_mark_done(q, 0, QF_RCPT_DELIVERED, &err), -1);
+	qfile_close(q);
+	free(before);
+	free(after);
+	free(path);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_truncated_everywhere)
+{
+	/* Every proper prefix of a valid file must be reported corrupt. */
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	size_t len;
+	char *data = read_all(path, &len);
+	char *cut = xasprintf("%s/cut", dir);
+	for (size_t n = 0; n < len; n++) {
+		write_file(cut, data, n);
+		struct qfile *q = NULL;
+		int rc = qfile_open(cut, false, &q, &err);
+		ck_assert_msg(rc == QF_CORRUPT, "prefix %zu of %zu: rc %d", n, len, rc);
+		ck_assert_ptr_null(q);
+		ck_assert_uint_gt(err.len, 0);
+		ck_assert_int_eq(qfile_parse_buffer(data, n, &q, &err), QF_CORRUPT);
+	}
+	/* Extra bytes after the end record are corrupt too. */
+	char *longer = xmalloc(len + 3);
+	memcpy(longer, data, len);
+	memcpy(longer + len, "E\n", 2);
+	write_file(cut, longer, len + 2);
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(cut, false, &q, &err), QF_CORRUPT);
+	free(longer);
+	free(cut);
+	free(data);
+	free(path);
+	buf_free(&err);
+}
+END_TEST
+
+/* Hand-made files, each broken in one way. */
+#define GOODHEAD "TERNQ 1\nT 1700000000.000042\nI 6553F10000002A1F\nS s@x\n"
+#define M5 "M 00000000000000000005\n"
+static const struct corrupt_case {
+	const char *name;
+	const char *data;
+	int want;
+} corrupt_cases[] = {
+	{.name = "valid control", .data = GOODHEAD "N a=b\nR-0\tr@x\t\n" M5 "hello" "E\n", .want = QF_OK},
+	{.name = "valid marked", .data = GOODHEAD "RD4\tr@x\trfc822;r@x\nRB0\tq@x\t\n" M5 "hello" "E\n", .want = QF_OK},
+	{.name = "empty", .data = "", .want = QF_CORRUPT},
+	{.name = "bad magic", .data = "TERNQ 2\nT 1.000000\n", .want = QF_CORRUPT},
+	{.name = "no time", .data = "TERNQ 1\nI 6553F10000002A1F\n", .want = QF_CORRUPT},
+	{.name = "time no usec", .data = "TERNQ 1\nT 17\nI 6553F10000002A1F\nS \nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "time letters", .data = "TERNQ 1\nT 1x.000000\nI 6553F10000002A1F\nS \nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "usec too big", .data = "TERNQ 1\nT 1.1000000\nI 6553F10000002A1F\nS \nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "lower-case id", .data = "TERNQ 1\nT 1.000000\nI 6553f10000002a1f\nS \nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "id with slash", .data = "TERNQ 1\nT 1.000000\nI ../../etc/passwd\nS \nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "short id", .data = "TERNQ 1\nT 1.000000\nI ABC\nS \nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "no sender", .data = "TERNQ 1\nT 1.000000\nI 6553F10000002A1F\nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "sender no space", .data = "TERNQ 1\nT 1.000000\nI 6553F10000002A1F\nS\nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "sender control", .data = GOODHEAD "S a\001b\nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "no recipients", .data = GOODHEAD M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "bad status", .data = GOODHEAD "RX0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "bad notify", .data = GOODHEAD "R-g\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "empty address", .data = GOODHEAD "R-0\t\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "missing orcpt tab", .data = GOODHEAD "R-0\tr@x\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "extra tab", .data = GOODHEAD "R-0\tr@x\ta\tb\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "rcpt no tab", .data = GOODHEAD "R-0 r@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "attr after rcpt", .data = GOODHEAD "R-0\tr@x\t\nN a=b\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "attr no equals", .data = GOODHEAD "N ab\nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "attr bad name", .data = GOODHEAD "N A-b=c\nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "unknown record", .data = GOODHEAD "Z junk\nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "nul in record", .data = GOODHEAD "R-0\tr\0x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "length short", .data = GOODHEAD "R-0\tr@x\t\nM 00000000000000000004\nhelloE\n", .want = QF_CORRUPT},
+	{.name = "length long", .data = GOODHEAD "R-0\tr@x\t\nM 00000000000000000006\nhelloE\n", .want = QF_CORRUPT},
+	{.name = "length huge", .data = GOODHEAD "R-0\tr@x\t\nM 99999999999999999999\nhelloE\n", .want = QF_CORRUPT},
+	{.name = "length not digits", .data = GOODHEAD "R-0\tr@x\t\nM 0000000000000000000x\nhelloE\n", .want = QF_CORRUPT},
+	{.name = "length short field", .data = GOODHEAD "R-0\tr@x\t\nM 5\nhelloE\n", .want = QF_CORRUPT},
+	{.name = "bad end record", .data = GOODHEAD "R-0\tr@x\t\n" M5 "helloX\n", .want = QF_CORRUPT},
+	{.name = "no end record", .data = GOODHEAD "R-0\tr@x\t\n" M5 "hello", .want = QF_CORRUPT},
+};
+
+START_TEST(test_corrupt_table)
+{
+	const struct corrupt_case *c = &corrupt_cases[_i];
+	struct buf err = BUF_INIT;
+	/* Lengths by hand: one case holds a NUL. */
+	size_t len = strlen(c->data);
+	if (strcmp(c->name, "nul in record") == 0)
+		len = sizeof(GOODHEAD "R-0\tr\0x\t\n" M5 "helloE\n") - 1;
+	char *path = xasprintf("%s/case", dir);
+	write_file(path, c->data, len);
+	struct qfile *q = NULL;
+	int rc = qfile_open(path, false, &q, &err);
+	ck_assert_msg(rc == c->want, "%s: got %d (%s)", c->name, rc, buf_str(&err));
+	if (rc == QF_OK) {
+		char got[8];
+		ck_assert_int_eq(qfile_read(q, got, sizeof(got)), 5);
+		ck_assert_mem_eq(got, "hello", 5);
+	} else {
+		ck_assert_ptr_null(q);
+		ck_assert_uint_gt(err.len, 0);
+	}
+	qfile_close(q);
+	rc = qfile_parse_buffer(c->data, len, &q, &err);
+	ck_assert_msg(rc == c->want, "%s (buffer): got %d", c->name, rc);
+	qfile_close(q);
+	free(path);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	struct buf err = BUF_INIT;
+	struct qfile *q;
+	char *path = xasprintf("%s/missing", dir);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_IOERR);
+	ck_assert_int_eq(qfile_open(dir, false, &q, &err), QF_CORRUPT);	/* a directory */
+	free(path);
+	buf_free(&err);
+}
+END_TEST
+
+/* Fault injection: fail call N of each kind; a temporary failure, no file left. */
+static const struct fault_case {
+	enum qfile_call call;
+	unsigned nth;
+	int err;
+} fault_cases[] = {
+	{.call = QF_CALL_OPEN, .nth = 1, .err = ENOSPC},	/* the temp file */
+	{.call = QF_CALL_OPEN, .nth = 2, .err = EIO},		/* the directory for fsync */
+	{.call = QF_CALL_WRITE, .nth = 1, .err = ENOSPC},	/* envelope + content */
+	{.call = QF_CALL_WRITE, .nth = 2, .err = EIO},		/* the length field */
+	{.call = QF_CALL_FSYNC, .nth = 1, .err = EIO},		/* the file */
+	{.call = QF_CALL_FSYNC, .nth = 2, .err = ENOSPC},	/* the directory */
+	{.call = QF_CALL_RENAME, .nth = 1, .err = EIO},
+};
+
+START_TEST(test_fault_injection)
+{
+	const struct fault_case *f = &fault_cases[_i];
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+
+	qfile_fault_inject(f->call, f->nth, f->err, false);
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), -1);
+	ck_assert_msg(strstr(buf_str(&err), strerror(f->err)) != NULL, "reason: %s", buf_str(&err));
+	ck_assert_int_eq(dir_entries(), 0);
+
+	/* The next write succeeds: the fault was one call only. */
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	ck_assert_int_eq(dir_entries(), 1);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_fault_large_content)
+{
+	/* A disk that fills up in the middle of a big body. */
+	struct buf err = BUF_INIT;
+	qfile_fault_inject(QF_CALL_WRITE, 3, ENOSPC, true);
+	struct qfile_writer *w = qfile_create(dir, &err);
+	qfile_add_rcpt(w, "a@b", 0, NULL);
+	char block[10000];
+	memset(block, 'x', sizeof(block));
+	block[sizeof(block) - 1] = '\n';
+	int failed = 0;
+	for (int i = 0; i < 100 && !failed; i++)
+		failed = qfile_write(w, block, sizeof(block), &err) != 0;
+	ck_assert_int_eq(failed, 1);
+	ck_assert_int_eq(qfile_commit(w, NULL, 0, &err), -1);
+	ck_assert_int_eq(dir_entries(), 0);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_mark_done_fault)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, true, &q, &err), QF_OK);
+	qfile_fault_inject(QF_CALL_FSYNC, 1, EIO, false);
+	ck_assert_int_eq(qfile_mark_done(q, 0, QF_RCPT_DELIVERED, &err), -1);
+	ck_assert_int_eq(qfile_rcpt(q, 0)->status, QF_RCPT_PENDING);
+	qfile_close(q);
+	free(path);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_fault_env)
+{
+	setenv("TERN_QFILE_FAULT", "rename:1:ENOSPC", 1);
+	ck_assert_int_eq(qfile_fault_from_env(), 0);
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), -1);
+	ck_assert_int_eq(dir_entries(), 0);
+	setenv("TERN_QFILE_FAULT", "bogus:1:ENOSPC", 1);
+	ck_assert_int_eq(qfile_fault_from_env(), -1);
+	setenv("TERN_QFILE_FAULT", "write:0:ENOSPC", 1);
+	ck_assert_int_eq(qfile_fault_from_env(), -1);
+	setenv("TERN_QFILE_FAULT", "write:1:EPERM", 1);
+	ck_assert_int_eq(qfile_fault_from_env(), -1);
+	unsetenv("TERN_QFILE_FAULT");
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_move)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	char *sub = xasprintf("%s/corrupt", dir);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	ck_assert_int_eq(qfile_move(path, sub, &err), 0);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	char *moved = xasprintf("%s/%s", sub, id);
+	ck_assert_int_eq(access(moved, F_OK), 0);
+	unlink(moved);
+	rmdir(sub);
+	free(moved);
+	free(path);
+	free(sub);
+	buf_free(&err);
+}
+END_TEST
+
+static const struct id_case {
+	const char *id;
+	bool valid;
+} id_cases[] = {
+	{.id = "6553F10000002A1F", .valid = true},
+	{.id = "", .valid = false},
+	{.id = "6553F1000000", .valid = false},
+	{.id = "6553F10000002A1f", .valid = false},
+	{.id = "6553F10000002A1F/", .valid = false},
+	{.id = ".6553F10000002A1F", .valid = false},
+	{.id = "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF", .valid = false},
+};
+
+START_TEST(test_id_valid)
+{
+	ck_assert_int_eq(qfile_id_valid(id_cases[_i].id), id_cases[_i].valid);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("qfile");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_empty_sender_and_content);
+	tcase_add_test(tc, test_ids_unique);
+	tcase_add_test(tc, test_writer_refuses_bad_fields);
+	tcase_add_test(tc, test_abort_leaves_nothing);
+	tcase_add_test(tc, test_mark_done);
+	tcase_add_test(tc, test_truncated_everywhere);
+	tcase_add_loop_test(tc, test_corrupt_table, 0, sizeof(corrupt_cases) / sizeof(corrupt_cases[0]));
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_loop_test(tc, test_fault_injection, 0, sizeof(fault_cases) / sizeof(fault_cases[0]));
+	tcase_add_test(tc, test_fault_large_content);
+	tcase_add_test(tc, test_mark_done_fault);
+	tcase_add_test(tc, test_fault_env);
+	tcase_add_test(tc, test_move);
+	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,160 @@
+/*
+ * test_resolve.c - Check suite for address resolution (lib/mail/resolve_core.c):
+ * local / virtual / relay classes, extensions, qualification, malformed input.
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/resolve.h"
+
+static char *dest[] = {"mail.example.com", "localhost.example.com", "localhost", NULL};
+static char *vdom[] = {"virt.example.org", NULL};
+
+/* Known local users for the table: alice, bob, and the alias list-request. */
+static int known(const char *full, const char *base, void *ctx)
+{
+	(void)ctx;
+	return strcmp(base, "alice") == 0 || strcmp(base, "bob") == 0
+	    || strcmp(full, "list-request") == 0;
+}
+
+static const struct resolve_conf conf = {
+	.mydestination = dest,
+	.virtual_alias_domains = vdom,
+	.myorigin = "mail.example.com",
+	.recipient_delimiter = "+-",
+	.relayhost = "",
+	.user_known = known,
+};
+
+static const struct {
+	const char *in;
+	int ret;
+	enum resolve_class class;
+	const char *address, *localpart, *extension, *domain, *transport, *nexthop;
+	bool known;
+} rows[] = {
+	{.in = "alice@mail.example.com", .class = RESOLVE_LOCAL, .address = "alice@mail.example.com",
+	 .localpart = "alice", .extension = "", .domain = "mail.example.com", .transport = "local",
+	 .nexthop = "mail.example.com", .known = true},
+	{.in = "Alice+Tag@MAIL.Example.COM.", .class = RESOLVE_LOCAL,
+	 .address = "Alice+Tag@mail.example.com", .localpart = "alice", .extension = "tag",
+	 .domain = "mail.example.com", .transport = "local", .nexthop = "mail.example.com", .known = true},
+	{.in = "<bob-x@localhost>", .class = RESOLVE_LOCAL, .address = "bob-x@localhost",
+	 .localpart = "bob", .extension = "x", .domain = "localhost", .transport = "local",
+	 .nexthop = "localhost", .known = true},
+	{.in = "owner-list@localhost", .class = RESOLVE_LOCAL, .address = "owner-list@localhost",
+	 .localpart = "owner-list", .extension = "", .domain = "localhost", .transport = "local",
+	 .nexthop = "localhost", .known = false},
+	{.in = "list-request@localhost", .class = RESOLVE_LOCAL, .address = "list-request@localhost",
+	 .localpart = "list-request", .extension = "", .domain = "localhost", .transport = "local",
+	 .nexthop = "localhost", .known = true},
+	{.in = "carol", .class = RESOLVE_LOCAL, .address = "carol@mail.example.com",
+	 .localpart = "carol", .extension = "", .domain = "mail.example.com", .transport = "local",
+	 .nexthop = "mail.example.com", .known = false},
+	{.in = "x@virt.example.org", .class = RESOLVE_VIRTUAL, .address = "x@virt.example.org",
+	 .localpart = "", .extension = "", .domain = "virt.example.org", .transport = "error",
+	 .nexthop = "5.1.1 User unknown in virtual alias table"},
+	{.in = "user+x@Remote.Example.NET", .class = RESOLVE_RELAY,
+	 .address = "user+x@remote.example.net", .localpart = "", .extension = "",
+	 .domain = "remote.example.net", .transport = "smtp", .nexthop = "remote.example.net"},
+	{.in = "@hop1,@hop2:alice@localhost", .class = RESOLVE_LOCAL, .address = "alice@localhost",
+	 .localpart = "alice", .extension = "", .domain = "localhost", .transport = "local",
+	 .nexthop = "localhost", .known = true},
+	{.in = "\"a@b\"@remote.example.net", .class = RESOLVE_RELAY,
+	 .address = "\"a@b\"@remote.example.net", .localpart = "", .extension = "",
+	 .domain = "remote.example.net", .transport = "smtp", .nexthop = "remote.example.net"},
+	{.in = "", .ret = -1, .class = RESOLVE_ERROR},
+	{.in = "<>", .ret = -1, .class = RESOLVE_ERROR},
+	{.in = "@example.com", .ret = -1, .class = RESOLVE_ERROR},
+	{.in = "user@", .ret = -1, .class = RESOLVE_ERROR},
+	{.in = "user@exa mple.com", .ret = -1, .class = RESOLVE_ERROR},
+	{.in = "user@a..b", .ret = -1, .class = RESOLVE_ERROR},
+	{.in = "\"unterminated@x", .ret = -1, .class = RESOLVE_ERROR},
+	{.in = "bad\001ctl@localhost", .ret = -1, .class = RESOLVE_ERROR},
+};
+
+START_TEST(test_rows)
+{
+	struct resolved r;
+
+	resolved_init(&r);
+	int ret = resolve_address_with(rows[_i].in, &conf, &r);
+	ck_assert_msg(ret == rows[_i].ret, "row %d (%s): ret %d", _i, rows[_i].in, ret);
+	ck_assert_int_eq(r.class, rows[_i].class);
+	if (ret == 0) {
+		ck_assert_str_eq(buf_str(&r.address), rows[_i].address);
+		ck_assert_str_eq(buf_str(&r.localpart), rows[_i].localpart);
+		ck_assert_str_eq(buf_str(&r.extension), rows[_i].extension);
+		ck_assert_str_eq(buf_str(&r.domain), rows[_i].domain);
+		ck_assert_str_eq(buf_str(&r.transport), rows[_i].transport);
+		ck_assert_str_eq(buf_str(&r.nexthop), rows[_i].nexthop);
+		if (r.class == RESOLVE_LOCAL)
+			ck_assert_msg(r.local_user_known == rows[_i].known, "row %d known", _i);
+	}
+	resolved_free(&r);
+}
+END_TEST
+
+START_TEST(test_relayhost_and_maildir_base)
+{
+	struct resolve_conf c = conf;
+	struct resolved r;
+
+	c.relayhost = "[smarthost.example.com]:587";
+	c.local_maildir_base = "/srv/mail";
+	resolved_init(&r);
+	ck_assert_int_eq(resolve_address_with("u@elsewhere.example", &c, &r), 0);
+	ck_assert_str_eq(buf_str(&r.nexthop), "[smarthost.example.com]:587");
+	ck_assert_int_eq(resolve_address_with("nobody-at-all@localhost", &c, &r), 0);
+	ck_assert(r.local_user_known);
+	ck_assert_str_eq(buf_str(&r.localpart), "nobody");
+	ck_assert_str_eq(buf_str(&r.extension), "at-all");
+	resolved_free(&r);
+}
+END_TEST
+
+static const struct {
+	const char *in, *delims, *base, *ext;
+	int ret;
+} splits[] = {
+	{.in = "user+tag", .delims = "+", .base = "user", .ext = "tag", .ret = 1},
+	{.in = "user+a+b", .delims = "+", .base = "user", .ext = "a+b", .ret = 1},
+	{.in = "user", .delims = "+", .base = "user", .ext = "", .ret = 0},
+	{.in = "user+tag", .delims = "", .base = "user+tag", .ext = "", .ret = 0},
+	{.in = "+tag", .delims = "+", .base = "+tag", .ext = "", .ret = 0},
+	{.in = "owner-foo", .delims = "-", .base = "owner-foo", .ext = "", .ret = 0},
+	{.in = "foo-request", .delims = "-", .base = "foo-request", .ext = "", .ret = 0},
+	{.in = "foo-bar", .delims = "-+", .base = "foo", .ext = "bar", .ret = 1},
+};
+
+START_TEST(test_split)
+{
+	struct buf base = BUF_INIT, ext = BUF_INIT;
+
+	ck_assert_int_eq(resolve_split_extension(splits[_i].in, splits[_i].delims, &base, &ext),
+	    splits[_i].ret);
+	ck_assert_str_eq(buf_str(&base), splits[_i].base);
+	ck_assert_str_eq(buf_str(&ext), splits[_i].ext);
+	buf_free(&base);
+	buf_free(&ext);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("resolve");
+	TCase *tc = tcase_create("core");
+	tcase_add_loop_test(tc, test_rows, 0, (int)(sizeof(rows) / sizeof(rows[0])));
+	tcase_add_test(tc, test_relayhost_and_maildir_base);
+	tcase_add_loop_test(tc, test_split, 0, (int)(sizeof(splits) / sizeof(splits[0])));
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
