@@ -229,10 +229,13 @@ int main(int argc, char **argv)
 	};
 	if (sasl_server_setup(&su, &err) < 0) {
 		printf("fail: %s\n", buf_str(&err));
+		buf_free(&err);
 		return EX_TEMPFAIL;
 	}
 	if (list) {
 		printf("%s\n", sasl_server_mechanisms(secured));
+		sasl_server_shutdown();
+		buf_free(&err);
 		return 0;
 	}
 	if (threads >= 2) {
