@@ -290,6 +290,8 @@ int main(int argc, char **argv)
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
 #endif
+	if (qfile_fault_from_env() != 0)
+		msg_fatal_status(EX_USAGE, "bad TERN_QFILE_FAULT");
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	queue_dir = cfg_str("queue_directory");
