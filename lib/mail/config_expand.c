@@ -14,6 +14,8 @@
  *   ${name:text}       text when name is undefined or empty
  *   ${name?{t1}:{t2}}  t1 when non-empty, else t2 (":t2" may be unbraced)
  *   ${name:{text}}     braced form of ${name:text}
+ * White space around {text} is ignored; text inside braces, and
+ * unbraced text after ? or :, is kept exactly.
  * The ?/: test looks at the value as written (x = $empty counts as
  * non-empty), as Postfix does. An undefined name expands to nothing.
  * Postfix's relational forms (${{a} == {b} ? ...}) are not supported.
@@ -159,16 +161,11 @@ static size_t skip_space(const char *s, size_t len, size_t i)
 	return i;
 }
 
-/* The text of a {...} group without the braces and surrounding space. */
+/* The text of a {...} group without the braces, kept as is. */
 static void brace_body(const char *s, size_t open, size_t after, const char **b, size_t *blen)
 {
-	size_t i = open + 1, e = after - 1;
-	while (i < e && is_space(s[i]))
-		i++;
-	while (e > i && is_space(s[e - 1]))
-		e--;
-	*b = s + i;
-	*blen = e - i;
+	*b = s + open + 1;
+	*blen = after - open - 2;
 }
 
 /*
@@ -197,9 +194,10 @@ static int expand_ref(struct xp *x, const char *in, size_t len, const char *whol
 	if (name_nonempty(x, in + n0, nlen, &nonempty) < 0)
 		return -1;
 	bool first = op == '?' ? nonempty : !nonempty;
+	/* Unbraced text is taken as is, white space included. */
 	size_t r = skip_space(in, len, k + 1);
-	const char *t1 = in + r, *t2 = NULL;
-	size_t t1len = len - r, t2len = 0;
+	const char *t1 = in + k + 1, *t2 = NULL;
+	size_t t1len = len - k - 1, t2len = 0;
 
 	if (r < len && in[r] == '{') {
 		size_t e = match_brace(in, len, r);
@@ -212,6 +210,7 @@ static int expand_ref(struct xp *x, const char *in, size_t len, const char *whol
 				return fail(x, "unexpected input at", in + r, len - r);
 			if (in[r] != ':')
 				return fail(x, "\":\" expected at", in + r, len - r);
+			size_t colon = r;
 			r = skip_space(in, len, r + 1);
 			if (r < len && in[r] == '{') {
 				e = match_brace(in, len, r);
@@ -221,8 +220,8 @@ static int expand_ref(struct xp *x, const char *in, size_t len, const char *whol
 				if (skip_space(in, len, e) < len)
 					return fail(x, "unexpected input at", in + e, len - e);
 			} else {
-				t2 = in + r;
-				t2len = len - r;
+				t2 = in + colon + 1;
+				t2len = len - colon - 1;
 			}
 		}
 	}

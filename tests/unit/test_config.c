@@ -26,7 +26,8 @@ static int load(const char *text, struct buf *err)
 
 /*
  * Expansion: main.cf has e (empty), v = val and w = $v!; mail_name is
- * set to expr and read back. want NULL means the load must fail with
+ * set to expr and read back. (postconf prints values with runs of white
+ * space folded to one, so white space was checked on its own.) want NULL means the load must fail with
  * err_has in the message.
  */
 struct expand_case {
@@ -57,7 +58,7 @@ static const struct expand_case expand_cases[] = {
 	{ .expr = "${v?a}b}", .want = "ab}" },
 	{ .expr = "${v?(a)}|$(v?(a))", .want = "(a)|(a)" },
 	{ .expr = "${v?{a}:b}|${e?{a}:b}", .want = "a|b" },
-	{ .expr = "${v?{ a }}|${v?{a} }", .want = "a|a" },
+	{ .expr = "${v?{ a }}|${v?{a} }", .want = " a |a" },
 	{ .expr = "${v:{a}}|${e:{a}}", .want = "|a" },
 	{ .expr = "${e?{a}:{b}}x", .want = "bx" },
 	{ .expr = "${?x}", .want = "" },
@@ -67,8 +68,8 @@ static const struct expand_case expand_cases[] = {
 	{ .expr = "${v?{a{b}c}}|${v?{a$v}}|${v?{a}}}", .want = "a{b}c|aval|a}" },
 	{ .expr = "${v?{$$}}|${v?$$x}|${e?{}:{$v}}", .want = "$|$x|val" },
 	{ .expr = "$(v?{a}:{b})|${v?{a}:{b}}}|${v?x{y}z}", .want = "a|a}|x{y}z" },
-	{ .expr = "${v? x }|${e:  x }|", .want = "x |x |" },
-	{ .expr = "${v?{a}:  b }|${e?{a}:  b }|", .want = "a|b |" },
+	{ .expr = "${v? x }|${e:  x }|", .want = " x |  x |" },
+	{ .expr = "${v?{a}:  b }|${e?{a}:  b }|", .want = "a|  b |" },
 	/* The ?/: test looks at the value as written: x = $e is not empty. */
 	{ .expr = "${x?yes}|${x:no}|[$x]", .want = "yes||[]" },
 	/* Errors, each with Postfix's reason. */
