@@ -107,6 +107,10 @@ void ternconf_man_page(void)
 	       ".B ${name?text}\nfor \\fItext\\fR when that value is not empty,\n"
 	       ".B ${name:text}\nfor \\fItext\\fR when it is empty or undefined,\n"
 	       ".B ${name?{text1}:{text2}}\nfor one or the other, and\n.B $$\nfor a dollar sign.\n"
+	       "Postfix 3's relational expressions work too:\n"
+	       ".B ${{text1} == {text2} ? {value1} : {value2}}\n"
+	       "with \\fB==\\fR, \\fB!=\\fR, \\fB<\\fR, \\fB<=\\fR, \\fB>=\\fR and \\fB>\\fR\n"
+	       "(numbers compare as numbers), and \\fB<level\\fR and the like for compatibility levels.\n"
 	       "A parameter that refers to itself, directly or through others, is an error.\n"
 	       "Names that are not in the list below may be defined and used in such references;\n"
 	       "one that nothing refers to draws a warning with its file and line.\n");
@@ -136,8 +140,7 @@ void ternconf_man_page(void)
 	       ".B smtpd_forbid_unauth_pipelining\nare on, TLS is 1.2 or later, and\n"
 	       ".B biff\nis off.\nTern-only parameters (\\fBlocal_maildir_base\\fR, \\fBmailq_format\\fR,\n"
 	       "\\fBtrusted_users\\fR, \\fBsmtpd_sasl_password_maps\\fR) exist only where Postfix has no\n"
-	       "such concept. Postfix's relational expressions (\\fB${{a} == {b} ? ...}\\fR)\n"
-	       "are not supported.\n");
+	       "such concept.\n");
 	printf(".SH PARAMETERS\n");
 	for (unsigned i = 0; i < param_count; i++)
 		print_row(&param_table[i]);

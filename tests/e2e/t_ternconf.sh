@@ -165,7 +165,8 @@ ${v? x }|${e:  x }|${v?{a}:  b }|${e?{a}:  b }|${v?a:b}|${e:a:b}|${v?{ a }}
 ${x?yes}|${x:no}|[$x]|${v?{$$}}|${v?$$x}|${e?{}:{$v}}|$(v?{a}:{b})
 EOF
 	# Errors on both sides.
-	for expr in 'end$' '${v' '${v?{a}junk}' '$mail_name' '${v x}'; do
+	for expr in 'end$' '${v' '${v?{a}junk}' '$mail_name' '${v x}' '${{1} === {1}}' \
+		'${{x} <level {3} ? {a} : {b}}' '${{1} == 1 ? {a} : {b}}'; do
 		printf 'v = val\nmail_name = %s\n' "$expr" >"$T/main.cf"
 		printf 'v = val\nmail_name = %s\n' "$expr" >"$P/main.cf"
 		postconf -c "$P" -xh mail_name >/dev/null 2>&1 && fail "postconf accepted '$expr'"
