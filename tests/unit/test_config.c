@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mail/config.h"
@@ -573,6 +574,22 @@ START_TEST(test_load_dir)
 	char *want = xasprintf("%s, line 3: parameter smtpd_timeout: bad value \"9 days\": expected", path);
 	ck_assert_msg(strncmp(buf_str(&err), want, strlen(want)) == 0, "%s", buf_str(&err));
 	free(want);
+
+	/* Not a regular file (a FIFO would block a reader forever). */
+	unlink(path);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	buf_reset(&err);
+	ck_assert_int_lt(config_load(dir, false, &err), 0);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "not a regular file"));
+	unlink(path);
+
+	/* Larger than any real main.cf: refused, not read into memory whole. */
+	f = fopen(path, "w");
+	ck_assert_int_eq(ftruncate(fileno(f), 17 << 20), 0);
+	fclose(f);
+	buf_reset(&err);
+	ck_assert_int_lt(config_load(dir, false, &err), 0);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "larger than"));
 
 	unlink(path);
 	free(path);
