@@ -36,6 +36,7 @@ struct dbmap {
 	char *path;		/* NAME.db */
 	char *tmp;		/* atomic rebuild: the temporary file, else NULL */
 	int lockfd;		/* in-place update: flock()ed descriptor, else -1 */
+	struct map_stamp stamp;	/* NAME.db when opened */
 };
 
 /* Berkeley DB would print its own messages on stderr; we report through map_error(). */
@@ -114,6 +115,7 @@ static int db_open_common(struct map *m, const char *name, DBTYPE type)
 		d->db = NULL;
 		goto fail;
 	}
+	map_stamp_take(&d->stamp, d->path);
 	if (f & MAP_WRITE) {
 		/* Writers in place take the file's lock, as postmap -i and makemap -o do. */
 		d->lockfd = open(d->path, O_RDONLY | O_CLOEXEC);
@@ -260,6 +262,15 @@ static int db_iterate(struct map *m, int first, struct buf *key, struct buf *val
 	return 1;
 }
 
+static int db_changed(struct map *m)
+{
+	struct dbmap *d = m->priv;
+	/* A rebuild in progress, or our own in-place writes, are not news. */
+	if (d->tmp || (m->flags & MAP_WRITE))
+		return 0;
+	return map_stamp_changed(&d->stamp, d->path);
+}
+
 /* fsync the directory holding path, so that a rename in it is durable. */
 static int sync_dir(const char *path)
 {
@@ -363,6 +374,7 @@ const struct map_ops map_hash_ops = {
 	.update = db_update,
 	.remove = db_remove,
 	.iterate = db_iterate,
+	.changed = db_changed,
 	.close = db_close,
 };
 
@@ -374,5 +386,6 @@ const struct map_ops map_btree_ops = {
 	.update = db_update,
 	.remove = db_remove,
 	.iterate = db_iterate,
+	.changed = db_changed,
 	.close = db_close,
 };
