@@ -33,6 +33,7 @@
 struct dbmap {
 	DB *db;
 	DBC *cursor;		/* open while iterating */
+	int verified;		/* DB->verify passed (before the first listing) */
 	char *path;		/* NAME.db */
 	char *tmp;		/* atomic rebuild: the temporary file, else NULL */
 	int lockfd;		/* in-place update: flock()ed descriptor, else -1 */
@@ -237,6 +238,23 @@ static int db_iterate(struct map *m, int first, struct buf *key, struct buf *val
 	if (d->cursor == NULL) {
 		if (!first)
 			return 0;
+		/*
+		 * Walking every page of a damaged file can make Berkeley DB loop,
+		 * and even grow the file, read-only handle or not (seen with a
+		 * corrupt hash meta page). A listing reads the whole file anyway,
+		 * so have Berkeley DB verify it first.
+		 */
+		if (!(m->flags & MAP_WRITE) && !d->verified) {
+			DB *v;
+			if (db_make(m, &v) < 0)
+				return -1;
+			int ret = v->verify(v, d->path, NULL, NULL, DB_NOORDERCHK);
+			if (ret != 0) {
+				map_set_error(m, "read %s: the table is damaged (%s)", d->path, db_reason(ret));
+				return -1;
+			}
+			d->verified = 1;
+		}
 		int ret = d->db->cursor(d->db, NULL, &d->cursor, 0);
 		if (ret != 0) {
 			d->cursor = NULL;
