@@ -61,6 +61,9 @@ static int db_make(struct map *m, DB **dbp)
 		return -1;
 	}
 	(*dbp)->set_errcall(*dbp, quiet);
+	/* Berkeley DB's default 256 KB cache makes building big tables crawl. */
+	if (m->flags & MAP_WRITE)
+		(*dbp)->set_cachesize(*dbp, 0, 16 * 1024 * 1024, 1);
 	return 0;
 }
 
@@ -192,13 +195,16 @@ static int db_update(struct map *m, const char *key, const char *value)
 	k.size = (u_int32_t)(strlen(key) + (size_t)nul);
 	v.data = (void *)value;
 	v.size = (u_int32_t)(strlen(value) + (size_t)nul);
-	/* An old entry in the other form would shadow or duplicate this one. */
-	DBT other = k;
-	other.size = (u_int32_t)(strlen(key) + (size_t)!nul);
-	int ret = d->db->del(d->db, NULL, &other, 0);
-	if (ret != 0 && ret != DB_NOTFOUND && ret != DB_KEYEMPTY) {
-		map_set_error(m, "write %s: %s", d->tmp ? d->tmp : d->path, db_reason(ret));
-		return -1;
+	int ret;
+	if (d->tmp == NULL) {
+		/* An old entry in the other form would shadow or duplicate this one. */
+		DBT other = k;
+		other.size = (u_int32_t)(strlen(key) + (size_t)!nul);
+		ret = d->db->del(d->db, NULL, &other, 0);
+		if (ret != 0 && ret != DB_NOTFOUND && ret != DB_KEYEMPTY) {
+			map_set_error(m, "write %s: %s", d->path, db_reason(ret));
+			return -1;
+		}
 	}
 	ret = d->db->put(d->db, NULL, &k, &v, 0);
 	if (ret != 0) {
