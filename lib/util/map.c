@@ -45,14 +45,20 @@ void map_fold(char *s)
  * Split "type:name". A spec without a "type:" prefix (no ':' or something
  * other than a word before it, e.g. "/etc/aliases") means hash:.
  */
-int map_spec_parse(const char *spec, char **type, char **name)
+int map_spec_has_type(const char *spec)
 {
 	const char *colon = strchr(spec, ':');
 	int word = colon != NULL && colon > spec;
 	for (const char *p = spec; word && p < colon; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
 			word = 0;
-	if (!word) {
+	return word;
+}
+
+int map_spec_parse(const char *spec, char **type, char **name)
+{
+	const char *colon = strchr(spec, ':');
+	if (!map_spec_has_type(spec)) {
 		*type = xstrdup("hash");
 		*name = xstrdup(spec);
 		return 0;

@@ -80,6 +80,8 @@ int map_split_list(const char *specs, char ***items, struct buf *err);
  * Returns -1 (both still set, to be freed) when the type is unknown.
  */
 int map_spec_parse(const char *spec, char **type, char **name);
+/* 1 when spec starts with "word:" (a type, known or not), 0 for a bare name. */
+int map_spec_has_type(const char *spec);
 /* Fold a key to lower case in place (ASCII only, as Postfix and sendmail do). */
 void map_fold(char *s);
 
