@@ -36,6 +36,8 @@ static void serve(int lfd, const char *service)
 		return;
 	}
 	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		msg_info("standin %s got \"%s\"", service, line);
 		if (strncmp(line, "QUIT", 4) == 0) {
 			dprintf(fd, "221 bye\r\n");
 			break;

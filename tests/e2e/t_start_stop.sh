@@ -35,6 +35,20 @@ qmgr       public  -                -         -         -     1      $standin
 local      unix    -                -         -         root  1      $standin keep-root
 CF
 
+# tern check: a good configuration passes; a bad mode is repaired; a
+# broken service table is a configuration error.
+tern check || fail "tern check fails on a good instance"
+chmod 777 "$TERN_DIR/queue/maildrop"
+tern check >/dev/null 2>&1
+[ "$(stat -c %a "$TERN_DIR/queue/maildrop")" = 1730 ] || fail "tern check did not repair maildrop/"
+cp "$TERN_DIR/master.cf" "$TERN_DIR/master.cf.good"
+echo "broken inet 99999 - - - 1 $standin" >> "$TERN_DIR/master.cf"
+tern check >/dev/null 2>&1
+[ $? = 78 ] || fail "tern check accepts a bad master.cf"
+tern start >/dev/null 2>&1
+[ $? = 78 ] || fail "tern start accepts a bad master.cf"
+mv "$TERN_DIR/master.cf.good" "$TERN_DIR/master.cf"
+
 tern status >/dev/null && fail "status says running before start"
 tern -c "$TERN_DIR" status >/dev/null
 [ $? = 1 ] || fail "status of a stopped instance does not exit 1"
@@ -69,6 +83,10 @@ grep -q "service submission (port $sub) is off: tls required needs a certificate
 	|| fail "no log line saying why submission is off"
 grep -q "standin service=submission" "$TERN_DIR/maillog" && fail "submission started without a certificate"
 
+# tern flush reaches the queue manager's public socket.
+tern flush || fail "tern flush failed"
+wait_for_log 'standin qmgr got "flush"'
+
 # A killed service comes back.
 old=$(service_pids smtp | tail -n 1)
 helper1=$(sed -n 's/.*standin helper pid=\([0-9]*\).*/\1/p' "$TERN_DIR/maillog" | tail -n 1)
@@ -99,6 +117,33 @@ tern status >/dev/null
 [ $? = 1 ] || fail "status after stop does not exit 1"
 greeting "$TERN_PORT" >/dev/null 2>&1 && fail "listener still accepting after stop"
 tern stop >/dev/null 2>&1 || fail "stop of a stopped instance fails"
+
+# The foreground master: logs on standard error, stops on SIGTERM via tern stop.
+tern start -f > "$TERN_DIR/fg.out" 2> "$TERN_DIR/fg.err" &
+fg=$!
+fg_running() { tern status >/dev/null; }
+wait_for "the foreground master" fg_running
+wait_for_log "standin service=local "
+greeting "$TERN_PORT" >/dev/null || fail "foreground master does not accept"
+grep -q "daemon started" "$TERN_DIR/fg.err" || fail "no log lines on standard error with -f"
+grep -q "send a message" "$TERN_DIR/fg.out" || fail "start -f does not say how to send a message"
+[ "$(tern status | sed -n 's/.*pid \([0-9]*\).*/\1/p')" = "$fg" ] || fail "start -f did not stay in the foreground"
+tern_stop
+wait "$fg" || fail "the foreground master exited with $?"
+
+# inet_interfaces and inet_protocols: loopback-only on both families.
+if [ -r /proc/net/if_inet6 ] && grep -q '^0*1 ' /proc/net/if_inet6; then
+	ternconf -e 'inet_protocols = all' 'inet_interfaces = loopback-only' || fail "ternconf -e"
+	: > "$TERN_DIR/maillog"
+	tern_start
+	wait_for_log "standin service=smtp "
+	grep -q "standin service=smtp .*listen=2 127.0.0.1:$TERN_PORT \[::1\]:$TERN_PORT" "$TERN_DIR/maillog" \
+		|| fail "smtp did not get 127.0.0.1 and ::1 listeners"
+	python3 -c 'import socket,sys
+s=socket.create_connection(("::1", int(sys.argv[1])), timeout=20)
+assert s.recv(100).startswith(b"220 standin smtp")' "$TERN_PORT" || fail "no greeting on [::1]"
+	tern_stop
+fi
 
 # Without root the rest cannot be tested.
 [ "$(id -u)" = 0 ] || pass
