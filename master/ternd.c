@@ -294,7 +294,8 @@ static int pid_fd = -1;
 static void lock_pid_file(struct master *m)
 {
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/pid/master.pid", cfg_str("queue_directory"));
+	/* Relative: ternd runs in queue_directory, whatever a reload reads. */
+	snprintf(path, sizeof(path), "pid/master.pid");
 	pid_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (pid_fd < 0)
 		msg_fatal_status(EX_CANTCREAT, "open %s: %m", path);
@@ -303,7 +304,7 @@ static void lock_pid_file(struct master *m)
 	 * directory's owner, so that the owner can start the instance too. */
 	struct stat st, dir;
 	char dpath[4096];
-	snprintf(dpath, sizeof(dpath), "%s/pid", cfg_str("queue_directory"));
+	snprintf(dpath, sizeof(dpath), "pid");
 	if (fstat(pid_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
 		msg_fatal_status(EX_CANTCREAT, "%s is not a plain file with one link; remove it", path);
 	if (m->root && stat(dpath, &dir) == 0 && st.st_uid != dir.st_uid &&
@@ -329,7 +330,7 @@ static void lock_pid_file(struct master *m)
 static void write_generation(unsigned gen)
 {
 	char path[4096], tmp[4200], text[32];
-	snprintf(path, sizeof(path), "%s/pid/master.generation", cfg_str("queue_directory"));
+	snprintf(path, sizeof(path), "pid/master.generation");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	int n = snprintf(text, sizeof(text), "%u\n", gen);
 	unlink(tmp);

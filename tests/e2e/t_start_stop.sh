@@ -107,6 +107,17 @@ g=$(greeting "$extra") || fail "the new listener does not accept after reload"
 greeting "$TERN_PORT" >/dev/null || fail "the smtp listener is gone after reload"
 [ "$(tern status | sed -n 's/.*pid \([0-9]*\).*/\1/p')" = "$pid" ] || fail "reload replaced the master"
 
+# A broken table sent straight to the master: logged, old services kept.
+tern reload >/dev/null 2>&1 || fail "second reload failed"
+cp "$TERN_DIR/master.cf" "$TERN_DIR/master.cf.good"
+echo "broken inet 0 - - - 1 $standin" >> "$TERN_DIR/master.cf"
+tern reload >/dev/null 2>&1
+[ $? = 78 ] || fail "tern reload accepted a bad master.cf"
+kill -HUP "$pid"
+wait_for_log "reload failed, keeping the running configuration: .*line [0-9]+: service broken"
+greeting "$TERN_PORT" >/dev/null || fail "smtp gone after a failed reload"
+mv "$TERN_DIR/master.cf.good" "$TERN_DIR/master.cf"
+
 # Stop: every process gone when it returns, helpers included.
 all=$(sed -n 's/.*tern\/standin\[\([0-9]*\)\].*/\1/p; s/.*standin helper pid=\([0-9]*\).*/\1/p' "$TERN_DIR/maillog" | sort -u)
 tern_stop
