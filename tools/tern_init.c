@@ -219,7 +219,7 @@ static void master_cf(struct buf *b, int port)
 		   "#\n"
 		   "# service     type    listen  tls       auth      user  procs  command\n"
 		   "smtp          inet    %-7d starttls  yes       -     1      smtpd\n"
-		   "pickup        proc    -       -         -         -     1      pickup\n"
+		   "pickup        public  -       -         -         -     1      pickup\n"
 		   "qmgr          public  -       -         -         -     1      qmgr\n"
 		   "local         unix    -       -         -         root  1      local\n", port);
 }
