@@ -15,6 +15,7 @@
 #define TERN_MAIL_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "util/buf.h"
 
@@ -35,12 +36,25 @@ struct param_def {
 	long long min, max;	/* bounds for INT, TIME (seconds), SIZE */
 	char unit;		/* default time unit: 's', 'm', 'h', 'd', 'w' */
 	const char *doc;	/* one sentence for the man page */
+	/* Added after the first interface; rows that omit them get 0/NULL. */
+	const char *choices;	/* STRING/LIST: allowed words, space separated */
+	unsigned flags;		/* PARAM_F_* */
 };
+
+/* The value is read unexpanded: the program expands it with its own
+ * $names (forward_path: $home, $user, ...). */
+#define PARAM_F_RAW	0x01
+/* The default is computed at run time (myhostname, mydomain, config_directory). */
+#define PARAM_F_COMPUTED 0x02
 
 /* The table, sorted by name. */
 extern const struct param_def param_table[];
 extern const unsigned param_count;
 const struct param_def *param_find(const char *name);
+/* The default as written; computed ones (def NULL) are filled in here. */
+const char *param_default(const struct param_def *p);
+/* Printable name of a type ("boolean", "time", ...). */
+const char *param_type_name(enum param_type type);
 
 /* The directory in effect (argument, $TERN_CONFIG_DIR, or default). */
 const char *config_default_dir(void);
@@ -69,5 +83,55 @@ int cfg_set(const char *name, const char *value, struct buf *err);
 
 /* Expand $name references in text using the loaded configuration. */
 void config_expand(const char *text, struct buf *out);
+
+/*
+ * Additions (compatible with the interface above).
+ */
+
+/* The compiled-in directory, ignoring $TERN_CONFIG_DIR (for terndrop,
+ * which must check alternate_config_directories before trusting it). */
+const char *config_builtin_dir(void);
+
+/* Parse main.cf text from memory; label names it in messages. Same
+ * rules and results as config_load() (which calls it). */
+int config_load_buffer(const char *label, const char *data, size_t len, struct buf *err);
+
+/* config_expand() that reports errors (syntax, loops, size): 0 or -1. */
+int config_expand_checked(const char *text, struct buf *out, struct buf *err);
+
+/*
+ * Expand text with program variables first: lookup() returns 1 and
+ * sets *value for a name it knows (inserted literally, never expanded
+ * again), 0 to fall back to the configuration. For forward_path,
+ * mailbox_command and other PARAM_F_RAW parameters.
+ */
+typedef int (*config_var_fn)(void *ctx, const char *name, const char **value);
+int config_expand_vars(const char *text, config_var_fn lookup, void *ctx,
+		       struct buf *out, struct buf *err);
+
+/* Set in main.cf or by cfg_set(), with the main.cf line (0 = cfg_set). */
+unsigned cfg_line(const char *name);
+
+/* Every name set in main.cf (known or not), sorted, NULL-terminated;
+ * owned by config, valid until the next config_load(). */
+const char *const *cfg_set_names(void);
+
+/*
+ * Typed values (also for ternconf and tests). Each returns 0, or -1
+ * with the "expected ..." text in why.
+ */
+int param_check(const struct param_def *p, const char *value, struct buf *why);
+int param_parse_bool(const char *text, bool *value);
+int param_parse_int(const char *text, long long *value);
+/* A number with an optional unit s m h d w (unit when none): seconds. */
+int param_parse_time(const char *text, char unit, long long *seconds);
+
+/* Split a list value on commas and white space, keeping {...} groups
+ * whole (inline:{ a=b, c=d } is one item). Free with config_free_list(). */
+char **config_split_list(const char *value);
+void config_free_list(char **list);
+
+/* A map type Tern knows (hash btree texthash inline static). */
+bool config_map_type_known(const char *type, size_t len);
 
 #endif

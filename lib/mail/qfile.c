@@ -233,6 +233,7 @@ struct qfile_writer {
 	unsigned long long content_len;
 	struct buf out;		/* pending bytes */
 	bool failed;
+	bool allow_no_rcpt;
 };
 
 static void set_err(struct buf *err, const char *what, const char *path)
@@ -244,6 +245,21 @@ static void set_err(struct buf *err, const char *what, const char *path)
 }
 
 struct qfile_writer *qfile_create(const char *dir, struct buf *err)
+{
+	return qfile_create_mode(dir, 0600, err);
+}
+
+const char *qfile_writer_temp_path(const struct qfile_writer *w)
+{
+	return w->tmp_path ? w->tmp_path : "";
+}
+
+void qfile_allow_no_rcpt(struct qfile_writer *w)
+{
+	w->allow_no_rcpt = true;
+}
+
+struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf *err)
 {
 	static unsigned serial;
 	struct qfile_writer *w = xcalloc(1, sizeof(*w));
@@ -267,7 +283,7 @@ struct qfile_writer *qfile_create(const char *dir, struct buf *err)
 		return NULL;
 	}
 	struct stat st;
-	if (fstat(w->fd, &st) != 0) {
+	if (fchmod(w->fd, mode) != 0 || fstat(w->fd, &st) != 0) {
 		set_err(err, "cannot stat", w->tmp_path);
 		qfile_abort(w);
 		return NULL;
@@ -381,7 +397,7 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 
 	if (w->failed)
 		goto tempfail;
-	if (w->nrcpt == 0) {
+	if (w->nrcpt == 0 && !w->allow_no_rcpt) {
 		errno = EINVAL;
 		set_err(err, "no recipients for queue file", w->tmp_path);
 		goto tempfail;
@@ -655,10 +671,6 @@ static int parse_envelope(struct qfile *q, const char *env, size_t len, unsigned
 			state = ST_R;
 		} else if (line[0] == 'M') {
 			unsigned long long clen;
-			if (state != ST_R) {
-				corrupt(err, "queue file has no recipients");
-				return QF_CORRUPT;
-			}
 			if (n != 22 || line[1] != ' ' || !parse_ull(line + 2, 20, ULLONG_MAX, &clen)) {
 				corrupt(err, "bad content length record");
 				return QF_CORRUPT;

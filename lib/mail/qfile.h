@@ -13,7 +13,8 @@
  *   I <queue id>                 the file's own queue id (see below)
  *   S <sender>                   envelope sender; "S " alone is <>
  *   N <name>=<value>             attribute, zero or more
- *   R<st><nf>\t<addr>\t<orcpt>   recipient, one or more:
+ *   R<st><nf>\t<addr>\t<orcpt>   recipient, zero or more (only maildrop
+ *                                files of sendmail -t have none):
  *                                  <st> one status byte, overwritten in
  *                                       place when the recipient is done:
  *                                       '-' pending, 'D' delivered,
@@ -91,8 +92,14 @@ bool qfile_field_valid(const char *s);
 
 struct qfile_writer;
 
-/* Temp file in dir; NULL with a reason in err (a temporary failure). */
+/* Temp file in dir, mode 0600; NULL with a reason in err (a temporary failure). */
 struct qfile_writer *qfile_create(const char *dir, struct buf *err);
+/* The same with another mode (maildrop files: 0644, read by pickup). */
+struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf *err);
+/* The temporary name (for a signal handler that must unlink it). */
+const char *qfile_writer_temp_path(const struct qfile_writer *w);
+/* Allow committing a file without recipients (maildrop files of sendmail -t). */
+void qfile_allow_no_rcpt(struct qfile_writer *w);
 const char *qfile_writer_id(const struct qfile_writer *w);
 const char *qfile_writer_path(const struct qfile_writer *w);	/* final path */
 /* Default: the time of qfile_create. */

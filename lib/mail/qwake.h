@@ -19,5 +19,7 @@
 
 /* Send one request word to QUEUE_DIR/private/qmgr; 0 sent, -1 not (ignored by callers). */
 int qwake_send(const char *queue_dir, const char *request);
+/* The same to an explicit socket path (cleanup keeps the path it was given). */
+int qwake_send_path(const char *socket_path, const char *request);
 
 #endif

@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct qfile *q;
 	struct buf err = BUF_INIT;
 	if (qfile_parse_buffer((const char *)data, size, &q, &err) == QF_OK) {
-		if (qfile_rcpt_count(q) == 0 || !qfile_id_valid(qfile_id(q)))
+		if (!qfile_id_valid(qfile_id(q)) || qfile_pending_count(q) > qfile_rcpt_count(q))
 			abort();
 		char chunk[64];
 		unsigned long long total = 0;

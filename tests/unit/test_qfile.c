@@ -213,10 +213,25 @@ START_TEST(test_writer_refuses_bad_fields)
 	ck_assert_int_eq(qfile_add_attr(w, "Bad-Name", "v"), -1);
 	ck_assert_int_eq(qfile_add_attr(w, "", "v"), -1);
 	ck_assert_int_eq(qfile_add_attr(w, "ok", "v\001"), -1);
-	/* No recipients: cannot commit, and nothing stays behind. */
+	/* No recipients: cannot commit (unless allowed), and nothing stays behind. */
 	char id[QF_ID_MAX];
 	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), -1);
 	ck_assert_int_eq(dir_entries(), 0);
+
+	/* A maildrop file of sendmail -t may have none; it is 0644 when asked. */
+	w = qfile_create_mode(dir, 0644, &err);
+	ck_assert_str_ne(qfile_writer_temp_path(w), "");
+	qfile_allow_no_rcpt(w);
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0644);
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	ck_assert_uint_eq(qfile_rcpt_count(q), 0);
+	qfile_close(q);
+	free(path);
 	buf_free(&err);
 }
 END_TEST
@@ -331,7 +346,7 @@ static const struct corrupt_case {
 	{.name = "no sender", .data = "TERNQ 1\nT 1.000000\nI 6553F10000002A1F\nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
 	{.name = "sender no space", .data = "TERNQ 1\nT 1.000000\nI 6553F10000002A1F\nS\nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
 	{.name = "sender control", .data = GOODHEAD "S a\001b\nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
-	{.name = "no recipients", .data = GOODHEAD M5 "helloE\n", .want = QF_CORRUPT},
+	{.name = "no recipients (maildrop -t)", .data = GOODHEAD M5 "helloE\n", .want = QF_OK},
 	{.name = "bad status", .data = GOODHEAD "RX0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
 	{.name = "bad notify", .data = GOODHEAD "R-g\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
 	{.name = "empty address", .data = GOODHEAD "R-0\t\t\n" M5 "helloE\n", .want = QF_CORRUPT},

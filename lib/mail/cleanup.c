@@ -1,0 +1,101 @@
+/*
+ * cleanup.c - cleanup_open(): cleanup with the settings of the loaded
+ * main.cf (the work is done in cleanup_core.c).
+ *
+ * Mail layer. Runs in the submitting process (pickup, smtpd, bounce) with
+ * its privileges. Parameters read: queue_directory, myhostname, myorigin,
+ * mydestination, mail_name, append_at_myorigin, message_size_limit,
+ * header_size_limit, canonical_maps, sender_canonical_maps,
+ * recipient_canonical_maps, virtual_alias_maps,
+ * virtual_alias_expansion_limit, virtual_alias_recursion_limit.
+ * Tables are opened on first use and kept; they are reopened when the
+ * parameter's value changes (after a reload).
+ */
+#include "compat.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/cleanup.h"
+#include "mail/cleanup_impl.h"
+#include "mail/config.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/map.h"
+#include "util/mem.h"
+
+struct table {
+	const char *param;
+	char *spec;		/* value the list was opened with */
+	struct maplist *list;
+	bool broken;		/* could not be opened: every lookup fails */
+};
+
+static struct table tables[] = {
+	[CLEANUP_TABLE_CANONICAL] = {.param = "canonical_maps"},
+	[CLEANUP_TABLE_SENDER_CANONICAL] = {.param = "sender_canonical_maps"},
+	[CLEANUP_TABLE_RECIPIENT_CANONICAL] = {.param = "recipient_canonical_maps"},
+	[CLEANUP_TABLE_VIRTUAL] = {.param = "virtual_alias_maps"},
+};
+
+static struct table *table_get(enum cleanup_table t)
+{
+	struct table *tb = &tables[t];
+	const char *spec = cfg_str(tb->param);
+	if (tb->spec != NULL && strcmp(tb->spec, spec) == 0)
+		return tb;
+	if (tb->list)
+		maplist_close(tb->list);
+	free(tb->spec);
+	tb->spec = xstrdup(spec);
+	tb->list = NULL;
+	tb->broken = false;
+	if (*spec != '\0') {
+		struct buf err = BUF_INIT;
+		tb->list = maplist_open(spec, 0, &err);
+		if (tb->list == NULL) {
+			msg_warn("%s: %s", tb->param, buf_str(&err));
+			tb->broken = true;
+		}
+		buf_free(&err);
+	}
+	return tb;
+}
+
+static int config_lookup(void *ctx, enum cleanup_table t, const char *key, struct buf *value)
+{
+	(void)ctx;
+	struct table *tb = table_get(t);
+	if (tb->broken)
+		return -1;
+	if (tb->list == NULL)
+		return 0;
+	int rc = maplist_lookup(tb->list, key, value);
+	if (rc < 0)
+		msg_warn("%s lookup of %s failed", tb->param, key);
+	return rc;
+}
+
+struct cleanup *cleanup_open(enum cleanup_source source, int flags)
+{
+	static struct buf incoming = BUF_INIT, wake = BUF_INIT;
+	struct cleanup_settings s = {0};
+
+	buf_reset(&incoming);
+	buf_printf(&incoming, "%s/incoming", cfg_str("queue_directory"));
+	buf_reset(&wake);
+	buf_printf(&wake, "%s/private/qmgr", cfg_str("queue_directory"));
+	s.incoming_dir = buf_str(&incoming);
+	s.wake_socket = buf_str(&wake);
+	s.myhostname = cfg_str("myhostname");
+	s.myorigin = cfg_str("myorigin");
+	s.mail_name = cfg_str("mail_name");
+	s.local_domains = cfg_list("mydestination");
+	s.append_at_myorigin = cfg_bool("append_at_myorigin");
+	s.message_size_limit = (unsigned long long)cfg_int("message_size_limit");
+	s.header_size_limit = (unsigned long long)cfg_int("header_size_limit");
+	s.virtual_expansion_limit = (int)cfg_int("virtual_alias_expansion_limit");
+	s.virtual_recursion_limit = (int)cfg_int("virtual_alias_recursion_limit");
+	s.lookup = config_lookup;
+	return cleanup_open_with(&s, source, flags);
+}

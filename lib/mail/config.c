@@ -1,0 +1,784 @@
+/*
+ * config.c - main.cf: reading, validation and typed access (config.h).
+ *
+ * Mail layer; runs with the privileges of whichever program links it,
+ * including the setgid terndrop, so main.cf is treated as untrusted
+ * text: its size is capped, NUL bytes and malformed lines are errors,
+ * and expansion is bounded (config_expand.c).
+ *
+ * Syntax as Postfix reads it (checked against postconf): a logical line
+ * starts in column one; lines that start with white space continue it
+ * (joined with one space); lines whose first non-blank is '#' and blank
+ * lines are skipped, also inside a continued line; "name = value" with
+ * white space around both trimmed. A later setting overrides an earlier
+ * one. Values are stored as written and expanded when read.
+ *
+ * Every known parameter is expanded and checked against its type when
+ * main.cf is loaded, so a bad value fails at start-up with one line
+ * (FILE, line N: parameter NAME: bad value "V": expected ...), never
+ * later in the middle of a delivery.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "mail/config_expand.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#ifndef TERN_CONF_DIR
+#define TERN_CONF_DIR "/etc/tern"
+#endif
+
+#define MAIN_CF_MAX (16u << 20)		/* bytes; main.cf is a few KB */
+#define NAME_MAX_LEN 255
+#define MAX_WARNINGS 20			/* per load, then a summary */
+
+struct setting {
+	char *name;
+	char *value;		/* as written */
+	unsigned line;		/* first line in main.cf; 0 = cfg_set() */
+	unsigned order;		/* position in the file, for "last wins" */
+	bool used;		/* referenced by an expansion */
+};
+
+/* Expanded values of parameters not in the table (user-defined names). */
+struct extra {
+	char *name;
+	char *value;
+	char **list;
+};
+
+static struct {
+	char dir[4096];
+	char file[4200];
+	struct setting *set;	/* sorted by name, unique */
+	size_t nset;
+	const char **names;	/* cfg_set_names() */
+	/* Per table row, filled lazily. */
+	char **str;
+	char ***list;
+	/* Pointers handed out before a cfg_set(): kept valid until the next load. */
+	char **retired;
+	size_t nretired;
+	struct extra *extra;
+	size_t nextra;
+	/* Computed defaults that depend on main.cf (myhostname, mydomain). */
+	char *def_myhostname;
+	char *def_mydomain;
+	unsigned warnings;
+} C;
+
+const char *config_builtin_dir(void)
+{
+	return TERN_CONF_DIR;
+}
+
+const char *config_default_dir(void)
+{
+	const char *env = getenv("TERN_CONFIG_DIR");
+	return env != NULL && *env != '\0' ? env : TERN_CONF_DIR;
+}
+
+const char *config_dir(void)
+{
+	return C.dir[0] ? C.dir : config_default_dir();
+}
+
+const char *config_file(void)
+{
+	if (C.file[0] == '\0') {
+		strlcpy(C.file, config_dir(), sizeof(C.file));
+		strlcat(C.file, "/main.cf", sizeof(C.file));
+	}
+	return C.file;
+}
+
+static size_t pindex(const struct param_def *p)
+{
+	return (size_t)(p - param_table);
+}
+
+static void ensure_init(void)
+{
+	if (C.str == NULL) {
+		C.str = xcalloc(param_count, sizeof(*C.str));
+		C.list = xcalloc(param_count, sizeof(*C.list));
+	}
+}
+
+static void retire(char *s)
+{
+	if (s == NULL)
+		return;
+	C.retired = xreallocarray(C.retired, C.nretired + 1, sizeof(*C.retired));
+	C.retired[C.nretired++] = s;
+}
+
+/* Forget cached expansions; the strings stay valid until the next load. */
+static void drop_caches(void)
+{
+	ensure_init();
+	for (unsigned i = 0; i < param_count; i++) {
+		retire(C.str[i]);
+		C.str[i] = NULL;
+		if (C.list[i] != NULL) {
+			for (char **p = C.list[i]; *p; p++)
+				retire(*p);
+			retire((char *)C.list[i]);
+			C.list[i] = NULL;
+		}
+	}
+	for (size_t i = 0; i < C.nextra; i++) {
+		retire(C.extra[i].name);
+		retire(C.extra[i].value);
+		if (C.extra[i].list != NULL) {
+			for (char **p = C.extra[i].list; *p; p++)
+				retire(*p);
+			retire((char *)C.extra[i].list);
+		}
+	}
+	free(C.extra);
+	C.extra = NULL;
+	C.nextra = 0;
+	free(C.names);
+	C.names = NULL;
+}
+
+/* Back to defaults only; every pointer handed out becomes invalid. */
+static void reset_all(void)
+{
+	drop_caches();
+	for (size_t i = 0; i < C.nretired; i++)
+		free(C.retired[i]);
+	free(C.retired);
+	C.retired = NULL;
+	C.nretired = 0;
+	for (size_t i = 0; i < C.nset; i++) {
+		free(C.set[i].name);
+		free(C.set[i].value);
+	}
+	free(C.set);
+	C.set = NULL;
+	C.nset = 0;
+	free(C.def_myhostname);
+	free(C.def_mydomain);
+	C.def_myhostname = C.def_mydomain = NULL;
+	C.warnings = 0;
+}
+
+static int setting_cmp(const void *a, const void *b)
+{
+	const struct setting *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	if (c != 0)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static struct setting *find_setting(const char *name)
+{
+	size_t lo = 0, hi = C.nset;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, C.set[mid].name);
+		if (c == 0)
+			return &C.set[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* The value of an unset parameter as written (computed ones filled in). */
+static const char *default_text(const struct param_def *p)
+{
+	if (strcmp(p->name, "myhostname") == 0 && C.def_myhostname != NULL)
+		return C.def_myhostname;
+	if (strcmp(p->name, "mydomain") == 0 && C.def_mydomain != NULL)
+		return C.def_mydomain;
+	if (strcmp(p->name, "config_directory") == 0)
+		return config_dir();
+	return param_default(p);
+}
+
+/* Value as written: main.cf, else the default; NULL when unknown and unset. */
+static const char *raw_value(const char *name)
+{
+	struct setting *s = find_setting(name);
+	if (s != NULL)
+		return s->value;
+	const struct param_def *p = param_find(name);
+	return p != NULL ? default_text(p) : NULL;
+}
+
+static int conf_lookup(void *ctx, const char *name, const char **value, bool *literal)
+{
+	(void)ctx;
+	*literal = false;
+	struct setting *s = find_setting(name);
+	if (s != NULL) {
+		s->used = true;
+		*value = s->value;
+		return 1;
+	}
+	const struct param_def *p = param_find(name);
+	if (p == NULL)
+		return 0;
+	*value = default_text(p);
+	return 1;
+}
+
+int config_expand_checked(const char *text, struct buf *out, struct buf *err)
+{
+	return expand_macros(NULL, text, conf_lookup, NULL, out, err);
+}
+
+void config_expand(const char *text, struct buf *out)
+{
+	struct buf err = BUF_INIT;
+	size_t start = out->len;
+	if (expand_macros(NULL, text, conf_lookup, NULL, out, &err) < 0) {
+		/* Load-time checks make this rare; keep the text as written. */
+		buf_truncate(out, start);
+		buf_adds(out, text);
+	}
+	buf_free(&err);
+}
+
+struct var_ctx {
+	config_var_fn fn;
+	void *ctx;
+};
+
+static int var_lookup(void *ctx, const char *name, const char **value, bool *literal)
+{
+	struct var_ctx *v = ctx;
+	if (v->fn != NULL && v->fn(v->ctx, name, value) > 0) {
+		*literal = true;
+		return *value != NULL;
+	}
+	return conf_lookup(NULL, name, value, literal);
+}
+
+int config_expand_vars(const char *text, config_var_fn lookup, void *ctx,
+		       struct buf *out, struct buf *err)
+{
+	struct var_ctx v = { lookup, ctx };
+	return expand_macros(NULL, text, var_lookup, &v, out, err);
+}
+
+/*
+ * myhostname without a dot gets .$mydomain when main.cf sets mydomain
+ * (else .localdomain); an unset mydomain follows a set myhostname.
+ */
+static void compute_defaults(void)
+{
+	free(C.def_myhostname);
+	free(C.def_mydomain);
+	C.def_myhostname = C.def_mydomain = NULL;
+	const char *sys = param_default(param_find("myhostname"));
+	bool host_set = find_setting("myhostname") != NULL;
+	bool dom_set = find_setting("mydomain") != NULL;
+
+	if (!host_set && dom_set) {
+		const char *dot = strstr(sys, ".localdomain");
+		if (dot != NULL && dot[12] == '\0')
+			C.def_myhostname = xasprintf("%.*s.$mydomain", (int)(dot - sys), sys);
+	}
+	if (host_set && !dom_set) {
+		struct buf host = BUF_INIT, err = BUF_INIT;
+		if (config_expand_checked(find_setting("myhostname")->value, &host, &err) == 0) {
+			const char *dot = strchr(buf_str(&host), '.');
+			C.def_mydomain = xstrdup(dot != NULL && dot[1] != '\0' ? dot + 1 : "localdomain");
+		}
+		buf_free(&host);
+		buf_free(&err);
+	}
+}
+
+/* Printable, bounded copy of a value for a one-line message. */
+static void add_value(struct buf *b, const char *v)
+{
+	buf_addc(b, '"');
+	size_t i;
+	for (i = 0; v[i] != '\0' && i < 200; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c < 0x20 || c == 0x7f)
+			buf_printf(b, "\\x%02x", c);
+		else
+			buf_addc(b, (char)c);
+	}
+	if (v[i] != '\0')
+		buf_adds(b, "...");
+	buf_addc(b, '"');
+}
+
+static void where(struct buf *err, const char *label, unsigned line)
+{
+	if (line > 0)
+		buf_printf(err, "%s, line %u: ", label, line);
+	else
+		buf_printf(err, "%s: ", label);
+}
+
+static void warn_line(const char *label, unsigned line, const char *fmt, const char *arg)
+{
+	if (++C.warnings > MAX_WARNINGS)
+		return;
+	struct buf b = BUF_INIT;
+	where(&b, label, line);
+	buf_printf(&b, fmt, arg);
+	msg_warn("%s", buf_str(&b));
+	buf_free(&b);
+}
+
+static bool valid_name(const char *s, size_t len)
+{
+	if (len == 0 || len > NAME_MAX_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* One logical line "name = value" into the setting list. */
+static int parse_logical(const char *label, unsigned line, struct buf *logical,
+			 struct setting **set, size_t *nset, size_t *cap, struct buf *err)
+{
+	const char *s = buf_str(logical);
+	size_t len = logical->len;
+	while (len > 0 && is_space(s[len - 1]))
+		len--;
+	const char *eq = memchr(s, '=', len);
+	if (eq == NULL) {
+		where(err, label, line);
+		buf_adds(err, "missing '=' after parameter name: ");
+		add_value(err, s);
+		return -1;
+	}
+	size_t nlen = (size_t)(eq - s);
+	while (nlen > 0 && is_space(s[nlen - 1]))
+		nlen--;
+	if (nlen == 0) {
+		where(err, label, line);
+		buf_adds(err, "missing parameter name: ");
+		add_value(err, s);
+		return -1;
+	}
+	if (!valid_name(s, nlen)) {
+		where(err, label, line);
+		/* "a b = c" is Postfix's missing '=' case; say what is wrong. */
+		buf_adds(err, memchr(s, ' ', nlen) || memchr(s, '\t', nlen)
+			 ? "missing '=' after parameter name: "
+			 : "bad parameter name (letters, digits and _ only): ");
+		add_value(err, s);
+		return -1;
+	}
+	const char *v = eq + 1;
+	while (v < s + len && is_space(*v))
+		v++;
+	if (*nset == *cap) {
+		*cap = *cap ? *cap * 2 : 32;
+		*set = xreallocarray(*set, *cap, sizeof(**set));
+	}
+	struct setting *st = &(*set)[(*nset)++];
+	st->name = xstrndup(s, nlen);
+	st->value = xstrndup(v, (size_t)(s + len - v));
+	st->line = line;
+	st->order = (unsigned)*nset;
+	st->used = false;
+	return 0;
+}
+
+static int parse_text(const char *label, const char *data, size_t len, struct buf *err)
+{
+	struct setting *set = NULL;
+	size_t nset = 0, cap = 0;
+	struct buf logical = BUF_INIT;
+	unsigned line = 0, start_line = 0;
+	size_t pos = 0;
+	int rc = 0;
+
+	while (pos < len && rc == 0) {
+		const char *l = data + pos;
+		const char *nl = memchr(l, '\n', len - pos);
+		size_t llen = nl != NULL ? (size_t)(nl - l) : len - pos;
+		pos += llen + (nl != NULL);
+		line++;
+		if (memchr(l, '\0', llen) != NULL) {
+			where(err, label, line);
+			buf_adds(err, "NUL byte in line");
+			rc = -1;
+			break;
+		}
+		size_t i = 0;
+		while (i < llen && is_space(l[i]))
+			i++;
+		if (i == llen || l[i] == '#')
+			continue;	/* blank or comment, even inside a continued line */
+		if (i > 0) {
+			if (logical.len == 0) {
+				warn_line(label, line, "%s", "line must not start with white space; ignored");
+				continue;
+			}
+			buf_addc(&logical, ' ');
+			buf_add(&logical, l + i, llen - i);
+			continue;
+		}
+		if (logical.len > 0)
+			rc = parse_logical(label, start_line, &logical, &set, &nset, &cap, err);
+		buf_reset(&logical);
+		buf_add(&logical, l, llen);
+		start_line = line;
+	}
+	if (rc == 0 && logical.len > 0)
+		rc = parse_logical(label, start_line, &logical, &set, &nset, &cap, err);
+	buf_free(&logical);
+
+	/* Sort by name, keep the last of duplicates (as Postfix does). */
+	if (nset > 1)
+		qsort(set, nset, sizeof(*set), setting_cmp);
+	size_t out = 0;
+	for (size_t i = 0; i < nset; i++) {
+		if (i + 1 < nset && strcmp(set[i].name, set[i + 1].name) == 0) {
+			if (rc == 0)
+				warn_line(label, set[i + 1].line, "overriding earlier entry: %s",
+					  set[i].name);
+			free(set[i].name);
+			free(set[i].value);
+			continue;
+		}
+		set[out++] = set[i];
+	}
+	C.set = set;
+	C.nset = out;
+	return rc;
+}
+
+static void bad_value(struct buf *err, const char *label, unsigned line, const char *name,
+		      const char *value, bool is_default, const char *why)
+{
+	where(err, label, line);
+	buf_printf(err, "parameter %s: bad %s ", name, is_default ? "default" : "value");
+	add_value(err, value);
+	buf_printf(err, ": %s", why);
+}
+
+/* Expand and check one known parameter; fills its cache. */
+static int validate(const struct param_def *p, const char *label, struct buf *err)
+{
+	size_t i = pindex(p);
+	struct setting *s = find_setting(p->name);
+	const char *raw = s != NULL ? s->value : default_text(p);
+	unsigned line = s != NULL ? s->line : 0;
+	struct buf val = BUF_INIT, why = BUF_INIT;
+	int rc = 0;
+
+	if (p->flags & PARAM_F_RAW) {
+		buf_adds(&val, raw);
+	} else if (expand_macros(p->name, raw, conf_lookup, NULL, &val, &why) < 0) {
+		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
+		rc = -1;
+	}
+	if (rc == 0 && param_check(p, buf_str(&val), &why) < 0) {
+		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
+		rc = -1;
+	}
+	if (rc == 0 && C.str[i] == NULL)
+		C.str[i] = buf_steal(&val);
+	buf_free(&val);
+	buf_free(&why);
+	return rc;
+}
+
+int config_load_buffer(const char *label, const char *data, size_t len, struct buf *err)
+{
+	struct buf tmp = BUF_INIT;
+	struct buf *e = err != NULL ? err : &tmp;
+	int rc;
+
+	reset_all();
+	ensure_init();
+	rc = parse_text(label, data, len, e);
+	if (rc == 0) {
+		compute_defaults();
+		/* Set parameters first, in file order, so the first error is the first bad line. */
+		const struct setting **byline = xreallocarray(NULL, C.nset + 1, sizeof(*byline));
+		size_t n = 0;
+		for (size_t i = 0; i < C.nset; i++)
+			if (param_find(C.set[i].name) != NULL)
+				byline[n++] = &C.set[i];
+		for (size_t a = 1; a < n; a++) {	/* insertion sort by line: n is small */
+			const struct setting *t = byline[a];
+			size_t b = a;
+			for (; b > 0 && byline[b - 1]->line > t->line; b--)
+				byline[b] = byline[b - 1];
+			byline[b] = t;
+		}
+		for (size_t k = 0; k < n && rc == 0; k++)
+			rc = validate(param_find(byline[k]->name), label, e);
+		free(byline);
+		for (unsigned i = 0; i < param_count && rc == 0; i++)
+			if (C.str[i] == NULL)
+				rc = validate(&param_table[i], label, e);
+	}
+	if (rc == 0) {
+		/* Names no parameter uses are probably typing errors. */
+		for (size_t i = 0; i < C.nset; i++)
+			if (!C.set[i].used && param_find(C.set[i].name) == NULL)
+				warn_line(label, C.set[i].line, "unknown parameter: %s", C.set[i].name);
+		if (C.warnings > MAX_WARNINGS)
+			msg_warn("%s: %u more warnings not shown", label, C.warnings - MAX_WARNINGS);
+	}
+	buf_free(&tmp);
+	return rc;
+}
+
+int config_load(const char *dir, bool missing_ok, struct buf *err)
+{
+	struct buf tmp = BUF_INIT, data = BUF_INIT;
+	struct buf *e = err != NULL ? err : &tmp;
+	int rc = -1;
+
+	if (dir == NULL || *dir == '\0')
+		dir = config_default_dir();
+	if (strlen(dir) >= sizeof(C.dir)) {
+		buf_printf(e, "configuration directory name too long");
+		goto out;
+	}
+	strlcpy(C.dir, dir, sizeof(C.dir));
+	strlcpy(C.file, dir, sizeof(C.file));
+	strlcat(C.file, "/main.cf", sizeof(C.file));
+
+	int fd = open(C.file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT && missing_ok) {
+			rc = config_load_buffer(C.file, "", 0, e);
+			goto out;
+		}
+		buf_printf(e, "open %s: %s", C.file, strerror(errno));
+		reset_all();
+		goto out;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		buf_printf(e, "%s: not a regular file", C.file);
+		close(fd);
+		reset_all();
+		goto out;
+	}
+	for (;;) {
+		buf_reserve(&data, 65536);
+		ssize_t n = read(fd, data.data + data.len, 65536);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			buf_printf(e, "read %s: %s", C.file, strerror(errno));
+			close(fd);
+			reset_all();
+			goto out;
+		}
+		if (n == 0)
+			break;
+		data.len += (size_t)n;
+		data.data[data.len] = '\0';
+		if (data.len > MAIN_CF_MAX) {
+			buf_printf(e, "%s: larger than %u bytes", C.file, MAIN_CF_MAX);
+			close(fd);
+			reset_all();
+			goto out;
+		}
+	}
+	close(fd);
+	rc = config_load_buffer(C.file, data.data ? data.data : "", data.len, e);
+out:
+	buf_free(&data);
+	buf_free(&tmp);
+	return rc;
+}
+
+/* Expanded value of a name outside the table, kept until the next load. */
+static struct extra *extra_value(const char *name)
+{
+	for (size_t i = 0; i < C.nextra; i++)
+		if (strcmp(C.extra[i].name, name) == 0)
+			return &C.extra[i];
+	C.extra = xreallocarray(C.extra, C.nextra + 1, sizeof(*C.extra));
+	struct extra *x = &C.extra[C.nextra++];
+	struct buf v = BUF_INIT;
+	const char *raw = raw_value(name);
+	if (raw != NULL)
+		config_expand(raw, &v);
+	x->name = xstrdup(name);
+	x->value = buf_steal(&v);
+	if (x->value == NULL)
+		x->value = xstrdup("");
+	x->list = NULL;
+	return x;
+}
+
+const char *cfg_str(const char *name)
+{
+	const struct param_def *p = param_find(name);
+	ensure_init();
+	if (p == NULL)
+		return extra_value(name)->value;
+	size_t i = pindex(p);
+	if (C.str[i] == NULL) {
+		const char *raw = raw_value(name);
+		if (p->flags & PARAM_F_RAW) {
+			C.str[i] = xstrdup(raw);
+		} else {
+			struct buf v = BUF_INIT;
+			config_expand(raw, &v);
+			C.str[i] = buf_steal(&v);
+			if (C.str[i] == NULL)
+				C.str[i] = xstrdup("");
+		}
+	}
+	return C.str[i];
+}
+
+const char *cfg_raw(const char *name)
+{
+	const char *raw = raw_value(name);
+	return raw != NULL ? raw : "";
+}
+
+bool cfg_is_set(const char *name)
+{
+	return find_setting(name) != NULL;
+}
+
+unsigned cfg_line(const char *name)
+{
+	struct setting *s = find_setting(name);
+	return s != NULL ? s->line : 0;
+}
+
+bool cfg_bool(const char *name)
+{
+	bool b = false;
+	if (param_parse_bool(cfg_str(name), &b) < 0) {
+		const struct param_def *p = param_find(name);
+		if (p != NULL && p->def != NULL)
+			(void)param_parse_bool(p->def, &b);
+	}
+	return b;
+}
+
+long long cfg_int(const char *name)
+{
+	const struct param_def *p = param_find(name);
+	const char *v = cfg_str(name);
+	long long n = 0;
+
+	if (p != NULL && p->type == PARAM_TIME) {
+		if (param_parse_time(v, p->unit, &n) < 0 && p->def != NULL)
+			(void)param_parse_time(p->def, p->unit, &n);
+		return n;
+	}
+	if (param_parse_int(v, &n) < 0 && p != NULL && p->def != NULL)
+		(void)param_parse_int(p->def, &n);
+	return n;
+}
+
+char **cfg_list(const char *name)
+{
+	const struct param_def *p = param_find(name);
+	ensure_init();
+	if (p == NULL) {
+		struct extra *x = extra_value(name);
+		if (x->list == NULL)
+			x->list = config_split_list(x->value);
+		return x->list;
+	}
+	size_t i = pindex(p);
+	if (C.list[i] == NULL)
+		C.list[i] = config_split_list(cfg_str(name));
+	return C.list[i];
+}
+
+int cfg_set(const char *name, const char *value, struct buf *err)
+{
+	struct buf tmp = BUF_INIT;
+	struct buf *e = err != NULL ? err : &tmp;
+	const struct param_def *p = param_find(name);
+	int rc = 0;
+
+	if (!valid_name(name, strlen(name))) {
+		buf_printf(e, "bad parameter name: %s", name);
+		buf_free(&tmp);
+		return -1;
+	}
+	drop_caches();
+	struct setting *s = find_setting(name);
+	char *old = NULL;
+	if (s != NULL) {
+		old = s->value;
+		s->value = xstrdup(value);
+	} else {
+		C.set = xreallocarray(C.set, C.nset + 1, sizeof(*C.set));
+		size_t at = 0;
+		while (at < C.nset && strcmp(C.set[at].name, name) < 0)
+			at++;
+		memmove(&C.set[at + 1], &C.set[at], (C.nset - at) * sizeof(*C.set));
+		C.set[at] = (struct setting){ .name = xstrdup(name), .value = xstrdup(value) };
+		C.nset++;
+		s = &C.set[at];
+	}
+	s->line = 0;
+	compute_defaults();
+	if (p != NULL) {
+		rc = validate(p, "-o", e);
+		if (rc < 0) {
+			/* Undo: keep the configuration valid. */
+			drop_caches();
+			if (old != NULL) {
+				free(s->value);
+				s->value = old;
+				old = NULL;
+			} else {
+				size_t at = (size_t)(s - C.set);
+				free(s->name);
+				free(s->value);
+				memmove(&C.set[at], &C.set[at + 1], (C.nset - at - 1) * sizeof(*C.set));
+				C.nset--;
+			}
+			compute_defaults();
+		}
+	}
+	retire(old);
+	buf_free(&tmp);
+	return rc;
+}
+
+const char *const *cfg_set_names(void)
+{
+	if (C.names == NULL) {
+		C.names = xreallocarray(NULL, C.nset + 1, sizeof(*C.names));
+		for (size_t i = 0; i < C.nset; i++)
+			C.names[i] = C.set[i].name;
+		C.names[C.nset] = NULL;
+	}
+	return C.names;
+}

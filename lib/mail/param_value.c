@@ -1,0 +1,257 @@
+/*
+ * param_value.c - typed parameter values: booleans, integers, times,
+ * sizes, lists and lists of maps, parsed and checked against the
+ * bounds of the parameter table.
+ *
+ * Mail layer; no privileges of its own. Values come from main.cf, which
+ * may be hostile: every parser here is bounded and overflow-checked.
+ */
+#include "compat.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mail/config.h"
+#include "util/mem.h"
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+int param_parse_bool(const char *text, bool *value)
+{
+	if (strcasecmp(text, "yes") == 0) {
+		*value = true;
+		return 0;
+	}
+	if (strcasecmp(text, "no") == 0) {
+		*value = false;
+		return 0;
+	}
+	return -1;
+}
+
+/* Decimal digits with an optional leading '-'; the end is returned. */
+static const char *parse_number(const char *s, long long *value)
+{
+	bool neg = false;
+	long long v = 0;
+
+	if (*s == '-') {
+		neg = true;
+		s++;
+	}
+	if (*s < '0' || *s > '9')
+		return NULL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, *s - '0', &v))
+			return NULL;
+	}
+	*value = neg ? -v : v;
+	return s;
+}
+
+int param_parse_int(const char *text, long long *value)
+{
+	const char *end = parse_number(text, value);
+	return end != NULL && *end == '\0' ? 0 : -1;
+}
+
+static long long unit_seconds(char unit)
+{
+	switch (unit) {
+	case 's': return 1;
+	case 'm': return 60;
+	case 'h': return 3600;
+	case 'd': return 86400;
+	case 'w': return 7 * 86400;
+	}
+	return 0;
+}
+
+int param_parse_time(const char *text, char unit, long long *seconds)
+{
+	long long n, mul;
+	const char *end = parse_number(text, &n);
+
+	if (end == NULL || n < 0)
+		return -1;
+	if (*end == '\0')
+		mul = unit_seconds(unit ? unit : 's');
+	else if (end[1] == '\0')
+		mul = unit_seconds(*end);
+	else
+		return -1;
+	if (mul == 0 || __builtin_mul_overflow(n, mul, seconds))
+		return -1;
+	return 0;
+}
+
+bool config_map_type_known(const char *type, size_t len)
+{
+	static const char *const types[] = { "hash", "btree", "texthash", "inline", "static" };
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strlen(types[i]) == len && memcmp(types[i], type, len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Items are separated by commas and/or white space; a {...} group
+ * (balanced) stays inside its item, so "inline:{ a=b, c=d }" and
+ * "check_client_access inline:{...}" split as Postfix splits them.
+ */
+char **config_split_list(const char *value)
+{
+	size_t n = 0, cap = 8;
+	char **list = xreallocarray(NULL, cap, sizeof(*list));
+	const char *s = value;
+
+	for (;;) {
+		while (*s == ',' || is_space(*s))
+			s++;
+		if (*s == '\0')
+			break;
+		const char *start = s;
+		int level = 0;
+		for (; *s != '\0'; s++) {
+			if (*s == '{')
+				level++;
+			else if (*s == '}' && level > 0)
+				level--;
+			else if (level == 0 && (*s == ',' || is_space(*s)))
+				break;
+		}
+		if (n + 1 >= cap) {
+			cap *= 2;
+			list = xreallocarray(list, cap, sizeof(*list));
+		}
+		list[n++] = xstrndup(start, (size_t)(s - start));
+	}
+	list[n] = NULL;
+	return list;
+}
+
+void config_free_list(char **list)
+{
+	if (list == NULL)
+		return;
+	for (char **p = list; *p != NULL; p++)
+		free(*p);
+	free(list);
+}
+
+/* Is word one of the space-separated choices? */
+static bool is_choice(const char *choices, const char *word)
+{
+	size_t wlen = strlen(word);
+	const char *c = choices;
+	while (*c != '\0') {
+		while (*c == ' ')
+			c++;
+		size_t n = strcspn(c, " ");
+		if (n == wlen && n > 0 && strncasecmp(c, word, n) == 0)
+			return true;
+		c += n;
+	}
+	return false;
+}
+
+/* "90s" -> "90s", 86400 -> "1d": bounds in the unit an admin reads. */
+static void add_time(struct buf *b, long long secs)
+{
+	static const char units[] = "wdhm";
+	for (const char *u = units; *u; u++) {
+		long long m = unit_seconds(*u);
+		if (secs != 0 && secs % m == 0) {
+			buf_printf(b, "%lld%c", secs / m, *u);
+			return;
+		}
+	}
+	buf_printf(b, "%llds", secs);
+}
+
+static int check_maps(const char *value, struct buf *why)
+{
+	char **items = config_split_list(value);
+	int rc = 0;
+	for (char **it = items; *it != NULL; it++) {
+		const char *colon = strchr(*it, ':');
+		if (colon == NULL || colon == *it || colon[1] == '\0' ||
+		    !config_map_type_known(*it, (size_t)(colon - *it)) ||
+		    (strncmp(*it, "inline:", 7) == 0 &&
+		     (colon[1] != '{' || (*it)[strlen(*it) - 1] != '}'))) {
+			rc = -1;
+			break;
+		}
+	}
+	config_free_list(items);
+	if (rc < 0)
+		buf_adds(why, "expected a list of type:name maps, types hash, btree, "
+			 "texthash, inline:{...} or static");
+	return rc;
+}
+
+static int check_choices(const struct param_def *p, const char *value, struct buf *why)
+{
+	int rc = 0;
+	if (p->type == PARAM_STRING) {
+		if (*value == '\0' && p->def != NULL && *p->def == '\0')
+			return 0;
+		if (!is_choice(p->choices, value))
+			rc = -1;
+	} else {
+		char **items = config_split_list(value);
+		for (char **it = items; *it != NULL && rc == 0; it++)
+			if (!is_choice(p->choices, *it))
+				rc = -1;
+		config_free_list(items);
+	}
+	if (rc < 0)
+		buf_printf(why, "expected %s of: %s",
+			   p->type == PARAM_STRING ? "one" : "a list", p->choices);
+	return rc;
+}
+
+int param_check(const struct param_def *p, const char *value, struct buf *why)
+{
+	long long n;
+	bool b;
+
+	switch (p->type) {
+	case PARAM_STRING:
+	case PARAM_LIST:
+		if (p->choices != NULL)
+			return check_choices(p, value, why);
+		return 0;
+	case PARAM_MAPS:
+		return check_maps(value, why);
+	case PARAM_BOOL:
+		if (param_parse_bool(value, &b) == 0)
+			return 0;
+		buf_adds(why, "expected yes or no");
+		return -1;
+	case PARAM_INT:
+	case PARAM_SIZE:
+		if (param_parse_int(value, &n) == 0 && n >= p->min && n <= p->max)
+			return 0;
+		buf_printf(why, "expected %s from %lld to %lld",
+			   p->type == PARAM_INT ? "an integer" : "a size in bytes",
+			   p->min, p->max);
+		return -1;
+	case PARAM_TIME:
+		if (param_parse_time(value, p->unit, &n) == 0 && n >= p->min && n <= p->max)
+			return 0;
+		buf_adds(why, "expected a time (a number with unit s, m, h, d or w; default ");
+		buf_printf(why, "%c) from ", p->unit ? p->unit : 's');
+		add_time(why, p->min);
+		buf_adds(why, " to ");
+		add_time(why, p->max);
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,479 @@
+/*
+ * params.c - THE parameter table: every main.cf parameter Tern knows,
+ * with its type, default, bounds and one sentence of documentation.
+ *
+ * Mail layer; no privileges of its own. This one table drives the
+ * defaults, load-time validation (config.c), ternconf -d/-n and the
+ * generated parameter page tern-params(5). Names and defaults are
+ * Postfix's (postconf -d of Postfix 3.7) unless a row says otherwise;
+ * Tern-only names exist only where Postfix has no such concept.
+ *
+ * Rows MUST stay sorted by name (strcmp order): param_find() is a
+ * binary search and test_params checks the order.
+ */
+#include "compat.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+
+#ifndef TERN_CONF_DIR
+#define TERN_CONF_DIR "/etc/tern"
+#endif
+#ifndef TERN_QUEUE_DIR
+#define TERN_QUEUE_DIR "/var/spool/tern"
+#endif
+#ifndef TERN_DATA_DIR
+#define TERN_DATA_DIR "/var/lib/tern"
+#endif
+#ifndef TERN_DAEMON_DIR
+#define TERN_DAEMON_DIR "/usr/libexec/tern"
+#endif
+#ifndef TERN_COMMAND_DIR
+#define TERN_COMMAND_DIR "/usr/sbin"
+#endif
+#ifndef TERN_USER
+#define TERN_USER "tern"
+#endif
+#ifndef TERN_DROP_GROUP
+#define TERN_DROP_GROUP "terndrop"
+#endif
+#ifndef TERN_VERSION
+#define TERN_VERSION "0"
+#endif
+
+#define DAY 86400LL
+/* Sizes are bytes in a long long; keep well clear of overflow. */
+#define SIZE_MAX_LIMIT (1LL << 50)
+
+#define STR(n, d, doc_) \
+	{ .name = (n), .type = PARAM_STRING, .def = (d), .doc = (doc_) }
+#define STRC(n, d, ch, doc_) \
+	{ .name = (n), .type = PARAM_STRING, .def = (d), .choices = (ch), .doc = (doc_) }
+#define CSTR(n, doc_) \
+	{ .name = (n), .type = PARAM_STRING, .def = NULL, .flags = PARAM_F_COMPUTED, .doc = (doc_) }
+#define RAW(n, d, doc_) \
+	{ .name = (n), .type = PARAM_STRING, .def = (d), .flags = PARAM_F_RAW, .doc = (doc_) }
+#define RAWL(n, d, doc_) \
+	{ .name = (n), .type = PARAM_LIST, .def = (d), .flags = PARAM_F_RAW, .doc = (doc_) }
+#define BOOL(n, d, doc_) \
+	{ .name = (n), .type = PARAM_BOOL, .def = (d), .doc = (doc_) }
+#define INT(n, d, lo, hi, doc_) \
+	{ .name = (n), .type = PARAM_INT, .def = (d), .min = (lo), .max = (hi), .doc = (doc_) }
+#define TIME(n, d, u, lo, hi, doc_) \
+	{ .name = (n), .type = PARAM_TIME, .def = (d), .unit = (u), .min = (lo), .max = (hi), .doc = (doc_) }
+#define SIZE(n, d, lo, hi, doc_) \
+	{ .name = (n), .type = PARAM_SIZE, .def = (d), .min = (lo), .max = (hi), .doc = (doc_) }
+#define LIST(n, d, doc_) \
+	{ .name = (n), .type = PARAM_LIST, .def = (d), .doc = (doc_) }
+#define LISTC(n, d, ch, doc_) \
+	{ .name = (n), .type = PARAM_LIST, .def = (d), .choices = (ch), .doc = (doc_) }
+#define MAPS(n, d, doc_) \
+	{ .name = (n), .type = PARAM_MAPS, .def = (d), .doc = (doc_) }
+
+const struct param_def param_table[] = {
+	STR("2bounce_notice_recipient", "postmaster",
+	    "Recipient of notices about bounces that could not be delivered (double bounces)."),
+	MAPS("alias_database", "hash:/etc/aliases",
+	    "The alias databases that newaliases and sendmail -bi rebuild."),
+	MAPS("alias_maps", "hash:/etc/aliases",
+	     "The alias tables local delivery looks recipients up in, first match wins."),
+	LISTC("allow_mail_to_commands", "alias, forward", "alias forward include",
+	      "Where a |command delivery is allowed: in aliases, ~/.forward files and/or :include: files."),
+	LISTC("allow_mail_to_files", "alias, forward", "alias forward include",
+	      "Where a /file delivery is allowed: in aliases, ~/.forward files and/or :include: files."),
+	BOOL("allow_min_user", "no",
+	     "Whether addresses that start with a dash are accepted (they could be taken for command options)."),
+	BOOL("allow_percent_hack", "yes",
+	     "Whether user%domain@mydestination is rewritten to user@domain (only for local domains, never a relay)."),
+	LIST("alternate_config_directories", "",
+	     "Configuration directories besides the default that unprivileged users may select with -C or TERN_CONFIG_DIR for terndrop."),
+	TIME("anvil_rate_time_unit", "60s", 's', 1, 100 * DAY,
+	     "The time unit over which client connection, message and recipient rates are counted."),
+	BOOL("append_at_myorigin", "yes",
+	     "Whether a bare local part in a locally submitted address gets @$myorigin appended."),
+	BOOL("append_dot_mydomain", "no",
+	     "Whether a domain without a dot gets .$mydomain appended (off, as in Postfix 3)."),
+	LIST("authorized_submit_users", "static:anyone",
+	     "Users allowed to submit mail with sendmail; static:anyone allows every user."),
+	BOOL("biff", "no",
+	     "Whether local delivery notifies the comsat service of new mail (off: it costs a packet per message)."),
+	STR("bounce_notice_recipient", "postmaster",
+	    "Recipient of the notices sent for the bounce notify class."),
+	TIME("bounce_queue_lifetime", "5d", 'd', 0, 10000 * DAY,
+	     "How long a bounce message stays in the queue before it is given up."),
+	SIZE("bounce_size_limit", "50000", 1, SIZE_MAX_LIMIT,
+	     "The largest amount of the original message, in bytes, that a bounce returns."),
+	BOOL("broken_sasl_auth_clients", "no",
+	     "Whether the AUTH capability is also announced as AUTH=, for clients that only know that old form."),
+	MAPS("canonical_maps", "",
+	     "Tables that rewrite sender and recipient addresses in the envelope and headers."),
+	STR("command_directory", TERN_COMMAND_DIR,
+	    "The directory that holds Tern's administrative commands."),
+	TIME("command_time_limit", "1000s", 's', 1, 100 * DAY,
+	     "How long a |command delivery may run before it is killed."),
+	CSTR("config_directory",
+	     "The configuration directory in effect: -c, $TERN_CONFIG_DIR or the compiled-in default."),
+	STR("daemon_directory", TERN_DAEMON_DIR,
+	    "The directory that holds Tern's daemon programs."),
+	TIME("daemon_timeout", "18000s", 's', 1, 100 * DAY,
+	     "How long a daemon process may spend on one request before it gives up."),
+	STR("data_directory", TERN_DATA_DIR,
+	    "The directory for Tern's own writable data (caches, locks), owned by mail_owner."),
+	STR("default_database_type", "hash",
+	    "The map type that newaliases and ternmap use when none is given."),
+	INT("default_destination_concurrency_limit", "20", 1, 10000,
+	    "The largest number of parallel deliveries to one destination."),
+	STR("default_privs", "nobody",
+	    "The user whose rights deliveries to commands and files from root-owned aliases run with."),
+	INT("default_process_limit", "100", 1, 100000,
+	    "The largest number of processes of one service that ternd runs at once."),
+	STR("delay_notice_recipient", "postmaster",
+	    "Recipient of the notices sent for the delay notify class."),
+	TIME("delay_warning_time", "0h", 'h', 0, 10000 * DAY,
+	     "After how long a still-undelivered message gets a delay warning to its sender; 0 turns warnings off."),
+	INT("deliver_lock_attempts", "20", 1, 1000,
+	    "How many times local delivery tries to lock a mailbox before it defers."),
+	TIME("deliver_lock_delay", "1s", 's', 1, 3600,
+	     "How long local delivery waits between attempts to lock a mailbox."),
+	BOOL("disable_vrfy_command", "yes",
+	     "Whether the SMTP VRFY command is refused (on: it lets anyone probe for valid addresses)."),
+	STR("double_bounce_sender", "double-bounce",
+	    "The sender address of bounces of bounces; mail to it is discarded."),
+	STR("empty_address_recipient", "MAILER-DAEMON",
+	    "Where mail addressed to the null address <> goes."),
+	STR("error_notice_recipient", "postmaster",
+	    "Recipient of the notices sent for the software and resource notify classes."),
+	BOOL("expand_owner_alias", "no",
+	     "Whether mail sent to an alias with an owner-alias uses the owner's expansion as its sender."),
+	LIST("export_environment", "TZ TERN_CONFIG_DIR LANG",
+	     "The environment variables passed on to |command deliveries (besides those Tern sets)."),
+	RAWL("forward_path", "$home/.forward${recipient_delimiter}${extension}, $home/.forward",
+	     "The .forward files local delivery looks for, first found wins; expanded per recipient ($home, $user, $extension, $recipient_delimiter, ...)."),
+	SIZE("header_size_limit", "102400", 1, SIZE_MAX_LIMIT,
+	     "The largest size, in bytes, of one message header (with its continuation lines)."),
+	RAW("home_mailbox", "",
+	    "Where local delivery writes mail, relative to the recipient's home; a name ending in / is a Maildir; empty means mail_spool_directory."),
+	INT("hopcount_limit", "50", 1, 10000,
+	    "The largest number of Received: headers a message may carry before it is bounced as a loop."),
+	LIST("inet_interfaces", "all",
+	     "The network addresses the SMTP server listens on: all, loopback-only, or a list of addresses."),
+	LISTC("inet_protocols", "all", "all ipv4 ipv6",
+	      "The IP versions Tern uses: ipv4, ipv6 or all."),
+	INT("line_length_limit", "2048", 80, 1000000,
+	    "Message lines longer than this many bytes are broken, and SMTP command lines longer than it are refused."),
+	STR("local_command_shell", "",
+	    "The shell that runs |command deliveries; empty runs simple commands directly and others with /bin/sh -c."),
+	INT("local_destination_concurrency_limit", "2", 1, 10000,
+	    "The largest number of parallel local deliveries to one recipient."),
+	MAPS("local_login_sender_maps", "static:*",
+	     "Which envelope senders each login name may use with sendmail -f; static:* allows any."),
+	STR("local_maildir_base", "",
+	    "Tern only: when set, every local recipient is delivered, with no system account, into the Maildir $local_maildir_base/LOCALPART/."),
+	STR("mail_name", "Tern",
+	    "The name of the mail system, shown in the SMTP greeting and in headers."),
+	STR("mail_owner", TERN_USER,
+	    "The unprivileged user that owns the queue and runs Tern's daemons."),
+	STR("mail_spool_directory", "/var/mail",
+	    "The directory of the users' mbox files."),
+	STR("mail_version", TERN_VERSION,
+	    "The version of Tern."),
+	RAW("mailbox_command", "",
+	    "A command that local delivery pipes mail to instead of writing the mailbox itself; expanded per recipient."),
+	LISTC("mailbox_delivery_lock", "fcntl, dotlock", "fcntl flock dotlock",
+	      "How local delivery locks an mbox file: fcntl, flock and/or dotlock."),
+	SIZE("mailbox_size_limit", "51200000", 0, SIZE_MAX_LIMIT,
+	     "The largest size in bytes of an mbox file or of one Maildir message; 0 means no limit."),
+	STR("maillog_file", "",
+	    "A file that log lines are appended to instead of being sent to syslog; empty means syslog."),
+	STRC("mailq_format", "sendmail", "sendmail postfix",
+	     "Tern only: the layout mailq prints, sendmail's or Postfix's."),
+	STR("mailq_path", TERN_COMMAND_DIR "/mailq",
+	    "Where the mailq command is installed."),
+	TIME("max_idle", "100s", 's', 1, 100 * DAY,
+	     "How long an idle daemon process waits for work before it exits."),
+	INT("max_use", "100", 1, 1000000000,
+	    "How many requests a daemon process serves before it exits."),
+	TIME("maximal_backoff_time", "4000s", 's', 1, 10000 * DAY,
+	     "The longest time a deferred message waits between delivery attempts."),
+	TIME("maximal_queue_lifetime", "5d", 'd', 0, 10000 * DAY,
+	     "How long a message may stay in the queue before it is bounced as undeliverable."),
+	SIZE("message_size_limit", "10240000", 0, SIZE_MAX_LIMIT,
+	     "The largest message, in bytes, that Tern accepts; 0 means no limit."),
+	TIME("milter_command_timeout", "30s", 's', 1, 100 * DAY,
+	     "How long Tern waits for a milter to answer a command."),
+	STR("milter_connect_macros", "j {daemon_name} {daemon_addr} v _",
+	    "The macros sent to milters at connection time."),
+	TIME("milter_connect_timeout", "30s", 's', 1, 100 * DAY,
+	     "How long Tern waits to connect to a milter."),
+	TIME("milter_content_timeout", "300s", 's', 1, 100 * DAY,
+	     "How long Tern waits for a milter to answer after message content."),
+	STR("milter_data_macros", "i",
+	    "The macros sent to milters after the DATA command."),
+	STRC("milter_default_action", "tempfail", "accept reject tempfail quarantine",
+	     "What Tern does with a message when a milter fails: accept, reject, tempfail or quarantine."),
+	STR("milter_end_of_data_macros", "i",
+	    "The macros sent to milters at the end of the message."),
+	STR("milter_end_of_header_macros", "i",
+	    "The macros sent to milters at the end of the headers."),
+	STR("milter_helo_macros", "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
+	    "The macros sent to milters after HELO or EHLO."),
+	STR("milter_macro_daemon_name", "$myhostname",
+	    "The value of the {daemon_name} milter macro."),
+	STR("milter_macro_v", "$mail_name $mail_version",
+	    "The value of the v milter macro."),
+	STR("milter_mail_macros", "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}",
+	    "The macros sent to milters after MAIL FROM."),
+	INT("milter_protocol", "6", 2, 6,
+	    "The milter protocol version Tern speaks."),
+	STR("milter_rcpt_macros", "i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
+	    "The macros sent to milters after RCPT TO."),
+	TIME("minimal_backoff_time", "300s", 's', 1, 10000 * DAY,
+	     "The shortest time a deferred message waits between delivery attempts."),
+	LIST("mydestination", "$myhostname, localhost.$mydomain, localhost",
+	     "The domains this host delivers locally."),
+	CSTR("mydomain",
+	     "The host's domain: myhostname without its first label, or localdomain."),
+	CSTR("myhostname",
+	     "The host's fully qualified name: the system host name (no DNS lookup), with .$mydomain or .localdomain appended when it has no dot."),
+	LIST("mynetworks", "127.0.0.1/32, [::1]/128",
+	     "The trusted clients allowed to relay (Tern's default is only the loopback addresses, whatever the host's interfaces)."),
+	STR("myorigin", "$myhostname",
+	    "The domain that locally submitted mail appears to come from."),
+	STR("newaliases_path", TERN_COMMAND_DIR "/newaliases",
+	    "Where the newaliases command is installed."),
+	LIST("non_smtpd_milters", "",
+	     "Milters applied to mail that does not arrive over SMTP (sendmail, terndrop)."),
+	LISTC("notify_classes", "resource, software", "bounce 2bounce data delay policy protocol resource software",
+	      "Which problems are reported to the postmaster."),
+	BOOL("owner_request_special", "yes",
+	     "Whether owner-NAME and NAME-request addresses are treated as list owner addresses."),
+	LISTC("prepend_delivered_header", "command, file, forward", "command file forward",
+	      "For which deliveries local delivery adds a Delivered-To: header."),
+	LISTC("propagate_unmatched_extensions", "canonical, virtual", "canonical virtual alias forward include",
+	      "Where an address extension (user+tag) is carried over to the rewritten address."),
+	LIST("proxy_interfaces", "",
+	     "Addresses on which mail reaches this host through a proxy or NAT, counted as the host's own."),
+	STR("queue_directory", TERN_QUEUE_DIR,
+	    "The directory of the mail queue."),
+	SIZE("queue_minfree", "0", 0, SIZE_MAX_LIMIT,
+	     "The free space, in bytes, the queue file system must keep; below it new mail is deferred (75)."),
+	TIME("queue_run_delay", "300s", 's', 1, 10000 * DAY,
+	     "How often the queue manager scans the deferred queue."),
+	MAPS("recipient_canonical_maps", "",
+	     "Tables that rewrite recipient addresses in the envelope and headers."),
+	STR("recipient_delimiter", "",
+	    "The characters that separate a user name from an address extension (user+tag); empty turns extensions off."),
+	LIST("relay_domains", "",
+	     "Domains this host relays mail to from any client."),
+	MAPS("relay_recipient_maps", "",
+	     "Tables of the valid recipients in relay_domains."),
+	STR("relayhost", "",
+	    "The host that non-local mail is sent through instead of to the recipient domain's MX; empty sends directly."),
+	MAPS("sender_canonical_maps", "",
+	     "Tables that rewrite sender addresses in the envelope and headers."),
+	STR("sendmail_path", TERN_COMMAND_DIR "/sendmail",
+	    "Where the sendmail command is installed."),
+	STR("setgid_group", TERN_DROP_GROUP,
+	    "The group that terndrop runs set-group-ID as, which alone may write to maildrop/."),
+	STR("smtpd_banner", "$myhostname ESMTP $mail_name",
+	    "The text after the 220 code of the SMTP greeting; it must start with the host name."),
+	INT("smtpd_client_auth_rate_limit", "0", 0, 1000000000,
+	    "The largest number of AUTH commands a client may send per anvil_rate_time_unit; 0 means no limit."),
+	INT("smtpd_client_connection_count_limit", "50", 0, 1000000000,
+	    "The largest number of simultaneous connections one client may have; 0 means no limit."),
+	INT("smtpd_client_connection_rate_limit", "0", 0, 1000000000,
+	    "The largest number of connections a client may make per anvil_rate_time_unit; 0 means no limit."),
+	LIST("smtpd_client_event_limit_exceptions", "$mynetworks",
+	     "Clients exempt from the connection, message and recipient limits."),
+	INT("smtpd_client_message_rate_limit", "0", 0, 1000000000,
+	    "The largest number of messages a client may send per anvil_rate_time_unit; 0 means no limit."),
+	INT("smtpd_client_recipient_rate_limit", "0", 0, 1000000000,
+	    "The largest number of recipients a client may give per anvil_rate_time_unit; 0 means no limit."),
+	LIST("smtpd_client_restrictions", "",
+	     "Restrictions applied when a client connects."),
+	LIST("smtpd_data_restrictions", "",
+	     "Restrictions applied at the DATA command."),
+	BOOL("smtpd_delay_reject", "yes",
+	     "Whether client, HELO and sender restrictions are applied at RCPT TO instead of earlier."),
+	LIST("smtpd_end_of_data_restrictions", "",
+	     "Restrictions applied at the end of the message."),
+	TIME("smtpd_error_sleep_time", "1s", 's', 0, 3600,
+	     "How long the SMTP server waits before an error reply once the soft error limit is reached."),
+	BOOL("smtpd_forbid_bare_newline", "yes",
+	     "Whether a bare LF or bare CR in a command or in message data is refused (on: it stops SMTP smuggling)."),
+	BOOL("smtpd_forbid_unauth_pipelining", "yes",
+	     "Whether a client that sends commands ahead without having been offered PIPELINING is disconnected."),
+	INT("smtpd_hard_error_limit", "20", 1, 100000,
+	    "After this many errors in one session the SMTP server disconnects."),
+	BOOL("smtpd_helo_required", "no",
+	     "Whether a client must send HELO or EHLO before MAIL FROM."),
+	LIST("smtpd_helo_restrictions", "",
+	     "Restrictions applied to the HELO or EHLO name."),
+	INT("smtpd_junk_command_limit", "100", 1, 100000,
+	    "The largest number of NOOP, RSET, VRFY, ETRN and HELP commands per session that do not count as errors."),
+	LIST("smtpd_milters", "",
+	     "Milters applied to mail that arrives over SMTP."),
+	INT("smtpd_recipient_limit", "1000", 1, 100000000,
+	    "The largest number of recipients one message may have over SMTP."),
+	INT("smtpd_recipient_overshoot_limit", "1000", 1, 100000000,
+	    "The number of recipients beyond smtpd_recipient_limit that count as an error."),
+	LIST("smtpd_recipient_restrictions", "",
+	     "Restrictions applied at RCPT TO, after smtpd_relay_restrictions."),
+	BOOL("smtpd_reject_unlisted_recipient", "yes",
+	     "Whether RCPT TO is refused for an unknown local or virtual recipient."),
+	BOOL("smtpd_reject_unlisted_sender", "no",
+	     "Whether MAIL FROM is refused for an unknown sender address in a domain of this host."),
+	LIST("smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination",
+	     "Restrictions that decide at RCPT TO whether mail is relayed (Tern refuses with 554 5.7.1, not Postfix's deferring 454)."),
+	BOOL("smtpd_sasl_auth_enable", "no",
+	     "Whether the SMTP server offers AUTH."),
+	BOOL("smtpd_sasl_authenticated_header", "no",
+	     "Whether the Received: header names the authenticated user."),
+	MAPS("smtpd_sasl_password_maps", "",
+	     "Tern only: for smtpd_sasl_type = tern, tables of user names and crypt(3) password hashes."),
+	STR("smtpd_sasl_path", "private/auth",
+	    "For smtpd_sasl_type = dovecot, Dovecot's authentication socket, relative to queue_directory unless absolute."),
+	LIST("smtpd_sasl_security_options", "noanonymous",
+	     "Which SASL mechanisms are refused on unencrypted connections."),
+	LIST("smtpd_sasl_tls_security_options", "$smtpd_sasl_security_options",
+	     "Which SASL mechanisms are refused on TLS connections."),
+	STRC("smtpd_sasl_type", "dovecot", "dovecot tern",
+	     "The AUTH backend: dovecot (Dovecot's authentication socket) or tern (crypt(3) hashes in smtpd_sasl_password_maps)."),
+	LIST("smtpd_sender_restrictions", "",
+	     "Restrictions applied to the MAIL FROM address."),
+	INT("smtpd_soft_error_limit", "10", 1, 100000,
+	    "After this many errors in one session the SMTP server waits smtpd_error_sleep_time before each reply."),
+	TIME("smtpd_starttls_timeout", "300s", 's', 1, 100 * DAY,
+	     "How long the TLS handshake after STARTTLS may take."),
+	TIME("smtpd_timeout", "300s", 's', 1, 100 * DAY,
+	     "How long the SMTP server waits for a client command or data before it disconnects."),
+	BOOL("smtpd_tls_auth_only", "no",
+	     "Whether AUTH is offered only over TLS (Tern offers plaintext mechanisms only over TLS regardless, unless smtpd_sasl_security_options allows them)."),
+	STR("smtpd_tls_cert_file", "",
+	    "The SMTP server's PEM certificate; STARTTLS is offered only when it is set."),
+	LIST("smtpd_tls_chain_files", "",
+	     "PEM files with keys and certificate chains, an alternative to smtpd_tls_cert_file and smtpd_tls_key_file."),
+	STRC("smtpd_tls_ciphers", "medium", "export low medium high null",
+	     "The OpenSSL cipher grade for opportunistic TLS."),
+	STR("smtpd_tls_key_file", "$smtpd_tls_cert_file",
+	    "The private key of the SMTP server's certificate."),
+	INT("smtpd_tls_loglevel", "0", 0, 4,
+	    "How much the SMTP server logs about TLS."),
+	STRC("smtpd_tls_mandatory_ciphers", "medium", "export low medium high null",
+	     "The OpenSSL cipher grade when TLS is required."),
+	LIST("smtpd_tls_mandatory_protocols", ">=TLSv1.2",
+	     "The TLS versions accepted when TLS is required."),
+	LIST("smtpd_tls_protocols", ">=TLSv1.2",
+	     "The TLS versions accepted (Tern allows only TLS 1.2 and 1.3 by default)."),
+	STRC("smtpd_tls_security_level", "", "none may encrypt",
+	     "none, may (offer STARTTLS) or encrypt (require it); empty means may when a certificate is set, else none."),
+	TIME("smtpd_tls_session_cache_timeout", "3600s", 's', 0, 100 * DAY,
+	     "How long a TLS session may be resumed."),
+	BOOL("smtpd_tls_wrappermode", "no",
+	     "Whether the listener speaks TLS from the first byte (port 465, submissions) instead of STARTTLS."),
+	BOOL("smtputf8_enable", "yes",
+	     "Whether SMTPUTF8 is offered and UTF-8 addresses are accepted."),
+	BOOL("soft_bounce", "no",
+	     "Whether every bounce is turned into a deferral (for testing configurations)."),
+	TIME("stale_lock_time", "500s", 's', 1, 100 * DAY,
+	     "After how long a dot-lock file is considered left over and removed."),
+	BOOL("strict_mailbox_ownership", "yes",
+	     "Whether local delivery refuses an mbox file not owned by the recipient."),
+	BOOL("strict_rfc821_envelopes", "no",
+	     "Whether MAIL FROM and RCPT TO addresses must be in angle brackets with no comments."),
+	BOOL("swap_bangpath", "yes",
+	     "Whether a UUCP address site!user is rewritten to user@site."),
+	STR("syslog_facility", "mail",
+	    "The syslog facility of Tern's log lines."),
+	STR("syslog_name", "tern",
+	    "The name that starts the program name in log lines (tern/smtpd)."),
+	LIST("trusted_users", "",
+	     "Tern only: users besides root, daemon and uucp who may set the sender with sendmail -f without an X-Authentication-Warning: header."),
+	INT("unknown_local_recipient_reject_code", "550", 400, 599,
+	    "The SMTP code for an unknown local recipient."),
+	LIST("virtual_alias_domains", "$virtual_alias_maps",
+	     "Domains whose every address is an alias in virtual_alias_maps."),
+	INT("virtual_alias_expansion_limit", "1000", 1, 1000000,
+	    "The largest number of addresses one virtual alias expands to."),
+	MAPS("virtual_alias_maps", "",
+	     "Tables that redirect addresses to other local or remote addresses."),
+	INT("virtual_alias_recursion_limit", "1000", 1, 1000000,
+	    "The deepest nesting of virtual alias expansions."),
+};
+
+const unsigned param_count = sizeof(param_table) / sizeof(param_table[0]);
+
+static int param_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct param_def *)elem)->name);
+}
+
+const struct param_def *param_find(const char *name)
+{
+	if (name == NULL)
+		return NULL;
+	return bsearch(name, param_table, param_count, sizeof(param_table[0]), param_cmp);
+}
+
+/*
+ * The host name as the system knows it, without any DNS lookup (an
+ * instance must never need DNS). gethostname() may truncate without a
+ * NUL, hence the explicit terminator.
+ */
+static const char *system_host_name(void)
+{
+	static char host[256];
+	if (host[0] == '\0') {
+		if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+			strlcpy(host, "localhost", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+	}
+	return host;
+}
+
+/*
+ * As Postfix: a host name without a dot gets ".localdomain" (config.c
+ * uses $mydomain instead when main.cf sets it); mydomain is myhostname
+ * without its first label, or "localdomain".
+ */
+const char *param_default(const struct param_def *p)
+{
+	static char fqdn[300];
+
+	if (p == NULL)
+		return NULL;
+	if (p->def != NULL)
+		return p->def;
+	if (strcmp(p->name, "myhostname") == 0) {
+		const char *host = system_host_name();
+		if (strchr(host, '.') != NULL)
+			return host;
+		strlcpy(fqdn, host, sizeof(fqdn));
+		strlcat(fqdn, ".localdomain", sizeof(fqdn));
+		return fqdn;
+	}
+	if (strcmp(p->name, "mydomain") == 0) {
+		const char *dot = strchr(system_host_name(), '.');
+		return dot != NULL && dot[1] != '\0' ? dot + 1 : "localdomain";
+	}
+	if (strcmp(p->name, "config_directory") == 0)
+		return config_default_dir();
+	return "";
+}
+
+const char *param_type_name(enum param_type type)
+{
+	switch (type) {
+	case PARAM_STRING: return "string";
+	case PARAM_BOOL: return "boolean";
+	case PARAM_INT: return "integer";
+	case PARAM_TIME: return "time";
+	case PARAM_SIZE: return "size";
+	case PARAM_LIST: return "list";
+	case PARAM_MAPS: return "maps";
+	}
+	return "string";
+}

@@ -1,0 +1,125 @@
+/*
+ * qdirs.c - the queue directory's subdirectories, their modes and
+ * owners (see qdirs.h), created and checked in one place.
+ *
+ * Mail layer. Called by tern init (as the instance owner), tern check
+ * and ternd (as root or the instance owner).
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mail/qdirs.h"
+
+const struct qdir qdir_table[] = {
+	{ .name = "maildrop", .mode = 01730, .owner = QDIR_MAIL_DROP },
+	{ .name = "public", .mode = 02710, .owner = QDIR_MAIL_DROP },
+	{ .name = "private", .mode = 0700, .owner = QDIR_MAIL_OWNER },
+	{ .name = "incoming", .mode = 0700, .owner = QDIR_MAIL_OWNER },
+	{ .name = "active", .mode = 0700, .owner = QDIR_MAIL_OWNER },
+	{ .name = "deferred", .mode = 0700, .owner = QDIR_MAIL_OWNER },
+	{ .name = "hold", .mode = 0700, .owner = QDIR_MAIL_OWNER },
+	{ .name = "corrupt", .mode = 0700, .owner = QDIR_MAIL_OWNER },
+	{ .name = "defer", .mode = 0700, .owner = QDIR_MAIL_OWNER },
+	{ .name = "pid", .mode = 0755, .owner = QDIR_TOP_OWNER },
+};
+const unsigned qdir_count = sizeof(qdir_table) / sizeof(qdir_table[0]);
+
+int qdirs_ids(const char *owner, const char *group, struct qdir_ids *ids, struct buf *err)
+{
+	struct passwd *pw = getpwnam(owner);
+	if (pw == NULL) {
+		buf_printf(err, "mail_owner %s: no such user\n", owner);
+		return -1;
+	}
+	ids->uid = pw->pw_uid;
+	ids->gid = ids->drop_gid = pw->pw_gid;
+	struct group *gr = group && *group ? getgrnam(group) : NULL;
+	if (gr == NULL)
+		return 0;
+	if (geteuid() == 0 || getegid() == gr->gr_gid) {
+		ids->drop_gid = gr->gr_gid;
+		return 0;
+	}
+	gid_t groups[256];
+	int n = getgroups(256, groups);
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gr->gr_gid)
+			ids->drop_gid = gr->gr_gid;
+	return 0;
+}
+
+/* The owner and group a row asks for. */
+static void want_ids(const struct qdir *q, const struct qdir_ids *ids, const struct stat *top,
+		     uid_t *uid, gid_t *gid)
+{
+	switch (q->owner) {
+	case QDIR_MAIL_OWNER:
+		*uid = ids->uid, *gid = ids->gid;
+		break;
+	case QDIR_MAIL_DROP:
+		*uid = ids->uid, *gid = ids->drop_gid;
+		break;
+	case QDIR_TOP_OWNER:
+		*uid = top->st_uid, *gid = top->st_gid;
+		break;
+	}
+}
+
+/* chown and chmod; chown to oneself is always allowed, the rest needs root. */
+static int set_owner_mode(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	if (chown(path, uid, gid) < 0)
+		return -1;
+	/* chmod after chown: chown clears the set-group-ID bit. */
+	return chmod(path, mode);
+}
+
+int qdirs_setup(const char *queue_dir, const struct qdir_ids *ids, int flags, struct buf *report)
+{
+	struct stat top, st;
+	char path[4096];
+	int problems = 0;
+
+	if (stat(queue_dir, &top) < 0 || !S_ISDIR(top.st_mode)) {
+		buf_printf(report, "queue_directory %s: %s\n", queue_dir,
+			   errno ? strerror(errno) : "not a directory");
+		return -1;
+	}
+	for (unsigned i = 0; i < qdir_count; i++) {
+		const struct qdir *q = &qdir_table[i];
+		uid_t uid = 0;
+		gid_t gid = 0;
+		want_ids(q, ids, &top, &uid, &gid);
+		snprintf(path, sizeof(path), "%s/%s", queue_dir, q->name);
+		if (lstat(path, &st) < 0) {
+			if (errno == ENOENT && (flags & QDIRS_CREATE)) {
+				if (mkdir(path, 0700) == 0 && set_owner_mode(path, uid, gid, q->mode) == 0)
+					continue;
+			}
+			buf_printf(report, "%s: %s\n", path, strerror(errno));
+			problems++;
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			buf_printf(report, "%s: not a directory\n", path);
+			problems++;
+			continue;
+		}
+		if (st.st_uid == uid && st.st_gid == gid && (st.st_mode & 07777) == q->mode)
+			continue;
+		if ((flags & QDIRS_FIX) && set_owner_mode(path, uid, gid, q->mode) == 0)
+			continue;
+		buf_printf(report, "%s: owner %ld:%ld mode %04o, want %ld:%ld mode %04o\n", path,
+			   (long)st.st_uid, (long)st.st_gid, (unsigned)(st.st_mode & 07777),
+			   (long)uid, (long)gid, (unsigned)q->mode);
+		problems++;
+	}
+	return problems;
+}

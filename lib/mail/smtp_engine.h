@@ -1,0 +1,220 @@
+/*
+ * smtp_engine.h - the RFC 5321 ESMTP server protocol as a state machine
+ * with swappable I/O, shared by smtpd and sendmail -bs.
+ *
+ * Mail layer. The engine never reads or writes a descriptor: the driver
+ * hands it the bytes it received (smtp_engine_input) and sends what the
+ * engine queued (smtp_engine_output). It never blocks and never jumps:
+ * where the driver must act (start TLS, commit a message on another
+ * thread, close, wait before answering), the engine says so through its
+ * flags and waits to be called back. Policy, message storage and SASL
+ * are callbacks, so the engine links with nothing but util and
+ * smtp_cmd; smtp_queue.c provides the callbacks that feed cleanup.
+ *
+ * Privileges: those of its driver (mail_owner in smtpd, the caller in
+ * sendmail -bs). All input is untrusted.
+ *
+ * Memory: a session keeps no buffers while idle; input and output
+ * buffers are allocated when needed and released when empty, so that
+ * thousands of idle sessions cost little.
+ */
+#ifndef TERN_MAIL_SMTP_ENGINE_H
+#define TERN_MAIL_SMTP_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+
+struct smtp_engine;
+
+/* Settings shared by all sessions of a listener; read only while used. */
+struct smtp_engine_cfg {
+	const char *myhostname;
+	const char *banner;		/* text after "220 " (smtpd_banner, expanded) */
+	bool helo_required;		/* smtpd_helo_required */
+	unsigned recipient_limit;	/* smtpd_recipient_limit; 0 = none */
+	long long message_size_limit;	/* bytes, 0 = none */
+	unsigned line_limit;		/* longest command line incl. CRLF (>= 512) */
+	unsigned soft_error_limit;	/* smtpd_soft_error_limit */
+	unsigned hard_error_limit;	/* smtpd_hard_error_limit */
+	unsigned error_sleep_ms;	/* smtpd_error_sleep_time, after the soft limit */
+	unsigned junk_command_limit;	/* smtpd_junk_command_limit (NOOP, VRFY, RSET, HELP) */
+	bool forbid_bare_newline;	/* smtpd_forbid_bare_newline */
+	bool forbid_unauth_pipelining;	/* smtpd_forbid_unauth_pipelining */
+	bool vrfy_enabled;		/* ! disable_vrfy_command */
+	bool pipelining;		/* offer PIPELINING */
+	bool chunking;			/* offer CHUNKING (BDAT) */
+	bool dsn;			/* offer DSN */
+	bool smtputf8;			/* offer SMTPUTF8 */
+	bool eightbitmime;		/* offer 8BITMIME */
+	bool starttls;			/* STARTTLS possible (a certificate is loaded) */
+	bool tls_required;		/* smtpd_tls_security_level = encrypt */
+	bool auth;			/* AUTH possible (smtpd_sasl_auth_enable and a backend) */
+	bool auth_required;		/* MAIL needs AUTH first (submission) */
+	bool tls_auth_only;		/* smtpd_tls_auth_only */
+	bool broken_sasl_auth_clients;	/* also offer "AUTH=PLAIN LOGIN" */
+	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures */
+	const char *auth_mechanisms;	/* e.g. "PLAIN LOGIN" (from the backend) */
+};
+
+/* What the engine knows about the session, for callbacks and logs. */
+struct smtp_session_info {
+	const char *client_name;	/* "localhost" or "unknown" */
+	const char *client_addr;	/* "127.0.0.1", "::1"; "" for sendmail -bs */
+	const char *helo;		/* NULL before HELO/EHLO */
+	bool esmtp;			/* EHLO, not HELO */
+	bool tls;			/* TLS active */
+	const char *tls_version;	/* "TLSv1.3" or NULL */
+	const char *tls_cipher;
+	const char *sasl_username;	/* NULL unless authenticated */
+	const char *sasl_method;
+	const char *sender;		/* current MAIL FROM address, NULL outside a transaction */
+};
+
+struct smtp_rcpt {
+	char *addr;
+	int notify;			/* DSN_NOTIFY_* bits, 0 = not given */
+	char *orcpt;			/* "rfc822;addr" or NULL */
+};
+
+/* Everything about the message but its content, for msg_open. */
+struct smtp_envelope {
+	const char *sender;		/* "" = null sender */
+	struct smtp_rcpt *rcpts;
+	size_t nrcpt;
+	int ret;			/* enum smtp_ret (smtp_cmd.h) */
+	const char *envid;		/* decoded, NULL if none */
+	int body;			/* enum smtp_body */
+	bool smtputf8;
+	const char *protocol;		/* "SMTP", "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA" */
+};
+
+/* Results of policy callbacks. */
+enum smtp_verdict {
+	SMTP_ACCEPT = 0,		/* go on */
+	SMTP_REJECT = 1,		/* send the reply line the callback put in reply */
+	SMTP_DISCONNECT = 2,		/* send the reply and close (421 ...) */
+};
+
+/* Results of msg_finish. */
+enum smtp_commit {
+	SMTP_COMMIT_OK,			/* queued: queue_id set */
+	SMTP_COMMIT_TEMPFAIL,		/* 451 4.3.0 */
+	SMTP_COMMIT_REJECT,		/* 554 5.x */
+	SMTP_COMMIT_PENDING,		/* will call smtp_engine_commit_done() */
+};
+
+/* SASL results (mirror of sasl.h, kept here so the engine does not link it). */
+enum smtp_auth_status {
+	SMTP_AUTH_DONE,
+	SMTP_AUTH_CONTINUE,
+	SMTP_AUTH_FAIL,
+	SMTP_AUTH_TEMPFAIL,
+};
+
+/*
+ * Callbacks. Any may be NULL: a missing policy callback accepts, a
+ * missing message callback makes DATA fail with 451 4.3.0. reply gets
+ * one complete reply line without CRLF ("554 5.7.1 <x>: Relay access
+ * denied"); the engine adds CRLF and counts errors.
+ */
+struct smtp_engine_ops {
+	/* At the start of the session (smtpd_client_restrictions without delay). */
+	enum smtp_verdict (*check_connect)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
+	enum smtp_verdict (*check_helo)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
+	enum smtp_verdict (*check_mail)(void *ctx, const struct smtp_session_info *si,
+			const char *sender, struct buf *reply);
+	enum smtp_verdict (*check_rcpt)(void *ctx, const struct smtp_session_info *si,
+			const char *rcpt, struct buf *reply);
+	/* VRFY when enabled: 250/252 or 550 in reply. */
+	void (*vrfy)(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply);
+	/* Per-transaction limits (message and recipient rates): before 250 to MAIL. */
+	enum smtp_verdict (*check_rate)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
+
+	/* Message storage: open at DATA/first BDAT, write LF-terminated lines. */
+	void *(*msg_open)(void *ctx, const struct smtp_session_info *si,
+			const struct smtp_envelope *env, struct buf *reply);
+	int (*msg_write)(void *msg, const char *data, size_t len);	/* 0 ok, -1 error */
+	/*
+	 * Make the message durable. May return SMTP_COMMIT_PENDING and call
+	 * smtp_engine_commit_done() later (from the driver's thread). The
+	 * engine does not use msg afterwards.
+	 */
+	enum smtp_commit (*msg_finish)(void *ctx, void *msg, char *queue_id, size_t idlen, struct buf *reason);
+	void (*msg_abort)(void *msg);
+
+	/* SASL (sasl.h); auth_new returns NULL for an unsupported mechanism. */
+	void *(*auth_new)(void *ctx, const char *mech, const struct smtp_session_info *si);
+	enum smtp_auth_status (*auth_step)(void *auth, const char *data, size_t len, struct buf *challenge);
+	const char *(*auth_username)(void *auth);
+	void (*auth_free)(void *auth);
+
+	/*
+	 * One line per event worth logging, in Postfix's wording so that
+	 * fail2ban filters match ("NOQUEUE: reject: RCPT from name[addr]: ...");
+	 * warning is true for warnings. May be NULL.
+	 */
+	void (*log)(void *ctx, bool warning, const char *line);
+};
+
+struct smtp_engine *smtp_engine_new(const struct smtp_engine_cfg *cfg,
+		const struct smtp_engine_ops *ops, void *ctx,
+		const char *client_name, const char *client_addr);
+void smtp_engine_free(struct smtp_engine *e);
+
+/* Mark the session as encrypted from the start (implicit TLS, port 465). */
+void smtp_engine_set_tls(struct smtp_engine *e, const char *version, const char *cipher);
+
+/* Queue the greeting (or the rejection from check_connect). */
+void smtp_engine_start(struct smtp_engine *e);
+/* Queue a reply and close instead of greeting ("421 4.7.0 ... too many connections"). */
+void smtp_engine_refuse(struct smtp_engine *e, const char *reply_line);
+
+/*
+ * Process received bytes. Replies are appended to the output. Input that
+ * arrives while the engine waits (commit, TLS) is kept and processed
+ * later, except after STARTTLS, where it is discarded.
+ */
+void smtp_engine_input(struct smtp_engine *e, const char *data, size_t len);
+/* The connection ended (EOF or error): abort any transaction. */
+void smtp_engine_eof(struct smtp_engine *e);
+/* smtpd_timeout expired: queue 421 4.4.2 and close. */
+void smtp_engine_timeout(struct smtp_engine *e);
+
+/* Bytes waiting to be sent, and how many were sent. */
+const char *smtp_engine_output(struct smtp_engine *e, size_t *len);
+void smtp_engine_output_done(struct smtp_engine *e, size_t n);
+
+/* Driver's view of the state. */
+#define SMTP_WANT_CLOSE		0x01	/* send the output, then close */
+#define SMTP_WANT_STARTTLS	0x02	/* send the output, then do the TLS handshake */
+#define SMTP_WAIT_COMMIT	0x04	/* msg_finish pending: do not expect progress */
+#define SMTP_IN_DATA		0x08	/* receiving message content */
+#define SMTP_IN_TRANSACTION	0x10	/* between MAIL and the end of the message */
+int smtp_engine_flags(const struct smtp_engine *e);
+/* Milliseconds to wait before sending the output (error/auth slow-down); resets it. */
+unsigned smtp_engine_take_delay(struct smtp_engine *e);
+
+/* TLS handshake finished (ok) or failed (then the session closes). */
+void smtp_engine_tls_done(struct smtp_engine *e, bool ok, const char *version, const char *cipher);
+/* A pending commit finished: result SMTP_COMMIT_OK/TEMPFAIL/REJECT. */
+void smtp_engine_commit_done(struct smtp_engine *e, enum smtp_commit result,
+		const char *queue_id, const char *reason);
+
+const struct smtp_session_info *smtp_engine_info(const struct smtp_engine *e);
+/* Counters for the session summary log line. */
+struct smtp_engine_stats {
+	unsigned messages, rcpts, errors, commands;
+};
+void smtp_engine_stats(const struct smtp_engine *e, struct smtp_engine_stats *st);
+
+/*
+ * sendmail -bs: run a whole session on blocking descriptors in_fd and
+ * out_fd (standard input and output) until QUIT or EOF. Returns 0 when
+ * the session ended with QUIT, 1 otherwise.
+ */
+int smtp_engine_run_fd(struct smtp_engine *e, int in_fd, int out_fd, unsigned timeout_sec);
+int smtp_engine_run_stdio(struct smtp_engine *e, unsigned timeout_sec);
+
+#endif

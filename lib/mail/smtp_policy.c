@@ -1,0 +1,668 @@
+/*
+ * smtp_policy.c - Postfix-style SMTP access restrictions for smtpd
+ * (see smtp_policy.h).
+ *
+ * Mail layer. Runs in smtpd as mail_owner. Decisions, in order, for each
+ * recipient: smtpd_client_restrictions, smtpd_helo_restrictions,
+ * smtpd_sender_restrictions, smtpd_relay_restrictions,
+ * smtpd_recipient_restrictions (a "permit" ends only its own list, a
+ * rejection ends everything), then reject_unlisted_recipient when
+ * smtpd_reject_unlisted_recipient = yes. A restriction Tern does not know
+ * is a configuration error answered with 451 4.3.5, never a silent pass.
+ */
+#include "compat.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <resolv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mail/config.h"
+#include "mail/resolve.h"
+#include "mail/smtp_policy.h"
+#include "util/cidr.h"
+#include "util/log.h"
+#include "util/map.h"
+#include "util/mem.h"
+
+enum rkind {
+	R_PERMIT,
+	R_REJECT,
+	R_DEFER,
+	R_PERMIT_MYNETWORKS,
+	R_PERMIT_SASL,
+	R_REJECT_UNAUTH_DEST,
+	R_DEFER_UNAUTH_DEST,
+	R_PERMIT_AUTH_DEST,
+	R_REJECT_UNKNOWN_RCPT_DOMAIN,
+	R_REJECT_NON_FQDN_SENDER,
+	R_REJECT_NON_FQDN_RCPT,
+	R_REJECT_NON_FQDN_HELO,
+	R_REJECT_UNLISTED_RCPT,
+	R_CHECK_CLIENT,
+	R_CHECK_HELO,
+	R_CHECK_SENDER,
+	R_CHECK_RCPT,
+	R_NOOP,			/* reject_unauth_pipelining: the engine does it always */
+};
+
+static const struct {
+	const char *name;
+	enum rkind kind;
+	bool takes_map;
+} rnames[] = {
+	{"permit", R_PERMIT, false},
+	{"reject", R_REJECT, false},
+	{"defer", R_DEFER, false},
+	{"permit_mynetworks", R_PERMIT_MYNETWORKS, false},
+	{"permit_sasl_authenticated", R_PERMIT_SASL, false},
+	{"reject_unauth_destination", R_REJECT_UNAUTH_DEST, false},
+	{"defer_unauth_destination", R_DEFER_UNAUTH_DEST, false},
+	{"permit_auth_destination", R_PERMIT_AUTH_DEST, false},
+	{"reject_unknown_recipient_domain", R_REJECT_UNKNOWN_RCPT_DOMAIN, false},
+	{"reject_non_fqdn_sender", R_REJECT_NON_FQDN_SENDER, false},
+	{"reject_non_fqdn_recipient", R_REJECT_NON_FQDN_RCPT, false},
+	{"reject_non_fqdn_helo_hostname", R_REJECT_NON_FQDN_HELO, false},
+	{"reject_unlisted_recipient", R_REJECT_UNLISTED_RCPT, false},
+	{"check_client_access", R_CHECK_CLIENT, true},
+	{"check_helo_access", R_CHECK_HELO, true},
+	{"check_sender_access", R_CHECK_SENDER, true},
+	{"check_recipient_access", R_CHECK_RCPT, true},
+	{"reject_unauth_pipelining", R_NOOP, false},
+};
+
+struct restriction {
+	enum rkind kind;
+	struct map *map;
+	const char *name;
+};
+
+struct rlist {
+	const char *param;
+	struct restriction *r;
+	size_t n;
+};
+
+enum { CL_CLIENT, CL_HELO, CL_SENDER, CL_RELAY, CL_RCPT, CL_COUNT };
+
+static const char *class_params[CL_COUNT] = {
+	"smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
+	"smtpd_relay_restrictions", "smtpd_recipient_restrictions",
+};
+
+struct smtp_policy {
+	struct cidr_list mynetworks;
+	struct rlist lists[CL_COUNT];
+	struct maplist *virtual_maps;
+	bool reject_unlisted;
+	bool delay_reject;
+};
+
+/* What a restriction is judged on. */
+struct subject {
+	const struct smtp_session_info *si;
+	const char *rcpt;
+};
+
+enum result { RES_DUNNO, RES_PERMIT, RES_REJECT };
+
+static bool known_param(const char *name)
+{
+	return param_find(name) != NULL;
+}
+
+static int compile(struct smtp_policy *p, int cls, struct buf *err)
+{
+	struct rlist *l = &p->lists[cls];
+	l->param = class_params[cls];
+	if (!known_param(l->param))
+		return 0;
+	char **items = cfg_list(l->param);
+	for (size_t i = 0; items != NULL && items[i] != NULL; i++) {
+		size_t k;
+		for (k = 0; k < sizeof(rnames) / sizeof(rnames[0]); k++)
+			if (strcasecmp(items[i], rnames[k].name) == 0)
+				break;
+		if (k == sizeof(rnames) / sizeof(rnames[0])) {
+			buf_printf(err, "%s: unknown restriction \"%s\"", l->param, items[i]);
+			return -1;
+		}
+		l->r = xreallocarray(l->r, l->n + 1, sizeof(*l->r));
+		struct restriction *r = &l->r[l->n++];
+		r->kind = rnames[k].kind;
+		r->name = rnames[k].name;
+		r->map = NULL;
+		if (rnames[k].takes_map) {
+			if (items[i + 1] == NULL) {
+				buf_printf(err, "%s: %s needs a map", l->param, items[i]);
+				return -1;
+			}
+			struct buf merr = BUF_INIT;
+			r->map = map_open(items[++i], 0, &merr);
+			if (r->map == NULL) {
+				buf_printf(err, "%s: %s %s: %s", l->param, r->name, items[i], buf_str(&merr));
+				buf_free(&merr);
+				return -1;
+			}
+			buf_free(&merr);
+		}
+	}
+	return 0;
+}
+
+struct smtp_policy *smtp_policy_new(struct buf *err)
+{
+	struct smtp_policy *p = xcalloc(1, sizeof(*p));
+	struct buf nerr = BUF_INIT;
+
+	if (cidr_list_add(&p->mynetworks, cfg_list("mynetworks"), &nerr) > 0) {
+		buf_printf(err, "mynetworks: %s", buf_str(&nerr));
+		buf_free(&nerr);
+		smtp_policy_free(p);
+		return NULL;
+	}
+	buf_free(&nerr);
+	for (int c = 0; c < CL_COUNT; c++)
+		if (compile(p, c, err) < 0) {
+			smtp_policy_free(p);
+			return NULL;
+		}
+	p->reject_unlisted = !known_param("smtpd_reject_unlisted_recipient")
+			     || cfg_bool("smtpd_reject_unlisted_recipient");
+	p->delay_reject = !known_param("smtpd_delay_reject") || cfg_bool("smtpd_delay_reject");
+	if (known_param("virtual_alias_maps") && *cfg_str("virtual_alias_maps") != '\0') {
+		struct buf merr = BUF_INIT;
+		p->virtual_maps = maplist_open(cfg_str("virtual_alias_maps"), 0, &merr);
+		if (p->virtual_maps == NULL) {
+			buf_printf(err, "virtual_alias_maps: %s", buf_str(&merr));
+			buf_free(&merr);
+			smtp_policy_free(p);
+			return NULL;
+		}
+		buf_free(&merr);
+	}
+	return p;
+}
+
+void smtp_policy_free(struct smtp_policy *p)
+{
+	if (p == NULL)
+		return;
+	cidr_list_free(&p->mynetworks);
+	for (int c = 0; c < CL_COUNT; c++) {
+		for (size_t i = 0; i < p->lists[c].n; i++)
+			if (p->lists[c].r[i].map != NULL)
+				map_close(p->lists[c].r[i].map);
+		free(p->lists[c].r);
+	}
+	if (p->virtual_maps != NULL)
+		maplist_close(p->virtual_maps);
+	free(p);
+}
+
+bool smtp_policy_mynetworks(const struct smtp_policy *p, const char *addr)
+{
+	return addr != NULL && *addr != '\0' && cidr_list_match(&p->mynetworks, addr);
+}
+
+/* The local part and domain of addr (domain "" when there is none). */
+static void split_addr(const char *addr, struct buf *local, struct buf *domain)
+{
+	const char *at = NULL;
+	bool quoted = false;
+	for (const char *s = addr; *s; s++) {
+		if (quoted && *s == '\\' && s[1]) {
+			s++;
+			continue;
+		}
+		if (*s == '"')
+			quoted = !quoted;
+		else if (*s == '@' && !quoted)
+			at = s;
+	}
+	buf_reset(local);
+	buf_reset(domain);
+	if (at == NULL) {
+		buf_adds(local, addr);
+		return;
+	}
+	buf_add(local, addr, (size_t)(at - addr));
+	buf_adds(domain, at + 1);
+	for (size_t i = 0; i < domain->len; i++)
+		domain->data[i] = (char)tolower((unsigned char)domain->data[i]);
+}
+
+bool smtp_policy_has_routing(const char *addr)
+{
+	struct buf local = BUF_INIT, domain = BUF_INIT;
+	split_addr(addr, &local, &domain);
+	/* Quotes hide nothing: "user@other"@here routes as much as user%other@here. */
+	bool routed = strpbrk(buf_str(&local), "@%!") != NULL;
+	buf_free(&local);
+	buf_free(&domain);
+	return routed;
+}
+
+/* Is rcpt one of our destinations (local or virtual), reachable without relaying? */
+static bool auth_destination(const char *rcpt)
+{
+	struct resolved r;
+	resolved_init(&r);
+	bool ours = resolve_address(rcpt, &r) == 0
+		    && (r.class == RESOLVE_LOCAL || r.class == RESOLVE_VIRTUAL)
+		    && !smtp_policy_has_routing(rcpt);
+	resolved_free(&r);
+	return ours;
+}
+
+static const char *class_label(int cls)
+{
+	switch (cls) {
+	case CL_CLIENT:
+		return "Client host rejected";
+	case CL_HELO:
+		return "Helo command rejected";
+	case CL_SENDER:
+		return "Sender address rejected";
+	default:
+		return "Recipient address rejected";
+	}
+}
+
+/* "<what>" for the reply of a class: client name[addr], helo, sender or recipient. */
+static void class_subject(int cls, const struct subject *s, struct buf *out)
+{
+	buf_reset(out);
+	switch (cls) {
+	case CL_CLIENT:
+		buf_printf(out, "%s[%s]", s->si->client_name, s->si->client_addr);
+		break;
+	case CL_HELO:
+		buf_adds(out, s->si->helo ? s->si->helo : "");
+		break;
+	case CL_SENDER:
+		buf_adds(out, s->si->sender ? s->si->sender : "");
+		break;
+	default:
+		buf_adds(out, s->rcpt ? s->rcpt : "");
+		break;
+	}
+}
+
+static void set_reply(struct buf *reply, int code, const char *dsn, int cls,
+		const struct subject *s, const char *text)
+{
+	struct buf what = BUF_INIT;
+	class_subject(cls, s, &what);
+	buf_reset(reply);
+	buf_printf(reply, "%d %s <%s>: %s: %s", code, dsn, buf_str(&what), class_label(cls), text);
+	buf_free(&what);
+}
+
+/* Turn an access map value into a result (Postfix access(5)). */
+static enum result access_action(struct smtp_policy *p, int cls, const struct subject *s,
+		const char *value, struct buf *reply, int depth);
+
+static enum result eval_one(struct smtp_policy *p, int cls, const struct restriction *r,
+		const struct subject *s, struct buf *reply, int depth);
+
+/* Look up keys in order; first hit decides. */
+static int lookup_keys(struct map *map, char **keys, size_t n, struct buf *value)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (keys[i] == NULL || *keys[i] == '\0')
+			continue;
+		int r = map_lookup(map, keys[i], value);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Keys for a domain: itself, then each parent ("a.b.c", "b.c", "c"). */
+static size_t domain_keys(const char *domain, char **keys, size_t max)
+{
+	size_t n = 0;
+	const char *d = domain;
+	while (d != NULL && *d != '\0' && n < max) {
+		keys[n++] = xstrdup(d);
+		d = strchr(d, '.');
+		if (d != NULL)
+			d++;
+	}
+	return n;
+}
+
+static enum result check_access(struct smtp_policy *p, int cls, const struct restriction *r,
+		const struct subject *s, struct buf *reply, int depth)
+{
+	char *keys[40] = {0};
+	size_t n = 0;
+	struct buf value = BUF_INIT, local = BUF_INIT, domain = BUF_INIT;
+	enum result res = RES_DUNNO;
+	const char *addr = NULL;
+
+	switch (r->kind) {
+	case R_CHECK_CLIENT: {
+		const char *ip = s->si->client_addr;
+		keys[n++] = xstrdup(ip);
+		/* Postfix's IPv4 network keys: 1.2.3.4, 1.2.3, 1.2, 1. */
+		if (strchr(ip, ':') == NULL) {
+			char tmp[64];
+			strlcpy(tmp, ip, sizeof(tmp));
+			char *dot;
+			while ((dot = strrchr(tmp, '.')) != NULL && n < 8) {
+				*dot = '\0';
+				keys[n++] = xstrdup(tmp);
+			}
+		}
+		if (strcmp(s->si->client_name, "unknown") != 0)
+			n += domain_keys(s->si->client_name, keys + n, 20);
+		break;
+	}
+	case R_CHECK_HELO:
+		if (s->si->helo == NULL)
+			goto out;
+		n += domain_keys(s->si->helo, keys, 20);
+		break;
+	case R_CHECK_SENDER:
+	case R_CHECK_RCPT:
+		addr = r->kind == R_CHECK_SENDER ? s->si->sender : s->rcpt;
+		if (addr == NULL)
+			goto out;
+		if (*addr == '\0') {
+			/* The null sender is looked up as smtpd_null_access_lookup_key (<>). */
+			keys[n++] = xstrdup("<>");
+			break;
+		}
+		keys[n++] = xstrdup(addr);
+		split_addr(addr, &local, &domain);
+		n += domain_keys(buf_str(&domain), keys + n, 20);
+		keys[n++] = xasprintf("%s@", buf_str(&local));
+		break;
+	default:
+		goto out;
+	}
+	int found = lookup_keys(r->map, keys, n, &value);
+	if (found < 0) {
+		msg_warn("%s: %s lookup error: %s", r->name, map_name(r->map), map_error(r->map));
+		buf_reset(reply);
+		buf_adds(reply, "451 4.3.5 Server configuration error");
+		res = RES_REJECT;
+	} else if (found > 0) {
+		res = access_action(p, cls, s, buf_str(&value), reply, depth + 1);
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	buf_free(&value);
+	buf_free(&local);
+	buf_free(&domain);
+	return res;
+}
+
+static enum result access_action(struct smtp_policy *p, int cls, const struct subject *s,
+		const char *value, struct buf *reply, int depth)
+{
+	char word[64];
+	size_t wl = strcspn(value, " \t");
+	const char *text = value + wl;
+	while (*text == ' ' || *text == '\t')
+		text++;
+	if (wl >= sizeof(word))
+		wl = sizeof(word) - 1;
+	memcpy(word, value, wl);
+	word[wl] = '\0';
+
+	if (strcasecmp(word, "OK") == 0 || strcasecmp(word, "PERMIT") == 0
+	    || (wl > 0 && strspn(word, "0123456789") == wl && wl != 3))
+		return RES_PERMIT;
+	if (strcasecmp(word, "DUNNO") == 0)
+		return RES_DUNNO;
+	if (strcasecmp(word, "REJECT") == 0) {
+		set_reply(reply, 554, "5.7.1", cls, s, *text ? text : "Access denied");
+		return RES_REJECT;
+	}
+	if (strcasecmp(word, "DEFER") == 0 || strcasecmp(word, "DEFER_IF_PERMIT") == 0) {
+		set_reply(reply, 450, "4.7.1", cls, s, *text ? text : "Access denied");
+		return RES_REJECT;
+	}
+	/* "4NN text" or "5NN text", optionally with an enhanced code. */
+	if (wl == 3 && (word[0] == '4' || word[0] == '5') && isdigit((unsigned char)word[1])
+	    && isdigit((unsigned char)word[2])) {
+		char dsn[16];
+		const char *t = text;
+		size_t dl = strcspn(t, " ");
+		if (dl > 0 && dl < sizeof(dsn) && t[0] == word[0] && t[1] == '.') {
+			memcpy(dsn, t, dl);
+			dsn[dl] = '\0';
+			t += dl;
+			while (*t == ' ')
+				t++;
+		} else {
+			strlcpy(dsn, word[0] == '4' ? "4.7.1" : "5.7.1", sizeof(dsn));
+		}
+		set_reply(reply, atoi(word), dsn, cls, s, *t ? t : "Access denied");
+		return RES_REJECT;
+	}
+	/* A restriction name as the result, e.g. "permit_mynetworks". */
+	for (size_t k = 0; k < sizeof(rnames) / sizeof(rnames[0]); k++)
+		if (!rnames[k].takes_map && strcasecmp(word, rnames[k].name) == 0 && depth < 5) {
+			struct restriction r = {.kind = rnames[k].kind, .name = rnames[k].name};
+			return eval_one(p, cls, &r, s, reply, depth);
+		}
+	msg_warn("access map result \"%s\" not understood", word);
+	buf_reset(reply);
+	buf_adds(reply, "451 4.3.5 Server configuration error");
+	return RES_REJECT;
+}
+
+static bool fqdn(const char *domain)
+{
+	return *domain != '\0' && (strchr(domain, '.') != NULL || domain[0] == '[');
+}
+
+/* Does the domain exist in the DNS (MX, A or AAAA)? 1 yes, 0 no, -1 temporary failure. */
+static int domain_exists(const char *domain)
+{
+	unsigned char answer[1024];
+	int types[] = {ns_t_mx, ns_t_a, ns_t_aaaa};
+	bool tempfail = false;
+	for (size_t i = 0; i < 3; i++) {
+		h_errno = 0;
+		if (res_query(domain, ns_c_in, types[i], answer, sizeof(answer)) > 0)
+			return 1;
+		if (h_errno == HOST_NOT_FOUND)
+			return 0;
+		if (h_errno == TRY_AGAIN || h_errno == NO_RECOVERY)
+			tempfail = true;
+	}
+	return tempfail ? -1 : 0;
+}
+
+/* The check behind reject_unlisted_recipient; true when rcpt must be refused. */
+static bool unlisted(struct smtp_policy *p, const char *rcpt, struct buf *reply)
+{
+	struct resolved r;
+	struct buf value = BUF_INIT, local = BUF_INIT, domain = BUF_INIT;
+	bool refuse = false;
+
+	resolved_init(&r);
+	if (resolve_address(rcpt, &r) != 0) {
+		resolved_free(&r);
+		return false;	/* syntax was checked before; nothing to say here */
+	}
+	/* An address with a virtual alias is known, whatever its domain. */
+	if (p->virtual_maps != NULL) {
+		split_addr(buf_str(&r.address), &local, &domain);
+		if (maplist_lookup(p->virtual_maps, buf_str(&r.address), &value) > 0)
+			goto out;
+		struct buf catchall = BUF_INIT;
+		buf_printf(&catchall, "@%s", buf_str(&domain));
+		int found = r.class == RESOLVE_VIRTUAL
+			    && maplist_lookup(p->virtual_maps, buf_str(&catchall), &value) > 0;
+		buf_free(&catchall);
+		if (found)
+			goto out;
+	}
+	if (r.class == RESOLVE_LOCAL && !r.local_user_known) {
+		buf_reset(reply);
+		buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in local recipient table",
+				rcpt);
+		refuse = true;
+	} else if (r.class == RESOLVE_VIRTUAL) {
+		buf_reset(reply);
+		buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual alias table",
+				rcpt);
+		refuse = true;
+	}
+out:
+	resolved_free(&r);
+	buf_free(&value);
+	buf_free(&local);
+	buf_free(&domain);
+	return refuse;
+}
+
+static enum result eval_one(struct smtp_policy *p, int cls, const struct restriction *r,
+		const struct subject *s, struct buf *reply, int depth)
+{
+	struct buf local = BUF_INIT, domain = BUF_INIT;
+	enum result res = RES_DUNNO;
+
+	switch (r->kind) {
+	case R_PERMIT:
+		return RES_PERMIT;
+	case R_REJECT:
+		set_reply(reply, 554, "5.7.1", cls, s, "Access denied");
+		return RES_REJECT;
+	case R_DEFER:
+		set_reply(reply, 450, "4.7.1", cls, s, "Try again later");
+		return RES_REJECT;
+	case R_PERMIT_MYNETWORKS:
+		return smtp_policy_mynetworks(p, s->si->client_addr) ? RES_PERMIT : RES_DUNNO;
+	case R_PERMIT_SASL:
+		return s->si->sasl_username != NULL ? RES_PERMIT : RES_DUNNO;
+	case R_PERMIT_AUTH_DEST:
+		return s->rcpt && auth_destination(s->rcpt) ? RES_PERMIT : RES_DUNNO;
+	case R_REJECT_UNAUTH_DEST:
+	case R_DEFER_UNAUTH_DEST:
+		if (s->rcpt == NULL || auth_destination(s->rcpt))
+			return RES_DUNNO;
+		buf_reset(reply);
+		if (r->kind == R_REJECT_UNAUTH_DEST)
+			buf_printf(reply, "554 5.7.1 <%s>: Relay access denied", s->rcpt);
+		else
+			buf_printf(reply, "454 4.7.1 <%s>: Relay access denied", s->rcpt);
+		return RES_REJECT;
+	case R_REJECT_UNKNOWN_RCPT_DOMAIN:
+		if (s->rcpt == NULL || auth_destination(s->rcpt))
+			return RES_DUNNO;
+		split_addr(s->rcpt, &local, &domain);
+		if (domain.len > 0 && domain.data[0] != '[') {
+			int e = domain_exists(buf_str(&domain));
+			if (e <= 0) {
+				set_reply(reply, 450, "4.1.2", CL_RCPT, s,
+						e < 0 ? "Domain not found (temporary DNS failure)" : "Domain not found");
+				res = RES_REJECT;
+			}
+		}
+		break;
+	case R_REJECT_NON_FQDN_SENDER:
+		if (s->si->sender == NULL || *s->si->sender == '\0')
+			return RES_DUNNO;
+		split_addr(s->si->sender, &local, &domain);
+		if (!fqdn(buf_str(&domain))) {
+			set_reply(reply, 504, "5.5.2", CL_SENDER, s, "need fully-qualified address");
+			res = RES_REJECT;
+		}
+		break;
+	case R_REJECT_NON_FQDN_RCPT:
+		if (s->rcpt == NULL)
+			return RES_DUNNO;
+		split_addr(s->rcpt, &local, &domain);
+		if (!fqdn(buf_str(&domain))) {
+			set_reply(reply, 504, "5.5.2", CL_RCPT, s, "need fully-qualified address");
+			res = RES_REJECT;
+		}
+		break;
+	case R_REJECT_NON_FQDN_HELO:
+		if (s->si->helo != NULL && !fqdn(s->si->helo)) {
+			set_reply(reply, 504, "5.5.2", CL_HELO, s, "need fully-qualified hostname");
+			res = RES_REJECT;
+		}
+		break;
+	case R_REJECT_UNLISTED_RCPT:
+		if (s->rcpt != NULL && unlisted(p, s->rcpt, reply))
+			res = RES_REJECT;
+		break;
+	case R_CHECK_CLIENT:
+	case R_CHECK_HELO:
+	case R_CHECK_SENDER:
+	case R_CHECK_RCPT:
+		res = check_access(p, cls, r, s, reply, depth);
+		break;
+	case R_NOOP:
+		break;
+	}
+	buf_free(&local);
+	buf_free(&domain);
+	return res;
+}
+
+static enum result eval_list(struct smtp_policy *p, int cls, const struct subject *s, struct buf *reply)
+{
+	const struct rlist *l = &p->lists[cls];
+	for (size_t i = 0; i < l->n; i++) {
+		enum result r = eval_one(p, cls, &l->r[i], s, reply, 0);
+		if (r != RES_DUNNO)
+			return r;
+	}
+	return RES_DUNNO;
+}
+
+static enum smtp_verdict verdict(const struct buf *reply)
+{
+	/* A 421 ends the session, anything else answers this command only. */
+	return strncmp(buf_str(reply), "421", 3) == 0 ? SMTP_DISCONNECT : SMTP_REJECT;
+}
+
+enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply)
+{
+	struct subject s = {.si = si};
+	if (p->delay_reject)
+		return SMTP_ACCEPT;
+	if (eval_list(p, CL_CLIENT, &s, reply) == RES_REJECT)
+		return verdict(reply);
+	return SMTP_ACCEPT;
+}
+
+enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_session_info *si,
+		const char *rcpt, struct buf *reply)
+{
+	struct subject s = {.si = si, .rcpt = rcpt};
+	int first = p->delay_reject ? CL_CLIENT : CL_HELO;	/* the client was judged at connect */
+	for (int c = first; c < CL_COUNT; c++)
+		if (eval_list(p, c, &s, reply) == RES_REJECT)
+			return verdict(reply);
+	if (p->reject_unlisted && unlisted(p, rcpt, reply))
+		return SMTP_REJECT;
+	return SMTP_ACCEPT;
+}
+
+void smtp_policy_vrfy(struct smtp_policy *p, const struct smtp_session_info *si,
+		const char *addr, struct buf *reply)
+{
+	(void)si;
+	buf_reset(reply);
+	if (unlisted(p, addr, reply))
+		return;
+	/* Like Postfix: 252, the address looks deliverable but is not promised. */
+	buf_printf(reply, "252 2.0.0 %s", addr);
+}

@@ -1,0 +1,52 @@
+/*
+ * smtp_policy.h - smtpd's access policy: Postfix's restriction lists
+ * (smtpd_client_restrictions, smtpd_helo_restrictions,
+ * smtpd_sender_restrictions, smtpd_relay_restrictions,
+ * smtpd_recipient_restrictions), mynetworks, and the refusal of unknown
+ * recipients at RCPT time.
+ *
+ * Mail layer. Runs inside smtpd as mail_owner; reads the access maps
+ * named in the restrictions, virtual_alias_maps and, through
+ * resolve_address(), alias_maps and the password database. No DNS unless
+ * reject_unknown_recipient_domain is configured.
+ *
+ * With smtpd_delay_reject = yes (the default, as in Postfix) the client,
+ * HELO and sender restrictions are evaluated at RCPT time, so that the
+ * log line names the recipient.
+ */
+#ifndef TERN_MAIL_SMTP_POLICY_H
+#define TERN_MAIL_SMTP_POLICY_H
+
+#include <stdbool.h>
+
+#include "mail/smtp_engine.h"
+#include "util/buf.h"
+
+struct smtp_policy;
+
+/*
+ * Build the policy from the loaded configuration. Settings are NULL for
+ * main.cf's values, or a service's overrides. Returns NULL with one line
+ * in err when a restriction or map cannot be used (smtpd then refuses
+ * mail with 451 4.3.5 rather than relaying by mistake).
+ */
+struct smtp_policy *smtp_policy_new(struct buf *err);
+void smtp_policy_free(struct smtp_policy *p);
+
+/* Is addr ("192.0.2.1", "::1") in mynetworks? */
+bool smtp_policy_mynetworks(const struct smtp_policy *p, const char *addr);
+
+/* smtpd_client_restrictions at connect time (only with smtpd_delay_reject = no). */
+enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply);
+/* Everything that decides one recipient: restrictions, then unknown users. */
+enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_session_info *si,
+		const char *rcpt, struct buf *reply);
+/* The VRFY answer for addr (250/252 or 550). */
+void smtp_policy_vrfy(struct smtp_policy *p, const struct smtp_session_info *si,
+		const char *addr, struct buf *reply);
+
+/* Does the local part carry routing (%, !, @), which only trusted clients may use? */
+bool smtp_policy_has_routing(const char *addr);
+
+#endif

@@ -1,0 +1,717 @@
+/*
+ * smtpd_conn.c - one SMTP session on a non-blocking socket: accept,
+ * read into the engine, write its replies, STARTTLS and implicit TLS,
+ * timeouts, delayed replies, early talkers, and the hand-off of finished
+ * messages to the commit threads.
+ *
+ * Part of smtpd, runs as mail_owner on the event loop thread. A session
+ * holds no buffer while idle: reads go through one shared buffer and the
+ * engine frees its own buffers when they empty.
+ */
+#include "compat.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "mail/sasl.h"
+#include "mail/smtp_queue.h"
+#include "smtpd/smtpd.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+enum cstate {
+	CS_GREET,		/* greeting pause: input now is an early talker */
+	CS_HANDSHAKE,		/* TLS handshake in progress */
+	CS_RUN,			/* SMTP */
+};
+
+/* Message state kept by smtpd around smtp_queue's. */
+struct conn_msg {
+	void *q;
+	int hstate;		/* where the header scanner is */
+	bool headers_done;
+};
+
+struct conn {
+	struct smtpd_watch w;	/* first: the event loop hands back &w */
+	struct smtp_engine *e;
+	SSL *ssl;
+	enum cstate state;
+	uint32_t ev;
+	bool hold, commit, dead, implicit, exempt, ssl_wants_write;
+	uint64_t deadline, hold_until;
+	struct conn *prev, *next;	/* idle list, oldest first */
+	struct conn *hprev, *hnext;	/* hold list, earliest first */
+	bool in_hold_list;
+	struct smtpd_anvil_client *client;
+	char addr[64];
+};
+
+static struct conn *idle_head, *idle_tail, *hold_head;
+static unsigned nconn;
+static char rbuf[65536];
+
+#define OUTPUT_HIGH_WATER	(256 * 1024)
+
+static void pump(struct conn *c);
+static void conn_close(struct conn *c);
+
+unsigned smtpd_conn_count(void)
+{
+	return nconn;
+}
+
+/* ---- timers ---- */
+
+static void idle_unlink(struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (idle_head == c)
+		idle_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else if (idle_tail == c)
+		idle_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void touch(struct conn *c)
+{
+	idle_unlink(c);
+	c->deadline = smtpd_now() + smtpd.timeout_ms;
+	c->prev = idle_tail;
+	if (idle_tail)
+		idle_tail->next = c;
+	else
+		idle_head = c;
+	idle_tail = c;
+}
+
+static void hold_unlink(struct conn *c)
+{
+	if (!c->in_hold_list)
+		return;
+	if (c->hprev)
+		c->hprev->hnext = c->hnext;
+	else
+		hold_head = c->hnext;
+	if (c->hnext)
+		c->hnext->hprev = c->hprev;
+	c->hprev = c->hnext = NULL;
+	c->in_hold_list = false;
+}
+
+static void hold_for(struct conn *c, unsigned ms)
+{
+	hold_unlink(c);
+	c->hold = true;
+	c->hold_until = smtpd_now() + ms;
+	struct conn **pp = &hold_head, *prev = NULL;
+	while (*pp != NULL && (*pp)->hold_until <= c->hold_until) {
+		prev = *pp;
+		pp = &(*pp)->hnext;
+	}
+	c->hnext = *pp;
+	c->hprev = prev;
+	if (*pp)
+		(*pp)->hprev = c;
+	*pp = c;
+	c->in_hold_list = true;
+}
+
+/* ---- engine callbacks ---- */
+
+static enum smtp_verdict cb_connect(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	if (smtpd.policy == NULL)
+		return SMTP_ACCEPT;	/* mail is refused at RCPT with 451 */
+	return smtp_policy_connect(smtpd.policy, si, reply);
+}
+
+static enum smtp_verdict cb_rate(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	struct conn *c = ctx;
+	(void)si;
+	return smtpd_anvil_message(c->client, reply) == 0 ? SMTP_ACCEPT : SMTP_REJECT;
+}
+
+static enum smtp_verdict cb_rcpt(void *ctx, const struct smtp_session_info *si, const char *rcpt,
+		struct buf *reply)
+{
+	struct conn *c = ctx;
+	if (smtpd.policy == NULL) {
+		buf_adds(reply, "451 4.3.5 Server configuration error");
+		return SMTP_REJECT;
+	}
+	if (smtpd_anvil_rcpt(c->client, reply) != 0)
+		return SMTP_REJECT;
+	return smtp_policy_rcpt(smtpd.policy, si, rcpt, reply);
+}
+
+static void cb_vrfy(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply)
+{
+	(void)ctx;
+	if (smtpd.policy != NULL)
+		smtp_policy_vrfy(smtpd.policy, si, addr, reply);
+}
+
+static void *cb_open(void *ctx, const struct smtp_session_info *si, const struct smtp_envelope *env,
+		struct buf *reply)
+{
+	(void)ctx;
+	void *q = smtp_queue_open(NULL, si, env, reply);
+	if (q == NULL)
+		return NULL;
+	struct conn_msg *m = xcalloc(1, sizeof(*m));
+	m->q = q;
+	return m;
+}
+
+/*
+ * Follow the header block as cleanup will (it ends at an empty line or a
+ * line that is no header), so that at the end we know whether cleanup
+ * still has header work to do: that work (address rewriting, map
+ * lookups) must run on this thread, not on a commit thread.
+ */
+enum { H_BOL, H_NAME, H_LINE };
+
+static void scan_headers(struct conn_msg *m, const char *p, size_t len)
+{
+	for (size_t i = 0; i < len && !m->headers_done; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		switch (m->hstate) {
+		case H_BOL:
+			if (ch == '\n')
+				m->headers_done = true;
+			else if (ch == ' ' || ch == '\t')
+				m->hstate = H_LINE;
+			else if (ch > 32 && ch < 127 && ch != ':')
+				m->hstate = H_NAME;
+			else
+				m->headers_done = true;
+			break;
+		case H_NAME:
+			if (ch == ':')
+				m->hstate = H_LINE;
+			else if (ch <= 32 || ch >= 127)
+				m->headers_done = true;
+			break;
+		default:
+			if (ch == '\n')
+				m->hstate = H_BOL;
+			break;
+		}
+	}
+}
+
+static int cb_write(void *msg, const char *data, size_t len)
+{
+	struct conn_msg *m = msg;
+	if (!m->headers_done)
+		scan_headers(m, data, len);
+	return smtp_queue_write(m->q, data, len);
+}
+
+static enum smtp_commit cb_finish(void *ctx, void *msg, char *qid, size_t idlen, struct buf *reason)
+{
+	struct conn *c = ctx;
+	struct conn_msg *m = msg;
+	void *q = m->q;
+	/* A message that is all header gets its empty line here (see scan_headers). */
+	if (!m->headers_done && smtp_queue_write(q, "\n", 1) < 0) {
+		free(m);
+		smtp_queue_abort(q);
+		buf_adds(reason, "queue file write error");
+		return SMTP_COMMIT_TEMPFAIL;
+	}
+	free(m);
+	if (smtpd.commit_threads == 0)
+		return smtp_queue_commit(q, qid, idlen, reason);
+	c->commit = true;
+	smtpd_commit_submit(c, q);
+	return SMTP_COMMIT_PENDING;
+}
+
+static void cb_abort(void *msg)
+{
+	struct conn_msg *m = msg;
+	smtp_queue_abort(m->q);
+	free(m);
+}
+
+static void *cb_auth_new(void *ctx, const char *mech, const struct smtp_session_info *si)
+{
+	(void)ctx;
+	return sasl_server_new(mech, si->client_addr, si->tls);
+}
+
+static enum smtp_auth_status cb_auth_step(void *auth, const char *data, size_t len, struct buf *challenge)
+{
+	switch (sasl_server_step(auth, data, len, challenge)) {
+	case SASL_DONE:
+		return SMTP_AUTH_DONE;
+	case SASL_CONTINUE:
+		return SMTP_AUTH_CONTINUE;
+	case SASL_TEMPFAIL:
+		return SMTP_AUTH_TEMPFAIL;
+	default:
+		return SMTP_AUTH_FAIL;
+	}
+}
+
+static const char *cb_auth_user(void *auth)
+{
+	return sasl_username(auth);
+}
+
+static void cb_auth_free(void *auth)
+{
+	sasl_server_free(auth);
+}
+
+static void cb_log(void *ctx, bool warning, const char *line)
+{
+	(void)ctx;
+	if (warning)
+		msg_warn("%s", line);
+	else
+		msg_info("%s", line);
+}
+
+static const struct smtp_engine_ops ops = {
+	.check_connect = cb_connect,
+	.check_rcpt = cb_rcpt,
+	.check_rate = cb_rate,
+	.vrfy = cb_vrfy,
+	.msg_open = cb_open,
+	.msg_write = cb_write,
+	.msg_finish = cb_finish,
+	.msg_abort = cb_abort,
+	.auth_new = cb_auth_new,
+	.auth_step = cb_auth_step,
+	.auth_username = cb_auth_user,
+	.auth_free = cb_auth_free,
+	.log = cb_log,
+};
+
+/* ---- I/O ---- */
+
+static void set_events(struct conn *c, uint32_t ev)
+{
+	if (ev != c->ev) {
+		smtpd_watch_mod(&c->w, ev);
+		c->ev = ev;
+	}
+}
+
+/* Send queued output; -1 when the connection is gone. */
+static int flush(struct conn *c)
+{
+	size_t len;
+	const char *p;
+	c->ssl_wants_write = false;
+	while ((p = smtp_engine_output(c->e, &len)) != NULL && len > 0) {
+		if (c->ssl) {
+			ERR_clear_error();
+			int n = SSL_write(c->ssl, p, (int)(len > 1 << 20 ? 1 << 20 : len));
+			if (n > 0) {
+				smtp_engine_output_done(c->e, (size_t)n);
+				continue;
+			}
+			int err = SSL_get_error(c->ssl, n);
+			if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ)
+				return 0;
+			return -1;
+		}
+		ssize_t n = send(c->w.fd, p, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			smtp_engine_output_done(c->e, (size_t)n);
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void tls_handshake(struct conn *c)
+{
+	ERR_clear_error();
+	int r = SSL_accept(c->ssl);
+	if (r == 1) {
+		const char *version = SSL_get_version(c->ssl);
+		const char *cipher = SSL_get_cipher_name(c->ssl);
+		msg_info("%s TLS connection established from %s[%s]: %s with cipher %s%s",
+				c->implicit ? "Anonymous" : "Anonymous", smtp_engine_info(c->e)->client_name,
+				c->addr, version, cipher, SSL_session_reused(c->ssl) ? " (resumed)" : "");
+		c->state = CS_RUN;
+		if (c->implicit) {
+			smtp_engine_set_tls(c->e, version, cipher);
+			smtp_engine_start(c->e);
+		} else {
+			smtp_engine_tls_done(c->e, true, version, cipher);
+		}
+		touch(c);
+		pump(c);
+		return;
+	}
+	int err = SSL_get_error(c->ssl, r);
+	if (err == SSL_ERROR_WANT_READ) {
+		set_events(c, EPOLLIN);
+		return;
+	}
+	if (err == SSL_ERROR_WANT_WRITE) {
+		set_events(c, EPOLLOUT);
+		return;
+	}
+	char text[200] = "";
+	ERR_error_string_n(ERR_get_error(), text, sizeof(text));
+	msg_info("SSL_accept error from %s[%s]: %s", smtp_engine_info(c->e)->client_name, c->addr,
+			*text ? text : "lost connection");
+	smtp_engine_tls_done(c->e, false, NULL, NULL);
+	conn_close(c);
+}
+
+static void start_tls(struct conn *c)
+{
+	c->ssl = SSL_new(smtpd.tls);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->w.fd) != 1) {
+		msg_warn("cannot start TLS for %s: out of resources", c->addr);
+		conn_close(c);
+		return;
+	}
+	SSL_set_accept_state(c->ssl);
+	c->state = CS_HANDSHAKE;
+	tls_handshake(c);
+}
+
+/* After anything happened: send, then decide what to wait for. */
+static void pump(struct conn *c)
+{
+	if (c->dead)
+		return;
+	unsigned delay = smtp_engine_take_delay(c->e);
+	if (delay > 0)
+		hold_for(c, delay);
+	if (!c->hold && flush(c) < 0) {
+		smtp_engine_eof(c->e);
+		conn_close(c);
+		return;
+	}
+	size_t pending;
+	smtp_engine_output(c->e, &pending);
+	int f = smtp_engine_flags(c->e);
+	if (pending == 0 && !c->hold) {
+		if (f & SMTP_WANT_CLOSE) {
+			conn_close(c);
+			return;
+		}
+		if ((f & SMTP_WANT_STARTTLS) && c->state == CS_RUN) {
+			start_tls(c);
+			return;
+		}
+	}
+	uint32_t ev = 0;
+	if (!c->hold && !(f & (SMTP_WAIT_COMMIT | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
+	    && pending < OUTPUT_HIGH_WATER)
+		ev |= EPOLLIN;
+	if (!c->hold && (pending > 0 || c->ssl_wants_write))
+		ev |= EPOLLOUT;
+	set_events(c, ev);
+}
+
+static void readable(struct conn *c)
+{
+	for (int i = 0; i < 16; i++) {
+		ssize_t n;
+		if (c->ssl) {
+			ERR_clear_error();
+			int r = SSL_read(c->ssl, rbuf, sizeof(rbuf));
+			if (r <= 0) {
+				int err = SSL_get_error(c->ssl, r);
+				if (err == SSL_ERROR_WANT_READ)
+					break;
+				if (err == SSL_ERROR_WANT_WRITE) {
+					c->ssl_wants_write = true;
+					break;
+				}
+				smtp_engine_eof(c->e);
+				conn_close(c);
+				return;
+			}
+			n = r;
+		} else {
+			n = recv(c->w.fd, rbuf, sizeof(rbuf), 0);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				break;
+			if (n <= 0) {
+				smtp_engine_eof(c->e);
+				conn_close(c);
+				return;
+			}
+		}
+		touch(c);
+		smtp_engine_input(c->e, rbuf, (size_t)n);
+		int f = smtp_engine_flags(c->e);
+		if (f & (SMTP_WAIT_COMMIT | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
+			break;
+		size_t pending;
+		smtp_engine_output(c->e, &pending);
+		if (pending >= OUTPUT_HIGH_WATER || (size_t)n < sizeof(rbuf) / 2)
+			break;
+	}
+	pump(c);
+}
+
+/* The greeting pause ended, or the client spoke during it. */
+static void greet(struct conn *c, bool early)
+{
+	if (early) {
+		char peek[64];
+		ssize_t n = recv(c->w.fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
+		struct buf shown = BUF_INIT;
+		for (ssize_t i = 0; i < n; i++)
+			buf_addc(&shown, (peek[i] >= 32 && peek[i] < 127) ? peek[i] : '?');
+		msg_warn("PREGREET %zd from [%s]: early talker before the greeting: %s", n < 0 ? 0 : n,
+				c->addr, buf_str(&shown));
+		buf_free(&shown);
+		hold_unlink(c);
+		c->hold = false;
+		c->state = CS_RUN;
+		smtp_engine_refuse(c->e, "554 5.5.1 Error: talking before the greeting");
+		pump(c);
+		return;
+	}
+	c->state = CS_RUN;
+	if (c->implicit) {
+		start_tls(c);
+		return;
+	}
+	smtp_engine_start(c->e);
+	pump(c);
+}
+
+static void on_event(struct smtpd_watch *w, uint32_t events)
+{
+	struct conn *c = (struct conn *)w;
+	if (c->dead)
+		return;
+	switch (c->state) {
+	case CS_GREET:
+		greet(c, true);
+		return;
+	case CS_HANDSHAKE:
+		tls_handshake(c);
+		return;
+	case CS_RUN:
+		break;
+	}
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		/* Read what is left (a QUIT, maybe), then close. */
+		events |= EPOLLIN;
+	}
+	if ((events & EPOLLOUT) && !c->hold) {
+		pump(c);
+		if (c->dead)
+			return;
+	}
+	if (events & EPOLLIN)
+		readable(c);
+}
+
+/*
+ * Closed sessions are freed after the current batch of events, so that
+ * no code still holding the pointer (an event later in the batch, the
+ * caller of pump) ever sees freed memory.
+ */
+static struct conn *grave;
+
+static void conn_free(struct conn *c)
+{
+	c->next = grave;
+	grave = c;
+}
+
+void smtpd_conn_reap(void)
+{
+	while (grave != NULL) {
+		struct conn *c = grave;
+		grave = c->next;
+		smtp_engine_free(c->e);
+		free(c);
+	}
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->dead)
+		return;
+	struct smtp_engine_stats st;
+	const struct smtp_session_info *si = smtp_engine_info(c->e);
+	smtp_engine_stats(c->e, &st);
+	msg_info("disconnect from %s[%s] messages=%u rcpts=%u errors=%u commands=%u",
+			si->client_name, c->addr, st.messages, st.rcpts, st.errors, st.commands);
+	if (c->ssl) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	smtpd_watch_del(&c->w);
+	close(c->w.fd);
+	idle_unlink(c);
+	hold_unlink(c);
+	smtpd_anvil_disconnect(c->client);
+	c->dead = true;
+	nconn--;
+	if (!c->commit)
+		conn_free(c);
+	/* else the commit thread's answer frees it (smtpd_conn_commit_done). */
+}
+
+void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,
+		const char *reason)
+{
+	struct conn *c = conn;
+	c->commit = false;
+	if (c->dead) {
+		/* The client left while we committed: the message is queued (or not) all the same. */
+		conn_free(c);
+		return;
+	}
+	if (result == SMTP_COMMIT_OK) {
+		const struct smtp_session_info *si = smtp_engine_info(c->e);
+		if (si->sasl_username)
+			msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s", queue_id,
+					si->client_name, c->addr, si->sasl_method ? si->sasl_method : "",
+					si->sasl_username);
+		else
+			msg_info("%s: client=%s[%s]", queue_id, si->client_name, c->addr);
+	}
+	smtp_engine_commit_done(c->e, result, queue_id, reason);
+	touch(c);
+	pump(c);
+}
+
+static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)len);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)len);
+		else
+			inet_ntop(AF_INET6, a, out, (socklen_t)len);
+	} else {
+		strlcpy(out, "unknown", len);
+	}
+}
+
+void smtpd_conn_accept(int listen_fd)
+{
+	for (int i = 0; i < 256; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				msg_warn("accept: %m");
+			return;
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		struct conn *c = xcalloc(1, sizeof(*c));
+		c->w.fd = fd;
+		c->w.handler = on_event;
+		peer_text(&ss, c->addr, sizeof(c->addr));
+		const char *name = (strcmp(c->addr, "127.0.0.1") == 0 || strcmp(c->addr, "::1") == 0)
+				   ? "localhost" : "unknown";
+		c->e = smtp_engine_new(&smtpd.engine, &ops, c, name, c->addr);
+		c->exempt = cidr_list_match(&smtpd.limit_exceptions, c->addr);
+		c->implicit = smtpd.implicit_tls;
+		nconn++;
+		msg_info("connect from %s[%s]", name, c->addr);
+		struct buf refuse = BUF_INIT;
+		c->client = smtpd_anvil_connect(c->addr, c->exempt, &refuse);
+		c->state = CS_RUN;
+		smtpd_watch_add(&c->w, 0);
+		touch(c);
+		if (refuse.len > 0) {
+			smtp_engine_refuse(c->e, buf_str(&refuse));
+			buf_free(&refuse);
+			pump(c);
+			continue;
+		}
+		buf_free(&refuse);
+		if (smtpd.greet_pause_ms > 0 && !c->exempt) {
+			c->state = CS_GREET;
+			hold_for(c, smtpd.greet_pause_ms);
+			set_events(c, EPOLLIN);
+			continue;
+		}
+		greet(c, false);
+	}
+}
+
+int smtpd_conn_timers(uint64_t now)
+{
+	while (hold_head != NULL && hold_head->hold_until <= now) {
+		struct conn *c = hold_head;
+		hold_unlink(c);
+		c->hold = false;
+		if (c->state == CS_GREET)
+			greet(c, false);
+		else
+			pump(c);
+	}
+	while (idle_head != NULL && idle_head->deadline <= now) {
+		struct conn *c = idle_head;
+		if (c->commit) {
+			touch(c);	/* waiting for the disk is not the client's fault */
+			continue;
+		}
+		if ((smtp_engine_flags(c->e) & SMTP_WANT_CLOSE) || c->state != CS_RUN) {
+			/* The last reply could not be sent in time, or TLS never came up. */
+			if (c->state == CS_HANDSHAKE)
+				msg_info("timeout during TLS handshake from %s[%s]",
+						smtp_engine_info(c->e)->client_name, c->addr);
+			conn_close(c);
+			continue;
+		}
+		touch(c);
+		hold_unlink(c);
+		c->hold = false;
+		c->state = CS_RUN;
+		smtp_engine_timeout(c->e);
+		pump(c);
+	}
+	uint64_t next = UINT64_MAX;
+	if (hold_head != NULL)
+		next = hold_head->hold_until;
+	if (idle_head != NULL && idle_head->deadline < next)
+		next = idle_head->deadline;
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
+}
+
+void smtpd_conn_close_all(void)
+{
+	while (idle_head != NULL) {
+		struct conn *c = idle_head;
+		smtp_engine_eof(c->e);
+		conn_close(c);
+	}
+}

@@ -1,0 +1,193 @@
+# lib.sh - shared helpers for Tern's end-to-end tests; source it first:
+#
+#	. "$(dirname "$0")/lib.sh"
+#	tern_instance                 # tern init in a mktemp dir, cleanup trap set
+#	tern_start                    # returns once the instance accepts mail
+#	... talk to 127.0.0.1:$TERN_PORT, run sendmail -C "$TERN_DIR" ...
+#	wait_for "mail delivered" test -n "$(tern_newest_mail bob)"
+#	pass
+#
+# Environment and variables:
+#   TERN_TOP     the build tree (set by tests/e2e/run; found from this file
+#                otherwise). $TERN_TOP/stage is put first on PATH, so `tern`,
+#                `sendmail`, `ternconf`, ... are the build tree's programs.
+#   TERN_DIR     the instance directory made by tern_instance (its main.cf,
+#                master.cf, queue/, mail/, maillog); TERN_CONFIG_DIR is
+#                exported to it, so tools pick it without -c / -C.
+#   TERN_PORT    its SMTP port on 127.0.0.1; TERN_SMTP is 127.0.0.1:PORT.
+#   TERN_WAIT    deadline in seconds for every wait_* helper (default 60).
+#
+# Functions:
+#   fail MSG... / skip MSG... / pass      exit 1 / 77 / 0 with a message
+#   need_root                             skip unless running as root
+#   need_cmd CMD...                       skip unless each command exists
+#   tern_instance [--port N]              make an instance (see above); may be
+#                                         called again for more instances, the
+#                                         variables then name the newest one
+#   tern_start / tern_stop / tern_reload  control the newest instance
+#   free_port                             print a loopback TCP port nobody uses
+#   wait_for DESC CMD...                  run CMD until it succeeds or TERN_WAIT
+#                                         passes (then fail with DESC)
+#   wait_for_port PORT                    until something accepts on 127.0.0.1:PORT
+#   wait_for_log REGEX                    until the instance's maillog matches
+#   wait_for_mail USER [N]                until DIR/mail/USER/new holds N messages
+#   tern_newest_mail USER                 print the path of the newest message in
+#                                         $TERN_DIR/mail/USER/new ("" if none)
+#   test_user_add NAME                    create a system user (root only),
+#                                         removed again by the cleanup
+#   smtp_send FROM TO [SUBJECT]           send one message over SMTP to the
+#                                         instance (python3 smtplib); prints the
+#                                         server's reply to DATA
+#   show_log                              print the instance's maillog to stderr
+# The cleanup trap (EXIT, INT, TERM) stops every instance made here, removes
+# its directory and the test users; tests must not set their own EXIT trap
+# (add cleanup steps with at_cleanup CMD instead).
+
+set -u
+
+if [ -z "${TERN_TOP:-}" ]; then
+	TERN_TOP=$(cd "$(dirname "$0")/../.." && pwd)
+fi
+export TERN_TOP
+PATH="$TERN_TOP/stage:$PATH"
+export PATH
+: "${TERN_WAIT:=60}"
+
+_tern_dirs=""
+_tern_users=""
+_tern_cleanups=""
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "skip: $*"; exit 77; }
+pass() { echo "PASS"; exit 0; }
+
+need_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+need_cmd() {
+	for _c in "$@"; do
+		command -v "$_c" >/dev/null 2>&1 || skip "needs $_c"
+	done
+}
+
+[ -x "$TERN_TOP/stage/tern" ] || skip "tern is not built ($TERN_TOP/stage/tern)"
+
+at_cleanup() { _tern_cleanups="$_tern_cleanups
+$*"; }
+
+_tern_cleanup() {
+	_rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$_tern_cleanups" ]; then
+		echo "$_tern_cleanups" | while IFS= read -r _cmd; do
+			[ -n "$_cmd" ] && eval "$_cmd" >/dev/null 2>&1
+		done
+	fi
+	for _d in $_tern_dirs; do
+		if [ $_rc -ne 0 ] && [ -s "$_d/maillog" ]; then
+			echo "--- $_d/maillog (last 30 lines)" >&2
+			tail -n 30 "$_d/maillog" >&2
+		fi
+		tern -c "$_d" stop >/dev/null 2>&1
+		rm -rf "$_d"
+	done
+	for _u in $_tern_users; do
+		userdel -r "$_u" >/dev/null 2>&1 || userdel "$_u" >/dev/null 2>&1
+	done
+	exit $_rc
+}
+trap _tern_cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Poll CMD every 0.1 s until it succeeds; fail after TERN_WAIT seconds.
+wait_for() {
+	_desc=$1
+	shift
+	_end=$(( $(date +%s) + TERN_WAIT ))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$_end" ] || fail "timed out after ${TERN_WAIT}s waiting for $_desc"
+		sleep 0.1
+	done
+}
+
+_port_busy() {
+	python3 -c 'import socket,sys
+s=socket.socket()
+try:
+    s.connect(("127.0.0.1", int(sys.argv[1]))); sys.exit(0)
+except OSError:
+    sys.exit(1)' "$1"
+}
+
+_port_bindable() {
+	python3 -c 'import socket,sys
+s=socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1]))); sys.exit(0)
+except OSError:
+    sys.exit(1)' "$1"
+}
+
+free_port() {
+	_i=0
+	while [ $_i -lt 200 ]; do
+		_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 ))
+		if _port_bindable "$_p"; then
+			echo "$_p"
+			return 0
+		fi
+		_i=$((_i + 1))
+	done
+	fail "no free port"
+}
+
+wait_for_port() { wait_for "a listener on 127.0.0.1:$1" _port_busy "$1"; }
+
+wait_for_log() { wait_for "log line /$1/" grep -Eq "$1" "$TERN_DIR/maillog"; }
+
+_mail_count_at_least() { [ "$(ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l)" -ge "$2" ]; }
+wait_for_mail() { wait_for "${2:-1} message(s) for $1" _mail_count_at_least "$1" "${2:-1}"; }
+
+tern_newest_mail() {
+	_newest=$(ls -t "$TERN_DIR/mail/$1/new" 2>/dev/null | head -n 1)
+	[ -n "$_newest" ] && echo "$TERN_DIR/mail/$1/new/$_newest"
+	return 0
+}
+
+tern_instance() {
+	TERN_DIR=$(mktemp -d /tmp/tern-test.XXXXXX) || fail "mktemp"
+	_tern_dirs="$_tern_dirs $TERN_DIR"
+	chmod 755 "$TERN_DIR"
+	_out=$(tern init "$@" "$TERN_DIR") || fail "tern init $* $TERN_DIR failed: $_out"
+	TERN_SMTP=$(echo "$_out" | tail -n 1)
+	TERN_PORT=${TERN_SMTP##*:}
+	TERN_CONFIG_DIR=$TERN_DIR
+	export TERN_DIR TERN_SMTP TERN_PORT TERN_CONFIG_DIR
+}
+
+tern_start() { tern -c "$TERN_DIR" start >/dev/null || { show_log; fail "tern start failed"; }; }
+tern_stop() { tern -c "$TERN_DIR" stop >/dev/null || fail "tern stop failed"; }
+tern_reload() { tern -c "$TERN_DIR" reload >/dev/null || fail "tern reload failed"; }
+
+show_log() { [ -f "$TERN_DIR/maillog" ] && cat "$TERN_DIR/maillog" >&2; return 0; }
+
+test_user_add() {
+	need_root
+	if ! id "$1" >/dev/null 2>&1; then
+		useradd -m -s /bin/sh "$1" || fail "useradd $1"
+		_tern_users="$_tern_users $1"
+	fi
+}
+
+smtp_send() {
+	python3 - "$TERN_PORT" "$1" "$2" "${3:-test message}" <<'EOF'
+import smtplib, sys
+port, sender, rcpt, subject = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+msg = "From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nHello from the test suite.\r\n" % (sender, rcpt, subject)
+with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+    s.ehlo("test.example")
+    s.mail(sender)
+    s.rcpt(rcpt)
+    code, reply = s.data(msg)
+    print(code, reply.decode(errors="replace"))
+    sys.exit(0 if code == 250 else 1)
+EOF
+}

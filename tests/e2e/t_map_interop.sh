@@ -1,0 +1,73 @@
+#!/bin/sh
+# t_map_interop.sh - tables made by Tern are read by Postfix (postmap -q,
+# postalias -q) and by db5.3_dump in the layout sendmail expects; tables
+# made by Postfix now, and by postmap, makemap and sendmail's newaliases
+# earlier (committed fixtures), are read by Tern. Unprivileged.
+. "$(dirname "$0")/maplib.sh"
+need db5.3_dump postmap postalias
+STUB="$top/tests/e2e/newaliases_stub"
+[ -x "$STUB" ] || fail "missing $STUB (make check builds it)"
+postfix_conf
+
+# 1. Tern's tables, read by postmap -q (hash and btree).
+cp "$FIXTURES/table.src" t
+"$TERNMAP" hash:t btree:t 2>/dev/null || fail "ternmap build"
+for type in hash btree; do
+	"$TERNMAP" $type:t || fail "ternmap $type"
+	[ "$(postmap -c pf -q EXAMPLE.com $type:t)" = OK ] || fail "postmap -q on Tern's $type table"
+	[ "$(postmap -c pf -q user@example.org $type:t)" = "RELAY with several words" ] ||
+		fail "postmap -q multi-word value ($type)"
+	postmap -c pf -q nosuch $type:t && fail "postmap found a missing key"
+	# Every entry, as postmap -s sees it, equals ternmap -s.
+	postmap -c pf -s $type:t | LC_ALL=C sort > theirs
+	"$TERNMAP" -s $type:t | LC_ALL=C sort > ours
+	same ours theirs
+done
+# And the same bytes as postmap's own table from the same source.
+dbpairs t.db > ours
+dbpairs "$FIXTURES/postmap-hash.db" > theirs
+same ours theirs
+
+# 2. Postfix's tables (made now, and the committed ones) read by Tern.
+cp "$FIXTURES/table.src" p
+postmap -c pf hash:p || fail "postmap"
+[ "$("$TERNMAP" -q mixed.case.key p)" = "Value Keeps Its Case" ] || fail "ternmap -q on postmap's table"
+for f in postmap-hash postmap-btree makemap-hash makemap-hash-N makemap-btree; do
+	case $f in *btree) type=btree ;; *) type=hash ;; esac
+	[ "$("$TERNMAP" -q 192.168.1 $type:"$FIXTURES/$f")" = REJECT ] || fail "ternmap -q on $f"
+	"$TERNMAP" -s $type:"$FIXTURES/$f" | LC_ALL=C sort > ours
+	grep -v '^#' "$FIXTURES/table.src" | awk -F'\t' '{ printf "%s\t%s\n", tolower($1), $2 }' |
+		LC_ALL=C sort > want
+	same ours want
+done
+# makemap -f kept the case: a folded lookup misses, an exact one finds.
+"$TERNMAP" -q mixed.case.key "$FIXTURES/makemap-hash-f" && fail "folded lookup found a -f key"
+[ "$("$TERNMAP" -f -q Mixed.Case.Key "$FIXTURES/makemap-hash-f")" = "Value Keeps Its Case" ] ||
+	fail "exact lookup in makemap -f table"
+
+# 3. Tern's aliases.db: sendmail's layout, read by Postfix.
+cp "$FIXTURES/aliases.src" aliases
+"$STUB" hash:"$work/aliases" > summary 2> diag || fail "newaliases exited $?"
+grep -qx "$work/aliases: 11 aliases, longest 20 bytes, 159 bytes total" summary ||
+	fail "summary line: $(cat summary)"
+grep -q 'aliases:13: duplicate alias name dup' diag || fail "no duplicate warning"
+dbpairs aliases.db > ours
+grep -qx '@\\00	@\\00' ours || fail "no @ marker with NULs"
+grep -v '\\00	.*\\00$' ours && fail "an entry without NULs"
+# The same pairs, byte for byte, as sendmail's newaliases wrote.
+dbpairs "$FIXTURES/sendmail-aliases.db" > theirs
+same ours theirs
+[ "$(postalias -c pf -q PostMaster hash:aliases)" = root ] || fail "postalias -q on Tern's aliases.db"
+[ "$(postalias -c pf -q pipe hash:aliases)" = '"|/usr/bin/prog arg"' ] || fail "postalias -q pipe"
+
+# 4. Aliases built by Postfix's postalias and sendmail's newaliases, read by Tern.
+cp "$FIXTURES/aliases.src" pa
+postalias -c pf hash:pa 2>/dev/null || fail "postalias"
+# (postalias joins continuation lines with one space and keeps the first of
+# two equal names; Tern reads whatever it stored.)
+[ "$("$TERNMAP" -q list pa)" = "a, b, c" ] || fail "ternmap -q on postalias's table"
+[ "$("$TERNMAP" -q dup pa)" = first ] || fail "ternmap -q dup on postalias's table"
+[ "$("$TERNMAP" -q root "$FIXTURES/sendmail-aliases")" = admin@example.com ] ||
+	fail "ternmap -q on sendmail's aliases.db"
+[ "$("$TERNMAP" -q @ "$FIXTURES/sendmail-aliases")" = @ ] || fail "@ marker"
+echo "map interop: all checks passed"

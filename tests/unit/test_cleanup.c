@@ -1,0 +1,485 @@
+/*
+ * test_cleanup.c - Check suite for cleanup (lib/mail/cleanup_core.c):
+ * header fixes against expected output (golden text with the queue id
+ * written as QUEUEID), -t extraction and Bcc removal, qualification,
+ * canonical and virtual alias rewriting, size limits, and a disk that
+ * fails in the middle (temporary failure, nothing queued).
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/cleanup.h"
+#include "mail/cleanup_impl.h"
+#include "mail/qfile.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+static char dir[64];
+
+/* Tables for the tests: "table|key" -> value. */
+static const struct {
+	enum cleanup_table table;
+	const char *key, *value;
+} map_rows[] = {
+	{CLEANUP_TABLE_CANONICAL, "jq@example.org", "jq.public@example.org"},
+	{CLEANUP_TABLE_CANONICAL, "@old.example", "@new.example"},
+	{CLEANUP_TABLE_SENDER_CANONICAL, "robot", "noreply@example.org"},
+	{CLEANUP_TABLE_VIRTUAL, "sales@example.org", "ann@example.org, bob"},
+	{CLEANUP_TABLE_VIRTUAL, "bob@example.org", "bob@example.org robert@elsewhere.test"},
+	{CLEANUP_TABLE_VIRTUAL, "@virtual.test", "catchall@example.org"},
+	{CLEANUP_TABLE_VIRTUAL, "loop1@example.org", "loop2@example.org"},
+	{CLEANUP_TABLE_VIRTUAL, "loop2@example.org", "loop1@example.org"},
+	{CLEANUP_TABLE_VIRTUAL, "fail@example.org", "!error"},
+};
+
+static int test_lookup(void *ctx, enum cleanup_table t, const char *key, struct buf *value)
+{
+	(void)ctx;
+	for (size_t i = 0; i < sizeof(map_rows) / sizeof(map_rows[0]); i++)
+		if (map_rows[i].table == t && strcasecmp(map_rows[i].key, key) == 0) {
+			if (strcmp(map_rows[i].value, "!error") == 0)
+				return -1;
+			buf_reset(value);
+			buf_adds(value, map_rows[i].value);
+			return 1;
+		}
+	return 0;
+}
+
+static char *const local_domains[] = {"example.org", "localhost", NULL};
+
+static struct cleanup_settings settings(void)
+{
+	struct cleanup_settings s = {
+		.incoming_dir = dir,
+		.myhostname = "mx.example.org",
+		.myorigin = "example.org",
+		.mail_name = "Tern",
+		.local_domains = local_domains,
+		.append_at_myorigin = true,
+		.message_size_limit = 10240,
+		.header_size_limit = 4096,
+		.virtual_expansion_limit = 1000,
+		.virtual_recursion_limit = 10,
+		.lookup = test_lookup,
+		.fixed_time = 1700000000,	/* Tue, 14 Nov 2023 22:13:20 +0000 */
+	};
+	return s;
+}
+
+static void setup(void)
+{
+	strlcpy(dir, "/tmp/tern-cleanup.XXXXXX", sizeof(dir));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	setenv("TZ", "UTC", 1);
+	tzset();
+	log_init("test_cleanup", 0);	/* quiet */
+	qfile_fault_reset();
+}
+
+static void teardown(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || strcmp(e->d_name, "..") == 0))
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		unlink(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+	qfile_fault_reset();
+}
+
+static int count_files(void)
+{
+	int n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Replace every occurrence of id in text with QUEUEID. */
+static void mask_id(struct buf *text, const char *id)
+{
+	struct buf out = BUF_INIT;
+	const char *p = buf_str(text), *hit;
+	size_t idlen = strlen(id);
+	while (idlen && (hit = strstr(p, id)) != NULL) {
+		buf_add(&out, p, (size_t)(hit - p));
+		buf_adds(&out, "QUEUEID");
+		p = hit + idlen;
+	}
+	buf_adds(&out, p);
+	buf_reset(text);
+	buf_add(text, out.data, out.len);
+	buf_free(&out);
+}
+
+struct result {
+	int status;
+	char id[QF_ID_MAX];
+	struct buf reason;
+	struct buf sender;
+	struct buf rcpts;	/* "addr[notify,orcpt]" joined by ' ' */
+	struct buf content;
+};
+
+static void result_free(struct result *r)
+{
+	buf_free(&r->reason);
+	buf_free(&r->sender);
+	buf_free(&r->rcpts);
+	buf_free(&r->content);
+}
+
+/* Run one message through cleanup in pieces of chunk bytes and read the result back. */
+static void run(const struct cleanup_settings *s, enum cleanup_source src, int flags, const char *sender,
+		const char *const *rcpts, const char *const *attrs, const char *msg, size_t chunk,
+		struct result *r)
+{
+	memset(r, 0, sizeof(*r));
+	struct cleanup *c = cleanup_open_with(s, src, flags);
+	cleanup_sender(c, sender);
+	for (; rcpts && *rcpts; rcpts++)
+		cleanup_recipient(c, *rcpts, 0, NULL);
+	for (; attrs && attrs[0]; attrs += 2)
+		cleanup_attr(c, attrs[0], attrs[1]);
+	size_t len = strlen(msg);
+	for (size_t i = 0; i < len; i += chunk)
+		cleanup_write(c, msg + i, len - i < chunk ? len - i : chunk);
+	r->status = cleanup_finish(c, r->id, sizeof(r->id), &r->reason);
+	if (r->status != CLEANUP_OK)
+		return;
+	char *path = xasprintf("%s/%s", dir, r->id);
+	struct qfile *q;
+	struct buf err = BUF_INIT;
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	buf_adds(&r->sender, qfile_sender(q));
+	for (size_t i = 0; i < qfile_rcpt_count(q); i++) {
+		const struct qfile_rcpt *rc = qfile_rcpt(q, i);
+		if (i)
+			buf_addc(&r->rcpts, ' ');
+		buf_adds(&r->rcpts, rc->address);
+		if (*rc->orcpt)
+			buf_printf(&r->rcpts, "[%s]", rc->orcpt);
+	}
+	char tmp[4096];
+	ssize_t n;
+	while ((n = qfile_read(q, tmp, sizeof(tmp))) > 0)
+		buf_add(&r->content, tmp, (size_t)n);
+	mask_id(&r->content, r->id);
+	qfile_close(q);
+	free(path);
+	buf_free(&err);
+}
+
+#define DATE "Tue, 14 Nov 2023 22:13:20 +0000"
+#define MSGID "<20231114221320.QUEUEID@mx.example.org>"
+#define RECV_LOCAL "Received: by mx.example.org (Tern, from userid 1000)\n\tid QUEUEID; " DATE "\n"
+
+static const char *const local_attrs[] = {"uid", "1000", "login", "joe", "full_name", "Joe Q. Public", NULL};
+
+static const struct golden {
+	const char *name;
+	enum cleanup_source src;
+	int flags;
+	const char *sender;
+	const char *rcpts[4];
+	const char *msg;
+	const char *want_sender;
+	const char *want_rcpts;
+	const char *want;	/* content with QUEUEID */
+} goldens[] = {
+	{.name = "bare body gets every header", .src = CLEANUP_LOCAL, .sender = "joe",
+	 .rcpts = {"ann"}, .msg = "hello\n",
+	 .want_sender = "joe@example.org", .want_rcpts = "ann@example.org",
+	 .want = RECV_LOCAL "From: \"Joe Q. Public\" <joe@example.org>\nDate: " DATE "\nMessage-ID: " MSGID
+		 "\n\nhello\n"},
+	{.name = "headers kept, bare addresses qualified", .src = CLEANUP_LOCAL, .sender = "joe",
+	 .rcpts = {"ann@example.org"},
+	 .msg = "From: Joe <jq>\nTo: ann, \"B\" <bob@x.test> (c)\nSubject: hi\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+		"Message-ID: <m@x>\n\nbody\n",
+	 .want_sender = "joe@example.org", .want_rcpts = "ann@example.org",
+	 .want = RECV_LOCAL "From: Joe <jq.public@example.org>\nTo: ann@example.org, \"B\" <bob@x.test> (c)\n"
+		 "Subject: hi\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <m@x>\n\nbody\n"},
+	{.name = "-t extracts To Cc Bcc, removes Bcc, keeps argv recipients", .src = CLEANUP_LOCAL,
+	 .flags = CLEANUP_FLAG_EXTRACT, .sender = "joe", .rcpts = {"argv@x.test"},
+	 .msg = "To: a@x.test\nCc: b@x.test, a@x.test\nBcc: secret@x.test,\n  other@y.test\nSubject: s\n\nb\n",
+	 .want_sender = "joe@example.org",
+	 .want_rcpts = "argv@x.test a@x.test b@x.test secret@x.test other@y.test",
+	 .want = RECV_LOCAL "To: a@x.test\nCc: b@x.test, a@x.test\nSubject: s\nFrom: \"Joe Q. Public\" <joe@example.org>\n"
+		 "Date: " DATE "\nMessage-ID: " MSGID "\n\nb\n"},
+	{.name = "Bcc kept without -t", .src = CLEANUP_LOCAL, .sender = "joe", .rcpts = {"a@x.test"},
+	 .msg = "Bcc: secret@x.test\nFrom: joe@example.org\nDate: x\nMessage-ID: <y>\n\nb\n",
+	 .want_sender = "joe@example.org", .want_rcpts = "a@x.test",
+	 .want = RECV_LOCAL "Bcc: secret@x.test\nFrom: joe@example.org\nDate: x\nMessage-ID: <y>\n\nb\n"},
+	{.name = "-t with Resent- headers uses them", .src = CLEANUP_LOCAL, .flags = CLEANUP_FLAG_EXTRACT,
+	 .sender = "joe", .msg = "To: old@x.test\nResent-To: new@x.test\nResent-Bcc: hid@x.test\nFrom: a@b\nDate: d\nMessage-ID: <i>\n\n",
+	 .want_sender = "joe@example.org", .want_rcpts = "new@x.test hid@x.test",
+	 .want = RECV_LOCAL "To: old@x.test\nResent-To: new@x.test\nFrom: a@b\nDate: d\nMessage-ID: <i>\n\n"},
+	{.name = "unix From line dropped, non-header line starts the body", .src = CLEANUP_LOCAL,
+	 .sender = "joe", .rcpts = {"a@x.test"},
+	 .msg = "From joe Mon Jan  1 00:00:00 2024\nSubject: s\nnot a header\nmore\n",
+	 .want_sender = "joe@example.org", .want_rcpts = "a@x.test",
+	 .want = RECV_LOCAL "Subject: s\nFrom: \"Joe Q. Public\" <joe@example.org>\nDate: " DATE "\nMessage-ID: " MSGID
+		 "\n\nnot a header\nmore\n"},
+	{.name = "headers only, no final newline", .src = CLEANUP_LOCAL, .sender = "joe", .rcpts = {"a@x.test"},
+	 .msg = "Subject: s\nFrom: a@x.test\nDate: d\nMessage-ID: <i>",
+	 .want_sender = "joe@example.org", .want_rcpts = "a@x.test",
+	 .want = RECV_LOCAL "Subject: s\nFrom: a@x.test\nDate: d\nMessage-ID: <i>\n"},
+	{.name = "body without final newline gets one", .src = CLEANUP_LOCAL, .sender = "joe", .rcpts = {"a@x.test"},
+	 .msg = "From: a@x.test\nDate: d\nMessage-ID: <i>\n\nno newline",
+	 .want_sender = "joe@example.org", .want_rcpts = "a@x.test",
+	 .want = RECV_LOCAL "From: a@x.test\nDate: d\nMessage-ID: <i>\n\nno newline\n"},
+	{.name = "null sender", .src = CLEANUP_LOCAL, .sender = "", .rcpts = {"a@x.test"}, .msg = "x\n",
+	 .want_sender = "", .want_rcpts = "a@x.test",
+	 .want = RECV_LOCAL "From: MAILER-DAEMON\nDate: " DATE "\nMessage-ID: " MSGID "\n\nx\n"},
+	{.name = "sender canonical then canonical; domain rewrite", .src = CLEANUP_LOCAL, .sender = "robot",
+	 .rcpts = {"u@old.example"}, .msg = "From: x@old.example\nDate: d\nMessage-ID: <i>\n\n",
+	 .want_sender = "noreply@example.org", .want_rcpts = "u@new.example[rfc822;u@old.example]",
+	 .want = RECV_LOCAL "From: x@new.example\nDate: d\nMessage-ID: <i>\n\n"},
+	{.name = "virtual aliases expand recursively, self-reference kept", .src = CLEANUP_LOCAL, .sender = "joe",
+	 .rcpts = {"sales@example.org", "ann@example.org"}, .msg = "From: a@x.test\nDate: d\nMessage-ID: <i>\n\n",
+	 .want_sender = "joe@example.org",
+	 .want_rcpts = "ann@example.org[rfc822;sales@example.org] bob@example.org[rfc822;sales@example.org] "
+		       "robert@elsewhere.test[rfc822;sales@example.org]",
+	 .want = RECV_LOCAL "From: a@x.test\nDate: d\nMessage-ID: <i>\n\n"},
+	{.name = "virtual catch-all by domain; bare user of local domain", .src = CLEANUP_LOCAL, .sender = "joe",
+	 .rcpts = {"anyone@virtual.test", "sales"}, .msg = "From: a@x.test\nDate: d\nMessage-ID: <i>\n\n",
+	 .want_sender = "joe@example.org",
+	 .want_rcpts = "catchall@example.org[rfc822;anyone@virtual.test] ann@example.org[rfc822;sales@example.org] "
+		       "bob@example.org[rfc822;sales@example.org] robert@elsewhere.test[rfc822;sales@example.org]",
+	 .want = RECV_LOCAL "From: a@x.test\nDate: d\nMessage-ID: <i>\n\n"},
+	{.name = "SMTP: Received with client, headers not rewritten", .src = CLEANUP_SMTP, .sender = "s@x.test",
+	 .rcpts = {"a@example.org"}, .msg = "From: bare\nDate: d\nMessage-ID: <i>\n\nb\n",
+	 .want_sender = "s@x.test", .want_rcpts = "a@example.org",
+	 .want = "Received: from helo.test (client.test [192.0.2.1])\n\tby mx.example.org (Tern) with ESMTP id QUEUEID\n"
+		 "\tfor <a@example.org>; " DATE "\nFrom: bare\nDate: d\nMessage-ID: <i>\n\nb\n"},
+	{.name = "bounce source", .src = CLEANUP_BOUNCE, .sender = "", .rcpts = {"a@x.test"},
+	 .msg = "From: MAILER-DAEMON@mx.example.org\nDate: d\nMessage-ID: <i>\n\nsorry\n",
+	 .want_sender = "", .want_rcpts = "a@x.test",
+	 .want = "Received: by mx.example.org (Tern)\n\tid QUEUEID; " DATE
+		 "\nFrom: MAILER-DAEMON@mx.example.org\nDate: d\nMessage-ID: <i>\n\nsorry\n"},
+};
+
+static const char *const smtp_attrs[] = {"helo_name", "helo.test", "client_name", "client.test",
+					 "client_addr", "192.0.2.1", "protocol", "ESMTP", NULL};
+
+START_TEST(test_golden)
+{
+	const struct golden *g = &goldens[_i];
+	struct cleanup_settings s = settings();
+	/* Every piece size must give the same result. */
+	static const size_t chunks[] = {1, 3, 7, 64, 100000};
+	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+		struct result r;
+		run(&s, g->src, g->flags, g->sender, g->rcpts, g->src == CLEANUP_SMTP ? smtp_attrs : local_attrs,
+		    g->msg, chunks[k], &r);
+		ck_assert_msg(r.status == CLEANUP_OK, "%s: status %d: %s", g->name, r.status, buf_str(&r.reason));
+		ck_assert_msg(strcmp(buf_str(&r.sender), g->want_sender) == 0, "%s: sender %s", g->name,
+			      buf_str(&r.sender));
+		ck_assert_msg(strcmp(buf_str(&r.rcpts), g->want_rcpts) == 0, "%s: rcpts '%s'", g->name,
+			      buf_str(&r.rcpts));
+		ck_assert_msg(strcmp(buf_str(&r.content), g->want) == 0, "%s (chunk %zu): got\n%s\nwant\n%s", g->name,
+			      chunks[k], buf_str(&r.content), g->want);
+		result_free(&r);
+	}
+}
+END_TEST
+
+static const struct reject_case {
+	const char *name;
+	int flags;
+	const char *rcpts[3];
+	const char *msg;
+	int want;
+	const char *reason;
+} rejects[] = {
+	{.name = "no recipients", .msg = "x\n", .want = CLEANUP_REJECT, .reason = "no recipients"},
+	{.name = "-t finds none", .flags = CLEANUP_FLAG_EXTRACT, .msg = "Subject: x\n\nb\n", .want = CLEANUP_REJECT,
+	 .reason = "no recipients"},
+	{.name = "virtual loop is bounded", .rcpts = {"loop1@example.org"}, .msg = "x\n", .want = CLEANUP_OK},
+	{.name = "table error is temporary", .rcpts = {"fail@example.org"}, .msg = "x\n",
+	 .want = CLEANUP_TEMPFAIL, .reason = "virtual_alias_maps"},
+	{.name = "control character in recipient", .rcpts = {"a\nb@x"}, .msg = "x\n", .want = CLEANUP_REJECT,
+	 .reason = "malformed envelope"},
+};
+
+START_TEST(test_rejects)
+{
+	const struct reject_case *c = &rejects[_i];
+	struct cleanup_settings s = settings();
+	struct result r;
+	run(&s, CLEANUP_LOCAL, c->flags, "joe", c->rcpts, local_attrs, c->msg, 5, &r);
+	ck_assert_msg(r.status == c->want, "%s: status %d (%s)", c->name, r.status, buf_str(&r.reason));
+	if (c->reason)
+		ck_assert_msg(strstr(buf_str(&r.reason), c->reason) != NULL, "%s: %s", c->name, buf_str(&r.reason));
+	if (c->want != CLEANUP_OK) {
+		ck_assert_int_eq(count_files(), 0);
+		ck_assert_str_eq(r.id, "");
+	}
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_size_limit)
+{
+	struct cleanup_settings s = settings();
+	s.message_size_limit = 1000;
+	struct cleanup *c = cleanup_open_with(&s, CLEANUP_LOCAL, 0);
+	cleanup_sender(c, "joe");
+	cleanup_recipient(c, "a@x.test", 0, NULL);
+	char line[100];
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	cleanup_write(c, "Subject: big\n\n", 14);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(cleanup_write(c, line, sizeof(line)), 0);
+	struct buf reason = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(cleanup_finish(c, id, sizeof(id), &reason), CLEANUP_REJECT);
+	ck_assert_ptr_nonnull(strstr(buf_str(&reason), "too big"));
+	ck_assert_int_eq(count_files(), 0);
+
+	/* Exactly at the limit is fine. */
+	c = cleanup_open_with(&s, CLEANUP_LOCAL, 0);
+	cleanup_sender(c, "joe");
+	cleanup_recipient(c, "a@x.test", 0, NULL);
+	for (int i = 0; i < 10; i++)
+		cleanup_write(c, line, sizeof(line));
+	ck_assert_int_eq(cleanup_finish(c, id, sizeof(id), &reason), CLEANUP_OK);
+	buf_free(&reason);
+}
+END_TEST
+
+START_TEST(test_header_limit)
+{
+	/* Headers beyond header_size_limit become body; the message is still queued. */
+	struct cleanup_settings s = settings();
+	s.header_size_limit = 100;
+	struct result r;
+	const char *rc[] = {"a@x.test", NULL};
+	run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs,
+	    "X-1: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nX-2: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
+	    "X-3: cccccccccccccccccccccccccccccccccccccc\nX-4: d\n\nbody\n", 10, &r);
+	ck_assert_int_eq(r.status, CLEANUP_OK);
+	/* ended up after the added headers, in the body. */
+	const char *body = strstr(buf_str(&r.content), "\n\n");
+	ck_assert_ptr_nonnull(body);
+	ck_assert_ptr_nonnull(strstr(body, "X-3: "));
+	ck_assert_ptr_null(strstr(body, "X-2: "));
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_disk_full)
+{
+	/* The disk fills while the body streams: temporary failure, nothing left. */
+	struct cleanup_settings s = settings();
+	s.message_size_limit = 0;
+	qfile_fault_inject(QF_CALL_WRITE, 1, ENOSPC, true);
+	struct cleanup *c = cleanup_open_with(&s, CLEANUP_LOCAL, 0);
+	cleanup_sender(c, "joe");
+	cleanup_recipient(c, "a@x.test", 0, NULL);
+	char block[8192];
+	memset(block, 'y', sizeof(block));
+	block[sizeof(block) - 1] = '\n';
+	cleanup_write(c, "Subject: s\n\n", 12);
+	int rc = 0;
+	for (int i = 0; i < 40 && rc == 0; i++)
+		rc = cleanup_write(c, block, sizeof(block));
+	ck_assert_int_eq(rc, -1);
+	struct buf reason = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(cleanup_finish(c, id, sizeof(id), &reason), CLEANUP_TEMPFAIL);
+	ck_assert_ptr_nonnull(strstr(buf_str(&reason), strerror(ENOSPC)));
+	ck_assert_int_eq(count_files(), 0);
+
+	/* And when the directory cannot even be opened. */
+	qfile_fault_reset();
+	qfile_fault_inject(QF_CALL_OPEN, 1, EIO, false);
+	c = cleanup_open_with(&s, CLEANUP_LOCAL, 0);
+	cleanup_sender(c, "joe");
+	cleanup_recipient(c, "a@x.test", 0, NULL);
+	ck_assert_int_eq(cleanup_write(c, "x\n", 2), -1);
+	ck_assert_int_eq(cleanup_finish(c, id, sizeof(id), &reason), CLEANUP_TEMPFAIL);
+	ck_assert_int_eq(count_files(), 0);
+	buf_free(&reason);
+}
+END_TEST
+
+START_TEST(test_abort)
+{
+	struct cleanup_settings s = settings();
+	struct cleanup *c = cleanup_open_with(&s, CLEANUP_LOCAL, 0);
+	cleanup_recipient(c, "a@x.test", 0, NULL);
+	cleanup_write(c, "Subject: s\n\nbody\n", 17);
+	cleanup_abort(c);
+	ck_assert_int_eq(count_files(), 0);
+}
+END_TEST
+
+START_TEST(test_dsn_kept)
+{
+	struct cleanup_settings s = settings();
+	struct cleanup *c = cleanup_open_with(&s, CLEANUP_SMTP, 0);
+	cleanup_sender(c, "s@x.test");
+	cleanup_recipient(c, "a@x.test", DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE, "rfc822;orig@x.test");
+	cleanup_attr(c, "dsn_envid", "ENV1");
+	cleanup_attr(c, "dsn_ret", "HDRS");
+	cleanup_write(c, "From: s@x.test\n\nb\n", 18);
+	struct buf reason = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(cleanup_finish(c, id, sizeof(id), &reason), CLEANUP_OK);
+	char *path = xasprintf("%s/%s", dir, id);
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, false, &q, &reason), QF_OK);
+	ck_assert_int_eq(qfile_rcpt(q, 0)->notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE);
+	ck_assert_str_eq(qfile_rcpt(q, 0)->orcpt, "rfc822;orig@x.test");
+	ck_assert_str_eq(qfile_attr(q, "dsn_envid"), "ENV1");
+	ck_assert_str_eq(qfile_attr(q, "dsn_ret"), "HDRS");
+	qfile_close(q);
+	free(path);
+	buf_free(&reason);
+}
+END_TEST
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+int main(void)
+{
+	Suite *s = suite_create("cleanup");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_golden, 0, N(goldens));
+	tcase_add_loop_test(tc, test_rejects, 0, N(rejects));
+	tcase_add_test(tc, test_size_limit);
+	tcase_add_test(tc, test_header_limit);
+	tcase_add_test(tc, test_disk_full);
+	tcase_add_test(tc, test_abort);
+	tcase_add_test(tc, test_dsn_kept);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,225 @@
+/*
+ * test_params.c - Check suite for the parameter table (lib/mail/params.c):
+ * order, well-formed rows, every default valid for its type and within
+ * its bounds, the parameters the design and the issues name, and the
+ * defaults that Tern deliberately chooses.
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/config.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+START_TEST(test_sorted_unique)
+{
+	ck_assert_uint_gt(param_count, 100);
+	for (unsigned i = 1; i < param_count; i++)
+		ck_assert_msg(strcmp(param_table[i - 1].name, param_table[i].name) < 0,
+			      "%s before %s", param_table[i - 1].name, param_table[i].name);
+}
+END_TEST
+
+/* Each row, one loop iteration. */
+START_TEST(test_row)
+{
+	const struct param_def *p = &param_table[_i];
+	struct buf why = BUF_INIT, val = BUF_INIT, err = BUF_INIT;
+
+	ck_assert_ptr_eq(param_find(p->name), p);
+	for (const char *c = p->name; *c; c++)
+		ck_assert_msg((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_',
+			      "%s: bad name", p->name);
+	ck_assert_msg(p->doc != NULL && strlen(p->doc) > 10, "%s: no doc", p->name);
+	ck_assert_msg(p->doc[strlen(p->doc) - 1] == '.', "%s: doc is not a sentence", p->name);
+	ck_assert_msg(strchr(p->doc, '\n') == NULL, "%s: doc has a newline", p->name);
+	ck_assert_msg((p->def == NULL) == ((p->flags & PARAM_F_COMPUTED) != 0),
+		      "%s: NULL default iff computed", p->name);
+	ck_assert_ptr_nonnull(param_default(p));
+	ck_assert_str_ne(param_type_name(p->type), "");
+
+	switch (p->type) {
+	case PARAM_TIME:
+		ck_assert_msg(p->unit && strchr("smhdw", p->unit), "%s: unit", p->name);
+		/* fall through */
+	case PARAM_INT:
+	case PARAM_SIZE:
+		ck_assert_msg(p->min <= p->max, "%s: min > max", p->name);
+		ck_assert_msg(strchr(p->def, '$') == NULL, "%s: numeric default refers", p->name);
+		break;
+	case PARAM_BOOL:
+		ck_assert_msg(strcmp(p->def, "yes") == 0 || strcmp(p->def, "no") == 0,
+			      "%s: default %s", p->name, p->def);
+		break;
+	default:
+		break;
+	}
+	if (p->choices != NULL)
+		ck_assert(p->type == PARAM_STRING || p->type == PARAM_LIST);
+
+	/* The default, expanded against an empty main.cf, passes its own check. */
+	ck_assert_int_eq(config_load_buffer("main.cf", "", 0, &err), 0);
+	if (p->flags & PARAM_F_RAW)
+		buf_adds(&val, param_default(p));
+	else
+		ck_assert_int_eq(config_expand_checked(param_default(p), &val, &err), 0);
+	ck_assert_msg(param_check(p, buf_str(&val), &why) == 0, "%s = %s: %s", p->name,
+		      buf_str(&val), buf_str(&why));
+	ck_assert_str_eq(cfg_str(p->name), buf_str(&val));
+
+	/* Bounds: the limits pass, one beyond fails (when representable). */
+	if (p->type == PARAM_INT || p->type == PARAM_SIZE || p->type == PARAM_TIME) {
+		char text[64];
+		snprintf(text, sizeof(text), "%lld%s", p->min, p->type == PARAM_TIME ? "s" : "");
+		ck_assert_msg(param_check(p, text, &why) == 0, "%s: min %s", p->name, text);
+		snprintf(text, sizeof(text), "%lld%s", p->max, p->type == PARAM_TIME ? "s" : "");
+		ck_assert_msg(param_check(p, text, &why) == 0, "%s: max %s", p->name, text);
+		snprintf(text, sizeof(text), "%lld%s", p->max + 1, p->type == PARAM_TIME ? "s" : "");
+		ck_assert_msg(param_check(p, text, &why) < 0, "%s: max+1 %s", p->name, text);
+		if (p->min > 0) {
+			snprintf(text, sizeof(text), "%lld%s", p->min - 1,
+				 p->type == PARAM_TIME ? "s" : "");
+			ck_assert_msg(param_check(p, text, &why) < 0, "%s: min-1", p->name);
+		}
+	}
+	buf_free(&why);
+	buf_free(&val);
+	buf_free(&err);
+}
+END_TEST
+
+/* Every parameter the design and issues 2-4 name must exist, with its type. */
+static const struct {
+	const char *name;
+	enum param_type type;
+} required[] = {
+	{ "myhostname", PARAM_STRING }, { "mydomain", PARAM_STRING },
+	{ "myorigin", PARAM_STRING }, { "mydestination", PARAM_LIST },
+	{ "mynetworks", PARAM_LIST }, { "relayhost", PARAM_STRING },
+	{ "inet_interfaces", PARAM_LIST }, { "inet_protocols", PARAM_LIST },
+	{ "home_mailbox", PARAM_STRING }, { "mail_spool_directory", PARAM_STRING },
+	{ "mailbox_size_limit", PARAM_SIZE }, { "message_size_limit", PARAM_SIZE },
+	{ "recipient_delimiter", PARAM_STRING }, { "alias_maps", PARAM_MAPS },
+	{ "alias_database", PARAM_MAPS }, { "virtual_alias_maps", PARAM_MAPS },
+	{ "virtual_alias_domains", PARAM_LIST }, { "canonical_maps", PARAM_MAPS },
+	{ "local_login_sender_maps", PARAM_MAPS }, { "trusted_users", PARAM_LIST },
+	{ "alternate_config_directories", PARAM_LIST },
+	{ "2bounce_notice_recipient", PARAM_STRING }, { "queue_directory", PARAM_STRING },
+	{ "data_directory", PARAM_STRING }, { "daemon_directory", PARAM_STRING },
+	{ "command_directory", PARAM_STRING }, { "mail_owner", PARAM_STRING },
+	{ "setgid_group", PARAM_STRING }, { "maillog_file", PARAM_STRING },
+	{ "local_maildir_base", PARAM_STRING }, { "mailq_format", PARAM_STRING },
+	{ "queue_run_delay", PARAM_TIME }, { "minimal_backoff_time", PARAM_TIME },
+	{ "maximal_backoff_time", PARAM_TIME }, { "maximal_queue_lifetime", PARAM_TIME },
+	{ "bounce_queue_lifetime", PARAM_TIME }, { "delay_warning_time", PARAM_TIME },
+	{ "bounce_size_limit", PARAM_SIZE }, { "forward_path", PARAM_LIST },
+	{ "allow_mail_to_commands", PARAM_LIST }, { "allow_mail_to_files", PARAM_LIST },
+	{ "mailbox_delivery_lock", PARAM_LIST }, { "command_time_limit", PARAM_TIME },
+	{ "default_privs", PARAM_STRING }, { "biff", PARAM_BOOL },
+	{ "smtpd_banner", PARAM_STRING }, { "smtpd_helo_required", PARAM_BOOL },
+	{ "smtpd_recipient_limit", PARAM_INT }, { "smtpd_timeout", PARAM_TIME },
+	{ "smtpd_hard_error_limit", PARAM_INT }, { "smtpd_soft_error_limit", PARAM_INT },
+	{ "smtpd_forbid_bare_newline", PARAM_BOOL },
+	{ "smtpd_forbid_unauth_pipelining", PARAM_BOOL },
+	{ "smtpd_relay_restrictions", PARAM_LIST }, { "smtpd_recipient_restrictions", PARAM_LIST },
+	{ "smtpd_client_restrictions", PARAM_LIST }, { "smtpd_helo_restrictions", PARAM_LIST },
+	{ "smtpd_sender_restrictions", PARAM_LIST }, { "smtpd_tls_cert_file", PARAM_STRING },
+	{ "smtpd_tls_key_file", PARAM_STRING }, { "smtpd_tls_chain_files", PARAM_LIST },
+	{ "smtpd_tls_security_level", PARAM_STRING }, { "smtpd_tls_auth_only", PARAM_BOOL },
+	{ "smtpd_tls_protocols", PARAM_LIST }, { "smtpd_tls_ciphers", PARAM_STRING },
+	{ "smtpd_sasl_auth_enable", PARAM_BOOL }, { "smtpd_sasl_type", PARAM_STRING },
+	{ "smtpd_sasl_path", PARAM_STRING }, { "smtpd_sasl_password_maps", PARAM_MAPS },
+	{ "broken_sasl_auth_clients", PARAM_BOOL },
+	{ "smtpd_client_connection_count_limit", PARAM_INT },
+	{ "smtpd_client_connection_rate_limit", PARAM_INT },
+	{ "smtpd_client_message_rate_limit", PARAM_INT },
+	{ "smtpd_client_recipient_rate_limit", PARAM_INT },
+	{ "smtpd_client_event_limit_exceptions", PARAM_LIST },
+	{ "anvil_rate_time_unit", PARAM_TIME }, { "disable_vrfy_command", PARAM_BOOL },
+	{ "smtpd_milters", PARAM_LIST }, { "non_smtpd_milters", PARAM_LIST },
+	{ "milter_default_action", PARAM_STRING }, { "line_length_limit", PARAM_INT },
+	{ "mail_name", PARAM_STRING }, { "mail_version", PARAM_STRING },
+	{ "default_database_type", PARAM_STRING }, { "syslog_name", PARAM_STRING },
+	{ "config_directory", PARAM_STRING },
+};
+
+START_TEST(test_required)
+{
+	const struct param_def *p = param_find(required[_i].name);
+	ck_assert_msg(p != NULL, "%s missing", required[_i].name);
+	ck_assert_msg(p->type == required[_i].type, "%s: type %s", p->name, param_type_name(p->type));
+}
+END_TEST
+
+/* Defaults the issues fix (Tern's safer choices and compiled-in paths). */
+static const struct {
+	const char *name;
+	const char *def;
+} defaults[] = {
+	{ "mynetworks", "127.0.0.1/32, [::1]/128" },
+	{ "smtpd_relay_restrictions", "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination" },
+	{ "myorigin", "$myhostname" },
+	{ "mydestination", "$myhostname, localhost.$mydomain, localhost" },
+	{ "setgid_group", TERN_DROP_GROUP },
+	{ "mail_owner", TERN_USER },
+	{ "queue_directory", TERN_QUEUE_DIR },
+	{ "data_directory", TERN_DATA_DIR },
+	{ "daemon_directory", TERN_DAEMON_DIR },
+	{ "command_directory", TERN_COMMAND_DIR },
+	{ "biff", "no" },
+	{ "mailq_format", "sendmail" },
+	{ "disable_vrfy_command", "yes" },
+	{ "smtpd_forbid_bare_newline", "yes" },
+	{ "inet_protocols", "all" },
+	{ "relayhost", "" },
+	{ "alias_database", "hash:/etc/aliases" },
+	{ "default_database_type", "hash" },
+	{ "smtpd_banner", "$myhostname ESMTP $mail_name" },
+	{ "message_size_limit", "10240000" },
+	{ "mailbox_size_limit", "51200000" },
+	{ "maximal_queue_lifetime", "5d" },
+	{ "2bounce_notice_recipient", "postmaster" },
+};
+
+START_TEST(test_defaults)
+{
+	const struct param_def *p = param_find(defaults[_i].name);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(param_default(p), defaults[_i].def);
+}
+END_TEST
+
+START_TEST(test_find)
+{
+	ck_assert_ptr_null(param_find("no_such_parameter"));
+	ck_assert_ptr_null(param_find(""));
+	ck_assert_ptr_null(param_find(NULL));
+	ck_assert_ptr_null(param_find("MYHOSTNAME"));
+	ck_assert_ptr_eq(param_find(param_table[0].name), &param_table[0]);
+	ck_assert_ptr_eq(param_find(param_table[param_count - 1].name), &param_table[param_count - 1]);
+	ck_assert_str_eq(param_type_name(PARAM_TIME), "time");
+	ck_assert_str_eq(param_type_name(PARAM_MAPS), "maps");
+}
+END_TEST
+
+int main(void)
+{
+	log_init("test_params", 0);
+	Suite *s = suite_create("params");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, test_sorted_unique);
+	tcase_add_loop_test(tc, test_row, 0, (int)param_count);
+	tcase_add_loop_test(tc, test_required, 0, sizeof(required) / sizeof(required[0]));
+	tcase_add_loop_test(tc, test_defaults, 0, sizeof(defaults) / sizeof(defaults[0]));
+	tcase_add_test(tc, test_find);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,661 @@
+/*
+ * test_smtp_engine.c - Check suite for the SMTP server state machine
+ * (lib/mail/smtp_engine.c) driven through stub I/O: each row gives the
+ * input, split into the packets a client would send, and the exact reply
+ * bytes and message content expected. Every row whose result does not
+ * depend on packet boundaries is also fed one byte at a time.
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/cleanup.h"
+#include "mail/smtp_cmd.h"
+#include "mail/smtp_engine.h"
+#include "util/mem.h"
+
+/* ---- stub callbacks ---- */
+
+static struct buf content;	/* content of the last message written */
+static struct buf envlog;	/* what msg_open saw */
+static int queued, aborted, opened;
+static bool commit_pending;
+
+struct stub_msg {
+	int dummy;
+};
+
+static void *stub_open(void *ctx, const struct smtp_session_info *si,
+		const struct smtp_envelope *env, struct buf *reply)
+{
+	(void)ctx;
+	(void)reply;
+	buf_reset(&content);
+	buf_reset(&envlog);
+	buf_printf(&envlog, "from=<%s> ret=%d envid=%s body=%d utf8=%d proto=%s tls=%d user=%s",
+			env->sender, env->ret, env->envid ? env->envid : "-", env->body,
+			env->smtputf8, env->protocol, si->tls, si->sasl_username ? si->sasl_username : "-");
+	for (size_t i = 0; i < env->nrcpt; i++)
+		buf_printf(&envlog, " to=<%s>/%d/%s", env->rcpts[i].addr, env->rcpts[i].notify,
+				env->rcpts[i].orcpt ? env->rcpts[i].orcpt : "-");
+	opened++;
+	return xcalloc(1, sizeof(struct stub_msg));
+}
+
+static int stub_write(void *msg, const char *data, size_t len)
+{
+	(void)msg;
+	buf_add(&content, data, len);
+	return 0;
+}
+
+static enum smtp_commit stub_finish(void *ctx, void *msg, char *qid, size_t idlen, struct buf *reason)
+{
+	(void)ctx;
+	(void)reason;
+	free(msg);
+	if (commit_pending)
+		return SMTP_COMMIT_PENDING;
+	queued++;
+	snprintf(qid, idlen, "QID%d", queued);
+	return SMTP_COMMIT_OK;
+}
+
+static void stub_abort(void *msg)
+{
+	free(msg);
+	aborted++;
+}
+
+static enum smtp_verdict stub_rcpt(void *ctx, const struct smtp_session_info *si,
+		const char *rcpt, struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	if (strncmp(rcpt, "reject", 6) == 0) {
+		buf_printf(reply, "554 5.7.1 <%s>: Relay access denied", rcpt);
+		return SMTP_REJECT;
+	}
+	buf_printf(reply, "seen %s", rcpt);	/* ignored on accept */
+	return SMTP_ACCEPT;
+}
+
+static void stub_vrfy(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	if (strcmp(addr, "nobody") == 0)
+		buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected", addr);
+	else
+		buf_printf(reply, "252 2.0.0 %s", addr);
+}
+
+/* SASL stub: PLAIN and LOGIN for user "user" with password "pass". */
+struct stub_auth {
+	int login_step;
+	bool plain;
+	char user[32];
+};
+
+static void *stub_auth_new(void *ctx, const char *mech, const struct smtp_session_info *si)
+{
+	(void)ctx;
+	(void)si;
+	if (strcmp(mech, "PLAIN") != 0 && strcmp(mech, "LOGIN") != 0)
+		return NULL;
+	struct stub_auth *a = xcalloc(1, sizeof(*a));
+	a->plain = strcmp(mech, "PLAIN") == 0;
+	return a;
+}
+
+static enum smtp_auth_status stub_auth_step(void *auth, const char *data, size_t len, struct buf *ch)
+{
+	struct stub_auth *a = auth;
+	buf_reset(ch);
+	if (a->plain) {
+		if (data == NULL)
+			return SMTP_AUTH_CONTINUE;	/* empty challenge */
+		if (len == 10 && memcmp(data, "\0user\0pass", 10) == 0) {
+			strlcpy(a->user, "user", sizeof(a->user));
+			return SMTP_AUTH_DONE;
+		}
+		buf_adds(ch, "bad password");
+		return SMTP_AUTH_FAIL;
+	}
+	switch (a->login_step++) {
+	case 0:
+		buf_adds(ch, "Username:");
+		return SMTP_AUTH_CONTINUE;
+	case 1:
+		if (len != 4 || memcmp(data, "user", 4) != 0)
+			return SMTP_AUTH_FAIL;
+		buf_adds(ch, "Password:");
+		return SMTP_AUTH_CONTINUE;
+	default:
+		if (len != 4 || memcmp(data, "pass", 4) != 0)
+			return SMTP_AUTH_FAIL;
+		strlcpy(a->user, "user", sizeof(a->user));
+		return SMTP_AUTH_DONE;
+	}
+}
+
+static const char *stub_auth_user(void *auth)
+{
+	return ((struct stub_auth *)auth)->user;
+}
+
+static void stub_auth_free(void *auth)
+{
+	free(auth);
+}
+
+static const struct smtp_engine_ops stub_ops = {
+	.check_rcpt = stub_rcpt,
+	.vrfy = stub_vrfy,
+	.msg_open = stub_open,
+	.msg_write = stub_write,
+	.msg_finish = stub_finish,
+	.msg_abort = stub_abort,
+	.auth_new = stub_auth_new,
+	.auth_step = stub_auth_step,
+	.auth_username = stub_auth_user,
+	.auth_free = stub_auth_free,
+};
+
+/* ---- the table ---- */
+
+#define O_HELO_REQUIRED	0x001
+#define O_VRFY		0x002
+#define O_STARTTLS	0x004
+#define O_AUTH		0x008
+#define O_ALLOW_BARE	0x010	/* smtpd_forbid_bare_newline = no */
+#define O_ALLOW_PIPE	0x020	/* smtpd_forbid_unauth_pipelining = no */
+#define O_TLS_REQUIRED	0x040
+#define O_HARD3		0x080	/* smtpd_hard_error_limit = 3 */
+#define O_NO_SPLIT	0x100	/* result depends on packet boundaries */
+#define O_TLS_AUTH_ONLY	0x200
+#define O_NO_DSN	0x400
+
+/* A packet consisting of just this marker makes the test finish a TLS handshake. */
+#define TLS_DONE	"\001TLS"
+/* ... or this one, a timeout. */
+#define TIMEOUT		"\001TIMEOUT"
+
+#define G	"220 mx.test ESMTP Tern\r\n"
+#define E	"250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-ENHANCEDSTATUSCODES\r\n" \
+		"250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
+#define MAILOK	"250 2.1.0 Ok\r\n"
+#define RCPTOK	"250 2.1.5 Ok\r\n"
+#define GO	"354 End data with <CR><LF>.<CR><LF>\r\n"
+#define BYE	"221 2.0.0 Bye\r\n"
+#define SYNC	"554 5.5.0 Error: SMTP protocol synchronization\r\n"
+#define BARELF	"521 5.5.2 mx.test Error: bare <LF> received\r\n"
+#define BARECR	"521 5.5.2 mx.test Error: bare <CR> received\r\n"
+#define TRANS	"MAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\nDATA\r\n"
+#define TRANSOK	MAILOK RCPTOK GO
+/* What a smuggler appends after a fake end of data. */
+#define X100	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+#define EVIL	"MAIL FROM:<evil@x.test>\r\nRCPT TO:<v@mx.test>\r\nDATA\r\nevil\r\n.\r\n"
+
+struct row {
+	const char *name;
+	unsigned opts;
+	const char *in[8];		/* packets */
+	size_t inlen[8];		/* for packets holding NUL (0 = strlen) */
+	const char *want;		/* exact reply bytes */
+	const char *want_content;	/* content of the last message, NULL = no message */
+	int want_queued;
+	bool want_closed;
+	const char *want_env;		/* substring of the envelope log */
+};
+
+static const struct row rows[] = {
+	{.name = "quit", .in = {"QUIT\r\n"}, .want = G BYE, .want_closed = true},
+	{.name = "ehlo", .in = {"EHLO client.test\r\n"}, .want = G E},
+	{.name = "helo", .in = {"HELO client.test\r\n"}, .want = G "250 mx.test\r\n"},
+	{.name = "ehlo without name", .in = {"EHLO\r\n"}, .want = G "501 5.5.4 Syntax: EHLO hostname\r\n"},
+	{.name = "lower case verbs", .in = {"ehlo c\r\n", "mail from:<a@b.test>\r\n", "quit\r\n"},
+	 .want = G E MAILOK BYE, .want_closed = true},
+	{.name = "pipelined transaction",
+	 .in = {"EHLO c\r\n", TRANS, "Subject: x\r\n\r\nbody\r\n..dot\r\n.\r\nQUIT\r\n"},
+	 .want = G E TRANSOK "250 2.0.0 Ok: queued as QID1\r\n" BYE,
+	 .want_content = "Subject: x\n\nbody\n.dot\n", .want_queued = 1, .want_closed = true,
+	 .want_env = "from=<a@b.test> ret=0 envid=- body=0 utf8=0 proto=ESMTP tls=0 user=- to=<u@mx.test>/0/-"},
+	{.name = "empty message", .in = {"EHLO c\r\n", TRANS, ".\r\n"},
+	 .want = G E TRANSOK "250 2.0.0 Ok: queued as QID1\r\n", .want_content = "", .want_queued = 1},
+	{.name = "two messages", .in = {"EHLO c\r\n", TRANS, "a\r\n.\r\n", TRANS, "b\r\n.\r\n"},
+	 .want = G E TRANSOK "250 2.0.0 Ok: queued as QID1\r\n" TRANSOK "250 2.0.0 Ok: queued as QID2\r\n",
+	 .want_content = "b\n", .want_queued = 2},
+	{.name = "helo required", .opts = O_HELO_REQUIRED, .in = {"MAIL FROM:<a@b.test>\r\n"},
+	 .want = G "503 5.5.1 Error: send HELO/EHLO first\r\n"},
+	{.name = "helo not required", .in = {"MAIL FROM:<a@b.test>\r\n"}, .want = G MAILOK},
+	{.name = "nested mail", .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nMAIL FROM:<a@b.test>\r\n"},
+	 .want = G E MAILOK "503 5.5.1 Error: nested MAIL command\r\n"},
+	{.name = "rcpt without mail", .in = {"RCPT TO:<u@mx.test>\r\n"},
+	 .want = G "503 5.5.1 Error: need MAIL command\r\n"},
+	{.name = "data without mail", .in = {"DATA\r\n"}, .want = G "503 5.5.1 Error: need MAIL command\r\n"},
+	{.name = "data without rcpt", .in = {"MAIL FROM:<a@b.test>\r\n", "DATA\r\n"},
+	 .want = G MAILOK "503 5.5.1 Error: need RCPT command\r\n"},
+	{.name = "no valid recipients",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<reject@x.test>\r\n", "DATA\r\n"},
+	 .want = G E MAILOK "554 5.7.1 <reject@x.test>: Relay access denied\r\n"
+		 "554 5.5.1 Error: no valid recipients\r\n"},
+	{.name = "data with argument", .in = {"MAIL FROM:<a@b.test>\r\n", "RCPT TO:<u@x.test>\r\n", "DATA x\r\n"},
+	 .want = G MAILOK RCPTOK "501 5.5.4 Syntax: DATA\r\n"},
+	{.name = "null sender", .in = {"MAIL FROM:<>\r\n"}, .want = G MAILOK},
+	{.name = "sender without brackets", .in = {"MAIL FROM:a@b.test\r\n"}, .want = G MAILOK},
+	{.name = "space after colon", .in = {"MAIL FROM: <a@b.test>\r\n"}, .want = G MAILOK},
+	{.name = "bad sender: double at", .in = {"MAIL FROM:<a@@b.test>\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax\r\n"},
+	{.name = "bad sender: unquoted at", .in = {"MAIL FROM:<a@x@b.test>\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax\r\n"},
+	{.name = "bad sender: no closing bracket", .in = {"MAIL FROM:<a@b.test\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax\r\n"},
+	{.name = "bad sender: trailing dot", .in = {"MAIL FROM:<a@b.test.>\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax\r\n"},
+	{.name = "bad sender: space", .in = {"MAIL FROM:<a b@b.test>\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax\r\n"},
+	{.name = "mail syntax", .in = {"MAIL TO:<a@b.test>\r\n"},
+	 .want = G "501 5.5.4 Syntax: MAIL FROM:<address>\r\n"},
+	{.name = "bad recipient: double at", .in = {"MAIL FROM:<>\r\n", "RCPT TO:<u@x@mx.test>\r\n"},
+	 .want = G MAILOK "501 5.1.3 Bad recipient address syntax\r\n"},
+	{.name = "bad recipient: empty", .in = {"MAIL FROM:<>\r\n", "RCPT TO:<>\r\n"},
+	 .want = G MAILOK "501 5.1.3 Bad recipient address syntax\r\n"},
+	{.name = "bad recipient: bad literal", .in = {"MAIL FROM:<>\r\n", "RCPT TO:<u@[1.2.3.999]>\r\n"},
+	 .want = G MAILOK "501 5.1.3 Bad recipient address syntax\r\n"},
+	{.name = "rcpt syntax", .in = {"MAIL FROM:<>\r\n", "RCPT <u@mx.test>\r\n"},
+	 .want = G MAILOK "501 5.5.4 Syntax: RCPT TO:<address>\r\n"},
+	{.name = "source route dropped", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<@a.test,@b.test:u@mx.test>\r\nDATA\r\n", ".\r\n"},
+	 .want = G E MAILOK RCPTOK GO "250 2.0.0 Ok: queued as QID1\r\n", .want_content = "", .want_queued = 1,
+	 .want_env = "to=<u@mx.test>/0/-"},
+	{.name = "quoted local part and literal", .in = {"EHLO c\r\n", "MAIL FROM:<\"a b\"@[127.0.0.1]>\r\nRCPT TO:<postmaster>\r\n"},
+	 .want = G E MAILOK RCPTOK},
+	{.name = "size too big", .in = {"MAIL FROM:<a@b.test> SIZE=2000\r\n"},
+	 .want = G "552 5.3.4 Message size exceeds fixed limit\r\n"},
+	{.name = "size fits", .in = {"MAIL FROM:<a@b.test> SIZE=999 BODY=8BITMIME\r\n"}, .want = G MAILOK},
+	{.name = "unknown parameter", .in = {"MAIL FROM:<a@b.test> FOO=1\r\n"},
+	 .want = G "555 5.5.4 Unsupported option: FOO\r\n"},
+	{.name = "bad body", .in = {"MAIL FROM:<a@b.test> BODY=BINARYMIME\r\n"},
+	 .want = G "555 5.5.4 Unsupported option: BODY\r\n"},
+	{.name = "dsn parameters",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test> RET=HDRS ENVID=id+2Bx\r\nRCPT TO:<u@mx.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u+40mx.test\r\nDATA\r\n", ".\r\n"},
+	 .want = G E MAILOK RCPTOK GO "250 2.0.0 Ok: queued as QID1\r\n", .want_content = "", .want_queued = 1,
+	 .want_env = "ret=2 envid=id+x body=0 utf8=0 proto=ESMTP tls=0 user=- to=<u@mx.test>/6/rfc822;u@mx.test"},
+	{.name = "dsn off", .opts = O_NO_DSN, .in = {"MAIL FROM:<a@b.test> RET=FULL\r\n"},
+	 .want = G "555 5.5.4 Unsupported option: RET\r\n"},
+	{.name = "bad notify", .in = {"MAIL FROM:<>\r\n", "RCPT TO:<u@mx.test> NOTIFY=NEVER,SUCCESS\r\n"},
+	 .want = G MAILOK "555 5.5.4 Unsupported option: NOTIFY\r\n"},
+	{.name = "utf8 address without SMTPUTF8", .in = {"MAIL FROM:<j\xc3\xbcrg@b.test>\r\n"},
+	 .want = G "553 5.6.7 Must declare SMTPUTF8 to send UTF8 addresses\r\n"},
+	{.name = "utf8 address with SMTPUTF8", .in = {"MAIL FROM:<j\xc3\xbcrg@b.test> SMTPUTF8\r\n"}, .want = G MAILOK},
+	{.name = "too many recipients",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nRCPT TO:<d@x.test>\r\n"},
+	 .want = G E MAILOK RCPTOK RCPTOK RCPTOK "452 4.5.3 Error: too many recipients\r\n"},
+	{.name = "message too big",
+	 .in = {"EHLO c\r\n", TRANS,
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n"
+		".\r\n", "NOOP\r\n"},
+	 .want = G E TRANSOK "552 5.3.4 Message size exceeds fixed limit\r\n250 2.0.0 Ok\r\n"},
+	{.name = "line too long",
+	 .in = {"NOOP xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n", "NOOP\r\n"},
+	 .want = G "500 5.5.2 Error: line too long\r\n250 2.0.0 Ok\r\n"},
+	{.name = "NUL in command", .in = {"NOOP a\0b\r\n", "NOOP\r\n"}, .inlen = {10},
+	 .want = G "500 5.5.2 Error: NUL character in command\r\n250 2.0.0 Ok\r\n"},
+	{.name = "bare LF in command", .in = {"NOOP\n"}, .want = G BARELF, .want_closed = true},
+	{.name = "bare CR in command", .in = {"NO\rOP\r\n"}, .want = G BARECR, .want_closed = true},
+	{.name = "bare LF allowed", .opts = O_ALLOW_BARE, .in = {"NOOP\n"}, .want = G "250 2.0.0 Ok\r\n"},
+	/* SMTP smuggling: none of these ends the message; with the default the session ends. */
+	{.name = "smuggle LF.LF", .in = {"EHLO c\r\n", TRANS, "x\r\n\n.\n" EVIL},
+	 .want = G E TRANSOK BARELF, .want_closed = true},
+	{.name = "smuggle LF.CRLF", .in = {"EHLO c\r\n", TRANS, "x\n.\r\n" EVIL},
+	 .want = G E TRANSOK BARELF, .want_closed = true},
+	{.name = "smuggle CRLF.LF", .in = {"EHLO c\r\n", TRANS, "x\r\n.\n" EVIL},
+	 .want = G E TRANSOK BARELF, .want_closed = true},
+	{.name = "smuggle CR.CR", .in = {"EHLO c\r\n", TRANS, "x\r.\r" EVIL},
+	 .want = G E TRANSOK BARECR, .want_closed = true},
+	{.name = "smuggle CRLF.CR", .in = {"EHLO c\r\n", TRANS, "x\r\n.\r" EVIL},
+	 .want = G E TRANSOK BARECR, .want_closed = true},
+	{.name = "smuggle CR.CRLF", .in = {"EHLO c\r\n", TRANS, "x\r.\r\n" EVIL},
+	 .want = G E TRANSOK BARECR, .want_closed = true},
+	/* With bare newlines tolerated, a smuggled "end" is plain content: one message. */
+	{.name = "smuggle LF.LF tolerated", .opts = O_ALLOW_BARE | O_ALLOW_PIPE,
+	 .in = {"EHLO c\r\n", TRANS, "x\r\n\n.\n" EVIL},
+	 .want = G E TRANSOK "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1,
+	 .want_content = "x\n\n.\nMAIL FROM:<evil@x.test>\nRCPT TO:<v@mx.test>\nDATA\nevil\n"},
+	{.name = "smuggle LF.CRLF tolerated", .opts = O_ALLOW_BARE | O_ALLOW_PIPE,
+	 .in = {"EHLO c\r\n", TRANS, "x\n.\r\n" EVIL},
+	 .want = G E TRANSOK "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1,
+	 .want_content = "x\n.\nMAIL FROM:<evil@x.test>\nRCPT TO:<v@mx.test>\nDATA\nevil\n"},
+	{.name = "smuggle CRLF.CR tolerated", .opts = O_ALLOW_BARE | O_ALLOW_PIPE,
+	 .in = {"EHLO c\r\n", TRANS, "x\r\n.\r" EVIL},
+	 .want = G E TRANSOK "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1,
+	 .want_content = "x\n\rMAIL FROM:<evil@x.test>\nRCPT TO:<v@mx.test>\nDATA\nevil\n"},
+	/* Pipelining by clients that were not offered it. */
+	{.name = "pipelining after HELO", .opts = O_NO_SPLIT, .in = {"HELO c\r\nMAIL FROM:<a@b.test>\r\n"},
+	 .want = G "250 mx.test\r\n" SYNC, .want_closed = true},
+	{.name = "pipelining behind EHLO", .opts = O_NO_SPLIT, .in = {"EHLO c\r\nMAIL FROM:<a@b.test>\r\n"},
+	 .want = G E SYNC, .want_closed = true},
+	{.name = "HELO client pipelining", .opts = O_NO_SPLIT,
+	 .in = {"HELO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\n"},
+	 .want = G "250 mx.test\r\n" MAILOK SYNC, .want_closed = true},
+	{.name = "data pipelined behind DATA", .opts = O_NO_SPLIT,
+	 .in = {"EHLO c\r\n", TRANS "x\r\n.\r\n"}, .want = G E TRANSOK SYNC, .want_closed = true},
+	{.name = "pipelining allowed", .opts = O_NO_SPLIT | O_ALLOW_PIPE,
+	 .in = {"HELO c\r\nMAIL FROM:<a@b.test>\r\n"}, .want = G "250 mx.test\r\n" MAILOK},
+	/* Plaintext pipelined behind STARTTLS is discarded. */
+	{.name = "starttls injection", .opts = O_STARTTLS | O_NO_SPLIT,
+	 .in = {"EHLO c\r\n", "STARTTLS\r\nMAIL FROM:<evil@x.test>\r\n", TLS_DONE, "RCPT TO:<u@mx.test>\r\n"},
+	 .want = G "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n"
+		 "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
+		 "220 2.0.0 Ready to start TLS\r\n503 5.5.1 Error: need MAIL command\r\n"},
+	{.name = "starttls then ehlo", .opts = O_STARTTLS,
+	 .in = {"EHLO c\r\n", "STARTTLS\r\n", TLS_DONE, "EHLO c\r\n", "STARTTLS\r\n", TRANS, ".\r\n"},
+	 .want = G "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n"
+		 "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
+		 "220 2.0.0 Ready to start TLS\r\n" E "554 5.5.1 Error: TLS already active\r\n"
+		 TRANSOK "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1, .want_content = "",
+	 .want_env = "proto=ESMTPS tls=1"},
+	{.name = "starttls not offered", .in = {"STARTTLS\r\n"}, .want = G "502 5.5.1 Error: command not implemented\r\n"},
+	{.name = "tls required", .opts = O_STARTTLS | O_TLS_REQUIRED, .in = {"HELO c\r\n", "MAIL FROM:<>\r\n"},
+	 .want = G "250 mx.test\r\n530 5.7.0 Must issue a STARTTLS command first\r\n"},
+	/* BDAT (RFC 3030). */
+	{.name = "bdat", .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\nBDAT 5\r\nab\r\ncBDAT 3 LAST\r\nd\r\n"},
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: 5 bytes\r\n250 2.0.0 Ok: queued as QID1\r\n",
+	 .want_content = "ab\ncd\n", .want_queued = 1},
+	{.name = "bdat keeps dots and bare LF", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 7 LAST\r\n.\r\n\n.\r\n"},
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: queued as QID1\r\n", .want_content = ".\n\n.\n", .want_queued = 1},
+	{.name = "bdat 0 last", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 0 LAST\r\n"},
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: queued as QID1\r\n", .want_content = "", .want_queued = 1},
+	{.name = "bdat without mail", .in = {"EHLO c\r\n", "BDAT 6\r\nQUIT\r\n", "NOOP\r\n"},
+	 .want = G E "503 5.5.1 Error: need MAIL command\r\n250 2.0.0 Ok\r\n"},
+	{.name = "bdat without rcpt", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<reject@x.test>\r\nBDAT 3\r\nabcBDAT 1 LAST\r\nx", "NOOP\r\n"},
+	 .want = G E MAILOK "554 5.7.1 <reject@x.test>: Relay access denied\r\n554 5.5.1 Error: no valid recipients\r\n"
+		 "554 5.5.1 Error: no valid recipients\r\n250 2.0.0 Ok\r\n"},
+	{.name = "bdat syntax", .in = {"EHLO c\r\n", "BDAT x\r\n"},
+	 .want = G E "501 5.5.4 Syntax: BDAT count [LAST]\r\n", .want_closed = true},
+	{.name = "bdat too big", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 1200 LAST\r\n",
+		X100 X100 X100 X100 X100 X100 X100 X100 X100 X100 X100 X100,
+		"NOOP\r\n"},
+	 .want = G E MAILOK RCPTOK "552 5.3.4 Message size exceeds fixed limit\r\n250 2.0.0 Ok\r\n"},
+	{.name = "data after bdat", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 1\r\nx", "DATA\r\n"},
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: 1 bytes\r\n503 5.5.1 Error: BDAT in progress\r\n"},
+	/* The other commands. */
+	{.name = "rset", .in = {"MAIL FROM:<>\r\n", "RSET\r\n", "RCPT TO:<u@mx.test>\r\n", "RSET x\r\n"},
+	 .want = G MAILOK "250 2.0.0 Ok\r\n503 5.5.1 Error: need MAIL command\r\n501 5.5.4 Syntax: RSET\r\n"},
+	{.name = "noop", .in = {"NOOP\r\n", "NOOP anything\r\n"}, .want = G "250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"},
+	{.name = "help", .in = {"HELP\r\n"},
+	 .want = G "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP\r\n"},
+	{.name = "vrfy disabled", .in = {"VRFY u\r\n"}, .want = G "502 5.5.1 VRFY command is disabled\r\n"},
+	{.name = "vrfy", .opts = O_VRFY, .in = {"VRFY <u@mx.test>\r\n", "VRFY nobody\r\n", "VRFY\r\n", "VRFY a@@b\r\n"},
+	 .want = G "252 2.0.0 u@mx.test\r\n550 5.1.1 <nobody>: Recipient address rejected\r\n"
+		 "501 5.5.4 Syntax: VRFY address\r\n501 5.1.3 Bad recipient address syntax\r\n"},
+	{.name = "expn", .in = {"EXPN list\r\n"}, .want = G "502 5.5.1 Error: command not implemented\r\n"},
+	{.name = "unknown command", .in = {"FOO\r\n", "MAILX\r\n"},
+	 .want = G "502 5.5.2 Error: command not recognized\r\n502 5.5.2 Error: command not recognized\r\n"},
+	{.name = "empty line", .in = {"\r\n"}, .want = G "500 5.5.2 Error: bad syntax\r\n"},
+	{.name = "http", .in = {"GET / HTTP/1.0\r\n"},
+	 .want = G "521 5.5.1 Error: this is an SMTP server, not a web server\r\n", .want_closed = true},
+	{.name = "hard error limit", .opts = O_HARD3, .in = {"FOO\r\n", "FOO\r\n", "FOO\r\n", "NOOP\r\n"},
+	 .want = G "502 5.5.2 Error: command not recognized\r\n502 5.5.2 Error: command not recognized\r\n"
+		 "502 5.5.2 Error: command not recognized\r\n421 4.7.0 mx.test Error: too many errors\r\n",
+	 .want_closed = true},
+	{.name = "timeout", .in = {"EHLO c\r\n", TIMEOUT, "NOOP\r\n"},
+	 .want = G E "421 4.4.2 mx.test Error: timeout exceeded\r\n", .want_closed = true},
+	/* AUTH (RFC 4954). */
+	{.name = "auth plain", .opts = O_AUTH,
+	 .in = {"EHLO c\r\n", "AUTH PLAIN AHVzZXIAcGFzcw==\r\n", "AUTH PLAIN AHVzZXIAcGFzcw==\r\n", TRANS, ".\r\n"},
+	 .want = G "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n"
+		 "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
+		 "235 2.7.0 Authentication successful\r\n503 5.5.1 Error: already authenticated\r\n"
+		 TRANSOK "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1, .want_content = "",
+	 .want_env = "proto=ESMTPA tls=0 user=user"},
+	{.name = "auth plain empty initial", .opts = O_AUTH,
+	 .in = {"EHLO c\r\n", "AUTH PLAIN\r\n", "AHVzZXIAcGFzcw==\r\n"},
+	 .want = G "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n"
+		 "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
+		 "334 \r\n235 2.7.0 Authentication successful\r\n"},
+	{.name = "auth login", .opts = O_AUTH,
+	 .in = {"HELO c\r\n", "AUTH LOGIN\r\n", "dXNlcg==\r\n", "cGFzcw==\r\n"},
+	 .want = G "250 mx.test\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n235 2.7.0 Authentication successful\r\n"},
+	{.name = "auth failures", .opts = O_AUTH,
+	 .in = {"HELO c\r\n", "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n", "AUTH LOGIN\r\n", "*\r\n", "AUTH PLAIN !!!!\r\n",
+		"AUTH CRAM-MD5\r\n", "AUTH\r\n"},
+	 .want = G "250 mx.test\r\n535 5.7.8 Error: authentication failed\r\n334 VXNlcm5hbWU6\r\n"
+		 "501 5.7.0 Authentication aborted\r\n501 5.5.2 Cannot decode response\r\n"
+		 "504 5.5.4 Unsupported authentication mechanism\r\n501 5.5.4 Syntax: AUTH mechanism\r\n"},
+	{.name = "auth not enabled", .in = {"HELO c\r\n", "AUTH PLAIN AHVzZXIAcGFzcw==\r\n"},
+	 .want = G "250 mx.test\r\n503 5.5.1 Error: authentication not enabled\r\n"},
+	{.name = "auth only over tls", .opts = O_AUTH | O_TLS_AUTH_ONLY | O_STARTTLS,
+	 .in = {"HELO c\r\n", "AUTH PLAIN AHVzZXIAcGFzcw==\r\n"},
+	 .want = G "250 mx.test\r\n503 5.5.1 Error: authentication not enabled\r\n"},
+	{.name = "auth in transaction", .opts = O_AUTH, .in = {"HELO c\r\n", "MAIL FROM:<>\r\n", "AUTH PLAIN =\r\n"},
+	 .want = G "250 mx.test\r\n" MAILOK "503 5.5.1 Error: MAIL transaction in progress\r\n"},
+};
+
+static void setup_cfg(struct smtp_engine_cfg *c, unsigned opts)
+{
+	*c = (struct smtp_engine_cfg){
+		.myhostname = "mx.test",
+		.banner = "mx.test ESMTP Tern",
+		.helo_required = opts & O_HELO_REQUIRED,
+		.recipient_limit = 3,
+		.message_size_limit = 1000,
+		.line_limit = 512,
+		.soft_error_limit = 10,
+		.hard_error_limit = (opts & O_HARD3) ? 3 : 20,
+		.error_sleep_ms = 1000,
+		.junk_command_limit = 100,
+		.forbid_bare_newline = !(opts & O_ALLOW_BARE),
+		.forbid_unauth_pipelining = !(opts & O_ALLOW_PIPE),
+		.vrfy_enabled = opts & O_VRFY,
+		.pipelining = true,
+		.chunking = true,
+		.dsn = !(opts & O_NO_DSN),
+		.smtputf8 = true,
+		.eightbitmime = true,
+		.starttls = opts & O_STARTTLS,
+		.tls_required = opts & O_TLS_REQUIRED,
+		.auth = opts & O_AUTH,
+		.tls_auth_only = opts & O_TLS_AUTH_ONLY,
+		.auth_fail_delay_ms = 100,
+		.auth_mechanisms = "PLAIN LOGIN",
+	};
+}
+
+static void drain(struct smtp_engine *e, struct buf *out)
+{
+	size_t len;
+	const char *p = smtp_engine_output(e, &len);
+	if (len > 0) {
+		buf_add(out, p, len);
+		smtp_engine_output_done(e, len);
+	}
+}
+
+/* Run one row; split = feed every byte separately. */
+static void run_row(const struct row *r, bool split)
+{
+	struct smtp_engine_cfg cfg;
+	struct buf out = BUF_INIT;
+
+	setup_cfg(&cfg, r->opts);
+	buf_reset(&content);
+	queued = aborted = opened = 0;
+	commit_pending = false;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	drain(e, &out);
+	for (int i = 0; i < 8 && r->in[i] != NULL; i++) {
+		if (strcmp(r->in[i], TLS_DONE) == 0) {
+			ck_assert_msg(smtp_engine_flags(e) & SMTP_WANT_STARTTLS, "%s: no STARTTLS wanted", r->name);
+			smtp_engine_tls_done(e, true, "TLSv1.3", "TLS_AES_256_GCM_SHA384");
+			continue;
+		}
+		if (strcmp(r->in[i], TIMEOUT) == 0) {
+			smtp_engine_timeout(e);
+			continue;
+		}
+		size_t len = r->inlen[i] ? r->inlen[i] : strlen(r->in[i]);
+		if (split) {
+			for (size_t j = 0; j < len; j++) {
+				smtp_engine_input(e, r->in[i] + j, 1);
+				drain(e, &out);
+			}
+		} else {
+			smtp_engine_input(e, r->in[i], len);
+			drain(e, &out);
+		}
+	}
+	ck_assert_msg(strcmp(buf_str(&out), r->want) == 0, "%s%s:\n got: [%s]\nwant: [%s]", r->name,
+			split ? " (byte by byte)" : "", buf_str(&out), r->want);
+	ck_assert_msg(queued == r->want_queued, "%s: queued %d, want %d", r->name, queued, r->want_queued);
+	if (r->want_content != NULL)
+		ck_assert_msg(strcmp(buf_str(&content), r->want_content) == 0, "%s: content [%s] want [%s]",
+				r->name, buf_str(&content), r->want_content);
+	if (r->want_env != NULL)
+		ck_assert_msg(strstr(buf_str(&envlog), r->want_env) != NULL, "%s: envelope [%s] lacks [%s]",
+				r->name, buf_str(&envlog), r->want_env);
+	ck_assert_msg(!!(smtp_engine_flags(e) & SMTP_WANT_CLOSE) == r->want_closed, "%s: closed %d", r->name,
+			!!(smtp_engine_flags(e) & SMTP_WANT_CLOSE));
+	/* Every opened message was either committed or aborted. */
+	smtp_engine_free(e);
+	ck_assert_msg(opened == queued + aborted, "%s: opened %d queued %d aborted %d", r->name,
+			opened, queued, aborted);
+	buf_free(&out);
+}
+
+START_TEST(test_rows)
+{
+	run_row(&rows[_i], false);
+}
+END_TEST
+
+START_TEST(test_rows_split)
+{
+	if (!(rows[_i].opts & O_NO_SPLIT))
+		run_row(&rows[_i], true);
+}
+END_TEST
+
+/* A commit that finishes later: input waits, replies stay in order. */
+START_TEST(test_pending_commit)
+{
+	struct smtp_engine_cfg cfg;
+	struct buf out = BUF_INIT;
+	setup_cfg(&cfg, 0);
+	queued = aborted = opened = 0;
+	commit_pending = true;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "EHLO c\r\n", 8);
+	smtp_engine_input(e, TRANS, strlen(TRANS));
+	drain(e, &out);
+	smtp_engine_input(e, "x\r\n.\r\nQUIT\r\n", 12);
+	ck_assert(smtp_engine_flags(e) & SMTP_WAIT_COMMIT);
+	smtp_engine_input(e, "NOOP\r\n", 6);	/* arrives while waiting */
+	drain(e, &out);
+	ck_assert_str_eq(buf_str(&out), G E TRANSOK);
+	smtp_engine_commit_done(e, SMTP_COMMIT_OK, "ABC123", NULL);
+	drain(e, &out);
+	ck_assert_str_eq(buf_str(&out), G E TRANSOK "250 2.0.0 Ok: queued as ABC123\r\n" BYE);
+	ck_assert(smtp_engine_flags(e) & SMTP_WANT_CLOSE);
+	smtp_engine_free(e);
+	buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_commit_tempfail)
+{
+	struct smtp_engine_cfg cfg;
+	struct buf out = BUF_INIT;
+	setup_cfg(&cfg, 0);
+	commit_pending = true;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "EHLO c\r\n", 8);
+	smtp_engine_input(e, TRANS, strlen(TRANS));
+	smtp_engine_input(e, ".\r\n", 3);
+	smtp_engine_commit_done(e, SMTP_COMMIT_TEMPFAIL, NULL, "disk full");
+	drain(e, &out);
+	ck_assert_str_eq(buf_str(&out), G E TRANSOK "451 4.3.0 Error: queue file write error\r\n");
+	smtp_engine_free(e);
+	buf_free(&out);
+}
+END_TEST
+
+/* Errors beyond smtpd_soft_error_limit ask the driver to wait; AUTH failures too. */
+START_TEST(test_delays)
+{
+	struct smtp_engine_cfg cfg;
+	setup_cfg(&cfg, O_AUTH);
+	cfg.soft_error_limit = 2;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "FOO\r\n", 5);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
+	smtp_engine_input(e, "FOO\r\n", 5);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 1000);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
+	smtp_engine_free(e);
+
+	cfg.soft_error_limit = 0;
+	e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "HELO c\r\n", 8);
+	smtp_engine_input(e, "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n", 29);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 100);
+	smtp_engine_input(e, "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n", 29);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 200);
+	smtp_engine_free(e);
+}
+END_TEST
+
+/* Idle sessions keep no buffers. */
+START_TEST(test_idle_buffers)
+{
+	struct smtp_engine_cfg cfg;
+	size_t len;
+	setup_cfg(&cfg, 0);
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "EHLO c\r\n", 8);
+	smtp_engine_output(e, &len);
+	smtp_engine_output_done(e, len);
+	ck_assert_ptr_null(smtp_engine_output(e, &len));
+	ck_assert_uint_eq(len, 0);
+	smtp_engine_input(e, "NO", 2);	/* a partial line is kept */
+	smtp_engine_input(e, "OP\r\n", 4);
+	const char *p = smtp_engine_output(e, &len);
+	ck_assert_uint_eq(len, 14);
+	ck_assert(memcmp(p, "250 2.0.0 Ok\r\n", 14) == 0);
+	smtp_engine_free(e);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("smtp_engine");
+	TCase *tc = tcase_create("dialogues");
+	int n = (int)(sizeof(rows) / sizeof(rows[0]));
+	tcase_add_loop_test(tc, test_rows, 0, n);
+	tcase_add_loop_test(tc, test_rows_split, 0, n);
+	tcase_add_test(tc, test_pending_commit);
+	tcase_add_test(tc, test_commit_tempfail);
+	tcase_add_test(tc, test_delays);
+	tcase_add_test(tc, test_idle_buffers);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
