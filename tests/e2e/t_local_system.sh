@@ -13,8 +13,8 @@ for p in sendmail local qmgr pickup; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
 done
 
-u1=ternlu1 u2=ternlu2 u3=ternlu3 u4=ternlu4
-for u in $u1 $u2 $u3 $u4; do test_user_add $u; done
+u1=ternlu1 u2=ternlu2 u3=ternlu3 u4=ternlu4 u5=ternlu5
+for u in $u1 $u2 $u3 $u4 $u5; do test_user_add $u; done
 home() { getent passwd "$1" | cut -d: -f6; }
 
 tern_instance
@@ -72,12 +72,12 @@ grep -q 'unknown user: "nosuchuser-tern"' "$spool/$u4" || fail "no unknown-user 
 grep -q '^Status: 5.1.1' "$spool/$u4" || fail "no 5.1.1"
 
 # mailbox_size_limit: u1's mbox is already > 1500 bytes; two more messages of ~1800 bytes
-# cannot both fit in 4000.
+# cannot both fit in 4000. The bounce goes to u5, whose mbox is empty.
 big=$(head -c 1500 /dev/zero | tr '\0' 'x' | fold -w 70)
-printf 'Subject: big1\n\n%s\n' "$big" | sendmail -f $u4@localhost $u1@localhost || fail "sendmail big1"
-printf 'Subject: big2\n\n%s\n' "$big" | sendmail -f $u4@localhost $u1@localhost || fail "sendmail big2"
-wait_for "the size-limit bounce" grep -q 'mailbox_size_limit' "$spool/$u4"
-grep -q '^Status: 5.2.2' "$spool/$u4" || fail "no 5.2.2 for the size limit"
+printf 'Subject: big1\n\n%s\n' "$big" | sendmail -f $u5@localhost $u1@localhost || fail "sendmail big1"
+printf 'Subject: big2\n\n%s\n' "$big" | sendmail -f $u5@localhost $u1@localhost || fail "sendmail big2"
+wait_for "the size-limit bounce" grep -q 'mailbox_size_limit' "$spool/$u5"
+grep -q '^Status: 5.2.2' "$spool/$u5" || fail "no 5.2.2 for the size limit"
 [ "$(stat -c %s "$spool/$u1")" -le 4000 ] || fail "the mbox grew beyond mailbox_size_limit"
 
 # home_mailbox: a Maildir in the home directory.
