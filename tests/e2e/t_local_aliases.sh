@@ -8,7 +8,7 @@
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
-for p in sendmail local qmgr pickup; do
+for p in sendmail local qmgr pickup ternconf; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
 done
 
@@ -27,10 +27,8 @@ mkdir -p "$out" && chmod 1777 "$out"
 	echo "again erin@localhost"
 } > "$TERN_DIR/aliases.map"
 printf 'dave\n# a comment\n' > "$TERN_DIR/list.inc"
-{
-	echo "alias_maps = texthash:$TERN_DIR/aliases.map"
-	echo "recipient_delimiter = +"
-} >> "$TERN_DIR/main.cf"
+ternconf -e "alias_maps = texthash:$TERN_DIR/aliases.map" "recipient_delimiter = +" ||
+	fail "ternconf -e"
 tern_start
 
 send() {	# send SENDER SUBJECT RCPT...

@@ -9,7 +9,7 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
 need_root
-for p in sendmail local qmgr pickup; do
+for p in sendmail local qmgr pickup ternconf; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
 done
 
@@ -21,13 +21,9 @@ tern_instance
 spool="$TERN_DIR/spool"
 mkdir -p "$spool" && chmod 1777 "$spool"
 # System delivery: drop local_maildir_base, mbox files in our own spool.
-sed -i '/^local_maildir_base/d' "$TERN_DIR/main.cf"
-{
-	echo "mail_spool_directory = $spool"
-	echo "recipient_delimiter = +"
-	echo "message_size_limit = 3000"
-	echo "mailbox_size_limit = 4000"
-} >> "$TERN_DIR/main.cf"
+ternconf -X local_maildir_base || fail "ternconf -X"
+ternconf -e "mail_spool_directory = $spool" "recipient_delimiter = +" \
+	"message_size_limit = 3000" "mailbox_size_limit = 4000" || fail "ternconf -e"
 
 # u2 forwards to u1 and keeps a copy; u3 has a .forward+news running a
 # command and a .forward that files into a Maildir.
@@ -82,7 +78,7 @@ grep -q '^Status: 5.2.2' "$spool/$u5" || fail "no 5.2.2 for the size limit"
 
 # home_mailbox: a Maildir in the home directory.
 tern_stop
-echo "home_mailbox = Maildir/" >> "$TERN_DIR/main.cf"
+ternconf -e "home_mailbox = Maildir/" || fail "ternconf -e"
 tern_start
 send $u1@localhost home $u4@localhost
 wait_for "home_mailbox Maildir" sh -c "ls '$(home $u4)/Maildir/new' 2>/dev/null | grep -q ."

@@ -61,7 +61,7 @@ assert [r["address"] for r in pm["recipients"]] == [r["address"] for r in tm["re
 EOF
 
 # The text layouts: compare line by line, with the variable fields masked.
-echo "mailq_format = postfix" >> "$TERN_DIR/main.cf"
+ternconf -e "mailq_format = postfix" || fail "ternconf -e"
 pfq -p > "$TERN_DIR/pf.txt"
 ternqueue -p > "$TERN_DIR/tern.txt"
 python3 - "$TERN_DIR/pf.txt" "$TERN_DIR/tern.txt" <<'EOF' || fail "Postfix layouts differ"

@@ -7,17 +7,14 @@
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
-for p in sendmail local qmgr pickup ternqueue; do
+for p in sendmail local qmgr pickup ternqueue ternconf; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
 done
 need_cmd python3
 
 tern_instance
-{
-	echo "queue_run_delay = 1s"
-	echo "minimal_backoff_time = 1s"
-	echo "maximal_backoff_time = 2s"
-} >> "$TERN_DIR/main.cf"
+ternconf -e "queue_run_delay = 1s" "minimal_backoff_time = 1s" "maximal_backoff_time = 2s" ||
+	fail "ternconf -e"
 tern_start
 qdir=$(ternconf -h queue_directory 2>/dev/null) || qdir="$TERN_DIR/queue"
 
@@ -43,7 +40,7 @@ echo "$out" | grep -q "^$(printf '\t\t\t\t\t') <bob@remote.example>$" || fail "n
 echo "$out" | grep -q "Total requests: 1$" || fail "no total"
 [ "$(sendmail -bp)" = "$out" ] || fail "sendmail -bp differs from mailq"
 
-echo "mailq_format = postfix" >> "$TERN_DIR/main.cf"
+ternconf -e "mailq_format = postfix" || fail "ternconf -e"
 out=$(ternqueue -p)
 echo "$out" | head -n 1 | grep -q '^-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------$' ||
 	fail "no Postfix header: $out"
@@ -80,11 +77,8 @@ wait_for "an empty queue" sh -c "ternqueue -p | grep -q '^Mail queue is empty$'"
 
 # Delay warning, then expiry: a bounce to the sender with the reason.
 tern_stop
-{
-	echo "delay_warning_time = 2s"
-	echo "maximal_queue_lifetime = 5s"
-	echo "bounce_queue_lifetime = 5s"
-} >> "$TERN_DIR/main.cf"
+ternconf -e "delay_warning_time = 2s" "maximal_queue_lifetime = 5s" "bounce_queue_lifetime = 5s" ||
+	fail "ternconf -e"
 tern_start
 printf 'Subject: expiring\n\nx\n' | sendmail -f carol@localhost dan@remote.example || fail "sendmail"
 wait_for_mail carol 1
