@@ -20,7 +20,8 @@
 #   fill N TEXT     send TEXT followed by N "x" and CRLF (over-long lines)
 # In TEXT and REGEX, ${NAME} is replaced by the environment variable NAME;
 # in TEXT, \r \n \t \\ \0 and \xHH are escapes. Each reply must come
-# within DIALOG_TIMEOUT seconds (default 30).
+# within DIALOG_TIMEOUT seconds (default 30). The first connection comes
+# from DIALOG_SOURCE when that is set (e.g. 127.0.0.2, outside mynetworks).
 import os
 import re
 import socket
@@ -137,7 +138,7 @@ class Conn:
 
 
 def run(host, port, path):
-    conn = Conn(host, port)
+    conn = Conn(host, port, os.environ.get("DIALOG_SOURCE") or None)
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         lines = f.read().split("\n")
     for num, raw in enumerate(lines, 1):
