@@ -41,6 +41,7 @@
 #include "mail/addr.h"
 #include "mail/cleanup.h"
 #include "mail/cleanup_impl.h"
+#include "mail/qwake.h"
 #include "mail/header.h"
 #include "mail/qfile.h"
 #include "util/buf.h"
@@ -698,23 +699,6 @@ int cleanup_write(struct cleanup *c, const char *data, size_t len)
 	return c->status == CLEANUP_TEMPFAIL ? -1 : 0;
 }
 
-int cleanup_wake(const char *socket_path)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if (socket_path == NULL || strlen(socket_path) >= sizeof(sun.sun_path))
-		return -1;
-	strlcpy(sun.sun_path, socket_path, sizeof(sun.sun_path));
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	int rc = -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
-	    send(fd, "wake\n", 5, MSG_NOSIGNAL | MSG_DONTWAIT) == 5)
-		rc = 0;
-	close(fd);
-	return rc;
-}
-
 int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *reason)
 {
 	int status;
@@ -744,7 +728,7 @@ int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *
 				strlcpy(queue_id, id, idlen);
 			msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", id, buf_str(&c->sender),
 				 c->size, c->nrcpt);
-			cleanup_wake(c->s.wake_socket);
+			qwake_send_path(c->s.wake_socket, QWAKE_NEW);
 		}
 		buf_free(&err);
 	}

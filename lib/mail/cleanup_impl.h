@@ -45,11 +45,5 @@ struct cleanup *cleanup_open_with(const struct cleanup_settings *s, enum cleanup
 /* RFC 5322 date of t in local time, e.g. "Wed, 25 Nov 2026 14:59:00 +0000". */
 void cleanup_rfc5322_date(time_t t, struct buf *out);
 
-/*
- * Send "wake" to a Tern service socket (stream, as daemon_trigger does)
- * without blocking: a wake-up that fails is not an error, the receiver
- * also scans. Returns 0 when sent.
- */
-int cleanup_wake(const char *socket_path);
 
 #endif

@@ -40,7 +40,7 @@ struct mailq_list {
 	struct mailq_entry *e;
 };
 
-/* Parse "sendmail", "postfix" (mailq_format); -1 otherwise. */
+/* Parse "sendmail", "postfix" (mailq_format) or "json"; -1 otherwise. */
 int mailq_style_parse(const char *word);
 
 void mailq_list_init(struct mailq_list *l);
@@ -60,6 +60,17 @@ void mailq_format(enum mailq_style style, const char *queue_dir, const struct ma
  * skipped. 0 ok, -1 (queue directory unreadable) with a reason.
  */
 int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err);
+
+/*
+ * The whole listing as mailq / sendmail -bp / ternqueue -p show it,
+ * appended to out: read the queue directly when we may, otherwise ask
+ * the queue manager over queue_dir/public/qmgr ("list STYLE"), which
+ * anyone may use. queue_name is what the sendmail layout calls the
+ * queue (queue_directory). 0 ok, -1 with a reason (mail system down).
+ */
+int mailq_listing(const char *queue_dir, enum mailq_style style, struct buf *out, struct buf *err);
+/* Style words for the "list" request: "sendmail", "postfix", "json". */
+const char *mailq_style_name(enum mailq_style style);
 
 /* --- defer/ID: why recipients were deferred, and whether a delay warning went out --- */
 

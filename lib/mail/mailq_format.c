@@ -24,7 +24,14 @@ int mailq_style_parse(const char *word)
 		return MAILQ_SENDMAIL;
 	if (strcmp(word, "postfix") == 0)
 		return MAILQ_POSTFIX;
+	if (strcmp(word, "json") == 0)
+		return MAILQ_JSON;
 	return -1;
+}
+
+const char *mailq_style_name(enum mailq_style style)
+{
+	return style == MAILQ_POSTFIX ? "postfix" : style == MAILQ_JSON ? "json" : "sendmail";
 }
 
 void mailq_list_init(struct mailq_list *l)

@@ -8,9 +8,12 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mail/mailq.h"
+#include "mail/qfile.h"
 
 /* Two messages: one deferred with a reason, one active to two recipients. */
 static void sample(struct mailq_list *l)
@@ -156,6 +159,78 @@ START_TEST(test_deferlog)
 }
 END_TEST
 
+/* A real queue: two committed files, one recipient done, one defer log, one stray temp file. */
+START_TEST(test_scan)
+{
+	char dir[] = "/tmp/test_mailq.XXXXXX";
+	static const char *const sub[] = {"incoming", "active", "deferred", "hold", "defer"};
+	struct buf err = BUF_INIT, path = BUF_INIT, out = BUF_INIT;
+	char id1[QF_ID_MAX], id2[QF_ID_MAX];
+	struct qfile_writer *w;
+	struct qfile *q;
+	struct mailq_list l;
+	struct deferlog d;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (int i = 0; i < 5; i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, sub[i]);
+		ck_assert_int_eq(mkdir(buf_str(&path), 0700), 0);
+	}
+	buf_reset(&path);
+	buf_printf(&path, "%s/deferred", dir);
+	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
+	qfile_set_arrival(w, &(struct timeval){.tv_sec = 1764082190});
+	qfile_set_sender(w, "alice@example.com");
+	qfile_add_rcpt(w, "done@localhost", 0, "");
+	qfile_add_rcpt(w, "bob@remote.example", 0, "");
+	ck_assert_int_eq(qfile_write(w, "Subject: x\n\nbody\n", 19, &err), 0);
+	ck_assert_int_eq(qfile_commit(w, id1, sizeof(id1), &err), 0);
+	buf_reset(&path);
+	buf_printf(&path, "%s/deferred/%s", dir, id1);
+	ck_assert_int_eq(qfile_open(buf_str(&path), true, &q, &err), QF_OK);
+	ck_assert_int_eq(qfile_mark_done(q, 0, QF_RCPT_DELIVERED, &err), 0);
+	qfile_close(q);
+	deferlog_init(&d);
+	deferlog_add(&d, "bob@remote.example", "no SMTP client configured");
+	ck_assert_int_eq(deferlog_write(dir, id1, &d), 0);
+	deferlog_free(&d);
+	buf_reset(&path);
+	buf_printf(&path, "%s/hold", dir);
+	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
+	qfile_set_arrival(w, &(struct timeval){.tv_sec = 1764082290});
+	qfile_set_sender(w, "");
+	qfile_add_rcpt(w, "carol@localhost", 0, "");
+	ck_assert_int_eq(qfile_write(w, "\nx\n", 3, &err), 0);
+	ck_assert_int_eq(qfile_commit(w, id2, sizeof(id2), &err), 0);
+	/* A temporary file being written is not listed. */
+	buf_reset(&path);
+	buf_printf(&path, "%s/incoming", dir);
+	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
+
+	mailq_list_init(&l);
+	ck_assert_int_eq(mailq_scan(dir, &l, &err), 0);
+	ck_assert_uint_eq(l.count, 2);
+	ck_assert_str_eq(l.e[0].queue_id, id1);
+	ck_assert_str_eq(l.e[0].queue_name, "deferred");
+	ck_assert_uint_eq(l.e[0].nrcpt, 1);
+	ck_assert_str_eq(l.e[0].rcpt[0].address, "bob@remote.example");
+	ck_assert_str_eq(l.e[0].rcpt[0].reason, "no SMTP client configured");
+	ck_assert_int_eq(l.e[0].size, 19);
+	ck_assert_str_eq(l.e[1].queue_name, "hold");
+	mailq_format(MAILQ_JSON, dir, &l, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"queue_name\": \"hold\""));
+	qfile_abort(w);
+	buf_reset(&path);
+	buf_printf(&path, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(buf_str(&path)), 0);
+	mailq_list_free(&l);
+	buf_free(&err);
+	buf_free(&path);
+	buf_free(&out);
+}
+END_TEST
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -166,6 +241,7 @@ int main(void)
 	tcase_add_test(tc, test_reason_changes_and_hold);
 	tcase_add_test(tc, test_json_escapes);
 	tcase_add_test(tc, test_deferlog);
+	tcase_add_test(tc, test_scan);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,220 @@
+/*
+ * mailq.c - read the queue for a listing, and keep defer/ID files.
+ *
+ * Mail layer. Runs with the caller's privileges: ternqueue and
+ * sendmail -bp as root or mail_owner (who can read the queue), the
+ * queue manager as mail_owner (which writes defer/). Files that vanish
+ * or do not parse while the queue is being listed are skipped: the
+ * listing is a snapshot, as Postfix's is.
+ */
+#include "compat.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mail/mailq.h"
+#include "mail/qfile.h"
+#include "util/mem.h"
+
+static const char *const queues[] = {"incoming", "active", "deferred", "hold", NULL};
+
+static void scan_one(const char *queue_dir, const char *qname, const char *id,
+    struct mailq_list *l)
+{
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	struct qfile *q = NULL;
+	struct deferlog d;
+
+	buf_printf(&path, "%s/%s/%s", queue_dir, qname, id);
+	deferlog_init(&d);
+	if (qfile_open(buf_str(&path), false, &q, &err) == QF_OK) {
+		struct mailq_entry *e = mailq_add(l, qname, id, (long long)qfile_arrival(q).tv_sec,
+		    (long long)qfile_content_size(q), qfile_sender(q));
+		const char *fx = qfile_attr(q, "forced_expire");
+
+		e->forced_expire = fx != NULL && strcmp(fx, "yes") == 0;
+		deferlog_read(queue_dir, id, &d);
+		for (size_t i = 0; i < qfile_rcpt_count(q); i++) {
+			const struct qfile_rcpt *r = qfile_rcpt(q, i);
+			if (r->status == QF_RCPT_PENDING)
+				mailq_add_rcpt(e, r->address, deferlog_reason(&d, r->address));
+		}
+		qfile_close(q);
+	}
+	deferlog_free(&d);
+	buf_free(&path);
+	buf_free(&err);
+}
+
+static int by_arrival(const void *a, const void *b)
+{
+	const struct mailq_entry *x = a, *y = b;
+
+	if (x->arrival != y->arrival)
+		return x->arrival < y->arrival ? -1 : 1;
+	return strcmp(x->queue_id, y->queue_id);
+}
+
+int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err)
+{
+	int opened = 0;
+
+	for (const char *const *qn = queues; *qn; qn++) {
+		struct buf dir = BUF_INIT;
+		struct dirent *de;
+		DIR *dp;
+
+		buf_printf(&dir, "%s/%s", queue_dir, *qn);
+		dp = opendir(buf_str(&dir));
+		if (dp == NULL) {
+			if (errno != ENOENT)
+				buf_printf(err, "%s: %s", buf_str(&dir), strerror(errno));
+			buf_free(&dir);
+			if (errno != ENOENT)
+				return -1;
+			continue;
+		}
+		opened++;
+		while ((de = readdir(dp)) != NULL) {
+			if (de->d_name[0] == '.' || !qfile_id_valid(de->d_name))
+				continue;
+			scan_one(queue_dir, *qn, de->d_name, l);
+		}
+		closedir(dp);
+		buf_free(&dir);
+	}
+	if (opened == 0) {
+		buf_printf(err, "%s: no queue directories", queue_dir);
+		return -1;
+	}
+	if (l->count > 1)
+		qsort(l->e, l->count, sizeof(*l->e), by_arrival);
+	return 0;
+}
+
+int deferlog_read(const char *queue_dir, const char *id, struct deferlog *d)
+{
+	struct buf path = BUF_INIT, text = BUF_INIT;
+	char chunk[4096];
+	ssize_t n;
+	int fd;
+
+	buf_printf(&path, "%s/defer/%s", queue_dir, id);
+	fd = open(buf_str(&path), O_RDONLY | O_CLOEXEC);
+	buf_free(&path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && text.len < 1024 * 1024)
+		buf_add(&text, chunk, (size_t)n);
+	close(fd);
+	deferlog_parse(buf_str(&text), d);
+	buf_free(&text);
+	return 0;
+}
+
+int deferlog_write(const char *queue_dir, const char *id, const struct deferlog *d)
+{
+	struct buf path = BUF_INIT, tmp = BUF_INIT, text = BUF_INIT;
+	int fd, ret = -1;
+
+	buf_printf(&path, "%s/defer/%s", queue_dir, id);
+	buf_printf(&tmp, "%s/defer/.%s.%ld", queue_dir, id, (long)getpid());
+	deferlog_format(d, &text);
+	fd = open(buf_str(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		ssize_t n = write(fd, text.data ? text.data : "", text.len);
+		if (close(fd) == 0 && n == (ssize_t)text.len
+		    && rename(buf_str(&tmp), buf_str(&path)) == 0)
+			ret = 0;
+		else
+			unlink(buf_str(&tmp));
+	}
+	buf_free(&path);
+	buf_free(&tmp);
+	buf_free(&text);
+	return ret;
+}
+
+void deferlog_remove(const char *queue_dir, const char *id)
+{
+	struct buf path = BUF_INIT;
+
+	buf_printf(&path, "%s/defer/%s", queue_dir, id);
+	unlink(buf_str(&path));
+	buf_free(&path);
+}
+
+/* Ask qmgr for the listing over public/qmgr. */
+static int listing_from_qmgr(const char *queue_dir, enum mailq_style style, struct buf *out,
+    struct buf *err)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 60};
+	struct buf req = BUF_INIT;
+	char chunk[8192];
+	ssize_t n;
+	int fd, len;
+
+	len = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr", queue_dir);
+	if (len < 0 || (size_t)len >= sizeof(sun.sun_path)) {
+		buf_printf(err, "%s/public/qmgr: path too long", queue_dir);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		buf_printf(err, "cannot read the queue and the mail system is down (%s: %s)",
+		    sun.sun_path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	buf_printf(&req, "list %s\n", mailq_style_name(style));
+	if (write(fd, req.data, req.len) != (ssize_t)req.len) {
+		buf_printf(err, "write %s: %s", sun.sun_path, strerror(errno));
+		close(fd);
+		buf_free(&req);
+		return -1;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		buf_add(out, chunk, (size_t)n);
+	close(fd);
+	buf_free(&req);
+	if (n < 0) {
+		buf_printf(err, "read %s: %s", sun.sun_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int mailq_listing(const char *queue_dir, enum mailq_style style, struct buf *out, struct buf *err)
+{
+	struct mailq_list l;
+	struct buf dir = BUF_INIT;
+	int ret;
+
+	struct stat st;
+
+	/* Queue files belong to mail_owner: only root and mail_owner read them. */
+	buf_printf(&dir, "%s/deferred", queue_dir);
+	if (stat(buf_str(&dir), &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid)) {
+		buf_free(&dir);
+		return listing_from_qmgr(queue_dir, style, out, err);
+	}
+	buf_free(&dir);
+	mailq_list_init(&l);
+	ret = mailq_scan(queue_dir, &l, err);
+	if (ret == 0)
+		mailq_format(style, queue_dir, &l, out);
+	mailq_list_free(&l);
+	return ret;
+}
