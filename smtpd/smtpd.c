@@ -29,6 +29,7 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -44,6 +45,7 @@
 #include <unistd.h>
 
 #include "mail/config.h"
+#include "mail/daemon.h"
 #include "mail/sasl.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
@@ -51,7 +53,6 @@
 
 struct smtpd_settings smtpd;
 static int epfd = -1;
-static volatile sig_atomic_t stop;
 
 uint64_t smtpd_now(void)
 {
@@ -106,10 +107,9 @@ static void settings(void)
 {
 	struct smtp_engine_cfg *e = &smtpd.engine;
 	struct buf err = BUF_INIT;
-	const char *tls_mode = getenv("TERN_TLS");
-	const char *auth_mode = getenv("TERN_AUTH");
+	const struct daemon_info *di = daemon_info();
 
-	smtpd.service = xstrdup(getenv("TERN_SERVICE") ? getenv("TERN_SERVICE") : "smtp");
+	smtpd.service = xstrdup(di->service ? di->service : "smtp");
 	e->myhostname = xstrdup(str_param("myhostname", "localhost"));
 	smtpd.banner_text = xstrdup(str_param("smtpd_banner", e->myhostname));
 	e->banner = smtpd.banner_text;
@@ -144,19 +144,13 @@ static void settings(void)
 		msg_warn("smtpd_client_event_limit_exceptions: %s", buf_str(&err));
 	buf_reset(&err);
 
-	/* TLS: the service column (ternd) wins over smtpd_tls_security_level. */
+	/*
+	 * TLS. daemon_init() turned the service's tls column into
+	 * smtpd_tls_security_level / smtpd_tls_wrappermode. An empty level
+	 * (the default) offers STARTTLS once a certificate is configured.
+	 */
 	const char *level = str_param("smtpd_tls_security_level", "");
 	smtpd.implicit_tls = bool_param("smtpd_tls_wrappermode", false);
-	if (tls_mode != NULL) {
-		if (strcmp(tls_mode, "none") == 0)
-			level = "none";
-		else if (strcmp(tls_mode, "required") == 0)
-			level = "encrypt";
-		else if (strcmp(tls_mode, "implicit") == 0)
-			smtpd.implicit_tls = true;
-		else if (strcmp(tls_mode, "starttls") == 0 && strcmp(level, "encrypt") != 0)
-			level = "may";
-	}
 	if (strcmp(level, "none") != 0 || smtpd.implicit_tls) {
 		smtpd.tls = smtpd_tls_init(&err);
 		if (err.len > 0)
@@ -169,12 +163,8 @@ static void settings(void)
 	e->starttls = smtpd.tls != NULL && !smtpd.implicit_tls;
 	e->tls_required = strcmp(level, "encrypt") == 0;
 
-	/* AUTH */
+	/* AUTH (the service's auth column arrives as smtpd_sasl_auth_enable). */
 	bool auth = bool_param("smtpd_sasl_auth_enable", false);
-	if (auth_mode != NULL && strcmp(auth_mode, "no") == 0)
-		auth = false;
-	else if (auth_mode != NULL && (strcmp(auth_mode, "yes") == 0 || strcmp(auth_mode, "required") == 0))
-		auth = true;
 	if (auth) {
 		if (sasl_server_init(&err) == 0) {
 			smtpd.auth_mechs = xstrdup(sasl_server_mechanisms(true));
@@ -184,7 +174,9 @@ static void settings(void)
 			msg_warn("AUTH is off: %s", buf_str(&err));
 		}
 	}
-	e->auth_required = auth_mode != NULL && strcmp(auth_mode, "required") == 0;
+	e->auth_required = di->auth == SVC_AUTH_REQUIRED;
+	if (e->auth_required && !e->auth)
+		msg_warn("service %s requires AUTH but AUTH is off: all mail will be refused", smtpd.service);
 	e->tls_auth_only = bool_param("smtpd_tls_auth_only", false);
 	e->broken_sasl_auth_clients = bool_param("broken_sasl_auth_clients", false);
 	buf_reset(&err);
@@ -259,48 +251,35 @@ static int bind_listener(const char *spec)
 	return 0;
 }
 
+/* The sockets ternd bound for this service (descriptors 3, 4, ...). */
 static void inherited_listeners(void)
 {
-	const char *n = getenv("TERN_LISTEN_FDS");
-	const char *addrs = getenv("TERN_LISTEN_ADDRS");
-	if (n == NULL)
-		return;
-	int count = atoi(n);
-	char *copy = xstrdup(addrs ? addrs : "");
-	char *save = NULL, *tok = strtok_r(copy, " ", &save);
-	for (int i = 0; i < count && i < 64; i++) {
-		add_listener(3 + i, tok ? tok : "inherited");
-		tok = tok ? strtok_r(NULL, " ", &save) : NULL;
+	const struct daemon_info *di = daemon_info();
+	for (int i = 0; i < di->nlisten; i++) {
+		int fl = fcntl(di->listen[i].fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(di->listen[i].fd, F_SETFL, fl | O_NONBLOCK);
+		add_listener(di->listen[i].fd, di->listen[i].addr);
 	}
-	free(copy);
 }
 
 /* ---- privileges ---- */
 
+/* After the TLS key is loaded: the one privilege drop of every daemon. */
 static void drop_privileges(void)
 {
+	struct buf err = BUF_INIT;
 	if (geteuid() != 0)
 		return;
-	const char *user = str_param("mail_owner", "tern");
-	struct passwd *pw = getpwnam(user);
-	if (pw == NULL)
-		msg_fatal_status(EX_NOUSER, "mail_owner %s: no such user", user);
-	if (pw->pw_uid == 0) {
+	if (getpwnam(str_param("mail_owner", "tern")) != NULL
+	    && getpwnam(str_param("mail_owner", "tern"))->pw_uid == 0) {
 		/* A test instance made by root (tern init) names root as its owner. */
-		msg_warn("mail_owner is %s (uid 0): running with root privileges", user);
+		msg_warn("mail_owner is %s (uid 0): running with root privileges", cfg_str("mail_owner"));
 		return;
 	}
-	if (setgroups(1, &pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0
-	    || setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-		msg_fatal_status(EX_NOPERM, "cannot become %s: %m", user);
-	if (setuid(0) == 0 || geteuid() != pw->pw_uid || getuid() != pw->pw_uid)
-		msg_fatal_status(EX_SOFTWARE, "privilege drop to %s did not hold", user);
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
+	if (priv_drop(str_param("mail_owner", "tern"), &err) < 0)
+		msg_fatal_status(EX_NOPERM, "cannot run as mail_owner: %s", buf_str(&err));
+	buf_free(&err);
 }
 
 static void usage(void)
@@ -309,59 +288,29 @@ static void usage(void)
 	exit(EX_USAGE);
 }
 
+
 int main(int argc, char **argv)
 {
-	const char *dir = NULL;
-	char **overrides = NULL, **binds = NULL;
-	size_t noverride = 0, nbind = 0;
-	int ch, verbose = 0;
-	struct buf err = BUF_INIT;
+	char **binds = NULL, **args = xcalloc((size_t)argc + 1, sizeof(char *));
+	size_t nbind = 0;
+	int nargs = 0;
 
-	log_init("tern/smtpd", getenv("TERN_LOG_STDERR") || isatty(2) ? LOG_TO_SYSLOG | LOG_TO_STDERR
-			: LOG_TO_SYSLOG);
-	while ((ch = getopt(argc, argv, "c:o:l:v")) != -1) {
-		switch (ch) {
-		case 'c':
-			dir = optarg;
-			break;
-		case 'o':
-			overrides = xreallocarray(overrides, noverride + 1, sizeof(*overrides));
-			overrides[noverride++] = optarg;
-			break;
-		case 'l':
+	/* -l host:port is ours (manual runs and tests); the rest is daemon_init()'s. */
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && strcmp(argv[i], "-l") == 0) {
+			if (i + 1 >= argc)
+				usage();
 			binds = xreallocarray(binds, nbind + 1, sizeof(*binds));
-			binds[nbind++] = optarg;
-			break;
-		case 'v':
-			verbose++;
-			break;
-		default:
-			usage();
+			binds[nbind++] = argv[++i];
+		} else if (i > 0 && strncmp(argv[i], "-l", 2) == 0) {
+			binds = xreallocarray(binds, nbind + 1, sizeof(*binds));
+			binds[nbind++] = argv[i] + 2;
+		} else {
+			args[nargs++] = argv[i];
 		}
 	}
-	if (config_load(dir, false, &err) != 0)
-		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
-	for (size_t i = 0; i < noverride; i++) {
-		char *eq = strchr(overrides[i], '=');
-		if (eq == NULL)
-			usage();
-		*eq = '\0';
-		char *name = overrides[i], *value = eq + 1;
-		while (*value == ' ')
-			value++;
-		for (char *t = eq - 1; t >= name && *t == ' '; t--)
-			*t = '\0';
-		buf_reset(&err);
-		if (cfg_set(name, value, &err) != 0)
-			msg_fatal_status(EX_CONFIG, "-o %s: %s", name, buf_str(&err));
-	}
-	log_set_file(str_param("maillog_file", ""));
-	log_set_verbose(verbose);
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	struct sigaction sa = {.sa_handler = on_signal};
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	if (daemon_init(nargs, args, "smtpd", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM) != nargs)
+		usage();
 
 	/* Many sessions need many descriptors. */
 	struct rlimit rl;
@@ -381,9 +330,6 @@ int main(int argc, char **argv)
 
 	settings();		/* loads the TLS key: before the privilege drop */
 	drop_privileges();
-	const char *qdir = str_param("queue_directory", NULL);
-	if (qdir != NULL && chdir(qdir) < 0)
-		msg_warn("chdir %s: %m", qdir);
 	if (smtpd_commit_init(smtpd.commit_threads) < 0)
 		msg_fatal("cannot start commit threads: %m");
 	for (int i = 0; i < nlisteners; i++)
@@ -394,7 +340,7 @@ int main(int argc, char **argv)
 
 	struct epoll_event evs[256];
 	uint64_t last_sweep = smtpd_now();
-	while (!stop) {
+	while (!daemon_stop) {
 		int timeout = smtpd_conn_timers(smtpd_now());
 		smtpd_conn_reap();
 		int n = epoll_wait(epfd, evs, 256, timeout);
