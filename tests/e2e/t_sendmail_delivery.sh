@@ -68,4 +68,12 @@ qdir=$(ternconf -h queue_directory) || fail "ternconf -h queue_directory"
 has_mail stopped 'while-stopped' && fail "delivered while stopped?"
 tern_start
 wait_mail stopped '^Subject: while-stopped'
+
+# mailq / -bp (sendmail's layout by default) and -q (flush) on the running instance.
+queue_empty() { mailq | grep -q 'is empty'; }
+wait_for "an empty queue in mailq" queue_empty
+mailq | grep -q 'Total requests: 0' || fail "mailq: $(mailq 2>&1)"
+sendmail -bp | grep -q 'is empty' || fail "sendmail -bp: $(sendmail -bp 2>&1)"
+sendmail -q || fail "sendmail -q exited $?"
+sendmail -qRlocalhost || fail "sendmail -qR exited $?"
 pass
