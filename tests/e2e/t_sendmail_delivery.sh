@@ -69,6 +69,21 @@ has_mail stopped 'while-stopped' && fail "delivered while stopped?"
 tern_start
 wait_mail stopped '^Subject: while-stopped'
 
+# A waiting message that cleanup refuses for good (the size limit went down
+# while it waited) goes back to its sender instead of vanishing.
+tern_stop
+head -c 60000 /dev/zero | tr '\0' z | fold -w 50 | sed '1i\
+Subject: too-big-later
+' | sendmail -f bigsender@localhost bigrcpt@localhost || fail "big submission while stopped: exit $?"
+ternconf -e 'message_size_limit = 40000' || fail "ternconf -e"
+tern_start
+wait_mail bigsender 'too-big-later'
+has_mail bigsender '^Content-Type: multipart/report' || fail "the returned message is not a DSN"
+[ -z "$(ls -A "$qdir/maildrop")" ] || fail "the refused message is still in maildrop/"
+has_mail bigrcpt 'too-big-later' && fail "the refused message was delivered"
+ternconf -e 'message_size_limit = 10240000' || fail "ternconf -e"
+tern_reload
+
 # mailq / -bp (sendmail's layout by default) and -q (flush) on the running instance.
 queue_empty() { mailq | grep -q 'is empty'; }
 wait_for "an empty queue in mailq" queue_empty
