@@ -84,6 +84,19 @@ has_mail bigrcpt 'too-big-later' && fail "the refused message was delivered"
 ternconf -e 'message_size_limit = 10240000' || fail "ternconf -e"
 tern_reload
 
+# virtual_alias_maps and canonical_maps, set up with Tern's tools, apply to sendmail's mail.
+printf 'sales@localhost  ann, bob@localhost\n' >"$TERN_DIR/virtual"
+printf 'oldname@localhost  newname@localhost\n' >"$TERN_DIR/canonical"
+ternmap "hash:$TERN_DIR/virtual" || fail "ternmap virtual"
+ternmap "hash:$TERN_DIR/canonical" || fail "ternmap canonical"
+ternconf -e "virtual_alias_maps = hash:$TERN_DIR/virtual" "canonical_maps = hash:$TERN_DIR/canonical" ||
+	fail "ternconf -e"
+tern_reload
+printf 'Subject: to-sales\n\nx\n' | sendmail -f oldname@localhost sales@localhost || fail "virtual: exit $?"
+wait_mail ann '^Subject: to-sales'
+wait_mail bob '^Subject: to-sales'
+has_mail bob '^Return-Path: <newname@localhost>' || fail "canonical_maps did not rewrite the sender"
+
 # mailq / -bp (sendmail's layout by default) and -q (flush) on the running instance.
 queue_empty() { mailq | grep -q 'is empty'; }
 wait_for "an empty queue in mailq" queue_empty
