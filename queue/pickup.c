@@ -22,15 +22,15 @@
  *
  *	An envelope sender set with -f by a user who is not trusted (root,
  *	daemon, uucp and trusted_users are) gets an X-Authentication-Warning:
- *	header, as sendmail adds.
+ *	header, as sendmail adds; local_login_sender_maps is checked again.
  *
  * SECURITY
  *	Runs as mail_owner (the daemon skeleton drops privileges). Reads
  *	files written by terndrop on behalf of any local user.
  *
  * CONFIGURATION PARAMETERS
- *	queue_directory, trusted_users, myhostname, myorigin, and those of
- *	cleanup.
+ *	queue_directory, trusted_users, local_login_sender_maps, myhostname,
+ *	myorigin, and those of cleanup.
  */
 #include "compat.h"
 
@@ -54,6 +54,7 @@
 #include "mail/config.h"
 #include "mail/droprec.h"
 #include "mail/header.h"
+#include "mail/login_sender.h"
 #include "mail/qfile.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -228,6 +229,22 @@ static int pickup_file(const char *name)
 			to_corrupt(buf_str(&path), name, "malformed recipient");
 			goto out;
 		}
+	/* local_login_sender_maps again: the file is not trusted. */
+	const char *given = qfile_attr(q, "sender_given");
+	bool sender_given = given && strcmp(given, "yes") == 0;
+	if (sender_given && strcmp(sender, login) != 0) {
+		int ok = login_sender_allowed(cfg_str("local_login_sender_maps"), login, sender,
+					      cfg_str("myorigin"), &err);
+		if (ok < 0) {
+			msg_warn("%s: %s", name, buf_str(&err));
+			rc = -1;
+			goto out;
+		}
+		if (ok == 0) {
+			to_corrupt(buf_str(&path), name, "sender not allowed by local_login_sender_maps");
+			goto out;
+		}
+	}
 	const char *extract = qfile_attr(q, "extract");
 	struct cleanup *c = cleanup_open(CLEANUP_LOCAL, extract && strcmp(extract, "yes") == 0
 							    ? CLEANUP_FLAG_EXTRACT : 0);
@@ -248,8 +265,7 @@ static int pickup_file(const char *name)
 	if (qfile_attr(q, "protocol") == NULL)
 		cleanup_attr(c, "protocol", "local");
 
-	const char *given = qfile_attr(q, "sender_given");
-	if (given && strcmp(given, "yes") == 0 && !trusted(st.st_uid, login) && !own_address(sender, login)) {
+	if (sender_given && !trusted(st.st_uid, login) && !own_address(sender, login)) {
 		struct buf warn = BUF_INIT;
 		buf_printf(&warn, "X-Authentication-Warning: %s: %s set sender to %s%s%s using -f\n",
 			   cfg_str("myhostname"), login, *sender ? "" : "<", *sender ? sender : "", *sender ? "" : ">");

@@ -1,0 +1,77 @@
+/*
+ * login_sender.c - local_login_sender_maps matching (see login_sender.h).
+ *
+ * Mail layer; runs in terndrop (setgid terndrop) and pickup (mail_owner)
+ * on a sender given by a local user. No allocation survives a call.
+ */
+#include "compat.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mail/login_sender.h"
+#include "util/buf.h"
+#include "util/map.h"
+#include "util/mem.h"
+
+static void qualify(const char *addr, const char *myorigin, struct buf *out)
+{
+	buf_reset(out);
+	buf_adds(out, addr);
+	if (*addr != '\0' && strchr(addr, '@') == NULL && myorigin && *myorigin)
+		buf_printf(out, "@%s", myorigin);
+}
+
+int login_sender_match(const char *patterns, const char *sender, const char *myorigin)
+{
+	struct buf want = BUF_INIT, pat = BUF_INIT;
+	const char *p = patterns;
+	int ok = 0;
+
+	qualify(sender, myorigin, &want);
+	const char *at = strrchr(buf_str(&want), '@');
+	while (*p && !ok) {
+		p += strspn(p, ", \t\r\n");
+		size_t len = strcspn(p, ", \t\r\n");
+		if (len == 0)
+			break;
+		char *tok = xstrndup(p, len);
+		p += len;
+		if (strcmp(tok, "*") == 0)
+			ok = 1;
+		else if (strcmp(tok, "<>") == 0)
+			ok = *sender == '\0';
+		else if (*tok == '@')
+			ok = *sender != '\0' && at != NULL && strcasecmp(at, tok) == 0;
+		else {
+			qualify(tok, myorigin, &pat);
+			ok = *sender != '\0' && strcasecmp(buf_str(&pat), buf_str(&want)) == 0;
+		}
+		free(tok);
+	}
+	buf_free(&want);
+	buf_free(&pat);
+	return ok;
+}
+
+int login_sender_allowed(const char *maps, const char *login, const char *sender,
+			 const char *myorigin, struct buf *err)
+{
+	struct buf value = BUF_INIT;
+	if (maps == NULL || *maps == '\0')
+		return 1;
+	struct maplist *ml = maplist_open(maps, 0, err);
+	if (ml == NULL)
+		return -1;
+	int rc = maplist_lookup(ml, login, &value);
+	if (rc < 0) {
+		buf_reset(err);
+		buf_printf(err, "local_login_sender_maps lookup of %s failed", login);
+	} else if (rc == 1) {
+		rc = login_sender_match(buf_str(&value), sender, myorigin);
+	}
+	maplist_close(ml);
+	buf_free(&value);
+	return rc;
+}
