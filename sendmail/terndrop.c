@@ -34,6 +34,7 @@
  *
  * CONFIGURATION PARAMETERS
  *	queue_directory, message_size_limit, local_login_sender_maps,
+ *	authorized_submit_users,
  *	alternate_config_directories, myorigin, maillog_file.
  *
  * SEE ALSO
@@ -317,6 +318,12 @@ int main(int argc, char **argv)
 	char uidname[32];
 	snprintf(uidname, sizeof(uidname), "#%ld", (long)uid);
 	char *login = xstrdup(pw && pw->pw_name && qfile_field_valid(pw->pw_name) ? pw->pw_name : uidname);
+	int may = submit_user_allowed(cfg_list("authorized_submit_users"), login, &err);
+	if (may < 0)
+		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
+	if (may == 0 && uid != 0)
+		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to submit mail "
+				 "(authorized_submit_users)", login, (long)uid);
 
 	struct droprec_state st;
 	droprec_init(&st, (unsigned long long)cfg_int("message_size_limit"));

@@ -6,6 +6,7 @@
  */
 #include "compat.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -74,4 +75,35 @@ int login_sender_allowed(const char *maps, const char *login, const char *sender
 	maplist_close(ml);
 	buf_free(&value);
 	return rc;
+}
+
+int submit_user_allowed(char *const *list, const char *login, struct buf *err)
+{
+	for (; list && *list; list++) {
+		const char *item = *list;
+		bool negate = *item == '!';
+		if (negate)
+			item++;
+		int match;
+		if (strchr(item, ':') != NULL && item[0] != '/') {
+			struct buf value = BUF_INIT;
+			struct map *m = map_open(item, 0, err);
+			if (m == NULL)
+				return -1;
+			match = map_lookup(m, login, &value);
+			if (match < 0) {
+				buf_reset(err);
+				buf_printf(err, "authorized_submit_users: lookup in %s failed", item);
+			}
+			map_close(m);
+			buf_free(&value);
+			if (match < 0)
+				return -1;
+		} else {
+			match = strcmp(item, login) == 0;
+		}
+		if (match)
+			return negate ? 0 : 1;
+	}
+	return 0;
 }

@@ -26,4 +26,12 @@ int login_sender_allowed(const char *maps, const char *login, const char *sender
 /* Match one pattern list (the table's value) without a table; 1 or 0. */
 int login_sender_match(const char *patterns, const char *sender, const char *myorigin);
 
+/*
+ * authorized_submit_users (Postfix): may this login submit mail at all?
+ * The list holds login names, "type:table" lookups (a found key matches;
+ * static:anyone matches everybody) and "!" negations; the first item that
+ * matches decides, and no match means no. 1 yes, 0 no, -1 table error.
+ */
+int submit_user_allowed(char *const *list, const char *login, struct buf *err);
+
 #endif

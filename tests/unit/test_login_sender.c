@@ -50,11 +50,37 @@ START_TEST(test_cases)
 }
 END_TEST
 
+static const struct submit_case {
+	const char *list[4];
+	const char *login;
+	int want;
+} submit_cases[] = {
+	{.list = {"static:anyone"}, .login = "joe", .want = 1},
+	{.list = {NULL}, .login = "joe", .want = 0},
+	{.list = {"root", "joe"}, .login = "joe", .want = 1},
+	{.list = {"root", "joe"}, .login = "ann", .want = 0},
+	{.list = {"!joe", "static:anyone"}, .login = "joe", .want = 0},
+	{.list = {"!joe", "static:anyone"}, .login = "ann", .want = 1},
+	{.list = {"inline:{ ann=x }"}, .login = "ann", .want = 1},
+	{.list = {"inline:{ ann=x }"}, .login = "bob", .want = 0},
+	{.list = {"nosuchtype:x"}, .login = "bob", .want = -1},
+};
+
+START_TEST(test_submit_users)
+{
+	const struct submit_case *c = &submit_cases[_i];
+	struct buf err = BUF_INIT;
+	ck_assert_int_eq(submit_user_allowed((char *const *)c->list, c->login, &err), c->want);
+	buf_free(&err);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("login_sender");
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_loop_test(tc, test_submit_users, 0, sizeof(submit_cases) / sizeof(submit_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
