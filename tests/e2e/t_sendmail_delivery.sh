@@ -118,4 +118,13 @@ mailq | grep -q 'Total requests: 0' || fail "mailq: $(mailq 2>&1)"
 sendmail -bp | grep -q 'is empty' || fail "sendmail -bp: $(sendmail -bp 2>&1)"
 sendmail -q || fail "sendmail -q exited $?"
 sendmail -qRlocalhost || fail "sendmail -qR exited $?"
+
+# -bC checks the configuration; -bd starts the mail system (tern start).
+sendmail -bC >/dev/null 2>&1 || fail "sendmail -bC exited $?"
+tern_stop
+tern -c "$TERN_DIR" status >/dev/null 2>&1 && fail "still running after tern stop"
+sendmail -bd >/dev/null 2>&1 || fail "sendmail -bd exited $?"
+tern -c "$TERN_DIR" status >/dev/null 2>&1 || fail "sendmail -bd did not start the mail system"
+printf 'Subject: after-bd\n\nx\n' | sendmail bduser || fail "submission after -bd"
+wait_mail bduser '^Subject: after-bd'
 pass
