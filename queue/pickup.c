@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mail/addr.h"
@@ -66,6 +67,7 @@
 #endif
 
 #define SCAN_INTERVAL_MS 5000
+#define STALE_TEMP_SECONDS (24 * 3600)	/* no submission takes a day */
 
 static const char *queue_dir;
 
@@ -338,9 +340,21 @@ static int scan(void)
 		return 0;
 	}
 	struct dirent *e;
+	time_t now = time(NULL);
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;	/* ., .. and files still being written */
+		if (e->d_name[0] == '.') {
+			/* ., .. and files being written; a writer killed with SIGKILL leaves one behind. */
+			struct stat st;
+			struct buf tmp = BUF_INIT;
+			buf_printf(&tmp, "%s/%s", buf_str(&dir), e->d_name);
+			if (strncmp(e->d_name, ".tmp.", 5) == 0 && lstat(buf_str(&tmp), &st) == 0 &&
+			    S_ISREG(st.st_mode) && now - st.st_mtime > STALE_TEMP_SECONDS) {
+				msg_warn("removing stale temporary file maildrop/%s", e->d_name);
+				unlink(buf_str(&tmp));
+			}
+			buf_free(&tmp);
+			continue;
+		}
 		if (pickup_file(e->d_name) != 0)
 			left++;
 	}
