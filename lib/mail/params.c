@@ -154,7 +154,7 @@ const struct param_def param_table[] = {
 	     "The .forward files local delivery looks for, first found wins; expanded per recipient ($home, $user, $extension, $recipient_delimiter, ...)."),
 	SIZE("header_size_limit", "102400", 1, SIZE_MAX_LIMIT,
 	     "The largest size, in bytes, of one message header (with its continuation lines)."),
-	RAW("home_mailbox", "",
+	STR("home_mailbox", "",
 	    "Where local delivery writes mail, relative to the recipient's home; a name ending in / is a Maildir; empty means mail_spool_directory."),
 	INT("hopcount_limit", "50", 1, 10000,
 	    "The largest number of Received: headers a message may carry before it is bounced as a loop."),
