@@ -221,9 +221,15 @@ static const char *raw_value(const char *name)
 	return p != NULL ? default_text(p) : NULL;
 }
 
+/* Names a value refers to that nothing defines (probably typing errors). */
+struct undefined {
+	char *names[8];
+	unsigned n;
+};
+
 static int conf_lookup(void *ctx, const char *name, const char **value, bool *literal)
 {
-	(void)ctx;
+	struct undefined *u = ctx;
 	*literal = false;
 	struct setting *s = find_setting(name);
 	if (s != NULL) {
@@ -232,8 +238,15 @@ static int conf_lookup(void *ctx, const char *name, const char **value, bool *li
 		return 1;
 	}
 	const struct param_def *p = param_find(name);
-	if (p == NULL)
+	if (p == NULL) {
+		if (u != NULL && u->n < sizeof(u->names) / sizeof(u->names[0])) {
+			for (unsigned i = 0; i < u->n; i++)
+				if (strcmp(u->names[i], name) == 0)
+					return 0;
+			u->names[u->n++] = xstrdup(name);
+		}
 		return 0;
+	}
 	*value = default_text(p);
 	return 1;
 }
@@ -493,11 +506,20 @@ static int validate(const struct param_def *p, const char *label, struct buf *er
 	struct buf val = BUF_INIT, why = BUF_INIT;
 	int rc = 0;
 
+	struct undefined u = { .n = 0 };
 	if (p->flags & PARAM_F_RAW) {
 		buf_adds(&val, raw);
-	} else if (expand_macros(p->name, raw, conf_lookup, NULL, &val, &why) < 0) {
+	} else if (expand_macros(p->name, raw, conf_lookup, &u, &val, &why) < 0) {
 		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
 		rc = -1;
+	}
+	for (unsigned k = 0; k < u.n; k++) {
+		if (rc == 0) {
+			char *what = xasprintf("parameter %s: undefined parameter: %s", p->name, u.names[k]);
+			warn_line(label, line, "%s", what);
+			free(what);
+		}
+		free(u.names[k]);
 	}
 	if (rc == 0 && param_check(p, buf_str(&val), &why) < 0) {
 		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
