@@ -355,7 +355,7 @@ const struct param_def param_table[] = {
 	TIME("smtpd_timeout", "300s", 's', 1, 100 * DAY,
 	     "How long the SMTP server waits for a client command or data before it disconnects."),
 	BOOL("smtpd_tls_auth_only", "no",
-	     "Whether AUTH is offered only over TLS (Tern offers plaintext mechanisms only over TLS regardless, unless smtpd_sasl_security_options allows them)."),
+	     "Whether AUTH is offered only over TLS."),
 	STR("smtpd_tls_cert_file", "",
 	    "The SMTP server's PEM certificate; STARTTLS is offered only when it is set."),
 	LIST("smtpd_tls_chain_files", "",
