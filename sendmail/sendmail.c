@@ -51,7 +51,8 @@ static const char *basename_of(const char *path)
 
 int main(int argc, char **argv)
 {
-	struct sm_opts o;
+	/* Static: the options live as long as the program (and stay reachable at exit). */
+	static struct sm_opts o;
 	const char *name = argc > 0 ? basename_of(argv[0]) : "sendmail";
 
 	log_init(strcmp(name, "mailq") == 0 || strcmp(name, "newaliases") == 0 ? name : "sendmail",

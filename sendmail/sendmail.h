@@ -28,7 +28,7 @@ struct sm_opts {
 	bool extract;		/* -t */
 	bool ignore_dots;	/* -i, -oi */
 	bool sender_given;	/* -f, -r */
-	const char *sender;	/* canonical, "" = <> */
+	char *sender;	/* canonical, "" = <> */
 	const char *full_name;	/* -F */
 	int notify;		/* -N, DSN_NOTIFY_* bits, 0 = not given */
 	const char *dsn_ret;	/* -R: FULL or HDRS */

@@ -125,6 +125,7 @@ static void set_sender(const char *arg, struct sm_opts *o)
 	struct buf out = BUF_INIT, err = BUF_INIT;
 	if (addr_parse_envelope(arg, &out, &err) != 0)
 		msg_fatal_status(EX_USAGE, "bad sender address in -f/-r: %s: %s", arg, buf_str(&err));
+	free(o->sender);	/* a later -f wins */
 	o->sender = buf_steal(&out);
 	o->sender_given = true;
 	buf_free(&err);
