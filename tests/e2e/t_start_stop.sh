@@ -130,7 +130,9 @@ greeting "$TERN_PORT" >/dev/null 2>&1 && fail "listener still accepting after st
 tern stop >/dev/null 2>&1 || fail "stop of a stopped instance fails"
 
 # The foreground master: logs on standard error, stops on SIGTERM via tern stop.
-tern start -f > "$TERN_DIR/fg.out" 2> "$TERN_DIR/fg.err" &
+# Started with a relative -c, as the README does: services still find it.
+: > "$TERN_DIR/maillog"
+(cd "$TERN_DIR/.." && exec tern -c "$(basename "$TERN_DIR")" start -f) > "$TERN_DIR/fg.out" 2> "$TERN_DIR/fg.err" &
 fg=$!
 fg_running() { tern status >/dev/null; }
 wait_for "the foreground master" fg_running
