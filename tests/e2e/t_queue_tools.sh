@@ -1,7 +1,8 @@
 #!/bin/sh
 # t_queue_tools.sh - the queue seen and managed from outside: mailq in
 # sendmail's and Postfix's layouts (and sendmail -bp), ternqueue -j
-# parsed as JSON, -h/-H/-r/-d, -f, the delay warning and the expiry
+# parsed as JSON, -h/-H/-r/-d, -f, a corrupt queue file moved to
+# corrupt/, the delay warning and the expiry
 # bounce with short lifetimes. Remote mail goes to a relayhost where
 # nobody listens, so it stays deferred: queued mail to look at.
 here=$(dirname "$0")
@@ -76,6 +77,16 @@ wait_for "another attempt after -r" sh -c "[ \$(grep -c '$id: to=<bob@remote.exa
 ternqueue -f || fail "ternqueue -f"
 ternqueue -d ALL 2>/dev/null || fail "ternqueue -d ALL"
 wait_for "an empty queue" sh -c "ternqueue -p | grep -q '^Mail queue is empty$'"
+
+# A queue file that does not parse goes to corrupt/ with a log line; qmgr keeps running.
+bad=$(echo "$id" | sed 's/.$/0/')
+[ "$bad" != "$id" ] || bad=$(echo "$id" | sed 's/.$/1/')
+printf 'TERNQ 1\nthis is not a queue file\n' > "$qdir/incoming/.tmp.$bad"
+mv "$qdir/incoming/.tmp.$bad" "$qdir/incoming/$bad"
+wait_for "the corrupt file in corrupt/" test -f "$qdir/corrupt/$bad"
+grep -q "$bad: corrupt queue file" "$TERN_DIR/maillog" || fail "no log line for the corrupt file"
+printf 'Subject: after\n\nx\n' | sendmail -f alice@localhost alice@localhost || fail "sendmail"
+wait_for_mail alice 1
 
 # Delay warning, then expiry: a bounce to the sender with the reason.
 tern_stop
