@@ -11,7 +11,7 @@ here=$(dirname "$0")
 for p in sendmail local qmgr pickup; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
 done
-: "${CRASH_MESSAGES:=150}"
+: "${CRASH_MESSAGES:=200}"
 
 tern_instance
 tern_start
