@@ -1,0 +1,378 @@
+/*
+ * smtpd.c - Tern's SMTP server.
+ *
+ * SYNOPSIS
+ *	smtpd [-v] [-c config_dir] [-o name=value ...] [-l host:port ...]
+ *
+ * DESCRIPTION
+ *	smtpd accepts mail over SMTP (RFC 5321 with PIPELINING, SIZE,
+ *	8BITMIME, SMTPUTF8, DSN, ENHANCEDSTATUSCODES, CHUNKING, STARTTLS
+ *	and AUTH) and queues it through cleanup, answering 250 only once
+ *	the queue file is durable. One process serves every session of a
+ *	service with an epoll event loop; a small pool of commit threads
+ *	runs the fsyncs so that sessions never wait for each other.
+ *
+ *	Normally ternd(8) starts smtpd with its listening sockets as
+ *	descriptors 3, 4, ... (TERN_LISTEN_FDS says how many) and the
+ *	service's TLS and AUTH columns in TERN_TLS and TERN_AUTH. For tests
+ *	-l host:port binds a listener itself.
+ *
+ * SECURITY
+ *	smtpd talks to the network and runs as mail_owner. Started as root,
+ *	it loads the TLS key and then drops to mail_owner (all ids,
+ *	verified) before it accepts a single connection.
+ *
+ * CONFIGURATION PARAMETERS
+ *	See smtpd(8) in man/smtpd.8: every parameter read here and in the
+ *	library modules it uses is listed there.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "mail/daemon.h"
+#include "mail/sasl.h"
+#include "smtpd/smtpd.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+struct smtpd_settings smtpd;
+static int epfd = -1;
+
+uint64_t smtpd_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void smtpd_watch_add(struct smtpd_watch *w, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
+		msg_fatal("epoll_ctl add: %m");
+}
+
+void smtpd_watch_mod(struct smtpd_watch *w, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+	if (epoll_ctl(epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+		msg_warn("epoll_ctl mod: %m");
+}
+
+void smtpd_watch_del(struct smtpd_watch *w)
+{
+	epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+/* ---- configuration ---- */
+
+/* Parameters Tern added may be missing from an older table: fall back. */
+static bool has(const char *name)
+{
+	return param_find(name) != NULL;
+}
+
+static long long int_param(const char *name, long long def)
+{
+	return has(name) ? cfg_int(name) : def;
+}
+
+static bool bool_param(const char *name, bool def)
+{
+	return has(name) ? cfg_bool(name) : def;
+}
+
+static const char *str_param(const char *name, const char *def)
+{
+	return has(name) ? cfg_str(name) : def;
+}
+
+static void settings(void)
+{
+	struct smtp_engine_cfg *e = &smtpd.engine;
+	struct buf err = BUF_INIT;
+	const struct daemon_info *di = daemon_info();
+
+	smtpd.service = xstrdup(di->service ? di->service : "smtp");
+	e->myhostname = xstrdup(str_param("myhostname", "localhost"));
+	smtpd.banner_text = xstrdup(str_param("smtpd_banner", e->myhostname));
+	e->banner = smtpd.banner_text;
+	e->helo_required = bool_param("smtpd_helo_required", false);
+	e->recipient_limit = (unsigned)int_param("smtpd_recipient_limit", 1000);
+	e->message_size_limit = int_param("message_size_limit", 10240000);
+	e->line_limit = (unsigned)int_param("line_length_limit", 2048);
+	e->soft_error_limit = (unsigned)int_param("smtpd_soft_error_limit", 10);
+	e->hard_error_limit = (unsigned)int_param("smtpd_hard_error_limit", 20);
+	e->error_sleep_ms = (unsigned)int_param("smtpd_error_sleep_time", 1) * 1000;
+	e->junk_command_limit = (unsigned)int_param("smtpd_junk_command_limit", 100);
+	e->forbid_bare_newline = bool_param("smtpd_forbid_bare_newline", true);
+	e->forbid_unauth_pipelining = bool_param("smtpd_forbid_unauth_pipelining", true);
+	e->vrfy_enabled = !bool_param("disable_vrfy_command", true);
+	e->pipelining = true;
+	e->chunking = true;
+	e->dsn = true;
+	e->smtputf8 = bool_param("smtputf8_enable", true);
+	e->eightbitmime = true;
+	e->auth_fail_delay_ms = 1000;
+
+	smtpd.timeout_ms = (unsigned)int_param("smtpd_timeout", 300) * 1000;
+	smtpd.starttls_timeout_ms = (unsigned)int_param("smtpd_starttls_timeout", 300) * 1000;
+	smtpd.greet_pause_ms = (unsigned)int_param("smtpd_greet_pause", 0) * 1000;
+	smtpd.conn_count_limit = (unsigned)int_param("smtpd_client_connection_count_limit", 50);
+	smtpd.conn_rate_limit = (unsigned)int_param("smtpd_client_connection_rate_limit", 0);
+	smtpd.msg_rate_limit = (unsigned)int_param("smtpd_client_message_rate_limit", 0);
+	smtpd.rcpt_rate_limit = (unsigned)int_param("smtpd_client_recipient_rate_limit", 0);
+	smtpd.commit_threads = (unsigned)int_param("smtpd_commit_threads", 8);
+	if (has("smtpd_client_event_limit_exceptions")
+	    && cidr_list_add(&smtpd.limit_exceptions, cfg_list("smtpd_client_event_limit_exceptions"), &err) > 0)
+		msg_warn("smtpd_client_event_limit_exceptions: %s", buf_str(&err));
+	buf_reset(&err);
+
+	/*
+	 * TLS. daemon_init() turned the service's tls column into
+	 * smtpd_tls_security_level / smtpd_tls_wrappermode. An empty level
+	 * (the default) offers STARTTLS once a certificate is configured.
+	 */
+	const char *level = str_param("smtpd_tls_security_level", "");
+	smtpd.implicit_tls = bool_param("smtpd_tls_wrappermode", false);
+	if (strcmp(level, "none") != 0 || smtpd.implicit_tls) {
+		smtpd.tls = smtpd_tls_init(&err);
+		if (err.len > 0)
+			msg_warn("TLS is off: %s", buf_str(&err));
+	}
+	buf_reset(&err);
+	if (smtpd.tls == NULL && (smtpd.implicit_tls || strcmp(level, "encrypt") == 0))
+		msg_fatal_status(EX_CONFIG, "TLS is required on this service but no certificate is usable "
+				"(smtpd_tls_cert_file)");
+	e->starttls = smtpd.tls != NULL && !smtpd.implicit_tls;
+	e->tls_required = strcmp(level, "encrypt") == 0;
+
+	/* AUTH (the service's auth column arrives as smtpd_sasl_auth_enable). */
+	bool auth = bool_param("smtpd_sasl_auth_enable", false);
+	if (auth) {
+		if (sasl_server_init(&err) == 0) {
+			smtpd.auth_mechs = xstrdup(sasl_server_mechanisms(true));
+			e->auth = true;
+			e->auth_mechanisms = smtpd.auth_mechs;
+		} else {
+			msg_warn("AUTH is off: %s", buf_str(&err));
+		}
+	}
+	e->auth_required = di->auth == SVC_AUTH_REQUIRED;
+	if (e->auth_required && !e->auth)
+		msg_warn("service %s requires AUTH but AUTH is off: all mail will be refused", smtpd.service);
+	e->tls_auth_only = bool_param("smtpd_tls_auth_only", false);
+	e->broken_sasl_auth_clients = bool_param("broken_sasl_auth_clients", false);
+	buf_reset(&err);
+
+	smtpd.policy = smtp_policy_new(&err);
+	if (smtpd.policy == NULL)
+		msg_error("configuration error, all mail will be refused with 451 4.3.5: %s", buf_str(&err));
+	buf_free(&err);
+}
+
+/* ---- listeners ---- */
+
+struct listener {
+	struct smtpd_watch w;
+	char *addr;
+};
+
+static struct listener *listeners;
+static int nlisteners;
+
+static void on_accept(struct smtpd_watch *w, uint32_t events)
+{
+	(void)events;
+	smtpd_conn_accept(w->fd);
+}
+
+static void add_listener(int fd, const char *addr)
+{
+	listeners = xreallocarray(listeners, (size_t)nlisteners + 1, sizeof(*listeners));
+	struct listener *l = &listeners[nlisteners++];
+	l->w.fd = fd;
+	l->w.handler = on_accept;
+	l->addr = xstrdup(addr);
+}
+
+/* -l host:port or [v6]:port: bind a listener ourselves (tests, manual runs). */
+static int bind_listener(const char *spec)
+{
+	char host[256];
+	const char *port;
+	if (spec[0] == '[') {
+		const char *end = strchr(spec, ']');
+		if (end == NULL || end[1] != ':' || (size_t)(end - spec - 1) >= sizeof(host))
+			return -1;
+		memcpy(host, spec + 1, (size_t)(end - spec - 1));
+		host[end - spec - 1] = '\0';
+		port = end + 2;
+	} else {
+		const char *colon = strrchr(spec, ':');
+		if (colon == NULL || (size_t)(colon - spec) >= sizeof(host))
+			return -1;
+		memcpy(host, spec, (size_t)(colon - spec));
+		host[colon - spec] = '\0';
+		port = colon + 1;
+	}
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST};
+	struct addrinfo *res;
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return -1;
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+		freeaddrinfo(res);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	freeaddrinfo(res);
+	add_listener(fd, spec);
+	return 0;
+}
+
+/* The sockets ternd bound for this service (descriptors 3, 4, ...). */
+static void inherited_listeners(void)
+{
+	const struct daemon_info *di = daemon_info();
+	for (int i = 0; i < di->nlisten; i++) {
+		int fl = fcntl(di->listen[i].fd, F_GETFL);
+		if (fl >= 0)
+			fcntl(di->listen[i].fd, F_SETFL, fl | O_NONBLOCK);
+		add_listener(di->listen[i].fd, di->listen[i].addr);
+	}
+}
+
+/* ---- privileges ---- */
+
+/* After the TLS key is loaded: the one privilege drop of every daemon. */
+static void drop_privileges(void)
+{
+	struct buf err = BUF_INIT;
+	if (geteuid() != 0)
+		return;
+	if (getpwnam(str_param("mail_owner", "tern")) != NULL
+	    && getpwnam(str_param("mail_owner", "tern"))->pw_uid == 0) {
+		/* A test instance made by root (tern init) names root as its owner. */
+		msg_warn("mail_owner is %s (uid 0): running with root privileges", cfg_str("mail_owner"));
+		return;
+	}
+	if (priv_drop(str_param("mail_owner", "tern"), &err) < 0)
+		msg_fatal_status(EX_NOPERM, "cannot run as mail_owner: %s", buf_str(&err));
+	buf_free(&err);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: smtpd [-v] [-c config_dir] [-o name=value] [-l host:port]\n");
+	exit(EX_USAGE);
+}
+
+
+int main(int argc, char **argv)
+{
+	char **binds = NULL, **args = xcalloc((size_t)argc + 1, sizeof(char *));
+	size_t nbind = 0;
+	int nargs = 0;
+
+	/* -l host:port is ours (manual runs and tests); the rest is daemon_init()'s. */
+	for (int i = 0; i < argc; i++) {
+		if (i > 0 && strcmp(argv[i], "-l") == 0) {
+			if (i + 1 >= argc)
+				usage();
+			binds = xreallocarray(binds, nbind + 1, sizeof(*binds));
+			binds[nbind++] = argv[++i];
+		} else if (i > 0 && strncmp(argv[i], "-l", 2) == 0) {
+			binds = xreallocarray(binds, nbind + 1, sizeof(*binds));
+			binds[nbind++] = argv[i] + 2;
+		} else {
+			args[nargs++] = argv[i];
+		}
+	}
+	if (daemon_init(nargs, args, "smtpd", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM) != nargs)
+		usage();
+
+	/* Many sessions need many descriptors. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		msg_fatal("epoll_create1: %m");
+	inherited_listeners();
+	for (size_t i = 0; i < nbind; i++)
+		if (bind_listener(binds[i]) < 0)
+			msg_fatal_status(EX_UNAVAILABLE, "cannot listen on %s: %m", binds[i]);
+	if (nlisteners == 0)
+		msg_fatal_status(EX_USAGE, "no listening socket (not started by ternd and no -l)");
+
+	settings();		/* loads the TLS key: before the privilege drop */
+	drop_privileges();
+	if (smtpd_commit_init(smtpd.commit_threads) < 0)
+		msg_fatal("cannot start commit threads: %m");
+	for (int i = 0; i < nlisteners; i++)
+		smtpd_watch_add(&listeners[i].w, EPOLLIN);
+	msg_info("daemon started: service %s, %d listener%s%s%s", smtpd.service, nlisteners,
+			nlisteners == 1 ? "" : "s", smtpd.tls ? ", TLS" : "",
+			smtpd.engine.auth ? ", AUTH" : "");
+
+	struct epoll_event evs[256];
+	uint64_t last_sweep = smtpd_now();
+	while (!daemon_stop) {
+		int timeout = smtpd_conn_timers(smtpd_now());
+		smtpd_conn_reap();
+		int n = epoll_wait(epfd, evs, 256, timeout);
+		if (n < 0 && errno != EINTR)
+			msg_fatal("epoll_wait: %m");
+		for (int i = 0; i < n; i++) {
+			struct smtpd_watch *w = evs[i].data.ptr;
+			w->handler(w, evs[i].events);
+		}
+		smtpd_conn_reap();
+		uint64_t now = smtpd_now();
+		if (now - last_sweep > 60000) {
+			smtpd_anvil_sweep(now);
+			last_sweep = now;
+		}
+	}
+	/* Stop accepting; let commits in flight finish so their clients get answers. */
+	for (int i = 0; i < nlisteners; i++) {
+		smtpd_watch_del(&listeners[i].w);
+		close(listeners[i].w.fd);
+	}
+	uint64_t deadline = smtpd_now() + 10000;
+	while (smtpd_commit_busy() && smtpd_now() < deadline) {
+		int n = epoll_wait(epfd, evs, 256, 100);
+		for (int i = 0; i < n; i++) {
+			struct smtpd_watch *w = evs[i].data.ptr;
+			w->handler(w, evs[i].events);
+		}
+		smtpd_conn_reap();
+	}
+	smtpd_conn_close_all();
+	smtpd_conn_reap();
+	msg_info("daemon stopped");
+	return 0;
+}

@@ -1,0 +1,83 @@
+#!/bin/sh
+# t_smtpd_limits.sh - smtpd's limits: message_size_limit (never held in
+# memory: the queue holds nothing of a refused message), smtpd_timeout,
+# smtpd_hard_error_limit, early talkers, per-client connection count and
+# rate, message and recipient rates, with mynetworks exempt; and the log
+# lines fail2ban-style filters match.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/smtpd_lib.sh"
+
+tern_instance
+smtpd_start -o message_size_limit=2000 -o smtpd_timeout=2s
+dialog size_limit.dlg timeout.dlg
+[ "$(queued_count 'Subject: too-big')" = 0 ] || fail "an oversized message was queued"
+[ "$(queued_count 'Subject: small-enough')" = 1 ] || fail "small message not queued"
+[ "$(ls "$TERN_DIR/queue/incoming" | wc -l)" = 1 ] || fail "leftover files in incoming/: $(ls "$TERN_DIR/queue/incoming")"
+grep -q 'timeout after EHLO from localhost\[127\.0\.0\.1\]' "$TERN_DIR/maillog" || fail "no timeout log line"
+smtpd_stop
+smtpd_start -o smtpd_hard_error_limit=3
+dialog error_limit.dlg
+grep -q 'too many errors after' "$TERN_DIR/maillog" || fail "no error-limit log line"
+smtpd_stop
+
+python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/null \
+	|| skip "cannot use 127.0.0.2 as a source address"
+
+# Early talkers (clients outside mynetworks wait smtpd_greet_pause).
+smtpd_start -o smtpd_greet_pause=2s
+DIALOG_SOURCE=127.0.0.2 dialog early_talker.dlg
+grep -q 'PREGREET .* from \[127\.0\.0\.2\]' "$TERN_DIR/maillog" || fail "no PREGREET log line"
+smtpd_stop
+
+# Connection count: the third concurrent session from 127.0.0.2 is refused; 127.0.0.1 is exempt.
+smtpd_start -o smtpd_client_connection_count_limit=2 -o smtpd_client_message_rate_limit=2 \
+	-o smtpd_client_recipient_rate_limit=3
+python3 - "$SMTPD_PORT" <<'EOP' || fail "connection limits"
+import socket, sys
+port = int(sys.argv[1])
+def conn(src):
+    s = socket.create_connection(("127.0.0.1", port), source_address=(src, 0), timeout=20)
+    return s, s.makefile("rb").readline()
+a = [conn("127.0.0.2") for _ in range(2)]
+assert all(g.startswith(b"220 ") for _, g in a), a
+s, g = conn("127.0.0.2")
+assert g.startswith(b"421 4.7.0 "), g
+local = [conn("127.0.0.1") for _ in range(4)]
+assert all(g.startswith(b"220 ") for _, g in local), local
+# Message and recipient rates (per minute) for 127.0.0.2; the limits reply 450 4.7.1.
+s, _ = a[0]
+f = s.makefile("rb")
+def cmd(line):
+    s.sendall(line + b"\r\n")
+    while True:
+        r = f.readline()
+        if r[3:4] != b"-":
+            return r
+cmd(b"EHLO rate.example")
+replies = []
+for i in range(3):
+    replies.append(cmd(b"MAIL FROM:<r@example.org>"))
+    replies.append(cmd(b"RCPT TO:<postmaster@localhost>"))
+    cmd(b"RSET")
+assert replies[0].startswith(b"250") and replies[2].startswith(b"250"), replies
+assert replies[4].startswith(b"450 4.7.1"), replies
+EOP
+grep -q 'warning: Connection concurrency limit exceeded: 3 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no concurrency log line"
+grep -q 'Message delivery request rate limit exceeded' "$TERN_DIR/maillog" || fail "no message rate log line"
+smtpd_stop
+
+smtpd_start -o smtpd_client_connection_rate_limit=3
+python3 - "$SMTPD_PORT" <<'EOP' || fail "connection rate limit"
+import socket, sys
+port = int(sys.argv[1])
+got = []
+for i in range(5):
+    s = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0), timeout=20)
+    got.append(s.makefile("rb").readline())
+    s.close()
+assert [g[:3] for g in got] == [b"220"] * 3 + [b"421"] * 2, got
+EOP
+grep -q 'warning: Connection rate limit exceeded: 4 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no rate log line"
+pass
