@@ -7,7 +7,12 @@
  * per next hop and message, all of its recipients in one transaction.
  * Every reply line is bounded and every wait has a deadline. The
  * message goes out with CRLF line ends and dot-stuffing; the final "."
- * is written together with the data, so no Nagle delay.
+ * is written together with the data, so no Nagle delay. STARTTLS is
+ * used when the server offers it (opportunistic, like Postfix's
+ * smtp_tls_security_level = may: no certificate check; a failed
+ * handshake is retried once in plaintext); "encrypt" (when the
+ * parameter table has smtp_tls_security_level) requires it, "none"
+ * turns it off.
  *
  * Results per recipient: 2xx sent, 4xx (or no usable host) deferred,
  * 5xx bounced, with the server's reply as the reason, as Postfix logs:
@@ -26,6 +31,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <resolv.h>
 #include <stdarg.h>
@@ -55,10 +62,13 @@ struct mx {
 
 struct conn {
 	int fd;
+	SSL *ssl;		/* after STARTTLS */
 	char relay[300];	/* host[addr]:port for logs */
 	struct buf in;		/* bytes read, not yet consumed */
 	int timeout;		/* seconds per reply */
 	int esmtp_size, esmtp_8bit, esmtp_dsn;
+	int no_tls;		/* second try after a failed handshake (may level) */
+	int tls_failed;		/* the handshake failed */
 };
 
 /* --- DNS ------------------------------------------------------------------- */
@@ -153,7 +163,8 @@ static int send_all(struct conn *c, const char *data, size_t len)
 
 		if (poll(&pf, 1, c->timeout * 1000) != 1)
 			return -1;
-		n = send(c->fd, data, len, MSG_NOSIGNAL);
+		n = c->ssl ? SSL_write(c->ssl, data, (int)(len > 65536 ? 65536 : len))
+		    : send(c->fd, data, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -225,11 +236,12 @@ static int reply(struct conn *c, struct buf *text)
 			int left = (int)(deadline - time(NULL));
 			ssize_t n;
 
-			if (left <= 0 || poll(&pf, 1, left * 1000) != 1) {
+			if ((c->ssl == NULL || SSL_pending(c->ssl) == 0)
+			    && (left <= 0 || poll(&pf, 1, left * 1000) != 1)) {
 				buf_adds(text, "conversation timed out");
 				return -1;
 			}
-			n = recv(c->fd, chunk, sizeof(chunk), 0);
+			n = c->ssl ? SSL_read(c->ssl, chunk, sizeof(chunk)) : recv(c->fd, chunk, sizeof(chunk), 0);
 			if (n <= 0) {
 				buf_adds(text, "lost connection");
 				return -1;
@@ -257,6 +269,61 @@ static void status_of(int code, const char *text, char *dsn, size_t size)
 		}
 	}
 	snprintf(dsn, size, "%d.0.0", code / 100);
+}
+
+/* --- TLS ------------------------------------------------------------------------ */
+
+/* smtp_tls_security_level: none, may (default), encrypt. */
+static const char *tls_level(void)
+{
+	const char *v = param_find("smtp_tls_security_level") ? cfg_str("smtp_tls_security_level") : "";
+	return *v ? v : "may";
+}
+
+/*
+ * STARTTLS was accepted: the handshake, on the blocking socket with the
+ * reply timeout. Opportunistic ("may") TLS does not check the server's
+ * certificate, as Postfix's may level does not. 0 ok, -1 failed.
+ */
+static int start_tls(struct conn *c, struct buf *why)
+{
+	static SSL_CTX *ctx;
+	struct timeval tv = {.tv_sec = c->timeout};
+
+	if (ctx == NULL) {
+		ctx = SSL_CTX_new(TLS_client_method());
+		if (ctx == NULL) {
+			buf_printf(why, "cannot make a TLS context");
+			return -1;
+		}
+		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	}
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	c->ssl = SSL_new(ctx);
+	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_connect(c->ssl) != 1) {
+		unsigned long e = ERR_get_error();
+		buf_reset(why);
+		buf_printf(why, "TLS handshake with %s failed: %s", c->relay,
+		    e ? ERR_reason_error_string(e) : "connection closed");
+		ERR_clear_error();
+		if (c->ssl)
+			SSL_free(c->ssl);
+		c->ssl = NULL;
+		return -1;
+	}
+	msg_info("Anonymous TLS connection established to %s: %s with cipher %s", c->relay,
+	    SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
+	return 0;
+}
+
+static void parse_ehlo(struct conn *c, const char *t, int *starttls)
+{
+	c->esmtp_size = strstr(t, " SIZE") != NULL;
+	c->esmtp_8bit = strstr(t, " 8BITMIME") != NULL;
+	c->esmtp_dsn = strstr(t, " DSN") != NULL;
+	*starttls = strstr(t, " STARTTLS") != NULL;
 }
 
 /* --- one transaction -------------------------------------------------------- */
@@ -371,10 +438,38 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 	code = reply(c, &text);
 	if (code == 250) {
 		/* Extensions: one per line after the first. */
-		const char *t = buf_str(&text);
-		c->esmtp_size = strstr(t, " SIZE") != NULL;
-		c->esmtp_8bit = strstr(t, " 8BITMIME") != NULL;
-		c->esmtp_dsn = strstr(t, " DSN") != NULL;
+		int starttls;
+		const char *level = tls_level();
+
+		parse_ehlo(c, buf_str(&text), &starttls);
+		if (strcmp(level, "encrypt") == 0 && !starttls) {
+			buf_reset(why);
+			buf_printf(why, "TLS is required, but was not offered by host %s", c->relay);
+			retval = 1;
+			goto out;
+		}
+		if (starttls && strcmp(level, "none") != 0 && !c->no_tls) {
+			command(c, "STARTTLS");
+			code = reply(c, &text);
+			if (code == 220) {
+				if (start_tls(c, why) < 0 || c->in.len > 0) {
+					/* Try this host again in plaintext (may), or the next one. */
+					c->tls_failed = 1;
+					retval = 1;
+					goto out;
+				}
+				command(c, "EHLO %s", cfg_str("myhostname"));
+				code = reply(c, &text);
+				if (code == 250)
+					parse_ehlo(c, buf_str(&text), &starttls);
+			} else if (strcmp(level, "encrypt") == 0) {
+				said(why, c, buf_str(&text), "STARTTLS");
+				retval = 1;
+				goto out;
+			} else {
+				code = 250;	/* STARTTLS refused: go on in plaintext */
+			}
+		}
 	} else if (code >= 500) {
 		command(c, "HELO %s", cfg_str("myhostname"));
 		code = reply(c, &text);
@@ -553,8 +648,25 @@ void qmgr_smtp(struct qfile *q, const char *id, const char *nexthop, const size_
 			}
 			buf_init(&c.in);
 			int r = session(&c, &j, &why);
+			if (c.ssl) {
+				SSL_shutdown(c.ssl);
+				SSL_free(c.ssl);
+				c.ssl = NULL;
+			}
 			close(c.fd);
 			buf_free(&c.in);
+			if (r != 0 && c.tls_failed && strcmp(tls_level(), "may") == 0) {
+				/* Opportunistic TLS failed: the same address once more without it. */
+				struct conn p = {.timeout = c.timeout, .no_tls = 1};
+				strlcpy(p.relay, c.relay, sizeof(p.relay));
+				p.fd = connect_timeout(ai, connect_timeout_s);
+				if (p.fd >= 0) {
+					buf_init(&p.in);
+					r = session(&p, &j, &why);
+					close(p.fd);
+					buf_free(&p.in);
+				}
+			}
 			if (r == 0) {
 				freeaddrinfo(res);
 				goto out;

@@ -2,7 +2,7 @@
 # t_smtp_relay.sh - remote recipients leave over SMTP: Tern relays to a
 # private Postfix (relayhost = [127.0.0.1]:PORT) that takes remote.example
 # as its own; the message arrives intact (lines starting with "." survive
-# dot-stuffing), the log says relay=127.0.0.1[127.0.0.1]:PORT and
+# dot-stuffing), over STARTTLS, the log says relay=127.0.0.1[127.0.0.1]:PORT and
 # status=sent with Postfix's reply; the recipient Postfix refuses at RCPT
 # comes back as a bounce quoting its reply; the queue is empty after.
 # Needs root and Debian's postfix package.
@@ -20,7 +20,13 @@ pf=$(mktemp -d /tmp/tern-pf.XXXXXX)
 at_cleanup "pf_stop '$pf'; rm -rf '$pf'"
 pfport=$(pf_free_port)
 pf_setup "$pf" "$pfport" >/dev/null || fail "pf_setup"
-pf_set "$pf" "mydestination = localhost, remote.example" || fail "pf_set"
+# Postfix offers STARTTLS with a certificate made here: Tern's client uses it.
+need_cmd openssl
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+	-keyout "$pf/etc/key.pem" -out "$pf/etc/cert.pem" >/dev/null 2>&1 || fail "openssl req"
+pf_set "$pf" "mydestination = localhost, remote.example" "smtpd_tls_security_level = may" \
+	"smtpd_tls_cert_file = $pf/etc/cert.pem" "smtpd_tls_key_file = $pf/etc/key.pem" \
+	"smtpd_tls_loglevel = 1" || fail "pf_set"
 pf_start "$pf" >/dev/null || fail "postfix did not start"
 
 tern_instance
@@ -47,5 +53,8 @@ grep -Eq "to=<keep@remote.example>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$
 	"$TERN_DIR/maillog" || fail "no sent log line"
 grep -Eq "to=<nosuchuser@remote.example>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$pfport, delay=[0-9.]+, dsn=5\\.1\\.1, status=bounced" \
 	"$TERN_DIR/maillog" || fail "no bounced log line"
+grep -Eq "TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]:$pfport: TLSv1\.[23] with cipher" \
+	"$TERN_DIR/maillog" || fail "Tern did not use STARTTLS"
+grep -q 'TLS connection established from' "$pf/maillog" || fail "Postfix saw no TLS connection"
 wait_for "an empty queue" sh -c "ternqueue -j | grep -vq . ; [ -z \"\$(ternqueue -j)\" ]"
 pass
