@@ -374,5 +374,7 @@ int main(int argc, char **argv)
 	smtpd_conn_close_all();
 	smtpd_conn_reap();
 	msg_info("daemon stopped");
+	free(args);
+	free(binds);
 	return 0;
 }
