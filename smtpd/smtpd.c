@@ -132,7 +132,6 @@ static void settings(void)
 	e->auth_fail_delay_ms = 1000;
 
 	smtpd.timeout_ms = (unsigned)int_param("smtpd_timeout", 300) * 1000;
-	smtpd.starttls_timeout_ms = (unsigned)int_param("smtpd_starttls_timeout", 300) * 1000;
 	smtpd.greet_pause_ms = (unsigned)int_param("smtpd_greet_pause", 0) * 1000;
 	smtpd.conn_count_limit = (unsigned)int_param("smtpd_client_connection_count_limit", 50);
 	smtpd.conn_rate_limit = (unsigned)int_param("smtpd_client_connection_rate_limit", 0);
