@@ -195,6 +195,15 @@ static int edit(const struct opts *o, char **args, int n)
 		log_set_dest(0);	/* unknown-parameter warnings are not news here */
 		int rc = config_load_buffer(path, buf_str(&neu), neu.len, &err);
 		log_set_dest(dest);
+		if (rc < 0 && !error_is_about(buf_str(&err), edits, n)) {
+			/* main.cf stops earlier on an old error: check the new lines alone. */
+			buf_reset(&err);
+			buf_reset(&neu);
+			conf_edit_text("", 0, edits, (size_t)n, &neu);
+			log_set_dest(0);
+			rc = config_load_buffer("-e", buf_str(&neu), neu.len, &err);
+			log_set_dest(dest);
+		}
 		if (rc < 0 && error_is_about(buf_str(&err), edits, n))
 			msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
 		buf_reset(&err);

@@ -94,18 +94,23 @@ void ternconf_man_page(void)
 	printf(".SH NAME\ntern\\-params \\- the parameters of Tern's main.cf\n");
 	printf(".SH DESCRIPTION\n"
 	       "Tern reads its configuration from\n.I main.cf\n"
-	       "in the configuration directory (\\fB%s\\fR, or the directory given with\n"
-	       ".B \\-c\n(\n.B \\-C\nfor sendmail) or in\n.BR TERN_CONFIG_DIR ).\n"
+	       "in the configuration directory: \\fB%s\\fR, or the directory given with\n"
+	       ".B \\-c\n(sendmail's\n.BR \\-C )\nor in\n.BR TERN_CONFIG_DIR .\n"
 	       "The syntax is Postfix's: \\fIname\\fR \\fB=\\fR \\fIvalue\\fR lines; a line\n"
 	       "that starts with white space continues the previous one; lines whose first\n"
 	       "non-blank character is \\fB#\\fR, and blank lines, are ignored.\n"
 	       "A later setting of the same name overrides an earlier one.\n",
 	       config_builtin_dir());
 	printf(".PP\nValues are stored as written and expanded when read:\n"
-	       ".B $name\n,\n.B ${name}\nand\n.B $(name)\nstand for the value of another parameter,\n"
+	       ".BR $name ,\n.B ${name}\nand\n.B $(name)\n"
+	       "stand for the value of another parameter,\n"
 	       ".B ${name?text}\nfor \\fItext\\fR when that value is not empty,\n"
 	       ".B ${name:text}\nfor \\fItext\\fR when it is empty or undefined,\n"
 	       ".B ${name?{text1}:{text2}}\nfor one or the other, and\n.B $$\nfor a dollar sign.\n"
+	       "Postfix 3's relational expressions work too:\n"
+	       ".B ${{text1} == {text2} ? {value1} : {value2}}\n"
+	       "with \\fB==\\fR, \\fB!=\\fR, \\fB<\\fR, \\fB<=\\fR, \\fB>=\\fR and \\fB>\\fR\n"
+	       "(numbers compare as numbers), and \\fB<level\\fR and the like for compatibility levels.\n"
 	       "A parameter that refers to itself, directly or through others, is an error.\n"
 	       "Names that are not in the list below may be defined and used in such references;\n"
 	       "one that nothing refers to draws a warning with its file and line.\n");
@@ -131,12 +136,11 @@ void ternconf_man_page(void)
 	       "Names and defaults are Postfix's, except where a safer default is right:\n"
 	       ".B mynetworks\nis only the loopback addresses whatever the host's interfaces,\n"
 	       ".B smtpd_relay_restrictions\nends in \\fBreject_unauth_destination\\fR (554 5.7.1),\n"
-	       ".B disable_vrfy_command\n,\n.B smtpd_forbid_bare_newline\nand\n"
+	       ".BR disable_vrfy_command ,\n.B smtpd_forbid_bare_newline\nand\n"
 	       ".B smtpd_forbid_unauth_pipelining\nare on, TLS is 1.2 or later, and\n"
 	       ".B biff\nis off.\nTern-only parameters (\\fBlocal_maildir_base\\fR, \\fBmailq_format\\fR,\n"
 	       "\\fBtrusted_users\\fR, \\fBsmtpd_sasl_password_maps\\fR) exist only where Postfix has no\n"
-	       "such concept. Postfix's relational expressions (\\fB${{a} == {b} ? ...}\\fR)\n"
-	       "are not supported.\n");
+	       "such concept.\n");
 	printf(".SH PARAMETERS\n");
 	for (unsigned i = 0; i < param_count; i++)
 		print_row(&param_table[i]);

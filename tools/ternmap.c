@@ -12,8 +12,10 @@
  * DESCRIPTION
  *	Without -q, -d, -s or -i, each file is a "key value" source (see
  *	mapsource.h) and ternmap builds file.db from it atomically (written
- *	to a temporary file, synced and renamed). type is hash (the default,
- *	Postfix's default_database_type) or btree. Keys and values are stored
+ *	to a temporary file, synced and renamed). type is hash or btree; a
+ *	file without a type gets default_database_type (hash) from main.cf
+ *	in the -c directory, $TERN_CONFIG_DIR or /etc/tern (a missing
+ *	main.cf means the defaults). Keys and values are stored
  *	NUL-terminated unless -n, as postmap does, so Postfix, sendmail and
  *	Tern all read the result.
  *
@@ -29,9 +31,12 @@
  *	Runs with the privileges of whoever calls it; it is not set-id and
  *	opens only the files named on its command line.
  *
+ * CONFIGURATION PARAMETERS
+ *	default_database_type
+ *
  * EXIT STATUS
  *	0 success; 1 key not found (-q, -d); 64 usage; 66 a map or source
- *	cannot be read; 73 a table cannot be written.
+ *	cannot be read; 73 a table cannot be written; 78 a bad main.cf.
  *
  * SEE ALSO
  *	postmap(1), makemap(8), newaliases(1), map.h
@@ -46,6 +51,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "mail/config.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/map.h"
@@ -277,10 +283,21 @@ static int dump(char **specs, int n)
 	return status;
 }
 
+/* "name" alone means default_database_type:name, as in postmap. */
+static char **with_default_type(char **specs, int n)
+{
+	const char *type = cfg_str("default_database_type");
+	char **out = xcalloc((size_t)n + 1, sizeof(*out));
+	for (int i = 0; i < n; i++)
+		out[i] = map_spec_has_type(specs[i]) || type == NULL || *type == '\0'
+			 ? xstrdup(specs[i]) : xasprintf("%s:%s", type, specs[i]);
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {.fold = 1};
-	const char *qkey = NULL, *dkey = NULL;
+	const char *qkey = NULL, *dkey = NULL, *confdir = NULL;
 	int dump_mode = 0, incremental = 0, c;
 	log_init("ternmap", LOG_TO_STDERR);
 	while ((c = getopt(argc, argv, "Nbc:d:fhinopq:rsuvw")) != -1) {
@@ -294,9 +311,7 @@ int main(int argc, char **argv)
 		case 'd': dkey = optarg; break;
 		case 's': dump_mode = 1; break;
 		case 'i': incremental = 1; break;
-		case 'c':
-			/* The configuration directory: maps need nothing from it yet. */
-			break;
+		case 'c': confdir = optarg; break;
 		case 'b': case 'h': case 'o': case 'p': case 'u': case 'v':
 			/* postmap's header/ownership/verbose options: accepted, no effect. */
 			break;
@@ -308,22 +323,30 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1 || (qkey != NULL) + (dkey != NULL) + dump_mode + incremental > 1)
 		usage();
-	if (qkey)
-		return query(qkey, argv, argc, &o);
-	if (dkey)
-		return delete_keys(dkey, argv, argc, &o);
-	if (dump_mode)
-		return dump(argv, argc);
-	if (incremental) {
-		if (argc != 1)
-			usage();
-		return build(argv[0], 1, &o);
-	}
+	struct buf err = BUF_INIT;
+	if (config_load(confdir, true, &err) < 0)
+		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
+	buf_free(&err);
+	char **specs = with_default_type(argv, argc);
 	int status = EX_OK;
-	for (int i = 0; i < argc; i++) {
-		int r = build(argv[i], 0, &o);
-		if (r != EX_OK)
-			status = r;
-	}
+	if (qkey)
+		status = query(qkey, specs, argc, &o);
+	else if (dkey)
+		status = delete_keys(dkey, specs, argc, &o);
+	else if (dump_mode)
+		status = dump(specs, argc);
+	else if (incremental && argc != 1)
+		usage();
+	else if (incremental)
+		status = build(specs[0], 1, &o);
+	else
+		for (int i = 0; i < argc; i++) {
+			int r = build(specs[i], 0, &o);
+			if (r != EX_OK)
+				status = r;
+		}
+	for (int i = 0; i < argc; i++)
+		free(specs[i]);
+	free(specs);
 	return status;
 }

@@ -586,6 +586,12 @@ int config_load(const char *dir, bool missing_ok, struct buf *err)
 		reset_all();
 		goto out;
 	}
+	if (st.st_size > (off_t)MAIN_CF_MAX) {
+		buf_printf(e, "%s: larger than %u bytes", C.file, MAIN_CF_MAX);
+		close(fd);
+		reset_all();
+		goto out;
+	}
 	for (;;) {
 		buf_reserve(&data, 65536);
 		ssize_t n = read(fd, data.data + data.len, 65536);

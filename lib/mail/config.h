@@ -5,7 +5,8 @@
  * Mail layer. main.cf has Postfix's syntax: "name = value", continuation
  * lines start with white space, '#' starts a comment line; values may
  * refer to other parameters as $name, ${name}, $(name), ${name?text}
- * (text if name is non-empty) and ${name:text} (text if name is empty).
+ * (text if name is non-empty) and ${name:text} (text if name is empty),
+ * ${name?{a}:{b}} and Postfix 3's ${{a} == {b} ? {x} : {y}} relations.
  * Values are expanded when read, as Postfix does.
  *
  * Which config directory: the -c/-C option a program got, else

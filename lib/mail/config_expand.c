@@ -14,12 +14,17 @@
  *   ${name:text}       text when name is undefined or empty
  *   ${name?{t1}:{t2}}  t1 when non-empty, else t2 (":t2" may be unbraced)
  *   ${name:{text}}     braced form of ${name:text}
+ * White space around {text} is ignored; text inside braces, and
+ * unbraced text after ? or :, is kept exactly.
  * The ?/: test looks at the value as written (x = $empty counts as
  * non-empty), as Postfix does. An undefined name expands to nothing.
- * Postfix's relational forms (${{a} == {b} ? ...}) are not supported.
+ *   ${{t1} == {t2}}    "true" or empty; also !=, <, <=, >=, > (numbers
+ *                      compare as numbers) and <level ... (compatibility
+ *                      levels); ${{t1} == {t2} ? {a} : {b}} chooses
  */
 #include "compat.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,21 +164,199 @@ static size_t skip_space(const char *s, size_t len, size_t i)
 	return i;
 }
 
-/* The text of a {...} group without the braces and surrounding space. */
+/* The text of a {...} group without the braces, kept as is. */
 static void brace_body(const char *s, size_t open, size_t after, const char **b, size_t *blen)
 {
-	size_t i = open + 1, e = after - 1;
-	while (i < e && is_space(s[i]))
-		i++;
-	while (e > i && is_space(s[e - 1]))
-		e--;
-	*b = s + i;
-	*blen = e - i;
+	*b = s + open + 1;
+	*blen = after - open - 2;
+}
+
+/*
+ * The part after ? or : (at in[k]): text1 when first, else text2, in
+ * the unbraced form (taken as is) or the braced ones.
+ */
+static int expand_choice(struct xp *x, const char *in, size_t len, size_t k, bool first,
+			 const char *whole, size_t wlen)
+{
+	char op = in[k];
+	/* Unbraced text is taken as is, white space included. */
+	size_t r = skip_space(in, len, k + 1);
+	const char *t1 = in + k + 1, *t2 = NULL;
+	size_t t1len = len - k - 1, t2len = 0;
+
+	if (r < len && in[r] == '{') {
+		size_t e = match_brace(in, len, r);
+		if (e == 0)
+			return fail(x, "truncated macro reference", whole, wlen);
+		brace_body(in, r, e, &t1, &t1len);
+		r = skip_space(in, len, e);
+		if (r < len) {
+			if (op == ':')
+				return fail(x, "unexpected input at", in + r, len - r);
+			if (in[r] != ':')
+				return fail(x, "\":\" expected at", in + r, len - r);
+			size_t colon = r;
+			r = skip_space(in, len, r + 1);
+			if (r < len && in[r] == '{') {
+				e = match_brace(in, len, r);
+				if (e == 0)
+					return fail(x, "truncated macro reference", whole, wlen);
+				brace_body(in, r, e, &t2, &t2len);
+				if (skip_space(in, len, e) < len)
+					return fail(x, "unexpected input at", in + e, len - e);
+			} else {
+				t2 = in + colon + 1;
+				t2len = len - colon - 1;
+			}
+		}
+	}
+	if (first)
+		return expand_text(x, t1, t1len);
+	return t2 != NULL ? expand_text(x, t2, t2len) : 0;
+}
+
+/* Expand a {...} operand into its own buffer. */
+static int expand_operand(struct xp *x, const char *s, size_t len, struct buf *into)
+{
+	struct buf *saved = x->out;
+	x->out = into;
+	int rc = expand_text(x, s, len);
+	x->out = saved;
+	return rc;
+}
+
+static bool parse_ll(const char *s, long long *v)
+{
+	char *end;
+	if (*s == '\0')
+		return false;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/* Compatibility levels as Postfix writes them: 2, 3.6, 3.10.1. */
+static int compare_level(const char *a, const char *b, int *cmp)
+{
+	for (;;) {
+		char *ea, *eb;
+		if (!(*a >= '0' && *a <= '9') || !(*b >= '0' && *b <= '9'))
+			return -1;
+		errno = 0;
+		unsigned long long na = strtoull(a, &ea, 10), nb = strtoull(b, &eb, 10);
+		if (errno != 0)
+			return -1;
+		if (na != nb) {
+			*cmp = na < nb ? -1 : 1;
+			return 0;
+		}
+		a = ea;
+		b = eb;
+		if (*a == '\0' && *b == '\0') {
+			*cmp = 0;
+			return 0;
+		}
+		/* A missing component counts as 0. */
+		a = *a == '.' ? a + 1 : (*a == '\0' ? "0" : NULL);
+		b = *b == '.' ? b + 1 : (*b == '\0' ? "0" : NULL);
+		if (a == NULL || b == NULL)
+			return -1;
+	}
+}
+
+/*
+ * Postfix 3's relational form: ${{text1} OP {text2}} gives "true" or
+ * nothing; followed by ?text or :text it chooses as ${name?...} does.
+ * OP is ==, !=, <, <=, >=, >; the last four compare as integers when
+ * both sides are integers, else as strings; with the suffix "level"
+ * (<level ...) they compare compatibility levels (3.6 < 3.10).
+ */
+static int expand_relation(struct xp *x, const char *in, size_t len, size_t k,
+			   const char *whole, size_t wlen)
+{
+	struct buf left = BUF_INIT, right = BUF_INIT;
+	const char *b;
+	size_t blen;
+	int rc = -1, cmp = 0;
+	bool truth = false;
+
+	size_t e = match_brace(in, len, k);
+	if (e == 0) {
+		fail(x, "truncated macro reference", whole, wlen);
+		goto out;
+	}
+	brace_body(in, k, e, &b, &blen);
+	if (expand_operand(x, b, blen, &left) < 0)
+		goto out;
+	size_t o = skip_space(in, len, e), o1 = o;
+	while (o1 < len && strchr("=!<>", in[o1]) != NULL)
+		o1++;
+	bool level = len - o1 >= 5 && memcmp(in + o1, "level", 5) == 0;
+	size_t oplen = o1 - o;
+	const char *op = in + o;
+	static const char *const ops[] = { "==", "!=", "<", "<=", ">=", ">" };
+	int which = -1;
+	for (int i = 0; i < 6; i++)
+		if (strlen(ops[i]) == oplen && memcmp(ops[i], op, oplen) == 0)
+			which = i;
+	if (which < 0) {
+		fail(x, "\"==\" or \"!=\" or \"<\" or \"<=\" or \">=\" or \">\" expected at",
+		     in + o, len - o);
+		goto out;
+	}
+	size_t r = skip_space(in, len, o1 + (level ? 5 : 0));
+	if (r >= len || in[r] != '{') {
+		fail(x, "\"{expression}\" expected at", in + r, len - r);
+		goto out;
+	}
+	e = match_brace(in, len, r);
+	if (e == 0) {
+		fail(x, "truncated macro reference", whole, wlen);
+		goto out;
+	}
+	brace_body(in, r, e, &b, &blen);
+	if (expand_operand(x, b, blen, &right) < 0)
+		goto out;
+
+	const char *l = buf_str(&left), *rt = buf_str(&right);
+	long long nl, nr;
+	if (level) {
+		if (compare_level(l, rt, &cmp) < 0) {
+			fail(x, "bad compatibility level in", whole, wlen);
+			goto out;
+		}
+	} else if (which >= 2 && parse_ll(l, &nl) && parse_ll(rt, &nr)) {
+		cmp = nl < nr ? -1 : nl > nr;
+	} else {
+		cmp = strcmp(l, rt);
+	}
+	switch (which) {
+	case 0: truth = cmp == 0; break;
+	case 1: truth = cmp != 0; break;
+	case 2: truth = cmp < 0; break;
+	case 3: truth = cmp <= 0; break;
+	case 4: truth = cmp >= 0; break;
+	case 5: truth = cmp > 0; break;
+	}
+	r = skip_space(in, len, e);
+	if (r == len) {
+		buf_adds(x->out, truth ? "true" : "");	/* Postfix: false is empty */
+		rc = 0;
+	} else if (in[r] == '?' || in[r] == ':') {
+		rc = expand_choice(x, in, len, r, in[r] == '?' ? truth : !truth, whole, wlen);
+	} else {
+		fail(x, "unexpected input at", in + r, len - r);
+	}
+out:
+	buf_free(&left);
+	buf_free(&right);
+	return rc;
 }
 
 /*
  * The inside of ${...} or $(...): name, or name?text, name:text and
- * their braced forms. whole/wlen is the complete reference for messages.
+ * their braced forms, or a relational expression. whole/wlen is the
+ * complete reference for messages.
  */
 static int expand_ref(struct xp *x, const char *in, size_t len, const char *whole, size_t wlen)
 {
@@ -190,45 +373,13 @@ static int expand_ref(struct xp *x, const char *in, size_t len, const char *whol
 	char op = in[k];
 	if (op != '?' && op != ':') {
 		if (nlen == 0 && op == '{')
-			return fail(x, "relational expressions are not supported", whole, wlen);
+			return expand_relation(x, in, len, k, whole, wlen);
 		return fail(x, "parameter name syntax error at", in + k, len - k);
 	}
 	bool nonempty = false;
 	if (name_nonempty(x, in + n0, nlen, &nonempty) < 0)
 		return -1;
-	bool first = op == '?' ? nonempty : !nonempty;
-	size_t r = skip_space(in, len, k + 1);
-	const char *t1 = in + r, *t2 = NULL;
-	size_t t1len = len - r, t2len = 0;
-
-	if (r < len && in[r] == '{') {
-		size_t e = match_brace(in, len, r);
-		if (e == 0)
-			return fail(x, "truncated macro reference", whole, wlen);
-		brace_body(in, r, e, &t1, &t1len);
-		r = skip_space(in, len, e);
-		if (r < len) {
-			if (op == ':')
-				return fail(x, "unexpected input at", in + r, len - r);
-			if (in[r] != ':')
-				return fail(x, "\":\" expected at", in + r, len - r);
-			r = skip_space(in, len, r + 1);
-			if (r < len && in[r] == '{') {
-				e = match_brace(in, len, r);
-				if (e == 0)
-					return fail(x, "truncated macro reference", whole, wlen);
-				brace_body(in, r, e, &t2, &t2len);
-				if (skip_space(in, len, e) < len)
-					return fail(x, "unexpected input at", in + e, len - e);
-			} else {
-				t2 = in + r;
-				t2len = len - r;
-			}
-		}
-	}
-	if (first)
-		return expand_text(x, t1, t1len);
-	return t2 != NULL ? expand_text(x, t2, t2len) : 0;
+	return expand_choice(x, in, len, k, op == '?' ? nonempty : !nonempty, whole, wlen);
 }
 
 static int expand_text(struct xp *x, const char *s, size_t len)

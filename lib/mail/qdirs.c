@@ -8,6 +8,7 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -72,13 +73,21 @@ static void want_ids(const struct qdir *q, const struct qdir_ids *ids, const str
 	}
 }
 
-/* chown and chmod; chown to oneself is always allowed, the rest needs root. */
+/*
+ * chown and chmod through a descriptor opened without following links, so
+ * that root repairing an instance owned by a user can never be pointed
+ * at another directory. chmod after chown: chown clears set-group-ID.
+ */
 static int set_owner_mode(const char *path, uid_t uid, gid_t gid, mode_t mode)
 {
-	if (chown(path, uid, gid) < 0)
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return -1;
-	/* chmod after chown: chown clears the set-group-ID bit. */
-	return chmod(path, mode);
+	int rc = (fchown(fd, uid, gid) == 0 && fchmod(fd, mode) == 0) ? 0 : -1;
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 int qdirs_setup(const char *queue_dir, const struct qdir_ids *ids, int flags, struct buf *report)

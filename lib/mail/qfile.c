@@ -180,6 +180,23 @@ static int fsync_dir(const char *dir)
 	return rc;
 }
 
+/*
+ * fsync a directory; when it cannot be opened for reading (terndrop's
+ * group may only write and search maildrop/, mode 1730), sync the file
+ * system that holds the open file instead, which also commits the
+ * directory entry.
+ */
+static int fsync_dir_or_fs(const char *dir, int fd)
+{
+	if (fsync_dir(dir) == 0)
+		return 0;
+	if (errno != EACCES)
+		return -1;
+	if (fault_hit(QF_CALL_FSYNC))
+		return -1;
+	return syncfs(fd);
+}
+
 /* ------------------------------------------------------------------ */
 /* Validation helpers.                                                 */
 
@@ -418,24 +435,25 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 		set_err(err, "cannot fsync queue file", w->tmp_path);
 		goto tempfail;
 	}
-	if (close(w->fd) != 0) {
-		w->fd = -1;
-		set_err(err, "cannot close queue file", w->tmp_path);
-		goto tempfail;
-	}
-	w->fd = -1;
 	if (q_rename(w->tmp_path, w->final_path, true) != 0) {
 		set_err(err, "cannot rename queue file to", w->final_path);
 		goto tempfail;
 	}
 	free(w->tmp_path);
 	w->tmp_path = NULL;
-	if (fsync_dir(w->dir) != 0) {
+	if (fsync_dir_or_fs(w->dir, w->fd) != 0) {
 		/* The name may not survive a crash: take it back. */
 		set_err(err, "cannot fsync queue directory", w->dir);
 		unlink(w->final_path);
 		goto tempfail;
 	}
+	if (close(w->fd) != 0) {
+		w->fd = -1;
+		set_err(err, "cannot close queue file", w->final_path);
+		unlink(w->final_path);
+		goto tempfail;
+	}
+	w->fd = -1;
 	if (id != NULL && idlen > 0)
 		strlcpy(id, w->id, idlen);
 	qfile_abort(w);		/* frees; nothing left to unlink */

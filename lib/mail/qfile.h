@@ -47,7 +47,9 @@
  * WRITING: qfile_create() makes a temporary file with O_CREAT|O_EXCL in
  * the target directory; qfile_commit() is the one safe queue-write: it
  * writes the end record, fsyncs the file, renames it to its queue id
- * (never replacing a file) and fsyncs the directory. Any failure (disk
+ * (never replacing a file) and fsyncs the directory (or, where the writer
+ * may not read the directory, as terndrop in maildrop/ mode 1730, syncs
+ * the file system holding the file, which commits the entry as well). Any failure (disk
  * full, I/O error, ...) is a temporary failure: the temporary file is
  * unlinked and nothing was queued. Only after qfile_commit() returns 0
  * may anyone answer 250 or exit 0.

@@ -43,11 +43,13 @@ int sasl_server_init(struct buf *err)
 			buf_adds(err, "smtpd_sasl_type = tern but smtpd_sasl_password_maps is empty");
 			return -1;
 		}
-		if (password_maps == NULL) {
-			password_maps = maplist_open(specs, MAP_RDONLY, err);
-			if (password_maps == NULL)
-				return -1;
-		}
+		/* Called again (a reload): the maps named now, not the old ones. */
+		sasl_server_shutdown();
+		if (password_maps)
+			maplist_close(password_maps);
+		password_maps = maplist_open(specs, MAP_RDONLY, err);
+		if (password_maps == NULL)
+			return -1;
 		setup.lookup = lookup_password;
 	} else {
 		const char *p = cfg_str("smtpd_sasl_path");

@@ -9,7 +9,7 @@
  *   # service   type   listen  tls       auth      user  procs  command
  *   smtp        inet   25      starttls  yes       -     1      smtpd
  *   submission  inet   587     required  required  -     1      smtpd -o smtpd_tls_auth_only=yes
- *   pickup      proc   -       -         -         -     1      pickup
+ *   pickup      public -       -         -         -     1      pickup
  *   local       unix   -       -         -         root  1      local
  *
  * type    inet: TCP listener(s) bound by the master and passed to the

@@ -45,14 +45,20 @@ void map_fold(char *s)
  * Split "type:name". A spec without a "type:" prefix (no ':' or something
  * other than a word before it, e.g. "/etc/aliases") means hash:.
  */
-int map_spec_parse(const char *spec, char **type, char **name)
+int map_spec_has_type(const char *spec)
 {
 	const char *colon = strchr(spec, ':');
 	int word = colon != NULL && colon > spec;
 	for (const char *p = spec; word && p < colon; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
 			word = 0;
-	if (!word) {
+	return word;
+}
+
+int map_spec_parse(const char *spec, char **type, char **name)
+{
+	const char *colon = strchr(spec, ':');
+	if (!map_spec_has_type(spec)) {
 		*type = xstrdup("hash");
 		*name = xstrdup(spec);
 		return 0;
@@ -201,6 +207,34 @@ void map_discard(struct map *m)
 	(void)map_finish(m, 1);
 }
 
+void map_stamp_take(struct map_stamp *st, const char *path)
+{
+	struct stat sb;
+	memset(st, 0, sizeof(*st));
+	if (stat(path, &sb) == 0) {
+		st->dev = sb.st_dev;
+		st->ino = sb.st_ino;
+		st->mtime = sb.st_mtim;
+		st->size = sb.st_size;
+		st->valid = 1;
+	}
+}
+
+int map_stamp_changed(const struct map_stamp *st, const char *path)
+{
+	struct map_stamp now;
+	map_stamp_take(&now, path);
+	if (!st->valid || !now.valid)
+		return st->valid != now.valid;
+	return now.dev != st->dev || now.ino != st->ino || now.size != st->size ||
+	       now.mtime.tv_sec != st->mtime.tv_sec || now.mtime.tv_nsec != st->mtime.tv_nsec;
+}
+
+int map_changed(struct map *m)
+{
+	return m->ops->changed ? m->ops->changed(m) : 0;
+}
+
 const char *map_error(const struct map *m)
 {
 	return buf_str(&m->error);
@@ -319,4 +353,12 @@ void maplist_close(struct maplist *l)
 	free(l->maps);
 	buf_free(&l->error);
 	free(l);
+}
+
+int maplist_changed(struct maplist *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (map_changed(l->maps[i]))
+			return 1;
+	return 0;
 }

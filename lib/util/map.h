@@ -49,6 +49,13 @@ int map_close(struct map *map);
 /* Close without saving: an atomic rebuild leaves the old NAME.db as it was. */
 void map_discard(struct map *map);
 const char *map_error(const struct map *map);
+/*
+ * 1 when the file behind the map (NAME.db, or the texthash: source) was
+ * rebuilt or modified since the map was opened: a long-running reader
+ * should close and reopen it (Berkeley DB handles do not see a table
+ * renamed over theirs). Always 0 for inline: and static:.
+ */
+int map_changed(struct map *map);
 const char *map_type(const struct map *map);
 const char *map_name(const struct map *map);
 
@@ -57,6 +64,8 @@ struct maplist;
 struct maplist *maplist_open(const char *specs, int flags, struct buf *err);
 int maplist_lookup(struct maplist *list, const char *key, struct buf *value);
 void maplist_close(struct maplist *list);
+/* 1 when any map of the list changed (see map_changed()). */
+int maplist_changed(struct maplist *list);
 /* After maplist_lookup() returned -1: the failing map's one-line reason. */
 const char *maplist_error(const struct maplist *list);
 
@@ -71,6 +80,8 @@ int map_split_list(const char *specs, char ***items, struct buf *err);
  * Returns -1 (both still set, to be freed) when the type is unknown.
  */
 int map_spec_parse(const char *spec, char **type, char **name);
+/* 1 when spec starts with "word:" (a type, known or not), 0 for a bare name. */
+int map_spec_has_type(const char *spec);
 /* Fold a key to lower case in place (ASCII only, as Postfix and sendmail do). */
 void map_fold(char *s);
 

@@ -33,9 +33,11 @@
 struct dbmap {
 	DB *db;
 	DBC *cursor;		/* open while iterating */
+	int verified;		/* DB->verify passed (before the first listing) */
 	char *path;		/* NAME.db */
 	char *tmp;		/* atomic rebuild: the temporary file, else NULL */
 	int lockfd;		/* in-place update: flock()ed descriptor, else -1 */
+	struct map_stamp stamp;	/* NAME.db when opened */
 };
 
 /* Berkeley DB would print its own messages on stderr; we report through map_error(). */
@@ -59,6 +61,9 @@ static int db_make(struct map *m, DB **dbp)
 		return -1;
 	}
 	(*dbp)->set_errcall(*dbp, quiet);
+	/* Berkeley DB's default 256 KB cache makes building big tables crawl. */
+	if (m->flags & MAP_WRITE)
+		(*dbp)->set_cachesize(*dbp, 0, 16 * 1024 * 1024, 1);
 	return 0;
 }
 
@@ -114,6 +119,7 @@ static int db_open_common(struct map *m, const char *name, DBTYPE type)
 		d->db = NULL;
 		goto fail;
 	}
+	map_stamp_take(&d->stamp, d->path);
 	if (f & MAP_WRITE) {
 		/* Writers in place take the file's lock, as postmap -i and makemap -o do. */
 		d->lockfd = open(d->path, O_RDONLY | O_CLOEXEC);
@@ -189,13 +195,16 @@ static int db_update(struct map *m, const char *key, const char *value)
 	k.size = (u_int32_t)(strlen(key) + (size_t)nul);
 	v.data = (void *)value;
 	v.size = (u_int32_t)(strlen(value) + (size_t)nul);
-	/* An old entry in the other form would shadow or duplicate this one. */
-	DBT other = k;
-	other.size = (u_int32_t)(strlen(key) + (size_t)!nul);
-	int ret = d->db->del(d->db, NULL, &other, 0);
-	if (ret != 0 && ret != DB_NOTFOUND && ret != DB_KEYEMPTY) {
-		map_set_error(m, "write %s: %s", d->tmp ? d->tmp : d->path, db_reason(ret));
-		return -1;
+	int ret;
+	if (d->tmp == NULL) {
+		/* An old entry in the other form would shadow or duplicate this one. */
+		DBT other = k;
+		other.size = (u_int32_t)(strlen(key) + (size_t)!nul);
+		ret = d->db->del(d->db, NULL, &other, 0);
+		if (ret != 0 && ret != DB_NOTFOUND && ret != DB_KEYEMPTY) {
+			map_set_error(m, "write %s: %s", d->path, db_reason(ret));
+			return -1;
+		}
 	}
 	ret = d->db->put(d->db, NULL, &k, &v, 0);
 	if (ret != 0) {
@@ -235,6 +244,23 @@ static int db_iterate(struct map *m, int first, struct buf *key, struct buf *val
 	if (d->cursor == NULL) {
 		if (!first)
 			return 0;
+		/*
+		 * Walking every page of a damaged file can make Berkeley DB loop,
+		 * and even grow the file, read-only handle or not (seen with a
+		 * corrupt hash meta page). A listing reads the whole file anyway,
+		 * so have Berkeley DB verify it first.
+		 */
+		if (!(m->flags & MAP_WRITE) && !d->verified) {
+			DB *v;
+			if (db_make(m, &v) < 0)
+				return -1;
+			int ret = v->verify(v, d->path, NULL, NULL, DB_NOORDERCHK);
+			if (ret != 0) {
+				map_set_error(m, "read %s: the table is damaged (%s)", d->path, db_reason(ret));
+				return -1;
+			}
+			d->verified = 1;
+		}
 		int ret = d->db->cursor(d->db, NULL, &d->cursor, 0);
 		if (ret != 0) {
 			d->cursor = NULL;
@@ -258,6 +284,15 @@ static int db_iterate(struct map *m, int first, struct buf *key, struct buf *val
 	set_value(key, &k);
 	set_value(value, &v);
 	return 1;
+}
+
+static int db_changed(struct map *m)
+{
+	struct dbmap *d = m->priv;
+	/* A rebuild in progress, or our own in-place writes, are not news. */
+	if (d->tmp || (m->flags & MAP_WRITE))
+		return 0;
+	return map_stamp_changed(&d->stamp, d->path);
 }
 
 /* fsync the directory holding path, so that a rename in it is durable. */
@@ -363,6 +398,7 @@ const struct map_ops map_hash_ops = {
 	.update = db_update,
 	.remove = db_remove,
 	.iterate = db_iterate,
+	.changed = db_changed,
 	.close = db_close,
 };
 
@@ -374,5 +410,6 @@ const struct map_ops map_btree_ops = {
 	.update = db_update,
 	.remove = db_remove,
 	.iterate = db_iterate,
+	.changed = db_changed,
 	.close = db_close,
 };

@@ -21,6 +21,8 @@ struct map_ops {
 	int (*update)(struct map *m, const char *key, const char *value);
 	int (*remove)(struct map *m, const char *key);
 	int (*iterate)(struct map *m, int first, struct buf *key, struct buf *value);
+	/* 1 when the file behind the map was replaced or modified since open (optional). */
+	int (*changed)(struct map *m);
 	/* Release everything; commit pending writes unless discard. */
 	int (*close)(struct map *m, int discard);
 };
@@ -35,6 +37,18 @@ struct map {
 	void *priv;
 };
 
+/* File identity, to notice a table rebuilt (renamed over) or changed since open. */
+#include <sys/stat.h>
+struct map_stamp {
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	off_t size;
+	int valid;
+};
+void map_stamp_take(struct map_stamp *st, const char *path);
+int map_stamp_changed(const struct map_stamp *st, const char *path);
+
 /* Replace the map's error line with "type:name: " + the text. */
 void map_set_error(struct map *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -43,6 +57,8 @@ void map_set_error(struct map *m, const char *fmt, ...) __attribute__((format(pr
 struct memmap {
 	struct strtab tab;
 	size_t pos;		/* iteration */
+	char *path;		/* texthash: the source file, for map_changed() */
+	struct map_stamp stamp;
 };
 int map_mem_lookup(struct map *m, const char *key, struct buf *value);
 int map_mem_iterate(struct map *m, int first, struct buf *key, struct buf *value);

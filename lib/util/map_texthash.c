@@ -43,8 +43,17 @@ static int texthash_open(struct map *m, const char *name)
 		return -1;
 	}
 	buf_free(&err);
+	mm->path = xstrdup(name);
+	/* Taken after reading: a change during the read shows up as a change. */
+	map_stamp_take(&mm->stamp, name);
 	m->priv = mm;
 	return 0;
+}
+
+static int texthash_changed(struct map *m)
+{
+	struct memmap *mm = m->priv;
+	return map_stamp_changed(&mm->stamp, mm->path);
 }
 
 int map_mem_lookup(struct map *m, const char *key, struct buf *value)
@@ -75,6 +84,7 @@ int map_mem_close(struct map *m, int discard)
 	(void)discard;
 	struct memmap *mm = m->priv;
 	strtab_free(&mm->tab);
+	free(mm->path);
 	free(mm);
 	return 0;
 }
@@ -84,5 +94,6 @@ const struct map_ops map_texthash_ops = {
 	.open = texthash_open,
 	.lookup = map_mem_lookup,
 	.iterate = map_mem_iterate,
+	.changed = texthash_changed,
 	.close = map_mem_close,
 };

@@ -1,21 +1,36 @@
 /*
- * newaliases_stub.c - test stand-in for `newaliases` / `sendmail -bi`:
- * rebuilds the alias databases named on its command line with the same
- * library call (newaliases_rebuild) and prints what newaliases prints.
+ * newaliases_stub.c - test stand-in for `newaliases` / `sendmail -bi`
+ * until sendmail exists: with -C DIR it loads DIR/main.cf and calls
+ * newaliases_run() exactly as sendmail will; otherwise it rebuilds the
+ * databases named on its command line with newaliases_rebuild().
  * Used by t_map_interop.sh only; runs as the test's user.
  */
 #include "compat.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <sysexits.h>
 
+#include "mail/config.h"
 #include "mail/newaliases.h"
 #include "util/buf.h"
+#include "util/log.h"
 
 int main(int argc, char **argv)
 {
+	log_init("newaliases", LOG_TO_STDERR);
+	if (argc == 3 && strcmp(argv[1], "-C") == 0) {
+		struct buf err = BUF_INIT;
+		if (config_load(argv[2], false, &err) < 0) {
+			fprintf(stderr, "newaliases: %s\n", buf_str(&err));
+			buf_free(&err);
+			return EX_CONFIG;
+		}
+		buf_free(&err);
+		return newaliases_run();
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: newaliases_stub type:/path ...\n");
+		fprintf(stderr, "usage: newaliases_stub -C dir | type:/path ...\n");
 		return EX_USAGE;
 	}
 	struct buf out = BUF_INIT, diag = BUF_INIT;

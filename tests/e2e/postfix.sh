@@ -93,11 +93,6 @@ pf_setup() {
 		"mynetworks = 127.0.0.0/8" \
 		"alias_maps = hash:$_pf_dir/etc/aliases" \
 		"alias_database = hash:$_pf_dir/etc/aliases" \
-		"relayhost =" \
-		"smtp_dns_support_level = disabled" \
-		"smtpd_client_connection_count_limit = 0" \
-		"smtpd_client_connection_rate_limit = 0" \
-		"default_destination_concurrency_limit = 20" \
 		"shlib_directory = /usr/lib/postfix" \
 		"default_privs = nobody" || return 1
 	postalias -c "$_pf_dir/etc" "$_pf_dir/etc/aliases" || return 1

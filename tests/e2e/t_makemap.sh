@@ -4,7 +4,7 @@
 # (committed fixtures, see tests/fixtures/README.md), in every mode; and
 # sendmail's messages and exit statuses for bad input. Unprivileged.
 . "$(dirname "$0")/maplib.sh"
-need db5.3_dump
+need_cmd db5.3_dump
 
 # Byte-for-byte the same pairs as sendmail's makemap wrote.
 check_same() {	# OPTIONS TYPE FIXTURE

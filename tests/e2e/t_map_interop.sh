@@ -4,7 +4,7 @@
 # made by Postfix now, and by postmap, makemap and sendmail's newaliases
 # earlier (committed fixtures), are read by Tern. Unprivileged.
 . "$(dirname "$0")/maplib.sh"
-need db5.3_dump postmap postalias
+need_cmd db5.3_dump postmap postalias
 STUB="$top/tests/e2e/newaliases_stub"
 [ -x "$STUB" ] || fail "missing $STUB (make check builds it)"
 postfix_conf
@@ -59,6 +59,24 @@ dbpairs "$FIXTURES/sendmail-aliases.db" > theirs
 same ours theirs
 [ "$(postalias -c pf -q PostMaster hash:aliases)" = root ] || fail "postalias -q on Tern's aliases.db"
 [ "$(postalias -c pf -q pipe hash:aliases)" = '"|/usr/bin/prog arg"' ] || fail "postalias -q pipe"
+
+# 3b. newaliases as sendmail -bi runs it: every map in alias_database.
+mkdir conf
+cp "$FIXTURES/aliases.src" a1
+printf 'root: admin\nbad line\n' > a2
+cat > conf/main.cf <<CF
+alias_database = hash:$work/a1,
+	btree:$work/a2
+CF
+"$STUB" -C conf > summary 2> diag
+[ $? -eq 65 ] || fail "newaliases with a bad line: want 65"
+printf '%s\n' "$work/a1: 11 aliases, longest 20 bytes, 159 bytes total" \
+	"$work/a2: 1 aliases, longest 5 bytes, 9 bytes total" > want
+same summary want
+grep -q "warning: $work/a2:2: bad line... missing colon" diag || fail "no warning for the bad line: $(cat diag)"
+db5.3_dump -p a2.db | grep -q '^type=btree$' || fail "a2.db is not a btree"
+[ "$(dbpairs a1.db)" = "$(dbpairs "$FIXTURES/sendmail-aliases.db")" ] || fail "a1.db differs from sendmail's"
+[ "$(postalias -c pf -q root btree:a2)" = admin ] || fail "postalias -q on a2"
 
 # 4. Aliases built by Postfix's postalias and sendmail's newaliases, read by Tern.
 cp "$FIXTURES/aliases.src" pa

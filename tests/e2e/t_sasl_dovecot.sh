@@ -8,16 +8,14 @@
 # failure when Dovecot is gone. Runs as root (Dovecot's master wants it).
 top=${TERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 auth=$top/tests/e2e/sasl_auth
+. "$top/tests/e2e/dovecot.sh"
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root to start Dovecot"; exit 77; }
-command -v dovecot >/dev/null 2>&1 || { echo "skip: dovecot-core not installed"; exit 77; }
-getent passwd dovenull >/dev/null || { echo "skip: no dovenull user"; exit 77; }
+why=$(dc_available) || { echo "skip: $why"; exit 77; }
 [ -x "$auth" ] || { echo "FAIL: $auth not built (make check builds it)"; exit 1; }
 
 d=$(mktemp -d /tmp/tern-t-sasl.XXXXXX)
-chmod 755 "$d"
 cleanup() {
-	[ -f "$d/run/master.pid" ] && kill "$(cat "$d/run/master.pid")" 2>/dev/null
+	dc_stop "$d"
 	rm -rf "$d"
 }
 trap cleanup EXIT INT TERM
@@ -25,47 +23,8 @@ trap cleanup EXIT INT TERM
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-# "secret" for alice, "hunter2" for bob (SHA512-CRYPT, made by doveadm pw).
-cat > "$d/users" <<'EOF'
-alice:{SHA512-CRYPT}$6$T9DH39EVrukuwTyT$zvXNLOUPLrjHuj7Jm5VqzDeA35CLvbxhzCz259EceUGD5klSe9H6sn7YOPWjp9V3cZK9A4pkc5dxMiSK8dD0s0::::::
-EOF
-printf 'bob:{SHA512-CRYPT}%s::::::\n' "$(doveadm pw -s SHA512-CRYPT -p hunter2 | sed 's/^{SHA512-CRYPT}//')" >> "$d/users"
-
-cat > "$d/dovecot.conf" <<EOF
-base_dir = $d/run
-state_dir = $d/state
-log_path = $d/dovecot.log
-protocols =
-listen = 127.0.0.1
-ssl = no
-auth_mechanisms = plain login
-disable_plaintext_auth = yes
-auth_verbose = yes
-auth_debug = yes
-passdb {
-  driver = passwd-file
-  args = $d/users
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=$d/home/%u
-}
-service auth {
-  unix_listener auth-client {
-    mode = 0666
-  }
-}
-service anvil {
-  chroot =
-}
-EOF
-mkdir -p "$d/run" "$d/state"
-dovecot -c "$d/dovecot.conf" || { cat "$d/dovecot.log" 2>/dev/null; echo "FAIL: dovecot did not start"; exit 1; }
-
-sock=$d/run/auth-client
-n=0
-while [ ! -S "$sock" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
-[ -S "$sock" ] || { cat "$d/dovecot.log"; echo "FAIL: no auth-client socket"; exit 1; }
+dc_start "$d" || { echo "FAIL: dovecot did not start"; exit 1; }
+sock=$DC_SOCK
 
 # expect RC WANT-OUTPUT ARGS...: run sasl_auth, compare exit and output prefix.
 expect() {
@@ -119,11 +78,7 @@ grep -q 'passwd-file(bob,192.0.2.7)' "$d/dovecot.log" ||
 	fail "Dovecot's log does not show the client address"
 
 # Dovecot gone: a temporary failure, never a success.
-pid=$(cat "$d/run/master.pid")
-kill "$pid"
-n=0
-while kill -0 "$pid" 2>/dev/null && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
-rm -f "$d/run/master.pid"
+dc_stop "$d"
 expect 75 "fail:" -d "$sock" -s PLAIN alice secret
 
 [ -n "$SHOW_LOG" ] && grep 'client in' "$d/dovecot.log"

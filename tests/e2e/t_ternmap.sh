@@ -3,7 +3,7 @@
 # -i, -f, -n, btree, errors; the tables it writes are checked with
 # db5.3_dump. Runs unprivileged in a temporary directory.
 . "$(dirname "$0")/maplib.sh"
-need db5.3_dump
+need_cmd db5.3_dump
 
 cat > access <<'SRC'
 # a comment
@@ -92,6 +92,15 @@ mkdir broken && : > broken.db
 [ -s broken.db ] && fail "failed build replaced broken.db"
 ls | grep -q tmp && fail "temporary file left: $(ls)"
 [ "$(dbpairs access.db)" = "$before" ] || fail "access.db changed"
+
+# default_database_type from main.cf (-c, or TERN_CONFIG_DIR) types bare names.
+mkdir cf && printf 'default_database_type = btree\n' > cf/main.cf
+printf 'a b\n' > deftype
+"$TERNMAP" -c cf deftype || fail "build with default_database_type"
+db5.3_dump -p deftype.db | grep -q '^type=btree$' || fail "default_database_type ignored"
+[ "$(TERN_CONFIG_DIR=$work/cf "$TERNMAP" -q a deftype)" = b ] || fail "TERN_CONFIG_DIR ignored"
+printf 'message_size_limit = lots\n' > cf/main.cf
+expect 78 "$TERNMAP" -c cf -q a deftype 2>/dev/null
 
 # Errors: missing source, unknown type, bad inline, usage.
 expect 66 "$TERNMAP" nosuchfile 2>/dev/null

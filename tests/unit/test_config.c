@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mail/config.h"
@@ -26,7 +27,8 @@ static int load(const char *text, struct buf *err)
 
 /*
  * Expansion: main.cf has e (empty), v = val and w = $v!; mail_name is
- * set to expr and read back. want NULL means the load must fail with
+ * set to expr and read back. (postconf prints values with runs of white
+ * space folded to one, so white space was checked on its own.) want NULL means the load must fail with
  * err_has in the message.
  */
 struct expand_case {
@@ -57,7 +59,7 @@ static const struct expand_case expand_cases[] = {
 	{ .expr = "${v?a}b}", .want = "ab}" },
 	{ .expr = "${v?(a)}|$(v?(a))", .want = "(a)|(a)" },
 	{ .expr = "${v?{a}:b}|${e?{a}:b}", .want = "a|b" },
-	{ .expr = "${v?{ a }}|${v?{a} }", .want = "a|a" },
+	{ .expr = "${v?{ a }}|${v?{a} }", .want = " a |a" },
 	{ .expr = "${v:{a}}|${e:{a}}", .want = "|a" },
 	{ .expr = "${e?{a}:{b}}x", .want = "bx" },
 	{ .expr = "${?x}", .want = "" },
@@ -67,8 +69,19 @@ static const struct expand_case expand_cases[] = {
 	{ .expr = "${v?{a{b}c}}|${v?{a$v}}|${v?{a}}}", .want = "a{b}c|aval|a}" },
 	{ .expr = "${v?{$$}}|${v?$$x}|${e?{}:{$v}}", .want = "$|$x|val" },
 	{ .expr = "$(v?{a}:{b})|${v?{a}:{b}}}|${v?x{y}z}", .want = "a|a}|x{y}z" },
-	{ .expr = "${v? x }|${e:  x }|", .want = "x |x |" },
-	{ .expr = "${v?{a}:  b }|${e?{a}:  b }|", .want = "a|b |" },
+	{ .expr = "${v? x }|${e:  x }|", .want = " x |  x |" },
+	{ .expr = "${v?{a}:  b }|${e?{a}:  b }|", .want = "a|  b |" },
+	/* Postfix 3's relational expressions. */
+	{ .expr = "[${{1} == {1} ? {a} : {b}}][${{a} == {b} ? {x} : {y}}]", .want = "[a][y]" },
+	{ .expr = "[${{2} < {10} ? {x} : {y}}][${{a} < {b} ? {x} : {y}}]", .want = "[x][x]" },
+	{ .expr = "[${{1} == {1} ? {a}}][${{1} != {1} ? {a}}][${{1} == {1} : {b}}]", .want = "[a][][]" },
+	{ .expr = "[${{$v} == {val}?{x}:{y}}][${{ 1 } == {1} ? {a} : {b}}]", .want = "[x][b]" },
+	{ .expr = "[${{3.6} <level {3.10} ? {a} : {b}}][${{3} <level {3.0} ? {a} : {b}}]", .want = "[a][b]" },
+	{ .expr = "[${{1}=={1}?{a}:{b}}][${{1} == {1} ? a : b}]", .want = "[a][ a : b]" },
+	{ .expr = "[${{1} >= {1} ? {a} : {b}}][${{1} <= {0} ? {a} : {b}}][${{-1} < {0} ? {a} : {b}}]",
+	  .want = "[a][b][a]" },
+	{ .expr = "[${{1} == {1}}][${{1} != {1}}][${{} == {} ? {a} : {b}}]", .want = "[true][][a]" },
+	{ .expr = "[${{10} > {9} ? {a} : {b}}][${{b} > {a} ? {a} : {b}}]", .want = "[a][a]" },
 	/* The ?/: test looks at the value as written: x = $e is not empty. */
 	{ .expr = "${x?yes}|${x:no}|[$x]", .want = "yes||[]" },
 	/* Errors, each with Postfix's reason. */
@@ -89,7 +102,12 @@ static const struct expand_case expand_cases[] = {
 	{ .expr = "${v:{a}:{b}}", .err_has = "unexpected input" },
 	{ .expr = "${v?{a}junk}", .err_has = "\":\" expected" },
 	{ .expr = "${v?{a}{b}}", .err_has = "\":\" expected" },
-	{ .expr = "${{$v} == {val} ? {a} : {b}}", .err_has = "relational" },
+	{ .expr = "${{x} <level {3} ? {a} : {b}}", .err_has = "compatibility level" },
+	{ .expr = "${{1} === {1} ? {a} : {b}}", .err_has = "\"==\" or \"!=\"" },
+	{ .expr = "${{1} == 1 ? {a} : {b}}", .err_has = "\"{expression}\" expected" },
+	{ .expr = "${{1} == {1} ? {a} : {b} x}", .err_has = "unexpected input" },
+	{ .expr = "${{1} == {1} ? {a} x}", .err_has = "\":\" expected" },
+	{ .expr = "${{1} == {1", .err_has = "truncated" },
 	{ .expr = "$mail_name", .err_has = "refers to itself" },
 	{ .expr = "$loop1", .err_has = "refers to itself" },
 	{ .expr = "${loop1?{x}:{y}}$loop2", .err_has = "refers to itself" },
@@ -556,6 +574,22 @@ START_TEST(test_load_dir)
 	char *want = xasprintf("%s, line 3: parameter smtpd_timeout: bad value \"9 days\": expected", path);
 	ck_assert_msg(strncmp(buf_str(&err), want, strlen(want)) == 0, "%s", buf_str(&err));
 	free(want);
+
+	/* Not a regular file (a FIFO would block a reader forever). */
+	unlink(path);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	buf_reset(&err);
+	ck_assert_int_lt(config_load(dir, false, &err), 0);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "not a regular file"));
+	unlink(path);
+
+	/* Larger than any real main.cf: refused, not read into memory whole. */
+	f = fopen(path, "w");
+	ck_assert_int_eq(ftruncate(fileno(f), 17 << 20), 0);
+	fclose(f);
+	buf_reset(&err);
+	ck_assert_int_lt(config_load(dir, false, &err), 0);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "larger than"));
 
 	unlink(path);
 	free(path);

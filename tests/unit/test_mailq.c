@@ -184,7 +184,7 @@ START_TEST(test_scan)
 	qfile_set_sender(w, "alice@example.com");
 	qfile_add_rcpt(w, "done@localhost", 0, "");
 	qfile_add_rcpt(w, "bob@remote.example", 0, "");
-	ck_assert_int_eq(qfile_write(w, "Subject: x\n\nbody\n", 19, &err), 0);
+	ck_assert_int_eq(qfile_write(w, "Subject: x\n\nbody\n", 18, &err), 0);
 	ck_assert_int_eq(qfile_commit(w, id1, sizeof(id1), &err), 0);
 	buf_reset(&path);
 	buf_printf(&path, "%s/deferred/%s", dir, id1);
@@ -216,7 +216,7 @@ START_TEST(test_scan)
 	ck_assert_uint_eq(l.e[0].nrcpt, 1);
 	ck_assert_str_eq(l.e[0].rcpt[0].address, "bob@remote.example");
 	ck_assert_str_eq(l.e[0].rcpt[0].reason, "no SMTP client configured");
-	ck_assert_int_eq(l.e[0].size, 19);
+	ck_assert_int_eq(l.e[0].size, 18);
 	ck_assert_str_eq(l.e[1].queue_name, "hold");
 	mailq_format(MAILQ_JSON, dir, &l, &out);
 	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"queue_name\": \"hold\""));

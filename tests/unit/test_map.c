@@ -8,6 +8,7 @@
 #include <check.h>
 #include <db.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -528,6 +529,83 @@ START_TEST(test_split_list)
 }
 END_TEST
 
+START_TEST(test_changed)
+{
+	char *base = path("chg");
+	char *spec = xasprintf("hash:%s", base);
+	build(spec, 0);
+	char *src = path("chg.txt");
+	write_file(src, "a 1\n");
+	char *tspec = xasprintf("texthash:%s", src);
+	struct buf err = BUF_INIT, v = BUF_INIT;
+	struct map *m = map_open(spec, 0, &err);
+	struct map *t = map_open(tspec, 0, &err);
+	char *lspec = xasprintf("inline:{x=y} %s", spec);
+	struct maplist *l = maplist_open(lspec, 0, &err);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(map_changed(m), 0);
+	ck_assert_int_eq(map_changed(t), 0);
+	ck_assert_int_eq(maplist_changed(l), 0);
+	/* A rebuild renames a new file over the table: readers are told. */
+	build(spec, 0);
+	ck_assert_int_eq(map_changed(m), 1);
+	ck_assert_int_eq(maplist_changed(l), 1);
+	/* A rewritten source (another size) for texthash:. */
+	write_file(src, "a 1\nb 2\n");
+	ck_assert_int_eq(map_changed(t), 1);
+	map_close(m);
+	map_close(t);
+	maplist_close(l);
+	/* inline: and static: never change. */
+	m = map_open("static:x", 0, &err);
+	ck_assert_int_eq(map_changed(m), 0);
+	map_close(m);
+	buf_free(&err);
+	buf_free(&v);
+	free(base);
+	free(spec);
+	free(src);
+	free(tspec);
+	free(lspec);
+}
+END_TEST
+
+START_TEST(test_damaged_table)
+{
+	/* A hash table whose meta page claims 8454145 buckets. */
+	char *base = path("damaged");
+	char *spec = xasprintf("hash:%s", base);
+	char *dbfile = xasprintf("%s.db", base);
+	char *cmd = xasprintf("cp '%s/tests/fixtures/maps/postmap-hash.db' '%s'", TERN_BUILD_DIR, dbfile);
+	ck_assert_int_eq(system(cmd), 0);
+	int fd = open(dbfile, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	uint32_t max_bucket = 8454145;
+	ck_assert_int_eq(pwrite(fd, &max_bucket, sizeof(max_bucket), 72), 4);
+	close(fd);
+	struct stat before, after;
+	ck_assert_int_eq(stat(dbfile, &before), 0);
+	struct buf err = BUF_INIT, k = BUF_INIT, v = BUF_INIT;
+	struct map *m = map_open(spec, 0, &err);
+	ck_assert_ptr_nonnull(m);
+	/* Listing it fails with a reason instead of looping, and never writes. */
+	ck_assert_int_eq(map_iterate(m, 1, &k, &v), -1);
+	ck_assert_ptr_nonnull(strstr(map_error(m), "damaged"));
+	map_close(m);
+	ck_assert_int_eq(stat(dbfile, &after), 0);
+	ck_assert_int_eq(before.st_size, after.st_size);
+	buf_free(&err);
+	buf_free(&k);
+	buf_free(&v);
+	free(cmd);
+	free(base);
+	free(spec);
+	free(dbfile);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("map");
@@ -549,6 +627,8 @@ int main(void)
 	tcase_add_test(tc, test_inline_iterate_static_iterate);
 	tcase_add_test(tc, test_maplist);
 	tcase_add_test(tc, test_split_list);
+	tcase_add_test(tc, test_changed);
+	tcase_add_test(tc, test_damaged_table);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

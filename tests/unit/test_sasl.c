@@ -15,6 +15,7 @@
 #include "mail/sasl.h"
 #include "mail/sasl_backend.h"
 #include "mail/sasl_penalty.h"
+#include "util/base64.h"
 
 #define S(lit) lit, sizeof(lit) - 1	/* bytes and length of a literal with NULs */
 
@@ -309,6 +310,48 @@ START_TEST(test_setup_errors)
 }
 END_TEST
 
+/* ---- base64 as the SMTP engine decodes it, into PLAIN --------------------- */
+
+/* What a client may send after "AUTH PLAIN " or "334 ": only strict
+ * base64 reaches the backend, and only the right bytes authenticate. */
+static const struct b64_case {
+	const char *text;
+	bool want_decoded;
+	enum sasl_status want;		/* when decoded */
+} b64_cases[] = {
+	{"AGFsaWNlAHNlY3JldA==", true, SASL_DONE},		/* \0alice\0secret */
+	{"YWxpY2UAYWxpY2UAc2VjcmV0", true, SASL_DONE},		/* alice\0alice\0secret */
+	{"AGFsaWNlAHNlY3JldAA=", true, SASL_FAIL},		/* trailing NUL */
+	{"AGFsaWNlAHNlYwByZXQ=", true, SASL_FAIL},		/* NUL inside the password */
+	{"AGFsaWNlAHdyb25n", true, SASL_FAIL},			/* wrong password */
+	{"AAA=", true, SASL_FAIL},				/* \0\0 */
+	{"AGFsaWNlAHNlY3JldA", false, 0},			/* padding missing */
+	{"AGFsaWNl=AHNlY3JldA==", false, 0},			/* padding inside */
+	{"AGFsaWNl AHNlY3JldA==", false, 0},			/* space */
+	{"AGFsaWNlAHNlY3JldA==\r", false, 0},			/* CR left over */
+	{"AGFsaWNlAHNlY3JldA=!", false, 0},			/* not in the alphabet */
+	{"====", false, 0},
+	{"A===", false, 0},
+	{"*", false, 0},					/* the cancel, not data */
+};
+
+START_TEST(test_base64_inputs)
+{
+	const struct b64_case *c = &b64_cases[_i];
+	struct buf raw = BUF_INIT, ch = BUF_INIT;
+	bool ok = base64_decode(c->text, strlen(c->text), &raw);
+	ck_assert_msg(ok == c->want_decoded, "'%s': decoded %d", c->text, ok);
+	if (ok) {
+		struct sasl_server *s = sasl_server_new("PLAIN", "192.0.2.1", true);
+		enum sasl_status st = sasl_server_step(s, raw.data, raw.len, &ch);
+		ck_assert_msg(st == c->want, "'%s': status %d (%s)", c->text, st, buf_str(&ch));
+		sasl_server_free(s);
+	}
+	buf_free(&raw);
+	buf_free(&ch);
+}
+END_TEST
+
 /* ---- failure counter ---------------------------------------------------- */
 
 START_TEST(test_penalty)
@@ -371,6 +414,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup_tern, teardown);
 	tcase_add_loop_test(tc, test_exchange, 0, sizeof exchange_cases / sizeof exchange_cases[0]);
 	tcase_add_test(tc, test_mechanisms);
+	tcase_add_loop_test(tc, test_base64_inputs, 0, sizeof b64_cases / sizeof b64_cases[0]);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("setup");
 	tcase_add_checked_fixture(tc, NULL, teardown);

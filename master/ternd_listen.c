@@ -1,0 +1,254 @@
+/*
+ * ternd_listen.c - the master binds every listening socket itself: TCP
+ * listeners for inet services (inet_interfaces x inet_protocols, or the
+ * address the service table names) and UNIX sockets in private/ and
+ * public/ for Tern's own processes and tools.
+ *
+ * Runs in ternd, as root on a real host (ports below 1024) or as the
+ * instance owner. Sockets are created close-on-exec and non-blocking;
+ * the spawner moves them to descriptors 3, 4, ... of each process.
+ * A socket whose address is unchanged survives a reload, so clients
+ * never see a refused connection while services restart.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "master/ternd.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/* Large: a short backlog costs each client seconds under load. */
+#define LISTEN_BACKLOG 4096
+
+static struct listener *find_key(struct master *m, const char *key)
+{
+	for (size_t i = 0; i < m->nls; i++)
+		if (strcmp(m->ls[i].key, key) == 0)
+			return &m->ls[i];
+	return NULL;
+}
+
+static struct listener *add_listener(struct master *m, const char *key, const char *addr, int fd)
+{
+	m->ls = xreallocarray(m->ls, m->nls + 1, sizeof(*m->ls));
+	struct listener *l = &m->ls[m->nls++];
+	l->key = xstrdup(key);
+	l->addr = xstrdup(addr);
+	l->fd = fd;
+	l->wanted = true;
+	return l;
+}
+
+static void attach(struct run *r, struct listener *l)
+{
+	r->fds = xreallocarray(r->fds, (size_t)r->nfd + 1, sizeof(int));
+	r->fds[r->nfd++] = l->fd;
+	size_t old = r->addrs ? strlen(r->addrs) : 0;
+	size_t add = strlen(l->addr) + 2;
+	r->addrs = xrealloc(r->addrs, old + add);
+	snprintf(r->addrs + old, add, "%s%s", old ? " " : "", l->addr);
+}
+
+/* Claim an existing socket for this load; a second claim is a conflict. */
+static int claim(struct master *m, struct run *r, const char *key, struct listener **out)
+{
+	struct listener *l = find_key(m, key);
+	*out = l;
+	if (l == NULL)
+		return 0;
+	if (l->wanted) {
+		msg_error("service %s: address %s is already used by another service", r->svc->name, l->addr);
+		return -1;
+	}
+	l->wanted = true;
+	attach(r, l);
+	return 1;
+}
+
+static int bind_inet(struct master *m, struct run *r, const struct addrinfo *ai)
+{
+	char host[NI_MAXHOST], port[NI_MAXSERV], key[NI_MAXHOST + 64], addr[NI_MAXHOST + 16];
+	struct listener *l;
+	int on = 1;
+
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return -1;
+	snprintf(key, sizeof(key), "inet %s %s", host, port);
+	snprintf(addr, sizeof(addr), ai->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+	int c = claim(m, r, key, &l);
+	if (c != 0)
+		return c < 0 ? -1 : 0;
+
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		msg_error("service %s: socket for %s: %m", r->svc->name, addr);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+		msg_error("service %s: bind %s: %m", r->svc->name, addr);
+		close(fd);
+		return -1;
+	}
+	attach(r, add_listener(m, key, addr, fd));
+	msg_debug("service %s: listening on %s", r->svc->name, addr);
+	return 0;
+}
+
+/* HOST (NULL = wildcard) in FAMILY (AF_UNSPEC = both) on the service's port. */
+static int bind_host(struct master *m, struct run *r, const char *host, int family)
+{
+	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res;
+	char port[16], *bare = NULL;
+	int rc = 0;
+
+	snprintf(port, sizeof(port), "%d", r->svc->port);
+	if (host && host[0] == '[' && host[strlen(host) - 1] == ']')
+		host = bare = xstrndup(host + 1, strlen(host) - 2);
+	int e = getaddrinfo(host, port, &hints, &res);
+	if (e != 0) {
+		if (family != AF_UNSPEC && (e == EAI_ADDRFAMILY || e == EAI_NONAME || e == EAI_FAMILY)) {
+			msg_info("service %s: %s skipped: not an address of the enabled inet_protocols",
+				 r->svc->name, host ? host : "*");
+			free(bare);
+			return 0;
+		}
+		msg_error("service %s: address %s: %s", r->svc->name, host ? host : "*", gai_strerror(e));
+		free(bare);
+		return -1;
+	}
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+		if (bind_inet(m, r, ai) < 0)
+			rc = -1;
+	freeaddrinfo(res);
+	free(bare);
+	return rc;
+}
+
+static int setup_inet(struct master *m, struct run *r)
+{
+	bool v4 = false, v6 = false;
+	for (char **p = cfg_list("inet_protocols"); *p; p++) {
+		if (strcmp(*p, "all") == 0)
+			v4 = v6 = true;
+		else if (strcmp(*p, "ipv4") == 0)
+			v4 = true;
+		else if (strcmp(*p, "ipv6") == 0)
+			v6 = true;
+	}
+	int family = v4 && v6 ? AF_UNSPEC : v4 ? AF_INET : AF_INET6;
+	if (!v4 && !v6) {
+		msg_error("inet_protocols names no protocol");
+		return -1;
+	}
+	if (r->svc->host)
+		return bind_host(m, r, r->svc->host, family);
+
+	int rc = 0;
+	for (char **p = cfg_list("inet_interfaces"); *p; p++) {
+		if (strcmp(*p, "all") == 0) {
+			if (v4 && bind_host(m, r, NULL, AF_INET) < 0)
+				rc = -1;
+			if (v6 && bind_host(m, r, NULL, AF_INET6) < 0)
+				rc = -1;
+		} else if (strcmp(*p, "loopback-only") == 0) {
+			if (v4 && bind_host(m, r, "127.0.0.1", AF_INET) < 0)
+				rc = -1;
+			if (v6 && bind_host(m, r, "::1", AF_INET6) < 0)
+				rc = -1;
+		} else if (bind_host(m, r, *p, family) < 0) {
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+static int setup_unix(struct master *m, struct run *r)
+{
+	bool pub = r->svc->type == SVC_PUBLIC;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char key[sizeof(sun.sun_path) + 8];
+	struct listener *l;
+
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s/%s", cfg_str("queue_directory"),
+			 pub ? "public" : "private", r->svc->name);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+		msg_error("service %s: socket path too long", r->svc->name);
+		return -1;
+	}
+	snprintf(key, sizeof(key), "unix %s", sun.sun_path);
+	int c = claim(m, r, key, &l);
+	if (c != 0)
+		return c < 0 ? -1 : 0;
+
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		msg_error("service %s: socket: %m", r->svc->name);
+		return -1;
+	}
+	unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
+	    (m->root && chown(sun.sun_path, m->owner_uid, m->owner_gid) < 0) ||
+	    chmod(sun.sun_path, pub ? 0666 : 0600) < 0) {
+		msg_error("service %s: socket %s: %m", r->svc->name, sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	attach(r, add_listener(m, key, sun.sun_path, fd));
+	return 0;
+}
+
+int listen_setup(struct master *m, struct run *r)
+{
+	switch (r->svc->type) {
+	case SVC_INET:
+		return setup_inet(m, r);
+	case SVC_UNIX:
+	case SVC_PUBLIC:
+		return setup_unix(m, r);
+	case SVC_PROC:
+		break;
+	}
+	return 0;
+}
+
+void listen_mark_unwanted(struct master *m)
+{
+	for (size_t i = 0; i < m->nls; i++)
+		m->ls[i].wanted = false;
+}
+
+void listen_release_unwanted(struct master *m)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < m->nls; i++) {
+		struct listener *l = &m->ls[i];
+		if (l->wanted) {
+			m->ls[keep++] = *l;
+			continue;
+		}
+		msg_debug("closing %s", l->addr);
+		close(l->fd);
+		if (strncmp(l->key, "unix ", 5) == 0)
+			unlink(l->addr);
+		free(l->key);
+		free(l->addr);
+	}
+	m->nls = keep;
+}

@@ -1,0 +1,101 @@
+/*
+ * local.c - the local delivery agent.
+ *
+ * NAME
+ *	local - Tern local delivery
+ * SYNOPSIS
+ *	local [-c config_dir] [-v]   (started by ternd, service "local")
+ * DESCRIPTION
+ *	Delivers mail for the domains in mydestination: alias_maps, ~/.forward,
+ *	:include: files, |commands, /files, mbox files in mail_spool_directory,
+ *	home_mailbox (mbox or Maildir), and with local_maildir_base every
+ *	local recipient into $local_maildir_base/LOCALPART/. The queue
+ *	manager connects to queue_directory/private/local and sends one
+ *	request per message (lib/mail/lproto.h); local answers once per
+ *	recipient. See local(8) for the rules.
+ * SECURITY
+ *	Starts as root (service user "root"); in a tern init instance, as the
+ *	instance owner. Each connection is served by its own process. Every
+ *	write to a mailbox, file, or command runs in a child that has switched
+ *	to the recipient's uid and gid (priv_drop_ids) first; the only things
+ *	done as root are reading the queue file, the alias and .forward
+ *	lookups, creating a missing mbox file in mail_spool_directory and its
+ *	dot-lock. Message data never reaches a shell command line: commands
+ *	come from aliases and .forward files and get the message on standard
+ *	input.
+ * CONFIGURATION PARAMETERS
+ *	alias_maps, allow_mail_to_commands, allow_mail_to_files,
+ *	command_time_limit, default_privs, deliver_lock_attempts,
+ *	deliver_lock_delay, export_environment, forward_path, home_mailbox,
+ *	local_command_shell, local_maildir_base, mail_owner,
+ *	mail_spool_directory, mailbox_delivery_lock, mailbox_size_limit,
+ *	mydestination, myhostname, myorigin, owner_request_special,
+ *	queue_directory, recipient_delimiter, stale_lock_time,
+ *	strict_mailbox_ownership.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mail/daemon.h"
+#include "queue/local.h"
+#include "util/log.h"
+
+static void on_child(int sig)
+{
+	(void)sig;	/* only interrupts poll() */
+}
+
+int main(int argc, char **argv)
+{
+	const struct daemon_info *di;
+	struct pollfd pfd[DAEMON_MAX_LISTEN];
+	struct sigaction sa;
+	int n = 0;
+
+	daemon_init(argc, argv, "local", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM);
+	di = daemon_info();
+	if (di->nlisten < 1)
+		msg_fatal_status(78, "no listening socket: local is started by ternd");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
+	for (int i = 0; i < di->nlisten && i < DAEMON_MAX_LISTEN; i++) {
+		pfd[n].fd = di->listen[i].fd;
+		pfd[n].events = POLLIN;
+		n++;
+	}
+	while (!daemon_stop) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (poll(pfd, (nfds_t)n, 1000) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			int c;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			while ((c = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+				pid_t pid = fork();
+				if (pid == 0) {
+					for (int k = 0; k < n; k++)
+						close(pfd[k].fd);
+					signal(SIGTERM, SIG_DFL);
+					signal(SIGCHLD, SIG_DFL);
+					local_serve(c);
+					_exit(0);
+				}
+				if (pid < 0)
+					msg_warn("fork: %m");
+				close(c);
+			}
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * local.h - shared declarations of the local delivery agent's files.
+ * Runs as root (or as the instance owner); see local.c.
+ */
+#ifndef TERN_QUEUE_LOCAL_H
+#define TERN_QUEUE_LOCAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "mail/lproto.h"
+#include "util/buf.h"
+
+/* Whose privileges a delivery runs with. */
+struct ident {
+	uid_t uid;
+	gid_t gid;
+	char user[64];
+	char home[1024];
+	char shell[256];
+};
+
+/* One message being delivered, and one recipient of it. */
+struct lmsg {
+	const char *queue_id;
+	const char *sender;		/* "" = <> */
+	const char *content;		/* headers and body, LF lines */
+	size_t content_len;
+	time_t arrival;
+};
+
+struct lrcpt {
+	const char *address;		/* as queued, e.g. User+tag@example.com */
+	const char *orcpt;		/* ORCPT or "" */
+	char local[256];		/* lower-case local part, extension removed */
+	char ext[256];			/* extension or "" */
+	char domain[256];
+	char delivered_to[512];		/* Delivered-To: value (lower-case address) */
+};
+
+/* Result of one delivery: what goes back to qmgr. */
+struct lresult_text {
+	enum lresult result;
+	char dsn[16];
+	struct buf text;
+};
+
+void lres_set(struct lresult_text *r, enum lresult result, const char *dsn, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* local_request.c: serve one connection from qmgr until it closes. */
+void local_serve(int fd);
+
+/* local_expand.c: aliases, .forward, includes -> destinations (alias_expand.h). */
+struct dest_list;
+int local_expand(const struct lrcpt *rc, struct dest_list *out, struct buf *err);
+
+/* local_ident.c: identities. */
+bool local_is_root(void);
+int ident_of_user(const char *user, struct ident *id);	/* 0, or -1 no such user */
+void ident_default_privs(struct ident *id);		/* default_privs */
+void ident_self(struct ident *id);			/* mail_owner when root, else ourselves */
+int ident_of_file_owner(const char *path, struct ident *id);	/* root -> default_privs */
+void ident_alias_owner(struct ident *id);		/* owner of the alias database */
+/* In a child: become id (no-op when not root). 0, or -1 with a reason. */
+int ident_become(const struct ident *id, struct buf *err);
+
+/* local_mailbox.c: mailbox, Maildir and file deliveries (in a child as id). */
+void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *user,
+    struct lresult_text *res);
+void deliver_file(const struct lmsg *m, const struct lrcpt *rc, const char *path,
+    const struct ident *id, struct lresult_text *res);
+
+/* local_pipe.c: |command as id. */
+void deliver_pipe(const struct lmsg *m, const struct lrcpt *rc, const char *command,
+    const struct ident *id, struct lresult_text *res);
+
+/* local_forward.c: a new message to the remote addresses, via cleanup as mail_owner. */
+void deliver_forward(const struct lmsg *m, const struct lrcpt *rc, const char *sender,
+    char **addrs, size_t n, struct lresult_text *res);
+
+/*
+ * local_mailbox.c helpers: run fn(arg) in a child as id; the child reports
+ * its result through a pipe. Used by every delivery kind.
+ */
+typedef void (*as_user_fn)(void *arg, struct lresult_text *res);
+void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res);
+
+/* The headers Tern prepends: Return-Path:, Delivered-To: (and a From_ line when from_line). */
+void local_prepend(const struct lmsg *m, const struct lrcpt *rc, bool from_line, struct buf *out);
+
+#endif

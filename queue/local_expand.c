@@ -1,0 +1,235 @@
+/*
+ * local_expand.c - the lookups behind alias expansion in the local
+ * delivery agent: alias_maps, ~/.forward (forward_path), :include:
+ * files, and "is this address local" (resolve.h).
+ *
+ * Runs as root in the local delivery agent: only files are read here,
+ * nothing is written or run. .forward files must be regular files owned
+ * by their user or root and not writable by group or others, as sendmail
+ * requires; :include: files must be regular files.
+ */
+#include "compat.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mail/alias_expand.h"
+#include "mail/config.h"
+#include "mail/resolve.h"
+#include "queue/local.h"
+#include "util/log.h"
+#include "util/map.h"
+#include "util/mem.h"
+
+#define FILE_MAX	(1024 * 1024)
+
+static struct maplist *aliases;
+static int aliases_tried;
+
+static int cb_alias(void *ctx, const char *name, struct buf *value)
+{
+	(void)ctx;
+	if (!aliases_tried) {
+		struct buf err = BUF_INIT;
+		aliases_tried = 1;
+		if (*cfg_str("alias_maps") != '\0'
+		    && (aliases = maplist_open(cfg_str("alias_maps"), 0, &err)) == NULL)
+			msg_warn("alias_maps: %s", buf_str(&err));
+		buf_free(&err);
+	}
+	if (aliases == NULL)
+		return 0;
+	return maplist_lookup(aliases, name, value);
+}
+
+/* Read a small file that passed the checks; 1 ok, 0 missing, -1 error (reason in out). */
+static int read_file(const char *path, uid_t owner, bool strict, struct buf *out)
+{
+	struct stat st;
+	char chunk[8192];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	buf_reset(out);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		buf_printf(out, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		buf_printf(out, "%s: not a regular file", path);
+		return -1;
+	}
+	if (strict && ((st.st_uid != owner && st.st_uid != 0) || (st.st_mode & 022))) {
+		close(fd);
+		msg_warn("%s: ignored: not owned by its user or writable by others", path);
+		return 0;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && out->len < FILE_MAX)
+		buf_add(out, chunk, (size_t)n);
+	close(fd);
+	return 1;
+}
+
+/* forward_path's $names: home, user, local, extension, recipient_delimiter, domain. */
+static const char *var(const char *name, size_t len, const struct ident *id, const char *ext,
+    char delim[2])
+{
+	if (len == 4 && strncmp(name, "home", 4) == 0)
+		return id->home;
+	if ((len == 4 && strncmp(name, "user", 4) == 0) || (len == 5 && strncmp(name, "local", 5) == 0))
+		return id->user;
+	if (len == 9 && strncmp(name, "extension", 9) == 0)
+		return ext;
+	if (len == 19 && strncmp(name, "recipient_delimiter", 19) == 0)
+		return *ext ? delim : "";
+	if (len == 6 && strncmp(name, "domain", 6) == 0)
+		return cfg_str("myhostname");
+	return "";
+}
+
+static void expand_path(const char *tmpl, const struct ident *id, const char *ext, char delim[2],
+    struct buf *out)
+{
+	for (const char *p = tmpl; *p;) {
+		if (*p != '$') {
+			buf_addc(out, *p++);
+			continue;
+		}
+		p++;
+		if (*p == '{' || *p == '(') {
+			char close = *p == '{' ? '}' : ')';
+			const char *end = strchr(p, close);
+			if (end == NULL)
+				return;
+			const char *name = p + 1;
+			size_t nlen = strcspn(name, "?:}");
+			if (nlen > (size_t)(end - name))
+				nlen = (size_t)(end - name);
+			const char *v = var(name, nlen, id, ext, delim);
+			if (name[nlen] == '?')
+				buf_add(out, name + nlen + 1, *v ? (size_t)(end - name - nlen - 1) : 0);
+			else if (name[nlen] == ':')
+				buf_add(out, name + nlen + 1, *v ? 0 : (size_t)(end - name - nlen - 1));
+			else
+				buf_adds(out, v);
+			p = end + 1;
+		} else {
+			size_t nlen = 0;
+			while (isalnum((unsigned char)p[nlen]) || p[nlen] == '_')
+				nlen++;
+			buf_adds(out, var(p, nlen, id, ext, delim));
+			p += nlen;
+		}
+	}
+}
+
+static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *value)
+{
+	const char *delims = cfg_str("recipient_delimiter");
+	char delim[2] = {delims[0], '\0'};
+	struct ident id;
+	struct buf path = BUF_INIT;
+	char **items;
+	size_t n;
+	int found = 0;
+
+	(void)ctx;
+	if (*cfg_str("local_maildir_base") != '\0' || ident_of_user(user, &id) < 0)
+		return 0;	/* no account, no .forward */
+	n = alias_split(cfg_raw("forward_path"), &items);
+	for (size_t i = 0; i < n && found == 0; i++) {
+		buf_reset(&path);
+		expand_path(items[i], &id, ext, delim, &path);
+		if (path.len == 0 || path.data[0] != '/')
+			continue;
+		found = read_file(buf_str(&path), id.uid, true, value);
+		if (found < 0) {
+			msg_warn("%s", buf_str(value));
+			found = 0;
+		}
+	}
+	alias_items_free(items, n);
+	buf_free(&path);
+	return found;
+}
+
+static int cb_include(void *ctx, const char *path, struct buf *value)
+{
+	(void)ctx;
+	int r = read_file(path, 0, false, value);
+	if (r == 0)
+		buf_printf(value, "%s: no such file", path);
+	return r > 0 ? 1 : -1;
+}
+
+static int cb_local(void *ctx, const char *addr, struct buf *full, struct buf *base, struct buf *ext)
+{
+	struct resolved r;
+	int ret;
+
+	(void)ctx;
+	resolved_init(&r);
+	if (resolve_address(addr, &r) < 0) {
+		ret = -1;
+	} else if (r.class != RESOLVE_LOCAL) {
+		ret = 0;
+	} else {
+		const char *at = strrchr(buf_str(&r.address), '@');
+		size_t n = at ? (size_t)(at - r.address.data) : r.address.len;
+		buf_reset(full);
+		for (size_t i = 0; i < n; i++)
+			buf_addc(full, (char)tolower((unsigned char)r.address.data[i]));
+		buf_reset(base);
+		buf_adds(base, buf_str(&r.localpart));
+		buf_reset(ext);
+		buf_adds(ext, buf_str(&r.extension));
+		ret = 1;
+	}
+	resolved_free(&r);
+	return ret;
+}
+
+static int sources(const char *param)
+{
+	int bits = 0;
+
+	for (char **w = cfg_list(param); w && *w; w++) {
+		if (strcmp(*w, "alias") == 0)
+			bits |= EXPAND_FROM_ALIAS;
+		else if (strcmp(*w, "forward") == 0)
+			bits |= EXPAND_FROM_FORWARD;
+		else if (strcmp(*w, "include") == 0)
+			bits |= EXPAND_FROM_INCLUDE;
+	}
+	return bits;
+}
+
+int local_expand(const struct lrcpt *rc, struct dest_list *out, struct buf *err)
+{
+	struct expand_ops ops = {
+		.alias = cb_alias,
+		.forward = cb_forward,
+		.include = cb_include,
+		.local = cb_local,
+		.allow_commands = sources("allow_mail_to_commands"),
+		.allow_files = sources("allow_mail_to_files"),
+	};
+	struct buf full = BUF_INIT;
+	const char *at = strrchr(rc->address, '@');
+	size_t n = at ? (size_t)(at - rc->address) : strlen(rc->address);
+	int ret;
+
+	for (size_t i = 0; i < n; i++)
+		buf_addc(&full, (char)tolower((unsigned char)rc->address[i]));
+	ret = alias_expand(&ops, buf_str(&full), rc->local, rc->ext, out, err);
+	buf_free(&full);
+	return ret;
+}

@@ -1,0 +1,481 @@
+/*
+ * local_mailbox.c - mailbox, Maildir and file deliveries of the local
+ * delivery agent, each in a child running with the recipient's (or the
+ * file owner's) privileges.
+ *
+ * Runs as root only for what needs it: a missing mbox in
+ * mail_spool_directory is created (O_EXCL, then chown) and the dot-lock
+ * taken before the child switches uid; the child opens the mailbox
+ * without following symbolic links, checks that it is a plain file with
+ * one link owned by the recipient, takes the fcntl lock, appends
+ * ("From " line, Return-Path:, Delivered-To:, ">From " quoting, an
+ * empty line), fsyncs, and on any error truncates the file back to its
+ * old size. Maildir: tmp/, fsync, rename into new/, fsync of new/.
+ * mailbox_size_limit bounds an mbox file and each Maildir message.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "queue/local.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/* --- running a delivery as someone else ------------------------------- */
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res)
+{
+	struct buf got = BUF_INIT;
+	char chunk[1024];
+	int p[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		lres_set(res, LRESULT_DEFER, "4.3.0", "pipe: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		lres_set(res, LRESULT_DEFER, "4.3.0", "fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		struct lresult_text r = {.text = BUF_INIT};
+		struct buf err = BUF_INIT, line = BUF_INIT;
+
+		close(p[0]);
+		if (ident_become(id, &err) < 0)
+			lres_set(&r, LRESULT_DEFER, "4.3.0", "cannot become %s: %s", id->user, buf_str(&err));
+		else
+			fn(arg, &r);
+		buf_printf(&line, "%d%s %s", (int)r.result, r.dsn, buf_str(&r.text));
+		write_all(p[1], line.data, line.len);
+		_exit(0);
+	}
+	close(p[1]);
+	while ((n = read(p[0], chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && got.len < 4096)
+			buf_add(&got, chunk, (size_t)n);
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (got.len < 3 || got.data[0] < '0' || got.data[0] > '2' || strchr(got.data, ' ') == NULL) {
+		lres_set(res, LRESULT_DEFER, "4.3.0", "delivery process died (status 0x%x)",
+		    (unsigned)status);
+	} else {
+		char *sp = strchr(got.data, ' ');
+		*sp = '\0';
+		lres_set(res, (enum lresult)(got.data[0] - '0'), got.data + 1, "%s", sp + 1);
+	}
+	buf_free(&got);
+}
+
+/* --- what is written ---------------------------------------------------- */
+
+void local_prepend(const struct lmsg *m, const struct lrcpt *rc, bool from_line, struct buf *out)
+{
+	if (from_line) {
+		time_t t = time(NULL);
+		struct tm tm;
+		char when[64];
+
+		localtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%a %b %e %H:%M:%S %Y", &tm);
+		buf_printf(out, "From %s  %s\n", *m->sender ? m->sender : "MAILER-DAEMON", when);
+	}
+	buf_printf(out, "Return-Path: <%s>\n", m->sender);
+	if (rc != NULL && rc->delivered_to[0] != '\0')
+		buf_printf(out, "Delivered-To: %s\n", rc->delivered_to);
+}
+
+/* The message as it goes into an mbox: ">From " quoting and a final empty line. */
+static void mbox_text(const struct lmsg *m, const struct lrcpt *rc, struct buf *out)
+{
+	const char *p = m->content, *end = m->content + m->content_len;
+
+	local_prepend(m, rc, true, out);
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t len = eol ? (size_t)(eol - p) + 1 : (size_t)(end - p);
+
+		if (len >= 5 && strncmp(p, "From ", 5) == 0)
+			buf_addc(out, '>');
+		buf_add(out, p, len);
+		p += len;
+	}
+	if (out->len > 0 && out->data[out->len - 1] != '\n')
+		buf_addc(out, '\n');
+	buf_addc(out, '\n');
+}
+
+/* --- mbox ---------------------------------------------------------------- */
+
+struct mbox_job {
+	const struct lmsg *m;
+	const struct lrcpt *rc;
+	const char *path;
+	const char *what;	/* "mailbox" or "file" */
+	bool create;		/* may create the file (home mailbox, /file) */
+	bool check_owner;	/* the file must belong to us */
+};
+
+static int fcntl_lock(int fd)
+{
+	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	long attempts = (long)cfg_int("deliver_lock_attempts");
+	long delay = (long)cfg_int("deliver_lock_delay");
+
+	for (long i = 0; i < (attempts > 0 ? attempts : 1); i++) {
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EACCES)
+			return -1;
+		sleep((unsigned)(delay > 0 ? delay : 1));
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+static bool lock_method(const char *name)
+{
+	for (char **w = cfg_list("mailbox_delivery_lock"); w && *w; w++)
+		if (strcmp(*w, name) == 0)
+			return true;
+	return false;
+}
+
+static void mbox_append(void *arg, struct lresult_text *res)
+{
+	struct mbox_job *j = arg;
+	struct buf text = BUF_INIT;
+	long long limit = cfg_int("mailbox_size_limit");
+	struct stat st;
+	int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
+	int fd;
+
+	fd = open(j->path, flags | (j->create ? O_CREAT : 0), 0600);
+	if (fd < 0) {
+		lres_set(res, errno == ELOOP ? LRESULT_BOUNCE : LRESULT_DEFER,
+		    errno == ELOOP ? "5.2.0" : "4.2.0", "cannot open %s %s: %s", j->what, j->path,
+		    strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1
+	    || (j->check_owner && st.st_uid != geteuid())) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "%s %s is not a regular file owned by the recipient",
+		    j->what, j->path);
+		goto out;
+	}
+	if (lock_method("fcntl") && fcntl_lock(fd) < 0) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot lock %s %s: %s", j->what, j->path,
+		    strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "stat %s: %s", j->path, strerror(errno));
+		goto out;
+	}
+	mbox_text(j->m, j->rc, &text);
+	if (limit > 0 && (long long)st.st_size + (long long)text.len > limit) {
+		lres_set(res, LRESULT_BOUNCE, "5.2.2",
+		    "cannot update %s %s: mailbox_size_limit (%lld bytes) exceeded", j->what, j->path,
+		    limit);
+		goto out;
+	}
+	{
+		size_t done = 0;
+		while (done < text.len) {
+			ssize_t w = write(fd, text.data + done, text.len - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		if (done < text.len || fsync(fd) < 0) {
+			int e = errno;
+			/* Leave the mailbox as it was: no half message for the reader. */
+			if (ftruncate(fd, st.st_size) < 0)
+				msg_warn("cannot truncate %s back to %lld bytes: %m", j->path,
+				    (long long)st.st_size);
+			lres_set(res, e == EFBIG ? LRESULT_BOUNCE : LRESULT_DEFER, e == EFBIG ? "5.2.2" : "4.2.0",
+			    "cannot update %s %s: %s", j->what, j->path, strerror(e ? e : EIO));
+			goto out;
+		}
+	}
+	lres_set(res, LRESULT_SENT, "2.0.0", "delivered to %s", j->what);
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_free(&text);
+}
+
+/* A dot-lock PATH.lock; 1 taken, 0 not wanted or impossible to create here, -1 busy. */
+static int dotlock_take(const char *path, struct buf *lock)
+{
+	long attempts = (long)cfg_int("deliver_lock_attempts");
+	long delay = (long)cfg_int("deliver_lock_delay");
+	long long stale = cfg_int("stale_lock_time");
+
+	buf_reset(lock);
+	buf_printf(lock, "%s.lock", path);
+	for (long i = 0; i < (attempts > 0 ? attempts : 1); i++) {
+		int fd = open(buf_str(lock), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		struct stat st;
+
+		if (fd >= 0) {
+			close(fd);
+			return 1;
+		}
+		if (errno != EEXIST)
+			return 0;	/* no permission in this directory: fcntl only */
+		if (lstat(buf_str(lock), &st) == 0 && stale > 0 && time(NULL) - st.st_mtime > stale) {
+			msg_warn("removing stale lock %s", buf_str(lock));
+			unlink(buf_str(lock));
+			continue;
+		}
+		sleep((unsigned)(delay > 0 ? delay : 1));
+	}
+	return -1;
+}
+
+static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const char *path,
+    const struct ident *id, bool in_spool, const char *what, struct lresult_text *res)
+{
+	struct mbox_job j = {.m = m, .rc = rc, .path = path, .what = what, .create = !in_spool,
+			     .check_owner = cfg_bool("strict_mailbox_ownership")};
+	struct buf lock = BUF_INIT;
+	int locked = 0;
+
+	if (in_spool && local_is_root()) {
+		/* Create a missing spool mailbox as root, then hand it to its user. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			if (fchown(fd, id->uid, id->gid) < 0)
+				msg_warn("chown %s: %m", path);
+			close(fd);
+		}
+	} else if (in_spool) {
+		j.create = true;
+	}
+	if (lock_method("dotlock")) {
+		locked = dotlock_take(path, &lock);
+		if (locked < 0) {
+			lres_set(res, LRESULT_DEFER, "4.2.0", "cannot lock %s %s: %s exists", what, path,
+			    buf_str(&lock));
+			goto out;
+		}
+	}
+	run_as(id, mbox_append, &j, res);
+	if (locked > 0)
+		unlink(buf_str(&lock));
+out:
+	buf_free(&lock);
+}
+
+/* --- Maildir ------------------------------------------------------------- */
+
+struct maildir_job {
+	const struct lmsg *m;
+	const struct lrcpt *rc;
+	const char *dir;	/* ends in '/' or not */
+	bool make_parent;	/* create the directory above (local_maildir_base) */
+};
+
+static int mkdir_ok(const char *path)
+{
+	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static void maildir_write(void *arg, struct lresult_text *res)
+{
+	struct maildir_job *j = arg;
+	struct buf base = BUF_INIT, tmp = BUF_INIT, new = BUF_INIT, text = BUF_INIT, host = BUF_INIT;
+	static unsigned counter;
+	long long limit = cfg_int("mailbox_size_limit");
+	struct timeval tv;
+	int fd = -1, dfd;
+
+	buf_adds(&base, j->dir);
+	while (base.len > 1 && base.data[base.len - 1] == '/')
+		buf_truncate(&base, base.len - 1);
+	if (j->make_parent) {
+		char *slash = strrchr(base.data, '/');
+		if (slash != NULL && slash != base.data) {
+			*slash = '\0';
+			mkdir_ok(base.data);
+			*slash = '/';
+		}
+	}
+	buf_printf(&tmp, "%s/tmp", buf_str(&base));
+	buf_printf(&new, "%s/new", buf_str(&base));
+	if (mkdir_ok(buf_str(&base)) < 0 || mkdir_ok(buf_str(&tmp)) < 0 || mkdir_ok(buf_str(&new)) < 0) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot create maildir %s: %s", buf_str(&base),
+		    strerror(errno));
+		goto out;
+	}
+	buf_printf(&text, "%s/cur", buf_str(&base));
+	mkdir_ok(buf_str(&text));
+	buf_reset(&text);
+	/* Unique name: time, microseconds, pid, counter, host ('/' and ':' escaped). */
+	for (const char *h = cfg_str("myhostname"); *h; h++) {
+		if (*h == '/')
+			buf_adds(&host, "\\057");
+		else if (*h == ':')
+			buf_adds(&host, "\\072");
+		else
+			buf_addc(&host, *h);
+	}
+	gettimeofday(&tv, NULL);
+	buf_printf(&tmp, "/%ld.M%ldP%ldQ%u.%s", (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    ++counter, buf_str(&host));
+	buf_printf(&new, "%s", strrchr(buf_str(&tmp), '/'));
+	local_prepend(j->m, j->rc, false, &text);
+	buf_add(&text, j->m->content, j->m->content_len);
+	if (limit > 0 && (long long)text.len > limit) {
+		lres_set(res, LRESULT_BOUNCE, "5.2.2",
+		    "cannot deliver to maildir %s: mailbox_size_limit (%lld bytes) exceeded",
+		    buf_str(&base), limit);
+		goto out;
+	}
+	fd = open(buf_str(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "create %s: %s", buf_str(&tmp), strerror(errno));
+		goto out;
+	}
+	{
+		size_t done = 0;
+		while (done < text.len) {
+			ssize_t w = write(fd, text.data + done, text.len - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		if (done < text.len || fsync(fd) < 0 || close(fd) < 0) {
+			int e = errno;
+			unlink(buf_str(&tmp));
+			fd = -1;
+			lres_set(res, e == EFBIG ? LRESULT_BOUNCE : LRESULT_DEFER, e == EFBIG ? "5.2.2" : "4.2.0",
+			    "write %s: %s", buf_str(&tmp), strerror(e ? e : EIO));
+			goto out;
+		}
+		fd = -1;
+	}
+	if (rename(buf_str(&tmp), buf_str(&new)) < 0) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "rename into %s: %s", buf_str(&new), strerror(errno));
+		unlink(buf_str(&tmp));
+		goto out;
+	}
+	/* The rename is durable only once new/ is synced. */
+	*strrchr(new.data, '/') = '\0';
+	if ((dfd = open(buf_str(&new), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	lres_set(res, LRESULT_SENT, "2.0.0", "delivered to maildir");
+out:
+	if (fd >= 0)
+		close(fd);
+	buf_free(&base);
+	buf_free(&tmp);
+	buf_free(&new);
+	buf_free(&text);
+	buf_free(&host);
+}
+
+/* --- the three entry points ------------------------------------------------ */
+
+static bool safe_name(const char *s)
+{
+	return *s != '\0' && *s != '.' && strchr(s, '/') == NULL;
+}
+
+void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *user,
+    struct lresult_text *res)
+{
+	const char *base = cfg_str("local_maildir_base");
+	struct ident id;
+	struct buf path = BUF_INIT;
+
+	if (*base != '\0') {
+		struct maildir_job j = {.m = m, .rc = rc, .make_parent = true};
+		if (!safe_name(user)) {
+			lres_set(res, LRESULT_BOUNCE, "5.1.3", "bad local part: \"%s\"", user);
+			return;
+		}
+		ident_self(&id);
+		buf_printf(&path, "%s/%s/", base, user);
+		j.dir = buf_str(&path);
+		run_as(&id, maildir_write, &j, res);
+	} else if (ident_of_user(user, &id) < 0) {
+		lres_set(res, LRESULT_BOUNCE, "5.1.1", "unknown user: \"%s\"", user);
+	} else {
+		const char *home_mailbox = cfg_str("home_mailbox");
+		const char *spool = cfg_str("mail_spool_directory");
+		size_t hl = strlen(home_mailbox), sl = strlen(spool);
+
+		if (hl > 0) {
+			buf_printf(&path, "%s/%s", id.home, home_mailbox);
+			if (home_mailbox[hl - 1] == '/') {
+				struct maildir_job j = {.m = m, .rc = rc, .dir = buf_str(&path)};
+				run_as(&id, maildir_write, &j, res);
+			} else {
+				deliver_mbox(m, rc, buf_str(&path), &id, false, "mailbox", res);
+			}
+		} else if (sl > 0 && spool[sl - 1] == '/') {
+			struct maildir_job j = {.m = m, .rc = rc};
+			buf_printf(&path, "%s%s/", spool, id.user);
+			j.dir = buf_str(&path);
+			run_as(&id, maildir_write, &j, res);
+		} else {
+			buf_printf(&path, "%s/%s", spool, id.user);
+			deliver_mbox(m, rc, buf_str(&path), &id, true, "mailbox", res);
+		}
+	}
+	buf_free(&path);
+}
+
+void deliver_file(const struct lmsg *m, const struct lrcpt *rc, const char *path,
+    const struct ident *id, struct lresult_text *res)
+{
+	size_t n = strlen(path);
+
+	if (n > 0 && path[n - 1] == '/') {
+		struct maildir_job j = {.m = m, .rc = rc, .dir = path};
+		run_as(id, maildir_write, &j, res);
+	} else {
+		struct mbox_job j = {.m = m, .rc = rc, .path = path, .what = "file", .create = true};
+		run_as(id, mbox_append, &j, res);
+	}
+	if (res->result == LRESULT_SENT)
+		lres_set(res, LRESULT_SENT, "2.0.0", "delivered to file: %s", path);
+}

@@ -1,0 +1,307 @@
+/*
+ * pickup - move mail from maildrop/ into the queue
+ *
+ * SYNOPSIS
+ *	pickup [-c config_dir] [-o name=value] [-v]   (run by ternd)
+ *
+ * DESCRIPTION
+ *	pickup reads the files terndrop(8) writes into
+ *	queue_directory/maildrop, checks each one again (nothing in them is
+ *	trusted: the format, every address and attribute are validated, and
+ *	the submitter is the file's owner, not what the file says), and
+ *	feeds it through cleanup, which writes the queue file into
+ *	incoming/. The maildrop file is removed only after cleanup_finish()
+ *	succeeded. A file that does not parse, or that cleanup rejects, is
+ *	moved to corrupt/ with a log line; a temporary failure leaves it for
+ *	the next scan.
+ *
+ *	It scans at start (mail submitted while Tern was stopped), whenever
+ *	a connection on queue_directory/public/pickup (terndrop's wake-up)
+ *	says so, and every few seconds in any case.
+ *
+ *	An envelope sender set with -f by a user who is not trusted (root,
+ *	daemon, uucp and trusted_users are) gets an X-Authentication-Warning:
+ *	header, as sendmail adds.
+ *
+ * SECURITY
+ *	Runs as mail_owner (the daemon skeleton drops privileges). Reads
+ *	files written by terndrop on behalf of any local user.
+ *
+ * CONFIGURATION PARAMETERS
+ *	queue_directory, trusted_users, myhostname, myorigin, and those of
+ *	cleanup.
+ */
+#include "compat.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "mail/addr.h"
+#include "mail/cleanup.h"
+#include "mail/config.h"
+#include "mail/droprec.h"
+#include "mail/qfile.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#if __has_include("mail/daemon.h")
+#include "mail/daemon.h"
+#define HAVE_DAEMON_SKELETON 1
+#endif
+
+#define SCAN_INTERVAL_MS 5000
+
+static const char *queue_dir;
+
+/* Trusted users may set any sender without a warning (sendmail's class t). */
+static bool trusted(uid_t uid, const char *login)
+{
+	if (uid == 0 || strcmp(login, "root") == 0 || strcmp(login, "daemon") == 0 ||
+	    strcmp(login, "uucp") == 0)
+		return true;
+	for (char **t = cfg_list("trusted_users"); t && *t; t++)
+		if (strcmp(*t, login) == 0)
+			return true;
+	return false;
+}
+
+/* The sender is the user's own address (login, or login@myorigin). */
+static bool own_address(const char *sender, const char *login)
+{
+	struct buf q = BUF_INIT;
+	buf_printf(&q, "%s@%s", login, cfg_str("myorigin"));
+	bool own = strcasecmp(sender, login) == 0 || strcasecmp(sender, buf_str(&q)) == 0;
+	buf_free(&q);
+	return own;
+}
+
+static void to_corrupt(const char *path, const char *name, const char *why)
+{
+	struct buf dir = BUF_INIT, err = BUF_INIT;
+	buf_printf(&dir, "%s/corrupt", queue_dir);
+	msg_warn("%s: moved to corrupt/: %s", name, why);
+	if (qfile_move(path, buf_str(&dir), &err) != 0) {
+		msg_error("%s: %s; removing it", name, buf_str(&err));
+		unlink(path);
+	}
+	buf_free(&dir);
+	buf_free(&err);
+}
+
+/* 0 done (queued or moved aside), -1 try again later. */
+static int pickup_file(const char *name)
+{
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	struct qfile *q = NULL;
+	struct stat st;
+	int rc = 0;
+
+	buf_printf(&path, "%s/maildrop/%s", queue_dir, name);
+	if (lstat(buf_str(&path), &st) != 0)
+		goto out;		/* gone already */
+	if (!S_ISREG(st.st_mode)) {
+		to_corrupt(buf_str(&path), name, "not a regular file");
+		goto out;
+	}
+	int r = qfile_open(buf_str(&path), false, &q, &err);
+	if (r == QF_IOERR) {
+		msg_warn("%s: %s", name, buf_str(&err));
+		rc = -1;
+		goto out;
+	}
+	if (r == QF_CORRUPT) {
+		to_corrupt(buf_str(&path), name, buf_str(&err));
+		goto out;
+	}
+
+	/* Who submitted it: the owner of the file, which the kernel set. */
+	const char *uidattr = qfile_attr(q, "uid");
+	char uidtext[32];
+	snprintf(uidtext, sizeof(uidtext), "%ld", (long)st.st_uid);
+	if (uidattr == NULL || strcmp(uidattr, uidtext) != 0) {
+		to_corrupt(buf_str(&path), name, "uid attribute does not match the file owner");
+		goto out;
+	}
+	struct passwd *pw = getpwuid(st.st_uid);
+	char login[256];
+	if (pw != NULL)
+		strlcpy(login, pw->pw_name, sizeof(login));
+	else
+		snprintf(login, sizeof(login), "#%ld", (long)st.st_uid);
+
+	const char *sender = qfile_sender(q);
+	if (*sender != '\0' && !addr_envelope_valid(sender)) {
+		to_corrupt(buf_str(&path), name, "malformed sender");
+		goto out;
+	}
+	for (size_t i = 0; i < qfile_rcpt_count(q); i++)
+		if (!addr_envelope_valid(qfile_rcpt(q, i)->address) || *qfile_rcpt(q, i)->address == '\0') {
+			to_corrupt(buf_str(&path), name, "malformed recipient");
+			goto out;
+		}
+	const char *extract = qfile_attr(q, "extract");
+	struct cleanup *c = cleanup_open(CLEANUP_LOCAL, extract && strcmp(extract, "yes") == 0
+							    ? CLEANUP_FLAG_EXTRACT : 0);
+	cleanup_sender(c, sender);
+	for (size_t i = 0; i < qfile_rcpt_count(q); i++) {
+		const struct qfile_rcpt *rc_ = qfile_rcpt(q, i);
+		cleanup_recipient(c, rc_->address, rc_->notify, rc_->orcpt);
+	}
+	/* Only the attributes a caller may set, plus who they are. */
+	for (size_t i = 0; i < qfile_attr_count(q); i++) {
+		const char *an, *av;
+		qfile_attr_get(q, i, &an, &av);
+		if (droprec_attr_allowed(an) && strcmp(an, "extract") != 0)
+			cleanup_attr(c, an, av);
+	}
+	cleanup_attr(c, "uid", uidtext);
+	cleanup_attr(c, "login", login);
+	if (qfile_attr(q, "protocol") == NULL)
+		cleanup_attr(c, "protocol", "local");
+
+	const char *given = qfile_attr(q, "sender_given");
+	if (given && strcmp(given, "yes") == 0 && !trusted(st.st_uid, login) && !own_address(sender, login)) {
+		struct buf warn = BUF_INIT;
+		buf_printf(&warn, "X-Authentication-Warning: %s: %s set sender to %s%s%s using -f\n",
+			   cfg_str("myhostname"), login, *sender ? "" : "<", *sender ? sender : "", *sender ? "" : ">");
+		cleanup_write(c, warn.data, warn.len);
+		buf_free(&warn);
+	}
+	char chunk[65536];
+	ssize_t n;
+	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0)
+		if (cleanup_write(c, chunk, (size_t)n) != 0)
+			break;
+	if (n < 0) {
+		cleanup_abort(c);
+		msg_warn("%s: read error: %m", name);
+		rc = -1;
+		goto out;
+	}
+	char id[QF_ID_MAX];
+	struct buf reason = BUF_INIT;
+	switch (cleanup_finish(c, id, sizeof(id), &reason)) {
+	case CLEANUP_OK:
+		msg_info("%s: uid=%s from=<%s> (maildrop %s)", id, uidtext, sender, name);
+		if (unlink(buf_str(&path)) != 0)
+			msg_warn("%s: cannot remove maildrop file: %m", name);
+		break;
+	case CLEANUP_TEMPFAIL:
+		msg_warn("%s: deferred: %s", name, buf_str(&reason));
+		rc = -1;
+		break;
+	default:
+		to_corrupt(buf_str(&path), name, buf_str(&reason));
+		break;
+	}
+	buf_free(&reason);
+out:
+	qfile_close(q);
+	buf_free(&path);
+	buf_free(&err);
+	return rc;
+}
+
+/* One pass over maildrop/. Returns the number of files left for later. */
+static int scan(void)
+{
+	struct buf dir = BUF_INIT;
+	buf_printf(&dir, "%s/maildrop", queue_dir);
+	DIR *d = opendir(buf_str(&dir));
+	int left = 0;
+	if (d == NULL) {
+		msg_warn("cannot open %s: %m", buf_str(&dir));
+		buf_free(&dir);
+		return 0;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;	/* ., .. and files still being written */
+		if (pickup_file(e->d_name) != 0)
+			left++;
+	}
+	closedir(d);
+	buf_free(&dir);
+	return left;
+}
+
+/* Wait for a wake-up connection or the scan interval; drain what came. */
+static void wait_for_work(int listen_fd)
+{
+	struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+	int timeout = listen_fd >= 0 ? SCAN_INTERVAL_MS : 1000;
+	if (poll(&p, listen_fd >= 0 ? 1 : 0, timeout) <= 0 || listen_fd < 0)
+		return;
+	/* Accept every pending wake-up; the content does not matter. */
+	int fd;
+	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		char ignored[64];
+		ssize_t r = read(fd, ignored, sizeof(ignored));
+		(void)r;
+		close(fd);
+	}
+}
+
+static volatile sig_atomic_t stop;
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+	int listen_fd = -1;
+#ifdef HAVE_DAEMON_SKELETON
+	daemon_init(argc, argv, "pickup", DAEMON_CATCH_TERM);
+	const struct daemon_info *di = daemon_info();
+	if (di->nlisten > 0)
+		listen_fd = di->listen[0].fd;
+#else
+	/* Until the daemon skeleton lands: -c DIR, then config and logging. */
+	const char *dir = NULL;
+	int c;
+	log_init("tern/pickup", LOG_TO_SYSLOG | LOG_TO_STDERR);
+	while ((c = getopt(argc, argv, "c:v")) != -1) {
+		if (c == 'c')
+			dir = optarg;
+		else if (c == 'v')
+			log_set_verbose(1);
+		else
+			msg_fatal_status(EX_USAGE, "usage: pickup [-c config_dir] [-v]");
+	}
+	struct buf err = BUF_INIT;
+	if (config_load(dir, false, &err) != 0)
+		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
+	log_set_file(cfg_str("maillog_file"));
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+#endif
+	if (qfile_fault_from_env() != 0)
+		msg_fatal_status(EX_USAGE, "bad TERN_QFILE_FAULT");
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	queue_dir = cfg_str("queue_directory");
+	while (!stop) {
+		scan();
+#ifdef HAVE_DAEMON_SKELETON
+		if (daemon_stop)
+			break;
+#endif
+		wait_for_work(listen_fd);
+	}
+	return EX_OK;
+}

@@ -1,0 +1,360 @@
+/*
+ * qmgr.c - the queue manager: decides when each queued message is
+ * delivered, and keeps retrying, expiring and reporting.
+ *
+ * NAME
+ *	qmgr - Tern queue manager
+ * SYNOPSIS
+ *	qmgr [-c config_dir] [-v]   (started by ternd, service "qmgr")
+ * DESCRIPTION
+ *	qmgr moves each new queue file from incoming/ to active/ and starts
+ *	one delivery process for it (qmgr_deliver.c), at most
+ *	local_destination_concurrency_limit at a time. It wakes on a datagram
+ *	at queue_directory/private/qmgr (cleanup sends one after each commit,
+ *	see lib/mail/qwake.h), on a "flush" line on public/qmgr (ternqueue -f,
+ *	tern flush, sendmail -q), and once a second in any case, so that
+ *	delivery starts within a second of arrival. Mail in deferred/ is
+ *	retried when its modification time (the next attempt, set by the
+ *	delivery process with backoff) has passed, looked at every
+ *	queue_run_delay or at once on a flush. Files left in active/ by a
+ *	crash are delivered again at start-up: recipients already marked done
+ *	in the file are skipped, so nothing is lost and only unmarked
+ *	recipients can be delivered twice.
+ * SECURITY
+ *	Runs as mail_owner (daemon_init drops privileges). It reads queue
+ *	files, but their content is only parsed by the validating reader
+ *	(lib/mail/qfile.c); a file that does not parse goes to corrupt/.
+ * CONFIGURATION PARAMETERS
+ *	queue_directory, queue_run_delay, minimal_backoff_time,
+ *	maximal_backoff_time, maximal_queue_lifetime, bounce_queue_lifetime,
+ *	delay_warning_time, local_destination_concurrency_limit (default 4),
+ *	and those of resolve(3) and bounce(3).
+ */
+#include "compat.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "mail/daemon.h"
+#include "mail/mailq.h"
+#include "mail/qfile.h"
+#include "mail/qwake.h"
+#include "queue/qmgr.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define MAX_WORKERS	64
+
+struct worker {
+	pid_t pid;
+	char id[QF_ID_MAX];
+};
+
+static struct worker workers[MAX_WORKERS];
+static int nworkers;
+static int max_workers;
+
+/* Active messages waiting for a delivery process, in arrival order of discovery. */
+static char **todo;
+static size_t ntodo;
+
+static int dgram_fd = -1;
+
+long long qmgr_cfg_int(const char *name, long long dflt)
+{
+	return param_find(name) != NULL ? cfg_int(name) : dflt;
+}
+
+time_t qmgr_backoff(time_t age)
+{
+	time_t lo = (time_t)cfg_int("minimal_backoff_time");
+	time_t hi = (time_t)cfg_int("maximal_backoff_time");
+
+	if (hi < lo)
+		hi = lo;
+	if (age < lo)
+		return lo;
+	return age > hi ? hi : age;
+}
+
+static int known(const char *id)
+{
+	for (size_t i = 0; i < ntodo; i++)
+		if (strcmp(todo[i], id) == 0)
+			return 1;
+	for (int i = 0; i < nworkers; i++)
+		if (strcmp(workers[i].id, id) == 0)
+			return 1;
+	return 0;
+}
+
+static void add_todo(const char *id)
+{
+	if (known(id))
+		return;
+	todo = xreallocarray(todo, ntodo + 1, sizeof(char *));
+	todo[ntodo++] = xstrdup(id);
+}
+
+/* Move every committed file of dir into active/ (deferred: only those due, unless all). */
+static void scan_dir(const char *dir, int only_due, int all)
+{
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	time_t now = time(NULL);
+	struct dirent *de;
+	DIR *dp = opendir(dir);
+
+	if (dp == NULL) {
+		msg_warn("open directory %s: %m", dir);
+		return;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' || !qfile_id_valid(de->d_name))
+			continue;
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, de->d_name);
+		if (only_due && !all) {
+			if (stat(buf_str(&path), &st) < 0 || st.st_mtime > now)
+				continue;
+		}
+		if (strcmp(dir, "active") != 0) {
+			buf_reset(&err);
+			if (qfile_move(buf_str(&path), "active", &err) < 0) {
+				msg_warn("%s: move to active: %s", de->d_name, buf_str(&err));
+				continue;
+			}
+		}
+		add_todo(de->d_name);
+	}
+	closedir(dp);
+	buf_free(&path);
+	buf_free(&err);
+}
+
+static void start_workers(void)
+{
+	while (ntodo > 0 && nworkers < max_workers) {
+		char *id = todo[0];
+		pid_t pid;
+
+		memmove(todo, todo + 1, (ntodo - 1) * sizeof(char *));
+		ntodo--;
+		pid = fork();
+		if (pid < 0) {
+			msg_warn("fork: %m");
+			add_todo(id);
+			free(id);
+			return;
+		}
+		if (pid == 0) {
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGCHLD, SIG_DFL);
+			if (dgram_fd >= 0)
+				close(dgram_fd);
+			for (int i = 0; i < daemon_info()->nlisten; i++)
+				close(daemon_info()->listen[i].fd);
+			_exit(qmgr_deliver(id));
+		}
+		workers[nworkers].pid = pid;
+		strlcpy(workers[nworkers].id, id, sizeof(workers[nworkers].id));
+		nworkers++;
+		free(id);
+	}
+}
+
+/* A delivery process ended; if it left its file in active/, defer the file. */
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (int i = 0; i < nworkers; i++) {
+			struct buf path = BUF_INIT, err = BUF_INIT;
+			struct timeval tv[2];
+
+			if (workers[i].pid != pid)
+				continue;
+			buf_printf(&path, "active/%s", workers[i].id);
+			if (access(buf_str(&path), F_OK) == 0) {
+				msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); deferred",
+				    workers[i].id, (long)pid, (unsigned)status);
+				gettimeofday(&tv[0], NULL);
+				tv[0].tv_sec += qmgr_backoff(0);
+				tv[1] = tv[0];
+				utimes(buf_str(&path), tv);
+				if (qfile_move(buf_str(&path), "deferred", &err) < 0)
+					msg_warn("%s: move to deferred: %s", workers[i].id, buf_str(&err));
+			}
+			buf_free(&path);
+			buf_free(&err);
+			workers[i] = workers[--nworkers];
+			break;
+		}
+	}
+}
+
+static int bind_dgram(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	strlcpy(sun.sun_path, QWAKE_SOCKET, sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		msg_fatal("socket: %m");
+	unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		msg_fatal("bind %s: %m", sun.sun_path);
+	chmod(sun.sun_path, 0600);
+	return fd;
+}
+
+/*
+ * "list STYLE": the queue listing for users who cannot read the queue
+ * (mailq as anyone). A child writes it, so a slow reader never holds up
+ * scheduling; qmgr closes its copy of the connection at once.
+ */
+static void serve_list(int c, char *style_word)
+{
+	pid_t pid;
+
+	style_word[strcspn(style_word, "\r\n ")] = '\0';
+	pid = fork();
+	if (pid == 0) {
+		struct mailq_list l;
+		struct buf out = BUF_INIT, err = BUF_INIT;
+		int style = mailq_style_parse(style_word);
+		size_t done = 0;
+
+		mailq_list_init(&l);
+		if (mailq_scan(".", &l, &err) == 0)
+			mailq_format(style < 0 ? MAILQ_SENDMAIL : (enum mailq_style)style,
+			    cfg_str("queue_directory"), &l, &out);
+		while (done < out.len) {
+			ssize_t w = write(c, out.data + done, out.len - done);
+			if (w <= 0)
+				break;
+			done += (size_t)w;
+		}
+		_exit(0);
+	}
+	if (pid < 0)
+		msg_warn("fork: %m");
+	close(c);
+}
+
+/* Requests: datagrams on private/qmgr, lines on public/qmgr connections. */
+static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int *flush)
+{
+	char req[64];
+	ssize_t n;
+
+	if (pfd[0].revents & POLLIN) {
+		while ((n = recv(dgram_fd, req, sizeof(req), 0)) > 0) {
+			if (req[0] == 'F')
+				*flush = 1;
+			*want_incoming = 1;
+		}
+	}
+	for (int i = 1; i < npfd; i++) {
+		int c;
+
+		if (!(pfd[i].revents & POLLIN))
+			continue;
+		while ((c = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+			struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+			setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			n = read(c, req, sizeof(req) - 1);
+			if (n > 0) {
+				req[n] = '\0';
+				if (strncmp(req, "list ", 5) == 0) {
+					serve_list(c, req + 5);
+					continue;
+				}
+				if (strncmp(req, "flush", 5) == 0 || req[0] == 'F')
+					*flush = 1;
+				*want_incoming = 1;
+			}
+			close(c);
+		}
+	}
+}
+
+static void on_child(int sig)
+{
+	(void)sig;	/* only interrupts poll() */
+}
+
+int main(int argc, char **argv)
+{
+	const struct daemon_info *di;
+	struct pollfd pfd[1 + DAEMON_MAX_LISTEN];
+	time_t last_deferred = 0;
+	int npfd;
+
+	daemon_init(argc, argv, "qmgr", DAEMON_CATCH_TERM);
+	di = daemon_info();
+	max_workers = (int)qmgr_cfg_int("local_destination_concurrency_limit", 4);
+	if (max_workers < 1)
+		max_workers = 1;
+	if (max_workers > MAX_WORKERS)
+		max_workers = MAX_WORKERS;
+	{
+		struct sigaction sa;
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_child;
+		sigaction(SIGCHLD, &sa, NULL);
+	}
+	dgram_fd = bind_dgram();
+	pfd[0].fd = dgram_fd;
+	pfd[0].events = POLLIN;
+	npfd = 1;
+	for (int i = 0; i < di->nlisten && npfd < (int)(sizeof(pfd) / sizeof(pfd[0])); i++) {
+		pfd[npfd].fd = di->listen[i].fd;
+		pfd[npfd].events = POLLIN;
+		npfd++;
+	}
+	/* What a crash left in active/ first, then anything new. */
+	scan_dir("active", 0, 0);
+	msg_info("started, %zu message(s) in active", ntodo);
+	while (!daemon_stop) {
+		int want_incoming = 0, flush = 0;
+		time_t now;
+
+		start_workers();
+		for (int i = 0; i < npfd; i++)
+			pfd[i].revents = 0;
+		if (poll(pfd, (nfds_t)npfd, 1000) > 0)
+			read_requests(pfd, npfd, &want_incoming, &flush);
+		reap();
+		scan_dir("incoming", 0, 0);
+		now = time(NULL);
+		if (flush || now - last_deferred >= (time_t)cfg_int("queue_run_delay")
+		    || now < last_deferred) {
+			scan_dir("deferred", 1, flush);
+			last_deferred = now;
+		}
+	}
+	for (int i = 0; i < nworkers; i++)
+		kill(workers[i].pid, SIGTERM);
+	unlink(QWAKE_SOCKET);
+	msg_info("stopped");
+	return 0;
+}

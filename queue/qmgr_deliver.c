@@ -1,0 +1,462 @@
+/*
+ * qmgr_deliver.c - one delivery attempt of one message, in a child
+ * process of qmgr (mail_owner).
+ *
+ * Order of events, which is what makes a crash safe: each recipient the
+ * local delivery agent reports delivered is marked done in the queue
+ * file (pwrite of its status byte + fdatasync, qfile_mark_done) before
+ * the next reply is even read; a failed recipient is marked only after
+ * its bounce is queued. The file is removed when nothing is pending,
+ * otherwise it goes to deferred/ with its modification time set to the
+ * next attempt and the reasons kept in defer/ID for mailq.
+ *
+ * Remote recipients: Tern has no SMTP client yet; they are deferred with
+ * "no SMTP client configured" and expire like any deferred mail.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/bounce.h"
+#include "mail/cleanup.h"
+#include "mail/config.h"
+#include "mail/lproto.h"
+#include "mail/mailq.h"
+#include "mail/qfile.h"
+#include "mail/resolve.h"
+#include "queue/qmgr.h"
+#include "util/frame.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+enum outcome { OUT_NONE, OUT_SENT, OUT_DEFER, OUT_BOUNCE };
+
+struct rstate {
+	enum outcome outcome;
+	char relay[16];
+	char dsn[16];
+	struct buf text;
+};
+
+struct attempt {
+	const char *id;
+	struct qfile *q;
+	size_t n;
+	struct rstate *r;
+	struct timeval arrival;
+	int expired;
+};
+
+static double delay_of(const struct attempt *a)
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	return (double)(now.tv_sec - a->arrival.tv_sec)
+	    + (double)(now.tv_usec - a->arrival.tv_usec) / 1e6;
+}
+
+static void set(struct attempt *a, size_t i, enum outcome o, const char *relay, const char *dsn,
+    const char *text)
+{
+	a->r[i].outcome = o;
+	strlcpy(a->r[i].relay, relay, sizeof(a->r[i].relay));
+	strlcpy(a->r[i].dsn, dsn, sizeof(a->r[i].dsn));
+	buf_reset(&a->r[i].text);
+	buf_adds(&a->r[i].text, text);
+}
+
+static void log_rcpt(const struct attempt *a, size_t i, const char *status)
+{
+	const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
+
+	msg_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", a->id, rc->address,
+	    a->r[i].relay, delay_of(a), a->r[i].dsn, status, buf_str(&a->r[i].text));
+}
+
+/* Mark recipient i done; on failure the attempt must stop (the file is unsure). */
+static int mark(struct attempt *a, size_t i, char status)
+{
+	struct buf err = BUF_INIT;
+	int ret = qfile_mark_done(a->q, i, status, &err);
+
+	if (ret < 0)
+		msg_error("%s: cannot mark recipient %zu done: %s", a->id, i, buf_str(&err));
+	buf_free(&err);
+	return ret;
+}
+
+static int connect_local(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv;
+	int fd;
+
+	strlcpy(sun.sun_path, "private/local", sizeof(sun.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	/* A stuck delivery must not hold the message forever. */
+	tv.tv_sec = (time_t)qmgr_cfg_int("command_time_limit", 1000) + 120;
+	tv.tv_usec = 0;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Hand the local recipients to the local delivery agent; record each answer as it comes. */
+static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
+{
+	struct lreq req;
+	struct lreply rep;
+	struct buf frame = BUF_INIT;
+	size_t answered = 0;
+	int fd, ret = 0;
+
+	if (count == 0)
+		return 0;
+	lreq_init(&req);
+	lreply_init(&rep);
+	buf_adds(&req.queue_id, a->id);
+	buf_printf(&req.path, "active/%s", a->id);
+	buf_adds(&req.sender, qfile_sender(a->q));
+	for (size_t k = 0; k < count; k++) {
+		const struct qfile_rcpt *rc = qfile_rcpt(a->q, idx[k]);
+		lreq_add_rcpt(&req, (long long)idx[k], rc->address, rc->orcpt);
+	}
+	lreq_encode(&req, &frame);
+	fd = connect_local();
+	if (fd < 0 || frame_write(fd, &frame) < 0) {
+		for (size_t k = 0; k < count; k++)
+			set(a, idx[k], OUT_DEFER, "local", "4.3.0",
+			    "local delivery agent unavailable");
+		goto out;
+	}
+	while (answered < count) {
+		int r = frame_read(fd, &frame);
+		size_t i;
+
+		if (r <= 0 || lreply_decode(frame.data, frame.len, &rep) < 0) {
+			msg_warn("%s: %s from the local delivery agent", a->id,
+			    r == 0 ? "early end of connection" : "bad reply");
+			break;
+		}
+		i = (size_t)rep.index;
+		if (i >= a->n || a->r[i].outcome != OUT_NONE) {
+			msg_warn("%s: local reply for unexpected recipient %lld", a->id, rep.index);
+			break;
+		}
+		answered++;
+		if (rep.result == LRESULT_SENT) {
+			set(a, i, OUT_SENT, "local", buf_str(&rep.dsn), buf_str(&rep.text));
+			/* Durable before anything else happens. */
+			if (mark(a, i, QF_RCPT_DELIVERED) < 0) {
+				ret = -1;
+				break;
+			}
+			log_rcpt(a, i, "sent");
+		} else {
+			set(a, i, rep.result == LRESULT_DEFER ? OUT_DEFER : OUT_BOUNCE, "local",
+			    buf_str(&rep.dsn), buf_str(&rep.text));
+		}
+	}
+	for (size_t k = 0; k < count; k++)
+		if (a->r[idx[k]].outcome == OUT_NONE)
+			set(a, idx[k], OUT_DEFER, "local", "4.3.0",
+			    "lost connection with the local delivery agent");
+out:
+	if (fd >= 0)
+		close(fd);
+	lreq_free(&req);
+	lreply_free(&rep);
+	buf_free(&frame);
+	return ret;
+}
+
+/* The original message for a notice: all of it, or enough for the headers. */
+static void read_content(struct qfile *q, size_t limit, struct buf *out)
+{
+	char chunk[8192];
+	ssize_t n;
+
+	qfile_rewind(q);
+	while (out->len <= limit && (n = qfile_read(q, chunk, sizeof(chunk))) > 0)
+		buf_add(out, chunk, (size_t)n);
+}
+
+/* One notice of this kind for the recipients selected; 0 queued (or not wanted), -1 not. */
+static int notify(struct attempt *a, enum bounce_kind kind, const size_t *idx, size_t count)
+{
+	struct bounce_rcpt *br;
+	struct buf content = BUF_INIT, err = BUF_INIT;
+	char nid[QF_ID_MAX];
+	const char *ret_attr = qfile_attr(a->q, "dsn_ret");
+	struct bounce_msg m = {
+		.kind = kind,
+		.queue_id = a->id,
+		.sender = qfile_sender(a->q),
+		.envid = qfile_attr(a->q, "dsn_envid"),
+		.arrival = a->arrival.tv_sec,
+		.ret_full = ret_attr != NULL && strcasecmp(ret_attr, "FULL") == 0,
+	};
+	int ret;
+
+	if (count == 0)
+		return 0;
+	br = xcalloc(count, sizeof(*br));
+	for (size_t k = 0; k < count; k++) {
+		const struct qfile_rcpt *rc = qfile_rcpt(a->q, idx[k]);
+		br[k].address = rc->address;
+		br[k].orcpt = rc->orcpt;
+		br[k].status = a->r[idx[k]].dsn;
+		br[k].diag = buf_str(&a->r[idx[k]].text);
+	}
+	m.rcpts = br;
+	m.nrcpt = count;
+	if (kind == BOUNCE_DELAYED) {
+		long long life = *m.sender ? cfg_int("maximal_queue_lifetime")
+		    : cfg_int("bounce_queue_lifetime");
+		m.retry_until = a->arrival.tv_sec + (time_t)life;
+	}
+	read_content(a->q, (size_t)cfg_int("bounce_size_limit") + 65536, &content);
+	m.message = content.data ? content.data : "";
+	m.message_len = content.len;
+	ret = bounce_send(&m, nid, sizeof(nid), &err);
+	if (ret < 0)
+		msg_warn("%s: cannot queue a notification: %s", a->id, buf_str(&err));
+	free(br);
+	buf_free(&content);
+	buf_free(&err);
+	return ret < 0 ? -1 : 0;
+}
+
+static int wants(int notify_bits, int bit)
+{
+	if (notify_bits & DSN_NOTIFY_NEVER)
+		return 0;
+	if (notify_bits == 0)	/* not given: failures (and delays) are reported */
+		return bit == DSN_NOTIFY_FAILURE || bit == DSN_NOTIFY_DELAY;
+	return (notify_bits & bit) != 0;
+}
+
+/* Classify each pending recipient; local ones go to the local delivery agent. */
+static int attempt_all(struct attempt *a)
+{
+	size_t *local_idx = xcalloc(a->n + 1, sizeof(size_t));
+	size_t nlocal = 0;
+	struct resolved res;
+	int ret;
+
+	resolved_init(&res);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
+
+		if (rc->status != QF_RCPT_PENDING)
+			continue;
+		if (resolve_address(rc->address, &res) < 0) {
+			set(a, i, OUT_BOUNCE, "none", "5.1.3", "bad address syntax");
+			continue;
+		}
+		switch (res.class) {
+		case RESOLVE_LOCAL:
+			local_idx[nlocal++] = i;
+			break;
+		case RESOLVE_RELAY:
+			set(a, i, OUT_DEFER, "none", "4.3.5", "no SMTP client configured");
+			break;
+		case RESOLVE_VIRTUAL: {
+			const char *t = buf_str(&res.nexthop);
+			set(a, i, OUT_BOUNCE, "none", "5.1.1",
+			    strncmp(t, "5.1.1 ", 6) == 0 ? t + 6 : t);
+			break;
+		}
+		default:
+			set(a, i, OUT_BOUNCE, "none", "5.1.3", "bad address syntax");
+			break;
+		}
+	}
+	resolved_free(&res);
+	ret = deliver_local(a, local_idx, nlocal);
+	free(local_idx);
+	return ret;
+}
+
+/* After the attempt: expiry, bounces, success notices, delay warnings; pending count. */
+static size_t settle(struct attempt *a, struct deferlog *dl)
+{
+	size_t *fail = xcalloc(a->n + 1, sizeof(size_t)), *quiet = xcalloc(a->n + 1, sizeof(size_t));
+	size_t *ok = xcalloc(a->n + 1, sizeof(size_t)), *late = xcalloc(a->n + 1, sizeof(size_t));
+	size_t nfail = 0, nquiet = 0, nok = 0, nlate = 0, pending = 0;
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < a->n; i++) {
+		const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
+		struct rstate *r = &a->r[i];
+
+		if (r->outcome == OUT_DEFER && a->expired) {
+			struct buf why = BUF_INIT;
+			long age = (long)(now - a->arrival.tv_sec);
+			if (age >= 86400)
+				buf_printf(&why, "message expired after %ld days", age / 86400);
+			else if (age >= 3600)
+				buf_printf(&why, "message expired after %ld hours", age / 3600);
+			else
+				buf_printf(&why, "message expired after %ld seconds", age);
+			buf_printf(&why, ": %s", buf_str(&r->text));
+			r->outcome = OUT_BOUNCE;
+			r->dsn[0] = '5';
+			if (strcmp(r->dsn, "5.3.0") == 0 || r->dsn[1] != '.')
+				strlcpy(r->dsn, "5.4.7", sizeof(r->dsn));
+			buf_reset(&r->text);
+			buf_adds(&r->text, buf_str(&why));
+			buf_free(&why);
+		}
+		if (r->outcome == OUT_BOUNCE) {
+			if (wants(rc->notify, DSN_NOTIFY_FAILURE) || *qfile_sender(a->q) == '\0')
+				fail[nfail++] = i;
+			else
+				quiet[nquiet++] = i;
+		} else if (r->outcome == OUT_SENT && wants(rc->notify, DSN_NOTIFY_SUCCESS)) {
+			ok[nok++] = i;
+		}
+	}
+	/* Failures: the notice first, then the marks. */
+	if (nfail > 0 && notify(a, BOUNCE_FAILED, fail, nfail) < 0) {
+		for (size_t k = 0; k < nfail; k++) {
+			struct rstate *r = &a->r[fail[k]];
+			r->outcome = OUT_DEFER;
+			buf_reset(&r->text);
+			buf_adds(&r->text, "cannot queue the non-delivery notification");
+			strlcpy(r->dsn, "4.3.0", sizeof(r->dsn));
+		}
+		nfail = 0;
+	}
+	for (size_t k = 0; k < nfail; k++) {
+		if (mark(a, fail[k], QF_RCPT_BOUNCED) == 0)
+			log_rcpt(a, fail[k], "bounced");
+	}
+	for (size_t k = 0; k < nquiet; k++) {
+		if (mark(a, quiet[k], QF_RCPT_BOUNCED) == 0)
+			log_rcpt(a, quiet[k], "bounced");
+	}
+	if (nok > 0)
+		notify(a, BOUNCE_DELIVERED, ok, nok);
+	/* What is still pending is deferred. */
+	for (size_t i = 0; i < a->n; i++) {
+		const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
+		struct rstate *r = &a->r[i];
+
+		if (rc->status != QF_RCPT_PENDING)
+			continue;
+		pending++;
+		if (r->outcome == OUT_NONE)
+			set(a, i, OUT_DEFER, "none", "4.3.0", "delivery was not attempted");
+		deferlog_add(dl, rc->address, buf_str(&r->text));
+		log_rcpt(a, i, "deferred");
+		if (wants(rc->notify, DSN_NOTIFY_DELAY))
+			late[nlate++] = i;
+	}
+	{
+		long long warn = cfg_int("delay_warning_time");
+		if (warn > 0 && nlate > 0 && dl->warned == 0 && now - a->arrival.tv_sec >= warn
+		    && *qfile_sender(a->q) != '\0') {
+			if (notify(a, BOUNCE_DELAYED, late, nlate) == 0)
+				dl->warned = now;
+		}
+	}
+	free(fail);
+	free(quiet);
+	free(ok);
+	free(late);
+	return pending;
+}
+
+int qmgr_deliver(const char *id)
+{
+	struct buf path = BUF_INIT, err = BUF_INIT;
+	struct attempt a = {.id = id};
+	struct deferlog dl;
+	size_t pending;
+	long long life;
+	const char *fx;
+	int r;
+
+	buf_printf(&path, "active/%s", id);
+	r = qfile_open(buf_str(&path), true, &a.q, &err);
+	if (r == QF_CORRUPT) {
+		struct buf merr = BUF_INIT;
+		msg_warn("%s: corrupt queue file (%s); moved to corrupt/", id, buf_str(&err));
+		if (qfile_move(buf_str(&path), "corrupt", &merr) < 0)
+			msg_error("%s: move to corrupt: %s", id, buf_str(&merr));
+		buf_free(&merr);
+		goto done;
+	}
+	if (r != QF_OK) {
+		msg_warn("%s: cannot open queue file: %s", id, buf_str(&err));
+		goto done;	/* qmgr defers what is left in active/ */
+	}
+	a.n = qfile_rcpt_count(a.q);
+	a.r = xcalloc(a.n, sizeof(*a.r));
+	a.arrival = qfile_arrival(a.q);
+	life = *qfile_sender(a.q) ? cfg_int("maximal_queue_lifetime") : cfg_int("bounce_queue_lifetime");
+	fx = qfile_attr(a.q, "forced_expire");
+	a.expired = time(NULL) - a.arrival.tv_sec >= (time_t)life || (fx && strcmp(fx, "yes") == 0);
+	msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id, qfile_sender(a.q),
+	    qfile_content_size(a.q), a.n);
+	deferlog_init(&dl);
+	deferlog_read(".", id, &dl);
+	{
+		/* Reasons are recomputed on every attempt; keep only the warning mark. */
+		long long warned = dl.warned;
+		deferlog_free(&dl);
+		dl.warned = warned;
+	}
+	if (attempt_all(&a) < 0) {
+		/* The file could not be marked: stop here, qmgr will retry it. */
+		qfile_close(a.q);
+		a.q = NULL;
+		goto done;
+	}
+	pending = settle(&a, &dl);
+	if (pending == 0) {
+		if (unlink(buf_str(&path)) < 0)
+			msg_error("%s: remove queue file: %m", id);
+		deferlog_remove(".", id);
+		msg_info("%s: removed", id);
+	} else {
+		struct timeval tv[2];
+		struct buf merr = BUF_INIT;
+
+		deferlog_write(".", id, &dl);
+		gettimeofday(&tv[0], NULL);
+		tv[0].tv_sec += qmgr_backoff(tv[0].tv_sec - a.arrival.tv_sec);
+		tv[1] = tv[0];
+		if (utimes(buf_str(&path), tv) < 0)
+			msg_warn("%s: set next attempt time: %m", id);
+		if (qfile_move(buf_str(&path), "deferred", &merr) < 0)
+			msg_error("%s: move to deferred: %s", id, buf_str(&merr));
+		buf_free(&merr);
+	}
+	deferlog_free(&dl);
+done:
+	if (a.q != NULL)
+		qfile_close(a.q);
+	for (size_t i = 0; i < a.n; i++)
+		buf_free(&a.r[i].text);
+	free(a.r);
+	buf_free(&path);
+	buf_free(&err);
+	return 0;
+}

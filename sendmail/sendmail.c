@@ -1,0 +1,104 @@
+/*
+ * sendmail - Tern's sendmail(8), mailq(1) and newaliases(1)
+ *
+ * SYNOPSIS
+ *	sendmail [options] [--] [recipient ...]
+ *	mailq [options]
+ *	newaliases [options]
+ *
+ * DESCRIPTION
+ *	The command every mail-sending program calls. By default (-bm) it
+ *	reads a message on standard input and hands it to terndrop(8),
+ *	which writes it into the maildrop directory; sendmail exits 0 only
+ *	when the message is safely on disk. It accepts every flag of
+ *	sendmail 8.17 (sendmail_opts.c; man/sendmail.8 lists them). Called
+ *	as mailq it lists the queue (-bp); as newaliases it rebuilds the
+ *	alias databases (-bi).
+ *
+ * SECURITY
+ *	sendmail has no privileges: it runs as its caller. The message goes
+ *	through a pipe to terndrop, the one set-group-ID helper, which
+ *	trusts only the uid the kernel gives it.
+ *
+ * EXIT STATUS
+ *	sysexits.h: 0 queued, 64 usage, 65 bad data, 67 unknown user (-bv),
+ *	69 a helper is missing, 75 temporary failure (nothing was queued,
+ *	try again), 77 not allowed, 78 configuration error. One line on
+ *	standard error says why.
+ *
+ * CONFIGURATION PARAMETERS
+ *	command_directory (where terndrop, ternqueue and tern live),
+ *	message_size_limit, and whatever resolve_address() reads for -bv/-bt.
+ */
+#include "compat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "sendmail/sendmail.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+int main(int argc, char **argv)
+{
+	struct sm_opts o;
+	const char *name = argc > 0 ? basename_of(argv[0]) : "sendmail";
+
+	log_init(strcmp(name, "mailq") == 0 || strcmp(name, "newaliases") == 0 ? name : "sendmail",
+		 LOG_TO_STDERR);
+	sm_parse(argc, argv, &o);
+	if (strcmp(name, "mailq") == 0)
+		o.mode = SM_PRINT;
+	else if (strcmp(name, "newaliases") == 0)
+		o.mode = SM_ALIASES;
+	else if (strcmp(name, "hoststat") == 0 || strcmp(name, "purgestat") == 0)
+		o.mode = SM_IGNORED;
+
+	struct buf err = BUF_INIT;
+	if (config_load(o.config_dir, false, &err) != 0)
+		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
+
+	switch (o.mode) {
+	case SM_DELIVER:
+		return sm_submit(&o);
+	case SM_SMTP:
+		return sm_smtp(&o);
+	case SM_PRINT: {
+		const char *args[] = {"-p", NULL};
+		return sm_exec_tool(&o, "ternqueue", args);
+	}
+	case SM_FLUSH: {
+		const char *args[] = {"-f", NULL};
+		return sm_exec_tool(&o, "ternqueue", args);
+	}
+	case SM_DAEMON: {
+		const char *fg[] = {"start", "-f", NULL}, *bg[] = {"start", NULL};
+		return sm_exec_tool(&o, "tern", o.daemon_foreground ? fg : bg);
+	}
+	case SM_CHECK: {
+		const char *args[] = {"check", NULL};
+		return sm_exec_tool(&o, "tern", args);
+	}
+	case SM_ALIASES:
+		return sm_aliases(&o);
+	case SM_VERIFY:
+		return sm_verify(&o);
+	case SM_TEST:
+		return sm_test(&o);
+	case SM_IGNORED:
+		if (o.verbose)
+			msg_info("nothing to do: Tern's queue manager runs the queue by itself");
+		return EX_OK;
+	}
+	return EX_SOFTWARE;
+}

@@ -1,0 +1,63 @@
+/*
+ * sendmail.h - what the files of the sendmail program share.
+ *
+ * sendmail runs with the privileges of its caller and has none of its
+ * own: mail goes to the setgid terndrop helper (sendmail_submit.c).
+ */
+#ifndef TERN_SENDMAIL_H
+#define TERN_SENDMAIL_H
+
+#include <stdbool.h>
+
+enum sm_mode {
+	SM_DELIVER,	/* -bm (default): read a message, queue it */
+	SM_SMTP,	/* -bs */
+	SM_PRINT,	/* -bp, mailq */
+	SM_ALIASES,	/* -bi, -I, newaliases */
+	SM_VERIFY,	/* -bv */
+	SM_TEST,	/* -bt */
+	SM_FLUSH,	/* -q */
+	SM_DAEMON,	/* -bd, -bD */
+	SM_CHECK,	/* -bC */
+	SM_IGNORED,	/* -bh, -bH, -q<interval>, -Q: nothing to do */
+};
+
+struct sm_opts {
+	enum sm_mode mode;
+	bool daemon_foreground;	/* -bD */
+	bool extract;		/* -t */
+	bool ignore_dots;	/* -i, -oi */
+	bool sender_given;	/* -f, -r */
+	const char *sender;	/* canonical, "" = <> */
+	const char *full_name;	/* -F */
+	int notify;		/* -N, DSN_NOTIFY_* bits, 0 = not given */
+	const char *dsn_ret;	/* -R: FULL or HDRS */
+	const char *dsn_envid;	/* -V */
+	const char *body_type;	/* -B: 7BIT or 8BITMIME */
+	bool smtputf8;		/* -U, -O SMTPUTF8=yes */
+	const char *protocol;	/* -p */
+	const char *config_dir;	/* -C (a directory; a file means its directory) */
+	bool verbose;		/* -v */
+	char **rcpts;		/* arguments after the options */
+	int nrcpt;
+};
+
+/* sendmail_opts.c: the whole sendmail(8) command line. Exits 64 on a real usage error. */
+void sm_parse(int argc, char **argv, struct sm_opts *o);
+
+/* sendmail_submit.c: read the message from standard input and hand it to terndrop. */
+int sm_submit(const struct sm_opts *o);
+
+/* sendmail_modes.c: -bp, -q, -bd, -bC (other programs), -bv, -bt, -bi. */
+int sm_exec_tool(const struct sm_opts *o, const char *tool, const char *const *args);
+int sm_verify(const struct sm_opts *o);
+int sm_test(const struct sm_opts *o);
+int sm_aliases(const struct sm_opts *o);
+
+/* sendmail_smtp.c: -bs. */
+int sm_smtp(const struct sm_opts *o);
+
+/* The configuration directory to hand to helper programs, or NULL for the default. */
+const char *sm_config_arg(const struct sm_opts *o);
+
+#endif

@@ -1,0 +1,222 @@
+/*
+ * sendmail_opts.c - sendmail(8)'s command line, every flag of it.
+ *
+ * Part of the sendmail program; runs with the caller's privileges. The
+ * rule: no flag that sendmail 8.17 accepts is a usage error here. Flags
+ * with a meaning for Tern set sm_opts; the others are accepted and
+ * ignored (the table in man/sendmail.8 says which is which and why).
+ * A usage error (exit 64) is only an unknown flag or a bad value.
+ */
+#include "compat.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+
+#include "mail/addr.h"
+#include "mail/cleanup.h"
+#include "sendmail/sendmail.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/*
+ * sendmail 8.17's option letters (sendmail/main.c OPTIONS) plus -U and
+ * -x: '+' stops at the first recipient, "::" marks the optional argument
+ * of -q, -Q and -d.
+ */
+#define SM_OPTIONS "+A:B:b:C:cD:d::e:F:f:Gh:IiL:M:mN:nO:o:p:Q::q::R:r:sTtUV:vX:x"
+
+static void usage(const char *why)
+{
+	msg_fatal_status(EX_USAGE, "%s", why);
+}
+
+static int parse_notify(const char *arg)
+{
+	int bits = 0;
+	char *copy = xstrdup(arg);
+	for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
+		while (*tok == ' ')
+			tok++;
+		if (strcasecmp(tok, "never") == 0)
+			bits |= DSN_NOTIFY_NEVER;
+		else if (strcasecmp(tok, "success") == 0)
+			bits |= DSN_NOTIFY_SUCCESS;
+		else if (strcasecmp(tok, "failure") == 0)
+			bits |= DSN_NOTIFY_FAILURE;
+		else if (strcasecmp(tok, "delay") == 0)
+			bits |= DSN_NOTIFY_DELAY;
+		else {
+			free(copy);
+			return -1;
+		}
+	}
+	free(copy);
+	/* NEVER cannot be combined (RFC 3461). */
+	if (bits == 0 || ((bits & DSN_NOTIFY_NEVER) && bits != DSN_NOTIFY_NEVER))
+		return -1;
+	return bits;
+}
+
+/* -b<mode> */
+static void parse_mode(const char *arg, struct sm_opts *o)
+{
+	if (arg[0] == '\0' || arg[1] != '\0')
+		usage("-b needs one mode letter (m, s, p, i, v, t, d, D, C, h, H, P)");
+	switch (arg[0]) {
+	case 'm': o->mode = SM_DELIVER; break;
+	case 's': o->mode = SM_SMTP; break;
+	case 'p': case 'P': o->mode = SM_PRINT; break;
+	case 'i': o->mode = SM_ALIASES; break;
+	case 'v': o->mode = SM_VERIFY; break;
+	case 't': o->mode = SM_TEST; break;
+	case 'd': o->mode = SM_DAEMON; break;
+	case 'D': o->mode = SM_DAEMON; o->daemon_foreground = true; break;
+	case 'C': o->mode = SM_CHECK; break;
+	case 'h': case 'H': o->mode = SM_IGNORED; break;
+	default:
+		usage("unknown -b mode");
+	}
+}
+
+/* -q[...]: now, an interval, or a filter (which Tern widens to the whole queue). */
+static void parse_queue(const char *arg, struct sm_opts *o)
+{
+	if (arg == NULL || *arg == '\0') {
+		o->mode = SM_FLUSH;
+		return;
+	}
+	/* -q30m: run the queue periodically; the queue manager always does. */
+	if (arg[0] >= '0' && arg[0] <= '9') {
+		if (o->mode == SM_DELIVER)
+			o->mode = SM_IGNORED;
+		return;
+	}
+	/* -qI -qR -qS -q! -qG -qQ -qL -qf -qp ... */
+	o->mode = SM_FLUSH;
+}
+
+/* -o<letter><value>: only -oi has a meaning; -oA, -oe*, -od*, -om ... are accepted. */
+static void parse_o(const char *arg, struct sm_opts *o)
+{
+	if (arg[0] == 'i' && (arg[1] == '\0' || strcasecmp(arg + 1, "true") == 0))
+		o->ignore_dots = true;
+	else if (arg[0] == 'i' && strcasecmp(arg + 1, "false") == 0)
+		o->ignore_dots = false;
+}
+
+/* -O Name=value: SMTPUTF8 and IgnoreDots mean something; the rest is accepted. */
+static void parse_O(const char *arg, struct sm_opts *o)
+{
+	if (strncasecmp(arg, "SMTPUTF8=", 9) == 0)
+		o->smtputf8 = strcasecmp(arg + 9, "yes") == 0 || strcasecmp(arg + 9, "true") == 0;
+	else if (strncasecmp(arg, "IgnoreDots", 10) == 0)
+		o->ignore_dots = arg[10] == '\0' || strcasecmp(arg + 10, "=true") == 0 ||
+				 strcasecmp(arg + 10, "=yes") == 0;
+}
+
+static void set_sender(const char *arg, struct sm_opts *o)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	if (addr_parse_envelope(arg, &out, &err) != 0)
+		msg_fatal_status(EX_USAGE, "bad sender address in -f/-r: %s: %s", arg, buf_str(&err));
+	o->sender = buf_steal(&out);
+	o->sender_given = true;
+	buf_free(&err);
+}
+
+static void set_config(const char *arg, struct sm_opts *o)
+{
+	struct stat st;
+	/* sendmail's -C names a file; Tern's configuration is a directory. */
+	if (stat(arg, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		char *dir = xstrdup(arg);
+		char *slash = strrchr(dir, '/');
+		if (slash == NULL)
+			strlcpy(dir, ".", strlen(dir) + 1);
+		else if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		o->config_dir = dir;
+	} else {
+		o->config_dir = arg;
+	}
+}
+
+void sm_parse(int argc, char **argv, struct sm_opts *o)
+{
+	int c;
+	memset(o, 0, sizeof(*o));
+	o->mode = SM_DELIVER;
+	opterr = 0;
+	while ((c = getopt(argc, argv, SM_OPTIONS)) != -1) {
+		switch (c) {
+		case 'b': parse_mode(optarg, o); break;
+		case 'B':
+			if (strcasecmp(optarg, "7BIT") == 0)
+				o->body_type = "7BIT";
+			else if (strcasecmp(optarg, "8BITMIME") == 0)
+				o->body_type = "8BITMIME";
+			else
+				msg_warn("ignoring -B %s (use 7BIT or 8BITMIME)", optarg);
+			break;
+		case 'C': set_config(optarg, o); break;
+		case 'd':
+			/* -d0.1 is how scripts ask for the version. */
+			if (optarg && strncmp(optarg, "0.1", 3) == 0)
+				printf("Version Tern %s\n", TERN_VERSION);
+			break;
+		case 'F': o->full_name = optarg; break;
+		case 'f': case 'r': set_sender(optarg, o); break;
+		case 'I': o->mode = SM_ALIASES; break;
+		case 'i': o->ignore_dots = true; break;
+		case 'L': log_init(optarg, log_get_dest()); break;
+		case 'N': {
+			int n = parse_notify(optarg);
+			if (n < 0)
+				usage("bad -N value: use never, or success, failure, delay separated by commas");
+			o->notify = n;
+			break;
+		}
+		case 'O': parse_O(optarg, o); break;
+		case 'o': parse_o(optarg, o); break;
+		case 'p': o->protocol = optarg; break;
+		case 'q': parse_queue(optarg, o); break;
+		case 'Q': if (o->mode == SM_DELIVER) o->mode = SM_IGNORED; break;
+		case 'R':
+			if (strcasecmp(optarg, "full") == 0)
+				o->dsn_ret = "FULL";
+			else if (strcasecmp(optarg, "hdrs") == 0)
+				o->dsn_ret = "HDRS";
+			else
+				usage("bad -R value: use full or hdrs");
+			break;
+		case 't': o->extract = true; break;
+		case 'U': o->smtputf8 = true; break;
+		case 'V': o->dsn_envid = optarg; break;
+		case 'v': o->verbose = true; log_set_verbose(1); break;
+		/* Accepted and ignored: see man/sendmail.8. */
+		case 'A': case 'c': case 'D': case 'e': case 'G': case 'h': case 'M':
+		case 'm': case 'n': case 's': case 'T': case 'X': case 'x':
+			break;
+		case '?':
+		default:
+			if (optopt)
+				msg_fatal_status(EX_USAGE, "unknown option -%c (or it needs a value)", optopt);
+			msg_fatal_status(EX_USAGE, "unknown option %s", argv[optind - 1]);
+		}
+	}
+	o->rcpts = argv + optind;
+	o->nrcpt = argc - optind;
+}
+
+const char *sm_config_arg(const struct sm_opts *o)
+{
+	return o->config_dir;
+}

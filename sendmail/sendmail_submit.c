@@ -1,0 +1,298 @@
+/*
+ * sendmail_submit.c - sendmail -bm: read the message, hand it to terndrop.
+ *
+ * Part of the sendmail program; runs with the caller's privileges.
+ * terndrop (command_directory/terndrop, set-group-ID) gets the record
+ * stream of lib/mail/droprec.h on a pipe; sendmail exits with its
+ * status, so "exit 0" means the message is durable in maildrop/.
+ *
+ * Input rules (as sendmail's): CR before LF is removed; without -i/-oi a
+ * line holding a lone "." ends the message; with -t the header block is
+ * read first so that a message without any recipient fails at once.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "mail/addr.h"
+#include "mail/config.h"
+#include "mail/droprec.h"
+#include "mail/header.h"
+#include "sendmail/sendmail.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define CHUNK 65536
+
+struct drop {
+	int fd;			/* pipe to terndrop */
+	pid_t pid;
+	struct buf out;		/* records not yet written */
+	bool broken;		/* terndrop went away */
+};
+
+static void drop_flush(struct drop *d)
+{
+	size_t off = 0;
+	while (off < d->out.len && !d->broken) {
+		ssize_t n = write(d->fd, d->out.data + off, d->out.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			d->broken = true;	/* terndrop said why on stderr; its status decides */
+			break;
+		}
+		off += (size_t)n;
+	}
+	buf_reset(&d->out);
+}
+
+static void drop_put(struct drop *d, char type, const void *data, size_t len)
+{
+	droprec_put(&d->out, type, data, len);
+	if (d->out.len >= CHUNK)
+		drop_flush(d);
+}
+
+static void drop_attr(struct drop *d, const char *name, const char *value)
+{
+	struct buf a = BUF_INIT;
+	if (value == NULL)
+		return;
+	buf_printf(&a, "%s=%s", name, value);
+	drop_put(d, 'A', a.data, a.len);
+	buf_free(&a);
+}
+
+static void drop_start(struct drop *d, const struct sm_opts *o)
+{
+	struct buf prog = BUF_INIT;
+	int p[2];
+	buf_printf(&prog, "%s/terndrop", cfg_str("command_directory"));
+	if (access(buf_str(&prog), X_OK) != 0)
+		msg_fatal_status(EX_UNAVAILABLE, "cannot run %s: %m", buf_str(&prog));
+	if (pipe(p) != 0)
+		msg_fatal_status(EX_OSERR, "pipe: %m");
+	fflush(stdout);
+	d->pid = fork();
+	if (d->pid < 0)
+		msg_fatal_status(EX_OSERR, "fork: %m");
+	if (d->pid == 0) {
+		dup2(p[0], 0);
+		close(p[0]);
+		close(p[1]);
+		const char *dir = sm_config_arg(o);
+		if (dir)
+			execl(buf_str(&prog), "terndrop", "-C", dir, (char *)NULL);
+		else
+			execl(buf_str(&prog), "terndrop", (char *)NULL);
+		msg_error("cannot run %s: %m", buf_str(&prog));
+		_exit(EX_UNAVAILABLE);
+	}
+	close(p[0]);
+	d->fd = p[1];
+	signal(SIGPIPE, SIG_IGN);
+	buf_free(&prog);
+}
+
+static int drop_finish(struct drop *d)
+{
+	int status;
+	drop_flush(d);
+	close(d->fd);
+	while (waitpid(d->pid, &status, 0) < 0)
+		if (errno != EINTR)
+			msg_fatal_status(EX_OSERR, "waitpid: %m");
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	msg_error("terndrop killed by signal %d: nothing was queued", WTERMSIG(status));
+	return EX_TEMPFAIL;
+}
+
+/* Input reading with line rules: CRLF -> LF, a lone "." ends input without -i. */
+struct input {
+	char buf[CHUNK];
+	size_t len, pos;
+	bool eof;
+	bool ignore_dots;
+	bool at_bol;		/* next byte starts a line */
+	bool ended;		/* lone dot seen */
+};
+
+/* One line (with its LF if any) into line; false at the end of input. */
+static bool read_line(struct input *in, struct buf *line)
+{
+	buf_reset(line);
+	if (in->ended)
+		return false;
+	for (;;) {
+		if (in->pos == in->len) {
+			if (in->eof)
+				break;
+			ssize_t n = read(0, in->buf, sizeof(in->buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				msg_fatal_status(EX_IOERR, "cannot read the message: %m");
+			if (n == 0) {
+				in->eof = true;
+				break;
+			}
+			in->len = (size_t)n;
+			in->pos = 0;
+		}
+		char *nl = memchr(in->buf + in->pos, '\n', in->len - in->pos);
+		size_t take = nl ? (size_t)(nl - (in->buf + in->pos)) + 1 : in->len - in->pos;
+		buf_add(line, in->buf + in->pos, take);
+		in->pos += take;
+		if (nl)
+			break;
+	}
+	if (line->len == 0)
+		return false;
+	/* CRLF -> LF */
+	if (line->len >= 2 && line->data[line->len - 1] == '\n' && line->data[line->len - 2] == '\r') {
+		line->data[line->len - 2] = '\n';
+		buf_truncate(line, line->len - 1);
+	}
+	if (!in->ignore_dots && (strcmp(buf_str(line), ".\n") == 0 || strcmp(buf_str(line), ".") == 0)) {
+		in->ended = true;
+		return false;
+	}
+	return true;
+}
+
+/* -t: how many recipients the To/Cc/Bcc (or Resent-) fields name. */
+static size_t header_rcpts(const struct buf *hdr)
+{
+	struct headers hs;
+	enum header_end how;
+	struct buf v = BUF_INIT;
+	size_t count = 0;
+	bool resent = false;
+	headers_init(&hs);
+	headers_parse(hdr->data ? hdr->data : "", hdr->len, &hs, &how);
+	for (size_t i = 0; i < hs.n; i++)
+		if (strncasecmp(hs.v[i].name, "Resent-", 7) == 0)
+			resent = true;
+	for (size_t i = 0; i < hs.n; i++) {
+		const char *n = hs.v[i].name + (resent ? 7 : 0);
+		if ((resent && strncasecmp(hs.v[i].name, "Resent-", 7) != 0) ||
+		    (strcasecmp(n, "To") != 0 && strcasecmp(n, "Cc") != 0 && strcasecmp(n, "Bcc") != 0))
+			continue;
+		struct addr_list l;
+		addr_list_init(&l);
+		header_value(&hs.v[i], &v);
+		addr_parse_list(buf_str(&v), v.len, &l);
+		count += l.n;
+		addr_list_free(&l);
+	}
+	buf_free(&v);
+	headers_free(&hs);
+	return count;
+}
+
+/* Recipients from the command line: each argument may hold a list. */
+static void put_recipients(struct drop *d, const struct sm_opts *o)
+{
+	struct buf rec = BUF_INIT;
+	for (int i = 0; i < o->nrcpt; i++) {
+		struct addr_list l;
+		addr_list_init(&l);
+		if (addr_parse_list(o->rcpts[i], strlen(o->rcpts[i]), &l) != 0 || l.n == 0)
+			msg_fatal_status(EX_USAGE, "bad recipient address: %s%s%s", o->rcpts[i],
+					 l.error.len ? ": " : "", buf_str(&l.error));
+		for (size_t k = 0; k < l.n; k++) {
+			if (!addr_envelope_valid(l.v[k].mailbox))
+				msg_fatal_status(EX_USAGE, "bad recipient address: %s", l.v[k].mailbox);
+			buf_reset(&rec);
+			buf_printf(&rec, "%X\t\t%s", o->notify, l.v[k].mailbox);
+			drop_put(d, 'R', rec.data, rec.len);
+		}
+		addr_list_free(&l);
+	}
+	buf_free(&rec);
+}
+
+int sm_submit(const struct sm_opts *o)
+{
+	struct drop d = {.fd = -1};
+	struct input *in = xcalloc(1, sizeof(*in));
+	struct buf line = BUF_INIT, hdr = BUF_INIT;
+	unsigned long long limit = (unsigned long long)cfg_int("message_size_limit"), size = 0;
+	bool more;
+
+	in->ignore_dots = o->ignore_dots;
+	if (o->nrcpt == 0 && !o->extract)
+		msg_fatal_status(EX_USAGE, "no recipients specified (give addresses, or -t to read them from the headers)");
+
+	/* With -t, read the header block first: no recipients at all is an error now, not a bounce. */
+	more = true;
+	if (o->extract) {
+		while ((more = read_line(in, &line))) {
+			buf_add(&hdr, line.data, line.len);
+			if (strcmp(buf_str(&line), "\n") == 0 || hdr.len > 1024 * 1024)
+				break;
+		}
+		if (o->nrcpt == 0 && header_rcpts(&hdr) == 0)
+			msg_fatal_status(EX_USAGE, "no recipient addresses found in message header");
+	}
+
+	drop_start(&d, o);
+	drop_put(&d, 'V', "1", 1);
+	if (o->sender_given)
+		drop_put(&d, 'S', o->sender, strlen(o->sender));
+	drop_attr(&d, "full_name", o->full_name);
+	drop_attr(&d, "extract", o->extract ? "yes" : NULL);
+	drop_attr(&d, "dsn_ret", o->dsn_ret);
+	drop_attr(&d, "dsn_envid", o->dsn_envid);
+	drop_attr(&d, "body_type", o->body_type);
+	drop_attr(&d, "smtputf8", o->smtputf8 ? "yes" : NULL);
+	drop_attr(&d, "protocol", o->protocol);
+	put_recipients(&d, o);
+	drop_put(&d, 'M', "", 0);
+
+	/* The content in records of up to CHUNK bytes. */
+	struct buf chunk = BUF_INIT;
+	buf_add(&chunk, hdr.data, hdr.len);
+	size += hdr.len;
+	while (chunk.len >= CHUNK) {
+		drop_put(&d, 'C', chunk.data, CHUNK);
+		buf_consume(&chunk, CHUNK);
+	}
+	while (more && !d.broken && (more = read_line(in, &line))) {
+		size += line.len;
+		if (limit && size > limit) {
+			/* Stop early; terndrop would refuse it too. Keep reading so the writer is not killed by SIGPIPE. */
+			while (read_line(in, &line))
+				;
+			kill(d.pid, SIGTERM);
+			drop_finish(&d);
+			msg_fatal_status(EX_DATAERR, "message file too big (message_size_limit is %llu bytes)", limit);
+		}
+		buf_add(&chunk, line.data, line.len);
+		while (chunk.len >= CHUNK) {
+			drop_put(&d, 'C', chunk.data, CHUNK);
+			buf_consume(&chunk, CHUNK);
+		}
+	}
+	if (chunk.len > 0)
+		drop_put(&d, 'C', chunk.data, chunk.len);
+	drop_put(&d, 'E', "", 0);
+	int status = drop_finish(&d);
+	buf_free(&chunk);
+	buf_free(&line);
+	buf_free(&hdr);
+	buf_free(&d.out);
+	free(in);
+	return status;
+}

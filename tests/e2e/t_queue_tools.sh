@@ -1,0 +1,93 @@
+#!/bin/sh
+# t_queue_tools.sh - the queue seen and managed from outside: mailq in
+# sendmail's and Postfix's layouts (and sendmail -bp), ternqueue -j
+# parsed as JSON, -h/-H/-r/-d, -f, the delay warning and the expiry
+# bounce with short lifetimes. Remote mail stays deferred ("no SMTP
+# client configured"), which gives the test queued mail to look at.
+here=$(dirname "$0")
+[ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
+. "$here/lib.sh"
+for p in sendmail local qmgr pickup ternqueue ternconf; do
+	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
+done
+need_cmd python3
+
+tern_instance
+ternconf -e "queue_run_delay = 1s" "minimal_backoff_time = 1s" "maximal_backoff_time = 2s" ||
+	fail "ternconf -e"
+tern_start
+qdir=$(ternconf -h queue_directory 2>/dev/null) || qdir="$TERN_DIR/queue"
+
+# An empty queue, in both layouts.
+out=$(ternqueue -p) || fail "ternqueue -p exited $?"
+[ "$out" = "$(printf '%s is empty\n\t\tTotal requests: 0' "$qdir")" ] || fail "empty sendmail layout: '$out'"
+out=$(ternqueue -j)
+[ -z "$out" ] || fail "ternqueue -j on an empty queue printed '$out'"
+
+printf 'Subject: deferred\n\nx\n' | sendmail -f alice@localhost bob@remote.example || fail "sendmail"
+wait_for "the deferral" grep -q 'status=deferred (no SMTP client configured)' "$TERN_DIR/maillog"
+id=$(sed -n 's/.*: \([0-9A-F]*\): to=<bob@remote.example>.*status=deferred.*/\1/p' "$TERN_DIR/maillog" | head -n 1)
+[ -n "$id" ] || fail "no queue id in the log"
+
+out=$(mailq) || fail "mailq exited $?"
+echo "$out" | grep -q "^$(printf '\t\t')$qdir (1 request)$" || fail "no sendmail header: $out"
+echo "$out" | grep -q '^-----Q-ID----- --Size-- -----Q-Time----- ------------Sender/Recipient-----------$' ||
+	fail "no sendmail column line"
+echo "$out" | grep -Eq "^$id[ *] +[0-9]+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2} <alice@localhost>$" ||
+	fail "no sendmail message line: $out"
+echo "$out" | grep -q '^                 (no SMTP client configured)$' || fail "no reason line"
+echo "$out" | grep -q "^$(printf '\t\t\t\t\t') <bob@remote.example>$" || fail "no recipient line"
+echo "$out" | grep -q "Total requests: 1$" || fail "no total"
+[ "$(sendmail -bp)" = "$out" ] || fail "sendmail -bp differs from mailq"
+
+ternconf -e "mailq_format = postfix" || fail "ternconf -e"
+out=$(ternqueue -p)
+echo "$out" | head -n 1 | grep -q '^-Queue ID-  --Size-- ----Arrival Time---- -Sender/Recipient-------$' ||
+	fail "no Postfix header: $out"
+echo "$out" | grep -Eq "^$id\*? +[0-9]+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}  alice@localhost$" ||
+	fail "no Postfix message line: $out"
+echo "$out" | grep -q ' (no SMTP client configured)$' || fail "no Postfix reason"
+echo "$out" | tail -n 1 | grep -q '^-- 0 Kbytes in 1 Request\.$' || fail "no Postfix trailer"
+
+ternqueue -j | python3 -c '
+import json, sys
+lines = sys.stdin.read().splitlines()
+assert len(lines) == 1, lines
+m = json.loads(lines[0])
+for k in ("queue_name", "queue_id", "arrival_time", "message_size", "forced_expire", "sender", "recipients"):
+    assert k in m, k
+assert m["queue_id"] == sys.argv[1], m
+assert m["sender"] == "alice@localhost"
+assert m["recipients"] == [{"address": "bob@remote.example", "delay_reason": "no SMTP client configured"}], m
+assert m["forced_expire"] is False and isinstance(m["arrival_time"], int)
+' "$id" || fail "ternqueue -j output is wrong"
+
+# Hold, release, requeue, delete.
+ternqueue -h "$id" 2>/dev/null || fail "ternqueue -h"
+ternqueue -j | grep -q '"queue_name": "hold"' || fail "not in hold after -h"
+ternqueue -p | grep -q "^$id!" || fail "no ! for a held message"
+ternqueue -H "$id" 2>/dev/null || fail "ternqueue -H"
+ternqueue -j | grep -q '"queue_name": "hold"' && fail "still in hold after -H"
+n=$(grep -c "$id: to=<bob@remote.example>.*deferred" "$TERN_DIR/maillog")
+ternqueue -r "$id" 2>/dev/null || fail "ternqueue -r"
+wait_for "another attempt after -r" sh -c "[ \$(grep -c '$id: to=<bob@remote.example>.*deferred' '$TERN_DIR/maillog') -gt $n ]"
+ternqueue -f || fail "ternqueue -f"
+ternqueue -d ALL 2>/dev/null || fail "ternqueue -d ALL"
+wait_for "an empty queue" sh -c "ternqueue -p | grep -q '^Mail queue is empty$'"
+
+# Delay warning, then expiry: a bounce to the sender with the reason.
+tern_stop
+ternconf -e "delay_warning_time = 2s" "maximal_queue_lifetime = 5s" "bounce_queue_lifetime = 5s" ||
+	fail "ternconf -e"
+tern_start
+printf 'Subject: expiring\n\nx\n' | sendmail -f carol@localhost dan@remote.example || fail "sendmail"
+wait_for_mail carol 1
+grep -q '^Action: delayed' "$(tern_newest_mail carol)" || fail "first notice is not a delay warning"
+wait_for_mail carol 2
+b=$(tern_newest_mail carol)
+grep -q '^Subject: Undelivered Mail Returned to Sender' "$b" || fail "no expiry bounce"
+grep -q '^Action: failed' "$b" || fail "no Action: failed"
+grep -q 'message expired after' "$b" || fail "no expiry reason"
+grep -q '^Final-Recipient: rfc822; dan@remote.example' "$b" || fail "no Final-Recipient"
+wait_for "an empty queue" sh -c "ternqueue -p | grep -q '^Mail queue is empty$'"
+pass

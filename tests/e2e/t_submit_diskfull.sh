@@ -1,0 +1,72 @@
+#!/bin/sh
+# t_submit_diskfull.sh - running out of disk space makes sendmail exit 75
+# (temporary failure) and loses nothing already queued: first with fault
+# injection in the queue layer (every write/fsync/rename of terndrop and
+# pickup can fail), then, where the machine allows mounting one, on a
+# real full tmpfs.
+. "$(dirname "$0")/submitlib.sh"
+
+submit_instance
+export TERN_CONFIG_DIR="$SUB_DIR"
+drop="$SUB_DIR/queue/maildrop"
+
+# Something queued before the disk fills: one in incoming/, one waiting in maildrop/.
+printf 'Subject: first\n\nkeep me\n' | sendmail a@example.net || fail "first submission"
+run_pickup
+first=$(newest_queue_file)
+sum_first=$(md5sum <"$first")
+printf 'Subject: second\n\nkeep me too\n' | sendmail b@example.net || fail "second submission"
+second=$(ls "$drop")
+sum_second=$(md5sum <"$drop/$second")
+
+# Every way the queue write can fail: sendmail says 75 and one clear line; nothing is left behind.
+for fault in open:1:ENOSPC write:1:ENOSPC write:2:ENOSPC fsync:1:EIO fsync:2:ENOSPC rename:1:EDQUOT; do
+	printf 'Subject: big\n\n%s\n' "$(head -c 3000 /dev/zero | tr '\0' x)" |
+		TERN_QFILE_FAULT=$fault sendmail c@example.net 2>"$SUB_DIR/err"
+	rc=$?
+	[ $rc = 75 ] || fail "$fault: sendmail exited $rc, want 75"
+	[ "$(wc -l <"$SUB_DIR/err")" = 1 ] || fail "$fault: want one line on stderr: $(cat "$SUB_DIR/err")"
+	[ "$(ls -A "$drop")" = "$second" ] || fail "$fault: maildrop/ holds $(ls -A "$drop")"
+done
+[ "$(md5sum <"$drop/$second")" = "$sum_second" ] || fail "the waiting message changed"
+
+# pickup on a full disk: the maildrop file stays until cleanup succeeds.
+TERN_QFILE_FAULT=write:1:ENOSPC:all pickup -c "$SUB_DIR" >/dev/null 2>&1 &
+pid=$!
+grep_deferred() { grep -q "deferred: .*No space left" "$SUB_DIR/maillog"; }
+wait_for "pickup to defer on a full disk" grep_deferred
+kill $pid
+wait $pid 2>/dev/null
+[ -f "$drop/$second" ] || fail "pickup lost the maildrop file on a full disk"
+[ "$(ls "$SUB_DIR/queue/incoming" | wc -l)" = 1 ] || fail "pickup left a partial queue file"
+ls -A "$SUB_DIR/queue/incoming" | grep -q '^\.' && fail "pickup left a temporary file"
+run_pickup
+[ "$(ls "$SUB_DIR/queue/incoming" | wc -l)" = 2 ] || fail "the waiting message was not queued afterwards"
+[ "$(md5sum <"$first")" = "$sum_first" ] || fail "the first queued message changed"
+
+# A real full file system, when we may mount one.
+if [ "$(id -u)" = 0 ]; then
+	mnt=$(mktemp -d /tmp/tern-full.XXXXXX)
+	if mount -t tmpfs -o size=1m tern-test "$mnt" 2>/dev/null; then
+		at_cleanup "umount $mnt; rmdir $mnt"
+		submit_instance "$mnt/inst"
+		export TERN_CONFIG_DIR="$SUB_DIR"
+		printf 'Subject: small\n\nfits\n' | sendmail a@example.net || fail "tmpfs: first submission"
+		kept=$(ls "$SUB_DIR/queue/maildrop")
+		sum=$(md5sum <"$SUB_DIR/queue/maildrop/$kept")
+		dd if=/dev/zero of="$mnt/filler" bs=1k count=2000 2>/dev/null
+		head -c 200000 /dev/zero | tr '\0' y | fold -w 70 | sed '1i\
+Subject: too big for the disk
+' | sendmail b@example.net 2>"$SUB_DIR/../err"
+		rc=$?
+		[ $rc = 75 ] || fail "tmpfs: sendmail exited $rc on a full disk, want 75"
+		[ "$(ls -A "$SUB_DIR/queue/maildrop")" = "$kept" ] || fail "tmpfs: maildrop/ holds $(ls -A "$SUB_DIR/queue/maildrop")"
+		[ "$(md5sum <"$SUB_DIR/queue/maildrop/$kept")" = "$sum" ] || fail "tmpfs: the queued message changed"
+		rm -f "$mnt/filler"
+		printf 'Subject: again\n\nroom now\n' | sendmail c@example.net || fail "tmpfs: no submission after space came back"
+	else
+		rmdir "$mnt"
+		echo "note: cannot mount a tmpfs here; fault injection only"
+	fi
+fi
+pass

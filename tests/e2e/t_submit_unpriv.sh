@@ -1,0 +1,142 @@
+#!/bin/sh
+# t_submit_unpriv.sh - submission by an unprivileged user through a
+# set-group-ID terndrop in a test installation (./configure --prefix in a
+# temporary directory, whose default main.cf lists the test instance in
+# alternate_config_directories):
+#  - the message lands in maildrop/, owned by the user, who cannot list it;
+#  - a configuration directory not listed is refused (77), by -C and by
+#    TERN_CONFIG_DIR, and nothing is written there;
+#  - an untrusted -f gets X-Authentication-Warning: after pickup, root's not;
+#  - local_login_sender_maps refuses a sender (77) and allows the listed one;
+#  - message_size_limit is enforced (65);
+#  - without its set-group-ID bit terndrop cannot write (75), nothing left.
+# Built with the same sanitizer flags as the build tree, so a sanitizer
+# build proves that terndrop still runs set-group-ID.
+. "$(dirname "$0")/submitlib.sh"
+need_root
+command -v useradd >/dev/null || skip "needs useradd"
+command -v su >/dev/null || skip "needs su"
+
+work=$(mktemp -d /tmp/tern-inst.XXXXXX) || fail "mktemp"
+chmod 755 "$work"
+at_cleanup "rm -rf $work"
+user=tsub$$
+group=tdrp$$
+groupadd "$group" || fail "groupadd"
+at_cleanup "groupdel $group"
+useradd -M -d /nonexistent -s /bin/sh "$user" || fail "useradd"
+at_cleanup "userdel $user"
+uid=$(id -u "$user")
+
+# The test installation: the same sources, configured with --prefix.
+mkdir "$work/src"
+if git -C "$TERN_TOP" rev-parse --git-dir >/dev/null 2>&1; then
+	(cd "$TERN_TOP" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar cf - 2>/dev/null) |
+		(cd "$work/src" && tar xf -) || fail "copy sources"
+else
+	cp -a "$TERN_TOP/." "$work/src/" && (cd "$work/src" && make distclean >/dev/null 2>&1)
+fi
+prefix="$work/prefix"
+san=
+grep -q '^SANITIZE_FLAGS = .*sanitize' "$TERN_TOP/Makefile" 2>/dev/null && san=--enable-sanitizers
+(cd "$work/src" && ./configure -q --prefix="$prefix" --with-drop-group="$group" $san &&
+	make -j4 sendmail/sendmail sendmail/terndrop) >"$work/build.log" 2>&1 || {
+	tail -20 "$work/build.log" >&2
+	fail "building the test installation"
+}
+mkdir -p "$prefix/sbin" "$prefix/etc/tern"
+cp "$work/src/sendmail/sendmail" "$work/src/sendmail/terndrop" "$prefix/sbin/"
+chown "root:$group" "$prefix/sbin/terndrop"
+chmod 2755 "$prefix/sbin/terndrop"
+chmod -R go+rX "$prefix"
+
+# An instance whose queue has the installed modes: maildrop 1730 and public 2710, group $group.
+inst="$work/inst"
+mkinst() {
+	mkdir -p "$1/queue"
+	for q in incoming active deferred hold corrupt defer private pid; do mkdir -p "$1/queue/$q"; done
+	mkdir "$1/queue/maildrop" "$1/queue/public"
+	chown "root:$group" "$1/queue/maildrop" "$1/queue/public"
+	chmod 1730 "$1/queue/maildrop"
+	chmod 2710 "$1/queue/public"
+	cat >"$1/main.cf" <<EOF
+queue_directory = $1/queue
+command_directory = $prefix/sbin
+daemon_directory = $TERN_TOP/stage
+mail_owner = root
+setgid_group = $group
+myhostname = host.test.example
+myorigin = test.example
+mydestination = \$myhostname, localhost
+maillog_file = $1/maillog
+message_size_limit = 100000
+alias_maps =
+EOF
+	chmod -R go+rX "$1/main.cf"
+}
+mkinst "$inst"
+mkinst "$work/other"
+printf 'alternate_config_directories = %s\nalias_maps =\n' "$inst" >"$prefix/etc/tern/main.cf"
+chmod 644 "$prefix/etc/tern/main.cf"
+
+# as_user CMD: run CMD (a shell line) as the test user, status returned.
+as_user() { su -s /bin/sh "$user" -c "$1"; }
+sm="$prefix/sbin/sendmail"
+
+# Submission works and the file belongs to the user, who cannot list maildrop/.
+as_user "printf 'Subject: hi\n\nfrom a user\n' | $sm -C $inst friend@example.net" 2>"$work/err" ||
+	fail "unprivileged submission failed ($?): $(cat "$work/err")"
+f=$(ls "$inst/queue/maildrop")
+[ -n "$f" ] || fail "nothing in maildrop/"
+[ "$(stat -c %u "$inst/queue/maildrop/$f")" = "$uid" ] || fail "maildrop file not owned by the user"
+as_user "ls $inst/queue/maildrop" >/dev/null 2>&1 && fail "the user can list maildrop/"
+as_user "cat $inst/queue/maildrop/$f" >/dev/null 2>&1 && fail "the user can read the maildrop file"
+
+# TERN_CONFIG_DIR works like -C.
+as_user "printf 'Subject: env\n\nx\n' | TERN_CONFIG_DIR=$inst $sm friend@example.net" 2>"$work/err" ||
+	fail "TERN_CONFIG_DIR submission failed: $(cat "$work/err")"
+[ "$(ls "$inst/queue/maildrop" | wc -l)" = 2 ] || fail "TERN_CONFIG_DIR submission not in maildrop/"
+
+# A directory the default main.cf does not list is refused.
+as_user "printf 'Subject: x\n\nx\n' | $sm -C $work/other friend@example.net" 2>"$work/err"
+rc=$?
+[ $rc = 77 ] || fail "-C to an unlisted directory: exit $rc, want 77: $(cat "$work/err")"
+grep -q alternate_config_directories "$work/err" || fail "no clear reason: $(cat "$work/err")"
+as_user "printf 'Subject: x\n\nx\n' | TERN_CONFIG_DIR=$work/other $sm friend@example.net" 2>/dev/null
+[ $? = 77 ] || fail "TERN_CONFIG_DIR to an unlisted directory was not refused"
+[ -z "$(ls -A "$work/other/queue/maildrop")" ] || fail "something was written to the unlisted queue"
+
+# Untrusted -f gets X-Authentication-Warning (after pickup); root's -f does not.
+as_user "printf 'Subject: forged\n\nx\n' | $sm -C $inst -f boss@example.com friend@example.net" ||
+	fail "-f as a user failed"
+printf 'Subject: root\n\nx\n' | "$sm" -C "$inst" -f boss@example.com friend@example.net || fail "-f as root failed"
+SUB_DIR=$inst
+run_pickup
+n=$(grep -l "^X-Authentication-Warning: host.test.example: $user set sender to boss@example.com using -f" \
+	"$inst"/queue/incoming/* | wc -l)
+[ "$n" = 1 ] || fail "want exactly one X-Authentication-Warning (the user's), found $n"
+for q in "$inst"/queue/incoming/*; do
+	[ "$(qf_attr "$q" uid)" = "$uid" ] || [ "$(qf_attr "$q" uid)" = 0 ] || fail "bad uid in $q"
+done
+
+# local_login_sender_maps (Postfix semantics).
+printf 'local_login_sender_maps = inline:{ { %s = %s@test.example, @mine.example } }\n' "$user" "$user" >>"$inst/main.cf"
+as_user "printf 'x\n' | $sm -C $inst -f boss@example.com friend@example.net" 2>"$work/err"
+rc=$?
+[ $rc = 77 ] || fail "local_login_sender_maps: exit $rc, want 77: $(cat "$work/err")"
+as_user "printf 'x\n' | $sm -C $inst -f $user@test.example friend@example.net" || fail "own address refused"
+as_user "printf 'x\n' | $sm -C $inst -f any@mine.example friend@example.net" || fail "@domain pattern refused"
+
+# message_size_limit
+as_user "head -c 200000 /dev/zero | tr '\\\\0' z | fold -w 60 | $sm -C $inst friend@example.net" 2>"$work/err"
+rc=$?
+[ $rc = 65 ] || fail "size limit: exit $rc, want 65: $(cat "$work/err")"
+
+# Without the set-group-ID bit nothing can be written.
+before=$(ls "$inst/queue/maildrop" | wc -l)
+chmod 755 "$prefix/sbin/terndrop"
+as_user "printf 'x\n' | $sm -C $inst friend@example.net" 2>"$work/err"
+rc=$?
+[ $rc = 75 ] || fail "without setgid: exit $rc, want 75: $(cat "$work/err")"
+[ "$(ls "$inst/queue/maildrop" | wc -l)" = "$before" ] || fail "without setgid something was written"
+pass

@@ -1,0 +1,66 @@
+/*
+ * fuzz_config.c - libFuzzer target for the main.cf reader (lib/mail/
+ * config.c, config_expand.c, param_value.c) and the in-place editor
+ * (conf_edit.c). Any buffer must load or be refused with one line,
+ * without a crash, a leak, unbounded recursion or unbounded work;
+ * every value (known or not) is then expanded, split and read typed.
+ */
+#include "compat.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/conf_edit.h"
+#include "mail/config.h"
+#include "util/buf.h"
+#include "util/log.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int quiet;
+	struct buf err = BUF_INIT, out = BUF_INIT;
+
+	if (!quiet) {
+		log_init("fuzz_config", 0);	/* warnings would drown the output */
+		quiet = 1;
+	}
+	int rc = config_load_buffer("main.cf", (const char *)data, size, &err);
+	if (rc < 0 && (err.len == 0 || memchr(err.data, '\n', err.len) != NULL))
+		abort();	/* a refusal is exactly one line */
+	if (rc == 0 && err.len != 0)
+		abort();
+
+	/* Every name main.cf sets, expanded (errors allowed for unknown names). */
+	for (const char *const *n = cfg_set_names(); *n != NULL; n++) {
+		buf_reset(&out);
+		buf_reset(&err);
+		(void)config_expand_checked(cfg_raw(*n), &out, &err);
+		(void)cfg_str(*n);
+		(void)cfg_list(*n);
+	}
+	if (rc == 0) {
+		/* After a successful load every known value is typed and valid. */
+		for (unsigned i = 0; i < param_count; i++) {
+			const struct param_def *p = &param_table[i];
+			buf_reset(&err);
+			if (param_check(p, cfg_str(p->name), &err) < 0)
+				abort();
+			(void)cfg_int(p->name);
+			(void)cfg_bool(p->name);
+			(void)cfg_list(p->name);
+		}
+	}
+
+	/* Editing the same text keeps every line not about the edited names. */
+	struct conf_edit edits[] = {
+		{ CONF_SET, "myhostname", "fuzz.example" },
+		{ CONF_REMOVE, "relayhost", NULL },
+		{ CONF_COMMENT, "mydestination", NULL },
+	};
+	buf_reset(&out);
+	conf_edit_text((const char *)data, size, edits, 3, &out);
+	buf_free(&out);
+	buf_free(&err);
+	return 0;
+}

@@ -1,0 +1,291 @@
+/*
+ * tern_ctl.c - tern start, stop, reload, status, flush and check.
+ *
+ * Runs as the caller (root, or an instance's owner). The running master
+ * is found from the kernel's lock on queue_directory/pid/master.pid,
+ * never from the file's contents, so a stale or forged pid file cannot
+ * make `tern stop` signal another process.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "mail/daemon.h"
+#include "mail/qdirs.h"
+#include "mail/services.h"
+#include "tools/tern.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+#define STOP_DEADLINE_SECS 120
+#define RELOAD_DEADLINE_SECS 120
+
+static void load(const char *dir)
+{
+	struct buf err = BUF_INIT;
+	if (config_load(dir, false, &err) < 0) {
+		fprintf(stderr, "tern: %s\n", buf_str(&err));
+		exit(EX_CONFIG);
+	}
+	buf_free(&err);
+}
+
+pid_t master_running(const char *queue_dir)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/pid/master.pid", queue_dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	pid_t pid = 0;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		pid = fl.l_pid;
+	close(fd);
+	return pid;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static unsigned read_generation(const char *queue_dir)
+{
+	char path[PATH_MAX], text[32] = "";
+	snprintf(path, sizeof(path), "%s/pid/master.generation", queue_dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	return (unsigned)strtoul(text, NULL, 10);
+}
+
+/* main.cf and master.cf parse; -o names exist; programs exist. */
+static int check_config(bool quiet)
+{
+	char path[PATH_MAX];
+	struct service_table t;
+	struct buf err = BUF_INIT;
+	int problems = 0;
+
+	snprintf(path, sizeof(path), "%s/master.cf", config_dir());
+	if (services_load(path, &t, &err) < 0) {
+		fprintf(stderr, "tern: %s\n", buf_str(&err));
+		buf_free(&err);
+		return -1;
+	}
+	for (size_t i = 0; i < t.count; i++) {
+		const struct service *s = &t.svc[i];
+		for (int k = 1; k + 1 < s->argc; k++) {
+			if (strcmp(s->argv[k], "-o") != 0)
+				continue;
+			char *name = xstrndup(s->argv[k + 1], strcspn(s->argv[k + 1], "="));
+			if (param_find(name) == NULL && !quiet) {
+				fprintf(stderr, "tern: warning: %s, line %d: unknown parameter %s\n",
+					path, s->line, name);
+				problems++;
+			}
+			free(name);
+		}
+		char *prog = s->argv[0][0] == '/' ? xstrdup(s->argv[0])
+			: xasprintf("%s/%s", cfg_str("daemon_directory"), s->argv[0]);
+		if (s->procs > 0 && access(prog, X_OK) < 0 && !quiet) {
+			fprintf(stderr, "tern: warning: service %s: cannot execute %s: %s\n",
+				s->name, prog, strerror(errno));
+			problems++;
+		}
+		free(prog);
+	}
+	services_free(&t);
+	buf_free(&err);
+	return problems;
+}
+
+/* Create missing queue directories; with fix, repair owners and modes. */
+static int check_queue(bool fix)
+{
+	struct qdir_ids ids;
+	struct buf report = BUF_INIT;
+	int flags = QDIRS_CREATE | (fix ? QDIRS_FIX : 0);
+	int n = -1;
+	if (qdirs_ids(cfg_str("mail_owner"), cfg_str("setgid_group"), &ids, &report) == 0)
+		n = qdirs_setup(cfg_str("queue_directory"), &ids, flags, &report);
+	if (report.len)
+		fprintf(stderr, "tern: %s", buf_str(&report));
+	buf_free(&report);
+	return n;
+}
+
+static void print_banner(const char *dir)
+{
+	const char *base = cfg_str("local_maildir_base");
+	int port = instance_smtp_port(dir);
+	printf("tern: starting the mail system of %s in the foreground (Ctrl-C stops it)\n", dir);
+	printf("  send a message:  %s/sendmail -C %s you@localhost < message.txt\n",
+	       cfg_str("command_directory"), dir);
+	if (port > 0)
+		printf("  or by SMTP:      swaks --server 127.0.0.1:%d --to you@localhost\n", port);
+	if (*base)
+		printf("  read it in:      %s/you/new/\n", base);
+	fflush(stdout);
+}
+
+int cmd_start(const char *dir, bool foreground)
+{
+	load(dir);
+	const char *qdir = cfg_str("queue_directory");
+	pid_t pid = master_running(qdir);
+	if (pid) {
+		fprintf(stderr, "tern: the mail system is already running (pid %ld)\n", (long)pid);
+		return foreground ? EX_UNAVAILABLE : 0;
+	}
+	if (check_config(true) < 0)
+		return EX_CONFIG;
+	if (check_queue(false) < 0)
+		return EX_CONFIG;
+	char *ternd = xasprintf("%s/ternd", cfg_str("daemon_directory"));
+	char *cdir = xstrdup(config_dir());
+	char *argv[] = { "ternd", "-c", cdir, foreground ? "-f" : NULL, NULL };
+	if (foreground) {
+		print_banner(cdir);
+		execv(ternd, argv);
+		fprintf(stderr, "tern: cannot run %s: %s\n", ternd, strerror(errno));
+		return EX_UNAVAILABLE;
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		fprintf(stderr, "tern: fork: %s\n", strerror(errno));
+		return EX_OSERR;
+	}
+	if (child == 0) {
+		execv(ternd, argv);
+		fprintf(stderr, "tern: cannot run %s: %s\n", ternd, strerror(errno));
+		_exit(EX_UNAVAILABLE);
+	}
+	int status;
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	free(ternd);
+	free(cdir);
+	/* ternd's first process exits once the master is ready. */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
+	pid = master_running(qdir);
+	printf("tern: the mail system is running (pid %ld)\n", (long)pid);
+	return 0;
+}
+
+int cmd_stop(const char *dir)
+{
+	load(dir);
+	const char *qdir = cfg_str("queue_directory");
+	pid_t pid = master_running(qdir);
+	if (pid == 0) {
+		fprintf(stderr, "tern: the mail system is not running\n");
+		return 0;
+	}
+	if (kill(pid, SIGTERM) < 0) {
+		fprintf(stderr, "tern: cannot signal the master (pid %ld): %s\n", (long)pid, strerror(errno));
+		return errno == EPERM ? EX_NOPERM : EX_OSERR;
+	}
+	/* The lock goes only when the master exits, after all its processes. */
+	for (long waited = 0; waited < STOP_DEADLINE_SECS * 1000L; waited += 50) {
+		if (master_running(qdir) == 0) {
+			printf("tern: the mail system is stopped\n");
+			return 0;
+		}
+		sleep_ms(50);
+	}
+	fprintf(stderr, "tern: the master (pid %ld) did not stop within %ds\n", (long)pid, STOP_DEADLINE_SECS);
+	return EX_TEMPFAIL;
+}
+
+int cmd_reload(const char *dir)
+{
+	load(dir);
+	if (check_config(true) < 0)
+		return EX_CONFIG;
+	const char *qdir = cfg_str("queue_directory");
+	pid_t pid = master_running(qdir);
+	if (pid == 0) {
+		fprintf(stderr, "tern: the mail system is not running\n");
+		return EX_UNAVAILABLE;
+	}
+	unsigned before = read_generation(qdir);
+	if (kill(pid, SIGHUP) < 0) {
+		fprintf(stderr, "tern: cannot signal the master (pid %ld): %s\n", (long)pid, strerror(errno));
+		return errno == EPERM ? EX_NOPERM : EX_OSERR;
+	}
+	for (long waited = 0; waited < RELOAD_DEADLINE_SECS * 1000L; waited += 50) {
+		if (read_generation(qdir) != before) {
+			printf("tern: the mail system is reloaded\n");
+			return 0;
+		}
+		if (master_running(qdir) != pid) {
+			fprintf(stderr, "tern: the master exited during the reload; see the log\n");
+			return EX_SOFTWARE;
+		}
+		sleep_ms(50);
+	}
+	fprintf(stderr, "tern: the master did not confirm the reload within %ds\n", RELOAD_DEADLINE_SECS);
+	return EX_TEMPFAIL;
+}
+
+int cmd_status(const char *dir)
+{
+	load(dir);
+	pid_t pid = master_running(cfg_str("queue_directory"));
+	if (pid == 0) {
+		printf("tern: the mail system is not running\n");
+		return 1;
+	}
+	printf("tern: the mail system is running: pid %ld\n", (long)pid);
+	return 0;
+}
+
+int cmd_flush(const char *dir)
+{
+	struct buf err = BUF_INIT;
+	load(dir);
+	const char *qdir = cfg_str("queue_directory");
+	if (master_running(qdir) == 0) {
+		fprintf(stderr, "tern: the mail system is not running\n");
+		return EX_UNAVAILABLE;
+	}
+	if (daemon_trigger(qdir, "public", "qmgr", "flush", &err) < 0) {
+		fprintf(stderr, "tern: cannot reach the queue manager: %s\n", buf_str(&err));
+		buf_free(&err);
+		return EX_UNAVAILABLE;
+	}
+	return 0;
+}
+
+int cmd_check(const char *dir)
+{
+	load(dir);
+	int c = check_config(false);
+	if (c < 0)
+		return EX_CONFIG;
+	/* Repairs need the rights to make them: root, or the owner on an instance. */
+	int q = check_queue(true);
+	if (q < 0)
+		return EX_CONFIG;
+	return (c || q) ? 1 : 0;
+}

@@ -1,0 +1,339 @@
+/*
+ * ternqueue.c - list and manage the mail queue (postqueue and postsuper
+ * in one tool).
+ *
+ * NAME
+ *	ternqueue - Tern queue control
+ * SYNOPSIS
+ *	ternqueue [-c config_dir] -p | -j | -f
+ *	ternqueue [-c config_dir] -c queue_id
+ *	ternqueue [-c config_dir] -d|-h|-H|-r queue_id|ALL|- ...
+ * DESCRIPTION
+ *	-p lists the queue as mailq does (mailq_format = sendmail or
+ *	postfix), -j as JSON lines with the keys of postqueue -j, -f asks the
+ *	queue manager to retry all deferred mail now. -c ID shows a message
+ *	(envelope and content). -d deletes, -h puts on hold, -H releases
+ *	from hold, -r requeues (delivers again now) the named messages; ALL
+ *	means every message, "-" reads queue ids from standard input.
+ *	-c DIR (an existing directory, not a queue id) selects the
+ *	configuration directory, as in Postfix's tools.
+ * SECURITY
+ *	Runs with the caller's privileges. Listing works for anyone (through
+ *	the queue manager's public socket when the queue is not readable);
+ *	-c, -d, -h, -H and -r need root or mail_owner.
+ * CONFIGURATION PARAMETERS
+ *	queue_directory, mailq_format.
+ */
+#include "compat.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "mail/mailq.h"
+#include "mail/qfile.h"
+#include "mail/qwake.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+static const char *const queues[] = {"incoming", "active", "deferred", "hold", NULL};
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: ternqueue [-c config_dir] -p | -j | -f | -c queue_id |"
+	    " -d|-h|-H|-r queue_id|ALL|- ...\n");
+	exit(EX_USAGE);
+}
+
+static int write_out(const struct buf *b)
+{
+	return b->len == 0 || fwrite(b->data, 1, b->len, stdout) == b->len ? 0 : -1;
+}
+
+/* Which queue holds id; 0 found (name set), -1 not. */
+static int find(const char *qdir, const char *id, const char **qname)
+{
+	struct buf path = BUF_INIT;
+	int ret = -1;
+
+	for (const char *const *q = queues; *q && ret < 0; q++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s/%s", qdir, *q, id);
+		if (access(buf_str(&path), F_OK) == 0) {
+			*qname = *q;
+			ret = 0;
+		}
+	}
+	buf_free(&path);
+	return ret;
+}
+
+static int show(const char *qdir, const char *id)
+{
+	struct buf path = BUF_INIT, err = BUF_INIT, date = BUF_INIT;
+	struct qfile *q;
+	const char *qname;
+	char chunk[8192];
+	ssize_t n;
+	time_t t;
+
+	if (!qfile_id_valid(id) || find(qdir, id, &qname) < 0) {
+		fprintf(stderr, "ternqueue: %s: no such message\n", id);
+		return EX_NOINPUT;
+	}
+	buf_printf(&path, "%s/%s/%s", qdir, qname, id);
+	if (qfile_open(buf_str(&path), false, &q, &err) != QF_OK) {
+		fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
+		return EX_DATAERR;
+	}
+	t = qfile_arrival(q).tv_sec;
+	printf("*** ENVELOPE RECORDS %s/%s ***\n", qname, id);
+	printf("arrival_time: %s", ctime(&t));
+	printf("message_size: %llu\n", qfile_content_size(q));
+	printf("sender: %s\n", qfile_sender(q));
+	for (size_t i = 0; i < qfile_attr_count(q); i++) {
+		const char *name, *value;
+		qfile_attr_get(q, i, &name, &value);
+		printf("attribute: %s=%s\n", name, value);
+	}
+	for (size_t i = 0; i < qfile_rcpt_count(q); i++) {
+		const struct qfile_rcpt *r = qfile_rcpt(q, i);
+		const char *st = r->status == QF_RCPT_PENDING ? "pending"
+		    : r->status == QF_RCPT_DELIVERED ? "delivered"
+		    : r->status == QF_RCPT_BOUNCED ? "bounced" : "expanded";
+		printf("recipient: %s (%s)%s%s\n", r->address, st, *r->orcpt ? " orcpt=" : "", r->orcpt);
+	}
+	printf("*** MESSAGE CONTENTS %s/%s ***\n", qname, id);
+	fflush(stdout);
+	qfile_rewind(q);
+	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0)
+		if (fwrite(chunk, 1, (size_t)n, stdout) != (size_t)n)
+			break;
+	printf("*** END OF MESSAGE %s/%s ***\n", qname, id);
+	qfile_close(q);
+	buf_free(&path);
+	buf_free(&err);
+	buf_free(&date);
+	return 0;
+}
+
+enum op { OP_DELETE = 'd', OP_HOLD = 'h', OP_RELEASE = 'H', OP_REQUEUE = 'r' };
+
+/* Apply op to one message; 1 done, 0 not applicable / not found. */
+static int apply(const char *qdir, enum op op, const char *id)
+{
+	struct buf path = BUF_INIT, todir = BUF_INIT, err = BUF_INIT;
+	const char *qname;
+	int ret = 0;
+
+	if (!qfile_id_valid(id) || find(qdir, id, &qname) < 0)
+		goto out;
+	buf_printf(&path, "%s/%s/%s", qdir, qname, id);
+	switch (op) {
+	case OP_DELETE:
+		if (unlink(buf_str(&path)) == 0) {
+			deferlog_remove(qdir, id);
+			msg_info("%s: removed (by ternqueue -d)", id);
+			ret = 1;
+		}
+		break;
+	case OP_HOLD:
+		if (strcmp(qname, "hold") == 0)
+			break;
+		buf_printf(&todir, "%s/hold", qdir);
+		if (qfile_move(buf_str(&path), buf_str(&todir), &err) == 0) {
+			msg_info("%s: placed on hold", id);
+			ret = 1;
+		}
+		break;
+	case OP_RELEASE:
+	case OP_REQUEUE:
+		if (op == OP_RELEASE && strcmp(qname, "hold") != 0)
+			break;
+		if (strcmp(qname, "incoming") == 0 || strcmp(qname, "active") == 0)
+			break;	/* already on its way */
+		/* incoming/ is scanned every second: delivery starts at once. */
+		buf_printf(&todir, "%s/incoming", qdir);
+		if (qfile_move(buf_str(&path), buf_str(&todir), &err) == 0) {
+			msg_info("%s: %s", id, op == OP_RELEASE ? "released from hold" : "requeued");
+			ret = 1;
+		}
+		break;
+	}
+	if (err.len)
+		fprintf(stderr, "ternqueue: %s: %s\n", id, buf_str(&err));
+out:
+	buf_free(&path);
+	buf_free(&todir);
+	buf_free(&err);
+	return ret;
+}
+
+static size_t apply_all(const char *qdir, enum op op)
+{
+	size_t count = 0;
+
+	for (const char *const *q = queues; *q; q++) {
+		struct buf dir = BUF_INIT;
+		struct dirent *de;
+		DIR *dp;
+
+		buf_printf(&dir, "%s/%s", qdir, *q);
+		if ((dp = opendir(buf_str(&dir))) != NULL) {
+			while ((de = readdir(dp)) != NULL)
+				if (de->d_name[0] != '.' && qfile_id_valid(de->d_name))
+					count += (size_t)apply(qdir, op, de->d_name);
+			closedir(dp);
+		}
+		buf_free(&dir);
+	}
+	return count;
+}
+
+/* Ask qmgr to retry deferred mail: private datagram if we may, else public socket. */
+static int flush(const char *qdir)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd, n;
+
+	if (qwake_send(qdir, QWAKE_FLUSH) == 0)
+		return 0;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr", qdir);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	n = (int)write(fd, "flush\n", 6);
+	close(fd);
+	return n == 6 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *confdir = NULL, *show_id = NULL;
+	int mode = 0, opt;
+	enum op op = 0;
+	char **ids = NULL;
+	size_t nids = 0;
+	struct buf err = BUF_INIT, out = BUF_INIT;
+	const char *qdir;
+	int ret = 0;
+
+	log_init("tern/ternqueue", LOG_TO_STDERR);
+	while ((opt = getopt(argc, argv, "c:d:h:H:r:pjfv")) != -1) {
+		switch (opt) {
+		case 'c':
+			/* -c ID shows a message; -c DIR names the configuration directory. */
+			if (qfile_id_valid(optarg) && access(optarg, F_OK) != 0)
+				show_id = optarg;
+			else
+				confdir = optarg;
+			break;
+		case 'd':
+		case 'h':
+		case 'H':
+		case 'r':
+			if (op != 0 && op != (enum op)opt)
+				usage();
+			op = (enum op)opt;
+			ids = xreallocarray(ids, nids + 1, sizeof(char *));
+			ids[nids++] = optarg;
+			break;
+		case 'p':
+		case 'j':
+		case 'f':
+			if (mode != 0 && mode != opt)
+				usage();
+			mode = opt;
+			break;
+		case 'v':
+			log_set_verbose(1);
+			break;
+		default:
+			usage();
+		}
+	}
+	/* More ids may follow the first one, as with postsuper. */
+	for (; optind < argc && op != 0; optind++) {
+		ids = xreallocarray(ids, nids + 1, sizeof(char *));
+		ids[nids++] = argv[optind];
+	}
+	if (optind < argc || (mode == 0 && op == 0 && show_id == NULL))
+		usage();
+	if ((mode != 0) + (op != 0) + (show_id != NULL) > 1)
+		usage();
+	if (config_load(confdir, false, &err) < 0) {
+		fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
+		return EX_CONFIG;
+	}
+	log_set_dest(LOG_TO_STDERR | (*cfg_str("maillog_file") ? LOG_TO_FILE : LOG_TO_SYSLOG));
+	log_set_file(cfg_str("maillog_file"));
+	qdir = cfg_str("queue_directory");
+
+	if (show_id != NULL || op != 0) {
+		struct stat st;
+		struct buf d = BUF_INIT;
+
+		buf_printf(&d, "%s/deferred", qdir);
+		if (stat(buf_str(&d), &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid)) {
+			fprintf(stderr, "ternqueue: %s: permission denied (root or mail_owner only)\n", qdir);
+			return EX_NOPERM;
+		}
+		buf_free(&d);
+	}
+	if (show_id != NULL) {
+		ret = show(qdir, show_id);
+	} else if (mode == 'p' || mode == 'j') {
+		int style = mode == 'j' ? MAILQ_JSON : mailq_style_parse(cfg_str("mailq_format"));
+		if (mailq_listing(qdir, style < 0 ? MAILQ_SENDMAIL : (enum mailq_style)style, &out, &err) < 0) {
+			fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
+			ret = EX_UNAVAILABLE;
+		} else if (write_out(&out) < 0 || fflush(stdout) != 0) {
+			ret = EX_IOERR;
+		}
+	} else if (mode == 'f') {
+		if (flush(qdir) < 0) {
+			fprintf(stderr, "ternqueue: cannot flush the mail queue: the mail system is down\n");
+			ret = EX_UNAVAILABLE;
+		}
+	} else {
+		size_t done = 0;
+		static const char *const what[] = {['d'] = "Deleted", ['h'] = "Placed on hold",
+						   ['H'] = "Released from hold", ['r'] = "Requeued"};
+		for (size_t i = 0; i < nids; i++) {
+			if (strcmp(ids[i], "ALL") == 0) {
+				done += apply_all(qdir, op);
+			} else if (strcmp(ids[i], "-") == 0) {
+				char line[256];
+				while (fgets(line, sizeof(line), stdin) != NULL) {
+					line[strcspn(line, " \t\r\n")] = '\0';
+					done += (size_t)apply(qdir, op, line);
+				}
+			} else {
+				done += (size_t)apply(qdir, op, ids[i]);
+			}
+		}
+		fprintf(stderr, "ternqueue: %s: %zu message%s\n", what[op], done, done == 1 ? "" : "s");
+		if (done > 0 && op != OP_DELETE && op != OP_HOLD)
+			qwake_send(qdir, QWAKE_NEW);
+	}
+	free(ids);
+	buf_free(&err);
+	buf_free(&out);
+	return ret;
+}
