@@ -176,7 +176,7 @@ static void settings(void)
 	e->auth_required = di->auth == SVC_AUTH_REQUIRED;
 	if (e->auth_required && !e->auth)
 		msg_warn("service %s requires AUTH but AUTH is off: all mail will be refused", smtpd.service);
-	e->tls_auth_only = bool_param("smtpd_tls_auth_only", false);
+	e->tls_auth_only = bool_param("smtpd_tls_auth_only", true);
 	e->broken_sasl_auth_clients = bool_param("broken_sasl_auth_clients", false);
 	buf_reset(&err);
 
