@@ -199,7 +199,7 @@ if [ $have_postconf = yes ]; then
 	# The names Tern adds are the Tern-only ones.
 	extra=$(cut -d' ' -f1 "$work/td" | while read -r n; do
 		grep -q "^$n =" "$work/pd" || echo "$n"; done | tr '\n' ' ')
-	[ "$extra" = "local_maildir_base mailq_format smtpd_sasl_password_maps trusted_users " ] ||
+	[ "$extra" = "local_maildir_base mailq_format smtpd_commit_threads smtpd_greet_pause smtpd_sasl_password_maps trusted_users " ] ||
 		fail "names Postfix does not have: $extra"
 fi
 "$tc" -d -h mynetworks | grep -qx '127.0.0.1/32, \[::1\]/128' || fail "mynetworks default"
