@@ -183,7 +183,7 @@ if [ $have_postconf = yes ]; then
 		relay_domains sendmail_path setgid_group smtpd_client_event_limit_exceptions
 		smtpd_forbid_bare_newline smtpd_forbid_unauth_pipelining smtpd_hard_error_limit
 		smtpd_junk_command_limit smtpd_relay_restrictions smtpd_sasl_path smtpd_sasl_type
-		smtpd_starttls_timeout smtpd_timeout smtpd_tls_mandatory_protocols smtpd_tls_protocols
+		smtpd_starttls_timeout smtpd_timeout smtpd_tls_auth_only smtpd_tls_mandatory_protocols smtpd_tls_protocols
 		smtputf8_enable syslog_name virtual_alias_maps myhostname mydomain "
 	postconf -d 2>/dev/null >"$work/pd"
 	"$tc" -d >"$work/td"
