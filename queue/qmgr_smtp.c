@@ -19,8 +19,8 @@
  * "host mx.example[192.0.2.1] said: 550 5.1.1 ... (in reply to RCPT TO
  * command)". An NXDOMAIN for the domain bounces (5.1.2); other DNS
  * failures defer. Parameters: relayhost (via resolve), myhostname,
- * inet_protocols; smtp_connect_timeout (30s) and smtp_reply_timeout
- * (300s) when the parameter table has them.
+ * inet_protocols, smtp_connect_timeout, smtp_tls_security_level; each
+ * reply is waited for at most 300 s (Postfix's smtp_*_timeout default).
  */
 #include "compat.h"
 
@@ -224,7 +224,7 @@ static int reply(struct conn *c, struct buf *text)
 /* smtp_tls_security_level: none, may (default), encrypt. */
 static const char *tls_level(void)
 {
-	const char *v = param_find("smtp_tls_security_level") ? cfg_str("smtp_tls_security_level") : "";
+	const char *v = cfg_str("smtp_tls_security_level");
 	return *v ? v : "may";
 }
 
@@ -584,7 +584,7 @@ void qmgr_smtp(struct qfile *q, const char *id, const char *nexthop, const size_
 		}
 		for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
 			char addr[INET6_ADDRSTRLEN] = "?";
-			struct conn c = {.timeout = (int)qmgr_cfg_int("smtp_reply_timeout", 300)};
+			struct conn c = {.timeout = 300};
 
 			getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
 			snprintf(c.relay, sizeof(c.relay), "%s[%s]:%s", mx[m].name, addr, port);
