@@ -444,10 +444,16 @@ static void greet(struct conn *c, bool early)
 	if (early) {
 		char peek[64];
 		ssize_t n = recv(c->w.fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n <= 0) {
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return;
+			conn_close(c);	/* gone before the greeting: not an early talker */
+			return;
+		}
 		struct buf shown = BUF_INIT;
 		for (ssize_t i = 0; i < n; i++)
 			buf_addc(&shown, (peek[i] >= 32 && peek[i] < 127) ? peek[i] : '?');
-		msg_warn("PREGREET %zd from [%s]: early talker before the greeting: %s", n < 0 ? 0 : n,
+		msg_warn("PREGREET %zd from [%s]: early talker before the greeting: %s", n,
 				c->addr, buf_str(&shown));
 		buf_free(&shown);
 		hold_unlink(c);
