@@ -26,6 +26,7 @@ static struct {
 	int timeout;
 	sasl_lookup_fn lookup;
 	void *lookup_ctx;
+	void (*release)(void *lookup_ctx);
 	char *mechs;
 } backend;
 
@@ -57,6 +58,8 @@ struct sasl_server {
 
 void sasl_server_shutdown(void)
 {
+	if (backend.release)
+		backend.release(backend.lookup_ctx);
 	free(backend.dovecot_path);
 	free(backend.mechs);
 	memset(&backend, 0, sizeof backend);
@@ -76,6 +79,7 @@ int sasl_server_setup(const struct sasl_setup *setup, struct buf *err)
 		backend.type = BACKEND_TERN;
 		backend.lookup = setup->lookup;
 		backend.lookup_ctx = setup->lookup_ctx;
+		backend.release = setup->release;
 		backend.mechs = xstrdup("PLAIN LOGIN");
 		return 0;
 	}

@@ -16,19 +16,22 @@
 #include "mail/sasl_backend.h"
 #include "util/map.h"
 
-static struct maplist *password_maps;
 /* Map handles are not shared between threads without this. */
 static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int lookup_password(void *ctx, const char *user, struct buf *value)
 {
-	(void)ctx;
 	pthread_mutex_lock(&maps_lock);
-	int rc = maplist_lookup(password_maps, user, value);
+	int rc = maplist_lookup(ctx, user, value);
 	pthread_mutex_unlock(&maps_lock);
 	if (rc < 0 && value->len == 0)
 		buf_adds(value, "map lookup error");
 	return rc;
+}
+
+static void close_maps(void *ctx)
+{
+	maplist_close(ctx);
 }
 
 int sasl_server_init(struct buf *err)
@@ -45,12 +48,12 @@ int sasl_server_init(struct buf *err)
 		}
 		/* Called again (a reload): the maps named now, not the old ones. */
 		sasl_server_shutdown();
-		if (password_maps)
-			maplist_close(password_maps);
-		password_maps = maplist_open(specs, MAP_RDONLY, err);
-		if (password_maps == NULL)
+		struct maplist *maps = maplist_open(specs, MAP_RDONLY, err);
+		if (maps == NULL)
 			return -1;
 		setup.lookup = lookup_password;
+		setup.lookup_ctx = maps;
+		setup.release = close_maps;
 	} else {
 		const char *p = cfg_str("smtpd_sasl_path");
 		if (p[0] != '/' && p[0] != '\0')
@@ -60,6 +63,8 @@ int sasl_server_init(struct buf *err)
 		setup.dovecot_path = buf_str(&path);
 	}
 	rc = sasl_server_setup(&setup, err);
+	if (rc < 0 && setup.release)
+		setup.release(setup.lookup_ctx);
 	buf_free(&path);
 	return rc;
 }
