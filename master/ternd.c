@@ -512,7 +512,11 @@ int main(int argc, char **argv)
 	log_set_verbose(verbose);
 	if (M.config_dir == NULL)
 		M.config_dir = config_default_dir();
-	M.config_dir = xstrdup(M.config_dir);
+	/* Absolute: ternd and its services run in queue_directory. */
+	char *abs = realpath(M.config_dir, NULL);
+	if (abs == NULL)
+		msg_fatal_status(EX_CONFIG, "configuration directory %s: %m", M.config_dir);
+	M.config_dir = abs;
 
 	/* Signals arrive through sigtimedwait only; children reset the mask. */
 	sigset_t set;

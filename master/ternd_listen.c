@@ -76,7 +76,9 @@ static int claim(struct master *m, struct run *r, const char *key, struct listen
 	return 1;
 }
 
-static int bind_inet(struct master *m, struct run *r, const struct addrinfo *ai)
+/* OPTIONAL: an address that inet_interfaces' "all" or "loopback-only"
+ * implies, skipped with a warning where the kernel lacks the family. */
+static int bind_inet(struct master *m, struct run *r, const struct addrinfo *ai, bool optional)
 {
 	char host[NI_MAXHOST], port[NI_MAXSERV], key[NI_MAXHOST + 64], addr[NI_MAXHOST + 16];
 	struct listener *l;
@@ -92,6 +94,10 @@ static int bind_inet(struct master *m, struct run *r, const struct addrinfo *ai)
 		return c < 0 ? -1 : 0;
 
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && optional && errno == EAFNOSUPPORT) {
+		msg_warn("service %s: %s skipped: address family not supported here", r->svc->name, addr);
+		return 0;
+	}
 	if (fd < 0) {
 		msg_error("service %s: socket for %s: %m", r->svc->name, addr);
 		return -1;
@@ -99,7 +105,17 @@ static int bind_inet(struct master *m, struct run *r, const struct addrinfo *ai)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (optional && errno == EADDRNOTAVAIL) {
+			msg_warn("service %s: %s skipped: %m", r->svc->name, addr);
+			close(fd);
+			return 0;
+		}
+		msg_error("service %s: bind %s: %m", r->svc->name, addr);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, LISTEN_BACKLOG) < 0) {
 		msg_error("service %s: bind %s: %m", r->svc->name, addr);
 		close(fd);
 		return -1;
@@ -110,7 +126,7 @@ static int bind_inet(struct master *m, struct run *r, const struct addrinfo *ai)
 }
 
 /* HOST (NULL = wildcard) in FAMILY (AF_UNSPEC = both) on the service's port. */
-static int bind_host(struct master *m, struct run *r, const char *host, int family)
+static int bind_host(struct master *m, struct run *r, const char *host, int family, bool optional)
 {
 	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -134,7 +150,7 @@ static int bind_host(struct master *m, struct run *r, const char *host, int fami
 		return -1;
 	}
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-		if (bind_inet(m, r, ai) < 0)
+		if (bind_inet(m, r, ai, optional) < 0)
 			rc = -1;
 	freeaddrinfo(res);
 	free(bare);
@@ -158,21 +174,21 @@ static int setup_inet(struct master *m, struct run *r)
 		return -1;
 	}
 	if (r->svc->host)
-		return bind_host(m, r, r->svc->host, family);
+		return bind_host(m, r, r->svc->host, family, false);
 
 	int rc = 0;
 	for (char **p = cfg_list("inet_interfaces"); *p; p++) {
 		if (strcmp(*p, "all") == 0) {
-			if (v4 && bind_host(m, r, NULL, AF_INET) < 0)
+			if (v4 && bind_host(m, r, NULL, AF_INET, v6) < 0)
 				rc = -1;
-			if (v6 && bind_host(m, r, NULL, AF_INET6) < 0)
+			if (v6 && bind_host(m, r, NULL, AF_INET6, v4) < 0)
 				rc = -1;
 		} else if (strcmp(*p, "loopback-only") == 0) {
-			if (v4 && bind_host(m, r, "127.0.0.1", AF_INET) < 0)
+			if (v4 && bind_host(m, r, "127.0.0.1", AF_INET, v6) < 0)
 				rc = -1;
-			if (v6 && bind_host(m, r, "::1", AF_INET6) < 0)
+			if (v6 && bind_host(m, r, "::1", AF_INET6, v4) < 0)
 				rc = -1;
-		} else if (bind_host(m, r, *p, family) < 0) {
+		} else if (bind_host(m, r, *p, family, false) < 0) {
 			rc = -1;
 		}
 	}

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -93,7 +94,13 @@ static void child_env(const struct pipe_job *j)
 	setenv_safe("LOGNAME", j->id->user);
 	setenv_safe("SENDER", j->m->sender);
 	setenv_safe("RECIPIENT", j->rc->address);
-	setenv_safe("ORIGINAL_RECIPIENT", *j->rc->orcpt ? j->rc->orcpt : j->rc->address);
+	{
+		/* ORCPT is "rfc822;addr": the variable holds the address only. */
+		const char *o = j->rc->orcpt, *semi = strchr(o, ';');
+		if (*o && semi != NULL && strncasecmp(o, "rfc822;", 7) == 0)
+			o = semi + 1;
+		setenv_safe("ORIGINAL_RECIPIENT", *o ? o : j->rc->address);
+	}
 	setenv_safe("EXTENSION", j->rc->ext);
 	setenv_safe("DOMAIN", j->rc->domain);
 	at = strrchr(j->rc->address, '@');

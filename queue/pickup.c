@@ -11,9 +11,10 @@
  *	the submitter is the file's owner, not what the file says), and
  *	feeds it through cleanup, which writes the queue file into
  *	incoming/. The maildrop file is removed only after cleanup_finish()
- *	succeeded. A file that does not parse, or that cleanup rejects, is
- *	moved to corrupt/ with a log line; a temporary failure leaves it for
- *	the next scan.
+ *	succeeded. A file that does not parse is moved to corrupt/ with a
+ *	log line; one that cleanup refuses for good (too big, no recipients)
+ *	goes back to its sender as a bounce (to corrupt/ if even that
+ *	fails); a temporary failure leaves it for the next scan.
  *
  *	It scans at start (mail submitted while Tern was stopped), whenever
  *	a connection on queue_directory/public/pickup (terndrop's wake-up)
@@ -21,15 +22,15 @@
  *
  *	An envelope sender set with -f by a user who is not trusted (root,
  *	daemon, uucp and trusted_users are) gets an X-Authentication-Warning:
- *	header, as sendmail adds.
+ *	header, as sendmail adds; local_login_sender_maps is checked again.
  *
  * SECURITY
  *	Runs as mail_owner (the daemon skeleton drops privileges). Reads
  *	files written by terndrop on behalf of any local user.
  *
  * CONFIGURATION PARAMETERS
- *	queue_directory, trusted_users, myhostname, myorigin, and those of
- *	cleanup.
+ *	queue_directory, trusted_users, local_login_sender_maps, myhostname,
+ *	myorigin, and those of cleanup.
  */
 #include "compat.h"
 
@@ -48,9 +49,12 @@
 #include <unistd.h>
 
 #include "mail/addr.h"
+#include "mail/bounce.h"
 #include "mail/cleanup.h"
 #include "mail/config.h"
 #include "mail/droprec.h"
+#include "mail/header.h"
+#include "mail/login_sender.h"
 #include "mail/qfile.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -98,6 +102,80 @@ static void to_corrupt(const char *path, const char *name, const char *why)
 	}
 	buf_free(&dir);
 	buf_free(&err);
+}
+
+/*
+ * cleanup refused the message for good (too big, no recipients, ...):
+ * return it to the sender with the reason. 0 when the notice is queued
+ * (or intentionally dropped, e.g. for the null sender), -1 if not.
+ */
+static int bounce_refused(struct qfile *q, const char *reason)
+{
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	char chunk[65536];
+	ssize_t n;
+	qfile_rewind(q);
+	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0)
+		buf_add(&text, chunk, (size_t)n);
+	size_t nr = qfile_rcpt_count(q);
+	struct bounce_rcpt *rcpts = xcalloc(nr ? nr : 1, sizeof(*rcpts));
+	for (size_t i = 0; i < nr; i++) {
+		rcpts[i].address = qfile_rcpt(q, i)->address;
+		rcpts[i].orcpt = *qfile_rcpt(q, i)->orcpt ? qfile_rcpt(q, i)->orcpt : NULL;
+		rcpts[i].status = "5.0.0";
+		rcpts[i].diag = reason;
+	}
+	if (nr == 0) {
+		rcpts[0].address = "undisclosed-recipients";
+		rcpts[0].status = "5.1.3";
+		rcpts[0].diag = reason;
+		nr = 1;
+	}
+	const char *ret = qfile_attr(q, "dsn_ret");
+	/* A message refused for its size comes back as headers only, or it would be refused again. */
+	unsigned long long limit = (unsigned long long)cfg_int("message_size_limit");
+	bool full = (ret == NULL || strcmp(ret, "HDRS") != 0) && (limit == 0 || text.len < limit / 2);
+	if (!full) {
+		/* Only the header block, however the body starts. */
+		struct headers hs;
+		enum header_end how;
+		headers_init(&hs);
+		size_t hlen = headers_parse(text.data ? text.data : "", text.len, &hs, &how);
+		headers_free(&hs);
+		buf_truncate(&text, hlen);
+		if (how != HEADER_END_BLANK)
+			buf_addc(&text, '\n');
+	}
+	struct bounce_msg m = {
+		.kind = BOUNCE_FAILED,
+		.queue_id = qfile_id(q),
+		.sender = qfile_sender(q),
+		.envid = qfile_attr(q, "dsn_envid"),
+		.arrival = qfile_arrival(q).tv_sec,
+		.ret_full = full,
+		.message = text.data ? text.data : "",
+		.message_len = text.len,
+		.size_limit = (size_t)cfg_int("bounce_size_limit"),
+		.rcpts = rcpts,
+		.nrcpt = nr,
+	};
+	/* An unqualified sender is the local user's address. */
+	struct buf to = BUF_INIT;
+	if (*m.sender != '\0' && strchr(m.sender, '@') == NULL) {
+		buf_printf(&to, "%s@%s", m.sender, cfg_str("myorigin"));
+		m.to = buf_str(&to);
+	}
+	char id[QF_ID_MAX];
+	int rc = bounce_send(&m, id, sizeof(id), &err);
+	if (rc == 0)
+		msg_info("%s: sender non-delivery notification: %s", qfile_id(q), id);
+	else if (rc < 0)
+		msg_warn("%s: cannot return the message to its sender: %s", qfile_id(q), buf_str(&err));
+	free(rcpts);
+	buf_free(&text);
+	buf_free(&err);
+	buf_free(&to);
+	return rc < 0 ? -1 : 0;
 }
 
 /* 0 done (queued or moved aside), -1 try again later. */
@@ -151,6 +229,22 @@ static int pickup_file(const char *name)
 			to_corrupt(buf_str(&path), name, "malformed recipient");
 			goto out;
 		}
+	/* local_login_sender_maps again: the file is not trusted. */
+	const char *given = qfile_attr(q, "sender_given");
+	bool sender_given = given && strcmp(given, "yes") == 0;
+	if (sender_given && strcmp(sender, login) != 0) {
+		int ok = login_sender_allowed(cfg_str("local_login_sender_maps"), login, sender,
+					      cfg_str("myorigin"), &err);
+		if (ok < 0) {
+			msg_warn("%s: %s", name, buf_str(&err));
+			rc = -1;
+			goto out;
+		}
+		if (ok == 0) {
+			to_corrupt(buf_str(&path), name, "sender not allowed by local_login_sender_maps");
+			goto out;
+		}
+	}
 	const char *extract = qfile_attr(q, "extract");
 	struct cleanup *c = cleanup_open(CLEANUP_LOCAL, extract && strcmp(extract, "yes") == 0
 							    ? CLEANUP_FLAG_EXTRACT : 0);
@@ -171,8 +265,7 @@ static int pickup_file(const char *name)
 	if (qfile_attr(q, "protocol") == NULL)
 		cleanup_attr(c, "protocol", "local");
 
-	const char *given = qfile_attr(q, "sender_given");
-	if (given && strcmp(given, "yes") == 0 && !trusted(st.st_uid, login) && !own_address(sender, login)) {
+	if (sender_given && !trusted(st.st_uid, login) && !own_address(sender, login)) {
 		struct buf warn = BUF_INIT;
 		buf_printf(&warn, "X-Authentication-Warning: %s: %s set sender to %s%s%s using -f\n",
 			   cfg_str("myhostname"), login, *sender ? "" : "<", *sender ? sender : "", *sender ? "" : ">");
@@ -203,7 +296,12 @@ static int pickup_file(const char *name)
 		rc = -1;
 		break;
 	default:
-		to_corrupt(buf_str(&path), name, buf_str(&reason));
+		/* Refused for good: the sender gets it back; corrupt/ only if that fails. */
+		msg_info("%s: uid=%s from=<%s>: refused: %s", name, uidtext, sender, buf_str(&reason));
+		if (bounce_refused(q, buf_str(&reason)) == 0)
+			unlink(buf_str(&path));
+		else
+			to_corrupt(buf_str(&path), name, buf_str(&reason));
 		break;
 	}
 	buf_free(&reason);

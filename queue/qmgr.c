@@ -24,11 +24,18 @@
  *	Runs as mail_owner (daemon_init drops privileges). It reads queue
  *	files, but their content is only parsed by the validating reader
  *	(lib/mail/qfile.c); a file that does not parse goes to corrupt/.
+ *	Local recipients go to the local delivery agent (private/local),
+ *	remote ones over SMTP to the relayhost or the domain's MX hosts
+ *	(qmgr_smtp.c), from the delivery process itself.
  * CONFIGURATION PARAMETERS
  *	queue_directory, queue_run_delay, minimal_backoff_time,
  *	maximal_backoff_time, maximal_queue_lifetime, bounce_queue_lifetime,
- *	delay_warning_time, local_destination_concurrency_limit (default 4),
- *	and those of resolve(3) and bounce(3).
+ *	delay_warning_time, bounce_size_limit, 2bounce_notice_recipient,
+ *	double_bounce_sender, relayhost, myhostname, inet_protocols,
+ *	command_time_limit, and when the parameter table has them
+ *	local_destination_concurrency_limit (default 4),
+ *	smtp_connect_timeout (30s), smtp_reply_timeout (300s); the
+ *	resolution parameters of resolve.h.
  */
 #include "compat.h"
 

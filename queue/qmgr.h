@@ -5,7 +5,10 @@
 #ifndef TERN_QUEUE_QMGR_H
 #define TERN_QUEUE_QMGR_H
 
+#include <stddef.h>
 #include <time.h>
+
+struct qfile;
 
 /*
  * Deliver what is pending in queue_directory/active/ID, then remove the
@@ -20,5 +23,15 @@ time_t qmgr_backoff(time_t age);
 
 /* A configuration integer, or dflt when the parameter is not in the table. */
 long long qmgr_cfg_int(const char *name, long long dflt);
+
+/*
+ * qmgr_smtp.c: deliver recipients idx[0..n) of the queue file to
+ * nexthop ("[host]:port", "host:port", "domain") over SMTP. result is
+ * called once per recipient: outcome 0 sent, 1 deferred, 2 bounced.
+ */
+typedef void (*smtp_result_fn)(void *ctx, size_t index, int outcome, const char *relay,
+    const char *dsn, const char *text);
+void qmgr_smtp(struct qfile *q, const char *id, const char *nexthop, const size_t *idx, size_t n,
+    smtp_result_fn result, void *ctx);
 
 #endif

@@ -10,8 +10,8 @@
  * otherwise it goes to deferred/ with its modification time set to the
  * next attempt and the reasons kept in defer/ID for mailq.
  *
- * Remote recipients: Tern has no SMTP client yet; they are deferred with
- * "no SMTP client configured" and expire like any deferred mail.
+ * Remote recipients go to qmgr_smtp.c (relayhost or MX), one SMTP
+ * session per next hop; they are marked as the local ones are.
  */
 #include "compat.h"
 
@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -42,7 +43,7 @@ enum outcome { OUT_NONE, OUT_SENT, OUT_DEFER, OUT_BOUNCE };
 
 struct rstate {
 	enum outcome outcome;
-	char relay[16];
+	char relay[300];
 	char dsn[16];
 	struct buf text;
 };
@@ -54,6 +55,7 @@ struct attempt {
 	struct rstate *r;
 	struct timeval arrival;
 	int expired;
+	int mark_failed;	/* a done mark could not be written */
 };
 
 static double delay_of(const struct attempt *a)
@@ -251,11 +253,30 @@ static int wants(int notify_bits, int bit)
 	return (notify_bits & bit) != 0;
 }
 
+/* An SMTP result: a delivered recipient is marked before anything else. */
+static void smtp_result(void *ctx, size_t i, int outcome, const char *relay, const char *dsn,
+    const char *text)
+{
+	struct attempt *a = ctx;
+
+	if (i >= a->n || a->r[i].outcome != OUT_NONE)
+		return;
+	set(a, i, outcome == 0 ? OUT_SENT : outcome == 1 ? OUT_DEFER : OUT_BOUNCE, relay, dsn, text);
+	if (outcome == 0) {
+		if (mark(a, i, QF_RCPT_DELIVERED) < 0)
+			a->mark_failed = 1;
+		else
+			log_rcpt(a, i, "sent");
+	}
+}
+
 /* Classify each pending recipient; local ones go to the local delivery agent. */
 static int attempt_all(struct attempt *a)
 {
 	size_t *local_idx = xcalloc(a->n + 1, sizeof(size_t));
-	size_t nlocal = 0;
+	size_t *relay_idx = xcalloc(a->n + 1, sizeof(size_t));
+	char **relay_hop = xcalloc(a->n + 1, sizeof(char *));
+	size_t nlocal = 0, nrelay = 0;
 	struct resolved res;
 	int ret;
 
@@ -274,7 +295,8 @@ static int attempt_all(struct attempt *a)
 			local_idx[nlocal++] = i;
 			break;
 		case RESOLVE_RELAY:
-			set(a, i, OUT_DEFER, "none", "4.3.5", "no SMTP client configured");
+			relay_idx[nrelay] = i;
+			relay_hop[nrelay++] = xstrdup(buf_str(&res.nexthop));
 			break;
 		case RESOLVE_VIRTUAL: {
 			const char *t = buf_str(&res.nexthop);
@@ -289,6 +311,32 @@ static int attempt_all(struct attempt *a)
 	}
 	resolved_free(&res);
 	ret = deliver_local(a, local_idx, nlocal);
+	/* Remote recipients: one SMTP session per next hop. */
+	for (size_t k = 0; k < nrelay && ret == 0; k++) {
+		size_t *group, ng = 0;
+
+		if (relay_hop[k] == NULL)
+			continue;
+		group = xcalloc(nrelay, sizeof(size_t));
+		for (size_t m = k; m < nrelay; m++) {
+			if (relay_hop[m] != NULL && strcasecmp(relay_hop[m], relay_hop[k]) == 0) {
+				group[ng++] = relay_idx[m];
+				if (m != k) {
+					free(relay_hop[m]);
+					relay_hop[m] = NULL;
+				}
+			}
+		}
+		a->mark_failed = 0;
+		qmgr_smtp(a->q, a->id, relay_hop[k], group, ng, smtp_result, a);
+		if (a->mark_failed)
+			ret = -1;
+		free(group);
+	}
+	for (size_t k = 0; k < nrelay; k++)
+		free(relay_hop[k]);
+	free(relay_hop);
+	free(relay_idx);
 	free(local_idx);
 	return ret;
 }

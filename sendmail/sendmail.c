@@ -49,6 +49,44 @@ static const char *basename_of(const char *path)
 	return slash ? slash + 1 : path;
 }
 
+/* The mode's work; its exit status. */
+static int run(struct sm_opts *o)
+{
+	switch (o->mode) {
+	case SM_DELIVER:
+		return sm_submit(o);
+	case SM_SMTP:
+		return sm_smtp(o);
+	case SM_PRINT: {
+		const char *args[] = {"-p", NULL};
+		return sm_exec_tool(o, "ternqueue", args);
+	}
+	case SM_FLUSH: {
+		const char *args[] = {"-f", NULL};
+		return sm_exec_tool(o, "ternqueue", args);
+	}
+	case SM_DAEMON: {
+		const char *fg[] = {"start", "-f", NULL}, *bg[] = {"start", NULL};
+		return sm_exec_tool(o, "tern", o->daemon_foreground ? fg : bg);
+	}
+	case SM_CHECK: {
+		const char *args[] = {"check", NULL};
+		return sm_exec_tool(o, "tern", args);
+	}
+	case SM_ALIASES:
+		return sm_aliases(o);
+	case SM_VERIFY:
+		return sm_verify(o);
+	case SM_TEST:
+		return sm_test(o);
+	case SM_IGNORED:
+		if (o->verbose)
+			msg_info("nothing to do: Tern's queue manager runs the queue by itself");
+		return EX_OK;
+	}
+	return EX_SOFTWARE;
+}
+
 int main(int argc, char **argv)
 {
 	struct sm_opts o;
@@ -68,37 +106,8 @@ int main(int argc, char **argv)
 	if (config_load(o.config_dir, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
 
-	switch (o.mode) {
-	case SM_DELIVER:
-		return sm_submit(&o);
-	case SM_SMTP:
-		return sm_smtp(&o);
-	case SM_PRINT: {
-		const char *args[] = {"-p", NULL};
-		return sm_exec_tool(&o, "ternqueue", args);
-	}
-	case SM_FLUSH: {
-		const char *args[] = {"-f", NULL};
-		return sm_exec_tool(&o, "ternqueue", args);
-	}
-	case SM_DAEMON: {
-		const char *fg[] = {"start", "-f", NULL}, *bg[] = {"start", NULL};
-		return sm_exec_tool(&o, "tern", o.daemon_foreground ? fg : bg);
-	}
-	case SM_CHECK: {
-		const char *args[] = {"check", NULL};
-		return sm_exec_tool(&o, "tern", args);
-	}
-	case SM_ALIASES:
-		return sm_aliases(&o);
-	case SM_VERIFY:
-		return sm_verify(&o);
-	case SM_TEST:
-		return sm_test(&o);
-	case SM_IGNORED:
-		if (o.verbose)
-			msg_info("nothing to do: Tern's queue manager runs the queue by itself");
-		return EX_OK;
-	}
-	return EX_SOFTWARE;
+	buf_free(&err);
+	int rc = run(&o);
+	sm_free(&o);
+	return rc;
 }

@@ -40,10 +40,12 @@ struct sm_opts {
 	bool verbose;		/* -v */
 	char **rcpts;		/* arguments after the options */
 	int nrcpt;
+	char *owned[4];		/* strings sm_parse allocated (sm_free) */
 };
 
 /* sendmail_opts.c: the whole sendmail(8) command line. Exits 64 on a real usage error. */
 void sm_parse(int argc, char **argv, struct sm_opts *o);
+void sm_free(struct sm_opts *o);
 
 /* sendmail_submit.c: read the message from standard input and hand it to terndrop. */
 int sm_submit(const struct sm_opts *o);

@@ -125,7 +125,9 @@ static void set_sender(const char *arg, struct sm_opts *o)
 	struct buf out = BUF_INIT, err = BUF_INIT;
 	if (addr_parse_envelope(arg, &out, &err) != 0)
 		msg_fatal_status(EX_USAGE, "bad sender address in -f/-r: %s: %s", arg, buf_str(&err));
-	o->sender = buf_steal(&out);
+	free(o->owned[0]);
+	o->owned[0] = buf_steal(&out);
+	o->sender = o->owned[0];
 	o->sender_given = true;
 	buf_free(&err);
 }
@@ -143,6 +145,8 @@ static void set_config(const char *arg, struct sm_opts *o)
 			slash[1] = '\0';
 		else
 			*slash = '\0';
+		free(o->owned[1]);
+		o->owned[1] = dir;
 		o->config_dir = dir;
 	} else {
 		o->config_dir = arg;
@@ -214,6 +218,14 @@ void sm_parse(int argc, char **argv, struct sm_opts *o)
 	}
 	o->rcpts = argv + optind;
 	o->nrcpt = argc - optind;
+}
+
+void sm_free(struct sm_opts *o)
+{
+	for (size_t i = 0; i < sizeof(o->owned) / sizeof(o->owned[0]); i++) {
+		free(o->owned[i]);
+		o->owned[i] = NULL;
+	}
 }
 
 const char *sm_config_arg(const struct sm_opts *o)

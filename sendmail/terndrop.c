@@ -34,6 +34,7 @@
  *
  * CONFIGURATION PARAMETERS
  *	queue_directory, message_size_limit, local_login_sender_maps,
+ *	authorized_submit_users,
  *	alternate_config_directories, myorigin, maillog_file.
  *
  * SEE ALSO
@@ -57,10 +58,10 @@
 
 #include "mail/config.h"
 #include "mail/droprec.h"
+#include "mail/login_sender.h"
 #include "mail/qfile.h"
 #include "util/buf.h"
 #include "util/log.h"
-#include "util/map.h"
 #include "util/mem.h"
 
 /*
@@ -165,49 +166,16 @@ static const char *choose_config(const char *wanted, uid_t uid)
 			 (long)uid, buf_str(&want), builtin);
 }
 
-/*
- * local_login_sender_maps (Postfix's semantics): the login name (else
- * "*") finds a list of allowed senders: "*" any, "<>" the null sender,
- * "@domain" any address in that domain, or an address (unqualified ones
- * get @myorigin). Returns true when sender may be used.
- */
+/* local_login_sender_maps (login_sender.h); a table that fails is a temporary failure. */
 static bool sender_allowed(const char *login, const char *sender)
 {
-	const char *spec = cfg_str("local_login_sender_maps");
-	struct buf err = BUF_INIT, value = BUF_INIT, item = BUF_INIT;
-	bool ok = false;
-	if (*spec == '\0')
-		return true;
-	struct maplist *ml = maplist_open(spec, 0, &err);
-	if (ml == NULL)
-		msg_fatal_status(EX_TEMPFAIL, "local_login_sender_maps: %s", buf_str(&err));
-	int rc = maplist_lookup(ml, login, &value);
-	if (rc == 0)
-		rc = maplist_lookup(ml, "*", &value);
+	struct buf err = BUF_INIT;
+	int rc = login_sender_allowed(cfg_str("local_login_sender_maps"), login, sender,
+				      cfg_str("myorigin"), &err);
 	if (rc < 0)
-		msg_fatal_status(EX_TEMPFAIL, "local_login_sender_maps lookup failed for %s", login);
-	const char *at = strrchr(sender, '@');
-	for (char *tok = rc == 1 ? strtok(value.data, ", \t") : NULL; tok && !ok; tok = strtok(NULL, ", \t")) {
-		buf_reset(&item);
-		buf_adds(&item, tok);
-		if (strcmp(tok, "*") == 0)
-			ok = true;
-		else if (strcmp(tok, "<>") == 0)
-			ok = *sender == '\0';
-		else if (*tok == '@')
-			ok = at != NULL && strcasecmp(at, tok) == 0;
-		else {
-			if (strchr(tok, '@') == NULL)
-				buf_printf(&item, "@%s", cfg_str("myorigin"));
-			ok = strcasecmp(buf_str(&item), sender) == 0 ||
-			     (strchr(sender, '@') == NULL && strcasecmp(tok, sender) == 0);
-		}
-	}
-	maplist_close(ml);
+		msg_fatal_status(EX_TEMPFAIL, "local_login_sender_maps: %s", buf_str(&err));
 	buf_free(&err);
-	buf_free(&value);
-	buf_free(&item);
-	return ok;
+	return rc == 1;
 }
 
 /*
@@ -350,6 +318,12 @@ int main(int argc, char **argv)
 	char uidname[32];
 	snprintf(uidname, sizeof(uidname), "#%ld", (long)uid);
 	char *login = xstrdup(pw && pw->pw_name && qfile_field_valid(pw->pw_name) ? pw->pw_name : uidname);
+	int may = submit_user_allowed(cfg_list("authorized_submit_users"), login, &err);
+	if (may < 0)
+		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
+	if (may == 0 && uid != 0)
+		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to submit mail "
+				 "(authorized_submit_users)", login, (long)uid);
 
 	struct droprec_state st;
 	droprec_init(&st, (unsigned long long)cfg_int("message_size_limit"));

@@ -132,7 +132,6 @@ static void settings(void)
 	e->auth_fail_delay_ms = 1000;
 
 	smtpd.timeout_ms = (unsigned)int_param("smtpd_timeout", 300) * 1000;
-	smtpd.starttls_timeout_ms = (unsigned)int_param("smtpd_starttls_timeout", 300) * 1000;
 	smtpd.greet_pause_ms = (unsigned)int_param("smtpd_greet_pause", 0) * 1000;
 	smtpd.conn_count_limit = (unsigned)int_param("smtpd_client_connection_count_limit", 50);
 	smtpd.conn_rate_limit = (unsigned)int_param("smtpd_client_connection_rate_limit", 0);
@@ -177,7 +176,7 @@ static void settings(void)
 	e->auth_required = di->auth == SVC_AUTH_REQUIRED;
 	if (e->auth_required && !e->auth)
 		msg_warn("service %s requires AUTH but AUTH is off: all mail will be refused", smtpd.service);
-	e->tls_auth_only = bool_param("smtpd_tls_auth_only", false);
+	e->tls_auth_only = bool_param("smtpd_tls_auth_only", true);
 	e->broken_sasl_auth_clients = bool_param("broken_sasl_auth_clients", false);
 	buf_reset(&err);
 
@@ -374,5 +373,7 @@ int main(int argc, char **argv)
 	smtpd_conn_close_all();
 	smtpd_conn_reap();
 	msg_info("daemon stopped");
+	free(args);
+	free(binds);
 	return 0;
 }

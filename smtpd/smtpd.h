@@ -26,7 +26,6 @@ struct smtpd_anvil_client;
 struct smtpd_settings {
 	struct smtp_engine_cfg engine;
 	unsigned timeout_ms;			/* smtpd_timeout */
-	unsigned starttls_timeout_ms;		/* smtpd_starttls_timeout */
 	unsigned greet_pause_ms;		/* smtpd_greet_pause (Tern) */
 	unsigned conn_count_limit;		/* smtpd_client_connection_count_limit */
 	unsigned conn_rate_limit;		/* per minute */

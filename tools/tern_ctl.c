@@ -161,7 +161,9 @@ int cmd_start(const char *dir, bool foreground)
 	if (check_queue(false) < 0)
 		return EX_CONFIG;
 	char *ternd = xasprintf("%s/ternd", cfg_str("daemon_directory"));
-	char *cdir = xstrdup(config_dir());
+	char *cdir = realpath(config_dir(), NULL);
+	if (cdir == NULL)
+		cdir = xstrdup(config_dir());
 	char *argv[] = { "ternd", "-c", cdir, foreground ? "-f" : NULL, NULL };
 	if (foreground) {
 		print_banner(cdir);

@@ -218,7 +218,7 @@ static void master_cf(struct buf *b, int port)
 		   "# inet_interfaces (127.0.0.1) from main.cf.\n"
 		   "#\n"
 		   "# service     type    listen  tls       auth      user  procs  command\n"
-		   "smtp          inet    %-7d starttls  yes       -     1      smtpd\n"
+		   "smtp          inet    %-7d starttls  -         -     1      smtpd\n"
 		   "pickup        public  -       -         -         -     1      pickup\n"
 		   "qmgr          public  -       -         -         -     1      qmgr\n"
 		   "local         unix    -       -         -         root  1      local\n", port);

@@ -113,7 +113,8 @@ void ternconf_man_page(void)
 	       "(numbers compare as numbers), and \\fB<level\\fR and the like for compatibility levels.\n"
 	       "A parameter that refers to itself, directly or through others, is an error.\n"
 	       "Names that are not in the list below may be defined and used in such references;\n"
-	       "one that nothing refers to draws a warning with its file and line.\n");
+	       "one that nothing refers to, and a reference to a name that nothing defines,\n"
+	       "draw a warning with the file and line.\n");
 	printf(".PP\nEvery parameter has a type, checked when a program reads main.cf: a bad value\n"
 	       "stops it with one line naming the file, the line, the parameter and what is allowed,\n"
 	       "and exit status 78 (EX_CONFIG).\n"

@@ -5,7 +5,7 @@
  * Mail layer. Runs in the submitting process (pickup, smtpd, bounce) with
  * its privileges. Parameters read: queue_directory, myhostname, myorigin,
  * mydestination, mail_name, append_at_myorigin, message_size_limit,
- * header_size_limit, canonical_maps, sender_canonical_maps,
+ * header_size_limit, hopcount_limit, canonical_maps, sender_canonical_maps,
  * recipient_canonical_maps, virtual_alias_maps,
  * virtual_alias_expansion_limit, virtual_alias_recursion_limit.
  * Tables are opened on first use and kept; they are reopened when the
@@ -96,6 +96,7 @@ struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 	s.header_size_limit = (unsigned long long)cfg_int("header_size_limit");
 	s.virtual_expansion_limit = (int)cfg_int("virtual_alias_expansion_limit");
 	s.virtual_recursion_limit = (int)cfg_int("virtual_alias_recursion_limit");
+	s.hopcount_limit = (int)cfg_int("hopcount_limit");
 	s.lookup = config_lookup;
 	return cleanup_open_with(&s, source, flags);
 }

@@ -540,10 +540,9 @@ static void add_received(struct cleanup *c, struct headers *hs, time_t now)
 			   proto && *proto ? proto : "SMTP", id);
 		if (c->nrcpt == 1)
 			buf_printf(&v, "\n\tfor <%s>", c->rcpts[0].addr);
-	} else if (c->source == CLEANUP_LOCAL) {
-		const char *uid = attr(c, "uid");
+	} else if (c->source == CLEANUP_LOCAL && attr(c, "uid") != NULL) {
 		buf_printf(&v, "by %s (%s, from userid %s)\n\tid %s", c->s.myhostname, c->s.mail_name,
-			   uid ? uid : "unknown", id);
+			   attr(c, "uid"), id);
 	} else {
 		buf_printf(&v, "by %s (%s)\n\tid %s", c->s.myhostname, c->s.mail_name, id);
 	}
@@ -613,13 +612,21 @@ static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 		return;
 	headers_init(&hs);
 	headers_parse(c->hdr.data + c->hstart, hend - c->hstart, &hs, &how);
+	/* A message that went round too often is in a mail loop. */
+	if (c->s.hopcount_limit > 0) {
+		int hops = 0;
+		for (size_t i = 0; i < hs.n; i++)
+			hops += strcasecmp(hs.v[i].name, "Received") == 0;
+		if (hops >= c->s.hopcount_limit)
+			fail(c, CLEANUP_REJECT, "too many hops (%d Received: headers): mail forwarding loop", hops);
+	}
 	if (c->flags & CLEANUP_FLAG_EXTRACT)
 		extract_recipients(c, &hs);
 	if (c->source == CLEANUP_LOCAL)
 		for (size_t i = 0; i < hs.n; i++)
 			if (in_list(rewrite_fields, hs.v[i].name))
 				rewrite_field(c, &hs, i);
-	if (finish_envelope(c) == 0) {
+	if (c->status == CLEANUP_OK && finish_envelope(c) == 0) {
 		add_received(c, &hs, now);
 		add_missing(c, &hs, now);
 		/* The envelope, then the headers and the body. */

@@ -33,6 +33,7 @@ struct cleanup_settings {
 	unsigned long long header_size_limit;	/* 0 = none */
 	int virtual_expansion_limit;	/* addresses one recipient may become */
 	int virtual_recursion_limit;	/* depth */
+	int hopcount_limit;		/* Received: headers allowed; 0 = no limit */
 	/* Table lookup: 1 found (value set), 0 not found, -1 error (temporary). */
 	int (*lookup)(void *ctx, enum cleanup_table table, const char *key, struct buf *value);
 	void *lookup_ctx;

@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,6 +29,7 @@
 
 #include "mail/config.h"
 #include "mail/config_expand.h"
+#include "mail/config_impl.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -38,16 +38,6 @@
 #endif
 
 #define MAIN_CF_MAX (16u << 20)		/* bytes; main.cf is a few KB */
-#define NAME_MAX_LEN 255
-#define MAX_WARNINGS 20			/* per load, then a summary */
-
-struct setting {
-	char *name;
-	char *value;		/* as written */
-	unsigned line;		/* first line in main.cf; 0 = cfg_set() */
-	unsigned order;		/* position in the file, for "last wins" */
-	bool used;		/* referenced by an expansion */
-};
 
 /* Expanded values of parameters not in the table (user-defined names). */
 struct extra {
@@ -174,15 +164,6 @@ static void reset_all(void)
 	C.warnings = 0;
 }
 
-static int setting_cmp(const void *a, const void *b)
-{
-	const struct setting *x = a, *y = b;
-	int c = strcmp(x->name, y->name);
-	if (c != 0)
-		return c;
-	return x->order < y->order ? -1 : x->order > y->order;
-}
-
 static struct setting *find_setting(const char *name)
 {
 	size_t lo = 0, hi = C.nset;
@@ -221,9 +202,15 @@ static const char *raw_value(const char *name)
 	return p != NULL ? default_text(p) : NULL;
 }
 
+/* Names a value refers to that nothing defines (probably typing errors). */
+struct undefined {
+	char *names[8];
+	unsigned n;
+};
+
 static int conf_lookup(void *ctx, const char *name, const char **value, bool *literal)
 {
-	(void)ctx;
+	struct undefined *u = ctx;
 	*literal = false;
 	struct setting *s = find_setting(name);
 	if (s != NULL) {
@@ -232,8 +219,15 @@ static int conf_lookup(void *ctx, const char *name, const char **value, bool *li
 		return 1;
 	}
 	const struct param_def *p = param_find(name);
-	if (p == NULL)
+	if (p == NULL) {
+		if (u != NULL && u->n < sizeof(u->names) / sizeof(u->names[0])) {
+			for (unsigned i = 0; i < u->n; i++)
+				if (strcmp(u->names[i], name) == 0)
+					return 0;
+			u->names[u->n++] = xstrdup(name);
+		}
 		return 0;
+	}
 	*value = default_text(p);
 	return 1;
 }
@@ -306,180 +300,12 @@ static void compute_defaults(void)
 	}
 }
 
-/* Printable, bounded copy of a value for a one-line message. */
-static void add_value(struct buf *b, const char *v)
-{
-	buf_addc(b, '"');
-	size_t i;
-	for (i = 0; v[i] != '\0' && i < 200; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c < 0x20 || c == 0x7f)
-			buf_printf(b, "\\x%02x", c);
-		else
-			buf_addc(b, (char)c);
-	}
-	if (v[i] != '\0')
-		buf_adds(b, "...");
-	buf_addc(b, '"');
-}
-
-static void where(struct buf *err, const char *label, unsigned line)
-{
-	if (line > 0)
-		buf_printf(err, "%s, line %u: ", label, line);
-	else
-		buf_printf(err, "%s: ", label);
-}
-
-static void warn_line(const char *label, unsigned line, const char *fmt, const char *arg)
-{
-	if (++C.warnings > MAX_WARNINGS)
-		return;
-	struct buf b = BUF_INIT;
-	where(&b, label, line);
-	buf_printf(&b, fmt, arg);
-	msg_warn("%s", buf_str(&b));
-	buf_free(&b);
-}
-
-static bool valid_name(const char *s, size_t len)
-{
-	if (len == 0 || len > NAME_MAX_LEN)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_'))
-			return false;
-	}
-	return true;
-}
-
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-/* One logical line "name = value" into the setting list. */
-static int parse_logical(const char *label, unsigned line, struct buf *logical,
-			 struct setting **set, size_t *nset, size_t *cap, struct buf *err)
-{
-	const char *s = buf_str(logical);
-	size_t len = logical->len;
-	while (len > 0 && is_space(s[len - 1]))
-		len--;
-	const char *eq = memchr(s, '=', len);
-	if (eq == NULL) {
-		where(err, label, line);
-		buf_adds(err, "missing '=' after parameter name: ");
-		add_value(err, s);
-		return -1;
-	}
-	size_t nlen = (size_t)(eq - s);
-	while (nlen > 0 && is_space(s[nlen - 1]))
-		nlen--;
-	if (nlen == 0) {
-		where(err, label, line);
-		buf_adds(err, "missing parameter name: ");
-		add_value(err, s);
-		return -1;
-	}
-	if (!valid_name(s, nlen)) {
-		where(err, label, line);
-		/* "a b = c" is Postfix's missing '=' case; say what is wrong. */
-		buf_adds(err, memchr(s, ' ', nlen) || memchr(s, '\t', nlen)
-			 ? "missing '=' after parameter name: "
-			 : "bad parameter name (letters, digits and _ only): ");
-		add_value(err, s);
-		return -1;
-	}
-	const char *v = eq + 1;
-	while (v < s + len && is_space(*v))
-		v++;
-	if (*nset == *cap) {
-		*cap = *cap ? *cap * 2 : 32;
-		*set = xreallocarray(*set, *cap, sizeof(**set));
-	}
-	struct setting *st = &(*set)[(*nset)++];
-	st->name = xstrndup(s, nlen);
-	st->value = xstrndup(v, (size_t)(s + len - v));
-	st->line = line;
-	st->order = (unsigned)*nset;
-	st->used = false;
-	return 0;
-}
-
-static int parse_text(const char *label, const char *data, size_t len, struct buf *err)
-{
-	struct setting *set = NULL;
-	size_t nset = 0, cap = 0;
-	struct buf logical = BUF_INIT;
-	unsigned line = 0, start_line = 0;
-	size_t pos = 0;
-	int rc = 0;
-
-	while (pos < len && rc == 0) {
-		const char *l = data + pos;
-		const char *nl = memchr(l, '\n', len - pos);
-		size_t llen = nl != NULL ? (size_t)(nl - l) : len - pos;
-		pos += llen + (nl != NULL);
-		line++;
-		if (memchr(l, '\0', llen) != NULL) {
-			where(err, label, line);
-			buf_adds(err, "NUL byte in line");
-			rc = -1;
-			break;
-		}
-		size_t i = 0;
-		while (i < llen && is_space(l[i]))
-			i++;
-		if (i == llen || l[i] == '#')
-			continue;	/* blank or comment, even inside a continued line */
-		if (i > 0) {
-			if (logical.len == 0) {
-				warn_line(label, line, "%s", "line must not start with white space; ignored");
-				continue;
-			}
-			buf_addc(&logical, ' ');
-			buf_add(&logical, l + i, llen - i);
-			continue;
-		}
-		if (logical.len > 0)
-			rc = parse_logical(label, start_line, &logical, &set, &nset, &cap, err);
-		buf_reset(&logical);
-		buf_add(&logical, l, llen);
-		start_line = line;
-	}
-	if (rc == 0 && logical.len > 0)
-		rc = parse_logical(label, start_line, &logical, &set, &nset, &cap, err);
-	buf_free(&logical);
-
-	/* Sort by name, keep the last of duplicates (as Postfix does). */
-	if (nset > 1)
-		qsort(set, nset, sizeof(*set), setting_cmp);
-	size_t out = 0;
-	for (size_t i = 0; i < nset; i++) {
-		if (i + 1 < nset && strcmp(set[i].name, set[i + 1].name) == 0) {
-			if (rc == 0)
-				warn_line(label, set[i + 1].line, "overriding earlier entry: %s",
-					  set[i].name);
-			free(set[i].name);
-			free(set[i].value);
-			continue;
-		}
-		set[out++] = set[i];
-	}
-	C.set = set;
-	C.nset = out;
-	return rc;
-}
-
 static void bad_value(struct buf *err, const char *label, unsigned line, const char *name,
 		      const char *value, bool is_default, const char *why)
 {
-	where(err, label, line);
+	config_where(err, label, line);
 	buf_printf(err, "parameter %s: bad %s ", name, is_default ? "default" : "value");
-	add_value(err, value);
+	config_add_value(err, value);
 	buf_printf(err, ": %s", why);
 }
 
@@ -493,11 +319,20 @@ static int validate(const struct param_def *p, const char *label, struct buf *er
 	struct buf val = BUF_INIT, why = BUF_INIT;
 	int rc = 0;
 
+	struct undefined u = { .n = 0 };
 	if (p->flags & PARAM_F_RAW) {
 		buf_adds(&val, raw);
-	} else if (expand_macros(p->name, raw, conf_lookup, NULL, &val, &why) < 0) {
+	} else if (expand_macros(p->name, raw, conf_lookup, &u, &val, &why) < 0) {
 		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
 		rc = -1;
+	}
+	for (unsigned k = 0; k < u.n; k++) {
+		if (rc == 0) {
+			char *what = xasprintf("parameter %s: undefined parameter: %s", p->name, u.names[k]);
+			config_warn_line(&C.warnings, label, line, "%s", what);
+			free(what);
+		}
+		free(u.names[k]);
 	}
 	if (rc == 0 && param_check(p, buf_str(&val), &why) < 0) {
 		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
@@ -518,7 +353,7 @@ int config_load_buffer(const char *label, const char *data, size_t len, struct b
 
 	reset_all();
 	ensure_init();
-	rc = parse_text(label, data, len, e);
+	rc = config_parse(label, data, len, &C.set, &C.nset, &C.warnings, e);
 	if (rc == 0) {
 		compute_defaults();
 		/* Set parameters first, in file order, so the first error is the first bad line. */
@@ -545,9 +380,10 @@ int config_load_buffer(const char *label, const char *data, size_t len, struct b
 		/* Names no parameter uses are probably typing errors. */
 		for (size_t i = 0; i < C.nset; i++)
 			if (!C.set[i].used && param_find(C.set[i].name) == NULL)
-				warn_line(label, C.set[i].line, "unknown parameter: %s", C.set[i].name);
-		if (C.warnings > MAX_WARNINGS)
-			msg_warn("%s: %u more warnings not shown", label, C.warnings - MAX_WARNINGS);
+				config_warn_line(&C.warnings, label, C.set[i].line, "unknown parameter: %s",
+					 C.set[i].name);
+		if (C.warnings > CONFIG_MAX_WARNINGS)
+			msg_warn("%s: %u more warnings not shown", label, C.warnings - CONFIG_MAX_WARNINGS);
 	}
 	buf_free(&tmp);
 	return rc;
@@ -731,7 +567,7 @@ int cfg_set(const char *name, const char *value, struct buf *err)
 	const struct param_def *p = param_find(name);
 	int rc = 0;
 
-	if (!valid_name(name, strlen(name))) {
+	if (!config_valid_name(name, strlen(name))) {
 		buf_printf(e, "bad parameter name: %s", name);
 		buf_free(&tmp);
 		return -1;

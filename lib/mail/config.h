@@ -70,7 +70,13 @@ int config_load(const char *dir, bool missing_ok, struct buf *err);
 const char *config_dir(void);		/* directory loaded */
 const char *config_file(void);		/* its main.cf path */
 
-/* Values after $name expansion. Names must be in the table. */
+/*
+ * Values after $name expansion. Names must be in the table (others give
+ * the value main.cf sets, or ""). Returned strings and lists belong to
+ * the configuration and stay valid until the next config_load(), also
+ * across cfg_set(). Not thread-safe: read what threads need before
+ * starting them (values are computed and cached on first use).
+ */
 const char *cfg_str(const char *name);
 bool cfg_bool(const char *name);
 long long cfg_int(const char *name);	/* INT, TIME (seconds), SIZE (bytes) */

@@ -194,8 +194,11 @@ static void override(const char *name, const char *value, const char *why)
 		msg_warn("%s: unknown parameter %s ignored", why, name);
 		return;
 	}
-	if (cfg_set(name, value, &err) < 0)
+	if (cfg_set(name, value, &err) < 0) {
+		if (strcmp(why, "-o") == 0)	/* cfg_set names the -o itself */
+			msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
 		msg_fatal_status(EX_CONFIG, "%s: %s", why, buf_str(&err));
+	}
 	buf_free(&err);
 }
 

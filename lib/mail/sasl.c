@@ -58,17 +58,28 @@ struct sasl_server {
 
 void sasl_server_shutdown(void)
 {
-	if (backend.release)
-		backend.release(backend.lookup_ctx);
 	free(backend.dovecot_path);
 	free(backend.mechs);
+	if (backend.release)
+		backend.release(backend.lookup_ctx);
 	memset(&backend, 0, sizeof backend);
 	dovecot_disconnect();
 }
 
+static int setup_backend(const struct sasl_setup *setup, struct buf *err);
+
+/* The backend owns setup->lookup_ctx from here on, even when setup fails. */
 int sasl_server_setup(const struct sasl_setup *setup, struct buf *err)
 {
 	sasl_server_shutdown();
+	int rc = setup_backend(setup, err);
+	if (rc < 0 && setup->release)
+		setup->release(setup->lookup_ctx);
+	return rc;
+}
+
+static int setup_backend(const struct sasl_setup *setup, struct buf *err)
+{
 	const char *type = setup->type ? setup->type : "";
 	backend.timeout = setup->timeout > 0 ? setup->timeout : 30;
 	if (strcmp(type, "tern") == 0) {

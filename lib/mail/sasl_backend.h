@@ -28,7 +28,7 @@ struct sasl_setup {
 	const char *dovecot_path;	/* dovecot: the auth-client socket */
 	sasl_lookup_fn lookup;		/* tern: where hashes come from */
 	void *lookup_ctx;
-	void (*release)(void *lookup_ctx);	/* called by sasl_server_shutdown */
+	void (*release)(void *lookup_ctx);	/* frees lookup_ctx; called when the backend is replaced or setup fails */
 	int timeout;			/* seconds per Dovecot round trip; 0 = 30 */
 };
 
@@ -38,7 +38,7 @@ struct sasl_setup {
  * line in err. sasl_server_init() calls this with values from main.cf.
  */
 int sasl_server_setup(const struct sasl_setup *setup, struct buf *err);
-/* Forget the backend, releasing its lookup context (reloads, tests). */
+/* Forget the backend and release its lookup context (tests, reloads). */
 void sasl_server_shutdown(void);
 
 /* Longest user name and password accepted (RFC 4616 allows 255 octets). */

@@ -21,15 +21,16 @@ static pthread_mutex_t maps_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int lookup_password(void *ctx, const char *user, struct buf *value)
 {
+	struct maplist *password_maps = ctx;
 	pthread_mutex_lock(&maps_lock);
-	int rc = maplist_lookup(ctx, user, value);
+	int rc = maplist_lookup(password_maps, user, value);
 	pthread_mutex_unlock(&maps_lock);
 	if (rc < 0 && value->len == 0)
 		buf_adds(value, "map lookup error");
 	return rc;
 }
 
-static void close_maps(void *ctx)
+static void release_password_maps(void *ctx)
 {
 	maplist_close(ctx);
 }
@@ -46,14 +47,13 @@ int sasl_server_init(struct buf *err)
 			buf_adds(err, "smtpd_sasl_type = tern but smtpd_sasl_password_maps is empty");
 			return -1;
 		}
-		/* Called again (a reload): the maps named now, not the old ones. */
-		sasl_server_shutdown();
-		struct maplist *maps = maplist_open(specs, MAP_RDONLY, err);
-		if (maps == NULL)
+		/* Called again (a reload): the maps named now; setup releases the old ones. */
+		struct maplist *password_maps = maplist_open(specs, MAP_RDONLY, err);
+		if (password_maps == NULL)
 			return -1;
 		setup.lookup = lookup_password;
-		setup.lookup_ctx = maps;
-		setup.release = close_maps;
+		setup.lookup_ctx = password_maps;
+		setup.release = release_password_maps;
 	} else {
 		const char *p = cfg_str("smtpd_sasl_path");
 		if (p[0] != '/' && p[0] != '\0')
@@ -63,8 +63,6 @@ int sasl_server_init(struct buf *err)
 		setup.dovecot_path = buf_str(&path);
 	}
 	rc = sasl_server_setup(&setup, err);
-	if (rc < 0 && setup.release)
-		setup.release(setup.lookup_ctx);
 	buf_free(&path);
 	return rc;
 }

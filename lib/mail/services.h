@@ -7,7 +7,7 @@
  * line, eight columns, "-" meaning "the default":
  *
  *   # service   type   listen  tls       auth      user  procs  command
- *   smtp        inet   25      starttls  yes       -     1      smtpd
+ *   smtp        inet   25      starttls  -         -     1      smtpd
  *   submission  inet   587     required  required  -     1      smtpd -o smtpd_tls_auth_only=yes
  *   pickup      public -       -         -         -     1      pickup
  *   local       unix   -       -         -         root  1      local

@@ -56,7 +56,7 @@ void smtp_cmd_parse(const char *line, struct smtp_cmd *cmd)
 	cmd->verb = SMTP_VERB_UNKNOWN;
 	/* A verb is followed by a space or the end of the line. */
 	if (*p != '\0' && *p != ' ' && *p != '\t') {
-		cmd->arg = "";
+		cmd->arg = p + strlen(p);	/* "" at the end of line */
 		return;
 	}
 	if (p - line < (ptrdiff_t)sizeof(name))

@@ -1,29 +1,19 @@
 # maplib.sh - shared set-up for the map tool tests (t_ternmap.sh,
-# t_makemap.sh, t_map_interop.sh): sourced, not run.
-# The map tools need no instance and no running Tern, so these tests do
-# not use lib.sh (which skips unless `tern` is built and makes instances);
-# they work in a private temporary directory, removed by their own trap,
-# with an empty main.cf of their own. Helper names follow lib.sh's.
-set -u
-top=${TERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "skip: $*"; exit 77; }
-need_cmd() {
-	for _c in "$@"; do
-		command -v "$_c" >/dev/null 2>&1 || skip "needs $_c"
-	done
-}
+# t_makemap.sh, t_map_interop.sh): sourced, not run. Makes a tern init
+# instance (lib.sh; TERN_CONFIG_DIR points to it, so the tools read its
+# main.cf) and works in a directory inside it, removed by lib.sh's trap.
+here=$(dirname "$0")
+[ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
+. "$here/lib.sh"
+top=$TERN_TOP
 TERNMAP="$top/tools/ternmap"
 MAKEMAP="$top/sendmail/makemap"
 FIXTURES="$top/tests/fixtures/maps"
-work=$(mktemp -d /tmp/tern-e2e-maps.XXXXXX) || fail "mktemp"
-trap 'rm -rf "$work"' EXIT
-trap 'exit 1' INT TERM
-cd "$work" || fail "cd $work"
-# No system configuration may leak in: an empty main.cf of our own.
-: > "$work/main.cf"
-TERN_CONFIG_DIR=$work
-export TERN_CONFIG_DIR
+[ -x "$TERNMAP" ] || skip "ternmap is not built"
+[ -x "$MAKEMAP" ] || skip "makemap is not built"
+tern_instance
+work="$TERN_DIR/maps"
+mkdir "$work" && cd "$work" || fail "cannot make $work"
 
 # expect STATUS COMMAND...: run it and check its exit status.
 expect() {

@@ -1,9 +1,10 @@
 /*
- * newaliases_stub.c - test stand-in for `newaliases` / `sendmail -bi`
- * until sendmail exists: with -C DIR it loads DIR/main.cf and calls
- * newaliases_run() exactly as sendmail will; otherwise it rebuilds the
- * databases named on its command line with newaliases_rebuild().
- * Used by t_map_interop.sh only; runs as the test's user.
+ * newaliases_stub.c - the alias database builder without sendmail around
+ * it: with -C DIR it loads DIR/main.cf and calls newaliases_run() as
+ * sendmail -bi does; otherwise it rebuilds the databases named on its
+ * command line with newaliases_rebuild() (no configuration at all).
+ * Used by t_map_interop.sh (t_newaliases.sh runs the real newaliases);
+ * runs as the test's user.
  */
 #include "compat.h"
 

@@ -8,12 +8,15 @@
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
-for p in sendmail local qmgr pickup; do
+for p in sendmail local qmgr pickup ternconf ternqueue; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
 done
-: "${CRASH_MESSAGES:=150}"
+: "${CRASH_MESSAGES:=200}"
 
 tern_instance
+# Mail deferred by the crash (a delivery that lost its local agent) is retried within seconds.
+ternconf -e "queue_run_delay = 1s" "minimal_backoff_time = 1s" "maximal_backoff_time = 2s" ||
+	fail "ternconf -e"
 tern_start
 work="$TERN_DIR/crash"
 mkdir -p "$work"
@@ -64,6 +67,21 @@ all_delivered() {
 		[ "$(delivered_count "$_n")" -ge 1 ] || return 1
 	done
 }
+# Like wait_for, but say which messages are missing and what the queue holds.
+wait_all_delivered() {
+	_end=$(( $(date +%s) + TERN_WAIT ))
+	while ! all_delivered; do
+		if [ "$(date +%s)" -ge "$_end" ]; then
+			for _n in $(cat "$work/ok"); do
+				[ "$(delivered_count "$_n")" -ge 1 ] || echo "missing: crash-$_n" >&2
+			done
+			ternqueue -p >&2
+			ls -la "$TERN_DIR"/queue/* >&2
+			fail "timed out after ${TERN_WAIT}s waiting for $1"
+		fi
+		sleep 0.2
+	done
+}
 
 # 1. Kill during a burst of submissions.
 : > "$work/ok"
@@ -74,7 +92,7 @@ wait_for "the first deliveries" sh -c "ls '$TERN_DIR'/mail/u*/new 2>/dev/null | 
 kill_instance
 wait $burst
 tern_start
-wait_for "every accepted message of the first burst" all_delivered
+wait_all_delivered "every accepted message of the first burst"
 
 # 2. Kill while queued mail is being delivered.
 tern_stop
@@ -84,7 +102,7 @@ tern_start
 wait_for "deliveries to start" sh -c "[ \$(ls '$TERN_DIR'/mail/u*/new | wc -l) -gt $before ]"
 kill_instance
 tern_start
-wait_for "every accepted message" all_delivered
+wait_all_delivered "every accepted message"
 
 accepted=$(wc -l < "$work/ok")
 dups=0

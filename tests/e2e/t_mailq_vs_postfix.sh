@@ -33,6 +33,7 @@ pfq() { postqueue -c "$pf/etc" "$@"; }
 wait_for "Postfix's deferral" sh -c "postqueue -c '$pf/etc' -j | grep -q delay_reason"
 
 tern_instance
+ternconf -e "relayhost = [127.0.0.1]:$dead" || fail "ternconf -e"
 tern_start
 printf 'Subject: q\n\nx\n' | sendmail -f alice@localhost bob@remote.example || fail "sendmail"
 wait_for "Tern's deferral" sh -c "ternqueue -j | grep -q delay_reason"
@@ -79,7 +80,8 @@ def tail(line):
     m = msg.match(line)
     return line[m.end(1):]
 assert len(tail(pf[1]).split()) == len(tail(tn[1]).split())
-# The reason is right-aligned at column 78, in parentheses.
+# The reason is right-aligned at column 78, in parentheses: both say the same.
+assert pf[2].strip() == tn[2].strip(), (pf[2], tn[2])
 for line in (pf[2], tn[2]):
     assert line.endswith(")") and line.lstrip().startswith("("), line
     assert len(line) == 78 or not line.startswith(" "), (len(line), line)

@@ -1,9 +1,10 @@
 #!/bin/sh
 # t_queue_tools.sh - the queue seen and managed from outside: mailq in
 # sendmail's and Postfix's layouts (and sendmail -bp), ternqueue -j
-# parsed as JSON, -h/-H/-r/-d, -f, the delay warning and the expiry
-# bounce with short lifetimes. Remote mail stays deferred ("no SMTP
-# client configured"), which gives the test queued mail to look at.
+# parsed as JSON, -h/-H/-r/-d, -f, a corrupt queue file moved to
+# corrupt/, the delay warning and the expiry
+# bounce with short lifetimes. Remote mail goes to a relayhost where
+# nobody listens, so it stays deferred: queued mail to look at.
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
@@ -13,8 +14,10 @@ done
 need_cmd python3
 
 tern_instance
-ternconf -e "queue_run_delay = 1s" "minimal_backoff_time = 1s" "maximal_backoff_time = 2s" ||
-	fail "ternconf -e"
+dead=$(free_port)
+ternconf -e "queue_run_delay = 1s" "minimal_backoff_time = 1s" "maximal_backoff_time = 2s" \
+	"relayhost = [127.0.0.1]:$dead" || fail "ternconf -e"
+why="connect to 127.0.0.1\[127.0.0.1\]:$dead: Connection refused"
 tern_start
 qdir=$(ternconf -h queue_directory 2>/dev/null) || qdir="$TERN_DIR/queue"
 
@@ -25,7 +28,7 @@ out=$(ternqueue -j)
 [ -z "$out" ] || fail "ternqueue -j on an empty queue printed '$out'"
 
 printf 'Subject: deferred\n\nx\n' | sendmail -f alice@localhost bob@remote.example || fail "sendmail"
-wait_for "the deferral" grep -q 'status=deferred (no SMTP client configured)' "$TERN_DIR/maillog"
+wait_for "the deferral" grep -q "status=deferred ($why)" "$TERN_DIR/maillog"
 id=$(sed -n 's/.*: \([0-9A-F]*\): to=<bob@remote.example>.*status=deferred.*/\1/p' "$TERN_DIR/maillog" | head -n 1)
 [ -n "$id" ] || fail "no queue id in the log"
 
@@ -35,7 +38,7 @@ echo "$out" | grep -q '^-----Q-ID----- --Size-- -----Q-Time----- ------------Sen
 	fail "no sendmail column line"
 echo "$out" | grep -Eq "^$id[ *] +[0-9]+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2} <alice@localhost>$" ||
 	fail "no sendmail message line: $out"
-echo "$out" | grep -q '^                 (no SMTP client configured)$' || fail "no reason line"
+echo "$out" | grep -q "^                 ($why)\$" || fail "no reason line: $out"
 echo "$out" | grep -q "^$(printf '\t\t\t\t\t') <bob@remote.example>$" || fail "no recipient line"
 echo "$out" | grep -q "Total requests: 1$" || fail "no total"
 [ "$(sendmail -bp)" = "$out" ] || fail "sendmail -bp differs from mailq"
@@ -46,7 +49,7 @@ echo "$out" | head -n 1 | grep -q '^-Queue ID-  --Size-- ----Arrival Time---- -S
 	fail "no Postfix header: $out"
 echo "$out" | grep -Eq "^$id\*? +[0-9]+ [A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9:]{8}  alice@localhost$" ||
 	fail "no Postfix message line: $out"
-echo "$out" | grep -q ' (no SMTP client configured)$' || fail "no Postfix reason"
+echo "$out" | grep -q " ($why)\$" || fail "no Postfix reason"
 echo "$out" | tail -n 1 | grep -q '^-- 0 Kbytes in 1 Request\.$' || fail "no Postfix trailer"
 
 ternqueue -j | python3 -c '
@@ -58,9 +61,9 @@ for k in ("queue_name", "queue_id", "arrival_time", "message_size", "forced_expi
     assert k in m, k
 assert m["queue_id"] == sys.argv[1], m
 assert m["sender"] == "alice@localhost"
-assert m["recipients"] == [{"address": "bob@remote.example", "delay_reason": "no SMTP client configured"}], m
+assert m["recipients"] == [{"address": "bob@remote.example", "delay_reason": sys.argv[2]}], m
 assert m["forced_expire"] is False and isinstance(m["arrival_time"], int)
-' "$id" || fail "ternqueue -j output is wrong"
+' "$id" "connect to 127.0.0.1[127.0.0.1]:$dead: Connection refused" || fail "ternqueue -j output is wrong"
 
 # Hold, release, requeue, delete.
 ternqueue -h "$id" 2>/dev/null || fail "ternqueue -h"
@@ -74,6 +77,16 @@ wait_for "another attempt after -r" sh -c "[ \$(grep -c '$id: to=<bob@remote.exa
 ternqueue -f || fail "ternqueue -f"
 ternqueue -d ALL 2>/dev/null || fail "ternqueue -d ALL"
 wait_for "an empty queue" sh -c "ternqueue -p | grep -q '^Mail queue is empty$'"
+
+# A queue file that does not parse goes to corrupt/ with a log line; qmgr keeps running.
+bad=$(echo "$id" | sed 's/.$/0/')
+[ "$bad" != "$id" ] || bad=$(echo "$id" | sed 's/.$/1/')
+printf 'TERNQ 1\nthis is not a queue file\n' > "$qdir/incoming/.tmp.$bad"
+mv "$qdir/incoming/.tmp.$bad" "$qdir/incoming/$bad"
+wait_for "the corrupt file in corrupt/" test -f "$qdir/corrupt/$bad"
+grep -q "$bad: corrupt queue file" "$TERN_DIR/maillog" || fail "no log line for the corrupt file"
+printf 'Subject: after\n\nx\n' | sendmail -f alice@localhost alice@localhost || fail "sendmail"
+wait_for_mail alice 1
 
 # Delay warning, then expiry: a bounce to the sender with the reason.
 tern_stop

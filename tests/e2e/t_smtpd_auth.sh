@@ -1,6 +1,6 @@
 #!/bin/sh
 # t_smtpd_auth.sh - SMTP AUTH PLAIN and LOGIN in smtpd: only over TLS by
-# default (smtpd_tls_auth_only), relaying for authenticated clients,
+# default (smtpd_tls_auth_only = yes, Tern's default), relaying for authenticated clients,
 # broken_sasl_auth_clients, AUTH required on a submission service, failed
 # attempts logged (fail2ban) and slowed down; with the built-in crypt(3)
 # map backend and, when Dovecot is installed and we are root, against a
@@ -18,7 +18,7 @@ TLS="-o smtpd_tls_cert_file=$TERN_DIR/cert.pem -o smtpd_tls_key_file=$TERN_DIR/k
 SASL="-o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=tern -o smtpd_sasl_password_maps=texthash:$TERN_DIR/sasl_passwd"
 
 # shellcheck disable=SC2086
-smtpd_start $TLS $SASL -o smtpd_tls_auth_only=yes
+smtpd_start $TLS $SASL
 DIALOG_SOURCE=127.0.0.2 dialog auth.dlg
 f=$(queued_with 'Subject: authenticated-relay')
 [ -n "$f" ] || fail "authenticated relay not queued"
@@ -50,7 +50,7 @@ smtpd_stop
 
 # A submission service as ternd starts it: the service's auth column says "required".
 # shellcheck disable=SC2086
-TERN_AUTH=required smtpd_start $SASL
+TERN_AUTH=required smtpd_start $SASL -o smtpd_tls_auth_only=no
 DIALOG_SOURCE=127.0.0.2 dialog auth_required.dlg
 smtpd_stop
 unset TERN_AUTH

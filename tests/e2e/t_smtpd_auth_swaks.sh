@@ -41,7 +41,7 @@ swaks_auth() {
 		--auth-user "$_user" --auth-password "$_pass" \
 		--from "$_user@localhost" --to "root@localhost" \
 		--header "Subject: auth $_mech $_user" --timeout 30 2>&1)
-	echo "$_out" | grep -Eq "^<~?\*? +$_want " ||
+	echo "$_out" | grep -Eq "^<~?\*? +$_want" ||
 		{ echo "$_out" >&2; fail "AUTH $_mech as $_user/$_pass: no $_want reply"; }
 }
 

@@ -66,6 +66,20 @@ f=$(queued_with 'Subject: implicit-tls')
 [ -n "$f" ] && grep -q 'tls_version=TLSv1\.3' "$f" || fail "implicit TLS message"
 smtpd_stop
 
+# smtpd_tls_chain_files: one file holding the key and its certificate chain.
+cat "$TERN_DIR/key.pem" "$TERN_DIR/cert.pem" > "$TERN_DIR/chain.pem"
+smtpd_start -o "smtpd_tls_chain_files=$TERN_DIR/chain.pem"
+echo QUIT | openssl s_client -connect 127.0.0.1:$SMTPD_PORT -starttls smtp 2>/dev/null \
+	| grep -q "subject=CN = $MYHOST" || fail "certificate from smtpd_tls_chain_files not used"
+smtpd_stop
+
+# A key that does not match the certificate: no TLS, and smtpd says why.
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other" \
+	-keyout "$TERN_DIR/other.key" -out "$TERN_DIR/other.pem" >/dev/null 2>&1
+smtpd_start -o "smtpd_tls_cert_file=$TERN_DIR/cert.pem" -o "smtpd_tls_key_file=$TERN_DIR/other.key"
+grep -q 'TLS is off: .*' "$TERN_DIR/maillog" || fail "no log line about the unusable key"
+smtpd_stop
+
 # No certificate, encrypt asked: smtpd refuses to start rather than run without TLS.
 SMTPD_PORT=$(free_port)
 if "$SMTPD_BIN" -c "$TERN_DIR" -l 127.0.0.1:$SMTPD_PORT -o smtpd_tls_security_level=encrypt \

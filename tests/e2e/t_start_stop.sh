@@ -53,6 +53,18 @@ tern status >/dev/null && fail "status says running before start"
 tern -c "$TERN_DIR" status >/dev/null
 [ $? = 1 ] || fail "status of a stopped instance does not exit 1"
 
+# A port someone else holds: start fails, says why, leaves nothing running.
+python3 - "$TERN_PORT" <<'PY' || fail "tern start with a busy port"
+import socket, subprocess, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(1)
+r = subprocess.run(["tern", "start"], capture_output=True, text=True)
+sys.exit(0 if r.returncode == 69 and "Address already in use" in r.stderr else 1)
+PY
+tern status >/dev/null && fail "running after a failed start"
+
 tern_start
 # Ready means accepting: no waiting here.
 g=$(greeting "$TERN_PORT") || fail "no connection right after tern start"
@@ -130,7 +142,9 @@ greeting "$TERN_PORT" >/dev/null 2>&1 && fail "listener still accepting after st
 tern stop >/dev/null 2>&1 || fail "stop of a stopped instance fails"
 
 # The foreground master: logs on standard error, stops on SIGTERM via tern stop.
-tern start -f > "$TERN_DIR/fg.out" 2> "$TERN_DIR/fg.err" &
+# Started with a relative -c, as the README does: services still find it.
+: > "$TERN_DIR/maillog"
+(cd "$TERN_DIR/.." && exec tern -c "$(basename "$TERN_DIR")" start -f) > "$TERN_DIR/fg.out" 2> "$TERN_DIR/fg.err" &
 fg=$!
 fg_running() { tern status >/dev/null; }
 wait_for "the foreground master" fg_running

@@ -125,4 +125,23 @@ echo "3,0 x@elsewhere.example" | sendmail -bt | grep -q '^x@elsewhere.example: c
 [ "$(ls "$SUB_DIR/queue/incoming" | wc -l)" = "$n" ] || fail "-bv/-bt queued something"
 [ -z "$(ls -A "$SUB_DIR/queue/maildrop")" ] || fail "-bv/-bt queued something"
 
+# newaliases by name, and -bi / -I: sendmail's summary line, the database built.
+printf 'postmaster: root\nteam: a, b\n' >"$SUB_DIR/aliases"
+sed -i "s|^alias_database =.*|alias_database = hash:$SUB_DIR/aliases|" "$SUB_DIR/main.cf"
+for cmd in newaliases "sendmail -bi" "sendmail -I"; do
+	rm -f "$SUB_DIR/aliases.db"
+	$cmd >"$SUB_DIR/na.out" 2>&1 || fail "$cmd exited $?: $(cat "$SUB_DIR/na.out")"
+	grep -q "^$SUB_DIR/aliases: 2 aliases, longest 4 bytes, 22 bytes total$" "$SUB_DIR/na.out" ||
+		fail "$cmd: $(cat "$SUB_DIR/na.out")"
+	[ -s "$SUB_DIR/aliases.db" ] || fail "$cmd built no database"
+done
+
+# mailq by name and -bp run ternqueue (when it is built).
+if [ -x "$TERN_TOP/stage/ternqueue" ]; then
+	for cmd in mailq "sendmail -bp"; do
+		$cmd >"$SUB_DIR/mq.out" 2>&1 || fail "$cmd exited $?: $(cat "$SUB_DIR/mq.out")"
+		grep -Eq 'Total requests|is empty|Request' "$SUB_DIR/mq.out" || fail "$cmd: $(cat "$SUB_DIR/mq.out")"
+	done
+fi
+
 pass

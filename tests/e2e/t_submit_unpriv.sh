@@ -132,6 +132,14 @@ as_user "head -c 200000 /dev/zero | tr '\\\\0' z | fold -w 60 | $sm -C $inst fri
 rc=$?
 [ $rc = 65 ] || fail "size limit: exit $rc, want 65: $(cat "$work/err")"
 
+# authorized_submit_users (Postfix): only the listed users may submit.
+cp "$inst/main.cf" "$work/main.cf.saved"
+printf 'authorized_submit_users = root\n' >>"$inst/main.cf"
+as_user "printf 'x\n' | $sm -C $inst friend@example.net" 2>"$work/err"
+rc=$?
+[ $rc = 77 ] || fail "authorized_submit_users: exit $rc, want 77: $(cat "$work/err")"
+cp "$work/main.cf.saved" "$inst/main.cf"
+
 # Without the set-group-ID bit nothing can be written.
 before=$(ls "$inst/queue/maildrop" | wc -l)
 chmod 755 "$prefix/sbin/terndrop"

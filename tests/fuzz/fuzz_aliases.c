@@ -2,6 +2,7 @@
  * fuzz_aliases.c - libFuzzer target for the aliases(5) parser and the
  * value splitter (lib/mail/aliases.c): every entry the parser accepts is
  * split into items, as local delivery will do.
+ * Runs as any user; opens no files.
  */
 #include "compat.h"
 

@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 
-	/* Editing the same text keeps every line not about the edited names. */
+	/* Edit the same text: set one parameter, remove one, comment one out. */
 	struct conf_edit edits[] = {
 		{ CONF_SET, "myhostname", "fuzz.example" },
 		{ CONF_REMOVE, "relayhost", NULL },
@@ -60,6 +60,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	buf_reset(&out);
 	conf_edit_text((const char *)data, size, edits, 3, &out);
+	/* The reader must see exactly what the editor meant to write. */
+	buf_reset(&err);
+	if (config_load_buffer("main.cf", buf_str(&out), out.len, &err) == 0 &&
+	    (strcmp(cfg_raw("myhostname"), "fuzz.example") != 0 ||
+	     cfg_is_set("relayhost") || cfg_is_set("mydestination")))
+		abort();
 	buf_free(&out);
 	buf_free(&err);
 	return 0;

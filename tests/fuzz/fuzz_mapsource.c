@@ -3,6 +3,7 @@
  * (lib/util/mapsource.c) and the map specs parsed from text: inline:{...},
  * static:{...} and map lists (lib/util/map.c, map_inline.c, map_static.c).
  * The first byte picks the reader's options; the rest is the input.
+ * Runs as any user; opens no files.
  */
 #include "compat.h"
 

@@ -3,6 +3,7 @@
  * splitter (lib/mail/aliases.c) and the database builder behind
  * newaliases (lib/mail/newaliases.c), checked against a database and a
  * summary line made by sendmail's own newaliases (tests/fixtures/maps).
+ * Runs as any user, in a temporary directory.
  */
 #include "compat.h"
 

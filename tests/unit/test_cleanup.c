@@ -71,6 +71,7 @@ static struct cleanup_settings settings(void)
 		.header_size_limit = 4096,
 		.virtual_expansion_limit = 1000,
 		.virtual_recursion_limit = 10,
+		.hopcount_limit = 5,
 		.lookup = test_lookup,
 		.fixed_time = 1700000000,	/* Tue, 14 Nov 2023 22:13:20 +0000 */
 	};
@@ -319,6 +320,11 @@ static const struct reject_case {
 	{.name = "virtual loop is bounded", .rcpts = {"loop1@example.org"}, .msg = "x\n", .want = CLEANUP_OK},
 	{.name = "table error is temporary", .rcpts = {"fail@example.org"}, .msg = "x\n",
 	 .want = CLEANUP_TEMPFAIL, .reason = "virtual_alias_maps"},
+	{.name = "mail loop", .rcpts = {"a@x.test"},
+	 .msg = "Received: 1\nReceived: 2\nReceived: 3\nReceived: 4\nReceived: 5\n\nx\n",
+	 .want = CLEANUP_REJECT, .reason = "too many hops"},
+	{.name = "under the hop limit", .rcpts = {"a@x.test"},
+	 .msg = "Received: 1\nReceived: 2\nReceived: 3\nReceived: 4\n\nx\n", .want = CLEANUP_OK},
 	{.name = "control character in recipient", .rcpts = {"a\nb@x"}, .msg = "x\n", .want = CLEANUP_REJECT,
 	 .reason = "malformed envelope"},
 };

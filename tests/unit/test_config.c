@@ -523,7 +523,13 @@ START_TEST(test_unknown_warnings)
 	log_set_file(logpath);
 
 	struct buf err = BUF_INIT;
-	ck_assert_int_eq(load("used = x\nmyorigin = $used\nstray_name = y\n", &err), 0);
+	/* The defaults alone refer to nothing undefined: no warning at all. */
+	ck_assert_int_eq(load("", &err), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(logpath, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(load("used = x\nmyorigin = $used\nstray_name = y\n"
+			      "smtpd_banner = $myhostnme ESMTP\n", &err), 0);
 	log_set_file(NULL);
 	log_init("test_config", 0);
 
@@ -535,7 +541,9 @@ START_TEST(test_unknown_warnings)
 	fclose(f);
 	unlink(logpath);
 	ck_assert_msg(strstr(text, "warning: main.cf, line 3: unknown parameter: stray_name"), "%s", text);
-	ck_assert_msg(strstr(text, "used") == NULL, "%s", text);
+	ck_assert_msg(strstr(text, "unknown parameter: used") == NULL, "%s", text);
+	ck_assert_msg(strstr(text, "warning: main.cf, line 4: parameter smtpd_banner: undefined "
+			      "parameter: myhostnme"), "%s", text);
 	buf_free(&err);
 }
 END_TEST

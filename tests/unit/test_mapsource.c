@@ -2,6 +2,7 @@
  * test_mapsource.c - Check suite for the map source reader
  * (lib/util/mapsource.c): table-driven, each row an input text, the
  * options, the entries it must produce and the warnings it must give.
+ * Runs as any user; touches only a temporary file.
  */
 #include "compat.h"
 

@@ -1,0 +1,109 @@
+/*
+ * login_sender.c - local_login_sender_maps matching (see login_sender.h).
+ *
+ * Mail layer; runs in terndrop (setgid terndrop) and pickup (mail_owner)
+ * on a sender given by a local user. No allocation survives a call.
+ */
+#include "compat.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mail/login_sender.h"
+#include "util/buf.h"
+#include "util/map.h"
+#include "util/mem.h"
+
+static void qualify(const char *addr, const char *myorigin, struct buf *out)
+{
+	buf_reset(out);
+	buf_adds(out, addr);
+	if (*addr != '\0' && strchr(addr, '@') == NULL && myorigin && *myorigin)
+		buf_printf(out, "@%s", myorigin);
+}
+
+int login_sender_match(const char *patterns, const char *sender, const char *myorigin)
+{
+	struct buf want = BUF_INIT, pat = BUF_INIT;
+	const char *p = patterns;
+	int ok = 0;
+
+	qualify(sender, myorigin, &want);
+	const char *at = strrchr(buf_str(&want), '@');
+	while (*p && !ok) {
+		p += strspn(p, ", \t\r\n");
+		size_t len = strcspn(p, ", \t\r\n");
+		if (len == 0)
+			break;
+		char *tok = xstrndup(p, len);
+		p += len;
+		if (strcmp(tok, "*") == 0)
+			ok = 1;
+		else if (strcmp(tok, "<>") == 0)
+			ok = *sender == '\0';
+		else if (*tok == '@')
+			ok = *sender != '\0' && at != NULL && strcasecmp(at, tok) == 0;
+		else {
+			qualify(tok, myorigin, &pat);
+			ok = *sender != '\0' && strcasecmp(buf_str(&pat), buf_str(&want)) == 0;
+		}
+		free(tok);
+	}
+	buf_free(&want);
+	buf_free(&pat);
+	return ok;
+}
+
+int login_sender_allowed(const char *maps, const char *login, const char *sender,
+			 const char *myorigin, struct buf *err)
+{
+	struct buf value = BUF_INIT;
+	if (maps == NULL || *maps == '\0')
+		return 1;
+	struct maplist *ml = maplist_open(maps, 0, err);
+	if (ml == NULL)
+		return -1;
+	int rc = maplist_lookup(ml, login, &value);
+	if (rc < 0) {
+		buf_reset(err);
+		buf_printf(err, "local_login_sender_maps lookup of %s failed", login);
+	} else if (rc == 1) {
+		rc = login_sender_match(buf_str(&value), sender, myorigin);
+	}
+	maplist_close(ml);
+	buf_free(&value);
+	return rc;
+}
+
+int submit_user_allowed(char *const *list, const char *login, struct buf *err)
+{
+	for (; list && *list; list++) {
+		const char *item = *list;
+		bool negate = *item == '!';
+		if (negate)
+			item++;
+		int match;
+		if (strchr(item, ':') != NULL && item[0] != '/') {
+			struct buf value = BUF_INIT;
+			struct map *m = map_open(item, 0, err);
+			if (m == NULL)
+				return -1;
+			match = map_lookup(m, login, &value);
+			if (match < 0) {
+				buf_reset(err);
+				buf_printf(err, "authorized_submit_users: lookup in %s failed", item);
+			}
+			map_close(m);
+			buf_free(&value);
+			if (match < 0)
+				return -1;
+		} else {
+			match = strcmp(item, login) == 0;
+		}
+		if (match)
+			return negate ? 0 : 1;
+	}
+	return 0;
+}

@@ -1,0 +1,37 @@
+/*
+ * login_sender.h - local_login_sender_maps: which envelope senders a
+ * local login may use (Postfix's parameter and semantics).
+ *
+ * Mail layer; runs in terndrop (setgid terndrop) at submission and again
+ * in pickup (mail_owner). The tables are searched by the login name and
+ * return sender patterns separated by commas and/or white space:
+ *   *          any sender
+ *   <>         the null sender
+ *   @domain    any address in that domain
+ *   address    that address; unqualified ones get @myorigin
+ * The sender is qualified with @myorigin the same way before matching,
+ * and addresses compare without regard to case. A login that the tables
+ * do not find may use no sender at all (Postfix's rule); the default
+ * "static:*" allows everything.
+ */
+#ifndef TERN_MAIL_LOGIN_SENDER_H
+#define TERN_MAIL_LOGIN_SENDER_H
+
+#include "util/buf.h"
+
+/* 1 allowed, 0 refused, -1 table error (reason in err: a temporary failure). */
+int login_sender_allowed(const char *maps, const char *login, const char *sender,
+			 const char *myorigin, struct buf *err);
+
+/* Match one pattern list (the table's value) without a table; 1 or 0. */
+int login_sender_match(const char *patterns, const char *sender, const char *myorigin);
+
+/*
+ * authorized_submit_users (Postfix): may this login submit mail at all?
+ * The list holds login names, "type:table" lookups (a found key matches;
+ * static:anyone matches everybody) and "!" negations; the first item that
+ * matches decides, and no match means no. 1 yes, 0 no, -1 table error.
+ */
+int submit_user_allowed(char *const *list, const char *login, struct buf *err);
+
+#endif

@@ -1,0 +1,75 @@
+#!/bin/sh
+# t_dsn.sh - delivery status notifications end to end: -N never
+# suppresses the bounce, -N success produces "Action: delivered", -R full
+# returns the whole message, a bounce of a bounce (sender <>) goes to
+# 2bounce_notice_recipient from double-bounce@, and the errors of a list
+# with an owner- alias go to the owner instead of the sender.
+here=$(dirname "$0")
+[ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
+. "$here/lib.sh"
+for p in sendmail local qmgr pickup ternconf ternqueue; do
+	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
+done
+
+tern_instance
+{
+	echo "reject \"|exit 67\""
+	echo "lst ann, \"|exit 67\""
+	echo "owner-lst listowner"
+} > "$TERN_DIR/aliases.map"
+ternconf -e "alias_maps = texthash:$TERN_DIR/aliases.map" "2bounce_notice_recipient = pm" ||
+	fail "ternconf -e"
+tern_start
+
+msg() { printf 'Subject: %s\n\nbody line of %s\n' "$1" "$1"; }
+count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
+queue_empty() { [ -z "$(ternqueue -j)" ]; }
+
+# -N never: the failure is logged, nobody is told.
+msg never | sendmail -N never -f s1@localhost reject@localhost || fail "sendmail -N never"
+wait_for_log 'to=<reject@localhost>.*status=bounced'
+# A marker sent afterwards arrives after any notice would have.
+msg marker | sendmail -f x@localhost s1@localhost || fail "sendmail marker"
+wait_for_mail s1 1
+wait_for "an empty queue" queue_empty
+[ "$(count s1)" = 1 ] || fail "-N never still sent a notice"
+grep -q '^Subject: marker' "$(tern_newest_mail s1)" || fail "s1 got something else than the marker"
+
+# -N success: a delivery notice.
+msg success | sendmail -N success,failure -f s2@localhost rcpt2@localhost || fail "sendmail -N success"
+wait_for_mail rcpt2 1
+wait_for_mail s2 1
+n=$(tern_newest_mail s2)
+grep -q '^Subject: Successful Mail Delivery Report' "$n" || fail "no success notice subject"
+grep -q '^Action: delivered' "$n" || fail "no Action: delivered"
+grep -q '^Status: 2\.0\.0' "$n" || fail "no Status: 2.0.0"
+
+# -R full: the whole message comes back.
+msg full | sendmail -R full -f s3@localhost reject@localhost || fail "sendmail -R full"
+wait_for_mail s3 1
+n=$(tern_newest_mail s3)
+grep -q '^Content-Type: message/rfc822' "$n" || fail "RET=FULL did not return message/rfc822"
+grep -q '^body line of full' "$n" || fail "RET=FULL did not return the body"
+msg hdrs | sendmail -R hdrs -f s4@localhost reject@localhost || fail "sendmail -R hdrs"
+wait_for_mail s4 1
+n=$(tern_newest_mail s4)
+grep -q '^Content-Type: text/rfc822-headers' "$n" || fail "RET=HDRS did not return the headers only"
+grep -q '^body line of hdrs' "$n" && fail "RET=HDRS returned the body"
+
+# A bounce of a bounce: to 2bounce_notice_recipient, from double-bounce@.
+msg double | sendmail -f '<>' reject@localhost || fail "sendmail -f <>"
+wait_for_mail pm 1
+n=$(tern_newest_mail pm)
+grep -q '^Return-Path: <double-bounce@' "$n" || fail "the postmaster notice is not from double-bounce@"
+grep -q '^Final-Recipient: rfc822; reject@localhost' "$n" || fail "no Final-Recipient in the postmaster notice"
+
+# owner-lst receives the errors of lst's members; the sender hears nothing.
+msg listed | sendmail -f s5@localhost lst@localhost || fail "sendmail to the list"
+wait_for_mail ann 1
+wait_for_mail listowner 1
+grep -q '^Action: failed' "$(tern_newest_mail listowner)" || fail "the owner got no failure notice"
+msg marker | sendmail -f x@localhost s5@localhost || fail "sendmail marker"
+wait_for_mail s5 1
+wait_for "an empty queue" queue_empty
+[ "$(count s5)" = 1 ] || fail "the sender got the list's error"
+pass

@@ -1,0 +1,201 @@
+/*
+ * fuzz_smtp_session.c - libFuzzer target for the whole SMTP server state
+ * machine (lib/mail/smtp_engine.c) fed from a buffer through stub I/O.
+ * The first byte picks settings (HELO required without CHUNKING, bare
+ * newlines, pipelining, STARTTLS, AUTH, commits that finish later); the rest is cut into packets at
+ * 0xff bytes, each handed to the engine as one read. Checked: no crash or
+ * leak; every reply line ends in CRLF and starts with a 3-digit code; a
+ * message is committed only after an end of data the engine accepted;
+ * opened messages are always committed or aborted; nothing is processed
+ * after the engine closed.
+ */
+#include "compat.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/smtp_engine.h"
+#include "util/buf.h"
+#include "util/mem.h"
+
+static int opened, finished, aborted;
+static bool pending_commits, strict_newlines;
+
+static void *f_open(void *ctx, const struct smtp_session_info *si, const struct smtp_envelope *env,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	(void)reply;
+	if (env->nrcpt == 0)
+		abort();
+	opened++;
+	return xmalloc(1);
+}
+
+static int f_write(void *msg, const char *data, size_t len)
+{
+	(void)msg;
+	/*
+	 * With bare CR and LF refused (and no BDAT, whose content may hold
+	 * any bytes), DATA content reaches cleanup with no CR at all.
+	 */
+	for (size_t i = 0; strict_newlines && i < len; i++)
+		if (data[i] == '\r')
+			abort();
+	for (size_t i = 0; strict_newlines && i + 1 < len; i++)
+		if (data[i] == '\r' && data[i + 1] == '\n')
+			abort();
+	return 0;
+}
+
+static enum smtp_commit f_finish(void *ctx, void *msg, char *qid, size_t idlen, struct buf *reason)
+{
+	(void)ctx;
+	(void)reason;
+	free(msg);
+	finished++;
+	if (pending_commits)
+		return SMTP_COMMIT_PENDING;
+	strlcpy(qid, "QID", idlen);
+	return SMTP_COMMIT_OK;
+}
+
+static void f_abort(void *msg)
+{
+	free(msg);
+	aborted++;
+}
+
+static enum smtp_verdict f_rcpt(void *ctx, const struct smtp_session_info *si, const char *rcpt,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	if (rcpt[0] == 'r') {
+		buf_adds(reply, "554 5.7.1 Relay access denied");
+		return SMTP_REJECT;
+	}
+	return SMTP_ACCEPT;
+}
+
+static void *f_auth_new(void *ctx, const char *mech, const struct smtp_session_info *si)
+{
+	(void)ctx;
+	(void)si;
+	return strcmp(mech, "PLAIN") == 0 ? xcalloc(1, 1) : NULL;
+}
+
+static enum smtp_auth_status f_auth_step(void *auth, const char *data, size_t len, struct buf *ch)
+{
+	(void)auth;
+	buf_reset(ch);
+	if (data == NULL)
+		return SMTP_AUTH_CONTINUE;
+	return len == 3 ? SMTP_AUTH_DONE : SMTP_AUTH_FAIL;
+}
+
+static const char *f_auth_user(void *auth)
+{
+	(void)auth;
+	return "user";
+}
+
+static void f_auth_free(void *auth)
+{
+	free(auth);
+}
+
+static const struct smtp_engine_ops ops = {
+	.check_rcpt = f_rcpt,
+	.msg_open = f_open,
+	.msg_write = f_write,
+	.msg_finish = f_finish,
+	.msg_abort = f_abort,
+	.auth_new = f_auth_new,
+	.auth_step = f_auth_step,
+	.auth_username = f_auth_user,
+	.auth_free = f_auth_free,
+};
+
+static void check_output(struct smtp_engine *e)
+{
+	size_t len;
+	const char *p = smtp_engine_output(e, &len);
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (i == 0 || p[i - 1] != '\r' || i - start < 5)
+			abort();
+		if (!isdigit((unsigned char)p[start]) || !isdigit((unsigned char)p[start + 1])
+		    || !isdigit((unsigned char)p[start + 2]) || (p[start + 3] != ' ' && p[start + 3] != '-'))
+			abort();
+		start = i + 1;
+	}
+	if (start != len)
+		abort();	/* replies are queued whole */
+	smtp_engine_output_done(e, len);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size == 0)
+		return 0;
+	uint8_t opt = data[0];
+	struct smtp_engine_cfg cfg = {
+		.myhostname = "mx.fuzz",
+		.banner = "mx.fuzz ESMTP",
+		.helo_required = opt & 0x01,
+		.recipient_limit = 5,
+		.message_size_limit = 300,
+		.line_limit = 512,
+		.soft_error_limit = 10,
+		.hard_error_limit = 50,
+		.junk_command_limit = 100,
+		.forbid_bare_newline = !(opt & 0x02),
+		.forbid_unauth_pipelining = !(opt & 0x04),
+		.vrfy_enabled = opt & 0x08,
+		.pipelining = true,
+		.chunking = !(opt & 0x01),
+		.dsn = true,
+		.smtputf8 = true,
+		.eightbitmime = true,
+		.starttls = opt & 0x10,
+		.auth = opt & 0x20,
+		.auth_mechanisms = "PLAIN",
+	};
+	pending_commits = opt & 0x40;
+	strict_newlines = !(opt & 0x02) && !cfg.chunking;
+	opened = finished = aborted = 0;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &ops, NULL, "fuzz", "192.0.2.1");
+	smtp_engine_start(e);
+	check_output(e);
+	size_t i = 1;
+	while (i < size) {
+		size_t j = i;
+		while (j < size && data[j] != 0xff)
+			j++;
+		smtp_engine_input(e, (const char *)data + i, j - i);
+		check_output(e);
+		int f = smtp_engine_flags(e);
+		if (f & SMTP_WANT_STARTTLS)
+			smtp_engine_tls_done(e, true, "TLSv1.3", "TLS_AES_128_GCM_SHA256");
+		if (f & SMTP_WAIT_COMMIT)
+			smtp_engine_commit_done(e, (j & 1) ? SMTP_COMMIT_OK : SMTP_COMMIT_TEMPFAIL, "QID", "x");
+		check_output(e);
+		if (f & SMTP_WANT_CLOSE)
+			break;
+		i = j + 1;
+	}
+	if (opt & 0x80)
+		smtp_engine_timeout(e);
+	smtp_engine_eof(e);
+	check_output(e);
+	smtp_engine_free(e);
+	if (opened != finished + aborted)
+		abort();
+	return 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * test_login_sender.c - Check suite for local_login_sender_maps matching
+ * (lib/mail/login_sender.c), table-driven with inline: tables.
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <stdlib.h>
+
+#include "mail/login_sender.h"
+#include "util/buf.h"
+
+#define MAPS "inline:{ { alice = alice, @alice.example }, { root = * }, { bounce = <> }, " \
+	     "{ bob = bob@other.example bob } }"
+
+static const struct ls_case {
+	const char *maps, *login, *sender;
+	int want;
+} cases[] = {
+	{.maps = "static:*", .login = "anyone", .sender = "ceo@bank.example", .want = 1},
+	{.maps = "", .login = "anyone", .sender = "x@y", .want = 1},
+	{.maps = MAPS, .login = "alice", .sender = "alice", .want = 1},
+	{.maps = MAPS, .login = "alice", .sender = "alice@test.example", .want = 1},
+	{.maps = MAPS, .login = "alice", .sender = "ALICE@Test.Example", .want = 1},
+	{.maps = MAPS, .login = "alice", .sender = "anything@alice.example", .want = 1},
+	{.maps = MAPS, .login = "alice", .sender = "x@sub.alice.example", .want = 0},
+	{.maps = MAPS, .login = "alice", .sender = "bob@test.example", .want = 0},
+	{.maps = MAPS, .login = "alice", .sender = "", .want = 0},
+	{.maps = MAPS, .login = "root", .sender = "whoever@wherever.example", .want = 1},
+	{.maps = MAPS, .login = "root", .sender = "", .want = 1},
+	{.maps = MAPS, .login = "bounce", .sender = "", .want = 1},
+	{.maps = MAPS, .login = "bounce", .sender = "bounce", .want = 0},
+	{.maps = MAPS, .login = "bob", .sender = "bob@other.example", .want = 1},
+	{.maps = MAPS, .login = "bob", .sender = "bob", .want = 1},
+	{.maps = MAPS, .login = "bob", .sender = "bob@elsewhere.example", .want = 0},
+	{.maps = MAPS, .login = "mallory", .sender = "mallory", .want = 0},	/* not in the table */
+	{.maps = "nosuchtype:/x", .login = "alice", .sender = "alice", .want = -1},
+};
+
+START_TEST(test_cases)
+{
+	const struct ls_case *c = &cases[_i];
+	struct buf err = BUF_INIT;
+	int got = login_sender_allowed(c->maps, c->login, c->sender, "test.example", &err);
+	ck_assert_msg(got == c->want, "%s / %s as <%s>: got %d want %d (%s)", c->maps, c->login, c->sender,
+		      got, c->want, buf_str(&err));
+	if (got < 0)
+		ck_assert_uint_gt(err.len, 0);
+	buf_free(&err);
+}
+END_TEST
+
+static const struct submit_case {
+	const char *list[4];
+	const char *login;
+	int want;
+} submit_cases[] = {
+	{.list = {"static:anyone"}, .login = "joe", .want = 1},
+	{.list = {NULL}, .login = "joe", .want = 0},
+	{.list = {"root", "joe"}, .login = "joe", .want = 1},
+	{.list = {"root", "joe"}, .login = "ann", .want = 0},
+	{.list = {"!joe", "static:anyone"}, .login = "joe", .want = 0},
+	{.list = {"!joe", "static:anyone"}, .login = "ann", .want = 1},
+	{.list = {"inline:{ ann=x }"}, .login = "ann", .want = 1},
+	{.list = {"inline:{ ann=x }"}, .login = "bob", .want = 0},
+	{.list = {"nosuchtype:x"}, .login = "bob", .want = -1},
+};
+
+START_TEST(test_submit_users)
+{
+	const struct submit_case *c = &submit_cases[_i];
+	struct buf err = BUF_INIT;
+	ck_assert_int_eq(submit_user_allowed((char *const *)c->list, c->login, &err), c->want);
+	buf_free(&err);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("login_sender");
+	TCase *tc = tcase_create("core");
+	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_loop_test(tc, test_submit_users, 0, sizeof(submit_cases) / sizeof(submit_cases[0]));
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
