@@ -13,6 +13,7 @@
 #ifndef TERN_MAIL_CLEANUP_H
 #define TERN_MAIL_CLEANUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/buf.h"
@@ -60,6 +61,13 @@ int cleanup_write(struct cleanup *c, const char *data, size_t len);
  * 0. The queue id is copied to queue_id; reason gets one line otherwise.
  */
 int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *reason);
+/*
+ * True while the header block is still open (no empty line or body line
+ * seen yet). smtpd ends it with cleanup_write(c, "\n", 1) on its event
+ * loop thread before handing the message to a commit thread, so that
+ * the header work (address rewriting, map lookups) never runs there.
+ */
+bool cleanup_in_headers(const struct cleanup *c);
 /* Forget the message (unlinks the temporary file). */
 void cleanup_abort(struct cleanup *c);
 

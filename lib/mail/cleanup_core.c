@@ -751,6 +751,11 @@ int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *
 	return status;
 }
 
+bool cleanup_in_headers(const struct cleanup *c)
+{
+	return c != NULL && c->status == CLEANUP_OK && !c->too_big && c->in_headers;
+}
+
 void cleanup_abort(struct cleanup *c)
 {
 	if (c == NULL)
