@@ -65,6 +65,22 @@ assert m["recipients"] == [{"address": "bob@remote.example", "delay_reason": sys
 assert m["forced_expire"] is False and isinstance(m["arrival_time"], int)
 ' "$id" "connect to 127.0.0.1[127.0.0.1]:$dead: Connection refused" || fail "ternqueue -j output is wrong"
 
+# A user who cannot read the queue lists and flushes it through qmgr's
+# public socket (public/ is open to setgid_group, as Postfix's is to
+# postdrop: the user runs with that group, as a setgid ternqueue would).
+if [ "$(id -u)" = 0 ]; then
+	test_user_add ternqu1
+	pubgid=$(stat -c %g "$qdir/public")
+	as_user() { setpriv --reuid=ternqu1 --regid="$(id -g ternqu1)" --groups="$pubgid" "$@"; }
+	[ "$(as_user "$TERN_TOP/stage/ternqueue" -j)" = "$(ternqueue -j)" ] ||
+		fail "an unprivileged user sees another listing: $(as_user "$TERN_TOP/stage/ternqueue" -j 2>&1)"
+	n=$(grep -c "$id: to=<bob@remote.example>.*deferred" "$TERN_DIR/maillog")
+	as_user "$TERN_TOP/stage/ternqueue" -f || fail "an unprivileged ternqueue -f failed"
+	wait_for "another attempt after an unprivileged flush" \
+		sh -c "[ \$(grep -c '$id: to=<bob@remote.example>.*deferred' '$TERN_DIR/maillog') -gt $n ]"
+	as_user "$TERN_TOP/stage/ternqueue" -d ALL 2>/dev/null && fail "an unprivileged user could delete"
+fi
+
 # Hold, release, requeue, delete.
 ternqueue -h "$id" 2>/dev/null || fail "ternqueue -h"
 ternqueue -j | grep -q '"queue_name": "hold"' || fail "not in hold after -h"
