@@ -48,7 +48,9 @@ void cleanup_recipient(struct cleanup *c, const char *addr, int notify, const ch
  * Attributes kept in the queue file and used for Received: and logs:
  * client_name, client_addr, helo_name, protocol (SMTP/ESMTP/ESMTPS/local),
  * sasl_username, tls_version, tls_cipher, uid, login, full_name (-F),
- * dsn_ret (FULL/HDRS), dsn_envid, body_type (7BIT/8BITMIME), smtputf8.
+ * dsn_ret (FULL/HDRS), dsn_envid, body_type (7BIT/8BITMIME), smtputf8,
+ * dsn_notify (one hex digit of DSN_NOTIFY_* bits for the recipients that
+ * CLEANUP_FLAG_EXTRACT finds in the headers).
  */
 void cleanup_attr(struct cleanup *c, const char *name, const char *value);
 /* Message content in pieces of any size; lines end in LF (callers convert CRLF). */
