@@ -32,10 +32,9 @@
  *	maximal_backoff_time, maximal_queue_lifetime, bounce_queue_lifetime,
  *	delay_warning_time, bounce_size_limit, 2bounce_notice_recipient,
  *	double_bounce_sender, relayhost, myhostname, inet_protocols,
- *	command_time_limit, and when the parameter table has them
- *	local_destination_concurrency_limit (default 4),
- *	smtp_connect_timeout (30s), smtp_reply_timeout (300s); the
- *	resolution parameters of resolve.h.
+ *	command_time_limit, local_destination_concurrency_limit (parallel
+ *	deliveries), soft_bounce, smtp_connect_timeout,
+ *	smtp_tls_security_level; the resolution parameters of resolve.h.
  */
 #include "compat.h"
 

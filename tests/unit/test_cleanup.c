@@ -443,6 +443,26 @@ START_TEST(test_abort)
 }
 END_TEST
 
+START_TEST(test_extract_notify)
+{
+	struct cleanup_settings s = settings();
+	struct cleanup *c = cleanup_open_with(&s, CLEANUP_LOCAL, CLEANUP_FLAG_EXTRACT);
+	cleanup_sender(c, "joe");
+	cleanup_attr(c, "dsn_notify", "6");
+	cleanup_write(c, "To: a@x.test\n\nb\n", 16);
+	struct buf reason = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(cleanup_finish(c, id, sizeof(id), &reason), CLEANUP_OK);
+	char *path = xasprintf("%s/%s", dir, id);
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, false, &q, &reason), QF_OK);
+	ck_assert_int_eq(qfile_rcpt(q, 0)->notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE);
+	qfile_close(q);
+	free(path);
+	buf_free(&reason);
+}
+END_TEST
+
 START_TEST(test_dsn_kept)
 {
 	struct cleanup_settings s = settings();
@@ -482,6 +502,7 @@ int main(void)
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_dsn_kept);
+	tcase_add_test(tc, test_extract_notify);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
