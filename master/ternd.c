@@ -491,6 +491,8 @@ int main(int argc, char **argv)
 	int opt, verbose = 0, ready_fd = -1;
 	struct buf err = BUF_INIT;
 
+	/* Descriptors the caller left open are not ours to pass to services. */
+	close_range(3, ~0U, 0);
 	log_init("tern/ternd", LOG_TO_SYSLOG | LOG_TO_STDERR);
 	while ((opt = getopt(argc, argv, "c:fv")) != -1) {
 		switch (opt) {
@@ -547,14 +549,19 @@ int main(int argc, char **argv)
 		msg_fatal_status(EX_UNAVAILABLE, "cannot bind the listening sockets");
 	msg_info("daemon started -- version %s, configuration %s", TERN_VERSION, M.config_dir);
 	write_generation(0);
+	/*
+	 * In the background, neither the master nor its services may keep the
+	 * caller's terminal or pipe: x=$(tern start) would never return.
+	 */
+	if (!M.foreground) {
+		log_set_dest(log_get_dest() & ~LOG_TO_STDERR);
+		detach_stdio();
+	}
 	start_due(&M, now_mono());
-
 	if (!M.foreground) {
 		if (write(ready_fd, "R", 1) != 1)
 			msg_warn("cannot tell tern start that the master is ready: %m");
 		close(ready_fd);
-		log_set_dest(log_get_dest() & ~LOG_TO_STDERR);
-		detach_stdio();
 	}
 	int rc = run_loop(&M, 0);
 	free_runs(&M);

@@ -66,6 +66,19 @@ sys.exit(0 if r.returncode == 69 and "Address already in use" in r.stderr else 1
 PY
 tern status >/dev/null && fail "running after a failed start"
 
+# Started from a command substitution (a pipe on stdout, as scripts and
+# benchmarks do): tern start returns, since nothing of the instance keeps
+# the caller's pipe open.
+python3 - <<'PY' || fail "tern start with its output on a pipe did not return"
+import subprocess, sys
+try:
+    r = subprocess.run(["tern", "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+except subprocess.TimeoutExpired:
+    sys.exit(1)
+sys.exit(r.returncode)
+PY
+tern stop >/dev/null || fail "stop after start in \$(...)"
+
 tern_start
 # Ready means accepting: no waiting here.
 g=$(greeting "$TERN_PORT") || fail "no connection right after tern start"
