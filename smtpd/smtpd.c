@@ -195,11 +195,22 @@ struct listener {
 
 static struct listener *listeners;
 static int nlisteners;
+static uint64_t paused_until;	/* out of descriptors: listeners off until then */
+
+static void listeners_events(uint32_t ev)
+{
+	for (int i = 0; i < nlisteners; i++)
+		smtpd_watch_mod(&listeners[i].w, ev);
+}
 
 static void on_accept(struct smtpd_watch *w, uint32_t events)
 {
 	(void)events;
-	smtpd_conn_accept(w->fd);
+	if (smtpd_conn_accept(w->fd) < 0 && paused_until == 0) {
+		/* A level-triggered listener would wake us for nothing until a session ends. */
+		listeners_events(0);
+		paused_until = smtpd_now() + 250;
+	}
 }
 
 static void add_listener(int fd, const char *addr)
@@ -340,8 +351,17 @@ int main(int argc, char **argv)
 	struct epoll_event evs[256];
 	uint64_t last_sweep = smtpd_now();
 	while (!daemon_stop) {
-		int timeout = smtpd_conn_timers(smtpd_now());
+		uint64_t now0 = smtpd_now();
+		int timeout = smtpd_conn_timers(now0);
 		smtpd_conn_reap();
+		if (paused_until != 0) {
+			if (now0 >= paused_until) {
+				paused_until = 0;
+				listeners_events(EPOLLIN);
+			} else if (timeout < 0 || (uint64_t)timeout > paused_until - now0) {
+				timeout = (int)(paused_until - now0);
+			}
+		}
 		int n = epoll_wait(epfd, evs, 256, timeout);
 		if (n < 0 && errno != EINTR)
 			msg_fatal("epoll_wait: %m");
