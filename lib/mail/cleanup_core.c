@@ -684,7 +684,7 @@ static void scan_headers(struct cleanup *c)
 	if (c->in_headers && c->s.header_size_limit && c->hdr.len - c->hstart > c->s.header_size_limit) {
 		/* Too many headers: what does not fit is body, as Postfix does. */
 		size_t cut = c->scan > c->hstart ? c->scan : c->hdr.len;
-		end_headers(c, cut, cut, false);
+		end_headers(c, cut, cut, true);
 	}
 }
 
