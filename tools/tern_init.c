@@ -29,6 +29,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "mail/daemon.h"
 #include "mail/instance.h"
 #include "tools/tern.h"
 #include "util/buf.h"
@@ -106,6 +107,29 @@ static int owner_account(const char *stage, struct buf *err)
 	return 0;
 }
 
+/*
+ * Can the owner reach PATH (search every directory on the way)? Asked
+ * in a child that becomes the owner, since only the kernel knows. A
+ * clone under /root (0700) cannot host an instance that runs as tern.
+ */
+static bool owner_reaches(const char *owner, const char *path)
+{
+	uid_t uid;
+	gid_t gid;
+	struct buf err = BUF_INIT;
+	if (priv_lookup(owner, &uid, &gid, &err) < 0) {
+		buf_free(&err);
+		return false;
+	}
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(priv_drop_ids(uid, gid, &err) == 0 && access(path, X_OK) == 0 ? 0 : 1);
+	int status = -1;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 static void print_summary(const char *dir, int port, bool made)
 {
 	char *text = instance_read(dir, "main.cf");
@@ -172,6 +196,20 @@ int cmd_init(int argc, char **argv)
 			return EX_CANTCREAT;
 		}
 		opts.owner = TERN_USER;
+		/* DIR itself is opened to the owner by instance_init(). */
+		char parent[PATH_MAX];
+		strlcpy(parent, dir, sizeof(parent));
+		*strrchr(parent, '/') = '\0';
+		const char *need[] = { *parent ? parent : "/", opts.stage };
+		for (size_t i = 0; i < 2; i++) {
+			if (need[i] && !owner_reaches(TERN_USER, need[i])) {
+				fprintf(stderr, "tern: the instance would run as %s, who cannot reach %s "
+					"(a directory on the way is closed to others, as /root is);\n"
+					"      make it where %s can reach it, or open the way with chmod o+x\n",
+					TERN_USER, need[i], TERN_USER);
+				return EX_CANTCREAT;
+			}
+		}
 	}
 	switch (instance_init(dir, &opts, &have, &err)) {
 	case INSTANCE_MADE:

@@ -78,6 +78,16 @@ if [ "$(id -u)" = 0 ]; then
 	rm "$TERN_DIR/maillog"
 	tern -c "$TERN_DIR" check 2>/dev/null || fail "tern check without a maillog"
 	owned maillog "$me" 640
+
+	# A place the owner cannot reach (under a 0700 directory, as /root
+	# is) is refused with 73, not made into an instance that cannot run.
+	closed=$(mktemp -d /tmp/tern-closed.XXXXXX)
+	at_cleanup "rm -rf '$closed'"
+	tern init "$closed/i" >/dev/null 2>&1
+	[ $? = 73 ] || fail "an instance $me cannot reach was made"
+	[ -e "$closed/i/main.cf" ] && fail "main.cf written where $me cannot reach it"
+	chmod 711 "$closed"
+	tern init "$closed/i" >/dev/null 2>&1 || fail "tern init after opening the way"
 fi
 
 # Twice: nothing changes, exit 0, same last line.
