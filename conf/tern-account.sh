@@ -22,7 +22,10 @@ fi
 if ! getent passwd "$user" >/dev/null; then
 	nologin=/usr/sbin/nologin
 	[ -x $nologin ] || nologin=/bin/false
-	useradd --system --user-group --home-dir "$home" --no-create-home \
+	# Its own group, or the one of that name a removed user left behind.
+	own=--user-group
+	getent group "$user" >/dev/null && own="--gid $user"
+	useradd --system $own --home-dir "$home" --no-create-home \
 		--shell $nologin --comment "Tern mail system" "$user"
 	echo "tern: created user $user"
 fi
