@@ -186,8 +186,12 @@ static void master_cf(struct buf *b, int port)
  */
 static int give_parts(const char *dir, uid_t uid, gid_t gid, struct buf *err)
 {
-	static const char *const parts[] = { "queue", "data", "mail", "maillog" };
-	static const mode_t modes[] = { 0755, 0700, 0700, 0640 };
+	static const struct { const char *name; mode_t mode; int flags; } parts[] = {
+		{ .name = "queue", .mode = 0755 },
+		{ .name = "data", .mode = 0700 },
+		{ .name = "mail", .mode = 0700 },
+		{ .name = "maillog", .mode = 0640, .flags = QDIRS_FILE },
+	};
 	char path[PATHBUF];
 	int problems = 0;
 
@@ -196,9 +200,9 @@ static int give_parts(const char *dir, uid_t uid, gid_t gid, struct buf *err)
 		return 1;
 	}
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, parts[i]);
-		int flags = QDIRS_CREATE | QDIRS_FIX | (i == 3 ? QDIRS_FILE : 0);
-		problems += qdirs_own(path, uid, gid, modes[i], flags, err);
+		snprintf(path, sizeof(path), "%s/%s", dir, parts[i].name);
+		problems += qdirs_own(path, uid, gid, parts[i].mode,
+				      QDIRS_CREATE | QDIRS_FIX | parts[i].flags, err);
 	}
 	return problems;
 }
