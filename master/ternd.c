@@ -290,24 +290,28 @@ static void stop_all(struct master *m)
 /* ---- pid file, generation file ---- */
 
 static int pid_fd = -1;
+static int pid_dir_fd = -1;	/* pid/, opened once without following a link */
 
 static void lock_pid_file(struct master *m)
 {
 	char path[4096];
 	/* Relative: ternd runs in queue_directory, whatever a reload reads. */
 	snprintf(path, sizeof(path), "pid/master.pid");
-	pid_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* pid/ and the queue directory may belong to an instance's owner, who
+	 * could swap pid/ for a link to elsewhere: work below one descriptor. */
+	pid_dir_fd = open("pid", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pid_dir_fd < 0)
+		msg_fatal_status(EX_CANTCREAT, "open pid/: %m");
+	pid_fd = openat(pid_dir_fd, "master.pid", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (pid_fd < 0)
 		msg_fatal_status(EX_CANTCREAT, "open %s: %m", path);
-	/* pid/ may belong to an instance's owner: accept only a plain file
-	 * with one link before writing to it as root, and give it to the
-	 * directory's owner, so that the owner can start the instance too. */
+	/* Accept only a plain file with one link before writing to it as
+	 * root, and give it to the directory's owner, so that the owner can
+	 * start the instance too. */
 	struct stat st, dir;
-	char dpath[4096];
-	snprintf(dpath, sizeof(dpath), "pid");
 	if (fstat(pid_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
 		msg_fatal_status(EX_CANTCREAT, "%s is not a plain file with one link; remove it", path);
-	if (m->root && stat(dpath, &dir) == 0 && st.st_uid != dir.st_uid &&
+	if (m->root && fstat(pid_dir_fd, &dir) == 0 && st.st_uid != dir.st_uid &&
 	    fchown(pid_fd, dir.st_uid, dir.st_gid) < 0)
 		msg_warn("chown %s: %m", path);
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -329,14 +333,14 @@ static void lock_pid_file(struct master *m)
 /* tern reload waits for this number to grow. */
 static void write_generation(unsigned gen)
 {
-	char path[4096], tmp[4200], text[32];
-	snprintf(path, sizeof(path), "pid/master.generation");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	const char *path = "master.generation", *tmp = "master.generation.tmp";
+	char text[32];
+	int dfd = pid_dir_fd >= 0 ? pid_dir_fd : AT_FDCWD;
 	int n = snprintf(text, sizeof(text), "%u\n", gen);
-	unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0)
-		msg_warn("write %s: %m", path);
+	unlinkat(dfd, tmp, 0);
+	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) < 0 || renameat(dfd, tmp, dfd, path) < 0)
+		msg_warn("write pid/%s: %m", path);
 }
 
 /* ---- start-up ---- */

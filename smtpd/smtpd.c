@@ -283,7 +283,8 @@ static void drop_privileges(void)
 		return;
 	if (getpwnam(str_param("mail_owner", "tern")) != NULL
 	    && getpwnam(str_param("mail_owner", "tern"))->pw_uid == 0) {
-		/* A test instance made by root (tern init) names root as its owner. */
+		/* Only a hand-written main.cf names root: tern init run by root
+		 * gives the instance the unprivileged tern account. */
 		msg_warn("mail_owner is %s (uid 0): running with root privileges", cfg_str("mail_owner"));
 		return;
 	}

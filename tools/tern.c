@@ -15,6 +15,8 @@
  * SECURITY
  *	Runs with the caller's privileges: root on a real host, the owner on
  *	an instance. Not set-id. It starts ternd with those same privileges.
+ *	`tern init` run by root creates the unprivileged account the instance
+ *	runs as (tern-account) and hands it the parts its processes write.
  *
  * SEE ALSO
  *	tern(8), ternd(8)
