@@ -3,7 +3,8 @@
  * instance that runs without root.
  *
  * Runs as the caller, who becomes the instance's mail_owner. Writes
- * DIR/main.cf, the service table DIR/master.cf and DIR/aliases, and
+ * DIR/main.cf, the service table DIR/master.cf and DIR/aliases (with
+ * DIR/aliases.db built from it, as newaliases does), and
  * creates DIR/queue (with its subdirectories and their modes), DIR/data
  * and DIR/mail. SMTP listens on 127.0.0.1 at port N or at a free port
  * picked here; the last line of output is that address, 127.0.0.1:PORT.
@@ -34,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/newaliases.h"
 #include "mail/qdirs.h"
 #include "mail/services.h"
 #include "tools/tern.h"
@@ -199,7 +201,7 @@ static void main_cf(struct buf *b, const char *dir, const char *user, const char
 		   "inet_interfaces = 127.0.0.1\n"
 		   "inet_protocols = ipv4\n"
 		   "local_maildir_base = %s/mail\n"
-		   "alias_maps = texthash:%s/aliases\n"
+		   "alias_maps = hash:%s/aliases\n"
 		   "alias_database = hash:%s/aliases\n",
 		   TERN_INSTANCE_MARK, dir, dir, dir, user, group, dir, dir, dir, dir, dir, dir);
 	if (stage)
@@ -222,6 +224,21 @@ static void master_cf(struct buf *b, int port)
 		   "pickup        public  -       -         -         -     1      pickup\n"
 		   "qmgr          public  -       -         -         -     1      qmgr\n"
 		   "local         unix    -       -         -         root  1      local\n", port);
+}
+
+/* DIR/aliases.db, as newaliases builds it (its summary line is not printed). */
+static int build_aliases(const char *dir)
+{
+	struct buf spec = BUF_INIT, out = BUF_INIT, diag = BUF_INIT;
+	buf_printf(&spec, "hash:%s/aliases", dir);
+	int rc = newaliases_build(buf_str(&spec), &out, &diag);
+	if (rc != 0)
+		fprintf(stderr, "tern: %s.db: %s", buf_str(&spec) + 5,
+			diag.len > 0 ? buf_str(&diag) : "cannot be built\n");
+	buf_free(&spec);
+	buf_free(&out);
+	buf_free(&diag);
+	return rc == 0 ? 0 : -1;
 }
 
 static void print_summary(const char *dir, int port, bool made)
@@ -334,10 +351,15 @@ int cmd_init(int argc, char **argv)
 	struct buf text = BUF_INIT;
 	int rc = 0;
 	snprintf(path, sizeof(path), "%s/aliases", dir);
-	buf_printf(&text, "# aliases - this instance's aliases(5), read directly (alias_maps = texthash:).\n"
-		   "# Every local recipient without an alias gets its own Maildir in %s/mail/.\n", dir);
+	buf_printf(&text, "# aliases - this instance's aliases(5), e.g. \"postmaster: root\".\n"
+		   "# After a change run `newaliases -C %s` to rebuild aliases.db\n"
+		   "# (alias_maps = hash:%s/aliases).\n"
+		   "# Every local recipient without an alias gets its own Maildir in %s/mail/.\n",
+		   dir, dir, dir);
 	rc |= write_file(path, buf_str(&text), 0644);
 	buf_reset(&text);
+	if (rc == 0 && build_aliases(dir) < 0)
+		return EX_CANTCREAT;
 	master_cf(&text, port);
 	snprintf(path, sizeof(path), "%s/master.cf", dir);
 	rc |= write_file(path, buf_str(&text), 0644);
