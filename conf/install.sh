@@ -4,7 +4,7 @@
 # each with its owner, group and mode. Called by `make install` from the
 # build tree:
 #
-#   conf/install.sh DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP
+#   conf/install.sh DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR
 #
 # Accounts: installing for real (as root, DESTDIR empty) creates the user
 # USER (mail_owner, a system account without a shell, home QUEUEDIR) and the
@@ -16,10 +16,10 @@
 # An existing main.cf or master.cf is never overwritten.
 set -eu
 
-[ $# -eq 10 ] || { echo "usage: $0 DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP" >&2; exit 64; }
+[ $# -eq 11 ] || { echo "usage: $0 DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR" >&2; exit 64; }
 destdir=$1 sbindir=$2 bindir=$3 daemondir=$4 confdir=$5 queuedir=$6 datadir=$7 mandir=$8 user=$9
 shift 9
-group=$1
+group=$1 systemddir=$2
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 manifest=$srcdir/conf/tern-files
 
@@ -78,7 +78,8 @@ set_perms() {
 expand() {
 	echo "$1" | sed -e "s|\$sbindir|$sbindir|g" -e "s|\$bindir|$bindir|g" \
 		-e "s|\$daemondir|$daemondir|g" -e "s|\$confdir|$confdir|g" \
-		-e "s|\$queuedir|$queuedir|g" -e "s|\$datadir|$datadir|g" -e "s|\$mandir|$mandir|g"
+		-e "s|\$queuedir|$queuedir|g" -e "s|\$datadir|$datadir|g" -e "s|\$mandir|$mandir|g" \
+		-e "s|\$systemddir|$systemddir|g"
 }
 
 grep -v '^[[:space:]]*#' "$manifest" | grep -v '^[[:space:]]*$' |
@@ -107,6 +108,13 @@ while read -r type path src owner grp mode; do
 		fi
 		cp "$srcdir/$src" "$dest"
 		set_perms "$dest" "$owner" "$grp" "$mode"
+		;;
+	s)
+		# A file of ours with the installation's paths filled in; replaced each time.
+		sed -e "s|@sbindir@|$sbindir|g" -e "s|@confdir@|$confdir|g" -e "s|@queuedir@|$queuedir|g" \
+			"$srcdir/$src" > "$dest.new"
+		set_perms "$dest.new" "$owner" "$grp" "$mode"
+		mv -f "$dest.new" "$dest"
 		;;
 	l)
 		ln -sfn "$(expand "$src")" "$dest"

@@ -168,6 +168,8 @@ static void pipe_run(void *arg, struct lresult_text *res)
 		dup2(pin[0], 0);
 		dup2(pout[1], 1);
 		dup2(pout[1], 2);
+		/* Nothing of the delivery agent's (queue file, maps, sockets) reaches the command. */
+		close_range(3, ~0U, 0);
 		signal(SIGPIPE, SIG_DFL);
 		if (chdir(j->id->home) < 0 && chdir("/") < 0)
 			_exit(EX_OSERR);

@@ -46,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mail/addr.h"
@@ -66,6 +67,7 @@
 #endif
 
 #define SCAN_INTERVAL_MS 5000
+#define STALE_TEMP_SECONDS (24 * 3600)	/* no submission takes a day */
 
 static const char *queue_dir;
 
@@ -265,18 +267,31 @@ static int pickup_file(const char *name)
 	if (qfile_attr(q, "protocol") == NULL)
 		cleanup_attr(c, "protocol", "local");
 
-	if (sender_given && !trusted(st.st_uid, login) && !own_address(sender, login)) {
-		struct buf warn = BUF_INIT;
+	struct buf warn = BUF_INIT;
+	if (sender_given && !trusted(st.st_uid, login) && !own_address(sender, login))
 		buf_printf(&warn, "X-Authentication-Warning: %s: %s set sender to %s%s%s using -f\n",
 			   cfg_str("myhostname"), login, *sender ? "" : "<", *sender ? sender : "", *sender ? "" : ">");
-		cleanup_write(c, warn.data, warn.len);
-		buf_free(&warn);
-	}
 	char chunk[65536];
 	ssize_t n;
-	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0)
-		if (cleanup_write(c, chunk, (size_t)n) != 0)
+	bool first = true;
+	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0) {
+		size_t skip = 0;
+		if (first && warn.len > 0) {
+			/* The warning goes first, after a UNIX "From " line if there is one. */
+			if (n >= 5 && memcmp(chunk, "From ", 5) == 0) {
+				const char *nl = memchr(chunk, '\n', (size_t)n);
+				skip = nl ? (size_t)(nl - chunk) + 1 : (size_t)n;
+				cleanup_write(c, chunk, skip);
+			}
+			cleanup_write(c, warn.data, warn.len);
+		}
+		first = false;
+		if (cleanup_write(c, chunk + skip, (size_t)n - skip) != 0)
 			break;
+	}
+	if (first && warn.len > 0)
+		cleanup_write(c, warn.data, warn.len);	/* an empty message */
+	buf_free(&warn);
 	if (n < 0) {
 		cleanup_abort(c);
 		msg_warn("%s: read error: %m", name);
@@ -325,9 +340,21 @@ static int scan(void)
 		return 0;
 	}
 	struct dirent *e;
+	time_t now = time(NULL);
 	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;	/* ., .. and files still being written */
+		if (e->d_name[0] == '.') {
+			/* ., .. and files being written; a writer killed with SIGKILL leaves one behind. */
+			struct stat st;
+			struct buf tmp = BUF_INIT;
+			buf_printf(&tmp, "%s/%s", buf_str(&dir), e->d_name);
+			if (strncmp(e->d_name, ".tmp.", 5) == 0 && lstat(buf_str(&tmp), &st) == 0 &&
+			    S_ISREG(st.st_mode) && now - st.st_mtime > STALE_TEMP_SECONDS) {
+				msg_warn("removing stale temporary file maildrop/%s", e->d_name);
+				unlink(buf_str(&tmp));
+			}
+			buf_free(&tmp);
+			continue;
+		}
 		if (pickup_file(e->d_name) != 0)
 			left++;
 	}

@@ -32,10 +32,9 @@
  *	maximal_backoff_time, maximal_queue_lifetime, bounce_queue_lifetime,
  *	delay_warning_time, bounce_size_limit, 2bounce_notice_recipient,
  *	double_bounce_sender, relayhost, myhostname, inet_protocols,
- *	command_time_limit, and when the parameter table has them
- *	local_destination_concurrency_limit (default 4),
- *	smtp_connect_timeout (30s), smtp_reply_timeout (300s); the
- *	resolution parameters of resolve.h.
+ *	command_time_limit, local_destination_concurrency_limit (parallel
+ *	deliveries), soft_bounce, smtp_connect_timeout,
+ *	smtp_tls_security_level; the resolution parameters of resolve.h.
  */
 #include "compat.h"
 
@@ -80,6 +79,10 @@ static char **todo;
 static size_t ntodo;
 
 static int dgram_fd = -1;
+
+/* Children serving public/qmgr connections (at most MAX_PUBLIC). */
+#define MAX_PUBLIC	8
+static int npublic;
 
 long long qmgr_cfg_int(const char *name, long long dflt)
 {
@@ -192,6 +195,8 @@ static void reap(void)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		int worker = 0;
+
 		for (int i = 0; i < nworkers; i++) {
 			struct buf path = BUF_INIT, err = BUF_INIT;
 			struct timeval tv[2];
@@ -212,8 +217,11 @@ static void reap(void)
 			buf_free(&path);
 			buf_free(&err);
 			workers[i] = workers[--nworkers];
+			worker = 1;
 			break;
 		}
+		if (!worker && npublic > 0)
+			npublic--;	/* a public/qmgr child */
 	}
 }
 
@@ -234,40 +242,63 @@ static int bind_dgram(void)
 }
 
 /*
- * "list STYLE": the queue listing for users who cannot read the queue
- * (mailq as anyone). A child writes it, so a slow reader never holds up
- * scheduling; qmgr closes its copy of the connection at once.
+ * One connection on public/qmgr, served by a child so that a client that
+ * connects and says nothing never holds up scheduling: "flush" becomes a
+ * datagram to private/qmgr, "list STYLE" is answered with the queue
+ * listing (how mailq works for users who cannot read the queue). At most
+ * MAX_PUBLIC children at a time; more connections are closed at once.
  */
-static void serve_list(int c, char *style_word)
+static void serve_public(int c)
 {
 	pid_t pid;
 
-	style_word[strcspn(style_word, "\r\n ")] = '\0';
+	if (npublic >= MAX_PUBLIC) {
+		close(c);
+		return;
+	}
 	pid = fork();
 	if (pid == 0) {
-		struct mailq_list l;
-		struct buf out = BUF_INIT, err = BUF_INIT;
-		int style = mailq_style_parse(style_word);
-		size_t done = 0;
+		struct timeval tv = {.tv_sec = 10};
+		char req[64];
+		ssize_t n;
 
-		mailq_list_init(&l);
-		if (mailq_scan(".", &l, &err) == 0)
-			mailq_format(style < 0 ? MAILQ_SENDMAIL : (enum mailq_style)style,
-			    cfg_str("queue_directory"), &l, &out);
-		while (done < out.len) {
-			ssize_t w = write(c, out.data + done, out.len - done);
-			if (w <= 0)
-				break;
-			done += (size_t)w;
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		n = read(c, req, sizeof(req) - 1);
+		if (n <= 0)
+			_exit(0);
+		req[n] = '\0';
+		req[strcspn(req, "\r\n")] = '\0';
+		if (strncmp(req, "list ", 5) == 0) {
+			struct mailq_list l;
+			struct buf out = BUF_INIT, err = BUF_INIT;
+			int style = mailq_style_parse(req + 5);
+			size_t done = 0;
+
+			mailq_list_init(&l);
+			if (mailq_scan(".", &l, &err) == 0)
+				mailq_format(style < 0 ? MAILQ_SENDMAIL : (enum mailq_style)style,
+				    cfg_str("queue_directory"), &l, &out);
+			while (done < out.len) {
+				ssize_t w = write(c, out.data + done, out.len - done);
+				if (w <= 0)
+					break;
+				done += (size_t)w;
+			}
+		} else if (strcmp(req, "flush") == 0 || strcmp(req, "F") == 0) {
+			qwake_send(".", QWAKE_FLUSH);
+		} else {
+			qwake_send(".", QWAKE_NEW);
 		}
 		_exit(0);
 	}
 	if (pid < 0)
 		msg_warn("fork: %m");
+	else
+		npublic++;
 	close(c);
 }
 
-/* Requests: datagrams on private/qmgr, lines on public/qmgr connections. */
+/* Requests: datagrams on private/qmgr, connections on public/qmgr. */
 static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int *flush)
 {
 	char req[64];
@@ -285,22 +316,8 @@ static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int 
 
 		if (!(pfd[i].revents & POLLIN))
 			continue;
-		while ((c = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-			struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
-			setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-			n = read(c, req, sizeof(req) - 1);
-			if (n > 0) {
-				req[n] = '\0';
-				if (strncmp(req, "list ", 5) == 0) {
-					serve_list(c, req + 5);
-					continue;
-				}
-				if (strncmp(req, "flush", 5) == 0 || req[0] == 'F')
-					*flush = 1;
-				*want_incoming = 1;
-			}
-			close(c);
-		}
+		while ((c = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+			serve_public(c);
 	}
 }
 

@@ -353,6 +353,11 @@ static size_t settle(struct attempt *a, struct deferlog *dl)
 		const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
 		struct rstate *r = &a->r[i];
 
+		/* soft_bounce: a failure is kept and retried instead (testing configurations). */
+		if (r->outcome == OUT_BOUNCE && cfg_bool("soft_bounce") && !a->expired) {
+			r->outcome = OUT_DEFER;
+			r->dsn[0] = '4';
+		}
 		if (r->outcome == OUT_DEFER && a->expired) {
 			struct buf why = BUF_INIT;
 			long age = (long)(now - a->arrival.tv_sec);

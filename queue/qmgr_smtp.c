@@ -19,8 +19,8 @@
  * "host mx.example[192.0.2.1] said: 550 5.1.1 ... (in reply to RCPT TO
  * command)". An NXDOMAIN for the domain bounces (5.1.2); other DNS
  * failures defer. Parameters: relayhost (via resolve), myhostname,
- * inet_protocols; smtp_connect_timeout (30s) and smtp_reply_timeout
- * (300s) when the parameter table has them.
+ * inet_protocols, smtp_connect_timeout, smtp_tls_security_level; each
+ * reply is waited for at most 300 s (Postfix's smtp_*_timeout default).
  */
 #include "compat.h"
 
@@ -47,12 +47,12 @@
 #include "mail/cleanup.h"
 #include "mail/config.h"
 #include "mail/qfile.h"
+#include "mail/smtp_reply.h"
 #include "queue/qmgr.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
 
-#define REPLY_MAX	8192	/* longest reply kept */
 #define MAX_MX		16
 
 struct mx {
@@ -191,84 +191,32 @@ static int command(struct conn *c, const char *fmt, ...)
 	return ret;
 }
 
-/* One reply: its code (-1 on a broken connection or timeout) and its text in one line. */
+/* One reply: its code (-1 on a broken connection, a timeout or garbage) and its text in one line. */
 static int reply(struct conn *c, struct buf *text)
 {
 	time_t deadline = time(NULL) + c->timeout;
 
-	buf_reset(text);
 	for (;;) {
-		char *nl = c->in.len ? memchr(c->in.data, '\n', c->in.len) : NULL;
+		char chunk[4096];
+		struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+		int code = smtp_reply_take(&c->in, text), left;
+		ssize_t n;
 
-		if (nl != NULL) {
-			size_t len = (size_t)(nl - c->in.data);
-			int last;
-
-			if (len > 0 && c->in.data[len - 1] == '\r')
-				len--;
-			if (len < 3 || c->in.data[0] < '2' || c->in.data[0] > '5') {
-				buf_adds(text, "malformed reply");
-				return -1;
-			}
-			last = len == 3 || c->in.data[3] == ' ';
-			/* "250-first" "250 last": the first line whole, then the rest after the code. */
-			if (text->len == 0)
-				buf_add(text, c->in.data, len);
-			else if (text->len < REPLY_MAX && len > 4) {
-				buf_addc(text, ' ');
-				buf_add(text, c->in.data + 4, len - 4);
-			}
-			{
-				int code = atoi(c->in.data);
-				buf_consume(&c->in, (size_t)(nl - c->in.data) + 1);
-				if (last)
-					return code;
-			}
-			continue;
-		}
-		if (c->in.len > REPLY_MAX) {
-			buf_adds(text, "reply line too long");
+		if (code != 0)
+			return code;
+		left = (int)(deadline - time(NULL));
+		if ((c->ssl == NULL || SSL_pending(c->ssl) == 0)
+		    && (left <= 0 || poll(&pf, 1, left * 1000) != 1)) {
+			buf_adds(text, "conversation timed out");
 			return -1;
 		}
-		{
-			char chunk[4096];
-			struct pollfd pf = {.fd = c->fd, .events = POLLIN};
-			int left = (int)(deadline - time(NULL));
-			ssize_t n;
-
-			if ((c->ssl == NULL || SSL_pending(c->ssl) == 0)
-			    && (left <= 0 || poll(&pf, 1, left * 1000) != 1)) {
-				buf_adds(text, "conversation timed out");
-				return -1;
-			}
-			n = c->ssl ? SSL_read(c->ssl, chunk, sizeof(chunk)) : recv(c->fd, chunk, sizeof(chunk), 0);
-			if (n <= 0) {
-				buf_adds(text, "lost connection");
-				return -1;
-			}
-			buf_add(&c->in, chunk, (size_t)n);
+		n = c->ssl ? SSL_read(c->ssl, chunk, sizeof(chunk)) : recv(c->fd, chunk, sizeof(chunk), 0);
+		if (n <= 0) {
+			buf_adds(text, "lost connection");
+			return -1;
 		}
+		buf_add(&c->in, chunk, (size_t)n);
 	}
-}
-
-/* "5.1.1" from a reply text, or the class default. */
-static void status_of(int code, const char *text, char *dsn, size_t size)
-{
-	const char *p = text;
-
-	/* text starts with the code: "550 5.1.1 ..." */
-	if (strlen(p) > 4)
-		p += 4;
-	if ((p[0] == '2' || p[0] == '4' || p[0] == '5') && p[1] == '.') {
-		size_t n = strspn(p, "0123456789.");
-		if (n >= 5 && n < size) {
-			memcpy(dsn, p, n);
-			dsn[n] = '\0';
-			dsn[0] = (char)('0' + code / 100);
-			return;
-		}
-	}
-	snprintf(dsn, size, "%d.0.0", code / 100);
 }
 
 /* --- TLS ------------------------------------------------------------------------ */
@@ -276,7 +224,7 @@ static void status_of(int code, const char *text, char *dsn, size_t size)
 /* smtp_tls_security_level: none, may (default), encrypt. */
 static const char *tls_level(void)
 {
-	const char *v = param_find("smtp_tls_security_level") ? cfg_str("smtp_tls_security_level") : "";
+	const char *v = cfg_str("smtp_tls_security_level");
 	return *v ? v : "may";
 }
 
@@ -429,7 +377,7 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 		said(why, c, buf_str(&text), "initial greeting");
 		retval = code >= 500 ? 0 : 1;
 		if (code >= 500) {
-			status_of(code, buf_str(&text), dsn, sizeof(dsn));
+			smtp_reply_status(code, buf_str(&text), dsn, sizeof(dsn));
 			all(j, NULL, 2, c->relay, dsn, buf_str(why));
 		}
 		goto out;
@@ -501,7 +449,7 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 			goto out;
 		}
 		said(why, c, buf_str(&text), "MAIL FROM");
-		status_of(code, buf_str(&text), dsn, sizeof(dsn));
+		smtp_reply_status(code, buf_str(&text), dsn, sizeof(dsn));
 		all(j, NULL, code >= 500 ? 2 : 1, c->relay, dsn, buf_str(why));
 		goto quit;
 	}
@@ -523,7 +471,7 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 			naccepted++;
 		} else {
 			said(why, c, buf_str(&text), "RCPT TO");
-			status_of(code < 0 ? 400 : code, buf_str(&text), dsn, sizeof(dsn));
+			smtp_reply_status(code < 0 ? 400 : code, buf_str(&text), dsn, sizeof(dsn));
 			j->result(j->ctx, j->idx[k], code >= 500 ? 2 : 1, c->relay, dsn, buf_str(why));
 			done[k] = 1;
 			if (code < 0) {
@@ -539,7 +487,7 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 	code = reply(c, &text);
 	if (code != 354) {
 		said(why, c, buf_str(&text), "DATA");
-		status_of(code < 0 ? 400 : code, buf_str(&text), dsn, sizeof(dsn));
+		smtp_reply_status(code < 0 ? 400 : code, buf_str(&text), dsn, sizeof(dsn));
 		all(j, done, code >= 500 ? 2 : 1, c->relay, dsn, buf_str(why));
 		goto quit;
 	}
@@ -551,11 +499,11 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 	}
 	code = reply(c, &text);
 	if (code == 250) {
-		status_of(code, buf_str(&text), dsn, sizeof(dsn));
+		smtp_reply_status(code, buf_str(&text), dsn, sizeof(dsn));
 		all(j, done, 0, c->relay, dsn, buf_str(&text));
 	} else {
 		said(why, c, buf_str(&text), "end of DATA");
-		status_of(code < 0 ? 400 : code, buf_str(&text), dsn, sizeof(dsn));
+		smtp_reply_status(code < 0 ? 400 : code, buf_str(&text), dsn, sizeof(dsn));
 		all(j, done, code >= 500 ? 2 : 1, c->relay, dsn, buf_str(why));
 	}
 quit:
@@ -636,7 +584,7 @@ void qmgr_smtp(struct qfile *q, const char *id, const char *nexthop, const size_
 		}
 		for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
 			char addr[INET6_ADDRSTRLEN] = "?";
-			struct conn c = {.timeout = (int)qmgr_cfg_int("smtp_reply_timeout", 300)};
+			struct conn c = {.timeout = 300};
 
 			getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
 			snprintf(c.relay, sizeof(c.relay), "%s[%s]:%s", mx[m].name, addr, port);

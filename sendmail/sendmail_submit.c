@@ -255,6 +255,9 @@ int sm_submit(const struct sm_opts *o)
 	drop_attr(&d, "extract", o->extract ? "yes" : NULL);
 	drop_attr(&d, "dsn_ret", o->dsn_ret);
 	drop_attr(&d, "dsn_envid", o->dsn_envid);
+	char notify[8];
+	snprintf(notify, sizeof(notify), "%X", o->notify & 0xf);
+	drop_attr(&d, "dsn_notify", o->extract && o->notify ? notify : NULL);
 	drop_attr(&d, "body_type", o->body_type);
 	drop_attr(&d, "smtputf8", o->smtputf8 ? "yes" : NULL);
 	drop_attr(&d, "protocol", o->protocol);

@@ -37,8 +37,6 @@ enum cstate {
 /* Message state kept by smtpd around smtp_queue's. */
 struct conn_msg {
 	void *q;
-	int hstate;		/* where the header scanner is */
-	bool headers_done;
 };
 
 struct conn {
@@ -178,48 +176,9 @@ static void *cb_open(void *ctx, const struct smtp_session_info *si, const struct
 	return m;
 }
 
-/*
- * Follow the header block as cleanup will (it ends at an empty line or a
- * line that is no header), so that at the end we know whether cleanup
- * still has header work to do: that work (address rewriting, map
- * lookups) must run on this thread, not on a commit thread.
- */
-enum { H_BOL, H_NAME, H_LINE };
-
-static void scan_headers(struct conn_msg *m, const char *p, size_t len)
-{
-	for (size_t i = 0; i < len && !m->headers_done; i++) {
-		unsigned char ch = (unsigned char)p[i];
-		switch (m->hstate) {
-		case H_BOL:
-			if (ch == '\n')
-				m->headers_done = true;
-			else if (ch == ' ' || ch == '\t')
-				m->hstate = H_LINE;
-			else if (ch > 32 && ch < 127 && ch != ':')
-				m->hstate = H_NAME;
-			else
-				m->headers_done = true;
-			break;
-		case H_NAME:
-			if (ch == ':')
-				m->hstate = H_LINE;
-			else if (ch <= 32 || ch >= 127)
-				m->headers_done = true;
-			break;
-		default:
-			if (ch == '\n')
-				m->hstate = H_BOL;
-			break;
-		}
-	}
-}
-
 static int cb_write(void *msg, const char *data, size_t len)
 {
 	struct conn_msg *m = msg;
-	if (!m->headers_done)
-		scan_headers(m, data, len);
 	return smtp_queue_write(m->q, data, len);
 }
 
@@ -228,8 +187,12 @@ static enum smtp_commit cb_finish(void *ctx, void *msg, char *qid, size_t idlen,
 	struct conn *c = ctx;
 	struct conn_msg *m = msg;
 	void *q = m->q;
-	/* A message that is all header gets its empty line here (see scan_headers). */
-	if (!m->headers_done && smtp_queue_write(q, "\n", 1) < 0) {
+	/*
+	 * A message that is all header gets its empty line here, so that
+	 * cleanup's header work (map lookups) runs on this thread, not on a
+	 * commit thread.
+	 */
+	if (smtp_queue_close_headers(q) < 0) {
 		free(m);
 		smtp_queue_abort(q);
 		buf_adds(reason, "queue file write error");
@@ -481,10 +444,16 @@ static void greet(struct conn *c, bool early)
 	if (early) {
 		char peek[64];
 		ssize_t n = recv(c->w.fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n <= 0) {
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return;
+			conn_close(c);	/* gone before the greeting: not an early talker */
+			return;
+		}
 		struct buf shown = BUF_INIT;
 		for (ssize_t i = 0; i < n; i++)
 			buf_addc(&shown, (peek[i] >= 32 && peek[i] < 127) ? peek[i] : '?');
-		msg_warn("PREGREET %zd from [%s]: early talker before the greeting: %s", n < 0 ? 0 : n,
+		msg_warn("PREGREET %zd from [%s]: early talker before the greeting: %s", n,
 				c->addr, buf_str(&shown));
 		buf_free(&shown);
 		hold_unlink(c);

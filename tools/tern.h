@@ -11,10 +11,6 @@
 
 /* tern_init.c */
 int cmd_init(int argc, char **argv);
-/* The line every instance's main.cf carries, so init knows its own. */
-#define TERN_INSTANCE_MARK "This is a Tern instance made by tern init."
-/* Print SMTP address of an instance's smtp service, or -1 if none. */
-int instance_smtp_port(const char *config_dir);
 
 /* tern_ctl.c; config_dir NULL = $TERN_CONFIG_DIR or the default */
 int cmd_start(const char *config_dir, bool foreground);

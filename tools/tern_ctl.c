@@ -23,6 +23,7 @@
 
 #include "mail/config.h"
 #include "mail/daemon.h"
+#include "mail/instance.h"
 #include "mail/qdirs.h"
 #include "mail/services.h"
 #include "tools/tern.h"

@@ -13,6 +13,7 @@
 #ifndef TERN_MAIL_CLEANUP_H
 #define TERN_MAIL_CLEANUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/buf.h"
@@ -47,7 +48,9 @@ void cleanup_recipient(struct cleanup *c, const char *addr, int notify, const ch
  * Attributes kept in the queue file and used for Received: and logs:
  * client_name, client_addr, helo_name, protocol (SMTP/ESMTP/ESMTPS/local),
  * sasl_username, tls_version, tls_cipher, uid, login, full_name (-F),
- * dsn_ret (FULL/HDRS), dsn_envid, body_type (7BIT/8BITMIME), smtputf8.
+ * dsn_ret (FULL/HDRS), dsn_envid, body_type (7BIT/8BITMIME), smtputf8,
+ * dsn_notify (one hex digit of DSN_NOTIFY_* bits for the recipients that
+ * CLEANUP_FLAG_EXTRACT finds in the headers).
  */
 void cleanup_attr(struct cleanup *c, const char *name, const char *value);
 /* Message content in pieces of any size; lines end in LF (callers convert CRLF). */
@@ -58,6 +61,13 @@ int cleanup_write(struct cleanup *c, const char *data, size_t len);
  * 0. The queue id is copied to queue_id; reason gets one line otherwise.
  */
 int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *reason);
+/*
+ * True while the header block is still open (no empty line or body line
+ * seen yet). smtpd ends it with cleanup_write(c, "\n", 1) on its event
+ * loop thread before handing the message to a commit thread, so that
+ * the header work (address rewriting, map lookups) never runs there.
+ */
+bool cleanup_in_headers(const struct cleanup *c);
 /* Forget the message (unlinks the temporary file). */
 void cleanup_abort(struct cleanup *c);
 

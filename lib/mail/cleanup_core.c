@@ -425,6 +425,9 @@ static void extract_recipients(struct cleanup *c, struct headers *hs)
 			resent = true;
 	const char *const *fields = resent ? extract_resent : extract_plain;
 	struct buf v = BUF_INIT;
+	/* sendmail -N applies to the recipients found here too. */
+	const char *dn = attr(c, "dsn_notify");
+	int notify = dn && dn[0] && !dn[1] ? (int)strtol(dn, NULL, 16) : 0;
 	for (size_t i = 0; i < hs->n; i++) {
 		if (!in_list(fields, hs->v[i].name))
 			continue;
@@ -436,7 +439,7 @@ static void extract_recipients(struct cleanup *c, struct headers *hs)
 				 buf_str(&l.error));
 		for (size_t k = 0; k < l.n; k++)
 			if (!have_rcpt(c, l.v[k].mailbox))
-				add_rcpt(c, l.v[k].mailbox, 0, "");
+				add_rcpt(c, l.v[k].mailbox, notify, "");
 		addr_list_free(&l);
 	}
 	buf_free(&v);
@@ -681,7 +684,7 @@ static void scan_headers(struct cleanup *c)
 	if (c->in_headers && c->s.header_size_limit && c->hdr.len - c->hstart > c->s.header_size_limit) {
 		/* Too many headers: what does not fit is body, as Postfix does. */
 		size_t cut = c->scan > c->hstart ? c->scan : c->hdr.len;
-		end_headers(c, cut, cut, false);
+		end_headers(c, cut, cut, true);
 	}
 }
 
@@ -746,6 +749,11 @@ int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *
 	}
 	cleanup_abort(c);
 	return status;
+}
+
+bool cleanup_in_headers(const struct cleanup *c)
+{
+	return c != NULL && c->status == CLEANUP_OK && !c->too_big && c->in_headers;
 }
 
 void cleanup_abort(struct cleanup *c)

@@ -58,6 +58,7 @@ static const char *const allowed_attrs[] = {
 	"extract",	/* -t: yes */
 	"dsn_ret",	/* -R FULL|HDRS */
 	"dsn_envid",	/* -V */
+	"dsn_notify",	/* -N with -t: NOTIFY for recipients from the headers (hex digit) */
 	"body_type",	/* -B 7BIT|8BITMIME */
 	"smtputf8",	/* -U, -O SMTPUTF8=yes */
 	"protocol",	/* -p, or SMTP/ESMTP from -bs */

@@ -32,8 +32,9 @@
  *   E                            end record: "E\n" is the last thing in
  *                                the file, at exactly M's offset + length
  *
- * Records appear in this order (N and R may be empty/one-or-more as
- * said). No field holds a control character (NUL, CR, LF, TAB, ...) other
+ * Records appear in this order; N and R records may each be absent. Note
+ * that the arrival time in the name and in T is the writer's clock, so
+ * do not derive anything but uniqueness from the id. No field holds a control character (NUL, CR, LF, TAB, ...) other
  * than as described; the writer refuses them and the reader reports such
  * a file as corrupt. A file without a correct end record was truncated
  * (or is still being written: writers use temporary names starting with

@@ -1072,7 +1072,7 @@ static void handle_line(struct smtp_engine *e, const char *p, size_t n, bool mor
 		limit = LINE_MAX_HARD;
 
 	if (len == 0 || p[len - 1] != '\r') {
-		if (e->cfg->forbid_bare_newline) {
+		if (e->cfg->forbid_bare_newline && !e->cfg->lf_line_ends) {
 			bare_newline(e, "LF");
 			return;
 		}
@@ -1126,7 +1126,10 @@ static size_t data_input(struct smtp_engine *e, const char *p, size_t len)
 {
 	char stage[8192];
 	size_t sn = 0, i;
-	const bool forbid = e->cfg->forbid_bare_newline;
+	const bool lf_ends = e->cfg->lf_line_ends;
+	const bool forbid = e->cfg->forbid_bare_newline && !lf_ends;
+	/* Where a bare LF leads: a real line start only in sendmail -bs. */
+	const enum data_state after_lf = lf_ends ? DS_BOL : DS_BOL_BARE;
 	const long long limit = e->cfg->message_size_limit;
 
 #define FLUSH() do { \
@@ -1166,7 +1169,7 @@ static size_t data_input(struct smtp_engine *e, const char *p, size_t len)
 				if (forbid)
 					goto bare_lf;
 				EMIT('\n');
-				e->ds = DS_BOL_BARE;
+				e->ds = after_lf;
 			}
 			break;
 		}
@@ -1196,7 +1199,7 @@ static size_t data_input(struct smtp_engine *e, const char *p, size_t len)
 				if (forbid)
 					goto bare_lf;
 				EMIT('\n');
-				e->ds = DS_BOL_BARE;
+				e->ds = after_lf;
 			} else {
 				EMIT(c);
 				e->ds = DS_MID;
@@ -1205,6 +1208,10 @@ static size_t data_input(struct smtp_engine *e, const char *p, size_t len)
 		case DS_DOT:
 			if (c == '\r') {
 				e->ds = DS_DOT_CR;
+			} else if (c == '\n' && lf_ends) {
+				FLUSH();
+				end_message(e);
+				return i + 1;
 			} else if (c == '\n') {
 				if (forbid)
 					goto bare_lf;

@@ -42,6 +42,12 @@ struct smtp_engine_cfg {
 	unsigned junk_command_limit;	/* smtpd_junk_command_limit (NOOP, VRFY, RSET, HELP) */
 	bool forbid_bare_newline;	/* smtpd_forbid_bare_newline */
 	bool forbid_unauth_pipelining;	/* smtpd_forbid_unauth_pipelining */
+	/*
+	 * sendmail -bs only, never for a network session: a bare LF ends a
+	 * line everywhere, also the final "." (as sendmail's -bs accepts
+	 * LF-only scripts). Implies that bare LF is not refused.
+	 */
+	bool lf_line_ends;
 	bool vrfy_enabled;		/* ! disable_vrfy_command */
 	bool pipelining;		/* offer PIPELINING */
 	bool chunking;			/* offer CHUNKING (BDAT) */

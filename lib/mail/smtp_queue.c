@@ -68,6 +68,16 @@ int smtp_queue_write(void *msg, const char *data, size_t len)
 	return cleanup_write(m->c, data, len) < 0 ? -1 : 0;
 }
 
+int smtp_queue_close_headers(void *msg)
+{
+	struct smtp_queue_msg *m = msg;
+	/* At most two: one to end a last line without LF, one empty line. */
+	for (int i = 0; i < 2 && cleanup_in_headers(m->c); i++)
+		if (cleanup_write(m->c, "\n", 1) < 0)
+			return -1;
+	return 0;
+}
+
 enum smtp_commit smtp_queue_commit(void *msg, char *queue_id, size_t idlen, struct buf *reason)
 {
 	struct smtp_queue_msg *m = msg;

@@ -27,6 +27,14 @@ enum smtp_commit smtp_queue_finish(void *ctx, void *msg, char *queue_id, size_t 
 void smtp_queue_abort(void *msg);
 
 /*
+ * Close the header block if cleanup still has it open (a message that is
+ * all header), by writing the missing line end and empty line; 0 ok, -1
+ * write error. Call on the thread that wrote the message, before
+ * smtp_queue_commit() on another one.
+ */
+int smtp_queue_close_headers(void *msg);
+
+/*
  * For drivers that commit on another thread: make msg durable and free
  * it. Returns SMTP_COMMIT_OK, _TEMPFAIL or _REJECT. Safe to call from a
  * worker thread for different messages at the same time as long as

@@ -83,6 +83,10 @@ static int logical_line(struct reader *r, struct buf *line, unsigned lineno)
 		warn(r, lineno, "expected format: key whitespace value, key \"%s\" ignored", s);
 		return 0;
 	}
+	/* postmap's hint: "name: value" lines belong in an aliases file. */
+	if (!r->o->delim && !(r->o->flags & MAPSRC_NO_CONTINUATION) && key_end - s > 1 &&
+	    key_end[-1] == ':')
+		warn(r, lineno, "record is in \"key: value\" format; is this an alias file?");
 	if (!(r->o->flags & MAPSRC_NOFOLD))
 		map_fold(s);
 	struct mapsrc_entry e = {.key = s, .value = p, .file = r->file, .line = lineno};

@@ -11,7 +11,9 @@
  *   - empty lines and lines whose first non-blank character is '#' are
  *     skipped;
  *   - a line that starts with white space continues the previous line;
- *   - keys are folded to lower case unless MAPSRC_NOFOLD.
+ *   - keys are folded to lower case unless MAPSRC_NOFOLD;
+ *   - a key ending in ':' is kept as it is, with postmap's warning that
+ *     the file looks like an aliases(5) file (not in makemap's mode).
  * A duplicate key is warned about with file and line; the entry callback
  * still sees it (first_line set) and decides: postmap keeps the first,
  * makemap -r the last. Malformed lines are warnings, never crashes.

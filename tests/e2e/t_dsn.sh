@@ -3,7 +3,8 @@
 # suppresses the bounce, -N success produces "Action: delivered", -R full
 # returns the whole message, a bounce of a bounce (sender <>) goes to
 # 2bounce_notice_recipient from double-bounce@, and the errors of a list
-# with an owner- alias go to the owner instead of the sender.
+# with an owner- alias go to the owner instead of the sender; soft_bounce
+# keeps a failure queued as a deferral.
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
@@ -72,4 +73,12 @@ msg marker | sendmail -f x@localhost s5@localhost || fail "sendmail marker"
 wait_for_mail s5 1
 wait_for "an empty queue" queue_empty
 [ "$(count s5)" = 1 ] || fail "the sender got the list's error"
+
+# soft_bounce = yes: the failure stays in the queue as a deferral.
+tern_stop
+ternconf -e "soft_bounce = yes" || fail "ternconf -e"
+tern_start
+msg soft | sendmail -f s6@localhost reject@localhost || fail "sendmail soft"
+wait_for_log 'to=<reject@localhost>.*dsn=4\.1\.1, status=deferred'
+ternqueue -j | grep -q '"address": "reject@localhost"' || fail "the soft bounce is not in the queue"
 pass

@@ -28,14 +28,15 @@ rm -f "$dest.log"
 
 vars=$(make -s -C "$TERN_TOP" -f Makefile -f - print-vars <<'MK'
 print-vars:
-	@echo "sbindir=$(sbindir) bindir=$(bindir) daemondir=$(DAEMON_DIR) confdir=$(CONF_DIR) queuedir=$(QUEUE_DIR) datadir=$(DATA_DIR) mandir=$(mandir)"
+	@echo "sbindir=$(sbindir) bindir=$(bindir) daemondir=$(DAEMON_DIR) confdir=$(CONF_DIR) queuedir=$(QUEUE_DIR) datadir=$(DATA_DIR) mandir=$(mandir) systemddir=$(SYSTEMD_DIR)"
 MK
 ) || fail "cannot read install paths"
 eval "$vars"
 expand() {
 	echo "$1" | sed -e "s|\$sbindir|$sbindir|g" -e "s|\$bindir|$bindir|g" \
 		-e "s|\$daemondir|$daemondir|g" -e "s|\$confdir|$confdir|g" \
-		-e "s|\$queuedir|$queuedir|g" -e "s|\$datadir|$datadir|g" -e "s|\$mandir|$mandir|g"
+		-e "s|\$queuedir|$queuedir|g" -e "s|\$datadir|$datadir|g" -e "s|\$mandir|$mandir|g" \
+		-e "s|\$systemddir|$systemddir|g"
 }
 want_owner() { case $1 in '$user') echo "$user" ;; *) echo "$1" ;; esac; }
 want_group() { case $1 in '$group') echo "$group" ;; '$user') id -gn "$user" ;; *) echo "$1" ;; esac; }
@@ -55,6 +56,9 @@ while read -r type path src owner grp mode; do
 	f) [ -f "$TERN_TOP/$src" ] || continue
 	   check "$p" "$owner" "$grp" "$mode"
 	   cmp -s "$p" "$TERN_TOP/$src" || fail "$p differs from $src" ;;
+	s) check "$p" "$owner" "$grp" "$mode"
+	   grep -q @ "$p" && fail "$p still has @...@ in it"
+	   grep -q "$sbindir/tern" "$p" || fail "$p does not name $sbindir/tern" ;;
 	l) [ "$(readlink "$p")" = "$(expand "$src")" ] || fail "$p does not point to $(expand "$src")" ;;
 	m) for page in $TERN_TOP/$src; do
 		[ -f "$page" ] || continue
@@ -83,5 +87,7 @@ make -s -C "$TERN_TOP" install DESTDIR="$dest2" prefix=/opt/tern sysconfdir=/etc
 [ -f "$dest2/etc/opt/tern/tern/main.cf" ] || fail "sysconfdir not honoured"
 check "$dest2/var/opt/tern/spool/tern/maildrop" '$user' '$group' 1730
 [ -d "$dest2/var/opt/tern/lib/tern" ] || fail "localstatedir not honoured (data)"
+grep -q "ExecStart=/opt/tern/sbin/tern -c /etc/opt/tern/tern start" "$dest2/opt/tern/lib/systemd/system/tern.service" \
+	|| fail "the systemd unit does not use the prefix's paths"
 [ -e "$dest2/usr/local" ] && fail "something went to /usr/local despite prefix"
 pass

@@ -19,7 +19,7 @@ mkdir -p "$out" && chmod 1777 "$out"
 {
 	echo "team alice, bob"
 	echo "inc :include:$TERN_DIR/list.inc"
-	echo "pipe \"|/bin/sh -c 'env > $out/pipe.env; cat > $out/pipe.msg'\""
+	echo "pipe \"|/bin/sh -c 'env > $out/pipe.env; ls /proc/self/fd > $out/pipe.fds; cat > $out/pipe.msg'\""
 	echo "file $out/file.mbox"
 	echo "dir $out/box/"
 	echo "self self, carol"
@@ -60,6 +60,8 @@ grep -q '^LOCAL=pipe+ext$' "$out/pipe.env" || fail "LOCAL not set"
 grep -q '^DOMAIN=localhost$' "$out/pipe.env" || fail "DOMAIN not set"
 grep -q '^From sender@localhost ' "$out/pipe.msg" || fail "no From_ line for the command"
 grep -q '^body of pipe' "$out/pipe.msg" || fail "the command did not get the body"
+# 0-2, and 3 for ls's own directory: nothing of the delivery agent's.
+[ "$(sort -n "$out/pipe.fds" | tail -n 1)" -le 3 ] || fail "the command inherited descriptors: $(cat "$out/pipe.fds")"
 
 send sender@localhost file file@localhost
 wait_for "the file delivery" grep -q '^body of file' "$out/file.mbox"

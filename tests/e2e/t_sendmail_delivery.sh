@@ -15,6 +15,15 @@ done
 tern_instance
 tern_start
 
+# wait_for_quiet CMD...: like wait_for, but returns 1 instead of failing.
+wait_for_quiet() {
+	_end=$(( $(date +%s) + TERN_WAIT ))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$_end" ] || return 1
+		sleep 0.1
+	done
+}
+
 # has_mail USER PATTERN: some message for USER contains PATTERN (grep -E).
 has_mail() { grep -Eqs -- "$2" "$TERN_DIR/mail/$1/new/"* ; }
 wait_mail() { wait_for "mail for $1 matching /$2/" has_mail "$1" "$2"; }
@@ -99,9 +108,23 @@ has_mail bob '^Return-Path: <newname@localhost>' || fail "canonical_maps did not
 
 # mailq / -bp (sendmail's layout by default) and -q (flush) on the running instance.
 queue_empty() { mailq | grep -q 'is empty'; }
-wait_for "an empty queue in mailq" queue_empty
+# A delivery interrupted by the reloads above may have been deferred: flush first.
+sendmail -q || fail "sendmail -q exited $?"
+if ! TERN_WAIT=$TERN_WAIT wait_for_quiet queue_empty; then
+	mailq >&2
+	fail "the queue did not empty"
+fi
 mailq | grep -q 'Total requests: 0' || fail "mailq: $(mailq 2>&1)"
 sendmail -bp | grep -q 'is empty' || fail "sendmail -bp: $(sendmail -bp 2>&1)"
 sendmail -q || fail "sendmail -q exited $?"
 sendmail -qRlocalhost || fail "sendmail -qR exited $?"
+
+# -bC checks the configuration; -bd starts the mail system (tern start).
+sendmail -bC >/dev/null 2>&1 || fail "sendmail -bC exited $?"
+tern_stop
+tern -c "$TERN_DIR" status >/dev/null 2>&1 && fail "still running after tern stop"
+sendmail -bd >/dev/null 2>&1 || fail "sendmail -bd exited $?"
+tern -c "$TERN_DIR" status >/dev/null 2>&1 || fail "sendmail -bd did not start the mail system"
+printf 'Subject: after-bd\n\nx\n' | sendmail bduser || fail "submission after -bd"
+wait_mail bduser '^Subject: after-bd'
 pass

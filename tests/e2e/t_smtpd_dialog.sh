@@ -19,6 +19,9 @@ f=$(queued_with 'Subject: dialogue-three')
 [ -n "$f" ] || fail "BDAT message not queued"
 grep -q '^chunked\.$' "$f" || fail "BDAT content: $(cat "$f")"
 grep -q 'env+id' "$f" || fail "ENVID not carried into the queue file"
+f=$(queued_with 'Subject: only-headers')
+[ -n "$f" ] && grep -q '^X-Extra: yes$' "$f" || fail "header-only message"
+[ "$(queued_count 'Subject: no-line-end-xx')" = 1 ] || fail "message without a final line end"
 [ "$(queued_count 'Subject: pipelined-ok')" = 1 ] || fail "pipelined-ok not queued once"
 [ "$(queued_count 'Subject: early')" = 0 ] || fail "content sent before 354 was queued"
 

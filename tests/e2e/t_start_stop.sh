@@ -33,6 +33,7 @@ submission inet    127.0.0.1:$sub   required  required  -     1      $standin
 pickup     proc    -                -         -         -     2      $standin
 qmgr       public  -                -         -         -     1      $standin
 local      unix    -                -         -         root  1      $standin keep-root
+crash      proc    -                -         -         -     1      /bin/false
 CF
 
 # tern check: a good configuration passes; a bad mode is repaired; a
@@ -94,6 +95,11 @@ grep -q "standin service=qmgr .*listen=1 $TERN_DIR/queue/public/qmgr" "$TERN_DIR
 grep -q "service submission (port $sub) is off: tls required needs a certificate" "$TERN_DIR/maillog" \
 	|| fail "no log line saying why submission is off"
 grep -q "standin service=submission" "$TERN_DIR/maillog" && fail "submission started without a certificate"
+
+# A service that keeps crashing is restarted ever more slowly, not in a loop.
+wait_for_log "service crash: process [0-9]+ exited with status 1; restarting in 4s"
+crashes=$(grep -c "service crash: process" "$TERN_DIR/maillog")
+[ "$crashes" -le 4 ] || fail "the crashing service was restarted $crashes times in a few seconds"
 
 # tern flush reaches the queue manager's public socket.
 tern flush || fail "tern flush failed"

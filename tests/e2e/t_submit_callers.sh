@@ -81,6 +81,11 @@ printf 'Subject: dsn\n\nx\n' >"$SUB_DIR/msg"; submit dsn 0 -N success,failure -R
 grep -q "^R-6	d@example.net" "$QF" || fail "dsn: notify not recorded: $(grep '^R' "$QF")"
 [ "$(qf_attr "$QF" dsn_ret)" = HDRS ] && [ "$(qf_attr "$QF" dsn_envid)" = ENV123 ] || fail "dsn: ret/envid"
 
+# -N also applies to the recipients -t finds in the headers.
+printf 'To: hdr@example.net\nSubject: dsn-t\n\nx\n' >"$SUB_DIR/msg"; submit dsn-t 0 -t -N never argv@example.net
+qf_envelope "$QF" | grep -q "^R-1	hdr@example.net" || fail "dsn-t: header recipient without NOTIFY=NEVER: $(qf_envelope "$QF" | grep '^R')"
+qf_envelope "$QF" | grep -q "^R-1	argv@example.net" || fail "dsn-t: argv recipient without NOTIFY=NEVER"
+
 # -t with no recipient anywhere fails at once; no recipients at all is a usage error.
 printf 'Subject: none\n\nx\n' >"$SUB_DIR/msg"; submit none-t 64 -t
 printf 'Subject: none\n\nx\n' >"$SUB_DIR/msg"; submit none 64

@@ -44,6 +44,20 @@ run_pickup
 [ "$(ls "$SUB_DIR/queue/incoming" | wc -l)" = 2 ] || fail "the waiting message was not queued afterwards"
 [ "$(md5sum <"$first")" = "$sum_first" ] || fail "the first queued message changed"
 
+# A writer killed outright leaves its temporary file: pickup removes it once it is a day old.
+touch -d '2 days ago' "$drop/.tmp.1.2.3"
+touch "$drop/.tmp.4.5.6"
+run_pickup_once() {
+	pickup -c "$SUB_DIR" >/dev/null 2>&1 &
+	_p=$!
+	wait_for "pickup to remove the stale file" sh -c "! test -e '$drop/.tmp.1.2.3'"
+	kill $_p
+	wait $_p 2>/dev/null
+}
+run_pickup_once
+[ -e "$drop/.tmp.4.5.6" ] || fail "pickup removed a fresh temporary file"
+rm -f "$drop/.tmp.4.5.6"
+
 # A real full file system, when we may mount one.
 if [ "$(id -u)" = 0 ]; then
 	mnt=$(mktemp -d /tmp/tern-full.XXXXXX)

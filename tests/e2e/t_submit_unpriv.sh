@@ -110,11 +110,19 @@ as_user "printf 'Subject: x\n\nx\n' | TERN_CONFIG_DIR=$work/other $sm friend@exa
 as_user "printf 'Subject: forged\n\nx\n' | $sm -C $inst -f boss@example.com friend@example.net" ||
 	fail "-f as a user failed"
 printf 'Subject: root\n\nx\n' | "$sm" -C "$inst" -f boss@example.com friend@example.net || fail "-f as root failed"
+as_user "printf 'From someone Mon Jan  1 00:00:00 2024\nSubject: fromline\n\nx\n' | $sm -C $inst -f boss2@example.com friend@example.net" ||
+	fail "-f with a From_ line failed"
 SUB_DIR=$inst
 run_pickup
 n=$(grep -l "^X-Authentication-Warning: host.test.example: $user set sender to boss@example.com using -f" \
 	"$inst"/queue/incoming/* | wc -l)
-[ "$n" = 1 ] || fail "want exactly one X-Authentication-Warning (the user's), found $n"
+[ "$n" = 1 ] || fail "want exactly one X-Authentication-Warning for boss@ (the user's), found $n"
+fl=$(grep -l '^Subject: fromline' "$inst"/queue/incoming/*)
+[ -n "$fl" ] || fail "the From_ line message lost its Subject: header"
+qf_headers "$fl" | grep -q '^X-Authentication-Warning: .* set sender to boss2@example.com' ||
+	fail "no warning in the headers of the From_ line message"
+qf_headers "$fl" | grep -q '^Subject: fromline' || fail "Subject: fell out of the header block"
+qf_content "$fl" | grep -q '^From someone' && fail "the From_ line was kept"
 for q in "$inst"/queue/incoming/*; do
 	[ "$(qf_attr "$q" uid)" = "$uid" ] || [ "$(qf_attr "$q" uid)" = 0 ] || fail "bad uid in $q"
 done

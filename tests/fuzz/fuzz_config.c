@@ -16,6 +16,18 @@
 #include "util/buf.h"
 #include "util/log.h"
 
+/* What conf_edit_parse accepts must be a name the reader accepts. */
+static int config_valid_name_for_fuzz(const char *name)
+{
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	buf_printf(&text, "%s = x\n", name);
+	int ok = config_load_buffer("-e", text.data, text.len, &err) == 0 ||
+		 strstr(buf_str(&err), "bad parameter name") == NULL;
+	buf_free(&text);
+	buf_free(&err);
+	return ok;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int quiet;
@@ -66,6 +78,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    (strcmp(cfg_raw("myhostname"), "fuzz.example") != 0 ||
 	     cfg_is_set("relayhost") || cfg_is_set("mydestination")))
 		abort();
+	/* The same bytes as a ternconf -e argument. */
+	char *arg = malloc(size + 1), *name = NULL, *value = NULL;
+	if (arg != NULL) {
+		memcpy(arg, data, size);
+		arg[size] = '\0';
+		buf_reset(&err);
+		if (conf_edit_parse(arg, &name, &value, &err) == 0 &&
+		    (strchr(value, '\n') != NULL || !config_valid_name_for_fuzz(name)))
+			abort();
+		free(name);
+		free(value);
+		free(arg);
+	}
 	buf_free(&out);
 	buf_free(&err);
 	return 0;

@@ -157,6 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.junk_command_limit = 100,
 		.forbid_bare_newline = !(opt & 0x02),
 		.forbid_unauth_pipelining = !(opt & 0x04),
+		.lf_line_ends = (opt & 0x06) == 0x06,	/* the sendmail -bs mode */
 		.vrfy_enabled = opt & 0x08,
 		.pipelining = true,
 		.chunking = !(opt & 0x01),

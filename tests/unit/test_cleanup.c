@@ -396,6 +396,28 @@ START_TEST(test_header_limit)
 }
 END_TEST
 
+START_TEST(test_header_limit_one_line)
+{
+	/* One endless "header" line: cut at the limit, the rest is body after an empty line. */
+	struct cleanup_settings s = settings();
+	s.header_size_limit = 100;
+	struct result r;
+	const char *rc[] = {"a@x.test", NULL};
+	char msg[3000];
+	memcpy(msg, "X-Long: ", 8);
+	memset(msg + 8, 'a', sizeof(msg) - 10);
+	msg[sizeof(msg) - 2] = '\n';
+	msg[sizeof(msg) - 1] = '\0';
+	run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs, msg, 64, &r);
+	ck_assert_int_eq(r.status, CLEANUP_OK);
+	const char *blank = strstr(buf_str(&r.content), "\n\n");
+	ck_assert_ptr_nonnull(blank);
+	ck_assert_ptr_null(memchr(blank + 2, ':', strlen(blank + 2)));	/* no header after the blank line */
+	ck_assert_ptr_nonnull(strstr(blank, "aaaa"));
+	result_free(&r);
+}
+END_TEST
+
 START_TEST(test_disk_full)
 {
 	/* The disk fills while the body streams: temporary failure, nothing left. */
@@ -443,6 +465,26 @@ START_TEST(test_abort)
 }
 END_TEST
 
+START_TEST(test_extract_notify)
+{
+	struct cleanup_settings s = settings();
+	struct cleanup *c = cleanup_open_with(&s, CLEANUP_LOCAL, CLEANUP_FLAG_EXTRACT);
+	cleanup_sender(c, "joe");
+	cleanup_attr(c, "dsn_notify", "6");
+	cleanup_write(c, "To: a@x.test\n\nb\n", 16);
+	struct buf reason = BUF_INIT;
+	char id[QF_ID_MAX];
+	ck_assert_int_eq(cleanup_finish(c, id, sizeof(id), &reason), CLEANUP_OK);
+	char *path = xasprintf("%s/%s", dir, id);
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, false, &q, &reason), QF_OK);
+	ck_assert_int_eq(qfile_rcpt(q, 0)->notify, DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE);
+	qfile_close(q);
+	free(path);
+	buf_free(&reason);
+}
+END_TEST
+
 START_TEST(test_dsn_kept)
 {
 	struct cleanup_settings s = settings();
@@ -479,9 +521,11 @@ int main(void)
 	tcase_add_loop_test(tc, test_rejects, 0, N(rejects));
 	tcase_add_test(tc, test_size_limit);
 	tcase_add_test(tc, test_header_limit);
+	tcase_add_test(tc, test_header_limit_one_line);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_dsn_kept);
+	tcase_add_test(tc, test_extract_notify);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

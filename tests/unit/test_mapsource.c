@@ -88,6 +88,11 @@ static const struct row {
 	{.name = "only newlines", .text = "\n\n\n", .want = ""},
 	{.name = "callback stops", .text = "a 1\nb 2\nc 3\n", .stop_after = 2, .want = "a=1@1;b=2@2;",
 	 .want_ret = -1},
+	{.name = "alias format", .text = "postmaster: root\n", .want = "postmaster:=root@1;",
+	 .want_warn = "1:record is in \"key: value\" format; is this an alias file?|", .want_ret = 1},
+	{.name = "alias format in makemap mode", .text = "a: b\n", .flags = MAPSRC_NO_CONTINUATION,
+	 .want = "a:=b@1;"},
+	{.name = "lone colon key", .text = ": b\n", .want = ":=b@1;"},
 	{.name = "value with hash", .text = "a b # not a comment\n", .want = "a=b # not a comment@1;"},
 };
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mail/cleanup.h"
 #include "mail/smtp_cmd.h"
@@ -178,6 +179,7 @@ static const struct smtp_engine_ops stub_ops = {
 #define O_NO_SPLIT	0x100	/* result depends on packet boundaries */
 #define O_TLS_AUTH_ONLY	0x200
 #define O_NO_DSN	0x400
+#define O_LF_ENDS	0x800	/* sendmail -bs: LF ends lines, also the final dot */
 
 /* A packet consisting of just this marker makes the test finish a TLS handshake. */
 #define TLS_DONE	"\001TLS"
@@ -338,6 +340,15 @@ static const struct row rows[] = {
 	 .in = {"EHLO c\r\n", TRANS, "x\r\n.\r" EVIL},
 	 .want = G E TRANSOK "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1,
 	 .want_content = "x\n\rMAIL FROM:<evil@x.test>\nRCPT TO:<v@mx.test>\nDATA\nevil\n"},
+	/* sendmail -bs: LF-only scripts work, the final dot included. */
+	{.name = "lf line ends", .opts = O_LF_ENDS | O_ALLOW_PIPE,
+	 .in = {"HELO local\nMAIL FROM:<a@b.test>\nRCPT TO:<u@mx.test>\nDATA\nx\n..y\n\n.\nQUIT\n"},
+	 .want = G "250 mx.test\r\n" TRANSOK "250 2.0.0 Ok: queued as QID1\r\n" BYE, .want_queued = 1,
+	 .want_content = "x\n.y\n\n", .want_closed = true},
+	{.name = "lf line ends, CRLF too", .opts = O_LF_ENDS,
+	 .in = {"HELO local\r\n", "MAIL FROM:<a@b.test>\n", "RCPT TO:<u@mx.test>\r\n", "DATA\n", "x\r\ny\n.\r\n"},
+	 .want = G "250 mx.test\r\n" TRANSOK "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1,
+	 .want_content = "x\ny\n"},
 	/* Pipelining by clients that were not offered it. */
 	{.name = "pipelining after HELO", .opts = O_NO_SPLIT, .in = {"HELO c\r\nMAIL FROM:<a@b.test>\r\n"},
 	 .want = G "250 mx.test\r\n" SYNC, .want_closed = true},
@@ -467,6 +478,7 @@ static void setup_cfg(struct smtp_engine_cfg *c, unsigned opts)
 		.tls_auth_only = opts & O_TLS_AUTH_ONLY,
 		.auth_fail_delay_ms = 100,
 		.auth_mechanisms = "PLAIN LOGIN",
+		.lf_line_ends = opts & O_LF_ENDS,
 	};
 }
 
@@ -640,6 +652,50 @@ START_TEST(test_idle_buffers)
 }
 END_TEST
 
+/* The blocking driver of sendmail -bs: a whole session through pipes. */
+static int run_fd_session(const char *input, struct buf *out)
+{
+	struct smtp_engine_cfg cfg;
+	int in[2], outp[2];
+	setup_cfg(&cfg, O_LF_ENDS | O_ALLOW_PIPE);
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(outp), 0);
+	ck_assert_int_eq(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
+	close(in[1]);
+	queued = aborted = opened = 0;
+	commit_pending = false;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "localhost", "");
+	int rc = smtp_engine_run_fd(e, in[0], outp[1], 5);
+	smtp_engine_free(e);
+	close(in[0]);
+	close(outp[1]);
+	char tmp[4096];
+	ssize_t n;
+	while ((n = read(outp[0], tmp, sizeof(tmp))) > 0)
+		buf_add(out, tmp, (size_t)n);
+	close(outp[0]);
+	return rc;
+}
+
+START_TEST(test_run_fd)
+{
+	struct buf out = BUF_INIT;
+	/* A script piped in whole, with LF line ends, as a local program may send it. */
+	int rc = run_fd_session("HELO local\nMAIL FROM:<a@b.test>\nRCPT TO:<u@mx.test>\nDATA\nhi\n.\nQUIT\n", &out);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_str_eq(buf_str(&out), G "250 mx.test\r\n" TRANSOK "250 2.0.0 Ok: queued as QID1\r\n" BYE);
+	ck_assert_int_eq(queued, 1);
+	ck_assert_str_eq(buf_str(&content), "hi\n");
+	buf_reset(&out);
+	/* End of input without QUIT: the transaction is dropped and the result says so. */
+	rc = run_fd_session("HELO local\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\nDATA\r\npartial\r\n", &out);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_int_eq(queued, 0);
+	ck_assert_int_eq(aborted, 1);
+	buf_free(&out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("smtp_engine");
@@ -651,6 +707,7 @@ int main(void)
 	tcase_add_test(tc, test_commit_tempfail);
 	tcase_add_test(tc, test_delays);
 	tcase_add_test(tc, test_idle_buffers);
+	tcase_add_test(tc, test_run_fd);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);

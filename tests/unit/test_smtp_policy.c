@@ -1,0 +1,285 @@
+/*
+ * test_smtp_policy.c - Check suite for smtpd's access policy
+ * (lib/mail/smtp_policy.c) and the network lists under it
+ * (lib/util/cidr.c): table rows of client, HELO, sender, recipient and
+ * the expected verdict and reply, with a main.cf and access tables
+ * written for the test.
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "mail/smtp_policy.h"
+#include "util/cidr.h"
+
+static const struct cidr_row {
+	const char *nets;	/* one network per row */
+	const char *addr;
+	bool parses, match;
+} cidr_rows[] = {
+	{.nets = "127.0.0.0/8", .addr = "127.0.0.2", .parses = true, .match = true},
+	{.nets = "127.0.0.1/32", .addr = "127.0.0.2", .parses = true, .match = false},
+	{.nets = "127.0.0.1", .addr = "127.0.0.1", .parses = true, .match = true},
+	{.nets = "[::1]/128", .addr = "::1", .parses = true, .match = true},
+	{.nets = "[::1]", .addr = "::2", .parses = true, .match = false},
+	{.nets = "2001:db8::/32", .addr = "2001:db8:1::5", .parses = true, .match = true},
+	{.nets = "2001:db8::/32", .addr = "2001:db9::5", .parses = true, .match = false},
+	{.nets = "192.0.2.0/25", .addr = "192.0.2.127", .parses = true, .match = true},
+	{.nets = "192.0.2.0/25", .addr = "192.0.2.128", .parses = true, .match = false},
+	{.nets = "192.0.2.77/24", .addr = "192.0.2.1", .parses = true, .match = true},
+	{.nets = "10.0.0.0/8", .addr = "::ffff:10.1.2.3", .parses = true, .match = true},
+	{.nets = "0.0.0.0/0", .addr = "203.0.113.9", .parses = true, .match = true},
+	{.nets = "0.0.0.0/0", .addr = "::1", .parses = true, .match = false},
+	{.nets = "10.0.0.0/33", .parses = false},
+	{.nets = "10.0.0/8", .parses = false},
+	{.nets = "[::1", .parses = false},
+	{.nets = "example.com", .parses = false},
+	{.nets = "10.0.0.0/", .parses = false},
+	{.nets = "10.0.0.0/-1", .parses = false},
+};
+
+START_TEST(test_cidr)
+{
+	const struct cidr_row *r = &cidr_rows[_i];
+	struct cidr c;
+	ck_assert_int_eq(cidr_parse(r->nets, &c), r->parses);
+	if (!r->parses)
+		return;
+	struct cidr_list l = {0};
+	char *items[] = {(char *)r->nets, NULL};
+	ck_assert_int_eq(cidr_list_add(&l, items, NULL), 0);
+	ck_assert_msg(cidr_list_match(&l, r->addr) == r->match, "%s in %s", r->addr, r->nets);
+	cidr_list_free(&l);
+}
+END_TEST
+
+static char dir[] = "/tmp/tern-test-policy.XXXXXX";
+
+static void put(const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void load(const char *extra)
+{
+	struct buf text = BUF_INIT, err = BUF_INIT;
+	buf_printf(&text,
+		   "myhostname = mx.test.example\n"
+		   "mydestination = localhost, $myhostname\n"
+		   "mynetworks = 127.0.0.0/8, [::1]/128\n"
+		   "local_maildir_base =\n"
+		   "alias_maps = texthash:%s/aliases\n"
+		   "virtual_alias_domains = virtual.example\n"
+		   "virtual_alias_maps = texthash:%s/virtual\n"
+		   "%s", dir, dir, extra);
+	int rc = config_load_buffer("main.cf", text.data, text.len, &err);
+	ck_assert_msg(rc == 0, "main.cf: %s", buf_str(&err));
+	buf_free(&text);
+	buf_free(&err);
+}
+
+static void setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	put("aliases", "known-alias root\n");
+	put("virtual", "someone@virtual.example root@localhost\nlocal-virtual@localhost root@localhost\n");
+	put("client", "192.0.2 REJECT\n192.0.2.99 OK\n198.51.100.7 450 go slow\n");
+	put("helo", "bad.example REJECT go away\n");
+	put("sender", "spammer@example.net REJECT\nexample.org DUNNO\nfriend@ 550 5.7.9 no friends\n<> OK\n");
+	put("rcpt", "blocked@localhost 554 5.7.2 blocked\npermit-me@other.example OK\n");
+}
+
+static void teardown(void)
+{
+	const char *names[] = {"aliases", "virtual", "client", "helo", "sender", "rcpt"};
+	char path[256];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	strlcpy(dir, "/tmp/tern-test-policy.XXXXXX", sizeof(dir));
+}
+
+#define ACCESS	"smtpd_client_restrictions = check_client_access texthash:%D/client\n" \
+		"smtpd_helo_restrictions = check_helo_access texthash:%D/helo\n" \
+		"smtpd_sender_restrictions = reject_non_fqdn_sender, check_sender_access texthash:%D/sender\n" \
+		"smtpd_recipient_restrictions = check_recipient_access texthash:%D/rcpt, reject_non_fqdn_recipient\n"
+
+static const struct policy_row {
+	const char *name;
+	const char *conf;	/* extra main.cf lines; %D is the test directory */
+	const char *client, *helo, *sender, *rcpt, *sasl;
+	enum smtp_verdict want;
+	const char *reply;	/* expected reply prefix when rejected */
+} policy_rows[] = {
+	/* The default relay policy. */
+	{.name = "local recipient from outside", .client = "192.0.2.1", .rcpt = "root@localhost",
+	 .want = SMTP_ACCEPT},
+	{.name = "relay from outside", .client = "192.0.2.1", .rcpt = "x@example.com",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <x@example.com>: Relay access denied"},
+	{.name = "relay from mynetworks", .client = "127.0.0.2", .rcpt = "x@example.com", .want = SMTP_ACCEPT},
+	{.name = "relay from ::1", .client = "::1", .rcpt = "x@example.com", .want = SMTP_ACCEPT},
+	{.name = "relay when authenticated", .client = "192.0.2.1", .sasl = "alice", .rcpt = "x@example.com",
+	 .want = SMTP_ACCEPT},
+	{.name = "percent hack", .client = "192.0.2.1", .rcpt = "x%example.com@localhost",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "bang path", .client = "192.0.2.1", .rcpt = "example.com!x@localhost",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "bang path without domain", .client = "192.0.2.1", .rcpt = "example.com!x",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "quoted at", .client = "192.0.2.1", .rcpt = "\"x@example.com\"@localhost",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "address literal", .client = "192.0.2.1", .rcpt = "x@[192.0.2.1]",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "defer_unauth_destination", .conf = "smtpd_relay_restrictions = permit_mynetworks, defer_unauth_destination\n",
+	 .client = "192.0.2.1", .rcpt = "x@example.com", .want = SMTP_REJECT,
+	 .reply = "454 4.7.1 <x@example.com>: Relay access denied"},
+	/* Unknown recipients. */
+	{.name = "unknown local user", .client = "127.0.0.1", .rcpt = "nosuchuser-xyzzy@localhost",
+	 .want = SMTP_REJECT, .reply = "550 5.1.1 <nosuchuser-xyzzy@localhost>: Recipient address rejected: User unknown in local recipient table"},
+	{.name = "alias", .client = "192.0.2.1", .rcpt = "known-alias@mx.test.example", .want = SMTP_ACCEPT},
+	{.name = "virtual alias", .client = "192.0.2.1", .rcpt = "someone@virtual.example", .want = SMTP_ACCEPT},
+	{.name = "unknown virtual", .client = "192.0.2.1", .rcpt = "nobody@virtual.example", .want = SMTP_REJECT,
+	 .reply = "550 5.1.1 <nobody@virtual.example>: Recipient address rejected: User unknown in virtual alias table"},
+	{.name = "virtual alias of a local address", .client = "192.0.2.1", .rcpt = "local-virtual@localhost",
+	 .want = SMTP_ACCEPT},
+	{.name = "unlisted check off", .conf = "smtpd_reject_unlisted_recipient = no\n", .client = "192.0.2.1",
+	 .rcpt = "nosuchuser-xyzzy@localhost", .want = SMTP_ACCEPT},
+	/* Access tables. */
+	{.name = "client network rejected", .conf = ACCESS, .client = "192.0.2.5", .rcpt = "root@mx.test.example",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <unknown[192.0.2.5]>: Client host rejected: Access denied"},
+	{.name = "client address wins over network", .conf = ACCESS, .client = "192.0.2.99", .rcpt = "root@mx.test.example",
+	 .want = SMTP_ACCEPT},
+	{.name = "client 4xx text", .conf = ACCESS, .client = "198.51.100.7", .rcpt = "root@mx.test.example",
+	 .want = SMTP_REJECT, .reply = "450 4.7.1 <unknown[198.51.100.7]>: Client host rejected: go slow"},
+	{.name = "helo rejected with text", .conf = ACCESS, .client = "203.0.113.1", .helo = "mail.bad.example",
+	 .rcpt = "root@mx.test.example", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <mail.bad.example>: Helo command rejected: go away"},
+	{.name = "sender rejected", .conf = ACCESS, .client = "203.0.113.1", .sender = "spammer@example.net",
+	 .rcpt = "root@mx.test.example", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <spammer@example.net>: Sender address rejected: Access denied"},
+	{.name = "sender DUNNO by domain", .conf = ACCESS, .client = "203.0.113.1", .sender = "a@example.org",
+	 .rcpt = "root@mx.test.example", .want = SMTP_ACCEPT},
+	{.name = "sender localpart key with enhanced code", .conf = ACCESS, .client = "203.0.113.1",
+	 .sender = "friend@example.com", .rcpt = "root@mx.test.example", .want = SMTP_REJECT,
+	 .reply = "550 5.7.9 <friend@example.com>: Sender address rejected: no friends"},
+	{.name = "null sender", .conf = ACCESS, .client = "203.0.113.1", .sender = "", .rcpt = "root@mx.test.example",
+	 .want = SMTP_ACCEPT},
+	{.name = "non-fqdn sender", .conf = ACCESS, .client = "203.0.113.1", .sender = "someone@host",
+	 .rcpt = "root@mx.test.example", .want = SMTP_REJECT,
+	 .reply = "504 5.5.2 <someone@host>: Sender address rejected: need fully-qualified address"},
+	{.name = "recipient map", .conf = ACCESS, .client = "127.0.0.1", .rcpt = "blocked@localhost",
+	 .want = SMTP_REJECT, .reply = "554 5.7.2 <blocked@localhost>: Recipient address rejected: blocked"},
+	{.name = "recipient OK does not beat the relay check", .conf = ACCESS, .client = "203.0.113.1",
+	 .rcpt = "permit-me@other.example", .want = SMTP_REJECT, .reply = "554 5.7.1 <permit-me@other.example>: Relay access denied"},
+	{.name = "non-fqdn recipient", .conf = ACCESS, .client = "127.0.0.1", .rcpt = "root",
+	 .want = SMTP_REJECT, .reply = "504 5.5.2 <root>: Recipient address rejected: need fully-qualified address"},
+	{.name = "plain reject", .conf = "smtpd_recipient_restrictions = reject\n", .client = "127.0.0.1",
+	 .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <root@localhost>: Recipient address rejected: Access denied"},
+	{.name = "permit ends only its list", .conf = "smtpd_sender_restrictions = permit\n", .client = "192.0.2.1",
+	 .sender = "a@example.org", .rcpt = "x@example.com", .want = SMTP_REJECT, .reply = "554 5.7.1"},
+};
+
+static void conf_expand(const char *conf, struct buf *out)
+{
+	for (const char *p = conf ? conf : ""; *p; p++) {
+		if (p[0] == '%' && p[1] == 'D') {
+			buf_adds(out, dir);
+			p++;
+		} else {
+			buf_addc(out, *p);
+		}
+	}
+}
+
+START_TEST(test_policy)
+{
+	const struct policy_row *r = &policy_rows[_i];
+	struct buf conf = BUF_INIT, err = BUF_INIT, reply = BUF_INIT;
+	conf_expand(r->conf, &conf);
+	load(buf_str(&conf));
+	struct smtp_policy *p = smtp_policy_new(&err);
+	ck_assert_msg(p != NULL, "%s: %s", r->name, buf_str(&err));
+	struct smtp_session_info si = {
+		.client_name = "unknown",
+		.client_addr = r->client,
+		.helo = r->helo ? r->helo : "client.example",
+		.esmtp = true,
+		.sasl_username = r->sasl,
+		.sender = r->sender ? r->sender : "sender@example.org",
+	};
+	enum smtp_verdict v = smtp_policy_rcpt(p, &si, r->rcpt, &reply);
+	ck_assert_msg(v == r->want, "%s: verdict %d want %d (%s)", r->name, v, r->want, buf_str(&reply));
+	if (r->reply != NULL)
+		ck_assert_msg(strncmp(buf_str(&reply), r->reply, strlen(r->reply)) == 0,
+				"%s: reply [%s] want [%s]", r->name, buf_str(&reply), r->reply);
+	smtp_policy_free(p);
+	buf_free(&conf);
+	buf_free(&err);
+	buf_free(&reply);
+}
+END_TEST
+
+START_TEST(test_broken_restriction)
+{
+	struct buf err = BUF_INIT;
+	load("smtpd_relay_restrictions = permit_mynetworks, permit_everything\n");
+	ck_assert_ptr_null(smtp_policy_new(&err));
+	ck_assert(strstr(buf_str(&err), "permit_everything") != NULL);
+	buf_reset(&err);
+	load("smtpd_recipient_restrictions = check_recipient_access\n");
+	ck_assert_ptr_null(smtp_policy_new(&err));
+	buf_reset(&err);
+	load("mynetworks = 127.0.0.1/40\n");
+	ck_assert_ptr_null(smtp_policy_new(&err));
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_vrfy)
+{
+	struct buf err = BUF_INIT, reply = BUF_INIT;
+	load("");
+	struct smtp_policy *p = smtp_policy_new(&err);
+	ck_assert_ptr_nonnull(p);
+	struct smtp_session_info si = {.client_name = "unknown", .client_addr = "192.0.2.1"};
+	smtp_policy_vrfy(p, &si, "root@localhost", &reply);
+	ck_assert_str_eq(buf_str(&reply), "252 2.0.0 root@localhost");
+	smtp_policy_vrfy(p, &si, "nosuchuser-xyzzy@localhost", &reply);
+	ck_assert(strncmp(buf_str(&reply), "550 5.1.1", 9) == 0);
+	smtp_policy_free(p);
+	buf_free(&err);
+	buf_free(&reply);
+}
+END_TEST
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+int main(void)
+{
+	Suite *s = suite_create("smtp_policy");
+	TCase *tc = tcase_create("policy");
+	tcase_add_loop_test(tc, test_cidr, 0, N(cidr_rows));
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_policy, 0, N(policy_rows));
+	tcase_add_test(tc, test_broken_restriction);
+	tcase_add_test(tc, test_vrfy);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
