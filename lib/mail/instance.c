@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "mail/instance.h"
+#include "mail/newaliases.h"
 #include "mail/qdirs.h"
 #include "mail/services.h"
 #include "util/mem.h"
@@ -152,7 +153,7 @@ static void main_cf(struct buf *b, const char *dir, const char *user, const char
 		   "inet_interfaces = 127.0.0.1\n"
 		   "inet_protocols = ipv4\n"
 		   "local_maildir_base = %s/mail\n"
-		   "alias_maps = texthash:%s/aliases\n"
+		   "alias_maps = hash:%s/aliases\n"
 		   "alias_database = hash:%s/aliases\n",
 		   INSTANCE_MARK, dir, dir, dir, user, group, dir, dir, dir, dir, dir, dir);
 	if (stage)
@@ -205,6 +206,22 @@ static int give_parts(const char *dir, uid_t uid, gid_t gid, struct buf *err)
 				      QDIRS_CREATE | QDIRS_FIX | parts[i].flags, err);
 	}
 	return problems;
+}
+
+/* DIR/aliases.db, as newaliases builds it (its summary line is not wanted here). */
+static int build_aliases(const char *dir, struct buf *err)
+{
+	struct buf spec = BUF_INIT, out = BUF_INIT, diag = BUF_INIT;
+	buf_printf(&spec, "hash:%s/aliases", dir);
+	int rc = newaliases_build(buf_str(&spec), &out, &diag);
+	while (diag.len > 0 && diag.data[diag.len - 1] == '\n')
+		buf_truncate(&diag, diag.len - 1);
+	if (rc != 0)
+		buf_printf(err, "%s/aliases.db: %s", dir, diag.len > 0 ? buf_str(&diag) : "cannot be built");
+	buf_free(&spec);
+	buf_free(&out);
+	buf_free(&diag);
+	return rc == 0 ? 0 : -1;
 }
 
 enum instance_status instance_init(const char *dir, const struct instance_opts *opts,
@@ -270,8 +287,11 @@ enum instance_status instance_init(const char *dir, const struct instance_opts *
 	for (size_t i = 0; i < 3; i++) {
 		buf_reset(&text);
 		if (i == 0)
-			buf_printf(&text, "# aliases - this instance's aliases(5), read directly (alias_maps = texthash:).\n"
-				   "# Every local recipient without an alias gets its own Maildir in %s/mail/.\n", dir);
+			buf_printf(&text, "# aliases - this instance's aliases(5), e.g. \"postmaster: root\".\n"
+				   "# After a change run `newaliases -C %s` to rebuild aliases.db\n"
+				   "# (alias_maps = hash:%s/aliases).\n"
+				   "# Every local recipient without an alias gets its own Maildir in %s/mail/.\n",
+				   dir, dir, dir);
 		else if (i == 1)
 			master_cf(&text, port);
 		else
@@ -281,6 +301,8 @@ enum instance_status instance_init(const char *dir, const struct instance_opts *
 			buf_printf(err, "write %s: %s", path, strerror(errno));
 			goto out;
 		}
+		if (i == 0 && build_aliases(dir, err) < 0)
+			goto out;
 	}
 	*port_out = port;
 	rc = INSTANCE_MADE;

@@ -7,7 +7,8 @@
  * the instance's processes write (queue/ and its subdirectories, data/,
  * mail/, maillog), while main.cf, master.cf and aliases stay root's, so
  * that only ternd and local run as root. An instance is DIR/main.cf (carrying
- * INSTANCE_MARK), the service table DIR/master.cf, DIR/aliases, and the
+ * INSTANCE_MARK), the service table DIR/master.cf, DIR/aliases (aliases(5),
+ * read through DIR/aliases.db, which is built here as newaliases does), the
  * directories DIR/queue (with every subdirectory of qdirs.h), DIR/data and
  * DIR/mail; main.cf is written last, so a half-made directory is never
  * taken for an instance.
