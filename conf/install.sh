@@ -29,19 +29,9 @@ warned_owner=no
 is_root=no
 [ "$(id -u)" = 0 ] && is_root=yes
 
-# Accounts.
+# Accounts (conf/tern-account.sh, which tern init run as root uses too).
 if [ $is_root = yes ] && [ -z "$destdir" ]; then
-	if ! getent group "$group" >/dev/null; then
-		groupadd --system "$group"
-		say "created group $group"
-	fi
-	if ! getent passwd "$user" >/dev/null; then
-		nologin=/usr/sbin/nologin
-		[ -x $nologin ] || nologin=/bin/false
-		useradd --system --user-group --home-dir "$queuedir" --no-create-home \
-			--shell $nologin --comment "Tern mail system" "$user"
-		say "created user $user"
-	fi
+	sh "$srcdir/conf/tern-account.sh" "$user" "$queuedir" "$group"
 fi
 
 # Owner and group names of the manifest, resolved to what exists here.

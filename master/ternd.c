@@ -290,24 +290,28 @@ static void stop_all(struct master *m)
 /* ---- pid file, generation file ---- */
 
 static int pid_fd = -1;
+static int pid_dir_fd = -1;	/* pid/, opened once without following a link */
 
 static void lock_pid_file(struct master *m)
 {
 	char path[4096];
 	/* Relative: ternd runs in queue_directory, whatever a reload reads. */
 	snprintf(path, sizeof(path), "pid/master.pid");
-	pid_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* pid/ and the queue directory may belong to an instance's owner, who
+	 * could swap pid/ for a link to elsewhere: work below one descriptor. */
+	pid_dir_fd = open("pid", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pid_dir_fd < 0)
+		msg_fatal_status(EX_CANTCREAT, "open pid/: %m");
+	pid_fd = openat(pid_dir_fd, "master.pid", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (pid_fd < 0)
 		msg_fatal_status(EX_CANTCREAT, "open %s: %m", path);
-	/* pid/ may belong to an instance's owner: accept only a plain file
-	 * with one link before writing to it as root, and give it to the
-	 * directory's owner, so that the owner can start the instance too. */
+	/* Accept only a plain file with one link before writing to it as
+	 * root, and give it to the directory's owner, so that the owner can
+	 * start the instance too. */
 	struct stat st, dir;
-	char dpath[4096];
-	snprintf(dpath, sizeof(dpath), "pid");
 	if (fstat(pid_fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
 		msg_fatal_status(EX_CANTCREAT, "%s is not a plain file with one link; remove it", path);
-	if (m->root && stat(dpath, &dir) == 0 && st.st_uid != dir.st_uid &&
+	if (m->root && fstat(pid_dir_fd, &dir) == 0 && st.st_uid != dir.st_uid &&
 	    fchown(pid_fd, dir.st_uid, dir.st_gid) < 0)
 		msg_warn("chown %s: %m", path);
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -329,14 +333,14 @@ static void lock_pid_file(struct master *m)
 /* tern reload waits for this number to grow. */
 static void write_generation(unsigned gen)
 {
-	char path[4096], tmp[4200], text[32];
-	snprintf(path, sizeof(path), "pid/master.generation");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	const char *path = "master.generation", *tmp = "master.generation.tmp";
+	char text[32];
+	int dfd = pid_dir_fd >= 0 ? pid_dir_fd : AT_FDCWD;
 	int n = snprintf(text, sizeof(text), "%u\n", gen);
-	unlink(tmp);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0)
-		msg_warn("write %s: %m", path);
+	unlinkat(dfd, tmp, 0);
+	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) < 0 || renameat(dfd, tmp, dfd, path) < 0)
+		msg_warn("write pid/%s: %m", path);
 }
 
 /* ---- start-up ---- */
@@ -491,6 +495,8 @@ int main(int argc, char **argv)
 	int opt, verbose = 0, ready_fd = -1;
 	struct buf err = BUF_INIT;
 
+	/* Descriptors the caller left open are not ours to pass to services. */
+	close_range(3, ~0U, 0);
 	log_init("tern/ternd", LOG_TO_SYSLOG | LOG_TO_STDERR);
 	while ((opt = getopt(argc, argv, "c:fv")) != -1) {
 		switch (opt) {
@@ -547,14 +553,19 @@ int main(int argc, char **argv)
 		msg_fatal_status(EX_UNAVAILABLE, "cannot bind the listening sockets");
 	msg_info("daemon started -- version %s, configuration %s", TERN_VERSION, M.config_dir);
 	write_generation(0);
+	/*
+	 * In the background, neither the master nor its services may keep the
+	 * caller's terminal or pipe: x=$(tern start) would never return.
+	 */
+	if (!M.foreground) {
+		log_set_dest(log_get_dest() & ~LOG_TO_STDERR);
+		detach_stdio();
+	}
 	start_due(&M, now_mono());
-
 	if (!M.foreground) {
 		if (write(ready_fd, "R", 1) != 1)
 			msg_warn("cannot tell tern start that the master is ready: %m");
 		close(ready_fd);
-		log_set_dest(log_get_dest() & ~LOG_TO_STDERR);
-		detach_stdio();
 	}
 	int rc = run_loop(&M, 0);
 	free_runs(&M);

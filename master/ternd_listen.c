@@ -13,6 +13,7 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -195,6 +196,24 @@ static int setup_inet(struct master *m, struct run *r)
 	return rc;
 }
 
+/* chown PATH, a socket, without following a link put in its place. */
+static int give_socket(const char *path, uid_t uid, gid_t gid)
+{
+	int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (pfd < 0)
+		return -1;
+	int rc = -1;
+	if (fstat(pfd, &st) == 0 && S_ISSOCK(st.st_mode))
+		rc = fchownat(pfd, "", uid, gid, AT_EMPTY_PATH);
+	else
+		errno = EPERM;
+	int saved = errno;
+	close(pfd);
+	errno = saved;
+	return rc;
+}
+
 static int setup_unix(struct master *m, struct run *r)
 {
 	bool pub = r->svc->type == SVC_PUBLIC;
@@ -219,9 +238,17 @@ static int setup_unix(struct master *m, struct run *r)
 		return -1;
 	}
 	unlink(sun.sun_path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
-	    (m->root && chown(sun.sun_path, m->owner_uid, m->owner_gid) < 0) ||
-	    chmod(sun.sun_path, pub ? 0666 : 0600) < 0) {
+	/*
+	 * public/ and private/ belong to mail_owner, who could put a link in
+	 * the socket's place: never chmod or chown by name. The mode comes
+	 * from the umask at bind time, the owner through a descriptor of
+	 * what is there now, and only if that is a socket.
+	 */
+	mode_t old_mask = umask(pub ? 0111 : 0177);
+	int bound = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_mask);
+	if (bound < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
+	    (m->root && give_socket(sun.sun_path, m->owner_uid, m->owner_gid) < 0)) {
 		msg_error("service %s: socket %s: %m", r->svc->name, sun.sun_path);
 		close(fd);
 		return -1;

@@ -20,31 +20,20 @@
 
 #include "mail/alias_expand.h"
 #include "mail/config.h"
+#include "mail/param_maps.h"
 #include "mail/resolve.h"
 #include "queue/local.h"
 #include "util/log.h"
-#include "util/map.h"
 #include "util/mem.h"
 
 #define FILE_MAX	(1024 * 1024)
 
-static struct maplist *aliases;
-static int aliases_tried;
+static struct param_maps aliases = PARAM_MAPS_INIT("alias_maps");
 
 static int cb_alias(void *ctx, const char *name, struct buf *value)
 {
 	(void)ctx;
-	if (!aliases_tried) {
-		struct buf err = BUF_INIT;
-		aliases_tried = 1;
-		if (*cfg_str("alias_maps") != '\0'
-		    && (aliases = maplist_open(cfg_str("alias_maps"), 0, &err)) == NULL)
-			msg_warn("alias_maps: %s", buf_str(&err));
-		buf_free(&err);
-	}
-	if (aliases == NULL)
-		return 0;
-	return maplist_lookup(aliases, name, value);
+	return param_maps_lookup(&aliases, name, value);
 }
 
 /* Read a small file that passed the checks; 1 ok, 0 missing, -1 error (reason in out). */

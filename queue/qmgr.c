@@ -9,7 +9,9 @@
  * DESCRIPTION
  *	qmgr moves each new queue file from incoming/ to active/ and starts
  *	one delivery process for it (qmgr_deliver.c), at most
- *	local_destination_concurrency_limit at a time. It wakes on a datagram
+ *	default_process_limit (at most 64) at a time: as in Postfix,
+ *	local_destination_concurrency_limit is per recipient, not a total,
+ *	and one slow remote server must not hold up local mail. It wakes on a datagram
  *	at queue_directory/private/qmgr (cleanup sends one after each commit,
  *	see lib/mail/qwake.h), on a "flush" line on public/qmgr (ternqueue -f,
  *	tern flush, sendmail -q), and once a second in any case, so that
@@ -32,8 +34,8 @@
  *	maximal_backoff_time, maximal_queue_lifetime, bounce_queue_lifetime,
  *	delay_warning_time, bounce_size_limit, 2bounce_notice_recipient,
  *	double_bounce_sender, relayhost, myhostname, inet_protocols,
- *	command_time_limit, local_destination_concurrency_limit (parallel
- *	deliveries), soft_bounce, smtp_connect_timeout,
+ *	command_time_limit, default_process_limit (parallel deliveries),
+ *	soft_bounce, smtp_connect_timeout,
  *	smtp_tls_security_level; the resolution parameters of resolve.h.
  */
 #include "compat.h"
@@ -335,7 +337,7 @@ int main(int argc, char **argv)
 
 	daemon_init(argc, argv, "qmgr", DAEMON_CATCH_TERM);
 	di = daemon_info();
-	max_workers = (int)qmgr_cfg_int("local_destination_concurrency_limit", 4);
+	max_workers = (int)qmgr_cfg_int("default_process_limit", 64);
 	if (max_workers < 1)
 		max_workers = 1;
 	if (max_workers > MAX_WORKERS)

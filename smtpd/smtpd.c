@@ -47,6 +47,7 @@
 #include "mail/config.h"
 #include "mail/daemon.h"
 #include "mail/sasl.h"
+#include "mail/sasl_backend.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -195,11 +196,22 @@ struct listener {
 
 static struct listener *listeners;
 static int nlisteners;
+static uint64_t paused_until;	/* out of descriptors: listeners off until then */
+
+static void listeners_events(uint32_t ev)
+{
+	for (int i = 0; i < nlisteners; i++)
+		smtpd_watch_mod(&listeners[i].w, ev);
+}
 
 static void on_accept(struct smtpd_watch *w, uint32_t events)
 {
 	(void)events;
-	smtpd_conn_accept(w->fd);
+	if (smtpd_conn_accept(w->fd) < 0 && paused_until == 0) {
+		/* A level-triggered listener would wake us for nothing until a session ends. */
+		listeners_events(0);
+		paused_until = smtpd_now() + 250;
+	}
 }
 
 static void add_listener(int fd, const char *addr)
@@ -272,12 +284,37 @@ static void drop_privileges(void)
 		return;
 	if (getpwnam(str_param("mail_owner", "tern")) != NULL
 	    && getpwnam(str_param("mail_owner", "tern"))->pw_uid == 0) {
-		/* A test instance made by root (tern init) names root as its owner. */
+		/* Only a hand-written main.cf names root: tern init run by root
+		 * gives the instance the unprivileged tern account. */
 		msg_warn("mail_owner is %s (uid 0): running with root privileges", cfg_str("mail_owner"));
 		return;
 	}
 	if (priv_drop(str_param("mail_owner", "tern"), &err) < 0)
 		msg_fatal_status(EX_NOPERM, "cannot run as mail_owner: %s", buf_str(&err));
+	buf_free(&err);
+}
+
+/*
+ * A table the policy reads (access maps, virtual_alias_maps) was rebuilt
+ * by ternmap: build the policy again, so the new contents count without
+ * a reload. Looked at once a second at most.
+ */
+static void refresh_policy(uint64_t now)
+{
+	static uint64_t last;
+	if (smtpd.policy == NULL || now - last < 1000)
+		return;
+	last = now;
+	if (!smtp_policy_changed(smtpd.policy))
+		return;
+	struct buf err = BUF_INIT;
+	struct smtp_policy *p = smtp_policy_new(&err);
+	if (p == NULL) {
+		msg_warn("a table was rebuilt but cannot be used, the old one stays: %s", buf_str(&err));
+	} else {
+		smtp_policy_free(smtpd.policy);
+		smtpd.policy = p;
+	}
 	buf_free(&err);
 }
 
@@ -290,11 +327,15 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	char **binds = NULL, **args = xcalloc((size_t)argc + 1, sizeof(char *));
+	/* The -l values; in a static so that an exit from deep inside still sees it in use. */
+	static char **binds;
 	size_t nbind = 0;
 	int nargs = 0;
 
-	/* -l host:port is ours (manual runs and tests); the rest is daemon_init()'s. */
+	/*
+	 * -l host:port is ours (manual runs and tests); the rest is
+	 * daemon_init()'s, moved down in argv itself (nargs <= i).
+	 */
 	for (int i = 0; i < argc; i++) {
 		if (i > 0 && strcmp(argv[i], "-l") == 0) {
 			if (i + 1 >= argc)
@@ -305,10 +346,11 @@ int main(int argc, char **argv)
 			binds = xreallocarray(binds, nbind + 1, sizeof(*binds));
 			binds[nbind++] = argv[i] + 2;
 		} else {
-			args[nargs++] = argv[i];
+			argv[nargs++] = argv[i];
 		}
 	}
-	if (daemon_init(nargs, args, "smtpd", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM) != nargs)
+	argv[nargs] = NULL;
+	if (daemon_init(nargs, argv, "smtpd", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM) != nargs)
 		usage();
 
 	/* Many sessions need many descriptors. */
@@ -340,11 +382,21 @@ int main(int argc, char **argv)
 	struct epoll_event evs[256];
 	uint64_t last_sweep = smtpd_now();
 	while (!daemon_stop) {
-		int timeout = smtpd_conn_timers(smtpd_now());
+		uint64_t now0 = smtpd_now();
+		int timeout = smtpd_conn_timers(now0);
 		smtpd_conn_reap();
+		if (paused_until != 0) {
+			if (now0 >= paused_until) {
+				paused_until = 0;
+				listeners_events(EPOLLIN);
+			} else if (timeout < 0 || (uint64_t)timeout > paused_until - now0) {
+				timeout = (int)(paused_until - now0);
+			}
+		}
 		int n = epoll_wait(epfd, evs, 256, timeout);
 		if (n < 0 && errno != EINTR)
 			msg_fatal("epoll_wait: %m");
+		refresh_policy(smtpd_now());
 		for (int i = 0; i < n; i++) {
 			struct smtpd_watch *w = evs[i].data.ptr;
 			w->handler(w, evs[i].events);
@@ -373,7 +425,8 @@ int main(int argc, char **argv)
 	smtpd_conn_close_all();
 	smtpd_conn_reap();
 	msg_info("daemon stopped");
-	free(args);
+	smtp_policy_free(smtpd.policy);
+	sasl_server_shutdown();	/* closes smtpd_sasl_password_maps */
 	free(binds);
 	return 0;
 }

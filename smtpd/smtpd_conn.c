@@ -588,16 +588,20 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
 	}
 }
 
-void smtpd_conn_accept(int listen_fd)
+int smtpd_conn_accept(int listen_fd)
 {
 	for (int i = 0; i < 256; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				msg_warn("accept: %m: not accepting for a moment");
+				return -1;
+			}
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				msg_warn("accept: %m");
-			return;
+			return 0;
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -632,6 +636,7 @@ void smtpd_conn_accept(int listen_fd)
 		}
 		greet(c, false);
 	}
+	return 0;
 }
 
 int smtpd_conn_timers(uint64_t now)

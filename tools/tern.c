@@ -15,20 +15,28 @@
  * SECURITY
  *	Runs with the caller's privileges: root on a real host, the owner on
  *	an instance. Not set-id. It starts ternd with those same privileges.
+ *	`tern init` run by root creates the unprivileged account the instance
+ *	runs as (tern-account) and hands it the parts its processes write.
  *
  * SEE ALSO
  *	tern(8), ternd(8)
  */
 #include "compat.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "mail/config.h"
+#include "mail/daemon.h"
 #include "tools/tern.h"
+#include "util/buf.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 static void usage(void)
 {
@@ -37,6 +45,38 @@ static void usage(void)
 		"       tern [-c config_dir] start [-f]\n"
 		"       tern [-c config_dir] stop | reload | status | flush | check\n");
 	exit(EX_USAGE);
+}
+
+/*
+ * Root never acts for a configuration that someone else controls: its
+ * owner could name any daemon_directory (run as root by start) or write
+ * any pid into the pid file (signalled by stop). When the configuration
+ * directory or its main.cf belongs to another user, tern becomes that
+ * user first, so the instance runs exactly as if its owner had started
+ * it, and nothing of it runs as root.
+ */
+static void act_as_config_owner(const char *dir)
+{
+	if (geteuid() != 0)
+		return;
+	const char *cdir = dir ? dir : config_default_dir();
+	char *main_cf = xasprintf("%s/main.cf", cdir);
+	struct stat dst, mst;
+	uid_t owner = 0;
+	if (stat(cdir, &dst) == 0 && dst.st_uid != 0)
+		owner = dst.st_uid;
+	if (stat(main_cf, &mst) == 0 && mst.st_uid != 0)
+		owner = mst.st_uid;
+	free(main_cf);
+	if (owner == 0)
+		return;
+	struct passwd *pw = getpwuid(owner);
+	gid_t gid = pw ? pw->pw_gid : (owner == dst.st_uid ? dst.st_gid : mst.st_gid);
+	struct buf err = BUF_INIT;
+	if (priv_drop_ids(owner, gid, &err) < 0)
+		msg_fatal_status(EX_NOPERM, "cannot become %s, the owner of %s: %s",
+				 pw ? pw->pw_name : "its owner", cdir, buf_str(&err));
+	msg_debug("acting as uid %ld, the owner of %s", (long)owner, cdir);
 }
 
 int main(int argc, char **argv)
@@ -68,6 +108,7 @@ int main(int argc, char **argv)
 		usage();
 	if (dir && *dir == '\0')
 		usage();
+	act_as_config_owner(dir);
 	if (strcmp(cmd, "start") == 0)
 		return cmd_start(dir, foreground);
 	if (strcmp(cmd, "stop") == 0)

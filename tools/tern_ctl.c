@@ -119,7 +119,13 @@ static int check_config(bool quiet)
 	return problems;
 }
 
-/* Create missing queue directories; with fix, repair owners and modes. */
+/*
+ * Create missing queue directories; with fix, repair owners and modes,
+ * and those of mail_owner's other parts: data_directory,
+ * local_maildir_base and maillog_file (created when missing in an
+ * existing directory: an owner-started master cannot create the log in a
+ * root-made instance).
+ */
 static int check_queue(bool fix)
 {
 	struct qdir_ids ids;
@@ -128,6 +134,24 @@ static int check_queue(bool fix)
 	int n = -1;
 	if (qdirs_ids(cfg_str("mail_owner"), cfg_str("setgid_group"), &ids, &report) == 0)
 		n = qdirs_setup(cfg_str("queue_directory"), &ids, flags, &report);
+	if (n >= 0 && fix) {
+		static const struct { const char *param; mode_t mode; int flags; } own[] = {
+			{ .param = "data_directory", .mode = 0700 },
+			{ .param = "local_maildir_base", .mode = 0700 },
+			{ .param = "maillog_file", .mode = 0, .flags = QDIRS_FILE },
+		};
+		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+			const char *path = cfg_str(own[i].param);
+			char *parent = xstrdup(path), *slash = strrchr(parent, '/');
+			struct stat st;
+			if (slash)
+				*slash = '\0';
+			bool there = slash && (*parent == '\0' || stat(parent, &st) == 0);
+			free(parent);
+			if (*path && there)
+				n += qdirs_own(path, ids.uid, ids.gid, own[i].mode, flags | own[i].flags, &report);
+		}
+	}
 	if (report.len)
 		fprintf(stderr, "tern: %s", buf_str(&report));
 	buf_free(&report);

@@ -2,7 +2,10 @@
  * tern_init.c - `tern init [--port N] DIR`: make a self-contained
  * instance that runs without root (the work is lib/mail/instance.c).
  *
- * Runs as the caller, who becomes the instance's mail_owner. The last
+ * Runs as the caller, who becomes the instance's mail_owner; run by
+ * root, the instance's mail_owner is the unprivileged account TERN_USER
+ * ("tern", created when missing by the tern-account script that make
+ * install uses too), so that only ternd and local run as root. The last
  * line of output is the SMTP address, 127.0.0.1:PORT. Run again on an
  * instance it made, it changes nothing and exits 0; a directory that is
  * neither empty nor such an instance is refused with exit 73
@@ -17,16 +20,20 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "mail/daemon.h"
 #include "mail/instance.h"
 #include "tools/tern.h"
 #include "util/buf.h"
+#include "util/mem.h"
 
 static void init_usage(void)
 {
@@ -67,6 +74,60 @@ static const char *stage_dir(void)
 		return NULL;
 	snprintf(stage, sizeof(stage), "%s/stage", top);
 	return stage;
+}
+
+/*
+ * The account a root-made instance runs as: TERN_USER, created when
+ * missing by the same script `make install` uses (conf/tern-account.sh,
+ * tern-account in stage/ or the daemon directory).
+ */
+static int owner_account(const char *stage, struct buf *err)
+{
+	if (getpwnam(TERN_USER) != NULL)
+		return 0;
+	char *helper = xasprintf("%s/tern-account", stage ? stage : TERN_DAEMON_DIR);
+	char *argv[] = { helper, TERN_USER, TERN_QUEUE_DIR, NULL };
+	int status = -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(2, 1);	/* stdout's last line is the instance's address */
+		execv(helper, argv);
+		fprintf(stderr, "tern: cannot run %s: %s\n", helper, strerror(errno));
+		_exit(EX_UNAVAILABLE);
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || getpwnam(TERN_USER) == NULL) {
+		buf_printf(err, "cannot create the user %s (with %s) for the instance to run as",
+			   TERN_USER, helper);
+		free(helper);
+		return -1;
+	}
+	free(helper);
+	return 0;
+}
+
+/*
+ * Can the owner reach PATH (search every directory on the way)? Asked
+ * in a child that becomes the owner, since only the kernel knows. A
+ * clone under /root (0700) cannot host an instance that runs as tern.
+ */
+static bool owner_reaches(const char *owner, const char *path)
+{
+	uid_t uid;
+	gid_t gid;
+	struct buf err = BUF_INIT;
+	if (priv_lookup(owner, &uid, &gid, &err) < 0) {
+		buf_free(&err);
+		return false;
+	}
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(priv_drop_ids(uid, gid, &err) == 0 && access(path, X_OK) == 0 ? 0 : 1);
+	int status = -1;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 static void print_summary(const char *dir, int port, bool made)
@@ -127,6 +188,29 @@ int cmd_init(int argc, char **argv)
 	struct instance_opts opts = { .port = port, .stage = stage_dir(), .drop_group = TERN_DROP_GROUP };
 	struct buf err = BUF_INIT;
 	int have = -1;
+	/* Root's instance runs as an unprivileged account, never as root. */
+	if (geteuid() == 0 && !instance_is(dir)) {
+		if (owner_account(opts.stage, &err) < 0) {
+			fprintf(stderr, "tern: %s\n", buf_str(&err));
+			buf_free(&err);
+			return EX_CANTCREAT;
+		}
+		opts.owner = TERN_USER;
+		/* DIR itself is opened to the owner by instance_init(). */
+		char parent[PATH_MAX];
+		strlcpy(parent, dir, sizeof(parent));
+		*strrchr(parent, '/') = '\0';
+		const char *need[] = { *parent ? parent : "/", opts.stage };
+		for (size_t i = 0; i < 2; i++) {
+			if (need[i] && !owner_reaches(TERN_USER, need[i])) {
+				fprintf(stderr, "tern: the instance would run as %s, who cannot reach %s "
+					"(a directory on the way is closed to others, as /root is);\n"
+					"      make it where %s can reach it, or open the way with chmod o+x\n",
+					TERN_USER, need[i], TERN_USER);
+				return EX_CANTCREAT;
+			}
+		}
+	}
 	switch (instance_init(dir, &opts, &have, &err)) {
 	case INSTANCE_MADE:
 		print_summary(dir, have, true);

@@ -279,7 +279,8 @@ int main(int argc, char **argv)
 		usage();
 	if (config_load(confdir, false, &err) < 0) {
 		fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
-		return EX_CONFIG;
+		ret = EX_CONFIG;
+		goto done;
 	}
 	log_set_dest(LOG_TO_STDERR | (*cfg_str("maillog_file") ? LOG_TO_FILE : LOG_TO_SYSLOG));
 	log_set_file(cfg_str("maillog_file"));
@@ -290,11 +291,13 @@ int main(int argc, char **argv)
 		struct buf d = BUF_INIT;
 
 		buf_printf(&d, "%s/deferred", qdir);
-		if (stat(buf_str(&d), &st) < 0 || (geteuid() != 0 && geteuid() != st.st_uid)) {
-			fprintf(stderr, "ternqueue: %s: permission denied (root or mail_owner only)\n", qdir);
-			return EX_NOPERM;
-		}
+		bool allowed = stat(buf_str(&d), &st) == 0 && (geteuid() == 0 || geteuid() == st.st_uid);
 		buf_free(&d);
+		if (!allowed) {
+			fprintf(stderr, "ternqueue: %s: permission denied (root or mail_owner only)\n", qdir);
+			ret = EX_NOPERM;
+			goto done;
+		}
 	}
 	if (show_id != NULL) {
 		ret = show(qdir, show_id);
@@ -332,6 +335,7 @@ int main(int argc, char **argv)
 		if (done > 0 && op != OP_DELETE && op != OP_HOLD)
 			qwake_send(qdir, QWAKE_NEW);
 	}
+done:
 	free(ids);
 	buf_free(&err);
 	buf_free(&out);

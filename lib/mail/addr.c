@@ -111,9 +111,14 @@ static struct tok next_tok(struct lexer *lx)
 		while (lx->pos < lx->len && lx->s[lx->pos] != close) {
 			unsigned char d = (unsigned char)lx->s[lx->pos];
 			if (d == '\\') {
-				/* A quoted pair never hides a NUL or a control character. */
+				/*
+				 * A quoted pair escapes a visible character, a space or
+				 * a tab (RFC 5322), never a NUL or a control character,
+				 * and not CR/LF either: the folding is removed later,
+				 * and a backslash, LF, '"' would become an escaped quote.
+				 */
 				unsigned char e = lx->pos + 1 < lx->len ? (unsigned char)lx->s[lx->pos + 1] : 0;
-				if (e == '\0' || (e < ' ' && !is_wsp(e)))
+				if (e < ' ' && e != '\t')
 					break;
 				lx->pos++;
 			} else if (d == '\0' || (d < ' ' && !is_wsp(d)) || (close == ']' && (d == '[')))

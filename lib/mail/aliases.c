@@ -209,25 +209,15 @@ int aliases_read_file(const char *path, const struct aliases_opts *o, struct buf
 		return -1;
 	}
 	struct buf text = BUF_INIT;
-	for (;;) {
-		buf_reserve(&text, 65536);
-		ssize_t n = read(fd, text.data + text.len, text.cap - text.len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			buf_reset(err);
-			buf_printf(err, "read %s: %s", path, strerror(errno));
-			buf_free(&text);
-			close(fd);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		text.len += (size_t)n;
-		text.data[text.len] = '\0';
+	if (buf_read_fd(&text, fd, 0) < 0) {
+		buf_reset(err);
+		buf_printf(err, "read %s: %s", path, strerror(errno));
+		buf_free(&text);
+		close(fd);
+		return -1;
 	}
 	close(fd);
-	int r = aliases_parse(text.data, text.len, path, o);
+	int r = aliases_parse(buf_str(&text), text.len, path, o);
 	buf_free(&text);
 	if (r < 0) {
 		buf_reset(err);

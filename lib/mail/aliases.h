@@ -2,7 +2,10 @@
  * aliases.h - the aliases(5) file: parser and value splitter.
  *
  * Mail layer; no privileges of its own (newaliases reads the file as its
- * caller; local delivery uses aliases_split_value() on looked-up values).
+ * caller). Local delivery does not use aliases_split_value(): it splits
+ * looked-up values with alias_split() (alias_expand.h), which also reads
+ * .forward and :include: files (comments, white space between items,
+ * "quoted"@domain kept quoted), a grammar this splitter does not have.
  *
  * Syntax (the union of sendmail's and Postfix's):
  *   name: value, value, ...

@@ -9,7 +9,8 @@
  * recipient_canonical_maps, virtual_alias_maps,
  * virtual_alias_expansion_limit, virtual_alias_recursion_limit.
  * Tables are opened on first use and kept; they are reopened when the
- * parameter's value changes (after a reload).
+ * parameter's value changes (after a reload) or their file was rebuilt
+ * (param_maps.h).
  */
 #include "compat.h"
 
@@ -19,61 +20,20 @@
 #include "mail/cleanup.h"
 #include "mail/cleanup_impl.h"
 #include "mail/config.h"
+#include "mail/param_maps.h"
 #include "util/buf.h"
-#include "util/log.h"
-#include "util/map.h"
-#include "util/mem.h"
 
-struct table {
-	const char *param;
-	char *spec;		/* value the list was opened with */
-	struct maplist *list;
-	bool broken;		/* could not be opened: every lookup fails */
+static struct param_maps tables[] = {
+	[CLEANUP_TABLE_CANONICAL] = PARAM_MAPS_INIT("canonical_maps"),
+	[CLEANUP_TABLE_SENDER_CANONICAL] = PARAM_MAPS_INIT("sender_canonical_maps"),
+	[CLEANUP_TABLE_RECIPIENT_CANONICAL] = PARAM_MAPS_INIT("recipient_canonical_maps"),
+	[CLEANUP_TABLE_VIRTUAL] = PARAM_MAPS_INIT("virtual_alias_maps"),
 };
-
-static struct table tables[] = {
-	[CLEANUP_TABLE_CANONICAL] = {.param = "canonical_maps"},
-	[CLEANUP_TABLE_SENDER_CANONICAL] = {.param = "sender_canonical_maps"},
-	[CLEANUP_TABLE_RECIPIENT_CANONICAL] = {.param = "recipient_canonical_maps"},
-	[CLEANUP_TABLE_VIRTUAL] = {.param = "virtual_alias_maps"},
-};
-
-static struct table *table_get(enum cleanup_table t)
-{
-	struct table *tb = &tables[t];
-	const char *spec = cfg_str(tb->param);
-	if (tb->spec != NULL && strcmp(tb->spec, spec) == 0)
-		return tb;
-	if (tb->list)
-		maplist_close(tb->list);
-	free(tb->spec);
-	tb->spec = xstrdup(spec);
-	tb->list = NULL;
-	tb->broken = false;
-	if (*spec != '\0') {
-		struct buf err = BUF_INIT;
-		tb->list = maplist_open(spec, 0, &err);
-		if (tb->list == NULL) {
-			msg_warn("%s: %s", tb->param, buf_str(&err));
-			tb->broken = true;
-		}
-		buf_free(&err);
-	}
-	return tb;
-}
 
 static int config_lookup(void *ctx, enum cleanup_table t, const char *key, struct buf *value)
 {
 	(void)ctx;
-	struct table *tb = table_get(t);
-	if (tb->broken)
-		return -1;
-	if (tb->list == NULL)
-		return 0;
-	int rc = maplist_lookup(tb->list, key, value);
-	if (rc < 0)
-		msg_warn("%s lookup of %s failed", tb->param, key);
-	return rc;
+	return param_maps_lookup(&tables[t], key, value);
 }
 
 struct cleanup *cleanup_open(enum cleanup_source source, int flags)

@@ -160,25 +160,13 @@ static int read_file(const char *path, struct buf *data, struct stat *st, bool *
 		return -1;
 	}
 	*exists = true;
-	for (;;) {
-		buf_reserve(data, 65536);
-		ssize_t r = read(fd, data->data + data->len, 65536);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			buf_printf(err, "read %s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		data->len += (size_t)r;
-		data->data[data->len] = '\0';
-		if (data->len > MAIN_CF_MAX) {
+	if (buf_read_fd(data, fd, MAIN_CF_MAX) < 0) {
+		if (errno == EFBIG)
 			buf_printf(err, "%s: larger than %u bytes", path, MAIN_CF_MAX);
-			close(fd);
-			return -1;
-		}
+		else
+			buf_printf(err, "read %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
 	}
 	close(fd);
 	return 0;

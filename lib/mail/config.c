@@ -428,30 +428,17 @@ int config_load(const char *dir, bool missing_ok, struct buf *err)
 		reset_all();
 		goto out;
 	}
-	for (;;) {
-		buf_reserve(&data, 65536);
-		ssize_t n = read(fd, data.data + data.len, 65536);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			buf_printf(e, "read %s: %s", C.file, strerror(errno));
-			close(fd);
-			reset_all();
-			goto out;
-		}
-		if (n == 0)
-			break;
-		data.len += (size_t)n;
-		data.data[data.len] = '\0';
-		if (data.len > MAIN_CF_MAX) {
+	if (buf_read_fd(&data, fd, MAIN_CF_MAX) < 0) {
+		if (errno == EFBIG)
 			buf_printf(e, "%s: larger than %u bytes", C.file, MAIN_CF_MAX);
-			close(fd);
-			reset_all();
-			goto out;
-		}
+		else
+			buf_printf(e, "read %s: %s", C.file, strerror(errno));
+		close(fd);
+		reset_all();
+		goto out;
 	}
 	close(fd);
-	rc = config_load_buffer(C.file, data.data ? data.data : "", data.len, e);
+	rc = config_load_buffer(C.file, buf_str(&data), data.len, e);
 out:
 	buf_free(&data);
 	buf_free(&tmp);

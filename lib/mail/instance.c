@@ -2,7 +2,9 @@
  * instance.c - make a self-contained instance (see instance.h); the
  * work behind `tern init DIR`.
  *
- * Mail layer; runs as the caller, no privileges needed.
+ * Mail layer; runs as the caller, no privileges needed. Run by root for
+ * an unprivileged owner, it hands that owner the parts its processes
+ * write (give_parts) through descriptors opened without following links.
  */
 #include "compat.h"
 
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "mail/instance.h"
+#include "mail/newaliases.h"
 #include "mail/qdirs.h"
 #include "mail/services.h"
 #include "util/mem.h"
@@ -150,7 +153,7 @@ static void main_cf(struct buf *b, const char *dir, const char *user, const char
 		   "inet_interfaces = 127.0.0.1\n"
 		   "inet_protocols = ipv4\n"
 		   "local_maildir_base = %s/mail\n"
-		   "alias_maps = texthash:%s/aliases\n"
+		   "alias_maps = hash:%s/aliases\n"
 		   "alias_database = hash:%s/aliases\n",
 		   INSTANCE_MARK, dir, dir, dir, user, group, dir, dir, dir, dir, dir, dir);
 	if (stage)
@@ -175,6 +178,52 @@ static void master_cf(struct buf *b, int port)
 		   "local         unix    -       -         -         root  1      local\n", port);
 }
 
+/*
+ * What the owner's processes write becomes the owner's: queue/ (so that
+ * the owner, too, can start the instance: pid/ follows queue/), data/,
+ * mail/ and the maillog, made now because the owner cannot create files
+ * in DIR. DIR itself, main.cf, master.cf and aliases stay root's; DIR is
+ * opened to everyone's search (0755) so the owner can reach its parts.
+ */
+static int give_parts(const char *dir, uid_t uid, gid_t gid, struct buf *err)
+{
+	static const struct { const char *name; mode_t mode; int flags; } parts[] = {
+		{ .name = "queue", .mode = 0755 },
+		{ .name = "data", .mode = 0700 },
+		{ .name = "mail", .mode = 0700 },
+		{ .name = "maillog", .mode = 0640, .flags = QDIRS_FILE },
+	};
+	char path[PATHBUF];
+	int problems = 0;
+
+	if (chmod(dir, 0755) < 0) {
+		buf_printf(err, "chmod %s: %s", dir, strerror(errno));
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, parts[i].name);
+		problems += qdirs_own(path, uid, gid, parts[i].mode,
+				      QDIRS_CREATE | QDIRS_FIX | parts[i].flags, err);
+	}
+	return problems;
+}
+
+/* DIR/aliases.db, as newaliases builds it (its summary line is not wanted here). */
+static int build_aliases(const char *dir, struct buf *err)
+{
+	struct buf spec = BUF_INIT, out = BUF_INIT, diag = BUF_INIT;
+	buf_printf(&spec, "hash:%s/aliases", dir);
+	int rc = newaliases_build(buf_str(&spec), &out, &diag);
+	while (diag.len > 0 && diag.data[diag.len - 1] == '\n')
+		buf_truncate(&diag, diag.len - 1);
+	if (rc != 0)
+		buf_printf(err, "%s/aliases.db: %s", dir, diag.len > 0 ? buf_str(&diag) : "cannot be built");
+	buf_free(&spec);
+	buf_free(&out);
+	buf_free(&diag);
+	return rc == 0 ? 0 : -1;
+}
+
 enum instance_status instance_init(const char *dir, const struct instance_opts *opts,
 				   int *port_out, struct buf *err)
 {
@@ -188,9 +237,20 @@ enum instance_status instance_init(const char *dir, const struct instance_opts *
 	if (!dir_is_empty(dir))
 		return INSTANCE_FOREIGN;
 
-	struct passwd *pw = getpwuid(geteuid());
+	struct passwd *pw = opts->owner ? getpwnam(opts->owner) : getpwuid(geteuid());
 	if (pw == NULL) {
-		buf_printf(err, "uid %ld has no passwd entry", (long)geteuid());
+		if (opts->owner)
+			buf_printf(err, "mail_owner %s: no such user", opts->owner);
+		else
+			buf_printf(err, "uid %ld has no passwd entry", (long)geteuid());
+		return INSTANCE_ERROR;
+	}
+	/* Root making an instance for an unprivileged owner gives it its parts. */
+	bool give = pw->pw_uid != geteuid();
+	uid_t owner_uid = pw->pw_uid;
+	gid_t owner_gid = pw->pw_gid;
+	if (give && (geteuid() != 0 || owner_uid == 0)) {
+		buf_printf(err, "only root can make an instance for %s", pw->pw_name);
 		return INSTANCE_ERROR;
 	}
 	char *user = xstrdup(pw->pw_name);
@@ -217,6 +277,8 @@ enum instance_status instance_init(const char *dir, const struct instance_opts *
 			goto out;
 		}
 	}
+	if (give && give_parts(dir, owner_uid, owner_gid, err) != 0)
+		goto out;
 	snprintf(path, sizeof(path), "%s/queue", dir);
 	if (qdirs_setup(path, &ids, QDIRS_CREATE, err) != 0)
 		goto out;
@@ -225,8 +287,11 @@ enum instance_status instance_init(const char *dir, const struct instance_opts *
 	for (size_t i = 0; i < 3; i++) {
 		buf_reset(&text);
 		if (i == 0)
-			buf_printf(&text, "# aliases - this instance's aliases(5), read directly (alias_maps = texthash:).\n"
-				   "# Every local recipient without an alias gets its own Maildir in %s/mail/.\n", dir);
+			buf_printf(&text, "# aliases - this instance's aliases(5), e.g. \"postmaster: root\".\n"
+				   "# After a change run `newaliases -C %s` to rebuild aliases.db\n"
+				   "# (alias_maps = hash:%s/aliases).\n"
+				   "# Every local recipient without an alias gets its own Maildir in %s/mail/.\n",
+				   dir, dir, dir);
 		else if (i == 1)
 			master_cf(&text, port);
 		else
@@ -236,6 +301,8 @@ enum instance_status instance_init(const char *dir, const struct instance_opts *
 			buf_printf(err, "write %s: %s", path, strerror(errno));
 			goto out;
 		}
+		if (i == 0 && build_aliases(dir, err) < 0)
+			goto out;
 	}
 	*port_out = port;
 	rc = INSTANCE_MADE;

@@ -78,16 +78,23 @@ static void want_ids(const struct qdir *q, const struct qdir_ids *ids, const str
  * that root repairing an instance owned by a user can never be pointed
  * at another directory. chmod after chown: chown clears set-group-ID.
  */
-static int set_owner_mode(const char *path, uid_t uid, gid_t gid, mode_t mode)
+static int set_owner_mode_of(const char *path, int oflags, uid_t uid, gid_t gid, mode_t mode)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | oflags);
 	if (fd < 0)
 		return -1;
-	int rc = (fchown(fd, uid, gid) == 0 && fchmod(fd, mode) == 0) ? 0 : -1;
+	struct stat st;
+	int rc = (fstat(fd, &st) == 0 && ((oflags & O_DIRECTORY) || S_ISREG(st.st_mode)) &&
+		  fchown(fd, uid, gid) == 0 && (mode == 0 || fchmod(fd, mode) == 0)) ? 0 : -1;
 	int saved = errno;
 	close(fd);
 	errno = saved;
 	return rc;
+}
+
+static int set_owner_mode(const char *path, uid_t uid, gid_t gid, mode_t mode)
+{
+	return set_owner_mode_of(path, O_DIRECTORY, uid, gid, mode);
 }
 
 int qdirs_setup(const char *queue_dir, const struct qdir_ids *ids, int flags, struct buf *report)
@@ -131,4 +138,42 @@ int qdirs_setup(const char *queue_dir, const struct qdir_ids *ids, int flags, st
 		problems++;
 	}
 	return problems;
+}
+
+int qdirs_own(const char *path, uid_t uid, gid_t gid, mode_t mode, int flags, struct buf *report)
+{
+	bool file = flags & QDIRS_FILE;
+	int oflags = file ? 0 : O_DIRECTORY;
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT && (flags & QDIRS_CREATE)) {
+			int made;
+			if (file) {
+				int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+					      mode ? mode : 0640);
+				made = fd >= 0 && close(fd) == 0;
+			} else {
+				made = mkdir(path, 0700) == 0;
+			}
+			if (made && set_owner_mode_of(path, oflags, uid, gid, mode) == 0)
+				return 0;
+		}
+		buf_printf(report, "%s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (file ? !S_ISREG(st.st_mode) : !S_ISDIR(st.st_mode)) {
+		buf_printf(report, "%s: not a %s\n", path, file ? "plain file" : "directory");
+		return 1;
+	}
+	if (st.st_uid == uid && st.st_gid == gid && (mode == 0 || (st.st_mode & 07777) == mode))
+		return 0;
+	if ((flags & QDIRS_FIX) && set_owner_mode_of(path, oflags, uid, gid, mode) == 0)
+		return 0;
+	buf_printf(report, "%s: owner %ld:%ld mode %04o, want %ld:%ld", path, (long)st.st_uid,
+		   (long)st.st_gid, (unsigned)(st.st_mode & 07777), (long)uid, (long)gid);
+	if (mode)
+		buf_printf(report, " mode %04o", (unsigned)mode);
+	buf_adds(report, "\n");
+	return 1;
 }

@@ -44,6 +44,7 @@ int qdirs_ids(const char *owner, const char *group, struct qdir_ids *ids, struct
 
 #define QDIRS_CREATE	0x01	/* create what is missing */
 #define QDIRS_FIX	0x02	/* repair owner and mode of what exists */
+#define QDIRS_FILE	0x04	/* qdirs_own: PATH is a plain file, not a directory */
 
 /*
  * Check (and with flags create/repair) QUEUE_DIR's subdirectories. Each
@@ -51,5 +52,15 @@ int qdirs_ids(const char *owner, const char *group, struct qdir_ids *ids, struct
  * number of such problems, or -1 when the queue directory is unusable.
  */
 int qdirs_setup(const char *queue_dir, const struct qdir_ids *ids, int flags, struct buf *report);
+
+/*
+ * One more path of mail_owner's outside the queue (data_directory,
+ * local_maildir_base, maillog_file): PATH must be a directory (a plain
+ * file with QDIRS_FILE) owned by UID:GID with MODE (0: any mode; a file
+ * is then created 0640). Links are never followed. With flags it is
+ * created or repaired; otherwise a mismatch is reported. Returns 0, or 1
+ * after adding a line to report.
+ */
+int qdirs_own(const char *path, uid_t uid, gid_t gid, mode_t mode, int flags, struct buf *report);
 
 #endif

@@ -14,48 +14,21 @@
 #include <string.h>
 
 #include "mail/config.h"
+#include "mail/param_maps.h"
 #include "mail/resolve.h"
-#include "util/log.h"
-#include "util/map.h"
-#include "util/mem.h"
 
 /* alias_maps, opened on first use and kept: lookups are frequent. */
-static struct maplist *alias_list;
-static char *alias_spec;
-
-static struct maplist *aliases(void)
-{
-	const char *spec = cfg_str("alias_maps");
-	struct buf err = BUF_INIT;
-
-	if (alias_spec != NULL && strcmp(alias_spec, spec) == 0)
-		return alias_list;
-	if (alias_list != NULL)
-		maplist_close(alias_list);
-	free(alias_spec);
-	alias_spec = xstrdup(spec);
-	alias_list = NULL;
-	if (*spec != '\0') {
-		alias_list = maplist_open(spec, 0, &err);
-		if (alias_list == NULL)
-			msg_warn("alias_maps: %s", buf_str(&err));
-	}
-	buf_free(&err);
-	return alias_list;
-}
+static struct param_maps aliases = PARAM_MAPS_INIT("alias_maps");
 
 int resolve_local_user_known(const char *full, const char *base, void *ctx)
 {
-	struct maplist *list = aliases();
 	struct buf value = BUF_INIT;
-	int found = 0;
+	int found;
 
 	(void)ctx;
-	if (list != NULL) {
-		found = maplist_lookup(list, full, &value) > 0;
-		if (!found && strcmp(full, base) != 0)
-			found = maplist_lookup(list, base, &value) > 0;
-	}
+	found = param_maps_lookup(&aliases, full, &value) > 0;
+	if (!found && strcmp(full, base) != 0)
+		found = param_maps_lookup(&aliases, base, &value) > 0;
 	buf_free(&value);
 	if (!found)
 		found = getpwnam(base) != NULL;

@@ -205,6 +205,15 @@ void smtp_policy_free(struct smtp_policy *p)
 	free(p);
 }
 
+bool smtp_policy_changed(const struct smtp_policy *p)
+{
+	for (int c = 0; c < CL_COUNT; c++)
+		for (size_t i = 0; i < p->lists[c].n; i++)
+			if (p->lists[c].r[i].map != NULL && map_changed(p->lists[c].r[i].map))
+				return true;
+	return p->virtual_maps != NULL && maplist_changed(p->virtual_maps);
+}
+
 bool smtp_policy_mynetworks(const struct smtp_policy *p, const char *addr)
 {
 	return addr != NULL && *addr != '\0' && cidr_list_match(&p->mynetworks, addr);

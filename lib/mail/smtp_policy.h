@@ -32,6 +32,12 @@ struct smtp_policy;
  */
 struct smtp_policy *smtp_policy_new(struct buf *err);
 void smtp_policy_free(struct smtp_policy *p);
+/*
+ * True when a table of the policy (an access map, virtual_alias_maps)
+ * was rebuilt since it was opened: build a new policy to see the new
+ * contents (a stat() per table; smtpd asks once a second).
+ */
+bool smtp_policy_changed(const struct smtp_policy *p);
 
 /* Is addr ("192.0.2.1", "::1") in mynetworks? */
 bool smtp_policy_mynetworks(const struct smtp_policy *p, const char *addr);

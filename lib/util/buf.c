@@ -4,10 +4,12 @@
  */
 #include "compat.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/mem.h"
@@ -119,4 +121,24 @@ char *buf_steal(struct buf *b)
 const char *buf_str(const struct buf *b)
 {
 	return b->data ? b->data : "";
+}
+
+int buf_read_fd(struct buf *b, int fd, size_t max)
+{
+	for (;;) {
+		buf_reserve(b, 65536);
+		ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+		if (n == 0)
+			return 0;
+		if (max > 0 && b->len > max) {
+			errno = EFBIG;
+			return -1;
+		}
+	}
 }

@@ -29,6 +29,12 @@ void buf_addc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_truncate(struct buf *b, size_t len);
+/*
+ * Append everything read from fd up to end of file. Returns 0, or -1
+ * with errno set: a read error, or EFBIG when more than max bytes were
+ * read (max 0: no limit). What was read stays in b either way.
+ */
+int buf_read_fd(struct buf *b, int fd, size_t max);
 /* Remove the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 /* Detach the string: caller frees it; b is empty afterwards. */

@@ -150,23 +150,13 @@ int mapsrc_parse(const char *text, size_t len, const char *file, const struct ma
 int mapsrc_read_fd(int fd, const char *file, const struct mapsrc_opts *o, struct buf *err)
 {
 	struct buf text = BUF_INIT;
-	for (;;) {
-		buf_reserve(&text, 65536);
-		ssize_t n = read(fd, text.data + text.len, text.cap - text.len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			buf_reset(err);
-			buf_printf(err, "read %s: %s", file, strerror(errno));
-			buf_free(&text);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		text.len += (size_t)n;
-		text.data[text.len] = '\0';
+	if (buf_read_fd(&text, fd, 0) < 0) {
+		buf_reset(err);
+		buf_printf(err, "read %s: %s", file, strerror(errno));
+		buf_free(&text);
+		return -1;
 	}
-	int r = mapsrc_parse(text.data ? text.data : "", text.len, file, o);
+	int r = mapsrc_parse(buf_str(&text), text.len, file, o);
 	buf_free(&text);
 	if (r < 0 && err->len == 0) {
 		/* The entry callback stopped and left no reason of its own. */

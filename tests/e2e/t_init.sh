@@ -14,8 +14,20 @@ for d in queue data mail; do
 	[ -d "$TERN_DIR/$d" ] || fail "no $d/"
 done
 
-# The settings the instance needs, as issue 2 lists them.
+# The settings the instance needs, as issue 2 lists them. The owner is
+# the caller, or for root the unprivileged account the build names
+# (TERN_USER, "tern"), which tern init creates when it is missing.
 me=$(id -un)
+if [ "$(id -u)" = 0 ]; then
+	me=$(sed -n 's/^TERN_USER = //p' "$TERN_TOP/Makefile")
+	[ -n "$me" ] || fail "cannot read TERN_USER from Makefile"
+	uid=$(id -u "$me") || fail "root's tern init did not create the user $me"
+	[ "$uid" != 0 ] || fail "root's instance runs as uid 0 ($me)"
+	case $(getent passwd "$me" | cut -d: -f7) in
+	*/nologin|*/false) ;;
+	*) fail "$me has a login shell" ;;
+	esac
+fi
 for want in "queue_directory = $TERN_DIR/queue" "data_directory = $TERN_DIR/data" \
 	"maillog_file = $TERN_DIR/maillog" "mail_owner = $me" "inet_protocols = ipv4" \
 	"local_maildir_base = $TERN_DIR/mail" "inet_interfaces = 127.0.0.1" \
@@ -37,6 +49,46 @@ check_mode private 700
 for d in incoming active deferred hold corrupt defer; do check_mode $d 700; done
 check_mode pid 755
 [ "$(stat -c %a "$TERN_DIR/mail")" = 700 ] || fail "mail/ mode"
+
+# What the owner's processes write is the owner's; made by root, the
+# configuration stays root's and out of the owner's reach.
+owned() {	# owned PATH OWNER MODE
+	got=$(stat -c '%U %a' "$TERN_DIR/$1")
+	[ "$got" = "$2 $3" ] || fail "$1: $got, want $2 $3"
+}
+owned queue "$me" 755
+owned data "$me" 700
+owned mail "$me" 700
+if [ "$(id -u)" = 0 ]; then
+	owned maillog "$me" 640
+	owned . root 755
+	for f in main.cf master.cf aliases; do owned "$f" root 644; done
+	runuser -u "$me" -- sh -c "echo x >> '$TERN_DIR/main.cf'" 2>/dev/null && fail "$me can write main.cf"
+	runuser -u "$me" -- sh -c "echo x >> '$TERN_DIR/maillog'" || fail "$me cannot write the maillog"
+	: > "$TERN_DIR/maillog"
+
+	# tern check gives the owner's parts back to the owner.
+	chown root:root "$TERN_DIR/data" "$TERN_DIR/mail" "$TERN_DIR/maillog" "$TERN_DIR/queue/incoming"
+	chmod 755 "$TERN_DIR/mail"
+	tern -c "$TERN_DIR" check 2>/dev/null || fail "tern check did not repair the instance"
+	owned data "$me" 700
+	owned mail "$me" 700
+	owned maillog "$me" 640
+	owned queue/incoming "$me" 700
+	rm "$TERN_DIR/maillog"
+	tern -c "$TERN_DIR" check 2>/dev/null || fail "tern check without a maillog"
+	owned maillog "$me" 640
+
+	# A place the owner cannot reach (under a 0700 directory, as /root
+	# is) is refused with 73, not made into an instance that cannot run.
+	closed=$(mktemp -d /tmp/tern-closed.XXXXXX)
+	at_cleanup "rm -rf '$closed'"
+	tern init "$closed/i" >/dev/null 2>&1
+	[ $? = 73 ] || fail "an instance $me cannot reach was made"
+	[ -e "$closed/i/main.cf" ] && fail "main.cf written where $me cannot reach it"
+	chmod 711 "$closed"
+	tern init "$closed/i" >/dev/null 2>&1 || fail "tern init after opening the way"
+fi
 
 # Twice: nothing changes, exit 0, same last line.
 before=$(cd "$TERN_DIR" && find . -printf '%p %m %s %T@\n' | sort | md5sum)

@@ -104,6 +104,7 @@ wait_for "an empty queue" sh -c "ternqueue -p | grep -q '^Mail queue is empty$'"
 bad=$(echo "$id" | sed 's/.$/0/')
 [ "$bad" != "$id" ] || bad=$(echo "$id" | sed 's/.$/1/')
 printf 'TERNQ 1\nthis is not a queue file\n' > "$qdir/incoming/.tmp.$bad"
+chown "$(stat -c %u:%g "$qdir/incoming")" "$qdir/incoming/.tmp.$bad"	# as if cleanup wrote it
 mv "$qdir/incoming/.tmp.$bad" "$qdir/incoming/$bad"
 wait_for "the corrupt file in corrupt/" test -f "$qdir/corrupt/$bad"
 grep -q "$bad: corrupt queue file" "$TERN_DIR/maillog" || fail "no log line for the corrupt file"

@@ -66,6 +66,19 @@ sys.exit(0 if r.returncode == 69 and "Address already in use" in r.stderr else 1
 PY
 tern status >/dev/null && fail "running after a failed start"
 
+# Started from a command substitution (a pipe on stdout, as scripts and
+# benchmarks do): tern start returns, since nothing of the instance keeps
+# the caller's pipe open.
+python3 - <<'PY' || fail "tern start with its output on a pipe did not return"
+import subprocess, sys
+try:
+    r = subprocess.run(["tern", "start"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+except subprocess.TimeoutExpired:
+    sys.exit(1)
+sys.exit(r.returncode)
+PY
+tern stop >/dev/null || fail "stop after start in \$(...)"
+
 tern_start
 # Ready means accepting: no waiting here.
 g=$(greeting "$TERN_PORT") || fail "no connection right after tern start"
@@ -196,12 +209,17 @@ smtp   inet  $p2  -  -  -     1  $standin
 local  unix  -    -  -  root  1  $standin keep-root
 CF
 TERN_DIR=$d2/i
-# Root starts it: services drop to the owner, local keeps root.
+# Root starts it: the configuration is the user's, so nothing of it runs
+# as root (its owner could name any daemon_directory): every service,
+# local included, runs as the owner, as if the owner had started it.
 tern -c "$d2/i" start >/dev/null || fail "root cannot start $user's instance"
 wait_for_log "standin service=local "
 wait_for_log "standin service=smtp "
 grep -q "standin service=smtp uid=$uid euid=$uid " "$d2/i/maillog" || fail "smtp did not run as $user"
-grep -q "standin service=local uid=0 euid=0 " "$d2/i/maillog" || fail "local did not keep root"
+grep -q "standin service=local uid=$uid euid=$uid " "$d2/i/maillog" || fail "local of $user's instance ran as root"
+mpid=$(cat "$d2/i/queue/pid/master.pid" 2>/dev/null | head -n 1)
+[ -n "$mpid" ] && [ "$(awk '/^Uid:/ {print $2}' /proc/"$mpid"/status)" = "$uid" ] ||
+	fail "the master of $user's instance runs as root"
 greeting "$p2" >/dev/null || fail "no listener"
 tern -c "$d2/i" stop >/dev/null || fail "stop"
 # The owner starts it: everything runs as the owner.

@@ -64,6 +64,10 @@ static const struct list_case {
 	{.in = "a@b>, c@d", .want = "c@d", .bad = 1},
 	{.in = "x <a@b> junk, c@d", .want = "c@d", .bad = 1},
 	{.in = "a\001b@c", .want = "", .bad = 1},
+	/* A quoted pair before a line break: unfolding would turn it into \" (found by fuzz_addr). */
+	{.in = "\"\\ \\\n\"@x", .want = "", .bad = 1},
+	{.in = "x@y, \"a\\\r\n\"@x", .want = "x@y", .bad = 1},
+	{.in = "a@[1.2\\\n]", .want = "", .bad = 1},
 	{.in = "a@b..c", .want = "", .bad = 1},
 	{.in = "<@route:>", .want = "", .bad = 1},
 	{.in = "<@:a@b>", .want = "", .bad = 1},

@@ -4,8 +4,11 @@
 #include "compat.h"
 
 #include <check.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/buf.h"
 
@@ -41,12 +44,68 @@ START_TEST(test_growth)
 }
 END_TEST
 
+/* buf_read_fd: a file of `size` bytes read after `prefix`, with limit `max`. */
+static const struct read_case {
+	size_t size, max;
+	const char *prefix;
+	int want;		/* 0, or -1 with errno EFBIG */
+} reads[] = {
+	{.size = 0, .max = 0, .prefix = "", .want = 0},
+	{.size = 10, .max = 0, .prefix = "", .want = 0},
+	{.size = 200000, .max = 0, .prefix = "", .want = 0},	/* several reads */
+	{.size = 5, .max = 0, .prefix = "kept:", .want = 0},	/* appends */
+	{.size = 100, .max = 100, .prefix = "", .want = 0},	/* exactly the limit */
+	{.size = 101, .max = 100, .prefix = "", .want = -1},
+	{.size = 200000, .max = 70000, .prefix = "", .want = -1},
+};
+
+START_TEST(test_read_fd)
+{
+	const struct read_case *c = &reads[_i];
+	FILE *f = tmpfile();
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < c->size; i++)
+		fputc('a' + (int)(i % 26), f);
+	fflush(f);
+	rewind(f);
+	struct buf b = BUF_INIT;
+	buf_adds(&b, c->prefix);
+	errno = 0;
+	int rc = buf_read_fd(&b, fileno(f), c->max);
+	ck_assert_int_eq(rc, c->want);
+	size_t plen = strlen(c->prefix);
+	if (rc == 0) {
+		ck_assert_uint_eq(b.len, plen + c->size);
+		ck_assert_int_eq(memcmp(b.data, c->prefix, plen), 0);
+		for (size_t i = 0; i < c->size; i++)
+			ck_assert_int_eq(b.data[plen + i], 'a' + (int)(i % 26));
+	} else {
+		ck_assert_int_eq(errno, EFBIG);
+		ck_assert_uint_gt(b.len, c->max);
+	}
+	ck_assert_int_eq(buf_str(&b)[b.len], '\0');
+	buf_free(&b);
+	fclose(f);
+}
+END_TEST
+
+START_TEST(test_read_fd_error)
+{
+	struct buf b = BUF_INIT;
+	ck_assert_int_eq(buf_read_fd(&b, -1, 0), -1);
+	ck_assert_int_eq(errno, EBADF);
+	buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buf");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_add_and_printf);
 	tcase_add_test(tc, test_growth);
+	tcase_add_loop_test(tc, test_read_fd, 0, sizeof(reads) / sizeof(reads[0]));
+	tcase_add_test(tc, test_read_fd_error);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -97,7 +97,7 @@ START_TEST(test_init)
 		const char *me = getpwuid(geteuid())->pw_name;
 		const char *want[] = { "mail_owner = %s", "queue_directory = %s/queue", "data_directory = %s/data",
 				       "maillog_file = %s/maillog", "local_maildir_base = %s/mail",
-				       "alias_maps = texthash:%s/aliases" };
+				       "alias_maps = hash:%s/aliases", "alias_database = hash:%s/aliases" };
 		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 			ck_assert_int_gt(asprintf(&line, want[i], i == 0 ? me : dir), 0);
 			has_line(text, line);
@@ -112,6 +112,8 @@ START_TEST(test_init)
 			ck_assert_ptr_null(strstr(text, "daemon_directory"));
 		}
 		free(text);
+		snprintf(path, sizeof(path), "%s/aliases.db", dir);	/* alias_maps is usable at once */
+		ck_assert_int_eq(stat(path, &after), 0);
 		snprintf(path, sizeof(path), "%s/queue/maildrop", dir);
 		ck_assert_int_eq(stat(path, &after), 0);
 		ck_assert_uint_eq(after.st_mode & 07777, 01730);
