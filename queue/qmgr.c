@@ -84,6 +84,9 @@ static size_t ntodo;
 
 static int dgram_fd = -1;
 
+/* deferred/ held due mail of a delivery process not yet reaped: 1 scan again, 2 take all. */
+static int rescan_deferred;
+
 /* Children serving public/qmgr connections (at most MAX_PUBLIC). */
 #define MAX_PUBLIC	8
 static int npublic;
@@ -146,6 +149,16 @@ static void scan_dir(const char *dir, int only_due, int all)
 		if (only_due && !all) {
 			if (stat(buf_str(&path), &st) < 0 || st.st_mtime > now)
 				continue;
+		}
+		/*
+		 * Still known: its delivery process moved it to deferred/ but
+		 * has not been reaped yet. Taking it now would leave it in
+		 * active/ with no one to deliver it; look again next round.
+		 */
+		if (only_due && known(de->d_name)) {
+			if (rescan_deferred < (all ? 2 : 1))
+				rescan_deferred = all ? 2 : 1;
+			continue;
 		}
 		if (strcmp(dir, "active") != 0) {
 			buf_reset(&err);
@@ -394,9 +407,11 @@ int main(int argc, char **argv)
 		reap();
 		scan_dir("incoming", 0, 0);
 		now = time(NULL);
-		if (flush || due || now - last_deferred >= (time_t)cfg_int("queue_run_delay")
+		int again = rescan_deferred;
+		rescan_deferred = 0;
+		if (flush || due || again || now - last_deferred >= (time_t)cfg_int("queue_run_delay")
 		    || now < last_deferred) {
-			scan_dir("deferred", 1, flush);
+			scan_dir("deferred", 1, flush || again == 2);
 			last_deferred = now;
 		}
 	}

@@ -236,13 +236,12 @@ static int flush(const char *qdir, const char *filter)
 		buf_printf(&req, "flush %s\n", filter);
 	else
 		buf_adds(&req, "flush\n");
-	n = (int)write(fd, req.data, req.len);
-	if (n != (int)req.len || filter == NULL) {
-		close(fd);
-		buf_free(&req);
-		return n == (int)req.len ? 0 : -1;
-	}
+	bool sent = write(fd, req.data, req.len) == (ssize_t)req.len;
 	buf_free(&req);
+	if (!sent || filter == NULL) {
+		close(fd);
+		return sent ? 0 : -1;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	n = (int)read(fd, reply, sizeof(reply) - 1);
 	close(fd);
