@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,34 +36,44 @@ struct fault {
 	bool sticky;
 };
 static struct fault faults[QF_CALL_MAX];
+/* smtpd's commit threads call in concurrently: the counters need a lock. */
+static pthread_mutex_t faults_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void qfile_fault_inject(enum qfile_call call, unsigned nth, int err, bool sticky)
 {
 	if ((unsigned)call >= QF_CALL_MAX)
 		return;
+	pthread_mutex_lock(&faults_lock);
 	faults[call].count = 0;
 	faults[call].nth = nth;
 	faults[call].err = err;
 	faults[call].sticky = sticky;
+	pthread_mutex_unlock(&faults_lock);
 }
 
 void qfile_fault_reset(void)
 {
+	pthread_mutex_lock(&faults_lock);
 	memset(faults, 0, sizeof(faults));
+	pthread_mutex_unlock(&faults_lock);
 }
 
 /* True (errno set) when this call must fail. */
 static bool fault_hit(enum qfile_call call)
 {
 	struct fault *f = &faults[call];
-	if (f->nth == 0)
-		return false;
-	f->count++;
-	if (f->count == f->nth || (f->sticky && f->count > f->nth)) {
-		errno = f->err;
-		return true;
+	bool hit = false;
+	int err = 0;
+	pthread_mutex_lock(&faults_lock);
+	if (f->nth != 0) {
+		f->count++;
+		hit = f->count == f->nth || (f->sticky && f->count > f->nth);
+		err = f->err;
 	}
-	return false;
+	pthread_mutex_unlock(&faults_lock);
+	if (hit)
+		errno = err;
+	return hit;
 }
 
 int qfile_fault_from_env(void)
@@ -195,6 +206,99 @@ static int fsync_dir_or_fs(const char *dir, int fd)
 	if (fault_hit(QF_CALL_FSYNC))
 		return -1;
 	return syncfs(fd);
+}
+
+/*
+ * Group commit of directory fsyncs. Concurrent commits into the same
+ * directory (smtpd's commit threads) share one fsync of it: an fsync
+ * makes durable every rename completed before it started, so a committer
+ * whose rename is done waits for the first fsync that starts after that;
+ * if none is running it runs it itself (the "leader"), otherwise it waits
+ * for the running one to end and then for (or as the leader of) the next.
+ * Generations count fsyncs: "started" and "finished" (equal when none is
+ * running); the fsync a rename needs is number started + 1 as seen right
+ * after the rename.
+ *
+ * A failed fsync fails every waiter whose fsync generation is at or
+ * before the last failure seen, not only the exact one: after an fsync
+ * error Linux may report later fsyncs as successful although the earlier
+ * updates were lost, so a later success does not prove anything. The
+ * worst this does is a spurious temporary failure, never a false 250.
+ *
+ * Across processes nothing is shared; within one process this cuts the
+ * directory fsyncs from one per message to one per batch.
+ */
+struct dirsync {
+	struct dirsync *next;
+	char *dir;
+	pthread_cond_t cond;
+	unsigned long long started;
+	unsigned long long finished;
+	unsigned long long failed_gen;	/* last generation that failed, 0 none */
+	int failed_errno;
+};
+static pthread_mutex_t dirsync_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dirsync *dirsyncs;	/* never freed: one per queue directory */
+static void (*dirsync_hook)(void);	/* tests: runs before each directory fsync */
+
+void qfile_fault_dirsync_hook(void (*hook)(void))
+{
+	pthread_mutex_lock(&dirsync_lock);
+	dirsync_hook = hook;
+	pthread_mutex_unlock(&dirsync_lock);
+}
+
+static struct dirsync *dirsync_get(const char *dir)
+{
+	struct dirsync *d;
+	for (d = dirsyncs; d != NULL; d = d->next)
+		if (strcmp(d->dir, dir) == 0)
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->dir = xstrdup(dir);
+	pthread_cond_init(&d->cond, NULL);
+	d->next = dirsyncs;
+	dirsyncs = d;
+	return d;
+}
+
+/*
+ * Make a rename already done in dir durable (fd: the renamed file, for
+ * fsync_dir_or_fs's fallback). 0 or -1 with errno.
+ */
+static int group_fsync_dir(const char *dir, int fd)
+{
+	pthread_mutex_lock(&dirsync_lock);
+	struct dirsync *d = dirsync_get(dir);
+	unsigned long long need = d->started + 1;
+	while (d->finished < need) {
+		if (d->started == d->finished) {
+			/* None running, so this is fsync number need: lead it. */
+			unsigned long long gen = ++d->started;
+			void (*hook)(void) = dirsync_hook;
+			pthread_mutex_unlock(&dirsync_lock);
+			if (hook != NULL)
+				hook();
+			int rc = fsync_dir_or_fs(dir, fd);
+			int err = errno;
+			pthread_mutex_lock(&dirsync_lock);
+			d->finished = gen;
+			if (rc != 0) {
+				d->failed_gen = gen;
+				d->failed_errno = err;
+			}
+			pthread_cond_broadcast(&d->cond);
+		} else {
+			pthread_cond_wait(&d->cond, &dirsync_lock);
+		}
+	}
+	int rc = 0;
+	if (d->failed_gen >= need) {
+		errno = d->failed_errno;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&dirsync_lock);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -441,8 +545,13 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 	}
 	free(w->tmp_path);
 	w->tmp_path = NULL;
-	if (fsync_dir_or_fs(w->dir, w->fd) != 0) {
-		/* The name may not survive a crash: take it back. */
+	if (group_fsync_dir(w->dir, w->fd) != 0) {
+		/*
+		 * The name may not survive a crash and the client gets no 250:
+		 * take it back, so that its retry does not make a second copy.
+		 * (Should the queue manager already have moved it, the unlink
+		 * fails and the message may be delivered twice, never lost.)
+		 */
 		set_err(err, "cannot fsync queue directory", w->dir);
 		unlink(w->final_path);
 		goto tempfail;

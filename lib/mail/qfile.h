@@ -53,7 +53,10 @@
  * the file system holding the file, which commits the entry as well). Any failure (disk
  * full, I/O error, ...) is a temporary failure: the temporary file is
  * unlinked and nothing was queued. Only after qfile_commit() returns 0
- * may anyone answer 250 or exit 0.
+ * may anyone answer 250 or exit 0. Threads of one process that commit
+ * into the same directory at once share directory fsyncs (group commit):
+ * one fsync covers every rename completed before it started; when it
+ * fails, every commit it covered fails (see qfile.c).
  *
  * FAULT INJECTION: every open/write/fsync/rename of this layer goes
  * through counting wrappers, so tests can make the Nth call fail with
@@ -190,6 +193,11 @@ enum qfile_call { QF_CALL_OPEN, QF_CALL_WRITE, QF_CALL_FSYNC, QF_CALL_RENAME, QF
 /* Fail the nth call (1 = the next one) with err; every call from then on if sticky. */
 void qfile_fault_inject(enum qfile_call call, unsigned nth, int err, bool sticky);
 void qfile_fault_reset(void);
+/*
+ * Tests: call hook (NULL: none) in the thread that is about to fsync a
+ * queue directory for qfile_commit, after it became the group's leader.
+ */
+void qfile_fault_dirsync_hook(void (*hook)(void));
 /* Read TERN_QFILE_FAULT (ignored in set-id programs); 0 ok, -1 bad syntax. */
 int qfile_fault_from_env(void);
 

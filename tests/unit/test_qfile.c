@@ -10,6 +10,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -532,6 +534,152 @@ static const struct id_case {
 	{.id = "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF", .valid = false},
 };
 
+/*
+ * Group commit of directory fsyncs. Threads must not use ck_assert, so
+ * they record results for the main thread to check.
+ */
+struct committer {
+	pthread_t thread;
+	int commits;		/* how many to make */
+	int ok, failed;
+	char id[QF_ID_MAX];	/* of the last success */
+	char reason[256];	/* of the last failure */
+};
+
+static void *committer_main(void *arg)
+{
+	struct committer *c = arg;
+	struct buf err = BUF_INIT;
+	for (int i = 0; i < c->commits; i++) {
+		struct qfile_writer *w = qfile_create(dir, &err);
+		if (w == NULL) {
+			c->failed++;
+			strlcpy(c->reason, buf_str(&err), sizeof(c->reason));
+			continue;
+		}
+		qfile_add_rcpt(w, "a@example.org", 0, NULL);
+		qfile_write(w, content, sizeof(content) - 1, &err);
+		if (qfile_commit(w, c->id, sizeof(c->id), &err) == 0) {
+			c->ok++;
+		} else {
+			c->failed++;
+			strlcpy(c->reason, buf_str(&err), sizeof(c->reason));
+		}
+	}
+	buf_free(&err);
+	return NULL;
+}
+
+START_TEST(test_group_commit_concurrent)
+{
+	enum { THREADS = 8, EACH = 25 };
+	struct committer c[THREADS] = {0};
+	for (int i = 0; i < THREADS; i++) {
+		c[i].commits = EACH;
+		ck_assert_int_eq(pthread_create(&c[i].thread, NULL, committer_main, &c[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(c[i].thread, NULL);
+		ck_assert_msg(c[i].failed == 0, "thread %d: %s", i, c[i].reason);
+		ck_assert_int_eq(c[i].ok, EACH);
+	}
+	ck_assert_int_eq(dir_entries(), THREADS * EACH);
+	/* Every file is complete. */
+	for (int i = 0; i < THREADS; i++) {
+		struct buf err = BUF_INIT;
+		struct qfile *q;
+		char *path = xasprintf("%s/%s", dir, c[i].id);
+		ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+		qfile_close(q);
+		free(path);
+		buf_free(&err);
+	}
+}
+END_TEST
+
+/* The first leader stops in its fsync until the main thread lets it go. */
+static sem_t leader_in, leader_go;
+static int hook_calls;
+
+static void blocking_hook(void)
+{
+	if (__atomic_fetch_add(&hook_calls, 1, __ATOMIC_SEQ_CST) == 0) {
+		sem_post(&leader_in);
+		sem_wait(&leader_go);
+	}
+}
+
+/* Final (non-temporary) names in dir. */
+static int dir_final_entries(void)
+{
+	int n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+START_TEST(test_group_commit_fsync_failure)
+{
+	/*
+	 * A leads fsync 1 and is held in it. B..E rename meanwhile, so they
+	 * need fsync 2, which one of them leads for all; it fails: all four
+	 * get a temporary failure and their files are gone; A succeeds.
+	 */
+	enum { WAITERS = 4 };
+	struct committer a = {.commits = 1}, w[WAITERS] = {0};
+	sem_init(&leader_in, 0, 0);
+	sem_init(&leader_go, 0, 0);
+	hook_calls = 0;
+	qfile_fault_dirsync_hook(blocking_hook);
+
+	ck_assert_int_eq(pthread_create(&a.thread, NULL, committer_main, &a), 0);
+	sem_wait(&leader_in);
+	for (int i = 0; i < WAITERS; i++) {
+		w[i].commits = 1;
+		ck_assert_int_eq(pthread_create(&w[i].thread, NULL, committer_main, &w[i]), 0);
+	}
+	/* Wait (generously) until all four renames are done. */
+	for (int tries = 0; dir_final_entries() < 1 + WAITERS && tries < 3000; tries++)
+		usleep(10000);
+	ck_assert_int_eq(dir_final_entries(), 1 + WAITERS);
+	/*
+	 * Their file fsyncs are done: the next fsync is A's (it runs after
+	 * the hook), and the one after it the shared one of B..E.
+	 */
+	qfile_fault_inject(QF_CALL_FSYNC, 2, EIO, false);
+	sem_post(&leader_go);
+
+	pthread_join(a.thread, NULL);
+	ck_assert_int_eq(a.ok, 1);
+	for (int i = 0; i < WAITERS; i++) {
+		pthread_join(w[i].thread, NULL);
+		ck_assert_int_eq(w[i].ok, 0);
+		ck_assert_int_eq(w[i].failed, 1);
+		ck_assert_msg(strstr(w[i].reason, "fsync queue directory") != NULL &&
+			      strstr(w[i].reason, strerror(EIO)) != NULL, "reason: %s", w[i].reason);
+	}
+	/* Exactly two directory fsyncs ran: one per group, not one per file. */
+	ck_assert_int_eq(hook_calls, 2);
+	ck_assert_int_eq(dir_entries(), 1);
+	char *path = xasprintf("%s/%s", dir, a.id);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	free(path);
+
+	/* A later commit is not affected by the old failure. */
+	qfile_fault_dirsync_hook(NULL);
+	struct committer later = {.commits = 1};
+	committer_main(&later);
+	ck_assert_msg(later.ok == 1, "reason: %s", later.reason);
+	ck_assert_int_eq(dir_entries(), 2);
+	sem_destroy(&leader_in);
+	sem_destroy(&leader_go);
+}
+END_TEST
+
 START_TEST(test_id_valid)
 {
 	ck_assert_int_eq(qfile_id_valid(id_cases[_i].id), id_cases[_i].valid);
@@ -558,6 +706,8 @@ int main(void)
 	tcase_add_test(tc, test_mark_done_fault);
 	tcase_add_test(tc, test_fault_env);
 	tcase_add_test(tc, test_move);
+	tcase_add_test(tc, test_group_commit_concurrent);
+	tcase_add_test(tc, test_group_commit_fsync_failure);
 	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
