@@ -1,17 +1,24 @@
 /*
  * log.c - one line per event to syslog, a log file or standard error.
- * Generic utility layer; no privileges of its own. A log file is opened
- * per line with O_APPEND so that rotation needs no signal.
+ * Generic utility layer; no privileges of its own. A log file stays open
+ * (O_APPEND) between lines; before each line a stat() of its name shows
+ * whether it was rotated or removed, and then it is opened anew, so
+ * rotation still needs no signal. That is a stat() and an fstat() per
+ * line instead of an open() with a path lookup and file creation check,
+ * a close() and a gethostname(). A lock keeps threads (smtpd's commit threads)
+ * from racing on the descriptor.
  */
 #include "compat.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +30,18 @@ static int log_dest = LOG_TO_STDERR;
 static char log_file[4096];
 static int log_verbose;
 static int syslog_open;
+static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
+static int file_fd = -1;		/* log_file, open; -1 when not */
+static dev_t file_dev;
+static ino_t file_ino;
+static char host_name[256];		/* short host name, looked up once */
+
+static void file_close(void)
+{
+	if (file_fd >= 0)
+		close(file_fd);
+	file_fd = -1;
+}
 
 void log_init(const char *progname, int dest)
 {
@@ -32,11 +51,15 @@ void log_init(const char *progname, int dest)
 
 void log_set_file(const char *path)
 {
-	if (path == NULL || *path == '\0') {
+	pthread_mutex_lock(&file_lock);
+	file_close();
+	if (path == NULL || *path == '\0')
 		log_file[0] = '\0';
+	else
+		strlcpy(log_file, path, sizeof(log_file));
+	pthread_mutex_unlock(&file_lock);
+	if (path == NULL || *path == '\0')
 		return;
-	}
-	strlcpy(log_file, path, sizeof(log_file));
 	if (log_dest & LOG_TO_SYSLOG)
 		log_dest = (log_dest & ~LOG_TO_SYSLOG) | LOG_TO_FILE;
 }
@@ -61,35 +84,59 @@ void log_set_verbose(int level)
 	log_verbose = level;
 }
 
+/*
+ * The open log file for a line, reopened when its name now means another
+ * file. The descriptor is checked too (fstat): a child that closed or
+ * reused descriptors (close_range, dup2 before exec) must not write into
+ * whatever now has that number; then it is forgotten, not closed. Lock held.
+ */
+static int file_get(void)
+{
+	struct stat st;
+	if (file_fd >= 0 && (fstat(file_fd, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino))
+		file_fd = -1;
+	if (file_fd >= 0 && (stat(log_file, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino))
+		file_close();
+	if (file_fd < 0) {
+		file_fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (file_fd >= 0 && fstat(file_fd, &st) == 0) {
+			file_dev = st.st_dev;
+			file_ino = st.st_ino;
+		}
+	}
+	return file_fd;
+}
+
 static void log_file_line(const char *text)
 {
-	char stamp[64], host[256];
+	char stamp[64];
 	time_t now = time(NULL);
 	struct tm tm;
 	char line[8192];
 
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-	if (gethostname(host, sizeof(host)) != 0)
-		strlcpy(host, "localhost", sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	char *dot = strchr(host, '.');
-	if (dot)
-		*dot = '\0';
-	int n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", stamp, host,
+	pthread_mutex_lock(&file_lock);
+	if (host_name[0] == '\0') {
+		if (gethostname(host_name, sizeof(host_name)) != 0)
+			strlcpy(host_name, "localhost", sizeof(host_name));
+		host_name[sizeof(host_name) - 1] = '\0';
+		char *dot = strchr(host_name, '.');
+		if (dot)
+			*dot = '\0';
+	}
+	int n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", stamp, host_name,
 			 log_name, (long)getpid(), text);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line)) {
+	if (n >= 0 && (size_t)n >= sizeof(line)) {
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	int fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0)
-		return;
-	ssize_t ignored = write(fd, line, (size_t)n);
-	(void)ignored;
-	close(fd);
+	int fd = n < 0 ? -1 : file_get();
+	if (fd >= 0) {
+		ssize_t ignored = write(fd, line, (size_t)n);
+		(void)ignored;
+	}
+	pthread_mutex_unlock(&file_lock);
 }
 
 static void log_vline(int priority, const char *prefix, const char *fmt, va_list ap)

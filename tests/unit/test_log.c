@@ -1,0 +1,105 @@
+/*
+ * test_log.c - Check suite for the log file writer (lib/util/log.c): it
+ * keeps the file open between lines but follows rotation and never
+ * writes into a descriptor that now means something else.
+ * Runs unprivileged.
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/mem.h"
+
+static char dir[64];
+static char *path, *rotated, *other;
+
+static void setup(void)
+{
+	strlcpy(dir, "/tmp/tern-log.XXXXXX", sizeof(dir));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	path = xasprintf("%s/maillog", dir);
+	rotated = xasprintf("%s/maillog.1", dir);
+	other = xasprintf("%s/other", dir);
+	log_init("test", LOG_TO_FILE);
+	log_set_file(path);
+}
+
+static void teardown(void)
+{
+	log_set_file(NULL);
+	unlink(path);
+	unlink(rotated);
+	unlink(other);
+	rmdir(dir);
+	free(path);
+	free(rotated);
+	free(other);
+}
+
+/* Number of lines in file containing word. */
+static int count(const char *file, const char *word)
+{
+	FILE *f = fopen(file, "r");
+	if (f == NULL)
+		return 0;
+	char line[1024];
+	int n = 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, word))
+			n++;
+	fclose(f);
+	return n;
+}
+
+START_TEST(test_rotation_followed)
+{
+	msg_info("first");
+	msg_info("second");
+	ck_assert_int_eq(count(path, "first"), 1);
+	ck_assert_int_eq(count(path, "second"), 1);
+	ck_assert_int_eq(rename(path, rotated), 0);
+	msg_info("third");
+	ck_assert_int_eq(count(rotated, "third"), 0);
+	ck_assert_int_eq(count(path, "third"), 1);
+	ck_assert_int_eq(unlink(path), 0);
+	msg_info("fourth");
+	ck_assert_int_eq(count(path, "fourth"), 1);
+}
+END_TEST
+
+START_TEST(test_reused_descriptor_untouched)
+{
+	msg_info("one");
+	/* Close every descriptor from 3 on and reuse the numbers, as a child before exec may. */
+	for (int fd = 3; fd < 64; fd++)
+		close(fd);
+	int fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_ge(open(other, O_WRONLY), 0);
+	msg_info("two");
+	ck_assert_int_eq(count(other, "two"), 0);
+	ck_assert_int_eq(count(path, "two"), 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("log");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_rotation_followed);
+	tcase_add_test(tc, test_reused_descriptor_untouched);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
