@@ -14,7 +14,8 @@
  *	and one slow remote server must not hold up local mail. It wakes on a datagram
  *	at queue_directory/private/qmgr (cleanup sends one after each commit,
  *	see lib/mail/qwake.h), on a "flush" line on public/qmgr (ternqueue -f,
- *	tern flush, sendmail -q), and once a second in any case, so that
+ *	tern flush, sendmail -q; "flush I|R|S substr" makes only the
+ *	matching deferred mail due, see qmgr_flush.c), and once a second in any case, so that
  *	delivery starts within a second of arrival. Mail in deferred/ is
  *	retried when its modification time (the next attempt, set by the
  *	delivery process with backoff) has passed, looked at every
@@ -45,6 +46,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -81,6 +83,9 @@ static char **todo;
 static size_t ntodo;
 
 static int dgram_fd = -1;
+
+/* deferred/ held due mail of a delivery process not yet reaped: 1 scan again, 2 take all. */
+static int rescan_deferred;
 
 /* Children serving public/qmgr connections (at most MAX_PUBLIC). */
 #define MAX_PUBLIC	8
@@ -144,6 +149,16 @@ static void scan_dir(const char *dir, int only_due, int all)
 		if (only_due && !all) {
 			if (stat(buf_str(&path), &st) < 0 || st.st_mtime > now)
 				continue;
+		}
+		/*
+		 * Still known: its delivery process moved it to deferred/ but
+		 * has not been reaped yet. Taking it now would leave it in
+		 * active/ with no one to deliver it; look again next round.
+		 */
+		if (only_due && known(de->d_name)) {
+			if (rescan_deferred < (all ? 2 : 1))
+				rescan_deferred = all ? 2 : 1;
+			continue;
 		}
 		if (strcmp(dir, "active") != 0) {
 			buf_reset(&err);
@@ -246,7 +261,8 @@ static int bind_dgram(void)
 /*
  * One connection on public/qmgr, served by a child so that a client that
  * connects and says nothing never holds up scheduling: "flush" becomes a
- * datagram to private/qmgr, "list STYLE" is answered with the queue
+ * datagram to private/qmgr, "flush X substr" is answered "ok N" or
+ * "error" (qmgr_flush.c), "list STYLE" is answered with the queue
  * listing (how mailq works for users who cannot read the queue). At most
  * MAX_PUBLIC children at a time; more connections are closed at once.
  */
@@ -261,16 +277,33 @@ static void serve_public(int c)
 	pid = fork();
 	if (pid == 0) {
 		struct timeval tv = {.tv_sec = 10};
-		char req[64];
+		char req[320];
 		ssize_t n;
+		bool whole;
 
 		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		n = read(c, req, sizeof(req) - 1);
 		if (n <= 0)
 			_exit(0);
 		req[n] = '\0';
+		whole = strchr(req, '\n') != NULL;
 		req[strcspn(req, "\r\n")] = '\0';
-		if (strncmp(req, "list ", 5) == 0) {
+		if (strncmp(req, "flush ", 6) == 0) {
+			/* A filtered flush: whole line, well formed, or refused. */
+			struct qmgr_filter f;
+			char reply[64];
+			long count = -1;
+
+			if (whole && qmgr_flush_parse(req, &f) == 0)
+				count = qmgr_flush_matching(&f);
+			else
+				msg_warn("public/qmgr: malformed flush request refused");
+			if (count > 0)
+				qwake_send(".", QWAKE_DUE);
+			snprintf(reply, sizeof(reply), count < 0 ? "error\n" : "ok %ld\n", count);
+			if (write(c, reply, strlen(reply)) < 0)
+				_exit(0);
+		} else if (strncmp(req, "list ", 5) == 0) {
 			struct mailq_list l;
 			struct buf out = BUF_INIT, err = BUF_INIT;
 			int style = mailq_style_parse(req + 5);
@@ -301,7 +334,7 @@ static void serve_public(int c)
 }
 
 /* Requests: datagrams on private/qmgr, connections on public/qmgr. */
-static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int *flush)
+static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int *flush, int *due)
 {
 	char req[64];
 	ssize_t n;
@@ -310,6 +343,8 @@ static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int 
 		while ((n = recv(dgram_fd, req, sizeof(req), 0)) > 0) {
 			if (req[0] == 'F')
 				*flush = 1;
+			else if (req[0] == 'D')
+				*due = 1;
 			*want_incoming = 1;
 		}
 	}
@@ -361,20 +396,22 @@ int main(int argc, char **argv)
 	scan_dir("active", 0, 0);
 	msg_info("started, %zu message(s) in active", ntodo);
 	while (!daemon_stop) {
-		int want_incoming = 0, flush = 0;
+		int want_incoming = 0, flush = 0, due = 0;
 		time_t now;
 
 		start_workers();
 		for (int i = 0; i < npfd; i++)
 			pfd[i].revents = 0;
 		if (poll(pfd, (nfds_t)npfd, 1000) > 0)
-			read_requests(pfd, npfd, &want_incoming, &flush);
+			read_requests(pfd, npfd, &want_incoming, &flush, &due);
 		reap();
 		scan_dir("incoming", 0, 0);
 		now = time(NULL);
-		if (flush || now - last_deferred >= (time_t)cfg_int("queue_run_delay")
+		int again = rescan_deferred;
+		rescan_deferred = 0;
+		if (flush || due || again || now - last_deferred >= (time_t)cfg_int("queue_run_delay")
 		    || now < last_deferred) {
-			scan_dir("deferred", 1, flush);
+			scan_dir("deferred", 1, flush || again == 2);
 			last_deferred = now;
 		}
 	}

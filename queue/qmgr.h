@@ -5,10 +5,12 @@
 #ifndef TERN_QUEUE_QMGR_H
 #define TERN_QUEUE_QMGR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
 struct qfile;
+struct mailq_entry;
 
 /*
  * Deliver what is pending in queue_directory/active/ID, then remove the
@@ -33,5 +35,22 @@ typedef void (*smtp_result_fn)(void *ctx, size_t index, int outcome, const char 
     const char *dsn, const char *text);
 void qmgr_smtp(struct qfile *q, const char *id, const char *nexthop, const size_t *idx, size_t n,
     smtp_result_fn result, void *ctx);
+
+/*
+ * qmgr_flush.c: a flush of matching mail only. The public/qmgr request is
+ * "flush [!]X SUBSTR" with X = I (queue id), R (an undelivered recipient)
+ * or S (the sender); addresses match case-insensitively, ids exactly.
+ */
+#define QMGR_FILTER_MAX	255
+struct qmgr_filter {
+	char what;		/* 'I', 'R' or 'S' */
+	bool negate;		/* "!": mail that does not match */
+	char substr[QMGR_FILTER_MAX + 1];
+};
+/* Parse a request line (no newline); 0 ok, -1 malformed. */
+int qmgr_flush_parse(const char *req, struct qmgr_filter *f);
+bool qmgr_filter_match(const struct qmgr_filter *f, const struct mailq_entry *e);
+/* Make matching deferred mail due now; how many messages, -1 queue unreadable. */
+long qmgr_flush_matching(const struct qmgr_filter *f);
 
 #endif

@@ -62,7 +62,11 @@ static int run(struct sm_opts *o)
 		return sm_exec_tool(o, "ternqueue", args);
 	}
 	case SM_FLUSH: {
-		const char *args[] = {"-f", NULL};
+		const char *args[] = {"-f", NULL, NULL, NULL};
+		if (o->flush_filter != NULL) {
+			args[1] = o->flush_what;
+			args[2] = o->flush_filter;
+		}
 		return sm_exec_tool(o, "ternqueue", args);
 	}
 	case SM_DAEMON: {

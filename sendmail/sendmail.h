@@ -38,6 +38,8 @@ struct sm_opts {
 	const char *protocol;	/* -p */
 	const char *config_dir;	/* -C (a directory; a file means its directory) */
 	bool verbose;		/* -v */
+	const char *flush_filter;	/* -qR...: "[!]substr" (owned[3]), or NULL */
+	char flush_what[3];	/* its ternqueue option: "-I", "-R" or "-S" */
 	char **rcpts;		/* arguments after the options */
 	int nrcpt;
 	char *owned[4];		/* strings sm_parse allocated (sm_free) */

@@ -84,7 +84,12 @@ static void parse_mode(const char *arg, struct sm_opts *o)
 	}
 }
 
-/* -q[...]: now, an interval, or a filter (which Tern widens to the whole queue). */
+/*
+ * -q[...]: now, an interval, or a filter. -qI, -qR, -qS (and -q!I ...)
+ * flush only the matching mail (ternqueue -f -I/-R/-S); the other
+ * filters (-qG, -qQ, -qL, -qf, -qp ...) mean nothing to Tern's single
+ * queue and flush all of it. With several filters the last one counts.
+ */
 static void parse_queue(const char *arg, struct sm_opts *o)
 {
 	if (arg == NULL || *arg == '\0') {
@@ -97,8 +102,19 @@ static void parse_queue(const char *arg, struct sm_opts *o)
 			o->mode = SM_IGNORED;
 		return;
 	}
-	/* -qI -qR -qS -q! -qG -qQ -qL -qf -qp ... */
 	o->mode = SM_FLUSH;
+	bool neg = arg[0] == '!';
+	char what = arg[neg];
+	if ((what == 'I' || what == 'R' || what == 'S') && arg[neg + 1] != '\0') {
+		struct buf f = BUF_INIT;
+		buf_printf(&f, "%s%s", neg ? "!" : "", arg + neg + 1);
+		free(o->owned[3]);
+		o->owned[3] = buf_steal(&f);
+		o->flush_filter = o->owned[3];
+		o->flush_what[0] = '-';
+		o->flush_what[1] = what;
+		o->flush_what[2] = '\0';
+	}
 }
 
 /* -o<letter><value>: only -oi has a meaning; -oA, -oe*, -od*, -om ... are accepted. */

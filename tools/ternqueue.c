@@ -6,12 +6,16 @@
  *	ternqueue - Tern queue control
  * SYNOPSIS
  *	ternqueue [-c config_dir] -p | -j | -f
+ *	ternqueue [-c config_dir] -f -I|-R|-S [!]substr
  *	ternqueue [-c config_dir] -c queue_id
  *	ternqueue [-c config_dir] -d|-h|-H|-r queue_id|ALL|- ...
  * DESCRIPTION
  *	-p lists the queue as mailq does (mailq_format = sendmail or
  *	postfix), -j as JSON lines with the keys of postqueue -j, -f asks the
- *	queue manager to retry all deferred mail now. -c ID shows a message
+ *	queue manager to retry all deferred mail now; with -I, -R or -S only
+ *	the deferred mail whose queue id, a recipient or the sender contains
+ *	substr (a leading "!": does not contain; sendmail -qI/-qR/-qS).
+ *	-c ID shows a message
  *	(envelope and content). -d deletes, -h puts on hold, -H releases
  *	from hold, -r requeues (delivers again now) the named messages; ALL
  *	means every message, "-" reads queue ids from standard input.
@@ -28,6 +32,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +57,8 @@ static const char *const queues[] = {"incoming", "active", "deferred", "hold", N
 static void usage(void)
 {
 	fprintf(stderr, "usage: ternqueue [-c config_dir] -p | -j | -f | -c queue_id |"
-	    " -d|-h|-H|-r queue_id|ALL|- ...\n");
+	    " -d|-h|-H|-r queue_id|ALL|- ...\n"
+	    "       ternqueue [-c config_dir] -f -I|-R|-S [!]substr\n");
 	exit(EX_USAGE);
 }
 
@@ -201,13 +207,21 @@ static size_t apply_all(const char *qdir, enum op op)
 	return count;
 }
 
-/* Ask qmgr to retry deferred mail: private datagram if we may, else public socket. */
-static int flush(const char *qdir)
+/*
+ * Ask qmgr to retry deferred mail: private datagram if we may, else public
+ * socket. A filter ("I substr", "!R substr") always goes to the public
+ * socket, and qmgr answers how many messages matched. 0 ok, -1 mail
+ * system down, -2 request refused.
+ */
+static int flush(const char *qdir, const char *filter)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 30};
+	struct buf req = BUF_INIT;
+	char reply[64];
 	int fd, n;
 
-	if (qwake_send(qdir, QWAKE_FLUSH) == 0)
+	if (filter == NULL && qwake_send(qdir, QWAKE_FLUSH) == 0)
 		return 0;
 	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/qmgr", qdir);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
@@ -218,14 +232,53 @@ static int flush(const char *qdir)
 			close(fd);
 		return -1;
 	}
-	n = (int)write(fd, "flush\n", 6);
+	if (filter != NULL)
+		buf_printf(&req, "flush %s\n", filter);
+	else
+		buf_adds(&req, "flush\n");
+	bool sent = write(fd, req.data, req.len) == (ssize_t)req.len;
+	buf_free(&req);
+	if (!sent || filter == NULL) {
+		close(fd);
+		return sent ? 0 : -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = (int)read(fd, reply, sizeof(reply) - 1);
 	close(fd);
-	return n == 6 ? 0 : -1;
+	if (n <= 0)
+		return -1;
+	reply[n] = '\0';
+	if (strncmp(reply, "ok ", 3) != 0)
+		return -2;
+	msg_debug("flush requested for %ld message(s)", strtol(reply + 3, NULL, 10));
+	return 0;
+}
+
+/* "X substr" for -I/-R/-S: bounded, printable, not empty. */
+static char *make_filter(int what, const char *arg)
+{
+	struct buf f = BUF_INIT;
+	bool neg = arg[0] == '!';
+
+	if (neg)
+		arg++;
+	if (*arg == '\0' || strlen(arg) > 255) {
+		fprintf(stderr, "ternqueue: -%c needs a substring of 1 to 255 characters\n", what);
+		exit(EX_USAGE);
+	}
+	for (const char *c = arg; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			fprintf(stderr, "ternqueue: -%c: control character in the substring\n", what);
+			exit(EX_USAGE);
+		}
+	buf_printf(&f, "%s%c %s", neg ? "!" : "", what, arg);
+	return buf_steal(&f);
 }
 
 int main(int argc, char **argv)
 {
 	const char *confdir = NULL, *show_id = NULL;
+	char *filter = NULL;
 	int mode = 0, opt;
 	enum op op = 0;
 	char **ids = NULL;
@@ -235,7 +288,7 @@ int main(int argc, char **argv)
 	int ret = 0;
 
 	log_init("tern/ternqueue", LOG_TO_STDERR);
-	while ((opt = getopt(argc, argv, "c:d:h:H:r:pjfv")) != -1) {
+	while ((opt = getopt(argc, argv, "c:d:h:H:r:pjfvI:R:S:")) != -1) {
 		switch (opt) {
 		case 'c':
 			/* -c ID shows a message; -c DIR names the configuration directory. */
@@ -261,6 +314,13 @@ int main(int argc, char **argv)
 				usage();
 			mode = opt;
 			break;
+		case 'I':
+		case 'R':
+		case 'S':
+			if (filter != NULL)
+				usage();
+			filter = make_filter(opt, optarg);
+			break;
 		case 'v':
 			log_set_verbose(1);
 			break;
@@ -275,7 +335,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc || (mode == 0 && op == 0 && show_id == NULL))
 		usage();
-	if ((mode != 0) + (op != 0) + (show_id != NULL) > 1)
+	if ((mode != 0) + (op != 0) + (show_id != NULL) > 1 || (filter != NULL && mode != 'f'))
 		usage();
 	if (config_load(confdir, false, &err) < 0) {
 		fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
@@ -310,7 +370,11 @@ int main(int argc, char **argv)
 			ret = EX_IOERR;
 		}
 	} else if (mode == 'f') {
-		if (flush(qdir) < 0) {
+		int r = flush(qdir, filter);
+		if (r == -2) {
+			fprintf(stderr, "ternqueue: the queue manager refused the flush request\n");
+			ret = EX_SOFTWARE;
+		} else if (r < 0) {
 			fprintf(stderr, "ternqueue: cannot flush the mail queue: the mail system is down\n");
 			ret = EX_UNAVAILABLE;
 		}
@@ -337,6 +401,7 @@ int main(int argc, char **argv)
 	}
 done:
 	free(ids);
+	free(filter);
 	buf_free(&err);
 	buf_free(&out);
 	return ret;

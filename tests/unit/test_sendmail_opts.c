@@ -34,6 +34,7 @@ static const struct opt_case {
 	bool extract, ignore_dots, sender_given;
 	const char *sender, *full_name, *dsn_ret, *body_type;
 	int notify;
+	const char *flush_what, *flush_filter;	/* -qI/-qR/-qS: ternqueue option and argument */
 } cases[] = {
 	{.cmd = "sendmail root", .mode = SM_DELIVER, .nrcpt = 1},
 	{.cmd = "sendmail -FCronDaemon -i -B8BITMIME -oem user", .mode = SM_DELIVER, .nrcpt = 1,
@@ -59,10 +60,14 @@ static const struct opt_case {
 	{.cmd = "sendmail -bh", .mode = SM_IGNORED},
 	{.cmd = "sendmail -bH", .mode = SM_IGNORED},
 	{.cmd = "sendmail -q", .mode = SM_FLUSH},
-	{.cmd = "sendmail -qIabc", .mode = SM_FLUSH},
-	{.cmd = "sendmail -qRexample.org", .mode = SM_FLUSH},
-	{.cmd = "sendmail -qSsender", .mode = SM_FLUSH},
-	{.cmd = "sendmail -q!Rx", .mode = SM_FLUSH},
+	{.cmd = "sendmail -qIabc", .mode = SM_FLUSH, .flush_what = "-I", .flush_filter = "abc"},
+	{.cmd = "sendmail -qRexample.org", .mode = SM_FLUSH, .flush_what = "-R", .flush_filter = "example.org"},
+	{.cmd = "sendmail -qSsender", .mode = SM_FLUSH, .flush_what = "-S", .flush_filter = "sender"},
+	{.cmd = "sendmail -q!Rx", .mode = SM_FLUSH, .flush_what = "-R", .flush_filter = "!x"},
+	{.cmd = "sendmail -qSa -qIb", .mode = SM_FLUSH, .flush_what = "-I", .flush_filter = "b"},
+	{.cmd = "sendmail -qR", .mode = SM_FLUSH},	/* empty: everything */
+	{.cmd = "sendmail -qGgroup", .mode = SM_FLUSH},	/* no queue groups: everything */
+	{.cmd = "sendmail -q!", .mode = SM_FLUSH},
 	{.cmd = "sendmail -q30m", .mode = SM_IGNORED},
 	{.cmd = "sendmail -bd -q30m", .mode = SM_DAEMON},
 	{.cmd = "sendmail -Q", .mode = SM_IGNORED},
@@ -109,6 +114,12 @@ START_TEST(test_cases)
 	else
 		ck_assert_ptr_null(o.body_type);
 	ck_assert_int_eq(o.notify, c->notify);
+	if (c->flush_filter) {
+		ck_assert_str_eq(o.flush_what, c->flush_what);
+		ck_assert_str_eq(o.flush_filter, c->flush_filter);
+	} else {
+		ck_assert_ptr_null(o.flush_filter);
+	}
 	sm_free(&o);
 }
 END_TEST
