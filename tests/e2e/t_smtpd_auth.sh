@@ -56,42 +56,14 @@ smtpd_stop
 unset TERN_AUTH
 
 # Dovecot's authentication protocol, against a real Dovecot.
-if [ "$(id -u)" = 0 ] && command -v dovecot >/dev/null 2>&1 && getent passwd dovenull >/dev/null; then
+. "$(dirname "$0")/dovecot.sh"
+if dc_available >/dev/null; then
 	d=$TERN_DIR/dovecot
-	mkdir -p "$d"
-	printf 'alice:{SHA512-CRYPT}%s::::::\n' "$(openssl passwd -6 secret)" > "$d/users"
-	cat > "$d/dovecot.conf" <<EOC
-base_dir = $d/run
-state_dir = $d/state
-log_path = $d/dovecot.log
-protocols =
-listen = 127.0.0.1
-ssl = no
-auth_mechanisms = plain login
-disable_plaintext_auth = no
-passdb {
-  driver = passwd-file
-  args = $d/users
-}
-userdb {
-  driver = static
-  args = uid=nobody gid=nogroup home=$d/home/%u
-}
-service auth {
-  unix_listener auth-client {
-    mode = 0666
-  }
-}
-service anvil {
-  chroot =
-}
-EOC
-	dovecot -c "$d/dovecot.conf" || fail "dovecot did not start"
-	at_cleanup "kill \$(cat $d/run/master.pid)"
-	wait_for "Dovecot's auth-client socket" test -S "$d/run/auth-client"
+	at_cleanup "dc_stop '$d'"
+	dc_start "$d" || fail "dovecot did not start"
 	# shellcheck disable=SC2086
 	smtpd_start $TLS -o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=dovecot \
-		-o "smtpd_sasl_path=$d/run/auth-client" -o smtpd_tls_auth_only=yes
+		-o "smtpd_sasl_path=$DC_SOCK" -o smtpd_tls_auth_only=yes
 	DIALOG_SOURCE=127.0.0.2 dialog auth.dlg
 	smtpd_stop
 fi
