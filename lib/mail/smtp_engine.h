@@ -5,9 +5,9 @@
  * Mail layer. The engine never reads or writes a descriptor: the driver
  * hands it the bytes it received (smtp_engine_input) and sends what the
  * engine queued (smtp_engine_output). It never blocks and never jumps:
- * where the driver must act (start TLS, commit a message on another
- * thread, close, wait before answering), the engine says so through its
- * flags and waits to be called back. Policy, message storage and SASL
+ * where the driver must act (start TLS, commit a message or check a
+ * password on another thread, close, wait before answering), the engine
+ * says so through its flags and waits to be called back. Policy, message storage and SASL
  * are callbacks, so the engine links with nothing but util and
  * smtp_cmd; smtp_queue.c provides the callbacks that feed cleanup.
  *
