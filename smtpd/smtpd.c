@@ -131,7 +131,6 @@ static void settings(void)
 	e->dsn = true;
 	e->smtputf8 = bool_param("smtputf8_enable", true);
 	e->eightbitmime = true;
-	e->auth_fail_delay_ms = 1000;
 
 	smtpd.timeout_ms = (unsigned)int_param("smtpd_timeout", 300) * 1000;
 	smtpd.greet_pause_ms = (unsigned)int_param("smtpd_greet_pause", 0) * 1000;

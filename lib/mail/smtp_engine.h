@@ -60,7 +60,7 @@ struct smtp_engine_cfg {
 	bool auth_required;		/* MAIL needs AUTH first (submission) */
 	bool tls_auth_only;		/* smtpd_tls_auth_only */
 	bool broken_sasl_auth_clients;	/* also offer "AUTH=PLAIN LOGIN" */
-	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures */
+	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures (without auth_outcome) */
 	const char *auth_mechanisms;	/* e.g. "PLAIN LOGIN" (from the backend) */
 };
 
