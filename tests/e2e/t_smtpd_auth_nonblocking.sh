@@ -87,5 +87,48 @@ python3 "$TERN_DIR/order.py" "$SMTPD_PORT" 1.5 \
 	|| { show_log; cat "$d/dovecot.log" >&2; fail "a failing AUTH against Dovecot held up other sessions"; }
 grep -q 'warning: localhost\[127\.0\.0\.1\]: SASL PLAIN authentication failed' "$TERN_DIR/maillog" \
 	|| { show_log; fail "no log line for the failed AUTH"; }
+
+# Clients that leave while Dovecot still holds their answer, or pipeline a
+# command behind AUTH: the session ends cleanly once the answer is in (the
+# sanitizer build reports any use of a freed session), the others go on.
+python3 - "$SMTPD_PORT" <<'EOP' || { show_log; fail "sessions that ended during an AUTH went wrong"; }
+import smtplib, socket, ssl, sys, time
+port = int(sys.argv[1])
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+import struct
+for i in range(4):
+    s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    s.starttls(context=ctx); s.ehlo("leaver.example")
+    s.send(b"AUTH PLAIN AGFsaWNlAHdyb25n\r\n")
+    time.sleep(0.2)
+    if i % 2:
+        # A reset, which smtpd notices at once, while the step is on a worker.
+        s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.sock.close()	# gone before the answer
+# AUTH with MAIL sent behind it (no PIPELINING allowed there): the AUTH is
+# answered, then the session is refused for the pipelining.
+s = smtplib.SMTP("127.0.0.1", port, timeout=60)
+s.starttls(context=ctx); s.ehlo("pipeliner.example")
+s.send(b"AUTH PLAIN AGJvYgBodW50ZXIy\r\nMAIL FROM:<bob@example.org>\r\n")
+data = b""
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    chunk = s.sock.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+lines = data.decode().split("\r\n")
+assert lines[0].startswith("235 "), lines
+assert lines[1].startswith("554 5.5.0"), lines
+# Still serving.
+t = smtplib.SMTP("127.0.0.1", port, timeout=60)
+assert t.noop()[0] == 250
+t.quit()
+EOP
+wait_for "the sessions that left during AUTH to end" \
+	sh -c "[ \$(grep -c 'lost connection after AUTH from localhost' '$TERN_DIR/maillog') -ge 4 ]"
+grep -q 'improper command pipelining after AUTH from localhost\[127\.0\.0\.1\]' "$TERN_DIR/maillog" \
+	|| { show_log; fail "no log line for the command pipelined behind AUTH"; }
 smtpd_stop
+kill -0 "$(dc_pid "$d")" 2>/dev/null || fail "Dovecot died"
 pass
