@@ -137,6 +137,24 @@ static enum smtp_verdict cb_connect(void *ctx, const struct smtp_session_info *s
 	return smtp_policy_connect(smtpd.policy, si, reply);
 }
 
+static enum smtp_verdict cb_helo(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	if (smtpd.policy == NULL)
+		return SMTP_ACCEPT;
+	return smtp_policy_helo(smtpd.policy, si, reply);
+}
+
+static enum smtp_verdict cb_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)sender;	/* also in si->sender */
+	if (smtpd.policy == NULL)
+		return SMTP_ACCEPT;
+	return smtp_policy_mail(smtpd.policy, si, reply);
+}
+
 static enum smtp_verdict cb_rate(void *ctx, const struct smtp_session_info *si, struct buf *reply)
 {
 	struct conn *c = ctx;
@@ -254,6 +272,8 @@ static void cb_log(void *ctx, bool warning, const char *line)
 
 static const struct smtp_engine_ops ops = {
 	.check_connect = cb_connect,
+	.check_helo = cb_helo,
+	.check_mail = cb_mail,
 	.check_rcpt = cb_rcpt,
 	.check_rate = cb_rate,
 	.vrfy = cb_vrfy,

@@ -55,6 +55,7 @@ struct smtp_engine {
 	char *client_name, *client_addr, *helo, *tls_version, *tls_cipher;
 	char *sasl_user, *sasl_method;
 	bool pipelining_offered;
+	bool access_denied;	/* refused at connect: only QUIT is answered (RFC 5321 3.1) */
 	bool skip_line;		/* discarding the rest of an over-long line */
 	struct buf in;		/* input not processed yet (partial line, or held) */
 	struct buf out;		/* replies not sent yet */
@@ -248,20 +249,35 @@ static void reply_from(struct smtp_engine *e, struct buf *r, const char *fallbac
 	reply_line(e, t);
 }
 
+/*
+ * Postfix's reject line: from=, to= and helo= only when known, so that
+ * a CONNECT or HELO rejection does not claim an empty sender.
+ */
 static void log_reject(struct smtp_engine *e, const char *what, const char *reply_text,
 		const char *rcpt)
 {
-	struct buf from = BUF_INIT, to = BUF_INIT, helo = BUF_INIT;
-	printable(&from, e->sender ? e->sender : "", 300);
-	printable(&to, rcpt ? rcpt : "", 300);
-	printable(&helo, e->helo ? e->helo : "", 100);
-	engine_log(e, false, "NOQUEUE: reject: %s from %s[%s]: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
-			what, e->client_name, e->client_addr, reply_text, buf_str(&from),
-			rcpt ? " to=<" : "", rcpt ? buf_str(&to) : "", rcpt ? ">" : "",
-			e->si.esmtp ? "ESMTP" : "SMTP", buf_str(&helo));
-	buf_free(&from);
-	buf_free(&to);
-	buf_free(&helo);
+	struct buf line = BUF_INIT;
+	buf_printf(&line, "NOQUEUE: reject: %s from %s[%s]: ", what, e->client_name, e->client_addr);
+	printable(&line, reply_text, 500);
+	buf_adds(&line, ";");
+	if (e->sender != NULL) {
+		buf_adds(&line, " from=<");
+		printable(&line, e->sender, 300);
+		buf_adds(&line, ">");
+	}
+	if (rcpt != NULL) {
+		buf_adds(&line, " to=<");
+		printable(&line, rcpt, 300);
+		buf_adds(&line, ">");
+	}
+	buf_printf(&line, " proto=%s", e->si.esmtp ? "ESMTP" : "SMTP");
+	if (e->helo != NULL) {
+		buf_adds(&line, " helo=<");
+		printable(&line, e->helo, 100);
+		buf_adds(&line, ">");
+	}
+	engine_log(e, false, "%s", buf_str(&line));
+	buf_free(&line);
 }
 
 void smtp_engine_start(struct smtp_engine *e)
@@ -274,11 +290,19 @@ void smtp_engine_start(struct smtp_engine *e)
 	if (e->ops->check_connect != NULL) {
 		enum smtp_verdict v = e->ops->check_connect(e->ctx, &e->si, &r);
 		if (v != SMTP_ACCEPT) {
-			/* Refused before the greeting: say why and close. */
+			/*
+			 * Refused instead of the greeting. As Postfix (and RFC 5321
+			 * section 3.1 for a 554 greeting) the session stays and
+			 * answers 503 to all but QUIT; a 421 closes it.
+			 */
 			reply_from(e, &r, "554 5.7.1 Access denied");
 			log_reject(e, "CONNECT", buf_str(&r), NULL);
-			close_session(e);
 			buf_free(&r);
+			if (v == SMTP_DISCONNECT)
+				close_session(e);
+			else
+				e->access_denied = true;
+			process_held(e);
 			return;
 		}
 	}
@@ -320,22 +344,36 @@ static void cmd_helo(struct smtp_engine *e, const char *arg, bool esmtp)
 		reply(e, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
 		return;
 	}
-	reset_transaction(e);
-	set_str(&e->helo, arg);
-	e->si.esmtp = esmtp;
-	refresh_info(e);
 	if (e->ops->check_helo != NULL) {
+		/* The new name is judged (and logged) while the old one is kept aside. */
 		struct buf r = BUF_INIT;
-		if (e->ops->check_helo(e->ctx, &e->si, &r) != SMTP_ACCEPT) {
+		char *old_helo = e->helo;
+		bool old_esmtp = e->si.esmtp;
+		e->helo = xstrdup(arg);
+		e->si.esmtp = esmtp;
+		refresh_info(e);
+		enum smtp_verdict v = e->ops->check_helo(e->ctx, &e->si, &r);
+		if (v != SMTP_ACCEPT) {
 			reply_from(e, &r, "554 5.7.1 Access denied");
 			log_reject(e, "HELO", buf_str(&r), NULL);
-			set_str(&e->helo, NULL);
-			refresh_info(e);
+		}
+		free(e->helo);
+		e->helo = old_helo;
+		e->si.esmtp = old_esmtp;
+		refresh_info(e);
+		if (v != SMTP_ACCEPT) {
+			/* As in Postfix, a refused HELO changes nothing (not even the transaction). */
 			buf_free(&r);
+			if (v == SMTP_DISCONNECT)
+				close_session(e);
 			return;
 		}
 		buf_free(&r);
 	}
+	reset_transaction(e);
+	set_str(&e->helo, arg);
+	e->si.esmtp = esmtp;
+	refresh_info(e);
 	if (!esmtp) {
 		reply(e, "250 %s", e->cfg->myhostname);
 		e->pipelining_offered = false;
@@ -446,10 +484,14 @@ static void cmd_mail(struct smtp_engine *e, const char *arg)
 	e->sender = xstrdup(buf_str(&a.addr));
 	e->in_mail = true;
 	refresh_info(e);
-	if (e->ops->check_mail != NULL && e->ops->check_mail(e->ctx, &e->si, e->sender, &r) != SMTP_ACCEPT) {
+	enum smtp_verdict v = e->ops->check_mail != NULL
+			      ? e->ops->check_mail(e->ctx, &e->si, e->sender, &r) : SMTP_ACCEPT;
+	if (v != SMTP_ACCEPT) {
 		reply_from(e, &r, "554 5.7.1 Access denied");
 		log_reject(e, "MAIL", buf_str(&r), NULL);
 		reset_transaction(e);
+		if (v == SMTP_DISCONNECT)
+			close_session(e);
 		goto out;
 	}
 	if (e->ops->check_rate != NULL && e->ops->check_rate(e->ctx, &e->si, &r) != SMTP_ACCEPT) {
@@ -973,6 +1015,10 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 {
 	e->commands++;
 	strlcpy(e->last_cmd, cmd->verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : cmd->name, sizeof(e->last_cmd));
+	if (e->access_denied && cmd->verb != SMTP_VERB_QUIT) {
+		reply(e, "503 5.7.0 Error: access denied for %s[%s]", e->client_name, e->client_addr);
+		goto limits;
+	}
 	switch (cmd->verb) {
 	case SMTP_VERB_HELO:
 		cmd_helo(e, cmd->arg, false);
@@ -1040,6 +1086,7 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 		reply(e, "502 5.5.2 Error: command not recognized");
 		break;
 	}
+limits:
 	/* Postfix's smtpd_junk_command_limit: NOOP, RSET... forever count as errors. */
 	if (e->cfg->junk_command_limit && e->junk > e->cfg->junk_command_limit)
 		e->errors++;

@@ -126,7 +126,14 @@ enum smtp_auth_status {
  * denied"); the engine adds CRLF and counts errors.
  */
 struct smtp_engine_ops {
-	/* At the start of the session (smtpd_client_restrictions without delay). */
+	/*
+	 * At the start of the session (smtpd_client_restrictions without
+	 * delay). SMTP_REJECT: the reply replaces the greeting and every
+	 * command but QUIT gets 503 5.7.0 (as Postfix); SMTP_DISCONNECT
+	 * closes after the reply. check_helo and check_mail (HELO and
+	 * sender restrictions without delay) refuse only their command, or
+	 * close on SMTP_DISCONNECT.
+	 */
 	enum smtp_verdict (*check_connect)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 	enum smtp_verdict (*check_helo)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 	enum smtp_verdict (*check_mail)(void *ctx, const struct smtp_session_info *si,

@@ -7,7 +7,9 @@
  * smtpd_sender_restrictions, smtpd_relay_restrictions,
  * smtpd_recipient_restrictions (a "permit" ends only its own list, a
  * rejection ends everything), then reject_unlisted_recipient when
- * smtpd_reject_unlisted_recipient = yes. A restriction Tern does not know
+ * smtpd_reject_unlisted_recipient = yes. With smtpd_delay_reject = no
+ * the first three lists run earlier instead, as in Postfix: the client's
+ * at connect, HELO's at HELO/EHLO, the sender's at MAIL FROM. A restriction Tern does not know
  * is a configuration error answered with 451 4.3.5, never a silent pass.
  */
 #include "compat.h"
@@ -652,11 +654,34 @@ enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_s
 	return SMTP_ACCEPT;
 }
 
+enum smtp_verdict smtp_policy_helo(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply)
+{
+	struct subject s = {.si = si};
+	if (p->delay_reject)
+		return SMTP_ACCEPT;
+	if (eval_list(p, CL_HELO, &s, reply) == RES_REJECT)
+		return verdict(reply);
+	return SMTP_ACCEPT;
+}
+
+enum smtp_verdict smtp_policy_mail(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply)
+{
+	struct subject s = {.si = si};
+	if (p->delay_reject)
+		return SMTP_ACCEPT;
+	if (eval_list(p, CL_SENDER, &s, reply) == RES_REJECT)
+		return verdict(reply);
+	return SMTP_ACCEPT;
+}
+
 enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *rcpt, struct buf *reply)
 {
 	struct subject s = {.si = si, .rcpt = rcpt};
-	int first = p->delay_reject ? CL_CLIENT : CL_HELO;	/* the client was judged at connect */
+	/* Without delay, client, HELO and sender were judged at connect, HELO and MAIL. */
+	int first = p->delay_reject ? CL_CLIENT : CL_RELAY;
 	for (int c = first; c < CL_COUNT; c++)
 		if (eval_list(p, c, &s, reply) == RES_REJECT)
 			return verdict(reply);

@@ -12,7 +12,7 @@
  *
  * With smtpd_delay_reject = yes (the default, as in Postfix) the client,
  * HELO and sender restrictions are evaluated at RCPT time, so that the
- * log line names the recipient.
+ * log line names the recipient; with "no" at connect, HELO and MAIL FROM.
  */
 #ifndef TERN_MAIL_SMTP_POLICY_H
 #define TERN_MAIL_SMTP_POLICY_H
@@ -45,7 +45,17 @@ bool smtp_policy_mynetworks(const struct smtp_policy *p, const char *addr);
 /* smtpd_client_restrictions at connect time (only with smtpd_delay_reject = no). */
 enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct buf *reply);
-/* Everything that decides one recipient: restrictions, then unknown users. */
+/* smtpd_helo_restrictions at HELO/EHLO (only with smtpd_delay_reject = no; si->helo is the new name). */
+enum smtp_verdict smtp_policy_helo(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply);
+/* smtpd_sender_restrictions at MAIL FROM (only with smtpd_delay_reject = no; si->sender is set). */
+enum smtp_verdict smtp_policy_mail(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply);
+/*
+ * Everything that decides one recipient: the restrictions (with
+ * smtpd_delay_reject = yes also the client, HELO and sender ones), then
+ * unknown users.
+ */
 enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *rcpt, struct buf *reply);
 /* The VRFY answer for addr (250/252 or 550). */

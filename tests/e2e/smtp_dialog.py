@@ -22,6 +22,11 @@
 # in TEXT, \r \n \t \\ \0 and \xHH are escapes. Each reply must come
 # within DIALOG_TIMEOUT seconds (default 30). The first connection comes
 # from DIALOG_SOURCE when that is set (e.g. 127.0.0.2, outside mynetworks).
+#
+# Every reply read is also checked for an enhanced status code of its own
+# class (RFC 2034: all 2xx/4xx/5xx lines but the 220 greeting and the
+# answers to HELO/EHLO, recognised as multi-line 250 replies or
+# "250 $MYHOST"); DIALOG_NO_ESC=1 turns that off.
 import os
 import re
 import socket
@@ -66,11 +71,33 @@ def unescape(text):
     return bytes(out)
 
 
+ESC = re.compile(r"^([245])\d\d[ -]([245])\.\d{1,3}\.\d{1,3}( |\r?\n)")
+
+
+def esc_error(lines, first):
+    """Why this reply lacks the enhanced status codes it needs, or None."""
+    text = [l.decode("utf-8", "replace") for l in lines]
+    code = text[-1][:3]
+    if os.environ.get("DIALOG_NO_ESC") or code.startswith("3"):
+        return None
+    if first and code == "220":
+        return None
+    host = os.environ.get("MYHOST", "")
+    if code == "250" and (len(text) > 1 or (host and text[0].split()[1:2] == [host])):
+        return None
+    for t in text:
+        m = ESC.match(t)
+        if not m or m.group(1) != m.group(2):
+            return "reply line without an enhanced status code of its class: %r" % t
+    return None
+
+
 class Conn:
     def __init__(self, host, port, src=None):
         self.sock = socket.create_connection((host, port), timeout=TIMEOUT,
                                              source_address=(src, 0) if src else None)
         self.buf = b""
+        self.replies = 0
 
     def send(self, data):
         self.sock.sendall(data)
@@ -105,6 +132,10 @@ class Conn:
             line = self.line(deadline)
             lines.append(line)
             if len(line) < 4 or line[3:4] != b"-":
+                err = esc_error(lines, self.replies == 0)
+                self.replies += 1
+                if err:
+                    raise EOFError(err)
                 return lines
 
     def expect_eof(self):

@@ -33,12 +33,31 @@ smtpd_stop
 printf 'blocked-helo.example REJECT go away\n' > "$TERN_DIR/helo_access"
 printf 'bad.example REJECT\ndefer.example 451 4.7.1 try later\ngood.example OK\n' > "$TERN_DIR/sender_access"
 printf 'blocked@localhost 550 5.7.2 no mail for you\n' > "$TERN_DIR/rcpt_access"
-printf '127.0.0.2 DUNNO\n' > "$TERN_DIR/client_access"
-smtpd_start -o "smtpd_client_restrictions=check_client_access texthash:$TERN_DIR/client_access" \
-	-o "smtpd_helo_restrictions=check_helo_access texthash:$TERN_DIR/helo_access" \
-	-o "smtpd_sender_restrictions=check_sender_access texthash:$TERN_DIR/sender_access" \
-	-o "smtpd_recipient_restrictions=check_recipient_access texthash:$TERN_DIR/rcpt_access"
+printf '127.0.0.2 DUNNO\n127.0.0.3 REJECT\n127.0.0.4 421 4.7.0 closing\n' > "$TERN_DIR/client_access"
+ACCESS="-o smtpd_client_restrictions=check_client_access,texthash:$TERN_DIR/client_access
+	-o smtpd_helo_restrictions=check_helo_access,texthash:$TERN_DIR/helo_access
+	-o smtpd_sender_restrictions=check_sender_access,texthash:$TERN_DIR/sender_access
+	-o smtpd_recipient_restrictions=check_recipient_access,texthash:$TERN_DIR/rcpt_access"
+# shellcheck disable=SC2086
+smtpd_start $ACCESS
 DIALOG_SOURCE=127.0.0.2 dialog access_maps.dlg
+DIALOG_SOURCE=127.0.0.3 dialog delay_reject_yes.dlg
+grep -q 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.3\]: 554 5\.7\.1 <unknown\[127\.0\.0\.3\]>: Client host rejected: Access denied; from=<spammer@bad\.example> to=<postmaster@localhost> proto=ESMTP helo=<blocked-helo\.example>$' \
+	"$TERN_DIR/maillog" || { show_log; fail "no RCPT-time client reject line"; }
+smtpd_stop
+
+# smtpd_delay_reject = no: the same tables answer at connect, HELO and MAIL FROM.
+# shellcheck disable=SC2086
+smtpd_start $ACCESS -o smtpd_delay_reject=no
+DIALOG_SOURCE=127.0.0.2 dialog delay_reject_no.dlg
+for line in \
+	'NOQUEUE: reject: HELO from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <blocked-helo\.example>: Helo command rejected: go away; proto=SMTP helo=<blocked-helo\.example>$' \
+	'NOQUEUE: reject: HELO from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <blocked-helo\.example>: Helo command rejected: go away; proto=ESMTP helo=<blocked-helo\.example>$' \
+	'NOQUEUE: reject: MAIL from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <spammer@bad\.example>: Sender address rejected: Access denied; from=<spammer@bad\.example> proto=ESMTP helo=<fine\.example>$' \
+	'NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.3\]: 554 5\.7\.1 <unknown\[127\.0\.0\.3\]>: Client host rejected: Access denied; proto=SMTP$' \
+	'NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.4\]: 421 4\.7\.0 <unknown\[127\.0\.0\.4\]>: Client host rejected: closing; proto=SMTP$'; do
+	grep -q "$line" "$TERN_DIR/maillog" || { show_log; fail "no log line matching: $line"; }
+done
 smtpd_stop
 
 # A client map that rejects: even mynetworks clients are refused first.

@@ -84,6 +84,52 @@ static enum smtp_verdict stub_rcpt(void *ctx, const struct smtp_session_info *si
 	return SMTP_ACCEPT;
 }
 
+/* Connect, HELO and MAIL policy (smtpd_delay_reject = no) keyed on magic names. */
+static enum smtp_verdict stub_connect(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	if (strcmp(si->client_addr, "192.0.2.66") == 0) {
+		buf_printf(reply, "554 5.7.1 <%s[%s]>: Client host rejected: Access denied", si->client_name,
+				si->client_addr);
+		return SMTP_REJECT;
+	}
+	if (strcmp(si->client_addr, "192.0.2.67") == 0) {
+		buf_adds(reply, "421 4.7.0 go away");
+		return SMTP_DISCONNECT;
+	}
+	return SMTP_ACCEPT;
+}
+
+static enum smtp_verdict stub_helo(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	if (strcmp(si->helo, "bad.test") == 0) {
+		buf_printf(reply, "554 5.7.1 <%s>: Helo command rejected: go away", si->helo);
+		return SMTP_REJECT;
+	}
+	if (strcmp(si->helo, "close.test") == 0) {
+		buf_adds(reply, "421 4.7.0 closing");
+		return SMTP_DISCONNECT;
+	}
+	return SMTP_ACCEPT;
+}
+
+static enum smtp_verdict stub_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
+		struct buf *reply)
+{
+	(void)ctx;
+	ck_assert_str_eq(si->sender, sender);
+	if (strncmp(sender, "reject", 6) == 0) {
+		buf_printf(reply, "554 5.7.1 <%s>: Sender address rejected: Access denied", sender);
+		return SMTP_REJECT;
+	}
+	if (strncmp(sender, "bogus", 5) == 0) {
+		buf_adds(reply, "no code at all");	/* a broken callback: the engine's fallback answers */
+		return SMTP_REJECT;
+	}
+	return SMTP_ACCEPT;
+}
+
 static void stub_vrfy(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply)
 {
 	(void)ctx;
@@ -154,6 +200,9 @@ static void stub_auth_free(void *auth)
 }
 
 static const struct smtp_engine_ops stub_ops = {
+	.check_connect = stub_connect,
+	.check_helo = stub_helo,
+	.check_mail = stub_mail,
 	.check_rcpt = stub_rcpt,
 	.vrfy = stub_vrfy,
 	.msg_open = stub_open,
@@ -212,6 +261,7 @@ struct row {
 	int want_queued;
 	bool want_closed;
 	const char *want_env;		/* substring of the envelope log */
+	const char *client;		/* client address; default 192.0.2.1 */
 };
 
 static const struct row rows[] = {
@@ -447,6 +497,41 @@ static const struct row rows[] = {
 	{.name = "auth only over tls", .opts = O_AUTH | O_TLS_AUTH_ONLY | O_STARTTLS,
 	 .in = {"HELO c\r\n", "AUTH PLAIN AHVzZXIAcGFzcw==\r\n"},
 	 .want = G "250 mx.test\r\n503 5.5.1 Error: authentication not enabled\r\n"},
+	/* Restrictions that answer before RCPT (smtpd_delay_reject = no). */
+	{.name = "client refused at connect", .client = "192.0.2.66",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", "NOOP\r\n", "QUIT\r\n"},
+	 .want = "554 5.7.1 <client.test[192.0.2.66]>: Client host rejected: Access denied\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n" BYE, .want_closed = true},
+	{.name = "client refused at connect, error limit", .client = "192.0.2.66", .opts = O_HARD3,
+	 .in = {"EHLO c\r\n", "EHLO c\r\n", "EHLO c\r\n"},
+	 .want = "554 5.7.1 <client.test[192.0.2.66]>: Client host rejected: Access denied\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n"
+		 "421 4.7.0 mx.test Error: too many errors\r\n", .want_closed = true},
+	{.name = "client 421 at connect", .client = "192.0.2.67", .in = {"EHLO c\r\n"},
+	 .want = "421 4.7.0 go away\r\n", .want_closed = true},
+	{.name = "helo refused", .in = {"EHLO bad.test\r\n", "HELO bad.test\r\n", "EHLO c\r\n"},
+	 .want = G "554 5.7.1 <bad.test>: Helo command rejected: go away\r\n"
+		 "554 5.7.1 <bad.test>: Helo command rejected: go away\r\n" E},
+	{.name = "helo refused keeps the transaction", .opts = O_HELO_REQUIRED,
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", "EHLO bad.test\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"DATA\r\n", ".\r\n"},
+	 .want = G E MAILOK "554 5.7.1 <bad.test>: Helo command rejected: go away\r\n" RCPTOK GO
+		 "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1, .want_content = "",
+	 .want_env = "proto=ESMTP"},
+	{.name = "refused helo is no helo", .opts = O_HELO_REQUIRED, .in = {"HELO bad.test\r\n", "MAIL FROM:<>\r\n"},
+	 .want = G "554 5.7.1 <bad.test>: Helo command rejected: go away\r\n"
+		 "503 5.5.1 Error: send HELO/EHLO first\r\n"},
+	{.name = "helo 421", .in = {"HELO close.test\r\n", "NOOP\r\n"},
+	 .want = G "421 4.7.0 closing\r\n", .want_closed = true},
+	{.name = "sender refused", .in = {"EHLO c\r\n", "MAIL FROM:<reject@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"MAIL FROM:<a@b.test>\r\n"},
+	 .want = G E "554 5.7.1 <reject@b.test>: Sender address rejected: Access denied\r\n"
+		 "503 5.5.1 Error: need MAIL command\r\n" MAILOK},
+	{.name = "callback reply without a code", .in = {"MAIL FROM:<bogus@b.test>\r\n"},
+	 .want = G "554 5.7.1 Access denied\r\n"},
 	{.name = "auth in transaction", .opts = O_AUTH, .in = {"HELO c\r\n", "MAIL FROM:<>\r\n", "AUTH PLAIN =\r\n"},
 	 .want = G "250 mx.test\r\n" MAILOK "503 5.5.1 Error: MAIL transaction in progress\r\n"},
 };
@@ -492,6 +577,37 @@ static void drain(struct smtp_engine *e, struct buf *out)
 	}
 }
 
+/*
+ * RFC 2034: every 2xx, 4xx and 5xx line but the greeting and the answer
+ * to HELO/EHLO starts with an enhanced status code of the same class.
+ */
+static void check_status_codes(const char *name, const char *out)
+{
+	bool first = true, in_ehlo = false;
+	while (*out != '\0') {
+		const char *end = strstr(out, "\r\n");
+		ck_assert_msg(end != NULL, "%s: reply without CRLF: [%s]", name, out);
+		char line[600];
+		size_t n = (size_t)(end - out) < sizeof(line) - 1 ? (size_t)(end - out) : sizeof(line) - 1;
+		memcpy(line, out, n);
+		line[n] = '\0';
+		out = end + 2;
+		bool greeting = first && strncmp(line, "220 ", 4) == 0;
+		first = false;
+		/* HELO's answer and every line of EHLO's ("250-name", ..., "250 LAST"). */
+		bool ehlo = in_ehlo || line[3] == '-' || strcmp(line, "250 mx.test") == 0;
+		in_ehlo = line[3] == '-';
+		if (greeting || ehlo || line[0] == '3')
+			continue;
+		unsigned a, b;
+		char cls;
+		int used = 0;
+		ck_assert_msg(strlen(line) > 4 && sscanf(line + 4, "%c.%3u.%3u%n", &cls, &a, &b, &used) == 3
+			      && cls == line[0] && (line[4 + used] == ' ' || line[4 + used] == '\0'),
+				"%s: no enhanced status code of class %c: [%s]", name, line[0], line);
+	}
+}
+
 /* Run one row; split = feed every byte separately. */
 static void run_row(const struct row *r, bool split)
 {
@@ -502,7 +618,8 @@ static void run_row(const struct row *r, bool split)
 	buf_reset(&content);
 	queued = aborted = opened = 0;
 	commit_pending = false;
-	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test",
+			r->client ? r->client : "192.0.2.1");
 	smtp_engine_start(e);
 	drain(e, &out);
 	for (int i = 0; i < 8 && r->in[i] != NULL; i++) {
@@ -528,6 +645,7 @@ static void run_row(const struct row *r, bool split)
 	}
 	ck_assert_msg(strcmp(buf_str(&out), r->want) == 0, "%s%s:\n got: [%s]\nwant: [%s]", r->name,
 			split ? " (byte by byte)" : "", buf_str(&out), r->want);
+	check_status_codes(r->name, buf_str(&out));
 	ck_assert_msg(queued == r->want_queued, "%s: queued %d, want %d", r->name, queued, r->want_queued);
 	if (r->want_content != NULL)
 		ck_assert_msg(strcmp(buf_str(&content), r->want_content) == 0, "%s: content [%s] want [%s]",
