@@ -329,6 +329,22 @@ static int flush(struct conn *c)
 	return 0;
 }
 
+/*
+ * smtpd_greet_pause for a client outside the exceptions: wait before
+ * the greeting (on implicit TLS, after the handshake, since there the
+ * client speaks first). True when the pause began.
+ */
+static bool greet_pause(struct conn *c)
+{
+	if (smtpd.greet_pause_ms == 0 || c->exempt || (smtp_engine_flags(c->e) & SMTP_WANT_CLOSE))
+		return false;
+	c->state = CS_GREET;
+	hold_for(c, smtpd.greet_pause_ms);
+	set_events(c, EPOLLIN);
+	touch(c);
+	return true;
+}
+
 static void tls_handshake(struct conn *c)
 {
 	ERR_clear_error();
@@ -342,6 +358,8 @@ static void tls_handshake(struct conn *c)
 		c->state = CS_RUN;
 		if (c->implicit) {
 			smtp_engine_set_tls(c->e, version, cipher);
+			if (greet_pause(c))
+				return;
 			smtp_engine_start(c->e);
 		} else {
 			smtp_engine_tls_done(c->e, true, version, cipher);
@@ -463,7 +481,22 @@ static void greet(struct conn *c, bool early)
 {
 	if (early) {
 		char peek[64];
-		ssize_t n = recv(c->w.fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
+		ssize_t n;
+		if (c->ssl != NULL) {
+			/* Implicit TLS: only application data counts, not TLS records. */
+			ERR_clear_error();
+			int r = SSL_peek(c->ssl, peek, sizeof(peek) - 1);
+			n = r;
+			if (r <= 0) {
+				int err = SSL_get_error(c->ssl, r);
+				if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+					return;
+				conn_close(c);
+				return;
+			}
+		} else {
+			n = recv(c->w.fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
+		}
 		if (n <= 0) {
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				return;
@@ -484,7 +517,7 @@ static void greet(struct conn *c, bool early)
 		return;
 	}
 	c->state = CS_RUN;
-	if (c->implicit) {
+	if (c->implicit && c->ssl == NULL) {
 		start_tls(c);
 		return;
 	}
@@ -644,16 +677,21 @@ int smtpd_conn_accept(int listen_fd)
 		if (refuse.len > 0) {
 			smtp_engine_refuse(c->e, buf_str(&refuse));
 			buf_free(&refuse);
-			pump(c);
+			/*
+			 * On an implicit TLS listener the client speaks TLS first:
+			 * as Postfix, the 421 goes out after the handshake (a
+			 * plaintext 421 would only break the client's handshake).
+			 */
+			if (c->implicit)
+				start_tls(c);
+			else
+				pump(c);
 			continue;
 		}
 		buf_free(&refuse);
-		if (smtpd.greet_pause_ms > 0 && !c->exempt) {
-			c->state = CS_GREET;
-			hold_for(c, smtpd.greet_pause_ms);
-			set_events(c, EPOLLIN);
+		/* Implicit TLS pauses after the handshake (tls_handshake). */
+		if (!c->implicit && greet_pause(c))
 			continue;
-		}
 		greet(c, false);
 	}
 	return 0;

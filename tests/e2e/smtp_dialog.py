@@ -15,6 +15,8 @@
 #   connect [SRC]   open a new connection (from source address SRC), read
 #                   nothing; the script starts with "connect" implied
 #   tls             do a TLS handshake on the connection (no verification)
+#   keep            keep this connection open until the script ends, even
+#                   after the next "connect" (concurrency limits)
 #   sleep N         wait N seconds
 #   repeat N TEXT   send TEXT + CRLF N times in one write
 #   fill N TEXT     send TEXT followed by N "x" and CRLF (over-long lines)
@@ -170,6 +172,7 @@ class Conn:
 
 def run(host, port, path):
     conn = Conn(host, port, os.environ.get("DIALOG_SOURCE") or None)
+    held = []
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         lines = f.read().split("\n")
     for num, raw in enumerate(lines, 1):
@@ -208,6 +211,8 @@ def run(host, port, path):
             elif line.startswith("connect"):
                 parts = line.split()
                 conn = Conn(host, port, parts[1] if len(parts) > 1 else None)
+            elif line == "keep":
+                held.append(conn)
             elif line == "tls":
                 conn.starttls()
             elif line.startswith("sleep"):

@@ -67,6 +67,28 @@ grep -q 'warning: Connection concurrency limit exceeded: 3 from unknown\[127\.0\
 grep -q 'Message delivery request rate limit exceeded' "$TERN_DIR/maillog" || fail "no message rate log line"
 smtpd_stop
 
+# Implicit TLS (465): refusals by the client limits and early-talker
+# detection happen over TLS, after the handshake.
+make_cert
+TLS="-o smtpd_tls_cert_file=$TERN_DIR/cert.pem -o smtpd_tls_key_file=$TERN_DIR/key.pem -o smtpd_tls_wrappermode=yes"
+for limit in smtpd_client_connection_count_limit smtpd_client_connection_rate_limit; do
+	# shellcheck disable=SC2086
+	smtpd_start $TLS -o $limit=1
+	# The first session stays open (count) or has been counted (rate).
+	DIALOG_SOURCE=127.0.0.2 dialog implicit_tls_limit.dlg
+	smtpd_stop
+done
+grep -q 'warning: Connection concurrency limit exceeded: 2 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no concurrency log line (implicit TLS)"
+grep -q 'warning: Connection rate limit exceeded: 2 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no rate log line (implicit TLS)"
+# shellcheck disable=SC2086
+smtpd_start $TLS -o smtpd_greet_pause=2s
+DIALOG_SOURCE=127.0.0.2 dialog implicit_tls_greet_pause.dlg
+grep -q 'PREGREET .* from \[127\.0\.0\.2\]: early talker before the greeting: EHLO early' \
+	"$TERN_DIR/maillog" || fail "no PREGREET log line (implicit TLS)"
+smtpd_stop
+
 smtpd_start -o smtpd_client_connection_rate_limit=3
 python3 - "$SMTPD_PORT" <<'EOP' || fail "connection rate limit"
 import socket, sys
