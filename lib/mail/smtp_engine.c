@@ -82,6 +82,7 @@ struct smtp_engine {
 	unsigned auth_failures;
 
 	unsigned errors, junk, messages, rcpt_total, commands;
+	unsigned errors_total;	/* for the statistics: errors is reset by a delivery */
 	unsigned delay_ms;
 	char last_cmd[12];
 };
@@ -213,16 +214,30 @@ static void close_session(struct smtp_engine *e)
 	buf_free(&e->in);
 }
 
+static void reply_done(struct smtp_engine *e, char c);
+
 /* Queue one reply line (text without CRLF) and count errors. */
 static void reply_line(struct smtp_engine *e, const char *text)
 {
 	buf_adds(&e->out, text);
 	buf_add(&e->out, "\r\n", 2);
-	if ((text[0] == '4' || text[0] == '5') && text[3] != '-') {
+	if (text[3] != '-')
+		reply_done(e, text[0]);
+}
+
+/* A whole reply (of class c, '2'...'5') was queued. */
+static void reply_done(struct smtp_engine *e, char c)
+{
+	/*
+	 * Postfix's smtpd_soft_error_limit: once a client has made that many
+	 * errors (without delivering mail), every reply waits
+	 * smtpd_error_sleep_time, not only the error replies.
+	 */
+	if (e->cfg->soft_error_limit && e->errors >= e->cfg->soft_error_limit)
+		e->delay_ms += e->cfg->error_sleep_ms;
+	if (c == '4' || c == '5') {
 		e->errors++;
-		/* Postfix's smtpd_soft_error_limit: slow down a client that keeps failing. */
-		if (e->cfg->soft_error_limit && e->errors >= e->cfg->soft_error_limit)
-			e->delay_ms += e->cfg->error_sleep_ms;
+		e->errors_total++;
 	}
 }
 
@@ -410,6 +425,7 @@ static void cmd_helo(struct smtp_engine *e, const char *arg, bool esmtp)
 	while (last > e->out.data && last[-1] != '\n')
 		last--;
 	last[3] = ' ';
+	reply_done(e, '2');
 	e->pipelining_offered = c->pipelining;
 }
 
@@ -688,6 +704,9 @@ static void commit_result(struct smtp_engine *e, enum smtp_commit result,
 	case SMTP_COMMIT_OK:
 		reply(e, "250 2.0.0 Ok: queued as %s", queue_id ? queue_id : "");
 		e->messages++;
+		/* As Postfix: the error and junk limits count "without delivering mail". */
+		e->errors = 0;
+		e->junk = 0;
 		break;
 	case SMTP_COMMIT_REJECT:
 		reply(e, "554 5.7.1 Error: message rejected: %s", why.len ? buf_str(&why) : "rejected");
@@ -1013,6 +1032,7 @@ static bool ends_group(enum smtp_verb v)
 
 static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 {
+	bool junk = false;	/* NOOP, RSET, VRFY, HELP, EXPN, ETRN */
 	e->commands++;
 	strlcpy(e->last_cmd, cmd->verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : cmd->name, sizeof(e->last_cmd));
 	if (e->access_denied && cmd->verb != SMTP_VERB_QUIT) {
@@ -1044,11 +1064,11 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 			break;
 		}
 		reset_transaction(e);
-		e->junk++;
+		junk = true;
 		reply(e, "250 2.0.0 Ok");
 		break;
 	case SMTP_VERB_NOOP:
-		e->junk++;
+		junk = true;
 		reply(e, "250 2.0.0 Ok");
 		break;
 	case SMTP_VERB_QUIT:
@@ -1056,11 +1076,11 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 		close_session(e);
 		break;
 	case SMTP_VERB_VRFY:
-		e->junk++;
+		junk = true;
 		cmd_vrfy(e, cmd->arg);
 		break;
 	case SMTP_VERB_HELP:
-		e->junk++;
+		junk = true;
 		reply(e, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA%s RSET NOOP QUIT%s HELP%s%s",
 				e->cfg->chunking ? " BDAT" : "", e->cfg->vrfy_enabled ? " VRFY" : "",
 				e->cfg->starttls ? " STARTTLS" : "", auth_offered(e) ? " AUTH" : "");
@@ -1073,7 +1093,7 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 		break;
 	case SMTP_VERB_EXPN:
 	case SMTP_VERB_ETRN:
-		e->junk++;
+		junk = true;
 		reply(e, "502 5.5.1 Error: command not implemented");
 		break;
 	case SMTP_VERB_HTTP:
@@ -1087,8 +1107,11 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 		break;
 	}
 limits:
-	/* Postfix's smtpd_junk_command_limit: NOOP, RSET... forever count as errors. */
-	if (e->cfg->junk_command_limit && e->junk > e->cfg->junk_command_limit)
+	/*
+	 * Postfix's smtpd_junk_command_limit: beyond it, each junk command
+	 * counts as an error (until mail is delivered).
+	 */
+	if (junk && e->cfg->junk_command_limit && e->junk++ >= e->cfg->junk_command_limit)
 		e->errors++;
 	if (e->state != ST_CLOSED && e->cfg->hard_error_limit
 	    && e->errors >= e->cfg->hard_error_limit) {
@@ -1490,6 +1513,6 @@ void smtp_engine_stats(const struct smtp_engine *e, struct smtp_engine_stats *st
 {
 	st->messages = e->messages;
 	st->rcpts = e->rcpt_total;
-	st->errors = e->errors;
+	st->errors = e->errors_total;
 	st->commands = e->commands;
 }

@@ -727,16 +727,57 @@ START_TEST(test_delays)
 	struct smtp_engine_cfg cfg;
 	setup_cfg(&cfg, O_AUTH);
 	cfg.soft_error_limit = 2;
+	commit_pending = false;
 	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
 	smtp_engine_start(e);
+	/* Two errors reach the limit; from then on every reply waits, a 250 too. */
 	smtp_engine_input(e, "FOO\r\n", 5);
 	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
 	smtp_engine_input(e, "FOO\r\n", 5);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
+	smtp_engine_input(e, "NOOP\r\n", 6);
 	ck_assert_uint_eq(smtp_engine_take_delay(e), 1000);
 	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
+	/* EHLO's many lines are one reply: one wait. */
+	smtp_engine_input(e, "EHLO c\r\n", 8);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 1000);
+	/* A delivered message forgives the errors (Postfix: "without delivering mail"). */
+	smtp_engine_input(e, "MAIL FROM:<a@b.test>\r\n", 22);
+	smtp_engine_input(e, "RCPT TO:<u@mx.test>\r\n", 21);
+	smtp_engine_input(e, "DATA\r\n", 6);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 3000);
+	smtp_engine_input(e, ".\r\n", 3);
+	smtp_engine_take_delay(e);
+	smtp_engine_input(e, "NOOP\r\n", 6);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
+	struct smtp_engine_stats st;
+	smtp_engine_stats(e, &st);
+	ck_assert_uint_eq(st.errors, 2);
+	ck_assert_uint_eq(st.messages, 1);
 	smtp_engine_free(e);
 
+	/* smtpd_junk_command_limit: junk beyond the limit counts as errors, until a delivery. */
 	cfg.soft_error_limit = 0;
+	cfg.junk_command_limit = 2;
+	cfg.hard_error_limit = 2;
+	e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	for (int i = 0; i < 3; i++)	/* the third is one too many: one error */
+		smtp_engine_input(e, "NOOP\r\n", 6);
+	ck_assert(!(smtp_engine_flags(e) & SMTP_WANT_CLOSE));
+	smtp_engine_input(e, "MAIL FROM:<a@b.test>\r\n", 22);
+	smtp_engine_input(e, "RCPT TO:<u@mx.test>\r\n", 21);
+	smtp_engine_input(e, "DATA\r\n", 6);
+	smtp_engine_input(e, ".\r\n", 3);
+	for (int i = 0; i < 3; i++)	/* counted from zero again */
+		smtp_engine_input(e, "NOOP\r\n", 6);
+	ck_assert(!(smtp_engine_flags(e) & SMTP_WANT_CLOSE));
+	smtp_engine_input(e, "RSET\r\n", 6);
+	ck_assert(smtp_engine_flags(e) & SMTP_WANT_CLOSE);
+	smtp_engine_free(e);
+
+	cfg.junk_command_limit = 100;
+	cfg.hard_error_limit = 20;
 	e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
 	smtp_engine_start(e);
 	smtp_engine_input(e, "HELO c\r\n", 8);
