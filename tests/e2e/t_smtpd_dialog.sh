@@ -4,6 +4,42 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
 
+# smuggle_battery: every published end-of-data variant, each followed by a
+# second transaction from evil@example.net, in a session of its own.
+smuggle_battery() {
+	python3 - "$SMTPD_PORT" <<'EOP' || fail "smuggling battery"
+import socket, sys
+port = int(sys.argv[1])
+variants = [b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n",
+            b"\r\n.\r", b"\n\n.\r\n", b"\r\n\r.\r\n", b"\r\n.\r\r\n", b"\r\n\x00.\r\n",
+            b"\r\n.\x00\r\n", b"\r\n\x00.\r", b"\r\n\x00.\n"]
+evil = (b"MAIL FROM:<evil@example.net>\r\nRCPT TO:<postmaster@localhost>\r\nDATA\r\n"
+        b"Subject: evil-battery\r\n\r\nevil\r\n.\r\n")
+for n, v in enumerate(variants):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rb")
+    def reply():
+        while True:
+            line = f.readline()
+            if line[3:4] != b"-":
+                return line
+    assert reply().startswith(b"220")
+    for cmd, want in ((b"EHLO battery.example", b"250"), (b"MAIL FROM:<sender@example.org>", b"250"),
+                      (b"RCPT TO:<postmaster@localhost>", b"250"), (b"DATA", b"354")):
+        s.sendall(cmd + b"\r\n")
+        r = reply()
+        assert r.startswith(want), (n, cmd, r)
+    s.sendall(b"Subject: battery-%d\r\n\r\nx" % n + v + evil + b"QUIT\r\n")
+    s.settimeout(20)
+    try:
+        while s.recv(4096):
+            pass
+    except socket.timeout:
+        pass
+    s.close()
+EOP
+}
+
 tern_instance
 smtpd_start
 dialog basic.dlg errors.dlg transaction.dlg pipelining.dlg
@@ -30,6 +66,13 @@ dialog smuggle_lf_dot_lf.dlg smuggle_lf_dot_crlf.dlg smuggle_crlf_dot_lf.dlg \
 	smuggle_cr_dot_cr.dlg smuggle_cr_dot_crlf.dlg smuggle_crlf_dot_cr.dlg smuggle_crlf_dot_nul_crlf.dlg
 [ "$(queued_from 'evil@example.net')" = 0 ] || fail "a smuggled envelope reached the queue"
 [ "$(queued_count 'Subject: smuggle-')" = 1 ] || fail "only the NUL variant should be queued (as one message)"
+smuggle_battery
+[ "$(queued_from 'evil@example.net')" = 0 ] || fail "battery: a smuggled envelope reached the queue"
+# Only the two variants without a bare CR or LF get through, as one message each.
+[ "$(queued_count 'Subject: battery-')" = 2 ] || fail "battery: $(queued_count 'Subject: battery-') messages queued, want 2"
+for f in $(queued_with 'Subject: battery-'); do
+	grep -q 'Subject: evil-battery' "$f" || fail "battery: smuggled text missing from the one message $f"
+done
 grep -q 'disconnect: bare <LF> received from' "$TERN_DIR/maillog" || fail "no log line for bare LF"
 [ "$(queued_from 'sender@example.org')" -ge 3 ] || fail "queued_from finds nothing: the check above proves nothing"
 smtpd_stop
@@ -40,6 +83,8 @@ smtpd_start -o smtpd_forbid_bare_newline=no
 dialog tolerant_lf_dot_lf.dlg tolerant_lf_dot_crlf.dlg tolerant_crlf_dot_lf.dlg \
 	tolerant_cr_dot_cr.dlg tolerant_cr_dot_crlf.dlg tolerant_crlf_dot_cr.dlg
 [ "$(queued_count 'Subject: tolerant-')" = 6 ] || fail "tolerant variants: want 6 messages"
+smuggle_battery
+[ "$(queued_count 'Subject: battery-')" = $((2 + 15)) ] || fail "battery (tolerant): want one message per variant"
 [ "$(queued_from 'evil@example.net')" = 0 ] || fail "a smuggled envelope reached the queue"
 for f in $(queued_with 'Subject: tolerant-'); do
 	grep -q 'Subject: evil-tolerant' "$f" || fail "smuggled text missing from the one message $f"

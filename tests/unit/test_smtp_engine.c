@@ -855,6 +855,93 @@ START_TEST(test_run_fd)
 }
 END_TEST
 
+/*
+ * Every published SMTP smuggling end-of-data variant (SEC Consult 2023,
+ * the smtpsmug and smtp_smuggling_checker tools, Postfix's notes), sent
+ * after "x" in a message and followed by a whole second transaction.
+ * Whatever the settings and packet boundaries, at most one message is
+ * opened, the smuggled envelope never is, and the smuggled text is
+ * either refused with the session or kept inside the one message.
+ */
+static const struct smuggle {
+	const char *seq;
+	size_t len;
+	bool bare;		/* holds a bare CR or LF: refused by default */
+} smuggles[] = {
+	{"\n.\n", 3, true},
+	{"\r.\r", 3, true},
+	{"\r.\n", 3, true},
+	{"\n.\r", 3, true},
+	{"\n.\r\n", 4, true},
+	{"\r\n.\n", 4, true},
+	{"\r.\r\n", 4, true},
+	{"\r\n.\r", 4, true},
+	{"\n\n.\r\n", 5, true},
+	{"\r\n\r.\r\n", 6, true},
+	{"\r\n.\r\r\n", 6, true},
+	{"\r\n\0.\r\n", 6, false},
+	{"\r\n.\0\r\n", 6, false},
+	{"\r\n\0.\r", 5, true},
+	{"\r\n\0.\n", 5, true},
+	{"\r\n \r\n.\r\n", 0, false},	/* a real end: the control case */
+};
+
+START_TEST(test_smuggling)
+{
+	const struct smuggle *sm = &smuggles[_i / 4];
+	bool tolerate = (_i / 2) % 2, split = _i % 2;
+	size_t len = sm->len ? sm->len : strlen(sm->seq);
+	bool real_end = sm->len == 0;
+	struct smtp_engine_cfg cfg;
+	struct buf in = BUF_INIT;
+
+	setup_cfg(&cfg, tolerate ? O_ALLOW_BARE | O_ALLOW_PIPE : 0);
+	cfg.message_size_limit = 0;
+	buf_reset(&content);
+	buf_reset(&envlog);
+	queued = aborted = opened = 0;
+	commit_pending = false;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	/* A well-behaved client waits after EHLO and DATA; the content comes in one packet. */
+	smtp_engine_input(e, "EHLO c\r\n", 8);
+	smtp_engine_input(e, TRANS, strlen(TRANS));
+	buf_adds(&in, "Subject: s\r\n\r\nx");
+	buf_add(&in, sm->seq, len);
+	buf_adds(&in, EVIL);
+	if (split)
+		for (size_t j = 0; j < in.len; j++)
+			smtp_engine_input(e, in.data + j, 1);
+	else
+		smtp_engine_input(e, in.data, in.len);
+	bool closed = smtp_engine_flags(e) & SMTP_WANT_CLOSE;
+	smtp_engine_eof(e);
+	smtp_engine_free(e);
+
+	if (real_end) {
+		/*
+		 * The control: a real end, then a second transaction, taken
+		 * unless the content behind its DATA came in the same packet
+		 * (smtpd_forbid_unauth_pipelining).
+		 */
+		ck_assert_int_eq(queued, tolerate || split ? 2 : 1);
+		buf_free(&in);
+		return;
+	}
+	ck_assert_msg(opened <= 1 && queued <= 1, "variant %d: opened %d queued %d", _i / 4, opened, queued);
+	ck_assert_msg(strstr(buf_str(&envlog), "evil@") == NULL, "smuggled envelope: %s", buf_str(&envlog));
+	static const char smuggled[] = "MAIL FROM:<evil@x.test>";
+	if (queued == 1)
+		ck_assert_msg(memmem(content.data, content.len, smuggled, strlen(smuggled)) != NULL,
+				"variant %d: the smuggled text left the message", _i / 4);
+	if (sm->bare && !tolerate)
+		ck_assert_msg(closed && queued == 0, "bare newline not refused: closed %d queued %d", closed, queued);
+	else
+		ck_assert_msg(queued == 1, "one message expected, queued %d", queued);
+	buf_free(&in);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("smtp_engine");
@@ -867,6 +954,7 @@ int main(void)
 	tcase_add_test(tc, test_delays);
 	tcase_add_test(tc, test_idle_buffers);
 	tcase_add_test(tc, test_run_fd);
+	tcase_add_loop_test(tc, test_smuggling, 0, (int)(sizeof(smuggles) / sizeof(smuggles[0])) * 4);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
