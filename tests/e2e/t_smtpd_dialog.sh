@@ -77,6 +77,20 @@ grep -q 'disconnect: bare <LF> received from' "$TERN_DIR/maillog" || fail "no lo
 [ "$(queued_from 'sender@example.org')" -ge 3 ] || fail "queued_from finds nothing: the check above proves nothing"
 smtpd_stop
 
+# The protocol parameters (see the script's first lines).
+smtpd_start -o 'smtpd_banner=$myhostname ESMTP banner-test' -o smtpd_helo_required=yes \
+	-o smtpd_recipient_limit=2 -o disable_vrfy_command=no -o smtputf8_enable=no -o local_maildir_base=
+dialog protocol_params.dlg
+cat > "$TERN_DIR/noutf8.py" <<'EOP'
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30) as s:
+    s.ehlo("py.example")
+    assert not s.has_extn("smtputf8"), s.esmtp_features
+    assert s.has_extn("vrfy") and s.has_extn("pipelining") and s.has_extn("chunking"), s.esmtp_features
+EOP
+python3 "$TERN_DIR/noutf8.py" "$SMTPD_PORT" || fail "EHLO keywords with smtputf8_enable = no"
+smtpd_stop
+
 # Tolerating bare newlines (smtpd_forbid_bare_newline = no): each fake end is
 # content; one message per session, never a second one.
 smtpd_start -o smtpd_forbid_bare_newline=no

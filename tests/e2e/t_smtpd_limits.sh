@@ -14,6 +14,7 @@ dialog size_limit.dlg timeout.dlg
 [ "$(queued_count 'Subject: small-enough')" = 1 ] || fail "small message not queued"
 [ "$(ls "$TERN_DIR/queue/incoming" | wc -l)" = 1 ] || fail "leftover files in incoming/: $(ls "$TERN_DIR/queue/incoming")"
 grep -q 'timeout after EHLO from localhost\[127\.0\.0\.1\]' "$TERN_DIR/maillog" || fail "no timeout log line"
+grep -q 'warning: localhost\[127\.0\.0\.1\]: message size exceeds limit' "$TERN_DIR/maillog" || fail "no size limit log line"
 smtpd_stop
 smtpd_start -o smtpd_hard_error_limit=3
 dialog error_limit.dlg
@@ -65,6 +66,17 @@ EOP
 grep -q 'warning: Connection concurrency limit exceeded: 3 from unknown\[127\.0\.0\.2\] for service smtp' \
 	"$TERN_DIR/maillog" || fail "no concurrency log line"
 grep -q 'Message delivery request rate limit exceeded' "$TERN_DIR/maillog" || fail "no message rate log line"
+smtpd_stop
+
+# Message and recipient rates, and their log lines; mynetworks is exempt.
+smtpd_start -o smtpd_client_message_rate_limit=2 -o smtpd_client_recipient_rate_limit=3
+DIALOG_SOURCE=127.0.0.2 dialog rate_limits.dlg
+grep -q 'warning: Recipient address rate limit exceeded: 4 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no recipient rate log line"
+grep -q 'warning: Message delivery request rate limit exceeded: 3 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no message rate log line"
+grep -q 'rate limit exceeded: .* from localhost\[127\.0\.0\.1\]' "$TERN_DIR/maillog" \
+	&& fail "mynetworks was rate limited"
 smtpd_stop
 
 # Implicit TLS (465): refusals by the client limits and early-talker
