@@ -361,6 +361,9 @@ static enum result check_access(struct smtp_policy *p, int cls, const struct res
 	switch (r->kind) {
 	case R_CHECK_CLIENT: {
 		const char *ip = s->si->client_addr;
+		/* As Postfix: the name and its parent domains first, then the address. */
+		if (strcmp(s->si->client_name, "unknown") != 0)
+			n += domain_keys(s->si->client_name, keys + n, 20);
 		keys[n++] = xstrdup(ip);
 		/* Postfix's IPv4 network keys: 1.2.3.4, 1.2.3, 1.2, 1. */
 		if (strchr(ip, ':') == NULL) {
@@ -372,8 +375,6 @@ static enum result check_access(struct smtp_policy *p, int cls, const struct res
 				keys[n++] = xstrdup(tmp);
 			}
 		}
-		if (strcmp(s->si->client_name, "unknown") != 0)
-			n += domain_keys(s->si->client_name, keys + n, 20);
 		break;
 	}
 	case R_CHECK_HELO:

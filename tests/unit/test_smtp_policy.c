@@ -97,7 +97,8 @@ static void setup(void)
 	put("client", "192.0.2 REJECT\n192.0.2.99 OK\n198.51.100.7 450 go slow\n"
 	    "198.51.100.8 permit\n198.51.100.9 reject\n198.51.100.10 DEFER\n"
 	    "198.51.100.11 421 4.7.0 go away now\n198.51.100.12 permit_mynetworks\n"
-	    "198.51.100.13 no_such_action\n198.51.100.14 DUNNO\n");
+	    "198.51.100.13 no_such_action\n198.51.100.14 DUNNO\n"
+	    "friendly.example OK\n198.51.100.20 REJECT\n");
 	put("helo", "bad.example REJECT go away\n");
 	put("sender", "spammer@example.net REJECT\nexample.org DUNNO\nfriend@ 550 5.7.9 no friends\n<> OK\n");
 	put("rcpt", "blocked@localhost 554 5.7.2 blocked\npermit-me@other.example OK\n");
@@ -129,7 +130,7 @@ static const struct policy_row {
 	const char *name;
 	enum stage stage;
 	const char *conf;	/* extra main.cf lines; %D is the test directory */
-	const char *client, *helo, *sender, *rcpt, *sasl;
+	const char *client, *client_name, *helo, *sender, *rcpt, *sasl;
 	enum smtp_verdict want;
 	const char *reply;	/* expected reply prefix when rejected */
 } policy_rows[] = {
@@ -214,6 +215,11 @@ static const struct policy_row {
 	 .want = SMTP_REJECT, .reply = "451 4.3.5 Server configuration error"},
 	{.name = "map DUNNO goes on", .conf = ACCESS, .client = "198.51.100.14", .helo = "x.bad.example",
 	 .rcpt = "root@mx.test.example", .want = SMTP_REJECT, .reply = "554 5.7.1 <x.bad.example>: Helo command rejected: go away"},
+	{.name = "client name (parent domain) before address", .conf = ACCESS, .client = "198.51.100.20",
+	 .client_name = "mail.friendly.example", .rcpt = "root@mx.test.example", .want = SMTP_ACCEPT},
+	{.name = "client address when the name says nothing", .conf = ACCESS, .client = "198.51.100.20",
+	 .client_name = "mail.other.example", .rcpt = "root@mx.test.example", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <mail.other.example[198.51.100.20]>: Client host rejected: Access denied"},
 	{.name = "client map ok, relay still refused", .conf = ACCESS, .client = "192.0.2.99", .rcpt = "x@example.com",
 	 .want = SMTP_REJECT, .reply = "554 5.7.1 <x@example.com>: Relay access denied"},
 	/* The other restriction names. */
@@ -285,7 +291,7 @@ START_TEST(test_policy)
 	struct smtp_policy *p = smtp_policy_new(&err);
 	ck_assert_msg(p != NULL, "%s: %s", r->name, buf_str(&err));
 	struct smtp_session_info si = {
-		.client_name = "unknown",
+		.client_name = r->client_name ? r->client_name : "unknown",
 		.client_addr = r->client,
 		.helo = r->helo ? r->helo : "client.example",
 		.esmtp = true,
