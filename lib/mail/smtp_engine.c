@@ -370,7 +370,7 @@ static void cmd_helo(struct smtp_engine *e, const char *arg, bool esmtp)
 		enum smtp_verdict v = e->ops->check_helo(e->ctx, &e->si, &r);
 		if (v != SMTP_ACCEPT) {
 			reply_from(e, &r, "554 5.7.1 Access denied");
-			log_reject(e, "HELO", buf_str(&r), NULL);
+			log_reject(e, esmtp ? "EHLO" : "HELO", buf_str(&r), NULL);
 		}
 		free(e->helo);
 		e->helo = old_helo;
@@ -842,9 +842,11 @@ static void cmd_vrfy(struct smtp_engine *e, const char *arg)
 		e->ops->vrfy(e->ctx, &e->si, buf_str(&addr), &r);
 		const char *t = buf_str(&r);
 		if (strlen(t) >= 4 && (t[0] == '2' || t[0] == '4' || t[0] == '5') && t[3] == ' '
-		    && strpbrk(t, "\r\n") == NULL)
+		    && strpbrk(t, "\r\n") == NULL) {
 			reply_line(e, t);
-		else
+			if (t[0] != '2')	/* Postfix logs it, and fail2ban filters look for it */
+				log_reject(e, "VRFY", t, buf_str(&addr));
+		} else
 			reply(e, "252 2.0.0 %s", buf_str(&addr));
 	} else {
 		reply(e, "252 2.0.0 Send mail to find out");

@@ -59,7 +59,7 @@ smtpd_start $ACCESS -o smtpd_delay_reject=no
 DIALOG_SOURCE=127.0.0.2 dialog delay_reject_no.dlg
 for line in \
 	'NOQUEUE: reject: HELO from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <blocked-helo\.example>: Helo command rejected: go away; proto=SMTP helo=<blocked-helo\.example>$' \
-	'NOQUEUE: reject: HELO from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <blocked-helo\.example>: Helo command rejected: go away; proto=ESMTP helo=<blocked-helo\.example>$' \
+	'NOQUEUE: reject: EHLO from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <blocked-helo\.example>: Helo command rejected: go away; proto=ESMTP helo=<blocked-helo\.example>$' \
 	'NOQUEUE: reject: MAIL from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 <spammer@bad\.example>: Sender address rejected: Access denied; from=<spammer@bad\.example> proto=ESMTP helo=<fine\.example>$' \
 	'NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.3\]: 554 5\.7\.1 <unknown\[127\.0\.0\.3\]>: Client host rejected: Access denied; proto=SMTP$' \
 	'NOQUEUE: reject: CONNECT from unknown\[127\.0\.0\.4\]: 421 4\.7\.0 <unknown\[127\.0\.0\.4\]>: Client host rejected: closing; proto=SMTP$'; do
