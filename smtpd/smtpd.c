@@ -139,6 +139,7 @@ static void settings(void)
 	smtpd.conn_rate_limit = (unsigned)int_param("smtpd_client_connection_rate_limit", 0);
 	smtpd.msg_rate_limit = (unsigned)int_param("smtpd_client_message_rate_limit", 0);
 	smtpd.rcpt_rate_limit = (unsigned)int_param("smtpd_client_recipient_rate_limit", 0);
+	smtpd.rate_window_ms = (unsigned)int_param("anvil_rate_time_unit", 60) * 1000;
 	smtpd.commit_threads = (unsigned)int_param("smtpd_commit_threads", 8);
 	qfile_set_shared_sync(bool_param("smtpd_commit_syncfs", true));
 	if (has("smtpd_client_event_limit_exceptions")

@@ -155,6 +155,15 @@ static enum smtp_verdict cb_mail(void *ctx, const struct smtp_session_info *si, 
 	return smtp_policy_mail(smtpd.policy, si, reply);
 }
 
+static enum smtp_verdict cb_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
+		struct buf *reply)
+{
+	(void)ctx;
+	if (smtpd.policy == NULL)
+		return SMTP_ACCEPT;	/* no recipient was accepted anyway */
+	return smtp_policy_data(smtpd.policy, si, nrcpt, end, reply);
+}
+
 static enum smtp_verdict cb_rate(void *ctx, const struct smtp_session_info *si, struct buf *reply)
 {
 	struct conn *c = ctx;
@@ -274,6 +283,7 @@ static const struct smtp_engine_ops ops = {
 	.check_connect = cb_connect,
 	.check_helo = cb_helo,
 	.check_mail = cb_mail,
+	.check_data = cb_data,
 	.check_rcpt = cb_rcpt,
 	.check_rate = cb_rate,
 	.vrfy = cb_vrfy,

@@ -255,13 +255,18 @@ static void reply(struct smtp_engine *e, const char *fmt, ...)
 }
 
 /* A callback's reply, checked: it must start with a 4xx/5xx code. */
-static void reply_from(struct smtp_engine *e, struct buf *r, const char *fallback)
+static const char *checked_reply(struct buf *r, const char *fallback)
 {
 	const char *t = buf_str(r);
 	if (strlen(t) < 4 || (t[0] != '4' && t[0] != '5') || !isdigit((unsigned char)t[1])
 	    || !isdigit((unsigned char)t[2]) || t[3] != ' ' || strpbrk(t, "\r\n") != NULL)
 		t = fallback;
-	reply_line(e, t);
+	return t;
+}
+
+static void reply_from(struct smtp_engine *e, struct buf *r, const char *fallback)
+{
+	reply_line(e, checked_reply(r, fallback));
 }
 
 /*
@@ -625,6 +630,21 @@ static bool open_message(struct smtp_engine *e)
 	return true;
 }
 
+/*
+ * smtpd_data_restrictions (end false) or smtpd_end_of_data_restrictions:
+ * the verdict, with the reply in r and the log line written.
+ */
+static enum smtp_verdict data_verdict(struct smtp_engine *e, bool end, struct buf *r)
+{
+	if (e->ops->check_data == NULL)
+		return SMTP_ACCEPT;
+	refresh_info(e);
+	enum smtp_verdict v = e->ops->check_data(e->ctx, &e->si, e->nrcpt, end, r);
+	if (v != SMTP_ACCEPT)
+		log_reject(e, end ? "END-OF-MESSAGE" : "DATA", checked_reply(r, "554 5.7.1 Access denied"), NULL);
+	return v;
+}
+
 /* Check that a transaction can take content; false: a reply was queued. */
 static bool ready_for_content(struct smtp_engine *e)
 {
@@ -652,7 +672,19 @@ static void cmd_data(struct smtp_engine *e, const char *arg)
 		reply(e, "503 5.5.1 Error: BDAT in progress");
 		return;
 	}
-	if (!ready_for_content(e) || !open_message(e))
+	if (!ready_for_content(e))
+		return;
+	struct buf r = BUF_INIT;
+	enum smtp_verdict v = data_verdict(e, false, &r);
+	if (v != SMTP_ACCEPT) {
+		reply_from(e, &r, "554 5.7.1 Access denied");
+		buf_free(&r);
+		if (v == SMTP_DISCONNECT)
+			close_session(e);
+		return;
+	}
+	buf_free(&r);
+	if (!open_message(e))
 		return;
 	reply(e, "354 End data with <CR><LF>.<CR><LF>");
 	e->state = ST_DATA;
@@ -679,6 +711,15 @@ static void end_message(struct smtp_engine *e)
 	if (e->msg_failed || e->ops->msg_finish == NULL) {
 		reply(e, "451 4.3.0 Error: queue file write error");
 		reset_transaction(e);
+		return;
+	}
+	enum smtp_verdict v = data_verdict(e, true, &reason);
+	if (v != SMTP_ACCEPT) {
+		reply_from(e, &reason, "554 5.7.1 Access denied");
+		buf_free(&reason);
+		reset_transaction(e);	/* aborts the message */
+		if (v == SMTP_DISCONNECT)
+			close_session(e);
 		return;
 	}
 	void *msg = e->msg;
@@ -757,11 +798,16 @@ static void cmd_bdat(struct smtp_engine *e, const char *arg)
 	else if (e->nrcpt == 0)
 		err = e->rcpt_tried ? "554 5.5.1 Error: no valid recipients"
 				    : "503 5.5.1 Error: need RCPT command";
+	struct buf dr = BUF_INIT;
+	if (err == NULL && data_verdict(e, false, &dr) != SMTP_ACCEPT)
+		err = checked_reply(&dr, "554 5.7.1 Access denied");
 	if (err != NULL) {
 		e->bdat_failed = true;
 		set_str(&e->bdat_error, err);
+		buf_free(&dr);
 		goto check_empty;
 	}
+	buf_free(&dr);
 	e->bdat_used = true;
 	if (!open_message(e)) {
 		/* open_message queued a reply already; the chunk must still be skipped. */

@@ -142,6 +142,13 @@ struct smtp_engine_ops {
 			const char *rcpt, struct buf *reply);
 	/* VRFY when enabled: 250/252 or 550 in reply. */
 	void (*vrfy)(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply);
+	/*
+	 * smtpd_data_restrictions (end false: at DATA or the first BDAT) and
+	 * smtpd_end_of_data_restrictions (end true: the content is in, not
+	 * yet committed); nrcpt accepted recipients.
+	 */
+	enum smtp_verdict (*check_data)(void *ctx, const struct smtp_session_info *si, size_t nrcpt,
+			bool end, struct buf *reply);
 	/* Per-transaction limits (message and recipient rates): before 250 to MAIL. */
 	enum smtp_verdict (*check_rate)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 

@@ -50,6 +50,7 @@ enum rkind {
 	R_CHECK_HELO,
 	R_CHECK_SENDER,
 	R_CHECK_RCPT,
+	R_REJECT_MULTI_RCPT_BOUNCE,
 	R_NOOP,			/* reject_unauth_pipelining: the engine does it always */
 };
 
@@ -75,6 +76,7 @@ static const struct {
 	{"check_helo_access", R_CHECK_HELO, true},
 	{"check_sender_access", R_CHECK_SENDER, true},
 	{"check_recipient_access", R_CHECK_RCPT, true},
+	{"reject_multi_recipient_bounce", R_REJECT_MULTI_RCPT_BOUNCE, false},
 	{"reject_unauth_pipelining", R_NOOP, false},
 };
 
@@ -90,11 +92,12 @@ struct rlist {
 	size_t n;
 };
 
-enum { CL_CLIENT, CL_HELO, CL_SENDER, CL_RELAY, CL_RCPT, CL_COUNT };
+enum { CL_CLIENT, CL_HELO, CL_SENDER, CL_RELAY, CL_RCPT, CL_DATA, CL_EOD, CL_COUNT };
 
 static const char *class_params[CL_COUNT] = {
 	"smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
 	"smtpd_relay_restrictions", "smtpd_recipient_restrictions",
+	"smtpd_data_restrictions", "smtpd_end_of_data_restrictions",
 };
 
 struct smtp_policy {
@@ -109,6 +112,7 @@ struct smtp_policy {
 struct subject {
 	const struct smtp_session_info *si;
 	const char *rcpt;
+	size_t nrcpt;		/* accepted recipients, at DATA and end of data */
 };
 
 enum result { RES_DUNNO, RES_PERMIT, RES_REJECT };
@@ -280,6 +284,10 @@ static const char *class_label(int cls)
 		return "Helo command rejected";
 	case CL_SENDER:
 		return "Sender address rejected";
+	case CL_DATA:
+		return "Data command rejected";
+	case CL_EOD:
+		return "End-of-data rejected";
 	default:
 		return "Recipient address rejected";
 	}
@@ -298,6 +306,12 @@ static void class_subject(int cls, const struct subject *s, struct buf *out)
 		break;
 	case CL_SENDER:
 		buf_adds(out, s->si->sender ? s->si->sender : "");
+		break;
+	case CL_DATA:
+		buf_adds(out, "DATA");
+		break;
+	case CL_EOD:
+		buf_adds(out, "END-OF-MESSAGE");
 		break;
 	default:
 		buf_adds(out, s->rcpt ? s->rcpt : "");
@@ -349,7 +363,7 @@ static size_t domain_keys(const char *domain, char **keys, size_t max)
 	return n;
 }
 
-static enum result check_access(struct smtp_policy *p, int cls, const struct restriction *r,
+static enum result check_access(struct smtp_policy *p, const struct restriction *r,
 		const struct subject *s, struct buf *reply, int depth)
 {
 	char *keys[40] = {0};
@@ -407,7 +421,15 @@ static enum result check_access(struct smtp_policy *p, int cls, const struct res
 		buf_adds(reply, "451 4.3.5 Server configuration error");
 		res = RES_REJECT;
 	} else if (found > 0) {
-		res = access_action(p, cls, s, buf_str(&value), reply, depth + 1);
+		/*
+		 * As Postfix, the reply names what was looked up ("Sender
+		 * address rejected" for check_sender_access), whichever list
+		 * the lookup is in.
+		 */
+		int what = r->kind == R_CHECK_CLIENT ? CL_CLIENT
+			   : r->kind == R_CHECK_HELO ? CL_HELO
+			   : r->kind == R_CHECK_SENDER ? CL_SENDER : CL_RCPT;
+		res = access_action(p, what, s, buf_str(&value), reply, depth + 1);
 	}
 out:
 	for (size_t i = 0; i < n; i++)
@@ -617,7 +639,14 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 	case R_CHECK_HELO:
 	case R_CHECK_SENDER:
 	case R_CHECK_RCPT:
-		res = check_access(p, cls, r, s, reply, depth);
+		res = check_access(p, r, s, reply, depth);
+		break;
+	case R_REJECT_MULTI_RCPT_BOUNCE:
+		/* A bounce goes to one recipient; a null sender with more is spam. */
+		if (s->si->sender != NULL && *s->si->sender == '\0' && s->nrcpt > 1) {
+			set_reply(reply, 550, "5.5.3", cls, s, "Multi-recipient bounce");
+			res = RES_REJECT;
+		}
 		break;
 	case R_NOOP:
 		break;
@@ -683,11 +712,20 @@ enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_sess
 	struct subject s = {.si = si, .rcpt = rcpt};
 	/* Without delay, client, HELO and sender were judged at connect, HELO and MAIL. */
 	int first = p->delay_reject ? CL_CLIENT : CL_RELAY;
-	for (int c = first; c < CL_COUNT; c++)
+	for (int c = first; c <= CL_RCPT; c++)
 		if (eval_list(p, c, &s, reply) == RES_REJECT)
 			return verdict(reply);
 	if (p->reject_unlisted && unlisted(p, rcpt, reply))
 		return SMTP_REJECT;
+	return SMTP_ACCEPT;
+}
+
+enum smtp_verdict smtp_policy_data(struct smtp_policy *p, const struct smtp_session_info *si,
+		size_t nrcpt, bool end, struct buf *reply)
+{
+	struct subject s = {.si = si, .nrcpt = nrcpt};
+	if (eval_list(p, end ? CL_EOD : CL_DATA, &s, reply) == RES_REJECT)
+		return verdict(reply);
 	return SMTP_ACCEPT;
 }
 

@@ -2,8 +2,9 @@
  * smtp_policy.h - smtpd's access policy: Postfix's restriction lists
  * (smtpd_client_restrictions, smtpd_helo_restrictions,
  * smtpd_sender_restrictions, smtpd_relay_restrictions,
- * smtpd_recipient_restrictions), mynetworks, and the refusal of unknown
- * recipients at RCPT time.
+ * smtpd_recipient_restrictions, smtpd_data_restrictions,
+ * smtpd_end_of_data_restrictions), mynetworks, and the refusal of
+ * unknown recipients at RCPT time.
  *
  * Mail layer. Runs inside smtpd as mail_owner; reads the access maps
  * named in the restrictions, virtual_alias_maps and, through
@@ -58,6 +59,13 @@ enum smtp_verdict smtp_policy_mail(struct smtp_policy *p, const struct smtp_sess
  */
 enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *rcpt, struct buf *reply);
+/*
+ * smtpd_data_restrictions at DATA (and the first BDAT), or with end
+ * smtpd_end_of_data_restrictions once the content is in; nrcpt is the
+ * number of accepted recipients.
+ */
+enum smtp_verdict smtp_policy_data(struct smtp_policy *p, const struct smtp_session_info *si,
+		size_t nrcpt, bool end, struct buf *reply);
 /* The VRFY answer for addr (250/252 or 550). */
 void smtp_policy_vrfy(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *addr, struct buf *reply);

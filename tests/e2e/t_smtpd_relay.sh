@@ -53,6 +53,18 @@ grep -q 'NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.3\]: 554 5\.7\.1 <unknow
 	"$TERN_DIR/maillog" || { show_log; fail "no RCPT-time client reject line"; }
 smtpd_stop
 
+# smtpd_data_restrictions and smtpd_end_of_data_restrictions.
+smtpd_start -o smtpd_data_restrictions=reject_multi_recipient_bounce \
+	-o "smtpd_end_of_data_restrictions=check_sender_access texthash:$TERN_DIR/sender_access"
+dialog data_restrictions.dlg
+[ "$(queued_count 'Subject: eod-refused')" = 0 ] || fail "a message refused at end of data was queued"
+[ "$(queued_count 'Subject: eod-single-bounce')" = 1 ] || fail "a single-recipient bounce was not queued"
+grep -q 'NOQUEUE: reject: DATA from localhost\[127\.0\.0\.1\]: 550 5\.5\.3 <DATA>: Data command rejected: Multi-recipient bounce; from=<> proto=ESMTP helo=<c\.example>$' \
+	"$TERN_DIR/maillog" || fail "no DATA reject log line"
+grep -q 'NOQUEUE: reject: END-OF-MESSAGE from localhost\[127\.0\.0\.1\]: 554 5\.7\.1 <spammer@bad\.example>: Sender address rejected' \
+	"$TERN_DIR/maillog" || fail "no END-OF-MESSAGE reject log line"
+smtpd_stop
+
 # smtpd_delay_reject = no: the same tables answer at connect, HELO and MAIL FROM.
 # shellcheck disable=SC2086
 smtpd_start $ACCESS -o smtpd_delay_reject=no

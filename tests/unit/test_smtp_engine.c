@@ -130,6 +130,23 @@ static enum smtp_verdict stub_mail(void *ctx, const struct smtp_session_info *si
 	return SMTP_ACCEPT;
 }
 
+/* smtpd_data_restrictions / smtpd_end_of_data_restrictions keyed on the sender. */
+static enum smtp_verdict stub_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
+		struct buf *reply)
+{
+	(void)ctx;
+	ck_assert_uint_gt(nrcpt, 0);
+	if (!end && strncmp(si->sender, "nodata", 6) == 0) {
+		buf_adds(reply, "554 5.7.1 <DATA>: Data command rejected: Access denied");
+		return SMTP_REJECT;
+	}
+	if (end && strncmp(si->sender, "noeod", 5) == 0) {
+		buf_printf(reply, "550 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: %zu recipients", nrcpt);
+		return SMTP_REJECT;
+	}
+	return SMTP_ACCEPT;
+}
+
 static void stub_vrfy(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply)
 {
 	(void)ctx;
@@ -203,6 +220,7 @@ static const struct smtp_engine_ops stub_ops = {
 	.check_connect = stub_connect,
 	.check_helo = stub_helo,
 	.check_mail = stub_mail,
+	.check_data = stub_data,
 	.check_rcpt = stub_rcpt,
 	.vrfy = stub_vrfy,
 	.msg_open = stub_open,
@@ -530,6 +548,19 @@ static const struct row rows[] = {
 		"MAIL FROM:<a@b.test>\r\n"},
 	 .want = G E "554 5.7.1 <reject@b.test>: Sender address rejected: Access denied\r\n"
 		 "503 5.5.1 Error: need MAIL command\r\n" MAILOK},
+	{.name = "data restrictions", .in = {"EHLO c\r\n", "MAIL FROM:<nodata@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"DATA\r\n", "RSET\r\n"},
+	 .want = G E MAILOK RCPTOK "554 5.7.1 <DATA>: Data command rejected: Access denied\r\n250 2.0.0 Ok\r\n"},
+	{.name = "data restrictions, BDAT", .in = {"EHLO c\r\n", "MAIL FROM:<nodata@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"BDAT 2\r\nab", "BDAT 1 LAST\r\nc", "NOOP\r\n"},
+	 .want = G E MAILOK RCPTOK "554 5.7.1 <DATA>: Data command rejected: Access denied\r\n"
+		 "554 5.7.1 <DATA>: Data command rejected: Access denied\r\n250 2.0.0 Ok\r\n"},
+	{.name = "end-of-data restrictions", .in = {"EHLO c\r\n", "MAIL FROM:<noeod@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"RCPT TO:<v@mx.test>\r\n", "DATA\r\n", "x\r\n.\r\n", "MAIL FROM:<a@b.test>\r\n"},
+	 .want = G E MAILOK RCPTOK RCPTOK GO "550 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: 2 recipients\r\n" MAILOK},
+	{.name = "end-of-data restrictions, BDAT", .in = {"EHLO c\r\n", "MAIL FROM:<noeod@b.test>\r\n",
+		"RCPT TO:<u@mx.test>\r\n", "BDAT 1 LAST\r\nx"},
+	 .want = G E MAILOK RCPTOK "550 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: 1 recipients\r\n"},
 	{.name = "callback reply without a code", .in = {"MAIL FROM:<bogus@b.test>\r\n"},
 	 .want = G "554 5.7.1 Access denied\r\n"},
 	{.name = "auth in transaction", .opts = O_AUTH, .in = {"HELO c\r\n", "MAIL FROM:<>\r\n", "AUTH PLAIN =\r\n"},

@@ -122,13 +122,14 @@ static void teardown(void)
 		"smtpd_recipient_restrictions = check_recipient_access texthash:%D/rcpt, reject_non_fqdn_recipient\n"
 
 /* When the policy is asked: RCPT (the default), or earlier with smtpd_delay_reject = no. */
-enum stage { AT_RCPT, AT_CONNECT, AT_HELO, AT_MAIL };
+enum stage { AT_RCPT, AT_CONNECT, AT_HELO, AT_MAIL, AT_DATA, AT_EOD };
 
 #define NODELAY	"smtpd_delay_reject = no\n"
 
 static const struct policy_row {
 	const char *name;
 	enum stage stage;
+	size_t nrcpt;		/* AT_DATA, AT_EOD */
 	const char *conf;	/* extra main.cf lines; %D is the test directory */
 	const char *client, *client_name, *helo, *sender, *rcpt, *sasl;
 	enum smtp_verdict want;
@@ -244,6 +245,37 @@ static const struct policy_row {
 	{.name = "virtual catch-all", .client = "192.0.2.1", .rcpt = "anyone@catchall.example", .want = SMTP_ACCEPT},
 	{.name = "reject_unauth_pipelining is accepted", .conf = "smtpd_recipient_restrictions = reject_unauth_pipelining\n",
 	 .client = "192.0.2.1", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	/* The reply names what a map looked up, whatever list holds the lookup (as Postfix). */
+	{.name = "sender map in recipient restrictions",
+	 .conf = "smtpd_recipient_restrictions = check_sender_access texthash:%D/sender\n", .client = "127.0.0.1",
+	 .sender = "spammer@example.net", .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <spammer@example.net>: Sender address rejected: Access denied"},
+	{.name = "client map in recipient restrictions",
+	 .conf = "smtpd_recipient_restrictions = check_client_access texthash:%D/client\n", .client = "192.0.2.5",
+	 .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <unknown[192.0.2.5]>: Client host rejected: Access denied"},
+	{.name = "plain reject names its list", .conf = "smtpd_sender_restrictions = reject\n", .client = "127.0.0.1",
+	 .sender = "a@example.org", .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <a@example.org>: Sender address rejected: Access denied"},
+	/* smtpd_data_restrictions and smtpd_end_of_data_restrictions. */
+	{.name = "data reject", .stage = AT_DATA, .nrcpt = 1, .conf = "smtpd_data_restrictions = reject\n",
+	 .client = "127.0.0.1", .want = SMTP_REJECT, .reply = "554 5.7.1 <DATA>: Data command rejected: Access denied"},
+	{.name = "data permit_mynetworks", .stage = AT_DATA, .nrcpt = 1,
+	 .conf = "smtpd_data_restrictions = permit_mynetworks, reject\n", .client = "127.0.0.1", .want = SMTP_ACCEPT},
+	{.name = "multi-recipient bounce", .stage = AT_DATA, .nrcpt = 2, .sender = "",
+	 .conf = "smtpd_data_restrictions = reject_multi_recipient_bounce\n", .client = "192.0.2.1", .want = SMTP_REJECT,
+	 .reply = "550 5.5.3 <DATA>: Data command rejected: Multi-recipient bounce"},
+	{.name = "single-recipient bounce", .stage = AT_DATA, .nrcpt = 1, .sender = "",
+	 .conf = "smtpd_data_restrictions = reject_multi_recipient_bounce\n", .client = "192.0.2.1", .want = SMTP_ACCEPT},
+	{.name = "multi-recipient mail", .stage = AT_DATA, .nrcpt = 2, .sender = "a@example.org",
+	 .conf = "smtpd_data_restrictions = reject_multi_recipient_bounce\n", .client = "192.0.2.1", .want = SMTP_ACCEPT},
+	{.name = "data lists wait for DATA", .nrcpt = 1, .conf = "smtpd_data_restrictions = reject\n"
+	 "smtpd_end_of_data_restrictions = reject\n", .client = "127.0.0.1", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "end of data", .stage = AT_EOD, .nrcpt = 1, .conf = "smtpd_end_of_data_restrictions = defer\n",
+	 .client = "127.0.0.1", .want = SMTP_REJECT, .reply = "450 4.7.1 <END-OF-MESSAGE>: End-of-data rejected: Try again later"},
+	{.name = "end of data: sender map", .stage = AT_EOD, .nrcpt = 1, .sender = "spammer@example.net",
+	 .conf = "smtpd_end_of_data_restrictions = check_sender_access texthash:%D/sender\n", .client = "127.0.0.1",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <spammer@example.net>: Sender address rejected: Access denied"},
 	/* smtpd_delay_reject = no: each list at its own command, not again at RCPT. */
 	{.name = "no delay: client at connect", .stage = AT_CONNECT, .conf = NODELAY ACCESS, .client = "192.0.2.5",
 	 .want = SMTP_REJECT, .reply = "554 5.7.1 <unknown[192.0.2.5]>: Client host rejected: Access denied"},
@@ -314,6 +346,10 @@ START_TEST(test_policy)
 		break;
 	case AT_RCPT:
 		v = smtp_policy_rcpt(p, &si, r->rcpt, &reply);
+		break;
+	case AT_DATA:
+	case AT_EOD:
+		v = smtp_policy_data(p, &si, r->nrcpt, r->stage == AT_EOD, &reply);
 		break;
 	}
 	ck_assert_msg(v == r->want, "%s: verdict %d want %d (%s)", r->name, v, r->want, buf_str(&reply));
