@@ -50,11 +50,14 @@ f=$(queued_with 'Subject: dialogue-one')
 grep -q '^\.leading dot$' "$f" || fail "dot-unstuffing: $(cat "$f")"
 grep -q "$(printf '\r')" "$f" && fail "CR left in the queue file"
 grep -q 'orig@example.org' "$f" || fail "ORCPT not carried into the queue file"
+# NOTIFY=SUCCESS,FAILURE is the hex digit 6 (DSN_NOTIFY_SUCCESS|DSN_NOTIFY_FAILURE) of the R record.
+sed -n '/^M /q;p' "$f" | grep -q "^R.6	postmaster@localhost	" || fail "NOTIFY not carried: $(sed -n '/^M /q;p' "$f")"
 [ "$(queued_count 'Subject: dialogue-two')" = 1 ] || fail "pipelined message not queued once"
 f=$(queued_with 'Subject: dialogue-three')
 [ -n "$f" ] || fail "BDAT message not queued"
 grep -q '^chunked\.$' "$f" || fail "BDAT content: $(cat "$f")"
 grep -q 'env+id' "$f" || fail "ENVID not carried into the queue file"
+grep -q '^N dsn_ret=HDRS$' "$f" || fail "RET not carried into the queue file"
 f=$(queued_with 'Subject: only-headers')
 [ -n "$f" ] && grep -q '^X-Extra: yes$' "$f" || fail "header-only message"
 [ "$(queued_count 'Subject: no-line-end-xx')" = 1 ] || fail "message without a final line end"

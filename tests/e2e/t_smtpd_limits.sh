@@ -115,6 +115,12 @@ start = time.time()
 got = [greeting() for i in range(5)]
 if time.time() - start < 4:	# all inside one window (else the machine is too slow to tell)
     assert [g[:3] for g in got] == [b"220"] * 3 + [b"421"] * 2, got
+# mynetworks is exempt.
+for i in range(6):
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    g = s.makefile("rb").readline()
+    s.close()
+    assert g.startswith(b"220"), g
 deadline = time.time() + 30
 while greeting()[:3] != b"220":
     assert time.time() < deadline, "the rate window never ended"
