@@ -117,6 +117,7 @@ static void settings(void)
 	e->banner = smtpd.banner_text;
 	e->helo_required = bool_param("smtpd_helo_required", false);
 	e->recipient_limit = (unsigned)int_param("smtpd_recipient_limit", 1000);
+	e->recipient_overshoot_limit = (unsigned)int_param("smtpd_recipient_overshoot_limit", 1000);
 	e->message_size_limit = int_param("message_size_limit", 10240000);
 	e->line_limit = (unsigned)int_param("line_length_limit", 2048);
 	e->soft_error_limit = (unsigned)int_param("smtpd_soft_error_limit", 10);

@@ -69,6 +69,8 @@ struct smtp_engine {
 	struct smtp_rcpt *rcpts;
 	size_t nrcpt, rcpt_cap;
 	unsigned rcpt_tried;
+	unsigned rcpt_overshoot;	/* recipients refused over recipient_limit */
+	bool not_an_error;	/* the reply being queued is a 4xx that counts as no error */
 	void *msg;
 	bool msg_failed, too_big;
 	long long msg_size;
@@ -162,6 +164,7 @@ static void reset_transaction(struct smtp_engine *e)
 	e->rcpts = NULL;
 	e->nrcpt = e->rcpt_cap = 0;
 	e->rcpt_tried = 0;
+	e->rcpt_overshoot = 0;
 	e->msg_failed = e->too_big = false;
 	e->msg_size = 0;
 	e->bdat_used = e->bdat_failed = e->bdat_last = e->bdat_cr = false;
@@ -235,7 +238,7 @@ static void reply_done(struct smtp_engine *e, char c)
 	 */
 	if (e->cfg->soft_error_limit && e->errors >= e->cfg->soft_error_limit)
 		e->delay_ms += e->cfg->error_sleep_ms;
-	if (c == '4' || c == '5') {
+	if ((c == '4' || c == '5') && !e->not_an_error) {
 		e->errors++;
 		e->errors_total++;
 	}
@@ -549,7 +552,14 @@ static void cmd_rcpt(struct smtp_engine *e, const char *arg)
 		return;
 	}
 	if (c->recipient_limit && e->nrcpt >= c->recipient_limit) {
+		/*
+		 * As Postfix: a client that pipelined a long list is not
+		 * punished (and disconnected) for the excess, up to
+		 * smtpd_recipient_overshoot_limit of them.
+		 */
+		e->not_an_error = e->rcpt_overshoot++ < c->recipient_overshoot_limit;
 		reply(e, "452 4.5.3 Error: too many recipients");
+		e->not_an_error = false;
 		return;
 	}
 	e->rcpt_tried++;

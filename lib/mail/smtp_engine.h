@@ -62,6 +62,11 @@ struct smtp_engine_cfg {
 	bool broken_sasl_auth_clients;	/* also offer "AUTH=PLAIN LOGIN" */
 	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures */
 	const char *auth_mechanisms;	/* e.g. "PLAIN LOGIN" (from the backend) */
+	/*
+	 * smtpd_recipient_overshoot_limit: how many recipients beyond
+	 * recipient_limit get 452 without counting as errors (per message).
+	 */
+	unsigned recipient_overshoot_limit;
 };
 
 /* What the engine knows about the session, for callbacks and logs. */

@@ -82,7 +82,8 @@ smtpd_stop
 
 # The protocol parameters (see the script's first lines).
 smtpd_start -o 'smtpd_banner=$myhostname ESMTP banner-test' -o smtpd_helo_required=yes \
-	-o smtpd_recipient_limit=2 -o disable_vrfy_command=no -o smtputf8_enable=no -o local_maildir_base=
+	-o smtpd_recipient_limit=2 -o disable_vrfy_command=no -o smtputf8_enable=no -o local_maildir_base= \
+	-o smtpd_hard_error_limit=5
 dialog protocol_params.dlg
 grep -q 'NOQUEUE: reject: VRFY from localhost\[127\.0\.0\.1\]: 550 5\.1\.1 <no-such-user-xyzzy@localhost>: Recipient address rejected: User unknown in local recipient table; to=<no-such-user-xyzzy@localhost> proto=ESMTP helo=<client\.example>$' \
 	"$TERN_DIR/maillog" || fail "no VRFY reject log line"

@@ -787,6 +787,22 @@ START_TEST(test_delays)
 	ck_assert_uint_eq(st.messages, 1);
 	smtp_engine_free(e);
 
+	/* smtpd_recipient_overshoot_limit: the first excess recipients are no errors. */
+	setup_cfg(&cfg, O_AUTH);
+	cfg.soft_error_limit = 0;
+	cfg.hard_error_limit = 2;
+	cfg.recipient_overshoot_limit = 2;
+	e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "MAIL FROM:<a@b.test>\r\n", 22);
+	for (int i = 0; i < 3 + 3; i++)	/* 3 taken, 2 excess forgiven, 1 error */
+		smtp_engine_input(e, "RCPT TO:<u@mx.test>\r\n", 21);
+	ck_assert(!(smtp_engine_flags(e) & SMTP_WANT_CLOSE));
+	smtp_engine_input(e, "RCPT TO:<u@mx.test>\r\n", 21);
+	ck_assert(smtp_engine_flags(e) & SMTP_WANT_CLOSE);
+	smtp_engine_free(e);
+	cfg.recipient_overshoot_limit = 0;
+
 	/* smtpd_junk_command_limit: junk beyond the limit counts as errors, until a delivery. */
 	cfg.soft_error_limit = 0;
 	cfg.junk_command_limit = 2;
