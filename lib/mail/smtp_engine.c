@@ -1174,7 +1174,7 @@ limits:
 	if (e->state != ST_CLOSED && e->cfg->hard_error_limit
 	    && e->errors >= e->cfg->hard_error_limit) {
 		reply(e, "421 4.7.0 %s Error: too many errors", e->cfg->myhostname);
-		engine_log(e, true, "too many errors after %s from %s[%s]", e->last_cmd,
+		engine_log(e, false, "too many errors after %s from %s[%s]", e->last_cmd,
 				e->client_name, e->client_addr);
 		close_session(e);
 	}
@@ -1242,7 +1242,7 @@ static void handle_line(struct smtp_engine *e, const char *p, size_t n, bool mor
 		return;		/* the caller discards the rest */
 	if (!e->pipelining_offered || ends_group(cmd.verb)) {
 		reply(e, "554 5.5.0 Error: SMTP protocol synchronization");
-		engine_log(e, true, "improper command pipelining after %s from %s[%s]",
+		engine_log(e, false, "improper command pipelining after %s from %s[%s]",
 				cmd.verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : cmd.name,
 				e->client_name, e->client_addr);
 		close_session(e);

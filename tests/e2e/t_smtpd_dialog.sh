@@ -77,6 +77,8 @@ for f in $(queued_with 'Subject: battery-'); do
 	grep -q 'Subject: evil-battery' "$f" || fail "battery: smuggled text missing from the one message $f"
 done
 grep -q 'disconnect: bare <LF> received from' "$TERN_DIR/maillog" || fail "no log line for bare LF"
+grep -q 'smtpd\[[0-9]*\]: improper command pipelining after HELO from localhost\[127\.0\.0\.1\]$' "$TERN_DIR/maillog" \
+	|| fail "no pipelining log line in Postfix's form"
 [ "$(queued_from 'sender@example.org')" -ge 3 ] || fail "queued_from finds nothing: the check above proves nothing"
 smtpd_stop
 
