@@ -18,6 +18,9 @@ grep -q 'warning: localhost\[127\.0\.0\.1\]: message size exceeds limit' "$TERN_
 smtpd_stop
 smtpd_start -o smtpd_hard_error_limit=3
 dialog error_limit.dlg
+smtpd_stop
+smtpd_start -o smtpd_soft_error_limit=2 -o smtpd_error_sleep_time=2s
+dialog soft_error_limit.dlg
 # Postfix logs it as information (no "warning:"), and fail2ban filters anchor on that.
 grep -q 'smtpd\[[0-9]*\]: too many errors after UNKNOWN from localhost\[127\.0\.0\.1\]$' "$TERN_DIR/maillog" \
 	|| fail "no error-limit log line"
