@@ -51,6 +51,8 @@ enum rkind {
 	R_CHECK_SENDER,
 	R_CHECK_RCPT,
 	R_REJECT_MULTI_RCPT_BOUNCE,
+	R_REJECT_UNLISTED_SENDER,
+	R_REJECT_UNKNOWN_SENDER_DOMAIN,
 	R_NOOP,			/* reject_unauth_pipelining: the engine does it always */
 };
 
@@ -77,6 +79,10 @@ static const struct {
 	{"check_sender_access", R_CHECK_SENDER, true},
 	{"check_recipient_access", R_CHECK_RCPT, true},
 	{"reject_multi_recipient_bounce", R_REJECT_MULTI_RCPT_BOUNCE, false},
+	{"reject_unlisted_sender", R_REJECT_UNLISTED_SENDER, false},
+	{"reject_unknown_sender_domain", R_REJECT_UNKNOWN_SENDER_DOMAIN, false},
+	/* smtpd refuses a malformed HELO name itself (501), before any restriction. */
+	{"reject_invalid_helo_hostname", R_NOOP, false},
 	{"reject_unauth_pipelining", R_NOOP, false},
 };
 
@@ -105,6 +111,7 @@ struct smtp_policy {
 	struct rlist lists[CL_COUNT];
 	struct maplist *virtual_maps;
 	bool reject_unlisted;
+	bool reject_unlisted_sender;	/* smtpd_reject_unlisted_sender */
 	bool delay_reject;
 };
 
@@ -181,6 +188,8 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 	p->reject_unlisted = !known_param("smtpd_reject_unlisted_recipient")
 			     || cfg_bool("smtpd_reject_unlisted_recipient");
 	p->delay_reject = !known_param("smtpd_delay_reject") || cfg_bool("smtpd_delay_reject");
+	p->reject_unlisted_sender = known_param("smtpd_reject_unlisted_sender")
+				    && cfg_bool("smtpd_reject_unlisted_sender");
 	if (known_param("virtual_alias_maps") && *cfg_str("virtual_alias_maps") != '\0') {
 		struct buf merr = BUF_INIT;
 		p->virtual_maps = maplist_open(cfg_str("virtual_alias_maps"), 0, &merr);
@@ -519,9 +528,15 @@ static int domain_exists(const char *domain)
 	return tempfail ? -1 : 0;
 }
 
-/* The check behind reject_unlisted_recipient; true when rcpt must be refused. */
-static bool unlisted(struct smtp_policy *p, const char *rcpt, struct buf *reply)
+/*
+ * The check behind reject_unlisted_recipient (cls CL_RCPT, 550 5.1.1) and
+ * reject_unlisted_sender (CL_SENDER, 550 5.1.0): true when the address
+ * is in one of our domains but nobody there has it.
+ */
+static bool unlisted_as(struct smtp_policy *p, const char *rcpt, int cls, struct buf *reply)
 {
+	const char *label = cls == CL_SENDER ? "Sender address rejected" : "Recipient address rejected";
+	const char *dsn = cls == CL_SENDER ? "5.1.0" : "5.1.1";
 	struct resolved r;
 	struct buf value = BUF_INIT, local = BUF_INIT, domain = BUF_INIT;
 	bool refuse = false;
@@ -546,13 +561,11 @@ static bool unlisted(struct smtp_policy *p, const char *rcpt, struct buf *reply)
 	}
 	if (r.class == RESOLVE_LOCAL && !r.local_user_known) {
 		buf_reset(reply);
-		buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in local recipient table",
-				rcpt);
+		buf_printf(reply, "550 %s <%s>: %s: User unknown in local recipient table", dsn, rcpt, label);
 		refuse = true;
 	} else if (r.class == RESOLVE_VIRTUAL) {
 		buf_reset(reply);
-		buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual alias table",
-				rcpt);
+		buf_printf(reply, "550 %s <%s>: %s: User unknown in virtual alias table", dsn, rcpt, label);
 		refuse = true;
 	}
 out:
@@ -561,6 +574,18 @@ out:
 	buf_free(&local);
 	buf_free(&domain);
 	return refuse;
+}
+
+static bool unlisted(struct smtp_policy *p, const char *rcpt, struct buf *reply)
+{
+	return unlisted_as(p, rcpt, CL_RCPT, reply);
+}
+
+/* reject_unlisted_sender; the null sender is never unlisted. */
+static bool unlisted_sender(struct smtp_policy *p, const struct subject *s, struct buf *reply)
+{
+	const char *sender = s->si->sender;
+	return sender != NULL && *sender != '\0' && unlisted_as(p, sender, CL_SENDER, reply);
 }
 
 static enum result eval_one(struct smtp_policy *p, int cls, const struct restriction *r,
@@ -606,6 +631,24 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 				res = RES_REJECT;
 			}
 		}
+		break;
+	case R_REJECT_UNKNOWN_SENDER_DOMAIN:
+		/* Postfix's unknown_address_reject_code (450); our own domains need no DNS. */
+		if (s->si->sender == NULL || *s->si->sender == '\0' || auth_destination(s->si->sender))
+			return RES_DUNNO;
+		split_addr(s->si->sender, &local, &domain);
+		if (domain.len > 0 && domain.data[0] != '[') {
+			int e = domain_exists(buf_str(&domain));
+			if (e <= 0) {
+				set_reply(reply, 450, "4.1.8", CL_SENDER, s,
+						e < 0 ? "Domain not found (temporary DNS failure)" : "Domain not found");
+				res = RES_REJECT;
+			}
+		}
+		break;
+	case R_REJECT_UNLISTED_SENDER:
+		if (unlisted_sender(p, s, reply))
+			res = RES_REJECT;
 		break;
 	case R_REJECT_NON_FQDN_SENDER:
 		if (s->si->sender == NULL || *s->si->sender == '\0')
@@ -703,6 +746,8 @@ enum smtp_verdict smtp_policy_mail(struct smtp_policy *p, const struct smtp_sess
 		return SMTP_ACCEPT;
 	if (eval_list(p, CL_SENDER, &s, reply) == RES_REJECT)
 		return verdict(reply);
+	if (p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
+		return SMTP_REJECT;
 	return SMTP_ACCEPT;
 }
 
@@ -712,9 +757,13 @@ enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_sess
 	struct subject s = {.si = si, .rcpt = rcpt};
 	/* Without delay, client, HELO and sender were judged at connect, HELO and MAIL. */
 	int first = p->delay_reject ? CL_CLIENT : CL_RELAY;
-	for (int c = first; c <= CL_RCPT; c++)
+	for (int c = first; c <= CL_RCPT; c++) {
 		if (eval_list(p, c, &s, reply) == RES_REJECT)
 			return verdict(reply);
+		/* smtpd_reject_unlisted_sender goes with the sender restrictions. */
+		if (c == CL_SENDER && p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
+			return SMTP_REJECT;
+	}
 	if (p->reject_unlisted && unlisted(p, rcpt, reply))
 		return SMTP_REJECT;
 	return SMTP_ACCEPT;
