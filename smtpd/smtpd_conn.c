@@ -52,6 +52,8 @@ struct conn {
 	bool in_hold_list;
 	struct smtpd_anvil_client *client;
 	char addr[64];
+	unsigned port;		/* the client's, for the PREGREET line */
+	uint64_t since;		/* accept time */
 };
 
 static struct conn *idle_head, *idle_tail, *hold_head;
@@ -513,11 +515,19 @@ static void greet(struct conn *c, bool early)
 			conn_close(c);	/* gone before the greeting: not an early talker */
 			return;
 		}
+		/* postscreen's wording and escapes, which log watchers know. */
 		struct buf shown = BUF_INIT;
-		for (ssize_t i = 0; i < n; i++)
-			buf_addc(&shown, (peek[i] >= 32 && peek[i] < 127) ? peek[i] : '?');
-		msg_warn("PREGREET %zd from [%s]: early talker before the greeting: %s", n,
-				c->addr, buf_str(&shown));
+		for (ssize_t i = 0; i < n; i++) {
+			if (peek[i] == '\r')
+				buf_adds(&shown, "\\r");
+			else if (peek[i] == '\n')
+				buf_adds(&shown, "\\n");
+			else
+				buf_addc(&shown, (peek[i] >= 32 && peek[i] < 127) ? peek[i] : '?');
+		}
+		uint64_t ms = smtpd_now() - c->since;
+		msg_info("PREGREET %zd after %llu.%02llu from [%s]:%u: %s", n, (unsigned long long)(ms / 1000),
+				(unsigned long long)(ms % 1000 / 10), c->addr, c->port, buf_str(&shown));
 		buf_free(&shown);
 		hold_unlink(c);
 		c->hold = false;
@@ -672,6 +682,9 @@ int smtpd_conn_accept(int listen_fd)
 		c->w.fd = fd;
 		c->w.handler = on_event;
 		peer_text(&ss, c->addr, sizeof(c->addr));
+		c->port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+			  : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) : 0;
+		c->since = smtpd_now();
 		const char *name = (strcmp(c->addr, "127.0.0.1") == 0 || strcmp(c->addr, "::1") == 0)
 				   ? "localhost" : "unknown";
 		c->e = smtp_engine_new(&smtpd.engine, &ops, c, name, c->addr);

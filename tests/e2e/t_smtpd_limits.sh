@@ -32,7 +32,9 @@ python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/n
 # Early talkers (clients outside mynetworks wait smtpd_greet_pause).
 smtpd_start -o smtpd_greet_pause=2s
 DIALOG_SOURCE=127.0.0.2 dialog early_talker.dlg
-grep -q 'PREGREET .* from \[127\.0\.0\.2\]' "$TERN_DIR/maillog" || fail "no PREGREET log line"
+# postscreen's form, which log watchers and fail2ban filters know.
+grep -q 'smtpd\[[0-9]*\]: PREGREET 20 after [0-9]*\.[0-9][0-9] from \[127\.0\.0\.2\]:[0-9]*: EHLO early\.example\\r\\n$' \
+	"$TERN_DIR/maillog" || fail "no PREGREET log line"
 smtpd_stop
 
 # Connection count: the third concurrent session from 127.0.0.2 is refused; 127.0.0.1 is exempt.
@@ -102,7 +104,7 @@ grep -q 'warning: Connection rate limit exceeded: 2 from unknown\[127\.0\.0\.2\]
 # shellcheck disable=SC2086
 smtpd_start $TLS -o smtpd_greet_pause=2s
 DIALOG_SOURCE=127.0.0.2 dialog implicit_tls_greet_pause.dlg
-grep -q 'PREGREET .* from \[127\.0\.0\.2\]: early talker before the greeting: EHLO early' \
+grep -q 'PREGREET 20 after [0-9.]* from \[127\.0\.0\.2\]:[0-9]*: EHLO early\.example\\r\\n$' \
 	"$TERN_DIR/maillog" || fail "no PREGREET log line (implicit TLS)"
 smtpd_stop
 
