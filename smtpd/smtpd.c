@@ -118,6 +118,7 @@ static void settings(void)
 	e->banner = smtpd.banner_text;
 	e->helo_required = bool_param("smtpd_helo_required", false);
 	e->recipient_limit = (unsigned)int_param("smtpd_recipient_limit", 1000);
+	e->recipient_overshoot_limit = (unsigned)int_param("smtpd_recipient_overshoot_limit", 1000);
 	e->message_size_limit = int_param("message_size_limit", 10240000);
 	e->line_limit = (unsigned)int_param("line_length_limit", 2048);
 	e->soft_error_limit = (unsigned)int_param("smtpd_soft_error_limit", 10);
@@ -139,6 +140,7 @@ static void settings(void)
 	smtpd.conn_rate_limit = (unsigned)int_param("smtpd_client_connection_rate_limit", 0);
 	smtpd.msg_rate_limit = (unsigned)int_param("smtpd_client_message_rate_limit", 0);
 	smtpd.rcpt_rate_limit = (unsigned)int_param("smtpd_client_recipient_rate_limit", 0);
+	smtpd.rate_window_ms = (unsigned)int_param("anvil_rate_time_unit", 60) * 1000;
 	smtpd.commit_threads = (unsigned)int_param("smtpd_commit_threads", 8);
 	qfile_set_shared_sync(bool_param("smtpd_commit_syncfs", true));
 	if (has("smtpd_client_event_limit_exceptions")

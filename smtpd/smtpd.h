@@ -33,6 +33,7 @@ struct smtpd_settings {
 	unsigned conn_rate_limit;		/* per minute */
 	unsigned msg_rate_limit;
 	unsigned rcpt_rate_limit;
+	unsigned rate_window_ms;		/* anvil_rate_time_unit */
 	struct cidr_list limit_exceptions;	/* smtpd_client_event_limit_exceptions */
 	unsigned commit_threads;		/* smtpd_commit_threads (Tern) */
 	unsigned sasl_threads;			/* smtpd_sasl_threads (Tern) */

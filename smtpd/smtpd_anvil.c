@@ -18,7 +18,8 @@
 #include "util/mem.h"
 
 #define BUCKETS		4096
-#define WINDOW_MS	60000	/* anvil_rate_time_unit */
+/* anvil_rate_time_unit; never 0, so that a window always ends. */
+#define WINDOW_MS	(smtpd.rate_window_ms ? smtpd.rate_window_ms : 60000)
 
 struct smtpd_anvil_client {
 	struct smtpd_anvil_client *next;

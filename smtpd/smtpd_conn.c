@@ -52,6 +52,8 @@ struct conn {
 	bool in_hold_list;
 	struct smtpd_anvil_client *client;
 	char addr[64];
+	unsigned port;		/* the client's, for the PREGREET line */
+	uint64_t since;		/* accept time */
 };
 
 static struct conn *idle_head, *idle_tail, *hold_head;
@@ -135,6 +137,33 @@ static enum smtp_verdict cb_connect(void *ctx, const struct smtp_session_info *s
 	if (smtpd.policy == NULL)
 		return SMTP_ACCEPT;	/* mail is refused at RCPT with 451 */
 	return smtp_policy_connect(smtpd.policy, si, reply);
+}
+
+static enum smtp_verdict cb_helo(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	if (smtpd.policy == NULL)
+		return SMTP_ACCEPT;
+	return smtp_policy_helo(smtpd.policy, si, reply);
+}
+
+static enum smtp_verdict cb_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)sender;	/* also in si->sender */
+	if (smtpd.policy == NULL)
+		return SMTP_ACCEPT;
+	return smtp_policy_mail(smtpd.policy, si, reply);
+}
+
+static enum smtp_verdict cb_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
+		struct buf *reply)
+{
+	(void)ctx;
+	if (smtpd.policy == NULL)
+		return SMTP_ACCEPT;	/* no recipient was accepted anyway */
+	return smtp_policy_data(smtpd.policy, si, nrcpt, end, reply);
 }
 
 static enum smtp_verdict cb_rate(void *ctx, const struct smtp_session_info *si, struct buf *reply)
@@ -224,6 +253,9 @@ static void cb_log(void *ctx, bool warning, const char *line)
 
 static const struct smtp_engine_ops ops = {
 	.check_connect = cb_connect,
+	.check_helo = cb_helo,
+	.check_mail = cb_mail,
+	.check_data = cb_data,
 	.check_rcpt = cb_rcpt,
 	.check_rate = cb_rate,
 	.vrfy = cb_vrfy,
@@ -280,6 +312,22 @@ static int flush(struct conn *c)
 	return 0;
 }
 
+/*
+ * smtpd_greet_pause for a client outside the exceptions: wait before
+ * the greeting (on implicit TLS, after the handshake, since there the
+ * client speaks first). True when the pause began.
+ */
+static bool greet_pause(struct conn *c)
+{
+	if (smtpd.greet_pause_ms == 0 || c->exempt || (smtp_engine_flags(c->e) & SMTP_WANT_CLOSE))
+		return false;
+	c->state = CS_GREET;
+	hold_for(c, smtpd.greet_pause_ms);
+	set_events(c, EPOLLIN);
+	touch(c);
+	return true;
+}
+
 static void tls_handshake(struct conn *c)
 {
 	ERR_clear_error();
@@ -293,6 +341,8 @@ static void tls_handshake(struct conn *c)
 		c->state = CS_RUN;
 		if (c->implicit) {
 			smtp_engine_set_tls(c->e, version, cipher);
+			if (greet_pause(c))
+				return;
 			smtp_engine_start(c->e);
 		} else {
 			smtp_engine_tls_done(c->e, true, version, cipher);
@@ -414,18 +464,41 @@ static void greet(struct conn *c, bool early)
 {
 	if (early) {
 		char peek[64];
-		ssize_t n = recv(c->w.fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
+		ssize_t n;
+		if (c->ssl != NULL) {
+			/* Implicit TLS: only application data counts, not TLS records. */
+			ERR_clear_error();
+			int r = SSL_peek(c->ssl, peek, sizeof(peek) - 1);
+			n = r;
+			if (r <= 0) {
+				int err = SSL_get_error(c->ssl, r);
+				if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+					return;
+				conn_close(c);
+				return;
+			}
+		} else {
+			n = recv(c->w.fd, peek, sizeof(peek) - 1, MSG_PEEK | MSG_DONTWAIT);
+		}
 		if (n <= 0) {
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				return;
 			conn_close(c);	/* gone before the greeting: not an early talker */
 			return;
 		}
+		/* postscreen's wording and escapes, which log watchers know. */
 		struct buf shown = BUF_INIT;
-		for (ssize_t i = 0; i < n; i++)
-			buf_addc(&shown, (peek[i] >= 32 && peek[i] < 127) ? peek[i] : '?');
-		msg_warn("PREGREET %zd from [%s]: early talker before the greeting: %s", n,
-				c->addr, buf_str(&shown));
+		for (ssize_t i = 0; i < n; i++) {
+			if (peek[i] == '\r')
+				buf_adds(&shown, "\\r");
+			else if (peek[i] == '\n')
+				buf_adds(&shown, "\\n");
+			else
+				buf_addc(&shown, (peek[i] >= 32 && peek[i] < 127) ? peek[i] : '?');
+		}
+		uint64_t ms = smtpd_now() - c->since;
+		msg_info("PREGREET %zd after %llu.%02llu from [%s]:%u: %s", n, (unsigned long long)(ms / 1000),
+				(unsigned long long)(ms % 1000 / 10), c->addr, c->port, buf_str(&shown));
 		buf_free(&shown);
 		hold_unlink(c);
 		c->hold = false;
@@ -435,7 +508,7 @@ static void greet(struct conn *c, bool early)
 		return;
 	}
 	c->state = CS_RUN;
-	if (c->implicit) {
+	if (c->implicit && c->ssl == NULL) {
 		start_tls(c);
 		return;
 	}
@@ -608,6 +681,9 @@ int smtpd_conn_accept(int listen_fd)
 		c->w.fd = fd;
 		c->w.handler = on_event;
 		peer_text(&ss, c->addr, sizeof(c->addr));
+		c->port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+			  : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) : 0;
+		c->since = smtpd_now();
 		const char *name = (strcmp(c->addr, "127.0.0.1") == 0 || strcmp(c->addr, "::1") == 0)
 				   ? "localhost" : "unknown";
 		c->e = smtp_engine_new(&smtpd.engine, &ops, c, name, c->addr);
@@ -623,16 +699,21 @@ int smtpd_conn_accept(int listen_fd)
 		if (refuse.len > 0) {
 			smtp_engine_refuse(c->e, buf_str(&refuse));
 			buf_free(&refuse);
-			pump(c);
+			/*
+			 * On an implicit TLS listener the client speaks TLS first:
+			 * as Postfix, the 421 goes out after the handshake (a
+			 * plaintext 421 would only break the client's handshake).
+			 */
+			if (c->implicit)
+				start_tls(c);
+			else
+				pump(c);
 			continue;
 		}
 		buf_free(&refuse);
-		if (smtpd.greet_pause_ms > 0 && !c->exempt) {
-			c->state = CS_GREET;
-			hold_for(c, smtpd.greet_pause_ms);
-			set_events(c, EPOLLIN);
+		/* Implicit TLS pauses after the handshake (tls_handshake). */
+		if (!c->implicit && greet_pause(c))
 			continue;
-		}
 		greet(c, false);
 	}
 	return 0;

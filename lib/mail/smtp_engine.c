@@ -56,6 +56,7 @@ struct smtp_engine {
 	char *client_name, *client_addr, *helo, *tls_version, *tls_cipher;
 	char *sasl_user, *sasl_method;
 	bool pipelining_offered;
+	bool access_denied;	/* refused at connect: only QUIT is answered (RFC 5321 3.1) */
 	bool skip_line;		/* discarding the rest of an over-long line */
 	struct buf in;		/* input not processed yet (partial line, or held) */
 	struct buf out;		/* replies not sent yet */
@@ -69,6 +70,8 @@ struct smtp_engine {
 	struct smtp_rcpt *rcpts;
 	size_t nrcpt, rcpt_cap;
 	unsigned rcpt_tried;
+	unsigned rcpt_overshoot;	/* recipients refused over recipient_limit */
+	bool not_an_error;	/* the reply being queued is a 4xx that counts as no error */
 	void *msg;
 	bool msg_failed, too_big;
 	long long msg_size;
@@ -84,6 +87,7 @@ struct smtp_engine {
 	char auth_pipe_cmd[12];
 
 	unsigned errors, junk, messages, rcpt_total, commands;
+	unsigned errors_total;	/* for the statistics: errors is reset by a delivery */
 	unsigned delay_ms;
 	char last_cmd[12];
 };
@@ -163,6 +167,7 @@ static void reset_transaction(struct smtp_engine *e)
 	e->rcpts = NULL;
 	e->nrcpt = e->rcpt_cap = 0;
 	e->rcpt_tried = 0;
+	e->rcpt_overshoot = 0;
 	e->msg_failed = e->too_big = false;
 	e->msg_size = 0;
 	e->bdat_used = e->bdat_failed = e->bdat_last = e->bdat_cr = false;
@@ -215,16 +220,30 @@ static void close_session(struct smtp_engine *e)
 	buf_free(&e->in);
 }
 
+static void reply_done(struct smtp_engine *e, char c);
+
 /* Queue one reply line (text without CRLF) and count errors. */
 static void reply_line(struct smtp_engine *e, const char *text)
 {
 	buf_adds(&e->out, text);
 	buf_add(&e->out, "\r\n", 2);
-	if ((text[0] == '4' || text[0] == '5') && text[3] != '-') {
+	if (text[3] != '-')
+		reply_done(e, text[0]);
+}
+
+/* A whole reply (of class c, '2'...'5') was queued. */
+static void reply_done(struct smtp_engine *e, char c)
+{
+	/*
+	 * Postfix's smtpd_soft_error_limit: once a client has made that many
+	 * errors (without delivering mail), every reply waits
+	 * smtpd_error_sleep_time, not only the error replies.
+	 */
+	if (e->cfg->soft_error_limit && e->errors >= e->cfg->soft_error_limit)
+		e->delay_ms += e->cfg->error_sleep_ms;
+	if ((c == '4' || c == '5') && !e->not_an_error) {
 		e->errors++;
-		/* Postfix's smtpd_soft_error_limit: slow down a client that keeps failing. */
-		if (e->cfg->soft_error_limit && e->errors >= e->cfg->soft_error_limit)
-			e->delay_ms += e->cfg->error_sleep_ms;
+		e->errors_total++;
 	}
 }
 
@@ -242,29 +261,49 @@ static void reply(struct smtp_engine *e, const char *fmt, ...)
 }
 
 /* A callback's reply, checked: it must start with a 4xx/5xx code. */
-static void reply_from(struct smtp_engine *e, struct buf *r, const char *fallback)
+static const char *checked_reply(struct buf *r, const char *fallback)
 {
 	const char *t = buf_str(r);
 	if (strlen(t) < 4 || (t[0] != '4' && t[0] != '5') || !isdigit((unsigned char)t[1])
 	    || !isdigit((unsigned char)t[2]) || t[3] != ' ' || strpbrk(t, "\r\n") != NULL)
 		t = fallback;
-	reply_line(e, t);
+	return t;
 }
 
+static void reply_from(struct smtp_engine *e, struct buf *r, const char *fallback)
+{
+	reply_line(e, checked_reply(r, fallback));
+}
+
+/*
+ * Postfix's reject line: from=, to= and helo= only when known, so that
+ * a CONNECT or HELO rejection does not claim an empty sender.
+ */
 static void log_reject(struct smtp_engine *e, const char *what, const char *reply_text,
 		const char *rcpt)
 {
-	struct buf from = BUF_INIT, to = BUF_INIT, helo = BUF_INIT;
-	printable(&from, e->sender ? e->sender : "", 300);
-	printable(&to, rcpt ? rcpt : "", 300);
-	printable(&helo, e->helo ? e->helo : "", 100);
-	engine_log(e, false, "NOQUEUE: reject: %s from %s[%s]: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
-			what, e->client_name, e->client_addr, reply_text, buf_str(&from),
-			rcpt ? " to=<" : "", rcpt ? buf_str(&to) : "", rcpt ? ">" : "",
-			e->si.esmtp ? "ESMTP" : "SMTP", buf_str(&helo));
-	buf_free(&from);
-	buf_free(&to);
-	buf_free(&helo);
+	struct buf line = BUF_INIT;
+	buf_printf(&line, "NOQUEUE: reject: %s from %s[%s]: ", what, e->client_name, e->client_addr);
+	printable(&line, reply_text, 500);
+	buf_adds(&line, ";");
+	if (e->sender != NULL) {
+		buf_adds(&line, " from=<");
+		printable(&line, e->sender, 300);
+		buf_adds(&line, ">");
+	}
+	if (rcpt != NULL) {
+		buf_adds(&line, " to=<");
+		printable(&line, rcpt, 300);
+		buf_adds(&line, ">");
+	}
+	buf_printf(&line, " proto=%s", e->si.esmtp ? "ESMTP" : "SMTP");
+	if (e->helo != NULL) {
+		buf_adds(&line, " helo=<");
+		printable(&line, e->helo, 100);
+		buf_adds(&line, ">");
+	}
+	engine_log(e, false, "%s", buf_str(&line));
+	buf_free(&line);
 }
 
 void smtp_engine_start(struct smtp_engine *e)
@@ -277,11 +316,19 @@ void smtp_engine_start(struct smtp_engine *e)
 	if (e->ops->check_connect != NULL) {
 		enum smtp_verdict v = e->ops->check_connect(e->ctx, &e->si, &r);
 		if (v != SMTP_ACCEPT) {
-			/* Refused before the greeting: say why and close. */
+			/*
+			 * Refused instead of the greeting. As Postfix (and RFC 5321
+			 * section 3.1 for a 554 greeting) the session stays and
+			 * answers 503 to all but QUIT; a 421 closes it.
+			 */
 			reply_from(e, &r, "554 5.7.1 Access denied");
 			log_reject(e, "CONNECT", buf_str(&r), NULL);
-			close_session(e);
 			buf_free(&r);
+			if (v == SMTP_DISCONNECT)
+				close_session(e);
+			else
+				e->access_denied = true;
+			process_held(e);
 			return;
 		}
 	}
@@ -323,22 +370,36 @@ static void cmd_helo(struct smtp_engine *e, const char *arg, bool esmtp)
 		reply(e, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
 		return;
 	}
-	reset_transaction(e);
-	set_str(&e->helo, arg);
-	e->si.esmtp = esmtp;
-	refresh_info(e);
 	if (e->ops->check_helo != NULL) {
+		/* The new name is judged (and logged) while the old one is kept aside. */
 		struct buf r = BUF_INIT;
-		if (e->ops->check_helo(e->ctx, &e->si, &r) != SMTP_ACCEPT) {
+		char *old_helo = e->helo;
+		bool old_esmtp = e->si.esmtp;
+		e->helo = xstrdup(arg);
+		e->si.esmtp = esmtp;
+		refresh_info(e);
+		enum smtp_verdict v = e->ops->check_helo(e->ctx, &e->si, &r);
+		if (v != SMTP_ACCEPT) {
 			reply_from(e, &r, "554 5.7.1 Access denied");
-			log_reject(e, "HELO", buf_str(&r), NULL);
-			set_str(&e->helo, NULL);
-			refresh_info(e);
+			log_reject(e, esmtp ? "EHLO" : "HELO", buf_str(&r), NULL);
+		}
+		free(e->helo);
+		e->helo = old_helo;
+		e->si.esmtp = old_esmtp;
+		refresh_info(e);
+		if (v != SMTP_ACCEPT) {
+			/* As in Postfix, a refused HELO changes nothing (not even the transaction). */
 			buf_free(&r);
+			if (v == SMTP_DISCONNECT)
+				close_session(e);
 			return;
 		}
 		buf_free(&r);
 	}
+	reset_transaction(e);
+	set_str(&e->helo, arg);
+	e->si.esmtp = esmtp;
+	refresh_info(e);
 	if (!esmtp) {
 		reply(e, "250 %s", e->cfg->myhostname);
 		e->pipelining_offered = false;
@@ -375,6 +436,7 @@ static void cmd_helo(struct smtp_engine *e, const char *arg, bool esmtp)
 	while (last > e->out.data && last[-1] != '\n')
 		last--;
 	last[3] = ' ';
+	reply_done(e, '2');
 	e->pipelining_offered = c->pipelining;
 }
 
@@ -449,10 +511,14 @@ static void cmd_mail(struct smtp_engine *e, const char *arg)
 	e->sender = xstrdup(buf_str(&a.addr));
 	e->in_mail = true;
 	refresh_info(e);
-	if (e->ops->check_mail != NULL && e->ops->check_mail(e->ctx, &e->si, e->sender, &r) != SMTP_ACCEPT) {
+	enum smtp_verdict v = e->ops->check_mail != NULL
+			      ? e->ops->check_mail(e->ctx, &e->si, e->sender, &r) : SMTP_ACCEPT;
+	if (v != SMTP_ACCEPT) {
 		reply_from(e, &r, "554 5.7.1 Access denied");
 		log_reject(e, "MAIL", buf_str(&r), NULL);
 		reset_transaction(e);
+		if (v == SMTP_DISCONNECT)
+			close_session(e);
 		goto out;
 	}
 	if (e->ops->check_rate != NULL && e->ops->check_rate(e->ctx, &e->si, &r) != SMTP_ACCEPT) {
@@ -489,7 +555,14 @@ static void cmd_rcpt(struct smtp_engine *e, const char *arg)
 		return;
 	}
 	if (c->recipient_limit && e->nrcpt >= c->recipient_limit) {
+		/*
+		 * As Postfix: a client that pipelined a long list is not
+		 * punished (and disconnected) for the excess, up to
+		 * smtpd_recipient_overshoot_limit of them.
+		 */
+		e->not_an_error = e->rcpt_overshoot++ < c->recipient_overshoot_limit;
 		reply(e, "452 4.5.3 Error: too many recipients");
+		e->not_an_error = false;
 		return;
 	}
 	e->rcpt_tried++;
@@ -570,6 +643,21 @@ static bool open_message(struct smtp_engine *e)
 	return true;
 }
 
+/*
+ * smtpd_data_restrictions (end false) or smtpd_end_of_data_restrictions:
+ * the verdict, with the reply in r and the log line written.
+ */
+static enum smtp_verdict data_verdict(struct smtp_engine *e, bool end, struct buf *r)
+{
+	if (e->ops->check_data == NULL)
+		return SMTP_ACCEPT;
+	refresh_info(e);
+	enum smtp_verdict v = e->ops->check_data(e->ctx, &e->si, e->nrcpt, end, r);
+	if (v != SMTP_ACCEPT)
+		log_reject(e, end ? "END-OF-MESSAGE" : "DATA", checked_reply(r, "554 5.7.1 Access denied"), NULL);
+	return v;
+}
+
 /* Check that a transaction can take content; false: a reply was queued. */
 static bool ready_for_content(struct smtp_engine *e)
 {
@@ -597,7 +685,19 @@ static void cmd_data(struct smtp_engine *e, const char *arg)
 		reply(e, "503 5.5.1 Error: BDAT in progress");
 		return;
 	}
-	if (!ready_for_content(e) || !open_message(e))
+	if (!ready_for_content(e))
+		return;
+	struct buf r = BUF_INIT;
+	enum smtp_verdict v = data_verdict(e, false, &r);
+	if (v != SMTP_ACCEPT) {
+		reply_from(e, &r, "554 5.7.1 Access denied");
+		buf_free(&r);
+		if (v == SMTP_DISCONNECT)
+			close_session(e);
+		return;
+	}
+	buf_free(&r);
+	if (!open_message(e))
 		return;
 	reply(e, "354 End data with <CR><LF>.<CR><LF>");
 	e->state = ST_DATA;
@@ -626,6 +726,15 @@ static void end_message(struct smtp_engine *e)
 		reset_transaction(e);
 		return;
 	}
+	enum smtp_verdict v = data_verdict(e, true, &reason);
+	if (v != SMTP_ACCEPT) {
+		reply_from(e, &reason, "554 5.7.1 Access denied");
+		buf_free(&reason);
+		reset_transaction(e);	/* aborts the message */
+		if (v == SMTP_DISCONNECT)
+			close_session(e);
+		return;
+	}
 	void *msg = e->msg;
 	e->msg = NULL;		/* msg_finish owns it now */
 	enum smtp_commit res = e->ops->msg_finish(e->ctx, msg, queue_id, sizeof(queue_id), &reason);
@@ -649,6 +758,9 @@ static void commit_result(struct smtp_engine *e, enum smtp_commit result,
 	case SMTP_COMMIT_OK:
 		reply(e, "250 2.0.0 Ok: queued as %s", queue_id ? queue_id : "");
 		e->messages++;
+		/* As Postfix: the error and junk limits count "without delivering mail". */
+		e->errors = 0;
+		e->junk = 0;
 		break;
 	case SMTP_COMMIT_REJECT:
 		reply(e, "554 5.7.1 Error: message rejected: %s", why.len ? buf_str(&why) : "rejected");
@@ -699,11 +811,16 @@ static void cmd_bdat(struct smtp_engine *e, const char *arg)
 	else if (e->nrcpt == 0)
 		err = e->rcpt_tried ? "554 5.5.1 Error: no valid recipients"
 				    : "503 5.5.1 Error: need RCPT command";
+	struct buf dr = BUF_INIT;
+	if (err == NULL && data_verdict(e, false, &dr) != SMTP_ACCEPT)
+		err = checked_reply(&dr, "554 5.7.1 Access denied");
 	if (err != NULL) {
 		e->bdat_failed = true;
 		set_str(&e->bdat_error, err);
+		buf_free(&dr);
 		goto check_empty;
 	}
+	buf_free(&dr);
 	e->bdat_used = true;
 	if (!open_message(e)) {
 		/* open_message queued a reply already; the chunk must still be skipped. */
@@ -784,9 +901,11 @@ static void cmd_vrfy(struct smtp_engine *e, const char *arg)
 		e->ops->vrfy(e->ctx, &e->si, buf_str(&addr), &r);
 		const char *t = buf_str(&r);
 		if (strlen(t) >= 4 && (t[0] == '2' || t[0] == '4' || t[0] == '5') && t[3] == ' '
-		    && strpbrk(t, "\r\n") == NULL)
+		    && strpbrk(t, "\r\n") == NULL) {
 			reply_line(e, t);
-		else
+			if (t[0] != '2')	/* Postfix logs it, and fail2ban filters look for it */
+				log_reject(e, "VRFY", t, buf_str(&addr));
+		} else
 			reply(e, "252 2.0.0 %s", buf_str(&addr));
 	} else {
 		reply(e, "252 2.0.0 Send mail to find out");
@@ -893,7 +1012,7 @@ static void hard_error_check(struct smtp_engine *e)
 	if (e->state != ST_CLOSED && e->cfg->hard_error_limit
 	    && e->errors >= e->cfg->hard_error_limit) {
 		reply(e, "421 4.7.0 %s Error: too many errors", e->cfg->myhostname);
-		engine_log(e, true, "too many errors after %s from %s[%s]", e->last_cmd,
+		engine_log(e, false, "too many errors after %s from %s[%s]", e->last_cmd,
 				e->client_name, e->client_addr);
 		close_session(e);
 	}
@@ -1023,8 +1142,13 @@ static bool ends_group(enum smtp_verb v)
 
 static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 {
+	bool junk = false;	/* NOOP, RSET, VRFY, HELP, EXPN, ETRN */
 	e->commands++;
 	strlcpy(e->last_cmd, cmd->verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : cmd->name, sizeof(e->last_cmd));
+	if (e->access_denied && cmd->verb != SMTP_VERB_QUIT) {
+		reply(e, "503 5.7.0 Error: access denied for %s[%s]", e->client_name, e->client_addr);
+		goto limits;
+	}
 	switch (cmd->verb) {
 	case SMTP_VERB_HELO:
 		cmd_helo(e, cmd->arg, false);
@@ -1050,11 +1174,11 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 			break;
 		}
 		reset_transaction(e);
-		e->junk++;
+		junk = true;
 		reply(e, "250 2.0.0 Ok");
 		break;
 	case SMTP_VERB_NOOP:
-		e->junk++;
+		junk = true;
 		reply(e, "250 2.0.0 Ok");
 		break;
 	case SMTP_VERB_QUIT:
@@ -1062,11 +1186,11 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 		close_session(e);
 		break;
 	case SMTP_VERB_VRFY:
-		e->junk++;
+		junk = true;
 		cmd_vrfy(e, cmd->arg);
 		break;
 	case SMTP_VERB_HELP:
-		e->junk++;
+		junk = true;
 		reply(e, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA%s RSET NOOP QUIT%s HELP%s%s",
 				e->cfg->chunking ? " BDAT" : "", e->cfg->vrfy_enabled ? " VRFY" : "",
 				e->cfg->starttls ? " STARTTLS" : "", auth_offered(e) ? " AUTH" : "");
@@ -1079,7 +1203,7 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 		break;
 	case SMTP_VERB_EXPN:
 	case SMTP_VERB_ETRN:
-		e->junk++;
+		junk = true;
 		reply(e, "502 5.5.1 Error: command not implemented");
 		break;
 	case SMTP_VERB_HTTP:
@@ -1092,8 +1216,12 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 		reply(e, "502 5.5.2 Error: command not recognized");
 		break;
 	}
-	/* Postfix's smtpd_junk_command_limit: NOOP, RSET... forever count as errors. */
-	if (e->cfg->junk_command_limit && e->junk > e->cfg->junk_command_limit)
+limits:
+	/*
+	 * Postfix's smtpd_junk_command_limit: beyond it, each junk command
+	 * counts as an error (until mail is delivered).
+	 */
+	if (junk && e->cfg->junk_command_limit && e->junk++ >= e->cfg->junk_command_limit)
 		e->errors++;
 	hard_error_check(e);
 }
@@ -1170,7 +1298,7 @@ static void handle_line(struct smtp_engine *e, const char *p, size_t n, bool mor
 static void sync_error(struct smtp_engine *e, const char *cmd_name)
 {
 	reply(e, "554 5.5.0 Error: SMTP protocol synchronization");
-	engine_log(e, true, "improper command pipelining after %s from %s[%s]", cmd_name,
+	engine_log(e, false, "improper command pipelining after %s from %s[%s]", cmd_name,
 			e->client_name, e->client_addr);
 	close_session(e);
 }
@@ -1500,6 +1628,6 @@ void smtp_engine_stats(const struct smtp_engine *e, struct smtp_engine_stats *st
 {
 	st->messages = e->messages;
 	st->rcpts = e->rcpt_total;
-	st->errors = e->errors;
+	st->errors = e->errors_total;
 	st->commands = e->commands;
 }

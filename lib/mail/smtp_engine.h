@@ -62,6 +62,11 @@ struct smtp_engine_cfg {
 	bool broken_sasl_auth_clients;	/* also offer "AUTH=PLAIN LOGIN" */
 	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures (without auth_outcome) */
 	const char *auth_mechanisms;	/* e.g. "PLAIN LOGIN" (from the backend) */
+	/*
+	 * smtpd_recipient_overshoot_limit: how many recipients beyond
+	 * recipient_limit get 452 without counting as errors (per message).
+	 */
+	unsigned recipient_overshoot_limit;
 };
 
 /* What the engine knows about the session, for callbacks and logs. */
@@ -127,7 +132,14 @@ enum smtp_auth_status {
  * denied"); the engine adds CRLF and counts errors.
  */
 struct smtp_engine_ops {
-	/* At the start of the session (smtpd_client_restrictions without delay). */
+	/*
+	 * At the start of the session (smtpd_client_restrictions without
+	 * delay). SMTP_REJECT: the reply replaces the greeting and every
+	 * command but QUIT gets 503 5.7.0 (as Postfix); SMTP_DISCONNECT
+	 * closes after the reply. check_helo and check_mail (HELO and
+	 * sender restrictions without delay) refuse only their command, or
+	 * close on SMTP_DISCONNECT.
+	 */
 	enum smtp_verdict (*check_connect)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 	enum smtp_verdict (*check_helo)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 	enum smtp_verdict (*check_mail)(void *ctx, const struct smtp_session_info *si,
@@ -136,6 +148,13 @@ struct smtp_engine_ops {
 			const char *rcpt, struct buf *reply);
 	/* VRFY when enabled: 250/252 or 550 in reply. */
 	void (*vrfy)(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply);
+	/*
+	 * smtpd_data_restrictions (end false: at DATA or the first BDAT) and
+	 * smtpd_end_of_data_restrictions (end true: the content is in, not
+	 * yet committed); nrcpt accepted recipients.
+	 */
+	enum smtp_verdict (*check_data)(void *ctx, const struct smtp_session_info *si, size_t nrcpt,
+			bool end, struct buf *reply);
 	/* Per-transaction limits (message and recipient rates): before 250 to MAIL. */
 	enum smtp_verdict (*check_rate)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 

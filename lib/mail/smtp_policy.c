@@ -7,7 +7,9 @@
  * smtpd_sender_restrictions, smtpd_relay_restrictions,
  * smtpd_recipient_restrictions (a "permit" ends only its own list, a
  * rejection ends everything), then reject_unlisted_recipient when
- * smtpd_reject_unlisted_recipient = yes. A restriction Tern does not know
+ * smtpd_reject_unlisted_recipient = yes. With smtpd_delay_reject = no
+ * the first three lists run earlier instead, as in Postfix: the client's
+ * at connect, HELO's at HELO/EHLO, the sender's at MAIL FROM. A restriction Tern does not know
  * is a configuration error answered with 451 4.3.5, never a silent pass.
  */
 #include "compat.h"
@@ -48,6 +50,9 @@ enum rkind {
 	R_CHECK_HELO,
 	R_CHECK_SENDER,
 	R_CHECK_RCPT,
+	R_REJECT_MULTI_RCPT_BOUNCE,
+	R_REJECT_UNLISTED_SENDER,
+	R_REJECT_UNKNOWN_SENDER_DOMAIN,
 	R_NOOP,			/* reject_unauth_pipelining: the engine does it always */
 };
 
@@ -73,6 +78,11 @@ static const struct {
 	{"check_helo_access", R_CHECK_HELO, true},
 	{"check_sender_access", R_CHECK_SENDER, true},
 	{"check_recipient_access", R_CHECK_RCPT, true},
+	{"reject_multi_recipient_bounce", R_REJECT_MULTI_RCPT_BOUNCE, false},
+	{"reject_unlisted_sender", R_REJECT_UNLISTED_SENDER, false},
+	{"reject_unknown_sender_domain", R_REJECT_UNKNOWN_SENDER_DOMAIN, false},
+	/* smtpd refuses a malformed HELO name itself (501), before any restriction. */
+	{"reject_invalid_helo_hostname", R_NOOP, false},
 	{"reject_unauth_pipelining", R_NOOP, false},
 };
 
@@ -88,11 +98,12 @@ struct rlist {
 	size_t n;
 };
 
-enum { CL_CLIENT, CL_HELO, CL_SENDER, CL_RELAY, CL_RCPT, CL_COUNT };
+enum { CL_CLIENT, CL_HELO, CL_SENDER, CL_RELAY, CL_RCPT, CL_DATA, CL_EOD, CL_COUNT };
 
 static const char *class_params[CL_COUNT] = {
 	"smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
 	"smtpd_relay_restrictions", "smtpd_recipient_restrictions",
+	"smtpd_data_restrictions", "smtpd_end_of_data_restrictions",
 };
 
 struct smtp_policy {
@@ -100,6 +111,7 @@ struct smtp_policy {
 	struct rlist lists[CL_COUNT];
 	struct maplist *virtual_maps;
 	bool reject_unlisted;
+	bool reject_unlisted_sender;	/* smtpd_reject_unlisted_sender */
 	bool delay_reject;
 };
 
@@ -107,6 +119,7 @@ struct smtp_policy {
 struct subject {
 	const struct smtp_session_info *si;
 	const char *rcpt;
+	size_t nrcpt;		/* accepted recipients, at DATA and end of data */
 };
 
 enum result { RES_DUNNO, RES_PERMIT, RES_REJECT };
@@ -175,6 +188,8 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 	p->reject_unlisted = !known_param("smtpd_reject_unlisted_recipient")
 			     || cfg_bool("smtpd_reject_unlisted_recipient");
 	p->delay_reject = !known_param("smtpd_delay_reject") || cfg_bool("smtpd_delay_reject");
+	p->reject_unlisted_sender = known_param("smtpd_reject_unlisted_sender")
+				    && cfg_bool("smtpd_reject_unlisted_sender");
 	if (known_param("virtual_alias_maps") && *cfg_str("virtual_alias_maps") != '\0') {
 		struct buf merr = BUF_INIT;
 		p->virtual_maps = maplist_open(cfg_str("virtual_alias_maps"), 0, &merr);
@@ -278,6 +293,10 @@ static const char *class_label(int cls)
 		return "Helo command rejected";
 	case CL_SENDER:
 		return "Sender address rejected";
+	case CL_DATA:
+		return "Data command rejected";
+	case CL_EOD:
+		return "End-of-data rejected";
 	default:
 		return "Recipient address rejected";
 	}
@@ -296,6 +315,12 @@ static void class_subject(int cls, const struct subject *s, struct buf *out)
 		break;
 	case CL_SENDER:
 		buf_adds(out, s->si->sender ? s->si->sender : "");
+		break;
+	case CL_DATA:
+		buf_adds(out, "DATA");
+		break;
+	case CL_EOD:
+		buf_adds(out, "END-OF-MESSAGE");
 		break;
 	default:
 		buf_adds(out, s->rcpt ? s->rcpt : "");
@@ -347,7 +372,7 @@ static size_t domain_keys(const char *domain, char **keys, size_t max)
 	return n;
 }
 
-static enum result check_access(struct smtp_policy *p, int cls, const struct restriction *r,
+static enum result check_access(struct smtp_policy *p, const struct restriction *r,
 		const struct subject *s, struct buf *reply, int depth)
 {
 	char *keys[40] = {0};
@@ -359,6 +384,9 @@ static enum result check_access(struct smtp_policy *p, int cls, const struct res
 	switch (r->kind) {
 	case R_CHECK_CLIENT: {
 		const char *ip = s->si->client_addr;
+		/* As Postfix: the name and its parent domains first, then the address. */
+		if (strcmp(s->si->client_name, "unknown") != 0)
+			n += domain_keys(s->si->client_name, keys + n, 20);
 		keys[n++] = xstrdup(ip);
 		/* Postfix's IPv4 network keys: 1.2.3.4, 1.2.3, 1.2, 1. */
 		if (strchr(ip, ':') == NULL) {
@@ -370,8 +398,6 @@ static enum result check_access(struct smtp_policy *p, int cls, const struct res
 				keys[n++] = xstrdup(tmp);
 			}
 		}
-		if (strcmp(s->si->client_name, "unknown") != 0)
-			n += domain_keys(s->si->client_name, keys + n, 20);
 		break;
 	}
 	case R_CHECK_HELO:
@@ -404,7 +430,15 @@ static enum result check_access(struct smtp_policy *p, int cls, const struct res
 		buf_adds(reply, "451 4.3.5 Server configuration error");
 		res = RES_REJECT;
 	} else if (found > 0) {
-		res = access_action(p, cls, s, buf_str(&value), reply, depth + 1);
+		/*
+		 * As Postfix, the reply names what was looked up ("Sender
+		 * address rejected" for check_sender_access), whichever list
+		 * the lookup is in.
+		 */
+		int what = r->kind == R_CHECK_CLIENT ? CL_CLIENT
+			   : r->kind == R_CHECK_HELO ? CL_HELO
+			   : r->kind == R_CHECK_SENDER ? CL_SENDER : CL_RCPT;
+		res = access_action(p, what, s, buf_str(&value), reply, depth + 1);
 	}
 out:
 	for (size_t i = 0; i < n; i++)
@@ -494,9 +528,15 @@ static int domain_exists(const char *domain)
 	return tempfail ? -1 : 0;
 }
 
-/* The check behind reject_unlisted_recipient; true when rcpt must be refused. */
-static bool unlisted(struct smtp_policy *p, const char *rcpt, struct buf *reply)
+/*
+ * The check behind reject_unlisted_recipient (cls CL_RCPT, 550 5.1.1) and
+ * reject_unlisted_sender (CL_SENDER, 550 5.1.0): true when the address
+ * is in one of our domains but nobody there has it.
+ */
+static bool unlisted_as(struct smtp_policy *p, const char *rcpt, int cls, struct buf *reply)
 {
+	const char *label = cls == CL_SENDER ? "Sender address rejected" : "Recipient address rejected";
+	const char *dsn = cls == CL_SENDER ? "5.1.0" : "5.1.1";
 	struct resolved r;
 	struct buf value = BUF_INIT, local = BUF_INIT, domain = BUF_INIT;
 	bool refuse = false;
@@ -521,13 +561,11 @@ static bool unlisted(struct smtp_policy *p, const char *rcpt, struct buf *reply)
 	}
 	if (r.class == RESOLVE_LOCAL && !r.local_user_known) {
 		buf_reset(reply);
-		buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in local recipient table",
-				rcpt);
+		buf_printf(reply, "550 %s <%s>: %s: User unknown in local recipient table", dsn, rcpt, label);
 		refuse = true;
 	} else if (r.class == RESOLVE_VIRTUAL) {
 		buf_reset(reply);
-		buf_printf(reply, "550 5.1.1 <%s>: Recipient address rejected: User unknown in virtual alias table",
-				rcpt);
+		buf_printf(reply, "550 %s <%s>: %s: User unknown in virtual alias table", dsn, rcpt, label);
 		refuse = true;
 	}
 out:
@@ -536,6 +574,18 @@ out:
 	buf_free(&local);
 	buf_free(&domain);
 	return refuse;
+}
+
+static bool unlisted(struct smtp_policy *p, const char *rcpt, struct buf *reply)
+{
+	return unlisted_as(p, rcpt, CL_RCPT, reply);
+}
+
+/* reject_unlisted_sender; the null sender is never unlisted. */
+static bool unlisted_sender(struct smtp_policy *p, const struct subject *s, struct buf *reply)
+{
+	const char *sender = s->si->sender;
+	return sender != NULL && *sender != '\0' && unlisted_as(p, sender, CL_SENDER, reply);
 }
 
 static enum result eval_one(struct smtp_policy *p, int cls, const struct restriction *r,
@@ -582,6 +632,24 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 			}
 		}
 		break;
+	case R_REJECT_UNKNOWN_SENDER_DOMAIN:
+		/* Postfix's unknown_address_reject_code (450); our own domains need no DNS. */
+		if (s->si->sender == NULL || *s->si->sender == '\0' || auth_destination(s->si->sender))
+			return RES_DUNNO;
+		split_addr(s->si->sender, &local, &domain);
+		if (domain.len > 0 && domain.data[0] != '[') {
+			int e = domain_exists(buf_str(&domain));
+			if (e <= 0) {
+				set_reply(reply, 450, "4.1.8", CL_SENDER, s,
+						e < 0 ? "Domain not found (temporary DNS failure)" : "Domain not found");
+				res = RES_REJECT;
+			}
+		}
+		break;
+	case R_REJECT_UNLISTED_SENDER:
+		if (unlisted_sender(p, s, reply))
+			res = RES_REJECT;
+		break;
 	case R_REJECT_NON_FQDN_SENDER:
 		if (s->si->sender == NULL || *s->si->sender == '\0')
 			return RES_DUNNO;
@@ -614,7 +682,14 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 	case R_CHECK_HELO:
 	case R_CHECK_SENDER:
 	case R_CHECK_RCPT:
-		res = check_access(p, cls, r, s, reply, depth);
+		res = check_access(p, r, s, reply, depth);
+		break;
+	case R_REJECT_MULTI_RCPT_BOUNCE:
+		/* A bounce goes to one recipient; a null sender with more is spam. */
+		if (s->si->sender != NULL && *s->si->sender == '\0' && s->nrcpt > 1) {
+			set_reply(reply, 550, "5.5.3", cls, s, "Multi-recipient bounce");
+			res = RES_REJECT;
+		}
 		break;
 	case R_NOOP:
 		break;
@@ -652,16 +727,54 @@ enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_s
 	return SMTP_ACCEPT;
 }
 
+enum smtp_verdict smtp_policy_helo(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply)
+{
+	struct subject s = {.si = si};
+	if (p->delay_reject)
+		return SMTP_ACCEPT;
+	if (eval_list(p, CL_HELO, &s, reply) == RES_REJECT)
+		return verdict(reply);
+	return SMTP_ACCEPT;
+}
+
+enum smtp_verdict smtp_policy_mail(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply)
+{
+	struct subject s = {.si = si};
+	if (p->delay_reject)
+		return SMTP_ACCEPT;
+	if (eval_list(p, CL_SENDER, &s, reply) == RES_REJECT)
+		return verdict(reply);
+	if (p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
+		return SMTP_REJECT;
+	return SMTP_ACCEPT;
+}
+
 enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *rcpt, struct buf *reply)
 {
 	struct subject s = {.si = si, .rcpt = rcpt};
-	int first = p->delay_reject ? CL_CLIENT : CL_HELO;	/* the client was judged at connect */
-	for (int c = first; c < CL_COUNT; c++)
+	/* Without delay, client, HELO and sender were judged at connect, HELO and MAIL. */
+	int first = p->delay_reject ? CL_CLIENT : CL_RELAY;
+	for (int c = first; c <= CL_RCPT; c++) {
 		if (eval_list(p, c, &s, reply) == RES_REJECT)
 			return verdict(reply);
+		/* smtpd_reject_unlisted_sender goes with the sender restrictions. */
+		if (c == CL_SENDER && p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
+			return SMTP_REJECT;
+	}
 	if (p->reject_unlisted && unlisted(p, rcpt, reply))
 		return SMTP_REJECT;
+	return SMTP_ACCEPT;
+}
+
+enum smtp_verdict smtp_policy_data(struct smtp_policy *p, const struct smtp_session_info *si,
+		size_t nrcpt, bool end, struct buf *reply)
+{
+	struct subject s = {.si = si, .nrcpt = nrcpt};
+	if (eval_list(p, end ? CL_EOD : CL_DATA, &s, reply) == RES_REJECT)
+		return verdict(reply);
 	return SMTP_ACCEPT;
 }
 

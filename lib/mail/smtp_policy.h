@@ -2,8 +2,9 @@
  * smtp_policy.h - smtpd's access policy: Postfix's restriction lists
  * (smtpd_client_restrictions, smtpd_helo_restrictions,
  * smtpd_sender_restrictions, smtpd_relay_restrictions,
- * smtpd_recipient_restrictions), mynetworks, and the refusal of unknown
- * recipients at RCPT time.
+ * smtpd_recipient_restrictions, smtpd_data_restrictions,
+ * smtpd_end_of_data_restrictions), mynetworks, and the refusal of
+ * unknown recipients at RCPT time.
  *
  * Mail layer. Runs inside smtpd as mail_owner; reads the access maps
  * named in the restrictions, virtual_alias_maps and, through
@@ -12,7 +13,7 @@
  *
  * With smtpd_delay_reject = yes (the default, as in Postfix) the client,
  * HELO and sender restrictions are evaluated at RCPT time, so that the
- * log line names the recipient.
+ * log line names the recipient; with "no" at connect, HELO and MAIL FROM.
  */
 #ifndef TERN_MAIL_SMTP_POLICY_H
 #define TERN_MAIL_SMTP_POLICY_H
@@ -45,9 +46,26 @@ bool smtp_policy_mynetworks(const struct smtp_policy *p, const char *addr);
 /* smtpd_client_restrictions at connect time (only with smtpd_delay_reject = no). */
 enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct buf *reply);
-/* Everything that decides one recipient: restrictions, then unknown users. */
+/* smtpd_helo_restrictions at HELO/EHLO (only with smtpd_delay_reject = no; si->helo is the new name). */
+enum smtp_verdict smtp_policy_helo(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply);
+/* smtpd_sender_restrictions at MAIL FROM (only with smtpd_delay_reject = no; si->sender is set). */
+enum smtp_verdict smtp_policy_mail(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct buf *reply);
+/*
+ * Everything that decides one recipient: the restrictions (with
+ * smtpd_delay_reject = yes also the client, HELO and sender ones), then
+ * unknown users.
+ */
 enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *rcpt, struct buf *reply);
+/*
+ * smtpd_data_restrictions at DATA (and the first BDAT), or with end
+ * smtpd_end_of_data_restrictions once the content is in; nrcpt is the
+ * number of accepted recipients.
+ */
+enum smtp_verdict smtp_policy_data(struct smtp_policy *p, const struct smtp_session_info *si,
+		size_t nrcpt, bool end, struct buf *reply);
 /* The VRFY answer for addr (250/252 or 550). */
 void smtp_policy_vrfy(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *addr, struct buf *reply);

@@ -15,6 +15,8 @@
 #   connect [SRC]   open a new connection (from source address SRC), read
 #                   nothing; the script starts with "connect" implied
 #   tls             do a TLS handshake on the connection (no verification)
+#   keep            keep this connection open until the script ends, even
+#                   after the next "connect" (concurrency limits)
 #   sleep N         wait N seconds
 #   repeat N TEXT   send TEXT + CRLF N times in one write
 #   fill N TEXT     send TEXT followed by N "x" and CRLF (over-long lines)
@@ -22,6 +24,11 @@
 # in TEXT, \r \n \t \\ \0 and \xHH are escapes. Each reply must come
 # within DIALOG_TIMEOUT seconds (default 30). The first connection comes
 # from DIALOG_SOURCE when that is set (e.g. 127.0.0.2, outside mynetworks).
+#
+# Every reply read is also checked for an enhanced status code of its own
+# class (RFC 2034: all 2xx/4xx/5xx lines but the 220 greeting and the
+# answers to HELO/EHLO, recognised as multi-line 250 replies or
+# "250 $MYHOST"); DIALOG_NO_ESC=1 turns that off.
 import os
 import re
 import socket
@@ -66,11 +73,33 @@ def unescape(text):
     return bytes(out)
 
 
+ESC = re.compile(r"^([245])\d\d[ -]([245])\.\d{1,3}\.\d{1,3}( |\r?\n)")
+
+
+def esc_error(lines, first):
+    """Why this reply lacks the enhanced status codes it needs, or None."""
+    text = [l.decode("utf-8", "replace") for l in lines]
+    code = text[-1][:3]
+    if os.environ.get("DIALOG_NO_ESC") or code.startswith("3"):
+        return None
+    if first and code == "220":
+        return None
+    host = os.environ.get("MYHOST", "")
+    if code == "250" and (len(text) > 1 or (host and text[0].split()[1:2] == [host])):
+        return None
+    for t in text:
+        m = ESC.match(t)
+        if not m or m.group(1) != m.group(2):
+            return "reply line without an enhanced status code of its class: %r" % t
+    return None
+
+
 class Conn:
     def __init__(self, host, port, src=None):
         self.sock = socket.create_connection((host, port), timeout=TIMEOUT,
                                              source_address=(src, 0) if src else None)
         self.buf = b""
+        self.replies = 0
 
     def send(self, data):
         self.sock.sendall(data)
@@ -105,6 +134,10 @@ class Conn:
             line = self.line(deadline)
             lines.append(line)
             if len(line) < 4 or line[3:4] != b"-":
+                err = esc_error(lines, self.replies == 0)
+                self.replies += 1
+                if err:
+                    raise EOFError(err)
                 return lines
 
     def expect_eof(self):
@@ -139,6 +172,7 @@ class Conn:
 
 def run(host, port, path):
     conn = Conn(host, port, os.environ.get("DIALOG_SOURCE") or None)
+    held = []
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         lines = f.read().split("\n")
     for num, raw in enumerate(lines, 1):
@@ -177,6 +211,8 @@ def run(host, port, path):
             elif line.startswith("connect"):
                 parts = line.split()
                 conn = Conn(host, port, parts[1] if len(parts) > 1 else None)
+            elif line == "keep":
+                held.append(conn)
             elif line == "tls":
                 conn.starttls()
             elif line.startswith("sleep"):

@@ -14,10 +14,16 @@ dialog size_limit.dlg timeout.dlg
 [ "$(queued_count 'Subject: small-enough')" = 1 ] || fail "small message not queued"
 [ "$(ls "$TERN_DIR/queue/incoming" | wc -l)" = 1 ] || fail "leftover files in incoming/: $(ls "$TERN_DIR/queue/incoming")"
 grep -q 'timeout after EHLO from localhost\[127\.0\.0\.1\]' "$TERN_DIR/maillog" || fail "no timeout log line"
+grep -q 'warning: localhost\[127\.0\.0\.1\]: message size exceeds limit' "$TERN_DIR/maillog" || fail "no size limit log line"
 smtpd_stop
 smtpd_start -o smtpd_hard_error_limit=3
 dialog error_limit.dlg
-grep -q 'too many errors after' "$TERN_DIR/maillog" || fail "no error-limit log line"
+smtpd_stop
+smtpd_start -o smtpd_soft_error_limit=2 -o smtpd_error_sleep_time=2s
+dialog soft_error_limit.dlg
+# Postfix logs it as information (no "warning:"), and fail2ban filters anchor on that.
+grep -q 'smtpd\[[0-9]*\]: too many errors after UNKNOWN from localhost\[127\.0\.0\.1\]$' "$TERN_DIR/maillog" \
+	|| fail "no error-limit log line"
 smtpd_stop
 
 python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/null \
@@ -26,7 +32,9 @@ python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/n
 # Early talkers (clients outside mynetworks wait smtpd_greet_pause).
 smtpd_start -o smtpd_greet_pause=2s
 DIALOG_SOURCE=127.0.0.2 dialog early_talker.dlg
-grep -q 'PREGREET .* from \[127\.0\.0\.2\]' "$TERN_DIR/maillog" || fail "no PREGREET log line"
+# postscreen's form, which log watchers and fail2ban filters know.
+grep -q 'smtpd\[[0-9]*\]: PREGREET 20 after [0-9]*\.[0-9][0-9] from \[127\.0\.0\.2\]:[0-9]*: EHLO early\.example\\r\\n$' \
+	"$TERN_DIR/maillog" || fail "no PREGREET log line"
 smtpd_stop
 
 # Connection count: the third concurrent session from 127.0.0.2 is refused; 127.0.0.1 is exempt.
@@ -67,16 +75,63 @@ grep -q 'warning: Connection concurrency limit exceeded: 3 from unknown\[127\.0\
 grep -q 'Message delivery request rate limit exceeded' "$TERN_DIR/maillog" || fail "no message rate log line"
 smtpd_stop
 
-smtpd_start -o smtpd_client_connection_rate_limit=3
+# Message and recipient rates, and their log lines; mynetworks is exempt.
+smtpd_start -o smtpd_client_message_rate_limit=2 -o smtpd_client_recipient_rate_limit=3
+DIALOG_SOURCE=127.0.0.2 dialog rate_limits.dlg
+grep -q 'warning: Recipient address rate limit exceeded: 4 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no recipient rate log line"
+grep -q 'warning: Message delivery request rate limit exceeded: 3 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no message rate log line"
+grep -q 'rate limit exceeded: .* from localhost\[127\.0\.0\.1\]' "$TERN_DIR/maillog" \
+	&& fail "mynetworks was rate limited"
+smtpd_stop
+
+# Implicit TLS (465): refusals by the client limits and early-talker
+# detection happen over TLS, after the handshake.
+make_cert
+TLS="-o smtpd_tls_cert_file=$TERN_DIR/cert.pem -o smtpd_tls_key_file=$TERN_DIR/key.pem -o smtpd_tls_wrappermode=yes"
+for limit in smtpd_client_connection_count_limit smtpd_client_connection_rate_limit; do
+	# shellcheck disable=SC2086
+	smtpd_start $TLS -o $limit=1
+	# The first session stays open (count) or has been counted (rate).
+	DIALOG_SOURCE=127.0.0.2 dialog implicit_tls_limit.dlg
+	smtpd_stop
+done
+grep -q 'warning: Connection concurrency limit exceeded: 2 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no concurrency log line (implicit TLS)"
+grep -q 'warning: Connection rate limit exceeded: 2 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no rate log line (implicit TLS)"
+# shellcheck disable=SC2086
+smtpd_start $TLS -o smtpd_greet_pause=2s
+DIALOG_SOURCE=127.0.0.2 dialog implicit_tls_greet_pause.dlg
+grep -q 'PREGREET 20 after [0-9.]* from \[127\.0\.0\.2\]:[0-9]*: EHLO early\.example\\r\\n$' \
+	"$TERN_DIR/maillog" || fail "no PREGREET log line (implicit TLS)"
+smtpd_stop
+
+# (anvil_rate_time_unit = 5s: the window ends within the test, where the default 60s would not.)
+smtpd_start -o smtpd_client_connection_rate_limit=3 -o anvil_rate_time_unit=5s
 python3 - "$SMTPD_PORT" <<'EOP' || fail "connection rate limit"
-import socket, sys
+import socket, sys, time
 port = int(sys.argv[1])
-got = []
-for i in range(5):
+def greeting():
     s = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0), timeout=20)
-    got.append(s.makefile("rb").readline())
+    g = s.makefile("rb").readline()
     s.close()
-assert [g[:3] for g in got] == [b"220"] * 3 + [b"421"] * 2, got
+    return g
+start = time.time()
+got = [greeting() for i in range(5)]
+if time.time() - start < 4:	# all inside one window (else the machine is too slow to tell)
+    assert [g[:3] for g in got] == [b"220"] * 3 + [b"421"] * 2, got
+# mynetworks is exempt.
+for i in range(6):
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    g = s.makefile("rb").readline()
+    s.close()
+    assert g.startswith(b"220"), g
+deadline = time.time() + 30
+while greeting()[:3] != b"220":
+    assert time.time() < deadline, "the rate window never ended"
+    time.sleep(0.5)
 EOP
 grep -q 'warning: Connection rate limit exceeded: 4 from unknown\[127\.0\.0\.2\] for service smtp' \
 	"$TERN_DIR/maillog" || fail "no rate log line"

@@ -120,6 +120,11 @@ START_TEST(test_mail)
 }
 END_TEST
 
+/* 1010 octets of local part: over any path limit. */
+#define L10	"uuuuuuuuuu"
+#define L100	L10 L10 L10 L10 L10 L10 L10 L10 L10 L10
+#define LONG_LOCAL	L100 L100 L100 L100 L100 L100 L100 L100 L100 L100 L10
+
 static const struct rcpt_row {
 	const char *arg;
 	enum smtp_path_err err;
@@ -147,6 +152,38 @@ static const struct rcpt_row {
 	{.arg = "TO:<u@mx.test> ORCPT=rfc822;a+0Ab", .err = SMTP_PATH_BAD_PARAM},
 	{.arg = "TO:<u@mx.test> SIZE=1", .err = SMTP_PATH_BAD_PARAM},
 	{.arg = "FROM:<u@mx.test>", .err = SMTP_PATH_SYNTAX},
+	/* Malformed addresses: 501 5.1.3 from the engine, never a crash. */
+	{.arg = "TO:<u@>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@mx..test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@.mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@mx.test.>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@-mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@mx_x.test>", .addr = "u@mx_x.test"},	/* underscores occur in real names */
+	{.arg = "TO:<u..v@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<.u@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u.@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u v@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u(c)@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u\\@x.test@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<\"u@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u\001@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@[1.2.3]>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@[256.1.1.1]>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@[IPv6:::1>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@[IPv6:1::2::3]>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@mx.test:25>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<@a.test,u@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<@:u@mx.test>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<@a.test:>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@mx.test", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<<u@mx.test>>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@mx.test%x>", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@mx.test>x", .err = SMTP_PATH_BAD_ADDR},
+	{.arg = "TO:<u@[IPv6:::1]>", .addr = "u@[IPv6:::1]"},
+	{.arg = "TO:<\"u v\"@mx.test>", .addr = "\"u v\"@mx.test"},
+	{.arg = "TO:<u@xn--bcher-kva.test>", .addr = "u@xn--bcher-kva.test"},
+	{.arg = "TO:<" LONG_LOCAL "@mx.test>", .err = SMTP_PATH_TOO_LONG},
 };
 
 START_TEST(test_rcpt)

@@ -84,6 +84,69 @@ static enum smtp_verdict stub_rcpt(void *ctx, const struct smtp_session_info *si
 	return SMTP_ACCEPT;
 }
 
+/* Connect, HELO and MAIL policy (smtpd_delay_reject = no) keyed on magic names. */
+static enum smtp_verdict stub_connect(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	if (strcmp(si->client_addr, "192.0.2.66") == 0) {
+		buf_printf(reply, "554 5.7.1 <%s[%s]>: Client host rejected: Access denied", si->client_name,
+				si->client_addr);
+		return SMTP_REJECT;
+	}
+	if (strcmp(si->client_addr, "192.0.2.67") == 0) {
+		buf_adds(reply, "421 4.7.0 go away");
+		return SMTP_DISCONNECT;
+	}
+	return SMTP_ACCEPT;
+}
+
+static enum smtp_verdict stub_helo(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	if (strcmp(si->helo, "bad.test") == 0) {
+		buf_printf(reply, "554 5.7.1 <%s>: Helo command rejected: go away", si->helo);
+		return SMTP_REJECT;
+	}
+	if (strcmp(si->helo, "close.test") == 0) {
+		buf_adds(reply, "421 4.7.0 closing");
+		return SMTP_DISCONNECT;
+	}
+	return SMTP_ACCEPT;
+}
+
+static enum smtp_verdict stub_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
+		struct buf *reply)
+{
+	(void)ctx;
+	ck_assert_str_eq(si->sender, sender);
+	if (strncmp(sender, "reject", 6) == 0) {
+		buf_printf(reply, "554 5.7.1 <%s>: Sender address rejected: Access denied", sender);
+		return SMTP_REJECT;
+	}
+	if (strncmp(sender, "bogus", 5) == 0) {
+		buf_adds(reply, "no code at all");	/* a broken callback: the engine's fallback answers */
+		return SMTP_REJECT;
+	}
+	return SMTP_ACCEPT;
+}
+
+/* smtpd_data_restrictions / smtpd_end_of_data_restrictions keyed on the sender. */
+static enum smtp_verdict stub_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
+		struct buf *reply)
+{
+	(void)ctx;
+	ck_assert_uint_gt(nrcpt, 0);
+	if (!end && strncmp(si->sender, "nodata", 6) == 0) {
+		buf_adds(reply, "554 5.7.1 <DATA>: Data command rejected: Access denied");
+		return SMTP_REJECT;
+	}
+	if (end && strncmp(si->sender, "noeod", 5) == 0) {
+		buf_printf(reply, "550 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: %zu recipients", nrcpt);
+		return SMTP_REJECT;
+	}
+	return SMTP_ACCEPT;
+}
+
 static void stub_vrfy(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply)
 {
 	(void)ctx;
@@ -154,6 +217,10 @@ static void stub_auth_free(void *auth)
 }
 
 static const struct smtp_engine_ops stub_ops = {
+	.check_connect = stub_connect,
+	.check_helo = stub_helo,
+	.check_mail = stub_mail,
+	.check_data = stub_data,
 	.check_rcpt = stub_rcpt,
 	.vrfy = stub_vrfy,
 	.msg_open = stub_open,
@@ -212,6 +279,7 @@ struct row {
 	int want_queued;
 	bool want_closed;
 	const char *want_env;		/* substring of the envelope log */
+	const char *client;		/* client address; default 192.0.2.1 */
 };
 
 static const struct row rows[] = {
@@ -447,6 +515,54 @@ static const struct row rows[] = {
 	{.name = "auth only over tls", .opts = O_AUTH | O_TLS_AUTH_ONLY | O_STARTTLS,
 	 .in = {"HELO c\r\n", "AUTH PLAIN AHVzZXIAcGFzcw==\r\n"},
 	 .want = G "250 mx.test\r\n503 5.5.1 Error: authentication not enabled\r\n"},
+	/* Restrictions that answer before RCPT (smtpd_delay_reject = no). */
+	{.name = "client refused at connect", .client = "192.0.2.66",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", "NOOP\r\n", "QUIT\r\n"},
+	 .want = "554 5.7.1 <client.test[192.0.2.66]>: Client host rejected: Access denied\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n" BYE, .want_closed = true},
+	{.name = "client refused at connect, error limit", .client = "192.0.2.66", .opts = O_HARD3,
+	 .in = {"EHLO c\r\n", "EHLO c\r\n", "EHLO c\r\n"},
+	 .want = "554 5.7.1 <client.test[192.0.2.66]>: Client host rejected: Access denied\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n"
+		 "503 5.7.0 Error: access denied for client.test[192.0.2.66]\r\n"
+		 "421 4.7.0 mx.test Error: too many errors\r\n", .want_closed = true},
+	{.name = "client 421 at connect", .client = "192.0.2.67", .in = {"EHLO c\r\n"},
+	 .want = "421 4.7.0 go away\r\n", .want_closed = true},
+	{.name = "helo refused", .in = {"EHLO bad.test\r\n", "HELO bad.test\r\n", "EHLO c\r\n"},
+	 .want = G "554 5.7.1 <bad.test>: Helo command rejected: go away\r\n"
+		 "554 5.7.1 <bad.test>: Helo command rejected: go away\r\n" E},
+	{.name = "helo refused keeps the transaction", .opts = O_HELO_REQUIRED,
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", "EHLO bad.test\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"DATA\r\n", ".\r\n"},
+	 .want = G E MAILOK "554 5.7.1 <bad.test>: Helo command rejected: go away\r\n" RCPTOK GO
+		 "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1, .want_content = "",
+	 .want_env = "proto=ESMTP"},
+	{.name = "refused helo is no helo", .opts = O_HELO_REQUIRED, .in = {"HELO bad.test\r\n", "MAIL FROM:<>\r\n"},
+	 .want = G "554 5.7.1 <bad.test>: Helo command rejected: go away\r\n"
+		 "503 5.5.1 Error: send HELO/EHLO first\r\n"},
+	{.name = "helo 421", .in = {"HELO close.test\r\n", "NOOP\r\n"},
+	 .want = G "421 4.7.0 closing\r\n", .want_closed = true},
+	{.name = "sender refused", .in = {"EHLO c\r\n", "MAIL FROM:<reject@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"MAIL FROM:<a@b.test>\r\n"},
+	 .want = G E "554 5.7.1 <reject@b.test>: Sender address rejected: Access denied\r\n"
+		 "503 5.5.1 Error: need MAIL command\r\n" MAILOK},
+	{.name = "data restrictions", .in = {"EHLO c\r\n", "MAIL FROM:<nodata@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"DATA\r\n", "RSET\r\n"},
+	 .want = G E MAILOK RCPTOK "554 5.7.1 <DATA>: Data command rejected: Access denied\r\n250 2.0.0 Ok\r\n"},
+	{.name = "data restrictions, BDAT", .in = {"EHLO c\r\n", "MAIL FROM:<nodata@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"BDAT 2\r\nab", "BDAT 1 LAST\r\nc", "NOOP\r\n"},
+	 .want = G E MAILOK RCPTOK "554 5.7.1 <DATA>: Data command rejected: Access denied\r\n"
+		 "554 5.7.1 <DATA>: Data command rejected: Access denied\r\n250 2.0.0 Ok\r\n"},
+	{.name = "end-of-data restrictions", .in = {"EHLO c\r\n", "MAIL FROM:<noeod@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n",
+		"RCPT TO:<v@mx.test>\r\n", "DATA\r\n", "x\r\n.\r\n", "MAIL FROM:<a@b.test>\r\n"},
+	 .want = G E MAILOK RCPTOK RCPTOK GO "550 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: 2 recipients\r\n" MAILOK},
+	{.name = "end-of-data restrictions, BDAT", .in = {"EHLO c\r\n", "MAIL FROM:<noeod@b.test>\r\n",
+		"RCPT TO:<u@mx.test>\r\n", "BDAT 1 LAST\r\nx"},
+	 .want = G E MAILOK RCPTOK "550 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: 1 recipients\r\n"},
+	{.name = "callback reply without a code", .in = {"MAIL FROM:<bogus@b.test>\r\n"},
+	 .want = G "554 5.7.1 Access denied\r\n"},
 	{.name = "auth in transaction", .opts = O_AUTH, .in = {"HELO c\r\n", "MAIL FROM:<>\r\n", "AUTH PLAIN =\r\n"},
 	 .want = G "250 mx.test\r\n" MAILOK "503 5.5.1 Error: MAIL transaction in progress\r\n"},
 };
@@ -492,6 +608,37 @@ static void drain(struct smtp_engine *e, struct buf *out)
 	}
 }
 
+/*
+ * RFC 2034: every 2xx, 4xx and 5xx line but the greeting and the answer
+ * to HELO/EHLO starts with an enhanced status code of the same class.
+ */
+static void check_status_codes(const char *name, const char *out)
+{
+	bool first = true, in_ehlo = false;
+	while (*out != '\0') {
+		const char *end = strstr(out, "\r\n");
+		ck_assert_msg(end != NULL, "%s: reply without CRLF: [%s]", name, out);
+		char line[600];
+		size_t n = (size_t)(end - out) < sizeof(line) - 1 ? (size_t)(end - out) : sizeof(line) - 1;
+		memcpy(line, out, n);
+		line[n] = '\0';
+		out = end + 2;
+		bool greeting = first && strncmp(line, "220 ", 4) == 0;
+		first = false;
+		/* HELO's answer and every line of EHLO's ("250-name", ..., "250 LAST"). */
+		bool ehlo = in_ehlo || line[3] == '-' || strcmp(line, "250 mx.test") == 0;
+		in_ehlo = line[3] == '-';
+		if (greeting || ehlo || line[0] == '3')
+			continue;
+		unsigned a, b;
+		char cls;
+		int used = 0;
+		ck_assert_msg(strlen(line) > 4 && sscanf(line + 4, "%c.%3u.%3u%n", &cls, &a, &b, &used) == 3
+			      && cls == line[0] && (line[4 + used] == ' ' || line[4 + used] == '\0'),
+				"%s: no enhanced status code of class %c: [%s]", name, line[0], line);
+	}
+}
+
 /* Run one row; split = feed every byte separately. */
 static void run_row(const struct row *r, bool split)
 {
@@ -502,7 +649,8 @@ static void run_row(const struct row *r, bool split)
 	buf_reset(&content);
 	queued = aborted = opened = 0;
 	commit_pending = false;
-	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test",
+			r->client ? r->client : "192.0.2.1");
 	smtp_engine_start(e);
 	drain(e, &out);
 	for (int i = 0; i < 8 && r->in[i] != NULL; i++) {
@@ -528,6 +676,7 @@ static void run_row(const struct row *r, bool split)
 	}
 	ck_assert_msg(strcmp(buf_str(&out), r->want) == 0, "%s%s:\n got: [%s]\nwant: [%s]", r->name,
 			split ? " (byte by byte)" : "", buf_str(&out), r->want);
+	check_status_codes(r->name, buf_str(&out));
 	ck_assert_msg(queued == r->want_queued, "%s: queued %d, want %d", r->name, queued, r->want_queued);
 	if (r->want_content != NULL)
 		ck_assert_msg(strcmp(buf_str(&content), r->want_content) == 0, "%s: content [%s] want [%s]",
@@ -609,16 +758,73 @@ START_TEST(test_delays)
 	struct smtp_engine_cfg cfg;
 	setup_cfg(&cfg, O_AUTH);
 	cfg.soft_error_limit = 2;
+	commit_pending = false;
 	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
 	smtp_engine_start(e);
+	/* Two errors reach the limit; from then on every reply waits, a 250 too. */
 	smtp_engine_input(e, "FOO\r\n", 5);
 	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
 	smtp_engine_input(e, "FOO\r\n", 5);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
+	smtp_engine_input(e, "NOOP\r\n", 6);
 	ck_assert_uint_eq(smtp_engine_take_delay(e), 1000);
 	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
+	/* EHLO's many lines are one reply: one wait. */
+	smtp_engine_input(e, "EHLO c\r\n", 8);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 1000);
+	/* A delivered message forgives the errors (Postfix: "without delivering mail"). */
+	smtp_engine_input(e, "MAIL FROM:<a@b.test>\r\n", 22);
+	smtp_engine_input(e, "RCPT TO:<u@mx.test>\r\n", 21);
+	smtp_engine_input(e, "DATA\r\n", 6);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 3000);
+	smtp_engine_input(e, ".\r\n", 3);
+	smtp_engine_take_delay(e);
+	smtp_engine_input(e, "NOOP\r\n", 6);
+	ck_assert_uint_eq(smtp_engine_take_delay(e), 0);
+	struct smtp_engine_stats st;
+	smtp_engine_stats(e, &st);
+	ck_assert_uint_eq(st.errors, 2);
+	ck_assert_uint_eq(st.messages, 1);
 	smtp_engine_free(e);
 
+	/* smtpd_recipient_overshoot_limit: the first excess recipients are no errors. */
+	setup_cfg(&cfg, O_AUTH);
 	cfg.soft_error_limit = 0;
+	cfg.hard_error_limit = 2;
+	cfg.recipient_overshoot_limit = 2;
+	e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "MAIL FROM:<a@b.test>\r\n", 22);
+	for (int i = 0; i < 3 + 3; i++)	/* 3 taken, 2 excess forgiven, 1 error */
+		smtp_engine_input(e, "RCPT TO:<u@mx.test>\r\n", 21);
+	ck_assert(!(smtp_engine_flags(e) & SMTP_WANT_CLOSE));
+	smtp_engine_input(e, "RCPT TO:<u@mx.test>\r\n", 21);
+	ck_assert(smtp_engine_flags(e) & SMTP_WANT_CLOSE);
+	smtp_engine_free(e);
+	cfg.recipient_overshoot_limit = 0;
+
+	/* smtpd_junk_command_limit: junk beyond the limit counts as errors, until a delivery. */
+	cfg.soft_error_limit = 0;
+	cfg.junk_command_limit = 2;
+	cfg.hard_error_limit = 2;
+	e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	for (int i = 0; i < 3; i++)	/* the third is one too many: one error */
+		smtp_engine_input(e, "NOOP\r\n", 6);
+	ck_assert(!(smtp_engine_flags(e) & SMTP_WANT_CLOSE));
+	smtp_engine_input(e, "MAIL FROM:<a@b.test>\r\n", 22);
+	smtp_engine_input(e, "RCPT TO:<u@mx.test>\r\n", 21);
+	smtp_engine_input(e, "DATA\r\n", 6);
+	smtp_engine_input(e, ".\r\n", 3);
+	for (int i = 0; i < 3; i++)	/* counted from zero again */
+		smtp_engine_input(e, "NOOP\r\n", 6);
+	ck_assert(!(smtp_engine_flags(e) & SMTP_WANT_CLOSE));
+	smtp_engine_input(e, "RSET\r\n", 6);
+	ck_assert(smtp_engine_flags(e) & SMTP_WANT_CLOSE);
+	smtp_engine_free(e);
+
+	cfg.junk_command_limit = 100;
+	cfg.hard_error_limit = 20;
 	e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
 	smtp_engine_start(e);
 	smtp_engine_input(e, "HELO c\r\n", 8);
@@ -840,6 +1046,93 @@ START_TEST(test_run_fd)
 }
 END_TEST
 
+/*
+ * Every published SMTP smuggling end-of-data variant (SEC Consult 2023,
+ * the smtpsmug and smtp_smuggling_checker tools, Postfix's notes), sent
+ * after "x" in a message and followed by a whole second transaction.
+ * Whatever the settings and packet boundaries, at most one message is
+ * opened, the smuggled envelope never is, and the smuggled text is
+ * either refused with the session or kept inside the one message.
+ */
+static const struct smuggle {
+	const char *seq;
+	size_t len;
+	bool bare;		/* holds a bare CR or LF: refused by default */
+} smuggles[] = {
+	{"\n.\n", 3, true},
+	{"\r.\r", 3, true},
+	{"\r.\n", 3, true},
+	{"\n.\r", 3, true},
+	{"\n.\r\n", 4, true},
+	{"\r\n.\n", 4, true},
+	{"\r.\r\n", 4, true},
+	{"\r\n.\r", 4, true},
+	{"\n\n.\r\n", 5, true},
+	{"\r\n\r.\r\n", 6, true},
+	{"\r\n.\r\r\n", 6, true},
+	{"\r\n\0.\r\n", 6, false},
+	{"\r\n.\0\r\n", 6, false},
+	{"\r\n\0.\r", 5, true},
+	{"\r\n\0.\n", 5, true},
+	{"\r\n \r\n.\r\n", 0, false},	/* a real end: the control case */
+};
+
+START_TEST(test_smuggling)
+{
+	const struct smuggle *sm = &smuggles[_i / 4];
+	bool tolerate = (_i / 2) % 2, split = _i % 2;
+	size_t len = sm->len ? sm->len : strlen(sm->seq);
+	bool real_end = sm->len == 0;
+	struct smtp_engine_cfg cfg;
+	struct buf in = BUF_INIT;
+
+	setup_cfg(&cfg, tolerate ? O_ALLOW_BARE | O_ALLOW_PIPE : 0);
+	cfg.message_size_limit = 0;
+	buf_reset(&content);
+	buf_reset(&envlog);
+	queued = aborted = opened = 0;
+	commit_pending = false;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	/* A well-behaved client waits after EHLO and DATA; the content comes in one packet. */
+	smtp_engine_input(e, "EHLO c\r\n", 8);
+	smtp_engine_input(e, TRANS, strlen(TRANS));
+	buf_adds(&in, "Subject: s\r\n\r\nx");
+	buf_add(&in, sm->seq, len);
+	buf_adds(&in, EVIL);
+	if (split)
+		for (size_t j = 0; j < in.len; j++)
+			smtp_engine_input(e, in.data + j, 1);
+	else
+		smtp_engine_input(e, in.data, in.len);
+	bool closed = smtp_engine_flags(e) & SMTP_WANT_CLOSE;
+	smtp_engine_eof(e);
+	smtp_engine_free(e);
+
+	if (real_end) {
+		/*
+		 * The control: a real end, then a second transaction, taken
+		 * unless the content behind its DATA came in the same packet
+		 * (smtpd_forbid_unauth_pipelining).
+		 */
+		ck_assert_int_eq(queued, tolerate || split ? 2 : 1);
+		buf_free(&in);
+		return;
+	}
+	ck_assert_msg(opened <= 1 && queued <= 1, "variant %d: opened %d queued %d", _i / 4, opened, queued);
+	ck_assert_msg(strstr(buf_str(&envlog), "evil@") == NULL, "smuggled envelope: %s", buf_str(&envlog));
+	static const char smuggled[] = "MAIL FROM:<evil@x.test>";
+	if (queued == 1)
+		ck_assert_msg(memmem(content.data, content.len, smuggled, strlen(smuggled)) != NULL,
+				"variant %d: the smuggled text left the message", _i / 4);
+	if (sm->bare && !tolerate)
+		ck_assert_msg(closed && queued == 0, "bare newline not refused: closed %d queued %d", closed, queued);
+	else
+		ck_assert_msg(queued == 1, "one message expected, queued %d", queued);
+	buf_free(&in);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("smtp_engine");
@@ -853,6 +1146,7 @@ int main(void)
 	tcase_add_test(tc, test_idle_buffers);
 	tcase_add_loop_test(tc, test_async_auth, 0, (int)(sizeof(async_rows) / sizeof(async_rows[0])));
 	tcase_add_test(tc, test_run_fd);
+	tcase_add_loop_test(tc, test_smuggling, 0, (int)(sizeof(smuggles) / sizeof(smuggles[0])) * 4);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);

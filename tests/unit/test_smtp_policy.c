@@ -79,7 +79,7 @@ static void load(const char *extra)
 		   "mynetworks = 127.0.0.0/8, [::1]/128\n"
 		   "local_maildir_base =\n"
 		   "alias_maps = texthash:%s/aliases\n"
-		   "virtual_alias_domains = virtual.example\n"
+		   "virtual_alias_domains = virtual.example, catchall.example\n"
 		   "virtual_alias_maps = texthash:%s/virtual\n"
 		   "%s", dir, dir, extra);
 	int rc = config_load_buffer("main.cf", text.data, text.len, &err);
@@ -92,8 +92,13 @@ static void setup(void)
 {
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	put("aliases", "known-alias root\n");
-	put("virtual", "someone@virtual.example root@localhost\nlocal-virtual@localhost root@localhost\n");
-	put("client", "192.0.2 REJECT\n192.0.2.99 OK\n198.51.100.7 450 go slow\n");
+	put("virtual", "someone@virtual.example root@localhost\nlocal-virtual@localhost root@localhost\n"
+	    "@catchall.example root@localhost\n");
+	put("client", "192.0.2 REJECT\n192.0.2.99 OK\n198.51.100.7 450 go slow\n"
+	    "198.51.100.8 permit\n198.51.100.9 reject\n198.51.100.10 DEFER\n"
+	    "198.51.100.11 421 4.7.0 go away now\n198.51.100.12 permit_mynetworks\n"
+	    "198.51.100.13 no_such_action\n198.51.100.14 DUNNO\n"
+	    "friendly.example OK\n198.51.100.20 REJECT\n");
 	put("helo", "bad.example REJECT go away\n");
 	put("sender", "spammer@example.net REJECT\nexample.org DUNNO\nfriend@ 550 5.7.9 no friends\n<> OK\n");
 	put("rcpt", "blocked@localhost 554 5.7.2 blocked\npermit-me@other.example OK\n");
@@ -116,10 +121,17 @@ static void teardown(void)
 		"smtpd_sender_restrictions = reject_non_fqdn_sender, check_sender_access texthash:%D/sender\n" \
 		"smtpd_recipient_restrictions = check_recipient_access texthash:%D/rcpt, reject_non_fqdn_recipient\n"
 
+/* When the policy is asked: RCPT (the default), or earlier with smtpd_delay_reject = no. */
+enum stage { AT_RCPT, AT_CONNECT, AT_HELO, AT_MAIL, AT_DATA, AT_EOD };
+
+#define NODELAY	"smtpd_delay_reject = no\n"
+
 static const struct policy_row {
 	const char *name;
+	enum stage stage;
+	size_t nrcpt;		/* AT_DATA, AT_EOD */
 	const char *conf;	/* extra main.cf lines; %D is the test directory */
-	const char *client, *helo, *sender, *rcpt, *sasl;
+	const char *client, *client_name, *helo, *sender, *rcpt, *sasl;
 	enum smtp_verdict want;
 	const char *reply;	/* expected reply prefix when rejected */
 } policy_rows[] = {
@@ -190,6 +202,135 @@ static const struct policy_row {
 	 .reply = "554 5.7.1 <root@localhost>: Recipient address rejected: Access denied"},
 	{.name = "permit ends only its list", .conf = "smtpd_sender_restrictions = permit\n", .client = "192.0.2.1",
 	 .sender = "a@example.org", .rcpt = "x@example.com", .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	/* Every access map result (access(5)). */
+	{.name = "map permit", .conf = ACCESS, .client = "198.51.100.8", .rcpt = "root@mx.test.example", .want = SMTP_ACCEPT},
+	{.name = "map reject", .conf = ACCESS, .client = "198.51.100.9", .rcpt = "root@mx.test.example", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <unknown[198.51.100.9]>: Client host rejected: Access denied"},
+	{.name = "map defer", .conf = ACCESS, .client = "198.51.100.10", .rcpt = "root@mx.test.example", .want = SMTP_REJECT,
+	 .reply = "450 4.7.1 <unknown[198.51.100.10]>: Client host rejected: Access denied"},
+	{.name = "map 421 disconnects", .conf = ACCESS, .client = "198.51.100.11", .rcpt = "root@mx.test.example",
+	 .want = SMTP_DISCONNECT, .reply = "421 4.7.0 <unknown[198.51.100.11]>: Client host rejected: go away now"},
+	{.name = "map restriction name", .conf = ACCESS, .client = "198.51.100.12", .rcpt = "x@example.com",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <x@example.com>: Relay access denied"},
+	{.name = "map unknown action", .conf = ACCESS, .client = "198.51.100.13", .rcpt = "root@mx.test.example",
+	 .want = SMTP_REJECT, .reply = "451 4.3.5 Server configuration error"},
+	{.name = "map DUNNO goes on", .conf = ACCESS, .client = "198.51.100.14", .helo = "x.bad.example",
+	 .rcpt = "root@mx.test.example", .want = SMTP_REJECT, .reply = "554 5.7.1 <x.bad.example>: Helo command rejected: go away"},
+	{.name = "client name (parent domain) before address", .conf = ACCESS, .client = "198.51.100.20",
+	 .client_name = "mail.friendly.example", .rcpt = "root@mx.test.example", .want = SMTP_ACCEPT},
+	{.name = "client address when the name says nothing", .conf = ACCESS, .client = "198.51.100.20",
+	 .client_name = "mail.other.example", .rcpt = "root@mx.test.example", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <mail.other.example[198.51.100.20]>: Client host rejected: Access denied"},
+	{.name = "client map ok, relay still refused", .conf = ACCESS, .client = "192.0.2.99", .rcpt = "x@example.com",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <x@example.com>: Relay access denied"},
+	/* The other restriction names. */
+	{.name = "defer", .conf = "smtpd_recipient_restrictions = defer\n", .client = "127.0.0.1", .rcpt = "root@localhost",
+	 .want = SMTP_REJECT, .reply = "450 4.7.1 <root@localhost>: Recipient address rejected: Try again later"},
+	{.name = "reject_non_fqdn_helo_hostname", .conf = "smtpd_helo_restrictions = reject_non_fqdn_helo_hostname\n",
+	 .client = "192.0.2.1", .helo = "bare", .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "504 5.5.2 <bare>: Helo command rejected: need fully-qualified hostname"},
+	{.name = "permit_auth_destination", .conf = "smtpd_relay_restrictions = permit_auth_destination, reject\n",
+	 .client = "192.0.2.1", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "permit_auth_destination, other domain", .conf = "smtpd_relay_restrictions = permit_auth_destination, reject\n",
+	 .client = "127.0.0.1", .rcpt = "x@example.com", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <x@example.com>: Recipient address rejected: Access denied"},
+	{.name = "reject_unlisted_recipient by name", .conf = "smtpd_reject_unlisted_recipient = no\n"
+	 "smtpd_recipient_restrictions = reject_unlisted_recipient\n", .client = "127.0.0.1",
+	 .rcpt = "nosuchuser-xyzzy@localhost", .want = SMTP_REJECT,
+	 .reply = "550 5.1.1 <nosuchuser-xyzzy@localhost>: Recipient address rejected: User unknown in local recipient table"},
+	{.name = "reject_unlisted_recipient, virtual", .conf = "smtpd_reject_unlisted_recipient = no\n"
+	 "smtpd_recipient_restrictions = reject_unlisted_recipient\n", .client = "192.0.2.1",
+	 .rcpt = "nobody@virtual.example", .want = SMTP_REJECT,
+	 .reply = "550 5.1.1 <nobody@virtual.example>: Recipient address rejected: User unknown in virtual alias table"},
+	{.name = "virtual catch-all", .client = "192.0.2.1", .rcpt = "anyone@catchall.example", .want = SMTP_ACCEPT},
+	{.name = "reject_unauth_pipelining is accepted", .conf = "smtpd_recipient_restrictions = reject_unauth_pipelining\n",
+	 .client = "192.0.2.1", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	/* The reply names what a map looked up, whatever list holds the lookup (as Postfix). */
+	{.name = "sender map in recipient restrictions",
+	 .conf = "smtpd_recipient_restrictions = check_sender_access texthash:%D/sender\n", .client = "127.0.0.1",
+	 .sender = "spammer@example.net", .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <spammer@example.net>: Sender address rejected: Access denied"},
+	{.name = "client map in recipient restrictions",
+	 .conf = "smtpd_recipient_restrictions = check_client_access texthash:%D/client\n", .client = "192.0.2.5",
+	 .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <unknown[192.0.2.5]>: Client host rejected: Access denied"},
+	{.name = "plain reject names its list", .conf = "smtpd_sender_restrictions = reject\n", .client = "127.0.0.1",
+	 .sender = "a@example.org", .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <a@example.org>: Sender address rejected: Access denied"},
+	/* Unknown senders in our own domains. */
+	{.name = "reject_unlisted_sender", .conf = "smtpd_sender_restrictions = reject_unlisted_sender\n",
+	 .client = "192.0.2.1", .sender = "nosuchuser-xyzzy@localhost", .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "550 5.1.0 <nosuchuser-xyzzy@localhost>: Sender address rejected: User unknown in local recipient table"},
+	{.name = "reject_unlisted_sender, virtual", .conf = "smtpd_sender_restrictions = reject_unlisted_sender\n",
+	 .client = "192.0.2.1", .sender = "nobody@virtual.example", .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "550 5.1.0 <nobody@virtual.example>: Sender address rejected: User unknown in virtual alias table"},
+	{.name = "reject_unlisted_sender, known", .conf = "smtpd_sender_restrictions = reject_unlisted_sender\n",
+	 .client = "192.0.2.1", .sender = "known-alias@localhost", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "reject_unlisted_sender, other domain", .conf = "smtpd_sender_restrictions = reject_unlisted_sender\n",
+	 .client = "192.0.2.1", .sender = "anyone@example.org", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "reject_unlisted_sender, null sender", .conf = "smtpd_sender_restrictions = reject_unlisted_sender\n",
+	 .client = "192.0.2.1", .sender = "", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "smtpd_reject_unlisted_sender", .conf = "smtpd_reject_unlisted_sender = yes\n",
+	 .client = "127.0.0.1", .sender = "nosuchuser-xyzzy@localhost", .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "550 5.1.0 <nosuchuser-xyzzy@localhost>: Sender address rejected"},
+	{.name = "smtpd_reject_unlisted_sender, no delay", .stage = AT_MAIL,
+	 .conf = NODELAY "smtpd_reject_unlisted_sender = yes\n", .client = "127.0.0.1",
+	 .sender = "nosuchuser-xyzzy@localhost", .want = SMTP_REJECT,
+	 .reply = "550 5.1.0 <nosuchuser-xyzzy@localhost>: Sender address rejected"},
+	{.name = "smtpd_reject_unlisted_sender off", .client = "127.0.0.1", .sender = "nosuchuser-xyzzy@localhost",
+	 .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	/* reject_unknown_sender_domain asks no DNS for our own domains, the null sender or literals. */
+	{.name = "reject_unknown_sender_domain, local", .conf = "smtpd_sender_restrictions = reject_unknown_sender_domain\n",
+	 .client = "192.0.2.1", .sender = "root@localhost", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "reject_unknown_sender_domain, null", .conf = "smtpd_sender_restrictions = reject_unknown_sender_domain\n",
+	 .client = "192.0.2.1", .sender = "", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "reject_unknown_sender_domain, literal", .conf = "smtpd_sender_restrictions = reject_unknown_sender_domain\n",
+	 .client = "192.0.2.1", .sender = "a@[192.0.2.9]", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "reject_invalid_helo_hostname is known", .conf = "smtpd_helo_restrictions = reject_invalid_helo_hostname\n",
+	 .client = "192.0.2.1", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	/* smtpd_data_restrictions and smtpd_end_of_data_restrictions. */
+	{.name = "data reject", .stage = AT_DATA, .nrcpt = 1, .conf = "smtpd_data_restrictions = reject\n",
+	 .client = "127.0.0.1", .want = SMTP_REJECT, .reply = "554 5.7.1 <DATA>: Data command rejected: Access denied"},
+	{.name = "data permit_mynetworks", .stage = AT_DATA, .nrcpt = 1,
+	 .conf = "smtpd_data_restrictions = permit_mynetworks, reject\n", .client = "127.0.0.1", .want = SMTP_ACCEPT},
+	{.name = "multi-recipient bounce", .stage = AT_DATA, .nrcpt = 2, .sender = "",
+	 .conf = "smtpd_data_restrictions = reject_multi_recipient_bounce\n", .client = "192.0.2.1", .want = SMTP_REJECT,
+	 .reply = "550 5.5.3 <DATA>: Data command rejected: Multi-recipient bounce"},
+	{.name = "single-recipient bounce", .stage = AT_DATA, .nrcpt = 1, .sender = "",
+	 .conf = "smtpd_data_restrictions = reject_multi_recipient_bounce\n", .client = "192.0.2.1", .want = SMTP_ACCEPT},
+	{.name = "multi-recipient mail", .stage = AT_DATA, .nrcpt = 2, .sender = "a@example.org",
+	 .conf = "smtpd_data_restrictions = reject_multi_recipient_bounce\n", .client = "192.0.2.1", .want = SMTP_ACCEPT},
+	{.name = "data lists wait for DATA", .nrcpt = 1, .conf = "smtpd_data_restrictions = reject\n"
+	 "smtpd_end_of_data_restrictions = reject\n", .client = "127.0.0.1", .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "end of data", .stage = AT_EOD, .nrcpt = 1, .conf = "smtpd_end_of_data_restrictions = defer\n",
+	 .client = "127.0.0.1", .want = SMTP_REJECT, .reply = "450 4.7.1 <END-OF-MESSAGE>: End-of-data rejected: Try again later"},
+	{.name = "end of data: sender map", .stage = AT_EOD, .nrcpt = 1, .sender = "spammer@example.net",
+	 .conf = "smtpd_end_of_data_restrictions = check_sender_access texthash:%D/sender\n", .client = "127.0.0.1",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <spammer@example.net>: Sender address rejected: Access denied"},
+	/* smtpd_delay_reject = no: each list at its own command, not again at RCPT. */
+	{.name = "no delay: client at connect", .stage = AT_CONNECT, .conf = NODELAY ACCESS, .client = "192.0.2.5",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <unknown[192.0.2.5]>: Client host rejected: Access denied"},
+	{.name = "no delay: client 421 at connect", .stage = AT_CONNECT, .conf = NODELAY ACCESS, .client = "198.51.100.11",
+	 .want = SMTP_DISCONNECT, .reply = "421 4.7.0"},
+	{.name = "no delay: helo at HELO", .stage = AT_HELO, .conf = NODELAY ACCESS, .client = "203.0.113.1",
+	 .helo = "mail.bad.example", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <mail.bad.example>: Helo command rejected: go away"},
+	{.name = "no delay: sender at MAIL", .stage = AT_MAIL, .conf = NODELAY ACCESS, .client = "203.0.113.1",
+	 .sender = "spammer@example.net", .want = SMTP_REJECT,
+	 .reply = "554 5.7.1 <spammer@example.net>: Sender address rejected: Access denied"},
+	{.name = "no delay: client not again at RCPT", .conf = NODELAY ACCESS, .client = "192.0.2.5",
+	 .rcpt = "root@mx.test.example", .want = SMTP_ACCEPT},
+	{.name = "no delay: helo not again at RCPT", .conf = NODELAY ACCESS, .client = "203.0.113.1",
+	 .helo = "mail.bad.example", .rcpt = "root@mx.test.example", .want = SMTP_ACCEPT},
+	{.name = "no delay: sender not again at RCPT", .conf = NODELAY ACCESS, .client = "203.0.113.1",
+	 .sender = "spammer@example.net", .rcpt = "root@mx.test.example", .want = SMTP_ACCEPT},
+	{.name = "no delay: recipient at RCPT", .conf = NODELAY ACCESS, .client = "127.0.0.1",
+	 .rcpt = "blocked@localhost", .want = SMTP_REJECT, .reply = "554 5.7.2 <blocked@localhost>: Recipient address rejected: blocked"},
+	{.name = "delay: nothing at connect", .stage = AT_CONNECT, .conf = ACCESS, .client = "192.0.2.5", .want = SMTP_ACCEPT},
+	{.name = "delay: nothing at HELO", .stage = AT_HELO, .conf = ACCESS, .client = "203.0.113.1",
+	 .helo = "mail.bad.example", .want = SMTP_ACCEPT},
+	{.name = "delay: nothing at MAIL", .stage = AT_MAIL, .conf = ACCESS, .client = "203.0.113.1",
+	 .sender = "spammer@example.net", .want = SMTP_ACCEPT},
 };
 
 static void conf_expand(const char *conf, struct buf *out)
@@ -213,14 +354,35 @@ START_TEST(test_policy)
 	struct smtp_policy *p = smtp_policy_new(&err);
 	ck_assert_msg(p != NULL, "%s: %s", r->name, buf_str(&err));
 	struct smtp_session_info si = {
-		.client_name = "unknown",
+		.client_name = r->client_name ? r->client_name : "unknown",
 		.client_addr = r->client,
 		.helo = r->helo ? r->helo : "client.example",
 		.esmtp = true,
 		.sasl_username = r->sasl,
 		.sender = r->sender ? r->sender : "sender@example.org",
 	};
-	enum smtp_verdict v = smtp_policy_rcpt(p, &si, r->rcpt, &reply);
+	enum smtp_verdict v = SMTP_ACCEPT;
+	switch (r->stage) {
+	case AT_CONNECT:
+		si.helo = NULL;
+		si.sender = NULL;
+		v = smtp_policy_connect(p, &si, &reply);
+		break;
+	case AT_HELO:
+		si.sender = NULL;
+		v = smtp_policy_helo(p, &si, &reply);
+		break;
+	case AT_MAIL:
+		v = smtp_policy_mail(p, &si, &reply);
+		break;
+	case AT_RCPT:
+		v = smtp_policy_rcpt(p, &si, r->rcpt, &reply);
+		break;
+	case AT_DATA:
+	case AT_EOD:
+		v = smtp_policy_data(p, &si, r->nrcpt, r->stage == AT_EOD, &reply);
+		break;
+	}
 	ck_assert_msg(v == r->want, "%s: verdict %d want %d (%s)", r->name, v, r->want, buf_str(&reply));
 	if (r->reply != NULL)
 		ck_assert_msg(strncmp(buf_str(&reply), r->reply, strlen(r->reply)) == 0,
