@@ -46,6 +46,7 @@
 
 #include "mail/config.h"
 #include "mail/daemon.h"
+#include "mail/qfile.h"
 #include "mail/sasl.h"
 #include "mail/sasl_backend.h"
 #include "smtpd/smtpd.h"
@@ -352,6 +353,9 @@ int main(int argc, char **argv)
 	argv[nargs] = NULL;
 	if (daemon_init(nargs, argv, "smtpd", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM) != nargs)
 		usage();
+	/* Tests make queue writes fail to see that no 250 goes out (qfile.h). */
+	if (qfile_fault_from_env() != 0)
+		msg_fatal_status(EX_USAGE, "bad TERN_QFILE_FAULT");
 
 	/* Many sessions need many descriptors. */
 	struct rlimit rl;
