@@ -124,6 +124,28 @@ echo QUIT | openssl s_client -connect 127.0.0.1:$SMTPD_PORT -starttls smtp 2>/de
 	| grep -q "subject=CN = $MYHOST" || fail "certificate from smtpd_tls_chain_files not used"
 smtpd_stop
 
+# A certificate signed by a CA of the test's own: the server sends the
+# chain that follows the certificate in the file (cert file, chain file).
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Tern Test CA" \
+	-keyout "$TERN_DIR/ca.key" -out "$TERN_DIR/ca.pem" >/dev/null 2>&1 || fail "openssl: CA"
+openssl req -newkey rsa:2048 -nodes -subj "/CN=leaf.$MYHOST" -keyout "$TERN_DIR/leaf.key" \
+	-out "$TERN_DIR/leaf.csr" >/dev/null 2>&1 || fail "openssl: request"
+openssl x509 -req -in "$TERN_DIR/leaf.csr" -CA "$TERN_DIR/ca.pem" -CAkey "$TERN_DIR/ca.key" \
+	-CAcreateserial -days 2 -out "$TERN_DIR/leaf.pem" >/dev/null 2>&1 || fail "openssl: sign"
+chmod 644 "$TERN_DIR/leaf.key"
+cat "$TERN_DIR/leaf.pem" "$TERN_DIR/ca.pem" > "$TERN_DIR/leaf-chain.pem"
+cat "$TERN_DIR/leaf.key" "$TERN_DIR/leaf.pem" "$TERN_DIR/ca.pem" > "$TERN_DIR/leaf-all.pem"
+for opts in "-o smtpd_tls_cert_file=$TERN_DIR/leaf-chain.pem -o smtpd_tls_key_file=$TERN_DIR/leaf.key" \
+	"-o smtpd_tls_chain_files=$TERN_DIR/leaf-all.pem"; do
+	# shellcheck disable=SC2086
+	smtpd_start $opts
+	out=$(echo QUIT | openssl s_client -connect 127.0.0.1:$SMTPD_PORT -starttls smtp -showcerts \
+		-CAfile "$TERN_DIR/ca.pem" 2>/dev/null)
+	echo "$out" | grep -q "1 s:CN = Tern Test CA" || fail "no CA certificate in the chain sent ($opts)"
+	echo "$out" | grep -q "Verify return code: 0 (ok)" || fail "the chain does not verify ($opts)"
+	smtpd_stop
+done
+
 # A key that does not match the certificate: no TLS, and smtpd says why.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other" \
 	-keyout "$TERN_DIR/other.key" -out "$TERN_DIR/other.pem" >/dev/null 2>&1
