@@ -94,6 +94,31 @@ if command -v swaks >/dev/null 2>&1; then
 fi
 smtpd_stop
 
+# Weak ciphers are never agreed, even to a client that offers nothing else.
+# shellcheck disable=SC2086
+smtpd_start $TLS
+for weak in 'aNULL:eNULL' 'RC4:3DES:DES' 'EXPORT:LOW:MD5'; do
+	out=$(echo QUIT | openssl s_client -connect 127.0.0.1:$SMTPD_PORT -starttls smtp -tls1_2 \
+		-cipher "$weak:@SECLEVEL=0" 2>&1)
+	echo "$out" | grep -Eq 'Cipher is \(NONE\)|no cipher|handshake failure|no ciphers available' \
+		|| fail "a weak cipher ($weak) was agreed: $(echo "$out" | grep -i cipher)"
+done
+smtpd_stop
+
+# smtpd_tls_security_level = none: no STARTTLS even with a certificate.
+# shellcheck disable=SC2086
+smtpd_start $TLS -o smtpd_tls_security_level=none
+python3 - "$SMTPD_PORT" <<'EOP' || fail "STARTTLS offered or accepted with smtpd_tls_security_level = none"
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30) as s:
+    s.ehlo("c.example")
+    assert not s.has_extn("starttls"), "STARTTLS offered"
+    code, _ = s.docmd("STARTTLS")
+    assert code >= 500, code
+    s.sendmail("a@example.org", ["postmaster@localhost"], "Subject: level-none\r\n\r\nx\r\n")
+EOP
+smtpd_stop
+
 # smtpd_tls_protocols = >=TLSv1.3: TLS 1.2 is refused too.
 # shellcheck disable=SC2086
 smtpd_start $TLS -o 'smtpd_tls_protocols=>=TLSv1.3'
