@@ -1,11 +1,17 @@
 /*
  * local_mailbox.c - mailbox, Maildir and file deliveries of the local
- * delivery agent, each in a child running with the recipient's (or the
- * file owner's) privileges.
+ * delivery agent, each with the recipient's (or the file owner's)
+ * privileges, and run_as() for the deliveries that run a child.
  *
  * Runs as root only for what needs it: a missing mbox in
  * mail_spool_directory is created (O_EXCL, then chown) and the dot-lock
- * taken before the child switches uid; the child opens the mailbox
+ * taken before the switch to the recipient. Writes to mailboxes, Maildirs
+ * and files switch only the effective and supplementary ids (write_as:
+ * the kernel then checks every file access as the recipient; the real and
+ * saved uid stay 0, so the recipient can neither signal nor trace the
+ * process) and switch back afterwards, as Postfix's local does: no fork
+ * per delivery. Commands and .forward files run in a child that drops
+ * every id for good (run_as). The write opens the mailbox
  * without following symbolic links, checks that it is a plain file with
  * one link owned by the recipient, takes the fcntl lock, appends
  * ("From " line, Return-Path:, Delivered-To:, ">From " quoting, an
@@ -17,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +102,46 @@ void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_tex
 		lres_set(res, (enum lresult)(got.data[0] - '0'), got.data + 1, "%s", sp + 1);
 	}
 	buf_free(&got);
+}
+
+/*
+ * Run fn with id's effective uid, gid and groups, then take root's back.
+ * Failing to switch back leaves a process that must not go on: it exits,
+ * and the queue manager retries whatever it had not answered.
+ */
+static void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res)
+{
+	static gid_t *root_groups;
+	static int nroot_groups = -1;
+
+	if (!local_is_root() || id->uid == 0) {
+		fn(arg, res);	/* nobody to become (ident_become would do nothing) */
+		return;
+	}
+	if (nroot_groups < 0) {
+		int n = getgroups(0, NULL);
+		if (n >= 0) {
+			root_groups = xcalloc((size_t)n + 1, sizeof(gid_t));
+			n = getgroups(n, root_groups);
+		}
+		if (n < 0) {
+			lres_set(res, LRESULT_DEFER, "4.3.0", "getgroups: %s", strerror(errno));
+			return;
+		}
+		nroot_groups = n;
+	}
+	if (setgroups(1, &id->gid) < 0 || setegid(id->gid) < 0 || seteuid(id->uid) < 0
+	    || geteuid() != id->uid || getegid() != id->gid) {
+		int e = errno;
+		if (seteuid(0) < 0 || setegid(0) < 0 || setgroups((size_t)nroot_groups, root_groups) < 0)
+			msg_fatal("cannot switch back to root after failing to become %s: %m", id->user);
+		lres_set(res, LRESULT_DEFER, "4.3.0", "cannot become %s: %s", id->user, strerror(e));
+		return;
+	}
+	fn(arg, res);
+	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups((size_t)nroot_groups, root_groups) < 0
+	    || geteuid() != 0 || getegid() != 0)
+		msg_fatal("cannot switch back to root after delivering as %s: %m", id->user);
 }
 
 /* --- what is written ---------------------------------------------------- */
@@ -293,7 +340,7 @@ static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const cha
 			goto out;
 		}
 	}
-	run_as(id, mbox_append, &j, res);
+	write_as(id, mbox_append, &j, res);
 	if (locked > 0)
 		unlink(buf_str(&lock));
 out:
@@ -435,7 +482,7 @@ void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *u
 		ident_self(&id);
 		buf_printf(&path, "%s/%s/", base, user);
 		j.dir = buf_str(&path);
-		run_as(&id, maildir_write, &j, res);
+		write_as(&id, maildir_write, &j, res);
 	} else if (ident_of_user(user, &id) < 0) {
 		lres_set(res, LRESULT_BOUNCE, "5.1.1", "unknown user: \"%s\"", user);
 	} else {
@@ -447,7 +494,7 @@ void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *u
 			buf_printf(&path, "%s/%s", id.home, home_mailbox);
 			if (home_mailbox[hl - 1] == '/') {
 				struct maildir_job j = {.m = m, .rc = rc, .dir = buf_str(&path)};
-				run_as(&id, maildir_write, &j, res);
+				write_as(&id, maildir_write, &j, res);
 			} else {
 				deliver_mbox(m, rc, buf_str(&path), &id, false, "mailbox", res);
 			}
@@ -455,7 +502,7 @@ void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *u
 			struct maildir_job j = {.m = m, .rc = rc};
 			buf_printf(&path, "%s%s/", spool, id.user);
 			j.dir = buf_str(&path);
-			run_as(&id, maildir_write, &j, res);
+			write_as(&id, maildir_write, &j, res);
 		} else {
 			buf_printf(&path, "%s/%s", spool, id.user);
 			deliver_mbox(m, rc, buf_str(&path), &id, true, "mailbox", res);
@@ -471,10 +518,10 @@ void deliver_file(const struct lmsg *m, const struct lrcpt *rc, const char *path
 
 	if (n > 0 && path[n - 1] == '/') {
 		struct maildir_job j = {.m = m, .rc = rc, .dir = path};
-		run_as(id, maildir_write, &j, res);
+		write_as(id, maildir_write, &j, res);
 	} else {
 		struct mbox_job j = {.m = m, .rc = rc, .path = path, .what = "file", .create = true};
-		run_as(id, mbox_append, &j, res);
+		write_as(id, mbox_append, &j, res);
 	}
 	if (res->result == LRESULT_SENT)
 		lres_set(res, LRESULT_SENT, "2.0.0", "delivered to file: %s", path);

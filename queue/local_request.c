@@ -21,6 +21,7 @@
 #include "mail/bounce.h"
 #include "mail/config.h"
 #include "mail/lproto.h"
+#include "mail/param_maps.h"
 #include "mail/qfile.h"
 #include "mail/resolve.h"
 #include "queue/local.h"
@@ -338,6 +339,7 @@ void local_serve(int fd)
 			msg_warn("malformed request from qmgr; closing the connection");
 			break;
 		}
+		param_maps_recheck();	/* this connection serves many messages */
 		handle(fd, &req);
 	}
 	if (r < 0)

@@ -7,9 +7,11 @@
  * SYNOPSIS
  *	qmgr [-c config_dir] [-v]   (started by ternd, service "qmgr")
  * DESCRIPTION
- *	qmgr moves each new queue file from incoming/ to active/ and starts
- *	one delivery process for it (qmgr_deliver.c), at most
- *	default_process_limit (at most 64) at a time: as in Postfix,
+ *	qmgr moves each new queue file from incoming/ to active/ and hands
+ *	it to a delivery process (qmgr_deliver.c), of which it keeps at
+ *	most default_process_limit (at most 64), each reused for up to
+ *	max_use messages and ended after max_idle seconds without work
+ *	(qmgr_pool.c): as in Postfix,
  *	local_destination_concurrency_limit is per recipient, not a total,
  *	and one slow remote server must not hold up local mail. It wakes on a datagram
  *	at queue_directory/private/qmgr (cleanup sends one after each commit,
@@ -36,6 +38,7 @@
  *	delay_warning_time, bounce_size_limit, 2bounce_notice_recipient,
  *	double_bounce_sender, relayhost, myhostname, inet_protocols,
  *	command_time_limit, default_process_limit (parallel deliveries),
+ *	max_use, max_idle,
  *	soft_bounce, smtp_connect_timeout,
  *	smtp_tls_security_level; the resolution parameters of resolve.h.
  */
@@ -66,17 +69,6 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
-
-#define MAX_WORKERS	64
-
-struct worker {
-	pid_t pid;
-	char id[QF_ID_MAX];
-};
-
-static struct worker workers[MAX_WORKERS];
-static int nworkers;
-static int max_workers;
 
 /* Active messages waiting for a delivery process, in arrival order of discovery. */
 static char **todo;
@@ -113,10 +105,7 @@ static int known(const char *id)
 	for (size_t i = 0; i < ntodo; i++)
 		if (strcmp(todo[i], id) == 0)
 			return 1;
-	for (int i = 0; i < nworkers; i++)
-		if (strcmp(workers[i].id, id) == 0)
-			return 1;
-	return 0;
+	return qmgr_pool_has(id);
 }
 
 static void add_todo(const char *id)
@@ -176,69 +165,48 @@ static void scan_dir(const char *dir, int only_due, int all)
 
 static void start_workers(void)
 {
-	while (ntodo > 0 && nworkers < max_workers) {
+	while (ntodo > 0) {
 		char *id = todo[0];
-		pid_t pid;
 
+		if (qmgr_pool_start(id) < 0)
+			return;		/* all busy: the rest waits */
 		memmove(todo, todo + 1, (ntodo - 1) * sizeof(char *));
 		ntodo--;
-		pid = fork();
-		if (pid < 0) {
-			msg_warn("fork: %m");
-			add_todo(id);
-			free(id);
-			return;
-		}
-		if (pid == 0) {
-			signal(SIGTERM, SIG_DFL);
-			signal(SIGCHLD, SIG_DFL);
-			if (dgram_fd >= 0)
-				close(dgram_fd);
-			for (int i = 0; i < daemon_info()->nlisten; i++)
-				close(daemon_info()->listen[i].fd);
-			_exit(qmgr_deliver(id));
-		}
-		workers[nworkers].pid = pid;
-		strlcpy(workers[nworkers].id, id, sizeof(workers[nworkers].id));
-		nworkers++;
 		free(id);
 	}
 }
 
-/* A delivery process ended; if it left its file in active/, defer the file. */
+/* A child ended; if it was a delivery process that left its file in active/, defer the file. */
 static void reap(void)
 {
 	int status;
 	pid_t pid;
+	char id[QF_ID_MAX];
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		int worker = 0;
-
-		for (int i = 0; i < nworkers; i++) {
-			struct buf path = BUF_INIT, err = BUF_INIT;
-			struct timeval tv[2];
-
-			if (workers[i].pid != pid)
-				continue;
-			buf_printf(&path, "active/%s", workers[i].id);
-			if (access(buf_str(&path), F_OK) == 0) {
-				msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); deferred",
-				    workers[i].id, (long)pid, (unsigned)status);
-				gettimeofday(&tv[0], NULL);
-				tv[0].tv_sec += qmgr_backoff(0);
-				tv[1] = tv[0];
-				utimes(buf_str(&path), tv);
-				if (qfile_move(buf_str(&path), "deferred", &err) < 0)
-					msg_warn("%s: move to deferred: %s", workers[i].id, buf_str(&err));
-			}
-			buf_free(&path);
-			buf_free(&err);
-			workers[i] = workers[--nworkers];
-			worker = 1;
-			break;
+		if (!qmgr_pool_reaped(pid, id, sizeof(id))) {
+			if (npublic > 0)
+				npublic--;	/* a public/qmgr child */
+			continue;
 		}
-		if (!worker && npublic > 0)
-			npublic--;	/* a public/qmgr child */
+		if (id[0] == '\0')
+			continue;	/* it was between messages */
+		struct buf path = BUF_INIT, err = BUF_INIT;
+		struct timeval tv[2];
+
+		buf_printf(&path, "active/%s", id);
+		if (access(buf_str(&path), F_OK) == 0) {
+			msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); deferred",
+			    id, (long)pid, (unsigned)status);
+			gettimeofday(&tv[0], NULL);
+			tv[0].tv_sec += qmgr_backoff(0);
+			tv[1] = tv[0];
+			utimes(buf_str(&path), tv);
+			if (qfile_move(buf_str(&path), "deferred", &err) < 0)
+				msg_warn("%s: move to deferred: %s", id, buf_str(&err));
+		}
+		buf_free(&path);
+		buf_free(&err);
 	}
 }
 
@@ -277,6 +245,8 @@ static void serve_public(int c)
 	pid = fork();
 	if (pid == 0) {
 		struct timeval tv = {.tv_sec = 10};
+
+		qmgr_pool_close_in_child();
 		char req[320];
 		ssize_t n;
 		bool whole;
@@ -366,17 +336,12 @@ static void on_child(int sig)
 int main(int argc, char **argv)
 {
 	const struct daemon_info *di;
-	struct pollfd pfd[1 + DAEMON_MAX_LISTEN];
+	struct pollfd pfd[1 + DAEMON_MAX_LISTEN + QMGR_POOL_MAX];
 	time_t last_deferred = 0;
 	int npfd;
 
 	daemon_init(argc, argv, "qmgr", DAEMON_CATCH_TERM);
 	di = daemon_info();
-	max_workers = (int)qmgr_cfg_int("default_process_limit", 64);
-	if (max_workers < 1)
-		max_workers = 1;
-	if (max_workers > MAX_WORKERS)
-		max_workers = MAX_WORKERS;
 	{
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
@@ -387,10 +352,17 @@ int main(int argc, char **argv)
 	pfd[0].fd = dgram_fd;
 	pfd[0].events = POLLIN;
 	npfd = 1;
-	for (int i = 0; i < di->nlisten && npfd < (int)(sizeof(pfd) / sizeof(pfd[0])); i++) {
+	for (int i = 0; i < di->nlisten && npfd < 1 + DAEMON_MAX_LISTEN; i++) {
 		pfd[npfd].fd = di->listen[i].fd;
 		pfd[npfd].events = POLLIN;
 		npfd++;
+	}
+	{
+		int own[1 + DAEMON_MAX_LISTEN];
+		for (int i = 0; i < npfd; i++)
+			own[i] = pfd[i].fd;
+		qmgr_pool_init((int)cfg_int("default_process_limit"), (unsigned)cfg_int("max_use"),
+		    (time_t)cfg_int("max_idle"), own, npfd);
 	}
 	/* What a crash left in active/ first, then anything new. */
 	scan_dir("active", 0, 0);
@@ -402,8 +374,12 @@ int main(int argc, char **argv)
 		start_workers();
 		for (int i = 0; i < npfd; i++)
 			pfd[i].revents = 0;
-		if (poll(pfd, (nfds_t)npfd, 1000) > 0)
+		int nwork = qmgr_pool_pollfds(pfd + npfd, QMGR_POOL_MAX);
+		if (poll(pfd, (nfds_t)(npfd + nwork), 1000) > 0) {
 			read_requests(pfd, npfd, &want_incoming, &flush, &due);
+			qmgr_pool_events(pfd + npfd, nwork);
+		}
+		qmgr_pool_events(NULL, 0);	/* idle workers past max_idle */
 		reap();
 		scan_dir("incoming", 0, 0);
 		now = time(NULL);
@@ -415,8 +391,7 @@ int main(int argc, char **argv)
 			last_deferred = now;
 		}
 	}
-	for (int i = 0; i < nworkers; i++)
-		kill(workers[i].pid, SIGTERM);
+	qmgr_pool_stop();
 	unlink(QWAKE_SOCKET);
 	msg_info("stopped");
 	return 0;

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct qfile;
@@ -15,10 +16,36 @@ struct mailq_entry;
 /*
  * Deliver what is pending in queue_directory/active/ID, then remove the
  * file (nothing pending) or move it to deferred/ with its modification
- * time set to the next attempt. Runs in a child process of qmgr.
- * Returns the exit status for that child (0).
+ * time set to the next attempt. Runs in a delivery process of qmgr
+ * (qmgr_pool.c), once per message. Returns 0.
  */
 int qmgr_deliver(const char *id);
+
+/*
+ * qmgr_pool.c: the delivery processes, at most max at a time (at most
+ * QMGR_POOL_MAX), each serving up to use_limit messages and retired
+ * after idle_limit seconds without one. fds: qmgr's own descriptors,
+ * closed in every worker.
+ */
+#define QMGR_POOL_MAX	64
+struct pollfd;
+void qmgr_pool_init(int max, unsigned use_limit, time_t idle_limit, const int *fds, int nfds);
+/* Hand id to an idle (or new) worker: 0, or -1 when all max are busy. */
+int qmgr_pool_start(const char *id);
+/* Is a worker delivering id? */
+bool qmgr_pool_has(const char *id);
+/* Poll entries for the workers (at most room); qmgr_pool_events() reads them. */
+int qmgr_pool_pollfds(struct pollfd *pfd, int room);
+void qmgr_pool_events(const struct pollfd *pfd, int n);
+/*
+ * A child was reaped: true if it was a worker, with the id it was
+ * delivering copied to id ("" when it was idle).
+ */
+bool qmgr_pool_reaped(pid_t pid, char *id, size_t idlen);
+/* In any other child of qmgr: close the workers' sockets. */
+void qmgr_pool_close_in_child(void);
+/* qmgr stops: workers leave (a busy one is terminated, its file stays in active/). */
+void qmgr_pool_stop(void);
 
 /* Next attempt for a message of this age (queue_run_delay ... maximal_backoff_time). */
 time_t qmgr_backoff(time_t age);

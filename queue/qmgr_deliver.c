@@ -1,6 +1,6 @@
 /*
- * qmgr_deliver.c - one delivery attempt of one message, in a child
- * process of qmgr (mail_owner).
+ * qmgr_deliver.c - one delivery attempt of one message, in one of qmgr's
+ * delivery processes (qmgr_pool.c; mail_owner).
  *
  * Order of events, which is what makes a crash safe: each recipient the
  * local delivery agent reports delivered is marked done in the queue
@@ -122,6 +122,42 @@ static int connect_local(void)
 	return fd;
 }
 
+/*
+ * The connection to the local delivery agent stays open from one message
+ * to the next of this delivery process (local serves any number of
+ * requests on one connection); it is dropped after any error.
+ */
+static int local_fd = -1;
+
+static void drop_local(void)
+{
+	if (local_fd >= 0)
+		close(local_fd);
+	local_fd = -1;
+}
+
+/*
+ * Send a request; a kept connection the agent has closed since (it was
+ * restarted) fails at once, so try once more on a new one.
+ */
+static int send_local(const struct buf *frame)
+{
+	bool kept = local_fd >= 0;
+
+	if (local_fd < 0)
+		local_fd = connect_local();
+	if (local_fd >= 0 && frame_write(local_fd, frame) == 0)
+		return 0;
+	drop_local();
+	if (!kept)
+		return -1;
+	local_fd = connect_local();
+	if (local_fd >= 0 && frame_write(local_fd, frame) == 0)
+		return 0;
+	drop_local();
+	return -1;
+}
+
 /* Hand the local recipients to the local delivery agent; record each answer as it comes. */
 static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
 {
@@ -129,7 +165,7 @@ static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
 	struct lreply rep;
 	struct buf frame = BUF_INIT;
 	size_t answered = 0;
-	int fd, ret = 0;
+	int ret = 0;
 
 	if (count == 0)
 		return 0;
@@ -143,25 +179,26 @@ static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
 		lreq_add_rcpt(&req, (long long)idx[k], rc->address, rc->orcpt);
 	}
 	lreq_encode(&req, &frame);
-	fd = connect_local();
-	if (fd < 0 || frame_write(fd, &frame) < 0) {
+	if (send_local(&frame) < 0) {
 		for (size_t k = 0; k < count; k++)
 			set(a, idx[k], OUT_DEFER, "local", "4.3.0",
 			    "local delivery agent unavailable");
 		goto out;
 	}
 	while (answered < count) {
-		int r = frame_read(fd, &frame);
+		int r = frame_read(local_fd, &frame);
 		size_t i;
 
 		if (r <= 0 || lreply_decode(frame.data, frame.len, &rep) < 0) {
 			msg_warn("%s: %s from the local delivery agent", a->id,
 			    r == 0 ? "early end of connection" : "bad reply");
+			drop_local();
 			break;
 		}
 		i = (size_t)rep.index;
 		if (i >= a->n || a->r[i].outcome != OUT_NONE) {
 			msg_warn("%s: local reply for unexpected recipient %lld", a->id, rep.index);
+			drop_local();
 			break;
 		}
 		answered++;
@@ -178,13 +215,13 @@ static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
 			    buf_str(&rep.dsn), buf_str(&rep.text));
 		}
 	}
+	if (answered < count)
+		drop_local();	/* replies may still come: never read them for another message */
 	for (size_t k = 0; k < count; k++)
 		if (a->r[idx[k]].outcome == OUT_NONE)
 			set(a, idx[k], OUT_DEFER, "local", "4.3.0",
 			    "lost connection with the local delivery agent");
 out:
-	if (fd >= 0)
-		close(fd);
 	lreq_free(&req);
 	lreply_free(&rep);
 	buf_free(&frame);

@@ -142,6 +142,7 @@ static void settings(void)
 	smtpd.msg_rate_limit = (unsigned)int_param("smtpd_client_message_rate_limit", 0);
 	smtpd.rcpt_rate_limit = (unsigned)int_param("smtpd_client_recipient_rate_limit", 0);
 	smtpd.commit_threads = (unsigned)int_param("smtpd_commit_threads", 8);
+	qfile_set_shared_sync(bool_param("smtpd_commit_syncfs", true));
 	if (has("smtpd_client_event_limit_exceptions")
 	    && cidr_list_add(&smtpd.limit_exceptions, cfg_list("smtpd_client_event_limit_exceptions"), &err) > 0)
 		msg_warn("smtpd_client_event_limit_exceptions: %s", buf_str(&err));

@@ -75,6 +75,12 @@ static bool stale(struct param_maps *pm)
 	return pm->broken || (pm->list != NULL && maplist_changed(pm->list));
 }
 
+void param_maps_recheck(void)
+{
+	for (struct param_maps *pm = opened; pm != NULL; pm = pm->next)
+		pm->checked = -1;
+}
+
 int param_maps_lookup(struct param_maps *pm, const char *key, struct buf *value)
 {
 	const char *spec = cfg_str(pm->param);

@@ -48,5 +48,12 @@ struct param_maps {
 int param_maps_lookup(struct param_maps *pm, const char *key, struct buf *value);
 /* Close the list now (it is opened again on the next lookup). */
 void param_maps_close(struct param_maps *pm);
+/*
+ * Make the next lookup of every list look at its files, however recent
+ * the last look: a process that serves one request after another (local,
+ * qmgr's delivery processes) calls it before each, so that mail sent
+ * after newaliases or ternmap returned sees the new table.
+ */
+void param_maps_recheck(void);
 
 #endif

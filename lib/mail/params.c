@@ -298,6 +298,8 @@ const struct param_def param_table[] = {
 	    "The largest number of recipients a client may give per anvil_rate_time_unit; 0 means no limit."),
 	LIST("smtpd_client_restrictions", "",
 	     "Restrictions applied when a client connects."),
+	BOOL("smtpd_commit_syncfs", "yes",
+	     "Tern only: queue files that smtpd's commit threads finish at the same time are made durable by one syncfs(2) of the queue file system instead of one fsync each (the directory is still fsynced after their renames)."),
 	INT("smtpd_commit_threads", "8", 0, 256,
 	    "Tern only: threads of smtpd that make queue files durable, so that one session's fsync never stalls the others (0: on the event loop)."),
 	LIST("smtpd_data_restrictions", "",

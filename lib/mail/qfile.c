@@ -88,7 +88,7 @@ int qfile_fault_from_env(void)
 	unsigned nth;
 	if (sscanf(spec, "%15[a-z]:%u:%15[A-Z]:%7[a-z]", call, &nth, errname, mode) < 3)
 		return -1;
-	static const char *const calls[QF_CALL_MAX] = {"open", "write", "fsync", "rename"};
+	static const char *const calls[QF_CALL_MAX] = {"open", "write", "fsync", "rename", "syncfs"};
 	int c;
 	for (c = 0; c < QF_CALL_MAX; c++)
 		if (strcmp(call, calls[c]) == 0)
@@ -209,57 +209,190 @@ static int fsync_dir_or_fs(const char *dir, int fd)
 }
 
 /*
- * Group commit of directory fsyncs. Concurrent commits into the same
- * directory (smtpd's commit threads) share one fsync of it: an fsync
- * makes durable every rename completed before it started, so a committer
- * whose rename is done waits for the first fsync that starts after that;
- * if none is running it runs it itself (the "leader"), otherwise it waits
- * for the running one to end and then for (or as the leader of) the next.
- * Generations count fsyncs: "started" and "finished" (equal when none is
- * running); the fsync a rename needs is number started + 1 as seen right
- * after the rename.
+ * Group commit. Concurrent commits in one process (smtpd's commit
+ * threads) share their syncs: a sync makes durable every update done
+ * before it started, so a committer whose update is done waits for the
+ * first sync that starts after that; if none is running it runs it
+ * itself (the "leader"), otherwise it waits for the running one to end
+ * and then for (or as the leader of) the next. Generations count syncs:
+ * "started" and "finished" (equal when none is running); the sync an
+ * update needs is number started + 1 as seen right after the update.
+ * "waiting" counts the committers that need that next sync: the leader's
+ * batch.
  *
- * A failed fsync fails every waiter whose fsync generation is at or
- * before the last failure seen, not only the exact one: after an fsync
- * error Linux may report later fsyncs as successful although the earlier
- * updates were lost, so a later success does not prove anything. The
- * worst this does is a spurious temporary failure, never a false 250.
+ * Each queue directory has two groups:
+ *  - the file group makes written queue files durable before they are
+ *    renamed into place. Shared sync on (qfile_set_shared_sync), a
+ *    leader with others in its batch runs one syncfs(2) of the queue
+ *    file system for all of them instead of one fsync each: the disk
+ *    sees one cache flush per batch, not per message. A leader alone
+ *    fsyncs its own file. Off, every committer fsyncs its own file.
+ *  - the directory group fsyncs the directory after the renames.
  *
- * Across processes nothing is shared; within one process this cuts the
- * directory fsyncs from one per message to one per batch.
+ * A failed sync fails every waiter whose generation is at or before the
+ * last failure seen, not only the exact one: after an fsync error Linux
+ * may report later fsyncs as successful although the earlier updates
+ * were lost, so a later success does not prove anything. A failed syncfs
+ * also fails the next generation, whose files may have been written back
+ * (and lost) by it, and switches the directory to one fsync per file,
+ * which reports each file's own write-back errors; syncfs(2) reports
+ * errors of the whole file system since it last ran on the group's
+ * descriptor, so one it missed could otherwise pass unseen. The worst
+ * this does is a spurious temporary failure, never a false 250.
+ *
+ * Across processes nothing is shared.
  */
-struct dirsync {
-	struct dirsync *next;
-	char *dir;
+struct syncgroup {
 	pthread_cond_t cond;
 	unsigned long long started;
 	unsigned long long finished;
 	unsigned long long failed_gen;	/* last generation that failed, 0 none */
 	int failed_errno;
+	unsigned waiting;		/* committers that need sync number started + 1 */
 };
-static pthread_mutex_t dirsync_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct dirsync *dirsyncs;	/* never freed: one per queue directory */
+
+struct qdirsync {
+	struct qdirsync *next;
+	char *dir;
+	int fs_fd;			/* the directory, open for syncfs; -1 none */
+	bool per_file;			/* a syncfs failed: fsync each file from now on */
+	struct syncgroup files;
+	struct syncgroup dirs;
+};
+
+static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct qdirsync *qdirsyncs;	/* never freed: one per queue directory */
+static bool shared_sync;
 static void (*dirsync_hook)(void);	/* tests: runs before each directory fsync */
+static void (*filesync_hook)(unsigned batch);	/* tests: before each file group sync */
+
+void qfile_set_shared_sync(bool on)
+{
+	pthread_mutex_lock(&sync_lock);
+	shared_sync = on;
+	pthread_mutex_unlock(&sync_lock);
+}
 
 void qfile_fault_dirsync_hook(void (*hook)(void))
 {
-	pthread_mutex_lock(&dirsync_lock);
+	pthread_mutex_lock(&sync_lock);
 	dirsync_hook = hook;
-	pthread_mutex_unlock(&dirsync_lock);
+	pthread_mutex_unlock(&sync_lock);
 }
 
-static struct dirsync *dirsync_get(const char *dir)
+void qfile_fault_filesync_hook(void (*hook)(unsigned batch))
 {
-	struct dirsync *d;
-	for (d = dirsyncs; d != NULL; d = d->next)
+	pthread_mutex_lock(&sync_lock);
+	filesync_hook = hook;
+	pthread_mutex_unlock(&sync_lock);
+}
+
+static struct qdirsync *qdirsync_get(const char *dir)
+{
+	struct qdirsync *d;
+	for (d = qdirsyncs; d != NULL; d = d->next)
 		if (strcmp(d->dir, dir) == 0)
 			return d;
 	d = xcalloc(1, sizeof(*d));
 	d->dir = xstrdup(dir);
-	pthread_cond_init(&d->cond, NULL);
-	d->next = dirsyncs;
-	dirsyncs = d;
+	d->fs_fd = -1;
+	pthread_cond_init(&d->files.cond, NULL);
+	pthread_cond_init(&d->dirs.cond, NULL);
+	d->next = qdirsyncs;
+	qdirsyncs = d;
 	return d;
+}
+
+/* What a leader runs, without the lock; 0 or -1 with errno. */
+typedef int sync_fn(struct qdirsync *d, int fd, unsigned batch);
+
+/* Wait for (or lead) the sync that covers an update just done. Lock held. */
+static int group_sync(struct qdirsync *d, struct syncgroup *g, sync_fn *run, int fd)
+{
+	unsigned long long need = g->started + 1;
+	g->waiting++;
+	while (g->finished < need) {
+		if (g->started == g->finished) {
+			/* None running, so this is sync number need: lead it. */
+			unsigned long long gen = ++g->started;
+			unsigned batch = g->waiting;
+			g->waiting = 0;
+			pthread_mutex_unlock(&sync_lock);
+			int rc = run(d, fd, batch);
+			int err = errno;
+			pthread_mutex_lock(&sync_lock);
+			g->finished = gen;
+			if (rc != 0) {
+				if (gen > g->failed_gen)
+					g->failed_gen = gen;
+				g->failed_errno = err;
+			}
+			pthread_cond_broadcast(&g->cond);
+		} else {
+			pthread_cond_wait(&g->cond, &sync_lock);
+		}
+	}
+	if (g->failed_gen >= need) {
+		errno = g->failed_errno;
+		return -1;
+	}
+	return 0;
+}
+
+static int sync_dir(struct qdirsync *d, int fd, unsigned batch)
+{
+	(void)batch;
+	pthread_mutex_lock(&sync_lock);
+	void (*hook)(void) = dirsync_hook;
+	pthread_mutex_unlock(&sync_lock);
+	if (hook != NULL)
+		hook();
+	return fsync_dir_or_fs(d->dir, fd);
+}
+
+static int sync_files(struct qdirsync *d, int fd, unsigned batch)
+{
+	pthread_mutex_lock(&sync_lock);
+	void (*hook)(unsigned) = filesync_hook;
+	bool alone = batch <= 1 || d->per_file;
+	pthread_mutex_unlock(&sync_lock);
+	if (hook != NULL)
+		hook(batch);
+	if (alone)
+		return q_fsync(fd, false);
+	if (!fault_hit(QF_CALL_SYNCFS) && syncfs(d->fs_fd) == 0)
+		return 0;
+	int err = errno;
+	pthread_mutex_lock(&sync_lock);
+	d->per_file = true;
+	/* The next generation's files may have been written back, and lost, too. */
+	d->files.failed_gen = d->files.started + 1;
+	d->files.failed_errno = err;
+	pthread_mutex_unlock(&sync_lock);
+	errno = err;
+	return -1;
+}
+
+/*
+ * Make a queue file written in dir durable (fd: the file), before its
+ * rename. 0 or -1 with errno.
+ */
+static int group_sync_file(const char *dir, int fd)
+{
+	pthread_mutex_lock(&sync_lock);
+	struct qdirsync *d = shared_sync ? qdirsync_get(dir) : NULL;
+	if (d != NULL && d->fs_fd < 0 && !d->per_file) {
+		d->fs_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d->fs_fd < 0)
+			d->per_file = true;	/* unreadable (maildrop/): fsync each file */
+	}
+	if (d == NULL || d->per_file) {
+		pthread_mutex_unlock(&sync_lock);
+		return q_fsync(fd, false);
+	}
+	int rc = group_sync(d, &d->files, sync_files, fd);
+	pthread_mutex_unlock(&sync_lock);
+	return rc;
 }
 
 /*
@@ -268,36 +401,10 @@ static struct dirsync *dirsync_get(const char *dir)
  */
 static int group_fsync_dir(const char *dir, int fd)
 {
-	pthread_mutex_lock(&dirsync_lock);
-	struct dirsync *d = dirsync_get(dir);
-	unsigned long long need = d->started + 1;
-	while (d->finished < need) {
-		if (d->started == d->finished) {
-			/* None running, so this is fsync number need: lead it. */
-			unsigned long long gen = ++d->started;
-			void (*hook)(void) = dirsync_hook;
-			pthread_mutex_unlock(&dirsync_lock);
-			if (hook != NULL)
-				hook();
-			int rc = fsync_dir_or_fs(dir, fd);
-			int err = errno;
-			pthread_mutex_lock(&dirsync_lock);
-			d->finished = gen;
-			if (rc != 0) {
-				d->failed_gen = gen;
-				d->failed_errno = err;
-			}
-			pthread_cond_broadcast(&d->cond);
-		} else {
-			pthread_cond_wait(&d->cond, &dirsync_lock);
-		}
-	}
-	int rc = 0;
-	if (d->failed_gen >= need) {
-		errno = d->failed_errno;
-		rc = -1;
-	}
-	pthread_mutex_unlock(&dirsync_lock);
+	pthread_mutex_lock(&sync_lock);
+	struct qdirsync *d = qdirsync_get(dir);
+	int rc = group_sync(d, &d->dirs, sync_dir, fd);
+	pthread_mutex_unlock(&sync_lock);
 	return rc;
 }
 
@@ -535,7 +642,7 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 		set_err(err, "cannot write queue file", w->tmp_path);
 		goto tempfail;
 	}
-	if (q_fsync(w->fd, false) != 0) {
+	if (group_sync_file(w->dir, w->fd) != 0) {
 		set_err(err, "cannot fsync queue file", w->tmp_path);
 		goto tempfail;
 	}

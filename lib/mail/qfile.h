@@ -56,13 +56,16 @@
  * may anyone answer 250 or exit 0. Threads of one process that commit
  * into the same directory at once share directory fsyncs (group commit):
  * one fsync covers every rename completed before it started; when it
- * fails, every commit it covered fails (see qfile.c).
+ * fails, every commit it covered fails (see qfile.c). With shared sync
+ * on (qfile_set_shared_sync), they share the files' syncs as well: one
+ * syncfs(2) makes a whole batch of written files durable before their
+ * renames, in place of one fsync per file.
  *
  * FAULT INJECTION: every open/write/fsync/rename of this layer goes
  * through counting wrappers, so tests can make the Nth call fail with
  * ENOSPC or EIO (qfile_fault_inject), or from the environment of a
  * program that is not set-id: TERN_QFILE_FAULT="write:3:ENOSPC"
- * (call open|write|fsync|rename, N, errno name ENOSPC|EIO|EDQUOT;
+ * (call open|write|fsync|rename|syncfs, N, errno name ENOSPC|EIO|EDQUOT;
  * append ":all" to fail every call from the Nth on).
  */
 #ifndef TERN_MAIL_QFILE_H
@@ -128,6 +131,12 @@ unsigned long long qfile_content_written(const struct qfile_writer *w);
  * reason in err, nothing left behind. Frees w either way.
  */
 int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err);
+/*
+ * Let concurrent qfile_commit() calls of this process (smtpd's commit
+ * threads) make their files durable with one syncfs(2) per batch instead
+ * of one fsync(2) each. Off by default.
+ */
+void qfile_set_shared_sync(bool on);
 /* Unlink the temporary file and free w. */
 void qfile_abort(struct qfile_writer *w);
 
@@ -189,7 +198,7 @@ int qfile_fd(const struct qfile *q);	/* -1 for a buffer */
 
 /* --- fault injection (tests) ----------------------------------------- */
 
-enum qfile_call { QF_CALL_OPEN, QF_CALL_WRITE, QF_CALL_FSYNC, QF_CALL_RENAME, QF_CALL_MAX };
+enum qfile_call { QF_CALL_OPEN, QF_CALL_WRITE, QF_CALL_FSYNC, QF_CALL_RENAME, QF_CALL_SYNCFS, QF_CALL_MAX };
 /* Fail the nth call (1 = the next one) with err; every call from then on if sticky. */
 void qfile_fault_inject(enum qfile_call call, unsigned nth, int err, bool sticky);
 void qfile_fault_reset(void);
@@ -198,6 +207,13 @@ void qfile_fault_reset(void);
  * queue directory for qfile_commit, after it became the group's leader.
  */
 void qfile_fault_dirsync_hook(void (*hook)(void));
+/*
+ * Tests: call hook (NULL: none) in the thread that is about to make a
+ * batch of written queue files durable (shared sync on), after it became
+ * the leader; batch counts the files (1: an fsync of its own, more: one
+ * syncfs).
+ */
+void qfile_fault_filesync_hook(void (*hook)(unsigned batch));
 /* Read TERN_QFILE_FAULT (ignored in set-id programs); 0 ok, -1 bad syntax. */
 int qfile_fault_from_env(void);
 

@@ -680,6 +680,149 @@ START_TEST(test_group_commit_fsync_failure)
 }
 END_TEST
 
+/*
+ * Shared sync (smtpd): a leader alone fsyncs its own file; the files
+ * written while it ran share one syncfs. The first leader is held in the
+ * hook until four more writers wait behind it.
+ */
+static sem_t fs_in, fs_go;
+static int fs_calls;
+static unsigned fs_batches[8];
+
+static void filesync_hook(unsigned batch)
+{
+	int k = __atomic_fetch_add(&fs_calls, 1, __ATOMIC_SEQ_CST);
+	if (k < 8)
+		fs_batches[k] = batch;
+	if (k == 0) {
+		sem_post(&fs_in);
+		sem_wait(&fs_go);
+	}
+}
+
+/* Temporary files whose length field is written: their writers are about to wait. */
+static int tmp_files_ready(void)
+{
+	int n = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.' || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		char data[4096];
+		int fd = open(p, O_RDONLY);
+		ssize_t len = fd >= 0 ? read(fd, data, sizeof(data) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		free(p);
+		if (len <= 0)
+			continue;
+		data[len] = '\0';
+		const char *m = strstr(data, "\nM ");
+		if (m != NULL && strlen(m) > 23 && strncmp(m + 3, "00000000000000000000", 20) != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+enum { BATCH = 4 };
+
+/* A commits alone and is held; BATCH more commit behind it. */
+static void start_held_batch(struct committer *a, struct committer *w)
+{
+	sem_init(&fs_in, 0, 0);
+	sem_init(&fs_go, 0, 0);
+	fs_calls = 0;
+	qfile_set_shared_sync(true);
+	qfile_fault_filesync_hook(filesync_hook);
+	a->commits = 1;
+	ck_assert_int_eq(pthread_create(&a->thread, NULL, committer_main, a), 0);
+	sem_wait(&fs_in);
+	for (int i = 0; i < BATCH; i++) {
+		w[i].commits = 1;
+		ck_assert_int_eq(pthread_create(&w[i].thread, NULL, committer_main, &w[i]), 0);
+	}
+	for (int tries = 0; tmp_files_ready() < 1 + BATCH && tries < 3000; tries++)
+		usleep(10000);
+	ck_assert_int_eq(tmp_files_ready(), 1 + BATCH);	/* A's too */
+	usleep(100000);		/* from the length field to the wait is a few instructions */
+}
+
+START_TEST(test_shared_sync_batch)
+{
+	struct committer a = {0}, w[BATCH] = {0};
+	start_held_batch(&a, w);
+	sem_post(&fs_go);
+	pthread_join(a.thread, NULL);
+	ck_assert_msg(a.ok == 1, "reason: %s", a.reason);
+	for (int i = 0; i < BATCH; i++) {
+		pthread_join(w[i].thread, NULL);
+		ck_assert_msg(w[i].ok == 1, "reason: %s", w[i].reason);
+	}
+	/* Two syncs for five files: A's fsync, then one syncfs for the four. */
+	ck_assert_int_eq(fs_calls, 2);
+	ck_assert_int_eq(fs_batches[0], 1);
+	ck_assert_int_eq(fs_batches[1], BATCH);
+	ck_assert_int_eq(dir_final_entries(), 1 + BATCH);
+	ck_assert_int_eq(dir_entries(), 1 + BATCH);
+	for (int i = 0; i < BATCH; i++) {
+		struct buf err = BUF_INIT;
+		struct qfile *q;
+		char *path = xasprintf("%s/%s", dir, w[i].id);
+		ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+		qfile_close(q);
+		free(path);
+		buf_free(&err);
+	}
+	qfile_fault_filesync_hook(NULL);
+	sem_destroy(&fs_in);
+	sem_destroy(&fs_go);
+}
+END_TEST
+
+START_TEST(test_shared_sync_failure)
+{
+	/*
+	 * The batch's syncfs fails: all four get a temporary failure, none of
+	 * their files is left (they were never renamed), A is unaffected, and
+	 * the directory falls back to one fsync per file, which works.
+	 */
+	struct committer a = {0}, w[BATCH] = {0};
+	start_held_batch(&a, w);
+	qfile_fault_inject(QF_CALL_SYNCFS, 1, EIO, false);
+	sem_post(&fs_go);
+	pthread_join(a.thread, NULL);
+	ck_assert_msg(a.ok == 1, "reason: %s", a.reason);
+	for (int i = 0; i < BATCH; i++) {
+		pthread_join(w[i].thread, NULL);
+		ck_assert_int_eq(w[i].ok, 0);
+		ck_assert_int_eq(w[i].failed, 1);
+		ck_assert_msg(strstr(w[i].reason, "fsync queue file") != NULL &&
+			      strstr(w[i].reason, strerror(EIO)) != NULL, "reason: %s", w[i].reason);
+	}
+	ck_assert_int_eq(fs_calls, 2);
+	ck_assert_int_eq(dir_entries(), 1);
+
+	/* From now on each file is fsynced on its own: no more group syncs. */
+	struct committer later[BATCH] = {0};
+	for (int i = 0; i < BATCH; i++) {
+		later[i].commits = 5;
+		ck_assert_int_eq(pthread_create(&later[i].thread, NULL, committer_main, &later[i]), 0);
+	}
+	for (int i = 0; i < BATCH; i++) {
+		pthread_join(later[i].thread, NULL);
+		ck_assert_msg(later[i].ok == 5, "reason: %s", later[i].reason);
+	}
+	ck_assert_int_eq(fs_calls, 2);
+	ck_assert_int_eq(dir_entries(), 1 + BATCH * 5);
+	qfile_fault_filesync_hook(NULL);
+	sem_destroy(&fs_in);
+	sem_destroy(&fs_go);
+}
+END_TEST
+
 START_TEST(test_id_valid)
 {
 	ck_assert_int_eq(qfile_id_valid(id_cases[_i].id), id_cases[_i].valid);
@@ -708,6 +851,8 @@ int main(void)
 	tcase_add_test(tc, test_move);
 	tcase_add_test(tc, test_group_commit_concurrent);
 	tcase_add_test(tc, test_group_commit_fsync_failure);
+	tcase_add_test(tc, test_shared_sync_batch);
+	tcase_add_test(tc, test_shared_sync_failure);
 	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -1,0 +1,56 @@
+#!/bin/sh
+# t_qmgr_pool.sh - qmgr's delivery processes are reused (one process
+# delivers message after message, over one connection to local), retired
+# after max_use messages, and one killed in the middle of a delivery
+# leaves its message deferred, then delivered: nothing is lost.
+. "$(dirname "$0")/lib.sh"
+
+tern_instance
+ternconf -c "$TERN_DIR" -e max_use=3 minimal_backoff_time=1s maximal_backoff_time=2s \
+	queue_run_delay=1s >/dev/null || fail "ternconf -e"
+tern_start
+
+# Sent one at a time, each delivered before the next: an idle worker is
+# always there, so the same processes serve them all, max_use at most each.
+i=1
+while [ $i -le 9 ]; do
+	printf 'Subject: pool %s\n\nhello\n' "$i" | sendmail -C "$TERN_DIR" -i keep@localhost \
+		|| fail "sendmail exited $?"
+	wait_for_mail keep "$i"
+	i=$((i + 1))
+done
+pids=$(grep -E 'to=<keep@localhost>.*status=sent' "$TERN_DIR/maillog" |
+	sed -n 's/.*tern\/qmgr\[\([0-9]*\)\].*/\1/p')
+distinct=$(echo "$pids" | sort -u | wc -l)
+most=$(echo "$pids" | sort | uniq -c | sort -rn | awk 'NR == 1 {print $1}')
+[ "$(echo "$pids" | wc -l)" -eq 9 ] || { show_log; fail "expected 9 deliveries, log has $(echo "$pids" | wc -l)"; }
+# A process per message would make 9 distinct pids; reuse with max_use=3 makes 3.
+[ "$distinct" -le 4 ] || { show_log; fail "$distinct delivery processes for 9 messages: not reused"; }
+[ "$most" -le 3 ] || { show_log; fail "one delivery process delivered $most messages, max_use is 3"; }
+
+# A worker killed during a delivery: hold the delivery in a pipe to a
+# command that waits, kill the worker, the message is deferred and then
+# delivered by another worker once the command lets it through.
+# (The command runs as default_privs: it writes where anyone may.)
+out="$TERN_DIR/out"
+mkdir "$out" && chmod 1777 "$out" || fail "mkdir $out"
+gate="$out/gate"
+printf 'slow: "|while [ ! -e %s ]; do sleep 0.1; done; cat > %s/slow.$$$$"\n' "$gate" "$out" >> "$TERN_DIR/aliases"
+newaliases -C "$TERN_DIR" >/dev/null || fail "newaliases"
+before=$(grep -c '(queue active)' "$TERN_DIR/maillog")
+printf 'Subject: slow\n\nslow one\n' | sendmail -C "$TERN_DIR" -i slow@localhost || fail "sendmail exited $?"
+_worker_of_slow() {
+	[ "$(grep -c '(queue active)' "$TERN_DIR/maillog")" -gt "$before" ] || return 1
+	w=$(grep '(queue active)' "$TERN_DIR/maillog" | tail -n 1 |
+		sed -n 's/.*tern\/qmgr\[\([0-9]*\)\].*/\1/p')
+	[ -n "$w" ] && [ -d "/proc/$w" ]
+}
+wait_for "the delivery process of the slow message" _worker_of_slow
+kill -9 "$w" || fail "kill $w"
+wait_for_log "delivery process $w ended abnormally"
+touch "$gate"
+_slow_delivered() { grep -qs 'slow one' "$out"/slow.*; }
+wait_for "the slow message, delivered again" _slow_delivered
+wait_for_log 'to=<slow@localhost>.*status=sent'
+! grep -q 'to=<slow@localhost>.*status=bounced' "$TERN_DIR/maillog" || { show_log; fail "the slow message bounced"; }
+pass
