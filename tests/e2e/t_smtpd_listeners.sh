@@ -5,7 +5,8 @@
 # and submissions (465) stay off with a log line saying why; with one,
 # all three run side by side: smtp offers STARTTLS, submission refuses
 # mail before STARTTLS and before AUTH, submissions speaks TLS from the
-# first byte and requires AUTH. ternd binds the sockets as root (smtp on
+# first byte and requires AUTH; a listener added with -o restrictions and
+# its own certificate gets both. ternd binds the sockets as root (smtp on
 # a port below 1024) and smtpd runs as mail_owner, reading a key only
 # root can read before it drops its privileges. inet_interfaces and
 # inet_protocols (ipv4, ipv6, all) decide the addresses, ::1 included.
@@ -80,6 +81,17 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=listeners.example" 
 	-keyout "$TERN_DIR/key.pem" -out "$TERN_DIR/cert.pem" >/dev/null 2>&1 || fail "openssl req"
 chmod 600 "$TERN_DIR/key.pem"
 ternconf -e "smtpd_tls_cert_file = $TERN_DIR/cert.pem" "smtpd_tls_key_file = $TERN_DIR/key.pem" || fail "ternconf -e"
+# A fourth listener of our own with its restrictions and certificate
+# given by -o in master.cf (the key again readable by root only).
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other.listeners.example" \
+	-keyout "$TERN_DIR/other.key" -out "$TERN_DIR/other.pem" >/dev/null 2>&1 || fail "openssl req"
+chmod 600 "$TERN_DIR/other.key"
+pother=$(free_port)
+cat >> "$TERN_DIR/master.cf" <<CF
+other         inet    127.0.0.1:$pother  starttls  no  -  1  smtpd
+    -o smtpd_client_restrictions=reject
+    -o smtpd_tls_cert_file=$TERN_DIR/other.pem -o smtpd_tls_key_file=$TERN_DIR/other.key
+CF
 : > "$TERN_DIR/maillog"
 tern_start
 wait_for_log 'daemon started: service submissions,'
@@ -132,6 +144,17 @@ with smtplib.SMTP_SSL("127.0.0.1", p465, timeout=30, context=ctx) as s:
 EOP
 wait_for_log 'to=<postmaster@localhost>.*status=sent'
 grep -q 'sasl_method=PLAIN, sasl_username=alice' "$TERN_DIR/maillog" || fail "no authenticated submission logged"
+# The -o listener: its own certificate, and its restrictions refuse the mail.
+echo QUIT | openssl s_client -connect 127.0.0.1:$pother -starttls smtp 2>/dev/null \
+	| grep -q 'subject=CN = other.listeners.example' || fail "the -o certificate is not used on port $pother"
+python3 - "$pother" <<'EOP' || fail "smtpd_client_restrictions of the -o listener not applied"
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30) as s:
+    s.ehlo("c.example")
+    s.mail("a@example.org")
+    code, text = s.rcpt("postmaster@localhost")
+    assert code == 554 and b"5.7.1" in text, (code, text)
+EOP
 tern_stop
 
 # 3. inet_interfaces / inet_protocols, with ::1.
