@@ -5,7 +5,8 @@
 # notice on local delivery, RET=HDRS returns the headers only and
 # RET=FULL the whole message, ENVID comes back as Original-Envelope-Id
 # and ORCPT as Original-Recipient (both xtext-decoded), and without
-# NOTIFY a delivery is silent while a failure bounces.
+# NOTIFY a delivery is silent while a failure bounces; the same through
+# sendmail -bs.
 . "$(dirname "$0")/lib.sh"
 for p in smtpd local qmgr pickup ternconf ternqueue; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
@@ -43,7 +44,8 @@ EOP
 # notice on local delivery, RET=HDRS returns the headers only and
 # RET=FULL the whole message, ENVID comes back as Original-Envelope-Id
 # and ORCPT as Original-Recipient (both xtext-decoded), and without
-# NOTIFY a delivery is silent while a failure bounces.
+# NOTIFY a delivery is silent while a failure bounces; the same through
+# sendmail -bs.
 . "$(dirname "$0")/lib.sh"
 for p in smtpd local qmgr pickup ternconf ternqueue; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
@@ -132,6 +134,16 @@ n=$(tern_newest_mail s5)
 grep -q '^Content-Type: message/rfc822' "$n" || fail "RET=FULL did not return message/rfc822"
 grep -q '^body line of full' "$n" || fail "RET=FULL did not return the body"
 grep -q '^Original-Envelope-Id' "$n" && fail "Original-Envelope-Id without ENVID"
+
+# sendmail -bs runs the same SMTP engine: its DSN parameters count too.
+printf 'EHLO bs.example\r\nMAIL FROM:<s7@localhost> ENVID=bs+2Bid\r\nRCPT TO:<rcpt7@localhost> NOTIFY=SUCCESS ORCPT=rfc822;bs+2Borig@example.com\r\nDATA\r\nSubject: via-bs\r\n\r\nx\r\n.\r\nQUIT\r\n' |
+	sendmail -bs >"$TERN_DIR/bs.out" 2>&1 || fail "sendmail -bs: $(cat "$TERN_DIR/bs.out")"
+grep -q '^250 2\.0\.0 Ok: queued as' "$TERN_DIR/bs.out" || fail "sendmail -bs: $(cat "$TERN_DIR/bs.out")"
+wait_for_mail s7 1
+n=$(tern_newest_mail s7)
+grep -q '^Action: delivered' "$n" || fail "-bs NOTIFY=SUCCESS: no delivered notice"
+grep -q '^Original-Envelope-Id: bs+id$' "$n" || fail "-bs ENVID lost"
+grep -Eq '^Original-Recipient: rfc822; ?bs\+orig@example\.com$' "$n" || fail "-bs ORCPT lost"
 
 # No NOTIFY on a failure: a bounce (FAILURE is the default).
 dsn_send s6@localhost reject@localhost default '' ''
