@@ -109,13 +109,9 @@ static void pass_tls_files(const struct run *r)
 	if (r->svc->type != SVC_INET || r->svc->tls == SVC_TLS_NONE)
 		return;
 	for (size_t p = 0; p < sizeof(tls_params) / sizeof(tls_params[0]); p++) {
-		const char *name = tls_params[p], *value = NULL;
-		size_t len = strlen(name);
+		const char *name = tls_params[p];
 		/* The service's -o wins, as daemon_init() applies it last. */
-		for (int i = 1; i + 1 < r->svc->argc; i++)
-			if (strcmp(r->svc->argv[i], "-o") == 0 && strncmp(r->svc->argv[i + 1], name, len) == 0
-			    && r->svc->argv[i + 1][len] == '=')
-				value = r->svc->argv[i + 1] + len + 1;
+		const char *value = service_param(r->svc, name);
 		if (value == NULL && param_find(name) != NULL)
 			value = cfg_str(name);
 		if (value != NULL)

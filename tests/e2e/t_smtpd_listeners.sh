@@ -157,6 +157,22 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30) as s:
 EOP
 tern_stop
 
+# 2b. The certificate given only as smtpd_tls_chain_files (key and chain in
+# one root-only file): the same services run, with that certificate.
+cat "$TERN_DIR/key.pem" "$TERN_DIR/cert.pem" > "$TERN_DIR/chain.pem"
+chmod 600 "$TERN_DIR/chain.pem"
+ternconf -e "smtpd_tls_cert_file =" "smtpd_tls_key_file =" "smtpd_tls_chain_files = $TERN_DIR/chain.pem" \
+	|| fail "ternconf -e"
+: > "$TERN_DIR/maillog"
+tern_start
+wait_for_log 'daemon started: service submissions,'
+wait_for_log 'daemon started: service submission,'
+grep -q 'is off' "$TERN_DIR/maillog" && fail "a service is off with smtpd_tls_chain_files: $(grep 'is off' "$TERN_DIR/maillog")"
+greeting 127.0.0.1 "$p465" tls | grep -q '^220 ' || fail "no TLS greeting on $p465 with smtpd_tls_chain_files"
+echo QUIT | openssl s_client -connect 127.0.0.1:$p587 -starttls smtp 2>/dev/null \
+	| grep -q 'subject=CN = listeners.example' || fail "submission does not use the chain file's certificate"
+tern_stop
+
 # 3. inet_interfaces / inet_protocols, with ::1.
 grep -q '^0*1 ' /proc/net/if_inet6 2>/dev/null || { echo "note: no ::1, the IPv6 part is skipped"; pass; }
 ternconf -e 'inet_interfaces = loopback-only' 'inet_protocols = ipv6' || fail "ternconf -e"
