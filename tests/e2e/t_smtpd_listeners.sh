@@ -6,7 +6,9 @@
 # all three run side by side: smtp offers STARTTLS, submission refuses
 # mail before STARTTLS and before AUTH, submissions speaks TLS from the
 # first byte and requires AUTH; a listener added with -o restrictions and
-# its own certificate gets both. ternd binds the sockets as root (smtp on
+# its own certificate gets both; a certificate given as smtpd_tls_chain_files
+# works too, and a renewed one counts after tern reload. ternd binds the
+# sockets as root (smtp on
 # a port below 1024) and smtpd runs as mail_owner, reading a key only
 # root can read before it drops its privileges. inet_interfaces and
 # inet_protocols (ipv4, ipv6, all) decide the addresses, ::1 included.
@@ -171,6 +173,16 @@ grep -q 'is off' "$TERN_DIR/maillog" && fail "a service is off with smtpd_tls_ch
 greeting 127.0.0.1 "$p465" tls | grep -q '^220 ' || fail "no TLS greeting on $p465 with smtpd_tls_chain_files"
 echo QUIT | openssl s_client -connect 127.0.0.1:$p587 -starttls smtp 2>/dev/null \
 	| grep -q 'subject=CN = listeners.example' || fail "submission does not use the chain file's certificate"
+# A renewed certificate (same file name) counts after tern reload.
+cat "$TERN_DIR/other.key" "$TERN_DIR/other.pem" > "$TERN_DIR/chain.new"
+chmod 600 "$TERN_DIR/chain.new"
+mv "$TERN_DIR/chain.new" "$TERN_DIR/chain.pem"
+tern_reload
+renewed() {
+	echo QUIT | openssl s_client -connect 127.0.0.1:$p587 -starttls smtp 2>/dev/null \
+		| grep -q 'subject=CN = other.listeners.example'
+}
+wait_for "the renewed certificate after tern reload" renewed
 tern_stop
 
 # 3. inet_interfaces / inet_protocols, with ::1.
