@@ -8,10 +8,10 @@
 # first byte and requires AUTH; a listener added with -o restrictions and
 # its own certificate gets both; a certificate given as smtpd_tls_chain_files
 # works too, and a renewed one counts after tern reload. ternd binds the
-# sockets as root (smtp on
-# a port below 1024) and smtpd runs as mail_owner, reading a key only
-# root can read before it drops its privileges. inet_interfaces and
-# inet_protocols (ipv4, ipv6, all) decide the addresses, ::1 included.
+# sockets as root (smtp on a port below 1024) and opens the key files,
+# which only root can read; smtpd runs as mail_owner throughout.
+# inet_interfaces and inet_protocols (ipv4, ipv6, all) decide the
+# addresses, ::1 included.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd python3 openssl
