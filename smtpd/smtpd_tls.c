@@ -138,7 +138,12 @@ static int use_chain(SSL_CTX *ctx, const char *path, struct buf *pem, struct buf
 	while (ok) {
 		X509 *ca = PEM_read_bio_X509(bio, NULL, no_password, NULL);
 		if (ca == NULL) {
-			ERR_clear_error();	/* the end of the file */
+			unsigned long e = ERR_peek_last_error();
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
+				ERR_clear_error();	/* the end of the file */
+				break;
+			}
+			ok = 0;		/* a damaged certificate in the chain */
 			break;
 		}
 		if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {

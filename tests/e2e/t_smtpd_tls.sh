@@ -178,6 +178,15 @@ smtpd_start -o "smtpd_tls_cert_file=$TERN_DIR/cert.pem" -o "smtpd_tls_key_file=$
 grep -q 'TLS is off: .*' "$TERN_DIR/maillog" || fail "no log line about the unusable key"
 smtpd_stop
 
+# A damaged certificate in the chain: refused as a whole, not cut short.
+{ cat "$TERN_DIR/cert.pem"; printf -- '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n'; } \
+	> "$TERN_DIR/damaged.pem"
+: > "$TERN_DIR/maillog"
+smtpd_start -o "smtpd_tls_cert_file=$TERN_DIR/damaged.pem" -o "smtpd_tls_key_file=$TERN_DIR/key.pem"
+grep -q 'TLS is off: cannot load certificate chain from .*damaged.pem' "$TERN_DIR/maillog" \
+	|| fail "a damaged chain was accepted: $(grep -i tls "$TERN_DIR/maillog")"
+smtpd_stop
+
 # No certificate, encrypt asked: smtpd refuses to start rather than run without TLS.
 SMTPD_PORT=$(free_port)
 if "$SMTPD_BIN" -c "$TERN_DIR" -l 127.0.0.1:$SMTPD_PORT -o smtpd_tls_security_level=encrypt \
