@@ -123,6 +123,8 @@ static void scan_dir(const char *dir, int only_due, int all)
 	time_t now = time(NULL);
 	struct dirent *de;
 	DIR *dp = opendir(dir);
+	char **moved = NULL;
+	size_t nmoved = 0;
 
 	if (dp == NULL) {
 		msg_warn("open directory %s: %m", dir);
@@ -151,14 +153,32 @@ static void scan_dir(const char *dir, int only_due, int all)
 		}
 		if (strcmp(dir, "active") != 0) {
 			buf_reset(&err);
-			if (qfile_move(buf_str(&path), "active", &err) < 0) {
+			if (qfile_move_nosync(buf_str(&path), "active", &err) < 0) {
 				msg_warn("%s: move to active: %s", de->d_name, buf_str(&err));
 				continue;
 			}
 		}
-		add_todo(de->d_name);
+		moved = xreallocarray(moved, nmoved + 1, sizeof(char *));
+		moved[nmoved++] = xstrdup(de->d_name);
 	}
 	closedir(dp);
+	/*
+	 * One fsync of active/ for the whole batch, so that no crash can
+	 * lose a file between the two directories. dir is not synced: a
+	 * crash can show a file in it again, which only means it is taken
+	 * again (delivered twice at worst). Should the fsync fail, the files
+	 * are where the renames put them for everyone but a system crash.
+	 */
+	if (nmoved > 0 && strcmp(dir, "active") != 0) {
+		buf_reset(&err);
+		if (qfile_sync_dir("active", &err) < 0)
+			msg_warn("moving %zu file(s) from %s to active: %s", nmoved, dir, buf_str(&err));
+	}
+	for (size_t i = 0; i < nmoved; i++) {
+		add_todo(moved[i]);
+		free(moved[i]);
+	}
+	free(moved);
 	buf_free(&path);
 	buf_free(&err);
 }

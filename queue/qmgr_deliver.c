@@ -4,11 +4,13 @@
  *
  * Order of events, which is what makes a crash safe: each recipient the
  * local delivery agent reports delivered is marked done in the queue
- * file (pwrite of its status byte + fdatasync, qfile_mark_done) before
- * the next reply is even read; a failed recipient is marked only after
- * its bounce is queued. The file is removed when nothing is pending,
- * otherwise it goes to deferred/ with its modification time set to the
- * next attempt and the reasons kept in defer/ID for mailq.
+ * file (pwrite of its status byte, qfile_mark_done) before the next
+ * reply is even read; a failed recipient is marked only after its bounce
+ * is queued. The file is removed when nothing is pending (unsynced: a
+ * system crash before the removal reaches the disk delivers it again,
+ * as Postfix would), otherwise its marks are synced (qfile_sync) and it
+ * goes to deferred/ with its modification time set to the next attempt
+ * and the reasons kept in defer/ID for mailq.
  *
  * Remote recipients go to qmgr_smtp.c (relayhost or MX), one SMTP
  * session per next hop; they are marked as the local ones are.
@@ -539,6 +541,11 @@ int qmgr_deliver(const char *id)
 		struct timeval tv[2];
 		struct buf merr = BUF_INIT;
 
+		/* Its done marks must outlive a system crash, or the retry repeats them. */
+		if (qfile_sync(a.q, &merr) < 0) {
+			msg_warn("%s: %s", id, buf_str(&merr));
+			buf_reset(&merr);
+		}
 		deferlog_write(".", id, &dl);
 		gettimeofday(&tv[0], NULL);
 		tv[0].tv_sec += qmgr_backoff(tv[0].tv_sec - a.arrival.tv_sec);

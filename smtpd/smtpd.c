@@ -10,7 +10,8 @@
  *	and AUTH) and queues it through cleanup, answering 250 only once
  *	the queue file is durable. One process serves every session of a
  *	service with an epoll event loop; a small pool of commit threads
- *	runs the fsyncs so that sessions never wait for each other.
+ *	runs the fsyncs, and another the AUTH exchanges with the SASL
+ *	backend, so that sessions never wait for each other.
  *
  *	Normally ternd(8) starts smtpd with its listening sockets as
  *	descriptors 3, 4, ... (TERN_LISTEN_FDS says how many) and the
@@ -133,7 +134,6 @@ static void settings(void)
 	e->dsn = true;
 	e->smtputf8 = bool_param("smtputf8_enable", true);
 	e->eightbitmime = true;
-	e->auth_fail_delay_ms = 1000;
 
 	smtpd.timeout_ms = (unsigned)int_param("smtpd_timeout", 300) * 1000;
 	smtpd.greet_pause_ms = (unsigned)int_param("smtpd_greet_pause", 0) * 1000;
@@ -183,6 +183,9 @@ static void settings(void)
 		msg_warn("service %s requires AUTH but AUTH is off: all mail will be refused", smtpd.service);
 	e->tls_auth_only = bool_param("smtpd_tls_auth_only", true);
 	e->broken_sasl_auth_clients = bool_param("broken_sasl_auth_clients", false);
+	smtpd.sasl_threads = (unsigned)int_param("smtpd_sasl_threads", 8);
+	smtpd.sasl_failure_delay_ms = (unsigned)int_param("smtpd_sasl_failure_delay", 1) * 1000;
+	smtpd.sasl_failure_max_delay_ms = (unsigned)int_param("smtpd_sasl_failure_max_delay", 30) * 1000;
 	buf_reset(&err);
 
 	smtpd.policy = smtp_policy_new(&err);
@@ -381,6 +384,9 @@ int main(int argc, char **argv)
 	drop_privileges();
 	if (smtpd_commit_init(smtpd.commit_threads) < 0)
 		msg_fatal("cannot start commit threads: %m");
+	if (smtpd.engine.auth && smtpd_auth_init(smtpd.sasl_threads, smtpd.sasl_failure_delay_ms,
+						 smtpd.sasl_failure_max_delay_ms) < 0)
+		msg_fatal("cannot start AUTH threads: %m");
 	for (int i = 0; i < nlisteners; i++)
 		smtpd_watch_add(&listeners[i].w, EPOLLIN);
 	msg_info("daemon started: service %s, %d listener%s%s%s", smtpd.service, nlisteners,
@@ -416,13 +422,13 @@ int main(int argc, char **argv)
 			last_sweep = now;
 		}
 	}
-	/* Stop accepting; let commits in flight finish so their clients get answers. */
+	/* Stop accepting; let commits and AUTH steps in flight finish so their clients get answers. */
 	for (int i = 0; i < nlisteners; i++) {
 		smtpd_watch_del(&listeners[i].w);
 		close(listeners[i].w.fd);
 	}
 	uint64_t deadline = smtpd_now() + 10000;
-	while (smtpd_commit_busy() && smtpd_now() < deadline) {
+	while ((smtpd_commit_busy() || smtpd_auth_busy()) && smtpd_now() < deadline) {
 		int n = epoll_wait(epfd, evs, 256, 100);
 		for (int i = 0; i < n; i++) {
 			struct smtpd_watch *w = evs[i].data.ptr;
@@ -434,7 +440,9 @@ int main(int argc, char **argv)
 	smtpd_conn_reap();
 	msg_info("daemon stopped");
 	smtp_policy_free(smtpd.policy);
-	sasl_server_shutdown();	/* closes smtpd_sasl_password_maps */
+	if (!smtpd_auth_busy())
+		sasl_server_shutdown();	/* closes smtpd_sasl_password_maps */
+	smtpd_auth_shutdown();
 	free(binds);
 	return 0;
 }

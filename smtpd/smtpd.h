@@ -6,13 +6,15 @@
  * sockets and passes them in; smtpd accepts connections, speaks SMTP
  * through the shared engine (lib/mail/smtp_engine.h), decides with
  * lib/mail/smtp_policy.h and queues through cleanup. One thread runs the
- * event loop for every session; a few commit threads make queue files
- * durable so that fsync never stalls the other sessions.
+ * event loop for every session; worker pools make queue files durable and
+ * run AUTH exchanges with the SASL backend, so that neither an fsync nor
+ * a slow password check ever stalls the other sessions.
  */
 #ifndef TERN_SMTPD_H
 #define TERN_SMTPD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <openssl/ssl.h>
@@ -33,6 +35,9 @@ struct smtpd_settings {
 	unsigned rcpt_rate_limit;
 	struct cidr_list limit_exceptions;	/* smtpd_client_event_limit_exceptions */
 	unsigned commit_threads;		/* smtpd_commit_threads (Tern) */
+	unsigned sasl_threads;			/* smtpd_sasl_threads (Tern) */
+	unsigned sasl_failure_delay_ms;		/* smtpd_sasl_failure_delay (Tern) */
+	unsigned sasl_failure_max_delay_ms;	/* smtpd_sasl_failure_max_delay (Tern) */
 	bool implicit_tls;			/* port 465 */
 	SSL_CTX *tls;				/* NULL: no certificate */
 	struct smtp_policy *policy;		/* NULL: configuration broken, refuse mail */
@@ -63,16 +68,52 @@ int smtpd_conn_accept(int listen_fd);
 int smtpd_conn_timers(uint64_t now);
 void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,
 		const char *reason);
+/* Worker jobs that refer to a session: it is freed only once none is left. */
+void smtpd_conn_job_start(void *conn);
+void smtpd_conn_job_done(void *conn);
+/* A pending AUTH step finished (ends one job). */
+void smtpd_conn_auth_done(void *conn, enum smtp_auth_status st, const char *data, size_t len);
 unsigned smtpd_conn_count(void);
 /* Free the sessions closed during the last batch of events. */
 void smtpd_conn_reap(void);
 void smtpd_conn_close_all(void);
 
-/* Commit threads (smtpd_commit.c). */
+/*
+ * Worker pools (smtpd_work.c): run() on a worker thread, then done() on
+ * the loop thread. Embed struct smtpd_job first in a job of your own.
+ */
+struct smtpd_job {
+	struct smtpd_job *next;
+	void (*run)(struct smtpd_job *j);	/* worker thread: touches no session */
+	void (*done)(struct smtpd_job *j);	/* loop thread, afterwards; may free j */
+};
+struct smtpd_pool;
+/* A pool of threads (>= 1) watched by the event loop; NULL with errno on failure. */
+struct smtpd_pool *smtpd_pool_new(unsigned threads);
+void smtpd_pool_submit(struct smtpd_pool *p, struct smtpd_job *j);
+/* Jobs submitted whose done() has not run yet (false for NULL). */
+bool smtpd_pool_busy(const struct smtpd_pool *p);
+
+/* Commits on their own pool (smtpd_commit.c). */
 int smtpd_commit_init(unsigned threads);
 /* Queue msg for commit; smtpd_conn_commit_done(conn, ...) follows on the loop thread. */
 void smtpd_commit_submit(void *conn, void *msg);
 bool smtpd_commit_busy(void);
+
+/*
+ * AUTH (smtpd_auth.c): engine callbacks whose steps run on a pool of
+ * threads (0: on the loop thread), and the per-address failure delay
+ * (delay_ms 0: off).
+ */
+int smtpd_auth_init(unsigned threads, unsigned delay_ms, unsigned max_delay_ms);
+bool smtpd_auth_busy(void);
+void smtpd_auth_shutdown(void);
+void *smtpd_auth_new(void *conn, const char *mech, const struct smtp_session_info *si);
+enum smtp_auth_status smtpd_auth_step(void *auth, const char *data, size_t len,
+		struct buf *challenge);
+const char *smtpd_auth_username(void *auth);
+void smtpd_auth_free(void *auth);
+unsigned smtpd_auth_outcome(void *conn, const struct smtp_session_info *si, bool success);
 
 /* TLS (smtpd_tls.c). */
 SSL_CTX *smtpd_tls_init(struct buf *err);

@@ -2,7 +2,7 @@
  * smtpd_conn.c - one SMTP session on a non-blocking socket: accept,
  * read into the engine, write its replies, STARTTLS and implicit TLS,
  * timeouts, delayed replies, early talkers, and the hand-off of finished
- * messages to the commit threads.
+ * messages to the commit pool and of AUTH steps to the AUTH pool.
  *
  * Part of smtpd, runs as mail_owner on the event loop thread. A session
  * holds no buffer while idle: reads go through one shared buffer and the
@@ -22,7 +22,6 @@
 
 #include <openssl/err.h>
 
-#include "mail/sasl.h"
 #include "mail/smtp_queue.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
@@ -45,7 +44,8 @@ struct conn {
 	SSL *ssl;
 	enum cstate state;
 	uint32_t ev;
-	bool hold, commit, dead, implicit, exempt, ssl_wants_write;
+	bool hold, dead, implicit, exempt, ssl_wants_write;
+	unsigned jobs;		/* worker jobs (commit, AUTH step) that point here */
 	uint64_t deadline, hold_until;
 	struct conn *prev, *next;	/* idle list, oldest first */
 	struct conn *hprev, *hnext;	/* hold list, earliest first */
@@ -201,7 +201,7 @@ static enum smtp_commit cb_finish(void *ctx, void *msg, char *qid, size_t idlen,
 	free(m);
 	if (smtpd.commit_threads == 0)
 		return smtp_queue_commit(q, qid, idlen, reason);
-	c->commit = true;
+	smtpd_conn_job_start(c);
 	smtpd_commit_submit(c, q);
 	return SMTP_COMMIT_PENDING;
 }
@@ -211,36 +211,6 @@ static void cb_abort(void *msg)
 	struct conn_msg *m = msg;
 	smtp_queue_abort(m->q);
 	free(m);
-}
-
-static void *cb_auth_new(void *ctx, const char *mech, const struct smtp_session_info *si)
-{
-	(void)ctx;
-	return sasl_server_new(mech, si->client_addr, si->tls);
-}
-
-static enum smtp_auth_status cb_auth_step(void *auth, const char *data, size_t len, struct buf *challenge)
-{
-	switch (sasl_server_step(auth, data, len, challenge)) {
-	case SASL_DONE:
-		return SMTP_AUTH_DONE;
-	case SASL_CONTINUE:
-		return SMTP_AUTH_CONTINUE;
-	case SASL_TEMPFAIL:
-		return SMTP_AUTH_TEMPFAIL;
-	default:
-		return SMTP_AUTH_FAIL;
-	}
-}
-
-static const char *cb_auth_user(void *auth)
-{
-	return sasl_username(auth);
-}
-
-static void cb_auth_free(void *auth)
-{
-	sasl_server_free(auth);
 }
 
 static void cb_log(void *ctx, bool warning, const char *line)
@@ -261,10 +231,11 @@ static const struct smtp_engine_ops ops = {
 	.msg_write = cb_write,
 	.msg_finish = cb_finish,
 	.msg_abort = cb_abort,
-	.auth_new = cb_auth_new,
-	.auth_step = cb_auth_step,
-	.auth_username = cb_auth_user,
-	.auth_free = cb_auth_free,
+	.auth_new = smtpd_auth_new,		/* smtpd_auth.c */
+	.auth_step = smtpd_auth_step,
+	.auth_username = smtpd_auth_username,
+	.auth_free = smtpd_auth_free,
+	.auth_outcome = smtpd_auth_outcome,
 	.log = cb_log,
 };
 
@@ -387,7 +358,7 @@ static void pump(struct conn *c)
 		}
 	}
 	uint32_t ev = 0;
-	if (!c->hold && !(f & (SMTP_WAIT_COMMIT | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
+	if (!c->hold && !(f & (SMTP_WAIT_COMMIT | SMTP_WAIT_AUTH | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
 	    && pending < OUTPUT_HIGH_WATER)
 		ev |= EPOLLIN;
 	if (!c->hold && (pending > 0 || c->ssl_wants_write))
@@ -428,7 +399,7 @@ static void readable(struct conn *c)
 		touch(c);
 		smtp_engine_input(c->e, rbuf, (size_t)n);
 		int f = smtp_engine_flags(c->e);
-		if (f & (SMTP_WAIT_COMMIT | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
+		if (f & (SMTP_WAIT_COMMIT | SMTP_WAIT_AUTH | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
 			break;
 		size_t pending;
 		smtp_engine_output(c->e, &pending);
@@ -544,21 +515,49 @@ static void conn_close(struct conn *c)
 	smtpd_anvil_disconnect(c->client);
 	c->dead = true;
 	nconn--;
-	if (!c->commit)
+	if (c->jobs == 0)
 		conn_free(c);
-	/* else the commit thread's answer frees it (smtpd_conn_commit_done). */
+	/* else the last job's answer frees it (smtpd_conn_job_done). */
+}
+
+void smtpd_conn_job_start(void *conn)
+{
+	struct conn *c = conn;
+	c->jobs++;
+}
+
+void smtpd_conn_job_done(void *conn)
+{
+	struct conn *c = conn;
+	c->jobs--;
+	if (c->dead && c->jobs == 0)
+		conn_free(c);
+}
+
+void smtpd_conn_auth_done(void *conn, enum smtp_auth_status st, const char *data, size_t len)
+{
+	struct conn *c = conn;
+	if (c->dead) {
+		/* Gone while the backend answered (the engine let go of the context first). */
+		smtpd_conn_job_done(c);
+		return;
+	}
+	c->jobs--;
+	smtp_engine_auth_done(c->e, st, data, len);
+	touch(c);
+	pump(c);
 }
 
 void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,
 		const char *reason)
 {
 	struct conn *c = conn;
-	c->commit = false;
 	if (c->dead) {
 		/* The client left while we committed: the message is queued (or not) all the same. */
-		conn_free(c);
+		smtpd_conn_job_done(c);
 		return;
 	}
+	c->jobs--;
 	if (result == SMTP_COMMIT_OK) {
 		const struct smtp_session_info *si = smtp_engine_info(c->e);
 		if (si->sasl_username)
@@ -652,8 +651,8 @@ int smtpd_conn_timers(uint64_t now)
 	}
 	while (idle_head != NULL && idle_head->deadline <= now) {
 		struct conn *c = idle_head;
-		if (c->commit) {
-			touch(c);	/* waiting for the disk is not the client's fault */
+		if (c->jobs > 0) {
+			touch(c);	/* waiting for the disk or the SASL backend is not the client's fault */
 			continue;
 		}
 		if ((smtp_engine_flags(c->e) & SMTP_WANT_CLOSE) || c->state != CS_RUN) {

@@ -220,14 +220,18 @@ static int fsync_dir_or_fs(const char *dir, int fd)
  * "waiting" counts the committers that need that next sync: the leader's
  * batch.
  *
- * Each queue directory has two groups:
- *  - the file group makes written queue files durable before they are
- *    renamed into place. Shared sync on (qfile_set_shared_sync), a
- *    leader with others in its batch runs one syncfs(2) of the queue
- *    file system for all of them instead of one fsync each: the disk
- *    sees one cache flush per batch, not per message. A leader alone
- *    fsyncs its own file. Off, every committer fsyncs its own file.
- *  - the directory group fsyncs the directory after the renames.
+ * Without shared sync a committer fsyncs its file, renames it, and the
+ * directory fsync is shared (the "dirs" group of the queue directory).
+ * With shared sync (qfile_set_shared_sync) the file is renamed first
+ * and the whole commit is shared (the "batch" group): a leader alone
+ * fsyncs its own file, a leader with others runs one syncfs(2) of the
+ * queue file system for all of them; then it fsyncs the directory. The
+ * disk sees two cache flushes per batch instead of two per message. (In
+ * between, the queue manager may already see the file and deliver it:
+ * should the sync then fail, the client gets no 250 and sends it again,
+ * once too often but never lost. A system crash in between can leave
+ * an incomplete file under its final name, which was never acknowledged
+ * and goes to corrupt/ when read.)
  *
  * A failed sync fails every waiter whose generation is at or before the
  * last failure seen, not only the exact one: after an fsync error Linux
@@ -255,16 +259,16 @@ struct qdirsync {
 	struct qdirsync *next;
 	char *dir;
 	int fs_fd;			/* the directory, open for syncfs; -1 none */
-	bool per_file;			/* a syncfs failed: fsync each file from now on */
-	struct syncgroup files;
-	struct syncgroup dirs;
+	bool per_file;			/* no syncfs (failed, or no fs_fd): fsync each file */
+	struct syncgroup batch;		/* shared sync: file(s) and directory */
+	struct syncgroup dirs;		/* otherwise: the directory */
 };
 
 static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct qdirsync *qdirsyncs;	/* never freed: one per queue directory */
 static bool shared_sync;
 static void (*dirsync_hook)(void);	/* tests: runs before each directory fsync */
-static void (*filesync_hook)(unsigned batch);	/* tests: before each file group sync */
+static void (*filesync_hook)(unsigned batch);	/* tests: before each shared sync */
 
 void qfile_set_shared_sync(bool on)
 {
@@ -287,6 +291,7 @@ void qfile_fault_filesync_hook(void (*hook)(unsigned batch))
 	pthread_mutex_unlock(&sync_lock);
 }
 
+/* The sync state of dir (lock held). */
 static struct qdirsync *qdirsync_get(const char *dir)
 {
 	struct qdirsync *d;
@@ -295,8 +300,9 @@ static struct qdirsync *qdirsync_get(const char *dir)
 			return d;
 	d = xcalloc(1, sizeof(*d));
 	d->dir = xstrdup(dir);
-	d->fs_fd = -1;
-	pthread_cond_init(&d->files.cond, NULL);
+	d->fs_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d->per_file = d->fs_fd < 0;	/* unreadable (maildrop/): fsync each file */
+	pthread_cond_init(&d->batch.cond, NULL);
 	pthread_cond_init(&d->dirs.cond, NULL);
 	d->next = qdirsyncs;
 	qdirsyncs = d;
@@ -350,60 +356,55 @@ static int sync_dir(struct qdirsync *d, int fd, unsigned batch)
 	return fsync_dir_or_fs(d->dir, fd);
 }
 
-static int sync_files(struct qdirsync *d, int fd, unsigned batch)
+/* Shared sync: the files renamed so far (one syncfs, or fd alone), then the directory. */
+static int sync_batch(struct qdirsync *d, int fd, unsigned batch)
 {
 	pthread_mutex_lock(&sync_lock);
 	void (*hook)(unsigned) = filesync_hook;
-	bool alone = batch <= 1 || d->per_file;
 	pthread_mutex_unlock(&sync_lock);
 	if (hook != NULL)
 		hook(batch);
-	if (alone)
-		return q_fsync(fd, false);
-	if (!fault_hit(QF_CALL_SYNCFS) && syncfs(d->fs_fd) == 0)
-		return 0;
-	int err = errno;
-	pthread_mutex_lock(&sync_lock);
-	d->per_file = true;
-	/* The next generation's files may have been written back, and lost, too. */
-	d->files.failed_gen = d->files.started + 1;
-	d->files.failed_errno = err;
-	pthread_mutex_unlock(&sync_lock);
-	errno = err;
-	return -1;
-}
-
-/*
- * Make a queue file written in dir durable (fd: the file), before its
- * rename. 0 or -1 with errno.
- */
-static int group_sync_file(const char *dir, int fd)
-{
-	pthread_mutex_lock(&sync_lock);
-	struct qdirsync *d = shared_sync ? qdirsync_get(dir) : NULL;
-	if (d != NULL && d->fs_fd < 0 && !d->per_file) {
-		d->fs_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (d->fs_fd < 0)
-			d->per_file = true;	/* unreadable (maildrop/): fsync each file */
-	}
-	if (d == NULL || d->per_file) {
+	if (batch <= 1) {
+		if (q_fsync(fd, false) != 0)
+			return -1;
+	} else if (fault_hit(QF_CALL_SYNCFS) || syncfs(d->fs_fd) != 0) {
+		int err = errno;
+		pthread_mutex_lock(&sync_lock);
+		d->per_file = true;
+		/* The next generation's files may have been written back, and lost, too. */
+		d->batch.failed_gen = d->batch.started + 1;
+		d->batch.failed_errno = err;
 		pthread_mutex_unlock(&sync_lock);
-		return q_fsync(fd, false);
+		errno = err;
+		return -1;
 	}
-	int rc = group_sync(d, &d->files, sync_files, fd);
-	pthread_mutex_unlock(&sync_lock);
-	return rc;
+	return sync_dir(d, fd, batch);
 }
 
 /*
- * Make a rename already done in dir durable (fd: the renamed file, for
- * fsync_dir_or_fs's fallback). 0 or -1 with errno.
+ * Make the queue file fd, written in dir, durable under its final name.
+ * rename: renames it (0 or -1 with errno), before the shared sync or
+ * after an fsync of its own. -1 with errno and what failed in *what.
  */
-static int group_fsync_dir(const char *dir, int fd)
+static int durable_commit(const char *dir, int fd, int (*rename_fn)(void *), void *arg,
+			  const char **what)
 {
 	pthread_mutex_lock(&sync_lock);
 	struct qdirsync *d = qdirsync_get(dir);
-	int rc = group_sync(d, &d->dirs, sync_dir, fd);
+	bool shared = shared_sync && !d->per_file;
+	pthread_mutex_unlock(&sync_lock);
+
+	if (!shared) {
+		*what = "cannot fsync queue file";
+		if (q_fsync(fd, false) != 0)
+			return -1;
+	}
+	*what = "cannot rename queue file to";
+	if (rename_fn(arg) != 0)
+		return -1;
+	*what = shared ? "cannot fsync queue file" : "cannot fsync queue directory";
+	pthread_mutex_lock(&sync_lock);
+	int rc = shared ? group_sync(d, &d->batch, sync_batch, fd) : group_sync(d, &d->dirs, sync_dir, fd);
 	pthread_mutex_unlock(&sync_lock);
 	return rc;
 }
@@ -619,6 +620,17 @@ unsigned long long qfile_content_written(const struct qfile_writer *w)
 	return w->content_len;
 }
 
+/* Rename the temporary file to its queue id (never replacing a file). */
+static int rename_into_place(void *arg)
+{
+	struct qfile_writer *w = arg;
+	if (q_rename(w->tmp_path, w->final_path, true) != 0)
+		return -1;
+	free(w->tmp_path);
+	w->tmp_path = NULL;
+	return 0;
+}
+
 int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err)
 {
 	char digits[21];
@@ -642,25 +654,17 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 		set_err(err, "cannot write queue file", w->tmp_path);
 		goto tempfail;
 	}
-	if (group_sync_file(w->dir, w->fd) != 0) {
-		set_err(err, "cannot fsync queue file", w->tmp_path);
-		goto tempfail;
-	}
-	if (q_rename(w->tmp_path, w->final_path, true) != 0) {
-		set_err(err, "cannot rename queue file to", w->final_path);
-		goto tempfail;
-	}
-	free(w->tmp_path);
-	w->tmp_path = NULL;
-	if (group_fsync_dir(w->dir, w->fd) != 0) {
+	const char *what;
+	if (durable_commit(w->dir, w->fd, rename_into_place, w, &what) != 0) {
 		/*
-		 * The name may not survive a crash and the client gets no 250:
-		 * take it back, so that its retry does not make a second copy.
-		 * (Should the queue manager already have moved it, the unlink
-		 * fails and the message may be delivered twice, never lost.)
+		 * Not durable, no 250: take the name back, so that the client's
+		 * retry does not make a second copy. (Should the queue manager
+		 * already have taken the file, the unlink fails and the message
+		 * may be delivered twice, never lost.)
 		 */
-		set_err(err, "cannot fsync queue directory", w->dir);
-		unlink(w->final_path);
+		set_err(err, what, w->tmp_path != NULL ? w->tmp_path : w->final_path);
+		if (w->tmp_path == NULL)
+			unlink(w->final_path);
 		goto tempfail;
 	}
 	if (close(w->fd) != 0) {
@@ -700,27 +704,47 @@ void qfile_abort(struct qfile_writer *w)
 	errno = saved;
 }
 
-int qfile_move(const char *path, const char *todir, struct buf *err)
+/* The directory part of path ("." for a bare name). */
+static char *dir_of(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		return dir;
+	}
+	free(dir);
+	return xstrdup(".");
+}
+
+int qfile_move_nosync(const char *path, const char *todir, struct buf *err)
 {
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	char *to = xasprintf("%s/%s", todir, base);
-	char *fromdir = xstrdup(path);
-	char *slash = strrchr(fromdir, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	else {
-		free(fromdir);
-		fromdir = xstrdup(".");
-	}
-	int rc = -1;
-	if (q_rename(path, to, false) != 0)
+	int rc = q_rename(path, to, false);
+	if (rc != 0)
 		set_err(err, "cannot move queue file", path);
-	else if (fsync_dir(todir) != 0 || fsync_dir(fromdir) != 0)
-		set_err(err, "cannot fsync queue directory for", to);
-	else
-		rc = 0;
 	free(to);
+	return rc;
+}
+
+int qfile_sync_dir(const char *dir, struct buf *err)
+{
+	if (fsync_dir(dir) != 0) {
+		set_err(err, "cannot fsync queue directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
+int qfile_move(const char *path, const char *todir, struct buf *err)
+{
+	char *fromdir = dir_of(path);
+	int rc = -1;
+	if (qfile_move_nosync(path, todir, err) == 0 && qfile_sync_dir(todir, err) == 0
+	    && qfile_sync_dir(fromdir, err) == 0)
+		rc = 0;
 	free(fromdir);
 	return rc;
 }
@@ -1100,13 +1124,27 @@ int qfile_mark_done(struct qfile *q, size_t i, char status, struct buf *err)
 		set_err(err, "cannot mark recipient in", q->path ? q->path : "(buffer)");
 		return -1;
 	}
-	if (q_pwrite(q->fd, &status, 1, q->rcpts[i].status_offset) != 1 || q_fsync(q->fd, true) != 0) {
+	if (q_pwrite(q->fd, &status, 1, q->rcpts[i].status_offset) != 1) {
 		if (errno == 0)
 			errno = EIO;
 		set_err(err, "cannot mark recipient done in", q->path);
 		return -1;
 	}
 	q->rcpts[i].status = status;
+	return 0;
+}
+
+int qfile_sync(struct qfile *q, struct buf *err)
+{
+	if (q->fd < 0) {
+		errno = EINVAL;
+		set_err(err, "cannot sync", q->path ? q->path : "(buffer)");
+		return -1;
+	}
+	if (q_fsync(q->fd, true) != 0) {
+		set_err(err, "cannot sync done marks in", q->path);
+		return -1;
+	}
 	return 0;
 }
 

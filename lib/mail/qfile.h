@@ -146,6 +146,13 @@ void qfile_abort(struct qfile_writer *w);
  * or -> corrupt/. 0 ok, -1 with a reason.
  */
 int qfile_move(const char *path, const char *todir, struct buf *err);
+/*
+ * The same in two steps, for many files at once (qmgr taking in a batch
+ * from incoming/): the renames, then one qfile_sync_dir for all of them
+ * (of the target at least: see qmgr.c).
+ */
+int qfile_move_nosync(const char *path, const char *todir, struct buf *err);
+int qfile_sync_dir(const char *dir, struct buf *err);
 
 /* --- reading ----------------------------------------------------------- */
 
@@ -184,9 +191,17 @@ const struct qfile_rcpt *qfile_rcpt(const struct qfile *q, size_t i);
 size_t qfile_pending_count(const struct qfile *q);
 /*
  * Mark recipient i done (QF_RCPT_DELIVERED, _BOUNCED or _EXPANDED): one
- * pwrite of the status byte, then fdatasync. 0 ok, -1 with a reason.
+ * pwrite of the status byte, seen at once by any later reader (the page
+ * cache outlives a crash of the process). 0 ok, -1 with a reason.
  */
 int qfile_mark_done(struct qfile *q, size_t i, char status, struct buf *err);
+/*
+ * fdatasync the marks, so that they also outlive a crash of the system:
+ * before a file with marks is kept for a later attempt. (A file that is
+ * removed once all are done needs none: a crash before the removal
+ * reached the disk delivers its recipients again, never loses them.)
+ */
+int qfile_sync(struct qfile *q, struct buf *err);
 
 /* The message content. */
 unsigned long long qfile_content_size(const struct qfile *q);

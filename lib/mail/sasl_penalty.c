@@ -70,6 +70,17 @@ static struct slot *find(struct sasl_penalty *p, const char *addr, time_t now)
 	return NULL;
 }
 
+/* The delay that goes with n failures (n >= 1). */
+static unsigned delay_for(const struct sasl_penalty *p, unsigned n)
+{
+	unsigned long long delay = p->base_ms;
+	for (unsigned i = 1; i < n && delay < p->max_ms; i++)
+		delay *= 2;
+	if (delay > p->max_ms)
+		delay = p->max_ms;
+	return (unsigned)delay;
+}
+
 unsigned sasl_penalty_fail(struct sasl_penalty *p, const char *addr, time_t now)
 {
 	if (addr == NULL)
@@ -95,13 +106,18 @@ unsigned sasl_penalty_fail(struct sasl_penalty *p, const char *addr, time_t now)
 	if (s->failures < 64)
 		s->failures++;
 	s->last = now;
-	unsigned long long delay = p->base_ms;
-	for (unsigned i = 1; i < s->failures && delay < p->max_ms; i++)
-		delay *= 2;
-	if (delay > p->max_ms)
-		delay = p->max_ms;
+	unsigned delay = delay_for(p, s->failures);
 	pthread_mutex_unlock(&p->lock);
-	return (unsigned)delay;
+	return delay;
+}
+
+unsigned sasl_penalty_delay(struct sasl_penalty *p, const char *addr, time_t now)
+{
+	pthread_mutex_lock(&p->lock);
+	struct slot *s = find(p, addr ? addr : "", now);
+	unsigned delay = s ? delay_for(p, s->failures) : 0;
+	pthread_mutex_unlock(&p->lock);
+	return delay;
 }
 
 unsigned sasl_penalty_count(struct sasl_penalty *p, const char *addr, time_t now)

@@ -31,6 +31,12 @@ void sasl_penalty_free(struct sasl_penalty *p);
 unsigned sasl_penalty_fail(struct sasl_penalty *p, const char *addr, time_t now);
 /* Failures counted for addr at time now (0 when unknown or forgotten). */
 unsigned sasl_penalty_count(struct sasl_penalty *p, const char *addr, time_t now);
+/*
+ * The delay of addr's latest failure (0 when it has none counted): what
+ * to hold any other AUTH answer to that client, so that a success cannot
+ * be told from a failure by answering sooner.
+ */
+unsigned sasl_penalty_delay(struct sasl_penalty *p, const char *addr, time_t now);
 /* A successful AUTH: forget addr. */
 void sasl_penalty_success(struct sasl_penalty *p, const char *addr);
 

@@ -31,6 +31,7 @@ enum state {
 	ST_DATA,		/* reading DATA content */
 	ST_BDAT,		/* reading a BDAT chunk */
 	ST_AUTH,		/* reading a SASL response */
+	ST_AUTH_WAIT,		/* waiting for smtp_engine_auth_done */
 	ST_COMMIT,		/* waiting for smtp_engine_commit_done */
 	ST_TLS,			/* waiting for smtp_engine_tls_done */
 	ST_CLOSED,		/* output what is queued, then close */
@@ -79,6 +80,8 @@ struct smtp_engine {
 
 	void *auth;
 	unsigned auth_failures;
+	/* A command pipelined behind AUTH, found while the answer was pending. */
+	char auth_pipe_cmd[12];
 
 	unsigned errors, junk, messages, rcpt_total, commands;
 	unsigned delay_ms;
@@ -844,6 +847,9 @@ static void auth_result(struct smtp_engine *e, enum smtp_auth_status st, struct 
 		const char *user = e->ops->auth_username ? e->ops->auth_username(e->auth) : NULL;
 		set_str(&e->sasl_user, user ? user : "");
 		reply(e, "235 2.7.0 Authentication successful");
+		refresh_info(e);
+		if (e->ops->auth_outcome != NULL)
+			e->delay_ms += e->ops->auth_outcome(e->ctx, &e->si, true);
 		break;
 	}
 	case SMTP_AUTH_FAIL: {
@@ -857,9 +863,18 @@ static void auth_result(struct smtp_engine *e, enum smtp_auth_status st, struct 
 		set_str(&e->sasl_method, NULL);
 		/* Each failure makes the next answer slower (guessing gets expensive). */
 		e->auth_failures++;
-		e->delay_ms += e->cfg->auth_fail_delay_ms * (e->auth_failures < 10 ? e->auth_failures : 10);
+		refresh_info(e);
+		if (e->ops->auth_outcome != NULL)
+			e->delay_ms += e->ops->auth_outcome(e->ctx, &e->si, false);
+		else
+			e->delay_ms += e->cfg->auth_fail_delay_ms
+				       * (e->auth_failures < 10 ? e->auth_failures : 10);
 		break;
 	}
+	case SMTP_AUTH_PENDING:
+		/* The backend answers later: smtp_engine_auth_done(). */
+		e->state = ST_AUTH_WAIT;
+		return;
 	case SMTP_AUTH_TEMPFAIL:
 		reply(e, "454 4.7.0 Temporary authentication failure");
 		set_str(&e->sasl_method, NULL);
@@ -868,6 +883,43 @@ static void auth_result(struct smtp_engine *e, enum smtp_auth_status st, struct 
 	e->state = ST_CMD;
 	auth_reset(e);
 	refresh_info(e);
+}
+
+static void sync_error(struct smtp_engine *e, const char *cmd_name);
+
+/* Postfix's smtpd_hard_error_limit: after the reply that reached it, close. */
+static void hard_error_check(struct smtp_engine *e)
+{
+	if (e->state != ST_CLOSED && e->cfg->hard_error_limit
+	    && e->errors >= e->cfg->hard_error_limit) {
+		reply(e, "421 4.7.0 %s Error: too many errors", e->cfg->myhostname);
+		engine_log(e, true, "too many errors after %s from %s[%s]", e->last_cmd,
+				e->client_name, e->client_addr);
+		close_session(e);
+	}
+}
+
+void smtp_engine_auth_done(struct smtp_engine *e, enum smtp_auth_status st,
+		const char *data, size_t len)
+{
+	if (e->state != ST_AUTH_WAIT)
+		return;
+	struct buf challenge = BUF_INIT;
+	buf_add(&challenge, data ? data : "", data ? len : 0);
+	e->state = ST_CMD;
+	/* A backend that says "later" twice is broken: do not wait forever. */
+	auth_result(e, st == SMTP_AUTH_PENDING ? SMTP_AUTH_TEMPFAIL : st, &challenge);
+	buf_free(&challenge);
+	hard_error_check(e);
+	if (e->state == ST_CLOSED)
+		return;
+	if (e->auth_pipe_cmd[0] != '\0') {
+		/* Answer the AUTH first, then refuse what was sent behind it. */
+		sync_error(e, e->auth_pipe_cmd);
+		e->auth_pipe_cmd[0] = '\0';
+		return;
+	}
+	process_held(e);
 }
 
 static void cmd_auth(struct smtp_engine *e, const char *arg)
@@ -1043,13 +1095,7 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 	/* Postfix's smtpd_junk_command_limit: NOOP, RSET... forever count as errors. */
 	if (e->cfg->junk_command_limit && e->junk > e->cfg->junk_command_limit)
 		e->errors++;
-	if (e->state != ST_CLOSED && e->cfg->hard_error_limit
-	    && e->errors >= e->cfg->hard_error_limit) {
-		reply(e, "421 4.7.0 %s Error: too many errors", e->cfg->myhostname);
-		engine_log(e, true, "too many errors after %s from %s[%s]", e->last_cmd,
-				e->client_name, e->client_addr);
-		close_session(e);
-	}
+	hard_error_check(e);
 }
 
 static void bare_newline(struct smtp_engine *e, const char *what)
@@ -1113,12 +1159,20 @@ static void handle_line(struct smtp_engine *e, const char *p, size_t n, bool mor
 	if (e->state == ST_TLS)
 		return;		/* the caller discards the rest */
 	if (!e->pipelining_offered || ends_group(cmd.verb)) {
-		reply(e, "554 5.5.0 Error: SMTP protocol synchronization");
-		engine_log(e, true, "improper command pipelining after %s from %s[%s]",
-				cmd.verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : cmd.name,
-				e->client_name, e->client_addr);
-		close_session(e);
+		const char *name = cmd.verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : cmd.name;
+		if (e->state == ST_AUTH_WAIT)
+			strlcpy(e->auth_pipe_cmd, name, sizeof(e->auth_pipe_cmd));
+		else
+			sync_error(e, name);
 	}
+}
+
+static void sync_error(struct smtp_engine *e, const char *cmd_name)
+{
+	reply(e, "554 5.5.0 Error: SMTP protocol synchronization");
+	engine_log(e, true, "improper command pipelining after %s from %s[%s]", cmd_name,
+			e->client_name, e->client_addr);
+	close_session(e);
 }
 
 /* Message content after DATA; returns the bytes consumed. */
@@ -1361,6 +1415,7 @@ void smtp_engine_input(struct smtp_engine *e, const char *data, size_t len)
 		return;
 	case ST_NEW:
 	case ST_COMMIT:
+	case ST_AUTH_WAIT:
 		buf_add(&e->in, data, len);
 		return;
 	case ST_TLS:
@@ -1420,6 +1475,8 @@ int smtp_engine_flags(const struct smtp_engine *e)
 		f |= SMTP_WANT_STARTTLS;
 	if (e->state == ST_COMMIT)
 		f |= SMTP_WAIT_COMMIT;
+	if (e->state == ST_AUTH_WAIT)
+		f |= SMTP_WAIT_AUTH;
 	if (e->state == ST_DATA || e->state == ST_BDAT)
 		f |= SMTP_IN_DATA;
 	if (e->in_mail)

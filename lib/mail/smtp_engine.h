@@ -5,9 +5,9 @@
  * Mail layer. The engine never reads or writes a descriptor: the driver
  * hands it the bytes it received (smtp_engine_input) and sends what the
  * engine queued (smtp_engine_output). It never blocks and never jumps:
- * where the driver must act (start TLS, commit a message on another
- * thread, close, wait before answering), the engine says so through its
- * flags and waits to be called back. Policy, message storage and SASL
+ * where the driver must act (start TLS, commit a message or check a
+ * password on another thread, close, wait before answering), the engine
+ * says so through its flags and waits to be called back. Policy, message storage and SASL
  * are callbacks, so the engine links with nothing but util and
  * smtp_cmd; smtp_queue.c provides the callbacks that feed cleanup.
  *
@@ -60,7 +60,7 @@ struct smtp_engine_cfg {
 	bool auth_required;		/* MAIL needs AUTH first (submission) */
 	bool tls_auth_only;		/* smtpd_tls_auth_only */
 	bool broken_sasl_auth_clients;	/* also offer "AUTH=PLAIN LOGIN" */
-	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures */
+	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures (without auth_outcome) */
 	const char *auth_mechanisms;	/* e.g. "PLAIN LOGIN" (from the backend) */
 };
 
@@ -117,6 +117,7 @@ enum smtp_auth_status {
 	SMTP_AUTH_CONTINUE,
 	SMTP_AUTH_FAIL,
 	SMTP_AUTH_TEMPFAIL,
+	SMTP_AUTH_PENDING,	/* auth_step only: smtp_engine_auth_done() follows */
 };
 
 /*
@@ -150,11 +151,27 @@ struct smtp_engine_ops {
 	enum smtp_commit (*msg_finish)(void *ctx, void *msg, char *queue_id, size_t idlen, struct buf *reason);
 	void (*msg_abort)(void *msg);
 
-	/* SASL (sasl.h); auth_new returns NULL for an unsupported mechanism. */
+	/*
+	 * SASL (sasl.h); auth_new returns NULL for an unsupported mechanism.
+	 * auth_step may return SMTP_AUTH_PENDING (the backend answers later,
+	 * e.g. from a worker thread): the engine then waits, holding any
+	 * input, until the driver calls smtp_engine_auth_done() with the
+	 * result. auth_free may be called while a step is pending (the
+	 * session ended): the callbacks must then finish the step and free
+	 * the context themselves, and never call smtp_engine_auth_done().
+	 */
 	void *(*auth_new)(void *ctx, const char *mech, const struct smtp_session_info *si);
 	enum smtp_auth_status (*auth_step)(void *auth, const char *data, size_t len, struct buf *challenge);
 	const char *(*auth_username)(void *auth);
 	void (*auth_free)(void *auth);
+	/*
+	 * An exchange ended with success (true) or failure (false): returns
+	 * how many milliseconds to hold the 235/535 reply (the driver keeps
+	 * counts across sessions, e.g. per client address). When NULL, each
+	 * failure adds cfg->auth_fail_delay_ms times the session's failures
+	 * (at most 10) instead.
+	 */
+	unsigned (*auth_outcome)(void *ctx, const struct smtp_session_info *si, bool success);
 
 	/*
 	 * One line per event worth logging, in Postfix's wording so that
@@ -198,12 +215,20 @@ void smtp_engine_output_done(struct smtp_engine *e, size_t n);
 #define SMTP_WAIT_COMMIT	0x04	/* msg_finish pending: do not expect progress */
 #define SMTP_IN_DATA		0x08	/* receiving message content */
 #define SMTP_IN_TRANSACTION	0x10	/* between MAIL and the end of the message */
+#define SMTP_WAIT_AUTH		0x20	/* auth_step pending: do not expect progress */
 int smtp_engine_flags(const struct smtp_engine *e);
 /* Milliseconds to wait before sending the output (error/auth slow-down); resets it. */
 unsigned smtp_engine_take_delay(struct smtp_engine *e);
 
 /* TLS handshake finished (ok) or failed (then the session closes). */
 void smtp_engine_tls_done(struct smtp_engine *e, bool ok, const char *version, const char *cipher);
+/*
+ * A pending auth_step finished: st is SMTP_AUTH_DONE/CONTINUE/FAIL/
+ * TEMPFAIL, and data/len what auth_step would have put in its challenge
+ * buffer (the decoded challenge, or a reason for the log).
+ */
+void smtp_engine_auth_done(struct smtp_engine *e, enum smtp_auth_status st,
+		const char *data, size_t len);
 /* A pending commit finished: result SMTP_COMMIT_OK/TEMPFAIL/REJECT. */
 void smtp_engine_commit_done(struct smtp_engine *e, enum smtp_commit result,
 		const char *queue_id, const char *reason);

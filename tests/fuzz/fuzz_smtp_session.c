@@ -2,7 +2,7 @@
  * fuzz_smtp_session.c - libFuzzer target for the whole SMTP server state
  * machine (lib/mail/smtp_engine.c) fed from a buffer through stub I/O.
  * The first byte picks settings (HELO required without CHUNKING, bare
- * newlines, pipelining, STARTTLS, AUTH, commits that finish later); the rest is cut into packets at
+ * newlines, pipelining, STARTTLS, AUTH, commits and AUTH steps that finish later); the rest is cut into packets at
  * 0xff bytes, each handed to the engine as one read. Checked: no crash or
  * leak; every reply line ends in CRLF and starts with a 3-digit code; a
  * message is committed only after an end of data the engine accepted;
@@ -88,13 +88,29 @@ static void *f_auth_new(void *ctx, const char *mech, const struct smtp_session_i
 	return strcmp(mech, "PLAIN") == 0 ? xcalloc(1, 1) : NULL;
 }
 
+static enum smtp_auth_status later;	/* the answer to a step left pending */
+static bool auth_waiting;
+
 static enum smtp_auth_status f_auth_step(void *auth, const char *data, size_t len, struct buf *ch)
 {
 	(void)auth;
 	buf_reset(ch);
-	if (data == NULL)
-		return SMTP_AUTH_CONTINUE;
-	return len == 3 ? SMTP_AUTH_DONE : SMTP_AUTH_FAIL;
+	enum smtp_auth_status st = data == NULL ? SMTP_AUTH_CONTINUE
+				   : len == 3 ? SMTP_AUTH_DONE : len == 4 ? SMTP_AUTH_TEMPFAIL : SMTP_AUTH_FAIL;
+	if (!pending_commits)
+		return st;
+	if (auth_waiting)
+		abort();	/* a second step before the first was answered */
+	later = st;
+	auth_waiting = true;
+	return SMTP_AUTH_PENDING;
+}
+
+static unsigned f_auth_outcome(void *ctx, const struct smtp_session_info *si, bool success)
+{
+	(void)ctx;
+	(void)si;
+	return success ? 0 : 10;
 }
 
 static const char *f_auth_user(void *auth)
@@ -105,6 +121,7 @@ static const char *f_auth_user(void *auth)
 
 static void f_auth_free(void *auth)
 {
+	auth_waiting = false;	/* the session let go of a pending step */
 	free(auth);
 }
 
@@ -118,6 +135,7 @@ static const struct smtp_engine_ops ops = {
 	.auth_step = f_auth_step,
 	.auth_username = f_auth_user,
 	.auth_free = f_auth_free,
+	.auth_outcome = f_auth_outcome,
 };
 
 static void check_output(struct smtp_engine *e)
@@ -171,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pending_commits = opt & 0x40;
 	strict_newlines = !(opt & 0x02) && !cfg.chunking;
 	opened = finished = aborted = 0;
+	auth_waiting = false;
 	struct smtp_engine *e = smtp_engine_new(&cfg, &ops, NULL, "fuzz", "192.0.2.1");
 	smtp_engine_start(e);
 	check_output(e);
@@ -186,6 +205,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			smtp_engine_tls_done(e, true, "TLSv1.3", "TLS_AES_128_GCM_SHA256");
 		if (f & SMTP_WAIT_COMMIT)
 			smtp_engine_commit_done(e, (j & 1) ? SMTP_COMMIT_OK : SMTP_COMMIT_TEMPFAIL, "QID", "x");
+		if (f & SMTP_WAIT_AUTH) {
+			if (!auth_waiting)
+				abort();	/* waiting for an answer no step promised */
+			auth_waiting = false;
+			smtp_engine_auth_done(e, later, "Username:", 9);
+		}
 		check_output(e);
 		if (f & SMTP_WANT_CLOSE)
 			break;

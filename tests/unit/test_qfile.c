@@ -472,10 +472,21 @@ START_TEST(test_mark_done_fault)
 	char *path = xasprintf("%s/%s", dir, id);
 	struct qfile *q;
 	ck_assert_int_eq(qfile_open(path, true, &q, &err), QF_OK);
-	qfile_fault_inject(QF_CALL_FSYNC, 1, EIO, false);
+	qfile_fault_inject(QF_CALL_WRITE, 1, EIO, false);
 	ck_assert_int_eq(qfile_mark_done(q, 0, QF_RCPT_DELIVERED, &err), -1);
 	ck_assert_int_eq(qfile_rcpt(q, 0)->status, QF_RCPT_PENDING);
+	/* A mark needs no sync to be seen; qfile_sync reports its own failure. */
+	ck_assert_int_eq(qfile_mark_done(q, 0, QF_RCPT_DELIVERED, &err), 0);
+	qfile_fault_inject(QF_CALL_FSYNC, 1, EIO, false);
+	buf_reset(&err);
+	ck_assert_int_eq(qfile_sync(q, &err), -1);
+	ck_assert_msg(strstr(buf_str(&err), strerror(EIO)) != NULL, "reason: %s", buf_str(&err));
+	ck_assert_int_eq(qfile_sync(q, &err), 0);
 	qfile_close(q);
+	struct qfile *again;
+	ck_assert_int_eq(qfile_open(path, false, &again, &err), QF_OK);
+	ck_assert_int_eq(qfile_rcpt(again, 0)->status, QF_RCPT_DELIVERED);
+	qfile_close(again);
 	free(path);
 	buf_free(&err);
 }
@@ -682,7 +693,7 @@ END_TEST
 
 /*
  * Shared sync (smtpd): a leader alone fsyncs its own file; the files
- * written while it ran share one syncfs. The first leader is held in the
+ * renamed while it ran share one syncfs. The first leader is held in the
  * hook until four more writers wait behind it.
  */
 static sem_t fs_in, fs_go;
@@ -698,33 +709,6 @@ static void filesync_hook(unsigned batch)
 		sem_post(&fs_in);
 		sem_wait(&fs_go);
 	}
-}
-
-/* Temporary files whose length field is written: their writers are about to wait. */
-static int tmp_files_ready(void)
-{
-	int n = 0;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] != '.' || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		char *p = xasprintf("%s/%s", dir, e->d_name);
-		char data[4096];
-		int fd = open(p, O_RDONLY);
-		ssize_t len = fd >= 0 ? read(fd, data, sizeof(data) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		free(p);
-		if (len <= 0)
-			continue;
-		data[len] = '\0';
-		const char *m = strstr(data, "\nM ");
-		if (m != NULL && strlen(m) > 23 && strncmp(m + 3, "00000000000000000000", 20) != 0)
-			n++;
-	}
-	closedir(d);
-	return n;
 }
 
 enum { BATCH = 4 };
@@ -744,10 +728,11 @@ static void start_held_batch(struct committer *a, struct committer *w)
 		w[i].commits = 1;
 		ck_assert_int_eq(pthread_create(&w[i].thread, NULL, committer_main, &w[i]), 0);
 	}
-	for (int tries = 0; tmp_files_ready() < 1 + BATCH && tries < 3000; tries++)
+	/* Shared sync renames first: all five names are there, four waiting. */
+	for (int tries = 0; dir_final_entries() < 1 + BATCH && tries < 3000; tries++)
 		usleep(10000);
-	ck_assert_int_eq(tmp_files_ready(), 1 + BATCH);	/* A's too */
-	usleep(100000);		/* from the length field to the wait is a few instructions */
+	ck_assert_int_eq(dir_final_entries(), 1 + BATCH);
+	usleep(100000);		/* from the rename to the wait is a few instructions */
 }
 
 START_TEST(test_shared_sync_batch)
@@ -786,8 +771,8 @@ START_TEST(test_shared_sync_failure)
 {
 	/*
 	 * The batch's syncfs fails: all four get a temporary failure, none of
-	 * their files is left (they were never renamed), A is unaffected, and
-	 * the directory falls back to one fsync per file, which works.
+	 * their files is left (their names are taken back), A is unaffected,
+	 * and the directory falls back to one fsync per file, which works.
 	 */
 	struct committer a = {0}, w[BATCH] = {0};
 	start_held_batch(&a, w);

@@ -377,6 +377,43 @@ START_TEST(test_penalty)
 }
 END_TEST
 
+/* sasl_penalty_delay: what a client with n failures waits for any answer. */
+static const struct delay_case {
+	const char *name;
+	unsigned failures;	/* recorded at t = 1000, 1001, ... */
+	bool success;		/* then a success */
+	time_t at;		/* asked at this time */
+	unsigned want;
+} delay_cases[] = {
+	{.name = "unknown client", .failures = 0, .at = 1000, .want = 0},
+	{.name = "one failure", .failures = 1, .at = 1001, .want = 500},
+	{.name = "three failures", .failures = 3, .at = 1003, .want = 2000},
+	{.name = "capped", .failures = 9, .at = 1009, .want = 4000},
+	{.name = "forgotten after the window", .failures = 3, .at = 1002 + 600, .want = 0},
+	{.name = "just inside the window", .failures = 3, .at = 1002 + 599, .want = 2000},
+	{.name = "success forgets", .failures = 5, .success = true, .at = 1005, .want = 0},
+};
+
+START_TEST(test_penalty_delay)
+{
+	const struct delay_case *c = &delay_cases[_i];
+	struct sasl_penalty *p = sasl_penalty_new(500, 4000, 600, 8);
+	unsigned last = 0;
+	for (unsigned i = 0; i < c->failures; i++)
+		last = sasl_penalty_fail(p, "192.0.2.9", 1000 + (time_t)i);
+	if (c->success)
+		sasl_penalty_success(p, "192.0.2.9");
+	unsigned got = sasl_penalty_delay(p, "192.0.2.9", c->at);
+	ck_assert_msg(got == c->want, "%s: delay %u, want %u", c->name, got, c->want);
+	/* Asking does not count: the next failure gets the next step. */
+	if (c->failures > 0 && !c->success && c->want > 0 && c->want < 4000)
+		ck_assert_uint_eq(sasl_penalty_fail(p, "192.0.2.9", c->at), last * 2);
+	/* Other clients are never affected. */
+	ck_assert_uint_eq(sasl_penalty_delay(p, "192.0.2.10", c->at), 0);
+	sasl_penalty_free(p);
+}
+END_TEST
+
 START_TEST(test_penalty_bounded)
 {
 	/* Four slots, many addresses: the oldest entry makes room, the
@@ -423,6 +460,7 @@ int main(void)
 	tc = tcase_create("penalty");
 	tcase_add_test(tc, test_penalty);
 	tcase_add_test(tc, test_penalty_bounded);
+	tcase_add_loop_test(tc, test_penalty_delay, 0, sizeof delay_cases / sizeof delay_cases[0]);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -630,6 +630,150 @@ START_TEST(test_delays)
 }
 END_TEST
 
+/*
+ * AUTH answered later (SMTP_AUTH_PENDING, as smtpd's worker threads do):
+ * the stub SASL steps are computed at once but held back until the row
+ * says DONE; auth_outcome records S/F and asks for a 700 ms hold on
+ * failure.
+ */
+static struct {
+	bool waiting;			/* a step was returned PENDING, not delivered */
+	enum smtp_auth_status st;
+	struct buf ch;
+	int freed_while_waiting;
+	struct buf outcomes;		/* "S", "F", ... */
+} async;
+
+static enum smtp_auth_status async_step(void *auth, const char *data, size_t len, struct buf *ch)
+{
+	buf_reset(ch);
+	async.st = stub_auth_step(auth, data, len, &async.ch);
+	async.waiting = true;
+	return SMTP_AUTH_PENDING;
+}
+
+static void async_free(void *auth)
+{
+	if (async.waiting)
+		async.freed_while_waiting++;	/* the driver would free it when the worker returns */
+	async.waiting = false;
+	free(auth);
+}
+
+static unsigned async_outcome(void *ctx, const struct smtp_session_info *si, bool success)
+{
+	(void)ctx;
+	ck_assert_str_eq(si->client_addr, "192.0.2.1");
+	buf_addc(&async.outcomes, success ? 'S' : 'F');
+	return success ? 0 : 700;
+}
+
+static const struct smtp_engine_ops async_ops = {
+	.msg_open = stub_open,
+	.msg_write = stub_write,
+	.msg_finish = stub_finish,
+	.msg_abort = stub_abort,
+	.auth_new = stub_auth_new,
+	.auth_step = async_step,
+	.auth_username = stub_auth_user,
+	.auth_free = async_free,
+	.auth_outcome = async_outcome,
+};
+
+/* Packets that make the test deliver the pending answer, or end the connection. */
+#define DONE	"\001DONE"
+#define EOFMARK	"\001EOF"
+#define A_OK	"235 2.7.0 Authentication successful\r\n"
+#define A_BAD	"535 5.7.8 Error: authentication failed\r\n"
+
+static const struct async_row {
+	const char *name;
+	int opts;
+	const char *in[10];
+	const char *want;
+	const char *want_outcomes;
+	unsigned want_delay;		/* summed over the row */
+	bool want_closed;
+	int want_freed_waiting;
+} async_rows[] = {
+	{.name = "plain, a command held while waiting", .opts = O_AUTH,
+	 .in = {"HELO c\r\n", "AUTH PLAIN AHVzZXIAcGFzcw==\r\n", "NOOP\r\n", DONE},
+	 .want = G "250 mx.test\r\n" A_OK "250 2.0.0 Ok\r\n", .want_outcomes = "S"},
+	{.name = "login, three answers later", .opts = O_AUTH,
+	 .in = {"HELO c\r\n", "AUTH LOGIN\r\n", DONE, "dXNlcg==\r\n", DONE, "cGFzcw==\r\n", DONE},
+	 .want = G "250 mx.test\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n" A_OK,
+	 .want_outcomes = "S"},
+	{.name = "failures ask for the driver's delay", .opts = O_AUTH,
+	 .in = {"HELO c\r\n", "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n", DONE, "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n", DONE,
+		"AUTH PLAIN AHVzZXIAcGFzcw==\r\n", DONE},
+	 .want = G "250 mx.test\r\n" A_BAD A_BAD A_OK, .want_outcomes = "FFS", .want_delay = 1400},
+	{.name = "temporary failure is not counted", .opts = O_AUTH,
+	 .in = {"HELO c\r\n", "AUTH LOGIN\r\n", DONE, "dXNlcg==\r\n", DONE, "cGFzcw==\r\n", "\001TEMPFAIL"},
+	 .want = G "250 mx.test\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n"
+		 "454 4.7.0 Temporary authentication failure\r\n", .want_outcomes = ""},
+	{.name = "pipelined behind AUTH: answered, then refused", .opts = O_AUTH,
+	 .in = {"HELO c\r\n", "AUTH PLAIN AHVzZXIAcGFzcw==\r\nMAIL FROM:<a@b.test>\r\n", DONE},
+	 .want = G "250 mx.test\r\n" A_OK SYNC, .want_outcomes = "S", .want_closed = true},
+	{.name = "the 535 that reaches the hard error limit closes", .opts = O_AUTH | O_HARD3,
+	 .in = {"HELO c\r\n", "FOO\r\n", "FOO\r\n", "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n", DONE, "NOOP\r\n"},
+	 .want = G "250 mx.test\r\n502 5.5.2 Error: command not recognized\r\n"
+		 "502 5.5.2 Error: command not recognized\r\n" A_BAD
+		 "421 4.7.0 mx.test Error: too many errors\r\n",
+	 .want_outcomes = "F", .want_delay = 700, .want_closed = true},
+	{.name = "client gone while waiting", .opts = O_AUTH,
+	 .in = {"HELO c\r\n", "AUTH PLAIN AHVzZXIAd3Jvbmc=\r\n", EOFMARK},
+	 .want = G "250 mx.test\r\n", .want_outcomes = "", .want_closed = true, .want_freed_waiting = 1},
+	{.name = "timeout while waiting", .opts = O_AUTH,
+	 .in = {"HELO c\r\n", "AUTH LOGIN\r\n", TIMEOUT},
+	 .want = G "250 mx.test\r\n421 4.4.2 mx.test Error: timeout exceeded\r\n", .want_outcomes = "",
+	 .want_closed = true, .want_freed_waiting = 1},
+};
+
+START_TEST(test_async_auth)
+{
+	const struct async_row *r = &async_rows[_i];
+	struct smtp_engine_cfg cfg;
+	struct buf out = BUF_INIT;
+	unsigned delay = 0;
+	setup_cfg(&cfg, r->opts);
+	buf_reset(&async.outcomes);
+	async.waiting = false;
+	async.freed_while_waiting = 0;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &async_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	drain(e, &out);
+	for (int i = 0; i < 10 && r->in[i] != NULL; i++) {
+		const char *p = r->in[i];
+		if (strcmp(p, DONE) == 0 || strcmp(p, "\001TEMPFAIL") == 0) {
+			ck_assert_msg(smtp_engine_flags(e) & SMTP_WAIT_AUTH, "%s: not waiting at %d", r->name, i);
+			ck_assert_msg(async.waiting, "%s: no step pending at %d", r->name, i);
+			async.waiting = false;
+			smtp_engine_auth_done(e, strcmp(p, DONE) == 0 ? async.st : SMTP_AUTH_TEMPFAIL,
+					async.ch.data, async.ch.len);
+			ck_assert_msg(!(smtp_engine_flags(e) & SMTP_WAIT_AUTH), "%s: still waiting", r->name);
+		} else if (strcmp(p, EOFMARK) == 0) {
+			smtp_engine_eof(e);
+		} else if (strcmp(p, TIMEOUT) == 0) {
+			smtp_engine_timeout(e);
+		} else {
+			smtp_engine_input(e, p, strlen(p));
+		}
+		delay += smtp_engine_take_delay(e);
+		drain(e, &out);
+	}
+	ck_assert_msg(strcmp(buf_str(&out), r->want) == 0, "%s:\n got: [%s]\nwant: [%s]", r->name,
+			buf_str(&out), r->want);
+	ck_assert_msg(strcmp(buf_str(&async.outcomes), r->want_outcomes) == 0, "%s: outcomes [%s] want [%s]",
+			r->name, buf_str(&async.outcomes), r->want_outcomes);
+	ck_assert_msg(delay == r->want_delay, "%s: delay %u want %u", r->name, delay, r->want_delay);
+	ck_assert_msg(!!(smtp_engine_flags(e) & SMTP_WANT_CLOSE) == r->want_closed, "%s: closed", r->name);
+	ck_assert_msg(async.freed_while_waiting == r->want_freed_waiting, "%s: freed while waiting %d",
+			r->name, async.freed_while_waiting);
+	smtp_engine_free(e);
+	buf_free(&out);
+}
+END_TEST
+
 /* Idle sessions keep no buffers. */
 START_TEST(test_idle_buffers)
 {
@@ -707,6 +851,7 @@ int main(void)
 	tcase_add_test(tc, test_commit_tempfail);
 	tcase_add_test(tc, test_delays);
 	tcase_add_test(tc, test_idle_buffers);
+	tcase_add_loop_test(tc, test_async_auth, 0, (int)(sizeof(async_rows) / sizeof(async_rows[0])));
 	tcase_add_test(tc, test_run_fd);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
@@ -714,5 +859,7 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	buf_free(&async.ch);
+	buf_free(&async.outcomes);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
