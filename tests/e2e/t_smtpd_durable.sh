@@ -55,15 +55,18 @@ check_fault() {
 	[ "$(files_in_incoming)" = "$expected" ] || fail "$spec: $(files_in_incoming) files in incoming/, want $expected"
 }
 
+# A lone commit fsyncs the file, then the directory (before or after the
+# rename, see qfile.c); whichever fails, the client gets no 250.
+why='queue file write error: cannot (fsync|rename) queue'
 expected=1
 # The queue file's own fsync (the first fsync of a commit).
-check_fault fsync:1:EIO 'cannot fsync queue file'
+check_fault fsync:1:EIO "$why"
 expected=2
 # The rename to the queue id.
-check_fault rename:1:ENOSPC 'cannot rename queue file'
+check_fault rename:1:ENOSPC "$why"
 expected=3
 # The directory's fsync (the second fsync): the renamed file is taken back.
-check_fault fsync:2:EIO 'cannot fsync queue directory'
+check_fault fsync:2:EIO "$why"
 
 # Every write failing: nothing is ever acknowledged.
 TERN_QFILE_FAULT=fsync:1:EIO:all smtpd_start
