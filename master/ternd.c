@@ -27,7 +27,8 @@
  *
  * CONFIGURATION PARAMETERS
  *	queue_directory, daemon_directory, mail_owner, maillog_file,
- *	inet_interfaces, inet_protocols, smtpd_tls_cert_file.
+ *	inet_interfaces, inet_protocols, smtpd_tls_cert_file,
+ *	smtpd_tls_chain_files, smtpd_tls_key_file.
  *
  * SEE ALSO
  *	tern(8), master.cf in conf/, lib/mail/daemon.h.
@@ -94,10 +95,25 @@ static int read_config(struct master *m, struct service_table *t, struct buf *er
 	return services_load(path, t, err);
 }
 
+/* A parameter as the service sees it: its own -o, else main.cf. */
+static const char *service_value(const struct service *s, const char *name)
+{
+	const char *v = service_param(s, name);
+	if (v == NULL)
+		v = param_find(name) != NULL ? cfg_str(name) : "";
+	return v;
+}
+
+/* A certificate is configured for S, in main.cf or by its own -o (either form). */
+static bool has_certificate(const struct service *s)
+{
+	const char *chain = service_value(s, "smtpd_tls_chain_files");
+	return *service_value(s, "smtpd_tls_cert_file") != '\0' || chain[strspn(chain, ", \t")] != '\0';
+}
+
 /* Decide which services run, and bind their sockets. */
 static int build_runs(struct master *m, bool fatal_bind)
 {
-	const char *cert = param_find("smtpd_tls_cert_file") ? cfg_str("smtpd_tls_cert_file") : "";
 	int rc = 0;
 
 	m->runs = xcalloc(m->table.count ? m->table.count : 1, sizeof(*m->runs));
@@ -113,10 +129,11 @@ static int build_runs(struct master *m, bool fatal_bind)
 		if (s->procs == 0) {
 			r->off = true;
 			msg_info("service %s is off (procs 0)", s->name);
-		} else if (service_needs_cert(s) && *cert == '\0') {
+		} else if (service_needs_cert(s) && !has_certificate(s)) {
 			r->off = true;
-			msg_info("service %s (port %d) is off: tls %s needs a certificate, and "
-				 "smtpd_tls_cert_file is not set", s->name, s->port, svc_tls_name(s->tls));
+			msg_info("service %s (port %d) is off: tls %s needs a certificate, and neither "
+				 "smtpd_tls_cert_file nor smtpd_tls_chain_files is set", s->name, s->port,
+				 svc_tls_name(s->tls));
 		} else if (access(r->path, X_OK) < 0) {
 			r->off = true;
 			msg_warn("service %s is off: cannot execute %s: %m", s->name, r->path);

@@ -6,7 +6,9 @@
  *
  * Runs in ternd (root or the instance owner). Between fork and exec the
  * child drops to mail_owner unless the service table says root, with
- * the same verified priv_drop_ids() every daemon uses; it asks for
+ * the same verified priv_drop_ids() every daemon uses (an inet service
+ * first gets its TLS certificate and key files opened, so that a key
+ * only root may read works for smtpd, which never runs as root); it asks for
  * SIGTERM if the master dies, after the drop because a credential change
  * clears that setting.
  */
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,6 +64,62 @@ static void place_fds(const struct run *r)
 	if (syscall(SYS_close_range, (unsigned)first_free, ~0U, 0) < 0)
 		for (int fd = first_free; fd < 1024; fd++)
 			close(fd);
+}
+
+/*
+ * The TLS files of an inet service: main.cf's smtpd_tls_cert_file,
+ * smtpd_tls_key_file and smtpd_tls_chain_files, or the service's own
+ * "-o name=value". Absolute paths of regular files only.
+ */
+static const char *const tls_params[] = { "smtpd_tls_cert_file", "smtpd_tls_key_file",
+	"smtpd_tls_chain_files" };
+
+static void open_file(const char *path, struct buf *env, int *n)
+{
+	if (path[0] != '/' || strchr(path, '\n') != NULL || *n >= DAEMON_MAX_FILES)
+		return;
+	/* O_NONBLOCK: a FIFO put there must not hang the master's child. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0)
+		return;		/* smtpd tries itself and says why */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fd > 65535) {
+		close(fd);
+		return;
+	}
+	buf_printf(env, "%d:%s\n", fd, path);
+	(*n)++;
+}
+
+static void open_words(const char *value, struct buf *env, int *n)
+{
+	char *copy = xstrdup(value), *save = NULL;
+	for (char *w = strtok_r(copy, ", \t", &save); w; w = strtok_r(NULL, ", \t", &save))
+		open_file(w, env, n);
+	free(copy);
+}
+
+/* In the child, after place_fds() and before the privilege drop. */
+static void pass_tls_files(const struct run *r)
+{
+	struct buf env = BUF_INIT;
+	int n = 0;
+
+	unsetenv(DAEMON_ENV_FILES);
+	if (r->svc->type != SVC_INET || r->svc->tls == SVC_TLS_NONE)
+		return;
+	for (size_t p = 0; p < sizeof(tls_params) / sizeof(tls_params[0]); p++) {
+		const char *name = tls_params[p];
+		/* The service's -o wins, as daemon_init() applies it last. */
+		const char *value = service_param(r->svc, name);
+		if (value == NULL && param_find(name) != NULL)
+			value = cfg_str(name);
+		if (value != NULL)
+			open_words(value, &env, &n);
+	}
+	if (n > 0)
+		setenv(DAEMON_ENV_FILES, buf_str(&env), 1);
+	buf_free(&env);
 }
 
 static void set_env(struct master *m, const struct run *r)
@@ -106,6 +165,7 @@ pid_t spawn_service(struct master *m, struct run *r)
 	reset_signals();
 	place_fds(r);
 	set_env(m, r);
+	pass_tls_files(r);
 	if (m->root && !r->svc->root) {
 		struct buf err = BUF_INIT;
 		if (priv_drop_ids(m->owner_uid, m->owner_gid, &err) < 0)

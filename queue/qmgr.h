@@ -56,8 +56,11 @@ long long qmgr_cfg_int(const char *name, long long dflt);
 /*
  * qmgr_smtp.c: deliver recipients idx[0..n) of the queue file to
  * nexthop ("[host]:port", "host:port", "domain") over SMTP. result is
- * called once per recipient: outcome 0 sent, 1 deferred, 2 bounced.
+ * called once per recipient: outcome 0 sent, 1 deferred, 2 bounced,
+ * 3 sent to a server that took the DSN request (NOTIFY went with the
+ * recipient, so that server reports success, not us: RFC 3461 6.2.1).
  */
+#define QMGR_SMTP_SENT_DSN	3
 typedef void (*smtp_result_fn)(void *ctx, size_t index, int outcome, const char *relay,
     const char *dsn, const char *text);
 void qmgr_smtp(struct qfile *q, const char *id, const char *nexthop, const size_t *idx, size_t n,

@@ -48,6 +48,8 @@ struct rstate {
 	char relay[300];
 	char dsn[16];
 	struct buf text;
+	int remote;		/* sent over SMTP: a success notice says "relayed" */
+	int dsn_passed;		/* the next hop took NOTIFY: it reports success */
 };
 
 struct attempt {
@@ -73,6 +75,8 @@ static void set(struct attempt *a, size_t i, enum outcome o, const char *relay, 
     const char *text)
 {
 	a->r[i].outcome = o;
+	a->r[i].remote = 0;
+	a->r[i].dsn_passed = 0;
 	strlcpy(a->r[i].relay, relay, sizeof(a->r[i].relay));
 	strlcpy(a->r[i].dsn, dsn, sizeof(a->r[i].dsn));
 	buf_reset(&a->r[i].text);
@@ -263,6 +267,8 @@ static int notify(struct attempt *a, enum bounce_kind kind, const size_t *idx, s
 		br[k].orcpt = rc->orcpt;
 		br[k].status = a->r[idx[k]].dsn;
 		br[k].diag = buf_str(&a->r[idx[k]].text);
+		if (kind == BOUNCE_DELIVERED && a->r[idx[k]].remote)
+			br[k].action = "relayed";	/* RFC 3464 2.3.3: no DSN beyond here */
 	}
 	m.rcpts = br;
 	m.nrcpt = count;
@@ -300,8 +306,11 @@ static void smtp_result(void *ctx, size_t i, int outcome, const char *relay, con
 
 	if (i >= a->n || a->r[i].outcome != OUT_NONE)
 		return;
-	set(a, i, outcome == 0 ? OUT_SENT : outcome == 1 ? OUT_DEFER : OUT_BOUNCE, relay, dsn, text);
-	if (outcome == 0) {
+	int sent = outcome == 0 || outcome == QMGR_SMTP_SENT_DSN;
+	set(a, i, sent ? OUT_SENT : outcome == 1 ? OUT_DEFER : OUT_BOUNCE, relay, dsn, text);
+	a->r[i].remote = 1;
+	a->r[i].dsn_passed = outcome == QMGR_SMTP_SENT_DSN;
+	if (sent) {
 		if (mark(a, i, QF_RCPT_DELIVERED) < 0)
 			a->mark_failed = 1;
 		else
@@ -420,7 +429,8 @@ static size_t settle(struct attempt *a, struct deferlog *dl)
 				fail[nfail++] = i;
 			else
 				quiet[nquiet++] = i;
-		} else if (r->outcome == OUT_SENT && wants(rc->notify, DSN_NOTIFY_SUCCESS)) {
+		} else if (r->outcome == OUT_SENT && wants(rc->notify, DSN_NOTIFY_SUCCESS)
+		    && !r->dsn_passed) {
 			ok[nok++] = i;
 		}
 	}

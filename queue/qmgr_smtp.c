@@ -47,6 +47,7 @@
 #include "mail/cleanup.h"
 #include "mail/config.h"
 #include "mail/qfile.h"
+#include "mail/smtp_cmd.h"
 #include "mail/smtp_reply.h"
 #include "queue/qmgr.h"
 #include "util/buf.h"
@@ -317,6 +318,25 @@ static const char *notify_words(int bits, char *out, size_t size)
 	return out;
 }
 
+/*
+ * " ORCPT=type;xtext": the queue keeps "type;address" decoded (or, from
+ * sendmail and alias expansion, a bare address, which is rfc822).
+ */
+static void add_orcpt(struct buf *out, const char *orcpt)
+{
+	const char *semi = strchr(orcpt, ';');
+	const char *addr = orcpt;
+
+	buf_adds(out, " ORCPT=");
+	if (semi != NULL && semi > orcpt) {
+		buf_add(out, orcpt, (size_t)(semi - orcpt) + 1);
+		addr = semi + 1;
+	} else {
+		buf_adds(out, "rfc822;");
+	}
+	smtp_xtext_encode(addr, strlen(addr), out);
+}
+
 /* The content with CRLF and dot-stuffing, ending in CRLF.CRLF. */
 static int send_content(struct conn *c, struct qfile *q)
 {
@@ -436,8 +456,11 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 			buf_adds(&mail, " BODY=8BITMIME");
 		if (c->esmtp_dsn && ret_attr && *ret_attr)
 			buf_printf(&mail, " RET=%s", ret_attr);
-		if (c->esmtp_dsn && envid && *envid)
-			buf_printf(&mail, " ENVID=%s", envid);
+		if (c->esmtp_dsn && envid && *envid) {
+			/* Stored decoded; on the wire it is xtext again (RFC 3461 4.4). */
+			buf_adds(&mail, " ENVID=");
+			smtp_xtext_encode(envid, strlen(envid), &mail);
+		}
 		command(c, "%s", buf_str(&mail));
 		buf_free(&mail);
 	}
@@ -461,8 +484,8 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 		buf_printf(&rcpt, "RCPT TO:<%s>", rc->address);
 		if (c->esmtp_dsn && rc->notify)
 			buf_printf(&rcpt, " NOTIFY=%s", notify_words(rc->notify, words, sizeof(words)));
-		if (c->esmtp_dsn && *rc->orcpt && strchr(rc->orcpt, ' ') == NULL)
-			buf_printf(&rcpt, " ORCPT=%s", rc->orcpt);
+		if (c->esmtp_dsn && *rc->orcpt)
+			add_orcpt(&rcpt, rc->orcpt);
 		command(c, "%s", buf_str(&rcpt));
 		buf_free(&rcpt);
 		code = reply(c, &text);
@@ -500,7 +523,8 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 	code = reply(c, &text);
 	if (code == 250) {
 		smtp_reply_status(code, buf_str(&text), dsn, sizeof(dsn));
-		all(j, done, 0, c->relay, dsn, buf_str(&text));
+		/* A server that does DSN got each NOTIFY and reports success itself. */
+		all(j, done, c->esmtp_dsn ? QMGR_SMTP_SENT_DSN : 0, c->relay, dsn, buf_str(&text));
 	} else {
 		said(why, c, buf_str(&text), "end of DATA");
 		smtp_reply_status(code < 0 ? 400 : code, buf_str(&text), dsn, sizeof(dsn));

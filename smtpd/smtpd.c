@@ -19,9 +19,11 @@
  *	-l host:port binds a listener itself.
  *
  * SECURITY
- *	smtpd talks to the network and runs as mail_owner. Started as root,
- *	it loads the TLS key and then drops to mail_owner (all ids,
- *	verified) before it accepts a single connection.
+ *	smtpd talks to the network and runs as mail_owner. ternd starts it
+ *	as mail_owner, with the listening sockets and the TLS certificate
+ *	and key files already open (a key may be readable by root only).
+ *	Started as root by hand, it loads the TLS key and then drops to
+ *	mail_owner (all ids, verified) before it accepts a connection.
  *
  * CONFIGURATION PARAMETERS
  *	See smtpd(8) in man/smtpd.8: every parameter read here and in the
@@ -359,6 +361,9 @@ int main(int argc, char **argv)
 	argv[nargs] = NULL;
 	if (daemon_init(nargs, argv, "smtpd", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM) != nargs)
 		usage();
+	/* Tests make queue writes fail to see that no 250 goes out (qfile.h). */
+	if (qfile_fault_from_env() != 0)
+		msg_fatal_status(EX_USAGE, "bad TERN_QFILE_FAULT");
 
 	/* Many sessions need many descriptors. */
 	struct rlimit rl;
@@ -377,6 +382,7 @@ int main(int argc, char **argv)
 		msg_fatal_status(EX_USAGE, "no listening socket (not started by ternd and no -l)");
 
 	settings();		/* loads the TLS key: before the privilege drop */
+	daemon_files_close();	/* the key and certificate files ternd opened */
 	drop_privileges();
 	if (smtpd_commit_init(smtpd.commit_threads) < 0)
 		msg_fatal("cannot start commit threads: %m");

@@ -27,6 +27,8 @@ struct bounce_rcpt {
 	const char *orcpt;	/* ORCPT ("rfc822;addr") or NULL */
 	const char *status;	/* enhanced status code, e.g. "5.1.1" */
 	const char *diag;	/* one line, e.g. "unknown user: \"x\"" */
+	const char *action;	/* NULL: the kind's; "relayed" for a DELIVERED notice of
+				   mail handed to a next hop that does not do DSN */
 };
 
 struct bounce_msg {

@@ -161,7 +161,7 @@ static void status_part(const struct bounce_msg *m, struct buf *out)
 			add_clean(out, r->orcpt);
 			buf_addc(out, '\n');
 		}
-		buf_printf(out, "Action: %s\n", action(m->kind));
+		buf_printf(out, "Action: %s\n", r->action != NULL ? r->action : action(m->kind));
 		buf_adds(out, "Status: ");
 		add_clean(out, r->status);
 		buf_addc(out, '\n');

@@ -137,6 +137,53 @@ static void usage(const char *name)
 	msg_fatal_status(EX_USAGE, "usage: %s [-c config_dir] [-o name=value] [-v]", name);
 }
 
+/* Files ternd opened for us (TERN_FILES: "FD:PATH" lines). */
+static struct {
+	int fd;
+	char *path;
+} files[DAEMON_MAX_FILES];
+static int nfiles;
+
+static void read_files(void)
+{
+	const char *v = getenv(DAEMON_ENV_FILES);
+	char *copy = xstrdup(v ? v : ""), *save = NULL;
+
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':'), *end;
+		long fd = strtol(line, &end, 10);
+		struct stat st;
+		if (colon == NULL || end != colon || fd <= 2 || fd > 65535 || nfiles == DAEMON_MAX_FILES
+		    || fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			msg_warn("ignoring %s entry \"%s\"", DAEMON_ENV_FILES, line);
+			continue;
+		}
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+		files[nfiles].fd = (int)fd;
+		files[nfiles].path = xstrdup(colon + 1);
+		nfiles++;
+	}
+	free(copy);
+}
+
+int daemon_file(const char *path)
+{
+	for (int i = 0; i < nfiles; i++)
+		if (files[i].fd >= 0 && strcmp(files[i].path, path) == 0)
+			return files[i].fd;
+	return -1;
+}
+
+void daemon_files_close(void)
+{
+	for (int i = 0; i < nfiles; i++) {
+		if (files[i].fd >= 0)
+			close(files[i].fd);
+		free(files[i].path);
+	}
+	nfiles = 0;
+}
+
 /* The sockets ternd passed, described by the environment. */
 static void read_listeners(void)
 {
@@ -180,8 +227,10 @@ static void read_service(const char *name)
 	if ((v = getenv(DAEMON_ENV_AUTH)) && (x = svc_auth_parse(v)) >= 0)
 		info.auth = (enum svc_auth)x;
 	read_listeners();
+	if (info.by_master)
+		read_files();
 	static const char *const vars[] = { DAEMON_ENV_SERVICE, DAEMON_ENV_TYPE, DAEMON_ENV_FDS,
-		DAEMON_ENV_ADDRS, DAEMON_ENV_TLS, DAEMON_ENV_AUTH, DAEMON_ENV_STDERR };
+		DAEMON_ENV_ADDRS, DAEMON_ENV_TLS, DAEMON_ENV_AUTH, DAEMON_ENV_STDERR, DAEMON_ENV_FILES };
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
 }

@@ -40,6 +40,10 @@
  *  - TERN_SERVICE, TERN_SERVICE_TYPE, TERN_TLS, TERN_AUTH: the service's
  *    name, type and tls/auth columns (see services.h);
  *  - TERN_LOG_STDERR=1: log to standard error as well (tern start -f).
+ *  - TERN_FILES: files ternd opened for the service before it dropped
+ *    privileges (an inet service's TLS certificate and key files, which
+ *    may be readable by root only): one "FD:PATH" per line; the daemon
+ *    gets each with daemon_file(PATH).
  * daemon_init() removes these variables so that programs the daemon runs
  * (pipe deliveries) never see them.
  */
@@ -66,6 +70,8 @@
 #define DAEMON_ENV_TLS		"TERN_TLS"
 #define DAEMON_ENV_AUTH		"TERN_AUTH"
 #define DAEMON_ENV_STDERR	"TERN_LOG_STDERR"
+#define DAEMON_ENV_FILES	"TERN_FILES"
+#define DAEMON_MAX_FILES	16
 
 struct daemon_listener {
 	int fd;
@@ -88,6 +94,16 @@ extern volatile sig_atomic_t daemon_stop;
 
 int daemon_init(int argc, char **argv, const char *name, int flags);
 const struct daemon_info *daemon_info(void);
+
+/*
+ * A file ternd opened for this daemon (TERN_FILES): a read-only
+ * descriptor for PATH, or -1 when ternd passed none (started by hand, or
+ * ternd could not open it); read it with pread() from offset 0, since
+ * the same file may be asked for twice. daemon_files_close() closes
+ * them all once the daemon has read what it needs.
+ */
+int daemon_file(const char *path);
+void daemon_files_close(void);
 
 /*
  * The privilege drop: setgroups (only the user's group), setresgid,

@@ -55,6 +55,18 @@ bool service_needs_cert(const struct service *s)
 	return s->type == SVC_INET && (s->tls == SVC_TLS_REQUIRED || s->tls == SVC_TLS_IMPLICIT);
 }
 
+const char *service_param(const struct service *s, const char *name)
+{
+	size_t len = strlen(name);
+	const char *value = NULL;
+
+	for (int i = 1; i + 1 < s->argc; i++)
+		if (strcmp(s->argv[i], "-o") == 0 && strncmp(s->argv[i + 1], name, len) == 0
+		    && s->argv[i + 1][len] == '=')
+			value = s->argv[i + 1] + len + 1;
+	return value;
+}
+
 static void service_clear(struct service *s)
 {
 	free(s->name);

@@ -71,6 +71,12 @@ const struct service *services_find(const struct service_table *t, const char *n
 
 /* A service that cannot run without a TLS certificate. */
 bool service_needs_cert(const struct service *s);
+/*
+ * The value the service's command gives parameter NAME with "-o
+ * NAME=value" (the last one wins, as daemon_init() applies them in
+ * order), or NULL when it sets none.
+ */
+const char *service_param(const struct service *s, const char *name);
 
 const char *svc_type_name(enum svc_type type);
 const char *svc_tls_name(enum svc_tls tls);

@@ -370,6 +370,21 @@ void smtp_rcpt_args_free(struct smtp_rcpt_args *a)
 	buf_free(&a->orcpt);
 }
 
+/*
+ * A decoded ENVID or ORCPT goes into the queue file and into the
+ * notices' header fields: no control characters (a NUL or a line end
+ * would cut or split them). Refused here, at MAIL or RCPT, not later.
+ */
+static bool printable(const struct buf *b)
+{
+	for (size_t i = 0; i < b->len; i++) {
+		unsigned char c = (unsigned char)b->data[i];
+		if (c < 32 || c == 127)
+			return false;
+	}
+	return true;
+}
+
 static enum smtp_path_err bad_param(struct buf *bad, const char *key)
 {
 	if (bad != NULL) {
@@ -428,7 +443,8 @@ enum smtp_path_err smtp_parse_mail(const char *arg, struct smtp_mail_args *out, 
 				return bad_param(bad, key);
 		} else if (strcmp(key, "ENVID") == 0) {
 			if (out->has_envid || val == NULL || vlen == 0 || vlen > 100
-			    || !smtp_xtext_decode(val, vlen, &out->envid))
+			    || !smtp_xtext_decode(val, vlen, &out->envid)
+			    || !printable(&out->envid))
 				return bad_param(bad, key);
 			out->has_envid = true;
 		} else if (strcmp(key, "AUTH") == 0) {
@@ -502,10 +518,8 @@ enum smtp_path_err smtp_parse_rcpt(const char *arg, struct smtp_rcpt_args *out, 
 				return bad_param(bad, key);
 			struct buf dec = BUF_INIT;
 			size_t tlen = (size_t)(semi - val);
-			bool ok = smtp_xtext_decode(semi + 1, vlen - tlen - 1, &dec) && dec.len > 0;
-			for (size_t i = 0; ok && i < dec.len; i++)
-				if ((unsigned char)dec.data[i] < 32)
-					ok = false;
+			bool ok = smtp_xtext_decode(semi + 1, vlen - tlen - 1, &dec) && dec.len > 0
+			    && printable(&dec);
 			if (ok) {
 				for (size_t i = 0; i < tlen; i++)
 					buf_addc(&out->orcpt, (char)tolower((unsigned char)val[i]));

@@ -38,6 +38,10 @@
 #   smtp_send FROM TO [SUBJECT]           send one message over SMTP to the
 #                                         instance (python3 smtplib); prints the
 #                                         server's reply to DATA
+#   submit [-f FROM] [-N N] [-R R] RCPT...  queue the message on stdin like
+#                                         sendmail; with TERN_SUBMIT=smtp over
+#                                         SMTP to the instance instead (through
+#                                         smtpd), so a delivery test runs both ways
 #   show_log                              print the instance's maillog to stderr
 # The cleanup trap (EXIT, INT, TERM) stops every instance made here, removes
 # its directory and the test users; tests must not set their own EXIT trap
@@ -174,6 +178,14 @@ test_user_add() {
 	if ! id "$1" >/dev/null 2>&1; then
 		useradd -m -s /bin/sh "$1" || fail "useradd $1"
 		_tern_users="$_tern_users $1"
+	fi
+}
+
+submit() {
+	if [ "${TERN_SUBMIT:-sendmail}" = smtp ]; then
+		python3 "$TERN_TOP/tests/e2e/smtp_submit.py" "$TERN_PORT" "$@"
+	else
+		sendmail "$@"
 	fi
 }
 

@@ -27,17 +27,17 @@ count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
 queue_empty() { [ -z "$(ternqueue -j)" ]; }
 
 # -N never: the failure is logged, nobody is told.
-msg never | sendmail -N never -f s1@localhost reject@localhost || fail "sendmail -N never"
+msg never | submit -N never -f s1@localhost reject@localhost || fail "submit -N never"
 wait_for_log 'to=<reject@localhost>.*status=bounced'
 # A marker sent afterwards arrives after any notice would have.
-msg marker | sendmail -f x@localhost s1@localhost || fail "sendmail marker"
+msg marker | submit -f x@localhost s1@localhost || fail "sendmail marker"
 wait_for_mail s1 1
 wait_for "an empty queue" queue_empty
 [ "$(count s1)" = 1 ] || fail "-N never still sent a notice"
 grep -q '^Subject: marker' "$(tern_newest_mail s1)" || fail "s1 got something else than the marker"
 
 # -N success: a delivery notice.
-msg success | sendmail -N success,failure -f s2@localhost rcpt2@localhost || fail "sendmail -N success"
+msg success | submit -N success,failure -f s2@localhost rcpt2@localhost || fail "sendmail -N success"
 wait_for_mail rcpt2 1
 wait_for_mail s2 1
 n=$(tern_newest_mail s2)
@@ -46,30 +46,30 @@ grep -q '^Action: delivered' "$n" || fail "no Action: delivered"
 grep -q '^Status: 2\.0\.0' "$n" || fail "no Status: 2.0.0"
 
 # -R full: the whole message comes back.
-msg full | sendmail -R full -f s3@localhost reject@localhost || fail "sendmail -R full"
+msg full | submit -R full -f s3@localhost reject@localhost || fail "sendmail -R full"
 wait_for_mail s3 1
 n=$(tern_newest_mail s3)
 grep -q '^Content-Type: message/rfc822' "$n" || fail "RET=FULL did not return message/rfc822"
 grep -q '^body line of full' "$n" || fail "RET=FULL did not return the body"
-msg hdrs | sendmail -R hdrs -f s4@localhost reject@localhost || fail "sendmail -R hdrs"
+msg hdrs | submit -R hdrs -f s4@localhost reject@localhost || fail "sendmail -R hdrs"
 wait_for_mail s4 1
 n=$(tern_newest_mail s4)
 grep -q '^Content-Type: text/rfc822-headers' "$n" || fail "RET=HDRS did not return the headers only"
 grep -q '^body line of hdrs' "$n" && fail "RET=HDRS returned the body"
 
 # A bounce of a bounce: to 2bounce_notice_recipient, from double-bounce@.
-msg double | sendmail -f '<>' reject@localhost || fail "sendmail -f <>"
+msg double | submit -f '<>' reject@localhost || fail "sendmail -f <>"
 wait_for_mail pm 1
 n=$(tern_newest_mail pm)
 grep -q '^Return-Path: <double-bounce@' "$n" || fail "the postmaster notice is not from double-bounce@"
 grep -q '^Final-Recipient: rfc822; reject@localhost' "$n" || fail "no Final-Recipient in the postmaster notice"
 
 # owner-lst receives the errors of lst's members; the sender hears nothing.
-msg listed | sendmail -f s5@localhost lst@localhost || fail "sendmail to the list"
+msg listed | submit -f s5@localhost lst@localhost || fail "sendmail to the list"
 wait_for_mail ann 1
 wait_for_mail listowner 1
 grep -q '^Action: failed' "$(tern_newest_mail listowner)" || fail "the owner got no failure notice"
-msg marker | sendmail -f x@localhost s5@localhost || fail "sendmail marker"
+msg marker | submit -f x@localhost s5@localhost || fail "sendmail marker"
 wait_for_mail s5 1
 wait_for "an empty queue" queue_empty
 [ "$(count s5)" = 1 ] || fail "the sender got the list's error"
@@ -78,7 +78,7 @@ wait_for "an empty queue" queue_empty
 tern_stop
 ternconf -e "soft_bounce = yes" || fail "ternconf -e"
 tern_start
-msg soft | sendmail -f s6@localhost reject@localhost || fail "sendmail soft"
+msg soft | submit -f s6@localhost reject@localhost || fail "sendmail soft"
 wait_for_log 'to=<reject@localhost>.*dsn=4\.1\.1, status=deferred'
 ternqueue -j | grep -q '"address": "reject@localhost"' || fail "the soft bounce is not in the queue"
 pass

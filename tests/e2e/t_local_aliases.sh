@@ -35,7 +35,7 @@ send() {	# send SENDER SUBJECT RCPT...
 	_from=$1 _subj=$2
 	shift 2
 	printf 'From: %s\nSubject: %s\n\nbody of %s\nFrom the middle of a line\n' \
-		"$_from" "$_subj" "$_subj" | sendmail -f "$_from" "$@" || fail "sendmail exited $?"
+		"$_from" "$_subj" "$_subj" | submit -f "$_from" "$@" || fail "submission exited $?"
 }
 
 send sender@localhost list team@localhost
@@ -88,7 +88,7 @@ grep -q '^Subject: rejected' "$b" || fail "the original headers are not returned
 grep -q '^Return-Path: <>' "$b" || fail "the bounce does not have the null sender"
 
 # A message that was already delivered to again@localhost here is a loop.
-printf 'Delivered-To: again@localhost\nSubject: looping\n\nx\n' | sendmail -f sender@localhost again@localhost
+printf 'Delivered-To: again@localhost\nSubject: looping\n\nx\n' | submit -f sender@localhost again@localhost
 wait_for_mail sender 2
 grep -q 'mail forwarding loop for again@localhost' "$(tern_newest_mail sender)" || fail "no loop bounce"
 [ -d "$TERN_DIR/mail/erin" ] && fail "a looping message was delivered"

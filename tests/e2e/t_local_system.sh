@@ -36,7 +36,7 @@ tern_start
 
 send() {	# send SENDER SUBJECT RCPT
 	printf 'From: %s\nSubject: %s\n\nbody of %s\nFrom the start of a line\n' "$1" "$2" "$2" |
-		sendmail -f "$1" "$3" || fail "sendmail exited $?"
+		submit -f "$1" "$3" || fail "submission exited $?"
 }
 count() { grep -c '^From ' "$spool/$1" 2>/dev/null || echo 0; }
 at_least() { [ "$(count "$1")" -ge "$2" ]; }
@@ -61,17 +61,23 @@ wait_for "the Maildir from .forward" sh -c "ls '$(home $u3)/Maildir/new' | grep 
 [ "$(stat -c %U "$(home $u3)/Maildir/new/$(ls "$(home $u3)/Maildir/new" | head -n 1)")" = $u3 ] ||
 	fail "the Maildir file does not belong to $u3"
 
-# Unknown user: a bounce to the sender.
-send $u4@localhost nobody nosuchuser-tern@localhost
-wait_for "the unknown-user bounce" at_least $u4 1
-grep -q 'unknown user: "nosuchuser-tern"' "$spool/$u4" || fail "no unknown-user diagnostic"
-grep -q '^Status: 5.1.1' "$spool/$u4" || fail "no 5.1.1"
+# Unknown user: a bounce to the sender; over SMTP, smtpd refuses it at RCPT.
+if [ "${TERN_SUBMIT:-}" = smtp ]; then
+	printf 'Subject: nobody\n\nx\n' | submit -f $u4@localhost nosuchuser-tern@localhost 2>"$TERN_DIR/rcpt.err"
+	[ $? = 69 ] || fail "smtpd took mail for an unknown user"
+	grep -q "550.*5\.1\.1" "$TERN_DIR/rcpt.err" || fail "not refused with 550 5.1.1: $(cat "$TERN_DIR/rcpt.err")"
+else
+	send $u4@localhost nobody nosuchuser-tern@localhost
+	wait_for "the unknown-user bounce" at_least $u4 1
+	grep -q 'unknown user: "nosuchuser-tern"' "$spool/$u4" || fail "no unknown-user diagnostic"
+	grep -q '^Status: 5.1.1' "$spool/$u4" || fail "no 5.1.1"
+fi
 
 # mailbox_size_limit: u1's mbox is already > 1500 bytes; two more messages of ~1800 bytes
 # cannot both fit in 4000. The bounce goes to u5, whose mbox is empty.
 big=$(head -c 1500 /dev/zero | tr '\0' 'x' | fold -w 70)
-printf 'Subject: big1\n\n%s\n' "$big" | sendmail -f $u5@localhost $u1@localhost || fail "sendmail big1"
-printf 'Subject: big2\n\n%s\n' "$big" | sendmail -f $u5@localhost $u1@localhost || fail "sendmail big2"
+printf 'Subject: big1\n\n%s\n' "$big" | submit -f $u5@localhost $u1@localhost || fail "submission big1"
+printf 'Subject: big2\n\n%s\n' "$big" | submit -f $u5@localhost $u1@localhost || fail "submission big2"
 wait_for "the size-limit bounce" grep -q 'mailbox_size_limit' "$spool/$u5"
 grep -q '^Status: 5.2.2' "$spool/$u5" || fail "no 5.2.2 for the size limit"
 [ "$(stat -c %s "$spool/$u1")" -le 4000 ] || fail "the mbox grew beyond mailbox_size_limit"

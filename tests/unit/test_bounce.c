@@ -119,7 +119,7 @@ static size_t count(const char *hay, const char *needle)
 	return n;
 }
 
-enum variant { V_PLAIN, V_FULL, V_FULL_TOO_BIG, V_8BIT, V_INJECT, V_NO_ORCPT, V_ENVID };
+enum variant { V_PLAIN, V_FULL, V_FULL_TOO_BIG, V_8BIT, V_INJECT, V_NO_ORCPT, V_ENVID, V_RELAYED };
 
 static const struct {
 	enum bounce_kind kind;
@@ -152,6 +152,9 @@ static const struct {
 	{.kind = BOUNCE_FAILED, .variant = V_NO_ORCPT, .reject = {"Original-Recipient"}},
 	{.kind = BOUNCE_FAILED, .variant = V_ENVID,
 	 .want = {"Original-Envelope-Id: env-42\n", "Original-Recipient: rfc822; plain@example.net\n"}},
+	{.kind = BOUNCE_DELIVERED, .variant = V_RELAYED,
+	 .want = {"Subject: Successful Mail Delivery Report\n", "Action: relayed\n"},
+	 .reject = {"Action: delivered", "Action: failed"}},
 };
 
 START_TEST(test_rows)
@@ -190,6 +193,9 @@ START_TEST(test_rows)
 	case V_ENVID:
 		m.envid = "env-42";
 		r.orcpt = "plain@example.net";
+		break;
+	case V_RELAYED:
+		r.action = "relayed";
 		break;
 	default:
 		break;

@@ -130,6 +130,44 @@ START_TEST(test_environment)
 }
 END_TEST
 
+/*
+ * TERN_FILES: each "FD:PATH" line whose descriptor is a regular file is
+ * found by its path; a socket, a closed descriptor or a malformed line is
+ * ignored; the variable is removed; daemon_files_close() closes them.
+ */
+START_TEST(test_files)
+{
+	char key[] = "/tmp/tern-key.XXXXXX";
+	int kfd = mkstemp(key);
+	ck_assert_int_ge(kfd, 0);
+	ck_assert_int_eq(write(kfd, "PEM", 3), 3);
+	make_config();
+	give_socket(0);
+	setenv(DAEMON_ENV_SERVICE, "smtp", 1);
+	setenv(DAEMON_ENV_TYPE, "inet", 1);
+	setenv(DAEMON_ENV_FDS, "1", 1);
+	setenv(DAEMON_ENV_ADDRS, "127.0.0.1:25", 1);
+	char env[512];
+	snprintf(env, sizeof(env), "%d:%s\n3:/etc/socket.pem\n999:/closed.pem\nnonsense\n:/x.pem\n",
+		 kfd, key);
+	setenv(DAEMON_ENV_FILES, env, 1);
+	char *argv[] = { "smtpd", "-c", dir, NULL };
+	daemon_init(3, argv, "smtpd", DAEMON_NO_CHDIR);
+	ck_assert_int_eq(daemon_file(key), kfd);
+	ck_assert_int_eq(daemon_file("/etc/socket.pem"), -1);
+	ck_assert_int_eq(daemon_file("/closed.pem"), -1);
+	ck_assert_int_eq(daemon_file("/x.pem"), -1);
+	ck_assert_int_eq(daemon_file("/not/passed.pem"), -1);
+	ck_assert_ptr_null(getenv(DAEMON_ENV_FILES));
+	ck_assert_int_eq(fcntl(kfd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	daemon_files_close();
+	ck_assert_int_eq(daemon_file(key), -1);
+	ck_assert_int_eq(fcntl(kfd, F_GETFD), -1);
+	unlink(key);
+	remove_config();
+}
+END_TEST
+
 /* -o overrides the column and main.cf; run by hand, no sockets. */
 START_TEST(test_overrides)
 {
@@ -248,6 +286,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_environment, 0, sizeof(env_cases) / sizeof(env_cases[0]));
 	tcase_add_test(tc, test_overrides);
+	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_chdir);
 	tcase_add_exit_test(tc, test_bad_option, EX_USAGE);
 	tcase_add_exit_test(tc, test_bad_override_value, EX_CONFIG);

@@ -203,6 +203,37 @@ START_TEST(test_needs_cert)
 }
 END_TEST
 
+/* service_param: the service's own -o NAME=value, the last one; NULL without. */
+static const struct {
+	const char *line, *name, *want;
+} param_cases[] = {
+	{ .line = "s inet 25 - - - 1 smtpd -o smtpd_tls_cert_file=/a.pem", .name = "smtpd_tls_cert_file",
+	  .want = "/a.pem" },
+	{ .line = "s inet 25 - - - 1 smtpd -o smtpd_tls_cert_file=/a -o smtpd_tls_cert_file=/b",
+	  .name = "smtpd_tls_cert_file", .want = "/b" },
+	{ .line = "s inet 25 - - - 1 smtpd -o smtpd_tls_cert_file_x=/a", .name = "smtpd_tls_cert_file" },
+	{ .line = "s inet 25 - - - 1 smtpd -o smtpd_tls=/a", .name = "smtpd_tls_cert_file" },
+	{ .line = "s inet 25 - - - 1 smtpd smtpd_tls_cert_file=/a", .name = "smtpd_tls_cert_file" },
+	{ .line = "s inet 25 - - - 1 smtpd -o smtpd_tls_chain_files=", .name = "smtpd_tls_chain_files",
+	  .want = "" },
+	{ .line = "s inet 25 - - - 1 smtpd", .name = "smtpd_tls_cert_file" },
+};
+
+START_TEST(test_service_param)
+{
+	struct service_table t;
+	struct buf err = BUF_INIT;
+	ck_assert_int_eq(services_parse(param_cases[_i].line, "t", &t, &err), 0);
+	const char *got = service_param(&t.svc[0], param_cases[_i].name);
+	if (param_cases[_i].want == NULL)
+		ck_assert_ptr_null(got);
+	else
+		ck_assert_str_eq(got, param_cases[_i].want);
+	services_free(&t);
+	buf_free(&err);
+}
+END_TEST
+
 /* The table make install writes must parse, with 25, 587 and 465. */
 START_TEST(test_default_table)
 {
@@ -238,6 +269,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_parse_table, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
 	tcase_add_loop_test(tc, test_names, 0, sizeof(name_cases) / sizeof(name_cases[0]));
 	tcase_add_test(tc, test_needs_cert);
+	tcase_add_loop_test(tc, test_service_param, 0, sizeof(param_cases) / sizeof(param_cases[0]));
 	tcase_add_test(tc, test_default_table);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -96,6 +96,10 @@ static const struct mail_row {
 	{.arg = "FROM:<a@b.test> RET=ALL", .err = SMTP_PATH_BAD_PARAM},
 	{.arg = "FROM:<a@b.test> ENVID=a+zz", .err = SMTP_PATH_BAD_PARAM},
 	{.arg = "FROM:<a@b.test> ENVID=a+4", .err = SMTP_PATH_BAD_PARAM},
+	{.arg = "FROM:<a@b.test> ENVID=a+20b", .addr = "a@b.test", .size = -1, .envid = "a b"},
+	{.arg = "FROM:<a@b.test> ENVID=a+0Ab", .err = SMTP_PATH_BAD_PARAM},
+	{.arg = "FROM:<a@b.test> ENVID=a+00b", .err = SMTP_PATH_BAD_PARAM},
+	{.arg = "FROM:<a@b.test> ENVID=a+7Fb", .err = SMTP_PATH_BAD_PARAM},
 	{.arg = "FROM:<a@b.test> XYZZY", .err = SMTP_PATH_BAD_PARAM},
 };
 
@@ -150,6 +154,8 @@ static const struct rcpt_row {
 	{.arg = "TO:<u@mx.test> ORCPT=u@x", .err = SMTP_PATH_BAD_PARAM},
 	{.arg = "TO:<u@mx.test> ORCPT=rfc822;", .err = SMTP_PATH_BAD_PARAM},
 	{.arg = "TO:<u@mx.test> ORCPT=rfc822;a+0Ab", .err = SMTP_PATH_BAD_PARAM},
+	{.arg = "TO:<u@mx.test> ORCPT=rfc822;a+7Fb", .err = SMTP_PATH_BAD_PARAM},
+	{.arg = "TO:<u@mx.test> ORCPT=rfc822;a+00b", .err = SMTP_PATH_BAD_PARAM},
 	{.arg = "TO:<u@mx.test> SIZE=1", .err = SMTP_PATH_BAD_PARAM},
 	{.arg = "FROM:<u@mx.test>", .err = SMTP_PATH_SYNTAX},
 	/* Malformed addresses: 501 5.1.3 from the engine, never a crash. */

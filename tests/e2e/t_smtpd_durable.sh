@@ -1,0 +1,133 @@
+#!/bin/sh
+# t_smtpd_durable.sh - smtpd answers 250 2.0.0 with the queue id only
+# once the queue file and its directory are fsynced: with the queue
+# file's fsync, the rename or the directory's fsync made to fail
+# (TERN_QFILE_FAULT, see lib/mail/qfile.h) the client gets 451 4.3.0 and
+# nothing stays in the queue, while the next message of the same session
+# is queued under the id its 250 names; with many sessions at once (shared
+# syncs) no 250 goes out while fsync or the batch's syncfs fails.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/smtpd_lib.sh"
+
+tern_instance
+incoming=$TERN_DIR/queue/incoming
+
+# send SUBJECT...: one session, one message per subject; prints "CODE TEXT" per message.
+send() {
+	python3 - "$SMTPD_PORT" "$@" <<'EOP'
+import smtplib, sys
+port, subjects = int(sys.argv[1]), sys.argv[2:]
+with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+    s.ehlo("durable.example")
+    for subj in subjects:
+        s.mail("d@example.org")
+        s.rcpt("postmaster@localhost")
+        code, text = s.data("Subject: %s\r\n\r\nbody\r\n" % subj)
+        print(code, text.decode(errors="replace"))
+EOP
+}
+
+# In incoming/ at all, under any name (temporary names start with a dot).
+files_in_incoming() { find "$incoming" -type f | wc -l; }
+
+# check_fault SPEC LOG_REGEX: the first message fails, the second is queued;
+# afterwards incoming/ holds $expected files (one per good message so far).
+check_fault() {
+	spec=$1 why=$2
+	: > "$TERN_DIR/maillog"
+	TERN_QFILE_FAULT=$spec smtpd_start
+	out=$(send "first-$spec" "second-$spec") || fail "$spec: client failed: $out"
+	first=$(echo "$out" | sed -n 1p) second=$(echo "$out" | sed -n 2p)
+	case $first in
+	"451 4.3.0 "*) ;;
+	*) fail "$spec: a failed commit was answered '$first'" ;;
+	esac
+	[ "$(queued_count "Subject: first-$spec")" = 0 ] || fail "$spec: the failed message is in the queue"
+	grep -Eq "$why" "$TERN_DIR/maillog" || { show_log; fail "$spec: no log line /$why/"; }
+	case $second in
+	"250 2.0.0 Ok: queued as "*) ;;
+	*) fail "$spec: the next message was answered '$second'" ;;
+	esac
+	id=${second##* }
+	[ -f "$incoming/$id" ] || fail "$spec: the 250 names $id, which is not in incoming/"
+	grep -q "^Subject: second-$spec" "$incoming/$id" || fail "$spec: $id holds another message"
+	smtpd_stop
+	[ "$(files_in_incoming)" = "$expected" ] || fail "$spec: $(files_in_incoming) files in incoming/, want $expected"
+}
+
+# A lone commit fsyncs the file, then the directory (before or after the
+# rename, see qfile.c); whichever fails, the client gets no 250.
+why='queue file write error: cannot (fsync|rename) queue'
+expected=1
+# The queue file's own fsync (the first fsync of a commit).
+check_fault fsync:1:EIO "$why"
+expected=2
+# The rename to the queue id.
+check_fault rename:1:ENOSPC "$why"
+expected=3
+# The directory's fsync (the second fsync): the renamed file is taken back.
+check_fault fsync:2:EIO "$why"
+
+# Every write failing: nothing is ever acknowledged.
+TERN_QFILE_FAULT=fsync:1:EIO:all smtpd_start
+out=$(send sticky1 sticky2) || fail "sticky: client failed"
+echo "$out" | grep -v '^451 4\.3\.0 ' && fail "a commit was acknowledged while every fsync fails"
+smtpd_stop
+[ "$(files_in_incoming)" = 3 ] || fail "sticky: files were left in incoming/"
+
+# Many sessions at once (the commit threads share syncs: one syncfs for a
+# batch, see qfile.c). Every fsync failing: no 250 at all. The batch's
+# syncfs failing: whatever got 250 is in incoming/ under the id it named,
+# whatever got 451 is not in the queue.
+burst() {	# burst TAG: 24 sessions x 3 messages; prints "CODE ID-or-subject" lines
+	python3 - "$SMTPD_PORT" "$1" <<'EOP'
+import smtplib, sys, threading
+port, tag = int(sys.argv[1]), sys.argv[2]
+out, errors = [], []
+def client(n):
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+            for i in range(3):
+                subj = "%s-%d-%d" % (tag, n, i)
+                s.mail("d@example.org"); s.rcpt("postmaster@localhost")
+                try:
+                    code, text = s.data("Subject: %s\r\n\r\nx\r\n" % subj)
+                except smtplib.SMTPDataError as e:
+                    code, text = e.smtp_code, e.smtp_error
+                text = text.decode(errors="replace")
+                out.append("%d %s" % (code, text.split()[-1] if code == 250 else subj))
+    except Exception as e:
+        errors.append(repr(e))
+ts = [threading.Thread(target=client, args=(n,)) for n in range(24)]
+[t.start() for t in ts]; [t.join() for t in ts]
+assert not errors, errors[:3]
+print("\n".join(out))
+EOP
+}
+before=$(files_in_incoming)
+TERN_QFILE_FAULT=fsync:1:EIO:all smtpd_start
+out=$(burst allfail) || fail "burst with every fsync failing: client error"
+[ "$(echo "$out" | wc -l)" = 72 ] || fail "burst: $(echo "$out" | wc -l) replies of 72"
+echo "$out" | grep -v '^451 ' && fail "a commit was acknowledged while every fsync fails (concurrent)"
+smtpd_stop
+[ "$(files_in_incoming)" = "$before" ] || fail "concurrent failures left files in incoming/"
+
+TERN_QFILE_FAULT=syncfs:1:EIO:all smtpd_start
+out=$(burst syncfs) || fail "burst with syncfs failing: client error"
+[ "$(echo "$out" | wc -l)" = 72 ] || fail "burst: $(echo "$out" | wc -l) replies of 72"
+echo "$out" | while read -r code what; do
+	case $code in
+	250) [ -f "$incoming/$what" ] || { echo "250 for $what, which is not in incoming/"; exit 1; } ;;
+	451) [ "$(queued_count "Subject: $what")" = 0 ] || { echo "$what got 451 but is queued"; exit 1; } ;;
+	*) echo "unexpected reply $code $what"; exit 1 ;;
+	esac
+done || fail "syncfs failures: a reply does not match the queue"
+[ "$(queued_count 'Subject: syncfs-')" = "$(echo "$out" | grep -c '^250 ')" ] \
+	|| fail "queued $(queued_count 'Subject: syncfs-') messages, acknowledged $(echo "$out" | grep -c '^250 ')"
+smtpd_stop
+
+# A bad fault specification is refused at start.
+TERN_QFILE_FAULT=fsync:x:EIO "$SMTPD_BIN" -c "$TERN_DIR" -l 127.0.0.1:$(free_port) >/dev/null 2>&1
+rc=$?
+[ $rc = 64 ] || fail "a bad TERN_QFILE_FAULT gave exit $rc, want 64"
+pass
