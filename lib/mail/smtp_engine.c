@@ -32,6 +32,7 @@ enum state {
 	ST_BDAT,		/* reading a BDAT chunk */
 	ST_AUTH,		/* reading a SASL response */
 	ST_AUTH_WAIT,		/* waiting for smtp_engine_auth_done */
+	ST_POLICY_WAIT,		/* waiting for smtp_engine_policy_done */
 	ST_COMMIT,		/* waiting for smtp_engine_commit_done */
 	ST_TLS,			/* waiting for smtp_engine_tls_done */
 	ST_CLOSED,		/* output what is queued, then close */
@@ -83,8 +84,18 @@ struct smtp_engine {
 
 	void *auth;
 	unsigned auth_failures;
-	/* A command pipelined behind AUTH, found while the answer was pending. */
-	char auth_pipe_cmd[12];
+	/*
+	 * A command that must not have been pipelined (behind AUTH, or any
+	 * command from a client not offered PIPELINING), found while its
+	 * answer was pending: refused once that answer is out.
+	 */
+	char pipe_cmd[12];
+
+	/* The command whose policy verdict is pending (ST_POLICY_WAIT). */
+	enum { PEND_NONE, PEND_HELO, PEND_MAIL, PEND_RCPT } pend;
+	char *pend_old_helo;	/* HELO: the name before, kept aside while the new one is judged */
+	bool pend_old_esmtp;
+	struct smtp_rcpt pend_rcpt;	/* RCPT: the recipient being judged */
 
 	unsigned errors, junk, messages, rcpt_total, commands;
 	unsigned errors_total;	/* for the statistics: errors is reset by a delivery */
@@ -95,6 +106,7 @@ struct smtp_engine {
 static void engine_log(struct smtp_engine *e, bool warning, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void process_held(struct smtp_engine *e);
+static void pending_clear(struct smtp_engine *e);
 
 static void engine_log(struct smtp_engine *e, bool warning, const char *fmt, ...)
 {
@@ -190,6 +202,7 @@ void smtp_engine_free(struct smtp_engine *e)
 {
 	if (e == NULL)
 		return;
+	pending_clear(e);
 	reset_transaction(e);
 	auth_reset(e);
 	free(e->client_name);
@@ -212,8 +225,26 @@ void smtp_engine_set_tls(struct smtp_engine *e, const char *version, const char 
 	refresh_info(e);
 }
 
+/* Forget a pending policy verdict (the session ended, or it was given). */
+static void pending_clear(struct smtp_engine *e)
+{
+	if (e->pend == PEND_HELO) {
+		/* e->helo holds the name being judged: put the old one back. */
+		free(e->helo);
+		e->helo = e->pend_old_helo;
+		e->si.esmtp = e->pend_old_esmtp;
+		refresh_info(e);
+	}
+	e->pend_old_helo = NULL;
+	free(e->pend_rcpt.addr);
+	free(e->pend_rcpt.orcpt);
+	e->pend_rcpt = (struct smtp_rcpt){0};
+	e->pend = PEND_NONE;
+}
+
 static void close_session(struct smtp_engine *e)
 {
+	pending_clear(e);
 	reset_transaction(e);
 	auth_reset(e);
 	e->state = ST_CLOSED;
@@ -261,13 +292,17 @@ static void reply(struct smtp_engine *e, const char *fmt, ...)
 }
 
 /* A callback's reply, checked: it must start with a 4xx/5xx code. */
-static const char *checked_reply(struct buf *r, const char *fallback)
+static const char *checked_text(const char *t, const char *fallback)
 {
-	const char *t = buf_str(r);
-	if (strlen(t) < 4 || (t[0] != '4' && t[0] != '5') || !isdigit((unsigned char)t[1])
+	if (t == NULL || strlen(t) < 4 || (t[0] != '4' && t[0] != '5') || !isdigit((unsigned char)t[1])
 	    || !isdigit((unsigned char)t[2]) || t[3] != ' ' || strpbrk(t, "\r\n") != NULL)
 		t = fallback;
 	return t;
+}
+
+static const char *checked_reply(struct buf *r, const char *fallback)
+{
+	return checked_text(buf_str(r), fallback);
 }
 
 static void reply_from(struct smtp_engine *e, struct buf *r, const char *fallback)
@@ -315,6 +350,12 @@ void smtp_engine_start(struct smtp_engine *e)
 	refresh_info(e);
 	if (e->ops->check_connect != NULL) {
 		enum smtp_verdict v = e->ops->check_connect(e->ctx, &e->si, &r);
+		if (v == SMTP_PENDING) {
+			/* Not possible here (see SMTP_PENDING): a temporary failure. */
+			v = SMTP_DISCONNECT;
+			buf_reset(&r);
+			buf_adds(&r, "421 4.3.0 Error: try again later");
+		}
 		if (v != SMTP_ACCEPT) {
 			/*
 			 * Refused instead of the greeting. As Postfix (and RFC 5321
@@ -364,38 +405,71 @@ static bool auth_offered(const struct smtp_engine *e)
 
 /* ---- commands ---- */
 
+static void helo_accept(struct smtp_engine *e, const char *arg, bool esmtp);
+
+/* A policy verdict was asked for and is given later (smtp_engine_policy_done). */
+static void wait_policy(struct smtp_engine *e, int what)
+{
+	e->pend = what;
+	e->state = ST_POLICY_WAIT;
+}
+
+/*
+ * The verdict on a HELO name: e->helo is the new name (judged and
+ * logged with it), the old one is aside in pend_old_helo.
+ */
+static void helo_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text)
+{
+	bool esmtp = e->si.esmtp;
+	if (v != SMTP_ACCEPT) {
+		reply_line(e, checked_text(text, "554 5.7.1 Access denied"));
+		log_reject(e, esmtp ? "EHLO" : "HELO", text ? text : "", NULL);
+	}
+	char *name = e->helo;
+	e->helo = e->pend_old_helo;
+	e->si.esmtp = e->pend_old_esmtp;
+	e->pend_old_helo = NULL;
+	e->pend = PEND_NONE;
+	refresh_info(e);
+	if (v != SMTP_ACCEPT) {
+		/* As in Postfix, a refused HELO changes nothing (not even the transaction). */
+		free(name);
+		if (v == SMTP_DISCONNECT)
+			close_session(e);
+		return;
+	}
+	helo_accept(e, name, esmtp);
+	free(name);
+}
+
 static void cmd_helo(struct smtp_engine *e, const char *arg, bool esmtp)
 {
 	if (!smtp_valid_helo(arg)) {
 		reply(e, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
 		return;
 	}
-	if (e->ops->check_helo != NULL) {
-		/* The new name is judged (and logged) while the old one is kept aside. */
-		struct buf r = BUF_INIT;
-		char *old_helo = e->helo;
-		bool old_esmtp = e->si.esmtp;
-		e->helo = xstrdup(arg);
-		e->si.esmtp = esmtp;
-		refresh_info(e);
-		enum smtp_verdict v = e->ops->check_helo(e->ctx, &e->si, &r);
-		if (v != SMTP_ACCEPT) {
-			reply_from(e, &r, "554 5.7.1 Access denied");
-			log_reject(e, esmtp ? "EHLO" : "HELO", buf_str(&r), NULL);
-		}
-		free(e->helo);
-		e->helo = old_helo;
-		e->si.esmtp = old_esmtp;
-		refresh_info(e);
-		if (v != SMTP_ACCEPT) {
-			/* As in Postfix, a refused HELO changes nothing (not even the transaction). */
-			buf_free(&r);
-			if (v == SMTP_DISCONNECT)
-				close_session(e);
-			return;
-		}
-		buf_free(&r);
+	if (e->ops->check_helo == NULL) {
+		helo_accept(e, arg, esmtp);
+		return;
 	}
+	/* The new name is judged (and logged) while the old one is kept aside. */
+	struct buf r = BUF_INIT;
+	e->pend = PEND_HELO;
+	e->pend_old_helo = e->helo;
+	e->pend_old_esmtp = e->si.esmtp;
+	e->helo = xstrdup(arg);
+	e->si.esmtp = esmtp;
+	refresh_info(e);
+	enum smtp_verdict v = e->ops->check_helo(e->ctx, &e->si, &r);
+	if (v == SMTP_PENDING)
+		wait_policy(e, PEND_HELO);
+	else
+		helo_decided(e, v, buf_str(&r));
+	buf_free(&r);
+}
+
+static void helo_accept(struct smtp_engine *e, const char *arg, bool esmtp)
+{
 	reset_transaction(e);
 	set_str(&e->helo, arg);
 	e->si.esmtp = esmtp;
@@ -457,6 +531,28 @@ static bool need_helo(struct smtp_engine *e)
 	return false;
 }
 
+/* The verdict on the sender (the transaction is open): answer MAIL. */
+static void mail_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text)
+{
+	struct buf r = BUF_INIT;
+	e->pend = PEND_NONE;
+	if (v != SMTP_ACCEPT) {
+		reply_line(e, checked_text(text, "554 5.7.1 Access denied"));
+		log_reject(e, "MAIL", text ? text : "", NULL);
+		reset_transaction(e);
+		if (v == SMTP_DISCONNECT)
+			close_session(e);
+	} else if (e->ops->check_rate != NULL && e->ops->check_rate(e->ctx, &e->si, &r) != SMTP_ACCEPT) {
+		reply_from(e, &r, "450 4.7.1 Error: too much mail from this client");
+		log_reject(e, "MAIL", buf_str(&r), NULL);
+		reset_transaction(e);
+	} else {
+		reply(e, "250 2.1.0 Ok");
+	}
+	refresh_info(e);
+	buf_free(&r);
+}
+
 static void cmd_mail(struct smtp_engine *e, const char *arg)
 {
 	const struct smtp_engine_cfg *c = e->cfg;
@@ -510,34 +606,48 @@ static void cmd_mail(struct smtp_engine *e, const char *arg)
 	}
 	e->sender = xstrdup(buf_str(&a.addr));
 	e->in_mail = true;
-	refresh_info(e);
-	enum smtp_verdict v = e->ops->check_mail != NULL
-			      ? e->ops->check_mail(e->ctx, &e->si, e->sender, &r) : SMTP_ACCEPT;
-	if (v != SMTP_ACCEPT) {
-		reply_from(e, &r, "554 5.7.1 Access denied");
-		log_reject(e, "MAIL", buf_str(&r), NULL);
-		reset_transaction(e);
-		if (v == SMTP_DISCONNECT)
-			close_session(e);
-		goto out;
-	}
-	if (e->ops->check_rate != NULL && e->ops->check_rate(e->ctx, &e->si, &r) != SMTP_ACCEPT) {
-		reply_from(e, &r, "450 4.7.1 Error: too much mail from this client");
-		log_reject(e, "MAIL", buf_str(&r), NULL);
-		reset_transaction(e);
-		goto out;
-	}
+	/* Kept now, so that a verdict given later finds them (a refusal resets them). */
 	e->ret = a.ret;
 	e->body = a.body;
 	e->smtputf8 = a.smtputf8;
 	if (a.has_envid)
 		e->envid = xstrdup(buf_str(&a.envid));
-	reply(e, "250 2.1.0 Ok");
+	refresh_info(e);
+	enum smtp_verdict v = e->ops->check_mail != NULL
+			      ? e->ops->check_mail(e->ctx, &e->si, e->sender, &r) : SMTP_ACCEPT;
+	if (v == SMTP_PENDING)
+		wait_policy(e, PEND_MAIL);
+	else
+		mail_decided(e, v, buf_str(&r));
 out:
 	refresh_info(e);
 	smtp_mail_args_free(&a);
 	buf_free(&bad);
 	buf_free(&r);
+}
+
+/* The verdict on the recipient in pend_rcpt: take it or refuse it. */
+static void rcpt_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text)
+{
+	struct smtp_rcpt pr = e->pend_rcpt;
+	e->pend_rcpt = (struct smtp_rcpt){0};
+	e->pend = PEND_NONE;
+	if (v != SMTP_ACCEPT) {
+		reply_line(e, checked_text(text, "554 5.7.1 Access denied"));
+		log_reject(e, "RCPT", text ? text : "", pr.addr);
+		free(pr.addr);
+		free(pr.orcpt);
+		if (v == SMTP_DISCONNECT)
+			close_session(e);
+		return;
+	}
+	if (e->nrcpt == e->rcpt_cap) {
+		e->rcpt_cap = e->rcpt_cap ? e->rcpt_cap * 2 : 4;
+		e->rcpts = xreallocarray(e->rcpts, e->rcpt_cap, sizeof(*e->rcpts));
+	}
+	e->rcpts[e->nrcpt++] = pr;
+	e->rcpt_total++;
+	reply(e, "250 2.1.5 Ok");
 }
 
 static void cmd_rcpt(struct smtp_engine *e, const char *arg)
@@ -590,26 +700,15 @@ static void cmd_rcpt(struct smtp_engine *e, const char *arg)
 		goto out;
 	}
 	refresh_info(e);
-	if (e->ops->check_rcpt != NULL) {
-		enum smtp_verdict v = e->ops->check_rcpt(e->ctx, &e->si, buf_str(&a.addr), &r);
-		if (v != SMTP_ACCEPT) {
-			reply_from(e, &r, "554 5.7.1 Access denied");
-			log_reject(e, "RCPT", buf_str(&r), buf_str(&a.addr));
-			if (v == SMTP_DISCONNECT)
-				close_session(e);
-			goto out;
-		}
-	}
-	if (e->nrcpt == e->rcpt_cap) {
-		e->rcpt_cap = e->rcpt_cap ? e->rcpt_cap * 2 : 4;
-		e->rcpts = xreallocarray(e->rcpts, e->rcpt_cap, sizeof(*e->rcpts));
-	}
-	struct smtp_rcpt *rc = &e->rcpts[e->nrcpt++];
-	rc->addr = xstrdup(buf_str(&a.addr));
-	rc->notify = a.notify;
-	rc->orcpt = a.orcpt.len ? xstrdup(buf_str(&a.orcpt)) : NULL;
-	e->rcpt_total++;
-	reply(e, "250 2.1.5 Ok");
+	e->pend_rcpt.addr = xstrdup(buf_str(&a.addr));
+	e->pend_rcpt.notify = a.notify;
+	e->pend_rcpt.orcpt = a.orcpt.len ? xstrdup(buf_str(&a.orcpt)) : NULL;
+	enum smtp_verdict v = e->ops->check_rcpt != NULL
+			      ? e->ops->check_rcpt(e->ctx, &e->si, e->pend_rcpt.addr, &r) : SMTP_ACCEPT;
+	if (v == SMTP_PENDING)
+		wait_policy(e, PEND_RCPT);
+	else
+		rcpt_decided(e, v, buf_str(&r));
 out:
 	smtp_rcpt_args_free(&a);
 	buf_free(&bad);
@@ -653,6 +752,12 @@ static enum smtp_verdict data_verdict(struct smtp_engine *e, bool end, struct bu
 		return SMTP_ACCEPT;
 	refresh_info(e);
 	enum smtp_verdict v = e->ops->check_data(e->ctx, &e->si, e->nrcpt, end, r);
+	if (v == SMTP_PENDING) {
+		/* Not possible here (see SMTP_PENDING): a temporary failure. */
+		v = SMTP_REJECT;
+		buf_reset(r);
+		buf_adds(r, "451 4.3.0 Error: try again later");
+	}
 	if (v != SMTP_ACCEPT)
 		log_reject(e, end ? "END-OF-MESSAGE" : "DATA", checked_reply(r, "554 5.7.1 Access denied"), NULL);
 	return v;
@@ -1032,10 +1137,45 @@ void smtp_engine_auth_done(struct smtp_engine *e, enum smtp_auth_status st,
 	hard_error_check(e);
 	if (e->state == ST_CLOSED)
 		return;
-	if (e->auth_pipe_cmd[0] != '\0') {
+	if (e->pipe_cmd[0] != '\0') {
 		/* Answer the AUTH first, then refuse what was sent behind it. */
-		sync_error(e, e->auth_pipe_cmd);
-		e->auth_pipe_cmd[0] = '\0';
+		sync_error(e, e->pipe_cmd);
+		e->pipe_cmd[0] = '\0';
+		return;
+	}
+	process_held(e);
+}
+
+void smtp_engine_policy_done(struct smtp_engine *e, enum smtp_verdict v, const char *text)
+{
+	if (e->state != ST_POLICY_WAIT)
+		return;
+	e->state = ST_CMD;
+	if (v == SMTP_PENDING) {
+		/* A driver that says "later" twice is broken: do not wait forever. */
+		v = SMTP_REJECT;
+		text = "451 4.3.0 Error: try again later";
+	}
+	switch (e->pend) {
+	case PEND_HELO:
+		helo_decided(e, v, text);
+		break;
+	case PEND_MAIL:
+		mail_decided(e, v, text);
+		break;
+	case PEND_RCPT:
+		rcpt_decided(e, v, text);
+		break;
+	case PEND_NONE:
+		break;
+	}
+	hard_error_check(e);
+	if (e->state == ST_CLOSED)
+		return;
+	if (e->pipe_cmd[0] != '\0') {
+		/* Answer the command first, then refuse what was sent behind it. */
+		sync_error(e, e->pipe_cmd);
+		e->pipe_cmd[0] = '\0';
 		return;
 	}
 	process_held(e);
@@ -1288,8 +1428,8 @@ static void handle_line(struct smtp_engine *e, const char *p, size_t n, bool mor
 		return;		/* the caller discards the rest */
 	if (!e->pipelining_offered || ends_group(cmd.verb)) {
 		const char *name = cmd.verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : cmd.name;
-		if (e->state == ST_AUTH_WAIT)
-			strlcpy(e->auth_pipe_cmd, name, sizeof(e->auth_pipe_cmd));
+		if (e->state == ST_AUTH_WAIT || e->state == ST_POLICY_WAIT)
+			strlcpy(e->pipe_cmd, name, sizeof(e->pipe_cmd));
 		else
 			sync_error(e, name);
 	}
@@ -1544,6 +1684,7 @@ void smtp_engine_input(struct smtp_engine *e, const char *data, size_t len)
 	case ST_NEW:
 	case ST_COMMIT:
 	case ST_AUTH_WAIT:
+	case ST_POLICY_WAIT:
 		buf_add(&e->in, data, len);
 		return;
 	case ST_TLS:
@@ -1605,6 +1746,8 @@ int smtp_engine_flags(const struct smtp_engine *e)
 		f |= SMTP_WAIT_COMMIT;
 	if (e->state == ST_AUTH_WAIT)
 		f |= SMTP_WAIT_AUTH;
+	if (e->state == ST_POLICY_WAIT)
+		f |= SMTP_WAIT_POLICY;
 	if (e->state == ST_DATA || e->state == ST_BDAT)
 		f |= SMTP_IN_DATA;
 	if (e->in_mail)

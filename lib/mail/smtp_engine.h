@@ -106,6 +106,13 @@ enum smtp_verdict {
 	SMTP_ACCEPT = 0,		/* go on */
 	SMTP_REJECT = 1,		/* send the reply line the callback put in reply */
 	SMTP_DISCONNECT = 2,		/* send the reply and close (421 ...) */
+	/*
+	 * check_helo, check_mail and check_rcpt only: the answer comes
+	 * later (e.g. after a DNS lookup on a worker thread); the engine
+	 * holds all further input until smtp_engine_policy_done(). Elsewhere
+	 * it is taken as a temporary failure.
+	 */
+	SMTP_PENDING = 3,
 };
 
 /* Results of msg_finish. */
@@ -146,6 +153,16 @@ struct smtp_engine_ops {
 			const char *sender, struct buf *reply);
 	enum smtp_verdict (*check_rcpt)(void *ctx, const struct smtp_session_info *si,
 			const char *rcpt, struct buf *reply);
+	/*
+	 * check_helo, check_mail and check_rcpt may return SMTP_PENDING:
+	 * the driver then calls smtp_engine_policy_done() with the verdict
+	 * (from its own thread), unless the session ended meanwhile
+	 * (smtp_engine_eof, _timeout or _free), in which case it drops the
+	 * answer. While a decision is pending, si and its strings stay valid
+	 * and unchanged, so the driver may evaluate again with
+	 * smtp_engine_info(); the address being judged is the driver's to
+	 * keep (the engine's copy is not exported).
+	 */
 	/* VRFY when enabled: 250/252 or 550 in reply. */
 	void (*vrfy)(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply);
 	/*
@@ -235,6 +252,9 @@ void smtp_engine_output_done(struct smtp_engine *e, size_t n);
 #define SMTP_IN_DATA		0x08	/* receiving message content */
 #define SMTP_IN_TRANSACTION	0x10	/* between MAIL and the end of the message */
 #define SMTP_WAIT_AUTH		0x20	/* auth_step pending: do not expect progress */
+#define SMTP_WAIT_POLICY	0x40	/* a policy verdict pending: do not expect progress */
+/* Any answer the driver owes the engine: stop reading until it is given. */
+#define SMTP_WAIT_ANY		(SMTP_WAIT_COMMIT | SMTP_WAIT_AUTH | SMTP_WAIT_POLICY)
 int smtp_engine_flags(const struct smtp_engine *e);
 /* Milliseconds to wait before sending the output (error/auth slow-down); resets it. */
 unsigned smtp_engine_take_delay(struct smtp_engine *e);
@@ -248,6 +268,14 @@ void smtp_engine_tls_done(struct smtp_engine *e, bool ok, const char *version, c
  */
 void smtp_engine_auth_done(struct smtp_engine *e, enum smtp_auth_status st,
 		const char *data, size_t len);
+/*
+ * A pending policy check (check_helo, check_mail or check_rcpt returned
+ * SMTP_PENDING) was decided: v is SMTP_ACCEPT, SMTP_REJECT or
+ * SMTP_DISCONNECT, reply the reply line for the last two (NULL or a
+ * line without a 4xx/5xx code: the engine's default). The command is
+ * then answered and the input held meanwhile processed, in order.
+ */
+void smtp_engine_policy_done(struct smtp_engine *e, enum smtp_verdict v, const char *reply);
 /* A pending commit finished: result SMTP_COMMIT_OK/TEMPFAIL/REJECT. */
 void smtp_engine_commit_done(struct smtp_engine *e, enum smtp_commit result,
 		const char *queue_id, const char *reason);

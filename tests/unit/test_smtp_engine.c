@@ -980,6 +980,210 @@ START_TEST(test_async_auth)
 }
 END_TEST
 
+/*
+ * Policy verdicts answered later (SMTP_PENDING, as smtpd does when a
+ * restriction needs DNS): names starting with "slow" are decided only
+ * when the row says DONE, by the rest of the name: "slow-ok" accepts,
+ * "slow-no" refuses with 450, "slow-bye" closes with 421.
+ */
+static struct {
+	bool waiting;
+	enum smtp_verdict v;
+	char reply[200];
+	int asked;			/* callbacks called */
+	char stage[8];			/* HELO, MAIL, RCPT: what is waiting */
+} later;
+
+static enum smtp_verdict later_decide(const char *stage, const char *name, struct buf *reply)
+{
+	later.asked++;
+	if (strncmp(name, "slow", 4) != 0)
+		return SMTP_ACCEPT;
+	later.waiting = true;
+	strlcpy(later.stage, stage, sizeof(later.stage));
+	if (strncmp(name, "slow-ok", 7) == 0) {
+		later.v = SMTP_ACCEPT;
+		later.reply[0] = '\0';
+	} else if (strncmp(name, "slow-bye", 8) == 0) {
+		later.v = SMTP_DISCONNECT;
+		strlcpy(later.reply, "421 4.3.0 mx.test bye", sizeof(later.reply));
+	} else {
+		later.v = SMTP_REJECT;
+		snprintf(later.reply, sizeof(later.reply), "450 4.1.2 <%s>: %s rejected: Domain not found",
+				name, stage);
+	}
+	buf_adds(reply, "ignored while pending");
+	return SMTP_PENDING;
+}
+
+static enum smtp_verdict later_helo(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	return later_decide("HELO", si->helo, reply);
+}
+
+static enum smtp_verdict later_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	return later_decide("MAIL", sender, reply);
+}
+
+static enum smtp_verdict later_rcpt(void *ctx, const struct smtp_session_info *si, const char *rcpt,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	return later_decide("RCPT", rcpt, reply);
+}
+
+static const struct smtp_engine_ops later_ops = {
+	.check_helo = later_helo,
+	.check_mail = later_mail,
+	.check_rcpt = later_rcpt,
+	.msg_open = stub_open,
+	.msg_write = stub_write,
+	.msg_finish = stub_finish,
+	.msg_abort = stub_abort,
+};
+
+#define NOTYET	"\001NOTYET"	/* deliver PENDING again: a broken driver */
+#define LATER_NO(n, what) "450 4.1.2 <" n ">: " what " rejected: Domain not found\r\n"
+
+static const struct later_row {
+	const char *name;
+	int opts;
+	const char *in[10];
+	const char *want_waiting;	/* output when the first DONE comes */
+	const char *want;
+	const char *want_env;		/* substring of the envelope log */
+	int want_queued;
+	bool want_closed;
+} later_rows[] = {
+	{.name = "rcpt later, pipelined commands held and answered in order",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<slow-ok@x.test>\r\nRCPT TO:<u@mx.test>\r\nDATA\r\n",
+		DONE, "x\r\n.\r\n"},
+	 .want_waiting = G E MAILOK,
+	 .want = G E MAILOK RCPTOK RCPTOK GO "250 2.0.0 Ok: queued as QID1\r\n",
+	 .want_env = "to=<slow-ok@x.test>/0/- to=<u@mx.test>/0/-", .want_queued = 1},
+	{.name = "rcpt later, refused; the next one taken",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<slow-no@x.test> NOTIFY=NEVER\r\nRCPT TO:<u@mx.test>\r\nDATA\r\n",
+		DONE, "x\r\n.\r\n"},
+	 .want_waiting = G E MAILOK,
+	 .want = G E MAILOK LATER_NO("slow-no@x.test", "RCPT") RCPTOK GO "250 2.0.0 Ok: queued as QID1\r\n",
+	 .want_env = "from=<a@b.test> ret=0 envid=- body=0 utf8=0 proto=ESMTP tls=0 user=- to=<u@mx.test>/0/-",
+	 .want_queued = 1},
+	{.name = "rcpt later, two in a row",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<slow-ok@x.test>\r\nRCPT TO:<slow-no@y.test>\r\nQUIT\r\n",
+		DONE, DONE},
+	 .want_waiting = G E MAILOK,
+	 .want = G E MAILOK RCPTOK LATER_NO("slow-no@y.test", "RCPT") BYE, .want_closed = true},
+	{.name = "client gone while waiting: the late verdict is dropped",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<slow-ok@x.test>\r\nDATA\r\n", EOFMARK, DONE},
+	 .want_waiting = G E MAILOK, .want = G E MAILOK, .want_closed = true},
+	{.name = "timeout while waiting",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<slow-ok@x.test>\r\n", TIMEOUT, DONE},
+	 .want_waiting = G E MAILOK "421 4.4.2 mx.test Error: timeout exceeded\r\n",
+	 .want = G E MAILOK "421 4.4.2 mx.test Error: timeout exceeded\r\n", .want_closed = true},
+	{.name = "421 later: what was held is never executed",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<slow-bye@x.test>\r\nRCPT TO:<u@mx.test>\r\n", DONE},
+	 .want_waiting = G E MAILOK, .want = G E MAILOK "421 4.3.0 mx.test bye\r\n", .want_closed = true},
+	{.name = "no PIPELINING offered: answered, then refused",
+	 .in = {"HELO c\r\n", "MAIL FROM:<a@b.test>\r\n", "RCPT TO:<slow-ok@x.test>\r\nDATA\r\n", DONE},
+	 .want_waiting = G "250 mx.test\r\n" MAILOK,
+	 .want = G "250 mx.test\r\n" MAILOK RCPTOK SYNC, .want_closed = true},
+	{.name = "a driver that says later twice gets a temporary failure",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", "RCPT TO:<slow-ok@x.test>\r\n", NOTYET, "RCPT TO:<u@mx.test>\r\n"},
+	 .want_waiting = G E MAILOK, .want = G E MAILOK "451 4.3.0 Error: try again later\r\n" RCPTOK},
+	{.name = "mail later, rcpt held behind it",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<slow-ok@b.test> RET=HDRS ENVID=e1\r\nRCPT TO:<u@mx.test>\r\nDATA\r\n", DONE,
+		"x\r\n.\r\n"},
+	 .want_waiting = G E, .want = G E MAILOK RCPTOK GO "250 2.0.0 Ok: queued as QID1\r\n",
+	 .want_env = "from=<slow-ok@b.test> ret=2 envid=e1", .want_queued = 1},
+	{.name = "mail later, refused: the transaction is gone",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<slow-no@b.test>\r\nRCPT TO:<u@mx.test>\r\n", DONE, "MAIL FROM:<a@b.test>\r\n"},
+	 .want_waiting = G E,
+	 .want = G E LATER_NO("slow-no@b.test", "MAIL") "503 5.5.1 Error: need MAIL command\r\n" MAILOK},
+	{.name = "helo later, accepted",
+	 .in = {"EHLO slow-ok.test\r\n", "MAIL FROM:<a@b.test>\r\n", DONE},
+	 .want_waiting = G, .want = G E MAILOK},
+	{.name = "helo later, refused: the old name stays", .opts = O_HELO_REQUIRED,
+	 .in = {"HELO c\r\n", "HELO slow-no.test\r\n", DONE, "MAIL FROM:<a@b.test>\r\n"},
+	 .want_waiting = G "250 mx.test\r\n",
+	 .want = G "250 mx.test\r\n" LATER_NO("slow-no.test", "HELO") MAILOK},
+	{.name = "helo later, client gone",
+	 .in = {"HELO c\r\n", "EHLO slow-ok.test\r\n", EOFMARK, DONE},
+	 .want_waiting = G "250 mx.test\r\n", .want = G "250 mx.test\r\n", .want_closed = true},
+};
+
+START_TEST(test_policy_later)
+{
+	const struct later_row *r = &later_rows[_i];
+	struct smtp_engine_cfg cfg;
+	struct buf out = BUF_INIT;
+	bool first_done = true;
+	setup_cfg(&cfg, r->opts);
+	memset(&later, 0, sizeof(later));
+	buf_reset(&envlog);
+	queued = aborted = opened = 0;
+	commit_pending = false;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &later_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	drain(e, &out);
+	for (int i = 0; i < 10 && r->in[i] != NULL; i++) {
+		const char *p = r->in[i];
+		if (strcmp(p, DONE) == 0 || strcmp(p, NOTYET) == 0) {
+			if (first_done)
+				ck_assert_msg(strcmp(buf_str(&out), r->want_waiting) == 0,
+						"%s: while waiting\n got: [%s]\nwant: [%s]", r->name, buf_str(&out),
+						r->want_waiting);
+			first_done = false;
+			bool gone = smtp_engine_flags(e) & SMTP_WANT_CLOSE;
+			ck_assert_msg(later.waiting, "%s: nothing pending at %d", r->name, i);
+			ck_assert_msg(gone || (smtp_engine_flags(e) & SMTP_WAIT_POLICY), "%s: not waiting at %d",
+					r->name, i);
+			if (!gone && strcmp(later.stage, "RCPT") == 0)
+				ck_assert_str_eq(smtp_engine_info(e)->sender, "a@b.test");
+			if (!gone && strcmp(later.stage, "HELO") == 0)
+				ck_assert_msg(strncmp(smtp_engine_info(e)->helo, "slow", 4) == 0, "%s: helo", r->name);
+			later.waiting = false;
+			/* Commands held meanwhile were not looked at. */
+			int asked = later.asked;
+			if (strcmp(p, NOTYET) == 0)
+				smtp_engine_policy_done(e, SMTP_PENDING, "ignored");
+			else
+				smtp_engine_policy_done(e, later.v, later.reply[0] ? later.reply : NULL);
+			ck_assert_msg(gone || asked <= later.asked, "%s", r->name);
+		} else if (strcmp(p, EOFMARK) == 0) {
+			smtp_engine_eof(e);
+		} else if (strcmp(p, TIMEOUT) == 0) {
+			smtp_engine_timeout(e);
+		} else {
+			int asked = later.asked;
+			bool was_waiting = smtp_engine_flags(e) & SMTP_WAIT_POLICY;
+			smtp_engine_input(e, p, strlen(p));
+			if (was_waiting)
+				ck_assert_msg(later.asked == asked, "%s: asked while waiting", r->name);
+		}
+		drain(e, &out);
+	}
+	ck_assert_msg(strcmp(buf_str(&out), r->want) == 0, "%s:\n got: [%s]\nwant: [%s]", r->name,
+			buf_str(&out), r->want);
+	check_status_codes(r->name, buf_str(&out));
+	if (r->want_env != NULL)
+		ck_assert_msg(strstr(buf_str(&envlog), r->want_env) != NULL, "%s: envelope [%s] lacks [%s]",
+				r->name, buf_str(&envlog), r->want_env);
+	ck_assert_msg(queued == r->want_queued, "%s: queued %d, want %d", r->name, queued, r->want_queued);
+	ck_assert_msg(!!(smtp_engine_flags(e) & SMTP_WANT_CLOSE) == r->want_closed, "%s: closed", r->name);
+	ck_assert_msg(!(smtp_engine_flags(e) & SMTP_WAIT_POLICY), "%s: still waiting", r->name);
+	smtp_engine_free(e);
+	ck_assert_msg(opened == queued + aborted, "%s: opened %d queued %d aborted %d", r->name,
+			opened, queued, aborted);
+	buf_free(&out);
+}
+END_TEST
+
 /* Idle sessions keep no buffers. */
 START_TEST(test_idle_buffers)
 {
@@ -1145,6 +1349,7 @@ int main(void)
 	tcase_add_test(tc, test_delays);
 	tcase_add_test(tc, test_idle_buffers);
 	tcase_add_loop_test(tc, test_async_auth, 0, (int)(sizeof(async_rows) / sizeof(async_rows[0])));
+	tcase_add_loop_test(tc, test_policy_later, 0, (int)(sizeof(later_rows) / sizeof(later_rows[0])));
 	tcase_add_test(tc, test_run_fd);
 	tcase_add_loop_test(tc, test_smuggling, 0, (int)(sizeof(smuggles) / sizeof(smuggles[0])) * 4);
 	suite_add_tcase(s, tc);
