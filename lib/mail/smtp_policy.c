@@ -108,6 +108,8 @@ static const char *class_params[CL_COUNT] = {
 
 struct smtp_policy {
 	struct cidr_list mynetworks;
+	struct sockaddr_in dns_servers[SMTP_POLICY_DNS_SERVERS];	/* smtpd_dns_servers */
+	size_t ndns_servers;
 	struct rlist lists[CL_COUNT];
 	struct maplist *virtual_maps;
 	bool reject_unlisted;
@@ -120,9 +122,12 @@ struct subject {
 	const struct smtp_session_info *si;
 	const char *rcpt;
 	size_t nrcpt;		/* accepted recipients, at DATA and end of data */
+	/* DNS answers known so far; NULL: look domains up here and now. */
+	struct smtp_policy_dns *dns;
 };
 
-enum result { RES_DUNNO, RES_PERMIT, RES_REJECT };
+/* RES_PENDING: a DNS answer is missing (s->dns->need names the domain). */
+enum result { RES_DUNNO, RES_PERMIT, RES_REJECT, RES_PENDING };
 
 static bool known_param(const char *name)
 {
@@ -180,6 +185,12 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 		return NULL;
 	}
 	buf_free(&nerr);
+	if (known_param("smtpd_dns_servers")
+	    && smtp_policy_dns_servers(cfg_str("smtpd_dns_servers"), p->dns_servers,
+			&p->ndns_servers, err) < 0) {
+		smtp_policy_free(p);
+		return NULL;
+	}
 	for (int c = 0; c < CL_COUNT; c++)
 		if (compile(p, c, err) < 0) {
 			smtp_policy_free(p);
@@ -510,22 +521,123 @@ static bool fqdn(const char *domain)
 	return *domain != '\0' && (strchr(domain, '.') != NULL || domain[0] == '[');
 }
 
-/* Does the domain exist in the DNS (MX, A or AAAA)? 1 yes, 0 no, -1 temporary failure. */
-static int domain_exists(const char *domain)
+/*
+ * Does the domain exist in the DNS (MX, A or AAAA)? 1 yes, 0 no, -1
+ * temporary failure. A resolver state of its own (res_ninit), so that
+ * threads never share one, pointed at smtpd_dns_servers when set.
+ */
+static int domain_exists(const char *domain, const struct sockaddr_in *servers, size_t nservers)
 {
 	unsigned char answer[1024];
 	int types[] = {ns_t_mx, ns_t_a, ns_t_aaaa};
 	bool tempfail = false;
-	for (size_t i = 0; i < 3; i++) {
-		h_errno = 0;
-		if (res_query(domain, ns_c_in, types[i], answer, sizeof(answer)) > 0)
-			return 1;
-		if (h_errno == HOST_NOT_FOUND)
-			return 0;
-		if (h_errno == TRY_AGAIN || h_errno == NO_RECOVERY)
+	struct __res_state st;
+	memset(&st, 0, sizeof(st));
+	if (res_ninit(&st) != 0) {
+		res_nclose(&st);
+		return -1;
+	}
+	if (nservers > 0) {
+		for (size_t i = 0; i < nservers && i < SMTP_POLICY_DNS_SERVERS; i++)
+			st.nsaddr_list[i] = servers[i];
+		st.nscount = (int)nservers;
+	}
+	int result = -2;
+	for (size_t i = 0; i < 3 && result == -2; i++) {
+		st.res_h_errno = 0;
+		if (res_nquery(&st, domain, ns_c_in, types[i], answer, sizeof(answer)) > 0)
+			result = 1;
+		else if (st.res_h_errno == HOST_NOT_FOUND)
+			result = 0;
+		else if (st.res_h_errno == TRY_AGAIN || st.res_h_errno == NO_RECOVERY)
 			tempfail = true;
 	}
-	return tempfail ? -1 : 0;
+	res_nclose(&st);
+	if (result == -2)
+		result = tempfail ? -1 : 0;
+	return result;
+}
+
+void smtp_policy_dns_init(struct smtp_policy_dns *d)
+{
+	memset(d, 0, sizeof(*d));
+}
+
+void smtp_policy_dns_lookup(struct smtp_policy_dns *d)
+{
+	if (d->need[0] == '\0')
+		return;
+	int e = domain_exists(d->need, d->servers, d->nservers);
+	/* Full (a decision never needs that many): the oldest answer goes. */
+	if (d->n == SMTP_POLICY_DNS_MAX) {
+		memmove(&d->known[0], &d->known[1], sizeof(d->known[0]) * (SMTP_POLICY_DNS_MAX - 1));
+		d->n--;
+	}
+	strlcpy(d->known[d->n].domain, d->need, sizeof(d->known[d->n].domain));
+	d->known[d->n].exists = e;
+	d->n++;
+	d->need[0] = '\0';
+}
+
+int smtp_policy_dns_servers(const char *value, struct sockaddr_in *out, size_t *n, struct buf *err)
+{
+	char copy[512];
+	*n = 0;
+	if (value == NULL)
+		return 0;
+	if (strlcpy(copy, value, sizeof(copy)) >= sizeof(copy)) {
+		buf_adds(err, "smtpd_dns_servers: too long");
+		return -1;
+	}
+	char *save = NULL;
+	for (char *w = strtok_r(copy, " \t,", &save); w != NULL; w = strtok_r(NULL, " \t,", &save)) {
+		unsigned long port = 53;
+		char *colon = strchr(w, ':');
+		if (colon != NULL) {
+			char *end;
+			*colon = '\0';
+			port = strtoul(colon + 1, &end, 10);
+			if (colon[1] == '\0' || *end != '\0' || port == 0 || port > 65535) {
+				buf_printf(err, "smtpd_dns_servers: bad port in \"%s:%s\"", w, colon + 1);
+				return -1;
+			}
+		}
+		if (*n == SMTP_POLICY_DNS_SERVERS) {
+			buf_printf(err, "smtpd_dns_servers: at most %d servers", SMTP_POLICY_DNS_SERVERS);
+			return -1;
+		}
+		struct sockaddr_in *sin = &out[*n];
+		memset(sin, 0, sizeof(*sin));
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, w, &sin->sin_addr) != 1) {
+			buf_printf(err, "smtpd_dns_servers: \"%s\" is not an IPv4 address", w);
+			return -1;
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+/*
+ * Does domain exist, for the restriction being evaluated? With a DNS
+ * context only from its answers: 2 when the answer is missing (then
+ * need names the domain).
+ */
+static int domain_known(struct smtp_policy *p, const struct subject *s, const char *domain)
+{
+	struct smtp_policy_dns *d = s->dns;
+	if (d == NULL)
+		return domain_exists(domain, p->dns_servers, p->ndns_servers);
+	for (size_t i = 0; i < d->n; i++)
+		if (strcasecmp(d->known[i].domain, domain) == 0)
+			return d->known[i].exists;
+	if (strlen(domain) >= sizeof(d->need))
+		return 0;	/* longer than any DNS name */
+	strlcpy(d->need, domain, sizeof(d->need));
+	memcpy(d->servers, p->dns_servers, sizeof(d->servers));
+	d->nservers = p->ndns_servers;
+	return 2;
 }
 
 /*
@@ -624,8 +736,10 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 			return RES_DUNNO;
 		split_addr(s->rcpt, &local, &domain);
 		if (domain.len > 0 && domain.data[0] != '[') {
-			int e = domain_exists(buf_str(&domain));
-			if (e <= 0) {
+			int e = domain_known(p, s, buf_str(&domain));
+			if (e == 2) {
+				res = RES_PENDING;
+			} else if (e <= 0) {
 				set_reply(reply, 450, "4.1.2", CL_RCPT, s,
 						e < 0 ? "Domain not found (temporary DNS failure)" : "Domain not found");
 				res = RES_REJECT;
@@ -638,8 +752,10 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 			return RES_DUNNO;
 		split_addr(s->si->sender, &local, &domain);
 		if (domain.len > 0 && domain.data[0] != '[') {
-			int e = domain_exists(buf_str(&domain));
-			if (e <= 0) {
+			int e = domain_known(p, s, buf_str(&domain));
+			if (e == 2) {
+				res = RES_PENDING;
+			} else if (e <= 0) {
 				set_reply(reply, 450, "4.1.8", CL_SENDER, s,
 						e < 0 ? "Domain not found (temporary DNS failure)" : "Domain not found");
 				res = RES_REJECT;
@@ -719,7 +835,7 @@ static enum smtp_verdict verdict(const struct buf *reply)
 enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct buf *reply)
 {
-	struct subject s = {.si = si};
+	struct subject s = {.si = si};	/* no DNS context: lookups here and now */
 	if (p->delay_reject)
 		return SMTP_ACCEPT;
 	if (eval_list(p, CL_CLIENT, &s, reply) == RES_REJECT)
@@ -727,39 +843,67 @@ enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_s
 	return SMTP_ACCEPT;
 }
 
+/* A list's result as a verdict (SMTP_ACCEPT: go on to the next list). */
+static enum smtp_verdict list_verdict(enum result r, struct buf *reply)
+{
+	if (r == RES_PENDING)
+		return SMTP_PENDING;
+	if (r == RES_REJECT)
+		return verdict(reply);
+	return SMTP_ACCEPT;
+}
+
+enum smtp_verdict smtp_policy_helo_dns(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct smtp_policy_dns *dns, struct buf *reply)
+{
+	struct subject s = {.si = si, .dns = dns};
+	if (p->delay_reject)
+		return SMTP_ACCEPT;
+	return list_verdict(eval_list(p, CL_HELO, &s, reply), reply);
+}
+
 enum smtp_verdict smtp_policy_helo(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct buf *reply)
 {
-	struct subject s = {.si = si};
+	return smtp_policy_helo_dns(p, si, NULL, reply);
+}
+
+enum smtp_verdict smtp_policy_mail_dns(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct smtp_policy_dns *dns, struct buf *reply)
+{
+	struct subject s = {.si = si, .dns = dns};
 	if (p->delay_reject)
 		return SMTP_ACCEPT;
-	if (eval_list(p, CL_HELO, &s, reply) == RES_REJECT)
-		return verdict(reply);
+	enum smtp_verdict v = list_verdict(eval_list(p, CL_SENDER, &s, reply), reply);
+	if (v != SMTP_ACCEPT)
+		return v;
+	if (p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
+		return SMTP_REJECT;
 	return SMTP_ACCEPT;
 }
 
 enum smtp_verdict smtp_policy_mail(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct buf *reply)
 {
-	struct subject s = {.si = si};
-	if (p->delay_reject)
-		return SMTP_ACCEPT;
-	if (eval_list(p, CL_SENDER, &s, reply) == RES_REJECT)
-		return verdict(reply);
-	if (p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
-		return SMTP_REJECT;
-	return SMTP_ACCEPT;
+	return smtp_policy_mail_dns(p, si, NULL, reply);
 }
 
 enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *rcpt, struct buf *reply)
 {
-	struct subject s = {.si = si, .rcpt = rcpt};
+	return smtp_policy_rcpt_dns(p, si, rcpt, NULL, reply);
+}
+
+enum smtp_verdict smtp_policy_rcpt_dns(struct smtp_policy *p, const struct smtp_session_info *si,
+		const char *rcpt, struct smtp_policy_dns *dns, struct buf *reply)
+{
+	struct subject s = {.si = si, .rcpt = rcpt, .dns = dns};
 	/* Without delay, client, HELO and sender were judged at connect, HELO and MAIL. */
 	int first = p->delay_reject ? CL_CLIENT : CL_RELAY;
 	for (int c = first; c <= CL_RCPT; c++) {
-		if (eval_list(p, c, &s, reply) == RES_REJECT)
-			return verdict(reply);
+		enum smtp_verdict v = list_verdict(eval_list(p, c, &s, reply), reply);
+		if (v != SMTP_ACCEPT)
+			return v;
 		/* smtpd_reject_unlisted_sender goes with the sender restrictions. */
 		if (c == CL_SENDER && p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
 			return SMTP_REJECT;

@@ -9,7 +9,10 @@
  * Mail layer. Runs inside smtpd as mail_owner; reads the access maps
  * named in the restrictions, virtual_alias_maps and, through
  * resolve_address(), alias_maps and the password database. No DNS unless
- * reject_unknown_recipient_domain is configured.
+ * reject_unknown_recipient_domain or reject_unknown_sender_domain is
+ * configured; then the lookups can be done by the caller, on a thread of
+ * its own (struct smtp_policy_dns), so that an event loop never waits
+ * for a name server.
  *
  * With smtpd_delay_reject = yes (the default, as in Postfix) the client,
  * HELO and sender restrictions are evaluated at RCPT time, so that the
@@ -18,12 +21,46 @@
 #ifndef TERN_MAIL_SMTP_POLICY_H
 #define TERN_MAIL_SMTP_POLICY_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "mail/smtp_engine.h"
 #include "util/buf.h"
 
 struct smtp_policy;
+
+/*
+ * The DNS answers behind one decision. A caller that must not block
+ * evaluates with one of the *_dns functions below: when an answer is
+ * missing, they return SMTP_PENDING with the domain in need. The caller
+ * then runs smtp_policy_dns_lookup(), which needs nothing but this
+ * struct (so any thread may run it, even after the policy was rebuilt),
+ * and evaluates again with the same struct: the answers are kept, and a
+ * decision needs at most one lookup per domain. Zero it (or
+ * smtp_policy_dns_init) before the first evaluation.
+ */
+#define SMTP_POLICY_DNS_MAX		4	/* answers kept (a decision needs at most 2) */
+#define SMTP_POLICY_DNS_SERVERS		3	/* glibc's MAXNS */
+struct smtp_policy_dns {
+	char need[256];				/* the domain to look up; "" = none */
+	size_t n;
+	struct {
+		char domain[256];
+		int exists;			/* 1 yes, 0 no, -1 temporary failure */
+	} known[SMTP_POLICY_DNS_MAX];
+	/* smtpd_dns_servers, copied from the policy that asked (0: the system's). */
+	size_t nservers;
+	struct sockaddr_in servers[SMTP_POLICY_DNS_SERVERS];
+};
+void smtp_policy_dns_init(struct smtp_policy_dns *d);
+/* Look up d->need (MX, then A, then AAAA), record the answer, clear need. Thread-safe. */
+void smtp_policy_dns_lookup(struct smtp_policy_dns *d);
+/*
+ * Parse smtpd_dns_servers: up to three IPv4 addresses, each with an
+ * optional ":port". 0, or -1 with one line in err.
+ */
+int smtp_policy_dns_servers(const char *value, struct sockaddr_in *out, size_t *n, struct buf *err);
 
 /*
  * Build the policy from the loaded configuration. Settings are NULL for
@@ -59,6 +96,17 @@ enum smtp_verdict smtp_policy_mail(struct smtp_policy *p, const struct smtp_sess
  */
 enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *rcpt, struct buf *reply);
+/*
+ * The same three with the DNS answers in dns (see struct
+ * smtp_policy_dns): SMTP_PENDING when one is missing. The functions
+ * above look domains up themselves, on the caller's thread.
+ */
+enum smtp_verdict smtp_policy_helo_dns(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct smtp_policy_dns *dns, struct buf *reply);
+enum smtp_verdict smtp_policy_mail_dns(struct smtp_policy *p, const struct smtp_session_info *si,
+		struct smtp_policy_dns *dns, struct buf *reply);
+enum smtp_verdict smtp_policy_rcpt_dns(struct smtp_policy *p, const struct smtp_session_info *si,
+		const char *rcpt, struct smtp_policy_dns *dns, struct buf *reply);
 /*
  * smtpd_data_restrictions at DATA (and the first BDAT), or with end
  * smtpd_end_of_data_restrictions once the content is in; nrcpt is the

@@ -7,6 +7,7 @@
  */
 #include "compat.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,7 +107,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	const char *names[] = {"aliases", "virtual", "client", "helo", "sender", "rcpt"};
+	const char *names[] = {"aliases", "virtual", "client", "helo", "sender", "rcpt", "dnsrcpt"};
 	char path[256];
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -427,6 +428,143 @@ START_TEST(test_vrfy)
 }
 END_TEST
 
+/*
+ * DNS answered by the caller (struct smtp_policy_dns): no name server is
+ * asked here; the rows give the answers already known and what the
+ * policy must say or ask for next.
+ */
+#define UNKNOWN_RCPT	"smtpd_recipient_restrictions = reject_unknown_recipient_domain, permit\n"
+#define UNKNOWN_BOTH	"smtpd_sender_restrictions = reject_unknown_sender_domain\n" UNKNOWN_RCPT
+static const struct dns_row {
+	const char *name;
+	const char *conf;
+	enum stage stage;	/* AT_RCPT, AT_MAIL, AT_HELO */
+	const char *sender, *rcpt;
+	const char *known[3];	/* "domain=1", "domain=0", "domain=-1" */
+	enum smtp_verdict want;
+	const char *want_need;	/* with SMTP_PENDING */
+	const char *reply;
+} dns_rows[] = {
+	{.name = "rcpt domain asked for", .conf = UNKNOWN_RCPT, .rcpt = "u@far.example",
+	 .want = SMTP_PENDING, .want_need = "far.example"},
+	{.name = "rcpt domain exists", .conf = UNKNOWN_RCPT, .rcpt = "u@far.example",
+	 .known = {"far.example=1"}, .want = SMTP_ACCEPT},
+	{.name = "rcpt domain unknown", .conf = UNKNOWN_RCPT, .rcpt = "u@Far.Example",
+	 .known = {"far.example=0"}, .want = SMTP_REJECT,
+	 .reply = "450 4.1.2 <u@Far.Example>: Recipient address rejected: Domain not found"},
+	{.name = "rcpt domain, DNS failing", .conf = UNKNOWN_RCPT, .rcpt = "u@far.example",
+	 .known = {"far.example=-1"}, .want = SMTP_REJECT,
+	 .reply = "450 4.1.2 <u@far.example>: Recipient address rejected: Domain not found (temporary DNS failure)"},
+	{.name = "our own domain needs no DNS", .conf = UNKNOWN_RCPT, .rcpt = "root@localhost", .want = SMTP_ACCEPT},
+	{.name = "literal needs no DNS", .conf = UNKNOWN_RCPT, .rcpt = "u@[192.0.2.1]", .want = SMTP_ACCEPT},
+	{.name = "sender first, with delay", .conf = UNKNOWN_BOTH, .sender = "s@from.example", .rcpt = "u@far.example",
+	 .want = SMTP_PENDING, .want_need = "from.example"},
+	{.name = "then the recipient", .conf = UNKNOWN_BOTH, .sender = "s@from.example", .rcpt = "u@far.example",
+	 .known = {"from.example=1"}, .want = SMTP_PENDING, .want_need = "far.example"},
+	{.name = "sender unknown decides before the recipient is looked up", .conf = UNKNOWN_BOTH,
+	 .sender = "s@from.example", .rcpt = "u@far.example", .known = {"from.example=0"}, .want = SMTP_REJECT,
+	 .reply = "450 4.1.8 <s@from.example>: Sender address rejected: Domain not found"},
+	{.name = "both known", .conf = UNKNOWN_BOTH, .sender = "s@from.example", .rcpt = "u@far.example",
+	 .known = {"from.example=1", "far.example=1"}, .want = SMTP_ACCEPT},
+	{.name = "sender at MAIL without delay", .conf = NODELAY UNKNOWN_BOTH, .stage = AT_MAIL,
+	 .sender = "s@from.example", .want = SMTP_PENDING, .want_need = "from.example"},
+	{.name = "sender at MAIL without delay, unknown", .conf = NODELAY UNKNOWN_BOTH, .stage = AT_MAIL,
+	 .sender = "s@from.example", .known = {"from.example=0"}, .want = SMTP_REJECT,
+	 .reply = "450 4.1.8 <s@from.example>: Sender address rejected: Domain not found"},
+	{.name = "without delay the sender is not judged again at RCPT", .conf = NODELAY UNKNOWN_BOTH,
+	 .sender = "s@from.example", .rcpt = "u@far.example", .want = SMTP_PENDING, .want_need = "far.example"},
+	{.name = "from an access map result", .conf = "smtpd_recipient_restrictions = check_recipient_access texthash:%D/dnsrcpt\n",
+	 .rcpt = "u@far.example", .want = SMTP_PENDING, .want_need = "far.example"},
+	{.name = "helo list with a sender check, without delay", .stage = AT_HELO,
+	 .conf = NODELAY "smtpd_helo_restrictions = reject_unknown_sender_domain\n", .want = SMTP_ACCEPT},
+};
+
+START_TEST(test_dns_later)
+{
+	const struct dns_row *r = &dns_rows[_i];
+	struct buf conf = BUF_INIT, err = BUF_INIT, reply = BUF_INIT;
+	put("dnsrcpt", "far.example reject_unknown_recipient_domain\n");
+	conf_expand(r->conf, &conf);
+	load(buf_str(&conf));
+	struct smtp_policy *p = smtp_policy_new(&err);
+	ck_assert_msg(p != NULL, "%s: %s", r->name, buf_str(&err));
+	/* From mynetworks, so that the default relay restrictions let every row through. */
+	struct smtp_session_info si = {.client_name = "localhost", .client_addr = "127.0.0.1",
+		.helo = "client.example", .esmtp = true, .sender = r->sender ? r->sender : ""};
+	struct smtp_policy_dns d;
+	smtp_policy_dns_init(&d);
+	for (int i = 0; i < 3 && r->known[i] != NULL; i++) {
+		const char *eq = strchr(r->known[i], '=');
+		memcpy(d.known[d.n].domain, r->known[i], (size_t)(eq - r->known[i]));
+		d.known[d.n].exists = atoi(eq + 1);
+		d.n++;
+	}
+	enum smtp_verdict v = r->stage == AT_MAIL ? smtp_policy_mail_dns(p, &si, &d, &reply)
+			      : r->stage == AT_HELO ? smtp_policy_helo_dns(p, &si, &d, &reply)
+			      : smtp_policy_rcpt_dns(p, &si, r->rcpt, &d, &reply);
+	ck_assert_msg(v == r->want, "%s: verdict %d want %d (%s)", r->name, v, r->want, buf_str(&reply));
+	ck_assert_str_eq(d.need, r->want_need ? r->want_need : "");
+	if (r->reply != NULL)
+		ck_assert_str_eq(buf_str(&reply), r->reply);
+	smtp_policy_free(p);
+	buf_free(&conf);
+	buf_free(&err);
+	buf_free(&reply);
+}
+END_TEST
+
+static const struct servers_row {
+	const char *value;
+	int want_rc;
+	size_t want_n;
+	const char *want_first;	/* "addr:port" */
+} servers_rows[] = {
+	{.value = "", .want_rc = 0, .want_n = 0},
+	{.value = "127.0.0.1", .want_rc = 0, .want_n = 1, .want_first = "127.0.0.1:53"},
+	{.value = "127.0.0.1:5353, 192.0.2.1", .want_rc = 0, .want_n = 2, .want_first = "127.0.0.1:5353"},
+	{.value = "10.0.0.1 10.0.0.2 10.0.0.3", .want_rc = 0, .want_n = 3, .want_first = "10.0.0.1:53"},
+	{.value = "10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4", .want_rc = -1},
+	{.value = "127.0.0.1:0", .want_rc = -1},
+	{.value = "127.0.0.1:65536", .want_rc = -1},
+	{.value = "127.0.0.1:", .want_rc = -1},
+	{.value = "127.0.0.1:53x", .want_rc = -1},
+	{.value = "ns.example", .want_rc = -1},
+	{.value = "::1", .want_rc = -1},
+};
+
+START_TEST(test_dns_servers)
+{
+	const struct servers_row *r = &servers_rows[_i];
+	struct sockaddr_in sin[SMTP_POLICY_DNS_SERVERS];
+	size_t n = 99;
+	struct buf err = BUF_INIT;
+	int rc = smtp_policy_dns_servers(r->value, sin, &n, &err);
+	ck_assert_msg(rc == r->want_rc, "[%s]: rc %d (%s)", r->value, rc, buf_str(&err));
+	ck_assert_msg(rc < 0 || err.len == 0, "[%s]: %s", r->value, buf_str(&err));
+	ck_assert_msg(rc == 0 || err.len > 0, "[%s]: no reason", r->value);
+	if (rc == 0)
+		ck_assert_uint_eq(n, r->want_n);
+	if (r->want_first != NULL) {
+		char text[64], a[32];
+		inet_ntop(AF_INET, &sin[0].sin_addr, a, sizeof(a));
+		snprintf(text, sizeof(text), "%s:%u", a, ntohs(sin[0].sin_port));
+		ck_assert_str_eq(text, r->want_first);
+	}
+	buf_free(&err);
+}
+END_TEST
+
+/* A bad smtpd_dns_servers is a configuration error, never the system's resolver by surprise. */
+START_TEST(test_dns_servers_conf)
+{
+	struct buf err = BUF_INIT;
+	load("smtpd_dns_servers = resolver.example\n");
+	ck_assert_ptr_null(smtp_policy_new(&err));
+	ck_assert(strstr(buf_str(&err), "smtpd_dns_servers") != NULL);
+	buf_free(&err);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 int main(void)
@@ -438,6 +576,9 @@ int main(void)
 	tcase_add_loop_test(tc, test_policy, 0, N(policy_rows));
 	tcase_add_test(tc, test_broken_restriction);
 	tcase_add_test(tc, test_vrfy);
+	tcase_add_loop_test(tc, test_dns_later, 0, N(dns_rows));
+	tcase_add_loop_test(tc, test_dns_servers, 0, N(servers_rows));
+	tcase_add_test(tc, test_dns_servers_conf);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
