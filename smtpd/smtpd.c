@@ -10,8 +10,10 @@
  *	and AUTH) and queues it through cleanup, answering 250 only once
  *	the queue file is durable. One process serves every session of a
  *	service with an epoll event loop; a small pool of commit threads
- *	runs the fsyncs, and another the AUTH exchanges with the SASL
- *	backend, so that sessions never wait for each other.
+ *	runs the fsyncs, another the AUTH exchanges with the SASL backend,
+ *	and a third the DNS lookups of reject_unknown_sender_domain and
+ *	reject_unknown_recipient_domain, so that sessions never wait for
+ *	each other.
  *
  *	Normally ternd(8) starts smtpd with its listening sockets as
  *	descriptors 3, 4, ... (TERN_LISTEN_FDS says how many) and the
@@ -186,6 +188,7 @@ static void settings(void)
 	e->tls_auth_only = bool_param("smtpd_tls_auth_only", true);
 	e->broken_sasl_auth_clients = bool_param("broken_sasl_auth_clients", false);
 	smtpd.sasl_threads = (unsigned)int_param("smtpd_sasl_threads", 8);
+	smtpd.dns_threads = (unsigned)int_param("smtpd_dns_threads", 4);
 	smtpd.sasl_failure_delay_ms = (unsigned)int_param("smtpd_sasl_failure_delay", 1) * 1000;
 	smtpd.sasl_failure_max_delay_ms = (unsigned)int_param("smtpd_sasl_failure_max_delay", 30) * 1000;
 	buf_reset(&err);
@@ -389,6 +392,8 @@ int main(int argc, char **argv)
 	if (smtpd.engine.auth && smtpd_auth_init(smtpd.sasl_threads, smtpd.sasl_failure_delay_ms,
 						 smtpd.sasl_failure_max_delay_ms) < 0)
 		msg_fatal("cannot start AUTH threads: %m");
+	if (smtpd_dns_init(smtpd.dns_threads) < 0)
+		msg_fatal("cannot start DNS threads: %m");
 	for (int i = 0; i < nlisteners; i++)
 		smtpd_watch_add(&listeners[i].w, EPOLLIN);
 	msg_info("daemon started: service %s, %d listener%s%s%s", smtpd.service, nlisteners,
@@ -424,13 +429,13 @@ int main(int argc, char **argv)
 			last_sweep = now;
 		}
 	}
-	/* Stop accepting; let commits and AUTH steps in flight finish so their clients get answers. */
+	/* Stop accepting; let commits, AUTH steps and lookups in flight finish so their clients get answers. */
 	for (int i = 0; i < nlisteners; i++) {
 		smtpd_watch_del(&listeners[i].w);
 		close(listeners[i].w.fd);
 	}
 	uint64_t deadline = smtpd_now() + 10000;
-	while ((smtpd_commit_busy() || smtpd_auth_busy()) && smtpd_now() < deadline) {
+	while ((smtpd_commit_busy() || smtpd_auth_busy() || smtpd_dns_busy()) && smtpd_now() < deadline) {
 		int n = epoll_wait(epfd, evs, 256, 100);
 		for (int i = 0; i < n; i++) {
 			struct smtpd_watch *w = evs[i].data.ptr;

@@ -6,9 +6,10 @@
  * sockets and passes them in; smtpd accepts connections, speaks SMTP
  * through the shared engine (lib/mail/smtp_engine.h), decides with
  * lib/mail/smtp_policy.h and queues through cleanup. One thread runs the
- * event loop for every session; worker pools make queue files durable and
- * run AUTH exchanges with the SASL backend, so that neither an fsync nor
- * a slow password check ever stalls the other sessions.
+ * event loop for every session; worker pools make queue files durable,
+ * run AUTH exchanges with the SASL backend and do the DNS lookups of the
+ * restrictions, so that neither an fsync, a slow password check nor a
+ * slow name server ever stalls the other sessions.
  */
 #ifndef TERN_SMTPD_H
 #define TERN_SMTPD_H
@@ -37,6 +38,7 @@ struct smtpd_settings {
 	struct cidr_list limit_exceptions;	/* smtpd_client_event_limit_exceptions */
 	unsigned commit_threads;		/* smtpd_commit_threads (Tern) */
 	unsigned sasl_threads;			/* smtpd_sasl_threads (Tern) */
+	unsigned dns_threads;			/* smtpd_dns_threads (Tern) */
 	unsigned sasl_failure_delay_ms;		/* smtpd_sasl_failure_delay (Tern) */
 	unsigned sasl_failure_max_delay_ms;	/* smtpd_sasl_failure_max_delay (Tern) */
 	bool implicit_tls;			/* port 465 */
@@ -74,6 +76,10 @@ void smtpd_conn_job_start(void *conn);
 void smtpd_conn_job_done(void *conn);
 /* A pending AUTH step finished (ends one job). */
 void smtpd_conn_auth_done(void *conn, enum smtp_auth_status st, const char *data, size_t len);
+/* The session's info while it waits for a policy verdict; NULL once it has ended. */
+const struct smtp_session_info *smtpd_conn_waiting_info(void *conn);
+/* A pending policy check was decided (ends one job; the session must not have ended). */
+void smtpd_conn_policy_done(void *conn, enum smtp_verdict v, const char *reply);
 unsigned smtpd_conn_count(void);
 /* Free the sessions closed during the last batch of events. */
 void smtpd_conn_reap(void);
@@ -115,6 +121,18 @@ enum smtp_auth_status smtpd_auth_step(void *auth, const char *data, size_t len,
 const char *smtpd_auth_username(void *auth);
 void smtpd_auth_free(void *auth);
 unsigned smtpd_auth_outcome(void *conn, const struct smtp_session_info *si, bool success);
+
+/*
+ * Policy checks that may need the DNS (smtpd_dns.c): the verdict now, or
+ * SMTP_PENDING with a lookup on the DNS pool (threads 0: lookups on the
+ * loop thread) and smtpd_conn_policy_done() later. smtpd.policy must
+ * be set.
+ */
+enum smtpd_dns_stage { SMTPD_DNS_HELO, SMTPD_DNS_MAIL, SMTPD_DNS_RCPT };
+int smtpd_dns_init(unsigned threads);
+bool smtpd_dns_busy(void);
+enum smtp_verdict smtpd_dns_check(void *conn, enum smtpd_dns_stage stage,
+		const struct smtp_session_info *si, const char *rcpt, struct buf *reply);
 
 /* TLS (smtpd_tls.c). */
 SSL_CTX *smtpd_tls_init(struct buf *err);

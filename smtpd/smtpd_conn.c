@@ -2,7 +2,8 @@
  * smtpd_conn.c - one SMTP session on a non-blocking socket: accept,
  * read into the engine, write its replies, STARTTLS and implicit TLS,
  * timeouts, delayed replies, early talkers, and the hand-off of finished
- * messages to the commit pool and of AUTH steps to the AUTH pool.
+ * messages to the commit pool, of AUTH steps to the AUTH pool and of
+ * policy decisions that need the DNS to the DNS pool.
  *
  * Part of smtpd, runs as mail_owner on the event loop thread. A session
  * holds no buffer while idle: reads go through one shared buffer and the
@@ -141,20 +142,18 @@ static enum smtp_verdict cb_connect(void *ctx, const struct smtp_session_info *s
 
 static enum smtp_verdict cb_helo(void *ctx, const struct smtp_session_info *si, struct buf *reply)
 {
-	(void)ctx;
 	if (smtpd.policy == NULL)
 		return SMTP_ACCEPT;
-	return smtp_policy_helo(smtpd.policy, si, reply);
+	return smtpd_dns_check(ctx, SMTPD_DNS_HELO, si, NULL, reply);
 }
 
 static enum smtp_verdict cb_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
 		struct buf *reply)
 {
-	(void)ctx;
 	(void)sender;	/* also in si->sender */
 	if (smtpd.policy == NULL)
 		return SMTP_ACCEPT;
-	return smtp_policy_mail(smtpd.policy, si, reply);
+	return smtpd_dns_check(ctx, SMTPD_DNS_MAIL, si, NULL, reply);
 }
 
 static enum smtp_verdict cb_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
@@ -183,7 +182,7 @@ static enum smtp_verdict cb_rcpt(void *ctx, const struct smtp_session_info *si, 
 	}
 	if (smtpd_anvil_rcpt(c->client, reply) != 0)
 		return SMTP_REJECT;
-	return smtp_policy_rcpt(smtpd.policy, si, rcpt, reply);
+	return smtpd_dns_check(c, SMTPD_DNS_RCPT, si, rcpt, reply);
 }
 
 static void cb_vrfy(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply)
@@ -408,7 +407,7 @@ static void pump(struct conn *c)
 		}
 	}
 	uint32_t ev = 0;
-	if (!c->hold && !(f & (SMTP_WAIT_COMMIT | SMTP_WAIT_AUTH | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
+	if (!c->hold && !(f & (SMTP_WAIT_ANY | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
 	    && pending < OUTPUT_HIGH_WATER)
 		ev |= EPOLLIN;
 	if (!c->hold && (pending > 0 || c->ssl_wants_write))
@@ -449,7 +448,7 @@ static void readable(struct conn *c)
 		touch(c);
 		smtp_engine_input(c->e, rbuf, (size_t)n);
 		int f = smtp_engine_flags(c->e);
-		if (f & (SMTP_WAIT_COMMIT | SMTP_WAIT_AUTH | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
+		if (f & (SMTP_WAIT_ANY | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
 			break;
 		size_t pending;
 		smtp_engine_output(c->e, &pending);
@@ -621,6 +620,21 @@ void smtpd_conn_auth_done(void *conn, enum smtp_auth_status st, const char *data
 	pump(c);
 }
 
+const struct smtp_session_info *smtpd_conn_waiting_info(void *conn)
+{
+	struct conn *c = conn;
+	return c->dead ? NULL : smtp_engine_info(c->e);
+}
+
+void smtpd_conn_policy_done(void *conn, enum smtp_verdict v, const char *reply)
+{
+	struct conn *c = conn;
+	c->jobs--;
+	smtp_engine_policy_done(c->e, v, reply);
+	touch(c);
+	pump(c);
+}
+
 void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,
 		const char *reason)
 {
@@ -733,7 +747,7 @@ int smtpd_conn_timers(uint64_t now)
 	while (idle_head != NULL && idle_head->deadline <= now) {
 		struct conn *c = idle_head;
 		if (c->jobs > 0) {
-			touch(c);	/* waiting for the disk or the SASL backend is not the client's fault */
+			touch(c);	/* waiting for the disk, the SASL backend or the DNS is not the client's fault */
 			continue;
 		}
 		if ((smtp_engine_flags(c->e) & SMTP_WANT_CLOSE) || c->state != CS_RUN) {
