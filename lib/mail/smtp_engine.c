@@ -1363,7 +1363,9 @@ limits:
 	 */
 	if (junk && e->cfg->junk_command_limit && e->junk++ >= e->cfg->junk_command_limit)
 		e->errors++;
-	hard_error_check(e);
+	/* A command answered later is checked after its answer (smtp_engine_policy_done). */
+	if (e->state != ST_POLICY_WAIT)
+		hard_error_check(e);
 }
 
 static void bare_newline(struct smtp_engine *e, const char *what)

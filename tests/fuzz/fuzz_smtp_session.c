@@ -2,8 +2,14 @@
  * fuzz_smtp_session.c - libFuzzer target for the whole SMTP server state
  * machine (lib/mail/smtp_engine.c) fed from a buffer through stub I/O.
  * The first byte picks settings (HELO required without CHUNKING, bare
- * newlines, pipelining, STARTTLS, AUTH, commits and AUTH steps that finish later); the rest is cut into packets at
- * 0xff bytes, each handed to the engine as one read. Checked: no crash or
+ * newlines, pipelining, STARTTLS, AUTH, commits, AUTH steps and policy
+ * verdicts that come later); the rest is cut into packets at 0xff bytes,
+ * each handed to the engine as one read. The policy callbacks decide on
+ * what the input names: the client is refused at connect (554, or 421)
+ * for some input lengths; a HELO name, sender or recipient starting
+ * with "r" is refused, with "d" closes the session, with "p" is decided
+ * later (by its second letter); a sender ending in "x" is refused at
+ * DATA, in "y" at the end of data, in "z" closed there. Checked: no crash or
  * leak; every reply line ends in CRLF and starts with a 3-digit code; a
  * message is committed only after an end of data the engine accepted;
  * opened messages are always committed or aborted; nothing is processed
@@ -69,14 +75,96 @@ static void f_abort(void *msg)
 	aborted++;
 }
 
+static size_t input_size;		/* for the connect verdict */
+static bool policy_waiting;		/* a verdict was promised, not given */
+static enum smtp_verdict policy_later;
+
+/* A verdict on a name: see the header. */
+static enum smtp_verdict judge(const char *name, struct buf *reply)
+{
+	switch (name[0]) {
+	case 'r':
+		buf_adds(reply, "554 5.7.1 <x>: Access denied");
+		return SMTP_REJECT;
+	case 'd':
+		buf_adds(reply, "421 4.7.0 closing");
+		return SMTP_DISCONNECT;
+	case 'p':
+		if (!pending_commits)
+			return SMTP_ACCEPT;
+		if (policy_waiting)
+			abort();	/* asked again before the first answer */
+		policy_waiting = true;
+		policy_later = name[1] == 'r' ? SMTP_REJECT : name[1] == 'd' ? SMTP_DISCONNECT
+			       : name[1] == 'p' ? SMTP_PENDING : SMTP_ACCEPT;
+		buf_adds(reply, "ignored");
+		return SMTP_PENDING;
+	default:
+		return SMTP_ACCEPT;
+	}
+}
+
+static enum smtp_verdict f_connect(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	switch (input_size % 11) {
+	case 1:
+		buf_adds(reply, "554 5.7.1 <fuzz[192.0.2.1]>: Client host rejected: Access denied");
+		return SMTP_REJECT;
+	case 2:
+		buf_adds(reply, "421 4.7.0 go away");
+		return SMTP_DISCONNECT;
+	case 3:
+		buf_adds(reply, "no code");	/* a broken callback */
+		return SMTP_REJECT;
+	default:
+		return SMTP_ACCEPT;
+	}
+}
+
+static enum smtp_verdict f_helo(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	if (si->helo == NULL)
+		abort();
+	return judge(si->helo, reply);
+}
+
+static enum smtp_verdict f_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
+		struct buf *reply)
+{
+	(void)ctx;
+	if (si->sender == NULL || strcmp(si->sender, sender) != 0)
+		abort();
+	return judge(sender, reply);
+}
+
 static enum smtp_verdict f_rcpt(void *ctx, const struct smtp_session_info *si, const char *rcpt,
 		struct buf *reply)
 {
 	(void)ctx;
-	(void)si;
-	if (rcpt[0] == 'r') {
-		buf_adds(reply, "554 5.7.1 Relay access denied");
+	if (si->sender == NULL)
+		abort();
+	return judge(rcpt, reply);
+}
+
+static enum smtp_verdict f_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
+		struct buf *reply)
+{
+	(void)ctx;
+	if (si->sender == NULL || nrcpt == 0)
+		abort();
+	size_t n = strlen(si->sender);
+	char last = n > 0 ? si->sender[n - 1] : '\0';
+	if ((last == 'x' && !end) || (last == 'y' && end)) {
+		buf_adds(reply, end ? "550 5.7.1 <END-OF-MESSAGE>: End-of-data rejected"
+				    : "554 5.7.1 <DATA>: Data command rejected");
 		return SMTP_REJECT;
+	}
+	if (last == 'z' && end) {
+		buf_adds(reply, "421 4.7.0 closing");
+		return SMTP_DISCONNECT;
 	}
 	return SMTP_ACCEPT;
 }
@@ -126,7 +214,11 @@ static void f_auth_free(void *auth)
 }
 
 static const struct smtp_engine_ops ops = {
+	.check_connect = f_connect,
+	.check_helo = f_helo,
+	.check_mail = f_mail,
 	.check_rcpt = f_rcpt,
+	.check_data = f_data,
 	.msg_open = f_open,
 	.msg_write = f_write,
 	.msg_finish = f_finish,
@@ -190,6 +282,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	strict_newlines = !(opt & 0x02) && !cfg.chunking;
 	opened = finished = aborted = 0;
 	auth_waiting = false;
+	policy_waiting = false;
+	input_size = size;
 	struct smtp_engine *e = smtp_engine_new(&cfg, &ops, NULL, "fuzz", "192.0.2.1");
 	smtp_engine_start(e);
 	check_output(e);
@@ -211,6 +305,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			auth_waiting = false;
 			smtp_engine_auth_done(e, later, "Username:", 9);
 		}
+		/* The answers above may have let held commands run: look again. */
+		int pf = smtp_engine_flags(e);
+		/* Waiting for a verdict nobody promised, or not waiting for one (a closed session drops it). */
+		if (!!(pf & SMTP_WAIT_POLICY) != policy_waiting && !(pf & SMTP_WANT_CLOSE))
+			abort();
+		/* Sometimes the next packet arrives before the verdict. */
+		if ((pf & SMTP_WAIT_POLICY) && (j & 2) == 0) {
+			policy_waiting = false;
+			smtp_engine_policy_done(e, policy_later, policy_later == SMTP_ACCEPT ? NULL
+					: policy_later == SMTP_DISCONNECT ? "421 4.7.0 closing later"
+					: "450 4.1.2 <x>: Recipient address rejected: Domain not found");
+		}
 		check_output(e);
 		if (f & SMTP_WANT_CLOSE)
 			break;
@@ -219,6 +325,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (opt & 0x80)
 		smtp_engine_timeout(e);
 	smtp_engine_eof(e);
+	check_output(e);
+	/* A verdict that arrives after the session ended is dropped. */
+	smtp_engine_policy_done(e, SMTP_ACCEPT, NULL);
 	check_output(e);
 	smtp_engine_free(e);
 	if (opened != finished + aborted)
