@@ -132,12 +132,22 @@ assert s.mail("x@nx2.slow.test")[0] == 250
 code, msg = s.rcpt("postmaster@localhost")
 assert code == 450 and msg.startswith(b"4.1.8 <x@nx2.slow.test>: Sender address rejected: Domain not found"), (code, msg)
 s.quit()
+def until(sock, last):
+    data = b""
+    while not data.endswith(last):
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    return data
 for i in range(4):
     c = socket.create_connection(("127.0.0.1", port), timeout=60)
-    c.recv(512)
-    c.sendall(b"EHLO leaver.example\r\nMAIL FROM:<l@localhost>\r\nRCPT TO:<u%d@exists.slow.test>\r\n"
+    until(c, b"\r\n")
+    c.sendall(b"EHLO leaver.example\r\n")
+    until(c, b"250 CHUNKING\r\n")
+    c.sendall(b"MAIL FROM:<l@localhost>\r\nRCPT TO:<u%d@exists.slow.test>\r\n"
               b"RCPT TO:<w@nx3.slow.test>\r\nQUIT\r\n" % i)
-    time.sleep(0.2)
+    assert until(c, b"\r\n").startswith(b"250 2.1.0"), "MAIL not answered at once"
+    time.sleep(0.2)	# the RCPT's lookup is out now
     if i % 2:
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     c.close()
@@ -147,6 +157,8 @@ t.quit()
 EOP
 wait_for "the sessions that left during a lookup to end" \
 	sh -c "[ \$(grep -c 'disconnect from localhost\[127\.0\.0\.1\] ' '$TERN_DIR/maillog') -ge 8 ]"
+[ "$(grep -c 'lost connection after RCPT from localhost' "$TERN_DIR/maillog")" -ge 2 ] \
+	|| { show_log; fail "the clients that reset during a lookup were not noticed"; }
 grep -q 'NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]: 450 4\.1\.8 <x@nx2\.slow\.test>' "$TERN_DIR/maillog" \
 	|| { show_log; fail "no log line for the unknown sender domain"; }
 smtpd_stop
