@@ -83,11 +83,6 @@ static int rescan_deferred;
 #define MAX_PUBLIC	8
 static int npublic;
 
-long long qmgr_cfg_int(const char *name, long long dflt)
-{
-	return param_find(name) != NULL ? cfg_int(name) : dflt;
-}
-
 time_t qmgr_backoff(time_t age)
 {
 	time_t lo = (time_t)cfg_int("minimal_backoff_time");

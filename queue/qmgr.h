@@ -50,8 +50,6 @@ void qmgr_pool_stop(void);
 /* Next attempt for a message of this age (queue_run_delay ... maximal_backoff_time). */
 time_t qmgr_backoff(time_t age);
 
-/* A configuration integer, or dflt when the parameter is not in the table. */
-long long qmgr_cfg_int(const char *name, long long dflt);
 
 /*
  * qmgr_smtp.c: deliver recipients idx[0..n) of the queue file to

@@ -118,7 +118,7 @@ static int connect_local(void)
 		return -1;
 	}
 	/* A stuck delivery must not hold the message forever. */
-	tv.tv_sec = (time_t)qmgr_cfg_int("command_time_limit", 1000) + 120;
+	tv.tv_sec = (time_t)cfg_int("command_time_limit") + 120;
 	tv.tv_usec = 0;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
