@@ -269,6 +269,7 @@ static struct qdirsync *qdirsyncs;	/* never freed: one per queue directory */
 static bool shared_sync;
 static void (*dirsync_hook)(void);	/* tests: runs before each directory fsync */
 static void (*filesync_hook)(unsigned batch);	/* tests: before each shared sync */
+static void (*rename_hook)(void);	/* tests: after a commit's rename, before its sync */
 
 void qfile_set_shared_sync(bool on)
 {
@@ -288,6 +289,13 @@ void qfile_fault_filesync_hook(void (*hook)(unsigned batch))
 {
 	pthread_mutex_lock(&sync_lock);
 	filesync_hook = hook;
+	pthread_mutex_unlock(&sync_lock);
+}
+
+void qfile_fault_rename_hook(void (*hook)(void))
+{
+	pthread_mutex_lock(&sync_lock);
+	rename_hook = hook;
 	pthread_mutex_unlock(&sync_lock);
 }
 
@@ -402,8 +410,31 @@ static int durable_commit(const char *dir, int fd, int (*rename_fn)(void *), voi
 	*what = "cannot rename queue file to";
 	if (rename_fn(arg) != 0)
 		return -1;
+	pthread_mutex_lock(&sync_lock);
+	void (*hook)(void) = rename_hook;
+	pthread_mutex_unlock(&sync_lock);
+	if (hook != NULL)
+		hook();
 	*what = shared ? "cannot fsync queue file" : "cannot fsync queue directory";
 	pthread_mutex_lock(&sync_lock);
+	if (shared && d->per_file) {
+		/*
+		 * A syncfs failed since this commit chose shared sync. Its
+		 * generation and the next are failed, but this commit may come
+		 * later (its rename took long) and would then be covered by a
+		 * syncfs that cannot report the error the failed one consumed,
+		 * although this file's pages may be what was lost. Decided here,
+		 * under the lock that group_sync() computes the generation under:
+		 * fsync the file itself, which reports its own write-back errors.
+		 */
+		pthread_mutex_unlock(&sync_lock);
+		shared = false;
+		*what = "cannot fsync queue file";
+		if (q_fsync(fd, false) != 0)
+			return -1;
+		*what = "cannot fsync queue directory";
+		pthread_mutex_lock(&sync_lock);
+	}
 	int rc = shared ? group_sync(d, &d->batch, sync_batch, fd) : group_sync(d, &d->dirs, sync_dir, fd);
 	pthread_mutex_unlock(&sync_lock);
 	return rc;
