@@ -427,10 +427,15 @@ static void maildir_write(void *arg, struct lresult_text *res)
 				break;
 			done += (size_t)w;
 		}
-		if (done < text.len || fsync(fd) < 0 || close(fd) < 0) {
-			int e = errno;
+		int e = 0;
+		if (done < text.len || fsync(fd) < 0)
+			e = errno ? errno : EIO;
+		/* Closed on every path: this process delivers message after message. */
+		if (close(fd) < 0 && e == 0)
+			e = errno ? errno : EIO;
+		fd = -1;
+		if (e != 0) {
 			unlink(buf_str(&tmp));
-			fd = -1;
 			lres_set(res, e == EFBIG ? LRESULT_BOUNCE : LRESULT_DEFER, e == EFBIG ? "5.2.2" : "4.2.0",
 			    "write %s: %s", buf_str(&tmp), strerror(e ? e : EIO));
 			goto out;
