@@ -16,7 +16,8 @@
  * one link owned by the recipient, takes the fcntl lock, appends
  * ("From " line, Return-Path:, Delivered-To:, ">From " quoting, an
  * empty line), fsyncs, and on any error truncates the file back to its
- * old size. Maildir: tmp/, fsync, rename into new/, fsync of new/.
+ * old size. Maildir: tmp/, fsync, rename into new/, fsync of new/ (a
+ * failed one takes the message out of new/ again and defers it).
  * mailbox_size_limit bounds an mbox file and each Maildir message.
  */
 #include "compat.h"
@@ -440,18 +441,43 @@ static void maildir_write(void *arg, struct lresult_text *res)
 			    "write %s: %s", buf_str(&tmp), strerror(e ? e : EIO));
 			goto out;
 		}
-		fd = -1;
 	}
 	if (rename(buf_str(&tmp), buf_str(&new)) < 0) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "rename into %s: %s", buf_str(&new), strerror(errno));
 		unlink(buf_str(&tmp));
 		goto out;
 	}
-	/* The rename is durable only once new/ is synced. */
-	*strrchr(new.data, '/') = '\0';
-	if ((dfd = open(buf_str(&new), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
+	/*
+	 * The rename is durable only once new/ is synced (where the user may
+	 * not read new/, a syncfs through the file commits the entry too).
+	 * When that fails the message is not delivered: it is taken out of
+	 * new/ again and the queue manager tries later.
+	 */
+	{
+		char *slash = strrchr(new.data, '/');
+		int e = 0;
+
+		*slash = '\0';
+		if ((dfd = open(buf_str(&new), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			if (fsync(dfd) < 0)
+				e = errno ? errno : EIO;
+			close(dfd);
+		} else if (errno == EACCES) {
+			*slash = '/';
+			if ((dfd = open(buf_str(&new), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || syncfs(dfd) < 0)
+				e = errno ? errno : EIO;
+			if (dfd >= 0)
+				close(dfd);
+		} else {
+			e = errno ? errno : EIO;
+		}
+		*slash = '/';
+		if (e != 0) {
+			unlink(buf_str(&new));
+			lres_set(res, LRESULT_DEFER, "4.2.0", "cannot sync maildir %s/new: %s", buf_str(&base),
+			    strerror(e));
+			goto out;
+		}
 	}
 	lres_set(res, LRESULT_SENT, "2.0.0", "delivered to maildir");
 out:
