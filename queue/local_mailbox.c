@@ -225,7 +225,12 @@ static void mbox_append(void *arg, struct lresult_text *res)
 	struct buf text = BUF_INIT;
 	long long limit = cfg_int("mailbox_size_limit");
 	struct stat st;
-	int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
+	/*
+	 * O_NONBLOCK: a FIFO (or a file under a lease) put where the mailbox
+	 * or file should be must not hold this process, which serves the
+	 * next messages too; it is refused below, and the flag dropped.
+	 */
+	int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK;
 	int fd;
 
 	fd = open(j->path, flags | (j->create ? O_CREAT : 0), 0600);
@@ -239,6 +244,10 @@ static void mbox_append(void *arg, struct lresult_text *res)
 	    || (j->check_owner && st.st_uid != geteuid())) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "%s %s is not a regular file owned by the recipient",
 		    j->what, j->path);
+		goto out;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "%s %s: %s", j->what, j->path, strerror(errno));
 		goto out;
 	}
 	if (lock_method("fcntl") && fcntl_lock(fd) < 0) {
