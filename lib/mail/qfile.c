@@ -241,8 +241,10 @@ static int fsync_dir_or_fs(const char *dir, int fd)
  * (and lost) by it, and switches the directory to one fsync per file,
  * which reports each file's own write-back errors; syncfs(2) reports
  * errors of the whole file system since it last ran on the group's
- * descriptor, so one it missed could otherwise pass unseen. The worst
- * this does is a spurious temporary failure, never a false 250.
+ * descriptor, so one it missed could otherwise pass unseen (a commit
+ * that chose shared sync before the failure and reaches the group only
+ * after it fsyncs its own file for the same reason: durable_commit). The
+ * worst this does is a spurious temporary failure, never a false 250.
  *
  * Across processes nothing is shared.
  */
