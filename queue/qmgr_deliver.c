@@ -206,7 +206,7 @@ static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
 		answered++;
 		if (rep.result == LRESULT_SENT) {
 			set(a, i, OUT_SENT, "local", buf_str(&rep.dsn), buf_str(&rep.text));
-			/* Durable before anything else happens. */
+			/* Marked before the next reply is read (synced only if the file is kept). */
 			if (mark(a, i, QF_RCPT_DELIVERED) < 0) {
 				ret = -1;
 				break;
