@@ -16,7 +16,8 @@
  * one link owned by the recipient, takes the fcntl lock, appends
  * ("From " line, Return-Path:, Delivered-To:, ">From " quoting, an
  * empty line), fsyncs, and on any error truncates the file back to its
- * old size. Maildir: tmp/, fsync, rename into new/, fsync of new/.
+ * old size. Maildir: tmp/, fsync, rename into new/, fsync of new/ (a
+ * failed one takes the message out of new/ again and defers it).
  * mailbox_size_limit bounds an mbox file and each Maildir message.
  */
 #include "compat.h"
@@ -224,7 +225,12 @@ static void mbox_append(void *arg, struct lresult_text *res)
 	struct buf text = BUF_INIT;
 	long long limit = cfg_int("mailbox_size_limit");
 	struct stat st;
-	int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
+	/*
+	 * O_NONBLOCK: a FIFO (or a file under a lease) put where the mailbox
+	 * or file should be must not hold this process, which serves the
+	 * next messages too; it is refused below, and the flag dropped.
+	 */
+	int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_NONBLOCK;
 	int fd;
 
 	fd = open(j->path, flags | (j->create ? O_CREAT : 0), 0600);
@@ -238,6 +244,10 @@ static void mbox_append(void *arg, struct lresult_text *res)
 	    || (j->check_owner && st.st_uid != geteuid())) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "%s %s is not a regular file owned by the recipient",
 		    j->what, j->path);
+		goto out;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "%s %s: %s", j->what, j->path, strerror(errno));
 		goto out;
 	}
 	if (lock_method("fcntl") && fcntl_lock(fd) < 0) {
@@ -427,26 +437,56 @@ static void maildir_write(void *arg, struct lresult_text *res)
 				break;
 			done += (size_t)w;
 		}
-		if (done < text.len || fsync(fd) < 0 || close(fd) < 0) {
-			int e = errno;
+		int e = 0;
+		if (done < text.len || fsync(fd) < 0)
+			e = errno ? errno : EIO;
+		/* Closed on every path: this process delivers message after message. */
+		if (close(fd) < 0 && e == 0)
+			e = errno ? errno : EIO;
+		fd = -1;
+		if (e != 0) {
 			unlink(buf_str(&tmp));
-			fd = -1;
 			lres_set(res, e == EFBIG ? LRESULT_BOUNCE : LRESULT_DEFER, e == EFBIG ? "5.2.2" : "4.2.0",
 			    "write %s: %s", buf_str(&tmp), strerror(e ? e : EIO));
 			goto out;
 		}
-		fd = -1;
 	}
 	if (rename(buf_str(&tmp), buf_str(&new)) < 0) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "rename into %s: %s", buf_str(&new), strerror(errno));
 		unlink(buf_str(&tmp));
 		goto out;
 	}
-	/* The rename is durable only once new/ is synced. */
-	*strrchr(new.data, '/') = '\0';
-	if ((dfd = open(buf_str(&new), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		fsync(dfd);
-		close(dfd);
+	/*
+	 * The rename is durable only once new/ is synced (where the user may
+	 * not read new/, a syncfs through the file commits the entry too).
+	 * When that fails the message is not delivered: it is taken out of
+	 * new/ again and the queue manager tries later.
+	 */
+	{
+		char *slash = strrchr(new.data, '/');
+		int e = 0;
+
+		*slash = '\0';
+		if ((dfd = open(buf_str(&new), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			if (fsync(dfd) < 0)
+				e = errno ? errno : EIO;
+			close(dfd);
+		} else if (errno == EACCES) {
+			*slash = '/';
+			if ((dfd = open(buf_str(&new), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || syncfs(dfd) < 0)
+				e = errno ? errno : EIO;
+			if (dfd >= 0)
+				close(dfd);
+		} else {
+			e = errno ? errno : EIO;
+		}
+		*slash = '/';
+		if (e != 0) {
+			unlink(buf_str(&new));
+			lres_set(res, LRESULT_DEFER, "4.2.0", "cannot sync maildir %s/new: %s", buf_str(&base),
+			    strerror(e));
+			goto out;
+		}
 	}
 	lres_set(res, LRESULT_SENT, "2.0.0", "delivered to maildir");
 out:

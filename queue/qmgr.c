@@ -11,9 +11,12 @@
  *	it to a delivery process (qmgr_deliver.c), of which it keeps at
  *	most default_process_limit (at most 64), each reused for up to
  *	max_use messages and ended after max_idle seconds without work
- *	(qmgr_pool.c): as in Postfix,
- *	local_destination_concurrency_limit is per recipient, not a total,
- *	and one slow remote server must not hold up local mail. It wakes on a datagram
+ *	(qmgr_pool.c). Messages start in arrival order, but as in Postfix
+ *	no more than local_destination_concurrency_limit deliveries to one
+ *	local recipient and default_destination_concurrency_limit to one
+ *	remote next hop run at once; mail for a full destination waits in a
+ *	line of its own, so it never holds up other mail (qmgr_sched.c).
+ *	It wakes on a datagram
  *	at queue_directory/private/qmgr (cleanup sends one after each commit,
  *	see lib/mail/qwake.h), on a "flush" line on public/qmgr (ternqueue -f,
  *	tern flush, sendmail -q; "flush I|R|S substr" makes only the
@@ -38,7 +41,8 @@
  *	delay_warning_time, bounce_size_limit, 2bounce_notice_recipient,
  *	double_bounce_sender, relayhost, myhostname, inet_protocols,
  *	command_time_limit, default_process_limit (parallel deliveries),
- *	max_use, max_idle,
+ *	max_use, max_idle, local_destination_concurrency_limit,
+ *	default_destination_concurrency_limit,
  *	soft_bounce, smtp_connect_timeout,
  *	smtp_tls_security_level; the resolution parameters of resolve.h.
  */
@@ -70,23 +74,24 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-/* Active messages waiting for a delivery process, in arrival order of discovery. */
-static char **todo;
-static size_t ntodo;
-
 static int dgram_fd = -1;
 
 /* deferred/ held due mail of a delivery process not yet reaped: 1 scan again, 2 take all. */
 static int rescan_deferred;
 
+/* Least time between two looks into incoming/ when woken (see main). */
+#define INCOMING_GAP_MS	20
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Children serving public/qmgr connections (at most MAX_PUBLIC). */
 #define MAX_PUBLIC	8
 static int npublic;
-
-long long qmgr_cfg_int(const char *name, long long dflt)
-{
-	return param_find(name) != NULL ? cfg_int(name) : dflt;
-}
 
 time_t qmgr_backoff(time_t age)
 {
@@ -100,20 +105,10 @@ time_t qmgr_backoff(time_t age)
 	return age > hi ? hi : age;
 }
 
+/* Waiting for a delivery process or being delivered (qmgr_sched.c). */
 static int known(const char *id)
 {
-	for (size_t i = 0; i < ntodo; i++)
-		if (strcmp(todo[i], id) == 0)
-			return 1;
-	return qmgr_pool_has(id);
-}
-
-static void add_todo(const char *id)
-{
-	if (known(id))
-		return;
-	todo = xreallocarray(todo, ntodo + 1, sizeof(char *));
-	todo[ntodo++] = xstrdup(id);
+	return qmgr_sched_known(id) || qmgr_pool_has(id);
 }
 
 /* Move every committed file of dir into active/ (deferred: only those due, unless all). */
@@ -175,7 +170,7 @@ static void scan_dir(const char *dir, int only_due, int all)
 			msg_warn("moving %zu file(s) from %s to active: %s", nmoved, dir, buf_str(&err));
 	}
 	for (size_t i = 0; i < nmoved; i++) {
-		add_todo(moved[i]);
+		qmgr_sched_add(moved[i]);
 		free(moved[i]);
 	}
 	free(moved);
@@ -185,15 +180,8 @@ static void scan_dir(const char *dir, int only_due, int all)
 
 static void start_workers(void)
 {
-	while (ntodo > 0) {
-		char *id = todo[0];
-
-		if (qmgr_pool_start(id) < 0)
-			return;		/* all busy: the rest waits */
-		memmove(todo, todo + 1, (ntodo - 1) * sizeof(char *));
-		ntodo--;
-		free(id);
-	}
+	qmgr_sched_finished();
+	qmgr_sched_run();
 }
 
 /* A child ended; if it was a delivery process that left its file in active/, defer the file. */
@@ -386,7 +374,9 @@ int main(int argc, char **argv)
 	}
 	/* What a crash left in active/ first, then anything new. */
 	scan_dir("active", 0, 0);
-	msg_info("started, %zu message(s) in active", ntodo);
+	msg_info("started, %zu message(s) in active", qmgr_sched_waiting());
+	long long last_incoming = 0;
+	bool incoming_due = true;
 	while (!daemon_stop) {
 		int want_incoming = 0, flush = 0, due = 0;
 		time_t now;
@@ -395,13 +385,27 @@ int main(int argc, char **argv)
 		for (int i = 0; i < npfd; i++)
 			pfd[i].revents = 0;
 		int nwork = qmgr_pool_pollfds(pfd + npfd, QMGR_POOL_MAX);
-		if (poll(pfd, (nfds_t)(npfd + nwork), 1000) > 0) {
+		long long wait = 1000 - (monotonic_ms() - last_incoming);
+		if (incoming_due)
+			wait -= 1000 - INCOMING_GAP_MS;
+		if (poll(pfd, (nfds_t)(npfd + nwork), wait < 0 ? 0 : (int)wait) > 0) {
 			read_requests(pfd, npfd, &want_incoming, &flush, &due);
 			qmgr_pool_events(pfd + npfd, nwork);
 		}
 		qmgr_pool_events(NULL, 0);	/* idle workers past max_idle */
 		reap();
-		scan_dir("incoming", 0, 0);
+		/*
+		 * incoming/ once a second, or on a wake-up but no sooner than
+		 * INCOMING_GAP_MS after the last look: under load, one look (and
+		 * one fsync of active/) takes in a whole batch of new mail.
+		 */
+		incoming_due = incoming_due || want_incoming || flush;
+		long long since = monotonic_ms() - last_incoming;
+		if (since >= 1000 || since < 0 || (incoming_due && since >= INCOMING_GAP_MS)) {
+			scan_dir("incoming", 0, 0);
+			last_incoming = monotonic_ms();
+			incoming_due = false;
+		}
 		now = time(NULL);
 		int again = rescan_deferred;
 		rescan_deferred = 0;

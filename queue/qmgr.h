@@ -47,11 +47,21 @@ void qmgr_pool_close_in_child(void);
 /* qmgr stops: workers leave (a busy one is terminated, its file stays in active/). */
 void qmgr_pool_stop(void);
 
+/*
+ * qmgr_sched.c: messages in active/ in line for a delivery process, with
+ * per-destination concurrency limits (local_destination_concurrency_limit
+ * per local recipient, default_destination_concurrency_limit per remote
+ * next hop).
+ */
+void qmgr_sched_add(const char *id);		/* a message now in active/ */
+bool qmgr_sched_known(const char *id);		/* waiting or being delivered */
+size_t qmgr_sched_waiting(void);
+void qmgr_sched_run(void);			/* start what may start */
+void qmgr_sched_finished(void);			/* free the slots of ended deliveries */
+
 /* Next attempt for a message of this age (queue_run_delay ... maximal_backoff_time). */
 time_t qmgr_backoff(time_t age);
 
-/* A configuration integer, or dflt when the parameter is not in the table. */
-long long qmgr_cfg_int(const char *name, long long dflt);
 
 /*
  * qmgr_smtp.c: deliver recipients idx[0..n) of the queue file to

@@ -118,7 +118,7 @@ static int connect_local(void)
 		return -1;
 	}
 	/* A stuck delivery must not hold the message forever. */
-	tv.tv_sec = (time_t)qmgr_cfg_int("command_time_limit", 1000) + 120;
+	tv.tv_sec = (time_t)cfg_int("command_time_limit") + 120;
 	tv.tv_usec = 0;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
@@ -206,7 +206,7 @@ static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
 		answered++;
 		if (rep.result == LRESULT_SENT) {
 			set(a, i, OUT_SENT, "local", buf_str(&rep.dsn), buf_str(&rep.text));
-			/* Durable before anything else happens. */
+			/* Marked before the next reply is read (synced only if the file is kept). */
 			if (mark(a, i, QF_RCPT_DELIVERED) < 0) {
 				ret = -1;
 				break;

@@ -11,14 +11,17 @@
  * work (as Postfix's daemons are): qmgr closes its end and the worker
  * exits when it reads the end of file, so no id is ever sent to a worker
  * that is about to leave. A worker that dies during a delivery is reaped
- * by qmgr, which defers what it left in active/ (qmgr.c).
+ * by qmgr, which defers what it left in active/ (qmgr.c); one whose
+ * attempt left the file in active/ leaves on purpose, for the same.
  */
 #include "compat.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sysexits.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +86,17 @@ static void worker_main(int fd)
 		}
 		param_maps_recheck();
 		qmgr_deliver(id);
+		/*
+		 * Still in active/: the attempt could not deal with it (the file
+		 * could not be opened or marked, or not moved on). Leave without
+		 * an answer, as a process that dies does: qmgr's reaper then
+		 * defers it, where the next attempt finds it; answered, it would
+		 * stay in active/ until qmgr starts again.
+		 */
+		char path[sizeof("active/") + QF_ID_MAX];
+		snprintf(path, sizeof(path), "active/%s", id);
+		if (access(path, F_OK) == 0)
+			_exit(EX_TEMPFAIL);
 		if (send(fd, "d", 1, MSG_NOSIGNAL) != 1)
 			_exit(0);
 	}

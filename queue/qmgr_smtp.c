@@ -549,7 +549,7 @@ void qmgr_smtp(struct qfile *q, const char *id, const char *nexthop, const size_
 	struct mx mx[MAX_MX];
 	char host[300], port[16] = "25";
 	struct buf why = BUF_INIT;
-	int nmx = 0, connect_timeout_s = (int)qmgr_cfg_int("smtp_connect_timeout", 30);
+	int nmx = 0, connect_timeout_s = (int)cfg_int("smtp_connect_timeout");
 	const char *protocols = cfg_str("inet_protocols");
 	int family = strcmp(protocols, "ipv4") == 0 ? AF_INET
 	    : strcmp(protocols, "ipv6") == 0 ? AF_INET6 : AF_UNSPEC;

@@ -89,27 +89,6 @@ void smtpd_watch_del(struct smtpd_watch *w)
 
 /* ---- configuration ---- */
 
-/* Parameters Tern added may be missing from an older table: fall back. */
-static bool has(const char *name)
-{
-	return param_find(name) != NULL;
-}
-
-static long long int_param(const char *name, long long def)
-{
-	return has(name) ? cfg_int(name) : def;
-}
-
-static bool bool_param(const char *name, bool def)
-{
-	return has(name) ? cfg_bool(name) : def;
-}
-
-static const char *str_param(const char *name, const char *def)
-{
-	return has(name) ? cfg_str(name) : def;
-}
-
 static void settings(void)
 {
 	struct smtp_engine_cfg *e = &smtpd.engine;
@@ -117,38 +96,37 @@ static void settings(void)
 	const struct daemon_info *di = daemon_info();
 
 	smtpd.service = xstrdup(di->service ? di->service : "smtp");
-	e->myhostname = xstrdup(str_param("myhostname", "localhost"));
-	smtpd.banner_text = xstrdup(str_param("smtpd_banner", e->myhostname));
+	e->myhostname = xstrdup(cfg_str("myhostname"));
+	smtpd.banner_text = xstrdup(cfg_str("smtpd_banner"));
 	e->banner = smtpd.banner_text;
-	e->helo_required = bool_param("smtpd_helo_required", false);
-	e->recipient_limit = (unsigned)int_param("smtpd_recipient_limit", 1000);
-	e->recipient_overshoot_limit = (unsigned)int_param("smtpd_recipient_overshoot_limit", 1000);
-	e->message_size_limit = int_param("message_size_limit", 10240000);
-	e->line_limit = (unsigned)int_param("line_length_limit", 2048);
-	e->soft_error_limit = (unsigned)int_param("smtpd_soft_error_limit", 10);
-	e->hard_error_limit = (unsigned)int_param("smtpd_hard_error_limit", 20);
-	e->error_sleep_ms = (unsigned)int_param("smtpd_error_sleep_time", 1) * 1000;
-	e->junk_command_limit = (unsigned)int_param("smtpd_junk_command_limit", 100);
-	e->forbid_bare_newline = bool_param("smtpd_forbid_bare_newline", true);
-	e->forbid_unauth_pipelining = bool_param("smtpd_forbid_unauth_pipelining", true);
-	e->vrfy_enabled = !bool_param("disable_vrfy_command", true);
+	e->helo_required = cfg_bool("smtpd_helo_required");
+	e->recipient_limit = (unsigned)cfg_int("smtpd_recipient_limit");
+	e->recipient_overshoot_limit = (unsigned)cfg_int("smtpd_recipient_overshoot_limit");
+	e->message_size_limit = cfg_int("message_size_limit");
+	e->line_limit = (unsigned)cfg_int("line_length_limit");
+	e->soft_error_limit = (unsigned)cfg_int("smtpd_soft_error_limit");
+	e->hard_error_limit = (unsigned)cfg_int("smtpd_hard_error_limit");
+	e->error_sleep_ms = (unsigned)cfg_int("smtpd_error_sleep_time") * 1000;
+	e->junk_command_limit = (unsigned)cfg_int("smtpd_junk_command_limit");
+	e->forbid_bare_newline = cfg_bool("smtpd_forbid_bare_newline");
+	e->forbid_unauth_pipelining = cfg_bool("smtpd_forbid_unauth_pipelining");
+	e->vrfy_enabled = !cfg_bool("disable_vrfy_command");
 	e->pipelining = true;
 	e->chunking = true;
 	e->dsn = true;
-	e->smtputf8 = bool_param("smtputf8_enable", true);
+	e->smtputf8 = cfg_bool("smtputf8_enable");
 	e->eightbitmime = true;
 
-	smtpd.timeout_ms = (unsigned)int_param("smtpd_timeout", 300) * 1000;
-	smtpd.greet_pause_ms = (unsigned)int_param("smtpd_greet_pause", 0) * 1000;
-	smtpd.conn_count_limit = (unsigned)int_param("smtpd_client_connection_count_limit", 50);
-	smtpd.conn_rate_limit = (unsigned)int_param("smtpd_client_connection_rate_limit", 0);
-	smtpd.msg_rate_limit = (unsigned)int_param("smtpd_client_message_rate_limit", 0);
-	smtpd.rcpt_rate_limit = (unsigned)int_param("smtpd_client_recipient_rate_limit", 0);
-	smtpd.rate_window_ms = (unsigned)int_param("anvil_rate_time_unit", 60) * 1000;
-	smtpd.commit_threads = (unsigned)int_param("smtpd_commit_threads", 8);
-	qfile_set_shared_sync(bool_param("smtpd_commit_syncfs", true));
-	if (has("smtpd_client_event_limit_exceptions")
-	    && cidr_list_add(&smtpd.limit_exceptions, cfg_list("smtpd_client_event_limit_exceptions"), &err) > 0)
+	smtpd.timeout_ms = (unsigned)cfg_int("smtpd_timeout") * 1000;
+	smtpd.greet_pause_ms = (unsigned)cfg_int("smtpd_greet_pause") * 1000;
+	smtpd.conn_count_limit = (unsigned)cfg_int("smtpd_client_connection_count_limit");
+	smtpd.conn_rate_limit = (unsigned)cfg_int("smtpd_client_connection_rate_limit");
+	smtpd.msg_rate_limit = (unsigned)cfg_int("smtpd_client_message_rate_limit");
+	smtpd.rcpt_rate_limit = (unsigned)cfg_int("smtpd_client_recipient_rate_limit");
+	smtpd.rate_window_ms = (unsigned)cfg_int("anvil_rate_time_unit") * 1000;
+	smtpd.commit_threads = (unsigned)cfg_int("smtpd_commit_threads");
+	qfile_set_shared_sync(cfg_bool("smtpd_commit_syncfs"));
+	if (cidr_list_add(&smtpd.limit_exceptions, cfg_list("smtpd_client_event_limit_exceptions"), &err) > 0)
 		msg_warn("smtpd_client_event_limit_exceptions: %s", buf_str(&err));
 	buf_reset(&err);
 
@@ -157,8 +135,8 @@ static void settings(void)
 	 * smtpd_tls_security_level / smtpd_tls_wrappermode. An empty level
 	 * (the default) offers STARTTLS once a certificate is configured.
 	 */
-	const char *level = str_param("smtpd_tls_security_level", "");
-	smtpd.implicit_tls = bool_param("smtpd_tls_wrappermode", false);
+	const char *level = cfg_str("smtpd_tls_security_level");
+	smtpd.implicit_tls = cfg_bool("smtpd_tls_wrappermode");
 	if (strcmp(level, "none") != 0 || smtpd.implicit_tls) {
 		smtpd.tls = smtpd_tls_init(&err);
 		if (err.len > 0)
@@ -172,7 +150,7 @@ static void settings(void)
 	e->tls_required = strcmp(level, "encrypt") == 0;
 
 	/* AUTH (the service's auth column arrives as smtpd_sasl_auth_enable). */
-	bool auth = bool_param("smtpd_sasl_auth_enable", false);
+	bool auth = cfg_bool("smtpd_sasl_auth_enable");
 	if (auth) {
 		if (sasl_server_init(&err) == 0) {
 			smtpd.auth_mechs = xstrdup(sasl_server_mechanisms(true));
@@ -185,12 +163,12 @@ static void settings(void)
 	e->auth_required = di->auth == SVC_AUTH_REQUIRED;
 	if (e->auth_required && !e->auth)
 		msg_warn("service %s requires AUTH but AUTH is off: all mail will be refused", smtpd.service);
-	e->tls_auth_only = bool_param("smtpd_tls_auth_only", true);
-	e->broken_sasl_auth_clients = bool_param("broken_sasl_auth_clients", false);
-	smtpd.sasl_threads = (unsigned)int_param("smtpd_sasl_threads", 8);
-	smtpd.dns_threads = (unsigned)int_param("smtpd_dns_threads", 4);
-	smtpd.sasl_failure_delay_ms = (unsigned)int_param("smtpd_sasl_failure_delay", 1) * 1000;
-	smtpd.sasl_failure_max_delay_ms = (unsigned)int_param("smtpd_sasl_failure_max_delay", 30) * 1000;
+	e->tls_auth_only = cfg_bool("smtpd_tls_auth_only");
+	e->broken_sasl_auth_clients = cfg_bool("broken_sasl_auth_clients");
+	smtpd.sasl_threads = (unsigned)cfg_int("smtpd_sasl_threads");
+	smtpd.dns_threads = (unsigned)cfg_int("smtpd_dns_threads");
+	smtpd.sasl_failure_delay_ms = (unsigned)cfg_int("smtpd_sasl_failure_delay") * 1000;
+	smtpd.sasl_failure_max_delay_ms = (unsigned)cfg_int("smtpd_sasl_failure_max_delay") * 1000;
 	buf_reset(&err);
 
 	smtpd.policy = smtp_policy_new(&err);
@@ -294,14 +272,14 @@ static void drop_privileges(void)
 	struct buf err = BUF_INIT;
 	if (geteuid() != 0)
 		return;
-	if (getpwnam(str_param("mail_owner", "tern")) != NULL
-	    && getpwnam(str_param("mail_owner", "tern"))->pw_uid == 0) {
+	if (getpwnam(cfg_str("mail_owner")) != NULL
+	    && getpwnam(cfg_str("mail_owner"))->pw_uid == 0) {
 		/* Only a hand-written main.cf names root: tern init run by root
 		 * gives the instance the unprivileged tern account. */
 		msg_warn("mail_owner is %s (uid 0): running with root privileges", cfg_str("mail_owner"));
 		return;
 	}
-	if (priv_drop(str_param("mail_owner", "tern"), &err) < 0)
+	if (priv_drop(cfg_str("mail_owner"), &err) < 0)
 		msg_fatal_status(EX_NOPERM, "cannot run as mail_owner: %s", buf_str(&err));
 	buf_free(&err);
 }

@@ -35,11 +35,6 @@ static void ssl_error(struct buf *err, const char *what, const char *file)
 	ERR_clear_error();
 }
 
-static const char *param(const char *name, const char *def)
-{
-	return param_find(name) != NULL ? cfg_str(name) : def;
-}
-
 /* The lowest protocol allowed by a Postfix-style list (">=TLSv1.2", "!SSLv3, !TLSv1"). */
 static int min_protocol(const char *spec)
 {
@@ -159,8 +154,8 @@ static int use_chain(SSL_CTX *ctx, const char *path, struct buf *pem, struct buf
 
 SSL_CTX *smtpd_tls_init(struct buf *err)
 {
-	const char *cert = param("smtpd_tls_cert_file", "");
-	const char *key = param("smtpd_tls_key_file", "");
+	const char *cert = cfg_str("smtpd_tls_cert_file");
+	const char *key = cfg_str("smtpd_tls_key_file");
 	char **chain = param_find("smtpd_tls_chain_files") ? cfg_list("smtpd_tls_chain_files") : NULL;
 	bool have_chain = chain != NULL && chain[0] != NULL;
 
@@ -172,13 +167,13 @@ SSL_CTX *smtpd_tls_init(struct buf *err)
 		ssl_error(err, "cannot create", "TLS context");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, min_protocol(param("smtpd_tls_protocols", ">=TLSv1.2")));
+	SSL_CTX_set_min_proto_version(ctx, min_protocol(cfg_str("smtpd_tls_protocols")));
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
 			| SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Output buffers move and shrink; idle sessions give their buffers back. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
 			| SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_set_cipher_list(ctx, cipher_list(param("smtpd_tls_ciphers", "medium"))) != 1) {
+	if (SSL_CTX_set_cipher_list(ctx, cipher_list(cfg_str("smtpd_tls_ciphers"))) != 1) {
 		ssl_error(err, "cannot set", "ciphers");
 		goto fail;
 	}

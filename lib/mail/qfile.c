@@ -241,8 +241,10 @@ static int fsync_dir_or_fs(const char *dir, int fd)
  * (and lost) by it, and switches the directory to one fsync per file,
  * which reports each file's own write-back errors; syncfs(2) reports
  * errors of the whole file system since it last ran on the group's
- * descriptor, so one it missed could otherwise pass unseen. The worst
- * this does is a spurious temporary failure, never a false 250.
+ * descriptor, so one it missed could otherwise pass unseen (a commit
+ * that chose shared sync before the failure and reaches the group only
+ * after it fsyncs its own file for the same reason: durable_commit). The
+ * worst this does is a spurious temporary failure, never a false 250.
  *
  * Across processes nothing is shared.
  */
@@ -269,6 +271,7 @@ static struct qdirsync *qdirsyncs;	/* never freed: one per queue directory */
 static bool shared_sync;
 static void (*dirsync_hook)(void);	/* tests: runs before each directory fsync */
 static void (*filesync_hook)(unsigned batch);	/* tests: before each shared sync */
+static void (*rename_hook)(void);	/* tests: after a commit's rename, before its sync */
 
 void qfile_set_shared_sync(bool on)
 {
@@ -288,6 +291,13 @@ void qfile_fault_filesync_hook(void (*hook)(unsigned batch))
 {
 	pthread_mutex_lock(&sync_lock);
 	filesync_hook = hook;
+	pthread_mutex_unlock(&sync_lock);
+}
+
+void qfile_fault_rename_hook(void (*hook)(void))
+{
+	pthread_mutex_lock(&sync_lock);
+	rename_hook = hook;
 	pthread_mutex_unlock(&sync_lock);
 }
 
@@ -402,8 +412,31 @@ static int durable_commit(const char *dir, int fd, int (*rename_fn)(void *), voi
 	*what = "cannot rename queue file to";
 	if (rename_fn(arg) != 0)
 		return -1;
+	pthread_mutex_lock(&sync_lock);
+	void (*hook)(void) = rename_hook;
+	pthread_mutex_unlock(&sync_lock);
+	if (hook != NULL)
+		hook();
 	*what = shared ? "cannot fsync queue file" : "cannot fsync queue directory";
 	pthread_mutex_lock(&sync_lock);
+	if (shared && d->per_file) {
+		/*
+		 * A syncfs failed since this commit chose shared sync. Its
+		 * generation and the next are failed, but this commit may come
+		 * later (its rename took long) and would then be covered by a
+		 * syncfs that cannot report the error the failed one consumed,
+		 * although this file's pages may be what was lost. Decided here,
+		 * under the lock that group_sync() computes the generation under:
+		 * fsync the file itself, which reports its own write-back errors.
+		 */
+		pthread_mutex_unlock(&sync_lock);
+		shared = false;
+		*what = "cannot fsync queue file";
+		if (q_fsync(fd, false) != 0)
+			return -1;
+		*what = "cannot fsync queue directory";
+		pthread_mutex_lock(&sync_lock);
+	}
 	int rc = shared ? group_sync(d, &d->batch, sync_batch, fd) : group_sync(d, &d->dirs, sync_dir, fd);
 	pthread_mutex_unlock(&sync_lock);
 	return rc;

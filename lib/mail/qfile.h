@@ -57,9 +57,10 @@
  * into the same directory at once share directory fsyncs (group commit):
  * one fsync covers every rename completed before it started; when it
  * fails, every commit it covered fails (see qfile.c). With shared sync
- * on (qfile_set_shared_sync), they share the files' syncs as well: one
- * syncfs(2) makes a whole batch of written files durable before their
- * renames, in place of one fsync per file.
+ * on (qfile_set_shared_sync), they share the files' syncs as well: the
+ * files are renamed first, then one syncfs(2) makes a whole batch durable
+ * in place of one fsync per file (a renamed file is not acknowledged
+ * until that sync and the directory fsync have succeeded).
  *
  * FAULT INJECTION: every open/write/fsync/rename of this layer goes
  * through counting wrappers, so tests can make the Nth call fail with
@@ -229,6 +230,11 @@ void qfile_fault_dirsync_hook(void (*hook)(void));
  * syncfs).
  */
 void qfile_fault_filesync_hook(void (*hook)(unsigned batch));
+/*
+ * Tests: call hook (NULL: none) in qfile_commit right after the file got
+ * its final name, before it is made durable.
+ */
+void qfile_fault_rename_hook(void (*hook)(void));
 /* Read TERN_QFILE_FAULT (ignored in set-id programs); 0 ok, -1 bad syntax. */
 int qfile_fault_from_env(void);
 

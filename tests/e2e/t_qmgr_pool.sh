@@ -2,7 +2,9 @@
 # t_qmgr_pool.sh - qmgr's delivery processes are reused (one process
 # delivers message after message, over one connection to local), retired
 # after max_use messages, and one killed in the middle of a delivery
-# leaves its message deferred, then delivered: nothing is lost.
+# leaves its message deferred, then delivered: nothing is lost. At most
+# local_destination_concurrency_limit deliveries to one recipient run at
+# once, and mail for other recipients does not wait behind them.
 . "$(dirname "$0")/lib.sh"
 
 tern_instance
@@ -53,4 +55,28 @@ _slow_delivered() { grep -qs 'slow one' "$out"/slow.*; }
 wait_for "the slow message, delivered again" _slow_delivered
 wait_for_log 'to=<slow@localhost>.*status=sent'
 ! grep -q 'to=<slow@localhost>.*status=bounced' "$TERN_DIR/maillog" || { show_log; fail "the slow message bounced"; }
+
+# Five messages for a mailbox that takes its time (a command that waits
+# for a gate): two deliveries at once with the default limit, and mail
+# for someone else goes through meanwhile.
+gate2="$out/gate2"
+printf 'busybox: "|touch %s/started.$$$$; while [ ! -e %s ]; do sleep 0.1; done; cat > %s/busy.$$$$"\n' \
+	"$out" "$gate2" "$out" >> "$TERN_DIR/aliases"
+newaliases -C "$TERN_DIR" >/dev/null || fail "newaliases"
+for i in 1 2 3 4 5; do
+	printf 'Subject: busy %s\n\nbusy\n' "$i" | sendmail -C "$TERN_DIR" -i busybox@localhost \
+		|| fail "sendmail exited $?"
+done
+_started() { [ "$(ls "$out" | grep -c '^started\.')" -ge "$1" ]; }
+wait_for "two deliveries to busybox" _started 2
+before_keep=$(ls "$TERN_DIR/mail/keep/new" | wc -l)
+printf 'Subject: meanwhile\n\nhello\n' | sendmail -C "$TERN_DIR" -i keep@localhost || fail "sendmail exited $?"
+wait_for_mail keep $((before_keep + 1))
+sleep 1		# would a third delivery to busybox start? It must not.
+n=$(ls "$out" | grep -c '^started\.')
+[ "$n" -eq 2 ] || { show_log; fail "$n deliveries to busybox at once, local_destination_concurrency_limit is 2"; }
+touch "$gate2"
+_busy_done() { [ "$(ls "$out" | grep -c '^busy\.')" -ge 5 ]; }
+wait_for "five messages for busybox" _busy_done
+[ "$(ls "$out" | grep -c '^started\.')" -eq 5 ] || fail "busybox deliveries: $(ls "$out")"
 pass

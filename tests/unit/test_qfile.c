@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mail/qfile.h"
@@ -808,6 +809,125 @@ START_TEST(test_shared_sync_failure)
 }
 END_TEST
 
+/*
+ * Commits that chose shared sync before a syncfs failed but reach the
+ * group after the failed generation and the one after it (their renames
+ * were slow) must not be covered by another syncfs: it cannot report the
+ * error the failed one consumed, and their own pages may be what was
+ * lost. A leads sync 1 (held); B1, B2 rename behind it and share syncfs
+ * 2, which fails; S0..S2 chose shared sync before that and are held just
+ * after their renames. S0 then comes alone (held again, if it leads a
+ * sync 3), and S1, S2 come while it runs. No sync after the failure may
+ * be a syncfs of a batch: each of these files is fsynced on its own.
+ */
+static sem_t st_fs_in, st_fs_go, st_ren_in, st_ren_go;
+static int st_fs_calls, st_renames;
+static unsigned st_batches[16];
+
+static void straggler_filesync_hook(unsigned batch)
+{
+	int k = __atomic_fetch_add(&st_fs_calls, 1, __ATOMIC_SEQ_CST);
+	if (k < 16)
+		st_batches[k] = batch;
+	if (k == 0 || k == 2) {	/* A's sync; a sync 3 led by S0 */
+		sem_post(&st_fs_in);
+		sem_wait(&st_fs_go);
+	}
+}
+
+static void straggler_rename_hook(void)
+{
+	/* A, B1 and B2 go on; S0, S1 and S2 wait here. */
+	if (__atomic_fetch_add(&st_renames, 1, __ATOMIC_SEQ_CST) >= 3) {
+		sem_post(&st_ren_in);
+		sem_wait(&st_ren_go);
+	}
+}
+
+START_TEST(test_shared_sync_failure_stragglers)
+{
+	struct committer a = {.commits = 1}, b[2] = {0}, s[3] = {0};
+	struct timespec until;
+
+	sem_init(&st_fs_in, 0, 0);
+	sem_init(&st_fs_go, 0, 0);
+	sem_init(&st_ren_in, 0, 0);
+	sem_init(&st_ren_go, 0, 0);
+	qfile_set_shared_sync(true);
+	qfile_fault_filesync_hook(straggler_filesync_hook);
+	qfile_fault_rename_hook(straggler_rename_hook);
+
+	ck_assert_int_eq(pthread_create(&a.thread, NULL, committer_main, &a), 0);
+	sem_wait(&st_fs_in);
+	for (int i = 0; i < 2; i++) {
+		b[i].commits = 1;
+		ck_assert_int_eq(pthread_create(&b[i].thread, NULL, committer_main, &b[i]), 0);
+	}
+	for (int tries = 0; dir_final_entries() < 3 && tries < 3000; tries++)
+		usleep(10000);
+	ck_assert_int_eq(dir_final_entries(), 3);
+	usleep(100000);		/* B1, B2: from the rename to the wait */
+	for (int i = 0; i < 3; i++) {
+		s[i].commits = 1;
+		ck_assert_int_eq(pthread_create(&s[i].thread, NULL, committer_main, &s[i]), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		sem_wait(&st_ren_in);
+
+	/* Sync 2 (B1 and B2) fails. */
+	qfile_fault_inject(QF_CALL_SYNCFS, 1, EIO, false);
+	sem_post(&st_fs_go);
+	pthread_join(a.thread, NULL);
+	ck_assert_msg(a.ok == 1, "reason: %s", a.reason);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(b[i].thread, NULL);
+		ck_assert_int_eq(b[i].ok, 0);
+	}
+	ck_assert_int_eq(st_fs_calls, 2);
+	ck_assert_int_eq(st_batches[1], 2);
+
+	/* S0 alone: it may lead sync 3; if so it is held there. */
+	sem_post(&st_ren_go);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	bool held = sem_timedwait(&st_fs_in, &until) == 0;
+	if (!held) {
+		/* It fsynced its file on its own: wait until it is done. */
+		int done = 0;
+		for (int tries = 0; done < 1 && tries < 3000; tries++) {
+			done = 0;
+			for (int i = 0; i < 3; i++)
+				done += __atomic_load_n(&s[i].ok, __ATOMIC_SEQ_CST) +
+					__atomic_load_n(&s[i].failed, __ATOMIC_SEQ_CST);
+			if (done < 1)
+				usleep(10000);
+		}
+		ck_assert_int_eq(done, 1);
+	}
+	/* S1 and S2 meanwhile. */
+	sem_post(&st_ren_go);
+	sem_post(&st_ren_go);
+	usleep(200000);		/* from the rename to the wait */
+	if (held)
+		sem_post(&st_fs_go);
+	for (int i = 0; i < 3; i++)
+		pthread_join(s[i].thread, NULL);
+	for (int k = 2; k < st_fs_calls && k < 16; k++)
+		ck_assert_msg(st_batches[k] <= 1,
+			      "sync %d after a failed syncfs covered %u files at once", k + 1, st_batches[k]);
+	/* With nothing failing any more, their own fsyncs succeed. */
+	for (int i = 0; i < 3; i++)
+		ck_assert_msg(s[i].ok == 1, "reason: %s", s[i].reason);
+
+	qfile_fault_rename_hook(NULL);
+	qfile_fault_filesync_hook(NULL);
+	sem_destroy(&st_fs_in);
+	sem_destroy(&st_fs_go);
+	sem_destroy(&st_ren_in);
+	sem_destroy(&st_ren_go);
+}
+END_TEST
+
 START_TEST(test_id_valid)
 {
 	ck_assert_int_eq(qfile_id_valid(id_cases[_i].id), id_cases[_i].valid);
@@ -838,6 +958,7 @@ int main(void)
 	tcase_add_test(tc, test_group_commit_fsync_failure);
 	tcase_add_test(tc, test_shared_sync_batch);
 	tcase_add_test(tc, test_shared_sync_failure);
+	tcase_add_test(tc, test_shared_sync_failure_stragglers);
 	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
