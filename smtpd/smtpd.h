@@ -80,6 +80,13 @@ void smtpd_conn_auth_done(void *conn, enum smtp_auth_status st, const char *data
 const struct smtp_session_info *smtpd_conn_waiting_info(void *conn);
 /* A pending policy check was decided (ends one job; the session must not have ended). */
 void smtpd_conn_policy_done(void *conn, enum smtp_verdict v, const char *reply);
+/*
+ * The session's DNS answers so far (NULL before its first lookup), so
+ * that a sender domain is looked up once per session, not once per
+ * recipient; smtpd_conn_dns_keep() stores them (copied).
+ */
+const struct smtp_policy_dns *smtpd_conn_dns_known(void *conn);
+void smtpd_conn_dns_keep(void *conn, const struct smtp_policy_dns *dns);
 unsigned smtpd_conn_count(void);
 /* Free the sessions closed during the last batch of events. */
 void smtpd_conn_reap(void);

@@ -46,7 +46,8 @@ struct conn {
 	enum cstate state;
 	uint32_t ev;
 	bool hold, dead, implicit, exempt, ssl_wants_write;
-	unsigned jobs;		/* worker jobs (commit, AUTH step) that point here */
+	unsigned jobs;		/* worker jobs (commit, AUTH step, DNS lookup) that point here */
+	struct smtp_policy_dns *dns;	/* answers of earlier lookups; NULL until one was needed */
 	uint64_t deadline, hold_until;
 	struct conn *prev, *next;	/* idle list, oldest first */
 	struct conn *hprev, *hnext;	/* hold list, earliest first */
@@ -562,6 +563,7 @@ void smtpd_conn_reap(void)
 		struct conn *c = grave;
 		grave = c->next;
 		smtp_engine_free(c->e);
+		free(c->dns);
 		free(c);
 	}
 }
@@ -633,6 +635,20 @@ void smtpd_conn_policy_done(void *conn, enum smtp_verdict v, const char *reply)
 	smtp_engine_policy_done(c->e, v, reply);
 	touch(c);
 	pump(c);
+}
+
+const struct smtp_policy_dns *smtpd_conn_dns_known(void *conn)
+{
+	return ((struct conn *)conn)->dns;
+}
+
+void smtpd_conn_dns_keep(void *conn, const struct smtp_policy_dns *dns)
+{
+	struct conn *c = conn;
+	if (c->dns == NULL)
+		c->dns = xmalloc(sizeof(*c->dns));
+	*c->dns = *dns;
+	c->dns->need[0] = '\0';
 }
 
 void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,

@@ -7,7 +7,10 @@
  * engine holds the session's input; once the answer is back the policy
  * is evaluated again, on the loop thread, until it decides. The session
  * then resumes where it stopped (smtp_engine_policy_done), so pipelined
- * replies keep their order.
+ * replies keep their order. The answers stay with the session, so that
+ * with smtpd_delay_reject = yes the sender's domain is looked up once,
+ * not again for every recipient (a session is short; the resolver's
+ * own TTLs matter no more than in Postfix's process-wide cache).
  *
  * Part of smtpd, runs as mail_owner. Workers run nothing but
  * smtp_policy_dns_lookup() on the job's own copy of what it needs (the
@@ -91,6 +94,7 @@ static void lookup_done(struct smtpd_job *job)
 	 * policy's, as it would be for a command arriving now.
 	 */
 	struct buf reply = BUF_INIT;
+	smtpd_conn_dns_keep(j->conn, &j->dns);
 	enum smtp_verdict v = evaluate(j->stage, si, j->rcpt, &j->dns, &reply);
 	if (v == SMTP_PENDING) {
 		/* Another domain (the recipient's after the sender's): one more round. */
@@ -118,7 +122,11 @@ enum smtp_verdict smtpd_dns_check(void *conn, enum smtpd_dns_stage stage,
 		}
 	}
 	struct smtp_policy_dns dns;
-	smtp_policy_dns_init(&dns);
+	const struct smtp_policy_dns *known = smtpd_conn_dns_known(conn);
+	if (known != NULL)
+		dns = *known;
+	else
+		smtp_policy_dns_init(&dns);
 	enum smtp_verdict v = evaluate(stage, si, rcpt, &dns, reply);
 	if (v != SMTP_PENDING)
 		return v;	/* decided without the DNS: the common case */

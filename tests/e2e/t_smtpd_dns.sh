@@ -10,7 +10,8 @@
 # each verdict right (a domain that exists is taken, an NXDOMAIN one gets
 # 450 4.1.2, a local one needs no DNS), and its message holds exactly the
 # accepted recipients. A sender whose domain does not exist gets 450
-# 4.1.8, and clients that leave while their lookup is out end cleanly.
+# 4.1.8 (looked up once for the session, not per recipient), and
+# clients that leave while their lookup is out end cleanly.
 # The order of events, not a tight timing bound, is what is checked.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
@@ -131,6 +132,9 @@ s.ehlo("c.example")
 assert s.mail("x@nx2.slow.test")[0] == 250
 code, msg = s.rcpt("postmaster@localhost")
 assert code == 450 and msg.startswith(b"4.1.8 <x@nx2.slow.test>: Sender address rejected: Domain not found"), (code, msg)
+# The session keeps the answer: a second recipient does not ask again.
+code, msg = s.rcpt("abuse@localhost")
+assert code == 450 and msg.startswith(b"4.1.8 <x@nx2.slow.test>"), (code, msg)
 s.quit()
 def until(sock, last):
     data = b""
@@ -159,6 +163,8 @@ wait_for "the sessions that left during a lookup to end" \
 	sh -c "[ \$(grep -c 'disconnect from localhost\[127\.0\.0\.1\] ' '$TERN_DIR/maillog') -ge 8 ]"
 [ "$(grep -c 'lost connection after RCPT from localhost' "$TERN_DIR/maillog")" -ge 2 ] \
 	|| { show_log; fail "the clients that reset during a lookup were not noticed"; }
+[ "$(grep -c '^nx2\.slow\.test ' "$dns/queries")" -eq 1 ] \
+	|| { cat "$dns/queries" >&2; fail "the sender's domain was looked up again for the second recipient"; }
 grep -q 'NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]: 450 4\.1\.8 <x@nx2\.slow\.test>' "$TERN_DIR/maillog" \
 	|| { show_log; fail "no log line for the unknown sender domain"; }
 smtpd_stop
