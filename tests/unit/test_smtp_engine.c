@@ -1096,6 +1096,14 @@ static const struct later_row {
 	{.name = "a driver that says later twice gets a temporary failure",
 	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", "RCPT TO:<slow-ok@x.test>\r\n", NOTYET, "RCPT TO:<u@mx.test>\r\n"},
 	 .want_waiting = G E MAILOK, .want = G E MAILOK "451 4.3.0 Error: try again later\r\n" RCPTOK},
+	{.name = "error limit reached meanwhile: the late answer first, then 421", .opts = O_HARD3,
+	 .in = {"EHLO c\r\n", "FOO\r\n", "FOO\r\n", "MAIL FROM:<a@b.test>\r\n",
+		X100 X100 X100 X100 X100 X100 "\r\nRCPT TO:<slow-ok@x.test>\r\n", DONE},
+	 .want_waiting = G E "502 5.5.2 Error: command not recognized\r\n502 5.5.2 Error: command not recognized\r\n"
+		 MAILOK "500 5.5.2 Error: line too long\r\n",
+	 .want = G E "502 5.5.2 Error: command not recognized\r\n502 5.5.2 Error: command not recognized\r\n"
+		 MAILOK "500 5.5.2 Error: line too long\r\n" RCPTOK "421 4.7.0 mx.test Error: too many errors\r\n",
+	 .want_closed = true},
 	{.name = "mail later, rcpt held behind it",
 	 .in = {"EHLO c\r\n", "MAIL FROM:<slow-ok@b.test> RET=HDRS ENVID=e1\r\nRCPT TO:<u@mx.test>\r\nDATA\r\n", DONE,
 		"x\r\n.\r\n"},
