@@ -4,8 +4,9 @@
  * privileges, and run_as() for the deliveries that run a child.
  *
  * Runs as root only for what needs it: a missing mbox in
- * mail_spool_directory is created (O_EXCL, then chown) and the dot-lock
- * taken before the switch to the recipient. Writes to mailboxes, Maildirs
+ * mail_spool_directory is created (O_EXCL, then chown) and its dot-lock
+ * taken before the switch to the recipient (any other mbox is locked as
+ * its user). Writes to mailboxes, Maildirs
  * and files switch only the effective and supplementary ids (write_as:
  * the kernel then checks every file access as the recipient; the real and
  * saved uid stay 0, so the recipient can neither signal nor trace the
@@ -25,10 +26,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -110,8 +113,43 @@ void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_tex
  * Failing to switch back leaves a process that must not go on: it exits,
  * and the queue manager retries whatever it had not answered.
  */
+/*
+ * While the process has a user's effective uid, the kernel lets that
+ * user change its nice value, scheduling policy and CPU affinity, which
+ * would outlast the switch back and slow down everyone's mail: they are
+ * saved before and put back as root after.
+ */
+struct sched_state {
+	int nice;
+	int policy;
+	struct sched_param param;
+	cpu_set_t cpus;
+	bool have_nice, have_policy, have_cpus;
+};
+
+static void sched_save(struct sched_state *st)
+{
+	errno = 0;
+	st->nice = getpriority(PRIO_PROCESS, 0);
+	st->have_nice = errno == 0;
+	st->policy = sched_getscheduler(0);
+	st->have_policy = st->policy >= 0 && sched_getparam(0, &st->param) == 0;
+	st->have_cpus = sched_getaffinity(0, sizeof(st->cpus), &st->cpus) == 0;
+}
+
+static void sched_restore(const struct sched_state *st)
+{
+	if (st->have_nice && setpriority(PRIO_PROCESS, 0, st->nice) < 0)
+		msg_warn("cannot restore the nice value: %m");
+	if (st->have_policy && sched_setscheduler(0, st->policy, &st->param) < 0)
+		msg_warn("cannot restore the scheduling policy: %m");
+	if (st->have_cpus && sched_setaffinity(0, sizeof(st->cpus), &st->cpus) < 0)
+		msg_warn("cannot restore the CPU affinity: %m");
+}
+
 static void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res)
 {
+	struct sched_state sched;
 	static gid_t *root_groups;
 	static int nroot_groups = -1;
 
@@ -131,6 +169,7 @@ static void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lr
 		}
 		nroot_groups = n;
 	}
+	sched_save(&sched);
 	if (setgroups(1, &id->gid) < 0 || setegid(id->gid) < 0 || seteuid(id->uid) < 0
 	    || geteuid() != id->uid || getegid() != id->gid) {
 		int e = errno;
@@ -143,6 +182,7 @@ static void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lr
 	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups((size_t)nroot_groups, root_groups) < 0
 	    || geteuid() != 0 || getegid() != 0)
 		msg_fatal("cannot switch back to root after delivering as %s: %m", id->user);
+	sched_restore(&sched);
 }
 
 /* --- what is written ---------------------------------------------------- */
@@ -323,6 +363,34 @@ static int dotlock_take(const char *path, struct buf *lock)
 	return -1;
 }
 
+/* mbox_append under a dot-lock, if mailbox_delivery_lock asks for one. */
+static void mbox_append_locked(void *arg, struct lresult_text *res)
+{
+	struct mbox_job *j = arg;
+	struct buf lock = BUF_INIT;
+	int locked = 0;
+
+	if (lock_method("dotlock")) {
+		locked = dotlock_take(j->path, &lock);
+		if (locked < 0) {
+			lres_set(res, LRESULT_DEFER, "4.2.0", "cannot lock %s %s: %s exists", j->what,
+			    j->path, buf_str(&lock));
+			buf_free(&lock);
+			return;
+		}
+	}
+	mbox_append(j, res);
+	if (locked > 0)
+		unlink(buf_str(&lock));
+	buf_free(&lock);
+}
+
+/*
+ * The dot-lock of a mailbox in mail_spool_directory is taken as root
+ * (the spool belongs to root); that of any other mbox as its user, like
+ * the append itself: its directory is the user's, who could otherwise
+ * point root at files elsewhere through a symbolic link.
+ */
 static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const char *path,
     const struct ident *id, bool in_spool, const char *what, struct lresult_text *res)
 {
@@ -331,7 +399,11 @@ static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const cha
 	struct buf lock = BUF_INIT;
 	int locked = 0;
 
-	if (in_spool && local_is_root()) {
+	if (!in_spool) {
+		write_as(id, mbox_append_locked, &j, res);
+		return;
+	}
+	if (local_is_root()) {
 		/* Create a missing spool mailbox as root, then hand it to its user. */
 		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0) {
@@ -339,7 +411,7 @@ static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const cha
 				msg_warn("chown %s: %m", path);
 			close(fd);
 		}
-	} else if (in_spool) {
+	} else {
 		j.create = true;
 	}
 	if (lock_method("dotlock")) {

@@ -158,11 +158,14 @@ static void scan_dir(const char *dir, int only_due, int all)
 	}
 	closedir(dp);
 	/*
-	 * One fsync of active/ for the whole batch, so that no crash can
-	 * lose a file between the two directories. dir is not synced: a
+	 * One fsync of active/ for the whole batch. dir is not synced: a
 	 * crash can show a file in it again, which only means it is taken
-	 * again (delivered twice at worst). Should the fsync fail, the files
-	 * are where the renames put them for everyone but a system crash.
+	 * again (delivered twice at worst). (On a file system without a
+	 * journal, a crash between the rename and this fsync could keep
+	 * neither entry, if a commit's fsync of incoming/ wrote the removal
+	 * first; with a journal the rename is atomic.) Should the fsync fail,
+	 * the files are where the renames put them for everyone but a
+	 * system crash.
 	 */
 	if (nmoved > 0 && strcmp(dir, "active") != 0) {
 		buf_reset(&err);

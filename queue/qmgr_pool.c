@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/daemon.h"
 #include "mail/param_maps.h"
 #include "mail/qfile.h"
 #include "queue/qmgr.h"
@@ -44,7 +45,7 @@ static struct worker workers[QMGR_POOL_MAX];
 static int max_workers = 1;
 static unsigned max_use = 100;
 static time_t max_idle = 100;
-static int extra_fds[8];	/* qmgr's own descriptors a worker must not keep */
+static int extra_fds[1 + DAEMON_MAX_LISTEN];	/* qmgr's own descriptors a worker must not keep */
 static int nextra;
 
 void qmgr_pool_init(int max, unsigned use_limit, time_t idle_limit, const int *fds, int nfds)

@@ -528,6 +528,15 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 	w->fd = -1;
 	w->dir = xstrdup(dir);
 	gettimeofday(&w->arrival, NULL);
+	/*
+	 * Shared sync: the directory's descriptor for syncfs must be open
+	 * before this file is written, so that syncfs reports any write-back
+	 * error of it (errors are counted from the descriptor's opening).
+	 */
+	pthread_mutex_lock(&sync_lock);
+	if (shared_sync)
+		(void)qdirsync_get(dir);
+	pthread_mutex_unlock(&sync_lock);
 
 	for (int attempt = 0; attempt < 100; attempt++) {
 		free(w->tmp_path);
@@ -753,8 +762,7 @@ static char *dir_of(const char *path)
 int qfile_move_nosync(const char *path, const char *todir, struct buf *err)
 {
 	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	char *to = xasprintf("%s/%s", todir, base);
+	char *to = xasprintf("%s/%s", todir, base ? base + 1 : path);
 	int rc = q_rename(path, to, false);
 	if (rc != 0)
 		set_err(err, "cannot move queue file", path);

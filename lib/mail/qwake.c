@@ -1,10 +1,14 @@
 /*
  * qwake.c - one datagram to the queue manager (see qwake.h).
- * Mail layer; runs in cleanup's process (mail_owner) or any tool.
+ * Mail layer; runs in cleanup's process (smtpd, pickup: mail_owner) or
+ * any tool.
  */
 #include "compat.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,17 +17,43 @@
 
 #include "mail/qwake.h"
 
+/*
+ * One datagram socket per process, made on first use: smtpd's commit
+ * threads wake qmgr after every message, and sendto() on a shared
+ * datagram socket is safe from any thread. Should the descriptor have
+ * been closed or reused behind our back, the send fails and a new
+ * socket is made once.
+ */
+static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
+static int wake_fd = -1;
+
+static int wake_socket(bool renew)
+{
+	pthread_mutex_lock(&wake_lock);
+	if (renew)
+		wake_fd = -1;	/* not ours any more: forgotten, never closed */
+	if (wake_fd < 0)
+		wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = wake_fd;
+	pthread_mutex_unlock(&wake_lock);
+	return fd;
+}
+
 int qwake_send_path(const char *socket_path, const char *request)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	if (socket_path == NULL || strlcpy(sun.sun_path, socket_path, sizeof(sun.sun_path)) >= sizeof(sun.sun_path))
 		return -1;
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -1;
-	int ret = sendto(fd, request, strlen(request), 0, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? -1 : 0;
-	close(fd);
-	return ret;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd = wake_socket(attempt > 0);
+		if (fd < 0)
+			return -1;
+		if (sendto(fd, request, strlen(request), 0, (struct sockaddr *)&sun, sizeof(sun)) >= 0)
+			return 0;
+		if (errno != EBADF && errno != ENOTSOCK && errno != EISCONN && errno != EPROTOTYPE)
+			return -1;
+	}
+	return -1;
 }
 
 int qwake_send(const char *queue_dir, const char *request)
