@@ -1123,6 +1123,25 @@ static void hard_error_check(struct smtp_engine *e)
 	}
 }
 
+/*
+ * The answer of a command that waited (AUTH step, policy verdict) has
+ * gone out: check the error limit, refuse a command that was pipelined
+ * behind it where that is not allowed, else go on with the input held
+ * meanwhile.
+ */
+static void resume_after_wait(struct smtp_engine *e)
+{
+	hard_error_check(e);
+	if (e->state == ST_CLOSED)
+		return;
+	if (e->pipe_cmd[0] != '\0') {
+		sync_error(e, e->pipe_cmd);
+		e->pipe_cmd[0] = '\0';
+		return;
+	}
+	process_held(e);
+}
+
 void smtp_engine_auth_done(struct smtp_engine *e, enum smtp_auth_status st,
 		const char *data, size_t len)
 {
@@ -1134,16 +1153,7 @@ void smtp_engine_auth_done(struct smtp_engine *e, enum smtp_auth_status st,
 	/* A backend that says "later" twice is broken: do not wait forever. */
 	auth_result(e, st == SMTP_AUTH_PENDING ? SMTP_AUTH_TEMPFAIL : st, &challenge);
 	buf_free(&challenge);
-	hard_error_check(e);
-	if (e->state == ST_CLOSED)
-		return;
-	if (e->pipe_cmd[0] != '\0') {
-		/* Answer the AUTH first, then refuse what was sent behind it. */
-		sync_error(e, e->pipe_cmd);
-		e->pipe_cmd[0] = '\0';
-		return;
-	}
-	process_held(e);
+	resume_after_wait(e);
 }
 
 void smtp_engine_policy_done(struct smtp_engine *e, enum smtp_verdict v, const char *text)
@@ -1169,16 +1179,7 @@ void smtp_engine_policy_done(struct smtp_engine *e, enum smtp_verdict v, const c
 	case PEND_NONE:
 		break;
 	}
-	hard_error_check(e);
-	if (e->state == ST_CLOSED)
-		return;
-	if (e->pipe_cmd[0] != '\0') {
-		/* Answer the command first, then refuse what was sent behind it. */
-		sync_error(e, e->pipe_cmd);
-		e->pipe_cmd[0] = '\0';
-		return;
-	}
-	process_held(e);
+	resume_after_wait(e);
 }
 
 static void cmd_auth(struct smtp_engine *e, const char *arg)
