@@ -105,12 +105,6 @@ time_t qmgr_backoff(time_t age)
 	return age > hi ? hi : age;
 }
 
-/* Waiting for a delivery process or being delivered (qmgr_sched.c). */
-static int known(const char *id)
-{
-	return qmgr_sched_known(id) || qmgr_pool_has(id);
-}
-
 /* Move every committed file of dir into active/ (deferred: only those due, unless all). */
 static void scan_dir(const char *dir, int only_due, int all)
 {
@@ -141,7 +135,7 @@ static void scan_dir(const char *dir, int only_due, int all)
 		 * has not been reaped yet. Taking it now would leave it in
 		 * active/ with no one to deliver it; look again next round.
 		 */
-		if (only_due && known(de->d_name)) {
+		if (only_due && qmgr_sched_known(de->d_name)) {
 			if (rescan_deferred < (all ? 2 : 1))
 				rescan_deferred = all ? 2 : 1;
 			continue;

@@ -40,45 +40,6 @@ with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
 EOP
 }
 
-# NOTIFY=NEVER gets no bounce, NOTIFY=SUCCESS gets an "Action: delivered"
-# notice on local delivery, RET=HDRS returns the headers only and
-# RET=FULL the whole message, ENVID comes back as Original-Envelope-Id
-# and ORCPT as Original-Recipient (both xtext-decoded), and without
-# NOTIFY a delivery is silent while a failure bounces; the same through
-# sendmail -bs.
-. "$(dirname "$0")/lib.sh"
-for p in smtpd local qmgr pickup ternconf ternqueue; do
-	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
-done
-need_cmd python3
-
-tern_instance
-echo 'reject "|exit 67"' > "$TERN_DIR/aliases.map"
-ternconf -e "alias_maps = texthash:$TERN_DIR/aliases.map" || fail "ternconf -e"
-tern_start
-wait_for_port "$TERN_PORT"
-
-count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
-queue_empty() { [ -z "$(ternqueue -j)" ]; }
-
-# dsn_send SENDER RCPT SUBJECT "MAIL PARAMS" "RCPT PARAMS": one message over SMTP.
-dsn_send() {
-	python3 - "$TERN_PORT" "$@" <<'EOP' || fail "SMTP transaction for $3"
-import smtplib, sys
-port, sender, rcpt, subject, mopts, ropts = int(sys.argv[1]), *sys.argv[2:7]
-msg = "From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\n\r\nbody line of %s\r\n" % (sender, rcpt, subject, subject)
-with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
-    s.ehlo("dsn.example")
-    assert s.has_extn("dsn"), "DSN not offered"
-    code, text = s.mail(sender, mopts.split())
-    assert code == 250, (code, text)
-    code, text = s.rcpt(rcpt, ropts.split())
-    assert code == 250, (code, text)
-    code, text = s.data(msg)
-    assert code == 250, (code, text)
-EOP
-}
-
 # The queue file keeps what the client said (the attributes and the recipient's record).
 dsn_send s0@localhost rcpt0@localhost queued 'RET=HDRS ENVID=Q+2Bid' 'NOTIFY=SUCCESS,DELAY ORCPT=rfc822;o+2Bq@example.com'
 wait_for_mail rcpt0 1
