@@ -59,7 +59,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	int n = 0;
 
-	daemon_init(argc, argv, "local", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM);
+	daemon_init(argc, argv, "local", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM | DAEMON_DELIVERY);
 	di = daemon_info();
 	if (di->nlisten < 1)
 		msg_fatal_status(78, "no listening socket: local is started by ternd");

@@ -57,6 +57,7 @@
 #include "mail/header.h"
 #include "mail/login_sender.h"
 #include "mail/qfile.h"
+#include "mail/qrecycle.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -201,7 +202,7 @@ static int pickup_file(const char *name)
 		rc = -1;
 		goto out;
 	}
-	if (r == QF_CORRUPT) {
+	if (r != QF_OK) {	/* QF_CORRUPT, or QF_STALE: maildrop/ never holds reused files */
 		to_corrupt(buf_str(&path), name, buf_str(&err));
 		goto out;
 	}
@@ -420,6 +421,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
 	queue_dir = cfg_str("queue_directory");
+	qrecycle_configure();
 	while (!stop) {
 		scan();
 #ifdef HAVE_DAEMON_SKELETON

@@ -68,6 +68,7 @@
 #include "mail/daemon.h"
 #include "mail/mailq.h"
 #include "mail/qfile.h"
+#include "mail/qrecycle.h"
 #include "mail/qwake.h"
 #include "queue/qmgr.h"
 #include "util/buf.h"
@@ -345,8 +346,11 @@ int main(int argc, char **argv)
 	time_t last_deferred = 0;
 	int npfd;
 
-	daemon_init(argc, argv, "qmgr", DAEMON_CATCH_TERM);
+	daemon_init(argc, argv, "qmgr", DAEMON_CATCH_TERM | DAEMON_DELIVERY);
 	di = daemon_info();
+	/* Spent queue files are reused (its delivery processes give, its notices take). */
+	qrecycle_configure();
+	time_t last_trim = 0;
 	{
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
@@ -410,6 +414,13 @@ int main(int argc, char **argv)
 		    || now < last_deferred) {
 			scan_dir("deferred", 1, flush || again == 2);
 			last_deferred = now;
+		}
+		/* The pool of spare queue files (qrecycle.h) back to its size, each minute. */
+		if (now - last_trim >= 60 || now < last_trim) {
+			long n = qrecycle_trim((unsigned long)cfg_int("queue_recycle_limit"), 60);
+			if (n > 0)
+				msg_info("removed %ld spare queue file(s)", n);
+			last_trim = now;
 		}
 	}
 	qmgr_pool_stop();

@@ -6,9 +6,9 @@
  * local delivery agent reports delivered is marked done in the queue
  * file (pwrite of its status byte, qfile_mark_done) before the next
  * reply is even read; a failed recipient is marked only after its bounce
- * is queued. The file is removed when nothing is pending (unsynced: a
- * system crash before the removal reaches the disk delivers it again,
- * as Postfix would), otherwise its marks are synced (qfile_sync) and it
+ * is queued. The file is removed when nothing is pending (into the pool
+ * of spare queue files, qrecycle.h; unsynced: a system crash before the
+ * removal reaches the disk delivers it again, as Postfix would), otherwise its marks are synced (qfile_sync) and it
  * goes to deferred/ with its modification time set to the next attempt
  * and the reasons kept in defer/ID for mailq.
  *
@@ -505,6 +505,13 @@ int qmgr_deliver(const char *id)
 		buf_free(&merr);
 		goto done;
 	}
+	if (r == QF_STALE) {
+		/* A crash left a name pointing at a reused file: only the name goes. */
+		msg_warn("%s: stale name of a reused queue file (%s); removed", id, buf_str(&err));
+		if (unlink(buf_str(&path)) < 0)
+			msg_error("%s: remove stale name: %m", id);
+		goto done;
+	}
 	if (r != QF_OK) {
 		msg_warn("%s: cannot open queue file: %s", id, buf_str(&err));
 		goto done;	/* qmgr defers what is left in active/ */
@@ -533,7 +540,9 @@ int qmgr_deliver(const char *id)
 	}
 	pending = settle(&a, &dl);
 	if (pending == 0) {
-		if (unlink(buf_str(&path)) < 0)
+		int rc = qfile_remove(a.q);
+		a.q = NULL;
+		if (rc < 0)
 			msg_error("%s: remove queue file: %m", id);
 		deferlog_remove(".", id);
 		msg_info("%s: removed", id);

@@ -52,6 +52,7 @@
 #include "mail/config.h"
 #include "mail/daemon.h"
 #include "mail/qfile.h"
+#include "mail/qrecycle.h"
 #include "mail/sasl.h"
 #include "mail/sasl_backend.h"
 #include "smtpd/smtpd.h"
@@ -126,6 +127,7 @@ static void settings(void)
 	smtpd.rate_window_ms = (unsigned)cfg_int("anvil_rate_time_unit") * 1000;
 	smtpd.commit_threads = (unsigned)cfg_int("smtpd_commit_threads");
 	qfile_set_shared_sync(cfg_bool("smtpd_commit_syncfs"));
+	qrecycle_configure();
 	if (cidr_list_add(&smtpd.limit_exceptions, cfg_list("smtpd_client_event_limit_exceptions"), &err) > 0)
 		msg_warn("smtpd_client_event_limit_exceptions: %s", buf_str(&err));
 	buf_reset(&err);

@@ -347,6 +347,16 @@ int daemon_init(int argc, char **argv, const char *name, int flags)
 	if (!(flags & DAEMON_NO_CHDIR) && chdir(cfg_str("queue_directory")) < 0)
 		msg_fatal_status(EX_CONFIG, "chdir %s: %m", cfg_str("queue_directory"));
 	umask(077);
+	/*
+	 * Deliveries are background work; SMTP sessions have a client
+	 * waiting on every reply. When the CPU is short, sessions go first
+	 * and the queue catches up when it is not (tern-params(5)).
+	 */
+	if ((flags & DAEMON_DELIVERY) && cfg_int("delivery_nice") > 0) {
+		errno = 0;
+		if (nice((int)cfg_int("delivery_nice")) == -1 && errno != 0)
+			msg_warn("nice %lld: %m", cfg_int("delivery_nice"));
+	}
 	set_signals(flags);
 	msg_debug("started as service %s (%s), %d listening socket(s)", info.service,
 		  svc_type_name(info.type), info.nlisten);

@@ -25,7 +25,9 @@
  *     then the service's tls/auth columns and -o overrides via cfg_set().
  *  4. the inherited sockets (see "Conventions with ternd" below).
  *  5. the privilege drop to mail_owner (priv_drop()), verified, unless
- *     DAEMON_KEEP_ROOT; chdir(queue_directory); umask 077.
+ *     DAEMON_KEEP_ROOT; chdir(queue_directory); umask 077; with
+ *     DAEMON_DELIVERY (qmgr, local), the scheduling priority lowered by
+ *     delivery_nice.
  *  6. signals: SIGPIPE and SIGHUP ignored (ternd restarts services on
  *     reload); SIGTERM terminates, or sets daemon_stop with
  *     DAEMON_CATCH_TERM so that an event loop can finish its current step.
@@ -60,6 +62,7 @@
 #define DAEMON_KEEP_ROOT	0x01	/* stay root if started as root (local) */
 #define DAEMON_CATCH_TERM	0x02	/* SIGTERM sets daemon_stop */
 #define DAEMON_NO_CHDIR		0x04	/* stay in the current directory */
+#define DAEMON_DELIVERY		0x08	/* a delivery daemon: nice(delivery_nice) */
 
 #define DAEMON_LISTEN_FD	3	/* first inherited listening socket */
 #define DAEMON_MAX_LISTEN	64

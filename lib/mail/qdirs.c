@@ -28,6 +28,7 @@ const struct qdir qdir_table[] = {
 	{ .name = "hold", .mode = 0700, .owner = QDIR_MAIL_OWNER },
 	{ .name = "corrupt", .mode = 0700, .owner = QDIR_MAIL_OWNER },
 	{ .name = "defer", .mode = 0700, .owner = QDIR_MAIL_OWNER },
+	{ .name = "recycle", .mode = 0700, .owner = QDIR_MAIL_OWNER },
 	{ .name = "pid", .mode = 0755, .owner = QDIR_TOP_OWNER },
 };
 const unsigned qdir_count = sizeof(qdir_table) / sizeof(qdir_table[0]);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "mail/qfile.h"
+#include "mail/qrecycle.h"
 #include "util/buf.h"
 #include "util/mem.h"
 
@@ -521,6 +522,29 @@ void qfile_allow_no_rcpt(struct qfile_writer *w)
 	w->allow_no_rcpt = true;
 }
 
+/*
+ * A spare queue file from the pool, renamed to path and emptied; -1 when
+ * there is none. Only a regular file of this user with no other name is
+ * used: anything else is not what the pool holds (a crash can leave a
+ * reused file with a second, stale name), so it is let go.
+ */
+static int reuse_spare(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if (qrecycle_take(path) < 0)
+		return -1;
+	fd = q_open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW, 0);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	    st.st_uid == geteuid())
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return -1;
+}
+
 struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf *err)
 {
 	static unsigned serial;
@@ -542,6 +566,8 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 		free(w->tmp_path);
 		w->tmp_path = xasprintf("%s/.tmp.%ld.%u.%ld", dir, (long)getpid(), serial++,
 					(long)w->arrival.tv_usec + attempt);
+		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path)) >= 0)
+			break;
 		w->fd = q_open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (w->fd >= 0 || errno != EEXIST)
 			break;
@@ -1066,6 +1092,15 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 			rc = QF_CORRUPT;
 		}
 	}
+	{
+		const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		if (rc == QF_OK && qfile_id_valid(name) && strcmp(name, q->id) != 0) {
+			corrupt(err, "holds queue id %s", q->id);
+			rc = QF_CORRUPT;
+		}
+		if (rc == QF_CORRUPT && st.st_nlink > 1 && qfile_id_valid(name))
+			rc = QF_STALE;
+	}
 	if (rc == QF_CORRUPT && err != NULL) {
 		struct buf tmp = BUF_INIT;
 		buf_printf(&tmp, "%s: %s", path, buf_str(err));
@@ -1081,6 +1116,16 @@ out:
 	}
 	*qp = q;
 	return QF_OK;
+}
+
+int qfile_remove(struct qfile *q)
+{
+	int rc = qrecycle_give(q->path, q->fd);
+	int saved = errno;
+
+	qfile_close(q);
+	errno = saved;
+	return rc;
 }
 
 void qfile_close(struct qfile *q)

@@ -93,6 +93,13 @@
 #define QF_OK		0
 #define QF_CORRUPT	1	/* does not parse: move it to corrupt/ */
 #define QF_IOERR	2	/* could not read it (gone, permissions, I/O) */
+/*
+ * A second name of a reused queue file (qrecycle.h) that a system crash
+ * left behind: more than one link, and the content is some other file's
+ * (an I record naming another id, or no queue file at all). The file
+ * lives on under its own name; only this name is to be removed.
+ */
+#define QF_STALE	3
 
 bool qfile_id_valid(const char *id);
 /* True when a field may be stored (no control characters, bounded). */
@@ -170,9 +177,16 @@ struct qfile_rcpt {
 /*
  * Open and validate a whole queue file (envelope, content length, end
  * record). writable: open O_RDWR so qfile_mark_done can be used.
- * Returns QF_OK with *qp set, or QF_CORRUPT / QF_IOERR with a reason.
+ * Returns QF_OK with *qp set, or QF_CORRUPT / QF_IOERR / QF_STALE with
+ * a reason. A file whose name is a queue id must hold that id.
  */
 int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err);
+/*
+ * The message is done with: its file (opened writable) goes to the pool
+ * of spare queue files when qrecycle_enable() turned it on, or is
+ * unlinked; not synced either way. Then q is closed. 0, or -1 with errno.
+ */
+int qfile_remove(struct qfile *q);
 /* The same from a buffer (tests and fuzzing); no mark_done, content via qfile_read. */
 int qfile_parse_buffer(const char *data, size_t len, struct qfile **qp, struct buf *err);
 void qfile_close(struct qfile *q);

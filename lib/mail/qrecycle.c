@@ -1,0 +1,179 @@
+/*
+ * qrecycle.c - the pool of spent queue files (see qrecycle.h).
+ *
+ * Mail layer; runs as mail_owner, in processes that may have threads
+ * (smtpd's commit threads), hence the lock around the list of names.
+ */
+#include "compat.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "mail/qrecycle.h"
+
+/* Names read from the pool at a time, and how long an empty pool is believed. */
+#define NAMES	64
+#define EMPTY_RETRY_MS	1000
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *pool_dir;
+static DIR *pool_list;			/* read on from where the last take stopped */
+static char names[NAMES][NAME_MAX + 1];
+static int nnames;
+static long long empty_until;		/* CLOCK_MONOTONIC ms */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void qrecycle_enable(const char *dir, bool on)
+{
+	pthread_mutex_lock(&pool_lock);
+	free(pool_dir);
+	pool_dir = on && dir != NULL ? strdup(dir) : NULL;
+	if (pool_list != NULL)
+		closedir(pool_list);
+	pool_list = NULL;
+	nnames = 0;
+	empty_until = 0;
+	pthread_mutex_unlock(&pool_lock);
+}
+
+void qrecycle_configure(void)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/recycle", cfg_str("queue_directory"));
+	qrecycle_enable(dir, cfg_int("queue_recycle_limit") > 0);
+}
+
+/* Read the next names of spare files (from the start again at the end). */
+static void refill(void)
+{
+	struct dirent *e;
+	bool rewound = false;
+
+	if (pool_list == NULL && (pool_list = opendir(pool_dir)) == NULL)
+		return;
+	while (nnames < NAMES) {
+		if ((e = readdir(pool_list)) == NULL) {
+			if (rewound || nnames > 0)
+				break;
+			rewinddir(pool_list);
+			rewound = true;
+			continue;
+		}
+		if (e->d_name[0] != '.')
+			strlcpy(names[nnames++], e->d_name, sizeof(names[0]));
+	}
+}
+
+int qrecycle_take(const char *path)
+{
+	char from[PATH_MAX];
+	int rc = -1;
+
+	pthread_mutex_lock(&pool_lock);
+	if (pool_dir == NULL || now_ms() < empty_until)
+		goto out;
+	for (int refills = 0; rc < 0 && refills < 2;) {
+		if (nnames == 0) {
+			refill();
+			refills++;
+			if (nnames == 0)
+				break;
+		}
+		snprintf(from, sizeof(from), "%s/%s", pool_dir, names[--nnames]);
+		if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+			rc = 0;
+		else if (errno != ENOENT)
+			break;	/* taken by another process: ENOENT, try the next */
+	}
+	if (rc < 0 && nnames == 0)
+		empty_until = now_ms() + EMPTY_RETRY_MS;
+out:
+	pthread_mutex_unlock(&pool_lock);
+	return rc;
+}
+
+int qrecycle_give(const char *path, int fd)
+{
+	char stage[PATH_MAX], spare[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	bool on;
+	int tfd;
+
+	base = base ? base + 1 : path;
+	pthread_mutex_lock(&pool_lock);
+	on = pool_dir != NULL && *base != '.';
+	if (on) {
+		snprintf(stage, sizeof(stage), "%s/.%s", pool_dir, base);
+		snprintf(spare, sizeof(spare), "%s/%s", pool_dir, base);
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (!on)
+		return unlink(path);
+	/*
+	 * Emptied under a name no writer takes: once under its own name, a
+	 * writer may take it at any moment, and a truncation then would cut
+	 * its new message short. A crash in between leaves a dot file in
+	 * the pool, which qrecycle_trim() removes.
+	 */
+	if (rename(path, stage) < 0)
+		return unlink(path);
+	tfd = fd >= 0 ? fd : open(stage, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0 || ftruncate(tfd, 0) < 0 || rename(stage, spare) < 0) {
+		if (tfd >= 0 && tfd != fd)
+			close(tfd);
+		return unlink(stage);
+	}
+	if (tfd != fd)
+		close(tfd);
+	pthread_mutex_lock(&pool_lock);
+	empty_until = 0;	/* this process knows better now */
+	pthread_mutex_unlock(&pool_lock);
+	return 0;
+}
+
+long qrecycle_trim(unsigned long keep, time_t half_given_age)
+{
+	DIR *d;
+	struct dirent *e;
+	unsigned long seen = 0;
+	long removed = 0;
+	char dir[PATH_MAX];
+
+	pthread_mutex_lock(&pool_lock);
+	snprintf(dir, sizeof(dir), "%s", pool_dir ? pool_dir : "");
+	pthread_mutex_unlock(&pool_lock);
+	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (e->d_name[0] == '.') {
+			/* Left by a crash, unless a give is under way. */
+			struct stat st;
+			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    time(NULL) - st.st_ctime >= half_given_age)
+				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
+		} else if (++seen > keep) {
+			removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
+		}
+	}
+	closedir(d);
+	return removed;
+}

@@ -1,0 +1,57 @@
+/*
+ * qrecycle.h - spent queue files kept for reuse.
+ *
+ * Mail layer; runs as mail_owner in the queue directory (smtpd, pickup,
+ * qmgr and its delivery processes). A delivered message's queue file is
+ * not unlinked: it is emptied and renamed into the pool directory
+ * (recycle/, mode 0700) under its queue id, and a new queue file is made
+ * by renaming a spare one out of it. A busy queue then allocates and
+ * frees no inodes. On ext4 without a journal that matters a great deal:
+ * so that a crash cannot point an old directory entry at a new file, its
+ * inode allocator skips, one by one, every inode freed in the last
+ * minutes, and a queue that unlinks a file per message makes every file
+ * creation on that file system slower and slower.
+ *
+ * Renames that never replace anything make concurrent processes safe
+ * without a lock. qmgr keeps the pool at queue_recycle_limit files
+ * (qrecycle_trim); a busy pool thus follows the queue's own size.
+ *
+ * Crash safety is the caller's (qfile.c): a reused file is truncated
+ * before anything is written to it, and a reused inode that a crash left
+ * with a second, stale name is recognised by its link count and by its
+ * I record, which names the file it belongs to.
+ */
+#ifndef TERN_MAIL_QRECYCLE_H
+#define TERN_MAIL_QRECYCLE_H
+
+#include <stdbool.h>
+#include <time.h>
+
+/* Use (or not) the pool directory dir. */
+void qrecycle_enable(const char *dir, bool on);
+/* The same from the configuration: $queue_directory/recycle, on unless queue_recycle_limit is 0. */
+void qrecycle_configure(void);
+
+/*
+ * Move a spare file to path, which must not exist yet: 0, or -1 when the
+ * pool is off or empty (an empty pool is looked at again a second later).
+ * The caller opens it and checks what it got (a regular file of its own
+ * with one link).
+ */
+int qrecycle_take(const char *path);
+
+/*
+ * path (named by its queue id) is spent: empty it through fd (a writable
+ * descriptor of it, or -1 to open one) and move it into the pool, or
+ * unlink it when the pool is off. 0, or -1 with errno set.
+ */
+int qrecycle_give(const char *path, int fd);
+
+/*
+ * Unlink spare files beyond the first keep, and what a crash left
+ * half-given at least half_given_age seconds ago (younger ones may be a
+ * give under way). qmgr, now and then. Returns how many were removed.
+ */
+long qrecycle_trim(unsigned long keep, time_t half_given_age);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * test_qrecycle.c - Check suite for the pool of spare queue files
+ * (lib/mail/qrecycle.c) and its use by the queue file writer and reader
+ * (lib/mail/qfile.c): a delivered file is emptied into the pool and the
+ * next queue file reuses its inode; a spare with a second name is never
+ * reused; a name a crash left pointing at a reused file is reported
+ * stale, not delivered; trimming keeps the pool to its size and removes
+ * what a crash left half-given; with the pool off, files are unlinked.
+ */
+#include "compat.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mail/qfile.h"
+#include "mail/qrecycle.h"
+#include "util/buf.h"
+
+static char dir[64], incoming[96], active[96], pool[96];
+
+static void setup(void)
+{
+	strlcpy(dir, "/tmp/tern-qrecycle.XXXXXX", sizeof(dir));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(incoming, sizeof(incoming), "%s/incoming", dir);
+	snprintf(active, sizeof(active), "%s/active", dir);
+	snprintf(pool, sizeof(pool), "%s/recycle", dir);
+	ck_assert_int_eq(mkdir(incoming, 0700), 0);
+	ck_assert_int_eq(mkdir(active, 0700), 0);
+	ck_assert_int_eq(mkdir(pool, 0700), 0);
+	qrecycle_enable(pool, true);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	qrecycle_enable(NULL, false);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static int entries(const char *d)
+{
+	DIR *dp = opendir(d);
+	struct dirent *e;
+	int n = 0;
+	ck_assert_ptr_nonnull(dp);
+	while ((e = readdir(dp)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(dp);
+	return n;
+}
+
+/* Queue one message into incoming/; its path in path, inode returned. */
+static ino_t queue_one(const char *body, char *path, size_t size)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	struct stat st;
+	struct qfile_writer *w = qfile_create(incoming, &err);
+
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(qfile_set_sender(w, "a@example.org"), 0);
+	ck_assert_int_eq(qfile_add_rcpt(w, "b@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, body, strlen(body), &err), 0);
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	snprintf(path, size, "%s/%s", incoming, id);
+	ck_assert_int_eq(stat(path, &st), 0);
+	buf_free(&err);
+	return st.st_ino;
+}
+
+/* Deliver it: open it as qmgr does and remove it. */
+static void remove_one(const char *path)
+{
+	struct qfile *q;
+	struct buf err = BUF_INIT;
+	ck_assert_int_eq(qfile_open(path, true, &q, &err), QF_OK);
+	ck_assert_int_eq(qfile_remove(q), 0);
+	buf_free(&err);
+}
+
+START_TEST(test_spent_file_is_reused)
+{
+	char first[160], second[160], spare[200];
+	struct stat st;
+	ino_t ino = queue_one("Subject: one\n\nsecret text of the first message\n", first, sizeof(first));
+
+	remove_one(first);
+	ck_assert_int_eq(access(first, F_OK), -1);
+	ck_assert_int_eq(entries(pool), 1);
+	/* Emptied: the old text is gone from the pool. */
+	snprintf(spare, sizeof(spare), "%s/%s", pool, strrchr(first, '/') + 1);
+	ck_assert_int_eq(stat(spare, &st), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(st.st_ino, ino);
+
+	ck_assert_int_eq(queue_one("Subject: two\n\nhi\n", second, sizeof(second)), ino);
+	ck_assert_int_eq(entries(pool), 0);
+	ck_assert_str_ne(first, second);	/* the id carries the time too */
+
+	/* The reused file reads back whole, with nothing of the first. */
+	struct qfile *q;
+	struct buf err = BUF_INIT, body = BUF_INIT;
+	char chunk[256];
+	ssize_t n;
+	ck_assert_int_eq(qfile_open(second, false, &q, &err), QF_OK);
+	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0)
+		buf_add(&body, chunk, (size_t)n);
+	ck_assert_str_eq(buf_str(&body), "Subject: two\n\nhi\n");
+	qfile_close(q);
+	buf_free(&err);
+	buf_free(&body);
+}
+END_TEST
+
+START_TEST(test_pool_off_unlinks)
+{
+	char path[160];
+	qrecycle_enable(pool, false);
+	queue_one("Subject: x\n\ny\n", path, sizeof(path));
+	remove_one(path);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(entries(pool), 0);
+}
+END_TEST
+
+START_TEST(test_linked_spare_not_reused)
+{
+	char path[160], spare[200], other[200];
+	ino_t ino = queue_one("Subject: x\n\ny\n", path, sizeof(path));
+
+	remove_one(path);
+	/* A spare with a second name (a crash can leave one) is someone else's too. */
+	snprintf(spare, sizeof(spare), "%s/%s", pool, strrchr(path, '/') + 1);
+	snprintf(other, sizeof(other), "%s/%s", active, "elsewhere");
+	ck_assert_int_eq(link(spare, other), 0);
+	ck_assert_int_ne(queue_one("Subject: z\n\nw\n", path, sizeof(path)), ino);
+	ck_assert_int_eq(entries(pool), 0);
+	ck_assert_int_eq(access(other, F_OK), 0);
+	ck_assert_int_eq(entries(incoming), 1);	/* no temporary file left */
+}
+END_TEST
+
+START_TEST(test_stale_name_after_crash)
+{
+	char first[160], second[160], stale[200];
+	struct qfile *q;
+	struct buf err = BUF_INIT;
+
+	queue_one("Subject: one\n\n1\n", first, sizeof(first));
+	/*
+	 * What a crash on a file system without ordering can leave: the
+	 * delivered file's old name in active/ survives while its inode,
+	 * recycled, already holds the next message under that one's name.
+	 */
+	snprintf(stale, sizeof(stale), "%s/%s", active, strrchr(first, '/') + 1);
+	remove_one(first);
+	queue_one("Subject: two\n\n2\n", second, sizeof(second));
+	ck_assert_int_eq(link(second, stale), 0);
+	ck_assert_int_eq(qfile_open(stale, true, &q, &err), QF_STALE);
+	ck_assert_int_eq(qfile_open(second, true, &q, &err), QF_OK);
+	qfile_close(q);
+
+	/* A stale name of an emptied spare is stale too, not corrupt mail. */
+	remove_one(second);
+	unlink(stale);
+	snprintf(stale, sizeof(stale), "%s/%s", active, strrchr(second, '/') + 1);
+	snprintf(first, sizeof(first), "%s/%s", pool, strrchr(second, '/') + 1);
+	ck_assert_int_eq(link(first, stale), 0);
+	ck_assert_int_eq(qfile_open(stale, false, &q, &err), QF_STALE);
+
+	/* With one link, an empty file is reported corrupt, as before. */
+	unlink(first);
+	ck_assert_int_eq(qfile_open(stale, false, &q, &err), QF_CORRUPT);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_trim)
+{
+	char path[160], half[200];
+	struct stat st;
+
+	for (int i = 0; i < 5; i++) {
+		qrecycle_enable(pool, false);	/* five distinct files */
+		queue_one("Subject: x\n\ny\n", path, sizeof(path));
+		qrecycle_enable(pool, true);
+		remove_one(path);
+	}
+	ck_assert_int_eq(entries(pool), 5);
+	ck_assert_int_eq(qrecycle_trim(3, 60), 2);
+	ck_assert_int_eq(entries(pool), 3);
+
+	/* Half-given (a crash between emptying and naming): removed once old enough. */
+	snprintf(half, sizeof(half), "%s/.12345", pool);
+	int fd = open(half, O_WRONLY | O_CREAT, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(qrecycle_trim(3, 60), 0);	/* may be a give under way */
+	ck_assert_int_eq(stat(half, &st), 0);
+	ck_assert_int_eq(qrecycle_trim(3, 0), 1);
+	ck_assert_int_eq(stat(half, &st), -1);
+	ck_assert_int_eq(qrecycle_trim(0, 0), 3);
+	ck_assert_int_eq(entries(pool), 0);
+}
+END_TEST
+
+START_TEST(test_empty_pool)
+{
+	char path[160];
+	ck_assert_int_eq(qrecycle_take(incoming), -1);
+	queue_one("Subject: x\n\ny\n", path, sizeof(path));	/* creates one */
+	ck_assert_int_eq(entries(incoming), 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("qrecycle");
+	TCase *tc = tcase_create("core");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_spent_file_is_reused);
+	tcase_add_test(tc, test_pool_off_unlinks);
+	tcase_add_test(tc, test_linked_spare_not_reused);
+	tcase_add_test(tc, test_stale_name_after_crash);
+	tcase_add_test(tc, test_trim);
+	tcase_add_test(tc, test_empty_pool);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
