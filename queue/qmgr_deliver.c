@@ -8,9 +8,10 @@
  * reply is even read; a failed recipient is marked only after its bounce
  * is queued. The file is removed when nothing is pending (into the pool
  * of spare queue files, qrecycle.h; unsynced: a system crash before the
- * removal reaches the disk delivers it again, as Postfix would), otherwise its marks are synced (qfile_sync) and it
- * goes to deferred/ with its modification time set to the next attempt
- * and the reasons kept in defer/ID for mailq.
+ * removal reaches the disk delivers it again, as Postfix would),
+ * otherwise its marks are synced (qfile_sync) and it goes to deferred/
+ * with its modification time set to the next attempt and the reasons
+ * kept in defer/ID for mailq.
  *
  * Remote recipients go to qmgr_smtp.c (relayhost or MX), one SMTP
  * session per next hop; they are marked as the local ones are.

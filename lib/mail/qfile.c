@@ -523,10 +523,12 @@ void qfile_allow_no_rcpt(struct qfile_writer *w)
 }
 
 /*
- * A spare queue file from the pool, renamed to path and emptied; -1 when
- * there is none. Only a regular file of this user with no other name is
- * used: anything else is not what the pool holds (a crash can leave a
- * reused file with a second, stale name), so it is let go.
+ * A spare queue file from the pool, renamed to path and emptied: its
+ * descriptor, -1 when there is none to use (create one instead), or -2
+ * when opening it failed (errno set; the caller fails as for a create).
+ * Only a regular file of this user with no other name is used: anything
+ * else is not what the pool holds (a crash can leave a reused file with
+ * a second, stale name), so it is let go.
  */
 static int reuse_spare(const char *path)
 {
@@ -536,11 +538,15 @@ static int reuse_spare(const char *path)
 	if (qrecycle_take(path) < 0)
 		return -1;
 	fd = q_open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW, 0);
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-	    st.st_uid == geteuid())
+	if (fd < 0) {
+		int saved = errno;
+		unlink(path);
+		errno = saved;
+		return -2;
+	}
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid())
 		return fd;
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	unlink(path);
 	return -1;
 }
@@ -566,8 +572,12 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 		free(w->tmp_path);
 		w->tmp_path = xasprintf("%s/.tmp.%ld.%u.%ld", dir, (long)getpid(), serial++,
 					(long)w->arrival.tv_usec + attempt);
-		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path)) >= 0)
+		/* A failed open fails as a create would: faults mean the same with a pool. */
+		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path)) != -1) {
+			if (w->fd == -2)
+				w->fd = -1;
 			break;
+		}
 		w->fd = q_open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 		if (w->fd >= 0 || errno != EEXIST)
 			break;
