@@ -55,6 +55,7 @@ void lreq_encode(const struct lreq *q, struct buf *frame)
 		frame_add_str(frame, buf_str(&q->rcpt[i].address));
 		frame_add_str(frame, buf_str(&q->rcpt[i].orcpt));
 	}
+	frame_add_int(frame, q->hold ? 1 : 0);
 	frame_finish(frame);
 }
 
@@ -62,7 +63,7 @@ int lreq_decode(const void *payload, size_t len, struct lreq *q)
 {
 	struct frame_reader rd;
 	struct buf tag = BUF_INIT, addr = BUF_INIT, orcpt = BUF_INIT;
-	long long n, index;
+	long long n, index, hold;
 	int ret = -1;
 
 	lreq_free(q);
@@ -80,6 +81,9 @@ int lreq_decode(const void *payload, size_t len, struct lreq *q)
 			goto out;
 		lreq_add_rcpt(q, index, buf_str(&addr), buf_str(&orcpt));
 	}
+	if (frame_get_int(&rd, &hold) < 0 || (hold != 0 && hold != 1))
+		goto out;
+	q->hold = hold == 1;
 	if (frame_end(&rd) == 0 && q->queue_id.len > 0 && q->path.len > 0)
 		ret = 0;
 out:

@@ -11,10 +11,19 @@
  *   request: "deliver", queue id, queue file path relative to
  *            queue_directory ("active/ID"), envelope sender, recipient
  *            count N, then N times (index in the queue file, address,
- *            ORCPT or "")
+ *            ORCPT or ""), then hold (0 or 1)
  *   reply:   "status", index, result (0 sent, 1 defer, 2 bounce),
  *            enhanced status code ("2.0.0"), one-line text for the log
  *            and for bounces ("delivered to maildir")
+ *
+ * Batches: a request with hold 1 says that another request follows on
+ * the connection before qmgr reads any reply. local then delivers its
+ * recipients but keeps their replies, and may keep its Maildir files
+ * unsynced and out of new/; at the next request with hold 0 it makes
+ * every delivery it kept durable at once (one file system sync and one
+ * fsync per Maildir), then answers all the requests, in the order they
+ * came. A connection that ends before that delivered none of the kept
+ * Maildir files (local removes them); qmgr, which got no reply, retries.
  *
  * local re-reads the recipient at each index from the queue file and
  * refuses a request whose addresses do not match, so qmgr cannot make it
@@ -23,6 +32,7 @@
 #ifndef TERN_MAIL_LPROTO_H
 #define TERN_MAIL_LPROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/buf.h"
@@ -43,6 +53,7 @@ struct lreq {
 	struct buf sender;
 	size_t nrcpt;
 	struct lreq_rcpt *rcpt;
+	bool hold;		/* more requests follow before qmgr reads a reply */
 };
 
 struct lreply {

@@ -22,6 +22,7 @@ static void sample(struct lreq *q)
 	buf_adds(&q->sender, "alice@example.com");
 	lreq_add_rcpt(q, 0, "bob@localhost", "rfc822;bob@localhost");
 	lreq_add_rcpt(q, 3, "carol+x@localhost", "");
+	q->hold = true;
 }
 
 START_TEST(test_request_round_trip)
@@ -40,6 +41,11 @@ START_TEST(test_request_round_trip)
 	ck_assert_int_eq(back.rcpt[1].index, 3);
 	ck_assert_str_eq(buf_str(&back.rcpt[1].address), "carol+x@localhost");
 	ck_assert_str_eq(buf_str(&back.rcpt[0].orcpt), "rfc822;bob@localhost");
+	ck_assert(back.hold);
+	q.hold = false;
+	lreq_encode(&q, &f);
+	ck_assert_int_eq(lreq_decode(f.data + 4, f.len - 4, &back), 0);
+	ck_assert(!back.hold);
 	/* Every shorter payload and one with a byte too many are refused. */
 	for (size_t n = 0; n < f.len - 4; n++)
 		ck_assert_msg(lreq_decode(f.data + 4, n, &back) == -1, "prefix %zu accepted", n);
@@ -52,7 +58,7 @@ START_TEST(test_request_round_trip)
 END_TEST
 
 /* Malformed requests built field by field. */
-enum { BAD_TAG, BAD_ZERO_RCPT, BAD_NEG_INDEX, BAD_TYPE, BAD_NUL, BAD_TOO_MANY };
+enum { BAD_TAG, BAD_ZERO_RCPT, BAD_NEG_INDEX, BAD_TYPE, BAD_NUL, BAD_TOO_MANY, BAD_HOLD, NO_HOLD, GOOD };
 
 START_TEST(test_request_malformed)
 {
@@ -71,11 +77,14 @@ START_TEST(test_request_malformed)
 	frame_add_int(&f, _i == BAD_NEG_INDEX ? -1 : 0);
 	frame_add_str(&f, "r@x");
 	frame_add_str(&f, "");
+	if (_i != NO_HOLD)
+		frame_add_int(&f, _i == BAD_HOLD ? 2 : 1);
 	frame_finish(&f);
 	if (_i == BAD_NUL)
-		f.data[f.len - 6] = '\0';	/* inside "r@x" */
+		f.data[f.len - 15] = '\0';	/* inside "r@x" */
 	lreq_init(&q);
-	ck_assert_int_eq(lreq_decode(f.data + 4, f.len - 4, &q), -1);
+	/* The last one is the well-formed request the others spoil. */
+	ck_assert_int_eq(lreq_decode(f.data + 4, f.len - 4, &q), _i == GOOD ? 0 : -1);
 	lreq_free(&q);
 	buf_free(&f);
 }
@@ -150,7 +159,7 @@ int main(void)
 	Suite *s = suite_create("lproto");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_request_round_trip);
-	tcase_add_loop_test(tc, test_request_malformed, BAD_TAG, BAD_TOO_MANY + 1);
+	tcase_add_loop_test(tc, test_request_malformed, BAD_TAG, GOOD + 1);
 	tcase_add_loop_test(tc, test_reply, 0, (int)(sizeof(replies) / sizeof(replies[0])));
 	tcase_add_test(tc, test_socket);
 	suite_add_tcase(s, tc);
