@@ -101,14 +101,14 @@ void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_t
  * leaves its file written but unsynced in tmp/ (batch_add_file); the
  * reply of its recipient is held (batch_hold, in request order) and
  * the file belongs to the reply held next. batch_flush makes every file
- * durable and moves it into new/ (batch_commit), turns the reply of a
- * recipient whose file failed into a deferral, and sends the replies.
- * batch_discard drops everything when the connection ends early.
+ * durable and moves it into new/, turns the reply of a recipient whose
+ * file failed into a deferral, and sends the replies in order.
+ * batch_discard removes the files and drops the replies when the
+ * connection ends before the batch does.
  */
 void batch_add_file(const struct ident *id, int fd, dev_t dev, const char *tmp_path,
     const char *new_path);
 void batch_hold(long long index, const struct lresult_text *r);
-void batch_commit(void);
 void batch_flush(int fd);
 void batch_discard(void);
 

@@ -17,7 +17,10 @@
  * file in new/ is always complete, and one in new/ is reported
  * delivered only once its name is on disk as well. A file whose step
  * fails is removed again and the reply of its recipient becomes a
- * deferral, so qmgr tries again later.
+ * deferral, so qmgr tries again later. At most BATCH_MAX_FILES files
+ * stay open: beyond that the open ones are synced and closed at once,
+ * but they too stay in tmp/ until the batch ends, so a connection that
+ * ends early still leaves nothing in new/.
  */
 #include "compat.h"
 
@@ -35,17 +38,21 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-/* Most files kept open at once; more commit early (their replies stay held). */
+/*
+ * Most files kept open at once: when there are more, the open ones are
+ * synced and closed early, but stay in tmp/ until the batch ends.
+ */
 #define BATCH_MAX_FILES	256
 
 struct pending {
 	struct ident id;	/* the recipient: whose ids the Maildir steps run with */
-	int fd;			/* open from the write until the data sync */
+	int fd;			/* open from the write until the data sync, then -1 */
 	dev_t dev;
 	char *tmp, *new;	/* its name in tmp/ and the one it gets in new/ */
 	size_t dirlen;		/* new[0..dirlen) is the new/ directory */
 	size_t slot;		/* the held reply it belongs to */
-	bool dev_done, dir_done, in_new, failed;
+	int rename_err;		/* errno of a failed rename */
+	bool dir_done, in_new, failed;
 	struct buf why;		/* why it failed */
 };
 
@@ -55,12 +62,11 @@ struct held {
 };
 
 static struct pending *pend;
-static size_t npend;
+static size_t npend, nopen;
 static struct held *held;
 static size_t nheld;
-/* A failure of a file whose reply is not held yet (a commit between two of its destinations). */
-static struct lresult_text early = {.text = BUF_INIT};
-static bool have_early;
+
+static void sync_files(void);
 
 static size_t max_files(void)
 {
@@ -82,8 +88,10 @@ void batch_add_file(const struct ident *id, int fd, dev_t dev, const char *tmp_p
 {
 	struct pending *p;
 
-	if (npend >= max_files())
-		batch_commit();
+	if (nopen >= max_files()) {
+		msg_info("%zu maildir files open: syncing them before the batch ends", nopen);
+		sync_files();
+	}
 	pend = xreallocarray(pend, npend + 1, sizeof(*pend));
 	p = &pend[npend++];
 	memset(p, 0, sizeof(*p));
@@ -95,6 +103,7 @@ void batch_add_file(const struct ident *id, int fd, dev_t dev, const char *tmp_p
 	p->dirlen = (size_t)(strrchr(p->new, '/') - p->new);
 	p->slot = nheld;	/* its recipient's reply is the next one held */
 	buf_init(&p->why);
+	nopen++;
 }
 
 /* --- the steps, as the recipient ---------------------------------------- */
@@ -105,12 +114,26 @@ static void do_unlink(void *arg, struct lresult_text *res)
 		lres_set(res, LRESULT_DEFER, "4.2.0", "%s", strerror(errno));
 }
 
-static void do_rename(void *arg, struct lresult_text *res)
-{
-	struct pending *p = arg;
+/* Files from..to (exclusive) of one recipient: one switch of ids for all. */
+struct run {
+	size_t from, to;
+};
 
-	if (rename(p->tmp, p->new) < 0)
-		lres_set(res, LRESULT_DEFER, "4.2.0", "%s", strerror(errno));
+static void do_renames(void *arg, struct lresult_text *res)
+{
+	struct run *r = arg;
+
+	(void)res;
+	for (size_t k = r->from; k < r->to; k++) {
+		struct pending *p = &pend[k];
+
+		if (p->failed)
+			continue;
+		if (rename(p->tmp, p->new) < 0)
+			p->rename_err = errno ? errno : EIO;
+		else
+			p->in_new = true;
+	}
 }
 
 /*
@@ -176,7 +199,10 @@ static void fail(struct pending *p, const char *fmt, ...)
 
 /* --- the commit --------------------------------------------------------- */
 
-/* The data of every file on disk: one sync per file system. */
+/*
+ * The data of every file still open on disk: one sync per file system,
+ * then the descriptors are closed.
+ */
 static void sync_files(void)
 {
 	for (size_t i = 0; i < npend; i++) {
@@ -184,28 +210,51 @@ static void sync_files(void)
 		size_t same = 0;
 		int r, e;
 
-		if (p->dev_done)
+		if (p->fd < 0)
 			continue;
 		for (size_t k = i; k < npend; k++)
-			if (pend[k].dev == p->dev)
+			if (pend[k].fd >= 0 && pend[k].dev == p->dev)
 				same++;
-		/* p is the oldest file of its file system: its syncfs reports for all. */
+		/* p is the oldest open file of its file system: its syncfs reports for all. */
 		r = same == 1 ? fsync(p->fd) : syncfs(p->fd);
 		e = r < 0 ? (errno ? errno : EIO) : 0;
 		for (size_t k = i; k < npend; k++) {
-			if (pend[k].dev != p->dev)
+			struct pending *q = &pend[k];
+
+			if (q->fd < 0 || q->dev != p->dev)
 				continue;
-			pend[k].dev_done = true;
-			if (r < 0)
-				fail(&pend[k], "write %s: %s", pend[k].tmp, strerror(e));
+			if (e != 0)
+				fail(q, "write %s: %s", q->tmp, strerror(e));
+			if (close(q->fd) < 0)
+				fail(q, "write %s: %s", q->tmp, strerror(errno ? errno : EIO));
+			q->fd = -1;
+			nopen--;
 		}
 	}
-	for (size_t i = 0; i < npend; i++) {
-		struct pending *p = &pend[i];
+}
 
-		if (close(p->fd) < 0)
-			fail(p, "write %s: %s", p->tmp, strerror(errno ? errno : EIO));
-		p->fd = -1;
+/* Every file into new/, consecutive files of the same recipient together. */
+static void rename_all(void)
+{
+	for (size_t i = 0; i < npend;) {
+		struct run r = {.from = i, .to = i + 1};
+		struct buf err = BUF_INIT;
+		int ok;
+
+		while (r.to < npend && pend[r.to].id.uid == pend[i].id.uid
+		    && pend[r.to].id.gid == pend[i].id.gid)
+			r.to++;
+		ok = step_as(&pend[i], do_renames, &r, &err) == 0;
+		for (size_t k = r.from; k < r.to; k++) {
+			struct pending *p = &pend[k];
+
+			if (p->failed || p->in_new)
+				continue;
+			fail(p, "rename into %s: %s", p->new,
+			    ok ? strerror(p->rename_err ? p->rename_err : EIO) : buf_str(&err));
+		}
+		buf_free(&err);
+		i = r.to;
 	}
 }
 
@@ -247,39 +296,23 @@ static void defer_reply(struct lresult_text *res, const char *why)
 		lres_set(res, LRESULT_DEFER, "4.2.0", "%s", why);
 }
 
-void batch_commit(void)
+static void batch_commit(void)
 {
 	size_t nfailed = 0;
 
 	if (npend == 0)
 		return;
 	sync_files();
-	for (size_t i = 0; i < npend; i++) {
-		struct pending *p = &pend[i];
-		struct buf err = BUF_INIT;
-
-		if (p->failed)
-			continue;
-		if (step_as(p, do_rename, p, &err) < 0)
-			fail(p, "rename into %s: %s", p->new, buf_str(&err));
-		else
-			p->in_new = true;
-		buf_free(&err);
-	}
+	rename_all();
 	sync_dirs();
 	for (size_t i = 0; i < npend; i++) {
 		struct pending *p = &pend[i];
 
 		if (p->failed) {
 			nfailed++;
-			if (p->slot < nheld) {
+			/* Committed after its request was handled: its reply is held. */
+			if (p->slot < nheld)
 				defer_reply(&held[p->slot].res, buf_str(&p->why));
-			} else {
-				if (!have_early)
-					lres_set(&early, LRESULT_SENT, "2.0.0", "%s", "");
-				have_early = true;
-				defer_reply(&early, buf_str(&p->why));
-			}
 		}
 		free(p->tmp);
 		free(p->new);
@@ -306,10 +339,6 @@ void batch_hold(long long index, const struct lresult_text *r)
 	strlcpy(h->res.dsn, r->dsn, sizeof(h->res.dsn));
 	buf_init(&h->res.text);
 	buf_adds(&h->res.text, buf_str(&r->text));
-	if (have_early) {
-		defer_reply(&h->res, buf_str(&early.text));
-		have_early = false;
-	}
 }
 
 static void drop_replies(void)
@@ -319,8 +348,6 @@ static void drop_replies(void)
 	free(held);
 	held = NULL;
 	nheld = 0;
-	have_early = false;
-	buf_free(&early.text);
 }
 
 static int send_reply(int fd, const struct held *h)
@@ -359,8 +386,9 @@ void batch_discard(void)
 		struct pending *p = &pend[i];
 		struct buf err = BUF_INIT;
 
-		close(p->fd);
-		if (step_as(p, do_unlink, p->tmp, &err) < 0)
+		if (p->fd >= 0)
+			close(p->fd);
+		if (!p->failed && step_as(p, do_unlink, p->tmp, &err) < 0)
 			msg_warn("cannot remove %s: %s", p->tmp, buf_str(&err));
 		buf_free(&err);
 		free(p->tmp);
@@ -371,6 +399,6 @@ void batch_discard(void)
 		msg_info("connection ended before its batch: %zu maildir deliveries removed", npend);
 	free(pend);
 	pend = NULL;
-	npend = 0;
+	npend = nopen = 0;
 	drop_replies();
 }
