@@ -51,7 +51,7 @@ struct pending {
 	char *tmp, *new;	/* its name in tmp/ and the one it gets in new/ */
 	size_t dirlen;		/* new[0..dirlen) is the new/ directory */
 	size_t slot;		/* the held reply it belongs to */
-	int rename_err;		/* errno of a failed rename */
+	int rename_err, dir_err;	/* errno of a failed rename, fsync of new/ */
 	bool dir_done, in_new, failed;
 	struct buf why;		/* why it failed */
 };
@@ -114,35 +114,12 @@ static void do_unlink(void *arg, struct lresult_text *res)
 		lres_set(res, LRESULT_DEFER, "4.2.0", "%s", strerror(errno));
 }
 
-/* Files from..to (exclusive) of one recipient: one switch of ids for all. */
-struct run {
-	size_t from, to;
-};
-
-static void do_renames(void *arg, struct lresult_text *res)
-{
-	struct run *r = arg;
-
-	(void)res;
-	for (size_t k = r->from; k < r->to; k++) {
-		struct pending *p = &pend[k];
-
-		if (p->failed)
-			continue;
-		if (rename(p->tmp, p->new) < 0)
-			p->rename_err = errno ? errno : EIO;
-		else
-			p->in_new = true;
-	}
-}
-
 /*
  * The rename is durable only once new/ is synced. Where the user may not
- * read new/, a syncfs through the file commits the entry too.
+ * read new/, a syncfs through the file commits the entry too. 0 or errno.
  */
-static void do_sync_dir(void *arg, struct lresult_text *res)
+static int sync_dir(const struct pending *p)
 {
-	struct pending *p = arg;
 	char *dir = xstrdup(p->new);
 	int dfd, e = 0;
 
@@ -159,9 +136,50 @@ static void do_sync_dir(void *arg, struct lresult_text *res)
 	} else {
 		e = errno ? errno : EIO;
 	}
-	if (e != 0)
-		lres_set(res, LRESULT_DEFER, "4.2.0", "%s", strerror(e));
 	free(dir);
+	return e;
+}
+
+static bool same_dir(const struct pending *a, const struct pending *b)
+{
+	return a->dirlen == b->dirlen && memcmp(a->new, b->new, a->dirlen) == 0;
+}
+
+/* Consecutive files (from..to, exclusive) of one recipient: one switch of ids for all. */
+struct run {
+	size_t from, to;
+};
+
+/* As the recipient: the run's files into new/, then each of its new/ directories synced once. */
+static void do_commit_run(void *arg, struct lresult_text *res)
+{
+	struct run *r = arg;
+
+	(void)res;
+	for (size_t k = r->from; k < r->to; k++) {
+		struct pending *p = &pend[k];
+
+		if (p->failed)
+			continue;
+		if (rename(p->tmp, p->new) < 0)
+			p->rename_err = errno ? errno : EIO;
+		else
+			p->in_new = true;
+	}
+	for (size_t k = r->from; k < r->to; k++) {
+		struct pending *p = &pend[k];
+		int e;
+
+		if (p->failed || !p->in_new || p->dir_done)
+			continue;
+		e = sync_dir(p);
+		for (size_t q = k; q < r->to; q++) {
+			if (pend[q].failed || !pend[q].in_new || !same_dir(p, &pend[q]))
+				continue;
+			pend[q].dir_done = true;
+			pend[q].dir_err = e;
+		}
+	}
 }
 
 /* Run one step as p's recipient; 0 done, -1 failed with the reason in why. */
@@ -233,8 +251,8 @@ static void sync_files(void)
 	}
 }
 
-/* Every file into new/, consecutive files of the same recipient together. */
-static void rename_all(void)
+/* Every file into new/ and every new/ on disk, as the recipients. */
+static void commit_all(void)
 {
 	for (size_t i = 0; i < npend;) {
 		struct run r = {.from = i, .to = i + 1};
@@ -244,48 +262,22 @@ static void rename_all(void)
 		while (r.to < npend && pend[r.to].id.uid == pend[i].id.uid
 		    && pend[r.to].id.gid == pend[i].id.gid)
 			r.to++;
-		ok = step_as(&pend[i], do_renames, &r, &err) == 0;
+		ok = step_as(&pend[i], do_commit_run, &r, &err) == 0;
 		for (size_t k = r.from; k < r.to; k++) {
 			struct pending *p = &pend[k];
 
-			if (p->failed || p->in_new)
+			if (p->failed)
 				continue;
-			fail(p, "rename into %s: %s", p->new,
-			    ok ? strerror(p->rename_err ? p->rename_err : EIO) : buf_str(&err));
+			if (!ok)
+				fail(p, "rename into %s: %s", p->new, buf_str(&err));
+			else if (!p->in_new)
+				fail(p, "rename into %s: %s", p->new, strerror(p->rename_err));
+			else if (p->dir_err != 0)
+				fail(p, "cannot sync maildir %.*s: %s", (int)p->dirlen, p->new,
+				    strerror(p->dir_err));
 		}
 		buf_free(&err);
 		i = r.to;
-	}
-}
-
-static bool same_dir(const struct pending *a, const struct pending *b)
-{
-	return a->id.uid == b->id.uid && a->dirlen == b->dirlen
-	    && memcmp(a->new, b->new, a->dirlen) == 0;
-}
-
-/* The names in new/ on disk: one fsync per directory. */
-static void sync_dirs(void)
-{
-	for (size_t i = 0; i < npend; i++) {
-		struct pending *p = &pend[i];
-		struct buf err = BUF_INIT;
-		int r;
-
-		if (p->failed || !p->in_new || p->dir_done)
-			continue;
-		r = step_as(p, do_sync_dir, p, &err);
-		for (size_t k = i; k < npend; k++) {
-			struct pending *q = &pend[k];
-
-			if (q->failed || !q->in_new || !same_dir(p, q))
-				continue;
-			q->dir_done = true;
-			if (r < 0)
-				fail(q, "cannot sync maildir %.*s: %s", (int)q->dirlen, q->new,
-				    buf_str(&err));
-		}
-		buf_free(&err);
 	}
 }
 
@@ -303,8 +295,7 @@ static void batch_commit(void)
 	if (npend == 0)
 		return;
 	sync_files();
-	rename_all();
-	sync_dirs();
+	commit_all();
 	for (size_t i = 0; i < npend; i++) {
 		struct pending *p = &pend[i];
 

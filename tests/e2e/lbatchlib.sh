@@ -9,6 +9,7 @@
 #                        queue file K has K recipients and the Kth,
 #                        batch@localhost, is at index K-1 (so the index
 #                        in an answer tells which request it answers)
+#   lbatch_qfiles ADDR   three more such queue files for ADDR; sets REQS
 #   lclient MODE WANT ID:INDEX...
 #                        run tests/e2e/lproto_client.py (see its top)
 # Call tern_start (after any change to master.cf) before lclient.
@@ -21,13 +22,19 @@ lbatch_instance() {
 	grep -Eq '^qmgr[[:space:]].*[[:space:]]0[[:space:]]+qmgr$' "$TERN_DIR/master.cf" ||
 		fail "cannot switch qmgr off in master.cf"
 	QDIR=$(ternconf -h queue_directory) || fail "ternconf queue_directory"
-	_owner=$(ternconf -h mail_owner) || fail "ternconf mail_owner"
 	MD="$TERN_DIR/mail/batch"
 	mkdir -p "$QDIR/active" || fail "mkdir active"
+	_lbatch_n=0
+	lbatch_qfiles batch@localhost
+}
+
+lbatch_qfiles() {
+	_owner=$(ternconf -h mail_owner) || fail "ternconf mail_owner"
 	_now=$(date +%s)
 	REQS=""
 	for _k in 1 2 3; do
-		_id=$(printf '%X%05X%X' "$_now" $((4660 + _k)) 48879)
+		_lbatch_n=$((_lbatch_n + 1))
+		_id=$(printf '%X%05X%X' "$_now" $((4660 + _lbatch_n)) 48879)
 		REQS="$REQS $_id:$((_k - 1))"
 		_body=$(printf 'Subject: batch %s\n\nmessage number %s\n' "$_k" "$_k")
 		_len=$(printf '%s\n' "$_body" | wc -c)
@@ -38,7 +45,7 @@ lbatch_instance() {
 				printf 'R-0\tother%s@localhost\t\n' "$_i"
 				_i=$((_i + 1))
 			done
-			printf 'R-0\tbatch@localhost\t\n'
+			printf 'R-0\t%s\t\n' "$1"
 			printf 'M %020d\n' "$_len"
 			printf '%s\n' "$_body"
 			printf 'E\n'

@@ -3,13 +3,13 @@
 # to local's socket like a queue manager sending one batch, and check
 # what local must (not) have done while the batch is open.
 #
-# usage: lproto_client.py QDIR MAILDIR MODE WANT ID:INDEX...
+# usage: lproto_client.py QDIR MAILDIR[:MAILDIR...] MODE WANT ID:INDEX[:ADDR]...
 #
 # One request per ID:INDEX (queue file active/ID, the recipient at INDEX,
-# which must be batch@localhost, sender sender@example.org), with hold 1
+# which is ADDR or batch@localhost, sender sender@example.org), with hold 1
 # for all but the last one (MODE full) or for all, after which the
 # connection ends (MODE abort). After each request with hold 1, once the
-# message shows up in MAILDIR (tmp/ or new/): nothing may be in new/ yet
+# message shows up in a MAILDIR (tmp/ or new/): nothing may be in new/ yet
 # and local must not have answered. MODE full: then every answer must come,
 # in request order, with the result WANT (sent or defer; a deferral with
 # 4.2.0), and no more. MODE abort: local must end the connection without
@@ -23,7 +23,8 @@ import sys
 import time
 
 qdir, maildir, mode, want = sys.argv[1:5]
-reqs = [(a.split(":")[0], int(a.split(":")[1])) for a in sys.argv[5:]]
+maildirs = maildir.split(":")
+reqs = [(a.split(":") + ["batch@localhost"])[:3] for a in sys.argv[5:]]
 deadline = float(os.environ.get("TERN_WAIT", "60"))
 delay = float(os.environ.get("CHECK_DELAY", "0.5"))
 
@@ -37,17 +38,20 @@ def fi(v):
     return b"i" + struct.pack(">q", v)
 
 
-def request(qid, index, hold):
+def request(qid, index, addr, hold):
     p = fs("deliver") + fs(qid) + fs("active/" + qid) + fs("sender@example.org") + fi(1)
-    p += fi(index) + fs("batch@localhost") + fs("") + fi(1 if hold else 0)
+    p += fi(int(index)) + fs(addr) + fs("") + fi(1 if hold else 0)
     return struct.pack(">I", len(p)) + p
 
 
 def files(sub):
-    try:
-        return os.listdir(os.path.join(maildir, sub))
-    except FileNotFoundError:
-        return []
+    out = []
+    for d in maildirs:
+        try:
+            out += os.listdir(os.path.join(d, sub))
+        except FileNotFoundError:
+            pass
+    return out
 
 
 def bad(msg):
@@ -86,9 +90,9 @@ c.connect(os.path.join(qdir, "private", "local"))
 c.settimeout(deadline)
 new_before = len(files("new"))
 written = 0
-for n, (qid, index) in enumerate(reqs):
+for n, (qid, index, addr) in enumerate(reqs):
     last = n == len(reqs) - 1 and mode == "full"
-    c.sendall(request(qid, index, not last))
+    c.sendall(request(qid, index, addr, not last))
     if last:
         break
     # Wait until local has handled this request (its file is in tmp/, or
@@ -114,16 +118,16 @@ if mode == "abort":
         bad("an answer to a batch that did not end")
     sys.exit(0)
 
-for n, (qid, index) in enumerate(reqs):
+for n, (qid, index, addr) in enumerate(reqs):
     length = struct.unpack(">I", read_exact(c, 4))[0]
     f = fields(read_exact(c, length))
-    ok = f[0] == "status" and f[1] == index
+    ok = f[0] == "status" and f[1] == int(index)
     if want == "sent":
         ok = ok and f[2] == 0
     else:
         ok = ok and f[2] == 1 and f[3] == "4.2.0"
     if not ok:
-        bad("answer %d: %r (want status, index %d, %s)" % (n + 1, f, index, want))
+        bad("answer %d: %r (want status, index %d, %s)" % (n + 1, f, int(index), want))
     print("answer %d: %s %s %s" % (n + 1, f[2], f[3], f[4]))
 c.settimeout(1)
 try:
