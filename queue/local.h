@@ -89,4 +89,27 @@ void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_tex
 /* The headers Tern prepends: Return-Path:, Delivered-To: (and a From_ line when from_line). */
 void local_prepend(const struct lmsg *m, const struct lrcpt *rc, bool from_line, struct buf *out);
 
+/*
+ * Run fn(arg) with id's effective uid, gid and groups, then as root again
+ * (no child; see local_mailbox.c). Used for every write to a mailbox.
+ */
+void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res);
+
+/*
+ * local_batch.c: the replies of a batch of requests (lproto.h "Batches")
+ * and the Maildir files that wait for one sync. A Maildir delivery
+ * leaves its file written but unsynced in tmp/ (batch_add_file); the
+ * reply of its recipient is held (batch_hold, in request order) and
+ * the file belongs to the reply held next. batch_flush makes every file
+ * durable and moves it into new/, turns the reply of a recipient whose
+ * file failed into a deferral, and sends the replies in order.
+ * batch_discard removes the files and drops the replies when the
+ * connection ends before the batch does.
+ */
+void batch_add_file(const struct ident *id, int fd, dev_t dev, const char *tmp_path,
+    const char *new_path);
+void batch_hold(long long index, const struct lresult_text *r);
+void batch_flush(int fd);
+void batch_discard(void);
+
 #endif

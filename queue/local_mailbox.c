@@ -17,9 +17,10 @@
  * one link owned by the recipient, takes the fcntl lock, appends
  * ("From " line, Return-Path:, Delivered-To:, ">From " quoting, an
  * empty line), fsyncs, and on any error truncates the file back to its
- * old size. Maildir: tmp/, fsync, rename into new/, fsync of new/ (a
- * failed one takes the message out of new/ again and defers it).
- * mailbox_size_limit bounds an mbox file and each Maildir message.
+ * old size. Maildir: the message is written into tmp/ here; the sync,
+ * the rename into new/ and the fsync of new/ are done for a whole batch
+ * of requests at once (local_batch.c). mailbox_size_limit bounds an mbox
+ * file and each Maildir message.
  */
 #include "compat.h"
 
@@ -147,7 +148,7 @@ static void sched_restore(const struct sched_state *st)
 		msg_warn("cannot restore the CPU affinity: %m");
 }
 
-static void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res)
+void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res)
 {
 	struct sched_state sched;
 	static gid_t *root_groups;
@@ -436,6 +437,10 @@ struct maildir_job {
 	const struct lrcpt *rc;
 	const char *dir;	/* ends in '/' or not */
 	bool make_parent;	/* create the directory above (local_maildir_base) */
+	/* Set by maildir_prepare when the file is written: */
+	int fd;
+	dev_t dev;
+	struct buf tmp, new;	/* its name in tmp/ and the one it gets in new/ */
 };
 
 static int mkdir_ok(const char *path)
@@ -443,14 +448,21 @@ static int mkdir_ok(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-static void maildir_write(void *arg, struct lresult_text *res)
+/*
+ * As the recipient: create the Maildir if needed and write the message
+ * into tmp/, not yet synced. The descriptor stays open in j->fd; the
+ * batch (local_batch.c) syncs the file, renames it into new/ and syncs
+ * new/, so a file appears in new/ only once it is complete on disk.
+ */
+static void maildir_prepare(void *arg, struct lresult_text *res)
 {
 	struct maildir_job *j = arg;
-	struct buf base = BUF_INIT, tmp = BUF_INIT, new = BUF_INIT, text = BUF_INIT, host = BUF_INIT;
+	struct buf base = BUF_INIT, text = BUF_INIT, host = BUF_INIT;
 	static unsigned counter;
 	long long limit = cfg_int("mailbox_size_limit");
 	struct timeval tv;
-	int fd = -1, dfd;
+	struct stat st;
+	int fd = -1;
 
 	buf_adds(&base, j->dir);
 	while (base.len > 1 && base.data[base.len - 1] == '/')
@@ -463,9 +475,10 @@ static void maildir_write(void *arg, struct lresult_text *res)
 			*slash = '/';
 		}
 	}
-	buf_printf(&tmp, "%s/tmp", buf_str(&base));
-	buf_printf(&new, "%s/new", buf_str(&base));
-	if (mkdir_ok(buf_str(&base)) < 0 || mkdir_ok(buf_str(&tmp)) < 0 || mkdir_ok(buf_str(&new)) < 0) {
+	buf_printf(&j->tmp, "%s/tmp", buf_str(&base));
+	buf_printf(&j->new, "%s/new", buf_str(&base));
+	if (mkdir_ok(buf_str(&base)) < 0 || mkdir_ok(buf_str(&j->tmp)) < 0
+	    || mkdir_ok(buf_str(&j->new)) < 0) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot create maildir %s: %s", buf_str(&base),
 		    strerror(errno));
 		goto out;
@@ -483,9 +496,9 @@ static void maildir_write(void *arg, struct lresult_text *res)
 			buf_addc(&host, *h);
 	}
 	gettimeofday(&tv, NULL);
-	buf_printf(&tmp, "/%ld.M%ldP%ldQ%u.%s", (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	buf_printf(&j->tmp, "/%ld.M%ldP%ldQ%u.%s", (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    ++counter, buf_str(&host));
-	buf_printf(&new, "%s", strrchr(buf_str(&tmp), '/'));
+	buf_printf(&j->new, "%s", strrchr(buf_str(&j->tmp), '/'));
 	local_prepend(j->m, j->rc, false, &text);
 	buf_add(&text, j->m->content, j->m->content_len);
 	if (limit > 0 && (long long)text.len > limit) {
@@ -494,13 +507,15 @@ static void maildir_write(void *arg, struct lresult_text *res)
 		    buf_str(&base), limit);
 		goto out;
 	}
-	fd = open(buf_str(&tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = open(buf_str(&j->tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		lres_set(res, LRESULT_DEFER, "4.2.0", "create %s: %s", buf_str(&tmp), strerror(errno));
+		lres_set(res, LRESULT_DEFER, "4.2.0", "create %s: %s", buf_str(&j->tmp), strerror(errno));
 		goto out;
 	}
 	{
 		size_t done = 0;
+		int e = 0;
+
 		while (done < text.len) {
 			ssize_t w = write(fd, text.data + done, text.len - done);
 			if (w < 0 && errno == EINTR)
@@ -509,66 +524,42 @@ static void maildir_write(void *arg, struct lresult_text *res)
 				break;
 			done += (size_t)w;
 		}
-		int e = 0;
-		if (done < text.len || fsync(fd) < 0)
+		if (done < text.len || fstat(fd, &st) < 0)
 			e = errno ? errno : EIO;
-		/* Closed on every path: this process delivers message after message. */
-		if (close(fd) < 0 && e == 0)
-			e = errno ? errno : EIO;
-		fd = -1;
 		if (e != 0) {
-			unlink(buf_str(&tmp));
+			close(fd);
+			fd = -1;
+			unlink(buf_str(&j->tmp));
 			lres_set(res, e == EFBIG ? LRESULT_BOUNCE : LRESULT_DEFER, e == EFBIG ? "5.2.2" : "4.2.0",
-			    "write %s: %s", buf_str(&tmp), strerror(e ? e : EIO));
+			    "write %s: %s", buf_str(&j->tmp), strerror(e));
 			goto out;
 		}
 	}
-	if (rename(buf_str(&tmp), buf_str(&new)) < 0) {
-		lres_set(res, LRESULT_DEFER, "4.2.0", "rename into %s: %s", buf_str(&new), strerror(errno));
-		unlink(buf_str(&tmp));
-		goto out;
-	}
-	/*
-	 * The rename is durable only once new/ is synced (where the user may
-	 * not read new/, a syncfs through the file commits the entry too).
-	 * When that fails the message is not delivered: it is taken out of
-	 * new/ again and the queue manager tries later.
-	 */
-	{
-		char *slash = strrchr(new.data, '/');
-		int e = 0;
-
-		*slash = '\0';
-		if ((dfd = open(buf_str(&new), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-			if (fsync(dfd) < 0)
-				e = errno ? errno : EIO;
-			close(dfd);
-		} else if (errno == EACCES) {
-			*slash = '/';
-			if ((dfd = open(buf_str(&new), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || syncfs(dfd) < 0)
-				e = errno ? errno : EIO;
-			if (dfd >= 0)
-				close(dfd);
-		} else {
-			e = errno ? errno : EIO;
-		}
-		*slash = '/';
-		if (e != 0) {
-			unlink(buf_str(&new));
-			lres_set(res, LRESULT_DEFER, "4.2.0", "cannot sync maildir %s/new: %s", buf_str(&base),
-			    strerror(e));
-			goto out;
-		}
-	}
+	j->fd = fd;
+	j->dev = st.st_dev;
+	fd = -1;
+	/* Until the batch is committed: it may still turn into a deferral. */
 	lres_set(res, LRESULT_SENT, "2.0.0", "delivered to maildir");
 out:
 	if (fd >= 0)
 		close(fd);
 	buf_free(&base);
-	buf_free(&tmp);
-	buf_free(&new);
 	buf_free(&text);
 	buf_free(&host);
+}
+
+/* Write the message into dir as id and leave it to the batch. */
+static void deliver_maildir(const struct lmsg *m, const struct lrcpt *rc, const char *dir,
+    bool make_parent, const struct ident *id, struct lresult_text *res)
+{
+	struct maildir_job j = {.m = m, .rc = rc, .dir = dir, .make_parent = make_parent, .fd = -1,
+				.tmp = BUF_INIT, .new = BUF_INIT};
+
+	write_as(id, maildir_prepare, &j, res);
+	if (j.fd >= 0)
+		batch_add_file(id, j.fd, j.dev, buf_str(&j.tmp), buf_str(&j.new));
+	buf_free(&j.tmp);
+	buf_free(&j.new);
 }
 
 /* --- the three entry points ------------------------------------------------ */
@@ -586,15 +577,13 @@ void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *u
 	struct buf path = BUF_INIT;
 
 	if (*base != '\0') {
-		struct maildir_job j = {.m = m, .rc = rc, .make_parent = true};
 		if (!safe_name(user)) {
 			lres_set(res, LRESULT_BOUNCE, "5.1.3", "bad local part: \"%s\"", user);
 			return;
 		}
 		ident_self(&id);
 		buf_printf(&path, "%s/%s/", base, user);
-		j.dir = buf_str(&path);
-		write_as(&id, maildir_write, &j, res);
+		deliver_maildir(m, rc, buf_str(&path), true, &id, res);
 	} else if (ident_of_user(user, &id) < 0) {
 		lres_set(res, LRESULT_BOUNCE, "5.1.1", "unknown user: \"%s\"", user);
 	} else {
@@ -604,17 +593,13 @@ void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *u
 
 		if (hl > 0) {
 			buf_printf(&path, "%s/%s", id.home, home_mailbox);
-			if (home_mailbox[hl - 1] == '/') {
-				struct maildir_job j = {.m = m, .rc = rc, .dir = buf_str(&path)};
-				write_as(&id, maildir_write, &j, res);
-			} else {
+			if (home_mailbox[hl - 1] == '/')
+				deliver_maildir(m, rc, buf_str(&path), false, &id, res);
+			else
 				deliver_mbox(m, rc, buf_str(&path), &id, false, "mailbox", res);
-			}
 		} else if (sl > 0 && spool[sl - 1] == '/') {
-			struct maildir_job j = {.m = m, .rc = rc};
 			buf_printf(&path, "%s%s/", spool, id.user);
-			j.dir = buf_str(&path);
-			write_as(&id, maildir_write, &j, res);
+			deliver_maildir(m, rc, buf_str(&path), false, &id, res);
 		} else {
 			buf_printf(&path, "%s/%s", spool, id.user);
 			deliver_mbox(m, rc, buf_str(&path), &id, true, "mailbox", res);
@@ -629,8 +614,7 @@ void deliver_file(const struct lmsg *m, const struct lrcpt *rc, const char *path
 	size_t n = strlen(path);
 
 	if (n > 0 && path[n - 1] == '/') {
-		struct maildir_job j = {.m = m, .rc = rc, .dir = path};
-		write_as(id, maildir_write, &j, res);
+		deliver_maildir(m, rc, path, false, id, res);
 	} else {
 		struct mbox_job j = {.m = m, .rc = rc, .path = path, .what = "file", .create = true};
 		write_as(id, mbox_append, &j, res);

@@ -1,7 +1,9 @@
 /*
  * local_request.c - serve the queue manager's requests on one connection:
  * check each request against the queue file, expand each recipient and
- * deliver to every destination, answer once per recipient.
+ * deliver to every destination, answer once per recipient (the answers
+ * of a batch of requests together, once its Maildir files are durable:
+ * local_batch.c).
  *
  * Runs as root (or the instance owner) in a process of its own per
  * connection; every delivery itself happens in a child with the
@@ -43,23 +45,6 @@ void lres_set(struct lresult_text *r, enum lresult result, const char *dsn, cons
 	for (size_t i = 0; i < r->text.len; i++)
 		if ((unsigned char)r->text.data[i] < 0x20)
 			r->text.data[i] = ' ';
-}
-
-static void reply(int fd, long long index, const struct lresult_text *r)
-{
-	struct lreply rep;
-	struct buf frame = BUF_INIT;
-
-	lreply_init(&rep);
-	rep.index = index;
-	rep.result = r->result;
-	buf_adds(&rep.dsn, r->dsn);
-	buf_adds(&rep.text, buf_str(&r->text));
-	lreply_encode(&rep, &frame);
-	if (frame_write(fd, &frame) < 0)
-		msg_warn("write reply to qmgr: %m");
-	lreply_free(&rep);
-	buf_free(&frame);
 }
 
 /* Has this message been delivered to this address here before (Delivered-To:)? */
@@ -244,7 +229,7 @@ static void lower_copy(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
-static void handle(int fd, const struct lreq *req)
+static void handle(const struct lreq *req)
 {
 	struct buf err = BUF_INIT, content = BUF_INIT, want = BUF_INIT;
 	struct lresult_text res = {.text = BUF_INIT};
@@ -310,13 +295,13 @@ static void handle(int fd, const struct lreq *req)
 				else
 					deliver_recipient(&m, &rc, &res);
 			}
-			reply(fd, qr->index, &res);
+			batch_hold(qr->index, &res);
 		}
 	}
 	goto out;
 fail_all:
 	for (size_t k = 0; k < req->nrcpt; k++)
-		reply(fd, req->rcpt[k].index, &res);
+		batch_hold(req->rcpt[k].index, &res);
 out:
 	if (q != NULL)
 		qfile_close(q);
@@ -340,10 +325,15 @@ void local_serve(int fd)
 			break;
 		}
 		param_maps_recheck();	/* this connection serves many messages */
-		handle(fd, &req);
+		handle(&req);
+		/* More requests follow before qmgr reads: keep the replies (lproto.h). */
+		if (!req.hold)
+			batch_flush(fd);
 	}
 	if (r < 0)
 		msg_warn("read request from qmgr: %m");
+	/* Nothing of an unfinished batch was delivered: qmgr retries it all. */
+	batch_discard();
 	lreq_free(&req);
 	buf_free(&in);
 	close(fd);

@@ -1,0 +1,404 @@
+/*
+ * local_batch.c - the replies of a batch of requests from qmgr and the
+ * Maildir files that wait for one sync (lib/mail/lproto.h, "Batches").
+ *
+ * Runs as root in local's process for one qmgr connection. The Maildir
+ * files were written, not yet synced, into tmp/ by local_mailbox.c as
+ * their recipients; every rename, unlink and directory sync here runs
+ * with the recipient's effective ids too (write_as), only the data sync
+ * of already open descriptors and their close are done as root.
+ *
+ * The commit keeps the order of a single delivery: first the data of
+ * every file is on disk (per file system one syncfs() through the
+ * oldest file's descriptor, which reports every write-back error since
+ * that descriptor was opened, so also those of the newer files; a file
+ * alone on its file system gets an fsync() of its own), then each file
+ * is renamed into new/, then each new/ directory is synced once. So a
+ * file in new/ is always complete, and one in new/ is reported
+ * delivered only once its name is on disk as well. A file whose step
+ * fails is removed again and the reply of its recipient becomes a
+ * deferral, so qmgr tries again later. At most BATCH_MAX_FILES files
+ * stay open: beyond that the open ones are synced and closed at once,
+ * but they too stay in tmp/ until the batch ends, so a connection that
+ * ends early still leaves nothing in new/.
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "queue/local.h"
+#include "util/frame.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/*
+ * Most files kept open at once: when there are more, the open ones are
+ * synced and closed early, but stay in tmp/ until the batch ends.
+ */
+#define BATCH_MAX_FILES	256
+
+struct pending {
+	struct ident id;	/* the recipient: whose ids the Maildir steps run with */
+	int fd;			/* open from the write until the data sync, then -1 */
+	dev_t dev;
+	char *tmp, *new;	/* its name in tmp/ and the one it gets in new/ */
+	size_t dirlen;		/* new[0..dirlen) is the new/ directory */
+	size_t slot;		/* the held reply it belongs to */
+	int rename_err;		/* errno of a failed rename */
+	bool dir_done, in_new, failed;
+	struct buf why;		/* why it failed */
+};
+
+struct held {
+	long long index;
+	struct lresult_text res;
+};
+
+static struct pending *pend;
+static size_t npend, nopen;
+static struct held *held;
+static size_t nheld;
+
+static void sync_files(void);
+
+static size_t max_files(void)
+{
+	static size_t max;
+	struct rlimit rl;
+
+	if (max == 0) {
+		max = BATCH_MAX_FILES;
+		/* Half the descriptors at most: the deliveries need some of their own. */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+		    && rl.rlim_cur / 2 < max)
+			max = rl.rlim_cur / 2 > 0 ? (size_t)(rl.rlim_cur / 2) : 1;
+	}
+	return max;
+}
+
+void batch_add_file(const struct ident *id, int fd, dev_t dev, const char *tmp_path,
+    const char *new_path)
+{
+	struct pending *p;
+
+	if (nopen >= max_files()) {
+		msg_info("%zu maildir files open: syncing them before the batch ends", nopen);
+		sync_files();
+	}
+	pend = xreallocarray(pend, npend + 1, sizeof(*pend));
+	p = &pend[npend++];
+	memset(p, 0, sizeof(*p));
+	p->id = *id;
+	p->fd = fd;
+	p->dev = dev;
+	p->tmp = xstrdup(tmp_path);
+	p->new = xstrdup(new_path);
+	p->dirlen = (size_t)(strrchr(p->new, '/') - p->new);
+	p->slot = nheld;	/* its recipient's reply is the next one held */
+	buf_init(&p->why);
+	nopen++;
+}
+
+/* --- the steps, as the recipient ---------------------------------------- */
+
+static void do_unlink(void *arg, struct lresult_text *res)
+{
+	if (unlink(arg) < 0 && errno != ENOENT)
+		lres_set(res, LRESULT_DEFER, "4.2.0", "%s", strerror(errno));
+}
+
+/* Files from..to (exclusive) of one recipient: one switch of ids for all. */
+struct run {
+	size_t from, to;
+};
+
+static void do_renames(void *arg, struct lresult_text *res)
+{
+	struct run *r = arg;
+
+	(void)res;
+	for (size_t k = r->from; k < r->to; k++) {
+		struct pending *p = &pend[k];
+
+		if (p->failed)
+			continue;
+		if (rename(p->tmp, p->new) < 0)
+			p->rename_err = errno ? errno : EIO;
+		else
+			p->in_new = true;
+	}
+}
+
+/*
+ * The rename is durable only once new/ is synced. Where the user may not
+ * read new/, a syncfs through the file commits the entry too.
+ */
+static void do_sync_dir(void *arg, struct lresult_text *res)
+{
+	struct pending *p = arg;
+	char *dir = xstrdup(p->new);
+	int dfd, e = 0;
+
+	dir[p->dirlen] = '\0';
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		if (fsync(dfd) < 0)
+			e = errno ? errno : EIO;
+		close(dfd);
+	} else if (errno == EACCES) {
+		if ((dfd = open(p->new, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || syncfs(dfd) < 0)
+			e = errno ? errno : EIO;
+		if (dfd >= 0)
+			close(dfd);
+	} else {
+		e = errno ? errno : EIO;
+	}
+	if (e != 0)
+		lres_set(res, LRESULT_DEFER, "4.2.0", "%s", strerror(e));
+	free(dir);
+}
+
+/* Run one step as p's recipient; 0 done, -1 failed with the reason in why. */
+static int step_as(struct pending *p, as_user_fn fn, void *arg, struct buf *why)
+{
+	struct lresult_text r = {.result = LRESULT_SENT, .text = BUF_INIT};
+	int ok;
+
+	write_as(&p->id, fn, arg, &r);
+	ok = r.result == LRESULT_SENT;
+	if (!ok)
+		buf_adds(why, buf_str(&r.text));
+	buf_free(&r.text);
+	return ok ? 0 : -1;
+}
+
+/* p is not delivered: remove what was written, remember why. */
+static void fail(struct pending *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(struct pending *p, const char *fmt, ...)
+{
+	struct buf err = BUF_INIT;
+	const char *name = p->in_new ? p->new : p->tmp;
+	va_list ap;
+
+	if (p->failed)
+		return;
+	p->failed = true;
+	va_start(ap, fmt);
+	buf_vprintf(&p->why, fmt, ap);
+	va_end(ap);
+	if (step_as(p, do_unlink, (void *)name, &err) < 0)
+		msg_warn("cannot remove %s: %s", name, buf_str(&err));
+	buf_free(&err);
+}
+
+/* --- the commit --------------------------------------------------------- */
+
+/*
+ * The data of every file still open on disk: one sync per file system,
+ * then the descriptors are closed.
+ */
+static void sync_files(void)
+{
+	for (size_t i = 0; i < npend; i++) {
+		struct pending *p = &pend[i];
+		size_t same = 0;
+		int r, e;
+
+		if (p->fd < 0)
+			continue;
+		for (size_t k = i; k < npend; k++)
+			if (pend[k].fd >= 0 && pend[k].dev == p->dev)
+				same++;
+		/* p is the oldest open file of its file system: its syncfs reports for all. */
+		r = same == 1 ? fsync(p->fd) : syncfs(p->fd);
+		e = r < 0 ? (errno ? errno : EIO) : 0;
+		for (size_t k = i; k < npend; k++) {
+			struct pending *q = &pend[k];
+
+			if (q->fd < 0 || q->dev != p->dev)
+				continue;
+			if (e != 0)
+				fail(q, "write %s: %s", q->tmp, strerror(e));
+			if (close(q->fd) < 0)
+				fail(q, "write %s: %s", q->tmp, strerror(errno ? errno : EIO));
+			q->fd = -1;
+			nopen--;
+		}
+	}
+}
+
+/* Every file into new/, consecutive files of the same recipient together. */
+static void rename_all(void)
+{
+	for (size_t i = 0; i < npend;) {
+		struct run r = {.from = i, .to = i + 1};
+		struct buf err = BUF_INIT;
+		int ok;
+
+		while (r.to < npend && pend[r.to].id.uid == pend[i].id.uid
+		    && pend[r.to].id.gid == pend[i].id.gid)
+			r.to++;
+		ok = step_as(&pend[i], do_renames, &r, &err) == 0;
+		for (size_t k = r.from; k < r.to; k++) {
+			struct pending *p = &pend[k];
+
+			if (p->failed || p->in_new)
+				continue;
+			fail(p, "rename into %s: %s", p->new,
+			    ok ? strerror(p->rename_err ? p->rename_err : EIO) : buf_str(&err));
+		}
+		buf_free(&err);
+		i = r.to;
+	}
+}
+
+static bool same_dir(const struct pending *a, const struct pending *b)
+{
+	return a->id.uid == b->id.uid && a->dirlen == b->dirlen
+	    && memcmp(a->new, b->new, a->dirlen) == 0;
+}
+
+/* The names in new/ on disk: one fsync per directory. */
+static void sync_dirs(void)
+{
+	for (size_t i = 0; i < npend; i++) {
+		struct pending *p = &pend[i];
+		struct buf err = BUF_INIT;
+		int r;
+
+		if (p->failed || !p->in_new || p->dir_done)
+			continue;
+		r = step_as(p, do_sync_dir, p, &err);
+		for (size_t k = i; k < npend; k++) {
+			struct pending *q = &pend[k];
+
+			if (q->failed || !q->in_new || !same_dir(p, q))
+				continue;
+			q->dir_done = true;
+			if (r < 0)
+				fail(q, "cannot sync maildir %.*s: %s", (int)q->dirlen, q->new,
+				    buf_str(&err));
+		}
+		buf_free(&err);
+	}
+}
+
+/* A failed file makes its recipient's reply a deferral (unless it already is one). */
+static void defer_reply(struct lresult_text *res, const char *why)
+{
+	if (res->result != LRESULT_DEFER)
+		lres_set(res, LRESULT_DEFER, "4.2.0", "%s", why);
+}
+
+static void batch_commit(void)
+{
+	size_t nfailed = 0;
+
+	if (npend == 0)
+		return;
+	sync_files();
+	rename_all();
+	sync_dirs();
+	for (size_t i = 0; i < npend; i++) {
+		struct pending *p = &pend[i];
+
+		if (p->failed) {
+			nfailed++;
+			/* Committed after its request was handled: its reply is held. */
+			if (p->slot < nheld)
+				defer_reply(&held[p->slot].res, buf_str(&p->why));
+		}
+		free(p->tmp);
+		free(p->new);
+		buf_free(&p->why);
+	}
+	if (npend > 1)
+		msg_info("synced %zu maildir deliveries at once%s", npend,
+		    nfailed > 0 ? " (some failed)" : "");
+	free(pend);
+	pend = NULL;
+	npend = 0;
+}
+
+/* --- the replies -------------------------------------------------------- */
+
+void batch_hold(long long index, const struct lresult_text *r)
+{
+	struct held *h;
+
+	held = xreallocarray(held, nheld + 1, sizeof(*held));
+	h = &held[nheld++];
+	h->index = index;
+	h->res.result = r->result;
+	strlcpy(h->res.dsn, r->dsn, sizeof(h->res.dsn));
+	buf_init(&h->res.text);
+	buf_adds(&h->res.text, buf_str(&r->text));
+}
+
+static void drop_replies(void)
+{
+	for (size_t i = 0; i < nheld; i++)
+		buf_free(&held[i].res.text);
+	free(held);
+	held = NULL;
+	nheld = 0;
+}
+
+static int send_reply(int fd, const struct held *h)
+{
+	struct lreply rep;
+	struct buf frame = BUF_INIT;
+	int r;
+
+	lreply_init(&rep);
+	rep.index = h->index;
+	rep.result = h->res.result;
+	buf_adds(&rep.dsn, h->res.dsn);
+	buf_adds(&rep.text, buf_str(&h->res.text));
+	lreply_encode(&rep, &frame);
+	r = frame_write(fd, &frame);
+	lreply_free(&rep);
+	buf_free(&frame);
+	return r;
+}
+
+void batch_flush(int fd)
+{
+	batch_commit();
+	for (size_t i = 0; i < nheld; i++) {
+		if (send_reply(fd, &held[i]) < 0) {
+			msg_warn("write reply to qmgr: %m");
+			break;
+		}
+	}
+	drop_replies();
+}
+
+void batch_discard(void)
+{
+	for (size_t i = 0; i < npend; i++) {
+		struct pending *p = &pend[i];
+		struct buf err = BUF_INIT;
+
+		if (p->fd >= 0)
+			close(p->fd);
+		if (!p->failed && step_as(p, do_unlink, p->tmp, &err) < 0)
+			msg_warn("cannot remove %s: %s", p->tmp, buf_str(&err));
+		buf_free(&err);
+		free(p->tmp);
+		free(p->new);
+		buf_free(&p->why);
+	}
+	if (npend > 0)
+		msg_info("connection ended before its batch: %zu maildir deliveries removed", npend);
+	free(pend);
+	pend = NULL;
+	npend = nopen = 0;
+	drop_replies();
+}
