@@ -182,37 +182,41 @@ static void start_workers(void)
 	qmgr_sched_run();
 }
 
-/* A child ended; if it was a delivery process that left its file in active/, defer the file. */
+/* A child ended; if it was a delivery process that left files in active/, defer them. */
 static void reap(void)
 {
 	int status;
 	pid_t pid;
-	char id[QF_ID_MAX];
+	char *ids;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (!qmgr_pool_reaped(pid, id, sizeof(id))) {
+		if (!qmgr_pool_reaped(pid, &ids)) {
 			if (npublic > 0)
 				npublic--;	/* a public/qmgr child */
 			continue;
 		}
-		if (id[0] == '\0')
+		if (ids == NULL)
 			continue;	/* it was between messages */
-		struct buf path = BUF_INIT, err = BUF_INIT;
-		struct timeval tv[2];
+		char *save = NULL;
+		for (char *id = strtok_r(ids, " ", &save); id != NULL; id = strtok_r(NULL, " ", &save)) {
+			struct buf path = BUF_INIT, err = BUF_INIT;
+			struct timeval tv[2];
 
-		buf_printf(&path, "active/%s", id);
-		if (access(buf_str(&path), F_OK) == 0) {
-			msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); deferred",
-			    id, (long)pid, (unsigned)status);
-			gettimeofday(&tv[0], NULL);
-			tv[0].tv_sec += qmgr_backoff(0);
-			tv[1] = tv[0];
-			utimes(buf_str(&path), tv);
-			if (qfile_move(buf_str(&path), "deferred", &err) < 0)
-				msg_warn("%s: move to deferred: %s", id, buf_str(&err));
+			buf_printf(&path, "active/%s", id);
+			if (access(buf_str(&path), F_OK) == 0) {
+				msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); deferred",
+				    id, (long)pid, (unsigned)status);
+				gettimeofday(&tv[0], NULL);
+				tv[0].tv_sec += qmgr_backoff(0);
+				tv[1] = tv[0];
+				utimes(buf_str(&path), tv);
+				if (qfile_move(buf_str(&path), "deferred", &err) < 0)
+					msg_warn("%s: move to deferred: %s", id, buf_str(&err));
+			}
+			buf_free(&path);
+			buf_free(&err);
 		}
-		buf_free(&path);
-		buf_free(&err);
+		free(ids);
 	}
 }
 

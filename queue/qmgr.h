@@ -20,6 +20,13 @@ struct mailq_entry;
  * (qmgr_pool.c), once per message. Returns 0.
  */
 int qmgr_deliver(const char *id);
+/*
+ * The same for n messages whose pending recipients are all local: their
+ * requests go to the local delivery agent one after the other, all but
+ * the last with hold set (lproto.h), so that it makes them durable with
+ * one sync; then each message is settled as qmgr_deliver() does.
+ */
+int qmgr_deliver_batch(const char *const *ids, size_t n);
 
 /*
  * qmgr_pool.c: the delivery processes, at most max at a time (at most
@@ -28,20 +35,25 @@ int qmgr_deliver(const char *id);
  * closed in every worker.
  */
 #define QMGR_POOL_MAX	64
+#define QMGR_BATCH_MAX	256	/* messages in one hand-over (local_destination_batch_limit) */
 struct pollfd;
 void qmgr_pool_init(int max, unsigned use_limit, time_t idle_limit, const int *fds, int nfds);
-/* Hand id to an idle (or new) worker: 0, or -1 when all max are busy. */
-int qmgr_pool_start(const char *id);
-/* Is a worker delivering id? */
+/*
+ * Hand n ids (1 to QMGR_BATCH_MAX; more than one only for a batch of
+ * local deliveries, qmgr_deliver_batch) to an idle (or new) worker: 0,
+ * or -1 when all max are busy.
+ */
+int qmgr_pool_start(const char *const *ids, size_t n);
+/* Is a worker delivering id (alone or in a batch)? */
 bool qmgr_pool_has(const char *id);
 /* Poll entries for the workers (at most room); qmgr_pool_events() reads them. */
 int qmgr_pool_pollfds(struct pollfd *pfd, int room);
 void qmgr_pool_events(const struct pollfd *pfd, int n);
 /*
- * A child was reaped: true if it was a worker, with the id it was
- * delivering copied to id ("" when it was idle).
+ * A child was reaped: true if it was a worker, with the ids it was
+ * delivering in *ids (space separated, to be freed; NULL when it was idle).
  */
-bool qmgr_pool_reaped(pid_t pid, char *id, size_t idlen);
+bool qmgr_pool_reaped(pid_t pid, char **ids);
 /* In any other child of qmgr: close the workers' sockets. */
 void qmgr_pool_close_in_child(void);
 /* qmgr stops: workers leave (a busy one is terminated, its file stays in active/). */

@@ -1,6 +1,6 @@
 /*
- * qmgr_deliver.c - one delivery attempt of one message, in one of qmgr's
- * delivery processes (qmgr_pool.c; mail_owner).
+ * qmgr_deliver.c - one delivery attempt of one message (or of a batch),
+ * in one of qmgr's delivery processes (qmgr_pool.c; mail_owner).
  *
  * Order of events, which is what makes a crash safe: each recipient the
  * local delivery agent reports delivered is marked done in the queue
@@ -15,6 +15,12 @@
  *
  * Remote recipients go to qmgr_smtp.c (relayhost or MX), one SMTP
  * session per next hop; they are marked as the local ones are.
+ *
+ * A batch (qmgr_deliver_batch: messages for one local recipient, see
+ * qmgr_sched.c) opens every file first, sends every request, all but the
+ * last with hold (lproto.h), and only then reads the answers, message by
+ * message in the same order; each file is then settled as alone. Should
+ * the connection fail, what got no answer is deferred, as for one message.
  */
 #include "compat.h"
 
@@ -141,18 +147,20 @@ static void drop_local(void)
 
 /*
  * Send a request; a kept connection the agent has closed since (it was
- * restarted) fails at once, so try once more on a new one.
+ * restarted) fails at once, so the first request of an attempt tries
+ * once more on a new one. A later request of a batch must go on the
+ * connection of the earlier ones, which answers all of them.
  */
-static int send_local(const struct buf *frame)
+static int send_local(const struct buf *frame, bool may_reconnect)
 {
 	bool kept = local_fd >= 0;
 
-	if (local_fd < 0)
+	if (local_fd < 0 && may_reconnect)
 		local_fd = connect_local();
 	if (local_fd >= 0 && frame_write(local_fd, frame) == 0)
 		return 0;
 	drop_local();
-	if (!kept)
+	if (!kept || !may_reconnect)
 		return -1;
 	local_fd = connect_local();
 	if (local_fd >= 0 && frame_write(local_fd, frame) == 0)
@@ -161,19 +169,26 @@ static int send_local(const struct buf *frame)
 	return -1;
 }
 
-/* Hand the local recipients to the local delivery agent; record each answer as it comes. */
-static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
+static void defer_all(struct attempt *a, const size_t *idx, size_t count, const char *why)
+{
+	for (size_t k = 0; k < count; k++)
+		if (a->r[idx[k]].outcome == OUT_NONE)
+			set(a, idx[k], OUT_DEFER, "local", "4.3.0", why);
+}
+
+/*
+ * Hand the local recipients to the local delivery agent (hold: more
+ * requests follow before any reply is read). -1 when it could not be
+ * sent; its recipients are then deferred.
+ */
+static int local_send(struct attempt *a, const size_t *idx, size_t count, bool hold,
+    bool may_reconnect)
 {
 	struct lreq req;
-	struct lreply rep;
 	struct buf frame = BUF_INIT;
-	size_t answered = 0;
 	int ret = 0;
 
-	if (count == 0)
-		return 0;
 	lreq_init(&req);
-	lreply_init(&rep);
 	buf_adds(&req.queue_id, a->id);
 	buf_printf(&req.path, "active/%s", a->id);
 	buf_adds(&req.sender, qfile_sender(a->q));
@@ -181,14 +196,27 @@ static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
 		const struct qfile_rcpt *rc = qfile_rcpt(a->q, idx[k]);
 		lreq_add_rcpt(&req, (long long)idx[k], rc->address, rc->orcpt);
 	}
+	req.hold = hold;
 	lreq_encode(&req, &frame);
-	if (send_local(&frame) < 0) {
-		for (size_t k = 0; k < count; k++)
-			set(a, idx[k], OUT_DEFER, "local", "4.3.0",
-			    "local delivery agent unavailable");
-		goto out;
+	if (send_local(&frame, may_reconnect) < 0) {
+		defer_all(a, idx, count, "local delivery agent unavailable");
+		ret = -1;
 	}
-	while (answered < count) {
+	lreq_free(&req);
+	buf_free(&frame);
+	return ret;
+}
+
+/* Record each answer to a sent request as it comes; -1 when a mark failed. */
+static int local_read(struct attempt *a, const size_t *idx, size_t count)
+{
+	struct lreply rep;
+	struct buf frame = BUF_INIT;
+	size_t answered = 0;
+	int ret = 0;
+
+	lreply_init(&rep);
+	while (answered < count && local_fd >= 0) {
 		int r = frame_read(local_fd, &frame);
 		size_t i;
 
@@ -220,12 +248,7 @@ static int deliver_local(struct attempt *a, const size_t *idx, size_t count)
 	}
 	if (answered < count)
 		drop_local();	/* replies may still come: never read them for another message */
-	for (size_t k = 0; k < count; k++)
-		if (a->r[idx[k]].outcome == OUT_NONE)
-			set(a, idx[k], OUT_DEFER, "local", "4.3.0",
-			    "lost connection with the local delivery agent");
-out:
-	lreq_free(&req);
+	defer_all(a, idx, count, "lost connection with the local delivery agent");
 	lreply_free(&rep);
 	buf_free(&frame);
 	return ret;
@@ -319,16 +342,22 @@ static void smtp_result(void *ctx, size_t i, int outcome, const char *relay, con
 	}
 }
 
-/* Classify each pending recipient; local ones go to the local delivery agent. */
-static int attempt_all(struct attempt *a)
-{
-	size_t *local_idx = xcalloc(a->n + 1, sizeof(size_t));
-	size_t *relay_idx = xcalloc(a->n + 1, sizeof(size_t));
-	char **relay_hop = xcalloc(a->n + 1, sizeof(char *));
-	size_t nlocal = 0, nrelay = 0;
-	struct resolved res;
-	int ret;
+/* Where an attempt's pending recipients go: the local delivery agent, or SMTP next hops. */
+struct plan {
+	size_t *local_idx, nlocal;
+	size_t *relay_idx, nrelay;
+	char **relay_hop;
+};
 
+/* Classify each pending recipient (a bad one is bounced here). */
+static void plan_make(struct attempt *a, struct plan *p)
+{
+	struct resolved res;
+
+	p->local_idx = xcalloc(a->n + 1, sizeof(size_t));
+	p->relay_idx = xcalloc(a->n + 1, sizeof(size_t));
+	p->relay_hop = xcalloc(a->n + 1, sizeof(char *));
+	p->nlocal = p->nrelay = 0;
 	resolved_init(&res);
 	for (size_t i = 0; i < a->n; i++) {
 		const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
@@ -341,11 +370,11 @@ static int attempt_all(struct attempt *a)
 		}
 		switch (res.class) {
 		case RESOLVE_LOCAL:
-			local_idx[nlocal++] = i;
+			p->local_idx[p->nlocal++] = i;
 			break;
 		case RESOLVE_RELAY:
-			relay_idx[nrelay] = i;
-			relay_hop[nrelay++] = xstrdup(buf_str(&res.nexthop));
+			p->relay_idx[p->nrelay] = i;
+			p->relay_hop[p->nrelay++] = xstrdup(buf_str(&res.nexthop));
 			break;
 		case RESOLVE_VIRTUAL: {
 			const char *t = buf_str(&res.nexthop);
@@ -359,35 +388,44 @@ static int attempt_all(struct attempt *a)
 		}
 	}
 	resolved_free(&res);
-	ret = deliver_local(a, local_idx, nlocal);
-	/* Remote recipients: one SMTP session per next hop. */
-	for (size_t k = 0; k < nrelay && ret == 0; k++) {
+}
+
+/* Remote recipients: one SMTP session per next hop. -1 when a mark failed. */
+static int plan_relay(struct attempt *a, struct plan *p)
+{
+	int ret = 0;
+
+	for (size_t k = 0; k < p->nrelay && ret == 0; k++) {
 		size_t *group, ng = 0;
 
-		if (relay_hop[k] == NULL)
+		if (p->relay_hop[k] == NULL)
 			continue;
-		group = xcalloc(nrelay, sizeof(size_t));
-		for (size_t m = k; m < nrelay; m++) {
-			if (relay_hop[m] != NULL && strcasecmp(relay_hop[m], relay_hop[k]) == 0) {
-				group[ng++] = relay_idx[m];
+		group = xcalloc(p->nrelay, sizeof(size_t));
+		for (size_t m = k; m < p->nrelay; m++) {
+			if (p->relay_hop[m] != NULL && strcasecmp(p->relay_hop[m], p->relay_hop[k]) == 0) {
+				group[ng++] = p->relay_idx[m];
 				if (m != k) {
-					free(relay_hop[m]);
-					relay_hop[m] = NULL;
+					free(p->relay_hop[m]);
+					p->relay_hop[m] = NULL;
 				}
 			}
 		}
 		a->mark_failed = 0;
-		qmgr_smtp(a->q, a->id, relay_hop[k], group, ng, smtp_result, a);
+		qmgr_smtp(a->q, a->id, p->relay_hop[k], group, ng, smtp_result, a);
 		if (a->mark_failed)
 			ret = -1;
 		free(group);
 	}
-	for (size_t k = 0; k < nrelay; k++)
-		free(relay_hop[k]);
-	free(relay_hop);
-	free(relay_idx);
-	free(local_idx);
 	return ret;
+}
+
+static void plan_free(struct plan *p)
+{
+	for (size_t k = 0; k < p->nrelay; k++)
+		free(p->relay_hop[k]);
+	free(p->relay_hop);
+	free(p->relay_idx);
+	free(p->local_idx);
 }
 
 /* After the attempt: expiry, bounces, success notices, delay warnings; pending count. */
@@ -486,94 +524,175 @@ static size_t settle(struct attempt *a, struct deferlog *dl)
 	return pending;
 }
 
-int qmgr_deliver(const char *id)
-{
-	struct buf path = BUF_INIT, err = BUF_INIT;
-	struct attempt a = {.id = id};
+/* One message's attempt, from opening its file to removing or deferring it. */
+struct job {
+	struct attempt a;
 	struct deferlog dl;
-	size_t pending;
+	struct buf path;
+	struct plan plan;
+	bool ready;		/* opened: the attempt goes on */
+	bool sent;		/* its local request went out */
+};
+
+/* Open active/ID and get the attempt ready (j->ready), or deal with a file that cannot be. */
+static void job_begin(struct job *j, const char *id)
+{
+	struct buf err = BUF_INIT;
+	struct attempt *a = &j->a;
 	long long life;
 	const char *fx;
 	int r;
 
-	buf_printf(&path, "active/%s", id);
-	r = qfile_open(buf_str(&path), true, &a.q, &err);
+	memset(j, 0, sizeof(*j));
+	a->id = id;
+	buf_init(&j->path);
+	buf_printf(&j->path, "active/%s", id);
+	r = qfile_open(buf_str(&j->path), true, &a->q, &err);
 	if (r == QF_CORRUPT) {
 		struct buf merr = BUF_INIT;
 		msg_warn("%s: corrupt queue file (%s); moved to corrupt/", id, buf_str(&err));
-		if (qfile_move(buf_str(&path), "corrupt", &merr) < 0)
+		if (qfile_move(buf_str(&j->path), "corrupt", &merr) < 0)
 			msg_error("%s: move to corrupt: %s", id, buf_str(&merr));
 		buf_free(&merr);
-		goto done;
+		goto out;
 	}
 	if (r == QF_STALE) {
 		/* A crash left a name pointing at a reused file: only the name goes. */
 		msg_warn("%s: stale name of a reused queue file (%s); removed", id, buf_str(&err));
-		if (unlink(buf_str(&path)) < 0)
+		if (unlink(buf_str(&j->path)) < 0)
 			msg_error("%s: remove stale name: %m", id);
-		goto done;
+		goto out;
 	}
 	if (r != QF_OK) {
 		msg_warn("%s: cannot open queue file: %s", id, buf_str(&err));
-		goto done;	/* qmgr defers what is left in active/ */
+		goto out;	/* qmgr defers what is left in active/ */
 	}
-	a.n = qfile_rcpt_count(a.q);
-	a.r = xcalloc(a.n, sizeof(*a.r));
-	a.arrival = qfile_arrival(a.q);
-	life = *qfile_sender(a.q) ? cfg_int("maximal_queue_lifetime") : cfg_int("bounce_queue_lifetime");
-	fx = qfile_attr(a.q, "forced_expire");
-	a.expired = time(NULL) - a.arrival.tv_sec >= (time_t)life || (fx && strcmp(fx, "yes") == 0);
-	msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id, qfile_sender(a.q),
-	    qfile_content_size(a.q), a.n);
-	deferlog_init(&dl);
-	deferlog_read(".", id, &dl);
+	a->n = qfile_rcpt_count(a->q);
+	a->r = xcalloc(a->n, sizeof(*a->r));
+	a->arrival = qfile_arrival(a->q);
+	life = *qfile_sender(a->q) ? cfg_int("maximal_queue_lifetime") : cfg_int("bounce_queue_lifetime");
+	fx = qfile_attr(a->q, "forced_expire");
+	a->expired = time(NULL) - a->arrival.tv_sec >= (time_t)life || (fx && strcmp(fx, "yes") == 0);
+	msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id, qfile_sender(a->q),
+	    qfile_content_size(a->q), a->n);
+	deferlog_init(&j->dl);
+	deferlog_read(".", id, &j->dl);
 	{
 		/* Reasons are recomputed on every attempt; keep only the warning mark. */
-		long long warned = dl.warned;
-		deferlog_free(&dl);
-		dl.warned = warned;
+		long long warned = j->dl.warned;
+		deferlog_free(&j->dl);
+		j->dl.warned = warned;
 	}
-	if (attempt_all(&a) < 0) {
-		/* The file could not be marked: stop here, qmgr will retry it. */
-		qfile_close(a.q);
-		a.q = NULL;
-		goto done;
-	}
-	pending = settle(&a, &dl);
-	if (pending == 0) {
-		int rc = qfile_remove(a.q);
-		a.q = NULL;
-		if (rc < 0)
-			msg_error("%s: remove queue file: %m", id);
-		deferlog_remove(".", id);
-		msg_info("%s: removed", id);
-	} else {
-		struct timeval tv[2];
-		struct buf merr = BUF_INIT;
-
-		/* Its done marks must outlive a system crash, or the retry repeats them. */
-		if (qfile_sync(a.q, &merr) < 0) {
-			msg_warn("%s: %s", id, buf_str(&merr));
-			buf_reset(&merr);
-		}
-		deferlog_write(".", id, &dl);
-		gettimeofday(&tv[0], NULL);
-		tv[0].tv_sec += qmgr_backoff(tv[0].tv_sec - a.arrival.tv_sec);
-		tv[1] = tv[0];
-		if (utimes(buf_str(&path), tv) < 0)
-			msg_warn("%s: set next attempt time: %m", id);
-		if (qfile_move(buf_str(&path), "deferred", &merr) < 0)
-			msg_error("%s: move to deferred: %s", id, buf_str(&merr));
-		buf_free(&merr);
-	}
-	deferlog_free(&dl);
-done:
-	if (a.q != NULL)
-		qfile_close(a.q);
-	for (size_t i = 0; i < a.n; i++)
-		buf_free(&a.r[i].text);
-	free(a.r);
-	buf_free(&path);
+	plan_make(a, &j->plan);
+	j->ready = true;
+out:
 	buf_free(&err);
+}
+
+/*
+ * The attempt is over (ok: every mark was written): remove the file when
+ * nothing is pending, else sync its marks and defer it. When a mark could
+ * not be written the file stays in active/ for qmgr to retry.
+ */
+static void job_end(struct job *j, bool ok)
+{
+	struct attempt *a = &j->a;
+	const char *id = a->id;
+
+	if (j->ready && !ok) {
+		/* The file could not be marked: stop here, qmgr will retry it. */
+		qfile_close(a->q);
+		a->q = NULL;
+	} else if (j->ready) {
+		size_t pending = settle(a, &j->dl);
+		if (pending == 0) {
+			int rc = qfile_remove(a->q);
+			a->q = NULL;
+			if (rc < 0)
+				msg_error("%s: remove queue file: %m", id);
+			deferlog_remove(".", id);
+			msg_info("%s: removed", id);
+		} else {
+			struct timeval tv[2];
+			struct buf merr = BUF_INIT;
+
+			/* Its done marks must outlive a system crash, or the retry repeats them. */
+			if (qfile_sync(a->q, &merr) < 0) {
+				msg_warn("%s: %s", id, buf_str(&merr));
+				buf_reset(&merr);
+			}
+			deferlog_write(".", id, &j->dl);
+			gettimeofday(&tv[0], NULL);
+			tv[0].tv_sec += qmgr_backoff(tv[0].tv_sec - a->arrival.tv_sec);
+			tv[1] = tv[0];
+			if (utimes(buf_str(&j->path), tv) < 0)
+				msg_warn("%s: set next attempt time: %m", id);
+			if (qfile_move(buf_str(&j->path), "deferred", &merr) < 0)
+				msg_error("%s: move to deferred: %s", id, buf_str(&merr));
+			buf_free(&merr);
+		}
+	}
+	if (j->ready) {
+		deferlog_free(&j->dl);
+		plan_free(&j->plan);
+	}
+	if (a->q != NULL)
+		qfile_close(a->q);
+	for (size_t i = 0; i < a->n; i++)
+		buf_free(&a->r[i].text);
+	free(a->r);
+	buf_free(&j->path);
+}
+
+int qmgr_deliver(const char *id)
+{
+	struct job j;
+	int ret = 0;
+
+	job_begin(&j, id);
+	if (j.ready && j.plan.nlocal > 0 && local_send(&j.a, j.plan.local_idx, j.plan.nlocal, false, true) == 0)
+		ret = local_read(&j.a, j.plan.local_idx, j.plan.nlocal);
+	if (j.ready && ret == 0)
+		ret = plan_relay(&j.a, &j.plan);
+	job_end(&j, ret == 0);
+	return 0;
+}
+
+int qmgr_deliver_batch(const char *const *ids, size_t n)
+{
+	struct job *jobs = xcalloc(n, sizeof(*jobs));
+	size_t last = n, first = n;
+
+	for (size_t k = 0; k < n; k++) {
+		job_begin(&jobs[k], ids[k]);
+		if (jobs[k].ready && jobs[k].plan.nlocal > 0) {
+			if (first == n)
+				first = k;
+			last = k;
+		}
+	}
+	/* Every request before any reply: all but the last with hold. */
+	for (size_t k = first; k < n && k <= last; k++) {
+		struct job *j = &jobs[k];
+		if (!j->ready || j->plan.nlocal == 0)
+			continue;
+		if (k != first && local_fd < 0)
+			defer_all(&j->a, j->plan.local_idx, j->plan.nlocal,
+			    "local delivery agent unavailable");
+		else
+			j->sent = local_send(&j->a, j->plan.local_idx, j->plan.nlocal, k != last,
+			    k == first) == 0;
+	}
+	/* Then the answers, in the same order (a lost connection defers the rest). */
+	for (size_t k = 0; k < n; k++) {
+		struct job *j = &jobs[k];
+		int ret = 0;
+		if (j->sent)
+			ret = local_read(&j->a, j->plan.local_idx, j->plan.nlocal);
+		if (j->ready && ret == 0)
+			ret = plan_relay(&j->a, &j->plan);
+		job_end(j, ret == 0);
+	}
+	free(jobs);
 	return 0;
 }

@@ -5,7 +5,8 @@
  * local delivery agent and that agent's fork for every message.
  *
  * Runs as mail_owner, in qmgr and in its children. qmgr hands a worker
- * a queue id over a socketpair (SOCK_SEQPACKET: one id per packet); the
+ * a queue id over a socketpair (SOCK_SEQPACKET: one packet per hand-over;
+ * a batch of local deliveries is several ids separated by spaces); the
  * worker answers with one byte when the attempt is over. A worker serves
  * at most max_use messages and is retired after max_idle seconds without
  * work (as Postfix's daemons are): qmgr closes its end and the worker
@@ -20,6 +21,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <sys/socket.h>
@@ -30,13 +32,15 @@
 #include "mail/param_maps.h"
 #include "mail/qfile.h"
 #include "queue/qmgr.h"
+#include "util/buf.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 struct worker {
 	pid_t pid;		/* 0: free slot */
 	int fd;			/* qmgr's end; -1 once closed (the worker is leaving) */
 	bool busy;
-	char id[QF_ID_MAX];	/* the message it delivers, while busy */
+	char *ids;		/* the messages it delivers, while busy: "ID ID ..." */
 	unsigned uses;
 	time_t idle_since;
 };
@@ -69,24 +73,38 @@ void qmgr_pool_close_in_child(void)
 		close(extra_fds[i]);
 }
 
-/* The worker's life: an id in, one delivery attempt, a byte out. */
+/* The worker's life: ids in, one delivery attempt, a byte out. */
 static void worker_main(int fd)
 {
-	char id[QF_ID_MAX + 1];
+	static char packet[QMGR_BATCH_MAX * QF_ID_MAX + 1];
+	const char *ids[QMGR_BATCH_MAX];
 
 	for (;;) {
-		ssize_t n = recv(fd, id, sizeof(id) - 1, 0);
+		ssize_t n = recv(fd, packet, sizeof(packet) - 1, 0);
+		size_t nids = 0;
+		char *save = NULL;
+
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			_exit(0);
-		id[n] = '\0';
-		if (!qfile_id_valid(id)) {
-			msg_warn("delivery process: bad queue id from qmgr");
+		packet[n] = '\0';
+		for (char *id = strtok_r(packet, " ", &save); id != NULL; id = strtok_r(NULL, " ", &save)) {
+			if (!qfile_id_valid(id) || nids == QMGR_BATCH_MAX) {
+				msg_warn("delivery process: bad queue id from qmgr");
+				_exit(1);
+			}
+			ids[nids++] = id;
+		}
+		if (nids == 0) {
+			msg_warn("delivery process: no queue id from qmgr");
 			_exit(1);
 		}
 		param_maps_recheck();
-		qmgr_deliver(id);
+		if (nids == 1)
+			qmgr_deliver(ids[0]);
+		else
+			qmgr_deliver_batch(ids, nids);
 		/*
 		 * Still in active/: the attempt could not deal with it (the file
 		 * could not be opened or marked, or not moved on). Leave without
@@ -94,10 +112,12 @@ static void worker_main(int fd)
 		 * defers it, where the next attempt finds it; answered, it would
 		 * stay in active/ until qmgr starts again.
 		 */
-		char path[sizeof("active/") + QF_ID_MAX];
-		snprintf(path, sizeof(path), "active/%s", id);
-		if (access(path, F_OK) == 0)
-			_exit(EX_TEMPFAIL);
+		for (size_t i = 0; i < nids; i++) {
+			char path[sizeof("active/") + QF_ID_MAX];
+			snprintf(path, sizeof(path), "active/%s", ids[i]);
+			if (access(path, F_OK) == 0)
+				_exit(EX_TEMPFAIL);
+		}
 		if (send(fd, "d", 1, MSG_NOSIGNAL) != 1)
 			_exit(0);
 	}
@@ -139,31 +159,50 @@ static struct worker *spawn(void)
 	return w;
 }
 
-int qmgr_pool_start(const char *id)
+int qmgr_pool_start(const char *const *ids, size_t n)
 {
+	struct buf packet = BUF_INIT;
+
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&packet, "%s%s", i ? " " : "", ids[i]);
 	for (;;) {
 		struct worker *w = NULL;
 		for (int i = 0; i < QMGR_POOL_MAX && w == NULL; i++)
 			if (workers[i].pid != 0 && workers[i].fd >= 0 && !workers[i].busy)
 				w = &workers[i];
-		if (w == NULL && (w = spawn()) == NULL)
+		if (w == NULL && (w = spawn()) == NULL) {
+			buf_free(&packet);
 			return -1;
-		if (send(w->fd, id, strlen(id), MSG_NOSIGNAL) < 0) {
+		}
+		if (send(w->fd, packet.data, packet.len, MSG_NOSIGNAL) < 0) {
 			/* It is gone: qmgr reaps it; try another one. */
 			close(w->fd);
 			w->fd = -1;
 			continue;
 		}
 		w->busy = true;
-		strlcpy(w->id, id, sizeof(w->id));
+		w->ids = xstrdup(buf_str(&packet));
+		w->uses += (unsigned)n - 1;	/* the answer counts one more */
+		buf_free(&packet);
 		return 0;
 	}
+}
+
+/* Is id one of the words of list? */
+static bool has_word(const char *list, const char *id)
+{
+	size_t len = strlen(id);
+
+	for (const char *p = list; (p = strstr(p, id)) != NULL; p += len)
+		if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
+			return true;
+	return false;
 }
 
 bool qmgr_pool_has(const char *id)
 {
 	for (int i = 0; i < QMGR_POOL_MAX; i++)
-		if (workers[i].pid != 0 && workers[i].busy && strcmp(workers[i].id, id) == 0)
+		if (workers[i].pid != 0 && workers[i].busy && has_word(workers[i].ids, id))
 			return true;
 	return false;
 }
@@ -203,7 +242,8 @@ void qmgr_pool_events(const struct pollfd *pfd, int n)
 			ssize_t r = recv(w->fd, &done, 1, MSG_DONTWAIT);
 			if (r == 1 && w->busy) {
 				w->busy = false;
-				w->id[0] = '\0';
+				free(w->ids);
+				w->ids = NULL;
 				w->uses++;
 				w->idle_since = now;
 				if (w->uses >= max_use)
@@ -221,14 +261,15 @@ void qmgr_pool_events(const struct pollfd *pfd, int n)
 	}
 }
 
-bool qmgr_pool_reaped(pid_t pid, char *id, size_t idlen)
+bool qmgr_pool_reaped(pid_t pid, char **ids)
 {
 	for (int i = 0; i < QMGR_POOL_MAX; i++) {
 		struct worker *w = &workers[i];
 		if (w->pid != pid)
 			continue;
-		if (id != NULL && idlen > 0)
-			strlcpy(id, w->busy ? w->id : "", idlen);
+		*ids = w->busy ? w->ids : NULL;
+		if (!w->busy)
+			free(w->ids);
 		if (w->fd >= 0)
 			close(w->fd);
 		*w = (struct worker){.fd = -1};

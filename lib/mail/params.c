@@ -168,6 +168,8 @@ const struct param_def param_table[] = {
 	    "Message lines longer than this many bytes are broken, and SMTP command lines longer than it are refused."),
 	STR("local_command_shell", "",
 	    "The shell that runs |command deliveries; empty runs simple commands directly and others with /bin/sh -c."),
+	INT("local_destination_batch_limit", "32", 1, 256,
+	    "Tern only: how many messages waiting for one local recipient the queue manager hands one delivery process at once, which the local delivery agent then makes durable with one file system sync; 1 delivers one message at a time."),
 	INT("local_destination_concurrency_limit", "2", 1, 10000,
 	    "The largest number of parallel local deliveries to one recipient."),
 	MAPS("local_login_sender_maps", "static:*",
