@@ -25,6 +25,7 @@
 #include "mail/qfile.h"
 #include "mail/qrecycle.h"
 #include "util/buf.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 /* ------------------------------------------------------------------ */
@@ -522,13 +523,29 @@ void qfile_allow_no_rcpt(struct qfile_writer *w)
 	w->allow_no_rcpt = true;
 }
 
+/* The directory part of path ("." for a bare name). */
+static char *dir_of(const char *path)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+		return dir;
+	}
+	free(dir);
+	return xstrdup(".");
+}
+
 /*
- * A spare queue file from the pool, renamed to path and emptied: its
- * descriptor, -1 when there is none to use (create one instead), or -2
- * when opening it failed (errno set; the caller fails as for a create).
- * Only a regular file of this user with no other name is used: anything
- * else is not what the pool holds (a crash can leave a reused file with
- * a second, stale name), so it is let go.
+ * A spare queue file from the pool, renamed to path: its descriptor, -1
+ * when there is none to use (create one instead), or -2 when opening it
+ * failed (errno set; the caller fails as for a create). Only an empty
+ * regular file of this user with no other name is used: the pool holds
+ * nothing else. Anything else is let go. A spare that still holds data is
+ * not truncated but set aside in corrupt/: after a crash on a file system
+ * without a journal (and without the fsck that fixes link counts), the
+ * pool's name may be a second name of an acknowledged message, whose
+ * taking the crash undid.
  */
 static int reuse_spare(const char *path)
 {
@@ -537,16 +554,26 @@ static int reuse_spare(const char *path)
 
 	if (qrecycle_take(path) < 0)
 		return -1;
-	fd = q_open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW, 0);
+	fd = q_open(path, O_WRONLY | O_NOFOLLOW, 0);
 	if (fd < 0) {
 		int saved = errno;
 		unlink(path);
 		errno = saved;
 		return -2;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid())
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid()
+	    && st.st_size == 0)
 		return fd;
 	close(fd);
+	if (st.st_size > 0 && st.st_nlink == 1) {
+		char *dir = dir_of(path);
+		char *aside = xasprintf("%s/../corrupt/spare.%llu", dir, (unsigned long long)st.st_ino);
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE) == 0)
+			msg_warn("a spare queue file still held data; moved to %s", aside);
+		free(aside);
+		free(dir);
+		return -1;
+	}
 	unlink(path);
 	return -1;
 }
@@ -780,19 +807,6 @@ void qfile_abort(struct qfile_writer *w)
 	buf_free(&w->out);
 	free(w);
 	errno = saved;
-}
-
-/* The directory part of path ("." for a bare name). */
-static char *dir_of(const char *path)
-{
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	if (slash != NULL) {
-		*slash = '\0';
-		return dir;
-	}
-	free(dir);
-	return xstrdup(".");
 }
 
 int qfile_move_nosync(const char *path, const char *todir, struct buf *err)

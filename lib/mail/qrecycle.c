@@ -171,7 +171,10 @@ long qrecycle_trim(unsigned long keep, time_t half_given_age)
 			    time(NULL) - st.st_ctime >= half_given_age)
 				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
 		} else if (++seen > keep) {
-			removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
+			/* Never one that holds data: see reuse_spare() in qfile.c. */
+			struct stat st;
+			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size == 0)
+				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
 		}
 	}
 	closedir(d);

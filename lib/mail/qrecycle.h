@@ -48,7 +48,8 @@ int qrecycle_take(const char *path);
 int qrecycle_give(const char *path, int fd);
 
 /*
- * Unlink spare files beyond the first keep, and what a crash left
+ * Unlink spare files beyond the first keep (never one that is not
+ * empty: qfile.c sets such a one aside), and what a crash left
  * half-given at least half_given_age seconds ago (younger ones may be a
  * give under way). qmgr, now and then. Returns how many were removed.
  */

@@ -4,7 +4,8 @@
  * (lib/mail/qfile.c): a delivered file is emptied into the pool and the
  * next queue file reuses its inode; a spare with a second name is never
  * reused; a name a crash left pointing at a reused file is reported
- * stale, not delivered; trimming keeps the pool to its size and removes
+ * stale, not delivered; a spare that holds data is set aside in
+ * corrupt/, never truncated or trimmed; trimming keeps the pool to its size and removes
  * what a crash left half-given; with the pool off, files are unlinked.
  */
 #include "compat.h"
@@ -22,7 +23,7 @@
 #include "mail/qrecycle.h"
 #include "util/buf.h"
 
-static char dir[64], incoming[96], active[96], pool[96];
+static char dir[64], incoming[96], active[96], pool[96], corrupt[96];
 
 static void setup(void)
 {
@@ -31,6 +32,8 @@ static void setup(void)
 	snprintf(incoming, sizeof(incoming), "%s/incoming", dir);
 	snprintf(active, sizeof(active), "%s/active", dir);
 	snprintf(pool, sizeof(pool), "%s/recycle", dir);
+	snprintf(corrupt, sizeof(corrupt), "%s/corrupt", dir);
+	ck_assert_int_eq(mkdir(corrupt, 0700), 0);
 	ck_assert_int_eq(mkdir(incoming, 0700), 0);
 	ck_assert_int_eq(mkdir(active, 0700), 0);
 	ck_assert_int_eq(mkdir(pool, 0700), 0);
@@ -183,6 +186,39 @@ START_TEST(test_stale_name_after_crash)
 }
 END_TEST
 
+START_TEST(test_spare_with_data_set_aside)
+{
+	char path[160], spare[200], aside[200], back[64] = "";
+	struct stat st;
+	ino_t ino = queue_one("Subject: x\n\ny\n", path, sizeof(path));
+
+	remove_one(path);
+	/*
+	 * Data in a spare: after a crash without fsck, the pool's name can be
+	 * a second name of an acknowledged message. Neither truncated nor
+	 * trimmed: set aside in corrupt/, and a new file is made instead.
+	 */
+	snprintf(spare, sizeof(spare), "%s/%s", pool, strrchr(path, '/') + 1);
+	int fd = open(spare, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "acknowledged\n", 13), 13);
+	close(fd);
+	ck_assert_int_eq(qrecycle_trim(0, 0), 0);
+	ck_assert_int_eq(entries(pool), 1);
+	ck_assert_int_ne(queue_one("Subject: z\n\nw\n", path, sizeof(path)), ino);
+	ck_assert_int_eq(entries(pool), 0);
+	ck_assert_int_eq(entries(incoming), 1);	/* the new message, no temporary file */
+	snprintf(aside, sizeof(aside), "%s/spare.%llu", corrupt, (unsigned long long)ino);
+	ck_assert_int_eq(stat(aside, &st), 0);
+	ck_assert_int_eq(st.st_size, 13);
+	fd = open(aside, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read(fd, back, sizeof(back) - 1), 13);
+	close(fd);
+	ck_assert_str_eq(back, "acknowledged\n");
+}
+END_TEST
+
 START_TEST(test_trim)
 {
 	char path[160], half[200];
@@ -230,6 +266,7 @@ int main(void)
 	tcase_add_test(tc, test_pool_off_unlinks);
 	tcase_add_test(tc, test_linked_spare_not_reused);
 	tcase_add_test(tc, test_stale_name_after_crash);
+	tcase_add_test(tc, test_spare_with_data_set_aside);
 	tcase_add_test(tc, test_trim);
 	tcase_add_test(tc, test_empty_pool);
 	suite_add_tcase(s, tc);
