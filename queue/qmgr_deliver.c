@@ -110,10 +110,21 @@ static int mark(struct attempt *a, size_t i, char status)
 	return ret;
 }
 
+/*
+ * How long to wait for local's first answer to n requests sent together:
+ * a stuck delivery must not hold the messages forever, but local answers
+ * a batch only once every message of it is delivered, so the time one
+ * message may take (a command, a mailbox lock) counts once per message.
+ */
+static void set_reply_timeout(int fd, size_t n)
+{
+	struct timeval tv = {.tv_sec = ((time_t)cfg_int("command_time_limit") + 120) * (time_t)(n ? n : 1)};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
 static int connect_local(void)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct timeval tv;
 	int fd;
 
 	strlcpy(sun.sun_path, "private/local", sizeof(sun.sun_path));
@@ -124,10 +135,7 @@ static int connect_local(void)
 		close(fd);
 		return -1;
 	}
-	/* A stuck delivery must not hold the message forever. */
-	tv.tv_sec = (time_t)cfg_int("command_time_limit") + 120;
-	tv.tv_usec = 0;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	set_reply_timeout(fd, 1);
 	return fd;
 }
 
@@ -207,7 +215,12 @@ static int local_send(struct attempt *a, const size_t *idx, size_t count, bool h
 	return ret;
 }
 
-/* Record each answer to a sent request as it comes; -1 when a mark failed. */
+/*
+ * Record each answer to a sent request as it comes; -1 when a mark
+ * failed. After a failed mark the file is unsure and nothing more is
+ * marked in it, but the rest of its answers are still read: in a batch,
+ * the answers of the next messages follow on the same connection.
+ */
 static int local_read(struct attempt *a, const size_t *idx, size_t count)
 {
 	struct lreply rep;
@@ -217,12 +230,15 @@ static int local_read(struct attempt *a, const size_t *idx, size_t count)
 
 	lreply_init(&rep);
 	while (answered < count && local_fd >= 0) {
+		errno = 0;
 		int r = frame_read(local_fd, &frame);
 		size_t i;
 
 		if (r <= 0 || lreply_decode(frame.data, frame.len, &rep) < 0) {
 			msg_warn("%s: %s from the local delivery agent", a->id,
-			    r == 0 ? "early end of connection" : "bad reply");
+			    r == 0 ? "early end of connection"
+			    : r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "no answer in time"
+			    : "bad reply");
 			drop_local();
 			break;
 		}
@@ -236,11 +252,10 @@ static int local_read(struct attempt *a, const size_t *idx, size_t count)
 		if (rep.result == LRESULT_SENT) {
 			set(a, i, OUT_SENT, "local", buf_str(&rep.dsn), buf_str(&rep.text));
 			/* Marked before the next reply is read (synced only if the file is kept). */
-			if (mark(a, i, QF_RCPT_DELIVERED) < 0) {
+			if (ret == 0 && mark(a, i, QF_RCPT_DELIVERED) < 0)
 				ret = -1;
-				break;
-			}
-			log_rcpt(a, i, "sent");
+			else if (ret == 0)
+				log_rcpt(a, i, "sent");
 		} else {
 			set(a, i, rep.result == LRESULT_DEFER ? OUT_DEFER : OUT_BOUNCE, "local",
 			    buf_str(&rep.dsn), buf_str(&rep.text));
@@ -684,6 +699,11 @@ int qmgr_deliver_batch(const char *const *ids, size_t n)
 			    k == first) == 0;
 	}
 	/* Then the answers, in the same order (a lost connection defers the rest). */
+	size_t nsent = 0;
+	for (size_t k = 0; k < n; k++)
+		nsent += jobs[k].sent;
+	if (local_fd >= 0)
+		set_reply_timeout(local_fd, nsent);
 	for (size_t k = 0; k < n; k++) {
 		struct job *j = &jobs[k];
 		int ret = 0;
@@ -693,6 +713,8 @@ int qmgr_deliver_batch(const char *const *ids, size_t n)
 			ret = plan_relay(&j->a, &j->plan);
 		job_end(j, ret == 0);
 	}
+	if (local_fd >= 0)
+		set_reply_timeout(local_fd, 1);
 	free(jobs);
 	return 0;
 }

@@ -223,6 +223,33 @@ static bool only_for(const struct item *it, const char *dest)
 }
 
 /*
+ * Move from the list (head, tail) to the batch chain *tail the messages
+ * that go to it's one destination alone, in order, until n reaches limit
+ * (looking at no more than look entries).
+ */
+static void take_matching(struct item **head, struct item **tailp, struct item *it, const char **ids,
+    size_t *n, struct item ***tail, size_t limit, size_t look)
+{
+	struct item **pp = head, *prev = NULL;
+
+	for (size_t looked = 0; *pp != NULL && *n < limit && looked < look; looked++) {
+		struct item *cand = *pp;
+		if (!only_for(cand, it->dests[0])) {
+			prev = cand;
+			pp = &cand->next;
+			continue;
+		}
+		*pp = cand->next;
+		if (*tailp == cand)
+			*tailp = prev;
+		cand->next = NULL;
+		**tail = cand;
+		*tail = &cand->batch;
+		ids[(*n)++] = cand->id;
+	}
+}
+
+/*
  * it is about to start: chain to it (it->batch) more messages for its one
  * local recipient, from that recipient's line and then from the queue
  * (looking at a bounded number of queue entries); their ids go in ids.
@@ -237,33 +264,14 @@ static size_t gather_batch(struct item *it, const char **ids)
 		limit = QMGR_BATCH_MAX;
 	if (limit <= 1 || it->ndests != 1 || strncmp(it->dests[0], "local:", 6) != 0)
 		return n;
+	/*
+	 * Only messages for this recipient alone: one waiting in its line may
+	 * have other destinations too, whose slots a batch does not take.
+	 */
 	struct line *l = line_of(it->dests[0], false);
-	while (l != NULL && l->head != NULL && n < limit) {
-		struct item *next = l->head;
-		l->head = next->next;
-		if (l->head == NULL)
-			l->tail = NULL;
-		next->next = NULL;
-		*tail = next;
-		tail = &next->batch;
-		ids[n++] = next->id;
-	}
-	struct item **pp = &queue_head, *prev = NULL;
-	for (size_t looked = 0; *pp != NULL && n < limit && looked < 4 * limit; looked++) {
-		struct item *cand = *pp;
-		if (!only_for(cand, it->dests[0])) {
-			prev = cand;
-			pp = &cand->next;
-			continue;
-		}
-		*pp = cand->next;
-		if (queue_tail == cand)
-			queue_tail = prev;
-		cand->next = NULL;
-		*tail = cand;
-		tail = &cand->batch;
-		ids[n++] = cand->id;
-	}
+	if (l != NULL)
+		take_matching(&l->head, &l->tail, it, ids, &n, &tail, limit, (size_t)-1);
+	take_matching(&queue_head, &queue_tail, it, ids, &n, &tail, limit, 4 * limit);
 	return n;
 }
 

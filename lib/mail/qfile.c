@@ -561,8 +561,11 @@ static int reuse_spare(const char *path)
 		errno = saved;
 		return -2;
 	}
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid()
-	    && st.st_size == 0)
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return -1;	/* left under its temporary name: never unlink the unknown */
+	}
+	if (S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid() && st.st_size == 0)
 		return fd;
 	close(fd);
 	if (st.st_size > 0 && st.st_nlink == 1) {
@@ -570,6 +573,9 @@ static int reuse_spare(const char *path)
 		char *aside = xasprintf("%s/../corrupt/spare.%llu", dir, (unsigned long long)st.st_ino);
 		if (renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE) == 0)
 			msg_warn("a spare queue file still held data; moved to %s", aside);
+		else
+			msg_warn("a spare queue file still held data; left as %s (move to %s: %m)", path,
+			    aside);
 		free(aside);
 		free(dir);
 		return -1;
