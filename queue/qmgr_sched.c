@@ -225,14 +225,14 @@ static bool only_for(const struct item *it, const char *dest)
 /*
  * Move from the list (head, tail) to the batch chain *tail the messages
  * that go to it's one destination alone, in order, until n reaches limit
- * (looking at no more than look entries).
+ * (looking at no more than 4 * limit entries: this runs at every start).
  */
 static void take_matching(struct item **head, struct item **tailp, struct item *it, const char **ids,
-    size_t *n, struct item ***tail, size_t limit, size_t look)
+    size_t *n, struct item ***tail, size_t limit)
 {
 	struct item **pp = head, *prev = NULL;
 
-	for (size_t looked = 0; *pp != NULL && *n < limit && looked < look; looked++) {
+	for (size_t looked = 0; *pp != NULL && *n < limit && looked < 4 * limit; looked++) {
 		struct item *cand = *pp;
 		if (!only_for(cand, it->dests[0])) {
 			prev = cand;
@@ -252,7 +252,7 @@ static void take_matching(struct item **head, struct item **tailp, struct item *
 /*
  * it is about to start: chain to it (it->batch) more messages for its one
  * local recipient, from that recipient's line and then from the queue
- * (looking at a bounded number of queue entries); their ids go in ids.
+ * (looking at a bounded number of entries of each); their ids go in ids.
  */
 static size_t gather_batch(struct item *it, const char **ids)
 {
@@ -270,32 +270,28 @@ static size_t gather_batch(struct item *it, const char **ids)
 	 */
 	struct line *l = line_of(it->dests[0], false);
 	if (l != NULL)
-		take_matching(&l->head, &l->tail, it, ids, &n, &tail, limit, (size_t)-1);
-	take_matching(&queue_head, &queue_tail, it, ids, &n, &tail, limit, 4 * limit);
+		take_matching(&l->head, &l->tail, it, ids, &n, &tail, limit);
+	take_matching(&queue_head, &queue_tail, it, ids, &n, &tail, limit);
 	return n;
 }
 
 /* Undo gather_batch: the others go back to the front of the queue, in order. */
 static void ungather(struct item *it)
 {
-	struct item *rest = it->batch, *last = NULL;
+	struct item *first = it->batch, *last = NULL;
 
 	it->batch = NULL;
-	if (rest == NULL)
-		return;
-	for (struct item *b = rest; b != NULL; b = b->batch) {
+	for (struct item *b = first; b != NULL; b = b->next) {
 		b->next = b->batch;
+		b->batch = NULL;
 		last = b;
 	}
+	if (last == NULL)
+		return;
 	last->next = queue_head;
-	queue_head = rest;
+	queue_head = first;
 	if (queue_tail == NULL)
 		queue_tail = last;
-	for (struct item *b = rest; b != NULL;) {
-		struct item *n = b->batch;
-		b->batch = NULL;
-		b = n;
-	}
 }
 
 void qmgr_sched_run(void)
