@@ -140,5 +140,11 @@ void config_free_list(char **list);
 
 /* A map type Tern knows (hash btree texthash inline static). */
 bool config_map_type_known(const char *type, size_t len);
+/*
+ * The file name of a hash:, btree: or texthash: spec (a bare name is
+ * hash:) when it is relative, else NULL: such a table is refused, since
+ * the daemons run in queue_directory and would never find it.
+ */
+const char *config_map_relative(const char *spec);
 
 #endif

@@ -175,9 +175,37 @@ static void add_time(struct buf *b, long long secs)
 	buf_printf(b, "%llds", secs);
 }
 
+/*
+ * The file a map spec names when it is not an absolute path: daemons run
+ * in queue_directory, so "hash:run/maps" would be looked for there and
+ * every lookup would fail (451 for every message). NULL when the map is
+ * not a file (inline:, static:, types Tern does not know) or absolute.
+ */
+const char *config_map_relative(const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	const char *name = spec;
+	if (colon != NULL && colon != spec && spec[0] != '/') {
+		size_t n = (size_t)(colon - spec);
+		if (!(n == 4 && memcmp(spec, "hash", 4) == 0) && !(n == 5 && memcmp(spec, "btree", 5) == 0)
+		    && !(n == 8 && memcmp(spec, "texthash", 8) == 0))
+			return NULL;
+		name = colon + 1;
+	}
+	return *name != '\0' && *name != '/' ? name : NULL;
+}
+
+static void relative_why(struct buf *why, const char *name)
+{
+	buf_adds(why, "expected an absolute file name in each type:name map (");
+	buf_adds(why, name);
+	buf_adds(why, " is relative, and the daemons run in queue_directory)");
+}
+
 static int check_maps(const char *value, struct buf *why)
 {
 	char **items = config_split_list(value);
+	const char *relative = NULL;
 	int rc = 0;
 	for (char **it = items; *it != NULL; it++) {
 		const char *colon = strchr(*it, ':');
@@ -188,12 +216,46 @@ static int check_maps(const char *value, struct buf *why)
 			rc = -1;
 			break;
 		}
+		if ((relative = config_map_relative(*it)) != NULL) {
+			relative_why(why, relative);
+			rc = -2;
+			break;
+		}
 	}
 	config_free_list(items);
-	if (rc < 0)
+	if (rc == -1)
 		buf_adds(why, "expected a list of type:name maps, types hash, btree, "
 			 "texthash, inline:{...} or static");
+	return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Restriction lists (smtpd_*_restrictions) name maps after the
+ * check_*_access words: those must be absolute files too.
+ */
+static int check_restriction_maps(const char *value, struct buf *why)
+{
+	char **items = config_split_list(value);
+	int rc = 0;
+	for (char **it = items; *it != NULL && it[1] != NULL && rc == 0; it++) {
+		size_t n = strlen(*it);
+		if (strncasecmp(*it, "check_", 6) != 0 || n < 13 || strcasecmp(*it + n - 7, "_access") != 0)
+			continue;
+		const char *relative = config_map_relative(it[1]);
+		if (relative != NULL) {
+			relative_why(why, relative);
+			rc = -1;
+		}
+		it++;
+	}
+	config_free_list(items);
 	return rc;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 static int check_choices(const struct param_def *p, const char *value, struct buf *why)
@@ -225,6 +287,8 @@ int param_check(const struct param_def *p, const char *value, struct buf *why)
 	switch (p->type) {
 	case PARAM_STRING:
 	case PARAM_LIST:
+		if (p->type == PARAM_LIST && ends_with(p->name, "_restrictions"))
+			return check_restriction_maps(value, why);
 		if (p->choices != NULL)
 			return check_choices(p, value, why);
 		return 0;

@@ -188,6 +188,10 @@ static const struct syntax_case syntax_cases[] = {
 	{ .text = "alias_maps = nis:mail.aliases\n", .want = NULL,
 	  .err = "main.cf, line 1: parameter alias_maps: bad value \"nis:mail.aliases\": expected "
 		 "a list of type:name maps, types hash, btree, texthash, inline:{...} or static" },
+	{ .text = "# x\nvirtual_alias_maps = hash:/etc/v, hash:run/maps\n", .want = NULL,
+	  .err = "main.cf, line 2: parameter virtual_alias_maps: bad value \"hash:/etc/v, hash:run/maps\": "
+		 "expected an absolute file name in each type:name map (run/maps is relative, "
+		 "and the daemons run in queue_directory)" },
 	/* Control characters in a value are shown escaped, still one line. */
 	{ .text = "biff = a\tb\n", .want = NULL,
 	  .err = "main.cf, line 1: parameter biff: bad value \"a\\x09b\": expected yes or no" },
@@ -269,6 +273,13 @@ static const struct typed_case typed_cases[] = {
 	{ "virtual_alias_maps", ":x", false, 0 },
 	{ "virtual_alias_maps", "ldap:/etc/x", false, 0 },
 	{ "virtual_alias_maps", "", true, 0 },
+	/* Relative table files: daemons run in queue_directory and would never find them. */
+	{ "virtual_alias_maps", "hash:run/maps", false, 0 },
+	{ "alias_maps", "hash:/etc/aliases, texthash:aliases", false, 0 },
+	{ "smtpd_recipient_restrictions", "check_recipient_access hash:run/x, reject", false, 0 },
+	{ "smtpd_client_restrictions", "check_client_access access", false, 0 },
+	{ "smtpd_recipient_restrictions", "check_recipient_access hash:/etc/x, reject", true, 0 },
+	{ "smtpd_client_restrictions", "check_client_access inline:{ 1.2.3.4=REJECT }", true, 0 },
 };
 
 START_TEST(test_typed)
