@@ -53,6 +53,7 @@
 #include "mail/qdirs.h"
 #include "mail/services.h"
 #include "master/ternd.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -76,6 +77,7 @@ static void free_runs(struct master *m)
 		free(m->runs[i].path);
 		free(m->runs[i].fds);
 		free(m->runs[i].addrs);
+		free(m->runs[i].why);
 		free(m->runs[i].slots);
 	}
 	free(m->runs);
@@ -128,23 +130,28 @@ static int build_runs(struct master *m, bool fatal_bind)
 			: xasprintf("%s/%s", cfg_str("daemon_directory"), s->argv[0]);
 		if (s->procs == 0) {
 			r->off = true;
+			r->why = xstrdup("procs is 0");
 			msg_info("service %s is off (procs 0)", s->name);
 		} else if (service_needs_cert(s) && !has_certificate(s)) {
 			r->off = true;
-			msg_info("service %s (port %d) is off: tls %s needs a certificate, and neither "
-				 "smtpd_tls_cert_file nor smtpd_tls_chain_files is set", s->name, s->port,
-				 svc_tls_name(s->tls));
+			r->why = xasprintf("tls %s needs a certificate, and neither smtpd_tls_cert_file "
+					   "nor smtpd_tls_chain_files is set", svc_tls_name(s->tls));
+			msg_info("service %s (port %d) is off: %s", s->name, s->port, r->why);
 		} else if (access(r->path, X_OK) < 0) {
 			r->off = true;
-			msg_warn("service %s is off: cannot execute %s: %m", s->name, r->path);
+			r->why = xasprintf("cannot execute %s: %s", r->path, strerror(errno));
+			msg_warn("service %s is off: %s", s->name, r->why);
 		} else if (listen_setup(m, r) < 0) {
 			r->off = true;
 			rc = -1;
+			if (r->why == NULL)
+				r->why = xstrdup("its sockets could not be set up");
 			if (!fatal_bind)
-				msg_error("service %s is off: its sockets could not be set up", s->name);
+				msg_error("service %s is off: %s", s->name, r->why);
 		} else if (s->type == SVC_INET && r->nfd == 0) {
 			r->off = true;
-			msg_warn("service %s is off: no address to listen on", s->name);
+			r->why = xstrdup("no address to listen on");
+			msg_warn("service %s is off: %s", s->name, r->why);
 		}
 	}
 	listen_release_unwanted(m);
@@ -347,17 +354,60 @@ static void lock_pid_file(struct master *m)
 		msg_fatal_status(EX_CANTCREAT, "write %s: %m", path);
 }
 
+/* Replace pid/NAME with TEXT: a reader sees the old file or the new one. */
+static void write_pid_file(const char *name, const char *text, size_t len)
+{
+	char tmp[64];
+	int dfd = pid_dir_fd >= 0 ? pid_dir_fd : AT_FDCWD;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	unlinkat(dfd, tmp, 0);
+	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) < 0 ||
+	    renameat(dfd, tmp, dfd, name) < 0)
+		msg_warn("write pid/%s: %m", name);
+}
+
 /* tern reload waits for this number to grow. */
 static void write_generation(unsigned gen)
 {
-	const char *path = "master.generation", *tmp = "master.generation.tmp";
 	char text[32];
-	int dfd = pid_dir_fd >= 0 ? pid_dir_fd : AT_FDCWD;
 	int n = snprintf(text, sizeof(text), "%u\n", gen);
-	unlinkat(dfd, tmp, 0);
-	int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) < 0 || renameat(dfd, tmp, dfd, path) < 0)
-		msg_warn("write pid/%s: %m", path);
+	write_pid_file("master.generation", text, (size_t)n);
+}
+
+/*
+ * pid/master.status: each service as this load set it up, for tern
+ * status and tern check (which skips the addresses the master holds).
+ * One line per service, tab-separated: name, type, on or off, master.cf
+ * line, addresses (space-separated; "-" when none is bound), and why an
+ * off service is off. Written before the generation, so that a reload
+ * tern waits for has its status in place.
+ */
+static void write_status(struct master *m)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "# name\ttype\tstate\tline\taddresses\twhy (written by ternd)\n");
+	for (size_t i = 0; i < m->nruns; i++) {
+		const struct run *r = &m->runs[i];
+		buf_printf(&b, "%s\t%s\t%s\t%d\t", r->svc->name, svc_type_name(r->svc->type),
+			   r->off ? "off" : "on", r->svc->line);
+		/* An inet service bound nowhere: the address master.cf gives it. */
+		if (r->addrs && *r->addrs)
+			buf_adds(&b, r->addrs);
+		else if (r->svc->type == SVC_INET && r->svc->host)
+			buf_printf(&b, "%s:%d", r->svc->host, r->svc->port);
+		else if (r->svc->type == SVC_INET)
+			buf_printf(&b, "port %d", r->svc->port);
+		else
+			buf_addc(&b, '-');
+		buf_addc(&b, '\t');
+		/* One line each: a reason never holds a tab or a newline. */
+		for (const char *w = r->why ? r->why : ""; *w; w++)
+			buf_addc(&b, *w == '\t' || *w == '\n' ? ' ' : *w);
+		buf_addc(&b, '\n');
+	}
+	write_pid_file("master.status", b.data ? b.data : "", b.len);
+	buf_free(&b);
 }
 
 /* ---- start-up ---- */
@@ -462,6 +512,7 @@ static void reload(struct master *m, unsigned *gen)
 	prepare_maillog(m);
 	build_runs(m, false);
 	start_due(m, now_mono());
+	write_status(m);
 	write_generation(++*gen);
 	buf_free(&err);
 }
@@ -569,6 +620,7 @@ int main(int argc, char **argv)
 	if (build_runs(&M, true) < 0)
 		msg_fatal_status(EX_UNAVAILABLE, "cannot bind the listening sockets");
 	msg_info("daemon started -- version %s, configuration %s", TERN_VERSION, M.config_dir);
+	write_status(&M);
 	write_generation(0);
 	/*
 	 * In the background, neither the master nor its services may keep the

@@ -33,6 +33,7 @@ struct run {
 	const struct service *svc;
 	char *path;		/* program to execute */
 	bool off;		/* switched off (reason logged) */
+	char *why;		/* why it is off, for tern status; NULL = on */
 	int nfd;
 	int *fds;		/* this service's listeners, in order */
 	char *addrs;		/* their addresses, space separated */

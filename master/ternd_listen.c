@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,26 @@
 
 /* Large: a short backlog costs each client seconds under load. */
 #define LISTEN_BACKLOG 4096
+
+/*
+ * A socket of R could not be set up: log it with the service's master.cf
+ * line, and keep the first reason for the status file (tern status).
+ * errno is formatted here, before anything can change it.
+ */
+__attribute__((format(printf, 3, 4)))
+static void listen_fail(struct master *m, struct run *r, const char *fmt, ...)
+{
+	char text[512];
+	int saved = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	errno = saved;
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	msg_error("%s/master.cf, line %d: service %s: %s", m->config_dir, r->svc->line, r->svc->name, text);
+	if (r->why == NULL)
+		r->why = xstrdup(text);
+}
 
 static struct listener *find_key(struct master *m, const char *key)
 {
@@ -69,7 +90,7 @@ static int claim(struct master *m, struct run *r, const char *key, struct listen
 	if (l == NULL)
 		return 0;
 	if (l->wanted) {
-		msg_error("service %s: address %s is already used by another service", r->svc->name, l->addr);
+		listen_fail(m, r, "address %s is already used by another service", l->addr);
 		return -1;
 	}
 	l->wanted = true;
@@ -100,7 +121,7 @@ static int bind_inet(struct master *m, struct run *r, const struct addrinfo *ai,
 		return 0;
 	}
 	if (fd < 0) {
-		msg_error("service %s: socket for %s: %m", r->svc->name, addr);
+		listen_fail(m, r, "socket for %s: %s", addr, strerror(errno));
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
@@ -112,12 +133,12 @@ static int bind_inet(struct master *m, struct run *r, const struct addrinfo *ai,
 			close(fd);
 			return 0;
 		}
-		msg_error("service %s: bind %s: %m", r->svc->name, addr);
+		listen_fail(m, r, "bind %s: %s", addr, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (listen(fd, LISTEN_BACKLOG) < 0) {
-		msg_error("service %s: bind %s: %m", r->svc->name, addr);
+		listen_fail(m, r, "bind %s: %s", addr, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -146,7 +167,7 @@ static int bind_host(struct master *m, struct run *r, const char *host, int fami
 			free(bare);
 			return 0;
 		}
-		msg_error("service %s: address %s: %s", r->svc->name, host ? host : "*", gai_strerror(e));
+		listen_fail(m, r, "address %s: %s", host ? host : "*", gai_strerror(e));
 		free(bare);
 		return -1;
 	}
@@ -158,42 +179,26 @@ static int bind_host(struct master *m, struct run *r, const char *host, int fami
 	return rc;
 }
 
+struct inet_ctx {
+	struct master *m;
+	struct run *r;
+};
+
+static int inet_addr(void *ctx, const char *host, int family, bool optional, bool from_main_cf)
+{
+	struct inet_ctx *c = ctx;
+	(void)from_main_cf;
+	return bind_host(c->m, c->r, host, family, optional);
+}
+
 static int setup_inet(struct master *m, struct run *r)
 {
-	bool v4 = false, v6 = false;
-	for (char **p = cfg_list("inet_protocols"); *p; p++) {
-		if (strcmp(*p, "all") == 0)
-			v4 = v6 = true;
-		else if (strcmp(*p, "ipv4") == 0)
-			v4 = true;
-		else if (strcmp(*p, "ipv6") == 0)
-			v6 = true;
-	}
-	int family = v4 && v6 ? AF_UNSPEC : v4 ? AF_INET : AF_INET6;
-	if (!v4 && !v6) {
-		msg_error("inet_protocols names no protocol");
-		return -1;
-	}
-	if (r->svc->host)
-		return bind_host(m, r, r->svc->host, family, false);
-
-	int rc = 0;
-	for (char **p = cfg_list("inet_interfaces"); *p; p++) {
-		if (strcmp(*p, "all") == 0) {
-			if (v4 && bind_host(m, r, NULL, AF_INET, v6) < 0)
-				rc = -1;
-			if (v6 && bind_host(m, r, NULL, AF_INET6, v4) < 0)
-				rc = -1;
-		} else if (strcmp(*p, "loopback-only") == 0) {
-			if (v4 && bind_host(m, r, "127.0.0.1", AF_INET, v6) < 0)
-				rc = -1;
-			if (v6 && bind_host(m, r, "::1", AF_INET6, v4) < 0)
-				rc = -1;
-		} else if (bind_host(m, r, *p, family, false) < 0) {
-			rc = -1;
-		}
-	}
-	return rc;
+	struct inet_ctx c = { m, r };
+	int rc = service_inet_each(r->svc, cfg_list("inet_protocols"), cfg_list("inet_interfaces"),
+				   inet_addr, &c);
+	if (rc == -2)
+		listen_fail(m, r, "inet_protocols names no protocol");
+	return rc < 0 ? -1 : 0;
 }
 
 /* chown PATH, a socket, without following a link put in its place. */
@@ -224,7 +229,7 @@ static int setup_unix(struct master *m, struct run *r)
 	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s/%s", cfg_str("queue_directory"),
 			 pub ? "public" : "private", r->svc->name);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
-		msg_error("service %s: socket path too long", r->svc->name);
+		listen_fail(m, r, "socket path too long");
 		return -1;
 	}
 	snprintf(key, sizeof(key), "unix %s", sun.sun_path);
@@ -234,7 +239,7 @@ static int setup_unix(struct master *m, struct run *r)
 
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		msg_error("service %s: socket: %m", r->svc->name);
+		listen_fail(m, r, "socket: %s", strerror(errno));
 		return -1;
 	}
 	unlink(sun.sun_path);
@@ -249,7 +254,7 @@ static int setup_unix(struct master *m, struct run *r)
 	umask(old_mask);
 	if (bound < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
 	    (m->root && give_socket(sun.sun_path, m->owner_uid, m->owner_gid) < 0)) {
-		msg_error("service %s: socket %s: %m", r->svc->name, sun.sun_path);
+		listen_fail(m, r, "socket %s: %s", sun.sun_path, strerror(errno));
 		close(fd);
 		return -1;
 	}

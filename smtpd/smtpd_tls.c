@@ -2,7 +2,9 @@
  * smtpd_tls.c - smtpd's OpenSSL 3 server context: certificate and key
  * (smtpd_tls_cert_file, smtpd_tls_key_file, or smtpd_tls_chain_files),
  * protocols (TLS 1.2 and 1.3 only by default), ciphers, and session
- * resumption with tickets and a server-side cache.
+ * resumption with tickets and a server-side cache. The certificate and
+ * key are loaded by tls_identity_load() (lib/mail/tls_identity.c), which
+ * tern check uses too.
  *
  * Part of smtpd, runs as mail_owner. The files are read through the
  * descriptors ternd opened for them before it dropped privileges
@@ -23,6 +25,7 @@
 
 #include "mail/config.h"
 #include "mail/daemon.h"
+#include "mail/tls_identity.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
 
@@ -52,106 +55,6 @@ static const char *cipher_list(const char *grade)
 	return "HIGH:MEDIUM:!aNULL:!eNULL:!MD5:!RC4:!3DES:!DES:!EXPORT:!PSK:!SRP";
 }
 
-#define PEM_FILE_MAX	(1 << 20)
-
-/* The whole of a PEM file: through ternd's descriptor, else opened here. */
-static int read_pem(const char *path, struct buf *out, struct buf *err)
-{
-	int fd = daemon_file(path);
-	bool ours = fd < 0;
-	struct stat st;
-	ssize_t n = 0;
-
-	if (out->data != NULL)
-		explicit_bzero(out->data, out->len);
-	buf_reset(out);
-	if (ours && (fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0) {
-		buf_printf(err, "cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > PEM_FILE_MAX) {
-		buf_printf(err, "%s is not a regular file of at most %d bytes", path, PEM_FILE_MAX);
-		goto fail;
-	}
-	buf_reserve(out, (size_t)st.st_size + 1);
-	for (off_t off = 0; off < st.st_size; off += n) {
-		n = pread(fd, out->data + off, (size_t)(st.st_size - off), off);
-		if (n <= 0) {
-			buf_printf(err, "cannot read %s: %s", path, n < 0 ? strerror(errno) : "file shrank");
-			goto fail;
-		}
-		out->len += (size_t)n;
-	}
-	if (ours)
-		close(fd);
-	return 0;
-fail:
-	if (ours)
-		close(fd);
-	return -1;
-}
-
-static void wipe(struct buf *b)
-{
-	if (b->data != NULL)
-		explicit_bzero(b->data, b->len);
-	buf_free(b);
-}
-
-/* Never ask for a pass phrase: there is no one to answer. */
-static int no_password(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf, (void)size, (void)rwflag, (void)u;
-	return -1;
-}
-
-/* The first private key in the file. */
-static int use_key(SSL_CTX *ctx, const char *path, struct buf *pem, struct buf *err)
-{
-	if (read_pem(path, pem, err) < 0)
-		return -1;
-	BIO *bio = BIO_new_mem_buf(pem->data, (int)pem->len);
-	EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_password, NULL) : NULL;
-	int ok = key != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1;
-	EVP_PKEY_free(key);
-	BIO_free(bio);
-	if (!ok)
-		ssl_error(err, "cannot load private key from", path);
-	return ok ? 0 : -1;
-}
-
-/* The server certificate (the first one in the file) and the chain after it. */
-static int use_chain(SSL_CTX *ctx, const char *path, struct buf *pem, struct buf *err)
-{
-	if (read_pem(path, pem, err) < 0)
-		return -1;
-	BIO *bio = BIO_new_mem_buf(pem->data, (int)pem->len);
-	X509 *cert = bio ? PEM_read_bio_X509_AUX(bio, NULL, no_password, NULL) : NULL;
-	int ok = cert != NULL && SSL_CTX_use_certificate(ctx, cert) == 1
-		&& SSL_CTX_clear_chain_certs(ctx) == 1;
-	X509_free(cert);
-	while (ok) {
-		X509 *ca = PEM_read_bio_X509(bio, NULL, no_password, NULL);
-		if (ca == NULL) {
-			unsigned long e = ERR_peek_last_error();
-			if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE) {
-				ERR_clear_error();	/* the end of the file */
-				break;
-			}
-			ok = 0;		/* a damaged certificate in the chain */
-			break;
-		}
-		if (SSL_CTX_add0_chain_cert(ctx, ca) != 1) {
-			X509_free(ca);
-			ok = 0;
-		}
-	}
-	BIO_free(bio);
-	if (!ok)
-		ssl_error(err, "cannot load certificate chain from", path);
-	return ok ? 0 : -1;
-}
-
 SSL_CTX *smtpd_tls_init(struct buf *err)
 {
 	const char *cert = cfg_str("smtpd_tls_cert_file");
@@ -161,7 +64,6 @@ SSL_CTX *smtpd_tls_init(struct buf *err)
 
 	if (*cert == '\0' && !have_chain)
 		return NULL;	/* no certificate: no TLS, not an error */
-	struct buf pem = BUF_INIT;	/* file contents, key included: wiped after use */
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
 		ssl_error(err, "cannot create", "TLS context");
@@ -177,19 +79,8 @@ SSL_CTX *smtpd_tls_init(struct buf *err)
 		ssl_error(err, "cannot set", "ciphers");
 		goto fail;
 	}
-	if (have_chain) {
-		/* Postfix's chain files: each holds a private key and its certificate chain. */
-		for (size_t i = 0; chain[i] != NULL; i++)
-			if (use_key(ctx, chain[i], &pem, err) < 0 || use_chain(ctx, chain[i], &pem, err) < 0)
-				goto fail;
-	} else {
-		if (use_chain(ctx, cert, &pem, err) < 0 || use_key(ctx, *key ? key : cert, &pem, err) < 0)
-			goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_error(err, "private key does not match the certificate in", *cert ? cert : chain[0]);
+	if (tls_identity_load(ctx, cert, key, have_chain ? chain : NULL, err) < 0)
 		goto fail;
-	}
 	/* Resumption: tickets (TLS 1.2 and 1.3) and a cache inside this process. */
 	static const unsigned char sid_ctx[] = "tern-smtpd";
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
@@ -197,10 +88,8 @@ SSL_CTX *smtpd_tls_init(struct buf *err)
 	long lifetime = param_find("smtpd_tls_session_cache_timeout")
 			? (long)cfg_int("smtpd_tls_session_cache_timeout") : 3600;
 	SSL_CTX_set_timeout(ctx, lifetime > 0 ? lifetime : 3600);
-	wipe(&pem);
 	return ctx;
 fail:
-	wipe(&pem);
 	SSL_CTX_free(ctx);
 	return NULL;
 }

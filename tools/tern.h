@@ -7,6 +7,7 @@
 #define TERN_TOOLS_TERN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* tern_init.c */
@@ -22,5 +23,42 @@ int cmd_check(const char *config_dir);
 
 /* The running master's pid (from the lock on pid/master.pid), or 0. */
 pid_t master_running(const char *queue_dir);
+
+/*
+ * tern_check.c: what breaks mail in a configuration that loads. Each
+ * finding is printed on stderr as "tern: error: FILE, line N: ..." (or
+ * warning) and counted; with as_warnings, errors are printed and counted
+ * as warnings (tern start and reload: a missing table defers mail, it
+ * does not stop the rest).
+ */
+struct findings {
+	int errors;
+	int warnings;
+	bool quiet;		/* count only */
+	bool as_warnings;
+};
+struct service_table;
+/* Every table main.cf names: there, readable by mail_owner, not older than its source. */
+void check_maps(struct findings *f);
+/* The TLS certificate and key of main.cf and of each service's -o: they match, can be
+ * read, have not expired. */
+void check_tls(const struct service_table *t, const char *master_cf, struct findings *f);
+/* Each inet service's addresses can be bound (or, below port 1024 when not root, are
+ * addresses of this host); those the running master holds are fine. */
+void check_listen(const struct service_table *t, const char *master_cf, const char *queue_dir,
+		  struct findings *f);
+
+/* pid/master.status, which ternd writes at each start and reload. */
+struct master_status_svc {
+	char *name, *type, *addrs, *why;
+	bool on;
+	int line;		/* in master.cf */
+};
+struct master_status {
+	struct master_status_svc *svc;
+	size_t count;
+};
+int master_status_read(const char *queue_dir, struct master_status *st);
+void master_status_free(struct master_status *st);
 
 #endif

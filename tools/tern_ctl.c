@@ -108,8 +108,8 @@ static int check_config(bool quiet)
 		char *prog = s->argv[0][0] == '/' ? xstrdup(s->argv[0])
 			: xasprintf("%s/%s", cfg_str("daemon_directory"), s->argv[0]);
 		if (s->procs > 0 && access(prog, X_OK) < 0 && !quiet) {
-			fprintf(stderr, "tern: warning: service %s: cannot execute %s: %s\n",
-				s->name, prog, strerror(errno));
+			fprintf(stderr, "tern: warning: %s, line %d: service %s: cannot execute %s: %s\n",
+				path, s->line, s->name, prog, strerror(errno));
 			problems++;
 		}
 		free(prog);
@@ -117,6 +117,36 @@ static int check_config(bool quiet)
 	services_free(&t);
 	buf_free(&err);
 	return problems;
+}
+
+/*
+ * Tables, certificate and listening addresses (tern_check.c). MODE
+ * 'c' (tern check): everything, errors as errors; 's' (start): the
+ * certificate must be right, the rest is told as warnings (ternd itself
+ * refuses to start when it cannot bind); 'r' (reload): the same, plus the
+ * addresses, as warnings. Returns the errors found.
+ */
+static int check_deep(char mode)
+{
+	char path[PATH_MAX];
+	struct service_table t;
+	struct buf err = BUF_INIT;
+	struct findings strict = { 0 }, soft = { .as_warnings = mode != 'c' };
+
+	snprintf(path, sizeof(path), "%s/master.cf", config_dir());
+	if (services_load(path, &t, &err) < 0) {
+		buf_free(&err);
+		return 0;	/* check_config() has said why */
+	}
+	check_maps(&soft);
+	check_tls(&t, path, &strict);
+	if (mode != 's')
+		check_listen(&t, path, cfg_str("queue_directory"), &soft);
+	services_free(&t);
+	buf_free(&err);
+	if (mode == 'c')
+		return strict.errors + strict.warnings + soft.errors + soft.warnings;
+	return strict.errors;
 }
 
 /*
@@ -183,6 +213,10 @@ int cmd_start(const char *dir, bool foreground)
 	}
 	if (check_config(true) < 0)
 		return EX_CONFIG;
+	if (check_deep('s') > 0) {
+		fprintf(stderr, "tern: not starting: fix the errors above\n");
+		return EX_CONFIG;
+	}
 	if (check_queue(false) < 0)
 		return EX_CONFIG;
 	char *ternd = xasprintf("%s/ternd", cfg_str("daemon_directory"));
@@ -255,6 +289,10 @@ int cmd_reload(const char *dir)
 		fprintf(stderr, "tern: the mail system is not running\n");
 		return EX_UNAVAILABLE;
 	}
+	if (check_deep('r') > 0) {
+		fprintf(stderr, "tern: not reloading, the running configuration stays: fix the errors above\n");
+		return EX_CONFIG;
+	}
 	unsigned before = read_generation(qdir);
 	if (kill(pid, SIGHUP) < 0) {
 		fprintf(stderr, "tern: cannot signal the master (pid %ld): %s\n", (long)pid, strerror(errno));
@@ -275,6 +313,27 @@ int cmd_reload(const char *dir)
 	return EX_TEMPFAIL;
 }
 
+/*
+ * Each service as the running master set it up (pid/master.status,
+ * rewritten at each start and reload): on with its addresses, or off
+ * and why. Returns -1 when the master wrote none.
+ */
+static int print_listeners(const char *queue_dir)
+{
+	struct master_status st;
+	if (master_status_read(queue_dir, &st) < 0)
+		return -1;
+	for (size_t i = 0; i < st.count; i++) {
+		const struct master_status_svc *s = &st.svc[i];
+		if (strcmp(s->type, "proc") == 0)
+			continue;	/* no socket: nothing to listen on */
+		printf("  %-12s %-6s %-3s %s%s%s\n", s->name, s->type, s->on ? "on" : "off", s->addrs,
+		       s->on ? "" : ": ", s->on ? "" : s->why);
+	}
+	master_status_free(&st);
+	return 0;
+}
+
 int cmd_status(const char *dir)
 {
 	load(dir);
@@ -284,6 +343,7 @@ int cmd_status(const char *dir)
 		return 1;
 	}
 	printf("tern: the mail system is running: pid %ld\n", (long)pid);
+	print_listeners(cfg_str("queue_directory"));
 	return 0;
 }
 
@@ -310,6 +370,7 @@ int cmd_check(const char *dir)
 	int c = check_config(false);
 	if (c < 0)
 		return EX_CONFIG;
+	c += check_deep('c');
 	/* Repairs need the rights to make them: root, or the owner on an instance. */
 	int q = check_queue(true);
 	if (q < 0)

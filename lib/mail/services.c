@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mail/services.h"
@@ -49,6 +50,43 @@ const char *svc_auth_name(enum svc_auth auth) { return auth_names[auth]; }
 int svc_type_parse(const char *w) { return lookup(type_names, NELEM(type_names), w); }
 int svc_tls_parse(const char *w) { return lookup(tls_names, NELEM(tls_names), w); }
 int svc_auth_parse(const char *w) { return lookup(auth_names, NELEM(auth_names), w); }
+
+int service_inet_each(const struct service *s, char **protocols, char **interfaces,
+		      service_addr_fn fn, void *ctx)
+{
+	bool v4 = false, v6 = false;
+	for (char **p = protocols; *p; p++) {
+		if (strcmp(*p, "all") == 0)
+			v4 = v6 = true;
+		else if (strcmp(*p, "ipv4") == 0)
+			v4 = true;
+		else if (strcmp(*p, "ipv6") == 0)
+			v6 = true;
+	}
+	if (!v4 && !v6)
+		return -2;
+	int family = v4 && v6 ? AF_UNSPEC : v4 ? AF_INET : AF_INET6;
+	if (s->host)
+		return fn(ctx, s->host, family, false, false);
+
+	int rc = 0;
+	for (char **p = interfaces; *p; p++) {
+		if (strcmp(*p, "all") == 0) {
+			if (v4 && fn(ctx, NULL, AF_INET, v6, true) < 0)
+				rc = -1;
+			if (v6 && fn(ctx, NULL, AF_INET6, v4, true) < 0)
+				rc = -1;
+		} else if (strcmp(*p, "loopback-only") == 0) {
+			if (v4 && fn(ctx, "127.0.0.1", AF_INET, v6, true) < 0)
+				rc = -1;
+			if (v6 && fn(ctx, "::1", AF_INET6, v4, true) < 0)
+				rc = -1;
+		} else if (fn(ctx, *p, family, false, true) < 0) {
+			rc = -1;
+		}
+	}
+	return rc;
+}
 
 bool service_needs_cert(const struct service *s)
 {

@@ -69,6 +69,21 @@ int services_load(const char *path, struct service_table *t, struct buf *err);
 void services_free(struct service_table *t);
 const struct service *services_find(const struct service_table *t, const char *name);
 
+/*
+ * The addresses an inet service listens on: its own HOST:PORT, else each
+ * inet_interfaces word ("all", "loopback-only" or an address) in each
+ * inet_protocols family. fn gets HOST (NULL: the wildcard), FAMILY
+ * (AF_UNSPEC: both), OPTIONAL (an address "all" or "loopback-only"
+ * implies, to skip where the kernel lacks the family) and FROM_MAIN_CF
+ * (inet_interfaces named it, not master.cf). Returns -2 when
+ * inet_protocols names no protocol, -1 when a call of fn returned < 0,
+ * else 0. Shared by ternd, which binds, and tern check, which tries.
+ */
+typedef int (*service_addr_fn)(void *ctx, const char *host, int family, bool optional,
+			       bool from_main_cf);
+int service_inet_each(const struct service *s, char **protocols, char **interfaces,
+		      service_addr_fn fn, void *ctx);
+
 /* A service that cannot run without a TLS certificate. */
 bool service_needs_cert(const struct service *s);
 /*
