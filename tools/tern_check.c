@@ -310,6 +310,8 @@ static bool master_holds(const struct master_status *st, const char *addr)
 {
 	for (size_t i = 0; st && i < st->count; i++) {
 		const char *a = st->svc[i].addrs;
+		if (!st->svc[i].on)
+			continue;	/* an off service's address is the one it wanted */
 		size_t n = strlen(addr);
 		for (const char *p = a; (p = strstr(p, addr)) != NULL; p += n)
 			if ((p == a || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))

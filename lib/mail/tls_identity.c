@@ -21,6 +21,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "mail/daemon.h"
 #include "mail/tls_identity.h"
@@ -87,8 +88,8 @@ static int no_password(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-/* The first private key in the file. */
-static int use_key(SSL_CTX *ctx, const char *path, struct buf *pem, struct buf *err)
+/* The first private key in the file; CERT names the certificate already loaded. */
+static int use_key(SSL_CTX *ctx, const char *path, const char *cert, struct buf *pem, struct buf *err)
 {
 	if (read_pem(path, pem, err) < 0)
 		return -1;
@@ -97,8 +98,15 @@ static int use_key(SSL_CTX *ctx, const char *path, struct buf *pem, struct buf *
 	int ok = key != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1;
 	EVP_PKEY_free(key);
 	BIO_free(bio);
-	if (!ok)
+	unsigned long e = ERR_peek_last_error();
+	if (!ok && cert != NULL && ERR_GET_LIB(e) == ERR_LIB_X509 &&
+	    (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH || ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH)) {
+		/* OpenSSL compares the key with the certificate as it loads it. */
+		buf_printf(err, "private key in %s does not match the certificate in %s", path, cert);
+		ERR_clear_error();
+	} else if (!ok) {
 		ssl_error(err, "cannot load private key from", path);
+	}
 	return ok ? 0 : -1;
 }
 
@@ -141,10 +149,10 @@ int tls_identity_load(SSL_CTX *ctx, const char *cert, const char *key, char **ch
 	if (chain != NULL && chain[0] != NULL) {
 		/* Postfix's chain files: each holds a private key and its certificate chain. */
 		for (size_t i = 0; chain[i] != NULL; i++)
-			if (use_key(ctx, chain[i], &pem, err) < 0 || use_chain(ctx, chain[i], &pem, err) < 0)
+			if (use_key(ctx, chain[i], NULL, &pem, err) < 0 || use_chain(ctx, chain[i], &pem, err) < 0)
 				goto out;
 	} else {
-		if (use_chain(ctx, cert, &pem, err) < 0 || use_key(ctx, *key ? key : cert, &pem, err) < 0)
+		if (use_chain(ctx, cert, &pem, err) < 0 || use_key(ctx, *key ? key : cert, cert, &pem, err) < 0)
 			goto out;
 	}
 	/* Each key loaded above replaced the one of its type: the check covers the last pair
