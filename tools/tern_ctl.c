@@ -327,8 +327,11 @@ static int print_listeners(const char *queue_dir)
 		const struct master_status_svc *s = &st.svc[i];
 		if (strcmp(s->type, "proc") == 0)
 			continue;	/* no socket: nothing to listen on */
-		printf("  %-12s %-6s %-3s %s%s%s\n", s->name, s->type, s->on ? "on" : "off", s->addrs,
-		       s->on ? "" : ": ", s->on ? "" : s->why);
+		if (s->on)
+			printf("  %-12s %-6s on  %s\n", s->name, s->type, s->addrs);
+		else
+			printf("  %-12s %-6s off %s: %s (master.cf, line %d)\n", s->name, s->type, s->addrs,
+			       s->why, s->line);
 	}
 	master_status_free(&st);
 	return 0;
