@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "mail/config.h"
 #include "mail/services.h"
 
 struct parse_case {
@@ -235,6 +237,49 @@ START_TEST(test_service_param)
 END_TEST
 
 /* The table make install writes must parse, with 25, 587 and 465. */
+/* The addresses ternd binds and tern check tries, from one function. */
+static const struct inet_case {
+	const char *listen;		/* master.cf listen column */
+	const char *protocols, *interfaces;
+	int want_rc;
+	const char *want;		/* each call: host/family/optional/from_main_cf; */
+} inet_cases[] = {
+	{ "25", "ipv4", "127.0.0.1", 0, "127.0.0.1/4/0/1;" },
+	{ "25", "all", "all", 0, "*/4/1/1;*/6/1/1;" },
+	{ "25", "ipv4", "all", 0, "*/4/0/1;" },
+	{ "25", "ipv6", "loopback-only", 0, "::1/6/0/1;" },
+	{ "25", "all", "loopback-only, 192.0.2.1", 0, "127.0.0.1/4/1/1;::1/6/1/1;192.0.2.1/u/0/1;" },
+	{ "10.0.0.1:25", "ipv4", "all", 0, "10.0.0.1/4/0/0;" },
+	{ "25", "", "all", -2, "" },
+};
+
+static int record_addr(void *ctx, const char *host, int family, bool optional, bool from_main_cf)
+{
+	char one[128];
+	snprintf(one, sizeof(one), "%s/%s/%d/%d;", host ? host : "*",
+		 family == AF_INET ? "4" : family == AF_INET6 ? "6" : "u", optional, from_main_cf);
+	strcat(ctx, one);
+	return 0;
+}
+
+START_TEST(test_inet_each)
+{
+	const struct inet_case *c = &inet_cases[_i];
+	struct service_table t;
+	struct buf err = BUF_INIT;
+	char text[256], got[1024] = "";
+	snprintf(text, sizeof(text), "smtp inet %s - - - 1 smtpd\n", c->listen);
+	ck_assert_int_eq(services_parse(text, "master.cf", &t, &err), 0);
+	char **protocols = config_split_list(c->protocols), **interfaces = config_split_list(c->interfaces);
+	ck_assert_int_eq(service_inet_each(&t.svc[0], protocols, interfaces, record_addr, got), c->want_rc);
+	ck_assert_str_eq(got, c->want);
+	config_free_list(protocols);
+	config_free_list(interfaces);
+	services_free(&t);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_default_table)
 {
 	struct service_table t;
@@ -271,6 +316,7 @@ int main(void)
 	tcase_add_test(tc, test_needs_cert);
 	tcase_add_loop_test(tc, test_service_param, 0, sizeof(param_cases) / sizeof(param_cases[0]));
 	tcase_add_test(tc, test_default_table);
+	tcase_add_loop_test(tc, test_inet_each, 0, sizeof(inet_cases) / sizeof(inet_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
