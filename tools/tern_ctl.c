@@ -78,13 +78,15 @@ static unsigned read_generation(const char *queue_dir)
 	return (unsigned)strtoul(text, NULL, 10);
 }
 
-/* main.cf and master.cf parse; -o names exist; programs exist. */
+/* main.cf and master.cf parse; -o names exist and their values are good
+ * (-1 when not: the service would not start); programs exist. */
 static int check_config(bool quiet)
 {
 	char path[PATH_MAX];
 	struct service_table t;
 	struct buf err = BUF_INIT;
 	int problems = 0;
+	bool overridden = false, bad_value = false;
 
 	snprintf(path, sizeof(path), "%s/master.cf", config_dir());
 	if (services_load(path, &t, &err) < 0) {
@@ -97,13 +99,34 @@ static int check_config(bool quiet)
 		for (int k = 1; k + 1 < s->argc; k++) {
 			if (strcmp(s->argv[k], "-o") != 0)
 				continue;
-			char *name = xstrndup(s->argv[k + 1], strcspn(s->argv[k + 1], "="));
+			size_t len = strcspn(s->argv[k + 1], "=");
+			char *name = xstrndup(s->argv[k + 1], len);
 			if (param_find(name) == NULL && !quiet) {
 				fprintf(stderr, "tern: warning: %s, line %d: unknown parameter %s\n",
 					path, s->line, name);
 				problems++;
+			} else if (param_find(name) != NULL && s->argv[k + 1][len] == '=') {
+				/* The service would refuse it at start (a relative table, a bad number). */
+				struct buf why = BUF_INIT;
+				if (cfg_set(name, s->argv[k + 1] + len + 1, &why) < 0) {
+					fprintf(stderr, "tern: error: %s, line %d: service %s: %s\n",
+						path, s->line, s->name, buf_str(&why));
+					bad_value = true;
+				}
+				buf_free(&why);
+				overridden = true;
 			}
 			free(name);
+		}
+		if (overridden) {
+			/* Back to main.cf alone for the next service and what follows. */
+			char dir[PATH_MAX];
+			strlcpy(dir, config_dir(), sizeof(dir));
+			int dest = log_get_dest();
+			log_set_dest(0);	/* its warnings were shown at the first load */
+			load(dir);
+			log_set_dest(dest);
+			overridden = false;
 		}
 		char *prog = s->argv[0][0] == '/' ? xstrdup(s->argv[0])
 			: xasprintf("%s/%s", cfg_str("daemon_directory"), s->argv[0]);
@@ -116,7 +139,7 @@ static int check_config(bool quiet)
 	}
 	services_free(&t);
 	buf_free(&err);
-	return problems;
+	return bad_value ? -1 : problems;
 }
 
 /*

@@ -63,6 +63,16 @@ grep -q "$cf, line $n: .*run/maps is relative" "$out" || { cat "$out" >&2; fail 
 grep -q "$cf, line $n: .*run/maps is relative" "$out" || { cat "$out" >&2; fail "ternd: no clear message"; }
 tern status >/dev/null && fail "running after a refused start"
 sed -i "s|^virtual_alias_maps = .*|virtual_alias_maps = hash:$TERN_DIR/virtual|" "$cf"
+# The same in a service's -o: its master.cf line.
+cp "$mcf" "$mcf.good"
+sed -i 's|^\(smtp .*smtpd\)$|\1 -o smtpd_client_restrictions=check_client_access,hash:run/access|' "$mcf"
+n=$(line_of '^smtp ' "$mcf")
+tern check >"$out" 2>&1
+[ $? = 78 ] || { cat "$out" >&2; fail "tern check accepts a relative table in -o"; }
+grep -q "error: $mcf, line $n: service smtp: -o: parameter smtpd_client_restrictions: .*run/access is relative" "$out" ||
+	{ cat "$out" >&2; fail "relative table in -o: no master.cf line"; }
+tern start >/dev/null 2>&1 && fail "tern start accepts a relative table in -o"
+mv "$mcf.good" "$mcf"
 
 # 3. Addresses: a port another program holds; an address not of this host.
 n=$(line_of '^smtp ' "$mcf")
