@@ -161,7 +161,7 @@ static int bind_host(struct master *m, struct run *r, const char *host, int fami
 static int setup_inet(struct master *m, struct run *r)
 {
 	bool v4 = false, v6 = false;
-	for (char **p = cfg_list("inet_protocols"); *p; p++) {
+	for (char **p = cfg_list(P_inet_protocols); *p; p++) {
 		if (strcmp(*p, "all") == 0)
 			v4 = v6 = true;
 		else if (strcmp(*p, "ipv4") == 0)
@@ -178,7 +178,7 @@ static int setup_inet(struct master *m, struct run *r)
 		return bind_host(m, r, r->svc->host, family, false);
 
 	int rc = 0;
-	for (char **p = cfg_list("inet_interfaces"); *p; p++) {
+	for (char **p = cfg_list(P_inet_interfaces); *p; p++) {
 		if (strcmp(*p, "all") == 0) {
 			if (v4 && bind_host(m, r, NULL, AF_INET, v6) < 0)
 				rc = -1;
@@ -221,7 +221,7 @@ static int setup_unix(struct master *m, struct run *r)
 	char key[sizeof(sun.sun_path) + 8];
 	struct listener *l;
 
-	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s/%s", cfg_str("queue_directory"),
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s/%s", cfg_str(P_queue_directory),
 			 pub ? "public" : "private", r->svc->name);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
 		msg_error("service %s: socket path too long", r->svc->name);

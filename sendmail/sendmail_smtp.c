@@ -66,7 +66,7 @@ static void *bs_open(void *ctx, const struct smtp_session_info *si, const struct
 	const struct sm_opts *o = ctx;
 	struct buf prog = BUF_INIT, rec = BUF_INIT;
 	int p[2], q[2];
-	buf_printf(&prog, "%s/terndrop", cfg_str("command_directory"));
+	buf_printf(&prog, "%s/terndrop", cfg_str(P_command_directory));
 	if (pipe(p) != 0 || pipe(q) != 0) {
 		buf_adds(reply, "451 4.3.0 Error: cannot start the queue writer");
 		return NULL;
@@ -187,12 +187,12 @@ static void bs_abort(void *msg)
 int sm_smtp(const struct sm_opts *o)
 {
 	struct buf banner = BUF_INIT;
-	config_expand(cfg_str("smtpd_banner"), &banner);
+	config_expand(cfg_str(P_smtpd_banner), &banner);
 	struct smtp_engine_cfg cfg = {
-		.myhostname = cfg_str("myhostname"),
+		.myhostname = cfg_str(P_myhostname),
 		.banner = buf_str(&banner),
-		.recipient_limit = (unsigned)cfg_int("smtpd_recipient_limit"),
-		.message_size_limit = cfg_int("message_size_limit"),
+		.recipient_limit = (unsigned)cfg_int(P_smtpd_recipient_limit),
+		.message_size_limit = cfg_int(P_message_size_limit),
 		.line_limit = 2048,
 		.soft_error_limit = 10,
 		.hard_error_limit = 20,
@@ -213,7 +213,7 @@ int sm_smtp(const struct sm_opts *o)
 	};
 	signal(SIGPIPE, SIG_IGN);
 	struct smtp_engine *e = smtp_engine_new(&cfg, &ops, (void *)o, "localhost", "");
-	int rc = smtp_engine_run_stdio(e, (unsigned)cfg_int("smtpd_timeout"));
+	int rc = smtp_engine_run_stdio(e, (unsigned)cfg_int(P_smtpd_timeout));
 	smtp_engine_free(e);
 	buf_free(&banner);
 	return rc == 0 ? EX_OK : EX_TEMPFAIL;

@@ -150,7 +150,7 @@ static const char *choose_config(const char *wanted, uid_t uid)
 	}
 	if (config_load(builtin, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
-	char **alts = cfg_list("alternate_config_directories");
+	char **alts = cfg_list(P_alternate_config_directories);
 	for (; alts && *alts; alts++) {
 		normalize_dir(*alts, &item);
 		if (strcmp(buf_str(&item), buf_str(&want)) == 0) {
@@ -170,8 +170,8 @@ static const char *choose_config(const char *wanted, uid_t uid)
 static bool sender_allowed(const char *login, const char *sender)
 {
 	struct buf err = BUF_INIT;
-	int rc = login_sender_allowed(cfg_str("local_login_sender_maps"), login, sender,
-				      cfg_str("myorigin"), &err);
+	int rc = login_sender_allowed(cfg_str(P_local_login_sender_maps), login, sender,
+				      cfg_str(P_myorigin), &err);
 	if (rc < 0)
 		msg_fatal_status(EX_TEMPFAIL, "local_login_sender_maps: %s", buf_str(&err));
 	buf_free(&err);
@@ -222,7 +222,7 @@ static struct qfile_writer *start_file(struct droprec_state *st, uid_t uid, cons
 	if (st->nrcpt == 0 && !extract)
 		msg_fatal_status(EX_USAGE, "no recipients specified");
 
-	buf_printf(&dir, "%s/maildrop", cfg_str("queue_directory"));
+	buf_printf(&dir, "%s/maildrop", cfg_str(P_queue_directory));
 	struct qfile_writer *w = qfile_create_mode(buf_str(&dir), 0644, &err);
 	if (w == NULL)
 		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
@@ -308,8 +308,8 @@ int main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	if (config_load(dir, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
-	log_set_file(cfg_str("maillog_file"));
-	if (cfg_str("maillog_file")[0] == '\0')
+	log_set_file(cfg_str(P_maillog_file));
+	if (cfg_str(P_maillog_file)[0] == '\0')
 		log_set_dest(LOG_TO_STDERR | LOG_TO_SYSLOG);
 	else
 		log_set_dest(LOG_TO_STDERR | LOG_TO_FILE);
@@ -318,7 +318,7 @@ int main(int argc, char **argv)
 	char uidname[32];
 	snprintf(uidname, sizeof(uidname), "#%ld", (long)uid);
 	char *login = xstrdup(pw && pw->pw_name && qfile_field_valid(pw->pw_name) ? pw->pw_name : uidname);
-	int may = submit_user_allowed(cfg_list("authorized_submit_users"), login, &err);
+	int may = submit_user_allowed(cfg_list(P_authorized_submit_users), login, &err);
 	if (may < 0)
 		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
 	if (may == 0 && uid != 0)
@@ -326,7 +326,7 @@ int main(int argc, char **argv)
 				 "(authorized_submit_users)", login, (long)uid);
 
 	struct droprec_state st;
-	droprec_init(&st, (unsigned long long)cfg_int("message_size_limit"));
+	droprec_init(&st, (unsigned long long)cfg_int(P_message_size_limit));
 	struct qfile_writer *w = NULL;
 	struct buf in = BUF_INIT;
 	size_t off = 0;
@@ -398,7 +398,7 @@ int main(int argc, char **argv)
 	msg_info("%s: uid=%ld login=%s from=<%s> nrcpt=%zu size=%llu", id, (long)uid, login,
 		 st.sender_given ? buf_str(&st.sender) : login, st.nrcpt, st.size);
 
-	wake_pickup(cfg_str("queue_directory"));
+	wake_pickup(cfg_str(P_queue_directory));
 	buf_free(&in);
 	buf_free(&err);
 	droprec_free(&st);

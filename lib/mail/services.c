@@ -15,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mail/config.h"
 #include "mail/services.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #define SVC_COLUMNS 7		/* before the command */
@@ -65,6 +67,28 @@ const char *service_param(const struct service *s, const char *name)
 		    && s->argv[i + 1][len] == '=')
 			value = s->argv[i + 1] + len + 1;
 	return value;
+}
+
+unsigned services_warn_unimplemented(const char *file, const struct service_table *t)
+{
+	unsigned n = 0;
+	for (size_t k = 0; k < t->count; k++) {
+		const struct service *s = &t->svc[k];
+		for (int i = 1; i + 1 < s->argc; i++) {
+			if (strcmp(s->argv[i], "-o") != 0)
+				continue;
+			const char *arg = s->argv[i + 1];
+			char *name = xstrndup(arg, strcspn(arg, "="));
+			const struct param_def *p = param_find(name);
+			if (p != NULL && p->unimplemented != NULL) {
+				msg_warn("%s, line %d: service %s sets %s, but Tern does not implement it: %s",
+					 file, s->line, s->name, name, p->unimplemented);
+				n++;
+			}
+			free(name);
+		}
+	}
+	return n;
 }
 
 static void service_clear(struct service *s)

@@ -101,9 +101,9 @@ struct rlist {
 enum { CL_CLIENT, CL_HELO, CL_SENDER, CL_RELAY, CL_RCPT, CL_DATA, CL_EOD, CL_COUNT };
 
 static const char *class_params[CL_COUNT] = {
-	"smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
-	"smtpd_relay_restrictions", "smtpd_recipient_restrictions",
-	"smtpd_data_restrictions", "smtpd_end_of_data_restrictions",
+	P_smtpd_client_restrictions, P_smtpd_helo_restrictions, P_smtpd_sender_restrictions,
+	P_smtpd_relay_restrictions, P_smtpd_recipient_restrictions,
+	P_smtpd_data_restrictions, P_smtpd_end_of_data_restrictions,
 };
 
 struct smtp_policy {
@@ -178,15 +178,15 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 	struct smtp_policy *p = xcalloc(1, sizeof(*p));
 	struct buf nerr = BUF_INIT;
 
-	if (cidr_list_add(&p->mynetworks, cfg_list("mynetworks"), &nerr) > 0) {
+	if (cidr_list_add(&p->mynetworks, cfg_list(P_mynetworks), &nerr) > 0) {
 		buf_printf(err, "mynetworks: %s", buf_str(&nerr));
 		buf_free(&nerr);
 		smtp_policy_free(p);
 		return NULL;
 	}
 	buf_free(&nerr);
-	if (known_param("smtpd_dns_servers")
-	    && smtp_policy_dns_servers(cfg_str("smtpd_dns_servers"), p->dns_servers,
+	if (known_param(P_smtpd_dns_servers)
+	    && smtp_policy_dns_servers(cfg_str(P_smtpd_dns_servers), p->dns_servers,
 			&p->ndns_servers, err) < 0) {
 		smtp_policy_free(p);
 		return NULL;
@@ -196,14 +196,14 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 			smtp_policy_free(p);
 			return NULL;
 		}
-	p->reject_unlisted = !known_param("smtpd_reject_unlisted_recipient")
-			     || cfg_bool("smtpd_reject_unlisted_recipient");
-	p->delay_reject = !known_param("smtpd_delay_reject") || cfg_bool("smtpd_delay_reject");
-	p->reject_unlisted_sender = known_param("smtpd_reject_unlisted_sender")
-				    && cfg_bool("smtpd_reject_unlisted_sender");
-	if (known_param("virtual_alias_maps") && *cfg_str("virtual_alias_maps") != '\0') {
+	p->reject_unlisted = !known_param(P_smtpd_reject_unlisted_recipient)
+			     || cfg_bool(P_smtpd_reject_unlisted_recipient);
+	p->delay_reject = !known_param(P_smtpd_delay_reject) || cfg_bool(P_smtpd_delay_reject);
+	p->reject_unlisted_sender = known_param(P_smtpd_reject_unlisted_sender)
+				    && cfg_bool(P_smtpd_reject_unlisted_sender);
+	if (known_param(P_virtual_alias_maps) && *cfg_str(P_virtual_alias_maps) != '\0') {
 		struct buf merr = BUF_INIT;
-		p->virtual_maps = maplist_open(cfg_str("virtual_alias_maps"), 0, &merr);
+		p->virtual_maps = maplist_open(cfg_str(P_virtual_alias_maps), 0, &merr);
 		if (p->virtual_maps == NULL) {
 			buf_printf(err, "virtual_alias_maps: %s", buf_str(&merr));
 			buf_free(&merr);
