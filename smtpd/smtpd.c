@@ -124,6 +124,7 @@ static void settings(void)
 	smtpd.conn_rate_limit = (unsigned)cfg_int(P_smtpd_client_connection_rate_limit);
 	smtpd.msg_rate_limit = (unsigned)cfg_int(P_smtpd_client_message_rate_limit);
 	smtpd.rcpt_rate_limit = (unsigned)cfg_int(P_smtpd_client_recipient_rate_limit);
+	smtpd.auth_rate_limit = (unsigned)cfg_int(P_smtpd_client_auth_rate_limit);
 	smtpd.rate_window_ms = (unsigned)cfg_int(P_anvil_rate_time_unit) * 1000;
 	smtpd.commit_threads = (unsigned)cfg_int(P_smtpd_commit_threads);
 	qfile_set_shared_sync(cfg_bool(P_smtpd_commit_syncfs));

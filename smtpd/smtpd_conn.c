@@ -173,6 +173,13 @@ static enum smtp_verdict cb_rate(void *ctx, const struct smtp_session_info *si, 
 	return smtpd_anvil_message(c->client, reply) == 0 ? SMTP_ACCEPT : SMTP_REJECT;
 }
 
+static enum smtp_verdict cb_auth_rate(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	struct conn *c = ctx;
+	(void)si;
+	return smtpd_anvil_auth(c->client, reply) == 0 ? SMTP_ACCEPT : SMTP_REJECT;
+}
+
 static enum smtp_verdict cb_rcpt(void *ctx, const struct smtp_session_info *si, const char *rcpt,
 		struct buf *reply)
 {
@@ -258,6 +265,7 @@ static const struct smtp_engine_ops ops = {
 	.check_data = cb_data,
 	.check_rcpt = cb_rcpt,
 	.check_rate = cb_rate,
+	.check_auth_rate = cb_auth_rate,
 	.vrfy = cb_vrfy,
 	.msg_open = cb_open,
 	.msg_write = cb_write,
