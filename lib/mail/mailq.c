@@ -80,19 +80,19 @@ int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err)
 
 		buf_printf(&dir, "%s/%s", queue_dir, *qn);
 		dp = opendir(buf_str(&dir));
-		/*
-		 * maildrop/ (mode 1730) is listable by root and mail_owner only;
-		 * anyone else who reads the queue directly still gets the rest.
-		 */
-		if (dp == NULL && strcmp(*qn, "maildrop") == 0 && errno == EACCES)
-			errno = ENOENT;
 		if (dp == NULL) {
-			if (errno != ENOENT)
-				buf_printf(err, "%s: %s", buf_str(&dir), strerror(errno));
+			int e = errno;
+
+			/*
+			 * A missing directory is an empty queue. maildrop/ (mode
+			 * 1730) is listable by root and mail_owner only: should
+			 * its owner be wrong, the rest of the listing still counts.
+			 */
 			buf_free(&dir);
-			if (errno != ENOENT)
-				return -1;
-			continue;
+			if (e == ENOENT || (e == EACCES && strcmp(*qn, "maildrop") == 0))
+				continue;
+			buf_printf(err, "%s/%s: %s", queue_dir, *qn, strerror(e));
+			return -1;
 		}
 		opened++;
 		while ((de = readdir(dp)) != NULL) {
