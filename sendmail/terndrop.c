@@ -14,7 +14,8 @@
  *	pickup also scans). With -r it then prints the maildrop file's id
  *	on standard output (sendmail -bs uses it in its 250 reply). Errors are one line on standard error and a
  *	sysexits.h status: 64 usage, 65 bad input or message too big, 75
- *	temporary failure (disk full, I/O error), 77 sender refused or
+ *	temporary failure (disk full, less free space than queue_minfree,
+ *	I/O error), 77 sender refused or
  *	configuration directory not allowed, 78 bad configuration.
  *
  * SECURITY
@@ -33,7 +34,7 @@
  *	queue of their choosing.
  *
  * CONFIGURATION PARAMETERS
- *	queue_directory, message_size_limit, local_login_sender_maps,
+ *	queue_directory, queue_minfree, message_size_limit, local_login_sender_maps,
  *	authorized_submit_users,
  *	alternate_config_directories, myorigin, maillog_file.
  *
@@ -60,6 +61,7 @@
 #include "mail/droprec.h"
 #include "mail/login_sender.h"
 #include "mail/qfile.h"
+#include "mail/qspace.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -199,6 +201,23 @@ static void wake_pickup(const char *queue_dir)
 	close(fd);
 }
 
+/*
+ * queue_minfree: too little room in the queue file system is a
+ * temporary failure (75) before a byte is written. Only queue_minfree
+ * counts here, not smtpd's 1.5 x message_size_limit: local mail that
+ * fits is not refused for a limit meant for strangers' mail.
+ */
+static void check_space(void)
+{
+	unsigned long long minfree = (unsigned long long)cfg_int(P_queue_minfree);
+	struct buf why = BUF_INIT;
+	if (minfree == 0)
+		return;
+	if (qspace_check(cfg_str(P_queue_directory), minfree, 0, &why) == 0)
+		msg_fatal_status(EX_TEMPFAIL, "%s: mail not queued, try again later", buf_str(&why));
+	buf_free(&why);
+}
+
 static void usage(void)
 {
 	msg_fatal_status(EX_USAGE, "usage: terndrop [-r] [-C config_dir] (reads sendmail's record stream)");
@@ -324,6 +343,7 @@ int main(int argc, char **argv)
 	if (may == 0 && uid != 0)
 		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to submit mail "
 				 "(authorized_submit_users)", login, (long)uid);
+	check_space();
 
 	struct droprec_state st;
 	droprec_init(&st, (unsigned long long)cfg_int(P_message_size_limit));

@@ -127,6 +127,9 @@ static void settings(void)
 	smtpd.auth_rate_limit = (unsigned)cfg_int(P_smtpd_client_auth_rate_limit);
 	smtpd.rate_window_ms = (unsigned)cfg_int(P_anvil_rate_time_unit) * 1000;
 	smtpd.commit_threads = (unsigned)cfg_int(P_smtpd_commit_threads);
+	smtpd.queue_dir = xstrdup(cfg_str(P_queue_directory));
+	smtpd.queue_minfree = (unsigned long long)cfg_int(P_queue_minfree);
+	smtpd.message_size_limit = (unsigned long long)cfg_int(P_message_size_limit);
 	qfile_set_shared_sync(cfg_bool(P_smtpd_commit_syncfs));
 	qrecycle_configure();
 	if (cidr_list_add(&smtpd.limit_exceptions, cfg_list(P_smtpd_client_event_limit_exceptions), &err) > 0)

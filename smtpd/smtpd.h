@@ -36,6 +36,9 @@ struct smtpd_settings {
 	unsigned rcpt_rate_limit;
 	unsigned auth_rate_limit;		/* smtpd_client_auth_rate_limit */
 	unsigned rate_window_ms;		/* anvil_rate_time_unit */
+	char *queue_dir;			/* queue_directory: its free space decides MAIL */
+	unsigned long long queue_minfree;	/* queue_minfree */
+	unsigned long long message_size_limit;	/* for the 1.5 x rule */
 	struct cidr_list limit_exceptions;	/* smtpd_client_event_limit_exceptions */
 	unsigned commit_threads;		/* smtpd_commit_threads (Tern) */
 	unsigned sasl_threads;			/* smtpd_sasl_threads (Tern) */
