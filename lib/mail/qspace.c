@@ -20,8 +20,8 @@ bool qspace_enough(unsigned long long avail, unsigned long long minfree,
 {
 	if (avail <= minfree)
 		return false;
-	/* limit * 1.5 >= avail, without overflow: limit >= avail * 2 / 3. */
-	if (size_limit > 0 && size_limit >= avail / 3 * 2 + (avail % 3) * 2 / 3)
+	/* limit * 1.5 >= avail, without overflow: limit >= ceil(avail * 2 / 3). */
+	if (size_limit > 0 && size_limit >= avail / 3 * 2 + ((avail % 3) * 2 + 2) / 3)
 		return false;
 	return true;
 }
