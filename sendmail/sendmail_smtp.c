@@ -5,7 +5,9 @@
  * Part of the sendmail program; runs with the caller's privileges. Each
  * message is handed to terndrop exactly as -bm does (sendmail_submit.c
  * builds the same records), so the 250 after DATA means the message is
- * durable in maildrop/. No relay checks apply: the caller could run
+ * durable in maildrop/. MAIL FROM gets 452 4.3.1 while the queue file
+ * system has no more than queue_minfree bytes free (lib/mail/qspace.h),
+ * as in smtpd. No relay checks apply: the caller could run
  * sendmail -bm just as well.
  */
 #include "compat.h"
