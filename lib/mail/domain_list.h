@@ -18,7 +18,7 @@
  *	type:name	d found in the table, else each parent domain of d
  *			(a.b.example.com: b.example.com, example.com, com)
  *
- *	struct domain_list *l = domain_list_open(cfg_str("relay_domains"), &err);
+ *	struct domain_list *l = domain_list_open(cfg_str(P_relay_domains), &err);
  *	int rc = domain_list_match(l, "mx.example.com");	// 1, 0, or -1
  */
 #ifndef TERN_MAIL_DOMAIN_LIST_H
