@@ -34,6 +34,10 @@
 #ifndef TERN_COMMAND_DIR
 #define TERN_COMMAND_DIR "/usr/sbin"
 #endif
+/* mailq and newaliases are installed in bindir (make install's links). */
+#ifndef TERN_BIN_DIR
+#define TERN_BIN_DIR "/usr/bin"
+#endif
 #ifndef TERN_USER
 #define TERN_USER "tern"
 #endif
@@ -194,7 +198,7 @@ const struct param_def param_table[] = {
 	    "A file that log lines are appended to instead of being sent to syslog; empty means syslog."),
 	STRC("mailq_format", "sendmail", "sendmail postfix",
 	     "Tern only: the layout mailq prints, sendmail's or Postfix's."),
-	STR("mailq_path", TERN_COMMAND_DIR "/mailq",
+	STR("mailq_path", TERN_BIN_DIR "/mailq",
 	    "Where the mailq command is installed."),
 	TIME("max_idle", "100s", 's', 1, 100 * DAY,
 	     "How long an idle daemon process waits for work before it exits."),
@@ -246,7 +250,7 @@ const struct param_def param_table[] = {
 	     "The trusted clients allowed to relay (Tern's default is only the loopback addresses, whatever the host's interfaces)."),
 	STR("myorigin", "$myhostname",
 	    "The domain that locally submitted mail appears to come from."),
-	STR("newaliases_path", TERN_COMMAND_DIR "/newaliases",
+	STR("newaliases_path", TERN_BIN_DIR "/newaliases",
 	    "Where the newaliases command is installed."),
 	LIST("non_smtpd_milters", "",
 	     "Milters applied to mail that does not arrive over SMTP (sendmail, terndrop)."),
