@@ -31,7 +31,10 @@
  *	directory (-C or TERN_CONFIG_DIR) is honoured for an unprivileged
  *	caller only when the default main.cf lists it in
  *	alternate_config_directories, so no user can point terndrop at a
- *	queue of their choosing.
+ *	queue of their choosing. A terndrop that is not set-group-ID (the
+ *	build tree's stage/terndrop) accepts any directory but can write
+ *	only where the caller may; for anyone but root and the queue's
+ *	owner it says so before it reads the message (exit 75).
  *
  * CONFIGURATION PARAMETERS
  *	queue_directory, queue_minfree, message_size_limit, local_login_sender_maps,
@@ -218,6 +221,28 @@ static void check_space(void)
 	buf_free(&why);
 }
 
+/*
+ * Without its set-group-ID bit (the build tree's copy, or a copy that
+ * lost it) terndrop writes to maildrop/ only as root or as the owner of
+ * the queue. Anyone else is told so plainly, before any input is read,
+ * instead of with the permission error of the first write.
+ */
+static void check_privilege(uid_t uid)
+{
+	struct buf dir = BUF_INIT;
+	if (uid == 0 || getegid() != getgid() || geteuid() != getuid())
+		return;
+	buf_printf(&dir, "%s/maildrop", cfg_str(P_queue_directory));
+	if (access(buf_str(&dir), W_OK | X_OK) == 0 || (errno != EACCES && errno != EPERM)) {
+		buf_free(&dir);
+		return;
+	}
+	msg_fatal_status(EX_TEMPFAIL, "%s/terndrop is not set-gid %s, and uid %ld may not write to %s; "
+			 "install Tern (make install) or run as root or as the instance owner %s",
+			 cfg_str(P_command_directory), cfg_str(P_setgid_group), (long)uid, buf_str(&dir),
+			 cfg_str(P_mail_owner));
+}
+
 static void usage(void)
 {
 	msg_fatal_status(EX_USAGE, "usage: terndrop [-r] [-C config_dir] (reads sendmail's record stream)");
@@ -344,6 +369,8 @@ int main(int argc, char **argv)
 		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to submit mail "
 				 "(authorized_submit_users)", login, (long)uid);
 	check_space();
+
+	check_privilege(uid);
 
 	struct droprec_state st;
 	droprec_init(&st, (unsigned long long)cfg_int(P_message_size_limit));

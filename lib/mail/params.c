@@ -34,6 +34,10 @@
 #ifndef TERN_COMMAND_DIR
 #define TERN_COMMAND_DIR "/usr/sbin"
 #endif
+/* mailq and newaliases are installed in bindir (make install's links). */
+#ifndef TERN_BIN_DIR
+#define TERN_BIN_DIR "/usr/bin"
+#endif
 #ifndef TERN_USER
 #define TERN_USER "tern"
 #endif
@@ -215,7 +219,7 @@ const struct param_def param_table[] = {
 	    "A file that log lines are appended to instead of being sent to syslog; empty means syslog."),
 	STRC("mailq_format", "sendmail", "sendmail postfix",
 	     "Tern only: the layout mailq prints, sendmail's or Postfix's."),
-	STR("mailq_path", TERN_COMMAND_DIR "/mailq",
+	STR("mailq_path", TERN_BIN_DIR "/mailq",
 	    "Where the mailq command is installed.",
 	    NOT_IMPLEMENTED("it has no effect")),
 	TIME("max_idle", "100s", 's', 1, 100 * DAY,
@@ -282,7 +286,7 @@ const struct param_def param_table[] = {
 	     "The trusted clients allowed to relay (Tern's default is only the loopback addresses, whatever the host's interfaces)."),
 	STR("myorigin", "$myhostname",
 	    "The domain that locally submitted mail appears to come from."),
-	STR("newaliases_path", TERN_COMMAND_DIR "/newaliases",
+	STR("newaliases_path", TERN_BIN_DIR "/newaliases",
 	    "Where the newaliases command is installed.",
 	    NOT_IMPLEMENTED("it has no effect")),
 	LIST("non_smtpd_milters", "",
