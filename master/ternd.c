@@ -92,9 +92,14 @@ static int read_config(struct master *m, struct service_table *t, struct buf *er
 	char path[4096];
 	if (config_load(m->config_dir, false, err) < 0)
 		return -1;
-	log_set_file(cfg_str("maillog_file"));
+	log_set_file(cfg_str(P_maillog_file));
 	snprintf(path, sizeof(path), "%s/master.cf", m->config_dir);
-	return services_load(path, t, err);
+	if (services_load(path, t, err) < 0)
+		return -1;
+	/* Loud at every start and reload: a setting that does nothing. */
+	config_warn_unimplemented();
+	services_warn_unimplemented(path, t);
+	return 0;
 }
 
 /* A parameter as the service sees it: its own -o, else main.cf. */
@@ -109,8 +114,8 @@ static const char *service_value(const struct service *s, const char *name)
 /* A certificate is configured for S, in main.cf or by its own -o (either form). */
 static bool has_certificate(const struct service *s)
 {
-	const char *chain = service_value(s, "smtpd_tls_chain_files");
-	return *service_value(s, "smtpd_tls_cert_file") != '\0' || chain[strspn(chain, ", \t")] != '\0';
+	const char *chain = service_value(s, P_smtpd_tls_chain_files);
+	return *service_value(s, P_smtpd_tls_cert_file) != '\0' || chain[strspn(chain, ", \t")] != '\0';
 }
 
 /* Decide which services run, and bind their sockets. */
@@ -127,7 +132,7 @@ static int build_runs(struct master *m, bool fatal_bind)
 		r->svc = s;
 		r->slots = xcalloc((size_t)s->procs + 1, sizeof(*r->slots));
 		r->path = s->argv[0][0] == '/' ? xstrdup(s->argv[0])
-			: xasprintf("%s/%s", cfg_str("daemon_directory"), s->argv[0]);
+			: xasprintf("%s/%s", cfg_str(P_daemon_directory), s->argv[0]);
 		if (s->procs == 0) {
 			r->off = true;
 			r->why = xstrdup("procs is 0");
@@ -415,7 +420,7 @@ static void write_status(struct master *m)
 static void check_user(struct master *m)
 {
 	struct buf err = BUF_INIT;
-	const char *owner = cfg_str("mail_owner");
+	const char *owner = cfg_str(P_mail_owner);
 	if (priv_lookup(owner, &m->owner_uid, &m->owner_gid, &err) < 0)
 		msg_fatal_status(EX_CONFIG, "mail_owner: %s", buf_str(&err));
 	m->root = geteuid() == 0;
@@ -428,8 +433,8 @@ static void make_queue_dirs(void)
 {
 	struct buf report = BUF_INIT;
 	struct qdir_ids ids;
-	if (qdirs_ids(cfg_str("mail_owner"), cfg_str("setgid_group"), &ids, &report) < 0 ||
-	    qdirs_setup(cfg_str("queue_directory"), &ids, QDIRS_CREATE, &report) < 0)
+	if (qdirs_ids(cfg_str(P_mail_owner), cfg_str(P_setgid_group), &ids, &report) < 0 ||
+	    qdirs_setup(cfg_str(P_queue_directory), &ids, QDIRS_CREATE, &report) < 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&report));
 	if (report.len)
 		msg_warn("queue directory: %s", buf_str(&report));
@@ -443,7 +448,7 @@ static void make_queue_dirs(void)
  */
 static void prepare_maillog(struct master *m)
 {
-	const char *path = cfg_str("maillog_file");
+	const char *path = cfg_str(P_maillog_file);
 	if (!m->root || *path == '\0')
 		return;
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
@@ -607,8 +612,8 @@ int main(int argc, char **argv)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
 	check_user(&M);
 	prepare_maillog(&M);
-	if (chdir(cfg_str("queue_directory")) < 0)
-		msg_fatal_status(EX_CONFIG, "queue_directory %s: %m", cfg_str("queue_directory"));
+	if (chdir(cfg_str(P_queue_directory)) < 0)
+		msg_fatal_status(EX_CONFIG, "queue_directory %s: %m", cfg_str(P_queue_directory));
 	make_queue_dirs();
 
 	if (!M.foreground)
@@ -619,7 +624,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (build_runs(&M, true) < 0)
 		msg_fatal_status(EX_UNAVAILABLE, "cannot bind the listening sockets");
-	msg_info("daemon started -- version %s, configuration %s", TERN_VERSION, M.config_dir);
+	msg_info("daemon started -- version %s, configuration %s", cfg_str(P_mail_version), M.config_dir);
 	write_status(&M);
 	write_generation(0);
 	/*

@@ -194,7 +194,7 @@ static int inet_addr(void *ctx, const char *host, int family, bool optional, boo
 static int setup_inet(struct master *m, struct run *r)
 {
 	struct inet_ctx c = { m, r };
-	int rc = service_inet_each(r->svc, cfg_list("inet_protocols"), cfg_list("inet_interfaces"),
+	int rc = service_inet_each(r->svc, cfg_list(P_inet_protocols), cfg_list(P_inet_interfaces),
 				   inet_addr, &c);
 	if (rc == -2)
 		listen_fail(m, r, "inet_protocols names no protocol");
@@ -226,7 +226,7 @@ static int setup_unix(struct master *m, struct run *r)
 	char key[sizeof(sun.sun_path) + 8];
 	struct listener *l;
 
-	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s/%s", cfg_str("queue_directory"),
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s/%s", cfg_str(P_queue_directory),
 			 pub ? "public" : "private", r->svc->name);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
 		listen_fail(m, r, "socket path too long");

@@ -71,8 +71,8 @@ static void place_fds(const struct run *r)
  * smtpd_tls_key_file and smtpd_tls_chain_files, or the service's own
  * "-o name=value". Absolute paths of regular files only.
  */
-static const char *const tls_params[] = { "smtpd_tls_cert_file", "smtpd_tls_key_file",
-	"smtpd_tls_chain_files" };
+static const char *const tls_params[] = { P_smtpd_tls_cert_file, P_smtpd_tls_key_file,
+	P_smtpd_tls_chain_files };
 
 static void open_file(const char *path, struct buf *env, int *n)
 {

@@ -28,7 +28,7 @@
 
 #define FILE_MAX	(1024 * 1024)
 
-static struct param_maps aliases = PARAM_MAPS_INIT("alias_maps");
+static struct param_maps aliases = PARAM_MAPS_INIT(P_alias_maps);
 
 static int cb_alias(void *ctx, const char *name, struct buf *value)
 {
@@ -77,10 +77,10 @@ static const char *var(const char *name, size_t len, const struct ident *id, con
 		return id->user;
 	if (len == 9 && strncmp(name, "extension", 9) == 0)
 		return ext;
-	if (len == 19 && strncmp(name, "recipient_delimiter", 19) == 0)
+	if (len == 19 && strncmp(name, P_recipient_delimiter, 19) == 0)
 		return *ext ? delim : "";
 	if (len == 6 && strncmp(name, "domain", 6) == 0)
-		return cfg_str("myhostname");
+		return cfg_str(P_myhostname);
 	return "";
 }
 
@@ -122,7 +122,7 @@ static void expand_path(const char *tmpl, const struct ident *id, const char *ex
 
 static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *value)
 {
-	const char *delims = cfg_str("recipient_delimiter");
+	const char *delims = cfg_str(P_recipient_delimiter);
 	char delim[2] = {delims[0], '\0'};
 	struct ident id;
 	struct buf path = BUF_INIT;
@@ -131,9 +131,9 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 	int found = 0;
 
 	(void)ctx;
-	if (*cfg_str("local_maildir_base") != '\0' || ident_of_user(user, &id) < 0)
+	if (*cfg_str(P_local_maildir_base) != '\0' || ident_of_user(user, &id) < 0)
 		return 0;	/* no account, no .forward */
-	n = alias_split(cfg_raw("forward_path"), &items);
+	n = alias_split(cfg_raw(P_forward_path), &items);
 	for (size_t i = 0; i < n && found == 0; i++) {
 		buf_reset(&path);
 		expand_path(items[i], &id, ext, delim, &path);
@@ -208,8 +208,8 @@ int local_expand(const struct lrcpt *rc, struct dest_list *out, struct buf *err)
 		.forward = cb_forward,
 		.include = cb_include,
 		.local = cb_local,
-		.allow_commands = sources("allow_mail_to_commands"),
-		.allow_files = sources("allow_mail_to_files"),
+		.allow_commands = sources(P_allow_mail_to_commands),
+		.allow_files = sources(P_allow_mail_to_files),
 	};
 	struct buf full = BUF_INIT;
 	const char *at = strrchr(rc->address, '@');

@@ -51,11 +51,11 @@ void ident_self(struct ident *id)
 	struct passwd *pw;
 
 	if (local_is_root()) {
-		if ((pw = getpwnam(cfg_str("mail_owner"))) != NULL) {
+		if ((pw = getpwnam(cfg_str(P_mail_owner))) != NULL) {
 			from_pw(pw, id);
 			return;
 		}
-		msg_warn("mail_owner %s: no such user; using default_privs", cfg_str("mail_owner"));
+		msg_warn("mail_owner %s: no such user; using default_privs", cfg_str(P_mail_owner));
 		ident_default_privs(id);
 		return;
 	}
@@ -72,7 +72,7 @@ void ident_self(struct ident *id)
 
 void ident_default_privs(struct ident *id)
 {
-	struct passwd *pw = getpwnam(cfg_str("default_privs"));
+	struct passwd *pw = getpwnam(cfg_str(P_default_privs));
 
 	if (!local_is_root()) {
 		ident_self(id);
@@ -113,7 +113,7 @@ int ident_of_file_owner(const char *path, struct ident *id)
 
 void ident_alias_owner(struct ident *id)
 {
-	char **maps = cfg_list("alias_maps");
+	char **maps = cfg_list(P_alias_maps);
 	char path[4096];
 
 	if (!local_is_root() || maps == NULL || maps[0] == NULL) {

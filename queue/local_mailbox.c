@@ -238,8 +238,8 @@ struct mbox_job {
 static int fcntl_lock(int fd)
 {
 	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	long attempts = (long)cfg_int("deliver_lock_attempts");
-	long delay = (long)cfg_int("deliver_lock_delay");
+	long attempts = (long)cfg_int(P_deliver_lock_attempts);
+	long delay = (long)cfg_int(P_deliver_lock_delay);
 
 	for (long i = 0; i < (attempts > 0 ? attempts : 1); i++) {
 		if (fcntl(fd, F_SETLK, &fl) == 0)
@@ -254,7 +254,7 @@ static int fcntl_lock(int fd)
 
 static bool lock_method(const char *name)
 {
-	for (char **w = cfg_list("mailbox_delivery_lock"); w && *w; w++)
+	for (char **w = cfg_list(P_mailbox_delivery_lock); w && *w; w++)
 		if (strcmp(*w, name) == 0)
 			return true;
 	return false;
@@ -264,7 +264,7 @@ static void mbox_append(void *arg, struct lresult_text *res)
 {
 	struct mbox_job *j = arg;
 	struct buf text = BUF_INIT;
-	long long limit = cfg_int("mailbox_size_limit");
+	long long limit = cfg_int(P_mailbox_size_limit);
 	struct stat st;
 	/*
 	 * O_NONBLOCK: a FIFO (or a file under a lease) put where the mailbox
@@ -338,9 +338,9 @@ out:
 /* A dot-lock PATH.lock; 1 taken, 0 not wanted or impossible to create here, -1 busy. */
 static int dotlock_take(const char *path, struct buf *lock)
 {
-	long attempts = (long)cfg_int("deliver_lock_attempts");
-	long delay = (long)cfg_int("deliver_lock_delay");
-	long long stale = cfg_int("stale_lock_time");
+	long attempts = (long)cfg_int(P_deliver_lock_attempts);
+	long delay = (long)cfg_int(P_deliver_lock_delay);
+	long long stale = cfg_int(P_stale_lock_time);
 
 	buf_reset(lock);
 	buf_printf(lock, "%s.lock", path);
@@ -396,7 +396,7 @@ static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const cha
     const struct ident *id, bool in_spool, const char *what, struct lresult_text *res)
 {
 	struct mbox_job j = {.m = m, .rc = rc, .path = path, .what = what, .create = !in_spool,
-			     .check_owner = cfg_bool("strict_mailbox_ownership")};
+			     .check_owner = cfg_bool(P_strict_mailbox_ownership)};
 	struct buf lock = BUF_INIT;
 	int locked = 0;
 
@@ -459,7 +459,7 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	struct maildir_job *j = arg;
 	struct buf base = BUF_INIT, text = BUF_INIT, host = BUF_INIT;
 	static unsigned counter;
-	long long limit = cfg_int("mailbox_size_limit");
+	long long limit = cfg_int(P_mailbox_size_limit);
 	struct timeval tv;
 	struct stat st;
 	int fd = -1;
@@ -487,7 +487,7 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	mkdir_ok(buf_str(&text));
 	buf_reset(&text);
 	/* Unique name: time, microseconds, pid, counter, host ('/' and ':' escaped). */
-	for (const char *h = cfg_str("myhostname"); *h; h++) {
+	for (const char *h = cfg_str(P_myhostname); *h; h++) {
 		if (*h == '/')
 			buf_adds(&host, "\\057");
 		else if (*h == ':')
@@ -572,7 +572,7 @@ static bool safe_name(const char *s)
 void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *user,
     struct lresult_text *res)
 {
-	const char *base = cfg_str("local_maildir_base");
+	const char *base = cfg_str(P_local_maildir_base);
 	struct ident id;
 	struct buf path = BUF_INIT;
 
@@ -587,8 +587,8 @@ void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *u
 	} else if (ident_of_user(user, &id) < 0) {
 		lres_set(res, LRESULT_BOUNCE, "5.1.1", "unknown user: \"%s\"", user);
 	} else {
-		const char *home_mailbox = cfg_str("home_mailbox");
-		const char *spool = cfg_str("mail_spool_directory");
+		const char *home_mailbox = cfg_str(P_home_mailbox);
+		const char *spool = cfg_str(P_mail_spool_directory);
 		size_t hl = strlen(home_mailbox), sl = strlen(spool);
 
 		if (hl > 0) {

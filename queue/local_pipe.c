@@ -70,7 +70,7 @@ static void setenv_safe(const char *name, const char *value)
 
 static void child_env(const struct pipe_job *j)
 {
-	char **names = cfg_list("export_environment");
+	char **names = cfg_list(P_export_environment);
 	size_t n = 0;
 	char **keep;
 	const char *at;
@@ -120,7 +120,7 @@ static bool needs_shell(const char *cmd)
 
 static void exec_command(const struct pipe_job *j)
 {
-	const char *shell = cfg_str("local_command_shell");
+	const char *shell = cfg_str(P_local_command_shell);
 
 	if (*shell != '\0') {
 		execl(shell, shell, "-c", j->command, (char *)NULL);
@@ -147,7 +147,7 @@ static void pipe_run(void *arg, struct lresult_text *res)
 	struct buf in = BUF_INIT, out = BUF_INIT;
 	int pin[2], pout[2], status = 0;
 	size_t sent = 0;
-	long long limit = cfg_int("command_time_limit");
+	long long limit = cfg_int(P_command_time_limit);
 	time_t deadline = time(NULL) + (time_t)(limit > 0 ? limit : 1000);
 	int timed_out = 0;
 	pid_t pid;

@@ -107,7 +107,7 @@ static int owner_notice(const struct lmsg *m, const struct lrcpt *rc, const stru
 	struct bounce_rcpt br = {.address = rc->address, .orcpt = rc->orcpt, .status = r->dsn,
 				 .diag = buf_str(&r->text)};
 	struct bounce_msg bm = {
-		.kind = BOUNCE_FAILED, .reporting_mta = cfg_str("myhostname"),
+		.kind = BOUNCE_FAILED, .reporting_mta = cfg_str(P_myhostname),
 		.queue_id = m->queue_id, .sender = m->sender, .arrival = m->arrival,
 		.now = time(NULL), .message = m->content, .message_len = m->content_len,
 		.rcpts = &br, .nrcpt = 1,
@@ -115,8 +115,8 @@ static int owner_notice(const struct lmsg *m, const struct lrcpt *rc, const stru
 	struct buf from = BUF_INIT, boundary = BUF_INIT;
 
 	buf_printf(&owner, "%s@%s", d->owner, rc->domain);
-	buf_printf(&from, "MAILER-DAEMON@%s", cfg_str("myhostname"));
-	buf_printf(&boundary, "%s.%ld.owner/%s", m->queue_id, (long)bm.now, cfg_str("myhostname"));
+	buf_printf(&from, "MAILER-DAEMON@%s", cfg_str(P_myhostname));
+	buf_printf(&boundary, "%s.%ld.owner/%s", m->queue_id, (long)bm.now, cfg_str(P_myhostname));
 	bm.to = buf_str(&owner);
 	bm.from = buf_str(&from);
 	bm.boundary = buf_str(&boundary);
@@ -176,7 +176,7 @@ static void deliver_recipient(const struct lmsg *m, const struct lrcpt *rc, stru
 		case DEST_REMOTE:
 			remote = xreallocarray(remote, nremote + 1, sizeof(char *));
 			remote[nremote++] = d->target;
-			if (d->owner != NULL && cfg_bool("owner_request_special")) {
+			if (d->owner != NULL && cfg_bool(P_owner_request_special)) {
 				/* Mail to a list with an owner travels with the owner as sender. */
 				static char owner_sender[600];
 				snprintf(owner_sender, sizeof(owner_sender), "%s@%s", d->owner, rc->domain);

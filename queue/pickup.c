@@ -78,7 +78,7 @@ static bool trusted(uid_t uid, const char *login)
 	if (uid == 0 || strcmp(login, "root") == 0 || strcmp(login, "daemon") == 0 ||
 	    strcmp(login, "uucp") == 0)
 		return true;
-	for (char **t = cfg_list("trusted_users"); t && *t; t++)
+	for (char **t = cfg_list(P_trusted_users); t && *t; t++)
 		if (strcmp(*t, login) == 0)
 			return true;
 	return false;
@@ -88,7 +88,7 @@ static bool trusted(uid_t uid, const char *login)
 static bool own_address(const char *sender, const char *login)
 {
 	struct buf q = BUF_INIT;
-	buf_printf(&q, "%s@%s", login, cfg_str("myorigin"));
+	buf_printf(&q, "%s@%s", login, cfg_str(P_myorigin));
 	bool own = strcasecmp(sender, login) == 0 || strcasecmp(sender, buf_str(&q)) == 0;
 	buf_free(&q);
 	return own;
@@ -136,7 +136,7 @@ static int bounce_refused(struct qfile *q, const char *reason)
 	}
 	const char *ret = qfile_attr(q, "dsn_ret");
 	/* A message refused for its size comes back as headers only, or it would be refused again. */
-	unsigned long long limit = (unsigned long long)cfg_int("message_size_limit");
+	unsigned long long limit = (unsigned long long)cfg_int(P_message_size_limit);
 	bool full = (ret == NULL || strcmp(ret, "HDRS") != 0) && (limit == 0 || text.len < limit / 2);
 	if (!full) {
 		/* Only the header block, however the body starts. */
@@ -158,14 +158,14 @@ static int bounce_refused(struct qfile *q, const char *reason)
 		.ret_full = full,
 		.message = text.data ? text.data : "",
 		.message_len = text.len,
-		.size_limit = (size_t)cfg_int("bounce_size_limit"),
+		.size_limit = (size_t)cfg_int(P_bounce_size_limit),
 		.rcpts = rcpts,
 		.nrcpt = nr,
 	};
 	/* An unqualified sender is the local user's address. */
 	struct buf to = BUF_INIT;
 	if (*m.sender != '\0' && strchr(m.sender, '@') == NULL) {
-		buf_printf(&to, "%s@%s", m.sender, cfg_str("myorigin"));
+		buf_printf(&to, "%s@%s", m.sender, cfg_str(P_myorigin));
 		m.to = buf_str(&to);
 	}
 	char id[QF_ID_MAX];
@@ -236,8 +236,8 @@ static int pickup_file(const char *name)
 	const char *given = qfile_attr(q, "sender_given");
 	bool sender_given = given && strcmp(given, "yes") == 0;
 	if (sender_given && strcmp(sender, login) != 0) {
-		int ok = login_sender_allowed(cfg_str("local_login_sender_maps"), login, sender,
-					      cfg_str("myorigin"), &err);
+		int ok = login_sender_allowed(cfg_str(P_local_login_sender_maps), login, sender,
+					      cfg_str(P_myorigin), &err);
 		if (ok < 0) {
 			msg_warn("%s: %s", name, buf_str(&err));
 			rc = -1;
@@ -271,7 +271,7 @@ static int pickup_file(const char *name)
 	struct buf warn = BUF_INIT;
 	if (sender_given && !trusted(st.st_uid, login) && !own_address(sender, login))
 		buf_printf(&warn, "X-Authentication-Warning: %s: %s set sender to %s%s%s using -f\n",
-			   cfg_str("myhostname"), login, *sender ? "" : "<", *sender ? sender : "", *sender ? "" : ">");
+			   cfg_str(P_myhostname), login, *sender ? "" : "<", *sender ? sender : "", *sender ? "" : ">");
 	char chunk[65536];
 	ssize_t n;
 	bool first = true;
@@ -412,7 +412,7 @@ int main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	if (config_load(dir, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
-	log_set_file(cfg_str("maillog_file"));
+	log_set_file(cfg_str(P_maillog_file));
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
 #endif
@@ -420,7 +420,7 @@ int main(int argc, char **argv)
 		msg_fatal_status(EX_USAGE, "bad TERN_QFILE_FAULT");
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
-	queue_dir = cfg_str("queue_directory");
+	queue_dir = cfg_str(P_queue_directory);
 	qrecycle_configure();
 	while (!stop) {
 		scan();

@@ -96,8 +96,8 @@ static int npublic;
 
 time_t qmgr_backoff(time_t age)
 {
-	time_t lo = (time_t)cfg_int("minimal_backoff_time");
-	time_t hi = (time_t)cfg_int("maximal_backoff_time");
+	time_t lo = (time_t)cfg_int(P_minimal_backoff_time);
+	time_t hi = (time_t)cfg_int(P_maximal_backoff_time);
 
 	if (hi < lo)
 		hi = lo;
@@ -292,7 +292,7 @@ static void serve_public(int c)
 			mailq_list_init(&l);
 			if (mailq_scan(".", &l, &err) == 0)
 				mailq_format(style < 0 ? MAILQ_SENDMAIL : (enum mailq_style)style,
-				    cfg_str("queue_directory"), &l, &out);
+				    cfg_str(P_queue_directory), &l, &out);
 			while (done < out.len) {
 				ssize_t w = write(c, out.data + done, out.len - done);
 				if (w <= 0)
@@ -374,8 +374,8 @@ int main(int argc, char **argv)
 		int own[1 + DAEMON_MAX_LISTEN];
 		for (int i = 0; i < npfd; i++)
 			own[i] = pfd[i].fd;
-		qmgr_pool_init((int)cfg_int("default_process_limit"), (unsigned)cfg_int("max_use"),
-		    (time_t)cfg_int("max_idle"), own, npfd);
+		qmgr_pool_init((int)cfg_int(P_default_process_limit), (unsigned)cfg_int(P_max_use),
+		    (time_t)cfg_int(P_max_idle), own, npfd);
 	}
 	/* What a crash left in active/ first, then anything new. */
 	scan_dir("active", 0, 0);
@@ -414,14 +414,14 @@ int main(int argc, char **argv)
 		now = time(NULL);
 		int again = rescan_deferred;
 		rescan_deferred = 0;
-		if (flush || due || again || now - last_deferred >= (time_t)cfg_int("queue_run_delay")
+		if (flush || due || again || now - last_deferred >= (time_t)cfg_int(P_queue_run_delay)
 		    || now < last_deferred) {
 			scan_dir("deferred", 1, flush || again == 2);
 			last_deferred = now;
 		}
 		/* The pool of spare queue files (qrecycle.h) back to its size, each minute. */
 		if (now - last_trim >= 60 || now < last_trim) {
-			long n = qrecycle_trim((unsigned long)cfg_int("queue_recycle_limit"), 60);
+			long n = qrecycle_trim((unsigned long)cfg_int(P_queue_recycle_limit), 60);
 			if (n > 0)
 				msg_info("removed %ld spare queue file(s)", n);
 			last_trim = now;

@@ -118,7 +118,7 @@ static int mark(struct attempt *a, size_t i, char status)
  */
 static void set_reply_timeout(int fd, size_t n)
 {
-	struct timeval tv = {.tv_sec = ((time_t)cfg_int("command_time_limit") + 120) * (time_t)(n ? n : 1)};
+	struct timeval tv = {.tv_sec = ((time_t)cfg_int(P_command_time_limit) + 120) * (time_t)(n ? n : 1)};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
@@ -312,11 +312,11 @@ static int notify(struct attempt *a, enum bounce_kind kind, const size_t *idx, s
 	m.rcpts = br;
 	m.nrcpt = count;
 	if (kind == BOUNCE_DELAYED) {
-		long long life = *m.sender ? cfg_int("maximal_queue_lifetime")
-		    : cfg_int("bounce_queue_lifetime");
+		long long life = *m.sender ? cfg_int(P_maximal_queue_lifetime)
+		    : cfg_int(P_bounce_queue_lifetime);
 		m.retry_until = a->arrival.tv_sec + (time_t)life;
 	}
-	read_content(a->q, (size_t)cfg_int("bounce_size_limit") + 65536, &content);
+	read_content(a->q, (size_t)cfg_int(P_bounce_size_limit) + 65536, &content);
 	m.message = content.data ? content.data : "";
 	m.message_len = content.len;
 	ret = bounce_send(&m, nid, sizeof(nid), &err);
@@ -456,7 +456,7 @@ static size_t settle(struct attempt *a, struct deferlog *dl)
 		struct rstate *r = &a->r[i];
 
 		/* soft_bounce: a failure is kept and retried instead (testing configurations). */
-		if (r->outcome == OUT_BOUNCE && cfg_bool("soft_bounce") && !a->expired) {
+		if (r->outcome == OUT_BOUNCE && cfg_bool(P_soft_bounce) && !a->expired) {
 			r->outcome = OUT_DEFER;
 			r->dsn[0] = '4';
 		}
@@ -525,7 +525,7 @@ static size_t settle(struct attempt *a, struct deferlog *dl)
 			late[nlate++] = i;
 	}
 	{
-		long long warn = cfg_int("delay_warning_time");
+		long long warn = cfg_int(P_delay_warning_time);
 		if (warn > 0 && nlate > 0 && dl->warned == 0 && now - a->arrival.tv_sec >= warn
 		    && *qfile_sender(a->q) != '\0') {
 			if (notify(a, BOUNCE_DELAYED, late, nlate) == 0)
@@ -585,7 +585,7 @@ static void job_begin(struct job *j, const char *id)
 	a->n = qfile_rcpt_count(a->q);
 	a->r = xcalloc(a->n, sizeof(*a->r));
 	a->arrival = qfile_arrival(a->q);
-	life = *qfile_sender(a->q) ? cfg_int("maximal_queue_lifetime") : cfg_int("bounce_queue_lifetime");
+	life = *qfile_sender(a->q) ? cfg_int(P_maximal_queue_lifetime) : cfg_int(P_bounce_queue_lifetime);
 	fx = qfile_attr(a->q, "forced_expire");
 	a->expired = time(NULL) - a->arrival.tv_sec >= (time_t)life || (fx && strcmp(fx, "yes") == 0);
 	msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id, qfile_sender(a->q),

@@ -115,8 +115,8 @@ static void find_dests(struct item *it)
 
 static long limit_of(const char *dest)
 {
-	return strncmp(dest, "local:", 6) == 0 ? cfg_int("local_destination_concurrency_limit")
-					      : cfg_int("default_destination_concurrency_limit");
+	return strncmp(dest, "local:", 6) == 0 ? cfg_int(P_local_destination_concurrency_limit)
+					      : cfg_int(P_default_destination_concurrency_limit);
 }
 
 static struct line *line_of(const char *dest, bool create)
@@ -256,7 +256,7 @@ static void take_matching(struct item **head, struct item **tailp, struct item *
  */
 static size_t gather_batch(struct item *it, const char **ids)
 {
-	size_t n = 1, limit = (size_t)cfg_int("local_destination_batch_limit");
+	size_t n = 1, limit = (size_t)cfg_int(P_local_destination_batch_limit);
 	struct item **tail = &it->batch;
 
 	ids[0] = it->id;

@@ -225,7 +225,7 @@ static int reply(struct conn *c, struct buf *text)
 /* smtp_tls_security_level: none, may (default), encrypt. */
 static const char *tls_level(void)
 {
-	const char *v = cfg_str("smtp_tls_security_level");
+	const char *v = cfg_str(P_smtp_tls_security_level);
 	return *v ? v : "may";
 }
 
@@ -402,7 +402,7 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 		}
 		goto out;
 	}
-	command(c, "EHLO %s", cfg_str("myhostname"));
+	command(c, "EHLO %s", cfg_str(P_myhostname));
 	code = reply(c, &text);
 	if (code == 250) {
 		/* Extensions: one per line after the first. */
@@ -426,7 +426,7 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 					retval = 1;
 					goto out;
 				}
-				command(c, "EHLO %s", cfg_str("myhostname"));
+				command(c, "EHLO %s", cfg_str(P_myhostname));
 				code = reply(c, &text);
 				if (code == 250)
 					parse_ehlo(c, buf_str(&text), &starttls);
@@ -439,7 +439,7 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 			}
 		}
 	} else if (code >= 500) {
-		command(c, "HELO %s", cfg_str("myhostname"));
+		command(c, "HELO %s", cfg_str(P_myhostname));
 		code = reply(c, &text);
 	}
 	if (code != 250) {
@@ -549,8 +549,8 @@ void qmgr_smtp(struct qfile *q, const char *id, const char *nexthop, const size_
 	struct mx mx[MAX_MX];
 	char host[300], port[16] = "25";
 	struct buf why = BUF_INIT;
-	int nmx = 0, connect_timeout_s = (int)cfg_int("smtp_connect_timeout");
-	const char *protocols = cfg_str("inet_protocols");
+	int nmx = 0, connect_timeout_s = (int)cfg_int(P_smtp_connect_timeout);
+	const char *protocols = cfg_str(P_inet_protocols);
 	int family = strcmp(protocols, "ipv4") == 0 ? AF_INET
 	    : strcmp(protocols, "ipv6") == 0 ? AF_INET6 : AF_UNSPEC;
 

@@ -33,7 +33,7 @@ int sm_exec_tool(const struct sm_opts *o, const char *tool, const char *const *a
 	struct buf prog = BUF_INIT;
 	const char *argv[16];
 	int n = 0;
-	buf_printf(&prog, "%s/%s", cfg_str("command_directory"), tool);
+	buf_printf(&prog, "%s/%s", cfg_str(P_command_directory), tool);
 	argv[n++] = tool;
 	if (sm_config_arg(o)) {
 		argv[n++] = "-c";

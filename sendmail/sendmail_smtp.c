@@ -5,7 +5,9 @@
  * Part of the sendmail program; runs with the caller's privileges. Each
  * message is handed to terndrop exactly as -bm does (sendmail_submit.c
  * builds the same records), so the 250 after DATA means the message is
- * durable in maildrop/. No relay checks apply: the caller could run
+ * durable in maildrop/. MAIL FROM gets 452 4.3.1 while the queue file
+ * system has no more than queue_minfree bytes free (lib/mail/qspace.h),
+ * as in smtpd. No relay checks apply: the caller could run
  * sendmail -bm just as well.
  */
 #include "compat.h"
@@ -21,6 +23,7 @@
 
 #include "mail/config.h"
 #include "mail/droprec.h"
+#include "mail/qspace.h"
 #include "sendmail/sendmail.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -66,7 +69,7 @@ static void *bs_open(void *ctx, const struct smtp_session_info *si, const struct
 	const struct sm_opts *o = ctx;
 	struct buf prog = BUF_INIT, rec = BUF_INIT;
 	int p[2], q[2];
-	buf_printf(&prog, "%s/terndrop", cfg_str("command_directory"));
+	buf_printf(&prog, "%s/terndrop", cfg_str(P_command_directory));
 	if (pipe(p) != 0 || pipe(q) != 0) {
 		buf_adds(reply, "451 4.3.0 Error: cannot start the queue writer");
 		return NULL;
@@ -174,6 +177,21 @@ static enum smtp_commit bs_finish(void *ctx, void *msg, char *queue_id, size_t i
 	return SMTP_COMMIT_REJECT;
 }
 
+/* queue_minfree at MAIL FROM, as smtpd (terndrop would refuse the message later anyway). */
+static enum smtp_verdict bs_space(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	unsigned long long minfree = (unsigned long long)cfg_int(P_queue_minfree);
+	struct buf why = BUF_INIT;
+	int room = minfree > 0 ? qspace_check(cfg_str(P_queue_directory), minfree, 0, &why) : 1;
+	buf_free(&why);
+	if (room != 0)
+		return SMTP_ACCEPT;
+	buf_adds(reply, "452 4.3.1 Insufficient system storage");
+	return SMTP_REJECT;
+}
+
 static void bs_abort(void *msg)
 {
 	struct bs_msg *m = msg;
@@ -187,12 +205,12 @@ static void bs_abort(void *msg)
 int sm_smtp(const struct sm_opts *o)
 {
 	struct buf banner = BUF_INIT;
-	config_expand(cfg_str("smtpd_banner"), &banner);
+	config_expand(cfg_str(P_smtpd_banner), &banner);
 	struct smtp_engine_cfg cfg = {
-		.myhostname = cfg_str("myhostname"),
+		.myhostname = cfg_str(P_myhostname),
 		.banner = buf_str(&banner),
-		.recipient_limit = (unsigned)cfg_int("smtpd_recipient_limit"),
-		.message_size_limit = cfg_int("message_size_limit"),
+		.recipient_limit = (unsigned)cfg_int(P_smtpd_recipient_limit),
+		.message_size_limit = cfg_int(P_message_size_limit),
 		.line_limit = 2048,
 		.soft_error_limit = 10,
 		.hard_error_limit = 20,
@@ -210,10 +228,11 @@ int sm_smtp(const struct sm_opts *o)
 		.msg_write = bs_write,
 		.msg_finish = bs_finish,
 		.msg_abort = bs_abort,
+		.check_rate = bs_space,
 	};
 	signal(SIGPIPE, SIG_IGN);
 	struct smtp_engine *e = smtp_engine_new(&cfg, &ops, (void *)o, "localhost", "");
-	int rc = smtp_engine_run_stdio(e, (unsigned)cfg_int("smtpd_timeout"));
+	int rc = smtp_engine_run_stdio(e, (unsigned)cfg_int(P_smtpd_timeout));
 	smtp_engine_free(e);
 	buf_free(&banner);
 	return rc == 0 ? EX_OK : EX_TEMPFAIL;

@@ -77,7 +77,7 @@ static void drop_start(struct drop *d, const struct sm_opts *o)
 {
 	struct buf prog = BUF_INIT;
 	int p[2];
-	buf_printf(&prog, "%s/terndrop", cfg_str("command_directory"));
+	buf_printf(&prog, "%s/terndrop", cfg_str(P_command_directory));
 	if (access(buf_str(&prog), X_OK) != 0)
 		msg_fatal_status(EX_UNAVAILABLE, "cannot run %s: %m", buf_str(&prog));
 	if (pipe(p) != 0)
@@ -228,7 +228,7 @@ int sm_submit(const struct sm_opts *o)
 	struct drop d = {.fd = -1};
 	struct input *in = xcalloc(1, sizeof(*in));
 	struct buf line = BUF_INIT, hdr = BUF_INIT;
-	unsigned long long limit = (unsigned long long)cfg_int("message_size_limit"), size = 0;
+	unsigned long long limit = (unsigned long long)cfg_int(P_message_size_limit), size = 0;
 	bool more;
 
 	in->ignore_dots = o->ignore_dots;

@@ -97,38 +97,42 @@ static void settings(void)
 	const struct daemon_info *di = daemon_info();
 
 	smtpd.service = xstrdup(di->service ? di->service : "smtp");
-	e->myhostname = xstrdup(cfg_str("myhostname"));
-	smtpd.banner_text = xstrdup(cfg_str("smtpd_banner"));
+	e->myhostname = xstrdup(cfg_str(P_myhostname));
+	smtpd.banner_text = xstrdup(cfg_str(P_smtpd_banner));
 	e->banner = smtpd.banner_text;
-	e->helo_required = cfg_bool("smtpd_helo_required");
-	e->recipient_limit = (unsigned)cfg_int("smtpd_recipient_limit");
-	e->recipient_overshoot_limit = (unsigned)cfg_int("smtpd_recipient_overshoot_limit");
-	e->message_size_limit = cfg_int("message_size_limit");
-	e->line_limit = (unsigned)cfg_int("line_length_limit");
-	e->soft_error_limit = (unsigned)cfg_int("smtpd_soft_error_limit");
-	e->hard_error_limit = (unsigned)cfg_int("smtpd_hard_error_limit");
-	e->error_sleep_ms = (unsigned)cfg_int("smtpd_error_sleep_time") * 1000;
-	e->junk_command_limit = (unsigned)cfg_int("smtpd_junk_command_limit");
-	e->forbid_bare_newline = cfg_bool("smtpd_forbid_bare_newline");
-	e->forbid_unauth_pipelining = cfg_bool("smtpd_forbid_unauth_pipelining");
-	e->vrfy_enabled = !cfg_bool("disable_vrfy_command");
+	e->helo_required = cfg_bool(P_smtpd_helo_required);
+	e->recipient_limit = (unsigned)cfg_int(P_smtpd_recipient_limit);
+	e->recipient_overshoot_limit = (unsigned)cfg_int(P_smtpd_recipient_overshoot_limit);
+	e->message_size_limit = cfg_int(P_message_size_limit);
+	e->line_limit = (unsigned)cfg_int(P_line_length_limit);
+	e->soft_error_limit = (unsigned)cfg_int(P_smtpd_soft_error_limit);
+	e->hard_error_limit = (unsigned)cfg_int(P_smtpd_hard_error_limit);
+	e->error_sleep_ms = (unsigned)cfg_int(P_smtpd_error_sleep_time) * 1000;
+	e->junk_command_limit = (unsigned)cfg_int(P_smtpd_junk_command_limit);
+	e->forbid_bare_newline = cfg_bool(P_smtpd_forbid_bare_newline);
+	e->forbid_unauth_pipelining = cfg_bool(P_smtpd_forbid_unauth_pipelining);
+	e->vrfy_enabled = !cfg_bool(P_disable_vrfy_command);
 	e->pipelining = true;
 	e->chunking = true;
 	e->dsn = true;
-	e->smtputf8 = cfg_bool("smtputf8_enable");
+	e->smtputf8 = cfg_bool(P_smtputf8_enable);
 	e->eightbitmime = true;
 
-	smtpd.timeout_ms = (unsigned)cfg_int("smtpd_timeout") * 1000;
-	smtpd.greet_pause_ms = (unsigned)cfg_int("smtpd_greet_pause") * 1000;
-	smtpd.conn_count_limit = (unsigned)cfg_int("smtpd_client_connection_count_limit");
-	smtpd.conn_rate_limit = (unsigned)cfg_int("smtpd_client_connection_rate_limit");
-	smtpd.msg_rate_limit = (unsigned)cfg_int("smtpd_client_message_rate_limit");
-	smtpd.rcpt_rate_limit = (unsigned)cfg_int("smtpd_client_recipient_rate_limit");
-	smtpd.rate_window_ms = (unsigned)cfg_int("anvil_rate_time_unit") * 1000;
-	smtpd.commit_threads = (unsigned)cfg_int("smtpd_commit_threads");
-	qfile_set_shared_sync(cfg_bool("smtpd_commit_syncfs"));
+	smtpd.timeout_ms = (unsigned)cfg_int(P_smtpd_timeout) * 1000;
+	smtpd.greet_pause_ms = (unsigned)cfg_int(P_smtpd_greet_pause) * 1000;
+	smtpd.conn_count_limit = (unsigned)cfg_int(P_smtpd_client_connection_count_limit);
+	smtpd.conn_rate_limit = (unsigned)cfg_int(P_smtpd_client_connection_rate_limit);
+	smtpd.msg_rate_limit = (unsigned)cfg_int(P_smtpd_client_message_rate_limit);
+	smtpd.rcpt_rate_limit = (unsigned)cfg_int(P_smtpd_client_recipient_rate_limit);
+	smtpd.auth_rate_limit = (unsigned)cfg_int(P_smtpd_client_auth_rate_limit);
+	smtpd.rate_window_ms = (unsigned)cfg_int(P_anvil_rate_time_unit) * 1000;
+	smtpd.commit_threads = (unsigned)cfg_int(P_smtpd_commit_threads);
+	smtpd.queue_dir = xstrdup(cfg_str(P_queue_directory));
+	smtpd.queue_minfree = (unsigned long long)cfg_int(P_queue_minfree);
+	smtpd.message_size_limit = (unsigned long long)cfg_int(P_message_size_limit);
+	qfile_set_shared_sync(cfg_bool(P_smtpd_commit_syncfs));
 	qrecycle_configure();
-	if (cidr_list_add(&smtpd.limit_exceptions, cfg_list("smtpd_client_event_limit_exceptions"), &err) > 0)
+	if (cidr_list_add(&smtpd.limit_exceptions, cfg_list(P_smtpd_client_event_limit_exceptions), &err) > 0)
 		msg_warn("smtpd_client_event_limit_exceptions: %s", buf_str(&err));
 	buf_reset(&err);
 
@@ -137,8 +141,8 @@ static void settings(void)
 	 * smtpd_tls_security_level / smtpd_tls_wrappermode. An empty level
 	 * (the default) offers STARTTLS once a certificate is configured.
 	 */
-	const char *level = cfg_str("smtpd_tls_security_level");
-	smtpd.implicit_tls = cfg_bool("smtpd_tls_wrappermode");
+	const char *level = cfg_str(P_smtpd_tls_security_level);
+	smtpd.implicit_tls = cfg_bool(P_smtpd_tls_wrappermode);
 	if (strcmp(level, "none") != 0 || smtpd.implicit_tls) {
 		smtpd.tls = smtpd_tls_init(&err);
 		if (err.len > 0)
@@ -152,7 +156,7 @@ static void settings(void)
 	e->tls_required = strcmp(level, "encrypt") == 0;
 
 	/* AUTH (the service's auth column arrives as smtpd_sasl_auth_enable). */
-	bool auth = cfg_bool("smtpd_sasl_auth_enable");
+	bool auth = cfg_bool(P_smtpd_sasl_auth_enable);
 	if (auth) {
 		if (sasl_server_init(&err) == 0) {
 			smtpd.auth_mechs = xstrdup(sasl_server_mechanisms(true));
@@ -165,12 +169,12 @@ static void settings(void)
 	e->auth_required = di->auth == SVC_AUTH_REQUIRED;
 	if (e->auth_required && !e->auth)
 		msg_warn("service %s requires AUTH but AUTH is off: all mail will be refused", smtpd.service);
-	e->tls_auth_only = cfg_bool("smtpd_tls_auth_only");
-	e->broken_sasl_auth_clients = cfg_bool("broken_sasl_auth_clients");
-	smtpd.sasl_threads = (unsigned)cfg_int("smtpd_sasl_threads");
-	smtpd.dns_threads = (unsigned)cfg_int("smtpd_dns_threads");
-	smtpd.sasl_failure_delay_ms = (unsigned)cfg_int("smtpd_sasl_failure_delay") * 1000;
-	smtpd.sasl_failure_max_delay_ms = (unsigned)cfg_int("smtpd_sasl_failure_max_delay") * 1000;
+	e->tls_auth_only = cfg_bool(P_smtpd_tls_auth_only);
+	e->broken_sasl_auth_clients = cfg_bool(P_broken_sasl_auth_clients);
+	smtpd.sasl_threads = (unsigned)cfg_int(P_smtpd_sasl_threads);
+	smtpd.dns_threads = (unsigned)cfg_int(P_smtpd_dns_threads);
+	smtpd.sasl_failure_delay_ms = (unsigned)cfg_int(P_smtpd_sasl_failure_delay) * 1000;
+	smtpd.sasl_failure_max_delay_ms = (unsigned)cfg_int(P_smtpd_sasl_failure_max_delay) * 1000;
 	buf_reset(&err);
 
 	smtpd.policy = smtp_policy_new(&err);
@@ -274,14 +278,14 @@ static void drop_privileges(void)
 	struct buf err = BUF_INIT;
 	if (geteuid() != 0)
 		return;
-	if (getpwnam(cfg_str("mail_owner")) != NULL
-	    && getpwnam(cfg_str("mail_owner"))->pw_uid == 0) {
+	if (getpwnam(cfg_str(P_mail_owner)) != NULL
+	    && getpwnam(cfg_str(P_mail_owner))->pw_uid == 0) {
 		/* Only a hand-written main.cf names root: tern init run by root
 		 * gives the instance the unprivileged tern account. */
-		msg_warn("mail_owner is %s (uid 0): running with root privileges", cfg_str("mail_owner"));
+		msg_warn("mail_owner is %s (uid 0): running with root privileges", cfg_str(P_mail_owner));
 		return;
 	}
-	if (priv_drop(cfg_str("mail_owner"), &err) < 0)
+	if (priv_drop(cfg_str(P_mail_owner), &err) < 0)
 		msg_fatal_status(EX_NOPERM, "cannot run as mail_owner: %s", buf_str(&err));
 	buf_free(&err);
 }

@@ -34,7 +34,11 @@ struct smtpd_settings {
 	unsigned conn_rate_limit;		/* per minute */
 	unsigned msg_rate_limit;
 	unsigned rcpt_rate_limit;
+	unsigned auth_rate_limit;		/* smtpd_client_auth_rate_limit */
 	unsigned rate_window_ms;		/* anvil_rate_time_unit */
+	char *queue_dir;			/* queue_directory: its free space decides MAIL */
+	unsigned long long queue_minfree;	/* queue_minfree */
+	unsigned long long message_size_limit;	/* for the 1.5 x rule */
 	struct cidr_list limit_exceptions;	/* smtpd_client_event_limit_exceptions */
 	unsigned commit_threads;		/* smtpd_commit_threads (Tern) */
 	unsigned sasl_threads;			/* smtpd_sasl_threads (Tern) */
@@ -149,6 +153,7 @@ struct smtpd_anvil_client *smtpd_anvil_connect(const char *addr, bool exempt, st
 void smtpd_anvil_disconnect(struct smtpd_anvil_client *c);
 int smtpd_anvil_message(struct smtpd_anvil_client *c, struct buf *reply);
 int smtpd_anvil_rcpt(struct smtpd_anvil_client *c, struct buf *reply);
+int smtpd_anvil_auth(struct smtpd_anvil_client *c, struct buf *reply);
 void smtpd_anvil_sweep(uint64_t now);
 
 #endif

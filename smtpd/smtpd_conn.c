@@ -23,6 +23,7 @@
 
 #include <openssl/err.h>
 
+#include "mail/qspace.h"
 #include "mail/smtp_queue.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
@@ -166,11 +167,32 @@ static enum smtp_verdict cb_data(void *ctx, const struct smtp_session_info *si, 
 	return smtp_policy_data(smtpd.policy, si, nrcpt, end, reply);
 }
 
+/*
+ * Per-transaction limits before the 250 to MAIL: room in the queue
+ * (queue_minfree, and 1.5 x message_size_limit as Postfix wants), then
+ * the client's message rate.
+ */
 static enum smtp_verdict cb_rate(void *ctx, const struct smtp_session_info *si, struct buf *reply)
 {
 	struct conn *c = ctx;
+	struct buf why = BUF_INIT;
 	(void)si;
+	int room = qspace_check(smtpd.queue_dir, smtpd.queue_minfree, smtpd.message_size_limit, &why);
+	if (room == 0)
+		msg_warn("%s", buf_str(&why));
+	buf_free(&why);
+	if (room == 0) {
+		buf_adds(reply, "452 4.3.1 Insufficient system storage");
+		return SMTP_REJECT;
+	}
 	return smtpd_anvil_message(c->client, reply) == 0 ? SMTP_ACCEPT : SMTP_REJECT;
+}
+
+static enum smtp_verdict cb_auth_rate(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	struct conn *c = ctx;
+	(void)si;
+	return smtpd_anvil_auth(c->client, reply) == 0 ? SMTP_ACCEPT : SMTP_REJECT;
 }
 
 static enum smtp_verdict cb_rcpt(void *ctx, const struct smtp_session_info *si, const char *rcpt,
@@ -258,6 +280,7 @@ static const struct smtp_engine_ops ops = {
 	.check_data = cb_data,
 	.check_rcpt = cb_rcpt,
 	.check_rate = cb_rate,
+	.check_auth_rate = cb_auth_rate,
 	.vrfy = cb_vrfy,
 	.msg_open = cb_open,
 	.msg_write = cb_write,

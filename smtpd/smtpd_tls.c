@@ -57,9 +57,9 @@ static const char *cipher_list(const char *grade)
 
 SSL_CTX *smtpd_tls_init(struct buf *err)
 {
-	const char *cert = cfg_str("smtpd_tls_cert_file");
-	const char *key = cfg_str("smtpd_tls_key_file");
-	char **chain = param_find("smtpd_tls_chain_files") ? cfg_list("smtpd_tls_chain_files") : NULL;
+	const char *cert = cfg_str(P_smtpd_tls_cert_file);
+	const char *key = cfg_str(P_smtpd_tls_key_file);
+	char **chain = param_find(P_smtpd_tls_chain_files) ? cfg_list(P_smtpd_tls_chain_files) : NULL;
 	bool have_chain = chain != NULL && chain[0] != NULL;
 
 	if (*cert == '\0' && !have_chain)
@@ -69,13 +69,13 @@ SSL_CTX *smtpd_tls_init(struct buf *err)
 		ssl_error(err, "cannot create", "TLS context");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, min_protocol(cfg_str("smtpd_tls_protocols")));
+	SSL_CTX_set_min_proto_version(ctx, min_protocol(cfg_str(P_smtpd_tls_protocols)));
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
 			| SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Output buffers move and shrink; idle sessions give their buffers back. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
 			| SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_set_cipher_list(ctx, cipher_list(cfg_str("smtpd_tls_ciphers"))) != 1) {
+	if (SSL_CTX_set_cipher_list(ctx, cipher_list(cfg_str(P_smtpd_tls_ciphers))) != 1) {
 		ssl_error(err, "cannot set", "ciphers");
 		goto fail;
 	}
@@ -85,8 +85,8 @@ SSL_CTX *smtpd_tls_init(struct buf *err)
 	static const unsigned char sid_ctx[] = "tern-smtpd";
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-	long lifetime = param_find("smtpd_tls_session_cache_timeout")
-			? (long)cfg_int("smtpd_tls_session_cache_timeout") : 3600;
+	long lifetime = param_find(P_smtpd_tls_session_cache_timeout)
+			? (long)cfg_int(P_smtpd_tls_session_cache_timeout) : 3600;
 	SSL_CTX_set_timeout(ctx, lifetime > 0 ? lifetime : 3600);
 	return ctx;
 fail:

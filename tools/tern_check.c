@@ -180,14 +180,14 @@ static bool ends_with(const char *s, const char *suffix)
 
 void check_maps(struct findings *f)
 {
-	struct map_check mc = { .f = f, .owner = cfg_str("mail_owner") };
+	struct map_check mc = { .f = f, .owner = cfg_str(P_mail_owner) };
 	struct buf err = BUF_INIT;
 	mc.have_owner = priv_lookup(mc.owner, &mc.uid, &mc.gid, &err) == 0;
 	buf_free(&err);
 	for (unsigned i = 0; i < param_count; i++) {
 		const struct param_def *p = &param_table[i];
 		/* alias_database is what newaliases writes; the daemons read alias_maps. */
-		if (p->type == PARAM_MAPS && strcmp(p->name, "alias_database") != 0) {
+		if (p->type == PARAM_MAPS && strcmp(p->name, P_alias_database) != 0) {
 			for (char **it = cfg_list(p->name); *it; it++)
 				check_map(&mc, p->name, *it, true);
 		} else if (p->type == PARAM_LIST && ends_with(p->name, "_restrictions")) {
@@ -197,8 +197,8 @@ void check_maps(struct findings *f)
 					check_map(&mc, p->name, *++it, true);
 		}
 	}
-	for (char **it = cfg_list("alias_database"); *it; it++)
-		check_map(&mc, "alias_database", *it, false);
+	for (char **it = cfg_list(P_alias_database); *it; it++)
+		check_map(&mc, P_alias_database, *it, false);
 	for (size_t i = 0; i < mc.nseen; i++)
 		free(mc.seen[i]);
 	free(mc.seen);
@@ -220,12 +220,12 @@ static const char *svc_value(const struct service *s, const char *name)
 static void check_identity(struct findings *f, const struct service *s, const char *file, unsigned line,
 			   const char *label)
 {
-	const char *cert = svc_value(s, "smtpd_tls_cert_file");
-	const char *key = svc_value(s, "smtpd_tls_key_file");
+	const char *cert = svc_value(s, P_smtpd_tls_cert_file);
+	const char *key = svc_value(s, P_smtpd_tls_key_file);
 	/* smtpd_tls_key_file defaults to $smtpd_tls_cert_file: follow a -o certificate. */
-	if (s && service_param(s, "smtpd_tls_key_file") == NULL && !cfg_is_set("smtpd_tls_key_file"))
+	if (s && service_param(s, P_smtpd_tls_key_file) == NULL && !cfg_is_set(P_smtpd_tls_key_file))
 		key = cert;
-	char **chain = config_split_list(svc_value(s, "smtpd_tls_chain_files"));
+	char **chain = config_split_list(svc_value(s, P_smtpd_tls_chain_files));
 	if (*cert == '\0' && chain[0] == NULL) {
 		config_free_list(chain);
 		return;
@@ -271,8 +271,8 @@ static void check_identity(struct findings *f, const struct service *s, const ch
 
 void check_tls(const struct service_table *t, const char *master_cf, struct findings *f)
 {
-	static const char *const names[] = { "smtpd_tls_chain_files", "smtpd_tls_key_file",
-					      "smtpd_tls_cert_file" };
+	static const char *const names[] = { P_smtpd_tls_chain_files, P_smtpd_tls_key_file,
+					      P_smtpd_tls_cert_file };
 	/* Point at the line that most likely holds the mistake: the last one set. */
 	const char *param = names[2];
 	for (size_t i = 0; i < 3; i++)
@@ -280,15 +280,15 @@ void check_tls(const struct service_table *t, const char *master_cf, struct find
 			param = names[i];
 			break;
 		}
-	if (cfg_line("smtpd_tls_key_file") > cfg_line(param))
-		param = "smtpd_tls_key_file";
+	if (cfg_line(P_smtpd_tls_key_file) > cfg_line(param))
+		param = P_smtpd_tls_key_file;
 	check_identity(f, NULL, config_file(), cfg_line(param), param);
 	for (size_t i = 0; i < t->count; i++) {
 		const struct service *s = &t->svc[i];
 		if (s->type != SVC_INET || s->procs == 0)
 			continue;
-		if (service_param(s, "smtpd_tls_cert_file") == NULL && service_param(s, "smtpd_tls_key_file") == NULL
-		    && service_param(s, "smtpd_tls_chain_files") == NULL)
+		if (service_param(s, P_smtpd_tls_cert_file) == NULL && service_param(s, P_smtpd_tls_key_file) == NULL
+		    && service_param(s, P_smtpd_tls_chain_files) == NULL)
 			continue;
 		char label[128];
 		snprintf(label, sizeof(label), "service %s", s->name);
@@ -331,9 +331,9 @@ static int try_addr(void *ctx, const char *host, int family, bool optional, bool
 	/* Below 1024 only root may bind: another caller asks whether the address is ours. */
 	bool own_port = s->port >= 1024 || geteuid() == 0;
 
-	if (from_main_cf && cfg_line("inet_interfaces") > 0)
+	if (from_main_cf && cfg_line(P_inet_interfaces) > 0)
 		snprintf(where, sizeof(where), "service %s (inet_interfaces, %s line %u)", s->name,
-			 config_file(), cfg_line("inet_interfaces"));
+			 config_file(), cfg_line(P_inet_interfaces));
 	else
 		snprintf(where, sizeof(where), "service %s", s->name);
 	snprintf(port, sizeof(port), "%d", own_port ? s->port : 0);
@@ -394,9 +394,9 @@ void check_listen(const struct service_table *t, const char *master_cf, const ch
 			continue;
 		struct listen_check lc = { .f = f, .svc = s, .master_cf = master_cf,
 					   .running = running ? &st : NULL };
-		if (service_inet_each(s, cfg_list("inet_protocols"), cfg_list("inet_interfaces"),
+		if (service_inet_each(s, cfg_list(P_inet_protocols), cfg_list(P_inet_interfaces),
 				      try_addr, &lc) == -2)
-			report(f, true, config_file(), cfg_line("inet_protocols"),
+			report(f, true, config_file(), cfg_line(P_inet_protocols),
 			       "inet_protocols names no protocol");
 	}
 	if (running)

@@ -129,13 +129,17 @@ static int check_config(bool quiet)
 			overridden = false;
 		}
 		char *prog = s->argv[0][0] == '/' ? xstrdup(s->argv[0])
-			: xasprintf("%s/%s", cfg_str("daemon_directory"), s->argv[0]);
+			: xasprintf("%s/%s", cfg_str(P_daemon_directory), s->argv[0]);
 		if (s->procs > 0 && access(prog, X_OK) < 0 && !quiet) {
 			fprintf(stderr, "tern: warning: %s, line %d: service %s: cannot execute %s: %s\n",
 				path, s->line, s->name, prog, strerror(errno));
 			problems++;
 		}
 		free(prog);
+	}
+	if (!quiet) {
+		problems += (int)config_warn_unimplemented();
+		problems += (int)services_warn_unimplemented(path, &t);
 	}
 	services_free(&t);
 	buf_free(&err);
@@ -164,7 +168,7 @@ static int check_deep(char mode)
 	check_maps(&soft);
 	check_tls(&t, path, &strict);
 	if (mode != 's')
-		check_listen(&t, path, cfg_str("queue_directory"), &soft);
+		check_listen(&t, path, cfg_str(P_queue_directory), &soft);
 	services_free(&t);
 	buf_free(&err);
 	if (mode == 'c')
@@ -185,13 +189,13 @@ static int check_queue(bool fix)
 	struct buf report = BUF_INIT;
 	int flags = QDIRS_CREATE | (fix ? QDIRS_FIX : 0);
 	int n = -1;
-	if (qdirs_ids(cfg_str("mail_owner"), cfg_str("setgid_group"), &ids, &report) == 0)
-		n = qdirs_setup(cfg_str("queue_directory"), &ids, flags, &report);
+	if (qdirs_ids(cfg_str(P_mail_owner), cfg_str(P_setgid_group), &ids, &report) == 0)
+		n = qdirs_setup(cfg_str(P_queue_directory), &ids, flags, &report);
 	if (n >= 0 && fix) {
 		static const struct { const char *param; mode_t mode; int flags; } own[] = {
-			{ .param = "data_directory", .mode = 0700 },
-			{ .param = "local_maildir_base", .mode = 0700 },
-			{ .param = "maillog_file", .mode = 0, .flags = QDIRS_FILE },
+			{ .param = P_data_directory, .mode = 0700 },
+			{ .param = P_local_maildir_base, .mode = 0700 },
+			{ .param = P_maillog_file, .mode = 0, .flags = QDIRS_FILE },
 		};
 		for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 			const char *path = cfg_str(own[i].param);
@@ -213,11 +217,11 @@ static int check_queue(bool fix)
 
 static void print_banner(const char *dir)
 {
-	const char *base = cfg_str("local_maildir_base");
+	const char *base = cfg_str(P_local_maildir_base);
 	int port = instance_smtp_port(dir);
 	printf("tern: starting the mail system of %s in the foreground (Ctrl-C stops it)\n", dir);
 	printf("  send a message:  %s/sendmail -C %s you@localhost < message.txt\n",
-	       cfg_str("command_directory"), dir);
+	       cfg_str(P_command_directory), dir);
 	if (port > 0)
 		printf("  or by SMTP:      swaks --server 127.0.0.1:%d --to you@localhost\n", port);
 	if (*base)
@@ -228,7 +232,7 @@ static void print_banner(const char *dir)
 int cmd_start(const char *dir, bool foreground)
 {
 	load(dir);
-	const char *qdir = cfg_str("queue_directory");
+	const char *qdir = cfg_str(P_queue_directory);
 	pid_t pid = master_running(qdir);
 	if (pid) {
 		fprintf(stderr, "tern: the mail system is already running (pid %ld)\n", (long)pid);
@@ -242,7 +246,7 @@ int cmd_start(const char *dir, bool foreground)
 	}
 	if (check_queue(false) < 0)
 		return EX_CONFIG;
-	char *ternd = xasprintf("%s/ternd", cfg_str("daemon_directory"));
+	char *ternd = xasprintf("%s/ternd", cfg_str(P_daemon_directory));
 	char *cdir = realpath(config_dir(), NULL);
 	if (cdir == NULL)
 		cdir = xstrdup(config_dir());
@@ -279,7 +283,7 @@ int cmd_start(const char *dir, bool foreground)
 int cmd_stop(const char *dir)
 {
 	load(dir);
-	const char *qdir = cfg_str("queue_directory");
+	const char *qdir = cfg_str(P_queue_directory);
 	pid_t pid = master_running(qdir);
 	if (pid == 0) {
 		fprintf(stderr, "tern: the mail system is not running\n");
@@ -306,7 +310,7 @@ int cmd_reload(const char *dir)
 	load(dir);
 	if (check_config(true) < 0)
 		return EX_CONFIG;
-	const char *qdir = cfg_str("queue_directory");
+	const char *qdir = cfg_str(P_queue_directory);
 	pid_t pid = master_running(qdir);
 	if (pid == 0) {
 		fprintf(stderr, "tern: the mail system is not running\n");
@@ -363,13 +367,13 @@ static int print_listeners(const char *queue_dir)
 int cmd_status(const char *dir)
 {
 	load(dir);
-	pid_t pid = master_running(cfg_str("queue_directory"));
+	pid_t pid = master_running(cfg_str(P_queue_directory));
 	if (pid == 0) {
 		printf("tern: the mail system is not running\n");
 		return 1;
 	}
 	printf("tern: the mail system is running: pid %ld\n", (long)pid);
-	print_listeners(cfg_str("queue_directory"));
+	print_listeners(cfg_str(P_queue_directory));
 	return 0;
 }
 
@@ -377,7 +381,7 @@ int cmd_flush(const char *dir)
 {
 	struct buf err = BUF_INIT;
 	load(dir);
-	const char *qdir = cfg_str("queue_directory");
+	const char *qdir = cfg_str(P_queue_directory);
 	if (master_running(qdir) == 0) {
 		fprintf(stderr, "tern: the mail system is not running\n");
 		return EX_UNAVAILABLE;

@@ -139,6 +139,11 @@ static int print_params(const struct opts *o, char **names, int n)
 		if (v != NULL)
 			print_one(o, name, v);
 	}
+	/* On standard error, so that the output stays a valid main.cf. */
+	if (o->nondef) {
+		fflush(stdout);
+		config_warn_unimplemented();
+	}
 	return 0;
 }
 
@@ -212,6 +217,11 @@ static int edit(const struct opts *o, char **args, int n)
 	}
 	if (conf_edit_file(path, edits, (size_t)n, &err) < 0)
 		msg_fatal_status(EX_CANTCREAT, "%s", buf_str(&err));
+	for (int i = 0; i < n && o->mode == M_EDIT; i++) {
+		const struct param_def *p = param_find(names[i]);
+		if (p != NULL && p->unimplemented != NULL)
+			msg_warn("%s is set, but Tern does not implement it: %s", p->name, p->unimplemented);
+	}
 	for (int i = 0; i < n; i++) {
 		free(names[i]);
 		free(values[i]);

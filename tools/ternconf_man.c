@@ -85,6 +85,11 @@ static void print_row(const struct param_def *p)
 	printf(".\n.br\n");
 	roff(p->doc);
 	printf("\n");
+	if (p->unimplemented != NULL) {
+		printf(".br\n\\fBNot implemented:\\fR accepted for compatibility, but ");
+		roff(p->unimplemented);
+		printf(". Setting it draws a warning from ternd, tern check and ternconf \\-n.\n");
+	}
 }
 
 void ternconf_man_page(void)

@@ -286,7 +286,7 @@ static int dump(char **specs, int n)
 /* "name" alone means default_database_type:name, as in postmap. */
 static char **with_default_type(char **specs, int n)
 {
-	const char *type = cfg_str("default_database_type");
+	const char *type = cfg_str(P_default_database_type);
 	char **out = xcalloc((size_t)n + 1, sizeof(*out));
 	for (int i = 0; i < n; i++)
 		out[i] = map_spec_has_type(specs[i]) || type == NULL || *type == '\0'

@@ -342,9 +342,9 @@ int main(int argc, char **argv)
 		ret = EX_CONFIG;
 		goto done;
 	}
-	log_set_dest(LOG_TO_STDERR | (*cfg_str("maillog_file") ? LOG_TO_FILE : LOG_TO_SYSLOG));
-	log_set_file(cfg_str("maillog_file"));
-	qdir = cfg_str("queue_directory");
+	log_set_dest(LOG_TO_STDERR | (*cfg_str(P_maillog_file) ? LOG_TO_FILE : LOG_TO_SYSLOG));
+	log_set_file(cfg_str(P_maillog_file));
+	qdir = cfg_str(P_queue_directory);
 
 	if (show_id != NULL || op != 0) {
 		struct stat st;
@@ -362,7 +362,7 @@ int main(int argc, char **argv)
 	if (show_id != NULL) {
 		ret = show(qdir, show_id);
 	} else if (mode == 'p' || mode == 'j') {
-		int style = mode == 'j' ? MAILQ_JSON : mailq_style_parse(cfg_str("mailq_format"));
+		int style = mode == 'j' ? MAILQ_JSON : mailq_style_parse(cfg_str(P_mailq_format));
 		if (mailq_listing(qdir, style < 0 ? MAILQ_SENDMAIL : (enum mailq_style)style, &out, &err) < 0) {
 			fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
 			ret = EX_UNAVAILABLE;

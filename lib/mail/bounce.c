@@ -23,9 +23,9 @@
 
 void bounce_double_sender(struct buf *out)
 {
-	const char *lp = cfg_str("double_bounce_sender");
+	const char *lp = cfg_str(P_double_bounce_sender);
 
-	buf_printf(out, "%s@%s", *lp ? lp : "double-bounce", cfg_str("myorigin"));
+	buf_printf(out, "%s@%s", *lp ? lp : "double-bounce", cfg_str(P_myorigin));
 }
 
 int bounce_send(const struct bounce_msg *orig, char *queue_id, size_t idlen, struct buf *err)
@@ -47,15 +47,15 @@ int bounce_send(const struct bounce_msg *orig, char *queue_id, size_t idlen, str
 			ret = 1;	/* no warnings or success notices for <> */
 			goto out;
 		}
-		m.to = cfg_str("2bounce_notice_recipient");
+		m.to = cfg_str(P_2bounce_notice_recipient);
 		env_sender = buf_str(&dbl);
 	} else if (m.to == NULL) {
 		m.to = m.sender;
 	}
 	if (m.reporting_mta == NULL)
-		m.reporting_mta = cfg_str("myhostname");
+		m.reporting_mta = cfg_str(P_myhostname);
 	if (m.from == NULL) {
-		buf_printf(&from, "MAILER-DAEMON@%s", cfg_str("myhostname"));
+		buf_printf(&from, "MAILER-DAEMON@%s", cfg_str(P_myhostname));
 		m.from = buf_str(&from);
 	}
 	if (m.now == 0)
@@ -66,7 +66,7 @@ int bounce_send(const struct bounce_msg *orig, char *queue_id, size_t idlen, str
 		m.boundary = buf_str(&boundary);
 	}
 	if (m.size_limit == 0)
-		m.size_limit = (size_t)cfg_int("bounce_size_limit");
+		m.size_limit = (size_t)cfg_int(P_bounce_size_limit);
 	bounce_compose(&m, &text);
 
 	c = cleanup_open(CLEANUP_BOUNCE, 0);

@@ -24,10 +24,10 @@
 #include "util/buf.h"
 
 static struct param_maps tables[] = {
-	[CLEANUP_TABLE_CANONICAL] = PARAM_MAPS_INIT("canonical_maps"),
-	[CLEANUP_TABLE_SENDER_CANONICAL] = PARAM_MAPS_INIT("sender_canonical_maps"),
-	[CLEANUP_TABLE_RECIPIENT_CANONICAL] = PARAM_MAPS_INIT("recipient_canonical_maps"),
-	[CLEANUP_TABLE_VIRTUAL] = PARAM_MAPS_INIT("virtual_alias_maps"),
+	[CLEANUP_TABLE_CANONICAL] = PARAM_MAPS_INIT(P_canonical_maps),
+	[CLEANUP_TABLE_SENDER_CANONICAL] = PARAM_MAPS_INIT(P_sender_canonical_maps),
+	[CLEANUP_TABLE_RECIPIENT_CANONICAL] = PARAM_MAPS_INIT(P_recipient_canonical_maps),
+	[CLEANUP_TABLE_VIRTUAL] = PARAM_MAPS_INIT(P_virtual_alias_maps),
 };
 
 static int config_lookup(void *ctx, enum cleanup_table t, const char *key, struct buf *value)
@@ -42,21 +42,21 @@ struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 	struct cleanup_settings s = {0};
 
 	buf_reset(&incoming);
-	buf_printf(&incoming, "%s/incoming", cfg_str("queue_directory"));
+	buf_printf(&incoming, "%s/incoming", cfg_str(P_queue_directory));
 	buf_reset(&wake);
-	buf_printf(&wake, "%s/private/qmgr", cfg_str("queue_directory"));
+	buf_printf(&wake, "%s/private/qmgr", cfg_str(P_queue_directory));
 	s.incoming_dir = buf_str(&incoming);
 	s.wake_socket = buf_str(&wake);
-	s.myhostname = cfg_str("myhostname");
-	s.myorigin = cfg_str("myorigin");
-	s.mail_name = cfg_str("mail_name");
-	s.local_domains = cfg_list("mydestination");
-	s.append_at_myorigin = cfg_bool("append_at_myorigin");
-	s.message_size_limit = (unsigned long long)cfg_int("message_size_limit");
-	s.header_size_limit = (unsigned long long)cfg_int("header_size_limit");
-	s.virtual_expansion_limit = (int)cfg_int("virtual_alias_expansion_limit");
-	s.virtual_recursion_limit = (int)cfg_int("virtual_alias_recursion_limit");
-	s.hopcount_limit = (int)cfg_int("hopcount_limit");
+	s.myhostname = cfg_str(P_myhostname);
+	s.myorigin = cfg_str(P_myorigin);
+	s.mail_name = cfg_str(P_mail_name);
+	s.local_domains = cfg_list(P_mydestination);
+	s.append_at_myorigin = cfg_bool(P_append_at_myorigin);
+	s.message_size_limit = (unsigned long long)cfg_int(P_message_size_limit);
+	s.header_size_limit = (unsigned long long)cfg_int(P_header_size_limit);
+	s.virtual_expansion_limit = (int)cfg_int(P_virtual_alias_expansion_limit);
+	s.virtual_recursion_limit = (int)cfg_int(P_virtual_alias_recursion_limit);
+	s.hopcount_limit = (int)cfg_int(P_hopcount_limit);
 	s.lookup = config_lookup;
 	return cleanup_open_with(&s, source, flags);
 }

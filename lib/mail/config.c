@@ -183,11 +183,11 @@ static struct setting *find_setting(const char *name)
 /* The value of an unset parameter as written (computed ones filled in). */
 static const char *default_text(const struct param_def *p)
 {
-	if (strcmp(p->name, "myhostname") == 0 && C.def_myhostname != NULL)
+	if (strcmp(p->name, P_myhostname) == 0 && C.def_myhostname != NULL)
 		return C.def_myhostname;
-	if (strcmp(p->name, "mydomain") == 0 && C.def_mydomain != NULL)
+	if (strcmp(p->name, P_mydomain) == 0 && C.def_mydomain != NULL)
 		return C.def_mydomain;
-	if (strcmp(p->name, "config_directory") == 0)
+	if (strcmp(p->name, P_config_directory) == 0)
 		return config_dir();
 	return param_default(p);
 }
@@ -280,9 +280,9 @@ static void compute_defaults(void)
 	free(C.def_myhostname);
 	free(C.def_mydomain);
 	C.def_myhostname = C.def_mydomain = NULL;
-	const char *sys = param_default(param_find("myhostname"));
-	bool host_set = find_setting("myhostname") != NULL;
-	bool dom_set = find_setting("mydomain") != NULL;
+	const char *sys = param_default(param_find(P_myhostname));
+	bool host_set = find_setting(P_myhostname) != NULL;
+	bool dom_set = find_setting(P_mydomain) != NULL;
 
 	if (!host_set && dom_set) {
 		const char *dot = strstr(sys, ".localdomain");
@@ -291,7 +291,7 @@ static void compute_defaults(void)
 	}
 	if (host_set && !dom_set) {
 		struct buf host = BUF_INIT, err = BUF_INIT;
-		if (config_expand_checked(find_setting("myhostname")->value, &host, &err) == 0) {
+		if (config_expand_checked(find_setting(P_myhostname)->value, &host, &err) == 0) {
 			const char *dot = strchr(buf_str(&host), '.');
 			C.def_mydomain = xstrdup(dot != NULL && dot[1] != '\0' ? dot + 1 : "localdomain");
 		}
@@ -610,4 +610,22 @@ const char *const *cfg_set_names(void)
 		C.names[C.nset] = NULL;
 	}
 	return C.names;
+}
+
+unsigned config_warn_unimplemented(void)
+{
+	unsigned n = 0;
+	for (const char *const *name = cfg_set_names(); *name != NULL; name++) {
+		const struct param_def *p = param_find(*name);
+		if (p == NULL || p->unimplemented == NULL)
+			continue;
+		unsigned line = cfg_line(*name);
+		if (line > 0)
+			msg_warn("%s, line %u: %s is set, but Tern does not implement it: %s",
+				 config_file(), line, p->name, p->unimplemented);
+		else
+			msg_warn("%s is set, but Tern does not implement it: %s", p->name, p->unimplemented);
+		n++;
+	}
+	return n;
 }

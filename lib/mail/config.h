@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mail/param_names.h"
 #include "util/buf.h"
 
 enum param_type {
@@ -40,6 +41,13 @@ struct param_def {
 	/* Added after the first interface; rows that omit them get 0/NULL. */
 	const char *choices;	/* STRING/LIST: allowed words, space separated */
 	unsigned flags;		/* PARAM_F_* */
+	/*
+	 * NULL when Tern does what the row says. Otherwise the row is
+	 * accepted for compatibility but nothing acts on it, and this says
+	 * what happens instead; every program that is told to check says
+	 * so where the parameter is set (config_warn_unimplemented).
+	 */
+	const char *unimplemented;
 };
 
 /* The value is read unexpanded: the program expands it with its own
@@ -57,6 +65,14 @@ const char *param_default(const struct param_def *p);
 /* Printable name of a type ("boolean", "time", ...). */
 const char *param_type_name(enum param_type type);
 
+/*
+ * Warn, with file and line, about each parameter that main.cf sets and
+ * that Tern does not implement (param_def.unimplemented). ternd does it
+ * at every start and reload, tern check and ternconf -n too. Returns
+ * how many there were.
+ */
+unsigned config_warn_unimplemented(void);
+
 /* The directory in effect (argument, $TERN_CONFIG_DIR, or default). */
 const char *config_default_dir(void);
 
@@ -71,7 +87,8 @@ const char *config_dir(void);		/* directory loaded */
 const char *config_file(void);		/* its main.cf path */
 
 /*
- * Values after $name expansion. Names must be in the table (others give
+ * Values after $name expansion. Code names a parameter as P_name
+ * (param_names.h, generated from the table), never as a string. Names must be in the table (others give
  * the value main.cf sets, or ""). Returned strings and lists belong to
  * the configuration and stay valid until the next config_load(), also
  * across cfg_set(). Not thread-safe: read what threads need before

@@ -260,12 +260,12 @@ static void apply_columns(void)
 	};
 	if (info.type != SVC_INET)
 		return;
-	if (info.tls != SVC_TLS_DEFAULT && param_find("smtpd_tls_security_level"))
-		override("smtpd_tls_security_level", tls_level[info.tls], "service table tls column");
-	if (info.tls == SVC_TLS_IMPLICIT && param_find("smtpd_tls_wrappermode"))
-		override("smtpd_tls_wrappermode", "yes", "service table tls column");
-	if (info.auth != SVC_AUTH_DEFAULT && param_find("smtpd_sasl_auth_enable"))
-		override("smtpd_sasl_auth_enable", info.auth == SVC_AUTH_NO ? "no" : "yes",
+	if (info.tls != SVC_TLS_DEFAULT && param_find(P_smtpd_tls_security_level))
+		override(P_smtpd_tls_security_level, tls_level[info.tls], "service table tls column");
+	if (info.tls == SVC_TLS_IMPLICIT && param_find(P_smtpd_tls_wrappermode))
+		override(P_smtpd_tls_wrappermode, "yes", "service table tls column");
+	if (info.auth != SVC_AUTH_DEFAULT && param_find(P_smtpd_sasl_auth_enable))
+		override(P_smtpd_sasl_auth_enable, info.auth == SVC_AUTH_NO ? "no" : "yes",
 			 "service table auth column");
 }
 
@@ -326,7 +326,7 @@ int daemon_init(int argc, char **argv, const char *name, int flags)
 
 	if (config_load(dir, false, &err) < 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
-	log_set_file(cfg_str("maillog_file"));
+	log_set_file(cfg_str(P_maillog_file));
 
 	read_service(name);
 	apply_columns();
@@ -341,21 +341,21 @@ int daemon_init(int argc, char **argv, const char *name, int flags)
 	free(overrides);
 
 	if (geteuid() == 0 && !(flags & DAEMON_KEEP_ROOT)) {
-		if (priv_drop(cfg_str("mail_owner"), &err) < 0)
+		if (priv_drop(cfg_str(P_mail_owner), &err) < 0)
 			msg_fatal_status(EX_NOPERM, "cannot run as mail_owner: %s", buf_str(&err));
 	}
-	if (!(flags & DAEMON_NO_CHDIR) && chdir(cfg_str("queue_directory")) < 0)
-		msg_fatal_status(EX_CONFIG, "chdir %s: %m", cfg_str("queue_directory"));
+	if (!(flags & DAEMON_NO_CHDIR) && chdir(cfg_str(P_queue_directory)) < 0)
+		msg_fatal_status(EX_CONFIG, "chdir %s: %m", cfg_str(P_queue_directory));
 	umask(077);
 	/*
 	 * Deliveries are background work; SMTP sessions have a client
 	 * waiting on every reply. When the CPU is short, sessions go first
 	 * and the queue catches up when it is not (tern-params(5)).
 	 */
-	if ((flags & DAEMON_DELIVERY) && cfg_int("delivery_nice") > 0) {
+	if ((flags & DAEMON_DELIVERY) && cfg_int(P_delivery_nice) > 0) {
 		errno = 0;
-		if (nice((int)cfg_int("delivery_nice")) == -1 && errno != 0)
-			msg_warn("nice %lld: %m", cfg_int("delivery_nice"));
+		if (nice((int)cfg_int(P_delivery_nice)) == -1 && errno != 0)
+			msg_warn("nice %lld: %m", cfg_int(P_delivery_nice));
 	}
 	set_signals(flags);
 	msg_debug("started as service %s (%s), %d listening socket(s)", info.service,

@@ -18,7 +18,7 @@
 
 int newaliases_run(void)
 {
-	char **dbs = cfg_list("alias_database");
+	char **dbs = cfg_list(P_alias_database);
 	struct buf out = BUF_INIT, diag = BUF_INIT;
 	char *none[] = {NULL};
 	int status = newaliases_rebuild(dbs ? dbs : none, &out, &diag);

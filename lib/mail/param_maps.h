@@ -15,7 +15,7 @@
  * released (it holds offsets, not pointers, which leak checkers cannot
  * follow).
  *
- *	static struct param_maps aliases = PARAM_MAPS_INIT("alias_maps");
+ *	static struct param_maps aliases = PARAM_MAPS_INIT(P_alias_maps);
  *	int rc = param_maps_lookup(&aliases, key, &value);
  */
 #ifndef TERN_MAIL_PARAM_MAPS_H

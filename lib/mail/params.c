@@ -34,6 +34,10 @@
 #ifndef TERN_COMMAND_DIR
 #define TERN_COMMAND_DIR "/usr/sbin"
 #endif
+/* mailq and newaliases are installed in bindir (make install's links). */
+#ifndef TERN_BIN_DIR
+#define TERN_BIN_DIR "/usr/bin"
+#endif
 #ifndef TERN_USER
 #define TERN_USER "tern"
 #endif
@@ -48,30 +52,40 @@
 /* Sizes are bytes in a long long; keep well clear of overflow. */
 #define SIZE_MAX_LIMIT (1LL << 50)
 
-#define STR(n, d, doc_) \
-	{ .name = (n), .type = PARAM_STRING, .def = (d), .doc = (doc_) }
-#define STRC(n, d, ch, doc_) \
-	{ .name = (n), .type = PARAM_STRING, .def = (d), .choices = (ch), .doc = (doc_) }
-#define CSTR(n, doc_) \
-	{ .name = (n), .type = PARAM_STRING, .def = NULL, .flags = PARAM_F_COMPUTED, .doc = (doc_) }
-#define RAW(n, d, doc_) \
-	{ .name = (n), .type = PARAM_STRING, .def = (d), .flags = PARAM_F_RAW, .doc = (doc_) }
-#define RAWL(n, d, doc_) \
-	{ .name = (n), .type = PARAM_LIST, .def = (d), .flags = PARAM_F_RAW, .doc = (doc_) }
-#define BOOL(n, d, doc_) \
-	{ .name = (n), .type = PARAM_BOOL, .def = (d), .doc = (doc_) }
-#define INT(n, d, lo, hi, doc_) \
-	{ .name = (n), .type = PARAM_INT, .def = (d), .min = (lo), .max = (hi), .doc = (doc_) }
-#define TIME(n, d, u, lo, hi, doc_) \
-	{ .name = (n), .type = PARAM_TIME, .def = (d), .unit = (u), .min = (lo), .max = (hi), .doc = (doc_) }
-#define SIZE(n, d, lo, hi, doc_) \
-	{ .name = (n), .type = PARAM_SIZE, .def = (d), .min = (lo), .max = (hi), .doc = (doc_) }
-#define LIST(n, d, doc_) \
-	{ .name = (n), .type = PARAM_LIST, .def = (d), .doc = (doc_) }
-#define LISTC(n, d, ch, doc_) \
-	{ .name = (n), .type = PARAM_LIST, .def = (d), .choices = (ch), .doc = (doc_) }
-#define MAPS(n, d, doc_) \
-	{ .name = (n), .type = PARAM_MAPS, .def = (d), .doc = (doc_) }
+#define STR(n, d, doc_, ...) \
+	{ .name = (n), .type = PARAM_STRING, .def = (d), .doc = (doc_), __VA_ARGS__ }
+#define STRC(n, d, ch, doc_, ...) \
+	{ .name = (n), .type = PARAM_STRING, .def = (d), .choices = (ch), .doc = (doc_), __VA_ARGS__ }
+#define CSTR(n, doc_, ...) \
+	{ .name = (n), .type = PARAM_STRING, .def = NULL, .flags = PARAM_F_COMPUTED, .doc = (doc_), __VA_ARGS__ }
+#define RAW(n, d, doc_, ...) \
+	{ .name = (n), .type = PARAM_STRING, .def = (d), .flags = PARAM_F_RAW, .doc = (doc_), __VA_ARGS__ }
+#define RAWL(n, d, doc_, ...) \
+	{ .name = (n), .type = PARAM_LIST, .def = (d), .flags = PARAM_F_RAW, .doc = (doc_), __VA_ARGS__ }
+#define BOOL(n, d, doc_, ...) \
+	{ .name = (n), .type = PARAM_BOOL, .def = (d), .doc = (doc_), __VA_ARGS__ }
+#define INT(n, d, lo, hi, doc_, ...) \
+	{ .name = (n), .type = PARAM_INT, .def = (d), .min = (lo), .max = (hi), .doc = (doc_), __VA_ARGS__ }
+#define TIME(n, d, u, lo, hi, doc_, ...) \
+	{ .name = (n), .type = PARAM_TIME, .def = (d), .unit = (u), .min = (lo), .max = (hi), .doc = (doc_), __VA_ARGS__ }
+#define SIZE(n, d, lo, hi, doc_, ...) \
+	{ .name = (n), .type = PARAM_SIZE, .def = (d), .min = (lo), .max = (hi), .doc = (doc_), __VA_ARGS__ }
+#define LIST(n, d, doc_, ...) \
+	{ .name = (n), .type = PARAM_LIST, .def = (d), .doc = (doc_), __VA_ARGS__ }
+#define LISTC(n, d, ch, doc_, ...) \
+	{ .name = (n), .type = PARAM_LIST, .def = (d), .choices = (ch), .doc = (doc_), __VA_ARGS__ }
+#define MAPS(n, d, doc_, ...) \
+	{ .name = (n), .type = PARAM_MAPS, .def = (d), .doc = (doc_), __VA_ARGS__ }
+
+/*
+ * A row that Tern accepts but does not act on ends in
+ * NOT_IMPLEMENTED("what happens instead"): setting it draws a warning
+ * from ternd at every start and reload, from tern check and ternconf -n,
+ * and tern-params(5) says so. tests/check-params fails the build's
+ * checks when a row without it is read by no program.
+ */
+#define NOT_IMPLEMENTED(what) .unimplemented = (what)
+#define NO_MILTERS "mail is NOT being filtered: Tern has no milter support yet"
 
 const struct param_def param_table[] = {
 	STR("2bounce_notice_recipient", "postmaster",
@@ -85,9 +99,11 @@ const struct param_def param_table[] = {
 	LISTC("allow_mail_to_files", "alias, forward", "alias forward include",
 	      "Where a /file delivery is allowed: in aliases, ~/.forward files and/or :include: files."),
 	BOOL("allow_min_user", "no",
-	     "Whether addresses that start with a dash are accepted (they could be taken for command options)."),
+	     "Whether addresses that start with a dash are accepted (they could be taken for command options).",
+	    NOT_IMPLEMENTED("addresses that start with a dash are not refused")),
 	BOOL("allow_percent_hack", "yes",
-	     "Whether user%domain@mydestination is rewritten to user@domain (only for local domains, never a relay)."),
+	     "Whether user%domain@mydestination is rewritten to user@domain (only for local domains, never a relay).",
+	    NOT_IMPLEMENTED("user%domain@$mydestination is left as it is")),
 	LIST("alternate_config_directories", "",
 	     "Configuration directories besides the default that unprivileged users may select with -C or TERN_CONFIG_DIR for terndrop."),
 	TIME("anvil_rate_time_unit", "60s", 's', 1, 100 * DAY,
@@ -95,13 +111,16 @@ const struct param_def param_table[] = {
 	BOOL("append_at_myorigin", "yes",
 	     "Whether a bare local part in a locally submitted address gets @$myorigin appended."),
 	BOOL("append_dot_mydomain", "no",
-	     "Whether a domain without a dot gets .$mydomain appended (off, as in Postfix 3)."),
+	     "Whether a domain without a dot gets .$mydomain appended (off, as in Postfix 3).",
+	    NOT_IMPLEMENTED("a domain without a dot is left as it is")),
 	LIST("authorized_submit_users", "static:anyone",
 	     "Users allowed to submit mail with sendmail; static:anyone allows every user."),
 	BOOL("biff", "no",
-	     "Whether local delivery notifies the comsat service of new mail (off: it costs a packet per message)."),
+	     "Whether local delivery notifies the comsat service of new mail (off: it costs a packet per message).",
+	    NOT_IMPLEMENTED("local delivery never notifies comsat")),
 	STR("bounce_notice_recipient", "postmaster",
-	    "Recipient of the notices sent for the bounce notify class."),
+	    "Recipient of the notices sent for the bounce notify class.",
+	    NOT_IMPLEMENTED("the postmaster gets no notices (notify_classes is not implemented)")),
 	TIME("bounce_queue_lifetime", "5d", 'd', 0, 10000 * DAY,
 	     "How long a bounce message stays in the queue before it is given up."),
 	SIZE("bounce_size_limit", "50000", 1, SIZE_MAX_LIMIT,
@@ -119,7 +138,8 @@ const struct param_def param_table[] = {
 	STR("daemon_directory", TERN_DAEMON_DIR,
 	    "The directory that holds Tern's daemon programs."),
 	TIME("daemon_timeout", "18000s", 's', 1, 100 * DAY,
-	     "How long a daemon process may spend on one request before it gives up."),
+	     "How long a daemon process may spend on one request before it gives up.",
+	    NOT_IMPLEMENTED("only the timeouts of each step apply")),
 	STR("data_directory", TERN_DATA_DIR,
 	    "The directory for Tern's own writable data (caches, locks), owned by mail_owner."),
 	STR("default_database_type", "hash",
@@ -131,7 +151,8 @@ const struct param_def param_table[] = {
 	INT("default_process_limit", "100", 1, 100000,
 	    "The largest number of processes of one service that ternd runs at once."),
 	STR("delay_notice_recipient", "postmaster",
-	    "Recipient of the notices sent for the delay notify class."),
+	    "Recipient of the notices sent for the delay notify class.",
+	    NOT_IMPLEMENTED("the postmaster gets no notices (notify_classes is not implemented)")),
 	TIME("delay_warning_time", "0h", 'h', 0, 10000 * DAY,
 	     "After how long a still-undelivered message gets a delay warning to its sender; 0 turns warnings off."),
 	INT("deliver_lock_attempts", "20", 1, 1000,
@@ -145,11 +166,14 @@ const struct param_def param_table[] = {
 	STR("double_bounce_sender", "double-bounce",
 	    "The sender address of bounces of bounces; mail to it is discarded."),
 	STR("empty_address_recipient", "MAILER-DAEMON",
-	    "Where mail addressed to the null address <> goes."),
+	    "Where mail addressed to the null address <> goes.",
+	    NOT_IMPLEMENTED("mail addressed to <> is refused")),
 	STR("error_notice_recipient", "postmaster",
-	    "Recipient of the notices sent for the software and resource notify classes."),
+	    "Recipient of the notices sent for the software and resource notify classes.",
+	    NOT_IMPLEMENTED("the postmaster gets no notices (notify_classes is not implemented)")),
 	BOOL("expand_owner_alias", "no",
-	     "Whether mail sent to an alias with an owner-alias uses the owner's expansion as its sender."),
+	     "Whether mail sent to an alias with an owner-alias uses the owner's expansion as its sender.",
+	    NOT_IMPLEMENTED("an owner- alias is never expanded to become the sender")),
 	LIST("export_environment", "TZ TERN_CONFIG_DIR LANG",
 	     "The environment variables passed on to |command deliveries (besides those Tern sets)."),
 	RAWL("forward_path", "$home/.forward${recipient_delimiter}${extension}, $home/.forward",
@@ -185,7 +209,8 @@ const struct param_def param_table[] = {
 	STR("mail_version", TERN_VERSION,
 	    "The version of Tern."),
 	RAW("mailbox_command", "",
-	    "A command that local delivery pipes mail to instead of writing the mailbox itself; expanded per recipient."),
+	    "A command that local delivery pipes mail to instead of writing the mailbox itself; expanded per recipient.",
+	    NOT_IMPLEMENTED("local delivery writes the mailbox itself")),
 	LISTC("mailbox_delivery_lock", "fcntl, dotlock", "fcntl flock dotlock",
 	      "How local delivery locks an mbox file: fcntl, flock and/or dotlock."),
 	SIZE("mailbox_size_limit", "51200000", 0, SIZE_MAX_LIMIT,
@@ -194,8 +219,9 @@ const struct param_def param_table[] = {
 	    "A file that log lines are appended to instead of being sent to syslog; empty means syslog."),
 	STRC("mailq_format", "sendmail", "sendmail postfix",
 	     "Tern only: the layout mailq prints, sendmail's or Postfix's."),
-	STR("mailq_path", TERN_COMMAND_DIR "/mailq",
-	    "Where the mailq command is installed."),
+	STR("mailq_path", TERN_BIN_DIR "/mailq",
+	    "Where the mailq command is installed.",
+	    NOT_IMPLEMENTED("it has no effect")),
 	TIME("max_idle", "100s", 's', 1, 100 * DAY,
 	     "How long an idle daemon process waits for work before it exits."),
 	INT("max_use", "100", 1, 1000000000,
@@ -207,33 +233,47 @@ const struct param_def param_table[] = {
 	SIZE("message_size_limit", "10240000", 0, SIZE_MAX_LIMIT,
 	     "The largest message, in bytes, that Tern accepts; 0 means no limit."),
 	TIME("milter_command_timeout", "30s", 's', 1, 100 * DAY,
-	     "How long Tern waits for a milter to answer a command."),
+	     "How long Tern waits for a milter to answer a command.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STR("milter_connect_macros", "j {daemon_name} {daemon_addr} v _",
-	    "The macros sent to milters at connection time."),
+	    "The macros sent to milters at connection time.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	TIME("milter_connect_timeout", "30s", 's', 1, 100 * DAY,
-	     "How long Tern waits to connect to a milter."),
+	     "How long Tern waits to connect to a milter.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	TIME("milter_content_timeout", "300s", 's', 1, 100 * DAY,
-	     "How long Tern waits for a milter to answer after message content."),
+	     "How long Tern waits for a milter to answer after message content.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STR("milter_data_macros", "i",
-	    "The macros sent to milters after the DATA command."),
+	    "The macros sent to milters after the DATA command.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STRC("milter_default_action", "tempfail", "accept reject tempfail quarantine",
-	     "What Tern does with a message when a milter fails: accept, reject, tempfail or quarantine."),
+	     "What Tern does with a message when a milter fails: accept, reject, tempfail or quarantine.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STR("milter_end_of_data_macros", "i",
-	    "The macros sent to milters at the end of the message."),
+	    "The macros sent to milters at the end of the message.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STR("milter_end_of_header_macros", "i",
-	    "The macros sent to milters at the end of the headers."),
+	    "The macros sent to milters at the end of the headers.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STR("milter_helo_macros", "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer}",
-	    "The macros sent to milters after HELO or EHLO."),
+	    "The macros sent to milters after HELO or EHLO.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STR("milter_macro_daemon_name", "$myhostname",
-	    "The value of the {daemon_name} milter macro."),
+	    "The value of the {daemon_name} milter macro.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STR("milter_macro_v", "$mail_name $mail_version",
-	    "The value of the v milter macro."),
+	    "The value of the v milter macro.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STR("milter_mail_macros", "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer}",
-	    "The macros sent to milters after MAIL FROM."),
+	    "The macros sent to milters after MAIL FROM.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	INT("milter_protocol", "6", 2, 6,
-	    "The milter protocol version Tern speaks."),
+	    "The milter protocol version Tern speaks.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	STR("milter_rcpt_macros", "i {rcpt_addr} {rcpt_host} {rcpt_mailer}",
-	    "The macros sent to milters after RCPT TO."),
+	    "The macros sent to milters after RCPT TO.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	TIME("minimal_backoff_time", "300s", 's', 1, 10000 * DAY,
 	     "The shortest time a deferred message waits between delivery attempts."),
 	LIST("mydestination", "$myhostname, localhost.$mydomain, localhost",
@@ -246,24 +286,30 @@ const struct param_def param_table[] = {
 	     "The trusted clients allowed to relay (Tern's default is only the loopback addresses, whatever the host's interfaces)."),
 	STR("myorigin", "$myhostname",
 	    "The domain that locally submitted mail appears to come from."),
-	STR("newaliases_path", TERN_COMMAND_DIR "/newaliases",
-	    "Where the newaliases command is installed."),
+	STR("newaliases_path", TERN_BIN_DIR "/newaliases",
+	    "Where the newaliases command is installed.",
+	    NOT_IMPLEMENTED("it has no effect")),
 	LIST("non_smtpd_milters", "",
-	     "Milters applied to mail that does not arrive over SMTP (sendmail, terndrop)."),
+	     "Milters applied to mail that does not arrive over SMTP (sendmail, terndrop).",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	LISTC("notify_classes", "resource, software", "bounce 2bounce data delay policy protocol resource software",
-	      "Which problems are reported to the postmaster."),
+	      "Which problems are reported to the postmaster.",
+	    NOT_IMPLEMENTED("the postmaster gets no copies of bounces, delay warnings or error transcripts")),
 	BOOL("owner_request_special", "yes",
 	     "Whether owner-NAME and NAME-request addresses are treated as list owner addresses."),
 	LISTC("prepend_delivered_header", "command, file, forward", "command file forward",
-	      "For which deliveries local delivery adds a Delivered-To: header."),
+	      "For which deliveries local delivery adds a Delivered-To: header.",
+	    NOT_IMPLEMENTED("Delivered-To: is prepended for every kind of delivery")),
 	LISTC("propagate_unmatched_extensions", "canonical, virtual", "canonical virtual alias forward include",
-	      "Where an address extension (user+tag) is carried over to the rewritten address."),
+	      "Where an address extension (user+tag) is carried over to the rewritten address.",
+	    NOT_IMPLEMENTED("an address extension is not carried over to the result of an alias or virtual alias lookup")),
 	LIST("proxy_interfaces", "",
-	     "Addresses on which mail reaches this host through a proxy or NAT, counted as the host's own."),
+	     "Addresses on which mail reaches this host through a proxy or NAT, counted as the host's own.",
+	    NOT_IMPLEMENTED("only the addresses in inet_interfaces count as this host's own")),
 	STR("queue_directory", TERN_QUEUE_DIR,
 	    "The directory of the mail queue."),
 	SIZE("queue_minfree", "0", 0, SIZE_MAX_LIMIT,
-	     "The free space, in bytes, the queue file system must keep; below it new mail is deferred (75)."),
+	     "The free space, in bytes, the queue file system must keep: with no more free, smtpd answers MAIL FROM with 452 4.3.1 (as it also does with less than 1.5 x message_size_limit free) and sendmail exits 75; 0 means only the 1.5 x rule of smtpd."),
 	INT("queue_recycle_limit", "10000", 0, 10000000,
 	    "Tern only: how many spent queue files are kept, emptied, in queue_directory/recycle/ to be reused for new mail instead of being unlinked (the queue manager trims the rest each minute); 0 unlinks every one."),
 	TIME("queue_run_delay", "300s", 's', 1, 10000 * DAY,
@@ -273,15 +319,16 @@ const struct param_def param_table[] = {
 	STR("recipient_delimiter", "",
 	    "The characters that separate a user name from an address extension (user+tag); empty turns extensions off."),
 	LIST("relay_domains", "",
-	     "Domains this host relays mail to from any client."),
+	     "Domains (with their subdomains; also .domain, !domain, /file and type:table items) that smtpd accepts mail for from any client and sends on over SMTP, as a backup MX or gateway; Tern has no parent_domain_matches_subdomains: a name always covers its subdomains."),
 	MAPS("relay_recipient_maps", "",
-	     "Tables of the valid recipients in relay_domains."),
+	     "When set, the only recipients smtpd accepts in relay_domains (looked up as the address, the address without extension, then @domain); others get 550 5.1.1 User unknown in relay recipient table. Empty accepts any."),
 	STR("relayhost", "",
 	    "The host that non-local mail is sent through instead of to the recipient domain's MX; empty sends directly."),
 	MAPS("sender_canonical_maps", "",
 	     "Tables that rewrite sender addresses in the envelope and headers."),
 	STR("sendmail_path", TERN_COMMAND_DIR "/sendmail",
-	    "Where the sendmail command is installed."),
+	    "Where the sendmail command is installed.",
+	    NOT_IMPLEMENTED("it has no effect")),
 	STR("setgid_group", TERN_DROP_GROUP,
 	    "The group that terndrop runs set-group-ID as, which alone may write to maildrop/."),
 	TIME("smtp_connect_timeout", "30s", 's', 1, 3600,
@@ -335,7 +382,8 @@ const struct param_def param_table[] = {
 	INT("smtpd_junk_command_limit", "100", 1, 100000,
 	    "The largest number of NOOP, RSET, VRFY, ETRN and HELP commands per session that do not count as errors."),
 	LIST("smtpd_milters", "",
-	     "Milters applied to mail that arrives over SMTP."),
+	     "Milters applied to mail that arrives over SMTP.",
+	    NOT_IMPLEMENTED(NO_MILTERS)),
 	INT("smtpd_recipient_limit", "1000", 1, 100000000,
 	    "The largest number of recipients one message may have over SMTP."),
 	INT("smtpd_recipient_overshoot_limit", "1000", 1, 100000000,
@@ -351,7 +399,8 @@ const struct param_def param_table[] = {
 	BOOL("smtpd_sasl_auth_enable", "no",
 	     "Whether the SMTP server offers AUTH."),
 	BOOL("smtpd_sasl_authenticated_header", "no",
-	     "Whether the Received: header names the authenticated user."),
+	     "Whether the Received: header names the authenticated user.",
+	    NOT_IMPLEMENTED("the Received: header does not name the authenticated user")),
 	TIME("smtpd_sasl_failure_delay", "1s", 's', 0, 3600,
 	     "Tern only: how long smtpd holds its answer after a client address's first failed AUTH; each further failure from that address (across sessions) doubles it, up to smtpd_sasl_failure_max_delay (0: off)."),
 	TIME("smtpd_sasl_failure_max_delay", "30s", 's', 0, 3600,
@@ -361,11 +410,13 @@ const struct param_def param_table[] = {
 	STR("smtpd_sasl_path", "private/auth",
 	    "For smtpd_sasl_type = dovecot, Dovecot's authentication socket, relative to queue_directory unless absolute."),
 	LIST("smtpd_sasl_security_options", "noanonymous",
-	     "Which SASL mechanisms are refused on unencrypted connections."),
+	     "Which SASL mechanisms are refused on unencrypted connections.",
+	    NOT_IMPLEMENTED("it has no effect on the mechanisms offered")),
 	INT("smtpd_sasl_threads", "8", 0, 256,
 	    "Tern only: threads of smtpd that run AUTH exchanges with the SASL backend, so that a slow answer never stalls other sessions (0: on the event loop)."),
 	LIST("smtpd_sasl_tls_security_options", "$smtpd_sasl_security_options",
-	     "Which SASL mechanisms are refused on TLS connections."),
+	     "Which SASL mechanisms are refused on TLS connections.",
+	    NOT_IMPLEMENTED("it has no effect on the mechanisms offered")),
 	STRC("smtpd_sasl_type", "dovecot", "dovecot tern",
 	     "The AUTH backend: dovecot (Dovecot's authentication socket) or tern (crypt(3) hashes in smtpd_sasl_password_maps)."),
 	LIST("smtpd_sender_restrictions", "",
@@ -373,7 +424,8 @@ const struct param_def param_table[] = {
 	INT("smtpd_soft_error_limit", "10", 1, 100000,
 	    "After this many errors in one session the SMTP server waits smtpd_error_sleep_time before each reply."),
 	TIME("smtpd_starttls_timeout", "300s", 's', 1, 100 * DAY,
-	     "How long the TLS handshake after STARTTLS may take."),
+	     "How long the TLS handshake after STARTTLS may take.",
+	    NOT_IMPLEMENTED("it has no effect")),
 	TIME("smtpd_timeout", "300s", 's', 1, 100 * DAY,
 	     "How long the SMTP server waits for a client command or data before it disconnects."),
 	BOOL("smtpd_tls_auth_only", "yes",
@@ -387,11 +439,14 @@ const struct param_def param_table[] = {
 	STR("smtpd_tls_key_file", "$smtpd_tls_cert_file",
 	    "The private key of the SMTP server's certificate."),
 	INT("smtpd_tls_loglevel", "0", 0, 4,
-	    "How much the SMTP server logs about TLS."),
+	    "How much the SMTP server logs about TLS.",
+	    NOT_IMPLEMENTED("it has no effect")),
 	STRC("smtpd_tls_mandatory_ciphers", "medium", "export low medium high null",
-	     "The OpenSSL cipher grade when TLS is required."),
+	     "The OpenSSL cipher grade when TLS is required.",
+	    NOT_IMPLEMENTED("it has no effect")),
 	LIST("smtpd_tls_mandatory_protocols", ">=TLSv1.2",
-	     "The TLS versions accepted when TLS is required."),
+	     "The TLS versions accepted when TLS is required.",
+	    NOT_IMPLEMENTED("it has no effect")),
 	LIST("smtpd_tls_protocols", ">=TLSv1.2",
 	     "The TLS versions accepted (Tern allows only TLS 1.2 and 1.3 by default)."),
 	STRC("smtpd_tls_security_level", "", "none may encrypt",
@@ -409,17 +464,21 @@ const struct param_def param_table[] = {
 	BOOL("strict_mailbox_ownership", "yes",
 	     "Whether local delivery refuses an mbox file not owned by the recipient."),
 	BOOL("strict_rfc821_envelopes", "no",
-	     "Whether MAIL FROM and RCPT TO addresses must be in angle brackets with no comments."),
+	     "Whether MAIL FROM and RCPT TO addresses must be in angle brackets with no comments.",
+	    NOT_IMPLEMENTED("addresses without <> are accepted")),
 	BOOL("swap_bangpath", "yes",
-	     "Whether a UUCP address site!user is rewritten to user@site."),
+	     "Whether a UUCP address site!user is rewritten to user@site.",
+	    NOT_IMPLEMENTED("site!user is left as it is")),
 	STR("syslog_facility", "mail",
-	    "The syslog facility of Tern's log lines."),
+	    "The syslog facility of Tern's log lines.",
+	    NOT_IMPLEMENTED("syslog gets facility mail")),
 	STR("syslog_name", "tern",
-	    "The name that starts the program name in log lines (tern/smtpd)."),
+	    "The name that starts the program name in log lines (tern/smtpd).",
+	    NOT_IMPLEMENTED("syslog gets the name of each program")),
 	LIST("trusted_users", "",
 	     "Tern only: users besides root, daemon and uucp who may set the sender with sendmail -f without an X-Authentication-Warning: header."),
 	INT("unknown_local_recipient_reject_code", "550", 400, 599,
-	    "The SMTP code for an unknown local recipient."),
+	    "The SMTP code (550, or e.g. 450 to have senders retry) with which smtpd refuses a local recipient that is no alias, account or local_maildir_base user."),
 	LIST("virtual_alias_domains", "$virtual_alias_maps",
 	     "Domains whose every address is an alias in virtual_alias_maps."),
 	INT("virtual_alias_expansion_limit", "1000", 1, 1000000,

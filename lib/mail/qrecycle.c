@@ -56,8 +56,8 @@ void qrecycle_configure(void)
 {
 	char dir[PATH_MAX];
 
-	snprintf(dir, sizeof(dir), "%s/recycle", cfg_str("queue_directory"));
-	qrecycle_enable(dir, cfg_int("queue_recycle_limit") > 0);
+	snprintf(dir, sizeof(dir), "%s/recycle", cfg_str(P_queue_directory));
+	qrecycle_enable(dir, cfg_int(P_queue_recycle_limit) > 0);
 }
 
 /* Read the next names of spare files (from the start again at the end). */

@@ -18,7 +18,7 @@
 #include "mail/resolve.h"
 
 /* alias_maps, opened on first use and kept: lookups are frequent. */
-static struct param_maps aliases = PARAM_MAPS_INIT("alias_maps");
+static struct param_maps aliases = PARAM_MAPS_INIT(P_alias_maps);
 
 int resolve_local_user_known(const char *full, const char *base, void *ctx)
 {
@@ -38,12 +38,12 @@ int resolve_local_user_known(const char *full, const char *base, void *ctx)
 int resolve_address(const char *address, struct resolved *r)
 {
 	struct resolve_conf conf = {
-		.mydestination = cfg_list("mydestination"),
-		.virtual_alias_domains = cfg_list("virtual_alias_domains"),
-		.myorigin = cfg_str("myorigin"),
-		.recipient_delimiter = cfg_str("recipient_delimiter"),
-		.relayhost = cfg_str("relayhost"),
-		.local_maildir_base = cfg_str("local_maildir_base"),
+		.mydestination = cfg_list(P_mydestination),
+		.virtual_alias_domains = cfg_list(P_virtual_alias_domains),
+		.myorigin = cfg_str(P_myorigin),
+		.recipient_delimiter = cfg_str(P_recipient_delimiter),
+		.relayhost = cfg_str(P_relayhost),
+		.local_maildir_base = cfg_str(P_local_maildir_base),
 		.user_known = resolve_local_user_known,
 	};
 

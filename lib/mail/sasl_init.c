@@ -37,12 +37,12 @@ static void release_password_maps(void *ctx)
 
 int sasl_server_init(struct buf *err)
 {
-	const char *type = cfg_str("smtpd_sasl_type");
+	const char *type = cfg_str(P_smtpd_sasl_type);
 	struct sasl_setup setup = {.type = type};
 	struct buf path = BUF_INIT;
 	int rc;
 	if (strcmp(type, "tern") == 0) {
-		const char *specs = cfg_str("smtpd_sasl_password_maps");
+		const char *specs = cfg_str(P_smtpd_sasl_password_maps);
 		if (*specs == '\0') {
 			buf_adds(err, "smtpd_sasl_type = tern but smtpd_sasl_password_maps is empty");
 			return -1;
@@ -55,9 +55,9 @@ int sasl_server_init(struct buf *err)
 		setup.lookup_ctx = password_maps;
 		setup.release = release_password_maps;
 	} else {
-		const char *p = cfg_str("smtpd_sasl_path");
+		const char *p = cfg_str(P_smtpd_sasl_path);
 		if (p[0] != '/' && p[0] != '\0')
-			buf_printf(&path, "%s/%s", cfg_str("queue_directory"), p);
+			buf_printf(&path, "%s/%s", cfg_str(P_queue_directory), p);
 		else
 			buf_adds(&path, p);
 		setup.dovecot_path = buf_str(&path);

@@ -92,6 +92,12 @@ bool service_needs_cert(const struct service *s);
  * order), or NULL when it sets none.
  */
 const char *service_param(const struct service *s, const char *name);
+/*
+ * Warn, with file and line, about each "-o NAME=value" that names a
+ * parameter Tern does not implement (see config_warn_unimplemented);
+ * returns how many.
+ */
+unsigned services_warn_unimplemented(const char *file, const struct service_table *t);
 
 const char *svc_type_name(enum svc_type type);
 const char *svc_tls_name(enum svc_tls tls);

@@ -172,8 +172,10 @@ struct smtp_engine_ops {
 	 */
 	enum smtp_verdict (*check_data)(void *ctx, const struct smtp_session_info *si, size_t nrcpt,
 			bool end, struct buf *reply);
-	/* Per-transaction limits (message and recipient rates): before 250 to MAIL. */
+	/* Per-transaction limits (message rate, queue space): before 250 to MAIL. */
 	enum smtp_verdict (*check_rate)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
+	/* AUTH commands per client (smtpd_client_auth_rate_limit): before a mechanism starts. */
+	enum smtp_verdict (*check_auth_rate)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 
 	/* Message storage: open at DATA/first BDAT, write LF-terminated lines. */
 	void *(*msg_open)(void *ctx, const struct smtp_session_info *si,

@@ -834,6 +834,12 @@ void se_cmd_auth(struct smtp_engine *e, const char *arg)
 	while (*initial == ' ')
 		initial++;
 	se_refresh_info(e);
+	if (e->ops->check_auth_rate != NULL
+	    && e->ops->check_auth_rate(e->ctx, &e->si, &challenge) != SMTP_ACCEPT) {
+		se_reply_from(e, &challenge, "450 4.7.1 Error: too many AUTH commands from this client");
+		se_log_reject(e, "AUTH", buf_str(&challenge), NULL);
+		goto out;
+	}
 	e->auth = e->ops->auth_new(e->ctx, mech, &e->si);
 	if (e->auth == NULL) {
 		se_reply(e, "504 5.5.4 Unsupported authentication mechanism");

@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "mail/config.h"
+#include "mail/domain_list.h"
 #include "mail/resolve.h"
 #include "mail/smtp_policy.h"
 #include "util/cidr.h"
@@ -101,9 +102,9 @@ struct rlist {
 enum { CL_CLIENT, CL_HELO, CL_SENDER, CL_RELAY, CL_RCPT, CL_DATA, CL_EOD, CL_COUNT };
 
 static const char *class_params[CL_COUNT] = {
-	"smtpd_client_restrictions", "smtpd_helo_restrictions", "smtpd_sender_restrictions",
-	"smtpd_relay_restrictions", "smtpd_recipient_restrictions",
-	"smtpd_data_restrictions", "smtpd_end_of_data_restrictions",
+	P_smtpd_client_restrictions, P_smtpd_helo_restrictions, P_smtpd_sender_restrictions,
+	P_smtpd_relay_restrictions, P_smtpd_recipient_restrictions,
+	P_smtpd_data_restrictions, P_smtpd_end_of_data_restrictions,
 };
 
 struct smtp_policy {
@@ -112,6 +113,9 @@ struct smtp_policy {
 	size_t ndns_servers;
 	struct rlist lists[CL_COUNT];
 	struct maplist *virtual_maps;
+	struct domain_list *relay_domains;	/* relay_domains: accepted from anyone, sent on */
+	struct maplist *relay_rcpt_maps;	/* relay_recipient_maps; NULL: anyone there */
+	int local_rcpt_code;		/* unknown_local_recipient_reject_code */
 	bool reject_unlisted;
 	bool reject_unlisted_sender;	/* smtpd_reject_unlisted_sender */
 	bool delay_reject;
@@ -173,20 +177,43 @@ static int compile(struct smtp_policy *p, int cls, struct buf *err)
 	return 0;
 }
 
+/* relay_domains and relay_recipient_maps; -1 with one line in err. */
+static int open_relay_tables(struct smtp_policy *p, struct buf *err)
+{
+	struct buf merr = BUF_INIT;
+	int rc = 0;
+	if (known_param(P_relay_domains)) {
+		p->relay_domains = domain_list_open(cfg_str(P_relay_domains), &merr);
+		if (p->relay_domains == NULL) {
+			buf_printf(err, "relay_domains: %s", buf_str(&merr));
+			rc = -1;
+		}
+	}
+	if (rc == 0 && known_param(P_relay_recipient_maps) && *cfg_str(P_relay_recipient_maps) != '\0') {
+		p->relay_rcpt_maps = maplist_open(cfg_str(P_relay_recipient_maps), 0, &merr);
+		if (p->relay_rcpt_maps == NULL) {
+			buf_printf(err, "relay_recipient_maps: %s", buf_str(&merr));
+			rc = -1;
+		}
+	}
+	buf_free(&merr);
+	return rc;
+}
+
 struct smtp_policy *smtp_policy_new(struct buf *err)
 {
 	struct smtp_policy *p = xcalloc(1, sizeof(*p));
 	struct buf nerr = BUF_INIT;
 
-	if (cidr_list_add(&p->mynetworks, cfg_list("mynetworks"), &nerr) > 0) {
+	if (cidr_list_add(&p->mynetworks, cfg_list(P_mynetworks), &nerr) > 0) {
 		buf_printf(err, "mynetworks: %s", buf_str(&nerr));
 		buf_free(&nerr);
 		smtp_policy_free(p);
 		return NULL;
 	}
 	buf_free(&nerr);
-	if (known_param("smtpd_dns_servers")
-	    && smtp_policy_dns_servers(cfg_str("smtpd_dns_servers"), p->dns_servers,
+	if (known_param(P_smtpd_dns_servers)
+	    && smtp_policy_dns_servers(cfg_str(P_smtpd_dns_servers), p->dns_servers,
 			&p->ndns_servers, err) < 0) {
 		smtp_policy_free(p);
 		return NULL;
@@ -196,14 +223,14 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 			smtp_policy_free(p);
 			return NULL;
 		}
-	p->reject_unlisted = !known_param("smtpd_reject_unlisted_recipient")
-			     || cfg_bool("smtpd_reject_unlisted_recipient");
-	p->delay_reject = !known_param("smtpd_delay_reject") || cfg_bool("smtpd_delay_reject");
-	p->reject_unlisted_sender = known_param("smtpd_reject_unlisted_sender")
-				    && cfg_bool("smtpd_reject_unlisted_sender");
-	if (known_param("virtual_alias_maps") && *cfg_str("virtual_alias_maps") != '\0') {
+	p->reject_unlisted = !known_param(P_smtpd_reject_unlisted_recipient)
+			     || cfg_bool(P_smtpd_reject_unlisted_recipient);
+	p->delay_reject = !known_param(P_smtpd_delay_reject) || cfg_bool(P_smtpd_delay_reject);
+	p->reject_unlisted_sender = known_param(P_smtpd_reject_unlisted_sender)
+				    && cfg_bool(P_smtpd_reject_unlisted_sender);
+	if (known_param(P_virtual_alias_maps) && *cfg_str(P_virtual_alias_maps) != '\0') {
 		struct buf merr = BUF_INIT;
-		p->virtual_maps = maplist_open(cfg_str("virtual_alias_maps"), 0, &merr);
+		p->virtual_maps = maplist_open(cfg_str(P_virtual_alias_maps), 0, &merr);
 		if (p->virtual_maps == NULL) {
 			buf_printf(err, "virtual_alias_maps: %s", buf_str(&merr));
 			buf_free(&merr);
@@ -212,6 +239,12 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 		}
 		buf_free(&merr);
 	}
+	if (open_relay_tables(p, err) < 0) {
+		smtp_policy_free(p);
+		return NULL;
+	}
+	p->local_rcpt_code = known_param(P_unknown_local_recipient_reject_code)
+			     ? (int)cfg_int(P_unknown_local_recipient_reject_code) : 550;
 	return p;
 }
 
@@ -228,6 +261,9 @@ void smtp_policy_free(struct smtp_policy *p)
 	}
 	if (p->virtual_maps != NULL)
 		maplist_close(p->virtual_maps);
+	domain_list_free(p->relay_domains);
+	if (p->relay_rcpt_maps != NULL)
+		maplist_close(p->relay_rcpt_maps);
 	free(p);
 }
 
@@ -237,6 +273,10 @@ bool smtp_policy_changed(const struct smtp_policy *p)
 		for (size_t i = 0; i < p->lists[c].n; i++)
 			if (p->lists[c].r[i].map != NULL && map_changed(p->lists[c].r[i].map))
 				return true;
+	if (domain_list_changed(p->relay_domains))
+		return true;
+	if (p->relay_rcpt_maps != NULL && maplist_changed(p->relay_rcpt_maps))
+		return true;
 	return p->virtual_maps != NULL && maplist_changed(p->virtual_maps);
 }
 
@@ -283,8 +323,8 @@ bool smtp_policy_has_routing(const char *addr)
 	return routed;
 }
 
-/* Is rcpt one of our destinations (local or virtual), reachable without relaying? */
-static bool auth_destination(const char *rcpt)
+/* Is rcpt one of our final destinations (local or virtual), reachable without relaying? */
+static bool final_destination(const char *rcpt)
 {
 	struct resolved r;
 	resolved_init(&r);
@@ -293,6 +333,43 @@ static bool auth_destination(const char *rcpt)
 		    && !smtp_policy_has_routing(rcpt);
 	resolved_free(&r);
 	return ours;
+}
+
+/*
+ * Is domain (of an address that resolved to RESOLVE_RELAY) in
+ * relay_domains? 1 yes, 0 no, -1 a table failed (logged).
+ */
+static int relay_domain(struct smtp_policy *p, const char *domain)
+{
+	struct buf err = BUF_INIT;
+	int rc = domain_list_match(p->relay_domains, domain, &err);
+	if (rc < 0)
+		msg_warn("relay_domains: %s", buf_str(&err));
+	buf_free(&err);
+	return rc;
+}
+
+/*
+ * May mail for rcpt be accepted from anyone (permit_auth_destination,
+ * reject_unauth_destination)? Our final destinations, and relay_domains
+ * with their subdomains; never an address with routing in its local
+ * part (user%other@relay.example would go on elsewhere). 1 yes, 0 no,
+ * -1 a table lookup failed.
+ */
+static int auth_destination(struct smtp_policy *p, const char *rcpt)
+{
+	if (final_destination(rcpt))
+		return 1;
+	if (domain_list_empty(p->relay_domains) || smtp_policy_has_routing(rcpt))
+		return 0;
+	struct resolved r;
+	resolved_init(&r);
+	int rc = 0;
+	if (resolve_address(rcpt, &r) == 0 && r.class == RESOLVE_RELAY && r.domain.len > 0
+	    && r.domain.data[0] != '[')
+		rc = relay_domain(p, buf_str(&r.domain));
+	resolved_free(&r);
+	return rc;
 }
 
 static const char *class_label(int cls)
@@ -641,9 +718,51 @@ static int domain_known(struct smtp_policy *p, const struct subject *s, const ch
 }
 
 /*
- * The check behind reject_unlisted_recipient (cls CL_RCPT, 550 5.1.1) and
- * reject_unlisted_sender (CL_SENDER, 550 5.1.0): true when the address
- * is in one of our domains but nobody there has it.
+ * relay_recipient_maps for an address in relay_domains: the whole
+ * address, the address without its extension (user+tag), then @domain,
+ * as Postfix looks them up. 1 listed, 0 not, -1 a table failed (logged).
+ */
+static int relay_rcpt_listed(struct smtp_policy *p, const struct resolved *r)
+{
+	struct buf local = BUF_INIT, domain = BUF_INIT, base = BUF_INIT, ext = BUF_INIT;
+	struct buf key = BUF_INIT, value = BUF_INIT;
+	split_addr(buf_str(&r->address), &local, &domain);
+	int rc = maplist_lookup(p->relay_rcpt_maps, buf_str(&r->address), &value);
+	if (rc == 0 && resolve_split_extension(buf_str(&local), cfg_str(P_recipient_delimiter), &base, &ext)) {
+		buf_printf(&key, "%s@%s", buf_str(&base), buf_str(&domain));
+		rc = maplist_lookup(p->relay_rcpt_maps, buf_str(&key), &value);
+	}
+	if (rc == 0) {
+		buf_reset(&key);
+		buf_printf(&key, "@%s", buf_str(&domain));
+		rc = maplist_lookup(p->relay_rcpt_maps, buf_str(&key), &value);
+	}
+	if (rc < 0)
+		msg_warn("relay_recipient_maps: %s", maplist_error(p->relay_rcpt_maps));
+	buf_free(&local);
+	buf_free(&domain);
+	buf_free(&base);
+	buf_free(&ext);
+	buf_free(&key);
+	buf_free(&value);
+	return rc;
+}
+
+/* A refusal of an unlisted address: code with the DSN of its class (450 4.1.1, 550 5.1.1). */
+static void unlisted_reply(struct buf *reply, int code, const char *dsn, const char *addr,
+		const char *label, const char *table)
+{
+	buf_reset(reply);
+	buf_printf(reply, "%d %c%s <%s>: %s: User unknown in %s", code, code / 100 == 4 ? '4' : '5',
+		   dsn + 1, addr, label, table);
+}
+
+/*
+ * The check behind reject_unlisted_recipient (cls CL_RCPT, 5.1.1) and
+ * reject_unlisted_sender (CL_SENDER, 5.1.0): true when the address
+ * is in one of our domains (local, virtual, or relay_domains with
+ * relay_recipient_maps set) but nobody there has it. Unknown local
+ * users get unknown_local_recipient_reject_code, the others 550.
  */
 static bool unlisted_as(struct smtp_policy *p, const char *rcpt, int cls, struct buf *reply)
 {
@@ -672,13 +791,23 @@ static bool unlisted_as(struct smtp_policy *p, const char *rcpt, int cls, struct
 			goto out;
 	}
 	if (r.class == RESOLVE_LOCAL && !r.local_user_known) {
-		buf_reset(reply);
-		buf_printf(reply, "550 %s <%s>: %s: User unknown in local recipient table", dsn, rcpt, label);
+		unlisted_reply(reply, p->local_rcpt_code, dsn, rcpt, label, "local recipient table");
 		refuse = true;
 	} else if (r.class == RESOLVE_VIRTUAL) {
-		buf_reset(reply);
-		buf_printf(reply, "550 %s <%s>: %s: User unknown in virtual alias table", dsn, rcpt, label);
+		unlisted_reply(reply, 550, dsn, rcpt, label, "virtual alias table");
 		refuse = true;
+	} else if (r.class == RESOLVE_RELAY && p->relay_rcpt_maps != NULL && r.domain.len > 0
+		   && r.domain.data[0] != '[' && !smtp_policy_has_routing(rcpt)) {
+		int in_relay = relay_domain(p, buf_str(&r.domain));
+		int listed = in_relay > 0 ? relay_rcpt_listed(p, &r) : 1;
+		if (in_relay < 0 || listed < 0) {
+			buf_reset(reply);
+			buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
+			refuse = true;
+		} else if (listed == 0) {
+			unlisted_reply(reply, 550, dsn, rcpt, label, "relay recipient table");
+			refuse = true;
+		}
 	}
 out:
 	resolved_free(&r);
@@ -720,10 +849,19 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 	case R_PERMIT_SASL:
 		return s->si->sasl_username != NULL ? RES_PERMIT : RES_DUNNO;
 	case R_PERMIT_AUTH_DEST:
-		return s->rcpt && auth_destination(s->rcpt) ? RES_PERMIT : RES_DUNNO;
 	case R_REJECT_UNAUTH_DEST:
-	case R_DEFER_UNAUTH_DEST:
-		if (s->rcpt == NULL || auth_destination(s->rcpt))
+	case R_DEFER_UNAUTH_DEST: {
+		if (s->rcpt == NULL)
+			return RES_DUNNO;
+		int auth = auth_destination(p, s->rcpt);
+		if (auth < 0) {
+			buf_reset(reply);
+			buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", s->rcpt);
+			return RES_REJECT;
+		}
+		if (r->kind == R_PERMIT_AUTH_DEST)
+			return auth ? RES_PERMIT : RES_DUNNO;
+		if (auth)
 			return RES_DUNNO;
 		buf_reset(reply);
 		if (r->kind == R_REJECT_UNAUTH_DEST)
@@ -731,8 +869,10 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 		else
 			buf_printf(reply, "454 4.7.1 <%s>: Relay access denied", s->rcpt);
 		return RES_REJECT;
+	}
 	case R_REJECT_UNKNOWN_RCPT_DOMAIN:
-		if (s->rcpt == NULL || auth_destination(s->rcpt))
+		/* As in Postfix, relay_domains are looked up too: we are not their final destination. */
+		if (s->rcpt == NULL || final_destination(s->rcpt))
 			return RES_DUNNO;
 		split_addr(s->rcpt, &local, &domain);
 		if (domain.len > 0 && domain.data[0] != '[') {
@@ -748,7 +888,7 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 		break;
 	case R_REJECT_UNKNOWN_SENDER_DOMAIN:
 		/* Postfix's unknown_address_reject_code (450); our own domains need no DNS. */
-		if (s->si->sender == NULL || *s->si->sender == '\0' || auth_destination(s->si->sender))
+		if (s->si->sender == NULL || *s->si->sender == '\0' || final_destination(s->si->sender))
 			return RES_DUNNO;
 		split_addr(s->si->sender, &local, &domain);
 		if (domain.len > 0 && domain.data[0] != '[') {

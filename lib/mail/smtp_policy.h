@@ -6,8 +6,12 @@
  * smtpd_end_of_data_restrictions), mynetworks, and the refusal of
  * unknown recipients at RCPT time.
  *
+ * relay_domains (domains anyone may send mail to through this host) and
+ * relay_recipient_maps (who exists there) belong here too.
+ *
  * Mail layer. Runs inside smtpd as mail_owner; reads the access maps
- * named in the restrictions, virtual_alias_maps and, through
+ * named in the restrictions, virtual_alias_maps, the files and tables
+ * of relay_domains, relay_recipient_maps and, through
  * resolve_address(), alias_maps and the password database. No DNS unless
  * reject_unknown_recipient_domain or reject_unknown_sender_domain is
  * configured; then the lookups can be done by the caller, on a thread of
