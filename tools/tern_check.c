@@ -186,6 +186,8 @@ void check_maps(struct findings *f)
 	buf_free(&err);
 	for (unsigned i = 0; i < param_count; i++) {
 		const struct param_def *p = &param_table[i];
+		if (p->unimplemented != NULL)
+			continue;	/* no daemon reads it; check_config() has warned */
 		/* alias_database is what newaliases writes; the daemons read alias_maps. */
 		if (p->type == PARAM_MAPS && strcmp(p->name, P_alias_database) != 0) {
 			for (char **it = cfg_list(p->name); *it; it++)
