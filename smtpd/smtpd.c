@@ -111,6 +111,7 @@ static void settings(void)
 	e->junk_command_limit = (unsigned)cfg_int("smtpd_junk_command_limit");
 	e->forbid_bare_newline = cfg_bool("smtpd_forbid_bare_newline");
 	e->forbid_unauth_pipelining = cfg_bool("smtpd_forbid_unauth_pipelining");
+	e->strict_envelopes = cfg_bool("strict_rfc821_envelopes");
 	e->vrfy_enabled = !cfg_bool("disable_vrfy_command");
 	e->pipelining = true;
 	e->chunking = true;

@@ -409,7 +409,7 @@ const struct param_def param_table[] = {
 	BOOL("strict_mailbox_ownership", "yes",
 	     "Whether local delivery refuses an mbox file not owned by the recipient."),
 	BOOL("strict_rfc821_envelopes", "no",
-	     "Whether MAIL FROM and RCPT TO addresses must be in angle brackets with no comments."),
+	     "Whether MAIL FROM and RCPT TO addresses (smtpd and sendmail -bs) must be in angle brackets with no phrase or comment around them: with yes a bare address gets 501 5.1.7 (sender) or 501 5.1.3 (recipient), as in Postfix; with no bare addresses are tolerated."),
 	BOOL("swap_bangpath", "yes",
 	     "Whether a UUCP address site!user is rewritten to user@site."),
 	STR("syslog_facility", "mail",
