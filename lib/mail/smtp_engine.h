@@ -86,6 +86,8 @@ struct smtp_session_info {
 	const char *sasl_username;	/* NULL unless authenticated */
 	const char *sasl_method;
 	const char *sender;		/* current MAIL FROM address, NULL outside a transaction */
+	unsigned transaction;		/* MAIL commands taken so far in the session (1 in the first) */
+	long long size;			/* SIZE of the current MAIL FROM, 0 if not given */
 };
 
 struct smtp_rcpt {

@@ -228,6 +228,8 @@ void se_cmd_mail(struct smtp_engine *e, const char *arg)
 	}
 	e->sender = xstrdup(buf_str(&a.addr));
 	e->in_mail = true;
+	e->si.transaction++;
+	e->si.size = a.size > 0 ? a.size : 0;
 	/* Kept now, so that a verdict given later finds them (a refusal resets them). */
 	e->ret = a.ret;
 	e->body = a.body;
