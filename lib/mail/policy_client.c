@@ -364,7 +364,7 @@ void policy_client_flush(void)
  * closed the connection before answering anything (not a timeout).
  */
 static int round_trip(struct pconn *c, const char *request, uint64_t deadline, struct buf *action,
-		struct buf *err, bool *dead)
+		struct buf *err, bool *dead, bool *extra)
 {
 	size_t len = strlen(request), off = 0;
 	bool answered = false;
@@ -393,7 +393,12 @@ static int round_trip(struct pconn *c, const char *request, uint64_t deadline, s
 			buf_add(&in, chunk, (size_t)n);
 			int p = policy_reply_parse(in.data, in.len, action);
 			if (p > 0) {
-				/* Anything after the empty line is not ours: do not reuse the stream. */
+				/* Bytes after the empty line answer nothing we asked: do not reuse the stream. */
+				const char *lf = strstr(buf_str(&in), "\n\n");
+				const char *crlf = strstr(buf_str(&in), "\n\r\n");
+				size_t end = lf && (!crlf || lf < crlf) ? (size_t)(lf - in.data) + 2
+					     : crlf ? (size_t)(crlf - in.data) + 3 : in.len;
+				*extra = end < in.len;
 				rc = 0;
 				break;
 			}
@@ -442,9 +447,9 @@ int policy_query(const struct policy_target *t, const char *request, struct buf 
 			c->fd = fd;
 			c->created = start;
 		}
-		bool dead;
+		bool dead, extra = false;
 		buf_reset(err);
-		if (round_trip(c, request, deadline, action, err, &dead) < 0) {
+		if (round_trip(c, request, deadline, action, err, &dead, &extra) < 0) {
 			close(c->fd);
 			free(c);
 			/*
@@ -460,7 +465,7 @@ int policy_query(const struct policy_target *t, const char *request, struct buf 
 		}
 		c->requests++;
 		c->last_used = now_ms();
-		if ((t->request_limit > 0 && c->requests >= t->request_limit)
+		if (extra || (t->request_limit > 0 && c->requests >= t->request_limit)
 		    || c->last_used - c->created >= (uint64_t)t->max_ttl_s * 1000) {
 			close(c->fd);
 			free(c);

@@ -375,6 +375,59 @@ START_TEST(test_attributes)
 }
 END_TEST
 
+/*
+ * smtpd_delay_reject: with yes a policy server in the sender
+ * restrictions is asked at RCPT (protocol_state=RCPT); with no at MAIL
+ * FROM (protocol_state=MAIL), and not again at RCPT.
+ */
+START_TEST(test_delay_reject)
+{
+	for (int delay = 0; delay < 2; delay++) {
+		struct buf conf = BUF_INIT, err = BUF_INIT, reply = BUF_INIT;
+		buf_printf(&conf, "smtpd_delay_reject = %s\nsmtpd_sender_restrictions = check_policy_service unix:%s\n",
+				delay ? "yes" : "no", sock_path);
+		load(buf_str(&conf));
+		struct smtp_policy *p = smtp_policy_new(&err);
+		ck_assert_msg(p != NULL, "%s", buf_str(&err));
+		struct smtp_session_info si = {
+			.client_name = "unknown", .client_addr = "192.0.2.1", .helo = "client.example",
+			.esmtp = true, .sender = "sender@example.org", .transaction = 1,
+		};
+		unsigned before = requests;
+		struct smtp_policy_dns d;
+		smtp_policy_dns_init(&d);
+		enum smtp_verdict v = smtp_policy_mail_dns(p, &si, &d, &reply);
+		ck_assert_int_eq(v, delay ? SMTP_ACCEPT : SMTP_PENDING);
+		if (!delay) {
+			smtp_policy_dns_lookup(&d);
+			ck_assert_int_eq(smtp_policy_mail_dns(p, &si, &d, &reply), SMTP_ACCEPT);
+			pthread_mutex_lock(&seen_lock);
+			ck_assert_msg(strstr(buf_str(&last_request), "protocol_state=MAIL\n") != NULL, "%s",
+					buf_str(&last_request));
+			pthread_mutex_unlock(&seen_lock);
+		}
+		smtp_policy_dns_command(&d);
+		v = smtp_policy_rcpt_dns(p, &si, "someone@localhost", &d, &reply);
+		if (delay) {
+			ck_assert_int_eq(v, SMTP_PENDING);
+			smtp_policy_dns_lookup(&d);
+			v = smtp_policy_rcpt_dns(p, &si, "someone@localhost", &d, &reply);
+			pthread_mutex_lock(&seen_lock);
+			ck_assert_msg(strstr(buf_str(&last_request), "protocol_state=RCPT\n") != NULL, "%s",
+					buf_str(&last_request));
+			pthread_mutex_unlock(&seen_lock);
+		}
+		ck_assert_int_eq(v, SMTP_ACCEPT);
+		ck_assert_uint_eq(requests - before, 1);
+		smtp_policy_dns_release(&d);
+		smtp_policy_free(p);
+		buf_free(&conf);
+		buf_free(&err);
+		buf_free(&reply);
+	}
+}
+END_TEST
+
 /* Mistakes in a list name main.cf and the line. */
 START_TEST(test_config_errors)
 {
@@ -433,6 +486,7 @@ int main(void)
 	tcase_add_loop_test(srv, test_verdicts_async, 0, N(verdict_rows));
 	tcase_add_test(srv, test_attributes);
 	tcase_add_test(srv, test_config_errors);
+	tcase_add_test(srv, test_delay_reject);
 	suite_add_tcase(s, srv);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
