@@ -11,6 +11,10 @@
  * the first three lists run earlier instead, as in Postfix: the client's
  * at connect, HELO's at HELO/EHLO, the sender's at MAIL FROM. A restriction Tern does not know
  * is a configuration error answered with 451 4.3.5, never a silent pass.
+ * check_policy_service asks a policy server; its answer, like an access
+ * map's, is an access(5) action. DEFER_IF_PERMIT and DEFER_IF_REJECT
+ * are kept until the evaluation ends, PREPEND lines go back to the
+ * caller with the acceptance.
  */
 #include "compat.h"
 

@@ -7,7 +7,9 @@
  * unknown recipients at RCPT time.
  *
  * Mail layer. Runs inside smtpd as mail_owner; reads the access maps
- * named in the restrictions, virtual_alias_maps and, through
+ * named in the restrictions, asks the policy servers named by
+ * check_policy_service (policy_client.h; like the DNS, from a thread of
+ * the caller's when it must not block), reads virtual_alias_maps and, through
  * resolve_address(), alias_maps and the password database. No DNS unless
  * reject_unknown_recipient_domain or reject_unknown_sender_domain is
  * configured; then the lookups can be done by the caller, on a thread of
@@ -116,6 +118,12 @@ bool smtp_policy_changed(const struct smtp_policy *p);
 /* Is addr ("192.0.2.1", "::1") in mynetworks? */
 bool smtp_policy_mynetworks(const struct smtp_policy *p, const char *addr);
 
+/*
+ * The verdicts below: on SMTP_REJECT and SMTP_DISCONNECT reply holds the
+ * reply line; on SMTP_ACCEPT it holds the header lines that PREPEND
+ * actions asked for ("Name: value\n" each; empty when none), which the
+ * caller adds to the message of the transaction (MAIL and RCPT only).
+ */
 /* smtpd_client_restrictions at connect time (only with smtpd_delay_reject = no). */
 enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct buf *reply);
@@ -144,10 +152,6 @@ enum smtp_verdict smtp_policy_mail_dns(struct smtp_policy *p, const struct smtp_
 enum smtp_verdict smtp_policy_rcpt_dns(struct smtp_policy *p, const struct smtp_session_info *si,
 		const char *rcpt, struct smtp_policy_dns *dns, struct buf *reply);
 /*
- * On SMTP_ACCEPT, reply holds the header lines that PREPEND actions
- * asked for ("Name: value\n" each; empty when none): the caller adds
- * them to the message of the transaction.
- *
  * smtpd_data_restrictions at DATA (and the first BDAT), or with end
  * smtpd_end_of_data_restrictions once the content is in; nrcpt is the
  * number of accepted recipients.
