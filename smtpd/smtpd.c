@@ -111,6 +111,7 @@ static void settings(void)
 	e->junk_command_limit = (unsigned)cfg_int(P_smtpd_junk_command_limit);
 	e->forbid_bare_newline = cfg_bool(P_smtpd_forbid_bare_newline);
 	e->forbid_unauth_pipelining = cfg_bool(P_smtpd_forbid_unauth_pipelining);
+	e->strict_envelopes = cfg_bool(P_strict_rfc821_envelopes);
 	e->vrfy_enabled = !cfg_bool(P_disable_vrfy_command);
 	e->pipelining = true;
 	e->chunking = true;

@@ -49,6 +49,7 @@ struct conn {
 	bool hold, dead, implicit, exempt, ssl_wants_write;
 	unsigned jobs;		/* worker jobs (commit, AUTH step, DNS lookup) that point here */
 	struct smtp_policy_dns *dns;	/* answers of earlier lookups; NULL until one was needed */
+	char *prepend;		/* PREPEND header lines of the transaction's policy answers; NULL: none */
 	uint64_t deadline, hold_until;
 	struct conn *prev, *next;	/* idle list, oldest first */
 	struct conn *hprev, *hnext;	/* hold list, earliest first */
@@ -146,16 +147,39 @@ static enum smtp_verdict cb_helo(void *ctx, const struct smtp_session_info *si, 
 {
 	if (smtpd.policy == NULL)
 		return SMTP_ACCEPT;
-	return smtpd_dns_check(ctx, SMTPD_DNS_HELO, si, NULL, reply);
+	enum smtp_verdict v = smtpd_dns_check(ctx, SMTPD_DNS_HELO, si, NULL, reply);
+	if (v == SMTP_ACCEPT)
+		buf_reset(reply);	/* a HELO has no message to add headers to */
+	return v;
+}
+
+/* Keep the header lines an accepting policy verdict carries (see smtp_policy.h). */
+static void keep_prepend(struct conn *c, enum smtp_verdict v, struct buf *reply)
+{
+	if (v != SMTP_ACCEPT || reply->len == 0)
+		return;
+	struct buf all = BUF_INIT;
+	if (c->prepend != NULL)
+		buf_adds(&all, c->prepend);
+	buf_adds(&all, buf_str(reply));
+	free(c->prepend);
+	c->prepend = buf_steal(&all);
+	buf_reset(reply);
 }
 
 static enum smtp_verdict cb_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
 		struct buf *reply)
 {
+	struct conn *c = ctx;
 	(void)sender;	/* also in si->sender */
+	/* A new transaction: headers asked for in an earlier one are not this message's. */
+	free(c->prepend);
+	c->prepend = NULL;
 	if (smtpd.policy == NULL)
 		return SMTP_ACCEPT;
-	return smtpd_dns_check(ctx, SMTPD_DNS_MAIL, si, NULL, reply);
+	enum smtp_verdict v = smtpd_dns_check(ctx, SMTPD_DNS_MAIL, si, NULL, reply);
+	keep_prepend(c, v, reply);
+	return v;
 }
 
 static enum smtp_verdict cb_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
@@ -205,7 +229,9 @@ static enum smtp_verdict cb_rcpt(void *ctx, const struct smtp_session_info *si, 
 	}
 	if (smtpd_anvil_rcpt(c->client, reply) != 0)
 		return SMTP_REJECT;
-	return smtpd_dns_check(c, SMTPD_DNS_RCPT, si, rcpt, reply);
+	enum smtp_verdict v = smtpd_dns_check(c, SMTPD_DNS_RCPT, si, rcpt, reply);
+	keep_prepend(c, v, reply);
+	return v;
 }
 
 static void cb_vrfy(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply)
@@ -218,10 +244,23 @@ static void cb_vrfy(void *ctx, const struct smtp_session_info *si, const char *a
 static void *cb_open(void *ctx, const struct smtp_session_info *si, const struct smtp_envelope *env,
 		struct buf *reply)
 {
-	(void)ctx;
+	struct conn *c = ctx;
 	void *q = smtp_queue_open(NULL, si, env, reply);
 	if (q == NULL)
 		return NULL;
+	/*
+	 * Headers from PREPEND actions (X-Greylist:, Received-SPF:) start
+	 * the message; cleanup puts its Received: above them.
+	 */
+	if (c->prepend != NULL) {
+		if (smtp_queue_write(q, c->prepend, strlen(c->prepend)) < 0) {
+			smtp_queue_abort(q);
+			buf_adds(reply, "451 4.3.0 Error: queue file write error");
+			return NULL;
+		}
+		free(c->prepend);
+		c->prepend = NULL;
+	}
 	struct conn_msg *m = xcalloc(1, sizeof(*m));
 	m->q = q;
 	return m;
@@ -587,6 +626,7 @@ void smtpd_conn_reap(void)
 		grave = c->next;
 		smtp_engine_free(c->e);
 		free(c->dns);
+		free(c->prepend);
 		free(c);
 	}
 }
@@ -655,7 +695,11 @@ void smtpd_conn_policy_done(void *conn, enum smtp_verdict v, const char *reply)
 {
 	struct conn *c = conn;
 	c->jobs--;
-	smtp_engine_policy_done(c->e, v, reply);
+	struct buf r = BUF_INIT;
+	buf_adds(&r, reply);
+	keep_prepend(c, v, &r);
+	smtp_engine_policy_done(c->e, v, buf_str(&r));
+	buf_free(&r);
 	touch(c);
 	pump(c);
 }
@@ -672,6 +716,9 @@ void smtpd_conn_dns_keep(void *conn, const struct smtp_policy_dns *dns)
 		c->dns = xmalloc(sizeof(*c->dns));
 	*c->dns = *dns;
 	c->dns->need[0] = '\0';
+	/* Policy answers hold for one command; a request belongs to the job that makes it. */
+	c->dns->request = NULL;
+	c->dns->nanswers = 0;
 }
 
 void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,

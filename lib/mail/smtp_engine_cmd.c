@@ -192,6 +192,10 @@ void se_cmd_mail(struct smtp_engine *e, const char *arg)
 		return;
 	}
 	smtp_mail_args_init(&a);
+	if (c->strict_envelopes && !smtp_path_bracketed(arg, "FROM:")) {
+		se_reply(e, "501 5.1.7 Bad sender address syntax");
+		goto out;
+	}
 	switch (smtp_parse_mail(arg, &a, &bad)) {
 	case SMTP_PATH_OK:
 		break;
@@ -224,6 +228,8 @@ void se_cmd_mail(struct smtp_engine *e, const char *arg)
 	}
 	e->sender = xstrdup(buf_str(&a.addr));
 	e->in_mail = true;
+	e->si.transaction++;
+	e->si.size = a.size > 0 ? a.size : 0;
 	/* Kept now, so that a verdict given later finds them (a refusal resets them). */
 	e->ret = a.ret;
 	e->body = a.body;
@@ -295,6 +301,10 @@ void se_cmd_rcpt(struct smtp_engine *e, const char *arg)
 	}
 	e->rcpt_tried++;
 	smtp_rcpt_args_init(&a);
+	if (c->strict_envelopes && !smtp_path_bracketed(arg, "TO:")) {
+		se_reply(e, "501 5.1.3 Bad recipient address syntax");
+		goto out;
+	}
 	switch (smtp_parse_rcpt(arg, &a, &bad)) {
 	case SMTP_PATH_OK:
 		break;
