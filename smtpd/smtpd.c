@@ -155,9 +155,23 @@ static void settings(void)
 	bool auth = cfg_bool("smtpd_sasl_auth_enable");
 	if (auth) {
 		if (sasl_server_init(&err) == 0) {
-			smtpd.auth_mechs = xstrdup(sasl_server_mechanisms(true));
+			/* What the backend has, less what the security options forbid. */
+			struct buf m = BUF_INIT;
+			sasl_mechanisms_allowed(sasl_server_mechanisms(false),
+						cfg_list("smtpd_sasl_security_options"), &m);
+			smtpd.auth_mechs = xstrdup(buf_str(&m));
+			sasl_mechanisms_allowed(sasl_server_mechanisms(true),
+						cfg_list("smtpd_sasl_tls_security_options"), &m);
+			smtpd.auth_mechs_tls = xstrdup(buf_str(&m));
+			buf_free(&m);
 			e->auth = true;
 			e->auth_mechanisms = smtpd.auth_mechs;
+			e->auth_mechanisms_tls = smtpd.auth_mechs_tls;
+			if (*smtpd.auth_mechs_tls == '\0' && (*smtpd.auth_mechs == '\0' || e->tls_required
+									|| cfg_bool("smtpd_tls_auth_only")))
+				msg_warn("AUTH is never offered: smtpd_sasl_security_options and "
+					 "smtpd_sasl_tls_security_options leave none of: %s",
+					 sasl_server_mechanisms(true));
 		} else {
 			msg_warn("AUTH is off: %s", buf_str(&err));
 		}

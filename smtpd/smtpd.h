@@ -46,7 +46,8 @@ struct smtpd_settings {
 	struct smtp_policy *policy;		/* NULL: configuration broken, refuse mail */
 	const char *service;			/* for log lines */
 	char *banner_text;
-	char *auth_mechs;
+	char *auth_mechs;			/* without TLS (smtpd_sasl_security_options) */
+	char *auth_mechs_tls;			/* with TLS (smtpd_sasl_tls_security_options) */
 	bool sasl_ready;
 };
 
