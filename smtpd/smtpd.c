@@ -119,6 +119,8 @@ static void settings(void)
 	e->eightbitmime = true;
 
 	smtpd.timeout_ms = (unsigned)cfg_int("smtpd_timeout") * 1000;
+	smtpd.starttls_timeout_ms = (unsigned)cfg_int("smtpd_starttls_timeout") * 1000;
+	smtpd.tls_loglevel = (int)cfg_int("smtpd_tls_loglevel");
 	smtpd.greet_pause_ms = (unsigned)cfg_int("smtpd_greet_pause") * 1000;
 	smtpd.conn_count_limit = (unsigned)cfg_int("smtpd_client_connection_count_limit");
 	smtpd.conn_rate_limit = (unsigned)cfg_int("smtpd_client_connection_rate_limit");
@@ -140,7 +142,7 @@ static void settings(void)
 	const char *level = cfg_str("smtpd_tls_security_level");
 	smtpd.implicit_tls = cfg_bool("smtpd_tls_wrappermode");
 	if (strcmp(level, "none") != 0 || smtpd.implicit_tls) {
-		smtpd.tls = smtpd_tls_init(&err);
+		smtpd.tls = smtpd_tls_init(smtpd.implicit_tls || strcmp(level, "encrypt") == 0, &err);
 		if (err.len > 0)
 			msg_warn("TLS is off: %s", buf_str(&err));
 	}

@@ -1,5 +1,6 @@
 /*
  * test_sasl.c - Check suite for the server side of SMTP AUTH:
+ * the mechanism filter of smtpd_sasl_security_options,
  * PLAIN/LOGIN parsing (lib/mail/sasl_mech.c), whole exchanges on the
  * built-in "tern" backend (lib/mail/sasl.c), crypt(3) verification, and
  * the failure counter (lib/mail/sasl_penalty.c). Dovecot's protocol is
