@@ -611,3 +611,9 @@ const char *const *cfg_set_names(void)
 	}
 	return C.names;
 }
+
+void config_apply_logging(void)
+{
+	log_set_file(cfg_str("maillog_file"));
+	log_set_syslog(cfg_str("syslog_name"), log_facility_code(cfg_str("syslog_facility")));
+}
