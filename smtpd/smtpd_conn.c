@@ -89,16 +89,29 @@ static void idle_unlink(struct conn *c)
 	c->prev = c->next = NULL;
 }
 
+/*
+ * The client did something: its deadline moves on, by smtpd_starttls_timeout
+ * during a TLS handshake, else by smtpd_timeout. The idle list stays sorted
+ * by deadline; with one timeout for everyone (the default: both are 300s)
+ * the place is the tail, so the walk back only happens when the two differ.
+ */
 static void touch(struct conn *c)
 {
 	idle_unlink(c);
-	c->deadline = smtpd_now() + smtpd.timeout_ms;
-	c->prev = idle_tail;
-	if (idle_tail)
-		idle_tail->next = c;
+	c->deadline = smtpd_now() + (c->state == CS_HANDSHAKE ? smtpd.starttls_timeout_ms : smtpd.timeout_ms);
+	struct conn *after = idle_tail;
+	while (after != NULL && after->deadline > c->deadline)
+		after = after->prev;
+	c->prev = after;
+	c->next = after ? after->next : idle_head;
+	if (c->next)
+		c->next->prev = c;
+	else
+		idle_tail = c;
+	if (after)
+		after->next = c;
 	else
 		idle_head = c;
-	idle_tail = c;
 }
 
 static void hold_unlink(struct conn *c)
@@ -397,9 +410,13 @@ static void tls_handshake(struct conn *c)
 	if (r == 1) {
 		const char *version = SSL_get_version(c->ssl);
 		const char *cipher = SSL_get_cipher_name(c->ssl);
-		msg_info("%s TLS connection established from %s[%s]: %s with cipher %s%s",
-				c->implicit ? "Anonymous" : "Anonymous", smtp_engine_info(c->e)->client_name,
-				c->addr, version, cipher, SSL_session_reused(c->ssl) ? " (resumed)" : "");
+		if (smtpd.tls_loglevel >= 1) {
+			/* Postfix's line: no client certificate is asked for, hence "Anonymous". */
+			int alg_bits = 0, bits = SSL_get_cipher_bits(c->ssl, &alg_bits);
+			msg_info("Anonymous TLS connection established from %s[%s]: %s with cipher %s "
+				 "(%d/%d bits)%s", smtp_engine_info(c->e)->client_name, c->addr, version,
+				 cipher, bits, alg_bits, SSL_session_reused(c->ssl) ? " (resumed)" : "");
+		}
 		c->state = CS_RUN;
 		if (c->implicit) {
 			smtp_engine_set_tls(c->e, version, cipher);
@@ -430,6 +447,21 @@ static void tls_handshake(struct conn *c)
 	conn_close(c);
 }
 
+/* smtpd_tls_loglevel 2 and up: each step of the handshake, as Postfix logs them. */
+static void tls_info(const SSL *ssl, int where, int ret)
+{
+	const struct conn *c = SSL_get_app_data(ssl);
+	if (c == NULL)
+		return;
+	if (where & SSL_CB_LOOP)
+		msg_info("%s[%s]: SSL_accept:%s", smtp_engine_info(c->e)->client_name, c->addr,
+			 SSL_state_string_long(ssl));
+	else if (where & SSL_CB_ALERT)
+		msg_info("%s[%s]: SSL3 alert %s:%s:%s", smtp_engine_info(c->e)->client_name, c->addr,
+			 (where & SSL_CB_READ) ? "read" : "write", SSL_alert_type_string_long(ret),
+			 SSL_alert_desc_string_long(ret));
+}
+
 static void start_tls(struct conn *c)
 {
 	c->ssl = SSL_new(smtpd.tls);
@@ -439,7 +471,12 @@ static void start_tls(struct conn *c)
 		return;
 	}
 	SSL_set_accept_state(c->ssl);
+	if (smtpd.tls_loglevel >= 2) {
+		SSL_set_app_data(c->ssl, c);
+		SSL_set_info_callback(c->ssl, tls_info);
+	}
 	c->state = CS_HANDSHAKE;
+	touch(c);	/* from now on smtpd_starttls_timeout per step */
 	tls_handshake(c);
 }
 
@@ -588,6 +625,7 @@ static void on_event(struct smtpd_watch *w, uint32_t events)
 		greet(c, true);
 		return;
 	case CS_HANDSHAKE:
+		touch(c);
 		tls_handshake(c);
 		return;
 	case CS_RUN:

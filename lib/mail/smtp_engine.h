@@ -68,6 +68,12 @@ struct smtp_engine_cfg {
 	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures (without auth_outcome) */
 	const char *auth_mechanisms;	/* e.g. "PLAIN LOGIN" (from the backend) */
 	/*
+	 * Offered once TLS is on (smtpd_sasl_tls_security_options); NULL:
+	 * auth_mechanisms. A mechanism not offered in the session's state is
+	 * refused, and an empty list means no AUTH at all.
+	 */
+	const char *auth_mechanisms_tls;
+	/*
 	 * smtpd_recipient_overshoot_limit: how many recipients beyond
 	 * recipient_limit get 452 without counting as errors (per message).
 	 */

@@ -109,10 +109,10 @@ static void helo_accept(struct smtp_engine *e, const char *arg, bool esmtp)
 		se_reply(e, "250-VRFY");
 	if (c->starttls && !e->si.tls)
 		se_reply(e, "250-STARTTLS");
-	if (se_auth_offered(e) && c->auth_mechanisms && *c->auth_mechanisms) {
-		se_reply(e, "250-AUTH %s", c->auth_mechanisms);
+	if (se_auth_offered(e)) {
+		se_reply(e, "250-AUTH %s", se_auth_mechanisms(e));
 		if (c->broken_sasl_auth_clients)
-			se_reply(e, "250-AUTH=%s", c->auth_mechanisms);
+			se_reply(e, "250-AUTH=%s", se_auth_mechanisms(e));
 	}
 	se_reply(e, "250-ENHANCEDSTATUSCODES");
 	if (c->eightbitmime)
@@ -810,6 +810,20 @@ void smtp_engine_policy_done(struct smtp_engine *e, enum smtp_verdict v, const c
 	resume_after_wait(e);
 }
 
+/* Is mech (upper case) one of the space-separated names in list? */
+static bool mech_listed(const char *list, const char *mech)
+{
+	size_t len = strlen(mech);
+	for (const char *p = list; *p;) {
+		p += strspn(p, " ");
+		size_t n = strcspn(p, " ");
+		if (n == len && strncasecmp(p, mech, len) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 void se_cmd_auth(struct smtp_engine *e, const char *arg)
 {
 	char mech[32];
@@ -850,7 +864,8 @@ void se_cmd_auth(struct smtp_engine *e, const char *arg)
 		se_log_reject(e, "AUTH", buf_str(&challenge), NULL);
 		goto out;
 	}
-	e->auth = e->ops->auth_new(e->ctx, mech, &e->si);
+	/* Only what EHLO offered now: the security options may forbid PLAIN before TLS. */
+	e->auth = mech_listed(se_auth_mechanisms(e), mech) ? e->ops->auth_new(e->ctx, mech, &e->si) : NULL;
 	if (e->auth == NULL) {
 		se_reply(e, "504 5.5.4 Unsupported authentication mechanism");
 		return;
