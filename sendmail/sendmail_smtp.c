@@ -216,6 +216,7 @@ int sm_smtp(const struct sm_opts *o)
 		.hard_error_limit = 20,
 		.junk_command_limit = 100,
 		.forbid_bare_newline = false,
+		.strict_envelopes = cfg_bool(P_strict_rfc821_envelopes),
 		.lf_line_ends = true,	/* LF-only scripts: a lone "." ends the message, as in sendmail */
 		.vrfy_enabled = false,
 		.pipelining = true,

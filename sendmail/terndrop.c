@@ -352,7 +352,7 @@ int main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	if (config_load(dir, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
-	log_set_file(cfg_str(P_maillog_file));
+	config_apply_logging();
 	if (cfg_str(P_maillog_file)[0] == '\0')
 		log_set_dest(LOG_TO_STDERR | LOG_TO_SYSLOG);
 	else

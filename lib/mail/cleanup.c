@@ -6,7 +6,7 @@
  * its privileges. Parameters read: queue_directory, myhostname, myorigin,
  * mydestination, mail_name, append_at_myorigin, message_size_limit,
  * header_size_limit, hopcount_limit, canonical_maps, sender_canonical_maps,
- * recipient_canonical_maps, virtual_alias_maps,
+ * recipient_canonical_maps, virtual_alias_maps, smtpd_sasl_authenticated_header,
  * virtual_alias_expansion_limit, virtual_alias_recursion_limit.
  * Tables are opened on first use and kept; they are reopened when the
  * parameter's value changes (after a reload) or their file was rebuilt
@@ -52,6 +52,7 @@ struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 	s.mail_name = cfg_str(P_mail_name);
 	s.local_domains = cfg_list(P_mydestination);
 	s.append_at_myorigin = cfg_bool(P_append_at_myorigin);
+	s.sasl_authenticated_header = cfg_bool(P_smtpd_sasl_authenticated_header);
 	s.message_size_limit = (unsigned long long)cfg_int(P_message_size_limit);
 	s.header_size_limit = (unsigned long long)cfg_int(P_header_size_limit);
 	s.virtual_expansion_limit = (int)cfg_int(P_virtual_alias_expansion_limit);

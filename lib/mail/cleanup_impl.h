@@ -29,6 +29,7 @@ struct cleanup_settings {
 	const char *mail_name;		/* "Tern" in Received: */
 	char *const *local_domains;	/* mydestination (NULL-terminated), for bare-user lookups */
 	bool append_at_myorigin;
+	bool sasl_authenticated_header;	/* Received: names the AUTH user (smtpd_sasl_authenticated_header) */
 	unsigned long long message_size_limit;	/* 0 = none */
 	unsigned long long header_size_limit;	/* 0 = none */
 	int virtual_expansion_limit;	/* addresses one recipient may become */

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "mail/config.h"
+#include "mail/tls_proto.h"
 #include "util/mem.h"
 
 static bool is_space(char c)
@@ -241,7 +242,8 @@ static int check_restriction_maps(const char *value, struct buf *why)
 		size_t n = strlen(*it);
 		if (strncasecmp(*it, "check_", 6) != 0 || n < 13 || strcasecmp(*it + n - 7, "_access") != 0)
 			continue;
-		const char *relative = config_map_relative(it[1]);
+		/* A bare name is smtp_policy_list_check()'s to refuse ("needs a type:table"). */
+		const char *relative = strchr(it[1], ':') ? config_map_relative(it[1]) : NULL;
 		if (relative != NULL) {
 			relative_why(why, relative);
 			rc = -1;
@@ -250,12 +252,6 @@ static int check_restriction_maps(const char *value, struct buf *why)
 	}
 	config_free_list(items);
 	return rc;
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 static int check_choices(const struct param_def *p, const char *value, struct buf *why)
@@ -279,6 +275,13 @@ static int check_choices(const struct param_def *p, const char *value, struct bu
 	return rc;
 }
 
+/* Does name end with suffix? */
+static bool ends_with(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+	return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
 int param_check(const struct param_def *p, const char *value, struct buf *why)
 {
 	long long n;
@@ -291,6 +294,10 @@ int param_check(const struct param_def *p, const char *value, struct buf *why)
 			return check_restriction_maps(value, why);
 		if (p->choices != NULL)
 			return check_choices(p, value, why);
+		if (ends_with(p->name, "tls_protocols") || ends_with(p->name, "tls_mandatory_protocols")) {
+			unsigned allowed;
+			return tls_protocols_parse(value, &allowed, why);
+		}
 		return 0;
 	case PARAM_MAPS:
 		return check_maps(value, why);

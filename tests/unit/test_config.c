@@ -277,7 +277,8 @@ static const struct typed_case typed_cases[] = {
 	{ "virtual_alias_maps", "hash:run/maps", false, 0 },
 	{ "alias_maps", "hash:/etc/aliases, texthash:aliases", false, 0 },
 	{ "smtpd_recipient_restrictions", "check_recipient_access hash:run/x, reject", false, 0 },
-	{ "smtpd_client_restrictions", "check_client_access access", false, 0 },
+	{ "smtpd_client_restrictions", "check_client_access btree:access", false, 0 },
+	{ "smtpd_client_restrictions", "check_client_access texthash:./access", false, 0 },
 	{ "smtpd_recipient_restrictions", "check_recipient_access hash:/etc/x, reject", true, 0 },
 	{ "smtpd_client_restrictions", "check_client_access inline:{ 1.2.3.4=REJECT }", true, 0 },
 };
