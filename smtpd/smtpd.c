@@ -112,6 +112,7 @@ static void settings(void)
 	e->forbid_bare_newline = cfg_bool(P_smtpd_forbid_bare_newline);
 	e->forbid_unauth_pipelining = cfg_bool(P_smtpd_forbid_unauth_pipelining);
 	e->vrfy_enabled = !cfg_bool(P_disable_vrfy_command);
+	e->reject_min_user = !cfg_bool(P_allow_min_user);
 	e->pipelining = true;
 	e->chunking = true;
 	e->dsn = true;
