@@ -290,7 +290,7 @@ const struct param_def param_table[] = {
 	BOOL("owner_request_special", "yes",
 	     "Whether owner-NAME and NAME-request addresses are treated as list owner addresses."),
 	LISTC("prepend_delivered_header", "command, file, forward", "command file forward",
-	      "For which deliveries local delivery adds a Delivered-To: header: command (|commands and mailbox_command), file (/files, mbox and Maildir mailboxes, as in Postfix) and forward (copies sent on; leaving it out disables the detection of forwarding loops)."),
+	      "For which deliveries local delivery adds a Delivered-To: header: command (|commands and mailbox_command), file (/files, mbox and Maildir mailboxes, as in Postfix) and forward (copies sent on; without it a forwarding loop is caught only by hopcount_limit)."),
 	LISTC("propagate_unmatched_extensions", "canonical, virtual", "canonical virtual alias forward include",
 	      "Where an address extension (user+tag) is carried over to the rewritten address.",
 	    NOT_IMPLEMENTED("an address extension is not carried over to the result of an alias or virtual alias lookup")),
