@@ -90,7 +90,7 @@ static int read_config(struct master *m, struct service_table *t, struct buf *er
 	char path[4096];
 	if (config_load(m->config_dir, false, err) < 0)
 		return -1;
-	log_set_file(cfg_str(P_maillog_file));
+	config_apply_logging();
 	snprintf(path, sizeof(path), "%s/master.cf", m->config_dir);
 	if (services_load(path, t, err) < 0)
 		return -1;

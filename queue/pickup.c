@@ -412,7 +412,7 @@ int main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	if (config_load(dir, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
-	log_set_file(cfg_str(P_maillog_file));
+	config_apply_logging();
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
 #endif

@@ -28,7 +28,9 @@
  *
  * CONFIGURATION PARAMETERS
  *	command_directory (where terndrop, ternqueue and tern live),
- *	message_size_limit, and whatever resolve_address() reads for -bv/-bt.
+ *	message_size_limit, queue_directory and queue_minfree (-bs refuses
+ *	MAIL FROM with 452 when the queue is short of space), and whatever
+ *	resolve_address() reads for -bv/-bt.
  */
 #include "compat.h"
 

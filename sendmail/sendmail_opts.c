@@ -66,8 +66,11 @@ static int parse_notify(const char *arg)
 /* -b<mode> */
 static void parse_mode(const char *arg, struct sm_opts *o)
 {
-	if (arg[0] == '\0' || arg[1] != '\0')
-		usage("-b needs one mode letter (m, s, p, i, v, t, d, D, C, h, H, P)");
+	/* Name the mode the caller gave: "-bz" tells which flag of a script is wrong. */
+	if (arg[0] == '\0')
+		usage("-b needs a mode letter (m, s, p, i, v, t, d, D, C, h, H, P)");
+	if (arg[1] != '\0')
+		msg_fatal_status(EX_USAGE, "unsupported mode -b%s", arg);
 	switch (arg[0]) {
 	case 'm': o->mode = SM_DELIVER; break;
 	case 's': o->mode = SM_SMTP; break;
@@ -80,7 +83,7 @@ static void parse_mode(const char *arg, struct sm_opts *o)
 	case 'C': o->mode = SM_CHECK; break;
 	case 'h': case 'H': o->mode = SM_IGNORED; break;
 	default:
-		usage("unknown -b mode");
+		msg_fatal_status(EX_USAGE, "unsupported mode -b%s", arg);
 	}
 }
 

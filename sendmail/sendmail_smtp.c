@@ -5,7 +5,9 @@
  * Part of the sendmail program; runs with the caller's privileges. Each
  * message is handed to terndrop exactly as -bm does (sendmail_submit.c
  * builds the same records), so the 250 after DATA means the message is
- * durable in maildrop/. No relay checks apply: the caller could run
+ * durable in maildrop/. MAIL FROM gets 452 4.3.1 while the queue file
+ * system has no more than queue_minfree bytes free (lib/mail/qspace.h),
+ * as in smtpd. No relay checks apply: the caller could run
  * sendmail -bm just as well.
  */
 #include "compat.h"
@@ -21,6 +23,7 @@
 
 #include "mail/config.h"
 #include "mail/droprec.h"
+#include "mail/qspace.h"
 #include "sendmail/sendmail.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -174,6 +177,21 @@ static enum smtp_commit bs_finish(void *ctx, void *msg, char *queue_id, size_t i
 	return SMTP_COMMIT_REJECT;
 }
 
+/* queue_minfree at MAIL FROM, as smtpd (terndrop would refuse the message later anyway). */
+static enum smtp_verdict bs_space(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	unsigned long long minfree = (unsigned long long)cfg_int(P_queue_minfree);
+	struct buf why = BUF_INIT;
+	int room = minfree > 0 ? qspace_check(cfg_str(P_queue_directory), minfree, 0, &why) : 1;
+	buf_free(&why);
+	if (room != 0)
+		return SMTP_ACCEPT;
+	buf_adds(reply, "452 4.3.1 Insufficient system storage");
+	return SMTP_REJECT;
+}
+
 static void bs_abort(void *msg)
 {
 	struct bs_msg *m = msg;
@@ -198,6 +216,7 @@ int sm_smtp(const struct sm_opts *o)
 		.hard_error_limit = 20,
 		.junk_command_limit = 100,
 		.forbid_bare_newline = false,
+		.strict_envelopes = cfg_bool(P_strict_rfc821_envelopes),
 		.lf_line_ends = true,	/* LF-only scripts: a lone "." ends the message, as in sendmail */
 		.vrfy_enabled = false,
 		.reject_min_user = !cfg_bool(P_allow_min_user),
@@ -211,6 +230,7 @@ int sm_smtp(const struct sm_opts *o)
 		.msg_write = bs_write,
 		.msg_finish = bs_finish,
 		.msg_abort = bs_abort,
+		.check_rate = bs_space,
 	};
 	signal(SIGPIPE, SIG_IGN);
 	struct smtp_engine *e = smtp_engine_new(&cfg, &ops, (void *)o, "localhost", "");

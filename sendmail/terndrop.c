@@ -14,7 +14,8 @@
  *	pickup also scans). With -r it then prints the maildrop file's id
  *	on standard output (sendmail -bs uses it in its 250 reply). Errors are one line on standard error and a
  *	sysexits.h status: 64 usage, 65 bad input or message too big, 75
- *	temporary failure (disk full, I/O error), 77 sender refused or
+ *	temporary failure (disk full, less free space than queue_minfree,
+ *	I/O error), 77 sender refused or
  *	configuration directory not allowed, 78 bad configuration.
  *
  * SECURITY
@@ -30,10 +31,13 @@
  *	directory (-C or TERN_CONFIG_DIR) is honoured for an unprivileged
  *	caller only when the default main.cf lists it in
  *	alternate_config_directories, so no user can point terndrop at a
- *	queue of their choosing.
+ *	queue of their choosing. A terndrop that is not set-group-ID (the
+ *	build tree's stage/terndrop) accepts any directory but can write
+ *	only where the caller may; for anyone but root and the queue's
+ *	owner it says so before it reads the message (exit 75).
  *
  * CONFIGURATION PARAMETERS
- *	queue_directory, message_size_limit, local_login_sender_maps,
+ *	queue_directory, queue_minfree, message_size_limit, local_login_sender_maps,
  *	authorized_submit_users,
  *	alternate_config_directories, myorigin, maillog_file.
  *
@@ -60,6 +64,7 @@
 #include "mail/droprec.h"
 #include "mail/login_sender.h"
 #include "mail/qfile.h"
+#include "mail/qspace.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -199,6 +204,45 @@ static void wake_pickup(const char *queue_dir)
 	close(fd);
 }
 
+/*
+ * queue_minfree: too little room in the queue file system is a
+ * temporary failure (75) before a byte is written. Only queue_minfree
+ * counts here, not smtpd's 1.5 x message_size_limit: local mail that
+ * fits is not refused for a limit meant for strangers' mail.
+ */
+static void check_space(void)
+{
+	unsigned long long minfree = (unsigned long long)cfg_int(P_queue_minfree);
+	struct buf why = BUF_INIT;
+	if (minfree == 0)
+		return;
+	if (qspace_check(cfg_str(P_queue_directory), minfree, 0, &why) == 0)
+		msg_fatal_status(EX_TEMPFAIL, "%s: mail not queued, try again later", buf_str(&why));
+	buf_free(&why);
+}
+
+/*
+ * Without its set-group-ID bit (the build tree's copy, or a copy that
+ * lost it) terndrop writes to maildrop/ only as root or as the owner of
+ * the queue. Anyone else is told so plainly, before any input is read,
+ * instead of with the permission error of the first write.
+ */
+static void check_privilege(uid_t uid)
+{
+	struct buf dir = BUF_INIT;
+	if (uid == 0 || getegid() != getgid() || geteuid() != getuid())
+		return;
+	buf_printf(&dir, "%s/maildrop", cfg_str(P_queue_directory));
+	if (access(buf_str(&dir), W_OK | X_OK) == 0 || (errno != EACCES && errno != EPERM)) {
+		buf_free(&dir);
+		return;
+	}
+	msg_fatal_status(EX_TEMPFAIL, "%s/terndrop is not set-gid %s, and uid %ld may not write to %s; "
+			 "install Tern (make install) or run as root or as the instance owner %s",
+			 cfg_str(P_command_directory), cfg_str(P_setgid_group), (long)uid, buf_str(&dir),
+			 cfg_str(P_mail_owner));
+}
+
 static void usage(void)
 {
 	msg_fatal_status(EX_USAGE, "usage: terndrop [-r] [-C config_dir] (reads sendmail's record stream)");
@@ -308,7 +352,7 @@ int main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	if (config_load(dir, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
-	log_set_file(cfg_str(P_maillog_file));
+	config_apply_logging();
 	if (cfg_str(P_maillog_file)[0] == '\0')
 		log_set_dest(LOG_TO_STDERR | LOG_TO_SYSLOG);
 	else
@@ -324,6 +368,9 @@ int main(int argc, char **argv)
 	if (may == 0 && uid != 0)
 		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to submit mail "
 				 "(authorized_submit_users)", login, (long)uid);
+	check_space();
+
+	check_privilege(uid);
 
 	struct droprec_state st;
 	droprec_init(&st, (unsigned long long)cfg_int(P_message_size_limit));

@@ -111,6 +111,7 @@ static void settings(void)
 	e->junk_command_limit = (unsigned)cfg_int(P_smtpd_junk_command_limit);
 	e->forbid_bare_newline = cfg_bool(P_smtpd_forbid_bare_newline);
 	e->forbid_unauth_pipelining = cfg_bool(P_smtpd_forbid_unauth_pipelining);
+	e->strict_envelopes = cfg_bool(P_strict_rfc821_envelopes);
 	e->vrfy_enabled = !cfg_bool(P_disable_vrfy_command);
 	e->reject_min_user = !cfg_bool(P_allow_min_user);
 	e->pipelining = true;
@@ -120,13 +121,19 @@ static void settings(void)
 	e->eightbitmime = true;
 
 	smtpd.timeout_ms = (unsigned)cfg_int(P_smtpd_timeout) * 1000;
+	smtpd.starttls_timeout_ms = (unsigned)cfg_int(P_smtpd_starttls_timeout) * 1000;
+	smtpd.tls_loglevel = (int)cfg_int(P_smtpd_tls_loglevel);
 	smtpd.greet_pause_ms = (unsigned)cfg_int(P_smtpd_greet_pause) * 1000;
 	smtpd.conn_count_limit = (unsigned)cfg_int(P_smtpd_client_connection_count_limit);
 	smtpd.conn_rate_limit = (unsigned)cfg_int(P_smtpd_client_connection_rate_limit);
 	smtpd.msg_rate_limit = (unsigned)cfg_int(P_smtpd_client_message_rate_limit);
 	smtpd.rcpt_rate_limit = (unsigned)cfg_int(P_smtpd_client_recipient_rate_limit);
+	smtpd.auth_rate_limit = (unsigned)cfg_int(P_smtpd_client_auth_rate_limit);
 	smtpd.rate_window_ms = (unsigned)cfg_int(P_anvil_rate_time_unit) * 1000;
 	smtpd.commit_threads = (unsigned)cfg_int(P_smtpd_commit_threads);
+	smtpd.queue_dir = xstrdup(cfg_str(P_queue_directory));
+	smtpd.queue_minfree = (unsigned long long)cfg_int(P_queue_minfree);
+	smtpd.message_size_limit = (unsigned long long)cfg_int(P_message_size_limit);
 	qfile_set_shared_sync(cfg_bool(P_smtpd_commit_syncfs));
 	qrecycle_configure();
 	if (cidr_list_add(&smtpd.limit_exceptions, cfg_list(P_smtpd_client_event_limit_exceptions), &err) > 0)
@@ -141,7 +148,7 @@ static void settings(void)
 	const char *level = cfg_str(P_smtpd_tls_security_level);
 	smtpd.implicit_tls = cfg_bool(P_smtpd_tls_wrappermode);
 	if (strcmp(level, "none") != 0 || smtpd.implicit_tls) {
-		smtpd.tls = smtpd_tls_init(&err);
+		smtpd.tls = smtpd_tls_init(smtpd.implicit_tls || strcmp(level, "encrypt") == 0, &err);
 		if (err.len > 0)
 			msg_warn("TLS is off: %s", buf_str(&err));
 	}
@@ -156,9 +163,23 @@ static void settings(void)
 	bool auth = cfg_bool(P_smtpd_sasl_auth_enable);
 	if (auth) {
 		if (sasl_server_init(&err) == 0) {
-			smtpd.auth_mechs = xstrdup(sasl_server_mechanisms(true));
+			/* What the backend has, less what the security options forbid. */
+			struct buf m = BUF_INIT;
+			sasl_mechanisms_allowed(sasl_server_mechanisms(false),
+						cfg_list(P_smtpd_sasl_security_options), &m);
+			smtpd.auth_mechs = xstrdup(buf_str(&m));
+			sasl_mechanisms_allowed(sasl_server_mechanisms(true),
+						cfg_list(P_smtpd_sasl_tls_security_options), &m);
+			smtpd.auth_mechs_tls = xstrdup(buf_str(&m));
+			buf_free(&m);
 			e->auth = true;
 			e->auth_mechanisms = smtpd.auth_mechs;
+			e->auth_mechanisms_tls = smtpd.auth_mechs_tls;
+			if (*smtpd.auth_mechs_tls == '\0' && (*smtpd.auth_mechs == '\0' || e->tls_required
+									|| cfg_bool(P_smtpd_tls_auth_only)))
+				msg_warn("AUTH is never offered: smtpd_sasl_security_options and "
+					 "smtpd_sasl_tls_security_options leave none of: %s",
+					 sasl_server_mechanisms(true));
 		} else {
 			msg_warn("AUTH is off: %s", buf_str(&err));
 		}

@@ -29,12 +29,18 @@ struct smtpd_anvil_client;
 struct smtpd_settings {
 	struct smtp_engine_cfg engine;
 	unsigned timeout_ms;			/* smtpd_timeout */
+	unsigned starttls_timeout_ms;		/* smtpd_starttls_timeout: each step of a TLS handshake */
+	int tls_loglevel;			/* smtpd_tls_loglevel */
 	unsigned greet_pause_ms;		/* smtpd_greet_pause (Tern) */
 	unsigned conn_count_limit;		/* smtpd_client_connection_count_limit */
 	unsigned conn_rate_limit;		/* per minute */
 	unsigned msg_rate_limit;
 	unsigned rcpt_rate_limit;
+	unsigned auth_rate_limit;		/* smtpd_client_auth_rate_limit */
 	unsigned rate_window_ms;		/* anvil_rate_time_unit */
+	char *queue_dir;			/* queue_directory: its free space decides MAIL */
+	unsigned long long queue_minfree;	/* queue_minfree */
+	unsigned long long message_size_limit;	/* for the 1.5 x rule */
 	struct cidr_list limit_exceptions;	/* smtpd_client_event_limit_exceptions */
 	unsigned commit_threads;		/* smtpd_commit_threads (Tern) */
 	unsigned sasl_threads;			/* smtpd_sasl_threads (Tern) */
@@ -46,7 +52,8 @@ struct smtpd_settings {
 	struct smtp_policy *policy;		/* NULL: configuration broken, refuse mail */
 	const char *service;			/* for log lines */
 	char *banner_text;
-	char *auth_mechs;
+	char *auth_mechs;			/* without TLS (smtpd_sasl_security_options) */
+	char *auth_mechs_tls;			/* with TLS (smtpd_sasl_tls_security_options) */
 	bool sasl_ready;
 };
 
@@ -141,14 +148,15 @@ bool smtpd_dns_busy(void);
 enum smtp_verdict smtpd_dns_check(void *conn, enum smtpd_dns_stage stage,
 		const struct smtp_session_info *si, const char *rcpt, struct buf *reply);
 
-/* TLS (smtpd_tls.c). */
-SSL_CTX *smtpd_tls_init(struct buf *err);
+/* TLS (smtpd_tls.c); mandatory: TLS is required on this service (encrypt, wrapper mode). */
+SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err);
 
 /* Per-client limits (smtpd_anvil.c). 0 ok, else a reply was put in reply. */
 struct smtpd_anvil_client *smtpd_anvil_connect(const char *addr, bool exempt, struct buf *reply);
 void smtpd_anvil_disconnect(struct smtpd_anvil_client *c);
 int smtpd_anvil_message(struct smtpd_anvil_client *c, struct buf *reply);
 int smtpd_anvil_rcpt(struct smtpd_anvil_client *c, struct buf *reply);
+int smtpd_anvil_auth(struct smtpd_anvil_client *c, struct buf *reply);
 void smtpd_anvil_sweep(uint64_t now);
 
 #endif

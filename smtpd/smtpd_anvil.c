@@ -27,7 +27,7 @@ struct smtpd_anvil_client {
 	bool exempt;
 	unsigned conns;
 	uint64_t window;	/* start of the current rate window */
-	unsigned conn_rate, msg_rate, rcpt_rate;
+	unsigned conn_rate, msg_rate, rcpt_rate, auth_rate;
 };
 
 static struct smtpd_anvil_client *table[BUCKETS];
@@ -44,7 +44,7 @@ static void roll(struct smtpd_anvil_client *c, uint64_t now)
 {
 	if (now - c->window >= WINDOW_MS) {
 		c->window = now;
-		c->conn_rate = c->msg_rate = c->rcpt_rate = 0;
+		c->conn_rate = c->msg_rate = c->rcpt_rate = c->auth_rate = 0;
 	}
 }
 
@@ -120,6 +120,21 @@ int smtpd_anvil_rcpt(struct smtpd_anvil_client *c, struct buf *reply)
 		msg_warn("Recipient address rate limit exceeded: %u from %s[%s] for service %s",
 				c->rcpt_rate, client_name(c->addr), c->addr, smtpd.service);
 		buf_printf(reply, "450 4.7.1 Error: too many recipients from %s", c->addr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every AUTH command counts, whatever its outcome: guessing passwords is what this stops. */
+int smtpd_anvil_auth(struct smtpd_anvil_client *c, struct buf *reply)
+{
+	if (c == NULL || c->exempt)
+		return 0;
+	roll(c, smtpd_now());
+	if (smtpd.auth_rate_limit && ++c->auth_rate > smtpd.auth_rate_limit) {
+		msg_warn("AUTH command rate limit exceeded: %u from %s[%s] for service %s",
+				c->auth_rate, client_name(c->addr), c->addr, smtpd.service);
+		buf_printf(reply, "450 4.7.1 Error: too many AUTH commands from %s", c->addr);
 		return -1;
 	}
 	return 0;

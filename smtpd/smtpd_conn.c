@@ -23,6 +23,7 @@
 
 #include <openssl/err.h>
 
+#include "mail/qspace.h"
 #include "mail/smtp_queue.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
@@ -48,6 +49,7 @@ struct conn {
 	bool hold, dead, implicit, exempt, ssl_wants_write;
 	unsigned jobs;		/* worker jobs (commit, AUTH step, DNS lookup) that point here */
 	struct smtp_policy_dns *dns;	/* answers of earlier lookups; NULL until one was needed */
+	char *prepend;		/* PREPEND header lines of the transaction's policy answers; NULL: none */
 	uint64_t deadline, hold_until;
 	struct conn *prev, *next;	/* idle list, oldest first */
 	struct conn *hprev, *hnext;	/* hold list, earliest first */
@@ -87,16 +89,29 @@ static void idle_unlink(struct conn *c)
 	c->prev = c->next = NULL;
 }
 
+/*
+ * The client did something: its deadline moves on, by smtpd_starttls_timeout
+ * during a TLS handshake, else by smtpd_timeout. The idle list stays sorted
+ * by deadline; with one timeout for everyone (the default: both are 300s)
+ * the place is the tail, so the walk back only happens when the two differ.
+ */
 static void touch(struct conn *c)
 {
 	idle_unlink(c);
-	c->deadline = smtpd_now() + smtpd.timeout_ms;
-	c->prev = idle_tail;
-	if (idle_tail)
-		idle_tail->next = c;
+	c->deadline = smtpd_now() + (c->state == CS_HANDSHAKE ? smtpd.starttls_timeout_ms : smtpd.timeout_ms);
+	struct conn *after = idle_tail;
+	while (after != NULL && after->deadline > c->deadline)
+		after = after->prev;
+	c->prev = after;
+	c->next = after ? after->next : idle_head;
+	if (c->next)
+		c->next->prev = c;
+	else
+		idle_tail = c;
+	if (after)
+		after->next = c;
 	else
 		idle_head = c;
-	idle_tail = c;
 }
 
 static void hold_unlink(struct conn *c)
@@ -145,16 +160,39 @@ static enum smtp_verdict cb_helo(void *ctx, const struct smtp_session_info *si, 
 {
 	if (smtpd.policy == NULL)
 		return SMTP_ACCEPT;
-	return smtpd_dns_check(ctx, SMTPD_DNS_HELO, si, NULL, reply);
+	enum smtp_verdict v = smtpd_dns_check(ctx, SMTPD_DNS_HELO, si, NULL, reply);
+	if (v == SMTP_ACCEPT)
+		buf_reset(reply);	/* a HELO has no message to add headers to */
+	return v;
+}
+
+/* Keep the header lines an accepting policy verdict carries (see smtp_policy.h). */
+static void keep_prepend(struct conn *c, enum smtp_verdict v, struct buf *reply)
+{
+	if (v != SMTP_ACCEPT || reply->len == 0)
+		return;
+	struct buf all = BUF_INIT;
+	if (c->prepend != NULL)
+		buf_adds(&all, c->prepend);
+	buf_adds(&all, buf_str(reply));
+	free(c->prepend);
+	c->prepend = buf_steal(&all);
+	buf_reset(reply);
 }
 
 static enum smtp_verdict cb_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
 		struct buf *reply)
 {
+	struct conn *c = ctx;
 	(void)sender;	/* also in si->sender */
+	/* A new transaction: headers asked for in an earlier one are not this message's. */
+	free(c->prepend);
+	c->prepend = NULL;
 	if (smtpd.policy == NULL)
 		return SMTP_ACCEPT;
-	return smtpd_dns_check(ctx, SMTPD_DNS_MAIL, si, NULL, reply);
+	enum smtp_verdict v = smtpd_dns_check(ctx, SMTPD_DNS_MAIL, si, NULL, reply);
+	keep_prepend(c, v, reply);
+	return v;
 }
 
 static enum smtp_verdict cb_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
@@ -166,11 +204,32 @@ static enum smtp_verdict cb_data(void *ctx, const struct smtp_session_info *si, 
 	return smtp_policy_data(smtpd.policy, si, nrcpt, end, reply);
 }
 
+/*
+ * Per-transaction limits before the 250 to MAIL: room in the queue
+ * (queue_minfree, and 1.5 x message_size_limit as Postfix wants), then
+ * the client's message rate.
+ */
 static enum smtp_verdict cb_rate(void *ctx, const struct smtp_session_info *si, struct buf *reply)
 {
 	struct conn *c = ctx;
+	struct buf why = BUF_INIT;
 	(void)si;
+	int room = qspace_check(smtpd.queue_dir, smtpd.queue_minfree, smtpd.message_size_limit, &why);
+	if (room == 0)
+		msg_warn("%s", buf_str(&why));
+	buf_free(&why);
+	if (room == 0) {
+		buf_adds(reply, "452 4.3.1 Insufficient system storage");
+		return SMTP_REJECT;
+	}
 	return smtpd_anvil_message(c->client, reply) == 0 ? SMTP_ACCEPT : SMTP_REJECT;
+}
+
+static enum smtp_verdict cb_auth_rate(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	struct conn *c = ctx;
+	(void)si;
+	return smtpd_anvil_auth(c->client, reply) == 0 ? SMTP_ACCEPT : SMTP_REJECT;
 }
 
 static enum smtp_verdict cb_rcpt(void *ctx, const struct smtp_session_info *si, const char *rcpt,
@@ -183,7 +242,9 @@ static enum smtp_verdict cb_rcpt(void *ctx, const struct smtp_session_info *si, 
 	}
 	if (smtpd_anvil_rcpt(c->client, reply) != 0)
 		return SMTP_REJECT;
-	return smtpd_dns_check(c, SMTPD_DNS_RCPT, si, rcpt, reply);
+	enum smtp_verdict v = smtpd_dns_check(c, SMTPD_DNS_RCPT, si, rcpt, reply);
+	keep_prepend(c, v, reply);
+	return v;
 }
 
 static void cb_vrfy(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply)
@@ -196,10 +257,23 @@ static void cb_vrfy(void *ctx, const struct smtp_session_info *si, const char *a
 static void *cb_open(void *ctx, const struct smtp_session_info *si, const struct smtp_envelope *env,
 		struct buf *reply)
 {
-	(void)ctx;
+	struct conn *c = ctx;
 	void *q = smtp_queue_open(NULL, si, env, reply);
 	if (q == NULL)
 		return NULL;
+	/*
+	 * Headers from PREPEND actions (X-Greylist:, Received-SPF:) start
+	 * the message; cleanup puts its Received: above them.
+	 */
+	if (c->prepend != NULL) {
+		if (smtp_queue_write(q, c->prepend, strlen(c->prepend)) < 0) {
+			smtp_queue_abort(q);
+			buf_adds(reply, "451 4.3.0 Error: queue file write error");
+			return NULL;
+		}
+		free(c->prepend);
+		c->prepend = NULL;
+	}
 	struct conn_msg *m = xcalloc(1, sizeof(*m));
 	m->q = q;
 	return m;
@@ -258,6 +332,7 @@ static const struct smtp_engine_ops ops = {
 	.check_data = cb_data,
 	.check_rcpt = cb_rcpt,
 	.check_rate = cb_rate,
+	.check_auth_rate = cb_auth_rate,
 	.vrfy = cb_vrfy,
 	.msg_open = cb_open,
 	.msg_write = cb_write,
@@ -335,9 +410,13 @@ static void tls_handshake(struct conn *c)
 	if (r == 1) {
 		const char *version = SSL_get_version(c->ssl);
 		const char *cipher = SSL_get_cipher_name(c->ssl);
-		msg_info("%s TLS connection established from %s[%s]: %s with cipher %s%s",
-				c->implicit ? "Anonymous" : "Anonymous", smtp_engine_info(c->e)->client_name,
-				c->addr, version, cipher, SSL_session_reused(c->ssl) ? " (resumed)" : "");
+		if (smtpd.tls_loglevel >= 1) {
+			/* Postfix's line: no client certificate is asked for, hence "Anonymous". */
+			int alg_bits = 0, bits = SSL_get_cipher_bits(c->ssl, &alg_bits);
+			msg_info("Anonymous TLS connection established from %s[%s]: %s with cipher %s "
+				 "(%d/%d bits)%s", smtp_engine_info(c->e)->client_name, c->addr, version,
+				 cipher, bits, alg_bits, SSL_session_reused(c->ssl) ? " (resumed)" : "");
+		}
 		c->state = CS_RUN;
 		if (c->implicit) {
 			smtp_engine_set_tls(c->e, version, cipher);
@@ -368,6 +447,21 @@ static void tls_handshake(struct conn *c)
 	conn_close(c);
 }
 
+/* smtpd_tls_loglevel 2 and up: each step of the handshake, as Postfix logs them. */
+static void tls_info(const SSL *ssl, int where, int ret)
+{
+	const struct conn *c = SSL_get_app_data(ssl);
+	if (c == NULL)
+		return;
+	if (where & SSL_CB_LOOP)
+		msg_info("%s[%s]: SSL_accept:%s", smtp_engine_info(c->e)->client_name, c->addr,
+			 SSL_state_string_long(ssl));
+	else if (where & SSL_CB_ALERT)
+		msg_info("%s[%s]: SSL3 alert %s:%s:%s", smtp_engine_info(c->e)->client_name, c->addr,
+			 (where & SSL_CB_READ) ? "read" : "write", SSL_alert_type_string_long(ret),
+			 SSL_alert_desc_string_long(ret));
+}
+
 static void start_tls(struct conn *c)
 {
 	c->ssl = SSL_new(smtpd.tls);
@@ -377,7 +471,12 @@ static void start_tls(struct conn *c)
 		return;
 	}
 	SSL_set_accept_state(c->ssl);
+	if (smtpd.tls_loglevel >= 2) {
+		SSL_set_app_data(c->ssl, c);
+		SSL_set_info_callback(c->ssl, tls_info);
+	}
 	c->state = CS_HANDSHAKE;
+	touch(c);	/* from now on smtpd_starttls_timeout per step */
 	tls_handshake(c);
 }
 
@@ -526,6 +625,7 @@ static void on_event(struct smtpd_watch *w, uint32_t events)
 		greet(c, true);
 		return;
 	case CS_HANDSHAKE:
+		touch(c);
 		tls_handshake(c);
 		return;
 	case CS_RUN:
@@ -564,6 +664,7 @@ void smtpd_conn_reap(void)
 		grave = c->next;
 		smtp_engine_free(c->e);
 		free(c->dns);
+		free(c->prepend);
 		free(c);
 	}
 }
@@ -632,7 +733,11 @@ void smtpd_conn_policy_done(void *conn, enum smtp_verdict v, const char *reply)
 {
 	struct conn *c = conn;
 	c->jobs--;
-	smtp_engine_policy_done(c->e, v, reply);
+	struct buf r = BUF_INIT;
+	buf_adds(&r, reply);
+	keep_prepend(c, v, &r);
+	smtp_engine_policy_done(c->e, v, buf_str(&r));
+	buf_free(&r);
 	touch(c);
 	pump(c);
 }
@@ -649,6 +754,9 @@ void smtpd_conn_dns_keep(void *conn, const struct smtp_policy_dns *dns)
 		c->dns = xmalloc(sizeof(*c->dns));
 	*c->dns = *dns;
 	c->dns->need[0] = '\0';
+	/* Policy answers hold for one command; a request belongs to the job that makes it. */
+	c->dns->request = NULL;
+	c->dns->nanswers = 0;
 }
 
 void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,

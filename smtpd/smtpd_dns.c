@@ -1,5 +1,5 @@
 /*
- * smtpd_dns.c - policy decisions that need the DNS
+ * smtpd_dns.c - policy decisions that need the DNS or a policy server
  * (reject_unknown_sender_domain, reject_unknown_recipient_domain) without
  * stalling the event loop: the policy is evaluated on the loop thread,
  * and when it needs a domain looked up (SMTP_PENDING from
@@ -12,9 +12,16 @@
  * not again for every recipient (a session is short; the resolver's
  * own TTLs matter no more than in Postfix's process-wide cache).
  *
+ * check_policy_service (Postfix's policy delegation) goes the same way:
+ * the evaluation returns SMTP_PENDING with the request to send, a worker
+ * of the policy pool makes the round trip (bounded by
+ * smtpd_policy_service_timeout, default action on failure), and the
+ * evaluation starts over with the answer. Policy answers hold for one
+ * command only.
+ *
  * Part of smtpd, runs as mail_owner. Workers run nothing but
  * smtp_policy_dns_lookup() on the job's own copy of what it needs (the
- * domain and the name servers): maps, the policy and the sessions are
+ * domain and the name servers, or the policy request and its server): maps, the policy and the sessions are
  * only touched on the loop thread. The pool is its own, so that a dead
  * name server can never delay commits or AUTH answers.
  */
@@ -37,18 +44,31 @@ struct dns_job {
 };
 
 static struct smtpd_pool *pool;		/* NULL: lookups on the loop thread */
+/*
+ * check_policy_service round trips have a pool of their own (as many
+ * threads): a policy server that hangs for its whole timeout must not
+ * hold up DNS answers, nor a dead name server the policy answers.
+ */
+static struct smtpd_pool *policy_pool;
 
 int smtpd_dns_init(unsigned threads)
 {
 	if (threads == 0)
 		return 0;
 	pool = smtpd_pool_new(threads);
-	return pool ? 0 : -1;
+	policy_pool = pool ? smtpd_pool_new(threads) : NULL;
+	return policy_pool ? 0 : -1;
 }
 
 bool smtpd_dns_busy(void)
 {
-	return smtpd_pool_busy(pool);
+	return smtpd_pool_busy(pool) || smtpd_pool_busy(policy_pool);
+}
+
+/* The pool for what the job needs next: a policy answer or a domain. */
+static struct smtpd_pool *pool_for(const struct smtp_policy_dns *dns)
+{
+	return dns->request != NULL ? policy_pool : pool;
 }
 
 /* One evaluation of the stage's restrictions with the answers known so far. */
@@ -74,6 +94,7 @@ static void lookup_run(struct smtpd_job *job)
 
 static void job_free(struct dns_job *j)
 {
+	smtp_policy_dns_release(&j->dns);
 	free(j->rcpt);
 	free(j);
 }
@@ -99,9 +120,11 @@ static void lookup_done(struct smtpd_job *job)
 	if (v == SMTP_PENDING) {
 		/* Another domain (the recipient's after the sender's): one more round. */
 		buf_free(&reply);
-		smtpd_pool_submit(pool, &j->job);
+		smtpd_pool_submit(pool_for(&j->dns), &j->job);
 		return;
 	}
+	if (j->stage == SMTPD_DNS_HELO && v == SMTP_ACCEPT)
+		buf_reset(&reply);	/* a HELO has no message to add headers to */
 	smtpd_conn_policy_done(j->conn, v, buf_str(&reply));
 	buf_free(&reply);
 	job_free(j);
@@ -124,7 +147,7 @@ enum smtp_verdict smtpd_dns_check(void *conn, enum smtpd_dns_stage stage,
 	struct smtp_policy_dns dns;
 	const struct smtp_policy_dns *known = smtpd_conn_dns_known(conn);
 	if (known != NULL)
-		dns = *known;
+		dns = *known;	/* kept without policy answers or a request */
 	else
 		smtp_policy_dns_init(&dns);
 	enum smtp_verdict v = evaluate(stage, si, rcpt, &dns, reply);
@@ -139,6 +162,6 @@ enum smtp_verdict smtpd_dns_check(void *conn, enum smtpd_dns_stage stage,
 	j->dns = dns;
 	buf_reset(reply);
 	smtpd_conn_job_start(conn);
-	smtpd_pool_submit(pool, &j->job);
+	smtpd_pool_submit(pool_for(&j->dns), &j->job);
 	return SMTP_PENDING;
 }

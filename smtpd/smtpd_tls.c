@@ -1,8 +1,10 @@
 /*
  * smtpd_tls.c - smtpd's OpenSSL 3 server context: certificate and key
  * (smtpd_tls_cert_file, smtpd_tls_key_file, or smtpd_tls_chain_files),
- * protocols (TLS 1.2 and 1.3 only by default), ciphers, and session
- * resumption with tickets and a server-side cache.
+ * protocols (smtpd_tls_protocols, or smtpd_tls_mandatory_protocols where
+ * TLS is required; never below TLS 1.2), ciphers (smtpd_tls_ciphers,
+ * smtpd_tls_mandatory_ciphers), and session resumption with tickets and
+ * a server-side cache.
  *
  * Part of smtpd, runs as mail_owner. The files are read through the
  * descriptors ternd opened for them before it dropped privileges
@@ -12,6 +14,7 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,6 +26,7 @@
 
 #include "mail/config.h"
 #include "mail/daemon.h"
+#include "mail/tls_proto.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
 
@@ -35,20 +39,57 @@ static void ssl_error(struct buf *err, const char *what, const char *file)
 	ERR_clear_error();
 }
 
-/* The lowest protocol allowed by a Postfix-style list (">=TLSv1.2", "!SSLv3, !TLSv1"). */
-static int min_protocol(const char *spec)
+/*
+ * Postfix's protocol list as OpenSSL's range, with SSL_OP_NO_* for any
+ * hole inside it. The list was checked when main.cf was loaded.
+ */
+static int set_protocols(SSL_CTX *ctx, const char *name, struct buf *err)
 {
-	if (strstr(spec, ">=TLSv1.3") != NULL || (strstr(spec, "!TLSv1.2") != NULL))
-		return TLS1_3_VERSION;
-	/* Never below TLS 1.2, whatever is asked: older versions are broken. */
-	return TLS1_2_VERSION;
+	static const struct {
+		unsigned bit;
+		int version;
+		uint64_t no;
+	} map[] = {
+		{TLS_PROTO_TLSv1_2, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2},
+		{TLS_PROTO_TLSv1_3, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3},
+	};
+	unsigned allowed;
+	struct buf why = BUF_INIT;
+	if (tls_protocols_parse(cfg_str(name), &allowed, &why) < 0) {
+		buf_printf(err, "%s: %s", name, buf_str(&why));
+		buf_free(&why);
+		return -1;
+	}
+	buf_free(&why);
+	int lo = 0, hi = 0;
+	uint64_t holes = 0;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (allowed & map[i].bit) {
+			lo = lo ? lo : map[i].version;
+			hi = map[i].version;
+		} else {
+			holes |= map[i].no;
+		}
+	}
+	/* Never below TLS 1.2 (tls_proto.h): older versions are broken. */
+	if (SSL_CTX_set_min_proto_version(ctx, lo) != 1 || SSL_CTX_set_max_proto_version(ctx, hi) != 1) {
+		ssl_error(err, "cannot set the protocols of", name);
+		return -1;
+	}
+	SSL_CTX_set_options(ctx, holes);
+	return 0;
 }
 
+/*
+ * Postfix's cipher grades. OpenSSL 3 has nothing weaker than "medium"
+ * that Tern would use, so low, export and null mean medium (Tern never
+ * offers unauthenticated or unencrypted suites). TLS 1.3's own suites
+ * are not chosen here: every one of them is strong.
+ */
 static const char *cipher_list(const char *grade)
 {
 	if (strcmp(grade, "high") == 0)
 		return "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!CAMELLIA:!ARIA:!SHA1";
-	/* medium (the default), low, export: OpenSSL 3 has nothing weaker than this anyway. */
 	return "HIGH:MEDIUM:!aNULL:!eNULL:!MD5:!RC4:!3DES:!DES:!EXPORT:!PSK:!SRP";
 }
 
@@ -152,7 +193,7 @@ static int use_chain(SSL_CTX *ctx, const char *path, struct buf *pem, struct buf
 	return ok ? 0 : -1;
 }
 
-SSL_CTX *smtpd_tls_init(struct buf *err)
+SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err)
 {
 	const char *cert = cfg_str(P_smtpd_tls_cert_file);
 	const char *key = cfg_str(P_smtpd_tls_key_file);
@@ -167,13 +208,16 @@ SSL_CTX *smtpd_tls_init(struct buf *err)
 		ssl_error(err, "cannot create", "TLS context");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, min_protocol(cfg_str(P_smtpd_tls_protocols)));
+	/* Where TLS is required (encrypt, wrapper mode), the mandatory settings. */
+	if (set_protocols(ctx, mandatory ? P_smtpd_tls_mandatory_protocols : P_smtpd_tls_protocols, err) < 0)
+		goto fail;
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
 			| SSL_OP_CIPHER_SERVER_PREFERENCE);
 	/* Output buffers move and shrink; idle sessions give their buffers back. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
 			| SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_set_cipher_list(ctx, cipher_list(cfg_str(P_smtpd_tls_ciphers))) != 1) {
+	if (SSL_CTX_set_cipher_list(ctx, cipher_list(cfg_str(mandatory ? P_smtpd_tls_mandatory_ciphers
+								     : P_smtpd_tls_ciphers))) != 1) {
 		ssl_error(err, "cannot set", "ciphers");
 		goto fail;
 	}

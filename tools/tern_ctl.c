@@ -26,6 +26,7 @@
 #include "mail/instance.h"
 #include "mail/qdirs.h"
 #include "mail/services.h"
+#include "mail/smtp_policy.h"
 #include "tools/tern.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -79,6 +80,67 @@ static unsigned read_generation(const char *queue_dir)
 }
 
 /* main.cf and master.cf parse; -o names exist; programs exist. */
+/*
+ * The restriction lists, main.cf's and master.cf's -o overrides: an
+ * unknown restriction, table type or policy server target is an error
+ * with the file and line (smtpd would refuse every recipient with 451
+ * 4.3.5). With open (tern check), the tables are opened as smtpd opens
+ * them. -1 after printing every error, else 0.
+ */
+static int check_restrictions(const struct service_table *t, const char *master_cf, bool open)
+{
+	static const char *const lists[] = {
+		P_smtpd_client_restrictions, P_smtpd_helo_restrictions, P_smtpd_sender_restrictions,
+		P_smtpd_relay_restrictions, P_smtpd_recipient_restrictions, P_smtpd_data_restrictions,
+		P_smtpd_end_of_data_restrictions,
+	};
+	struct buf err = BUF_INIT, value = BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		buf_reset(&err);
+		if (smtp_policy_list_check(lists[i], cfg_str(lists[i]), &err) < 0) {
+			if (cfg_line(lists[i]) > 0)
+				fprintf(stderr, "tern: %s:%u: %s\n", config_file(), cfg_line(lists[i]), buf_str(&err));
+			else
+				fprintf(stderr, "tern: %s\n", buf_str(&err));
+			rc = -1;
+		}
+	}
+	for (size_t i = 0; i < t->count; i++) {
+		const struct service *s = &t->svc[i];
+		for (int k = 1; k + 1 < s->argc; k++) {
+			if (strcmp(s->argv[k], "-o") != 0)
+				continue;
+			const char *o = s->argv[k + 1];
+			char *name = xstrndup(o, strcspn(o, "="));
+			if (smtp_policy_is_list(name) && o[strlen(name)] == '=') {
+				buf_reset(&value);
+				buf_reset(&err);
+				config_expand(o + strlen(name) + 1, &value);
+				if (smtp_policy_list_check(name, buf_str(&value), &err) < 0) {
+					fprintf(stderr, "tern: %s:%d: service %s: %s\n", master_cf, s->line, s->name,
+						buf_str(&err));
+					rc = -1;
+				}
+			}
+			free(name);
+		}
+	}
+	if (rc == 0 && open) {
+		/* Tables that do not open (a missing .db): smtpd's own message. */
+		buf_reset(&err);
+		struct smtp_policy *p = smtp_policy_new(&err);
+		if (p == NULL) {
+			fprintf(stderr, "tern: %s\n", buf_str(&err));
+			rc = -1;
+		}
+		smtp_policy_free(p);
+	}
+	buf_free(&err);
+	buf_free(&value);
+	return rc;
+}
+
 static int check_config(bool quiet)
 {
 	char path[PATH_MAX];
@@ -118,6 +180,8 @@ static int check_config(bool quiet)
 		problems += (int)config_warn_unimplemented();
 		problems += (int)services_warn_unimplemented(path, &t);
 	}
+	if (check_restrictions(&t, path, !quiet) < 0)
+		problems = -1;
 	services_free(&t);
 	buf_free(&err);
 	return problems;

@@ -11,10 +11,12 @@
  * neither empty nor such an instance is refused with exit 73
  * (EX_CANTCREAT).
  *
- * From the build tree (this program lives under TERN_BUILD_DIR) the
- * instance's daemon_directory and command_directory are the build tree's
- * stage/, so nothing needs installing; an installed tern leaves the
- * compiled-in defaults.
+ * From the build tree (this program is the file TERN_BUILD_DIR/stage/tern
+ * leads to) the instance's daemon_directory and command_directory are the
+ * build tree's stage/, so nothing needs installing; an installed tern
+ * (even one installed under the build directory) leaves the compiled-in
+ * defaults. The "Start it:" line names this tern by its full path, so it
+ * works as printed whatever PATH holds.
  */
 #include "compat.h"
 
@@ -62,17 +64,26 @@ static int make_path(const char *path, mode_t mode)
 	return 0;
 }
 
-/* The build tree's stage/ when this tern is the build tree's, else NULL. */
+/*
+ * The build tree's stage/ when this tern is the build tree's, else NULL.
+ * Decided by what the binary is, not where it lies: the running program
+ * must be the very file stage/tern leads to. An installed copy is another
+ * file even when the install prefix lies inside the build directory.
+ */
 static const char *stage_dir(void)
 {
 	static char stage[PATH_MAX + 8];
-	char self[PATH_MAX], top[PATH_MAX];
-	if (realpath("/proc/self/exe", self) == NULL || realpath(TERN_BUILD_DIR, top) == NULL)
+	char self[PATH_MAX], staged[PATH_MAX];
+	struct stat a, b;
+	snprintf(stage, sizeof(stage), "%s/stage", TERN_BUILD_DIR);
+	char *tern = xasprintf("%s/tern", stage);
+	bool same = realpath("/proc/self/exe", self) != NULL && realpath(tern, staged) != NULL &&
+		    strcmp(self, staged) == 0 && stat(self, &a) == 0 && stat(staged, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	free(tern);
+	if (!same || realpath(stage, self) == NULL)
 		return NULL;
-	size_t n = strlen(top);
-	if (strncmp(self, top, n) != 0 || self[n] != '/')
-		return NULL;
-	snprintf(stage, sizeof(stage), "%s/stage", top);
+	strlcpy(stage, self, sizeof(stage));
 	return stage;
 }
 
@@ -130,8 +141,44 @@ static bool owner_reaches(const char *owner, const char *path)
 	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-static void print_summary(const char *dir, int port, bool made)
+/* WORD as one shell word: as it is when it needs no quoting, else in single quotes. */
+static void shell_word(struct buf *b, const char *word)
 {
+	if (*word && strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			    "0123456789/._+-=:,@%") == strlen(word)) {
+		buf_adds(b, word);
+		return;
+	}
+	buf_adds(b, "'");
+	for (const char *p = word; *p; p++) {
+		if (*p == '\'')
+			buf_adds(b, "'\\''");
+		else
+			buf_add(b, p, 1);
+	}
+	buf_adds(b, "'");
+}
+
+/*
+ * The command that starts the instance, as it can be typed: this tern by
+ * its full path (the build tree's stage/tern, or the installed program),
+ * since neither need be on the caller's PATH.
+ */
+static void start_command(struct buf *b, const char *stage, const char *dir)
+{
+	char self[PATH_MAX];
+	char *prog = stage ? xasprintf("%s/tern", stage)
+			   : realpath("/proc/self/exe", self) ? xstrdup(self) : xstrdup(TERN_COMMAND_DIR "/tern");
+	shell_word(b, prog);
+	buf_adds(b, " -c ");
+	shell_word(b, dir);
+	buf_adds(b, " start");
+	free(prog);
+}
+
+static void print_summary(const char *dir, const char *stage, int port, bool made)
+{
+	struct buf start = BUF_INIT;
 	char *text = instance_read(dir, "main.cf");
 	if (made)
 		printf("tern: made the instance %s\n", dir);
@@ -142,7 +189,10 @@ static void print_summary(const char *dir, int port, bool made)
 		if (line[0] != '#' && line[0] != ' ' && line[0] != '\t')
 			printf("    %s\n", line);
 	free(text);
-	printf("Start it: tern -c %s start     Mail arrives in %s/mail/LOCALPART/new/\n", dir, dir);
+	start_command(&start, stage, dir);
+	printf("Start it: %s\n", buf_str(&start));
+	printf("Mail for LOCALPART@localhost arrives in %s/mail/LOCALPART/new/\n", dir);
+	buf_free(&start);
 	if (port > 0)
 		printf("127.0.0.1:%d\n", port);
 	else
@@ -213,13 +263,13 @@ int cmd_init(int argc, char **argv)
 	}
 	switch (instance_init(dir, &opts, &have, &err)) {
 	case INSTANCE_MADE:
-		print_summary(dir, have, true);
+		print_summary(dir, opts.stage, have, true);
 		break;
 	case INSTANCE_EXISTS:
 		if (port && have != port)
 			fprintf(stderr, "tern: %s already listens on port %d; --port %d ignored\n",
 				dir, have, port);
-		print_summary(dir, have, false);
+		print_summary(dir, opts.stage, have, false);
 		break;
 	case INSTANCE_FOREIGN:
 		fprintf(stderr, "tern: %s is not empty and not a Tern instance; not touching it\n", dir);

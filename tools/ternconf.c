@@ -38,6 +38,7 @@
 #include <sysexits.h>
 
 #include "mail/conf_edit.h"
+#include "mail/smtp_policy.h"
 #include "mail/config.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -212,6 +213,13 @@ static int edit(const struct opts *o, char **args, int n)
 		if (rc < 0 && error_is_about(buf_str(&err), edits, n))
 			msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
 		buf_reset(&err);
+		/* A restriction list smtpd could not use is refused here, not found at the first RCPT. */
+		for (int i = 0; i < n && rc == 0; i++) {
+			if (!smtp_policy_is_list(edits[i].name))
+				continue;
+			if (smtp_policy_list_check(edits[i].name, cfg_str(edits[i].name), &err) < 0)
+				msg_fatal_status(EX_CONFIG, "%s: %s", path, buf_str(&err));
+		}
 		buf_free(&old);
 		buf_free(&neu);
 	}

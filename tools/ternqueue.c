@@ -343,7 +343,7 @@ int main(int argc, char **argv)
 		goto done;
 	}
 	log_set_dest(LOG_TO_STDERR | (*cfg_str(P_maillog_file) ? LOG_TO_FILE : LOG_TO_SYSLOG));
-	log_set_file(cfg_str(P_maillog_file));
+	config_apply_logging();
 	qdir = cfg_str(P_queue_directory);
 
 	if (show_id != NULL || op != 0) {

@@ -138,6 +138,19 @@ static int in_chain(const struct expansion *x, const char *name)
 	return 0;
 }
 
+/*
+ * The name whose value (alias, .forward) is being expanded right now:
+ * the innermost chain entry that is not an :include: file, since a list
+ * file that names its alias belongs to that alias.
+ */
+static const char *innermost_name(const struct expansion *x)
+{
+	for (int i = x->depth - 1; i >= 0; i--)
+		if (strncasecmp(x->chain[i], ":include:", 9) != 0)
+			return x->chain[i];
+	return NULL;
+}
+
 static int expand_name(struct expansion *x, const char *full, const char *base, const char *ext,
     const char *owner);
 
@@ -227,7 +240,24 @@ static int expand_items(struct expansion *x, const char *text, int source, const
 			} else if (local == 0) {
 				add_dest(x, DEST_REMOTE, source, it, via, owner, NULL);
 			} else if (in_chain(x, buf_str(&full)) || in_chain(x, buf_str(&base))) {
-				add_dest(x, DEST_MAILBOX, source, buf_str(&base), via, owner, NULL);
+				const char *self = innermost_name(x);
+
+				/*
+				 * "a: a, b" (or a's .forward naming a) means a's own
+				 * mailbox, as in sendmail and Postfix; a name further up
+				 * (a: b, b: a) comes round again for ever: a loop, which
+				 * bounces this branch with 5.4.6.
+				 */
+				if (self != NULL && (strcmp(self, buf_str(&full)) == 0
+				    || strcmp(self, buf_str(&base)) == 0)) {
+					add_dest(x, DEST_MAILBOX, source, buf_str(&base), via, owner, NULL);
+				} else {
+					struct buf why = BUF_INIT;
+					buf_printf(&why, "mail forwarding loop for %s (from %s %s)",
+					    buf_str(&full), source_name(source), via);
+					add_dest(x, DEST_ERROR, source, buf_str(&why), via, owner, "5.4.6");
+					buf_free(&why);
+				}
 			} else {
 				ret = expand_name(x, buf_str(&full), buf_str(&base), buf_str(&ext), owner);
 			}

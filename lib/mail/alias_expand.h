@@ -13,9 +13,11 @@
  *     "|command" items); "..." quotes; \user means the mailbox of user
  *     with no further expansion; :include:/path reads more items;
  *     /path appends to a file (/path/ is a Maildir); |cmd runs a command;
- *   - a name that is already being expanded higher up (user: user, x)
- *     means its mailbox (so self-references are not loops); more than
- *     max_depth levels is a loop and an error;
+ *   - a name that lists itself (user: user, x; or user's .forward
+ *     naming user) means its mailbox, so a self-reference is not a loop;
+ *     a name that comes back further down (a: b, b: a) is a forwarding
+ *     loop and that branch is an error with status 5.4.6, as is more
+ *     than max_depth levels;
  *   - |cmd and /file are allowed only from the sources in
  *     allow_mail_to_commands / allow_mail_to_files;
  *   - owner-NAME, when it exists, receives the errors of NAME's members

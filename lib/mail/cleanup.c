@@ -7,7 +7,7 @@
  * mydestination, mail_name, append_at_myorigin, swap_bangpath,
  * allow_percent_hack, append_dot_mydomain, mydomain, message_size_limit,
  * header_size_limit, hopcount_limit, canonical_maps, sender_canonical_maps,
- * recipient_canonical_maps, virtual_alias_maps,
+ * recipient_canonical_maps, virtual_alias_maps, smtpd_sasl_authenticated_header,
  * virtual_alias_expansion_limit, virtual_alias_recursion_limit.
  * Tables are opened on first use and kept; they are reopened when the
  * parameter's value changes (after a reload) or their file was rebuilt
@@ -56,6 +56,7 @@ struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 	s.swap_bangpath = cfg_bool(P_swap_bangpath);
 	s.percent_hack = cfg_bool(P_allow_percent_hack);
 	s.append_dot_mydomain = cfg_bool(P_append_dot_mydomain) ? cfg_str(P_mydomain) : NULL;
+	s.sasl_authenticated_header = cfg_bool(P_smtpd_sasl_authenticated_header);
 	s.message_size_limit = (unsigned long long)cfg_int(P_message_size_limit);
 	s.header_size_limit = (unsigned long long)cfg_int(P_header_size_limit);
 	s.virtual_expansion_limit = (int)cfg_int(P_virtual_alias_expansion_limit);

@@ -550,6 +550,14 @@ static void add_received(struct cleanup *c, struct headers *hs, time_t now)
 		const char *tv = attr(c, "tls_version"), *tc = attr(c, "tls_cipher");
 		if (tv && *tv)
 			buf_printf(&v, "\n\t(using %s with cipher %s)", tv, tc ? tc : "unknown");
+		/* As Postfix does; off by default, since it tells the world a login name. */
+		const char *user = attr(c, "sasl_username");
+		if (c->s.sasl_authenticated_header && user != NULL && *user != '\0') {
+			buf_adds(&v, "\n\t(Authenticated sender: ");
+			for (const char *p = user; *p; p++)	/* no line breaks or parentheses games */
+				buf_addc(&v, (unsigned char)*p < ' ' || *p == '(' || *p == ')' ? '?' : *p);
+			buf_addc(&v, ')');
+		}
 		buf_printf(&v, "\n\tby %s (%s) with %s id %s", c->s.myhostname, c->s.mail_name,
 			   proto && *proto ? proto : "SMTP", id);
 		if (c->nrcpt == 1)

@@ -33,6 +33,7 @@ struct cleanup_settings {
 	bool swap_bangpath;		/* site!user -> user@site */
 	bool percent_hack;		/* user%domain -> user@domain */
 	const char *append_dot_mydomain;	/* user@host -> user@host.THIS; NULL = off */
+	bool sasl_authenticated_header;	/* Received: names the AUTH user (smtpd_sasl_authenticated_header) */
 	unsigned long long message_size_limit;	/* 0 = none */
 	unsigned long long header_size_limit;	/* 0 = none */
 	int virtual_expansion_limit;	/* addresses one recipient may become */

@@ -629,3 +629,9 @@ unsigned config_warn_unimplemented(void)
 	}
 	return n;
 }
+
+void config_apply_logging(void)
+{
+	log_set_file(cfg_str(P_maillog_file));
+	log_set_syslog(cfg_str(P_syslog_name), log_facility_code(cfg_str(P_syslog_facility)));
+}

@@ -133,6 +133,12 @@ typedef int (*config_var_fn)(void *ctx, const char *name, const char **value);
 int config_expand_vars(const char *text, config_var_fn lookup, void *ctx,
 		       struct buf *out, struct buf *err);
 
+/*
+ * Where log lines go, from the loaded configuration: maillog_file (empty:
+ * syslog), syslog_name (the "tern" of "tern/smtpd") and syslog_facility.
+ */
+void config_apply_logging(void);
+
 /* Set in main.cf or by cfg_set(), with the main.cf line (0 = cfg_set). */
 unsigned cfg_line(const char *name);
 

@@ -326,7 +326,7 @@ int daemon_init(int argc, char **argv, const char *name, int flags)
 
 	if (config_load(dir, false, &err) < 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
-	log_set_file(cfg_str(P_maillog_file));
+	config_apply_logging();
 
 	read_service(name);
 	apply_columns();
@@ -339,6 +339,8 @@ int daemon_init(int argc, char **argv, const char *name, int flags)
 		free(pname);
 	}
 	free(overrides);
+	if (noverride > 0)
+		config_apply_logging();	/* -o maillog_file=, syslog_name=, ... */
 
 	if (geteuid() == 0 && !(flags & DAEMON_KEEP_ROOT)) {
 		if (priv_drop(cfg_str(P_mail_owner), &err) < 0)

@@ -2,7 +2,8 @@
  * mailq.c - read the queue for a listing, and keep defer/ID files.
  *
  * Mail layer. Runs with the caller's privileges: ternqueue and
- * sendmail -bp as root or mail_owner (who can read the queue), the
+ * sendmail -bp as root or mail_owner (who can read the queue, maildrop/
+ * included, even while Tern is stopped), the
  * queue manager as mail_owner (which writes defer/). Files that vanish
  * or do not parse while the queue is being listed are skipped: the
  * listing is a snapshot, as Postfix's is.
@@ -25,7 +26,11 @@
 #include "mail/qfile.h"
 #include "util/mem.h"
 
-static const char *const queues[] = {"incoming", "active", "deferred", "hold", NULL};
+/*
+ * maildrop/ first: mail submitted but not yet picked up (Tern stopped,
+ * or pickup behind) is shown too, as Postfix's showq does.
+ */
+static const char *const queues[] = {"maildrop", "incoming", "active", "deferred", "hold", NULL};
 
 static void scan_one(const char *queue_dir, const char *qname, const char *id,
     struct mailq_list *l)
@@ -76,12 +81,18 @@ int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err)
 		buf_printf(&dir, "%s/%s", queue_dir, *qn);
 		dp = opendir(buf_str(&dir));
 		if (dp == NULL) {
-			if (errno != ENOENT)
-				buf_printf(err, "%s: %s", buf_str(&dir), strerror(errno));
+			int e = errno;
+
+			/*
+			 * A missing directory is an empty queue. maildrop/ (mode
+			 * 1730) is listable by root and mail_owner only: should
+			 * its owner be wrong, the rest of the listing still counts.
+			 */
 			buf_free(&dir);
-			if (errno != ENOENT)
-				return -1;
-			continue;
+			if (e == ENOENT || (e == EACCES && strcmp(*qn, "maildrop") == 0))
+				continue;
+			buf_printf(err, "%s/%s: %s", queue_dir, *qn, strerror(e));
+			return -1;
 		}
 		opened++;
 		while ((de = readdir(dp)) != NULL) {
@@ -171,7 +182,13 @@ static int listing_from_qmgr(const char *queue_dir, enum mailq_style style, stru
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		buf_printf(err, "cannot read the queue and the mail system is down (%s: %s)",
+		/*
+		 * Stopped: the queue and maildrop/ hold other users' mail and
+		 * are not readable by this user; root and mail_owner read them
+		 * directly, so they can list while Tern is stopped.
+		 */
+		buf_printf(err, "Queue report unavailable - mail system is down; while it is "
+		    "stopped only root and mail_owner can list the queue (%s: %s)",
 		    sun.sun_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);

@@ -2,8 +2,8 @@
  * mailq.h - the queue listing shown by mailq, sendmail -bp and
  * ternqueue -p / -j, and the per-message deferral log it reads.
  *
- * Mail layer. mailq_scan() reads the queue directories (incoming,
- * active, deferred, hold) and defer/ with the caller's privileges (root
+ * Mail layer. mailq_scan() reads the queue directories (maildrop,
+ * incoming, active, deferred, hold) and defer/ with the caller's privileges (root
  * or mail_owner); the format functions are pure. Three layouts:
  *   MAILQ_SENDMAIL  sendmail's mailq (mailq_format = sendmail, default)
  *   MAILQ_POSTFIX   Postfix's mailq  (mailq_format = postfix)
@@ -25,7 +25,7 @@ struct mailq_rcpt {
 };
 
 struct mailq_entry {
-	char *queue_name;	/* incoming, active, deferred, hold */
+	char *queue_name;	/* maildrop, incoming, active, deferred, hold */
 	char *queue_id;
 	long long arrival;	/* seconds since the epoch */
 	long long size;		/* message content bytes */
@@ -55,9 +55,10 @@ void mailq_format(enum mailq_style style, const char *queue_dir, const struct ma
     struct buf *out);
 
 /*
- * Read every queue file of incoming/, active/, deferred/ and hold/ under
- * queue_dir, sorted by arrival time. Unreadable or corrupt files are
- * skipped. 0 ok, -1 (queue directory unreadable) with a reason.
+ * Read every queue file of maildrop/, incoming/, active/, deferred/ and
+ * hold/ under queue_dir, sorted by arrival time. Unreadable or corrupt
+ * files are skipped, and so is maildrop/ when it may not be listed.
+ * 0 ok, -1 (queue directory unreadable) with a reason.
  */
 int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err);
 

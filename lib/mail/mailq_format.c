@@ -98,12 +98,19 @@ static void ctime_text(long long when, char *out, size_t size)
 		out[0] = '\0';
 }
 
+/*
+ * '*' active and '!' hold as in both originals; '^' marks mail still in
+ * maildrop/ (submitted, not yet picked up into the queue), which Postfix
+ * lists without a mark and sendmail keeps in a queue of its own.
+ */
 static char status_char(const struct mailq_entry *e)
 {
 	if (strcmp(e->queue_name, "active") == 0)
 		return '*';
 	if (strcmp(e->queue_name, "hold") == 0)
 		return '!';
+	if (strcmp(e->queue_name, "maildrop") == 0)
+		return '^';
 	return ' ';
 }
 

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "mail/config.h"
+#include "mail/tls_proto.h"
 #include "util/mem.h"
 
 static bool is_space(char c)
@@ -217,6 +218,13 @@ static int check_choices(const struct param_def *p, const char *value, struct bu
 	return rc;
 }
 
+/* Does name end with suffix? */
+static bool ends_with(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+	return n >= k && strcmp(name + n - k, suffix) == 0;
+}
+
 int param_check(const struct param_def *p, const char *value, struct buf *why)
 {
 	long long n;
@@ -227,6 +235,10 @@ int param_check(const struct param_def *p, const char *value, struct buf *why)
 	case PARAM_LIST:
 		if (p->choices != NULL)
 			return check_choices(p, value, why);
+		if (ends_with(p->name, "tls_protocols") || ends_with(p->name, "tls_mandatory_protocols")) {
+			unsigned allowed;
+			return tls_protocols_parse(value, &allowed, why);
+		}
 		return 0;
 	case PARAM_MAPS:
 		return check_maps(value, why);

@@ -50,6 +50,19 @@ int sasl_server_init(struct buf *err);
 const char *sasl_server_mechanisms(bool tls);
 
 /*
+ * The mechanisms of mechs (space separated) that Postfix-style security
+ * options allow (smtpd_sasl_security_options, smtpd_sasl_tls_security_options):
+ * noplaintext drops PLAIN and LOGIN, noanonymous ANONYMOUS, nodictionary
+ * every mechanism a password guesser can attack offline or online
+ * (all but EXTERNAL), noactive all but EXTERNAL, GSSAPI and GS2-KRB5,
+ * mutual_auth keeps only DIGEST-MD5, SCRAM-*, GSSAPI and GS2-KRB5,
+ * forward_secrecy keeps none. Tern judges by mechanism name (as Cyrus
+ * SASL's plugins declare them); an unknown name survives only noplaintext
+ * and noanonymous. The result, space separated, replaces out.
+ */
+void sasl_mechanisms_allowed(const char *mechs, char *const *options, struct buf *out);
+
+/*
  * One authentication exchange for mechanism mech (case-insensitive).
  * client_addr is the client's IP address as text, for the backend's
  * logs and rate limits. NULL when the mechanism is not supported.

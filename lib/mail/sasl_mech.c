@@ -1,7 +1,8 @@
 /*
  * sasl_mech.c - the PLAIN and LOGIN message parsers and crypt(3)
  * password verification used by the built-in "tern" SASL backend
- * (sasl_backend.h).
+ * (sasl_backend.h), and the filter of mechanisms by security options
+ * (sasl.h) that every backend's list goes through.
  *
  * Mail layer. Runs inside smtpd as mail_owner on bytes a network client
  * chose: every length is checked, nothing is trusted to be a C string.
@@ -12,7 +13,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "mail/sasl.h"
 #include "mail/sasl_backend.h"
 #include "util/mem.h"
 
@@ -115,4 +118,67 @@ int sasl_crypt_verify(const char *pass, const char *hash)
 	explicit_bzero(cd, sizeof *cd);
 	free(cd);
 	return result;
+}
+
+/* What a mechanism resists, by name; what no row names resists nothing but these two. */
+#define SEC_PLAINTEXT	0x01	/* no password in the clear */
+#define SEC_ANONYMOUS	0x02	/* needs a real identity */
+#define SEC_DICTIONARY	0x04
+#define SEC_ACTIVE	0x08
+#define SEC_MUTUAL	0x10	/* the server proves itself too */
+#define SEC_UNKNOWN	(SEC_PLAINTEXT | SEC_ANONYMOUS)
+
+static unsigned mech_resists(const char *name, size_t len)
+{
+	static const struct {
+		const char *name;
+		unsigned sec;
+	} known[] = {
+		{"PLAIN", SEC_ANONYMOUS},
+		{"LOGIN", SEC_ANONYMOUS},
+		{"ANONYMOUS", SEC_PLAINTEXT},
+		{"CRAM-MD5", SEC_PLAINTEXT | SEC_ANONYMOUS},
+		{"DIGEST-MD5", SEC_PLAINTEXT | SEC_ANONYMOUS | SEC_MUTUAL},
+		{"NTLM", SEC_PLAINTEXT | SEC_ANONYMOUS},
+		{"EXTERNAL", SEC_PLAINTEXT | SEC_ANONYMOUS | SEC_DICTIONARY | SEC_ACTIVE},
+		{"GSSAPI", SEC_PLAINTEXT | SEC_ANONYMOUS | SEC_ACTIVE | SEC_MUTUAL},
+		{"GS2-KRB5", SEC_PLAINTEXT | SEC_ANONYMOUS | SEC_ACTIVE | SEC_MUTUAL},
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strlen(known[i].name) == len && strncasecmp(known[i].name, name, len) == 0)
+			return known[i].sec;
+	if (len >= 5 && strncasecmp(name, "SCRAM-", 5) == 0)
+		return SEC_PLAINTEXT | SEC_ANONYMOUS | SEC_MUTUAL;
+	return SEC_UNKNOWN;
+}
+
+void sasl_mechanisms_allowed(const char *mechs, char *const *options, struct buf *out)
+{
+	unsigned need = 0;
+	bool none = false;
+	for (char *const *o = options; o != NULL && *o != NULL; o++) {
+		if (strcasecmp(*o, "noplaintext") == 0)
+			need |= SEC_PLAINTEXT;
+		else if (strcasecmp(*o, "noanonymous") == 0)
+			need |= SEC_ANONYMOUS;
+		else if (strcasecmp(*o, "nodictionary") == 0)
+			need |= SEC_DICTIONARY;
+		else if (strcasecmp(*o, "noactive") == 0)
+			need |= SEC_ACTIVE;
+		else if (strcasecmp(*o, "mutual_auth") == 0)
+			need |= SEC_MUTUAL;
+		else if (strcasecmp(*o, "forward_secrecy") == 0)
+			none = true;	/* no mechanism we know of gives it */
+	}
+	buf_reset(out);
+	for (const char *p = mechs ? mechs : ""; *p;) {
+		p += strspn(p, " ");
+		size_t n = strcspn(p, " ");
+		if (n > 0 && !none && (mech_resists(p, n) & need) == need) {
+			if (out->len > 0)
+				buf_addc(out, ' ');
+			buf_add(out, p, n);
+		}
+		p += n;
+	}
 }

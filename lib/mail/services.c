@@ -198,20 +198,43 @@ static int parse_procs(const char *w)
 	return (int)v;
 }
 
-/* Check the "-o name=value" pairs of the command. */
-static const char *check_args(char **argv, int argc)
+/*
+ * Check the command's arguments. Tern's own daemons (a name relative to
+ * daemon_directory) take only -o name=value, -c DIR and -v (daemon_init):
+ * anything else is an error here rather than a daemon that exits at
+ * every start. Another program (an absolute path) gets its arguments as
+ * written, apart from the -o pairs, which must be well formed.
+ */
+static int check_args(const char *name, char **argv, int argc, struct buf *why)
 {
+	bool ours = argv[0][0] != '/';
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-o") != 0)
+		if (strcmp(argv[i], "-o") == 0) {
+			if (i + 1 >= argc)
+				goto bad_o;
+			const char *eq = strchr(argv[i + 1], '=');
+			if (eq == NULL || eq == argv[i + 1])
+				goto bad_o;
+			i++;
+		} else if (!ours || (argv[i][0] == '-' && argv[i][1] == 'v'
+				     && argv[i][strspn(argv[i] + 1, "v") + 1] == '\0')) {
 			continue;
-		if (i + 1 >= argc)
-			return "-o needs name=value";
-		const char *eq = strchr(argv[i + 1], '=');
-		if (eq == NULL || eq == argv[i + 1])
-			return "-o needs name=value";
-		i++;
+		} else if (strcmp(argv[i], "-c") == 0) {
+			if (i + 1 >= argc) {
+				buf_printf(why, "service %s: -c needs a directory", name);
+				return -1;
+			}
+			i++;
+		} else {
+			buf_printf(why, "service %s: unknown argument \"%s\" (Tern's daemons take -o name=value, -c DIR and -v)",
+				   name, argv[i]);
+			return -1;
+		}
 	}
-	return NULL;
+	return 0;
+bad_o:
+	buf_printf(why, "service %s: -o needs name=value", name);
+	return -1;
 }
 
 static int parse_service(struct service *s, char **w, int n, struct buf *why)
@@ -269,12 +292,7 @@ static int parse_service(struct service *s, char **w, int n, struct buf *why)
 		buf_printf(why, "service %s: command \"%s\" must be a name in daemon_directory or an absolute path", w[0], cmd);
 		return -1;
 	}
-	const char *bad = check_args(s->argv, s->argc);
-	if (bad) {
-		buf_printf(why, "service %s: %s", w[0], bad);
-		return -1;
-	}
-	return 0;
+	return check_args(w[0], s->argv, s->argc, why);
 }
 
 static bool blank_or_comment(const char *p, const char *end)

@@ -302,6 +302,17 @@ static enum smtp_path_err split_path(const char *arg, const char *keyword,
 	return SMTP_PATH_OK;
 }
 
+bool smtp_path_bracketed(const char *arg, const char *keyword)
+{
+	size_t kw = strlen(keyword);
+	if (strncasecmp(arg, keyword, kw) != 0)
+		return true;	/* not a path at all: the parser's 501 5.5.4 says so */
+	const char *p = arg + kw;
+	while (*p == ' ')
+		p++;
+	return *p == '<';
+}
+
 /* The next "KEY[=VALUE]" parameter; false at the end. */
 static bool next_param(const char **pp, char *key, size_t keysize, const char **val, size_t *vlen)
 {

@@ -96,6 +96,13 @@ enum smtp_path_err smtp_parse_mail(const char *arg, struct smtp_mail_args *out, 
 enum smtp_path_err smtp_parse_rcpt(const char *arg, struct smtp_rcpt_args *out, struct buf *bad);
 
 /*
+ * strict_rfc821_envelopes: does the path after keyword ("FROM:", "TO:")
+ * start with "<" (spaces after the colon allowed, as Postfix allows them)?
+ * The parsers above check the rest (what follows ">" must be parameters).
+ */
+bool smtp_path_bracketed(const char *arg, const char *keyword);
+
+/*
  * Check that text is a valid mailbox: local-part (dot-string or quoted
  * string) "@" domain (labels or an address literal), or a bare local part
  * when allow_no_domain. Used for VRFY and by the path parser.

@@ -316,9 +316,16 @@ const char *se_protocol(const struct smtp_engine *e)
 	return "ESMTP";
 }
 
+const char *se_auth_mechanisms(const struct smtp_engine *e)
+{
+	const char *m = e->si.tls && e->cfg->auth_mechanisms_tls ? e->cfg->auth_mechanisms_tls
+		: e->cfg->auth_mechanisms;
+	return m ? m : "";
+}
+
 bool se_auth_offered(const struct smtp_engine *e)
 {
-	return e->cfg->auth && (e->si.tls || !e->cfg->tls_auth_only);
+	return e->cfg->auth && (e->si.tls || !e->cfg->tls_auth_only) && *se_auth_mechanisms(e) != '\0';
 }
 
 static bool ends_group(enum smtp_verb v)

@@ -43,6 +43,11 @@ struct smtp_engine_cfg {
 	bool forbid_bare_newline;	/* smtpd_forbid_bare_newline */
 	bool forbid_unauth_pipelining;	/* smtpd_forbid_unauth_pipelining */
 	/*
+	 * strict_rfc821_envelopes: MAIL FROM and RCPT TO addresses must be
+	 * in <> (no bare address, no phrase or comment around it).
+	 */
+	bool strict_envelopes;
+	/*
 	 * sendmail -bs only, never for a network session: a bare LF ends a
 	 * line everywhere, also the final "." (as sendmail's -bs accepts
 	 * LF-only scripts). Implies that bare LF is not refused.
@@ -68,6 +73,12 @@ struct smtp_engine_cfg {
 	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures (without auth_outcome) */
 	const char *auth_mechanisms;	/* e.g. "PLAIN LOGIN" (from the backend) */
 	/*
+	 * Offered once TLS is on (smtpd_sasl_tls_security_options); NULL:
+	 * auth_mechanisms. A mechanism not offered in the session's state is
+	 * refused, and an empty list means no AUTH at all.
+	 */
+	const char *auth_mechanisms_tls;
+	/*
 	 * smtpd_recipient_overshoot_limit: how many recipients beyond
 	 * recipient_limit get 452 without counting as errors (per message).
 	 */
@@ -86,6 +97,8 @@ struct smtp_session_info {
 	const char *sasl_username;	/* NULL unless authenticated */
 	const char *sasl_method;
 	const char *sender;		/* current MAIL FROM address, NULL outside a transaction */
+	unsigned transaction;		/* MAIL commands taken so far in the session (1 in the first) */
+	long long size;			/* SIZE of the current MAIL FROM, 0 if not given */
 };
 
 struct smtp_rcpt {
@@ -177,8 +190,10 @@ struct smtp_engine_ops {
 	 */
 	enum smtp_verdict (*check_data)(void *ctx, const struct smtp_session_info *si, size_t nrcpt,
 			bool end, struct buf *reply);
-	/* Per-transaction limits (message and recipient rates): before 250 to MAIL. */
+	/* Per-transaction limits (message rate, queue space): before 250 to MAIL. */
 	enum smtp_verdict (*check_rate)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
+	/* AUTH commands per client (smtpd_client_auth_rate_limit): before a mechanism starts. */
+	enum smtp_verdict (*check_auth_rate)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 
 	/* Message storage: open at DATA/first BDAT, write LF-terminated lines. */
 	void *(*msg_open)(void *ctx, const struct smtp_session_info *si,

@@ -109,10 +109,10 @@ static void helo_accept(struct smtp_engine *e, const char *arg, bool esmtp)
 		se_reply(e, "250-VRFY");
 	if (c->starttls && !e->si.tls)
 		se_reply(e, "250-STARTTLS");
-	if (se_auth_offered(e) && c->auth_mechanisms && *c->auth_mechanisms) {
-		se_reply(e, "250-AUTH %s", c->auth_mechanisms);
+	if (se_auth_offered(e)) {
+		se_reply(e, "250-AUTH %s", se_auth_mechanisms(e));
 		if (c->broken_sasl_auth_clients)
-			se_reply(e, "250-AUTH=%s", c->auth_mechanisms);
+			se_reply(e, "250-AUTH=%s", se_auth_mechanisms(e));
 	}
 	se_reply(e, "250-ENHANCEDSTATUSCODES");
 	if (c->eightbitmime)
@@ -192,6 +192,10 @@ void se_cmd_mail(struct smtp_engine *e, const char *arg)
 		return;
 	}
 	smtp_mail_args_init(&a);
+	if (c->strict_envelopes && !smtp_path_bracketed(arg, "FROM:")) {
+		se_reply(e, "501 5.1.7 Bad sender address syntax");
+		goto out;
+	}
 	switch (smtp_parse_mail(arg, &a, &bad)) {
 	case SMTP_PATH_OK:
 		break;
@@ -228,6 +232,8 @@ void se_cmd_mail(struct smtp_engine *e, const char *arg)
 	}
 	e->sender = xstrdup(buf_str(&a.addr));
 	e->in_mail = true;
+	e->si.transaction++;
+	e->si.size = a.size > 0 ? a.size : 0;
 	/* Kept now, so that a verdict given later finds them (a refusal resets them). */
 	e->ret = a.ret;
 	e->body = a.body;
@@ -299,6 +305,10 @@ void se_cmd_rcpt(struct smtp_engine *e, const char *arg)
 	}
 	e->rcpt_tried++;
 	smtp_rcpt_args_init(&a);
+	if (c->strict_envelopes && !smtp_path_bracketed(arg, "TO:")) {
+		se_reply(e, "501 5.1.3 Bad recipient address syntax");
+		goto out;
+	}
 	switch (smtp_parse_rcpt(arg, &a, &bad)) {
 	case SMTP_PATH_OK:
 		break;
@@ -808,6 +818,20 @@ void smtp_engine_policy_done(struct smtp_engine *e, enum smtp_verdict v, const c
 	resume_after_wait(e);
 }
 
+/* Is mech (upper case) one of the space-separated names in list? */
+static bool mech_listed(const char *list, const char *mech)
+{
+	size_t len = strlen(mech);
+	for (const char *p = list; *p;) {
+		p += strspn(p, " ");
+		size_t n = strcspn(p, " ");
+		if (n == len && strncasecmp(p, mech, len) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 void se_cmd_auth(struct smtp_engine *e, const char *arg)
 {
 	char mech[32];
@@ -842,7 +866,14 @@ void se_cmd_auth(struct smtp_engine *e, const char *arg)
 	while (*initial == ' ')
 		initial++;
 	se_refresh_info(e);
-	e->auth = e->ops->auth_new(e->ctx, mech, &e->si);
+	if (e->ops->check_auth_rate != NULL
+	    && e->ops->check_auth_rate(e->ctx, &e->si, &challenge) != SMTP_ACCEPT) {
+		se_reply_from(e, &challenge, "450 4.7.1 Error: too many AUTH commands from this client");
+		se_log_reject(e, "AUTH", buf_str(&challenge), NULL);
+		goto out;
+	}
+	/* Only what EHLO offered now: the security options may forbid PLAIN before TLS. */
+	e->auth = mech_listed(se_auth_mechanisms(e), mech) ? e->ops->auth_new(e->ctx, mech, &e->si) : NULL;
 	if (e->auth == NULL) {
 		se_reply(e, "504 5.5.4 Unsupported authentication mechanism");
 		return;

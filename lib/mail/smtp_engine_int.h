@@ -99,6 +99,8 @@ struct smtp_engine {
 
 /* smtp_engine.c: the session, its replies and its log lines. */
 bool se_auth_offered(const struct smtp_engine *e);
+/* The mechanisms this session may use now (with or without TLS); never NULL. */
+const char *se_auth_mechanisms(const struct smtp_engine *e);
 void se_auth_reset(struct smtp_engine *e);
 const char *se_checked_reply(struct buf *r, const char *fallback);
 const char *se_checked_text(const char *t, const char *fallback);

@@ -11,6 +11,10 @@
  * the first three lists run earlier instead, as in Postfix: the client's
  * at connect, HELO's at HELO/EHLO, the sender's at MAIL FROM. A restriction Tern does not know
  * is a configuration error answered with 451 4.3.5, never a silent pass.
+ * check_policy_service asks a policy server; its answer, like an access
+ * map's, is an access(5) action. DEFER_IF_PERMIT and DEFER_IF_REJECT
+ * are kept until the evaluation ends, PREPEND lines go back to the
+ * caller with the acceptance.
  */
 #include "compat.h"
 
@@ -23,8 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdint.h>
+#include <unistd.h>
 
 #include "mail/config.h"
+#include "mail/domain_list.h"
 #include "mail/resolve.h"
 #include "mail/smtp_policy.h"
 #include "util/cidr.h"
@@ -53,43 +60,49 @@ enum rkind {
 	R_REJECT_MULTI_RCPT_BOUNCE,
 	R_REJECT_UNLISTED_SENDER,
 	R_REJECT_UNKNOWN_SENDER_DOMAIN,
+	R_CHECK_POLICY,		/* check_policy_service */
 	R_NOOP,			/* reject_unauth_pipelining: the engine does it always */
 };
+
+enum rarg { A_NONE, A_MAP, A_POLICY };
 
 static const struct {
 	const char *name;
 	enum rkind kind;
-	bool takes_map;
+	enum rarg arg;
 } rnames[] = {
-	{"permit", R_PERMIT, false},
-	{"reject", R_REJECT, false},
-	{"defer", R_DEFER, false},
-	{"permit_mynetworks", R_PERMIT_MYNETWORKS, false},
-	{"permit_sasl_authenticated", R_PERMIT_SASL, false},
-	{"reject_unauth_destination", R_REJECT_UNAUTH_DEST, false},
-	{"defer_unauth_destination", R_DEFER_UNAUTH_DEST, false},
-	{"permit_auth_destination", R_PERMIT_AUTH_DEST, false},
-	{"reject_unknown_recipient_domain", R_REJECT_UNKNOWN_RCPT_DOMAIN, false},
-	{"reject_non_fqdn_sender", R_REJECT_NON_FQDN_SENDER, false},
-	{"reject_non_fqdn_recipient", R_REJECT_NON_FQDN_RCPT, false},
-	{"reject_non_fqdn_helo_hostname", R_REJECT_NON_FQDN_HELO, false},
-	{"reject_unlisted_recipient", R_REJECT_UNLISTED_RCPT, false},
-	{"check_client_access", R_CHECK_CLIENT, true},
-	{"check_helo_access", R_CHECK_HELO, true},
-	{"check_sender_access", R_CHECK_SENDER, true},
-	{"check_recipient_access", R_CHECK_RCPT, true},
-	{"reject_multi_recipient_bounce", R_REJECT_MULTI_RCPT_BOUNCE, false},
-	{"reject_unlisted_sender", R_REJECT_UNLISTED_SENDER, false},
-	{"reject_unknown_sender_domain", R_REJECT_UNKNOWN_SENDER_DOMAIN, false},
+	{"permit", R_PERMIT, A_NONE},
+	{"reject", R_REJECT, A_NONE},
+	{"defer", R_DEFER, A_NONE},
+	{"permit_mynetworks", R_PERMIT_MYNETWORKS, A_NONE},
+	{"permit_sasl_authenticated", R_PERMIT_SASL, A_NONE},
+	{"reject_unauth_destination", R_REJECT_UNAUTH_DEST, A_NONE},
+	{"defer_unauth_destination", R_DEFER_UNAUTH_DEST, A_NONE},
+	{"permit_auth_destination", R_PERMIT_AUTH_DEST, A_NONE},
+	{"reject_unknown_recipient_domain", R_REJECT_UNKNOWN_RCPT_DOMAIN, A_NONE},
+	{"reject_non_fqdn_sender", R_REJECT_NON_FQDN_SENDER, A_NONE},
+	{"reject_non_fqdn_recipient", R_REJECT_NON_FQDN_RCPT, A_NONE},
+	{"reject_non_fqdn_helo_hostname", R_REJECT_NON_FQDN_HELO, A_NONE},
+	{"reject_unlisted_recipient", R_REJECT_UNLISTED_RCPT, A_NONE},
+	{"check_client_access", R_CHECK_CLIENT, A_MAP},
+	{"check_helo_access", R_CHECK_HELO, A_MAP},
+	{"check_sender_access", R_CHECK_SENDER, A_MAP},
+	{"check_recipient_access", R_CHECK_RCPT, A_MAP},
+	{"reject_multi_recipient_bounce", R_REJECT_MULTI_RCPT_BOUNCE, A_NONE},
+	{"reject_unlisted_sender", R_REJECT_UNLISTED_SENDER, A_NONE},
+	{"reject_unknown_sender_domain", R_REJECT_UNKNOWN_SENDER_DOMAIN, A_NONE},
+	{"check_policy_service", R_CHECK_POLICY, A_POLICY},
 	/* smtpd refuses a malformed HELO name itself (501), before any restriction. */
-	{"reject_invalid_helo_hostname", R_NOOP, false},
-	{"reject_unauth_pipelining", R_NOOP, false},
+	{"reject_invalid_helo_hostname", R_NOOP, A_NONE},
+	{"reject_unauth_pipelining", R_NOOP, A_NONE},
 };
 
 struct restriction {
 	enum rkind kind;
 	struct map *map;
 	const char *name;
+	struct policy_target *svc;	/* check_policy_service */
+	int key;			/* list and position, to find a policy answer */
 };
 
 struct rlist {
@@ -112,6 +125,9 @@ struct smtp_policy {
 	size_t ndns_servers;
 	struct rlist lists[CL_COUNT];
 	struct maplist *virtual_maps;
+	struct domain_list *relay_domains;	/* relay_domains: accepted from anyone, sent on */
+	struct maplist *relay_rcpt_maps;	/* relay_recipient_maps; NULL: anyone there */
+	int local_rcpt_code;		/* unknown_local_recipient_reject_code */
 	bool reject_unlisted;
 	bool reject_unlisted_sender;	/* smtpd_reject_unlisted_sender */
 	bool delay_reject;
@@ -122,8 +138,13 @@ struct subject {
 	const struct smtp_session_info *si;
 	const char *rcpt;
 	size_t nrcpt;		/* accepted recipients, at DATA and end of data */
+	const char *state;	/* protocol_state for policy servers: RCPT, MAIL, ... */
 	/* DNS answers known so far; NULL: look domains up here and now. */
 	struct smtp_policy_dns *dns;
+	/* Results that do not end the evaluation (owned by the caller). */
+	struct buf *prepend;	/* PREPEND header lines */
+	struct buf *dip;	/* DEFER_IF_PERMIT: the deferral, if nothing rejects */
+	struct buf *dir;	/* DEFER_IF_REJECT: what a later rejection becomes */
 };
 
 /* RES_PENDING: a DNS answer is missing (s->dns->need names the domain). */
@@ -134,32 +155,121 @@ static bool known_param(const char *name)
 	return param_find(name) != NULL;
 }
 
+static size_t find_rname(const char *word)
+{
+	size_t k;
+	for (k = 0; k < sizeof(rnames) / sizeof(rnames[0]); k++)
+		if (strcasecmp(word, rnames[k].name) == 0)
+			break;
+	return k;
+}
+
+bool smtp_policy_is_list(const char *name)
+{
+	for (int c = 0; c < CL_COUNT; c++)
+		if (strcmp(name, class_params[c]) == 0)
+			return true;
+	return false;
+}
+
+/* The settings of check_policy_service from main.cf (per-service ones override them). */
+static void policy_defaults(struct policy_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	const struct {
+		const char *name;
+		unsigned *v;
+		unsigned def;
+	} times[] = {
+		{P_smtpd_policy_service_timeout, &t->timeout_s, 100},
+		{P_smtpd_policy_service_max_idle, &t->max_idle_s, 300},
+		{P_smtpd_policy_service_max_ttl, &t->max_ttl_s, 1000},
+		{P_smtpd_policy_service_retry_delay, &t->retry_delay_s, 1},
+		{P_smtpd_policy_service_try_limit, &t->try_limit, 2},
+		{P_smtpd_policy_service_request_limit, &t->request_limit, 0},
+	};
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		*times[i].v = known_param(times[i].name) ? (unsigned)cfg_int(times[i].name) : times[i].def;
+	strlcpy(t->default_action, known_param(P_smtpd_policy_service_default_action)
+			? cfg_str(P_smtpd_policy_service_default_action)
+			: "451 4.3.5 Server configuration problem", sizeof(t->default_action));
+	if (known_param(P_smtpd_policy_service_policy_context))
+		strlcpy(t->context, cfg_str(P_smtpd_policy_service_policy_context), sizeof(t->context));
+}
+
+static const char *queue_dir(void)
+{
+	return known_param(P_queue_directory) ? cfg_str(P_queue_directory) : "/var/spool/tern";
+}
+
+int smtp_policy_list_check(const char *param, const char *value, struct buf *err)
+{
+	char **items = config_split_list(value);
+	int rc = 0;
+	for (size_t i = 0; items[i] != NULL && rc == 0; i++) {
+		size_t k = find_rname(items[i]);
+		if (k == sizeof(rnames) / sizeof(rnames[0])) {
+			buf_printf(err, "%s: unknown restriction \"%s\"", param, items[i]);
+			rc = -1;
+			break;
+		}
+		if (rnames[k].arg == A_NONE)
+			continue;
+		const char *arg = items[i + 1];
+		if (arg == NULL || find_rname(arg) < sizeof(rnames) / sizeof(rnames[0])) {
+			buf_printf(err, "%s: %s needs %s", param, items[i],
+					rnames[k].arg == A_MAP ? "a type:table argument"
+							       : "a policy server (inet:host:port or unix:pathname)");
+			rc = -1;
+			break;
+		}
+		i++;
+		if (rnames[k].arg == A_MAP) {
+			const char *colon = strchr(arg, ':');
+			if (colon == NULL || colon == arg || colon[1] == '\0') {
+				buf_printf(err, "%s: %s \"%s\": expected type:table", param, items[i - 1], arg);
+				rc = -1;
+			} else if (!config_map_type_known(arg, (size_t)(colon - arg))) {
+				buf_printf(err, "%s: %s \"%s\": unknown table type \"%.*s\" (known: hash, btree, "
+						"texthash, inline, static)", param, items[i - 1], arg,
+						(int)(colon - arg), arg);
+				rc = -1;
+			}
+		} else {
+			struct policy_target t;
+			struct buf why = BUF_INIT;
+			policy_defaults(&t);
+			if (policy_target_parse(arg, queue_dir(), &t, &why) < 0) {
+				buf_printf(err, "%s: check_policy_service %s", param, buf_str(&why));
+				rc = -1;
+			}
+			buf_free(&why);
+		}
+	}
+	config_free_list(items);
+	return rc;
+}
+
 static int compile(struct smtp_policy *p, int cls, struct buf *err)
 {
 	struct rlist *l = &p->lists[cls];
 	l->param = class_params[cls];
 	if (!known_param(l->param))
 		return 0;
+	if (smtp_policy_list_check(l->param, cfg_str(l->param), err) < 0)
+		return -1;
 	char **items = cfg_list(l->param);
 	for (size_t i = 0; items != NULL && items[i] != NULL; i++) {
-		size_t k;
-		for (k = 0; k < sizeof(rnames) / sizeof(rnames[0]); k++)
-			if (strcasecmp(items[i], rnames[k].name) == 0)
-				break;
-		if (k == sizeof(rnames) / sizeof(rnames[0])) {
-			buf_printf(err, "%s: unknown restriction \"%s\"", l->param, items[i]);
-			return -1;
-		}
+		size_t k = find_rname(items[i]);
 		l->r = xreallocarray(l->r, l->n + 1, sizeof(*l->r));
-		struct restriction *r = &l->r[l->n++];
+		struct restriction *r = &l->r[l->n];
 		r->kind = rnames[k].kind;
 		r->name = rnames[k].name;
 		r->map = NULL;
-		if (rnames[k].takes_map) {
-			if (items[i + 1] == NULL) {
-				buf_printf(err, "%s: %s needs a map", l->param, items[i]);
-				return -1;
-			}
+		r->svc = NULL;
+		r->key = cls * 1000 + (int)l->n;
+		l->n++;
+		if (rnames[k].arg == A_MAP) {
 			struct buf merr = BUF_INIT;
 			r->map = map_open(items[++i], 0, &merr);
 			if (r->map == NULL) {
@@ -168,9 +278,65 @@ static int compile(struct smtp_policy *p, int cls, struct buf *err)
 				return -1;
 			}
 			buf_free(&merr);
+		} else if (rnames[k].arg == A_POLICY) {
+			/*
+			 * These stages cannot wait for an answer: a round trip
+			 * there would stall every session of the event loop.
+			 */
+			if (cls == CL_DATA || cls == CL_EOD || (cls == CL_CLIENT && !p->delay_reject)) {
+				buf_printf(err, "%s: check_policy_service is not supported here%s (use it in "
+						"smtpd_recipient_restrictions)", l->param,
+						cls == CL_CLIENT ? " with smtpd_delay_reject = no" : "");
+				return -1;
+			}
+			r->svc = xmalloc(sizeof(*r->svc));
+			policy_defaults(r->svc);
+			struct buf why = BUF_INIT;
+			if (policy_target_parse(items[++i], queue_dir(), r->svc, &why) < 0) {
+				buf_printf(err, "%s: check_policy_service %s", l->param, buf_str(&why));
+				buf_free(&why);
+				return -1;
+			}
+			buf_free(&why);
 		}
 	}
 	return 0;
+}
+
+/* relay_domains and relay_recipient_maps; -1 with one line in err. */
+static int open_relay_tables(struct smtp_policy *p, struct buf *err)
+{
+	struct buf merr = BUF_INIT;
+	int rc = 0;
+	if (known_param(P_relay_domains)) {
+		p->relay_domains = domain_list_open(cfg_str(P_relay_domains), &merr);
+		if (p->relay_domains == NULL) {
+			buf_printf(err, "relay_domains: %s", buf_str(&merr));
+			rc = -1;
+		}
+	}
+	if (rc == 0 && known_param(P_relay_recipient_maps) && *cfg_str(P_relay_recipient_maps) != '\0') {
+		p->relay_rcpt_maps = maplist_open(cfg_str(P_relay_recipient_maps), 0, &merr);
+		if (p->relay_rcpt_maps == NULL) {
+			buf_printf(err, "relay_recipient_maps: %s", buf_str(&merr));
+			rc = -1;
+		}
+	}
+	buf_free(&merr);
+	return rc;
+}
+
+/* Prefix err with "main.cf:LINE: " when main.cf sets the parameter it is about. */
+static void locate_error(const char *param, struct buf *err)
+{
+	unsigned line = param != NULL && known_param(param) ? cfg_line(param) : 0;
+	if (line == 0 || config_file() == NULL)
+		return;
+	struct buf located = BUF_INIT;
+	buf_printf(&located, "%s:%u: %s", config_file(), line, buf_str(err));
+	buf_reset(err);
+	buf_adds(err, buf_str(&located));
+	buf_free(&located);
 }
 
 struct smtp_policy *smtp_policy_new(struct buf *err)
@@ -180,6 +346,7 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 
 	if (cidr_list_add(&p->mynetworks, cfg_list(P_mynetworks), &nerr) > 0) {
 		buf_printf(err, "mynetworks: %s", buf_str(&nerr));
+		locate_error(P_mynetworks, err);
 		buf_free(&nerr);
 		smtp_policy_free(p);
 		return NULL;
@@ -188,17 +355,20 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 	if (known_param(P_smtpd_dns_servers)
 	    && smtp_policy_dns_servers(cfg_str(P_smtpd_dns_servers), p->dns_servers,
 			&p->ndns_servers, err) < 0) {
+		locate_error(P_smtpd_dns_servers, err);
 		smtp_policy_free(p);
 		return NULL;
 	}
-	for (int c = 0; c < CL_COUNT; c++)
+	p->delay_reject = !known_param(P_smtpd_delay_reject) || cfg_bool(P_smtpd_delay_reject);
+	for (int c = 0; c < CL_COUNT; c++) {
 		if (compile(p, c, err) < 0) {
+			locate_error(class_params[c], err);
 			smtp_policy_free(p);
 			return NULL;
 		}
+	}
 	p->reject_unlisted = !known_param(P_smtpd_reject_unlisted_recipient)
 			     || cfg_bool(P_smtpd_reject_unlisted_recipient);
-	p->delay_reject = !known_param(P_smtpd_delay_reject) || cfg_bool(P_smtpd_delay_reject);
 	p->reject_unlisted_sender = known_param(P_smtpd_reject_unlisted_sender)
 				    && cfg_bool(P_smtpd_reject_unlisted_sender);
 	if (known_param(P_virtual_alias_maps) && *cfg_str(P_virtual_alias_maps) != '\0') {
@@ -206,12 +376,19 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 		p->virtual_maps = maplist_open(cfg_str(P_virtual_alias_maps), 0, &merr);
 		if (p->virtual_maps == NULL) {
 			buf_printf(err, "virtual_alias_maps: %s", buf_str(&merr));
+			locate_error(P_virtual_alias_maps, err);
 			buf_free(&merr);
 			smtp_policy_free(p);
 			return NULL;
 		}
 		buf_free(&merr);
 	}
+	if (open_relay_tables(p, err) < 0) {
+		smtp_policy_free(p);
+		return NULL;
+	}
+	p->local_rcpt_code = known_param(P_unknown_local_recipient_reject_code)
+			     ? (int)cfg_int(P_unknown_local_recipient_reject_code) : 550;
 	return p;
 }
 
@@ -221,13 +398,18 @@ void smtp_policy_free(struct smtp_policy *p)
 		return;
 	cidr_list_free(&p->mynetworks);
 	for (int c = 0; c < CL_COUNT; c++) {
-		for (size_t i = 0; i < p->lists[c].n; i++)
+		for (size_t i = 0; i < p->lists[c].n; i++) {
 			if (p->lists[c].r[i].map != NULL)
 				map_close(p->lists[c].r[i].map);
+			free(p->lists[c].r[i].svc);
+		}
 		free(p->lists[c].r);
 	}
 	if (p->virtual_maps != NULL)
 		maplist_close(p->virtual_maps);
+	domain_list_free(p->relay_domains);
+	if (p->relay_rcpt_maps != NULL)
+		maplist_close(p->relay_rcpt_maps);
 	free(p);
 }
 
@@ -237,6 +419,10 @@ bool smtp_policy_changed(const struct smtp_policy *p)
 		for (size_t i = 0; i < p->lists[c].n; i++)
 			if (p->lists[c].r[i].map != NULL && map_changed(p->lists[c].r[i].map))
 				return true;
+	if (domain_list_changed(p->relay_domains))
+		return true;
+	if (p->relay_rcpt_maps != NULL && maplist_changed(p->relay_rcpt_maps))
+		return true;
 	return p->virtual_maps != NULL && maplist_changed(p->virtual_maps);
 }
 
@@ -283,8 +469,8 @@ bool smtp_policy_has_routing(const char *addr)
 	return routed;
 }
 
-/* Is rcpt one of our destinations (local or virtual), reachable without relaying? */
-static bool auth_destination(const char *rcpt)
+/* Is rcpt one of our final destinations (local or virtual), reachable without relaying? */
+static bool final_destination(const char *rcpt)
 {
 	struct resolved r;
 	resolved_init(&r);
@@ -293,6 +479,43 @@ static bool auth_destination(const char *rcpt)
 		    && !smtp_policy_has_routing(rcpt);
 	resolved_free(&r);
 	return ours;
+}
+
+/*
+ * Is domain (of an address that resolved to RESOLVE_RELAY) in
+ * relay_domains? 1 yes, 0 no, -1 a table failed (logged).
+ */
+static int relay_domain(struct smtp_policy *p, const char *domain)
+{
+	struct buf err = BUF_INIT;
+	int rc = domain_list_match(p->relay_domains, domain, &err);
+	if (rc < 0)
+		msg_warn("relay_domains: %s", buf_str(&err));
+	buf_free(&err);
+	return rc;
+}
+
+/*
+ * May mail for rcpt be accepted from anyone (permit_auth_destination,
+ * reject_unauth_destination)? Our final destinations, and relay_domains
+ * with their subdomains; never an address with routing in its local
+ * part (user%other@relay.example would go on elsewhere). 1 yes, 0 no,
+ * -1 a table lookup failed.
+ */
+static int auth_destination(struct smtp_policy *p, const char *rcpt)
+{
+	if (final_destination(rcpt))
+		return 1;
+	if (domain_list_empty(p->relay_domains) || smtp_policy_has_routing(rcpt))
+		return 0;
+	struct resolved r;
+	resolved_init(&r);
+	int rc = 0;
+	if (resolve_address(rcpt, &r) == 0 && r.class == RESOLVE_RELAY && r.domain.len > 0
+	    && r.domain.data[0] != '[')
+		rc = relay_domain(p, buf_str(&r.domain));
+	resolved_free(&r);
+	return rc;
 }
 
 static const char *class_label(int cls)
@@ -460,10 +683,44 @@ out:
 	return res;
 }
 
+/*
+ * "4.2.0 text" -> dsn "4.2.0", text "text" when the code's class is
+ * digit; else dsn def and the text as it is.
+ */
+static const char *split_dsn(const char *text, char digit, const char *def, char *dsn, size_t dsz)
+{
+	size_t dl = strcspn(text, " \t");
+	if (dl >= 5 && dl < dsz && text[0] == digit && text[1] == '.' && isdigit((unsigned char)text[2])
+	    && strspn(text + 2, "0123456789.") == dl - 2) {
+		memcpy(dsn, text, dl);
+		dsn[dl] = '\0';
+		text += dl;
+		while (*text == ' ' || *text == '\t')
+			text++;
+		return text;
+	}
+	strlcpy(dsn, def, dsz);
+	return text;
+}
+
+/* "Name: value" with a header name of printable characters and a printable value. */
+static bool header_ok(const char *h)
+{
+	size_t nl = strcspn(h, ":");
+	if (nl == 0 || h[nl] != ':' || strlen(h) > 990)
+		return false;
+	for (size_t i = 0; h[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)h[i];
+		if ((i < nl && (c <= ' ' || c >= 127)) || (c < ' ' && c != '\t') || c == 127)
+			return false;
+	}
+	return true;
+}
+
 static enum result access_action(struct smtp_policy *p, int cls, const struct subject *s,
 		const char *value, struct buf *reply, int depth)
 {
-	char word[64];
+	char word[64], dsn[16];
 	size_t wl = strcspn(value, " \t");
 	const char *text = value + wl;
 	while (*text == ' ' || *text == '\t')
@@ -479,41 +736,156 @@ static enum result access_action(struct smtp_policy *p, int cls, const struct su
 	if (strcasecmp(word, "DUNNO") == 0)
 		return RES_DUNNO;
 	if (strcasecmp(word, "REJECT") == 0) {
-		set_reply(reply, 554, "5.7.1", cls, s, *text ? text : "Access denied");
+		const char *t = split_dsn(text, '5', "5.7.1", dsn, sizeof(dsn));
+		set_reply(reply, 554, dsn, cls, s, *t ? t : "Access denied");
 		return RES_REJECT;
 	}
-	if (strcasecmp(word, "DEFER") == 0 || strcasecmp(word, "DEFER_IF_PERMIT") == 0) {
-		set_reply(reply, 450, "4.7.1", cls, s, *text ? text : "Access denied");
+	if (strcasecmp(word, "DEFER") == 0) {
+		const char *t = split_dsn(text, '4', "4.7.1", dsn, sizeof(dsn));
+		set_reply(reply, 450, dsn, cls, s, *t ? t : "Access denied");
 		return RES_REJECT;
+	}
+	/*
+	 * DEFER_IF_PERMIT: defer unless something later rejects (then the
+	 * rejection stands); DEFER_IF_REJECT: a later rejection becomes a
+	 * deferral. Both let the evaluation go on, as in Postfix.
+	 */
+	if (strcasecmp(word, "DEFER_IF_PERMIT") == 0 || strcasecmp(word, "DEFER_IF_REJECT") == 0) {
+		bool if_permit = word[9] == 'P' || word[9] == 'p';
+		struct buf *keep = if_permit ? s->dip : s->dir;
+		const char *t = split_dsn(text, '4', "4.7.1", dsn, sizeof(dsn));
+		if (keep == NULL) {
+			/* Nowhere to wait for the outcome: defer now. */
+			set_reply(reply, 450, dsn, cls, s, *t ? t : "Service unavailable");
+			return RES_REJECT;
+		}
+		if (keep->len == 0)
+			set_reply(keep, 450, dsn, cls, s, *t ? t : "Service unavailable");
+		return RES_DUNNO;
+	}
+	if (strcasecmp(word, "PREPEND") == 0) {
+		if (!header_ok(text)) {
+			msg_warn("PREPEND action without a valid header: \"%.200s\"", text);
+		} else if (s->prepend == NULL) {
+			msg_warn("PREPEND ignored in %s (no message yet or any more)", class_params[cls]);
+		} else {
+			buf_adds(s->prepend, text);
+			buf_addc(s->prepend, '\n');
+		}
+		return RES_DUNNO;
+	}
+	if (strcasecmp(word, "WARN") == 0 || strcasecmp(word, "INFO") == 0) {
+		if (word[0] == 'W' || word[0] == 'w')
+			msg_warn("%s: %s[%s]: %.300s", class_params[cls], s->si->client_name,
+					s->si->client_addr, text);
+		else
+			msg_info("%s: %s[%s]: %.300s", class_params[cls], s->si->client_name,
+					s->si->client_addr, text);
+		return RES_DUNNO;
 	}
 	/* "4NN text" or "5NN text", optionally with an enhanced code. */
 	if (wl == 3 && (word[0] == '4' || word[0] == '5') && isdigit((unsigned char)word[1])
 	    && isdigit((unsigned char)word[2])) {
-		char dsn[16];
-		const char *t = text;
-		size_t dl = strcspn(t, " ");
-		if (dl > 0 && dl < sizeof(dsn) && t[0] == word[0] && t[1] == '.') {
-			memcpy(dsn, t, dl);
-			dsn[dl] = '\0';
-			t += dl;
-			while (*t == ' ')
-				t++;
-		} else {
-			strlcpy(dsn, word[0] == '4' ? "4.7.1" : "5.7.1", sizeof(dsn));
-		}
+		const char *t = split_dsn(text, word[0], word[0] == '4' ? "4.7.1" : "5.7.1", dsn, sizeof(dsn));
 		set_reply(reply, atoi(word), dsn, cls, s, *t ? t : "Access denied");
 		return RES_REJECT;
 	}
 	/* A restriction name as the result, e.g. "permit_mynetworks". */
 	for (size_t k = 0; k < sizeof(rnames) / sizeof(rnames[0]); k++)
-		if (!rnames[k].takes_map && strcasecmp(word, rnames[k].name) == 0 && depth < 5) {
+		if (rnames[k].arg == A_NONE && strcasecmp(word, rnames[k].name) == 0 && depth < 5) {
 			struct restriction r = {.kind = rnames[k].kind, .name = rnames[k].name};
 			return eval_one(p, cls, &r, s, reply, depth);
 		}
-	msg_warn("access map result \"%s\" not understood", word);
+	msg_warn("access map or policy result \"%.100s\" not understood", word);
 	buf_reset(reply);
 	buf_adds(reply, "451 4.3.5 Server configuration error");
 	return RES_REJECT;
+}
+
+/* The request of check_policy_service: every attribute Postfix sends that Tern knows. */
+static void policy_request(const struct subject *s, const struct policy_target *t, struct buf *req)
+{
+	const struct smtp_session_info *si = s->si;
+	char num[64];
+	bool data = strcmp(s->state, "DATA") == 0 || strcmp(s->state, "END-OF-MESSAGE") == 0;
+
+	policy_request_add(req, "request", "smtpd_access_policy");
+	policy_request_add(req, "protocol_state", s->state);
+	policy_request_add(req, "protocol_name", si->esmtp ? "ESMTP" : "SMTP");
+	policy_request_add(req, "helo_name", si->helo);
+	policy_request_add(req, "queue_id", "");
+	policy_request_add(req, "sender", si->sender);
+	policy_request_add(req, "recipient", s->rcpt);
+	snprintf(num, sizeof(num), "%zu", data ? s->nrcpt : (size_t)0);
+	policy_request_add(req, "recipient_count", num);
+	policy_request_add(req, "client_address", si->client_addr);
+	policy_request_add(req, "client_name", si->client_name);
+	policy_request_add(req, "reverse_client_name", si->client_name);
+	/* One value per message transaction of this process (postgrey adds X-Greylist once per instance). */
+	snprintf(num, sizeof(num), "%lx.%lx.%x", (unsigned long)getpid(),
+			(unsigned long)(uintptr_t)si, si->transaction);
+	policy_request_add(req, "instance", num);
+	policy_request_add(req, "sasl_method", si->sasl_username ? si->sasl_method : "");
+	policy_request_add(req, "sasl_username", si->sasl_username);
+	policy_request_add(req, "sasl_sender", "");
+	snprintf(num, sizeof(num), "%lld", si->size);
+	policy_request_add(req, "size", num);
+	policy_request_add(req, "ccert_subject", "");
+	policy_request_add(req, "ccert_issuer", "");
+	policy_request_add(req, "ccert_fingerprint", "");
+	policy_request_add(req, "ccert_pubkey_fingerprint", "");
+	policy_request_add(req, "encryption_protocol", si->tls ? si->tls_version : "");
+	policy_request_add(req, "encryption_cipher", si->tls ? si->tls_cipher : "");
+	if (!si->tls)
+		policy_request_add(req, "encryption_keysize", "0");
+	policy_request_add(req, "etrn_domain", "");
+	policy_request_add(req, "stress", "");
+	policy_request_add(req, "policy_context", t->context);
+	buf_addc(req, '\n');
+}
+
+static enum result check_policy(struct smtp_policy *p, int cls, const struct restriction *r,
+		const struct subject *s, struct buf *reply, int depth)
+{
+	struct buf req = BUF_INIT, got = BUF_INIT, err = BUF_INIT;
+	const char *action = NULL;
+	enum result res;
+
+	if (s->dns != NULL) {
+		struct smtp_policy_dns *d = s->dns;
+		for (size_t i = 0; i < d->nanswers; i++)
+			if (d->answers[i].key == r->key)
+				action = d->answers[i].action;
+		if (action == NULL) {
+			if (d->nanswers == SMTP_POLICY_SVC_MAX) {
+				msg_warn("more than %d check_policy_service per command", SMTP_POLICY_SVC_MAX);
+				buf_reset(reply);
+				buf_adds(reply, "451 4.3.5 Server configuration error");
+				return RES_REJECT;
+			}
+			/* Asked on a worker thread; the evaluation starts over with the answer. */
+			policy_request(s, r->svc, &req);
+			free(d->request);
+			d->request = buf_steal(&req);
+			d->request_key = r->key;
+			d->svc = *r->svc;
+			return RES_PENDING;
+		}
+	} else {
+		policy_request(s, r->svc, &req);
+		if (policy_query(r->svc, buf_str(&req), &got, &err) < 0 || got.len == 0) {
+			msg_warn("check_policy_service %s: %s; using \"%s\"", r->svc->endpoint,
+					err.len ? buf_str(&err) : "answer without an action", r->svc->default_action);
+			buf_reset(&got);
+			buf_adds(&got, r->svc->default_action);
+		}
+		action = buf_str(&got);
+	}
+	res = access_action(p, cls, s, action, reply, depth + 1);
+	buf_free(&req);
+	buf_free(&got);
+	buf_free(&err);
+	return res;
 }
 
 static bool fqdn(const char *domain)
@@ -563,8 +935,46 @@ void smtp_policy_dns_init(struct smtp_policy_dns *d)
 	memset(d, 0, sizeof(*d));
 }
 
+void smtp_policy_dns_command(struct smtp_policy_dns *d)
+{
+	free(d->request);
+	d->request = NULL;
+	d->nanswers = 0;
+}
+
+void smtp_policy_dns_release(struct smtp_policy_dns *d)
+{
+	free(d->request);
+	d->request = NULL;
+}
+
+/* Ask the policy server of d->request; its action (or the default action) for request_key. */
+static void policy_lookup(struct smtp_policy_dns *d)
+{
+	struct buf action = BUF_INIT, err = BUF_INIT;
+	if (policy_query(&d->svc, d->request, &action, &err) < 0 || action.len == 0) {
+		msg_warn("check_policy_service %s: %s; using \"%s\"", d->svc.endpoint,
+				err.len ? buf_str(&err) : "answer without an action", d->svc.default_action);
+		buf_reset(&action);
+		buf_adds(&action, d->svc.default_action);
+	}
+	if (d->nanswers < SMTP_POLICY_SVC_MAX) {
+		d->answers[d->nanswers].key = d->request_key;
+		strlcpy(d->answers[d->nanswers].action, buf_str(&action), sizeof(d->answers[0].action));
+		d->nanswers++;
+	}
+	free(d->request);
+	d->request = NULL;
+	buf_free(&action);
+	buf_free(&err);
+}
+
 void smtp_policy_dns_lookup(struct smtp_policy_dns *d)
 {
+	if (d->request != NULL) {
+		policy_lookup(d);
+		return;
+	}
 	if (d->need[0] == '\0')
 		return;
 	int e = domain_exists(d->need, d->servers, d->nservers);
@@ -641,9 +1051,51 @@ static int domain_known(struct smtp_policy *p, const struct subject *s, const ch
 }
 
 /*
- * The check behind reject_unlisted_recipient (cls CL_RCPT, 550 5.1.1) and
- * reject_unlisted_sender (CL_SENDER, 550 5.1.0): true when the address
- * is in one of our domains but nobody there has it.
+ * relay_recipient_maps for an address in relay_domains: the whole
+ * address, the address without its extension (user+tag), then @domain,
+ * as Postfix looks them up. 1 listed, 0 not, -1 a table failed (logged).
+ */
+static int relay_rcpt_listed(struct smtp_policy *p, const struct resolved *r)
+{
+	struct buf local = BUF_INIT, domain = BUF_INIT, base = BUF_INIT, ext = BUF_INIT;
+	struct buf key = BUF_INIT, value = BUF_INIT;
+	split_addr(buf_str(&r->address), &local, &domain);
+	int rc = maplist_lookup(p->relay_rcpt_maps, buf_str(&r->address), &value);
+	if (rc == 0 && resolve_split_extension(buf_str(&local), cfg_str(P_recipient_delimiter), &base, &ext)) {
+		buf_printf(&key, "%s@%s", buf_str(&base), buf_str(&domain));
+		rc = maplist_lookup(p->relay_rcpt_maps, buf_str(&key), &value);
+	}
+	if (rc == 0) {
+		buf_reset(&key);
+		buf_printf(&key, "@%s", buf_str(&domain));
+		rc = maplist_lookup(p->relay_rcpt_maps, buf_str(&key), &value);
+	}
+	if (rc < 0)
+		msg_warn("relay_recipient_maps: %s", maplist_error(p->relay_rcpt_maps));
+	buf_free(&local);
+	buf_free(&domain);
+	buf_free(&base);
+	buf_free(&ext);
+	buf_free(&key);
+	buf_free(&value);
+	return rc;
+}
+
+/* A refusal of an unlisted address: code with the DSN of its class (450 4.1.1, 550 5.1.1). */
+static void unlisted_reply(struct buf *reply, int code, const char *dsn, const char *addr,
+		const char *label, const char *table)
+{
+	buf_reset(reply);
+	buf_printf(reply, "%d %c%s <%s>: %s: User unknown in %s", code, code / 100 == 4 ? '4' : '5',
+		   dsn + 1, addr, label, table);
+}
+
+/*
+ * The check behind reject_unlisted_recipient (cls CL_RCPT, 5.1.1) and
+ * reject_unlisted_sender (CL_SENDER, 5.1.0): true when the address
+ * is in one of our domains (local, virtual, or relay_domains with
+ * relay_recipient_maps set) but nobody there has it. Unknown local
+ * users get unknown_local_recipient_reject_code, the others 550.
  */
 static bool unlisted_as(struct smtp_policy *p, const char *rcpt, int cls, struct buf *reply)
 {
@@ -672,13 +1124,23 @@ static bool unlisted_as(struct smtp_policy *p, const char *rcpt, int cls, struct
 			goto out;
 	}
 	if (r.class == RESOLVE_LOCAL && !r.local_user_known) {
-		buf_reset(reply);
-		buf_printf(reply, "550 %s <%s>: %s: User unknown in local recipient table", dsn, rcpt, label);
+		unlisted_reply(reply, p->local_rcpt_code, dsn, rcpt, label, "local recipient table");
 		refuse = true;
 	} else if (r.class == RESOLVE_VIRTUAL) {
-		buf_reset(reply);
-		buf_printf(reply, "550 %s <%s>: %s: User unknown in virtual alias table", dsn, rcpt, label);
+		unlisted_reply(reply, 550, dsn, rcpt, label, "virtual alias table");
 		refuse = true;
+	} else if (r.class == RESOLVE_RELAY && p->relay_rcpt_maps != NULL && r.domain.len > 0
+		   && r.domain.data[0] != '[' && !smtp_policy_has_routing(rcpt)) {
+		int in_relay = relay_domain(p, buf_str(&r.domain));
+		int listed = in_relay > 0 ? relay_rcpt_listed(p, &r) : 1;
+		if (in_relay < 0 || listed < 0) {
+			buf_reset(reply);
+			buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", rcpt);
+			refuse = true;
+		} else if (listed == 0) {
+			unlisted_reply(reply, 550, dsn, rcpt, label, "relay recipient table");
+			refuse = true;
+		}
 	}
 out:
 	resolved_free(&r);
@@ -720,10 +1182,19 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 	case R_PERMIT_SASL:
 		return s->si->sasl_username != NULL ? RES_PERMIT : RES_DUNNO;
 	case R_PERMIT_AUTH_DEST:
-		return s->rcpt && auth_destination(s->rcpt) ? RES_PERMIT : RES_DUNNO;
 	case R_REJECT_UNAUTH_DEST:
-	case R_DEFER_UNAUTH_DEST:
-		if (s->rcpt == NULL || auth_destination(s->rcpt))
+	case R_DEFER_UNAUTH_DEST: {
+		if (s->rcpt == NULL)
+			return RES_DUNNO;
+		int auth = auth_destination(p, s->rcpt);
+		if (auth < 0) {
+			buf_reset(reply);
+			buf_printf(reply, "451 4.3.0 <%s>: Temporary lookup failure", s->rcpt);
+			return RES_REJECT;
+		}
+		if (r->kind == R_PERMIT_AUTH_DEST)
+			return auth ? RES_PERMIT : RES_DUNNO;
+		if (auth)
 			return RES_DUNNO;
 		buf_reset(reply);
 		if (r->kind == R_REJECT_UNAUTH_DEST)
@@ -731,8 +1202,10 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 		else
 			buf_printf(reply, "454 4.7.1 <%s>: Relay access denied", s->rcpt);
 		return RES_REJECT;
+	}
 	case R_REJECT_UNKNOWN_RCPT_DOMAIN:
-		if (s->rcpt == NULL || auth_destination(s->rcpt))
+		/* As in Postfix, relay_domains are looked up too: we are not their final destination. */
+		if (s->rcpt == NULL || final_destination(s->rcpt))
 			return RES_DUNNO;
 		split_addr(s->rcpt, &local, &domain);
 		if (domain.len > 0 && domain.data[0] != '[') {
@@ -748,7 +1221,7 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 		break;
 	case R_REJECT_UNKNOWN_SENDER_DOMAIN:
 		/* Postfix's unknown_address_reject_code (450); our own domains need no DNS. */
-		if (s->si->sender == NULL || *s->si->sender == '\0' || auth_destination(s->si->sender))
+		if (s->si->sender == NULL || *s->si->sender == '\0' || final_destination(s->si->sender))
 			return RES_DUNNO;
 		split_addr(s->si->sender, &local, &domain);
 		if (domain.len > 0 && domain.data[0] != '[') {
@@ -800,6 +1273,9 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 	case R_CHECK_RCPT:
 		res = check_access(p, r, s, reply, depth);
 		break;
+	case R_CHECK_POLICY:
+		res = check_policy(p, cls, r, s, reply, depth);
+		break;
 	case R_REJECT_MULTI_RCPT_BOUNCE:
 		/* A bounce goes to one recipient; a null sender with more is spam. */
 		if (s->si->sender != NULL && *s->si->sender == '\0' && s->nrcpt > 1) {
@@ -832,15 +1308,58 @@ static enum smtp_verdict verdict(const struct buf *reply)
 	return strncmp(buf_str(reply), "421", 3) == 0 ? SMTP_DISCONNECT : SMTP_REJECT;
 }
 
+/* What one evaluation collects besides its reply (see struct subject). */
+struct outcome {
+	struct buf prepend, dip, dir;
+};
+
+static void outcome_start(struct outcome *o, struct subject *s, bool prepends)
+{
+	buf_init(&o->prepend);
+	buf_init(&o->dip);
+	buf_init(&o->dir);
+	s->prepend = prepends ? &o->prepend : NULL;
+	s->dip = &o->dip;
+	s->dir = &o->dir;
+}
+
+/*
+ * The end of an evaluation: a DEFER_IF_PERMIT answers what would have
+ * been accepted, a DEFER_IF_REJECT turns a 5xx rejection into its
+ * deferral, and an acceptance carries the PREPEND lines in reply.
+ */
+static enum smtp_verdict outcome_finish(struct outcome *o, enum smtp_verdict v, struct buf *reply)
+{
+	if (v == SMTP_ACCEPT && o->dip.len > 0) {
+		buf_reset(reply);
+		buf_adds(reply, buf_str(&o->dip));
+		v = SMTP_REJECT;
+	} else if (v == SMTP_REJECT && o->dir.len > 0 && buf_str(reply)[0] == '5') {
+		buf_reset(reply);
+		buf_adds(reply, buf_str(&o->dir));
+	}
+	if (v == SMTP_ACCEPT) {
+		buf_reset(reply);
+		buf_adds(reply, buf_str(&o->prepend));
+	}
+	buf_free(&o->prepend);
+	buf_free(&o->dip);
+	buf_free(&o->dir);
+	return v;
+}
+
 enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct buf *reply)
 {
-	struct subject s = {.si = si};	/* no DNS context: lookups here and now */
+	struct subject s = {.si = si, .state = "CONNECT"};	/* no DNS context: lookups here and now */
+	struct outcome o;
 	if (p->delay_reject)
 		return SMTP_ACCEPT;
+	outcome_start(&o, &s, false);
+	enum smtp_verdict v = SMTP_ACCEPT;
 	if (eval_list(p, CL_CLIENT, &s, reply) == RES_REJECT)
-		return verdict(reply);
-	return SMTP_ACCEPT;
+		v = verdict(reply);
+	return outcome_finish(&o, v, reply);
 }
 
 /* A list's result as a verdict (SMTP_ACCEPT: go on to the next list). */
@@ -856,10 +1375,18 @@ static enum smtp_verdict list_verdict(enum result r, struct buf *reply)
 enum smtp_verdict smtp_policy_helo_dns(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct smtp_policy_dns *dns, struct buf *reply)
 {
-	struct subject s = {.si = si, .dns = dns};
+	struct subject s = {.si = si, .dns = dns, .state = si->esmtp ? "EHLO" : "HELO"};
+	struct outcome o;
 	if (p->delay_reject)
 		return SMTP_ACCEPT;
-	return list_verdict(eval_list(p, CL_HELO, &s, reply), reply);
+	/* Headers belong to a message; a HELO has none yet. */
+	outcome_start(&o, &s, false);
+	enum smtp_verdict v = list_verdict(eval_list(p, CL_HELO, &s, reply), reply);
+	if (v == SMTP_PENDING) {
+		outcome_finish(&o, SMTP_REJECT, reply);
+		return v;
+	}
+	return outcome_finish(&o, v, reply);
 }
 
 enum smtp_verdict smtp_policy_helo(struct smtp_policy *p, const struct smtp_session_info *si,
@@ -871,15 +1398,21 @@ enum smtp_verdict smtp_policy_helo(struct smtp_policy *p, const struct smtp_sess
 enum smtp_verdict smtp_policy_mail_dns(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct smtp_policy_dns *dns, struct buf *reply)
 {
-	struct subject s = {.si = si, .dns = dns};
-	if (p->delay_reject)
+	struct subject s = {.si = si, .dns = dns, .state = "MAIL"};
+	struct outcome o;
+	if (p->delay_reject) {
+		buf_reset(reply);
 		return SMTP_ACCEPT;
+	}
+	outcome_start(&o, &s, true);
 	enum smtp_verdict v = list_verdict(eval_list(p, CL_SENDER, &s, reply), reply);
-	if (v != SMTP_ACCEPT)
+	if (v == SMTP_PENDING) {
+		outcome_finish(&o, SMTP_REJECT, reply);
 		return v;
-	if (p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
-		return SMTP_REJECT;
-	return SMTP_ACCEPT;
+	}
+	if (v == SMTP_ACCEPT && p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
+		v = SMTP_REJECT;
+	return outcome_finish(&o, v, reply);
 }
 
 enum smtp_verdict smtp_policy_mail(struct smtp_policy *p, const struct smtp_session_info *si,
@@ -894,18 +1427,17 @@ enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_sess
 	return smtp_policy_rcpt_dns(p, si, rcpt, NULL, reply);
 }
 
-enum smtp_verdict smtp_policy_rcpt_dns(struct smtp_policy *p, const struct smtp_session_info *si,
-		const char *rcpt, struct smtp_policy_dns *dns, struct buf *reply)
+static enum smtp_verdict rcpt_lists(struct smtp_policy *p, struct subject *s, const char *rcpt,
+		struct buf *reply)
 {
-	struct subject s = {.si = si, .rcpt = rcpt, .dns = dns};
 	/* Without delay, client, HELO and sender were judged at connect, HELO and MAIL. */
 	int first = p->delay_reject ? CL_CLIENT : CL_RELAY;
 	for (int c = first; c <= CL_RCPT; c++) {
-		enum smtp_verdict v = list_verdict(eval_list(p, c, &s, reply), reply);
+		enum smtp_verdict v = list_verdict(eval_list(p, c, s, reply), reply);
 		if (v != SMTP_ACCEPT)
 			return v;
 		/* smtpd_reject_unlisted_sender goes with the sender restrictions. */
-		if (c == CL_SENDER && p->reject_unlisted_sender && unlisted_sender(p, &s, reply))
+		if (c == CL_SENDER && p->reject_unlisted_sender && unlisted_sender(p, s, reply))
 			return SMTP_REJECT;
 	}
 	if (p->reject_unlisted && unlisted(p, rcpt, reply))
@@ -913,13 +1445,30 @@ enum smtp_verdict smtp_policy_rcpt_dns(struct smtp_policy *p, const struct smtp_
 	return SMTP_ACCEPT;
 }
 
+enum smtp_verdict smtp_policy_rcpt_dns(struct smtp_policy *p, const struct smtp_session_info *si,
+		const char *rcpt, struct smtp_policy_dns *dns, struct buf *reply)
+{
+	struct subject s = {.si = si, .rcpt = rcpt, .dns = dns, .state = "RCPT"};
+	struct outcome o;
+	outcome_start(&o, &s, true);
+	enum smtp_verdict v = rcpt_lists(p, &s, rcpt, reply);
+	if (v == SMTP_PENDING) {
+		outcome_finish(&o, SMTP_REJECT, reply);
+		return v;
+	}
+	return outcome_finish(&o, v, reply);
+}
+
 enum smtp_verdict smtp_policy_data(struct smtp_policy *p, const struct smtp_session_info *si,
 		size_t nrcpt, bool end, struct buf *reply)
 {
-	struct subject s = {.si = si, .nrcpt = nrcpt};
+	struct subject s = {.si = si, .nrcpt = nrcpt, .state = end ? "END-OF-MESSAGE" : "DATA"};
+	struct outcome o;
+	outcome_start(&o, &s, false);
+	enum smtp_verdict v = SMTP_ACCEPT;
 	if (eval_list(p, end ? CL_EOD : CL_DATA, &s, reply) == RES_REJECT)
-		return verdict(reply);
-	return SMTP_ACCEPT;
+		v = verdict(reply);
+	return outcome_finish(&o, v, reply);
 }
 
 void smtp_policy_vrfy(struct smtp_policy *p, const struct smtp_session_info *si,

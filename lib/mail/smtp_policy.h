@@ -6,8 +6,14 @@
  * smtpd_end_of_data_restrictions), mynetworks, and the refusal of
  * unknown recipients at RCPT time.
  *
+ * relay_domains (domains anyone may send mail to through this host) and
+ * relay_recipient_maps (who exists there) belong here too.
+ *
  * Mail layer. Runs inside smtpd as mail_owner; reads the access maps
- * named in the restrictions, virtual_alias_maps and, through
+ * named in the restrictions, asks the policy servers named by
+ * check_policy_service (policy_client.h; like the DNS, from a thread of
+ * the caller's when it must not block), reads virtual_alias_maps, the
+ * files and tables of relay_domains, relay_recipient_maps and, through
  * resolve_address(), alias_maps and the password database. No DNS unless
  * reject_unknown_recipient_domain or reject_unknown_sender_domain is
  * configured; then the lookups can be done by the caller, on a thread of
@@ -25,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mail/policy_client.h"
 #include "mail/smtp_engine.h"
 #include "util/buf.h"
 
@@ -42,7 +49,24 @@ struct smtp_policy;
  */
 #define SMTP_POLICY_DNS_MAX		4	/* answers kept (a decision needs at most 2) */
 #define SMTP_POLICY_DNS_SERVERS		3	/* glibc's MAXNS */
+#define SMTP_POLICY_SVC_MAX		4	/* check_policy_service answers per command */
 struct smtp_policy_dns {
+	/*
+	 * check_policy_service works the same way: SMTP_PENDING with a
+	 * request (malloc'ed, owned here) for the server in svc; the lookup
+	 * function makes the round trip (or takes svc's default action when
+	 * the server fails) and keeps the action for key. Unlike domains,
+	 * actions hold for one command only: smtp_policy_dns_command()
+	 * forgets them before the next.
+	 */
+	char *request;				/* NULL: no policy query needed */
+	int request_key;
+	struct policy_target svc;
+	size_t nanswers;
+	struct {
+		int key;
+		char action[1024];
+	} answers[SMTP_POLICY_SVC_MAX];
 	char need[256];				/* the domain to look up; "" = none */
 	size_t n;
 	struct {
@@ -54,8 +78,16 @@ struct smtp_policy_dns {
 	struct sockaddr_in servers[SMTP_POLICY_DNS_SERVERS];
 };
 void smtp_policy_dns_init(struct smtp_policy_dns *d);
-/* Look up d->need (MX, then A, then AAAA), record the answer, clear need. Thread-safe. */
+/*
+ * Look up d->need (MX, then A, then AAAA), record the answer, clear
+ * need; or ask the policy server d->request is for, record its action,
+ * free the request. Thread-safe; blocks (up to the server's timeout).
+ */
 void smtp_policy_dns_lookup(struct smtp_policy_dns *d);
+/* Before a new command: forget policy actions and any request not made. */
+void smtp_policy_dns_command(struct smtp_policy_dns *d);
+/* Free what d owns (a request not made); d stays usable. */
+void smtp_policy_dns_release(struct smtp_policy_dns *d);
 /*
  * Parse smtpd_dns_servers: up to three IPv4 addresses, each with an
  * optional ":port". 0, or -1 with one line in err.
@@ -66,10 +98,20 @@ int smtp_policy_dns_servers(const char *value, struct sockaddr_in *out, size_t *
  * Build the policy from the loaded configuration. Settings are NULL for
  * main.cf's values, or a service's overrides. Returns NULL with one line
  * in err when a restriction or map cannot be used (smtpd then refuses
- * mail with 451 4.3.5 rather than relaying by mistake).
+ * mail with 451 4.3.5 rather than relaying by mistake); the line names
+ * main.cf and the line of the parameter when main.cf sets it.
  */
 struct smtp_policy *smtp_policy_new(struct buf *err);
 void smtp_policy_free(struct smtp_policy *p);
+/*
+ * Syntax of one restriction list (param is its name, for messages):
+ * known restriction names, a type:table of a known type after each
+ * check_*_access, a valid target after check_policy_service. Opens
+ * nothing. 0, or -1 with one line in err ("param: ...").
+ */
+int smtp_policy_list_check(const char *param, const char *value, struct buf *err);
+/* Is name one of the restriction list parameters (smtpd_*_restrictions)? */
+bool smtp_policy_is_list(const char *name);
 /*
  * True when a table of the policy (an access map, virtual_alias_maps)
  * was rebuilt since it was opened: build a new policy to see the new
@@ -80,6 +122,12 @@ bool smtp_policy_changed(const struct smtp_policy *p);
 /* Is addr ("192.0.2.1", "::1") in mynetworks? */
 bool smtp_policy_mynetworks(const struct smtp_policy *p, const char *addr);
 
+/*
+ * The verdicts below: on SMTP_REJECT and SMTP_DISCONNECT reply holds the
+ * reply line; on SMTP_ACCEPT it holds the header lines that PREPEND
+ * actions asked for ("Name: value\n" each; empty when none), which the
+ * caller adds to the message of the transaction (MAIL and RCPT only).
+ */
 /* smtpd_client_restrictions at connect time (only with smtpd_delay_reject = no). */
 enum smtp_verdict smtp_policy_connect(struct smtp_policy *p, const struct smtp_session_info *si,
 		struct buf *reply);

@@ -6,7 +6,9 @@
  * rotation still needs no signal. That is a stat() and an fstat() per
  * line instead of an open() with a path lookup and file creation check,
  * a close() and a gethostname(). A lock keeps threads (smtpd's commit threads)
- * from racing on the descriptor.
+ * from racing on the descriptor. Syslog lines go through syslog(3) with
+ * the facility and the ident ("tern/smtpd", the first part from
+ * syslog_name) that log_set_syslog() was given.
  */
 #include "compat.h"
 
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <sys/stat.h>
 #include <syslog.h>
@@ -30,6 +33,7 @@ static int log_dest = LOG_TO_STDERR;
 static char log_file[4096];
 static int log_verbose;
 static int syslog_open;
+static int syslog_facility = LOG_MAIL;
 static pthread_mutex_t file_lock = PTHREAD_MUTEX_INITIALIZER;
 static int file_fd = -1;		/* log_file, open; -1 when not */
 static dev_t file_dev;
@@ -58,10 +62,55 @@ void log_set_file(const char *path)
 	else
 		strlcpy(log_file, path, sizeof(log_file));
 	pthread_mutex_unlock(&file_lock);
-	if (path == NULL || *path == '\0')
+	if (path == NULL || *path == '\0') {
+		/* A file set earlier (main.cf) and cleared now (-o maillog_file=): syslog again. */
+		if (log_dest & LOG_TO_FILE)
+			log_dest = (log_dest & ~LOG_TO_FILE) | LOG_TO_SYSLOG;
 		return;
+	}
 	if (log_dest & LOG_TO_SYSLOG)
 		log_dest = (log_dest & ~LOG_TO_SYSLOG) | LOG_TO_FILE;
+}
+
+static const struct {
+	const char *name;
+	int code;
+} facilities[] = {
+	{"auth", LOG_AUTH}, {"authpriv", LOG_AUTHPRIV}, {"cron", LOG_CRON},
+	{"daemon", LOG_DAEMON}, {"ftp", LOG_FTP}, {"kern", LOG_KERN}, {"lpr", LOG_LPR},
+	{"mail", LOG_MAIL}, {"news", LOG_NEWS}, {"syslog", LOG_SYSLOG}, {"user", LOG_USER},
+	{"uucp", LOG_UUCP}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+	{"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+	{"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+};
+
+int log_facility_code(const char *name)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (strcasecmp(facilities[i].name, name) == 0)
+			return facilities[i].code;
+	return -1;
+}
+
+void log_set_syslog(const char *name, int facility)
+{
+	char next[sizeof(log_name)];
+	const char *slash = strrchr(log_name, '/');
+	if (name != NULL && *name != '\0' && slash != NULL)
+		snprintf(next, sizeof(next), "%s%s", name, slash);
+	else
+		strlcpy(next, log_name, sizeof(next));
+	if (facility < 0)
+		facility = syslog_facility;
+	if (strcmp(next, log_name) == 0 && facility == syslog_facility)
+		return;
+	/* openlog() keeps the pointer to log_name: close before it changes. */
+	if (syslog_open) {
+		closelog();
+		syslog_open = 0;
+	}
+	strlcpy(log_name, next, sizeof(log_name));
+	syslog_facility = facility;
 }
 
 void log_set_dest(int dest)
@@ -160,7 +209,7 @@ static void log_vline(int priority, const char *prefix, const char *fmt, va_list
 		log_file_line(text);
 	else if (log_dest & LOG_TO_SYSLOG) {
 		if (!syslog_open) {
-			openlog(log_name, LOG_PID | LOG_NDELAY, LOG_MAIL);
+			openlog(log_name, LOG_PID | LOG_NDELAY, syslog_facility);
 			syslog_open = 1;
 		}
 		syslog(priority, "%s", text);

@@ -1,7 +1,8 @@
 /*
  * log.h - warnings, errors and events, one line each.
  *
- * Generic utility layer. Lines go to syslog's mail facility, or appended
+ * Generic utility layer. Lines go to syslog (the mail facility unless
+ * log_set_syslog() says otherwise), or appended
  * to a log file (maillog_file) with one write(2) per line so that the
  * processes of an instance never interleave, and/or to standard error.
  * Library code logs and returns a status; only programs call msg_fatal.
@@ -18,8 +19,16 @@
 
 /* Name shown in every line, e.g. "tern/smtpd"; where lines go. */
 void log_init(const char *progname, int dest);
-/* Send lines to FILE (maillog_file) instead of syslog; NULL or "" keeps syslog. */
+/* Send lines to FILE (maillog_file) instead of syslog; NULL or "" means syslog. */
 void log_set_file(const char *path);
+/*
+ * syslog_name and syslog_facility: a program name "tern/smtpd" becomes
+ * "NAME/smtpd" (names without a slash stay); facility is a LOG_* value
+ * (-1 keeps the current one, LOG_MAIL at first).
+ */
+void log_set_syslog(const char *name, int facility);
+/* LOG_MAIL for "mail", LOG_LOCAL3 for "local3", ...; -1 when unknown. */
+int log_facility_code(const char *name);
 void log_set_dest(int dest);
 int log_get_dest(void);
 const char *log_progname(void);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # t_init.sh - tern init: a new instance (files, settings, queue modes, the
-# last output line), a second run that changes nothing, --port, and the
+# last output line), the "Start it:" line run as printed, a second run
+# that changes nothing, --port, and the
 # refusal of a foreign non-empty directory (exit 73).
 . "$(dirname "$0")/lib.sh"
 
@@ -89,6 +90,21 @@ if [ "$(id -u)" = 0 ]; then
 	chmod 711 "$closed"
 	tern init "$closed/i" >/dev/null 2>&1 || fail "tern init after opening the way"
 fi
+
+# The "Start it:" line names the build tree's tern by its full path and
+# works exactly as printed, from anywhere, without stage/ on PATH.
+startdir=$(mktemp -d /tmp/tern-start.XXXXXX)
+chmod 755 "$startdir"
+at_cleanup "tern -c '$startdir/i' stop; rm -rf '$startdir'"
+out=$(tern init "$startdir/i") || fail "tern init for the start line"
+cmd=$(echo "$out" | sed -n 's/^Start it: //p')
+[ "$cmd" = "$TERN_TOP/stage/tern -c $startdir/i start" ] || fail "Start it: line is '$cmd'"
+(cd / && env PATH=/usr/bin:/bin sh -c "$cmd") >"$startdir/out" 2>&1 ||
+	fail "the printed start command failed: $cmd: $(cat "$startdir/out")"
+tern -c "$startdir/i" status >/dev/null || fail "not running after the printed start command"
+tern -c "$startdir/i" stop >/dev/null || fail "stop after the printed start command"
+echo "$out" | grep -qxF "Mail for LOCALPART@localhost arrives in $startdir/i/mail/LOCALPART/new/" ||
+	fail "no line saying where mail arrives"
 
 # Twice: nothing changes, exit 0, same last line.
 before=$(cd "$TERN_DIR" && find . -printf '%p %m %s %T@\n' | sort | md5sum)

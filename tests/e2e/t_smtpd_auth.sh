@@ -48,6 +48,15 @@ smtpd_start $SASL -o smtpd_tls_auth_only=no -o broken_sasl_auth_clients=yes
 dialog auth_plain_text.dlg
 smtpd_stop
 
+# smtpd_client_auth_rate_limit: the third AUTH from 127.0.0.2 in the window is refused.
+# shellcheck disable=SC2086
+smtpd_start $SASL -o smtpd_tls_auth_only=no -o smtpd_client_auth_rate_limit=2
+DIALOG_SOURCE=127.0.0.2 dialog auth_rate_limit.dlg
+dialog auth_rate_exempt.dlg
+grep -q 'warning: AUTH command rate limit exceeded: 3 from unknown\[127\.0\.0\.2\] for service smtp' \
+	"$TERN_DIR/maillog" || fail "no AUTH rate log line"
+smtpd_stop
+
 # A submission service as ternd starts it: the service's auth column says "required".
 # shellcheck disable=SC2086
 TERN_AUTH=required smtpd_start $SASL -o smtpd_tls_auth_only=no

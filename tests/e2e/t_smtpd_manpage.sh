@@ -1,7 +1,7 @@
 #!/bin/sh
 # t_smtpd_manpage.sh - smtpd(8) lists every main.cf parameter smtpd
-# reads: every parameter name (as `ternconf -d` knows them) that appears
-# as a string in smtpd's own sources or in a library module linked into
+# reads: every parameter (as `ternconf -d` knows them) whose P_name
+# appears in smtpd's own sources or in a library module linked into
 # the smtpd binary must appear in man/smtpd.8 in bold (.B or .BR), so a
 # parameter added to the code without documentation fails here. The
 # modules are found from the binary's symbols, so new ones count at once;
@@ -39,7 +39,7 @@ echo "$sources" | grep -q 'smtp_engine\.c' || fail "smtp_engine.c not found amon
 echo "$sources" | grep -q 'smtp_policy\.c' || fail "smtp_policy.c not found among smtpd's modules"
 
 # shellcheck disable=SC2086
-grep -ohE '"[a-z0-9_]+"' $sources | tr -d '"' | sort -u | comm -12 - "$work/params" > "$work/read"
+grep -ohE '\bP_[a-z0-9_]+' $sources | sed 's/^P_//' | sort -u | comm -12 - "$work/params" > "$work/read"
 n=$(wc -l < "$work/read")
 [ "$n" -ge 40 ] || fail "only $n parameters found in smtpd's sources: $(cat "$work/read")"
 missing=""

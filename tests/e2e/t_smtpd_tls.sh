@@ -14,7 +14,7 @@ make_cert
 TLS="-o smtpd_tls_cert_file=$TERN_DIR/cert.pem -o smtpd_tls_key_file=$TERN_DIR/key.pem"
 
 # shellcheck disable=SC2086
-smtpd_start $TLS
+smtpd_start $TLS -o smtpd_tls_loglevel=1
 dialog starttls.dlg
 f=$(queued_with 'Subject: over-tls')
 [ -n "$f" ] || fail "message over TLS not queued"

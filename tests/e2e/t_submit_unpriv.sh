@@ -9,9 +9,16 @@
 #  - an untrusted -f gets X-Authentication-Warning: after pickup, root's not;
 #  - local_login_sender_maps refuses a sender (77) and allows the listed one;
 #  - message_size_limit is enforced (65);
-#  - without its set-group-ID bit terndrop cannot write (75), nothing left.
-# Built with the same sanitizer flags as the build tree, so a sanitizer
-# build proves that terndrop still runs set-group-ID.
+#  - without its set-group-ID bit terndrop cannot write (75), nothing left;
+#  - an instance that root makes with the installed tern init (no build
+#    tree paths in it), started with the command tern init prints, takes
+#    a user's mail only once the default main.cf lists it, and delivers it;
+#  - an instance made by the build tree's tern init uses stage/terndrop,
+#    which is not set-group-ID and says so plainly (75), nothing written.
+# The test installation is a whole `make install` into the prefix (so
+# terndrop is root:GROUP 2755 as the manifest says), built with the same
+# sanitizer flags as the build tree, so a sanitizer build proves that
+# terndrop still runs set-group-ID.
 . "$(dirname "$0")/submitlib.sh"
 need_root
 command -v useradd >/dev/null || skip "needs useradd"
@@ -19,7 +26,9 @@ command -v su >/dev/null || skip "needs su"
 
 work=$(mktemp -d /tmp/tern-inst.XXXXXX) || fail "mktemp"
 chmod 755 "$work"
-at_cleanup "rm -rf $work"
+prefix="$work/prefix"
+# The root-made instance is stopped before its directory goes.
+at_cleanup "[ -x $prefix/sbin/tern ] && [ -f $work/rinst/main.cf ] && $prefix/sbin/tern -c $work/rinst stop; rm -rf $work"
 user=tsub$$
 group=tdrp$$
 groupadd "$group" || fail "groupadd"
@@ -36,19 +45,21 @@ if git -C "$TERN_TOP" rev-parse --git-dir >/dev/null 2>&1; then
 else
 	cp -a "$TERN_TOP/." "$work/src/" && (cd "$work/src" && make distclean >/dev/null 2>&1)
 fi
-prefix="$work/prefix"
 san=
 grep -q '^SANITIZE_FLAGS = .*sanitize' "$TERN_TOP/Makefile" 2>/dev/null && san=--enable-sanitizers
+# The instance owner tern init gives a root-made instance (made by
+# make install, as on a real host, when missing; removed again then).
+owner=$(sed -n 's/^TERN_USER = //p' "$TERN_TOP/Makefile")
+[ -n "$owner" ] || fail "cannot read TERN_USER from Makefile"
+getent passwd "$owner" >/dev/null || at_cleanup "userdel $owner; groupdel $owner"
+printf 'postmaster: root\n' >"$work/aliases"
 (cd "$work/src" && ./configure -q --prefix="$prefix" --with-drop-group="$group" $san &&
-	make -j4 sendmail/sendmail sendmail/terndrop) >"$work/build.log" 2>&1 || {
+	make -j2 && make install ALIAS_FILE="$work/aliases") >"$work/build.log" 2>&1 || {
 	tail -20 "$work/build.log" >&2
-	fail "building the test installation"
+	fail "building and installing the test installation"
 }
-mkdir -p "$prefix/sbin" "$prefix/etc/tern"
-cp "$work/src/sendmail/sendmail" "$work/src/sendmail/terndrop" "$prefix/sbin/"
-chown "root:$group" "$prefix/sbin/terndrop"
-chmod 2755 "$prefix/sbin/terndrop"
-chmod -R go+rX "$prefix"
+[ "$(stat -c '%U %G %a' "$prefix/sbin/terndrop")" = "root $group 2755" ] ||
+	fail "make install did not make terndrop root:$group 2755"
 
 # An instance whose queue has the installed modes: maildrop 1730 and public 2710, group $group.
 inst="$work/inst"
@@ -148,11 +159,47 @@ rc=$?
 [ $rc = 77 ] || fail "authorized_submit_users: exit $rc, want 77: $(cat "$work/err")"
 cp "$work/main.cf.saved" "$inst/main.cf"
 
-# Without the set-group-ID bit nothing can be written.
+# An instance root makes with the installed tern init: its programs are
+# the installed ones (no build tree paths), so sendmail -C finds the
+# set-group-ID terndrop; it is started with the command tern init prints.
+rinst=$work/rinst
+out=$("$prefix/sbin/tern" init "$rinst") || fail "installed tern init failed: $out"
+grep -E '^(daemon|command)_directory' "$rinst/main.cf" && fail "the installed tern init wrote build tree paths"
+cmd=$(echo "$out" | sed -n 's/^Start it: //p')
+[ "$cmd" = "$prefix/sbin/tern -c $rinst start" ] || fail "Start it: line is '$cmd'"
+(cd / && env PATH=/usr/bin:/bin sh -c "$cmd") >"$work/start.out" 2>&1 ||
+	fail "the printed start command failed: $cmd: $(cat "$work/start.out")"
+"$prefix/sbin/tern" -c "$rinst" status >/dev/null || fail "the root-made instance is not running"
+# Not declared by the administrator: refused, nothing written.
+as_user "printf 'Subject: early\n\nx\n' | $sm -C $rinst friend@localhost" 2>"$work/err"
+rc=$?
+[ $rc = 77 ] || fail "-C to an undeclared root-made instance: exit $rc, want 77: $(cat "$work/err")"
+# Declared in the default main.cf, as with Postfix: the user's mail arrives.
+"$prefix/sbin/ternconf" -e "alternate_config_directories = $inst, $rinst" || fail "ternconf -e"
+as_user "printf 'Subject: via root-made\n\nhello\n' | $sm -C $rinst friend@localhost" 2>"$work/err" ||
+	fail "submission to the root-made instance failed ($?): $(cat "$work/err")"
+delivered() { grep -qs '^Subject: via root-made' "$rinst"/mail/friend/new/*; }
+wait_for "delivery into $rinst/mail/friend/new" delivered
+grep -l '^Subject: early' "$rinst"/mail/friend/new/* 2>/dev/null && fail "the refused message was delivered"
+"$prefix/sbin/tern" -c "$rinst" stop >/dev/null || fail "tern stop"
+
+# An instance made by the build tree's tern init uses stage/terndrop, not
+# set-group-ID: a user is told so plainly, and nothing is written.
+binst=$work/binst
+"$TERN_TOP/stage/tern" init "$binst" >/dev/null || fail "build tree tern init"
+as_user "printf 'x\n' | $TERN_TOP/stage/sendmail -C $binst friend@localhost" 2>"$work/err"
+rc=$?
+[ $rc = 75 ] || fail "build tree instance as a user: exit $rc, want 75: $(cat "$work/err")"
+grep -q "stage/terndrop is not set-gid" "$work/err" || fail "no plain reason: $(cat "$work/err")"
+grep -q "install Tern" "$work/err" || fail "the reason does not say what to do: $(cat "$work/err")"
+[ -z "$(ls -A "$binst/queue/maildrop")" ] || fail "something was written to the build tree instance"
+
+# Without the set-group-ID bit nothing can be written, and terndrop says why.
 before=$(ls "$inst/queue/maildrop" | wc -l)
 chmod 755 "$prefix/sbin/terndrop"
 as_user "printf 'x\n' | $sm -C $inst friend@example.net" 2>"$work/err"
 rc=$?
 [ $rc = 75 ] || fail "without setgid: exit $rc, want 75: $(cat "$work/err")"
+grep -q "$prefix/sbin/terndrop is not set-gid $group" "$work/err" || fail "no plain reason: $(cat "$work/err")"
 [ "$(ls "$inst/queue/maildrop" | wc -l)" = "$before" ] || fail "without setgid something was written"
 pass

@@ -31,6 +31,10 @@ static const struct kv aliases[] = {
 	{"self", "self, \\bob"},
 	{"loop1", "loop2"},
 	{"loop2", "loop1, alice"},
+	{"ring1", "ring2"},
+	{"ring2", "ring1"},
+	{"selfinc", ":include:/etc/tern/selflist"},
+	{"fwdloop", "gina"},
 	{"deep0", "deep1"}, {"deep1", "deep2"}, {"deep2", "deep3"}, {"deep3", "deep4"},
 	{"deep4", "alice"},
 	{"dup", "alice, alice@localhost, ALICE"},
@@ -46,11 +50,16 @@ static const struct kv forwards[] = {
 	{"dave+news", "|/usr/bin/procmail"},
 	{"erin", "# nothing but a comment\n"},
 	{"frank", "/home/frank/saved"},
+	{"gina", "fwdloop@localhost"},
+	{"hank", "hank, ivan"},
+	{"ivan", "judy"},
+	{"judy", "ivan"},
 	{NULL, NULL},
 };
 
 static const struct kv includes[] = {
 	{"/etc/tern/list", "alice\nbob # a comment\n\"|/bin/true\"\n"},
+	{"/etc/tern/selflist", "selfinc\nbob\n"},
 	{NULL, NULL},
 };
 
@@ -145,7 +154,16 @@ static const struct {
 	{"maildir", 0, "file:/srv/box/"},
 	{"inc", 0, "mbox:alice mbox:bob error:5.7.1"},
 	{"self", 0, "mbox:self mbox:bob"},
-	{"loop1", 0, "mbox:loop1 mbox:alice"},
+	/* a -> b -> a: the looping branch bounces (5.4.6), the rest is delivered. */
+	{"loop1", 0, "error:5.4.6 mbox:alice"},
+	{"loop2", 0, "error:5.4.6 mbox:alice"},
+	{"ring1", 0, "error:5.4.6"},
+	/* An include file of an alias that names the alias: its mailbox. */
+	{"selfinc", 0, "mbox:selfinc mbox:bob"},
+	/* Through .forward files the same: alias -> .forward -> alias is a loop, */
+	{"fwdloop", 0, "error:5.4.6"},
+	/* a .forward naming its own user is the mailbox, a .forward ring a loop. */
+	{"hank", 0, "mbox:hank error:5.4.6"},
 	{"deep0", 0, "error:5.4.6"},
 	{"dup", 0, "mbox:alice"},
 	{"bob+list", 0, "remote:carol@remote.example"},

@@ -306,6 +306,33 @@ START_TEST(test_golden)
 }
 END_TEST
 
+/* smtpd_sasl_authenticated_header: Postfix's "(Authenticated sender: user)" after the TLS line. */
+START_TEST(test_authenticated_header)
+{
+	static const char *const attrs[] = {"helo_name", "helo.test", "client_name", "client.test",
+		"client_addr", "192.0.2.1", "protocol", "ESMTPSA", "tls_version", "TLSv1.3",
+		"tls_cipher", "TLS_AES_256_GCM_SHA384", "sasl_username", "ann(x)", NULL};
+	static const char *const rcpts[] = {"a@example.org", NULL};
+	const char *head = "Received: from helo.test (client.test [192.0.2.1])\n"
+		"\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384)\n";
+	const char *by = "\tby mx.example.org (Tern) with ESMTPSA id QUEUEID\n";
+	struct cleanup_settings s = settings();
+	for (int on = 0; on <= 1; on++) {
+		struct result r;
+		s.sasl_authenticated_header = on;
+		run(&s, CLEANUP_SMTP, 0, "s@x.test", rcpts, attrs, "From: a@x.test\nDate: d\nMessage-ID: <i>\n\nb\n",
+		    7, &r);
+		ck_assert_int_eq(r.status, CLEANUP_OK);
+		struct buf want = BUF_INIT;
+		buf_printf(&want, "%s%s%s", head, on ? "\t(Authenticated sender: ann?x?)\n" : "", by);
+		ck_assert_msg(strncmp(buf_str(&r.content), buf_str(&want), want.len) == 0, "got\n%s\nwant\n%s",
+			      buf_str(&r.content), buf_str(&want));
+		buf_free(&want);
+		result_free(&r);
+	}
+}
+END_TEST
+
 static const struct reject_case {
 	const char *name;
 	int flags;
@@ -561,6 +588,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_golden, 0, N(goldens));
 	tcase_add_loop_test(tc, test_rejects, 0, N(rejects));
+	tcase_add_test(tc, test_authenticated_header);
 	tcase_add_test(tc, test_size_limit);
 	tcase_add_test(tc, test_header_limit);
 	tcase_add_test(tc, test_header_limit_one_line);

@@ -1,7 +1,8 @@
 /*
  * test_log.c - Check suite for the log file writer (lib/util/log.c): it
  * keeps the file open between lines but follows rotation and never
- * writes into a descriptor that now means something else.
+ * writes into a descriptor that now means something else; syslog_name
+ * and syslog_facility (log_set_syslog) and the file/syslog switch.
  * Runs unprivileged.
  */
 #include "compat.h"
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -89,6 +91,37 @@ START_TEST(test_reused_descriptor_untouched)
 }
 END_TEST
 
+START_TEST(test_syslog_names)
+{
+	ck_assert_int_eq(log_facility_code("mail"), LOG_MAIL);
+	ck_assert_int_eq(log_facility_code("LOCAL3"), LOG_LOCAL3);
+	ck_assert_int_eq(log_facility_code("authpriv"), LOG_AUTHPRIV);
+	ck_assert_int_eq(log_facility_code("mail2"), -1);
+	ck_assert_int_eq(log_facility_code(""), -1);
+	log_init("tern/smtpd", LOG_TO_STDERR);
+	log_set_syslog("mx2", LOG_LOCAL3);
+	ck_assert_str_eq(log_progname(), "mx2/smtpd");
+	log_set_syslog("tern", -1);
+	ck_assert_str_eq(log_progname(), "tern/smtpd");
+	log_set_syslog("", -1);
+	ck_assert_str_eq(log_progname(), "tern/smtpd");
+	log_init("ternmap", LOG_TO_STDERR);	/* a name without a slash keeps it */
+	log_set_syslog("mx2", -1);
+	ck_assert_str_eq(log_progname(), "ternmap");
+}
+END_TEST
+
+/* A log file cleared again (-o maillog_file=) means syslog, not silence. */
+START_TEST(test_file_cleared_means_syslog)
+{
+	log_init("test", LOG_TO_SYSLOG);
+	log_set_file(path);
+	ck_assert_int_eq(log_get_dest(), LOG_TO_FILE);
+	log_set_file("");
+	ck_assert_int_eq(log_get_dest(), LOG_TO_SYSLOG);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("log");
@@ -96,6 +129,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_rotation_followed);
 	tcase_add_test(tc, test_reused_descriptor_untouched);
+	tcase_add_test(tc, test_syslog_names);
+	tcase_add_test(tc, test_file_cleared_means_syslog);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

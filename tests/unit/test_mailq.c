@@ -119,6 +119,29 @@ START_TEST(test_reason_changes_and_hold)
 }
 END_TEST
 
+/* Mail still in maildrop/ is marked '^' in both text layouts. */
+START_TEST(test_maildrop_mark)
+{
+	struct mailq_list l;
+	struct buf out = BUF_INIT;
+
+	mailq_list_init(&l);
+	struct mailq_entry *e = mailq_add(&l, "maildrop", "6925C2B1E6A5B1A2F", 1764082190, 10, "erin");
+	mailq_add_rcpt(e, "frank@localhost", "");
+	mailq_format(MAILQ_SENDMAIL, "/q", &l, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\n6925C2B1E6A5B1A2F^      10 "));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "Total requests: 1\n"));
+	buf_reset(&out);
+	mailq_format(MAILQ_POSTFIX, "/q", &l, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\n6925C2B1E6A5B1A2F^      10 "));
+	buf_reset(&out);
+	mailq_format(MAILQ_JSON, "/q", &l, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "{\"queue_name\": \"maildrop\", \"queue_id\": \"6925C2B1E6A5B1A2F\""));
+	mailq_list_free(&l);
+	buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_json_escapes)
 {
 	struct mailq_list l;
@@ -159,20 +182,23 @@ START_TEST(test_deferlog)
 }
 END_TEST
 
-/* A real queue: two committed files, one recipient done, one defer log, one stray temp file. */
+/*
+ * A real queue: two committed files, one recipient done, one defer log, one
+ * stray temp file, and one file in maildrop/ not yet picked up.
+ */
 START_TEST(test_scan)
 {
 	char dir[] = "/tmp/test_mailq.XXXXXX";
-	static const char *const sub[] = {"incoming", "active", "deferred", "hold", "defer"};
+	static const char *const sub[] = {"incoming", "active", "deferred", "hold", "defer", "maildrop"};
 	struct buf err = BUF_INIT, path = BUF_INIT, out = BUF_INIT;
-	char id1[QF_ID_MAX], id2[QF_ID_MAX];
+	char id1[QF_ID_MAX], id2[QF_ID_MAX], id3[QF_ID_MAX];
 	struct qfile_writer *w;
 	struct qfile *q;
 	struct mailq_list l;
 	struct deferlog d;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		buf_reset(&path);
 		buf_printf(&path, "%s/%s", dir, sub[i]);
 		ck_assert_int_eq(mkdir(buf_str(&path), 0700), 0);
@@ -203,6 +229,16 @@ START_TEST(test_scan)
 	qfile_add_rcpt(w, "carol@localhost", 0, "");
 	ck_assert_int_eq(qfile_write(w, "\nx\n", 3, &err), 0);
 	ck_assert_int_eq(qfile_commit(w, id2, sizeof(id2), &err), 0);
+	/* As terndrop writes it: mode 0644, the submitter's login as sender. */
+	buf_reset(&path);
+	buf_printf(&path, "%s/maildrop", dir);
+	ck_assert_ptr_nonnull(w = qfile_create_mode(buf_str(&path), 0644, &err));
+	qfile_set_arrival(w, &(struct timeval){.tv_sec = 1764082390});
+	qfile_set_sender(w, "erin");
+	qfile_add_attr(w, "uid", "1000");
+	qfile_add_rcpt(w, "frank@localhost", 0, "");
+	ck_assert_int_eq(qfile_write(w, "Subject: y\n\nz\n", 15, &err), 0);
+	ck_assert_int_eq(qfile_commit(w, id3, sizeof(id3), &err), 0);
 	/* A temporary file being written is not listed. */
 	buf_reset(&path);
 	buf_printf(&path, "%s/incoming", dir);
@@ -210,7 +246,12 @@ START_TEST(test_scan)
 
 	mailq_list_init(&l);
 	ck_assert_int_eq(mailq_scan(dir, &l, &err), 0);
-	ck_assert_uint_eq(l.count, 2);
+	ck_assert_uint_eq(l.count, 3);
+	ck_assert_str_eq(l.e[2].queue_id, id3);
+	ck_assert_str_eq(l.e[2].queue_name, "maildrop");
+	ck_assert_str_eq(l.e[2].sender, "erin");
+	ck_assert_uint_eq(l.e[2].nrcpt, 1);
+	ck_assert_str_eq(l.e[2].rcpt[0].address, "frank@localhost");
 	ck_assert_str_eq(l.e[0].queue_id, id1);
 	ck_assert_str_eq(l.e[0].queue_name, "deferred");
 	ck_assert_uint_eq(l.e[0].nrcpt, 1);
@@ -220,6 +261,7 @@ START_TEST(test_scan)
 	ck_assert_str_eq(l.e[1].queue_name, "hold");
 	mailq_format(MAILQ_JSON, dir, &l, &out);
 	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"queue_name\": \"hold\""));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"queue_name\": \"maildrop\""));
 	qfile_abort(w);
 	buf_reset(&path);
 	buf_printf(&path, "rm -rf '%s'", dir);
@@ -239,6 +281,7 @@ int main(void)
 	TCase *tc = tcase_create("format");
 	tcase_add_loop_test(tc, test_golden, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_reason_changes_and_hold);
+	tcase_add_test(tc, test_maildrop_mark);
 	tcase_add_test(tc, test_json_escapes);
 	tcase_add_test(tc, test_deferlog);
 	tcase_add_test(tc, test_scan);

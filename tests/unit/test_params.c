@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "mail/config.h"
 #include "util/buf.h"
@@ -92,6 +94,61 @@ START_TEST(test_row)
 }
 END_TEST
 
+/*
+ * Each row that Tern does not implement, set in main.cf: one warning that
+ * names the file, the line and the parameter and says what happens
+ * instead; an implemented row set the same way draws none.
+ */
+static void set_and_warn(const struct param_def *p, char *text, size_t size, unsigned *count)
+{
+	char logpath[] = "/tmp/test_params_log.XXXXXX";
+	int fd = mkstemp(logpath);
+	ck_assert_int_ge(fd, 0);
+	log_init("test", LOG_TO_FILE);
+	log_set_file(logpath);
+
+	struct buf cf = BUF_INIT, err = BUF_INIT;
+	const char *value = param_default(p);
+	int len = -1;
+	if (*value == '\0' || (p->flags & PARAM_F_COMPUTED)) {
+		value = p->choices != NULL ? p->choices : p->type == PARAM_MAPS ? "static:x" : "x";
+		len = (int)strcspn(value, " ");
+	}
+	buf_printf(&cf, "# comment\n%s = %.*s\n", p->name, len, value);
+	ck_assert_msg(config_load_buffer("/etc/tern/main.cf", buf_str(&cf), cf.len, &err) == 0,
+		      "%s: %s", p->name, buf_str(&err));
+	*count = config_warn_unimplemented();
+	log_set_file(NULL);
+	log_init("test_params", 0);
+
+	ssize_t n = read(fd, text, size - 1);
+	text[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(logpath);
+	buf_free(&cf);
+	buf_free(&err);
+}
+
+START_TEST(test_unimplemented_warns)
+{
+	const struct param_def *p = &param_table[_i];
+	char text[4096], want[512];
+	unsigned count;
+
+	set_and_warn(p, text, sizeof(text), &count);
+	if (p->unimplemented == NULL) {
+		ck_assert_msg(count == 0 && text[0] == '\0', "%s: %s", p->name, text);
+		return;
+	}
+	ck_assert_uint_eq(count, 1);
+	snprintf(want, sizeof(want), "/etc/tern/main.cf, line 2: %s is set, but Tern does not implement it: %s",
+		 p->name, p->unimplemented);
+	ck_assert_msg(strstr(text, want) != NULL, "%s: %s", p->name, text);
+	if (strstr(p->name, "milter") != NULL)
+		ck_assert_msg(strstr(text, "NOT being filtered") != NULL, "%s: %s", p->name, text);
+}
+END_TEST
+
 /* Every parameter the design and issues 2-4 name must exist, with its type. */
 static const struct {
 	const char *name;
@@ -170,6 +227,9 @@ static const struct {
 	{ "data_directory", TERN_DATA_DIR },
 	{ "daemon_directory", TERN_DAEMON_DIR },
 	{ "command_directory", TERN_COMMAND_DIR },
+	{ "sendmail_path", TERN_COMMAND_DIR "/sendmail" },
+	{ "mailq_path", TERN_BIN_DIR "/mailq" },
+	{ "newaliases_path", TERN_BIN_DIR "/newaliases" },
 	{ "biff", "no" },
 	{ "mailq_format", "sendmail" },
 	{ "disable_vrfy_command", "yes" },
@@ -213,6 +273,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_sorted_unique);
 	tcase_add_loop_test(tc, test_row, 0, (int)param_count);
+	tcase_add_loop_test(tc, test_unimplemented_warns, 0, (int)param_count);
 	tcase_add_loop_test(tc, test_required, 0, sizeof(required) / sizeof(required[0]));
 	tcase_add_loop_test(tc, test_defaults, 0, sizeof(defaults) / sizeof(defaults[0]));
 	tcase_add_test(tc, test_find);

@@ -1,5 +1,6 @@
 /*
  * test_sasl.c - Check suite for the server side of SMTP AUTH:
+ * the mechanism filter of smtpd_sasl_security_options,
  * PLAIN/LOGIN parsing (lib/mail/sasl_mech.c), whole exchanges on the
  * built-in "tern" backend (lib/mail/sasl.c), crypt(3) verification, and
  * the failure counter (lib/mail/sasl_penalty.c). Dovecot's protocol is
@@ -290,6 +291,35 @@ START_TEST(test_mechanisms)
 }
 END_TEST
 
+/* smtpd_sasl_security_options: which mechanisms each option leaves. */
+static const struct {
+	const char *mechs;
+	const char *options[4];
+	const char *want;
+} filter_cases[] = {
+	{"PLAIN LOGIN", {"noanonymous"}, "PLAIN LOGIN"},
+	{"PLAIN LOGIN", {"noanonymous", "noplaintext"}, ""},
+	{"PLAIN login CRAM-MD5", {"NOPLAINTEXT"}, "CRAM-MD5"},
+	{"PLAIN ANONYMOUS", {NULL}, "PLAIN ANONYMOUS"},
+	{"PLAIN ANONYMOUS", {"noanonymous"}, "PLAIN"},
+	{"PLAIN CRAM-MD5 EXTERNAL GSSAPI", {"nodictionary"}, "EXTERNAL"},
+	{"PLAIN CRAM-MD5 EXTERNAL GSSAPI", {"noactive"}, "EXTERNAL GSSAPI"},
+	{"PLAIN SCRAM-SHA-256 XOAUTH2", {"mutual_auth"}, "SCRAM-SHA-256"},
+	{"PLAIN XOAUTH2", {"noplaintext", "noanonymous"}, "XOAUTH2"},
+	{"PLAIN SCRAM-SHA-1", {"forward_secrecy"}, ""},
+	{"", {"noanonymous"}, ""},
+};
+
+START_TEST(test_mechanisms_allowed)
+{
+	struct buf out = BUF_INIT;
+	buf_adds(&out, "left over");
+	sasl_mechanisms_allowed(filter_cases[_i].mechs, (char *const *)filter_cases[_i].options, &out);
+	ck_assert_str_eq(buf_str(&out), filter_cases[_i].want);
+	buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_setup_errors)
 {
 	struct buf err = BUF_INIT;
@@ -446,6 +476,7 @@ int main(void)
 	tcase_add_test(tc, test_plain_lengths);
 	tcase_add_loop_test(tc, test_login_field, 0, sizeof login_cases / sizeof login_cases[0]);
 	tcase_add_loop_test(tc, test_crypt_verify, 0, sizeof crypt_cases / sizeof crypt_cases[0]);
+	tcase_add_loop_test(tc, test_mechanisms_allowed, 0, sizeof filter_cases / sizeof filter_cases[0]);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("exchange");
 	tcase_add_checked_fixture(tc, setup_tern, teardown);

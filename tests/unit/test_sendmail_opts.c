@@ -9,6 +9,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -148,12 +149,54 @@ START_TEST(test_usage)
 }
 END_TEST
 
+/* An unknown -b mode is named in the message, so a caller sees which flag is wrong. */
+static const struct {
+	const char *cmd, *want;
+} mode_messages[] = {
+	{"sendmail -bz", "sendmail: fatal: unsupported mode -bz\n"},
+	{"sendmail -bmm x", "sendmail: fatal: unsupported mode -bmm\n"},
+};
+
+START_TEST(test_mode_message)
+{
+	char *argv[MAXARGS], store[512], got[256];
+	int argc = split(mode_messages[_i].cmd, argv, store, sizeof(store));
+	int fds[2], status;
+	size_t len = 0;
+	ssize_t n;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct sm_opts o;
+		dup2(fds[1], 2);
+		close(fds[0]);
+		optind = 1;
+		log_init("sendmail", LOG_TO_STDERR);
+		sm_parse(argc, argv, &o);
+		_exit(0);
+	}
+	close(fds[1]);
+	while (len < sizeof(got) - 1 && (n = read(fds[0], got + len, sizeof(got) - 1 - len)) > 0)
+		len += (size_t)n;
+	got[len] = '\0';
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), EX_USAGE);
+	ck_assert_str_eq(got, mode_messages[_i].want);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sendmail_opts");
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_exit_test(tc, test_usage, EX_USAGE, 0, sizeof(usage_cases) / sizeof(usage_cases[0]));
+	tcase_add_loop_test(tc, test_mode_message, 0, sizeof(mode_messages) / sizeof(mode_messages[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

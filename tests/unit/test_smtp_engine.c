@@ -247,7 +247,8 @@ static const struct smtp_engine_ops stub_ops = {
 #define O_TLS_AUTH_ONLY	0x200
 #define O_NO_DSN	0x400
 #define O_LF_ENDS	0x800	/* sendmail -bs: LF ends lines, also the final dot */
-#define O_MIN_USER	0x1000	/* allow_min_user = yes */
+#define O_STRICT	0x1000	/* strict_rfc821_envelopes = yes */
+#define O_MIN_USER	0x2000	/* allow_min_user = yes */
 
 /* A packet consisting of just this marker makes the test finish a TLS handshake. */
 #define TLS_DONE	"\001TLS"
@@ -319,6 +320,22 @@ static const struct row rows[] = {
 	{.name = "null sender", .in = {"MAIL FROM:<>\r\n"}, .want = G MAILOK},
 	{.name = "sender without brackets", .in = {"MAIL FROM:a@b.test\r\n"}, .want = G MAILOK},
 	{.name = "space after colon", .in = {"MAIL FROM: <a@b.test>\r\n"}, .want = G MAILOK},
+	{.name = "recipient without brackets", .in = {"MAIL FROM:<a@b.test>\r\n", "RCPT TO: u@mx.test\r\n"},
+	 .want = G MAILOK RCPTOK},
+	/* strict_rfc821_envelopes = yes: <> required, as Postfix requires them. */
+	{.name = "strict: sender without brackets", .opts = O_STRICT, .in = {"MAIL FROM:a@b.test\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax\r\n"},
+	{.name = "strict: sender with a phrase", .opts = O_STRICT,
+	 .in = {"MAIL FROM: Alice <a@b.test>\r\n"}, .want = G "501 5.1.7 Bad sender address syntax\r\n"},
+	{.name = "strict: sender with a comment", .opts = O_STRICT,
+	 .in = {"MAIL FROM:<a@b.test> (Alice)\r\n"}, .want = G "555 5.5.4 Unsupported option: (ALICE)\r\n"},
+	{.name = "strict: space after colon, brackets", .opts = O_STRICT,
+	 .in = {"MAIL FROM: <a@b.test>\r\n", "RCPT TO: <u@mx.test>\r\n", "RCPT TO:<>\r\n"},
+	 .want = G MAILOK RCPTOK "501 5.1.3 Bad recipient address syntax\r\n"},
+	{.name = "strict: null sender", .opts = O_STRICT, .in = {"MAIL FROM:<>\r\n"}, .want = G MAILOK},
+	{.name = "strict: recipient without brackets", .opts = O_STRICT,
+	 .in = {"MAIL FROM:<a@b.test>\r\n", "RCPT TO:u@mx.test\r\n"},
+	 .want = G MAILOK "501 5.1.3 Bad recipient address syntax\r\n"},
 	{.name = "bad sender: double at", .in = {"MAIL FROM:<a@@b.test>\r\n"},
 	 .want = G "501 5.1.7 Bad sender address syntax\r\n"},
 	{.name = "bad sender: unquoted at", .in = {"MAIL FROM:<a@x@b.test>\r\n"},
@@ -604,6 +621,7 @@ static void setup_cfg(struct smtp_engine_cfg *c, unsigned opts)
 		.auth_mechanisms = "PLAIN LOGIN",
 		.lf_line_ends = opts & O_LF_ENDS,
 		.reject_min_user = !(opts & O_MIN_USER),
+		.strict_envelopes = opts & O_STRICT,
 	};
 }
 

@@ -103,11 +103,15 @@ static void setup(void)
 	put("helo", "bad.example REJECT go away\n");
 	put("sender", "spammer@example.net REJECT\nexample.org DUNNO\nfriend@ 550 5.7.9 no friends\n<> OK\n");
 	put("rcpt", "blocked@localhost 554 5.7.2 blocked\npermit-me@other.example OK\n");
+	put("relaydoms", "# relay_domains from a file\nfiled.example  # a comment\n, other-filed.example\n");
+	put("relaymap", "mapped.example OK\n");
+	put("relayrcpt", "known@relay.example OK\n@filed.example OK\ntagged@relay.example OK\n");
 }
 
 static void teardown(void)
 {
-	const char *names[] = {"aliases", "virtual", "client", "helo", "sender", "rcpt", "dnsrcpt"};
+	const char *names[] = {"aliases", "virtual", "client", "helo", "sender", "rcpt", "dnsrcpt",
+				"relaydoms", "relaymap", "relayrcpt"};
 	char path[256];
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -121,6 +125,11 @@ static void teardown(void)
 		"smtpd_helo_restrictions = check_helo_access texthash:%D/helo\n" \
 		"smtpd_sender_restrictions = reject_non_fqdn_sender, check_sender_access texthash:%D/sender\n" \
 		"smtpd_recipient_restrictions = check_recipient_access texthash:%D/rcpt, reject_non_fqdn_recipient\n"
+
+/* relay_domains: names (with subdomains), .subdomains only, negation, a file and a table. */
+#define RELAYDOMS "relay_domains = !deny.relay.example, relay.example, .subonly.example, %D/relaydoms, " \
+		"texthash:%D/relaymap\n"
+#define RELAYRCPT RELAYDOMS "relay_recipient_maps = texthash:%D/relayrcpt\nrecipient_delimiter = +\n"
 
 /* When the policy is asked: RCPT (the default), or earlier with smtpd_delay_reject = no. */
 enum stage { AT_RCPT, AT_CONNECT, AT_HELO, AT_MAIL, AT_DATA, AT_EOD };
@@ -158,6 +167,82 @@ static const struct policy_row {
 	{.name = "defer_unauth_destination", .conf = "smtpd_relay_restrictions = permit_mynetworks, defer_unauth_destination\n",
 	 .client = "192.0.2.1", .rcpt = "x@example.com", .want = SMTP_REJECT,
 	 .reply = "454 4.7.1 <x@example.com>: Relay access denied"},
+	/* relay_domains: anyone may send to them, nothing else is relayed for strangers. */
+	{.name = "relay domain from outside", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@relay.example",
+	 .want = SMTP_ACCEPT},
+	{.name = "relay domain, upper case", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@RELAY.Example.",
+	 .want = SMTP_ACCEPT},
+	{.name = "relay domain's subdomain", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@a.b.relay.example",
+	 .want = SMTP_ACCEPT},
+	{.name = "relay domain negated", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@deny.relay.example",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <x@deny.relay.example>: Relay access denied"},
+	{.name = "relay domain negated, its subdomain", .conf = RELAYDOMS, .client = "192.0.2.1",
+	 .rcpt = "x@mx.deny.relay.example", .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "relay domain .name: not the name", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@subonly.example",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <x@subonly.example>: Relay access denied"},
+	{.name = "relay domain .name: its subdomains", .conf = RELAYDOMS, .client = "192.0.2.1",
+	 .rcpt = "x@mx.subonly.example", .want = SMTP_ACCEPT},
+	{.name = "relay domain from a file", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@filed.example",
+	 .want = SMTP_ACCEPT},
+	{.name = "relay domain from a file, second line", .conf = RELAYDOMS, .client = "192.0.2.1",
+	 .rcpt = "x@other-filed.example", .want = SMTP_ACCEPT},
+	{.name = "a comment in the file is no domain", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@comment",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "relay domain from a table, parent lookup", .conf = RELAYDOMS, .client = "192.0.2.1",
+	 .rcpt = "x@mx.mapped.example", .want = SMTP_ACCEPT},
+	{.name = "not a relay domain", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@notrelay.example",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1 <x@notrelay.example>: Relay access denied"},
+	{.name = "a suffix is no subdomain", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@evilrelay.example",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "relay domain as a prefix", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@relay.example.evil.test",
+	 .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "percent hack through a relay domain", .conf = RELAYDOMS, .client = "192.0.2.1",
+	 .rcpt = "x%evil.test@relay.example", .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "quoted at through a relay domain", .conf = RELAYDOMS, .client = "192.0.2.1",
+	 .rcpt = "\"x@evil.test\"@relay.example", .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "bang path through a relay domain", .conf = RELAYDOMS, .client = "192.0.2.1",
+	 .rcpt = "evil.test!x@relay.example", .want = SMTP_REJECT, .reply = "554 5.7.1"},
+	{.name = "permit_auth_destination, relay domain",
+	 .conf = RELAYDOMS "smtpd_relay_restrictions = permit_auth_destination, reject\n",
+	 .client = "192.0.2.1", .rcpt = "x@relay.example", .want = SMTP_ACCEPT},
+	/* relay_recipient_maps: who exists in the relay domains. */
+	{.name = "relay recipients: any without the table", .conf = RELAYDOMS, .client = "192.0.2.1",
+	 .rcpt = "nobody@relay.example", .want = SMTP_ACCEPT},
+	{.name = "relay recipient listed", .conf = RELAYRCPT, .client = "192.0.2.1", .rcpt = "known@relay.example",
+	 .want = SMTP_ACCEPT},
+	{.name = "relay recipient listed, case", .conf = RELAYRCPT, .client = "192.0.2.1", .rcpt = "Known@RELAY.example",
+	 .want = SMTP_ACCEPT},
+	{.name = "relay recipient without its extension", .conf = RELAYRCPT, .client = "192.0.2.1",
+	 .rcpt = "tagged+news@relay.example", .want = SMTP_ACCEPT},
+	{.name = "relay recipient by @domain", .conf = RELAYRCPT, .client = "192.0.2.1", .rcpt = "anyone@filed.example",
+	 .want = SMTP_ACCEPT},
+	{.name = "relay recipient unlisted", .conf = RELAYRCPT, .client = "192.0.2.1", .rcpt = "nobody@relay.example",
+	 .want = SMTP_REJECT,
+	 .reply = "550 5.1.1 <nobody@relay.example>: Recipient address rejected: User unknown in relay recipient table"},
+	{.name = "relay recipient unlisted, in a subdomain", .conf = RELAYRCPT, .client = "192.0.2.1",
+	 .rcpt = "known@sub.relay.example", .want = SMTP_REJECT, .reply = "550 5.1.1"},
+	{.name = "relay recipient unlisted, from mynetworks", .conf = RELAYRCPT, .client = "127.0.0.1",
+	 .rcpt = "nobody@relay.example", .want = SMTP_REJECT,
+	 .reply = "550 5.1.1 <nobody@relay.example>: Recipient address rejected: User unknown in relay recipient table"},
+	{.name = "relay recipient table only for relay domains", .conf = RELAYRCPT, .client = "127.0.0.1",
+	 .rcpt = "nobody@example.com", .want = SMTP_ACCEPT},
+	{.name = "relay recipient table, unlisted check off", .conf = RELAYRCPT "smtpd_reject_unlisted_recipient = no\n",
+	 .client = "192.0.2.1", .rcpt = "nobody@relay.example", .want = SMTP_ACCEPT},
+	{.name = "relay recipient table, unlisted sender", .conf = RELAYRCPT "smtpd_reject_unlisted_sender = yes\n",
+	 .client = "127.0.0.1", .sender = "nobody@relay.example", .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "550 5.1.0 <nobody@relay.example>: Sender address rejected: User unknown in relay recipient table"},
+	/* unknown_local_recipient_reject_code, with the DSN class to match. */
+	{.name = "unknown local user, 450", .conf = "unknown_local_recipient_reject_code = 450\n", .client = "192.0.2.1",
+	 .rcpt = "nosuchuser-xyzzy@localhost", .want = SMTP_REJECT,
+	 .reply = "450 4.1.1 <nosuchuser-xyzzy@localhost>: Recipient address rejected: User unknown in local recipient table"},
+	{.name = "unknown local sender, 450", .conf = "unknown_local_recipient_reject_code = 450\n"
+	 "smtpd_reject_unlisted_sender = yes\n", .client = "127.0.0.1", .sender = "nosuchuser-xyzzy@localhost",
+	 .rcpt = "root@localhost", .want = SMTP_REJECT,
+	 .reply = "450 4.1.0 <nosuchuser-xyzzy@localhost>: Sender address rejected: User unknown in local recipient table"},
+	{.name = "unknown local user, 554", .conf = "unknown_local_recipient_reject_code = 554\n", .client = "192.0.2.1",
+	 .rcpt = "nosuchuser-xyzzy@localhost", .want = SMTP_REJECT, .reply = "554 5.1.1 <nosuchuser-xyzzy@localhost>"},
+	{.name = "virtual keeps 550", .conf = "unknown_local_recipient_reject_code = 450\n", .client = "192.0.2.1",
+	 .rcpt = "nobody@virtual.example", .want = SMTP_REJECT, .reply = "550 5.1.1 <nobody@virtual.example>"},
 	/* Unknown recipients. */
 	{.name = "unknown local user", .client = "127.0.0.1", .rcpt = "nosuchuser-xyzzy@localhost",
 	 .want = SMTP_REJECT, .reply = "550 5.1.1 <nosuchuser-xyzzy@localhost>: Recipient address rejected: User unknown in local recipient table"},
@@ -406,6 +491,17 @@ START_TEST(test_broken_restriction)
 	ck_assert_ptr_null(smtp_policy_new(&err));
 	buf_reset(&err);
 	load("mynetworks = 127.0.0.1/40\n");
+	ck_assert_ptr_null(smtp_policy_new(&err));
+	/* A relay_domains file or table that cannot be read: no mail, rather than wrong relaying. */
+	buf_reset(&err);
+	load("relay_domains = relay.example, /nonexistent/tern-relay-domains\n");
+	ck_assert_ptr_null(smtp_policy_new(&err));
+	ck_assert_msg(strstr(buf_str(&err), "relay_domains: /nonexistent/tern-relay-domains") != NULL, "%s", buf_str(&err));
+	buf_reset(&err);
+	load("relay_domains = texthash:/nonexistent/tern-relay-map\n");
+	ck_assert_ptr_null(smtp_policy_new(&err));
+	buf_reset(&err);
+	load("relay_domains = relay.example\nrelay_recipient_maps = texthash:/nonexistent/tern-relay-rcpt\n");
 	ck_assert_ptr_null(smtp_policy_new(&err));
 	buf_free(&err);
 }
