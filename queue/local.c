@@ -21,17 +21,17 @@
  *	done as root are reading the queue file, the alias and .forward
  *	lookups, creating a missing mbox file in mail_spool_directory and its
  *	dot-lock. Message data never reaches a shell command line: commands
- *	come from aliases and .forward files and get the message on standard
- *	input.
+ *	come from aliases, .forward files and mailbox_command (not expanded)
+ *	and get the message on standard input.
  * CONFIGURATION PARAMETERS
  *	alias_maps, allow_mail_to_commands, allow_mail_to_files,
  *	command_time_limit, default_privs, deliver_lock_attempts,
  *	deliver_lock_delay, export_environment, forward_path, home_mailbox,
  *	local_command_shell, local_maildir_base, mail_owner,
- *	mail_spool_directory, mailbox_delivery_lock, mailbox_size_limit,
- *	mydestination, myhostname, myorigin, owner_request_special,
- *	queue_directory, recipient_delimiter, stale_lock_time,
- *	strict_mailbox_ownership.
+ *	mail_spool_directory, mailbox_command, mailbox_delivery_lock,
+ *	mailbox_size_limit, mydestination, myhostname, myorigin,
+ *	owner_request_special, prepend_delivered_header, queue_directory,
+ *	recipient_delimiter, stale_lock_time, strict_mailbox_ownership.
  */
 #include "compat.h"
 

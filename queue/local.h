@@ -86,8 +86,19 @@ void deliver_forward(const struct lmsg *m, const struct lrcpt *rc, const char *s
 typedef void (*as_user_fn)(void *arg, struct lresult_text *res);
 void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res);
 
-/* The headers Tern prepends: Return-Path:, Delivered-To: (and a From_ line when from_line). */
-void local_prepend(const struct lmsg *m, const struct lrcpt *rc, bool from_line, struct buf *out);
+/*
+ * Whether a delivery of this kind ("command", "file" -- which includes
+ * mailboxes and Maildirs, as in Postfix -- or "forward") gets a
+ * Delivered-To: header: prepend_delivered_header names it.
+ */
+bool local_delivered_header(const char *kind);
+
+/*
+ * The headers Tern prepends: Return-Path:, Delivered-To: when
+ * local_delivered_header(kind), and a From_ line when from_line.
+ */
+void local_prepend(const struct lmsg *m, const struct lrcpt *rc, const char *kind, bool from_line,
+    struct buf *out);
 
 /*
  * Run fn(arg) with id's effective uid, gid and groups, then as root again

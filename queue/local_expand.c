@@ -212,12 +212,14 @@ int local_expand(const struct lrcpt *rc, struct dest_list *out, struct buf *err)
 		.allow_files = sources(P_allow_mail_to_files),
 	};
 	struct buf full = BUF_INIT;
-	const char *at = strrchr(rc->address, '@');
-	size_t n = at ? (size_t)(at - rc->address) : strlen(rc->address);
+	/* The resolved address: user%localhost@localhost is looked up as user. */
+	const char *addr = rc->delivered_to[0] != '\0' ? rc->delivered_to : rc->address;
+	const char *at = strrchr(addr, '@');
+	size_t n = at ? (size_t)(at - addr) : strlen(addr);
 	int ret;
 
 	for (size_t i = 0; i < n; i++)
-		buf_addc(&full, (char)tolower((unsigned char)rc->address[i]));
+		buf_addc(&full, (char)tolower((unsigned char)addr[i]));
 	ret = alias_expand(&ops, buf_str(&full), rc->local, rc->ext, out, err);
 	buf_free(&full);
 	return ret;

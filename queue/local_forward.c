@@ -37,7 +37,7 @@ static void forward_run(void *arg, struct lresult_text *res)
 		cleanup_recipient(c, j->addrs[i], 0, NULL);
 	cleanup_attr(c, "protocol", "local");
 	cleanup_attr(c, "forwarded_by", j->m->queue_id);
-	if (j->rc != NULL && j->rc->delivered_to[0] != '\0')
+	if (j->rc != NULL && j->rc->delivered_to[0] != '\0' && local_delivered_header("forward"))
 		buf_printf(&head, "Delivered-To: %s\n", j->rc->delivered_to);
 	if ((head.len > 0 && cleanup_write(c, head.data, head.len) != 0)
 	    || cleanup_write(c, j->m->content, j->m->content_len) != 0) {

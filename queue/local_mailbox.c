@@ -188,7 +188,16 @@ void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_t
 
 /* --- what is written ---------------------------------------------------- */
 
-void local_prepend(const struct lmsg *m, const struct lrcpt *rc, bool from_line, struct buf *out)
+bool local_delivered_header(const char *kind)
+{
+	for (char **w = cfg_list(P_prepend_delivered_header); w && *w; w++)
+		if (strcmp(*w, kind) == 0)
+			return true;
+	return false;
+}
+
+void local_prepend(const struct lmsg *m, const struct lrcpt *rc, const char *kind, bool from_line,
+    struct buf *out)
 {
 	if (from_line) {
 		time_t t = time(NULL);
@@ -200,7 +209,7 @@ void local_prepend(const struct lmsg *m, const struct lrcpt *rc, bool from_line,
 		buf_printf(out, "From %s  %s\n", *m->sender ? m->sender : "MAILER-DAEMON", when);
 	}
 	buf_printf(out, "Return-Path: <%s>\n", m->sender);
-	if (rc != NULL && rc->delivered_to[0] != '\0')
+	if (rc != NULL && rc->delivered_to[0] != '\0' && local_delivered_header(kind))
 		buf_printf(out, "Delivered-To: %s\n", rc->delivered_to);
 }
 
@@ -209,7 +218,7 @@ static void mbox_text(const struct lmsg *m, const struct lrcpt *rc, struct buf *
 {
 	const char *p = m->content, *end = m->content + m->content_len;
 
-	local_prepend(m, rc, true, out);
+	local_prepend(m, rc, "file", true, out);
 	while (p < end) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		size_t len = eol ? (size_t)(eol - p) + 1 : (size_t)(end - p);
@@ -499,7 +508,7 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	buf_printf(&j->tmp, "/%ld.M%ldP%ldQ%u.%s", (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    ++counter, buf_str(&host));
 	buf_printf(&j->new, "%s", strrchr(buf_str(&j->tmp), '/'));
-	local_prepend(j->m, j->rc, false, &text);
+	local_prepend(j->m, j->rc, "file", false, &text);
 	buf_add(&text, j->m->content, j->m->content_len);
 	if (limit > 0 && (long long)text.len > limit) {
 		lres_set(res, LRESULT_BOUNCE, "5.2.2",
@@ -586,6 +595,22 @@ void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *u
 		deliver_maildir(m, rc, buf_str(&path), true, &id, res);
 	} else if (ident_of_user(user, &id) < 0) {
 		lres_set(res, LRESULT_BOUNCE, "5.1.1", "unknown user: \"%s\"", user);
+	} else if (*cfg_str(P_mailbox_command) != '\0') {
+		/*
+		 * mailbox_command writes the mailbox instead, as the recipient
+		 * with the recipient's HOME, USER, SHELL, EXTENSION, ... in its
+		 * environment. The text is the administrator's and is not
+		 * expanded here: "$EXTENSION" is the shell's, from the
+		 * environment, so no envelope text ever reaches a command line.
+		 * Root's mail runs it with default_privs, as Postfix does.
+		 */
+		if (id.uid == 0) {
+			struct ident np;
+			ident_default_privs(&np);
+			id.uid = np.uid;
+			id.gid = np.gid;
+		}
+		deliver_pipe(m, rc, cfg_str(P_mailbox_command), &id, res);
 	} else {
 		const char *home_mailbox = cfg_str(P_home_mailbox);
 		const char *spool = cfg_str(P_mail_spool_directory);

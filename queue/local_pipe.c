@@ -1,13 +1,15 @@
 /*
  * local_pipe.c - delivery to a |command from an alias, .forward or
- * :include: file.
+ * :include: file, and to mailbox_command.
  *
  * Runs in a child that already switched to the privileges the command
  * gets (run_as, local_ident.c); the command runs in its own process
  * group with a clean environment, in the user's home directory, with the
- * message ("From " line, Return-Path:, Delivered-To:, the message) on
- * standard input. The command text comes from the alias or .forward
- * owner, never from the message or the envelope: it is run directly
+ * message ("From " line, Return-Path:, Delivered-To: as
+ * prepend_delivered_header says, the message) on standard input. The
+ * command text comes from the alias or .forward owner or from main.cf,
+ * never from the message or the envelope (these reach the command only
+ * through its environment): it is run directly
  * when it has no shell metacharacters, else by local_command_shell or
  * /bin/sh -c. Exit codes map as sysexits.h says (75 and the other
  * temporary ones defer, the rest bounce); command_time_limit kills it.
@@ -152,7 +154,7 @@ static void pipe_run(void *arg, struct lresult_text *res)
 	int timed_out = 0;
 	pid_t pid;
 
-	local_prepend(j->m, j->rc, true, &in);
+	local_prepend(j->m, j->rc, "command", true, &in);
 	buf_add(&in, j->m->content, j->m->content_len);
 	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0) {
 		lres_set(res, LRESULT_DEFER, "4.3.0", "pipe: %s", strerror(errno));

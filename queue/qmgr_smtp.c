@@ -47,6 +47,7 @@
 #include "mail/cleanup.h"
 #include "mail/config.h"
 #include "mail/qfile.h"
+#include "mail/resolve.h"
 #include "mail/smtp_cmd.h"
 #include "mail/smtp_reply.h"
 #include "queue/qmgr.h"
@@ -480,8 +481,20 @@ static int session(struct conn *c, struct job *j, struct buf *why)
 		const struct qfile_rcpt *rc = qfile_rcpt(j->q, j->idx[k]);
 		struct buf rcpt = BUF_INIT;
 		char words[64];
+		struct resolved rv;
 
-		buf_printf(&rcpt, "RCPT TO:<%s>", rc->address);
+		/*
+		 * The address as resolved: user%other@here and site!user@here
+		 * go out as user@other and user@site (allow_percent_hack,
+		 * swap_bangpath), as Postfix's queue manager sends them.
+		 */
+		resolved_init(&rv);
+		if (resolve_address(rc->address, &rv) == 0 && rv.class == RESOLVE_RELAY
+		    && strcasecmp(buf_str(&rv.address), rc->address) != 0)
+			buf_printf(&rcpt, "RCPT TO:<%s>", buf_str(&rv.address));
+		else
+			buf_printf(&rcpt, "RCPT TO:<%s>", rc->address);
+		resolved_free(&rv);
 		if (c->esmtp_dsn && rc->notify)
 			buf_printf(&rcpt, " NOTIFY=%s", notify_words(rc->notify, words, sizeof(words)));
 		if (c->esmtp_dsn && *rc->orcpt)

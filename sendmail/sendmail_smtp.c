@@ -219,6 +219,7 @@ int sm_smtp(const struct sm_opts *o)
 		.strict_envelopes = cfg_bool(P_strict_rfc821_envelopes),
 		.lf_line_ends = true,	/* LF-only scripts: a lone "." ends the message, as in sendmail */
 		.vrfy_enabled = false,
+		.reject_min_user = !cfg_bool(P_allow_min_user),
 		.pipelining = true,
 		.dsn = true,
 		.smtputf8 = true,

@@ -214,6 +214,9 @@ static void put_recipients(struct drop *d, const struct sm_opts *o)
 		for (size_t k = 0; k < l.n; k++) {
 			if (!addr_envelope_valid(l.v[k].mailbox))
 				msg_fatal_status(EX_USAGE, "bad recipient address: %s", l.v[k].mailbox);
+			if (l.v[k].mailbox[0] == '-' && !cfg_bool(P_allow_min_user))
+				msg_fatal_status(EX_USAGE, "bad recipient address syntax: %s "
+				    "(an address that starts with '-'; see allow_min_user)", l.v[k].mailbox);
 			buf_reset(&rec);
 			buf_printf(&rec, "%X\t\t%s", o->notify, l.v[k].mailbox);
 			drop_put(d, 'R', rec.data, rec.len);
@@ -247,6 +250,10 @@ int sm_submit(const struct sm_opts *o)
 			msg_fatal_status(EX_USAGE, "no recipient addresses found in message header");
 	}
 
+	/* allow_min_user = no: a sender "-x" could pass for an option of a command. */
+	if (o->sender_given && o->sender[0] == '-' && !cfg_bool(P_allow_min_user))
+		msg_fatal_status(EX_USAGE, "bad sender address syntax: %s "
+		    "(an address that starts with '-'; see allow_min_user)", o->sender);
 	drop_start(&d, o);
 	drop_put(&d, 'V', "1", 1);
 	if (o->sender_given)

@@ -113,6 +113,7 @@ static void settings(void)
 	e->forbid_unauth_pipelining = cfg_bool(P_smtpd_forbid_unauth_pipelining);
 	e->strict_envelopes = cfg_bool(P_strict_rfc821_envelopes);
 	e->vrfy_enabled = !cfg_bool(P_disable_vrfy_command);
+	e->reject_min_user = !cfg_bool(P_allow_min_user);
 	e->pipelining = true;
 	e->chunking = true;
 	e->dsn = true;

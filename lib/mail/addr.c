@@ -518,6 +518,56 @@ bool addr_split(const char *mailbox, struct buf *local, struct buf *domain)
 	return at != NULL;
 }
 
+/* First ('!') or last ('%') unquoted c in s, or NULL. */
+static const char *find_unquoted(const char *s, char c, bool last)
+{
+	const char *found = NULL;
+	bool quoted = false;
+
+	for (const char *p = s; *p; p++) {
+		if (*p == '\\' && quoted && p[1]) {
+			p++;
+			continue;
+		}
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == c && !quoted) {
+			found = p;
+			if (!last)
+				break;
+		}
+	}
+	return found;
+}
+
+void addr_rewrite_local(const char *mailbox, const struct addr_rewrite *rw, struct buf *out)
+{
+	struct buf domain = BUF_INIT;
+	const char *bang, *pct;
+
+	buf_reset(out);
+	if (*mailbox == '\0')
+		return;
+	if (addr_split(mailbox, NULL, NULL)) {
+		buf_adds(out, mailbox);
+	} else if (rw->swap_bangpath && (bang = find_unquoted(mailbox, '!', false)) != NULL
+	    && bang != mailbox && bang[1] != '\0') {
+		/* site!user -> user@site; a!b!user -> b!user@a, as Postfix does. */
+		buf_printf(out, "%s@%.*s", bang + 1, (int)(bang - mailbox), mailbox);
+	} else if (rw->percent_hack && (pct = find_unquoted(mailbox, '%', true)) != NULL
+	    && pct != mailbox && pct[1] != '\0') {
+		buf_printf(out, "%.*s@%s", (int)(pct - mailbox), mailbox, pct + 1);
+	} else {
+		buf_adds(out, mailbox);
+		if (rw->origin != NULL && *rw->origin != '\0')
+			buf_printf(out, "@%s", rw->origin);
+	}
+	if (rw->mydomain != NULL && *rw->mydomain != '\0' && addr_split(buf_str(out), NULL, &domain)
+	    && domain.len > 0 && domain.data[0] != '[' && strchr(buf_str(&domain), '.') == NULL)
+		buf_printf(out, ".%s", rw->mydomain);
+	buf_free(&domain);
+}
+
 bool addr_envelope_valid(const char *mailbox)
 {
 	if (*mailbox == '\0')

@@ -67,6 +67,25 @@ bool addr_envelope_valid(const char *mailbox);
  */
 bool addr_split(const char *mailbox, struct buf *local, struct buf *domain);
 
+/*
+ * Postfix's rewriting of an address in the "local" context (what it
+ * does to envelope addresses and to the headers of locally submitted
+ * mail). Only when the mailbox has no '@' outside quotes: site!user
+ * becomes user@site (swap_bangpath; the first '!'), else user%domain
+ * becomes user@domain (percent_hack; the last '%'), else "@origin" is
+ * appended (origin non-NULL and non-empty). Then, when mydomain is
+ * non-NULL and non-empty, a domain without a '.' (and not a [literal])
+ * gets ".mydomain" (append_dot_mydomain). '!' and '%' inside quotes
+ * count for nothing. The empty address stays empty.
+ */
+struct addr_rewrite {
+	bool swap_bangpath;
+	bool percent_hack;
+	const char *origin;	/* append_at_myorigin: myorigin, else NULL */
+	const char *mydomain;	/* append_dot_mydomain: mydomain, else NULL */
+};
+void addr_rewrite_local(const char *mailbox, const struct addr_rewrite *rw, struct buf *out);
+
 /* Quote a local part when it is not a dot-atom (RFC 5321 Quoted-string). */
 void addr_quote_local(const char *local, struct buf *out);
 

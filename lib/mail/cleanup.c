@@ -4,7 +4,8 @@
  *
  * Mail layer. Runs in the submitting process (pickup, smtpd, bounce) with
  * its privileges. Parameters read: queue_directory, myhostname, myorigin,
- * mydestination, mail_name, append_at_myorigin, message_size_limit,
+ * mydestination, mail_name, append_at_myorigin, swap_bangpath,
+ * allow_percent_hack, append_dot_mydomain, mydomain, message_size_limit,
  * header_size_limit, hopcount_limit, canonical_maps, sender_canonical_maps,
  * recipient_canonical_maps, virtual_alias_maps, smtpd_sasl_authenticated_header,
  * virtual_alias_expansion_limit, virtual_alias_recursion_limit.
@@ -52,6 +53,9 @@ struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 	s.mail_name = cfg_str(P_mail_name);
 	s.local_domains = cfg_list(P_mydestination);
 	s.append_at_myorigin = cfg_bool(P_append_at_myorigin);
+	s.swap_bangpath = cfg_bool(P_swap_bangpath);
+	s.percent_hack = cfg_bool(P_allow_percent_hack);
+	s.append_dot_mydomain = cfg_bool(P_append_dot_mydomain) ? cfg_str(P_mydomain) : NULL;
 	s.sasl_authenticated_header = cfg_bool(P_smtpd_sasl_authenticated_header);
 	s.message_size_limit = (unsigned long long)cfg_int(P_message_size_limit);
 	s.header_size_limit = (unsigned long long)cfg_int(P_header_size_limit);

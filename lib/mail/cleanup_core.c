@@ -185,12 +185,23 @@ static bool local_domain(const struct cleanup *c, const char *domain)
 	return false;
 }
 
+/*
+ * Postfix's "local" rewriting context, which Postfix applies to every
+ * envelope address whatever its source (and to the headers of local
+ * mail, see below): site!user, user%domain, @myorigin, .mydomain. The
+ * resolver (resolve.h) applies the same rewriting, so smtpd's relay
+ * decision sees the address this makes.
+ */
 static void qualify(const struct cleanup *c, const char *addr, struct buf *out)
 {
-	buf_reset(out);
-	buf_adds(out, addr);
-	if (*addr != '\0' && c->s.append_at_myorigin && !addr_split(addr, NULL, NULL))
-		buf_printf(out, "@%s", c->s.myorigin);
+	struct addr_rewrite rw = {
+		.swap_bangpath = c->s.swap_bangpath,
+		.percent_hack = c->s.percent_hack,
+		.origin = c->s.append_at_myorigin ? c->s.myorigin : NULL,
+		.mydomain = c->s.append_dot_mydomain,
+	};
+
+	addr_rewrite_local(addr, &rw, out);
 }
 
 /*

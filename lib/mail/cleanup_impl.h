@@ -29,6 +29,10 @@ struct cleanup_settings {
 	const char *mail_name;		/* "Tern" in Received: */
 	char *const *local_domains;	/* mydestination (NULL-terminated), for bare-user lookups */
 	bool append_at_myorigin;
+	/* Postfix's "local" rewriting context (addr.h addr_rewrite_local). */
+	bool swap_bangpath;		/* site!user -> user@site */
+	bool percent_hack;		/* user%domain -> user@domain */
+	const char *append_dot_mydomain;	/* user@host -> user@host.THIS; NULL = off */
 	bool sasl_authenticated_header;	/* Received: names the AUTH user (smtpd_sasl_authenticated_header) */
 	unsigned long long message_size_limit;	/* 0 = none */
 	unsigned long long header_size_limit;	/* 0 = none */

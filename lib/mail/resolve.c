@@ -5,7 +5,8 @@
  * sendmail -bv/-bt) with that process's privileges; it reads alias_maps
  * and the password database, nothing else. Parameters read:
  * mydestination, virtual_alias_domains, myorigin, recipient_delimiter,
- * relayhost, local_maildir_base, alias_maps.
+ * relayhost, local_maildir_base, alias_maps, swap_bangpath,
+ * allow_percent_hack, append_dot_mydomain, mydomain, allow_min_user.
  */
 #include "compat.h"
 
@@ -45,6 +46,10 @@ int resolve_address(const char *address, struct resolved *r)
 		.relayhost = cfg_str(P_relayhost),
 		.local_maildir_base = cfg_str(P_local_maildir_base),
 		.user_known = resolve_local_user_known,
+		.swap_bangpath = cfg_bool(P_swap_bangpath),
+		.percent_hack = cfg_bool(P_allow_percent_hack),
+		.append_dot_mydomain = cfg_bool(P_append_dot_mydomain) ? cfg_str(P_mydomain) : NULL,
+		.reject_min_user = !cfg_bool(P_allow_min_user),
 	};
 
 	return resolve_address_with(address, &conf, r);

@@ -32,7 +32,11 @@ struct resolved {
 
 void resolved_init(struct resolved *r);
 void resolved_free(struct resolved *r);
-/* Resolve one address using the loaded configuration; 0 ok, -1 malformed. */
+/*
+ * Resolve one address using the loaded configuration; 0 ok, -1
+ * malformed. r->address is the address after rewriting (see
+ * resolve_conf): the one to deliver to.
+ */
 int resolve_address(const char *address, struct resolved *r);
 
 /*
@@ -51,6 +55,17 @@ struct resolve_conf {
 	const char *local_maildir_base;	/* set: every local user is known */
 	int (*user_known)(const char *full, const char *base, void *ctx);
 	void *ctx;
+	/*
+	 * Postfix's "local" rewriting (addr.h addr_rewrite_local), applied
+	 * first, and again to the local part left when a local domain is
+	 * stripped: site!user@here and user%domain@here resolve as
+	 * user@site and user@domain, whose class then decides (relay for a
+	 * remote domain). Zero: off.
+	 */
+	bool swap_bangpath;
+	bool percent_hack;
+	const char *append_dot_mydomain;	/* mydomain, or NULL */
+	bool reject_min_user;	/* !allow_min_user: a result starting with '-' is malformed */
 };
 int resolve_address_with(const char *address, const struct resolve_conf *conf,
     struct resolved *r);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mail/addr.h"
 #include "mail/resolve.h"
 
 void resolved_init(struct resolved *r)
@@ -144,6 +145,44 @@ static int localpart_ok(const char *lp, size_t n)
 	return 1;
 }
 
+/*
+ * Postfix's local-context rewriting (cleanup does the same), then, as
+ * long as the domain is ours (or there is none), the same rewriting of
+ * what is left of the local part: user%other@here resolves as
+ * user@other, site!user@here as user@site. Each round removes one '%'
+ * or '!'; the bound is only a guard.
+ */
+static void routing(const struct resolve_conf *conf, struct buf *work)
+{
+	struct addr_rewrite rw = {
+		.swap_bangpath = conf->swap_bangpath,
+		.percent_hack = conf->percent_hack,
+		.mydomain = conf->append_dot_mydomain,
+	};
+	struct buf out = BUF_INIT, domain = BUF_INIT, local = BUF_INIT;
+
+	addr_rewrite_local(buf_str(work), &rw, &out);
+	buf_reset(work);
+	buf_add(work, out.data, out.len);
+	for (int round = 0; round < 64 && find_at(buf_str(work)) != -2; round++) {
+		if (addr_split(buf_str(work), &local, &domain)) {
+			lower(&domain);
+			while (domain.len > 0 && domain.data[domain.len - 1] == '.')
+				buf_truncate(&domain, domain.len - 1);
+			if (!resolve_domain_listed(buf_str(&domain), conf->mydestination))
+				break;
+		}
+		addr_rewrite_local(buf_str(&local), &rw, &out);
+		if (strcmp(buf_str(&out), buf_str(&local)) == 0)
+			break;
+		buf_reset(work);
+		buf_add(work, out.data, out.len);
+	}
+	buf_free(&out);
+	buf_free(&domain);
+	buf_free(&local);
+}
+
 int resolve_address_with(const char *address, const struct resolve_conf *conf,
     struct resolved *r)
 {
@@ -174,6 +213,7 @@ int resolve_address_with(const char *address, const struct resolve_conf *conf,
 	}
 	if (work.len == 0 || memchr(work.data, '\0', work.len) != NULL)
 		goto out;
+	routing(conf, &work);
 	at = find_at(buf_str(&work));
 	if (at == -2)
 		goto out;
@@ -233,6 +273,9 @@ int resolve_address_with(const char *address, const struct resolve_conf *conf,
 	}
 	buf_addc(&r->address, '@');
 	buf_adds(&r->address, buf_str(&r->domain));
+	/* allow_min_user = no: "-x" could pass for an option of a command. */
+	if (conf->reject_min_user && r->address.data[0] == '-')
+		goto out;
 	ret = 0;
 out:
 	if (ret < 0) {

@@ -65,6 +65,11 @@ struct smtp_engine_cfg {
 	bool auth_required;		/* MAIL needs AUTH first (submission) */
 	bool tls_auth_only;		/* smtpd_tls_auth_only */
 	bool broken_sasl_auth_clients;	/* also offer "AUTH=PLAIN LOGIN" */
+	/*
+	 * ! allow_min_user: MAIL FROM and RCPT TO addresses that start with
+	 * '-' get 501 (5.1.7 / 5.1.3), as Postfix's smtpd answers them.
+	 */
+	bool reject_min_user;
 	unsigned auth_fail_delay_ms;	/* added wait per failed AUTH, grows with failures (without auth_outcome) */
 	const char *auth_mechanisms;	/* e.g. "PLAIN LOGIN" (from the backend) */
 	/*

@@ -218,6 +218,10 @@ void se_cmd_mail(struct smtp_engine *e, const char *arg)
 		se_reply(e, "555 5.5.4 Unsupported option: %s", a.smtputf8 ? "SMTPUTF8" : "BODY");
 		goto out;
 	}
+	if (c->reject_min_user && a.addr.len > 0 && a.addr.data[0] == '-') {
+		se_reply(e, "501 5.1.7 Bad sender address syntax");
+		goto out;
+	}
 	if (has_8bit(buf_str(&a.addr)) && !a.smtputf8) {
 		se_reply(e, "553 5.6.7 Must declare SMTPUTF8 to send UTF8 addresses");
 		goto out;
@@ -317,6 +321,10 @@ void se_cmd_rcpt(struct smtp_engine *e, const char *arg)
 		goto out;
 	case SMTP_PATH_BAD_PARAM:
 		se_reply(e, "555 5.5.4 Unsupported option: %s", buf_str(&bad));
+		goto out;
+	}
+	if (c->reject_min_user && a.addr.len > 0 && a.addr.data[0] == '-') {
+		se_reply(e, "501 5.1.3 Bad recipient address syntax");
 		goto out;
 	}
 	if ((a.notify || a.orcpt.len) && !c->dsn) {

@@ -237,6 +237,60 @@ START_TEST(test_quote)
 }
 END_TEST
 
+/* Postfix's local rewriting context; bang = swap_bangpath, pct = allow_percent_hack. */
+static const struct {
+	const char *in, *want;
+	bool bang, pct;
+	const char *origin, *mydomain;
+} rewrite_cases[] = {
+	{.in = "site!user", .want = "user@site", .bang = true},
+	{.in = "site!user", .want = "site!user", .bang = false},
+	{.in = "a!b!user", .want = "b!user@a", .bang = true},
+	{.in = "user%other.example", .want = "user@other.example", .pct = true},
+	{.in = "user%other.example", .want = "user%other.example@origin.example", .pct = false,
+	 .origin = "origin.example"},
+	{.in = "u%a%b", .want = "u%a@b", .pct = true},
+	/* Only forms without '@' are rewritten (the resolver handles the rest). */
+	{.in = "user%other.example@localhost", .want = "user%other.example@localhost", .pct = true, .bang = true},
+	{.in = "site!user@localhost", .want = "site!user@localhost", .bang = true},
+	/* Bang before percent, as in Postfix. */
+	{.in = "site!u%x", .want = "u%x@site", .bang = true, .pct = true},
+	/* Quoted characters are part of the local part. */
+	{.in = "\"a%b\"", .want = "\"a%b\"@o.example", .pct = true, .origin = "o.example"},
+	{.in = "\"a!b\"", .want = "\"a!b\"", .bang = true},
+	/* Nothing on either side: not a route. */
+	{.in = "%x", .want = "%x", .pct = true},
+	{.in = "x%", .want = "x%", .pct = true},
+	{.in = "!x", .want = "!x", .bang = true},
+	{.in = "user", .want = "user@origin.example", .origin = "origin.example"},
+	{.in = "user", .want = "user"},
+	{.in = "", .want = "", .origin = "origin.example", .mydomain = "example.com"},
+	/* append_dot_mydomain */
+	{.in = "user@host", .want = "user@host.example.com", .mydomain = "example.com"},
+	{.in = "user@host.sub", .want = "user@host.sub", .mydomain = "example.com"},
+	{.in = "user@[127.0.0.1]", .want = "user@[127.0.0.1]", .mydomain = "example.com"},
+	{.in = "user", .want = "user@host.example.com", .origin = "host", .mydomain = "example.com"},
+	{.in = "site!user", .want = "user@site.example.com", .bang = true, .mydomain = "example.com"},
+	{.in = "user@host", .want = "user@host", .mydomain = ""},
+};
+
+START_TEST(test_rewrite_local)
+{
+	struct buf out = BUF_INIT;
+	struct addr_rewrite rw = {
+		.swap_bangpath = rewrite_cases[_i].bang,
+		.percent_hack = rewrite_cases[_i].pct,
+		.origin = rewrite_cases[_i].origin,
+		.mydomain = rewrite_cases[_i].mydomain,
+	};
+
+	addr_rewrite_local(rewrite_cases[_i].in, &rw, &out);
+	ck_assert_msg(strcmp(buf_str(&out), rewrite_cases[_i].want) == 0, "case %d: %s -> %s, want %s",
+	    _i, rewrite_cases[_i].in, buf_str(&out), rewrite_cases[_i].want);
+	buf_free(&out);
+}
+END_TEST
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 int main(void)
@@ -250,6 +304,7 @@ int main(void)
 	tcase_add_test(tc, test_envelope_too_long);
 	tcase_add_loop_test(tc, test_split, 0, N(split_cases));
 	tcase_add_loop_test(tc, test_quote, 0, N(quote_cases));
+	tcase_add_loop_test(tc, test_rewrite_local, 0, N(rewrite_cases));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

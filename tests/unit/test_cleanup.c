@@ -537,6 +537,48 @@ START_TEST(test_dsn_kept)
 }
 END_TEST
 
+/*
+ * swap_bangpath, allow_percent_hack, append_dot_mydomain: envelope
+ * addresses from any source, header addresses of local mail only.
+ */
+START_TEST(test_local_rewriting)
+{
+	static const char *const rcpts[] = {"uucp.test!bob", "ann%x.test", "cat@host",
+					    "dan%x.test@localhost", NULL};
+	static const char *const msg = "From: site!jo\nTo: pat%y.test\nDate: d\nMessage-ID: <i>\n\nb\n";
+	struct cleanup_settings s = settings();
+	struct result r;
+
+	/* Off: as written, only @myorigin appended. */
+	run(&s, CLEANUP_LOCAL, 0, "uucp.test!joe", rcpts, local_attrs, msg, 100000, &r);
+	ck_assert_int_eq(r.status, CLEANUP_OK);
+	ck_assert_str_eq(buf_str(&r.sender), "uucp.test!joe@example.org");
+	ck_assert_str_eq(buf_str(&r.rcpts),
+	    "uucp.test!bob@example.org ann%x.test@example.org cat@host dan%x.test@localhost");
+	ck_assert_ptr_nonnull(strstr(buf_str(&r.content), "From: site!jo@example.org\nTo: pat%y.test@example.org\n"));
+	result_free(&r);
+
+	s.swap_bangpath = true;
+	s.percent_hack = true;
+	s.append_dot_mydomain = "example.org";
+	run(&s, CLEANUP_LOCAL, 0, "uucp.test!joe", rcpts, local_attrs, msg, 100000, &r);
+	ck_assert_int_eq(r.status, CLEANUP_OK);
+	ck_assert_str_eq(buf_str(&r.sender), "joe@uucp.test");
+	/* user%domain@ours is left to the resolver, as in Postfix; localhost gets .example.org too. */
+	ck_assert_str_eq(buf_str(&r.rcpts), "bob@uucp.test ann@x.test cat@host.example.org dan%x.test@localhost.example.org");
+	ck_assert_ptr_nonnull(strstr(buf_str(&r.content), "From: jo@site.example.org\nTo: pat@y.test\n"));
+	result_free(&r);
+
+	/* SMTP: the envelope is rewritten, the headers are not. */
+	run(&s, CLEANUP_SMTP, 0, "uucp.test!joe", rcpts, smtp_attrs, msg, 100000, &r);
+	ck_assert_int_eq(r.status, CLEANUP_OK);
+	ck_assert_str_eq(buf_str(&r.sender), "joe@uucp.test");
+	ck_assert_str_eq(buf_str(&r.rcpts), "bob@uucp.test ann@x.test cat@host.example.org dan%x.test@localhost.example.org");
+	ck_assert_ptr_nonnull(strstr(buf_str(&r.content), "From: site!jo\nTo: pat%y.test\n"));
+	result_free(&r);
+}
+END_TEST
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 int main(void)
@@ -554,6 +596,7 @@ int main(void)
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_dsn_kept);
 	tcase_add_test(tc, test_extract_notify);
+	tcase_add_test(tc, test_local_rewriting);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

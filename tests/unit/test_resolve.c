@@ -117,6 +117,71 @@ START_TEST(test_relayhost_and_maildir_base)
 }
 END_TEST
 
+/*
+ * allow_percent_hack, swap_bangpath, append_dot_mydomain and
+ * allow_min_user: a route through a local domain resolves to its end,
+ * so that the relay check (smtpd) and the queue manager see where the
+ * mail would really go.
+ */
+static const struct {
+	const char *in;
+	bool on;		/* the three rewritings on (Postfix's defaults for two of them) */
+	bool dot;		/* append_dot_mydomain with "example.com" */
+	int ret;
+	enum resolve_class class;
+	const char *address;
+} routes[] = {
+	{.in = "user%other.example@localhost", .on = true, .class = RESOLVE_RELAY,
+	 .address = "user@other.example"},
+	{.in = "user%other.example@localhost", .on = false, .class = RESOLVE_LOCAL,
+	 .address = "user%other.example@localhost"},
+	{.in = "user%other.example", .on = true, .class = RESOLVE_RELAY, .address = "user@other.example"},
+	{.in = "user%other.example%localhost@mail.example.com", .on = true, .class = RESOLVE_RELAY,
+	 .address = "user@other.example"},
+	{.in = "alice%localhost@mail.example.com", .on = true, .class = RESOLVE_LOCAL,
+	 .address = "alice@localhost"},
+	{.in = "user%mail.example.com@other.example", .on = true, .class = RESOLVE_RELAY,
+	 .address = "user%mail.example.com@other.example"},
+	{.in = "other.example!user", .on = true, .class = RESOLVE_RELAY, .address = "user@other.example"},
+	{.in = "other.example!user@localhost", .on = true, .class = RESOLVE_RELAY,
+	 .address = "user@other.example"},
+	{.in = "localhost!alice", .on = true, .class = RESOLVE_LOCAL, .address = "alice@localhost"},
+	{.in = "other.example!user@localhost", .on = false, .class = RESOLVE_LOCAL,
+	 .address = "other.example!user@localhost"},
+	{.in = "\"user%other.example\"@localhost", .on = true, .class = RESOLVE_LOCAL,
+	 .address = "\"user%other.example\"@localhost"},
+	{.in = "alice@localhost", .on = true, .dot = true, .class = RESOLVE_LOCAL,
+	 .address = "alice@localhost.example.com"},
+	{.in = "alice@mail", .on = true, .dot = true, .class = RESOLVE_LOCAL,
+	 .address = "alice@mail.example.com"},
+	{.in = "bob@host", .on = true, .dot = true, .class = RESOLVE_RELAY,
+	 .address = "bob@host.example.com"},
+	{.in = "bob@host", .on = true, .dot = false, .class = RESOLVE_RELAY, .address = "bob@host"},
+	{.in = "-alice@localhost", .on = true, .ret = -1, .class = RESOLVE_ERROR},
+	{.in = "-x", .on = true, .ret = -1, .class = RESOLVE_ERROR},
+	{.in = "-alice@localhost", .on = false, .class = RESOLVE_LOCAL, .address = "-alice@localhost"},
+	{.in = "a-lice@localhost", .on = true, .class = RESOLVE_LOCAL, .address = "a-lice@localhost"},
+};
+
+START_TEST(test_routes)
+{
+	struct resolve_conf c = conf;
+	struct resolved r;
+	int ret;
+
+	c.swap_bangpath = c.percent_hack = c.reject_min_user = routes[_i].on;
+	c.append_dot_mydomain = routes[_i].dot ? "example.com" : NULL;
+	resolved_init(&r);
+	ret = resolve_address_with(routes[_i].in, &c, &r);
+	ck_assert_msg(ret == routes[_i].ret, "row %d: ret %d", _i, ret);
+	ck_assert_msg(r.class == routes[_i].class, "row %d: class %d", _i, (int)r.class);
+	if (ret == 0)
+		ck_assert_msg(strcmp(buf_str(&r.address), routes[_i].address) == 0, "row %d: %s", _i,
+		    buf_str(&r.address));
+	resolved_free(&r);
+}
+END_TEST
+
 static const struct {
 	const char *in, *delims, *base, *ext;
 	int ret;
@@ -150,6 +215,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_rows, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_relayhost_and_maildir_base);
+	tcase_add_loop_test(tc, test_routes, 0, (int)(sizeof(routes) / sizeof(routes[0])));
 	tcase_add_loop_test(tc, test_split, 0, (int)(sizeof(splits) / sizeof(splits[0])));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

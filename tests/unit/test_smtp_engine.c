@@ -248,6 +248,7 @@ static const struct smtp_engine_ops stub_ops = {
 #define O_NO_DSN	0x400
 #define O_LF_ENDS	0x800	/* sendmail -bs: LF ends lines, also the final dot */
 #define O_STRICT	0x1000	/* strict_rfc821_envelopes = yes */
+#define O_MIN_USER	0x2000	/* allow_min_user = yes */
 
 /* A packet consisting of just this marker makes the test finish a TLS handshake. */
 #define TLS_DONE	"\001TLS"
@@ -580,6 +581,13 @@ static const struct row rows[] = {
 	 .want = G E MAILOK RCPTOK "550 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: 1 recipients\r\n"},
 	{.name = "callback reply without a code", .in = {"MAIL FROM:<bogus@b.test>\r\n"},
 	 .want = G "554 5.7.1 Access denied\r\n"},
+	{.name = "allow_min_user = no", .in = {"MAIL FROM:<-oQ/tmp/x@b.test>\r\n", "MAIL FROM:<a@b.test>\r\n",
+		"RCPT TO:<-u@mx.test>\r\n", "RCPT TO:<u-@mx.test>\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax\r\n" MAILOK "501 5.1.3 Bad recipient address syntax\r\n"
+		 RCPTOK},
+	{.name = "allow_min_user = yes", .opts = O_MIN_USER, .in = {"MAIL FROM:<-a@b.test>\r\n",
+		"RCPT TO:<-u@mx.test>\r\n"},
+	 .want = G MAILOK RCPTOK},
 	{.name = "auth in transaction", .opts = O_AUTH, .in = {"HELO c\r\n", "MAIL FROM:<>\r\n", "AUTH PLAIN =\r\n"},
 	 .want = G "250 mx.test\r\n" MAILOK "503 5.5.1 Error: MAIL transaction in progress\r\n"},
 };
@@ -612,6 +620,7 @@ static void setup_cfg(struct smtp_engine_cfg *c, unsigned opts)
 		.auth_fail_delay_ms = 100,
 		.auth_mechanisms = "PLAIN LOGIN",
 		.lf_line_ends = opts & O_LF_ENDS,
+		.reject_min_user = !(opts & O_MIN_USER),
 		.strict_envelopes = opts & O_STRICT,
 	};
 }
