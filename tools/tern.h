@@ -40,6 +40,12 @@ struct findings {
 struct service_table;
 /* Every table main.cf names: there, readable by mail_owner, not older than its source. */
 void check_maps(struct findings *f);
+/*
+ * sendmail_path, mailq_path and newaliases_path (when main.cf sets them,
+ * or on the system's own configuration): each is Tern's sendmail, so that
+ * programs that submit mail through it do not bypass Tern.
+ */
+void check_commands(struct findings *f);
 /* The TLS certificate and key of main.cf and of each service's -o: they match, can be
  * read, have not expired. */
 void check_tls(const struct service_table *t, const char *master_cf, struct findings *f);

@@ -206,6 +206,35 @@ void check_maps(struct findings *f)
 	free(mc.seen);
 }
 
+/* ---- the sendmail-compatible commands ---- */
+
+void check_commands(struct findings *f)
+{
+	static const char *const params[] = { P_sendmail_path, P_mailq_path, P_newaliases_path };
+	bool system = strcmp(config_dir(), config_builtin_dir()) == 0;
+	char *ours_path = xasprintf("%s/sendmail", cfg_str(P_command_directory));
+	char *ours = realpath(ours_path, NULL);
+
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		const char *name = params[i], *path = cfg_str(name);
+		char label[128];
+		if (!system && cfg_line(name) == 0)
+			continue;	/* an instance that does not say: nothing to compare */
+		param_label(name, label, sizeof(label));
+		char *real = realpath(path, NULL);
+		if (real == NULL)
+			report(f, false, config_file(), cfg_line(name), "%s: %s: %s", label, path, strerror(errno));
+		else if (ours == NULL || strcmp(real, ours) != 0)
+			report(f, false, config_file(), cfg_line(name),
+			       "%s: %s%s%s is not Tern's sendmail %s: mail submitted through it bypasses Tern",
+			       label, path, strcmp(real, path) != 0 ? " -> " : "",
+			       strcmp(real, path) != 0 ? real : "", ours_path);
+		free(real);
+	}
+	free(ours);
+	free(ours_path);
+}
+
 /* ---- TLS certificate and key ---- */
 
 /* A service's value of NAME: its own -o, else main.cf's. */

@@ -175,4 +175,22 @@ grep -Eq "^  submission +inet +off +127\.0\.0\.1:$sub: bind 127\.0\.0\.1:$sub: A
 	{ cat "$out" >&2; fail "status: a listener that failed to bind"; }
 kill $holder
 tern_stop
+
+# 7. sendmail_path, mailq_path, newaliases_path: Tern's sendmail, or a warning
+# with the line (another MTA's sendmail left in place bypasses Tern).
+other=$TERN_DIR/other-sendmail
+printf '#!/bin/sh\nexit 0\n' > "$other" && chmod 755 "$other"
+ternconf -e "sendmail_path = $TERN_TOP/stage/sendmail" "mailq_path = $TERN_TOP/stage/mailq" \
+	"newaliases_path = $TERN_TOP/stage/newaliases" || fail "ternconf -e paths"
+tern check >"$out" 2>&1 || { cat "$out" >&2; fail "tern check with Tern's own command paths"; }
+ternconf -e "sendmail_path = $other" "newaliases_path = $TERN_DIR/none" || fail "ternconf -e paths"
+sline=$(grep -n '^sendmail_path' "$TERN_DIR/main.cf" | cut -d: -f1)
+nline=$(grep -n '^newaliases_path' "$TERN_DIR/main.cf" | cut -d: -f1)
+tern check >"$out" 2>&1; rc=$?
+[ $rc -eq 1 ] || { cat "$out" >&2; fail "tern check with another sendmail: exit $rc"; }
+grep -q "warning: $TERN_DIR/main.cf, line $sline: sendmail_path: $other is not Tern's sendmail" "$out" ||
+	{ cat "$out" >&2; fail "no warning about another sendmail"; }
+grep -q "warning: $TERN_DIR/main.cf, line $nline: newaliases_path: $TERN_DIR/none: No such file" "$out" ||
+	{ cat "$out" >&2; fail "no warning about a missing newaliases"; }
+grep -q "mailq_path" "$out" && { cat "$out" >&2; fail "a right mailq_path drew a warning"; }
 pass
