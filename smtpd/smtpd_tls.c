@@ -100,7 +100,7 @@ SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err)
 {
 	const char *cert = cfg_str(P_smtpd_tls_cert_file);
 	const char *key = cfg_str(P_smtpd_tls_key_file);
-	char **chain = param_find(P_smtpd_tls_chain_files) ? cfg_list(P_smtpd_tls_chain_files) : NULL;
+	char **chain = cfg_list(P_smtpd_tls_chain_files);
 	bool have_chain = chain != NULL && chain[0] != NULL;
 
 	if (*cert == '\0' && !have_chain)
@@ -129,8 +129,7 @@ SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err)
 	static const unsigned char sid_ctx[] = "tern-smtpd";
 	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
-	long lifetime = param_find(P_smtpd_tls_session_cache_timeout)
-			? (long)cfg_int(P_smtpd_tls_session_cache_timeout) : 3600;
+	long lifetime = (long)cfg_int(P_smtpd_tls_session_cache_timeout);
 	SSL_CTX_set_timeout(ctx, lifetime > 0 ? lifetime : 3600);
 	return ctx;
 fail:

@@ -260,11 +260,11 @@ static void apply_columns(void)
 	};
 	if (info.type != SVC_INET)
 		return;
-	if (info.tls != SVC_TLS_DEFAULT && param_find(P_smtpd_tls_security_level))
+	if (info.tls != SVC_TLS_DEFAULT)
 		override(P_smtpd_tls_security_level, tls_level[info.tls], "service table tls column");
-	if (info.tls == SVC_TLS_IMPLICIT && param_find(P_smtpd_tls_wrappermode))
+	if (info.tls == SVC_TLS_IMPLICIT)
 		override(P_smtpd_tls_wrappermode, "yes", "service table tls column");
-	if (info.auth != SVC_AUTH_DEFAULT && param_find(P_smtpd_sasl_auth_enable))
+	if (info.auth != SVC_AUTH_DEFAULT)
 		override(P_smtpd_sasl_auth_enable, info.auth == SVC_AUTH_NO ? "no" : "yes",
 			 "service table auth column");
 }

@@ -150,11 +150,6 @@ struct subject {
 /* RES_PENDING: a DNS answer is missing (s->dns->need names the domain). */
 enum result { RES_DUNNO, RES_PERMIT, RES_REJECT, RES_PENDING };
 
-static bool known_param(const char *name)
-{
-	return param_find(name) != NULL;
-}
-
 static size_t find_rname(const char *word)
 {
 	size_t k;
@@ -176,30 +171,19 @@ bool smtp_policy_is_list(const char *name)
 static void policy_defaults(struct policy_target *t)
 {
 	memset(t, 0, sizeof(*t));
-	const struct {
-		const char *name;
-		unsigned *v;
-		unsigned def;
-	} times[] = {
-		{P_smtpd_policy_service_timeout, &t->timeout_s, 100},
-		{P_smtpd_policy_service_max_idle, &t->max_idle_s, 300},
-		{P_smtpd_policy_service_max_ttl, &t->max_ttl_s, 1000},
-		{P_smtpd_policy_service_retry_delay, &t->retry_delay_s, 1},
-		{P_smtpd_policy_service_try_limit, &t->try_limit, 2},
-		{P_smtpd_policy_service_request_limit, &t->request_limit, 0},
-	};
-	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
-		*times[i].v = known_param(times[i].name) ? (unsigned)cfg_int(times[i].name) : times[i].def;
-	strlcpy(t->default_action, known_param(P_smtpd_policy_service_default_action)
-			? cfg_str(P_smtpd_policy_service_default_action)
-			: "451 4.3.5 Server configuration problem", sizeof(t->default_action));
-	if (known_param(P_smtpd_policy_service_policy_context))
-		strlcpy(t->context, cfg_str(P_smtpd_policy_service_policy_context), sizeof(t->context));
+	t->timeout_s = (unsigned)cfg_int(P_smtpd_policy_service_timeout);
+	t->max_idle_s = (unsigned)cfg_int(P_smtpd_policy_service_max_idle);
+	t->max_ttl_s = (unsigned)cfg_int(P_smtpd_policy_service_max_ttl);
+	t->retry_delay_s = (unsigned)cfg_int(P_smtpd_policy_service_retry_delay);
+	t->try_limit = (unsigned)cfg_int(P_smtpd_policy_service_try_limit);
+	t->request_limit = (unsigned)cfg_int(P_smtpd_policy_service_request_limit);
+	strlcpy(t->default_action, cfg_str(P_smtpd_policy_service_default_action), sizeof(t->default_action));
+	strlcpy(t->context, cfg_str(P_smtpd_policy_service_policy_context), sizeof(t->context));
 }
 
 static const char *queue_dir(void)
 {
-	return known_param(P_queue_directory) ? cfg_str(P_queue_directory) : "/var/spool/tern";
+	return cfg_str(P_queue_directory);
 }
 
 int smtp_policy_list_check(const char *param, const char *value, struct buf *err)
@@ -254,8 +238,6 @@ static int compile(struct smtp_policy *p, int cls, struct buf *err)
 {
 	struct rlist *l = &p->lists[cls];
 	l->param = class_params[cls];
-	if (!known_param(l->param))
-		return 0;
 	if (smtp_policy_list_check(l->param, cfg_str(l->param), err) < 0)
 		return -1;
 	char **items = cfg_list(l->param);
@@ -308,14 +290,12 @@ static int open_relay_tables(struct smtp_policy *p, struct buf *err)
 {
 	struct buf merr = BUF_INIT;
 	int rc = 0;
-	if (known_param(P_relay_domains)) {
-		p->relay_domains = domain_list_open(cfg_str(P_relay_domains), &merr);
-		if (p->relay_domains == NULL) {
-			buf_printf(err, "relay_domains: %s", buf_str(&merr));
-			rc = -1;
-		}
+	p->relay_domains = domain_list_open(cfg_str(P_relay_domains), &merr);
+	if (p->relay_domains == NULL) {
+		buf_printf(err, "relay_domains: %s", buf_str(&merr));
+		rc = -1;
 	}
-	if (rc == 0 && known_param(P_relay_recipient_maps) && *cfg_str(P_relay_recipient_maps) != '\0') {
+	if (rc == 0 && *cfg_str(P_relay_recipient_maps) != '\0') {
 		p->relay_rcpt_maps = maplist_open(cfg_str(P_relay_recipient_maps), 0, &merr);
 		if (p->relay_rcpt_maps == NULL) {
 			buf_printf(err, "relay_recipient_maps: %s", buf_str(&merr));
@@ -329,7 +309,7 @@ static int open_relay_tables(struct smtp_policy *p, struct buf *err)
 /* Prefix err with "main.cf:LINE: " when main.cf sets the parameter it is about. */
 static void locate_error(const char *param, struct buf *err)
 {
-	unsigned line = param != NULL && known_param(param) ? cfg_line(param) : 0;
+	unsigned line = param != NULL ? cfg_line(param) : 0;
 	if (line == 0 || config_file() == NULL)
 		return;
 	struct buf located = BUF_INIT;
@@ -352,14 +332,13 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 		return NULL;
 	}
 	buf_free(&nerr);
-	if (known_param(P_smtpd_dns_servers)
-	    && smtp_policy_dns_servers(cfg_str(P_smtpd_dns_servers), p->dns_servers,
+	if (smtp_policy_dns_servers(cfg_str(P_smtpd_dns_servers), p->dns_servers,
 			&p->ndns_servers, err) < 0) {
 		locate_error(P_smtpd_dns_servers, err);
 		smtp_policy_free(p);
 		return NULL;
 	}
-	p->delay_reject = !known_param(P_smtpd_delay_reject) || cfg_bool(P_smtpd_delay_reject);
+	p->delay_reject = cfg_bool(P_smtpd_delay_reject);
 	for (int c = 0; c < CL_COUNT; c++) {
 		if (compile(p, c, err) < 0) {
 			locate_error(class_params[c], err);
@@ -367,11 +346,9 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 			return NULL;
 		}
 	}
-	p->reject_unlisted = !known_param(P_smtpd_reject_unlisted_recipient)
-			     || cfg_bool(P_smtpd_reject_unlisted_recipient);
-	p->reject_unlisted_sender = known_param(P_smtpd_reject_unlisted_sender)
-				    && cfg_bool(P_smtpd_reject_unlisted_sender);
-	if (known_param(P_virtual_alias_maps) && *cfg_str(P_virtual_alias_maps) != '\0') {
+	p->reject_unlisted = cfg_bool(P_smtpd_reject_unlisted_recipient);
+	p->reject_unlisted_sender = cfg_bool(P_smtpd_reject_unlisted_sender);
+	if (*cfg_str(P_virtual_alias_maps) != '\0') {
 		struct buf merr = BUF_INIT;
 		p->virtual_maps = maplist_open(cfg_str(P_virtual_alias_maps), 0, &merr);
 		if (p->virtual_maps == NULL) {
@@ -387,8 +364,7 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 		smtp_policy_free(p);
 		return NULL;
 	}
-	p->local_rcpt_code = known_param(P_unknown_local_recipient_reject_code)
-			     ? (int)cfg_int(P_unknown_local_recipient_reject_code) : 550;
+	p->local_rcpt_code = (int)cfg_int(P_unknown_local_recipient_reject_code);
 	return p;
 }
 
