@@ -33,15 +33,6 @@
 #include "smtpd/smtpd.h"
 #include "util/log.h"
 
-static void ssl_error(struct buf *err, const char *what, const char *file)
-{
-	char text[256];
-	unsigned long e = ERR_get_error();
-	ERR_error_string_n(e, text, sizeof(text));
-	buf_printf(err, "%s %s: %s", what, file, e ? text : "unknown error");
-	ERR_clear_error();
-}
-
 /*
  * Postfix's protocol list as OpenSSL's range, with SSL_OP_NO_* for any
  * hole inside it. The list was checked when main.cf was loaded.
@@ -76,7 +67,7 @@ static int set_protocols(SSL_CTX *ctx, const char *name, struct buf *err)
 	}
 	/* Never below TLS 1.2 (tls_proto.h): older versions are broken. */
 	if (SSL_CTX_set_min_proto_version(ctx, lo) != 1 || SSL_CTX_set_max_proto_version(ctx, hi) != 1) {
-		ssl_error(err, "cannot set the protocols of", name);
+		tls_ssl_error(err, "cannot set the protocols of", name);
 		return -1;
 	}
 	SSL_CTX_set_options(ctx, holes);
@@ -107,7 +98,7 @@ SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err)
 		return NULL;	/* no certificate: no TLS, not an error */
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL) {
-		ssl_error(err, "cannot create", "TLS context");
+		tls_ssl_error(err, "cannot create", "TLS context");
 		return NULL;
 	}
 	/* Where TLS is required (encrypt, wrapper mode), the mandatory settings. */
@@ -120,7 +111,7 @@ SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err)
 			| SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_set_cipher_list(ctx, cipher_list(cfg_str(mandatory ? P_smtpd_tls_mandatory_ciphers
 								     : P_smtpd_tls_ciphers))) != 1) {
-		ssl_error(err, "cannot set", "ciphers");
+		tls_ssl_error(err, "cannot set", "ciphers");
 		goto fail;
 	}
 	if (tls_identity_load(ctx, cert, key, have_chain ? chain : NULL, err) < 0)

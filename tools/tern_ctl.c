@@ -83,11 +83,10 @@ static unsigned read_generation(const char *queue_dir)
  * The restriction lists, main.cf's and master.cf's -o overrides: an
  * unknown restriction, table type or policy server target is an error
  * with the file and line (smtpd would refuse every recipient with 451
- * 4.3.5). With open, the tables are opened as smtpd opens them (tern
- * check looks at them in check_maps() instead, with the main.cf line and
- * as mail_owner). -1 after printing every error, else 0.
+ * 4.3.5). The tables themselves are check_maps()'s (with the main.cf
+ * line, and as mail_owner). -1 after printing every error, else 0.
  */
-static int check_restrictions(const struct service_table *t, const char *master_cf, bool open)
+static int check_restrictions(const struct service_table *t, const char *master_cf)
 {
 	static const char *const lists[] = {
 		P_smtpd_client_restrictions, P_smtpd_helo_restrictions, P_smtpd_sender_restrictions,
@@ -125,16 +124,6 @@ static int check_restrictions(const struct service_table *t, const char *master_
 			}
 			free(name);
 		}
-	}
-	if (rc == 0 && open) {
-		/* Tables that do not open (a missing .db): smtpd's own message. */
-		buf_reset(&err);
-		struct smtp_policy *p = smtp_policy_new(&err);
-		if (p == NULL) {
-			fprintf(stderr, "tern: %s\n", buf_str(&err));
-			rc = -1;
-		}
-		smtp_policy_free(p);
 	}
 	buf_free(&err);
 	buf_free(&value);
@@ -205,7 +194,7 @@ static int check_config(bool quiet)
 		problems += (int)config_warn_unimplemented();
 		problems += (int)services_warn_unimplemented(path, &t);
 	}
-	if (check_restrictions(&t, path, false) < 0)
+	if (check_restrictions(&t, path) < 0)
 		bad_value = true;
 	services_free(&t);
 	buf_free(&err);

@@ -26,7 +26,7 @@
 #include "mail/daemon.h"
 #include "mail/tls_identity.h"
 
-static void ssl_error(struct buf *err, const char *what, const char *file)
+void tls_ssl_error(struct buf *err, const char *what, const char *file)
 {
 	char text[256];
 	unsigned long e = ERR_get_error();
@@ -105,7 +105,7 @@ static int use_key(SSL_CTX *ctx, const char *path, const char *cert, struct buf 
 		buf_printf(err, "private key in %s does not match the certificate in %s", path, cert);
 		ERR_clear_error();
 	} else if (!ok) {
-		ssl_error(err, "cannot load private key from", path);
+		tls_ssl_error(err, "cannot load private key from", path);
 	}
 	return ok ? 0 : -1;
 }
@@ -138,7 +138,7 @@ static int use_chain(SSL_CTX *ctx, const char *path, struct buf *pem, struct buf
 	}
 	BIO_free(bio);
 	if (!ok)
-		ssl_error(err, "cannot load certificate chain from", path);
+		tls_ssl_error(err, "cannot load certificate chain from", path);
 	return ok ? 0 : -1;
 }
 
@@ -158,7 +158,7 @@ int tls_identity_load(SSL_CTX *ctx, const char *cert, const char *key, char **ch
 	/* Each key loaded above replaced the one of its type: the check covers the last pair
 	 * of each type, as smtpd will use them. */
 	if (SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_error(err, "private key does not match the certificate in",
+		tls_ssl_error(err, "private key does not match the certificate in",
 			  chain != NULL && chain[0] != NULL ? chain[0] : cert);
 		goto out;
 	}

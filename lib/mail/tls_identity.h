@@ -22,4 +22,7 @@
  */
 int tls_identity_load(SSL_CTX *ctx, const char *cert, const char *key, char **chain, struct buf *err);
 
+/* "WHAT FILE: " and OpenSSL's oldest queued error into err; clears the queue. */
+void tls_ssl_error(struct buf *err, const char *what, const char *file);
+
 #endif
