@@ -11,7 +11,8 @@
  *   - a filter that replies with an action it did not negotiate, an edit
  *     outside end of message, or SKIP where it was not allowed has
  *     failed (sendmail logs and honours some of these; failing is what
- *     a default action is for);
+ *     a default action is for); but SKIP at a body chunk is honoured even
+ *     when not negotiated, as libmilter sends it whatever was agreed;
  *   - header values go to filters without their leading blanks unless
  *     HDR_LEADSPC was negotiated.
  */
@@ -403,7 +404,12 @@ enum milter_next milter_conv_input(struct milter_conv *c, struct buf *in, struct
 			next = decide(c, &r);
 			break;
 		case MILTER_R_SKIP:
-			if (c->stage != MILTER_S_BODY || !(c->neg.proto & MILTER_P_SKIP)) {
+			/*
+			 * Honoured at a body chunk even when SKIP was not
+			 * negotiated: libmilter passes a filter's SKIP on
+			 * regardless, and sending less body is all it asks.
+			 */
+			if (c->stage != MILTER_S_BODY) {
 				err = "milter answered SKIP where it was not allowed";
 				break;
 			}
