@@ -95,6 +95,7 @@ void milter_conv_init(struct milter_conv *c, const struct milter_offer *o)
 	c->offer = *o;
 	c->neg.max_data = MILTER_MDS_64K;
 	c->verdict = MILTER_V_CONTINUE;
+	c->mods_limit = MILTER_MODS_LIMIT;
 	buf_init(&c->pending);
 }
 
@@ -103,6 +104,7 @@ static void clear_mods(struct milter_conv *c)
 	for (size_t i = 0; i < c->nmods; i++)
 		milter_mod_free(&c->mods[i]);
 	c->nmods = 0;
+	c->mods_bytes = 0;
 }
 
 void milter_conv_free(struct milter_conv *c)
@@ -439,6 +441,12 @@ enum milter_next milter_conv_input(struct milter_conv *c, struct buf *in, struct
 				err = "milter asked for a change it did not negotiate";
 				break;
 			}
+			/* Each edit counts its packet, so that empty ones count too. */
+			if (c->mods_bytes > c->mods_limit || dlen + 5 > c->mods_limit - c->mods_bytes) {
+				err = "milter edits exceed the size limit";
+				break;
+			}
+			c->mods_bytes += dlen + 5;
 			if (c->nmods == c->mods_cap) {
 				c->mods_cap = c->mods_cap ? 2 * c->mods_cap : 8;
 				c->mods = xreallocarray(c->mods, c->mods_cap, sizeof *c->mods);

@@ -119,6 +119,8 @@
 #define MILTER_MDS_64K		((64u * 1024) - 1)
 #define MILTER_MDS_256K		((256u * 1024) - 1)
 #define MILTER_MDS_1M		((1024u * 1024) - 1)
+/* Default bound on the edits of one end of message (milter_conv.mods_limit). */
+#define MILTER_MODS_LIMIT	(64u * 1024 * 1024)
 /* Body chunks sent to filters (MILTER_CHUNK_SIZE). */
 #define MILTER_CHUNK		65535u
 
@@ -327,6 +329,13 @@ struct milter_conv {
 	/* end-of-message edits, in the order received (driver takes them) */
 	struct milter_mod *mods;
 	size_t nmods, mods_cap;
+	/*
+	 * Bytes of edits accepted at this end of message, and the most the
+	 * driver lets a filter send (MILTER_MODS_LIMIT by default; e.g. a
+	 * replaced body of at most twice message_size_limit): more is a
+	 * failure, so that a filter cannot make the MTA grow without end.
+	 */
+	size_t mods_bytes, mods_limit;
 	/* conversation memory */
 	bool conn_done;		/* the filter accepted the connection: nothing more but QUIT */
 	bool in_msg;		/* a MAIL was passed and no verdict ended the message */

@@ -805,6 +805,32 @@ START_TEST(test_conv_bad)
 }
 END_TEST
 
+/* The edits of one end of message are bounded. */
+START_TEST(test_conv_mods_limit)
+{
+	conv_open(6, 0, 6, MILTER_F_ALL, 0);
+	conv.mods_limit = 40;
+	ck_assert_int_eq(stage(MILTER_S_MAIL), MILTER_WAIT);
+	ck_assert_int_eq(feed(B(R_CONT)), MILTER_DONE);
+	ck_assert_int_eq(stage(MILTER_S_EOM), MILTER_WAIT);
+	ck_assert_int_eq(feed(B(R_ADDHDR R_ADDHDR)), MILTER_WAIT);	/* 2 x 16 bytes */
+	ck_assert_uint_eq(conv.mods_bytes, 32);
+	ck_assert_int_eq(feed(B(R_ADDHDR)), MILTER_ERROR);
+	ck_assert_ptr_nonnull(strstr(conv.error, "size limit"));
+	conv_close();
+	/* The count starts again at each end of message. */
+	conv_open(6, 0, 6, MILTER_F_ALL, 0);
+	conv.mods_limit = 40;
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(stage(MILTER_S_MAIL), MILTER_WAIT);
+		ck_assert_int_eq(feed(B(R_CONT)), MILTER_DONE);
+		ck_assert_int_eq(stage(MILTER_S_EOM), MILTER_WAIT);
+		ck_assert_int_eq(feed(B(R_ADDHDR R_ADDHDR R_CONT)), MILTER_DONE);
+	}
+	conv_close();
+}
+END_TEST
+
 /* Out of turn: bytes when nothing was asked, a stage while waiting. */
 START_TEST(test_conv_out_of_turn)
 {
@@ -854,6 +880,7 @@ int main(void)
 	tcase_add_test(tc, test_conv_verdicts);
 	tcase_add_test(tc, test_conv_v2);
 	tcase_add_loop_test(tc, test_conv_bad, 0, (int)(sizeof bad_rows / sizeof bad_rows[0]));
+	tcase_add_test(tc, test_conv_mods_limit);
 	tcase_add_test(tc, test_conv_out_of_turn);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
