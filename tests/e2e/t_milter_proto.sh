@@ -1,0 +1,114 @@
+#!/bin/sh
+# t_milter_proto.sh - Tern's milter protocol module (lib/mail/milter_proto.h)
+# against a real libmilter filter, before the module is wired into smtpd:
+# tests/e2e/milter_drive runs one message through tests/e2e/milter_filter
+# over a Unix socket in a temporary directory, with protocol versions 6,
+# 4 and 2. Checks the negotiation (flags, SETSYMLIST), what the filter
+# received (macros, ESMTP arguments, header values with and without
+# HDR_LEADSPC), SKIP after the first body chunk, the per-recipient
+# REPLYCODE, and every end-of-message edit. No privileges needed.
+top=${TERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+filter=$top/tests/e2e/milter_filter
+drive=$top/tests/e2e/milter_drive
+for p in "$filter" "$drive"; do
+	[ -x "$p" ] || { echo "FAIL: $p not built (make check builds it)"; exit 1; }
+done
+
+d=$(mktemp -d /tmp/tern-t-milter.XXXXXX)
+fpid=
+cleanup() {
+	[ -n "$fpid" ] && kill "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null
+	rm -rf "$d"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+"$filter" "unix:$d/f.sock" "$d/filter.log" 2>"$d/filter.err" &
+fpid=$!
+i=0
+while [ ! -S "$d/f.sock" ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && { echo "FAIL: the filter did not start: $(cat "$d/filter.err")"; exit 1; }
+	sleep 0.1
+done
+
+# Version 6: everything.
+: >"$d/filter.log"
+timeout 30 "$drive" "$d/f.sock" >"$d/v6.out" 2>&1 || fail "v6: $(cat "$d/v6.out")"
+cat >"$d/v6.want" <<'WANT'
+optneg c
+negotiated version 6 actions 0x1ff proto 0x100500 max_data 65535
+symlist 2 {mail_addr} i
+connect c
+helo c
+unknown skipped
+mail c
+rcpt c
+rcpt y 550 550 5.7.1 no bad 100%
+data c
+header c
+header c
+eoh c
+body c
+body skipped
+eom a
+mod h 0 X-Added| yes|
+mod i 0 X-First| 1|
+mod m 1 Subject| changed|
+mod + 0 <new@example.com>|-|
+mod 2 0 <par@example.com>|NOTIFY=NEVER|
+mod - 0 <old@example.com>|-|
+mod e 0 <s@example.com>|SIZE=10|
+mod b new body\r\n|
+mod q 0 held by test|-|
+quit c
+WANT
+diff "$d/v6.want" "$d/v6.out" || fail "v6: the conversation differs"
+cat >"$d/v6.log.want" <<'WANT'
+connect client.example j=mx.example
+helo client.example
+mail <a@example.com> mail_addr=a@example.com
+mail-arg SIZE=100
+mail-arg BODY=8BITMIME
+rcpt <old@example.com>
+rcpt <bad@example.com>
+data
+header Subject:[ hello]
+header From:[ <a@example.com>]
+eoh
+body 65535
+eom
+close
+WANT
+sleep 0.2	# the filter logs close after our QUIT
+diff "$d/v6.log.want" "$d/filter.log" || fail "v6: the filter saw something else"
+
+# A 1 MiB data size offered: this filter keeps the default.
+timeout 30 "$drive" -m 1048575 "$d/f.sock" >"$d/mds.out" 2>&1 || fail "mds: $(cat "$d/mds.out")"
+grep -q '^negotiated version 6 .* max_data 65535$' "$d/mds.out" || fail "mds: $(head -2 "$d/mds.out")"
+
+# Version 4: no HDR_LEADSPC (values lose the blank), no SETSYMLIST.
+: >"$d/filter.log"
+timeout 30 "$drive" -v 4 "$d/f.sock" >"$d/v4.out" 2>&1 || fail "v4: $(cat "$d/v4.out")"
+grep -q '^negotiated version 4 actions 0x3f proto 0x100 ' "$d/v4.out" || fail "v4: $(head -2 "$d/v4.out")"
+grep -q '^symlist' "$d/v4.out" && fail "v4: a macro list without SETSYMLIST"
+grep -q '^data c$' "$d/v4.out" || fail "v4: DATA not sent"
+grep -q '^eom a$' "$d/v4.out" || fail "v4: no accept at end of message"
+sleep 0.2
+grep -q '^header Subject:\[hello\]$' "$d/filter.log" || fail "v4: header value: $(grep Subject "$d/filter.log")"
+
+# Version 2: no DATA, no UNKNOWN; SKIP is honoured although not negotiated.
+: >"$d/filter.log"
+timeout 30 "$drive" -v 2 "$d/f.sock" >"$d/v2.out" 2>&1 || fail "v2: $(cat "$d/v2.out")"
+grep -q '^negotiated version 2 actions 0x3f proto 0x0 ' "$d/v2.out" || fail "v2: $(head -2 "$d/v2.out")"
+grep -q '^data skipped$' "$d/v2.out" || fail "v2: DATA sent to a version 2 filter"
+grep -q '^body skipped$' "$d/v2.out" || fail "v2: body sent after SKIP"
+grep -q '^eom a$' "$d/v2.out" || fail "v2: no accept at end of message"
+sleep 0.2
+grep -q '^data$' "$d/filter.log" && fail "v2: the filter saw DATA"
+
+[ $fails -eq 0 ] || exit 1
+echo "ok"
