@@ -332,7 +332,8 @@ int cmd_start(const char *dir, bool foreground)
 	/* ternd's first process exits once the master is ready. */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
-	pid = master_running(qdir);
+	/* check_config() may have read main.cf again: qdir is stale. */
+	pid = master_running(cfg_str(P_queue_directory));
 	printf("tern: the mail system is running (pid %ld)\n", (long)pid);
 	return 0;
 }
@@ -367,7 +368,9 @@ int cmd_reload(const char *dir)
 	load(dir);
 	if (check_config(true) < 0)
 		return EX_CONFIG;
-	const char *qdir = cfg_str(P_queue_directory);
+	/* A copy: the checks below may read main.cf again, which frees values. */
+	char qdir[PATH_MAX];
+	strlcpy(qdir, cfg_str(P_queue_directory), sizeof(qdir));
 	pid_t pid = master_running(qdir);
 	if (pid == 0) {
 		fprintf(stderr, "tern: the mail system is not running\n");
