@@ -210,6 +210,7 @@ int local_expand(const struct lrcpt *rc, struct dest_list *out, struct buf *err)
 		.local = cb_local,
 		.allow_commands = sources(P_allow_mail_to_commands),
 		.allow_files = sources(P_allow_mail_to_files),
+		.expand_owner = cfg_bool(P_expand_owner_alias),
 	};
 	struct buf full = BUF_INIT;
 	/* The resolved address: user%localhost@localhost is looked up as user. */

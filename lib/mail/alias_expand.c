@@ -27,6 +27,7 @@ void dest_list_free(struct dest_list *l)
 		free(l->d[i].target);
 		free(l->d[i].via);
 		free(l->d[i].owner);
+		free(l->d[i].owner_sender);
 		free(l->d[i].dsn);
 	}
 	free(l->d);
@@ -110,6 +111,7 @@ struct expansion {
 	char *chain[64];	/* names being expanded, outermost first */
 	int depth;
 	int max_depth;
+	const char *owner_sender;	/* dest.owner_sender of the current owner */
 };
 
 static void add_dest(struct expansion *x, enum dest_kind kind, int source, const char *target,
@@ -127,6 +129,7 @@ static void add_dest(struct expansion *x, enum dest_kind kind, int source, const
 	d->target = xstrdup(target);
 	d->via = xstrdup(via ? via : "");
 	d->owner = owner ? xstrdup(owner) : NULL;
+	d->owner_sender = owner && x->owner_sender ? xstrdup(x->owner_sender) : NULL;
 	d->dsn = dsn ? xstrdup(dsn) : NULL;
 }
 
@@ -270,11 +273,35 @@ static int expand_items(struct expansion *x, const char *text, int source, const
 	return ret;
 }
 
+/*
+ * expand_owner_alias: the value of owner-NAME, put in place as the
+ * sender, when it is one plain address (a list, |command, /file or
+ * :include: cannot be a sender, and owner-NAME itself stays). The value
+ * is rewritten in place (quotes removed); NULL when unusable.
+ */
+static const char *owner_address(struct buf *value)
+{
+	char **items;
+	size_t n = alias_split(buf_str(value), &items);
+	const char *ret = NULL;
+	const char *it = n == 1 ? items[0] : "";
+
+	if (n == 1 && it[0] != '|' && it[0] != '/' && it[0] != '\\'
+	    && strncasecmp(it, ":include:", 9) != 0 && strpbrk(it, " \t<>,") == NULL) {
+		buf_reset(value);
+		buf_adds(value, it);
+		ret = buf_str(value);
+	}
+	alias_items_free(items, n);
+	return ret;
+}
+
 static int expand_name(struct expansion *x, const char *full, const char *base, const char *ext,
     const char *owner)
 {
 	struct buf value = BUF_INIT, owner_name = BUF_INIT, owner_value = BUF_INIT;
 	const char *name = full;
+	const char *outer_sender = x->owner_sender;
 	int found, ret = 0;
 
 	if (x->depth >= x->max_depth || x->depth >= 63) {
@@ -297,8 +324,11 @@ static int expand_name(struct expansion *x, const char *full, const char *base, 
 		/* owner-NAME gets the errors of NAME's members. */
 		if (strncmp(name, "owner-", 6) != 0) {
 			buf_printf(&owner_name, "owner-%s", name);
-			if (x->ops->alias(x->ops->ctx, buf_str(&owner_name), &owner_value) > 0)
+			if (x->ops->alias(x->ops->ctx, buf_str(&owner_name), &owner_value) > 0) {
 				owner = buf_str(&owner_name);
+				x->owner_sender = x->ops->expand_owner ?
+				    owner_address(&owner_value) : NULL;
+			}
 		}
 		ret = expand_items(x, buf_str(&value), EXPAND_FROM_ALIAS, name, owner);
 	} else {
@@ -320,6 +350,7 @@ static int expand_name(struct expansion *x, const char *full, const char *base, 
 	}
 	free(x->chain[--x->depth]);
 out:
+	x->owner_sender = outer_sender;
 	buf_free(&value);
 	buf_free(&owner_name);
 	buf_free(&owner_value);

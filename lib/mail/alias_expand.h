@@ -21,7 +21,9 @@
  *   - |cmd and /file are allowed only from the sources in
  *     allow_mail_to_commands / allow_mail_to_files;
  *   - owner-NAME, when it exists, receives the errors of NAME's members
- *     (dest.owner); identical destinations are kept once.
+ *     (dest.owner); identical destinations are kept once;
+ *   - with expand_owner, an owner-NAME whose value is one address gives
+ *     that address as dest.owner_sender (expand_owner_alias).
  */
 #ifndef TERN_MAIL_ALIAS_EXPAND_H
 #define TERN_MAIL_ALIAS_EXPAND_H
@@ -50,6 +52,7 @@ struct dest {
 	char *target;
 	char *via;		/* alias name, .forward user, or include path (privileges) */
 	char *owner;		/* owner-NAME local part for errors, or NULL */
+	char *owner_sender;	/* with expand_owner: owner-NAME's value, when it is one address */
 	char *dsn;		/* DEST_ERROR: "5.4.6", ... */
 };
 
@@ -71,6 +74,7 @@ struct expand_ops {
 	int allow_commands;	/* EXPAND_FROM_* bits */
 	int allow_files;
 	int max_depth;		/* 0 = 20 */
+	int expand_owner;	/* expand_owner_alias: fill dest.owner_sender */
 };
 
 void dest_list_init(struct dest_list *l);

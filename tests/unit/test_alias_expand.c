@@ -23,6 +23,10 @@ static const struct kv aliases[] = {
 	{"root", "alice"},
 	{"team", "alice, bob, carol@remote.example"},
 	{"owner-team", "alice"},
+	{"crew", "carol@remote.example"},
+	{"owner-crew", "crew-admin@remote.example"},
+	{"gang", "carol@remote.example"},
+	{"owner-gang", "alice, bob"},
 	{"pipe", "\"|/usr/bin/logger -t tern\""},
 	{"pipe2", "|/bin/cat -n, alice"},
 	{"file", "/var/log/archive"},
@@ -260,6 +264,40 @@ static const struct {
 	{" , ,, ", ""},
 };
 
+/* expand_owner_alias: owner-NAME's value becomes owner_sender when it is one address. */
+START_TEST(test_expand_owner)
+{
+	struct expand_ops eo = ops;
+	struct dest_list l;
+	struct buf err = BUF_INIT;
+
+	dest_list_init(&l);
+	/* Off: owner-NAME only. */
+	ck_assert_int_eq(alias_expand(&eo, "crew", "crew", "", &l, &err), 0);
+	ck_assert_str_eq(l.d[0].owner, "owner-crew");
+	ck_assert_ptr_null(l.d[0].owner_sender);
+	dest_list_free(&l);
+	eo.expand_owner = 1;
+	ck_assert_int_eq(alias_expand(&eo, "crew", "crew", "", &l, &err), 0);
+	ck_assert_str_eq(l.d[0].owner, "owner-crew");
+	ck_assert_str_eq(l.d[0].owner_sender, "crew-admin@remote.example");
+	dest_list_free(&l);
+	ck_assert_int_eq(alias_expand(&eo, "team", "team", "", &l, &err), 0);
+	ck_assert_str_eq(l.d[2].owner_sender, "alice");
+	dest_list_free(&l);
+	/* A list cannot be a sender: owner-NAME stays. */
+	ck_assert_int_eq(alias_expand(&eo, "gang", "gang", "", &l, &err), 0);
+	ck_assert_str_eq(l.d[0].owner, "owner-gang");
+	ck_assert_ptr_null(l.d[0].owner_sender);
+	dest_list_free(&l);
+	/* No owner, no owner_sender. */
+	ck_assert_int_eq(alias_expand(&eo, "dave", "dave", "", &l, &err), 0);
+	ck_assert_ptr_null(l.d[0].owner_sender);
+	dest_list_free(&l);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_split)
 {
 	char **items;
@@ -283,6 +321,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_rows, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_restrictions);
+	tcase_add_test(tc, test_expand_owner);
 	tcase_add_loop_test(tc, test_split, 0, (int)(sizeof(splits) / sizeof(splits[0])));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
