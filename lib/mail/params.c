@@ -85,11 +85,14 @@
  * checks when a row without it is read by no program.
  */
 #define NOT_IMPLEMENTED(what) .unimplemented = (what)
+/* Some of a LISTC row's words only: NOT_IMPLEMENTED_WORDS("w1 w2", "what happens instead"). */
+#define NOT_IMPLEMENTED_WORDS(words, what) \
+	.unimplemented_choices = (words), .unimplemented_choices_why = (what)
 #define NO_MILTERS "mail is NOT being filtered: Tern has no milter support yet"
 
 const struct param_def param_table[] = {
 	STR("2bounce_notice_recipient", "postmaster",
-	    "Recipient of notices about bounces that could not be delivered (double bounces)."),
+	    "Recipient of bounces that could not be delivered (double bounces), when notify_classes lists 2bounce or bounce; otherwise they are discarded, as in Postfix."),
 	MAPS("alias_database", "hash:/etc/aliases",
 	    "The alias databases that newaliases and sendmail -bi rebuild."),
 	MAPS("alias_maps", "hash:/etc/aliases",
@@ -115,8 +118,7 @@ const struct param_def param_table[] = {
 	BOOL("biff", "no",
 	     "Whether local delivery tells the comsat service (UDP to 127.0.0.1, the port of biff/udp in /etc/services) of each message written to an mbox mailbox, as \"user@offset\", once it is on disk; a lost notice never affects the delivery, and Maildir and /file deliveries send none. Tern's default is no where Postfix's is yes: few systems still run comsat, and on a busy host it is a datagram and a services lookup per message for nobody."),
 	STR("bounce_notice_recipient", "postmaster",
-	    "Recipient of the notices sent for the bounce notify class.",
-	    NOT_IMPLEMENTED("the postmaster gets no notices (notify_classes is not implemented)")),
+	    "Recipient of the postmaster copies (headers only) of bounces, when notify_classes lists bounce."),
 	TIME("bounce_queue_lifetime", "5d", 'd', 0, 10000 * DAY,
 	     "How long a bounce message stays in the queue before it is given up."),
 	SIZE("bounce_size_limit", "50000", 1, SIZE_MAX_LIMIT,
@@ -147,8 +149,7 @@ const struct param_def param_table[] = {
 	INT("default_process_limit", "100", 1, 100000,
 	    "The largest number of processes of one service that ternd runs at once."),
 	STR("delay_notice_recipient", "postmaster",
-	    "Recipient of the notices sent for the delay notify class.",
-	    NOT_IMPLEMENTED("the postmaster gets no notices (notify_classes is not implemented)")),
+	    "Recipient of the postmaster copies (headers only) of delay warnings, when notify_classes lists delay."),
 	TIME("delay_warning_time", "0h", 'h', 0, 10000 * DAY,
 	     "After how long a still-undelivered message gets a delay warning to its sender; 0 turns warnings off."),
 	INT("deliver_lock_attempts", "20", 1, 1000,
@@ -165,8 +166,7 @@ const struct param_def param_table[] = {
 	    "Where mail addressed to the null address <> goes.",
 	    NOT_IMPLEMENTED("mail addressed to <> is refused")),
 	STR("error_notice_recipient", "postmaster",
-	    "Recipient of the notices sent for the software and resource notify classes.",
-	    NOT_IMPLEMENTED("the postmaster gets no notices (notify_classes is not implemented)")),
+	    "Recipient of the notices sent for the resource and software notify classes."),
 	BOOL("expand_owner_alias", "no",
 	     "Whether copies of mail to an alias NAME that has an owner-NAME alias are sent on with the value of owner-NAME as their envelope sender (with no: owner-NAME@domain itself). The value is used when it is one address (a bare name gets the recipient's domain); a list, |command, /file or :include: leaves owner-NAME as the sender. Needs owner_request_special."),
 	LIST("export_environment", "TZ TERN_CONFIG_DIR LANG",
@@ -285,8 +285,8 @@ const struct param_def param_table[] = {
 	     "Milters applied to mail that does not arrive over SMTP (sendmail, terndrop).",
 	    NOT_IMPLEMENTED(NO_MILTERS)),
 	LISTC("notify_classes", "resource, software", "bounce 2bounce data delay policy protocol resource software",
-	      "Which problems are reported to the postmaster.",
-	    NOT_IMPLEMENTED("the postmaster gets no copies of bounces, delay warnings or error transcripts")),
+	      "Which problems are reported to the postmaster (all notices have the sender $double_bounce_sender, so a failed one is only logged): bounce, a copy of each bounce with the headers of the message only, to bounce_notice_recipient (unlike Postfix, no transcripts of rejected SMTP sessions), and implies 2bounce; 2bounce, bounces that could not be delivered, to 2bounce_notice_recipient (without 2bounce or bounce they are discarded, as in Postfix); delay, a copy of each delay warning, headers only, to delay_notice_recipient; resource, a short notice to error_notice_recipient when pickup must defer a submitted message because cleanup cannot queue it (a queue file write error, a full disk, a table that does not answer); software, the same when pickup or the queue manager moves a message that does not parse to corrupt/. Resource and software notices are held back to one a minute per process and class.",
+	    NOT_IMPLEMENTED_WORDS("data policy protocol", "Tern sends no SMTP session transcripts")),
 	BOOL("owner_request_special", "yes",
 	     "Whether owner-NAME and NAME-request addresses are treated as list owner addresses."),
 	LISTC("prepend_delivered_header", "command, file, forward", "command file forward",
