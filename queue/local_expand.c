@@ -120,17 +120,19 @@ static void expand_path(const char *tmpl, const struct ident *id, const char *ex
 	}
 }
 
-static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *value)
+static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *value,
+    int *unmatched)
 {
 	const char *delims = cfg_str(P_recipient_delimiter);
 	char delim[2] = {delims[0], '\0'};
 	struct ident id;
-	struct buf path = BUF_INIT;
+	struct buf path = BUF_INIT, plain = BUF_INIT;
 	char **items;
 	size_t n;
 	int found = 0;
 
 	(void)ctx;
+	*unmatched = 0;
 	if (*cfg_str(P_local_maildir_base) != '\0' || ident_of_user(user, &id) < 0)
 		return 0;	/* no account, no .forward */
 	n = alias_split(cfg_raw(P_forward_path), &items);
@@ -144,9 +146,16 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 			msg_warn("%s", buf_str(value));
 			found = 0;
 		}
+		if (found > 0 && *ext != '\0') {
+			/* The same file without the extension: it did not match it. */
+			buf_reset(&plain);
+			expand_path(items[i], &id, "", delim, &plain);
+			*unmatched = strcmp(buf_str(&plain), buf_str(&path)) == 0;
+		}
 	}
 	alias_items_free(items, n);
 	buf_free(&path);
+	buf_free(&plain);
 	return found;
 }
 
@@ -210,6 +219,8 @@ int local_expand(const struct lrcpt *rc, struct dest_list *out, struct buf *err)
 		.local = cb_local,
 		.allow_commands = sources(P_allow_mail_to_commands),
 		.allow_files = sources(P_allow_mail_to_files),
+		.expand_owner = cfg_bool(P_expand_owner_alias),
+		.propagate = sources(P_propagate_unmatched_extensions),
 	};
 	struct buf full = BUF_INIT;
 	/* The resolved address: user%localhost@localhost is looked up as user. */

@@ -20,7 +20,8 @@
  * old size. Maildir: the message is written into tmp/ here; the sync,
  * the rename into new/ and the fsync of new/ are done for a whole batch
  * of requests at once (local_batch.c). mailbox_size_limit bounds an mbox
- * file and each Maildir message.
+ * file and each Maildir message. With biff = yes, a mailbox (mbox)
+ * delivery that is on disk is announced to comsat (biff_notify).
  */
 #include "compat.h"
 
@@ -35,7 +36,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -242,6 +247,7 @@ struct mbox_job {
 	const char *what;	/* "mailbox" or "file" */
 	bool create;		/* may create the file (home mailbox, /file) */
 	bool check_owner;	/* the file must belong to us */
+	long long offset;	/* set when written: where the message starts */
 };
 
 static int fcntl_lock(int fd)
@@ -337,6 +343,7 @@ static void mbox_append(void *arg, struct lresult_text *res)
 			goto out;
 		}
 	}
+	j->offset = (long long)st.st_size;
 	lres_set(res, LRESULT_SENT, "2.0.0", "delivered to %s", j->what);
 out:
 	if (fd >= 0)
@@ -396,6 +403,43 @@ static void mbox_append_locked(void *arg, struct lresult_text *res)
 }
 
 /*
+ * biff = yes: tell the comsat service on this host (UDP, the port of the biff
+ * service in /etc/services, looked up by its alias comsat) that
+ * USER's mailbox has a new message at OFFSET, in the "user@offset" form
+ * comsat reads, as Postfix's local does. Sent after the message is on
+ * disk and the mailbox unlocked; a lost datagram or a missing comsat
+ * costs nothing, so no error here ever touches the delivery.
+ */
+static void biff_notify(const char *user, long long offset)
+{
+	static bool warned;
+	struct servent *sp = getservbyname("comsat", "udp");
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	char text[300];
+	int fd, n;
+
+	if (sp == NULL) {
+		if (!warned)
+			msg_warn("biff: no biff/udp service in /etc/services: no notices sent");
+		warned = true;
+		return;
+	}
+	n = snprintf(text, sizeof(text), "%s@%lld", user, offset);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		return;
+	sin.sin_port = (in_port_t)sp->s_port;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		msg_warn("biff: socket: %m");
+		return;
+	}
+	if (sendto(fd, text, (size_t)n + 1, MSG_DONTWAIT, (struct sockaddr *)&sin, sizeof(sin)) < 0)
+		msg_warn("biff: sendto 127.0.0.1 port %d: %m", ntohs((in_port_t)sp->s_port));
+	close(fd);
+}
+
+/*
  * The dot-lock of a mailbox in mail_spool_directory is taken as root
  * (the spool belongs to root); that of any other mbox as its user, like
  * the append itself: its directory is the user's, who could otherwise
@@ -411,7 +455,7 @@ static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const cha
 
 	if (!in_spool) {
 		write_as(id, mbox_append_locked, &j, res);
-		return;
+		goto out;
 	}
 	if (local_is_root()) {
 		/* Create a missing spool mailbox as root, then hand it to its user. */
@@ -436,6 +480,8 @@ static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const cha
 	if (locked > 0)
 		unlink(buf_str(&lock));
 out:
+	if (res->result == LRESULT_SENT && cfg_bool(P_biff))
+		biff_notify(id->user, j.offset);
 	buf_free(&lock);
 }
 

@@ -179,7 +179,13 @@ static void deliver_recipient(const struct lmsg *m, const struct lrcpt *rc, stru
 			if (d->owner != NULL && cfg_bool(P_owner_request_special)) {
 				/* Mail to a list with an owner travels with the owner as sender. */
 				static char owner_sender[600];
-				snprintf(owner_sender, sizeof(owner_sender), "%s@%s", d->owner, rc->domain);
+				const char *o = d->owner_sender ? d->owner_sender : d->owner;
+
+				/* expand_owner_alias: owner-NAME's value; a bare name is local. */
+				if (strchr(o, '@') != NULL)
+					snprintf(owner_sender, sizeof(owner_sender), "%s", o);
+				else
+					snprintf(owner_sender, sizeof(owner_sender), "%s@%s", o, rc->domain);
 				fwd_sender = owner_sender;
 			}
 			continue;

@@ -99,6 +99,7 @@ static void to_corrupt(const char *path, const char *name, const char *why)
 	struct buf dir = BUF_INIT, err = BUF_INIT;
 	buf_printf(&dir, "%s/corrupt", queue_dir);
 	msg_warn("%s: moved to corrupt/: %s", name, why);
+	bounce_error_notice("software", name, why);
 	if (qfile_move(path, buf_str(&dir), &err) != 0) {
 		msg_error("%s: %s; removing it", name, buf_str(&err));
 		unlink(path);
@@ -309,6 +310,7 @@ static int pickup_file(const char *name)
 		break;
 	case CLEANUP_TEMPFAIL:
 		msg_warn("%s: deferred: %s", name, buf_str(&reason));
+		bounce_error_notice("resource", name, buf_str(&reason));
 		rc = -1;
 		break;
 	default:

@@ -38,7 +38,9 @@
  * CONFIGURATION PARAMETERS
  *	queue_directory, queue_run_delay, minimal_backoff_time,
  *	maximal_backoff_time, maximal_queue_lifetime, bounce_queue_lifetime,
- *	delay_warning_time, bounce_size_limit, 2bounce_notice_recipient,
+ *	delay_warning_time, bounce_size_limit, notify_classes,
+ *	2bounce_notice_recipient, bounce_notice_recipient,
+ *	delay_notice_recipient, error_notice_recipient,
  *	double_bounce_sender, relayhost, myhostname, inet_protocols,
  *	command_time_limit, default_process_limit (parallel deliveries),
  *	max_use, max_idle, local_destination_concurrency_limit,

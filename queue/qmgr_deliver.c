@@ -566,6 +566,7 @@ static void job_begin(struct job *j, const char *id)
 	if (r == QF_CORRUPT) {
 		struct buf merr = BUF_INIT;
 		msg_warn("%s: corrupt queue file (%s); moved to corrupt/", id, buf_str(&err));
+		bounce_error_notice("software", id, "corrupt queue file; moved to corrupt/");
 		if (qfile_move(buf_str(&j->path), "corrupt", &merr) < 0)
 			msg_error("%s: move to corrupt: %s", id, buf_str(&merr));
 		buf_free(&merr);

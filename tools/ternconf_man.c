@@ -90,6 +90,13 @@ static void print_row(const struct param_def *p)
 		roff(p->unimplemented);
 		printf(". Setting it draws a warning from ternd, tern check and ternconf \\-n.\n");
 	}
+	if (p->unimplemented_choices != NULL) {
+		printf(".br\n\fBNot implemented:\fR ");
+		roff(p->unimplemented_choices);
+		printf(" (accepted for compatibility, but ");
+		roff(p->unimplemented_choices_why);
+		printf("). Listing one draws a warning from ternd, tern check and ternconf \\-n.\n");
+	}
 }
 
 void ternconf_man_page(void)

@@ -27,6 +27,7 @@ void dest_list_free(struct dest_list *l)
 		free(l->d[i].target);
 		free(l->d[i].via);
 		free(l->d[i].owner);
+		free(l->d[i].owner_sender);
 		free(l->d[i].dsn);
 	}
 	free(l->d);
@@ -110,6 +111,8 @@ struct expansion {
 	char *chain[64];	/* names being expanded, outermost first */
 	int depth;
 	int max_depth;
+	const char *owner_sender;	/* dest.owner_sender of the current owner */
+	const char *unmatched;		/* "+ext" the current value did not match, or NULL */
 };
 
 static void add_dest(struct expansion *x, enum dest_kind kind, int source, const char *target,
@@ -127,6 +130,7 @@ static void add_dest(struct expansion *x, enum dest_kind kind, int source, const
 	d->target = xstrdup(target);
 	d->via = xstrdup(via ? via : "");
 	d->owner = owner ? xstrdup(owner) : NULL;
+	d->owner_sender = owner && x->owner_sender ? xstrdup(x->owner_sender) : NULL;
 	d->dsn = dsn ? xstrdup(dsn) : NULL;
 }
 
@@ -228,8 +232,21 @@ static int expand_items(struct expansion *x, const char *text, int source, const
 				add_dest(x, DEST_MAILBOX, source, buf_str(&user), via, owner, NULL);
 			buf_free(&user);
 		} else {
-			struct buf full = BUF_INIT, base = BUF_INIT, ext = BUF_INIT;
-			int local = x->ops->local(x->ops->ctx, it, &full, &base, &ext);
+			struct buf full = BUF_INIT, base = BUF_INIT, ext = BUF_INIT, prop = BUF_INIT;
+			int local;
+
+			if (x->unmatched != NULL && (x->ops->propagate & source)) {
+				/* propagate_unmatched_extensions: joe -> joe+ext, joe@h -> joe+ext@h. */
+				const char *at = strrchr(it, '@');
+				size_t len = at ? (size_t)(at - it) : strlen(it);
+				if (len > 0) {
+					buf_add(&prop, it, len);
+					buf_adds(&prop, x->unmatched);
+					buf_adds(&prop, it + len);
+					it = buf_str(&prop);
+				}
+			}
+			local = x->ops->local(x->ops->ctx, it, &full, &base, &ext);
 
 			if (local < 0) {
 				struct buf why = BUF_INIT;
@@ -264,7 +281,31 @@ static int expand_items(struct expansion *x, const char *text, int source, const
 			buf_free(&full);
 			buf_free(&base);
 			buf_free(&ext);
+			buf_free(&prop);
 		}
+	}
+	alias_items_free(items, n);
+	return ret;
+}
+
+/*
+ * expand_owner_alias: the value of owner-NAME, put in place as the
+ * sender, when it is one plain address (a list, |command, /file or
+ * :include: cannot be a sender, and owner-NAME itself stays). The value
+ * is rewritten in place (quotes removed); NULL when unusable.
+ */
+static const char *owner_address(struct buf *value)
+{
+	char **items;
+	size_t n = alias_split(buf_str(value), &items);
+	const char *ret = NULL;
+	const char *it = n == 1 ? items[0] : "";
+
+	if (n == 1 && it[0] != '|' && it[0] != '/' && it[0] != '\\'
+	    && strncasecmp(it, ":include:", 9) != 0 && strpbrk(it, " \t<>,") == NULL) {
+		buf_reset(value);
+		buf_adds(value, it);
+		ret = buf_str(value);
 	}
 	alias_items_free(items, n);
 	return ret;
@@ -275,6 +316,11 @@ static int expand_name(struct expansion *x, const char *full, const char *base, 
 {
 	struct buf value = BUF_INIT, owner_name = BUF_INIT, owner_value = BUF_INIT;
 	const char *name = full;
+	const char *outer_sender = x->owner_sender;
+	const char *outer_unmatched = x->unmatched;
+	/* full is base, the delimiter and the extension: the part a base match leaves. */
+	const char *rest = strlen(full) > strlen(base) ? full + strlen(base) : NULL;
+	int unmatched = 0;
 	int found, ret = 0;
 
 	if (x->depth >= x->max_depth || x->depth >= 63) {
@@ -294,16 +340,21 @@ static int expand_name(struct expansion *x, const char *full, const char *base, 
 	}
 	x->chain[x->depth++] = xstrdup(full);
 	if (found > 0) {
+		x->unmatched = name == base ? rest : NULL;
 		/* owner-NAME gets the errors of NAME's members. */
 		if (strncmp(name, "owner-", 6) != 0) {
 			buf_printf(&owner_name, "owner-%s", name);
-			if (x->ops->alias(x->ops->ctx, buf_str(&owner_name), &owner_value) > 0)
+			if (x->ops->alias(x->ops->ctx, buf_str(&owner_name), &owner_value) > 0) {
 				owner = buf_str(&owner_name);
+				x->owner_sender = x->ops->expand_owner ?
+				    owner_address(&owner_value) : NULL;
+			}
 		}
 		ret = expand_items(x, buf_str(&value), EXPAND_FROM_ALIAS, name, owner);
 	} else {
 		buf_reset(&value);
-		found = x->ops->forward(x->ops->ctx, base, ext, &value);
+		found = x->ops->forward(x->ops->ctx, base, ext, &value, &unmatched);
+		x->unmatched = unmatched ? rest : NULL;
 		if (found < 0) {
 			buf_printf(x->err, "cannot read .forward of %s", base);
 			ret = -1;
@@ -320,6 +371,8 @@ static int expand_name(struct expansion *x, const char *full, const char *base, 
 	}
 	free(x->chain[--x->depth]);
 out:
+	x->owner_sender = outer_sender;
+	x->unmatched = outer_unmatched;
 	buf_free(&value);
 	buf_free(&owner_name);
 	buf_free(&owner_value);

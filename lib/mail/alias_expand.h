@@ -21,7 +21,13 @@
  *   - |cmd and /file are allowed only from the sources in
  *     allow_mail_to_commands / allow_mail_to_files;
  *   - owner-NAME, when it exists, receives the errors of NAME's members
- *     (dest.owner); identical destinations are kept once.
+ *     (dest.owner); identical destinations are kept once;
+ *   - with expand_owner, an owner-NAME whose value is one address gives
+ *     that address as dest.owner_sender (expand_owner_alias);
+ *   - when user+ext matched only as user (the alias user, or .forward
+ *     rather than .forward+ext), the address items of that value, and of
+ *     :include: files in it, get +ext (user+ext -> joe+ext), for the
+ *     sources in propagate (propagate_unmatched_extensions).
  */
 #ifndef TERN_MAIL_ALIAS_EXPAND_H
 #define TERN_MAIL_ALIAS_EXPAND_H
@@ -50,6 +56,7 @@ struct dest {
 	char *target;
 	char *via;		/* alias name, .forward user, or include path (privileges) */
 	char *owner;		/* owner-NAME local part for errors, or NULL */
+	char *owner_sender;	/* with expand_owner: owner-NAME's value, when it is one address */
 	char *dsn;		/* DEST_ERROR: "5.4.6", ... */
 };
 
@@ -62,8 +69,13 @@ struct expand_ops {
 	void *ctx;
 	/* alias_maps lookup: 1 found (value set), 0 not found, -1 error (defer). */
 	int (*alias)(void *ctx, const char *name, struct buf *value);
-	/* The user's .forward text for this extension: 1 found, 0 none, -1 error. */
-	int (*forward)(void *ctx, const char *user, const char *ext, struct buf *value);
+	/*
+	 * The user's .forward text for this extension: 1 found, 0 none, -1
+	 * error. *unmatched = 1 when the file found does not depend on the
+	 * extension (.forward, not .forward+ext).
+	 */
+	int (*forward)(void *ctx, const char *user, const char *ext, struct buf *value,
+	    int *unmatched);
 	/* An :include: file's text: 1 ok, -1 error (reason in value). */
 	int (*include)(void *ctx, const char *path, struct buf *value);
 	/* Is addr local? 1 yes (lower-case full local part, base and extension set), 0 remote, -1 bad. */
@@ -71,6 +83,8 @@ struct expand_ops {
 	int allow_commands;	/* EXPAND_FROM_* bits */
 	int allow_files;
 	int max_depth;		/* 0 = 20 */
+	int expand_owner;	/* expand_owner_alias: fill dest.owner_sender */
+	int propagate;		/* propagate_unmatched_extensions: EXPAND_FROM_* bits */
 };
 
 void dest_list_init(struct dest_list *l);

@@ -49,6 +49,7 @@ struct bounce_msg {
 	size_t size_limit;		/* bounce_size_limit: larger bodies give headers only */
 	const struct bounce_rcpt *rcpts;
 	size_t nrcpt;
+	int postmaster_copy;		/* notify_classes copy: "Postmaster Copy: ..." subject */
 };
 
 /* The whole notice (headers and body, LF line ends) appended to out. */
@@ -61,11 +62,29 @@ void bounce_date(time_t when, struct buf *out);
  * Queue a notice for the original message. m->to, m->from,
  * m->reporting_mta, m->boundary and m->now may be left NULL/0: they are
  * filled in from main.cf (a bounce of a bounce goes to
- * 2bounce_notice_recipient, with sender double-bounce@$myorigin, and a
- * failure of that is only logged). Returns 0 and the new queue id, 1 when
- * the notice was intentionally dropped, -1 with a reason on failure.
+ * 2bounce_notice_recipient when notify_classes lists 2bounce or bounce
+ * and is discarded otherwise, with sender double-bounce@$myorigin, and a
+ * failure of that is only logged). After a bounce or a delay warning to
+ * the sender, the postmaster gets a copy with the headers only when
+ * notify_classes lists bounce (bounce_notice_recipient) or delay
+ * (delay_notice_recipient); a failure of the copy is only logged.
+ * Returns 0 and the new queue id, 1 when the notice was intentionally
+ * dropped, -1 with a reason on failure.
  */
 int bounce_send(const struct bounce_msg *m, char *queue_id, size_t idlen, struct buf *err);
+
+/* Does notify_classes list CLASS ("bounce", "delay", "resource", ...)? */
+int bounce_notify_class(const char *cls);
+
+/*
+ * notify_classes resource and software: a short notice to
+ * error_notice_recipient, from double-bounce@, that the message QUEUE_ID
+ * (a queue id or a maildrop file name) was not delivered, and WHAT
+ * happened. Nothing when CLS is not listed; at most one notice per class
+ * a minute from each process (a full disk must not flood the
+ * postmaster); a failure is only logged. Not thread-safe.
+ */
+void bounce_error_notice(const char *cls, const char *queue_id, const char *what);
 
 /* The sender that marks a bounce of a bounce: "double-bounce@$myorigin". */
 void bounce_double_sender(struct buf *out);

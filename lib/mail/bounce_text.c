@@ -44,8 +44,11 @@ static void add_addr(struct buf *out, const char *addr)
 	buf_addc(out, '>');
 }
 
-static const char *subject(enum bounce_kind kind)
+static const char *subject(enum bounce_kind kind, int postmaster_copy)
 {
+	if (postmaster_copy)
+		return kind == BOUNCE_DELAYED ? "Postmaster Warning: Delayed Mail"
+		    : "Postmaster Copy: Undelivered Mail";
 	switch (kind) {
 	case BOUNCE_DELAYED:
 		return "Delayed Mail (still being retried)";
@@ -236,7 +239,7 @@ void bounce_compose(const struct bounce_msg *m, struct buf *out)
 	add_clean(out, m->from);
 	buf_adds(out, " (Mail Delivery System)\nTo: ");
 	add_clean(out, m->to);
-	buf_printf(out, "\nSubject: %s\nDate: ", subject(m->kind));
+	buf_printf(out, "\nSubject: %s\nDate: ", subject(m->kind, m->postmaster_copy));
 	bounce_date(m->now, out);
 	buf_adds(out, "\nAuto-Submitted: auto-replied\n"
 	    "MIME-Version: 1.0\n"

@@ -62,6 +62,13 @@ struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 	s.virtual_expansion_limit = (int)cfg_int(P_virtual_alias_expansion_limit);
 	s.virtual_recursion_limit = (int)cfg_int(P_virtual_alias_recursion_limit);
 	s.hopcount_limit = (int)cfg_int(P_hopcount_limit);
+	s.recipient_delimiter = cfg_str(P_recipient_delimiter);
+	for (char **w = cfg_list(P_propagate_unmatched_extensions); w != NULL && *w != NULL; w++) {
+		if (strcasecmp(*w, "canonical") == 0)
+			s.propagate_canonical = true;
+		else if (strcasecmp(*w, "virtual") == 0)
+			s.propagate_virtual = true;
+	}
 	s.lookup = config_lookup;
 	return cleanup_open_with(&s, source, flags);
 }

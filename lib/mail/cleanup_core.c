@@ -44,6 +44,7 @@
 #include "mail/qwake.h"
 #include "mail/header.h"
 #include "mail/qfile.h"
+#include "mail/resolve.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -205,41 +206,86 @@ static void qualify(const struct cleanup *c, const char *addr, struct buf *out)
 }
 
 /*
- * Look addr up in one table the way Postfix does: user@domain, then user
- * when the domain is ours, then @domain. 1 found (value, and *by_domain
- * when the @domain key matched), 0 not, -1 error.
+ * Look addr up in one table the way Postfix does: user+ext@domain, then
+ * user@domain (recipient_delimiter set and an extension present), then
+ * user+ext and user when the domain is ours, then @domain. 1 found
+ * (value, and *by_domain when the @domain key matched), 0 not, -1 error.
+ * When only a key without the extension matched, ext gets the delimiter
+ * and the extension ("+ext") for propagate_unmatched_extensions.
  */
 static int lookup_addr(struct cleanup *c, enum cleanup_table t, const char *addr,
-		       struct buf *value, bool *by_domain)
+		       struct buf *value, bool *by_domain, struct buf *ext)
 {
 	struct buf local = BUF_INIT, domain = BUF_INIT, key = BUF_INIT;
+	struct buf base = BUF_INIT, extension = BUF_INIT;
+	bool has_ext = false;
 	int rc;
 
 	*by_domain = false;
+	buf_reset(ext);
 	if (c->s.lookup == NULL)
 		return 0;
 	rc = c->s.lookup(c->s.lookup_ctx, t, addr, value);
 	if (rc == 0 && addr_split(addr, &local, &domain)) {
-		if (local_domain(c, buf_str(&domain)))
+		const char *delims = c->s.recipient_delimiter ? c->s.recipient_delimiter : "";
+
+		has_ext = *delims != '\0' && resolve_split_extension(buf_str(&local), delims, &base,
+		    &extension) == 1;
+		if (has_ext) {
+			buf_printf(&key, "%s@%s", buf_str(&base), buf_str(&domain));
+			rc = c->s.lookup(c->s.lookup_ctx, t, buf_str(&key), value);
+			if (rc == 1)
+				buf_printf(ext, "%c%s", local.data[base.len], buf_str(&extension));
+		}
+		if (rc == 0 && local_domain(c, buf_str(&domain))) {
 			rc = c->s.lookup(c->s.lookup_ctx, t, buf_str(&local), value);
+			if (rc == 0 && has_ext) {
+				rc = c->s.lookup(c->s.lookup_ctx, t, buf_str(&base), value);
+				if (rc == 1)
+					buf_printf(ext, "%c%s", local.data[base.len], buf_str(&extension));
+			}
+		}
 		if (rc == 0) {
+			buf_reset(&key);
 			buf_printf(&key, "@%s", buf_str(&domain));
 			rc = c->s.lookup(c->s.lookup_ctx, t, buf_str(&key), value);
 			*by_domain = rc == 1;
 		}
 	}
+	if (rc != 1)
+		buf_reset(ext);
 	buf_free(&local);
 	buf_free(&domain);
 	buf_free(&key);
+	buf_free(&base);
+	buf_free(&extension);
 	return rc;
+}
+
+/* propagate_unmatched_extensions: "joe@host" and "+ext" give "joe+ext@host". */
+static void add_extension(struct buf *addr, const struct buf *ext)
+{
+	struct buf out = BUF_INIT;
+	const char *a = buf_str(addr);
+	const char *at = strrchr(a, '@');
+	size_t n = at ? (size_t)(at - a) : addr->len;
+
+	if (ext->len == 0 || n == 0)
+		return;
+	buf_add(&out, a, n);
+	buf_add(&out, ext->data, ext->len);
+	buf_adds(&out, a + n);
+	buf_reset(addr);
+	buf_add(addr, out.data, out.len);
+	buf_free(&out);
 }
 
 /* One canonical table: 0 unchanged/rewritten in out, -1 lookup error. */
 static int canonical_one(struct cleanup *c, enum cleanup_table t, struct buf *addr)
 {
-	struct buf value = BUF_INIT, local = BUF_INIT;
+	struct buf value = BUF_INIT, local = BUF_INIT, ext = BUF_INIT;
 	bool by_domain;
-	int rc = lookup_addr(c, t, buf_str(addr), &value, &by_domain);
+	int rc = lookup_addr(c, t, buf_str(addr), &value, &by_domain, &ext);
 	if (rc == 1) {
 		/* The first address of the result; "@other" replaces the domain only. */
 		char *v = value.data;
@@ -251,6 +297,8 @@ static int canonical_one(struct cleanup *c, enum cleanup_table t, struct buf *ad
 		} else if (*v != '\0') {
 			struct buf q = BUF_INIT;
 			qualify(c, v, &q);
+			if (c->s.propagate_canonical)
+				add_extension(&q, &ext);
 			buf_reset(addr);
 			buf_add(addr, q.data, q.len);
 			buf_free(&q);
@@ -258,6 +306,7 @@ static int canonical_one(struct cleanup *c, enum cleanup_table t, struct buf *ad
 	}
 	buf_free(&value);
 	buf_free(&local);
+	buf_free(&ext);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -316,9 +365,9 @@ static char **split_targets(const char *value, size_t *count)
 
 static int virtual_expand(struct cleanup *c, const char *addr, int depth, struct expansion *ex)
 {
-	struct buf value = BUF_INIT, q = BUF_INIT;
+	struct buf value = BUF_INIT, q = BUF_INIT, ext = BUF_INIT;
 	bool by_domain;
-	int rc = lookup_addr(c, CLEANUP_TABLE_VIRTUAL, addr, &value, &by_domain);
+	int rc = lookup_addr(c, CLEANUP_TABLE_VIRTUAL, addr, &value, &by_domain, &ext);
 	if (rc < 0) {
 		fail(c, CLEANUP_TEMPFAIL, "virtual_alias_maps lookup failed for %s", addr);
 		rc = -1;
@@ -334,6 +383,8 @@ static int virtual_expand(struct cleanup *c, const char *addr, int depth, struct
 		for (size_t i = 0; i < n; i++) {
 			if (rc == 0) {
 				qualify(c, targets[i], &q);
+				if (c->s.propagate_virtual)
+					add_extension(&q, &ext);
 				/* An address that maps to itself ends the recursion. */
 				if (strcasecmp(buf_str(&q), addr) == 0)
 					rc = expansion_add(c, ex, buf_str(&q));
@@ -346,6 +397,7 @@ static int virtual_expand(struct cleanup *c, const char *addr, int depth, struct
 	}
 	buf_free(&value);
 	buf_free(&q);
+	buf_free(&ext);
 	return rc;
 }
 

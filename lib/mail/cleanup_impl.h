@@ -39,6 +39,15 @@ struct cleanup_settings {
 	int virtual_expansion_limit;	/* addresses one recipient may become */
 	int virtual_recursion_limit;	/* depth */
 	int hopcount_limit;		/* Received: headers allowed; 0 = no limit */
+	/*
+	 * recipient_delimiter ("" = none): user+ext@domain is looked up as
+	 * user@domain (and user) when the full address is not in a table;
+	 * propagate_unmatched_extensions then puts +ext back into what such
+	 * a lookup gives, for canonical and/or virtual tables.
+	 */
+	const char *recipient_delimiter;
+	bool propagate_canonical;
+	bool propagate_virtual;
 	/* Table lookup: 1 found (value set), 0 not found, -1 error (temporary). */
 	int (*lookup)(void *ctx, enum cleanup_table table, const char *key, struct buf *value);
 	void *lookup_ctx;

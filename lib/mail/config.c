@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -612,11 +613,42 @@ const char *const *cfg_set_names(void)
 	return C.names;
 }
 
+/* The words of p's value that Tern accepts but does not act on: one warning each. */
+static unsigned warn_unimplemented_words(const struct param_def *p)
+{
+	unsigned n = 0, line = cfg_line(p->name);
+
+	for (char **w = cfg_list(p->name); w != NULL && *w != NULL; w++) {
+		size_t len = strlen(*w);
+		const char *c = p->unimplemented_choices;
+		bool found = false;
+
+		while (*c != '\0' && !found) {
+			size_t k = strcspn(c, " ");
+			found = k == len && strncasecmp(c, *w, len) == 0;
+			c += k;
+			c += strspn(c, " ");
+		}
+		if (!found)
+			continue;
+		if (line > 0)
+			msg_warn("%s, line %u: %s lists %s, but Tern does not implement it: %s",
+				 config_file(), line, p->name, *w, p->unimplemented_choices_why);
+		else
+			msg_warn("%s lists %s, but Tern does not implement it: %s", p->name, *w,
+				 p->unimplemented_choices_why);
+		n++;
+	}
+	return n;
+}
+
 unsigned config_warn_unimplemented(void)
 {
 	unsigned n = 0;
 	for (const char *const *name = cfg_set_names(); *name != NULL; name++) {
 		const struct param_def *p = param_find(*name);
+		if (p != NULL && p->unimplemented == NULL && p->unimplemented_choices != NULL)
+			n += warn_unimplemented_words(p);
 		if (p == NULL || p->unimplemented == NULL)
 			continue;
 		unsigned line = cfg_line(*name);

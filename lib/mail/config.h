@@ -48,6 +48,13 @@ struct param_def {
 	 * so where the parameter is set (config_warn_unimplemented).
 	 */
 	const char *unimplemented;
+	/*
+	 * LIST with choices: the words Tern accepts but does not act on
+	 * (space separated), and what happens instead; listing one draws
+	 * the same warnings as an unimplemented row.
+	 */
+	const char *unimplemented_choices;
+	const char *unimplemented_choices_why;
 };
 
 /* The value is read unexpanded: the program expands it with its own

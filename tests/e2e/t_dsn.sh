@@ -2,7 +2,8 @@
 # t_dsn.sh - delivery status notifications end to end: -N never
 # suppresses the bounce, -N success produces "Action: delivered", -R full
 # returns the whole message, a bounce of a bounce (sender <>) goes to
-# 2bounce_notice_recipient from double-bounce@, and the errors of a list
+# 2bounce_notice_recipient from double-bounce@ (notify_classes lists
+# 2bounce; t_notify_classes.sh has the rest), and the errors of a list
 # with an owner- alias go to the owner instead of the sender; soft_bounce
 # keeps a failure queued as a deferral.
 here=$(dirname "$0")
@@ -18,7 +19,8 @@ tern_instance
 	echo "lst ann, \"|exit 67\""
 	echo "owner-lst listowner"
 } > "$TERN_DIR/aliases.map"
-ternconf -e "alias_maps = texthash:$TERN_DIR/aliases.map" "2bounce_notice_recipient = pm" ||
+ternconf -e "alias_maps = texthash:$TERN_DIR/aliases.map" "2bounce_notice_recipient = pm" \
+	"notify_classes = resource, software, 2bounce" ||
 	fail "ternconf -e"
 tern_start
 

@@ -23,6 +23,10 @@ static const struct kv aliases[] = {
 	{"root", "alice"},
 	{"team", "alice, bob, carol@remote.example"},
 	{"owner-team", "alice"},
+	{"crew", "carol@remote.example"},
+	{"owner-crew", "crew-admin@remote.example"},
+	{"gang", "carol@remote.example"},
+	{"owner-gang", "alice, bob"},
 	{"pipe", "\"|/usr/bin/logger -t tern\""},
 	{"pipe2", "|/bin/cat -n, alice"},
 	{"file", "/var/log/archive"},
@@ -40,6 +44,7 @@ static const struct kv aliases[] = {
 	{"dup", "alice, alice@localhost, ALICE"},
 	{"bob+list", "carol@remote.example"},
 	{"badinc", ":include:relative"},
+	{"rinc", ":include:/etc/tern/remote"},
 	{"broken", ":include:/nonexistent"},
 	{"tempfail", NULL},
 	{NULL, NULL},
@@ -60,6 +65,7 @@ static const struct kv forwards[] = {
 static const struct kv includes[] = {
 	{"/etc/tern/list", "alice\nbob # a comment\n\"|/bin/true\"\n"},
 	{"/etc/tern/selflist", "selfinc\nbob\n"},
+	{"/etc/tern/remote", "list@remote.example\n"},
 	{NULL, NULL},
 };
 
@@ -83,16 +89,20 @@ static int cb_alias(void *ctx, const char *name, struct buf *value)
 	return lookup(aliases, name, value);
 }
 
-static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *value)
+static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *value,
+    int *unmatched)
 {
 	char key[128];
 	(void)ctx;
+	*unmatched = 0;
 	if (*ext) {
 		snprintf(key, sizeof(key), "%s+%s", user, ext);
 		if (lookup(forwards, key, value) > 0)
 			return 1;
 	}
-	return lookup(forwards, user, value);
+	int r = lookup(forwards, user, value);
+	*unmatched = r > 0 && *ext;
+	return r;
 }
 
 static int cb_include(void *ctx, const char *path, struct buf *value)
@@ -260,6 +270,80 @@ static const struct {
 	{" , ,, ", ""},
 };
 
+/* expand_owner_alias: owner-NAME's value becomes owner_sender when it is one address. */
+START_TEST(test_expand_owner)
+{
+	struct expand_ops eo = ops;
+	struct dest_list l;
+	struct buf err = BUF_INIT;
+
+	dest_list_init(&l);
+	/* Off: owner-NAME only. */
+	ck_assert_int_eq(alias_expand(&eo, "crew", "crew", "", &l, &err), 0);
+	ck_assert_str_eq(l.d[0].owner, "owner-crew");
+	ck_assert_ptr_null(l.d[0].owner_sender);
+	dest_list_free(&l);
+	eo.expand_owner = 1;
+	ck_assert_int_eq(alias_expand(&eo, "crew", "crew", "", &l, &err), 0);
+	ck_assert_str_eq(l.d[0].owner, "owner-crew");
+	ck_assert_str_eq(l.d[0].owner_sender, "crew-admin@remote.example");
+	dest_list_free(&l);
+	ck_assert_int_eq(alias_expand(&eo, "team", "team", "", &l, &err), 0);
+	ck_assert_str_eq(l.d[2].owner_sender, "alice");
+	dest_list_free(&l);
+	/* A list cannot be a sender: owner-NAME stays. */
+	ck_assert_int_eq(alias_expand(&eo, "gang", "gang", "", &l, &err), 0);
+	ck_assert_str_eq(l.d[0].owner, "owner-gang");
+	ck_assert_ptr_null(l.d[0].owner_sender);
+	dest_list_free(&l);
+	/* No owner, no owner_sender. */
+	ck_assert_int_eq(alias_expand(&eo, "dave", "dave", "", &l, &err), 0);
+	ck_assert_ptr_null(l.d[0].owner_sender);
+	dest_list_free(&l);
+	buf_free(&err);
+}
+END_TEST
+
+/* propagate_unmatched_extensions: user+ext matched as user gives +ext to the addresses. */
+static const struct {
+	int propagate;
+	const char *rcpt, *want;
+} props[] = {
+	{0, "team+x", "mbox:alice:owner-team mbox:bob:owner-team remote:carol@remote.example:owner-team"},
+	{EXPAND_FROM_ALIAS, "team+x",
+	 "mbox:alice:owner-team mbox:bob:owner-team remote:carol+x@remote.example:owner-team"},
+	/* A full match leaves nothing to propagate. */
+	{EXPAND_FROM_ALIAS, "bob+list", "remote:carol@remote.example"},
+	{EXPAND_FROM_ALIAS, "rinc+x", "remote:list@remote.example"},
+	{EXPAND_FROM_ALIAS | EXPAND_FROM_INCLUDE, "rinc+x", "remote:list+x@remote.example"},
+	/* .forward (not .forward+x) found for dave+x; \dave stays the mailbox. */
+	{EXPAND_FROM_ALIAS, "dave+x", "remote:dave@elsewhere.example mbox:dave"},
+	{EXPAND_FROM_FORWARD, "dave+x", "remote:dave+x@elsewhere.example mbox:dave"},
+	{EXPAND_FROM_FORWARD, "dave+news", "pipe:/usr/bin/procmail"},
+};
+
+START_TEST(test_propagate)
+{
+	struct expand_ops po = ops;
+	struct buf full = BUF_INIT, base = BUF_INIT, ext = BUF_INIT, err = BUF_INIT, got = BUF_INIT;
+	struct dest_list l;
+
+	po.propagate = props[_i].propagate;
+	dest_list_init(&l);
+	ck_assert_int_eq(cb_local(NULL, props[_i].rcpt, &full, &base, &ext), 1);
+	ck_assert_int_eq(alias_expand(&po, buf_str(&full), buf_str(&base), buf_str(&ext), &l, &err), 0);
+	render(&l, &got);
+	ck_assert_msg(strcmp(buf_str(&got), props[_i].want) == 0, "%d %s: got \"%s\" want \"%s\"",
+	    props[_i].propagate, props[_i].rcpt, buf_str(&got), props[_i].want);
+	dest_list_free(&l);
+	buf_free(&full);
+	buf_free(&base);
+	buf_free(&ext);
+	buf_free(&err);
+	buf_free(&got);
+}
+END_TEST
+
 START_TEST(test_split)
 {
 	char **items;
@@ -283,6 +367,8 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_rows, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_restrictions);
+	tcase_add_test(tc, test_expand_owner);
+	tcase_add_loop_test(tc, test_propagate, 0, (int)(sizeof(props) / sizeof(props[0])));
 	tcase_add_loop_test(tc, test_split, 0, (int)(sizeof(splits) / sizeof(splits[0])));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

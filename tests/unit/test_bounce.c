@@ -235,6 +235,24 @@ START_TEST(test_many_recipients)
 }
 END_TEST
 
+/* notify_classes copies: their own subjects, the rest as the sender's notice. */
+START_TEST(test_postmaster_copy)
+{
+	struct bounce_msg m = base();
+	struct buf out = BUF_INIT;
+
+	m.postmaster_copy = 1;
+	bounce_compose(&m, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\nSubject: Postmaster Copy: Undelivered Mail\n"));
+	buf_reset(&out);
+	m.kind = BOUNCE_DELAYED;
+	bounce_compose(&m, &out);
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\nSubject: Postmaster Warning: Delayed Mail\n"));
+	ck_assert_ptr_nonnull(strstr(buf_str(&out), "Action: delayed\n"));
+	buf_free(&out);
+}
+END_TEST
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -244,6 +262,7 @@ int main(void)
 	tcase_add_test(tc, test_golden_failure);
 	tcase_add_loop_test(tc, test_rows, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_many_recipients);
+	tcase_add_test(tc, test_postmaster_copy);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -306,6 +306,61 @@ START_TEST(test_golden)
 }
 END_TEST
 
+/*
+ * recipient_delimiter: user+ext@domain matches a table's user@domain;
+ * propagate_unmatched_extensions puts +ext back into the result
+ * (canonical and virtual each), never after an @domain match.
+ */
+START_TEST(test_extensions)
+{
+	static const struct {
+		bool canon, virt;
+		const char *sender, *rcpt, *want_sender, *want_rcpts;
+	} rows[] = {
+		/* No delimiter configured: the extension is part of the key. */
+		{false, false, "s@x.test", "sales+q@example.org", "s@x.test", "sales+q@example.org"},
+		{true, true, "jq+news@example.org", "sales+q@example.org", "jq.public+news@example.org",
+		 "ann+q@example.org bob+q@example.org robert+q@elsewhere.test"},
+		{false, false, "jq+news@example.org", "sales+q@example.org", "jq.public@example.org",
+		 "ann@example.org bob@example.org robert@elsewhere.test"},
+		{true, false, "s@x.test", "jq+a@example.org", "s@x.test", "jq.public+a@example.org"},
+		/* bob@ maps to itself and more: bob+q@ keeps its extension. */
+		{false, true, "s@x.test", "bob+q@example.org", "s@x.test",
+		 "bob+q@example.org robert+q@elsewhere.test"},
+		/* An @domain match takes no extension; a full match none either. */
+		{true, true, "s@x.test", "x+y@virtual.test", "s@x.test", "catchall@example.org"},
+	};
+	static const char *const attrs[] = {"protocol", "ESMTP", NULL};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct cleanup_settings s = settings();
+		const char *rcpts[] = {rows[i].rcpt, NULL};
+		struct result r;
+
+		s.recipient_delimiter = i == 0 ? "" : "+";
+		s.propagate_canonical = rows[i].canon;
+		s.propagate_virtual = rows[i].virt;
+		run(&s, CLEANUP_SMTP, 0, rows[i].sender, rcpts, attrs, "Subject: x\n\nb\n", 64, &r);
+		ck_assert_int_eq(r.status, CLEANUP_OK);
+		ck_assert_msg(strcmp(buf_str(&r.sender), rows[i].want_sender) == 0, "row %zu: sender %s",
+			      i, buf_str(&r.sender));
+		/* Without the ORCPT annotations ("[rfc822;...]") of expanded recipients. */
+		struct buf plain = BUF_INIT;
+		for (const char *p = buf_str(&r.rcpts); *p; p++) {
+			if (*p == '[') {
+				p += strcspn(p, "]");
+				if (*p == '\0')
+					break;
+			} else
+				buf_addc(&plain, *p);
+		}
+		ck_assert_msg(strcmp(buf_str(&plain), rows[i].want_rcpts) == 0, "row %zu: rcpts %s",
+			      i, buf_str(&r.rcpts));
+		buf_free(&plain);
+		result_free(&r);
+	}
+}
+END_TEST
+
 /* smtpd_sasl_authenticated_header: Postfix's "(Authenticated sender: user)" after the TLS line. */
 START_TEST(test_authenticated_header)
 {
@@ -589,6 +644,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_golden, 0, N(goldens));
 	tcase_add_loop_test(tc, test_rejects, 0, N(rejects));
 	tcase_add_test(tc, test_authenticated_header);
+	tcase_add_test(tc, test_extensions);
 	tcase_add_test(tc, test_size_limit);
 	tcase_add_test(tc, test_header_limit);
 	tcase_add_test(tc, test_header_limit_one_line);
