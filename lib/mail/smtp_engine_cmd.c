@@ -585,6 +585,11 @@ check_empty:
 void se_bdat_chunk_done(struct smtp_engine *e)
 {
 	e->state = ST_CMD;
+	/* A CR ending the last chunk has no LF to come: a bare CR, as in DATA. */
+	if (e->bdat_last && e->bdat_cr && e->cfg->forbid_bare_newline && !e->cfg->lf_line_ends) {
+		se_bare_newline(e, "CR");
+		return;
+	}
 	if (e->bdat_failed) {
 		se_reply_line(e, e->bdat_error ? e->bdat_error : "554 5.5.1 Error: transaction failed");
 		/* A failed chunked transaction ends with its LAST chunk, or on RSET. */
@@ -611,7 +616,7 @@ void se_bdat_chunk_done(struct smtp_engine *e)
 		return;
 	}
 	if (e->bdat_cr) {
-		/* A CR at the very end of the content stays as it is. */
+		/* A CR at the very end of the content stays as it is (bare CRs allowed). */
 		e->bdat_cr = false;
 		if (!e->msg_failed && e->ops->msg_write(e->msg, "\r", 1) < 0)
 			e->msg_failed = true;
