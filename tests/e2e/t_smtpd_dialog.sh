@@ -51,7 +51,7 @@ EOP
 
 tern_instance
 smtpd_start
-dialog basic.dlg errors.dlg transaction.dlg pipelining.dlg
+dialog basic.dlg errors.dlg transaction.dlg pipelining.dlg bad_local_part.dlg
 
 # What was queued: three messages from transaction.dlg, one from pipelining.dlg.
 [ "$(queued_count 'Subject: dialogue-one')" = 1 ] || fail "dialogue-one not queued once"
