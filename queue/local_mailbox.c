@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "mail/config.h"
+#include "mail/resolve.h"
 #include "queue/local.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -619,11 +620,6 @@ static void deliver_maildir(const struct lmsg *m, const struct lrcpt *rc, const 
 
 /* --- the three entry points ------------------------------------------------ */
 
-static bool safe_name(const char *s)
-{
-	return *s != '\0' && *s != '.' && strchr(s, '/') == NULL;
-}
-
 void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *user,
     struct lresult_text *res)
 {
@@ -632,7 +628,8 @@ void deliver_mailbox(const struct lmsg *m, const struct lrcpt *rc, const char *u
 	struct buf path = BUF_INIT;
 
 	if (*base != '\0') {
-		if (!safe_name(user)) {
+		/* smtpd refuses these at RCPT with the same test (resolve.h). */
+		if (!resolve_mailbox_name_ok(user)) {
 			lres_set(res, LRESULT_BOUNCE, "5.1.3", "bad local part: \"%s\"", user);
 			return;
 		}

@@ -49,7 +49,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mail/addr.h"
 #include "mail/bounce.h"
 #include "mail/cleanup.h"
 #include "mail/config.h"
@@ -224,12 +223,13 @@ static int pickup_file(const char *name)
 		snprintf(login, sizeof(login), "#%ld", (long)st.st_uid);
 
 	const char *sender = qfile_sender(q);
-	if (*sender != '\0' && !addr_envelope_valid(sender)) {
+	/* The same tests as terndrop's (droprec.h): a file from terndrop passes them. */
+	if (!droprec_sender_valid(sender)) {
 		to_corrupt(buf_str(&path), name, "malformed sender");
 		goto out;
 	}
 	for (size_t i = 0; i < qfile_rcpt_count(q); i++)
-		if (!addr_envelope_valid(qfile_rcpt(q, i)->address) || *qfile_rcpt(q, i)->address == '\0') {
+		if (!droprec_rcpt_valid(qfile_rcpt(q, i)->address)) {
 			to_corrupt(buf_str(&path), name, "malformed recipient");
 			goto out;
 		}

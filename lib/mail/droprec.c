@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/addr.h"
 #include "mail/droprec.h"
 #include "mail/qfile.h"
 #include "util/buf.h"
@@ -97,6 +98,16 @@ void droprec_free(struct droprec_state *st)
 	buf_free(&st->error);
 }
 
+bool droprec_sender_valid(const char *sender)
+{
+	return *sender == '\0' || addr_envelope_valid(sender);
+}
+
+bool droprec_rcpt_valid(const char *rcpt)
+{
+	return *rcpt != '\0' && addr_envelope_valid(rcpt);
+}
+
 static int bad(struct droprec_state *st, const char *why, char type)
 {
 	buf_reset(&st->error);
@@ -143,8 +154,10 @@ int droprec_accept(struct droprec_state *st, char type, const char *rec, size_t 
 		if (st->phase != PH_SENDER)
 			return bad(st, "sender out of order", type);
 		char *s = field(rec, reclen);
-		if (s == NULL)
+		if (s == NULL || !droprec_sender_valid(s)) {
+			free(s);
 			return bad(st, "malformed sender", type);
+		}
 		buf_adds(&st->sender, s);
 		free(s);
 		st->sender_given = true;
@@ -195,6 +208,15 @@ int droprec_accept(struct droprec_state *st, char type, const char *rec, size_t 
 			free(orcpt);
 			free(addr);
 			return bad(st, "malformed recipient", type);
+		}
+		if (!droprec_rcpt_valid(addr)) {
+			/* Named, so that the caller sees which one (field() allowed no control characters). */
+			buf_reset(&st->error);
+			buf_printf(&st->error, "malformed recipient address: \"%s\"", addr);
+			st->phase = PH_DONE;
+			free(orcpt);
+			free(addr);
+			return DROPREC_BAD;
 		}
 		st->rcpts = xreallocarray(st->rcpts, st->nrcpt + 1, sizeof(*st->rcpts));
 		st->rcpts[st->nrcpt].address = addr;

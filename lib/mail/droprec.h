@@ -42,6 +42,17 @@ void droprec_put(struct buf *out, char type, const void *data, size_t len);
  */
 long droprec_parse(const char *data, size_t len, char *type, const char **rec, size_t *reclen);
 
+/*
+ * The envelope test of a maildrop file: terndrop applies it to the S and
+ * R records it accepts, and pickup again to the file it reads (moving one
+ * that fails to corrupt/), so that what terndrop took, pickup takes: the
+ * caller gets the error instead of the message vanishing into corrupt/.
+ * Sender: "" (<>) or a valid envelope address; recipient: a valid
+ * envelope address, not empty (addr_envelope_valid).
+ */
+bool droprec_sender_valid(const char *sender);
+bool droprec_rcpt_valid(const char *rcpt);
+
 /* Attribute names a caller may set. */
 bool droprec_attr_allowed(const char *name);
 

@@ -28,6 +28,7 @@ struct resolved {
 	struct buf transport;	/* "local", "smtp", "error" */
 	struct buf nexthop;	/* relayhost or domain for smtp */
 	bool local_user_known;	/* LOCAL: alias, account or local_maildir_base */
+	bool local_bad_name;	/* LOCAL: no alias, and no mailbox can have that name */
 };
 
 void resolved_init(struct resolved *r);
@@ -80,6 +81,14 @@ int resolve_split_extension(const char *localpart, const char *delims,
     struct buf *base, struct buf *extension);
 /* Is domain (lower case) listed in items (case-insensitive, trailing dot ignored)? */
 int resolve_domain_listed(const char *domain, char **items);
+/*
+ * Can name (a local part's base, after alias expansion) be the name of a
+ * mailbox under local_maildir_base: not empty, no leading '.', no '/'?
+ * The one test for both local delivery (which bounces what fails it) and
+ * the resolver (so that smtpd refuses it at RCPT instead of accepting
+ * mail that can only bounce to a sender that may be forged).
+ */
+bool resolve_mailbox_name_ok(const char *name);
 /* resolve.c's user_known: alias_maps (full, then base), then getpwnam(base). */
 int resolve_local_user_known(const char *full, const char *base, void *ctx);
 

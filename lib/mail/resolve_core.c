@@ -46,6 +46,7 @@ static void reset(struct resolved *r)
 	buf_reset(&r->transport);
 	buf_reset(&r->nexthop);
 	r->local_user_known = false;
+	r->local_bad_name = false;
 	r->class = RESOLVE_ERROR;
 }
 
@@ -131,6 +132,11 @@ static long find_at(const char *a)
 			at = i;
 	}
 	return quoted ? -2 : at;
+}
+
+bool resolve_mailbox_name_ok(const char *name)
+{
+	return *name != '\0' && *name != '.' && strchr(name, '/') == NULL;
 }
 
 static int localpart_ok(const char *lp, size_t n)
@@ -250,9 +256,13 @@ int resolve_address_with(const char *address, const struct resolve_conf *conf,
 		buf_reset(&r->transport);
 		buf_adds(&r->transport, "local");
 		buf_adds(&r->nexthop, buf_str(&r->domain));
-		if (conf->local_maildir_base != NULL && *conf->local_maildir_base != '\0')
-			r->local_user_known = true;
-		else if (conf->user_known == NULL)
+		if (conf->local_maildir_base != NULL && *conf->local_maildir_base != '\0') {
+			/* Any name is a mailbox there, unless it cannot be a directory name. */
+			r->local_user_known = resolve_mailbox_name_ok(buf_str(&r->localpart))
+			    || (conf->user_known != NULL && conf->user_known(buf_str(&lp),
+				    buf_str(&r->localpart), conf->ctx) > 0);
+			r->local_bad_name = !r->local_user_known;
+		} else if (conf->user_known == NULL)
 			r->local_user_known = true;
 		else
 			r->local_user_known = conf->user_known(buf_str(&lp),

@@ -433,7 +433,7 @@ limits:
 		se_hard_error_check(e);
 }
 
-static void bare_newline(struct smtp_engine *e, const char *what)
+void se_bare_newline(struct smtp_engine *e, const char *what)
 {
 	se_reply(e, "521 5.5.2 %s Error: bare <%s> received", e->cfg->myhostname, what);
 	se_engine_log(e, true, "disconnect: bare <%s> received from %s[%s] after %s", what,
@@ -454,7 +454,7 @@ static void handle_line(struct smtp_engine *e, const char *p, size_t n, bool mor
 
 	if (len == 0 || p[len - 1] != '\r') {
 		if (e->cfg->forbid_bare_newline && !e->cfg->lf_line_ends) {
-			bare_newline(e, "LF");
+			se_bare_newline(e, "LF");
 			return;
 		}
 	} else {
@@ -465,7 +465,7 @@ static void handle_line(struct smtp_engine *e, const char *p, size_t n, bool mor
 		return;
 	}
 	if (memchr(p, '\r', len) != NULL && e->cfg->forbid_bare_newline) {
-		bare_newline(e, "CR");
+		se_bare_newline(e, "CR");
 		return;
 	}
 	memcpy(line, p, len);
@@ -629,37 +629,53 @@ out:
 	FLUSH();
 	return len;
 bare_lf:
-	bare_newline(e, "LF");
+	se_bare_newline(e, "LF");
 	return len;
 bare_cr:
-	bare_newline(e, "CR");
+	se_bare_newline(e, "CR");
 	return len;
 #undef EMIT
 #undef FLUSH
 }
 
-/* BDAT chunk bytes: CRLF becomes LF, nothing else changes. */
+/*
+ * BDAT chunk bytes: CRLF becomes LF. Bare CR and bare LF get what DATA
+ * gives them (refused with smtpd_forbid_bare_newline, else kept), so a
+ * chunk cannot carry what DATA would refuse. A CR ending one chunk and
+ * the LF starting the next make one CRLF: the pending CR is e->bdat_cr.
+ * Chunks that are being discarded are checked too: the test is on the
+ * client's byte stream, not on what is kept of it.
+ */
 static size_t bdat_input(struct smtp_engine *e, const char *p, size_t len)
 {
 	char stage[8192];
 	size_t sn = 0;
 	size_t n = len < e->bdat_left ? len : (size_t)e->bdat_left;
 	const long long limit = e->cfg->message_size_limit;
+	const bool forbid = e->cfg->forbid_bare_newline && !e->cfg->lf_line_ends;
 	bool writing = !e->bdat_failed && e->msg != NULL;
 
-	for (size_t i = 0; i < n && writing; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
 		if (e->bdat_cr) {
 			e->bdat_cr = false;
-			if (c != '\n')
+			if (c != '\n') {
+				if (forbid) {
+					se_bare_newline(e, "CR");
+					return len;
+				}
 				stage[sn++] = '\r';
+			}
+		} else if (c == '\n' && forbid) {
+			se_bare_newline(e, "LF");
+			return len;
 		}
 		if (c == '\r')
 			e->bdat_cr = true;
 		else
 			stage[sn++] = c;
 		if (sn >= sizeof(stage) - 1 || i + 1 == n) {
-			if (sn > 0 && !e->too_big && !e->msg_failed) {
+			if (writing && sn > 0 && !e->too_big && !e->msg_failed) {
 				e->msg_size += (long long)sn;
 				if (limit > 0 && e->msg_size > limit)
 					e->too_big = true;

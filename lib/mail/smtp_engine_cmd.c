@@ -21,6 +21,7 @@
 #include "mail/smtp_engine_int.h"
 #include "util/base64.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 
 static void helo_accept(struct smtp_engine *e, const char *arg, bool esmtp);
@@ -226,6 +227,10 @@ void se_cmd_mail(struct smtp_engine *e, const char *arg)
 		se_reply(e, "553 5.6.7 Must declare SMTPUTF8 to send UTF8 addresses");
 		goto out;
 	}
+	if (!utf8_valid(a.addr.data, a.addr.len)) {
+		se_reply(e, "501 5.1.7 Bad sender address syntax: malformed UTF-8");
+		goto out;
+	}
 	if (c->message_size_limit > 0 && a.size > c->message_size_limit) {
 		se_reply(e, "552 5.3.4 Message size exceeds fixed limit");
 		goto out;
@@ -333,6 +338,10 @@ void se_cmd_rcpt(struct smtp_engine *e, const char *arg)
 	}
 	if (has_8bit(buf_str(&a.addr)) && !e->smtputf8) {
 		se_reply(e, "553 5.6.7 Must declare SMTPUTF8 to send UTF8 addresses");
+		goto out;
+	}
+	if (!utf8_valid(a.addr.data, a.addr.len)) {
+		se_reply(e, "501 5.1.3 Bad recipient address syntax: malformed UTF-8");
 		goto out;
 	}
 	se_refresh_info(e);
@@ -585,6 +594,11 @@ check_empty:
 void se_bdat_chunk_done(struct smtp_engine *e)
 {
 	e->state = ST_CMD;
+	/* A CR ending the last chunk has no LF to come: a bare CR, as in DATA. */
+	if (e->bdat_last && e->bdat_cr && e->cfg->forbid_bare_newline && !e->cfg->lf_line_ends) {
+		se_bare_newline(e, "CR");
+		return;
+	}
 	if (e->bdat_failed) {
 		se_reply_line(e, e->bdat_error ? e->bdat_error : "554 5.5.1 Error: transaction failed");
 		/* A failed chunked transaction ends with its LAST chunk, or on RSET. */
@@ -611,7 +625,7 @@ void se_bdat_chunk_done(struct smtp_engine *e)
 		return;
 	}
 	if (e->bdat_cr) {
-		/* A CR at the very end of the content stays as it is. */
+		/* A CR at the very end of the content stays as it is (bare CRs allowed). */
 		e->bdat_cr = false;
 		if (!e->msg_failed && e->ops->msg_write(e->msg, "\r", 1) < 0)
 			e->msg_failed = true;

@@ -104,6 +104,7 @@ const char *se_auth_mechanisms(const struct smtp_engine *e);
 void se_auth_reset(struct smtp_engine *e);
 const char *se_checked_reply(struct buf *r, const char *fallback);
 const char *se_checked_text(const char *t, const char *fallback);
+void se_bare_newline(struct smtp_engine *e, const char *what);
 void se_close_session(struct smtp_engine *e);
 void se_engine_log(struct smtp_engine *e, bool warning, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -1099,7 +1099,13 @@ static bool unlisted_as(struct smtp_policy *p, const char *rcpt, int cls, struct
 		if (found)
 			goto out;
 	}
-	if (r.class == RESOLVE_LOCAL && !r.local_user_known) {
+	if (r.class == RESOLVE_LOCAL && r.local_bad_name) {
+		/* Local delivery would bounce it (resolve_mailbox_name_ok): refuse it now. */
+		buf_reset(reply);
+		buf_printf(reply, "550 %s <%s>: %s: Bad local part for a mailbox",
+			   cls == CL_SENDER ? "5.1.7" : "5.1.3", rcpt, label);
+		refuse = true;
+	} else if (r.class == RESOLVE_LOCAL && !r.local_user_known) {
 		unlisted_reply(reply, p->local_rcpt_code, dsn, rcpt, label, "local recipient table");
 		refuse = true;
 	} else if (r.class == RESOLVE_VIRTUAL) {

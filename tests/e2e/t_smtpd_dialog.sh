@@ -4,12 +4,15 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
 
-# smuggle_battery: every published end-of-data variant, each followed by a
-# second transaction from evil@example.net, in a session of its own.
+# smuggle_battery [bdat]: every published end-of-data variant, each followed
+# by a second transaction from evil@example.net, in a session of its own;
+# with "bdat", sent as BDAT content in two chunks split after the first byte
+# of the variant (subjects "bdat-battery-N").
 smuggle_battery() {
-	python3 - "$SMTPD_PORT" <<'EOP' || fail "smuggling battery"
+	python3 - "$SMTPD_PORT" "${1:-data}" <<'EOP' || fail "smuggling battery $*"
 import socket, sys
 port = int(sys.argv[1])
+bdat = sys.argv[2] == "bdat"
 variants = [b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n",
             b"\r\n.\r", b"\n\n.\r\n", b"\r\n\r.\r\n", b"\r\n.\r\r\n", b"\r\n\x00.\r\n",
             b"\r\n.\x00\r\n", b"\r\n\x00.\r", b"\r\n\x00.\n"]
@@ -24,12 +27,18 @@ for n, v in enumerate(variants):
             if line[3:4] != b"-":
                 return line
     assert reply().startswith(b"220")
-    for cmd, want in ((b"EHLO battery.example", b"250"), (b"MAIL FROM:<sender@example.org>", b"250"),
-                      (b"RCPT TO:<postmaster@localhost>", b"250"), (b"DATA", b"354")):
+    cmds = ((b"EHLO battery.example", b"250"), (b"MAIL FROM:<sender@example.org>", b"250"),
+            (b"RCPT TO:<postmaster@localhost>", b"250"), (b"DATA", b"354"))
+    for cmd, want in cmds[:3] if bdat else cmds:
         s.sendall(cmd + b"\r\n")
         r = reply()
         assert r.startswith(want), (n, cmd, r)
-    s.sendall(b"Subject: battery-%d\r\n\r\nx" % n + v + evil + b"QUIT\r\n")
+    if bdat:
+        one = b"Subject: bdat-battery-%d\r\n\r\nx" % n + v[:1]
+        two = v[1:] + evil
+        s.sendall(b"BDAT %d\r\n" % len(one) + one + b"BDAT %d LAST\r\n" % len(two) + two + b"QUIT\r\n")
+    else:
+        s.sendall(b"Subject: battery-%d\r\n\r\nx" % n + v + evil + b"QUIT\r\n")
     s.settimeout(20)
     try:
         while s.recv(4096):
@@ -42,7 +51,7 @@ EOP
 
 tern_instance
 smtpd_start
-dialog basic.dlg errors.dlg transaction.dlg pipelining.dlg
+dialog basic.dlg errors.dlg transaction.dlg pipelining.dlg bad_local_part.dlg
 
 # What was queued: three messages from transaction.dlg, one from pipelining.dlg.
 [ "$(queued_count 'Subject: dialogue-one')" = 1 ] || fail "dialogue-one not queued once"
@@ -69,13 +78,22 @@ dialog smuggle_lf_dot_lf.dlg smuggle_lf_dot_crlf.dlg smuggle_crlf_dot_lf.dlg \
 	smuggle_cr_dot_cr.dlg smuggle_cr_dot_crlf.dlg smuggle_crlf_dot_cr.dlg smuggle_crlf_dot_nul_crlf.dlg
 [ "$(queued_from 'evil@example.net')" = 0 ] || fail "a smuggled envelope reached the queue"
 [ "$(queued_count 'Subject: smuggle-')" = 1 ] || fail "only the NUL variant should be queued (as one message)"
+# The same sequences inside BDAT chunks get the same treatment.
+dialog bdat_smuggle_lf_dot_lf.dlg bdat_smuggle_lf_dot_crlf.dlg bdat_smuggle_crlf_dot_lf.dlg \
+	bdat_smuggle_cr_dot_cr.dlg bdat_smuggle_cr_dot_crlf.dlg bdat_smuggle_crlf_dot_cr.dlg \
+	bdat_smuggle_crlf_dot_nul_crlf.dlg
+[ "$(queued_count 'Subject: bdat-smuggle-')" = 1 ] || fail "BDAT: only the NUL variant should be queued (as one message)"
 smuggle_battery
+smuggle_battery bdat
 [ "$(queued_from 'evil@example.net')" = 0 ] || fail "battery: a smuggled envelope reached the queue"
 # Only the two variants without a bare CR or LF get through, as one message each.
 [ "$(queued_count 'Subject: battery-')" = 2 ] || fail "battery: $(queued_count 'Subject: battery-') messages queued, want 2"
-for f in $(queued_with 'Subject: battery-'); do
+[ "$(queued_count 'Subject: bdat-battery-')" = 2 ] || fail "BDAT battery: $(queued_count 'Subject: bdat-battery-') messages queued, want 2"
+for f in $(queued_with 'Subject: battery-') $(queued_with 'Subject: bdat-battery-'); do
 	grep -q 'Subject: evil-battery' "$f" || fail "battery: smuggled text missing from the one message $f"
 done
+grep -q 'disconnect: bare <CR> received from localhost\[127\.0\.0\.1\] after BDAT' "$TERN_DIR/maillog" \
+	|| fail "no log line for a bare CR in BDAT"
 grep -q 'disconnect: bare <LF> received from' "$TERN_DIR/maillog" || fail "no log line for bare LF"
 grep -q 'smtpd\[[0-9]*\]: improper command pipelining after HELO from localhost\[127\.0\.0\.1\]$' "$TERN_DIR/maillog" \
 	|| fail "no pipelining log line in Postfix's form"
@@ -105,10 +123,15 @@ smtpd_start -o smtpd_forbid_bare_newline=no
 dialog tolerant_lf_dot_lf.dlg tolerant_lf_dot_crlf.dlg tolerant_crlf_dot_lf.dlg \
 	tolerant_cr_dot_cr.dlg tolerant_cr_dot_crlf.dlg tolerant_crlf_dot_cr.dlg
 [ "$(queued_count 'Subject: tolerant-')" = 6 ] || fail "tolerant variants: want 6 messages"
+dialog bdat_tolerant_lf_dot_lf.dlg bdat_tolerant_lf_dot_crlf.dlg bdat_tolerant_crlf_dot_lf.dlg \
+	bdat_tolerant_cr_dot_cr.dlg bdat_tolerant_cr_dot_crlf.dlg bdat_tolerant_crlf_dot_cr.dlg
+[ "$(queued_count 'Subject: bdat-tolerant-')" = 6 ] || fail "BDAT tolerant variants: want 6 messages"
 smuggle_battery
+smuggle_battery bdat
 [ "$(queued_count 'Subject: battery-')" = $((2 + 15)) ] || fail "battery (tolerant): want one message per variant"
+[ "$(queued_count 'Subject: bdat-battery-')" = $((2 + 15)) ] || fail "BDAT battery (tolerant): want one message per variant"
 [ "$(queued_from 'evil@example.net')" = 0 ] || fail "a smuggled envelope reached the queue"
-for f in $(queued_with 'Subject: tolerant-'); do
+for f in $(queued_with 'Subject: tolerant-') $(queued_with 'Subject: bdat-tolerant-'); do
 	grep -q 'Subject: evil-tolerant' "$f" || fail "smuggled text missing from the one message $f"
 done
 pass

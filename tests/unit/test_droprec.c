@@ -92,6 +92,11 @@ static const struct bad_case {
 	{.name = "rcpt newline in address", .data = "V1:1\nR5:0\t\ta\nb\n", .want = -2},
 	{.name = "rcpt control char", .data = "V1:1\nR5:0\t\ta\001\n", .want = DROPREC_BAD},
 	{.name = "sender with CR", .data = "V1:1\nS2:a\r\n", .want = DROPREC_BAD},
+	/* What pickup would move to corrupt/ (droprec_rcpt_valid, droprec_sender_valid). */
+	{.name = "rcpt with a space", .data = "V1:1\nR16:0\t\ta b@localhost\n", .want = DROPREC_BAD},
+	{.name = "rcpt unbalanced quote", .data = "V1:1\nR7:0\t\t\"a@b\n", .want = DROPREC_BAD},
+	{.name = "rcpt two addresses", .data = "V1:1\nR10:0\t\ta@b,c@d\n", .want = DROPREC_BAD},
+	{.name = "sender with a space", .data = "V1:1\nS5:a b@x\n", .want = DROPREC_BAD},
 	{.name = "content before M", .data = "V1:1\nC1:x\n", .want = DROPREC_BAD},
 	{.name = "M twice", .data = "V1:1\nM0:\nM0:\n", .want = DROPREC_BAD},
 	{.name = "M with data", .data = "V1:1\nM1:x\n", .want = DROPREC_BAD},
@@ -122,6 +127,8 @@ START_TEST(test_bad)
 	ck_assert_msg(got == c->want, "%s: got %d want %d", c->name, got, c->want);
 	if (got == DROPREC_BAD)
 		ck_assert_uint_gt(st.error.len, 0);
+	if (strcmp(c->name, "rcpt with a space") == 0)
+		ck_assert_str_eq(buf_str(&st.error), "malformed recipient address: \"a b@localhost\"");
 	droprec_free(&st);
 }
 END_TEST

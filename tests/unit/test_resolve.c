@@ -113,6 +113,18 @@ START_TEST(test_relayhost_and_maildir_base)
 	ck_assert(r.local_user_known);
 	ck_assert_str_eq(buf_str(&r.localpart), "nobody");
 	ck_assert_str_eq(buf_str(&r.extension), "at-all");
+	ck_assert(!r.local_bad_name);
+	/* Names no mailbox directory can have: refused, unless an alias takes them. */
+	static const char *const bad[] = {"\"a/b\"@localhost", "\"../queue\"@localhost", ".hidden@localhost",
+					  "\"x/../../etc\"@mail.example.com", NULL};
+	for (int i = 0; bad[i] != NULL; i++) {
+		ck_assert_int_eq(resolve_address_with(bad[i], &c, &r), 0);
+		ck_assert_msg(!r.local_user_known && r.local_bad_name, "%s taken", bad[i]);
+	}
+	ck_assert(!resolve_mailbox_name_ok(""));
+	ck_assert(resolve_mailbox_name_ok("a.b"));
+	ck_assert_int_eq(resolve_address_with("alice@localhost", &c, &r), 0);
+	ck_assert(r.local_user_known && !r.local_bad_name);
 	resolved_free(&r);
 }
 END_TEST

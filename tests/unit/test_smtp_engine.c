@@ -379,6 +379,22 @@ static const struct row rows[] = {
 	{.name = "utf8 address without SMTPUTF8", .in = {"MAIL FROM:<j\xc3\xbcrg@b.test>\r\n"},
 	 .want = G "553 5.6.7 Must declare SMTPUTF8 to send UTF8 addresses\r\n"},
 	{.name = "utf8 address with SMTPUTF8", .in = {"MAIL FROM:<j\xc3\xbcrg@b.test> SMTPUTF8\r\n"}, .want = G MAILOK},
+	/* Malformed UTF-8 (RFC 3629) is an address syntax error, with SMTPUTF8 or not. */
+	{.name = "utf8: \\xff in MAIL", .in = {"MAIL FROM:<j\xff" "rg@b.test> SMTPUTF8\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax: malformed UTF-8\r\n"},
+	{.name = "utf8: overlong in MAIL", .in = {"MAIL FROM:<a\xc0\xaf" "b@b.test> SMTPUTF8\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax: malformed UTF-8\r\n"},
+	{.name = "utf8: surrogate in MAIL domain", .in = {"MAIL FROM:<a@b\xed\xa0\x80" ".test> SMTPUTF8\r\n"},
+	 .want = G "501 5.1.7 Bad sender address syntax: malformed UTF-8\r\n"},
+	{.name = "utf8: truncated in RCPT", .in = {"MAIL FROM:<a@b.test> SMTPUTF8\r\n", "RCPT TO:<u\xc3@mx.test>\r\n"},
+	 .want = G MAILOK "501 5.1.3 Bad recipient address syntax: malformed UTF-8\r\n"},
+	{.name = "utf8: overlong in RCPT", .in = {"MAIL FROM:<a@b.test> SMTPUTF8\r\n",
+		"RCPT TO:<\xe0\x80\xae\xe0\x80\xae@mx.test>\r\n"},
+	 .want = G MAILOK "501 5.1.3 Bad recipient address syntax: malformed UTF-8\r\n"},
+	{.name = "utf8: surrogate in RCPT", .in = {"MAIL FROM:<a@b.test> SMTPUTF8\r\n", "RCPT TO:<\xed\xbf\xbf@mx.test>\r\n"},
+	 .want = G MAILOK "501 5.1.3 Bad recipient address syntax: malformed UTF-8\r\n"},
+	{.name = "utf8: valid in RCPT", .in = {"MAIL FROM:<a@b.test> SMTPUTF8\r\n", "RCPT TO:<j\xc3\xbcrg@mx.test>\r\n"},
+	 .want = G MAILOK RCPTOK},
 	{.name = "too many recipients",
 	 .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nRCPT TO:<d@x.test>\r\n"},
 	 .want = G E MAILOK RCPTOK RCPTOK RCPTOK "452 4.5.3 Error: too many recipients\r\n"},
@@ -467,8 +483,34 @@ static const struct row rows[] = {
 	{.name = "bdat", .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\nBDAT 5\r\nab\r\ncBDAT 3 LAST\r\nd\r\n"},
 	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: 5 bytes\r\n250 2.0.0 Ok: queued as QID1\r\n",
 	 .want_content = "ab\ncd\n", .want_queued = 1},
-	{.name = "bdat keeps dots and bare LF", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 7 LAST\r\n.\r\n\n.\r\n"},
+	{.name = "bdat keeps dots and bare LF", .opts = O_ALLOW_BARE,
+	 .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 7 LAST\r\n.\r\n\n.\r\n"},
 	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: queued as QID1\r\n", .want_content = ".\n\n.\n", .want_queued = 1},
+	/* BDAT content: bare CR and LF as in DATA, a CRLF may straddle two chunks. */
+	{.name = "bdat keeps dots", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 6 LAST\r\n.\r\n.\r\n"},
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: queued as QID1\r\n", .want_content = ".\n.\n", .want_queued = 1},
+	{.name = "bdat CRLF across chunks", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 2\r\na\r",
+		"BDAT 2 LAST\r\n\nb"},
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: 2 bytes\r\n250 2.0.0 Ok: queued as QID1\r\n", .want_content = "a\nb",
+	 .want_queued = 1},
+	{.name = "bdat bare LF", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 7 LAST\r\n.\r\n\n.\r\n"},
+	 .want = G E MAILOK RCPTOK BARELF, .want_closed = true},
+	{.name = "bdat smuggle CR.CR", .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\nBDAT 56 LAST\r\n"
+		"x\r.\r" "MAIL FROM:<evil@x.test>\r\nRCPT TO:<v@mx.test>\r\nDATA\r\n"},
+	 .want = G E MAILOK RCPTOK BARECR, .want_closed = true},
+	{.name = "bdat smuggle CR.CR tolerated", .opts = O_ALLOW_BARE,
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\nBDAT 56 LAST\r\n"
+		"x\r.\r" "MAIL FROM:<evil@x.test>\r\nRCPT TO:<v@mx.test>\r\nDATA\r\n"},
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1,
+	 .want_content = "x\r.\rMAIL FROM:<evil@x.test>\nRCPT TO:<v@mx.test>\nDATA\n"},
+	{.name = "bdat bare CR at the end", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 2\r\nab",
+		"BDAT 1 LAST\r\n\r", "NOOP\r\n"},
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: 2 bytes\r\n" BARECR, .want_closed = true},
+	{.name = "bdat bare CR in a discarded chunk", .in = {"EHLO c\r\n", "BDAT 3\r\na\rb", "NOOP\r\n"},
+	 .want = G E BARECR, .want_closed = true},
+	{.name = "bdat NUL is content, as in DATA", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 5 LAST\r\n.\0\r\nx"},
+	 .inlen = {0, 53},
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: queued as QID1\r\n", .want_queued = 1},
 	{.name = "bdat 0 last", .in = {"EHLO c\r\n", "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nBDAT 0 LAST\r\n"},
 	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: queued as QID1\r\n", .want_content = "", .want_queued = 1},
 	{.name = "bdat without mail", .in = {"EHLO c\r\n", "BDAT 6\r\nQUIT\r\n", "NOOP\r\n"},
@@ -1292,6 +1334,9 @@ END_TEST
  * Whatever the settings and packet boundaries, at most one message is
  * opened, the smuggled envelope never is, and the smuggled text is
  * either refused with the session or kept inside the one message.
+ * Each variant runs in DATA and in BDAT: in one chunk, and in chunks of
+ * one byte each (so a CR ends one chunk and its LF starts the next), as
+ * BDAT content gets the same bare CR/LF policy as DATA.
  */
 static const struct smuggle {
 	const char *seq;
@@ -1316,14 +1361,16 @@ static const struct smuggle {
 	{"\r\n \r\n.\r\n", 0, false},	/* a real end: the control case */
 };
 
+#define SMUGGLE_MODES	8	/* DATA or BDAT x forbid or tolerate x whole or split */
+
 START_TEST(test_smuggling)
 {
-	const struct smuggle *sm = &smuggles[_i / 4];
-	bool tolerate = (_i / 2) % 2, split = _i % 2;
+	const struct smuggle *sm = &smuggles[_i / SMUGGLE_MODES];
+	bool bdat = (_i / 4) % 2, tolerate = (_i / 2) % 2, split = _i % 2;
 	size_t len = sm->len ? sm->len : strlen(sm->seq);
 	bool real_end = sm->len == 0;
 	struct smtp_engine_cfg cfg;
-	struct buf in = BUF_INIT;
+	struct buf in = BUF_INIT, body = BUF_INIT;
 
 	setup_cfg(&cfg, tolerate ? O_ALLOW_BARE | O_ALLOW_PIPE : 0);
 	cfg.message_size_limit = 0;
@@ -1333,12 +1380,26 @@ START_TEST(test_smuggling)
 	commit_pending = false;
 	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
 	smtp_engine_start(e);
-	/* A well-behaved client waits after EHLO and DATA; the content comes in one packet. */
 	smtp_engine_input(e, "EHLO c\r\n", 8);
-	smtp_engine_input(e, TRANS, strlen(TRANS));
-	buf_adds(&in, "Subject: s\r\n\r\nx");
-	buf_add(&in, sm->seq, len);
-	buf_adds(&in, EVIL);
+	buf_adds(&body, "Subject: s\r\n\r\nx");
+	buf_add(&body, sm->seq, len);
+	buf_adds(&body, EVIL);
+	if (!bdat) {
+		/* A well-behaved client waits after EHLO and DATA; the content comes in one packet. */
+		smtp_engine_input(e, TRANS, strlen(TRANS));
+		buf_add(&in, body.data, body.len);
+	} else {
+		static const char env[] = "MAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\n";
+		smtp_engine_input(e, env, strlen(env));
+		if (!split) {
+			buf_printf(&in, "BDAT %zu LAST\r\n", body.len);
+			buf_add(&in, body.data, body.len);
+		}
+		for (size_t j = 0; split && j < body.len; j++) {
+			buf_printf(&in, "BDAT 1%s\r\n", j + 1 == body.len ? " LAST" : "");
+			buf_add(&in, body.data + j, 1);
+		}
+	}
 	if (split)
 		for (size_t j = 0; j < in.len; j++)
 			smtp_engine_input(e, in.data + j, 1);
@@ -1347,8 +1408,9 @@ START_TEST(test_smuggling)
 	bool closed = smtp_engine_flags(e) & SMTP_WANT_CLOSE;
 	smtp_engine_eof(e);
 	smtp_engine_free(e);
+	buf_free(&body);
 
-	if (real_end) {
+	if (real_end && !bdat) {
 		/*
 		 * The control: a real end, then a second transaction, taken
 		 * unless the content behind its DATA came in the same packet
@@ -1358,16 +1420,18 @@ START_TEST(test_smuggling)
 		buf_free(&in);
 		return;
 	}
-	ck_assert_msg(opened <= 1 && queued <= 1, "variant %d: opened %d queued %d", _i / 4, opened, queued);
+	ck_assert_msg(opened <= 1 && queued <= 1, "variant %d: opened %d queued %d", _i / SMUGGLE_MODES, opened, queued);
 	ck_assert_msg(strstr(buf_str(&envlog), "evil@") == NULL, "smuggled envelope: %s", buf_str(&envlog));
 	static const char smuggled[] = "MAIL FROM:<evil@x.test>";
 	if (queued == 1)
 		ck_assert_msg(memmem(content.data, content.len, smuggled, strlen(smuggled)) != NULL,
-				"variant %d: the smuggled text left the message", _i / 4);
+				"variant %d: the smuggled text left the message", _i / SMUGGLE_MODES);
 	if (sm->bare && !tolerate)
-		ck_assert_msg(closed && queued == 0, "bare newline not refused: closed %d queued %d", closed, queued);
+		ck_assert_msg(closed && queued == 0, "variant %d mode %d: bare newline not refused: closed %d queued %d",
+				_i / SMUGGLE_MODES, _i % SMUGGLE_MODES, closed, queued);
 	else
-		ck_assert_msg(queued == 1, "one message expected, queued %d", queued);
+		ck_assert_msg(queued == 1, "variant %d mode %d: one message expected, queued %d",
+				_i / SMUGGLE_MODES, _i % SMUGGLE_MODES, queued);
 	buf_free(&in);
 }
 END_TEST
@@ -1386,7 +1450,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_async_auth, 0, (int)(sizeof(async_rows) / sizeof(async_rows[0])));
 	tcase_add_loop_test(tc, test_policy_later, 0, (int)(sizeof(later_rows) / sizeof(later_rows[0])));
 	tcase_add_test(tc, test_run_fd);
-	tcase_add_loop_test(tc, test_smuggling, 0, (int)(sizeof(smuggles) / sizeof(smuggles[0])) * 4);
+	tcase_add_loop_test(tc, test_smuggling, 0, (int)(sizeof(smuggles) / sizeof(smuggles[0])) * SMUGGLE_MODES);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
