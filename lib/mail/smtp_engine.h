@@ -260,6 +260,14 @@ void smtp_engine_input(struct smtp_engine *e, const char *data, size_t len);
 void smtp_engine_eof(struct smtp_engine *e);
 /* smtpd_timeout expired: queue 421 4.4.2 and close. */
 void smtp_engine_timeout(struct smtp_engine *e);
+/* The session's total time limit (smtpd_session_time_limit) ran out: queue 421 4.4.2 and close. */
+void smtp_engine_session_limit(struct smtp_engine *e);
+/*
+ * True while a command line (or an AUTH response) has begun but not
+ * ended, so that the driver can bound a whole line, not only the pause
+ * between two reads.
+ */
+bool smtp_engine_partial_line(const struct smtp_engine *e);
 
 /* Bytes waiting to be sent, and how many were sent. */
 const char *smtp_engine_output(struct smtp_engine *e, size_t *len);
