@@ -148,9 +148,9 @@ static void reschedule(struct conn *c, size_t n)
 {
 	uint64_t now = smtpd_now();
 	int f = smtp_engine_flags(c->e);
-	if (!(f & SMTP_IN_TRANSACTION))
+	if (!(f & SMTP_IN_CONTENT))
 		c->data_deadline = 0;
-	else if ((f & SMTP_IN_DATA) && c->data_deadline == 0)
+	else if (c->data_deadline == 0)
 		c->data_deadline = now + smtpd.timeout_ms;
 	if (c->data_deadline != 0) {
 		c->in_line = false;

@@ -843,6 +843,8 @@ int smtp_engine_flags(const struct smtp_engine *e)
 		f |= SMTP_IN_DATA;
 	if (e->in_mail)
 		f |= SMTP_IN_TRANSACTION;
+	if (e->state == ST_DATA || e->state == ST_BDAT || (e->in_mail && e->bdat_used))
+		f |= SMTP_IN_CONTENT;
 	return f;
 }
 

@@ -281,6 +281,7 @@ void smtp_engine_output_done(struct smtp_engine *e, size_t n);
 #define SMTP_IN_TRANSACTION	0x10	/* between MAIL and the end of the message */
 #define SMTP_WAIT_AUTH		0x20	/* auth_step pending: do not expect progress */
 #define SMTP_WAIT_POLICY	0x40	/* a policy verdict pending: do not expect progress */
+#define SMTP_IN_CONTENT		0x80	/* content began: DATA, or BDAT until the transaction ends */
 /* Any answer the driver owes the engine: stop reading until it is given. */
 #define SMTP_WAIT_ANY		(SMTP_WAIT_COMMIT | SMTP_WAIT_AUTH | SMTP_WAIT_POLICY)
 int smtp_engine_flags(const struct smtp_engine *e);
