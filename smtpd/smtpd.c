@@ -121,6 +121,8 @@ static void settings(void)
 	e->eightbitmime = true;
 
 	smtpd.timeout_ms = (unsigned)cfg_int(P_smtpd_timeout) * 1000;
+	smtpd.min_data_rate = (unsigned)cfg_int(P_smtpd_min_data_rate);
+	smtpd.session_limit_ms = (uint64_t)cfg_int(P_smtpd_session_time_limit) * 1000;
 	smtpd.starttls_timeout_ms = (unsigned)cfg_int(P_smtpd_starttls_timeout) * 1000;
 	smtpd.tls_loglevel = (int)cfg_int(P_smtpd_tls_loglevel);
 	smtpd.greet_pause_ms = (unsigned)cfg_int(P_smtpd_greet_pause) * 1000;

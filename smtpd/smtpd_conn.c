@@ -13,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -51,6 +52,9 @@ struct conn {
 	struct smtp_policy_dns *dns;	/* answers of earlier lookups; NULL until one was needed */
 	char *prepend;		/* PREPEND header lines of the transaction's policy answers; NULL: none */
 	uint64_t deadline, hold_until;
+	uint64_t session_end;	/* smtpd_session_time_limit; UINT64_MAX: none */
+	uint64_t data_deadline;	/* message content must be in by then (smtpd_min_data_rate); 0: not in content */
+	bool in_line;		/* a command line has begun: its deadline runs from its first byte */
 	struct conn *prev, *next;	/* idle list, oldest first */
 	struct conn *hprev, *hnext;	/* hold list, earliest first */
 	bool in_hold_list;
@@ -90,15 +94,14 @@ static void idle_unlink(struct conn *c)
 }
 
 /*
- * The client did something: its deadline moves on, by smtpd_starttls_timeout
- * during a TLS handshake, else by smtpd_timeout. The idle list stays sorted
- * by deadline; with one timeout for everyone (the default: both are 300s)
- * the place is the tail, so the walk back only happens when the two differ.
+ * Put the session's deadline at when. The idle list stays sorted by
+ * deadline; with one timeout for everyone (the default: both are 300s)
+ * the place is near the tail, so the walk back is short.
  */
-static void touch(struct conn *c)
+static void set_deadline(struct conn *c, uint64_t when)
 {
 	idle_unlink(c);
-	c->deadline = smtpd_now() + (c->state == CS_HANDSHAKE ? smtpd.starttls_timeout_ms : smtpd.timeout_ms);
+	c->deadline = when;
 	struct conn *after = idle_tail;
 	while (after != NULL && after->deadline > c->deadline)
 		after = after->prev;
@@ -112,6 +115,60 @@ static void touch(struct conn *c)
 		after->next = c;
 	else
 		idle_head = c;
+}
+
+/* A deadline, but never past the end of the session (smtpd_session_time_limit). */
+static void limit_deadline(struct conn *c, uint64_t when)
+{
+	set_deadline(c, when < c->session_end ? when : c->session_end);
+}
+
+/*
+ * The client did something: its deadline moves on, by smtpd_starttls_timeout
+ * during a TLS handshake, else by smtpd_timeout.
+ */
+static void touch(struct conn *c)
+{
+	limit_deadline(c, smtpd_now() + (c->state == CS_HANDSHAKE ? smtpd.starttls_timeout_ms : smtpd.timeout_ms));
+}
+
+/*
+ * After the engine took n bytes of input (or an answer it waited for):
+ * the deadline, as an administrator reads smtpd_timeout. Message content
+ * starts with smtpd_timeout and earns n / smtpd_min_data_rate seconds per
+ * read, never more than smtpd_timeout ahead, so a client that trickles
+ * content is closed however often it sends a byte (Postfix's rule with
+ * smtpd_per_record_deadline, which Tern always applies). A command line
+ * gets smtpd_timeout from its first byte to its end, so trickling a line
+ * gains nothing either. Between commands the client has smtpd_timeout
+ * to begin the next one. A BDAT transaction counts as content from its
+ * first chunk to its last, the BDAT command lines included.
+ */
+static void reschedule(struct conn *c, size_t n)
+{
+	uint64_t now = smtpd_now();
+	int f = smtp_engine_flags(c->e);
+	if (!(f & SMTP_IN_CONTENT))
+		c->data_deadline = 0;
+	else if (c->data_deadline == 0)
+		c->data_deadline = now + smtpd.timeout_ms;
+	if (c->data_deadline != 0) {
+		c->in_line = false;
+		c->data_deadline += (uint64_t)n * 1000 / smtpd.min_data_rate;
+		if (c->data_deadline > now + smtpd.timeout_ms)
+			c->data_deadline = now + smtpd.timeout_ms;
+		limit_deadline(c, c->data_deadline);
+		return;
+	}
+	if (smtp_engine_partial_line(c->e)) {
+		if (!c->in_line) {
+			c->in_line = true;
+			touch(c);
+		}
+		return;
+	}
+	c->in_line = false;
+	touch(c);
 }
 
 static void hold_unlink(struct conn *c)
@@ -545,8 +602,8 @@ static void readable(struct conn *c)
 				return;
 			}
 		}
-		touch(c);
 		smtp_engine_input(c->e, rbuf, (size_t)n);
+		reschedule(c, (size_t)n);
 		int f = smtp_engine_flags(c->e);
 		if (f & (SMTP_WAIT_ANY | SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS))
 			break;
@@ -719,7 +776,7 @@ void smtpd_conn_auth_done(void *conn, enum smtp_auth_status st, const char *data
 	}
 	c->jobs--;
 	smtp_engine_auth_done(c->e, st, data, len);
-	touch(c);
+	reschedule(c, 0);
 	pump(c);
 }
 
@@ -738,7 +795,7 @@ void smtpd_conn_policy_done(void *conn, enum smtp_verdict v, const char *reply)
 	keep_prepend(c, v, &r);
 	smtp_engine_policy_done(c->e, v, buf_str(&r));
 	buf_free(&r);
-	touch(c);
+	reschedule(c, 0);
 	pump(c);
 }
 
@@ -779,7 +836,7 @@ void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *que
 			msg_info("%s: client=%s[%s]", queue_id, si->client_name, c->addr);
 	}
 	smtp_engine_commit_done(c->e, result, queue_id, reason);
-	touch(c);
+	reschedule(c, 0);
 	pump(c);
 }
 
@@ -798,17 +855,71 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
 	}
 }
 
+/*
+ * A descriptor held in reserve: at the descriptor limit it is given up
+ * for a moment to accept a client, tell it 421 and close, so that the
+ * client knows to come back later instead of waiting in the listen
+ * queue for an answer that never comes. Any descriptor will do; a
+ * duplicate of the listener needs no file system (smtpd may be chrooted).
+ */
+static int spare_fd = -1;
+
+static void spare_take(int listen_fd)
+{
+	if (spare_fd < 0)
+		spare_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+}
+
+/*
+ * Out of descriptors: refuse the clients waiting on listen_fd with the
+ * spare descriptor. 0 when that worked (the listener may stay on), -1
+ * when it did not (no spare, or the system as a whole is out of files).
+ */
+static int refuse_waiting(int listen_fd, int accept_errno)
+{
+	for (int i = 0; i < 256; i++) {
+		if (spare_fd < 0)
+			return -1;
+		close(spare_fd);
+		spare_fd = -1;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			int err = errno;
+			spare_take(listen_fd);
+			if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
+				return 0;
+			errno = err;
+			msg_warn("accept: %m: not accepting for a moment");
+			return -1;
+		}
+		char addr[64], reply[300];
+		peer_text(&ss, addr, sizeof(addr));
+		int len = snprintf(reply, sizeof(reply), "421 4.3.2 %s Service not available, "
+				   "out of resources: try again later\r\n", smtpd.engine.myhostname);
+		/* A fresh socket has room for one line; a client that is not there loses nothing. */
+		if (len > 0 && (size_t)len < sizeof(reply))
+			(void)send(fd, reply, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		spare_take(listen_fd);
+		errno = accept_errno;
+		msg_warn("connection from [%s] refused with 421: out of descriptors (%m, %u sessions)",
+				addr, nconn);
+	}
+	return 0;
+}
+
 int smtpd_conn_accept(int listen_fd)
 {
+	spare_take(listen_fd);
 	for (int i = 0; i < 256; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE) {
-				msg_warn("accept: %m: not accepting for a moment");
-				return -1;
-			}
+			if (errno == EMFILE || errno == ENFILE)
+				return refuse_waiting(listen_fd, errno);
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				msg_warn("accept: %m");
 			return 0;
@@ -822,6 +933,7 @@ int smtpd_conn_accept(int listen_fd)
 		c->port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
 			  : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) : 0;
 		c->since = smtpd_now();
+		c->session_end = smtpd.session_limit_ms > 0 ? c->since + smtpd.session_limit_ms : UINT64_MAX;
 		const char *name = (strcmp(c->addr, "127.0.0.1") == 0 || strcmp(c->addr, "::1") == 0)
 				   ? "localhost" : "unknown";
 		c->e = smtp_engine_new(&smtpd.engine, &ops, c, name, c->addr);
@@ -871,7 +983,12 @@ int smtpd_conn_timers(uint64_t now)
 	while (idle_head != NULL && idle_head->deadline <= now) {
 		struct conn *c = idle_head;
 		if (c->jobs > 0) {
-			touch(c);	/* waiting for the disk, the SASL backend or the DNS is not the client's fault */
+			/*
+			 * Waiting for the disk, the SASL backend or the DNS is not
+			 * the client's fault (and not bounded by the session's end,
+			 * which has passed when this is what woke us).
+			 */
+			set_deadline(c, now + smtpd.timeout_ms);
 			continue;
 		}
 		if ((smtp_engine_flags(c->e) & SMTP_WANT_CLOSE) || c->state != CS_RUN) {
@@ -882,11 +999,15 @@ int smtpd_conn_timers(uint64_t now)
 			conn_close(c);
 			continue;
 		}
-		touch(c);
+		/* The 421 gets smtpd_timeout to go out. */
+		set_deadline(c, now + smtpd.timeout_ms);
 		hold_unlink(c);
 		c->hold = false;
 		c->state = CS_RUN;
-		smtp_engine_timeout(c->e);
+		if (now >= c->session_end)
+			smtp_engine_session_limit(c->e);
+		else
+			smtp_engine_timeout(c->e);
 		pump(c);
 	}
 	uint64_t next = UINT64_MAX;

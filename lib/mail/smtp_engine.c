@@ -794,14 +794,38 @@ void smtp_engine_eof(struct smtp_engine *e)
 	se_close_session(e);
 }
 
-void smtp_engine_timeout(struct smtp_engine *e)
+/*
+ * A time limit ran out: 421, then close. In message content the log line
+ * says how much arrived, as Postfix's "timeout after DATA (N bytes)",
+ * so that a trickling client shows in the log for what it is.
+ */
+static void time_out(struct smtp_engine *e, const char *reply, const char *what)
 {
 	if (e->state == ST_CLOSED)
 		return;
-	se_reply(e, "421 4.4.2 %s Error: timeout exceeded", e->cfg->myhostname);
-	se_engine_log(e, false, "timeout after %s from %s[%s]", e->last_cmd, e->client_name,
+	char bytes[40] = "";
+	if (e->state == ST_DATA || e->state == ST_BDAT || (e->in_mail && e->bdat_used))
+		snprintf(bytes, sizeof(bytes), " (%llu bytes)", e->bdat_used ? e->bdat_total
+			 : (unsigned long long)e->msg_size);
+	se_reply(e, "421 4.4.2 %s Error: %s", e->cfg->myhostname, reply);
+	se_engine_log(e, false, "%s after %s%s from %s[%s]", what, e->last_cmd, bytes, e->client_name,
 			e->client_addr);
 	se_close_session(e);
+}
+
+void smtp_engine_timeout(struct smtp_engine *e)
+{
+	time_out(e, "timeout exceeded", "timeout");
+}
+
+void smtp_engine_session_limit(struct smtp_engine *e)
+{
+	time_out(e, "session time limit exceeded", "session time limit exceeded");
+}
+
+bool smtp_engine_partial_line(const struct smtp_engine *e)
+{
+	return (e->state == ST_CMD || e->state == ST_AUTH) && (e->in.len > 0 || e->skip_line);
 }
 
 const char *smtp_engine_output(struct smtp_engine *e, size_t *len)
@@ -835,6 +859,8 @@ int smtp_engine_flags(const struct smtp_engine *e)
 		f |= SMTP_IN_DATA;
 	if (e->in_mail)
 		f |= SMTP_IN_TRANSACTION;
+	if (e->state == ST_DATA || e->state == ST_BDAT || (e->in_mail && e->bdat_used))
+		f |= SMTP_IN_CONTENT;
 	return f;
 }
 

@@ -260,6 +260,14 @@ void smtp_engine_input(struct smtp_engine *e, const char *data, size_t len);
 void smtp_engine_eof(struct smtp_engine *e);
 /* smtpd_timeout expired: queue 421 4.4.2 and close. */
 void smtp_engine_timeout(struct smtp_engine *e);
+/* The session's total time limit (smtpd_session_time_limit) ran out: queue 421 4.4.2 and close. */
+void smtp_engine_session_limit(struct smtp_engine *e);
+/*
+ * True while a command line (or an AUTH response) has begun but not
+ * ended, so that the driver can bound a whole line, not only the pause
+ * between two reads.
+ */
+bool smtp_engine_partial_line(const struct smtp_engine *e);
 
 /* Bytes waiting to be sent, and how many were sent. */
 const char *smtp_engine_output(struct smtp_engine *e, size_t *len);
@@ -273,6 +281,7 @@ void smtp_engine_output_done(struct smtp_engine *e, size_t n);
 #define SMTP_IN_TRANSACTION	0x10	/* between MAIL and the end of the message */
 #define SMTP_WAIT_AUTH		0x20	/* auth_step pending: do not expect progress */
 #define SMTP_WAIT_POLICY	0x40	/* a policy verdict pending: do not expect progress */
+#define SMTP_IN_CONTENT		0x80	/* content began: DATA, or BDAT until the transaction ends */
 /* Any answer the driver owes the engine: stop reading until it is given. */
 #define SMTP_WAIT_ANY		(SMTP_WAIT_COMMIT | SMTP_WAIT_AUTH | SMTP_WAIT_POLICY)
 int smtp_engine_flags(const struct smtp_engine *e);

@@ -1283,6 +1283,67 @@ START_TEST(test_idle_buffers)
 }
 END_TEST
 
+/* What smtpd's deadlines rest on: a line begun, content begun, and the timeout lines. */
+static struct buf logged = BUF_INIT;
+
+static void keep_log(void *ctx, bool warning, const char *line)
+{
+	(void)ctx;
+	(void)warning;
+	buf_adds(&logged, line);
+	buf_addc(&logged, '\n');
+}
+
+START_TEST(test_deadline_state)
+{
+	struct smtp_engine_cfg cfg;
+	struct smtp_engine_ops ops = stub_ops;
+	struct buf out = BUF_INIT;
+	ops.log = keep_log;
+	setup_cfg(&cfg, O_ALLOW_PIPE);
+	queued = aborted = opened = 0;
+	commit_pending = false;
+	buf_reset(&logged);
+	struct smtp_engine *e = smtp_engine_new(&cfg, &ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	ck_assert(!smtp_engine_partial_line(e));
+	smtp_engine_input(e, "EH", 2);
+	ck_assert(smtp_engine_partial_line(e));
+	{
+		const char *t = "LO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\n";
+		smtp_engine_input(e, t, strlen(t));
+	}
+	ck_assert(!smtp_engine_partial_line(e));
+	ck_assert(!(smtp_engine_flags(e) & SMTP_IN_CONTENT));
+	/* Between two BDAT chunks the engine reads commands, but content has begun. */
+	smtp_engine_input(e, "BDAT 3\r\nabc", 11);
+	ck_assert_msg(smtp_engine_flags(e) & SMTP_IN_CONTENT, "flags %x: %s", (unsigned)smtp_engine_flags(e), smtp_engine_output(e, &(size_t){0}));
+	ck_assert(!smtp_engine_partial_line(e));
+	smtp_engine_timeout(e);
+	drain(e, &out);
+	ck_assert_msg(strstr(buf_str(&out), "421 4.4.2 mx.test Error: timeout exceeded\r\n") != NULL,
+			"%s", buf_str(&out));
+	ck_assert_msg(strstr(buf_str(&logged), "timeout after BDAT (3 bytes) from client.test[192.0.2.1]")
+			!= NULL, "%s", buf_str(&logged));
+	smtp_engine_free(e);
+
+	buf_reset(&out);
+	e = smtp_engine_new(&cfg, &ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "EHLO c\r\nNOOP\r\n", 14);
+	smtp_engine_session_limit(e);
+	drain(e, &out);
+	ck_assert(smtp_engine_flags(e) & SMTP_WANT_CLOSE);
+	ck_assert_msg(strstr(buf_str(&out), "421 4.4.2 mx.test Error: session time limit exceeded\r\n")
+			!= NULL, "%s", buf_str(&out));
+	ck_assert_msg(strstr(buf_str(&logged), "session time limit exceeded after NOOP from client.test")
+			!= NULL, "%s", buf_str(&logged));
+	smtp_engine_free(e);
+	buf_free(&out);
+	buf_free(&logged);
+}
+END_TEST
+
 /* The blocking driver of sendmail -bs: a whole session through pipes. */
 static int run_fd_session(const char *input, struct buf *out)
 {
@@ -1447,6 +1508,7 @@ int main(void)
 	tcase_add_test(tc, test_commit_tempfail);
 	tcase_add_test(tc, test_delays);
 	tcase_add_test(tc, test_idle_buffers);
+	tcase_add_test(tc, test_deadline_state);
 	tcase_add_loop_test(tc, test_async_auth, 0, (int)(sizeof(async_rows) / sizeof(async_rows[0])));
 	tcase_add_loop_test(tc, test_policy_later, 0, (int)(sizeof(later_rows) / sizeof(later_rows[0])));
 	tcase_add_test(tc, test_run_fd);
