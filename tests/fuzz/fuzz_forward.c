@@ -116,7 +116,8 @@ static int cb_include(void *ctx, const char *path, struct buf *value)
 }
 
 /* Local: no domain or @localhost; '+' is the delimiter; an empty local part is bad. */
-static int cb_local(void *ctx, const char *addr, struct buf *full, struct buf *base, struct buf *ext)
+static int cb_local(void *ctx, const char *addr, struct buf *full, struct buf *base,
+    struct buf *ext)
 {
 	const char *at = strchr(addr, '@');
 	size_t n = at ? (size_t)(at - addr) : strlen(addr);
