@@ -37,9 +37,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Whatever was accepted can be stored in a queue file. */
 	if (!qfile_field_valid(buf_str(&st.sender)))
 		abort();
+	/* and pickup takes it: nothing accepted may end in corrupt/. */
+	if (!droprec_sender_valid(buf_str(&st.sender)))
+		abort();
 	for (size_t i = 0; i < st.nrcpt; i++)
 		if (!qfile_field_valid(st.rcpts[i].address) || !qfile_field_valid(st.rcpts[i].orcpt) ||
-		    st.rcpts[i].address[0] == '\0' || st.rcpts[i].notify > 15)
+		    st.rcpts[i].address[0] == '\0' || st.rcpts[i].notify > 15 ||
+		    !droprec_rcpt_valid(st.rcpts[i].address))
 			abort();
 	for (size_t i = 0; i < st.nattr; i++)
 		if (!droprec_attr_allowed(st.attr_names[i]) || !qfile_field_valid(st.attr_values[i]))
