@@ -31,6 +31,7 @@
 #define DOTLOCK_SLOTS 4
 static struct {
 	volatile sig_atomic_t held;
+	uid_t euid;		/* who took it */
 	char path[4096];
 } slots[DOTLOCK_SLOTS];
 
@@ -38,8 +39,18 @@ static void on_stop(int sig)
 {
 	int saved = errno;
 	for (int i = 0; i < DOTLOCK_SLOTS; i++)
-		if (slots[i].held)
+		if (slots[i].held) {
+			/*
+			 * Removed as whoever took it: local takes a spool lock as
+			 * root but writes the mailbox with the recipient's
+			 * effective uid, which may not remove root's file in a
+			 * sticky directory. Possible only while the saved uid
+			 * allows it; the process dies right after.
+			 */
+			if (geteuid() != slots[i].euid)
+				(void)setresuid((uid_t)-1, slots[i].euid, (uid_t)-1);
 			unlink(slots[i].path);
+		}
 	errno = saved;
 	/* SA_RESETHAND made the action the default again: die of SIG as before. */
 	raise(sig);
@@ -64,6 +75,7 @@ static void remember(const char *path)
 			if (strlen(path) >= sizeof(slots[i].path))
 				return;
 			memcpy(slots[i].path, path, strlen(path) + 1);
+			slots[i].euid = geteuid();
 			slots[i].held = 1;
 			catch_stops();
 			return;
