@@ -11,7 +11,9 @@
  *	with the right user, restarts those that die (throttled, so that a
  *	crashing one does not spin), reloads on SIGHUP and stops cleanly on
  *	SIGTERM: it signals every process and returns only when all of them,
- *	and anything they started, have exited. It is started by
+ *	and anything they started, have exited. A reload keeps the sockets
+ *	and lets each old process finish what it has in hand (SIGHUP to the
+ *	process alone) while the new generation starts. It is started by
  *	`tern start`; without -f it returns once the instance accepts mail
  *	(sockets bound, services started) and runs on in the background.
  *
