@@ -723,6 +723,8 @@ int main(int argc, char **argv)
 	}
 	int rc = run_loop(&M, 0);
 	free_runs(&M);
+	prune_drains(&M);	/* all gone: stop_all waited for them */
+	free(M.drains);
 	listen_mark_unwanted(&M);
 	listen_release_unwanted(&M);
 	/* The pid file stays: its lock, which goes with this process, is what
