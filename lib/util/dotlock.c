@@ -93,10 +93,10 @@ bool dotlock_is_stale(const char *text, size_t len, time_t mtime, time_t now, lo
 {
 	if (stale_secs > 0 && (long long)(now - mtime) > stale_secs)
 		return true;
-	/* Exactly digits, then at most a newline (some write one, some do not). */
+	/* Exactly digits (11 at most: no overflow), then at most a newline. */
 	size_t n = 0;
 	long long pid = 0;
-	while (n < len && n < 19 && text[n] >= '0' && text[n] <= '9')
+	while (n < len && n < 11 && text[n] >= '0' && text[n] <= '9')
 		pid = pid * 10 + (text[n++] - '0');
 	if (n == 0 || (n < len && !(text[n] == '\n' && n + 1 == len)))
 		return false;
