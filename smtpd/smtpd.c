@@ -238,6 +238,10 @@ static void close_listeners(void)
 static void on_accept(struct smtpd_watch *w, uint32_t events)
 {
 	(void)events;
+	/* Told to stop or reload since this batch of events came: the client
+	 * waits in the backlog for the next smtpd, with the new settings. */
+	if (daemon_stop)
+		return;
 	if (smtpd_conn_accept(w->fd) < 0 && paused_until == 0) {
 		/* A level-triggered listener would wake us for nothing until a session ends. */
 		listeners_events(0);
