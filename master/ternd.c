@@ -11,7 +11,9 @@
  *	with the right user, restarts those that die (throttled, so that a
  *	crashing one does not spin), reloads on SIGHUP and stops cleanly on
  *	SIGTERM: it signals every process and returns only when all of them,
- *	and anything they started, have exited. It is started by
+ *	and anything they started, have exited. A reload keeps the sockets
+ *	and lets each old process finish what it has in hand (SIGHUP to the
+ *	process alone) while the new generation starts. It is started by
  *	`tern start`; without -f it returns once the instance accepts mail
  *	(sockets bound, services started) and runs on in the background.
  *
@@ -163,13 +165,60 @@ static int build_runs(struct master *m, bool fatal_bind)
 	return fatal_bind ? rc : 0;
 }
 
+/* ---- earlier generations ---- */
+
+/* The group still has a process (a zombie not yet reaped counts). */
+static bool group_alive(pid_t pgid)
+{
+	return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+/*
+ * Forget the earlier generations whose processes have all exited. Called
+ * after every reap, so a group is forgotten before its number can be
+ * reused by a new process group.
+ */
+static void prune_drains(struct master *m)
+{
+	size_t keep = 0;
+	for (size_t i = 0; i < m->ndrain; i++) {
+		struct drain *d = &m->drains[i];
+		if (group_alive(d->pgid)) {
+			m->drains[keep++] = *d;
+			continue;
+		}
+		msg_debug("service %s: process %ld of the earlier generation has finished", d->service,
+			  (long)d->pgid);
+		free(d->service);
+	}
+	m->ndrain = keep;
+}
+
+/*
+ * inet and unix services serve requests that do not depend on each other
+ * (SMTP sessions, local deliveries): the new generation starts at once,
+ * next to the old one finishing. Others (pickup, qmgr) scan the queue,
+ * and two at once could take the same message: the new one starts when
+ * every process of the old one, and all that it started, has exited.
+ */
+static bool waits_for_old(const struct master *m, const struct run *r)
+{
+	if (r->svc->type == SVC_INET || r->svc->type == SVC_UNIX)
+		return false;
+	for (size_t i = 0; i < m->ndrain; i++)
+		if (strcmp(m->drains[i].service, r->svc->name) == 0)
+			return true;
+	return false;
+}
+
 /* ---- processes ---- */
 
 static void start_due(struct master *m, double now)
 {
+	prune_drains(m);
 	for (size_t i = 0; i < m->nruns; i++) {
 		struct run *r = &m->runs[i];
-		if (r->off)
+		if (r->off || waits_for_old(m, r))
 			continue;
 		for (int k = 0; k < r->svc->procs; k++) {
 			struct slot *sl = &r->slots[k];
@@ -193,6 +242,13 @@ static double next_due(struct master *m, double now)
 	double best = -1;
 	for (size_t i = 0; i < m->nruns; i++) {
 		struct run *r = &m->runs[i];
+		/* One waiting for its old generation: the exit's SIGCHLD wakes
+		 * us, or a look each second, for a last process not our child. */
+		if (!r->off && waits_for_old(m, r)) {
+			if (best < 0 || best > 1)
+				best = 1;
+			continue;
+		}
 		for (int k = 0; !r->off && k < r->svc->procs; k++) {
 			struct slot *sl = &r->slots[k];
 			if (sl->pid != 0)
@@ -259,6 +315,7 @@ static int reap(struct master *m, bool restart)
 			msg_warn("service %s: process %ld %s; restarting in %ds", r->svc->name,
 				 (long)pid, how, delay);
 	}
+	prune_drains(m);
 	return n;
 }
 
@@ -279,7 +336,30 @@ static void signal_services(struct master *m, int sig)
 				kill(pid, sig);
 			}
 		}
+	for (size_t i = 0; i < m->ndrain; i++)
+		kill(-m->drains[i].pgid, sig);
 	kill_orphans(m->pid, sig);
+}
+
+/*
+ * A reload: each running process is told (SIGHUP, to it alone, never to
+ * its helpers) to take no new work, finish what it has in hand and exit;
+ * it is remembered until its process group is empty. The sockets stay
+ * with the master, so no client is refused in between.
+ */
+static void drain_all(struct master *m)
+{
+	for (size_t i = 0; i < m->nruns; i++)
+		for (int k = 0; k < m->runs[i].svc->procs; k++) {
+			struct slot *sl = &m->runs[i].slots[k];
+			if (sl->pid <= 0)
+				continue;
+			kill(sl->pid, SIGHUP);
+			m->drains = xreallocarray(m->drains, m->ndrain + 1, sizeof(*m->drains));
+			m->drains[m->ndrain++] = (struct drain){ .pgid = sl->pid,
+				.service = xstrdup(m->runs[i].svc->name) };
+			sl->pid = 0;
+		}
 }
 
 /* Stop every process and wait until none is left. */
@@ -510,7 +590,7 @@ static void reload(struct master *m, unsigned *gen)
 		/* main.cf may have been read half-way: read the old one again. */
 		return;
 	}
-	stop_all(m);
+	drain_all(m);
 	free_runs(m);
 	m->table = t;
 	check_user(m);
@@ -643,6 +723,8 @@ int main(int argc, char **argv)
 	}
 	int rc = run_loop(&M, 0);
 	free_runs(&M);
+	prune_drains(&M);	/* all gone: stop_all waited for them */
+	free(M.drains);
 	listen_mark_unwanted(&M);
 	listen_release_unwanted(&M);
 	/* The pid file stays: its lock, which goes with this process, is what

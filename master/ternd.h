@@ -40,6 +40,16 @@ struct run {
 	struct slot *slots;	/* svc->procs of them */
 };
 
+/*
+ * A process of an earlier generation, told at a reload to finish what it
+ * has in hand and exit; tracked by its process group, which holds what
+ * it started (delivery children, a qmgr's workers) even after it exits.
+ */
+struct drain {
+	pid_t pgid;
+	char *service;		/* its service name */
+};
+
 struct master {
 	const char *config_dir;
 	bool foreground;
@@ -52,6 +62,8 @@ struct master {
 	size_t nruns;
 	struct listener *ls;
 	size_t nls;
+	struct drain *drains;	/* earlier generations still finishing */
+	size_t ndrain;
 };
 
 /* ternd_listen.c: bind every socket the service table asks for. */

@@ -47,6 +47,7 @@
 #include "mail/config.h"
 #include "mail/resolve.h"
 #include "queue/local.h"
+#include "util/dotlock.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -352,33 +353,11 @@ out:
 	buf_free(&text);
 }
 
-/* A dot-lock PATH.lock; 1 taken, 0 not wanted or impossible to create here, -1 busy. */
-static int dotlock_take(const char *path, struct buf *lock)
+/* A dot-lock PATH.lock (lib/util/dotlock.h); 1 taken, 0 not wanted or impossible to create here, -1 busy. */
+static int mbox_dotlock(const char *path, struct buf *lock)
 {
-	long attempts = (long)cfg_int(P_deliver_lock_attempts);
-	long delay = (long)cfg_int(P_deliver_lock_delay);
-	long long stale = cfg_int(P_stale_lock_time);
-
-	buf_reset(lock);
-	buf_printf(lock, "%s.lock", path);
-	for (long i = 0; i < (attempts > 0 ? attempts : 1); i++) {
-		int fd = open(buf_str(lock), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		struct stat st;
-
-		if (fd >= 0) {
-			close(fd);
-			return 1;
-		}
-		if (errno != EEXIST)
-			return 0;	/* no permission in this directory: fcntl only */
-		if (lstat(buf_str(lock), &st) == 0 && stale > 0 && time(NULL) - st.st_mtime > stale) {
-			msg_warn("removing stale lock %s", buf_str(lock));
-			unlink(buf_str(lock));
-			continue;
-		}
-		sleep((unsigned)(delay > 0 ? delay : 1));
-	}
-	return -1;
+	return dotlock_take(path, (long)cfg_int(P_deliver_lock_attempts), (long)cfg_int(P_deliver_lock_delay),
+			    cfg_int(P_stale_lock_time), lock);
 }
 
 /* mbox_append under a dot-lock, if mailbox_delivery_lock asks for one. */
@@ -389,7 +368,7 @@ static void mbox_append_locked(void *arg, struct lresult_text *res)
 	int locked = 0;
 
 	if (lock_method("dotlock")) {
-		locked = dotlock_take(j->path, &lock);
+		locked = mbox_dotlock(j->path, &lock);
 		if (locked < 0) {
 			lres_set(res, LRESULT_DEFER, "4.2.0", "cannot lock %s %s: %s exists", j->what,
 			    j->path, buf_str(&lock));
@@ -399,7 +378,7 @@ static void mbox_append_locked(void *arg, struct lresult_text *res)
 	}
 	mbox_append(j, res);
 	if (locked > 0)
-		unlink(buf_str(&lock));
+		dotlock_release(&lock);
 	buf_free(&lock);
 }
 
@@ -470,7 +449,7 @@ static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const cha
 		j.create = true;
 	}
 	if (lock_method("dotlock")) {
-		locked = dotlock_take(path, &lock);
+		locked = mbox_dotlock(path, &lock);
 		if (locked < 0) {
 			lres_set(res, LRESULT_DEFER, "4.2.0", "cannot lock %s %s: %s exists", what, path,
 			    buf_str(&lock));
@@ -479,7 +458,7 @@ static void deliver_mbox(const struct lmsg *m, const struct lrcpt *rc, const cha
 	}
 	write_as(id, mbox_append, &j, res);
 	if (locked > 0)
-		unlink(buf_str(&lock));
+		dotlock_release(&lock);
 out:
 	if (res->result == LRESULT_SENT && cfg_bool(P_biff))
 		biff_notify(id->user, j.offset);

@@ -425,6 +425,10 @@ int main(int argc, char **argv)
 	queue_dir = cfg_str(P_queue_directory);
 	qrecycle_configure();
 	while (!stop) {
+#ifdef HAVE_DAEMON_SKELETON
+		if (daemon_stop)	/* a reload's SIGHUP too: nothing is in hand between scans */
+			break;
+#endif
 		scan();
 #ifdef HAVE_DAEMON_SKELETON
 		if (daemon_stop)

@@ -429,8 +429,8 @@ int main(int argc, char **argv)
 			last_trim = now;
 		}
 	}
-	qmgr_pool_stop();
+	qmgr_pool_stop(daemon_drain);
 	unlink(QWAKE_SOCKET);
-	msg_info("stopped");
+	msg_info(daemon_drain ? "stopped for a reload; deliveries in progress finish" : "stopped");
 	return 0;
 }

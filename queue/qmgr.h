@@ -57,7 +57,7 @@ bool qmgr_pool_reaped(pid_t pid, char **ids);
 /* In any other child of qmgr: close the workers' sockets. */
 void qmgr_pool_close_in_child(void);
 /* qmgr stops: workers leave (a busy one is terminated, its file stays in active/). */
-void qmgr_pool_stop(void);
+void qmgr_pool_stop(bool drain);
 
 /*
  * qmgr_sched.c: messages in active/ in line for a delivery process, with

@@ -278,13 +278,20 @@ bool qmgr_pool_reaped(pid_t pid, char **ids)
 	return false;
 }
 
-void qmgr_pool_stop(void)
+/*
+ * Every worker is retired: an idle one leaves at once. A busy one is
+ * stopped, unless DRAIN (a reload): then it finishes the delivery in
+ * hand, finds no answer wanted and leaves. Whatever it leaves in active/
+ * is the next qmgr's, which ternd starts only once all of this qmgr's
+ * processes are gone, so that no message is delivered by two at once.
+ */
+void qmgr_pool_stop(bool drain)
 {
 	for (int i = 0; i < QMGR_POOL_MAX; i++)
 		if (workers[i].pid != 0) {
 			if (workers[i].fd >= 0)
 				retire(&workers[i]);
-			if (workers[i].busy)
+			if (workers[i].busy && !drain)
 				kill(workers[i].pid, SIGTERM);
 		}
 }

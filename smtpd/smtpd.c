@@ -220,9 +220,28 @@ static void listeners_events(uint32_t ev)
 		smtpd_watch_mod(&listeners[i].w, ev);
 }
 
+/*
+ * No new sessions: at a stop, and at a reload, where ternd keeps the
+ * sockets open for the next generation (a client waits in the backlog,
+ * never sees a refusal) while this one finishes the sessions it has.
+ */
+static void close_listeners(void)
+{
+	for (int i = 0; i < nlisteners; i++) {
+		smtpd_watch_del(&listeners[i].w);
+		close(listeners[i].w.fd);
+	}
+	nlisteners = 0;
+	paused_until = 0;
+}
+
 static void on_accept(struct smtpd_watch *w, uint32_t events)
 {
 	(void)events;
+	/* Told to stop or reload since this batch of events came: the client
+	 * waits in the backlog for the next smtpd, with the new settings. */
+	if (daemon_stop)
+		return;
 	if (smtpd_conn_accept(w->fd) < 0 && paused_until == 0) {
 		/* A level-triggered listener would wake us for nothing until a session ends. */
 		listeners_events(0);
@@ -406,7 +425,19 @@ int main(int argc, char **argv)
 
 	struct epoll_event evs[256];
 	uint64_t last_sweep = smtpd_now();
-	while (!daemon_stop) {
+	bool draining = false;
+	for (;;) {
+		if (daemon_stop && !daemon_drain)
+			break;
+		if (daemon_drain && !draining) {
+			close_listeners();
+			draining = true;
+			msg_info("reload: no new sessions; finishing %u in progress", smtpd_conn_count());
+		}
+		/* Each session ends by itself: QUIT, or its own timeouts (smtpd_timeout, ...). */
+		if (draining && smtpd_conn_count() == 0 && !smtpd_commit_busy() && !smtpd_auth_busy()
+		    && !smtpd_dns_busy())
+			break;
 		uint64_t now0 = smtpd_now();
 		int timeout = smtpd_conn_timers(now0);
 		smtpd_conn_reap();
@@ -434,10 +465,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* Stop accepting; let commits, AUTH steps and lookups in flight finish so their clients get answers. */
-	for (int i = 0; i < nlisteners; i++) {
-		smtpd_watch_del(&listeners[i].w);
-		close(listeners[i].w.fd);
-	}
+	close_listeners();
 	uint64_t deadline = smtpd_now() + 10000;
 	while ((smtpd_commit_busy() || smtpd_auth_busy() || smtpd_dns_busy()) && smtpd_now() < deadline) {
 		int n = epoll_wait(epfd, evs, 256, 100);

@@ -29,6 +29,7 @@
 #include "util/mem.h"
 
 volatile sig_atomic_t daemon_stop;
+volatile sig_atomic_t daemon_drain;
 
 static struct daemon_info info;
 
@@ -269,9 +270,19 @@ static void apply_columns(void)
 			 "service table auth column");
 }
 
+/*
+ * SIGTERM (tern stop): stop now. SIGHUP (tern reload): ternd has started,
+ * or will start, a new generation on the same sockets; finish what is in
+ * hand, then exit. A SIGTERM after a SIGHUP wins.
+ */
 static void on_term(int sig)
 {
-	(void)sig;
+	if (sig == SIGHUP) {
+		if (!daemon_stop)
+			daemon_drain = 1;
+	} else {
+		daemon_drain = 0;
+	}
 	daemon_stop = 1;
 }
 
@@ -282,8 +293,12 @@ static void set_signals(int flags)
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* Without DAEMON_CATCH_TERM, a reload's SIGHUP ends the daemon at once. */
 	sa.sa_handler = (flags & DAEMON_CATCH_TERM) ? on_term : SIG_DFL;
+	sigaddset(&sa.sa_mask, SIGHUP);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigemptyset(&all);

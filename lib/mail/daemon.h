@@ -28,9 +28,14 @@
  *     DAEMON_KEEP_ROOT; chdir(queue_directory); umask 077; with
  *     DAEMON_DELIVERY (qmgr, local), the scheduling priority lowered by
  *     delivery_nice.
- *  6. signals: SIGPIPE and SIGHUP ignored (ternd restarts services on
- *     reload); SIGTERM terminates, or sets daemon_stop with
- *     DAEMON_CATCH_TERM so that an event loop can finish its current step.
+ *  6. signals: SIGPIPE ignored; SIGTERM terminates, or sets daemon_stop
+ *     with DAEMON_CATCH_TERM so that an event loop can finish its current
+ *     step. SIGHUP is ternd's reload: with DAEMON_CATCH_TERM it sets
+ *     daemon_stop and daemon_drain ("stop taking new work, finish what is
+ *     in hand, exit": an SMTP session in progress, a delivery); without,
+ *     the daemon ends at once. ternd sends it to the daemon itself, never
+ *     to its process group, so that helpers (a pipe delivery's command,
+ *     a delivery child) are not disturbed.
  *
  * Conventions with ternd (the master side is master/ternd_spawn.c):
  *  - argv: the service table's command words, with "-c DIR" inserted
@@ -92,8 +97,10 @@ struct daemon_info {
 	bool by_master;		/* started by ternd */
 };
 
-/* Set by SIGTERM (with DAEMON_CATCH_TERM) or SIGINT. */
+/* Set by SIGTERM (with DAEMON_CATCH_TERM), SIGINT or SIGHUP. */
 extern volatile sig_atomic_t daemon_stop;
+/* Set with daemon_stop by SIGHUP (a reload): finish the work in hand first. */
+extern volatile sig_atomic_t daemon_drain;
 
 int daemon_init(int argc, char **argv, const char *name, int flags);
 const struct daemon_info *daemon_info(void);

@@ -465,7 +465,7 @@ const struct param_def param_table[] = {
 	BOOL("soft_bounce", "no",
 	     "Whether every bounce is turned into a deferral (for testing configurations)."),
 	TIME("stale_lock_time", "500s", 's', 1, 100 * DAY,
-	     "After how long a dot-lock file is considered left over and removed."),
+	     "After how long a dot-lock file is considered left over and removed; one whose holder's process id is gone is removed at once."),
 	BOOL("strict_mailbox_ownership", "yes",
 	     "Whether local delivery refuses an mbox file not owned by the recipient."),
 	BOOL("strict_rfc821_envelopes", "no",
