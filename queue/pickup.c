@@ -55,6 +55,7 @@
 #include "mail/droprec.h"
 #include "mail/header.h"
 #include "mail/login_sender.h"
+#include "mail/qcorrupt.h"
 #include "mail/qfile.h"
 #include "mail/qrecycle.h"
 #include "util/buf.h"
@@ -103,6 +104,7 @@ static void to_corrupt(const char *path, const char *name, const char *why)
 		msg_error("%s: %s; removing it", name, buf_str(&err));
 		unlink(path);
 	}
+	qcorrupt_trim(buf_str(&dir), cfg_int(P_corrupt_queue_limit));
 	buf_free(&dir);
 	buf_free(&err);
 }

@@ -41,6 +41,7 @@
 #include "mail/config.h"
 #include "mail/lproto.h"
 #include "mail/mailq.h"
+#include "mail/qcorrupt.h"
 #include "mail/qfile.h"
 #include "mail/resolve.h"
 #include "queue/qmgr.h"
@@ -569,6 +570,7 @@ static void job_begin(struct job *j, const char *id)
 		bounce_error_notice("software", id, "corrupt queue file; moved to corrupt/");
 		if (qfile_move(buf_str(&j->path), "corrupt", &merr) < 0)
 			msg_error("%s: move to corrupt: %s", id, buf_str(&merr));
+		qcorrupt_trim("corrupt", cfg_int(P_corrupt_queue_limit));
 		buf_free(&merr);
 		goto out;
 	}

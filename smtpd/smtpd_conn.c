@@ -855,6 +855,29 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
 	}
 }
 
+/* A session for the client on fd, accepted from ss: set up, not yet greeted. */
+static struct conn *conn_new(int fd, const struct sockaddr_storage *ss)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->w.fd = fd;
+	c->w.handler = on_event;
+	peer_text(ss, c->addr, sizeof(c->addr));
+	c->port = ss->ss_family == AF_INET ? ntohs(((const struct sockaddr_in *)ss)->sin_port)
+		  : ss->ss_family == AF_INET6 ? ntohs(((const struct sockaddr_in6 *)ss)->sin6_port) : 0;
+	c->since = smtpd_now();
+	c->session_end = smtpd.session_limit_ms > 0 ? c->since + smtpd.session_limit_ms : UINT64_MAX;
+	const char *name = (strcmp(c->addr, "127.0.0.1") == 0 || strcmp(c->addr, "::1") == 0)
+			   ? "localhost" : "unknown";
+	c->e = smtp_engine_new(&smtpd.engine, &ops, c, name, c->addr);
+	c->exempt = cidr_list_match(&smtpd.limit_exceptions, c->addr);
+	c->implicit = smtpd.implicit_tls;
+	nconn++;
+	msg_info("connect from %s[%s]", name, c->addr);
+	return c;
+}
+
 /*
  * A descriptor held in reserve: at the descriptor limit it is given up
  * for a moment to accept a client, tell it 421 and close, so that the
@@ -898,6 +921,26 @@ static int refuse_waiting(int listen_fd, int accept_errno)
 		peer_text(&ss, addr, sizeof(addr));
 		int len = snprintf(reply, sizeof(reply), "421 4.3.2 %s Service not available, "
 				   "out of resources: try again later\r\n", smtpd.engine.myhostname);
+		if (smtpd.implicit_tls) {
+			/*
+			 * The client speaks TLS first, and a plaintext 421 would
+			 * only break its handshake: the refusal goes out inside
+			 * TLS, as every other one does, from a session of its own
+			 * that holds the spare's place until it ends. No other
+			 * client can be refused meanwhile: the listeners pause.
+			 */
+			errno = accept_errno;
+			msg_warn("connection from [%s] refused with 421: out of descriptors (%m, %u sessions)",
+				 addr, nconn);
+			struct conn *c = conn_new(fd, &ss);
+			c->state = CS_RUN;
+			smtpd_watch_add(&c->w, 0);
+			touch(c);
+			reply[len - 2] = '\0';	/* the engine adds the CR LF */
+			smtp_engine_refuse(c->e, reply);
+			start_tls(c);
+			return -1;
+		}
 		/* A fresh socket has room for one line; a client that is not there loses nothing. */
 		if (len > 0 && (size_t)len < sizeof(reply))
 			(void)send(fd, reply, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -924,23 +967,7 @@ int smtpd_conn_accept(int listen_fd)
 				msg_warn("accept: %m");
 			return 0;
 		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		struct conn *c = xcalloc(1, sizeof(*c));
-		c->w.fd = fd;
-		c->w.handler = on_event;
-		peer_text(&ss, c->addr, sizeof(c->addr));
-		c->port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
-			  : ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) : 0;
-		c->since = smtpd_now();
-		c->session_end = smtpd.session_limit_ms > 0 ? c->since + smtpd.session_limit_ms : UINT64_MAX;
-		const char *name = (strcmp(c->addr, "127.0.0.1") == 0 || strcmp(c->addr, "::1") == 0)
-				   ? "localhost" : "unknown";
-		c->e = smtp_engine_new(&smtpd.engine, &ops, c, name, c->addr);
-		c->exempt = cidr_list_match(&smtpd.limit_exceptions, c->addr);
-		c->implicit = smtpd.implicit_tls;
-		nconn++;
-		msg_info("connect from %s[%s]", name, c->addr);
+		struct conn *c = conn_new(fd, &ss);
 		struct buf refuse = BUF_INIT;
 		c->client = smtpd_anvil_connect(c->addr, c->exempt, &refuse);
 		c->state = CS_RUN;

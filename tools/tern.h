@@ -53,6 +53,8 @@ void check_tls(const struct service_table *t, const char *master_cf, struct find
  * addresses of this host); those the running master holds are fine. */
 void check_listen(const struct service_table *t, const char *master_cf, const char *queue_dir,
 		  struct findings *f);
+/* The files in QUEUE_DIR/corrupt: a warning with how many, the oldest and where. */
+void check_corrupt(const char *queue_dir, struct findings *f);
 
 /* pid/master.status, which ternd writes at each start and reload. */
 struct master_status_svc {

@@ -8,7 +8,8 @@
  * Runs as the caller of tern (root, or an instance's owner). Root tries
  * whether mail_owner can read a table from a child that drops to
  * mail_owner first, so the answer is the kernel's, not a guess from mode
- * bits. Every finding names the file and line it comes from: the main.cf
+ * bits. The queue's corrupt/ directory is counted: each file there is a
+ * message that did not parse and waits for the administrator. Every finding names the file and line it comes from: the main.cf
  * line of the parameter, or the master.cf line of the service.
  */
 #include "compat.h"
@@ -34,6 +35,7 @@
 
 #include "mail/config.h"
 #include "mail/daemon.h"
+#include "mail/qcorrupt.h"
 #include "mail/services.h"
 #include "mail/tls_identity.h"
 #include "tools/tern.h"
@@ -489,4 +491,27 @@ void master_status_free(struct master_status *st)
 	free(st->svc);
 	st->svc = NULL;
 	st->count = 0;
+}
+
+void check_corrupt(const char *queue_dir, struct findings *f)
+{
+	struct qcorrupt_scan scan;
+	char *dir = xasprintf("%s/corrupt", queue_dir);
+	char when[64];
+
+	/* A caller that may not read it (corrupt/ is mail_owner's, 0700) learns nothing. */
+	if (qcorrupt_scan(dir, &scan) == 0 && scan.count > 0) {
+		struct tm tm;
+		localtime_r(&scan.oldest, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		long limit = (long)cfg_int(P_corrupt_queue_limit);
+		char bound[64] = "no limit";
+		if (limit > 0)
+			snprintf(bound, sizeof(bound), "corrupt_queue_limit %ld", limit);
+		report(f, false, dir, 0,
+		       "%ld queue file%s that did not parse, set aside (oldest %s, since %s; %s): "
+		       "inspect them, then remove them", scan.count, scan.count == 1 ? "" : "s",
+		       scan.oldest_name, when, bound);
+	}
+	free(dir);
 }

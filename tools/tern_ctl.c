@@ -221,8 +221,10 @@ static int check_deep(char mode)
 		return 0;	/* check_config() has said why */
 	}
 	check_maps(&soft);
-	if (mode == 'c')
+	if (mode == 'c') {
 		check_commands(&soft);
+		check_corrupt(cfg_str(P_queue_directory), &soft);
+	}
 	check_tls(&t, path, &strict);
 	if (mode != 's')
 		check_listen(&t, path, cfg_str(P_queue_directory), &soft);

@@ -59,6 +59,7 @@ struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 	s.sasl_authenticated_header = cfg_bool(P_smtpd_sasl_authenticated_header);
 	s.message_size_limit = (unsigned long long)cfg_int(P_message_size_limit);
 	s.header_size_limit = (unsigned long long)cfg_int(P_header_size_limit);
+	s.header_block_size_limit = (unsigned long long)cfg_int(P_header_block_size_limit);
 	s.virtual_expansion_limit = (int)cfg_int(P_virtual_alias_expansion_limit);
 	s.virtual_recursion_limit = (int)cfg_int(P_virtual_alias_recursion_limit);
 	s.hopcount_limit = (int)cfg_int(P_hopcount_limit);

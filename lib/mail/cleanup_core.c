@@ -6,8 +6,12 @@
  * Mail layer. Runs in the process that submits (pickup, smtpd, the bounce
  * generator) with its privileges, normally mail_owner. The content is
  * untrusted: headers are parsed with the bounded parsers of header.c and
- * addr.c; the header block is held in memory up to header_size_limit,
- * the body is streamed to the queue file and never held.
+ * addr.c; the header block is held in memory, each header up to
+ * header_size_limit (the excess of a longer one is dropped, as Postfix
+ * does, and the headers after it stay headers) and the whole block up to
+ * header_block_size_limit (beyond it the message is refused: never are
+ * the remaining headers pushed into the body); the body is streamed to
+ * the queue file and never held.
  *
  * What it does, in order, when the header block is complete:
  *  1. with CLEANUP_FLAG_EXTRACT (sendmail -t): recipients from To:, Cc:
@@ -78,6 +82,9 @@ struct cleanup {
 	struct buf hdr;			/* header block so far */
 	size_t scan;			/* next unscanned line in hdr */
 	size_t hstart;			/* first header byte (after a "From " line) */
+	size_t fstart;			/* first byte of the header being received */
+	bool line_start;		/* the next input byte starts a line */
+	enum { SKIP_NONE, SKIP_LINE, SKIP_FOLD } skip;	/* dropping an oversized header's excess */
 	bool first_line_done;
 	/* Content accounting. */
 	unsigned long long total;	/* bytes given to cleanup_write */
@@ -115,6 +122,7 @@ struct cleanup *cleanup_open_with(const struct cleanup_settings *s, enum cleanup
 	c->source = source;
 	c->flags = flags;
 	c->in_headers = true;
+	c->line_start = true;
 	c->last = '\n';
 	c->w = qfile_create(s->incoming_dir, &err);
 	if (c->w == NULL)
@@ -752,10 +760,108 @@ static void scan_headers(struct cleanup *c)
 			return;
 		}
 	}
-	if (c->in_headers && c->s.header_size_limit && c->hdr.len - c->hstart > c->s.header_size_limit) {
-		/* Too many headers: what does not fit is body, as Postfix does. */
-		size_t cut = c->scan > c->hstart ? c->scan : c->hdr.len;
-		end_headers(c, cut, cut, true);
+}
+
+/*
+ * The header being received (from c->fstart) is over header_size_limit:
+ * keep its first header_size_limit bytes, cut after its last complete
+ * line within them when it has one (else inside the line, never between
+ * a CR and its LF nor inside a UTF-8 character), end it with a newline,
+ * and drop the rest of it as it comes (c->skip): the rest of its line,
+ * and its continuation lines. The next header is a header again.
+ */
+static void truncate_header(struct cleanup *c)
+{
+	size_t limit = (size_t)c->s.header_size_limit;
+	size_t end = c->fstart + limit, cut = end;
+	const char *p = c->hdr.data;
+	bool line_done = p[c->hdr.len - 1] == '\n';
+
+	while (cut > c->fstart && p[cut - 1] != '\n')
+		cut--;
+	if (cut == c->fstart) {
+		/* Back to the lead byte of the last character; drop it if it does not fit. */
+		size_t lead = end;
+		while (lead > c->fstart + 1 && end - lead < 4 && ((unsigned char)p[lead - 1] & 0xC0) == 0x80)
+			lead--;
+		unsigned char b = (unsigned char)p[lead - 1];
+		size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+		cut = b >= 0xC0 && lead - 1 + need > end ? lead - 1 : end;
+		while (cut > c->fstart + 1 && p[cut - 1] == '\r')
+			cut--;
+	}
+	int namelen = 0;
+	while (c->fstart + namelen < cut && namelen < 64 && p[c->fstart + namelen] != ':'
+	       && p[c->fstart + namelen] != '\n')
+		namelen++;
+	msg_warn("header %.*s longer than header_size_limit (%zu bytes): its excess is dropped", namelen,
+		 p + c->fstart, limit);
+	buf_truncate(&c->hdr, cut);
+	if (p[cut - 1] != '\n')
+		buf_addc(&c->hdr, '\n');
+	if (c->scan > c->hdr.len)
+		c->scan = c->hdr.len;
+	c->skip = line_done ? SKIP_FOLD : SKIP_LINE;
+}
+
+/* Drop the excess of a truncated header from the input; returns the bytes used. */
+static size_t skip_excess(struct cleanup *c, const char *data, size_t len)
+{
+	size_t i = 0;
+	while (i < len && c->skip != SKIP_NONE) {
+		if (c->skip == SKIP_LINE) {
+			const char *nl = memchr(data + i, '\n', len - i);
+			if (nl == NULL)
+				return len;
+			i = (size_t)(nl - data) + 1;
+			c->skip = SKIP_FOLD;
+		} else {
+			/* A line that starts with white space continues the dropped header. */
+			c->skip = data[i] == ' ' || data[i] == '\t' ? SKIP_LINE : SKIP_NONE;
+		}
+	}
+	c->line_start = true;
+	return i;
+}
+
+/*
+ * Header input, one line (or the part of one that has come) at a time,
+ * so that the limits apply to the header in hand. Whatever follows the
+ * header block goes to the content.
+ */
+static void header_input(struct cleanup *c, const char *data, size_t len)
+{
+	while (len > 0 && c->status == CLEANUP_OK) {
+		if (!c->in_headers) {
+			content_out(c, data, len);
+			return;
+		}
+		if (c->skip != SKIP_NONE) {
+			size_t n = skip_excess(c, data, len);
+			data += n;
+			len -= n;
+			if (len == 0)
+				return;
+			if (c->skip != SKIP_NONE)
+				continue;
+		}
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) + 1 : len;
+		if (c->line_start && data[0] != ' ' && data[0] != '\t')
+			c->fstart = c->hdr.len;	/* a new header (or the end of them) */
+		buf_add(&c->hdr, data, n);
+		c->line_start = nl != NULL;
+		data += n;
+		len -= n;
+		if (c->s.header_block_size_limit && c->hdr.len - c->hstart > c->s.header_block_size_limit) {
+			fail(c, CLEANUP_REJECT, "message header block too large (more than %llu bytes)",
+			     c->s.header_block_size_limit);
+			buf_free(&c->hdr);
+			return;
+		}
+		if (c->s.header_size_limit && c->hdr.len - c->fstart > c->s.header_size_limit)
+			truncate_header(c);
+		scan_headers(c);
 	}
 }
 
@@ -772,8 +878,7 @@ int cleanup_write(struct cleanup *c, const char *data, size_t len)
 	if (c->too_big || c->status != CLEANUP_OK)
 		return 0;
 	if (c->in_headers) {
-		buf_add(&c->hdr, data, len);
-		scan_headers(c);
+		header_input(c, data, len);
 		return c->status == CLEANUP_TEMPFAIL ? -1 : 0;
 	}
 	content_out(c, data, len);

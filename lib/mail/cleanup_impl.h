@@ -35,7 +35,8 @@ struct cleanup_settings {
 	const char *append_dot_mydomain;	/* user@host -> user@host.THIS; NULL = off */
 	bool sasl_authenticated_header;	/* Received: names the AUTH user (smtpd_sasl_authenticated_header) */
 	unsigned long long message_size_limit;	/* 0 = none */
-	unsigned long long header_size_limit;	/* 0 = none */
+	unsigned long long header_size_limit;	/* one header; 0 = none */
+	unsigned long long header_block_size_limit;	/* all of them; 0 = none */
 	int virtual_expansion_limit;	/* addresses one recipient may become */
 	int virtual_recursion_limit;	/* depth */
 	int hopcount_limit;		/* Received: headers allowed; 0 = no limit */

@@ -4,7 +4,8 @@
 # smtpd_min_data_rate (a client that trickles a byte now and then is
 # closed all the same), smtpd_session_time_limit bounds a session, and
 # at the descriptor limit new clients get 421 4.3.2 and a log line
-# instead of silence.
+# instead of silence; on an implicit TLS listener each of these 421s is
+# sent inside TLS.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
 
@@ -169,5 +170,79 @@ else:
 EOP
 grep -Eq 'warning: connection from \[127\.0\.0\.1\] refused with 421: out of descriptors' "$TERN_DIR/maillog" \
 	|| { show_log; fail "no log line for the refused connection"; }
+smtpd_stop
+
+# Implicit TLS (465): every 421 goes out inside TLS, after the handshake,
+# never in clear text (which the client's TLS would take for a broken
+# handshake): at the descriptor limit, at the idle timeout and at the
+# session time limit. A client that never starts its handshake is closed
+# without a byte.
+make_cert
+: >"$TERN_DIR/maillog"
+smtpd_start -o smtpd_tls_cert_file="$TERN_DIR/cert.pem" -o smtpd_tls_key_file="$TERN_DIR/key.pem" \
+	-o smtpd_tls_wrappermode=yes -o smtpd_timeout=2s -o smtpd_starttls_timeout=2s
+python3 - "$SMTPD_PORT" <<'EOP' || { show_log; fail "a 421 on the implicit TLS listener was not inside TLS"; }
+import socket, ssl, sys, time
+port = int(sys.argv[1])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+def tls():
+    raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s = ctx.wrap_socket(raw)	# raises on a plaintext reply
+    return s, s.makefile("rb")
+held, refused = [], None
+for i in range(60):
+    s, f = tls()
+    line = f.readline()
+    if line.startswith(b"220 "):
+        held.append(s)
+        continue
+    refused = line
+    break
+assert refused is not None, "60 sessions and none refused"
+assert refused.startswith(b"421 4.3.2 "), refused
+assert 10 < len(held) < 40, len(held)
+for s in held:
+    s.close()
+# Idle past smtpd_timeout, then a session that keeps talking past the session limit.
+time.sleep(1)
+for i in range(50):
+    try:
+        s, f = tls()
+        if f.readline().startswith(b"220 "):
+            break
+    except (ssl.SSLError, OSError):
+        pass
+    time.sleep(0.2)
+else:
+    raise SystemExit("no 220 once the sessions left")
+start = time.time()
+line = f.readline()
+assert line.startswith(b"421 4.4.2 ") and b"timeout exceeded" in line, line
+assert time.time() - start < 6, time.time() - start
+# No handshake at all: closed without a byte after smtpd_starttls_timeout.
+raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+assert raw.recv(100) == b"", "bytes in clear text on the implicit TLS listener"
+EOP
+smtpd_stop
+smtpd_start -o smtpd_tls_cert_file="$TERN_DIR/cert.pem" -o smtpd_tls_key_file="$TERN_DIR/key.pem" \
+	-o smtpd_tls_wrappermode=yes -o smtpd_timeout=2s -o smtpd_session_time_limit=3s
+python3 - "$SMTPD_PORT" <<'EOP' || { show_log; fail "the session limit 421 on implicit TLS"; }
+import socket, ssl, sys, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20))
+f = s.makefile("rb")
+assert f.readline().startswith(b"220 ")
+for i in range(20):
+    s.sendall(b"NOOP\r\n")
+    line = f.readline()
+    if not line.startswith(b"250"):
+        break
+    time.sleep(0.5)
+assert line.startswith(b"421 4.4.2 ") and b"session time limit exceeded" in line, line
+EOP
 smtpd_stop
 pass

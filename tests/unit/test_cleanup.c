@@ -458,44 +458,118 @@ START_TEST(test_size_limit)
 }
 END_TEST
 
+/* The header block of r's content (up to and with the empty line), as a C string. */
+static char *header_block(struct result *r)
+{
+	const char *text = buf_str(&r->content), *blank = strstr(text, "\n\n");
+	ck_assert_ptr_nonnull(blank);
+	return strndup(text, (size_t)(blank - text) + 1);
+}
+
 START_TEST(test_header_limit)
 {
-	/* Headers beyond header_size_limit become body; the message is still queued. */
-	struct cleanup_settings s = settings();
-	s.header_size_limit = 100;
-	struct result r;
-	const char *rc[] = {"a@x.test", NULL};
-	run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs,
-	    "X-1: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nX-2: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
-	    "X-3: cccccccccccccccccccccccccccccccccccccc\nX-4: d\n\nbody\n", 10, &r);
-	ck_assert_int_eq(r.status, CLEANUP_OK);
-	/* ended up after the added headers, in the body. */
-	const char *body = strstr(buf_str(&r.content), "\n\n");
-	ck_assert_ptr_nonnull(body);
-	ck_assert_ptr_nonnull(strstr(body, "X-3: "));
-	ck_assert_ptr_null(strstr(body, "X-2: "));
-	result_free(&r);
+	/*
+	 * A folded header over header_size_limit keeps its complete lines
+	 * within the limit; its other continuation lines are dropped and the
+	 * headers after it stay headers, at any chunk size.
+	 */
+	static const size_t chunks[] = { 1, 7, 64, 4096 };
+	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+		struct cleanup_settings s = settings();
+		s.header_size_limit = 60;
+		struct result r;
+		const char *rc[] = {"a@x.test", NULL};
+		run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs,
+		    "X-1: a\nX-2: bbbbbbbbbbbbbbbbbbbbbb\n cccccccccccccccccccccccccc\n dddddddddddddddddddd\n"
+		    "\teeeeeeeeeeeeeeee\nX-3: f\n\nbody\n X-4: g\n", chunks[k], &r);
+		ck_assert_int_eq(r.status, CLEANUP_OK);
+		char *h = header_block(&r);
+		ck_assert_ptr_nonnull(strstr(h, "\nX-2: bbbbbbbbbbbbbbbbbbbbbb\n cccccccccccccccccccccccccc\nX-3: f\n"));
+		ck_assert_ptr_null(strstr(buf_str(&r.content), "ddd"));
+		ck_assert_ptr_null(strstr(buf_str(&r.content), "eee"));
+		ck_assert_ptr_nonnull(strstr(buf_str(&r.content), "\n\nbody\n X-4: g\n"));
+		free(h);
+		result_free(&r);
+	}
 }
 END_TEST
 
 START_TEST(test_header_limit_one_line)
 {
-	/* One endless "header" line: cut at the limit, the rest is body after an empty line. */
+	/* One endless header line: cut at the limit, the header after it is still a header. */
+	static const size_t chunks[] = { 1, 64, 5000 };
+	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+		struct cleanup_settings s = settings();
+		s.header_size_limit = 100;
+		struct result r;
+		const char *rc[] = {"a@x.test", NULL};
+		char msg[3100];
+		memcpy(msg, "X-Long: ", 8);
+		memset(msg + 8, 'a', 2990);
+		strcpy(msg + 2998, "\r\n more\r\nX-After: yes\r\n\r\nbody\r\n");
+		run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs, msg, chunks[k], &r);
+		ck_assert_int_eq(r.status, CLEANUP_OK);
+		char *h = header_block(&r);
+		char *l = strstr(h, "X-Long: ");
+		ck_assert_ptr_nonnull(l);
+		ck_assert_uint_eq(strcspn(l, "\n"), 100);	/* the limit, then the newline */
+		ck_assert_ptr_nonnull(strstr(h, "\nX-After: yes"));
+		ck_assert_ptr_null(strstr(h, "more"));
+		ck_assert_ptr_nonnull(strstr(buf_str(&r.content), "\nbody"));
+		free(h);
+		result_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(test_header_limit_no_split)
+{
+	/* The cut inside a line splits neither a CR LF nor a UTF-8 character. */
 	struct cleanup_settings s = settings();
-	s.header_size_limit = 100;
 	struct result r;
 	const char *rc[] = {"a@x.test", NULL};
-	char msg[3000];
-	memcpy(msg, "X-Long: ", 8);
-	memset(msg + 8, 'a', sizeof(msg) - 10);
-	msg[sizeof(msg) - 2] = '\n';
-	msg[sizeof(msg) - 1] = '\0';
-	run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs, msg, 64, &r);
+	char *h;
+	/* "X-U: ab" then two 2-byte characters: a limit of 10 ends inside the second. */
+	for (size_t lim = 10; lim <= 11; lim++) {
+		s.header_size_limit = lim;
+		run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs,
+		    "X-U: ab\xc3\xa9\xc3\xa9xyz\nX-C: 12\r\nX-D: d\n\nbody\n", 5, &r);
+		ck_assert_int_eq(r.status, CLEANUP_OK);
+		h = header_block(&r);
+		ck_assert_ptr_nonnull(strstr(h, lim == 10 ? "X-U: ab\xc3\xa9\n" : "X-U: ab\xc3\xa9\xc3\xa9\n"));
+		ck_assert_ptr_nonnull(strstr(h, "\nX-C: 12\r\nX-D: d\n"));
+		free(h);
+		result_free(&r);
+	}
+	s.header_size_limit = 14;	/* ends between the CR and the LF */
+	run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs, "X-C: 12345678\r\nX-D: d\n\nbody\n", 3, &r);
 	ck_assert_int_eq(r.status, CLEANUP_OK);
-	const char *blank = strstr(buf_str(&r.content), "\n\n");
-	ck_assert_ptr_nonnull(blank);
-	ck_assert_ptr_null(memchr(blank + 2, ':', strlen(blank + 2)));	/* no header after the blank line */
-	ck_assert_ptr_nonnull(strstr(blank, "aaaa"));
+	h = header_block(&r);
+	ck_assert_ptr_nonnull(strstr(h, "X-C: 12345678\nX-D: d\n"));
+	ck_assert_ptr_null(strchr(h, '\r'));
+	free(h);
+	result_free(&r);
+}
+END_TEST
+
+START_TEST(test_header_block_limit)
+{
+	/* More headers than header_block_size_limit: refused, never turned into body. */
+	struct cleanup_settings s = settings();
+	s.header_block_size_limit = 100;
+	struct result r;
+	const char *rc[] = {"a@x.test", NULL};
+	run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs,
+	    "X-1: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nX-2: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
+	    "X-3: cccccccccccccccccccccccccccccccccccccc\nX-4: d\n\nbody\n", 10, &r);
+	ck_assert_int_eq(r.status, CLEANUP_REJECT);
+	ck_assert_str_eq(buf_str(&r.reason), "message header block too large (more than 100 bytes)");
+	result_free(&r);
+	s.header_block_size_limit = 200;
+	run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs,
+	    "X-1: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nX-2: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
+	    "X-3: cccccccccccccccccccccccccccccccccccccc\nX-4: d\n\nbody\n", 10, &r);
+	ck_assert_int_eq(r.status, CLEANUP_OK);
 	result_free(&r);
 }
 END_TEST
@@ -648,6 +722,8 @@ int main(void)
 	tcase_add_test(tc, test_size_limit);
 	tcase_add_test(tc, test_header_limit);
 	tcase_add_test(tc, test_header_limit_one_line);
+	tcase_add_test(tc, test_header_limit_no_split);
+	tcase_add_test(tc, test_header_block_limit);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_abort);
 	tcase_add_test(tc, test_dsn_kept);
