@@ -134,7 +134,7 @@ const struct param_def param_table[] = {
 	CSTR("config_directory",
 	     "The configuration directory in effect: -c, $TERN_CONFIG_DIR or the compiled-in default."),
 	INT("corrupt_queue_limit", "1000", 0, 100000000,
-	    "Tern only (Postfix's corrupt/ has no bound): the most files kept in the queue's corrupt/ directory, where pickup and the queue manager set aside queue files that do not parse; when one more is set aside, the oldest beyond the limit are removed, each with a warning in the log naming it; 0 means no limit. tern check warns while corrupt/ holds any file."),
+	    "Tern only: the most files kept in the queue's corrupt/ directory (Postfix's has no bound), where pickup and the queue manager set aside queue files that do not parse; when one more is set aside, the oldest beyond the limit are removed, each with a warning in the log naming it; 0 means no limit. tern check warns while corrupt/ holds any file."),
 	STR("daemon_directory", TERN_DAEMON_DIR,
 	    "The directory that holds Tern's daemon programs."),
 	TIME("daemon_timeout", "18000s", 's', 1, 100 * DAY,
