@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util/buf.h"
 
@@ -26,6 +27,13 @@ enum cleanup_source {
 
 /* cleanup_open flags */
 #define CLEANUP_FLAG_EXTRACT	0x01	/* sendmail -t: add To/Cc/Bcc recipients */
+/*
+ * Milters will edit the message: hold the envelope and the header block
+ * until cleanup_finish (the body goes to a spool), so that the edit
+ * functions below work and the queue file is written once, complete.
+ * Without this flag nothing is held and nothing costs more.
+ */
+#define CLEANUP_FLAG_EDIT	0x02
 
 /* DSN NOTIFY bits (RFC 3461); 0 means "not given" (default: FAILURE). */
 #define DSN_NOTIFY_NEVER	0x01
@@ -68,6 +76,42 @@ int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *
  * the header work (address rewriting, map lookups) never runs there.
  */
 bool cleanup_in_headers(const struct cleanup *c);
+/*
+ * EDITING (CLEANUP_FLAG_EDIT only; after the header block ended, i.e.
+ * cleanup_in_headers() is false, and before cleanup_finish). The headers
+ * are those cleanup made (Received:, added From:/Date:/Message-ID:,
+ * rewritten addresses); edits are applied as given, not rewritten again.
+ * Functions return 0, or -1 when the edit cannot be stored (a control
+ * character, no such header); an I/O error makes cleanup_finish fail.
+ */
+/* The queue id the message will have (known from cleanup_open on; "" if none). */
+const char *cleanup_queue_id(const struct cleanup *c);
+size_t cleanup_header_count(const struct cleanup *c);
+/* Header i (0-based): its name and the text after the colon, folded lines joined by "\n". */
+void cleanup_header_get(const struct cleanup *c, size_t i, const char **name, const char **value);
+/* Append a header at the end. value is the text after the colon (a leading space is kept as given). */
+int cleanup_header_add(struct cleanup *c, const char *name, const char *value);
+/* Insert before header index (0 = first; past the end = append). */
+int cleanup_header_insert(struct cleanup *c, size_t index, const char *name, const char *value);
+/* Change the nth (1-based) header called name; value NULL or "" deletes it. No such header: 0, nothing done. */
+int cleanup_header_change(struct cleanup *c, const char *name, size_t nth, const char *value);
+/* The body as held (LF line ends): rewind, then read until 0. -1 on an I/O error. */
+int cleanup_body_rewind(struct cleanup *c);
+ssize_t cleanup_body_read(struct cleanup *c, char *data, size_t len);
+/* Replace the body: begin, write pieces (LF line ends), and it is in place at cleanup_finish. */
+int cleanup_body_replace(struct cleanup *c);
+int cleanup_body_replace_write(struct cleanup *c, const char *data, size_t len);
+/* Envelope sender ("" = <>), as a milter's CHGFROM gives it (<> stripped by the caller). */
+int cleanup_set_sender(struct cleanup *c, const char *addr);
+/* Recipients: added ones go through the same rewriting and virtual aliasing as cleanup_recipient. */
+int cleanup_add_rcpt(struct cleanup *c, const char *addr, int notify, const char *orcpt);
+/* Delete every recipient whose address as given (or as rewritten) equals addr (case-insensitive). 0 or 1 (found). */
+int cleanup_del_rcpt(struct cleanup *c, const char *addr);
+size_t cleanup_rcpt_count(const struct cleanup *c);
+const char *cleanup_rcpt_addr(const struct cleanup *c, size_t i);
+/* Quarantine: the message is committed into the hold queue (hold/), with the reason logged. */
+void cleanup_hold(struct cleanup *c, const char *reason);
+
 /* Forget the message (unlinks the temporary file). */
 void cleanup_abort(struct cleanup *c);
 
