@@ -58,6 +58,7 @@
 #include "mail/qcorrupt.h"
 #include "mail/qfile.h"
 #include "mail/qrecycle.h"
+#include "queue/pickup_milter.h"
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -114,7 +115,7 @@ static void to_corrupt(const char *path, const char *name, const char *why)
  * return it to the sender with the reason. 0 when the notice is queued
  * (or intentionally dropped, e.g. for the null sender), -1 if not.
  */
-static int bounce_refused(struct qfile *q, const char *reason)
+static int bounce_refused(struct qfile *q, const char *reason, const struct pickup_milter_refused *only)
 {
 	struct buf text = BUF_INIT, err = BUF_INIT;
 	char chunk[65536];
@@ -122,9 +123,15 @@ static int bounce_refused(struct qfile *q, const char *reason)
 	qfile_rewind(q);
 	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0)
 		buf_add(&text, chunk, (size_t)n);
-	size_t nr = qfile_rcpt_count(q);
+	size_t nr = only ? only->n : qfile_rcpt_count(q);
 	struct bounce_rcpt *rcpts = xcalloc(nr ? nr : 1, sizeof(*rcpts));
-	for (size_t i = 0; i < nr; i++) {
+	for (size_t i = 0; i < nr && only != NULL; i++) {
+		/* Recipients a milter refused: each with the milter's reply. */
+		rcpts[i].address = only->v[i].addr;
+		rcpts[i].status = "5.7.1";
+		rcpts[i].diag = only->v[i].reply;
+	}
+	for (size_t i = 0; i < nr && only == NULL; i++) {
 		rcpts[i].address = qfile_rcpt(q, i)->address;
 		rcpts[i].orcpt = *qfile_rcpt(q, i)->orcpt ? qfile_rcpt(q, i)->orcpt : NULL;
 		rcpts[i].status = "5.0.0";
@@ -252,8 +259,10 @@ static int pickup_file(const char *name)
 		}
 	}
 	const char *extract = qfile_attr(q, "extract");
-	struct cleanup *c = cleanup_open(CLEANUP_LOCAL, extract && strcmp(extract, "yes") == 0
-							    ? CLEANUP_FLAG_EXTRACT : 0);
+	bool milters = pickup_milter_active();
+	struct cleanup *c = cleanup_open(CLEANUP_LOCAL, (extract && strcmp(extract, "yes") == 0
+							     ? CLEANUP_FLAG_EXTRACT : 0) |
+					 (milters ? CLEANUP_FLAG_EDIT : 0));
 	cleanup_sender(c, sender);
 	for (size_t i = 0; i < qfile_rcpt_count(q); i++) {
 		const struct qfile_rcpt *rc_ = qfile_rcpt(q, i);
@@ -304,11 +313,44 @@ static int pickup_file(const char *name)
 	}
 	char id[QF_ID_MAX];
 	struct buf reason = BUF_INIT;
+	struct pickup_milter_refused refused = {0};
+	if (milters) {
+		/* A message that is all header: its header block ends here. */
+		for (int i = 0; i < 2 && cleanup_in_headers(c); i++)
+			cleanup_write(c, "\n", 1);
+		switch (pickup_milter_run(c, name, sender, login, &refused, &reason)) {
+		case PICKUP_MILTER_OK:
+			break;
+		case PICKUP_MILTER_TEMPFAIL:
+			cleanup_abort(c);
+			msg_warn("%s: deferred by milter: %s", name, buf_str(&reason));
+			rc = -1;
+			goto milter_out;
+		case PICKUP_MILTER_DISCARD:
+			cleanup_abort(c);
+			msg_info("%s: uid=%s from=<%s>: discarded by milter", name, uidtext, sender);
+			unlink(buf_str(&path));
+			goto milter_out;
+		case PICKUP_MILTER_REJECT:
+			cleanup_abort(c);
+			msg_info("%s: uid=%s from=<%s>: rejected by milter: %s", name, uidtext, sender,
+				 buf_str(&reason));
+			if (bounce_refused(q, buf_str(&reason), NULL) == 0)
+				unlink(buf_str(&path));
+			else
+				rc = -1;
+			goto milter_out;
+		}
+	}
 	switch (cleanup_finish(c, id, sizeof(id), &reason)) {
 	case CLEANUP_OK:
 		msg_info("%s: uid=%s from=<%s> (maildrop %s)", id, uidtext, sender, name);
 		if (unlink(buf_str(&path)) != 0)
 			msg_warn("%s: cannot remove maildrop file: %m", name);
+		/* The recipients a milter refused go back to the sender; the others are queued. */
+		if (refused.n > 0 && bounce_refused(q, NULL, &refused) != 0)
+			msg_warn("%s: %zu recipients refused by a milter were not returned to the sender",
+				 id, refused.n);
 		break;
 	case CLEANUP_TEMPFAIL:
 		msg_warn("%s: deferred: %s", name, buf_str(&reason));
@@ -318,12 +360,14 @@ static int pickup_file(const char *name)
 	default:
 		/* Refused for good: the sender gets it back; corrupt/ only if that fails. */
 		msg_info("%s: uid=%s from=<%s>: refused: %s", name, uidtext, sender, buf_str(&reason));
-		if (bounce_refused(q, buf_str(&reason)) == 0)
+		if (bounce_refused(q, buf_str(&reason), NULL) == 0)
 			unlink(buf_str(&path));
 		else
 			to_corrupt(buf_str(&path), name, buf_str(&reason));
 		break;
 	}
+milter_out:
+	pickup_milter_refused_free(&refused);
 	buf_free(&reason);
 out:
 	qfile_close(q);
@@ -426,6 +470,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_term);
 	queue_dir = cfg_str(P_queue_directory);
 	qrecycle_configure();
+	pickup_milter_init();
 	while (!stop) {
 #ifdef HAVE_DAEMON_SKELETON
 		if (daemon_stop)	/* a reload's SIGHUP too: nothing is in hand between scans */

@@ -200,6 +200,13 @@ static void settings(void)
 	smtpd.policy = smtp_policy_new(&err);
 	if (smtpd.policy == NULL)
 		msg_error("configuration error, all mail will be refused with 451 4.3.5: %s", buf_str(&err));
+	buf_reset(&err);
+	/* Mail that the milters cannot see is refused, never let through unfiltered. */
+	if (milter_cfg_load(P_smtpd_milters, &smtpd.milters, &err) != 0) {
+		msg_error("configuration error, all mail will be refused with 451 4.3.5: %s", buf_str(&err));
+		smtp_policy_free(smtpd.policy);
+		smtpd.policy = NULL;
+	}
 	buf_free(&err);
 }
 

@@ -20,6 +20,8 @@
 
 #include <openssl/ssl.h>
 
+#include "mail/milter_cfg.h"
+#include "mail/milter_chain.h"
 #include "mail/smtp_engine.h"
 #include "mail/smtp_policy.h"
 #include "util/cidr.h"
@@ -57,6 +59,7 @@ struct smtpd_settings {
 	char *auth_mechs;			/* without TLS (smtpd_sasl_security_options) */
 	char *auth_mechs_tls;			/* with TLS (smtpd_sasl_tls_security_options) */
 	bool sasl_ready;
+	struct milter_cfg milters;		/* smtpd_milters; n == 0: none */
 };
 
 extern struct smtpd_settings smtpd;
@@ -80,6 +83,13 @@ int smtpd_conn_accept(int listen_fd);
 int smtpd_conn_timers(uint64_t now);
 void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,
 		const char *reason);
+/*
+ * A milter stage the session waited for was decided (smtpd_milter.c):
+ * answer the command (v, reply as for smtp_engine_policy_done), or, for
+ * the message, commit it or refuse it.
+ */
+void smtpd_conn_milter_done(void *conn, enum smtp_verdict v, const char *reply);
+void smtpd_conn_milter_message_done(void *conn, enum milter_outcome o, const char *reply);
 /* Worker jobs that refer to a session: it is freed only once none is left. */
 void smtpd_conn_job_start(void *conn);
 void smtpd_conn_job_done(void *conn);
@@ -149,6 +159,42 @@ int smtpd_dns_init(unsigned threads);
 bool smtpd_dns_busy(void);
 enum smtp_verdict smtpd_dns_check(void *conn, enum smtpd_dns_stage stage,
 		const struct smtp_session_info *si, const char *rcpt, struct buf *reply);
+
+/*
+ * Milters (smtpd_milter.c): one chain per session when smtpd_milters is
+ * set (smtpd_milter_new returns NULL otherwise). Events answer at once or
+ * SMTP_PENDING, and then smtpd_conn_milter_done() follows.
+ */
+enum smtpd_milter_stage {
+	SMTPD_M_NONE, SMTPD_M_CONNECT, SMTPD_M_HELO, SMTPD_M_MAIL, SMTPD_M_RCPT,
+	SMTPD_M_DATA, SMTPD_M_UNKNOWN, SMTPD_M_MESSAGE,
+};
+struct smtpd_milter;
+/* fd: the client's socket (for {daemon_addr}); si: the engine's, for the whole session. */
+struct smtpd_milter *smtpd_milter_new(void *conn, int fd, const struct smtp_session_info *si,
+		unsigned client_port);
+void smtpd_milter_free(struct smtpd_milter *m);
+/*
+ * One command's event. arg: the recipient (RCPT) or the command line
+ * (UNKNOWN). rejected (RCPT only): smtpd refused the recipient with the
+ * reply already in reply; milters that asked to see refused recipients
+ * see it, and the refusal stands.
+ */
+enum smtp_verdict smtpd_milter_event(struct smtpd_milter *m, enum smtpd_milter_stage st,
+		const char *arg, bool rejected, struct buf *reply);
+/* The transaction ended without a message (RSET, QUIT, a refusal). */
+void smtpd_milter_abort(struct smtpd_milter *m);
+/* A milter discarded the message: it is answered 250 and dropped. */
+bool smtpd_milter_discarding(const struct smtpd_milter *m);
+/*
+ * The message msg (smtp_queue, opened for edits) is complete: the milters
+ * see it and edit it; PENDING, then smtpd_conn_milter_message_done().
+ */
+enum milter_outcome smtpd_milter_message(struct smtpd_milter *m, void *msg, const char **reply);
+/* The message was committed or dropped. */
+void smtpd_milter_message_end(struct smtpd_milter *m);
+/* Deadlines of the milters sessions wait for; ms until the next (-1: none). */
+int smtpd_milter_timers(uint64_t now);
 
 /* TLS (smtpd_tls.c); mandatory: TLS is required on this service (encrypt, wrapper mode). */
 SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err);

@@ -59,6 +59,10 @@ struct conn {
 	struct conn *hprev, *hnext;	/* hold list, earliest first */
 	bool in_hold_list;
 	struct smtpd_anvil_client *client;
+	struct smtpd_milter *milter;	/* smtpd_milters: NULL when none */
+	enum smtpd_milter_stage after_policy;	/* the milter stage that follows a pending policy verdict */
+	char *policy_rcpt;	/* the recipient of that verdict */
+	void *milter_msg;	/* the message the milters are looking at */
 	char addr[64];
 	unsigned port;		/* the client's, for the PREGREET line */
 	uint64_t since;		/* accept time */
@@ -72,6 +76,8 @@ static char rbuf[65536];
 
 static void pump(struct conn *c);
 static void conn_close(struct conn *c);
+static void commit_answer(struct conn *c, enum smtp_commit result, const char *queue_id,
+		const char *reason, bool queued);
 
 unsigned smtpd_conn_count(void)
 {
@@ -207,10 +213,37 @@ static void hold_for(struct conn *c, unsigned ms)
 
 static enum smtp_verdict cb_connect(void *ctx, const struct smtp_session_info *si, struct buf *reply)
 {
-	(void)ctx;
+	struct conn *c = ctx;
 	if (smtpd.policy == NULL)
 		return SMTP_ACCEPT;	/* mail is refused at RCPT with 451 */
-	return smtp_policy_connect(smtpd.policy, si, reply);
+	enum smtp_verdict v = smtp_policy_connect(smtpd.policy, si, reply);
+	if (v == SMTP_ACCEPT && c->milter != NULL)
+		v = smtpd_milter_event(c->milter, SMTPD_M_CONNECT, NULL, false, reply);
+	return v;
+}
+
+/*
+ * After the policy's verdict on a command, the milters' (Postfix's order:
+ * smtpd's restrictions first). A policy verdict still pending (DNS) is
+ * followed by the milters in smtpd_conn_policy_done. A recipient the
+ * policy refused is shown to the milters that ask for refused ones.
+ */
+static enum smtp_verdict then_milters(struct conn *c, enum smtpd_milter_stage st, enum smtp_verdict v,
+		const char *rcpt, struct buf *reply)
+{
+	if (c->milter == NULL)
+		return v;
+	if (v == SMTP_PENDING) {
+		c->after_policy = st;
+		free(c->policy_rcpt);
+		c->policy_rcpt = rcpt ? xstrdup(rcpt) : NULL;
+		return v;
+	}
+	if (v == SMTP_ACCEPT)
+		return smtpd_milter_event(c->milter, st, rcpt, false, reply);
+	if (v == SMTP_REJECT && st == SMTPD_M_RCPT)
+		return smtpd_milter_event(c->milter, st, rcpt, true, reply);
+	return v;
 }
 
 static enum smtp_verdict cb_helo(void *ctx, const struct smtp_session_info *si, struct buf *reply)
@@ -220,7 +253,7 @@ static enum smtp_verdict cb_helo(void *ctx, const struct smtp_session_info *si, 
 	enum smtp_verdict v = smtpd_dns_check(ctx, SMTPD_DNS_HELO, si, NULL, reply);
 	if (v == SMTP_ACCEPT)
 		buf_reset(reply);	/* a HELO has no message to add headers to */
-	return v;
+	return then_milters(ctx, SMTPD_M_HELO, v, NULL, reply);
 }
 
 /* Keep the header lines an accepting policy verdict carries (see smtp_policy.h). */
@@ -249,16 +282,18 @@ static enum smtp_verdict cb_mail(void *ctx, const struct smtp_session_info *si, 
 		return SMTP_ACCEPT;
 	enum smtp_verdict v = smtpd_dns_check(ctx, SMTPD_DNS_MAIL, si, NULL, reply);
 	keep_prepend(c, v, reply);
-	return v;
+	return then_milters(c, SMTPD_M_MAIL, v, NULL, reply);
 }
 
 static enum smtp_verdict cb_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
 		struct buf *reply)
 {
-	(void)ctx;
+	struct conn *c = ctx;
 	if (smtpd.policy == NULL)
 		return SMTP_ACCEPT;	/* no recipient was accepted anyway */
-	return smtp_policy_data(smtpd.policy, si, nrcpt, end, reply);
+	enum smtp_verdict v = smtp_policy_data(smtpd.policy, si, nrcpt, end, reply);
+	/* The milters see the content at the end, in cb_finish. */
+	return end ? v : then_milters(c, SMTPD_M_DATA, v, NULL, reply);
 }
 
 /*
@@ -301,7 +336,23 @@ static enum smtp_verdict cb_rcpt(void *ctx, const struct smtp_session_info *si, 
 		return SMTP_REJECT;
 	enum smtp_verdict v = smtpd_dns_check(c, SMTPD_DNS_RCPT, si, rcpt, reply);
 	keep_prepend(c, v, reply);
-	return v;
+	return then_milters(c, SMTPD_M_RCPT, v, rcpt, reply);
+}
+
+static enum smtp_verdict cb_unknown(void *ctx, const struct smtp_session_info *si, const char *line,
+		struct buf *reply)
+{
+	struct conn *c = ctx;
+	(void)si;
+	if (c->milter == NULL)
+		return SMTP_ACCEPT;
+	return smtpd_milter_event(c->milter, SMTPD_M_UNKNOWN, line, false, reply);
+}
+
+static void cb_txn_end(void *ctx)
+{
+	struct conn *c = ctx;
+	smtpd_milter_abort(c->milter);
 }
 
 static void cb_vrfy(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply)
@@ -315,7 +366,7 @@ static void *cb_open(void *ctx, const struct smtp_session_info *si, const struct
 		struct buf *reply)
 {
 	struct conn *c = ctx;
-	void *q = smtp_queue_open(NULL, si, env, reply);
+	void *q = smtp_queue_open_edit(NULL, si, env, c->milter != NULL, reply);
 	if (q == NULL)
 		return NULL;
 	/*
@@ -342,6 +393,52 @@ static int cb_write(void *msg, const char *data, size_t len)
 	return smtp_queue_write(m->q, data, len);
 }
 
+/* Commit now (no commit threads) or on the commit pool. */
+static enum smtp_commit commit(struct conn *c, void *q, char *qid, size_t idlen, struct buf *reason)
+{
+	if (smtpd.commit_threads == 0) {
+		enum smtp_commit r = smtp_queue_commit(q, qid, idlen, reason);
+		smtpd_milter_message_end(c->milter);
+		return r;
+	}
+	smtpd_conn_job_start(c);
+	smtpd_commit_submit(c, q);
+	return SMTP_COMMIT_PENDING;
+}
+
+/*
+ * The milters refused or discarded the message: it is not queued. A
+ * discarded one is answered 250 as if it had been (the client must not
+ * send it again), and logged.
+ */
+static enum smtp_commit milter_refused(struct conn *c, void *q, enum milter_outcome o, const char *r,
+		char *qid, size_t idlen, struct buf *reason)
+{
+	const char *id = cleanup_queue_id(smtp_queue_cleanup(q));
+	const struct smtp_session_info *si = smtp_engine_info(c->e);
+	buf_reset(reason);
+	if (o == MILTER_O_DISCARD) {
+		msg_info("%s: milter-discard: END-OF-MESSAGE from %s[%s]: 4.7.1 Message discarded by milter; from=<%s>",
+			 id, si->client_name, c->addr, si->sender ? si->sender : "");
+		if (qid && idlen)
+			strlcpy(qid, id, idlen);
+	} else {
+		msg_info("%s: milter-reject: END-OF-MESSAGE from %s[%s]: %s; from=<%s>", id, si->client_name,
+			 c->addr, r ? r : "", si->sender ? si->sender : "");
+		buf_adds(reason, r ? r : "");
+	}
+	smtp_queue_abort(q);
+	smtpd_milter_message_end(c->milter);
+	switch (o) {
+	case MILTER_O_DISCARD:
+		return SMTP_COMMIT_OK;
+	case MILTER_O_REJECT:
+		return SMTP_COMMIT_REJECT;
+	default:
+		return SMTP_COMMIT_TEMPFAIL;
+	}
+}
+
 static enum smtp_commit cb_finish(void *ctx, void *msg, char *qid, size_t idlen, struct buf *reason)
 {
 	struct conn *c = ctx;
@@ -359,11 +456,18 @@ static enum smtp_commit cb_finish(void *ctx, void *msg, char *qid, size_t idlen,
 		return SMTP_COMMIT_TEMPFAIL;
 	}
 	free(m);
-	if (smtpd.commit_threads == 0)
-		return smtp_queue_commit(q, qid, idlen, reason);
-	smtpd_conn_job_start(c);
-	smtpd_commit_submit(c, q);
-	return SMTP_COMMIT_PENDING;
+	if (c->milter != NULL) {
+		const char *r = NULL;
+		enum milter_outcome o = smtpd_milter_discarding(c->milter) ? MILTER_O_DISCARD
+					: smtpd_milter_message(c->milter, q, &r);
+		if (o == MILTER_O_PENDING) {
+			c->milter_msg = q;
+			return SMTP_COMMIT_PENDING;
+		}
+		if (o != MILTER_O_CONTINUE)
+			return milter_refused(c, q, o, r, qid, idlen, reason);
+	}
+	return commit(c, q, qid, idlen, reason);
 }
 
 static void cb_abort(void *msg)
@@ -391,6 +495,8 @@ static const struct smtp_engine_ops ops = {
 	.check_rate = cb_rate,
 	.check_auth_rate = cb_auth_rate,
 	.vrfy = cb_vrfy,
+	.check_unknown = cb_unknown,
+	.txn_end = cb_txn_end,
 	.msg_open = cb_open,
 	.msg_write = cb_write,
 	.msg_finish = cb_finish,
@@ -722,6 +828,7 @@ void smtpd_conn_reap(void)
 		smtp_engine_free(c->e);
 		free(c->dns);
 		free(c->prepend);
+		free(c->policy_rcpt);
 		free(c);
 	}
 }
@@ -740,6 +847,12 @@ static void conn_close(struct conn *c)
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
+	if (c->milter_msg != NULL) {
+		smtp_queue_abort(c->milter_msg);
+		c->milter_msg = NULL;
+	}
+	smtpd_milter_free(c->milter);
+	c->milter = NULL;
 	smtpd_watch_del(&c->w);
 	close(c->w.fd);
 	idle_unlink(c);
@@ -793,10 +906,46 @@ void smtpd_conn_policy_done(void *conn, enum smtp_verdict v, const char *reply)
 	struct buf r = BUF_INIT;
 	buf_adds(&r, reply);
 	keep_prepend(c, v, &r);
+	enum smtpd_milter_stage st = c->after_policy;
+	c->after_policy = SMTPD_M_NONE;
+	if (st != SMTPD_M_NONE && c->milter != NULL) {
+		if (st == SMTPD_M_HELO && v == SMTP_ACCEPT)
+			buf_reset(&r);
+		v = then_milters(c, st, v, c->policy_rcpt, &r);
+		if (v == SMTP_PENDING) {
+			buf_free(&r);
+			return;		/* smtpd_conn_milter_done follows */
+		}
+	}
 	smtp_engine_policy_done(c->e, v, buf_str(&r));
 	buf_free(&r);
 	reschedule(c, 0);
 	pump(c);
+}
+
+void smtpd_conn_milter_done(void *conn, enum smtp_verdict v, const char *reply)
+{
+	struct conn *c = conn;
+	smtp_engine_policy_done(c->e, v, reply);
+	reschedule(c, 0);
+	pump(c);
+}
+
+void smtpd_conn_milter_message_done(void *conn, enum milter_outcome o, const char *reply)
+{
+	struct conn *c = conn;
+	void *q = c->milter_msg;
+	char qid[64] = "";
+	struct buf reason = BUF_INIT;
+	enum smtp_commit r;
+	c->milter_msg = NULL;
+	if (o == MILTER_O_CONTINUE)
+		r = commit(c, q, qid, sizeof(qid), &reason);
+	else
+		r = milter_refused(c, q, o, reply, qid, sizeof(qid), &reason);
+	if (r != SMTP_COMMIT_PENDING)
+		commit_answer(c, r, qid, buf_str(&reason), o == MILTER_O_CONTINUE);
+	buf_free(&reason);
 }
 
 const struct smtp_policy_dns *smtpd_conn_dns_known(void *conn)
@@ -816,17 +965,12 @@ void smtpd_conn_dns_keep(void *conn, const struct smtp_policy_dns *dns)
 	c->dns->nanswers = 0;
 }
 
-void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,
-		const char *reason)
+/* Answer the end of data; queued: the message was committed (not discarded). */
+static void commit_answer(struct conn *c, enum smtp_commit result, const char *queue_id,
+		const char *reason, bool queued)
 {
-	struct conn *c = conn;
-	if (c->dead) {
-		/* The client left while we committed: the message is queued (or not) all the same. */
-		smtpd_conn_job_done(c);
-		return;
-	}
-	c->jobs--;
-	if (result == SMTP_COMMIT_OK) {
+	smtpd_milter_message_end(c->milter);
+	if (result == SMTP_COMMIT_OK && queued) {
 		const struct smtp_session_info *si = smtp_engine_info(c->e);
 		if (si->sasl_username)
 			msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s", queue_id,
@@ -838,6 +982,19 @@ void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *que
 	smtp_engine_commit_done(c->e, result, queue_id, reason);
 	reschedule(c, 0);
 	pump(c);
+}
+
+void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,
+		const char *reason)
+{
+	struct conn *c = conn;
+	if (c->dead) {
+		/* The client left while we committed: the message is queued (or not) all the same. */
+		smtpd_conn_job_done(c);
+		return;
+	}
+	c->jobs--;
+	commit_answer(c, result, queue_id, reason, true);
 }
 
 static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)
@@ -873,6 +1030,7 @@ static struct conn *conn_new(int fd, const struct sockaddr_storage *ss)
 	c->e = smtp_engine_new(&smtpd.engine, &ops, c, name, c->addr);
 	c->exempt = cidr_list_match(&smtpd.limit_exceptions, c->addr);
 	c->implicit = smtpd.implicit_tls;
+	c->milter = smtpd_milter_new(c, fd, smtp_engine_info(c->e), c->port);
 	nconn++;
 	msg_info("connect from %s[%s]", name, c->addr);
 	return c;
@@ -1009,7 +1167,7 @@ int smtpd_conn_timers(uint64_t now)
 	}
 	while (idle_head != NULL && idle_head->deadline <= now) {
 		struct conn *c = idle_head;
-		if (c->jobs > 0) {
+		if (c->jobs > 0 || (smtp_engine_flags(c->e) & SMTP_WAIT_ANY)) {
 			/*
 			 * Waiting for the disk, the SASL backend or the DNS is not
 			 * the client's fault (and not bounded by the session's end,
@@ -1037,8 +1195,9 @@ int smtpd_conn_timers(uint64_t now)
 			smtp_engine_timeout(c->e);
 		pump(c);
 	}
-	uint64_t next = UINT64_MAX;
-	if (hold_head != NULL)
+	int mt = smtpd_milter_timers(now);
+	uint64_t next = mt >= 0 ? now + (uint64_t)mt : UINT64_MAX;
+	if (hold_head != NULL && hold_head->hold_until < next)
 		next = hold_head->hold_until;
 	if (idle_head != NULL && idle_head->deadline < next)
 		next = idle_head->deadline;

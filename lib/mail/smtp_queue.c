@@ -28,8 +28,19 @@ static void attr(struct cleanup *c, const char *name, const char *value)
 void *smtp_queue_open(void *ctx, const struct smtp_session_info *si,
 		const struct smtp_envelope *env, struct buf *reply)
 {
+	return smtp_queue_open_edit(ctx, si, env, false, reply);
+}
+
+struct cleanup *smtp_queue_cleanup(void *msg)
+{
+	return ((struct smtp_queue_msg *)msg)->c;
+}
+
+void *smtp_queue_open_edit(void *ctx, const struct smtp_session_info *si,
+		const struct smtp_envelope *env, bool edit, struct buf *reply)
+{
 	(void)ctx;
-	struct cleanup *c = cleanup_open(CLEANUP_SMTP, 0);
+	struct cleanup *c = cleanup_open(CLEANUP_SMTP, edit ? CLEANUP_FLAG_EDIT : 0);
 	if (c == NULL) {
 		buf_reset(reply);
 		buf_adds(reply, "451 4.3.0 Error: queue file write error");

@@ -12,8 +12,10 @@
 #ifndef TERN_MAIL_SMTP_QUEUE_H
 #define TERN_MAIL_SMTP_QUEUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "mail/cleanup.h"
 #include "mail/smtp_engine.h"
 #include "util/buf.h"
 
@@ -21,6 +23,14 @@
 void *smtp_queue_open(void *ctx, const struct smtp_session_info *si,
 		const struct smtp_envelope *env, struct buf *reply);
 int smtp_queue_write(void *msg, const char *data, size_t len);
+/*
+ * smtpd with milters: the same as smtp_queue_open, with cleanup holding
+ * the message for edits (CLEANUP_FLAG_EDIT) when edit is true.
+ */
+void *smtp_queue_open_edit(void *ctx, const struct smtp_session_info *si,
+		const struct smtp_envelope *env, bool edit, struct buf *reply);
+/* The cleanup handle of an open message (milters read and edit it). */
+struct cleanup *smtp_queue_cleanup(void *msg);
 /* Synchronous: commits before returning (sendmail -bs). */
 enum smtp_commit smtp_queue_finish(void *ctx, void *msg, char *queue_id, size_t idlen,
 		struct buf *reason);
