@@ -66,7 +66,7 @@ static const char *macro(void *ctx, const char *name)
 	if (strcmp(name, "{daemon_name}") == 0)
 		return cfg.daemon_name;
 	if (strcmp(name, "v") == 0)
-		return cfg.v;
+		return cfg.macro_v;
 	if (strcmp(name, "{client_addr}") == 0 || strcmp(name, "{daemon_addr}") == 0)
 		return "127.0.0.1";
 	if (strcmp(name, "{client_name}") == 0)

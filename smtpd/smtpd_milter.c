@@ -142,7 +142,7 @@ static const char *macro(void *ctx, const char *name)
 	if (strcmp(name, "{daemon_addr}") == 0)
 		return m->daemon_addr;
 	if (strcmp(name, "v") == 0)
-		return smtpd.milters.v;
+		return smtpd.milters.macro_v;
 	if (strcmp(name, "{client_addr}") == 0)
 		return si->client_addr;
 	if (strcmp(name, "{client_name}") == 0 || strcmp(name, "{client_ptr}") == 0)
