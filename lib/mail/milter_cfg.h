@@ -75,7 +75,7 @@ int milter_cfg_parse_list(const char *list, const struct milter_spec *defaults,
 			  struct milter_cfg *out, struct buf *err);
 /*
  * Everything from the loaded configuration: the list in list_param
- * (P_smtpd_milters or P_non_smtpd_milters), the milter_* parameters.
+ * (the smtpd_milters or non_smtpd_milters row), the milter_* parameters.
  */
 int milter_cfg_load(const char *list_param, struct milter_cfg *out, struct buf *err);
 void milter_cfg_free(struct milter_cfg *m);
