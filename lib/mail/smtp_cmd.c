@@ -313,6 +313,36 @@ bool smtp_path_bracketed(const char *arg, const char *keyword)
 	return *p == '<';
 }
 
+void smtp_path_raw(const char *arg, const char *keyword, struct buf *path, struct buf *params)
+{
+	const char *addr, *rest;
+	size_t alen;
+	buf_reset(path);
+	buf_reset(params);
+	if (split_path(arg, keyword, &addr, &alen, &rest) != SMTP_PATH_OK)
+		return;
+	const char *p = arg + strlen(keyword);
+	while (*p == ' ')
+		p++;
+	const char *end = rest;
+	while (end > p && end[-1] == ' ')
+		end--;
+	if (*p != '<')
+		buf_addc(path, '<');
+	buf_add(path, p, (size_t)(end - p));
+	if (*p != '<')
+		buf_addc(path, '>');
+	/* One NUL-terminated word per parameter, as the client wrote it. */
+	while (*rest != '\0') {
+		size_t n = strcspn(rest, " ");
+		buf_add(params, rest, n);
+		buf_addc(params, '\0');
+		rest += n;
+		while (*rest == ' ')
+			rest++;
+	}
+}
+
 /* The next "KEY[=VALUE]" parameter; false at the end. */
 static bool next_param(const char **pp, char *key, size_t keysize, const char **val, size_t *vlen)
 {

@@ -103,6 +103,15 @@ enum smtp_path_err smtp_parse_rcpt(const char *arg, struct smtp_rcpt_args *out, 
 bool smtp_path_bracketed(const char *arg, const char *keyword);
 
 /*
+ * For milters, which get MAIL and RCPT as the client wrote them: the
+ * path after keyword with its angle brackets (added when the client
+ * left them out, source route kept) into path, and each parameter
+ * ("SIZE=100") as a NUL-terminated word into params. Both are empty
+ * when the argument does not parse.
+ */
+void smtp_path_raw(const char *arg, const char *keyword, struct buf *path, struct buf *params);
+
+/*
  * Check that text is a valid mailbox: local-part (dot-string or quoted
  * string) "@" domain (labels or an address literal), or a bare local part
  * when allow_no_domain. Used for VRFY and by the path parser.

@@ -81,11 +81,22 @@ struct smtp_engine *smtp_engine_new(const struct smtp_engine_cfg *cfg,
 	return e;
 }
 
+/* The driver learns that the transaction it accepted will not reach msg_finish. */
+void se_txn_end(struct smtp_engine *e)
+{
+	if (!e->txn_live)
+		return;
+	e->txn_live = false;
+	if (e->ops->txn_end != NULL)
+		e->ops->txn_end(e->ctx);
+}
+
 void se_reset_transaction(struct smtp_engine *e)
 {
 	if (e->msg != NULL && e->ops->msg_abort != NULL)
 		e->ops->msg_abort(e->msg);
 	e->msg = NULL;
+	se_txn_end(e);
 	e->in_mail = false;
 	se_set_str(&e->sender, NULL);
 	se_set_str(&e->envid, NULL);
@@ -132,6 +143,7 @@ void smtp_engine_free(struct smtp_engine *e)
 	free(e->sasl_method);
 	buf_free(&e->in);
 	buf_free(&e->out);
+	buf_free(&e->cmd_words);
 	free(e);
 }
 
@@ -154,6 +166,7 @@ static void pending_clear(struct smtp_engine *e)
 		se_refresh_info(e);
 	}
 	e->pend_old_helo = NULL;
+	se_cmd_words_clear(e);
 	free(e->pend_rcpt.addr);
 	free(e->pend_rcpt.orcpt);
 	e->pend_rcpt = (struct smtp_rcpt){0};
@@ -171,12 +184,19 @@ void se_close_session(struct smtp_engine *e)
 
 void se_reply_done(struct smtp_engine *e, char c);
 
-/* Queue one reply line (text without CRLF) and count errors. */
+/*
+ * Queue one reply line, or a whole multi-line reply (lines separated by
+ * CRLF), text without the final CRLF; count errors once the reply is
+ * complete (its last line has no "-" after the code).
+ */
 void se_reply_line(struct smtp_engine *e, const char *text)
 {
+	const char *last = text, *eol;
 	buf_adds(&e->out, text);
 	buf_add(&e->out, "\r\n", 2);
-	if (text[3] != '-')
+	while ((eol = strstr(last, "\r\n")) != NULL)
+		last = eol + 2;
+	if (strlen(last) < 4 || last[3] != '-')
 		se_reply_done(e, text[0]);
 }
 
@@ -209,13 +229,34 @@ void se_reply(struct smtp_engine *e, const char *fmt, ...)
 	buf_free(&line);
 }
 
-/* A callback's reply, checked: it must start with a 4xx/5xx code. */
+/*
+ * Is t a whole reply of one of the classes ("45": 4xx or 5xx)? One line
+ * "NNN text", or several separated by CRLF, each with the same code,
+ * "-" after it on all but the last; no other CR or LF.
+ */
+bool se_reply_valid(const char *t, const char *classes)
+{
+	if (t == NULL || t[0] == '\0' || strchr(classes, t[0]) == NULL)
+		return false;
+	for (const char *p = t;;) {
+		const char *eol = strstr(p, "\r\n");
+		size_t n = eol != NULL ? (size_t)(eol - p) : strlen(p);
+		if (n < 4 || !isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2])
+		    || memcmp(p, t, 3) != 0 || p[3] != (eol != NULL ? '-' : ' '))
+			return false;
+		for (size_t i = 0; i < n; i++)
+			if (p[i] == '\r' || p[i] == '\n')
+				return false;
+		if (eol == NULL)
+			return true;
+		p = eol + 2;
+	}
+}
+
+/* A callback's refusal, checked: a whole 4xx/5xx reply, else the fallback. */
 const char *se_checked_text(const char *t, const char *fallback)
 {
-	if (t == NULL || strlen(t) < 4 || (t[0] != '4' && t[0] != '5') || !isdigit((unsigned char)t[1])
-	    || !isdigit((unsigned char)t[2]) || t[3] != ' ' || strpbrk(t, "\r\n") != NULL)
-		t = fallback;
-	return t;
+	return se_reply_valid(t, "45") ? t : fallback;
 }
 
 const char *se_checked_reply(struct buf *r, const char *fallback)
@@ -259,6 +300,27 @@ void se_log_reject(struct smtp_engine *e, const char *what, const char *reply_te
 	buf_free(&line);
 }
 
+/* The verdict on the connection: greet, or refuse instead of the greeting. */
+void se_connect_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text)
+{
+	e->pend = PEND_NONE;
+	if (v == SMTP_ACCEPT) {
+		se_reply(e, "220 %s", e->cfg->banner ? e->cfg->banner : e->cfg->myhostname);
+		return;
+	}
+	/*
+	 * Refused instead of the greeting. As Postfix (and RFC 5321 section
+	 * 3.1 for a 554 greeting) the session stays and answers 503 to all
+	 * but QUIT; a 421 closes it.
+	 */
+	se_reply_line(e, se_checked_text(text, "554 5.7.1 Access denied"));
+	se_log_reject(e, "CONNECT", text ? text : "", NULL);
+	if (v == SMTP_DISCONNECT)
+		se_close_session(e);
+	else
+		e->access_denied = true;
+}
+
 void smtp_engine_start(struct smtp_engine *e)
 {
 	struct buf r = BUF_INIT;
@@ -266,33 +328,17 @@ void smtp_engine_start(struct smtp_engine *e)
 		return;
 	e->state = ST_CMD;
 	se_refresh_info(e);
-	if (e->ops->check_connect != NULL) {
-		enum smtp_verdict v = e->ops->check_connect(e->ctx, &e->si, &r);
-		if (v == SMTP_PENDING) {
-			/* Not possible here (see SMTP_PENDING): a temporary failure. */
-			v = SMTP_DISCONNECT;
-			buf_reset(&r);
-			buf_adds(&r, "421 4.3.0 Error: try again later");
-		}
-		if (v != SMTP_ACCEPT) {
-			/*
-			 * Refused instead of the greeting. As Postfix (and RFC 5321
-			 * section 3.1 for a 554 greeting) the session stays and
-			 * answers 503 to all but QUIT; a 421 closes it.
-			 */
-			se_reply_from(e, &r, "554 5.7.1 Access denied");
-			se_log_reject(e, "CONNECT", buf_str(&r), NULL);
-			buf_free(&r);
-			if (v == SMTP_DISCONNECT)
-				se_close_session(e);
-			else
-				e->access_denied = true;
-			se_process_held(e);
-			return;
-		}
+	enum smtp_verdict v = e->ops->check_connect != NULL
+			      ? e->ops->check_connect(e->ctx, &e->si, &r) : SMTP_ACCEPT;
+	if (v == SMTP_PENDING) {
+		/* Input that arrives meanwhile waits behind the greeting. */
+		e->pend = PEND_CONNECT;
+		e->state = ST_POLICY_WAIT;
+		buf_free(&r);
+		return;
 	}
+	se_connect_decided(e, v, buf_str(&r));
 	buf_free(&r);
-	se_reply(e, "220 %s", e->cfg->banner ? e->cfg->banner : e->cfg->myhostname);
 	se_process_held(e);
 }
 
@@ -345,7 +391,7 @@ static bool ends_group(enum smtp_verb v)
 	}
 }
 
-static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
+static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd, const char *line)
 {
 	bool junk = false;	/* NOOP, RSET, VRFY, HELP, EXPN, ETRN */
 	e->commands++;
@@ -418,7 +464,7 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd)
 		se_close_session(e);
 		break;
 	case SMTP_VERB_UNKNOWN:
-		se_reply(e, "502 5.5.2 Error: command not recognized");
+		se_cmd_unknown(e, line);
 		break;
 	}
 limits:
@@ -488,8 +534,10 @@ static void handle_line(struct smtp_engine *e, const char *p, size_t n, bool mor
 	}
 	struct smtp_cmd cmd;
 	smtp_cmd_parse(line, &cmd);
-	dispatch(e, &cmd);
-	if (!more || e->state == ST_CLOSED || e->state == ST_BDAT || !e->cfg->forbid_unauth_pipelining)
+	dispatch(e, &cmd, line);
+	/* A BDAT chunk follows its command (also one whose verdict is pending). */
+	bool chunk = e->state == ST_BDAT || (e->state == ST_POLICY_WAIT && e->pend == PEND_BDAT && e->bdat_left > 0);
+	if (!more || e->state == ST_CLOSED || chunk || !e->cfg->forbid_unauth_pipelining)
 		return;
 	if (e->state == ST_TLS)
 		return;		/* the caller discards the rest */

@@ -99,6 +99,16 @@ struct smtp_session_info {
 	const char *sender;		/* current MAIL FROM address, NULL outside a transaction */
 	unsigned transaction;		/* MAIL commands taken so far in the session (1 in the first) */
 	long long size;			/* SIZE of the current MAIL FROM, 0 if not given */
+	/*
+	 * The MAIL or RCPT command being judged, as the client wrote it (for
+	 * milters): the path with its angle brackets ("<a@b>", brackets added
+	 * when the client left them out) and its ESMTP parameters ("SIZE=100",
+	 * "BODY=8BITMIME"). Set during check_mail and check_rcpt and while
+	 * their verdict is pending; NULL and 0 otherwise.
+	 */
+	const char *cmd_addr;
+	const char *const *cmd_args;
+	size_t ncmd_args;
 };
 
 struct smtp_rcpt {
@@ -125,19 +135,34 @@ enum smtp_verdict {
 	SMTP_REJECT = 1,		/* send the reply line the callback put in reply */
 	SMTP_DISCONNECT = 2,		/* send the reply and close (421 ...) */
 	/*
-	 * check_helo, check_mail and check_rcpt only: the answer comes
-	 * later (e.g. after a DNS lookup on a worker thread); the engine
-	 * holds all further input until smtp_engine_policy_done(). Elsewhere
+	 * check_connect, check_helo, check_mail, check_rcpt, check_data and
+	 * check_unknown: the answer comes later (a DNS lookup on a worker
+	 * thread, a milter); the engine holds all further input until
+	 * smtp_engine_policy_done(). Elsewhere (check_rate, check_auth_rate)
 	 * it is taken as a temporary failure.
 	 */
 	SMTP_PENDING = 3,
 };
 
 /* Results of msg_finish. */
+/*
+ * Results of msg_finish (its reason buffer) and smtp_engine_commit_done
+ * (its reason string). A reason that is a whole reply of the right class
+ * (5xx for REJECT, 4xx for TEMPFAIL; one line or several, see "Replies"
+ * below), e.g. "550 5.7.1 Spam detected" from a milter, is sent as it
+ * is; any other reason gets the engine's reply below.
+ */
 enum smtp_commit {
-	SMTP_COMMIT_OK,			/* queued: queue_id set */
-	SMTP_COMMIT_TEMPFAIL,		/* 451 4.3.0 */
-	SMTP_COMMIT_REJECT,		/* 554 5.x */
+	/*
+	 * Queued: "250 2.0.0 Ok: queued as ID". A NULL or empty queue_id
+	 * means the message was accepted and deliberately dropped (a milter's
+	 * DISCARD): "250 2.0.0 Ok", without an ID. Postfix still says
+	 * "queued as ID" there because its queue file existed; Tern has no
+	 * ID to give, and the client must not learn of the discard either.
+	 */
+	SMTP_COMMIT_OK,
+	SMTP_COMMIT_TEMPFAIL,		/* 451 4.3.0 Error: queue file write error */
+	SMTP_COMMIT_REJECT,		/* 554 5.7.1 Error: message rejected: reason */
 	SMTP_COMMIT_PENDING,		/* will call smtp_engine_commit_done() */
 };
 
@@ -152,18 +177,32 @@ enum smtp_auth_status {
 
 /*
  * Callbacks. Any may be NULL: a missing policy callback accepts, a
- * missing message callback makes DATA fail with 451 4.3.0. reply gets
- * one complete reply line without CRLF ("554 5.7.1 <x>: Relay access
- * denied"); the engine adds CRLF and counts errors.
+ * missing message callback makes DATA fail with 451 4.3.0.
+ *
+ * Replies: wherever the driver supplies a reply (the reply buffers of
+ * the check_* callbacks, msg_open and vrfy, smtp_engine_policy_done's
+ * reply, msg_finish's and smtp_engine_commit_done's reason), it is one
+ * complete reply without the final CRLF: one line ("554 5.7.1 <x>:
+ * Relay access denied") or several separated by CRLF ("550-5.7.1 a\r\n
+ * 550 5.7.1 b"). Every line must carry the same 3-digit code, "-" after
+ * it on all lines but the last, " " on the last, and no other CR or LF;
+ * the class must fit (4xx/5xx for a refusal). A reply that does not is
+ * replaced by the engine's default reply for that case. The engine adds
+ * the final CRLF and counts one error per reply.
  */
 struct smtp_engine_ops {
 	/*
 	 * At the start of the session (smtpd_client_restrictions without
-	 * delay). SMTP_REJECT: the reply replaces the greeting and every
-	 * command but QUIT gets 503 5.7.0 (as Postfix); SMTP_DISCONNECT
-	 * closes after the reply. check_helo and check_mail (HELO and
-	 * sender restrictions without delay) refuse only their command, or
-	 * close on SMTP_DISCONNECT.
+	 * delay, milters' CONNECT). SMTP_REJECT: the reply replaces the
+	 * greeting and every command but QUIT gets 503 5.7.0 (as Postfix);
+	 * SMTP_DISCONNECT closes after the reply. SMTP_PENDING: nothing is
+	 * sent until smtp_engine_policy_done() (ACCEPT: the 220 greeting,
+	 * else as above); input that arrives meanwhile is held and treated
+	 * after the greeting as input sent before a greeting always is (one
+	 * command is answered, more than one is a pipelining error unless
+	 * smtpd_forbid_unauth_pipelining is off). check_helo and check_mail
+	 * (HELO and sender restrictions without delay) refuse only their
+	 * command, or close on SMTP_DISCONNECT.
 	 */
 	enum smtp_verdict (*check_connect)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 	enum smtp_verdict (*check_helo)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
@@ -172,14 +211,19 @@ struct smtp_engine_ops {
 	enum smtp_verdict (*check_rcpt)(void *ctx, const struct smtp_session_info *si,
 			const char *rcpt, struct buf *reply);
 	/*
-	 * check_helo, check_mail and check_rcpt may return SMTP_PENDING:
-	 * the driver then calls smtp_engine_policy_done() with the verdict
-	 * (from its own thread), unless the session ended meanwhile
-	 * (smtp_engine_eof, _timeout or _free), in which case it drops the
-	 * answer. While a decision is pending, si and its strings stay valid
-	 * and unchanged, so the driver may evaluate again with
-	 * smtp_engine_info(); the address being judged is the driver's to
-	 * keep (the engine's copy is not exported).
+	 * check_connect, check_helo, check_mail, check_rcpt, check_data and
+	 * check_unknown may return SMTP_PENDING: the driver then calls
+	 * smtp_engine_policy_done() with the verdict (from its own thread),
+	 * unless the session ended meanwhile (smtp_engine_eof, _timeout,
+	 * _session_limit or _free), in which case it drops the answer. While
+	 * a decision is pending, si and its strings (cmd_addr and cmd_args
+	 * included) stay valid and unchanged, so the driver may evaluate
+	 * again with smtp_engine_info(); the address being judged
+	 * (check_mail's sender is si->sender; check_rcpt's rcpt) and
+	 * check_unknown's line are the driver's to copy if it needs them.
+	 * Input that arrives meanwhile is held and processed in order after
+	 * the answer, with the pipelining rules applied as if the answer had
+	 * come at once.
 	 */
 	/* VRFY when enabled: 250/252 or 550 in reply. */
 	void (*vrfy)(void *ctx, const struct smtp_session_info *si, const char *addr, struct buf *reply);
@@ -187,9 +231,40 @@ struct smtp_engine_ops {
 	 * smtpd_data_restrictions (end false: at DATA or the first BDAT) and
 	 * smtpd_end_of_data_restrictions (end true: the content is in, not
 	 * yet committed); nrcpt accepted recipients.
+	 * SMTP_PENDING with end false: DATA's 354 waits for the verdict; at
+	 * BDAT the chunk that follows the command is held, then written after
+	 * an ACCEPT or skipped after a refusal (answered, as a refused BDAT
+	 * is, once the chunk is read). A refused DATA ends the transaction
+	 * (txn_end), so the client starts again with MAIL; a refused BDAT
+	 * ends it for the driver at once (txn_end), and for the client at
+	 * the LAST chunk or RSET as before.
+	 * SMTP_PENDING with end true: the message stays open; ACCEPT goes
+	 * on to msg_finish, a refusal answers with the reply and aborts it.
 	 */
 	enum smtp_verdict (*check_data)(void *ctx, const struct smtp_session_info *si, size_t nrcpt,
 			bool end, struct buf *reply);
+	/*
+	 * A command the engine does not know (the line as received, without
+	 * CRLF and trailing blanks; valid only during the call), before the
+	 * 502 answer, e.g. for milters' UNKNOWN. ACCEPT: "502 5.5.2 Error:
+	 * command not recognized"; SMTP_REJECT/SMTP_DISCONNECT: the reply
+	 * (a malformed one: the 502); SMTP_PENDING: see below. Not called
+	 * in a session refused at connect (503 to everything but QUIT).
+	 */
+	enum smtp_verdict (*check_unknown)(void *ctx, const struct smtp_session_info *si, const char *line,
+			struct buf *reply);
+	/*
+	 * A transaction whose sender check_mail accepted ended without
+	 * reaching msg_finish: RSET, HELO/EHLO, STARTTLS, QUIT, EOF,
+	 * timeout, smtp_engine_free, MAIL refused by check_rate, a refused
+	 * DATA or first BDAT, a message refused before msg_finish (end of
+	 * data restrictions, size, write error). Called exactly once per such
+	 * transaction, after msg_abort (e.g. to send milters ABORT). Not
+	 * called once msg_finish was called (the commit's result is the end),
+	 * nor for a MAIL that check_mail refused or whose verdict was still
+	 * pending when the session ended.
+	 */
+	void (*txn_end)(void *ctx);
 	/* Per-transaction limits (message rate, queue space): before 250 to MAIL. */
 	enum smtp_verdict (*check_rate)(void *ctx, const struct smtp_session_info *si, struct buf *reply);
 	/* AUTH commands per client (smtpd_client_auth_rate_limit): before a mechanism starts. */
@@ -298,14 +373,21 @@ void smtp_engine_tls_done(struct smtp_engine *e, bool ok, const char *version, c
 void smtp_engine_auth_done(struct smtp_engine *e, enum smtp_auth_status st,
 		const char *data, size_t len);
 /*
- * A pending policy check (check_helo, check_mail or check_rcpt returned
- * SMTP_PENDING) was decided: v is SMTP_ACCEPT, SMTP_REJECT or
- * SMTP_DISCONNECT, reply the reply line for the last two (NULL or a
- * line without a 4xx/5xx code: the engine's default). The command is
+ * A pending policy check (check_connect, check_helo, check_mail,
+ * check_rcpt, check_data or check_unknown returned SMTP_PENDING) was
+ * decided: v is SMTP_ACCEPT, SMTP_REJECT or SMTP_DISCONNECT, reply the
+ * reply for the last two (one line or several, see "Replies"; NULL or a
+ * malformed one: the engine's default for that command). The command is
  * then answered and the input held meanwhile processed, in order.
+ * Ignored when nothing is pending (the session ended meanwhile).
  */
 void smtp_engine_policy_done(struct smtp_engine *e, enum smtp_verdict v, const char *reply);
-/* A pending commit finished: result SMTP_COMMIT_OK/TEMPFAIL/REJECT. */
+/*
+ * A pending commit finished: result SMTP_COMMIT_OK (queue_id NULL or "":
+ * discarded, see SMTP_COMMIT_OK), TEMPFAIL or REJECT, reason a whole
+ * reply of the right class or a text for the engine's reply (see enum
+ * smtp_commit).
+ */
 void smtp_engine_commit_done(struct smtp_engine *e, enum smtp_commit result,
 		const char *queue_id, const char *reason);
 

@@ -26,6 +26,38 @@
 
 static void helo_accept(struct smtp_engine *e, const char *arg, bool esmtp);
 
+/* MAIL/RCPT as the client wrote them, for the callbacks (si.cmd_addr, si.cmd_args). */
+static void cmd_words_set(struct smtp_engine *e, const char *arg, const char *keyword)
+{
+	struct buf path = BUF_INIT;
+	se_cmd_words_clear(e);
+	smtp_path_raw(arg, keyword, &path, &e->cmd_words);
+	e->cmd_addr = buf_steal(&path);
+	for (size_t i = 0; i < e->cmd_words.len; i += strlen(e->cmd_words.data + i) + 1)
+		e->ncmd_args++;
+	e->cmd_args = xreallocarray(NULL, e->ncmd_args + 1, sizeof(*e->cmd_args));
+	size_t n = 0;
+	for (size_t i = 0; i < e->cmd_words.len; i += strlen(e->cmd_words.data + i) + 1)
+		e->cmd_args[n++] = e->cmd_words.data + i;
+	e->cmd_args[n] = NULL;
+	e->si.cmd_addr = e->cmd_addr;
+	e->si.cmd_args = e->cmd_args;
+	e->si.ncmd_args = e->ncmd_args;
+}
+
+void se_cmd_words_clear(struct smtp_engine *e)
+{
+	free(e->cmd_addr);
+	e->cmd_addr = NULL;
+	free(e->cmd_args);
+	e->cmd_args = NULL;
+	e->ncmd_args = 0;
+	buf_free(&e->cmd_words);
+	e->si.cmd_addr = NULL;
+	e->si.cmd_args = NULL;
+	e->si.ncmd_args = 0;
+}
+
 /* A policy verdict was asked for and is given later (smtp_engine_policy_done). */
 static void wait_policy(struct smtp_engine *e, int what)
 {
@@ -155,6 +187,9 @@ static void mail_decided(struct smtp_engine *e, enum smtp_verdict v, const char 
 {
 	struct buf r = BUF_INIT;
 	e->pend = PEND_NONE;
+	se_cmd_words_clear(e);
+	if (v == SMTP_ACCEPT)
+		e->txn_live = true;	/* the driver took the sender: its end is owed */
 	if (v != SMTP_ACCEPT) {
 		se_reply_line(e, se_checked_text(text, "554 5.7.1 Access denied"));
 		se_log_reject(e, "MAIL", text ? text : "", NULL);
@@ -245,6 +280,7 @@ void se_cmd_mail(struct smtp_engine *e, const char *arg)
 	e->smtputf8 = a.smtputf8;
 	if (a.has_envid)
 		e->envid = xstrdup(buf_str(&a.envid));
+	cmd_words_set(e, arg, "FROM:");
 	se_refresh_info(e);
 	enum smtp_verdict v = e->ops->check_mail != NULL
 			      ? e->ops->check_mail(e->ctx, &e->si, e->sender, &r) : SMTP_ACCEPT;
@@ -265,6 +301,7 @@ static void rcpt_decided(struct smtp_engine *e, enum smtp_verdict v, const char 
 	struct smtp_rcpt pr = e->pend_rcpt;
 	e->pend_rcpt = (struct smtp_rcpt){0};
 	e->pend = PEND_NONE;
+	se_cmd_words_clear(e);
 	if (v != SMTP_ACCEPT) {
 		se_reply_line(e, se_checked_text(text, "554 5.7.1 Access denied"));
 		se_log_reject(e, "RCPT", text ? text : "", pr.addr);
@@ -348,6 +385,7 @@ void se_cmd_rcpt(struct smtp_engine *e, const char *arg)
 	e->pend_rcpt.addr = xstrdup(buf_str(&a.addr));
 	e->pend_rcpt.notify = a.notify;
 	e->pend_rcpt.orcpt = a.orcpt.len ? xstrdup(buf_str(&a.orcpt)) : NULL;
+	cmd_words_set(e, arg, "TO:");
 	enum smtp_verdict v = e->ops->check_rcpt != NULL
 			      ? e->ops->check_rcpt(e->ctx, &e->si, e->pend_rcpt.addr, &r) : SMTP_ACCEPT;
 	if (v == SMTP_PENDING)
@@ -360,8 +398,11 @@ out:
 	buf_free(&r);
 }
 
-/* Open the message (DATA, first BDAT). false: a reply was queued. */
-static bool open_message(struct smtp_engine *e)
+/*
+ * Open the message (DATA, first BDAT). false: the reply was queued, or
+ * with err set, put there instead (BDAT answers after the chunk).
+ */
+static bool open_message(struct smtp_engine *e, char **err)
 {
 	struct buf r = BUF_INIT;
 	struct smtp_envelope env = {
@@ -377,7 +418,11 @@ static bool open_message(struct smtp_engine *e)
 	se_refresh_info(e);
 	e->msg = e->ops->msg_open ? e->ops->msg_open(e->ctx, &e->si, &env, &r) : NULL;
 	if (e->msg == NULL) {
-		se_reply_from(e, &r, "451 4.3.0 Error: queue file write error");
+		const char *t = se_checked_reply(&r, "451 4.3.0 Error: queue file write error");
+		if (err != NULL)
+			*err = xstrdup(t);
+		else
+			se_reply_line(e, t);
 		buf_free(&r);
 		return false;
 	}
@@ -397,13 +442,7 @@ static enum smtp_verdict data_verdict(struct smtp_engine *e, bool end, struct bu
 		return SMTP_ACCEPT;
 	se_refresh_info(e);
 	enum smtp_verdict v = e->ops->check_data(e->ctx, &e->si, e->nrcpt, end, r);
-	if (v == SMTP_PENDING) {
-		/* Not possible here (see SMTP_PENDING): a temporary failure. */
-		v = SMTP_REJECT;
-		buf_reset(r);
-		buf_adds(r, "451 4.3.0 Error: try again later");
-	}
-	if (v != SMTP_ACCEPT)
+	if (v != SMTP_ACCEPT && v != SMTP_PENDING)
 		se_log_reject(e, end ? "END-OF-MESSAGE" : "DATA", se_checked_reply(r, "554 5.7.1 Access denied"), NULL);
 	return v;
 }
@@ -425,6 +464,31 @@ static bool ready_for_content(struct smtp_engine *e)
 	return true;
 }
 
+/*
+ * The verdict on DATA (late: log the refusal here). A refused DATA ends
+ * the transaction: the driver (milters) gave it up, so a second DATA
+ * would be judged on an envelope it no longer has.
+ */
+static void data_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text, bool late)
+{
+	e->pend = PEND_NONE;
+	if (v != SMTP_ACCEPT) {
+		const char *t = se_checked_text(text, "554 5.7.1 Access denied");
+		if (late)
+			se_log_reject(e, "DATA", t, NULL);
+		se_reply_line(e, t);
+		se_reset_transaction(e);
+		if (v == SMTP_DISCONNECT)
+			se_close_session(e);
+		return;
+	}
+	if (!open_message(e, NULL))
+		return;
+	se_reply(e, "354 End data with <CR><LF>.<CR><LF>");
+	e->state = ST_DATA;
+	e->ds = DS_BOL;
+}
+
 void se_cmd_data(struct smtp_engine *e, const char *arg)
 {
 	if (*arg != '\0') {
@@ -439,28 +503,54 @@ void se_cmd_data(struct smtp_engine *e, const char *arg)
 		return;
 	struct buf r = BUF_INIT;
 	enum smtp_verdict v = data_verdict(e, false, &r);
-	if (v != SMTP_ACCEPT) {
-		se_reply_from(e, &r, "554 5.7.1 Access denied");
-		buf_free(&r);
-		if (v == SMTP_DISCONNECT)
-			se_close_session(e);
-		return;
-	}
+	if (v == SMTP_PENDING)
+		wait_policy(e, PEND_DATA);
+	else
+		data_decided(e, v, buf_str(&r), false);
 	buf_free(&r);
-	if (!open_message(e))
-		return;
-	se_reply(e, "354 End data with <CR><LF>.<CR><LF>");
-	e->state = ST_DATA;
-	e->ds = DS_BOL;
 }
 
 static void commit_result(struct smtp_engine *e, enum smtp_commit result,
 		const char *queue_id, const char *reason);
 
+/* Hand the message to msg_finish (the driver's from now on) and answer. */
+static void finish_message(struct smtp_engine *e)
+{
+	char queue_id[64] = "";
+	struct buf reason = BUF_INIT;
+	void *msg = e->msg;
+	e->msg = NULL;		/* msg_finish owns it now */
+	e->txn_live = false;	/* and its result ends the transaction for the driver */
+	enum smtp_commit res = e->ops->msg_finish(e->ctx, msg, queue_id, sizeof(queue_id), &reason);
+	if (res == SMTP_COMMIT_PENDING) {
+		e->state = ST_COMMIT;
+		buf_free(&reason);
+		return;
+	}
+	commit_result(e, res, queue_id, buf_str(&reason));
+	buf_free(&reason);
+}
+
+/* The verdict of the end-of-data check (late: log the refusal here). */
+static void eod_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text, bool late)
+{
+	e->pend = PEND_NONE;
+	if (v != SMTP_ACCEPT) {
+		const char *t = se_checked_text(text, "554 5.7.1 Access denied");
+		if (late)
+			se_log_reject(e, "END-OF-MESSAGE", t, NULL);
+		se_reply_line(e, t);
+		se_reset_transaction(e);	/* aborts the message */
+		if (v == SMTP_DISCONNECT)
+			se_close_session(e);
+		return;
+	}
+	finish_message(e);
+}
+
 /* The message ended (final dot, BDAT LAST): commit it or report why not. */
 void se_end_message(struct smtp_engine *e)
 {
-	char queue_id[64] = "";
 	struct buf reason = BUF_INIT;
 
 	e->state = ST_CMD;
@@ -477,23 +567,10 @@ void se_end_message(struct smtp_engine *e)
 		return;
 	}
 	enum smtp_verdict v = data_verdict(e, true, &reason);
-	if (v != SMTP_ACCEPT) {
-		se_reply_from(e, &reason, "554 5.7.1 Access denied");
-		buf_free(&reason);
-		se_reset_transaction(e);	/* aborts the message */
-		if (v == SMTP_DISCONNECT)
-			se_close_session(e);
-		return;
-	}
-	void *msg = e->msg;
-	e->msg = NULL;		/* msg_finish owns it now */
-	enum smtp_commit res = e->ops->msg_finish(e->ctx, msg, queue_id, sizeof(queue_id), &reason);
-	if (res == SMTP_COMMIT_PENDING) {
-		e->state = ST_COMMIT;
-		buf_free(&reason);
-		return;
-	}
-	commit_result(e, res, queue_id, buf_str(&reason));
+	if (v == SMTP_PENDING)
+		wait_policy(e, PEND_EOD);	/* the message stays open meanwhile */
+	else
+		eod_decided(e, v, buf_str(&reason), false);
 	buf_free(&reason);
 }
 
@@ -506,16 +583,29 @@ static void commit_result(struct smtp_engine *e, enum smtp_commit result,
 	se_printable(&why, reason ? reason : "", 200);
 	switch (result) {
 	case SMTP_COMMIT_OK:
-		se_reply(e, "250 2.0.0 Ok: queued as %s", queue_id ? queue_id : "");
+		if (queue_id != NULL && *queue_id != '\0')
+			se_reply(e, "250 2.0.0 Ok: queued as %s", queue_id);
+		else
+			se_reply(e, "250 2.0.0 Ok");	/* discarded: see SMTP_COMMIT_OK */
 		e->messages++;
 		/* As Postfix: the error and junk limits count "without delivering mail". */
 		e->errors = 0;
 		e->junk = 0;
 		break;
 	case SMTP_COMMIT_REJECT:
+		if (se_reply_valid(reason, "5")) {
+			se_reply_line(e, reason);
+			se_log_reject(e, "END-OF-MESSAGE", reason, NULL);
+			break;
+		}
 		se_reply(e, "554 5.7.1 Error: message rejected: %s", why.len ? buf_str(&why) : "rejected");
 		break;
 	default:
+		if (se_reply_valid(reason, "4")) {
+			se_reply_line(e, reason);
+			se_log_reject(e, "END-OF-MESSAGE", reason, NULL);
+			break;
+		}
 		se_reply(e, "451 4.3.0 Error: queue file write error");
 		se_engine_log(e, true, "%s[%s]: queue file write error: %s", e->client_name,
 				e->client_addr, buf_str(&why));
@@ -535,6 +625,42 @@ void smtp_engine_commit_done(struct smtp_engine *e, enum smtp_commit result,
 }
 
 void se_bdat_chunk_done(struct smtp_engine *e);
+
+/*
+ * The verdict on the first BDAT of a transaction (late: log the refusal
+ * here); its chunk is read next in any case but a disconnect. A refused
+ * chunk is answered after it is read, and so is every chunk up to LAST
+ * (RFC 3030); the driver learns at once that the transaction is over.
+ */
+static void bdat_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text, bool late)
+{
+	char *err = NULL;
+	e->pend = PEND_NONE;
+	e->state = ST_BDAT;
+	if (v != SMTP_ACCEPT) {
+		const char *t = se_checked_text(text, "554 5.7.1 Access denied");
+		if (late)
+			se_log_reject(e, "DATA", t, NULL);
+		if (v == SMTP_DISCONNECT) {
+			se_reply_line(e, t);
+			se_close_session(e);
+			return;
+		}
+		err = xstrdup(t);
+	} else {
+		e->bdat_used = true;
+		open_message(e, &err);	/* a failure is answered after the chunk too */
+	}
+	if (err != NULL) {
+		e->bdat_failed = true;
+		free(e->bdat_error);
+		e->bdat_error = err;
+		se_txn_end(e);
+	}
+	/* "BDAT 0 LAST" has no bytes to wait for. */
+	if (e->bdat_left == 0)
+		se_bdat_chunk_done(e);
+}
 
 void se_cmd_bdat(struct smtp_engine *e, const char *arg)
 {
@@ -561,29 +687,19 @@ void se_cmd_bdat(struct smtp_engine *e, const char *arg)
 	else if (e->nrcpt == 0)
 		err = e->rcpt_tried ? "554 5.5.1 Error: no valid recipients"
 				    : "503 5.5.1 Error: need RCPT command";
-	struct buf dr = BUF_INIT;
-	if (err == NULL && data_verdict(e, false, &dr) != SMTP_ACCEPT)
-		err = se_checked_reply(&dr, "554 5.7.1 Access denied");
 	if (err != NULL) {
 		e->bdat_failed = true;
 		se_set_str(&e->bdat_error, err);
-		buf_free(&dr);
 		goto check_empty;
 	}
+	struct buf dr = BUF_INIT;
+	enum smtp_verdict v = data_verdict(e, false, &dr);
+	if (v == SMTP_PENDING)
+		wait_policy(e, PEND_BDAT);	/* the chunk waits in the input */
+	else
+		bdat_decided(e, v, buf_str(&dr), false);
 	buf_free(&dr);
-	e->bdat_used = true;
-	if (!open_message(e)) {
-		/* open_message queued a reply already; the chunk must still be skipped. */
-		e->bdat_failed = true;
-		const char *r = e->out.data + e->out.len - 2;
-		const char *start = r;
-		while (start > e->out.data && start[-1] != '\n')
-			start--;
-		e->bdat_error = xstrndup(start, (size_t)(r - start));
-		/* That first reply is sent after the chunk instead. */
-		buf_truncate(&e->out, (size_t)(start - e->out.data));
-		e->errors--;
-	}
+	return;
 check_empty:
 	/* "BDAT 0 LAST" has no bytes to wait for. */
 	if (e->bdat_left == 0)
@@ -617,6 +733,7 @@ void se_bdat_chunk_done(struct smtp_engine *e)
 		} else {
 			e->bdat_failed = true;
 			se_set_str(&e->bdat_error, "552 5.3.4 Message size exceeds fixed limit");
+			se_txn_end(e);
 		}
 		return;
 	}
@@ -631,6 +748,35 @@ void se_bdat_chunk_done(struct smtp_engine *e)
 			e->msg_failed = true;
 	}
 	se_end_message(e);
+}
+
+/* The verdict on an unknown command (milters' UNKNOWN): 502, or the driver's reply. */
+static void unknown_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text)
+{
+	static const char def[] = "502 5.5.2 Error: command not recognized";
+	e->pend = PEND_NONE;
+	if (v == SMTP_ACCEPT) {
+		se_reply_line(e, def);
+		return;
+	}
+	const char *t = se_checked_text(text, def);
+	se_reply_line(e, t);
+	se_log_reject(e, "UNKNOWN", t, NULL);
+	if (v == SMTP_DISCONNECT)
+		se_close_session(e);
+}
+
+void se_cmd_unknown(struct smtp_engine *e, const char *line)
+{
+	struct buf r = BUF_INIT;
+	se_refresh_info(e);
+	enum smtp_verdict v = e->ops->check_unknown != NULL
+			      ? e->ops->check_unknown(e->ctx, &e->si, line, &r) : SMTP_ACCEPT;
+	if (v == SMTP_PENDING)
+		wait_policy(e, PEND_UNKNOWN);
+	else
+		unknown_decided(e, v, buf_str(&r));
+	buf_free(&r);
 }
 
 void se_cmd_vrfy(struct smtp_engine *e, const char *arg)
@@ -655,8 +801,7 @@ void se_cmd_vrfy(struct smtp_engine *e, const char *arg)
 		se_refresh_info(e);
 		e->ops->vrfy(e->ctx, &e->si, buf_str(&addr), &r);
 		const char *t = buf_str(&r);
-		if (strlen(t) >= 4 && (t[0] == '2' || t[0] == '4' || t[0] == '5') && t[3] == ' '
-		    && strpbrk(t, "\r\n") == NULL) {
+		if (se_reply_valid(t, "245")) {
 			se_reply_line(e, t);
 			if (t[0] != '2')	/* Postfix logs it, and fail2ban filters look for it */
 				se_log_reject(e, "VRFY", t, buf_str(&addr));
@@ -817,6 +962,11 @@ void smtp_engine_policy_done(struct smtp_engine *e, enum smtp_verdict v, const c
 		text = "451 4.3.0 Error: try again later";
 	}
 	switch (e->pend) {
+	case PEND_CONNECT:
+		/* As an immediate verdict: no error limit at the greeting. */
+		se_connect_decided(e, v, text);
+		se_process_held(e);
+		return;
 	case PEND_HELO:
 		helo_decided(e, v, text);
 		break;
@@ -825,6 +975,18 @@ void smtp_engine_policy_done(struct smtp_engine *e, enum smtp_verdict v, const c
 		break;
 	case PEND_RCPT:
 		rcpt_decided(e, v, text);
+		break;
+	case PEND_DATA:
+		data_decided(e, v, text, true);
+		break;
+	case PEND_BDAT:
+		bdat_decided(e, v, text, true);
+		break;
+	case PEND_EOD:
+		eod_decided(e, v, text, true);
+		break;
+	case PEND_UNKNOWN:
+		unknown_decided(e, v, text);
 		break;
 	case PEND_NONE:
 		break;

@@ -85,8 +85,20 @@ struct smtp_engine {
 	 */
 	char pipe_cmd[12];
 
+	/*
+	 * The transaction's sender was accepted by check_mail and msg_finish
+	 * was not called yet: its end owes the driver a txn_end.
+	 */
+	bool txn_live;
+
 	/* The command whose policy verdict is pending (ST_POLICY_WAIT). */
-	enum { PEND_NONE, PEND_HELO, PEND_MAIL, PEND_RCPT } pend;
+	enum { PEND_NONE, PEND_CONNECT, PEND_HELO, PEND_MAIL, PEND_RCPT, PEND_DATA, PEND_BDAT, PEND_EOD,
+	       PEND_UNKNOWN } pend;
+	/* MAIL/RCPT being judged as the client wrote them (si.cmd_addr, si.cmd_args). */
+	char *cmd_addr;
+	struct buf cmd_words;	/* the parameters, NUL-terminated one after the other */
+	const char **cmd_args;
+	size_t ncmd_args;
 	char *pend_old_helo;	/* HELO: the name before, kept aside while the new one is judged */
 	bool pend_old_esmtp;
 	struct smtp_rcpt pend_rcpt;	/* RCPT: the recipient being judged */
@@ -104,8 +116,12 @@ const char *se_auth_mechanisms(const struct smtp_engine *e);
 void se_auth_reset(struct smtp_engine *e);
 const char *se_checked_reply(struct buf *r, const char *fallback);
 const char *se_checked_text(const char *t, const char *fallback);
+bool se_reply_valid(const char *t, const char *classes);
+void se_cmd_words_clear(struct smtp_engine *e);
+void se_txn_end(struct smtp_engine *e);
 void se_bare_newline(struct smtp_engine *e, const char *what);
 void se_close_session(struct smtp_engine *e);
+void se_connect_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text);
 void se_engine_log(struct smtp_engine *e, bool warning, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void se_log_reject(struct smtp_engine *e, const char *what, const char *reply_text,
@@ -132,6 +148,7 @@ void se_cmd_helo(struct smtp_engine *e, const char *arg, bool esmtp);
 void se_cmd_mail(struct smtp_engine *e, const char *arg);
 void se_cmd_rcpt(struct smtp_engine *e, const char *arg);
 void se_cmd_starttls(struct smtp_engine *e, const char *arg);
+void se_cmd_unknown(struct smtp_engine *e, const char *line);
 void se_cmd_vrfy(struct smtp_engine *e, const char *arg);
 void se_end_message(struct smtp_engine *e);
 void se_hard_error_check(struct smtp_engine *e);

@@ -9,7 +9,11 @@
  * for some input lengths; a HELO name, sender or recipient starting
  * with "r" is refused, with "d" closes the session, with "p" is decided
  * later (by its second letter); a sender ending in "x" is refused at
- * DATA, in "y" at the end of data, in "z" closed there. Checked: no crash or
+ * DATA, in "y" at the end of data, in "z" closed there, in "p" or "q"
+ * decided later at DATA/BDAT or at the end of data ("q": refused at
+ * DATA/BDAT); an unknown command starting with "P" is decided
+ * later, with "R" refused with a two-line reply; for some input lengths
+ * the connect verdict comes later. Checked: no crash or
  * leak; every reply line ends in CRLF and starts with a 3-digit code; a
  * message is committed only after an end of data the engine accepted;
  * opened messages are always committed or aborted; nothing is processed
@@ -118,6 +122,10 @@ static enum smtp_verdict f_connect(void *ctx, const struct smtp_session_info *si
 	case 3:
 		buf_adds(reply, "no code");	/* a broken callback */
 		return SMTP_REJECT;
+	case 4:
+		return judge("p", reply);
+	case 5:
+		return judge("pr", reply);
 	default:
 		return SMTP_ACCEPT;
 	}
@@ -162,11 +170,33 @@ static enum smtp_verdict f_data(void *ctx, const struct smtp_session_info *si, s
 				    : "554 5.7.1 <DATA>: Data command rejected");
 		return SMTP_REJECT;
 	}
+	if (last == 'p' || last == 'q')
+		return judge(last == 'q' && !end ? "pr" : "p", reply);
 	if (last == 'z' && end) {
 		buf_adds(reply, "421 4.7.0 closing");
 		return SMTP_DISCONNECT;
 	}
 	return SMTP_ACCEPT;
+}
+
+static enum smtp_verdict f_unknown(void *ctx, const struct smtp_session_info *si, const char *line,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	if (line[0] == 'R') {
+		buf_adds(reply, "550-5.7.1 refused\r\n550 5.7.1 by the filter");
+		return SMTP_REJECT;
+	}
+	return line[0] == 'P' ? judge("p", reply) : SMTP_ACCEPT;
+}
+
+static unsigned txn_ends;
+
+static void f_txn_end(void *ctx)
+{
+	(void)ctx;
+	txn_ends++;
 }
 
 static void *f_auth_new(void *ctx, const char *mech, const struct smtp_session_info *si)
@@ -219,6 +249,8 @@ static const struct smtp_engine_ops ops = {
 	.check_mail = f_mail,
 	.check_rcpt = f_rcpt,
 	.check_data = f_data,
+	.check_unknown = f_unknown,
+	.txn_end = f_txn_end,
 	.msg_open = f_open,
 	.msg_write = f_write,
 	.msg_finish = f_finish,

@@ -1497,6 +1497,393 @@ START_TEST(test_smuggling)
 }
 END_TEST
 
+/*
+ * Milters answer later at every stage: check_connect, check_data (DATA,
+ * first BDAT, end of data) and check_unknown may return SMTP_PENDING;
+ * whole replies (one line or several) from the driver everywhere; the
+ * commit's own reply; txn_end; MAIL and RCPT as the client wrote them.
+ * Steps starting with \002 are the driver's answers: "\002OK",
+ * "\002NO reply", "\002BYE reply" (smtp_engine_policy_done) and
+ * "\002QOK id", "\002QREJ reason", "\002QTMP reason" (commit_done).
+ */
+#define P_CONNECT	0x01
+#define P_DATA		0x02	/* check_data, end false */
+#define P_EOD		0x04	/* check_data, end true */
+#define P_UNKNOWN	0x08
+#define P_MAIL		0x10
+#define P_COMMIT	0x20	/* msg_finish answers later */
+
+static struct {
+	int pend;		/* the row's P_* */
+	int txn_ends;
+	struct buf log;		/* what the callbacks saw */
+} mil;
+
+static void mil_log_cmd(const char *what, const struct smtp_session_info *si)
+{
+	buf_printf(&mil.log, "%s %s", what, si->cmd_addr ? si->cmd_addr : "(null)");
+	for (size_t i = 0; i < si->ncmd_args; i++)
+		buf_printf(&mil.log, " %s", si->cmd_args[i]);
+	ck_assert_ptr_null(si->cmd_args == NULL ? NULL : si->cmd_args[si->ncmd_args]);
+	buf_adds(&mil.log, "|");
+}
+
+static enum smtp_verdict mil_connect(void *ctx, const struct smtp_session_info *si, struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	(void)reply;
+	return (mil.pend & P_CONNECT) ? SMTP_PENDING : SMTP_ACCEPT;
+}
+
+static enum smtp_verdict mil_mail(void *ctx, const struct smtp_session_info *si, const char *sender,
+		struct buf *reply)
+{
+	(void)ctx;
+	mil_log_cmd("MAIL", si);
+	if (strncmp(sender, "reject", 6) == 0) {
+		buf_adds(reply, "550 5.7.1 sender refused");
+		return SMTP_REJECT;
+	}
+	if (strncmp(sender, "multi", 5) == 0) {
+		buf_adds(reply, "550-5.7.1 first line\r\n550-5.7.1 second line\r\n550 5.7.1 last line");
+		return SMTP_REJECT;
+	}
+	if (strncmp(sender, "badmulti", 8) == 0) {	/* codes differ: the engine's own reply */
+		buf_adds(reply, "550-5.7.1 first line\r\n551 5.7.1 last line");
+		return SMTP_REJECT;
+	}
+	if (strncmp(sender, "badcont", 7) == 0) {	/* no "-" on the first line */
+		buf_adds(reply, "550 5.7.1 first line\r\n550 5.7.1 last line");
+		return SMTP_REJECT;
+	}
+	return (mil.pend & P_MAIL) ? SMTP_PENDING : SMTP_ACCEPT;
+}
+
+static enum smtp_verdict mil_rcpt(void *ctx, const struct smtp_session_info *si, const char *rcpt,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)rcpt;
+	(void)reply;
+	mil_log_cmd("RCPT", si);
+	return SMTP_ACCEPT;
+}
+
+static enum smtp_verdict mil_data(void *ctx, const struct smtp_session_info *si, size_t nrcpt, bool end,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)nrcpt;
+	if (!end && strncmp(si->sender, "nodata", 6) == 0) {
+		buf_adds(reply, "554 5.7.1 no data");
+		return SMTP_REJECT;
+	}
+	if (end && strncmp(si->sender, "noeod", 5) == 0) {
+		buf_adds(reply, "550-5.7.1 not this\r\n550 5.7.1 message");
+		return SMTP_REJECT;
+	}
+	return (mil.pend & (end ? P_EOD : P_DATA)) ? SMTP_PENDING : SMTP_ACCEPT;
+}
+
+static enum smtp_verdict mil_unknown(void *ctx, const struct smtp_session_info *si, const char *line,
+		struct buf *reply)
+{
+	(void)ctx;
+	(void)si;
+	buf_printf(&mil.log, "UNKNOWN %s|", line);
+	if (strncmp(line, "XREJ", 4) == 0) {
+		buf_adds(reply, "550-5.7.1 not\r\n550 5.7.1 here");
+		return SMTP_REJECT;
+	}
+	if (strncmp(line, "XBAD", 4) == 0) {
+		buf_adds(reply, "250 2.0.0 a refusal must be 4xx or 5xx");
+		return SMTP_REJECT;
+	}
+	if (strncmp(line, "XBYE", 4) == 0) {
+		buf_adds(reply, "421 4.7.0 bye");
+		return SMTP_DISCONNECT;
+	}
+	return (mil.pend & P_UNKNOWN) ? SMTP_PENDING : SMTP_ACCEPT;
+}
+
+static void mil_txn_end(void *ctx)
+{
+	(void)ctx;
+	mil.txn_ends++;
+}
+
+static const struct smtp_engine_ops mil_ops = {
+	.check_connect = mil_connect,
+	.check_mail = mil_mail,
+	.check_rcpt = mil_rcpt,
+	.check_data = mil_data,
+	.check_unknown = mil_unknown,
+	.txn_end = mil_txn_end,
+	.msg_open = stub_open,
+	.msg_write = stub_write,
+	.msg_finish = stub_finish,
+	.msg_abort = stub_abort,
+};
+
+#define M_QUEUED "250 2.0.0 Ok: queued as QID1\r\n"
+#define M_CHUNK	"MAIL FROM:<a@b.test>\r\nRCPT TO:<u@mx.test>\r\n"
+
+static const struct mil_row {
+	const char *name;
+	int opts, pend;
+	const char *in[12];
+	const char *want_waiting;	/* output at the first answer (\002 step) */
+	const char *want;
+	const char *want_content;
+	const char *want_log;		/* substring of mil.log */
+	int want_queued, want_txn_ends;
+	bool want_closed;
+} mil_rows[] = {
+	/* 1. Connect. */
+	{.name = "connect later, accepted", .pend = P_CONNECT, .in = {"\002OK", "EHLO c\r\n"},
+	 .want_waiting = "", .want = G E},
+	{.name = "connect later: an early talker is answered after the greeting", .pend = P_CONNECT,
+	 .in = {"EHLO c\r\n", "\002OK", "QUIT\r\n"}, .want_waiting = "", .want = G E BYE, .want_closed = true},
+	{.name = "connect later: early pipelining is refused after the greeting", .pend = P_CONNECT,
+	 .in = {"EHLO c\r\nMAIL FROM:<a@b.test>\r\n", "\002OK"}, .want_waiting = "", .want = G E SYNC,
+	 .want_closed = true},
+	{.name = "connect later, refused: 503 to all but QUIT", .pend = P_CONNECT,
+	 .in = {"EHLO c\r\n", "\002NO 554 5.7.1 milter says no", "QUIT\r\n"}, .want_waiting = "",
+	 .want = "554 5.7.1 milter says no\r\n503 5.7.0 Error: access denied for client.test[192.0.2.1]\r\n" BYE,
+	 .want_closed = true},
+	{.name = "connect later, multi-line refusal", .pend = P_CONNECT,
+	 .in = {"\002NO 554-5.7.1 one\r\n554 5.7.1 two"}, .want = "554-5.7.1 one\r\n554 5.7.1 two\r\n"},
+	{.name = "connect later, malformed refusal: the default", .pend = P_CONNECT,
+	 .in = {"\002NO 554-5.7.1 one\r\n554-5.7.1 two"}, .want = "554 5.7.1 Access denied\r\n"},
+	{.name = "connect later, 421", .pend = P_CONNECT, .in = {"EHLO c\r\n", "\002BYE 421 4.7.0 later"},
+	 .want = "421 4.7.0 later\r\n", .want_closed = true},
+	{.name = "connect later, client gone", .pend = P_CONNECT, .in = {EOFMARK, "\002OK"},
+	 .want = "", .want_closed = true},
+	{.name = "connect later, timeout", .pend = P_CONNECT, .in = {TIMEOUT, "\002OK"},
+	 .want = "421 4.4.2 mx.test Error: timeout exceeded\r\n", .want_closed = true},
+	/* 2. DATA and the first BDAT. */
+	{.name = "DATA later, content pipelined behind it", .opts = O_ALLOW_PIPE, .pend = P_DATA,
+	 .in = {"EHLO c\r\n", TRANS "x\r\n.\r\nQUIT\r\n", "\002OK"}, .want_waiting = G E MAILOK RCPTOK,
+	 .want = G E TRANSOK M_QUEUED BYE, .want_content = "x\n", .want_queued = 1, .want_closed = true},
+	{.name = "DATA later, content arrives while waiting", .pend = P_DATA,
+	 .in = {"EHLO c\r\n", TRANS, "x\r\n.\r\n", "\002OK"}, .want_waiting = G E MAILOK RCPTOK,
+	 .want = G E TRANSOK M_QUEUED, .want_content = "x\n", .want_queued = 1},
+	{.name = "DATA later, pipelining forbidden: 354, then refused", .pend = P_DATA,
+	 .in = {"EHLO c\r\n", TRANS "x\r\n.\r\n", "\002OK"}, .want = G E TRANSOK SYNC, .want_closed = true,
+	 .want_txn_ends = 1},
+	{.name = "DATA later, refused: the transaction ends", .pend = P_DATA,
+	 .in = {"EHLO c\r\n", TRANS, "\002NO 550 5.7.1 no data", "RCPT TO:<u@mx.test>\r\n"},
+	 .want = G E MAILOK RCPTOK "550 5.7.1 no data\r\n503 5.5.1 Error: need MAIL command\r\n", .want_txn_ends = 1},
+	{.name = "DATA later, 421", .pend = P_DATA, .in = {"EHLO c\r\n", TRANS, "\002BYE 421 4.7.0 bye", "NOOP\r\n"},
+	 .want = G E MAILOK RCPTOK "421 4.7.0 bye\r\n", .want_closed = true, .want_txn_ends = 1},
+	{.name = "DATA later, client gone", .pend = P_DATA, .in = {"EHLO c\r\n", TRANS, EOFMARK, "\002OK"},
+	 .want = G E MAILOK RCPTOK, .want_closed = true, .want_txn_ends = 1},
+	{.name = "BDAT later, chunks behind it kept", .pend = P_DATA,
+	 .in = {"EHLO c\r\n", M_CHUNK "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\nd\r\n", "\002OK"},
+	 .want_waiting = G E MAILOK RCPTOK,
+	 .want = G E MAILOK RCPTOK "250 2.0.0 Ok: 5 bytes\r\n" M_QUEUED, .want_content = "ab\ncd\n", .want_queued = 1},
+	{.name = "BDAT later, chunk arrives in pieces", .pend = P_DATA,
+	 .in = {"EHLO c\r\n", M_CHUNK "BDAT 4 LAST\r\nab", "\002OK", "cd"},
+	 .want = G E MAILOK RCPTOK M_QUEUED, .want_content = "abcd", .want_queued = 1},
+	{.name = "BDAT later, HELO client: the chunk is no pipelining", .pend = P_DATA,
+	 .in = {"HELO c\r\n", "MAIL FROM:<a@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n", "BDAT 2 LAST\r\nab", "\002OK"},
+	 .want = G "250 mx.test\r\n" MAILOK RCPTOK M_QUEUED, .want_content = "ab", .want_queued = 1},
+	{.name = "BDAT later, refused: chunks discarded and answered", .pend = P_DATA,
+	 .in = {"EHLO c\r\n", M_CHUNK "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\nd\r\n", "\002NO 554 5.7.1 no chunks",
+		"NOOP\r\n"},
+	 .want = G E MAILOK RCPTOK "554 5.7.1 no chunks\r\n554 5.7.1 no chunks\r\n250 2.0.0 Ok\r\n",
+	 .want_txn_ends = 1},
+	{.name = "BDAT later, 421: the chunk is never read", .pend = P_DATA,
+	 .in = {"EHLO c\r\n", M_CHUNK "BDAT 5\r\nab\r\nc", "\002BYE 421 4.7.0 bye"},
+	 .want = G E MAILOK RCPTOK "421 4.7.0 bye\r\n", .want_closed = true, .want_txn_ends = 1},
+	/* 3. End of data. */
+	{.name = "end of data later, accepted; QUIT held", .pend = P_EOD,
+	 .in = {"EHLO c\r\n", TRANS, "x\r\n.\r\nQUIT\r\n", "\002OK"}, .want_waiting = G E TRANSOK,
+	 .want = G E TRANSOK M_QUEUED BYE, .want_content = "x\n", .want_queued = 1, .want_closed = true},
+	{.name = "end of data later, refused with two lines", .pend = P_EOD,
+	 .in = {"EHLO c\r\n", TRANS, "x\r\n.\r\n", "\002NO 550-5.7.1 spam\r\n550 5.7.1 go away", "MAIL FROM:<a@b.test>\r\n"},
+	 .want = G E TRANSOK "550-5.7.1 spam\r\n550 5.7.1 go away\r\n" MAILOK, .want_txn_ends = 1},
+	{.name = "end of data later, BDAT LAST refused", .pend = P_EOD,
+	 .in = {"EHLO c\r\n", M_CHUNK "BDAT 2 LAST\r\nab", "\002NO 451 4.7.1 later"},
+	 .want = G E MAILOK RCPTOK "451 4.7.1 later\r\n", .want_txn_ends = 1},
+	{.name = "end of data later, then a commit later", .pend = P_EOD | P_COMMIT,
+	 .in = {"EHLO c\r\n", TRANS, "x\r\n.\r\nNOOP\r\n", "\002OK", "\002QOK Q9"},
+	 .want = G E TRANSOK "250 2.0.0 Ok: queued as Q9\r\n250 2.0.0 Ok\r\n", .want_content = "x\n"},
+	{.name = "end of data later, client gone", .pend = P_EOD,
+	 .in = {"EHLO c\r\n", TRANS, "x\r\n.\r\n", EOFMARK, "\002OK"},
+	 .want = G E TRANSOK, .want_closed = true, .want_txn_ends = 1},
+	{.name = "end of data refused at once, two lines",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<noeod@b.test>\r\nRCPT TO:<u@mx.test>\r\nDATA\r\n", ".\r\n"},
+	 .want = G E TRANSOK "550-5.7.1 not this\r\n550 5.7.1 message\r\n", .want_txn_ends = 1},
+	/* 4. The commit's reply. */
+	{.name = "commit refused with the driver's reply", .pend = P_COMMIT,
+	 .in = {"EHLO c\r\n", TRANS, ".\r\n", "\002QREJ 550 5.7.1 Spam detected"},
+	 .want = G E TRANSOK "550 5.7.1 Spam detected\r\n"},
+	{.name = "commit tempfail with a multi-line reply", .pend = P_COMMIT,
+	 .in = {"EHLO c\r\n", TRANS, ".\r\n", "\002QTMP 451-4.7.1 first\r\n451 4.7.1 second", "NOOP\r\n"},
+	 .want = G E TRANSOK "451-4.7.1 first\r\n451 4.7.1 second\r\n250 2.0.0 Ok\r\n"},
+	{.name = "commit refused, malformed reply: the default", .pend = P_COMMIT,
+	 .in = {"EHLO c\r\n", TRANS, ".\r\n", "\002QREJ 550-5.7.1 a\r\n550-5.7.1 b"},
+	 .want = G E TRANSOK "554 5.7.1 Error: message rejected: 550-5.7.1 a??550-5.7.1 b\r\n"},
+	{.name = "commit refused, reply of the wrong class: the default", .pend = P_COMMIT,
+	 .in = {"EHLO c\r\n", TRANS, ".\r\n", "\002QREJ 451 4.3.0 x"},
+	 .want = G E TRANSOK "554 5.7.1 Error: message rejected: 451 4.3.0 x\r\n"},
+	{.name = "commit tempfail, 5xx reason: the default", .pend = P_COMMIT,
+	 .in = {"EHLO c\r\n", TRANS, ".\r\n", "\002QTMP 550 5.7.1 x"},
+	 .want = G E TRANSOK "451 4.3.0 Error: queue file write error\r\n"},
+	{.name = "commit of a discarded message: no queue id", .pend = P_COMMIT,
+	 .in = {"EHLO c\r\n", TRANS, ".\r\n", "\002QOK "}, .want = G E TRANSOK "250 2.0.0 Ok\r\n"},
+	/* 5. Multi-line replies from the callbacks; one error per reply. */
+	{.name = "multi-line refusal of MAIL", .in = {"EHLO c\r\n", "MAIL FROM:<multi@b.test>\r\n"},
+	 .want = G E "550-5.7.1 first line\r\n550-5.7.1 second line\r\n550 5.7.1 last line\r\n"},
+	{.name = "multi-line refusal with differing codes: the default",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<badmulti@b.test>\r\n"}, .want = G E "554 5.7.1 Access denied\r\n"},
+	{.name = "multi-line refusal without continuation marks: the default",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<badcont@b.test>\r\n"}, .want = G E "554 5.7.1 Access denied\r\n"},
+	{.name = "multi-line refusals count one error each", .opts = O_HARD3,
+	 .in = {"EHLO c\r\n", "MAIL FROM:<multi@b.test>\r\n", "MAIL FROM:<multi@b.test>\r\n", "MAIL FROM:<multi@b.test>\r\n"},
+	 .want = G E "550-5.7.1 first line\r\n550-5.7.1 second line\r\n550 5.7.1 last line\r\n"
+		 "550-5.7.1 first line\r\n550-5.7.1 second line\r\n550 5.7.1 last line\r\n"
+		 "550-5.7.1 first line\r\n550-5.7.1 second line\r\n550 5.7.1 last line\r\n"
+		 "421 4.7.0 mx.test Error: too many errors\r\n", .want_closed = true},
+	/* 6. Unknown commands. */
+	{.name = "unknown command later, refused; the next command held", .pend = P_UNKNOWN,
+	 .in = {"EHLO c\r\n", "FOO bar\r\nNOOP\r\n", "\002NO 550 5.5.1 milter says no"},
+	 .want_waiting = G E, .want = G E "550 5.5.1 milter says no\r\n250 2.0.0 Ok\r\n", .want_log = "UNKNOWN FOO bar|"},
+	{.name = "unknown command later, accepted: 502", .pend = P_UNKNOWN,
+	 .in = {"EHLO c\r\n", "FOO\r\n", "\002OK"}, .want = G E "502 5.5.2 Error: command not recognized\r\n"},
+	{.name = "unknown command later, 421", .pend = P_UNKNOWN,
+	 .in = {"EHLO c\r\n", "FOO\r\n", "\002BYE 421 4.7.0 bye"}, .want = G E "421 4.7.0 bye\r\n", .want_closed = true},
+	{.name = "unknown command refused at once", .in = {"XREJ 1\r\n", "XBAD\r\n", "XOK\r\n"},
+	 .want = G "550-5.7.1 not\r\n550 5.7.1 here\r\n502 5.5.2 Error: command not recognized\r\n"
+		 "502 5.5.2 Error: command not recognized\r\n", .want_log = "UNKNOWN XREJ 1|UNKNOWN XBAD|UNKNOWN XOK|"},
+	{.name = "unknown command, 421 at once", .in = {"XBYE\r\n"}, .want = G "421 4.7.0 bye\r\n", .want_closed = true},
+	/* 7. txn_end: once for each transaction that does not reach msg_finish. */
+	{.name = "txn_end: RSET", .in = {"EHLO c\r\n", M_CHUNK "RSET\r\n"}, .want = G E MAILOK RCPTOK "250 2.0.0 Ok\r\n",
+	 .want_txn_ends = 1},
+	{.name = "txn_end: EHLO again", .in = {"EHLO c\r\n", M_CHUNK "EHLO c\r\n"}, .want = G E MAILOK RCPTOK E,
+	 .want_txn_ends = 1},
+	{.name = "txn_end: QUIT", .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nQUIT\r\n"}, .want = G E MAILOK BYE,
+	 .want_closed = true, .want_txn_ends = 1},
+	{.name = "txn_end: EOF in the content", .in = {"EHLO c\r\n", TRANS, "x\r\n", EOFMARK},
+	 .want = G E TRANSOK, .want_closed = true, .want_txn_ends = 1},
+	{.name = "txn_end: timeout", .in = {"EHLO c\r\n", M_CHUNK, TIMEOUT},
+	 .want = G E MAILOK RCPTOK "421 4.4.2 mx.test Error: timeout exceeded\r\n", .want_closed = true,
+	 .want_txn_ends = 1},
+	{.name = "txn_end: refused DATA", .in = {"EHLO c\r\n", "MAIL FROM:<nodata@b.test>\r\nRCPT TO:<u@mx.test>\r\n",
+		"DATA\r\n", "RSET\r\n"},
+	 .want = G E MAILOK RCPTOK "554 5.7.1 no data\r\n250 2.0.0 Ok\r\n", .want_txn_ends = 1},
+	{.name = "txn_end: refused BDAT, once up to LAST",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<nodata@b.test>\r\nRCPT TO:<u@mx.test>\r\n", "BDAT 1\r\na", "BDAT 1 LAST\r\nb"},
+	 .want = G E MAILOK RCPTOK "554 5.7.1 no data\r\n554 5.7.1 no data\r\n", .want_txn_ends = 1},
+	{.name = "txn_end: STARTTLS", .opts = O_STARTTLS, .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", "STARTTLS\r\n"},
+	 .want = G "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-STARTTLS\r\n250-ENHANCEDSTATUSCODES\r\n"
+		 "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n" MAILOK "220 2.0.0 Ready to start TLS\r\n",
+	 .want_txn_ends = 1},
+	{.name = "txn_end: not for a delivered message", .in = {"EHLO c\r\n", TRANS, ".\r\n", "RSET\r\n"},
+	 .want = G E TRANSOK M_QUEUED "250 2.0.0 Ok\r\n", .want_queued = 1, .want_content = ""},
+	{.name = "txn_end: not for a refused commit", .pend = P_COMMIT,
+	 .in = {"EHLO c\r\n", TRANS, ".\r\n", "\002QREJ 550 5.7.1 no", "RSET\r\n"},
+	 .want = G E TRANSOK "550 5.7.1 no\r\n250 2.0.0 Ok\r\n"},
+	{.name = "txn_end: not for a refused MAIL", .in = {"EHLO c\r\n", "MAIL FROM:<reject@b.test>\r\n", "RSET\r\n"},
+	 .want = G E "550 5.7.1 sender refused\r\n250 2.0.0 Ok\r\n"},
+	{.name = "txn_end: not while MAIL is pending", .pend = P_MAIL,
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\n", EOFMARK, "\002OK"}, .want = G E, .want_closed = true},
+	{.name = "txn_end: two transactions", .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test>\r\nRSET\r\n",
+		"MAIL FROM:<a@b.test>\r\nRSET\r\n"},
+	 .want = G E MAILOK "250 2.0.0 Ok\r\n" MAILOK "250 2.0.0 Ok\r\n", .want_txn_ends = 2},
+	/* 8. MAIL and RCPT as written. */
+	{.name = "cmd_addr and cmd_args",
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test> SIZE=100 BODY=8BITMIME\r\nRCPT TO:u@mx.test NOTIFY=NEVER\r\n"
+		"RCPT TO: <@r.test:v@mx.test>\r\n"},
+	 .want = G E MAILOK RCPTOK RCPTOK,
+	 .want_log = "MAIL <a@b.test> SIZE=100 BODY=8BITMIME|RCPT <u@mx.test> NOTIFY=NEVER|RCPT <@r.test:v@mx.test>|"},
+	{.name = "cmd_addr of the null sender", .in = {"MAIL FROM:<>\r\n"}, .want = G MAILOK, .want_log = "MAIL <>|"},
+	{.name = "cmd_addr and cmd_args kept while MAIL is pending", .pend = P_MAIL,
+	 .in = {"EHLO c\r\n", "MAIL FROM:<a@b.test> SMTPUTF8\r\nRCPT TO:<u@mx.test>\r\n", "\002OK"},
+	 .want = G E MAILOK RCPTOK, .want_log = "MAIL <a@b.test> SMTPUTF8|pending <a@b.test> SMTPUTF8|RCPT <u@mx.test>|"},
+};
+
+START_TEST(test_milter_stages)
+{
+	const struct mil_row *r = &mil_rows[_i];
+	struct smtp_engine_cfg cfg;
+	struct buf out = BUF_INIT;
+	bool first = true;
+	setup_cfg(&cfg, r->opts);
+	mil.pend = r->pend;
+	mil.txn_ends = 0;
+	buf_reset(&mil.log);
+	buf_reset(&content);
+	queued = aborted = opened = 0;
+	commit_pending = r->pend & P_COMMIT;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &mil_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	drain(e, &out);
+	for (int i = 0; i < 12 && r->in[i] != NULL; i++) {
+		const char *p = r->in[i];
+		if (p[0] == '\002') {
+			if (first && r->want_waiting != NULL)
+				ck_assert_msg(strcmp(buf_str(&out), r->want_waiting) == 0,
+						"%s: while waiting\n got: [%s]\nwant: [%s]", r->name, buf_str(&out),
+						r->want_waiting);
+			first = false;
+			bool gone = smtp_engine_flags(e) & SMTP_WANT_CLOSE;
+			const struct smtp_session_info *si = smtp_engine_info(e);
+			if (si->cmd_addr != NULL)
+				mil_log_cmd("pending", si);
+			if (strncmp(p + 1, "OK", 2) == 0 || strncmp(p + 1, "NO", 2) == 0 || strncmp(p + 1, "BYE", 3) == 0) {
+				ck_assert_msg(gone || (smtp_engine_flags(e) & SMTP_WAIT_POLICY), "%s: not waiting at %d",
+						r->name, i);
+				enum smtp_verdict v = p[1] == 'O' ? SMTP_ACCEPT : p[1] == 'N' ? SMTP_REJECT : SMTP_DISCONNECT;
+				const char *reply = strchr(p, ' ');
+				smtp_engine_policy_done(e, v, reply ? reply + 1 : NULL);
+			} else {
+				ck_assert_msg(gone || (smtp_engine_flags(e) & SMTP_WAIT_COMMIT), "%s: no commit at %d",
+						r->name, i);
+				enum smtp_commit c = p[2] == 'O' ? SMTP_COMMIT_OK : p[2] == 'R' ? SMTP_COMMIT_REJECT
+						     : SMTP_COMMIT_TEMPFAIL;
+				const char *arg = strchr(p, ' ') + 1;
+				smtp_engine_commit_done(e, c, c == SMTP_COMMIT_OK ? arg : NULL,
+						c == SMTP_COMMIT_OK ? NULL : arg);
+			}
+		} else if (strcmp(p, EOFMARK) == 0) {
+			smtp_engine_eof(e);
+		} else if (strcmp(p, TIMEOUT) == 0) {
+			smtp_engine_timeout(e);
+		} else {
+			smtp_engine_input(e, p, strlen(p));
+		}
+		drain(e, &out);
+	}
+	ck_assert_msg(strcmp(buf_str(&out), r->want) == 0, "%s:\n got: [%s]\nwant: [%s]", r->name,
+			buf_str(&out), r->want);
+	check_status_codes(r->name, buf_str(&out));
+	ck_assert_msg(queued == r->want_queued, "%s: queued %d, want %d", r->name, queued, r->want_queued);
+	if (r->want_content != NULL)
+		ck_assert_msg(strcmp(buf_str(&content), r->want_content) == 0, "%s: content [%s] want [%s]",
+				r->name, buf_str(&content), r->want_content);
+	if (r->want_log != NULL)
+		ck_assert_msg(strstr(buf_str(&mil.log), r->want_log) != NULL, "%s: log [%s] lacks [%s]", r->name,
+				buf_str(&mil.log), r->want_log);
+	ck_assert_msg(mil.txn_ends == r->want_txn_ends, "%s: txn_end called %d times, want %d", r->name,
+			mil.txn_ends, r->want_txn_ends);
+	ck_assert_msg(!!(smtp_engine_flags(e) & SMTP_WANT_CLOSE) == r->want_closed, "%s: closed", r->name);
+	ck_assert_msg(!(smtp_engine_flags(e) & SMTP_WAIT_ANY), "%s: still waiting", r->name);
+	ck_assert_msg(smtp_engine_info(e)->cmd_addr == NULL && smtp_engine_info(e)->ncmd_args == 0,
+			"%s: cmd_addr left", r->name);
+	/* An open transaction ends with the session, once. */
+	bool open = smtp_engine_flags(e) & SMTP_IN_TRANSACTION;
+	int ends = mil.txn_ends;
+	smtp_engine_free(e);
+	ck_assert_msg(mil.txn_ends - ends <= (open ? 1 : 0), "%s: txn_end at free", r->name);
+	ck_assert_msg(opened == queued + aborted + (r->pend & P_COMMIT ? 1 : 0) || opened == queued + aborted,
+			"%s: opened %d queued %d aborted %d", r->name, opened, queued, aborted);
+	buf_free(&out);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("smtp_engine");
@@ -1511,6 +1898,7 @@ int main(void)
 	tcase_add_test(tc, test_deadline_state);
 	tcase_add_loop_test(tc, test_async_auth, 0, (int)(sizeof(async_rows) / sizeof(async_rows[0])));
 	tcase_add_loop_test(tc, test_policy_later, 0, (int)(sizeof(later_rows) / sizeof(later_rows[0])));
+	tcase_add_loop_test(tc, test_milter_stages, 0, (int)(sizeof(mil_rows) / sizeof(mil_rows[0])));
 	tcase_add_test(tc, test_run_fd);
 	tcase_add_loop_test(tc, test_smuggling, 0, (int)(sizeof(smuggles) / sizeof(smuggles[0])) * SMUGGLE_MODES);
 	suite_add_tcase(s, tc);
@@ -1521,5 +1909,6 @@ int main(void)
 	srunner_free(sr);
 	buf_free(&async.ch);
 	buf_free(&async.outcomes);
+	buf_free(&mil.log);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
