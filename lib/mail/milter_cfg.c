@@ -223,7 +223,8 @@ static int parse_group(const char *item, struct milter_spec *m, struct buf *err)
 		buf_printf(err, "empty group \"%s\"", item);
 		goto out;
 	}
-	if (strchr(w[0], '=') != NULL) {
+	if (strchr(w[0], '=') != NULL ||
+	    (strpbrk(w[0], ":/") == NULL && w[1] != NULL && w[1][0] == '=')) {
 		buf_printf(err, "\"%s\" where a milter address must come first in \"%s\"", w[0], item);
 		goto out;
 	}
@@ -277,6 +278,10 @@ out:
 static int check_braces(const char *item, struct buf *err)
 {
 	int level = 0;
+	if (item[0] != '{' && strchr(item, '{') != NULL) {
+		buf_printf(err, "unexpected { in \"%s\"", item);
+		return -1;
+	}
 	for (const char *p = item; *p != '\0'; p++) {
 		if (*p == '{')
 			level++;
@@ -294,10 +299,6 @@ static int check_braces(const char *item, struct buf *err)
 	}
 	if (level > 0) {
 		buf_printf(err, "unbalanced { in \"%s\" (missing })", item);
-		return -1;
-	}
-	if (item[0] != '{' && strchr(item, '{') != NULL) {
-		buf_printf(err, "unexpected { in \"%s\"", item);
 		return -1;
 	}
 	return 0;
@@ -395,6 +396,19 @@ static size_t trim(const char *s, size_t len, const char **start)
 	return len;
 }
 
+/* The } that closes the { at s[0], or NULL. */
+static const char *matching_brace(const char *s)
+{
+	int level = 0;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p == '{')
+			level++;
+		else if (*p == '}' && --level == 0)
+			return p;
+	}
+	return NULL;
+}
+
 /*
  * milter_macro_defaults: name=value, {name}=value, or a whole pair in
  * braces, "{ name = value with blanks, or commas }", whose blanks after
@@ -413,8 +427,8 @@ static int parse_defaults(const char *text, char ***out, struct buf *err)
 		size_t nlen, vlen, len = strlen(item);
 		char *mname;
 
-		if (item[0] == '{' && len >= 2 && item[len - 1] == '}' &&
-		    (eq = strchr(item, '=')) != NULL && strchr(item, '}') > eq) {
+		if (item[0] == '{' && matching_brace(item) == item + len - 1 &&
+		    (eq = strchr(item, '=')) != NULL) {
 			/* { name = value } */
 			nlen = trim(item + 1, (size_t)(eq - item - 1), &name);
 			vlen = trim(eq + 1, (size_t)(item + len - 1 - eq - 1), &value);
