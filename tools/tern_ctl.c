@@ -24,6 +24,7 @@
 #include "mail/config.h"
 #include "mail/daemon.h"
 #include "mail/instance.h"
+#include "mail/milter_cfg.h"
 #include "mail/qdirs.h"
 #include "mail/services.h"
 #include "mail/smtp_policy.h"
@@ -130,6 +131,44 @@ static int check_restrictions(const struct service_table *t, const char *master_
 	return rc;
 }
 
+/*
+ * smtpd_milters and non_smtpd_milters with the milter_* settings in
+ * effect (main.cf's, or with a service's -o): a list that does not parse
+ * would leave mail unfiltered, so it is an error. in: "" for main.cf
+ * (the message has its line), else "master.cf, line N: service S: -o: ".
+ * -1 after printing each error once, else 0.
+ */
+static int check_milters(const char *in)
+{
+	const char *const lists[] = { P_smtpd_milters, P_non_smtpd_milters };
+	struct buf err = BUF_INIT, first = BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		struct milter_cfg m;
+		buf_reset(&err);
+		if (milter_cfg_load(lists[i], &m, &err) == 0) {
+			milter_cfg_free(&m);
+			continue;
+		}
+		/* A bad macro list fails both the same way: say it once. */
+		if (rc < 0 && strcmp(buf_str(&err), buf_str(&first)) == 0)
+			continue;
+		fprintf(stderr, "tern: error: %s%s\n", in, buf_str(&err));
+		buf_reset(&first);
+		buf_adds(&first, buf_str(&err));
+		rc = -1;
+	}
+	buf_free(&err);
+	buf_free(&first);
+	return rc;
+}
+
+/* Does a service's -o name touch what check_milters() checks? */
+static bool is_milter_param(const char *name)
+{
+	return strcmp(name, P_smtpd_milters) == 0 || strcmp(name, P_non_smtpd_milters) == 0 ||
+	       strncmp(name, "milter_", 7) == 0;
+}
 
 /* main.cf and master.cf parse; -o names exist and their values are good
  * (-1 when not: the service would not start); programs exist. */
@@ -139,7 +178,7 @@ static int check_config(bool quiet)
 	struct service_table t;
 	struct buf err = BUF_INIT;
 	int problems = 0;
-	bool overridden = false, bad_value = false;
+	bool overridden = false, bad_value = false, milter_override = false;
 
 	snprintf(path, sizeof(path), "%s/master.cf", config_dir());
 	if (services_load(path, &t, &err) < 0) {
@@ -147,6 +186,8 @@ static int check_config(bool quiet)
 		buf_free(&err);
 		return -1;
 	}
+	if (check_milters("") < 0)
+		bad_value = true;
 	for (size_t i = 0; i < t.count; i++) {
 		const struct service *s = &t.svc[i];
 		for (int k = 1; k + 1 < s->argc; k++) {
@@ -168,8 +209,16 @@ static int check_config(bool quiet)
 				}
 				buf_free(&why);
 				overridden = true;
+				milter_override |= is_milter_param(name);
 			}
 			free(name);
+		}
+		if (milter_override) {
+			char *in = xasprintf("%s, line %d: service %s: -o: ", path, s->line, s->name);
+			if (check_milters(in) < 0)
+				bad_value = true;
+			free(in);
+			milter_override = false;
 		}
 		if (overridden) {
 			/* Back to main.cf alone for the next service and what follows. */

@@ -9,8 +9,8 @@
  * rather than run unfiltered.
  *
  * List syntax (as Postfix): milters separated by commas or white space,
- * each "unix:/path", "inet:host:port", "inet6:[addr]:port" (also
- * "inet:[addr]:port"; a bare "/path" is unix:), or a group
+ * each "unix:/path" (also "local:/path" or a bare "/path"), "inet:host:port",
+ * "inet:[addr]:port", "inet6:[addr]:port" or "inet6:addr:port", or a group
  * "{ inet:host:port, default_action = accept, command_timeout = 5s }" with
  * per-milter overrides of connect_timeout, command_timeout,
  * content_timeout, default_action and protocol.
@@ -54,15 +54,19 @@ struct milter_cfg {
 	size_t n;
 	/*
 	 * Macro names to send before each stage (milter_connect_macros ...,
-	 * "{name}" written as "{name}", one-letter ones bare), NULL-terminated
+	 * "{name}" written as "{name}", one-letter ones bare: "daemon_name"
+	 * in main.cf becomes "{daemon_name}", "{j}" becomes "j"), NULL-terminated
 	 * lists, indexed by MILTER_M_* and MILTER_M_UNKNOWN. A milter's
 	 * SETSYMLIST replaces the list for that milter.
 	 */
 	char **macros[MILTER_M_ALL];
-	/* milter_macro_defaults: names and values alternating, NULL-terminated. */
+	/*
+	 * milter_macro_defaults: names and values alternating, NULL-terminated;
+	 * names in the same form as the lists ("j", "{name}").
+	 */
 	char **macro_defaults;
 	char *daemon_name;	/* milter_macro_daemon_name, expanded */
-	char *v;		/* milter_macro_v, expanded */
+	char *macro_v;		/* milter_macro_v, expanded (named so: v is the milters) */
 	char *header_checks;	/* milter_header_checks ("" = none) */
 };
 
