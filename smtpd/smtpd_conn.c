@@ -421,7 +421,7 @@ static enum smtp_commit milter_refused(struct conn *c, void *q, enum milter_outc
 		msg_info("%s: milter-discard: END-OF-MESSAGE from %s[%s]: 4.7.1 Message discarded by milter; from=<%s>",
 			 id, si->client_name, c->addr, si->sender ? si->sender : "");
 		if (qid && idlen)
-			strlcpy(qid, id, idlen);
+			qid[0] = '\0';	/* the engine's "250 2.0.0 Ok", without an id */
 	} else {
 		msg_info("%s: milter-reject: END-OF-MESSAGE from %s[%s]: %s; from=<%s>", id, si->client_name,
 			 c->addr, r ? r : "", si->sender ? si->sender : "");
