@@ -23,6 +23,7 @@ enum cleanup_table {
 
 struct cleanup_settings {
 	const char *incoming_dir;	/* where queue files are written */
+	const char *hold_dir;		/* cleanup_hold's target; NULL = incoming_dir/../hold */
 	const char *wake_socket;	/* queue manager's socket, NULL = none */
 	const char *myhostname;
 	const char *myorigin;
