@@ -733,7 +733,7 @@ out:
 /* Look at the new complete lines of the header block. */
 static void scan_headers(struct cleanup *c)
 {
-	while (c->in_headers) {
+	while (c->in_headers && c->scan < c->hdr.len) {	/* (an empty message has no buffer) */
 		const char *line = c->hdr.data + c->scan;
 		const char *nl = memchr(line, '\n', c->hdr.len - c->scan);
 		if (nl == NULL)
