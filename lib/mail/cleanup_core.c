@@ -80,13 +80,12 @@ struct cleanup *cleanup_open_with(const struct cleanup_settings *s, enum cleanup
 		c->wake_socket = xstrdup(s->wake_socket);
 		c->s.wake_socket = c->wake_socket;
 	}
-	/* Quarantine goes to hold/, the sibling of incoming/ (settings may name it). */
-	c->hold_dir = s->hold_dir ? xstrdup(s->hold_dir) : xasprintf("%s/../hold", s->incoming_dir);
-	c->s.hold_dir = c->hold_dir;
 	c->source = source;
 	c->flags = flags;
-	if (flags & CLEANUP_FLAG_EDIT)
+	if (flags & CLEANUP_FLAG_EDIT) {
 		c->edit = cleanup_edit_new();
+		cleanup_hold_dir(c);	/* copied now: s's strings may not outlive this call */
+	}
 	c->in_headers = true;
 	c->line_start = true;
 	c->last = '\n';

@@ -470,10 +470,20 @@ const char *cleanup_rcpt_addr(const struct cleanup *c, size_t i)
 	return c != NULL && i < c->nrcpt ? c->rcpts[i].addr : NULL;
 }
 
+void cleanup_hold_dir(struct cleanup *c)
+{
+	/* hold/ is the sibling of incoming/ unless the settings name it. */
+	if (c->hold_dir == NULL)
+		c->hold_dir = c->s.hold_dir ? xstrdup(c->s.hold_dir)
+					    : xasprintf("%s/../hold", c->s.incoming_dir);
+	c->s.hold_dir = c->hold_dir;
+}
+
 void cleanup_hold(struct cleanup *c, const char *reason)
 {
 	if (c == NULL)
 		return;
+	cleanup_hold_dir(c);
 	c->hold = true;
 	buf_reset(&c->hold_reason);
 	/* One log line: no control characters from a milter's reason. */

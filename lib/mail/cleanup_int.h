@@ -84,5 +84,7 @@ void cleanup_edit_keep(struct cleanup *c, struct headers *hs, bool sep);
 void cleanup_edit_body(struct cleanup *c, const char *data, size_t len);
 /* At cleanup_finish: envelope, headers and body as edited into the writer. */
 void cleanup_edit_flush(struct cleanup *c);
+/* Set c->hold_dir (a copy) from the settings, once. */
+void cleanup_hold_dir(struct cleanup *c);
 
 #endif
