@@ -67,7 +67,7 @@ void cleanup_attr(struct cleanup *c, const char *name, const char *value);
 int cleanup_write(struct cleanup *c, const char *data, size_t len);
 /*
  * Make the queue file durable in incoming/ (file and directory fsynced)
- * and wake the queue manager. Only CLEANUP_OK allows a 250 reply or exit
+ * and wake the queue manager (after cleanup_hold: in hold/, no wake-up). Only CLEANUP_OK allows a 250 reply or exit
  * 0. The queue id is copied to queue_id; reason gets one line otherwise.
  */
 int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *reason);
