@@ -39,14 +39,17 @@ static int config_lookup(void *ctx, enum cleanup_table t, const char *key, struc
 
 struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 {
-	static struct buf incoming = BUF_INIT, wake = BUF_INIT;
+	static struct buf incoming = BUF_INIT, wake = BUF_INIT, hold = BUF_INIT;
 	struct cleanup_settings s = {0};
 
 	buf_reset(&incoming);
 	buf_printf(&incoming, "%s/incoming", cfg_str(P_queue_directory));
+	buf_reset(&hold);
+	buf_printf(&hold, "%s/hold", cfg_str(P_queue_directory));
 	buf_reset(&wake);
 	buf_printf(&wake, "%s/private/qmgr", cfg_str(P_queue_directory));
 	s.incoming_dir = buf_str(&incoming);
+	s.hold_dir = buf_str(&hold);
 	s.wake_socket = buf_str(&wake);
 	s.myhostname = cfg_str(P_myhostname);
 	s.myorigin = cfg_str(P_myorigin);

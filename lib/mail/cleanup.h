@@ -8,7 +8,8 @@
  * canonical_maps and virtual_alias_maps, and writes the queue file with
  * the one safe queue-write function. The content is streamed to disk as
  * it arrives: headers are held until the end of the header block, the
- * body never is. Runs with the privileges of its caller (mail_owner).
+ * body never is (except with CLEANUP_FLAG_EDIT, for milters: see below).
+ * Runs with the privileges of its caller (mail_owner).
  */
 #ifndef TERN_MAIL_CLEANUP_H
 #define TERN_MAIL_CLEANUP_H
@@ -29,9 +30,10 @@ enum cleanup_source {
 #define CLEANUP_FLAG_EXTRACT	0x01	/* sendmail -t: add To/Cc/Bcc recipients */
 /*
  * Milters will edit the message: hold the envelope and the header block
- * until cleanup_finish (the body goes to a spool), so that the edit
- * functions below work and the queue file is written once, complete.
- * Without this flag nothing is held and nothing costs more.
+ * until cleanup_finish (the body goes to a spool: memory up to 256 KiB,
+ * then an unlinked file in incoming/), so that the edit functions below
+ * work and the queue file is written once, complete. Without this flag
+ * nothing is held and nothing costs more.
  */
 #define CLEANUP_FLAG_EDIT	0x02
 
@@ -65,7 +67,7 @@ void cleanup_attr(struct cleanup *c, const char *name, const char *value);
 int cleanup_write(struct cleanup *c, const char *data, size_t len);
 /*
  * Make the queue file durable in incoming/ (file and directory fsynced)
- * and wake the queue manager. Only CLEANUP_OK allows a 250 reply or exit
+ * and wake the queue manager (after cleanup_hold: in hold/, no wake-up). Only CLEANUP_OK allows a 250 reply or exit
  * 0. The queue id is copied to queue_id; reason gets one line otherwise.
  */
 int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *reason);
@@ -80,36 +82,65 @@ bool cleanup_in_headers(const struct cleanup *c);
  * EDITING (CLEANUP_FLAG_EDIT only; after the header block ended, i.e.
  * cleanup_in_headers() is false, and before cleanup_finish). The headers
  * are those cleanup made (Received:, added From:/Date:/Message-ID:,
- * rewritten addresses); edits are applied as given, not rewritten again.
- * Functions return 0, or -1 when the edit cannot be stored (a control
- * character, no such header); an I/O error makes cleanup_finish fail.
+ * rewritten addresses); header edits are applied as given, not rewritten
+ * again. Functions return 0, or -1 when the edit cannot be stored (a CR
+ * or a line break not followed by white space in a header value, an
+ * invalid field name, a control character in an address), when called
+ * without the flag, too early, or after the message failed. An I/O error
+ * of the spool or a failed table lookup makes cleanup_finish fail
+ * (CLEANUP_TEMPFAIL); an edited message over message_size_limit, or one
+ * without recipients left, is CLEANUP_REJECT.
  */
 /* The queue id the message will have (known from cleanup_open on; "" if none). */
 const char *cleanup_queue_id(const struct cleanup *c);
 size_t cleanup_header_count(const struct cleanup *c);
-/* Header i (0-based): its name and the text after the colon, folded lines joined by "\n". */
+/*
+ * Header i (0-based): its name and the text after the colon exactly as
+ * stored: leading space included, folded lines joined by "\n" followed by
+ * the continuation's white space (" hello\n\tworld"). Valid until the
+ * next edit; both NULL when i is out of range.
+ */
 void cleanup_header_get(const struct cleanup *c, size_t i, const char **name, const char **value);
-/* Append a header at the end. value is the text after the colon (a leading space is kept as given). */
+/* Append a header at the end. value is the text after the colon, in the form above (no leading space is added). */
 int cleanup_header_add(struct cleanup *c, const char *name, const char *value);
 /* Insert before header index (0 = first; past the end = append). */
 int cleanup_header_insert(struct cleanup *c, size_t index, const char *name, const char *value);
-/* Change the nth (1-based) header called name; value NULL or "" deletes it. No such header: 0, nothing done. */
+/*
+ * Change the nth (1-based; 0 counts as 1) header called name (case-
+ * insensitive); value NULL or "" deletes it. No such header: 0, nothing done.
+ */
 int cleanup_header_change(struct cleanup *c, const char *name, size_t nth, const char *value);
-/* The body as held (LF line ends): rewind, then read until 0. -1 on an I/O error. */
+/* The body as held (LF line ends; the replacement once begun): rewind, then read until 0. -1 on an I/O error. */
 int cleanup_body_rewind(struct cleanup *c);
 ssize_t cleanup_body_read(struct cleanup *c, char *data, size_t len);
-/* Replace the body: begin, write pieces (LF line ends), and it is in place at cleanup_finish. */
+/*
+ * Replace the body: begin (discards an earlier replacement), write pieces
+ * (LF line ends), and it is in place at cleanup_finish. A replacement
+ * over message_size_limit fails the message (CLEANUP_REJECT at finish).
+ */
 int cleanup_body_replace(struct cleanup *c);
 int cleanup_body_replace_write(struct cleanup *c, const char *data, size_t len);
-/* Envelope sender ("" = <>), as a milter's CHGFROM gives it (<> stripped by the caller). */
+/*
+ * Envelope sender ("" = <>), as a milter's CHGFROM gives it (<> stripped
+ * by the caller); qualified and rewritten like the original sender.
+ */
 int cleanup_set_sender(struct cleanup *c, const char *addr);
 /* Recipients: added ones go through the same rewriting and virtual aliasing as cleanup_recipient. */
 int cleanup_add_rcpt(struct cleanup *c, const char *addr, int notify, const char *orcpt);
-/* Delete every recipient whose address as given (or as rewritten) equals addr (case-insensitive). 0 or 1 (found). */
+/*
+ * Delete every recipient whose address as given (or as rewritten) equals
+ * addr (case-insensitive): deleting an alias deletes what it expanded to.
+ * 0 or 1 (found).
+ */
 int cleanup_del_rcpt(struct cleanup *c, const char *addr);
+/* The recipients as they will be queued (rewritten, expanded); NULL past the end. */
 size_t cleanup_rcpt_count(const struct cleanup *c);
 const char *cleanup_rcpt_addr(const struct cleanup *c, size_t i);
-/* Quarantine: the message is committed into the hold queue (hold/), with the reason logged. */
+/*
+ * Quarantine: the message is committed into the hold queue (hold/)
+ * instead of incoming/, the queue manager is not woken, and the reason
+ * is logged. Works with or without CLEANUP_FLAG_EDIT.
+ */
 void cleanup_hold(struct cleanup *c, const char *reason);
 
 /* Forget the message (unlinks the temporary file). */

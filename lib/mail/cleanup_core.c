@@ -26,7 +26,9 @@
  *     dropped;
  *  4. Received: is prepended; From:, Date: and Message-ID: are added when
  *     missing;
- *  5. envelope and headers are written, then the body as it arrives.
+ *  5. envelope and headers are written, then the body as it arrives;
+ *     with CLEANUP_FLAG_EDIT they are kept instead, the body goes to a
+ *     spool, and cleanup_edit.c writes it all at cleanup_finish.
  */
 #include "compat.h"
 
@@ -45,6 +47,7 @@
 #include "mail/addr.h"
 #include "mail/cleanup.h"
 #include "mail/cleanup_impl.h"
+#include "mail/cleanup_int.h"
 #include "mail/qwake.h"
 #include "mail/header.h"
 #include "mail/qfile.h"
@@ -53,49 +56,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-struct crcpt {
-	char *addr;
-	int notify;
-	char *orcpt;
-};
-
-struct cattr {
-	char *name;
-	char *value;
-};
-
-struct cleanup {
-	struct cleanup_settings s;
-	char *incoming_dir, *wake_socket;	/* copies owned here */
-	enum cleanup_source source;
-	int flags;
-	struct qfile_writer *w;
-	int status;			/* CLEANUP_OK until something fails */
-	struct buf reason;
-	struct buf sender;
-	struct crcpt *rcpts;
-	size_t nrcpt;
-	struct cattr *attrs;
-	size_t nattr;
-	/* Header phase. */
-	bool in_headers;
-	struct buf hdr;			/* header block so far */
-	size_t scan;			/* next unscanned line in hdr */
-	size_t hstart;			/* first header byte (after a "From " line) */
-	size_t fstart;			/* first byte of the header being received */
-	bool line_start;		/* the next input byte starts a line */
-	enum { SKIP_NONE, SKIP_LINE, SKIP_FOLD } skip;	/* dropping an oversized header's excess */
-	bool first_line_done;
-	/* Content accounting. */
-	unsigned long long total;	/* bytes given to cleanup_write */
-	unsigned long long size;	/* bytes written to the queue file */
-	bool too_big;
-	char last;			/* last content byte written */
-};
-
-static void fail(struct cleanup *c, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void fail(struct cleanup *c, int status, const char *fmt, ...)
+void cleanup_fail(struct cleanup *c, int status, const char *fmt, ...)
 {
 	if (c->status != CLEANUP_OK)
 		return;
@@ -121,12 +82,16 @@ struct cleanup *cleanup_open_with(const struct cleanup_settings *s, enum cleanup
 	}
 	c->source = source;
 	c->flags = flags;
+	if (flags & CLEANUP_FLAG_EDIT) {
+		c->edit = cleanup_edit_new();
+		cleanup_hold_dir(c);	/* copied now: s's strings may not outlive this call */
+	}
 	c->in_headers = true;
 	c->line_start = true;
 	c->last = '\n';
 	c->w = qfile_create(s->incoming_dir, &err);
 	if (c->w == NULL)
-		fail(c, CLEANUP_TEMPFAIL, "%s", buf_str(&err));
+		cleanup_fail(c, CLEANUP_TEMPFAIL, "%s", buf_str(&err));
 	buf_free(&err);
 	return c;
 }
@@ -151,6 +116,7 @@ static void add_rcpt(struct cleanup *c, const char *addr, int notify, const char
 	c->rcpts[c->nrcpt].addr = xstrdup(addr);
 	c->rcpts[c->nrcpt].notify = notify;
 	c->rcpts[c->nrcpt].orcpt = xstrdup(orcpt ? orcpt : "");
+	c->rcpts[c->nrcpt].given = NULL;
 	c->nrcpt++;
 }
 
@@ -319,7 +285,7 @@ static int canonical_one(struct cleanup *c, enum cleanup_table t, struct buf *ad
 }
 
 /* qualify + canonical rewriting of one address (is_sender selects the tables). */
-static int rewrite_addr(struct cleanup *c, const char *in, bool is_sender, struct buf *out)
+int cleanup_rewrite_addr(struct cleanup *c, const char *in, bool is_sender, struct buf *out)
 {
 	qualify(c, in, out);
 	if (out->len == 0)
@@ -327,7 +293,7 @@ static int rewrite_addr(struct cleanup *c, const char *in, bool is_sender, struc
 	enum cleanup_table first = is_sender ? CLEANUP_TABLE_SENDER_CANONICAL
 					     : CLEANUP_TABLE_RECIPIENT_CANONICAL;
 	if (canonical_one(c, first, out) != 0 || canonical_one(c, CLEANUP_TABLE_CANONICAL, out) != 0) {
-		fail(c, CLEANUP_TEMPFAIL, "canonical map lookup failed for %s", in);
+		cleanup_fail(c, CLEANUP_TEMPFAIL, "canonical map lookup failed for %s", in);
 		return -1;
 	}
 	return 0;
@@ -344,7 +310,7 @@ static int expansion_add(struct cleanup *c, struct expansion *ex, const char *ad
 		if (strcasecmp(ex->v[i].addr, addr) == 0)
 			return 0;	/* duplicate */
 	if ((int)ex->n >= c->s.virtual_expansion_limit) {
-		fail(c, CLEANUP_REJECT, "virtual alias expansion limit exceeded");
+		cleanup_fail(c, CLEANUP_REJECT, "virtual alias expansion limit exceeded");
 		return -1;
 	}
 	ex->v = xreallocarray(ex->v, ex->n + 1, sizeof(*ex->v));
@@ -377,7 +343,7 @@ static int virtual_expand(struct cleanup *c, const char *addr, int depth, struct
 	bool by_domain;
 	int rc = lookup_addr(c, CLEANUP_TABLE_VIRTUAL, addr, &value, &by_domain, &ext);
 	if (rc < 0) {
-		fail(c, CLEANUP_TEMPFAIL, "virtual_alias_maps lookup failed for %s", addr);
+		cleanup_fail(c, CLEANUP_TEMPFAIL, "virtual_alias_maps lookup failed for %s", addr);
 		rc = -1;
 	} else if (rc == 0) {
 		rc = expansion_add(c, ex, addr);
@@ -409,63 +375,91 @@ static int virtual_expand(struct cleanup *c, const char *addr, int depth, struct
 	return rc;
 }
 
+/*
+ * One recipient: rewritten, expanded through virtual_alias_maps, each
+ * result added unless it is there already. given (CLEANUP_FLAG_EDIT) is
+ * kept for cleanup_del_rcpt.
+ */
+int cleanup_expand_rcpt(struct cleanup *c, const char *addr, int notify, const char *orcpt,
+			const char *given)
+{
+	struct buf out = BUF_INIT, q = BUF_INIT;
+	struct expansion ex = {0};
+	int rc = -1;
+
+	if (cleanup_rewrite_addr(c, addr, false, &out) == 0 &&
+	    virtual_expand(c, buf_str(&out), 0, &ex) == 0) {
+		qualify(c, addr, &q);
+		for (size_t k = 0; k < ex.n; k++) {
+			const char *o = orcpt ? orcpt : "";
+			struct buf ob = BUF_INIT;
+			/* Keep the original recipient for DSN when rewriting changed it. */
+			if (*o == '\0' && strcasecmp(ex.v[k].addr, buf_str(&q)) != 0) {
+				buf_printf(&ob, "rfc822;%s", buf_str(&q));
+				o = buf_str(&ob);
+			}
+			if (!have_rcpt(c, ex.v[k].addr)) {
+				add_rcpt(c, ex.v[k].addr, notify, o);
+				if (given != NULL)
+					c->rcpts[c->nrcpt - 1].given = xstrdup(given);
+			}
+			buf_free(&ob);
+		}
+		rc = 0;
+	}
+	for (size_t k = 0; k < ex.n; k++)
+		free(ex.v[k].addr);
+	free(ex.v);
+	buf_free(&out);
+	buf_free(&q);
+	return rc;
+}
+
 /* Envelope: sender and recipients rewritten, expanded, de-duplicated. */
 static int finish_envelope(struct cleanup *c)
 {
 	struct buf out = BUF_INIT;
-	if (rewrite_addr(c, buf_str(&c->sender), true, &out) != 0)
-		goto err;
-	buf_reset(&c->sender);
-	buf_add(&c->sender, out.data, out.len);
+	int rc = cleanup_rewrite_addr(c, buf_str(&c->sender), true, &out);
+	if (rc == 0) {
+		buf_reset(&c->sender);
+		buf_add(&c->sender, out.data, out.len);
+	}
+	buf_free(&out);
+	if (rc != 0)
+		return -1;
 
 	struct crcpt *old = c->rcpts;
 	size_t nold = c->nrcpt;
 	c->rcpts = NULL;
 	c->nrcpt = 0;
 	for (size_t i = 0; i < nold; i++) {
-		struct expansion ex = {0};
-		if (rewrite_addr(c, old[i].addr, false, &out) != 0 ||
-		    virtual_expand(c, buf_str(&out), 0, &ex) != 0) {
-			for (size_t k = 0; k < ex.n; k++)
-				free(ex.v[k].addr);
-			free(ex.v);
-			for (size_t k = i; k < nold; k++) {
-				free(old[k].addr);
-				free(old[k].orcpt);
-			}
-			free(old);
-			goto err;
-		}
-		struct buf given = BUF_INIT;
-		qualify(c, old[i].addr, &given);
-		for (size_t k = 0; k < ex.n; k++) {
-			const char *orcpt = old[i].orcpt;
-			struct buf o = BUF_INIT;
-			/* Keep the original recipient for DSN when rewriting changed it. */
-			if (*orcpt == '\0' && strcasecmp(ex.v[k].addr, buf_str(&given)) != 0) {
-				buf_printf(&o, "rfc822;%s", buf_str(&given));
-				orcpt = buf_str(&o);
-			}
-			if (!have_rcpt(c, ex.v[k].addr))
-				add_rcpt(c, ex.v[k].addr, old[i].notify, orcpt);
-			buf_free(&o);
-			free(ex.v[k].addr);
-		}
-		free(ex.v);
-		buf_free(&given);
+		if (rc == 0 && cleanup_expand_rcpt(c, old[i].addr, old[i].notify, old[i].orcpt,
+						   c->edit ? old[i].addr : NULL) != 0)
+			rc = -1;
 		free(old[i].addr);
 		free(old[i].orcpt);
+		free(old[i].given);
 	}
 	free(old);
-	buf_free(&out);
+	if (rc != 0)
+		return -1;
 	if (c->nrcpt == 0) {
-		fail(c, CLEANUP_REJECT, "no recipients specified");
+		cleanup_fail(c, CLEANUP_REJECT, "no recipients specified");
 		return -1;
 	}
 	return 0;
-err:
-	buf_free(&out);
-	return -1;
+}
+
+int cleanup_write_envelope(struct cleanup *c)
+{
+	bool bad = qfile_set_sender(c->w, buf_str(&c->sender)) != 0;
+	for (size_t i = 0; i < c->nattr && !bad; i++)
+		bad = qfile_add_attr(c->w, c->attrs[i].name, c->attrs[i].value) != 0;
+	for (size_t i = 0; i < c->nrcpt && !bad; i++)
+		bad = qfile_add_rcpt(c->w, c->rcpts[i].addr, c->rcpts[i].notify, c->rcpts[i].orcpt) != 0;
+	if (bad)
+		cleanup_fail(c, CLEANUP_REJECT, "malformed envelope (control characters in an address or attribute)");
+	return bad ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -532,7 +526,7 @@ static void rewrite_field(struct cleanup *c, struct headers *hs, size_t i)
 	addr_list_init(&l);
 	addr_parse_list(value, vlen, &l);
 	for (size_t k = 0; k < l.n; k++) {
-		if (rewrite_addr(c, l.v[k].mailbox, sender, &na) != 0)
+		if (cleanup_rewrite_addr(c, l.v[k].mailbox, sender, &na) != 0)
 			break;
 		if (strcmp(buf_str(&na), l.v[k].mailbox) == 0)
 			continue;
@@ -671,8 +665,12 @@ static void content_out(struct cleanup *c, const char *data, size_t len)
 	struct buf err = BUF_INIT;
 	if (len == 0 || c->status != CLEANUP_OK)
 		return;
+	if (c->edit != NULL) {
+		cleanup_edit_body(c, data, len);
+		return;
+	}
 	if (qfile_write(c->w, data, len, &err) != 0)
-		fail(c, CLEANUP_TEMPFAIL, "%s", buf_str(&err));
+		cleanup_fail(c, CLEANUP_TEMPFAIL, "%s", buf_str(&err));
 	c->size += len;
 	c->last = data[len - 1];
 	buf_free(&err);
@@ -700,7 +698,7 @@ static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 		for (size_t i = 0; i < hs.n; i++)
 			hops += strcasecmp(hs.v[i].name, "Received") == 0;
 		if (hops >= c->s.hopcount_limit)
-			fail(c, CLEANUP_REJECT, "too many hops (%d Received: headers): mail forwarding loop", hops);
+			cleanup_fail(c, CLEANUP_REJECT, "too many hops (%d Received: headers): mail forwarding loop", hops);
 	}
 	if (c->flags & CLEANUP_FLAG_EXTRACT)
 		extract_recipients(c, &hs);
@@ -711,20 +709,21 @@ static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 	if (c->status == CLEANUP_OK && finish_envelope(c) == 0) {
 		add_received(c, &hs, now);
 		add_missing(c, &hs, now);
+		if (c->edit != NULL) {
+			/* Held for the milters: written by cleanup_edit_flush. */
+			cleanup_edit_keep(c, &hs, c->hdr.len > body || blank);
+			content_out(c, c->hdr.data + body, c->hdr.len - body);
+			goto out;
+		}
 		/* The envelope, then the headers and the body. */
-		bool bad = qfile_set_sender(c->w, buf_str(&c->sender)) != 0;
-		for (size_t i = 0; i < c->nattr && !bad; i++)
-			bad = qfile_add_attr(c->w, c->attrs[i].name, c->attrs[i].value) != 0;
-		for (size_t i = 0; i < c->nrcpt && !bad; i++)
-			bad = qfile_add_rcpt(c->w, c->rcpts[i].addr, c->rcpts[i].notify, c->rcpts[i].orcpt) != 0;
-		if (bad)
-			fail(c, CLEANUP_REJECT, "malformed envelope (control characters in an address or attribute)");
+		cleanup_write_envelope(c);
 		headers_write(&hs, &out);
 		content_out(c, out.data, out.len);
 		if (c->hdr.len > body || blank)
 			content_out(c, "\n", 1);
 		content_out(c, c->hdr.data + body, c->hdr.len - body);
 	}
+out:
 	headers_free(&hs);
 	buf_free(&out);
 	buf_free(&c->hdr);
@@ -733,7 +732,7 @@ static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 /* Look at the new complete lines of the header block. */
 static void scan_headers(struct cleanup *c)
 {
-	while (c->in_headers) {
+	while (c->in_headers && c->scan < c->hdr.len) {	/* (an empty message has no buffer) */
 		const char *line = c->hdr.data + c->scan;
 		const char *nl = memchr(line, '\n', c->hdr.len - c->scan);
 		if (nl == NULL)
@@ -854,7 +853,7 @@ static void header_input(struct cleanup *c, const char *data, size_t len)
 		data += n;
 		len -= n;
 		if (c->s.header_block_size_limit && c->hdr.len - c->hstart > c->s.header_block_size_limit) {
-			fail(c, CLEANUP_REJECT, "message header block too large (more than %llu bytes)",
+			cleanup_fail(c, CLEANUP_REJECT, "message header block too large (more than %llu bytes)",
 			     c->s.header_block_size_limit);
 			buf_free(&c->hdr);
 			return;
@@ -891,7 +890,7 @@ int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *
 	if (queue_id && idlen)
 		queue_id[0] = '\0';
 	if (c->too_big)
-		fail(c, CLEANUP_REJECT, "message file too big (limit %llu bytes)", c->s.message_size_limit);
+		cleanup_fail(c, CLEANUP_REJECT, "message file too big (limit %llu bytes)", c->s.message_size_limit);
 	if (c->in_headers && c->status == CLEANUP_OK) {
 		if (c->hdr.len > 0 && c->hdr.data[c->hdr.len - 1] != '\n')
 			buf_addc(&c->hdr, '\n');
@@ -899,22 +898,32 @@ int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *
 		if (c->in_headers)
 			end_headers(c, c->hdr.len, c->hdr.len, false);
 	}
-	if (c->status == CLEANUP_OK && c->size > 0 && c->last != '\n')
+	if (c->edit != NULL && c->status == CLEANUP_OK)
+		cleanup_edit_flush(c);
+	else if (c->status == CLEANUP_OK && c->size > 0 && c->last != '\n')
 		content_out(c, "\n", 1);
 	if (c->status == CLEANUP_OK) {
 		struct buf err = BUF_INIT;
 		char id[QF_ID_MAX];
 		strlcpy(id, qfile_writer_id(c->w), sizeof(id));
+		if (c->hold)
+			qfile_set_commit_dir(c->w, c->hold_dir);
 		int rc = qfile_commit(c->w, id, sizeof(id), &err);
 		c->w = NULL;
 		if (rc != 0)
-			fail(c, CLEANUP_TEMPFAIL, "%s", buf_str(&err));
+			cleanup_fail(c, CLEANUP_TEMPFAIL, "%s", buf_str(&err));
 		else {
 			if (queue_id && idlen)
 				strlcpy(queue_id, id, idlen);
-			msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", id, buf_str(&c->sender),
-				 c->size, c->nrcpt);
-			qwake_send_path(c->s.wake_socket, QWAKE_NEW);
+			if (c->hold) {
+				/* Quarantined: the queue manager has nothing to do until a release. */
+				msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (held: %s)", id,
+					 buf_str(&c->sender), c->size, c->nrcpt, buf_str(&c->hold_reason));
+			} else {
+				msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", id,
+					 buf_str(&c->sender), c->size, c->nrcpt);
+				qwake_send_path(c->s.wake_socket, QWAKE_NEW);
+			}
 		}
 		buf_free(&err);
 	}
@@ -940,6 +949,7 @@ void cleanup_abort(struct cleanup *c)
 	for (size_t i = 0; i < c->nrcpt; i++) {
 		free(c->rcpts[i].addr);
 		free(c->rcpts[i].orcpt);
+		free(c->rcpts[i].given);
 	}
 	free(c->rcpts);
 	for (size_t i = 0; i < c->nattr; i++) {
@@ -949,6 +959,9 @@ void cleanup_abort(struct cleanup *c)
 	free(c->attrs);
 	free(c->incoming_dir);
 	free(c->wake_socket);
+	free(c->hold_dir);
+	cleanup_edit_free(c->edit);
+	buf_free(&c->hold_reason);
 	buf_free(&c->sender);
 	buf_free(&c->hdr);
 	buf_free(&c->reason);

@@ -23,6 +23,11 @@ enum cleanup_table {
 
 struct cleanup_settings {
 	const char *incoming_dir;	/* where queue files are written */
+	/*
+	 * cleanup_hold's target; NULL = incoming_dir/../hold. Copied by
+	 * cleanup_open_with with CLEANUP_FLAG_EDIT, else read at cleanup_hold.
+	 */
+	const char *hold_dir;
 	const char *wake_socket;	/* queue manager's socket, NULL = none */
 	const char *myhostname;
 	const char *myorigin;

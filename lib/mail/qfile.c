@@ -398,12 +398,12 @@ static int sync_batch(struct qdirsync *d, int fd, unsigned batch)
  * rename: renames it (0 or -1 with errno), before the shared sync or
  * after an fsync of its own. -1 with errno and what failed in *what.
  */
-static int durable_commit(const char *dir, int fd, int (*rename_fn)(void *), void *arg,
-			  const char **what)
+static int durable_commit(const char *dir, int fd, bool own_fsync, int (*rename_fn)(void *),
+			  void *arg, const char **what)
 {
 	pthread_mutex_lock(&sync_lock);
 	struct qdirsync *d = qdirsync_get(dir);
-	bool shared = shared_sync && !d->per_file;
+	bool shared = shared_sync && !d->per_file && !own_fsync;
 	pthread_mutex_unlock(&sync_lock);
 
 	if (!shared) {
@@ -498,6 +498,7 @@ struct qfile_writer {
 	struct buf out;		/* pending bytes */
 	bool failed;
 	bool allow_no_rcpt;
+	bool own_fsync;		/* commit with an fsync of its own (qfile_set_commit_dir) */
 };
 
 static void set_err(struct buf *err, const char *what, const char *path)
@@ -726,6 +727,67 @@ int qfile_write(struct qfile_writer *w, const void *data, size_t len, struct buf
 	return 0;
 }
 
+/* The rest of the content from fd[off, off + len): in the kernel where it can be. */
+int qfile_write_fd(struct qfile_writer *w, int fd, off_t off, unsigned long long len,
+		   struct buf *err)
+{
+	char chunk[65536];
+
+	if (w->failed)
+		return -1;
+	if (!w->content_started)
+		start_content(w);
+	if (flush_out(w, err) != 0)
+		return -1;
+	bool kernel = true;
+	while (len > 0) {
+		size_t want = len > (1u << 30) ? (1u << 30) : (size_t)len;
+		ssize_t n;
+		if (fault_hit(QF_CALL_WRITE)) {
+			n = -1;
+		} else if (kernel) {
+			n = copy_file_range(fd, &off, w->fd, NULL, want, 0);
+			if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+				      errno == EOPNOTSUPP)) {
+				kernel = false;	/* old kernel or file system: copy through memory */
+				continue;
+			}
+		} else {
+			n = pread(fd, chunk, want < sizeof(chunk) ? want : sizeof(chunk), off);
+			if (n > 0 && write_all(w->fd, chunk, (size_t)n) != 0)
+				n = -1;
+			else if (n > 0)
+				off += n;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* the source is shorter than said */
+			set_err(err, "cannot write queue file", w->tmp_path);
+			w->failed = true;
+			return -1;
+		}
+		len -= (unsigned long long)n;
+		w->content_len += (unsigned long long)n;
+	}
+	return 0;
+}
+
+void qfile_set_commit_dir(struct qfile_writer *w, const char *dir)
+{
+	free(w->final_path);
+	free(w->dir);
+	w->dir = xstrdup(dir);
+	w->final_path = xasprintf("%s/%s", dir, w->id);
+	/*
+	 * The shared syncfs counts write-back errors from the opening of the
+	 * directory's descriptor, which for this directory may come after
+	 * the file was written: an fsync of its own reports them all.
+	 */
+	w->own_fsync = true;
+}
+
 unsigned long long qfile_content_written(const struct qfile_writer *w)
 {
 	return w->content_len;
@@ -766,7 +828,7 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 		goto tempfail;
 	}
 	const char *what;
-	if (durable_commit(w->dir, w->fd, rename_into_place, w, &what) != 0) {
+	if (durable_commit(w->dir, w->fd, w->own_fsync, rename_into_place, w, &what) != 0) {
 		/*
 		 * Not durable, no 250: take the name back, so that the client's
 		 * retry does not make a second copy. (Should the queue manager

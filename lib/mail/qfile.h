@@ -131,6 +131,19 @@ int qfile_add_attr(struct qfile_writer *w, const char *name, const char *value);
 size_t qfile_writer_rcpt_count(const struct qfile_writer *w);
 /* Content in pieces of any size; -1 with a reason on an I/O error. */
 int qfile_write(struct qfile_writer *w, const void *data, size_t len, struct buf *err);
+/*
+ * Content: len bytes of the file fd from offset off (copy_file_range, or
+ * read and write where the kernel cannot). -1 with a reason on an error,
+ * as qfile_write.
+ */
+int qfile_write_fd(struct qfile_writer *w, int fd, off_t off, unsigned long long len,
+		   struct buf *err);
+/*
+ * Commit into dir (same file system) instead of the directory of
+ * qfile_create: cleanup's quarantine into hold/. The file is then made
+ * durable with an fsync of its own, never a shared syncfs.
+ */
+void qfile_set_commit_dir(struct qfile_writer *w, const char *dir);
 /* Content bytes so far. */
 unsigned long long qfile_content_written(const struct qfile_writer *w);
 /*

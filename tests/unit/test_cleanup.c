@@ -3,7 +3,9 @@
  * header fixes against expected output (golden text with the queue id
  * written as QUEUEID), -t extraction and Bcc removal, qualification,
  * canonical and virtual alias rewriting, size limits, and a disk that
- * fails in the middle (temporary failure, nothing queued).
+ * fails in the middle (temporary failure, nothing queued); the goldens
+ * again through the editable path (CLEANUP_FLAG_EDIT, no edits), which
+ * must give the same files (its edits: test_cleanup_edit.c).
  */
 #include "compat.h"
 
@@ -301,6 +303,25 @@ START_TEST(test_golden)
 			      buf_str(&r.rcpts));
 		ck_assert_msg(strcmp(buf_str(&r.content), g->want) == 0, "%s (chunk %zu): got\n%s\nwant\n%s", g->name,
 			      chunks[k], buf_str(&r.content), g->want);
+		result_free(&r);
+	}
+}
+END_TEST
+
+/* The same messages with CLEANUP_FLAG_EDIT and no edits: the same files. */
+START_TEST(test_golden_edit)
+{
+	const struct golden *g = &goldens[_i];
+	struct cleanup_settings s = settings();
+	static const size_t chunks[] = {1, 7, 100000};
+	for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+		struct result r;
+		run(&s, g->src, g->flags | CLEANUP_FLAG_EDIT, g->sender, g->rcpts,
+		    g->src == CLEANUP_SMTP ? smtp_attrs : local_attrs, g->msg, chunks[k], &r);
+		ck_assert_msg(r.status == CLEANUP_OK, "%s: status %d: %s", g->name, r.status, buf_str(&r.reason));
+		ck_assert_str_eq(buf_str(&r.sender), g->want_sender);
+		ck_assert_str_eq(buf_str(&r.rcpts), g->want_rcpts);
+		ck_assert_str_eq(buf_str(&r.content), g->want);
 		result_free(&r);
 	}
 }
@@ -716,6 +737,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_golden, 0, N(goldens));
+	tcase_add_loop_test(tc, test_golden_edit, 0, N(goldens));
 	tcase_add_loop_test(tc, test_rejects, 0, N(rejects));
 	tcase_add_test(tc, test_authenticated_header);
 	tcase_add_test(tc, test_extensions);

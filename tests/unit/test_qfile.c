@@ -110,6 +110,76 @@ static void write_file(const char *path, const char *data, size_t len)
 	close(fd);
 }
 
+/* qfile_write_fd: a range of another file as content, after bytes from memory. */
+START_TEST(test_write_fd)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX], tmpl[96], got[64];
+	snprintf(tmpl, sizeof(tmpl), "%s/.src.XXXXXX", dir);
+	int fd = mkstemp(tmpl);
+	ck_assert_int_ge(fd, 0);
+	unlink(tmpl);
+	ck_assert_int_eq(write(fd, "0123456789", 10), 10);
+	struct qfile_writer *w = qfile_create(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(qfile_add_rcpt(w, "a@x.test", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, "ab", 2, &err), 0);
+	ck_assert_int_eq(qfile_write_fd(w, fd, 3, 5, &err), 0);
+	ck_assert_int_eq(qfile_write(w, "\n", 1, &err), 0);
+	ck_assert_uint_eq(qfile_content_written(w), 8);
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	ck_assert_int_eq(qfile_read(q, got, sizeof(got)), 8);
+	ck_assert_int_eq(memcmp(got, "ab34567\n", 8), 0);
+	qfile_close(q);
+	unlink(path);
+	free(path);
+
+	/* A source shorter than said, or a failing write: -1, nothing committed. */
+	w = qfile_create(dir, &err);
+	ck_assert_int_eq(qfile_add_rcpt(w, "a@x.test", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write_fd(w, fd, 8, 5, &err), -1);
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), -1);
+	w = qfile_create(dir, &err);
+	ck_assert_int_eq(qfile_add_rcpt(w, "a@x.test", 0, NULL), 0);
+	qfile_fault_inject(QF_CALL_WRITE, 2, ENOSPC, false);	/* the envelope's flush, then the copy */
+	ck_assert_int_eq(qfile_write_fd(w, fd, 0, 10, &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), strerror(ENOSPC)));
+	qfile_abort(w);
+	qfile_fault_reset();
+	ck_assert_int_eq(dir_entries(), 0);
+	close(fd);
+	buf_free(&err);
+}
+END_TEST
+
+/* qfile_set_commit_dir: the file made in one directory is committed into another. */
+START_TEST(test_commit_dir)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	char *other = xasprintf("%s/other", dir);
+	ck_assert_int_eq(mkdir(other, 0700), 0);
+	struct qfile_writer *w = qfile_create(dir, &err);
+	ck_assert_int_eq(qfile_add_rcpt(w, "a@x.test", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, "x\n", 2, &err), 0);
+	qfile_set_commit_dir(w, other);
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", other, id);
+	struct qfile *q;
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	qfile_close(q);
+	ck_assert_int_eq(dir_entries(), 1);	/* other/ only */
+	unlink(path);
+	rmdir(other);
+	free(path);
+	free(other);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_round_trip)
 {
 	struct buf err = BUF_INIT;
@@ -941,6 +1011,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_write_fd);
+	tcase_add_test(tc, test_commit_dir);
 	tcase_add_test(tc, test_empty_sender_and_content);
 	tcase_add_test(tc, test_ids_unique);
 	tcase_add_test(tc, test_writer_refuses_bad_fields);
