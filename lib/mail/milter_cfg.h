@@ -62,7 +62,7 @@ struct milter_cfg {
 	/* milter_macro_defaults: names and values alternating, NULL-terminated. */
 	char **macro_defaults;
 	char *daemon_name;	/* milter_macro_daemon_name, expanded */
-	char *v;		/* milter_macro_v, expanded */
+	char *macro_v;		/* milter_macro_v, expanded (not `v': struct milter_spec *v above) */
 	char *header_checks;	/* milter_header_checks ("" = none) */
 };
 
