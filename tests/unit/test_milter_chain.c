@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -178,18 +180,11 @@ static char tmpdir[48];
 static pid_t kids[4];
 static size_t nkids;
 
-/* Start a fake milter on TMP/mN.sock, logging to TMP/mN.log. */
-static void start_fake(int n, const struct fake *fk)
+/* Serve fake fk on the listening socket lfd, logging to TMP/mN.log. */
+static void fork_fake(int n, int lfd, const struct fake *fk)
 {
-	char path[128], logpath[128];
-	snprintf(path, sizeof path, "%s/m%d.sock", tmpdir, n);
+	char logpath[128];
 	snprintf(logpath, sizeof logpath, "%s/m%d.log", tmpdir, n);
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	ck_assert_uint_lt(strlen(path), sizeof sun.sun_path);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	ck_assert_int_ge(lfd, 0);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
 	ck_assert_int_eq(listen(lfd, 4), 0);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -202,6 +197,33 @@ static void start_fake(int n, const struct fake *fk)
 	}
 	close(lfd);
 	kids[nkids++] = pid;
+}
+
+/* Start a fake milter on TMP/mN.sock. */
+static void start_fake(int n, const struct fake *fk)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/m%d.sock", tmpdir, n);
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	ck_assert_uint_lt(strlen(path), sizeof sun.sun_path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	fork_fake(n, lfd, fk);
+}
+
+/* A TCP socket bound to a free port of 127.0.0.1; the port in *port. */
+static int tcp_socket(unsigned *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
 }
 
 /* Wait for the fakes (after milter_chain_free) and return milter n's log. */
@@ -760,6 +782,38 @@ START_TEST(test_apply_fails)
 }
 END_TEST
 
+/* inet: a milter on 127.0.0.1 after one whose port refuses (noticed after connect(2) returned). */
+START_TEST(test_inet)
+{
+	static const struct fake f2 = {.actions = MILTER_F_ALL,
+		.r = {{.cmd = 'H', .act = A_SEND, .p = {{'r', NULL, 0, 0}}}}};
+	struct milter_cfg cfg;
+	struct drv d;
+	drv_init(&d);
+	cfg_init(&cfg, 2, MILTER_DEF_ACCEPT);
+	unsigned p1, p2;
+	int closed = tcp_socket(&p1);	/* bound, never listening: refused */
+	fork_fake(2, tcp_socket(&p2), &f2);
+	specs[0].kind = specs[1].kind = MILTER_SOCK_INET;
+	specs[0].host = specs[1].host = "127.0.0.1";
+	specs[0].port = p1;
+	specs[1].port = p2;
+	struct milter_chain *ch = milter_chain_new(&cfg, &ops, &d);
+	const char *r;
+	ck_assert_int_eq(fin(&d, ch, milter_chain_connect(ch, "h", "127.0.0.1", MILTER_FAM_INET, 1, &r), &r),
+			 MILTER_O_CONTINUE);
+	ck_assert_msg(d.logs.data && strstr(d.logs.data, ": connect: Connection refused; default_action = accept"),
+		      "%s", d.logs.data);
+	ck_assert_int_eq(fin(&d, ch, milter_chain_helo(ch, "h", &r), &r), MILTER_O_REJECT);
+	milter_chain_free(ch);
+	close(closed);
+	char *l2 = fake_log(2);
+	ck_assert_msg(strstr(l2, "H h|\n"), "%s", l2);
+	free(l2);
+	drv_free(&d);
+}
+END_TEST
+
 /* The driver's own loop: poll, deadline, io, tick. */
 START_TEST(test_driver_loop)
 {
@@ -827,6 +881,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_default_actions, 0, (int)(N(fail_kinds) * N(def_actions)));
 	tcase_add_test(tc, test_apply_fails);
 	tcase_add_test(tc, test_driver_loop);
+	tcase_add_test(tc, test_inet);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
