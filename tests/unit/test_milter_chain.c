@@ -420,8 +420,8 @@ static enum milter_outcome fin(struct drv *d, struct milter_chain *ch, enum milt
 	return d->last;
 }
 
-static struct milter_spec specs[3];
-static char spec_names[3][160], spec_paths[3][100];
+static struct milter_spec specs[4];
+static char spec_names[4][160], spec_paths[4][100];
 static char *conn_macros[] = {"j", "{daemon_name}", "{nothing}", NULL};
 static char *mail_macros[] = {"i", NULL};
 static char *defaults[] = {"{daemon_name}", "tern-test", NULL};
@@ -667,6 +667,42 @@ START_TEST(test_replies)
 }
 END_TEST
 
+/* ACCEPT at CONNECT ends that milter's session; a refused recipient goes only to RCPT_REJ milters. */
+START_TEST(test_accept_connect_rejected_rcpt)
+{
+	static const struct fake f1 = {.actions = MILTER_F_ALL,
+		.r = {{.cmd = 'C', .act = A_SEND, .p = {{'a', NULL, 0, 0}}}}};
+	static const struct fake f2 = {.actions = MILTER_F_ALL, .proto = MILTER_P_RCPT_REJ,
+		.r = {{.cmd = 'R', .act = A_SEND, .p = {{'r', NULL, 0, 0}}}}};
+	static const struct fake f3 = {.actions = MILTER_F_ALL};
+	struct milter_cfg cfg;
+	struct drv d;
+	drv_init(&d);
+	cfg_init(&cfg, 3, MILTER_DEF_ACCEPT);
+	start_fake(1, &f1);
+	start_fake(2, &f2);
+	start_fake(3, &f3);
+	struct milter_chain *ch = milter_chain_new(&cfg, &ops, &d);
+	const char *r;
+	ck_assert_int_eq(fin(&d, ch, milter_chain_connect(ch, "h", "127.0.0.1", MILTER_FAM_INET, 1, &r), &r),
+			 MILTER_O_CONTINUE);
+	ck_assert_int_eq(fin(&d, ch, milter_chain_helo(ch, "h", &r), &r), MILTER_O_CONTINUE);
+	ck_assert_int_eq(fin(&d, ch, milter_chain_mail(ch, "<a@x>", NULL, 0, &r), &r), MILTER_O_CONTINUE);
+	ck_assert_int_eq(fin(&d, ch, milter_chain_rcpt(ch, "<no@x>", NULL, 0, true, &r), &r),
+			 MILTER_O_CONTINUE);
+	ck_assert_ptr_null(r);
+	milter_chain_free(ch);
+	char *l1 = fake_log(1), *l2 = fake_log(2), *l3 = fake_log(3);
+	ck_assert_msg(!strstr(l1, "\nH ") && !strstr(l1, "\nM "), "%s", l1);
+	ck_assert_msg(strstr(l2, "\nR <no@x>|\n"), "%s", l2);
+	ck_assert_msg(strstr(l3, "\nM <a@x>|\n") && !strstr(l3, "\nR "), "%s", l3);
+	free(l1);
+	free(l2);
+	free(l3);
+	drv_free(&d);
+}
+END_TEST
+
 /* A failing milter and its default action. */
 enum failure { F_REFUSED, F_GARBAGE, F_SILENCE, F_EOF };
 
@@ -882,6 +918,7 @@ int main(void)
 	tcase_add_test(tc, test_apply_fails);
 	tcase_add_test(tc, test_driver_loop);
 	tcase_add_test(tc, test_inet);
+	tcase_add_test(tc, test_accept_connect_rejected_rcpt);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
