@@ -19,7 +19,45 @@
  * conversation) is milter_proto.h; this module adds I/O, time and order.
  * Everything a milter sends is untrusted: garbage, EOF or silence past
  * the stage's timeout fails that milter, which then gets its default
- * action and a log line naming it; it is not asked again in this session.
+ * action and a log line naming it and the stage; it is not asked again
+ * in this session.
+ *
+ * Order: an event goes to milter 1; when it continues or accepts (or
+ * the stage is not sent to it), to milter 2, and so on. The first
+ * REJECT, TEMPFAIL, REPLYCODE, DISCARD or SHUTDOWN ends the event. A
+ * milter is connected and negotiated when the first event reaches it
+ * (normally milter_chain_connect); connect_timeout bounds the connection
+ * and the negotiation, command_timeout CONNECT to DATA and UNKNOWN,
+ * content_timeout HEADER to end of message. Each wait restarts whenever
+ * bytes move (so PROGRESS keeps a milter alive). inet: names that are
+ * not numeric addresses are resolved with getaddrinfo(3), which can
+ * block; numeric addresses never do.
+ *
+ * Replies the chain makes up (REPLYCODE passes the milter's own text;
+ * a 4xx code is TEMPFAIL, 5xx REJECT, 421 SHUTDOWN):
+ *   REJECT before DATA ended     550 5.7.1 Command rejected
+ *   REJECT of the message        550 5.7.1 Message content rejected
+ *   TEMPFAIL                     451 4.7.1 Service unavailable - try again later
+ *   SHUTDOWN (also CONN_FAIL)    421 4.7.0 Server closing connection
+ *   DISCARD                      no reply (NULL): the driver answers as for
+ *                                success and drops the message; later RCPT,
+ *                                DATA and message events of that message
+ *                                return DISCARD at once, without milters
+ *   default_action = reject      550 5.5.0 Service unavailable (as Postfix)
+ *   default_action = tempfail    451 4.7.1 Service unavailable - try again later
+ *   ops->apply returned -1       451 4.3.0 Error: cannot apply the changes of a mail filter
+ * After a milter with default_action reject or tempfail failed, this
+ * and every later event of the session (but milter_chain_abort) returns
+ * that outcome at once. default_action = accept goes on without the
+ * milter; quarantine too, and every later milter_chain_message gives
+ * ops->apply a QUARANTINE mod with the reason "milter NAME failed".
+ * A message refused or discarded at MAIL, DATA or its content (and
+ * discarded at RCPT) is ABORTed at the milters that still hold it.
+ *
+ * Misuse is a programming error: starting an event, or calling
+ * milter_chain_abort, while an event is pending prints a line and calls
+ * abort(3). QUIT_NC (reusing a connection for a new session) is not
+ * used: each chain is one session, and milter_chain_free sends QUIT.
  */
 #ifndef TERN_MAIL_MILTER_CHAIN_H
 #define TERN_MAIL_MILTER_CHAIN_H
@@ -44,7 +82,11 @@ enum milter_outcome {
 struct milter_chain_ops {
 	/*
 	 * The value of macro name ("j", "{rcpt_addr}", "i") now, or NULL when
-	 * the driver has none (then milter_macro_defaults, else not sent).
+	 * the driver has none (then cfg->daemon_name for "{daemon_name}",
+	 * cfg->macro_v for "v", then milter_macro_defaults, else not sent).
+	 * The names asked for before each stage are the milter's SETSYMLIST
+	 * for that stage, else cfg->macros[stage] (MILTER_M_UNKNOWN before
+	 * UNKNOWN); no macros go with HEADER and BODY.
 	 */
 	const char *(*macro)(void *ctx, const char *name);
 	/* Content, read by milter_chain_message(): headers as cleanup holds them. */
@@ -75,7 +117,10 @@ struct milter_chain;
 /* NULL when cfg has no milters. The chain keeps cfg (it must outlive it). */
 struct milter_chain *milter_chain_new(const struct milter_cfg *cfg,
 				      const struct milter_chain_ops *ops, void *ctx);
-/* Sends QUIT (without waiting) and closes every socket. NULL is fine. */
+/*
+ * Sends QUIT to every milter that is connected and between stages (one
+ * non-blocking write, best effort) and closes every socket. NULL is fine.
+ */
 void milter_chain_free(struct milter_chain *ch);
 
 /*
@@ -97,7 +142,7 @@ enum milter_outcome milter_chain_mail(struct milter_chain *ch, const char *addr,
 				      const char *const *args, size_t nargs, const char **reply);
 /*
  * rejected: the MTA already refused this recipient; only milters that
- * negotiated RCPT_REJ see it, and the outcome is ignored.
+ * negotiated RCPT_REJ see it, and the outcome is ignored (CONTINUE).
  */
 enum milter_outcome milter_chain_rcpt(struct milter_chain *ch, const char *addr,
 				      const char *const *args, size_t nargs, bool rejected,
@@ -110,7 +155,10 @@ enum milter_outcome milter_chain_unknown(struct milter_chain *ch, const char *li
  * through ops->apply, so the next milter sees them.
  */
 enum milter_outcome milter_chain_message(struct milter_chain *ch, const char **reply);
-/* The transaction ended without milter_chain_message (RSET, error): ABORT, no reply awaited. */
+/*
+ * The transaction ended without milter_chain_message (RSET, error): ABORT
+ * to the milters that hold an open message, no reply awaited.
+ */
 void milter_chain_abort(struct milter_chain *ch);
 
 /* Driver I/O: the descriptor to watch (-1: none) and POLLIN/POLLOUT in *events. */
@@ -119,7 +167,10 @@ int milter_chain_poll(const struct milter_chain *ch, short *events);
 long long milter_chain_deadline(const struct milter_chain *ch);
 void milter_chain_io(struct milter_chain *ch, short revents);
 void milter_chain_tick(struct milter_chain *ch);
-/* Blocking drivers: run poll(2) until the pending event is done. */
+/*
+ * Blocking drivers: run poll(2) until the pending event is done (ops->done
+ * is called from inside; returns at once when nothing is pending).
+ */
 void milter_chain_wait(struct milter_chain *ch);
 
 #endif

@@ -7,10 +7,18 @@
 # received (macros, ESMTP arguments, header values with and without
 # HDR_LEADSPC), SKIP after the first body chunk, the per-recipient
 # REPLYCODE, and every end-of-message edit. No privileges needed.
+# Then tests/e2e/milter_chain_drive runs a whole session through
+# lib/mail/milter_chain.h (non-blocking sockets, milter_chain_wait) with
+# the filter twice in one chain and a dead milter between them: the
+# order of the milters, the edits of the first applied before the second
+# sees the message, a refusal at RCPT that the second never sees, and the
+# default actions accept, tempfail and reject of a milter that cannot be
+# reached.
 top=${TERN_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 filter=$top/tests/e2e/milter_filter
 drive=$top/tests/e2e/milter_drive
-for p in "$filter" "$drive"; do
+chain=$top/tests/e2e/milter_chain_drive
+for p in "$filter" "$drive" "$chain"; do
 	[ -x "$p" ] || { echo "FAIL: $p not built (make check builds it)"; exit 1; }
 done
 
@@ -109,6 +117,102 @@ grep -q '^body skipped$' "$d/v2.out" || fail "v2: body sent after SKIP"
 grep -q '^eom a$' "$d/v2.out" || fail "v2: no accept at end of message"
 sleep 0.2
 grep -q '^data$' "$d/filter.log" && fail "v2: the filter saw DATA"
+
+# The chain: filter, a milter that does not exist (default accept), filter.
+: >"$d/filter.log"
+timeout 60 "$chain" "unix:$d/f.sock" "unix:$d/none.sock" "unix:$d/f.sock" >"$d/chain.out" 2>&1 ||
+	fail "chain: $(cat "$d/chain.out")"
+sed "s|DIR|$d|" >"$d/chain.want" <<'WANT'
+log warning: milter unix:DIR/none.sock: connect: No such file or directory; default_action = accept
+connect continue
+helo continue
+unknown continue
+mail continue
+rcpt continue
+rcpt reject 550 5.7.1 no bad 100%
+data continue
+apply h 0 X-Added| yes|
+apply i 0 X-First| 1|
+apply m 1 Subject| changed|
+apply + 0 <new@example.com>|-|
+apply 2 0 <par@example.com>|NOTIFY=NEVER|
+apply - 0 <old@example.com>|-|
+apply e 0 <s@example.com>|SIZE=10|
+apply b! new body\n|
+apply q 0 held by test|-|
+apply h 0 X-Added| yes|
+apply i 0 X-First| 1|
+apply m 1 Subject| changed|
+apply + 0 <new@example.com>|-|
+apply 2 0 <par@example.com>|NOTIFY=NEVER|
+apply - 0 <old@example.com>|-|
+apply e 0 <s@example.com>|SIZE=10|
+apply b! new body\n|
+apply q 0 held by test|-|
+message continue
+header X-First: 1
+header X-First: 1
+header Subject: changed
+header From: <a@example.com>
+header X-Added: yes
+header X-Added: yes
+body new body\n
+WANT
+diff "$d/chain.want" "$d/chain.out" || fail "chain: the session differs"
+# One milter talks at a time: each event reaches the first filter, then
+# the second; the second sees the message as the first left it (one body
+# chunk each: SKIP after the first; the replaced body is 10 bytes).
+cat >"$d/chain.log.want" <<'WANT'
+connect client.example j=mx.example
+connect client.example j=mx.example
+helo client.example
+helo client.example
+mail <a@example.com> mail_addr=a@example.com
+mail-arg SIZE=100
+mail-arg BODY=8BITMIME
+mail <a@example.com> mail_addr=a@example.com
+mail-arg SIZE=100
+mail-arg BODY=8BITMIME
+rcpt <old@example.com>
+rcpt <old@example.com>
+rcpt <bad@example.com>
+data
+data
+header Subject:[ hello]
+header From:[ <a@example.com>]
+eoh
+body N
+eom
+header X-First:[ 1]
+header Subject:[ changed]
+header From:[ <a@example.com>]
+header X-Added:[ yes]
+eoh
+body 10
+eom
+close
+close
+WANT
+sleep 0.3	# the filter logs close after our QUIT
+sed '19s/^body [0-9][0-9]*$/body N/' "$d/filter.log" >"$d/chain.log"
+diff "$d/chain.log.want" "$d/chain.log" || fail "chain: the filters saw something else"
+
+# A milter that cannot be reached, default_action = tempfail, then reject:
+# every event of the session is refused, and the filter after it is not asked.
+for act in tempfail reject; do
+	: >"$d/filter.log"
+	timeout 60 "$chain" -d $act "unix:$d/none.sock" "unix:$d/f.sock" >"$d/$act.out" 2>&1 ||
+		fail "$act: $(cat "$d/$act.out")"
+	case $act in
+	tempfail) want='451 4.7.1 Service unavailable - try again later' ;;
+	reject) want='550 5.5.0 Service unavailable' ;;
+	esac
+	[ "$(grep -c " $act $want\$" "$d/$act.out")" = 8 ] || fail "$act: $(cat "$d/$act.out")"
+	grep -q "^log warning: milter unix:$d/none.sock: connect: .*default_action = $act\$" "$d/$act.out" ||
+		fail "$act: no log line: $(cat "$d/$act.out")"
+	sleep 0.2
+	[ -s "$d/filter.log" ] && fail "$act: the second filter was asked: $(cat "$d/filter.log")"
+done
 
 [ $fails -eq 0 ] || exit 1
 echo "ok"
