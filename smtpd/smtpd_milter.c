@@ -347,6 +347,8 @@ enum smtp_verdict smtpd_milter_event(struct smtpd_milter *m, enum smtpd_milter_s
 		break;
 	case SMTPD_M_MAIL:
 		m->discard = false;
+		free(m->rcpt);
+		m->rcpt = NULL;
 		o = milter_chain_mail(m->chain, si->cmd_addr ? si->cmd_addr : "<>", si->cmd_args,
 				      si->ncmd_args, &r);
 		break;
@@ -366,6 +368,8 @@ enum smtp_verdict smtpd_milter_event(struct smtpd_milter *m, enum smtpd_milter_s
 		}
 		break;
 	case SMTPD_M_DATA:
+		free(m->rcpt);		/* {rcpt_addr} belongs to the RCPT stage */
+		m->rcpt = NULL;
 		o = milter_chain_data(m->chain, &r);
 		break;
 	case SMTPD_M_UNKNOWN:
