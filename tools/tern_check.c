@@ -136,7 +136,7 @@ static void check_map(struct map_check *mc, const char *param, const char *spec,
 	if (strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0) {
 		db = xasprintf("%s.db", name);
 		source = name;
-	} else if (strcmp(type, "texthash") == 0) {
+	} else if (strcmp(type, "texthash") == 0 || strcmp(type, "regexp") == 0) {
 		db = xstrdup(name);
 	} else {
 		goto out;	/* inline:, static: have no file */

@@ -94,7 +94,7 @@ int param_parse_time(const char *text, char unit, long long *seconds)
 
 bool config_map_type_known(const char *type, size_t len)
 {
-	static const char *const types[] = { "hash", "btree", "texthash", "inline", "static" };
+	static const char *const types[] = { "hash", "btree", "texthash", "inline", "static", "regexp" };
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strlen(types[i]) == len && memcmp(types[i], type, len) == 0)
 			return true;
@@ -189,7 +189,8 @@ const char *config_map_relative(const char *spec)
 	if (colon != NULL && colon != spec && spec[0] != '/') {
 		size_t n = (size_t)(colon - spec);
 		if (!(n == 4 && memcmp(spec, "hash", 4) == 0) && !(n == 5 && memcmp(spec, "btree", 5) == 0)
-		    && !(n == 8 && memcmp(spec, "texthash", 8) == 0))
+		    && !(n == 8 && memcmp(spec, "texthash", 8) == 0)
+		    && !(n == 6 && memcmp(spec, "regexp", 6) == 0))
 			return NULL;
 		name = colon + 1;
 	}
@@ -207,13 +208,15 @@ static int check_maps(const char *value, struct buf *why)
 {
 	char **items = config_split_list(value);
 	const char *relative = NULL;
-	int rc = 0;
+	int rc = 0, pcre = 0;
 	for (char **it = items; *it != NULL; it++) {
 		const char *colon = strchr(*it, ':');
 		if (colon == NULL || colon == *it || colon[1] == '\0' ||
 		    !config_map_type_known(*it, (size_t)(colon - *it)) ||
 		    (strncmp(*it, "inline:", 7) == 0 &&
 		     (colon[1] != '{' || (*it)[strlen(*it) - 1] != '}'))) {
+			/* A table copied from Postfix: say what to use instead. */
+			pcre = strncmp(*it, "pcre:", 5) == 0;
 			rc = -1;
 			break;
 		}
@@ -224,9 +227,12 @@ static int check_maps(const char *value, struct buf *why)
 		}
 	}
 	config_free_list(items);
-	if (rc == -1)
+	if (rc == -1 && pcre)
+		buf_adds(why, "pcre: tables are not supported by Tern: use regexp: (POSIX "
+			 "regular expressions, same file format)");
+	else if (rc == -1)
 		buf_adds(why, "expected a list of type:name maps, types hash, btree, "
-			 "texthash, inline:{...} or static");
+			 "texthash, regexp, inline:{...} or static");
 	return rc < 0 ? -1 : 0;
 }
 

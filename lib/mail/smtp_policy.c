@@ -215,7 +215,7 @@ int smtp_policy_list_check(const char *param, const char *value, struct buf *err
 				rc = -1;
 			} else if (!config_map_type_known(arg, (size_t)(colon - arg))) {
 				buf_printf(err, "%s: %s \"%s\": unknown table type \"%.*s\" (known: hash, btree, "
-						"texthash, inline, static)", param, items[i - 1], arg,
+						"texthash, regexp, inline, static)", param, items[i - 1], arg,
 						(int)(colon - arg), arg);
 				rc = -1;
 			}
