@@ -228,8 +228,8 @@ static int check_maps(const char *value, struct buf *why)
 	}
 	config_free_list(items);
 	if (rc == -1 && pcre)
-		buf_adds(why, "pcre: tables are not supported by Tern: use regexp: (POSIX "
-			 "regular expressions, same file format)");
+		buf_adds(why, "expected regexp: instead of pcre: (Tern has no PCRE; regexp: "
+			 "reads the same file format with POSIX regular expressions)");
 	else if (rc == -1)
 		buf_adds(why, "expected a list of type:name maps, types hash, btree, "
 			 "texthash, regexp, inline:{...} or static");

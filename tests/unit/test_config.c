@@ -189,8 +189,9 @@ static const struct syntax_case syntax_cases[] = {
 	  .err = "main.cf, line 1: parameter alias_maps: bad value \"nis:mail.aliases\": expected "
 		 "a list of type:name maps, types hash, btree, texthash, regexp, inline:{...} or static" },
 	{ .text = "virtual_alias_maps = pcre:/etc/tern/v\n", .want = NULL,
-	  .err = "main.cf, line 1: parameter virtual_alias_maps: bad value \"pcre:/etc/tern/v\": pcre: "
-		 "tables are not supported by Tern: use regexp: (POSIX regular expressions, same file format)" },
+	  .err = "main.cf, line 1: parameter virtual_alias_maps: bad value \"pcre:/etc/tern/v\": "
+		 "expected regexp: instead of pcre: (Tern has no PCRE; regexp: reads the same file format "
+		 "with POSIX regular expressions)" },
 	{ .text = "# x\nvirtual_alias_maps = hash:/etc/v, hash:run/maps\n", .want = NULL,
 	  .err = "main.cf, line 2: parameter virtual_alias_maps: bad value \"hash:/etc/v, hash:run/maps\": "
 		 "expected an absolute file name in each type:name map (run/maps is relative, "
