@@ -309,7 +309,7 @@ static int rx_parse(struct map *m, struct rxmap *rx, const struct buf *text)
 			pos += llen + 1;
 			lineno++;
 			if (memchr(l, '\0', llen) != NULL) {
-				map_set_error(m, "%s, line %u: NUL byte in the line", rx->path, lineno);
+				map_set_error(m, "line %u: NUL byte in the line", lineno);
 				rc = -1;
 				break;
 			}
@@ -320,8 +320,8 @@ static int rx_parse(struct map *m, struct rxmap *rx, const struct buf *text)
 				continue;
 			if (i > 0) {
 				if (!have) {
-					map_set_error(m, "%s, line %u: continuation line (it starts with white "
-						      "space) without a line to continue", rx->path, lineno);
+					map_set_error(m, "line %u: continuation line (it starts with white "
+						      "space) without a line to continue", lineno);
 					rc = -1;
 					break;
 				}
@@ -332,7 +332,7 @@ static int rx_parse(struct map *m, struct rxmap *rx, const struct buf *text)
 		if (have) {
 			size_t before = depth;
 			if (rx_line(rx, cur.data, stack, &depth, &why) < 0) {
-				map_set_error(m, "%s, line %u: %s", rx->path, cur_line, buf_str(&why));
+				map_set_error(m, "line %u: %s", cur_line, buf_str(&why));
 				rc = -1;
 				break;
 			}
@@ -347,7 +347,7 @@ static int rx_parse(struct map *m, struct rxmap *rx, const struct buf *text)
 		have = 1;
 	}
 	if (rc == 0 && depth > 0) {
-		map_set_error(m, "%s, line %u: if without endif", rx->path, if_line[depth - 1]);
+		map_set_error(m, "line %u: if without endif", if_line[depth - 1]);
 		rc = -1;
 	}
 	buf_free(&cur);

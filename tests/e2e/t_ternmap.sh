@@ -117,7 +117,7 @@ printf '/^Ab$/i case-sensitive\n/^ab$/ folded\n' > rx
 [ "$("$TERNMAP" -q AB regexp:rx)" = folded ] || fail "regexp: default not case-insensitive"
 printf '/a/ x\nif /b/\n/c/ d\n' > badrx
 "$TERNMAP" -q a regexp:badrx 2> err && fail "regexp: if without endif accepted"
-grep -q 'badrx, line 2: if without endif' err || fail "regexp: error without line: $(cat err)"
+grep -q 'regexp:badrx: line 2: if without endif' err || fail "regexp: error without line: $(cat err)"
 expect 66 "$TERNMAP" -q a regexp:badrx 2>/dev/null
 expect 66 "$TERNMAP" -s regexp:rx 2>/dev/null
 "$TERNMAP" -q a pcre:rx 2> err && fail "pcre: accepted"
