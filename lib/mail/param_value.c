@@ -180,7 +180,8 @@ static void add_time(struct buf *b, long long secs)
  * The file a map spec names when it is not an absolute path: daemons run
  * in queue_directory, so "hash:run/maps" would be looked for there and
  * every lookup would fail (451 for every message). NULL when the map is
- * not a file (inline:, static:, types Tern does not know) or absolute.
+ * not a file (inline:, static:, regexp:{...}, types Tern does not know)
+ * or absolute.
  */
 const char *config_map_relative(const char *spec)
 {
@@ -194,7 +195,8 @@ const char *config_map_relative(const char *spec)
 			return NULL;
 		name = colon + 1;
 	}
-	return *name != '\0' && *name != '/' ? name : NULL;
+	/* regexp:{ ... } holds its rules, not a file name. */
+	return *name != '\0' && *name != '/' && *name != '{' ? name : NULL;
 }
 
 static void relative_why(struct buf *why, const char *name)

@@ -9,6 +9,7 @@
  *   static:value           every key finds value
  *   regexp:/etc/tern/x     POSIX regular expressions tried in order
  *                          (Postfix's regexp_table(5); see map_regexp.c)
+ *   regexp:{ {rule}, {rule} }  the same rules written in place
  *   pcre:...               refused, with a pointer to regexp:
  * A name without "type:" means hash:.
  *

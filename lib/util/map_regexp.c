@@ -16,7 +16,8 @@
  * ${N} and $(N) are the text the Nth parenthesised group matched (empty
  * when the group did not take part), and $$ is one "$". Blank lines and
  * lines whose first non-blank character is '#' are skipped; a line that
- * starts with white space continues the previous one.
+ * starts with white space continues the previous one. Postfix's inline
+ * form, regexp:{ { rule }, { rule } }, holds the rules in the name.
  *
  * Everything is checked when the map is opened: a bad pattern, an unknown
  * flag, a missing result, $N beyond the pattern's groups or in the result
@@ -64,7 +65,8 @@ struct rx_rule {
 struct rxmap {
 	struct rx_rule *rules;
 	size_t n;
-	char *path;
+	char *path;		/* NULL for regexp:{ ... } */
+	const char *unit;	/* what errors count: "line" in a file, "rule" inline */
 	struct map_stamp stamp;
 };
 
@@ -309,7 +311,7 @@ static int rx_parse(struct map *m, struct rxmap *rx, const struct buf *text)
 			pos += llen + 1;
 			lineno++;
 			if (memchr(l, '\0', llen) != NULL) {
-				map_set_error(m, "line %u: NUL byte in the line", lineno);
+				map_set_error(m, "%s %u: NUL byte", rx->unit, lineno);
 				rc = -1;
 				break;
 			}
@@ -320,8 +322,8 @@ static int rx_parse(struct map *m, struct rxmap *rx, const struct buf *text)
 				continue;
 			if (i > 0) {
 				if (!have) {
-					map_set_error(m, "line %u: continuation line (it starts with white "
-						      "space) without a line to continue", lineno);
+					map_set_error(m, "%s %u: continuation line (it starts with white "
+						      "space) without a line to continue", rx->unit, lineno);
 					rc = -1;
 					break;
 				}
@@ -332,7 +334,7 @@ static int rx_parse(struct map *m, struct rxmap *rx, const struct buf *text)
 		if (have) {
 			size_t before = depth;
 			if (rx_line(rx, cur.data, stack, &depth, &why) < 0) {
-				map_set_error(m, "line %u: %s", cur_line, buf_str(&why));
+				map_set_error(m, "%s %u: %s", rx->unit, cur_line, buf_str(&why));
 				rc = -1;
 				break;
 			}
@@ -347,7 +349,7 @@ static int rx_parse(struct map *m, struct rxmap *rx, const struct buf *text)
 		have = 1;
 	}
 	if (rc == 0 && depth > 0) {
-		map_set_error(m, "line %u: if without endif", if_line[depth - 1]);
+		map_set_error(m, "%s %u: if without endif", rx->unit, if_line[depth - 1]);
 		rc = -1;
 	}
 	buf_free(&cur);
@@ -357,9 +359,80 @@ static int rx_parse(struct map *m, struct rxmap *rx, const struct buf *text)
 	return rc;
 }
 
+/*
+ * regexp:{ { rule }, { rule } ... }, Postfix's inline form: each rule
+ * becomes one line of the text (white space after '{' and before '}'
+ * dropped). Braces inside a rule must balance, as in /a{2}/.
+ */
+static int rx_inline(struct map *m, const char *name, struct buf *text)
+{
+	static const char use[] = "(use regexp:{ { rule }, { rule } })";
+	size_t n = strlen(name);
+	while (n > 1 && is_blank(name[n - 1]))
+		n--;
+	if (n < 2 || name[n - 1] != '}') {
+		map_set_error(m, "missing '}' at the end %s", use);
+		return -1;
+	}
+	const char *p = name + 1, *end = name + n - 1;
+	unsigned count = 0;
+	for (;;) {
+		while (p < end && (is_blank(*p) || *p == '\n' || *p == ','))
+			p++;
+		if (p == end)
+			break;
+		if (*p != '{') {
+			map_set_error(m, "rule %u does not start with '{' %s", count + 1, use);
+			return -1;
+		}
+		const char *s = p + 1;
+		int depth = 0;
+		for (; p < end; p++) {
+			if (*p == '{')
+				depth++;
+			else if (*p == '}' && --depth == 0)
+				break;
+		}
+		if (p == end) {
+			map_set_error(m, "rule %u has no closing '}' %s", count + 1, use);
+			return -1;
+		}
+		const char *e = p++;
+		while (s < e && (is_blank(*s) || *s == '\n'))
+			s++;
+		while (e > s && (is_blank(e[-1]) || e[-1] == '\n'))
+			e--;
+		if (memchr(s, '\n', (size_t)(e - s)) != NULL) {
+			map_set_error(m, "rule %u spans lines", count + 1);
+			return -1;
+		}
+		buf_add(text, s, (size_t)(e - s));
+		buf_addc(text, '\n');
+		count++;
+	}
+	if (count == 0) {
+		map_set_error(m, "no rules %s", use);
+		return -1;
+	}
+	return 0;
+}
+
 static int regexp_open(struct map *m, const char *name)
 {
 	struct rxmap *rx = xcalloc(1, sizeof(*rx));
+	if (*name == '{') {
+		struct buf text = BUF_INIT;
+		rx->unit = "rule";
+		int r = rx_inline(m, name, &text) < 0 ? -1 : rx_parse(m, rx, &text);
+		buf_free(&text);
+		if (r < 0) {
+			rx_free(rx);
+			return -1;
+		}
+		m->priv = rx;
+		return 0;
+	}
+	rx->unit = "line";
 	rx->path = xstrdup(name);
 	int fd = open(name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -432,7 +505,7 @@ static int regexp_iterate(struct map *m, int first, struct buf *key, struct buf 
 static int regexp_changed(struct map *m)
 {
 	struct rxmap *rx = m->priv;
-	return map_stamp_changed(&rx->stamp, rx->path);
+	return rx->path != NULL && map_stamp_changed(&rx->stamp, rx->path);
 }
 
 static int regexp_close(struct map *m, int discard)

@@ -58,6 +58,9 @@ printf '/a/ x\n' > "$TERN_DIR/virtual_rx"
 tern check >"$out" 2>&1 || { cat "$out" >&2; fail "tern check fails on a good regexp: table"; }
 rm "$TERN_DIR/virtual_rx"
 expect_check "error: $cf, line $n: virtual_alias_maps: regexp:$TERN_DIR/virtual_rx: .*No such file or directory"
+# The rules written in main.cf (regexp:{ { rule }, ... }) are checked too.
+sed -i "s|^virtual_alias_maps = .*|virtual_alias_maps = regexp:{ {/^a/ b}, {/c(/ d} }|" "$cf"
+expect_check "error: $cf, line $n: virtual_alias_maps: regexp:\\{.*rule 2: bad pattern"
 sed -i "s|^virtual_alias_maps = .*|virtual_alias_maps = hash:$TERN_DIR/virtual|" "$cf"
 
 # 2. A relative table file: refused at load, by ternconf -e and by ternd.

@@ -278,6 +278,7 @@ static const struct typed_case typed_cases[] = {
 	{ "virtual_alias_maps", "ldap:/etc/x", false, 0 },
 	{ "virtual_alias_maps", "regexp:/etc/tern/virtual_regexp", true, 0 },
 	{ "virtual_alias_maps", "regexp:virtual_regexp", false, 0 },
+	{ "virtual_alias_maps", "regexp:{ {/^a/ b}, {/c/ d} }", true, 0 },
 	{ "virtual_alias_maps", "pcre:/etc/tern/virtual_pcre", false, 0 },
 	{ "virtual_alias_maps", "", true, 0 },
 	/* Relative table files: daemons run in queue_directory and would never find them. */

@@ -1,8 +1,8 @@
 /*
  * test_map_regexp.c - Check suite for the regexp: map type
  * (lib/util/map_regexp.c) and the pcre: refusal: every syntax element of
- * the table format, substitutions, and the errors found at open with
- * their line numbers. Runs unprivileged in a temporary directory.
+ * the table format, substitutions, the errors found at open with their
+ * line numbers, and the inline form regexp:{ { rule }, ... }. Runs unprivileged in a temporary directory.
  */
 #include "compat.h"
 
@@ -245,6 +245,51 @@ START_TEST(test_iterate_changed_list)
 }
 END_TEST
 
+static const struct inl {
+	const char *spec;
+	const char *key;
+	const char *want;	/* the value, or NULL: not found */
+	const char *err;	/* the open error, or NULL */
+} inlines[] = {
+	{"regexp:{ { /^X-Spam-Flag: YES/ HOLD spam }, {/^(a){2}$/ two $1} }", "x-spam-flag: yes", "HOLD spam", NULL},
+	{"regexp:{ { /^X-Spam-Flag: YES/ HOLD spam }, {/^(a){2}$/ two $1} }", "aa", "two a", NULL},
+	{"regexp:{ { /^X-Spam-Flag: YES/ HOLD spam }, {/^(a){2}$/ two $1} }", "a", NULL, NULL},
+	{"regexp:{{if /a/},{/b/ ab},{endif}}", "ab", "ab", NULL},
+	{"regexp:{ {/a/ x} {/b/ y} }  ", "b", "y", NULL},
+	{"regexp:{ {/a/ x}, {if /b/} }", NULL, NULL, "regexp:{ {/a/ x}, {if /b/} }: rule 2: if without endif"},
+	{"regexp:{ {/a/ x}, {/b(/ y} }", NULL, NULL, "rule 2: bad pattern \"b(\""},
+	{"regexp:{ /a/ x }", NULL, NULL, "rule 1 does not start with '{'"},
+	{"regexp:{ {/a/ x}", NULL, NULL, "rule 1 has no closing '}'"},
+	{"regexp:{ {/a/ x} ", NULL, NULL, "rule 1 has no closing '}'"},
+	{"regexp:{ {/a/ x} } x", NULL, NULL, "missing '}' at the end"},
+	{"regexp:{}", NULL, NULL, "no rules"},
+	{"regexp:{ , }", NULL, NULL, "no rules"},
+};
+
+START_TEST(test_inline)
+{
+	const struct inl *t = &inlines[_i];
+	struct buf err = BUF_INIT, value = BUF_INIT;
+	struct map *m = map_open(t->spec, MAP_RDONLY, &err);
+	if (t->err != NULL) {
+		ck_assert_msg(m == NULL, "%s opened", t->spec);
+		ck_assert_msg(strstr(buf_str(&err), t->err) != NULL, "%s: error \"%s\" lacks \"%s\"",
+			      t->spec, buf_str(&err), t->err);
+	} else {
+		ck_assert_msg(m != NULL, "%s: %s", t->spec, buf_str(&err));
+		int r = map_lookup(m, t->key, &value);
+		ck_assert_int_eq(r, t->want != NULL);
+		if (t->want)
+			ck_assert_str_eq(buf_str(&value), t->want);
+		/* No file behind it: never "changed". */
+		ck_assert_int_eq(map_changed(m), 0);
+		map_close(m);
+	}
+	buf_free(&err);
+	buf_free(&value);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("map_regexp");
@@ -255,6 +300,7 @@ int main(void)
 	tcase_add_test(tc, test_nul_byte);
 	tcase_add_test(tc, test_missing_file_pcre_readonly);
 	tcase_add_test(tc, test_iterate_changed_list);
+	tcase_add_loop_test(tc, test_inline, 0, sizeof(inlines) / sizeof(inlines[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
