@@ -126,7 +126,7 @@ struct map *map_open(const char *spec, int flags, struct buf *err)
  */
 static const char *map_key(const struct map *m, const char *key, struct buf *tmp)
 {
-	if ((m->flags & MAP_NOFOLD) || m->ops->keep_case)
+	if ((m->flags & MAP_NOFOLD) || m->ops->pattern)
 		return key;
 	buf_reset(tmp);
 	buf_adds(tmp, key);
@@ -242,6 +242,11 @@ int map_changed(struct map *m)
 const char *map_error(const struct map *m)
 {
 	return buf_str(&m->error);
+}
+
+int map_is_pattern(const struct map *m)
+{
+	return m->ops->pattern;
 }
 
 const char *map_type(const struct map *m)

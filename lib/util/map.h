@@ -63,6 +63,12 @@ const char *map_error(const struct map *map);
  */
 int map_changed(struct map *map);
 const char *map_type(const struct map *map);
+/*
+ * 1 for a table of patterns matched against the whole key (regexp:):
+ * callers look up only whole keys there (no parent domains, network
+ * prefixes or "user@"), as Postfix does with its pattern tables.
+ */
+int map_is_pattern(const struct map *map);
 const char *map_name(const struct map *map);
 
 /* An ordered list of maps (a parameter like alias_maps): first match wins. */

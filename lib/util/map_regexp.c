@@ -27,7 +27,9 @@
  * refuses the table, so a typo cannot silently let mail through.)
  *
  * Keys are matched exactly as given: the map layer does not fold them
- * (map_ops.keep_case); the i flag decides about case.
+ * (map_ops.pattern); the i flag decides about case. Callers that try
+ * partial keys on exact tables (parent domains in access maps) try only
+ * the whole key on a regexp: table, as Postfix does (map_is_pattern()).
  *
  * The pcre: type is recognised only to say that it is not supported and
  * that regexp: is the way (Tern does not link libpcre2).
@@ -517,7 +519,7 @@ static int regexp_close(struct map *m, int discard)
 
 const struct map_ops map_regexp_ops = {
 	.type = "regexp",
-	.keep_case = 1,
+	.pattern = 1,
 	.open = regexp_open,
 	.lookup = regexp_lookup,
 	.iterate = regexp_iterate,
