@@ -83,9 +83,10 @@ static int is_alnum(char c)
 }
 
 /*
- * Walk the $ references of a result. For each "$N" / "${N}" / "$(N)"
- * calls back with N; "$$" is a literal "$". With out set, appends the
- * expanded text (match/key give the groups). Returns 0, or -1 with a
+ * Walk the $ references of a result: "$N", "${N}" and "$(N)" name group
+ * N, "$$" is a literal "$". At open (out NULL) it checks the syntax and
+ * records the highest N in *max_group; at lookup it appends the expanded
+ * text to out (match and key give the groups). Returns 0, or -1 with a
  * reason in why (a "$" that is none of these, or N out of 1..99).
  */
 static int rx_expand(const char *s, const regmatch_t *match, size_t nmatch, const char *key,
