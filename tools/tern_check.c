@@ -136,7 +136,16 @@ static void check_map(struct map_check *mc, const char *param, const char *spec,
 	if (strcmp(type, "hash") == 0 || strcmp(type, "btree") == 0) {
 		db = xasprintf("%s.db", name);
 		source = name;
-	} else if (strcmp(type, "texthash") == 0) {
+	} else if (strcmp(type, "regexp") == 0 && *name == '{') {
+		/* Rules written in main.cf: no file, but they must compile. */
+		struct buf err = BUF_INIT;
+		struct map *m = map_open(spec, MAP_RDONLY, &err);
+		if (m == NULL)
+			report(mc->f, true, file, line, "%s: %s", where, buf_str(&err));
+		map_close(m);
+		buf_free(&err);
+		goto out;
+	} else if (strcmp(type, "texthash") == 0 || strcmp(type, "regexp") == 0) {
 		db = xstrdup(name);
 	} else {
 		goto out;	/* inline:, static: have no file */

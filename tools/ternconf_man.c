@@ -138,7 +138,11 @@ void ternconf_man_page(void)
 	       ".TP\n.B size\nA number of bytes.\n"
 	       ".TP\n.B list\nItems separated by commas and/or white space; a \\fB{...}\\fR group stays one item.\n"
 	       ".TP\n.B maps\nA list of lookup tables, each \\fItype\\fB:\\fIname\\fR with type\n"
-	       "\\fBhash\\fR, \\fBbtree\\fR, \\fBtexthash\\fR, \\fBinline\\fR or \\fBstatic\\fR.\n"
+	       "\\fBhash\\fR, \\fBbtree\\fR, \\fBtexthash\\fR, \\fBregexp\\fR (Postfix's\n"
+	       "regexp_table(5) format, see \\fBternmap\\fR(1)), \\fBinline\\fR or \\fBstatic\\fR.\n"
+	       "\\fBpcre\\fR tables are refused with a pointer to \\fBregexp\\fR: unlike Postfix,\n"
+	       "Tern has no PCRE; a pcre table that uses only POSIX syntax works as a \\fBregexp\\fR\n"
+	       "table (see \\fBternmap\\fR(1) for what differs).\n"
 	       ".TP\n.B string\nAny text.\n");
 	printf(".SH COMPUTED DEFAULTS\n"
 	       ".TP\n.B myhostname\nThe system's host name, without any DNS lookup; when it has no dot,\n"

@@ -94,7 +94,7 @@ int param_parse_time(const char *text, char unit, long long *seconds)
 
 bool config_map_type_known(const char *type, size_t len)
 {
-	static const char *const types[] = { "hash", "btree", "texthash", "inline", "static" };
+	static const char *const types[] = { "hash", "btree", "texthash", "inline", "static", "regexp" };
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strlen(types[i]) == len && memcmp(types[i], type, len) == 0)
 			return true;
@@ -180,7 +180,8 @@ static void add_time(struct buf *b, long long secs)
  * The file a map spec names when it is not an absolute path: daemons run
  * in queue_directory, so "hash:run/maps" would be looked for there and
  * every lookup would fail (451 for every message). NULL when the map is
- * not a file (inline:, static:, types Tern does not know) or absolute.
+ * not a file (inline:, static:, regexp:{...}, types Tern does not know)
+ * or absolute.
  */
 const char *config_map_relative(const char *spec)
 {
@@ -189,11 +190,13 @@ const char *config_map_relative(const char *spec)
 	if (colon != NULL && colon != spec && spec[0] != '/') {
 		size_t n = (size_t)(colon - spec);
 		if (!(n == 4 && memcmp(spec, "hash", 4) == 0) && !(n == 5 && memcmp(spec, "btree", 5) == 0)
-		    && !(n == 8 && memcmp(spec, "texthash", 8) == 0))
+		    && !(n == 8 && memcmp(spec, "texthash", 8) == 0)
+		    && !(n == 6 && memcmp(spec, "regexp", 6) == 0))
 			return NULL;
 		name = colon + 1;
 	}
-	return *name != '\0' && *name != '/' ? name : NULL;
+	/* regexp:{ ... } holds its rules, not a file name. */
+	return *name != '\0' && *name != '/' && *name != '{' ? name : NULL;
 }
 
 static void relative_why(struct buf *why, const char *name)
@@ -207,13 +210,15 @@ static int check_maps(const char *value, struct buf *why)
 {
 	char **items = config_split_list(value);
 	const char *relative = NULL;
-	int rc = 0;
+	int rc = 0, pcre = 0;
 	for (char **it = items; *it != NULL; it++) {
 		const char *colon = strchr(*it, ':');
 		if (colon == NULL || colon == *it || colon[1] == '\0' ||
 		    !config_map_type_known(*it, (size_t)(colon - *it)) ||
 		    (strncmp(*it, "inline:", 7) == 0 &&
 		     (colon[1] != '{' || (*it)[strlen(*it) - 1] != '}'))) {
+			/* A table copied from Postfix: say what to use instead. */
+			pcre = strncmp(*it, "pcre:", 5) == 0;
 			rc = -1;
 			break;
 		}
@@ -224,9 +229,12 @@ static int check_maps(const char *value, struct buf *why)
 		}
 	}
 	config_free_list(items);
-	if (rc == -1)
+	if (rc == -1 && pcre)
+		buf_adds(why, "expected regexp: instead of pcre: (Tern has no PCRE; regexp: "
+			 "reads the same file format with POSIX regular expressions)");
+	else if (rc == -1)
 		buf_adds(why, "expected a list of type:name maps, types hash, btree, "
-			 "texthash, inline:{...} or static");
+			 "texthash, regexp, inline:{...} or static");
 	return rc < 0 ? -1 : 0;
 }
 

@@ -215,7 +215,7 @@ int smtp_policy_list_check(const char *param, const char *value, struct buf *err
 				rc = -1;
 			} else if (!config_map_type_known(arg, (size_t)(colon - arg))) {
 				buf_printf(err, "%s: %s \"%s\": unknown table type \"%.*s\" (known: hash, btree, "
-						"texthash, inline, static)", param, items[i - 1], arg,
+						"texthash, regexp, inline, static)", param, items[i - 1], arg,
 						(int)(colon - arg), arg);
 				rc = -1;
 			}
@@ -590,16 +590,19 @@ static enum result check_access(struct smtp_policy *p, const struct restriction 
 	struct buf value = BUF_INIT, local = BUF_INIT, domain = BUF_INIT;
 	enum result res = RES_DUNNO;
 	const char *addr = NULL;
+	/* A pattern table (regexp:) sees whole keys only, as in Postfix: no parents, no prefixes. */
+	int whole = map_is_pattern(r->map);
+	size_t parents = whole ? 1 : 20;
 
 	switch (r->kind) {
 	case R_CHECK_CLIENT: {
 		const char *ip = s->si->client_addr;
 		/* As Postfix: the name and its parent domains first, then the address. */
 		if (strcmp(s->si->client_name, "unknown") != 0)
-			n += domain_keys(s->si->client_name, keys + n, 20);
+			n += domain_keys(s->si->client_name, keys + n, parents);
 		keys[n++] = xstrdup(ip);
 		/* Postfix's IPv4 network keys: 1.2.3.4, 1.2.3, 1.2, 1. */
-		if (strchr(ip, ':') == NULL) {
+		if (strchr(ip, ':') == NULL && !whole) {
 			char tmp[64];
 			strlcpy(tmp, ip, sizeof(tmp));
 			char *dot;
@@ -613,7 +616,7 @@ static enum result check_access(struct smtp_policy *p, const struct restriction 
 	case R_CHECK_HELO:
 		if (s->si->helo == NULL)
 			goto out;
-		n += domain_keys(s->si->helo, keys, 20);
+		n += domain_keys(s->si->helo, keys, parents);
 		break;
 	case R_CHECK_SENDER:
 	case R_CHECK_RCPT:
@@ -626,6 +629,8 @@ static enum result check_access(struct smtp_policy *p, const struct restriction 
 			break;
 		}
 		keys[n++] = xstrdup(addr);
+		if (whole)
+			break;
 		split_addr(addr, &local, &domain);
 		n += domain_keys(buf_str(&domain), keys + n, 20);
 		keys[n++] = xasprintf("%s@", buf_str(&local));

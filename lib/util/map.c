@@ -19,6 +19,7 @@
 
 static const struct map_ops *const backends[] = {
 	&map_hash_ops, &map_btree_ops, &map_texthash_ops, &map_inline_ops, &map_static_ops,
+	&map_regexp_ops, &map_pcre_ops,
 };
 
 void map_set_error(struct map *m, const char *fmt, ...)
@@ -84,7 +85,7 @@ struct map *map_open(const char *spec, int flags, struct buf *err)
 	char *name, *type;
 	if (map_spec_parse(spec, &type, &name) < 0) {
 		buf_reset(err);
-		buf_printf(err, "%s: unsupported map type \"%s\" (hash, btree, texthash, inline, static)",
+		buf_printf(err, "%s: unsupported map type \"%s\" (hash, btree, texthash, inline, static, regexp)",
 			   spec, type);
 		free(type);
 		free(name);
@@ -119,10 +120,13 @@ struct map *map_open(const char *spec, int flags, struct buf *err)
 	return m;
 }
 
-/* The key as the backend sees it: folded unless MAP_NOFOLD. */
+/*
+ * The key as the backend sees it: folded unless MAP_NOFOLD, or unless the
+ * backend matches case itself (regexp:, whose i flag decides).
+ */
 static const char *map_key(const struct map *m, const char *key, struct buf *tmp)
 {
-	if (m->flags & MAP_NOFOLD)
+	if ((m->flags & MAP_NOFOLD) || m->ops->pattern)
 		return key;
 	buf_reset(tmp);
 	buf_adds(tmp, key);
@@ -238,6 +242,11 @@ int map_changed(struct map *m)
 const char *map_error(const struct map *m)
 {
 	return buf_str(&m->error);
+}
+
+int map_is_pattern(const struct map *m)
+{
+	return m->ops->pattern;
 }
 
 const char *map_type(const struct map *m)

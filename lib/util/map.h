@@ -7,6 +7,10 @@
  *   texthash:/etc/tern/x   the text source file read directly
  *   inline:{ k1=v1, { k2 = v with spaces } }
  *   static:value           every key finds value
+ *   regexp:/etc/tern/x     POSIX regular expressions tried in order
+ *                          (Postfix's regexp_table(5); see map_regexp.c)
+ *   regexp:{ {rule}, {rule} }  the same rules written in place
+ *   pcre:...               refused, with a pointer to regexp:
  * A name without "type:" means hash:.
  *
  * Berkeley DB keys and values: Tern writes them NUL-terminated (as
@@ -14,13 +18,15 @@
  * maps made by postmap, makemap and newaliases all work.
  *
  * Lookups, updates and deletes fold the key to lower case (ASCII) unless
- * the map was opened with MAP_NOFOLD.
+ * the map was opened with MAP_NOFOLD; regexp: keys are never folded (its
+ * patterns are case-insensitive unless their i flag says otherwise).
  *
  * hash: and btree: opened with MAP_WRITE|MAP_CREATE|MAP_TRUNC rebuild the
  * whole table atomically: the writes go to a temporary file in the same
  * directory, which map_close() syncs and renames over NAME.db (and
  * map_discard() removes). Without MAP_TRUNC, updates happen in place
- * under an exclusive lock. texthash:, inline: and static: are read-only. Functions return 1 found/done, 0 not found/end, -1 error
+ * under an exclusive lock. texthash:, inline:, static: and regexp: are read-only.
+ * Functions return 1 found/done, 0 not found/end, -1 error
  * with a one-line reason in map_error().
  */
 #ifndef TERN_UTIL_MAP_H
@@ -57,6 +63,12 @@ const char *map_error(const struct map *map);
  */
 int map_changed(struct map *map);
 const char *map_type(const struct map *map);
+/*
+ * 1 for a table of patterns matched against the whole key (regexp:):
+ * callers look up only whole keys there (no parent domains, network
+ * prefixes or "user@"), as Postfix does with its pattern tables.
+ */
+int map_is_pattern(const struct map *map);
 const char *map_name(const struct map *map);
 
 /* An ordered list of maps (a parameter like alias_maps): first match wins. */

@@ -4,7 +4,7 @@
  *
  * Generic utility layer; no privileges of its own. Each backend is one
  * small file exporting one struct map_ops. map.c folds keys (unless
- * MAP_NOFOLD), checks the open mode, and dispatches.
+ * MAP_NOFOLD or a pattern backend), checks the open mode, and dispatches.
  */
 #ifndef TERN_UTIL_MAP_IMPL_H
 #define TERN_UTIL_MAP_IMPL_H
@@ -15,6 +15,12 @@
 struct map_ops {
 	const char *type;
 	int writable;		/* supports MAP_WRITE */
+	/*
+	 * Matches patterns against the whole key (regexp:): keys go to the
+	 * backend as given, never folded, and callers skip the partial keys
+	 * (parent domains, ...) they try on exact tables (map_is_pattern()).
+	 */
+	int pattern;
 	/* Set up m->priv from name; on failure put a reason in m->error, return -1. */
 	int (*open)(struct map *m, const char *name);
 	int (*lookup)(struct map *m, const char *key, struct buf *value);
@@ -69,5 +75,7 @@ extern const struct map_ops map_btree_ops;
 extern const struct map_ops map_texthash_ops;
 extern const struct map_ops map_inline_ops;
 extern const struct map_ops map_static_ops;
+extern const struct map_ops map_regexp_ops;
+extern const struct map_ops map_pcre_ops;	/* only says: use regexp: */
 
 #endif

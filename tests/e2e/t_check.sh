@@ -1,6 +1,7 @@
 #!/bin/sh
 # t_check.sh - tern check finds what breaks mail, with file and line, and
-# tern start refuses what it must: a missing, unreadable or stale table;
+# tern start refuses what it must: a missing, unreadable or stale table
+# (or a regexp: table with a bad rule);
 # a table with a relative file name (also refused by ternconf -e and
 # ternd); an address that is not this host's or a port another program
 # holds; a certificate and key that do not match (and an expired one);
@@ -48,6 +49,19 @@ printf 'smtpd_recipient_restrictions =\n    check_recipient_access hash:%s/acces
 n=$(line_of '^smtpd_recipient_restrictions' "$cf")
 expect_check "error: $cf, line $n: smtpd_recipient_restrictions: hash:$TERN_DIR/access: database $TERN_DIR/access.db does not exist"
 sed -i '/^smtpd_recipient_restrictions/,$d' "$cf"
+# A regexp: table: a bad rule is named with its line, a missing file is an error.
+printf '/a/ x\nif /b/\n' > "$TERN_DIR/virtual_rx"
+sed -i "s|^virtual_alias_maps = .*|virtual_alias_maps = regexp:$TERN_DIR/virtual_rx|" "$cf"
+n=$(line_of '^virtual_alias_maps' "$cf")
+expect_check "error: $cf, line $n: virtual_alias_maps: regexp:$TERN_DIR/virtual_rx: .*line 2: if without endif"
+printf '/a/ x\n' > "$TERN_DIR/virtual_rx"
+tern check >"$out" 2>&1 || { cat "$out" >&2; fail "tern check fails on a good regexp: table"; }
+rm "$TERN_DIR/virtual_rx"
+expect_check "error: $cf, line $n: virtual_alias_maps: regexp:$TERN_DIR/virtual_rx: .*No such file or directory"
+# The rules written in main.cf (regexp:{ { rule }, ... }) are checked too.
+sed -i "s|^virtual_alias_maps = .*|virtual_alias_maps = regexp:{ {/^a/ b}, {/c(/ d} }|" "$cf"
+expect_check "error: $cf, line $n: virtual_alias_maps: regexp:\\{.*rule 2: bad pattern"
+sed -i "s|^virtual_alias_maps = .*|virtual_alias_maps = hash:$TERN_DIR/virtual|" "$cf"
 
 # 2. A relative table file: refused at load, by ternconf -e and by ternd.
 ternconf -e 'virtual_alias_maps = hash:run/maps' 2>"$out" && fail "ternconf -e accepts hash:run/maps"

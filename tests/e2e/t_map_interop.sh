@@ -2,7 +2,8 @@
 # t_map_interop.sh - tables made by Tern are read by Postfix (postmap -q,
 # postalias -q) and by db5.3_dump in the layout sendmail expects; tables
 # made by Postfix now, and by postmap, makemap and sendmail's newaliases
-# earlier (committed fixtures), are read by Tern. Unprivileged.
+# earlier (committed fixtures), are read by Tern; a regexp: table answers
+# as postmap's does. Unprivileged.
 . "$(dirname "$0")/maplib.sh"
 need_cmd db5.3_dump postmap postalias
 STUB="$top/tests/e2e/newaliases_stub"
@@ -88,4 +89,48 @@ postalias -c pf hash:pa 2>/dev/null || fail "postalias"
 [ "$("$TERNMAP" -q root "$FIXTURES/sendmail-aliases")" = admin@example.com ] ||
 	fail "ternmap -q on sendmail's aliases.db"
 [ "$("$TERNMAP" -q @ "$FIXTURES/sendmail-aliases")" = @ ] || fail "@ marker"
+# 5. A regexp: table answers every key as Postfix's postmap -q does: flags,
+# negation, nested if/endif, other delimiters, continuation, substitutions.
+cat > rx <<'EOF'
+# header checks as a milter would trigger them
+/^X-Spam-Flag:[[:space:]]+YES/	HOLD spam
+/^Subject: (.*) money (.*)$/	REJECT no $1 ${2} $(1) $$
+if !/^Received:/
+/^From: .*@(example)\.com$/i	OK $1
+/^From:/	DUNNO
+endif
+|^To: a/b$|	pipe delimiter
+/^To: a\/b\/c$/	escaped delimiter
+!/^[A-Za-z]/	not a letter
+/^multi/	REJECT first
+	second
+if /^nest/
+if /x/
+/y/	nest-x-y
+endif
+/y/	nest-y
+endif
+/^a+$/x	basic syntax
+EOF
+cat > rxkeys <<'EOF'
+X-Spam-Flag: YES
+x-spam-flag:  yes
+Subject: make money fast
+From: a@EXAMPLE.com
+From: a@example.com
+Received: From: a@example.com
+To: a/b
+To: a/b/c
+1abc
+multi
+nest x y
+nest y
+nesty
+a+
+aa
+EOF
+postmap -c pf -q - regexp:rx < rxkeys > theirs || fail "postmap -q - regexp:"
+"$TERNMAP" -q - regexp:rx < rxkeys > ours || fail "ternmap -q - regexp:"
+same ours theirs
+[ "$(wc -l < ours)" -eq 13 ] || fail "regexp: not the answers expected: $(cat ours)"
 echo "map interop: all checks passed"

@@ -111,4 +111,15 @@ expect 64 "$TERNMAP" 2>/dev/null
 # texthash:, inline: and static: answer queries.
 [ "$("$TERNMAP" -q list texthash:access)" = "a,	b, c" ] || fail "texthash -q"
 [ "$("$TERNMAP" -q any 'static:{ all the same }')" = "all the same" ] || fail "static -q"
+# regexp: keys are matched as given (the i flag decides), errors name file and line.
+printf '/^Ab$/i case-sensitive\n/^ab$/ folded\n' > rx
+[ "$("$TERNMAP" -q Ab regexp:rx)" = case-sensitive ] || fail "regexp: key folded"
+[ "$("$TERNMAP" -q AB regexp:rx)" = folded ] || fail "regexp: default not case-insensitive"
+printf '/a/ x\nif /b/\n/c/ d\n' > badrx
+"$TERNMAP" -q a regexp:badrx 2> err && fail "regexp: if without endif accepted"
+grep -q 'regexp:badrx: line 2: if without endif' err || fail "regexp: error without line: $(cat err)"
+expect 66 "$TERNMAP" -q a regexp:badrx 2>/dev/null
+expect 66 "$TERNMAP" -s regexp:rx 2>/dev/null
+"$TERNMAP" -q a pcre:rx 2> err && fail "pcre: accepted"
+grep -q 'use regexp:' err || fail "pcre: error does not point at regexp: $(cat err)"
 echo "ternmap: all checks passed"

@@ -187,7 +187,11 @@ static const struct syntax_case syntax_cases[] = {
 		 "expected one of: none may encrypt" },
 	{ .text = "alias_maps = nis:mail.aliases\n", .want = NULL,
 	  .err = "main.cf, line 1: parameter alias_maps: bad value \"nis:mail.aliases\": expected "
-		 "a list of type:name maps, types hash, btree, texthash, inline:{...} or static" },
+		 "a list of type:name maps, types hash, btree, texthash, regexp, inline:{...} or static" },
+	{ .text = "virtual_alias_maps = pcre:/etc/tern/v\n", .want = NULL,
+	  .err = "main.cf, line 1: parameter virtual_alias_maps: bad value \"pcre:/etc/tern/v\": "
+		 "expected regexp: instead of pcre: (Tern has no PCRE; regexp: reads the same file format "
+		 "with POSIX regular expressions)" },
 	{ .text = "# x\nvirtual_alias_maps = hash:/etc/v, hash:run/maps\n", .want = NULL,
 	  .err = "main.cf, line 2: parameter virtual_alias_maps: bad value \"hash:/etc/v, hash:run/maps\": "
 		 "expected an absolute file name in each type:name map (run/maps is relative, "
@@ -272,6 +276,10 @@ static const struct typed_case typed_cases[] = {
 	{ "virtual_alias_maps", "hash:", false, 0 },
 	{ "virtual_alias_maps", ":x", false, 0 },
 	{ "virtual_alias_maps", "ldap:/etc/x", false, 0 },
+	{ "virtual_alias_maps", "regexp:/etc/tern/virtual_regexp", true, 0 },
+	{ "virtual_alias_maps", "regexp:virtual_regexp", false, 0 },
+	{ "virtual_alias_maps", "regexp:{ {/^a/ b}, {/c/ d} }", true, 0 },
+	{ "virtual_alias_maps", "pcre:/etc/tern/virtual_pcre", false, 0 },
 	{ "virtual_alias_maps", "", true, 0 },
 	/* Relative table files: daemons run in queue_directory and would never find them. */
 	{ "virtual_alias_maps", "hash:run/maps", false, 0 },
