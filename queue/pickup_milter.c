@@ -28,6 +28,7 @@
 #include "util/mem.h"
 
 static struct milter_cfg cfg;
+static struct maplist *header_checks;	/* milter_header_checks; NULL: none */
 static bool cfg_broken;
 static struct buf cfg_error = BUF_INIT;
 
@@ -35,6 +36,7 @@ struct run {
 	struct cleanup *c;
 	const char *sender, *login, *name;
 	const char *rcpt;	/* the recipient being judged */
+	struct milter_apply edits;
 	bool done;
 	enum milter_outcome outcome;
 	struct buf reply, why;
@@ -42,7 +44,9 @@ struct run {
 
 int pickup_milter_init(void)
 {
-	if (milter_cfg_load(P_non_smtpd_milters, &cfg, &cfg_error) != 0) {
+	if (milter_cfg_load(P_non_smtpd_milters, &cfg, &cfg_error) != 0 ||
+	    (cfg.n > 0 && *cfg.header_checks != '\0' &&
+	     (header_checks = maplist_open(cfg.header_checks, 0, &cfg_error)) == NULL)) {
 		msg_error("non_smtpd_milters: %s: submitted mail stays in maildrop/ until this is fixed",
 			  buf_str(&cfg_error));
 		cfg_broken = true;
@@ -109,7 +113,7 @@ static int apply(void *ctx, const struct milter_mod *mod, bool first)
 {
 	struct run *r = ctx;
 	buf_reset(&r->why);
-	if (milter_apply_mod(r->c, mod, first, &r->why) == 0)
+	if (milter_apply_mod(&r->edits, mod, first, &r->why) == 0)
 		return 0;
 	msg_warn("%s: %s", r->name, buf_str(&r->why));
 	return -1;
@@ -182,6 +186,7 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 		return PICKUP_MILTER_TEMPFAIL;
 	}
 	struct run r = {.c = c, .sender = sender, .login = login, .name = name};
+	milter_apply_init(&r.edits, c, header_checks, name);
 	buf_init(&r.reply);
 	buf_init(&r.why);
 	struct milter_chain *ch = milter_chain_new(&cfg, &ops, &r);
@@ -229,6 +234,14 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 		o = finish(ch, &r, milter_chain_data(ch, &rp), rp);
 	if (o == MILTER_O_CONTINUE)
 		o = finish(ch, &r, milter_chain_message(ch, &rp), rp);
+	/* What milter_header_checks said of the headers the milters added. */
+	if (o == MILTER_O_CONTINUE && r.edits.reject.len > 0) {
+		o = r.edits.reject.data[0] == '4' ? MILTER_O_TEMPFAIL : MILTER_O_REJECT;
+		buf_reset(&r.reply);
+		buf_add(&r.reply, r.edits.reject.data, r.edits.reject.len);
+	} else if (o == MILTER_O_CONTINUE && r.edits.discard) {
+		o = MILTER_O_DISCARD;
+	}
 	if (o != MILTER_O_CONTINUE) {
 		res = refusal(o);
 		buf_add(reply, r.reply.data, r.reply.len);
@@ -238,6 +251,7 @@ out:
 	buf_free(&addr);
 	buf_free(&r.reply);
 	buf_free(&r.why);
+	milter_apply_free(&r.edits);
 	return res;
 }
 

@@ -202,7 +202,9 @@ static void settings(void)
 		msg_error("configuration error, all mail will be refused with 451 4.3.5: %s", buf_str(&err));
 	buf_reset(&err);
 	/* Mail that the milters cannot see is refused, never let through unfiltered. */
-	if (milter_cfg_load(P_smtpd_milters, &smtpd.milters, &err) != 0) {
+	if (milter_cfg_load(P_smtpd_milters, &smtpd.milters, &err) != 0 ||
+	    (smtpd.milters.n > 0 && *smtpd.milters.header_checks != '\0' &&
+	     (smtpd.milter_header_checks = maplist_open(smtpd.milters.header_checks, 0, &err)) == NULL)) {
 		msg_error("configuration error, all mail will be refused with 451 4.3.5: %s", buf_str(&err));
 		smtp_policy_free(smtpd.policy);
 		smtpd.policy = NULL;

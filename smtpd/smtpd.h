@@ -25,6 +25,7 @@
 #include "mail/smtp_engine.h"
 #include "mail/smtp_policy.h"
 #include "util/cidr.h"
+#include "util/map.h"
 
 struct smtpd_anvil_client;
 
@@ -60,6 +61,7 @@ struct smtpd_settings {
 	char *auth_mechs_tls;			/* with TLS (smtpd_sasl_tls_security_options) */
 	bool sasl_ready;
 	struct milter_cfg milters;		/* smtpd_milters; n == 0: none */
+	struct maplist *milter_header_checks;	/* NULL: none */
 };
 
 extern struct smtpd_settings smtpd;

@@ -40,7 +40,8 @@ struct smtpd_milter {
 	bool discard;			/* a milter discarded the message */
 	void *msg;			/* the message during SMTPD_M_MESSAGE (and after, until committed) */
 	struct buf why;			/* an edit that could not be applied */
-	bool edit_failed;
+	struct milter_apply edits;	/* the message's edits (milter_header_checks verdicts) */
+	char msg_id[64];
 	/* Macro values. */
 	char client_port[8], daemon_addr[64], underscore[300];
 	char *rcpt;			/* the recipient being judged */
@@ -198,7 +199,7 @@ static int apply(void *ctx, const struct milter_mod *mod, bool first)
 {
 	struct smtpd_milter *m = ctx;
 	buf_reset(&m->why);
-	if (milter_apply_mod(smtp_queue_cleanup(m->msg), mod, first, &m->why) == 0)
+	if (milter_apply_mod(&m->edits, mod, first, &m->why) == 0)
 		return 0;
 	msg_warn("%s: %s", m->underscore, buf_str(&m->why));
 	return -1;
@@ -238,6 +239,18 @@ static enum smtp_verdict verdict(struct smtpd_milter *m, enum milter_outcome o, 
 	return SMTP_REJECT;
 }
 
+/* A message the milters let through may still be refused or dropped by milter_header_checks. */
+static enum milter_outcome header_verdict(struct smtpd_milter *m, enum milter_outcome o, const char **reply)
+{
+	if (o != MILTER_O_CONTINUE)
+		return o;
+	if (m->edits.reject.len > 0) {
+		*reply = buf_str(&m->edits.reject);
+		return m->edits.reject.data[0] == '4' ? MILTER_O_TEMPFAIL : MILTER_O_REJECT;
+	}
+	return m->edits.discard ? MILTER_O_DISCARD : o;
+}
+
 static void done(void *ctx, enum milter_outcome o, const char *reply)
 {
 	struct smtpd_milter *m = ctx;
@@ -245,6 +258,7 @@ static void done(void *ctx, enum milter_outcome o, const char *reply)
 	m->pending = SMTPD_M_NONE;
 	sync_watch(m);
 	if (st == SMTPD_M_MESSAGE) {
+		o = header_verdict(m, o, &reply);
 		smtpd_conn_milter_message_done(m->conn, o, reply);
 		return;
 	}
@@ -286,6 +300,7 @@ struct smtpd_milter *smtpd_milter_new(void *conn, int fd, const struct smtp_sess
 	m->si = si;
 	buf_init(&m->held_reply);
 	buf_init(&m->why);
+	buf_init(&m->edits.reject);
 	snprintf(m->client_port, sizeof(m->client_port), "%u", client_port);
 	snprintf(m->underscore, sizeof(m->underscore), "%s [%s]", si->client_name, si->client_addr);
 	struct sockaddr_storage ss;
@@ -313,6 +328,7 @@ void smtpd_milter_free(struct smtpd_milter *m)
 	m->chain = NULL;
 	buf_free(&m->held_reply);
 	buf_free(&m->why);
+	milter_apply_free(&m->edits);
 	free(m->rcpt);
 	free(m);
 }
@@ -399,9 +415,15 @@ bool smtpd_milter_discarding(const struct smtpd_milter *m)
 enum milter_outcome smtpd_milter_message(struct smtpd_milter *m, void *msg, const char **reply)
 {
 	m->msg = msg;
+	struct cleanup *c = smtp_queue_cleanup(msg);
+	strlcpy(m->msg_id, cleanup_queue_id(c), sizeof(m->msg_id));
+	milter_apply_free(&m->edits);
+	milter_apply_init(&m->edits, c, smtpd.milter_header_checks, m->msg_id);
 	enum milter_outcome o = milter_chain_message(m->chain, reply);
 	if (o == MILTER_O_PENDING)
 		m->pending = SMTPD_M_MESSAGE;
+	else
+		o = header_verdict(m, o, reply);
 	sync_watch(m);
 	return o;
 }

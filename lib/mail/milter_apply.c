@@ -7,8 +7,10 @@
 
 #include <string.h>
 
+#include "mail/header_checks.h"
 #include "mail/milter_apply.h"
 #include "mail/smtp_cmd.h"
+#include "util/log.h"
 
 /* "<a@b>" -> "a@b"; an address without <> is taken as it is (libmilter passes what the filter gave). */
 static void strip_brackets(const char *in, struct buf *out)
@@ -91,19 +93,129 @@ out:
 	return rc;
 }
 
-int milter_apply_mod(struct cleanup *c, const struct milter_mod *m, bool first, struct buf *why)
+void milter_apply_init(struct milter_apply *a, struct cleanup *c, struct maplist *header_checks,
+		       const char *log_id)
 {
+	a->c = c;
+	a->header_checks = header_checks;
+	a->log_id = log_id;
+	a->discard = false;
+	buf_init(&a->reject);
+}
+
+void milter_apply_free(struct milter_apply *a)
+{
+	buf_free(&a->reject);
+}
+
+/*
+ * milter_header_checks on a header a milter adds or changes. Returns 1
+ * to apply the edit (name and value may have been replaced), 0 to drop
+ * it, -1 when the table failed.
+ */
+static int check_header(struct milter_apply *a, struct buf *name, struct buf *value, struct buf *why)
+{
+	struct header_check hc;
+	struct buf line = BUF_INIT;
+	int rc = 1;
+	header_check_init(&hc);
+	buf_printf(&line, "%s:%s", buf_str(name), buf_str(value));
+	int found = header_checks_list(a->header_checks, buf_str(&line), &hc, why);
+	if (found < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (hc.warning.len > 0)
+		msg_warn("%s: milter_header_checks: %s", a->log_id, buf_str(&hc.warning));
+	if (found == 0)
+		goto out;
+	if (hc.action != HC_DUNNO)
+		msg_info("%s: milter-%s: header %.200s: %s", a->log_id, header_check_action_name(hc.action),
+			 buf_str(&line), hc.text.len ? buf_str(&hc.text) : buf_str(&hc.result));
+	switch (hc.action) {
+	case HC_DUNNO:
+	case HC_INFO:
+	case HC_WARN:
+		break;
+	case HC_IGNORE:
+		rc = 0;
+		break;
+	case HC_REPLACE: {
+		const char *colon = strchr(buf_str(&hc.text), ':');
+		if (colon == NULL)
+			break;
+		buf_reset(name);
+		buf_add(name, hc.text.data, (size_t)(colon - hc.text.data));
+		buf_reset(value);
+		buf_adds(value, colon + 1);
+		break;
+	}
+	case HC_HOLD:
+		cleanup_hold(a->c, hc.text.len ? buf_str(&hc.text) : "milter_header_checks");
+		break;
+	case HC_DISCARD:
+		a->discard = true;
+		break;
+	case HC_REDIRECT:
+		while (cleanup_rcpt_count(a->c) > 0)
+			if (cleanup_del_rcpt(a->c, cleanup_rcpt_addr(a->c, 0)) <= 0)
+				break;
+		if (cleanup_add_rcpt(a->c, buf_str(&hc.text), 0, "") != 0) {
+			buf_printf(why, "milter_header_checks: cannot redirect to %s", buf_str(&hc.text));
+			rc = -1;
+		}
+		break;
+	case HC_REJECT:
+		if (a->reject.len == 0)
+			buf_printf(&a->reject, "%d %s %s", hc.code, hc.dsn,
+				   hc.text.len ? buf_str(&hc.text) : "Message content rejected");
+		break;
+	}
+out:
+	header_check_free(&hc);
+	buf_free(&line);
+	return rc;
+}
+
+/* A header edit, through milter_header_checks when it sets a value. */
+static int header_edit(struct milter_apply *a, const struct milter_mod *m)
+{
+	struct buf name = BUF_INIT, value = BUF_INIT, why = BUF_INIT;
+	int rc = 0;
+	buf_adds(&name, m->name);
+	buf_adds(&value, m->value ? m->value : "");
+	if (a->header_checks != NULL && value.len > 0) {
+		int ok = check_header(a, &name, &value, &why);
+		if (ok <= 0) {
+			if (ok < 0)
+				msg_warn("%s: milter_header_checks: %s", a->log_id, buf_str(&why));
+			rc = ok;
+			goto out;
+		}
+	}
+	if (m->type == MILTER_R_ADDHEADER)
+		rc = cleanup_header_add(a->c, buf_str(&name), buf_str(&value));
+	else if (m->type == MILTER_R_INSHEADER)
+		rc = cleanup_header_insert(a->c, m->index, buf_str(&name), buf_str(&value));
+	else
+		rc = cleanup_header_change(a->c, buf_str(&name), m->index ? m->index : 1, buf_str(&value));
+out:
+	buf_free(&name);
+	buf_free(&value);
+	buf_free(&why);
+	return rc;
+}
+
+int milter_apply_mod(struct milter_apply *a, const struct milter_mod *m, bool first, struct buf *why)
+{
+	struct cleanup *c = a->c;
 	struct buf addr = BUF_INIT;
 	int rc = 0;
 	switch (m->type) {
 	case MILTER_R_ADDHEADER:
-		rc = cleanup_header_add(c, m->name, m->value);
-		break;
 	case MILTER_R_INSHEADER:
-		rc = cleanup_header_insert(c, m->index, m->name, m->value);
-		break;
 	case MILTER_R_CHGHEADER:
-		rc = cleanup_header_change(c, m->name, m->index ? m->index : 1, m->value);
+		rc = header_edit(a, m);
 		break;
 	case MILTER_R_REPLBODY:
 		if (first)

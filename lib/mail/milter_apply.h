@@ -18,11 +18,33 @@
 #include "mail/cleanup.h"
 #include "mail/milter_proto.h"
 #include "util/buf.h"
+#include "util/map.h"
 
+/* One message's edits. */
+struct milter_apply {
+	struct cleanup *c;
+	/*
+	 * milter_header_checks (NULL: none): each header a milter adds or
+	 * changes is looked up; REJECT and DISCARD are kept here for the
+	 * driver (the message is refused or dropped once the milters are
+	 * done), HOLD quarantines, IGNORE drops the edit, REPLACE replaces
+	 * it, REDIRECT makes its address the only recipient, WARN and INFO
+	 * are logged.
+	 */
+	struct maplist *header_checks;
+	const char *log_id;	/* for log lines: the queue id or the maildrop file */
+	bool discard;
+	struct buf reject;	/* non-empty: the reply to refuse the message with */
+};
+
+void milter_apply_init(struct milter_apply *a, struct cleanup *c, struct maplist *header_checks,
+		       const char *log_id);
+void milter_apply_free(struct milter_apply *a);
 /*
  * first: the first REPLBODY chunk of this milter (the body is replaced
- * from it on). 0 done, -1 with a reason in why.
+ * from it on). 0 done, -1 with a reason in why (the message fails
+ * temporarily).
  */
-int milter_apply_mod(struct cleanup *c, const struct milter_mod *m, bool first, struct buf *why);
+int milter_apply_mod(struct milter_apply *a, const struct milter_mod *m, bool first, struct buf *why);
 
 #endif
