@@ -151,7 +151,7 @@ static int check_header(struct milter_apply *a, struct buf *name, struct buf *va
 		break;
 	}
 	case HC_HOLD:
-		cleanup_hold(a->c, hc.text.len ? buf_str(&hc.text) : "milter_header_checks");
+		cleanup_hold(a->c, hc.text.len ? buf_str(&hc.text) : "held by a header check");
 		break;
 	case HC_DISCARD:
 		a->discard = true;
