@@ -318,7 +318,7 @@ static int pickup_file(const char *name)
 		/* A message that is all header: its header block ends here. */
 		for (int i = 0; i < 2 && cleanup_in_headers(c); i++)
 			cleanup_write(c, "\n", 1);
-		switch (pickup_milter_run(c, name, sender, login, &refused, &reason)) {
+		switch (pickup_milter_run(c, name, login, &refused, &reason)) {
 		case PICKUP_MILTER_OK:
 			break;
 		case PICKUP_MILTER_TEMPFAIL:

@@ -176,8 +176,8 @@ static enum pickup_milter_result refusal(enum milter_outcome o)
 	}
 }
 
-enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name, const char *sender,
-		const char *login, struct pickup_milter_refused *refused, struct buf *reply)
+enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name, const char *login,
+		struct pickup_milter_refused *refused, struct buf *reply)
 {
 	buf_reset(reply);
 	refused->n = 0;
@@ -185,7 +185,13 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 		buf_printf(reply, "non_smtpd_milters: %s", buf_str(&cfg_error));
 		return PICKUP_MILTER_TEMPFAIL;
 	}
-	struct run r = {.c = c, .sender = sender, .login = login, .name = name};
+	/*
+	 * The sender as cleanup has rewritten it (qualified, canonical_maps),
+	 * like the recipients: the raw maildrop sender may be a bare login.
+	 * A copy, since a CHGFROM at the end of the message replaces it.
+	 */
+	char *env_sender = xstrdup(cleanup_sender_addr(c));
+	struct run r = {.c = c, .sender = env_sender, .login = login, .name = name};
 	milter_apply_init(&r.edits, c, header_checks, name);
 	buf_init(&r.reply);
 	buf_init(&r.why);
@@ -199,7 +205,7 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 	if (o == MILTER_O_CONTINUE)
 		o = finish(ch, &r, milter_chain_helo(ch, "localhost", &rp), rp);
 	if (o == MILTER_O_CONTINUE) {
-		buf_printf(&addr, "<%s>", sender);
+		buf_printf(&addr, "<%s>", env_sender);
 		o = finish(ch, &r, milter_chain_mail(ch, buf_str(&addr), NULL, 0, &rp), rp);
 	}
 	/* Recipients as cleanup has them now (rewritten, aliased, -t extracted). */
@@ -248,6 +254,7 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 	}
 out:
 	milter_chain_free(ch);
+	free(env_sender);
 	buf_free(&addr);
 	buf_free(&r.reply);
 	buf_free(&r.why);

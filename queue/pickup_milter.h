@@ -34,10 +34,11 @@ bool pickup_milter_active(void);
 /*
  * c was opened with CLEANUP_FLAG_EDIT and has all the content (header
  * block closed). name: the maildrop file, for logs; login: the submitter.
+ * The milters see the sender and recipients as cleanup has rewritten them.
  * reply: the milter's reply for REJECT/TEMPFAIL.
  */
-enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name, const char *sender,
-		const char *login, struct pickup_milter_refused *refused, struct buf *reply);
+enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name, const char *login,
+		struct pickup_milter_refused *refused, struct buf *reply);
 void pickup_milter_refused_free(struct pickup_milter_refused *refused);
 
 #endif

@@ -136,6 +136,8 @@ int cleanup_del_rcpt(struct cleanup *c, const char *addr);
 /* The recipients as they will be queued (rewritten, expanded); NULL past the end. */
 size_t cleanup_rcpt_count(const struct cleanup *c);
 const char *cleanup_rcpt_addr(const struct cleanup *c, size_t i);
+/* The envelope sender as it will be queued ("" = <>): rewritten once the header block has ended. */
+const char *cleanup_sender_addr(const struct cleanup *c);
 /*
  * Quarantine: the message is committed into the hold queue (hold/)
  * instead of incoming/, the queue manager is not woken, and the reason

@@ -470,6 +470,11 @@ const char *cleanup_rcpt_addr(const struct cleanup *c, size_t i)
 	return c != NULL && i < c->nrcpt ? c->rcpts[i].addr : NULL;
 }
 
+const char *cleanup_sender_addr(const struct cleanup *c)
+{
+	return buf_str(&c->sender);
+}
+
 void cleanup_hold_dir(struct cleanup *c)
 {
 	/* hold/ is the sibling of incoming/ unless the settings name it. */

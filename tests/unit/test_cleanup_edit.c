@@ -524,6 +524,21 @@ START_TEST(test_envelope)
 }
 END_TEST
 
+/* What the milters are shown as MAIL: the sender as it will be queued, not as given. */
+START_TEST(test_sender_addr)
+{
+	struct cleanup_settings s = settings();
+	const char *msg = "Subject: s\n\nb\n";
+	struct cleanup *c = start(&s, CLEANUP_FLAG_EDIT, "robot", one_rcpt, msg, strlen(msg), 100);
+	ck_assert_str_eq(cleanup_sender_addr(c), "noreply@example.org");
+	ck_assert_int_eq(cleanup_set_sender(c, "ann"), 0);
+	ck_assert_str_eq(cleanup_sender_addr(c), "ann@example.org");
+	ck_assert_int_eq(cleanup_set_sender(c, ""), 0);
+	ck_assert_str_eq(cleanup_sender_addr(c), "");
+	cleanup_abort(c);
+}
+END_TEST
+
 START_TEST(test_envelope_dedup_and_empty)
 {
 	struct cleanup_settings s = settings();
@@ -660,6 +675,7 @@ int main(void)
 	tcase_add_test(tc, test_body_replace_large);
 	tcase_add_test(tc, test_spool_large_kept);
 	tcase_add_test(tc, test_envelope);
+	tcase_add_test(tc, test_sender_addr);
 	tcase_add_test(tc, test_envelope_dedup_and_empty);
 	tcase_add_test(tc, test_hold);
 	tcase_add_test(tc, test_fault);
