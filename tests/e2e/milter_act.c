@@ -10,8 +10,8 @@
  * SPEC is ACTION[@STAGE[=MATCH]][:ARG...]; arguments are split at ':'
  * and take C escapes (\r \n \t \\ \: \xNN), so "\:" is a literal colon.
  * STAGE is connect, helo, mail, rcpt, data, header, eoh, body or eom;
- * MATCH limits a rcpt stage to one recipient (with or without <>, any
- * case) and a header stage to one header name. At each callback the
+ * MATCH limits a mail or rcpt stage to one address (with or without <>,
+ * any case; "" is the null sender) and a header stage to one header name. At each callback the
  * matching SPECs run in command-line order; the first one that answers
  * (reject, tempfail, ...) ends the callback, the default is continue.
  *
@@ -383,7 +383,7 @@ static const struct action actions[] = {
 	{ "savebody", K_OPTION, ST_NONE, ST_NONE, 0, 0, NULL },
 };
 
-/* Does MATCH (a rcpt address or header name) select VALUE? */
+/* Does MATCH (an address or a header name) select VALUE? */
 static int matches(const char *match, const char *value)
 {
 	size_t ml = strlen(match), vl = strlen(value);
@@ -493,7 +493,7 @@ static sfsistat f_envfrom(SMFICTX *ctx, char **argv)
 		c->body = NULL;
 	}
 	log_args(ctx, "mail", argv);
-	return run(ctx, ST_MAIL, NULL);
+	return run(ctx, ST_MAIL, argv[0]);
 }
 
 static sfsistat f_envrcpt(SMFICTX *ctx, char **argv)
@@ -697,8 +697,8 @@ static void parse_spec(char *arg, struct spec *s)
 				s->stage = (enum stage)i;
 		if (s->stage == ST_NONE)
 			usage("unknown stage", arg);
-		if (s->match && s->stage != ST_RCPT && s->stage != ST_HEADER)
-			usage("=MATCH is for rcpt and header only", arg);
+		if (s->match && s->stage != ST_MAIL && s->stage != ST_RCPT && s->stage != ST_HEADER)
+			usage("=MATCH is for mail, rcpt and header only", arg);
 	}
 	if (s->act->kind == K_OPTION) {
 		if (at || n > 1)
