@@ -59,15 +59,18 @@
  *     (bytes of the body as received, CRLF pairs, bare LFs, its SHA-256,
  *      as `sha256sum` prints it for the same bytes)
  *   abort conn=N | close conn=N | exit conn=N stage=S
- *   act conn=N stage=S ACTION rc=R               (an edit's or answer's
- *                                                 libmilter return code)
- * Exits on SIGTERM (smfi_main returns).
+ *   act conn=N stage=S ACTION rc=R               (every action taken, with
+ *                                                 the libmilter call's return
+ *                                                 code; 0 for plain answers)
+ * Exits on SIGTERM (smfi_main returns, which takes libmilter up to 5 s)
+ * and at once on SIGUSR1 (what milterlib.sh's ml_stop sends).
  */
 #include "compat.h"
 
 #include <libmilter/mfapi.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +103,7 @@ struct action {
 
 #define MAX_ARGS 34
 struct spec {
+	char *text; /* the split copy of the argument the pointers point into */
 	const struct action *act;
 	enum stage stage;
 	char *match; /* rcpt address or header name, or NULL */
@@ -404,8 +408,11 @@ static sfsistat run(SMFICTX *ctx, enum stage st, const char *value)
 		if (s->match && (!value || !matches(s->match, value)))
 			continue;
 		sfsistat r = s->act->fn(ctx, s, st);
-		if (s->act->kind == K_ANSWER)
+		if (s->act->kind == K_ANSWER) {
+			if (s->act->fn != a_replycode) /* which logs its own */
+				log_act(ctx, s, st, 0);
 			return r;
+		}
 	}
 	return SMFIS_CONTINUE;
 }
@@ -624,6 +631,12 @@ static sfsistat f_close(SMFICTX *ctx)
 
 /* Command line. */
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
 static void usage(const char *why, const char *arg)
 {
 	fprintf(stderr, "milter_act: %s: %s\n", why, arg);
@@ -679,6 +692,7 @@ static void parse_spec(char *arg, struct spec *s)
 	if (at)
 		*at++ = '\0';
 	memset(s, 0, sizeof *s);
+	s->text = copy;
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
 		if (strcmp(actions[i].name, f[0]) == 0)
 			s->act = &actions[i];
@@ -742,6 +756,7 @@ int main(int argc, char **argv)
 	};
 	if (argc < 3)
 		usage("missing arguments", argc > 1 ? argv[1] : "");
+	signal(SIGUSR1, on_usr1);
 	nspecs = argc - 3;
 	specs = calloc((size_t)nspecs + 1, sizeof *specs);
 	if (!specs)
