@@ -10,8 +10,8 @@
  * SPEC is ACTION[@STAGE[=MATCH]][:ARG...]; arguments are split at ':'
  * and take C escapes (\r \n \t \\ \: \xNN), so "\:" is a literal colon.
  * STAGE is connect, helo, mail, rcpt, data, header, eoh, body or eom;
- * MATCH limits a rcpt stage to one recipient (with or without <>, any
- * case) and a header stage to one header name. At each callback the
+ * MATCH limits a mail or rcpt stage to one address (with or without <>,
+ * any case; "" is the null sender) and a header stage to one header name. At each callback the
  * matching SPECs run in command-line order; the first one that answers
  * (reject, tempfail, ...) ends the callback, the default is continue.
  *
@@ -59,15 +59,18 @@
  *     (bytes of the body as received, CRLF pairs, bare LFs, its SHA-256,
  *      as `sha256sum` prints it for the same bytes)
  *   abort conn=N | close conn=N | exit conn=N stage=S
- *   act conn=N stage=S ACTION rc=R               (an edit's or answer's
- *                                                 libmilter return code)
- * Exits on SIGTERM (smfi_main returns).
+ *   act conn=N stage=S ACTION rc=R               (every action taken, with
+ *                                                 the libmilter call's return
+ *                                                 code; 0 for plain answers)
+ * Exits on SIGTERM (smfi_main returns, which takes libmilter up to 5 s)
+ * and at once on SIGUSR1 (what milterlib.sh's ml_stop sends).
  */
 #include "compat.h"
 
 #include <libmilter/mfapi.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +103,7 @@ struct action {
 
 #define MAX_ARGS 34
 struct spec {
+	char *text; /* the split copy of the argument the pointers point into */
 	const struct action *act;
 	enum stage stage;
 	char *match; /* rcpt address or header name, or NULL */
@@ -383,7 +387,7 @@ static const struct action actions[] = {
 	{ "savebody", K_OPTION, ST_NONE, ST_NONE, 0, 0, NULL },
 };
 
-/* Does MATCH (a rcpt address or header name) select VALUE? */
+/* Does MATCH (an address or a header name) select VALUE? */
 static int matches(const char *match, const char *value)
 {
 	size_t ml = strlen(match), vl = strlen(value);
@@ -404,8 +408,11 @@ static sfsistat run(SMFICTX *ctx, enum stage st, const char *value)
 		if (s->match && (!value || !matches(s->match, value)))
 			continue;
 		sfsistat r = s->act->fn(ctx, s, st);
-		if (s->act->kind == K_ANSWER)
+		if (s->act->kind == K_ANSWER) {
+			if (s->act->fn != a_replycode) /* which logs its own */
+				log_act(ctx, s, st, 0);
 			return r;
+		}
 	}
 	return SMFIS_CONTINUE;
 }
@@ -493,7 +500,7 @@ static sfsistat f_envfrom(SMFICTX *ctx, char **argv)
 		c->body = NULL;
 	}
 	log_args(ctx, "mail", argv);
-	return run(ctx, ST_MAIL, NULL);
+	return run(ctx, ST_MAIL, argv[0]);
 }
 
 static sfsistat f_envrcpt(SMFICTX *ctx, char **argv)
@@ -624,6 +631,12 @@ static sfsistat f_close(SMFICTX *ctx)
 
 /* Command line. */
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	_exit(0);
+}
+
 static void usage(const char *why, const char *arg)
 {
 	fprintf(stderr, "milter_act: %s: %s\n", why, arg);
@@ -679,6 +692,7 @@ static void parse_spec(char *arg, struct spec *s)
 	if (at)
 		*at++ = '\0';
 	memset(s, 0, sizeof *s);
+	s->text = copy;
 	for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
 		if (strcmp(actions[i].name, f[0]) == 0)
 			s->act = &actions[i];
@@ -697,8 +711,8 @@ static void parse_spec(char *arg, struct spec *s)
 				s->stage = (enum stage)i;
 		if (s->stage == ST_NONE)
 			usage("unknown stage", arg);
-		if (s->match && s->stage != ST_RCPT && s->stage != ST_HEADER)
-			usage("=MATCH is for rcpt and header only", arg);
+		if (s->match && s->stage != ST_MAIL && s->stage != ST_RCPT && s->stage != ST_HEADER)
+			usage("=MATCH is for mail, rcpt and header only", arg);
 	}
 	if (s->act->kind == K_OPTION) {
 		if (at || n > 1)
@@ -742,6 +756,7 @@ int main(int argc, char **argv)
 	};
 	if (argc < 3)
 		usage("missing arguments", argc > 1 ? argv[1] : "");
+	signal(SIGUSR1, on_usr1);
 	nspecs = argc - 3;
 	specs = calloc((size_t)nspecs + 1, sizeof *specs);
 	if (!specs)
