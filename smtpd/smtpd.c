@@ -203,6 +203,7 @@ static void settings(void)
 	buf_reset(&err);
 	/* Mail that the milters cannot see is refused, never let through unfiltered. */
 	if (milter_cfg_load(P_smtpd_milters, &smtpd.milters, &err) != 0 ||
+	    milter_cfg_resolve(&smtpd.milters, &err) != 0 ||
 	    (smtpd.milters.n > 0 && *smtpd.milters.header_checks != '\0' &&
 	     (smtpd.milter_header_checks = maplist_open(smtpd.milters.header_checks, 0, &err)) == NULL)) {
 		msg_error("configuration error, all mail will be refused with 451 4.3.5: %s", buf_str(&err));

@@ -21,6 +21,9 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -525,4 +528,36 @@ void milter_cfg_free(struct milter_cfg *m)
 	free(m->macro_v);
 	free(m->header_checks);
 	memset(m, 0, sizeof(*m));
+}
+
+int milter_cfg_resolve(struct milter_cfg *m, struct buf *err)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct milter_spec *s = &m->v[i];
+		if (s->kind == MILTER_SOCK_UNIX)
+			continue;
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+		struct addrinfo *ai;
+		hints.ai_family = s->kind == MILTER_SOCK_INET6 ? AF_INET6 : AF_INET;
+		if (getaddrinfo(s->host, NULL, &hints, &ai) == 0) {
+			freeaddrinfo(ai);	/* numeric already */
+			continue;
+		}
+		hints.ai_flags = 0;
+		int g = getaddrinfo(s->host, NULL, &hints, &ai);
+		if (g != 0) {
+			buf_printf(err, "milter %s: cannot resolve %s: %s", s->name, s->host, gai_strerror(g));
+			return -1;
+		}
+		char text[INET6_ADDRSTRLEN];
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), NULL, 0, NI_NUMERICHOST) != 0) {
+			freeaddrinfo(ai);
+			buf_printf(err, "milter %s: cannot resolve %s", s->name, s->host);
+			return -1;
+		}
+		freeaddrinfo(ai);
+		free(s->host);
+		s->host = xstrdup(text);
+	}
+	return 0;
 }

@@ -83,5 +83,12 @@ int milter_cfg_parse_list(const char *list, const struct milter_spec *defaults,
  */
 int milter_cfg_load(const char *list_param, struct milter_cfg *out, struct buf *err);
 void milter_cfg_free(struct milter_cfg *m);
+/*
+ * Replace each inet:/inet6: host name by its first address, so that a
+ * driver that must not block (smtpd's event loop) never waits for the DNS
+ * when it connects: smtpd resolves once at start (and so at every reload).
+ * Numeric addresses are left alone. 0, or -1 with err.
+ */
+int milter_cfg_resolve(struct milter_cfg *m, struct buf *err);
 
 #endif

@@ -5,7 +5,8 @@
  *
  * Mail layer; runs with its driver's privileges (smtpd or pickup, as
  * mail_owner). Nothing here blocks except getaddrinfo(3) for an inet:
- * milter written with a host name (numeric addresses never block): the
+ * milter written with a host name (numeric addresses never block; smtpd
+ * turns names into addresses at start with milter_cfg_resolve): the
  * sockets are non-blocking, the driver waits. One milter talks at a
  * time: an event is passed to milter 1, and when it continues, to milter
  * 2, and so on; the protocol itself is milter_conv.c. Every step runs

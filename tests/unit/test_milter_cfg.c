@@ -8,6 +8,8 @@
 #include "compat.h"
 
 #include <check.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +364,36 @@ START_TEST(test_load_override)
 }
 END_TEST
 
+/* smtpd resolves host names once, at start; numeric addresses stay as written. */
+START_TEST(test_resolve)
+{
+	struct milter_cfg m;
+	struct milter_spec d = {.protocol = 6};
+	struct buf err = BUF_INIT;
+	ck_assert_int_eq(milter_cfg_parse_list("inet:127.0.0.2:8891, inet6:[::1]:25, unix:/run/x",
+					       &d, &m, &err), 0);
+	ck_assert_int_eq(milter_cfg_resolve(&m, &err), 0);
+	ck_assert_str_eq(m.v[0].host, "127.0.0.2");
+	ck_assert_str_eq(m.v[1].host, "::1");
+	milter_cfg_free(&m);
+	ck_assert_int_eq(milter_cfg_parse_list("inet:no-such-host.invalid:1", &d, &m, &err), 0);
+	ck_assert_int_lt(milter_cfg_resolve(&m, &err), 0);
+	ck_assert_msg(strstr(buf_str(&err), "cannot resolve no-such-host.invalid") != NULL, "%s", buf_str(&err));
+	milter_cfg_free(&m);
+	/* A name the resolver knows (when this host's /etc/hosts has localhost). */
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
+	if (getaddrinfo("localhost", NULL, &hints, &ai) == 0) {
+		freeaddrinfo(ai);
+		ck_assert_int_eq(milter_cfg_parse_list("inet:localhost:8891", &d, &m, &err), 0);
+		ck_assert_int_eq(milter_cfg_resolve(&m, &err), 0);
+		ck_assert_str_eq(m.v[0].host, "127.0.0.1");
+		ck_assert_str_eq(m.v[0].name, "inet:localhost:8891");
+		milter_cfg_free(&m);
+	}
+	buf_free(&err);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 int main(void)
@@ -375,6 +407,7 @@ int main(void)
 	tcase_add_test(tc, test_load_settings);
 	tcase_add_loop_test(tc, test_load_bad, 0, N(load_bad));
 	tcase_add_test(tc, test_load_override);
+	tcase_add_test(tc, test_resolve);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
