@@ -409,6 +409,7 @@ static int scan(void)
 	}
 	closedir(d);
 	buf_free(&dir);
+	pickup_milter_idle();
 	return left;
 }
 

@@ -28,6 +28,8 @@
 #include "util/mem.h"
 
 static struct milter_cfg cfg;
+static struct milter_chain *chain;	/* kept for one scan of maildrop/ */
+static struct run *current;		/* the message the chain works on */
 static struct maplist *header_checks;	/* milter_header_checks; NULL: none */
 static bool cfg_broken;
 static struct buf cfg_error = BUF_INIT;
@@ -62,7 +64,7 @@ bool pickup_milter_active(void)
 
 static const char *macro(void *ctx, const char *name)
 {
-	struct run *r = ctx;
+	struct run *r = *(struct run **)ctx;
 	if (strcmp(name, "j") == 0)
 		return cfg_str(P_myhostname);
 	if (strcmp(name, "_") == 0)
@@ -91,27 +93,27 @@ static const char *macro(void *ctx, const char *name)
 
 static size_t header_count(void *ctx)
 {
-	return cleanup_header_count(((struct run *)ctx)->c);
+	return cleanup_header_count((*(struct run **)ctx)->c);
 }
 
 static void header_get(void *ctx, size_t i, const char **name, const char **value)
 {
-	cleanup_header_get(((struct run *)ctx)->c, i, name, value);
+	cleanup_header_get((*(struct run **)ctx)->c, i, name, value);
 }
 
 static int body_rewind(void *ctx)
 {
-	return cleanup_body_rewind(((struct run *)ctx)->c);
+	return cleanup_body_rewind((*(struct run **)ctx)->c);
 }
 
 static ssize_t body_read(void *ctx, char *data, size_t len)
 {
-	return cleanup_body_read(((struct run *)ctx)->c, data, len);
+	return cleanup_body_read((*(struct run **)ctx)->c, data, len);
 }
 
 static int apply(void *ctx, const struct milter_mod *mod, bool first)
 {
-	struct run *r = ctx;
+	struct run *r = *(struct run **)ctx;
 	buf_reset(&r->why);
 	if (milter_apply_mod(&r->edits, mod, first, &r->why) == 0)
 		return 0;
@@ -121,7 +123,7 @@ static int apply(void *ctx, const struct milter_mod *mod, bool first)
 
 static void done(void *ctx, enum milter_outcome o, const char *reply)
 {
-	struct run *r = ctx;
+	struct run *r = *(struct run **)ctx;
 	r->done = true;
 	r->outcome = o;
 	buf_reset(&r->reply);
@@ -130,7 +132,7 @@ static void done(void *ctx, enum milter_outcome o, const char *reply)
 
 static void chain_log(void *ctx, bool warning, const char *line)
 {
-	struct run *r = ctx;
+	struct run *r = *(struct run **)ctx;
 	if (warning)
 		msg_warn("%s: %s", r->name, line);
 	else
@@ -195,7 +197,15 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 	milter_apply_init(&r.edits, c, header_checks, name);
 	buf_init(&r.reply);
 	buf_init(&r.why);
-	struct milter_chain *ch = milter_chain_new(&cfg, &ops, &r);
+	/*
+	 * One chain for the messages of one scan: each message is a session
+	 * of its own (QUIT_NC between them), without a new connection and
+	 * negotiation per message.
+	 */
+	if (chain == NULL)
+		chain = milter_chain_new(&cfg, &ops, &current);
+	struct milter_chain *ch = chain;
+	current = &r;
 	enum pickup_milter_result res = PICKUP_MILTER_OK;
 	const char *rp = NULL;
 	enum milter_outcome o;
@@ -253,13 +263,21 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 		buf_add(reply, r.reply.data, r.reply.len);
 	}
 out:
-	milter_chain_free(ch);
+	milter_chain_abort(ch);
+	milter_chain_reset(ch);
+	current = NULL;
 	free(env_sender);
 	buf_free(&addr);
 	buf_free(&r.reply);
 	buf_free(&r.why);
 	milter_apply_free(&r.edits);
 	return res;
+}
+
+void pickup_milter_idle(void)
+{
+	milter_chain_free(chain);
+	chain = NULL;
 }
 
 void pickup_milter_refused_free(struct pickup_milter_refused *refused)

@@ -148,6 +148,54 @@ struct milter_chain *milter_chain_new(const struct milter_cfg *cfg,
 	return ch;
 }
 
+static int flush(struct milter *m);
+
+/* Back to a milter that was never connected (a fresh conversation). */
+static void renew(struct milter *m)
+{
+	struct milter_offer o;
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	m->state = MS_NEW;
+	m->deadline = -1;
+	m->quarantine = false;
+	buf_reset(&m->in);
+	buf_reset(&m->out);
+	milter_conv_free(&m->conv);
+	milter_offer_init(&o, m->spec->protocol ? m->spec->protocol : 6, 0);
+	milter_conv_init(&m->conv, &o);
+}
+
+void milter_chain_reset(struct milter_chain *ch)
+{
+	if (!ch)
+		return;
+	if (ch->busy) {
+		fprintf(stderr, "milter_chain: reset while %s is pending\n", milter_stage_name(ch->stage));
+		abort();
+	}
+	for (size_t i = 0; i < ch->n; i++) {
+		struct milter *m = &ch->m[i];
+		m->quarantine = false;
+		if (m->state == MS_READY && m->conv.neg.version >= 6 && m->in.len == 0) {
+			/* Protocol 6: the filter ends the session and waits for the next CONNECT. */
+			milter_conv_stage(&m->conv, &(struct milter_event){.stage = MILTER_S_QUIT_NC},
+					  &m->out);
+			if (flush(m) == 0 && m->out.len == 0)
+				continue;
+		} else if (m->state == MS_READY) {
+			milter_conv_stage(&m->conv, &(struct milter_event){.stage = MILTER_S_QUIT},
+					  &m->out);
+			(void)flush(m);
+		}
+		renew(m);	/* older filters, failed ones and broken sockets connect again */
+	}
+	ch->sticky = MILTER_O_CONTINUE;
+	ch->sticky_reply = NULL;
+	ch->discarded = false;
+}
+
 /* One non-blocking write of what is queued; -1 on a broken socket. */
 static int flush(struct milter *m)
 {

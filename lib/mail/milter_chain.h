@@ -121,6 +121,16 @@ struct milter_chain *milter_chain_new(const struct milter_cfg *cfg,
  * Sends QUIT to every milter that is connected and between stages (one
  * non-blocking write, best effort) and closes every socket. NULL is fine.
  */
+/*
+ * End the session but keep the connections for the next one (one
+ * command-line message after another): QUIT_NC to each milter that
+ * negotiated protocol 6 and is idle, which then awaits a new CONNECT
+ * without a new negotiation; the others, and milters that failed, are
+ * closed and connected again at the next milter_chain_connect. The
+ * session's memory (a failed milter's default action, a discard) is
+ * forgotten. No event may be pending.
+ */
+void milter_chain_reset(struct milter_chain *ch);
 void milter_chain_free(struct milter_chain *ch);
 
 /*
