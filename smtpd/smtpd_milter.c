@@ -403,6 +403,12 @@ void smtpd_milter_abort(struct smtpd_milter *m)
 	if (m == NULL)
 		return;
 	m->discard = false;
+	/*
+	 * The client left while a milter was still judging its command: the
+	 * session ends now, and the chain with it (smtpd_milter_free).
+	 */
+	if (m->pending != SMTPD_M_NONE)
+		return;
 	milter_chain_abort(m->chain);
 	sync_watch(m);
 }
