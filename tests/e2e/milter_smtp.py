@@ -12,6 +12,7 @@
 #   MSG:TEXT          TEXT (with \r \n \t \\ escapes) sent as the message
 #                     followed by ".\r\n"; the reply read (only after a
 #                     354: otherwise "(no message sent)" is printed)
+#   MSGFILE:PATH      likewise with the bytes of the file PATH
 #   SLEEP:SECS        wait
 # Each reply is printed on one line, its lines joined with "|", e.g.
 # "250-mx|250 SIZE" or "550 5.7.1 no". After a 421 the client stops.
@@ -51,11 +52,16 @@ def main():
         if step.startswith("SLEEP:"):
             time.sleep(float(step[6:]))
             continue
-        if step.startswith("MSG:"):
+        if step.startswith("MSG:") or step.startswith("MSGFILE:"):
             if not r.startswith("354"):
                 print("(no message sent)", flush=True)
                 continue
-            s.sendall(unescape(step[4:]) + b".\r\n")
+            if step.startswith("MSG:"):
+                data = unescape(step[4:])
+            else:
+                with open(step[8:], "rb") as mf:
+                    data = mf.read()
+            s.sendall(data + b".\r\n")
         else:
             s.sendall(step.encode() + b"\r\n")
         r = read_reply(f)

@@ -4,7 +4,8 @@
 #	milter_start NAME SPEC...   tests/e2e/milter_act on unix:$MD/NAME.sock,
 #	                            logging to $MD/NAME.log (pid in MPID_NAME)
 #	garbage_start NAME MODE     tests/e2e/milter_garbage.py likewise
-#	milter_stop NAME            SIGTERM it and wait
+#	milter_stop NAME            SIGKILL it and wait (libmilter takes up to
+#	                            5 s to notice a SIGTERM)
 #	smtp STEP...                tests/e2e/milter_smtp.py to smtpd; the replies
 #	                            (queue ids as ID) go to $OUT
 #	replies_are <<EOF           $OUT is exactly the lines on stdin
@@ -48,7 +49,7 @@ garbage_start() {
 milter_stop() {
 	eval "_p=\${MPID_$1:-}"
 	[ -n "$_p" ] || return 0
-	kill "$_p" 2>/dev/null
+	kill -KILL "$_p" 2>/dev/null
 	wait "$_p" 2>/dev/null
 	eval "MPID_$1="
 	rm -f "$MD/$1.sock"
@@ -83,3 +84,17 @@ smtpd_alive() { kill -0 "$SMTPD_PID" 2>/dev/null || { tail -n 30 "$TERN_DIR/smtp
 EHLO="EHLO client.example"
 MSG='MSG:Subject: hi\r\nFrom: a@localhost\r\n\r\nline1\r\nline2\r\n'
 send_one() { smtp "$EHLO" "MAIL FROM:<a@localhost>" "RCPT TO:<${1:-postmaster@localhost}>" DATA "$MSG" QUIT; }
+
+# The greeting and EHLO replies, as replies_are wants them.
+GREET="220 $MYHOST ESMTP Tern"
+EHLO_R="250-$MYHOST|250-PIPELINING|250-SIZE 10240000|250-ENHANCEDSTATUSCODES|250-8BITMIME|250-DSN|250-SMTPUTF8|250 CHUNKING"
+REJ="550 5.7.1 Command rejected"
+TMP="451 4.7.1 Service unavailable - try again later"
+DENIED="503 5.7.0 Error: access denied for localhost[127.0.0.1]"
+
+# The log lines of milter NAME for its connection that saw MAIL (smtpd_start's
+# probe of the port makes a connection of its own), "conn=N" made "conn=1".
+milter_conn_log() {
+	_c=$(sed -n 's/^\(mail\|helo\) conn=\([0-9]*\) .*/\2/p' "$MD/$1.log" | tail -n 1)
+	grep " conn=$_c\( \|$\)" "$MD/$1.log" | sed "s/ conn=$_c\( \|$\)/ conn=1\1/"
+}
