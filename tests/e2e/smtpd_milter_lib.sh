@@ -98,3 +98,35 @@ milter_conn_log() {
 	_c=$(sed -n 's/^\(mail\|helo\) conn=\([0-9]*\) .*/\2/p' "$MD/$1.log" | tail -n 1)
 	grep " conn=$_c\( \|$\)" "$MD/$1.log" | sed "s/ conn=$_c\( \|$\)/ conn=1\1/"
 }
+
+# next_ok: a good milter behind the socket f, one message through it: queued
+# and filtered (with WHAT saying which case came before).
+next_ok() {
+	milter_stop f
+	milter_start f addheader:X-Checked:yes
+	queue_clear
+	send_one
+	grep -q "^250 2.0.0 Ok: queued as ID$" "$OUT" || { cat "$OUT" >&2; fail "$WHAT: the next message was not queued"; }
+	grep -qx 'X-Checked: yes' "$TERN_DIR/queue/incoming/$(last_qid)" || fail "$WHAT: the next message was not filtered"
+	smtpd_alive "$WHAT"
+	queue_clear
+}
+# greeting_refused REPLY: send_one's replies when the connection is refused.
+greeting_refused() {
+	replies_are "$WHAT" <<X
+$1
+$DENIED
+$DENIED
+$DENIED
+$DENIED
+(no message sent)
+221 2.0.0 Bye
+X
+}
+# send_one's replies up to the message.
+ONE_OK="$GREET
+$EHLO_R
+250 2.1.0 Ok
+250 2.1.5 Ok
+354 End data with <CR><LF>.<CR><LF>"
+

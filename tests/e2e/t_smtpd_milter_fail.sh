@@ -17,40 +17,12 @@ tern_instance
 dead=$MD/nobody.sock
 queued() { [ "$(incoming_count)" = "$1" ] || fail "$WHAT: $(incoming_count) messages in incoming/, not $1"; }
 held() { [ "$(hold_count)" = "$1" ] || fail "$WHAT: $(hold_count) messages in hold/, not $1"; }
-# A good milter behind the socket, one message through: queued.
-next_ok() {
-	milter_stop f
-	milter_start f addheader:X-Checked:yes
-	queue_clear
-	send_one
-	grep -q "^250 2.0.0 Ok: queued as ID$" "$OUT" || { cat "$OUT" >&2; fail "$WHAT: the next message was not queued"; }
-	grep -qx 'X-Checked: yes' "$TERN_DIR/queue/incoming/$(last_qid)" || fail "$WHAT: the next message was not filtered"
-	smtpd_alive "$WHAT"
-	queue_clear
-}
-greeting_refused() {
-	replies_are "$WHAT" <<X
-$1
-$DENIED
-$DENIED
-$DENIED
-$DENIED
-(no message sent)
-221 2.0.0 Bye
-X
-}
-ALL_OK="$GREET
-$EHLO_R
-250 2.1.0 Ok
-250 2.1.5 Ok
-354 End data with <CR><LF>.<CR><LF>"
-
 # ---- nothing listening, each milter_default_action ----
 WHAT="nothing listening, accept"
 smtpd_start -o milter_default_action=accept -o "smtpd_milters=unix:$dead"
 send_one
 replies_are "$WHAT" <<X
-$ALL_OK
+$ONE_OK
 250 2.0.0 Ok: queued as ID
 221 2.0.0 Bye
 X
@@ -65,7 +37,7 @@ smtpd_start -o milter_default_action=accept -o "smtpd_milters=unix:$MD/f.sock"
 milter_start f exit@eoh addheader:X-Never:1
 send_one
 replies_are "$WHAT" <<X
-$ALL_OK
+$ONE_OK
 250 2.0.0 Ok: queued as ID
 221 2.0.0 Bye
 X
@@ -87,7 +59,7 @@ smtpd_stop
 smtpd_start -o milter_default_action=reject -o "smtpd_milters={ unix:$dead, default_action = accept }"
 send_one
 replies_are "$WHAT" <<X
-$ALL_OK
+$ONE_OK
 250 2.0.0 Ok: queued as ID
 221 2.0.0 Bye
 X
@@ -99,7 +71,7 @@ WHAT="nothing listening, quarantine"
 smtpd_start -o milter_default_action=quarantine -o "smtpd_milters=unix:$dead"
 send_one
 replies_are "$WHAT" <<X
-$ALL_OK
+$ONE_OK
 250 2.0.0 Ok: queued as ID
 221 2.0.0 Bye
 X
@@ -120,7 +92,7 @@ queued 0
 smtpd_alive "$WHAT"
 
 WHAT="stall at rcpt past milter_command_timeout=1s"
-milter_start f stall@rcpt=slow@localhost:4
+milter_start f stall@rcpt=slow@localhost:10
 t0=$(date +%s)
 smtp "$EHLO" "MAIL FROM:<a@localhost>" "RCPT TO:<slow@localhost>" QUIT
 t1=$(date +%s)
@@ -131,24 +103,24 @@ $EHLO_R
 $TMP
 221 2.0.0 Bye
 X
-[ $((t1 - t0)) -lt 4 ] || fail "$WHAT: the reply took $((t1 - t0)) s, the milter's whole stall"
+[ $((t1 - t0)) -lt 8 ] || fail "$WHAT: the session took $((t1 - t0)) s: the timeout did not fire"
 grep -q "warning: localhost \[127.0.0.1\]: milter unix:$MD/f.sock: rcpt: timeout; default_action = tempfail" \
 	"$TERN_DIR/smtpd.out" || fail "$WHAT: no log line naming the milter"
 next_ok
 
 WHAT="stall at eom past milter_content_timeout=2s"
 milter_stop f
-milter_start f stall@eom:5
+milter_start f stall@eom:10
 t0=$(date +%s)
 send_one
 t1=$(date +%s)
 replies_are "$WHAT" <<X
-$ALL_OK
+$ONE_OK
 $TMP
 221 2.0.0 Bye
 X
 queued 0
-[ $((t1 - t0)) -lt 5 ] || fail "$WHAT: the reply took $((t1 - t0)) s, the milter's whole stall"
+[ $((t1 - t0)) -lt 8 ] || fail "$WHAT: the session took $((t1 - t0)) s: the timeout did not fire"
 grep -q "warning: localhost \[127.0.0.1\]: milter unix:$MD/f.sock: eom: timeout; default_action = tempfail" \
 	"$TERN_DIR/smtpd.out" || fail "$WHAT: no log line naming the milter"
 next_ok
