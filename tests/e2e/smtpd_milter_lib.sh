@@ -1,0 +1,132 @@
+# smtpd_milter_lib.sh - helpers for the smtpd_milters end-to-end tests;
+# source after lib.sh and smtpd_lib.sh, after tern_instance:
+#
+#	milter_start NAME SPEC...   tests/e2e/milter_act on unix:$MD/NAME.sock,
+#	                            logging to $MD/NAME.log (pid in MPID_NAME)
+#	garbage_start NAME MODE     tests/e2e/milter_garbage.py likewise
+#	milter_stop NAME            SIGKILL it and wait (libmilter takes up to
+#	                            5 s to notice a SIGTERM)
+#	smtp STEP...                tests/e2e/milter_smtp.py to smtpd; the replies
+#	                            (queue ids as ID) go to $OUT
+#	replies_are <<EOF           $OUT is exactly the lines on stdin
+#	queue_clear                 empty queue/incoming and queue/hold
+#	smtpd_alive                 fail unless smtpd still runs
+#
+# The milters run as the test's user; smtpd, after dropping privileges,
+# must reach their sockets: $MD is mode 755 and every socket mode 777.
+
+MILTER_ACT=$TERN_TOP/tests/e2e/milter_act
+MILTER_GARBAGE=$TERN_TOP/tests/e2e/milter_garbage.py
+[ -x "$MILTER_ACT" ] || skip "tests/e2e/milter_act is not built (needs libmilter)"
+MD=$TERN_DIR/milters
+mkdir -p "$MD" && chmod 755 "$MD"
+OUT=$TERN_DIR/replies
+EXPECT=$TERN_DIR/expected
+
+_milter_wait() {
+	wait_for "milter socket $MD/$1.sock" test -S "$MD/$1.sock"
+	chmod 777 "$MD/$1.sock"
+}
+
+milter_start() {
+	_n=$1
+	shift
+	rm -f "$MD/$_n.sock" "$MD/$_n.log"
+	"$MILTER_ACT" "unix:$MD/$_n.sock" "$MD/$_n.log" "$@" >>"$MD/$_n.err" 2>&1 &
+	eval "MPID_$_n=$!"
+	at_cleanup "kill $!"
+	_milter_wait "$_n"
+}
+
+garbage_start() {
+	rm -f "$MD/$1.sock" "$MD/$1.log"
+	python3 "$MILTER_GARBAGE" "unix:$MD/$1.sock" "$MD/$1.log" "$2" >>"$MD/$1.err" 2>&1 &
+	eval "MPID_$1=$!"
+	at_cleanup "kill $!"
+	_milter_wait "$1"
+}
+
+milter_stop() {
+	eval "_p=\${MPID_$1:-}"
+	[ -n "$_p" ] || return 0
+	kill -KILL "$_p" 2>/dev/null
+	wait "$_p" 2>/dev/null
+	eval "MPID_$1="
+	rm -f "$MD/$1.sock"
+}
+
+smtp() {
+	python3 "$TERN_TOP/tests/e2e/milter_smtp.py" "$SMTPD_PORT" "$@" >"$OUT.raw" 2>&1 ||
+		{ cat "$OUT.raw" >&2; fail "smtp client failed: $*"; }
+	sed -e 's/queued as [0-9A-F]*/queued as ID/' "$OUT.raw" >"$OUT"
+}
+
+# replies_are [WHAT]: $OUT must be exactly stdin.
+replies_are() {
+	cat >"$EXPECT"
+	cmp -s "$EXPECT" "$OUT" || {
+		diff "$EXPECT" "$OUT" >&2
+		tail -n 20 "$TERN_DIR/smtpd.out" >&2
+		fail "${1:-replies} differ (- expected, + got)"
+	}
+}
+
+# The queue id the last `smtp` got ("queued as X"), or "".
+last_qid() { sed -n 's/.*queued as \([0-9A-F]*\).*/\1/p' "$OUT.raw" | tail -n 1; }
+
+queue_clear() { rm -f "$TERN_DIR"/queue/incoming/* "$TERN_DIR"/queue/hold/*; }
+incoming_count() { find "$TERN_DIR/queue/incoming" -type f | wc -l; }
+hold_count() { find "$TERN_DIR/queue/hold" -type f | wc -l; }
+
+smtpd_alive() { kill -0 "$SMTPD_PID" 2>/dev/null || { tail -n 30 "$TERN_DIR/smtpd.out" >&2; fail "smtpd died ($1)"; }; }
+
+# A whole transaction from a@localhost to RCPT (default postmaster@localhost).
+EHLO="EHLO client.example"
+MSG='MSG:Subject: hi\r\nFrom: a@localhost\r\n\r\nline1\r\nline2\r\n'
+send_one() { smtp "$EHLO" "MAIL FROM:<a@localhost>" "RCPT TO:<${1:-postmaster@localhost}>" DATA "$MSG" QUIT; }
+
+# The greeting and EHLO replies, as replies_are wants them.
+GREET="220 $MYHOST ESMTP Tern"
+EHLO_R="250-$MYHOST|250-PIPELINING|250-SIZE 10240000|250-ENHANCEDSTATUSCODES|250-8BITMIME|250-DSN|250-SMTPUTF8|250 CHUNKING"
+REJ="550 5.7.1 Command rejected"
+TMP="451 4.7.1 Service unavailable - try again later"
+DENIED="503 5.7.0 Error: access denied for localhost[127.0.0.1]"
+
+# The log lines of milter NAME for its connection that saw MAIL (smtpd_start's
+# probe of the port makes a connection of its own), "conn=N" made "conn=1".
+milter_conn_log() {
+	_c=$(sed -n 's/^\(mail\|helo\) conn=\([0-9]*\) .*/\2/p' "$MD/$1.log" | tail -n 1)
+	grep " conn=$_c\( \|$\)" "$MD/$1.log" | sed "s/ conn=$_c\( \|$\)/ conn=1\1/"
+}
+
+# next_ok: a good milter behind the socket f, one message through it: queued
+# and filtered (with WHAT saying which case came before).
+next_ok() {
+	milter_stop f
+	milter_start f addheader:X-Checked:yes
+	queue_clear
+	send_one
+	grep -q "^250 2.0.0 Ok: queued as ID$" "$OUT" || { cat "$OUT" >&2; fail "$WHAT: the next message was not queued"; }
+	grep -qx 'X-Checked: yes' "$TERN_DIR/queue/incoming/$(last_qid)" || fail "$WHAT: the next message was not filtered"
+	smtpd_alive "$WHAT"
+	queue_clear
+}
+# greeting_refused REPLY: send_one's replies when the connection is refused.
+greeting_refused() {
+	replies_are "$WHAT" <<X
+$1
+$DENIED
+$DENIED
+$DENIED
+$DENIED
+(no message sent)
+221 2.0.0 Bye
+X
+}
+# send_one's replies up to the message.
+ONE_OK="$GREET
+$EHLO_R
+250 2.1.0 Ok
+250 2.1.5 Ok
+354 End data with <CR><LF>.<CR><LF>"
+

@@ -1,0 +1,145 @@
+#!/bin/sh
+# t_smtpd_milter_fail.sh - smtpd_milters when a milter fails: nothing
+# listening on its socket under each milter_default_action (accept: the
+# mail is queued unfiltered; reject: 5xx; tempfail: 4xx; quarantine:
+# queued into queue/hold), the per-milter default_action overriding the
+# global one, a milter stalling past milter_command_timeout at RCPT and
+# past milter_content_timeout at end of message (the default action
+# applies, the log names the milter), a milter that exits mid-message.
+# smtpd stays up throughout and the next message goes through. smtpd
+# runs by hand (unprivileged after start); tests/e2e/milter_act is the
+# milter.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/smtpd_lib.sh"
+tern_instance
+. "$(dirname "$0")/smtpd_milter_lib.sh"
+
+dead=$MD/nobody.sock
+queued() { [ "$(incoming_count)" = "$1" ] || fail "$WHAT: $(incoming_count) messages in incoming/, not $1"; }
+held() { [ "$(hold_count)" = "$1" ] || fail "$WHAT: $(hold_count) messages in hold/, not $1"; }
+# ---- nothing listening, each milter_default_action ----
+WHAT="nothing listening, accept"
+smtpd_start -o milter_default_action=accept -o "smtpd_milters=unix:$dead"
+send_one
+replies_are "$WHAT" <<X
+$ONE_OK
+250 2.0.0 Ok: queued as ID
+221 2.0.0 Bye
+X
+queued 1
+grep -q "warning: localhost \[127.0.0.1\]: milter unix:$dead: connect: .*; default_action = accept" "$TERN_DIR/smtpd.out" ||
+	fail "$WHAT: no log line naming the milter"
+queue_clear
+# A milter that exits in the middle of the message (after the headers), accept:
+WHAT="milter exits at eoh, accept"
+smtpd_stop
+smtpd_start -o milter_default_action=accept -o "smtpd_milters=unix:$MD/f.sock"
+milter_start f exit@eoh addheader:X-Never:1
+send_one
+replies_are "$WHAT" <<X
+$ONE_OK
+250 2.0.0 Ok: queued as ID
+221 2.0.0 Bye
+X
+queued 1
+grep -q '^X-Never' "$TERN_DIR"/queue/incoming/* && fail "$WHAT: an edit of the dead milter was applied"
+grep -q "milter unix:$MD/f.sock: .*connection closed by the milter; default_action = accept" "$TERN_DIR/smtpd.out" ||
+	fail "$WHAT: no log line naming the milter"
+next_ok
+smtpd_stop
+
+WHAT="nothing listening, reject"
+smtpd_start -o milter_default_action=reject -o "smtpd_milters=unix:$dead"
+send_one
+greeting_refused "550 5.5.0 Service unavailable"
+queued 0
+# The per-milter setting wins over milter_default_action.
+WHAT="nothing listening, { default_action = accept } over reject"
+smtpd_stop
+smtpd_start -o milter_default_action=reject -o "smtpd_milters={ unix:$dead, default_action = accept }"
+send_one
+replies_are "$WHAT" <<X
+$ONE_OK
+250 2.0.0 Ok: queued as ID
+221 2.0.0 Bye
+X
+queued 1
+queue_clear
+smtpd_stop
+
+WHAT="nothing listening, quarantine"
+smtpd_start -o milter_default_action=quarantine -o "smtpd_milters=unix:$dead"
+send_one
+replies_are "$WHAT" <<X
+$ONE_OK
+250 2.0.0 Ok: queued as ID
+221 2.0.0 Bye
+X
+queued 0
+held 1
+[ -f "$TERN_DIR/queue/hold/$(last_qid)" ] || fail "$WHAT: not held under its queue id"
+queue_clear
+smtpd_stop
+
+# ---- tempfail: nothing listening, stalls, exit ----
+smtpd_start -o milter_default_action=tempfail -o milter_command_timeout=1s \
+	-o milter_content_timeout=2s -o "smtpd_milters=unix:$MD/f.sock"
+WHAT="nothing listening, tempfail"
+milter_stop f
+send_one
+greeting_refused "$TMP"
+queued 0
+smtpd_alive "$WHAT"
+
+WHAT="stall at rcpt past milter_command_timeout=1s"
+milter_start f stall@rcpt=slow@localhost:10
+t0=$(date +%s)
+smtp "$EHLO" "MAIL FROM:<a@localhost>" "RCPT TO:<slow@localhost>" QUIT
+t1=$(date +%s)
+replies_are "$WHAT" <<X
+$GREET
+$EHLO_R
+250 2.1.0 Ok
+$TMP
+221 2.0.0 Bye
+X
+[ $((t1 - t0)) -lt 8 ] || fail "$WHAT: the session took $((t1 - t0)) s: the timeout did not fire"
+grep -q "warning: localhost \[127.0.0.1\]: milter unix:$MD/f.sock: rcpt: timeout; default_action = tempfail" \
+	"$TERN_DIR/smtpd.out" || fail "$WHAT: no log line naming the milter"
+next_ok
+
+WHAT="stall at eom past milter_content_timeout=2s"
+milter_stop f
+milter_start f stall@eom:10
+t0=$(date +%s)
+send_one
+t1=$(date +%s)
+replies_are "$WHAT" <<X
+$ONE_OK
+$TMP
+221 2.0.0 Bye
+X
+queued 0
+[ $((t1 - t0)) -lt 8 ] || fail "$WHAT: the session took $((t1 - t0)) s: the timeout did not fire"
+grep -q "warning: localhost \[127.0.0.1\]: milter unix:$MD/f.sock: eom: timeout; default_action = tempfail" \
+	"$TERN_DIR/smtpd.out" || fail "$WHAT: no log line naming the milter"
+next_ok
+
+WHAT="milter exits at data, tempfail"
+milter_stop f
+milter_start f exit@data
+send_one
+replies_are "$WHAT" <<X
+$GREET
+$EHLO_R
+250 2.1.0 Ok
+250 2.1.5 Ok
+$TMP
+(no message sent)
+221 2.0.0 Bye
+X
+queued 0
+grep -q "milter unix:$MD/f.sock: data: connection closed by the milter; default_action = tempfail" "$TERN_DIR/smtpd.out" ||
+	fail "$WHAT: no log line naming the milter"
+next_ok
+pass
