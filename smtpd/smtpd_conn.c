@@ -423,9 +423,7 @@ static enum smtp_commit milter_refused(struct conn *c, void *q, enum milter_outc
 		if (qid && idlen)
 			qid[0] = '\0';	/* the engine's "250 2.0.0 Ok", without an id */
 	} else {
-		msg_info("%s: milter-reject: END-OF-MESSAGE from %s[%s]: %s; from=<%s>", id, si->client_name,
-			 c->addr, r ? r : "", si->sender ? si->sender : "");
-		buf_adds(reason, r ? r : "");
+		buf_adds(reason, r ? r : "");	/* the engine logs the refusal */
 	}
 	smtp_queue_abort(q);
 	smtpd_milter_message_end(c->milter);

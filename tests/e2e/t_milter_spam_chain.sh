@@ -82,7 +82,7 @@ case $r in
 550\ 5.7.1\ Blocked\ by\ SpamAssassin*) ;;
 *) fail "GTUBE with -r 15: not spamass-milter's reply: $r" ;;
 esac
-wait_for_log 'milter-reject: END-OF-MESSAGE .*Blocked by SpamAssassin'
+wait_for_log 'reject: END-OF-MESSAGE .*Blocked by SpamAssassin'
 r=$(send alice@sign.test c2@localhost clean-two 'Another ordinary message.') || fail "clean message refused with -r 15: $r"
 m=$(mail_of c2)
 hdr "$m" '^X-Spam-Status: No, score=' || { cat "$m" >&2; fail "clean with -r: no X-Spam-Status: No"; }
