@@ -46,9 +46,67 @@ struct smtpd_milter {
 	char client_port[8], daemon_addr[64], underscore[300];
 	char *rcpt;			/* the recipient being judged */
 	struct smtpd_milter *prev, *next;	/* sessions whose chain has a deadline */
+	/*
+	 * Inside milter_chain_io/tick: the chain's done callback may end the
+	 * session (the client is gone when the answer is sent), which must
+	 * not free the chain or this struct under the chain's feet: the free
+	 * waits until the call returns.
+	 */
+	unsigned in_chain;
+	bool dead;
 };
 
+static void release(struct smtpd_milter *m);
+
 static struct smtpd_milter *waiting;	/* list of sessions with a pending chain event */
+
+/*
+ * Chains of ended sessions, their milter connections kept open (QUIT_NC,
+ * protocol 6) for the next sessions: a client that sends one message per
+ * connection would otherwise cost a connect, a negotiation and, with
+ * libmilter, a thread per message in every filter. Newest last; a chain
+ * idle for longer than POOL_IDLE_MS is closed.
+ */
+#define POOL_MAX	64
+#define POOL_IDLE_MS	30000
+static struct {
+	struct milter_chain *chain;
+	uint64_t since;
+} pool[POOL_MAX];
+static size_t npool;
+
+static void pool_put(struct milter_chain *ch)
+{
+	if (npool == POOL_MAX) {
+		milter_chain_free(pool[0].chain);
+		memmove(&pool[0], &pool[1], (POOL_MAX - 1) * sizeof(pool[0]));
+		npool--;
+	}
+	pool[npool].chain = ch;
+	pool[npool].since = smtpd_now();
+	npool++;
+}
+
+static struct milter_chain *pool_take(void *ctx)
+{
+	if (npool == 0)
+		return NULL;
+	struct milter_chain *ch = pool[--npool].chain;
+	milter_chain_set_ctx(ch, ctx);
+	milter_chain_check_idle(ch);
+	return ch;
+}
+
+static void pool_expire(uint64_t now)
+{
+	size_t old = 0;
+	while (old < npool && now - pool[old].since > POOL_IDLE_MS)
+		milter_chain_free(pool[old++].chain);
+	if (old > 0) {
+		memmove(&pool[0], &pool[old], (npool - old) * sizeof(pool[0]));
+		npool -= old;
+	}
+}
 
 static void wait_unlink(struct smtpd_milter *m)
 {
@@ -94,13 +152,18 @@ static void on_event(struct smtpd_watch *w, uint32_t events)
 	struct smtpd_milter *m = (struct smtpd_milter *)w;
 	short rev = (events & EPOLLIN ? POLLIN : 0) | (events & EPOLLOUT ? POLLOUT : 0) |
 		    (events & EPOLLERR ? POLLERR : 0) | (events & EPOLLHUP ? POLLHUP : 0);
+	m->in_chain++;
 	milter_chain_io(m->chain, rev);
-	if (m->chain)
+	m->in_chain--;
+	if (m->dead)
+		release(m);
+	else
 		sync_watch(m);
 }
 
 int smtpd_milter_timers(uint64_t now)
 {
+	pool_expire(now);
 	/*
 	 * A tick fails the milter that is late and moves the event on (or
 	 * ends it, which may end the session): start over after each one.
@@ -113,11 +176,15 @@ int smtpd_milter_timers(uint64_t now)
 			m = m->next;
 		if (m == NULL)
 			break;
+		m->in_chain++;
 		milter_chain_tick(m->chain);
-		if (m->chain)
+		m->in_chain--;
+		if (m->dead)
+			release(m);	/* off the list already */
+		else
 			sync_watch(m);
 	}
-	long long next = -1;
+	long long next = npool > 0 ? (long long)(pool[0].since + POOL_IDLE_MS) : -1;
 	for (struct smtpd_milter *m = waiting; m != NULL; m = m->next) {
 		long long dl = milter_chain_deadline(m->chain);
 		if (dl >= 0 && (next < 0 || dl < next))
@@ -313,7 +380,9 @@ struct smtpd_milter *smtpd_milter_new(void *conn, int fd, const struct smtp_sess
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, m->daemon_addr,
 				  sizeof(m->daemon_addr));
 	}
-	m->chain = milter_chain_new(&smtpd.milters, &chain_ops, m);
+	m->chain = pool_take(m);
+	if (m->chain == NULL)
+		m->chain = milter_chain_new(&smtpd.milters, &chain_ops, m);
 	return m;
 }
 
@@ -323,8 +392,25 @@ void smtpd_milter_free(struct smtpd_milter *m)
 		return;
 	if (m->watching)
 		smtpd_watch_del(&m->w);
+	m->watching = false;
 	wait_unlink(m);
-	milter_chain_free(m->chain);
+	if (m->in_chain > 0) {
+		m->dead = true;		/* released when the chain's call returns */
+		return;
+	}
+	release(m);
+}
+
+static void release(struct smtpd_milter *m)
+{
+	if (m->pending == SMTPD_M_NONE && m->chain != NULL) {
+		/* An idle chain serves the next session (a pending one is mid-conversation). */
+		milter_chain_abort(m->chain);
+		milter_chain_reset(m->chain);
+		pool_put(m->chain);
+	} else {
+		milter_chain_free(m->chain);
+	}
 	m->chain = NULL;
 	buf_free(&m->held_reply);
 	buf_free(&m->why);
