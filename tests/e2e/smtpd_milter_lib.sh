@@ -18,7 +18,7 @@
 #	                            $TERN_DIR/smtpd-NAME.out, not waited for:
 #	                            launch several at once (smtpd_ports N
 #	                            first picks N ports in one go), then
-#	smtpd_ready NAME...         wait until each accepts (one poller for all)
+#	smtpd_ready NAME...         wait until each listens
 #	smtpd_use NAME              make NAME the one smtp, send_one,
 #	                            smtpd_alive talk to (SMTPD_PORT,
 #	                            SMTPD_PID; SMTPD_OUT its log)
@@ -117,10 +117,11 @@ _smtpds_up() {
 		eval "_p=\$SPID_$_sn"
 		kill -0 "$_p" 2>/dev/null || { cat "$TERN_DIR/smtpd-$_sn.out" >&2; fail "smtpd $_sn exited"; }
 	done
-	python3 -c 'import socket, sys
-for p in sys.argv[1:]:
-    socket.create_connection(("127.0.0.1", int(p)), 2).close()' $(for _sn in "$@"; do eval "echo \$SPORT_$_sn"; done)
+	for _sn in "$@"; do
+		eval "_port_busy \$SPORT_$_sn" || return 1
+	done
 }
+# (lib.sh's _port_busy reads /proc: no client connection for smtpd to log.)
 smtpd_ready() { wait_for "smtpds $* to listen" _smtpds_up "$@"; }
 
 smtpd_use() {

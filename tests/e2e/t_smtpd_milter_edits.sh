@@ -76,7 +76,7 @@ R-2	d@localhost	rfc822;orig@example.org
 R
 
 # ---- what the milter was told ----
-# (smtpd_ready's probes of the port came first: the one with MAIL is ours.)
+# (a probe of the port may have come first: the one with MAIL is ours.)
 c=$(sed -n 's/^mail conn=\([0-9]*\) .*/\1/p' "$MD/m1.log" | head -n 1)
 log=$MD/m1.log.$c
 grep " conn=$c " "$MD/m1.log" | sed "s/ conn=$c / conn=1 /" >"$log"
