@@ -10,7 +10,8 @@
 #	milter_link LINK NAME       make $MD/LINK.sock a symbolic link to
 #	                            NAME's socket: smtpd, set up once for
 #	                            LINK, reaches NAME from its next connection
-#	                            on (no milter restart between cases)
+#	                            on (no milter restart between cases; the
+#	                            milter it pointed to before is stopped)
 #	milter_stop NAME            SIGKILL it and wait (libmilter takes up to
 #	                            5 s to notice a SIGTERM)
 #	smtpd_launch NAME -o ...    an smtpd more (smtpd_lib.sh's smtpd_start
@@ -64,7 +65,15 @@ garbage_launch() {
 }
 garbage_start() { garbage_launch "$@"; _milter_wait "$1"; }
 
-milter_link() { ln -sfn "$2.sock" "$MD/$1.sock" || fail "ln $MD/$1.sock"; }
+# The milter the link pointed to before is stopped: smtpd keeps the milter
+# connections of ended sessions for the next ones, and only a closed one
+# makes it connect (through the link) again.
+milter_link() {
+	eval "_prev=\${LINKED_$1:-}"
+	[ -n "$_prev" ] && [ "$_prev" != "$2" ] && milter_stop "$_prev"
+	eval "LINKED_$1=\$2"
+	ln -sfn "$2.sock" "$MD/$1.sock" || fail "ln $MD/$1.sock"
+}
 
 milter_stop() {
 	eval "_p=\${MPID_$1:-}"
@@ -176,14 +185,15 @@ milter_conn_log() {
 }
 
 # next_ok: a good milter behind the socket f, one message through it: queued
-# and filtered (with WHAT saying which case came before). With a milter
-# "ok" (addheader:X-Checked:yes) running, f.sock is linked to it; else a
-# new one is started on f.sock.
+# and filtered (with WHAT saying which case came before). When f.sock is
+# a milter_link, it is linked to a milter "ok" (started if milter_link
+# stopped it); else a new one is started on f.sock.
 next_ok() {
-	milter_stop f
-	if [ -n "${MPID_ok:-}" ]; then
+	if [ -n "${LINKED_f:-}" ]; then
+		[ -n "${MPID_ok:-}" ] || milter_start ok addheader:X-Checked:yes
 		milter_link f ok
 	else
+		milter_stop f
 		milter_start f addheader:X-Checked:yes
 	fi
 	queue_clear
