@@ -4,8 +4,25 @@
 #	milter_start NAME SPEC...   tests/e2e/milter_act on unix:$MD/NAME.sock,
 #	                            logging to $MD/NAME.log (pid in MPID_NAME)
 #	garbage_start NAME MODE     tests/e2e/milter_garbage.py likewise
+#	milter_launch NAME SPEC... / garbage_launch NAME MODE
+#	                            start without waiting (start several at
+#	                            once, then milter_ready NAME for each)
+#	milter_link LINK NAME       make $MD/LINK.sock a symbolic link to
+#	                            NAME's socket: smtpd, set up once for
+#	                            LINK, reaches NAME from its next connection
+#	                            on (no milter restart between cases; the
+#	                            milter it pointed to before is stopped)
 #	milter_stop NAME            SIGKILL it and wait (libmilter takes up to
 #	                            5 s to notice a SIGTERM)
+#	smtpd_launch NAME -o ...    an smtpd more (smtpd_lib.sh's smtpd_start
+#	                            starts one), on its own port, logging to
+#	                            $TERN_DIR/smtpd-NAME.out, not waited for:
+#	                            launch several at once (smtpd_ports N
+#	                            first picks N ports in one go), then
+#	smtpd_ready NAME...         wait until each listens
+#	smtpd_use NAME              make NAME the one smtp, send_one,
+#	                            smtpd_alive talk to (SMTPD_PORT,
+#	                            SMTPD_PID; SMTPD_OUT its log)
 #	smtp STEP...                tests/e2e/milter_smtp.py to smtpd; the replies
 #	                            (queue ids as ID) go to $OUT
 #	replies_are <<EOF           $OUT is exactly the lines on stdin
@@ -28,22 +45,34 @@ _milter_wait() {
 	chmod 777 "$MD/$1.sock"
 }
 
-milter_start() {
+milter_ready() { _milter_wait "$1"; }
+
+milter_launch() {
 	_n=$1
 	shift
 	rm -f "$MD/$_n.sock" "$MD/$_n.log"
 	"$MILTER_ACT" "unix:$MD/$_n.sock" "$MD/$_n.log" "$@" >>"$MD/$_n.err" 2>&1 &
 	eval "MPID_$_n=$!"
 	at_cleanup "kill $!"
-	_milter_wait "$_n"
 }
+milter_start() { milter_launch "$@"; _milter_wait "$1"; }
 
-garbage_start() {
+garbage_launch() {
 	rm -f "$MD/$1.sock" "$MD/$1.log"
 	python3 "$MILTER_GARBAGE" "unix:$MD/$1.sock" "$MD/$1.log" "$2" >>"$MD/$1.err" 2>&1 &
 	eval "MPID_$1=$!"
 	at_cleanup "kill $!"
-	_milter_wait "$1"
+}
+garbage_start() { garbage_launch "$@"; _milter_wait "$1"; }
+
+# The milter the link pointed to before is stopped: smtpd keeps the milter
+# connections of ended sessions for the next ones, and only a closed one
+# makes it connect (through the link) again.
+milter_link() {
+	eval "_prev=\${LINKED_$1:-}"
+	[ -n "$_prev" ] && [ "$_prev" != "$2" ] && milter_stop "$_prev"
+	eval "LINKED_$1=\$2"
+	ln -sfn "$2.sock" "$MD/$1.sock" || fail "ln $MD/$1.sock"
 }
 
 milter_stop() {
@@ -53,6 +82,62 @@ milter_stop() {
 	wait "$_p" 2>/dev/null
 	eval "MPID_$1="
 	rm -f "$MD/$1.sock"
+}
+
+SMTPD_OUT=$TERN_DIR/smtpd.out
+
+_smtpd_ports=""
+# smtpd_ports N: N distinct free loopback ports (as free_port picks them),
+# for the next N smtpd_launch, with one Python start instead of N.
+smtpd_ports() {
+	_smtpd_ports=$(python3 -c 'import random, socket, sys
+n, got, socks = int(sys.argv[1]), [], []
+for _ in range(200 * n):
+    if len(got) == n:
+        break
+    p = random.randint(20000, 31999)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    socks.append(s)
+    got.append(p)
+print(" ".join(map(str, got)))' "$1") || fail "no free ports"
+}
+
+smtpd_launch() {
+	_sn=$1
+	shift
+	if [ -n "$_smtpd_ports" ]; then
+		_sp=${_smtpd_ports%% *}
+		case $_smtpd_ports in *" "*) _smtpd_ports=${_smtpd_ports#* } ;; *) _smtpd_ports="" ;; esac
+	else
+		_sp=$(free_port)
+	fi
+	"$SMTPD_BIN" -c "$TERN_DIR" -o myhostname=$MYHOST -l 127.0.0.1:$_sp "$@" \
+		>>"$TERN_DIR/smtpd-$_sn.out" 2>&1 &
+	eval "SPID_$_sn=$! SPORT_$_sn=$_sp"
+	at_cleanup "kill $!"
+}
+
+_smtpds_up() {
+	for _sn in "$@"; do
+		eval "_p=\$SPID_$_sn"
+		kill -0 "$_p" 2>/dev/null || { cat "$TERN_DIR/smtpd-$_sn.out" >&2; fail "smtpd $_sn exited"; }
+	done
+	for _sn in "$@"; do
+		eval "_port_busy \$SPORT_$_sn" || return 1
+	done
+}
+# (lib.sh's _port_busy reads /proc: no client connection for smtpd to log.)
+smtpd_ready() { wait_for "smtpds $* to listen" _smtpds_up "$@"; }
+
+smtpd_use() {
+	eval "SMTPD_PID=\$SPID_$1 SMTPD_PORT=\$SPORT_$1"
+	SMTPD_OUT=$TERN_DIR/smtpd-$1.out
+	export SMTPD_PORT
+	smtpd_alive "smtpd_use $1"
 }
 
 smtp() {
@@ -66,7 +151,7 @@ replies_are() {
 	cat >"$EXPECT"
 	cmp -s "$EXPECT" "$OUT" || {
 		diff "$EXPECT" "$OUT" >&2
-		tail -n 20 "$TERN_DIR/smtpd.out" >&2
+		tail -n 20 "$SMTPD_OUT" >&2
 		fail "${1:-replies} differ (- expected, + got)"
 	}
 }
@@ -78,7 +163,7 @@ queue_clear() { rm -f "$TERN_DIR"/queue/incoming/* "$TERN_DIR"/queue/hold/*; }
 incoming_count() { find "$TERN_DIR/queue/incoming" -type f | wc -l; }
 hold_count() { find "$TERN_DIR/queue/hold" -type f | wc -l; }
 
-smtpd_alive() { kill -0 "$SMTPD_PID" 2>/dev/null || { tail -n 30 "$TERN_DIR/smtpd.out" >&2; fail "smtpd died ($1)"; }; }
+smtpd_alive() { kill -0 "$SMTPD_PID" 2>/dev/null || { tail -n 30 "$SMTPD_OUT" >&2; fail "smtpd died ($1)"; }; }
 
 # A whole transaction from a@localhost to RCPT (default postmaster@localhost).
 EHLO="EHLO client.example"
@@ -100,10 +185,17 @@ milter_conn_log() {
 }
 
 # next_ok: a good milter behind the socket f, one message through it: queued
-# and filtered (with WHAT saying which case came before).
+# and filtered (with WHAT saying which case came before). When f.sock is
+# a milter_link, it is linked to a milter "ok" (started if milter_link
+# stopped it); else a new one is started on f.sock.
 next_ok() {
-	milter_stop f
-	milter_start f addheader:X-Checked:yes
+	if [ -n "${LINKED_f:-}" ]; then
+		[ -n "${MPID_ok:-}" ] || milter_start ok addheader:X-Checked:yes
+		milter_link f ok
+	else
+		milter_stop f
+		milter_start f addheader:X-Checked:yes
+	fi
 	queue_clear
 	send_one
 	grep -q "^250 2.0.0 Ok: queued as ID$" "$OUT" || { cat "$OUT" >&2; fail "$WHAT: the next message was not queued"; }

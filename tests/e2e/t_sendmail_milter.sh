@@ -51,10 +51,11 @@ myhost=$(ternconf -h myhostname) || fail "ternconf -h myhostname"
 
 # The milters: "m" for non_smtpd_milters (restarted with new SPECs and a
 # new log for each case), "s" for smtpd_milters (logs only).
-# libmilter takes a few seconds to return from smfi_main after SIGTERM:
-# stop_pid waits (10 s at most) until the process is gone.
+# libmilter takes up to 5 s to return from smfi_main after SIGTERM;
+# milter_act exits at once on SIGUSR1: stop_pid sends that and waits
+# (10 s at most) until the process is gone.
 stop_pid() {
-	kill "$1" 2>/dev/null || return 0
+	kill -USR1 "$1" 2>/dev/null || return 0
 	_n=0
 	while kill -0 "$1" 2>/dev/null && [ $_n -lt 100 ]; do
 		sleep 0.1
@@ -66,12 +67,19 @@ stop_pid() {
 mpid= spid=
 at_cleanup '[ -n "$mpid" ] && stop_pid $mpid'
 at_cleanup '[ -n "$spid" ] && stop_pid $spid'
+# listening PORT: a socket listens on 127.0.0.1:PORT (read from
+# /proc/net/tcp: polling with a Python client took a second a time on a
+# loaded machine, and the milter is restarted a dozen times).
+listening() { grep -q "^ *[0-9]*: 0100007F:$(printf %04X "$1") 00000000:0000 0A " /proc/net/tcp; }
+# Once the milter is reaped its listening socket is closed, and nothing
+# else listens on the port: no wait for the port to close.
 mstop() {
 	[ -n "$mpid" ] || return 0
 	stop_pid "$mpid"
 	wait "$mpid" 2>/dev/null
 	mpid=
-	wait_for "port $mport to close" sh -c "! python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", $mport))' 2>/dev/null"
+	listening "$mport" && fail "port $mport still listening after the milter exited"
+	return 0
 }
 # mstart NAME SPEC...: the milter with SPECs, logging to $TERN_DIR/NAME.log
 mstart() {
@@ -80,13 +88,28 @@ mstart() {
 	shift
 	"$act" "inet:$mport@127.0.0.1" "$mlog" "$@" 2>>"$TERN_DIR/milter.err" &
 	mpid=$!
-	wait_for_port "$mport"
+	wait_for "a listener on 127.0.0.1:$mport" listening "$mport"
 }
 "$act" "inet:$sport@127.0.0.1" "$TERN_DIR/smtpd.log" 2>>"$TERN_DIR/milter.err" &
 spid=$!
 wait_for_port "$sport"
 
 tern_start
+
+# wake_pickup: what terndrop does after writing a maildrop/ file (connect
+# to public/pickup, send "wake"), so a file a milter deferred is retried
+# at once instead of at pickup's next periodic scan. The connection is
+# the wake-up: pickup may close it before reading, so a failed send is no
+# error.
+wake_pickup() {
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+try:
+    s.sendall(b"wake\n")
+except OSError:
+    pass' "$qdir/public/pickup" || fail "cannot wake pickup"
+}
 
 # as_user ARGS...: sendmail run by the test user.
 as_user() {
@@ -183,6 +206,7 @@ mailq | grep -q 't1@localhost' || fail "tempfail: mailq does not show it: $(mail
 mailq | grep -Eq '^[0-9A-Za-z]+ *\^' || fail "tempfail: mailq does not mark it as in maildrop/: $(mailq 2>&1)"
 no_mail t1 || fail "tempfail: delivered"
 mstart eom_tempfail_over
+wake_pickup
 wait_mail t1 '^Subject: eom-tempfail'
 wait_for "maildrop/ to empty" maildrop_empty
 
@@ -195,6 +219,7 @@ wait_for "a deferral by the milter" more_deferred
 maildrop_full || fail "rcpt tempfail: nothing left in maildrop/"
 no_mail u1 || fail "rcpt tempfail: u1 got the mail"
 mstart rcpt_tempfail_over
+wake_pickup
 wait_mail u1 '^Subject: rcpt-tempfail'
 wait_mail u2 '^Subject: rcpt-tempfail'
 wait_for "maildrop/ to empty" maildrop_empty
@@ -227,6 +252,7 @@ maildrop_full || fail "milter down: nothing left in maildrop/"
 mailq | grep -q 'k1@localhost' || fail "milter down: mailq does not show it: $(mailq 2>&1)"
 no_mail k1 || fail "milter down: delivered"
 mstart milter_up
+wake_pickup
 wait_mail k1 '^Subject: milter-down'
 wait_for "maildrop/ to empty" maildrop_empty
 

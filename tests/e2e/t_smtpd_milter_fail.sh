@@ -15,11 +15,29 @@ tern_instance
 . "$(dirname "$0")/smtpd_milter_lib.sh"
 
 dead=$MD/nobody.sock
+# Every smtpd and every milter up front, started at once: smtpd and
+# Python start slowly on a loaded machine. The milters of the f.sock
+# cases each have a socket of their own, f.sock is linked to the case's.
+smtpd_ports 6
+smtpd_launch acc_dead -o milter_default_action=accept -o "smtpd_milters=unix:$dead"
+smtpd_launch acc_f -o milter_default_action=accept -o "smtpd_milters=unix:$MD/f.sock"
+smtpd_launch rej_dead -o milter_default_action=reject -o "smtpd_milters=unix:$dead"
+smtpd_launch over -o milter_default_action=reject -o "smtpd_milters={ unix:$dead, default_action = accept }"
+smtpd_launch quar -o milter_default_action=quarantine -o "smtpd_milters=unix:$dead"
+smtpd_launch tmp_f -o milter_default_action=tempfail -o milter_command_timeout=1s \
+	-o milter_content_timeout=2s -o "smtpd_milters=unix:$MD/f.sock"
+smtpd_ready acc_dead acc_f rej_dead over quar tmp_f
+milter_launch exit_eoh exit@eoh addheader:X-Never:1
+milter_launch stall_rcpt stall@rcpt=slow@localhost:10
+milter_launch stall_eom stall@eom:10
+milter_launch exit_data exit@data
+milter_launch ok addheader:X-Checked:yes
+for n in exit_eoh stall_rcpt stall_eom exit_data ok; do milter_ready $n; done
 queued() { [ "$(incoming_count)" = "$1" ] || fail "$WHAT: $(incoming_count) messages in incoming/, not $1"; }
 held() { [ "$(hold_count)" = "$1" ] || fail "$WHAT: $(hold_count) messages in hold/, not $1"; }
 # ---- nothing listening, each milter_default_action ----
 WHAT="nothing listening, accept"
-smtpd_start -o milter_default_action=accept -o "smtpd_milters=unix:$dead"
+smtpd_use acc_dead
 send_one
 replies_are "$WHAT" <<X
 $ONE_OK
@@ -27,14 +45,13 @@ $ONE_OK
 221 2.0.0 Bye
 X
 queued 1
-grep -q "warning: localhost \[127.0.0.1\]: milter unix:$dead: connect: .*; default_action = accept" "$TERN_DIR/smtpd.out" ||
+grep -q "warning: localhost \[127.0.0.1\]: milter unix:$dead: connect: .*; default_action = accept" "$SMTPD_OUT" ||
 	fail "$WHAT: no log line naming the milter"
 queue_clear
 # A milter that exits in the middle of the message (after the headers), accept:
 WHAT="milter exits at eoh, accept"
-smtpd_stop
-smtpd_start -o milter_default_action=accept -o "smtpd_milters=unix:$MD/f.sock"
-milter_start f exit@eoh addheader:X-Never:1
+smtpd_use acc_f
+milter_link f exit_eoh
 send_one
 replies_are "$WHAT" <<X
 $ONE_OK
@@ -43,20 +60,18 @@ $ONE_OK
 X
 queued 1
 grep -q '^X-Never' "$TERN_DIR"/queue/incoming/* && fail "$WHAT: an edit of the dead milter was applied"
-grep -q "milter unix:$MD/f.sock: .*connection closed by the milter; default_action = accept" "$TERN_DIR/smtpd.out" ||
+grep -q "milter unix:$MD/f.sock: .*connection closed by the milter; default_action = accept" "$SMTPD_OUT" ||
 	fail "$WHAT: no log line naming the milter"
 next_ok
-smtpd_stop
 
 WHAT="nothing listening, reject"
-smtpd_start -o milter_default_action=reject -o "smtpd_milters=unix:$dead"
+smtpd_use rej_dead
 send_one
 greeting_refused "550 5.5.0 Service unavailable"
 queued 0
 # The per-milter setting wins over milter_default_action.
 WHAT="nothing listening, { default_action = accept } over reject"
-smtpd_stop
-smtpd_start -o milter_default_action=reject -o "smtpd_milters={ unix:$dead, default_action = accept }"
+smtpd_use over
 send_one
 replies_are "$WHAT" <<X
 $ONE_OK
@@ -65,10 +80,9 @@ $ONE_OK
 X
 queued 1
 queue_clear
-smtpd_stop
 
 WHAT="nothing listening, quarantine"
-smtpd_start -o milter_default_action=quarantine -o "smtpd_milters=unix:$dead"
+smtpd_use quar
 send_one
 replies_are "$WHAT" <<X
 $ONE_OK
@@ -79,20 +93,18 @@ queued 0
 held 1
 [ -f "$TERN_DIR/queue/hold/$(last_qid)" ] || fail "$WHAT: not held under its queue id"
 queue_clear
-smtpd_stop
 
 # ---- tempfail: nothing listening, stalls, exit ----
-smtpd_start -o milter_default_action=tempfail -o milter_command_timeout=1s \
-	-o milter_content_timeout=2s -o "smtpd_milters=unix:$MD/f.sock"
+smtpd_use tmp_f
 WHAT="nothing listening, tempfail"
-milter_stop f
+rm -f "$MD/f.sock"
 send_one
 greeting_refused "$TMP"
 queued 0
 smtpd_alive "$WHAT"
 
 WHAT="stall at rcpt past milter_command_timeout=1s"
-milter_start f stall@rcpt=slow@localhost:10
+milter_link f stall_rcpt
 t0=$(date +%s)
 smtp "$EHLO" "MAIL FROM:<a@localhost>" "RCPT TO:<slow@localhost>" QUIT
 t1=$(date +%s)
@@ -105,12 +117,11 @@ $TMP
 X
 [ $((t1 - t0)) -lt 8 ] || fail "$WHAT: the session took $((t1 - t0)) s: the timeout did not fire"
 grep -q "warning: localhost \[127.0.0.1\]: milter unix:$MD/f.sock: rcpt: timeout; default_action = tempfail" \
-	"$TERN_DIR/smtpd.out" || fail "$WHAT: no log line naming the milter"
+	"$SMTPD_OUT" || fail "$WHAT: no log line naming the milter"
 next_ok
 
 WHAT="stall at eom past milter_content_timeout=2s"
-milter_stop f
-milter_start f stall@eom:10
+milter_link f stall_eom
 t0=$(date +%s)
 send_one
 t1=$(date +%s)
@@ -122,12 +133,11 @@ X
 queued 0
 [ $((t1 - t0)) -lt 8 ] || fail "$WHAT: the session took $((t1 - t0)) s: the timeout did not fire"
 grep -q "warning: localhost \[127.0.0.1\]: milter unix:$MD/f.sock: eom: timeout; default_action = tempfail" \
-	"$TERN_DIR/smtpd.out" || fail "$WHAT: no log line naming the milter"
+	"$SMTPD_OUT" || fail "$WHAT: no log line naming the milter"
 next_ok
 
 WHAT="milter exits at data, tempfail"
-milter_stop f
-milter_start f exit@data
+milter_link f exit_data
 send_one
 replies_are "$WHAT" <<X
 $GREET
@@ -139,7 +149,7 @@ $TMP
 221 2.0.0 Bye
 X
 queued 0
-grep -q "milter unix:$MD/f.sock: data: connection closed by the milter; default_action = tempfail" "$TERN_DIR/smtpd.out" ||
+grep -q "milter unix:$MD/f.sock: data: connection closed by the milter; default_action = tempfail" "$SMTPD_OUT" ||
 	fail "$WHAT: no log line naming the milter"
 next_ok
 pass

@@ -9,25 +9,44 @@
 # keeping a short milter_content_timeout from firing. Then two milters in
 # a chain: the second sees the header the first added, and never a
 # recipient or MAIL the first rejected. smtpd runs by hand (unprivileged
-# after start), one milter process after another behind the same socket.
+# after start). Every milter is started up front on a socket of its own
+# (one per case); the socket smtpd uses is linked to the case's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
 tern_instance
 . "$(dirname "$0")/smtpd_milter_lib.sh"
 
-smtpd_start -o smtpd_milters=unix:$MD/r.sock -o milter_content_timeout=2s
+milter_launch rc_rcpt 'replycode@rcpt=bad@localhost:554:5.7.1:line one:line two'
+milter_launch rc_eom 'replycode@eom:452:4.3.1:full:try later\: soon'
+milter_launch rc_connect 'replycode@connect:554:5.7.1:go away'
+milter_launch rc_mail 'replycode@mail:553:5.1.8:sender no good'
+milter_launch discard_eom discard@eom
+milter_launch discard_rcpt discard@rcpt=tmp@localhost
+milter_launch accept_mail accept@mail
+milter_launch progress progress@eom:4
+milter_launch skip skip@body
+milter_launch c1_rcpt addheader:X-First-Milter:added reject@rcpt=bad@localhost
+milter_launch c1_mail reject@mail
+milter_launch c2
+smtpd_ports 2
+smtpd_launch one -o smtpd_milters=unix:$MD/r.sock -o milter_content_timeout=2s
+smtpd_launch chain -o "smtpd_milters=unix:$MD/c1.sock, unix:$MD/c2.sock"
+for n in rc_rcpt rc_eom rc_connect rc_mail discard_eom discard_rcpt accept_mail progress skip \
+	c1_rcpt c1_mail c2; do
+	milter_ready $n
+done
+smtpd_ready one chain
+smtpd_use one
 # One session: three recipients, then the message.
 three() {
 	smtp "$EHLO" "MAIL FROM:<a@localhost>" "RCPT TO:<bad@localhost>" "RCPT TO:<tmp@localhost>" \
 		"RCPT TO:<postmaster@localhost>" DATA "$MSG" QUIT
 }
-# case WHAT SPEC...: a fresh milter with SPECs, one session; replies in $OUT.
+# case WHAT NAME: the milter NAME behind r.sock, one session; replies in $OUT.
 case_() {
 	WHAT=$1
-	shift
 	queue_clear
-	milter_stop r
-	milter_start r "$@"
+	milter_link r "$2"
 	three
 	smtpd_alive "$WHAT"
 }
@@ -38,7 +57,7 @@ ALL_OK="250 2.1.0 Ok
 250 2.1.5 Ok
 354 End data with <CR><LF>.<CR><LF>"
 
-case_ "multi-line replycode at rcpt" 'replycode@rcpt=bad@localhost:554:5.7.1:line one:line two'
+case_ "multi-line replycode at rcpt" rc_rcpt
 replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -52,7 +71,7 @@ $EHLO_R
 X
 queued 1
 
-case_ "multi-line replycode at eom" 'replycode@eom:452:4.3.1:full:try later\: soon'
+case_ "multi-line replycode at eom" rc_eom
 replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -62,7 +81,7 @@ $ALL_OK
 X
 queued 0
 
-case_ "replycode at connect" 'replycode@connect:554:5.7.1:go away'
+case_ "replycode at connect" rc_connect
 replies_are "$WHAT" <<X
 554 5.7.1 go away
 $DENIED
@@ -75,7 +94,7 @@ $DENIED
 221 2.0.0 Bye
 X
 
-case_ "replycode at mail" 'replycode@mail:553:5.1.8:sender no good'
+case_ "replycode at mail" rc_mail
 replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -89,7 +108,7 @@ $EHLO_R
 X
 
 for st in eom rcpt=tmp@localhost; do
-	case_ "discard at $st" discard@$st
+	case_ "discard at $st" "discard_${st%%=*}"
 	replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -101,10 +120,10 @@ X
 	[ "$(hold_count)" = 0 ] || fail "$WHAT: a message in hold/"
 done
 # Discarded at the 2nd RCPT: the milter hears nothing more of the message.
-milter_conn_log r | grep -q '^rcpt conn=1 arg="<postmaster@localhost>"' && fail "discard at rcpt: the milter still got the next RCPT"
-milter_conn_log r | grep -qE '^(data|eoh|eom) ' && fail "discard at rcpt: the milter still got the message"
+milter_conn_log discard_rcpt | grep -q '^rcpt conn=1 arg="<postmaster@localhost>"' && fail "discard at rcpt: the milter still got the next RCPT"
+milter_conn_log discard_rcpt | grep -qE '^(data|eoh|eom) ' && fail "discard at rcpt: the milter still got the message"
 
-case_ "accept at mail" accept@mail
+case_ "accept at mail" accept_mail
 replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -113,10 +132,10 @@ $ALL_OK
 221 2.0.0 Bye
 X
 queued 1
-milter_conn_log r | grep -q '^mail conn=1 ' || fail "$WHAT: the milter did not see MAIL"
-milter_conn_log r | grep -E '^(rcpt|data|header|eoh|body|eom) ' && fail "$WHAT: the milter still got callbacks"
+milter_conn_log accept_mail | grep -q '^mail conn=1 ' || fail "$WHAT: the milter did not see MAIL"
+milter_conn_log accept_mail | grep -E '^(rcpt|data|header|eoh|body|eom) ' && fail "$WHAT: the milter still got callbacks"
 
-case_ "progress at eom past milter_content_timeout=2s" progress@eom:4
+case_ "progress at eom past milter_content_timeout=2s" progress
 replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -125,15 +144,14 @@ $ALL_OK
 221 2.0.0 Bye
 X
 queued 1
-[ "$(milter_conn_log r | grep -c '^act conn=1 stage=eom progress rc=0$')" -ge 3 ] || fail "$WHAT: no progress sent"
+[ "$(milter_conn_log progress | grep -c '^act conn=1 stage=eom progress rc=0$')" -ge 3 ] || fail "$WHAT: no progress sent"
 
 # skip at body: a body of 3 chunks; the milter gets the first only, the queue all of it.
 python3 -c '
 import sys
 sys.stdout.buffer.write(b"Subject: big\r\n\r\n" + b"".join(b"%05d %s\r\n" % (i, b"x" * 90) for i in range(2000)))' >"$TERN_DIR/big.msg"
 queue_clear
-milter_stop r
-milter_start r skip@body
+milter_link r skip
 smtp "$EHLO" "MAIL FROM:<a@localhost>" "RCPT TO:<postmaster@localhost>" DATA "MSGFILE:$TERN_DIR/big.msg" QUIT
 replies_are "skip at body" <<X
 $GREET
@@ -144,18 +162,15 @@ $EHLO_R
 250 2.0.0 Ok: queued as ID
 221 2.0.0 Bye
 X
-[ "$(milter_conn_log r | grep -c '^body ')" = 1 ] || fail "skip: the milter got $(milter_conn_log r | grep -c '^body ') body chunks, not 1"
-milter_conn_log r | grep -q '^eom ' || fail "skip: no eom after skip"
+[ "$(milter_conn_log skip | grep -c '^body ')" = 1 ] || fail "skip: the milter got $(milter_conn_log skip | grep -c '^body ') body chunks, not 1"
+milter_conn_log skip | grep -q '^eom ' || fail "skip: no eom after skip"
 qf=$(find "$TERN_DIR/queue/incoming" -type f)
 [ "$(sed -n '/^M /,$p' "$qf" | grep -c '^[0-9]\{5\} x')" = 2000 ] || fail "skip: the queued body is not whole"
-smtpd_stop
-milter_stop r
 
 # ---- a chain of two ----
 queue_clear
-milter_start c1 addheader:X-First-Milter:added reject@rcpt=bad@localhost
-milter_start c2
-smtpd_start -o "smtpd_milters=unix:$MD/c1.sock, unix:$MD/c2.sock"
+smtpd_use chain
+milter_link c1 c1_rcpt
 three
 replies_are "chain" <<X
 $GREET
@@ -168,17 +183,16 @@ $REJ
 250 2.0.0 Ok: queued as ID
 221 2.0.0 Bye
 X
-milter_conn_log c1 | grep -q '^rcpt conn=1 arg="<bad@localhost>"' || fail "chain: the first milter did not see bad@"
+milter_conn_log c1_rcpt | grep -q '^rcpt conn=1 arg="<bad@localhost>"' || fail "chain: the first milter did not see bad@"
 milter_conn_log c2 | grep -q 'bad@localhost' && fail "chain: the second milter saw the recipient the first rejected"
 milter_conn_log c2 | grep -q '^rcpt conn=1 arg="<tmp@localhost>"' || fail "chain: the second milter did not see tmp@"
 milter_conn_log c2 | grep -q '^header conn=1 name="X-First-Milter" value="added"' ||
 	{ milter_conn_log c2 >&2; fail "chain: the second milter did not see the first one's header"; }
-milter_conn_log c1 | grep -q 'X-First-Milter' && fail "chain: the first milter saw its own header"
+milter_conn_log c1_rcpt | grep -q 'X-First-Milter' && fail "chain: the first milter saw its own header"
 qf=$(find "$TERN_DIR/queue/incoming" -type f)
 grep -qx 'X-First-Milter: added' "$qf" || fail "chain: header not queued"
 # A reject by the first at MAIL: the second never hears of MAIL.
-milter_stop c1
-milter_start c1 reject@mail
+milter_link c1 c1_mail
 : >"$MD/c2.log"
 send_one
 grep -q '^mail ' "$MD/c2.log" && fail "chain: the second milter saw a MAIL the first rejected"

@@ -3,26 +3,32 @@
 # milter (tests/e2e/milter_act) at connect, HELO, MAIL, RCPT (that
 # recipient only), DATA and end of message, as the SMTP client sees them,
 # replies read whole, and what is queued. smtpd runs by hand
-# (unprivileged after start), one milter process after another behind the
-# same socket.
+# (unprivileged after start). Every case's milter is started up front on
+# a socket of its own; the socket smtpd uses is linked to the case's.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
 tern_instance
 . "$(dirname "$0")/smtpd_milter_lib.sh"
 
+for a in reject tempfail; do
+	for st in connect helo mail data eom; do milter_launch ${a}_$st $a@$st; done
+done
+milter_launch rcpt reject@rcpt=bad@localhost 'tempfail@rcpt=<TMP@localhost>'
+for a in reject tempfail; do
+	for st in connect helo mail data eom; do milter_ready ${a}_$st; done
+done
+milter_ready rcpt
 smtpd_start -o smtpd_milters=unix:$MD/r.sock -o milter_content_timeout=2s
 # One session: three recipients, then the message.
 three() {
 	smtp "$EHLO" "MAIL FROM:<a@localhost>" "RCPT TO:<bad@localhost>" "RCPT TO:<tmp@localhost>" \
 		"RCPT TO:<postmaster@localhost>" DATA "$MSG" QUIT
 }
-# case WHAT SPEC...: a fresh milter with SPECs, one session; replies in $OUT.
+# case WHAT NAME: the milter NAME behind r.sock, one session; replies in $OUT.
 case_() {
 	WHAT=$1
-	shift
 	queue_clear
-	milter_stop r
-	milter_start r "$@"
+	milter_link r "$2"
 	three
 	smtpd_alive "$WHAT"
 }
@@ -35,7 +41,7 @@ ALL_OK="250 2.1.0 Ok
 
 for a in reject tempfail; do
 	[ $a = reject ] && R=$REJ || R=$TMP
-	case_ "$a at connect" $a@connect
+	case_ "$a at connect" ${a}_connect
 	replies_are "$WHAT" <<X
 $R
 $DENIED
@@ -49,7 +55,7 @@ $DENIED
 X
 	queued 0
 	# As Postfix: a refused HELO refuses only the HELO.
-	case_ "$a at helo" $a@helo
+	case_ "$a at helo" ${a}_helo
 	replies_are "$WHAT" <<X
 $GREET
 $R
@@ -58,7 +64,7 @@ $ALL_OK
 221 2.0.0 Bye
 X
 	queued 1
-	case_ "$a at mail" $a@mail
+	case_ "$a at mail" ${a}_mail
 	replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -71,7 +77,7 @@ $R
 221 2.0.0 Bye
 X
 	queued 0
-	case_ "$a at data" $a@data
+	case_ "$a at data" ${a}_data
 	replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -85,7 +91,7 @@ $R
 X
 	queued 0
 	[ $a = reject ] && R="550 5.7.1 Message content rejected"
-	case_ "$a at eom" $a@eom
+	case_ "$a at eom" ${a}_eom
 	replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -96,7 +102,7 @@ X
 	queued 0
 done
 
-case_ "reject and tempfail at rcpt" reject@rcpt=bad@localhost 'tempfail@rcpt=<TMP@localhost>'
+case_ "reject and tempfail at rcpt" rcpt
 replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
