@@ -409,7 +409,6 @@ static int scan(void)
 	}
 	closedir(d);
 	buf_free(&dir);
-	pickup_milter_idle();
 	return left;
 }
 

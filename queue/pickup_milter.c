@@ -28,8 +28,6 @@
 #include "util/mem.h"
 
 static struct milter_cfg cfg;
-static struct milter_chain *chain;	/* kept for one scan of maildrop/ */
-static struct run *current;		/* the message the chain works on */
 static struct maplist *header_checks;	/* milter_header_checks; NULL: none */
 static bool cfg_broken;
 static struct buf cfg_error = BUF_INIT;
@@ -197,15 +195,8 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 	milter_apply_init(&r.edits, c, header_checks, name);
 	buf_init(&r.reply);
 	buf_init(&r.why);
-	/*
-	 * One chain for the messages of one scan: each message is a session
-	 * of its own (QUIT_NC between them), without a new connection and
-	 * negotiation per message.
-	 */
-	if (chain == NULL)
-		chain = milter_chain_new(&cfg, &ops, &current);
-	struct milter_chain *ch = chain;
-	current = &r;
+	struct run *self = &r;
+	struct milter_chain *ch = milter_chain_new(&cfg, &ops, &self);
 	enum pickup_milter_result res = PICKUP_MILTER_OK;
 	const char *rp = NULL;
 	enum milter_outcome o;
@@ -263,21 +254,13 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 		buf_add(reply, r.reply.data, r.reply.len);
 	}
 out:
-	milter_chain_abort(ch);
-	milter_chain_reset(ch);
-	current = NULL;
+	milter_chain_free(ch);
 	free(env_sender);
 	buf_free(&addr);
 	buf_free(&r.reply);
 	buf_free(&r.why);
 	milter_apply_free(&r.edits);
 	return res;
-}
-
-void pickup_milter_idle(void)
-{
-	milter_chain_free(chain);
-	chain = NULL;
 }
 
 void pickup_milter_refused_free(struct pickup_milter_refused *refused)

@@ -39,11 +39,6 @@ bool pickup_milter_active(void);
  */
 enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name, const char *login,
 		struct pickup_milter_refused *refused, struct buf *reply);
-/*
- * maildrop/ is empty for now: close the milter connections (a filter
- * restarted meanwhile would otherwise fail the next message).
- */
-void pickup_milter_idle(void);
 void pickup_milter_refused_free(struct pickup_milter_refused *refused);
 
 #endif

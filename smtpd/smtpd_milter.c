@@ -60,54 +60,6 @@ static void release(struct smtpd_milter *m);
 
 static struct smtpd_milter *waiting;	/* list of sessions with a pending chain event */
 
-/*
- * Chains of ended sessions, their milter connections kept open (QUIT_NC,
- * protocol 6) for the next sessions: a client that sends one message per
- * connection would otherwise cost a connect, a negotiation and, with
- * libmilter, a thread per message in every filter. Newest last; a chain
- * idle for longer than POOL_IDLE_MS is closed.
- */
-#define POOL_MAX	64
-#define POOL_IDLE_MS	30000
-static struct {
-	struct milter_chain *chain;
-	uint64_t since;
-} pool[POOL_MAX];
-static size_t npool;
-
-static void pool_put(struct milter_chain *ch)
-{
-	if (npool == POOL_MAX) {
-		milter_chain_free(pool[0].chain);
-		memmove(&pool[0], &pool[1], (POOL_MAX - 1) * sizeof(pool[0]));
-		npool--;
-	}
-	pool[npool].chain = ch;
-	pool[npool].since = smtpd_now();
-	npool++;
-}
-
-static struct milter_chain *pool_take(void *ctx)
-{
-	if (npool == 0)
-		return NULL;
-	struct milter_chain *ch = pool[--npool].chain;
-	milter_chain_set_ctx(ch, ctx);
-	milter_chain_check_idle(ch);
-	return ch;
-}
-
-static void pool_expire(uint64_t now)
-{
-	size_t old = 0;
-	while (old < npool && now - pool[old].since > POOL_IDLE_MS)
-		milter_chain_free(pool[old++].chain);
-	if (old > 0) {
-		memmove(&pool[0], &pool[old], (npool - old) * sizeof(pool[0]));
-		npool -= old;
-	}
-}
-
 static void wait_unlink(struct smtpd_milter *m)
 {
 	if (m->prev)
@@ -163,7 +115,6 @@ static void on_event(struct smtpd_watch *w, uint32_t events)
 
 int smtpd_milter_timers(uint64_t now)
 {
-	pool_expire(now);
 	/*
 	 * A tick fails the milter that is late and moves the event on (or
 	 * ends it, which may end the session): start over after each one.
@@ -184,7 +135,7 @@ int smtpd_milter_timers(uint64_t now)
 		else
 			sync_watch(m);
 	}
-	long long next = npool > 0 ? (long long)(pool[0].since + POOL_IDLE_MS) : -1;
+	long long next = -1;
 	for (struct smtpd_milter *m = waiting; m != NULL; m = m->next) {
 		long long dl = milter_chain_deadline(m->chain);
 		if (dl >= 0 && (next < 0 || dl < next))
@@ -380,9 +331,7 @@ struct smtpd_milter *smtpd_milter_new(void *conn, int fd, const struct smtp_sess
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, m->daemon_addr,
 				  sizeof(m->daemon_addr));
 	}
-	m->chain = pool_take(m);
-	if (m->chain == NULL)
-		m->chain = milter_chain_new(&smtpd.milters, &chain_ops, m);
+	m->chain = milter_chain_new(&smtpd.milters, &chain_ops, m);
 	return m;
 }
 
@@ -403,14 +352,7 @@ void smtpd_milter_free(struct smtpd_milter *m)
 
 static void release(struct smtpd_milter *m)
 {
-	if (m->pending == SMTPD_M_NONE && m->chain != NULL) {
-		/* An idle chain serves the next session (a pending one is mid-conversation). */
-		milter_chain_abort(m->chain);
-		milter_chain_reset(m->chain);
-		pool_put(m->chain);
-	} else {
-		milter_chain_free(m->chain);
-	}
+	milter_chain_free(m->chain);
 	m->chain = NULL;
 	buf_free(&m->held_reply);
 	buf_free(&m->why);

@@ -58,12 +58,6 @@ struct milter {
 	unsigned timeout_ms;	/* of the current wait */
 	long long deadline;
 	bool quarantine;	/* failed with default_action = quarantine */
-	/*
-	 * The last thing the filter was sent is an end of message. Only then
-	 * does libmilter (8.17) take QUIT_NC and a new CONNECT: after a session
-	 * that ended at HELO or with an ABORT it never answers that CONNECT.
-	 */
-	bool after_eom;
 };
 
 /* Steps of milter_chain_message for one milter. */
@@ -152,73 +146,6 @@ struct milter_chain *milter_chain_new(const struct milter_cfg *cfg,
 	buf_init(&ch->body);
 	buf_init(&ch->reply);
 	return ch;
-}
-
-static int flush(struct milter *m);
-
-/* Back to a milter that was never connected (a fresh conversation). */
-static void renew(struct milter *m)
-{
-	struct milter_offer o;
-	if (m->fd >= 0)
-		close(m->fd);
-	m->fd = -1;
-	m->state = MS_NEW;
-	m->deadline = -1;
-	m->quarantine = false;
-	m->after_eom = false;
-	buf_reset(&m->in);
-	buf_reset(&m->out);
-	milter_conv_free(&m->conv);
-	milter_offer_init(&o, m->spec->protocol ? m->spec->protocol : 6, 0);
-	milter_conv_init(&m->conv, &o);
-}
-
-void milter_chain_reset(struct milter_chain *ch)
-{
-	if (!ch)
-		return;
-	if (ch->busy) {
-		fprintf(stderr, "milter_chain: reset while %s is pending\n", milter_stage_name(ch->stage));
-		abort();
-	}
-	for (size_t i = 0; i < ch->n; i++) {
-		struct milter *m = &ch->m[i];
-		m->quarantine = false;
-		if (m->state == MS_READY && m->conv.neg.version >= 6 && m->after_eom && m->in.len == 0) {
-			/* Protocol 6: the filter ends the session and waits for the next CONNECT. */
-			milter_conv_stage(&m->conv, &(struct milter_event){.stage = MILTER_S_QUIT_NC},
-					  &m->out);
-			if (flush(m) == 0 && m->out.len == 0)
-				continue;
-		} else if (m->state == MS_READY) {
-			milter_conv_stage(&m->conv, &(struct milter_event){.stage = MILTER_S_QUIT},
-					  &m->out);
-			(void)flush(m);
-		}
-		renew(m);	/* older filters, failed ones and broken sockets connect again */
-	}
-	ch->sticky = MILTER_O_CONTINUE;
-	ch->sticky_reply = NULL;
-	ch->discarded = false;
-}
-
-void milter_chain_set_ctx(struct milter_chain *ch, void *ctx)
-{
-	ch->ctx = ctx;
-}
-
-void milter_chain_check_idle(struct milter_chain *ch)
-{
-	for (size_t i = 0; i < ch->n; i++) {
-		struct milter *m = &ch->m[i];
-		if (m->state != MS_READY)
-			continue;
-		struct pollfd p = {.fd = m->fd, .events = POLLIN};
-		/* An idle filter has nothing to say: EOF or bytes mean it went away or is confused. */
-		if (poll(&p, 1, 0) != 0 || m->in.len > 0)
-			renew(m);
-	}
 }
 
 /* One non-blocking write of what is queued; -1 on a broken socket. */
@@ -725,10 +652,7 @@ static void run(struct milter_chain *ch)
 		ev.nmacros = ch->npairs / 2;
 		m->timeout_ms = stage_timeout(m, ev.stage);
 		m->deadline = now_ms() + m->timeout_ms;
-		size_t before = m->out.len;
 		enum milter_next next = milter_conv_stage(&m->conv, &ev, &m->out);
-		if (m->out.len > before)
-			m->after_eom = ev.stage == MILTER_S_EOM;
 		if (next == MILTER_ERROR) {
 			fail(ch, m, m->conv.error);
 			continue;
@@ -899,10 +823,7 @@ void milter_chain_abort(struct milter_chain *ch)
 		struct milter *m = &ch->m[i];
 		if (m->state != MS_READY)
 			continue;
-		size_t before = m->out.len;
 		milter_conv_stage(&m->conv, &(struct milter_event){.stage = MILTER_S_ABORT}, &m->out);
-		if (m->out.len > before)
-			m->after_eom = false;
 		if (flush(m) < 0)
 			close_milter(m);	/* noticed as a failure at its next event */
 	}

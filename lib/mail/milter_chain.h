@@ -121,25 +121,6 @@ struct milter_chain *milter_chain_new(const struct milter_cfg *cfg,
  * Sends QUIT to every milter that is connected and between stages (one
  * non-blocking write, best effort) and closes every socket. NULL is fine.
  */
-/*
- * End the session but keep the connections for the next one (one
- * command-line message after another): QUIT_NC to each milter that
- * negotiated protocol 6, is idle and was last sent an end of message
- * (libmilter answers no CONNECT after a QUIT_NC elsewhere), which then awaits a new CONNECT
- * without a new negotiation; the others, and milters that failed, are
- * closed and connected again at the next milter_chain_connect. The
- * session's memory (a failed milter's default action, a discard) is
- * forgotten. No event may be pending.
- */
-void milter_chain_reset(struct milter_chain *ch);
-/*
- * Before a chain kept idle after milter_chain_reset serves again: a
- * filter whose socket became readable meanwhile (it closed, or sent
- * something unasked) is connected anew at the next connect. And the
- * context the callbacks get from then on.
- */
-void milter_chain_check_idle(struct milter_chain *ch);
-void milter_chain_set_ctx(struct milter_chain *ch, void *ctx);
 void milter_chain_free(struct milter_chain *ch);
 
 /*

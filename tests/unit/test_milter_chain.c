@@ -902,42 +902,6 @@ START_TEST(test_driver_loop)
 }
 END_TEST
 
-/*
- * milter_chain_reset: the next session goes over the same connection
- * (QUIT_NC, then CONNECT without a new OPTNEG); the fake milter accepts
- * one connection only, so a reconnect would fail the second session.
- */
-START_TEST(test_reset_quit_nc)
-{
-	static const struct fake f1 = {.actions = MILTER_F_ALL};
-	struct milter_cfg cfg;
-	struct drv d;
-	enum milter_outcome o[6];
-	const char *replies[6];
-	drv_init(&d);
-	cfg_init(&cfg, 1, MILTER_DEF_TEMPFAIL);
-	start_fake(1, &f1);
-	struct milter_chain *ch = milter_chain_new(&cfg, &ops, &d);
-	session(&d, ch, o, replies);
-	for (int i = 0; i < 6; i++)
-		ck_assert_int_eq(o[i], MILTER_O_CONTINUE);
-	free_replies(replies);
-	milter_chain_reset(ch);
-	session(&d, ch, o, replies);
-	for (int i = 0; i < 6; i++)
-		ck_assert_int_eq(o[i], MILTER_O_CONTINUE);
-	free_replies(replies);
-	milter_chain_free(ch);
-	char *l1 = fake_log(1);
-	const char *k = strstr(l1, "\nK \n");
-	ck_assert_msg(k != NULL, "no QUIT_NC: %s", l1);
-	ck_assert_msg(strstr(k, "\nC client.example") != NULL, "no second CONNECT: %s", l1);
-	ck_assert_msg(strstr(strstr(l1, "O ") + 1, "\nO ") == NULL, "negotiated twice: %s", l1);
-	free(l1);
-	drv_free(&d);
-}
-END_TEST
-
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -955,7 +919,6 @@ int main(void)
 	tcase_add_test(tc, test_driver_loop);
 	tcase_add_test(tc, test_inet);
 	tcase_add_test(tc, test_accept_connect_rejected_rcpt);
-	tcase_add_test(tc, test_reset_quit_nc);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
