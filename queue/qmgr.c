@@ -53,6 +53,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -106,6 +107,43 @@ time_t qmgr_backoff(time_t age)
 	if (age < lo)
 		return lo;
 	return age > hi ? hi : age;
+}
+
+/*
+ * Temporary files in dir (".tmp.PID.SERIAL.USEC", see qfile.c) whose
+ * writer is gone: a process killed between create and commit (a crash of
+ * smtpd or pickup, a kill -9) leaves its half-written file behind, and
+ * nobody acknowledged it. Kept: files of a live writer (smtpd may be at
+ * work while qmgr starts), and a file with a second name, which a system
+ * crash without journal can leave as another name of a committed message.
+ */
+static void remove_stale_temps(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	struct buf path = BUF_INIT;
+	if (dp == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		char *end;
+		struct stat st;
+		if (strncmp(de->d_name, ".tmp.", 5) != 0)
+			continue;
+		long pid = strtol(de->d_name + 5, &end, 10);
+		if (end == de->d_name + 5 || *end != '.' || pid <= 0 || pid > INT_MAX)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;	/* alive (or not ours to signal: alive too) */
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, de->d_name);
+		if (lstat(buf_str(&path), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
+			continue;
+		if (unlink(buf_str(&path)) == 0)
+			msg_info("removed %s/%s, left by process %ld that is gone (nothing was acknowledged)",
+				 dir, de->d_name, pid);
+	}
+	closedir(dp);
+	buf_free(&path);
 }
 
 /* Move every committed file of dir into active/ (deferred: only those due, unless all). */
@@ -380,6 +418,7 @@ int main(int argc, char **argv)
 		    (time_t)cfg_int(P_max_idle), own, npfd);
 	}
 	/* What a crash left in active/ first, then anything new. */
+	remove_stale_temps("incoming");
 	scan_dir("active", 0, 0);
 	msg_info("started, %zu message(s) in active", qmgr_sched_waiting());
 	long long last_incoming = 0;
