@@ -184,6 +184,11 @@ void smtpd_milter_free(struct smtpd_milter *m);
  */
 enum smtp_verdict smtpd_milter_event(struct smtpd_milter *m, enum smtpd_milter_stage st,
 		const char *arg, bool rejected, struct buf *reply);
+/*
+ * The queue file made at MAIL FROM (the milters know its id), for the
+ * message's cleanup; NULL when there is none. The caller owns it.
+ */
+struct qfile_writer *smtpd_milter_take_writer(struct smtpd_milter *m);
 /* The transaction ended without a message (RSET, QUIT, a refusal). */
 void smtpd_milter_abort(struct smtpd_milter *m);
 /* A milter discarded the message: it is answered 250 and dropped. */

@@ -366,7 +366,8 @@ static void *cb_open(void *ctx, const struct smtp_session_info *si, const struct
 		struct buf *reply)
 {
 	struct conn *c = ctx;
-	void *q = smtp_queue_open_edit(NULL, si, env, c->milter != NULL, reply);
+	void *q = smtp_queue_open_edit(NULL, si, env, c->milter != NULL, smtpd_milter_take_writer(c->milter),
+				       reply);
 	if (q == NULL)
 		return NULL;
 	/*

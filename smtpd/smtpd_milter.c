@@ -22,6 +22,7 @@
 
 #include "mail/milter_apply.h"
 #include "mail/milter_chain.h"
+#include "mail/qfile.h"
 #include "mail/smtp_queue.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
@@ -39,6 +40,12 @@ struct smtpd_milter {
 	struct buf held_reply;		/* a rejected recipient's reply, while RCPT_REJ milters look */
 	bool discard;			/* a milter discarded the message */
 	void *msg;			/* the message during SMTPD_M_MESSAGE (and after, until committed) */
+	/*
+	 * The queue file, made at MAIL FROM so that the milters get the queue
+	 * id (macro i) from then on, as with Postfix; cleanup takes it over at
+	 * DATA (smtpd_milter_take_writer), else it goes with the transaction.
+	 */
+	struct qfile_writer *early;
 	struct buf why;			/* an edit that could not be applied */
 	struct milter_apply edits;	/* the message's edits (milter_header_checks verdicts) */
 	char msg_id[64];
@@ -57,6 +64,7 @@ struct smtpd_milter {
 };
 
 static void release(struct smtpd_milter *m);
+static void drop_early(struct smtpd_milter *m);
 
 static struct smtpd_milter *waiting;	/* list of sessions with a pending chain event */
 
@@ -186,6 +194,8 @@ static const char *macro(void *ctx, const char *name)
 		const char *id = cleanup_queue_id(smtp_queue_cleanup(m->msg));
 		return *id ? id : NULL;
 	}
+	if (strcmp(name, "i") == 0 && m->early != NULL)
+		return qfile_writer_id(m->early);
 	return NULL;
 }
 
@@ -282,6 +292,8 @@ static void done(void *ctx, enum milter_outcome o, const char *reply)
 	}
 	struct buf r = BUF_INIT;
 	enum smtp_verdict v = verdict(m, o, reply, &r);
+	if (st == SMTPD_M_MAIL && v != SMTP_ACCEPT)
+		drop_early(m);
 	if (m->held_reply.len > 0) {
 		/* A recipient refused before the milters saw it: that refusal stands. */
 		v = SMTP_REJECT;
@@ -354,11 +366,19 @@ static void release(struct smtpd_milter *m)
 {
 	milter_chain_free(m->chain);
 	m->chain = NULL;
+	qfile_abort(m->early);
 	buf_free(&m->held_reply);
 	buf_free(&m->why);
 	milter_apply_free(&m->edits);
 	free(m->rcpt);
 	free(m);
+}
+
+/* A refused MAIL has no transaction (and no txn_end): its early queue file goes now. */
+static void drop_early(struct smtpd_milter *m)
+{
+	qfile_abort(m->early);
+	m->early = NULL;
 }
 
 static enum smtp_verdict finish_event(struct smtpd_milter *m, enum smtpd_milter_stage st,
@@ -370,7 +390,19 @@ static enum smtp_verdict finish_event(struct smtpd_milter *m, enum smtpd_milter_
 		return SMTP_PENDING;
 	}
 	sync_watch(m);
-	return verdict(m, o, reply, out);
+	enum smtp_verdict v = verdict(m, o, reply, out);
+	if (st == SMTPD_M_MAIL && v != SMTP_ACCEPT)
+		drop_early(m);
+	return v;
+}
+
+struct qfile_writer *smtpd_milter_take_writer(struct smtpd_milter *m)
+{
+	if (m == NULL)
+		return NULL;
+	struct qfile_writer *w = m->early;
+	m->early = NULL;
+	return w;
 }
 
 enum smtp_verdict smtpd_milter_event(struct smtpd_milter *m, enum smtpd_milter_stage st,
@@ -393,6 +425,14 @@ enum smtp_verdict smtpd_milter_event(struct smtpd_milter *m, enum smtpd_milter_s
 		m->discard = false;
 		free(m->rcpt);
 		m->rcpt = NULL;
+		if (m->early == NULL) {
+			struct buf dir = BUF_INIT, err = BUF_INIT;
+			buf_printf(&dir, "%s/incoming", smtpd.queue_dir);
+			/* No file now: no i before DATA, and DATA makes it (or fails) as without milters. */
+			m->early = qfile_create(buf_str(&dir), &err);
+			buf_free(&dir);
+			buf_free(&err);
+		}
 		o = milter_chain_mail(m->chain, si->cmd_addr ? si->cmd_addr : "<>", si->cmd_args,
 				      si->ncmd_args, &r);
 		break;
@@ -435,6 +475,8 @@ void smtpd_milter_abort(struct smtpd_milter *m)
 	 * The client left while a milter was still judging its command: the
 	 * session ends now, and the chain with it (smtpd_milter_free).
 	 */
+	qfile_abort(m->early);
+	m->early = NULL;
 	if (m->pending != SMTPD_M_NONE)
 		return;
 	milter_chain_abort(m->chain);

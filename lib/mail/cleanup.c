@@ -39,6 +39,11 @@ static int config_lookup(void *ctx, enum cleanup_table t, const char *key, struc
 
 struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 {
+	return cleanup_open_writer(source, flags, NULL);
+}
+
+struct cleanup *cleanup_open_writer(enum cleanup_source source, int flags, struct qfile_writer *writer)
+{
 	static struct buf incoming = BUF_INIT, wake = BUF_INIT, hold = BUF_INIT;
 	struct cleanup_settings s = {0};
 
@@ -74,5 +79,6 @@ struct cleanup *cleanup_open(enum cleanup_source source, int flags)
 			s.propagate_virtual = true;
 	}
 	s.lookup = config_lookup;
+	s.writer = writer;
 	return cleanup_open_with(&s, source, flags);
 }

@@ -51,6 +51,12 @@ enum cleanup_source {
 struct cleanup;
 
 struct cleanup *cleanup_open(enum cleanup_source source, int flags);
+/*
+ * The same with a queue file writer made beforehand (qfile_create in
+ * incoming/; NULL: make one): cleanup takes it over, failure or not.
+ */
+struct qfile_writer;
+struct cleanup *cleanup_open_writer(enum cleanup_source source, int flags, struct qfile_writer *w);
 /* Envelope sender; "" is the null sender <>. */
 void cleanup_sender(struct cleanup *c, const char *addr);
 void cleanup_recipient(struct cleanup *c, const char *addr, int notify, const char *orcpt);

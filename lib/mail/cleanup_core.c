@@ -89,7 +89,8 @@ struct cleanup *cleanup_open_with(const struct cleanup_settings *s, enum cleanup
 	c->in_headers = true;
 	c->line_start = true;
 	c->last = '\n';
-	c->w = qfile_create(s->incoming_dir, &err);
+	c->w = s->writer ? s->writer : qfile_create(s->incoming_dir, &err);
+	c->s.writer = NULL;
 	if (c->w == NULL)
 		cleanup_fail(c, CLEANUP_TEMPFAIL, "%s", buf_str(&err));
 	buf_free(&err);

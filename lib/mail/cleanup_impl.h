@@ -28,6 +28,12 @@ struct cleanup_settings {
 	 * cleanup_open_with with CLEANUP_FLAG_EDIT, else read at cleanup_hold.
 	 */
 	const char *hold_dir;
+	/*
+	 * A queue file writer made beforehand (smtpd makes it at MAIL FROM when
+	 * milters run, so that they know the queue id early); cleanup takes it
+	 * over. NULL: cleanup makes its own.
+	 */
+	struct qfile_writer *writer;
 	const char *wake_socket;	/* queue manager's socket, NULL = none */
 	const char *myhostname;
 	const char *myorigin;

@@ -28,7 +28,7 @@ static void attr(struct cleanup *c, const char *name, const char *value)
 void *smtp_queue_open(void *ctx, const struct smtp_session_info *si,
 		const struct smtp_envelope *env, struct buf *reply)
 {
-	return smtp_queue_open_edit(ctx, si, env, false, reply);
+	return smtp_queue_open_edit(ctx, si, env, false, NULL, reply);
 }
 
 struct cleanup *smtp_queue_cleanup(void *msg)
@@ -37,10 +37,10 @@ struct cleanup *smtp_queue_cleanup(void *msg)
 }
 
 void *smtp_queue_open_edit(void *ctx, const struct smtp_session_info *si,
-		const struct smtp_envelope *env, bool edit, struct buf *reply)
+		const struct smtp_envelope *env, bool edit, struct qfile_writer *w, struct buf *reply)
 {
 	(void)ctx;
-	struct cleanup *c = cleanup_open(CLEANUP_SMTP, edit ? CLEANUP_FLAG_EDIT : 0);
+	struct cleanup *c = cleanup_open_writer(CLEANUP_SMTP, edit ? CLEANUP_FLAG_EDIT : 0, w);
 	if (c == NULL) {
 		buf_reset(reply);
 		buf_adds(reply, "451 4.3.0 Error: queue file write error");

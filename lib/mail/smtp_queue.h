@@ -25,10 +25,11 @@ void *smtp_queue_open(void *ctx, const struct smtp_session_info *si,
 int smtp_queue_write(void *msg, const char *data, size_t len);
 /*
  * smtpd with milters: the same as smtp_queue_open, with cleanup holding
- * the message for edits (CLEANUP_FLAG_EDIT) when edit is true.
+ * the message for edits (CLEANUP_FLAG_EDIT) when edit is true, and the
+ * queue file writer w made at MAIL FROM (NULL: cleanup makes one).
  */
 void *smtp_queue_open_edit(void *ctx, const struct smtp_session_info *si,
-		const struct smtp_envelope *env, bool edit, struct buf *reply);
+		const struct smtp_envelope *env, bool edit, struct qfile_writer *w, struct buf *reply);
 /* The cleanup handle of an open message (milters read and edit it). */
 struct cleanup *smtp_queue_cleanup(void *msg);
 /* Synchronous: commits before returning (sendmail -bs). */

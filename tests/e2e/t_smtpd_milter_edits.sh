@@ -6,8 +6,8 @@
 # with ESMTP arguments, the body replaced (stored with LF line ends),
 # quarantine (queue/hold, not incoming). And what the milter is told:
 # connect, HELO, MAIL and RCPT with their ESMTP arguments as sent, the
-# headers with Tern's Received:, the body with CRLF, the macros (i at eoh
-# and eom is the queue id of the reply). Also: the milter parameters
+# headers with Tern's Received:, the body with CRLF, the macros (i from
+# MAIL FROM on is the queue id of the reply). Also: the milter parameters
 # work from main.cf, not only from -o. smtpd runs by hand, unprivileged
 # after start; no ternd.
 . "$(dirname "$0")/lib.sh"
@@ -87,10 +87,10 @@ grep -vE '^(negotiate|header|body|act|close|abort) ' "$log" | sed 's/ sha256=[0-
 replies_are "milter log" <<R
 connect conn=1 host="localhost" family=inet addr="127.0.0.1" port=$port | $M
 helo conn=1 name="client.example" | $M
-mail conn=1 arg="<a@localhost>" arg="SIZE=100" arg="BODY=8BITMIME" | $M {mail_mailer}="smtp" {mail_addr}="a@localhost"
-rcpt conn=1 arg="<postmaster@localhost>" | $M {mail_mailer}="smtp" {mail_addr}="a@localhost" {rcpt_addr}="postmaster@localhost"
-rcpt conn=1 arg="<b@localhost>" arg="NOTIFY=NEVER" | $M {mail_mailer}="smtp" {mail_addr}="a@localhost" {rcpt_addr}="b@localhost"
-data conn=1 | $M {mail_mailer}="smtp" {mail_addr}="a@localhost" {rcpt_addr}="b@localhost"
+mail conn=1 arg="<a@localhost>" arg="SIZE=100" arg="BODY=8BITMIME" | i="$qid" $M {mail_mailer}="smtp" {mail_addr}="a@localhost"
+rcpt conn=1 arg="<postmaster@localhost>" | i="$qid" $M {mail_mailer}="smtp" {mail_addr}="a@localhost" {rcpt_addr}="postmaster@localhost"
+rcpt conn=1 arg="<b@localhost>" arg="NOTIFY=NEVER" | i="$qid" $M {mail_mailer}="smtp" {mail_addr}="a@localhost" {rcpt_addr}="b@localhost"
+data conn=1 | i="$qid" $M {mail_mailer}="smtp" {mail_addr}="a@localhost" {rcpt_addr}="b@localhost"
 eoh conn=1 | i="$qid" $M {mail_mailer}="smtp" {mail_addr}="a@localhost" {rcpt_addr}="b@localhost"
 eom conn=1 bytes=14 crlf=2 lf=0 head="line1\\r\\nline2\\r\\n" | i="$qid" $M {mail_mailer}="smtp" {mail_addr}="a@localhost" {rcpt_addr}="b@localhost"
 R

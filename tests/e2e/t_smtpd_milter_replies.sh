@@ -119,4 +119,8 @@ grep '^R-' "$TERN_DIR"/queue/incoming/* >"$OUT"
 printf 'R-0\tpostmaster@localhost\t\n' | replies_are "$WHAT: recipients queued"
 
 smtpd_alive replies
+# The queue file made at MAIL FROM (for the macro i) goes with every
+# transaction that ended without a message: none is left behind.
+left=$(ls -A "$TERN_DIR/queue/incoming" | grep '^\.tmp\.' || true)
+[ -z "$left" ] || fail "temporary queue files left behind: $left"
 pass
