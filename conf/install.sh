@@ -4,7 +4,7 @@
 # each with its owner, group and mode; or, with -u, remove it again. Called
 # by `make install` and `make uninstall` from the build tree:
 #
-#   conf/install.sh [-u] DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR ALIASFILE
+#   conf/install.sh [-u] DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR ALIASFILE UFWDIR
 #
 # Runs as root for a real install, or as any user for a private prefix.
 #
@@ -38,10 +38,10 @@ if [ "${1:-}" = -u ]; then
 	uninstall=yes
 	shift
 fi
-[ $# -eq 12 ] || { echo "usage: $0 [-u] DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR ALIASFILE" >&2; exit 64; }
+[ $# -eq 13 ] || { echo "usage: $0 [-u] DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR ALIASFILE UFWDIR" >&2; exit 64; }
 destdir=$1 sbindir=$2 bindir=$3 daemondir=$4 confdir=$5 queuedir=$6 datadir=$7 mandir=$8 user=$9
 shift 9
-group=$1 systemddir=$2 aliasfile=$3
+group=$1 systemddir=$2 aliasfile=$3 ufwdir=$4
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 manifest=$srcdir/conf/tern-files
 # What install created (see above), paths without DESTDIR.
@@ -68,7 +68,7 @@ expand() {
 	echo "$1" | sed -e "s|\$sbindir|$sbindir|g" -e "s|\$bindir|$bindir|g" \
 		-e "s|\$daemondir|$daemondir|g" -e "s|\$confdir|$confdir|g" \
 		-e "s|\$queuedir|$queuedir|g" -e "s|\$datadir|$datadir|g" -e "s|\$mandir|$mandir|g" \
-		-e "s|\$systemddir|$systemddir|g"
+		-e "s|\$systemddir|$systemddir|g" -e "s|\$ufwdir|$ufwdir|g"
 }
 
 checksum() { sha256sum "$1" | cut -d' ' -f1; }

@@ -35,7 +35,7 @@ rm -f "$dest.log"
 
 vars=$(make -s -C "$TERN_TOP" -f Makefile -f - print-vars <<'MK'
 print-vars:
-	@echo "sbindir=$(sbindir) bindir=$(bindir) daemondir=$(DAEMON_DIR) confdir=$(CONF_DIR) queuedir=$(QUEUE_DIR) datadir=$(DATA_DIR) mandir=$(mandir) systemddir=$(SYSTEMD_DIR) programs='$(PROGRAMS)'"
+	@echo "sbindir=$(sbindir) bindir=$(bindir) daemondir=$(DAEMON_DIR) confdir=$(CONF_DIR) queuedir=$(QUEUE_DIR) datadir=$(DATA_DIR) mandir=$(mandir) systemddir=$(SYSTEMD_DIR) ufwdir=$(UFW_APP_DIR) programs='$(PROGRAMS)'"
 MK
 ) || fail "cannot read install paths"
 eval "$vars"
@@ -43,7 +43,7 @@ expand() {
 	echo "$1" | sed -e "s|\$sbindir|$sbindir|g" -e "s|\$bindir|$bindir|g" \
 		-e "s|\$daemondir|$daemondir|g" -e "s|\$confdir|$confdir|g" \
 		-e "s|\$queuedir|$queuedir|g" -e "s|\$datadir|$datadir|g" -e "s|\$mandir|$mandir|g" \
-		-e "s|\$systemddir|$systemddir|g"
+		-e "s|\$systemddir|$systemddir|g" -e "s|\$ufwdir|$ufwdir|g"
 }
 want_owner() { case $1 in '$user') echo "$user" ;; *) echo "$1" ;; esac; }
 want_group() { case $1 in '$group') echo "$group" ;; '$user') id -gn "$user" ;; *) echo "$1" ;; esac; }
@@ -147,13 +147,17 @@ snapshot() { (cd "$root" && find . -printf '%p %y %m %U %G %s\n' | LC_ALL=C sort
 system_aliases() { ls -la --time-style=full-iso /etc/aliases* 2>/dev/null; }
 snapshot >"$root.before"
 sys_before=$(system_aliases)
+sys_ufw=no
+[ -e /etc/ufw/applications.d/tern ] && sys_ufw=yes
 mk() {
-	make -s -C "$TERN_TOP" "$1" prefix="$root/p" ALIAS_FILE="$root/etc/aliases" >"$root.log" 2>&1 ||
+	make -s -C "$TERN_TOP" "$1" prefix="$root/p" ALIAS_FILE="$root/etc/aliases" \
+		UFW_APP_DIR="$root/etc/ufw/applications.d" >"$root.log" 2>&1 ||
 		{ cat "$root.log" >&2; fail "make $1 (prefix $root/p) failed"; }
 }
 pconf=$root/p/etc/tern
 mk install
 [ -f "$root/etc/aliases.db" ] || fail "make install did not build the missing aliases.db"
+[ -f "$root/etc/ufw/applications.d/tern" ] || fail "make install did not put the ufw profile in UFW_APP_DIR"
 [ "$("$root/p/sbin/ternmap" -q friend "hash:$root/etc/aliases")" = root ] || fail "aliases.db lacks friend"
 [ "$("$root/p/sbin/ternconf" -c "$pconf" -h mailq_path)" = "$root/p/bin/mailq" ] || fail "mailq_path"
 [ "$("$root/p/sbin/ternconf" -c "$pconf" -h newaliases_path)" = "$root/p/bin/newaliases" ] || fail "newaliases_path"
@@ -167,6 +171,7 @@ mk install
 mk uninstall
 snapshot | diff "$root.before" - >&2 || fail "make uninstall did not leave exactly what was there before"
 [ "$(system_aliases)" = "$sys_before" ] || fail "the prefix install touched /etc/aliases"
+[ -e /etc/ufw/applications.d/tern ] && [ "$sys_ufw" = no ] && fail "the prefix install put a profile in /etc/ufw"
 getent passwd "$user" >/dev/null && getent group "$group" >/dev/null || fail "uninstall removed the accounts"
 
 # Without an aliases file install makes one; uninstall keeps it, an edited
