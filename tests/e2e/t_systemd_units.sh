@@ -15,7 +15,7 @@ make -s -C "$TERN_TOP" install DESTDIR="$dest/root" >"$dest/install.log" 2>&1 ||
 	{ cat "$dest/install.log"; fail "make install failed"; }
 vars=$(make -s -C "$TERN_TOP" -f Makefile -f - print-vars <<'MK'
 print-vars:
-	@echo "sbindir=$(sbindir) confdir=$(CONF_DIR) mandir=$(mandir) systemddir=$(SYSTEMD_DIR)"
+	@echo "sbindir=$(sbindir) confdir=$(CONF_DIR) mandir=$(mandir) systemddir=$(SYSTEMD_DIR) queuedir=$(QUEUE_DIR) datadir=$(DATA_DIR)"
 MK
 ) || fail "cannot read install paths"
 eval "$vars"
@@ -28,6 +28,9 @@ grep -qx "ExecStart=$sbindir/tern -c $confdir start -f" "$units/tern.service" ||
 	fail "tern.service: ExecStart is not tern -c $confdir start -f"
 grep -qx "ExecReload=$sbindir/tern -c $confdir reload" "$units/tern.service" ||
 	fail "tern.service: ExecReload is not tern reload"
+# ProtectSystem=full makes /usr read-only, where the default prefix puts the queue.
+grep -qx "ReadWritePaths=-$queuedir -$datadir" "$units/tern.service" ||
+	fail "tern.service: the queue and data directories are not writable"
 grep -qx "ExecStart=$sbindir/tern -c /var/lib/tern/%i start -f" "$units/tern@.service" ||
 	fail "tern@.service: ExecStart does not run /var/lib/tern/%i"
 grep -qx "ExecReload=$sbindir/tern -c /var/lib/tern/%i reload" "$units/tern@.service" ||
