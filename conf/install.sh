@@ -61,7 +61,8 @@ entries() {
 # fill SRC: a file of ours with the installation's paths filled in.
 fill() {
 	sed -e "s|@sbindir@|$sbindir|g" -e "s|@bindir@|$bindir|g" -e "s|@confdir@|$confdir|g" \
-		-e "s|@queuedir@|$queuedir|g" -e "s|@aliasfile@|$aliasfile|g" "$srcdir/$1"
+		-e "s|@queuedir@|$queuedir|g" -e "s|@datadir@|$datadir|g" -e "s|@aliasfile@|$aliasfile|g" \
+		"$srcdir/$1"
 }
 
 expand() {

@@ -16,6 +16,9 @@
  *	process alone) while the new generation starts. It is started by
  *	`tern start`; without -f it returns once the instance accepts mail
  *	(sockets bound, services started) and runs on in the background.
+ *	Under systemd (Type=notify, $NOTIFY_SOCKET set) it says READY=1 at
+ *	that same point, RELOADING=1 then READY=1 around a reload and
+ *	STOPPING=1 at stop; without $NOTIFY_SOCKET nothing of this happens.
  *
  *	-f  stay in the foreground, logs also on standard error
  *	-v  verbose logging
@@ -44,7 +47,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -495,6 +500,48 @@ static void write_status(struct master *m)
 	buf_free(&b);
 }
 
+/* ---- readiness notification ---- */
+
+/*
+ * The service manager's notification socket ($NOTIFY_SOCKET: a path, or
+ * "@name" in the abstract namespace), taken out of the environment at
+ * start so that no service process, nor a command local delivery runs
+ * for a user, inherits it. Empty when there is none.
+ */
+static struct sockaddr_un notify_addr;
+static socklen_t notify_len;
+
+static void notify_init(void)
+{
+	const char *e = getenv("NOTIFY_SOCKET");
+	size_t n = e ? strlen(e) : 0;
+	if (n == 0)
+		return;
+	if ((e[0] != '/' && e[0] != '@') || n >= sizeof(notify_addr.sun_path)) {
+		msg_warn("NOTIFY_SOCKET \"%s\" is not a socket path; not notifying", e);
+	} else {
+		notify_addr.sun_family = AF_UNIX;
+		memcpy(notify_addr.sun_path, e, n);
+		if (e[0] == '@')
+			notify_addr.sun_path[0] = '\0';	/* abstract: no terminating NUL */
+		notify_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (e[0] == '/'));
+	}
+	unsetenv("NOTIFY_SOCKET");
+}
+
+/* Send STATE ("READY=1", ...) as one datagram; a failure is only logged. */
+static void notify(const char *state)
+{
+	if (notify_len == 0)
+		return;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || sendto(fd, state, strlen(state), MSG_NOSIGNAL,
+			     (struct sockaddr *)&notify_addr, notify_len) < 0)
+		msg_warn("cannot notify the service manager (%s): %m", state);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* ---- start-up ---- */
 
 static void check_user(struct master *m)
@@ -584,9 +631,18 @@ static void reload(struct master *m, unsigned *gen)
 	struct buf err = BUF_INIT;
 
 	msg_info("reload -- configuration %s", m->config_dir);
+	/* systemd (253 and later) wants the clock reading with RELOADING=1. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	char state[80];
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+	notify(state);
 	if (read_config(m, &t, &err) < 0) {
 		msg_error("reload failed, keeping the running configuration: %s", buf_str(&err));
 		buf_free(&err);
+		/* Still running, with the old configuration. */
+		notify("READY=1\nSTATUS=reload failed, running the previous configuration");
 		/* main.cf may have been read half-way: read the old one again. */
 		return;
 	}
@@ -599,6 +655,7 @@ static void reload(struct master *m, unsigned *gen)
 	start_due(m, now_mono());
 	write_status(m);
 	write_generation(++*gen);
+	notify("READY=1\nSTATUS=");
 	buf_free(&err);
 }
 
@@ -635,6 +692,7 @@ static int run_loop(struct master *m, unsigned gen)
 		case SIGTERM:
 		case SIGINT:
 			msg_info("terminating on signal %d", sig);
+			notify("STOPPING=1");
 			stop_all(m);
 			return 0;
 		default:
@@ -671,6 +729,7 @@ int main(int argc, char **argv)
 	log_set_verbose(verbose);
 	if (M.config_dir == NULL)
 		M.config_dir = config_default_dir();
+	notify_init();
 	/* Absolute: ternd and its services run in queue_directory. */
 	char *abs = realpath(M.config_dir, NULL);
 	if (abs == NULL)
@@ -716,6 +775,8 @@ int main(int argc, char **argv)
 		detach_stdio();
 	}
 	start_due(&M, now_mono());
+	/* The same moment tern start returns at: sockets bound, services started. */
+	notify("READY=1");
 	if (!M.foreground) {
 		if (write(ready_fd, "R", 1) != 1)
 			msg_warn("cannot tell tern start that the master is ready: %m");

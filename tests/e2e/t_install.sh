@@ -66,7 +66,7 @@ while read -r type path src owner grp mode; do
 	   check "$p" "$owner" "$grp" "$mode"
 	   cmp -s "$p" "$TERN_TOP/$src" || fail "$p differs from $src" ;;
 	s) check "$p" "$owner" "$grp" "$mode"
-	   grep -q @ "$p" && fail "$p still has @...@ in it"
+	   grep -q '@[a-z]*@' "$p" && fail "$p still has @...@ in it"
 	   if grep -q @sbindir@ "$TERN_TOP/$src"; then
 		grep -q "$sbindir/tern" "$p" || fail "$p does not name $sbindir/tern"
 	   fi ;;
