@@ -242,12 +242,11 @@ enum pickup_milter_result pickup_milter_run(struct cleanup *c, const char *name,
 	if (o == MILTER_O_CONTINUE)
 		o = finish(ch, &r, milter_chain_message(ch, &rp), rp);
 	/* What milter_header_checks said of the headers the milters added. */
-	if (o == MILTER_O_CONTINUE && r.edits.reject.len > 0) {
-		o = r.edits.reject.data[0] == '4' ? MILTER_O_TEMPFAIL : MILTER_O_REJECT;
+	const char *hc_reply = NULL;
+	o = milter_apply_verdict(&r.edits, o, &hc_reply);
+	if (hc_reply != NULL) {
 		buf_reset(&r.reply);
-		buf_add(&r.reply, r.edits.reject.data, r.edits.reject.len);
-	} else if (o == MILTER_O_CONTINUE && r.edits.discard) {
-		o = MILTER_O_DISCARD;
+		buf_adds(&r.reply, hc_reply);
 	}
 	if (o != MILTER_O_CONTINUE) {
 		res = refusal(o);

@@ -267,18 +267,6 @@ static enum smtp_verdict verdict(struct smtpd_milter *m, enum milter_outcome o, 
 	return SMTP_REJECT;
 }
 
-/* A message the milters let through may still be refused or dropped by milter_header_checks. */
-static enum milter_outcome header_verdict(struct smtpd_milter *m, enum milter_outcome o, const char **reply)
-{
-	if (o != MILTER_O_CONTINUE)
-		return o;
-	if (m->edits.reject.len > 0) {
-		*reply = buf_str(&m->edits.reject);
-		return m->edits.reject.data[0] == '4' ? MILTER_O_TEMPFAIL : MILTER_O_REJECT;
-	}
-	return m->edits.discard ? MILTER_O_DISCARD : o;
-}
-
 static void done(void *ctx, enum milter_outcome o, const char *reply)
 {
 	struct smtpd_milter *m = ctx;
@@ -286,7 +274,7 @@ static void done(void *ctx, enum milter_outcome o, const char *reply)
 	m->pending = SMTPD_M_NONE;
 	sync_watch(m);
 	if (st == SMTPD_M_MESSAGE) {
-		o = header_verdict(m, o, &reply);
+		o = milter_apply_verdict(&m->edits, o, &reply);
 		smtpd_conn_milter_message_done(m->conn, o, reply);
 		return;
 	}
@@ -499,7 +487,7 @@ enum milter_outcome smtpd_milter_message(struct smtpd_milter *m, void *msg, cons
 	if (o == MILTER_O_PENDING)
 		m->pending = SMTPD_M_MESSAGE;
 	else
-		o = header_verdict(m, o, reply);
+		o = milter_apply_verdict(&m->edits, o, reply);
 	sync_watch(m);
 	return o;
 }

@@ -206,6 +206,18 @@ out:
 	return rc;
 }
 
+enum milter_outcome milter_apply_verdict(const struct milter_apply *a, enum milter_outcome o,
+					 const char **reply)
+{
+	if (o != MILTER_O_CONTINUE)
+		return o;
+	if (a->reject.len > 0) {
+		*reply = a->reject.data;
+		return a->reject.data[0] == '4' ? MILTER_O_TEMPFAIL : MILTER_O_REJECT;
+	}
+	return a->discard ? MILTER_O_DISCARD : o;
+}
+
 int milter_apply_mod(struct milter_apply *a, const struct milter_mod *m, bool first, struct buf *why)
 {
 	struct cleanup *c = a->c;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "mail/cleanup.h"
+#include "mail/milter_chain.h"
 #include "mail/milter_proto.h"
 #include "util/buf.h"
 #include "util/map.h"
@@ -46,5 +47,12 @@ void milter_apply_free(struct milter_apply *a);
  * temporarily).
  */
 int milter_apply_mod(struct milter_apply *a, const struct milter_mod *m, bool first, struct buf *why);
+/*
+ * The message's outcome once the milters are done: a CONTINUE becomes
+ * what milter_header_checks said (REJECT or TEMPFAIL with *reply set to
+ * its reply, or DISCARD); any other outcome stands.
+ */
+enum milter_outcome milter_apply_verdict(const struct milter_apply *a, enum milter_outcome o,
+					 const char **reply);
 
 #endif
