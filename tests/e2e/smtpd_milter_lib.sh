@@ -65,9 +65,8 @@ garbage_launch() {
 }
 garbage_start() { garbage_launch "$@"; _milter_wait "$1"; }
 
-# The milter the link pointed to before is stopped: smtpd keeps the milter
-# connections of ended sessions for the next ones, and only a closed one
-# makes it connect (through the link) again.
+# milter_link LINK NAME: the socket LINK points to milter NAME's; the milter
+# it pointed to before is stopped (no case needs it again).
 milter_link() {
 	eval "_prev=\${LINKED_$1:-}"
 	[ -n "$_prev" ] && [ "$_prev" != "$2" ] && milter_stop "$_prev"
