@@ -175,7 +175,7 @@ done
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other" \
 	-keyout "$TERN_DIR/other.key" -out "$TERN_DIR/other.pem" >/dev/null 2>&1
 smtpd_start -o "smtpd_tls_cert_file=$TERN_DIR/cert.pem" -o "smtpd_tls_key_file=$TERN_DIR/other.key"
-grep -q 'TLS is off: .*' "$TERN_DIR/maillog" || fail "no log line about the unusable key"
+wait_for_log 'TLS is off: ' || fail "no log line about the unusable key"
 smtpd_stop
 
 # A damaged certificate in the chain: refused as a whole, not cut short.
@@ -183,7 +183,7 @@ smtpd_stop
 	> "$TERN_DIR/damaged.pem"
 : > "$TERN_DIR/maillog"
 smtpd_start -o "smtpd_tls_cert_file=$TERN_DIR/damaged.pem" -o "smtpd_tls_key_file=$TERN_DIR/key.pem"
-grep -q 'TLS is off: cannot load certificate chain from .*damaged.pem' "$TERN_DIR/maillog" \
+wait_for_log 'TLS is off: cannot load certificate chain from .*damaged.pem' \
 	|| fail "a damaged chain was accepted: $(grep -i tls "$TERN_DIR/maillog")"
 smtpd_stop
 
