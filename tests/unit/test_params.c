@@ -34,7 +34,7 @@ START_TEST(test_row)
 
 	ck_assert_ptr_eq(param_find(p->name), p);
 	for (const char *c = p->name; *c; c++)
-		ck_assert_msg((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_',
+		ck_assert_msg((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_',
 			      "%s: bad name", p->name);
 	ck_assert_msg(p->doc != NULL && strlen(p->doc) > 10, "%s: no doc", p->name);
 	ck_assert_msg(p->doc[strlen(p->doc) - 1] == '.', "%s: doc is not a sentence", p->name);
