@@ -282,6 +282,19 @@ out:
 	return ret;
 }
 
+/* Parse what was fetched; a reason names the URL, for the log. */
+static int parse_fetched(const char *dom, const struct buf *text, struct sts_policy *p,
+    struct buf *why)
+{
+	struct buf pwhy = BUF_INIT;
+	int rc = sts_parse_policy(text->data, text->len, p, &pwhy);
+
+	if (rc < 0)
+		buf_printf(why, "https://mta-sts.%s/.well-known/mta-sts.txt: %s", dom, buf_str(&pwhy));
+	buf_free(&pwhy);
+	return rc;
+}
+
 /*
  * RFC 8461 3.1: of the TXT records, those starting "v=STSv1" count; when
  * there is not exactly one or it is invalid, the domain has no record.
@@ -324,7 +337,7 @@ int sts_policy_get(const char *domain, char *const *txt_records, size_t ntxt,
 		return 0;
 	}
 	if (fetch(dom, &text, &fwhy) == 0 &&
-	    sts_parse_policy(text.data, text.len, p, &fwhy) == 0) {
+	    parse_fetched(dom, &text, p, &fwhy) == 0) {
 		strlcpy(p->id, id, sizeof(p->id));
 		p->fetched = now;
 		cache_write(dom, p, text.data, text.len);
