@@ -47,6 +47,8 @@ int main(int argc, char **argv)
 	}
 	if (sts_policy_get(argv[optind], argv + optind + 1, (size_t)(argc - optind - 1), &p, &why) < 0) {
 		printf("error: %s\n", buf_str(&why));
+		buf_free(&why);
+		buf_free(&err);
 		return 1;
 	}
 	printf("mode %s\n", mode_name(p.mode));
