@@ -43,7 +43,7 @@ static int domain_norm(const char *domain, char *out, size_t size)
 
 	if (len > 0 && domain[len - 1] == '.')
 		len--;
-	if (len == 0 || len >= size || len > 253 || domain[0] == '.')
+	if (len == 0 || len >= size || len > 253 || domain[0] == '.' || domain[len - 1] == '.')
 		return -1;
 	for (size_t i = 0; i < len; i++) {
 		char c = domain[i];
@@ -236,6 +236,7 @@ static int fetch(const char *dom, struct buf *out, struct buf *why)
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	if (cafile[0] != '\0')
 		curl_easy_setopt(c, CURLOPT_CAINFO, cafile);
 	/* a proxy from the environment is not ours to trust or use */

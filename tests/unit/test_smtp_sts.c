@@ -320,6 +320,8 @@ START_TEST(test_get_cache)
 	ck_assert_int_eq(sts_policy_get("a/b", same, 1, &p, &why), 0);
 	ck_assert_int_eq(sts_policy_get("", same, 1, &p, &why), 0);
 	ck_assert_int_eq(sts_policy_get("a..b", same, 1, &p, &why), 0);
+	ck_assert_int_eq(sts_policy_get("example.test..", same, 1, &p, &why), 0);
+	ck_assert_int_eq(sts_policy_get("ex ample.test", same, 1, &p, &why), 0);
 	ck_assert_int_eq(p.mode, STS_NONE);
 	buf_free(&why);
 	rmtmp();
