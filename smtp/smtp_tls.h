@@ -7,14 +7,14 @@
  * Runs inside smtp/smtp as mail_owner, no other privileges. OpenSSL 3.
  *
  * Cipher grades (smtp_tls_ciphers, smtp_tls_mandatory_ciphers, ciphers=)
- * map to OpenSSL cipher lists for TLS 1.2 and below (TLS 1.3 suites are
- * all strong and left at OpenSSL's default):
- *   high   "HIGH:!aNULL:!eNULL"
- *   medium "HIGH:MEDIUM:!aNULL:!eNULL"   (Postfix's default)
- *   low, export  "DEFAULT:!eNULL"  (OpenSSL 3 has no LOW/EXPORT ciphers left)
- *   null   "eNULL:!aNULL"  (only at security level 0)
- * At levels may and encrypt anonymous (aNULL) suites stay allowed, as in
- * Postfix, since no certificate is checked there anyway.
+ * map to OpenSSL cipher lists for TLS 1.2 (TLS 1.3's suites are all
+ * strong and left at OpenSSL's default), as smtpd does:
+ *   high                   "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!CAMELLIA:!ARIA:!SHA1"
+ *   medium, low, export, null
+ *                          "HIGH:MEDIUM:!aNULL:!eNULL:!MD5:!RC4:!3DES:!DES:!EXPORT:!PSK:!SRP"
+ * OpenSSL 3 has nothing weaker that Tern would use: low, export and null
+ * mean medium, and unauthenticated or unencrypted suites are never offered.
+ * Protocols: never below TLS 1.2, whatever a list allows (tls_proto.h).
  */
 #ifndef TERN_SMTP_TLS_H
 #define TERN_SMTP_TLS_H
@@ -53,8 +53,10 @@ const char *smtp_tls_level_name(enum smtp_tls_level level);
  * ".parent" domains; else smtp_tls_security_level. "dane" with
  * smtp_dns_support_level != dnssec becomes "may" (as Postfix);
  * "dane-only" stays and fails closed (no validated TLSA can exist).
- * match/protocols/ciphers left NULL by the table are filled in from
- * main.cf (smtp_tls_{verify,secure}_cert_match, smtp_tls_[mandatory_]*).
+ * match/protocols/ciphers not given by the table stay NULL: then
+ * smtp_tls_connect uses main.cf (smtp_tls_verify_cert_match at verify,
+ * smtp_tls_secure_cert_match at secure, "hostname:nexthop" for DANE-TA
+ * names; smtp_tls_mandatory_* at encrypt and above, smtp_tls_* at may).
  * 0 ok, -1 bad table entry or map failure (err says which; the caller
  * defers). Free *p with smtp_tls_policy_free either way.
  */
@@ -76,7 +78,8 @@ struct smtp_tls_info {
 	const char *trust;	/* "Anonymous", "Untrusted", "Trusted", "Verified" as Postfix logs */
 	char protocol[32];
 	char cipher[128];
-	char peer_cn[256];
+	char peer_cn[256];	/* subject CN, control characters replaced by '?' */
+	int bits, alg_bits;	/* cipher strength as Postfix logs "(256/256 bits)" */
 };
 
 /* A validated TLSA record (the same layout as lib/mail/dns.h). */
@@ -92,7 +95,12 @@ struct dns_tlsa;
  * or NULL with why ("Server certificate not verified", "certificate
  * name mismatch", "TLSA records do not match", handshake errors).
  * deadline_ms: absolute CLOCK_MONOTONIC ms for the whole handshake (the
- * socket is put in non-blocking mode and polled; left non-blocking).
+ * socket is non-blocking and polled meanwhile; its flags are restored).
+ * At verify, secure, dane (with usable TLSA) and dane-only a returned SSL
+ * is authenticated: a failed check fails the handshake. At may and
+ * encrypt nothing is checked; info->trust says what would have held.
+ * A session is offered again to the same host, port and policy (level,
+ * match names, TLSA digest) later in the process; info->resumed says so.
  */
 SSL *smtp_tls_connect(int fd, const char *host, const char *nexthop_domain, const struct smtp_tls_policy *p,
 		      const struct dns_tlsa *tlsa, size_t ntlsa, long long deadline_ms, struct smtp_tls_info *info,
@@ -122,7 +130,13 @@ void smtp_tls_shutdown(void);
  */
 enum smtp_tls_level smtp_tls_effective_level(enum smtp_tls_level level, const struct dns_tlsa *tlsa, size_t ntlsa);
 
-/* "TLS: Verified TLSv1.3 with cipher TLS_AES_256_GCM_SHA384" style text for logs and Received:. */
+/*
+ * Appends "Verified TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256
+ * bits)" [" by DANE"] [" resumed"], or "none" when TLS was not used: for
+ * the per-recipient log line and the Received: header.
+ */
 void smtp_tls_describe(const struct smtp_tls_info *info, struct buf *out);
+/* Logs Postfix's "Verified TLS connection established to RELAY: TLSv1.3 with cipher ... (256/256 bits)". */
+void smtp_tls_log_established(const struct smtp_tls_info *info, const char *relay);
 
 #endif
