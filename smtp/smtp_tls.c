@@ -233,6 +233,8 @@ static int add_names(SSL *ssl, const struct smtp_tls_policy *p, const char *host
 
 	if (p->match != NULL) {
 		buf_adds(&spec, p->match);
+	} else if (p->from_sts) {
+		buf_adds(&spec, "hostname");	/* RFC 8461 4.1: the MX host's name, whatever main.cf says */
 	} else if (p->level == SMTP_TLS_DANE || p->level == SMTP_TLS_DANE_ONLY) {
 		buf_adds(&spec, "hostname:nexthop");	/* RFC 7672 3.2.2 */
 	} else {
@@ -385,6 +387,10 @@ SSL *smtp_tls_connect_port(int fd, const char *host, unsigned port, const char *
 	*info = (struct smtp_tls_info){.trust = "Anonymous"};
 	if (ctx == NULL && smtp_tls_init(why) < 0)
 		return NULL;
+	if (host == NULL || *host == '\0') {
+		buf_adds(why, "no server name for TLS");
+		return NULL;
+	}
 	if (level == SMTP_TLS_NONE) {
 		buf_adds(why, "TLS is off for this destination");
 		return NULL;
@@ -401,12 +407,12 @@ SSL *smtp_tls_connect_port(int fd, const char *host, unsigned port, const char *
 	if (set_protocols(ssl, p, why) < 0 || set_ciphers(ssl, p, why) < 0)
 		goto fail;
 	unsigned char addr[16];
-	bool literal = host == NULL || inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+	bool literal = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 	if (!literal && SSL_set_tlsext_host_name(ssl, host) != 1) {
 		ssl_error(why, "cannot set the TLS server name");
 		goto fail;
 	}
-	buf_printf(&key, "%s:%u %s", host ? host : "", port, smtp_tls_level_name(level));
+	buf_printf(&key, "%s:%u %s%s", host, port, smtp_tls_level_name(level), p->from_sts ? " sts" : "");
 	if (verify) {
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		if (dane) {
@@ -469,7 +475,8 @@ SSL *smtp_tls_connect_port(int fd, const char *host, unsigned port, const char *
 	fcntl(fd, F_SETFL, flags);
 	info->used = true;
 	info->resumed = SSL_session_reused(ssl) == 1;
-	info->dane = dane && SSL_get0_dane_authority(ssl, NULL, NULL) >= 0;
+	/* With usable TLSA records added, OpenSSL authenticates by them alone (also what a resumed session was). */
+	info->dane = dane;
 	info->verified = verify;	/* with SSL_VERIFY_PEER, a finished handshake was verified */
 	if (verify)
 		info->trust = "Verified";

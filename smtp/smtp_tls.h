@@ -99,6 +99,8 @@ struct dns_tlsa;
  * At verify, secure, dane (with usable TLSA) and dane-only a returned SSL
  * is authenticated: a failed check fails the handshake. At may and
  * encrypt nothing is checked; info->trust says what would have held.
+ * With p->from_sts and no match list, the certificate must name the MX
+ * host (RFC 8461 4.1). The caller ignores SIGPIPE (a peer may vanish).
  * A session is offered again to the same host, port and policy (level,
  * match names, TLSA digest) later in the process; info->resumed says so.
  */

@@ -388,6 +388,37 @@ START_TEST(test_secure)
 }
 END_TEST
 
+/* MTA-STS raised the level: the MX host's name counts, whatever smtp_tls_verify_cert_match says. */
+START_TEST(test_from_sts)
+{
+	struct smtp_tls_policy p = {.level = SMTP_TLS_VERIFY};
+	struct smtp_tls_info info;
+	struct buf why = BUF_INIT;
+	char *ca = path("ca.pem");
+	char *text = xasprintf("smtp_tls_CAfile = %s\nsmtp_tls_verify_cert_match = nexthop\n", ca);
+	smtp_tls_shutdown();
+	load(text);
+	FAILS("mx", "mx.example.test", "example.test", "verify", "certificate name mismatch");
+	for (int round = 0; round < 2; round++) {
+		int sv[2];
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		pid_t pid = serve(server_ctx("mx"), sv[1], sv[0]);
+		close(sv[1]);
+		p.from_sts = round == 1;
+		buf_reset(&why);
+		SSL *ssl = smtp_tls_connect(sv[0], "mx.example.test", "example.test", &p, NULL, 0, in_ms(5000), &info,
+					    &why);
+		ck_assert_msg((ssl != NULL) == p.from_sts, "from_sts %d: %s", p.from_sts, buf_str(&why));
+		smtp_tls_close(ssl);
+		close(sv[0]);
+		ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	}
+	free(ca);
+	free(text);
+	buf_free(&why);
+}
+END_TEST
+
 START_TEST(test_may_encrypt)
 {
 	struct smtp_tls_info info;
@@ -464,6 +495,14 @@ START_TEST(test_dane)
 	ck_assert(!try_tls("self", "mx.example.test", "example.test", "dane-only", &pkix, 1, &info, &why));
 	ck_assert_msg(strstr(buf_str(&why), "no usable TLSA") != NULL, "%s", buf_str(&why));
 	ck_assert(!try_tls("self", "mx.example.test", "example.test", "dane-only", NULL, 0, &info, &why));
+	/* The second DANE handshake resumes and still counts as DANE-verified. */
+	ck_assert(try_tls("mx", "mx.example.test", "example.test", "dane", &tarr, 1, &info, &why));
+	ck_assert(info.resumed && info.dane && info.verified);
+	struct buf d = BUF_INIT;
+	smtp_tls_describe(&info, &d);
+	ck_assert_msg(strstr(buf_str(&d), "Verified TLSv1.") == buf_str(&d) && strstr(buf_str(&d), " by DANE"), "%s",
+		      buf_str(&d));
+	buf_free(&d);
 	free(ee);
 	free(ta);
 	buf_free(&why);
@@ -542,6 +581,7 @@ int main(void)
 	tcase_add_test(tc, test_verify);
 	tcase_add_test(tc, test_secure);
 	tcase_add_test(tc, test_may_encrypt);
+	tcase_add_test(tc, test_from_sts);
 	tcase_add_test(tc, test_dane);
 	tcase_add_test(tc, test_resumption);
 	tcase_add_test(tc, test_timeout);
