@@ -284,15 +284,22 @@ static int apply_sts(struct smtp_route *r, struct smtp_tls_policy *pol, struct b
 		txt.status == DNS_OK ? txt.n : 0, &sp, why) < 0) {
 		msg_info("MTA-STS policy for %s not applied: %s", r->domain, buf_str(why));
 		buf_reset(why);
-	} else if (sp.mode == STS_ENFORCE) {
+		goto out;
+	}
+	if (why->len > 0) {
+		msg_info("MTA-STS policy for %s: %s", r->domain, buf_str(why));
+		buf_reset(why);
+	}
+	if (sp.mode == STS_ENFORCE) {
 		smtp_route_filter(r, sts_keep, &sp);
 		if (r->n == 0) {
 			buf_printf(why, "MTA-STS policy for %s: no MX host matches the policy", r->domain);
 			ret = -1;
 		} else if (pol->level < SMTP_TLS_VERIFY) {
+			/* A verified certificate naming the MX host (smtp_tls.c, from_sts). */
 			pol->level = SMTP_TLS_VERIFY;
 			free(pol->match);
-			pol->match = xstrdup("hostname");
+			pol->match = NULL;
 			pol->from_sts = true;
 		}
 	} else if (sp.mode == STS_TESTING) {
@@ -301,6 +308,7 @@ static int apply_sts(struct smtp_route *r, struct smtp_tls_policy *pol, struct b
 				msg_info("MTA-STS policy for %s (testing): MX host %s is not in the policy",
 				    r->domain, r->t[i].host);
 	}
+out:
 	sts_policy_free(&sp);
 	dns_answer_free(&txt);
 	return ret;

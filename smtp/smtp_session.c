@@ -304,9 +304,7 @@ static enum smtpc_next run(struct smtp_sess *s, struct tls_args *ta, struct qfil
 				smtpc_set_auth_plaintext_ok(s->pc, ta->auth_plaintext_tls);
 			smtpc_tls_done(s->pc, s->ssl != NULL);
 			if (s->ssl != NULL)
-				msg_info("%s TLS connection established to %s: %s with cipher %s%s",
-				    s->tls.trust ? s->tls.trust : "Untrusted", s->relay, s->tls.protocol,
-				    s->tls.cipher, s->tls.resumed ? " (resumed)" : "");
+				smtp_tls_log_established(&s->tls, s->relay);
 			buf_free(&tmp);
 			break;
 		}
@@ -405,8 +403,7 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 {
 	struct smtp_sess *s = xcalloc(1, sizeof(*s));
 	bool want_tls = !tls_off && pol->level != SMTP_TLS_NONE;
-	bool need_tls = pol->level >= SMTP_TLS_ENCRYPT
-	    && !(pol->level == SMTP_TLS_DANE && ntlsa == 0);
+	bool need_tls = smtp_tls_effective_level(pol->level, tlsa, ntlsa) >= SMTP_TLS_ENCRYPT;
 	struct smtpc_conf conf = {
 		.helo_name = cfg_str(P_smtp_helo_name),
 		.starttls = want_tls,
