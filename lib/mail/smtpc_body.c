@@ -16,16 +16,14 @@
 #include "compat.h"
 
 #include <string.h>
-#include <strings.h>
 
 #include "mail/smtpc_body.h"
+#include "mail/smtpc_body_impl.h"
 
 enum { ST_HDR, ST_BODY };
 /* Where a header section is: at a line start, in a name, after it, ... */
 enum { H_START, H_NAME, H_NAMEWS, H_VALUE, H_PENDING, H_OVER, H_OVER_LS };
 enum { B_PASS, B_QP };
-enum { CT_NONE, CT_OTHER, CT_MULTIPART, CT_MESSAGE, CT_MSG_OTHER };
-enum { CTE_NONE, CTE_7BIT, CTE_8BIT, CTE_BINARY, CTE_QP, CTE_BASE64, CTE_OTHER };
 /* A body line: at its start, held because it may be a boundary, or sent. */
 enum { P_LS, P_BUF, P_STREAM };
 /* What an entity's body is, decided at the end of its headers. */
@@ -298,120 +296,6 @@ static void body_eol(struct smtpc_body *b)
 	b->pre_state = P_LS;
 }
 
-/* --- MIME header values (RFC 2045 section 5) ----------------------------- */
-
-struct cur {
-	const char *p, *e;
-};
-
-/* White space, folding and (nested) comments. */
-static void skip_cfws(struct cur *k)
-{
-	for (;;) {
-		while (k->p < k->e && (wsp(*k->p) || *k->p == '\n'))
-			k->p++;
-		if (k->p >= k->e || *k->p != '(')
-			return;
-		for (int depth = 0; k->p < k->e; k->p++) {
-			if (*k->p == '\\' && k->p + 1 < k->e)
-				k->p++;
-			else if (*k->p == '(')
-				depth++;
-			else if (*k->p == ')' && --depth == 0) {
-				k->p++;
-				break;
-			}
-		}
-	}
-}
-
-static size_t token(struct cur *k, const char **start)
-{
-	skip_cfws(k);
-	*start = k->p;
-	while (k->p < k->e) {
-		unsigned char c = (unsigned char)*k->p;
-		if (c <= 32 || c >= 127 || strchr("()<>@,;:\\\"/[]?=", c) != NULL)
-			break;
-		k->p++;
-	}
-	return (size_t)(k->p - *start);
-}
-
-static bool is(const char *s, size_t n, const char *word)
-{
-	return n == strlen(word) && strncasecmp(s, word, n) == 0;
-}
-
-static int parse_cte(const char *v, size_t len)
-{
-	struct cur k = {v, v + len};
-	const char *t;
-	size_t n = token(&k, &t);
-
-	return is(t, n, "7bit") ? CTE_7BIT : is(t, n, "8bit") ? CTE_8BIT
-	    : is(t, n, "binary") ? CTE_BINARY : is(t, n, "quoted-printable") ? CTE_QP
-	    : is(t, n, "base64") ? CTE_BASE64 : CTE_OTHER;
-}
-
-/* type/subtype and the boundary parameter; anything unreadable after the type is ignored. */
-static void parse_ct(struct smtpc_body *b, const char *v, size_t len)
-{
-	struct cur k = {v, v + len};
-	const char *type, *sub, *name;
-	size_t tn = token(&k, &type), sn;
-
-	skip_cfws(&k);
-	if (tn == 0 || k.p >= k.e || *k.p++ != '/' || (sn = token(&k, &sub)) == 0) {
-		b->ctype = CT_OTHER;	/* RFC 2045: unknown means application/octet-stream */
-		return;
-	}
-	b->ctype = is(type, tn, "multipart") ? CT_MULTIPART
-	    : !is(type, tn, "message") ? CT_OTHER
-	    : is(sub, sn, "rfc822") ? CT_MESSAGE
-	    : is(sub, sn, "global") ? CT_OTHER : CT_MSG_OTHER;
-	for (;;) {
-		size_t nn, vl = 0;
-		bool ok = true;
-
-		skip_cfws(&k);
-		if (k.p >= k.e || *k.p++ != ';')
-			return;
-		nn = token(&k, &name);
-		skip_cfws(&k);
-		if (nn == 0 || k.p >= k.e || *k.p++ != '=')
-			return;
-		skip_cfws(&k);
-		char val[SMTPC_BODY_BOUNDARY_MAX];
-		if (k.p < k.e && *k.p == '"') {
-			for (k.p++; k.p < k.e && *k.p != '"'; k.p++) {
-				if (*k.p == '\\' && k.p + 1 < k.e)
-					k.p++;
-				if (*k.p == '\n')
-					continue;
-				if (vl < sizeof(val))
-					val[vl++] = *k.p;
-				else
-					ok = false;
-			}
-			if (k.p >= k.e)
-				return;
-			k.p++;
-		} else {
-			const char *t;
-			vl = token(&k, &t);
-			if (vl > sizeof(val))
-				ok = false;
-			else
-				memcpy(val, t, vl);
-		}
-		if (is(name, nn, "boundary") && b->blen == 0 && ok && vl > 0) {
-			memcpy(b->boundary, val, vl);
-			b->blen = vl;
-		}
-	}
-}
-
 /* --- headers ------------------------------------------------------------- */
 
 static void header_done(struct smtpc_body *b)
@@ -423,19 +307,19 @@ static void header_done(struct smtpc_body *b)
 	if (b->flags & SMTPC_BODY_TO_QP) {
 		while (nl > 0 && wsp(h[nl - 1]))
 			nl--;
-		if (is(h, nl, "content-transfer-encoding")) {
+		if (smtpc_mime_is(h, nl, "content-transfer-encoding")) {
 			/* Held for the end of the headers; a second one is dropped. */
 			if (!b->saw_cte) {
 				b->saw_cte = true;
-				b->cte = parse_cte(colon + 1, vl);
+				b->cte = smtpc_mime_cte(colon + 1, vl);
 				buf_add(&b->held_cte, h, b->hbuf.len);
 			}
 			buf_reset(&b->hbuf);
 			return;
 		}
-		if (is(h, nl, "content-type") && b->ctype == CT_NONE && !b->bad_ct)
-			parse_ct(b, colon + 1, vl);
-		else if (is(h, nl, "mime-version"))
+		if (smtpc_mime_is(h, nl, "content-type") && b->ctype == CT_NONE && !b->bad_ct)
+			b->ctype = smtpc_mime_ctype(colon + 1, vl, b->boundary, &b->blen);
+		else if (smtpc_mime_is(h, nl, "mime-version"))
 			b->saw_mime_version = true;
 	}
 	emit_header(b, h, b->hbuf.len);
@@ -450,9 +334,9 @@ static void header_overflow(struct smtpc_body *b)
 
 	while (nl > 0 && wsp(h[nl - 1]))
 		nl--;
-	if (is(h, nl, "content-type"))
+	if (smtpc_mime_is(h, nl, "content-type"))
 		b->bad_ct = true;
-	else if (is(h, nl, "content-transfer-encoding"))
+	else if (smtpc_mime_is(h, nl, "content-transfer-encoding"))
 		b->bad_cte = true;
 	b->whdr = true;
 	for (size_t i = 0; i < b->hbuf.len; i++) {
