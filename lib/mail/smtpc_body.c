@@ -125,8 +125,14 @@ static void emit_header(struct smtpc_body *b, const char *h, size_t len)
 
 static void qp_tok(struct smtpc_body *b, const char *t, size_t n)
 {
-	/* Soft line break: 75 characters and "=" make the 76 allowed. */
-	if (b->qcol + n > 75) {
+	/*
+	 * Soft line break: 75 characters and "=" make the 76 allowed, or
+	 * fewer under a line limit below 76, so that the wire stage never
+	 * has to break an encoded line itself (it still would, at 3 or less).
+	 */
+	size_t width = b->limit > 0 && b->limit < 76 ? b->limit : 76;
+
+	if (b->qcol > 0 && b->qcol + n > width - 1) {
 		w_char(b, '=');
 		w_eol(b);
 		b->qcol = 0;

@@ -64,6 +64,10 @@ static const struct row {
 	 S("MIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
 	   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa=\r\n"
 	   "aaaaaaaaaaaaaaaaaaaaaaaaa\r\n")},
+	{"qp within a small limit", D | Q, 50,
+	 S("MIME-Version: 1.0\n\n\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\xe9\n"),
+	 S("MIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+	   "=E9=E9=E9=E9=E9=E9=E9=E9=E9=E9=E9=E9=E9=E9=E9=E9=\r\n=E9=E9=E9=E9\r\n")},
 	{"8-bit header stays", D | Q, 998, S("Subject: \xe9\n\nx\n"),
 	 S("Subject: \xe9\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nx\r\n")},
 	{"without TO_QP 8bit stays", D, 998, S("Content-Transfer-Encoding: 8bit\n\n\xe9\n"),
