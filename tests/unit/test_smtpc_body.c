@@ -102,6 +102,14 @@ static const struct row {
 	 S("Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/mixed; boundary=i\r\n"
 	   "\r\n--i\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=E9\r\n--o\r\n"
 	   "Content-Transfer-Encoding: quoted-printable\r\n\r\n=E8\r\n--o--\r\n")},
+	{"message at the top, space before colons", D | Q, 998,
+	 S("Subject : x\nContent-Type : message/rfc822\nContent-Transfer-Encoding: 8bit\n\nSubject: in\n\nh\xe9llo\n"),
+	 S("Subject : x\r\nContent-Type : message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n\r\n"
+	   "Subject: in\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nh=E9llo\r\n")},
+	{"quoted boundary with escape", D | Q, 998,
+	 S("Content-Type: multipart/mixed; boundary=\"a\\\"b\"\n\n--a\"b\nContent-Type: text/plain\n\n\xe9 \n--a\"b--\n"),
+	 S("Content-Type: multipart/mixed; boundary=\"a\\\"b\"\r\n\r\n--a\"b\r\nContent-Type: text/plain\r\n"
+	   "Content-Transfer-Encoding: quoted-printable\r\n\r\n=E9=20\r\n--a\"b--\r\n")},
 	{"multipart without boundary", D | Q, 998, S("Content-Type: multipart/mixed\n\n\xe9\n"),
 	 S("Content-Type: multipart/mixed\r\n\r\n\xe9\r\n")},
 	{"comments and case", D | Q, 998,
