@@ -364,7 +364,10 @@ static int decide(struct smtpc_body *b)
 
 	if (b->bad_ct || b->bad_cte)
 		return K_PASS;
-	if (b->ctype == CT_MULTIPART)
+	/* RFC 2046 5.1.5: a part of a digest without Content-Type is a message. */
+	if (b->ctype == CT_NONE && !b->msg_level && b->depth > 0 && b->level[b->depth - 1].digest)
+		b->ctype = CT_MESSAGE;
+	if (b->ctype == CT_MULTIPART || b->ctype == CT_DIGEST)
 		return b->blen > 0 && nest_ok && (plain || b->cte == CTE_BINARY) ? K_MULTIPART : K_PASS;
 	if (b->ctype == CT_MESSAGE)
 		return nest_ok && plain ? K_MESSAGE : K_PASS;
@@ -402,11 +405,13 @@ static void header_section_end(struct smtpc_body *b, bool blank)
 	b->qpend = 0;
 	if (kind == K_MULTIPART) {
 		b->level[b->depth].len = b->blen;
+		b->level[b->depth].digest = b->ctype == CT_DIGEST;
 		memcpy(b->level[b->depth].boundary, b->boundary, b->blen);
 		b->depth++;
 		count_multipart(b);
 	} else if (kind == K_MESSAGE) {
-		b->level[b->depth++].len = 0;
+		b->level[b->depth].len = 0;
+		b->level[b->depth++].digest = false;
 		reset_entity(b, true);
 		return;
 	}

@@ -25,12 +25,12 @@
  *   - with SMTPC_BODY_TO_QP (the server lacks 8BITMIME; the caller does
  *     not set it when disable_mime_output_conversion = yes), the MIME
  *     structure is followed (multipart with boundary, message/rfc822,
- *     SMTPC_BODY_NEST_MAX deep): each leaf part whose
- *     Content-Transfer-Encoding is 8bit, 7bit or absent gets
- *     "Content-Transfer-Encoding: quoted-printable" (the old header is
- *     removed; a message without MIME-Version also gets
+ *     the parts of a multipart/digest, SMTPC_BODY_NEST_MAX deep): each
+ *     leaf part whose Content-Transfer-Encoding is 8bit, 7bit or absent
+ *     gets "Content-Transfer-Encoding: quoted-printable" (the old header
+ *     is removed; a message without MIME-Version also gets
  *     "MIME-Version: 1.0") and its body encoded as quoted-printable, lines
- *     of at most 76 characters. A 7bit or undeclared part is converted
+ *     of at most 76 characters (or line_limit, if lower). A 7bit or undeclared part is converted
  *     too, since it cannot be known before its end whether it holds 8-bit
  *     bytes; for 7-bit text the encoding is lossless. A multipart or
  *     message/rfc822 entity declared 8bit is relabelled 7bit. base64,
@@ -38,7 +38,10 @@
  *     (binary cannot be carried without BINARYMIME; it is not converted).
  *     8-bit bytes in headers stay (that needs SMTPUTF8, the caller's
  *     business). Malformed MIME (a multipart without boundary, a header
- *     too long to parse) is sent as it is, never refused.
+ *     too long to parse) is sent as it is, never refused. An entity's
+ *     Content-Transfer-Encoding header, kept or replaced, moves to the
+ *     end of its headers (it is known only there whether it changes);
+ *     only the first one counts, others are removed.
  */
 #ifndef TERN_MAIL_SMTPC_BODY_H
 #define TERN_MAIL_SMTPC_BODY_H
@@ -58,6 +61,7 @@
 /* One multipart level: the boundary that ends its parts. */
 struct smtpc_body_level {
 	size_t len;			/* 0: a message/rfc822 level (no boundary) */
+	bool digest;			/* multipart/digest: parts are message/rfc822 by default */
 	char boundary[SMTPC_BODY_BOUNDARY_MAX];
 };
 

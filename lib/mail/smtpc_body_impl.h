@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 /* Content-Type as far as the encoder cares (CT_NONE: no header seen). */
-enum { CT_NONE, CT_OTHER, CT_MULTIPART, CT_MESSAGE, CT_MSG_OTHER };
+enum { CT_NONE, CT_OTHER, CT_MULTIPART, CT_DIGEST, CT_MESSAGE, CT_MSG_OTHER };
 /* Content-Transfer-Encoding (CTE_NONE: no header seen). */
 enum { CTE_NONE, CTE_7BIT, CTE_8BIT, CTE_BINARY, CTE_QP, CTE_BASE64, CTE_OTHER };
 

@@ -88,7 +88,7 @@ int smtpc_mime_ctype(const char *v, size_t len, char *boundary, size_t *blen)
 	if (tn == 0 || k.p >= k.e || *k.p++ != '/' || (sn = token(&k, &sub)) == 0) {
 		return CT_OTHER;	/* RFC 2045: unknown means application/octet-stream */
 	}
-	ctype = smtpc_mime_is(type, tn, "multipart") ? CT_MULTIPART
+	ctype = smtpc_mime_is(type, tn, "multipart") ? (smtpc_mime_is(sub, sn, "digest") ? CT_DIGEST : CT_MULTIPART)
 	    : !smtpc_mime_is(type, tn, "message") ? CT_OTHER
 	    : smtpc_mime_is(sub, sn, "rfc822") ? CT_MESSAGE
 	    : smtpc_mime_is(sub, sn, "global") ? CT_OTHER : CT_MSG_OTHER;

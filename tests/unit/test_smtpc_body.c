@@ -110,6 +110,10 @@ static const struct row {
 	 S("Content-Type: multipart/mixed; boundary=\"a\\\"b\"\n\n--a\"b\nContent-Type: text/plain\n\n\xe9 \n--a\"b--\n"),
 	 S("Content-Type: multipart/mixed; boundary=\"a\\\"b\"\r\n\r\n--a\"b\r\nContent-Type: text/plain\r\n"
 	   "Content-Transfer-Encoding: quoted-printable\r\n\r\n=E9=20\r\n--a\"b--\r\n")},
+	{"digest parts are messages", D | Q, 998,
+	 S("Content-Type: multipart/digest; boundary=d\n\n--d\n\nSubject: m1\n\n\xe9\n--d--\n"),
+	 S("Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: m1\r\nMIME-Version: 1.0\r\n"
+	   "Content-Transfer-Encoding: quoted-printable\r\n\r\n=E9\r\n--d--\r\n")},
 	{"multipart without boundary", D | Q, 998, S("Content-Type: multipart/mixed\n\n\xe9\n"),
 	 S("Content-Type: multipart/mixed\r\n\r\n\xe9\r\n")},
 	{"comments and case", D | Q, 998,
