@@ -87,8 +87,12 @@ static void w_char(struct smtpc_body *b, char c)
 	if (b->limit == 0) {
 		w_raw(b, c);
 	} else if (!b->whdr) {
-		if (b->col >= b->limit)
+		/* Postfix's way: CRLF SPACE, which a MIME decoder ignores at worst. */
+		if (b->col >= b->limit) {
 			w_crlf(b);
+			if (b->limit > 1)
+				w_raw(b, ' ');
+		}
 		w_raw(b, c);
 	} else {
 		if (b->fold.len >= b->limit)
