@@ -76,21 +76,37 @@
 #                               CADIR is "self"; for a wrong-name certificate
 #                               give another NAME
 #   peer_start NAME ADDR PORT [OPTION...]  run smtp_peer.py (see its --help)
-#                               on ADDR:PORT; its log is NET_DIR/NAME.log
-#   sink_start ADDR PORT FILE   Postfix's smtp-sink on ADDR:PORT, each message
-#                               received appended to FILE
+#                               on ADDR:PORT; its log is NET_DIR/NAME.log;
+#                               returns once it listens
+#   net_stop NAME               stop peer NAME (sink-ADDR-PORT, https-ADDR)
+#   sink_start ADDR PORT DIR [OPTION...]  Postfix's smtp-sink on ADDR:PORT
+#                               (more smtp-sink options may follow), each
+#                               transaction kept in DIR/dump* (its -D format:
+#                               smtp-sink adds a random suffix to the name)
 #   postfix_peer_start ADDR PORT DIR [DOMAIN...]  a private Postfix (see
 #                               postfix.sh) on ADDR:PORT that takes DOMAINs
 #                               as its own and delivers every recipient in
 #                               them into the Maildir DIR/mail/keep
 #   https_start ADDR CERT KEY DOCROOT  an HTTPS server on ADDR:443 serving
 #                               DOCROOT (mta-sts.txt as text/plain)
-#   wait_for_tcp ADDR PORT      until something accepts on ADDR:PORT
-# Everything started here is stopped by the cleanup (at_cleanup).
+#   wait_for_tcp ADDR PORT      until something listens on ADDR:PORT (ss)
+# Everything started here is stopped by the cleanup (lib.sh's), newest first.
 
 NET_DNS_PID=""
 _net_signed=""
 _net_zones=""
+_net_stops=""
+
+# Stop what was started here, newest first (a Postfix before the directory
+# it runs in), then remove NET_DIR. lib.sh's cleanup runs it.
+_net_at_stop() { _net_stops="$*
+$_net_stops"; }
+_net_cleanup() {
+	echo "$_net_stops" | while IFS= read -r _cmd; do
+		[ -n "$_cmd" ] && eval "$_cmd" >/dev/null 2>&1
+	done
+	[ -n "${NET_DIR:-}" ] && rm -rf "$NET_DIR"
+}
 
 # Re-run "$0" inside unshare -n -m; the marker TERN_NETNS stops a second
 # re-run. Must be called before anything is started or made: the outer run
@@ -98,7 +114,7 @@ _net_zones=""
 netns_enter() {
 	if [ -z "${TERN_NETNS:-}" ]; then
 		need_root
-		need_cmd unshare mount ip
+		need_cmd unshare mount ip ss
 		unshare -n -m true 2>/dev/null ||
 			skip "unshare -n -m is not permitted here (no network namespace for the test)"
 		# Nothing to clean up yet: the run inside has its own trap.
@@ -111,7 +127,7 @@ netns_enter() {
 	NET_DIR=$(mktemp -d /tmp/tern-net.XXXXXX) || fail "mktemp"
 	chmod 755 "$NET_DIR"
 	export NET_DIR
-	at_cleanup "rm -rf '$NET_DIR'"
+	at_cleanup _net_cleanup
 	mkdir -p "$NET_DIR/etc" "$NET_DIR/zones"
 	printf 'server:\n    local-zone: "test." nodefault\n' > "$NET_DIR/unbound.conf"
 	printf 'nameserver 127.0.0.1\noptions timeout:2 attempts:2\n' > "$NET_DIR/etc/resolv.conf"
@@ -139,16 +155,6 @@ netns_addr() {
 	*) ip addr add "$1/32" dev lo || fail "ip addr add $1" ;;
 	esac
 }
-
-# Poll until ADDR:PORT accepts a TCP connection (TERN_WAIT seconds).
-_tcp_open() {
-	python3 -c 'import socket, sys
-try:
-    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1).close()
-except OSError:
-    sys.exit(1)' "$1" "$2"
-}
-wait_for_tcp() { wait_for "a listener on $1 port $2" _tcp_open "$1" "$2"; }
 
 dns_zone() {
 	_z=${1%.}
@@ -233,7 +239,7 @@ _dns_run() {
 	_dns_write_conf
 	knotd -c "$NET_DIR/knot/knot.conf" >>"$NET_DIR/knot/knot.log" 2>&1 &
 	NET_DNS_PID=$!
-	at_cleanup "kill $NET_DNS_PID"
+	_net_at_stop "kill $NET_DNS_PID"
 	_end=$(( $(date +%s) + TERN_WAIT ))
 	until _dns_ready; do
 		if ! kill -0 "$NET_DNS_PID" 2>/dev/null || [ "$(date +%s)" -ge "$_end" ]; then
@@ -340,4 +346,103 @@ test_cert() {
 	openssl x509 -req -in "$_d/$_n.csr" -CA "$_ca/ca.pem" -CAkey "$_ca/ca.key" -CAcreateserial \
 		-days 2 -extfile "$_d/$_n.ext" -out "$_d/$_n.pem" >/dev/null 2>&1 || fail "test_cert $_n: sign"
 	rm -f "$_d/$_n.csr" "$_d/$_n.ext"
+}
+
+# Something listens on ADDR:PORT (TCP), seen with ss: no test connection,
+# which a peer would count and record.
+_tcp_listening() {
+	case $1 in *:*) _a="[$1]" ;; *) _a=$1 ;; esac
+	[ -n "$(ss -Hltn "src $_a:$2" 2>/dev/null)" ]
+}
+wait_for_tcp() { wait_for "a listener on $1 port $2" _tcp_listening "$1" "$2"; }
+
+# _net_bg NAME CMD...: run CMD in the background, its output in
+# NET_DIR/NAME.log, its pid in NET_DIR/NAME.pid; killed by the cleanup.
+_net_bg() {
+	_nb=$1
+	shift
+	"$@" >"$NET_DIR/$_nb.log" 2>&1 &
+	echo $! > "$NET_DIR/$_nb.pid"
+	_net_at_stop "kill $!"
+}
+
+# Wait for READY FILE (or ADDR PORT) while the process NAME lives.
+_net_wait() {
+	_nw=$1 _end=$(( $(date +%s) + TERN_WAIT ))
+	shift
+	until if [ $# -eq 1 ]; then [ -s "$1" ]; else _tcp_listening "$1" "$2"; fi; do
+		if ! kill -0 "$(cat "$NET_DIR/$_nw.pid")" 2>/dev/null || [ "$(date +%s)" -ge "$_end" ]; then
+			tail -n 20 "$NET_DIR/$_nw.log" >&2
+			fail "$_nw did not start"
+		fi
+		sleep 0.1
+	done
+}
+
+# net_stop NAME: stop what peer_start, sink_start or https_start started.
+net_stop() {
+	[ -s "$NET_DIR/$1.pid" ] || return 0
+	_np=$(cat "$NET_DIR/$1.pid")
+	kill "$_np" 2>/dev/null
+	wait "$_np" 2>/dev/null
+	rm -f "$NET_DIR/$1.pid"
+}
+
+peer_start() {
+	_pn=$1 _pa=$2 _pp=$3
+	shift 3
+	rm -f "$NET_DIR/$_pn.ready"
+	_net_bg "$_pn" python3 "$TERN_TOP/tests/e2e/smtp_peer.py" "$_pa" "$_pp" \
+		--ready "$NET_DIR/$_pn.ready" "$@"
+	_net_wait "$_pn" "$NET_DIR/$_pn.ready"
+}
+
+sink_start() {
+	_sa=$1 _sp=$2 _sd=$3
+	shift 3
+	need_cmd smtp-sink
+	# smtp-sink drops to nobody as root and makes its dump files then.
+	mkdir -p "$_sd" && chown nobody "$_sd" || fail "cannot make $_sd"
+	case $_sa in *:*) _sl="[$_sa]:$_sp" ;; *) _sl="$_sa:$_sp" ;; esac
+	_net_bg "sink-$_sa-$_sp" smtp-sink -u nobody -D "$_sd/dump" "$@" "$_sl" 100
+	_net_wait "sink-$_sa-$_sp" "$_sa" "$_sp"
+}
+
+postfix_peer_start() {
+	_fa=$1 _fp=$2 _fd=$3
+	shift 3
+	. "$TERN_TOP/tests/e2e/postfix.sh"
+	_why=$(pf_available) || skip "$_why"
+	mkdir -p "$_fd"
+	pf_setup "$_fd" "$_fp" >/dev/null || fail "pf_setup $_fd"
+	sed -i "s/^127\\.0\\.0\\.1:$_fp inet/$_fa:$_fp inet/" "$_fd/etc/master.cf"
+	# Every recipient in the DOMAINs is accepted and kept in mail/keep.
+	_fdom=localhost
+	for _x in "$@"; do _fdom="$_fdom, $_x"; done
+	pf_set "$_fd" "mydestination = $_fdom" "local_recipient_maps =" \
+		"luser_relay = keep@localhost" "myhostname = postfix-peer.test" || fail "pf_set $_fd"
+	_net_at_stop "pf_stop '$_fd'"
+	postfix -c "$_fd/etc" start >"$_fd/start.log" 2>&1 || { cat "$_fd/start.log" >&2; fail "postfix start in $_fd"; }
+	wait_for "Postfix on $_fa port $_fp" _tcp_listening "$_fa" "$_fp"
+}
+
+https_start() {
+	_ha=$1 _hc=$2 _hk=$3 _hd=$4
+	_hn=https-$_ha
+	rm -f "$NET_DIR/$_hn.ready"
+	_net_bg "$_hn" python3 -c '
+import functools, http.server, socket, ssl, sys
+addr, cert, key, root, ready = sys.argv[1:6]
+class Server(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+class Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {"": "application/octet-stream", ".txt": "text/plain"}
+srv = Server((addr, 443), functools.partial(Handler, directory=root))
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(ready, "w").write("443\n")
+srv.serve_forever()
+' "$_ha" "$_hc" "$_hk" "$_hd" "$NET_DIR/$_hn.ready"
+	_net_wait "$_hn" "$NET_DIR/$_hn.ready"
 }
