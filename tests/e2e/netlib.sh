@@ -38,6 +38,7 @@
 #                               unshare is not permitted); then lo up, the
 #                               test's resolv.conf, hosts and nsswitch.conf
 #   netns_addr ADDR             add another address to lo (e.g. fd00::2)
+#   netns_host ADDR NAME...     add a line to the namespace's /etc/hosts
 #   dns_zone ZONE               write NET_DIR/zones/ZONE.zone: a SOA, NS and
 #                               the records read from stdin (zone syntax,
 #                               names relative to ZONE); prints the path
@@ -155,6 +156,9 @@ netns_addr() {
 	*) ip addr add "$1/32" dev lo || fail "ip addr add $1" ;;
 	esac
 }
+
+# The bind mount shows the file's inode: append, never replace it.
+netns_host() { echo "$*" >> "$NET_DIR/etc/hosts" || fail "cannot add to the test's hosts file"; }
 
 dns_zone() {
 	_z=${1%.}
