@@ -80,6 +80,8 @@
 #                               on ADDR:PORT; its log is NET_DIR/NAME.log;
 #                               returns once it listens
 #   net_stop NAME               stop peer NAME (sink-ADDR-PORT, https-ADDR)
+#   peer_wait_messages FILE N   until smtp_peer.py's --record FILE holds N
+#                               messages
 #   sink_start ADDR PORT DIR [OPTION...]  Postfix's smtp-sink on ADDR:PORT
 #                               (more smtp-sink options may follow), each
 #                               transaction kept in DIR/dump* (its -D format:
@@ -400,6 +402,9 @@ peer_start() {
 		--ready "$NET_DIR/$_pn.ready" "$@"
 	_net_wait "$_pn" "$NET_DIR/$_pn.ready"
 }
+
+_peer_has() { [ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]; }
+peer_wait_messages() { wait_for "$2 message(s) in $1" _peer_has "$1" "$2"; }
 
 sink_start() {
 	_sa=$1 _sp=$2 _sd=$3

@@ -8,6 +8,7 @@
 # 127.0.0.2:25, which records it (CRLF and dot-stuffing on the wire);
 # smtp-sink and a private Postfix at other MX hosts receive theirs; an
 # HTTPS server with a certificate from the test CA serves an MTA-STS policy;
+# a forged RRset is bogus; a peer listens on an IPv6 address added to lo;
 # the host's /etc/resolv.conf and mount table are untouched.
 # Needs root (namespaces, port 25, Postfix).
 here=$(dirname "$0")
@@ -91,7 +92,7 @@ printf 'Subject: over the namespace\n\nfirst\n.leading dot\nlast\n' |
 printf 'Subject: to the sink\n\nbody\n' | sendmail -i -f alice@localhost user@sink.test || fail "sendmail to sink.test"
 printf 'Subject: to postfix\n\nbody\n' | sendmail -i -f alice@localhost user@postfix.test || fail "sendmail to postfix.test"
 
-wait_for "smtp_peer.py to record the message" test -s "$NET_DIR/mx1.json"
+peer_wait_messages "$NET_DIR/mx1.json" 1
 python3 - "$NET_DIR/mx1.json" <<'EOF' || fail "the recorded message: $(cat "$NET_DIR/mx1.json")"
 import json, sys
 m = json.loads(open(sys.argv[1]).readline())
@@ -106,6 +107,20 @@ wait_for "smtp-sink to get its message" grep -rqs 'to the sink' "$NET_DIR/sink"
 wait_for "Postfix to keep its message" sh -c "grep -rqs 'Subject: to postfix' '$NET_DIR/pf/mail/keep/new'"
 grep -Eq 'to=<user@example.test>, relay=mx1\.example\.test\[127\.0\.0\.2\]:25,.*status=sent' "$TERN_DIR/maillog" ||
 	fail "no sent line for user@example.test"
+
+# A forged TLSA RRset under the old signature is bogus, the rest of the
+# zone still validates with the same anchor (knot kept its keys).
+dns_zone_bogus signed.test _25._tcp.mx TLSA "3 1 1 $(printf '%064d' 0)"
+out=$(dns_validate _25._tcp.mx.signed.test TLSA "$NET_DIR/anchor")
+echo "$out" | grep -q 'BOGUS' || fail "a forged TLSA record validated: $out"
+out=$(dns_validate signed.test MX "$NET_DIR/anchor")
+echo "$out" | grep -q '(secure)' || fail "signed.test MX not secure after the forgery: $out"
+
+# IPv6: an address of the namespace's own, a peer on it.
+netns_addr fd00::25
+peer_start v6 fd00::25 25
+python3 -c 'import socket; socket.create_connection(("fd00::25", 25), timeout=5).close()' ||
+	fail "no peer on [fd00::25]:25"
 
 # The host saw none of it.
 if [ -r /proc/1/root/etc/resolv.conf ] && [ -n "${TERN_HOST_RESOLV:-}" ]; then
