@@ -46,7 +46,8 @@
 #                               P-256, NSEC); before or after dns_start
 #   dns_start ZONEFILE...       run knot on 127.0.0.1:53 serving the zones (the
 #                               zone name is the file's $ORIGIN, else its name
-#                               without .zone); returns once every zone answers
+#                               without .zone); returns once every zone answers;
+#                               called again, adds zones (knot restarts)
 #   dns_reload                  apply zone files or signing changed after
 #                               dns_start (restarts knot, waits as dns_start)
 #   dns_stop                    stop knot (the cleanup does it too)
@@ -264,6 +265,7 @@ dns_start() {
 		_net_zones="$_net_zones
 $(_dns_zone_name "$_f") $_f"
 	done
+	dns_stop
 	_dns_run
 }
 
@@ -312,8 +314,7 @@ dns_zone_bogus() {
 	esac
 	_bf=$NET_DIR/zones/$_z.bogus.zone
 	kdig @127.0.0.1 +timeout=2 "$_z" AXFR 2>/dev/null | grep -v '^;' | grep . |
-		awk -v n="$_n" -v t="$_t" 'BEGIN { IGNORECASE = 1 }
-			!(tolower($1) == tolower(n) && toupper($4) == toupper(t)) { print }' > "$_bf"
+		awk -v n="$_n" -v t="$_t" '!(tolower($1) == tolower(n) && toupper($4) == toupper(t)) { print }' > "$_bf"
 	grep -q RRSIG "$_bf" || fail "$_z is not signed (dns_sign it first)"
 	printf '%s 300 IN %s %s\n' "$_n" "$_t" "$_rd" >> "$_bf"
 	_net_signed=$(echo " $_net_signed " | sed "s/ $_z / /g")

@@ -29,9 +29,12 @@ Runs as the test's user (root inside the test's network namespace for port
   --rcpt 'ADDR=CODE TEXT'  the reply to RCPT TO:<ADDR> (case-insensitive;
                        ADDR "*" for every other recipient), repeatable
   --reply 'STAGE=CODE TEXT'  the reply at STAGE: ehlo, helo, starttls, auth,
-                       mail, data (the 354), eod (after the end of data or
-                       BDAT LAST), bdat, rset, noop, quit; any 421 reply
-                       closes the connection after it is sent
+                       mail, rcpt (those --rcpt does not name), data (the
+                       354), eod (after the end of data or BDAT LAST), bdat,
+                       rset, noop, quit; any 421 reply closes the connection
+                       after it is sent. A literal \n in TEXT (or in
+                       --greeting, --rcpt) separates lines sent as they are:
+                       '250-first\n250 last' is a multi-line reply
   --drop STAGE         close the connection instead of replying at STAGE;
                        STAGE "body" is mid-DATA (after the first line of
                        content), "greeting" before the greeting
@@ -52,7 +55,9 @@ JSON line fields: conn (connection number from 1), peer, helo, esmtp, tls
 size, bdat (true if sent with BDAT), eight_bit (content has bytes > 127),
 bare_lf, bare_cr (lone LF / CR in the content), pipelined (commands arrived
 before an earlier reply was sent), starttls_injection (bytes after STARTTLS
-in the same packet, discarded), reply (to the end of data).
+in the same packet, discarded), reply (to the end of data). A message is
+recorded once the peer has replied to its end of data (whatever the reply);
+one dropped before that is not.
 """
 import argparse
 import base64
@@ -221,9 +226,11 @@ class Session:
             self.peer.log(self.n, "drop at %s" % stage)
             raise Drop()
 
-    def reply(self, stage, text):
+    def reply(self, stage, text, fixed=False):
+        """Send TEXT (or --reply's text for STAGE unless FIXED) after the
+        stage's stall or drop."""
         self.fault(stage)
-        if self.faulty and stage in self.o.reply_map:
+        if self.faulty and not fixed and stage in self.o.reply_map:
             text = self.o.reply_map[stage]
         if stage not in ("greeting", "body") and self.buf:
             self.pipelined = True
@@ -234,7 +241,7 @@ class Session:
 
     def send(self, text):
         try:
-            self.sock.sendall(text.encode() + b"\r\n")
+            self.sock.sendall(text.replace("\\n", "\r\n").encode() + b"\r\n")
         except OSError:
             raise Drop()
 
@@ -433,10 +440,13 @@ class Session:
         if bad:
             self.reply("rcpt", "555 5.5.4 Unsupported option: %s" % bad)
             return
-        text = "250 2.1.5 Ok"
+        text, fixed = "250 2.1.5 Ok", False
         if self.faulty:
-            text = self.o.rcpt_map.get(p[0].lower(), self.o.rcpt_map.get("*", text))
-        text = self.reply("rcpt", text)
+            for key in (p[0].lower(), "*"):
+                if key in self.o.rcpt_map:
+                    text, fixed = self.o.rcpt_map[key], True
+                    break
+        text = self.reply("rcpt", text, fixed)
         self.rcpts.append({"addr": p[0], "params": p[1], "reply": text})
 
     def accepted(self):

@@ -6,7 +6,7 @@
 # (required, refused with a wrong password), a 421 greeting for the first
 # connection only, a drop mid-DATA, a stall, 4xx at the end of data, SIZE,
 # parameters of extensions it did not announce refused, EHLO refused (HELO
-# fallback), pipelining and bare LF seen and recorded, STARTTLS injection
+# fallback), a multi-line reply, pipelining and bare LF seen and recorded, STARTTLS injection
 # discarded, and it listens only on the address it is given.
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
@@ -26,7 +26,8 @@ peer_start tls 127.0.0.11 25 --record "$R.tls" --cert "$NET_DIR/certs/peer.test.
 peer_start faults 127.0.0.12 25 --record "$R.faults" --greeting '421 4.3.2 busy' --fault-count 1
 peer_start drop 127.0.0.13 25 --record "$R.drop" --drop body
 peer_start slow 127.0.0.14 25 --record "$R.slow" --stall rcpt=2 --reply 'eod=451 4.3.0 later'
-peer_start bare 127.0.0.15 25 --record "$R.bare" --no-ext --reply 'ehlo=502 5.5.2 no EHLO here'
+peer_start bare 127.0.0.15 25 --record "$R.bare" --no-ext --reply 'ehlo=502 5.5.2 no EHLO here' \
+	--reply 'mail=250-first line\n250 2.1.0 last line' --reply 'rcpt=550 5.1.1 nobody' --rcpt 'ok@x.test=250 2.1.5 fine'
 peer_start noext 127.0.0.16 25 --record "$R.noext" --no-ext
 
 python3 - "$R" "$NET_DIR/ca/ca.pem" <<'EOF' || fail "smtp_peer.py did not behave"
@@ -145,11 +146,17 @@ with smtplib.SMTP("127.0.0.14", 25) as c:
     check(code == 451, (code, msg))
 check(records("slow")[0]["reply"].startswith("451 4.3.0"), records("slow"))
 
-# EHLO refused: smtplib falls back to HELO.
+# EHLO refused: smtplib falls back to HELO; a multi-line reply; --rcpt
+# before --reply rcpt.
 with smtplib.SMTP("127.0.0.15", 25) as c:
-    c.sendmail("a@x.test", ["ok@x.test"], "x\r\n")
+    check(c.ehlo("c")[0] == 502 and c.helo("c")[0] == 250, "EHLO/HELO")
+    r = c.mail("a@x.test")
+    check(r == (250, b"first line\n2.1.0 last line"), r)
+    check(c.rcpt("other@x.test")[0] == 550, "other@x.test not refused")
+    check(c.rcpt("ok@x.test") == (250, b"2.1.5 fine"), "ok@x.test refused")
+    check(c.data("x\r\n")[0] == 250, "DATA")
 m = records("bare")[0]
-check(not m["esmtp"], m)
+check(not m["esmtp"] and m["accepted"] == ["ok@x.test"], m)
 
 # No extensions: their parameters are refused, pipelining is seen.
 out = dialog("127.0.0.16", [b"EHLO c\r\n", b"MAIL FROM:<a@x.test> BODY=8BITMIME\r\n",
