@@ -91,6 +91,12 @@
 #                               postfix.sh) on ADDR:PORT that takes DOMAINs
 #                               as its own and delivers every recipient in
 #                               them into the Maildir DIR/mail/keep
+#   tern_peer_start ADDR DOMAIN...  a second Tern instance (lib.sh's
+#                               tern_instance) listening on ADDR:25 that takes
+#                               DOMAINs as its own: mail for LOCAL@DOMAIN lands
+#                               in $TERN_PEER_DIR/mail/LOCAL/new. Call it
+#                               before the sending instance's tern_instance,
+#                               which then names the newest instance again
 #   https_start ADDR CERT KEY DOCROOT  an HTTPS server on ADDR:443 serving
 #                               DOCROOT (mta-sts.txt as text/plain)
 #   wait_for_tcp ADDR PORT      until something listens on ADDR:PORT (ss)
@@ -434,6 +440,20 @@ postfix_peer_start() {
 	_net_at_stop "pf_stop '$_fd'"
 	postfix -c "$_fd/etc" start >"$_fd/start.log" 2>&1 || { cat "$_fd/start.log" >&2; fail "postfix start in $_fd"; }
 	wait_for "Postfix on $_fa port $_fp" _tcp_listening "$_fa" "$_fp"
+}
+
+tern_peer_start() {
+	_ta=$1
+	shift
+	tern_instance --port 25
+	TERN_PEER_DIR=$TERN_DIR
+	export TERN_PEER_DIR
+	_tdom=localhost
+	for _x in "$@"; do _tdom="$_tdom, $_x"; done
+	ternconf -e "inet_interfaces = $_ta" "myhostname = tern-peer.test" "mydestination = $_tdom" ||
+		fail "ternconf -e in $TERN_PEER_DIR"
+	tern_start
+	wait_for_tcp "$_ta" 25
 }
 
 https_start() {

@@ -6,7 +6,8 @@
 # (and do not with a wrong anchor or a forged RRset); a Tern instance sends
 # mail for user@example.test, found through that MX, to smtp_peer.py on
 # 127.0.0.2:25, which records it (CRLF and dot-stuffing on the wire);
-# smtp-sink and a private Postfix at other MX hosts receive theirs; an
+# smtp-sink, a private Postfix and a second Tern at other MX hosts receive
+# theirs; an
 # HTTPS server with a certificate from the test CA serves an MTA-STS policy;
 # a forged RRset is bogus; a peer listens on an IPv6 address added to lo;
 # the host's /etc/resolv.conf and mount table are untouched.
@@ -48,6 +49,10 @@ dns_zone postfix.test >/dev/null <<EOF
 @   MX 10 mx
 mx  A  127.0.0.4
 EOF
+dns_zone ternpeer.test >/dev/null <<EOF
+@   MX 10 mx
+mx  A  127.0.0.7
+EOF
 dns_zone signed.test >/dev/null <<EOF
 @            MX 10 mx
 mx           A  127.0.0.5
@@ -55,7 +60,8 @@ _25._tcp.mx  TLSA $tlsa
 EOF
 dns_sign signed.test
 z=$NET_DIR/zones
-dns_start "$z/example.test.zone" "$z/sink.test.zone" "$z/postfix.test.zone" "$z/signed.test.zone"
+dns_start "$z/example.test.zone" "$z/sink.test.zone" "$z/postfix.test.zone" "$z/ternpeer.test.zone" \
+	"$z/signed.test.zone"
 [ "$(dns_query example.test MX)" = "10 mx1.example.test." ] || fail "MX of example.test: $(dns_query example.test MX)"
 # getaddrinfo in the namespace asks knot (hosts: files dns).
 getent hosts mx1.example.test | grep -q '^127\.0\.0\.2 ' || fail "getaddrinfo: $(getent hosts mx1.example.test)"
@@ -84,7 +90,9 @@ hdr=$(curl -sS --cacert "$NET_DIR/ca/ca.pem" -D - -o "$NET_DIR/policy" \
 echo "$hdr" | grep -qi '^content-type: text/plain' || fail "policy Content-Type: $hdr"
 cmp -s "$NET_DIR/policy" "$NET_DIR/www/.well-known/mta-sts.txt" || fail "policy body differs"
 
-# Tern sends through the MX records it finds with the system resolver.
+# Tern sends through the MX records it finds with the system resolver, one
+# message to each peer, a second Tern instance among them.
+tern_peer_start 127.0.0.7 ternpeer.test
 tern_instance
 tern_start
 printf 'Subject: over the namespace\n\nfirst\n.leading dot\nlast\n' |
@@ -104,6 +112,8 @@ assert not m["bare_lf"] and not m["bare_cr"]
 EOF
 grep -q '^\.\.leading dot' "$NET_DIR/mx1.json.raw" || fail "no dot-stuffed line on the wire"
 wait_for "smtp-sink to get its message" grep -rqs 'to the sink' "$NET_DIR/sink"
+printf 'Subject: to tern\n\nbody\n' | sendmail -i -f alice@localhost user@ternpeer.test || fail "sendmail to ternpeer.test"
+wait_for "the Tern peer to deliver its message" sh -c "grep -rqs 'Subject: to tern' '$TERN_PEER_DIR/mail/user/new'"
 wait_for "Postfix to keep its message" sh -c "grep -rqs 'Subject: to postfix' '$NET_DIR/pf/mail/keep/new'"
 grep -Eq 'to=<user@example.test>, relay=mx1\.example\.test\[127\.0\.0\.2\]:25,.*status=sent' "$TERN_DIR/maillog" ||
 	fail "no sent line for user@example.test"
