@@ -37,9 +37,14 @@ Runs as the test's user (root inside the test's network namespace for port
                        '250-first\n250 last' is a multi-line reply
   --drop STAGE         close the connection instead of replying at STAGE;
                        STAGE "body" is mid-DATA (after the first line of
-                       content), "greeting" before the greeting
+                       content), "greeting" before the greeting,
+                       "handshake" after the 220 to STARTTLS (the TLS
+                       handshake fails)
   --stall STAGE=SECS   wait SECS before replying at STAGE (or, for "body",
                        before reading on after the first line of content)
+  --max-messages N     after N messages in one connection, MAIL gets 421
+                       (the connection closes), as Postfix's
+                       smtpd_client_message_rate_limit would
   --fault-count N      --greeting, --rcpt, --reply, --drop and --stall
                        apply to the first N connections only (0: all, the
                        default); later connections accept everything
@@ -48,8 +53,9 @@ Runs as the test's user (root inside the test's network namespace for port
                        STARTTLS: the decrypted bytes)
   --ready FILE         written once the socket listens
 
-JSON line fields: conn (connection number from 1), peer, helo, esmtp, tls
-(protocol version or null), auth (user or null), mail_from, mail_params
+JSON line fields: conn (connection number from 1: messages over one
+connection share it), peer, helo, esmtp, tls (protocol version or null),
+sni (the server name the client sent in its TLS hello, or null), auth (user or null), mail_from, mail_params
 (dict), rcpts (list of {addr, params, reply}), accepted (addresses), data
 (the content, dots unstuffed, UTF-8 with replacement), data_b64 (exact),
 size, bdat (true if sent with BDAT), eight_bit (content has bytes > 127),
@@ -69,7 +75,7 @@ import sys
 import threading
 import time
 
-STAGES = ("greeting", "ehlo", "helo", "starttls", "auth", "mail", "rcpt",
+STAGES = ("greeting", "ehlo", "helo", "starttls", "handshake", "auth", "mail", "rcpt",
           "data", "body", "eod", "bdat", "rset", "noop", "quit")
 DEFAULT_EXT = ["PIPELINING", "8BITMIME", "SMTPUTF8", "DSN", "ENHANCEDSTATUSCODES"]
 MAX_LINE = 8192
@@ -97,6 +103,7 @@ def parse_args():
     p.add_argument("--drop", action="append", default=[], choices=STAGES)
     p.add_argument("--stall", action="append", default=[])
     p.add_argument("--fault-count", type=int, default=0)
+    p.add_argument("--max-messages", type=int, default=0)
     p.add_argument("--record")
     p.add_argument("--ready")
     a = p.parse_args()
@@ -148,6 +155,12 @@ class Peer:
         if opts.cert:
             self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.ctx.load_cert_chain(opts.cert, opts.key)
+            self.ctx.sni_callback = self.sni
+        self.tls_local = threading.local()
+
+    def sni(self, sslobj, name, ctx):
+        """Remember the name the client asked for (its SNI), per thread."""
+        self.tls_local.sni = name
 
     def next_conn(self):
         with self.lock:
@@ -176,6 +189,7 @@ class Session:
         self.buf = bytearray()
         self.addr = addr
         self.helo, self.esmtp, self.tls, self.user = None, False, None, None
+        self.sni, self.messages = None, 0
         self.pipelined = False
         self.injection = False
         self.reset()
@@ -324,6 +338,7 @@ class Session:
         text = self.reply("starttls", "220 2.0.0 Ready to start TLS")
         if not text.startswith("220"):
             return
+        self.fault("handshake")
         if self.buf:
             self.injection = True
             self.buf.clear()
@@ -333,6 +348,8 @@ class Session:
             self.peer.log(self.n, "TLS handshake failed: %s" % e)
             raise Drop()
         self.tls = self.sock.version()
+        self.sni = getattr(self.peer.tls_local, "sni", None)
+        self.peer.tls_local.sni = None
         self.peer.log(self.n, "TLS %s" % self.tls)
         self.helo, self.esmtp = None, False
         self.reset()
@@ -411,6 +428,8 @@ class Session:
             self.reply("mail", "501 5.1.7 Bad sender address syntax")
         elif self.mail_from is not None:
             self.reply("mail", "503 5.5.1 Error: nested MAIL command")
+        elif self.o.max_messages and self.messages >= self.o.max_messages:
+            self.reply("mail", "421 4.7.0 %s Error: too many messages" % self.o.name, True)
         elif self.o.require_auth and not self.user:
             self.reply("mail", "530 5.7.0 Authentication required")
         elif p[1] and not self.esmtp:
@@ -501,7 +520,7 @@ class Session:
         content = data.replace(b"\r\n", b"")
         rec = {
             "conn": self.n, "peer": "%s" % (self.addr[0],), "helo": self.helo,
-            "esmtp": self.esmtp, "tls": self.tls, "auth": self.user,
+            "esmtp": self.esmtp, "tls": self.tls, "sni": self.sni, "auth": self.user,
             "mail_from": self.mail_from, "mail_params": self.mail_params,
             "rcpts": self.rcpts, "accepted": self.accepted(),
             "data": data.decode("utf-8", "replace"),
@@ -511,6 +530,7 @@ class Session:
             "pipelined": self.pipelined, "starttls_injection": self.injection,
             "reply": text,
         }
+        self.messages += 1
         self.peer.message(rec)
         self.peer.log(self.n, "message from <%s> to %s: %s" % (self.mail_from, rec["accepted"], text))
         self.reset()

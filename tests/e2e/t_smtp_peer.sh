@@ -2,12 +2,14 @@
 # t_smtp_peer.sh - tests/e2e/smtp_peer.py, the fault-injecting peer of the
 # delivery tests, does what its options say, checked with Python's smtplib
 # and raw sockets in the test's network namespace: per-recipient replies,
-# BDAT, STARTTLS with a certificate from the test CA, AUTH PLAIN and LOGIN
-# (required, refused with a wrong password), a 421 greeting for the first
-# connection only, a drop mid-DATA, a stall, 4xx at the end of data, SIZE,
-# parameters of extensions it did not announce refused, EHLO refused (HELO
-# fallback), a multi-line reply, pipelining and bare LF seen and recorded, STARTTLS injection
-# discarded, and it listens only on the address it is given.
+# BDAT, STARTTLS with a certificate from the test CA (SNI recorded), a TLS
+# handshake broken after the 220, a limit of messages per connection, AUTH
+# PLAIN and LOGIN (required, refused with a wrong password), a 421 greeting
+# for the first connection only, a drop mid-DATA, a stall, 4xx at the end
+# of data, SIZE, parameters of extensions it did not announce refused, EHLO
+# refused (HELO fallback), a multi-line reply, pipelining and bare LF seen
+# and recorded, STARTTLS injection discarded, and it listens only on the
+# address it is given.
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
@@ -25,6 +27,8 @@ peer_start tls 127.0.0.11 25 --record "$R.tls" --cert "$NET_DIR/certs/peer.test.
 	--key "$NET_DIR/certs/peer.test.key" --auth 'u:secret' --require-auth --auth-tls-only
 peer_start faults 127.0.0.12 25 --record "$R.faults" --greeting '421 4.3.2 busy' --fault-count 1
 peer_start drop 127.0.0.13 25 --record "$R.drop" --drop body
+peer_start hs 127.0.0.17 25 --cert "$NET_DIR/certs/peer.test.pem" --key "$NET_DIR/certs/peer.test.key" \
+	--drop handshake --fault-count 1 --max-messages 1
 peer_start slow 127.0.0.14 25 --record "$R.slow" --stall rcpt=2 --reply 'eod=451 4.3.0 later'
 peer_start bare 127.0.0.15 25 --record "$R.bare" --no-ext --reply 'ehlo=502 5.5.2 no EHLO here' \
 	--reply 'mail=250-first line\n250 2.1.0 last line' --reply 'rcpt=550 5.1.1 nobody' --rcpt 'ok@x.test=250 2.1.5 fine'
@@ -109,7 +113,7 @@ for mech in ("PLAIN", "LOGIN"):
     c.sendmail("a@x.test", ["ok@x.test"], "Subject: tls\r\n\r\nx\r\n")
     c.quit()
 m = records("tls")[-1]
-check(m["tls"] in ("TLSv1.2", "TLSv1.3") and m["auth"] == "u", m)
+check(m["tls"] in ("TLSv1.2", "TLSv1.3") and m["auth"] == "u" and m["sni"] == "peer.test", m)
 out = dialog("127.0.0.11", [b"EHLO c\r\n", (b"STARTTLS\r\nMAIL FROM:<evil@x.test>\r\n", 1)])
 # The injected command is dropped, not answered: only STARTTLS's 220 came.
 check(out[-1].startswith("220"), out)
@@ -131,6 +135,22 @@ try:
 except smtplib.SMTPServerDisconnected:
     pass
 check(records("drop") == [], "a dropped message was recorded")
+
+# TLS handshake broken after the 220 (first connection); one message per
+# connection.
+c = smtplib.SMTP("127.0.0.17", 25)
+try:
+    c.starttls()
+    check(False, "the TLS handshake did not fail")
+except (ssl.SSLError, OSError, smtplib.SMTPServerDisconnected):
+    pass
+with smtplib.SMTP("127.0.0.17", 25) as c:
+    check(c.sendmail("a@x.test", ["b@x.test"], "x\r\n") == {}, "first message refused")
+    try:
+        c.sendmail("a@x.test", ["b@x.test"], "x\r\n")
+        check(False, "a second message in one connection")
+    except smtplib.SMTPSenderRefused as e:
+        check(e.smtp_code == 421, e)
 
 # Stall at RCPT, 451 at the end of data.
 with smtplib.SMTP("127.0.0.14", 25) as c:
