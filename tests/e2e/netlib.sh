@@ -410,7 +410,7 @@ peer_start() {
 	_net_wait "$_pn" "$NET_DIR/$_pn.ready"
 }
 
-_peer_has() { [ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]; }
+_peer_has() { [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; }
 peer_wait_messages() { wait_for "$2 message(s) in $1" _peer_has "$1" "$2"; }
 
 sink_start() {
