@@ -73,7 +73,15 @@ int dns_init(const struct dns_conf *c, struct buf *err)
 	 * usual case for DNSSEC) must be usable; unbound's default refuses
 	 * to send queries to 127.0.0.0/8 and ::1.
 	 */
-	if ((e = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0) {
+	/*
+	 * Reverse zones of private addresses (RFC 1918) are served by the
+	 * site's resolver: unbound would answer them itself with NXDOMAIN,
+	 * which makes every LAN client "unknown" to smtpd. They are
+	 * unsigned, so with DNSSEC on they must also be allowed insecure.
+	 */
+	if ((e = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0 ||
+	    (e = ub_ctx_set_option(ctx, "unblock-lan-zones:", "yes")) != 0 ||
+	    (e = ub_ctx_set_option(ctx, "insecure-lan-zones:", "yes")) != 0) {
 		buf_printf(err, "DNS resolver option: %s", ub_strerror(e));
 		goto fail;
 	}
