@@ -116,6 +116,16 @@ int dns_init(const struct dns_conf *c, struct buf *err)
 		buf_printf(err, "DNS resolver set-up: %s", ub_strerror(e));
 		goto fail;
 	}
+	/*
+	 * RFC 6761 lets a site's own resolver serve names under .test (test
+	 * networks, staging); Tern asks that resolver as the C library would,
+	 * so libunbound's built-in NXDOMAIN for .test is turned off. Last:
+	 * adding a zone finalizes the context's configuration.
+	 */
+	if ((e = ub_ctx_zone_add(ctx, "test.", "nodefault")) != 0) {
+		buf_printf(err, "DNS resolver zone: %s", ub_strerror(e));
+		goto fail;
+	}
 	return 0;
 fail:
 	dns_end();
