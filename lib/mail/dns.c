@@ -58,6 +58,11 @@ static int set_servers(const char *servers, struct buf *err)
 	return r;
 }
 
+bool dns_ready(void)
+{
+	return ctx != NULL;
+}
+
 int dns_init(const struct dns_conf *c, struct buf *err)
 {
 	int e;
@@ -79,7 +84,14 @@ int dns_init(const struct dns_conf *c, struct buf *err)
 	 * which makes every LAN client "unknown" to smtpd. They are
 	 * unsigned, so with DNSSEC on they must also be allowed insecure.
 	 */
+	/*
+	 * The first wait for a server not heard from yet: Tern asks the
+	 * site's resolver, which may need seconds to recurse on a cache
+	 * miss; unbound's 376 ms (tuned for authoritative servers) would
+	 * send each question several times. 5 s, as the C library waits.
+	 */
 	if ((e = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0 ||
+	    (e = ub_ctx_set_option(ctx, "unknown-server-time-limit:", "5000")) != 0 ||
 	    (e = ub_ctx_set_option(ctx, "unblock-lan-zones:", "yes")) != 0 ||
 	    (e = ub_ctx_set_option(ctx, "insecure-lan-zones:", "yes")) != 0) {
 		buf_printf(err, "DNS resolver option: %s", ub_strerror(e));
@@ -123,7 +135,7 @@ int dns_init(const struct dns_conf *c, struct buf *err)
 	 * adding a zone finalizes the context's configuration.
 	 */
 	if ((e = ub_ctx_zone_add(ctx, "test.", "nodefault")) != 0) {
-		buf_printf(err, "DNS resolver zone: %s", ub_strerror(e));
+		buf_printf(err, "DNS resolver set-up: %s", ub_strerror(e));
 		goto fail;
 	}
 	return 0;

@@ -86,6 +86,8 @@ int dns_init(const struct dns_conf *c, struct buf *err);
 int dns_init_from_config(struct buf *err);
 /* Release the context (tests, and programs that re-read their config). */
 void dns_end(void);
+/* Has dns_init succeeded (and dns_end not been called since)? */
+bool dns_ready(void);
 
 void dns_answer_init(struct dns_answer *a);
 void dns_answer_free(struct dns_answer *a);   /* and leaves it as dns_answer_init did */
