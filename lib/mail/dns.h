@@ -18,6 +18,13 @@
  * (no trust anchor covers the name) is returned as found, secure = false.
  * With dnssec off no trust anchor is loaded and secure is always false.
  *
+ * Resolution: every question is forwarded to the servers of dns_conf or
+ * /etc/resolv.conf (never iterated from the root); names are absolute
+ * (no search list). Names under .test and reverse zones of private
+ * addresses go to those servers too, not answered NXDOMAIN by
+ * libunbound. A lookup blocks until libunbound gives up: about 35 s when
+ * no server answers at all (then DNS_TEMPFAIL, "SERVFAIL").
+ *
  * Everything in an answer is bounded and checked: RDATA lengths are never
  * trusted, names are decoded only within their RDATA. libunbound hands
  * over RDATA without its packet (it expands the compressed names of the
