@@ -21,8 +21,9 @@
  *
  * Part of smtpd, runs as mail_owner. Workers run nothing but
  * smtp_policy_dns_lookup() on the job's own copy of what it needs (the
- * domain and the name servers, or the policy request and its server): maps, the policy and the sessions are
- * only touched on the loop thread. The pool is its own, so that a dead
+ * domain, or the policy request and its server) and the process's one
+ * DNS context (lib/mail/dns.h, thread-safe, pointed at smtpd_dns_servers):
+ * maps, the policy and the sessions are only touched on the loop thread. The pool is its own, so that a dead
  * name server can never delay commits or AUTH answers.
  */
 #include "compat.h"

@@ -19,11 +19,9 @@
 #include "compat.h"
 
 #include <arpa/inet.h>
-#include <arpa/nameser.h>
 #include <ctype.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <resolv.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -31,6 +29,7 @@
 #include <unistd.h>
 
 #include "mail/config.h"
+#include "mail/dns.h"
 #include "mail/domain_list.h"
 #include "mail/resolve.h"
 #include "mail/smtp_policy.h"
@@ -121,8 +120,6 @@ static const char *class_params[CL_COUNT] = {
 
 struct smtp_policy {
 	struct cidr_list mynetworks;
-	struct sockaddr_in dns_servers[SMTP_POLICY_DNS_SERVERS];	/* smtpd_dns_servers */
-	size_t ndns_servers;
 	struct rlist lists[CL_COUNT];
 	struct maplist *virtual_maps;
 	struct domain_list *relay_domains;	/* relay_domains: accepted from anyone, sent on */
@@ -319,6 +316,41 @@ static void locate_error(const char *param, struct buf *err)
 	buf_free(&located);
 }
 
+/*
+ * The process's DNS context (lib/mail/dns.h), pointed at
+ * smtpd_dns_servers when set. Made once: the DNS workers use it from
+ * their threads, so it is never replaced under them; a policy built
+ * again (a table rebuilt) reads the same main.cf, and a reload starts
+ * new smtpd processes. smtpd_dns_servers is checked every time.
+ */
+static int policy_dns_init(struct buf *err)
+{
+	struct sockaddr_in sin[SMTP_POLICY_DNS_SERVERS];
+	struct buf servers = BUF_INIT;
+	size_t n;
+	int r = 0;
+
+	if (smtp_policy_dns_servers(cfg_str(P_smtpd_dns_servers), sin, &n, err) < 0)
+		return -1;
+	if (dns_ready())
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &sin[i].sin_addr, a, sizeof(a));
+		buf_printf(&servers, "%s%s@%u", i ? " " : "", a, (unsigned)ntohs(sin[i].sin_port));
+	}
+	struct dns_conf c = {.dnssec = false, .trust_anchor_file = NULL,
+		.servers = n > 0 ? buf_str(&servers) : NULL};
+	struct buf derr = BUF_INIT;
+	if (dns_init(&c, &derr) < 0) {
+		buf_printf(err, "smtpd_dns_servers: %s", buf_str(&derr));
+		r = -1;
+	}
+	buf_free(&derr);
+	buf_free(&servers);
+	return r;
+}
+
 struct smtp_policy *smtp_policy_new(struct buf *err)
 {
 	struct smtp_policy *p = xcalloc(1, sizeof(*p));
@@ -332,8 +364,7 @@ struct smtp_policy *smtp_policy_new(struct buf *err)
 		return NULL;
 	}
 	buf_free(&nerr);
-	if (smtp_policy_dns_servers(cfg_str(P_smtpd_dns_servers), p->dns_servers,
-			&p->ndns_servers, err) < 0) {
+	if (policy_dns_init(err) < 0) {
 		locate_error(P_smtpd_dns_servers, err);
 		smtp_policy_free(p);
 		return NULL;
@@ -876,36 +907,34 @@ static bool fqdn(const char *domain)
 
 /*
  * Does the domain exist in the DNS (MX, A or AAAA)? 1 yes, 0 no, -1
- * temporary failure. A resolver state of its own (res_ninit), so that
- * threads never share one, pointed at smtpd_dns_servers when set.
+ * temporary failure. Through the process's DNS context, which worker
+ * threads share (dns_lookup is thread-safe).
  */
-static int domain_exists(const char *domain, const struct sockaddr_in *servers, size_t nservers)
+static int domain_exists(const char *domain)
 {
-	unsigned char answer[1024];
-	int types[] = {ns_t_mx, ns_t_a, ns_t_aaaa};
+	static const enum dns_type types[] = {DNS_MX, DNS_A, DNS_AAAA};
+	struct dns_answer a;
 	bool tempfail = false;
-	struct __res_state st;
-	memset(&st, 0, sizeof(st));
-	if (res_ninit(&st) != 0) {
-		res_nclose(&st);
-		return -1;
-	}
-	if (nservers > 0) {
-		for (size_t i = 0; i < nservers && i < SMTP_POLICY_DNS_SERVERS; i++)
-			st.nsaddr_list[i] = servers[i];
-		st.nscount = (int)nservers;
-	}
 	int result = -2;
+
+	dns_answer_init(&a);
 	for (size_t i = 0; i < 3 && result == -2; i++) {
-		st.res_h_errno = 0;
-		if (res_nquery(&st, domain, ns_c_in, types[i], answer, sizeof(answer)) > 0)
+		switch (dns_lookup(domain, types[i], &a)) {
+		case DNS_OK:
 			result = 1;
-		else if (st.res_h_errno == HOST_NOT_FOUND)
+			break;
+		case DNS_NXDOMAIN:
 			result = 0;
-		else if (st.res_h_errno == TRY_AGAIN || st.res_h_errno == NO_RECOVERY)
+			break;
+		case DNS_NODATA:
+			break;
+		case DNS_TEMPFAIL:
+		case DNS_BOGUS:
 			tempfail = true;
+			break;
+		}
 	}
-	res_nclose(&st);
+	dns_answer_free(&a);
 	if (result == -2)
 		result = tempfail ? -1 : 0;
 	return result;
@@ -958,7 +987,7 @@ void smtp_policy_dns_lookup(struct smtp_policy_dns *d)
 	}
 	if (d->need[0] == '\0')
 		return;
-	int e = domain_exists(d->need, d->servers, d->nservers);
+	int e = domain_exists(d->need);
 	/* Full (a decision never needs that many): the oldest answer goes. */
 	if (d->n == SMTP_POLICY_DNS_MAX) {
 		memmove(&d->known[0], &d->known[1], sizeof(d->known[0]) * (SMTP_POLICY_DNS_MAX - 1));
@@ -1015,19 +1044,17 @@ int smtp_policy_dns_servers(const char *value, struct sockaddr_in *out, size_t *
  * context only from its answers: 2 when the answer is missing (then
  * need names the domain).
  */
-static int domain_known(struct smtp_policy *p, const struct subject *s, const char *domain)
+static int domain_known(const struct subject *s, const char *domain)
 {
 	struct smtp_policy_dns *d = s->dns;
 	if (d == NULL)
-		return domain_exists(domain, p->dns_servers, p->ndns_servers);
+		return domain_exists(domain);
 	for (size_t i = 0; i < d->n; i++)
 		if (strcasecmp(d->known[i].domain, domain) == 0)
 			return d->known[i].exists;
 	if (strlen(domain) >= sizeof(d->need))
 		return 0;	/* longer than any DNS name */
 	strlcpy(d->need, domain, sizeof(d->need));
-	memcpy(d->servers, p->dns_servers, sizeof(d->servers));
-	d->nservers = p->ndns_servers;
 	return 2;
 }
 
@@ -1196,7 +1223,7 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 			return RES_DUNNO;
 		split_addr(s->rcpt, &local, &domain);
 		if (domain.len > 0 && domain.data[0] != '[') {
-			int e = domain_known(p, s, buf_str(&domain));
+			int e = domain_known(s, buf_str(&domain));
 			if (e == 2) {
 				res = RES_PENDING;
 			} else if (e <= 0) {
@@ -1212,7 +1239,7 @@ static enum result eval_one(struct smtp_policy *p, int cls, const struct restric
 			return RES_DUNNO;
 		split_addr(s->si->sender, &local, &domain);
 		if (domain.len > 0 && domain.data[0] != '[') {
-			int e = domain_known(p, s, buf_str(&domain));
+			int e = domain_known(s, buf_str(&domain));
 			if (e == 2) {
 				res = RES_PENDING;
 			} else if (e <= 0) {

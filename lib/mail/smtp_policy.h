@@ -73,9 +73,6 @@ struct smtp_policy_dns {
 		char domain[256];
 		int exists;			/* 1 yes, 0 no, -1 temporary failure */
 	} known[SMTP_POLICY_DNS_MAX];
-	/* smtpd_dns_servers, copied from the policy that asked (0: the system's). */
-	size_t nservers;
-	struct sockaddr_in servers[SMTP_POLICY_DNS_SERVERS];
 };
 void smtp_policy_dns_init(struct smtp_policy_dns *d);
 /*
