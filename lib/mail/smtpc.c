@@ -119,6 +119,16 @@ void smtpc_fail(struct smtpc *s, int code, enum smtpc_stage st, const char *dsn,
 	snprintf(s->fail_dsn, sizeof(s->fail_dsn), "%s", dsn);
 	buf_reset(&s->fail_text);
 	buf_adds(&s->fail_text, text);
+	if (s->txn_active) {
+		/* The transaction ends with the session: its accepted
+		 * recipients get this (code 0: no reply, defer them). */
+		struct smtpc_txn *t = s->txn;
+		t->code = code;
+		snprintf(t->dsn, sizeof(t->dsn), "%s", dsn);
+		buf_reset(&t->reply);
+		buf_adds(&t->reply, text);
+		t->failed_stage = st;
+	}
 	s->txn_active = false;
 	s->tls_wait = s->body_wait = false;
 	s->head = s->count = s->nsent = 0;
@@ -219,7 +229,7 @@ static void on_auth(struct smtpc *s, int code)
 }
 
 /* One reply for the head of pend, its text in s->text. */
-static void on_reply(struct smtpc *s, int code)
+static void on_reply_stage(struct smtpc *s, int code)
 {
 	struct pend p = s->pend[s->head];
 	bool ok = code / 100 == 2;
@@ -289,6 +299,28 @@ static void on_reply(struct smtpc *s, int code)
 			smtpc_txn_reply(s, code, &p);
 		return;
 	}
+}
+
+static void on_reply(struct smtpc *s, int code)
+{
+	enum smtpc_stage st = s->pend[s->head].st;
+
+	/*
+	 * 3xx only where more input is asked for; 2xx to DATA would leave
+	 * the content unsent while the server thinks it had the message.
+	 */
+	if ((code / 100 == 3 && !(st == SMTPC_ST_DATA && code == 354) && !(st == SMTPC_ST_AUTH && code == 334))
+	    || (st == SMTPC_ST_DATA && code / 100 == 2)) {
+		struct buf t = BUF_INIT;
+		buf_printf(&t, "protocol error: unexpected reply to %s: %s", smtpc_stage_command(st), buf_str(&s->text));
+		smtpc_fail(s, 0, st, "4.5.0", buf_str(&t));
+		buf_free(&t);
+		return;
+	}
+	on_reply_stage(s, code);
+	/* 421: the server closes the session, whatever the command was. */
+	if (code == 421 && !s->closed)
+		smtpc_fail_reply(s, code, st);
 }
 
 void smtpc_input(struct smtpc *s, const char *data, size_t len)

@@ -98,14 +98,16 @@ struct smtpc_txn {
 	struct smtpc_rcpt *rcpt;
 	size_t n;
 	/*
-	 * Results. code/dsn/reply: the reply that decided the transaction
-	 * for every accepted recipient: MAIL refused (also copied to every
-	 * recipient), DATA or BDAT refused, or the end-of-data reply (also
-	 * when it is 250). failed_stage: the stage that failed
-	 * (SMTPC_ST_MAIL, SMTPC_ST_RCPT when no recipient was accepted,
-	 * SMTPC_ST_DATA, SMTPC_ST_DOT, SMTPC_ST_BDAT), SMTPC_ST_IDLE when
-	 * the message was accepted. code 0 with the session CLOSED: the
-	 * connection was lost first (see smtpc_failure).
+	 * Results. code/dsn/reply: what decided the transaction for every
+	 * accepted recipient: MAIL refused (also copied to every recipient),
+	 * DATA or BDAT refused, the end-of-data reply (also when it is 250),
+	 * or, when the session ended first (CLOSED), the session's failure
+	 * (code 0 for a lost connection or protocol error, 421, ...: defer
+	 * them). failed_stage: the stage that failed (SMTPC_ST_MAIL,
+	 * SMTPC_ST_RCPT with code 0 when no recipient was accepted,
+	 * SMTPC_ST_DATA, SMTPC_ST_DOT, SMTPC_ST_BDAT, or where the session
+	 * ended), SMTPC_ST_IDLE only when the message was accepted.
+	 * A recipient with code 0 got no reply: defer it.
 	 */
 	int code;
 	char dsn[16];
@@ -129,6 +131,7 @@ void smtpc_eof(struct smtpc *s);
 /* ok false: CLOSED at SMTPC_ST_STARTTLS, code 0 (the caller may retry in clear). */
 void smtpc_tls_done(struct smtpc *s, bool ok);
 bool smtpc_in_tls(const struct smtpc *s);
+/* Decides AUTH when the EHLO reply comes: after TLS, call it with smtpc_tls_done. */
 void smtpc_set_auth_plaintext_ok(struct smtpc *s, bool ok);
 /* AUTH succeeded on this session. */
 bool smtpc_authenticated(const struct smtpc *s);
