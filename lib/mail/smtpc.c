@@ -152,7 +152,6 @@ void smtpc_set_result(int *code, char *dsn, struct buf *reply, int c, const char
 	buf_adds(reply, text);
 }
 
-
 /* After EHLO/HELO (and again after TLS): STARTTLS, AUTH or ready. */
 static void after_hello(struct smtpc *s)
 {
