@@ -167,12 +167,18 @@ void smtpc_reset(struct smtpc *s);
  */
 void smtpc_quit(struct smtpc *s);
 /*
- * Why the session is CLOSED: returns the code (the server's, 0 for a
- * protocol error or lost connection, 4xx for a refusal Tern decides
- * itself such as TLS required and not offered), with the stage and the
- * text ("ddd text" when the server said it) when those are not NULL.
- * smtpc_failure_dsn gives the enhanced status ("4.4.2" lost connection,
- * "5.5.0"-ish from the server's reply, "4.7.4" TLS not offered).
+ * Why the session is CLOSED: returns the code, with the stage and the
+ * text when those are not NULL. The code is the server's when it ended
+ * the session (a refused greeting, HELO, AUTH or RSET, any 421; the text
+ * is then its reply "ddd text"); 0 for a lost connection, a protocol
+ * error (malformed or unexpected reply, data after STARTTLS's 220) or a
+ * failed TLS handshake; 450 for what Tern refuses itself (TLS required
+ * and not offered or refused, no AUTH mechanism usable on this
+ * connection), with a text that does not start with a code. After QUIT:
+ * stage SMTPC_ST_QUIT, the code of its reply (0 when the server just
+ * closed). smtpc_failure_dsn gives the enhanced status: the reply's,
+ * "4.4.2" lost connection, "4.5.0" protocol error, "4.7.4" TLS not
+ * offered, "4.7.5" TLS refused or failed, "4.7.0" AUTH.
  */
 int smtpc_failure(const struct smtpc *s, enum smtpc_stage *stage, const char **text);
 const char *smtpc_failure_dsn(const struct smtpc *s);
