@@ -1,6 +1,6 @@
 /*
- * lproto.c - encoding and strict decoding of the qmgr <-> local
- * messages (see lproto.h). Mail layer, no privileges.
+ * lproto.c - encoding and strict decoding of the qmgr <-> delivery
+ * agent messages (see lproto.h). Mail layer, no privileges.
  */
 #include "compat.h"
 
@@ -21,6 +21,8 @@ void lreq_free(struct lreq *q)
 	buf_free(&q->queue_id);
 	buf_free(&q->path);
 	buf_free(&q->sender);
+	buf_free(&q->nexthop);
+	buf_free(&q->transport);
 	for (size_t i = 0; i < q->nrcpt; i++) {
 		buf_free(&q->rcpt[i].address);
 		buf_free(&q->rcpt[i].orcpt);
@@ -56,6 +58,8 @@ void lreq_encode(const struct lreq *q, struct buf *frame)
 		frame_add_str(frame, buf_str(&q->rcpt[i].orcpt));
 	}
 	frame_add_int(frame, q->hold ? 1 : 0);
+	frame_add_str(frame, buf_str(&q->nexthop));
+	frame_add_str(frame, buf_str(&q->transport));
 	frame_finish(frame);
 }
 
@@ -84,6 +88,8 @@ int lreq_decode(const void *payload, size_t len, struct lreq *q)
 	if (frame_get_int(&rd, &hold) < 0 || (hold != 0 && hold != 1))
 		goto out;
 	q->hold = hold == 1;
+	if (frame_get_str(&rd, &q->nexthop) < 0 || frame_get_str(&rd, &q->transport) < 0)
+		goto out;
 	if (frame_end(&rd) == 0 && q->queue_id.len > 0 && q->path.len > 0)
 		ret = 0;
 out:
@@ -104,6 +110,9 @@ void lreply_free(struct lreply *r)
 {
 	buf_free(&r->dsn);
 	buf_free(&r->text);
+	buf_free(&r->relay);
+	buf_free(&r->diag);
+	buf_free(&r->remote_mta);
 	lreply_init(r);
 }
 
@@ -115,6 +124,10 @@ void lreply_encode(const struct lreply *r, struct buf *frame)
 	frame_add_int(frame, (long long)r->result);
 	frame_add_str(frame, buf_str(&r->dsn));
 	frame_add_str(frame, buf_str(&r->text));
+	frame_add_str(frame, buf_str(&r->relay));
+	frame_add_str(frame, buf_str(&r->diag));
+	frame_add_str(frame, buf_str(&r->remote_mta));
+	frame_add_int(frame, (long long)r->flags);
 	frame_finish(frame);
 }
 
@@ -122,7 +135,7 @@ int lreply_decode(const void *payload, size_t len, struct lreply *r)
 {
 	struct frame_reader rd;
 	struct buf tag = BUF_INIT;
-	long long result = -1;
+	long long result = -1, flags = -1;
 	int ret = -1;
 
 	lreply_free(r);
@@ -133,8 +146,14 @@ int lreply_decode(const void *payload, size_t len, struct lreply *r)
 	frame_get_int(&rd, &result);
 	frame_get_str(&rd, &r->dsn);
 	frame_get_str(&rd, &r->text);
-	if (frame_end(&rd) < 0 || r->index < 0 || result < 0 || result > 2)
+	frame_get_str(&rd, &r->relay);
+	frame_get_str(&rd, &r->diag);
+	frame_get_str(&rd, &r->remote_mta);
+	frame_get_int(&rd, &flags);
+	if (frame_end(&rd) < 0 || r->index < 0 || result < 0 || result > 2
+	    || flags < 0 || (flags & ~(long long)LREPLY_FLAGS_KNOWN) != 0)
 		goto out;
+	r->flags = (int)flags;
 	/* The status code's class must agree with the result. */
 	if (r->dsn.len < 5 || r->dsn.data[0] != "245"[result] || r->dsn.data[1] != '.')
 		goto out;

@@ -1,9 +1,10 @@
 /*
- * lproto.h - the queue manager <-> local delivery agent protocol.
+ * lproto.h - the queue manager <-> delivery agent protocol (local, smtp).
  *
  * Mail layer, no privileges. qmgr connects to queue_directory/private/local
  * (a UNIX stream socket the master binds and hands to local, which runs
- * as root) and sends one request per message; local answers with exactly
+ * as root) or private/smtp-client (the smtp program, as mail_owner) and
+ * sends one request per message (per next hop for smtp); the agent answers with exactly
  * one reply per recipient of the request, in any order, then qmgr may
  * send the next request on the same connection. Every message is a
  * length-checked frame of typed fields (util/frame.h):
@@ -11,10 +12,16 @@
  *   request: "deliver", queue id, queue file path relative to
  *            queue_directory ("active/ID"), envelope sender, recipient
  *            count N, then N times (index in the queue file, address,
- *            ORCPT or ""), then hold (0 or 1)
+ *            ORCPT or ""), then hold (0 or 1), next hop ("" for
+ *            local; "example.com", "[host]:port", "host:port"), transport
+ *            ("" for local; "smtp" or "relay")
  *   reply:   "status", index, result (0 sent, 1 defer, 2 bounce),
  *            enhanced status code ("2.0.0"), one-line text for the log
- *            and for bounces ("delivered to maildir")
+ *            and for bounces ("delivered to maildir"), relay (what the
+ *            log's relay= says: "mx.example.com[192.0.2.1]:25", "none",
+ *            or "" for local), diagnostic (the remote server's reply for
+ *            Diagnostic-Code:, "" none), remote MTA (host name for
+ *            Remote-MTA:, "" none), flags (LREPLY_NOTIFY_PASSED)
  *
  * Batches: a request with hold 1 says that another request follows on
  * the connection before qmgr reads any reply. local then delivers its
@@ -54,13 +61,23 @@ struct lreq {
 	size_t nrcpt;
 	struct lreq_rcpt *rcpt;
 	bool hold;		/* more requests follow before qmgr reads a reply */
+	struct buf nexthop;	/* "" for local */
+	struct buf transport;	/* "" for local; "smtp" or "relay" */
 };
+
+/* The next hop took NOTIFY with the recipient: it reports success, not us (RFC 3461 6.2.1). */
+#define LREPLY_NOTIFY_PASSED	0x01
+#define LREPLY_FLAGS_KNOWN	LREPLY_NOTIFY_PASSED
 
 struct lreply {
 	long long index;
 	enum lresult result;
 	struct buf dsn;
 	struct buf text;
+	struct buf relay;	/* "" for local */
+	struct buf diag;	/* remote reply, "" none */
+	struct buf remote_mta;	/* "" none */
+	int flags;		/* LREPLY_* */
 };
 
 void lreq_init(struct lreq *q);

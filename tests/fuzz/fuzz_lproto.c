@@ -1,8 +1,8 @@
 /*
- * fuzz_lproto.c - libFuzzer target for the qmgr <-> local frames
- * (lib/mail/lproto.c): the request decoder is what the root local
- * delivery agent runs on every message it is sent, the reply decoder
- * what qmgr runs on local's answers. Any bytes must be decoded or
+ * fuzz_lproto.c - libFuzzer target for the qmgr <-> delivery agent
+ * frames (lib/mail/lproto.c): the request decoder is what the root local
+ * delivery agent and the smtp program run on every message they are
+ * sent, the reply decoder what qmgr runs on their answers. Any bytes must be decoded or
  * refused without a crash; the encoding is canonical, so whatever decodes
  * must encode back to exactly the same bytes.
  * Runs as any user; opens no files.
@@ -46,7 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lreply_init(&r);
 	if (lreply_decode(data, size, &r) == 0) {
 		if (r.index < 0 || r.result < LRESULT_SENT || r.result > LRESULT_BOUNCE ||
-		    r.dsn.len < 5 || r.dsn.data[0] != "245"[r.result])
+		    r.dsn.len < 5 || r.dsn.data[0] != "245"[r.result]
+		    || (r.flags & ~LREPLY_FLAGS_KNOWN) != 0)
 			abort();
 		lreply_encode(&r, &f);
 		same_payload(&f, data, size);

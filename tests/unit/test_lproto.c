@@ -1,6 +1,6 @@
 /*
  * test_lproto.c - Check suite for typed frames (lib/util/frame.c) and the
- * qmgr <-> local messages (lib/mail/lproto.c): round trips, and every
+ * qmgr <-> delivery agent messages (lib/mail/lproto.c): round trips, and every
  * truncation, extra byte or wrong type is refused.
  */
 #include "compat.h"
@@ -23,6 +23,8 @@ static void sample(struct lreq *q)
 	lreq_add_rcpt(q, 0, "bob@localhost", "rfc822;bob@localhost");
 	lreq_add_rcpt(q, 3, "carol+x@localhost", "");
 	q->hold = true;
+	buf_adds(&q->nexthop, "[mx.example.com]:587");
+	buf_adds(&q->transport, "relay");
 }
 
 START_TEST(test_request_round_trip)
@@ -42,6 +44,8 @@ START_TEST(test_request_round_trip)
 	ck_assert_str_eq(buf_str(&back.rcpt[1].address), "carol+x@localhost");
 	ck_assert_str_eq(buf_str(&back.rcpt[0].orcpt), "rfc822;bob@localhost");
 	ck_assert(back.hold);
+	ck_assert_str_eq(buf_str(&back.nexthop), "[mx.example.com]:587");
+	ck_assert_str_eq(buf_str(&back.transport), "relay");
 	q.hold = false;
 	lreq_encode(&q, &f);
 	ck_assert_int_eq(lreq_decode(f.data + 4, f.len - 4, &back), 0);
@@ -58,7 +62,8 @@ START_TEST(test_request_round_trip)
 END_TEST
 
 /* Malformed requests built field by field. */
-enum { BAD_TAG, BAD_ZERO_RCPT, BAD_NEG_INDEX, BAD_TYPE, BAD_NUL, BAD_TOO_MANY, BAD_HOLD, NO_HOLD, GOOD };
+enum { BAD_TAG, BAD_ZERO_RCPT, BAD_NEG_INDEX, BAD_TYPE, BAD_NUL, BAD_TOO_MANY, BAD_HOLD, NO_HOLD,
+	NO_TRANSPORT, BAD_NEXTHOP_TYPE, GOOD };
 
 START_TEST(test_request_malformed)
 {
@@ -79,9 +84,15 @@ START_TEST(test_request_malformed)
 	frame_add_str(&f, "");
 	if (_i != NO_HOLD)
 		frame_add_int(&f, _i == BAD_HOLD ? 2 : 1);
+	if (_i == BAD_NEXTHOP_TYPE)
+		frame_add_int(&f, 25);
+	else
+		frame_add_str(&f, "example.com");
+	if (_i != NO_TRANSPORT)
+		frame_add_str(&f, "smtp");
 	frame_finish(&f);
 	if (_i == BAD_NUL)
-		f.data[f.len - 15] = '\0';	/* inside "r@x" */
+		f.data[f.len - 40] = '\0';	/* inside "r@x" */
 	lreq_init(&q);
 	/* The last one is the well-formed request the others spoil. */
 	ck_assert_int_eq(lreq_decode(f.data + 4, f.len - 4, &q), _i == GOOD ? 0 : -1);
@@ -93,9 +104,13 @@ END_TEST
 static const struct {
 	enum lresult result;
 	const char *dsn;
+	int flags;
 	int ok;
 } replies[] = {
 	{.result = LRESULT_SENT, .dsn = "2.0.0", .ok = 1},
+	{.result = LRESULT_SENT, .dsn = "2.0.0", .flags = LREPLY_NOTIFY_PASSED, .ok = 1},
+	{.result = LRESULT_SENT, .dsn = "2.0.0", .flags = 2, .ok = 0},
+	{.result = LRESULT_SENT, .dsn = "2.0.0", .flags = -1, .ok = 0},
 	{.result = LRESULT_DEFER, .dsn = "4.2.2", .ok = 1},
 	{.result = LRESULT_BOUNCE, .dsn = "5.1.1", .ok = 1},
 	{.result = LRESULT_SENT, .dsn = "5.1.1", .ok = 0},
@@ -115,12 +130,25 @@ START_TEST(test_reply)
 	r.result = replies[_i].result;
 	buf_adds(&r.dsn, replies[_i].dsn);
 	buf_adds(&r.text, "delivered to maildir");
+	buf_adds(&r.relay, "mx.example.com[192.0.2.1]:25");
+	buf_adds(&r.diag, "550 5.1.1 <x@y>: unknown");
+	buf_adds(&r.remote_mta, "mx.example.com");
+	r.flags = replies[_i].flags;
 	lreply_encode(&r, &f);
 	ck_assert_int_eq(lreply_decode(f.data + 4, f.len - 4, &back), replies[_i].ok ? 0 : -1);
 	if (replies[_i].ok) {
 		ck_assert_int_eq(back.index, 5);
 		ck_assert_int_eq(back.result, replies[_i].result);
 		ck_assert_str_eq(buf_str(&back.text), "delivered to maildir");
+		ck_assert_str_eq(buf_str(&back.relay), "mx.example.com[192.0.2.1]:25");
+		ck_assert_str_eq(buf_str(&back.diag), "550 5.1.1 <x@y>: unknown");
+		ck_assert_str_eq(buf_str(&back.remote_mta), "mx.example.com");
+		ck_assert_int_eq(back.flags, replies[_i].flags);
+		/* Every shorter payload and one with a byte too many are refused. */
+		for (size_t n = 0; n < f.len - 4; n++)
+			ck_assert_msg(lreply_decode(f.data + 4, n, &back) == -1, "prefix %zu accepted", n);
+		buf_addc(&f, 'x');
+		ck_assert_int_eq(lreply_decode(f.data + 4, f.len - 4, &back), -1);
 	}
 	lreply_free(&r);
 	lreply_free(&back);
