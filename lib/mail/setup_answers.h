@@ -102,18 +102,26 @@ bool setup_check_delimiter(const char *s, struct buf *why);
 void setup_default_destinations(enum setup_type t, const char *mailname, const char *fqdn,
 				const char *domain, struct buf *out);
 
+/* What main.cf sets now (NULL when it does not set it). */
+struct setup_current {
+	const char *default_transport;
+	const char *relay_transport;
+	const char *inet_interfaces;
+};
+
 /*
  * The main.cf edits the answers make (answers complete and checked).
  * myorigin is the mail name itself (Tern does not read a file named in
- * it). cur_default_transport and cur_relay_transport are those values as
- * main.cf sets them (NULL when unset): a type other than local only
- * removes them only when they are local only's. Returns how many edits
- * were stored in edits (room for SETUP_MAX_EDITS); the strings they point
- * to belong to a and to static storage.
+ * it). Satellite and local only set inet_interfaces = loopback-only; the
+ * other types set it to all only when it is loopback-only now (an
+ * instance's 127.0.0.1 stays). Local only sets default_transport and
+ * relay_transport to SETUP_LOCAL_TRANSPORT; the other types remove them
+ * only when they are local only's (or Debian's "error"). Returns how many
+ * edits were stored in edits (room for SETUP_MAX_EDITS); the strings they
+ * point to belong to a, cur and static storage.
  */
 #define SETUP_MAX_EDITS 12
-size_t setup_edits(const struct setup_answers *a, enum setup_type t,
-		   const char *cur_default_transport, const char *cur_relay_transport,
+size_t setup_edits(const struct setup_answers *a, enum setup_type t, const struct setup_current *cur,
 		   struct conf_edit *edits);
 
 /*
