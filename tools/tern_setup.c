@@ -59,9 +59,14 @@ static char *trim(const char *s)
 	return xstrndup(s, n);
 }
 
-/* "none" stands for the blank answer where blank has a meaning (as Debian's root_address). */
+/* A type is kept as Debian's choice text; "none" stands for the blank answer where blank has a meaning (as Debian's root_address). */
 static void normalize(enum setup_q q, char **v)
 {
+	enum setup_type t;
+	if (q == SQ_TYPE && setup_type_parse(*v, &t)) {	/* shown as Debian's choice */
+		free(*v);
+		*v = xstrdup(setup_type_label(t));
+	}
 	if (q != SQ_TYPE && q != SQ_MAILNAME && strcasecmp(*v, "none") == 0)
 		(*v)[0] = '\0';
 }
