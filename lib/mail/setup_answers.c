@@ -31,12 +31,13 @@ static const struct {
 	[SQ_ROOT] = { "root", "Root and postmaster mail recipient (none for none)", "root_address" },
 	[SQ_DESTINATIONS] = { "destinations", "Other destinations to accept mail for (none for none)",
 			      "destinations" },
-	[SQ_NETWORKS] = { "networks", "Local networks (none for Tern's default)", "mynetworks" },
+	[SQ_NETWORKS] = { "networks", "Local networks (none for Tern's default)", P_mynetworks },
 	[SQ_MAILBOX_LIMIT] = { "mailbox-limit", "Mailbox size limit in bytes (0 for none)", "mailbox_limit" },
 	[SQ_DELIMITER] = { "delimiter", "Local address extension character (none for none)",
 			   "recipient_delim" },
 	[SQ_PROTOCOLS] = { "protocols", "Internet protocols to use (all, ipv4, ipv6)", "protocols" },
-	[SQ_RELAYHOST] = { "relayhost", "SMTP relay host (none for none)", "relayhost" },
+	/* Named after the parameter, in Debian's question and in ours. */
+	[SQ_RELAYHOST] = { P_relayhost, "SMTP relay host (none for none)", P_relayhost },
 };
 
 static const char *const type_labels[] = {
