@@ -418,6 +418,8 @@ int cmd_setup(int argc, char **argv, const char *dir)
 			if (!interactive) {
 				fprintf(stderr, "tern: setup: %s: %s\n", setup_q_name((enum setup_q)q),
 					buf_str(&why));
+				buf_free(&why);
+				setup_answers_free(&merged);
 				return EX_USAGE;
 			}
 			printf("%s: %s\n", setup_q_name((enum setup_q)q), buf_str(&why));
@@ -441,6 +443,10 @@ int cmd_setup(int argc, char **argv, const char *dir)
 			if (!setup_check(q, def, &why)) {
 				fprintf(stderr, "tern: setup: %s: the current value does not pass: %s; give --%s\n",
 					setup_q_name(q), buf_str(&why), setup_q_name(q));
+				buf_free(&why);
+				free(def);
+				setup_answers_free(&merged);
+				setup_answers_free(&a);
 				return EX_USAGE;
 			}
 			buf_free(&why);

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +182,7 @@ bool setup_check_networks(const char *s, struct buf *why)
 	return ok;
 }
 
-/* A port: 1-65535, or a service name as in /etc/services. */
+/* A port: 1-65535, or a service name in /etc/services (smtp, submission). */
 static bool check_port(const char *p)
 {
 	if (*p == '\0')
@@ -191,10 +192,8 @@ static bool check_port(const char *p)
 		long v = strtol(p, &end, 10);
 		return *end == '\0' && v >= 1 && v <= 65535 && p[0] != '0';
 	}
-	for (const char *c = p; *c; c++)
-		if (!isalnum((unsigned char)*c) && *c != '-')
-			return false;
-	return isalpha((unsigned char)*p);
+	/* A name must be one this host knows, or delivery could not use it. */
+	return getservbyname(p, "tcp") != NULL;
 }
 
 bool setup_check_relayhost(const char *s, struct buf *why)

@@ -7,6 +7,7 @@
 #include "compat.h"
 
 #include <check.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,7 @@ static const struct check_case checks[] = {
 	{ SQ_RELAYHOST, "smtp.example.org:0", false },
 	{ SQ_RELAYHOST, "smtp.example.org:65536", false },
 	{ SQ_RELAYHOST, "smtp.example.org:", false },
+	{ SQ_RELAYHOST, "smtp.example.org:no-such-service", false },
 	{ SQ_RELAYHOST, "[ipv6:smtp.example.org]", false },
 	{ SQ_MAILBOX_LIMIT, "0", true },
 	{ SQ_MAILBOX_LIMIT, "51200000", true },
@@ -98,6 +100,9 @@ static const struct check_case checks[] = {
 START_TEST(test_check)
 {
 	const struct check_case *c = &checks[_i];
+	/* Service names come from /etc/services (netbase), which a bare root may lack. */
+	if (strstr(c->value, ":submission") != NULL && getservbyname("submission", "tcp") == NULL)
+		return;
 	struct buf why = BUF_INIT;
 	bool ok = setup_check(c->q, c->value, &why);
 	ck_assert_msg(ok == c->ok, "%s \"%s\": got %d (%s)", setup_q_name(c->q), c->value, ok, buf_str(&why));
