@@ -297,10 +297,15 @@ static int write_main_cf(const struct setup_answers *a, enum setup_type t)
 	}
 	conf_edit_text(buf_str(&old), old.len, edits, n, &out);
 	int rc = update_file(config_file(), &out);
-	if (rc > 0)
-		for (size_t i = 0; i < n; i++)
-			printf(edits[i].op == CONF_SET ? "%s: %s = %s\n" : "%s: %s removed\n", config_file(),
-			       edits[i].name, edits[i].value);
+	/* Say what changed, as Debian's postinst does ("setting relayhost: ..."). */
+	for (size_t i = 0; rc > 0 && i < n; i++) {
+		const char *name = edits[i].name;
+		if (edits[i].op == CONF_REMOVE && cfg_is_set(name))
+			printf("%s: %s removed\n", config_file(), name);
+		else if (edits[i].op == CONF_SET &&
+			 (!cfg_is_set(name) || strcmp(cfg_raw(name), edits[i].value) != 0))
+			printf("%s: %s = %s\n", config_file(), name, edits[i].value);
+	}
 	buf_free(&old);
 	buf_free(&out);
 	return rc < 0 ? EX_CANTCREAT : 0;

@@ -284,15 +284,9 @@ static bool check_destinations(const char *s, struct buf *why)
 	return ok;
 }
 
-/* The root: value: aliases(5) items, on one line. */
+/* The root: value: aliases(5) items (setup_check keeps it on one line). */
 static bool check_root(const char *s, struct buf *why)
 {
-	for (const char *c = s; *c; c++) {
-		if (iscntrl((unsigned char)*c)) {
-			buf_printf(why, "the root recipient must be one line of printable characters");
-			return false;
-		}
-	}
 	char **items = split_list(s);
 	bool ok = true;
 	for (char **p = items; *p && ok; p++) {
@@ -321,6 +315,14 @@ static bool check_protocols(const char *s, struct buf *why)
 bool setup_check(enum setup_q q, const char *value, struct buf *why)
 {
 	enum setup_type t;
+	/* A newline would start another main.cf entry (or aliases entry). */
+	for (const char *c = value; *c; c++) {
+		if (iscntrl((unsigned char)*c)) {
+			buf_printf(why, "the %s answer must be one line of printable characters",
+				   setup_q_name(q));
+			return false;
+		}
+	}
 	switch (q) {
 	case SQ_TYPE:
 		if (setup_type_parse(value, &t))

@@ -50,6 +50,9 @@ static const struct check_case checks[] = {
 	{ SQ_NETWORKS, "192.0.2.0/33", false },
 	{ SQ_NETWORKS, "127.0.0.0/8 localhost", false },
 	{ SQ_NETWORKS, "300.1.1.1/8", false },
+	{ SQ_NETWORKS, "127.0.0.1\n10.0.0.1", false },	/* would be two main.cf lines */
+	{ SQ_DESTINATIONS, "localhost\n/etc/x", false },
+	{ SQ_MAILBOX_LIMIT, "1\t", false },
 	{ SQ_RELAYHOST, "", true },
 	{ SQ_RELAYHOST, "smtp.example.org", true },
 	{ SQ_RELAYHOST, "[smtp.example.org]", true },
