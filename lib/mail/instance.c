@@ -175,7 +175,8 @@ static void master_cf(struct buf *b, int port)
 		   "smtp          inet    %-7d starttls  -         -     1      smtpd\n"
 		   "pickup        public  -       -         -         -     1      pickup\n"
 		   "qmgr          public  -       -         -         -     1      qmgr\n"
-		   "local         unix    -       -         -         root  1      local\n", port);
+		   "local         unix    -       -         -         root  1      local\n"
+		   "smtp-client   unix    -       -         -         -     1      smtp\n", port);
 }
 
 /*
