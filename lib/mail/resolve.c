@@ -6,7 +6,8 @@
  * and the password database, nothing else. Parameters read:
  * mydestination, virtual_alias_domains, myorigin, recipient_delimiter,
  * relayhost, local_maildir_base, alias_maps, swap_bangpath,
- * allow_percent_hack, append_dot_mydomain, mydomain, allow_min_user.
+ * allow_percent_hack, append_dot_mydomain, mydomain, allow_min_user,
+ * transport_maps, default_transport, relay_transport, relay_domains.
  */
 #include "compat.h"
 
@@ -15,11 +16,53 @@
 #include <string.h>
 
 #include "mail/config.h"
+#include "mail/domain_list.h"
 #include "mail/param_maps.h"
 #include "mail/resolve.h"
+#include "util/log.h"
+#include "util/mem.h"
 
-/* alias_maps, opened on first use and kept: lookups are frequent. */
+/* alias_maps and transport_maps, opened on first use and kept: lookups are frequent. */
 static struct param_maps aliases = PARAM_MAPS_INIT(P_alias_maps);
+static struct param_maps transports = PARAM_MAPS_INIT(P_transport_maps);
+
+/* relay_domains, opened again when its value or one of its tables changed. */
+static struct domain_list *relay_list;
+static char *relay_list_value;
+
+static int transport_lookup(const char *key, struct buf *value, void *ctx)
+{
+	(void)ctx;
+	return param_maps_lookup(&transports, key, value);
+}
+
+static int relay_domain(const char *domain, void *ctx)
+{
+	const char *v = cfg_str(P_relay_domains);
+	struct buf err = BUF_INIT;
+	int rc;
+
+	(void)ctx;
+	if (relay_list != NULL && (strcmp(relay_list_value, v) != 0 || domain_list_changed(relay_list))) {
+		domain_list_free(relay_list);
+		relay_list = NULL;
+		free(relay_list_value);
+	}
+	if (relay_list == NULL) {
+		relay_list = domain_list_open(v, &err);
+		if (relay_list == NULL) {
+			msg_warn("relay_domains: %s", buf_str(&err));
+			buf_free(&err);
+			return -1;
+		}
+		relay_list_value = xstrdup(v);
+	}
+	rc = domain_list_match(relay_list, domain, &err);
+	if (rc < 0)
+		msg_warn("relay_domains: %s", buf_str(&err));
+	buf_free(&err);
+	return rc;
+}
 
 int resolve_local_user_known(const char *full, const char *base, void *ctx)
 {
@@ -50,6 +93,10 @@ int resolve_address(const char *address, struct resolved *r)
 		.percent_hack = cfg_bool(P_allow_percent_hack),
 		.append_dot_mydomain = cfg_bool(P_append_dot_mydomain) ? cfg_str(P_mydomain) : NULL,
 		.reject_min_user = !cfg_bool(P_allow_min_user),
+		.default_transport = cfg_str(P_default_transport),
+		.relay_transport = cfg_str(P_relay_transport),
+		.relay_domain = relay_domain,
+		.transport_lookup = transport_lookup,
 	};
 
 	return resolve_address_with(address, &conf, r);

@@ -9,6 +9,7 @@
 #define TERN_MAIL_RESOLVE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "util/buf.h"
 
@@ -25,8 +26,10 @@ struct resolved {
 	struct buf localpart;	/* local part, extension removed (for LOCAL) */
 	struct buf extension;	/* text after recipient_delimiter, if any */
 	struct buf domain;
-	struct buf transport;	/* "local", "smtp", "error" */
-	struct buf nexthop;	/* relayhost or domain for smtp */
+	struct buf transport;	/* "local", "smtp", "relay", "error", "retry", "discard", or
+				   another name from transport_maps (qmgr defers it) */
+	struct buf nexthop;	/* smtp/relay: "domain", "[host]:port", "host:port";
+				   local: the domain; error/retry/discard: "[D.D.D ]text" or "" */
 	bool local_user_known;	/* LOCAL: alias, account or local_maildir_base */
 	bool local_bad_name;	/* LOCAL: no alias, and no mailbox can have that name */
 };
@@ -67,6 +70,25 @@ struct resolve_conf {
 	bool percent_hack;
 	const char *append_dot_mydomain;	/* mydomain, or NULL */
 	bool reject_min_user;	/* !allow_min_user: a result starting with '-' is malformed */
+	/*
+	 * Routing (resolve_route.c), as Postfix's trivial-rewrite does it.
+	 * The class's default: local for mydestination; for a remote domain
+	 * relay_transport if relay_domain() says it is in relay_domains,
+	 * else default_transport (each "transport" or "transport:nexthop";
+	 * NULL: "relay" and "smtp"), its next hop the value's, else
+	 * relayhost, else the domain. Then transport_lookup (NULL: no
+	 * transport_maps) is asked for the address (lower case), the address
+	 * without its extension, the domain, and each parent as ".parent";
+	 * the first value found, "transport:nexthop", wins: an empty transport
+	 * keeps the default one, an empty next hop is the default's (relayhost)
+	 * for smtp/relay to a remote domain, else the domain. A lookup that
+	 * fails (-1) gives transport retry ("4.3.0 ... lookup failure"). Both
+	 * callbacks return 1, 0, or -1 and get ctx.
+	 */
+	const char *default_transport;
+	const char *relay_transport;
+	int (*relay_domain)(const char *domain, void *ctx);
+	int (*transport_lookup)(const char *key, struct buf *value, void *ctx);
 };
 int resolve_address_with(const char *address, const struct resolve_conf *conf,
     struct resolved *r);
@@ -89,6 +111,20 @@ int resolve_domain_listed(const char *domain, char **items);
  * mail that can only bounce to a sender that may be forged).
  */
 bool resolve_mailbox_name_ok(const char *name);
+/* Split "transport:nexthop" at its first colon (either may be empty), blanks trimmed. */
+void resolve_parse_route(const char *value, struct buf *transport, struct buf *nexthop);
+/* error, retry and discard: their "next hop" is a text, not a destination. */
+bool resolve_text_transport(const char *transport);
+/*
+ * The status code and text of an error:, retry: or discard: next hop
+ * ("5.7.1 no mail here", "no mail here", ""): the code's class is cls
+ * ('5' error, '4' retry, '2' discard) whatever the text says; without a
+ * code, cls.0.0; without a text, a default one.
+ */
+void resolve_error_text(const char *nexthop, char cls, char *dsn, size_t dsnsize, struct buf *text);
+/* Fill r->transport and r->nexthop (see resolve_conf); resolve_address_with calls it. */
+void resolve_route(const struct resolve_conf *conf, struct resolved *r);
+
 /* resolve.c's user_known: alias_maps (full, then base), then getpwnam(base). */
 int resolve_local_user_known(const char *full, const char *base, void *ctx);
 

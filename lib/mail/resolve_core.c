@@ -3,8 +3,9 @@
  *
  * Mail layer, no privileges, no I/O: the pure part of resolve.h, so that
  * tests can drive it with settings of their own. resolve.c fills the
- * settings from main.cf. No DNS: the next hop of a remote address is the
- * relayhost or the domain itself; the SMTP client looks up MX records.
+ * settings from main.cf. No DNS: the next hop of a remote address is a
+ * transport_maps entry, the relayhost or the domain itself
+ * (resolve_route.c); the smtp program looks up MX records.
  */
 #include "compat.h"
 
@@ -286,6 +287,7 @@ int resolve_address_with(const char *address, const struct resolve_conf *conf,
 	/* allow_min_user = no: "-x" could pass for an option of a command. */
 	if (conf->reject_min_user && r->address.data[0] == '-')
 		goto out;
+	resolve_route(conf, r);
 	ret = 0;
 out:
 	if (ret < 0) {

@@ -1,6 +1,8 @@
 /*
  * test_resolve.c - Check suite for address resolution (lib/mail/resolve_core.c):
- * local / virtual / relay classes, extensions, qualification, malformed input.
+ * local / virtual / relay classes, extensions, qualification, malformed input,
+ * and routing (resolve_route.c): transport_maps, default_transport,
+ * relay_transport, relay_domains, relayhost.
  */
 #include "compat.h"
 
@@ -221,6 +223,159 @@ START_TEST(test_split)
 }
 END_TEST
 
+
+/* An in-memory transport_maps; a key "fail.example" makes the lookup fail. */
+static const char *const table[][2] = {
+	{"special@remote.example", "smtp:[10.0.0.1]:2525"},
+	{"user@ext.example", "error:5.1.1 no such user here"},
+	{"bounce.example", "error:no mail here"},
+	{"bounce4.example", "error:4.7.1 try later"},
+	{"later.example", "retry:4.4.1 on hold"},
+	{"gone.example", "discard:"},
+	{"inside.example", "local:"},
+	{".sub.example", "relay:[gw.example]"},
+	{"bare.example", "smtp"},
+	{"hop.example", ":hop.example.org:26"},
+	{"empty.example", "smtp:"},
+	{"localhost", "error:local mail off"},
+};
+
+static int lookup(const char *key, struct buf *value, void *ctx)
+{
+	int *calls = ctx;
+
+	if (calls != NULL)
+		(*calls)++;
+	if (strcmp(key, "fail.example") == 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(table[i][0], key) == 0) {
+			buf_reset(value);
+			buf_adds(value, table[i][1]);
+			return 1;
+		}
+	return 0;
+}
+
+static int relay_dom(const char *domain, void *ctx)
+{
+	(void)ctx;
+	if (strcmp(domain, "broken.example") == 0)
+		return -1;
+	return strcmp(domain, "backup.example") == 0;
+}
+
+static const struct {
+	const char *in, *relayhost, *deftr, *reltr;
+	bool no_table;
+	const char *transport, *nexthop, *localpart;
+} routing[] = {
+	/* Without a table entry: the class's default. */
+	{.in = "a@remote.example", .transport = "smtp", .nexthop = "remote.example"},
+	{.in = "a@remote.example", .relayhost = "[hub]:587", .transport = "smtp", .nexthop = "[hub]:587"},
+	{.in = "a@backup.example", .transport = "relay", .nexthop = "backup.example"},
+	{.in = "a@backup.example", .relayhost = "hub", .transport = "relay", .nexthop = "hub"},
+	{.in = "a@backup.example", .reltr = "smtp:[gw2]", .relayhost = "hub", .transport = "smtp",
+	 .nexthop = "[gw2]"},
+	{.in = "a@remote.example", .deftr = "error", .transport = "error", .nexthop = ""},
+	{.in = "a@remote.example", .deftr = "error:5.7.1 no outside mail", .transport = "error",
+	 .nexthop = "5.7.1 no outside mail"},
+	{.in = "a@remote.example", .deftr = "smtp:[out]:25", .relayhost = "hub", .transport = "smtp",
+	 .nexthop = "[out]:25"},
+	{.in = "a@broken.example", .transport = "retry", .nexthop = "4.3.0 relay_domains lookup failure"},
+	{.in = "alice@localhost", .no_table = true, .transport = "local", .nexthop = "localhost"},
+	/* The table: address, address without extension, domain, .parent. */
+	{.in = "Special@Remote.Example", .relayhost = "hub", .transport = "smtp", .nexthop = "[10.0.0.1]:2525"},
+	{.in = "user+tag@ext.example", .transport = "error", .nexthop = "5.1.1 no such user here"},
+	{.in = "other@ext.example", .transport = "smtp", .nexthop = "ext.example"},
+	{.in = "x@bounce.example", .transport = "error", .nexthop = "no mail here"},
+	{.in = "x@later.example", .transport = "retry", .nexthop = "4.4.1 on hold"},
+	{.in = "x@gone.example", .transport = "discard", .nexthop = ""},
+	{.in = "Bob+x@inside.example", .transport = "local", .nexthop = "inside.example", .localpart = "bob"},
+	{.in = "x@a.b.sub.example", .transport = "relay", .nexthop = "[gw.example]"},
+	{.in = "x@sub.example", .transport = "smtp", .nexthop = "sub.example"},
+	{.in = "x@bare.example", .relayhost = "hub", .transport = "smtp", .nexthop = "hub"},
+	{.in = "x@empty.example", .relayhost = "hub", .transport = "smtp", .nexthop = "hub"},
+	{.in = "x@empty.example", .transport = "smtp", .nexthop = "empty.example"},
+	{.in = "x@empty.example", .deftr = "error:no", .relayhost = "hub", .transport = "smtp", .nexthop = "hub"},
+	{.in = "x@hop.example", .deftr = "relay", .transport = "relay", .nexthop = "hop.example.org:26"},
+	{.in = "x@fail.example", .transport = "retry", .nexthop = "4.3.0 transport_maps lookup failure"},
+	{.in = "alice@localhost", .transport = "error", .nexthop = "local mail off"},
+	/* A virtual alias domain's unknown user stays an error whatever the table says. */
+	{.in = "x@virt.example.org", .transport = "error", .nexthop = "5.1.1 User unknown in virtual alias table"},
+};
+
+START_TEST(test_routing)
+{
+	struct resolve_conf c = conf;
+	struct resolved r;
+
+	c.relayhost = routing[_i].relayhost ? routing[_i].relayhost : "";
+	c.default_transport = routing[_i].deftr;
+	c.relay_transport = routing[_i].reltr;
+	c.relay_domain = relay_dom;
+	c.transport_lookup = routing[_i].no_table ? NULL : lookup;
+	c.user_known = NULL;
+	resolved_init(&r);
+	ck_assert_int_eq(resolve_address_with(routing[_i].in, &c, &r), 0);
+	ck_assert_msg(strcmp(buf_str(&r.transport), routing[_i].transport) == 0, "row %d: transport %s", _i,
+	    buf_str(&r.transport));
+	ck_assert_msg(strcmp(buf_str(&r.nexthop), routing[_i].nexthop) == 0, "row %d: nexthop %s", _i,
+	    buf_str(&r.nexthop));
+	if (routing[_i].localpart != NULL)
+		ck_assert_str_eq(buf_str(&r.localpart), routing[_i].localpart);
+	resolved_free(&r);
+}
+END_TEST
+
+/* Only as many lookups as needed: the first key found ends the search. */
+START_TEST(test_routing_order)
+{
+	struct resolve_conf c = conf;
+	struct resolved r;
+	int calls = 0;
+
+	c.transport_lookup = lookup;
+	c.ctx = &calls;
+	c.user_known = NULL;
+	resolved_init(&r);
+	ck_assert_int_eq(resolve_address_with("u+t@a.b.c.example", &c, &r), 0);
+	ck_assert_int_eq(calls, 6);	/* u+t@..., u@..., a.b.c.example, .b.c.example, .c.example, .example */
+	calls = 0;
+	ck_assert_int_eq(resolve_address_with("special@remote.example", &c, &r), 0);
+	ck_assert_int_eq(calls, 1);
+	resolved_free(&r);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	char cls;
+	const char *dsn, *text;
+} texts[] = {
+	{.in = "5.1.1 no such user", .cls = '5', .dsn = "5.1.1", .text = "no such user"},
+	{.in = "4.7.1 later", .cls = '5', .dsn = "5.7.1", .text = "later"},
+	{.in = "5.2.2 full", .cls = '4', .dsn = "4.2.2", .text = "full"},
+	{.in = "no code", .cls = '5', .dsn = "5.0.0", .text = "no code"},
+	{.in = "5.1 half", .cls = '5', .dsn = "5.0.0", .text = "5.1 half"},
+	{.in = "5.1.1234 long", .cls = '5', .dsn = "5.0.0", .text = "5.1.1234 long"},
+	{.in = "", .cls = '5', .dsn = "5.0.0", .text = "mail delivery disabled by the configuration"},
+	{.in = "4.4.1", .cls = '4', .dsn = "4.4.1", .text = "mail delivery suspended by the configuration"},
+	{.in = "", .cls = '2', .dsn = "2.0.0", .text = "discarded"},
+};
+
+START_TEST(test_error_text)
+{
+	char dsn[16];
+	struct buf t = BUF_INIT;
+
+	resolve_error_text(texts[_i].in, texts[_i].cls, dsn, sizeof(dsn), &t);
+	ck_assert_str_eq(dsn, texts[_i].dsn);
+	ck_assert_str_eq(buf_str(&t), texts[_i].text);
+	buf_free(&t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("resolve");
@@ -229,6 +384,9 @@ int main(void)
 	tcase_add_test(tc, test_relayhost_and_maildir_base);
 	tcase_add_loop_test(tc, test_routes, 0, (int)(sizeof(routes) / sizeof(routes[0])));
 	tcase_add_loop_test(tc, test_split, 0, (int)(sizeof(splits) / sizeof(splits[0])));
+	tcase_add_loop_test(tc, test_routing, 0, (int)(sizeof(routing) / sizeof(routing[0])));
+	tcase_add_test(tc, test_routing_order);
+	tcase_add_loop_test(tc, test_error_text, 0, (int)(sizeof(texts) / sizeof(texts[0])));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
