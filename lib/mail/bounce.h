@@ -29,6 +29,9 @@ struct bounce_rcpt {
 	const char *diag;	/* one line, e.g. "unknown user: \"x\"" */
 	const char *action;	/* NULL: the kind's; "relayed" for a DELIVERED notice of
 				   mail handed to a next hop that does not do DSN */
+	const char *remote_mta;	/* host that answered (Remote-MTA: dns; HOST), NULL/"" none */
+	const char *smtp_diag;	/* its reply, "550 5.1.1 <x@y>: unknown": Diagnostic-Code:
+				   smtp; ... instead of X-Tern; diag. NULL/"" none */
 };
 
 struct bounce_msg {

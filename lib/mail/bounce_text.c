@@ -168,7 +168,17 @@ static void status_part(const struct bounce_msg *m, struct buf *out)
 		buf_adds(out, "Status: ");
 		add_clean(out, r->status);
 		buf_addc(out, '\n');
-		if (r->diag != NULL && *r->diag != '\0') {
+		if (r->remote_mta != NULL && *r->remote_mta != '\0') {
+			buf_adds(out, "Remote-MTA: dns; ");
+			add_clean(out, r->remote_mta);
+			buf_addc(out, '\n');
+		}
+		if (r->smtp_diag != NULL && *r->smtp_diag != '\0') {
+			/* RFC 3464 2.3.6: the server's own reply, typed smtp. */
+			buf_adds(out, "Diagnostic-Code: smtp; ");
+			add_clean(out, r->smtp_diag);
+			buf_addc(out, '\n');
+		} else if (r->diag != NULL && *r->diag != '\0') {
 			buf_adds(out, "Diagnostic-Code: X-Tern; ");
 			add_clean(out, r->diag);
 			buf_addc(out, '\n');

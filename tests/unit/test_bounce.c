@@ -119,7 +119,7 @@ static size_t count(const char *hay, const char *needle)
 	return n;
 }
 
-enum variant { V_PLAIN, V_FULL, V_FULL_TOO_BIG, V_8BIT, V_INJECT, V_NO_ORCPT, V_ENVID, V_RELAYED };
+enum variant { V_PLAIN, V_FULL, V_FULL_TOO_BIG, V_8BIT, V_INJECT, V_NO_ORCPT, V_ENVID, V_RELAYED, V_REMOTE, V_REMOTE_INJECT };
 
 static const struct {
 	enum bounce_kind kind;
@@ -155,6 +155,13 @@ static const struct {
 	{.kind = BOUNCE_DELIVERED, .variant = V_RELAYED,
 	 .want = {"Subject: Successful Mail Delivery Report\n", "Action: relayed\n"},
 	 .reject = {"Action: delivered", "Action: failed"}},
+	{.kind = BOUNCE_FAILED, .variant = V_REMOTE,
+	 .want = {"Status: 5.1.1\nRemote-MTA: dns; mx.example.org\n"
+		  "Diagnostic-Code: smtp; 550 5.1.1 <nosuch@example.org>: unknown\n"},
+	 .reject = {"X-Tern; "}},
+	{.kind = BOUNCE_FAILED, .variant = V_REMOTE_INJECT,
+	 .want = {"Remote-MTA: dns; mx  X: y\n", "Diagnostic-Code: smtp; 550 no  X: z\n"},
+	 .reject = {"\nX: y", "\nX: z"}},
 };
 
 START_TEST(test_rows)
@@ -196,6 +203,14 @@ START_TEST(test_rows)
 		break;
 	case V_RELAYED:
 		r.action = "relayed";
+		break;
+	case V_REMOTE:
+		r.remote_mta = "mx.example.org";
+		r.smtp_diag = "550 5.1.1 <nosuch@example.org>: unknown";
+		break;
+	case V_REMOTE_INJECT:
+		r.remote_mta = "mx\r\nX: y";
+		r.smtp_diag = "550 no\r\nX: z";
 		break;
 	default:
 		break;
