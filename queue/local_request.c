@@ -286,7 +286,9 @@ static void handle(const struct lreq *req)
 			    || strcmp(fr->address, buf_str(&qr->address)) != 0
 			    || fr->status != QF_RCPT_PENDING) {
 				lres_set(&res, LRESULT_DEFER, "4.3.0", "request does not match the queue file");
-			} else if (resolve_address(fr->address, &rv) < 0 || rv.class != RESOLVE_LOCAL) {
+			} else if (resolve_address(fr->address, &rv) < 0
+			    || strcmp(buf_str(&rv.transport), "local") != 0) {
+				/* transport_maps may send a remote domain here (local:), or a local one elsewhere. */
 				lres_set(&res, LRESULT_DEFER, "4.3.0", "not a local address");
 			} else {
 				rc.address = fr->address;

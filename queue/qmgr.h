@@ -62,7 +62,7 @@ void qmgr_pool_stop(bool drain);
 /*
  * qmgr_sched.c: messages in active/ in line for a delivery process, with
  * per-destination concurrency limits (local_destination_concurrency_limit
- * per local recipient, default_destination_concurrency_limit per remote
+ * per local recipient, smtp_destination_concurrency_limit per remote
  * next hop).
  */
 void qmgr_sched_add(const char *id);		/* a message now in active/ */
@@ -76,7 +76,9 @@ time_t qmgr_backoff(time_t age);
 
 
 /*
- * qmgr_smtp.c: deliver recipients idx[0..n) of the queue file to
+ * qmgr_smtp.c (no longer called: remote recipients go to the smtp
+ * program, qmgr_agent.c; it goes once smtp/smtp_deliver.c replaces it):
+ * deliver recipients idx[0..n) of the queue file to
  * nexthop ("[host]:port", "host:port", "domain") over SMTP. result is
  * called once per recipient: outcome 0 sent, 1 deferred, 2 bounced,
  * 3 sent to a server that took the DSN request (NOTIFY went with the

@@ -13,8 +13,14 @@
  * with its modification time set to the next attempt and the reasons
  * kept in defer/ID for mailq.
  *
- * Remote recipients go to qmgr_smtp.c (relayhost or MX), one SMTP
- * session per next hop; they are marked as the local ones are.
+ * Each pending recipient goes where its transport says (resolve.h:
+ * transport_maps, default_transport, relay_transport): local to the
+ * local delivery agent, smtp and relay to the smtp program (one request
+ * per transport and next hop, private/smtp-client), both spoken to in
+ * qmgr_agent.c and marked as they answer; error: bounces, retry: defers,
+ * discard: counts as delivered (status=sent), all three decided here
+ * without an agent; any other transport name defers. The end of the
+ * attempt (notices, expiry, log lines) is qmgr_settle.c.
  *
  * A batch (qmgr_deliver_batch: messages for one local recipient, see
  * qmgr_sched.c) opens every file first, sends every request, all but the
@@ -29,515 +35,137 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mail/bounce.h"
-#include "mail/cleanup.h"
 #include "mail/config.h"
-#include "mail/lproto.h"
 #include "mail/mailq.h"
 #include "mail/qcorrupt.h"
 #include "mail/qfile.h"
 #include "mail/resolve.h"
 #include "queue/qmgr.h"
-#include "util/frame.h"
+#include "queue/qmgr_attempt.h"
 #include "util/log.h"
 #include "util/mem.h"
 
-enum outcome { OUT_NONE, OUT_SENT, OUT_DEFER, OUT_BOUNCE };
-
-struct rstate {
-	enum outcome outcome;
-	char relay[300];
-	char dsn[16];
-	struct buf text;
-	int remote;		/* sent over SMTP: a success notice says "relayed" */
-	int dsn_passed;		/* the next hop took NOTIFY: it reports success */
-};
-
-struct attempt {
-	const char *id;
-	struct qfile *q;
-	size_t n;
-	struct rstate *r;
-	struct timeval arrival;
-	int expired;
-	int mark_failed;	/* a done mark could not be written */
-};
-
-static double delay_of(const struct attempt *a)
-{
-	struct timeval now;
-
-	gettimeofday(&now, NULL);
-	return (double)(now.tv_sec - a->arrival.tv_sec)
-	    + (double)(now.tv_usec - a->arrival.tv_usec) / 1e6;
-}
-
-static void set(struct attempt *a, size_t i, enum outcome o, const char *relay, const char *dsn,
-    const char *text)
-{
-	a->r[i].outcome = o;
-	a->r[i].remote = 0;
-	a->r[i].dsn_passed = 0;
-	strlcpy(a->r[i].relay, relay, sizeof(a->r[i].relay));
-	strlcpy(a->r[i].dsn, dsn, sizeof(a->r[i].dsn));
-	buf_reset(&a->r[i].text);
-	buf_adds(&a->r[i].text, text);
-}
-
-static void log_rcpt(const struct attempt *a, size_t i, const char *status)
-{
-	const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
-
-	msg_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)", a->id, rc->address,
-	    a->r[i].relay, delay_of(a), a->r[i].dsn, status, buf_str(&a->r[i].text));
-}
-
-/* Mark recipient i done; on failure the attempt must stop (the file is unsure). */
-static int mark(struct attempt *a, size_t i, char status)
-{
-	struct buf err = BUF_INIT;
-	int ret = qfile_mark_done(a->q, i, status, &err);
-
-	if (ret < 0)
-		msg_error("%s: cannot mark recipient %zu done: %s", a->id, i, buf_str(&err));
-	buf_free(&err);
-	return ret;
-}
-
 /*
- * How long to wait for local's first answer to n requests sent together:
- * a stuck delivery must not hold the messages forever, but local answers
- * a batch only once every message of it is delivered, so the time one
- * message may take (a command, a mailbox lock) counts once per message.
+ * Where an attempt's pending recipients go: the local delivery agent,
+ * the smtp program (one request per transport and next hop), or nowhere
+ * (error:, retry:, discard: and bad addresses are decided here).
  */
-static void set_reply_timeout(int fd, size_t n)
-{
-	struct timeval tv = {.tv_sec = ((time_t)cfg_int(P_command_time_limit) + 120) * (time_t)(n ? n : 1)};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-}
-
-static int connect_local(void)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd;
-
-	strlcpy(sun.sun_path, "private/local", sizeof(sun.sun_path));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		close(fd);
-		return -1;
-	}
-	set_reply_timeout(fd, 1);
-	return fd;
-}
-
-/*
- * The connection to the local delivery agent stays open from one message
- * to the next of this delivery process (local serves any number of
- * requests on one connection); it is dropped after any error.
- */
-static int local_fd = -1;
-
-static void drop_local(void)
-{
-	if (local_fd >= 0)
-		close(local_fd);
-	local_fd = -1;
-}
-
-/*
- * Send a request; a kept connection the agent has closed since (it was
- * restarted) fails at once, so the first request of an attempt tries
- * once more on a new one. A later request of a batch must go on the
- * connection of the earlier ones, which answers all of them.
- */
-static int send_local(const struct buf *frame, bool may_reconnect)
-{
-	bool kept = local_fd >= 0;
-
-	if (local_fd < 0 && may_reconnect)
-		local_fd = connect_local();
-	if (local_fd >= 0 && frame_write(local_fd, frame) == 0)
-		return 0;
-	drop_local();
-	if (!kept || !may_reconnect)
-		return -1;
-	local_fd = connect_local();
-	if (local_fd >= 0 && frame_write(local_fd, frame) == 0)
-		return 0;
-	drop_local();
-	return -1;
-}
-
-static void defer_all(struct attempt *a, const size_t *idx, size_t count, const char *why)
-{
-	for (size_t k = 0; k < count; k++)
-		if (a->r[idx[k]].outcome == OUT_NONE)
-			set(a, idx[k], OUT_DEFER, "local", "4.3.0", why);
-}
-
-/*
- * Hand the local recipients to the local delivery agent (hold: more
- * requests follow before any reply is read). -1 when it could not be
- * sent; its recipients are then deferred.
- */
-static int local_send(struct attempt *a, const size_t *idx, size_t count, bool hold,
-    bool may_reconnect)
-{
-	struct lreq req;
-	struct buf frame = BUF_INIT;
-	int ret = 0;
-
-	lreq_init(&req);
-	buf_adds(&req.queue_id, a->id);
-	buf_printf(&req.path, "active/%s", a->id);
-	buf_adds(&req.sender, qfile_sender(a->q));
-	for (size_t k = 0; k < count; k++) {
-		const struct qfile_rcpt *rc = qfile_rcpt(a->q, idx[k]);
-		lreq_add_rcpt(&req, (long long)idx[k], rc->address, rc->orcpt);
-	}
-	req.hold = hold;
-	lreq_encode(&req, &frame);
-	if (send_local(&frame, may_reconnect) < 0) {
-		defer_all(a, idx, count, "local delivery agent unavailable");
-		ret = -1;
-	}
-	lreq_free(&req);
-	buf_free(&frame);
-	return ret;
-}
-
-/*
- * Record each answer to a sent request as it comes; -1 when a mark
- * failed. After a failed mark the file is unsure and nothing more is
- * marked in it, but the rest of its answers are still read: in a batch,
- * the answers of the next messages follow on the same connection.
- */
-static int local_read(struct attempt *a, const size_t *idx, size_t count)
-{
-	struct lreply rep;
-	struct buf frame = BUF_INIT;
-	size_t answered = 0;
-	int ret = 0;
-
-	lreply_init(&rep);
-	while (answered < count && local_fd >= 0) {
-		errno = 0;
-		int r = frame_read(local_fd, &frame);
-		size_t i;
-
-		if (r <= 0 || lreply_decode(frame.data, frame.len, &rep) < 0) {
-			msg_warn("%s: %s from the local delivery agent", a->id,
-			    r == 0 ? "early end of connection"
-			    : r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? "no answer in time"
-			    : "bad reply");
-			drop_local();
-			break;
-		}
-		i = (size_t)rep.index;
-		if (i >= a->n || a->r[i].outcome != OUT_NONE) {
-			msg_warn("%s: local reply for unexpected recipient %lld", a->id, rep.index);
-			drop_local();
-			break;
-		}
-		answered++;
-		if (rep.result == LRESULT_SENT) {
-			set(a, i, OUT_SENT, "local", buf_str(&rep.dsn), buf_str(&rep.text));
-			/* Marked before the next reply is read (synced only if the file is kept). */
-			if (ret == 0 && mark(a, i, QF_RCPT_DELIVERED) < 0)
-				ret = -1;
-			else if (ret == 0)
-				log_rcpt(a, i, "sent");
-		} else {
-			set(a, i, rep.result == LRESULT_DEFER ? OUT_DEFER : OUT_BOUNCE, "local",
-			    buf_str(&rep.dsn), buf_str(&rep.text));
-		}
-	}
-	if (answered < count)
-		drop_local();	/* replies may still come: never read them for another message */
-	defer_all(a, idx, count, "lost connection with the local delivery agent");
-	lreply_free(&rep);
-	buf_free(&frame);
-	return ret;
-}
-
-/* The original message for a notice: all of it, or enough for the headers. */
-static void read_content(struct qfile *q, size_t limit, struct buf *out)
-{
-	char chunk[8192];
-	ssize_t n;
-
-	qfile_rewind(q);
-	while (out->len <= limit && (n = qfile_read(q, chunk, sizeof(chunk))) > 0)
-		buf_add(out, chunk, (size_t)n);
-}
-
-/* One notice of this kind for the recipients selected; 0 queued (or not wanted), -1 not. */
-static int notify(struct attempt *a, enum bounce_kind kind, const size_t *idx, size_t count)
-{
-	struct bounce_rcpt *br;
-	struct buf content = BUF_INIT, err = BUF_INIT;
-	char nid[QF_ID_MAX];
-	const char *ret_attr = qfile_attr(a->q, "dsn_ret");
-	struct bounce_msg m = {
-		.kind = kind,
-		.queue_id = a->id,
-		.sender = qfile_sender(a->q),
-		.envid = qfile_attr(a->q, "dsn_envid"),
-		.arrival = a->arrival.tv_sec,
-		.ret_full = ret_attr != NULL && strcasecmp(ret_attr, "FULL") == 0,
-	};
-	int ret;
-
-	if (count == 0)
-		return 0;
-	br = xcalloc(count, sizeof(*br));
-	for (size_t k = 0; k < count; k++) {
-		const struct qfile_rcpt *rc = qfile_rcpt(a->q, idx[k]);
-		br[k].address = rc->address;
-		br[k].orcpt = rc->orcpt;
-		br[k].status = a->r[idx[k]].dsn;
-		br[k].diag = buf_str(&a->r[idx[k]].text);
-		if (kind == BOUNCE_DELIVERED && a->r[idx[k]].remote)
-			br[k].action = "relayed";	/* RFC 3464 2.3.3: no DSN beyond here */
-	}
-	m.rcpts = br;
-	m.nrcpt = count;
-	if (kind == BOUNCE_DELAYED) {
-		long long life = *m.sender ? cfg_int(P_maximal_queue_lifetime)
-		    : cfg_int(P_bounce_queue_lifetime);
-		m.retry_until = a->arrival.tv_sec + (time_t)life;
-	}
-	read_content(a->q, (size_t)cfg_int(P_bounce_size_limit) + 65536, &content);
-	m.message = content.data ? content.data : "";
-	m.message_len = content.len;
-	ret = bounce_send(&m, nid, sizeof(nid), &err);
-	if (ret < 0)
-		msg_warn("%s: cannot queue a notification: %s", a->id, buf_str(&err));
-	free(br);
-	buf_free(&content);
-	buf_free(&err);
-	return ret < 0 ? -1 : 0;
-}
-
-static int wants(int notify_bits, int bit)
-{
-	if (notify_bits & DSN_NOTIFY_NEVER)
-		return 0;
-	if (notify_bits == 0)	/* not given: failures (and delays) are reported */
-		return bit == DSN_NOTIFY_FAILURE || bit == DSN_NOTIFY_DELAY;
-	return (notify_bits & bit) != 0;
-}
-
-/* An SMTP result: a delivered recipient is marked before anything else. */
-static void smtp_result(void *ctx, size_t i, int outcome, const char *relay, const char *dsn,
-    const char *text)
-{
-	struct attempt *a = ctx;
-
-	if (i >= a->n || a->r[i].outcome != OUT_NONE)
-		return;
-	int sent = outcome == 0 || outcome == QMGR_SMTP_SENT_DSN;
-	set(a, i, sent ? OUT_SENT : outcome == 1 ? OUT_DEFER : OUT_BOUNCE, relay, dsn, text);
-	a->r[i].remote = 1;
-	a->r[i].dsn_passed = outcome == QMGR_SMTP_SENT_DSN;
-	if (sent) {
-		if (mark(a, i, QF_RCPT_DELIVERED) < 0)
-			a->mark_failed = 1;
-		else
-			log_rcpt(a, i, "sent");
-	}
-}
-
-/* Where an attempt's pending recipients go: the local delivery agent, or SMTP next hops. */
 struct plan {
 	size_t *local_idx, nlocal;
-	size_t *relay_idx, nrelay;
-	char **relay_hop;
+	size_t *remote_idx, nremote;
+	char **remote_transport, **remote_hop;
+	size_t *discard_idx, ndiscard;
 };
 
-/* Classify each pending recipient (a bad one is bounced here). */
+/* Classify each pending recipient by its transport (resolve.h). */
 static void plan_make(struct attempt *a, struct plan *p)
 {
 	struct resolved res;
+	struct buf text = BUF_INIT;
+	char dsn[16];
 
 	p->local_idx = xcalloc(a->n + 1, sizeof(size_t));
-	p->relay_idx = xcalloc(a->n + 1, sizeof(size_t));
-	p->relay_hop = xcalloc(a->n + 1, sizeof(char *));
-	p->nlocal = p->nrelay = 0;
+	p->remote_idx = xcalloc(a->n + 1, sizeof(size_t));
+	p->remote_transport = xcalloc(a->n + 1, sizeof(char *));
+	p->remote_hop = xcalloc(a->n + 1, sizeof(char *));
+	p->discard_idx = xcalloc(a->n + 1, sizeof(size_t));
+	p->nlocal = p->nremote = p->ndiscard = 0;
 	resolved_init(&res);
 	for (size_t i = 0; i < a->n; i++) {
 		const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
+		const char *t;
 
 		if (rc->status != QF_RCPT_PENDING)
 			continue;
-		if (resolve_address(rc->address, &res) < 0) {
-			set(a, i, OUT_BOUNCE, "none", "5.1.3", "bad address syntax");
+		if (resolve_address(rc->address, &res) < 0 || res.class == RESOLVE_ERROR) {
+			attempt_set(a, i, OUT_BOUNCE, "none", "5.1.3", "bad address syntax");
 			continue;
 		}
-		switch (res.class) {
-		case RESOLVE_LOCAL:
+		t = buf_str(&res.transport);
+		if (strcmp(t, "local") == 0) {
 			p->local_idx[p->nlocal++] = i;
-			break;
-		case RESOLVE_RELAY:
-			p->relay_idx[p->nrelay] = i;
-			p->relay_hop[p->nrelay++] = xstrdup(buf_str(&res.nexthop));
-			break;
-		case RESOLVE_VIRTUAL: {
-			const char *t = buf_str(&res.nexthop);
-			set(a, i, OUT_BOUNCE, "none", "5.1.1",
-			    strncmp(t, "5.1.1 ", 6) == 0 ? t + 6 : t);
-			break;
-		}
-		default:
-			set(a, i, OUT_BOUNCE, "none", "5.1.3", "bad address syntax");
-			break;
+		} else if (strcmp(t, "smtp") == 0 || strcmp(t, "relay") == 0) {
+			p->remote_idx[p->nremote] = i;
+			p->remote_transport[p->nremote] = xstrdup(t);
+			p->remote_hop[p->nremote++] = xstrdup(buf_str(&res.nexthop));
+		} else if (strcmp(t, "error") == 0) {
+			resolve_error_text(buf_str(&res.nexthop), '5', dsn, sizeof(dsn), &text);
+			attempt_set(a, i, OUT_BOUNCE, "none", dsn, buf_str(&text));
+		} else if (strcmp(t, "retry") == 0) {
+			resolve_error_text(buf_str(&res.nexthop), '4', dsn, sizeof(dsn), &text);
+			attempt_set(a, i, OUT_DEFER, "none", dsn, buf_str(&text));
+		} else if (strcmp(t, "discard") == 0) {
+			resolve_error_text(buf_str(&res.nexthop), '2', dsn, sizeof(dsn), &text);
+			attempt_set(a, i, OUT_SENT, "none", dsn, buf_str(&text));
+			p->discard_idx[p->ndiscard++] = i;
+		} else {
+			/* A transport_maps entry for a transport Tern does not have: kept, as Postfix does. */
+			buf_reset(&text);
+			buf_printf(&text, "mail transport unavailable: %s", t);
+			attempt_set(a, i, OUT_DEFER, "none", "4.3.0", buf_str(&text));
 		}
 	}
 	resolved_free(&res);
+	buf_free(&text);
 }
 
-/* Remote recipients: one SMTP session per next hop. -1 when a mark failed. */
-static int plan_relay(struct attempt *a, struct plan *p)
+/* discard: delivered as far as the sender is concerned; marked first, as any delivery. */
+static int plan_discard(struct attempt *a, struct plan *p)
 {
+	for (size_t k = 0; k < p->ndiscard; k++) {
+		if (attempt_mark(a, p->discard_idx[k], QF_RCPT_DELIVERED) < 0)
+			return -1;
+		attempt_log(a, p->discard_idx[k], "sent");
+	}
+	return 0;
+}
+
+/* Remote recipients: one request to the smtp program per transport and next hop. -1 when a mark failed. */
+static int plan_remote(struct attempt *a, struct plan *p)
+{
+	size_t *group = xcalloc(p->nremote + 1, sizeof(size_t));
 	int ret = 0;
 
-	for (size_t k = 0; k < p->nrelay && ret == 0; k++) {
-		size_t *group, ng = 0;
+	for (size_t k = 0; k < p->nremote && ret == 0; k++) {
+		size_t ng = 0;
 
-		if (p->relay_hop[k] == NULL)
+		if (p->remote_hop[k] == NULL)
 			continue;
-		group = xcalloc(p->nrelay, sizeof(size_t));
-		for (size_t m = k; m < p->nrelay; m++) {
-			if (p->relay_hop[m] != NULL && strcasecmp(p->relay_hop[m], p->relay_hop[k]) == 0) {
-				group[ng++] = p->relay_idx[m];
+		for (size_t m = k; m < p->nremote; m++) {
+			if (p->remote_hop[m] != NULL && strcasecmp(p->remote_hop[m], p->remote_hop[k]) == 0
+			    && strcmp(p->remote_transport[m], p->remote_transport[k]) == 0) {
+				group[ng++] = p->remote_idx[m];
 				if (m != k) {
-					free(p->relay_hop[m]);
-					p->relay_hop[m] = NULL;
+					free(p->remote_hop[m]);
+					p->remote_hop[m] = NULL;
 				}
 			}
 		}
-		a->mark_failed = 0;
-		qmgr_smtp(a->q, a->id, p->relay_hop[k], group, ng, smtp_result, a);
-		if (a->mark_failed)
+		if (agent_send(&agent_smtp, a, group, ng, false, true, p->remote_transport[k],
+			p->remote_hop[k]) == 0 && agent_read(&agent_smtp, a, group, ng) < 0)
 			ret = -1;
-		free(group);
 	}
+	free(group);
 	return ret;
 }
 
 static void plan_free(struct plan *p)
 {
-	for (size_t k = 0; k < p->nrelay; k++)
-		free(p->relay_hop[k]);
-	free(p->relay_hop);
-	free(p->relay_idx);
+	for (size_t k = 0; k < p->nremote; k++) {
+		free(p->remote_hop[k]);
+		free(p->remote_transport[k]);
+	}
+	free(p->remote_hop);
+	free(p->remote_transport);
+	free(p->remote_idx);
 	free(p->local_idx);
-}
-
-/* After the attempt: expiry, bounces, success notices, delay warnings; pending count. */
-static size_t settle(struct attempt *a, struct deferlog *dl)
-{
-	size_t *fail = xcalloc(a->n + 1, sizeof(size_t)), *quiet = xcalloc(a->n + 1, sizeof(size_t));
-	size_t *ok = xcalloc(a->n + 1, sizeof(size_t)), *late = xcalloc(a->n + 1, sizeof(size_t));
-	size_t nfail = 0, nquiet = 0, nok = 0, nlate = 0, pending = 0;
-	time_t now = time(NULL);
-
-	for (size_t i = 0; i < a->n; i++) {
-		const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
-		struct rstate *r = &a->r[i];
-
-		/* soft_bounce: a failure is kept and retried instead (testing configurations). */
-		if (r->outcome == OUT_BOUNCE && cfg_bool(P_soft_bounce) && !a->expired) {
-			r->outcome = OUT_DEFER;
-			r->dsn[0] = '4';
-		}
-		if (r->outcome == OUT_DEFER && a->expired) {
-			struct buf why = BUF_INIT;
-			long age = (long)(now - a->arrival.tv_sec);
-			if (age >= 86400)
-				buf_printf(&why, "message expired after %ld days", age / 86400);
-			else if (age >= 3600)
-				buf_printf(&why, "message expired after %ld hours", age / 3600);
-			else
-				buf_printf(&why, "message expired after %ld seconds", age);
-			buf_printf(&why, ": %s", buf_str(&r->text));
-			r->outcome = OUT_BOUNCE;
-			r->dsn[0] = '5';
-			if (strcmp(r->dsn, "5.3.0") == 0 || r->dsn[1] != '.')
-				strlcpy(r->dsn, "5.4.7", sizeof(r->dsn));
-			buf_reset(&r->text);
-			buf_adds(&r->text, buf_str(&why));
-			buf_free(&why);
-		}
-		if (r->outcome == OUT_BOUNCE) {
-			if (wants(rc->notify, DSN_NOTIFY_FAILURE) || *qfile_sender(a->q) == '\0')
-				fail[nfail++] = i;
-			else
-				quiet[nquiet++] = i;
-		} else if (r->outcome == OUT_SENT && wants(rc->notify, DSN_NOTIFY_SUCCESS)
-		    && !r->dsn_passed) {
-			ok[nok++] = i;
-		}
-	}
-	/* Failures: the notice first, then the marks. */
-	if (nfail > 0 && notify(a, BOUNCE_FAILED, fail, nfail) < 0) {
-		for (size_t k = 0; k < nfail; k++) {
-			struct rstate *r = &a->r[fail[k]];
-			r->outcome = OUT_DEFER;
-			buf_reset(&r->text);
-			buf_adds(&r->text, "cannot queue the non-delivery notification");
-			strlcpy(r->dsn, "4.3.0", sizeof(r->dsn));
-		}
-		nfail = 0;
-	}
-	for (size_t k = 0; k < nfail; k++) {
-		if (mark(a, fail[k], QF_RCPT_BOUNCED) == 0)
-			log_rcpt(a, fail[k], "bounced");
-	}
-	for (size_t k = 0; k < nquiet; k++) {
-		if (mark(a, quiet[k], QF_RCPT_BOUNCED) == 0)
-			log_rcpt(a, quiet[k], "bounced");
-	}
-	if (nok > 0)
-		notify(a, BOUNCE_DELIVERED, ok, nok);
-	/* What is still pending is deferred. */
-	for (size_t i = 0; i < a->n; i++) {
-		const struct qfile_rcpt *rc = qfile_rcpt(a->q, i);
-		struct rstate *r = &a->r[i];
-
-		if (rc->status != QF_RCPT_PENDING)
-			continue;
-		pending++;
-		if (r->outcome == OUT_NONE)
-			set(a, i, OUT_DEFER, "none", "4.3.0", "delivery was not attempted");
-		deferlog_add(dl, rc->address, buf_str(&r->text));
-		log_rcpt(a, i, "deferred");
-		if (wants(rc->notify, DSN_NOTIFY_DELAY))
-			late[nlate++] = i;
-	}
-	{
-		long long warn = cfg_int(P_delay_warning_time);
-		if (warn > 0 && nlate > 0 && dl->warned == 0 && now - a->arrival.tv_sec >= warn
-		    && *qfile_sender(a->q) != '\0') {
-			if (notify(a, BOUNCE_DELAYED, late, nlate) == 0)
-				dl->warned = now;
-		}
-	}
-	free(fail);
-	free(quiet);
-	free(ok);
-	free(late);
-	return pending;
+	free(p->discard_idx);
 }
 
 /* One message's attempt, from opening its file to removing or deferring it. */
@@ -587,6 +215,7 @@ static void job_begin(struct job *j, const char *id)
 	}
 	a->n = qfile_rcpt_count(a->q);
 	a->r = xcalloc(a->n, sizeof(*a->r));
+	a->start = attempt_now();
 	a->arrival = qfile_arrival(a->q);
 	life = *qfile_sender(a->q) ? cfg_int(P_maximal_queue_lifetime) : cfg_int(P_bounce_queue_lifetime);
 	fx = qfile_attr(a->q, "forced_expire");
@@ -622,7 +251,7 @@ static void job_end(struct job *j, bool ok)
 		qfile_close(a->q);
 		a->q = NULL;
 	} else if (j->ready) {
-		size_t pending = settle(a, &j->dl);
+		size_t pending = attempt_settle(a, &j->dl);
 		if (pending == 0) {
 			int rc = qfile_remove(a->q);
 			a->q = NULL;
@@ -656,10 +285,22 @@ static void job_end(struct job *j, bool ok)
 	}
 	if (a->q != NULL)
 		qfile_close(a->q);
-	for (size_t i = 0; i < a->n; i++)
+	for (size_t i = 0; i < a->n; i++) {
 		buf_free(&a->r[i].text);
+		buf_free(&a->r[i].diag);
+	}
 	free(a->r);
 	buf_free(&j->path);
+}
+
+/* The rest of an attempt after its local recipients: discards, then remote ones. */
+static int job_rest(struct job *j)
+{
+	if (!j->ready)
+		return 0;
+	if (plan_discard(&j->a, &j->plan) < 0)
+		return -1;
+	return plan_remote(&j->a, &j->plan);
 }
 
 int qmgr_deliver(const char *id)
@@ -668,10 +309,11 @@ int qmgr_deliver(const char *id)
 	int ret = 0;
 
 	job_begin(&j, id);
-	if (j.ready && j.plan.nlocal > 0 && local_send(&j.a, j.plan.local_idx, j.plan.nlocal, false, true) == 0)
-		ret = local_read(&j.a, j.plan.local_idx, j.plan.nlocal);
-	if (j.ready && ret == 0)
-		ret = plan_relay(&j.a, &j.plan);
+	if (j.ready && j.plan.nlocal > 0
+	    && agent_send(&agent_local, &j.a, j.plan.local_idx, j.plan.nlocal, false, true, "", "") == 0)
+		ret = agent_read(&agent_local, &j.a, j.plan.local_idx, j.plan.nlocal);
+	if (ret == 0)
+		ret = job_rest(&j);
 	job_end(&j, ret == 0);
 	return 0;
 }
@@ -694,30 +336,28 @@ int qmgr_deliver_batch(const char *const *ids, size_t n)
 		struct job *j = &jobs[k];
 		if (!j->ready || j->plan.nlocal == 0)
 			continue;
-		if (k != first && local_fd < 0)
-			defer_all(&j->a, j->plan.local_idx, j->plan.nlocal,
+		if (k != first && !agent_connected(&agent_local))
+			attempt_defer_rest(&j->a, j->plan.local_idx, j->plan.nlocal, "local",
 			    "local delivery agent unavailable");
 		else
-			j->sent = local_send(&j->a, j->plan.local_idx, j->plan.nlocal, k != last,
-			    k == first) == 0;
+			j->sent = agent_send(&agent_local, &j->a, j->plan.local_idx, j->plan.nlocal,
+			    k != last, k == first, "", "") == 0;
 	}
 	/* Then the answers, in the same order (a lost connection defers the rest). */
 	size_t nsent = 0;
 	for (size_t k = 0; k < n; k++)
 		nsent += jobs[k].sent;
-	if (local_fd >= 0)
-		set_reply_timeout(local_fd, nsent);
+	agent_set_timeout(&agent_local, nsent);
 	for (size_t k = 0; k < n; k++) {
 		struct job *j = &jobs[k];
 		int ret = 0;
 		if (j->sent)
-			ret = local_read(&j->a, j->plan.local_idx, j->plan.nlocal);
-		if (j->ready && ret == 0)
-			ret = plan_relay(&j->a, &j->plan);
+			ret = agent_read(&agent_local, &j->a, j->plan.local_idx, j->plan.nlocal);
+		if (ret == 0)
+			ret = job_rest(j);
 		job_end(j, ret == 0);
 	}
-	if (local_fd >= 0)
-		set_reply_timeout(local_fd, 1);
+	agent_set_timeout(&agent_local, 1);
 	free(jobs);
 	return 0;
 }

@@ -4,8 +4,8 @@
  * as Postfix's queue manager does. A local recipient is a destination
  * of its own (local_destination_concurrency_limit, 2 by default: one
  * mailbox never gets more than two deliveries at once, however many
- * messages wait for it); a remote next hop is one
- * (default_destination_concurrency_limit). A message takes a slot of
+ * messages wait for it); a remote next hop is one, per transport
+ * (smtp_destination_concurrency_limit, for smtp and relay alike). A message takes a slot of
  * each of its destinations while a delivery process works on it.
  *
  * Runs in qmgr (mail_owner). Messages whose destination is full wait
@@ -25,6 +25,7 @@
 #include "compat.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,7 @@ struct item {
 	struct item *next;
 	struct item *batch;	/* the next message of the same delivery (running only) */
 	char id[QF_ID_MAX];
-	char **dests;		/* "local:ADDRESS" or "relay:NEXTHOP", lower case */
+	char **dests;		/* "local:ADDRESS", "smtp:NEXTHOP" or "relay:NEXTHOP", lower case */
 	size_t ndests;
 };
 
@@ -102,10 +103,12 @@ static void find_dests(struct item *it)
 		const struct qfile_rcpt *rc = qfile_rcpt(q, i);
 		if (rc->status != QF_RCPT_PENDING || resolve_address(rc->address, &res) < 0)
 			continue;
-		if (res.class == RESOLVE_LOCAL)
+		/* error:, retry:, discard: need no delivery agent, so no slot. */
+		if (strcmp(buf_str(&res.transport), "local") == 0)
 			add_dest(it, "local", rc->address);
-		else if (res.class == RESOLVE_RELAY)
-			add_dest(it, "relay", buf_str(&res.nexthop));
+		else if (strcmp(buf_str(&res.transport), "smtp") == 0
+		    || strcmp(buf_str(&res.transport), "relay") == 0)
+			add_dest(it, buf_str(&res.transport), buf_str(&res.nexthop));
 	}
 	resolved_free(&res);
 	qfile_close(q);
@@ -113,10 +116,38 @@ static void find_dests(struct item *it)
 	buf_free(&err);
 }
 
+/*
+ * smtp_destination_concurrency_limit is a string row (its default is
+ * $default_destination_concurrency_limit, as in Postfix): a positive
+ * integer, else the default, with a warning once per bad value.
+ */
+static long smtp_limit(void)
+{
+	static char *warned;
+	const char *v = cfg_str(P_smtp_destination_concurrency_limit);
+	long def = (long)cfg_int(P_default_destination_concurrency_limit);
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno == 0 && end != v && *end == '\0' && n >= 1 && n <= 10000)
+		return n;
+	if (warned == NULL || strcmp(warned, v) != 0) {
+		msg_warn("smtp_destination_concurrency_limit: \"%s\" is not a number from 1 to 10000; "
+		    "using default_destination_concurrency_limit (%ld)", v, def);
+		free(warned);
+		warned = xstrdup(v);
+	}
+	return def;
+}
+
 static long limit_of(const char *dest)
 {
-	return strncmp(dest, "local:", 6) == 0 ? cfg_int(P_local_destination_concurrency_limit)
-					      : cfg_int(P_default_destination_concurrency_limit);
+	if (strncmp(dest, "local:", 6) == 0)
+		return cfg_int(P_local_destination_concurrency_limit);
+	/* relay: Postfix has relay_destination_concurrency_limit; Tern one limit for both. */
+	return smtp_limit();
 }
 
 static struct line *line_of(const char *dest, bool create)

@@ -1,6 +1,9 @@
 /*
  * qmgr_smtp.c - deliver remote recipients over SMTP: the relayhost, or
  * the domain's MX hosts (its address records when it has no MX).
+ * No longer called: qmgr hands remote recipients to the smtp program
+ * (smtp/, qmgr_agent.c); this file goes once smtp/smtp_deliver.c
+ * replaces it.
  *
  * Runs in a delivery process of qmgr, as mail_owner (never root): it
  * only reads the queue file and talks to the network. One SMTP session
