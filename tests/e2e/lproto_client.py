@@ -41,6 +41,7 @@ def fi(v):
 def request(qid, index, addr, hold):
     p = fs("deliver") + fs(qid) + fs("active/" + qid) + fs("sender@example.org") + fi(1)
     p += fi(int(index)) + fs(addr) + fs("") + fi(1 if hold else 0)
+    p += fs("") + fs("")  # next hop and transport: "" for local
     return struct.pack(">I", len(p)) + p
 
 
@@ -121,7 +122,8 @@ if mode == "abort":
 for n, (qid, index, addr) in enumerate(reqs):
     length = struct.unpack(">I", read_exact(c, 4))[0]
     f = fields(read_exact(c, length))
-    ok = f[0] == "status" and f[1] == int(index)
+    # status, index, result, dsn, text, relay, diag, remote MTA, flags ("" / 0 from local)
+    ok = f[0] == "status" and f[1] == int(index) and f[5:] == ["", "", "", 0]
     if want == "sent":
         ok = ok and f[2] == 0
     else:
