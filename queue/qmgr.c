@@ -397,6 +397,7 @@ int main(int argc, char **argv)
 	di = daemon_info();
 	/* Spent queue files are reused (its delivery processes give, its notices take). */
 	qrecycle_configure();
+	qmgr_sched_check_config();	/* a bad limit is reported at start, not when first needed */
 	time_t last_trim = 0;
 	{
 		struct sigaction sa;
