@@ -342,9 +342,15 @@ static int pickup_file(const char *name)
 			goto milter_out;
 		}
 	}
+	/*
+	 * Postfix's pickup line, before cleanup's message-id= and the queue
+	 * manager's from= (log tools count a received message from it); the
+	 * maildrop file's name is a verbose line after the commit.
+	 */
+	msg_info("%s: uid=%s from=<%s>", cleanup_queue_id(c), uidtext, sender);
 	switch (cleanup_finish(c, id, sizeof(id), &reason)) {
 	case CLEANUP_OK:
-		msg_info("%s: uid=%s from=<%s> (maildrop %s)", id, uidtext, sender, name);
+		msg_debug("%s: from maildrop file %s", id, name);
 		if (unlink(buf_str(&path)) != 0)
 			msg_warn("%s: cannot remove maildrop file: %m", name);
 		/* The recipients a milter refused go back to the sender; the others are queued. */
