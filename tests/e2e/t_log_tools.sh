@@ -61,7 +61,7 @@ for re in \
 	"tern/smtpd\[[0-9]+\]: $Q: client=localhost\[127\.0\.0\.1\]$" \
 	"tern/smtpd\[[0-9]+\]: $Q: client=unknown\[127\.0\.0\.5\], sasl_method=LOGIN, sasl_username=alice$" \
 	"tern/smtpd\[[0-9]+\]: $Q: message-id=<[^>]+>$" \
-	"tern/pickup\[[0-9]+\]: $Q: uid=0 from=<frank@example\.com>$" \
+	"tern/pickup\[[0-9]+\]: $Q: uid=0 from=<frank@example\.com> \(maildrop [0-9A-Z]+\)$" \
 	"tern/qmgr\[[0-9]+\]: $Q: from=<carol@example\.net>, size=[0-9]+, nrcpt=2 \(queue active\)$" \
 	": $Q: to=<dave@localhost>, relay=local, delay=[0-9.]+, (delays=[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+, )?dsn=2\.0\.0, status=sent " \
 	"tern/qmgr\[[0-9]+\]: $Q: removed$" \
