@@ -980,6 +980,6 @@ void smtp_engine_command_counts(const struct smtp_engine *e, struct buf *out)
 		sep = " ";
 	}
 	buf_printf(out, "%scommands=%u", sep, ok);
-	if (ok != total)
+	if (ok != total || total == 0)	/* Postfix: "commands=0/0" */
 		buf_printf(out, "/%u", total);
 }

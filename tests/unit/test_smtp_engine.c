@@ -832,7 +832,7 @@ START_TEST(test_command_counts)
 	struct buf counts = BUF_INIT;
 	smtp_engine_start(e);
 	smtp_engine_command_counts(e, &counts);
-	ck_assert_str_eq(buf_str(&counts), "commands=0");
+	ck_assert_str_eq(buf_str(&counts), "commands=0/0");
 	const char *in[] = {"EHLO c\r\n", "AUTH LOGIN\r\n", "dXNlcg==\r\n", "d3Jvbmc=\r\n",
 			    "MAIL FROM:<a@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n", "RCPT TO:<bad\r\n",
 			    "DATA\r\n", "x\r\n.\r\n", "FOO\r\n", "QUIT\r\n"};
