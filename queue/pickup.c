@@ -342,9 +342,13 @@ static int pickup_file(const char *name)
 			goto milter_out;
 		}
 	}
+	/*
+	 * Postfix's pickup line, before cleanup's message-id= and the queue
+	 * manager's from= (log tools count a received message from it).
+	 */
+	msg_info("%s: uid=%s from=<%s> (maildrop %s)", cleanup_queue_id(c), uidtext, sender, name);
 	switch (cleanup_finish(c, id, sizeof(id), &reason)) {
 	case CLEANUP_OK:
-		msg_info("%s: uid=%s from=<%s> (maildrop %s)", id, uidtext, sender, name);
 		if (unlink(buf_str(&path)) != 0)
 			msg_warn("%s: cannot remove maildrop file: %m", name);
 		/* The recipients a milter refused go back to the sender; the others are queued. */

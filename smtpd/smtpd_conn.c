@@ -77,7 +77,7 @@ static char rbuf[65536];
 static void pump(struct conn *c);
 static void conn_close(struct conn *c);
 static void commit_answer(struct conn *c, enum smtp_commit result, const char *queue_id,
-		const char *reason, bool queued);
+		const char *reason);
 
 unsigned smtpd_conn_count(void)
 {
@@ -370,6 +370,17 @@ static void *cb_open(void *ctx, const struct smtp_session_info *si, const struct
 				       reply);
 	if (q == NULL)
 		return NULL;
+	/*
+	 * Postfix's first line of a message, logged when its queue file is
+	 * made, before cleanup's message-id= and the queue manager's from=:
+	 * log tools (pflogsumm) count a received message from it.
+	 */
+	const char *qid = cleanup_queue_id(smtp_queue_cleanup(q));
+	if (si->sasl_username)
+		msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s", qid, si->client_name,
+			 c->addr, si->sasl_method ? si->sasl_method : "", si->sasl_username);
+	else
+		msg_info("%s: client=%s[%s]", qid, si->client_name, c->addr);
 	/*
 	 * Headers from PREPEND actions (X-Greylist:, Received-SPF:) start
 	 * the message; cleanup puts its Received: above them.
@@ -836,11 +847,12 @@ static void conn_close(struct conn *c)
 {
 	if (c->dead)
 		return;
-	struct smtp_engine_stats st;
+	/* Postfix's shape: "disconnect from host[addr] ehlo=1 auth=0/1 quit=1 commands=2/3". */
 	const struct smtp_session_info *si = smtp_engine_info(c->e);
-	smtp_engine_stats(c->e, &st);
-	msg_info("disconnect from %s[%s] messages=%u rcpts=%u errors=%u commands=%u",
-			si->client_name, c->addr, st.messages, st.rcpts, st.errors, st.commands);
+	struct buf counts = BUF_INIT;
+	smtp_engine_command_counts(c->e, &counts);
+	msg_info("disconnect from %s[%s] %s", si->client_name, c->addr, buf_str(&counts));
+	buf_free(&counts);
 	if (c->ssl) {
 		SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
@@ -943,7 +955,7 @@ void smtpd_conn_milter_message_done(void *conn, enum milter_outcome o, const cha
 	else
 		r = milter_refused(c, q, o, reply, qid, sizeof(qid), &reason);
 	if (r != SMTP_COMMIT_PENDING)
-		commit_answer(c, r, qid, buf_str(&reason), o == MILTER_O_CONTINUE);
+		commit_answer(c, r, qid, buf_str(&reason));
 	buf_free(&reason);
 }
 
@@ -964,20 +976,11 @@ void smtpd_conn_dns_keep(void *conn, const struct smtp_policy_dns *dns)
 	c->dns->nanswers = 0;
 }
 
-/* Answer the end of data; queued: the message was committed (not discarded). */
+/* Answer the end of data. */
 static void commit_answer(struct conn *c, enum smtp_commit result, const char *queue_id,
-		const char *reason, bool queued)
+		const char *reason)
 {
 	smtpd_milter_message_end(c->milter);
-	if (result == SMTP_COMMIT_OK && queued) {
-		const struct smtp_session_info *si = smtp_engine_info(c->e);
-		if (si->sasl_username)
-			msg_info("%s: client=%s[%s], sasl_method=%s, sasl_username=%s", queue_id,
-					si->client_name, c->addr, si->sasl_method ? si->sasl_method : "",
-					si->sasl_username);
-		else
-			msg_info("%s: client=%s[%s]", queue_id, si->client_name, c->addr);
-	}
 	smtp_engine_commit_done(c->e, result, queue_id, reason);
 	reschedule(c, 0);
 	pump(c);
@@ -993,7 +996,7 @@ void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *que
 		return;
 	}
 	c->jobs--;
-	commit_answer(c, result, queue_id, reason, true);
+	commit_answer(c, result, queue_id, reason);
 }
 
 static void peer_text(const struct sockaddr_storage *ss, char *out, size_t len)

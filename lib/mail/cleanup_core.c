@@ -661,6 +661,19 @@ static void add_missing(struct cleanup *c, struct headers *hs, time_t now)
 	buf_free(&v);
 }
 
+/* The Message-ID: value for the log line, printable and bounded. */
+static void remember_message_id(struct cleanup *c, const struct headers *hs)
+{
+	long i = headers_find(hs, "Message-ID", 0);
+	struct buf v = BUF_INIT;
+	buf_reset(&c->message_id);
+	if (i >= 0)
+		header_value(&hs->v[i], &v);
+	for (size_t k = 0; k < v.len && c->message_id.len < 256; k++)
+		buf_addc(&c->message_id, (unsigned char)v.data[k] < ' ' ? ' ' : v.data[k]);
+	buf_free(&v);
+}
+
 static void content_out(struct cleanup *c, const char *data, size_t len)
 {
 	struct buf err = BUF_INIT;
@@ -710,6 +723,7 @@ static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 	if (c->status == CLEANUP_OK && finish_envelope(c) == 0) {
 		add_received(c, &hs, now);
 		add_missing(c, &hs, now);
+		remember_message_id(c, &hs);
 		if (c->edit != NULL) {
 			/* Held for the milters: written by cleanup_edit_flush. */
 			cleanup_edit_keep(c, &hs, c->hdr.len > body || blank);
@@ -916,13 +930,19 @@ int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *
 		else {
 			if (queue_id && idlen)
 				strlcpy(queue_id, id, idlen);
+			/*
+			 * Postfix's cleanup line. The sender, size and recipient
+			 * count are the queue manager's "(queue active)" line: log
+			 * tools (pflogsumm) count a message's sender from that one,
+			 * after the receiving program's client= or uid= line.
+			 */
+			if (c->message_id.len > 0)
+				msg_info("%s: message-id=%s", id, buf_str(&c->message_id));
 			if (c->hold) {
 				/* Quarantined: the queue manager has nothing to do until a release. */
-				msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (held: %s)", id,
-					 buf_str(&c->sender), c->size, c->nrcpt, buf_str(&c->hold_reason));
+				msg_info("%s: hold: %s; from=<%s>, size=%llu, nrcpt=%zu", id,
+					 buf_str(&c->hold_reason), buf_str(&c->sender), c->size, c->nrcpt);
 			} else {
-				msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", id,
-					 buf_str(&c->sender), c->size, c->nrcpt);
 				qwake_send_path(c->s.wake_socket, QWAKE_NEW);
 			}
 		}
@@ -963,6 +983,7 @@ void cleanup_abort(struct cleanup *c)
 	free(c->hold_dir);
 	cleanup_edit_free(c->edit);
 	buf_free(&c->hold_reason);
+	buf_free(&c->message_id);
 	buf_free(&c->sender);
 	buf_free(&c->hdr);
 	buf_free(&c->reason);

@@ -62,6 +62,8 @@ struct cleanup {
 	/* cleanup_hold: commit into hold_dir. */
 	bool hold;
 	struct buf hold_reason;
+	/* Logged at commit as Postfix's cleanup does: "ID: message-id=<...>". */
+	struct buf message_id;
 };
 
 /* cleanup_core.c */

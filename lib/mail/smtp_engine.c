@@ -74,6 +74,7 @@ struct smtp_engine *smtp_engine_new(const struct smtp_engine_cfg *cfg,
 	e->cfg = cfg;
 	e->ops = ops;
 	e->ctx = ctx;
+	e->cmd_open = -1;
 	e->client_name = xstrdup(client_name ? client_name : "unknown");
 	e->client_addr = xstrdup(client_addr ? client_addr : "");
 	strlcpy(e->last_cmd, "CONNECT", sizeof(e->last_cmd));
@@ -213,6 +214,12 @@ void se_reply_done(struct smtp_engine *e, char c)
 	if ((c == '4' || c == '5') && !e->not_an_error) {
 		e->errors++;
 		e->errors_total++;
+	}
+	/* The answer of the open command; AUTH's 334 challenges are steps, not answers. */
+	if (e->cmd_open >= 0 && !(c == '3' && e->cmd_open == SMTP_VERB_AUTH)) {
+		if (c == '2' || c == '3')
+			e->cmd_ok[e->cmd_open]++;
+		e->cmd_open = -1;
 	}
 }
 
@@ -395,6 +402,8 @@ static void dispatch(struct smtp_engine *e, const struct smtp_cmd *cmd, const ch
 {
 	bool junk = false;	/* NOOP, RSET, VRFY, HELP, EXPN, ETRN */
 	e->commands++;
+	e->cmd_total[cmd->verb]++;
+	e->cmd_open = (int)cmd->verb;
 	strlcpy(e->last_cmd, cmd->verb == SMTP_VERB_UNKNOWN ? "UNKNOWN" : cmd->name, sizeof(e->last_cmd));
 	if (e->access_denied && cmd->verb != SMTP_VERB_QUIT) {
 		se_reply(e, "503 5.7.0 Error: access denied for %s[%s]", e->client_name, e->client_addr);
@@ -930,4 +939,47 @@ void smtp_engine_stats(const struct smtp_engine *e, struct smtp_engine_stats *st
 	st->rcpts = e->rcpt_total;
 	st->errors = e->errors_total;
 	st->commands = e->commands;
+}
+
+void smtp_engine_command_counts(const struct smtp_engine *e, struct buf *out)
+{
+	/* Postfix's command table order; what it does not know is "unknown". */
+	static const struct {
+		enum smtp_verb verb;
+		const char *name;
+	} order[] = {
+		{SMTP_VERB_HELO, "helo"}, {SMTP_VERB_EHLO, "ehlo"}, {SMTP_VERB_STARTTLS, "starttls"},
+		{SMTP_VERB_AUTH, "auth"}, {SMTP_VERB_MAIL, "mail"}, {SMTP_VERB_RCPT, "rcpt"},
+		{SMTP_VERB_DATA, "data"}, {SMTP_VERB_BDAT, "bdat"}, {SMTP_VERB_RSET, "rset"},
+		{SMTP_VERB_NOOP, "noop"}, {SMTP_VERB_VRFY, "vrfy"}, {SMTP_VERB_ETRN, "etrn"},
+		{SMTP_VERB_QUIT, "quit"},
+	};
+	unsigned ok = 0, total = 0, unk_ok = 0, unk_total = 0;
+	const char *sep = "";
+	for (size_t i = 0; i <= SMTP_VERB_HTTP; i++) {
+		ok += e->cmd_ok[i];
+		total += e->cmd_total[i];
+	}
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		unsigned o = e->cmd_ok[order[i].verb], t = e->cmd_total[order[i].verb];
+		unk_ok += o;
+		unk_total += t;
+		if (t == 0)
+			continue;
+		buf_printf(out, "%s%s=%u", sep, order[i].name, o);
+		if (o != t)
+			buf_printf(out, "/%u", t);
+		sep = " ";
+	}
+	unk_ok = ok - unk_ok;
+	unk_total = total - unk_total;
+	if (unk_total > 0) {
+		buf_printf(out, "%sunknown=%u", sep, unk_ok);
+		if (unk_ok != unk_total)
+			buf_printf(out, "/%u", unk_total);
+		sep = " ";
+	}
+	buf_printf(out, "%scommands=%u", sep, ok);
+	if (ok != total || total == 0)	/* Postfix: "commands=0/0" */
+		buf_printf(out, "/%u", total);
 }

@@ -397,6 +397,14 @@ struct smtp_engine_stats {
 	unsigned messages, rcpts, errors, commands;
 };
 void smtp_engine_stats(const struct smtp_engine *e, struct smtp_engine_stats *st);
+/*
+ * Postfix's per-command counts of a session for its "disconnect from"
+ * line, appended to out: "ehlo=1 mail=1 rcpt=0/1 quit=1 commands=3/4"
+ * (NAME=ok, or NAME=ok/total when some were refused; in Postfix's order,
+ * commands it does not know counted as unknown=; "commands=0/0" when
+ * there were none).
+ */
+void smtp_engine_command_counts(const struct smtp_engine *e, struct buf *out);
 
 /*
  * sendmail -bs: run a whole session on blocking descriptors in_fd and

@@ -105,6 +105,13 @@ struct smtp_engine {
 
 	unsigned errors, junk, messages, rcpt_total, commands;
 	unsigned errors_total;	/* for the statistics: errors is reset by a delivery */
+	/*
+	 * Per command (enum smtp_verb): how many came and how many got a
+	 * 2xx/3xx answer, for Postfix's disconnect line; cmd_open is the
+	 * command whose answer is still to come (-1: none).
+	 */
+	unsigned cmd_total[SMTP_VERB_HTTP + 1], cmd_ok[SMTP_VERB_HTTP + 1];
+	int cmd_open;
 	unsigned delay_ms;
 	char last_cmd[12];
 };

@@ -38,7 +38,7 @@ i=0; while [ ! -S /dev/log ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); do
 "$SMTPD_BIN" -c "$TERN_DIR" -o myhostname=$MYHOST -l 127.0.0.1:$_port $* >"$S/smtpd.out" 2>&1 &
 smtpd=\$!
 i=0; while ! grep -q 'daemon started' "$_watch" 2>/dev/null && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
-python3 -c 'import smtplib, sys; s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30); s.ehlo("probe.example"); s.docmd("MAIL", "FROM:<bad"); s.quit()' $_port || true
+python3 -c 'import smtplib, sys; s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30); s.ehlo("probe.example"); s.docmd("AUTH", "PLAIN AHUAd3Jvbmc="); s.docmd("MAIL", "FROM:<bad"); s.docmd("MAIL", "FROM:<a@example.org>"); s.docmd("RCPT", "TO:<victim@example.com>"); s.quit()' $_port || true
 i=0; while ! grep -q 'disconnect from' "$_watch" 2>/dev/null && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
 kill \$smtpd; wait \$smtpd || true
 kill \$sink; wait \$sink || true
@@ -47,12 +47,29 @@ EOS
 	[ -n "${WATCH:-}" ] || [ -s "$_out" ] || fail "nothing reached /dev/log: $(cat "$S/smtpd.out")"
 }
 
-# Defaults: mail facility (mail.info is <22>), ident tern/smtpd.
-run_logged "$S/default.log" -o maillog_file=
+# A system installation logs to syslog: maillog_file is empty by default
+# and the main.cf that make install puts in place does not set it.
+[ -z "$(ternconf -c "$TERN_DIR" -d -h maillog_file)" ] || fail "maillog_file has a default"
+grep -Eq '^[[:space:]]*maillog_file' "$TERN_TOP/conf/main.cf" && fail "conf/main.cf sets maillog_file"
+
+# Defaults: mail facility (mail.info is <22>, mail.warning <20>), ident
+# tern/smtpd; the lines fail2ban's postfix filter reads (a relay attempt
+# from outside mynetworks, a failed AUTH) reach syslog whole.
+printf 'u %s\n' "$(openssl passwd -6 right 2>/dev/null || echo x)" > "$TERN_DIR/sasl_passwd"
+run_logged "$S/default.log" -o maillog_file= -o mynetworks=192.0.2.0/24 \
+	-o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=tern \
+	-o "smtpd_sasl_password_maps=texthash:$TERN_DIR/sasl_passwd" \
+	-o smtpd_tls_auth_only=no -o smtpd_sasl_security_options=noanonymous
 grep -Eq '^<22>.* tern/smtpd\[[0-9]+\]: daemon started' "$S/default.log" \
 	|| fail "no mail.info line from tern/smtpd: $(head -5 "$S/default.log")"
 grep -Eq '^<22>.* tern/smtpd\[[0-9]+\]: connect from localhost\[127\.0\.0\.1\]' "$S/default.log" \
 	|| fail "session not logged to syslog: $(cat "$S/default.log")"
+grep -Eq '^<22>.* tern/smtpd\[[0-9]+\]: NOQUEUE: reject: RCPT from localhost\[127\.0\.0\.1\]: 554 5\.7\.1 <victim@example\.com>: Relay access denied; from=<a@example\.org> to=<victim@example\.com> proto=ESMTP helo=<probe\.example>$' \
+	"$S/default.log" || fail "no mail.info reject line: $(cat "$S/default.log")"
+grep -Eq '^<20>.* tern/smtpd\[[0-9]+\]: warning: localhost\[127\.0\.0\.1\]: SASL PLAIN authentication failed: ' \
+	"$S/default.log" || fail "no mail.warning AUTH failure line: $(cat "$S/default.log")"
+grep -Eq '^<22>.* tern/smtpd\[[0-9]+\]: disconnect from localhost\[127\.0\.0\.1\] ehlo=1 auth=0/1 mail=1/2 rcpt=0/1 quit=1 commands=3/6$' \
+	"$S/default.log" || fail "no Postfix-style disconnect line: $(cat "$S/default.log")"
 
 # syslog_facility = local3, syslog_name = mx2 (from main.cf): local3.info is <158>.
 sed -i '/^maillog_file/d' "$TERN_DIR/main.cf"

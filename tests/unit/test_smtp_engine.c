@@ -821,6 +821,32 @@ START_TEST(test_commit_tempfail)
 }
 END_TEST
 
+/* Postfix's per-command counts for the disconnect line: refused ones as ok/total. */
+START_TEST(test_command_counts)
+{
+	struct smtp_engine_cfg cfg;
+	setup_cfg(&cfg, O_AUTH);
+	cfg.soft_error_limit = 0;
+	commit_pending = false;
+	struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	struct buf counts = BUF_INIT;
+	smtp_engine_start(e);
+	smtp_engine_command_counts(e, &counts);
+	ck_assert_str_eq(buf_str(&counts), "commands=0/0");
+	const char *in[] = {"EHLO c\r\n", "AUTH LOGIN\r\n", "dXNlcg==\r\n", "d3Jvbmc=\r\n",
+			    "MAIL FROM:<a@b.test>\r\n", "RCPT TO:<u@mx.test>\r\n", "RCPT TO:<bad\r\n",
+			    "DATA\r\n", "x\r\n.\r\n", "FOO\r\n", "QUIT\r\n"};
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		smtp_engine_input(e, in[i], strlen(in[i]));
+	buf_reset(&counts);
+	smtp_engine_command_counts(e, &counts);
+	ck_assert_str_eq(buf_str(&counts),
+			 "ehlo=1 auth=0/1 mail=1 rcpt=1/2 data=1 quit=1 unknown=0/1 commands=5/8");
+	smtp_engine_free(e);
+	buf_free(&counts);
+}
+END_TEST
+
 /* Errors beyond smtpd_soft_error_limit ask the driver to wait; AUTH failures too. */
 START_TEST(test_delays)
 {
@@ -1894,6 +1920,7 @@ int main(void)
 	tcase_add_test(tc, test_pending_commit);
 	tcase_add_test(tc, test_commit_tempfail);
 	tcase_add_test(tc, test_delays);
+	tcase_add_test(tc, test_command_counts);
 	tcase_add_test(tc, test_idle_buffers);
 	tcase_add_test(tc, test_deadline_state);
 	tcase_add_loop_test(tc, test_async_auth, 0, (int)(sizeof(async_rows) / sizeof(async_rows[0])));
