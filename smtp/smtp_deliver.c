@@ -341,6 +341,15 @@ static void said(struct buf *out, const char *relay, int code, const char *reply
 		buf_printf(out, "lost connection with %s while sending %s", relay, smtpc_stage_command(st));
 }
 
+/* "TLSv1.3 Verified" (DANE: "TLSv1.3 Verified DANE"), "" in clear: for the log line. */
+static void tls_note(const struct smtp_sess *s, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (s->ssl != NULL && s->tls.used)
+		snprintf(out, size, "%s %s%s", s->tls.protocol, s->tls.trust ? s->tls.trust : "Untrusted",
+		    s->tls.dane ? " DANE" : "");
+}
+
 static void settle_txn(struct smtp_rcpt **grp, struct smtpc_txn *txn,
     const struct smtp_sess *s, bool broke)
 {
@@ -353,6 +362,7 @@ static void settle_txn(struct smtp_rcpt **grp, struct smtpc_txn *txn,
 		const char *dsn = tr->dsn, *reply = buf_str(&tr->reply);
 		enum smtpc_stage st = SMTPC_ST_RCPT;
 
+		tls_note(s, r->tls, sizeof(r->tls));
 		if (code >= 200 && code < 300) {
 			if (txn->code >= 200 && txn->code < 300) {
 				rcpt_set(r, SMTP_SENT, txn->dsn, buf_str(&txn->reply), s->relay);
