@@ -33,8 +33,8 @@
  *	files, but their content is only parsed by the validating reader
  *	(lib/mail/qfile.c); a file that does not parse goes to corrupt/.
  *	Local recipients go to the local delivery agent (private/local),
- *	remote ones over SMTP to the relayhost or the domain's MX hosts
- *	(qmgr_smtp.c), from the delivery process itself.
+ *	remote ones to the smtp delivery program (private/smtp-client),
+ *	from the delivery process (qmgr_agent.c).
  * CONFIGURATION PARAMETERS
  *	queue_directory, queue_run_delay, minimal_backoff_time,
  *	maximal_backoff_time, maximal_queue_lifetime, bounce_queue_lifetime,

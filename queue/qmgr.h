@@ -76,21 +76,6 @@ time_t qmgr_backoff(time_t age);
 
 
 /*
- * qmgr_smtp.c (no longer called: remote recipients go to the smtp
- * program, qmgr_agent.c; it goes once smtp/smtp_deliver.c replaces it):
- * deliver recipients idx[0..n) of the queue file to
- * nexthop ("[host]:port", "host:port", "domain") over SMTP. result is
- * called once per recipient: outcome 0 sent, 1 deferred, 2 bounced,
- * 3 sent to a server that took the DSN request (NOTIFY went with the
- * recipient, so that server reports success, not us: RFC 3461 6.2.1).
- */
-#define QMGR_SMTP_SENT_DSN	3
-typedef void (*smtp_result_fn)(void *ctx, size_t index, int outcome, const char *relay,
-    const char *dsn, const char *text);
-void qmgr_smtp(struct qfile *q, const char *id, const char *nexthop, const size_t *idx, size_t n,
-    smtp_result_fn result, void *ctx);
-
-/*
  * qmgr_flush.c: a flush of matching mail only. The public/qmgr request is
  * "flush [!]X SUBSTR" with X = I (queue id), R (an undelivered recipient)
  * or S (the sender); addresses match case-insensitively, ids exactly.

@@ -2,7 +2,7 @@
  * smtp_reply.h - reading SMTP replies as a client (RFC 5321 section 4.2).
  *
  * Mail layer, pure parsing, no I/O and no privileges: the SMTP client
- * (queue/qmgr_smtp.c) feeds it what the server sent. A reply is one or
+ * (lib/mail/smtpc.c) feeds it what the server sent. A reply is one or
  * more lines "ddd-text" ending with "ddd text" (or "ddd"), all with the
  * same code; the text is collected on one line for logs and bounces.
  */
