@@ -14,6 +14,7 @@
 #include "compat.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -447,6 +448,15 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 		strlcpy(dsn, "4.7.5", dsnsize);
 		if (why->len == 0)
 			buf_printf(why, "Cannot start TLS: handshake failure with %s", s->relay);
+	} else if (c > 0 && text != NULL && !isdigit((unsigned char)text[0])) {
+		/* Tern's own refusal (TLS required and not offered, no usable AUTH): not the server's words. */
+		size_t tl = strlen(text);
+		buf_reset(why);
+		if (tl >= 5 && strcmp(text + tl - 5, " host") == 0)
+			buf_printf(why, "%s %s", text, s->relay);	/* "...not offered by host h[a]:25" */
+		else
+			buf_printf(why, "%s (host %s)", text, s->relay);
+		strlcpy(dsn, smtpc_failure_dsn(s->pc), dsnsize);
 	} else if (c > 0) {
 		buf_reset(why);
 		buf_printf(why, "host %s said: %s (in reply to %s command)", s->relay, text,
