@@ -1,7 +1,8 @@
 #!/bin/sh
 # t_smtp_route.sh - where the smtp program sends mail, on the private
 # network of netlib.sh: MX hosts in preference order (the first one down,
-# the second gets the mail), a domain without MX goes to its A record, a
+# the second gets the mail), a domain without MX goes to its A record (or
+# its AAAA record, on an IPv6 address of the namespace's own), a
 # null MX (RFC 7505) is bounced at once with 5.1.10, a domain that does
 # not exist is bounced with 5.1.2 (each bounce reaches the sender's mailbox
 # and the log says status=bounced), relayhost [host]:port skips the MX
@@ -40,14 +41,19 @@ dns_zone rh.test >/dev/null <<EOF
 @    MX 10 mxr
 mxr  A  127.0.0.6
 EOF
+dns_zone v6.test >/dev/null <<EOF
+@    AAAA fd00::25
+EOF
 z=$NET_DIR/zones
-dns_start "$z/pref.test.zone" "$z/nomx.test.zone" "$z/nullmx.test.zone" "$z/rh.test.zone"
+dns_start "$z/pref.test.zone" "$z/nomx.test.zone" "$z/nullmx.test.zone" "$z/rh.test.zone" "$z/v6.test.zone"
+netns_addr fd00::25
 
 peer_start mx2 127.0.0.3 25 --record "$NET_DIR/mx2.json"
 peer_start nomx 127.0.0.4 25 --record "$NET_DIR/nomx.json"
 peer_start rhA 127.0.0.5 2526 --record "$NET_DIR/rhA.json"
 peer_start rhMX 127.0.0.6 25 --record "$NET_DIR/rhMX.json"
 peer_start tm 127.0.0.9 2525 --record "$NET_DIR/tm.json"
+peer_start v6 fd00::25 25 --record "$NET_DIR/v6.json"
 
 tern_instance
 cat > "$TERN_DIR/transport" <<EOF
@@ -55,7 +61,8 @@ tm.example	smtp:[127.0.0.9]:2525
 err.example	error:5.7.1 no mail here please
 gone.example	discard:
 EOF
-ternconf -e "transport_maps = texthash:$TERN_DIR/transport" || fail "ternconf -e"
+# tern init writes inet_protocols = ipv4; the AAAA case needs IPv6 too.
+ternconf -e "transport_maps = texthash:$TERN_DIR/transport" "inet_protocols = all" || fail "ternconf -e"
 tern_start
 
 send() { printf 'Subject: %s\n\nbody of %s\n' "$2" "$2" | sendmail -i -f alice@localhost "$1" || fail "sendmail $1"; }
@@ -72,6 +79,11 @@ wait_for_log 'to=<u@pref\.test>, relay=mx2\.pref\.test\[127\.0\.0\.3\]:25,.* sta
 send u@nomx.test nomx
 peer_wait_messages "$NET_DIR/nomx.json" 1
 wait_for_log 'to=<u@nomx\.test>, relay=nomx\.test\[127\.0\.0\.4\]:25,.* status=sent'
+
+# No MX, only an AAAA record.
+send u@v6.test v6
+peer_wait_messages "$NET_DIR/v6.json" 1
+wait_for_log 'to=<u@v6\.test>, relay=v6\.test\[fd00::25\]:25,.* status=sent'
 
 # Null MX: bounced at once (not deferred), though the domain has an A record.
 send u@nullmx.test nullmx
