@@ -105,6 +105,21 @@ static struct smtp_sess *cache_take(const char *key)
 	return NULL;
 }
 
+/*
+ * Close idle sessions to the server about to be connected to: holding one
+ * while opening another would count twice against the server's limit of
+ * connections per client, and a server that serves one connection at a
+ * time would never answer the second.
+ */
+static void cache_drop_relay(const char *relay)
+{
+	for (int i = 0; i < CACHE_MAX; i++)
+		if (cache[i] != NULL && strcmp(cache[i]->relay, relay) == 0) {
+			smtp_session_close(cache[i], true);
+			cache[i] = NULL;
+		}
+}
+
 static void cache_put(struct smtp_sess *s)
 {
 	int slot = 0;
@@ -515,7 +530,8 @@ void smtp_deliver(struct smtp_message *m)
 		for (size_t i = 0; i < m->n && !utf8; i++)
 			utf8 = non_ascii(m->rcpt[i].address);
 	}
-	snprintf(key, sizeof(key), "%s:%s", m->transport, m->nexthop);
+	/* By next hop only: smtp and relay to one next hop share connections. */
+	snprintf(key, sizeof(key), "%s", m->nexthop);
 	pending_reason(m, "4.4.1", "no server could be reached", "none");
 
 	/* A cached connection to this next hop first. */
@@ -548,6 +564,11 @@ void smtp_deliver(struct smtp_message *m)
 			pending_reason(m, "4.3.0", "smtp_sasl_password_maps lookup error", "none");
 			dns_answer_free(&tlsa);
 			break;
+		}
+		{
+			char relay[300];
+			smtp_relay_name(t, relay, sizeof(relay));
+			cache_drop_relay(relay);
 		}
 	again:
 		s = smtp_session_open(t, r.domain, &pol, tls_off, ntlsa > 0 ? tlsa.tlsa : NULL,

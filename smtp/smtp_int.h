@@ -77,6 +77,8 @@ struct smtp_sess {
 };
 
 long long smtp_now_ms(void);
+/* "host[addr]:port" of a target, as logs show it; returns the port. */
+unsigned smtp_relay_name(const struct smtp_target *t, char *out, size_t size);
 /*
  * Connect to t and run the greeting, EHLO, STARTTLS (as pol says) and
  * AUTH (user/pass or NULL) up to READY. NULL on failure with the code

@@ -330,7 +330,7 @@ static enum smtpc_next run(struct smtp_sess *s, struct tls_args *ta, struct qfil
 	}
 }
 
-static unsigned relay_name(const struct smtp_target *t, char *out, size_t size)
+unsigned smtp_relay_name(const struct smtp_target *t, char *out, size_t size)
 {
 	char a[INET6_ADDRSTRLEN] = "?";
 	unsigned port;
@@ -429,7 +429,7 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 	strlcpy(dsn, "4.4.1", dsnsize);
 	buf_reset(why);
 	strlcpy(s->host, t->host, sizeof(s->host));
-	s->port = relay_name(t, s->relay, sizeof(s->relay));
+	s->port = smtp_relay_name(t, s->relay, sizeof(s->relay));
 	s->fd = connect_to(t, why, s->relay);
 	if (s->fd < 0) {
 		free(s);
