@@ -13,7 +13,7 @@
  *	max_use messages and ended after max_idle seconds without work
  *	(qmgr_pool.c). Messages start in arrival order, but as in Postfix
  *	no more than local_destination_concurrency_limit deliveries to one
- *	local recipient and default_destination_concurrency_limit to one
+ *	local recipient and smtp_destination_concurrency_limit to one
  *	remote next hop run at once; mail for a full destination waits in a
  *	line of its own, so it never holds up other mail (qmgr_sched.c).
  *	It wakes on a datagram
@@ -32,9 +32,11 @@
  *	Runs as mail_owner (daemon_init drops privileges). It reads queue
  *	files, but their content is only parsed by the validating reader
  *	(lib/mail/qfile.c); a file that does not parse goes to corrupt/.
- *	Local recipients go to the local delivery agent (private/local),
- *	remote ones to the smtp delivery program (private/smtp-client),
- *	from the delivery process (qmgr_agent.c).
+ *	Recipients go where their transport says (transport_maps,
+ *	default_transport, relay_transport): local ones to the local
+ *	delivery agent (private/local), remote ones to the smtp program
+ *	(private/smtp-client); error:, retry: and discard: are decided in
+ *	the delivery process (qmgr_deliver.c).
  * CONFIGURATION PARAMETERS
  *	queue_directory, queue_run_delay, minimal_backoff_time,
  *	maximal_backoff_time, maximal_queue_lifetime, bounce_queue_lifetime,
@@ -45,8 +47,9 @@
  *	command_time_limit, default_process_limit (parallel deliveries),
  *	max_use, max_idle, local_destination_concurrency_limit,
  *	default_destination_concurrency_limit,
- *	soft_bounce, smtp_connect_timeout,
- *	smtp_tls_security_level; the resolution parameters of resolve.h.
+ *	smtp_destination_concurrency_limit, soft_bounce; the resolution
+ *	parameters of resolve.h (transport_maps, default_transport,
+ *	relay_transport, relay_domains, relayhost, ...).
  */
 #include "compat.h"
 
@@ -394,6 +397,7 @@ int main(int argc, char **argv)
 	di = daemon_info();
 	/* Spent queue files are reused (its delivery processes give, its notices take). */
 	qrecycle_configure();
+	qmgr_sched_check_config();	/* a bad limit is reported at start, not when first needed */
 	time_t last_trim = 0;
 	{
 		struct sigaction sa;

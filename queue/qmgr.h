@@ -70,6 +70,7 @@ bool qmgr_sched_known(const char *id);		/* waiting or being delivered */
 size_t qmgr_sched_waiting(void);
 void qmgr_sched_run(void);			/* start what may start */
 void qmgr_sched_finished(void);			/* free the slots of ended deliveries */
+void qmgr_sched_check_config(void);		/* warn now about a bad limit */
 
 /* Next attempt for a message of this age (queue_run_delay ... maximal_backoff_time). */
 time_t qmgr_backoff(time_t age);

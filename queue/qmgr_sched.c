@@ -142,6 +142,11 @@ static long smtp_limit(void)
 	return def;
 }
 
+void qmgr_sched_check_config(void)
+{
+	(void)smtp_limit();
+}
+
 static long limit_of(const char *dest)
 {
 	if (strncmp(dest, "local:", 6) == 0)

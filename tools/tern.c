@@ -5,10 +5,12 @@
  *	tern init [--port N] DIR
  *	tern [-c config_dir] start [-f]
  *	tern [-c config_dir] stop | reload | status | flush | check
+ *	tern [-c config_dir] setup [--non-interactive] [--preseed FILE] [--NAME VALUE]...
  *
  * DESCRIPTION
  *	The administrator's command, like Postfix's postfix(1). `init` makes
- *	a self-contained instance (tern_init.c); the others control the
+ *	a self-contained instance (tern_init.c); `setup` asks the install
+ *	questions and writes their answers (tern_setup.c); the others control the
  *	master ternd(8) of the configuration directory given with -c (before
  *	or after the command), $TERN_CONFIG_DIR, or the default (tern_ctl.c).
  *
@@ -43,7 +45,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: tern init [--port N] DIR\n"
 		"       tern [-c config_dir] start [-f]\n"
-		"       tern [-c config_dir] stop | reload | status | flush | check\n");
+		"       tern [-c config_dir] stop | reload | status | flush | check\n"
+		"       tern [-c config_dir] setup [--non-interactive] [--preseed FILE] [--NAME VALUE]...\n");
 	exit(EX_USAGE);
 }
 
@@ -55,7 +58,7 @@ static void usage(void)
  * user first, so the instance runs exactly as if its owner had started
  * it, and nothing of it runs as root.
  */
-static void act_as_config_owner(const char *dir)
+void act_as_config_owner(const char *dir)
 {
 	if (geteuid() != 0)
 		return;
@@ -101,6 +104,8 @@ int main(int argc, char **argv)
 			cmd = argv[i];
 			if (strcmp(cmd, "init") == 0)
 				return cmd_init(argc - i, argv + i);
+			if (strcmp(cmd, "setup") == 0)
+				return cmd_setup(argc - i, argv + i, dir);
 		} else
 			usage();
 	}

@@ -13,6 +13,18 @@
 /* tern_init.c */
 int cmd_init(int argc, char **argv);
 
+/*
+ * tern_setup.c: argv[0] is "setup"; config_dir from a -c before it (NULL
+ * = the default), a -c after it wins.
+ */
+int cmd_setup(int argc, char **argv, const char *config_dir);
+
+/*
+ * tern.c: root becomes the owner of a configuration directory (or its
+ * main.cf) that is not root's before acting on it.
+ */
+void act_as_config_owner(const char *dir);
+
 /* tern_ctl.c; config_dir NULL = $TERN_CONFIG_DIR or the default */
 int cmd_start(const char *config_dir, bool foreground);
 int cmd_stop(const char *config_dir);

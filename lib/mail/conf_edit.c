@@ -191,12 +191,23 @@ int conf_edit_file(const char *path, const struct conf_edit *edits, size_t n, st
 	struct buf data = BUF_INIT, out = BUF_INIT;
 	struct stat st;
 	bool exists;
+	int rc = -1;
+
+	if (read_file(path, &data, &st, &exists, err) == 0) {
+		conf_edit_text(buf_str(&data), data.len, edits, n, &out);
+		rc = conf_file_replace(path, out.data ? out.data : "", out.len, err);
+	}
+	buf_free(&data);
+	buf_free(&out);
+	return rc;
+}
+
+int conf_file_replace(const char *path, const char *text, size_t len, struct buf *err)
+{
+	struct stat st;
+	bool exists = stat(path, &st) == 0;
 	char *tmp = NULL, *dcopy = NULL;
 	int fd = -1, rc = -1;
-
-	if (read_file(path, &data, &st, &exists, err) < 0)
-		goto done;
-	conf_edit_text(buf_str(&data), data.len, edits, n, &out);
 
 	tmp = xasprintf("%s.XXXXXX", path);
 	fd = mkstemp(tmp);
@@ -206,7 +217,7 @@ int conf_edit_file(const char *path, const struct conf_edit *edits, size_t n, st
 		tmp = NULL;
 		goto done;
 	}
-	/* Keep the old file's mode and owner; a new main.cf is 0644. */
+	/* Keep the old file's mode and owner; a new file is 0644. */
 	if (fchmod(fd, exists ? (st.st_mode & 07777) : 0644) < 0) {
 		buf_printf(err, "chmod %s: %s", tmp, strerror(errno));
 		goto done;
@@ -216,7 +227,7 @@ int conf_edit_file(const char *path, const struct conf_edit *edits, size_t n, st
 			/* Only root may give a file away; the admin's own file stays theirs. */
 		}
 	}
-	if (write_all(fd, out.data ? out.data : "", out.len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, text, len) < 0 || fsync(fd) < 0) {
 		buf_printf(err, "write %s: %s", tmp, strerror(errno));
 		goto done;
 	}
@@ -252,7 +263,5 @@ done:
 		free(tmp);
 	}
 	free(dcopy);
-	buf_free(&data);
-	buf_free(&out);
 	return rc;
 }

@@ -50,4 +50,11 @@ void conf_edit_text(const char *text, size_t len, const struct conf_edit *edits,
  */
 int conf_edit_file(const char *path, const struct conf_edit *edits, size_t n, struct buf *err);
 
+/*
+ * Replace the file at path with text in the same way (temporary file,
+ * the old mode and owner, fsync, rename, directory fsync; a new file is
+ * 0644). tern setup writes the aliases file and /etc/mailname with it.
+ */
+int conf_file_replace(const char *path, const char *text, size_t len, struct buf *err);
+
 #endif

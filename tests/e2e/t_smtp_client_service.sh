@@ -5,7 +5,8 @@
 # private/smtp-client, and what the smtp program answers reaches the log
 # line and mailq as the deferral reason. The answer checked here is the
 # placeholder client's ("smtp client not built"); with the SMTP client in
-# place it is the connection failure instead.
+# place it is the connection failure instead. A bad
+# smtp_destination_concurrency_limit gets a warning and the default.
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
@@ -17,7 +18,9 @@ tern_instance
 grep -q '^smtp-client  *unix .* smtp$' "$TERN_DIR/master.cf" || fail "tern init wrote no smtp-client service"
 dead=$(free_port)
 printf 'relay.example\tsmtp:[127.0.0.1]:%s\n' "$dead" > "$TERN_DIR/transport"
-ternconf -e "transport_maps = texthash:$TERN_DIR/transport" || fail "ternconf -e"
+# A limit that is no number: the default limit, and a warning.
+ternconf -e "transport_maps = texthash:$TERN_DIR/transport" "smtp_destination_concurrency_limit = many" ||
+	fail "ternconf -e"
 tern_start
 wait_for "the smtp-client socket" test -S "$TERN_DIR/queue/private/smtp-client"
 
@@ -33,4 +36,5 @@ import json, sys
 m = json.loads(sys.stdin.read().splitlines()[0])
 assert m["recipients"] == [{"address": "u@relay.example", "delay_reason": sys.argv[1]}], m
 ' "$reason" || fail "mailq does not show the reason: $(ternqueue -j)"
+wait_for_log 'smtp_destination_concurrency_limit: "many" is not a number from 1 to 10000; using default_destination_concurrency_limit \(20\)'
 pass

@@ -184,7 +184,8 @@ if [ $have_postconf = yes ]; then
 		smtpd_forbid_bare_newline smtpd_forbid_unauth_pipelining smtpd_hard_error_limit
 		smtpd_junk_command_limit smtpd_relay_restrictions smtpd_sasl_path smtpd_sasl_type
 		smtpd_starttls_timeout smtpd_timeout smtpd_tls_auth_only smtpd_tls_mandatory_protocols smtpd_tls_protocols
-		smtputf8_enable syslog_name virtual_alias_maps myhostname mydomain "
+		smtputf8_enable syslog_name virtual_alias_maps myhostname mydomain
+		smtp_tls_security_level smtp_sasl_tls_security_options "
 	postconf -d 2>/dev/null >"$work/pd"
 	"$tc" -d >"$work/td"
 	checked=0
