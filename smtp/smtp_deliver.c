@@ -331,14 +331,17 @@ out:
 
 /* --- one transaction's results ------------------------------------------------ */
 
-static void said(struct buf *out, const char *relay, int code, const char *reply, enum smtpc_stage st)
+/* code 0: no reply; a stage's deadline passed (timed_out) or the connection broke. */
+static void said(struct buf *out, const char *relay, int code, const char *reply, enum smtpc_stage st,
+    bool timed_out)
 {
 	buf_reset(out);
 	if (code > 0)
 		buf_printf(out, "host %s said: %s (in reply to %s command)", relay, reply,
 		    smtpc_stage_command(st));
 	else
-		buf_printf(out, "lost connection with %s while sending %s", relay, smtpc_stage_command(st));
+		buf_printf(out, timed_out ? "conversation with %s timed out while sending %s" :
+		    "lost connection with %s while sending %s", relay, smtpc_stage_command(st));
 }
 
 /* "TLSv1.3 Verified" (DANE: "TLSv1.3 Verified DANE"), "" in clear: for the log line. */
@@ -384,14 +387,14 @@ static void settle_txn(struct smtp_rcpt **grp, struct smtpc_txn *txn,
 			enum smtpc_stage fst = SMTPC_ST_RCPT;
 			const char *t = NULL;
 			smtpc_failure(s->pc, &fst, &t);
-			said(&text, s->relay, 0, "", broke ? fst : st);
+			said(&text, s->relay, 0, "", broke ? fst : st, s->timed_out);
 			strlcpy(r->dsn, "4.4.2", sizeof(r->dsn));
 			buf_reset(&r->text);
 			buf_adds(&r->text, buf_str(&text));
 			strlcpy(r->relay, s->relay, sizeof(r->relay));
 			continue;
 		}
-		said(&text, s->relay, code, reply, st);
+		said(&text, s->relay, code, reply, st, false);
 		buf_reset(&r->diag);
 		buf_adds(&r->diag, reply);
 		strlcpy(r->remote_mta, s->host, sizeof(r->remote_mta));

@@ -73,6 +73,7 @@ struct smtp_sess {
 	long long opened_ms, idle_ms;	/* CLOCK_MONOTONIC */
 	bool tls_failed;		/* a handshake failed: may tries again in clear */
 	bool broken;			/* not reusable */
+	bool timed_out;			/* broken by a stage's deadline, not by the server */
 };
 
 long long smtp_now_ms(void);

@@ -14,6 +14,7 @@
 #include "compat.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -104,6 +105,7 @@ static int sess_write(struct smtp_sess *s, const char *data, size_t len, long lo
 	while (len > 0) {
 		ssize_t n;
 		short ev = POLLOUT;
+		int rc;
 
 		if (s->ssl != NULL) {
 			int w = SSL_write(s->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
@@ -128,8 +130,10 @@ static int sess_write(struct smtp_sess *s, const char *data, size_t len, long lo
 		}
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return -1;
-		if (wait_fd(s->fd, ev, deadline) <= 0)
+		if ((rc = wait_fd(s->fd, ev, deadline)) <= 0) {
+			s->timed_out = rc == 0;
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -140,6 +144,7 @@ static ssize_t sess_read(struct smtp_sess *s, char *data, size_t size, long long
 	for (;;) {
 		ssize_t n;
 		short ev = POLLIN;
+		int rc;
 
 		if (s->ssl != NULL) {
 			int r = SSL_read(s->ssl, data, size > INT32_MAX ? INT32_MAX : (int)size);
@@ -159,8 +164,10 @@ static ssize_t sess_read(struct smtp_sess *s, char *data, size_t size, long long
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				return -1;
 		}
-		if (wait_fd(s->fd, ev, deadline) <= 0)
+		if ((rc = wait_fd(s->fd, ev, deadline)) <= 0) {
+			s->timed_out = rc == 0;
 			return -1;
+		}
 	}
 }
 
@@ -441,6 +448,15 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 		strlcpy(dsn, "4.7.5", dsnsize);
 		if (why->len == 0)
 			buf_printf(why, "Cannot start TLS: handshake failure with %s", s->relay);
+	} else if (c > 0 && text != NULL && !isdigit((unsigned char)text[0])) {
+		/* Tern's own refusal (TLS required and not offered, no usable AUTH): not the server's words. */
+		size_t tl = strlen(text);
+		buf_reset(why);
+		if (tl >= 5 && strcmp(text + tl - 5, " host") == 0)
+			buf_printf(why, "%s %s", text, s->relay);	/* "...not offered by host h[a]:25" */
+		else
+			buf_printf(why, "%s (host %s)", text, s->relay);
+		strlcpy(dsn, smtpc_failure_dsn(s->pc), dsnsize);
 	} else if (c > 0) {
 		buf_reset(why);
 		buf_printf(why, "host %s said: %s (in reply to %s command)", s->relay, text,
@@ -452,8 +468,8 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 			buf_printf(why, "%s with %s while receiving the %s", text, s->relay,
 			    smtpc_stage_command(st));
 		else
-			buf_printf(why, "lost connection with %s while receiving the %s", s->relay,
-			    smtpc_stage_command(st));
+			buf_printf(why, s->timed_out ? "conversation with %s timed out while receiving the %s" :
+			    "lost connection with %s while receiving the %s", s->relay, smtpc_stage_command(st));
 	}
 	smtp_session_close(s, false);
 	return NULL;
