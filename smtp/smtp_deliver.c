@@ -553,8 +553,8 @@ void smtp_deliver(struct smtp_message *m)
 	for (size_t i = 0; i < r.n && pending_count(m) > 0; i++) {
 		const struct smtp_target *t = &r.t[i];
 		struct dns_answer tlsa;
-		int code, ntlsa, cred;
-		char dsn[16];
+		struct smtp_open_fail fail;
+		int ntlsa, cred;
 		bool tls_off = false;
 
 		if (session_limit > 0 && sessions >= session_limit)
@@ -583,19 +583,29 @@ void smtp_deliver(struct smtp_message *m)
 	again:
 		s = smtp_session_open(t, r.domain, &pol, tls_off, ntlsa > 0 ? tlsa.tlsa : NULL,
 		    (size_t)ntlsa, cred == 1 ? buf_str(&user) : NULL, cred == 1 ? buf_str(&pass) : NULL,
-		    &code, dsn, sizeof(dsn), &why);
+		    &fail, &why);
 		if (s == NULL) {
-			if (code > 0)
+			const char *relay = *fail.relay ? fail.relay : "none";
+
+			if (*fail.relay)
 				sessions++;
-			if (code == 0 && !tls_off && pol.level == SMTP_TLS_MAY && strncmp(dsn, "4.7.", 4) == 0) {
+			if (fail.code == 0 && !tls_off && pol.level == SMTP_TLS_MAY
+			    && strncmp(fail.dsn, "4.7.", 4) == 0) {
 				msg_info("%s; trying %s again without TLS", buf_str(&why), t->host);
 				tls_off = true;
 				goto again;
 			}
-			if (code >= 500 && !cfg_bool(P_smtp_skip_5xx_greeting))
-				pending_final(m, SMTP_BOUNCE, dsn, buf_str(&why));
+			/*
+			 * Only a 5xx greeting or EHLO/HELO refusal can bounce, and only
+			 * with smtp_skip_5xx_greeting = no; a refused AUTH defers (as
+			 * Postfix's smtp_sasl_auth_soft_bounce), so does the rest.
+			 */
+			if (fail.code >= 500 && !cfg_bool(P_smtp_skip_5xx_greeting)
+			    && (fail.stage == SMTPC_ST_GREETING || fail.stage == SMTPC_ST_EHLO
+				|| fail.stage == SMTPC_ST_HELO))
+				pending_final(m, SMTP_BOUNCE, fail.dsn, buf_str(&why));
 			else
-				pending_reason(m, dsn[0] == '5' ? "4.4.1" : dsn, buf_str(&why), "none");
+				pending_reason(m, fail.dsn[0] == '5' ? "4.4.1" : fail.dsn, buf_str(&why), relay);
 			dns_answer_free(&tlsa);
 			continue;
 		}

@@ -406,8 +406,11 @@ static bool plaintext_ok(const char *param)
 
 struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nexthop_domain,
     const struct smtp_tls_policy *pol, bool tls_off, const struct dns_tlsa *tlsa, size_t ntlsa,
-    const char *user, const char *pass, int *code, char *dsn, size_t dsnsize, struct buf *why)
+    const char *user, const char *pass, struct smtp_open_fail *fail, struct buf *why)
 {
+	int *code = &fail->code;
+	char *dsn = fail->dsn;
+	size_t dsnsize = sizeof(fail->dsn);
 	struct smtp_sess *s = xcalloc(1, sizeof(*s));
 	bool want_tls = !tls_off && pol->level != SMTP_TLS_NONE;
 	bool need_tls = smtp_tls_effective_level(pol->level, tlsa, ntlsa) >= SMTP_TLS_ENCRYPT;
@@ -425,6 +428,8 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 	enum smtpc_stage st;
 	int c;
 
+	fail->stage = SMTPC_ST_GREETING;
+	fail->relay[0] = '\0';
 	*code = 0;
 	strlcpy(dsn, "4.4.1", dsnsize);
 	buf_reset(why);
@@ -443,6 +448,8 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 		return s;
 	c = smtpc_failure(s->pc, &st, &text);
 	*code = c;
+	fail->stage = st;
+	strlcpy(fail->relay, s->relay, sizeof(fail->relay));
 	if (s->tls_failed) {
 		/* why already says what TLS found. */
 		strlcpy(dsn, "4.7.5", dsnsize);
