@@ -27,7 +27,11 @@
  *	queue_run_delay or at once on a flush. Files left in active/ by a
  *	crash are delivered again at start-up: recipients already marked done
  *	in the file are skipped, so nothing is lost and only unmarked
- *	recipients can be delivered twice.
+ *	recipients can be delivered twice. Mail whose delivery process or
+ *	local delivery agent was killed is retried at once, not after
+ *	minimal_backoff_time (a second time in a row, with the backoff).
+ *	Temporary files of killed writers are removed from incoming/ at
+ *	start-up and each minute.
  * SECURITY
  *	Runs as mail_owner (daemon_init drops privileges). It reads queue
  *	files, but their content is only parsed by the validating reader
@@ -222,7 +226,31 @@ static void start_workers(void)
 	qmgr_sched_run();
 }
 
-/* A child ended; if it was a delivery process that left files in active/, defer them. */
+/*
+ * Messages whose delivery process died and that were retried at once: a
+ * second death in a row backs off as usual, so a message that kills its
+ * delivery process never spins (a ring: only recent deaths matter).
+ */
+#define RETRIED_MAX	256
+static char *retried[RETRIED_MAX];
+static size_t retried_next;
+
+static bool retried_once(const char *id)
+{
+	for (size_t i = 0; i < RETRIED_MAX; i++)
+		if (retried[i] != NULL && strcmp(retried[i], id) == 0)
+			return true;
+	free(retried[retried_next]);
+	retried[retried_next] = xstrdup(id);
+	retried_next = (retried_next + 1) % RETRIED_MAX;
+	return false;
+}
+
+/*
+ * A child ended; if it was a delivery process that left files in active/,
+ * defer them: due at once the first time (a killed process is no reason
+ * to wait minimal_backoff_time), with the backoff the next.
+ */
 static void reap(void)
 {
 	int status;
@@ -244,10 +272,14 @@ static void reap(void)
 
 			buf_printf(&path, "active/%s", id);
 			if (access(buf_str(&path), F_OK) == 0) {
-				msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); deferred",
-				    id, (long)pid, (unsigned)status);
+				bool again = retried_once(id);
+				msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); %s",
+				    id, (long)pid, (unsigned)status, again ? "deferred" : "retried at once");
 				gettimeofday(&tv[0], NULL);
-				tv[0].tv_sec += qmgr_backoff(0);
+				if (again)
+					tv[0].tv_sec += qmgr_backoff(0);
+				else if (rescan_deferred < 1)
+					rescan_deferred = 1;
 				tv[1] = tv[0];
 				utimes(buf_str(&path), tv);
 				if (qfile_move(buf_str(&path), "deferred", &err) < 0)
@@ -460,8 +492,14 @@ int main(int argc, char **argv)
 			scan_dir("deferred", 1, flush || again == 2);
 			last_deferred = now;
 		}
-		/* The pool of spare queue files (qrecycle.h) back to its size, each minute. */
+		/*
+		 * The pool of spare queue files (qrecycle.h) back to its size, and
+		 * the temporary files of writers killed since the start (an smtpd
+		 * or pickup that died alone) removed, each minute.
+		 */
 		if (now - last_trim >= 60 || now < last_trim) {
+			if (last_trim != 0)
+				remove_stale_temps("incoming");
 			long n = qrecycle_trim((unsigned long)cfg_int(P_queue_recycle_limit), 60);
 			if (n > 0)
 				msg_info("removed %ld spare queue file(s)", n);

@@ -43,6 +43,7 @@
 #include "mail/mailq.h"
 #include "mail/qcorrupt.h"
 #include "mail/qfile.h"
+#include "mail/qwake.h"
 #include "mail/resolve.h"
 #include "queue/qmgr.h"
 #include "util/frame.h"
@@ -50,6 +51,24 @@
 #include "util/mem.h"
 
 enum outcome { OUT_NONE, OUT_SENT, OUT_DEFER, OUT_BOUNCE };
+
+/*
+ * The deferral reasons of a local delivery agent that went away in the
+ * middle (killed, crashed, restarted), or of its helper process for one
+ * delivery (local_mailbox.c, run_as): not the mailbox's fault, so the
+ * first such deferral is retried at once (a crash must not hold a whole
+ * batch for minimal_backoff_time); a second one in a row backs off as
+ * usual, so an agent that dies on a message never spins.
+ */
+#define LOCAL_LOST	"lost connection with the local delivery agent"
+#define LOCAL_GONE	"local delivery agent unavailable"
+#define LOCAL_DIED	"delivery process died"	/* local's helper for one delivery (run_as) */
+
+static bool agent_lost(const char *why)
+{
+	return strcmp(why, LOCAL_LOST) == 0 || strcmp(why, LOCAL_GONE) == 0
+	    || strncmp(why, LOCAL_DIED, strlen(LOCAL_DIED)) == 0;
+}
 
 struct rstate {
 	enum outcome outcome;
@@ -208,7 +227,7 @@ static int local_send(struct attempt *a, const size_t *idx, size_t count, bool h
 	req.hold = hold;
 	lreq_encode(&req, &frame);
 	if (send_local(&frame, may_reconnect) < 0) {
-		defer_all(a, idx, count, "local delivery agent unavailable");
+		defer_all(a, idx, count, LOCAL_GONE);
 		ret = -1;
 	}
 	lreq_free(&req);
@@ -264,7 +283,7 @@ static int local_read(struct attempt *a, const size_t *idx, size_t count)
 	}
 	if (answered < count)
 		drop_local();	/* replies may still come: never read them for another message */
-	defer_all(a, idx, count, "lost connection with the local delivery agent");
+	defer_all(a, idx, count, LOCAL_LOST);
 	lreply_free(&rep);
 	buf_free(&frame);
 	return ret;
@@ -548,7 +567,9 @@ struct job {
 	struct plan plan;
 	bool ready;		/* opened: the attempt goes on */
 	bool sent;		/* its local request went out */
+	bool lost_before;	/* its last attempt too ended with the local agent gone */
 };
+
 
 /* Open active/ID and get the attempt ready (j->ready), or deal with a file that cannot be. */
 static void job_begin(struct job *j, const char *id)
@@ -595,6 +616,9 @@ static void job_begin(struct job *j, const char *id)
 	    qfile_content_size(a->q), a->n);
 	deferlog_init(&j->dl);
 	deferlog_read(".", id, &j->dl);
+	for (size_t k = 0; k < j->dl.count; k++)
+		if (agent_lost(j->dl.reason[k]))
+			j->lost_before = true;
 	{
 		/* Reasons are recomputed on every attempt; keep only the warning mark. */
 		long long warned = j->dl.warned;
@@ -633,7 +657,11 @@ static void job_end(struct job *j, bool ok)
 		} else {
 			struct timeval tv[2];
 			struct buf merr = BUF_INIT;
+			bool lost = false;
 
+			for (size_t i = 0; i < a->n; i++)
+				if (a->r[i].outcome == OUT_DEFER && agent_lost(buf_str(&a->r[i].text)))
+					lost = true;
 			/* Its done marks must outlive a system crash, or the retry repeats them. */
 			if (qfile_sync(a->q, &merr) < 0) {
 				msg_warn("%s: %s", id, buf_str(&merr));
@@ -641,12 +669,17 @@ static void job_end(struct job *j, bool ok)
 			}
 			deferlog_write(".", id, &j->dl);
 			gettimeofday(&tv[0], NULL);
-			tv[0].tv_sec += qmgr_backoff(tv[0].tv_sec - a->arrival.tv_sec);
+			if (lost && !j->lost_before)
+				msg_info("%s: the local delivery agent went away; retried at once", id);
+			else
+				tv[0].tv_sec += qmgr_backoff(tv[0].tv_sec - a->arrival.tv_sec);
 			tv[1] = tv[0];
 			if (utimes(buf_str(&j->path), tv) < 0)
 				msg_warn("%s: set next attempt time: %m", id);
 			if (qfile_move(buf_str(&j->path), "deferred", &merr) < 0)
 				msg_error("%s: move to deferred: %s", id, buf_str(&merr));
+			else if (lost && !j->lost_before)
+				qwake_send(".", QWAKE_DUE);	/* qmgr looks into deferred/ now */
 			buf_free(&merr);
 		}
 	}
@@ -695,8 +728,7 @@ int qmgr_deliver_batch(const char *const *ids, size_t n)
 		if (!j->ready || j->plan.nlocal == 0)
 			continue;
 		if (k != first && local_fd < 0)
-			defer_all(&j->a, j->plan.local_idx, j->plan.nlocal,
-			    "local delivery agent unavailable");
+			defer_all(&j->a, j->plan.local_idx, j->plan.nlocal, LOCAL_GONE);
 		else
 			j->sent = local_send(&j->a, j->plan.local_idx, j->plan.nlocal, k != last,
 			    k == first) == 0;
