@@ -31,7 +31,9 @@
  *	local delivery agent was killed is retried at once, not after
  *	minimal_backoff_time (a second time in a row, with the backoff).
  *	Temporary files of killed writers are removed from incoming/ at
- *	start-up and each minute.
+ *	start-up and each minute. A file in active/ still locked by a
+ *	delivery process of an earlier qmgr (killed, or stopped for a
+ *	reload) is left to it, and taken again if that process dies.
  * SECURITY
  *	Runs as mail_owner (daemon_init drops privileges). It reads queue
  *	files, but their content is only parsed by the validating reader
@@ -63,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -247,6 +250,49 @@ static bool retried_once(const char *id)
 }
 
 /*
+ * Files in active/ still locked by a delivery process of an earlier qmgr
+ * (qmgr_deliver.c locks each file it works on): that process removes or
+ * defers them itself; should it die instead, they are taken again as
+ * soon as the lock is free.
+ */
+static char **watched;
+static size_t nwatched;
+
+static bool held_elsewhere(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	bool held;
+
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+static void watch_check(void)
+{
+	struct buf path = BUF_INIT;
+
+	for (size_t i = 0; i < nwatched;) {
+		buf_reset(&path);
+		buf_printf(&path, "active/%s", watched[i]);
+		if (qmgr_sched_known(watched[i]) || (access(buf_str(&path), F_OK) == 0
+		    && held_elsewhere(buf_str(&path)))) {
+			i++;
+			continue;
+		}
+		if (access(buf_str(&path), F_OK) == 0) {
+			msg_info("%s: released by the earlier delivery process; taken again", watched[i]);
+			qmgr_sched_add(watched[i]);
+		}
+		free(watched[i]);
+		watched[i] = watched[--nwatched];
+	}
+	buf_free(&path);
+}
+
+/*
  * A child ended; if it was a delivery process that left files in active/,
  * defer them: due at once the first time (a killed process is no reason
  * to wait minimal_backoff_time), with the backoff the next.
@@ -271,7 +317,11 @@ static void reap(void)
 			struct timeval tv[2];
 
 			buf_printf(&path, "active/%s", id);
-			if (access(buf_str(&path), F_OK) == 0) {
+			if (access(buf_str(&path), F_OK) == 0 && held_elsewhere(buf_str(&path))) {
+				msg_info("%s: in the hands of an earlier delivery process; watched", id);
+				watched = xreallocarray(watched, nwatched + 1, sizeof(char *));
+				watched[nwatched++] = xstrdup(id);
+			} else if (access(buf_str(&path), F_OK) == 0) {
 				bool again = retried_once(id);
 				msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); %s",
 				    id, (long)pid, (unsigned)status, again ? "deferred" : "retried at once");
@@ -472,6 +522,7 @@ int main(int argc, char **argv)
 		}
 		qmgr_pool_events(NULL, 0);	/* idle workers past max_idle */
 		reap();
+		watch_check();
 		/*
 		 * incoming/ once a second, or on a wake-up but no sooner than
 		 * INCOMING_GAP_MS after the last look: under load, one look (and

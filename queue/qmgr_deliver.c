@@ -2,6 +2,9 @@
  * qmgr_deliver.c - one delivery attempt of one message (or of a batch),
  * in one of qmgr's delivery processes (qmgr_pool.c; mail_owner).
  *
+ * Each queue file is locked (flock) while it is worked on, so that it
+ * never has two delivery processes at once (qmgr.c).
+ *
  * Order of events, which is what makes a crash safe: each recipient the
  * local delivery agent reports delivered is marked done in the queue
  * file (pwrite of its status byte, qfile_mark_done) before the next
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -605,6 +609,18 @@ static void job_begin(struct job *j, const char *id)
 	if (r != QF_OK) {
 		msg_warn("%s: cannot open queue file: %s", id, buf_str(&err));
 		goto out;	/* qmgr defers what is left in active/ */
+	}
+	/*
+	 * Held while this process works on it: a delivery process of an
+	 * earlier qmgr (killed, or stopped for a reload) may still be at
+	 * work on it, and two at once would repeat its deliveries and mark a
+	 * file the other has recycled. Left to that one (qmgr.c watches it).
+	 */
+	if (flock(qfile_fd(a->q), LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		msg_info("%s: in the hands of another delivery process; left to it", id);
+		qfile_close(a->q);
+		a->q = NULL;
+		goto out;
 	}
 	a->n = qfile_rcpt_count(a->q);
 	a->r = xcalloc(a->n, sizeof(*a->r));
