@@ -144,16 +144,6 @@ fail:
 	return -1;
 }
 
-int dns_init_from_config(struct buf *err)
-{
-	struct dns_conf c = {
-		.dnssec = strcmp(cfg_str(P_smtp_dns_support_level), "dnssec") == 0,
-		.trust_anchor_file = cfg_str(P_dns_trust_anchor_file),
-		.servers = NULL,
-	};
-	return dns_init(&c, err);
-}
-
 void dns_answer_init(struct dns_answer *a)
 {
 	memset(a, 0, sizeof(*a));
