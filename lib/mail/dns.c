@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unbound.h>
 
-#include "mail/config.h"
 #include "mail/dns.h"
 #include "util/mem.h"
 
