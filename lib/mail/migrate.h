@@ -85,6 +85,8 @@ struct mig_mc_call {
 	char *argv[MIG_MC_MAXARGS];
 };
 int mig_mc_line(const char *line, struct mig_mc_call *out, struct buf *why);
+/* 1 when the statement (lines joined so far) has its parentheses and quotes closed. */
+int mig_mc_complete(const char *stmt);
 void mig_mc_call_free(struct mig_mc_call *c);
 
 /*
@@ -117,8 +119,9 @@ struct mig_result {
 	struct mig_setting *set;	/* in the order they were decided */
 	size_t nset;
 	struct buf master_cf;		/* master.cf lines for DAEMON_OPTIONS ("" = keep the default) */
-	struct buf report;		/* REPORT.txt: untranslated lines (file:line: text: why) and notes */
+	struct buf report;		/* untranslated lines: "  file:line: text\n      why\n" */
 	size_t untranslated;		/* how many lines could not be translated */
+	struct buf notes;		/* what was translated with a difference, one "  ..." line each */
 	/* map files to write: name (relative) and its text */
 	struct { char *name; struct buf text; } *maps;
 	size_t nmaps;
