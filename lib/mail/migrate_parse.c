@@ -166,6 +166,10 @@ int mig_access_entry(const char *key, const char *value, struct mig_access *out,
 	/* Postfix writes IPv6 client keys without sendmail's "IPv6:" tag. */
 	if ((tag == T_CONNECT || tag == T_BARE) && prefix(subject, "IPv6:"))
 		subject += 5;
+	if (*subject == '\0') {
+		buf_adds(why, "an empty key");
+		return 0;
+	}
 	struct buf action = BUF_INIT;
 	if (!mig_access_value(value, &action, why)) {
 		buf_free(&action);
@@ -278,6 +282,10 @@ int mig_mailertable_entry(const char *key, const char *value, struct buf *out_ke
 {
 	buf_reset(out_key);
 	buf_reset(out_value);
+	if (key[0] == '\0') {
+		buf_adds(why, "an empty key");
+		return 0;
+	}
 	size_t ml = strcspn(value, ":");
 	if (value[ml] != ':') {
 		buf_adds(why, "no mailer: the value must be mailer:host");
