@@ -325,7 +325,8 @@ static void trusted_each(struct mig_state *st, const char *w, const char *file, 
 {
 	(void)line;
 	mig_note(st->r, "%s: %s: Tern needs no trusted users: any local user may set the sender with "
-		    "sendmail -f, and the real user is logged with the message (as in Postfix)", file, w);
+		    "sendmail -f, and the real user is logged with the message (as in Postfix; "
+		    "local_login_sender_maps restricts it)", file, w);
 }
 
 static void db_files(struct mig_state *st)

@@ -10,6 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_cmd python3
+need_cmd db5.3_load
 fx="$TERN_TOP/tests/fixtures/sendmail"
 [ -f "$fx/hosting/sendmail.mc" ] || skip "no fixtures"
 python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/null ||
@@ -55,6 +56,14 @@ want "$out/h/transport" 'dead.example error:5.1.2 This domain is gone'
 want "$out/h/virtual" 'info@shop.example alice'
 want "$out/h/main.cf.migrated" 'virtual_alias_domains = shop.example'
 want "$out/h/main.cf.migrated" 'mynetworks = 127.0.0.0/8, [::1]/128, 192.168.10.0/24, 10.1.2.3/32'
+# A table that is only a .db (as sendmail's makemap wrote it) is read from the .db.
+mkdir "$out/dbonly"
+printf 'gone.example\nerror:5.1.2:550 gone\n.corp.example\nesmtp:[gw.corp.example]\n' |
+	db5.3_load -T -t hash "$out/dbonly/mailertable.db" || fail "db5.3_load"
+tern migrate-sendmail --from "$out/dbonly" --to "$out/d" >/dev/null || fail "migrate-sendmail dbonly"
+want "$out/d/transport" '.corp.example smtp:[gw.corp.example]'
+want "$out/d/transport" 'gone.example error:5.1.2 gone'
+grep -q 'mailertable.db has no text source' "$out/d/REPORT.txt" || fail "the report does not say the .db was read"
 # Nothing may be read that is not there.
 tern migrate-sendmail --from "$out/none" --to "$out/x" >/dev/null 2>&1 && fail "a missing --from succeeded"
 
