@@ -54,7 +54,8 @@ static void fragment(const struct mig_result *r, struct buf *out)
 		buf_printf(out, "%s = %s\n", r->set[i].name, r->set[i].value);
 }
 
-static void report(const struct mig_result *r, const char *from, const char *to, struct buf *out)
+static void report(const struct mig_result *r, const char *from, const char *to, bool written,
+		   struct buf *out)
 {
 	buf_printf(out, "tern migrate-sendmail: %s -> %s\n\n", from, to);
 	buf_printf(out, "Lines not translated (%zu):\n", r->untranslated);
@@ -74,9 +75,12 @@ static void report(const struct mig_result *r, const char *from, const char *to,
 	for (size_t i = 0; i < r->nmaps; i++)
 		buf_printf(out, " %s", r->maps[i].name);
 	buf_adds(out, r->nmaps ? "\n" : " none\n");
-	if (r->master_cf.len)
-		buf_adds(out, "\nmaster.cf: the listeners of DAEMON_OPTIONS are in master.cf.migrated "
-			      "(not installed by --apply: compare them with master.cf)\n");
+	if (r->master_cf.len) {
+		buf_printf(out, "\nmaster.cf: the listeners of DAEMON_OPTIONS%s (not installed by "
+				"--apply: compare them with master.cf):\n",
+			   written ? ", also in master.cf.migrated" : "");
+		buf_add(out, r->master_cf.data, r->master_cf.len);
+	}
 }
 
 struct load {
@@ -162,6 +166,18 @@ static int apply(const struct mig_result *r, const char *confdir)
 		printf("%s: installed\n", path);
 		free(path);
 	}
+	if (r->aliases_in_place) {
+		struct buf out = BUF_INIT, diag = BUF_INIT;
+		char *spec = xasprintf("hash:%s", r->aliases_in_place);
+		int st = newaliases_build(spec, &out, &diag);
+		fputs(buf_str(&diag), stderr);
+		fputs(buf_str(&out), stdout);
+		free(spec);
+		buf_free(&out);
+		buf_free(&diag);
+		if (st != 0 && st != EX_DATAERR)
+			return st;
+	}
 	struct conf_edit *edits = xcalloc(r->nset ? r->nset : 1, sizeof(*edits));
 	for (size_t i = 0; i < r->nset; i++)
 		edits[i] = (struct conf_edit){.op = CONF_SET, .name = r->set[i].name, .value = r->set[i].value};
@@ -223,7 +239,7 @@ int cmd_migrate(int argc, char **argv, const char *dir)
 	}
 	struct buf frag = BUF_INIT, rep = BUF_INIT;
 	fragment(&r, &frag);
-	report(&r, from, mapdir, &rep);
+	report(&r, from, mapdir, to != NULL, &rep);
 	int rc = 0;
 	if (to != NULL) {
 		if (mkdir(to, 0755) < 0 && errno != EEXIST) {

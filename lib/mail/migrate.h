@@ -122,6 +122,12 @@ struct mig_result {
 	struct buf report;		/* untranslated lines: "  file:line: text\n      why\n" */
 	size_t untranslated;		/* how many lines could not be translated */
 	struct buf notes;		/* what was translated with a difference, one "  ..." line each */
+	/*
+	 * The aliases file when the source's is a link to a file elsewhere
+	 * (Debian's /etc/mail/aliases -> /etc/aliases): used where it is, not
+	 * copied; --apply rebuilds its database. NULL otherwise.
+	 */
+	char *aliases_in_place;
 	/* map files to write: name (relative) and its text */
 	struct { char *name; struct buf text; } *maps;
 	size_t nmaps;

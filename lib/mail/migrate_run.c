@@ -73,6 +73,7 @@ void mig_result_free(struct mig_result *r)
 	buf_free(&r->master_cf);
 	buf_free(&r->report);
 	buf_free(&r->notes);
+	free(r->aliases_in_place);
 	memset(r, 0, sizeof(*r));
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mail/migrate.h"
@@ -379,7 +380,12 @@ void mig_tables(struct mig_state *st)
 	/* The aliases file goes as it is: Tern reads aliases(5) as sendmail did. */
 	struct buf a = BUF_INIT;
 	p = xasprintf("%s/aliases", st->from);
-	if (mig_slurp(p, &a) == 0) {
+	struct stat sb;
+	char *real = lstat(p, &sb) == 0 && S_ISLNK(sb.st_mode) ? realpath(p, NULL) : NULL;
+	if (real != NULL) {
+		r->aliases_in_place = real;
+		mig_note(r, "%s is a link to %s: alias_maps names that file where it is", p, real);
+	} else if (mig_slurp(p, &a) == 0) {
 		struct buf *m = mig_map(r, "aliases");
 		buf_add(m, a.data, a.len);
 	}
@@ -429,6 +435,12 @@ void mig_finish(struct mig_state *st)
 			mig_set(r, P_alias_maps, buf_str(&b));
 			mig_set(r, P_alias_database, buf_str(&b));
 		}
+	}
+	if (r->aliases_in_place) {
+		buf_reset(&b);
+		buf_printf(&b, "hash:%s", r->aliases_in_place);
+		mig_set(r, P_alias_maps, buf_str(&b));
+		mig_set(r, P_alias_database, buf_str(&b));
 	}
 	if (vd.n > 0) {
 		buf_reset(&b);

@@ -56,6 +56,14 @@ want "$out/h/transport" 'dead.example error:5.1.2 This domain is gone'
 want "$out/h/virtual" 'info@shop.example alice'
 want "$out/h/main.cf.migrated" 'virtual_alias_domains = shop.example'
 want "$out/h/main.cf.migrated" 'mynetworks = 127.0.0.0/8, [::1]/128, 192.168.10.0/24, 10.1.2.3/32'
+# Debian's /etc/mail/aliases is a link to /etc/aliases: that file is named where it is.
+cp -r "$fx/smarthost" "$out/lnk"
+mv "$out/lnk/aliases" "$out/real-aliases"
+ln -s "$out/real-aliases" "$out/lnk/aliases"
+tern migrate-sendmail --from "$out/lnk" --to "$out/l" >/dev/null || fail "migrate-sendmail lnk"
+want "$out/l/main.cf.migrated" "alias_maps = hash:$out/real-aliases"
+[ -e "$out/l/aliases" ] && fail "a linked aliases file was copied"
+
 # A table that is only a .db (as sendmail's makemap wrote it) is read from the .db.
 mkdir "$out/dbonly"
 printf 'gone.example\nerror:5.1.2:550 gone\n.corp.example\nesmtp:[gw.corp.example]\n' |
