@@ -129,6 +129,39 @@ static int build_map(const char *path)
 	return map_close(m) < 0 ? -1 : 0;
 }
 
+static struct conf_edit *edits_of(const struct mig_result *r)
+{
+	struct conf_edit *edits = xcalloc(r->nset ? r->nset : 1, sizeof(*edits));
+	for (size_t i = 0; i < r->nset; i++)
+		edits[i] = (struct conf_edit){.op = CONF_SET, .name = r->set[i].name, .value = r->set[i].value};
+	return edits;
+}
+
+/*
+ * DIR/main.cf: the configuration's current main.cf with the settings put
+ * in (as --apply would leave it), when there is one to read.
+ */
+static int write_full_main_cf(const struct mig_result *r, const char *dir, const char *to)
+{
+	char *path = xasprintf("%s/main.cf", dir ? dir : config_default_dir());
+	struct buf old = BUF_INIT, out = BUF_INIT;
+	FILE *f = fopen(path, "re");
+	int rc = 0;
+	if (f != NULL) {
+		if (buf_read_fd(&old, fileno(f), 4u << 20) >= 0) {
+			struct conf_edit *edits = edits_of(r);
+			conf_edit_text(old.data ? old.data : "", old.len, edits, r->nset, &out);
+			free(edits);
+			rc = write_file(to, "main.cf", &out);
+		}
+		fclose(f);
+	}
+	free(path);
+	buf_free(&old);
+	buf_free(&out);
+	return rc < 0 ? EX_CANTCREAT : 0;
+}
+
 static int apply(const struct mig_result *r, const char *confdir)
 {
 	/* The maps first: main.cf must not name a table that is not there yet. */
@@ -178,9 +211,7 @@ static int apply(const struct mig_result *r, const char *confdir)
 		if (st != 0 && st != EX_DATAERR)
 			return st;
 	}
-	struct conf_edit *edits = xcalloc(r->nset ? r->nset : 1, sizeof(*edits));
-	for (size_t i = 0; i < r->nset; i++)
-		edits[i] = (struct conf_edit){.op = CONF_SET, .name = r->set[i].name, .value = r->set[i].value};
+	struct conf_edit *edits = edits_of(r);
 	struct buf err = BUF_INIT;
 	int rc = conf_edit_file(config_file(), edits, r->nset, &err);
 	if (rc < 0)
@@ -254,6 +285,8 @@ int cmd_migrate(int argc, char **argv, const char *dir)
 				(r.master_cf.len && write_file(to, "master.cf.migrated", &r.master_cf) < 0)))
 			rc = EX_CANTCREAT;
 	}
+	if (rc == 0 && to != NULL)
+		rc = write_full_main_cf(&r, dir, to);
 	fputs(buf_str(&rep), stdout);
 	fflush(stdout);
 	if (rc == 0 && do_apply)

@@ -81,8 +81,15 @@ src="$out/src"
 cp -r "$fx/hosting" "$src"
 echo 'Connect:127.0.0.2		REJECT' >>"$src/access"
 printf 'alice: alice\n' >>"$src/aliases"
+# --to with a configuration: DIR/main.cf is that main.cf with the settings in,
+# the file --apply then leaves (byte for byte, maps named in DIR there).
+tern -c "$TERN_DIR" migrate-sendmail --from "$src" --to "$out/i" >/dev/null || fail "--to with -c"
+want "$out/i/main.cf" "queue_directory = $TERN_DIR/queue"
+want "$out/i/main.cf" "virtual_alias_maps = hash:$out/i/virtual"
 tern -c "$TERN_DIR" migrate-sendmail --from "$src" --apply >"$out/apply.out" 2>&1 ||
 	fail "--apply: $(cat "$out/apply.out")"
+sed "s|$out/i/|$TERN_DIR/|g" "$out/i/main.cf" | cmp -s - "$TERN_DIR/main.cf" ||
+	fail "--apply left another main.cf than --to showed"
 grep -q "$TERN_DIR/virtual: installed" "$out/apply.out" || fail "virtual not installed: $(cat "$out/apply.out")"
 [ -f "$TERN_DIR/virtual.db" ] || fail "no virtual.db"
 [ "$(ternmap -q info@shop.example "hash:$TERN_DIR/virtual")" = alice ] || fail "virtual.db lacks info@shop.example"
