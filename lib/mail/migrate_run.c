@@ -297,6 +297,23 @@ static void read_mc(struct mig_state *st, const char *path)
 
 /* ---- sendmail.cf: what the .mc did not say ---- */
 
+/*
+ * A .cf macro the .mc may also set: the .cf fills in what the .mc left
+ * out (a hand-edited .cf is what sendmail ran); when both say something
+ * different, the .mc wins and the report says so.
+ */
+static void cf_value(struct mig_state *st, const char *path, unsigned lineno, char **slot,
+		     const char *value)
+{
+	if (value[0] == '\0' || strchr(value, '$') != NULL)
+		return;
+	if (*slot == NULL)
+		*slot = xstrdup(value);
+	else if (strcmp(*slot, value) != 0)
+		mig_note(st->r, "%s:%u: \"%s\" differs from sendmail.mc's \"%s\": the .mc's was used "
+			    "(sendmail.cf was edited by hand or not rebuilt)", path, lineno, value, *slot);
+}
+
 static void read_cf(struct mig_state *st, const char *path)
 {
 	struct buf text = BUF_INIT;
@@ -321,10 +338,8 @@ static void read_cf(struct mig_state *st, const char *path)
 			st->use_cw = true;
 			if (st->cw_file == NULL)
 				st->cw_file = xstrndup(value, strcspn(value, " \t"));
-		} else if (kind == 'D' && strcmp(name, "S") == 0 && st->smarthost == NULL && !st->have_mc) {
-			st->smarthost = xstrdup(value);
-		} else if (kind == 'D' && strcmp(name, "M") == 0 && st->masquerade == NULL && !st->have_mc) {
-			st->masquerade = xstrdup(value);
+		} else if (kind == 'D' && (strcmp(name, "S") == 0 || strcmp(name, "M") == 0)) {
+			cf_value(st, path, lineno, name[0] == 'S' ? &st->smarthost : &st->masquerade, value);
 		} else if (kind == 'D' && (strcmp(name, "j") == 0) && st->hostname == NULL && value[0] &&
 			   strchr(value, '$') == NULL) {
 			st->hostname = xstrdup(value);

@@ -56,6 +56,21 @@ want "$out/h/transport" 'dead.example error:5.1.2 This domain is gone'
 want "$out/h/virtual" 'info@shop.example alice'
 want "$out/h/main.cf.migrated" 'virtual_alias_domains = shop.example'
 want "$out/h/main.cf.migrated" 'mynetworks = 127.0.0.0/8, [::1]/128, 192.168.10.0/24, 10.1.2.3/32'
+# Without the .mc, the .cf says it all (DS, DM, Cw, Fw, MaxMessageSize, DaemonPortOptions);
+# a .cf that says otherwise than the .mc is noted and the .mc wins.
+mkdir "$out/cfonly" && cp "$fx/smarthost/sendmail.cf" "$fx/smarthost/local-host-names" "$out/cfonly/"
+tern migrate-sendmail --from "$out/cfonly" --to "$out/c" >/dev/null || fail "migrate-sendmail cfonly"
+norm() { sed "s|$out/[a-z]*/|DIR/|" "$1" | grep -v '^alias_'; }	# the aliases file was not copied
+norm "$out/ws/main.cf.migrated" >"$out/ws.norm"
+norm "$out/c/main.cf.migrated" >"$out/c.norm"
+cmp -s "$out/ws.norm" "$out/c.norm" ||
+	{ diff "$out/ws.norm" "$out/c.norm" >&2; fail "the .cf alone gives other settings than the .mc"; }
+cp -r "$fx/smarthost" "$out/edited"
+sed -i 's/^DS.*/DS[other.example]/' "$out/edited/sendmail.cf"
+tern migrate-sendmail --from "$out/edited" --to "$out/e" >/dev/null || fail "migrate-sendmail edited"
+want "$out/e/main.cf.migrated" 'relayhost = [relay.isp.example]'
+grep -q 'edited/sendmail.cf:7: "\[other.example\]" differs' "$out/e/REPORT.txt" || fail "no note on the edited .cf"
+
 # Debian's /etc/mail/aliases is a link to /etc/aliases: that file is named where it is.
 cp -r "$fx/smarthost" "$out/lnk"
 mv "$out/lnk/aliases" "$out/real-aliases"
