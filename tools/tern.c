@@ -6,11 +6,13 @@
  *	tern [-c config_dir] start [-f]
  *	tern [-c config_dir] stop | reload | status | flush | check
  *	tern [-c config_dir] setup [--non-interactive] [--preseed FILE] [--NAME VALUE]...
+ *	tern [-c config_dir] migrate-sendmail [--from DIR] [--to DIR] [--apply]
  *
  * DESCRIPTION
  *	The administrator's command, like Postfix's postfix(1). `init` makes
  *	a self-contained instance (tern_init.c); `setup` asks the install
- *	questions and writes their answers (tern_setup.c); the others control the
+ *	questions and writes their answers (tern_setup.c); `migrate-sendmail`
+ *	translates a sendmail host's /etc/mail (tern_migrate.c); the others control the
  *	master ternd(8) of the configuration directory given with -c (before
  *	or after the command), $TERN_CONFIG_DIR, or the default (tern_ctl.c).
  *
@@ -46,7 +48,8 @@ static void usage(void)
 		"usage: tern init [--port N] DIR\n"
 		"       tern [-c config_dir] start [-f]\n"
 		"       tern [-c config_dir] stop | reload | status | flush | check\n"
-		"       tern [-c config_dir] setup [--non-interactive] [--preseed FILE] [--NAME VALUE]...\n");
+		"       tern [-c config_dir] setup [--non-interactive] [--preseed FILE] [--NAME VALUE]...\n"
+		"       tern [-c config_dir] migrate-sendmail [--from DIR] [--to DIR] [--apply]\n");
 	exit(EX_USAGE);
 }
 
@@ -106,6 +109,8 @@ int main(int argc, char **argv)
 				return cmd_init(argc - i, argv + i);
 			if (strcmp(cmd, "setup") == 0)
 				return cmd_setup(argc - i, argv + i, dir);
+			if (strcmp(cmd, "migrate-sendmail") == 0)
+				return cmd_migrate(argc - i, argv + i, dir);
 		} else
 			usage();
 	}

@@ -20,6 +20,11 @@ int cmd_init(int argc, char **argv);
 int cmd_setup(int argc, char **argv, const char *config_dir);
 
 /*
+ * tern_migrate.c: argv[0] is "migrate-sendmail"; config_dir as for setup.
+ */
+int cmd_migrate(int argc, char **argv, const char *config_dir);
+
+/*
  * tern.c: root becomes the owner of a configuration directory (or its
  * main.cf) that is not root's before acting on it.
  */
