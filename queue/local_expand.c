@@ -6,7 +6,11 @@
  * Runs as root in the local delivery agent: only files are read here,
  * nothing is written or run. .forward files must be regular files owned
  * by their user or root and not writable by group or others, as sendmail
- * requires; :include: files must be regular files.
+ * requires; :include: files must be regular files not writable by group
+ * or others (else they are ignored with a warning, as are such .forward
+ * files). An :include: file named in a .forward is opened with that
+ * user's effective ids (write_as), so a user cannot make root read a file
+ * only root may read (and get its lines back in a bounce).
  */
 #include "compat.h"
 
@@ -36,8 +40,13 @@ static int cb_alias(void *ctx, const char *name, struct buf *value)
 	return param_maps_lookup(&aliases, name, value);
 }
 
-/* Read a small file that passed the checks; 1 ok, 0 missing, -1 error (reason in out). */
-static int read_file(const char *path, uid_t owner, bool strict, struct buf *out)
+enum file_kind { FILE_FORWARD, FILE_INCLUDE };
+
+/*
+ * Read a small file that passes the checks for its kind; 1 ok, 0 missing
+ * or ignored, -1 error (reason in out). owner: the .forward's user.
+ */
+static int read_file(const char *path, uid_t owner, enum file_kind kind, struct buf *out)
 {
 	struct stat st;
 	char chunk[8192];
@@ -56,9 +65,14 @@ static int read_file(const char *path, uid_t owner, bool strict, struct buf *out
 		buf_printf(out, "%s: not a regular file", path);
 		return -1;
 	}
-	if (strict && ((st.st_uid != owner && st.st_uid != 0) || (st.st_mode & 022))) {
+	if (kind == FILE_FORWARD && ((st.st_uid != owner && st.st_uid != 0) || (st.st_mode & 022))) {
 		close(fd);
 		msg_warn("%s: ignored: not owned by its user or writable by others", path);
+		return 0;
+	}
+	if (kind == FILE_INCLUDE && (st.st_mode & 022)) {
+		close(fd);
+		msg_warn("%s: ignored: writable by group or others", path);
 		return 0;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && out->len < FILE_MAX)
@@ -141,7 +155,7 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 		expand_path(items[i], &id, ext, delim, &path);
 		if (path.len == 0 || path.data[0] != '/')
 			continue;
-		found = read_file(buf_str(&path), id.uid, true, value);
+		found = read_file(buf_str(&path), id.uid, FILE_FORWARD, value);
 		if (found < 0) {
 			msg_warn("%s", buf_str(value));
 			found = 0;
@@ -159,13 +173,48 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 	return found;
 }
 
-static int cb_include(void *ctx, const char *path, struct buf *value)
+struct include_job {
+	const char *path;
+	struct buf *value;
+	int r;
+};
+
+static void include_read(void *arg, struct lresult_text *res)
 {
+	struct include_job *j = arg;
+
+	(void)res;
+	j->r = read_file(j->path, 0, FILE_INCLUDE, j->value);
+}
+
+/* An ignored file (writable by others) counts as an empty one; a missing one is an error. */
+static int cb_include(void *ctx, const char *path, const char *user, struct buf *value)
+{
+	struct include_job j = {.path = path, .value = value, .r = -1};
+	struct lresult_text res = {.text = BUF_INIT};
+	struct stat st;
+	struct ident id;
+
 	(void)ctx;
-	int r = read_file(path, 0, false, value);
-	if (r == 0)
+	if (user != NULL && ident_of_user(user, &id) == 0) {
+		write_as(&id, include_read, &j, &res);
+		if (res.result == LRESULT_DEFER) {
+			buf_reset(value);
+			buf_adds(value, buf_str(&res.text));
+			j.r = -1;
+		}
+	} else {
+		include_read(&j, &res);
+	}
+	buf_free(&res.text);
+	if (j.r == 0) {
+		if (lstat(path, &st) == 0) {
+			buf_reset(value);	/* ignored with a warning: no addresses */
+			return 1;
+		}
 		buf_printf(value, "%s: no such file", path);
-	return r > 0 ? 1 : -1;
+	}
+	return j.r > 0 ? 1 : -1;
 }
 
 static int cb_local(void *ctx, const char *addr, struct buf *full, struct buf *base, struct buf *ext)

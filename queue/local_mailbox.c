@@ -17,7 +17,8 @@
  * one link owned by the recipient, takes the fcntl lock, appends
  * ("From " line, Return-Path:, Delivered-To:, ">From " quoting, an
  * empty line), fsyncs, and on any error truncates the file back to its
- * old size. Maildir: the message is written into tmp/ here; the sync,
+ * old size. Maildir: tmp/ and new/ must be directories, not symbolic
+ * links; the message is written into tmp/ here; the sync,
  * the rename into new/ and the fsync of new/ are done for a whole batch
  * of requests at once (local_batch.c). mailbox_size_limit bounds an mbox
  * file and each Maildir message. With biff = yes, a mailbox (mbox)
@@ -483,6 +484,24 @@ static int mkdir_ok(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* A directory that is not a symbolic link; else a deferral that says so. */
+static bool plain_dir(const char *path, struct lresult_text *res)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot deliver to maildir: %s: %s", path,
+		    strerror(errno));
+		return false;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot deliver to maildir: %s: not a directory%s",
+		    path, S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
+		return false;
+	}
+	return true;
+}
+
 /*
  * As the recipient: create the Maildir if needed and write the message
  * into tmp/, not yet synced. The descriptor stays open in j->fd; the
@@ -521,6 +540,15 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	buf_printf(&text, "%s/cur", buf_str(&base));
 	mkdir_ok(buf_str(&text));
 	buf_reset(&text);
+	/*
+	 * tmp/ and new/ must be directories of their own, not symbolic links
+	 * into someone else's Maildir (or anywhere else): such a Maildir is
+	 * refused, not written through. The write runs as the recipient, so a
+	 * link swapped in after this check gains them nothing they could not
+	 * do themselves; the check is there so Tern never follows one it sees.
+	 */
+	if (!plain_dir(buf_str(&j->tmp), res) || !plain_dir(buf_str(&j->new), res))
+		goto out;
 	/* Unique name: time, microseconds, pid, counter, host ('/' and ':' escaped). */
 	for (const char *h = cfg_str(P_myhostname); *h; h++) {
 		if (*h == '/')

@@ -91,11 +91,29 @@ const char *__lsan_default_options(void)
 static char temp_path[4096];
 static volatile sig_atomic_t temp_set;
 
+/*
+ * Remove the temporary file and say so on standard error, which sendmail
+ * passes on to its caller: the one line a user whose terndrop was stopped
+ * sees. Only async-signal-safe calls (unlink, write, _exit).
+ */
 static void on_signal(int sig)
 {
-	(void)sig;
+	static const char head[] = "tern/terndrop: fatal: stopped by signal ";
+	static const char tail[] = ": nothing was queued\n";
+	char num[12];
+	size_t n = sizeof(num);
+	unsigned v = (unsigned)sig;
+	ssize_t ignored;
+
 	if (temp_set)
 		unlink(temp_path);
+	do
+		num[--n] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 && n > 0);
+	ignored = write(2, head, sizeof(head) - 1);
+	ignored = write(2, num + n, sizeof(num) - n);
+	ignored = write(2, tail, sizeof(tail) - 1);
+	(void)ignored;
 	_exit(EX_TEMPFAIL);
 }
 

@@ -113,6 +113,7 @@ struct expansion {
 	int max_depth;
 	const char *owner_sender;	/* dest.owner_sender of the current owner */
 	const char *unmatched;		/* "+ext" the current value did not match, or NULL */
+	const char *forward_user;	/* whose .forward is being expanded, or NULL (alias) */
 };
 
 static void add_dest(struct expansion *x, enum dest_kind kind, int source, const char *target,
@@ -213,7 +214,7 @@ static int expand_items(struct expansion *x, const char *text, int source, const
 			} else if (x->depth >= x->max_depth || x->depth >= 63) {
 				add_dest(x, DEST_ERROR, source, "mail forwarding loop (include depth)", via,
 				    owner, "5.4.6");
-			} else if (x->ops->include(x->ops->ctx, path, &inc) < 0) {
+			} else if (x->ops->include(x->ops->ctx, path, x->forward_user, &inc) < 0) {
 				buf_printf(x->err, "cannot read include file %s: %s", path, buf_str(&inc));
 				ret = -1;
 			} else {
@@ -318,6 +319,7 @@ static int expand_name(struct expansion *x, const char *full, const char *base, 
 	const char *name = full;
 	const char *outer_sender = x->owner_sender;
 	const char *outer_unmatched = x->unmatched;
+	const char *outer_forward_user = x->forward_user;
 	/* full is base, the delimiter and the extension: the part a base match leaves. */
 	const char *rest = strlen(full) > strlen(base) ? full + strlen(base) : NULL;
 	int unmatched = 0;
@@ -350,6 +352,7 @@ static int expand_name(struct expansion *x, const char *full, const char *base, 
 				    owner_address(&owner_value) : NULL;
 			}
 		}
+		x->forward_user = NULL;	/* the administrator's text */
 		ret = expand_items(x, buf_str(&value), EXPAND_FROM_ALIAS, name, owner);
 	} else {
 		buf_reset(&value);
@@ -360,6 +363,7 @@ static int expand_name(struct expansion *x, const char *full, const char *base, 
 			ret = -1;
 		} else if (found > 0 && value.len > 0) {
 			size_t before = x->out->count;
+			x->forward_user = base;	/* the user's text: their :include: files are read as them */
 			ret = expand_items(x, buf_str(&value), EXPAND_FROM_FORWARD, base, owner);
 			/* A .forward with nothing in it (only comments) means the mailbox. */
 			if (ret == 0 && x->out->count == before)
@@ -373,6 +377,7 @@ static int expand_name(struct expansion *x, const char *full, const char *base, 
 out:
 	x->owner_sender = outer_sender;
 	x->unmatched = outer_unmatched;
+	x->forward_user = outer_forward_user;
 	buf_free(&value);
 	buf_free(&owner_name);
 	buf_free(&owner_value);

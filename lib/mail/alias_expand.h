@@ -76,8 +76,12 @@ struct expand_ops {
 	 */
 	int (*forward)(void *ctx, const char *user, const char *ext, struct buf *value,
 	    int *unmatched);
-	/* An :include: file's text: 1 ok, -1 error (reason in value). */
-	int (*include)(void *ctx, const char *path, struct buf *value);
+	/*
+	 * An :include: file's text: 1 ok, -1 error (reason in value). user is
+	 * the account whose .forward led to the file (it is read with that
+	 * user's privileges), NULL when it came from alias_maps.
+	 */
+	int (*include)(void *ctx, const char *path, const char *user, struct buf *value);
 	/* Is addr local? 1 yes (lower-case full local part, base and extension set), 0 remote, -1 bad. */
 	int (*local)(void *ctx, const char *addr, struct buf *full, struct buf *base, struct buf *ext);
 	int allow_commands;	/* EXPAND_FROM_* bits */

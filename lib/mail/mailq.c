@@ -187,9 +187,13 @@ static int listing_from_qmgr(const char *queue_dir, enum mailq_style style, stru
 		 * are not readable by this user; root and mail_owner read them
 		 * directly, so they can list while Tern is stopped.
 		 */
-		buf_printf(err, "Queue report unavailable - mail system is down; while it is "
-		    "stopped only root and mail_owner can list the queue (%s: %s)",
-		    sun.sun_path, strerror(errno));
+		if (errno == EACCES)	/* running, but public/ is for setgid_group */
+			buf_printf(err, "Queue report unavailable - %s: permission denied; only root, "
+			    "mail_owner and members of setgid_group can list the queue", sun.sun_path);
+		else
+			buf_printf(err, "Queue report unavailable - mail system is down; while it is "
+			    "stopped only root and mail_owner can list the queue (%s: %s)",
+			    sun.sun_path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;

@@ -42,9 +42,12 @@ int qdirs_ids(const char *owner, const char *group, struct qdir_ids *ids, struct
 	}
 	ids->uid = pw->pw_uid;
 	ids->gid = ids->drop_gid = pw->pw_gid;
+	ids->have_group = false;
 	struct group *gr = group && *group ? getgrnam(group) : NULL;
 	if (gr == NULL)
 		return 0;
+	ids->have_group = true;
+	ids->group_gid = gr->gr_gid;
 	if (geteuid() == 0 || getegid() == gr->gr_gid) {
 		ids->drop_gid = gr->gr_gid;
 		return 0;
@@ -129,6 +132,13 @@ int qdirs_setup(const char *queue_dir, const struct qdir_ids *ids, int flags, st
 			problems++;
 			continue;
 		}
+		/*
+		 * A drop directory already in setgid_group is right even when this
+		 * process (a user outside the group running tern check) could
+		 * not have given it that group.
+		 */
+		if (q->owner == QDIR_MAIL_DROP && ids->have_group && st.st_gid == ids->group_gid)
+			gid = st.st_gid;
 		if (st.st_uid == uid && st.st_gid == gid && (st.st_mode & 07777) == q->mode)
 			continue;
 		if ((flags & QDIRS_FIX) && set_owner_mode(path, uid, gid, q->mode) == 0)

@@ -32,7 +32,9 @@ extern const unsigned qdir_count;
 struct qdir_ids {
 	uid_t uid;		/* mail_owner */
 	gid_t gid;		/* its group */
-	gid_t drop_gid;		/* setgid_group */
+	gid_t drop_gid;		/* setgid_group, or gid when this process may not give it */
+	bool have_group;	/* setgid_group exists: group_gid is its gid */
+	gid_t group_gid;	/* a drop directory in this group is right, whoever checks */
 };
 
 /*

@@ -102,9 +102,10 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 	return 1;
 }
 
-static int cb_include(void *ctx, const char *path, struct buf *value)
+static int cb_include(void *ctx, const char *path, const char *user, struct buf *value)
 {
 	struct table *t = ctx;
+	(void)user;
 	const char *text = spend(t) ? file_of(t, path) : NULL;
 	buf_reset(value);
 	if (text == NULL) {

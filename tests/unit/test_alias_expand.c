@@ -59,6 +59,8 @@ static const struct kv forwards[] = {
 	{"hank", "hank, ivan"},
 	{"ivan", "judy"},
 	{"judy", "ivan"},
+	{"kate", ":include:/etc/tern/remote"},
+	{"liam", "inc"},
 	{NULL, NULL},
 };
 
@@ -105,9 +107,13 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 	return r;
 }
 
-static int cb_include(void *ctx, const char *path, struct buf *value)
+/* Whose privileges each include file was read with, "path=user " (NULL shown as "-"). */
+static struct buf readers = BUF_INIT;
+
+static int cb_include(void *ctx, const char *path, const char *user, struct buf *value)
 {
 	(void)ctx;
+	buf_printf(&readers, "%s=%s ", path, user ? user : "-");
 	if (lookup(includes, path, value) > 0)
 		return 1;
 	buf_adds(value, "No such file or directory");
@@ -223,6 +229,35 @@ START_TEST(test_rows)
 	buf_free(&ext);
 	buf_free(&err);
 	buf_free(&got);
+}
+END_TEST
+
+/*
+ * An include file named in a .forward is read as that user; one named in
+ * an alias is not, even when a .forward led to the alias.
+ */
+START_TEST(test_include_reader)
+{
+	static const struct {
+		const char *rcpt, *want;
+	} cases[] = {
+		{"kate", "/etc/tern/remote=kate "},
+		{"liam", "/etc/tern/list=- "},
+		{"inc", "/etc/tern/list=- "},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf err = BUF_INIT;
+		struct dest_list l;
+
+		dest_list_init(&l);
+		buf_reset(&readers);
+		ck_assert_int_eq(alias_expand(&ops, cases[i].rcpt, cases[i].rcpt, "", &l, &err), 0);
+		ck_assert_msg(strcmp(buf_str(&readers), cases[i].want) == 0, "%s: got \"%s\" want \"%s\"",
+		    cases[i].rcpt, buf_str(&readers), cases[i].want);
+		dest_list_free(&l);
+		buf_free(&err);
+	}
+	buf_free(&readers);
 }
 END_TEST
 
@@ -367,6 +402,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_rows, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_restrictions);
+	tcase_add_test(tc, test_include_reader);
 	tcase_add_test(tc, test_expand_owner);
 	tcase_add_loop_test(tc, test_propagate, 0, (int)(sizeof(props) / sizeof(props[0])));
 	tcase_add_loop_test(tc, test_split, 0, (int)(sizeof(splits) / sizeof(splits[0])));
