@@ -4,7 +4,7 @@
 # each with its owner, group and mode; or, with -u, remove it again. Called
 # by `make install` and `make uninstall` from the build tree:
 #
-#   conf/install.sh [-u] DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR ALIASFILE UFWDIR
+#   conf/install.sh [-u] DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR ALIASFILE UFWDIR FAIL2BANDIR
 #
 # Runs as root for a real install, or as any user for a private prefix.
 #
@@ -15,7 +15,8 @@
 # where the accounts already exist, and a package's postinst creates them
 # and runs `tern check` to set the queue's owners. Without root, owners are
 # left as they come and only modes are applied (a private test prefix).
-# An existing main.cf or master.cf is never overwritten.
+# An existing main.cf or master.cf (or fail2ban's tern.local, which an
+# administrator with another syslog_name edits) is never overwritten.
 #
 # Aliases: the default main.cf names ALIASFILE (/etc/aliases). Installing
 # for real (DESTDIR empty) creates it with "postmaster: root" when it is
@@ -38,10 +39,10 @@ if [ "${1:-}" = -u ]; then
 	uninstall=yes
 	shift
 fi
-[ $# -eq 13 ] || { echo "usage: $0 [-u] DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR ALIASFILE UFWDIR" >&2; exit 64; }
+[ $# -eq 14 ] || { echo "usage: $0 [-u] DESTDIR SBINDIR BINDIR DAEMONDIR CONFDIR QUEUEDIR DATADIR MANDIR USER GROUP SYSTEMDDIR ALIASFILE UFWDIR FAIL2BANDIR" >&2; exit 64; }
 destdir=$1 sbindir=$2 bindir=$3 daemondir=$4 confdir=$5 queuedir=$6 datadir=$7 mandir=$8 user=$9
 shift 9
-group=$1 systemddir=$2 aliasfile=$3 ufwdir=$4
+group=$1 systemddir=$2 aliasfile=$3 ufwdir=$4 fail2bandir=$5
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 manifest=$srcdir/conf/tern-files
 # What install created (see above), paths without DESTDIR.
@@ -69,7 +70,8 @@ expand() {
 	echo "$1" | sed -e "s|\$sbindir|$sbindir|g" -e "s|\$bindir|$bindir|g" \
 		-e "s|\$daemondir|$daemondir|g" -e "s|\$confdir|$confdir|g" \
 		-e "s|\$queuedir|$queuedir|g" -e "s|\$datadir|$datadir|g" -e "s|\$mandir|$mandir|g" \
-		-e "s|\$systemddir|$systemddir|g" -e "s|\$ufwdir|$ufwdir|g"
+		-e "s|\$systemddir|$systemddir|g" -e "s|\$ufwdir|$ufwdir|g" \
+		-e "s|\$fail2bandir|$fail2bandir|g"
 }
 
 checksum() { sha256sum "$1" | cut -d' ' -f1; }

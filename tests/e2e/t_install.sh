@@ -7,9 +7,10 @@
 # localstatedir move what they should; a tern installed inside the build
 # directory does not take itself for the build tree's (tern init). Then
 # make install and make uninstall with a prefix in a temporary directory
-# (no DESTDIR): aliases.db is built when missing, and uninstall leaves
-# exactly what was there before, or keeps an edited main.cf, queued mail,
-# the aliases file and the accounts.
+# (no DESTDIR), with the ufw profile and fail2ban's tern.local redirected
+# there too (nothing may land in /etc): aliases.db is built when missing,
+# and uninstall leaves exactly what was there before, or keeps an edited
+# main.cf or tern.local, queued mail, the aliases file and the accounts.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd make useradd groupadd
@@ -35,7 +36,7 @@ rm -f "$dest.log"
 
 vars=$(make -s -C "$TERN_TOP" -f Makefile -f - print-vars <<'MK'
 print-vars:
-	@echo "sbindir=$(sbindir) bindir=$(bindir) daemondir=$(DAEMON_DIR) confdir=$(CONF_DIR) queuedir=$(QUEUE_DIR) datadir=$(DATA_DIR) mandir=$(mandir) systemddir=$(SYSTEMD_DIR) ufwdir=$(UFW_APP_DIR) programs='$(PROGRAMS)'"
+	@echo "sbindir=$(sbindir) bindir=$(bindir) daemondir=$(DAEMON_DIR) confdir=$(CONF_DIR) queuedir=$(QUEUE_DIR) datadir=$(DATA_DIR) mandir=$(mandir) systemddir=$(SYSTEMD_DIR) ufwdir=$(UFW_APP_DIR) fail2bandir=$(FAIL2BAN_DIR) programs='$(PROGRAMS)'"
 MK
 ) || fail "cannot read install paths"
 eval "$vars"
@@ -43,7 +44,8 @@ expand() {
 	echo "$1" | sed -e "s|\$sbindir|$sbindir|g" -e "s|\$bindir|$bindir|g" \
 		-e "s|\$daemondir|$daemondir|g" -e "s|\$confdir|$confdir|g" \
 		-e "s|\$queuedir|$queuedir|g" -e "s|\$datadir|$datadir|g" -e "s|\$mandir|$mandir|g" \
-		-e "s|\$systemddir|$systemddir|g" -e "s|\$ufwdir|$ufwdir|g"
+		-e "s|\$systemddir|$systemddir|g" -e "s|\$ufwdir|$ufwdir|g" \
+		-e "s|\$fail2bandir|$fail2bandir|g"
 }
 want_owner() { case $1 in '$user') echo "$user" ;; *) echo "$1" ;; esac; }
 want_group() { case $1 in '$group') echo "$group" ;; '$user') id -gn "$user" ;; *) echo "$1" ;; esac; }
@@ -83,6 +85,9 @@ done < "$dest/.manifest"
 check "$dest$queuedir/maildrop" '$user' '$group' 1730
 check "$dest$sbindir/tern" root root 755
 [ -f "$dest$mandir/man8/tern.8" ] || fail "tern.8 not installed"
+# fail2ban's postfix filter reads filter.d/postfix.d/*.local, whatever the prefix.
+cmp -s "$dest/etc/fail2ban/filter.d/postfix.d/tern.local" "$TERN_TOP/conf/fail2ban/tern.local" ||
+	fail "make install did not put conf/fail2ban/tern.local in /etc/fail2ban/filter.d/postfix.d"
 
 # main.cf names where the commands went, and so do the compiled-in defaults.
 for pair in "sendmail_path $sbindir/sendmail" "mailq_path $bindir/mailq" "newaliases_path $bindir/newaliases"; do
@@ -149,15 +154,20 @@ snapshot >"$root.before"
 sys_before=$(system_aliases)
 sys_ufw=no
 [ -e /etc/ufw/applications.d/tern ] && sys_ufw=yes
+sys_f2b=no
+[ -e /etc/fail2ban/filter.d/postfix.d/tern.local ] && sys_f2b=yes
 mk() {
 	make -s -C "$TERN_TOP" "$1" prefix="$root/p" ALIAS_FILE="$root/etc/aliases" \
-		UFW_APP_DIR="$root/etc/ufw/applications.d" >"$root.log" 2>&1 ||
+		UFW_APP_DIR="$root/etc/ufw/applications.d" \
+		FAIL2BAN_DIR="$root/etc/fail2ban/filter.d/postfix.d" >"$root.log" 2>&1 ||
 		{ cat "$root.log" >&2; fail "make $1 (prefix $root/p) failed"; }
 }
 pconf=$root/p/etc/tern
 mk install
 [ -f "$root/etc/aliases.db" ] || fail "make install did not build the missing aliases.db"
 [ -f "$root/etc/ufw/applications.d/tern" ] || fail "make install did not put the ufw profile in UFW_APP_DIR"
+[ -f "$root/etc/fail2ban/filter.d/postfix.d/tern.local" ] ||
+	fail "make install did not put tern.local in FAIL2BAN_DIR"
 [ "$("$root/p/sbin/ternmap" -q friend "hash:$root/etc/aliases")" = root ] || fail "aliases.db lacks friend"
 [ "$("$root/p/sbin/ternconf" -c "$pconf" -h mailq_path)" = "$root/p/bin/mailq" ] || fail "mailq_path"
 [ "$("$root/p/sbin/ternconf" -c "$pconf" -h newaliases_path)" = "$root/p/bin/newaliases" ] || fail "newaliases_path"
@@ -172,19 +182,24 @@ mk uninstall
 snapshot | diff "$root.before" - >&2 || fail "make uninstall did not leave exactly what was there before"
 [ "$(system_aliases)" = "$sys_before" ] || fail "the prefix install touched /etc/aliases"
 [ -e /etc/ufw/applications.d/tern ] && [ "$sys_ufw" = no ] && fail "the prefix install put a profile in /etc/ufw"
+[ -e /etc/fail2ban/filter.d/postfix.d/tern.local ] && [ "$sys_f2b" = no ] &&
+	fail "the prefix install put tern.local in /etc/fail2ban"
 getent passwd "$user" >/dev/null && getent group "$group" >/dev/null || fail "uninstall removed the accounts"
 
 # Without an aliases file install makes one; uninstall keeps it, an edited
-# main.cf and queued mail, and removes the rest.
+# main.cf, an edited fail2ban tern.local and queued mail, and removes the rest.
 rm "$root/etc/aliases"
 mk install
 grep -qx 'postmaster: root' "$root/etc/aliases" || fail "install did not create the missing aliases file"
 [ -f "$root/etc/aliases.db" ] || fail "no aliases.db for the new aliases file"
 echo "myhostname = edited.example" >>"$pconf/main.cf"
+f2b=$root/etc/fail2ban/filter.d/postfix.d/tern.local
+echo '# _daemon with the syslog_name mx-out too' >>"$f2b"
 echo "a queued message" >"$root/p/var/spool/tern/deferred/4F2A1"
 mk uninstall
 grep -q "edited.example" "$pconf/main.cf" || fail "make uninstall removed an edited main.cf"
 grep -q "main.cf was changed" "$root.log" || fail "make uninstall did not say why it kept main.cf"
+grep -q 'mx-out' "$f2b" || fail "make uninstall removed an edited tern.local"
 [ -f "$root/p/var/spool/tern/deferred/4F2A1" ] || fail "make uninstall removed queued mail"
 [ -f "$root/etc/aliases" ] || fail "make uninstall removed the aliases file"
 [ -e "$root/etc/aliases.db" ] && fail "make uninstall kept the aliases.db install built"

@@ -6,15 +6,17 @@
 #  - pflogsumm (--syslog-name=tern, its option for a syslog_name other
 #    than postfix) counts what was received, delivered and rejected, and
 #    its per-sender and per-recipient tables list what was sent;
-#  - fail2ban's postfix filter, with conf/fail2ban/tern.local in its
-#    postfix.d/ (as it is installed) or with only the jail parameter
-#    _daemon, matches the rejections and AUTH failures, in each of its
-#    modes, with the clients' addresses and nothing else.
+#  - fail2ban's postfix filter, with the tern.local that make install
+#    puts in /etc/fail2ban/filter.d/postfix.d (here staged with DESTDIR
+#    beside copies of the system's postfix.conf and common.conf), or with
+#    only the jail parameter _daemon, matches the rejections and AUTH
+#    failures, in each of its modes, with the clients' addresses and
+#    nothing else.
 # fail2ban-regex reads files only; no fail2ban server is started.
 . "$(dirname "$0")/lib.sh"
 
 need_root
-need_cmd swaks openssl pflogsumm fail2ban-regex
+need_cmd swaks openssl pflogsumm fail2ban-regex make
 [ -r /etc/fail2ban/filter.d/postfix.conf ] || skip "no /etc/fail2ban/filter.d/postfix.conf"
 python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.2", 0))' 2>/dev/null \
 	|| skip "cannot use 127.0.0.2 as a source address"
@@ -106,11 +108,14 @@ got=$(table "Recipients by message count")
 [ "$got" = "$want" ] || { cat "$P" >&2; fail "pflogsumm recipients: $got"; }
 grep -q 'Relay access denied' "$P" || { cat "$P" >&2; fail "pflogsumm: no reject detail"; }
 
-# fail2ban: a filter.d with the system's postfix filter and Tern's file.
-F=$TERN_DIR/fail2ban/filter.d
-mkdir -p "$F/postfix.d"
+# fail2ban: Tern's file where make install puts it, in a staged tree
+# whose etc/fail2ban/filter.d has copies of the system's postfix filter.
+D=$TERN_DIR/staged
+make -s -C "$TERN_TOP" install DESTDIR="$D" >"$TERN_DIR/install.log" 2>&1 ||
+	{ cat "$TERN_DIR/install.log" >&2; fail "make install DESTDIR=$D failed"; }
+F=$D/etc/fail2ban/filter.d
+[ -f "$F/postfix.d/tern.local" ] || fail "make install put no etc/fail2ban/filter.d/postfix.d/tern.local"
 cp /etc/fail2ban/filter.d/postfix.conf /etc/fail2ban/filter.d/common.conf "$F/"
-cp "$TERN_TOP/conf/fail2ban/tern.local" "$F/postfix.d/"
 # ips FILTER: the client addresses the filter matched, sorted.
 ips() { fail2ban-regex -o ip "$LOG" "$1" 2>&1 | sort; }
 check_ips() {	# check_ips FILTER WANT...
