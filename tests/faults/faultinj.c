@@ -15,9 +15,10 @@
  * not regular files or directories (sockets, pipes, /dev/null) are left
  * alone: they are the network's business, not the queue's.
  *
- * A call site is named by program and offset of the return address in
- * the executable ("qmgr 0x1a2b3"); the runner turns offsets into
- * function and file:line with addr2line.
+ * A call site is named by program and the offsets in the executable of
+ * the call's return address and of the one a frame up ("qmgr
+ * 0x1a2b3/0x1c0de"); the runner turns offsets into function and
+ * file:line with addr2line.
  *
  * Environment:
  *   TERN_FAULT_TRACE=FILE  append "PROG CALL OFFSET" for every call seen
@@ -31,12 +32,14 @@
  *                          (O_EXCL) and writes "PROG CALL OFFSET ERRNO PID"
  *                          in it; the runner removes FILE.hit to arm the
  *                          next trial.
- * Every file it writes itself goes through raw system calls, so that it
- * never sees itself.
+ * Both are read once, when the library is loaded (terndrop clears its
+ * environment first thing). Every file it writes itself goes through raw
+ * system calls, so that it never sees itself.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
@@ -51,6 +54,21 @@
 #include <unistd.h>
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Copied at load time: terndrop clears its environment before it writes. */
+static char trace_path[512], ctl_path[512];
+
+__attribute__((constructor)) static void capture_env(void)
+{
+	const char *t = getenv("TERN_FAULT_TRACE"), *c = getenv("TERN_FAULT_FILE");
+	if (t != NULL && strlen(t) < sizeof(trace_path))
+		strcpy(trace_path, t);
+	if (c != NULL && strlen(c) < sizeof(ctl_path))
+		strcpy(ctl_path, c);
+	/* The first backtrace() loads the unwinder (an open): do it now. */
+	void *bt[2];
+	backtrace(bt, 2);
+}
+static __thread bool inside;	/* no recursion through the loader */
 static uintptr_t main_base;
 static bool main_base_known;
 static char prog[64];
@@ -104,7 +122,7 @@ static struct {
 	struct timespec mtime;
 	off_t size;
 	bool valid;
-	char prog[64], call[16], site[32];
+	char prog[64], call[16], site[48];
 	int err;
 } spec;
 
@@ -142,7 +160,7 @@ static void reread_spec(const char *path)
 	if (n <= 0)
 		return;
 	text[n] = '\0';
-	if (sscanf(text, "%63s %15s %31s %15s", spec.prog, spec.call, spec.site, errname) == 4 &&
+	if (sscanf(text, "%63s %15s %47s %15s", spec.prog, spec.call, spec.site, errname) == 4 &&
 	    (spec.err = errno_of(errname)) != 0)
 		spec.valid = true;
 }
@@ -155,6 +173,9 @@ static bool should_fail(const char *call, void *ret, int fd)
 {
 	int saved = errno;
 	bool fail = false;
+	if (inside)
+		return false;
+	inside = true;
 	pthread_mutex_lock(&lock);
 	init_once();
 	uintptr_t off = site_of(ret);
@@ -165,20 +186,33 @@ static bool should_fail(const char *call, void *ret, int fd)
 		if (syscall(SYS_fstat, fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
 			goto out;
 	}
+	/*
+	 * The site is the call and the call of the function that makes it:
+	 * the queue file code makes its calls through small wrappers
+	 * (qfile.c's q_write ...), each used from many places.
+	 */
+	void *bt[8];
+	int n = backtrace(bt, 8);
+	uintptr_t up = 0;
+	for (int i = 0; i + 1 < n; i++)
+		if (bt[i] == ret) {
+			up = site_of(bt[i + 1]);
+			break;
+		}
+	char site[48];
+	snprintf(site, sizeof(site), "0x%lx/0x%lx", (unsigned long)off, (unsigned long)up);
 	char line[256];
-	const char *trace = getenv("TERN_FAULT_TRACE");
-	if (trace != NULL && *trace != '\0') {
-		snprintf(line, sizeof(line), "%s %s 0x%lx\n", prog, call, (unsigned long)off);
+	const char *trace = trace_path;
+	if (*trace != '\0') {
+		snprintf(line, sizeof(line), "%s %s %s\n", prog, call, site);
 		raw_append(trace, line, 0);
 	}
-	const char *ctl = getenv("TERN_FAULT_FILE");
-	if (ctl == NULL || *ctl == '\0')
+	const char *ctl = ctl_path;
+	if (*ctl == '\0')
 		goto out;
 	reread_spec(ctl);
 	if (!spec.valid || strcmp(spec.prog, prog) != 0 || strcmp(spec.call, call) != 0)
 		goto out;
-	char site[32];
-	snprintf(site, sizeof(site), "0x%lx", (unsigned long)off);
 	if (strcmp(spec.site, "*") != 0 && strcmp(spec.site, site) != 0)
 		goto out;
 	char hit[600];
@@ -193,6 +227,7 @@ static bool should_fail(const char *call, void *ret, int fd)
 	fail = true;
 out:
 	pthread_mutex_unlock(&lock);
+	inside = false;
 	errno = saved;
 	return fail;
 }
