@@ -48,6 +48,10 @@ def mbox_messages(path):
             rest = rest[:-1]
         else:
             rest += b"\n"	# the separator took the message's last LF
+        # Every "From " line inside a message is quoted: a reader may
+        # take an unquoted one for the start of the next message.
+        if re.search(rb"(?m)^From ", rest):
+            ok = False
         body_unquoted = re.sub(rb"(?m)^>(>*From )", rb"\1", rest)
         yield body_unquoted, ok
 
