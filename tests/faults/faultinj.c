@@ -21,8 +21,8 @@
  * file:line with addr2line.
  *
  * Environment:
- *   TERN_FAULT_TRACE=FILE  append "PROG CALL OFFSET" for every call seen
- *                          (the census of call sites).
+ *   TERN_FAULT_TRACE=FILE  append "PROG CALL SITE" for every call seen
+ *                          (the census of call sites), while FILE exists.
  *   TERN_FAULT_FILE=FILE   the fault to inject, one line
  *                          "PROG CALL OFFSET ERRNO" (OFFSET "*" = any site),
  *                          re-read whenever the file changes, so one
@@ -107,10 +107,10 @@ static uintptr_t site_of(void *addr)
 	return (uintptr_t)addr - main_base;
 }
 
-static void raw_append(const char *path, const char *line, int extra_flags)
+/* Appends to an existing file only: once the runner removes it, tracing stops. */
+static void raw_append(const char *path, const char *line)
 {
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, path,
-			      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | extra_flags, 0666);
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	syscall(SYS_write, fd, line, strlen(line));
@@ -205,7 +205,7 @@ static bool should_fail(const char *call, void *ret, int fd)
 	const char *trace = trace_path;
 	if (*trace != '\0') {
 		snprintf(line, sizeof(line), "%s %s %s\n", prog, call, site);
-		raw_append(trace, line, 0);
+		raw_append(trace, line);
 	}
 	const char *ctl = ctl_path;
 	if (*ctl == '\0')
