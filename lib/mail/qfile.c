@@ -104,41 +104,73 @@ int qfile_fault_from_env(void)
 		err = EIO;
 	else if (strcmp(errname, "EDQUOT") == 0)
 		err = EDQUOT;
+	else if (strcmp(errname, "EINTR") == 0)
+		err = EINTR;
 	else
 		return -1;
 	qfile_fault_inject((enum qfile_call)c, nth, err, strcmp(mode, "all") == 0);
 	return 0;
 }
 
+/*
+ * EINTR: a call interrupted by a signal did nothing and is made again
+ * (a file system mounted with "intr", or FUSE, can interrupt any of
+ * them); it is no reason to refuse a message or defer a delivery. Only
+ * EINTR: an fsync that failed with EIO is never retried, its write-back
+ * error is reported once. Bounded, should a signal arrive at every try.
+ */
+#define EINTR_TRIES 100
+
 static int q_open(const char *path, int flags, mode_t mode)
 {
-	if (fault_hit(QF_CALL_OPEN))
-		return -1;
-	return open(path, flags | O_CLOEXEC, mode);
+	int fd;
+	for (int i = 0;; i++) {
+		fd = fault_hit(QF_CALL_OPEN) ? -1 : open(path, flags | O_CLOEXEC, mode);
+		if (fd >= 0 || errno != EINTR || i == EINTR_TRIES)
+			return fd;
+	}
 }
 
 static ssize_t q_write(int fd, const void *data, size_t len)
 {
 	if (fault_hit(QF_CALL_WRITE))
 		return -1;
-	return write(fd, data, len);
+	return write(fd, data, len);	/* write_all() retries EINTR */
 }
 
 static ssize_t q_pwrite(int fd, const void *data, size_t len, off_t off)
 {
-	if (fault_hit(QF_CALL_WRITE))
-		return -1;
-	return pwrite(fd, data, len, off);
+	ssize_t n;
+	for (int i = 0;; i++) {
+		n = fault_hit(QF_CALL_WRITE) ? -1 : pwrite(fd, data, len, off);
+		if (n >= 0 || errno != EINTR || i == EINTR_TRIES)
+			return n;
+	}
 }
 
 static int q_fsync(int fd, bool data_only)
 {
-	if (fault_hit(QF_CALL_FSYNC))
-		return -1;
-	return data_only ? fdatasync(fd) : fsync(fd);
+	int rc;
+	for (int i = 0;; i++) {
+		rc = fault_hit(QF_CALL_FSYNC) ? -1 : data_only ? fdatasync(fd) : fsync(fd);
+		if (rc == 0 || errno != EINTR || i == EINTR_TRIES)
+			return rc;
+	}
 }
 
+static int q_rename_once(const char *from, const char *to, bool noreplace);
+
 static int q_rename(const char *from, const char *to, bool noreplace)
+{
+	int rc;
+	for (int i = 0;; i++) {
+		rc = q_rename_once(from, to, noreplace);
+		if (rc == 0 || errno != EINTR || i == EINTR_TRIES)
+			return rc;
+	}
+}
+
+static int q_rename_once(const char *from, const char *to, bool noreplace)
 {
 	if (fault_hit(QF_CALL_RENAME))
 		return -1;

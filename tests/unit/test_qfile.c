@@ -515,6 +515,46 @@ START_TEST(test_fault_injection)
 }
 END_TEST
 
+/*
+ * EINTR once at each call a commit makes: the call is made again, the
+ * message is queued (no temporary failure for an interrupted call).
+ */
+static const struct fault_case eintr_cases[] = {
+	{.call = QF_CALL_OPEN, .nth = 1, .err = EINTR},		/* the temp file */
+	{.call = QF_CALL_OPEN, .nth = 2, .err = EINTR},		/* the directory for fsync */
+	{.call = QF_CALL_WRITE, .nth = 1, .err = EINTR},	/* envelope + content */
+	{.call = QF_CALL_WRITE, .nth = 2, .err = EINTR},	/* the length field (pwrite) */
+	{.call = QF_CALL_FSYNC, .nth = 1, .err = EINTR},	/* the file */
+	{.call = QF_CALL_FSYNC, .nth = 2, .err = EINTR},	/* the directory */
+	{.call = QF_CALL_RENAME, .nth = 1, .err = EINTR},
+};
+
+START_TEST(test_fault_eintr)
+{
+	const struct fault_case *f = &eintr_cases[_i];
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+
+	qfile_fault_inject(f->call, f->nth, f->err, false);
+	ck_assert_msg(write_sample(id, sizeof(id), &err) == 0, "call %d #%u: %s", (int)f->call, f->nth,
+		      buf_str(&err));
+	ck_assert_int_eq(dir_entries(), 1);
+	buf_free(&err);
+}
+END_TEST
+
+START_TEST(test_fault_eintr_forever)
+{
+	/* A signal at every try: a temporary failure in the end, not a hang. */
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	qfile_fault_inject(QF_CALL_FSYNC, 1, EINTR, true);
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), -1);
+	ck_assert_int_eq(dir_entries(), 0);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_fault_large_content)
 {
 	/* A disk that fills up in the middle of a big body. */
@@ -575,6 +615,10 @@ START_TEST(test_fault_env)
 	ck_assert_int_eq(qfile_fault_from_env(), -1);
 	setenv("TERN_QFILE_FAULT", "write:0:ENOSPC", 1);
 	ck_assert_int_eq(qfile_fault_from_env(), -1);
+	setenv("TERN_QFILE_FAULT", "write:1:EINTR", 1);
+	ck_assert_int_eq(qfile_fault_from_env(), 0);
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);	/* made again */
+	ck_assert_int_eq(dir_entries(), 1);
 	setenv("TERN_QFILE_FAULT", "write:1:EPERM", 1);
 	ck_assert_int_eq(qfile_fault_from_env(), -1);
 	unsetenv("TERN_QFILE_FAULT");
@@ -1022,6 +1066,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_corrupt_table, 0, sizeof(corrupt_cases) / sizeof(corrupt_cases[0]));
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_loop_test(tc, test_fault_injection, 0, sizeof(fault_cases) / sizeof(fault_cases[0]));
+	tcase_add_loop_test(tc, test_fault_eintr, 0, sizeof(eintr_cases) / sizeof(eintr_cases[0]));
+	tcase_add_test(tc, test_fault_eintr_forever);
 	tcase_add_test(tc, test_fault_large_content);
 	tcase_add_test(tc, test_mark_done_fault);
 	tcase_add_test(tc, test_fault_env);

@@ -1,0 +1,49 @@
+#!/bin/sh
+# check_selftest.sh - check.py must see what tests/faults/run counts on
+# it to see: a missing copy, a changed byte, a broken From_ line, a
+# message delivered twice, an unquoted "From " line in an mbox. Runs
+# before the trials (tests/faults/run); needs no instance or privilege.
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/sent" "$tmp/md/new" "$tmp/md/cur"
+for id in a b c d; do
+	printf 'Subject: %s\nMessage-Id: <%s@faults>\n\nbody %s\nFrom here\nend\n' $id $id $id > "$tmp/sent/$id"
+	echo 0 > "$tmp/sent/$id.rc"
+done
+mbox_copy() {	# mbox_copy ID [BODY-EDIT]
+	printf 'From sender@localhost Fri Dec  4 20:15:44 2026\nReturn-Path: <sender@localhost>\n'
+	sed '1,/^$/!s/^From />From /' "$tmp/sent/$1" | sed -n "${2:-p}"
+	echo
+}
+{
+	mbox_copy a 'p'
+	mbox_copy b 's/^body b/body B/;p'	# a changed byte
+	mbox_copy c 'p'
+	mbox_copy c 'p'			# twice
+} > "$tmp/mbox"
+cp "$tmp/sent/a" "$tmp/md/new/1"
+cp "$tmp/sent/b" "$tmp/md/new/2"
+cp "$tmp/sent/c" "$tmp/md/cur/3"
+# d: in neither mailbox.
+got=$(python3 "$here/check.py" "$tmp/sent" "$tmp/mbox" "$tmp/md")
+want='a 1 1 0
+b 1 1 1
+c 2 1 0
+d 0 0 0'
+[ "$got" = "$want" ] || { printf 'check.py said:\n%s\nwanted:\n%s\n' "$got" "$want" >&2; exit 1; }
+
+# A broken From_ line and an unquoted "From " line in a body.
+{
+	printf 'From sender@localhost\n'
+	sed '1,/^$/!s/^From />From /' "$tmp/sent/a"
+	echo
+	printf 'From sender@localhost Fri Dec  4 20:15:44 2026\n'
+	cat "$tmp/sent/c"
+	echo
+} > "$tmp/mbox"
+got=$(python3 "$here/check.py" "$tmp/sent" "$tmp/mbox" "$tmp/md" | grep -E '^(a|c|unknown)')
+want='a 1 1 1
+c 1 1 1'
+[ "$got" = "$want" ] || { printf 'check.py said:\n%s\nwanted:\n%s\n' "$got" "$want" >&2; exit 1; }
+echo "check.py self-test: ok"
