@@ -122,8 +122,8 @@ if mode == "abort":
 for n, (qid, index, addr) in enumerate(reqs):
     length = struct.unpack(">I", read_exact(c, 4))[0]
     f = fields(read_exact(c, length))
-    # status, index, result, dsn, text, relay, diag, remote MTA, flags ("" / 0 from local)
-    ok = f[0] == "status" and f[1] == int(index) and f[5:] == ["", "", "", 0]
+    # status, index, result, dsn, text, relay, diag, remote MTA, flags, TLS ("" / 0 from local)
+    ok = f[0] == "status" and f[1] == int(index) and f[5:] == ["", "", "", 0, ""]
     if want == "sent":
         ok = ok and f[2] == 0
     else:
