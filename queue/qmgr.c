@@ -438,7 +438,7 @@ int main(int argc, char **argv)
 		long long wait = 1000 - (monotonic_ms() - last_incoming);
 		if (incoming_due)
 			wait -= 1000 - INCOMING_GAP_MS;
-		if (poll(pfd, (nfds_t)(npfd + nwork), wait < 0 ? 0 : (int)wait) > 0) {
+		if (poll(pfd, (nfds_t)npfd + (nfds_t)nwork, wait < 0 ? 0 : (int)wait) > 0) {
 			read_requests(pfd, npfd, &want_incoming, &flush, &due);
 			qmgr_pool_events(pfd + npfd, nwork);
 		}

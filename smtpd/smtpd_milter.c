@@ -403,7 +403,7 @@ enum smtp_verdict smtpd_milter_event(struct smtpd_milter *m, enum smtpd_milter_s
 	case SMTPD_M_CONNECT: {
 		char fam = strchr(si->client_addr, ':') ? MILTER_FAM_INET6 : MILTER_FAM_INET;
 		o = milter_chain_connect(m->chain, si->client_name, si->client_addr, fam,
-					 (uint16_t)atoi(m->client_port), &r);
+					 (uint16_t)atoi(m->client_port), &r);	/* NOLINT(cert-err34-c): printed with %u */
 		break;
 	}
 	case SMTPD_M_HELO:
