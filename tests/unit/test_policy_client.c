@@ -475,7 +475,7 @@ int main(void)
 	Suite *s = suite_create("policy_client");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
-#define N(a) ((int)(sizeof(a) / sizeof(a[0])))
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 	tcase_add_test(tc, test_encoding);
 	tcase_add_loop_test(tc, test_reply, 0, N(reply_rows));
 	tcase_add_loop_test(tc, test_target, 0, N(target_rows));
