@@ -27,7 +27,13 @@
  *	queue_run_delay or at once on a flush. Files left in active/ by a
  *	crash are delivered again at start-up: recipients already marked done
  *	in the file are skipped, so nothing is lost and only unmarked
- *	recipients can be delivered twice.
+ *	recipients can be delivered twice. Mail whose delivery process or
+ *	local delivery agent was killed is retried at once, not after
+ *	minimal_backoff_time (a second time in a row, with the backoff).
+ *	Temporary files of killed writers are removed from incoming/ at
+ *	start-up and each minute. A file in active/ still locked by a
+ *	delivery process of an earlier qmgr (killed, or stopped for a
+ *	reload) is left to it, and taken again if that process dies.
  * SECURITY
  *	Runs as mail_owner (daemon_init drops privileges). It reads queue
  *	files, but their content is only parsed by the validating reader
@@ -62,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -225,7 +232,74 @@ static void start_workers(void)
 	qmgr_sched_run();
 }
 
-/* A child ended; if it was a delivery process that left files in active/, defer them. */
+/*
+ * Messages whose delivery process died and that were retried at once: a
+ * second death in a row backs off as usual, so a message that kills its
+ * delivery process never spins (a ring: only recent deaths matter).
+ */
+#define RETRIED_MAX	256
+static char *retried[RETRIED_MAX];
+static size_t retried_next;
+
+static bool retried_once(const char *id)
+{
+	for (size_t i = 0; i < RETRIED_MAX; i++)
+		if (retried[i] != NULL && strcmp(retried[i], id) == 0)
+			return true;
+	free(retried[retried_next]);
+	retried[retried_next] = xstrdup(id);
+	retried_next = (retried_next + 1) % RETRIED_MAX;
+	return false;
+}
+
+/*
+ * Files in active/ still locked by a delivery process of an earlier qmgr
+ * (qmgr_deliver.c locks each file it works on): that process removes or
+ * defers them itself; should it die instead, they are taken again as
+ * soon as the lock is free.
+ */
+static char **watched;
+static size_t nwatched;
+
+static bool held_elsewhere(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	bool held;
+
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
+
+static void watch_check(void)
+{
+	struct buf path = BUF_INIT;
+
+	for (size_t i = 0; i < nwatched;) {
+		buf_reset(&path);
+		buf_printf(&path, "active/%s", watched[i]);
+		if (qmgr_sched_known(watched[i]) || (access(buf_str(&path), F_OK) == 0
+		    && held_elsewhere(buf_str(&path)))) {
+			i++;
+			continue;
+		}
+		if (access(buf_str(&path), F_OK) == 0) {
+			msg_info("%s: released by the earlier delivery process; taken again", watched[i]);
+			qmgr_sched_add(watched[i]);
+		}
+		free(watched[i]);
+		watched[i] = watched[--nwatched];
+	}
+	buf_free(&path);
+}
+
+/*
+ * A child ended; if it was a delivery process that left files in active/,
+ * defer them: due at once the first time (a killed process is no reason
+ * to wait minimal_backoff_time), with the backoff the next.
+ */
 static void reap(void)
 {
 	int status;
@@ -246,11 +320,19 @@ static void reap(void)
 			struct timeval tv[2];
 
 			buf_printf(&path, "active/%s", id);
-			if (access(buf_str(&path), F_OK) == 0) {
-				msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); deferred",
-				    id, (long)pid, (unsigned)status);
+			if (access(buf_str(&path), F_OK) == 0 && held_elsewhere(buf_str(&path))) {
+				msg_info("%s: in the hands of an earlier delivery process; watched", id);
+				watched = xreallocarray(watched, nwatched + 1, sizeof(char *));
+				watched[nwatched++] = xstrdup(id);
+			} else if (access(buf_str(&path), F_OK) == 0) {
+				bool again = retried_once(id);
+				msg_warn("%s: delivery process %ld ended abnormally (status 0x%x); %s",
+				    id, (long)pid, (unsigned)status, again ? "deferred" : "retried at once");
 				gettimeofday(&tv[0], NULL);
-				tv[0].tv_sec += qmgr_backoff(0);
+				if (again)
+					tv[0].tv_sec += qmgr_backoff(0);
+				else if (rescan_deferred < 1)
+					rescan_deferred = 1;
 				tv[1] = tv[0];
 				utimes(buf_str(&path), tv);
 				if (qfile_move(buf_str(&path), "deferred", &err) < 0)
@@ -444,6 +526,7 @@ int main(int argc, char **argv)
 		}
 		qmgr_pool_events(NULL, 0);	/* idle workers past max_idle */
 		reap();
+		watch_check();
 		/*
 		 * incoming/ once a second, or on a wake-up but no sooner than
 		 * INCOMING_GAP_MS after the last look: under load, one look (and
@@ -464,8 +547,14 @@ int main(int argc, char **argv)
 			scan_dir("deferred", 1, flush || again == 2);
 			last_deferred = now;
 		}
-		/* The pool of spare queue files (qrecycle.h) back to its size, each minute. */
+		/*
+		 * The pool of spare queue files (qrecycle.h) back to its size, and
+		 * the temporary files of writers killed since the start (an smtpd
+		 * or pickup that died alone) removed, each minute.
+		 */
 		if (now - last_trim >= 60 || now < last_trim) {
+			if (last_trim != 0)
+				remove_stale_temps("incoming");
 			long n = qrecycle_trim((unsigned long)cfg_int(P_queue_recycle_limit), 60);
 			if (n > 0)
 				msg_info("removed %ld spare queue file(s)", n);

@@ -204,6 +204,7 @@ int agent_read(struct agent *ag, struct attempt *a, const size_t *idx, size_t co
 		rs->dsn_passed = ag->remote && (rep.flags & LREPLY_NOTIFY_PASSED) != 0;
 		buf_adds(&rs->diag, buf_str(&rep.diag));
 		strlcpy(rs->remote_mta, buf_str(&rep.remote_mta), sizeof(rs->remote_mta));
+		strlcpy(rs->tls, buf_str(&rep.tls), sizeof(rs->tls));
 		if (rep.result == LRESULT_SENT) {
 			/* Marked before the next reply is read (synced only if the file is kept). */
 			if (ret == 0 && attempt_mark(a, i, QF_RCPT_DELIVERED) < 0)

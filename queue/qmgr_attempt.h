@@ -28,6 +28,7 @@ struct rstate {
 	char remote_mta[256];	/* its host name (Remote-MTA:), "" none */
 	int remote;		/* sent over SMTP: a success notice says "relayed" */
 	int dsn_passed;		/* the next hop took NOTIFY: it reports success */
+	char tls[64];		/* TLS of the SMTP delivery for the log, "" none */
 	double t_agent;		/* when its request went to a delivery agent (0: none) */
 	double t_done;		/* when the agent answered */
 };

@@ -2,6 +2,9 @@
  * qmgr_deliver.c - one delivery attempt of one message (or of a batch),
  * in one of qmgr's delivery processes (qmgr_pool.c; mail_owner).
  *
+ * Each queue file is locked (flock) while it is worked on, so that it
+ * never has two delivery processes at once (qmgr.c).
+ *
  * Order of events, which is what makes a crash safe: each recipient the
  * local delivery agent reports delivered is marked done in the queue
  * file (pwrite of its status byte, qfile_mark_done) before the next
@@ -35,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -45,6 +49,7 @@
 #include "mail/mailq.h"
 #include "mail/qcorrupt.h"
 #include "mail/qfile.h"
+#include "mail/qwake.h"
 #include "mail/resolve.h"
 #include "queue/qmgr.h"
 #include "queue/qmgr_attempt.h"
@@ -168,6 +173,25 @@ static void plan_free(struct plan *p)
 	free(p->discard_idx);
 }
 
+/*
+ * The deferral reasons of a delivery agent that went away in the middle
+ * (killed, crashed, restarted: qmgr_agent.c's "lost connection with the
+ * local delivery agent", "... unavailable"), or of local's helper process
+ * for one delivery (run_as: "delivery process died"): not the mailbox's
+ * fault, so the first such deferral is retried at once (a crash must not
+ * hold a whole batch for minimal_backoff_time); a second one in a row
+ * backs off as usual, so an agent that dies on a message never spins.
+ */
+static bool agent_lost(const char *why)
+{
+	size_t n = strlen(why);
+
+	return (strncmp(why, "lost connection with the ", 25) == 0 && n > 15
+		   && strcmp(why + n - 15, " delivery agent") == 0)
+	    || (n > 27 && strcmp(why + n - 27, " delivery agent unavailable") == 0)
+	    || strncmp(why, "delivery process died", 21) == 0;
+}
+
 /* One message's attempt, from opening its file to removing or deferring it. */
 struct job {
 	struct attempt a;
@@ -176,6 +200,7 @@ struct job {
 	struct plan plan;
 	bool ready;		/* opened: the attempt goes on */
 	bool sent;		/* its local request went out */
+	bool lost_before;	/* its last attempt too ended with the agent gone */
 };
 
 /* Open active/ID and get the attempt ready (j->ready), or deal with a file that cannot be. */
@@ -213,6 +238,18 @@ static void job_begin(struct job *j, const char *id)
 		msg_warn("%s: cannot open queue file: %s", id, buf_str(&err));
 		goto out;	/* qmgr defers what is left in active/ */
 	}
+	/*
+	 * Held while this process works on it: a delivery process of an
+	 * earlier qmgr (killed, or stopped for a reload) may still be at
+	 * work on it, and two at once would repeat its deliveries and mark a
+	 * file the other has recycled. Left to that one (qmgr.c watches it).
+	 */
+	if (flock(qfile_fd(a->q), LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		msg_info("%s: in the hands of another delivery process; left to it", id);
+		qfile_close(a->q);
+		a->q = NULL;
+		goto out;
+	}
 	a->n = qfile_rcpt_count(a->q);
 	a->r = xcalloc(a->n, sizeof(*a->r));
 	a->start = attempt_now();
@@ -224,6 +261,9 @@ static void job_begin(struct job *j, const char *id)
 	    qfile_content_size(a->q), a->n);
 	deferlog_init(&j->dl);
 	deferlog_read(".", id, &j->dl);
+	for (size_t k = 0; k < j->dl.count; k++)
+		if (agent_lost(j->dl.reason[k]))
+			j->lost_before = true;
 	{
 		/* Reasons are recomputed on every attempt; keep only the warning mark. */
 		long long warned = j->dl.warned;
@@ -262,7 +302,11 @@ static void job_end(struct job *j, bool ok)
 		} else {
 			struct timeval tv[2];
 			struct buf merr = BUF_INIT;
+			bool lost = false;
 
+			for (size_t i = 0; i < a->n; i++)
+				if (a->r[i].outcome == OUT_DEFER && agent_lost(buf_str(&a->r[i].text)))
+					lost = true;
 			/* Its done marks must outlive a system crash, or the retry repeats them. */
 			if (qfile_sync(a->q, &merr) < 0) {
 				msg_warn("%s: %s", id, buf_str(&merr));
@@ -270,12 +314,17 @@ static void job_end(struct job *j, bool ok)
 			}
 			deferlog_write(".", id, &j->dl);
 			gettimeofday(&tv[0], NULL);
-			tv[0].tv_sec += qmgr_backoff(tv[0].tv_sec - a->arrival.tv_sec);
+			if (lost && !j->lost_before)
+				msg_info("%s: a delivery agent went away; retried at once", id);
+			else
+				tv[0].tv_sec += qmgr_backoff(tv[0].tv_sec - a->arrival.tv_sec);
 			tv[1] = tv[0];
 			if (utimes(buf_str(&j->path), tv) < 0)
 				msg_warn("%s: set next attempt time: %m", id);
 			if (qfile_move(buf_str(&j->path), "deferred", &merr) < 0)
 				msg_error("%s: move to deferred: %s", id, buf_str(&merr));
+			else if (lost && !j->lost_before)
+				qwake_send(".", QWAKE_DUE);	/* qmgr looks into deferred/ now */
 			buf_free(&merr);
 		}
 	}

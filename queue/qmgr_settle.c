@@ -52,6 +52,7 @@ void attempt_set(struct attempt *a, size_t i, enum outcome o, const char *relay,
 	r->remote = 0;
 	r->dsn_passed = 0;
 	r->remote_mta[0] = '\0';
+	r->tls[0] = '\0';
 	buf_reset(&r->diag);
 	strlcpy(r->relay, relay, sizeof(r->relay));
 	strlcpy(r->dsn, dsn, sizeof(r->dsn));
@@ -113,8 +114,12 @@ void attempt_log(const struct attempt *a, size_t i, const char *status)
 	add_delay(&d, inq > 0 ? inq : 0);
 	buf_adds(&d, "/0/");
 	add_delay(&d, deliv > 0 ? deliv : 0);
-	msg_info("%s: to=<%s>, relay=%s, delay=%s, dsn=%s, status=%s (%s)", a->id, rc->address,
-	    r->relay, buf_str(&d), r->dsn, status, buf_str(&r->text));
+	/*
+	 * tls= goes after the status text: log tools (pflogsumm) expect
+	 * Postfix's fields up to status= in this order.
+	 */
+	msg_info("%s: to=<%s>, relay=%s, delay=%s, dsn=%s, status=%s (%s)%s%s", a->id, rc->address,
+	    r->relay, buf_str(&d), r->dsn, status, buf_str(&r->text), *r->tls ? ", tls=" : "", r->tls);
 	buf_free(&d);
 }
 

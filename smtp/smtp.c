@@ -66,7 +66,8 @@ static void one_line(struct buf *b)
 }
 
 static int send_reply(int fd, long long index, enum lresult result, const char *dsn,
-    const char *text, const char *relay, const char *diag, const char *remote_mta, int flags)
+    const char *text, const char *relay, const char *diag, const char *remote_mta, int flags,
+    const char *tls)
 {
 	static const char cls[] = "245";
 	struct lreply rep;
@@ -85,6 +86,8 @@ static int send_reply(int fd, long long index, enum lresult result, const char *
 	buf_adds(&rep.relay, *relay ? relay : "none");
 	buf_adds(&rep.diag, diag);
 	buf_adds(&rep.remote_mta, remote_mta);
+	buf_adds(&rep.tls, tls);
+	one_line(&rep.tls);
 	one_line(&rep.text);
 	one_line(&rep.relay);
 	one_line(&rep.diag);
@@ -99,7 +102,7 @@ static int send_reply(int fd, long long index, enum lresult result, const char *
 
 static int defer_one(int fd, long long index, const char *why)
 {
-	return send_reply(fd, index, LRESULT_DEFER, "4.3.0", why, "none", "", "", 0);
+	return send_reply(fd, index, LRESULT_DEFER, "4.3.0", why, "none", "", "", 0, "");
 }
 
 static bool nexthop_ok(const char *h)
@@ -208,7 +211,7 @@ refused:
 		r->remote_mta[sizeof(r->remote_mta) - 1] = '\0';
 		r->dsn[sizeof(r->dsn) - 1] = '\0';
 		ret = send_reply(fd, r->index, res, r->dsn, buf_str(&r->text), r->relay,
-		    buf_str(&r->diag), r->remote_mta, r->notify_passed ? LREPLY_NOTIFY_PASSED : 0);
+		    buf_str(&r->diag), r->remote_mta, r->notify_passed ? LREPLY_NOTIFY_PASSED : 0, r->tls);
 	}
 	if (ret < 0)
 		msg_warn("%s: write reply to qmgr: %m", id);

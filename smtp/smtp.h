@@ -28,7 +28,8 @@ struct smtp_rcpt {
 	char relay[300];		/* "mx.example.com[192.0.2.1]:25" or "none" */
 	struct buf diag;		/* the remote reply, "550 5.1.1 <x@y>: unknown"; empty: none */
 	char remote_mta[256];		/* host name for Remote-MTA; "" none */
-	bool notify_passed;		/* the next hop accepted NOTIFY: no success notice from us */
+	bool notify_passed;
+	char tls[64];			/* "TLSv1.3 Verified" for the log line, "" without TLS */		/* the next hop accepted NOTIFY: no success notice from us */
 };
 
 struct smtp_message {

@@ -331,14 +331,26 @@ out:
 
 /* --- one transaction's results ------------------------------------------------ */
 
-static void said(struct buf *out, const char *relay, int code, const char *reply, enum smtpc_stage st)
+/* code 0: no reply; a stage's deadline passed (timed_out) or the connection broke. */
+static void said(struct buf *out, const char *relay, int code, const char *reply, enum smtpc_stage st,
+    bool timed_out)
 {
 	buf_reset(out);
 	if (code > 0)
 		buf_printf(out, "host %s said: %s (in reply to %s command)", relay, reply,
 		    smtpc_stage_command(st));
 	else
-		buf_printf(out, "lost connection with %s while sending %s", relay, smtpc_stage_command(st));
+		buf_printf(out, timed_out ? "conversation with %s timed out while sending %s" :
+		    "lost connection with %s while sending %s", relay, smtpc_stage_command(st));
+}
+
+/* "TLSv1.3 Verified" (DANE: "TLSv1.3 Verified DANE"), "" in clear: for the log line. */
+static void tls_note(const struct smtp_sess *s, char *out, size_t size)
+{
+	out[0] = '\0';
+	if (s->ssl != NULL && s->tls.used)
+		snprintf(out, size, "%s %s%s", s->tls.protocol, s->tls.trust ? s->tls.trust : "Untrusted",
+		    s->tls.dane ? " DANE" : "");
 }
 
 static void settle_txn(struct smtp_rcpt **grp, struct smtpc_txn *txn,
@@ -353,6 +365,7 @@ static void settle_txn(struct smtp_rcpt **grp, struct smtpc_txn *txn,
 		const char *dsn = tr->dsn, *reply = buf_str(&tr->reply);
 		enum smtpc_stage st = SMTPC_ST_RCPT;
 
+		tls_note(s, r->tls, sizeof(r->tls));
 		if (code >= 200 && code < 300) {
 			if (txn->code >= 200 && txn->code < 300) {
 				rcpt_set(r, SMTP_SENT, txn->dsn, buf_str(&txn->reply), s->relay);
@@ -374,14 +387,14 @@ static void settle_txn(struct smtp_rcpt **grp, struct smtpc_txn *txn,
 			enum smtpc_stage fst = SMTPC_ST_RCPT;
 			const char *t = NULL;
 			smtpc_failure(s->pc, &fst, &t);
-			said(&text, s->relay, 0, "", broke ? fst : st);
+			said(&text, s->relay, 0, "", broke ? fst : st, s->timed_out);
 			strlcpy(r->dsn, "4.4.2", sizeof(r->dsn));
 			buf_reset(&r->text);
 			buf_adds(&r->text, buf_str(&text));
 			strlcpy(r->relay, s->relay, sizeof(r->relay));
 			continue;
 		}
-		said(&text, s->relay, code, reply, st);
+		said(&text, s->relay, code, reply, st, false);
 		buf_reset(&r->diag);
 		buf_adds(&r->diag, reply);
 		strlcpy(r->remote_mta, s->host, sizeof(r->remote_mta));
@@ -540,8 +553,8 @@ void smtp_deliver(struct smtp_message *m)
 	for (size_t i = 0; i < r.n && pending_count(m) > 0; i++) {
 		const struct smtp_target *t = &r.t[i];
 		struct dns_answer tlsa;
-		int code, ntlsa, cred;
-		char dsn[16];
+		struct smtp_open_fail fail;
+		int ntlsa, cred;
 		bool tls_off = false;
 
 		if (session_limit > 0 && sessions >= session_limit)
@@ -570,19 +583,29 @@ void smtp_deliver(struct smtp_message *m)
 	again:
 		s = smtp_session_open(t, r.domain, &pol, tls_off, ntlsa > 0 ? tlsa.tlsa : NULL,
 		    (size_t)ntlsa, cred == 1 ? buf_str(&user) : NULL, cred == 1 ? buf_str(&pass) : NULL,
-		    &code, dsn, sizeof(dsn), &why);
+		    &fail, &why);
 		if (s == NULL) {
-			if (code > 0)
+			const char *relay = *fail.relay ? fail.relay : "none";
+
+			if (*fail.relay)
 				sessions++;
-			if (code == 0 && !tls_off && pol.level == SMTP_TLS_MAY && strncmp(dsn, "4.7.", 4) == 0) {
+			if (fail.code == 0 && !tls_off && pol.level == SMTP_TLS_MAY
+			    && strncmp(fail.dsn, "4.7.", 4) == 0) {
 				msg_info("%s; trying %s again without TLS", buf_str(&why), t->host);
 				tls_off = true;
 				goto again;
 			}
-			if (code >= 500 && !cfg_bool(P_smtp_skip_5xx_greeting))
-				pending_final(m, SMTP_BOUNCE, dsn, buf_str(&why));
+			/*
+			 * Only a 5xx greeting or EHLO/HELO refusal can bounce, and only
+			 * with smtp_skip_5xx_greeting = no; a refused AUTH defers (as
+			 * Postfix's smtp_sasl_auth_soft_bounce), so does the rest.
+			 */
+			if (fail.code >= 500 && !cfg_bool(P_smtp_skip_5xx_greeting)
+			    && (fail.stage == SMTPC_ST_GREETING || fail.stage == SMTPC_ST_EHLO
+				|| fail.stage == SMTPC_ST_HELO))
+				pending_final(m, SMTP_BOUNCE, fail.dsn, buf_str(&why));
 			else
-				pending_reason(m, dsn[0] == '5' ? "4.4.1" : dsn, buf_str(&why), "none");
+				pending_reason(m, fail.dsn[0] == '5' ? "4.4.1" : fail.dsn, buf_str(&why), relay);
 			dns_answer_free(&tlsa);
 			continue;
 		}

@@ -73,6 +73,15 @@ struct smtp_sess {
 	long long opened_ms, idle_ms;	/* CLOCK_MONOTONIC */
 	bool tls_failed;		/* a handshake failed: may tries again in clear */
 	bool broken;			/* not reusable */
+	bool timed_out;			/* broken by a stage's deadline, not by the server */
+};
+
+/* Why smtp_session_open() failed. */
+struct smtp_open_fail {
+	int code;			/* the server's reply code, 0 none (or Tern's own refusal: 450) */
+	char dsn[16];
+	enum smtpc_stage stage;		/* where it failed */
+	char relay[300];		/* "host[addr]:port" once connected, "" when the connection failed */
 };
 
 long long smtp_now_ms(void);
@@ -87,7 +96,7 @@ unsigned smtp_relay_name(const struct smtp_target *t, char *out, size_t size);
  */
 struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nexthop_domain,
     const struct smtp_tls_policy *pol, bool tls_off, const struct dns_tlsa *tlsa, size_t ntlsa,
-    const char *user, const char *pass, int *code, char *dsn, size_t dsnsize, struct buf *why);
+    const char *user, const char *pass, struct smtp_open_fail *fail, struct buf *why);
 /*
  * One transaction on a READY session, the content read from q. Results
  * are in txn (the engine's per-recipient and message replies). -1 when

@@ -14,6 +14,7 @@
 #include "compat.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -104,6 +105,7 @@ static int sess_write(struct smtp_sess *s, const char *data, size_t len, long lo
 	while (len > 0) {
 		ssize_t n;
 		short ev = POLLOUT;
+		int rc;
 
 		if (s->ssl != NULL) {
 			int w = SSL_write(s->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
@@ -128,8 +130,10 @@ static int sess_write(struct smtp_sess *s, const char *data, size_t len, long lo
 		}
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return -1;
-		if (wait_fd(s->fd, ev, deadline) <= 0)
+		if ((rc = wait_fd(s->fd, ev, deadline)) <= 0) {
+			s->timed_out = rc == 0;
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -140,6 +144,7 @@ static ssize_t sess_read(struct smtp_sess *s, char *data, size_t size, long long
 	for (;;) {
 		ssize_t n;
 		short ev = POLLIN;
+		int rc;
 
 		if (s->ssl != NULL) {
 			int r = SSL_read(s->ssl, data, size > INT32_MAX ? INT32_MAX : (int)size);
@@ -159,8 +164,10 @@ static ssize_t sess_read(struct smtp_sess *s, char *data, size_t size, long long
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				return -1;
 		}
-		if (wait_fd(s->fd, ev, deadline) <= 0)
+		if ((rc = wait_fd(s->fd, ev, deadline)) <= 0) {
+			s->timed_out = rc == 0;
 			return -1;
+		}
 	}
 }
 
@@ -399,8 +406,11 @@ static bool plaintext_ok(const char *param)
 
 struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nexthop_domain,
     const struct smtp_tls_policy *pol, bool tls_off, const struct dns_tlsa *tlsa, size_t ntlsa,
-    const char *user, const char *pass, int *code, char *dsn, size_t dsnsize, struct buf *why)
+    const char *user, const char *pass, struct smtp_open_fail *fail, struct buf *why)
 {
+	int *code = &fail->code;
+	char *dsn = fail->dsn;
+	size_t dsnsize = sizeof(fail->dsn);
 	struct smtp_sess *s = xcalloc(1, sizeof(*s));
 	bool want_tls = !tls_off && pol->level != SMTP_TLS_NONE;
 	bool need_tls = smtp_tls_effective_level(pol->level, tlsa, ntlsa) >= SMTP_TLS_ENCRYPT;
@@ -418,6 +428,8 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 	enum smtpc_stage st;
 	int c;
 
+	fail->stage = SMTPC_ST_GREETING;
+	fail->relay[0] = '\0';
 	*code = 0;
 	strlcpy(dsn, "4.4.1", dsnsize);
 	buf_reset(why);
@@ -436,11 +448,22 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 		return s;
 	c = smtpc_failure(s->pc, &st, &text);
 	*code = c;
+	fail->stage = st;
+	strlcpy(fail->relay, s->relay, sizeof(fail->relay));
 	if (s->tls_failed) {
 		/* why already says what TLS found. */
 		strlcpy(dsn, "4.7.5", dsnsize);
 		if (why->len == 0)
 			buf_printf(why, "Cannot start TLS: handshake failure with %s", s->relay);
+	} else if (c > 0 && text != NULL && !isdigit((unsigned char)text[0])) {
+		/* Tern's own refusal (TLS required and not offered, no usable AUTH): not the server's words. */
+		size_t tl = strlen(text);
+		buf_reset(why);
+		if (tl >= 5 && strcmp(text + tl - 5, " host") == 0)
+			buf_printf(why, "%s %s", text, s->relay);	/* "...not offered by host h[a]:25" */
+		else
+			buf_printf(why, "%s (host %s)", text, s->relay);
+		strlcpy(dsn, smtpc_failure_dsn(s->pc), dsnsize);
 	} else if (c > 0) {
 		buf_reset(why);
 		buf_printf(why, "host %s said: %s (in reply to %s command)", s->relay, text,
@@ -452,8 +475,8 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 			buf_printf(why, "%s with %s while receiving the %s", text, s->relay,
 			    smtpc_stage_command(st));
 		else
-			buf_printf(why, "lost connection with %s while receiving the %s", s->relay,
-			    smtpc_stage_command(st));
+			buf_printf(why, s->timed_out ? "conversation with %s timed out while receiving the %s" :
+			    "lost connection with %s while receiving the %s", s->relay, smtpc_stage_command(st));
 	}
 	smtp_session_close(s, false);
 	return NULL;

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <unbound.h>
 
-#include "mail/config.h"
 #include "mail/dns.h"
 #include "util/mem.h"
 
@@ -142,16 +141,6 @@ int dns_init(const struct dns_conf *c, struct buf *err)
 fail:
 	dns_end();
 	return -1;
-}
-
-int dns_init_from_config(struct buf *err)
-{
-	struct dns_conf c = {
-		.dnssec = strcmp(cfg_str(P_smtp_dns_support_level), "dnssec") == 0,
-		.trust_anchor_file = cfg_str(P_dns_trust_anchor_file),
-		.servers = NULL,
-	};
-	return dns_init(&c, err);
 }
 
 void dns_answer_init(struct dns_answer *a)

@@ -113,6 +113,7 @@ void lreply_free(struct lreply *r)
 	buf_free(&r->relay);
 	buf_free(&r->diag);
 	buf_free(&r->remote_mta);
+	buf_free(&r->tls);
 	lreply_init(r);
 }
 
@@ -128,6 +129,7 @@ void lreply_encode(const struct lreply *r, struct buf *frame)
 	frame_add_str(frame, buf_str(&r->diag));
 	frame_add_str(frame, buf_str(&r->remote_mta));
 	frame_add_int(frame, (long long)r->flags);
+	frame_add_str(frame, buf_str(&r->tls));
 	frame_finish(frame);
 }
 
@@ -150,6 +152,7 @@ int lreply_decode(const void *payload, size_t len, struct lreply *r)
 	frame_get_str(&rd, &r->diag);
 	frame_get_str(&rd, &r->remote_mta);
 	frame_get_int(&rd, &flags);
+	frame_get_str(&rd, &r->tls);
 	if (frame_end(&rd) < 0 || r->index < 0 || result < 0 || result > 2
 	    || flags < 0 || (flags & ~(long long)LREPLY_FLAGS_KNOWN) != 0)
 		goto out;

@@ -21,7 +21,8 @@
  *            log's relay= says: "mx.example.com[192.0.2.1]:25", "none",
  *            or "" for local), diagnostic (the remote server's reply for
  *            Diagnostic-Code:, "" none), remote MTA (host name for
- *            Remote-MTA:, "" none), flags (LREPLY_NOTIFY_PASSED)
+ *            Remote-MTA:, "" none), flags (LREPLY_NOTIFY_PASSED), TLS
+ *            ("TLSv1.3 Verified", "TLSv1.2 Untrusted", "" for none)
  *
  * Batches: a request with hold 1 says that another request follows on
  * the connection before qmgr reads any reply. local then delivers its
@@ -78,6 +79,7 @@ struct lreply {
 	struct buf diag;	/* remote reply, "" none */
 	struct buf remote_mta;	/* "" none */
 	int flags;		/* LREPLY_* */
+	struct buf tls;		/* TLS of the delivery for the log: "TLSv1.3 Verified", "" none */
 };
 
 void lreq_init(struct lreq *q);
