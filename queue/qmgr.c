@@ -442,10 +442,9 @@ static void serve_public(int c)
 static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int *flush, int *due)
 {
 	char req[64];
-	ssize_t n;
 
 	if (pfd[0].revents & POLLIN) {
-		while ((n = recv(dgram_fd, req, sizeof(req), 0)) > 0) {
+		while (recv(dgram_fd, req, sizeof(req), 0) > 0) {
 			if (req[0] == 'F')
 				*flush = 1;
 			else if (req[0] == 'D')
