@@ -321,7 +321,7 @@ struct smtpd_milter *smtpd_milter_new(void *conn, int fd, const struct smtp_sess
 	buf_init(&m->edits.reject);
 	snprintf(m->client_port, sizeof(m->client_port), "%u", client_port);
 	snprintf(m->underscore, sizeof(m->underscore), "%s [%s]", si->client_name, si->client_addr);
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };	/* for analysers that do not see getsockname fill it */
 	socklen_t sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
 		if (ss.ss_family == AF_INET)
