@@ -210,8 +210,10 @@ void kill_orphans(pid_t parent, int sig)
 		char *p = strrchr(text, ')');
 		long ppid;
 		char state;
+		/* NOLINTBEGIN(cert-err34-c): the kernel's numbers */
 		if (p && sscanf(p + 1, " %c %ld", &state, &ppid) == 2 && ppid == (long)parent)
 			kill((pid_t)atol(e->d_name), sig);
+		/* NOLINTEND(cert-err34-c) */
 	}
 	closedir(d);
 }

@@ -587,8 +587,10 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 				break;
 			done += (size_t)w;
 		}
-		if (done < text.len || fstat(fd, &st) < 0)
-			e = errno ? errno : EIO;
+		if (done < text.len || fstat(fd, &st) < 0) {
+			int err = errno;	/* read once: each read of errno may differ */
+			e = err != 0 ? err : EIO;
+		}
 		if (e != 0) {
 			close(fd);
 			fd = -1;

@@ -442,10 +442,9 @@ static void serve_public(int c)
 static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int *flush, int *due)
 {
 	char req[64];
-	ssize_t n;
 
 	if (pfd[0].revents & POLLIN) {
-		while ((n = recv(dgram_fd, req, sizeof(req), 0)) > 0) {
+		while (recv(dgram_fd, req, sizeof(req), 0) > 0) {
 			if (req[0] == 'F')
 				*flush = 1;
 			else if (req[0] == 'D')
@@ -520,7 +519,7 @@ int main(int argc, char **argv)
 		long long wait = 1000 - (monotonic_ms() - last_incoming);
 		if (incoming_due)
 			wait -= 1000 - INCOMING_GAP_MS;
-		if (poll(pfd, (nfds_t)(npfd + nwork), wait < 0 ? 0 : (int)wait) > 0) {
+		if (poll(pfd, (nfds_t)npfd + (nfds_t)nwork, wait < 0 ? 0 : (int)wait) > 0) {
 			read_requests(pfd, npfd, &want_incoming, &flush, &due);
 			qmgr_pool_events(pfd + npfd, nwork);
 		}

@@ -480,7 +480,7 @@ int master_status_read(const char *queue_dir, struct master_status *st)
 		s->name = xstrdup(field[0]);
 		s->type = xstrdup(field[1]);
 		s->on = strcmp(field[2], "on") == 0;
-		s->line = atoi(field[3]);
+		s->line = atoi(field[3]);	/* NOLINT(cert-err34-c): ternd's status line */
 		s->addrs = xstrdup(field[4]);
 		s->why = xstrdup(field[5] ? field[5] : "");
 	}

@@ -124,7 +124,8 @@ static int print_params(const struct opts *o, char **names, int n)
 		return 0;
 	}
 	/* Every table row, merged in order with the names only main.cf has. */
-	const char *const *set = o->defaults ? (const char *const[]){ NULL } : cfg_set_names();
+	static const char *const no_names[] = { NULL };
+	const char *const *set = o->defaults ? no_names : cfg_set_names();
 	unsigned t = 0;
 	while (t < param_count || *set != NULL) {
 		const char *name;

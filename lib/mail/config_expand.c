@@ -257,10 +257,12 @@ static int compare_level(const char *a, const char *b, int *cmp)
 			return 0;
 		}
 		/* A missing component counts as 0. */
-		a = *a == '.' ? a + 1 : (*a == '\0' ? "0" : NULL);
-		b = *b == '.' ? b + 1 : (*b == '\0' ? "0" : NULL);
-		if (a == NULL || b == NULL)
+		if (*a != '.' && *a != '\0')
 			return -1;
+		if (*b != '.' && *b != '\0')
+			return -1;
+		a = *a == '.' ? a + 1 : "0";
+		b = *b == '.' ? b + 1 : "0";
 	}
 }
 

@@ -30,7 +30,7 @@ void config_add_value(struct buf *b, const char *v)
 {
 	buf_addc(b, '"');
 	size_t i;
-	for (i = 0; v[i] != '\0' && i < 200; i++) {
+	for (i = 0; i < 200 && v[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)v[i];
 		if (c < 0x20 || c == 0x7f)
 			buf_printf(b, "\\x%02x", c);

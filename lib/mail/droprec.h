@@ -81,7 +81,7 @@ struct droprec_state {
 #define DROPREC_CONTENT		1	/* M seen: envelope complete, content follows */
 #define DROPREC_DATA		2	/* a C record: content in rec/reclen */
 #define DROPREC_END		3	/* E seen: the message is complete */
-#define DROPREC_BAD		-1	/* protocol violation, reason in error */
+#define DROPREC_BAD		(-1)	/* protocol violation, reason in error */
 
 void droprec_init(struct droprec_state *st, unsigned long long limit);
 void droprec_free(struct droprec_state *st);

@@ -515,7 +515,7 @@ fail:
 
 void milter_cfg_free(struct milter_cfg *m)
 {
-	for (size_t i = 0; i < m->n; i++) {
+	for (size_t i = 0; m->v != NULL && i < m->n; i++) {
 		free(m->v[i].name);
 		free(m->v[i].path);
 		free(m->v[i].host);

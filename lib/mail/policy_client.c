@@ -66,9 +66,10 @@ static int parse_endpoint(const char *ep, const char *queue_dir, struct policy_t
 	if (strncmp(ep, "inet:", 5) == 0) {
 		const char *hp = ep + 5;
 		const char *colon = strrchr(hp, ':');
-		if (colon == NULL || colon == hp || colon[1] == '\0'
-		    || strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) <= 0
-		    || atoi(colon + 1) > 65535) {
+		/* At most 5 digits: a longer number would overflow the conversion. */
+		size_t digits = colon != NULL ? strspn(colon + 1, "0123456789") : 0;
+		if (colon == NULL || colon == hp || digits == 0 || digits > 5 || colon[1 + digits] != '\0'
+		    || strtol(colon + 1, NULL, 10) <= 0 || strtol(colon + 1, NULL, 10) > 65535) {
 			buf_printf(err, "\"%s\": expected inet:host:port", ep);
 			return -1;
 		}

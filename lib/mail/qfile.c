@@ -88,6 +88,7 @@ int qfile_fault_from_env(void)
 		return 0;
 	char call[16], errname[16], mode[8] = "";
 	unsigned nth;
+	/* NOLINTNEXTLINE(cert-err34-c): a test's fault-injection setting, not input */
 	if (sscanf(spec, "%15[a-z]:%u:%15[A-Z]:%7[a-z]", call, &nth, errname, mode) < 3)
 		return -1;
 	static const char *const calls[QF_CALL_MAX] = {"open", "write", "fsync", "rename", "syncfs"};

@@ -492,7 +492,7 @@ static bool next_entry(const char *text, size_t len, size_t *pos, struct entry *
 /* The value of an entry: after ':', lines joined by one space, trimmed. */
 static void entry_value(const char *text, const struct entry *e, struct buf *out)
 {
-	const char *p = memchr(text + e->start, ':', e->end - e->start) + 1;
+	const char *p = (const char *)memchr(text + e->start, ':', e->end - e->start) + 1;
 	const char *end = text + e->end;
 	bool space = false;
 	for (; p < end; p++) {

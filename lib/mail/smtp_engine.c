@@ -60,7 +60,7 @@ void se_refresh_info(struct smtp_engine *e)
 /* A printable, bounded copy of client text for log lines. */
 void se_printable(struct buf *out, const char *s, size_t max)
 {
-	for (size_t i = 0; s[i] != '\0' && i < max; i++) {
+	for (size_t i = 0; i < max && s[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)s[i];
 		buf_addc(out, (c < 32 || c == 127) ? '?' : (char)c);
 	}

@@ -16,6 +16,11 @@
 #                exported to it, so tools pick it without -c / -C.
 #   TERN_PORT    its SMTP port on 127.0.0.1; TERN_SMTP is 127.0.0.1:PORT.
 #   TERN_WAIT    deadline in seconds for every wait_* helper (default 60).
+#   TERN_VALGRIND_DIR  when set (tests/e2e/run sets it for TERN_VALGRIND=1),
+#                the daemons of every instance made here (ternd and what it
+#                starts) run under valgrind's memcheck, which writes its
+#                reports into this directory; tests/e2e/run fails a test
+#                that leaves one that is not empty.
 #
 # Functions:
 #   fail MSG... / skip MSG... / pass      exit 1 / 77 / 0 with a message
@@ -175,6 +180,25 @@ tern_instance() {
 	TERN_PORT=${TERN_SMTP##*:}
 	TERN_CONFIG_DIR=$TERN_DIR
 	export TERN_DIR TERN_SMTP TERN_PORT TERN_CONFIG_DIR
+	[ -z "${TERN_VALGRIND_DIR:-}" ] || _tern_valgrind_daemons
+}
+
+# daemon_directory becomes a directory of scripts, one per staged program,
+# that run the build tree's program under memcheck: ternd starts what it
+# finds there as it would the real programs. -q leaves a report empty
+# unless memcheck found something; only definite leaks count (a daemon
+# stopped by a signal still holds memory it can reach); valgrind.supp says
+# why each suppression is there.
+_tern_valgrind_daemons() {
+	_vd=$TERN_DIR/valgrind-bin
+	mkdir "$_vd" || fail "mkdir $_vd"
+	for _p in "$TERN_TOP"/stage/*; do
+		_n=$(basename "$_p")
+		printf '#!/bin/sh\nexec valgrind -q --error-exitcode=97 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite --suppressions=%s --log-file=%s/%s.%%p %s "$@"\n' \
+			"$TERN_TOP/tests/e2e/valgrind.supp" "$TERN_VALGRIND_DIR" "$_n" "$(readlink -f "$_p")" > "$_vd/$_n"
+		chmod 755 "$_vd/$_n"
+	done
+	ternconf -e "daemon_directory = $_vd" >/dev/null || fail "ternconf -e daemon_directory = $_vd"
 }
 
 tern_start() { tern -c "$TERN_DIR" start >/dev/null || { show_log; fail "tern start failed"; }; }

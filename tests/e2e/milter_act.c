@@ -613,7 +613,7 @@ static sfsistat f_abort(SMFICTX *ctx)
 
 static sfsistat f_close(SMFICTX *ctx)
 {
-	struct conn *c = smfi_getpriv(ctx);
+	struct conn *c;
 	struct line l;
 	line_start(&l, ctx, "close");
 	line_end(&l, ctx, 0);

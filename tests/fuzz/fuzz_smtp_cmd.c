@@ -53,8 +53,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* xtext and base64 round trips. */
 	if (smtp_xtext_decode((const char *)data, size, &out)) {
 		struct buf enc = BUF_INIT, dec = BUF_INIT;
-		smtp_xtext_encode(out.data ? out.data : "", out.len, &enc);
-		if (!smtp_xtext_decode(enc.data ? enc.data : "", enc.len, &dec) || dec.len != out.len
+		smtp_xtext_encode(buf_str(&out), out.len, &enc);
+		if (!smtp_xtext_decode(buf_str(&enc), enc.len, &dec) || dec.len != out.len
 		    || (out.len && memcmp(dec.data, out.data, out.len) != 0))
 			abort();
 		buf_free(&enc);
@@ -64,8 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (base64_decode((const char *)data, size, &out)) {
 		/* Unused low bits may differ, so compare decoded bytes. */
 		struct buf enc = BUF_INIT, again = BUF_INIT;
-		base64_encode(out.data ? out.data : "", out.len, &enc);
-		if (enc.len != size || !base64_decode(enc.data ? enc.data : "", enc.len, &again)
+		base64_encode(buf_str(&out), out.len, &enc);
+		if (enc.len != size || !base64_decode(buf_str(&enc), enc.len, &again)
 		    || again.len != out.len || (out.len && memcmp(again.data, out.data, out.len) != 0))
 			abort();
 		buf_free(&enc);

@@ -208,7 +208,7 @@ static void raw_dump(const char *file, struct buf *out)
 	DBT k, v;
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
-	char *lines[256];
+	char *lines[256] = { NULL };
 	int n = 0;
 	while (cur->get(cur, &k, &v, DB_NEXT) == 0 && n < 256) {
 		struct buf l = BUF_INIT;

@@ -214,8 +214,8 @@ START_TEST(test_mx_shuffle)
 			seen[i - 1][mx[i].host[0] - 'x'] = true;
 		}
 		firsts[mx[1].host[0] - 'x']++;
-		ck_assert(strcmp(mx[1].host, mx[2].host) && strcmp(mx[2].host, mx[3].host)
-		    && strcmp(mx[1].host, mx[3].host));
+		ck_assert(strcmp(mx[1].host, mx[2].host) != 0 && strcmp(mx[2].host, mx[3].host) != 0
+		    && strcmp(mx[1].host, mx[3].host) != 0);
 	}
 	for (int i = 0; i < 3; i++) {
 		for (int j = 0; j < 3; j++)

@@ -75,6 +75,8 @@ static const struct target_row {
 	{"{ inet:127.0.0.1:9, timeout=10s, default_action=DUNNO }", true, "inet:127.0.0.1:9", 10, "DUNNO"},
 	{"{inet:127.0.0.1:9,max_idle=5,try_limit=1,policy_context=x}", true, "inet:127.0.0.1:9", 100, NULL},
 	{"inet:127.0.0.1", false, NULL, 0, NULL},
+	/* 2^32 + 10000: wraps to 10000 in an int conversion. */
+	{"inet:127.0.0.1:4294977296", false, NULL, 0, NULL},
 	{"inet:127.0.0.1:0", false, NULL, 0, NULL},
 	{"inet:127.0.0.1:99999", false, NULL, 0, NULL},
 	{"127.0.0.1:10023", false, NULL, 0, NULL},
@@ -473,7 +475,7 @@ int main(void)
 	Suite *s = suite_create("policy_client");
 	TCase *tc = tcase_create("core");
 	tcase_set_timeout(tc, 60);
-#define N(a) ((int)(sizeof(a) / sizeof(a[0])))
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 	tcase_add_test(tc, test_encoding);
 	tcase_add_loop_test(tc, test_reply, 0, N(reply_rows));
 	tcase_add_loop_test(tc, test_target, 0, N(target_rows));
