@@ -103,17 +103,16 @@ static void on_signal(int sig)
 	char num[12];
 	size_t n = sizeof(num);
 	unsigned v = (unsigned)sig;
-	ssize_t ignored;
 
 	if (temp_set)
 		unlink(temp_path);
 	do
 		num[--n] = (char)('0' + v % 10);
 	while ((v /= 10) != 0 && n > 0);
-	ignored = write(2, head, sizeof(head) - 1);
-	ignored = write(2, num + n, sizeof(num) - n);
-	ignored = write(2, tail, sizeof(tail) - 1);
-	(void)ignored;
+	/* Nothing to do if stderr is gone: the exit status says it all. */
+	if (write(2, head, sizeof(head) - 1) < 0 || write(2, num + n, sizeof(num) - n) < 0
+	    || write(2, tail, sizeof(tail) - 1) < 0)
+		_exit(EX_TEMPFAIL);
 	_exit(EX_TEMPFAIL);
 }
 

@@ -66,7 +66,7 @@ static void error_reply(const char *s, const char *def_dsn, struct buf *out)
 	int code = 550;
 	if ((s[0] == '4' || s[0] == '5') && isdigit((unsigned char)s[1]) && isdigit((unsigned char)s[2]) &&
 	    (s[3] == '\0' || isspace((unsigned char)s[3]))) {
-		code = atoi(s);
+		code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');	/* three digits, checked */
 		s += 3;
 		while (isspace((unsigned char)*s))
 			s++;

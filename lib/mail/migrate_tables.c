@@ -59,7 +59,7 @@ static int port_number(const char *p)
 	if (strcmp(p, "smtps") == 0 || strcmp(p, "submissions") == 0)
 		return 465;
 	if (p[0] && strspn(p, "0123456789") == strlen(p) && strlen(p) < 6)
-		return atoi(p);
+		return (int)strtol(p, NULL, 10);	/* at most 5 digits, checked */
 	return -1;
 }
 
