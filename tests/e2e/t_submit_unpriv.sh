@@ -19,6 +19,7 @@
 # terndrop is root:GROUP 2755 as the manifest says), built with the same
 # sanitizer flags as the build tree, so a sanitizer build proves that
 # terndrop still runs set-group-ID.
+# e2e: slow (it builds and installs a tree of its own)
 . "$(dirname "$0")/submitlib.sh"
 need_root
 command -v useradd >/dev/null || skip "needs useradd"
