@@ -26,6 +26,7 @@
 #                                         variables then name the newest one
 #   tern_start / tern_stop / tern_reload  control the newest instance
 #   free_port                             print a loopback TCP port nobody uses
+#                                         (from this job's range under E2E_JOBS)
 #   wait_for DESC CMD...                  run CMD until it succeeds or TERN_WAIT
 #                                         passes (then fail with DESC)
 #   wait_for_port PORT                    until something accepts on 127.0.0.1:PORT
