@@ -15,9 +15,15 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 [ $# -ge 2 ] && [ $# -le 3 ] || { echo "usage: $0 USER HOME [GROUP]" >&2; exit 64; }
 user=$1 home=$2 group=${3:-}
 
+# Two at once (two `tern init` as root on a fresh host) may both find an
+# account missing: the one whose useradd or groupadd loses is content
+# with the account the other made.
 if [ -n "$group" ] && ! getent group "$group" >/dev/null; then
-	groupadd --system "$group"
-	echo "tern: created group $group"
+	if groupadd --system "$group"; then
+		echo "tern: created group $group"
+	else
+		getent group "$group" >/dev/null || exit 1
+	fi
 fi
 if ! getent passwd "$user" >/dev/null; then
 	nologin=/usr/sbin/nologin
@@ -25,7 +31,10 @@ if ! getent passwd "$user" >/dev/null; then
 	# Its own group, or the one of that name a removed user left behind.
 	own=--user-group
 	getent group "$user" >/dev/null && own="--gid $user"
-	useradd --system $own --home-dir "$home" --no-create-home \
-		--shell $nologin --comment "Tern mail system" "$user"
-	echo "tern: created user $user"
+	if useradd --system $own --home-dir "$home" --no-create-home \
+		--shell $nologin --comment "Tern mail system" "$user"; then
+		echo "tern: created user $user"
+	else
+		getent passwd "$user" >/dev/null || exit 1
+	fi
 fi

@@ -31,6 +31,7 @@
 #                                         variables then name the newest one
 #   tern_start / tern_stop / tern_reload  control the newest instance
 #   free_port                             print a loopback TCP port nobody uses
+#                                         (from this job's range under E2E_JOBS)
 #   wait_for DESC CMD...                  run CMD until it succeeds or TERN_WAIT
 #                                         passes (then fail with DESC)
 #   wait_for_port PORT                    until something accepts on 127.0.0.1:PORT
@@ -65,6 +66,7 @@ export PATH
 _tern_dirs=""
 _tern_users=""
 _tern_cleanups=""
+_tern_ports=/tmp/tern-e2e-ports.$$	# the ports free_port handed out
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "skip: $*"; exit 77; }
@@ -98,6 +100,7 @@ _tern_cleanup() {
 		tern -c "$_d" stop >/dev/null 2>&1
 		rm -rf "$_d"
 	done
+	rm -f "$_tern_ports"
 	for _u in $_tern_users; do
 		userdel -r "$_u" >/dev/null 2>&1 || userdel "$_u" >/dev/null 2>&1
 	done
@@ -145,11 +148,24 @@ except OSError:
     sys.exit(1)' "$1"
 }
 
+# A random port that nothing has bound, from a range of this test's own
+# when the runner gives it a job slot (E2E_JOB_SLOT of E2E_JOBS, so that two
+# tests running at once never pick the same port before either binds it:
+# 10000-19999 split between the slots, clear of `tern init`'s own choice,
+# 20000-32767, and of the kernel's ephemeral ports); 20000-31999 otherwise.
+# A port handed out before in this test is not handed out again (it may
+# not be bound yet): they are remembered in a file of the test's own.
 free_port() {
+	_lo=20000 _n=12000
+	if [ -n "${E2E_JOB_SLOT:-}" ] && [ "${E2E_JOBS:-1}" -gt 1 ]; then
+		_n=$(( 10000 / E2E_JOBS ))
+		_lo=$(( 10000 + E2E_JOB_SLOT * _n ))
+	fi
 	_i=0
 	while [ $_i -lt 200 ]; do
-		_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 12000 ))
-		if _port_bindable "$_p"; then
+		_p=$(( _lo + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % _n ))
+		if ! grep -qx "$_p" "$_tern_ports" 2>/dev/null && _port_bindable "$_p"; then
+			echo "$_p" >>"$_tern_ports"
 			echo "$_p"
 			return 0
 		fi
@@ -175,6 +191,11 @@ tern_instance() {
 	TERN_DIR=$(mktemp -d /tmp/tern-test.XXXXXX) || fail "mktemp"
 	_tern_dirs="$_tern_dirs $TERN_DIR"
 	chmod 755 "$TERN_DIR"
+	# The port from free_port (this job's range) unless the test names one.
+	case " $* " in
+	*" --port "*|*" --port="*|*" -p "*) ;;
+	*) set -- --port "$(free_port)" "$@" ;;
+	esac
 	_out=$(tern init "$@" "$TERN_DIR") || fail "tern init $* $TERN_DIR failed: $_out"
 	TERN_SMTP=$(echo "$_out" | tail -n 1)
 	TERN_PORT=${TERN_SMTP##*:}
@@ -210,7 +231,13 @@ show_log() { [ -f "$TERN_DIR/maillog" ] && cat "$TERN_DIR/maillog" >&2; return 0
 test_user_add() {
 	need_root
 	if ! id "$1" >/dev/null 2>&1; then
-		useradd -m -s /bin/sh "$1" || fail "useradd $1"
+		# useradd gives up when another test holds the password files' lock.
+		_try=0
+		until useradd -m -s /bin/sh "$1"; do
+			_try=$((_try + 1))
+			[ $_try -lt 10 ] && ! id "$1" >/dev/null 2>&1 || fail "useradd $1"
+			sleep 1
+		done
 		_tern_users="$_tern_users $1"
 	fi
 }

@@ -5,6 +5,7 @@
 # delivered. After a restart every message whose sendmail exited 0 must
 # be delivered; duplicates (allowed: at least once) are counted and
 # reported.
+# e2e: slow (kill -9 trials)
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"

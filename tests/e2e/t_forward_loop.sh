@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 need_root
 
-a=ternfl1 b=ternfl2 c=ternfl3 d=ternfl4 s=ternfl5
+a=ternfl1_$$ b=ternfl2_$$ c=ternfl3_$$ d=ternfl4_$$ s=ternfl5_$$
 for u in $a $b $c $d $s; do test_user_add $u; done
 home() { getent passwd "$1" | cut -d: -f6; }
 dotforward() {	# dotforward USER TEXT

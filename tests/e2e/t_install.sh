@@ -11,6 +11,9 @@
 # there too (nothing may land in /etc): aliases.db is built when missing,
 # and uninstall leaves exactly what was there before, or keeps an edited
 # main.cf or tern.local, queued mail, the aliases file and the accounts.
+# e2e: serial (it creates the accounts tern and terndrop when missing and
+# removes them again, which instances made meanwhile would run as, and
+# checks that the system's /etc/aliases and /etc/ufw were left alone)
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd make useradd groupadd

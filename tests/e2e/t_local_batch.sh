@@ -47,7 +47,7 @@ grep -c "synced [0-9]* maildir deliveries" "$TERN_DIR/maillog" | grep -qx 1 ||
 	fail "a batch of one was logged as a batch"
 
 # (d) two system users, requests alternating between them.
-u1=ternlb1 u2=ternlb2
+u1=ternlb1_$$ u2=ternlb2_$$
 for u in $u1 $u2; do test_user_add $u; done
 home() { getent passwd "$1" | cut -d: -f6; }
 mkdir -p "$(home $u2)/Maildir/tmp" "$(home $u2)/Maildir/new" "$(home $u2)/Maildir/cur" &&

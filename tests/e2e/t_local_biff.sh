@@ -22,7 +22,7 @@ if [ -z "${TERN_BIFF_NS:-}" ]; then
 fi
 mount --make-rprivate / || fail "mount --make-rprivate"
 
-u1=ternbf1
+u1=ternbf1_$$
 test_user_add $u1
 tern_instance
 B=$TERN_DIR/biff

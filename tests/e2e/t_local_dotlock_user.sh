@@ -7,7 +7,7 @@
 # not lost.
 . "$(dirname "$0")/lib.sh"
 need_root
-u=ternldl1
+u=ternldl1_$$
 test_user_add $u
 home=$(getent passwd $u | cut -d: -f6)
 

@@ -8,7 +8,7 @@
 
 need_root
 need_cmd mkfifo
-u=ternfifo1
+u=ternfifo1_$$
 test_user_add $u
 home=$(getent passwd $u | cut -d: -f6)
 [ -d "$home" ] || fail "no home directory for $u"

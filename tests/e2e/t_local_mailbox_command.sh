@@ -17,7 +17,7 @@ for p in sendmail local qmgr pickup ternconf ternqueue; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
 done
 
-u1=ternmc1 u2=ternmc2 u3=ternmc3 u4=ternmc4 u5=ternmc5 u6=ternmc6
+u1=ternmc1_$$ u2=ternmc2_$$ u3=ternmc3_$$ u4=ternmc4_$$ u5=ternmc5_$$ u6=ternmc6_$$
 for u in $u1 $u2 $u3 $u4 $u5 $u6; do test_user_add $u; done
 home() { getent passwd "$1" | cut -d: -f6; }
 

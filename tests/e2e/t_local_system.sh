@@ -13,7 +13,7 @@ for p in sendmail local qmgr pickup ternconf; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
 done
 
-u1=ternlu1 u2=ternlu2 u3=ternlu3 u4=ternlu4 u5=ternlu5
+u1=ternlu1_$$ u2=ternlu2_$$ u3=ternlu3_$$ u4=ternlu4_$$ u5=ternlu5_$$
 for u in $u1 $u2 $u3 $u4 $u5; do test_user_add $u; done
 home() { getent passwd "$1" | cut -d: -f6; }
 

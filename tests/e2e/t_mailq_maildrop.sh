@@ -36,9 +36,9 @@ ternqueue -p | grep -Eq "^$id\\^ +[0-9]+ .* alice@localhost\$" ||
 
 if [ "$(id -u)" = 0 ]; then
 	# Anyone else cannot list maildrop/ (mode 1730): while stopped, no listing.
-	test_user_add ternmd1
+	test_user_add ternmd1_$$
 	pubgid=$(stat -c %g "$qdir/public")
-	as_user() { setpriv --reuid=ternmd1 --regid="$(id -g ternmd1)" --groups="$pubgid" "$@"; }
+	as_user() { setpriv --reuid=ternmd1_$$ --regid="$(id -g ternmd1_$$)" --groups="$pubgid" "$@"; }
 	as_user "$TERN_TOP/stage/ternqueue" -p >"$TERN_DIR/unpriv.out" 2>&1
 	rc=$?
 	[ "$rc" = 69 ] || fail "an unprivileged listing while stopped exited $rc: $(cat "$TERN_DIR/unpriv.out")"

@@ -71,9 +71,9 @@ assert m["forced_expire"] is False and isinstance(m["arrival_time"], int)
 # public socket (public/ is open to setgid_group, as Postfix's is to
 # postdrop: the user runs with that group, as a setgid ternqueue would).
 if [ "$(id -u)" = 0 ]; then
-	test_user_add ternqu1
+	test_user_add ternqu1_$$
 	pubgid=$(stat -c %g "$qdir/public")
-	as_user() { setpriv --reuid=ternqu1 --regid="$(id -g ternqu1)" --groups="$pubgid" "$@"; }
+	as_user() { setpriv --reuid=ternqu1_$$ --regid="$(id -g ternqu1_$$)" --groups="$pubgid" "$@"; }
 	# The message moves between deferred/ and active/ as it is retried: compare the rest,
 	# and again when a retry fell between the two listings (seen under the sanitizers).
 	same() { sed 's/"queue_name": "[a-z]*", //'; }

@@ -18,7 +18,7 @@ for p in sendmail local qmgr pickup smtpd ternconf; do
 done
 need_cmd python3
 
-u=ternrl1
+u=ternrl1_$$
 test_user_add $u
 tern_instance
 spool="$TERN_DIR/spool"

@@ -10,6 +10,7 @@
 # dot-stuffing, a 2000-character line is broken, and two messages to the
 # same destination in a row go over one connection.
 # Needs root (network namespace, port 25).
+# e2e: slow (minutes of SMTP extension cases)
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"

@@ -4,6 +4,7 @@
 # smtpd_hard_error_limit, early talkers, per-client connection count and
 # rate, message and recipient rates, with mynetworks exempt; and the log
 # lines fail2ban-style filters match.
+# e2e: slow (timeouts and limits waited out)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
 

@@ -103,11 +103,12 @@ greeting_refused "$TMP"
 queued 0
 smtpd_alive "$WHAT"
 
+# The milter goes on after its 10 s stall: the 4xx reply (not a 250) is the
+# timeout's. No wall-clock bound: a loaded machine (tests running side by
+# side) can take longer than the timeout just to start the client.
 WHAT="stall at rcpt past milter_command_timeout=1s"
 milter_link f stall_rcpt
-t0=$(date +%s)
 smtp "$EHLO" "MAIL FROM:<a@localhost>" "RCPT TO:<slow@localhost>" QUIT
-t1=$(date +%s)
 replies_are "$WHAT" <<X
 $GREET
 $EHLO_R
@@ -115,23 +116,19 @@ $EHLO_R
 $TMP
 221 2.0.0 Bye
 X
-[ $((t1 - t0)) -lt 8 ] || fail "$WHAT: the session took $((t1 - t0)) s: the timeout did not fire"
 grep -q "warning: localhost \[127.0.0.1\]: milter unix:$MD/f.sock: rcpt: timeout; default_action = tempfail" \
 	"$SMTPD_OUT" || fail "$WHAT: no log line naming the milter"
 next_ok
 
 WHAT="stall at eom past milter_content_timeout=2s"
 milter_link f stall_eom
-t0=$(date +%s)
 send_one
-t1=$(date +%s)
 replies_are "$WHAT" <<X
 $ONE_OK
 $TMP
 221 2.0.0 Bye
 X
 queued 0
-[ $((t1 - t0)) -lt 8 ] || fail "$WHAT: the session took $((t1 - t0)) s: the timeout did not fire"
 grep -q "warning: localhost \[127.0.0.1\]: milter unix:$MD/f.sock: eom: timeout; default_action = tempfail" \
 	"$SMTPD_OUT" || fail "$WHAT: no log line naming the milter"
 next_ok

@@ -19,6 +19,7 @@
 # terndrop is root:GROUP 2755 as the manifest says), built with the same
 # sanitizer flags as the build tree, so a sanitizer build proves that
 # terndrop still runs set-group-ID.
+# e2e: slow (it builds and installs a tree of its own)
 . "$(dirname "$0")/submitlib.sh"
 need_root
 command -v useradd >/dev/null || skip "needs useradd"
@@ -54,7 +55,7 @@ owner=$(sed -n 's/^TERN_USER = //p' "$TERN_TOP/Makefile")
 getent passwd "$owner" >/dev/null || at_cleanup "userdel $owner; groupdel $owner"
 printf 'postmaster: root\n' >"$work/aliases"
 (cd "$work/src" && ./configure -q --prefix="$prefix" --with-drop-group="$group" $san &&
-	make -j2 && make install ALIAS_FILE="$work/aliases") >"$work/build.log" 2>&1 || {
+	make -j2 && make install ALIAS_FILE="$work/aliases" UFW_APP_DIR="$work/ufw") >"$work/build.log" 2>&1 || {
 	tail -20 "$work/build.log" >&2
 	fail "building and installing the test installation"
 }

@@ -73,8 +73,15 @@ def run(addr, label):
         kids = children(p.pid)
         if not kids:
             fail("%s: ternd has no service process after READY=1" % label)
+        master_exe = os.readlink("/proc/%d/exe" % p.pid)
         for k in kids:
             try:
+                # A child between fork and exec still shows the master's
+                # environment (a loaded machine widens that window).
+                for _ in range(100):
+                    if os.readlink("/proc/%d/exe" % k) != master_exe:
+                        break
+                    time.sleep(0.1)
                 with open("/proc/%d/environ" % k, "rb") as f:
                     if b"NOTIFY_SOCKET=" in f.read():
                         fail("%s: service process %d inherited NOTIFY_SOCKET" % (label, k))
