@@ -13,6 +13,7 @@
 #    user's Maildir: deferred ("not a directory"), nothing lands there.
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
+# e2e: serial (it checks that /etc/passwd is unchanged, which other tests adding users would change)
 . "$here/lib.sh"
 need_root
 for p in sendmail local qmgr pickup ternconf; do

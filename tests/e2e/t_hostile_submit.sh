@@ -83,7 +83,7 @@ for sig in TERM KILL; do
 	slow | sendmail -f slow@localhost rcpt@localhost 2>"$TERN_DIR/sig.err" &
 	spid=$!
 	wait_for "a terndrop temporary file" sh -c "ls -a '$md' | grep -q '^\.tmp\.'"
-	dpid=$(pgrep -x terndrop -P "$(pgrep -x sendmail -n)")
+	dpid=$(pgrep -x terndrop -P "$spid")
 	[ -n "$dpid" ] || fail "no terndrop running"
 	sleep 1
 	kill -$sig "$dpid"

@@ -41,7 +41,9 @@ uid=$(id -u "$user")
 # The test installation: the same sources, configured with --prefix.
 mkdir "$work/src"
 if git -C "$TERN_TOP" rev-parse --git-dir >/dev/null 2>&1; then
-	(cd "$TERN_TOP" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar cf - 2>/dev/null) |
+	# One tar reading the names (xargs would run several once the list is
+	# long, and tar xf stops at the end of the first archive).
+	(cd "$TERN_TOP" && git ls-files -z --cached --others --exclude-standard | tar cf - --null -T - 2>/dev/null) |
 		(cd "$work/src" && tar xf -) || fail "copy sources"
 else
 	cp -a "$TERN_TOP/." "$work/src/" && (cd "$work/src" && make distclean >/dev/null 2>&1)
@@ -55,7 +57,7 @@ owner=$(sed -n 's/^TERN_USER = //p' "$TERN_TOP/Makefile")
 getent passwd "$owner" >/dev/null || at_cleanup "userdel $owner; groupdel $owner"
 printf 'postmaster: root\n' >"$work/aliases"
 (cd "$work/src" && ./configure -q --prefix="$prefix" --with-drop-group="$group" $san &&
-	make -j2 && make install ALIAS_FILE="$work/aliases" UFW_APP_DIR="$work/ufw") >"$work/build.log" 2>&1 || {
+	make -j2 && make install ALIAS_FILE="$work/aliases" UFW_APP_DIR="$work/ufw" FAIL2BAN_DIR="$work/fail2ban") >"$work/build.log" 2>&1 || {
 	tail -20 "$work/build.log" >&2
 	fail "building and installing the test installation"
 }
