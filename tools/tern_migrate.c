@@ -247,6 +247,7 @@ int cmd_migrate(int argc, char **argv, const char *dir)
 	struct buf err = BUF_INIT;
 	if (do_apply && config_load(dir, false, &err) < 0) {
 		fprintf(stderr, "tern: migrate-sendmail: %s\n", buf_str(&err));
+		buf_free(&err);
 		return EX_CONFIG;
 	}
 	/* With --apply the maps live in the configuration directory; settings name them there. */
@@ -266,6 +267,7 @@ int cmd_migrate(int argc, char **argv, const char *dir)
 	if (mig_run(from, mapdir, &r, &err) < 0) {
 		fprintf(stderr, "tern: migrate-sendmail: %s\n", buf_str(&err));
 		free(mapdir);
+		buf_free(&err);
 		return EX_NOINPUT;
 	}
 	struct buf frag = BUF_INIT, rep = BUF_INIT;

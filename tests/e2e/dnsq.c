@@ -153,6 +153,7 @@ int main(int argc, char **argv)
 		return usage();
 	if (dns_init(&c, &err) < 0) {
 		fprintf(stderr, "dnsq: %s\n", buf_str(&err));
+		buf_free(&err);
 		return 75;
 	}
 
