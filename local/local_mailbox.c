@@ -47,7 +47,7 @@
 
 #include "mail/config.h"
 #include "mail/resolve.h"
-#include "queue/local.h"
+#include "local/local.h"
 #include "util/dotlock.h"
 #include "util/log.h"
 #include "util/mem.h"

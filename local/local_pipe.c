@@ -31,7 +31,7 @@
 
 #include "mail/alias_expand.h"
 #include "mail/config.h"
-#include "queue/local.h"
+#include "local/local.h"
 #include "util/mem.h"
 
 struct pipe_job {

@@ -19,7 +19,7 @@
 
 #include "mail/config.h"
 #include "mail/daemon.h"
-#include "queue/local.h"
+#include "local/local.h"
 #include "util/log.h"
 
 bool local_is_root(void)

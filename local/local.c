@@ -15,12 +15,18 @@
  *	recipient. See local(8) for the rules.
  * SECURITY
  *	Starts as root (service user "root"); in a tern init instance, as the
- *	instance owner. Each connection is served by its own process. Every
- *	write to a mailbox, file, or command runs in a child that has switched
- *	to the recipient's uid and gid (priv_drop_ids) first; the only things
- *	done as root are reading the queue file, the alias and .forward
- *	lookups, creating a missing mbox file in mail_spool_directory and its
- *	dot-lock. Message data never reaches a shell command line: commands
+ *	instance owner. Each connection is served by its own process. A
+ *	write to a mailbox, Maildir or file is made with the recipient's
+ *	effective uid, gid and groups (write_as in local_mailbox.c: the
+ *	kernel checks every access as the recipient; the real and saved uid
+ *	stay 0 so the recipient cannot signal or trace the process, and the
+ *	ids are switched back afterwards, as Postfix's local does); a command
+ *	runs in a child that drops every id for good first (run_as). The only
+ *	things done as root are reading the queue file, the alias lookups,
+ *	reading .forward files (local_expand.c checks their owner and mode),
+ *	creating a missing mbox file in mail_spool_directory and its
+ *	dot-lock; an :include: file named in a .forward is read with that
+ *	user's effective ids. Message data never reaches a shell command line: commands
  *	come from aliases, .forward files and mailbox_command (not expanded)
  *	and get the message on standard input.
  * CONFIGURATION PARAMETERS
@@ -44,7 +50,7 @@
 #include <unistd.h>
 
 #include "mail/daemon.h"
-#include "queue/local.h"
+#include "local/local.h"
 #include "util/log.h"
 
 static void on_child(int sig)

@@ -33,7 +33,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "queue/local.h"
+#include "local/local.h"
 #include "util/frame.h"
 #include "util/log.h"
 #include "util/mem.h"

@@ -26,7 +26,7 @@
 #include "mail/config.h"
 #include "mail/param_maps.h"
 #include "mail/resolve.h"
-#include "queue/local.h"
+#include "local/local.h"
 #include "util/log.h"
 #include "util/mem.h"
 

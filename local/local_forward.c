@@ -14,7 +14,7 @@
 
 #include "mail/cleanup.h"
 #include "mail/qfile.h"
-#include "queue/local.h"
+#include "local/local.h"
 
 struct fwd_job {
 	const struct lmsg *m;

@@ -2,8 +2,8 @@
  * local.h - shared declarations of the local delivery agent's files.
  * Runs as root (or as the instance owner); see local.c.
  */
-#ifndef TERN_QUEUE_LOCAL_H
-#define TERN_QUEUE_LOCAL_H
+#ifndef TERN_LOCAL_LOCAL_H
+#define TERN_LOCAL_LOCAL_H
 
 #include <stdbool.h>
 #include <sys/types.h>
