@@ -33,7 +33,6 @@
 struct dbmap {
 	DB *db;
 	DBC *cursor;		/* open while iterating */
-	int verified;		/* DB->verify passed (before the first listing) */
 	char *path;		/* NAME.db */
 	char *tmp;		/* atomic rebuild: the temporary file, else NULL */
 	int lockfd;		/* in-place update: flock()ed descriptor, else -1 */
@@ -93,6 +92,25 @@ static int open_rebuild(struct map *m, struct dbmap *d, DBTYPE type)
 	return -1;
 }
 
+/* DB->verify on PATH: 0 when it is sound; -1 with the reason set. A
+ * missing file is left to DB->open to report. */
+static int db_verify_file(struct map *m, const char *path)
+{
+	DB *v;
+
+	if (access(path, F_OK) < 0)
+		return 0;
+	if (db_make(m, &v) < 0)
+		return -1;
+	/* verify consumes the handle whatever it returns */
+	int ret = v->verify(v, path, NULL, NULL, DB_NOORDERCHK);
+	if (ret != 0) {
+		map_set_error(m, "read %s: the table is damaged (%s)", path, db_reason(ret));
+		return -1;
+	}
+	return 0;
+}
+
 static int db_open_common(struct map *m, const char *name, DBTYPE type)
 {
 	struct dbmap *d = xcalloc(1, sizeof(*d));
@@ -105,6 +123,16 @@ static int db_open_common(struct map *m, const char *name, DBTYPE type)
 			return 0;
 		goto fail;
 	}
+	/*
+	 * A damaged file can crash Berkeley DB inside a plain get (a bit flip
+	 * in a page header sends it past the page), or make a walk over the
+	 * pages loop and even grow the file, read-only handle or not. Map
+	 * files are input Tern does not trust, so a reader has Berkeley DB
+	 * verify the whole file before its first use: one read of the file
+	 * per open, and processes keep their maps open.
+	 */
+	if (!(f & MAP_WRITE) && db_verify_file(m, d->path) < 0)
+		goto fail;
 	if (db_make(m, &d->db) < 0)
 		goto fail;
 	u_int32_t dbflags = (f & MAP_WRITE) ? ((f & MAP_CREATE) ? DB_CREATE : 0) : DB_RDONLY;
@@ -244,23 +272,6 @@ static int db_iterate(struct map *m, int first, struct buf *key, struct buf *val
 	if (d->cursor == NULL) {
 		if (!first)
 			return 0;
-		/*
-		 * Walking every page of a damaged file can make Berkeley DB loop,
-		 * and even grow the file, read-only handle or not (seen with a
-		 * corrupt hash meta page). A listing reads the whole file anyway,
-		 * so have Berkeley DB verify it first.
-		 */
-		if (!(m->flags & MAP_WRITE) && !d->verified) {
-			DB *v;
-			if (db_make(m, &v) < 0)
-				return -1;
-			int ret = v->verify(v, d->path, NULL, NULL, DB_NOORDERCHK);
-			if (ret != 0) {
-				map_set_error(m, "read %s: the table is damaged (%s)", d->path, db_reason(ret));
-				return -1;
-			}
-			d->verified = 1;
-		}
 		int ret = d->db->cursor(d->db, NULL, &d->cursor, 0);
 		if (ret != 0) {
 			d->cursor = NULL;
