@@ -367,7 +367,7 @@ static int connect_to(const struct smtp_target *t, struct buf *why, const char *
 			    : inet_pton(AF_INET, bind_to, &((struct sockaddr_in *)&local)->sin_addr)) != 1
 		    || bind(fd, (struct sockaddr *)&local, t->alen) < 0) {
 			buf_printf(why, "cannot bind to %s (smtp_bind_address): %s", bind_to,
-			    strerror(errno ? errno : EINVAL));
+			    strerror(errno_or(EINVAL)));
 			close(fd);
 			return -1;
 		}
