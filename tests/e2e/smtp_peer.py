@@ -71,6 +71,7 @@ one dropped before that is not.
 import argparse
 import base64
 import json
+import select
 import socket
 import socketserver
 import ssl
@@ -206,8 +207,6 @@ class Session:
     def fill(self):
         try:
             data = self.sock.recv(65536)
-        except TimeoutError:
-            raise
         except (OSError, ssl.SSLError):
             data = b""
         if not data:
@@ -278,15 +277,11 @@ class Session:
             refused = greeting.startswith("5")
             while True:
                 if self.o.idle_421 and self.messages > 0 and not self.buf:
-                    self.sock.settimeout(self.o.idle_421)
-                    try:
-                        self.fill()
-                    except TimeoutError:
+                    pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+                    if not pending and not select.select([self.sock], [], [], self.o.idle_421)[0]:
                         self.peer.log(self.n, "idle 421")
                         self.send("421 4.4.2 %s Error: timeout exceeded" % self.o.name)
                         return
-                    finally:
-                        self.sock.settimeout(None)
                 ln = self.line()
                 cmd = ln.rstrip(b"\r\n").decode("utf-8", "replace")
                 verb = cmd.split(" ", 1)[0].upper()
