@@ -41,67 +41,12 @@
  */
 #include "compat.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "mail/daemon.h"
 #include "local/local.h"
-#include "util/log.h"
-
-static void on_child(int sig)
-{
-	(void)sig;	/* only interrupts poll() */
-}
 
 int main(int argc, char **argv)
 {
-	const struct daemon_info *di;
-	struct pollfd pfd[DAEMON_MAX_LISTEN];
-	struct sigaction sa;
-	int n = 0;
-
 	daemon_init(argc, argv, "local", DAEMON_KEEP_ROOT | DAEMON_CATCH_TERM | DAEMON_DELIVERY);
-	di = daemon_info();
-	if (di->nlisten < 1)
-		msg_fatal_status(78, "no listening socket: local is started by ternd");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_child;
-	sigaction(SIGCHLD, &sa, NULL);
-	for (int i = 0; i < di->nlisten && i < DAEMON_MAX_LISTEN; i++) {
-		pfd[n].fd = di->listen[i].fd;
-		pfd[n].events = POLLIN;
-		n++;
-	}
-	while (!daemon_stop) {
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		if (poll(pfd, (nfds_t)n, 1000) <= 0)
-			continue;
-		for (int i = 0; i < n; i++) {
-			int c;
-
-			if (!(pfd[i].revents & POLLIN))
-				continue;
-			while ((c = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-				pid_t pid = fork();
-				if (pid == 0) {
-					for (int k = 0; k < n; k++)
-						close(pfd[k].fd);
-					signal(SIGTERM, SIG_DFL);
-					signal(SIGCHLD, SIG_DFL);
-					local_serve(c);
-					_exit(0);
-				}
-				if (pid < 0)
-					msg_warn("fork: %m");
-				close(c);
-			}
-		}
-	}
+	daemon_serve_forked(local_serve, 0);
 	return 0;
 }

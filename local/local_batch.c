@@ -126,15 +126,15 @@ static int sync_dir(const struct pending *p)
 	dir[p->dirlen] = '\0';
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		if (fsync(dfd) < 0)
-			e = errno ? errno : EIO;
+			e = errno_or(EIO);
 		close(dfd);
 	} else if (errno == EACCES) {
 		if ((dfd = open(p->new, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || syncfs(dfd) < 0)
-			e = errno ? errno : EIO;
+			e = errno_or(EIO);
 		if (dfd >= 0)
 			close(dfd);
 	} else {
-		e = errno ? errno : EIO;
+		e = errno_or(EIO);
 	}
 	free(dir);
 	return e;
@@ -162,7 +162,7 @@ static void do_commit_run(void *arg, struct lresult_text *res)
 		if (p->failed)
 			continue;
 		if (rename(p->tmp, p->new) < 0)
-			p->rename_err = errno ? errno : EIO;
+			p->rename_err = errno_or(EIO);
 		else
 			p->in_new = true;
 	}
@@ -235,7 +235,7 @@ static void sync_files(void)
 				same++;
 		/* p is the oldest open file of its file system: its syncfs reports for all. */
 		r = same == 1 ? fsync(p->fd) : syncfs(p->fd);
-		e = r < 0 ? (errno ? errno : EIO) : 0;
+		e = r < 0 ? errno_or(EIO) : 0;
 		for (size_t k = i; k < npend; k++) {
 			struct pending *q = &pend[k];
 
@@ -244,7 +244,7 @@ static void sync_files(void)
 			if (e != 0)
 				fail(q, "write %s: %s", q->tmp, strerror(e));
 			if (close(q->fd) < 0)
-				fail(q, "write %s: %s", q->tmp, strerror(errno ? errno : EIO));
+				fail(q, "write %s: %s", q->tmp, strerror(errno_or(EIO)));
 			q->fd = -1;
 			nopen--;
 		}

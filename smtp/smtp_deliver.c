@@ -165,11 +165,13 @@ static void pending_reason(struct smtp_message *m, const char *dsn, const char *
 		}
 }
 
-static void pending_final(struct smtp_message *m, enum smtp_outcome o, const char *dsn, const char *text)
+/* A final outcome for every recipient still waiting; relay "none" when no server answered. */
+static void pending_final(struct smtp_message *m, enum smtp_outcome o, const char *dsn, const char *text,
+    const char *relay)
 {
 	for (size_t i = 0; i < m->n; i++)
 		if (m->rcpt[i].outcome == SMTP_PENDING)
-			rcpt_set(&m->rcpt[i], o, dsn, text, "none");
+			rcpt_set(&m->rcpt[i], o, dsn, text, relay);
 }
 
 static size_t pending_count(const struct smtp_message *m)
@@ -523,15 +525,16 @@ void smtp_deliver(struct smtp_message *m)
 	memset(&pol, 0, sizeof(pol));
 	smtp_route(m->nexthop, &r);
 	if (r.status != ROUTE_OK) {
-		pending_final(m, r.status == ROUTE_BOUNCE ? SMTP_BOUNCE : SMTP_DEFER, r.dsn, buf_str(&r.why));
+		pending_final(m, r.status == ROUTE_BOUNCE ? SMTP_BOUNCE : SMTP_DEFER, r.dsn, buf_str(&r.why),
+		    "none");
 		goto out;
 	}
 	if (smtp_tls_policy_lookup(m->nexthop, r.domain, &pol, &why) < 0) {
-		pending_final(m, SMTP_DEFER, "4.7.5", buf_str(&why));
+		pending_final(m, SMTP_DEFER, "4.7.5", buf_str(&why), "none");
 		goto out;
 	}
 	if (apply_sts(&r, &pol, &why) < 0) {
-		pending_final(m, SMTP_DEFER, "4.7.5", buf_str(&why));
+		pending_final(m, SMTP_DEFER, "4.7.5", buf_str(&why), "none");
 		goto out;
 	}
 	content_8bit = content_is_8bit(m->q);
@@ -603,7 +606,7 @@ void smtp_deliver(struct smtp_message *m)
 			if (fail.code >= 500 && !cfg_bool(P_smtp_skip_5xx_greeting)
 			    && (fail.stage == SMTPC_ST_GREETING || fail.stage == SMTPC_ST_EHLO
 				|| fail.stage == SMTPC_ST_HELO))
-				pending_final(m, SMTP_BOUNCE, fail.dsn, buf_str(&why));
+				pending_final(m, SMTP_BOUNCE, fail.dsn, buf_str(&why), relay);
 			else
 				pending_reason(m, fail.dsn[0] == '5' ? "4.4.1" : fail.dsn, buf_str(&why), relay);
 			dns_answer_free(&tlsa);

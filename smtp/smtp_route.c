@@ -20,6 +20,7 @@
 #include <ctype.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -155,13 +156,23 @@ static void add_target(struct smtp_route *r, const char *host, const struct sock
 	}
 }
 
+/* Postfix's wording for a failed lookup: name, record type, the resolver's reason. */
+#define NAME_ERROR "Host or domain name not found. Name service error for name=%s type=%s: %s"
+
 static void set_status(struct smtp_route *r, enum smtp_route_status st, const char *dsn,
-    const char *fmt, const char *name, const char *type, const char *detail)
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void set_status(struct smtp_route *r, enum smtp_route_status st, const char *dsn,
+    const char *fmt, ...)
 {
+	va_list ap;
+
 	r->status = st;
 	strlcpy(r->dsn, dsn, sizeof(r->dsn));
 	buf_reset(&r->why);
-	buf_printf(&r->why, fmt, name, type, detail);
+	va_start(ap, fmt);
+	buf_vprintf(&r->why, fmt, ap);
+	va_end(ap);
 }
 
 /* The host's addresses through the name service; 1 some added, 0 none (why set). */
@@ -178,9 +189,8 @@ static int native_addrs(struct smtp_route *r, const char *host, unsigned pref)
 #ifdef EAI_NODATA
 		hard = hard || rc == EAI_NODATA;
 #endif
-		set_status(r, hard ? ROUTE_BOUNCE : ROUTE_DEFER, hard ? "5.1.2" : "4.4.3",
-		    "Host or domain name not found. Name service error for name=%s type=%s: %s", host,
-		    "A", gai_strerror(rc));
+		set_status(r, hard ? ROUTE_BOUNCE : ROUTE_DEFER, hard ? "5.1.2" : "4.4.3", NAME_ERROR,
+		    host, "A", gai_strerror(rc));
 		return 0;
 	}
 	for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
@@ -226,28 +236,25 @@ static int dns_addrs(struct smtp_route *r, const char *host, unsigned pref, bool
 			added += a.n > 0;
 			break;
 		case DNS_NXDOMAIN:
-			set_status(r, ROUTE_BOUNCE, "5.1.2",
-			    "Host or domain name not found. Name service error for name=%s type=%s: %s",
+			set_status(r, ROUTE_BOUNCE, "5.1.2", NAME_ERROR,
 			    host, type == DNS_A ? "A" : "AAAA", "Host not found");
 			break;
 		case DNS_NODATA:
 			if (r->status == ROUTE_OK || r->status == ROUTE_BOUNCE)
-				set_status(r, ROUTE_BOUNCE, "5.1.2",
-				    "Host or domain name not found. Name service error for name=%s type=%s: %s",
+				set_status(r, ROUTE_BOUNCE, "5.1.2", NAME_ERROR,
 				    host, type == DNS_A ? "A" : "AAAA",
 				    "Host found but no data record of requested type");
 			break;
 		default:
-			set_status(r, ROUTE_DEFER, "4.4.3",
-			    "Host or domain name not found. Name service error for name=%s type=%s: %s", host,
+			set_status(r, ROUTE_DEFER, "4.4.3", NAME_ERROR, host,
 			    type == DNS_A ? "A" : "AAAA", *a.why ? a.why : "Host not found, try again");
 			break;
 		}
 		dns_answer_free(&a);
 	}
 	if (asked == 0)
-		set_status(r, ROUTE_DEFER, "4.4.4", "no address family enabled for name=%s%s%s", host, "",
-		    " (inet_protocols)");
+		set_status(r, ROUTE_DEFER, "4.4.4", "no address family enabled for name=%s (inet_protocols)",
+		    host);
 	return added > 0;
 }
 
@@ -268,8 +275,8 @@ void smtp_route(const char *nexthop, struct smtp_route *r)
 	smtp_route_free(r);
 	smtp_route_init(r);
 	if (smtp_nexthop_parse(nexthop, name, sizeof(name), &r->port, &r->literal) < 0) {
-		set_status(r, ROUTE_BOUNCE, "5.3.5", "bad next-hop destination %s%s%s", nexthop, "",
-		    " (transport_maps or relayhost)");
+		set_status(r, ROUTE_BOUNCE, "5.3.5", "bad next-hop destination %s (transport_maps or relayhost)",
+		    nexthop);
 		return;
 	}
 	strlcpy(r->domain, name, sizeof(r->domain));
@@ -294,8 +301,7 @@ void smtp_route(const char *nexthop, struct smtp_route *r)
 		switch (dns_lookup(name, DNS_MX, &mx)) {
 		case DNS_OK:
 			if (mx.null_mx) {
-				set_status(r, ROUTE_BOUNCE, "5.1.10", "Domain %s does not accept mail%s%s", name,
-				    "", " (nullMX)");
+				set_status(r, ROUTE_BOUNCE, "5.1.10", "Domain %s does not accept mail (nullMX)", name);
 				break;
 			}
 			r->via_mx = true;
@@ -316,13 +322,11 @@ void smtp_route(const char *nexthop, struct smtp_route *r)
 		case DNS_NXDOMAIN:
 			if (use_native() && native_addrs(r, name, 0))
 				break;
-			set_status(r, ROUTE_BOUNCE, "5.1.2",
-			    "Host or domain name not found. Name service error for name=%s type=%s: %s", name,
+			set_status(r, ROUTE_BOUNCE, "5.1.2", NAME_ERROR, name,
 			    "MX", "Host not found");
 			break;
 		default:
-			set_status(r, ROUTE_DEFER, "4.4.3",
-			    "Host or domain name not found. Name service error for name=%s type=%s: %s", name,
+			set_status(r, ROUTE_DEFER, "4.4.3", NAME_ERROR, name,
 			    "MX", *mx.why ? mx.why : "Host not found, try again");
 			break;
 		}
@@ -332,8 +336,7 @@ void smtp_route(const char *nexthop, struct smtp_route *r)
 		r->status = ROUTE_OK;
 		apply_limit(r);
 	} else if (r->status == ROUTE_OK) {
-		set_status(r, ROUTE_DEFER, "4.4.4", "no usable address for %s%s%s", name, "",
-		    " (inet_protocols)");
+		set_status(r, ROUTE_DEFER, "4.4.4", "no usable address for %s (inet_protocols)", name);
 	}
 }
 

@@ -367,7 +367,7 @@ static int connect_to(const struct smtp_target *t, struct buf *why, const char *
 			    : inet_pton(AF_INET, bind_to, &((struct sockaddr_in *)&local)->sin_addr)) != 1
 		    || bind(fd, (struct sockaddr *)&local, t->alen) < 0) {
 			buf_printf(why, "cannot bind to %s (smtp_bind_address): %s", bind_to,
-			    strerror(errno ? errno : EINVAL));
+			    strerror(errno_or(EINVAL)));
 			close(fd);
 			return -1;
 		}
@@ -501,11 +501,20 @@ bool smtp_session_alive(struct smtp_sess *s)
 	if (s->broken)
 		return false;
 	/* Anything readable on an idle session is EOF or a 421: not reusable. */
-	if (poll(&p, 1, 0) != 0)
-		return false;
-	if (s->ssl != NULL && SSL_pending(s->ssl) > 0)
-		return false;
-	return true;
+	if (poll(&p, 1, 0) == 0 && (s->ssl == NULL || SSL_pending(s->ssl) == 0))
+		return true;
+	/* The server's own words, when it said why it is closing. */
+	char in[512];
+	ssize_t n = sess_read(s, in, sizeof(in), smtp_now_ms());
+	enum smtpc_stage st;
+	const char *text = NULL;
+
+	if (n > 0)
+		smtpc_input(s->pc, in, (size_t)n);
+	if (smtpc_failure(s->pc, &st, &text) == 421 && text != NULL)
+		msg_info("host %s said: %s (while the cached connection was idle)", s->relay, text);
+	s->broken = true;
+	return false;
 }
 
 void smtp_session_close(struct smtp_sess *s, bool quit)

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -379,4 +381,54 @@ int daemon_init(int argc, char **argv, const char *name, int flags)
 		  svc_type_name(info.type), info.nlisten);
 	buf_free(&err);
 	return optind;
+}
+
+static void on_child(int sig)
+{
+	(void)sig;	/* only interrupts poll(), so that children are reaped soon */
+}
+
+void daemon_serve_forked(void (*serve)(int fd), int flags)
+{
+	struct pollfd pfd[DAEMON_MAX_LISTEN];
+	struct sigaction sa;
+	int n = 0;
+
+	if (info.nlisten < 1)
+		msg_fatal_status(EX_CONFIG, "no listening socket: %s is started by ternd", info.name);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
+	for (int i = 0; i < info.nlisten && i < DAEMON_MAX_LISTEN; i++) {
+		pfd[n].fd = info.listen[i].fd;
+		pfd[n].events = POLLIN;
+		n++;
+	}
+	while (!daemon_stop) {
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (poll(pfd, (nfds_t)n, 1000) <= 0)
+			continue;
+		for (int i = 0; i < n; i++) {
+			int c;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			while ((c = accept4(pfd[i].fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+				pid_t pid = fork();
+				if (pid == 0) {
+					for (int k = 0; k < n; k++)
+						close(pfd[k].fd);
+					if (!(flags & DAEMON_SERVE_KEEP_TERM))
+						signal(SIGTERM, SIG_DFL);
+					signal(SIGCHLD, SIG_DFL);
+					serve(c);
+					_exit(0);
+				}
+				if (pid < 0)
+					msg_warn("fork: %m");
+				close(c);
+			}
+		}
+	}
 }

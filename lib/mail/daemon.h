@@ -106,6 +106,19 @@ int daemon_init(int argc, char **argv, const char *name, int flags);
 const struct daemon_info *daemon_info(void);
 
 /*
+ * The accept loop of a daemon that serves each connection in a process
+ * of its own (smtp, local): polls every listening socket until
+ * daemon_stop, reaps finished children, and for each connection forks a
+ * child that closes the listening sockets, calls serve(fd) and exits 0.
+ * With DAEMON_SERVE_KEEP_TERM the child keeps the caught SIGTERM (it sets
+ * daemon_stop, so the child can finish its step: smtp sends QUIT on
+ * cached connections); without, SIGTERM ends the child at once. Returns
+ * when daemon_stop is set; exits 78 when ternd passed no socket.
+ */
+#define DAEMON_SERVE_KEEP_TERM	0x01
+void daemon_serve_forked(void (*serve)(int fd), int flags);
+
+/*
  * A file ternd opened for this daemon (TERN_FILES): a read-only
  * descriptor for PATH, or -1 when ternd passed none (started by hand, or
  * ternd could not open it); read it with pread() from offset 0, since

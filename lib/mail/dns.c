@@ -11,9 +11,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unbound.h>
 
 #include "mail/dns.h"
@@ -26,6 +29,20 @@ enum { C_IN = 1 };
 enum { R_NOERROR = 0, R_FORMERR = 1, R_SERVFAIL = 2, R_NXDOMAIN = 3, R_NOTIMP = 4, R_REFUSED = 5 };
 
 static struct ub_ctx *ctx;
+/*
+ * Lookups are asked with ub_resolve_async and waited for here, so that
+ * each has a deadline (DNS_LOOKUP_DEADLINE_S). ub_process runs the
+ * callbacks of whichever lookups have answered, possibly another
+ * thread's: the lock makes the callback's writes and the waiter's reads
+ * of one struct pending orderly.
+ */
+static pthread_mutex_t lookup_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct pending {
+	bool done;
+	int err;
+	struct ub_result *r;
+};
 
 void dns_end(void)
 {
@@ -89,7 +106,9 @@ int dns_init(const struct dns_conf *c, struct buf *err)
 	 * miss; unbound's 376 ms (tuned for authoritative servers) would
 	 * send each question several times. 5 s, as the C library waits.
 	 */
-	if ((e = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0 ||
+	/* Asynchronous lookups in a thread of this process, not a forked one. */
+	if ((e = ub_ctx_async(ctx, 1)) != 0 ||
+	    (e = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) != 0 ||
 	    (e = ub_ctx_set_option(ctx, "unknown-server-time-limit:", "5000")) != 0 ||
 	    (e = ub_ctx_set_option(ctx, "unblock-lan-zones:", "yes")) != 0 ||
 	    (e = ub_ctx_set_option(ctx, "insecure-lan-zones:", "yes")) != 0) {
@@ -278,6 +297,66 @@ static const char *const type_names[] = {
 	[DNS_TLSA] = "TLSA", [DNS_TXT] = "TXT", [DNS_PTR] = "PTR",
 };
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs inside ub_process, with lookup_lock held. */
+static void on_answer(void *arg, int err, struct ub_result *r)
+{
+	struct pending *p = arg;
+
+	p->err = err;
+	p->r = r;
+	p->done = true;
+}
+
+/*
+ * ub_resolve with a deadline: 0 with *out, a ub error, or 1 when no
+ * answer came in time (the question is cancelled). Waits in slices so
+ * that a thread whose answer another thread's ub_process took sees it.
+ */
+static int resolve(const char *qname, int rrtype, struct ub_result **out)
+{
+	struct pending p = {0};
+	long long deadline = now_ms() + DNS_LOOKUP_DEADLINE_S * 1000LL;
+	int id, e;
+
+	pthread_mutex_lock(&lookup_lock);
+	e = ub_resolve_async(ctx, qname, rrtype, C_IN, &p, on_answer, &id);
+	pthread_mutex_unlock(&lookup_lock);
+	if (e != 0)
+		return e;
+	for (;;) {
+		struct pollfd pfd = {.fd = ub_fd(ctx), .events = POLLIN};
+		long long left;
+
+		pthread_mutex_lock(&lookup_lock);
+		if (!p.done && ub_poll(ctx))
+			e = ub_process(ctx);
+		left = deadline - now_ms();
+		if (!p.done && (e != 0 || left <= 0)) {
+			ub_cancel(ctx, id);	/* on_answer will not run for it */
+			pthread_mutex_unlock(&lookup_lock);
+			return e != 0 ? e : 1;
+		}
+		pthread_mutex_unlock(&lookup_lock);
+		if (p.done)
+			break;
+		poll(&pfd, 1, left > 100 ? 100 : (int)left);
+	}
+	if (p.err != 0) {
+		ub_resolve_free(p.r);
+		return p.err;
+	}
+	*out = p.r;
+	return 0;
+}
+
 int dns_lookup(const char *name, enum dns_type type, struct dns_answer *a)
 {
 	char qname[DNS_NAME_MAX + 2];
@@ -308,8 +387,12 @@ int dns_lookup(const char *name, enum dns_type type, struct dns_answer *a)
 		memcpy(qname, name, l + 1);
 	}
 	snprintf(a->canon, sizeof(a->canon), "%s", qname);
-	if ((e = ub_resolve(ctx, qname, rrtypes[type], C_IN, &r)) != 0) {
-		set_why(a, "resolver: %s", ub_strerror(e));
+	if ((e = resolve(qname, rrtypes[type], &r)) != 0) {
+		if (e == 1)
+			snprintf(a->why, sizeof(a->why), "no answer from the DNS server within %d s",
+			    DNS_LOOKUP_DEADLINE_S);
+		else
+			set_why(a, "resolver: %s", ub_strerror(e));
 		return a->status = DNS_TEMPFAIL;
 	}
 	/* A bogus answer is never used, not even its RCODE or CNAMEs. */

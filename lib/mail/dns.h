@@ -22,8 +22,9 @@
  * /etc/resolv.conf (never iterated from the root); names are absolute
  * (no search list). Names under .test and reverse zones of private
  * addresses go to those servers too, not answered NXDOMAIN by
- * libunbound. A lookup blocks until libunbound gives up: about 35 s when
- * no server answers at all (then DNS_TEMPFAIL, "SERVFAIL").
+ * libunbound. A lookup blocks until it has an answer or for at most
+ * DNS_LOOKUP_DEADLINE_S (then DNS_TEMPFAIL, "no answer ... within");
+ * libunbound by itself would wait about 35 s when no server answers.
  *
  * Everything in an answer is bounded and checked: RDATA lengths are never
  * trusted, names are decoded only within their RDATA. libunbound hands
@@ -50,6 +51,14 @@ enum dns_status {
 };
 
 #define DNS_NAME_MAX 255
+
+/*
+ * The longest one lookup may take: 30 s, the default smtp_connect_timeout
+ * (Postfix has no parameter for it: its resolver's own retries bound a
+ * lookup). A dead resolver then holds a delivery no longer than a dead
+ * server would at the connect stage.
+ */
+#define DNS_LOOKUP_DEADLINE_S 30
 
 struct dns_mx {
 	unsigned pref;

@@ -322,6 +322,29 @@ static void on_reply(struct smtpc *s, int code)
 		smtpc_fail_reply(s, code, st);
 }
 
+/*
+ * Bytes in s->in while no command waits for a reply: a 421 is the server
+ * closing the session unasked (RFC 5321 3.8: an idle timeout, a
+ * shutdown), and ends it with the server's own words; true also while
+ * what has come may still become one. Anything else is a protocol error.
+ */
+static bool unasked_421(struct smtpc *s)
+{
+	size_t n = s->in.len < 3 ? s->in.len : 3;
+	int code;
+
+	if (s->tls_wait || memcmp(s->in.data, "421", n) != 0)
+		return false;
+	if (s->in.len < 4)
+		return true;
+	code = smtp_reply_take(&s->in, &s->text);
+	if (code == 421) {
+		smtpc_fail_reply(s, code, smtpc_stage(s));
+		return true;
+	}
+	return code == 0 && s->in.len <= SMTPC_INPUT_MAX;
+}
+
 void smtpc_input(struct smtpc *s, const char *data, size_t len)
 {
 	if (s->closed || len == 0)
@@ -331,11 +354,12 @@ void smtpc_input(struct smtpc *s, const char *data, size_t len)
 		     "protocol error: the server sent data after its reply to STARTTLS");
 		return;
 	}
+	buf_add(&s->in, data, len);
 	if (s->nsent == 0) {
-		smtpc_fail(s, 0, smtpc_stage(s), "4.5.0", "protocol error: the server sent data before a command");
+		if (!unasked_421(s))
+			smtpc_fail(s, 0, smtpc_stage(s), "4.5.0", "protocol error: the server sent data before a command");
 		return;
 	}
-	buf_add(&s->in, data, len);
 	while (!s->closed && s->nsent > 0) {
 		enum smtpc_stage st = s->pend[s->head].st;
 		size_t before = s->in.len;
@@ -363,6 +387,8 @@ void smtpc_input(struct smtpc *s, const char *data, size_t len)
 	if (s->closed)
 		return;
 	if (s->in.len > 0 && s->nsent == 0) {
+		if (unasked_421(s))
+			return;
 		if (s->tls_wait)
 			smtpc_fail(s, 0, SMTPC_ST_STARTTLS, "4.7.0",
 			     "protocol error: the server sent data after its reply to STARTTLS");

@@ -11,6 +11,7 @@
 #ifndef TERN_UTIL_LOG_H
 #define TERN_UTIL_LOG_H
 
+#include <errno.h>
 #include <stdarg.h>
 
 #define LOG_TO_STDERR	1
@@ -32,6 +33,17 @@ int log_facility_code(const char *name);
 void log_set_dest(int dest);
 int log_get_dest(void);
 const char *log_progname(void);
+/*
+ * errno, read once, or FALLBACK when a failed call left it 0: a failure
+ * always has a reason to report (errno ? errno : X reads errno twice).
+ */
+static inline int errno_or(int fallback)
+{
+	int e = errno;
+
+	return e != 0 ? e : fallback;
+}
+
 /* Verbose lines (msg_debug) on or off. */
 void log_set_verbose(int level);
 

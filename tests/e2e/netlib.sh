@@ -29,6 +29,12 @@
 # of them, so a test that dies leaves nothing on the host to clean up, and
 # runs in parallel cannot collide.
 #
+# The start of a test of the smtp program (after sourcing lib.sh and this):
+#	smtp_test_begin [--tls|--ca] [PROGRAM...] -- "$@"
+# needs root and the staged sendmail, qmgr, pickup, local, smtp, ternconf
+# and PROGRAMs, enters the namespace (netns_enter), needs knot and kdig;
+# --tls needs openssl too, --ca also makes a test CA in NET_DIR/ca.
+#
 # Variables: NET_DIR, the test's directory for all of this (zones, knot's
 # storage, certificates, peers' records); removed by the cleanup.
 #
@@ -42,6 +48,8 @@
 #   dns_zone ZONE               write NET_DIR/zones/ZONE.zone: a SOA, NS and
 #                               the records read from stdin (zone syntax,
 #                               names relative to ZONE); prints the path
+#   dns_mx_zones DOMAIN=ADDR...  for each, the zone DOMAIN with "@ MX 10 mx"
+#                               and "mx A ADDR" (dns_start them after)
 #   dns_sign ZONE               have knot sign ZONE (automatic keys, ECDSA
 #                               P-256, NSEC); before or after dns_start
 #   dns_start ZONEFILE...       run knot on 127.0.0.1:53 serving the zones (the
@@ -159,6 +167,27 @@ netns_enter() {
 	return 0
 }
 
+smtp_test_begin() {
+	_stls="" _sprogs="sendmail qmgr pickup local smtp ternconf"
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		case $1 in
+		--tls|--ca) _stls=$1 ;;
+		*) _sprogs="$_sprogs $1" ;;
+		esac
+		shift
+	done
+	[ "${1:-}" = -- ] || fail "smtp_test_begin: no -- before the script's arguments"
+	shift
+	need_root
+	for _p in $_sprogs; do
+		[ -x "$TERN_TOP/stage/$_p" ] || skip "$_p is not built"
+	done
+	netns_enter "$@"
+	need_cmd knotd kdig
+	[ -z "$_stls" ] || need_cmd openssl
+	[ "$_stls" != --ca ] || test_ca_make "$NET_DIR/ca"
+}
+
 netns_addr() {
 	case $1 in
 	*:*) ip -6 addr add "$1/128" dev lo nodad || fail "ip addr add $1" ;;
@@ -182,6 +211,12 @@ dns_zone() {
 }
 
 # The zone a file holds: its $ORIGIN, else its name without .zone.
+dns_mx_zones() {
+	for _m in "$@"; do
+		printf '@    MX 10 mx\nmx   A  %s\n' "${_m#*=}" | dns_zone "${_m%%=*}" >/dev/null
+	done
+}
+
 _dns_zone_name() {
 	_o=$(sed -n 's/^\$ORIGIN[ 	]*\([^ 	;]*\).*/\1/p' "$1" | head -n 1)
 	[ -n "$_o" ] || _o=$(basename "$1" .zone)

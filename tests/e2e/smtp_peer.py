@@ -45,6 +45,9 @@ Runs as the test's user (root inside the test's network namespace for port
   --max-messages N     after N messages in one connection, MAIL gets 421
                        (the connection closes), as Postfix's
                        smtpd_client_message_rate_limit would
+  --idle-421 SECS      after a message, a connection idle for SECS gets
+                       an unasked "421 4.4.2 ... timeout" and is closed
+                       (as Postfix's smtpd_timeout)
   --fault-count N      --greeting, --rcpt, --reply, --drop and --stall
                        apply to the first N connections only (0: all, the
                        default); later connections accept everything
@@ -68,6 +71,7 @@ one dropped before that is not.
 import argparse
 import base64
 import json
+import select
 import socket
 import socketserver
 import ssl
@@ -104,6 +108,7 @@ def parse_args():
     p.add_argument("--stall", action="append", default=[])
     p.add_argument("--fault-count", type=int, default=0)
     p.add_argument("--max-messages", type=int, default=0)
+    p.add_argument("--idle-421", type=float, default=0)
     p.add_argument("--record")
     p.add_argument("--ready")
     a = p.parse_args()
@@ -271,6 +276,12 @@ class Session:
                 return
             refused = greeting.startswith("5")
             while True:
+                if self.o.idle_421 and self.messages > 0 and not self.buf:
+                    pending = isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()
+                    if not pending and not select.select([self.sock], [], [], self.o.idle_421)[0]:
+                        self.peer.log(self.n, "idle 421")
+                        self.send("421 4.4.2 %s Error: timeout exceeded" % self.o.name)
+                        return
                 ln = self.line()
                 cmd = ln.rstrip(b"\r\n").decode("utf-8", "replace")
                 verb = cmd.split(" ", 1)[0].upper()

@@ -6,7 +6,8 @@
 # knot signs itself (secure MX, TLSA, NXDOMAIN, NODATA), an unsigned zone
 # (insecure, still answered), a zone whose trust anchor is wrong and one
 # with a forged TLSA RRset (bogus: DNS_BOGUS and none of the data);
-# concurrent lookups from several threads on the one resolver context.
+# concurrent lookups from several threads on the one resolver context; a
+# resolver that never answers ends a lookup at Tern's deadline.
 # Hermetic: runs as root in a network and mount namespace of its own
 # (tests/e2e/netlib.sh), where knotd listens on 127.0.0.1:53 and the
 # namespace's /etc/resolv.conf names it.
@@ -153,6 +154,26 @@ has "OK secure canon=forged.test"
 # A missing anchor file is an error at set-up, not at the first lookup.
 "$dnsq" -s -a "$D/none" MX signed.test > "$out" 2>&1 && fail "dnsq ran without its anchor file"
 grep -q "trust anchor file" "$out" || { cat "$out" >&2; fail "no trust anchor error"; }
+
+# --- A resolver that takes questions and never answers: the lookup ends
+# at Tern's own deadline (DNS_LOOKUP_DEADLINE_S), TEMPFAIL with its
+# reason, not at libunbound's give-up ("SERVFAIL", about 35 s later).
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 5353))
+open(sys.argv[1], "w").write("ready\n")
+while True:
+    s.recvfrom(4096)
+' "$D/mute.ready" &
+mute=$!
+at_cleanup "kill $mute"
+wait_for "the silent resolver" test -s "$D/mute.ready"
+last="-S 127.0.0.1@5353 MX plain.test"; q 75 -S 127.0.0.1@5353 MX plain.test
+grep -q "no answer from the DNS server within" "$out" "$D/err" ||
+	{ cat "$out" "$D/err" >&2; fail "a silent resolver's lookup did not end at the deadline"; }
+last="-t 4 -S 127.0.0.1@5353 A plain.test"; q 75 -t 4 -S 127.0.0.1@5353 A plain.test
+kill "$mute"
 
 # --- Threads on the one context: same answers (dnsq compares them).
 last="-t 8 -s MX signed.test"; q 0 -t 8 -s MX signed.test

@@ -13,15 +13,9 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
 . "$here/netlib.sh"
-need_root
-for p in sendmail qmgr pickup local smtp ternconf ternmap; do
-	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
-done
-netns_enter "$@"
-need_cmd knotd kdig openssl
+smtp_test_begin --ca ternmap -- "$@"
 
 c=$NET_DIR/certs
-test_ca_make "$NET_DIR/ca"
 test_cert smart.test "$c" "$NET_DIR/ca"
 test_cert ternsmart.test "$c" "$NET_DIR/ca"
 dns_zone smart.test >/dev/null <<EOF

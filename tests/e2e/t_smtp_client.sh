@@ -18,21 +18,11 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
 . "$here/netlib.sh"
-need_root
-for p in sendmail qmgr pickup local smtp ternconf; do
-	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
-done
-netns_enter "$@"
-need_cmd knotd kdig openssl
+smtp_test_begin --tls -- "$@"
 
 c=$NET_DIR/certs
 test_cert mx.tlslog.test "$c" self
-for d in helo:2 limit:3 bind:4 tlslog:7; do
-	dns_zone "${d%%:*}.test" >/dev/null <<EOF
-@    MX 10 mx
-mx   A  127.0.0.${d##*:}
-EOF
-done
+dns_mx_zones helo.test=127.0.0.2 limit.test=127.0.0.3 bind.test=127.0.0.4 tlslog.test=127.0.0.7
 dns_zone g554.test >/dev/null <<EOF
 @    MX 10 a
 @    MX 20 b

@@ -15,21 +15,11 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
 . "$here/netlib.sh"
-need_root
-for p in sendmail qmgr pickup local smtp smtpd ternconf; do
-	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
-done
-netns_enter "$@"
-need_cmd knotd kdig
+smtp_test_begin smtpd -- "$@"
 
 # full.test: every extension but CHUNKING; size.test: SIZE 1000;
 # noext.test: PIPELINING only; chunk.test: CHUNKING too.
-for d in full:2 size:3 noext:4 chunk:5; do
-	dns_zone "${d%%:*}.test" >/dev/null <<EOF
-@    MX 10 mx
-mx   A  127.0.0.${d##*:}
-EOF
-done
+dns_mx_zones full.test=127.0.0.2 size.test=127.0.0.3 noext.test=127.0.0.4 chunk.test=127.0.0.5
 z=$NET_DIR/zones
 dns_start "$z/full.test.zone" "$z/size.test.zone" "$z/noext.test.zone" "$z/chunk.test.zone"
 std="--ext PIPELINING --ext 8BITMIME --ext SMTPUTF8 --ext DSN --ext ENHANCEDSTATUSCODES"

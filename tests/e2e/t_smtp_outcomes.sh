@@ -4,7 +4,8 @@
 # accepted (delivered), one refused with 550 (bounced at once, the DSN names
 # the server in Remote-MTA and its reply in Diagnostic-Code: smtp; 550 ...)
 # and one refused with 451 (deferred, the reason shown by mailq); a 421
-# greeting sends the mail to the next MX; a connection dropped in the
+# greeting sends the mail to the next MX; a 554 greeting with
+# smtp_skip_5xx_greeting = no bounces it, the log naming that server; a connection dropped in the
 # middle of DATA defers the message and loses nothing (tern flush then
 # delivers it); a server that stalls after the end of data beyond
 # smtp_data_done_timeout defers it; the log line per recipient has
@@ -15,12 +16,7 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
 . "$here/netlib.sh"
-need_root
-for p in sendmail qmgr pickup local smtp ternconf; do
-	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
-done
-netns_enter "$@"
-need_cmd knotd kdig
+smtp_test_begin -- "$@"
 
 dns_zone out.test >/dev/null <<EOF
 @    MX 10 mx1
@@ -40,8 +36,9 @@ dns_zone stall.test >/dev/null <<EOF
 @    MX 10 s
 s    A  127.0.0.6
 EOF
+dns_mx_zones g554.test=127.0.0.7
 z=$NET_DIR/zones
-dns_start "$z/out.test.zone" "$z/g421.test.zone" "$z/drop.test.zone" "$z/stall.test.zone"
+dns_start "$z/out.test.zone" "$z/g421.test.zone" "$z/drop.test.zone" "$z/stall.test.zone" "$z/g554.test.zone"
 
 peer_start mx1 127.0.0.2 25 --record "$NET_DIR/mx1.json" \
 	--rcpt 'bad@out.test=550 5.1.1 <bad@out.test>: no such user' \
@@ -50,9 +47,10 @@ peer_start a421 127.0.0.3 25 --record "$NET_DIR/a421.json" --greeting '421 4.3.2
 peer_start b421 127.0.0.4 25 --record "$NET_DIR/b421.json"
 peer_start drop 127.0.0.5 25 --record "$NET_DIR/drop.json" --drop body --fault-count 1
 peer_start stall 127.0.0.6 25 --record "$NET_DIR/stall.json" --stall eod=20
+peer_start g554 127.0.0.7 25 --record "$NET_DIR/g554.json" --greeting '554 5.3.2 no mail here'
 
 tern_instance
-ternconf -e "smtp_data_done_timeout = 3s" || fail "ternconf -e"
+ternconf -e "smtp_data_done_timeout = 3s" "smtp_skip_5xx_greeting = no" || fail "ternconf -e"
 tern_start
 
 send() { _to=$1; _s=$2; shift 2; printf 'Subject: %s\n\nbody of %s\n' "$_s" "$_s" |
@@ -95,6 +93,13 @@ send u@g421.test g421
 peer_wait_messages "$NET_DIR/b421.json" 1
 wait_for_log 'to=<u@g421\.test>, relay=b\.g421\.test\[127\.0\.0\.4\]:25,.* status=sent'
 [ -s "$NET_DIR/a421.json" ] && fail "the 421 peer recorded a message"
+
+# A 554 greeting with smtp_skip_5xx_greeting = no: bounced, and the log
+# names the server that refused (not relay=none).
+send u@g554.test g554
+wait_for_log 'to=<u@g554\.test>,.* status=bounced'
+grep -Eq 'to=<u@g554\.test>, relay=mx\.g554\.test\[127\.0\.0\.7\]:25, .*dsn=5\.3\.2, status=bounced \(.*554 5\.3\.2 no mail here' "$log" ||
+	fail "5xx greeting bounce: $(grep 'u@g554' "$log")"
 
 # Dropped in the middle of DATA: deferred, then delivered by a new attempt.
 send u@drop.test drop

@@ -9,19 +9,9 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
 . "$here/netlib.sh"
-need_root
-for p in sendmail qmgr pickup local smtp ternconf; do
-	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
-done
-netns_enter "$@"
-need_cmd knotd kdig
+smtp_test_begin -- "$@"
 
-for d in slow:2 fast:3; do
-	dns_zone "${d%%:*}.test" >/dev/null <<EOF
-@    MX 10 mx
-mx   A  127.0.0.${d##*:}
-EOF
-done
+dns_mx_zones slow.test=127.0.0.2 fast.test=127.0.0.3
 dns_start "$NET_DIR/zones/slow.test.zone" "$NET_DIR/zones/fast.test.zone"
 peer_start slow 127.0.0.2 25 --record "$NET_DIR/slow.json" --stall greeting=20
 peer_start fast 127.0.0.3 25 --record "$NET_DIR/fast.json"

@@ -10,12 +10,7 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
 . "$here/netlib.sh"
-need_root
-for p in sendmail qmgr pickup local smtp smtpd ternconf; do
-	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
-done
-netns_enter "$@"
-need_cmd knotd kdig
+smtp_test_begin smtpd -- "$@"
 
 dns_zone postfix.test >/dev/null <<EOF
 @    MX 10 mx

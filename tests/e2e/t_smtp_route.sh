@@ -13,12 +13,7 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
 . "$here/netlib.sh"
-need_root
-for p in sendmail qmgr pickup local smtp ternconf; do
-	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
-done
-netns_enter "$@"
-need_cmd knotd kdig
+smtp_test_begin -- "$@"
 
 # pref.test: mx1 (nobody listens) before mx2; nomx.test: only an A
 # record; nullmx.test: "MX 0 ."; rh.test: an A record (for [rh.test]:2526)

@@ -11,15 +11,9 @@ here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"
 . "$here/netlib.sh"
-need_root
-for p in sendmail qmgr pickup local smtp ternconf; do
-	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
-done
-netns_enter "$@"
-need_cmd knotd kdig openssl
+smtp_test_begin --ca -- "$@"
 
 c=$NET_DIR/certs
-test_ca_make "$NET_DIR/ca"
 for h in mx1.enf.test mx2.enf.test mta-sts.enf.test mx1.tst.test mta-sts.tst.test; do
 	test_cert "$h" "$c" "$NET_DIR/ca"
 done
