@@ -212,14 +212,22 @@ static bool send_content(struct smtp_sess *s, struct qfile *q, bool content_8bit
 	bool bdat = smtpc_chunking(s->pc);
 	unsigned flags = bdat ? 0 : SMTPC_BODY_DOTS;
 	struct smtpc_body enc;
-	struct buf out = BUF_INIT;
-	char *in = xmalloc(IO_CHUNK);
+	/*
+	 * Kept from one message to the next (one delivery at a time in this
+	 * process): a 64 KiB buffer freed per message let malloc give its
+	 * pages back and fault them in again for the next.
+	 */
+	static struct buf out = BUF_INIT;
+	static char *in;
 	ssize_t n;
-	bool ok = true;
+	bool ok = true, dotted = false;
 	long long xfer = stage_timeout_ms(SMTPC_ST_BODY);
 
 	if (content_8bit && !caps->eightbitmime && !cfg_bool(P_disable_mime_output_conversion))
 		flags |= SMTPC_BODY_TO_QP;
+	if (in == NULL)
+		in = xmalloc(IO_CHUNK);
+	buf_reset(&out);
 	smtpc_body_init(&enc, flags, (size_t)cfg_int(P_smtp_line_length_limit));
 	qfile_rewind(q);
 	for (;;) {
@@ -238,12 +246,28 @@ static bool send_content(struct smtp_sess *s, struct qfile *q, bool content_8bit
 			smtpc_bdat(s->pc, out.len, n == 0);
 			if (!pump_write(s))
 				ok = false;
+		} else if (n == 0) {
+			/*
+			 * The final "." goes in the same write as the end of the
+			 * content: one segment and one system call fewer per message
+			 * (with PIPELINING the server reads it all the same).
+			 */
+			const struct buf *dot;
+			smtpc_body_done(s->pc);
+			dot = smtpc_output(s->pc);
+			buf_add(&out, dot->data, dot->len);
+			dotted = true;
 		}
 		if (ok && out.len > 0 && sess_write(s, out.data, out.len, smtp_now_ms() + xfer) < 0) {
+			if (dotted)
+				smtpc_output_sent(s->pc);
+			dotted = false;
 			s->broken = true;
 			smtpc_eof(s->pc);
 			ok = false;
 		}
+		if (dotted)
+			smtpc_output_sent(s->pc);
 		buf_reset(&out);
 		if (!ok || n == 0)
 			break;
@@ -257,7 +281,7 @@ static bool send_content(struct smtp_sess *s, struct qfile *q, bool content_8bit
 				break;
 		}
 	}
-	if (ok && !bdat)
+	if (ok && !bdat && !dotted)
 		smtpc_body_done(s->pc);
 	if (n < 0) {
 		/* The queue file cannot be read: end the session, defer. */
@@ -265,8 +289,7 @@ static bool send_content(struct smtp_sess *s, struct qfile *q, bool content_8bit
 		smtpc_eof(s->pc);
 	}
 	smtpc_body_free(&enc);
-	buf_free(&out);
-	free(in);
+	buf_reset(&out);
 	return ok;
 }
 
