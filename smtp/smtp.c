@@ -300,7 +300,9 @@ int main(int argc, char **argv)
 	 * is made once here and inherited by every process forked below,
 	 * instead of once per qmgr connection: that cost per process was a
 	 * third of this program's CPU when relaying. A CA file changed later
-	 * is read after `tern reload` (which starts a new listener). Should it
+	 * is read after `tern reload` (which starts a new listener). OpenSSL
+	 * reseeds its random generator in each child (it sees the new process
+	 * id), so no two sessions share a random stream. Should it
 	 * fail here, each connection's process tries again (and says why).
 	 * The DNS context stays per process, so that each reads
 	 * /etc/resolv.conf as it is when it starts.
