@@ -213,22 +213,51 @@ static bool non_ascii(const char *s)
 	return false;
 }
 
-/* Does the content have 8-bit bytes? Declared by BODY=, else looked at. */
-static bool content_is_8bit(struct qfile *q)
+/*
+ * The content of the message being delivered, when content_is_8bit had
+ * to read it anyway and it is no larger than this: the session sends it
+ * from memory instead of reading the queue file a second time. Kept
+ * from one message to the next (one delivery at a time per process).
+ */
+#define CONTENT_KEEP_MAX	(256 * 1024)
+static struct buf content_copy = BUF_INIT;
+
+/*
+ * Does the content have 8-bit bytes? Declared by BODY=, else looked at.
+ * *kept is set to the whole content when it was read in full (see above).
+ */
+static bool content_is_8bit(struct qfile *q, const struct buf **kept)
 {
 	const char *body = qfile_attr(q, "body_type");
-	char chunk[16384];
+	bool keep = qfile_content_size(q) <= CONTENT_KEEP_MAX, eight = false;
 	ssize_t n;
 
+	*kept = NULL;
 	if (body != NULL && strcasecmp(body, "8BITMIME") == 0)
 		return true;
 	if (body != NULL && strcasecmp(body, "7BIT") == 0)
 		return false;
+	buf_reset(&content_copy);
 	qfile_rewind(q);
-	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0)
-		if (smtpc_content_is_8bit(chunk, (size_t)n))
-			return true;
-	return false;
+	for (;;) {
+		/* Kept: all of it in one read (qfile_read stops at the content's end). */
+		size_t want = keep ? (size_t)qfile_content_size(q) + 1 - content_copy.len : 16384;
+		buf_reserve(&content_copy, want);
+		n = qfile_read(q, content_copy.data + content_copy.len, want);
+		if (n <= 0)
+			break;
+		if (!eight && smtpc_content_is_8bit(content_copy.data + content_copy.len, (size_t)n))
+			eight = true;
+		if (keep && content_copy.len + (size_t)n <= CONTENT_KEEP_MAX)
+			content_copy.len += (size_t)n;
+		else if (eight)
+			break;	/* not kept: the answer is all that is wanted */
+		else
+			keep = false;
+	}
+	if (n == 0 && keep)
+		*kept = &content_copy;
+	return eight;
 }
 
 /* --- AUTH credentials ------------------------------------------------------- */
@@ -414,7 +443,8 @@ static void settle_txn(struct smtp_rcpt **grp, struct smtpc_txn *txn,
 }
 
 /* Send every pending recipient over s, in transactions of at most the recipient limit. */
-static void transactions(struct smtp_message *m, struct smtp_sess *s, bool content_8bit, bool utf8)
+static void transactions(struct smtp_message *m, struct smtp_sess *s, bool content_8bit, bool utf8,
+    const struct buf *content)
 {
 	long long limit = strtoll(cfg_str(P_smtp_destination_recipient_limit), NULL, 10);
 	const char *ret = qfile_attr(m->q, "dsn_ret"), *envid = qfile_attr(m->q, "dsn_envid");
@@ -469,7 +499,7 @@ static void transactions(struct smtp_message *m, struct smtp_sess *s, bool conte
 		txn.envid = envid != NULL && *envid ? envid : NULL;
 		txn.rcpt = tr;
 		txn.n = n;
-		bool broke = smtp_session_send(s, &txn, m->q, content_8bit) < 0;
+		bool broke = smtp_session_send(s, &txn, m->q, content, content_8bit) < 0;
 		settle_txn(grp, &txn, s, broke);
 		for (size_t k = 0; k < n; k++) {
 			buf_free(&tr[k].reply);
@@ -517,6 +547,7 @@ void smtp_deliver(struct smtp_message *m)
 	struct buf why = BUF_INIT, user = BUF_INIT, pass = BUF_INIT;
 	char key[600];
 	bool content_8bit, utf8 = false;
+	const struct buf *content = NULL;
 	long long session_limit = cfg_int(P_smtp_mx_session_limit);
 	int sessions = 0;
 
@@ -537,7 +568,7 @@ void smtp_deliver(struct smtp_message *m)
 		pending_final(m, SMTP_DEFER, "4.7.5", buf_str(&why), "none");
 		goto out;
 	}
-	content_8bit = content_is_8bit(m->q);
+	content_8bit = content_is_8bit(m->q, &content);
 	if (qfile_attr(m->q, "smtputf8") != NULL) {
 		utf8 = non_ascii(m->sender);
 		for (size_t i = 0; i < m->n && !utf8; i++)
@@ -550,7 +581,7 @@ void smtp_deliver(struct smtp_message *m)
 	/* A cached connection to this next hop first. */
 	struct smtp_sess *s = cache_take(key);
 	if (s != NULL) {
-		transactions(m, s, content_8bit, utf8);
+		transactions(m, s, content_8bit, utf8, content);
 		cache_put(s);
 	}
 	for (size_t i = 0; i < r.n && pending_count(m) > 0; i++) {
@@ -614,7 +645,7 @@ void smtp_deliver(struct smtp_message *m)
 		}
 		sessions++;
 		strlcpy(s->key, key, sizeof(s->key));
-		transactions(m, s, content_8bit, utf8);
+		transactions(m, s, content_8bit, utf8, content);
 		cache_put(s);
 		dns_answer_free(&tlsa);
 	}

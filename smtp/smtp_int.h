@@ -103,7 +103,8 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
  * the session broke (the rest of txn is what was known).
  */
 struct qfile;
-int smtp_session_send(struct smtp_sess *s, struct smtpc_txn *txn, struct qfile *q, bool content_8bit);
+int smtp_session_send(struct smtp_sess *s, struct smtpc_txn *txn, struct qfile *q,
+    const struct buf *content, bool content_8bit);
 /* Is a cached idle session still usable (no EOF, no unsolicited bytes)? */
 bool smtp_session_alive(struct smtp_sess *s);
 void smtp_session_close(struct smtp_sess *s, bool quit);

@@ -206,30 +206,47 @@ static bool pump_write(struct smtp_sess *s)
  * encoder converts 8-bit MIME to quoted-printable when the server lacks
  * 8BITMIME and breaks over-long lines (smtp_line_length_limit).
  */
-static bool send_content(struct smtp_sess *s, struct qfile *q, bool content_8bit)
+static bool send_content(struct smtp_sess *s, struct qfile *q, const struct buf *content,
+    bool content_8bit)
 {
 	const struct smtpc_caps *caps = smtpc_caps(s->pc);
 	bool bdat = smtpc_chunking(s->pc);
 	unsigned flags = bdat ? 0 : SMTPC_BODY_DOTS;
 	struct smtpc_body enc;
-	struct buf out = BUF_INIT;
-	char *in = xmalloc(IO_CHUNK);
+	/*
+	 * Kept from one message to the next (one delivery at a time in this
+	 * process): a 64 KiB buffer freed per message let malloc give its
+	 * pages back and fault them in again for the next.
+	 */
+	static struct buf out = BUF_INIT;
+	static char *in;
 	ssize_t n;
-	bool ok = true;
+	bool ok = true, dotted = false;
 	long long xfer = stage_timeout_ms(SMTPC_ST_BODY);
 
 	if (content_8bit && !caps->eightbitmime && !cfg_bool(P_disable_mime_output_conversion))
 		flags |= SMTPC_BODY_TO_QP;
+	if (in == NULL)
+		in = xmalloc(IO_CHUNK);
+	buf_reset(&out);
 	smtpc_body_init(&enc, flags, (size_t)cfg_int(P_smtp_line_length_limit));
 	qfile_rewind(q);
-	for (;;) {
-		n = qfile_read(q, in, IO_CHUNK);
+	for (size_t pos = 0;;) {
+		const char *chunk = in;
+		if (content != NULL) {
+			/* Already read whole (smtp_deliver.c): from memory. */
+			n = (ssize_t)(content->len - pos > IO_CHUNK ? IO_CHUNK : content->len - pos);
+			chunk = content->data + pos;
+			pos += (size_t)n;
+		} else {
+			n = qfile_read(q, in, IO_CHUNK);
+		}
 		if (n < 0) {
 			ok = false;
 			break;
 		}
 		if (n > 0)
-			smtpc_body_feed(&enc, in, (size_t)n, &out);
+			smtpc_body_feed(&enc, chunk, (size_t)n, &out);
 		else
 			smtpc_body_finish(&enc, &out);
 		if (n > 0 && out.len < IO_CHUNK)
@@ -238,12 +255,28 @@ static bool send_content(struct smtp_sess *s, struct qfile *q, bool content_8bit
 			smtpc_bdat(s->pc, out.len, n == 0);
 			if (!pump_write(s))
 				ok = false;
+		} else if (n == 0) {
+			/*
+			 * The final "." goes in the same write as the end of the
+			 * content: one segment and one system call fewer per message
+			 * (with PIPELINING the server reads it all the same).
+			 */
+			const struct buf *dot;
+			smtpc_body_done(s->pc);
+			dot = smtpc_output(s->pc);
+			buf_add(&out, dot->data, dot->len);
+			dotted = true;
 		}
 		if (ok && out.len > 0 && sess_write(s, out.data, out.len, smtp_now_ms() + xfer) < 0) {
+			if (dotted)
+				smtpc_output_sent(s->pc);
+			dotted = false;
 			s->broken = true;
 			smtpc_eof(s->pc);
 			ok = false;
 		}
+		if (dotted)
+			smtpc_output_sent(s->pc);
 		buf_reset(&out);
 		if (!ok || n == 0)
 			break;
@@ -257,7 +290,7 @@ static bool send_content(struct smtp_sess *s, struct qfile *q, bool content_8bit
 				break;
 		}
 	}
-	if (ok && !bdat)
+	if (ok && !bdat && !dotted)
 		smtpc_body_done(s->pc);
 	if (n < 0) {
 		/* The queue file cannot be read: end the session, defer. */
@@ -265,8 +298,7 @@ static bool send_content(struct smtp_sess *s, struct qfile *q, bool content_8bit
 		smtpc_eof(s->pc);
 	}
 	smtpc_body_free(&enc);
-	buf_free(&out);
-	free(in);
+	buf_reset(&out);
 	return ok;
 }
 
@@ -283,7 +315,8 @@ struct tls_args {
 	bool auth_plaintext_tls;	/* PLAIN/LOGIN allowed once TLS is on */
 };
 
-static enum smtpc_next run(struct smtp_sess *s, struct tls_args *ta, struct qfile *q, bool content_8bit)
+static enum smtpc_next run(struct smtp_sess *s, struct tls_args *ta, struct qfile *q,
+    const struct buf *content, bool content_8bit)
 {
 	for (;;) {
 		enum smtpc_next nx = smtpc_next(s->pc);
@@ -321,7 +354,7 @@ static enum smtpc_next run(struct smtp_sess *s, struct tls_args *ta, struct qfil
 				smtpc_eof(s->pc);
 				break;
 			}
-			send_content(s, q, content_8bit);
+			send_content(s, q, content, content_8bit);
 			break;
 		case SMTPC_READY:
 		case SMTPC_CLOSED:
@@ -444,7 +477,7 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 	conf.auth_plaintext_ok = plaintext_ok(P_smtp_sasl_security_options);
 	ta.auth_plaintext_tls = plaintext_ok(P_smtp_sasl_tls_security_options);
 	s->pc = smtpc_new(&conf);
-	if (run(s, &ta, NULL, false) == SMTPC_READY)
+	if (run(s, &ta, NULL, NULL, false) == SMTPC_READY)
 		return s;
 	c = smtpc_failure(s->pc, &st, &text);
 	*code = c;
@@ -482,11 +515,12 @@ struct smtp_sess *smtp_session_open(const struct smtp_target *t, const char *nex
 	return NULL;
 }
 
-int smtp_session_send(struct smtp_sess *s, struct smtpc_txn *txn, struct qfile *q, bool content_8bit)
+int smtp_session_send(struct smtp_sess *s, struct smtpc_txn *txn, struct qfile *q,
+    const struct buf *content, bool content_8bit)
 {
 	if (smtpc_begin(s->pc, txn) < 0)
 		return 0;	/* refused before sending: results are in txn */
-	if (run(s, NULL, q, content_8bit) == SMTPC_CLOSED) {
+	if (run(s, NULL, q, content, content_8bit) == SMTPC_CLOSED) {
 		s->broken = true;
 		return -1;
 	}
@@ -523,7 +557,7 @@ void smtp_session_close(struct smtp_sess *s, bool quit)
 		return;
 	if (quit && !s->broken && smtpc_next(s->pc) == SMTPC_READY) {
 		smtpc_quit(s->pc);
-		run(s, NULL, NULL, false);
+		run(s, NULL, NULL, NULL, false);
 	}
 	if (s->ssl != NULL)
 		smtp_tls_close(s->ssl);

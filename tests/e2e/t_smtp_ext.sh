@@ -136,4 +136,14 @@ printf 'Subject: chunks\n\nchunked\n.dot\n' | sendmail -i -f alice@localhost u@c
 peer_wait_messages "$NET_DIR/chunk.json" 1
 [ "$(field "$NET_DIR/chunk.json" 1 'm["bdat"]')" = True ] || fail "no BDAT: $(cat "$NET_DIR/chunk.json")"
 field "$NET_DIR/chunk.json" 1 'm["data"]' | grep -q '^\.dot' || fail "BDAT content: $(field "$NET_DIR/chunk.json" 1 'm["data"]')"
+
+# 8-bit content without BODY=: smtp finds the 8-bit bytes itself (and sends
+# the content it read for that, not a second read): quoted-printable too.
+printf 'Subject: eight undeclared\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nna\303\257ve\n.last\n' |
+	sendmail -i -f alice@localhost v@noext.test || fail "sendmail 8bit undeclared"
+peer_wait_messages "$n" 3
+[ "$(field "$n" 3 'm["eight_bit"]')" = False ] || fail "undeclared 8-bit bytes to a peer without 8BITMIME"
+field "$n" 3 'm["data"]' | grep -q 'na=C3=AFve' || fail "undeclared 8-bit not QP: $(field "$n" 3 'm["data"]')"
+# (The peer records the content unstuffed: a line sent as ".last" unstuffed would read "last".)
+field "$n" 3 'm["data"]' | grep -q '^\.last' || fail "dot line lost: $(field "$n" 3 'm["data"]')"
 pass
