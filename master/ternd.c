@@ -751,6 +751,7 @@ int main(int argc, char **argv)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
 	check_user(&M);
 	prepare_maillog(&M);
+	nofile_init(&M);
 	if (chdir(cfg_str(P_queue_directory)) < 0)
 		msg_fatal_status(EX_CONFIG, "queue_directory %s: %m", cfg_str(P_queue_directory));
 	make_queue_dirs();

@@ -76,4 +76,15 @@ double now_mono(void);
 pid_t spawn_service(struct master *m, struct run *r);
 void kill_orphans(pid_t parent, int sig);
 
+/*
+ * ternd_nofile.c: descriptor limits. smtpd holds one descriptor per
+ * session; ternd makes room for NOFILE_WANT of them at start (as root it
+ * raises the hard limit; else it warns once what to raise), and gives an
+ * inet service a soft limit equal to the hard limit in the child, before
+ * exec. Other services keep the soft limit ternd started with.
+ */
+#define NOFILE_WANT 131072
+void nofile_init(struct master *m);
+void nofile_for_service(const struct run *r);
+
 #endif

@@ -166,6 +166,7 @@ pid_t spawn_service(struct master *m, struct run *r)
 	place_fds(r);
 	set_env(m, r);
 	pass_tls_files(r);
+	nofile_for_service(r);
 	if (m->root && !r->svc->root) {
 		struct buf err = BUF_INIT;
 		if (priv_drop_ids(m->owner_uid, m->owner_gid, &err) < 0)

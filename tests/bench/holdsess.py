@@ -6,15 +6,20 @@
 # concurrent idle sessions an MTA holds: a session counts only once the
 # server has answered our EHLO with its final "250 " line.
 #
-#   holdsess.py PORT COUNT [--stall SECS] [--deadline SECS]
+#   holdsess.py PORT COUNT [--stall SECS] [--deadline SECS] [--source ADDR]
 #
-# Opens COUNT connections to 127.0.0.1:PORT (at most 500 connects in
+# Opens COUNT connections to 127.0.0.1:PORT, from ADDR when given (a
+# loopback address such as 127.0.0.3: each source address has its own
+# ~28,000 ephemeral ports, so tests/bench/run spreads 50,000 sessions over
+# several holdsess.py processes, each with its own address and its own
+# RLIMIT_NOFILE), at most 500 connects in
 # flight at once), reads each greeting, sends "EHLO bench.invalid", reads
 # the reply. It stops opening when all are done, when no session has made
 # progress for --stall seconds (a server that stops accepting), or at
 # --deadline. Then it prints one line
-#   held N failed F pending P
-# and holds every session open until its standard input is closed, then
+#   held N failed F pending P dropped D
+# (held: those still open then; dropped: held ones the server has ended
+# since) and holds every session open until its standard input is closed, then
 # sends QUIT to the held ones and exits.
 import errno
 import os
@@ -23,6 +28,9 @@ import selectors
 import socket
 import sys
 import time
+
+
+BIND_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
 def raise_nofile(want):
@@ -59,13 +67,15 @@ def main():
         sys.stderr.write("usage: holdsess.py PORT COUNT [--stall S] [--deadline S]\n")
         return 64
     port, count = int(args[0]), int(args[1])
-    stall, deadline = 5.0, 120.0
+    stall, deadline, source = 5.0, 120.0, None
     i = 2
     while i < len(args):
         if args[i] == "--stall":
             stall = float(args[i + 1])
         elif args[i] == "--deadline":
             deadline = float(args[i + 1])
+        elif args[i] == "--source":
+            source = args[i + 1]
         i += 2
     raise_nofile(count + 100)
 
@@ -93,12 +103,19 @@ def main():
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setblocking(False)
             try:
+                if source:
+                    # The port is picked at connect, from the whole 4-tuple:
+                    # bind() alone would use only half the range (Linux
+                    # keeps the other half for connect).
+                    sock.setsockopt(socket.IPPROTO_IP, BIND_NO_PORT, 1)
+                    sock.bind((source, 0))
                 sock.connect(("127.0.0.1", port))
             except BlockingIOError:
                 pass
             except OSError as e:
                 sock.close()
-                if e.errno in (errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL):
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL,
+                               errno.EADDRINUSE):
                     count = opened     # out of resources on our side: stop here
                     sys.stderr.write("holdsess: %s after %d connections\n" % (e, opened))
                     break
@@ -161,7 +178,19 @@ def main():
                 held += 1
 
     pending = sum(1 for s in sessions if s.state in ("connect", "greeting", "ehlo"))
-    sys.stdout.write("held %d failed %d pending %d\n" % (held, failed, pending))
+    # A server under stress may have ended sessions held earlier (Postfix
+    # shortens its timeouts to 10 s when all its smtpd processes are
+    # busy): one that has something to read (a 421, or the end) is gone.
+    dropped = 0
+    for s in sessions:
+        if s.state == "held":
+            sel.register(s.sock, selectors.EVENT_READ, s)
+    for key, ev in sel.select(timeout=0):
+        if key.data.state == "held":    # not the ones still connecting
+            key.data.state = "dropped"
+            dropped += 1
+    sys.stdout.write("held %d failed %d pending %d dropped %d\n"
+                     % (held - dropped, failed, pending, dropped))
     sys.stdout.flush()
     # Keep every socket open (pending ones too: the server may still be
     # holding them) until told to stop.
