@@ -205,6 +205,15 @@ int smtpd_milter_timers(uint64_t now);
 
 /* TLS (smtpd_tls.c); mandatory: TLS is required on this service (encrypt, wrapper mode). */
 SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err);
+/*
+ * Instead of SSL_set_fd: the client's socket, read through a guard that
+ * refuses a ClientHello declaring more than SMTPD_TLS_HELLO_MAX bytes
+ * before OpenSSL sets memory aside for it. 0 ok, -1 out of memory.
+ */
+#define SMTPD_TLS_HELLO_MAX	16384
+int smtpd_tls_attach(SSL *ssl, int fd);
+/* Why the guard stopped the handshake; NULL when it did not. */
+const char *smtpd_tls_refused(SSL *ssl);
 
 /* Per-client limits (smtpd_anvil.c). 0 ok, else a reply was put in reply. */
 struct smtpd_anvil_client *smtpd_anvil_connect(const char *addr, bool exempt, struct buf *reply);
