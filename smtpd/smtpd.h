@@ -34,7 +34,7 @@ struct smtpd_settings {
 	unsigned timeout_ms;			/* smtpd_timeout */
 	unsigned min_data_rate;			/* smtpd_min_data_rate: bytes per second */
 	uint64_t session_limit_ms;		/* smtpd_session_time_limit (Tern), 0: none */
-	unsigned starttls_timeout_ms;		/* smtpd_starttls_timeout: each step of a TLS handshake */
+	unsigned starttls_timeout_ms;		/* smtpd_starttls_timeout: a whole TLS handshake */
 	int tls_loglevel;			/* smtpd_tls_loglevel */
 	unsigned greet_pause_ms;		/* smtpd_greet_pause (Tern) */
 	unsigned conn_count_limit;		/* smtpd_client_connection_count_limit */
