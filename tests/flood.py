@@ -22,9 +22,10 @@
 #   flood.py garbage --port P [--src A] [--count N]
 #       N connections that each send 4 KiB of random bytes as a
 #       handshake and wait for smtpd to hang up.
-#   flood.py full --port P [--src A] [--count N]
+#   flood.py full --port P [--src A] [--count N] [--keep] [--pid PID]
 #       N complete TLS handshakes (implicit TLS), one after another, each
-#       closed after the greeting: what a handshake flood costs smtpd.
+#       closed after the greeting (with --keep, held open until the last
+#       is made): what a handshake flood, or idle TLS sessions, cost smtpd.
 #   flood.py auth --port P [--src A] [--count N] [--per-session K] [--tls]
 #       N failed AUTH PLAIN commands, K per connection, counting the
 #       replies by code (535 failed, 450 rate limit, 421 closed...).
@@ -193,6 +194,8 @@ def cmd_trickle(a):
 def cmd_full(a):
     ctx = client_ctx()
     ok = failed = 0
+    before = mem_kb(a.pid) if a.pid else None
+    held = []
     for _ in range(a.count):
         try:
             s = ctx.wrap_socket(connect(a))
@@ -200,10 +203,20 @@ def cmd_full(a):
             code, _ = reply(f)
             ok += code == 220
             failed += code != 220
-            s.close()
+            if a.keep:
+                held.append((s, f))
+            else:
+                s.close()
         except OSError:
             failed += 1
-    return {"handshakes": ok, "failed": failed}
+    out = {"handshakes": ok, "failed": failed}
+    if a.pid:
+        time.sleep(1)
+        after = mem_kb(a.pid)
+        out.update({"pss_before_kb": before["pss"], "pss_after_kb": after["pss"]})
+    for s, f in held:
+        s.close()
+    return out
 
 
 def cmd_auth(a):
@@ -254,6 +267,8 @@ def main():
     p.add_argument("--until-closed", action="store_true",
                    help="hello: stop holding once smtpd closed every connection")
     p.add_argument("--per-session", type=int, default=3)
+    p.add_argument("--keep", action="store_true",
+                   help="full: keep the sessions open, idle after the greeting, until all are made")
     p.add_argument("--pid", type=int, default=0,
                    help="hello: smtpd's process, whose memory is read before and during the hold")
     p.add_argument("--timeout", type=float, default=60)
