@@ -4,7 +4,8 @@
  * protocols (smtpd_tls_protocols, or smtpd_tls_mandatory_protocols where
  * TLS is required; never below TLS 1.2), ciphers (smtpd_tls_ciphers,
  * smtpd_tls_mandatory_ciphers), and session resumption with tickets and
- * a server-side cache.
+ * a server-side cache; and the guard on each client's first bytes that
+ * refuses an oversized ClientHello (smtpd_tls_attach).
  * The certificate and key are loaded by tls_identity_load()
  * (lib/mail/tls_identity.c), which tern check uses too.
  *
@@ -135,8 +136,8 @@ fail:
  * handshake message as soon as it has read the message's 4-byte header,
  * sized by what the header declares (up to 128 KiB for a ClientHello,
  * plus a third again), and zeroes it: a client that sends one record and
- * stops would hold about 200 KiB of smtpd's memory until the handshake
- * times out. Real ClientHellos take a few KiB; the guard reads the first
+ * stops would hold about 150 KiB of smtpd's memory until the handshake
+ * times out (with the guard, about 42 KiB at most: README, Security). Real ClientHellos take a few KiB; the guard reads the first
  * 9 bytes of the stream as they pass (record header, handshake header)
  * and refuses a first record that is not a handshake record able to
  * hold that header, or a ClientHello declared longer than
@@ -168,9 +169,9 @@ static int guard_read(BIO *b, char *out, int len)
 {
 	struct hello_guard *g = BIO_get_data(b);
 	BIO *next = BIO_next(b);
+	BIO_clear_retry_flags(b);
 	if (g->refused != NULL)
 		return -1;
-	BIO_clear_retry_flags(b);
 	int n = BIO_read(next, out, len);
 	if (n <= 0) {
 		BIO_copy_next_retry(b);
