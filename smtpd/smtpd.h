@@ -34,7 +34,7 @@ struct smtpd_settings {
 	unsigned timeout_ms;			/* smtpd_timeout */
 	unsigned min_data_rate;			/* smtpd_min_data_rate: bytes per second */
 	uint64_t session_limit_ms;		/* smtpd_session_time_limit (Tern), 0: none */
-	unsigned starttls_timeout_ms;		/* smtpd_starttls_timeout: each step of a TLS handshake */
+	unsigned starttls_timeout_ms;		/* smtpd_starttls_timeout: a whole TLS handshake */
 	int tls_loglevel;			/* smtpd_tls_loglevel */
 	unsigned greet_pause_ms;		/* smtpd_greet_pause (Tern) */
 	unsigned conn_count_limit;		/* smtpd_client_connection_count_limit */
@@ -205,6 +205,15 @@ int smtpd_milter_timers(uint64_t now);
 
 /* TLS (smtpd_tls.c); mandatory: TLS is required on this service (encrypt, wrapper mode). */
 SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err);
+/*
+ * Instead of SSL_set_fd: the client's socket, read through a guard that
+ * refuses a ClientHello declaring more than SMTPD_TLS_HELLO_MAX bytes
+ * before OpenSSL sets memory aside for it. 0 ok, -1 out of memory.
+ */
+#define SMTPD_TLS_HELLO_MAX	16384
+int smtpd_tls_attach(SSL *ssl, int fd);
+/* Why the guard stopped the handshake; NULL when it did not. */
+const char *smtpd_tls_refused(SSL *ssl);
 
 /* Per-client limits (smtpd_anvil.c). 0 ok, else a reply was put in reply. */
 struct smtpd_anvil_client *smtpd_anvil_connect(const char *addr, bool exempt, struct buf *reply);

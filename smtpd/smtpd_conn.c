@@ -614,8 +614,13 @@ static void tls_handshake(struct conn *c)
 	}
 	char text[200] = "";
 	ERR_error_string_n(ERR_get_error(), text, sizeof(text));
-	msg_info("SSL_accept error from %s[%s]: %s", smtp_engine_info(c->e)->client_name, c->addr,
-			*text ? text : "lost connection");
+	const char *refused = smtpd_tls_refused(c->ssl);
+	if (refused != NULL)
+		msg_warn("SSL_accept error from %s[%s]: %s", smtp_engine_info(c->e)->client_name, c->addr,
+			 refused);
+	else
+		msg_info("SSL_accept error from %s[%s]: %s", smtp_engine_info(c->e)->client_name, c->addr,
+			 *text ? text : "lost connection");
 	smtp_engine_tls_done(c->e, false, NULL, NULL);
 	conn_close(c);
 }
@@ -638,7 +643,7 @@ static void tls_info(const SSL *ssl, int where, int ret)
 static void start_tls(struct conn *c)
 {
 	c->ssl = SSL_new(smtpd.tls);
-	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->w.fd) != 1) {
+	if (c->ssl == NULL || smtpd_tls_attach(c->ssl, c->w.fd) < 0) {
 		msg_warn("cannot start TLS for %s: out of resources", c->addr);
 		conn_close(c);
 		return;
@@ -649,7 +654,7 @@ static void start_tls(struct conn *c)
 		SSL_set_info_callback(c->ssl, tls_info);
 	}
 	c->state = CS_HANDSHAKE;
-	touch(c);	/* from now on smtpd_starttls_timeout per step */
+	touch(c);	/* smtpd_starttls_timeout for the whole handshake */
 	tls_handshake(c);
 }
 
@@ -798,7 +803,7 @@ static void on_event(struct smtpd_watch *w, uint32_t events)
 		greet(c, true);
 		return;
 	case CS_HANDSHAKE:
-		touch(c);
+		/* No touch(): smtpd_starttls_timeout bounds the whole handshake, trickled or not. */
 		tls_handshake(c);
 		return;
 	case CS_RUN:

@@ -4,7 +4,8 @@
  * protocols (smtpd_tls_protocols, or smtpd_tls_mandatory_protocols where
  * TLS is required; never below TLS 1.2), ciphers (smtpd_tls_ciphers,
  * smtpd_tls_mandatory_ciphers), and session resumption with tickets and
- * a server-side cache.
+ * a server-side cache; and the guard on each client's first bytes that
+ * refuses an oversized ClientHello (smtpd_tls_attach).
  * The certificate and key are loaded by tls_identity_load()
  * (lib/mail/tls_identity.c), which tern check uses too.
  *
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +34,7 @@
 #include "mail/tls_proto.h"
 #include "smtpd/smtpd.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 /*
  * Postfix's protocol list as OpenSSL's range, with SSL_OP_NO_* for any
@@ -126,4 +129,134 @@ SSL_CTX *smtpd_tls_init(bool mandatory, struct buf *err)
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+/*
+ * The ClientHello guard. OpenSSL sets aside a buffer for a whole
+ * handshake message as soon as it has read the message's 4-byte header,
+ * sized by what the header declares (up to 128 KiB for a ClientHello,
+ * plus a third again), and zeroes it: a client that sends one record and
+ * stops would hold about 150 KiB of smtpd's memory until the handshake
+ * times out (with the guard, about 42 KiB at most: README, Security). Real ClientHellos take a few KiB; the guard reads the first
+ * 9 bytes of the stream as they pass (record header, handshake header)
+ * and refuses a first record that is not a handshake record able to
+ * hold that header, or a ClientHello declared longer than
+ * SMTPD_TLS_HELLO_MAX, before OpenSSL sees them.
+ */
+#define STR_(x)	#x
+#define STR(x)	STR_(x)
+
+static int guard_type;	/* the guard's BIO type, once made */
+
+struct hello_guard {
+	unsigned char head[9];
+	size_t seen;
+	const char *refused;	/* why, once refused */
+};
+
+static const char *hello_check(const unsigned char *h)
+{
+	if (h[0] != 0x16)
+		return NULL;	/* not a handshake: OpenSSL refuses it at once */
+	if (((unsigned)h[3] << 8 | h[4]) < 4)
+		return "first TLS record too short for a handshake header";
+	if (h[5] == 0x01 && ((unsigned long)h[6] << 16 | (unsigned long)h[7] << 8 | h[8]) > SMTPD_TLS_HELLO_MAX)
+		return "ClientHello declared larger than " STR(SMTPD_TLS_HELLO_MAX) " bytes";
+	return NULL;
+}
+
+static int guard_read(BIO *b, char *out, int len)
+{
+	struct hello_guard *g = BIO_get_data(b);
+	BIO *next = BIO_next(b);
+	BIO_clear_retry_flags(b);
+	if (g->refused != NULL)
+		return -1;
+	int n = BIO_read(next, out, len);
+	if (n <= 0) {
+		BIO_copy_next_retry(b);
+		return n;
+	}
+	if (g->seen < sizeof(g->head)) {
+		size_t k = sizeof(g->head) - g->seen;
+		if (k > (size_t)n)
+			k = (size_t)n;
+		memcpy(g->head + g->seen, out, k);
+		g->seen += k;
+		if (g->seen == sizeof(g->head) && (g->refused = hello_check(g->head)) != NULL)
+			return -1;
+	}
+	return n;
+}
+
+static int guard_write(BIO *b, const char *in, int len)
+{
+	BIO_clear_retry_flags(b);
+	int n = BIO_write(BIO_next(b), in, len);
+	if (n <= 0)
+		BIO_copy_next_retry(b);
+	return n;
+}
+
+static long guard_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	BIO *next = BIO_next(b);
+	return next ? BIO_ctrl(next, cmd, num, ptr) : 0;
+}
+
+static int guard_create(BIO *b)
+{
+	BIO_set_data(b, xcalloc(1, sizeof(struct hello_guard)));
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static int guard_destroy(BIO *b)
+{
+	free(BIO_get_data(b));
+	BIO_set_data(b, NULL);
+	return 1;
+}
+
+static BIO_METHOD *guard_method(void)
+{
+	static BIO_METHOD *m;
+	if (m == NULL) {
+		guard_type = BIO_get_new_index() | BIO_TYPE_FILTER;
+		m = BIO_meth_new(guard_type, "tern ClientHello guard");
+		if (m == NULL)
+			return NULL;
+		BIO_meth_set_read(m, guard_read);
+		BIO_meth_set_write(m, guard_write);
+		BIO_meth_set_ctrl(m, guard_ctrl);
+		BIO_meth_set_create(m, guard_create);
+		BIO_meth_set_destroy(m, guard_destroy);
+	}
+	return m;
+}
+
+int smtpd_tls_attach(SSL *ssl, int fd)
+{
+	BIO_METHOD *m = guard_method();
+	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+	BIO *guard = m ? BIO_new(m) : NULL;
+	if (sock == NULL || guard == NULL) {
+		BIO_free(sock);
+		BIO_free(guard);
+		return -1;
+	}
+	/* Reads go through the guard to the socket, writes straight to it: one reference each. */
+	BIO_up_ref(sock);
+	BIO_push(guard, sock);
+	SSL_set_bio(ssl, guard, sock);
+	return 0;
+}
+
+const char *smtpd_tls_refused(SSL *ssl)
+{
+	BIO *b = SSL_get_rbio(ssl);
+	if (b == NULL || guard_type == 0 || BIO_method_type(b) != guard_type)
+		return NULL;
+	const struct hello_guard *g = BIO_get_data(b);
+	return g ? g->refused : NULL;
 }

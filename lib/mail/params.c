@@ -511,7 +511,7 @@ const struct param_def param_table[] = {
 	INT("smtpd_soft_error_limit", "10", 1, 100000,
 	    "After this many errors in one session the SMTP server waits smtpd_error_sleep_time before each reply."),
 	TIME("smtpd_starttls_timeout", "300s", 's', 1, 100 * DAY,
-	     "How long each step of a TLS handshake (after STARTTLS, or on a wrapper-mode port) may take before the connection is closed."),
+	     "How long a TLS handshake (after STARTTLS, or on a wrapper-mode port) may take, from its start to its end, before the connection is closed; a client that trickles its handshake gains nothing. Postfix applies it to each read and write instead."),
 	TIME("smtpd_timeout", "300s", 's', 1, 100 * DAY,
 	     "How long the SMTP server waits for a client: for the next command, for a command line to end from its first byte (a client that trickles a line byte by byte gains nothing), and the time DATA or BDAT content starts with (see smtpd_min_data_rate); then it answers 421 4.4.2 and disconnects."),
 	BOOL("smtpd_tls_auth_only", "yes",
