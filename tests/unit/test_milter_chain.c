@@ -902,6 +902,139 @@ START_TEST(test_driver_loop)
 }
 END_TEST
 
+
+/* Lines of log l that start with cmd and a blank. */
+static int count_cmd(const char *l, char cmd)
+{
+	int n = 0;
+	for (const char *p = l; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (p[0] == cmd && p[1] == ' ')
+			n++;
+	return n;
+}
+
+static void whole_session(struct milter_cfg *cfg, struct drv *d)
+{
+	enum milter_outcome o[6];
+	const char *rp[6];
+	struct milter_chain *ch = milter_chain_new(cfg, &ops, d);
+	session(d, ch, o, rp);
+	for (int i = 0; i < 6; i++)
+		ck_assert_msg(o[i] == MILTER_O_CONTINUE, "event %d: %d %s", i, o[i], d->logs.len ? buf_str(&d->logs) : "");
+	free_replies(rp);
+	milter_chain_free(ch);
+}
+
+/*
+ * A kept connection: the second session goes over the first one's
+ * connection (the fake serves one connection only) after QUIT_NC, with
+ * CONNECT and no new negotiation.
+ */
+START_TEST(test_keep_connection)
+{
+	static const struct fake f = {.actions = MILTER_F_ALL};
+	struct milter_cfg cfg;
+	struct drv d;
+	drv_init(&d);
+	cfg_init(&cfg, 1, MILTER_DEF_TEMPFAIL);
+	start_fake(1, &f);
+	milter_chain_pool(4, 10000);
+	whole_session(&cfg, &d);
+	ck_assert_uint_eq(milter_chain_pool_count(), 1);
+	whole_session(&cfg, &d);
+	ck_assert_uint_eq(milter_chain_pool_count(), 1);
+	ck_assert_uint_eq(d.logs.len, 0);
+	milter_chain_pool(0, 0);	/* QUIT to the kept one */
+	ck_assert_uint_eq(milter_chain_pool_count(), 0);
+	char *l = fake_log(1);
+	ck_assert_msg(count_cmd(l, 'O') == 1 && count_cmd(l, 'C') == 2 && count_cmd(l, 'E') == 2, "%s", l);
+	ck_assert_msg(strstr(l, "\nK \nD C") || strstr(l, "\nK \nC "), "QUIT_NC then CONNECT: %s", l);
+	ck_assert_msg(strstr(l, "\nQ \n"), "QUIT at the end: %s", l);
+	free(l);
+	drv_free(&d);
+}
+END_TEST
+
+/* No message, or one that ended otherwise than with CONTINUE: QUIT, nothing kept. */
+START_TEST(test_keep_not_after_abort)
+{
+	static const struct fake f = {.actions = MILTER_F_ALL,
+		.r = {{.cmd = 'E', .act = A_SEND, .p = {{'a', NULL, 0, 0}}}}};
+	struct milter_cfg cfg;
+	struct drv d;
+	drv_init(&d);
+	cfg_init(&cfg, 1, MILTER_DEF_TEMPFAIL);
+	start_fake(1, &f);
+	milter_chain_pool(4, 10000);
+	struct milter_chain *ch = milter_chain_new(&cfg, &ops, &d);
+	const char *r = NULL;
+	ck_assert_int_eq(fin(&d, ch, milter_chain_connect(ch, "c.example", "127.0.0.1", MILTER_FAM_INET,
+							 4025, &r), &r), MILTER_O_CONTINUE);
+	ck_assert_int_eq(fin(&d, ch, milter_chain_mail(ch, "<a@example.com>", NULL, 0, &r), &r),
+			 MILTER_O_CONTINUE);
+	milter_chain_abort(ch);
+	milter_chain_free(ch);
+	ck_assert_uint_eq(milter_chain_pool_count(), 0);
+	char *l = fake_log(1);
+	ck_assert_msg(strstr(l, "\nA \nQ \n") && !strstr(l, "K "), "%s", l);
+	free(l);
+	/* ACCEPT at the end of the message */
+	char path[128];
+	snprintf(path, sizeof path, "%s/m1.sock", tmpdir);
+	unlink(path);
+	start_fake(1, &f);
+	enum milter_outcome o[6];
+	const char *rp[6];
+	ch = milter_chain_new(&cfg, &ops, &d);
+	session(&d, ch, o, rp);
+	free_replies(rp);
+	ck_assert_int_eq(o[5], MILTER_O_CONTINUE);
+	milter_chain_free(ch);
+	ck_assert_uint_eq(milter_chain_pool_count(), 0);
+	l = fake_log(1);
+	ck_assert_msg(strstr(l, "\nQ \n") && !strstr(l, "K "), "%s", l);
+	free(l);
+	drv_free(&d);
+}
+END_TEST
+
+/*
+ * The filter closes its kept connection at CONNECT: the session gets a
+ * new connection (a second fake on the same socket) and goes on; no
+ * connection of that milter is kept any more.
+ */
+START_TEST(test_keep_failed_connects_anew)
+{
+	static const struct fake f = {.actions = MILTER_F_ALL,
+		.r = {{.cmd = 'C', .nth = 2, .act = A_CLOSE}}};
+	struct milter_cfg cfg;
+	struct drv d;
+	drv_init(&d);
+	cfg_init(&cfg, 1, MILTER_DEF_TEMPFAIL);
+	char path[128];
+	snprintf(path, sizeof path, "%s/m1.sock", tmpdir);
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof sun), 0);
+	int lfd2 = dup(lfd);
+	fork_fake(1, lfd, &f);
+	fork_fake(3, lfd2, &f);
+	milter_chain_pool(4, 10000);
+	whole_session(&cfg, &d);
+	ck_assert_uint_eq(milter_chain_pool_count(), 1);
+	whole_session(&cfg, &d);
+	ck_assert_msg(strstr(buf_str(&d.logs), "kept connection failed at connect"), "%s", buf_str(&d.logs));
+	ck_assert_uint_eq(milter_chain_pool_count(), 0);
+	char *l1 = fake_log(1), *l3 = fake_log(3);
+	ck_assert_msg(count_cmd(l1, 'O') + count_cmd(l3, 'O') == 2, "%s\n%s", l1, l3);
+	ck_assert_msg(count_cmd(l1, 'E') + count_cmd(l3, 'E') == 2, "%s\n%s", l1, l3);
+	free(l1);
+	free(l3);
+	drv_free(&d);
+}
+END_TEST
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -919,6 +1052,9 @@ int main(void)
 	tcase_add_test(tc, test_driver_loop);
 	tcase_add_test(tc, test_inet);
 	tcase_add_test(tc, test_accept_connect_rejected_rcpt);
+	tcase_add_test(tc, test_keep_connection);
+	tcase_add_test(tc, test_keep_not_after_abort);
+	tcase_add_test(tc, test_keep_failed_connects_anew);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
