@@ -52,13 +52,6 @@ int pickup_milter_init(void)
 		cfg_broken = true;
 		return -1;
 	}
-	/*
-	 * One message at a time: one kept connection per milter spares the
-	 * next message the connect, the filter's new thread and the
-	 * negotiation (milter_chain.h).
-	 */
-	if (cfg.n > 0)
-		milter_chain_pool(cfg.n, MILTER_KEEP_IDLE_MS);
 	return 0;
 }
 

@@ -311,17 +311,6 @@ struct smtpd_milter *smtpd_milter_new(void *conn, int fd, const struct smtp_sess
 {
 	if (smtpd.milters.n == 0)
 		return NULL;
-	static bool pool_on;
-	if (!pool_on) {
-		/*
-		 * Connections kept between sessions (QUIT_NC): the next session
-		 * skips the connect, the filter's new thread and the negotiation.
-		 * Enough for the sessions a busy smtpd runs at once per milter.
-		 */
-		size_t n = smtpd.milters.n * MILTER_KEEP_PER_MILTER;
-		milter_chain_pool(n > MILTER_KEEP_MAX ? MILTER_KEEP_MAX : n, MILTER_KEEP_IDLE_MS);
-		pool_on = true;
-	}
 	struct smtpd_milter *m = xcalloc(1, sizeof(*m));
 	m->w.handler = on_event;
 	m->w.fd = -1;

@@ -58,7 +58,6 @@ struct milter {
 	unsigned timeout_ms;	/* of the current wait */
 	long long deadline;
 	bool quarantine;	/* failed with default_action = quarantine */
-	bool reused;		/* a kept connection, not yet past its CONNECT */
 };
 
 /* Steps of milter_chain_message for one milter. */
@@ -104,136 +103,6 @@ static long long now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * Connections kept between chains (milter_chain_pool), newest last. Each
- * holds the conversation as negotiated (flags, SETSYMLIST), after QUIT_NC.
- * One thread uses them (see milter_chain.h). A milter is named by its
- * spec, the driver's settings that outlive every chain.
- */
-struct kept {
-	const struct milter_spec *spec;
-	int fd;
-	struct milter_conv conv;
-	long long since;
-};
-static struct kept *pool;
-static size_t pool_n, pool_max;
-static unsigned pool_idle_ms;
-/* Milters whose kept connection failed at CONNECT: none is kept again. */
-static const struct milter_spec *no_reuse[16];
-static size_t no_reuse_n;
-
-static void kept_close(struct kept *k)
-{
-	struct buf out = BUF_INIT;
-	milter_conv_stage(&k->conv, &(struct milter_event){.stage = MILTER_S_QUIT}, &out);
-	(void)send(k->fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	buf_free(&out);
-	close(k->fd);
-	milter_conv_free(&k->conv);
-}
-
-static void pool_drop(size_t i)
-{
-	kept_close(&pool[i]);
-	memmove(&pool[i], &pool[i + 1], (pool_n - i - 1) * sizeof *pool);
-	pool_n--;
-}
-
-/* Close what waited too long, and the oldest above the limit. */
-static void pool_trim(void)
-{
-	long long now = now_ms();
-	for (size_t i = 0; i < pool_n;) {
-		if (pool_n > pool_max || now - pool[i].since > (long long)pool_idle_ms)
-			pool_drop(i);
-		else
-			i++;
-	}
-}
-
-void milter_chain_pool(size_t max, unsigned idle_ms)
-{
-	pool_max = max;
-	pool_idle_ms = idle_ms;
-	if (max > 0 && !pool)
-		pool = xcalloc(max, sizeof *pool);
-	else if (max > 0)
-		pool = xreallocarray(pool, max > pool_n ? max : pool_n, sizeof *pool);
-	pool_trim();
-	if (max == 0) {
-		free(pool);
-		pool = NULL;
-	}
-}
-
-size_t milter_chain_pool_count(void)
-{
-	return pool_n;
-}
-
-static bool reuse_allowed(const struct milter_spec *s)
-{
-	for (size_t i = 0; i < no_reuse_n; i++)
-		if (no_reuse[i] == s)
-			return false;
-	return true;
-}
-
-/* Keep m's connection (after QUIT_NC) instead of closing it; false when it may not be. */
-static bool pool_put(struct milter *m)
-{
-	if (pool_max == 0 || m->fd < 0 || m->state != MS_READY || m->out.len || m->in.len ||
-	    !milter_conv_reusable(&m->conv) || !reuse_allowed(m->spec))
-		return false;
-	struct buf out = BUF_INIT;
-	milter_conv_stage(&m->conv, &(struct milter_event){.stage = MILTER_S_QUIT_NC}, &out);
-	ssize_t n = send(m->fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	bool sent = n == (ssize_t)out.len;
-	buf_free(&out);
-	if (!sent)
-		return false;	/* the QUIT that follows cannot go either: the socket is gone */
-	if (pool_n == pool_max)
-		pool_drop(0);
-	pool[pool_n++] = (struct kept){.spec = m->spec, .fd = m->fd, .conv = m->conv,
-				       .since = now_ms()};
-	m->fd = -1;
-	memset(&m->conv, 0, sizeof m->conv);	/* moved: nothing to free */
-	buf_init(&m->conv.pending);
-	return true;
-}
-
-/*
- * A kept connection of m's milter into m, newest first; false when there
- * is none. One the filter closed (EOF) or wrote to while idle is closed.
- */
-static bool pool_take(struct milter *m)
-{
-	pool_trim();
-	for (size_t i = pool_n; i-- > 0;) {
-		if (pool[i].spec != m->spec)
-			continue;
-		char c;
-		ssize_t n = recv(pool[i].fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-			close(pool[i].fd);	/* no QUIT: the filter is gone or out of step */
-			milter_conv_free(&pool[i].conv);
-			memmove(&pool[i], &pool[i + 1], (pool_n - i - 1) * sizeof *pool);
-			pool_n--;
-			continue;
-		}
-		milter_conv_free(&m->conv);
-		m->conv = pool[i].conv;
-		m->fd = pool[i].fd;
-		memmove(&pool[i], &pool[i + 1], (pool_n - i - 1) * sizeof *pool);
-		pool_n--;
-		m->state = MS_READY;
-		m->reused = true;
-		return true;
-	}
-	return false;
 }
 
 static void logf_(struct milter_chain *ch, bool warning, const char *fmt, ...)
@@ -325,7 +194,7 @@ void milter_chain_free(struct milter_chain *ch)
 		return;
 	for (size_t i = 0; i < ch->n; i++) {
 		struct milter *m = &ch->m[i];
-		if (m->state == MS_READY && !pool_put(m)) {
+		if (m->state == MS_READY) {
 			milter_conv_stage(&m->conv, &(struct milter_event){.stage = MILTER_S_QUIT},
 					  &m->out);
 			(void)flush(m);	/* best effort: nobody waits for a QUIT */
@@ -337,7 +206,6 @@ void milter_chain_free(struct milter_chain *ch)
 		buf_free(&m->out);
 	}
 	free(ch->m);
-	pool_trim();
 	free_event(ch);
 	buf_free(&ch->body);
 	buf_free(&ch->reply);
@@ -404,23 +272,6 @@ static const char *default_name(enum milter_default d)
  */
 static bool fail(struct milter_chain *ch, struct milter *m, const char *why)
 {
-	if (m->reused && ch->stage == MILTER_S_CONNECT) {
-		/* The filter did not take its kept connection back: a new one for this session. */
-		logf_(ch, true, "milter %s: kept connection failed at connect: %s; connecting anew, "
-		      "no connection to it is kept from now on", m->spec->name, why);
-		if (no_reuse_n < sizeof no_reuse / sizeof no_reuse[0])
-			no_reuse[no_reuse_n++] = m->spec;
-		else
-			pool_max = 0;
-		close_milter(m);
-		m->state = MS_NEW;
-		m->reused = false;
-		struct milter_offer o;
-		milter_offer_init(&o, m->spec->protocol ? m->spec->protocol : 6, 0);
-		milter_conv_free(&m->conv);
-		milter_conv_init(&m->conv, &o);
-		return false;
-	}
 	const char *where = m->state == MS_CONNECTING || m->state == MS_NEW ? "connect"
 			    : m->state == MS_OPTNEG ? "negotiation"
 			    : milter_stage_name(m->conv.stage);
@@ -762,8 +613,6 @@ static void run(struct milter_chain *ch)
 			ch->hdr = 0;
 			continue;
 		case MS_NEW:
-			if (ch->stage == MILTER_S_CONNECT && reuse_allowed(m->spec) && pool_take(m))
-				break;	/* a kept connection: straight to CONNECT */
 			if (open_milter(m, &why) < 0) {
 				fail(ch, m, why);
 				continue;

@@ -179,14 +179,6 @@ void milter_chain_abort(struct milter_chain *ch);
  * closed (checked whenever a chain starts or ends).
  */
 void milter_chain_pool(size_t max, unsigned idle_ms);
-/*
- * What smtpd and pickup keep: an idle connection at most 30 s (a filter's
- * own idle limit, libmilter's 2 hours by default, is far longer), smtpd at
- * most 16 per milter and 64 in all.
- */
-#define MILTER_KEEP_IDLE_MS	30000u
-#define MILTER_KEEP_PER_MILTER	16u
-#define MILTER_KEEP_MAX		64u
 /* How many connections are kept now (for tests). */
 size_t milter_chain_pool_count(void);
 

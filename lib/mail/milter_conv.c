@@ -207,16 +207,13 @@ enum milter_next milter_conv_stage(struct milter_conv *c, const struct milter_ev
 	case MILTER_S_QUIT_NC:
 		/* libmilter then waits for CONNECT, without a new negotiation. */
 		milter_enc_quit_nc(out);
-		c->last_sent = st;
 		c->conn_done = false;
 		reset_msg(c);
 		clear_mods(c);
 		return MILTER_DONE;
 	case MILTER_S_ABORT:
-		if (c->in_msg && !c->conn_done) {
+		if (c->in_msg && !c->conn_done)
 			milter_enc_abort(out);
-			c->last_sent = st;
-		}
 		reset_msg(c);
 		return MILTER_DONE;
 	default:
@@ -241,7 +238,6 @@ enum milter_next milter_conv_stage(struct milter_conv *c, const struct milter_ev
 	if (st == MILTER_S_BODY && (c->body_skipped || ev->body_len == 0))
 		return MILTER_DONE;
 
-	c->last_sent = st;
 	if (stages[st].macro && ev->nmacros)
 		milter_enc_macro(out, stages[st].macro, ev->macros, ev->nmacros);
 	switch (st) {
@@ -470,12 +466,6 @@ enum milter_next milter_conv_input(struct milter_conv *c, struct buf *in, struct
 bool milter_conv_wants_rejected_rcpt(const struct milter_conv *c)
 {
 	return (c->neg.proto & MILTER_P_RCPT_REJ) != 0;
-}
-
-bool milter_conv_reusable(const struct milter_conv *c)
-{
-	return c->state == MILTER_CONV_READY && c->neg.version >= 6 && !c->conn_done &&
-	       c->last_sent == MILTER_S_EOM && c->verdict == MILTER_V_CONTINUE;
 }
 
 bool milter_conv_header_leadspc(const struct milter_conv *c)
