@@ -56,20 +56,8 @@
  *
  * Misuse is a programming error: starting an event, or calling
  * milter_chain_abort, while an event is pending prints a line and calls
- * abort(3).
- *
- * Connections kept between sessions (milter_chain_pool): a driver that
- * turns it on has milter_chain_free keep a milter's connection open when
- * milter_conv_reusable() says the filter takes QUIT_NC there (its last
- * message ended with CONTINUE at end of message, protocol 6), sending
- * QUIT_NC instead of QUIT; the next chain of the process for the same
- * milter takes it and starts at CONNECT, without connect(2), the filter's
- * new thread and the negotiation. A kept connection that the filter
- * closed meanwhile is noticed before use; one that fails at the CONNECT
- * of its new session is replaced by a new connection for that session
- * (and the process keeps no more connections of that milter). Otherwise
- * milter_chain_free sends QUIT. The pool belongs to the process and is
- * used from one thread (smtpd's event loop, pickup).
+ * abort(3). QUIT_NC (reusing a connection for a new session) is not
+ * used: each chain is one session, and milter_chain_free sends QUIT.
  */
 #ifndef TERN_MAIL_MILTER_CHAIN_H
 #define TERN_MAIL_MILTER_CHAIN_H
@@ -172,15 +160,6 @@ enum milter_outcome milter_chain_message(struct milter_chain *ch, const char **r
  * to the milters that hold an open message, no reply awaited.
  */
 void milter_chain_abort(struct milter_chain *ch);
-
-/*
- * Keep at most max idle connections in this process (0, the default:
- * none; fewer closes the surplus), each at most idle_ms before it is
- * closed (checked whenever a chain starts or ends).
- */
-void milter_chain_pool(size_t max, unsigned idle_ms);
-/* How many connections are kept now (for tests). */
-size_t milter_chain_pool_count(void);
 
 /* Driver I/O: the descriptor to watch (-1: none) and POLLIN/POLLOUT in *events. */
 int milter_chain_poll(const struct milter_chain *ch, short *events);

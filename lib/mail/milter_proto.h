@@ -340,11 +340,6 @@ struct milter_conv {
 	bool conn_done;		/* the filter accepted the connection: nothing more but QUIT */
 	bool in_msg;		/* a MAIL was passed and no verdict ended the message */
 	bool body_skipped;	/* SKIP: no more body chunks for this message */
-	/*
-	 * The last stage whose packets were sent (CONNECT before the first),
-	 * for milter_conv_reusable(): what the filter's state is now.
-	 */
-	enum milter_stage last_sent;
 	struct buf pending;	/* body bytes not yet sent */
 	const char *error;	/* after MILTER_ERROR */
 };
@@ -376,15 +371,6 @@ enum milter_next milter_conv_input(struct milter_conv *c, struct buf *in, struct
 /* The negotiated stages that the driver asks about. */
 bool milter_conv_wants_rejected_rcpt(const struct milter_conv *c);	/* RCPT_REJ */
 bool milter_conv_header_leadspc(const struct milter_conv *c);		/* HDR_LEADSPC */
-/*
- * QUIT_NC may be sent now and the connection kept for a new session:
- * protocol 6 was negotiated, the last packet sent was end of message and
- * its answer CONTINUE (then libmilter 8.14 and later is in the one state
- * from which it takes QUIT_NC and then CONNECT; after ABORT, ACCEPT, a
- * refusal or a session without a message it would ignore both, and the
- * CONNECT would get no answer).
- */
-bool milter_conv_reusable(const struct milter_conv *c);
 /* The macro list for a stage: the filter's SETSYMLIST, else NULL. */
 const char *milter_conv_symlist(const struct milter_conv *c, enum milter_macro_stage st);
 
