@@ -588,12 +588,11 @@ START_TEST(test_damaged_table)
 	struct stat before, after;
 	ck_assert_int_eq(stat(dbfile, &before), 0);
 	struct buf err = BUF_INIT, k = BUF_INIT, v = BUF_INIT;
+	/* Opening it for reading fails with a reason (it is verified before
+	 * its first use) instead of looping in a listing, and never writes. */
 	struct map *m = map_open(spec, 0, &err);
-	ck_assert_ptr_nonnull(m);
-	/* Listing it fails with a reason instead of looping, and never writes. */
-	ck_assert_int_eq(map_iterate(m, 1, &k, &v), -1);
-	ck_assert_ptr_nonnull(strstr(map_error(m), "damaged"));
-	map_close(m);
+	ck_assert_ptr_null(m);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "damaged"));
 	ck_assert_int_eq(stat(dbfile, &after), 0);
 	ck_assert_int_eq(before.st_size, after.st_size);
 	buf_free(&err);
