@@ -11,9 +11,10 @@
  * the time stamp are looked up once (the stamp once a second), not per
  * line: a line costs one write() and no other system call, where it used
  * to cost a stat(), an fstat() and a getpid() besides. A lock keeps
- * threads (smtpd's commit threads) from racing on the descriptor. Syslog lines go through syslog(3) with
- * the facility and the ident ("tern/smtpd", the first part from
- * syslog_name) that log_set_syslog() was given.
+ * threads (smtpd's commit threads) from racing on the descriptor. Syslog
+ * lines go through syslog(3) with the facility and the ident
+ * ("tern/smtpd", the first part from syslog_name) that log_set_syslog()
+ * was given.
  */
 #include "compat.h"
 
