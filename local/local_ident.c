@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mail/config.h"
@@ -51,8 +52,29 @@ void ident_self(struct ident *id)
 	struct passwd *pw;
 
 	if (local_is_root()) {
-		if ((pw = getpwnam(cfg_str(P_mail_owner))) != NULL) {
+		/*
+		 * mail_owner's identity, looked up at most once a minute per
+		 * process: with local_maildir_base every delivery asks, and a
+		 * getpwnam() is an nsswitch.conf stat() and an open, read and
+		 * close of /etc/passwd. A changed account is seen within the
+		 * minute (a reload restarts the process at once).
+		 */
+		static struct ident owner;
+		static char owner_name[sizeof(owner.user)];
+		static time_t owner_at;
+		const char *name = cfg_str(P_mail_owner);
+		time_t now = time(NULL);
+
+		if (owner_at != 0 && now >= owner_at && now - owner_at < 60
+		    && strcmp(owner_name, name) == 0) {
+			*id = owner;
+			return;
+		}
+		if ((pw = getpwnam(name)) != NULL) {
 			from_pw(pw, id);
+			owner = *id;
+			strlcpy(owner_name, name, sizeof(owner_name));
+			owner_at = now;
 			return;
 		}
 		msg_warn("mail_owner %s: no such user; using default_privs", cfg_str(P_mail_owner));

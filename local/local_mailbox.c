@@ -484,22 +484,29 @@ static int mkdir_ok(const char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-/* A directory that is not a symbolic link; else a deferral that says so. */
-static bool plain_dir(const char *path, struct lresult_text *res)
+/*
+ * A directory that is not a symbolic link (st from lstat, lstat_errno its
+ * errno or 0); else a deferral that says so.
+ */
+static bool plain_dir(const char *path, const struct stat *st, int lstat_errno,
+    struct lresult_text *res)
 {
-	struct stat st;
-
-	if (lstat(path, &st) < 0) {
+	if (lstat_errno != 0) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot deliver to maildir: %s: %s", path,
-		    strerror(errno));
+		    strerror(lstat_errno));
 		return false;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if (!S_ISDIR(st->st_mode)) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot deliver to maildir: %s: not a directory%s",
-		    path, S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
+		    path, S_ISLNK(st->st_mode) ? " (a symbolic link)" : "");
 		return false;
 	}
 	return true;
+}
+
+static int lstat_errno(const char *path, struct stat *st)
+{
+	return lstat(path, st) < 0 ? errno : 0;
 }
 
 /*
@@ -521,25 +528,37 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	buf_adds(&base, j->dir);
 	while (base.len > 1 && base.data[base.len - 1] == '/')
 		buf_truncate(&base, base.len - 1);
-	if (j->make_parent) {
-		char *slash = strrchr(base.data, '/');
-		if (slash != NULL && slash != base.data) {
-			*slash = '\0';
-			mkdir_ok(base.data);
-			*slash = '/';
-		}
-	}
 	buf_printf(&j->tmp, "%s/tmp", buf_str(&base));
 	buf_printf(&j->new, "%s/new", buf_str(&base));
-	if (mkdir_ok(buf_str(&base)) < 0 || mkdir_ok(buf_str(&j->tmp)) < 0
-	    || mkdir_ok(buf_str(&j->new)) < 0) {
-		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot create maildir %s: %s", buf_str(&base),
-		    strerror(errno));
-		goto out;
+	/*
+	 * The Maildir is made only when tmp/ or new/ is missing: an existing
+	 * one costs two lstat() calls per delivery, not five mkdir() calls
+	 * that fail with EEXIST besides.
+	 */
+	struct stat tmp_st, new_st;
+	int tmp_e = lstat_errno(buf_str(&j->tmp), &tmp_st);
+	int new_e = tmp_e == 0 ? lstat_errno(buf_str(&j->new), &new_st) : ENOENT;
+	if (tmp_e == ENOENT || new_e == ENOENT) {
+		if (j->make_parent) {
+			char *slash = strrchr(base.data, '/');
+			if (slash != NULL && slash != base.data) {
+				*slash = '\0';
+				mkdir_ok(base.data);
+				*slash = '/';
+			}
+		}
+		if (mkdir_ok(buf_str(&base)) < 0 || mkdir_ok(buf_str(&j->tmp)) < 0
+		    || mkdir_ok(buf_str(&j->new)) < 0) {
+			lres_set(res, LRESULT_DEFER, "4.2.0", "cannot create maildir %s: %s",
+			    buf_str(&base), strerror(errno));
+			goto out;
+		}
+		buf_printf(&text, "%s/cur", buf_str(&base));
+		mkdir_ok(buf_str(&text));
+		buf_reset(&text);
+		tmp_e = lstat_errno(buf_str(&j->tmp), &tmp_st);
+		new_e = lstat_errno(buf_str(&j->new), &new_st);
 	}
-	buf_printf(&text, "%s/cur", buf_str(&base));
-	mkdir_ok(buf_str(&text));
-	buf_reset(&text);
 	/*
 	 * tmp/ and new/ must be directories of their own, not symbolic links
 	 * into someone else's Maildir (or anywhere else): such a Maildir is
@@ -547,7 +566,8 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	 * link swapped in after this check gains them nothing they could not
 	 * do themselves; the check is there so Tern never follows one it sees.
 	 */
-	if (!plain_dir(buf_str(&j->tmp), res) || !plain_dir(buf_str(&j->new), res))
+	if (!plain_dir(buf_str(&j->tmp), &tmp_st, tmp_e, res)
+	    || !plain_dir(buf_str(&j->new), &new_st, new_e, res))
 		goto out;
 	/* Unique name: time, microseconds, pid, counter, host ('/' and ':' escaped). */
 	for (const char *h = cfg_str(P_myhostname); *h; h++) {

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -48,13 +49,22 @@ static void *worker(void *arg)
 
 		j->run(j);
 
+		/*
+		 * The eventfd is written only when the done list was empty: a
+		 * non-empty list has been signalled already and the loop takes
+		 * the whole list under the lock after reading the eventfd, so
+		 * one write and one wake-up serve every job finished meanwhile.
+		 */
 		pthread_mutex_lock(&p->lock);
+		bool signal = p->done_head == NULL;
 		j->next = p->done_head;
 		p->done_head = j;
 		pthread_mutex_unlock(&p->lock);
-		uint64_t one = 1;
-		ssize_t ignored = write(p->w.fd, &one, sizeof(one));
-		(void)ignored;
+		if (signal) {
+			uint64_t one = 1;
+			ssize_t ignored = write(p->w.fd, &one, sizeof(one));
+			(void)ignored;
+		}
 	}
 	return NULL;
 }

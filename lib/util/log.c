@@ -1,14 +1,20 @@
 /*
  * log.c - one line per event to syslog, a log file or standard error.
  * Generic utility layer; no privileges of its own. A log file stays open
- * (O_APPEND) between lines; before each line a stat() of its name shows
- * whether it was rotated or removed, and then it is opened anew, so
- * rotation still needs no signal. That is a stat() and an fstat() per
- * line instead of an open() with a path lookup and file creation check,
- * a close() and a gethostname(). A lock keeps threads (smtpd's commit threads)
- * from racing on the descriptor. Syslog lines go through syslog(3) with
- * the facility and the ident ("tern/smtpd", the first part from
- * syslog_name) that log_set_syslog() was given.
+ * (O_APPEND) between lines; at most once a second a stat() of its name
+ * shows whether it was rotated or removed, and then it is opened anew, so
+ * rotation still needs no signal (lines of the second after a rename go
+ * to the renamed file, where they are kept). A forked child forgets the
+ * descriptor (pthread_atfork) and opens the file anew for its first line,
+ * so a child that closed or reused descriptors before exec never writes
+ * into whatever now has that number. The process id, the host name and
+ * the time stamp are looked up once (the stamp once a second), not per
+ * line: a line costs one write() and no other system call, where it used
+ * to cost a stat(), an fstat() and a getpid() besides. A lock keeps
+ * threads (smtpd's commit threads) from racing on the descriptor. Syslog
+ * lines go through syslog(3) with the facility and the ident
+ * ("tern/smtpd", the first part from syslog_name) that log_set_syslog()
+ * was given.
  */
 #include "compat.h"
 
@@ -39,6 +45,39 @@ static int file_fd = -1;		/* log_file, open; -1 when not */
 static dev_t file_dev;
 static ino_t file_ino;
 static char host_name[256];		/* short host name, looked up once */
+static long my_pid;			/* getpid(), once per process (reset by fork) */
+static time_t checked_at;		/* when file_get() last looked at the name */
+static time_t stamp_at;			/* the second stamp[] shows */
+static char stamp[64];
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/*
+ * In a forked child the descriptor number may soon mean something else
+ * (close_range, dup2 before exec): forget it without closing (the parent
+ * still uses it) and look the process id up again.
+ */
+static void lock_for_fork(void)
+{
+	pthread_mutex_lock(&file_lock);
+}
+
+static void unlock_in_parent(void)
+{
+	pthread_mutex_unlock(&file_lock);
+}
+
+static void forget_in_child(void)
+{
+	file_fd = -1;
+	my_pid = 0;
+	checked_at = 0;
+	pthread_mutex_unlock(&file_lock);
+}
+
+static void fork_handler_init(void)
+{
+	pthread_atfork(lock_for_fork, unlock_in_parent, forget_in_child);
+}
 
 static void file_close(void)
 {
@@ -57,6 +96,7 @@ void log_set_file(const char *path)
 {
 	pthread_mutex_lock(&file_lock);
 	file_close();
+	checked_at = 0;
 	if (path == NULL || *path == '\0')
 		log_file[0] = '\0';
 	else
@@ -135,18 +175,22 @@ void log_set_verbose(int level)
 
 /*
  * The open log file for a line, reopened when its name now means another
- * file. The descriptor is checked too (fstat): a child that closed or
- * reused descriptors (close_range, dup2 before exec) must not write into
- * whatever now has that number; then it is forgotten, not closed. Lock held.
+ * file; the name is looked at once a second at most (now is the line's
+ * time). A forked child starts without a descriptor (forget_in_child).
+ * Lock held.
  */
-static int file_get(void)
+static int file_get(time_t now)
 {
 	struct stat st;
-	if (file_fd >= 0 && (fstat(file_fd, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino))
-		file_fd = -1;
-	if (file_fd >= 0 && (stat(log_file, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino))
-		file_close();
+	if (file_fd >= 0 && now != checked_at) {
+		checked_at = now;
+		if (fstat(file_fd, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino)
+			file_fd = -1;	/* not ours any more: forget, never close */
+		else if (stat(log_file, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino)
+			file_close();
+	}
 	if (file_fd < 0) {
+		checked_at = now;
 		file_fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 		if (file_fd >= 0 && fstat(file_fd, &st) == 0) {
 			file_dev = st.st_dev;
@@ -158,14 +202,19 @@ static int file_get(void)
 
 static void log_file_line(const char *text)
 {
-	char stamp[64];
-	time_t now = time(NULL);
-	struct tm tm;
+	time_t now = time(NULL);	/* the vDSO: no system call */
 	char line[8192];
 
-	localtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+	pthread_once(&fork_once, fork_handler_init);
 	pthread_mutex_lock(&file_lock);
+	if (now != stamp_at) {
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+		stamp_at = now;
+	}
+	if (my_pid == 0)
+		my_pid = (long)getpid();
 	if (host_name[0] == '\0') {
 		if (gethostname(host_name, sizeof(host_name)) != 0)
 			strlcpy(host_name, "localhost", sizeof(host_name));
@@ -175,12 +224,12 @@ static void log_file_line(const char *text)
 			*dot = '\0';
 	}
 	int n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", stamp, host_name,
-			 log_name, (long)getpid(), text);
+			 log_name, my_pid, text);
 	if (n >= 0 && (size_t)n >= sizeof(line)) {
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	int fd = n < 0 ? -1 : file_get();
+	int fd = n < 0 ? -1 : file_get(now);
 	if (fd >= 0) {
 		ssize_t ignored = write(fd, line, (size_t)n);
 		(void)ignored;

@@ -1,7 +1,8 @@
 /*
  * test_log.c - Check suite for the log file writer (lib/util/log.c): it
- * keeps the file open between lines but follows rotation and never
- * writes into a descriptor that now means something else; syslog_name
+ * keeps the file open between lines but follows rotation (looking at
+ * the name once a second) and a forked child never writes into a
+ * descriptor that now means something else; syslog_name
  * and syslog_facility (log_set_syslog) and the file/syslog switch.
  * Runs unprivileged.
  */
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -66,10 +68,12 @@ START_TEST(test_rotation_followed)
 	ck_assert_int_eq(count(path, "first"), 1);
 	ck_assert_int_eq(count(path, "second"), 1);
 	ck_assert_int_eq(rename(path, rotated), 0);
+	sleep(1);	/* the name is looked at once a second: the next one differs */
 	msg_info("third");
 	ck_assert_int_eq(count(rotated, "third"), 0);
 	ck_assert_int_eq(count(path, "third"), 1);
 	ck_assert_int_eq(unlink(path), 0);
+	sleep(1);
 	msg_info("fourth");
 	ck_assert_int_eq(count(path, "fourth"), 1);
 }
@@ -78,16 +82,27 @@ END_TEST
 START_TEST(test_reused_descriptor_untouched)
 {
 	msg_info("one");
-	/* Close every descriptor from 3 on and reuse the numbers, as a child before exec may. */
-	for (int fd = 3; fd < 64; fd++)
-		close(fd);
-	int fd = open(other, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	for (int i = 0; i < 8; i++)
-		ck_assert_int_ge(open(other, O_WRONLY), 0);
-	msg_info("two");
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* Close every descriptor from 3 on and reuse the numbers, as a child before exec may. */
+		for (int fd = 3; fd < 64; fd++)
+			close(fd);
+		if (open(other, O_WRONLY | O_CREAT | O_TRUNC, 0600) < 0)
+			_exit(2);
+		for (int i = 0; i < 8; i++)
+			if (open(other, O_WRONLY) < 0)
+				_exit(2);
+		msg_info("two");
+		_exit(0);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ck_assert_int_eq(count(other, "two"), 0);
 	ck_assert_int_eq(count(path, "two"), 1);
+	msg_info("three");	/* the parent's descriptor still works */
+	ck_assert_int_eq(count(path, "three"), 1);
 }
 END_TEST
 
