@@ -73,7 +73,8 @@ void sm_priv_start(void)
 	/* For good: real, effective and saved group ids all the caller's. */
 	if (setresgid(gid, gid, gid) != 0 || getegid() != gid)
 		die("setresgid");
-	if (getegid() != getgid() || (egid != gid && setegid(egid) == 0))
+	/* (root may take any group anyway: the check means something for others only) */
+	if (getegid() != getgid() || (geteuid() != 0 && egid != gid && setegid(egid) == 0))
 		die("the group could be regained");
 }
 
