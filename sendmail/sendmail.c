@@ -16,9 +16,15 @@
  *	alias databases (-bi).
  *
  * SECURITY
- *	sendmail has no privileges: it runs as its caller. The message goes
- *	through a pipe to terndrop, the one set-group-ID helper, which
- *	trusts only the uid the kernel gives it.
+ *	sendmail is installed set-group-ID setgid_group (root:terndrop 2755)
+ *	and holds the group only in a child it forks first thing in main(),
+ *	before it reads its arguments, environment, standard input or any
+ *	configuration: that child runs terndrop's code (sendmail/drop.c),
+ *	reads only the checked record stream the parent sends it, and
+ *	trusts only the uid the kernel gives it. The parent drops the group
+ *	for good (setresgid) and then does all the parsing
+ *	(sendmail_priv.c). -bp (mailq) asks the child for the queue listing,
+ *	a fixed operation. -bs hands each message to terndrop(8).
  *
  * EXIT STATUS
  *	sysexits.h: 0 queued, 64 usage, 65 bad data, 67 unknown user (-bv),
@@ -59,10 +65,8 @@ static int run(struct sm_opts *o)
 		return sm_submit(o);
 	case SM_SMTP:
 		return sm_smtp(o);
-	case SM_PRINT: {
-		const char *args[] = {"-p", NULL};
-		return sm_exec_tool(o, "ternqueue", args);
-	}
+	case SM_PRINT:
+		return sm_priv_list(o);
 	case SM_FLUSH: {
 		const char *args[] = {"-f", NULL, NULL, NULL};
 		if (o->flush_filter != NULL) {
@@ -95,6 +99,9 @@ static int run(struct sm_opts *o)
 
 int main(int argc, char **argv)
 {
+	/* First of all, before anything of the caller's is read. */
+	sm_priv_start();
+
 	struct sm_opts o;
 	const char *name = argc > 0 ? basename_of(argv[0]) : "sendmail";
 
@@ -113,6 +120,9 @@ int main(int argc, char **argv)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
 
 	buf_free(&err);
+	/* Only -bm and -bp use the maildrop writer: end it before other modes run or exec. */
+	if (o.mode != SM_DELIVER && o.mode != SM_PRINT)
+		sm_priv_wait();
 	int rc = run(&o);
 	sm_free(&o);
 	return rc;

@@ -1,8 +1,9 @@
 /*
  * sendmail.h - what the files of the sendmail program share.
  *
- * sendmail runs with the privileges of its caller and has none of its
- * own: mail goes to the setgid terndrop helper (sendmail_submit.c).
+ * sendmail parses everything with the privileges of its caller only: a
+ * set-group-ID sendmail splits off its maildrop writer and drops the
+ * group before main() reads anything (sendmail_priv.c).
  */
 #ifndef TERN_SENDMAIL_H
 #define TERN_SENDMAIL_H
@@ -60,6 +61,22 @@ int sm_aliases(const struct sm_opts *o);
 
 /* sendmail_smtp.c: -bs. */
 int sm_smtp(const struct sm_opts *o);
+
+/*
+ * sendmail_priv.c: at entry, fork the privileged maildrop writer
+ * (drop_serve, sendmail/drop.h) and drop the group for good. Then one
+ * request to it: sm_priv_request() appends the request record to out and
+ * returns the descriptor to write it (and a message's records) on;
+ * sm_priv_wait() closes it and returns the writer's exit status.
+ * sm_priv_list() is mailq. sm_priv_wait() also ends an unused writer.
+ */
+#include <sys/types.h>
+#include "util/buf.h"
+void sm_priv_start(void);
+pid_t sm_priv_pid(void);
+int sm_priv_request(char op, const struct sm_opts *o, struct buf *out);
+int sm_priv_wait(void);
+int sm_priv_list(const struct sm_opts *o);
 
 /* The configuration directory to hand to helper programs, or NULL for the default. */
 const char *sm_config_arg(const struct sm_opts *o);

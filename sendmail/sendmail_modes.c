@@ -1,6 +1,6 @@
 /*
  * sendmail_modes.c - the sendmail modes that do not queue a message:
- * -bp/mailq and -q (ternqueue), -bd/-bD/-bC (tern), -bi/newaliases,
+ * -q (ternqueue), -bd/-bD/-bC (tern), -bi/newaliases,
  * -bv (how each address would be delivered) and -bt (address test mode).
  *
  * Part of the sendmail program; runs with the caller's privileges.

@@ -1,10 +1,12 @@
 /*
- * sendmail_submit.c - sendmail -bm: read the message, hand it to terndrop.
+ * sendmail_submit.c - sendmail -bm: read the message, hand it to the
+ * maildrop writer.
  *
- * Part of the sendmail program; runs with the caller's privileges.
- * terndrop (command_directory/terndrop, set-group-ID) gets the record
- * stream of lib/mail/droprec.h on a pipe; sendmail exits with its
- * status, so "exit 0" means the message is durable in maildrop/.
+ * Part of the sendmail program; runs with the caller's privileges (the
+ * group is gone before main() reads anything). The maildrop writer,
+ * forked at entry with the group (sendmail_priv.c, drop.c), gets the
+ * record stream of lib/mail/droprec.h on a socket; sendmail exits with
+ * its status, so "exit 0" means the message is durable in maildrop/.
  *
  * Input rules (as sendmail's): CR before LF is removed; without -i/-oi a
  * line holding a lone "." ends the message; with -t the header block is
@@ -26,6 +28,7 @@
 #include "mail/config.h"
 #include "mail/droprec.h"
 #include "mail/header.h"
+#include "sendmail/drop.h"
 #include "sendmail/sendmail.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -73,49 +76,18 @@ static void drop_attr(struct drop *d, const char *name, const char *value)
 	buf_free(&a);
 }
 
+/* The maildrop writer forked at entry (sendmail_priv.c): the request, then the records. */
 static void drop_start(struct drop *d, const struct sm_opts *o)
 {
-	struct buf prog = BUF_INIT;
-	int p[2];
-	buf_printf(&prog, "%s/terndrop", cfg_str(P_command_directory));
-	if (access(buf_str(&prog), X_OK) != 0)
-		msg_fatal_status(EX_UNAVAILABLE, "cannot run %s: %m", buf_str(&prog));
-	if (pipe(p) != 0)
-		msg_fatal_status(EX_OSERR, "pipe: %m");
-	fflush(stdout);
-	d->pid = fork();
-	if (d->pid < 0)
-		msg_fatal_status(EX_OSERR, "fork: %m");
-	if (d->pid == 0) {
-		dup2(p[0], 0);
-		close(p[0]);
-		close(p[1]);
-		const char *dir = sm_config_arg(o);
-		if (dir)
-			execl(buf_str(&prog), "terndrop", "-C", dir, (char *)NULL);
-		else
-			execl(buf_str(&prog), "terndrop", (char *)NULL);
-		msg_error("cannot run %s: %m", buf_str(&prog));
-		_exit(EX_UNAVAILABLE);
-	}
-	close(p[0]);
-	d->fd = p[1];
+	d->fd = sm_priv_request(DROP_REQ_DROP, o, &d->out);
+	d->pid = sm_priv_pid();
 	signal(SIGPIPE, SIG_IGN);
-	buf_free(&prog);
 }
 
 static int drop_finish(struct drop *d)
 {
-	int status;
 	drop_flush(d);
-	close(d->fd);
-	while (waitpid(d->pid, &status, 0) < 0)
-		if (errno != EINTR)
-			msg_fatal_status(EX_OSERR, "waitpid: %m");
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	msg_error("terndrop killed by signal %d: nothing was queued", WTERMSIG(status));
-	return EX_TEMPFAIL;
+	return sm_priv_wait();
 }
 
 /* Input reading with line rules: CRLF -> LF, a lone "." ends input without -i. */

@@ -32,7 +32,7 @@ long droprec_parse(const char *data, size_t len, char *type, const char **rec, s
 	size_t i = 1, n = 0;
 	if (len < 1)
 		return 0;
-	if (strchr("VSARMCE", data[0]) == NULL || data[0] == '\0')
+	if (strchr("QVSARMCE", data[0]) == NULL || data[0] == '\0')
 		return -1;
 	for (; i < len && data[i] >= '0' && data[i] <= '9'; i++) {
 		if (i > 7 || (i == 2 && data[1] == '0'))

@@ -11,6 +11,10 @@
  * digits, no leading zeros except "0"), ':', the data bytes, '\n'.
  * The stream, in this order:
  *
+ *   Q  op letter + config dir       only between sendmail and the child
+ *                                   it forks (sendmail/drop.h), read
+ *                                   there before the rest; droprec_accept
+ *                                   refuses it
  *   V  "1"                          version, first
  *   S  sender address ("" = <>)     at most once; absent = the caller
  *   A  "name=value"                 attributes, only the names in

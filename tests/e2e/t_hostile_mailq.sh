@@ -5,9 +5,11 @@
 #  - tern check reports no wrong group for maildrop/ and public/, which
 #    are in setgid_group (the user could not have given that group, but
 #    it is the right one) and exits 0;
-#  - mailq does not list (public/ is for setgid_group; no set-group-ID
-#    lister yet) and says why, exit 69, without claiming the running mail
-#    system is down, and shows no queue id.
+#  - the build tree's mailq (stage/sendmail, not set-group-ID) does not
+#    list (public/ is for setgid_group) and says why, exit 69, without
+#    claiming the running mail system is down, and shows no queue id.
+#    The installed, set-group-ID mailq lists for such a user:
+#    t_submit_unpriv.sh.
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
 . "$here/lib.sh"

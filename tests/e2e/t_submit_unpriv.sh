@@ -1,6 +1,6 @@
 #!/bin/sh
 # t_submit_unpriv.sh - submission by an unprivileged user through a
-# set-group-ID terndrop in a test installation (./configure --prefix in a
+# set-group-ID sendmail in a test installation (./configure --prefix in a
 # temporary directory, whose default main.cf lists the test instance in
 # alternate_config_directories):
 #  - the message lands in maildrop/, owned by the user, who cannot list it;
@@ -9,16 +9,19 @@
 #  - an untrusted -f gets X-Authentication-Warning: after pickup, root's not;
 #  - local_login_sender_maps refuses a sender (77) and allows the listed one;
 #  - message_size_limit is enforced (65);
-#  - without its set-group-ID bit terndrop cannot write (75), nothing left;
+#  - without its set-group-ID bit sendmail cannot write (75), nothing left;
+#  - mailq (the installed set-group-ID sendmail -bp) works for the user,
+#    who is not in the group, on a running instance the default main.cf
+#    lists, and is refused (77) for an unlisted -C;
 #  - an instance that root makes with the installed tern init (no build
 #    tree paths in it), started with the command tern init prints, takes
 #    a user's mail only once the default main.cf lists it, and delivers it;
-#  - an instance made by the build tree's tern init uses stage/terndrop,
-#    which is not set-group-ID and says so plainly (75), nothing written.
+#  - the build tree's stage/sendmail is not set-group-ID and says so
+#    plainly (75), nothing written.
 # The test installation is a whole `make install` into the prefix (so
-# terndrop is root:GROUP 2755 as the manifest says), built with the same
-# sanitizer flags as the build tree, so a sanitizer build proves that
-# terndrop still runs set-group-ID.
+# sendmail and terndrop are root:GROUP 2755 as the manifest says), built
+# with the same sanitizer flags as the build tree, so a sanitizer build
+# proves that they still run set-group-ID.
 # e2e: slow (it builds and installs a tree of its own)
 . "$(dirname "$0")/submitlib.sh"
 need_root
@@ -63,6 +66,8 @@ printf 'postmaster: root\n' >"$work/aliases"
 }
 [ "$(stat -c '%U %G %a' "$prefix/sbin/terndrop")" = "root $group 2755" ] ||
 	fail "make install did not make terndrop root:$group 2755"
+[ "$(stat -c '%U %G %a' "$prefix/sbin/sendmail")" = "root $group 2755" ] ||
+	fail "make install did not make sendmail root:$group 2755"
 
 # An instance whose queue has the installed modes: maildrop 1730 and public 2710, group $group.
 inst="$work/inst"
@@ -184,25 +189,35 @@ as_user "printf 'Subject: via root-made\n\nhello\n' | $sm -C $rinst friend@local
 delivered() { grep -qs '^Subject: via root-made' "$rinst"/mail/friend/new/*; }
 wait_for "delivery into $rinst/mail/friend/new" delivered
 grep -l '^Subject: early' "$rinst"/mail/friend/new/* 2>/dev/null && fail "the refused message was delivered"
+# mailq for a user outside the group: the listing qmgr gives (public/ is
+# for the group, which only sendmail's child holds), as Postfix's mailq.
+as_user "$prefix/bin/mailq -C $rinst" >"$work/mailq.out" 2>&1 ||
+	fail "mailq as a user failed ($?): $(cat "$work/mailq.out")"
+grep -Eq 'is empty|Total requests|Mail queue is empty|Kbytes in' "$work/mailq.out" ||
+	fail "mailq as a user printed no listing: $(cat "$work/mailq.out")"
+grep -q 'permission denied' "$work/mailq.out" && fail "mailq as a user was denied"
+as_user "$prefix/bin/mailq -C $work/other" >"$work/mailq.out" 2>&1
+rc=$?
+[ $rc = 77 ] || fail "mailq -C an unlisted directory: exit $rc, want 77: $(cat "$work/mailq.out")"
 "$prefix/sbin/tern" -c "$rinst" stop >/dev/null || fail "tern stop"
 
-# An instance made by the build tree's tern init uses stage/terndrop, not
+# An instance made by the build tree's tern init, with stage/sendmail, not
 # set-group-ID: a user is told so plainly, and nothing is written.
 binst=$work/binst
 "$TERN_TOP/stage/tern" init "$binst" >/dev/null || fail "build tree tern init"
 as_user "printf 'x\n' | $TERN_TOP/stage/sendmail -C $binst friend@localhost" 2>"$work/err"
 rc=$?
 [ $rc = 75 ] || fail "build tree instance as a user: exit $rc, want 75: $(cat "$work/err")"
-grep -q "stage/terndrop is not set-gid" "$work/err" || fail "no plain reason: $(cat "$work/err")"
+grep -q "stage/sendmail is not set-gid" "$work/err" || fail "no plain reason: $(cat "$work/err")"
 grep -q "install Tern" "$work/err" || fail "the reason does not say what to do: $(cat "$work/err")"
 [ -z "$(ls -A "$binst/queue/maildrop")" ] || fail "something was written to the build tree instance"
 
-# Without the set-group-ID bit nothing can be written, and terndrop says why.
+# Without the set-group-ID bit nothing can be written, and sendmail says why.
 before=$(ls "$inst/queue/maildrop" | wc -l)
-chmod 755 "$prefix/sbin/terndrop"
+chmod 755 "$prefix/sbin/sendmail"
 as_user "printf 'x\n' | $sm -C $inst friend@example.net" 2>"$work/err"
 rc=$?
 [ $rc = 75 ] || fail "without setgid: exit $rc, want 75: $(cat "$work/err")"
-grep -q "$prefix/sbin/terndrop is not set-gid $group" "$work/err" || fail "no plain reason: $(cat "$work/err")"
+grep -q "$prefix/sbin/sendmail is not set-gid $group" "$work/err" || fail "no plain reason: $(cat "$work/err")"
 [ "$(ls "$inst/queue/maildrop" | wc -l)" = "$before" ] || fail "without setgid something was written"
 pass

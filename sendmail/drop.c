@@ -1,0 +1,495 @@
+/*
+ * drop.c - the maildrop writer (drop.h): terndrop's whole work, and the
+ * privileged child of a set-group-ID sendmail.
+ *
+ * Runs with the group setgid_group (set-group-ID terndrop, or the child
+ * a set-group-ID sendmail forks at entry). It trusts nothing but the
+ * real uid the kernel gives it: it stamps the arrival time itself,
+ * records the real uid and its login name, accepts only the record
+ * types it expects in order (droprec.c), and enforces message_size_limit
+ * while reading. Its signal handlers only unlink the temporary file and
+ * _exit. The configuration is the default main.cf, or a directory that
+ * file lists in alternate_config_directories (any directory for root,
+ * or when the process is not set-id and so can write only where its
+ * caller may).
+ */
+#include "compat.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/prctl.h>
+#include <sys/un.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "mail/config.h"
+#include "mail/droprec.h"
+#include "mail/login_sender.h"
+#include "mail/mailq.h"
+#include "mail/qfile.h"
+#include "mail/qspace.h"
+#include "sendmail/drop.h"
+#include "util/buf.h"
+#include "util/log.h"
+#include "util/mem.h"
+
+/*
+ * Sanitizer builds: LeakSanitizer refuses to run in a set-id process
+ * and options from the environment are not read there, so the options
+ * are compiled in. Only present when built with -fsanitize=address.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+const char *__asan_default_options(void);
+const char *__lsan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+const char *__lsan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
+
+/* Which program must be set-group-ID (messages), and TERN_CONFIG_DIR as it was at entry. */
+static const char *prog_name = "terndrop";
+static char *env_config;
+
+/* The temporary file, for the signal handler; written before the handlers can see it. */
+static char temp_path[4096];
+static volatile sig_atomic_t temp_set;
+
+/*
+ * Remove the temporary file and say so on standard error, which sendmail
+ * passes on to its caller: the one line a user whose terndrop was stopped
+ * sees. Only async-signal-safe calls (unlink, write, _exit).
+ */
+static void on_signal(int sig)
+{
+	static const char head[] = "tern/terndrop: fatal: stopped by signal ";
+	static const char tail[] = ": nothing was queued\n";
+	char num[12];
+	size_t n = sizeof(num);
+	unsigned v = (unsigned)sig;
+
+	if (temp_set)
+		unlink(temp_path);
+	do
+		num[--n] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 && n > 0);
+	/* Nothing to do if stderr is gone: the exit status says it all. */
+	if (write(2, head, sizeof(head) - 1) < 0 || write(2, num + n, sizeof(num) - n) < 0
+	    || write(2, tail, sizeof(tail) - 1) < 0)
+		_exit(EX_TEMPFAIL);
+	_exit(EX_TEMPFAIL);
+}
+
+static void fix_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1)
+			continue;
+		int nfd = open("/dev/null", O_RDWR);
+		if (nfd != fd)
+			_exit(EX_OSERR);	/* cannot happen: fd was the lowest free */
+	}
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigfillset(&sa.sa_mask);
+	int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGXFSZ, SIGALRM};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Trailing slashes do not make a directory different. */
+static void normalize_dir(const char *in, struct buf *out)
+{
+	buf_reset(out);
+	buf_adds(out, in);
+	while (out->len > 1 && out->data[out->len - 1] == '/')
+		buf_truncate(out, out->len - 1);
+}
+
+/*
+ * Which configuration directory: the default, or another one when the
+ * caller is root, or terndrop is not set-id, or the default main.cf
+ * lists it in alternate_config_directories.
+ */
+static const char *choose_config(const char *wanted, uid_t uid)
+{
+	static struct buf dir = BUF_INIT;
+	struct buf want = BUF_INIT, item = BUF_INIT, err = BUF_INIT;
+	const char *builtin = config_builtin_dir();
+	bool setid = getegid() != getgid() || geteuid() != getuid();
+
+	if (wanted == NULL || *wanted == '\0')
+		return builtin;
+	normalize_dir(wanted, &want);
+	normalize_dir(builtin, &dir);
+	if (strcmp(buf_str(&want), buf_str(&dir)) == 0 || uid == 0 || !setid) {
+		buf_reset(&dir);
+		buf_add(&dir, want.data, want.len);
+		buf_free(&want);
+		return buf_str(&dir);
+	}
+	if (config_load(builtin, false, &err) != 0)
+		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
+	char **alts = cfg_list(P_alternate_config_directories);
+	for (; alts && *alts; alts++) {
+		normalize_dir(*alts, &item);
+		if (strcmp(buf_str(&item), buf_str(&want)) == 0) {
+			buf_reset(&dir);
+			buf_add(&dir, want.data, want.len);
+			buf_free(&want);
+			buf_free(&item);
+			return buf_str(&dir);
+		}
+	}
+	msg_fatal_status(EX_NOPERM, "uid %ld is not allowed to use configuration directory %s "
+			 "(not in alternate_config_directories of %s/main.cf)",
+			 (long)uid, buf_str(&want), builtin);
+}
+
+/* local_login_sender_maps (login_sender.h); a table that fails is a temporary failure. */
+static bool sender_allowed(const char *login, const char *sender)
+{
+	struct buf err = BUF_INIT;
+	int rc = login_sender_allowed(cfg_str(P_local_login_sender_maps), login, sender,
+				      cfg_str(P_myorigin), &err);
+	if (rc < 0)
+		msg_fatal_status(EX_TEMPFAIL, "local_login_sender_maps: %s", buf_str(&err));
+	buf_free(&err);
+	return rc == 1;
+}
+
+/*
+ * Wake pickup: connect to public/pickup (a stream socket bound by ternd)
+ * and send "wake", without blocking. A failure is not an error: pickup
+ * also scans maildrop/.
+ */
+static void wake_pickup(const char *queue_dir)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/pickup", queue_dir);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path))
+		return;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		ssize_t ignored = send(fd, "wake\n", 5, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)ignored;
+	}
+	close(fd);
+}
+
+/*
+ * queue_minfree: too little room in the queue file system is a
+ * temporary failure (75) before a byte is written. Only queue_minfree
+ * counts here, not smtpd's 1.5 x message_size_limit: local mail that
+ * fits is not refused for a limit meant for strangers' mail.
+ */
+static void check_space(void)
+{
+	unsigned long long minfree = (unsigned long long)cfg_int(P_queue_minfree);
+	struct buf why = BUF_INIT;
+	if (minfree == 0)
+		return;
+	if (qspace_check(cfg_str(P_queue_directory), minfree, 0, &why) == 0)
+		msg_fatal_status(EX_TEMPFAIL, "%s: mail not queued, try again later", buf_str(&why));
+	buf_free(&why);
+}
+
+/*
+ * Without its set-group-ID bit (the build tree's copy, or a copy that
+ * lost it) terndrop writes to maildrop/ only as root or as the owner of
+ * the queue. Anyone else is told so plainly, before any input is read,
+ * instead of with the permission error of the first write.
+ */
+static void check_privilege(uid_t uid)
+{
+	struct buf dir = BUF_INIT;
+	if (uid == 0 || getegid() != getgid() || geteuid() != getuid())
+		return;
+	buf_printf(&dir, "%s/maildrop", cfg_str(P_queue_directory));
+	if (access(buf_str(&dir), W_OK | X_OK) == 0 || (errno != EACCES && errno != EPERM)) {
+		buf_free(&dir);
+		return;
+	}
+	msg_fatal_status(EX_TEMPFAIL, "%s/%s is not set-gid %s, and uid %ld may not write to %s; "
+			 "install Tern (make install) or run as root or as the instance owner %s",
+			 cfg_str(P_command_directory), prog_name, cfg_str(P_setgid_group), (long)uid, buf_str(&dir),
+			 cfg_str(P_mail_owner));
+}
+
+
+/* The envelope is complete: start the maildrop file. */
+static struct qfile_writer *start_file(struct droprec_state *st, uid_t uid, const struct passwd *pw,
+				       const char *login)
+{
+	struct buf err = BUF_INIT, dir = BUF_INIT;
+	char uidtext[32];
+	const char *sender = st->sender_given ? buf_str(&st->sender) : login;
+
+	if (st->sender_given && strcmp(sender, login) != 0 && !sender_allowed(login, sender))
+		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to send mail as <%s> "
+				 "(local_login_sender_maps)", login, (long)uid, sender);
+	bool extract = false;
+	for (size_t i = 0; i < st->nattr; i++)
+		if (strcmp(st->attr_names[i], "extract") == 0 && strcmp(st->attr_values[i], "yes") == 0)
+			extract = true;
+	if (st->nrcpt == 0 && !extract)
+		msg_fatal_status(EX_USAGE, "no recipients specified");
+
+	buf_printf(&dir, "%s/maildrop", cfg_str(P_queue_directory));
+	struct qfile_writer *w = qfile_create_mode(buf_str(&dir), 0644, &err);
+	if (w == NULL)
+		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
+	strlcpy(temp_path, qfile_writer_temp_path(w), sizeof(temp_path));
+	temp_set = 1;
+	qfile_allow_no_rcpt(w);
+
+	snprintf(uidtext, sizeof(uidtext), "%ld", (long)uid);
+	bool bad = qfile_set_sender(w, sender) != 0 || qfile_add_attr(w, "uid", uidtext) != 0 ||
+		   qfile_add_attr(w, "login", login) != 0 ||
+		   qfile_add_attr(w, "sender_given", st->sender_given ? "yes" : "no") != 0;
+	bool have_name = false;
+	for (size_t i = 0; i < st->nattr && !bad; i++) {
+		bad = qfile_add_attr(w, st->attr_names[i], st->attr_values[i]) != 0;
+		have_name |= strcmp(st->attr_names[i], "full_name") == 0;
+	}
+	if (!have_name && pw != NULL && pw->pw_gecos != NULL && *pw->pw_gecos != '\0') {
+		/* The full name is the GECOS field up to the first comma. */
+		char *name = xstrndup(pw->pw_gecos, strcspn(pw->pw_gecos, ","));
+		if (*name && qfile_field_valid(name))
+			bad |= qfile_add_attr(w, "full_name", name) != 0;
+		free(name);
+	}
+	for (size_t i = 0; i < st->nrcpt && !bad; i++)
+		bad = qfile_add_rcpt(w, st->rcpts[i].address, st->rcpts[i].notify, st->rcpts[i].orcpt) != 0;
+	if (bad) {
+		temp_set = 0;
+		qfile_abort(w);
+		msg_fatal_status(EX_DATAERR, "malformed envelope");
+	}
+	buf_free(&err);
+	buf_free(&dir);
+	return w;
+}
+
+static void give_up(struct qfile_writer *w, int status, const char *why)
+{
+	temp_set = 0;
+	qfile_abort(w);
+	msg_fatal_status(status, "%s", why);
+}
+
+void drop_harden(const char *prog)
+{
+	fix_descriptors();
+	catch_signals();
+	umask(077);
+	prog_name = prog;
+	log_init("tern/terndrop", LOG_TO_STDERR);
+	/* The environment: keep what we may use, drop the rest. */
+	env_config = getenv("TERN_CONFIG_DIR") ? xstrdup(getenv("TERN_CONFIG_DIR")) : NULL;
+	if (qfile_fault_from_env() != 0)
+		msg_fatal_status(EX_USAGE, "bad TERN_QFILE_FAULT");
+	clearenv();
+	setenv("PATH", "/usr/bin:/bin", 1);
+}
+
+void drop_config(const char *wanted)
+{
+	struct buf err = BUF_INIT;
+	const char *dir = choose_config(wanted && *wanted ? wanted : env_config, getuid());
+	if (config_load(dir, false, &err) != 0)
+		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
+	config_apply_logging();
+	if (cfg_str(P_maillog_file)[0] == '\0')
+		log_set_dest(LOG_TO_STDERR | LOG_TO_SYSLOG);
+	else
+		log_set_dest(LOG_TO_STDERR | LOG_TO_FILE);
+	buf_free(&err);
+}
+
+int drop_message(int fd, struct buf *in, size_t off, char *id, size_t idlen)
+{
+	uid_t uid = getuid();
+	struct buf err = BUF_INIT;
+	struct passwd *pw = getpwuid(uid);
+	char uidname[32];
+	snprintf(uidname, sizeof(uidname), "#%ld", (long)uid);
+	char *login = xstrdup(pw && pw->pw_name && qfile_field_valid(pw->pw_name) ? pw->pw_name : uidname);
+	int may = submit_user_allowed(cfg_list(P_authorized_submit_users), login, &err);
+	if (may < 0)
+		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
+	if (may == 0 && uid != 0)
+		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to submit mail "
+				 "(authorized_submit_users)", login, (long)uid);
+	check_space();
+	check_privilege(uid);
+
+	struct droprec_state st;
+	droprec_init(&st, (unsigned long long)cfg_int(P_message_size_limit));
+	struct qfile_writer *w = NULL;
+	bool done = false, eof = false;
+
+	while (!done) {
+		char type;
+		const char *rec;
+		size_t reclen;
+		long used = droprec_parse(in->data + off, in->len - off, &type, &rec, &reclen);
+		if (used < 0)
+			give_up(w, EX_DATAERR, "malformed input from sendmail");
+		if (used == 0) {
+			if (eof)
+				give_up(w, EX_DATAERR, "premature end of input");
+			/* Compact, then read more. */
+			if (off > 0) {
+				buf_consume(in, off);
+				off = 0;
+			}
+			buf_reserve(in, 65536);
+			ssize_t n = read(fd, in->data + in->len, 65536);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				give_up(w, EX_IOERR, "cannot read input");
+			if (n == 0)
+				eof = true;
+			in->len += (size_t)n;
+			continue;
+		}
+		off += (size_t)used;
+		switch (droprec_accept(&st, type, rec, reclen)) {
+		case DROPREC_BAD:
+			give_up(w, EX_DATAERR, buf_str(&st.error));
+			break;
+		case DROPREC_CONTENT:
+			w = start_file(&st, uid, pw, login);
+			break;
+		case DROPREC_DATA:
+			if (!st.too_big && qfile_write(w, rec, reclen, &err) != 0)
+				give_up(w, EX_TEMPFAIL, buf_str(&err));
+			break;
+		case DROPREC_END:
+			done = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (off != in->len)
+		give_up(w, EX_DATAERR, "input after the end record");
+	if (st.too_big) {
+		char why[128];
+		snprintf(why, sizeof(why), "message file too big (message_size_limit is %llu bytes)", st.limit);
+		give_up(w, EX_DATAERR, why);
+	}
+	if (qfile_commit(w, id, idlen, &err) != 0) {
+		temp_set = 0;
+		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
+	}
+	temp_set = 0;
+	log_set_dest(log_get_dest() & ~LOG_TO_STDERR);
+	msg_info("%s: uid=%ld login=%s from=<%s> nrcpt=%zu size=%llu", id, (long)uid, login,
+		 st.sender_given ? buf_str(&st.sender) : login, st.nrcpt, st.size);
+	log_set_dest(log_get_dest() | LOG_TO_STDERR);
+	wake_pickup(cfg_str(P_queue_directory));
+	buf_free(&err);
+	droprec_free(&st);
+	free(login);
+	return EX_OK;
+}
+
+/*
+ * The queue listing for a user outside setgid_group: the group lets this
+ * process reach public/qmgr (queue files stay unreadable to it), and the
+ * listing is what qmgr gives anyone who may connect, as Postfix's
+ * set-group-ID postqueue gets showq's. Nothing of the caller's is read.
+ */
+static int list_queue(void)
+{
+	struct buf out = BUF_INIT, err = BUF_INIT;
+	int style = mailq_style_parse(cfg_str(P_mailq_format));
+	int rc = EX_OK;
+	if (mailq_listing(cfg_str(P_queue_directory), style < 0 ? MAILQ_SENDMAIL : (enum mailq_style)style,
+			  &out, &err) < 0) {
+		fprintf(stderr, "mailq: %s\n", buf_str(&err));
+		rc = EX_UNAVAILABLE;
+	} else {
+		for (size_t off = 0; off < out.len;) {
+			ssize_t n = write(1, out.data + off, out.len - off);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				rc = EX_IOERR;
+				break;
+			}
+			off += (size_t)n;
+		}
+	}
+	buf_free(&out);
+	buf_free(&err);
+	return rc;
+}
+
+void drop_serve(int fd)
+{
+	struct buf in = BUF_INIT;
+	char type, id[QF_ID_MAX];
+	const char *rec;
+	size_t reclen;
+	long used;
+
+	/* What ps and pgrep show: the maildrop role, not the caller's command. */
+	prctl(PR_SET_NAME, "terndrop", 0, 0, 0);
+	drop_harden("sendmail");
+	/* The caller's standard input is the parent's to read, never ours. */
+	int nul = open("/dev/null", O_RDONLY);
+	if (nul < 0 || dup2(nul, 0) < 0)
+		_exit(EX_OSERR);
+	if (nul != 0)
+		close(nul);
+	/* The request record. */
+	while ((used = droprec_parse(in.data, in.len, &type, &rec, &reclen)) == 0) {
+		buf_reserve(&in, 4096);
+		ssize_t n = read(fd, in.data + in.len, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 && in.len == 0)
+			_exit(EX_OK);	/* the caller needed no maildrop work */
+		if (n <= 0)
+			msg_fatal_status(EX_DATAERR, "premature end of input");
+		in.len += (size_t)n;
+	}
+	if (used < 0 || type != 'Q' || reclen < 1 || memchr(rec, '\0', reclen) != NULL)
+		msg_fatal_status(EX_DATAERR, "malformed input from sendmail");
+	char op = rec[0];
+	char *dir = xstrndup(rec + 1, reclen - 1);
+	drop_config(dir);
+	free(dir);
+	switch (op) {
+	case DROP_REQ_DROP:
+		exit(drop_message(fd, &in, (size_t)used, id, sizeof(id)));
+	case DROP_REQ_LIST:
+		exit(list_queue());
+	default:
+		msg_fatal_status(EX_DATAERR, "malformed input from sendmail");
+	}
+}

@@ -1,0 +1,60 @@
+/*
+ * drop.h - the maildrop writer: what runs with the group setgid_group.
+ *
+ * Shared by terndrop(8) (its whole main) and by sendmail(8), whose
+ * set-group-ID copy forks a child running drop_serve() at entry, before
+ * it reads anything of its caller's, and then drops the group for good
+ * in the parent (sendmail_priv.c). Every function here runs with the
+ * group held, so each reads only: the kernel's real uid, the default
+ * main.cf (and a directory it lists in alternate_config_directories),
+ * and the record stream of lib/mail/droprec.h, checked strictly.
+ */
+#ifndef TERN_SENDMAIL_DROP_H
+#define TERN_SENDMAIL_DROP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+
+/*
+ * First thing, before any input: descriptors 0-2 open, signal handlers
+ * that only unlink the temporary file and _exit, umask 077, the one
+ * environment value kept (TERN_CONFIG_DIR) saved and the environment
+ * cleared. prog is the program named in messages ("terndrop" or
+ * "sendmail": the one that must be set-group-ID).
+ */
+void drop_harden(const char *prog);
+
+/*
+ * Load the configuration: wanted (-C) or the saved TERN_CONFIG_DIR or
+ * the default. A non-default directory is honoured for an unprivileged
+ * caller of a set-id process only when the default main.cf lists it in
+ * alternate_config_directories. Exits with a sysexits status otherwise.
+ */
+void drop_config(const char *wanted);
+
+/*
+ * Read one record stream from fd (in holds bytes already read, from
+ * offset off on), check it (authorized_submit_users, local_login_sender_maps,
+ * message_size_limit, queue_minfree) and write one durable maildrop
+ * file; its id into id. Returns 0; exits with a sysexits status and one
+ * line on standard error on any failure, leaving no file behind.
+ */
+int drop_message(int fd, struct buf *in, size_t off, char *id, size_t idlen);
+
+/*
+ * The privileged child of a set-group-ID sendmail: reads one request
+ * on fd, a record 'Q' of droprec.h framing whose data is an operation
+ * letter followed by the configuration directory the caller asked for
+ * (empty for the default):
+ *   'D'  the record stream of one message follows (drop_message);
+ *   'P'  list the queue on standard output, as mailq shows it.
+ * End of input before a request: exit 0, nothing done.
+ */
+void drop_serve(int fd) __attribute__((noreturn));
+
+#define DROP_REQ_DROP	'D'
+#define DROP_REQ_LIST	'P'
+
+#endif
