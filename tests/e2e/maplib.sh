@@ -7,7 +7,7 @@ here=$(dirname "$0")
 . "$here/lib.sh"
 top=$TERN_TOP
 TERNMAP="$top/tools/ternmap"
-MAKEMAP="$top/sendmail/makemap"
+MAKEMAP="$top/tools/makemap"
 FIXTURES="$top/tests/fixtures/maps"
 [ -x "$TERNMAP" ] || skip "ternmap is not built"
 [ -x "$MAKEMAP" ] || skip "makemap is not built"
