@@ -147,7 +147,8 @@ void qfile_set_commit_dir(struct qfile_writer *w, const char *dir);
 /* Content bytes so far. */
 unsigned long long qfile_content_written(const struct qfile_writer *w);
 /*
- * Finish: end record, fsync, rename to the queue id, fsync directory.
+ * Finish: end record, fsync, rename to the queue id, fsync directory
+ * (or, where qfile_rename_covered: rename, then one fsync of the file).
  * 0: durable, id copied to id (if not NULL). -1: temporary failure,
  * reason in err, nothing left behind. Frees w either way.
  */
@@ -158,6 +159,21 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
  * of one fsync(2) each. Off by default.
  */
 void qfile_set_shared_sync(bool on);
+/*
+ * queue_directory_sync: "auto" (default) skips the directory fsync where
+ * an fsync of the file made after its rename also makes the rename
+ * durable (qfile_rename_covered), "always" keeps it everywhere.
+ * qfile_configure() reads it from the configuration; call it once at
+ * start, before any commit thread runs. Without it, auto.
+ */
+void qfile_configure(void);
+void qfile_set_dir_sync_always(bool always);
+/*
+ * The decision, for tests: true when on a file system of statfs type
+ * fstype an fsync(2) (not fdatasync) of a file after its rename commits
+ * the rename: ext4 with a journal (journal: it has one), XFS.
+ */
+bool qfile_rename_covered(long fstype, bool journal);
 /* Unlink the temporary file and free w. */
 void qfile_abort(struct qfile_writer *w);
 
