@@ -337,6 +337,7 @@ int main(int argc, char **argv)
 
 	/* The environment: keep what we may use, drop the rest. */
 	char *env_config = getenv("TERN_CONFIG_DIR") ? xstrdup(getenv("TERN_CONFIG_DIR")) : NULL;
+	qfile_configure();
 	if (qfile_fault_from_env() != 0)
 		msg_fatal_status(EX_USAGE, "bad TERN_QFILE_FAULT");
 	clearenv();

@@ -60,7 +60,11 @@
  * on (qfile_set_shared_sync), they share the files' syncs as well: the
  * files are renamed first, then one syncfs(2) makes a whole batch durable
  * in place of one fsync per file (a renamed file is not acknowledged
- * until that sync and the directory fsync have succeeded).
+ * until that sync and the directory fsync have succeeded). Where the
+ * file system commits a rename with the renamed file's own fsync (ext4
+ * with a journal, XFS: qfile_rename_covered) and queue_directory_sync is
+ * auto, the order is rename, then fsync of the file (or the shared
+ * syncfs), and no directory fsync.
  *
  * FAULT INJECTION: every open/write/fsync/rename of this layer goes
  * through counting wrappers, so tests can make the Nth call fail with
