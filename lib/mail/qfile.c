@@ -385,15 +385,17 @@ bool qfile_rename_covered(long fstype, bool journal)
 }
 
 /*
- * Whether the ext4 file system on device dev has a journal: ext4's
- * sysfs entry of the device (named as the kernel names the block device,
- * the name /sys/dev/block/MAJ:MIN links to) says "<none>" in journal_task
- * when it has none, the journal thread's pid otherwise. A device ext4's
- * driver does not list (ext2 or ext3 driver, no sysfs) counts as none.
+ * Whether the ext4 file system on device dev has a journal in its inode
+ * 8 (the one mkfs.ext4 makes): jbd2 lists each journal it runs as
+ * /proc/fs/jbd2/NAME-INODE, NAME being the kernel's name of the block
+ * device, the name /sys/dev/block/MAJ:MIN links to (ext4 lists the file
+ * system as /sys/fs/ext4/NAME). An external journal, a device with no
+ * such link, or no /proc or /sys (some containers) count as none: the
+ * directory is fsynced there. Only readlink and stat: no descriptor.
  */
 static bool ext4_has_journal(dev_t dev)
 {
-	char path[PATH_MAX], link[256], text[32];	/* block device names are short */
+	char path[PATH_MAX], link[256];	/* block device names are short */
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(dev), minor(dev));
 	ssize_t n = readlink(path, link, sizeof(link) - 1);
 	if (n <= 0)
@@ -403,16 +405,9 @@ static bool ext4_has_journal(dev_t dev)
 	name = name != NULL ? name + 1 : link;
 	if (*name == '\0' || strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
 		return false;
-	snprintf(path, sizeof(path), "/sys/fs/ext4/%s/journal_task", name);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	text[n] = '\0';
-	return text[0] >= '0' && text[0] <= '9';
+	snprintf(path, sizeof(path), "/proc/fs/jbd2/%s-8", name);
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* Whether dir lies where the file's fsync after a rename into it commits the rename. */
