@@ -468,6 +468,7 @@ int main(int argc, char **argv)
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
 #endif
+	qfile_configure();
 	if (qfile_fault_from_env() != 0)
 		msg_fatal_status(EX_USAGE, "bad TERN_QFILE_FAULT");
 	signal(SIGTERM, on_term);

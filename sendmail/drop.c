@@ -319,6 +319,7 @@ void drop_config(const char *wanted)
 	const char *dir = choose_config(wanted && *wanted ? wanted : env_config, getuid());
 	if (config_load(dir, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
+	qfile_configure();	/* queue_directory_sync */
 	config_apply_logging();
 	if (cfg_str(P_maillog_file)[0] == '\0')
 		log_set_dest(LOG_TO_STDERR | LOG_TO_SYSLOG);

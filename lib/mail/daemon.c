@@ -27,6 +27,7 @@
 
 #include "mail/config.h"
 #include "mail/daemon.h"
+#include "mail/qfile.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -358,6 +359,7 @@ int daemon_init(int argc, char **argv, const char *name, int flags)
 	free(overrides);
 	if (noverride > 0)
 		config_apply_logging();	/* -o maillog_file=, syslog_name=, ... */
+	qfile_configure();	/* queue_directory_sync, before any thread commits */
 
 	if (geteuid() == 0 && !(flags & DAEMON_KEEP_ROOT)) {
 		if (priv_drop(cfg_str(P_mail_owner), &err) < 0)

@@ -302,6 +302,8 @@ const struct param_def param_table[] = {
 	    NOT_IMPLEMENTED("only the addresses in inet_interfaces count as this host's own")),
 	STR("queue_directory", TERN_QUEUE_DIR,
 	    "The directory of the mail queue."),
+	STRC("queue_directory_sync", "auto", "auto always",
+	     "Tern only: how a queue file's rename to its queue id is made durable before the 250 (or terndrop's exit): always fsyncs the directory after the file, as on any file system; auto does so except on ext4 with a journal and on XFS, where the queue file is renamed first and its own fsync then commits the rename as well, one disk cache flush less per message; set always on a setup whose file system or storage stack lies about that (the choice is made per queue directory when a program first writes into it)."),
 	SIZE("queue_minfree", "0", 0, SIZE_MAX_LIMIT,
 	     "The free space, in bytes, the queue file system must keep: with no more free, smtpd answers MAIL FROM with 452 4.3.1 (as it also does with less than 1.5 x message_size_limit free) and sendmail exits 75; 0 means only the 1.5 x rule of smtpd."),
 	INT("queue_recycle_limit", "10000", 0, 10000000,

@@ -20,8 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "mail/config.h"
+#include "mail/param_names.h"
 #include "mail/qfile.h"
 #include "mail/qrecycle.h"
 #include "util/buf.h"
@@ -256,12 +260,16 @@ static int fsync_dir_or_fs(const char *dir, int fd)
  * batch.
  *
  * Without shared sync a committer fsyncs its file, renames it, and the
- * directory fsync is shared (the "dirs" group of the queue directory).
+ * directory fsync is shared (the "dirs" group of the queue directory);
+ * where the directory is covered (dir_covered), it renames, then fsyncs
+ * its file, and shares nothing.
  * With shared sync (qfile_set_shared_sync) the file is renamed first
  * and the whole commit is shared (the "batch" group): a leader alone
  * fsyncs its own file, a leader with others runs one syncfs(2) of the
  * queue file system for all of them; then it fsyncs the directory. The
- * disk sees two cache flushes per batch instead of two per message. (In
+ * disk sees two cache flushes per batch instead of two per message
+ * (one, where the file system commits the rename with the file: the
+ * directory fsync is skipped, see dir_covered). (In
  * between, the queue manager may already see the file and deliver it:
  * should the sync then fail, the client gets no 250 and sends it again,
  * once too often but never lost. A system crash in between can leave
@@ -297,6 +305,7 @@ struct qdirsync {
 	char *dir;
 	int fs_fd;			/* the directory, open for syncfs; -1 none */
 	bool per_file;			/* no syncfs (failed, or no fs_fd): fsync each file */
+	bool covered;			/* the file's fsync after the rename commits it */
 	struct syncgroup batch;		/* shared sync: file(s) and directory */
 	struct syncgroup dirs;		/* otherwise: the directory */
 };
@@ -304,6 +313,7 @@ struct qdirsync {
 static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct qdirsync *qdirsyncs;	/* never freed: one per queue directory */
 static bool shared_sync;
+static bool dir_sync_always;		/* queue_directory_sync = always */
 static void (*dirsync_hook)(void);	/* tests: runs before each directory fsync */
 static void (*filesync_hook)(unsigned batch);	/* tests: before each shared sync */
 static void (*rename_hook)(void);	/* tests: after a commit's rename, before its sync */
@@ -336,6 +346,81 @@ void qfile_fault_rename_hook(void (*hook)(void))
 	pthread_mutex_unlock(&sync_lock);
 }
 
+void qfile_set_dir_sync_always(bool always)
+{
+	pthread_mutex_lock(&sync_lock);
+	dir_sync_always = always;
+	pthread_mutex_unlock(&sync_lock);
+}
+
+void qfile_configure(void)
+{
+	qfile_set_dir_sync_always(strcmp(cfg_str(P_queue_directory_sync), "always") == 0);
+}
+
+/*
+ * Directory sync elision. A rename is durable once the directory that
+ * holds the new entry is on disk; fsync(2) of the directory does that
+ * everywhere, at the price of one more disk cache flush per commit. On
+ * ext4 with a journal and on XFS it is also durable once the renamed
+ * file's own fsync (not fdatasync) returns, provided that fsync is made
+ * after the rename: both file systems change the renamed inode (its
+ * ctime) in the same journal transaction as the directory entries, and
+ * fsync commits the journal up to the inode's last change (ext4: the
+ * transaction i_sync_tid names; XFS: the log up to the inode's last
+ * commit sequence); transactions commit in order, so the file's
+ * creation is covered too. The argument with references is in
+ * doc/internals.md ("Durability"). Anywhere else (ext4 without a
+ * journal, ext2/3 drivers, btrfs, NFS, tmpfs, anything unknown), or
+ * with queue_directory_sync = always, the directory is fsynced.
+ */
+#define FS_EXT4_MAGIC	0xEF53L		/* EXT4_SUPER_MAGIC (also ext2/3) */
+#define FS_XFS_MAGIC	0x58465342L	/* XFS_SUPER_MAGIC */
+
+bool qfile_rename_covered(long fstype, bool journal)
+{
+	if (fstype == FS_EXT4_MAGIC)
+		return journal;
+	return fstype == FS_XFS_MAGIC;
+}
+
+/*
+ * Whether the ext4 file system on device dev has a journal in its inode
+ * 8 (the one mkfs.ext4 makes): jbd2 lists each journal it runs as
+ * /proc/fs/jbd2/NAME-INODE, NAME being the kernel's name of the block
+ * device, the name /sys/dev/block/MAJ:MIN links to (ext4 lists the file
+ * system as /sys/fs/ext4/NAME). An external journal, a device with no
+ * such link, or no /proc or /sys (some containers) count as none: the
+ * directory is fsynced there. Only readlink and stat: no descriptor.
+ */
+static bool ext4_has_journal(dev_t dev)
+{
+	char path[PATH_MAX], link[256];	/* block device names are short */
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	const char *name = strrchr(link, '/');
+	name = name != NULL ? name + 1 : link;
+	if (*name == '\0' || strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/fs/jbd2/%s-8", name);
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Whether dir lies where the file's fsync after a rename into it commits the rename. */
+static bool dir_covered(const char *dir)
+{
+	struct statfs sfs;
+	struct stat st;
+	if (statfs(dir, &sfs) != 0 || stat(dir, &st) != 0)
+		return false;
+	long type = (long)sfs.f_type;
+	return qfile_rename_covered(type, type == FS_EXT4_MAGIC && ext4_has_journal(st.st_dev));
+}
+
 /* The sync state of dir (lock held). */
 static struct qdirsync *qdirsync_get(const char *dir)
 {
@@ -347,6 +432,7 @@ static struct qdirsync *qdirsync_get(const char *dir)
 	d->dir = xstrdup(dir);
 	d->fs_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d->per_file = d->fs_fd < 0;	/* unreadable (maildrop/): fsync each file */
+	d->covered = !dir_sync_always && dir_covered(dir);
 	pthread_cond_init(&d->batch.cond, NULL);
 	pthread_cond_init(&d->dirs.cond, NULL);
 	d->next = qdirsyncs;
@@ -423,7 +509,8 @@ static int sync_batch(struct qdirsync *d, int fd, unsigned batch)
 		errno = err;
 		return -1;
 	}
-	return sync_dir(d, fd, batch);
+	/* Both fsync and syncfs commit the journal: the renames are in it. */
+	return d->covered ? 0 : sync_dir(d, fd, batch);
 }
 
 /*
@@ -437,9 +524,18 @@ static int durable_commit(const char *dir, int fd, bool own_fsync, int (*rename_
 	pthread_mutex_lock(&sync_lock);
 	struct qdirsync *d = qdirsync_get(dir);
 	bool shared = shared_sync && !d->per_file && !own_fsync;
+	bool covered = d->covered && !shared;	/* set once, at the directory's first commit */
 	pthread_mutex_unlock(&sync_lock);
 
-	if (!shared) {
+	/*
+	 * Covered (see dir_covered): rename, then one fsync of the file,
+	 * which makes both durable. Never fdatasync: only fsync waits for
+	 * the inode's last change, the rename's. Like the shared sync, the
+	 * name exists before the data is on disk: a crash in between can
+	 * leave an incomplete file under it, never acknowledged (it goes to
+	 * corrupt/ when read); a failed fsync takes the name back.
+	 */
+	if (!shared && !covered) {
 		*what = "cannot fsync queue file";
 		if (q_fsync(fd, false) != 0)
 			return -1;
@@ -452,6 +548,10 @@ static int durable_commit(const char *dir, int fd, bool own_fsync, int (*rename_
 	pthread_mutex_unlock(&sync_lock);
 	if (hook != NULL)
 		hook();
+	if (covered) {
+		*what = "cannot fsync queue file";
+		return q_fsync(fd, false);
+	}
 	*what = shared ? "cannot fsync queue file" : "cannot fsync queue directory";
 	pthread_mutex_lock(&sync_lock);
 	if (shared && d->per_file) {
@@ -469,6 +569,8 @@ static int durable_commit(const char *dir, int fd, bool own_fsync, int (*rename_
 		*what = "cannot fsync queue file";
 		if (q_fsync(fd, false) != 0)
 			return -1;
+		if (d->covered)
+			return 0;	/* after the rename: it committed the rename too */
 		*what = "cannot fsync queue directory";
 		pthread_mutex_lock(&sync_lock);
 	}

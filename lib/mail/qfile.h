@@ -60,7 +60,11 @@
  * on (qfile_set_shared_sync), they share the files' syncs as well: the
  * files are renamed first, then one syncfs(2) makes a whole batch durable
  * in place of one fsync per file (a renamed file is not acknowledged
- * until that sync and the directory fsync have succeeded).
+ * until that sync and the directory fsync have succeeded). Where the
+ * file system commits a rename with the renamed file's own fsync (ext4
+ * with a journal, XFS: qfile_rename_covered) and queue_directory_sync is
+ * auto, the order is rename, then fsync of the file (or the shared
+ * syncfs), and no directory fsync.
  *
  * FAULT INJECTION: every open/write/fsync/rename of this layer goes
  * through counting wrappers, so tests can make the Nth call fail with
@@ -147,7 +151,8 @@ void qfile_set_commit_dir(struct qfile_writer *w, const char *dir);
 /* Content bytes so far. */
 unsigned long long qfile_content_written(const struct qfile_writer *w);
 /*
- * Finish: end record, fsync, rename to the queue id, fsync directory.
+ * Finish: end record, fsync, rename to the queue id, fsync directory
+ * (or, where qfile_rename_covered: rename, then one fsync of the file).
  * 0: durable, id copied to id (if not NULL). -1: temporary failure,
  * reason in err, nothing left behind. Frees w either way.
  */
@@ -158,6 +163,21 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
  * of one fsync(2) each. Off by default.
  */
 void qfile_set_shared_sync(bool on);
+/*
+ * queue_directory_sync: "auto" (default) skips the directory fsync where
+ * an fsync of the file made after its rename also makes the rename
+ * durable (qfile_rename_covered), "always" keeps it everywhere.
+ * qfile_configure() reads it from the configuration; call it once at
+ * start, before any commit thread runs. Without it, auto.
+ */
+void qfile_configure(void);
+void qfile_set_dir_sync_always(bool always);
+/*
+ * The decision, for tests: true when on a file system of statfs type
+ * fstype an fsync(2) (not fdatasync) of a file after its rename commits
+ * the rename: ext4 with a journal (journal: it has one), XFS.
+ */
+bool qfile_rename_covered(long fstype, bool journal);
 /* Unlink the temporary file and free w. */
 void qfile_abort(struct qfile_writer *w);
 

@@ -11,6 +11,10 @@
 
 tern_instance
 incoming=$TERN_DIR/queue/incoming
+# The faults below count a commit's fsyncs as the file's, then the
+# directory's: on every file system (auto skips the directory's where the
+# file's commits the rename, t_qfile_dirsync.sh).
+echo "queue_directory_sync = always" >> "$TERN_DIR/main.cf"
 
 # send SUBJECT...: one session, one message per subject; prints "CODE TEXT" per message.
 send() {

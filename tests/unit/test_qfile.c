@@ -30,6 +30,13 @@ static void setup(void)
 	strlcpy(dir, "/tmp/tern-qfile.XXXXXX", sizeof(dir));
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	qfile_fault_reset();
+	/*
+	 * The fault tests count fsyncs as file, then directory: the same on
+	 * every machine, whatever file system /tmp is (auto would skip the
+	 * directory's on ext4 with a journal and XFS; t_qfile_dirsync.sh
+	 * tests that path).
+	 */
+	qfile_set_dir_sync_always(true);
 }
 
 static void teardown(void)
@@ -1042,6 +1049,48 @@ START_TEST(test_shared_sync_failure_stragglers)
 }
 END_TEST
 
+/* Where the file's fsync after the rename commits the rename (queue_directory_sync = auto). */
+static const struct {
+	long fstype;
+	bool journal;
+	bool covered;
+} covered_cases[] = {
+	{0xEF53, true, true},		/* ext4 with a journal */
+	{0xEF53, false, false},		/* ext4 without one, or the ext2/ext3 drivers */
+	{0x58465342, false, true},	/* XFS: always a log */
+	{0x58465342, true, true},
+	{0x9123683E, false, false},	/* btrfs */
+	{0x9123683E, true, false},
+	{0x01021994, false, false},	/* tmpfs */
+	{0x6969, false, false},		/* NFS */
+	{0x794c7630, false, false},	/* overlayfs */
+	{0, true, false},
+};
+
+START_TEST(test_rename_covered)
+{
+	ck_assert_int_eq(qfile_rename_covered(covered_cases[_i].fstype, covered_cases[_i].journal),
+			 covered_cases[_i].covered);
+}
+END_TEST
+
+/*
+ * queue_directory_sync = always: a commit's second fsync is the
+ * directory's, whatever the file system; failing it fails the commit and
+ * takes the renamed file back.
+ */
+START_TEST(test_dir_sync_always)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	qfile_fault_inject(QF_CALL_FSYNC, 2, EIO, false);
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "cannot fsync queue directory"));
+	ck_assert_int_eq(dir_entries(), 0);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_id_valid)
 {
 	ck_assert_int_eq(qfile_id_valid(id_cases[_i].id), id_cases[_i].valid);
@@ -1077,6 +1126,8 @@ int main(void)
 	tcase_add_test(tc, test_shared_sync_batch);
 	tcase_add_test(tc, test_shared_sync_failure);
 	tcase_add_test(tc, test_shared_sync_failure_stragglers);
+	tcase_add_loop_test(tc, test_rename_covered, 0, sizeof(covered_cases) / sizeof(covered_cases[0]));
+	tcase_add_test(tc, test_dir_sync_always);
 	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -1,0 +1,86 @@
+#!/bin/sh
+# t_qfile_dirsync.sh - queue_directory_sync: how many syncs smtpd makes
+# per accepted message, counted with strace. The queue is on a small ext4
+# file system of the test's own (a loop device): with a journal and
+# queue_directory_sync = auto, one fsync of the queue file made after its
+# rename (the journal commit it waits for holds the rename, see
+# doc/internals.md) and no fsync of incoming/; with always, the file's and
+# the directory's; without a journal, the file's and the directory's
+# whatever the setting. Every message is in incoming/ under the id its 250
+# names, in all three.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/smtpd_lib.sh"
+
+need_root
+need_cmd strace mkfs.ext4 mount umount python3
+tern_instance
+N=5
+
+# mount_queue [mkfs option...]: a fresh 32 MiB ext4 under queue/, holding what
+# tern init made there.
+mount_queue() {
+	img=$TERN_DIR/queue.img
+	umount -l "$TERN_DIR/queue" 2>/dev/null
+	[ -d "$TERN_DIR/queue.orig" ] || cp -a "$TERN_DIR/queue" "$TERN_DIR/queue.orig" || fail "copy queue"
+	rm -f "$img"
+	truncate -s 32M "$img" && mkfs.ext4 -q -F "$@" "$img" >/dev/null 2>&1 || fail "mkfs.ext4 $*"
+	mount -o loop "$img" "$TERN_DIR/queue" 2>/dev/null || skip "cannot mount a loop device here"
+	at_cleanup "umount -l $TERN_DIR/queue"
+	cp -a "$TERN_DIR/queue.orig/." "$TERN_DIR/queue/" || fail "fill the queue file system"
+}
+
+# count MODE: send N messages through smtpd (queue_directory_sync = MODE)
+# under strace; prints "FILE_SYNCS DIR_SYNCS" summed over the messages.
+count() {
+	trace=$TERN_DIR/trace.$1
+	rm -f "$trace"
+	cat > "$TERN_DIR/smtpd-traced" <<EOW
+#!/bin/sh
+exec strace -f -qq -y -e trace=fsync,fdatasync,syncfs -o "$trace" "$TERN_TOP/smtpd/smtpd" "\$@"
+EOW
+	chmod 755 "$TERN_DIR/smtpd-traced"
+	SMTPD_BIN=$TERN_DIR/smtpd-traced smtpd_start -o queue_directory_sync="$1"
+	out=$(python3 - "$SMTPD_PORT" "$N" "$1" <<'EOP'
+import smtplib, sys
+port, n, tag = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+    for i in range(n):
+        s.mail("d@example.org")
+        s.rcpt("postmaster@localhost")
+        code, text = s.data("Subject: dirsync-%s-%d\r\n\r\nbody\r\n" % (tag, i))
+        print(code, text.decode(errors="replace"))
+EOP
+	) || fail "$1: client failed"
+	# strace's child is smtpd: stop it, then strace ends by itself.
+	kids=$(cat "/proc/$SMTPD_PID/task/$SMTPD_PID/children" 2>/dev/null)
+	[ -n "$kids" ] && kill $kids
+	wait "$SMTPD_PID" 2>/dev/null
+	SMTPD_PID=""
+	echo "$out" | while read -r code _ _ _ _ id; do
+		[ "$code" = 250 ] || { echo "$1: answered $code" >&2; exit 1; }
+		[ -f "$TERN_DIR/queue/incoming/$id" ] || { echo "$1: $id is not in incoming/" >&2; exit 1; }
+	done || fail "$1: a message was not queued"
+	# Syncs of queue files (fd shown as <path>) and of incoming/ itself.
+	files=$(grep -Ec '^[0-9]+ +(fsync|fdatasync|syncfs)\([0-9]+<[^>]*/queue/incoming/[^>/]+>' "$trace")
+	dirs=$(grep -Ec '^[0-9]+ +(fsync|syncfs)\([0-9]+<[^>]*/queue/incoming>' "$trace")
+	echo "$files $dirs"
+}
+
+# expect MODE FILES DIRS
+expect() {
+	got=$(count "$1")
+	[ "$got" = "$2 $3" ] || { cat "$TERN_DIR/trace.$1" >&2; fail "$label, $1: syncs (file dir) $got, want $2 $3"; }
+}
+
+label="ext4 with a journal"
+mount_queue
+[ "$(cat /sys/fs/ext4/"$(basename "$(readlink "/sys/dev/block/$(mountpoint -d "$TERN_DIR/queue")")")"/journal_task)" != "<none>" ] \
+	|| fail "the test's ext4 has no journal"
+expect auto $N 0
+expect always $N $N
+
+label="ext4 without a journal"
+mount_queue -O ^has_journal
+expect auto $N $N
+expect always $N $N
+pass
