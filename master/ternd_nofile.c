@@ -18,7 +18,9 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 
 #include "master/ternd.h"
@@ -28,12 +30,18 @@
 static rlim_t nr_open(void)
 {
 	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
-	unsigned long v = 0;
+	char line[32];
+	char *end;
 	if (f == NULL)
 		return NOFILE_WANT;
-	if (fscanf(f, "%lu", &v) != 1)
-		v = NOFILE_WANT;
+	bool ok = fgets(line, sizeof(line), f) != NULL;
 	fclose(f);
+	if (!ok)
+		return NOFILE_WANT;
+	errno = 0;
+	unsigned long v = strtoul(line, &end, 10);
+	if (errno != 0 || end == line || v == 0)
+		return NOFILE_WANT;
 	return (rlim_t)v;
 }
 
