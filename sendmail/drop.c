@@ -463,8 +463,8 @@ void drop_serve(int fd)
 	drop_harden("sendmail");
 	/* The caller's standard input is the parent's to read, never ours. */
 	int nul = open("/dev/null", O_RDONLY);
-	if (nul < 0 || dup2(nul, 0) < 0)
-		_exit(EX_OSERR);
+	if (nul < 0 || dup2(nul, 0) < 0)	/* out of descriptors, say: nothing queued, try again */
+		msg_fatal_status(EX_TEMPFAIL, "cannot put /dev/null on standard input: %m");
 	if (nul != 0)
 		close(nul);
 	/* The request record. */
