@@ -54,17 +54,23 @@
 
 /* --- running a delivery as someone else ------------------------------- */
 
-static void write_all(int fd, const char *p, size_t n)
+/* Write all of data, again after EINTR; false with errno set (EIO for a
+ * write that wrote nothing) when it could not. */
+static bool write_all(int fd, const char *data, size_t len)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, data + done, len - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return false;
+		}
+		done += (size_t)w;
 	}
+	return true;
 }
 
 void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res)
@@ -326,16 +332,7 @@ static void mbox_append(void *arg, struct lresult_text *res)
 		goto out;
 	}
 	{
-		size_t done = 0;
-		while (done < text.len) {
-			ssize_t w = write(fd, text.data + done, text.len - done);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			done += (size_t)w;
-		}
-		if (done < text.len || fsync(fd) < 0) {
+		if (!write_all(fd, text.data, text.len) || fsync(fd) < 0) {
 			int e = errno;
 			/* Leave the mailbox as it was: no half message for the reader. */
 			if (ftruncate(fd, st.st_size) < 0)
@@ -596,18 +593,9 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 		goto out;
 	}
 	{
-		size_t done = 0;
 		int e = 0;
 
-		while (done < text.len) {
-			ssize_t w = write(fd, text.data + done, text.len - done);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			done += (size_t)w;
-		}
-		if (done < text.len || fstat(fd, &st) < 0) {
+		if (!write_all(fd, text.data, text.len) || fstat(fd, &st) < 0) {
 			int err = errno;	/* read once: each read of errno may differ */
 			e = err != 0 ? err : EIO;
 		}

@@ -123,10 +123,13 @@ static int mx_cmp(const void *a, const void *b)
 	return x->pref < y->pref ? -1 : x->pref > y->pref;
 }
 
+/* arc4random: seeded by the kernel in every process and thread-safe;
+ * random() was never seeded by the programs that sort MX hosts, so each
+ * new process shuffled equal preferences the same way. */
 static unsigned default_rnd(void *arg)
 {
 	(void)arg;
-	return (unsigned)random();
+	return arc4random();
 }
 
 void dns_sort_mx(struct dns_mx *mx, size_t n, bool *null_mx,
