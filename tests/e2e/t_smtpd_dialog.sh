@@ -43,8 +43,8 @@ for n, v in enumerate(variants):
     try:
         while s.recv(4096):
             pass
-    except socket.timeout:
-        pass
+    except (socket.timeout, ConnectionResetError):
+        pass	# a reset: smtpd closed with our QUIT still unread
     s.close()
 EOP
 }
