@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,12 +93,12 @@ static int drop_finish(struct drop *d)
 
 /* Input reading with line rules: CRLF -> LF, a lone "." ends input without -i. */
 struct input {
-	char buf[CHUNK];
 	size_t len, pos;
 	bool eof;
 	bool ignore_dots;
 	bool at_bol;		/* next byte starts a line */
 	bool ended;		/* lone dot seen */
+	char buf[CHUNK];	/* last and never cleared: read() touches only what it fills */
 };
 
 /* One line (with its LF if any) into line; false at the end of input. */
@@ -201,7 +202,8 @@ static void put_recipients(struct drop *d, const struct sm_opts *o)
 int sm_submit(const struct sm_opts *o)
 {
 	struct drop d = {.fd = -1};
-	struct input *in = xcalloc(1, sizeof(*in));
+	struct input *in = xmalloc(sizeof(*in));
+	memset(in, 0, offsetof(struct input, buf));
 	struct buf line = BUF_INIT, hdr = BUF_INIT;
 	unsigned long long limit = (unsigned long long)cfg_int(P_message_size_limit), size = 0;
 	bool more;
