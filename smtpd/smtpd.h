@@ -175,7 +175,9 @@ struct smtpd_milter;
 /* fd: the client's socket (for {daemon_addr}); si: the engine's, for the whole session. */
 struct smtpd_milter *smtpd_milter_new(void *conn, int fd, const struct smtp_session_info *si,
 		unsigned client_port);
+/* The chain and m are released by smtpd_milter_reap, after the current batch of events. */
 void smtpd_milter_free(struct smtpd_milter *m);
+void smtpd_milter_reap(void);
 /*
  * One command's event. arg: the recipient (RCPT) or the command line
  * (UNKNOWN). rejected (RCPT only): smtpd refused the recipient with the
