@@ -128,6 +128,13 @@ struct smtpd_pool *smtpd_pool_new(unsigned threads);
 void smtpd_pool_submit(struct smtpd_pool *p, struct smtpd_job *j);
 /* Jobs submitted whose done() has not run yet (false for NULL). */
 bool smtpd_pool_busy(const struct smtpd_pool *p);
+/*
+ * The loop, just before epoll_wait: from now on workers wake it; true
+ * when finished jobs wait already (then it must not block).
+ */
+bool smtpd_pool_sleep(void);
+/* The loop, after epoll_wait: runs done() of the jobs finished meanwhile. */
+void smtpd_pool_awake(void);
 
 /* Commits on their own pool (smtpd_commit.c). */
 int smtpd_commit_init(unsigned threads);
