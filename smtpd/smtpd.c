@@ -459,9 +459,12 @@ int main(int argc, char **argv)
 				timeout = (int)(paused_until - now0);
 			}
 		}
+		if (smtpd_pool_sleep())
+			timeout = 0;	/* a worker finished while the loop was busy */
 		int n = epoll_wait(epfd, evs, 256, timeout);
 		if (n < 0 && errno != EINTR)
 			msg_fatal("epoll_wait: %m");
+		smtpd_pool_awake();
 		refresh_policy(smtpd_now());
 		for (int i = 0; i < n; i++) {
 			struct smtpd_watch *w = evs[i].data.ptr;
@@ -478,7 +481,8 @@ int main(int argc, char **argv)
 	close_listeners();
 	uint64_t deadline = smtpd_now() + 10000;
 	while ((smtpd_commit_busy() || smtpd_auth_busy() || smtpd_dns_busy()) && smtpd_now() < deadline) {
-		int n = epoll_wait(epfd, evs, 256, 100);
+		int n = epoll_wait(epfd, evs, 256, smtpd_pool_sleep() ? 0 : 100);
+		smtpd_pool_awake();
 		for (int i = 0; i < n; i++) {
 			struct smtpd_watch *w = evs[i].data.ptr;
 			w->handler(w, evs[i].events);

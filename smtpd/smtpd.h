@@ -128,6 +128,13 @@ struct smtpd_pool *smtpd_pool_new(unsigned threads);
 void smtpd_pool_submit(struct smtpd_pool *p, struct smtpd_job *j);
 /* Jobs submitted whose done() has not run yet (false for NULL). */
 bool smtpd_pool_busy(const struct smtpd_pool *p);
+/*
+ * The loop, just before epoll_wait: from now on workers wake it; true
+ * when finished jobs wait already (then it must not block).
+ */
+bool smtpd_pool_sleep(void);
+/* The loop, after epoll_wait: runs done() of the jobs finished meanwhile. */
+void smtpd_pool_awake(void);
 
 /* Commits on their own pool (smtpd_commit.c). */
 int smtpd_commit_init(unsigned threads);
@@ -175,7 +182,9 @@ struct smtpd_milter;
 /* fd: the client's socket (for {daemon_addr}); si: the engine's, for the whole session. */
 struct smtpd_milter *smtpd_milter_new(void *conn, int fd, const struct smtp_session_info *si,
 		unsigned client_port);
+/* The chain and m are released by smtpd_milter_reap, after the current batch of events. */
 void smtpd_milter_free(struct smtpd_milter *m);
+void smtpd_milter_reap(void);
 /*
  * One command's event. arg: the recipient (RCPT) or the command line
  * (UNKNOWN). rejected (RCPT only): smtpd refused the recipient with the

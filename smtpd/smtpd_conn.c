@@ -46,7 +46,9 @@ struct conn {
 	struct smtp_engine *e;
 	SSL *ssl;
 	enum cstate state;
-	uint32_t ev;
+	uint32_t ev;		/* the interest registered with epoll */
+	uint32_t want;		/* what the session waits for (ev may hold EPOLLIN more: pump) */
+	bool registered;	/* added to epoll (at the first set_events) */
 	bool hold, dead, implicit, exempt, ssl_wants_write;
 	unsigned jobs;		/* worker jobs (commit, AUTH step, DNS lookup) that point here */
 	struct smtp_policy_dns *dns;	/* answers of earlier lookups; NULL until one was needed */
@@ -521,12 +523,27 @@ static const struct smtp_engine_ops ops = {
 
 /* ---- I/O ---- */
 
-static void set_events(struct conn *c, uint32_t ev)
+/*
+ * The socket joins epoll at its first set_events, with the interest it
+ * needs then (EPOLLIN once the greeting went out), not with none at
+ * accept and a change right after: one epoll_ctl instead of two.
+ */
+static void register_events(struct conn *c, uint32_t ev)
 {
-	if (ev != c->ev) {
+	if (!c->registered) {
+		smtpd_watch_add(&c->w, ev);
+		c->registered = true;
+		c->ev = ev;
+	} else if (ev != c->ev) {
 		smtpd_watch_mod(&c->w, ev);
 		c->ev = ev;
 	}
+}
+
+static void set_events(struct conn *c, uint32_t ev)
+{
+	c->want = ev;
+	register_events(c, ev);
 }
 
 /* Send queued output; -1 when the connection is gone. */
@@ -690,7 +707,23 @@ static void pump(struct conn *c)
 		ev |= EPOLLIN;
 	if (!c->hold && (pending > 0 || c->ssl_wants_write))
 		ev |= EPOLLOUT;
-	set_events(c, ev);
+	c->want = ev;
+	/*
+	 * While the session waits for a worker or a milter (a commit, a
+	 * policy verdict), EPOLLIN stays registered: a client that waits for
+	 * the reply, as almost all do, sends nothing meanwhile, and the wait
+	 * costs no epoll_ctl to drop EPOLLIN and none to add it back. One
+	 * that pipelines on wakes the loop once, and on_event drops EPOLLIN
+	 * then (its bytes wait in the socket, as before). A session that
+	 * waits for its connect milter joins epoll with EPOLLIN likewise.
+	 * Never while held
+	 * (a delay must not read), closing or before STARTTLS (nothing
+	 * after the command may be read as plaintext).
+	 */
+	if ((!c->registered || (c->ev & EPOLLIN)) && !c->hold && (f & SMTP_WAIT_ANY)
+	    && !(f & (SMTP_WANT_CLOSE | SMTP_WANT_STARTTLS)) && pending < OUTPUT_HIGH_WATER)
+		ev |= EPOLLIN;
+	register_events(c, ev);
 }
 
 static void readable(struct conn *c)
@@ -812,6 +845,10 @@ static void on_event(struct smtpd_watch *w, uint32_t events)
 	if (events & (EPOLLERR | EPOLLHUP)) {
 		/* Read what is left (a QUIT, maybe), then close. */
 		events |= EPOLLIN;
+	} else if ((events & EPOLLIN) && !(c->want & EPOLLIN)) {
+		/* Input while the session waits (pump kept EPOLLIN): stop watching it now. */
+		register_events(c, c->want);
+		events &= ~(uint32_t)EPOLLIN;
 	}
 	if ((events & EPOLLOUT) && !c->hold) {
 		pump(c);
@@ -837,6 +874,7 @@ static void conn_free(struct conn *c)
 
 void smtpd_conn_reap(void)
 {
+	smtpd_milter_reap();
 	while (grave != NULL) {
 		struct conn *c = grave;
 		grave = c->next;
@@ -869,7 +907,12 @@ static void conn_close(struct conn *c)
 	}
 	smtpd_milter_free(c->milter);
 	c->milter = NULL;
-	smtpd_watch_del(&c->w);
+	/*
+	 * No EPOLL_CTL_DEL: smtpd neither forks nor duplicates a session's
+	 * socket, so this close is the last reference to it and takes it out
+	 * of the epoll set; events of it already fetched in this batch find
+	 * c dead (freed after the batch).
+	 */
 	close(c->w.fd);
 	idle_unlink(c);
 	hold_unlink(c);
@@ -1099,7 +1142,6 @@ static int refuse_waiting(int listen_fd, int accept_errno)
 				 addr, nconn);
 			struct conn *c = conn_new(fd, &ss);
 			c->state = CS_RUN;
-			smtpd_watch_add(&c->w, 0);
 			touch(c);
 			reply[len - 2] = '\0';	/* the engine adds the CR LF */
 			smtp_engine_refuse(c->e, reply);
@@ -1136,7 +1178,6 @@ int smtpd_conn_accept(int listen_fd)
 		struct buf refuse = BUF_INIT;
 		c->client = smtpd_anvil_connect(c->addr, c->exempt, &refuse);
 		c->state = CS_RUN;
-		smtpd_watch_add(&c->w, 0);
 		touch(c);
 		if (refuse.len > 0) {
 			smtp_engine_refuse(c->e, buf_str(&refuse));

@@ -8,6 +8,15 @@
  * Part of smtpd, runs as mail_owner on the event loop thread. Nothing
  * here blocks: a milter that is slow holds only its own session, whose
  * engine waits (SMTP_WAIT_POLICY or SMTP_WAIT_COMMIT) meanwhile.
+ *
+ * The socket of the milter at work stays in the epoll set between
+ * events (with EPOLLIN), so that a session's dozen round trips to one
+ * milter cost no epoll_ctl each; it leaves the set when the chain moves
+ * to another milter's socket, when the chain is about to close it
+ * (ops->closing: the next socket may get the same number, and close(2)
+ * would not tell us), and when it is readable while no reply is awaited
+ * (unasked bytes or EOF, which the chain reads at its next event:
+ * level-triggered, watching on would spin the loop).
  */
 #include "compat.h"
 
@@ -54,19 +63,20 @@ struct smtpd_milter {
 	char *rcpt;			/* the recipient being judged */
 	struct smtpd_milter *prev, *next;	/* sessions whose chain has a deadline */
 	/*
-	 * Inside milter_chain_io/tick: the chain's done callback may end the
-	 * session (the client is gone when the answer is sent), which must
-	 * not free the chain or this struct under the chain's feet: the free
-	 * waits until the call returns.
+	 * Freed sessions wait in a list until the batch of events is over
+	 * (smtpd_milter_reap): the chain's done callback may end the session
+	 * under the chain's feet, and an event of the socket may still be in
+	 * the batch the loop is going through.
 	 */
-	unsigned in_chain;
 	bool dead;
+	struct smtpd_milter *grave_next;
 };
 
 static void release(struct smtpd_milter *m);
 static void drop_early(struct smtpd_milter *m);
 
 static struct smtpd_milter *waiting;	/* list of sessions with a pending chain event */
+static struct smtpd_milter *grave;	/* freed, released after the batch */
 
 static void wait_unlink(struct smtpd_milter *m)
 {
@@ -79,16 +89,29 @@ static void wait_unlink(struct smtpd_milter *m)
 	m->prev = m->next = NULL;
 }
 
-/* Watch the descriptor the chain names now (it changes from milter to milter). */
+static void unwatch(struct smtpd_milter *m)
+{
+	if (m->watching)
+		smtpd_watch_del(&m->w);
+	m->watching = false;
+}
+
+/*
+ * Watch the descriptor the chain names now (it changes from milter to
+ * milter). Between events the chain names none: the last one stays
+ * watched for EPOLLIN (EPOLLOUT, always ready, would wake the loop).
+ */
 static void sync_watch(struct smtpd_milter *m)
 {
 	short events = 0;
-	int fd = m->chain ? milter_chain_poll(m->chain, &events) : -1;
+	int fd = m->chain && !m->dead ? milter_chain_poll(m->chain, &events) : -1;
 	uint32_t ev = (events & POLLIN ? EPOLLIN : 0) | (events & POLLOUT ? EPOLLOUT : 0);
-	if (m->watching && (fd != m->w.fd || fd < 0)) {
-		smtpd_watch_del(&m->w);
-		m->watching = false;
+	if (fd < 0 && m->watching && m->ev != EPOLLIN) {
+		smtpd_watch_mod(&m->w, EPOLLIN);
+		m->ev = EPOLLIN;
 	}
+	if (m->watching && fd >= 0 && fd != m->w.fd)
+		unwatch(m);
 	if (fd >= 0 && !m->watching) {
 		m->w.fd = fd;
 		smtpd_watch_add(&m->w, ev);
@@ -99,7 +122,7 @@ static void sync_watch(struct smtpd_milter *m)
 		m->ev = ev;
 	}
 	wait_unlink(m);
-	if (m->pending != SMTPD_M_NONE) {
+	if (m->pending != SMTPD_M_NONE && !m->dead) {
 		m->next = waiting;
 		if (waiting)
 			waiting->prev = m;
@@ -110,15 +133,18 @@ static void sync_watch(struct smtpd_milter *m)
 static void on_event(struct smtpd_watch *w, uint32_t events)
 {
 	struct smtpd_milter *m = (struct smtpd_milter *)w;
+	if (m->dead)
+		return;
+	short unused;
+	if (milter_chain_poll(m->chain, &unused) != m->w.fd) {
+		/* Nothing asked: bytes or EOF for the next event to find. */
+		unwatch(m);
+		return;
+	}
 	short rev = (events & EPOLLIN ? POLLIN : 0) | (events & EPOLLOUT ? POLLOUT : 0) |
 		    (events & EPOLLERR ? POLLERR : 0) | (events & EPOLLHUP ? POLLHUP : 0);
-	m->in_chain++;
 	milter_chain_io(m->chain, rev);
-	m->in_chain--;
-	if (m->dead)
-		release(m);
-	else
-		sync_watch(m);
+	sync_watch(m);
 }
 
 int smtpd_milter_timers(uint64_t now)
@@ -135,13 +161,8 @@ int smtpd_milter_timers(uint64_t now)
 			m = m->next;
 		if (m == NULL)
 			break;
-		m->in_chain++;
 		milter_chain_tick(m->chain);
-		m->in_chain--;
-		if (m->dead)
-			release(m);	/* off the list already */
-		else
-			sync_watch(m);
+		sync_watch(m);	/* also takes m off the list */
 	}
 	long long next = -1;
 	for (struct smtpd_milter *m = waiting; m != NULL; m = m->next) {
@@ -233,6 +254,14 @@ static int apply(void *ctx, const struct milter_mod *mod, bool first)
 	return -1;
 }
 
+/* The chain closes fd: out of the epoll set while the number is still this socket's. */
+static void closing(void *ctx, int fd)
+{
+	struct smtpd_milter *m = ctx;
+	if (m->watching && m->w.fd == fd)
+		unwatch(m);
+}
+
 static void chain_log(void *ctx, bool warning, const char *line)
 {
 	struct smtpd_milter *m = ctx;
@@ -302,6 +331,7 @@ static const struct milter_chain_ops chain_ops = {
 	.apply = apply,
 	.done = done,
 	.log = chain_log,
+	.closing = closing,
 };
 
 /* ---- the session's side ---- */
@@ -339,15 +369,26 @@ void smtpd_milter_free(struct smtpd_milter *m)
 {
 	if (m == NULL)
 		return;
-	if (m->watching)
-		smtpd_watch_del(&m->w);
+	/*
+	 * No EPOLL_CTL_DEL: release closes the socket before the loop waits
+	 * again, and smtpd neither forks nor duplicates it, so the close takes
+	 * it out of the epoll set; an event of it still in this batch finds
+	 * m dead.
+	 */
 	m->watching = false;
 	wait_unlink(m);
-	if (m->in_chain > 0) {
-		m->dead = true;		/* released when the chain's call returns */
-		return;
+	m->dead = true;
+	m->grave_next = grave;
+	grave = m;
+}
+
+void smtpd_milter_reap(void)
+{
+	while (grave != NULL) {
+		struct smtpd_milter *m = grave;
+		grave = m->grave_next;
+		release(m);
 	}
-	release(m);
 }
 
 static void release(struct smtpd_milter *m)

@@ -165,10 +165,19 @@ static int flush(struct milter *m)
 	return 0;
 }
 
-static void close_milter(struct milter *m)
+static void close_fd(struct milter_chain *ch, struct milter *m)
 {
-	if (m->fd >= 0)
-		close(m->fd);
+	if (m->fd < 0)
+		return;
+	if (ch->ops->closing)
+		ch->ops->closing(ch->ctx, m->fd);
+	close(m->fd);
+	m->fd = -1;
+}
+
+static void close_milter(struct milter_chain *ch, struct milter *m)
+{
+	close_fd(ch, m);
 	m->fd = -1;
 	m->state = MS_DEAD;
 	m->deadline = -1;
@@ -199,8 +208,7 @@ void milter_chain_free(struct milter_chain *ch)
 					  &m->out);
 			(void)flush(m);	/* best effort: nobody waits for a QUIT */
 		}
-		if (m->fd >= 0)
-			close(m->fd);
+		close_fd(ch, m);
 		milter_conv_free(&m->conv);
 		buf_free(&m->in);
 		buf_free(&m->out);
@@ -243,7 +251,7 @@ static void finish(struct milter_chain *ch, enum milter_outcome o, const char *r
 			milter_conv_stage(&m->conv, &(struct milter_event){.stage = MILTER_S_ABORT},
 					  &m->out);
 			if (flush(m) < 0)
-				close_milter(m);
+				close_milter(ch, m);
 		}
 	}
 	if (o == MILTER_O_DISCARD)
@@ -277,7 +285,7 @@ static bool fail(struct milter_chain *ch, struct milter *m, const char *why)
 			    : milter_stage_name(m->conv.stage);
 	logf_(ch, true, "milter %s: %s: %s; default_action = %s", m->spec->name, where, why,
 	      default_name(m->spec->default_action));
-	close_milter(m);
+	close_milter(ch, m);
 	switch (m->spec->default_action) {
 	case MILTER_DEF_REJECT:
 		ch->sticky = MILTER_O_REJECT;
@@ -825,7 +833,7 @@ void milter_chain_abort(struct milter_chain *ch)
 			continue;
 		milter_conv_stage(&m->conv, &(struct milter_event){.stage = MILTER_S_ABORT}, &m->out);
 		if (flush(m) < 0)
-			close_milter(m);	/* noticed as a failure at its next event */
+			close_milter(ch, m);	/* noticed as a failure at its next event */
 	}
 }
 

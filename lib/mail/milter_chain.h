@@ -110,6 +110,14 @@ struct milter_chain_ops {
 	void (*done)(void *ctx, enum milter_outcome o, const char *reply);
 	/* One log line (warning: a milter failed), may be NULL. */
 	void (*log)(void *ctx, bool warning, const char *line);
+	/*
+	 * May be NULL. Called just before the chain closes a milter's socket
+	 * fd (a failure, or milter_chain_free), so that a driver that keeps fd
+	 * registered with its event loop between events (epoll) can remove it
+	 * while the number still names this socket: the next socket the chain
+	 * opens may get the same number, and closing does not tell the driver.
+	 */
+	void (*closing)(void *ctx, int fd);
 };
 
 struct milter_chain;
@@ -161,7 +169,13 @@ enum milter_outcome milter_chain_message(struct milter_chain *ch, const char **r
  */
 void milter_chain_abort(struct milter_chain *ch);
 
-/* Driver I/O: the descriptor to watch (-1: none) and POLLIN/POLLOUT in *events. */
+/*
+ * Driver I/O: the descriptor to watch (-1: none) and POLLIN/POLLOUT in
+ * *events. Between events it is -1: a driver may keep watching the last
+ * descriptor (until ops->closing names it), but readiness then means
+ * bytes or EOF the milter sent unasked, which milter_chain_io ignores
+ * and the next event reads: such a driver must stop watching, not loop.
+ */
 int milter_chain_poll(const struct milter_chain *ch, short *events);
 /* Milliseconds of CLOCK_MONOTONIC when the current wait times out; -1: none. */
 long long milter_chain_deadline(const struct milter_chain *ch);

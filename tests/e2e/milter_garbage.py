@@ -17,6 +17,12 @@
 #   short      the start of a valid OPTNEG reply (length 25, 5 bytes
 #              sent), then silence
 #   text       a line of text (as if a web server answered)
+#   unasked    a valid OPTNEG reply (version 6, no actions, every stage
+#              sent and answered), CONTINUE to CONNECT, then 0.3 s later
+#              a packet nobody asked for ('Z'); then silence
+#   idleclose  likewise up to CONTINUE to CONNECT, then (0.3 s later)
+#              close: EOF while
+#              the MTA expects nothing (between its events)
 # LOG gets one line per event: "conn N optneg version=V actions=0x..
 # proto=0x..", "conn N sent MODE", "conn N peer closed" (after MODE), or
 # "conn N bad first packet ..." if the MTA did not start with OPTNEG.
@@ -27,8 +33,9 @@ import socket
 import struct
 import sys
 import threading
+import time
 
-MODES = ("garbage", "oversized", "close", "hang", "short", "text")
+MODES = ("garbage", "oversized", "close", "hang", "short", "text", "unasked", "idleclose")
 
 
 def log(path, lock, text):
@@ -61,7 +68,28 @@ def serve(conn, n, mode, logpath, lock):
         version, actions, proto = struct.unpack(">III", body[1:13])
         log(logpath, lock, "conn %d optneg version=%d actions=0x%x proto=0x%x"
             % (n, version, actions, proto))
-        if mode == "garbage":
+        if mode in ("unasked", "idleclose"):
+            conn.sendall(struct.pack(">I", 13) + b"O" + struct.pack(">III", 6, 0, 0))
+            while True:
+                head = read_exact(conn, 4)
+                (length,) = struct.unpack(">I", head) if head else (0,)
+                body = read_exact(conn, length) if 0 < length <= 65536 else None
+                if body is None:
+                    log(logpath, lock, "conn %d closed before CONNECT" % n)
+                    return
+                if body[:1] == b"C":
+                    break
+                # macros ('D') get no answer
+            conn.sendall(struct.pack(">I", 1) + b"c")
+            # apart from the answer, so that the MTA has read that first
+            time.sleep(0.3)
+            if mode == "unasked":
+                conn.sendall(struct.pack(">I", 3) + b"Z\x00\xff")
+            else:
+                conn.shutdown(socket.SHUT_RDWR)
+                log(logpath, lock, "conn %d sent idleclose" % n)
+                return
+        elif mode == "garbage":
             conn.sendall(struct.pack(">I", 3) + b"Z\x00\xff")
         elif mode == "oversized":
             conn.sendall(struct.pack(">I", 0x7FFFFFFF) + b"Oxxxx")

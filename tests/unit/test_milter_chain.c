@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <sys/wait.h>
@@ -281,6 +282,8 @@ struct drv {
 	enum milter_outcome last;
 	char last_reply[512];
 	bool has_reply;
+	int closed[8];		/* ops->closing, in order */
+	size_t nclosed;
 };
 
 static const char *d_macro(void *ctx, const char *name)
@@ -376,6 +379,15 @@ static void d_log(void *ctx, bool warning, const char *line)
 	buf_printf(&d->logs, "%s%s\n", warning ? "warning: " : "", line);
 }
 
+/* The descriptor must still be open: a driver removes it from its epoll set now. */
+static void d_closing(void *ctx, int fd)
+{
+	struct drv *d = ctx;
+	ck_assert_int_ne(fcntl(fd, F_GETFD), -1);
+	ck_assert_uint_lt(d->nclosed, N(d->closed));
+	d->closed[d->nclosed++] = fd;
+}
+
 static const struct milter_chain_ops ops = {
 	.macro = d_macro,
 	.header_count = d_hcount,
@@ -385,6 +397,7 @@ static const struct milter_chain_ops ops = {
 	.apply = d_apply,
 	.done = d_done,
 	.log = d_log,
+	.closing = d_closing,
 };
 
 static void drv_init(struct drv *d)
@@ -528,6 +541,48 @@ START_TEST(test_reject_rcpt_stops_second)
 	ck_assert_msg(strstr(l1, "A \n") && strstr(l2, "A \n"), "ABORT: %s %s", l1, l2);
 	ck_assert_msg(strstr(l1, "\nQ \n") && strstr(l2, "\nQ \n"), "QUIT: %s %s", l1, l2);
 	free(l1);
+	free(l2);
+	drv_free(&d);
+}
+END_TEST
+
+/*
+ * ops->closing names each socket before it is closed: the first milter's
+ * when it fails (EOF after CONNECT), so that the second milter's
+ * socket, which may get the same number, is not mistaken for it; the
+ * second's at milter_chain_free. Between events milter_chain_poll names
+ * no socket.
+ */
+START_TEST(test_closing)
+{
+	static const struct fake f1 = {
+		.actions = MILTER_F_ALL, .r = {{.cmd = 'C', .nth = 1, .act = A_CLOSE}},
+	};
+	static const struct fake f2 = {.actions = MILTER_F_ALL};
+	struct milter_cfg cfg;
+	struct drv d;
+	drv_init(&d);
+	cfg_init(&cfg, 2, MILTER_DEF_ACCEPT);
+	start_fake(1, &f1);
+	start_fake(2, &f2);
+	struct milter_chain *ch = milter_chain_new(&cfg, &ops, &d);
+	const char *r = NULL;
+	short ev;
+	ck_assert_int_eq(milter_chain_connect(ch, "client.example", "127.0.0.1", MILTER_FAM_INET, 4025, &r),
+			 MILTER_O_PENDING);
+	int first = milter_chain_poll(ch, &ev);
+	ck_assert_int_ge(first, 0);
+	ck_assert_uint_eq(d.nclosed, 0);
+	ck_assert_int_eq(fin(&d, ch, MILTER_O_PENDING, &r), MILTER_O_CONTINUE);
+	ck_assert_uint_eq(d.nclosed, 1);
+	ck_assert_int_eq(d.closed[0], first);
+	ck_assert_int_eq(milter_chain_poll(ch, &ev), -1);
+	ck_assert_int_eq(fin(&d, ch, milter_chain_helo(ch, "client.example", &r), &r), MILTER_O_CONTINUE);
+	ck_assert_uint_eq(d.nclosed, 1);
+	milter_chain_free(ch);
+	ck_assert_uint_eq(d.nclosed, 2);
+	char *l2 = fake_log(2);
+	ck_assert_msg(strstr(l2, "H client.example|\n"), "%s", l2);
 	free(l2);
 	drv_free(&d);
 }
@@ -917,6 +972,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_default_actions, 0, (int)(N(fail_kinds) * N(def_actions)));
 	tcase_add_test(tc, test_apply_fails);
 	tcase_add_test(tc, test_driver_loop);
+	tcase_add_test(tc, test_closing);
 	tcase_add_test(tc, test_inet);
 	tcase_add_test(tc, test_accept_connect_rejected_rcpt);
 	suite_add_tcase(s, tc);
