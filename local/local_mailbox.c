@@ -132,7 +132,21 @@ void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_tex
  * While the process has a user's effective uid, the kernel lets that
  * user change its nice value, scheduling policy and CPU affinity, which
  * would outlast the switch back and slow down everyone's mail: they are
- * saved before and put back as root after.
+ * put back as root after every switch.
+ *
+ * What runs in this process as the user is only this agent's own code
+ * (the writes of mbox_append and the Maildir; a .forward command or
+ * mailbox_command runs in a child, run_as, which never switches back).
+ * So the state cannot change but through another process of that user
+ * (setpriority, sched_setscheduler, sched_setaffinity aimed at this
+ * pid while its effective uid is the user's), and nothing but root can
+ * change it outside a switch. It is therefore read once per process,
+ * at its first switch, and not before every one. The three calls that
+ * put it back stay after each switch: reading the state to see whether
+ * it changed would cost four, and a change by the user's processes
+ * cannot be seen coming. (An administrator who renices the running
+ * agent sees that undone at its next delivery; a new process, after a
+ * reload, takes the new value.)
  */
 struct sched_state {
 	int nice;
@@ -164,7 +178,8 @@ static void sched_restore(const struct sched_state *st)
 
 void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res)
 {
-	struct sched_state sched;
+	static struct sched_state sched;
+	static bool sched_saved;
 	static gid_t *root_groups;
 	static int nroot_groups = -1;
 
@@ -184,12 +199,16 @@ void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_t
 		}
 		nroot_groups = n;
 	}
-	sched_save(&sched);
+	if (!sched_saved) {
+		sched_save(&sched);
+		sched_saved = true;
+	}
 	if (setgroups(1, &id->gid) < 0 || setegid(id->gid) < 0 || seteuid(id->uid) < 0
 	    || geteuid() != id->uid || getegid() != id->gid) {
 		int e = errno;
 		if (seteuid(0) < 0 || setegid(0) < 0 || setgroups((size_t)nroot_groups, root_groups) < 0)
 			msg_fatal("cannot switch back to root after failing to become %s: %m", id->user);
+		sched_restore(&sched);	/* the effective uid may have been the user's for a while */
 		lres_set(res, LRESULT_DEFER, "4.3.0", "cannot become %s: %s", id->user, strerror(e));
 		return;
 	}
