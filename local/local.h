@@ -57,6 +57,8 @@ int local_expand(const struct lrcpt *rc, struct dest_list *out, struct buf *err)
 
 /* local_ident.c: identities. */
 bool local_is_root(void);
+/* Set by write_as while the process has a user's effective uid. */
+extern bool local_as_user;
 int ident_of_user(const char *user, struct ident *id);	/* 0, or -1 no such user */
 void ident_default_privs(struct ident *id);		/* default_privs */
 void ident_self(struct ident *id);			/* mail_owner when root, else ourselves */

@@ -203,11 +203,13 @@ void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_t
 		sched_save(&sched);
 		sched_saved = true;
 	}
+	local_as_user = true;
 	if (setgroups(1, &id->gid) < 0 || setegid(id->gid) < 0 || seteuid(id->uid) < 0
 	    || geteuid() != id->uid || getegid() != id->gid) {
 		int e = errno;
 		if (seteuid(0) < 0 || setegid(0) < 0 || setgroups((size_t)nroot_groups, root_groups) < 0)
 			msg_fatal("cannot switch back to root after failing to become %s: %m", id->user);
+		local_as_user = false;
 		sched_restore(&sched);	/* the effective uid may have been the user's for a while */
 		lres_set(res, LRESULT_DEFER, "4.3.0", "cannot become %s: %s", id->user, strerror(e));
 		return;
@@ -216,6 +218,7 @@ void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_t
 	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups((size_t)nroot_groups, root_groups) < 0
 	    || geteuid() != 0 || getegid() != 0)
 		msg_fatal("cannot switch back to root after delivering as %s: %m", id->user);
+	local_as_user = false;
 	sched_restore(&sched);
 }
 
