@@ -87,6 +87,8 @@ void deliver_forward(const struct lmsg *m, const struct lrcpt *rc, const char *s
  */
 typedef void (*as_user_fn)(void *arg, struct lresult_text *res);
 void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res);
+/* Write all of data, again after EINTR; false with errno set (EIO for a write that wrote nothing). */
+bool local_write_all(int fd, const char *data, size_t len);
 
 /*
  * Whether a delivery of this kind ("command", "file" -- which includes
