@@ -57,6 +57,8 @@ int local_expand(const struct lrcpt *rc, struct dest_list *out, struct buf *err)
 
 /* local_ident.c: identities. */
 bool local_is_root(void);
+/* Set by write_as while the process has a user's effective uid. */
+extern bool local_as_user;
 int ident_of_user(const char *user, struct ident *id);	/* 0, or -1 no such user */
 void ident_default_privs(struct ident *id);		/* default_privs */
 void ident_self(struct ident *id);			/* mail_owner when root, else ourselves */
@@ -85,6 +87,8 @@ void deliver_forward(const struct lmsg *m, const struct lrcpt *rc, const char *s
  */
 typedef void (*as_user_fn)(void *arg, struct lresult_text *res);
 void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res);
+/* Write all of data, again after EINTR; false with errno set (EIO for a write that wrote nothing). */
+bool local_write_all(int fd, const char *data, size_t len);
 
 /*
  * Whether a delivery of this kind ("command", "file" -- which includes

@@ -23,9 +23,22 @@
 #include "local/local.h"
 #include "util/log.h"
 
+/*
+ * Whether this process is root: asked of the kernel once, not at every
+ * delivery (three times per message). The effective uid changes only
+ * in write_as (which says so in local_as_user for its window) and in
+ * ident_become (a child that drops root for good).
+ */
+static int is_root = -1;
+bool local_as_user;
+
 bool local_is_root(void)
 {
-	return geteuid() == 0;
+	if (local_as_user)
+		return false;
+	if (is_root < 0)
+		is_root = geteuid() == 0;
+	return is_root == 1;
 }
 
 static void from_pw(const struct passwd *pw, struct ident *id)
@@ -160,5 +173,6 @@ int ident_become(const struct ident *id, struct buf *err)
 	/* Only root's own mailbox is written as root; callers map root to default_privs otherwise. */
 	if (!local_is_root() || id->uid == 0)
 		return 0;
+	is_root = -1;	/* asked again after the drop (whether or not it worked) */
 	return priv_drop_ids(id->uid, id->gid, err);
 }

@@ -1,7 +1,7 @@
 /*
  * local_mailbox.c - mailbox, Maildir and file deliveries of the local
  * delivery agent, each with the recipient's (or the file owner's)
- * privileges, and run_as() for the deliveries that run a child.
+ * privileges (switched to in local_as.c).
  *
  * Runs as root only for what needs it: a missing mbox in
  * mail_spool_directory is created (O_EXCL, then chown) and its dot-lock
@@ -28,19 +28,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,154 +49,6 @@
 #include "util/dotlock.h"
 #include "util/log.h"
 #include "util/mem.h"
-
-/* --- running a delivery as someone else ------------------------------- */
-
-/* Write all of data, again after EINTR; false with errno set (EIO for a
- * write that wrote nothing) when it could not. */
-static bool write_all(int fd, const char *data, size_t len)
-{
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, data + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return false;
-		}
-		done += (size_t)w;
-	}
-	return true;
-}
-
-void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res)
-{
-	struct buf got = BUF_INIT;
-	char chunk[1024];
-	int p[2], status = 0;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		lres_set(res, LRESULT_DEFER, "4.3.0", "pipe: %s", strerror(errno));
-		return;
-	}
-	pid = fork();
-	if (pid < 0) {
-		close(p[0]);
-		close(p[1]);
-		lres_set(res, LRESULT_DEFER, "4.3.0", "fork: %s", strerror(errno));
-		return;
-	}
-	if (pid == 0) {
-		struct lresult_text r = {.text = BUF_INIT};
-		struct buf err = BUF_INIT, line = BUF_INIT;
-
-		close(p[0]);
-		if (ident_become(id, &err) < 0)
-			lres_set(&r, LRESULT_DEFER, "4.3.0", "cannot become %s: %s", id->user, buf_str(&err));
-		else
-			fn(arg, &r);
-		buf_printf(&line, "%d%s %s", (int)r.result, r.dsn, buf_str(&r.text));
-		write_all(p[1], line.data, line.len);
-		_exit(0);
-	}
-	close(p[1]);
-	while ((n = read(p[0], chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0 && got.len < 4096)
-			buf_add(&got, chunk, (size_t)n);
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (got.len < 3 || got.data[0] < '0' || got.data[0] > '2' || strchr(got.data, ' ') == NULL) {
-		lres_set(res, LRESULT_DEFER, "4.3.0", "delivery process died (status 0x%x)",
-		    (unsigned)status);
-	} else {
-		char *sp = strchr(got.data, ' ');
-		*sp = '\0';
-		lres_set(res, (enum lresult)(got.data[0] - '0'), got.data + 1, "%s", sp + 1);
-	}
-	buf_free(&got);
-}
-
-/*
- * Run fn with id's effective uid, gid and groups, then take root's back.
- * Failing to switch back leaves a process that must not go on: it exits,
- * and the queue manager retries whatever it had not answered.
- */
-/*
- * While the process has a user's effective uid, the kernel lets that
- * user change its nice value, scheduling policy and CPU affinity, which
- * would outlast the switch back and slow down everyone's mail: they are
- * saved before and put back as root after.
- */
-struct sched_state {
-	int nice;
-	int policy;
-	struct sched_param param;
-	cpu_set_t cpus;
-	bool have_nice, have_policy, have_cpus;
-};
-
-static void sched_save(struct sched_state *st)
-{
-	errno = 0;
-	st->nice = getpriority(PRIO_PROCESS, 0);
-	st->have_nice = errno == 0;
-	st->policy = sched_getscheduler(0);
-	st->have_policy = st->policy >= 0 && sched_getparam(0, &st->param) == 0;
-	st->have_cpus = sched_getaffinity(0, sizeof(st->cpus), &st->cpus) == 0;
-}
-
-static void sched_restore(const struct sched_state *st)
-{
-	if (st->have_nice && setpriority(PRIO_PROCESS, 0, st->nice) < 0)
-		msg_warn("cannot restore the nice value: %m");
-	if (st->have_policy && sched_setscheduler(0, st->policy, &st->param) < 0)
-		msg_warn("cannot restore the scheduling policy: %m");
-	if (st->have_cpus && sched_setaffinity(0, sizeof(st->cpus), &st->cpus) < 0)
-		msg_warn("cannot restore the CPU affinity: %m");
-}
-
-void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res)
-{
-	struct sched_state sched;
-	static gid_t *root_groups;
-	static int nroot_groups = -1;
-
-	if (!local_is_root() || id->uid == 0) {
-		fn(arg, res);	/* nobody to become (ident_become would do nothing) */
-		return;
-	}
-	if (nroot_groups < 0) {
-		int n = getgroups(0, NULL);
-		if (n >= 0) {
-			root_groups = xcalloc((size_t)n + 1, sizeof(gid_t));
-			n = getgroups(n, root_groups);
-		}
-		if (n < 0) {
-			lres_set(res, LRESULT_DEFER, "4.3.0", "getgroups: %s", strerror(errno));
-			return;
-		}
-		nroot_groups = n;
-	}
-	sched_save(&sched);
-	if (setgroups(1, &id->gid) < 0 || setegid(id->gid) < 0 || seteuid(id->uid) < 0
-	    || geteuid() != id->uid || getegid() != id->gid) {
-		int e = errno;
-		if (seteuid(0) < 0 || setegid(0) < 0 || setgroups((size_t)nroot_groups, root_groups) < 0)
-			msg_fatal("cannot switch back to root after failing to become %s: %m", id->user);
-		lres_set(res, LRESULT_DEFER, "4.3.0", "cannot become %s: %s", id->user, strerror(e));
-		return;
-	}
-	fn(arg, res);
-	if (seteuid(0) < 0 || setegid(0) < 0 || setgroups((size_t)nroot_groups, root_groups) < 0
-	    || geteuid() != 0 || getegid() != 0)
-		msg_fatal("cannot switch back to root after delivering as %s: %m", id->user);
-	sched_restore(&sched);
-}
 
 /* --- what is written ---------------------------------------------------- */
 
@@ -332,7 +182,7 @@ static void mbox_append(void *arg, struct lresult_text *res)
 		goto out;
 	}
 	{
-		if (!write_all(fd, text.data, text.len) || fsync(fd) < 0) {
+		if (!local_write_all(fd, text.data, text.len) || fsync(fd) < 0) {
 			int e = errno;
 			/* Leave the mailbox as it was: no half message for the reader. */
 			if (ftruncate(fd, st.st_size) < 0)
@@ -507,6 +357,31 @@ static int lstat_errno(const char *path, struct stat *st)
 }
 
 /*
+ * This process's pid for Maildir names, asked of the kernel once (a
+ * system call per delivery otherwise); a forked child (run_as) forgets
+ * it, so that its names never repeat its parent's.
+ */
+static pid_t cached_pid;
+
+static void forget_pid(void)
+{
+	cached_pid = 0;
+}
+
+static pid_t maildir_pid(void)
+{
+	static bool registered;
+
+	if (!registered) {
+		pthread_atfork(NULL, NULL, forget_pid);
+		registered = true;
+	}
+	if (cached_pid == 0)
+		cached_pid = getpid();
+	return cached_pid;
+}
+
+/*
  * As the recipient: create the Maildir if needed and write the message
  * into tmp/, not yet synced. The descriptor stays open in j->fd; the
  * batch (local_batch.c) syncs the file, renames it into new/ and syncs
@@ -576,7 +451,7 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 			buf_addc(&host, *h);
 	}
 	gettimeofday(&tv, NULL);
-	buf_printf(&j->tmp, "/%ld.M%ldP%ldQ%u.%s", (long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	buf_printf(&j->tmp, "/%ld.M%ldP%ldQ%u.%s", (long)tv.tv_sec, (long)tv.tv_usec, (long)maildir_pid(),
 	    ++counter, buf_str(&host));
 	buf_printf(&j->new, "%s", strrchr(buf_str(&j->tmp), '/'));
 	local_prepend(j->m, j->rc, "file", false, &text);
@@ -595,7 +470,7 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	{
 		int e = 0;
 
-		if (!write_all(fd, text.data, text.len) || fstat(fd, &st) < 0) {
+		if (!local_write_all(fd, text.data, text.len) || fstat(fd, &st) < 0) {
 			int err = errno;	/* read once: each read of errno may differ */
 			e = err != 0 ? err : EIO;
 		}

@@ -323,11 +323,13 @@ out:
 void local_serve(int fd)
 {
 	struct buf in = BUF_INIT;
+	struct frame_in fin;
 	struct lreq req;
 	int r;
 
 	lreq_init(&req);
-	while ((r = frame_read(fd, &in)) > 0) {
+	frame_in_init(&fin, fd);	/* a batch's requests come out of one read */
+	while ((r = frame_read_in(&fin, &in)) > 0) {
 		if (lreq_decode(in.data, in.len, &req) < 0) {
 			msg_warn("malformed request from qmgr; closing the connection");
 			break;
@@ -344,5 +346,6 @@ void local_serve(int fd)
 	batch_discard();
 	lreq_free(&req);
 	buf_free(&in);
+	frame_in_free(&fin);
 	close(fd);
 }

@@ -17,16 +17,19 @@ struct mailq_entry;
  * Deliver what is pending in queue_directory/active/ID, then remove the
  * file (nothing pending) or move it to deferred/ with its modification
  * time set to the next attempt. Runs in a delivery process of qmgr
- * (qmgr_pool.c), once per message. Returns 0.
+ * (qmgr_pool.c), once per message. Returns true when the file is known
+ * to have left active/ (removed, deferred, moved to corrupt/), false
+ * when it may still be there (the caller looks).
  */
-int qmgr_deliver(const char *id);
+bool qmgr_deliver(const char *id);
 /*
  * The same for n messages whose pending recipients are all local: their
  * requests go to the local delivery agent one after the other, all but
  * the last with hold set (lproto.h), so that it makes them durable with
- * one sync; then each message is settled as qmgr_deliver() does.
+ * one sync; then each message is settled as qmgr_deliver() does, and
+ * gone[k] says of ids[k] what qmgr_deliver() returns.
  */
-int qmgr_deliver_batch(const char *const *ids, size_t n);
+void qmgr_deliver_batch(const char *const *ids, size_t n, bool *gone);
 
 /*
  * qmgr_pool.c: the delivery processes, at most max at a time (at most

@@ -33,6 +33,7 @@ struct agent {
 	const char *relay;	/* relay= of a recipient it never answered */
 	bool remote;		/* its deliveries leave this host */
 	int fd;
+	struct frame_in in;	/* its replies, read a batch at a time */
 };
 
 struct agent agent_local = {.name = "local delivery agent", .socket = "private/local",
@@ -72,6 +73,7 @@ static void drop(struct agent *ag)
 	if (ag->fd >= 0)
 		close(ag->fd);
 	ag->fd = -1;
+	frame_in_free(&ag->in);	/* what it sent is never read for another message */
 }
 
 static void connect_agent(struct agent *ag)
@@ -88,6 +90,7 @@ static void connect_agent(struct agent *ag)
 		return;
 	}
 	ag->fd = fd;
+	frame_in_init(&ag->in, fd);
 	agent_set_timeout(ag, 1);
 }
 
@@ -174,7 +177,7 @@ int agent_read(struct agent *ag, struct attempt *a, const size_t *idx, size_t co
 	lreply_init(&rep);
 	while (answered < count && ag->fd >= 0) {
 		errno = 0;
-		int r = frame_read(ag->fd, &frame);
+		int r = frame_read_in(&ag->in, &frame);
 		struct rstate *rs;
 		const char *relay;
 		size_t i;

@@ -201,6 +201,13 @@ struct job {
 	bool ready;		/* opened: the attempt goes on */
 	bool sent;		/* its local request went out */
 	bool lost_before;	/* its last attempt too ended with the agent gone */
+	/*
+	 * defer/ID may exist: the read at the start found it or could not
+	 * tell. Only this process writes it while it holds the file's lock,
+	 * so when the read found none, none is there to remove at the end.
+	 */
+	bool dl_maybe;
+	bool gone;		/* the file is known to have left active/ */
 };
 
 /* Open active/ID and get the attempt ready (j->ready), or deal with a file that cannot be. */
@@ -223,6 +230,8 @@ static void job_begin(struct job *j, const char *id)
 		bounce_error_notice("software", id, "corrupt queue file; moved to corrupt/");
 		if (qfile_move(buf_str(&j->path), "corrupt", &merr) < 0)
 			msg_error("%s: move to corrupt: %s", id, buf_str(&merr));
+		else
+			j->gone = true;
 		qcorrupt_trim("corrupt", cfg_int(P_corrupt_queue_limit));
 		buf_free(&merr);
 		goto out;
@@ -232,6 +241,8 @@ static void job_begin(struct job *j, const char *id)
 		msg_warn("%s: stale name of a reused queue file (%s); removed", id, buf_str(&err));
 		if (unlink(buf_str(&j->path)) < 0)
 			msg_error("%s: remove stale name: %m", id);
+		else
+			j->gone = true;
 		goto out;
 	}
 	if (r != QF_OK) {
@@ -260,7 +271,7 @@ static void job_begin(struct job *j, const char *id)
 	msg_info("%s: from=<%s>, size=%llu, nrcpt=%zu (queue active)", id, qfile_sender(a->q),
 	    qfile_content_size(a->q), a->n);
 	deferlog_init(&j->dl);
-	deferlog_read(".", id, &j->dl);
+	j->dl_maybe = deferlog_read(".", id, &j->dl) != 0;
 	for (size_t k = 0; k < j->dl.count; k++)
 		if (agent_lost(j->dl.reason[k]))
 			j->lost_before = true;
@@ -297,7 +308,11 @@ static void job_end(struct job *j, bool ok)
 			a->q = NULL;
 			if (rc < 0)
 				msg_error("%s: remove queue file: %m", id);
-			deferlog_remove(".", id);
+			else
+				j->gone = true;
+			/* Kept from an earlier attempt (deferred before): it goes now. */
+			if (j->dl_maybe)
+				deferlog_remove(".", id);
 			msg_info("%s: removed", id);
 		} else {
 			struct timeval tv[2];
@@ -321,10 +336,13 @@ static void job_end(struct job *j, bool ok)
 			tv[1] = tv[0];
 			if (utimes(buf_str(&j->path), tv) < 0)
 				msg_warn("%s: set next attempt time: %m", id);
-			if (qfile_move(buf_str(&j->path), "deferred", &merr) < 0)
+			if (qfile_move(buf_str(&j->path), "deferred", &merr) < 0) {
 				msg_error("%s: move to deferred: %s", id, buf_str(&merr));
-			else if (lost && !j->lost_before)
-				qwake_send(".", QWAKE_DUE);	/* qmgr looks into deferred/ now */
+			} else {
+				j->gone = true;
+				if (lost && !j->lost_before)
+					qwake_send(".", QWAKE_DUE);	/* qmgr looks into deferred/ now */
+			}
 			buf_free(&merr);
 		}
 	}
@@ -352,7 +370,7 @@ static int job_rest(struct job *j)
 	return plan_remote(&j->a, &j->plan);
 }
 
-int qmgr_deliver(const char *id)
+bool qmgr_deliver(const char *id)
 {
 	struct job j;
 	int ret = 0;
@@ -364,10 +382,10 @@ int qmgr_deliver(const char *id)
 	if (ret == 0)
 		ret = job_rest(&j);
 	job_end(&j, ret == 0);
-	return 0;
+	return j.gone;
 }
 
-int qmgr_deliver_batch(const char *const *ids, size_t n)
+void qmgr_deliver_batch(const char *const *ids, size_t n, bool *gone)
 {
 	struct job *jobs = xcalloc(n, sizeof(*jobs));
 	size_t last = n, first = n;
@@ -405,8 +423,8 @@ int qmgr_deliver_batch(const char *const *ids, size_t n)
 		if (ret == 0)
 			ret = job_rest(j);
 		job_end(j, ret == 0);
+		gone[k] = j->gone;
 	}
 	agent_set_timeout(&agent_local, 1);
 	free(jobs);
-	return 0;
 }

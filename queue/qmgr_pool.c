@@ -78,6 +78,7 @@ static void worker_main(int fd)
 {
 	static char packet[QMGR_BATCH_MAX * QF_ID_MAX + 1];
 	const char *ids[QMGR_BATCH_MAX];
+	bool gone[QMGR_BATCH_MAX];
 
 	for (;;) {
 		ssize_t n = recv(fd, packet, sizeof(packet) - 1, 0);
@@ -102,18 +103,22 @@ static void worker_main(int fd)
 		}
 		param_maps_recheck();
 		if (nids == 1)
-			qmgr_deliver(ids[0]);
+			gone[0] = qmgr_deliver(ids[0]);
 		else
-			qmgr_deliver_batch(ids, nids);
+			qmgr_deliver_batch(ids, nids, gone);
 		/*
 		 * Still in active/: the attempt could not deal with it (the file
 		 * could not be opened or marked, or not moved on). Leave without
 		 * an answer, as a process that dies does: qmgr's reaper then
 		 * defers it, where the next attempt finds it; answered, it would
-		 * stay in active/ until qmgr starts again.
+		 * stay in active/ until qmgr starts again. A file the attempt
+		 * removed or moved itself is not looked for (the usual case);
+		 * any other is.
 		 */
 		for (size_t i = 0; i < nids; i++) {
 			char path[sizeof("active/") + QF_ID_MAX];
+			if (gone[i])
+				continue;
 			snprintf(path, sizeof(path), "active/%s", ids[i]);
 			if (access(path, F_OK) == 0)
 				_exit(EX_TEMPFAIL);

@@ -129,7 +129,7 @@ int deferlog_read(const char *queue_dir, const char *id, struct deferlog *d)
 	close(fd);
 	deferlog_parse(buf_str(&text), d);
 	buf_free(&text);
-	return 0;
+	return 1;
 }
 
 int deferlog_write(const char *queue_dir, const char *id, const struct deferlog *d)

@@ -1054,6 +1054,14 @@ struct qattr {
 struct qfile {
 	int fd;			/* -1 when parsed from a buffer */
 	const char *mem;	/* buffer contents (not owned) */
+	/*
+	 * The whole file as qfile_open read it, when its first read took all
+	 * of it (most mail: up to 16 KiB): the content is then copied from
+	 * here, not read again. The content never changes once the file is
+	 * committed (only the envelope's status bytes do), so the copy stays
+	 * true. NULL otherwise.
+	 */
+	char *whole;
 	char *path;
 	char id[QF_ID_MAX];
 	struct timeval arrival;
@@ -1312,7 +1320,15 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 			break;	/* envelope absurdly large: let the parser complain */
 	}
 	rc = parse_envelope(q, env.data ? env.data : "", env.len, (unsigned long long)st.st_size, err);
-	if (rc == QF_OK) {
+	if (rc == QF_OK && env.len == (size_t)st.st_size) {
+		/* All of it was read: the end record is in hand. */
+		if (env.len < 2 || memcmp(env.data + env.len - 2, "E\n", 2) != 0) {
+			corrupt(err, "missing end record");
+			rc = QF_CORRUPT;
+		} else {
+			q->whole = buf_steal(&env);
+		}
+	} else if (rc == QF_OK) {
 		char end[2];
 		if (pread(q->fd, end, 2, (off_t)st.st_size - 2) != 2 || memcmp(end, "E\n", 2) != 0) {
 			corrupt(err, "missing end record");
@@ -1373,6 +1389,7 @@ void qfile_close(struct qfile *q)
 	free(q->rcpts);
 	free(q->sender);
 	free(q->path);
+	free(q->whole);
 	free(q);
 }
 
@@ -1484,8 +1501,8 @@ ssize_t qfile_read(struct qfile *q, void *data, size_t len)
 	if (len == 0)
 		return 0;
 	ssize_t n;
-	if (q->fd < 0) {
-		memcpy(data, q->mem + q->content_off + q->read_pos, len);
+	if (q->fd < 0 || q->whole != NULL) {
+		memcpy(data, (q->whole ? q->whole : q->mem) + q->content_off + q->read_pos, len);
 		n = (ssize_t)len;
 	} else {
 		do

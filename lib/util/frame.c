@@ -166,3 +166,64 @@ int frame_read(int fd, struct buf *out)
 	out->data[n] = '\0';
 	return 1;
 }
+
+void frame_in_init(struct frame_in *in, int fd)
+{
+	in->fd = fd;
+	buf_init(&in->data);
+	in->off = 0;
+}
+
+void frame_in_free(struct frame_in *in)
+{
+	buf_free(&in->data);
+	in->off = 0;
+}
+
+int frame_read_in(struct frame_in *in, struct buf *out)
+{
+	buf_reset(out);
+	for (;;) {
+		size_t have = in->data.len - in->off, want = 4;
+
+		if (have >= 4) {
+			const unsigned char *p = (const unsigned char *)in->data.data + in->off;
+			uint32_t n = get32(p);
+			if (n > FRAME_MAX) {
+				errno = EMSGSIZE;
+				return -1;
+			}
+			if (have - 4 >= n) {
+				buf_reserve(out, n);
+				memcpy(out->data, p + 4, n);
+				out->len = n;
+				out->data[n] = '\0';
+				in->off += 4 + (size_t)n;
+				return 1;
+			}
+			want = 4 + (size_t)n;
+		}
+		/* Not all there: keep the unread part at the start, read more behind it. */
+		if (in->off > 0 && have > 0) {
+			memmove(in->data.data, in->data.data + in->off, have);
+		}
+		in->data.len = have;
+		in->off = 0;
+		size_t room = want - have < 16384 ? 16384 : want - have;
+		buf_reserve(&in->data, room);
+		ssize_t r = read(in->fd, in->data.data + have, room);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			if (have == 0)
+				return 0;
+			errno = EPROTO;
+			return -1;
+		}
+		in->data.len = have + (size_t)r;
+		in->data.data[in->data.len] = '\0';
+	}
+}

@@ -46,4 +46,22 @@ int frame_end(struct frame_reader *r);
 int frame_write(int fd, const struct buf *frame);
 int frame_read(int fd, struct buf *out);
 
+/*
+ * Buffered reading, for a descriptor that only this reader reads (a
+ * delivery agent's connection): frames that arrive together, or a
+ * length and its payload, come out of one read() instead of two per
+ * frame. frame_read_in returns as frame_read does; a short frame at the
+ * end of the file is an error (EPROTO). A timeout on the descriptor
+ * (SO_RCVTIMEO) shows as -1 with EAGAIN, what was read stays buffered.
+ * frame_in_free forgets what is buffered (the descriptor is not closed).
+ */
+struct frame_in {
+	int fd;
+	struct buf data;
+	size_t off;		/* where the unread bytes of data start */
+};
+void frame_in_init(struct frame_in *in, int fd);
+int frame_read_in(struct frame_in *in, struct buf *out);
+void frame_in_free(struct frame_in *in);
+
 #endif

@@ -6,6 +6,7 @@
 #include "compat.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -182,6 +183,65 @@ START_TEST(test_socket)
 }
 END_TEST
 
+/* The buffered reader: frames that come together, one split in pieces, the end, errors. */
+START_TEST(test_socket_buffered)
+{
+	int sv[2];
+	struct buf f = BUF_INIT, two = BUF_INIT, in = BUF_INIT;
+	struct frame_in fin;
+	struct lreq q, back;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	frame_in_init(&fin, sv[1]);
+	sample(&q);
+	lreq_encode(&q, &f);
+	/* Two frames and an empty one in one write: three frames out, one read. */
+	buf_add(&two, f.data, f.len);
+	buf_add(&two, f.data, f.len);
+	buf_add(&two, "\0\0\0\0", 4);
+	ck_assert_int_eq(write(sv[0], two.data, two.len), (ssize_t)two.len);
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(frame_read_in(&fin, &in), 1);
+		lreq_init(&back);
+		ck_assert_int_eq(lreq_decode(in.data, in.len, &back), 0);
+		ck_assert_str_eq(buf_str(&back.queue_id), buf_str(&q.queue_id));
+		lreq_free(&back);
+	}
+	ck_assert_int_eq(frame_read_in(&fin, &in), 1);
+	ck_assert_uint_eq(in.len, 0);
+	/* A frame in three pieces: its length split, then the payload. */
+	ck_assert_int_eq(write(sv[0], f.data, 2), 2);
+	ck_assert_int_eq(write(sv[0], f.data + 2, 3), 3);
+	ck_assert_int_eq(write(sv[0], f.data + 5, f.len - 5), (ssize_t)(f.len - 5));
+	ck_assert_int_eq(frame_read_in(&fin, &in), 1);
+	ck_assert_uint_eq(in.len, f.len - 4);
+	ck_assert_mem_eq(in.data, f.data + 4, in.len);
+	/* A length beyond FRAME_MAX is refused. */
+	ck_assert_int_eq(write(sv[0], "\x7f\0\0\0", 4), 4);
+	ck_assert_int_eq(frame_read_in(&fin, &in), -1);
+	ck_assert_int_eq(errno, EMSGSIZE);
+	frame_in_free(&fin);
+	/* The end of the file in the middle of a frame is an error; before one, the end. */
+	frame_in_init(&fin, sv[1]);
+	ck_assert_int_eq(write(sv[0], f.data, f.len - 1), (ssize_t)(f.len - 1));
+	close(sv[0]);
+	ck_assert_int_eq(frame_read_in(&fin, &in), -1);
+	ck_assert_int_eq(errno, EPROTO);
+	frame_in_free(&fin);
+	close(sv[1]);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	frame_in_init(&fin, sv[1]);
+	close(sv[0]);
+	ck_assert_int_eq(frame_read_in(&fin, &in), 0);
+	frame_in_free(&fin);
+	close(sv[1]);
+	lreq_free(&q);
+	buf_free(&f);
+	buf_free(&two);
+	buf_free(&in);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("lproto");
@@ -190,6 +250,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_request_malformed, BAD_TAG, GOOD + 1);
 	tcase_add_loop_test(tc, test_reply, 0, (int)(sizeof(replies) / sizeof(replies[0])));
 	tcase_add_test(tc, test_socket);
+	tcase_add_test(tc, test_socket_buffered);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
