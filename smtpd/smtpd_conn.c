@@ -237,8 +237,10 @@ static enum smtp_verdict then_milters(struct conn *c, enum smtpd_milter_stage st
 		return v;
 	if (v == SMTP_PENDING) {
 		c->after_policy = st;
-		free(c->policy_rcpt);
-		c->policy_rcpt = rcpt ? xstrdup(rcpt) : NULL;
+		if (rcpt != c->policy_rcpt) {	/* policy_done passes the one kept */
+			free(c->policy_rcpt);
+			c->policy_rcpt = rcpt ? xstrdup(rcpt) : NULL;
+		}
 		return v;
 	}
 	if (v == SMTP_ACCEPT)
@@ -1114,6 +1116,7 @@ static int refuse_waiting(int listen_fd, int accept_errno)
 		close(spare_fd);
 		spare_fd = -1;
 		struct sockaddr_storage ss;
+		ss.ss_family = AF_UNSPEC;	/* "unknown" should the kernel give no address */
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -1165,6 +1168,7 @@ int smtpd_conn_accept(int listen_fd)
 	spare_take(listen_fd);
 	for (int i = 0; i < 256; i++) {
 		struct sockaddr_storage ss;
+		ss.ss_family = AF_UNSPEC;	/* "unknown" should the kernel give no address */
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
