@@ -44,7 +44,9 @@ enum file_kind { FILE_FORWARD, FILE_INCLUDE };
 
 /*
  * Read a small file that passes the checks for its kind; 1 ok, 0 missing
- * or ignored, -1 error (reason in out). owner: the .forward's user.
+ * or ignored, -1 error (reason in out), -2 the file is there but cannot
+ * be opened now (EIO, ENOSPC, ...: reason in out). owner: the .forward's
+ * user.
  */
 static int read_file(const char *path, uid_t owner, enum file_kind kind, struct buf *out)
 {
@@ -58,7 +60,7 @@ static int read_file(const char *path, uid_t owner, enum file_kind kind, struct 
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
 		buf_printf(out, "%s: %s", path, strerror(errno));
-		return -1;
+		return -2;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -156,6 +158,15 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 		if (path.len == 0 || path.data[0] != '/')
 			continue;
 		found = read_file(buf_str(&path), id.uid, FILE_FORWARD, value);
+		/*
+		 * A .forward that is there but cannot be read now (an I/O
+		 * error) defers the recipient: taken for a missing one, the
+		 * mail would go to the mailbox instead of where it says.
+		 */
+		if (found == -2) {
+			msg_warn("%s", buf_str(value));
+			break;
+		}
 		if (found < 0) {
 			msg_warn("%s", buf_str(value));
 			found = 0;
@@ -170,7 +181,7 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 	alias_items_free(items, n);
 	buf_free(&path);
 	buf_free(&plain);
-	return found;
+	return found < 0 ? -1 : found;
 }
 
 struct include_job {

@@ -1,17 +1,26 @@
 #!/usr/bin/env python3
 """check.py - count and verify delivered copies for tests/faults/run.
 
-Usage: check.py SENTDIR MBOX MAILDIR
+Usage: check.py SENTDIR MBOX MAILDIR [KIND:DIR ...]
 
 SENTDIR holds each sent message as it was submitted (file ID, plus
 ID.rc). Prints one line per sent message: "ID MBOX_COPIES MAILDIR_COPIES
-BAD", where BAD counts copies whose body is not byte for byte the one
-sent (with the mbox's ">From " quoting undone) and mbox messages whose
-From_ line is broken. A message is found by its Message-Id header.
+BAD [COPIES ...]", where BAD counts copies whose body is not byte for
+byte the one sent (with the mbox's ">From " quoting undone) and mbox
+messages whose From_ line is broken, and each further COPIES counts the
+copies in one more KIND:DIR, in the order given:
+  files:DIR  one message a file, as a |command got it (a From_ line and
+             headers before the message's own, the body unchanged);
+  sink:DIR   one message a file as smtp-sink -d dumps it (its own
+             headers first, an empty line after the body).
+A file whose body differs and that changed in the last two seconds is
+taken for one still being written and not counted yet.
+A message is found by its Message-Id header.
 """
 import os
 import re
 import sys
+import time
 
 FROM_LINE = re.compile(rb"^From \S+ +\S{3} \S{3} +\d+ \d\d:\d\d:\d\d \d{4}$")
 
@@ -86,6 +95,37 @@ def main():
             continue
         for name in os.listdir(d):
             tally(open(os.path.join(d, name), "rb").read(), 1, True)
+    extra = sys.argv[4:]
+    for mid in counts:
+        counts[mid] += [0] * len(extra)
+    for slot, spec in enumerate(extra, start=3):
+        kind, _, d = spec.partition(":")
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            path = os.path.join(d, name)
+            try:
+                st = os.stat(path)
+                data = open(path, "rb").read()
+            except OSError:
+                continue	# renamed away or removed meanwhile
+            if not os.path.isfile(path) or name.endswith(".tmp"):
+                continue
+            ok = True
+            if kind == "sink":
+                data = data.replace(b"\r\n", b"\n")
+                ok = data.endswith(b"\n\n")
+                data = data[:-1]
+            head, body = split_message(data)
+            mid = message_id(head)
+            if mid in counts and (not ok or body != sent[mid]) and time.time() - st.st_mtime < 2:
+                continue	# still being written
+            if mid not in counts:
+                bad_unknown += 1
+                continue
+            counts[mid][slot] += 1
+            if not ok or body != sent[mid]:
+                counts[mid][2] += 1
     for mid in sorted(counts):
         print(mid, *counts[mid])
     if bad_unknown:

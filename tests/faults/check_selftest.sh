@@ -1,7 +1,8 @@
 #!/bin/sh
 # check_selftest.sh - check.py must see what tests/faults/run counts on
 # it to see: a missing copy, a changed byte, a broken From_ line, a
-# message delivered twice, an unquoted "From " line in an mbox. Runs
+# message delivered twice, an unquoted "From " line in an mbox, a changed
+# or cut-short copy from a |command or at the SMTP server. Runs
 # before the trials (tests/faults/run); needs no instance or privilege.
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d) || exit 1
@@ -45,5 +46,27 @@ d 0 0 0'
 got=$(python3 "$here/check.py" "$tmp/sent" "$tmp/mbox" "$tmp/md" | grep -E '^(a|c|unknown)')
 want='a 1 1 1
 c 1 1 1'
+[ "$got" = "$want" ] || { printf 'check.py said:\n%s\nwanted:\n%s\n' "$got" "$want" >&2; exit 1; }
+
+# The further places: a |command's files (From_ line and headers before
+# the message) and smtp-sink's dumps (its headers first, CRLF, an empty
+# line after). a: intact in both; b: a changed byte at the sink; c: no
+# closing empty line (cut short; old enough not to be taken for one
+# being written).
+mkdir -p "$tmp/pp" "$tmp/rl"
+for id in a b c; do
+	{ printf 'From sender@localhost Fri Dec  4 20:15:44 2026\nReturn-Path: <sender@localhost>\n'; cat "$tmp/sent/$id"; } > "$tmp/pp/$id"
+done
+sink_copy() {	# sink_copy ID [BODY-EDIT]
+	{ printf 'X-Client-Addr: 127.0.0.1\nX-Mail-Args: <sender@localhost>\n'; sed -n "${2:-p}" "$tmp/sent/$1"; echo; } | sed 's/$/\r/'
+}
+sink_copy a > "$tmp/rl/a"
+sink_copy b 's/^end/END/;p' > "$tmp/rl/b"
+sink_copy c | head -n -1 > "$tmp/rl/c"
+touch -d '1 minute ago' "$tmp/rl/c"
+got=$(python3 "$here/check.py" "$tmp/sent" "$tmp/mbox" "$tmp/md" "files:$tmp/pp" "sink:$tmp/rl" | grep -E '^(a|b|c) ')
+want='a 1 1 1 1 1
+b 0 1 1 1 1
+c 1 1 2 1 1'
 [ "$got" = "$want" ] || { printf 'check.py said:\n%s\nwanted:\n%s\n' "$got" "$want" >&2; exit 1; }
 echo "check.py self-test: ok"
