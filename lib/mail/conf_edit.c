@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mail/conf_edit.h"
+#include "mail/config_impl.h"
 #include "util/mem.h"
 
 #define MAIN_CF_MAX (16u << 20)
@@ -27,12 +28,6 @@
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static bool is_name_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || c == '_';
 }
 
 int conf_edit_parse(const char *arg, char **name, char **value, struct buf *err)
@@ -53,12 +48,11 @@ int conf_edit_parse(const char *arg, char **name, char **value, struct buf *err)
 		buf_printf(err, "missing parameter name: \"%s\"", arg);
 		return -1;
 	}
-	for (const char *c = n0; c < n1; c++) {
-		if (!is_name_char(*c)) {
-			buf_printf(err, "bad parameter name (letters, digits and _ only): \"%.*s\"",
-				   (int)(n1 - n0), n0);
-			return -1;
-		}
+	/* The reader's own rule, so that an edit never writes a line main.cf refuses. */
+	if (!config_valid_name(n0, (size_t)(n1 - n0))) {
+		buf_printf(err, "bad parameter name (letters, digits and _ only, at most %d): \"%.*s\"",
+			   CONFIG_NAME_MAX, (int)(n1 - n0), n0);
+		return -1;
 	}
 	const char *v0 = eq + 1, *v1 = eq + strlen(eq);
 	while (v0 < v1 && is_space(*v0))

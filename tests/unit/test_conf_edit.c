@@ -137,6 +137,8 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+#define N16 "aaaaaaaaaaaaaaaa"
+#define N255 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 "aaaaaaaaaaaaaaa"
 static const struct {
 	const char *arg;
 	const char *name;	/* NULL: refused */
@@ -151,6 +153,9 @@ static const struct {
 	{ "bad name = x", NULL, NULL },
 	{ "bad-name = x", NULL, NULL },
 	{ "x = a\nb", NULL, NULL },
+	/* The reader's limit, 255 characters: longer would write a line main.cf refuses. */
+	{ N255 " = x", N255, "x" },
+	{ N255 "a = x", NULL, NULL },
 };
 
 START_TEST(test_parse)
