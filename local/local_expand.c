@@ -45,9 +45,22 @@ enum file_kind { FILE_FORWARD, FILE_INCLUDE };
 /*
  * Read a small file that passes the checks for its kind; 1 ok, 0 missing
  * or ignored, -1 error (reason in out), -2 the file is there but cannot
- * be opened now (EIO, ENOSPC, ...: reason in out). owner: the .forward's
- * user.
+ * be read now (a temporary error opening it, or any error reading it:
+ * reason in out). owner: the .forward's user.
  */
+/*
+ * An error that may be gone at the next attempt (the file is there, the
+ * disk or the server holding it is not): the recipient waits for it.
+ * Others (EACCES, ELOOP, ...) are the file's own state: warned about and
+ * the file ignored, as before, rather than deferring the mail until it
+ * bounces.
+ */
+static bool temporary(int e)
+{
+	return e == EIO || e == EINTR || e == ENOMEM || e == ENFILE || e == EMFILE ||
+	       e == ESTALE || e == ETIMEDOUT || e == ENOSPC || e == EDQUOT || e == EAGAIN;
+}
+
 static int read_file(const char *path, uid_t owner, enum file_kind kind, struct buf *out)
 {
 	struct stat st;
@@ -59,8 +72,9 @@ static int read_file(const char *path, uid_t owner, enum file_kind kind, struct 
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
-		buf_printf(out, "%s: %s", path, strerror(errno));
-		return -2;
+		int e = errno;
+		buf_printf(out, "%s: %s", path, strerror(e));
+		return temporary(e) ? -2 : -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -79,6 +93,14 @@ static int read_file(const char *path, uid_t owner, enum file_kind kind, struct 
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && out->len < FILE_MAX)
 		buf_add(out, chunk, (size_t)n);
+	if (n < 0) {
+		/* Half a file would forward to part of its list, or to the mailbox. */
+		int e = errno;
+		close(fd);
+		buf_reset(out);
+		buf_printf(out, "%s: %s", path, strerror(e));
+		return -2;
+	}
 	close(fd);
 	return 1;
 }
