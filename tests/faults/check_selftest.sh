@@ -51,8 +51,8 @@ c 1 1 1'
 # The further places: a |command's files (From_ line and headers before
 # the message) and smtp-sink's dumps (its headers first, CRLF, an empty
 # line after). a: intact in both; b: a changed byte at the sink; c: no
-# closing empty line (cut short; old enough not to be taken for one
-# being written).
+# closing empty line (cut short; b and c old enough not to be taken for
+# a dump still being written, whatever the time this script takes).
 mkdir -p "$tmp/pp" "$tmp/rl"
 for id in a b c; do
 	{ printf 'From sender@localhost Fri Dec  4 20:15:44 2026\nReturn-Path: <sender@localhost>\n'; cat "$tmp/sent/$id"; } > "$tmp/pp/$id"
@@ -63,7 +63,7 @@ sink_copy() {	# sink_copy ID [BODY-EDIT]
 sink_copy a > "$tmp/rl/a"
 sink_copy b 's/^end/END/;p' > "$tmp/rl/b"
 sink_copy c | head -n -1 > "$tmp/rl/c"
-touch -d '1 minute ago' "$tmp/rl/c"
+touch -d '1 minute ago' "$tmp/rl/b" "$tmp/rl/c"	# finished, not being written
 got=$(python3 "$here/check.py" "$tmp/sent" "$tmp/mbox" "$tmp/md" "files:$tmp/pp" "sink:$tmp/rl" | grep -E '^(a|b|c) ')
 want='a 1 1 1 1 1
 b 0 1 1 1 1
