@@ -10,8 +10,15 @@
  * into whatever now has that number. The process id, the host name and
  * the time stamp are looked up once (the stamp once a second), not per
  * line: a line costs one write() and no other system call, where it used
- * to cost a stat(), an fstat() and a getpid() besides. A lock keeps
- * threads (smtpd's commit threads) from racing on the descriptor. Syslog
+ * to cost a stat(), an fstat() and a getpid() besides. Threads (smtpd's
+ * loop and commit threads) write without a lock: each formats its line
+ * in its own buffer (the stamp kept per thread) and writes it with one
+ * write() on the O_APPEND descriptor, which the kernel appends whole, so
+ * lines never interleave; the lock is taken only once a second to look
+ * at the name, and a rotated file is opened and put in place under the
+ * same descriptor number (dup2), so a thread that took the number just
+ * before writes into the old file or the new one, never into a file that
+ * reused a closed number. Syslog
  * lines go through syslog(3) with the facility and the ident
  * ("tern/smtpd", the first part from syslog_name) that log_set_syslog()
  * was given.
@@ -21,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +55,6 @@ static ino_t file_ino;
 static char host_name[256];		/* short host name, looked up once */
 static long my_pid;			/* getpid(), once per process (reset by fork) */
 static time_t checked_at;		/* when file_get() last looked at the name */
-static time_t stamp_at;			/* the second stamp[] shows */
-static char stamp[64];
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 /*
@@ -68,14 +74,17 @@ static void unlock_in_parent(void)
 
 static void forget_in_child(void)
 {
-	file_fd = -1;
-	my_pid = 0;
-	checked_at = 0;
+	__atomic_store_n(&file_fd, -1, __ATOMIC_RELEASE);
+	__atomic_store_n(&my_pid, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&checked_at, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&file_lock);
 }
 
+static void host_name_init(void);
+
 static void fork_handler_init(void)
 {
+	host_name_init();
 	pthread_atfork(lock_for_fork, unlock_in_parent, forget_in_child);
 }
 
@@ -177,64 +186,99 @@ void log_set_verbose(int level)
  * The open log file for a line, reopened when its name now means another
  * file; the name is looked at once a second at most (now is the line's
  * time). A forked child starts without a descriptor (forget_in_child).
- * Lock held.
+ * Lock held. Other threads read file_fd and checked_at without the lock
+ * (atomically), so the descriptor number, once open, is never closed
+ * here: a file opened anew replaces the old one under the same number
+ * (dup2, atomic for a concurrent write()).
  */
 static int file_get(time_t now)
 {
 	struct stat st;
-	if (file_fd >= 0 && now != checked_at) {
-		checked_at = now;
-		if (fstat(file_fd, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino)
-			file_fd = -1;	/* not ours any more: forget, never close */
-		else if (stat(log_file, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino)
-			file_close();
+	int fd = file_fd;
+	bool reopen = fd < 0;
+	if (fd >= 0 && now != checked_at) {
+		if (fstat(fd, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino) {
+			fd = -1;	/* not ours any more: forget, never close */
+			__atomic_store_n(&file_fd, -1, __ATOMIC_RELEASE);
+			reopen = true;
+		} else if (stat(log_file, &st) != 0 || st.st_dev != file_dev || st.st_ino != file_ino) {
+			reopen = true;
+		}
 	}
-	if (file_fd < 0) {
-		checked_at = now;
-		file_fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-		if (file_fd >= 0 && fstat(file_fd, &st) == 0) {
+	if (reopen) {
+		int nfd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (nfd >= 0 && fstat(nfd, &st) == 0) {
 			file_dev = st.st_dev;
 			file_ino = st.st_ino;
 		}
+		if (nfd >= 0 && fd >= 0) {
+			if (dup3(nfd, fd, O_CLOEXEC) < 0)
+				fd = -1;	/* keep writing to the old file */
+			close(nfd);
+		} else {
+			fd = nfd;
+			__atomic_store_n(&file_fd, fd, __ATOMIC_RELEASE);
+		}
 	}
-	return file_fd;
+	__atomic_store_n(&checked_at, now, __ATOMIC_RELEASE);
+	return fd < 0 ? file_fd : fd;
 }
 
+/* The host name, short, once per process (forked children inherit it). */
+static void host_name_init(void)
+{
+	if (gethostname(host_name, sizeof(host_name)) != 0)
+		strlcpy(host_name, "localhost", sizeof(host_name));
+	host_name[sizeof(host_name) - 1] = '\0';
+	char *dot = strchr(host_name, '.');
+	if (dot)
+		*dot = '\0';
+}
+
+/*
+ * One line to the log file. No lock on the way of a line: the stamp is
+ * per thread, the pid and the descriptor are read atomically, and one
+ * write() of the whole line on the O_APPEND descriptor keeps lines of
+ * concurrent threads apart. The lock is taken when the second changed
+ * (the name looked at, file_get) or the file is not open yet.
+ */
 static void log_file_line(const char *text)
 {
+	static __thread time_t my_stamp_at;
+	static __thread char my_stamp[64];
 	time_t now = time(NULL);	/* the vDSO: no system call */
 	char line[8192];
 
 	pthread_once(&fork_once, fork_handler_init);
-	pthread_mutex_lock(&file_lock);
-	if (now != stamp_at) {
+	if (now != my_stamp_at || my_stamp[0] == '\0') {
 		struct tm tm;
 		localtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
-		stamp_at = now;
+		strftime(my_stamp, sizeof(my_stamp), "%b %e %H:%M:%S", &tm);
+		my_stamp_at = now;
 	}
-	if (my_pid == 0)
-		my_pid = (long)getpid();
-	if (host_name[0] == '\0') {
-		if (gethostname(host_name, sizeof(host_name)) != 0)
-			strlcpy(host_name, "localhost", sizeof(host_name));
-		host_name[sizeof(host_name) - 1] = '\0';
-		char *dot = strchr(host_name, '.');
-		if (dot)
-			*dot = '\0';
+	long pid = __atomic_load_n(&my_pid, __ATOMIC_RELAXED);
+	if (pid == 0) {
+		pid = (long)getpid();
+		__atomic_store_n(&my_pid, pid, __ATOMIC_RELAXED);
 	}
-	int n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", stamp, host_name,
-			 log_name, my_pid, text);
-	if (n >= 0 && (size_t)n >= sizeof(line)) {
+	int n = snprintf(line, sizeof(line), "%s %s %s[%ld]: %s\n", my_stamp, host_name,
+			 log_name, pid, text);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
 		n = sizeof(line) - 1;
 		line[n - 1] = '\n';
 	}
-	int fd = n < 0 ? -1 : file_get(now);
+	int fd = __atomic_load_n(&file_fd, __ATOMIC_ACQUIRE);
+	if (fd < 0 || __atomic_load_n(&checked_at, __ATOMIC_ACQUIRE) != now) {
+		pthread_mutex_lock(&file_lock);
+		fd = file_get(now);
+		pthread_mutex_unlock(&file_lock);
+	}
 	if (fd >= 0) {
 		ssize_t ignored = write(fd, line, (size_t)n);
 		(void)ignored;
 	}
-	pthread_mutex_unlock(&file_lock);
 }
 
 static void log_vline(int priority, const char *prefix, const char *fmt, va_list ap)

@@ -3,13 +3,15 @@
  * keeps the file open between lines but follows rotation (looking at
  * the name once a second) and a forked child never writes into a
  * descriptor that now means something else; syslog_name
- * and syslog_facility (log_set_syslog) and the file/syslog switch.
+ * and syslog_facility (log_set_syslog) and the file/syslog switch;
+ * threads that log at once (without a lock) never split or mix lines.
  * Runs unprivileged.
  */
 #include "compat.h"
 
 #include <check.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +108,60 @@ START_TEST(test_reused_descriptor_untouched)
 }
 END_TEST
 
+enum { WRITERS = 6, LINES = 3000 };
+
+static void *writer(void *arg)
+{
+	long t = (long)arg;
+	for (int i = 0; i < LINES; i++)
+		msg_info("w%ld-%05d-%s", t, i, "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz");
+	return NULL;
+}
+
+/* Lines of file that are whole writer lines; *bad counts the others. */
+static int whole_lines(const char *file, int *bad)
+{
+	FILE *f = fopen(file, "r");
+	if (f == NULL)
+		return 0;
+	char line[1024];
+	int n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		long t;
+		int i, end = 0;
+		/* "Dec  5 05:38:07 host test[42]: w3-00012-abc...xyz", nothing more, nothing less */
+		if (sscanf(line, "%*3s %*d %*d:%*d:%*d %*s test[%*d]: w%ld-%d-%*[a-z0-9]%n", &t, &i, &end) == 2
+		    && end > 0 && strcmp(line + end, "\n") == 0
+		    && strstr(line, "-abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\n") != NULL)
+			n++;
+		else
+			(*bad)++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * Threads write without a lock: each line is one write() on the O_APPEND
+ * descriptor, so every line arrives whole, none is lost, and a rotation
+ * in the middle sends each line to the old file or the new one.
+ */
+START_TEST(test_threads_lines_whole)
+{
+	pthread_t th[WRITERS];
+	msg_info("start");
+	for (long t = 0; t < WRITERS; t++)
+		ck_assert_int_eq(pthread_create(&th[t], NULL, writer, (void *)t), 0);
+	ck_assert_int_eq(rename(path, rotated), 0);
+	for (int t = 0; t < WRITERS; t++)
+		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+	int bad = 0;
+	int n = whole_lines(path, &bad) + whole_lines(rotated, &bad);
+	ck_assert_int_eq(bad, 1);	/* "start" */
+	ck_assert_int_eq(n, WRITERS * LINES);
+}
+END_TEST
+
 START_TEST(test_syslog_names)
 {
 	ck_assert_int_eq(log_facility_code("mail"), LOG_MAIL);
@@ -144,6 +200,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_rotation_followed);
 	tcase_add_test(tc, test_reused_descriptor_untouched);
+	tcase_add_test(tc, test_threads_lines_whole);
 	tcase_add_test(tc, test_syslog_names);
 	tcase_add_test(tc, test_file_cleared_means_syslog);
 	suite_add_tcase(s, tc);
