@@ -314,6 +314,12 @@ static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct qdirsync *qdirsyncs;	/* never freed: one per queue directory */
 static bool shared_sync;
 static bool dir_sync_always;		/* queue_directory_sync = always */
+/*
+ * The test hooks are read without the lock (atomically): a commit takes
+ * sync_lock only to find its directory's state and for the group
+ * itself, since each lock a commit thread takes while the others commit
+ * too is a futex call when they meet.
+ */
 static void (*dirsync_hook)(void);	/* tests: runs before each directory fsync */
 static void (*filesync_hook)(unsigned batch);	/* tests: before each shared sync */
 static void (*rename_hook)(void);	/* tests: after a commit's rename, before its sync */
@@ -321,29 +327,23 @@ static void (*rename_hook)(void);	/* tests: after a commit's rename, before its 
 void qfile_set_shared_sync(bool on)
 {
 	pthread_mutex_lock(&sync_lock);
-	shared_sync = on;
+	__atomic_store_n(&shared_sync, on, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&sync_lock);
 }
 
 void qfile_fault_dirsync_hook(void (*hook)(void))
 {
-	pthread_mutex_lock(&sync_lock);
-	dirsync_hook = hook;
-	pthread_mutex_unlock(&sync_lock);
+	__atomic_store_n(&dirsync_hook, hook, __ATOMIC_RELEASE);
 }
 
 void qfile_fault_filesync_hook(void (*hook)(unsigned batch))
 {
-	pthread_mutex_lock(&sync_lock);
-	filesync_hook = hook;
-	pthread_mutex_unlock(&sync_lock);
+	__atomic_store_n(&filesync_hook, hook, __ATOMIC_RELEASE);
 }
 
 void qfile_fault_rename_hook(void (*hook)(void))
 {
-	pthread_mutex_lock(&sync_lock);
-	rename_hook = hook;
-	pthread_mutex_unlock(&sync_lock);
+	__atomic_store_n(&rename_hook, hook, __ATOMIC_RELEASE);
 }
 
 void qfile_set_dir_sync_always(bool always)
@@ -436,8 +436,17 @@ static struct qdirsync *qdirsync_get(const char *dir)
 	pthread_cond_init(&d->batch.cond, NULL);
 	pthread_cond_init(&d->dirs.cond, NULL);
 	d->next = qdirsyncs;
-	qdirsyncs = d;
+	__atomic_store_n(&qdirsyncs, d, __ATOMIC_RELEASE);	/* read without the lock: qdirsync_known */
 	return d;
+}
+
+/* Whether dir has its sync state already; without the lock (entries are never freed). */
+static bool qdirsync_known(const char *dir)
+{
+	for (struct qdirsync *d = __atomic_load_n(&qdirsyncs, __ATOMIC_ACQUIRE); d != NULL; d = d->next)
+		if (strcmp(d->dir, dir) == 0)
+			return true;
+	return false;
 }
 
 /* What a leader runs, without the lock; 0 or -1 with errno. */
@@ -479,9 +488,7 @@ static int group_sync(struct qdirsync *d, struct syncgroup *g, sync_fn *run, int
 static int sync_dir(struct qdirsync *d, int fd, unsigned batch)
 {
 	(void)batch;
-	pthread_mutex_lock(&sync_lock);
-	void (*hook)(void) = dirsync_hook;
-	pthread_mutex_unlock(&sync_lock);
+	void (*hook)(void) = __atomic_load_n(&dirsync_hook, __ATOMIC_ACQUIRE);
 	if (hook != NULL)
 		hook();
 	return fsync_dir_or_fs(d->dir, fd);
@@ -490,9 +497,7 @@ static int sync_dir(struct qdirsync *d, int fd, unsigned batch)
 /* Shared sync: the files renamed so far (one syncfs, or fd alone), then the directory. */
 static int sync_batch(struct qdirsync *d, int fd, unsigned batch)
 {
-	pthread_mutex_lock(&sync_lock);
-	void (*hook)(unsigned) = filesync_hook;
-	pthread_mutex_unlock(&sync_lock);
+	void (*hook)(unsigned) = __atomic_load_n(&filesync_hook, __ATOMIC_ACQUIRE);
 	if (hook != NULL)
 		hook(batch);
 	if (batch <= 1) {
@@ -543,9 +548,7 @@ static int durable_commit(const char *dir, int fd, bool own_fsync, int (*rename_
 	*what = "cannot rename queue file to";
 	if (rename_fn(arg) != 0)
 		return -1;
-	pthread_mutex_lock(&sync_lock);
-	void (*hook)(void) = rename_hook;
-	pthread_mutex_unlock(&sync_lock);
+	void (*hook)(void) = __atomic_load_n(&rename_hook, __ATOMIC_ACQUIRE);
 	if (hook != NULL)
 		hook();
 	if (covered) {
@@ -720,6 +723,35 @@ static int reuse_spare(const char *path)
 	return -1;
 }
 
+/*
+ * The process id in temporary names, asked once per process: a forked
+ * child asks again (pthread_atfork), so that parent and child never
+ * make the same name.
+ */
+static long cached_pid;
+
+static void pid_forget(void)
+{
+	__atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void pid_once_init(void)
+{
+	pthread_atfork(NULL, NULL, pid_forget);
+}
+
+static long my_pid(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, pid_once_init);
+	long pid = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+	if (pid == 0) {
+		pid = (long)getpid();
+		__atomic_store_n(&cached_pid, pid, __ATOMIC_RELAXED);
+	}
+	return pid;
+}
+
 struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf *err)
 {
 	static unsigned serial;
@@ -732,14 +764,16 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 	 * before this file is written, so that syncfs reports any write-back
 	 * error of it (errors are counted from the descriptor's opening).
 	 */
-	pthread_mutex_lock(&sync_lock);
-	if (shared_sync)
-		(void)qdirsync_get(dir);
-	pthread_mutex_unlock(&sync_lock);
+	if (__atomic_load_n(&shared_sync, __ATOMIC_ACQUIRE) && !qdirsync_known(dir)) {
+		pthread_mutex_lock(&sync_lock);
+		if (shared_sync)
+			(void)qdirsync_get(dir);
+		pthread_mutex_unlock(&sync_lock);
+	}
 
 	for (int attempt = 0; attempt < 100; attempt++) {
 		free(w->tmp_path);
-		w->tmp_path = xasprintf("%s/.tmp.%ld.%u.%ld", dir, (long)getpid(), serial++,
+		w->tmp_path = xasprintf("%s/.tmp.%ld.%u.%ld", dir, my_pid(), serial++,
 					(long)w->arrival.tv_usec + attempt);
 		/* A failed open fails as a create would: faults mean the same with a pool. */
 		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path)) != -1) {
@@ -758,8 +792,12 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 		qfile_abort(w);
 		return NULL;
 	}
+	/*
+	 * The mode the caller asked for, whatever the umask took away or a
+	 * recycled file had; fchmod only when it differs (it seldom does).
+	 */
 	struct stat st;
-	if (fchmod(w->fd, mode) != 0 || fstat(w->fd, &st) != 0) {
+	if (fstat(w->fd, &st) != 0 || ((st.st_mode & 07777) != mode && fchmod(w->fd, mode) != 0)) {
 		set_err(err, "cannot stat", w->tmp_path);
 		qfile_abort(w);
 		return NULL;

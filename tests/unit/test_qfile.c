@@ -316,6 +316,26 @@ START_TEST(test_writer_refuses_bad_fields)
 }
 END_TEST
 
+/* The mode is the one asked for whatever the umask: fchmod runs only when they differ. */
+START_TEST(test_writer_mode_despite_umask)
+{
+	struct buf err = BUF_INIT;
+	mode_t old = umask(0277);
+	struct qfile_writer *w = qfile_create(dir, &err);
+	umask(old);
+	ck_assert_ptr_nonnull(w);
+	struct stat st;
+	ck_assert_int_eq(stat(qfile_writer_temp_path(w), &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	qfile_abort(w);
+	w = qfile_create(dir, &err);	/* the usual case, nothing to change */
+	ck_assert_int_eq(stat(qfile_writer_temp_path(w), &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	qfile_abort(w);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_abort_leaves_nothing)
 {
 	struct buf err = BUF_INIT;
@@ -1109,6 +1129,7 @@ int main(void)
 	tcase_add_test(tc, test_empty_sender_and_content);
 	tcase_add_test(tc, test_ids_unique);
 	tcase_add_test(tc, test_writer_refuses_bad_fields);
+	tcase_add_test(tc, test_writer_mode_despite_umask);
 	tcase_add_test(tc, test_abort_leaves_nothing);
 	tcase_add_test(tc, test_mark_done);
 	tcase_add_test(tc, test_truncated_everywhere);
