@@ -686,7 +686,7 @@ static char *dir_of(const char *path)
  * pool's name may be a second name of an acknowledged message, whose
  * taking the crash undid.
  */
-static int reuse_spare(const char *path)
+static int reuse_spare(const char *path, struct stat *out)
 {
 	struct stat st;
 	int fd;
@@ -704,8 +704,10 @@ static int reuse_spare(const char *path)
 		close(fd);
 		return -1;	/* left under its temporary name: never unlink the unknown */
 	}
-	if (S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid() && st.st_size == 0)
+	if (S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid() && st.st_size == 0) {
+		*out = st;	/* the caller needs no fstat of its own */
 		return fd;
+	}
 	close(fd);
 	if (st.st_size > 0 && st.st_nlink == 1) {
 		char *dir = dir_of(path);
@@ -755,6 +757,8 @@ static long my_pid(void)
 struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf *err)
 {
 	static unsigned serial;
+	struct stat st;
+	bool have_st = false;	/* st is the open file's (a spare's, from reuse_spare) */
 	struct qfile_writer *w = xcalloc(1, sizeof(*w));
 	w->fd = -1;
 	w->dir = xstrdup(dir);
@@ -776,9 +780,11 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 		w->tmp_path = xasprintf("%s/.tmp.%ld.%u.%ld", dir, my_pid(), serial++,
 					(long)w->arrival.tv_usec + attempt);
 		/* A failed open fails as a create would: faults mean the same with a pool. */
-		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path)) != -1) {
+		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path, &st)) != -1) {
 			if (w->fd == -2)
 				w->fd = -1;
+			else
+				have_st = true;
 			break;
 		}
 		w->fd = q_open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -796,8 +802,7 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 	 * The mode the caller asked for, whatever the umask took away or a
 	 * recycled file had; fchmod only when it differs (it seldom does).
 	 */
-	struct stat st;
-	if (fstat(w->fd, &st) != 0 || ((st.st_mode & 07777) != mode && fchmod(w->fd, mode) != 0)) {
+	if ((!have_st && fstat(w->fd, &st) != 0) || ((st.st_mode & 07777) != mode && fchmod(w->fd, mode) != 0)) {
 		set_err(err, "cannot stat", w->tmp_path);
 		qfile_abort(w);
 		return NULL;

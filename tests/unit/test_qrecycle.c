@@ -123,6 +123,25 @@ START_TEST(test_spent_file_is_reused)
 }
 END_TEST
 
+/* A spare whose mode changed comes back with the mode asked for; its id from its inode. */
+START_TEST(test_spare_mode_and_id)
+{
+	char first[160], second[160], spare[200];
+	ino_t ino = queue_one("Subject: one\n\nx\n", first, sizeof(first));
+	remove_one(first);
+	snprintf(spare, sizeof(spare), "%s/%s", pool, strrchr(first, '/') + 1);
+	ck_assert_int_eq(chmod(spare, 0640), 0);
+	ck_assert_int_eq(queue_one("Subject: two\n\ny\n", second, sizeof(second)), ino);
+	struct stat st;
+	ck_assert_int_eq(stat(second, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	char hex[32];
+	snprintf(hex, sizeof(hex), "%llX", (unsigned long long)ino);
+	const char *id = strrchr(second, '/') + 1;
+	ck_assert_str_eq(id + strlen(id) - strlen(hex), hex);
+}
+END_TEST
+
 START_TEST(test_pool_off_unlinks)
 {
 	char path[160];
@@ -263,6 +282,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_spent_file_is_reused);
+	tcase_add_test(tc, test_spare_mode_and_id);
 	tcase_add_test(tc, test_pool_off_unlinks);
 	tcase_add_test(tc, test_linked_spare_not_reused);
 	tcase_add_test(tc, test_stale_name_after_crash);
