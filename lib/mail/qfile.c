@@ -491,6 +491,15 @@ static int sync_dir(struct qdirsync *d, int fd, unsigned batch)
 	void (*hook)(void) = __atomic_load_n(&dirsync_hook, __ATOMIC_ACQUIRE);
 	if (hook != NULL)
 		hook();
+	/*
+	 * The directory's descriptor kept for syncfs serves its fsync too:
+	 * no open and close per commit. It names the same inode for the
+	 * life of the process (queue directories are never replaced under a
+	 * running daemon), and an error of its write-back is reported to the
+	 * first fsync after it, as to a descriptor opened just before.
+	 */
+	if (d->fs_fd >= 0)
+		return q_fsync(d->fs_fd, false);
 	return fsync_dir_or_fs(d->dir, fd);
 }
 

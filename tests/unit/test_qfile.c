@@ -516,7 +516,6 @@ static const struct fault_case {
 	int err;
 } fault_cases[] = {
 	{.call = QF_CALL_OPEN, .nth = 1, .err = ENOSPC},	/* the temp file */
-	{.call = QF_CALL_OPEN, .nth = 2, .err = EIO},		/* the directory for fsync */
 	{.call = QF_CALL_WRITE, .nth = 1, .err = ENOSPC},	/* envelope + content */
 	{.call = QF_CALL_WRITE, .nth = 2, .err = EIO},		/* the length field */
 	{.call = QF_CALL_FSYNC, .nth = 1, .err = EIO},		/* the file */
@@ -548,7 +547,6 @@ END_TEST
  */
 static const struct fault_case eintr_cases[] = {
 	{.call = QF_CALL_OPEN, .nth = 1, .err = EINTR},		/* the temp file */
-	{.call = QF_CALL_OPEN, .nth = 2, .err = EINTR},		/* the directory for fsync */
 	{.call = QF_CALL_WRITE, .nth = 1, .err = EINTR},	/* envelope + content */
 	{.call = QF_CALL_WRITE, .nth = 2, .err = EINTR},	/* the length field (pwrite) */
 	{.call = QF_CALL_FSYNC, .nth = 1, .err = EINTR},	/* the file */
@@ -566,6 +564,26 @@ START_TEST(test_fault_eintr)
 	ck_assert_msg(write_sample(id, sizeof(id), &err) == 0, "call %d #%u: %s", (int)f->call, f->nth,
 		      buf_str(&err));
 	ck_assert_int_eq(dir_entries(), 1);
+	buf_free(&err);
+}
+END_TEST
+
+/*
+ * The directory is fsynced through the descriptor its sync state keeps
+ * (opened once, at its first commit), not opened per commit: the second
+ * open a commit sequence makes is the next message's temporary file.
+ */
+START_TEST(test_dir_not_opened_per_commit)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+
+	qfile_fault_inject(QF_CALL_OPEN, 2, EIO, false);
+	ck_assert_msg(write_sample(id, sizeof(id), &err) == 0, "%s", buf_str(&err));
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), -1);	/* its temporary file */
+	ck_assert_msg(strstr(buf_str(&err), "cannot create") != NULL, "reason: %s", buf_str(&err));
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	ck_assert_int_eq(dir_entries(), 2);
 	buf_free(&err);
 }
 END_TEST
@@ -1130,6 +1148,7 @@ int main(void)
 	tcase_add_test(tc, test_ids_unique);
 	tcase_add_test(tc, test_writer_refuses_bad_fields);
 	tcase_add_test(tc, test_writer_mode_despite_umask);
+	tcase_add_test(tc, test_dir_not_opened_per_commit);
 	tcase_add_test(tc, test_abort_leaves_nothing);
 	tcase_add_test(tc, test_mark_done);
 	tcase_add_test(tc, test_truncated_everywhere);
