@@ -223,6 +223,7 @@ struct listener {
 static struct listener *listeners;
 static int nlisteners;
 static uint64_t paused_until;	/* out of descriptors: listeners off until then */
+static int batch_events;		/* events of the loop's last epoll_wait */
 
 static void listeners_events(uint32_t ev)
 {
@@ -252,7 +253,7 @@ static void on_accept(struct smtpd_watch *w, uint32_t events)
 	 * waits in the backlog for the next smtpd, with the new settings. */
 	if (daemon_stop)
 		return;
-	if (smtpd_conn_accept(w->fd) < 0 && paused_until == 0) {
+	if (smtpd_conn_accept(w->fd, batch_events == 1) < 0 && paused_until == 0) {
 		/* A level-triggered listener would wake us for nothing until a session ends. */
 		listeners_events(0);
 		paused_until = smtpd_now() + 250;
@@ -466,6 +467,7 @@ int main(int argc, char **argv)
 			msg_fatal("epoll_wait: %m");
 		smtpd_pool_awake();
 		refresh_policy(smtpd_now());
+		batch_events = n;
 		for (int i = 0; i < n; i++) {
 			struct smtpd_watch *w = evs[i].data.ptr;
 			w->handler(w, evs[i].events);

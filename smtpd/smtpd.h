@@ -79,8 +79,8 @@ void smtpd_watch_mod(struct smtpd_watch *w, uint32_t events);
 void smtpd_watch_del(struct smtpd_watch *w);
 
 /* Connections (smtpd_conn.c). */
-/* Accept what is waiting; -1 when out of descriptors (pause the listeners). */
-int smtpd_conn_accept(int listen_fd);
+/* Accept what is waiting (alone: the listener was the only event, accept one); -1 when out of descriptors (pause the listeners). */
+int smtpd_conn_accept(int listen_fd, bool alone);
 /* Time passed: timeouts and delayed replies; returns ms until the next event (-1: none). */
 int smtpd_conn_timers(uint64_t now);
 void smtpd_conn_commit_done(void *conn, enum smtp_commit result, const char *queue_id,

@@ -1163,10 +1163,18 @@ static int refuse_waiting(int listen_fd, int accept_errno)
 	return 0;
 }
 
-int smtpd_conn_accept(int listen_fd)
+/*
+ * The waiting clients, until EAGAIN; alone (the listener was the only
+ * event of its epoll_wait: a quiet server), just one. The listener is
+ * level-triggered, so one more waiting shows in the next epoll_wait,
+ * which the loop makes anyway to wait for this client's first command:
+ * no failing accept4 per session when clients come one at a time. Busy,
+ * accepting them all at once keeps them out of further wake-ups.
+ */
+int smtpd_conn_accept(int listen_fd, bool alone)
 {
 	spare_take(listen_fd);
-	for (int i = 0; i < 256; i++) {
+	for (int i = 0; i < (alone ? 1 : 256); i++) {
 		struct sockaddr_storage ss;
 		ss.ss_family = AF_UNSPEC;	/* "unknown" should the kernel give no address */
 		socklen_t sl = sizeof(ss);
