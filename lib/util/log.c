@@ -101,6 +101,10 @@ void log_init(const char *progname, int dest)
 	log_dest = dest;
 }
 
+/*
+ * Called while the configuration is read, before a daemon starts its
+ * threads: the only place the descriptor is closed (file_get never does).
+ */
 void log_set_file(const char *path)
 {
 	pthread_mutex_lock(&file_lock);
