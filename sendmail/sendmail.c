@@ -100,7 +100,7 @@ static int run(struct sm_opts *o)
 int main(int argc, char **argv)
 {
 	/* First of all, before anything of the caller's is read. */
-	sm_priv_start();
+	sm_priv_start(argc, argv);
 
 	struct sm_opts o;
 	const char *name = argc > 0 ? basename_of(argv[0]) : "sendmail";
@@ -115,6 +115,16 @@ int main(int argc, char **argv)
 	else if (strcmp(name, "hoststat") == 0 || strcmp(name, "purgestat") == 0)
 		o.mode = SM_IGNORED;
 
+	const char *direct_dir;
+	if (sm_priv_direct(&direct_dir)) {
+		/* The configuration is loaded: the one the pre-pass found, which must be this one. */
+		if (o.mode != SM_DELIVER || (o.config_dir == NULL) != (direct_dir == NULL) ||
+		    (o.config_dir != NULL && strcmp(o.config_dir, direct_dir) != 0))
+			msg_fatal_status(EX_TEMPFAIL, "the command line changed while it was read: try again");
+		int rc = sm_submit(&o);
+		sm_free(&o);
+		return rc;
+	}
 	struct buf err = BUF_INIT;
 	if (config_load(o.config_dir, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));
