@@ -1073,7 +1073,10 @@ struct qfile_writer *qfile_create_final(const char *dir, struct buf *err)
 	buf_printf(&w->out, "%s\n", QF_MAGIC);
 	w->prefix_len = w->out.len;
 	if (flush_out(w, err) != 0) {
+		/* Its writer may still unlink it here (the privilege that made it is not gone yet). */
 		set_err(err, "cannot write queue file", w->final_path);
+		unlink(w->final_path);
+		w->in_place = false;
 		qfile_abort(w);
 		return NULL;
 	}

@@ -186,7 +186,8 @@ bool qfile_rename_covered(long fstype, bool journal);
  * lives. Its id is the arrival time and the writer's pid (no inode:
  * the name comes before the file). The writer may then lose the
  * privilege that let it create the file: everything after goes through
- * the descriptor. NULL with a reason in err (a temporary failure).
+ * the descriptor. NULL with a reason in err (a temporary failure; a
+ * file whose first record could not be written is unlinked at once).
  */
 struct qfile_writer *qfile_create_final(const char *dir, struct buf *err);
 /*
