@@ -1,14 +1,19 @@
 /*
- * drop.c - the maildrop writer (drop.h): terndrop's whole work, and the
- * privileged child of a set-group-ID sendmail.
+ * drop.c - the maildrop writer (drop.h): terndrop's whole work, the
+ * privileged child of a set-group-ID sendmail, and the one-process
+ * sendmail's maildrop file.
  *
  * Runs with the group setgid_group (set-group-ID terndrop, or the child
- * a set-group-ID sendmail forks at entry). It trusts nothing but the
+ * a set-group-ID sendmail forks at entry), except drop_direct_feed and
+ * drop_direct_finish: a plain sendmail opens its file with the group
+ * (drop_direct_open) and has dropped it before it calls those, so they
+ * write through that descriptor only, with the same checks; that file
+ * is emptied, never unlinked, on any failure. It trusts nothing but the
  * real uid the kernel gives it: it stamps the arrival time itself,
  * records the real uid and its login name, accepts only the record
  * types it expects in order (droprec.c), and enforces message_size_limit
- * while reading. Its signal handlers only unlink the temporary file and
- * _exit. The configuration is the default main.cf, or a directory that
+ * while reading. Its signal handlers only unlink the temporary file (or
+ * empty the one-process sendmail's file) and _exit. The configuration is the default main.cf, or a directory that
  * file lists in alternate_config_directories (any directory for root,
  * or when the process is not set-id and so can write only where its
  * caller may).

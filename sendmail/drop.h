@@ -2,10 +2,12 @@
  * drop.h - the maildrop writer: what runs with the group setgid_group.
  *
  * Shared by terndrop(8) (its whole main) and by sendmail(8), whose
- * set-group-ID copy forks a child running drop_serve() at entry, before
- * it reads anything of its caller's, and then drops the group for good
- * in the parent (sendmail_priv.c). Every function here runs with the
- * group held, so each reads only: the kernel's real uid, the default
+ * set-group-ID copy either opens its maildrop file itself at entry
+ * (drop_direct_open, a plain submission) or forks a child running
+ * drop_serve(), before it reads anything of its caller's, and then
+ * drops the group for good (sendmail_priv.c). Every function here but
+ * drop_direct_feed/finish runs with the group held, so each reads
+ * only: the kernel's real uid, the default
  * main.cf (and a directory it lists in alternate_config_directories),
  * and the record stream of lib/mail/droprec.h, checked strictly.
  */

@@ -1,6 +1,16 @@
 /*
  * sendmail_priv.c - one program start with the maildrop's guarantees:
- * split off the privileged maildrop writer at entry, then drop the group.
+ * open the maildrop file (a plain submission) or split off the
+ * privileged maildrop writer (other modes) at entry, then drop the group.
+ *
+ * A plain submission (sm_prepass, sendmail_opts.c: -bm with recipients
+ * or -t) forks nothing: start_direct() has drop_direct_open()
+ * (sendmail/drop.c) load the configuration and create the maildrop file
+ * under its final name, mode 0200, with its first record, while the
+ * group is held and the environment is an empty one; then the group is
+ * dropped as below, and sendmail_submit.c writes the records into that
+ * descriptor through drop.c's checks. The rest of this comment is about
+ * the other modes.
  *
  * Part of the sendmail program. Installed set-group-ID setgid_group
  * (root:terndrop 2755), sendmail calls sm_priv_start() first thing in

@@ -3,10 +3,12 @@
  * maildrop writer.
  *
  * Part of the sendmail program; runs with the caller's privileges (the
- * group is gone before main() reads anything). The maildrop writer,
- * forked at entry with the group (sendmail_priv.c, drop.c), gets the
- * record stream of lib/mail/droprec.h on a socket; sendmail exits with
- * its status, so "exit 0" means the message is durable in maildrop/.
+ * group is gone before main() reads anything). The record stream of
+ * lib/mail/droprec.h goes, for a plain submission, straight into drop.c's
+ * checks and the maildrop file this process opened at entry
+ * (drop_direct_feed; sendmail_priv.c), otherwise on a socket to the
+ * maildrop writer forked at entry; either way "exit 0" means the
+ * message is durable in maildrop/.
  *
  * Input rules (as sendmail's): CR before LF is removed; without -i/-oi a
  * line holding a lone "." ends the message; with -t the header block is
