@@ -1116,7 +1116,10 @@ int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idl
 		set_err(err, "cannot fsync queue file", w->final_path);
 		goto tempfail;
 	}
-	if (!fd_create_covered(w->fd) && (fault_hit(QF_CALL_SYNCFS) || syncfs(w->fd) != 0)) {
+	pthread_mutex_lock(&sync_lock);
+	bool always = dir_sync_always;	/* queue_directory_sync = always: the syncfs everywhere */
+	pthread_mutex_unlock(&sync_lock);
+	if ((always || !fd_create_covered(w->fd)) && (fault_hit(QF_CALL_SYNCFS) || syncfs(w->fd) != 0)) {
 		set_err(err, "cannot sync the file system of queue file", w->final_path);
 		goto tempfail;
 	}
