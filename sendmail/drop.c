@@ -13,7 +13,8 @@
  * records the real uid and its login name, accepts only the record
  * types it expects in order (droprec.c), and enforces message_size_limit
  * while reading. Its signal handlers only unlink the temporary file (or
- * empty the one-process sendmail's file) and _exit. The configuration is the default main.cf, or a directory that
+ * empty the one-process sendmail's file) and _exit. The configuration
+ * is the default main.cf, or a directory that
  * file lists in alternate_config_directories (any directory for root,
  * or when the process is not set-id and so can write only where its
  * caller may).

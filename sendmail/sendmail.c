@@ -35,7 +35,8 @@
  * EXIT STATUS
  *	sysexits.h: 0 queued, 64 usage, 65 bad data, 67 unknown user (-bv),
  *	69 a helper is missing, 75 temporary failure (nothing was queued,
- *	try again; also when the maildrop file was removed while written), 77 not allowed, 78 configuration error. One line on
+ *	try again; also when the maildrop file was removed while it was
+ *	written), 77 not allowed, 78 configuration error. One line on
  *	standard error says why.
  *
  * CONFIGURATION PARAMETERS

@@ -73,14 +73,15 @@ bool sm_priv_direct(const char **dir)
 	return direct;
 }
 
-/* For good: real, effective and saved group ids all the caller's. */
-static void drop_group(gid_t gid, gid_t egid)
+/* For good: real, effective and saved group ids all the caller's. NULL, or what failed. */
+static const char *drop_group(gid_t gid, gid_t egid)
 {
 	if (setresgid(gid, gid, gid) != 0 || getegid() != gid)
-		die("setresgid");
+		return "setresgid";
 	/* (root may take any group anyway: the check means something for others only) */
 	if (getegid() != getgid() || (geteuid() != 0 && egid != gid && setegid(egid) == 0))
-		die("the group could be regained");
+		return "the group could be regained";
+	return NULL;
 }
 
 /*
@@ -112,7 +113,10 @@ static void start_direct(const struct sm_prepass *pre, gid_t gid, gid_t egid)
 		die("bad TERN_QFILE_FAULT");
 	environ = clean_env;
 	drop_direct_open(direct_dir != NULL ? direct_dir : env_dir);
-	drop_group(gid, egid);
+	/* exit(), not _exit(): the maildrop file is emptied on the way out (drop.c). */
+	const char *failed = drop_group(gid, egid);
+	if (failed != NULL)
+		msg_fatal_status(EX_OSERR, "cannot start: %s", failed);
 	environ = caller_env;
 }
 
@@ -142,7 +146,9 @@ void sm_priv_start(int argc, char **argv)
 	}
 	close(sv[1]);
 	priv_fd = sv[0];
-	drop_group(gid, egid);
+	const char *failed = drop_group(gid, egid);
+	if (failed != NULL)
+		die(failed);
 }
 
 pid_t sm_priv_pid(void)
