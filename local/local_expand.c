@@ -9,7 +9,7 @@
  * requires; :include: files must be regular files not writable by group
  * or others (else they are ignored with a warning, as are such .forward
  * files). An :include: file named in a .forward is opened with that
- * user's effective ids (write_as), so a user cannot make root read a file
+ * user's file-system ids (write_as), so a user cannot make root read a file
  * only root may read (and get its lines back in a bounce).
  */
 #include "compat.h"

@@ -26,8 +26,8 @@
 /*
  * Whether this process is root: asked of the kernel once, not at every
  * delivery (three times per message). The effective uid changes only
- * in write_as (which says so in local_as_user for its window) and in
- * ident_become (a child that drops root for good).
+ * in ident_become (a child that drops root for good); write_as changes
+ * the file-system uid and says so in local_as_user for its window.
  */
 static int is_root = -1;
 bool local_as_user;
