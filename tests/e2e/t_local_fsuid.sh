@@ -62,6 +62,13 @@ agent=$(cat "$TERN_DIR/agent")
 grep -q "^Gid:[[:space:]]*0[[:space:]]*0[[:space:]]*0[[:space:]]*$gid\$" /proc/$agent/status ||
 	fail "local $agent: file-system gid is not $gid: $(grep ^Gid: /proc/$agent/status)"
 nice0=$(ps -o ni= -p "$agent" | tr -d ' ')
+# Effective capabilities while switched: CAP_KILL, CAP_SETGID, CAP_SETUID
+# at most (the kernel took the file-system ones, local the others, such
+# as CAP_SYS_RESOURCE, which would let the write exceed quotas).
+prm=$(sed -n 's/^CapPrm:[[:space:]]*//p' /proc/$agent/status)
+eff=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$agent/status)
+[ $((0x$eff)) -eq $((0x$prm & 0xe0)) ] ||
+	fail "local $agent has effective capabilities $eff while it writes as $u (permitted $prm)"
 
 as_user() { setpriv --reuid=$uid --regid=$gid --clear-groups "$@" 2>/dev/null; }
 as_user renice -n 17 -p "$agent" >/dev/null && fail "the user reniced local $agent while it delivered"
@@ -80,4 +87,17 @@ grep -q '^Subject: held' "$mbox" || fail "the message is not in $mbox"
 # Back to root's file-system ids after the delivery.
 grep -q "^Uid:[[:space:]]*0[[:space:]]*0[[:space:]]*0[[:space:]]*0\$" /proc/$agent/status ||
 	fail "local $agent still has $(grep ^Uid: /proc/$agent/status)"
+
+# A file the user may not write stays unwritable while local writes as the
+# user: a .forward to root's file is deferred, the file unchanged.
+victim="$TERN_DIR/rootonly/victim"
+mkdir "$TERN_DIR/rootonly" && chmod 755 "$TERN_DIR/rootonly" && echo precious > "$victim" &&
+	chmod 644 "$victim" || fail "make $victim"
+echo "$victim" > "$home/.forward" && chown $u:$gid "$home/.forward" && chmod 644 "$home/.forward" ||
+	fail "make .forward"
+printf 'Subject: file\n\nbody\n' | sendmail -C "$TERN_DIR" -i $u@localhost || fail "sendmail exited $?"
+wait_for_log "to=<$u@localhost>.*status=(deferred|bounced)"
+grep -q "to=<$u@localhost>.*status=deferred.*Permission denied" "$TERN_DIR/maillog" ||
+	{ show_log; fail "the delivery to $victim was not deferred for want of permission"; }
+[ "$(cat "$victim")" = precious ] || fail "local wrote into $victim"
 pass
