@@ -60,6 +60,7 @@ bool local_is_root(void);
 /* Set by write_as while the process has a user's file-system uid. */
 extern bool local_as_user;
 int ident_of_user(const char *user, struct ident *id);	/* 0, or -1 no such user */
+void ident_forget(void);	/* ident_of_user asks the system again (each request) */
 void ident_default_privs(struct ident *id);		/* default_privs */
 void ident_self(struct ident *id);			/* mail_owner when root, else ourselves */
 int ident_of_file_owner(const char *path, struct ident *id);	/* root -> default_privs */
