@@ -161,7 +161,8 @@ static void mbox_append(void *arg, struct lresult_text *res)
 		    j->what, j->path);
 		goto out;
 	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+	/* F_SETFL changes only the status flags (O_APPEND stays): no F_GETFL first. */
+	if (fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "%s %s: %s", j->what, j->path, strerror(errno));
 		goto out;
 	}
