@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <sys/fsuid.h>
@@ -211,10 +212,15 @@ void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_t
 			root_groups = xcalloc((size_t)n + 1, sizeof(gid_t));
 			n = getgroups(n, root_groups);
 		}
+		if (n < 0)
+			buf_printf(&err, "getgroups: %s", strerror(errno));
+		/* Without the limit a write could exceed the user's quota: no write at all. */
 		if (n < 0 || caps_limit(&err) < 0) {
-			lres_set(res, LRESULT_DEFER, "4.3.0", "%s",
-			    n < 0 ? "getgroups failed" : buf_str(&err));
+			lres_set(res, LRESULT_DEFER, "4.3.0", "cannot write as %s: %s", id->user,
+			    buf_str(&err));
 			buf_free(&err);
+			free(root_groups);
+			root_groups = NULL;
 			return;
 		}
 		nroot_groups = n;
