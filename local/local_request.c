@@ -335,6 +335,7 @@ void local_serve(int fd)
 			break;
 		}
 		param_maps_recheck();	/* this connection serves many messages */
+		ident_forget();
 		handle(&req);
 		/* More requests follow before qmgr reads: keep the replies (lproto.h). */
 		if (!req.hold)
