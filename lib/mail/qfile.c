@@ -1127,6 +1127,7 @@ struct qfile {
 	 * true. NULL otherwise.
 	 */
 	char *whole;
+	const char *borrowed;	/* the same in the caller's buffer (qfile_open_whole) */
 	char *path;
 	char id[QF_ID_MAX];
 	struct timeval arrival;
@@ -1343,10 +1344,44 @@ int qfile_parse_buffer(const char *data, size_t len, struct qfile **qp, struct b
 	return QF_OK;
 }
 
+static int open_impl(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err);
+
 int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err)
 {
+	return open_impl(path, writable, NULL, qp, err);
+}
+
+int qfile_open_whole(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err)
+{
+	return open_impl(path, writable, mem, qp, err);
+}
+
+/* Read fd whole into b (st_size bytes, fewer if it ends first); -1 with errno. */
+static int read_whole(int fd, off_t size, struct buf *b)
+{
+	buf_reserve(b, (size_t)size);
+	while (b->len < (size_t)size) {
+		ssize_t n = pread(fd, b->data + b->len, (size_t)size - b->len, (off_t)b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static int open_impl(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err)
+{
 	struct qfile *q = qfile_new();
-	struct buf env = BUF_INIT;
+	struct buf own = BUF_INIT;
+	struct buf *envp = mem != NULL ? mem : &own;
 	struct stat st;
 	int rc = QF_IOERR;
 
@@ -1362,10 +1397,17 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 		rc = QF_CORRUPT;
 		goto out;
 	}
-	/* Read until the M record has been seen (or the file ends). */
-	for (;;) {
+	buf_reset(envp);
+	/* The whole file at once (one read) when the caller wants it (and it is sane). */
+	bool whole = mem != NULL && st.st_size <= (off_t)1 << 30;
+	if (whole && read_whole(q->fd, st.st_size, envp) != 0) {
+		set_err(err, "cannot read queue file", path);
+		goto out;
+	}
+	/* Else read until the M record has been seen (or the file ends). */
+	while (!whole) {
 		char chunk[16384];
-		ssize_t n = pread(q->fd, chunk, sizeof(chunk), (off_t)env.len);
+		ssize_t n = pread(q->fd, chunk, sizeof(chunk), (off_t)envp->len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1374,24 +1416,26 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 		}
 		if (n == 0)
 			break;
-		size_t before = env.len;
-		buf_add(&env, chunk, (size_t)n);
+		size_t before = envp->len;
+		buf_add(envp, chunk, (size_t)n);
 		/* Stop once "\nM " and its line end are in: look in the new part. */
-		const char *scan = env.data + (before > 24 ? before - 24 : 0);
-		const char *m = memmem(scan, (size_t)(env.data + env.len - scan), "\nM ", 3);
-		if (m != NULL && memchr(m + 1, '\n', (size_t)(env.data + env.len - m - 1)) != NULL)
+		const char *scan = envp->data + (before > 24 ? before - 24 : 0);
+		const char *m = memmem(scan, (size_t)(envp->data + envp->len - scan), "\nM ", 3);
+		if (m != NULL && memchr(m + 1, '\n', (size_t)(envp->data + envp->len - m - 1)) != NULL)
 			break;
-		if (env.len > (size_t)16 * 1024 * 1024)
+		if (envp->len > (size_t)16 * 1024 * 1024)
 			break;	/* envelope absurdly large: let the parser complain */
 	}
-	rc = parse_envelope(q, env.data ? env.data : "", env.len, (unsigned long long)st.st_size, err);
-	if (rc == QF_OK && env.len == (size_t)st.st_size) {
+	rc = parse_envelope(q, envp->data ? envp->data : "", envp->len, (unsigned long long)st.st_size, err);
+	if (rc == QF_OK && envp->len == (size_t)st.st_size) {
 		/* All of it was read: the end record is in hand. */
-		if (env.len < 2 || memcmp(env.data + env.len - 2, "E\n", 2) != 0) {
+		if (envp->len < 2 || memcmp(envp->data + envp->len - 2, "E\n", 2) != 0) {
 			corrupt(err, "missing end record");
 			rc = QF_CORRUPT;
+		} else if (mem != NULL) {
+			q->borrowed = mem->data;
 		} else {
-			q->whole = buf_steal(&env);
+			q->whole = buf_steal(&own);
 		}
 	} else if (rc == QF_OK) {
 		char end[2];
@@ -1417,7 +1461,7 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 		buf_free(&tmp);
 	}
 out:
-	buf_free(&env);
+	buf_free(&own);
 	if (rc != QF_OK) {
 		qfile_close(q);
 		return rc;
@@ -1566,8 +1610,8 @@ ssize_t qfile_read(struct qfile *q, void *data, size_t len)
 	if (len == 0)
 		return 0;
 	ssize_t n;
-	if (q->fd < 0 || q->whole != NULL) {
-		memcpy(data, (q->whole ? q->whole : q->mem) + q->content_off + q->read_pos, len);
+	if (qfile_content_mem(q) != NULL) {
+		memcpy(data, qfile_content_mem(q) + q->read_pos, len);
 		n = (ssize_t)len;
 	} else {
 		do
@@ -1578,6 +1622,12 @@ ssize_t qfile_read(struct qfile *q, void *data, size_t len)
 	}
 	q->read_pos += (unsigned long long)n;
 	return n;
+}
+
+const char *qfile_content_mem(const struct qfile *q)
+{
+	const char *base = q->whole ? q->whole : q->borrowed ? q->borrowed : q->fd < 0 ? q->mem : NULL;
+	return base != NULL ? base + q->content_off : NULL;
 }
 
 int qfile_fd(const struct qfile *q)

@@ -388,6 +388,11 @@ START_TEST(test_truncated_everywhere)
 		ck_assert_ptr_null(q);
 		ck_assert_uint_gt(err.len, 0);
 		ck_assert_int_eq(qfile_parse_buffer(data, n, &q, &err), QF_CORRUPT);
+		/* The same read whole into a kept buffer. */
+		struct buf mem = BUF_INIT;
+		ck_assert_int_eq(qfile_open_whole(cut, false, &mem, &q, &err), QF_CORRUPT);
+		ck_assert_ptr_null(q);
+		buf_free(&mem);
 	}
 	/* Extra bytes after the end record are corrupt too. */
 	char *longer = xmalloc(len + 3);
@@ -679,6 +684,52 @@ START_TEST(test_large_content)
 	ck_assert_uint_lt(nth, 20);
 	free(back);
 	free(b);
+	buf_free(&err);
+}
+END_TEST
+
+/*
+ * qfile_open_whole: one buffer of the caller's for a large file and then
+ * a small one: each file's content, where it lies, byte for byte; marks
+ * on a writable one work as with qfile_open.
+ */
+START_TEST(test_open_whole)
+{
+	struct buf err = BUF_INIT, mem = BUF_INIT;
+	char big_id[QF_ID_MAX], small_id[QF_ID_MAX], got[sizeof(content)];
+	size_t n;
+	char *b = big_content(&n);
+	struct qfile *q;
+
+	ck_assert_int_eq(write_big(b, n, big_id, sizeof(big_id), &err), 0);
+	ck_assert_int_eq(write_sample(small_id, sizeof(small_id), &err), 0);
+	char *big = xasprintf("%s/%s", dir, big_id), *small = xasprintf("%s/%s", dir, small_id);
+
+	ck_assert_int_eq(qfile_open_whole(big, false, &mem, &q, &err), QF_OK);
+	ck_assert_uint_eq(qfile_content_size(q), n);
+	ck_assert_ptr_nonnull(qfile_content_mem(q));
+	ck_assert_mem_eq(qfile_content_mem(q), b, n);
+	qfile_close(q);
+
+	ck_assert_int_eq(qfile_open_whole(small, true, &mem, &q, &err), QF_OK);
+	ck_assert_uint_eq(qfile_content_size(q), sizeof(content) - 1);
+	ck_assert_mem_eq(qfile_content_mem(q), content, sizeof(content) - 1);
+	ck_assert_int_eq(qfile_read(q, got, sizeof(got)), (ssize_t)sizeof(content) - 1);
+	ck_assert_mem_eq(got, content, sizeof(content) - 1);
+	ck_assert_int_eq(qfile_mark_done(q, 1, QF_RCPT_DELIVERED, &err), 0);
+	qfile_close(q);
+	ck_assert_int_eq(qfile_open(small, false, &q, &err), QF_OK);
+	ck_assert_int_eq(qfile_rcpt(q, 1)->status, QF_RCPT_DELIVERED);
+	qfile_close(q);
+
+	/* qfile_open reads only the start of a large file: its content is not in memory. */
+	ck_assert_int_eq(qfile_open(big, false, &q, &err), QF_OK);
+	ck_assert_ptr_null(qfile_content_mem(q));
+	qfile_close(q);
+	free(big);
+	free(small);
+	free(b);
+	buf_free(&mem);
 	buf_free(&err);
 }
 END_TEST
@@ -1221,6 +1272,7 @@ int main(void)
 	tcase_add_test(tc, test_fault_large_content);
 	tcase_add_test(tc, test_small_one_write);
 	tcase_add_test(tc, test_large_content);
+	tcase_add_test(tc, test_open_whole);
 	tcase_add_test(tc, test_mark_done_fault);
 	tcase_add_test(tc, test_fault_env);
 	tcase_add_test(tc, test_move);
