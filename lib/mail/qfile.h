@@ -46,7 +46,8 @@
  * qfile_id_valid() says whether a string is one.
  *
  * WRITING: qfile_create() makes a temporary file with O_CREAT|O_EXCL in
- * the target directory; qfile_commit() is the one safe queue-write: it
+ * the target directory (a file of up to 256 KiB is then written with one
+ * write(2) at the commit); qfile_commit() is the one safe queue-write: it
  * writes the end record, fsyncs the file, renames it to its queue id
  * (never replacing a file) and fsyncs the directory (or, where the writer
  * may not read the directory, as terndrop in maildrop/ mode 1730, syncs
