@@ -680,6 +680,8 @@ struct qfile_writer {
 	bool failed;
 	bool allow_no_rcpt;
 	bool own_fsync;		/* commit with an fsync of its own (qfile_set_commit_dir) */
+	bool in_place;		/* qfile_create_final: under its final name, truncate on abort */
+	size_t prefix_len;	/* bytes already in the file before start_content (in_place) */
 };
 
 static void set_err(struct buf *err, const char *what, const char *path)
@@ -885,12 +887,14 @@ static int flush_out(struct qfile_writer *w, struct buf *err)
 static void start_content(struct qfile_writer *w)
 {
 	wbuf_take(&w->out);
-	buf_printf(&w->out, "%s\nT %lld.%06ld\nI %s\nS %s\n", QF_MAGIC,
+	if (w->prefix_len == 0)
+		buf_printf(&w->out, "%s\n", QF_MAGIC);
+	buf_printf(&w->out, "T %lld.%06ld\nI %s\nS %s\n",
 		   (long long)w->arrival.tv_sec, (long)w->arrival.tv_usec, w->id,
 		   buf_str(&w->sender));
 	buf_add(&w->out, w->attrs.data, w->attrs.len);
 	buf_add(&w->out, w->rcpts.data, w->rcpts.len);
-	w->length_offset = (off_t)w->out.len + 2;
+	w->length_offset = (off_t)(w->prefix_len + w->out.len) + 2;
 	buf_printf(&w->out, "M %020llu\n", 0ULL);
 	w->content_started = true;
 	buf_free(&w->attrs);
@@ -1057,11 +1061,169 @@ tempfail:
 	return -1;
 }
 
+/*
+ * Whether a new file's own fsync also persists its directory entry (the
+ * argument with the kernel functions is in doc/internals.md, "Submission"):
+ * ext4 run by the ext4 driver, with a journal (the inode's fsync commits
+ * the transaction that created the entry) or without (ext4_sync_parent
+ * for an inode in EXT4_STATE_NEWENTRY), XFS (the log forced up to the
+ * inode's last change, which includes the create) and btrfs (a new
+ * inode is logged with its new name). Anything else: syncfs as well.
+ */
+#define FS_BTRFS_MAGIC	0x9123683EL	/* BTRFS_SUPER_MAGIC */
+
+bool qfile_create_covered(long fstype, bool ext4_driver)
+{
+	if (fstype == FS_EXT4_MAGIC)
+		return ext4_driver;
+	return fstype == FS_XFS_MAGIC || fstype == FS_BTRFS_MAGIC;
+}
+
+/* Whether the ext4 driver (not ext2's) runs the file system on dev: it lists it in /sys/fs/ext4. */
+static bool ext4_driver_runs(dev_t dev)
+{
+	char path[PATH_MAX], link[256];
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	const char *name = strrchr(link, '/');
+	name = name != NULL ? name + 1 : link;
+	if (*name == '\0' || strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
+		return false;
+	snprintf(path, sizeof(path), "/sys/fs/ext4/%s", name);
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool fd_create_covered(int fd)
+{
+	struct statfs sfs;
+	struct stat st;
+	if (fstatfs(fd, &sfs) != 0 || fstat(fd, &st) != 0)
+		return false;
+	long type = (long)sfs.f_type;
+	return qfile_create_covered(type, type == FS_EXT4_MAGIC && ext4_driver_runs(st.st_dev));
+}
+
+int qfile_writer_fd(const struct qfile_writer *w)
+{
+	return w->fd;
+}
+
+struct qfile_writer *qfile_create_final(const char *dir, struct buf *err)
+{
+	struct qfile_writer *w = xcalloc(1, sizeof(*w));
+	w->fd = -1;
+	w->in_place = true;
+	w->dir = xstrdup(dir);
+	gettimeofday(&w->arrival, NULL);
+	/* Unique: one process of this pid at a time; O_EXCL catches the rest. */
+	for (unsigned attempt = 0; attempt < 100; attempt++) {
+		snprintf(w->id, sizeof(w->id), "%08llX%05lX%lX", (unsigned long long)w->arrival.tv_sec,
+			 (unsigned long)w->arrival.tv_usec + attempt, (unsigned long)getpid());
+		free(w->final_path);
+		w->final_path = xasprintf("%s/%s", dir, w->id);
+		w->fd = q_open(w->final_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0200);
+		if (w->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (w->fd < 0) {
+		set_err(err, "cannot create queue file in", dir);
+		qfile_abort(w);
+		return NULL;
+	}
+	/* The first record at once: a 0200 file with nothing in it is a failed writer's. */
+	buf_printf(&w->out, "%s\n", QF_MAGIC);
+	w->prefix_len = w->out.len;
+	if (flush_out(w, err) != 0) {
+		/* Its writer may still unlink it here (the privilege that made it is not gone yet). */
+		set_err(err, "cannot write queue file", w->final_path);
+		unlink(w->final_path);
+		w->in_place = false;
+		qfile_abort(w);
+		return NULL;
+	}
+	return w;
+}
+
+int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idlen, struct buf *err)
+{
+	char digits[21];
+	struct stat st;
+
+	if (w->failed)
+		goto tempfail;
+	if (w->nrcpt == 0 && !w->allow_no_rcpt) {
+		errno = EINVAL;
+		set_err(err, "no recipients for queue file", w->final_path);
+		goto tempfail;
+	}
+	if (!w->content_started)
+		start_content(w);
+	buf_adds(&w->out, "E\n");
+	if (flush_out(w, err) != 0)
+		goto tempfail;
+	snprintf(digits, sizeof(digits), "%020llu", w->content_len);
+	if (q_pwrite(w->fd, digits, 20, w->length_offset) != 20) {
+		if (errno == 0)
+			errno = EIO;
+		set_err(err, "cannot write queue file", w->final_path);
+		goto tempfail;
+	}
+	/* Complete: readable to pickup, then durable with the mode in one fsync. */
+	if (fchmod(w->fd, mode) != 0) {
+		set_err(err, "cannot change the mode of queue file", w->final_path);
+		goto tempfail;
+	}
+	if (q_fsync(w->fd, false) != 0) {
+		set_err(err, "cannot fsync queue file", w->final_path);
+		goto tempfail;
+	}
+	pthread_mutex_lock(&sync_lock);
+	bool always = dir_sync_always;	/* queue_directory_sync = always: the syncfs everywhere */
+	pthread_mutex_unlock(&sync_lock);
+	if ((always || !fd_create_covered(w->fd)) && (fault_hit(QF_CALL_SYNCFS) || syncfs(w->fd) != 0)) {
+		set_err(err, "cannot sync the file system of queue file", w->final_path);
+		goto tempfail;
+	}
+	/* Removed under us (pickup's clean-up of a writer it took for dead): not queued. */
+	if (fstat(w->fd, &st) != 0) {
+		set_err(err, "cannot stat queue file", w->final_path);
+		goto tempfail;
+	}
+	if (st.st_nlink == 0) {
+		errno = ENOENT;
+		set_err(err, "queue file removed while being written:", w->final_path);
+		goto tempfail;
+	}
+	if (close(w->fd) != 0) {
+		w->fd = -1;
+		set_err(err, "cannot close queue file", w->final_path);
+		goto tempfail;
+	}
+	w->fd = -1;
+	if (id != NULL && idlen > 0)
+		strlcpy(id, w->id, idlen);
+	qfile_abort(w);
+	return 0;
+
+tempfail:
+	qfile_abort(w);
+	return -1;
+}
+
 void qfile_abort(struct qfile_writer *w)
 {
 	if (w == NULL)
 		return;
 	int saved = errno;
+	if (w->in_place && w->fd >= 0) {
+		/* Nothing of it is to be delivered; its writer may not unlink it (pickup does). */
+		if (fchmod(w->fd, 0200) != 0 || ftruncate(w->fd, 0) != 0)
+			msg_warn("cannot empty unfinished queue file %s: %m", w->final_path);
+	}
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp_path != NULL)

@@ -179,7 +179,39 @@ void qfile_set_dir_sync_always(bool always);
  * the rename: ext4 with a journal (journal: it has one), XFS.
  */
 bool qfile_rename_covered(long fstype, bool journal);
-/* Unlink the temporary file and free w. */
+/*
+ * One-process submission (set-group-ID sendmail, sendmail/drop.c): the
+ * file is created O_CREAT|O_EXCL under its final name in dir with mode
+ * 0200 (unreadable to pickup, which skips such files) and its first
+ * record is written at once, so that it is never empty while its writer
+ * lives. Its id is the arrival time and the writer's pid (no inode:
+ * the name comes before the file). The writer may then lose the
+ * privilege that let it create the file: everything after goes through
+ * the descriptor. NULL with a reason in err (a temporary failure; a
+ * file whose first record could not be written is unlinked at once).
+ */
+struct qfile_writer *qfile_create_final(const char *dir, struct buf *err);
+/*
+ * Finish such a file: end record, fchmod to mode (the complete one, for
+ * pickup), one fsync (and a syncfs of its file system where that fsync
+ * does not also persist the new directory entry: qfile_create_covered),
+ * then fstat: a file removed meanwhile (no link left) is a failure. 0:
+ * durable under its name. -1: temporary failure, reason in err, the file
+ * truncated to 0 and back at 0200 (its writer may not be able to unlink
+ * it; pickup removes it). Frees w either way. qfile_abort() on such a
+ * writer truncates the same way instead of unlinking.
+ */
+int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idlen, struct buf *err);
+/*
+ * The decision, for tests: true when on a file system of statfs type
+ * fstype an fsync(2) of a newly created file also persists its directory
+ * entry: ext4 (ext4_driver: the ext4 driver, not ext2's, runs it;
+ * journal or not), XFS, btrfs.
+ */
+bool qfile_create_covered(long fstype, bool ext4_driver);
+/* The writer's descriptor (for a signal handler that truncates a qfile_create_final file). */
+int qfile_writer_fd(const struct qfile_writer *w);
+/* Unlink the temporary file (or truncate a qfile_create_final one) and free w. */
 void qfile_abort(struct qfile_writer *w);
 
 /*

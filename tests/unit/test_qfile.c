@@ -1226,6 +1226,128 @@ START_TEST(test_rename_covered)
 }
 END_TEST
 
+/* Where a new file's fsync also persists its directory entry (one-process sendmail). */
+static const struct {
+	long fstype;
+	bool ext4_driver;
+	bool covered;
+} create_cases[] = {
+	{0xEF53, true, true},		/* ext4, journal or not (ext4_sync_parent) */
+	{0xEF53, false, false},		/* the ext2 driver */
+	{0x58465342, false, true},	/* XFS */
+	{0x9123683E, false, true},	/* btrfs */
+	{0x01021994, false, false},	/* tmpfs: syncfs (a no-op there) */
+	{0x6969, false, false},		/* NFS */
+	{0, true, false},
+};
+
+START_TEST(test_create_covered)
+{
+	ck_assert_int_eq(qfile_create_covered(create_cases[_i].fstype, create_cases[_i].ext4_driver),
+			 create_cases[_i].covered);
+}
+END_TEST
+
+/* The mode of the one file in dir, its size into *size, its name into name. */
+static mode_t only_file(char *name, size_t namelen, off_t *size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	mode_t mode = 0;
+	int n = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		ck_assert_int_eq(stat(p, &st), 0);
+		mode = st.st_mode & 07777;
+		*size = st.st_size;
+		strlcpy(name, e->d_name, namelen);
+		free(p);
+		n++;
+	}
+	closedir(d);
+	ck_assert_int_eq(n, 1);
+	return mode;
+}
+
+/*
+ * qfile_create_final: the final name at once, mode 0200, the first
+ * record written; commit makes it 0644 and it reads back; an abort or a
+ * failed commit leaves it empty and 0200 (never unlinked); a file
+ * removed before the commit fails it.
+ */
+START_TEST(test_create_final)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX], name[256];
+	off_t size;
+	struct qfile *q;
+
+	struct qfile_writer *w = qfile_create_final(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0200);
+	ck_assert_int_eq(size, (off_t)strlen(QF_MAGIC "\n"));
+	ck_assert(qfile_id_valid(name));
+	ck_assert_str_eq(name, qfile_writer_id(w));
+	ck_assert_int_eq(qfile_set_sender(w, "a@example.org"), 0);
+	ck_assert_int_eq(qfile_add_rcpt(w, "b@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, content, strlen(content), &err), 0);
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0200);
+	ck_assert_int_eq(qfile_commit_final(w, 0644, id, sizeof(id), &err), 0);
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0644);
+	ck_assert_str_eq(name, id);
+	char *p = xasprintf("%s/%s", dir, id);
+	ck_assert_int_eq(qfile_open(p, false, &q, &err), QF_OK);
+	ck_assert_str_eq(qfile_id(q), id);
+	ck_assert_str_eq(qfile_sender(q), "a@example.org");
+	ck_assert_uint_eq(qfile_content_size(q), strlen(content));
+	qfile_close(q);
+	unlink(p);
+	free(p);
+
+	/* Abort: empty, 0200, still there. */
+	w = qfile_create_final(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(qfile_write(w, content, strlen(content), &err), 0);
+	qfile_abort(w);
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0200);
+	ck_assert_int_eq(size, 0);
+	p = xasprintf("%s/%s", dir, name);
+	unlink(p);
+	free(p);
+
+	/* A failed fsync: the same. */
+	w = qfile_create_final(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(qfile_add_rcpt(w, "b@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, content, strlen(content), &err), 0);
+	qfile_fault_inject(QF_CALL_FSYNC, 1, EIO, false);
+	ck_assert_int_eq(qfile_commit_final(w, 0644, id, sizeof(id), &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "fsync"));
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0200);
+	ck_assert_int_eq(size, 0);
+	p = xasprintf("%s/%s", dir, name);
+	unlink(p);
+	free(p);
+	qfile_fault_reset();
+
+	/* Removed under the writer: never a success. */
+	w = qfile_create_final(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(qfile_add_rcpt(w, "b@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, content, strlen(content), &err), 0);
+	p = xasprintf("%s/%s", dir, qfile_writer_id(w));
+	ck_assert_int_eq(unlink(p), 0);
+	free(p);
+	ck_assert_int_eq(qfile_commit_final(w, 0644, id, sizeof(id), &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "removed"));
+	ck_assert_int_eq(dir_entries(), 0);
+	buf_free(&err);
+}
+END_TEST
+
 /*
  * queue_directory_sync = always: a commit's second fsync is the
  * directory's, whatever the file system; failing it fails the commit and
@@ -1283,6 +1405,8 @@ int main(void)
 	tcase_add_test(tc, test_shared_sync_failure_stragglers);
 	tcase_add_loop_test(tc, test_rename_covered, 0, sizeof(covered_cases) / sizeof(covered_cases[0]));
 	tcase_add_test(tc, test_dir_sync_always);
+	tcase_add_loop_test(tc, test_create_covered, 0, sizeof(create_cases) / sizeof(create_cases[0]));
+	tcase_add_test(tc, test_create_final);
 	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
