@@ -90,6 +90,8 @@ typedef void (*as_user_fn)(void *arg, struct lresult_text *res);
 void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res);
 /* Write all of data, again after EINTR; false with errno set (EIO for a write that wrote nothing). */
 bool local_write_all(int fd, const char *data, size_t len);
+/* a, then b (either may be empty), as local_write_all; one writev(2) when it can. */
+bool local_write2(int fd, const char *a, size_t alen, const char *b, size_t blen);
 
 /*
  * Whether a delivery of this kind ("command", "file" -- which includes

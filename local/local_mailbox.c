@@ -455,9 +455,9 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	buf_printf(&j->tmp, "/%ld.M%ldP%ldQ%u.%s", (long)tv.tv_sec, (long)tv.tv_usec, (long)maildir_pid(),
 	    ++counter, buf_str(&host));
 	buf_printf(&j->new, "%s", strrchr(buf_str(&j->tmp), '/'));
+	/* The added header lines, then the content from where it is: no copy of it here. */
 	local_prepend(j->m, j->rc, "file", false, &text);
-	buf_add(&text, j->m->content, j->m->content_len);
-	if (limit > 0 && (long long)text.len > limit) {
+	if (limit > 0 && (long long)(text.len + j->m->content_len) > limit) {
 		lres_set(res, LRESULT_BOUNCE, "5.2.2",
 		    "cannot deliver to maildir %s: mailbox_size_limit (%lld bytes) exceeded",
 		    buf_str(&base), limit);
@@ -471,7 +471,8 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	{
 		int e = 0;
 
-		if (!local_write_all(fd, text.data, text.len) || fstat(fd, &st) < 0) {
+		if (!local_write2(fd, text.data, text.len, j->m->content, j->m->content_len)
+		    || fstat(fd, &st) < 0) {
 			int err = errno;	/* read once: each read of errno may differ */
 			e = err != 0 ? err : EIO;
 		}

@@ -613,7 +613,52 @@ static bool attr_name_valid(const char *s)
 /* ------------------------------------------------------------------ */
 /* Writer.                                                             */
 
-#define WBUF_FLUSH	65536
+/*
+ * Content is gathered in memory and written in pieces of about this
+ * size: a message up to it (nearly all mail, 100 KiB ones too) is one
+ * write(2), with the M record's length filled in before it goes out, so
+ * no pwrite(2) either. Larger ones are written as they come.
+ */
+#define WBUF_FLUSH	(256 * 1024)
+/*
+ * Writers' buffers are kept for the next writer of the process (up to
+ * WBUF_SPARES of them): a fresh buffer for every message cost a page
+ * fault per 4 KiB touched and a realloc copy per doubling, and freeing
+ * it gave the memory back (brk, a TLB flush on every CPU) only to fault
+ * it in again for the next message. A buffer grows only as far as its
+ * messages need (at most WBUF_FLUSH, unless an envelope is larger).
+ */
+#define WBUF_SPARES	16
+
+static struct buf wbuf_spare[WBUF_SPARES];
+static size_t wbuf_nspare;
+static pthread_mutex_t wbuf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void wbuf_take(struct buf *b)
+{
+	pthread_mutex_lock(&wbuf_lock);
+	if (wbuf_nspare > 0 && b->data == NULL)
+		*b = wbuf_spare[--wbuf_nspare];
+	pthread_mutex_unlock(&wbuf_lock);
+	buf_reset(b);
+}
+
+static void wbuf_give(struct buf *b)
+{
+	bool kept = false;
+	if (b->data != NULL && b->cap <= WBUF_FLUSH) {
+		pthread_mutex_lock(&wbuf_lock);
+		if (wbuf_nspare < WBUF_SPARES) {
+			wbuf_spare[wbuf_nspare++] = *b;
+			kept = true;
+		}
+		pthread_mutex_unlock(&wbuf_lock);
+	}
+	if (kept)
+		buf_init(b);
+	else
+		buf_free(b);
+}
 
 struct qfile_writer {
 	int fd;
@@ -631,6 +676,7 @@ struct qfile_writer {
 	off_t length_offset;	/* where M's digits are */
 	unsigned long long content_len;
 	struct buf out;		/* pending bytes */
+	bool flushed;		/* some were written: the M record is in the file */
 	bool failed;
 	bool allow_no_rcpt;
 	bool own_fsync;		/* commit with an fsync of its own (qfile_set_commit_dir) */
@@ -834,11 +880,13 @@ static int flush_out(struct qfile_writer *w, struct buf *err)
 		return -1;
 	}
 	buf_reset(&w->out);
+	w->flushed = true;
 	return 0;
 }
 
 static void start_content(struct qfile_writer *w)
 {
+	wbuf_take(&w->out);
 	if (w->prefix_len == 0)
 		buf_printf(&w->out, "%s\n", QF_MAGIC);
 	buf_printf(&w->out, "T %lld.%06ld\nI %s\nS %s\n",
@@ -859,10 +907,22 @@ int qfile_write(struct qfile_writer *w, const void *data, size_t len, struct buf
 		return -1;
 	if (!w->content_started)
 		start_content(w);
-	buf_add(&w->out, data, len);
 	w->content_len += len;
-	if (w->out.len >= WBUF_FLUSH)
-		return flush_out(w, err);
+	/* Room kept for "E\n" and buf's NUL: the buffer never outgrows WBUF_FLUSH. */
+	if (w->out.len + len + 16 > WBUF_FLUSH) {
+		if (flush_out(w, err) != 0)
+			return -1;
+		if (len + 16 > WBUF_FLUSH) {
+			/* A large piece goes out from the caller's memory, not copied. */
+			if (write_all(w->fd, data, len) != 0) {
+				set_err(err, "cannot write queue file", w->tmp_path);
+				w->failed = true;
+				return -1;
+			}
+			return 0;
+		}
+	}
+	buf_add(&w->out, data, len);
 	return 0;
 }
 
@@ -957,10 +1017,15 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 	if (!w->content_started)
 		start_content(w);
 	buf_adds(&w->out, "E\n");
-	if (flush_out(w, err) != 0)
-		goto tempfail;
 	snprintf(digits, sizeof(digits), "%020llu", w->content_len);
-	if (q_pwrite(w->fd, digits, 20, w->length_offset) != 20) {
+	if (!w->flushed) {
+		/* The whole file is still in memory: fill in M's length and write it once. */
+		memcpy(w->out.data + w->length_offset, digits, 20);
+		if (flush_out(w, err) != 0)
+			goto tempfail;
+	} else if (flush_out(w, err) != 0) {
+		goto tempfail;
+	} else if (q_pwrite(w->fd, digits, 20, w->length_offset) != 20) {
 		if (errno == 0)
 			errno = EIO;
 		set_err(err, "cannot write queue file", w->tmp_path);
@@ -1169,7 +1234,7 @@ void qfile_abort(struct qfile_writer *w)
 	buf_free(&w->sender);
 	buf_free(&w->attrs);
 	buf_free(&w->rcpts);
-	buf_free(&w->out);
+	wbuf_give(&w->out);
 	free(w);
 	errno = saved;
 }
@@ -1224,6 +1289,7 @@ struct qfile {
 	 * true. NULL otherwise.
 	 */
 	char *whole;
+	const char *borrowed;	/* the same in the caller's buffer (qfile_open_whole) */
 	char *path;
 	char id[QF_ID_MAX];
 	struct timeval arrival;
@@ -1440,10 +1506,44 @@ int qfile_parse_buffer(const char *data, size_t len, struct qfile **qp, struct b
 	return QF_OK;
 }
 
+static int open_impl(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err);
+
 int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err)
 {
+	return open_impl(path, writable, NULL, qp, err);
+}
+
+int qfile_open_whole(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err)
+{
+	return open_impl(path, writable, mem, qp, err);
+}
+
+/* Read fd whole into b (st_size bytes, fewer if it ends first); -1 with errno. */
+static int read_whole(int fd, off_t size, struct buf *b)
+{
+	buf_reserve(b, (size_t)size);
+	while (b->len < (size_t)size) {
+		ssize_t n = pread(fd, b->data + b->len, (size_t)size - b->len, (off_t)b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static int open_impl(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err)
+{
 	struct qfile *q = qfile_new();
-	struct buf env = BUF_INIT;
+	struct buf own = BUF_INIT;
+	struct buf *envp = mem != NULL ? mem : &own;
 	struct stat st;
 	int rc = QF_IOERR;
 
@@ -1459,10 +1559,17 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 		rc = QF_CORRUPT;
 		goto out;
 	}
-	/* Read until the M record has been seen (or the file ends). */
-	for (;;) {
+	buf_reset(envp);
+	/* The whole file at once (one read) when the caller wants it (and it is sane). */
+	bool whole = mem != NULL && st.st_size <= (off_t)1 << 30;
+	if (whole && read_whole(q->fd, st.st_size, envp) != 0) {
+		set_err(err, "cannot read queue file", path);
+		goto out;
+	}
+	/* Else read until the M record has been seen (or the file ends). */
+	while (!whole) {
 		char chunk[16384];
-		ssize_t n = pread(q->fd, chunk, sizeof(chunk), (off_t)env.len);
+		ssize_t n = pread(q->fd, chunk, sizeof(chunk), (off_t)envp->len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1471,24 +1578,26 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 		}
 		if (n == 0)
 			break;
-		size_t before = env.len;
-		buf_add(&env, chunk, (size_t)n);
+		size_t before = envp->len;
+		buf_add(envp, chunk, (size_t)n);
 		/* Stop once "\nM " and its line end are in: look in the new part. */
-		const char *scan = env.data + (before > 24 ? before - 24 : 0);
-		const char *m = memmem(scan, (size_t)(env.data + env.len - scan), "\nM ", 3);
-		if (m != NULL && memchr(m + 1, '\n', (size_t)(env.data + env.len - m - 1)) != NULL)
+		const char *scan = envp->data + (before > 24 ? before - 24 : 0);
+		const char *m = memmem(scan, (size_t)(envp->data + envp->len - scan), "\nM ", 3);
+		if (m != NULL && memchr(m + 1, '\n', (size_t)(envp->data + envp->len - m - 1)) != NULL)
 			break;
-		if (env.len > (size_t)16 * 1024 * 1024)
+		if (envp->len > (size_t)16 * 1024 * 1024)
 			break;	/* envelope absurdly large: let the parser complain */
 	}
-	rc = parse_envelope(q, env.data ? env.data : "", env.len, (unsigned long long)st.st_size, err);
-	if (rc == QF_OK && env.len == (size_t)st.st_size) {
+	rc = parse_envelope(q, envp->data ? envp->data : "", envp->len, (unsigned long long)st.st_size, err);
+	if (rc == QF_OK && envp->len == (size_t)st.st_size) {
 		/* All of it was read: the end record is in hand. */
-		if (env.len < 2 || memcmp(env.data + env.len - 2, "E\n", 2) != 0) {
+		if (envp->len < 2 || memcmp(envp->data + envp->len - 2, "E\n", 2) != 0) {
 			corrupt(err, "missing end record");
 			rc = QF_CORRUPT;
+		} else if (mem != NULL) {
+			q->borrowed = mem->data;
 		} else {
-			q->whole = buf_steal(&env);
+			q->whole = buf_steal(&own);
 		}
 	} else if (rc == QF_OK) {
 		char end[2];
@@ -1514,7 +1623,7 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 		buf_free(&tmp);
 	}
 out:
-	buf_free(&env);
+	buf_free(&own);
 	if (rc != QF_OK) {
 		qfile_close(q);
 		return rc;
@@ -1663,8 +1772,8 @@ ssize_t qfile_read(struct qfile *q, void *data, size_t len)
 	if (len == 0)
 		return 0;
 	ssize_t n;
-	if (q->fd < 0 || q->whole != NULL) {
-		memcpy(data, (q->whole ? q->whole : q->mem) + q->content_off + q->read_pos, len);
+	if (qfile_content_mem(q) != NULL) {
+		memcpy(data, qfile_content_mem(q) + q->read_pos, len);
 		n = (ssize_t)len;
 	} else {
 		do
@@ -1675,6 +1784,12 @@ ssize_t qfile_read(struct qfile *q, void *data, size_t len)
 	}
 	q->read_pos += (unsigned long long)n;
 	return n;
+}
+
+const char *qfile_content_mem(const struct qfile *q)
+{
+	const char *base = q->whole ? q->whole : q->borrowed ? q->borrowed : q->fd < 0 ? q->mem : NULL;
+	return base != NULL ? base + q->content_off : NULL;
 }
 
 int qfile_fd(const struct qfile *q)

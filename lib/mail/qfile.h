@@ -46,7 +46,8 @@
  * qfile_id_valid() says whether a string is one.
  *
  * WRITING: qfile_create() makes a temporary file with O_CREAT|O_EXCL in
- * the target directory; qfile_commit() is the one safe queue-write: it
+ * the target directory (a file of up to 256 KiB is then written with one
+ * write(2) at the commit); qfile_commit() is the one safe queue-write: it
  * writes the end record, fsyncs the file, renames it to its queue id
  * (never replacing a file) and fsyncs the directory (or, where the writer
  * may not read the directory, as terndrop in maildrop/ mode 1730, syncs
@@ -247,6 +248,15 @@ struct qfile_rcpt {
  */
 int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err);
 /*
+ * The same, reading the whole file with one read into mem (the caller's
+ * buffer, kept from one message to the next so that its memory is not
+ * faulted in again for each): for a reader that wants the content
+ * anyway (local delivery). q refers to mem until qfile_close: mem must
+ * not change until then. qfile_open reads only the start of a large file.
+ */
+int qfile_open_whole(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err);
+/*
  * The message is done with: its file (opened writable) goes to the pool
  * of spare queue files when qrecycle_enable() turned it on, or is
  * unlinked; not synced either way. Then q is closed. 0, or -1 with errno.
@@ -289,6 +299,8 @@ off_t qfile_content_offset(const struct qfile *q);
 /* Rewind to the content start; qfile_read reads on (0 at the end, -1 error). */
 void qfile_rewind(struct qfile *q);
 ssize_t qfile_read(struct qfile *q, void *data, size_t len);
+/* The content where it lies in memory (a whole file read, a buffer), or NULL. */
+const char *qfile_content_mem(const struct qfile *q);
 int qfile_fd(const struct qfile *q);	/* -1 for a buffer */
 
 /* --- fault injection (tests) ----------------------------------------- */
