@@ -17,16 +17,16 @@
  *	Starts as root (service user "root"); in a tern init instance, as the
  *	instance owner. Each connection is served by its own process. A
  *	write to a mailbox, Maildir or file is made with the recipient's
- *	effective uid, gid and groups (write_as in local_mailbox.c: the
- *	kernel checks every access as the recipient; the real and saved uid
- *	stay 0 so the recipient cannot signal or trace the process, and the
- *	ids are switched back afterwards, as Postfix's local does); a command
+ *	file-system uid, gid and groups (write_as in local_as.c: the
+ *	kernel checks every access as the recipient; the real, effective and
+ *	saved uid stay 0 so the recipient cannot signal, trace or renice the
+ *	process, and the ids are switched back afterwards); a command
  *	runs in a child that drops every id for good first (run_as). The only
  *	things done as root are reading the queue file, the alias lookups,
  *	reading .forward files (local_expand.c checks their owner and mode),
  *	creating a missing mbox file in mail_spool_directory and its
  *	dot-lock; an :include: file named in a .forward is read with that
- *	user's effective ids. Message data never reaches a shell command line: commands
+ *	user's file-system ids. Message data never reaches a shell command line: commands
  *	come from aliases, .forward files and mailbox_command (not expanded)
  *	and get the message on standard input.
  * CONFIGURATION PARAMETERS

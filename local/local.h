@@ -57,9 +57,10 @@ int local_expand(const struct lrcpt *rc, struct dest_list *out, struct buf *err)
 
 /* local_ident.c: identities. */
 bool local_is_root(void);
-/* Set by write_as while the process has a user's effective uid. */
+/* Set by write_as while the process has a user's file-system uid. */
 extern bool local_as_user;
 int ident_of_user(const char *user, struct ident *id);	/* 0, or -1 no such user */
+void ident_forget(void);	/* ident_of_user asks the system again (each request) */
 void ident_default_privs(struct ident *id);		/* default_privs */
 void ident_self(struct ident *id);			/* mail_owner when root, else ourselves */
 int ident_of_file_owner(const char *path, struct ident *id);	/* root -> default_privs */
@@ -89,6 +90,8 @@ typedef void (*as_user_fn)(void *arg, struct lresult_text *res);
 void run_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res);
 /* Write all of data, again after EINTR; false with errno set (EIO for a write that wrote nothing). */
 bool local_write_all(int fd, const char *data, size_t len);
+/* a, then b (either may be empty), as local_write_all; one writev(2) when it can. */
+bool local_write2(int fd, const char *a, size_t alen, const char *b, size_t blen);
 
 /*
  * Whether a delivery of this kind ("command", "file" -- which includes
@@ -105,10 +108,13 @@ void local_prepend(const struct lmsg *m, const struct lrcpt *rc, const char *kin
     struct buf *out);
 
 /*
- * Run fn(arg) with id's effective uid, gid and groups, then as root again
- * (no child; see local_mailbox.c). Used for every write to a mailbox.
+ * Run fn(arg) with id's file-system uid and gid and its groups, then as
+ * root again (no child; see local_as.c). Used for every write to a
+ * mailbox. The effective uid stays root's throughout.
  */
 void write_as(const struct ident *id, as_user_fn fn, void *arg, struct lresult_text *res);
+/* The uid files are accessed as: the recipient's inside write_as, else the effective uid. */
+uid_t local_fs_uid(void);
 
 /*
  * local_batch.c: the replies of a batch of requests (lproto.h "Batches")

@@ -5,7 +5,7 @@
  * Runs as root in local's process for one qmgr connection. The Maildir
  * files were written, not yet synced, into tmp/ by local_mailbox.c as
  * their recipients; every rename, unlink and directory sync here runs
- * with the recipient's effective ids too (write_as), only the data sync
+ * with the recipient's file-system ids too (write_as), only the data sync
  * of already open descriptors and their close are done as root.
  *
  * The commit keeps the order of a single delivery: first the data of

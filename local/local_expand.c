@@ -9,7 +9,7 @@
  * requires; :include: files must be regular files not writable by group
  * or others (else they are ignored with a warning, as are such .forward
  * files). An :include: file named in a .forward is opened with that
- * user's effective ids (write_as), so a user cannot make root read a file
+ * user's file-system ids (write_as), so a user cannot make root read a file
  * only root may read (and get its lines back in a bounce).
  */
 #include "compat.h"
@@ -164,7 +164,7 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 	const char *delims = cfg_str(P_recipient_delimiter);
 	char delim[2] = {delims[0], '\0'};
 	struct ident id;
-	struct buf path = BUF_INIT, plain = BUF_INIT;
+	struct buf path = BUF_INIT, plain = BUF_INIT, tried = BUF_INIT;
 	char **items;
 	size_t n;
 	int found = 0;
@@ -179,6 +179,15 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 		expand_path(items[i], &id, ext, delim, &path);
 		if (path.len == 0 || path.data[0] != '/')
 			continue;
+		/*
+		 * Without an extension the default forward_path names
+		 * $home/.forward twice: a file already tried is not opened
+		 * again (it was missing, or unreadable and warned about).
+		 */
+		if (i > 0 && strcmp(buf_str(&path), buf_str(&tried)) == 0)
+			continue;
+		buf_reset(&tried);
+		buf_adds(&tried, buf_str(&path));
 		found = read_file(buf_str(&path), id.uid, FILE_FORWARD, value);
 		/*
 		 * A .forward that is there but cannot be read now (an I/O
@@ -203,6 +212,7 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 	alias_items_free(items, n);
 	buf_free(&path);
 	buf_free(&plain);
+	buf_free(&tried);
 	return found < 0 ? -1 : found;
 }
 

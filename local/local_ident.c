@@ -26,8 +26,8 @@
 /*
  * Whether this process is root: asked of the kernel once, not at every
  * delivery (three times per message). The effective uid changes only
- * in write_as (which says so in local_as_user for its window) and in
- * ident_become (a child that drops root for good).
+ * in ident_become (a child that drops root for good); write_as changes
+ * the file-system uid and says so in local_as_user for its window.
  */
 static int is_root = -1;
 bool local_as_user;
@@ -50,13 +50,38 @@ static void from_pw(const struct passwd *pw, struct ident *id)
 	strlcpy(id->shell, pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh", sizeof(id->shell));
 }
 
+/*
+ * The account last found, kept until the next request (ident_forget):
+ * one recipient asks for it up to three times (is it local, its
+ * .forward, its mailbox), and each getpwnam() is an nsswitch.conf
+ * stat() and an open, fstat, lseek, read and close of /etc/passwd.
+ * Only a found account is kept: a user added meanwhile is seen at once.
+ */
+static struct ident known;
+static char known_name[256];
+static bool have_known;
+
+void ident_forget(void)
+{
+	have_known = false;
+}
+
 int ident_of_user(const char *user, struct ident *id)
 {
-	struct passwd *pw = getpwnam(user);
+	struct passwd *pw;
 
-	if (pw == NULL)
+	if (have_known && strcmp(known_name, user) == 0) {
+		*id = known;
+		return 0;
+	}
+	if ((pw = getpwnam(user)) == NULL)
 		return -1;
 	from_pw(pw, id);
+	if (strlen(user) < sizeof(known_name)) {
+		strlcpy(known_name, user, sizeof(known_name));
+		known = *id;
+		have_known = true;
+	}
 	return 0;
 }
 

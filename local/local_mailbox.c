@@ -7,11 +7,11 @@
  * mail_spool_directory is created (O_EXCL, then chown) and its dot-lock
  * taken before the switch to the recipient (any other mbox is locked as
  * its user). Writes to mailboxes, Maildirs
- * and files switch only the effective and supplementary ids (write_as:
- * the kernel then checks every file access as the recipient; the real and
- * saved uid stay 0, so the recipient can neither signal nor trace the
- * process) and switch back afterwards, as Postfix's local does: no fork
- * per delivery. Commands and .forward files run in a child that drops
+ * and files switch only the file-system and supplementary ids (write_as:
+ * the kernel then checks every file access as the recipient; the real,
+ * effective and saved uid stay 0, so the recipient can neither signal,
+ * trace nor renice the process) and switch back afterwards: no fork per
+ * delivery. Commands and .forward files run in a child that drops
  * every id for good (run_as). The write opens the mailbox
  * without following symbolic links, checks that it is a plain file with
  * one link owned by the recipient, takes the fcntl lock, appends
@@ -156,12 +156,13 @@ static void mbox_append(void *arg, struct lresult_text *res)
 		goto out;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1
-	    || (j->check_owner && st.st_uid != geteuid())) {
+	    || (j->check_owner && st.st_uid != local_fs_uid())) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "%s %s is not a regular file owned by the recipient",
 		    j->what, j->path);
 		goto out;
 	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+	/* F_SETFL changes only the status flags (O_APPEND stays): no F_GETFL first. */
+	if (fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
 		lres_set(res, LRESULT_DEFER, "4.2.0", "%s %s: %s", j->what, j->path, strerror(errno));
 		goto out;
 	}
@@ -454,9 +455,9 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	buf_printf(&j->tmp, "/%ld.M%ldP%ldQ%u.%s", (long)tv.tv_sec, (long)tv.tv_usec, (long)maildir_pid(),
 	    ++counter, buf_str(&host));
 	buf_printf(&j->new, "%s", strrchr(buf_str(&j->tmp), '/'));
+	/* The added header lines, then the content from where it is: no copy of it here. */
 	local_prepend(j->m, j->rc, "file", false, &text);
-	buf_add(&text, j->m->content, j->m->content_len);
-	if (limit > 0 && (long long)text.len > limit) {
+	if (limit > 0 && (long long)(text.len + j->m->content_len) > limit) {
 		lres_set(res, LRESULT_BOUNCE, "5.2.2",
 		    "cannot deliver to maildir %s: mailbox_size_limit (%lld bytes) exceeded",
 		    buf_str(&base), limit);
@@ -470,7 +471,8 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	{
 		int e = 0;
 
-		if (!local_write_all(fd, text.data, text.len) || fstat(fd, &st) < 0) {
+		if (!local_write2(fd, text.data, text.len, j->m->content, j->m->content_len)
+		    || fstat(fd, &st) < 0) {
 			int err = errno;	/* read once: each read of errno may differ */
 			e = err != 0 ? err : EIO;
 		}

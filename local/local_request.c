@@ -235,15 +235,28 @@ static void lower_copy(char *dst, size_t size, const char *src)
 	dst[i] = '\0';
 }
 
+#define FILE_KEEP	(4u << 20)	/* bytes of queue file buffer kept between messages */
+
 static void handle(const struct lreq *req)
 {
-	struct buf err = BUF_INIT, content = BUF_INIT, want = BUF_INIT;
+	struct buf err = BUF_INIT, want = BUF_INIT;
+	/*
+	 * The queue file, read whole with one read into a buffer kept from
+	 * one message to the next; the content is used where it lies. A new
+	 * buffer per message, grown by doubling, was a realloc copy per
+	 * doubling and a page fault per 4 KiB, and freeing it gave the memory
+	 * back to the kernel (brk, a TLB flush on every CPU) only to fault it
+	 * in again for the next message. One larger than FILE_KEEP is let go.
+	 */
+	static struct buf file = BUF_INIT;
+	struct buf content = BUF_INIT;	/* only when the file was not read whole */
+	const char *text;
 	struct lresult_text res = {.text = BUF_INIT};
 	struct qfile *q = NULL;
 	struct resolved rv;
 	const char *id = buf_str(&req->queue_id);
-	char chunk[65536];
-	ssize_t n;
+	unsigned long long size;
+	ssize_t n = 0;
 
 	resolved_init(&rv);
 	buf_printf(&want, "active/%s", id);
@@ -251,7 +264,7 @@ static void handle(const struct lreq *req)
 		lres_set(&res, LRESULT_DEFER, "4.3.0", "bad queue file name in request");
 		goto fail_all;
 	}
-	if (qfile_open(buf_str(&req->path), false, &q, &err) != QF_OK) {
+	if (qfile_open_whole(buf_str(&req->path), false, &file, &q, &err) != QF_OK) {
 		lres_set(&res, LRESULT_DEFER, "4.3.0", "cannot open queue file: %s", buf_str(&err));
 		goto fail_all;
 	}
@@ -259,19 +272,31 @@ static void handle(const struct lreq *req)
 		lres_set(&res, LRESULT_DEFER, "4.3.0", "request does not match the queue file");
 		goto fail_all;
 	}
-	qfile_rewind(q);
-	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0)
-		buf_add(&content, chunk, (size_t)n);
-	if (n < 0) {
-		lres_set(&res, LRESULT_DEFER, "4.3.0", "cannot read queue file");
-		goto fail_all;
+	size = qfile_content_size(q);
+	text = qfile_content_mem(q);
+	if (text == NULL) {
+		/* Too large to have been read whole: read the content on its own. */
+		if (size >= SIZE_MAX / 2) {
+			lres_set(&res, LRESULT_DEFER, "4.3.0", "queue file too large to read");
+			goto fail_all;
+		}
+		qfile_rewind(q);
+		buf_reserve(&content, (size_t)size);
+		while (content.len < size
+		    && (n = qfile_read(q, content.data + content.len, (size_t)size - content.len)) > 0)
+			content.len += (size_t)n;
+		if (n < 0 || content.len < size) {
+			lres_set(&res, LRESULT_DEFER, "4.3.0", "cannot read queue file");
+			goto fail_all;
+		}
+		text = content.data;
 	}
 	{
 		struct lmsg m = {
 			.queue_id = id,
 			.sender = qfile_sender(q),
-			.content = content.data ? content.data : "",
-			.content_len = content.len,
+			.content = text,
+			.content_len = (size_t)size,
 			.arrival = qfile_arrival(q).tv_sec,
 		};
 
@@ -316,6 +341,8 @@ out:
 	resolved_free(&rv);
 	buf_free(&err);
 	buf_free(&content);
+	if (file.cap > FILE_KEEP)
+		buf_free(&file);
 	buf_free(&want);
 	buf_free(&res.text);
 }
@@ -335,6 +362,7 @@ void local_serve(int fd)
 			break;
 		}
 		param_maps_recheck();	/* this connection serves many messages */
+		ident_forget();
 		handle(&req);
 		/* More requests follow before qmgr reads: keep the replies (lproto.h). */
 		if (!req.hold)

@@ -5,7 +5,7 @@
  *	pickup [-c config_dir] [-o name=value] [-v]   (run by ternd)
  *
  * DESCRIPTION
- *	pickup reads the files terndrop(8) writes into
+ *	pickup reads the files terndrop(8) and sendmail(8) write into
  *	queue_directory/maildrop, checks each one again (nothing in them is
  *	trusted: the format, every address and attribute are validated, and
  *	the submitter is the file's owner, not what the file says), and
@@ -15,6 +15,12 @@
  *	log line; one that cleanup refuses for good (too big, no recipients)
  *	goes back to its sender as a bounce (to corrupt/ if even that
  *	fails); a temporary failure leaves it for the next scan.
+ *
+ *	Only files of mode 0644 are read. A file of mode 0200 is one a
+ *	sendmail is still writing under its final name (or one it emptied
+ *	after a failure, or left half written when it was killed): it is
+ *	skipped, and removed with a log line once it is empty and over a
+ *	minute old, or not written for a day. Any other mode: corrupt/.
  *
  *	It scans at start (mail submitted while Tern was stopped), whenever
  *	a connection on queue_directory/public/pickup (terndrop's wake-up)
@@ -70,6 +76,9 @@
 
 #define SCAN_INTERVAL_MS 5000
 #define STALE_TEMP_SECONDS (24 * 3600)	/* no submission takes a day */
+#define STALE_EMPTY_SECONDS 60		/* a failed one-process sendmail's emptied file */
+#define MAILDROP_MODE 0644		/* a complete maildrop file */
+#define WRITING_MODE 0200		/* a one-process sendmail still writing (or dead) */
 
 static const char *queue_dir;
 
@@ -203,6 +212,32 @@ static int pickup_file(const char *name)
 		goto out;		/* gone already */
 	if (!S_ISREG(st.st_mode)) {
 		to_corrupt(buf_str(&path), name, "not a regular file");
+		goto out;
+	}
+	/*
+	 * Mode 0200: a one-process sendmail is writing it under its final
+	 * name (it makes it 0644 after the last record), or it failed and
+	 * emptied it, or it was killed half way. Nothing in it is ever
+	 * read. Empty and a minute old, or not written for a day: removed.
+	 */
+	if ((st.st_mode & 07777) == WRITING_MODE) {
+		time_t age = time(NULL) - st.st_mtime;
+		if (st.st_size == 0 && age > STALE_EMPTY_SECONDS) {
+			msg_info("%s: removing the empty file of a failed submission (uid %ld)", name,
+				 (long)st.st_uid);
+			unlink(buf_str(&path));
+		} else if (st.st_size > 0 && age > STALE_TEMP_SECONDS) {
+			msg_warn("%s: removing an unfinished submission not written for a day (uid %ld, "
+				 "%lld bytes)", name, (long)st.st_uid, (long long)st.st_size);
+			unlink(buf_str(&path));
+		}
+		goto out;
+	}
+	/* Any other mode is no writer's: the submitter changed it (it holds the descriptor). */
+	if ((st.st_mode & 07777) != MAILDROP_MODE) {
+		char why[64];
+		snprintf(why, sizeof(why), "unexpected mode %04o", (unsigned)(st.st_mode & 07777));
+		to_corrupt(buf_str(&path), name, why);
 		goto out;
 	}
 	int r = qfile_open(buf_str(&path), false, &q, &err);

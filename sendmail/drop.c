@@ -1,14 +1,20 @@
 /*
- * drop.c - the maildrop writer (drop.h): terndrop's whole work, and the
- * privileged child of a set-group-ID sendmail.
+ * drop.c - the maildrop writer (drop.h): terndrop's whole work, the
+ * privileged child of a set-group-ID sendmail, and the one-process
+ * sendmail's maildrop file.
  *
  * Runs with the group setgid_group (set-group-ID terndrop, or the child
- * a set-group-ID sendmail forks at entry). It trusts nothing but the
+ * a set-group-ID sendmail forks at entry), except drop_direct_feed and
+ * drop_direct_finish: a plain sendmail opens its file with the group
+ * (drop_direct_open) and has dropped it before it calls those, so they
+ * write through that descriptor only, with the same checks; that file
+ * is emptied, never unlinked, on any failure. It trusts nothing but the
  * real uid the kernel gives it: it stamps the arrival time itself,
  * records the real uid and its login name, accepts only the record
  * types it expects in order (droprec.c), and enforces message_size_limit
- * while reading. Its signal handlers only unlink the temporary file and
- * _exit. The configuration is the default main.cf, or a directory that
+ * while reading. Its signal handlers only unlink the temporary file (or
+ * empty the one-process sendmail's file) and _exit. The configuration
+ * is the default main.cf, or a directory that
  * file lists in alternate_config_directories (any directory for root,
  * or when the process is not set-id and so can write only where its
  * caller may).
@@ -66,6 +72,8 @@ static char *env_config;
 /* The temporary file, for the signal handler; written before the handlers can see it. */
 static char temp_path[4096];
 static volatile sig_atomic_t temp_set;
+/* One-process sendmail: its maildrop file, truncated (never unlinked) by the handler. */
+static volatile sig_atomic_t direct_fd = -1;
 
 /*
  * Remove the temporary file and say so on standard error, which sendmail
@@ -82,6 +90,8 @@ static void on_signal(int sig)
 
 	if (temp_set)
 		unlink(temp_path);
+	if (direct_fd >= 0 && fchmod(direct_fd, 0200) == 0)
+		(void)!ftruncate(direct_fd, 0);
 	do
 		num[--n] = (char)('0' + v % 10);
 	while ((v /= 10) != 0 && n > 0);
@@ -237,9 +247,28 @@ static void check_privilege(uid_t uid)
 }
 
 
+/* The one-process sendmail's file (drop_direct_open), until committed or given up. */
+static struct qfile_writer *direct_w;
+
+static void abort_writer(struct qfile_writer *w)
+{
+	temp_set = 0;
+	if (w != NULL && w == direct_w) {
+		direct_w = NULL;
+		direct_fd = -1;
+	}
+	qfile_abort(w);
+}
+
+static void give_up(struct qfile_writer *w, int status, const char *why)
+{
+	abort_writer(w);
+	msg_fatal_status(status, "%s", why);
+}
+
 /* The envelope is complete: start the maildrop file. */
-static struct qfile_writer *start_file(struct droprec_state *st, uid_t uid, const struct passwd *pw,
-				       const char *login)
+static struct qfile_writer *start_file(struct droprec_state *st, uid_t uid, const char *gecos,
+				       const char *login, struct qfile_writer *w)
 {
 	struct buf err = BUF_INIT, dir = BUF_INIT;
 	char uidtext[32];
@@ -255,12 +284,14 @@ static struct qfile_writer *start_file(struct droprec_state *st, uid_t uid, cons
 	if (st->nrcpt == 0 && !extract)
 		msg_fatal_status(EX_USAGE, "no recipients specified");
 
-	buf_printf(&dir, "%s/maildrop", cfg_str(P_queue_directory));
-	struct qfile_writer *w = qfile_create_mode(buf_str(&dir), 0644, &err);
-	if (w == NULL)
-		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
-	strlcpy(temp_path, qfile_writer_temp_path(w), sizeof(temp_path));
-	temp_set = 1;
+	if (w == NULL) {
+		buf_printf(&dir, "%s/maildrop", cfg_str(P_queue_directory));
+		w = qfile_create_mode(buf_str(&dir), 0644, &err);
+		if (w == NULL)
+			msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
+		strlcpy(temp_path, qfile_writer_temp_path(w), sizeof(temp_path));
+		temp_set = 1;
+	}
 	qfile_allow_no_rcpt(w);
 
 	snprintf(uidtext, sizeof(uidtext), "%ld", (long)uid);
@@ -272,31 +303,22 @@ static struct qfile_writer *start_file(struct droprec_state *st, uid_t uid, cons
 		bad = qfile_add_attr(w, st->attr_names[i], st->attr_values[i]) != 0;
 		have_name |= strcmp(st->attr_names[i], "full_name") == 0;
 	}
-	if (!have_name && pw != NULL && pw->pw_gecos != NULL && *pw->pw_gecos != '\0') {
+	if (!have_name && gecos != NULL && *gecos != '\0') {
 		/* The full name is the GECOS field up to the first comma. */
-		char *name = xstrndup(pw->pw_gecos, strcspn(pw->pw_gecos, ","));
+		char *name = xstrndup(gecos, strcspn(gecos, ","));
 		if (*name && qfile_field_valid(name))
 			bad |= qfile_add_attr(w, "full_name", name) != 0;
 		free(name);
 	}
 	for (size_t i = 0; i < st->nrcpt && !bad; i++)
 		bad = qfile_add_rcpt(w, st->rcpts[i].address, st->rcpts[i].notify, st->rcpts[i].orcpt) != 0;
-	if (bad) {
-		temp_set = 0;
-		qfile_abort(w);
-		msg_fatal_status(EX_DATAERR, "malformed envelope");
-	}
+	if (bad)
+		give_up(w, EX_DATAERR, "malformed envelope");
 	buf_free(&err);
 	buf_free(&dir);
 	return w;
 }
 
-static void give_up(struct qfile_writer *w, int status, const char *why)
-{
-	temp_set = 0;
-	qfile_abort(w);
-	msg_fatal_status(status, "%s", why);
-}
 
 void drop_harden(const char *prog)
 {
@@ -328,38 +350,116 @@ void drop_config(const char *wanted)
 	buf_free(&err);
 }
 
-int drop_message(int fd, struct buf *in, size_t off, char *id, size_t idlen)
+/* One message's writing: who submits it, the record checks, its file. */
+struct drop_job {
+	uid_t uid;
+	char *login;
+	char *gecos;		/* the GECOS field, or NULL */
+	struct droprec_state st;
+	struct qfile_writer *w;	/* NULL until the envelope is complete (but see drop_direct_open) */
+	bool done;		/* the end record came */
+};
+
+/* Who submits, and may they: before any record is read and any file made. */
+static void job_start(struct drop_job *j)
 {
-	uid_t uid = getuid();
 	struct buf err = BUF_INIT;
-	struct passwd *pw = getpwuid(uid);
 	char uidname[32];
-	snprintf(uidname, sizeof(uidname), "#%ld", (long)uid);
-	char *login = xstrdup(pw && pw->pw_name && qfile_field_valid(pw->pw_name) ? pw->pw_name : uidname);
-	int may = submit_user_allowed(cfg_list(P_authorized_submit_users), login, &err);
+	j->uid = getuid();
+	struct passwd *pw = getpwuid(j->uid);
+	snprintf(uidname, sizeof(uidname), "#%ld", (long)j->uid);
+	j->login = xstrdup(pw && pw->pw_name && qfile_field_valid(pw->pw_name) ? pw->pw_name : uidname);
+	j->gecos = pw && pw->pw_gecos ? xstrdup(pw->pw_gecos) : NULL;
+	int may = submit_user_allowed(cfg_list(P_authorized_submit_users), j->login, &err);
 	if (may < 0)
 		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
-	if (may == 0 && uid != 0)
+	if (may == 0 && j->uid != 0)
 		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to submit mail "
-				 "(authorized_submit_users)", login, (long)uid);
+				 "(authorized_submit_users)", j->login, (long)j->uid);
 	check_space();
-	check_privilege(uid);
+	check_privilege(j->uid);
+	droprec_init(&j->st, (unsigned long long)cfg_int(P_message_size_limit));
+	j->w = NULL;
+	j->done = false;
+	buf_free(&err);
+}
 
-	struct droprec_state st;
-	droprec_init(&st, (unsigned long long)cfg_int(P_message_size_limit));
-	struct qfile_writer *w = NULL;
-	bool done = false, eof = false;
+/* One record, checked as droprec.c says; exits on a bad one. */
+static void job_record(struct drop_job *j, char type, const char *rec, size_t reclen)
+{
+	struct buf err = BUF_INIT;
+	if (j->done)
+		give_up(j->w, EX_DATAERR, "input after the end record");
+	switch (droprec_accept(&j->st, type, rec, reclen)) {
+	case DROPREC_BAD:
+		give_up(j->w, EX_DATAERR, buf_str(&j->st.error));
+		break;
+	case DROPREC_CONTENT:
+		j->w = start_file(&j->st, j->uid, j->gecos, j->login, j->w);
+		break;
+	case DROPREC_DATA:
+		if (!j->st.too_big && qfile_write(j->w, rec, reclen, &err) != 0)
+			give_up(j->w, EX_TEMPFAIL, buf_str(&err));
+		break;
+	case DROPREC_END:
+		j->done = true;
+		break;
+	default:
+		break;
+	}
+	buf_free(&err);
+}
 
-	while (!done) {
+/* The end record came: commit, log, wake pickup. */
+static int job_finish(struct drop_job *j, char *id, size_t idlen)
+{
+	struct buf err = BUF_INIT;
+	if (j->st.too_big) {
+		char why[128];
+		snprintf(why, sizeof(why), "message file too big (message_size_limit is %llu bytes)", j->st.limit);
+		give_up(j->w, EX_DATAERR, why);
+	}
+	int rc;
+	if (j->w == direct_w) {
+		direct_w = NULL;	/* freed by the commit, truncated by it on failure */
+		rc = qfile_commit_final(j->w, 0644, id, idlen, &err);
+		direct_fd = -1;
+	} else {
+		rc = qfile_commit(j->w, id, idlen, &err);
+	}
+	j->w = NULL;
+	temp_set = 0;
+	if (rc != 0)
+		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
+	log_set_dest(log_get_dest() & ~LOG_TO_STDERR);
+	msg_info("%s: uid=%ld login=%s from=<%s> nrcpt=%zu size=%llu", id, (long)j->uid, j->login,
+		 j->st.sender_given ? buf_str(&j->st.sender) : j->login, j->st.nrcpt, j->st.size);
+	log_set_dest(log_get_dest() | LOG_TO_STDERR);
+	wake_pickup(cfg_str(P_queue_directory));
+	buf_free(&err);
+	droprec_free(&j->st);
+	free(j->login);
+	free(j->gecos);
+	j->login = j->gecos = NULL;
+	return EX_OK;
+}
+
+int drop_message(int fd, struct buf *in, size_t off, char *id, size_t idlen)
+{
+	struct drop_job j;
+	bool eof = false;
+
+	job_start(&j);
+	while (!j.done) {
 		char type;
 		const char *rec;
 		size_t reclen;
 		long used = droprec_parse(in->data + off, in->len - off, &type, &rec, &reclen);
 		if (used < 0)
-			give_up(w, EX_DATAERR, "malformed input from sendmail");
+			give_up(j.w, EX_DATAERR, "malformed input from sendmail");
 		if (used == 0) {
 			if (eof)
-				give_up(w, EX_DATAERR, "premature end of input");
+				give_up(j.w, EX_DATAERR, "premature end of input");
 			/* Compact, then read more. */
 			if (off > 0) {
 				buf_consume(in, off);
@@ -370,52 +470,78 @@ int drop_message(int fd, struct buf *in, size_t off, char *id, size_t idlen)
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0)
-				give_up(w, EX_IOERR, "cannot read input");
+				give_up(j.w, EX_IOERR, "cannot read input");
 			if (n == 0)
 				eof = true;
 			in->len += (size_t)n;
 			continue;
 		}
 		off += (size_t)used;
-		switch (droprec_accept(&st, type, rec, reclen)) {
-		case DROPREC_BAD:
-			give_up(w, EX_DATAERR, buf_str(&st.error));
-			break;
-		case DROPREC_CONTENT:
-			w = start_file(&st, uid, pw, login);
-			break;
-		case DROPREC_DATA:
-			if (!st.too_big && qfile_write(w, rec, reclen, &err) != 0)
-				give_up(w, EX_TEMPFAIL, buf_str(&err));
-			break;
-		case DROPREC_END:
-			done = true;
-			break;
-		default:
-			break;
-		}
+		job_record(&j, type, rec, (size_t)reclen);
 	}
 	if (off != in->len)
-		give_up(w, EX_DATAERR, "input after the end record");
-	if (st.too_big) {
-		char why[128];
-		snprintf(why, sizeof(why), "message file too big (message_size_limit is %llu bytes)", st.limit);
-		give_up(w, EX_DATAERR, why);
-	}
-	if (qfile_commit(w, id, idlen, &err) != 0) {
-		temp_set = 0;
+		give_up(j.w, EX_DATAERR, "input after the end record");
+	return job_finish(&j, id, idlen);
+}
+
+/* ------------------------------------------------------------------ */
+/* One-process submission (drop.h).                                    */
+
+static struct drop_job direct_job;
+static int direct_log_dest;
+
+/* Any exit before the commit: nothing of the file is to be delivered. */
+static void direct_at_exit(void)
+{
+	if (direct_w != NULL)
+		abort_writer(direct_w);
+}
+
+void drop_direct_open(const char *wanted)
+{
+	struct buf dir = BUF_INIT, err = BUF_INIT;
+
+	fix_descriptors();
+	catch_signals();
+	umask(077);
+	prog_name = "sendmail";
+	log_init("tern/terndrop", LOG_TO_STDERR);
+	drop_config(wanted);
+	direct_log_dest = log_get_dest();
+	job_start(&direct_job);
+	buf_printf(&dir, "%s/maildrop", cfg_str(P_queue_directory));
+	struct qfile_writer *w = qfile_create_final(buf_str(&dir), &err);
+	if (w == NULL)
 		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
-	}
-	temp_set = 0;
-	log_set_dest(log_get_dest() & ~LOG_TO_STDERR);
-	msg_info("%s: uid=%ld login=%s from=<%s> nrcpt=%zu size=%llu", id, (long)uid, login,
-		 st.sender_given ? buf_str(&st.sender) : login, st.nrcpt, st.size);
-	log_set_dest(log_get_dest() | LOG_TO_STDERR);
-	wake_pickup(cfg_str(P_queue_directory));
+	direct_w = direct_job.w = w;
+	direct_fd = qfile_writer_fd(w);
+	atexit(direct_at_exit);
+	buf_free(&dir);
 	buf_free(&err);
-	droprec_free(&st);
-	free(login);
-	return EX_OK;
+}
+
+void drop_direct_feed(const char *data, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		char type;
+		const char *rec;
+		size_t reclen;
+		long used = droprec_parse(data + off, len - off, &type, &rec, &reclen);
+		if (used <= 0)	/* sendmail_submit.c hands over whole records only */
+			give_up(direct_job.w, EX_SOFTWARE, "malformed record from sendmail");
+		off += (size_t)used;
+		job_record(&direct_job, type, rec, reclen);
+	}
+}
+
+int drop_direct_finish(char *id, size_t idlen)
+{
+	if (!direct_job.done)
+		give_up(direct_job.w, EX_SOFTWARE, "no end record from sendmail");
+	/* The logging main.cf asked for (sendmail's main() set its own since). */
+	log_init("tern/terndrop", direct_log_dest);
+	return job_finish(&direct_job, id, idlen);
 }
 
 /*

@@ -2,10 +2,12 @@
  * drop.h - the maildrop writer: what runs with the group setgid_group.
  *
  * Shared by terndrop(8) (its whole main) and by sendmail(8), whose
- * set-group-ID copy forks a child running drop_serve() at entry, before
- * it reads anything of its caller's, and then drops the group for good
- * in the parent (sendmail_priv.c). Every function here runs with the
- * group held, so each reads only: the kernel's real uid, the default
+ * set-group-ID copy either opens its maildrop file itself at entry
+ * (drop_direct_open, a plain submission) or forks a child running
+ * drop_serve(), before it reads anything of its caller's, and then
+ * drops the group for good (sendmail_priv.c). Every function here but
+ * drop_direct_feed/finish runs with the group held, so each reads
+ * only: the kernel's real uid, the default
  * main.cf (and a directory it lists in alternate_config_directories),
  * and the record stream of lib/mail/droprec.h, checked strictly.
  */
@@ -53,6 +55,27 @@ int drop_message(int fd, struct buf *in, size_t off, char *id, size_t idlen);
  * End of input before a request: exit 0, nothing done.
  */
 void drop_serve(int fd) __attribute__((noreturn));
+
+/*
+ * One-process submission (plain -bm/-t of a set-group-ID sendmail,
+ * sendmail_priv.c). drop_direct_open() runs while the group is held,
+ * before anything of the caller's but its -C or TERN_CONFIG_DIR is
+ * read: signal handlers that truncate the file, umask 077, the
+ * configuration (drop_config(wanted)), authorized_submit_users,
+ * queue_minfree, then the maildrop file under its final name, mode
+ * 0200, first record written (qfile_create_final). Exits with a
+ * sysexits status on failure, leaving nothing behind. After it the
+ * caller drops the group for good; any later exit but a successful
+ * drop_direct_finish() truncates the file (atexit and the signal
+ * handlers) and leaves it 0200 for pickup to remove.
+ * drop_direct_feed() takes whole records of droprec.h (the stream
+ * drop_message reads) and applies the same checks; a bad one exits.
+ * drop_direct_finish() after the E record: commit (qfile_commit_final),
+ * log, wake pickup; EX_OK, or exits EX_TEMPFAIL.
+ */
+void drop_direct_open(const char *wanted);
+void drop_direct_feed(const char *data, size_t len);
+int drop_direct_finish(char *id, size_t idlen);
 
 #define DROP_REQ_DROP	'D'
 #define DROP_REQ_LIST	'P'

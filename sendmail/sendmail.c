@@ -8,28 +8,35 @@
  *
  * DESCRIPTION
  *	The command every mail-sending program calls. By default (-bm) it
- *	reads a message on standard input and hands it to terndrop(8),
- *	which writes it into the maildrop directory; sendmail exits 0 only
+ *	reads a message on standard input and writes it, with terndrop(8)'s
+ *	code and checks, into the maildrop directory; sendmail exits 0 only
  *	when the message is safely on disk. It accepts every flag of
  *	sendmail 8.17 (sendmail_opts.c; man/sendmail.8 lists them). Called
  *	as mailq it lists the queue (-bp); as newaliases it rebuilds the
  *	alias databases (-bi).
  *
  * SECURITY
- *	sendmail is installed set-group-ID setgid_group (root:terndrop 2755)
- *	and holds the group only in a child it forks first thing in main(),
- *	before it reads its arguments, environment, standard input or any
- *	configuration: that child runs terndrop's code (sendmail/drop.c),
- *	reads only the checked record stream the parent sends it, and
- *	trusts only the uid the kernel gives it. The parent drops the group
- *	for good (setresgid) and then does all the parsing
- *	(sendmail_priv.c). -bp (mailq) asks the child for the queue listing,
- *	a fixed operation. -bs hands each message to terndrop(8).
+ *	sendmail is installed set-group-ID setgid_group (root:terndrop 2755).
+ *	A plain submission (-bm with recipients or -t) is one process: first
+ *	thing in main(), before it parses anything of its caller's beyond
+ *	its configuration directory (-C from a getopt pass over a copy of
+ *	argv, or TERN_CONFIG_DIR, validated as terndrop validates it), it
+ *	creates its maildrop file (final name, mode 0200, first record
+ *	written: sendmail/drop.c), then drops the group for good
+ *	(setresgid), and only then parses argv and the message as its
+ *	caller, writing the records into that descriptor with terndrop's
+ *	checks; 0644 and one fsync at the end. Other modes fork a child
+ *	first thing that holds the group and runs terndrop's code on the
+ *	checked record stream the parent sends it, while the parent drops
+ *	the group (sendmail_priv.c). -bp (mailq) asks that child for the
+ *	queue listing, a fixed operation. -bs hands each message to
+ *	terndrop(8).
  *
  * EXIT STATUS
  *	sysexits.h: 0 queued, 64 usage, 65 bad data, 67 unknown user (-bv),
  *	69 a helper is missing, 75 temporary failure (nothing was queued,
- *	try again), 77 not allowed, 78 configuration error. One line on
+ *	try again; also when the maildrop file was removed while it was
+ *	written), 77 not allowed, 78 configuration error. One line on
  *	standard error says why.
  *
  * CONFIGURATION PARAMETERS
@@ -100,7 +107,7 @@ static int run(struct sm_opts *o)
 int main(int argc, char **argv)
 {
 	/* First of all, before anything of the caller's is read. */
-	sm_priv_start();
+	sm_priv_start(argc, argv);
 
 	struct sm_opts o;
 	const char *name = argc > 0 ? basename_of(argv[0]) : "sendmail";
@@ -115,6 +122,16 @@ int main(int argc, char **argv)
 	else if (strcmp(name, "hoststat") == 0 || strcmp(name, "purgestat") == 0)
 		o.mode = SM_IGNORED;
 
+	const char *direct_dir;
+	if (sm_priv_direct(&direct_dir)) {
+		/* The configuration is loaded: the one the pre-pass found, which must be this one. */
+		if (o.mode != SM_DELIVER || (o.config_dir == NULL) != (direct_dir == NULL) ||
+		    (o.config_dir != NULL && strcmp(o.config_dir, direct_dir) != 0))
+			msg_fatal_status(EX_TEMPFAIL, "the command line changed while it was read: try again");
+		int rc = sm_submit(&o);
+		sm_free(&o);
+		return rc;
+	}
 	struct buf err = BUF_INIT;
 	if (config_load(o.config_dir, false, &err) != 0)
 		msg_fatal_status(EX_CONFIG, "%s", buf_str(&err));

@@ -50,6 +50,21 @@ struct sm_opts {
 void sm_parse(int argc, char **argv, struct sm_opts *o);
 void sm_free(struct sm_opts *o);
 
+/*
+ * sendmail_opts.c: the pre-pass sendmail makes while it still holds the
+ * group, over a copy of argv with the same getopt rules as sm_parse but
+ * reading nothing else: plain is true for a plain submission (mode -bm,
+ * the default, called as sendmail, with recipients or -t), config the
+ * last -C argument as given (NULL for none). Never exits.
+ */
+struct sm_prepass {
+	bool plain;
+	const char *config;
+};
+void sm_prepass(int argc, char *const *argv, struct sm_prepass *p);
+/* -C's argument as a directory (a file names its directory); *owned to free. */
+const char *sm_config_dir_of(const char *arg, char **owned);
+
 /* sendmail_submit.c: read the message from standard input and hand it to terndrop. */
 int sm_submit(const struct sm_opts *o);
 
@@ -72,7 +87,14 @@ int sm_smtp(const struct sm_opts *o);
  */
 #include <sys/types.h>
 #include "util/buf.h"
-void sm_priv_start(void);
+void sm_priv_start(int argc, char **argv);
+/*
+ * True when sm_priv_start() opened this process's maildrop file itself
+ * (one-process submission: drop_direct_open) instead of forking a
+ * writer; dir is then the configuration directory it loaded (NULL for
+ * the default), which sm_parse's must match.
+ */
+bool sm_priv_direct(const char **dir);
 pid_t sm_priv_pid(void);
 int sm_priv_request(char op, const struct sm_opts *o, struct buf *out);
 int sm_priv_wait(void);

@@ -151,9 +151,10 @@ static void set_sender(const char *arg, struct sm_opts *o)
 	buf_free(&err);
 }
 
-static void set_config(const char *arg, struct sm_opts *o)
+const char *sm_config_dir_of(const char *arg, char **owned)
 {
 	struct stat st;
+	*owned = NULL;
 	/* sendmail's -C names a file; Tern's configuration is a directory. */
 	if (stat(arg, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		char *dir = xstrdup(arg);
@@ -164,12 +165,76 @@ static void set_config(const char *arg, struct sm_opts *o)
 			slash[1] = '\0';
 		else
 			*slash = '\0';
-		free(o->owned[1]);
-		o->owned[1] = dir;
-		o->config_dir = dir;
-	} else {
-		o->config_dir = arg;
+		*owned = dir;
+		return dir;
 	}
+	return arg;
+}
+
+static void set_config(const char *arg, struct sm_opts *o)
+{
+	free(o->owned[1]);
+	o->config_dir = sm_config_dir_of(arg, &o->owned[1]);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/*
+ * The pre-pass (sendmail.h). getopt with sm_parse's option string, on a
+ * copy of argv; only the mode and -C are looked at, with sm_parse's
+ * rules for which mode wins. Anything odd (an unknown option, a bad
+ * -b) is "not plain": the path that forks a writer then reports it.
+ */
+void sm_prepass(int argc, char *const *argv, struct sm_prepass *p)
+{
+	enum sm_mode mode = SM_DELIVER;
+	bool extract = false, odd = false;
+	int c;
+
+	p->plain = false;
+	p->config = NULL;
+	if (argc < 1)
+		return;
+	const char *name = base_name(argv[0]);
+	if (strcmp(name, "mailq") == 0 || strcmp(name, "newaliases") == 0 ||
+	    strcmp(name, "hoststat") == 0 || strcmp(name, "purgestat") == 0)
+		return;
+	char **copy = xcalloc((size_t)argc + 1, sizeof(*copy));
+	for (int i = 0; i < argc; i++)
+		copy[i] = argv[i];
+	opterr = 0;
+	optind = 0;	/* glibc: start afresh */
+	while ((c = getopt(argc, copy, SM_OPTIONS)) != -1) {
+		switch (c) {
+		case 'b':
+			if (optarg[0] == 'm' && optarg[1] == '\0')
+				mode = SM_DELIVER;
+			else
+				odd = true, mode = SM_SMTP;	/* some other mode, or a usage error */
+			break;
+		case 'C': p->config = optarg; break;
+		case 'I': mode = SM_ALIASES; break;
+		case 't': extract = true; break;
+		case 'q':
+			if (optarg == NULL || *optarg == '\0' || !(optarg[0] >= '0' && optarg[0] <= '9'))
+				mode = SM_FLUSH;
+			else if (mode == SM_DELIVER)
+				mode = SM_IGNORED;
+			break;
+		case 'Q': if (mode == SM_DELIVER) mode = SM_IGNORED; break;
+		case '?': odd = true; break;
+		default: break;
+		}
+	}
+	/* sendmail_submit.c's first usage error: no file for that. */
+	bool rcpts = optind < argc;
+	p->plain = !odd && mode == SM_DELIVER && (rcpts || extract);
+	free(copy);
+	optind = 0;	/* sm_parse starts afresh too */
 }
 
 void sm_parse(int argc, char **argv, struct sm_opts *o)

@@ -1,6 +1,16 @@
 /*
  * sendmail_priv.c - one program start with the maildrop's guarantees:
- * split off the privileged maildrop writer at entry, then drop the group.
+ * open the maildrop file (a plain submission) or split off the
+ * privileged maildrop writer (other modes) at entry, then drop the group.
+ *
+ * A plain submission (sm_prepass, sendmail_opts.c: -bm with recipients
+ * or -t) forks nothing: start_direct() has drop_direct_open()
+ * (sendmail/drop.c) load the configuration and create the maildrop file
+ * under its final name, mode 0200, with its first record, while the
+ * group is held and the environment is an empty one; then the group is
+ * dropped as below, and sendmail_submit.c writes the records into that
+ * descriptor through drop.c's checks. The rest of this comment is about
+ * the other modes.
  *
  * Part of the sendmail program. Installed set-group-ID setgid_group
  * (root:terndrop 2755), sendmail calls sm_priv_start() first thing in
@@ -31,8 +41,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "mail/config.h"
 #include "mail/droprec.h"
+#include "mail/qfile.h"
 #include "sendmail/drop.h"
 #include "sendmail/sendmail.h"
 #include "util/buf.h"
@@ -50,15 +63,78 @@ static void die(const char *what)
 	_exit(EX_OSERR);
 }
 
-void sm_priv_start(void)
+static bool direct;
+static const char *direct_dir;
+
+bool sm_priv_direct(const char **dir)
+{
+	if (dir != NULL)
+		*dir = direct_dir;
+	return direct;
+}
+
+/* For good: real, effective and saved group ids all the caller's. NULL, or what failed. */
+static const char *drop_group(gid_t gid, gid_t egid)
+{
+	if (setresgid(gid, gid, gid) != 0 || getegid() != gid)
+		return "setresgid";
+	/* (root may take any group anyway: the check means something for others only) */
+	if (getegid() != getgid() || (geteuid() != 0 && egid != gid && setegid(egid) == 0))
+		return "the group could be regained";
+	return NULL;
+}
+
+/*
+ * One-process submission: the maildrop file is opened with the group,
+ * before anything of the caller's but -C and TERN_CONFIG_DIR is read,
+ * then the group goes. While the group is held the environment is an
+ * empty one (the caller's comes back once it is gone: only the caller's
+ * privileges read it then). -C's argument is looked at (a file means
+ * its directory) with the caller's group as effective group.
+ */
+static void start_direct(const struct sm_prepass *pre, gid_t gid, gid_t egid)
+{
+	static char path_value[] = "PATH=/usr/bin:/bin";
+	static char *clean_env[] = {path_value, NULL};
+	static char *owned;
+	const char *env_dir = getenv("TERN_CONFIG_DIR");
+	char **caller_env = environ;
+
+	direct = true;
+	if (pre->config != NULL) {
+		if (egid != gid && setegid(gid) != 0)
+			die("setegid");
+		direct_dir = sm_config_dir_of(pre->config, &owned);
+		if (egid != gid && setegid(egid) != 0)
+			die("setegid");
+	}
+	/* Tests' fault injection: honoured only when not set-id (qfile.c). */
+	if (qfile_fault_from_env() != 0)
+		die("bad TERN_QFILE_FAULT");
+	environ = clean_env;
+	drop_direct_open(direct_dir != NULL ? direct_dir : env_dir);
+	/* exit(), not _exit(): the maildrop file is emptied on the way out (drop.c). */
+	const char *failed = drop_group(gid, egid);
+	if (failed != NULL)
+		msg_fatal_status(EX_OSERR, "cannot start: %s", failed);
+	environ = caller_env;
+}
+
+void sm_priv_start(int argc, char **argv)
 {
 	int sv[2];
 	gid_t gid = getgid(), egid = getegid();
+	struct sm_prepass pre;
 
 	/* Descriptors 0-2 open before the socket pair can take one of them. */
 	for (int fd = 0; fd <= 2; fd++)
 		if (fcntl(fd, F_GETFD) == -1 && open("/dev/null", O_RDWR) != fd)
 			die("descriptors");
+	sm_prepass(argc, argv, &pre);
+	if (pre.plain) {
+		start_direct(&pre, gid, egid);
+		return;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		die("socketpair");
 	priv_pid = fork();
@@ -70,12 +146,9 @@ void sm_priv_start(void)
 	}
 	close(sv[1]);
 	priv_fd = sv[0];
-	/* For good: real, effective and saved group ids all the caller's. */
-	if (setresgid(gid, gid, gid) != 0 || getegid() != gid)
-		die("setresgid");
-	/* (root may take any group anyway: the check means something for others only) */
-	if (getegid() != getgid() || (geteuid() != 0 && egid != gid && setegid(egid) == 0))
-		die("the group could be regained");
+	const char *failed = drop_group(gid, egid);
+	if (failed != NULL)
+		die(failed);
 }
 
 pid_t sm_priv_pid(void)

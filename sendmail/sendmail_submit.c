@@ -3,10 +3,12 @@
  * maildrop writer.
  *
  * Part of the sendmail program; runs with the caller's privileges (the
- * group is gone before main() reads anything). The maildrop writer,
- * forked at entry with the group (sendmail_priv.c, drop.c), gets the
- * record stream of lib/mail/droprec.h on a socket; sendmail exits with
- * its status, so "exit 0" means the message is durable in maildrop/.
+ * group is gone before main() reads anything). The record stream of
+ * lib/mail/droprec.h goes, for a plain submission, straight into drop.c's
+ * checks and the maildrop file this process opened at entry
+ * (drop_direct_feed; sendmail_priv.c), otherwise on a socket to the
+ * maildrop writer forked at entry; either way "exit 0" means the
+ * message is durable in maildrop/.
  *
  * Input rules (as sendmail's): CR before LF is removed; without -i/-oi a
  * line holding a lone "." ends the message; with -t the header block is
@@ -29,6 +31,7 @@
 #include "mail/config.h"
 #include "mail/droprec.h"
 #include "mail/header.h"
+#include "mail/qfile.h"
 #include "sendmail/drop.h"
 #include "sendmail/sendmail.h"
 #include "util/buf.h"
@@ -42,11 +45,18 @@ struct drop {
 	pid_t pid;
 	struct buf out;		/* records not yet written */
 	bool broken;		/* terndrop went away */
+	bool direct;		/* no writer: the file is ours (drop_direct_*) */
 };
 
 static void drop_flush(struct drop *d)
 {
 	size_t off = 0;
+	if (d->direct) {
+		/* The maildrop file is this process's own (sendmail_priv.c): drop.c's checks, in place. */
+		drop_direct_feed(d->out.data, d->out.len);
+		buf_reset(&d->out);
+		return;
+	}
 	while (off < d->out.len && !d->broken) {
 		ssize_t n = write(d->fd, d->out.data + off, d->out.len - off);
 		if (n < 0 && errno == EINTR)
@@ -80,6 +90,9 @@ static void drop_attr(struct drop *d, const char *name, const char *value)
 /* The maildrop writer forked at entry (sendmail_priv.c): the request, then the records. */
 static void drop_start(struct drop *d, const struct sm_opts *o)
 {
+	d->direct = sm_priv_direct(NULL);
+	if (d->direct)
+		return;
 	d->fd = sm_priv_request(DROP_REQ_DROP, o, &d->out);
 	d->pid = sm_priv_pid();
 	signal(SIGPIPE, SIG_IGN);
@@ -88,6 +101,10 @@ static void drop_start(struct drop *d, const struct sm_opts *o)
 static int drop_finish(struct drop *d)
 {
 	drop_flush(d);
+	if (d->direct) {
+		char id[QF_ID_MAX];
+		return drop_direct_finish(id, sizeof(id));
+	}
 	return sm_priv_wait();
 }
 
@@ -259,8 +276,10 @@ int sm_submit(const struct sm_opts *o)
 			/* Stop early; terndrop would refuse it too. Keep reading so the writer is not killed by SIGPIPE. */
 			while (read_line(in, &line))
 				;
-			kill(d.pid, SIGTERM);
-			drop_finish(&d);
+			if (!d.direct) {
+				kill(d.pid, SIGTERM);
+				drop_finish(&d);
+			}
 			msg_fatal_status(EX_DATAERR, "message file too big (message_size_limit is %llu bytes)", limit);
 		}
 		buf_add(&chunk, line.data, line.len);

@@ -625,7 +625,52 @@ static bool attr_name_valid(const char *s)
 /* ------------------------------------------------------------------ */
 /* Writer.                                                             */
 
-#define WBUF_FLUSH	65536
+/*
+ * Content is gathered in memory and written in pieces of about this
+ * size: a message up to it (nearly all mail, 100 KiB ones too) is one
+ * write(2), with the M record's length filled in before it goes out, so
+ * no pwrite(2) either. Larger ones are written as they come.
+ */
+#define WBUF_FLUSH	(256 * 1024)
+/*
+ * Writers' buffers are kept for the next writer of the process (up to
+ * WBUF_SPARES of them): a fresh buffer for every message cost a page
+ * fault per 4 KiB touched and a realloc copy per doubling, and freeing
+ * it gave the memory back (brk, a TLB flush on every CPU) only to fault
+ * it in again for the next message. A buffer grows only as far as its
+ * messages need (at most WBUF_FLUSH, unless an envelope is larger).
+ */
+#define WBUF_SPARES	16
+
+static struct buf wbuf_spare[WBUF_SPARES];
+static size_t wbuf_nspare;
+static pthread_mutex_t wbuf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void wbuf_take(struct buf *b)
+{
+	pthread_mutex_lock(&wbuf_lock);
+	if (wbuf_nspare > 0 && b->data == NULL)
+		*b = wbuf_spare[--wbuf_nspare];
+	pthread_mutex_unlock(&wbuf_lock);
+	buf_reset(b);
+}
+
+static void wbuf_give(struct buf *b)
+{
+	bool kept = false;
+	if (b->data != NULL && b->cap <= WBUF_FLUSH) {
+		pthread_mutex_lock(&wbuf_lock);
+		if (wbuf_nspare < WBUF_SPARES) {
+			wbuf_spare[wbuf_nspare++] = *b;
+			kept = true;
+		}
+		pthread_mutex_unlock(&wbuf_lock);
+	}
+	if (kept)
+		buf_init(b);
+	else
+		buf_free(b);
+}
 
 struct qfile_writer {
 	int fd;
@@ -643,9 +688,12 @@ struct qfile_writer {
 	off_t length_offset;	/* where M's digits are */
 	unsigned long long content_len;
 	struct buf out;		/* pending bytes */
+	bool flushed;		/* some were written: the M record is in the file */
 	bool failed;
 	bool allow_no_rcpt;
 	bool own_fsync;		/* commit with an fsync of its own (qfile_set_commit_dir) */
+	bool in_place;		/* qfile_create_final: under its final name, truncate on abort */
+	size_t prefix_len;	/* bytes already in the file before start_content (in_place) */
 };
 
 static void set_err(struct buf *err, const char *what, const char *path)
@@ -884,17 +932,21 @@ static int flush_out(struct qfile_writer *w, struct buf *err)
 		return -1;
 	}
 	buf_reset(&w->out);
+	w->flushed = true;
 	return 0;
 }
 
 static void start_content(struct qfile_writer *w)
 {
-	buf_printf(&w->out, "%s\nT %lld.%06ld\nI %s\nS %s\n", QF_MAGIC,
+	wbuf_take(&w->out);
+	if (w->prefix_len == 0)
+		buf_printf(&w->out, "%s\n", QF_MAGIC);
+	buf_printf(&w->out, "T %lld.%06ld\nI %s\nS %s\n",
 		   (long long)w->arrival.tv_sec, (long)w->arrival.tv_usec, w->id,
 		   buf_str(&w->sender));
 	buf_add(&w->out, w->attrs.data, w->attrs.len);
 	buf_add(&w->out, w->rcpts.data, w->rcpts.len);
-	w->length_offset = (off_t)w->out.len + 2;
+	w->length_offset = (off_t)(w->prefix_len + w->out.len) + 2;
 	buf_printf(&w->out, "M %020llu\n", 0ULL);
 	w->content_started = true;
 	buf_free(&w->attrs);
@@ -907,10 +959,22 @@ int qfile_write(struct qfile_writer *w, const void *data, size_t len, struct buf
 		return -1;
 	if (!w->content_started)
 		start_content(w);
-	buf_add(&w->out, data, len);
 	w->content_len += len;
-	if (w->out.len >= WBUF_FLUSH)
-		return flush_out(w, err);
+	/* Room kept for "E\n" and buf's NUL: the buffer never outgrows WBUF_FLUSH. */
+	if (w->out.len + len + 16 > WBUF_FLUSH) {
+		if (flush_out(w, err) != 0)
+			return -1;
+		if (len + 16 > WBUF_FLUSH) {
+			/* A large piece goes out from the caller's memory, not copied. */
+			if (write_all(w->fd, data, len) != 0) {
+				set_err(err, "cannot write queue file", w->tmp_path);
+				w->failed = true;
+				return -1;
+			}
+			return 0;
+		}
+	}
+	buf_add(&w->out, data, len);
 	return 0;
 }
 
@@ -1005,10 +1069,15 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 	if (!w->content_started)
 		start_content(w);
 	buf_adds(&w->out, "E\n");
-	if (flush_out(w, err) != 0)
-		goto tempfail;
 	snprintf(digits, sizeof(digits), "%020llu", w->content_len);
-	if (q_pwrite(w->fd, digits, 20, w->length_offset) != 20) {
+	if (!w->flushed) {
+		/* The whole file is still in memory: fill in M's length and write it once. */
+		memcpy(w->out.data + w->length_offset, digits, 20);
+		if (flush_out(w, err) != 0)
+			goto tempfail;
+	} else if (flush_out(w, err) != 0) {
+		goto tempfail;
+	} else if (q_pwrite(w->fd, digits, 20, w->length_offset) != 20) {
 		if (errno == 0)
 			errno = EIO;
 		set_err(err, "cannot write queue file", w->tmp_path);
@@ -1044,11 +1113,169 @@ tempfail:
 	return -1;
 }
 
+/*
+ * Whether a new file's own fsync also persists its directory entry (the
+ * argument with the kernel functions is in doc/internals.md, "Submission"):
+ * ext4 run by the ext4 driver, with a journal (the inode's fsync commits
+ * the transaction that created the entry) or without (ext4_sync_parent
+ * for an inode in EXT4_STATE_NEWENTRY), XFS (the log forced up to the
+ * inode's last change, which includes the create) and btrfs (a new
+ * inode is logged with its new name). Anything else: syncfs as well.
+ */
+#define FS_BTRFS_MAGIC	0x9123683EL	/* BTRFS_SUPER_MAGIC */
+
+bool qfile_create_covered(long fstype, bool ext4_driver)
+{
+	if (fstype == FS_EXT4_MAGIC)
+		return ext4_driver;
+	return fstype == FS_XFS_MAGIC || fstype == FS_BTRFS_MAGIC;
+}
+
+/* Whether the ext4 driver (not ext2's) runs the file system on dev: it lists it in /sys/fs/ext4. */
+static bool ext4_driver_runs(dev_t dev)
+{
+	char path[PATH_MAX], link[256];
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	const char *name = strrchr(link, '/');
+	name = name != NULL ? name + 1 : link;
+	if (*name == '\0' || strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
+		return false;
+	snprintf(path, sizeof(path), "/sys/fs/ext4/%s", name);
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool fd_create_covered(int fd)
+{
+	struct statfs sfs;
+	struct stat st;
+	if (fstatfs(fd, &sfs) != 0 || fstat(fd, &st) != 0)
+		return false;
+	long type = (long)sfs.f_type;
+	return qfile_create_covered(type, type == FS_EXT4_MAGIC && ext4_driver_runs(st.st_dev));
+}
+
+int qfile_writer_fd(const struct qfile_writer *w)
+{
+	return w->fd;
+}
+
+struct qfile_writer *qfile_create_final(const char *dir, struct buf *err)
+{
+	struct qfile_writer *w = xcalloc(1, sizeof(*w));
+	w->fd = -1;
+	w->in_place = true;
+	w->dir = xstrdup(dir);
+	gettimeofday(&w->arrival, NULL);
+	/* Unique: one process of this pid at a time; O_EXCL catches the rest. */
+	for (unsigned attempt = 0; attempt < 100; attempt++) {
+		snprintf(w->id, sizeof(w->id), "%08llX%05lX%lX", (unsigned long long)w->arrival.tv_sec,
+			 (unsigned long)w->arrival.tv_usec + attempt, (unsigned long)getpid());
+		free(w->final_path);
+		w->final_path = xasprintf("%s/%s", dir, w->id);
+		w->fd = q_open(w->final_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0200);
+		if (w->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (w->fd < 0) {
+		set_err(err, "cannot create queue file in", dir);
+		qfile_abort(w);
+		return NULL;
+	}
+	/* The first record at once: a 0200 file with nothing in it is a failed writer's. */
+	buf_printf(&w->out, "%s\n", QF_MAGIC);
+	w->prefix_len = w->out.len;
+	if (flush_out(w, err) != 0) {
+		/* Its writer may still unlink it here (the privilege that made it is not gone yet). */
+		set_err(err, "cannot write queue file", w->final_path);
+		unlink(w->final_path);
+		w->in_place = false;
+		qfile_abort(w);
+		return NULL;
+	}
+	return w;
+}
+
+int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idlen, struct buf *err)
+{
+	char digits[21];
+	struct stat st;
+
+	if (w->failed)
+		goto tempfail;
+	if (w->nrcpt == 0 && !w->allow_no_rcpt) {
+		errno = EINVAL;
+		set_err(err, "no recipients for queue file", w->final_path);
+		goto tempfail;
+	}
+	if (!w->content_started)
+		start_content(w);
+	buf_adds(&w->out, "E\n");
+	if (flush_out(w, err) != 0)
+		goto tempfail;
+	snprintf(digits, sizeof(digits), "%020llu", w->content_len);
+	if (q_pwrite(w->fd, digits, 20, w->length_offset) != 20) {
+		if (errno == 0)
+			errno = EIO;
+		set_err(err, "cannot write queue file", w->final_path);
+		goto tempfail;
+	}
+	/* Complete: readable to pickup, then durable with the mode in one fsync. */
+	if (fchmod(w->fd, mode) != 0) {
+		set_err(err, "cannot change the mode of queue file", w->final_path);
+		goto tempfail;
+	}
+	if (q_fsync(w->fd, false) != 0) {
+		set_err(err, "cannot fsync queue file", w->final_path);
+		goto tempfail;
+	}
+	pthread_mutex_lock(&sync_lock);
+	bool always = dir_sync_always;	/* queue_directory_sync = always: the syncfs everywhere */
+	pthread_mutex_unlock(&sync_lock);
+	if ((always || !fd_create_covered(w->fd)) && (fault_hit(QF_CALL_SYNCFS) || syncfs(w->fd) != 0)) {
+		set_err(err, "cannot sync the file system of queue file", w->final_path);
+		goto tempfail;
+	}
+	/* Removed under us (pickup's clean-up of a writer it took for dead): not queued. */
+	if (fstat(w->fd, &st) != 0) {
+		set_err(err, "cannot stat queue file", w->final_path);
+		goto tempfail;
+	}
+	if (st.st_nlink == 0) {
+		errno = ENOENT;
+		set_err(err, "queue file removed while being written:", w->final_path);
+		goto tempfail;
+	}
+	if (close(w->fd) != 0) {
+		w->fd = -1;
+		set_err(err, "cannot close queue file", w->final_path);
+		goto tempfail;
+	}
+	w->fd = -1;
+	if (id != NULL && idlen > 0)
+		strlcpy(id, w->id, idlen);
+	qfile_abort(w);
+	return 0;
+
+tempfail:
+	qfile_abort(w);
+	return -1;
+}
+
 void qfile_abort(struct qfile_writer *w)
 {
 	if (w == NULL)
 		return;
 	int saved = errno;
+	if (w->in_place && w->fd >= 0) {
+		/* Nothing of it is to be delivered; its writer may not unlink it (pickup does). */
+		if (fchmod(w->fd, 0200) != 0 || ftruncate(w->fd, 0) != 0)
+			msg_warn("cannot empty unfinished queue file %s: %m", w->final_path);
+	}
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp_path != NULL)
@@ -1059,7 +1286,7 @@ void qfile_abort(struct qfile_writer *w)
 	buf_free(&w->sender);
 	buf_free(&w->attrs);
 	buf_free(&w->rcpts);
-	buf_free(&w->out);
+	wbuf_give(&w->out);
 	free(w);
 	errno = saved;
 }
@@ -1114,6 +1341,7 @@ struct qfile {
 	 * true. NULL otherwise.
 	 */
 	char *whole;
+	const char *borrowed;	/* the same in the caller's buffer (qfile_open_whole) */
 	char *path;
 	char id[QF_ID_MAX];
 	struct timeval arrival;
@@ -1330,10 +1558,44 @@ int qfile_parse_buffer(const char *data, size_t len, struct qfile **qp, struct b
 	return QF_OK;
 }
 
+static int open_impl(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err);
+
 int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err)
 {
+	return open_impl(path, writable, NULL, qp, err);
+}
+
+int qfile_open_whole(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err)
+{
+	return open_impl(path, writable, mem, qp, err);
+}
+
+/* Read fd whole into b (st_size bytes, fewer if it ends first); -1 with errno. */
+static int read_whole(int fd, off_t size, struct buf *b)
+{
+	buf_reserve(b, (size_t)size);
+	while (b->len < (size_t)size) {
+		ssize_t n = pread(fd, b->data + b->len, (size_t)size - b->len, (off_t)b->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+	}
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+static int open_impl(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err)
+{
 	struct qfile *q = qfile_new();
-	struct buf env = BUF_INIT;
+	struct buf own = BUF_INIT;
+	struct buf *envp = mem != NULL ? mem : &own;
 	struct stat st;
 	int rc = QF_IOERR;
 
@@ -1349,10 +1611,17 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 		rc = QF_CORRUPT;
 		goto out;
 	}
-	/* Read until the M record has been seen (or the file ends). */
-	for (;;) {
+	buf_reset(envp);
+	/* The whole file at once (one read) when the caller wants it (and it is sane). */
+	bool whole = mem != NULL && st.st_size <= (off_t)1 << 30;
+	if (whole && read_whole(q->fd, st.st_size, envp) != 0) {
+		set_err(err, "cannot read queue file", path);
+		goto out;
+	}
+	/* Else read until the M record has been seen (or the file ends). */
+	while (!whole) {
 		char chunk[16384];
-		ssize_t n = pread(q->fd, chunk, sizeof(chunk), (off_t)env.len);
+		ssize_t n = pread(q->fd, chunk, sizeof(chunk), (off_t)envp->len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1361,24 +1630,26 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 		}
 		if (n == 0)
 			break;
-		size_t before = env.len;
-		buf_add(&env, chunk, (size_t)n);
+		size_t before = envp->len;
+		buf_add(envp, chunk, (size_t)n);
 		/* Stop once "\nM " and its line end are in: look in the new part. */
-		const char *scan = env.data + (before > 24 ? before - 24 : 0);
-		const char *m = memmem(scan, (size_t)(env.data + env.len - scan), "\nM ", 3);
-		if (m != NULL && memchr(m + 1, '\n', (size_t)(env.data + env.len - m - 1)) != NULL)
+		const char *scan = envp->data + (before > 24 ? before - 24 : 0);
+		const char *m = memmem(scan, (size_t)(envp->data + envp->len - scan), "\nM ", 3);
+		if (m != NULL && memchr(m + 1, '\n', (size_t)(envp->data + envp->len - m - 1)) != NULL)
 			break;
-		if (env.len > (size_t)16 * 1024 * 1024)
+		if (envp->len > (size_t)16 * 1024 * 1024)
 			break;	/* envelope absurdly large: let the parser complain */
 	}
-	rc = parse_envelope(q, env.data ? env.data : "", env.len, (unsigned long long)st.st_size, err);
-	if (rc == QF_OK && env.len == (size_t)st.st_size) {
+	rc = parse_envelope(q, envp->data ? envp->data : "", envp->len, (unsigned long long)st.st_size, err);
+	if (rc == QF_OK && envp->len == (size_t)st.st_size) {
 		/* All of it was read: the end record is in hand. */
-		if (env.len < 2 || memcmp(env.data + env.len - 2, "E\n", 2) != 0) {
+		if (envp->len < 2 || memcmp(envp->data + envp->len - 2, "E\n", 2) != 0) {
 			corrupt(err, "missing end record");
 			rc = QF_CORRUPT;
+		} else if (mem != NULL) {
+			q->borrowed = mem->data;
 		} else {
-			q->whole = buf_steal(&env);
+			q->whole = buf_steal(&own);
 		}
 	} else if (rc == QF_OK) {
 		char end[2];
@@ -1404,7 +1675,7 @@ int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *e
 		buf_free(&tmp);
 	}
 out:
-	buf_free(&env);
+	buf_free(&own);
 	if (rc != QF_OK) {
 		qfile_close(q);
 		return rc;
@@ -1553,8 +1824,8 @@ ssize_t qfile_read(struct qfile *q, void *data, size_t len)
 	if (len == 0)
 		return 0;
 	ssize_t n;
-	if (q->fd < 0 || q->whole != NULL) {
-		memcpy(data, (q->whole ? q->whole : q->mem) + q->content_off + q->read_pos, len);
+	if (qfile_content_mem(q) != NULL) {
+		memcpy(data, qfile_content_mem(q) + q->read_pos, len);
 		n = (ssize_t)len;
 	} else {
 		do
@@ -1565,6 +1836,12 @@ ssize_t qfile_read(struct qfile *q, void *data, size_t len)
 	}
 	q->read_pos += (unsigned long long)n;
 	return n;
+}
+
+const char *qfile_content_mem(const struct qfile *q)
+{
+	const char *base = q->whole ? q->whole : q->borrowed ? q->borrowed : q->fd < 0 ? q->mem : NULL;
+	return base != NULL ? base + q->content_off : NULL;
 }
 
 int qfile_fd(const struct qfile *q)

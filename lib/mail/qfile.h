@@ -46,7 +46,8 @@
  * qfile_id_valid() says whether a string is one.
  *
  * WRITING: qfile_create() makes a temporary file with O_CREAT|O_EXCL in
- * the target directory; qfile_commit() is the one safe queue-write: it
+ * the target directory (a file of up to 256 KiB is then written with one
+ * write(2) at the commit); qfile_commit() is the one safe queue-write: it
  * writes the end record, fsyncs the file, renames it to its queue id
  * (never replacing a file) and fsyncs the directory (or, where the writer
  * may not read the directory, as terndrop in maildrop/ mode 1730, syncs
@@ -178,7 +179,39 @@ void qfile_set_dir_sync_always(bool always);
  * the rename: ext4 with a journal (journal: it has one), XFS.
  */
 bool qfile_rename_covered(long fstype, bool journal);
-/* Unlink the temporary file and free w. */
+/*
+ * One-process submission (set-group-ID sendmail, sendmail/drop.c): the
+ * file is created O_CREAT|O_EXCL under its final name in dir with mode
+ * 0200 (unreadable to pickup, which skips such files) and its first
+ * record is written at once, so that it is never empty while its writer
+ * lives. Its id is the arrival time and the writer's pid (no inode:
+ * the name comes before the file). The writer may then lose the
+ * privilege that let it create the file: everything after goes through
+ * the descriptor. NULL with a reason in err (a temporary failure; a
+ * file whose first record could not be written is unlinked at once).
+ */
+struct qfile_writer *qfile_create_final(const char *dir, struct buf *err);
+/*
+ * Finish such a file: end record, fchmod to mode (the complete one, for
+ * pickup), one fsync (and a syncfs of its file system where that fsync
+ * does not also persist the new directory entry: qfile_create_covered),
+ * then fstat: a file removed meanwhile (no link left) is a failure. 0:
+ * durable under its name. -1: temporary failure, reason in err, the file
+ * truncated to 0 and back at 0200 (its writer may not be able to unlink
+ * it; pickup removes it). Frees w either way. qfile_abort() on such a
+ * writer truncates the same way instead of unlinking.
+ */
+int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idlen, struct buf *err);
+/*
+ * The decision, for tests: true when on a file system of statfs type
+ * fstype an fsync(2) of a newly created file also persists its directory
+ * entry: ext4 (ext4_driver: the ext4 driver, not ext2's, runs it;
+ * journal or not), XFS, btrfs.
+ */
+bool qfile_create_covered(long fstype, bool ext4_driver);
+/* The writer's descriptor (for a signal handler that truncates a qfile_create_final file). */
+int qfile_writer_fd(const struct qfile_writer *w);
+/* Unlink the temporary file (or truncate a qfile_create_final one) and free w. */
 void qfile_abort(struct qfile_writer *w);
 
 /*
@@ -214,6 +247,15 @@ struct qfile_rcpt {
  * a reason. A file whose name is a queue id must hold that id.
  */
 int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err);
+/*
+ * The same, reading the whole file with one read into mem (the caller's
+ * buffer, kept from one message to the next so that its memory is not
+ * faulted in again for each): for a reader that wants the content
+ * anyway (local delivery). q refers to mem until qfile_close: mem must
+ * not change until then. qfile_open reads only the start of a large file.
+ */
+int qfile_open_whole(const char *path, bool writable, struct buf *mem, struct qfile **qp,
+		     struct buf *err);
 /*
  * The message is done with: its file (opened writable) goes to the pool
  * of spare queue files when qrecycle_enable() turned it on, or is
@@ -257,6 +299,8 @@ off_t qfile_content_offset(const struct qfile *q);
 /* Rewind to the content start; qfile_read reads on (0 at the end, -1 error). */
 void qfile_rewind(struct qfile *q);
 ssize_t qfile_read(struct qfile *q, void *data, size_t len);
+/* The content where it lies in memory (a whole file read, a buffer), or NULL. */
+const char *qfile_content_mem(const struct qfile *q);
 int qfile_fd(const struct qfile *q);	/* -1 for a buffer */
 
 /* --- fault injection (tests) ----------------------------------------- */

@@ -571,7 +571,8 @@ void se_sync_error(struct smtp_engine *e, const char *cmd_name)
 static size_t data_input(struct smtp_engine *e, const char *p, size_t len)
 {
 	char stage[8192];
-	size_t sn = 0, i;
+	size_t sn = 0, i, cr_next = 0;
+	bool cr_known = false;
 	const bool lf_ends = e->cfg->lf_line_ends;
 	const bool forbid = e->cfg->forbid_bare_newline && !lf_ends;
 	/* Where a bare LF leads: a real line start only in sendmail -bs. */
@@ -594,9 +595,18 @@ static size_t data_input(struct smtp_engine *e, const char *p, size_t len)
 		unsigned char c = (unsigned char)p[i];
 		switch (e->ds) {
 		case DS_MID: {
-			size_t j = i;
-			while (j < len && p[j] != '\r' && p[j] != '\n')
-				j++;
+			/*
+			 * The rest of the line with memchr, not byte by byte: the next
+			 * CR is looked for once and kept (cr_next), so text without
+			 * CRs is not searched again for every line.
+			 */
+			if (!cr_known || cr_next < i) {
+				cr_known = true;
+				const char *cr = memchr(p + i, '\r', len - i);
+				cr_next = cr ? (size_t)(cr - p) : len;
+			}
+			const char *lf = memchr(p + i, '\n', cr_next - i);
+			size_t j = lf ? (size_t)(lf - p) : cr_next;
 			while (i < j) {
 				size_t room = sizeof(stage) - sn;
 				size_t take = j - i < room ? j - i : room;

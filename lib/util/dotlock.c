@@ -4,8 +4,8 @@
  *
  * Generic utility layer. Runs in the local delivery agent, as root (a
  * mailbox in the mail spool) or as the recipient (any other mbox); no
- * privileges of its own. The signal handler only calls unlink() on a
- * path stored beforehand, which is async-signal-safe.
+ * privileges of its own. The signal handler only calls setfsuid() and
+ * unlink() on a path stored beforehand (system calls, async-signal-safe).
  */
 #include "compat.h"
 
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,7 +32,7 @@
 #define DOTLOCK_SLOTS 4
 static struct {
 	volatile sig_atomic_t held;
-	uid_t euid;		/* who took it */
+	uid_t fsuid;		/* who took it */
 	char path[4096];
 } slots[DOTLOCK_SLOTS];
 
@@ -43,12 +44,13 @@ static void on_stop(int sig)
 			/*
 			 * Removed as whoever took it: local takes a spool lock as
 			 * root but writes the mailbox with the recipient's
-			 * effective uid, which may not remove root's file in a
-			 * sticky directory. Possible only while the saved uid
-			 * allows it; the process dies right after.
+			 * file-system uid, which may not remove root's file in a
+			 * sticky directory, and takes a home mailbox's lock as
+			 * the recipient, whose directory may lead root elsewhere.
+			 * Possible only while the effective uid allows it; the
+			 * process dies right after.
 			 */
-			if (geteuid() != slots[i].euid)
-				(void)setresuid((uid_t)-1, slots[i].euid, (uid_t)-1);
+			(void)setfsuid(slots[i].fsuid);
 			unlink(slots[i].path);
 		}
 	errno = saved;
@@ -75,7 +77,8 @@ static void remember(const char *path)
 			if (strlen(path) >= sizeof(slots[i].path))
 				return;
 			memcpy(slots[i].path, path, strlen(path) + 1);
-			slots[i].euid = geteuid();
+			/* An id that cannot be set (-1) changes nothing and returns the current one. */
+			slots[i].fsuid = (uid_t)setfsuid((uid_t)-1);
 			slots[i].held = 1;
 			catch_stops();
 			return;

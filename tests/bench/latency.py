@@ -14,7 +14,10 @@
 # other than the expected one is an error (exit 1). Prints
 #   p50 MS p99 MS max MS n COUNT
 # or, with --raw, every latency in microseconds on one line.
+# disk_floor() times the same commit without an MTA (tests/bench/run
+# prints it beside the MTAs' figures).
 import math
+import os
 import socket
 import sys
 import time
@@ -73,6 +76,26 @@ def measure(port, count, size=4096, sender="bench@localhost", rcpt="keep@localho
         out.append(time.perf_counter() - t0)
     c.command(b"QUIT\r\n", "221")
     c.sock.close()
+    return out
+
+
+def disk_floor(directory, count, size=4096):
+    """Seconds per durable creation of a new file in `directory`, no MTA:
+    create under its final name, write `size` bytes, fsync the file (the
+    least any MTA that syncs before its 250 does: Postfix's order, one
+    cache flush). The file is removed after each timing, outside it.
+    Run beside measure() to show what the disk alone costs at the tail."""
+    blob = b"x" * size
+    out = []
+    for i in range(count):
+        path = os.path.join(directory, "floor.%d" % i)
+        t0 = time.perf_counter()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, blob)
+        os.fsync(fd)
+        os.close(fd)
+        out.append(time.perf_counter() - t0)
+        os.unlink(path)
     return out
 
 

@@ -94,7 +94,9 @@ EOF
 }
 
 # Run pickup until maildrop/ is empty (or TERN_WAIT passes).
-_maildrop_empty() { [ -z "$(ls -A "$SUB_DIR/queue/maildrop")" ]; }
+# An empty file of mode 0200 is what a failed one-process sendmail leaves (nothing to deliver;
+# pickup removes it after a minute): not counted.
+_maildrop_empty() { [ -z "$(find "$SUB_DIR/queue/maildrop" -mindepth 1 \( ! -perm 0200 -o ! -empty \))" ]; }
 run_pickup() {
 	pickup -c "$SUB_DIR" >>"$SUB_DIR/pickup.out" 2>&1 &
 	_pid=$!

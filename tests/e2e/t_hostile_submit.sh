@@ -28,7 +28,11 @@ tern_instance	# not started: nothing picks up or delivers; maildrop/ shows what 
 md="$TERN_DIR/queue/maildrop"
 [ -d "$md" ] || md=$(ternconf -h queue_directory)/maildrop
 rss() { sed -n 's/.*Maximum resident set size (kbytes): //p' "$1"; }
-visible() { ls "$md" | wc -l; }	# ls without -a: what pickup would take
+# What pickup would take: a name without a dot and not mode 0200 (a
+# one-process sendmail's file while it writes, or after it failed).
+visible() { find "$md" -mindepth 1 -maxdepth 1 ! -name '.*' ! -perm 0200 | wc -l; }
+# A failed sendmail empties its 0200 file: nothing of a refused message stays on disk.
+holds_data() { [ -n "$(find "$md" -mindepth 1 -perm 0200 ! -empty)" ]; }
 
 # 1 GiB through sendmail: refused with 65, no disk used, memory bounded.
 used0=$(df -k --output=used "$md" | tail -n 1)
@@ -47,6 +51,7 @@ grep -q 'message file too big (message_size_limit is' "$TERN_DIR/gb.err" || fail
 used1=$(df -k --output=used "$md" | tail -n 1)
 [ $((used1 - used0)) -lt 65536 ] || fail "the disk grew by $((used1 - used0)) KiB"
 [ "$(visible)" = 0 ] || fail "something left in maildrop: $(ls -a "$md")"
+holds_data && fail "a refused message left data in maildrop: $(ls -la "$md")"
 echo "1 GiB: max RSS $(rss "$TERN_DIR/gb.time") KiB, $(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$TERN_DIR/gb.time")"
 [ "$(rss "$TERN_DIR/gb.time")" -lt $MAXRSS_KB ] || fail "sendmail used $(rss "$TERN_DIR/gb.time") KiB"
 
@@ -58,6 +63,7 @@ echo "12000 argv recipients: exit $rc, $(cat "$TERN_DIR/argv.err"), max RSS $(rs
 [ $rc = 65 ] || fail "12000 recipients: exit $rc, want 65"
 grep -q 'too many recipients' "$TERN_DIR/argv.err" || fail "no clear error: $(cat "$TERN_DIR/argv.err")"
 [ "$(visible)" = 0 ] || fail "something left in maildrop: $(ls -a "$md")"
+holds_data && fail "a refused message left data in maildrop: $(ls -la "$md")"
 
 # A million recipients in To: with -t: over message_size_limit, refused
 # while reading (the header alone is 16 MB); memory stays bounded.
@@ -75,8 +81,10 @@ echo "1M -t recipients: exit $rc, $(cat "$TERN_DIR/mil.err"), max RSS $(rss "$TE
 grep -q 'message file too big' "$TERN_DIR/mil.err" || fail "no clear error: $(cat "$TERN_DIR/mil.err")"
 [ "$(rss "$TERN_DIR/mil.time")" -lt $MAXRSS_KB ] || fail "sendmail used $(rss "$TERN_DIR/mil.time") KiB"
 [ "$(visible)" = 0 ] || fail "something left in maildrop: $(ls -a "$md")"
+holds_data && fail "a refused message left data in maildrop: $(ls -la "$md")"
 
-# Signals to terndrop mid-write: the writer sends 2 MB, then waits.
+# Signals to sendmail mid-write (it writes its maildrop file itself, mode
+# 0200 until the last record): the writer sends 2 MB, then waits.
 slow() { python3 -c '
 import sys, time
 out = sys.stdout.buffer
@@ -86,20 +94,19 @@ time.sleep(2)
 for sig in TERM KILL; do
 	slow | sendmail -f slow@localhost rcpt@localhost 2>"$TERN_DIR/sig.err" &
 	spid=$!
-	wait_for "a terndrop temporary file" sh -c "ls -a '$md' | grep -q '^\.tmp\.'"
-	dpid=$(pgrep -x terndrop -P "$spid")
-	[ -n "$dpid" ] || fail "no terndrop running"
-	sleep 1
-	kill -$sig "$dpid"
+	wait_for "a maildrop file being written" sh -c "find '$md' -perm 0200 -size +1000k | grep -q ."
+	[ "$(visible)" = 0 ] || fail "a file being written is visible to pickup: $(ls -la "$md")"
+	kill -$sig "$spid"
 	wait $spid
 	rc=$?
-	echo "SIG$sig to terndrop: sendmail exit $rc, $(cat "$TERN_DIR/sig.err"); maildrop: $(ls -a "$md" | tr '\n' ' ')"
-	[ $rc = 75 ] || fail "sendmail exited $rc after SIG$sig to terndrop, want 75"
-	grep -q "signal $(kill -l $sig).*nothing was queued" "$TERN_DIR/sig.err" ||
-		fail "SIG$sig: no clear error: $(cat "$TERN_DIR/sig.err")"
-	[ "$(visible)" = 0 ] || fail "SIG$sig left a file pickup would take: $(ls "$md")"
+	echo "SIG$sig to sendmail: exit $rc, $(cat "$TERN_DIR/sig.err"); maildrop: $(ls -la "$md" | tr '\n' ' ')"
+	[ "$(visible)" = 0 ] || fail "SIG$sig left a file pickup would take: $(ls -la "$md")"
 	if [ $sig = TERM ]; then
-		ls -a "$md" | grep -q '^\.tmp\.' && fail "SIGTERM left the temporary file"
+		[ $rc = 75 ] || fail "sendmail exited $rc after SIGTERM, want 75"
+		grep -q "signal $(kill -l $sig).*nothing was queued" "$TERN_DIR/sig.err" ||
+			fail "SIG$sig: no clear error: $(cat "$TERN_DIR/sig.err")"
+		holds_data && fail "SIGTERM left data in the maildrop file: $(ls -la "$md")"
 	fi
+	[ $sig = TERM ] || [ $rc = 137 ] || fail "sendmail exited $rc after SIGKILL"
 done
 pass

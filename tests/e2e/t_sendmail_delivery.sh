@@ -88,7 +88,7 @@ ternconf -e 'message_size_limit = 40000' || fail "ternconf -e"
 tern_start
 wait_mail bigsender 'too-big-later'
 has_mail bigsender '^Content-Type: multipart/report' || fail "the returned message is not a DSN"
-[ -z "$(ls -A "$qdir/maildrop")" ] || fail "the refused message is still in maildrop/"
+[ -z "$(find "$qdir/maildrop" -mindepth 1 \( ! -perm 0200 -o ! -empty \))" ] || fail "the refused message is still in maildrop/"
 has_mail bigrcpt 'too-big-later' && fail "the refused message was delivered"
 ternconf -e 'message_size_limit = 10240000' || fail "ternconf -e"
 tern_reload

@@ -19,14 +19,30 @@ printf 'Subject: second\n\nkeep me too\n' | sendmail b@example.net || fail "seco
 second=$(ls "$drop")
 sum_second=$(md5sum <"$drop/$second")
 
-# Every way the queue write can fail: sendmail says 75 and one clear line; nothing is left behind.
-for fault in open:1:ENOSPC write:1:ENOSPC write:2:ENOSPC fsync:1:EIO fsync:2:ENOSPC rename:1:EDQUOT; do
+# What a failed submission may leave: sendmail writes its maildrop file in
+# place (mode 0200 until complete) and, once it has dropped the group that
+# let it create the file, can only empty it; pickup removes it later.
+deliverable() { find "$1" -mindepth 1 \( ! -perm 0200 -o ! -empty \) -printf '%f\n'; }
+
+# Every way the queue write can fail: sendmail says 75 and one clear line; nothing is left behind
+# but an empty 0200 file (sendmail writes in place: no rename; terndrop's rename is below).
+for fault in open:1:ENOSPC write:1:ENOSPC write:2:ENOSPC fsync:1:EIO fsync:1:EDQUOT; do
 	printf 'Subject: big\n\n%s\n' "$(head -c 3000 /dev/zero | tr '\0' x)" |
 		TERN_QFILE_FAULT=$fault sendmail c@example.net 2>"$SUB_DIR/err"
 	rc=$?
 	[ $rc = 75 ] || fail "$fault: sendmail exited $rc, want 75"
 	[ "$(wc -l <"$SUB_DIR/err")" = 1 ] || fail "$fault: want one line on stderr: $(cat "$SUB_DIR/err")"
-	[ "$(ls -A "$drop")" = "$second" ] || fail "$fault: maildrop/ holds $(ls -A "$drop")"
+	[ "$(deliverable "$drop")" = "$second" ] || fail "$fault: maildrop/ holds $(ls -lA "$drop")"
+	case $fault in open:1:*|write:1:*)
+		[ "$(ls -A "$drop")" = "$second" ] || fail "$fault: a file left before the group was dropped: $(ls -lA "$drop")"
+	esac
+done
+# terndrop (sendmail -bs, and anything else that runs it) still writes a temporary file and renames it.
+for fault in open:1:ENOSPC write:1:ENOSPC fsync:1:EIO rename:1:EDQUOT; do
+	printf 'EHLO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<c@example.net>\r\nDATA\r\nSubject: bs\r\n\r\nx\r\n.\r\nQUIT\r\n' |
+		TERN_QFILE_FAULT=$fault sendmail -bs >"$SUB_DIR/bs.out" 2>&1
+	grep -q '^4[0-9][0-9] ' "$SUB_DIR/bs.out" || fail "$fault: -bs gave no 4xx reply: $(cat "$SUB_DIR/bs.out")"
+	[ "$(deliverable "$drop")" = "$second" ] || fail "$fault: -bs left $(ls -lA "$drop")"
 done
 [ "$(md5sum <"$drop/$second")" = "$sum_second" ] || fail "the waiting message changed"
 
@@ -74,7 +90,7 @@ Subject: too big for the disk
 ' | sendmail b@example.net 2>"$SUB_DIR/../err"
 		rc=$?
 		[ $rc = 75 ] || fail "tmpfs: sendmail exited $rc on a full disk, want 75"
-		[ "$(ls -A "$SUB_DIR/queue/maildrop")" = "$kept" ] || fail "tmpfs: maildrop/ holds $(ls -A "$SUB_DIR/queue/maildrop")"
+		[ "$(deliverable "$SUB_DIR/queue/maildrop")" = "$kept" ] || fail "tmpfs: maildrop/ holds $(ls -lA "$SUB_DIR/queue/maildrop")"
 		[ "$(md5sum <"$SUB_DIR/queue/maildrop/$kept")" = "$sum" ] || fail "tmpfs: the queued message changed"
 		rm -f "$mnt/filler"
 		printf 'Subject: again\n\nroom now\n' | sendmail c@example.net || fail "tmpfs: no submission after space came back"

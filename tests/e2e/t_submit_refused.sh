@@ -31,7 +31,7 @@ refused 'malformed recipient address: "a@b,c@d"' "V1:1\nR10:0\t\ta@b,c@d\n$body"
 refused 'malformed sender' "V1:1\nS15:x y@example.org\nR23:0\t\tpostmaster@localhost\n$body"
 # sendmail checks argument addresses itself; what it passes, terndrop takes.
 sendmail 'a b@localhost' <"$SUB_DIR/msg" 2>"$SUB_DIR/err" && fail "sendmail took 'a b@localhost'"
-[ -z "$(ls -A "$SUB_DIR/queue/maildrop")" ] || fail "sendmail left a file in maildrop/"
+_maildrop_empty || fail "sendmail left a file with something in it in maildrop/"
 
 # Good ones still go through, and pickup moves nothing to corrupt/.
 drop "V1:1\nR23:0\t\tpostmaster@localhost\n$body" || fail "good stream: $(cat "$SUB_DIR/err")"

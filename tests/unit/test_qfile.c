@@ -408,6 +408,11 @@ START_TEST(test_truncated_everywhere)
 		ck_assert_ptr_null(q);
 		ck_assert_uint_gt(err.len, 0);
 		ck_assert_int_eq(qfile_parse_buffer(data, n, &q, &err), QF_CORRUPT);
+		/* The same read whole into a kept buffer. */
+		struct buf mem = BUF_INIT;
+		ck_assert_int_eq(qfile_open_whole(cut, false, &mem, &q, &err), QF_CORRUPT);
+		ck_assert_ptr_null(q);
+		buf_free(&mem);
 	}
 	/* Extra bytes after the end record are corrupt too. */
 	char *longer = xmalloc(len + 3);
@@ -516,8 +521,7 @@ static const struct fault_case {
 	int err;
 } fault_cases[] = {
 	{.call = QF_CALL_OPEN, .nth = 1, .err = ENOSPC},	/* the temp file */
-	{.call = QF_CALL_WRITE, .nth = 1, .err = ENOSPC},	/* envelope + content */
-	{.call = QF_CALL_WRITE, .nth = 2, .err = EIO},		/* the length field */
+	{.call = QF_CALL_WRITE, .nth = 1, .err = ENOSPC},	/* the whole file, length filled in */
 	{.call = QF_CALL_FSYNC, .nth = 1, .err = EIO},		/* the file */
 	{.call = QF_CALL_FSYNC, .nth = 2, .err = ENOSPC},	/* the directory */
 	{.call = QF_CALL_RENAME, .nth = 1, .err = EIO},
@@ -616,6 +620,154 @@ START_TEST(test_fault_large_content)
 	ck_assert_int_eq(failed, 1);
 	ck_assert_int_eq(qfile_commit(w, NULL, 0, &err), -1);
 	ck_assert_int_eq(dir_entries(), 0);
+	buf_free(&err);
+}
+END_TEST
+
+/* A small message is one write: envelope, content with its length filled in, end record. */
+START_TEST(test_small_one_write)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	struct qfile *q;
+	char got[sizeof(content)];
+
+	qfile_fault_inject(QF_CALL_WRITE, 2, EIO, true);	/* no second write may happen */
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	qfile_fault_reset();
+	char *path = xasprintf("%s/%s", dir, id);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	ck_assert_uint_eq(qfile_content_size(q), sizeof(content) - 1);
+	ck_assert_int_eq(qfile_read(q, got, sizeof(got)), (ssize_t)sizeof(content) - 1);
+	ck_assert_mem_eq(got, content, sizeof(content) - 1);
+	qfile_close(q);
+	free(path);
+	buf_free(&err);
+}
+END_TEST
+
+/*
+ * Content larger than the writer's buffer (256 KiB): in small pieces, in
+ * one piece larger than the buffer (written from the caller's memory)
+ * and in pieces that straddle a flush; read back byte for byte. Then a
+ * failure at each write of it (the flushes, the big piece, the length
+ * field written last) is a temporary failure that leaves no file.
+ */
+static char *big_content(size_t *len)
+{
+	size_t n = 700 * 1024 + 13;
+	char *b = xmalloc(n);
+	for (size_t i = 0; i < n; i++)
+		b[i] = (i % 997 == 996) ? '\n' : (char)(' ' + (i * 7) % 95);
+	b[n - 1] = 'z';	/* a last line without a newline */
+	*len = n;
+	return b;
+}
+
+static int write_big(const char *b, size_t n, char *id, size_t idlen, struct buf *err)
+{
+	struct qfile_writer *w = qfile_create(dir, err);
+	size_t pos = 0;
+	if (w == NULL)
+		return -1;
+	ck_assert_int_eq(qfile_add_rcpt(w, "a@example.org", 0, NULL), 0);
+	while (pos < n) {
+		size_t take = pos < 20000 ? 7 : pos < 400000 ? 300 * 1024 : 8192;
+		if (take > n - pos)
+			take = n - pos;
+		if (qfile_write(w, b + pos, take, err) != 0) {
+			qfile_abort(w);
+			return -1;
+		}
+		pos += take;
+	}
+	return qfile_commit(w, id, idlen, err);
+}
+
+START_TEST(test_large_content)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	size_t n, got = 0;
+	char *b = big_content(&n);
+	char *back = xmalloc(n + 1);
+	struct qfile *q;
+	ssize_t r;
+
+	ck_assert_int_eq(write_big(b, n, id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	ck_assert_uint_eq(qfile_content_size(q), n);
+	while ((r = qfile_read(q, back + got, n + 1 - got)) > 0)
+		got += (size_t)r;
+	ck_assert_uint_eq(got, n);
+	ck_assert_mem_eq(back, b, n);
+	qfile_close(q);
+	unlink(path);
+	free(path);
+
+	/* Every write call fails once in turn, until one past the last. */
+	unsigned nth;
+	for (nth = 1; nth < 20; nth++) {
+		qfile_fault_inject(QF_CALL_WRITE, nth, EIO, false);
+		int rc = write_big(b, n, id, sizeof(id), &err);
+		qfile_fault_reset();
+		if (rc == 0)
+			break;
+		ck_assert_msg(strstr(buf_str(&err), strerror(EIO)) != NULL, "reason: %s", buf_str(&err));
+		ck_assert_int_eq(dir_entries(), 0);
+	}
+	/* Flushes at 256 KiB, the 300 KiB piece, the rest, the length: more than three. */
+	ck_assert_uint_ge(nth, 4);
+	ck_assert_uint_lt(nth, 20);
+	free(back);
+	free(b);
+	buf_free(&err);
+}
+END_TEST
+
+/*
+ * qfile_open_whole: one buffer of the caller's for a large file and then
+ * a small one: each file's content, where it lies, byte for byte; marks
+ * on a writable one work as with qfile_open.
+ */
+START_TEST(test_open_whole)
+{
+	struct buf err = BUF_INIT, mem = BUF_INIT;
+	char big_id[QF_ID_MAX], small_id[QF_ID_MAX], got[sizeof(content)];
+	size_t n;
+	char *b = big_content(&n);
+	struct qfile *q;
+
+	ck_assert_int_eq(write_big(b, n, big_id, sizeof(big_id), &err), 0);
+	ck_assert_int_eq(write_sample(small_id, sizeof(small_id), &err), 0);
+	char *big = xasprintf("%s/%s", dir, big_id), *small = xasprintf("%s/%s", dir, small_id);
+
+	ck_assert_int_eq(qfile_open_whole(big, false, &mem, &q, &err), QF_OK);
+	ck_assert_uint_eq(qfile_content_size(q), n);
+	ck_assert_ptr_nonnull(qfile_content_mem(q));
+	ck_assert_mem_eq(qfile_content_mem(q), b, n);
+	qfile_close(q);
+
+	ck_assert_int_eq(qfile_open_whole(small, true, &mem, &q, &err), QF_OK);
+	ck_assert_uint_eq(qfile_content_size(q), sizeof(content) - 1);
+	ck_assert_mem_eq(qfile_content_mem(q), content, sizeof(content) - 1);
+	ck_assert_int_eq(qfile_read(q, got, sizeof(got)), (ssize_t)sizeof(content) - 1);
+	ck_assert_mem_eq(got, content, sizeof(content) - 1);
+	ck_assert_int_eq(qfile_mark_done(q, 1, QF_RCPT_DELIVERED, &err), 0);
+	qfile_close(q);
+	ck_assert_int_eq(qfile_open(small, false, &q, &err), QF_OK);
+	ck_assert_int_eq(qfile_rcpt(q, 1)->status, QF_RCPT_DELIVERED);
+	qfile_close(q);
+
+	/* qfile_open reads only the start of a large file: its content is not in memory. */
+	ck_assert_int_eq(qfile_open(big, false, &q, &err), QF_OK);
+	ck_assert_ptr_null(qfile_content_mem(q));
+	qfile_close(q);
+	free(big);
+	free(small);
+	free(b);
+	buf_free(&mem);
 	buf_free(&err);
 }
 END_TEST
@@ -1112,6 +1264,128 @@ START_TEST(test_rename_covered)
 }
 END_TEST
 
+/* Where a new file's fsync also persists its directory entry (one-process sendmail). */
+static const struct {
+	long fstype;
+	bool ext4_driver;
+	bool covered;
+} create_cases[] = {
+	{0xEF53, true, true},		/* ext4, journal or not (ext4_sync_parent) */
+	{0xEF53, false, false},		/* the ext2 driver */
+	{0x58465342, false, true},	/* XFS */
+	{0x9123683E, false, true},	/* btrfs */
+	{0x01021994, false, false},	/* tmpfs: syncfs (a no-op there) */
+	{0x6969, false, false},		/* NFS */
+	{0, true, false},
+};
+
+START_TEST(test_create_covered)
+{
+	ck_assert_int_eq(qfile_create_covered(create_cases[_i].fstype, create_cases[_i].ext4_driver),
+			 create_cases[_i].covered);
+}
+END_TEST
+
+/* The mode of the one file in dir, its size into *size, its name into name. */
+static mode_t only_file(char *name, size_t namelen, off_t *size)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	mode_t mode = 0;
+	int n = 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		ck_assert_int_eq(stat(p, &st), 0);
+		mode = st.st_mode & 07777;
+		*size = st.st_size;
+		strlcpy(name, e->d_name, namelen);
+		free(p);
+		n++;
+	}
+	closedir(d);
+	ck_assert_int_eq(n, 1);
+	return mode;
+}
+
+/*
+ * qfile_create_final: the final name at once, mode 0200, the first
+ * record written; commit makes it 0644 and it reads back; an abort or a
+ * failed commit leaves it empty and 0200 (never unlinked); a file
+ * removed before the commit fails it.
+ */
+START_TEST(test_create_final)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX], name[256];
+	off_t size;
+	struct qfile *q;
+
+	struct qfile_writer *w = qfile_create_final(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0200);
+	ck_assert_int_eq(size, (off_t)strlen(QF_MAGIC "\n"));
+	ck_assert(qfile_id_valid(name));
+	ck_assert_str_eq(name, qfile_writer_id(w));
+	ck_assert_int_eq(qfile_set_sender(w, "a@example.org"), 0);
+	ck_assert_int_eq(qfile_add_rcpt(w, "b@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, content, strlen(content), &err), 0);
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0200);
+	ck_assert_int_eq(qfile_commit_final(w, 0644, id, sizeof(id), &err), 0);
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0644);
+	ck_assert_str_eq(name, id);
+	char *p = xasprintf("%s/%s", dir, id);
+	ck_assert_int_eq(qfile_open(p, false, &q, &err), QF_OK);
+	ck_assert_str_eq(qfile_id(q), id);
+	ck_assert_str_eq(qfile_sender(q), "a@example.org");
+	ck_assert_uint_eq(qfile_content_size(q), strlen(content));
+	qfile_close(q);
+	unlink(p);
+	free(p);
+
+	/* Abort: empty, 0200, still there. */
+	w = qfile_create_final(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(qfile_write(w, content, strlen(content), &err), 0);
+	qfile_abort(w);
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0200);
+	ck_assert_int_eq(size, 0);
+	p = xasprintf("%s/%s", dir, name);
+	unlink(p);
+	free(p);
+
+	/* A failed fsync: the same. */
+	w = qfile_create_final(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(qfile_add_rcpt(w, "b@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, content, strlen(content), &err), 0);
+	qfile_fault_inject(QF_CALL_FSYNC, 1, EIO, false);
+	ck_assert_int_eq(qfile_commit_final(w, 0644, id, sizeof(id), &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "fsync"));
+	ck_assert_int_eq(only_file(name, sizeof(name), &size), 0200);
+	ck_assert_int_eq(size, 0);
+	p = xasprintf("%s/%s", dir, name);
+	unlink(p);
+	free(p);
+	qfile_fault_reset();
+
+	/* Removed under the writer: never a success. */
+	w = qfile_create_final(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(qfile_add_rcpt(w, "b@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, content, strlen(content), &err), 0);
+	p = xasprintf("%s/%s", dir, qfile_writer_id(w));
+	ck_assert_int_eq(unlink(p), 0);
+	free(p);
+	ck_assert_int_eq(qfile_commit_final(w, 0644, id, sizeof(id), &err), -1);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "removed"));
+	ck_assert_int_eq(dir_entries(), 0);
+	buf_free(&err);
+}
+END_TEST
+
 /*
  * queue_directory_sync = always: a commit's second fsync is the
  * directory's, whatever the file system; failing it fails the commit and
@@ -1158,6 +1432,9 @@ int main(void)
 	tcase_add_loop_test(tc, test_fault_eintr, 0, sizeof(eintr_cases) / sizeof(eintr_cases[0]));
 	tcase_add_test(tc, test_fault_eintr_forever);
 	tcase_add_test(tc, test_fault_large_content);
+	tcase_add_test(tc, test_small_one_write);
+	tcase_add_test(tc, test_large_content);
+	tcase_add_test(tc, test_open_whole);
 	tcase_add_test(tc, test_mark_done_fault);
 	tcase_add_test(tc, test_fault_env);
 	tcase_add_test(tc, test_move);
@@ -1168,6 +1445,8 @@ int main(void)
 	tcase_add_test(tc, test_shared_sync_failure_stragglers);
 	tcase_add_loop_test(tc, test_rename_covered, 0, sizeof(covered_cases) / sizeof(covered_cases[0]));
 	tcase_add_test(tc, test_dir_sync_always);
+	tcase_add_loop_test(tc, test_create_covered, 0, sizeof(create_cases) / sizeof(create_cases[0]));
+	tcase_add_test(tc, test_create_final);
 	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -190,6 +190,85 @@ START_TEST(test_mode_message)
 }
 END_TEST
 
+/*
+ * The pre-pass a set-group-ID sendmail makes before it drops the group:
+ * only a plain submission opens the maildrop file in process; -C found
+ * in every form getopt takes, and only as an option.
+ */
+static const struct prepass_case {
+	const char *cmd;
+	bool plain;
+	const char *config;	/* NULL: none */
+} prepass_cases[] = {
+	{"sendmail -t -i", true, NULL},
+	{"sendmail user", true, NULL},
+	{"sendmail -bm user", true, NULL},
+	{"sendmail -C /etc/alt -t -i", true, "/etc/alt"},
+	{"sendmail -C/etc/alt -t", true, "/etc/alt"},
+	{"sendmail -tiC /etc/alt", true, "/etc/alt"},
+	{"sendmail -tiC/etc/alt", true, "/etc/alt"},
+	{"sendmail -C /a -C /b user", true, "/b"},
+	{"sendmail -t -- -C /etc/alt", true, NULL},	/* after --: a recipient */
+	{"sendmail user -C /etc/alt", true, NULL},	/* '+': options end at the first recipient */
+	{"sendmail -f -C user", true, NULL},		/* -C as -f's value */
+	{"sendmail -F -C -t", true, NULL},
+	{"sendmail -C /not/listed -t", true, "/not/listed"},	/* validated later, as the writer does */
+	{"sendmail -oi -odi -oem -f a@b user", true, NULL},
+	{"sendmail -q30m user", false, NULL},
+	{"sendmail", false, NULL},			/* usage error: no file for it */
+	{"sendmail -i", false, NULL},
+	{"sendmail -bs", false, NULL},
+	{"sendmail -bs -C /etc/alt", false, "/etc/alt"},
+	{"sendmail -bp", false, NULL},
+	{"sendmail -bi", false, NULL},
+	{"sendmail -I", false, NULL},
+	{"sendmail -bv user", false, NULL},
+	{"sendmail -bt", false, NULL},
+	{"sendmail -bd", false, NULL},
+	{"sendmail -q", false, NULL},
+	{"sendmail -qIabc", false, NULL},
+	{"sendmail -Q user", false, NULL},
+	{"sendmail -bz user", false, NULL},
+	{"sendmail -bs -bm user", false, NULL},	/* odd: left to the writer's path */
+	{"sendmail -Y user", false, NULL},		/* unknown option */
+	{"sendmail -C", false, NULL},			/* -C without its value */
+	{"mailq", false, NULL},
+	{"/usr/bin/mailq -t", false, NULL},
+	{"newaliases", false, NULL},
+	{"hoststat", false, NULL},
+	{"/usr/sbin/sendmail -t", true, NULL},
+};
+
+START_TEST(test_prepass)
+{
+	char *argv[MAXARGS], store[256];
+	const struct prepass_case *c = &prepass_cases[_i];
+	int argc = split(c->cmd, argv, store, sizeof(store));
+	char *before[MAXARGS];
+	memcpy(before, argv, sizeof(before));
+	struct sm_prepass p;
+	sm_prepass(argc, argv, &p);
+	ck_assert_msg(p.plain == c->plain, "%s: plain %d", c->cmd, p.plain);
+	if (c->config == NULL)
+		ck_assert_msg(p.config == NULL, "%s: config %s", c->cmd, p.config);
+	else
+		ck_assert_msg(p.config && strcmp(p.config, c->config) == 0, "%s: config %s", c->cmd,
+			      p.config ? p.config : "(none)");
+	/* argv itself untouched, and sm_parse agrees afterwards. */
+	ck_assert(memcmp(before, argv, sizeof(before)) == 0);
+	if (p.plain) {
+		struct sm_opts o;
+		sm_parse(argc, argv, &o);
+		ck_assert_int_eq(o.mode, SM_DELIVER);
+		if (c->config)
+			ck_assert_str_eq(o.config_dir, c->config);
+		else
+			ck_assert_ptr_null(o.config_dir);
+		sm_free(&o);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sendmail_opts");
@@ -197,6 +276,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_exit_test(tc, test_usage, EX_USAGE, 0, sizeof(usage_cases) / sizeof(usage_cases[0]));
 	tcase_add_loop_test(tc, test_mode_message, 0, sizeof(mode_messages) / sizeof(mode_messages[0]));
+	tcase_add_loop_test(tc, test_prepass, 0, sizeof(prepass_cases) / sizeof(prepass_cases[0]));
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -776,6 +776,83 @@ START_TEST(test_rows_split)
 END_TEST
 
 /* A commit that finishes later: input waits, replies stay in order. */
+/*
+ * A body of about 600 KiB, much larger than smtpd's reads and the
+ * engine's 8 KiB stage: lines of every length up to 3,000 bytes, dot-
+ * stuffed ones, 8-bit bytes, trailing blanks. Fed at once and in uneven
+ * pieces; what is written must be the lines with LF ends and the stuffing
+ * removed. With lf_line_ends (sendmail -bs) most lines end in a bare LF
+ * and CRs are far apart: the line scan must find each LF, not run to the
+ * next CR.
+ */
+static void big_body(bool lf_ends, struct buf *wire, struct buf *want)
+{
+	unsigned x = 15;
+	for (int i = 0; wire->len < 600 * 1024; i++) {
+		size_t n = (x = x * 1103515245u + 12345u) >> 16 & 0x7ff;
+		if (i % 13 == 0)
+			n += 1000;
+		if (i % 7 == 0)
+			buf_add(wire, ".", 1);	/* stuffed: "..", or ". " alone */
+		size_t start = wire->len;
+		for (size_t k = 0; k < n; k++) {
+			unsigned v = (x = x * 1103515245u + 12345u) >> 16;
+			char c = (char)(v % 5 == 0 ? 0x80 + v % 128 : ' ' + v % 95);
+			if (k == 0 && c == '.' && i % 7 != 0)
+				c = '-';	/* an unstuffed line never starts with a dot */
+			buf_add(wire, &c, 1);
+		}
+		if (i % 7 == 0 && n == 0)
+			buf_add(wire, " ", 1);	/* not the end: ". " is text */
+		/* What arrives: the line without its stuffing dot, with an LF. */
+		buf_add(want, wire->data + start, wire->len - start);
+		buf_add(want, "\n", 1);
+		if (lf_ends && i % 500 != 0)
+			buf_add(wire, "\n", 1);
+		else
+			buf_add(wire, "\r\n", 2);
+	}
+	buf_add(wire, lf_ends ? ".\n" : ".\r\n", lf_ends ? 2 : 3);
+}
+
+START_TEST(test_big_body)
+{
+	for (int mode = 0; mode < 4; mode++) {
+		bool lf_ends = mode & 1, pieces = mode & 2;
+		struct smtp_engine_cfg cfg;
+		struct buf out = BUF_INIT, wire = BUF_INIT, want = BUF_INIT;
+
+		setup_cfg(&cfg, lf_ends ? O_LF_ENDS : 0);
+		cfg.message_size_limit = 0;
+		queued = aborted = opened = 0;
+		big_body(lf_ends, &wire, &want);
+		struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+		smtp_engine_start(e);
+		smtp_engine_input(e, "EHLO c\r\n", 8);
+		drain(e, &out);
+		smtp_engine_input(e, TRANS, strlen(TRANS));
+		drain(e, &out);
+		for (size_t pos = 0, k = 0; pos < wire.len; k++) {
+			size_t n = pieces ? (k % 3 == 0 ? 1 : k % 3 == 1 ? 65536 : 4099) : wire.len;
+			if (n > wire.len - pos)
+				n = wire.len - pos;
+			smtp_engine_input(e, wire.data + pos, n);
+			drain(e, &out);
+			pos += n;
+		}
+		ck_assert_msg(strstr(buf_str(&out), "250 2.0.0 Ok: queued as QID1") != NULL, "mode %d: %s", mode,
+			      buf_str(&out));
+		ck_assert_int_eq(queued, 1);
+		ck_assert_uint_eq(content.len, want.len);
+		ck_assert_mem_eq(content.data, want.data, want.len);
+		smtp_engine_free(e);
+		buf_free(&out);
+		buf_free(&wire);
+		buf_free(&want);
+	}
+}
+END_TEST
+
 START_TEST(test_pending_commit)
 {
 	struct smtp_engine_cfg cfg;
@@ -1922,6 +1999,7 @@ int main(void)
 	tcase_add_test(tc, test_delays);
 	tcase_add_test(tc, test_command_counts);
 	tcase_add_test(tc, test_idle_buffers);
+	tcase_add_test(tc, test_big_body);
 	tcase_add_test(tc, test_deadline_state);
 	tcase_add_loop_test(tc, test_async_auth, 0, (int)(sizeof(async_rows) / sizeof(async_rows[0])));
 	tcase_add_loop_test(tc, test_policy_later, 0, (int)(sizeof(later_rows) / sizeof(later_rows[0])));
