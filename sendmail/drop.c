@@ -45,6 +45,7 @@
 #include "sendmail/drop.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/map.h"
 #include "util/mem.h"
 
 /*
@@ -174,12 +175,25 @@ static const char *choose_config(const char *wanted, uid_t uid)
 			 (long)uid, buf_str(&want), builtin);
 }
 
+/*
+ * local_login_sender_maps' tables, opened by drop_direct_open while the
+ * group is still held (a table may be readable only by it, as it was by
+ * the forked writer); NULL: opened at the lookup.
+ */
+static struct maplist *login_sender_tables;
+static struct buf login_sender_open_err = BUF_INIT;
+static bool login_sender_open_failed;
+
 /* local_login_sender_maps (login_sender.h); a table that fails is a temporary failure. */
 static bool sender_allowed(const char *login, const char *sender)
 {
 	struct buf err = BUF_INIT;
-	int rc = login_sender_allowed(cfg_str(P_local_login_sender_maps), login, sender,
-				      cfg_str(P_myorigin), &err);
+	if (login_sender_open_failed)
+		msg_fatal_status(EX_TEMPFAIL, "local_login_sender_maps: %s", buf_str(&login_sender_open_err));
+	int rc = login_sender_tables != NULL
+		? login_sender_allowed_in(login_sender_tables, login, sender, cfg_str(P_myorigin), &err)
+		: login_sender_allowed(cfg_str(P_local_login_sender_maps), login, sender,
+				       cfg_str(P_myorigin), &err);
 	if (rc < 0)
 		msg_fatal_status(EX_TEMPFAIL, "local_login_sender_maps: %s", buf_str(&err));
 	buf_free(&err);
@@ -421,9 +435,14 @@ static int job_finish(struct drop_job *j, char *id, size_t idlen)
 	}
 	int rc;
 	if (j->w == direct_w) {
-		direct_w = NULL;	/* freed by the commit, truncated by it on failure */
-		rc = qfile_commit_final(j->w, 0644, id, idlen, &err);
+		/*
+		 * From here the commit owns the file: once it is 0644 pickup may
+		 * be reading it, and nothing may empty it (a signal now leaves a
+		 * 0200 file whole, which pickup removes after a day).
+		 */
+		direct_w = NULL;
 		direct_fd = -1;
+		rc = qfile_commit_final(j->w, 0644, id, idlen, &err);
 	} else {
 		rc = qfile_commit(j->w, id, idlen, &err);
 	}
@@ -508,6 +527,11 @@ void drop_direct_open(const char *wanted)
 	log_init("tern/terndrop", LOG_TO_STDERR);
 	drop_config(wanted);
 	direct_log_dest = log_get_dest();
+	const char *maps = cfg_str(P_local_login_sender_maps);
+	if (*maps != '\0') {
+		login_sender_tables = maplist_open(maps, 0, &login_sender_open_err);
+		login_sender_open_failed = login_sender_tables == NULL;
+	}
 	job_start(&direct_job);
 	buf_printf(&dir, "%s/maildrop", cfg_str(P_queue_directory));
 	struct qfile_writer *w = qfile_create_final(buf_str(&dir), &err);

@@ -59,12 +59,20 @@ int login_sender_match(const char *patterns, const char *sender, const char *myo
 int login_sender_allowed(const char *maps, const char *login, const char *sender,
 			 const char *myorigin, struct buf *err)
 {
-	struct buf value = BUF_INIT;
 	if (maps == NULL || *maps == '\0')
 		return 1;
 	struct maplist *ml = maplist_open(maps, 0, err);
 	if (ml == NULL)
 		return -1;
+	int rc = login_sender_allowed_in(ml, login, sender, myorigin, err);
+	maplist_close(ml);
+	return rc;
+}
+
+int login_sender_allowed_in(struct maplist *ml, const char *login, const char *sender,
+			    const char *myorigin, struct buf *err)
+{
+	struct buf value = BUF_INIT;
 	int rc = maplist_lookup(ml, login, &value);
 	if (rc < 0) {
 		buf_reset(err);
@@ -72,7 +80,6 @@ int login_sender_allowed(const char *maps, const char *login, const char *sender
 	} else if (rc == 1) {
 		rc = login_sender_match(buf_str(&value), sender, myorigin);
 	}
-	maplist_close(ml);
 	buf_free(&value);
 	return rc;
 }

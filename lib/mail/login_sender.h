@@ -22,6 +22,14 @@
 /* 1 allowed, 0 refused, -1 table error (reason in err: a temporary failure). */
 int login_sender_allowed(const char *maps, const char *login, const char *sender,
 			 const char *myorigin, struct buf *err);
+/*
+ * The same with the tables opened earlier (maplist_open of the parameter's
+ * value): the one-process sendmail opens them while it still holds the
+ * group that may read them, and looks up once it knows the sender.
+ */
+struct maplist;
+int login_sender_allowed_in(struct maplist *ml, const char *login, const char *sender,
+			    const char *myorigin, struct buf *err);
 
 /* Match one pattern list (the table's value) without a table; 1 or 0. */
 int login_sender_match(const char *patterns, const char *sender, const char *myorigin);

@@ -693,6 +693,7 @@ struct qfile_writer {
 	bool allow_no_rcpt;
 	bool own_fsync;		/* commit with an fsync of its own (qfile_set_commit_dir) */
 	bool in_place;		/* qfile_create_final: under its final name, truncate on abort */
+	bool published;		/* in_place, made readable (0644): pickup may be reading it */
 	size_t prefix_len;	/* bytes already in the file before start_content (in_place) */
 };
 
@@ -1224,23 +1225,11 @@ int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idl
 		set_err(err, "cannot write queue file", w->final_path);
 		goto tempfail;
 	}
-	/* Complete: readable to pickup, then durable with the mode in one fsync. */
-	if (fchmod(w->fd, mode) != 0) {
-		set_err(err, "cannot change the mode of queue file", w->final_path);
-		goto tempfail;
-	}
-	if (q_fsync(w->fd, false) != 0) {
-		set_err(err, "cannot fsync queue file", w->final_path);
-		goto tempfail;
-	}
-	pthread_mutex_lock(&sync_lock);
-	bool always = dir_sync_always;	/* queue_directory_sync = always: the syncfs everywhere */
-	pthread_mutex_unlock(&sync_lock);
-	if ((always || !fd_create_covered(w->fd)) && (fault_hit(QF_CALL_SYNCFS) || syncfs(w->fd) != 0)) {
-		set_err(err, "cannot sync the file system of queue file", w->final_path);
-		goto tempfail;
-	}
-	/* Removed under us (pickup's clean-up of a writer it took for dead): not queued. */
+	/*
+	 * Removed under us while still 0200 (pickup's clean-up of a writer it
+	 * took for dead): not queued. Asked before the file is made readable:
+	 * from then on pickup may take it, and a missing name means taken.
+	 */
 	if (fstat(w->fd, &st) != 0) {
 		set_err(err, "cannot stat queue file", w->final_path);
 		goto tempfail;
@@ -1249,6 +1238,33 @@ int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idl
 		errno = ENOENT;
 		set_err(err, "queue file removed while being written:", w->final_path);
 		goto tempfail;
+	}
+	/*
+	 * Complete: readable to pickup, then durable with the mode in one
+	 * fsync. From the fchmod on, pickup may be reading the file, so it is
+	 * never emptied again (qfile_abort): a failure after it gives the
+	 * file back its 0200 if pickup has not taken it yet, whole, and the
+	 * caller's retry may make a second copy, never a truncated one.
+	 */
+	w->published = true;
+	if (fchmod(w->fd, mode) != 0) {
+		w->published = false;
+		set_err(err, "cannot change the mode of queue file", w->final_path);
+		goto tempfail;
+	}
+	void (*hook)(void) = __atomic_load_n(&rename_hook, __ATOMIC_ACQUIRE);
+	if (hook != NULL)
+		hook();
+	if (q_fsync(w->fd, false) != 0) {
+		set_err(err, "cannot fsync queue file", w->final_path);
+		goto published_fail;
+	}
+	pthread_mutex_lock(&sync_lock);
+	bool always = dir_sync_always;	/* queue_directory_sync = always: the syncfs everywhere */
+	pthread_mutex_unlock(&sync_lock);
+	if ((always || !fd_create_covered(w->fd)) && (fault_hit(QF_CALL_SYNCFS) || syncfs(w->fd) != 0)) {
+		set_err(err, "cannot sync the file system of queue file", w->final_path);
+		goto published_fail;
 	}
 	if (close(w->fd) != 0) {
 		w->fd = -1;
@@ -1261,6 +1277,20 @@ int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idl
 	qfile_abort(w);
 	return 0;
 
+published_fail:
+	/*
+	 * Taken by pickup already (its name gone: pickup unlinks a readable
+	 * file only once its own copy is committed in incoming/, or refused
+	 * with a report to the sender): queued, whatever this sync said.
+	 */
+	if (fstat(w->fd, &st) == 0 && st.st_nlink == 0) {
+		buf_reset(err);
+		if (id != NULL && idlen > 0)
+			strlcpy(id, w->id, idlen);
+		qfile_abort(w);
+		return 0;
+	}
+	(void)fchmod(w->fd, 0200);	/* not to be taken now; whole, for a reader that has it open */
 tempfail:
 	qfile_abort(w);
 	return -1;
@@ -1271,7 +1301,7 @@ void qfile_abort(struct qfile_writer *w)
 	if (w == NULL)
 		return;
 	int saved = errno;
-	if (w->in_place && w->fd >= 0) {
+	if (w->in_place && !w->published && w->fd >= 0) {
 		/* Nothing of it is to be delivered; its writer may not unlink it (pickup does). */
 		if (fchmod(w->fd, 0200) != 0 || ftruncate(w->fd, 0) != 0)
 			msg_warn("cannot empty unfinished queue file %s: %m", w->final_path);
@@ -1833,6 +1863,11 @@ ssize_t qfile_read(struct qfile *q, void *data, size_t len)
 		while (n < 0 && errno == EINTR);
 		if (n < 0)
 			return -1;
+		if (n == 0) {
+			/* Shorter than its length record said at open: it shrank since. */
+			errno = EIO;
+			return -1;
+		}
 	}
 	q->read_pos += (unsigned long long)n;
 	return n;

@@ -323,7 +323,8 @@ void qfile_fault_dirsync_hook(void (*hook)(void));
 void qfile_fault_filesync_hook(void (*hook)(unsigned batch));
 /*
  * Tests: call hook (NULL: none) in qfile_commit right after the file got
- * its final name, before it is made durable.
+ * its final name (qfile_commit_final: right after it was made readable),
+ * before it is made durable.
  */
 void qfile_fault_rename_hook(void (*hook)(void));
 /* Read TERN_QFILE_FAULT (ignored in set-id programs); 0 ok, -1 bad syntax. */

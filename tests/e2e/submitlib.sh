@@ -96,7 +96,9 @@ EOF
 # Run pickup until maildrop/ is empty (or TERN_WAIT passes).
 # An empty file of mode 0200 is what a failed one-process sendmail leaves (nothing to deliver;
 # pickup removes it after a minute): not counted.
-_maildrop_empty() { [ -z "$(find "$SUB_DIR/queue/maildrop" -mindepth 1 \( ! -perm 0200 -o ! -empty \))" ]; }
+# Empty of what pickup takes: a 0200 file (a failed writer's, emptied or
+# whole) is not taken but removed after its age.
+_maildrop_empty() { [ -z "$(find "$SUB_DIR/queue/maildrop" -mindepth 1 ! -perm 0200)" ]; }
 run_pickup() {
 	pickup -c "$SUB_DIR" >>"$SUB_DIR/pickup.out" 2>&1 &
 	_pid=$!

@@ -21,11 +21,14 @@ sum_second=$(md5sum <"$drop/$second")
 
 # What a failed submission may leave: sendmail writes its maildrop file in
 # place (mode 0200 until complete) and, once it has dropped the group that
-# let it create the file, can only empty it; pickup removes it later.
-deliverable() { find "$1" -mindepth 1 \( ! -perm 0200 -o ! -empty \) -printf '%f\n'; }
+# let it create the file, cannot remove it: before it was made readable it
+# is emptied, after (a failed sync) it is given its 0200 back whole, since
+# pickup may have it open. pickup reads only 0644 files and removes 0200
+# ones later, so what pickup would take is what is not 0200.
+deliverable() { find "$1" -mindepth 1 ! -perm 0200 -printf '%f\n'; }
 
 # Every way the queue write can fail: sendmail says 75 and one clear line; nothing is left behind
-# but an empty 0200 file (sendmail writes in place: no rename; terndrop's rename is below).
+# but a 0200 file (sendmail writes in place: no rename; terndrop's rename is below).
 for fault in open:1:ENOSPC write:1:ENOSPC write:2:ENOSPC fsync:1:EIO fsync:1:EDQUOT; do
 	printf 'Subject: big\n\n%s\n' "$(head -c 3000 /dev/zero | tr '\0' x)" |
 		TERN_QFILE_FAULT=$fault sendmail c@example.net 2>"$SUB_DIR/err"

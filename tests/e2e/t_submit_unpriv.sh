@@ -7,7 +7,8 @@
 #  - a configuration directory not listed is refused (77), by -C and by
 #    TERN_CONFIG_DIR, and nothing is written there;
 #  - an untrusted -f gets X-Authentication-Warning: after pickup, root's not;
-#  - local_login_sender_maps refuses a sender (77) and allows the listed one;
+#  - local_login_sender_maps refuses a sender (77) and allows the listed one,
+#    also from a table only the set-group-ID group may read;
 #  - message_size_limit is enforced (65);
 #  - without its set-group-ID bit sendmail cannot write (75), nothing left;
 #  - mailq (the installed set-group-ID sendmail -bp) works for the user,
@@ -153,6 +154,17 @@ rc=$?
 [ $rc = 77 ] || fail "local_login_sender_maps: exit $rc, want 77: $(cat "$work/err")"
 as_user "printf 'x\n' | $sm -C $inst -f $user@test.example friend@example.net" || fail "own address refused"
 as_user "printf 'x\n' | $sm -C $inst -f any@mine.example friend@example.net" || fail "@domain pattern refused"
+# A table only the group may read: opened while sendmail still holds it.
+printf '%s %s@test.example\n' "$user" "$user" >"$inst/senders"
+chown root:"$group" "$inst/senders" && chmod 640 "$inst/senders"
+sed -i '/^local_login_sender_maps/d' "$inst/main.cf"
+printf 'local_login_sender_maps = texthash:%s/senders\n' "$inst" >>"$inst/main.cf"
+as_user "printf 'x\n' | $sm -C $inst -f $user@test.example friend@example.net" 2>"$work/err" ||
+	fail "a table only the group reads: own address refused ($?): $(cat "$work/err")"
+as_user "printf 'x\n' | $sm -C $inst -f boss@example.com friend@example.net" 2>"$work/err"
+rc=$?
+[ $rc = 77 ] || fail "a table only the group reads: exit $rc, want 77: $(cat "$work/err")"
+sed -i '/^local_login_sender_maps/d' "$inst/main.cf"
 
 # message_size_limit
 as_user "head -c 200000 /dev/zero | tr '\\\\0' z | fold -w 60 | $sm -C $inst friend@example.net" 2>"$work/err"
