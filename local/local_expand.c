@@ -8,9 +8,9 @@
  * by their user or root and not writable by group or others, as sendmail
  * requires; :include: files must be regular files not writable by group
  * or others (else they are ignored with a warning, as are such .forward
- * files). An :include: file named in a .forward is opened with that
- * user's file-system ids (write_as), so a user cannot make root read a file
- * only root may read (and get its lines back in a bounce).
+ * files). A .forward, and an :include: file named in one, is opened with
+ * that user's file-system ids (write_as), so a user cannot make root read
+ * a file only root may read (and get its lines back in a bounce).
  */
 #include "compat.h"
 
@@ -43,10 +43,12 @@ static int cb_alias(void *ctx, const char *name, struct buf *value)
 enum file_kind { FILE_FORWARD, FILE_INCLUDE };
 
 /*
- * Read a small file that passes the checks for its kind; 1 ok, 0 missing
- * or ignored, -1 error (reason in out), -2 the file is there but cannot
- * be read now (a temporary error opening it, or any error reading it:
- * reason in out). owner: the .forward's user.
+ * Read a small file that passes the checks for its kind; 1 ok, 0 missing,
+ * -1 error (reason in out), -2 the file is there but cannot be read now
+ * (a temporary error opening it, or any error reading it: reason in out),
+ * -3 ignored (it fails the checks: the warning in out, for the caller to
+ * log once it has root's ids back: a log file not open yet cannot be
+ * opened with the user's). owner: the .forward's user.
  */
 /*
  * An error that may be gone at the next attempt (the file is there, the
@@ -83,13 +85,13 @@ static int read_file(const char *path, uid_t owner, enum file_kind kind, struct 
 	}
 	if (kind == FILE_FORWARD && ((st.st_uid != owner && st.st_uid != 0) || (st.st_mode & 022))) {
 		close(fd);
-		msg_warn("%s: ignored: not owned by its user or writable by others", path);
-		return 0;
+		buf_printf(out, "%s: ignored: not owned by its user or writable by others", path);
+		return -3;
 	}
 	if (kind == FILE_INCLUDE && (st.st_mode & 022)) {
 		close(fd);
-		msg_warn("%s: ignored: writable by group or others", path);
-		return 0;
+		buf_printf(out, "%s: ignored: writable by group or others", path);
+		return -3;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && out->len < FILE_MAX)
 		buf_add(out, chunk, (size_t)n);
@@ -158,6 +160,44 @@ static void expand_path(const char *tmpl, const struct ident *id, const char *ex
 	}
 }
 
+struct forward_job {
+	const char *path;
+	uid_t owner;
+	struct buf *value;
+	int r;
+};
+
+static void forward_read(void *arg, struct lresult_text *res)
+{
+	struct forward_job *j = arg;
+
+	(void)res;
+	j->r = read_file(j->path, j->owner, FILE_FORWARD, j->value);
+}
+
+/*
+ * read_file of a .forward with its user's file-system ids (write_as), as
+ * Postfix's local reads it: root's would follow a link the user made
+ * (~/.forward -> /etc/shadow, root's and not writable by others, passes
+ * the owner check) and hand its lines back in a bounce to a sender the
+ * user picks. As the user, such a file cannot be opened: warned about and
+ * ignored like any unreadable one. -2 when the switch itself failed.
+ */
+static int forward_read_as(const struct ident *id, const char *path, struct buf *value)
+{
+	struct forward_job j = {.path = path, .owner = id->uid, .value = value, .r = -1};
+	struct lresult_text res = {.text = BUF_INIT};
+
+	write_as(id, forward_read, &j, &res);
+	if (res.result == LRESULT_DEFER) {
+		buf_reset(value);
+		buf_adds(value, buf_str(&res.text));
+		j.r = -2;
+	}
+	buf_free(&res.text);
+	return j.r;
+}
+
 static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *value,
     int *unmatched)
 {
@@ -188,7 +228,7 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 			continue;
 		buf_reset(&tried);
 		buf_adds(&tried, buf_str(&path));
-		found = read_file(buf_str(&path), id.uid, FILE_FORWARD, value);
+		found = forward_read_as(&id, buf_str(&path), value);
 		/*
 		 * A .forward that is there but cannot be read now (an I/O
 		 * error) defers the recipient: taken for a missing one, the
@@ -197,6 +237,11 @@ static int cb_forward(void *ctx, const char *user, const char *ext, struct buf *
 		if (found == -2) {
 			msg_warn("%s", buf_str(value));
 			break;
+		}
+		if (found == -3) {
+			msg_warn("%s", buf_str(value));
+			buf_reset(value);
+			found = 0;
 		}
 		if (found < 0) {
 			msg_warn("%s", buf_str(value));
@@ -250,6 +295,11 @@ static int cb_include(void *ctx, const char *path, const char *user, struct buf 
 		include_read(&j, &res);
 	}
 	buf_free(&res.text);
+	if (j.r == -3) {
+		msg_warn("%s", buf_str(value));
+		buf_reset(value);
+		j.r = 0;
+	}
 	if (j.r == 0) {
 		if (lstat(path, &st) == 0) {
 			buf_reset(value);	/* ignored with a warning: no addresses */

@@ -10,6 +10,10 @@
 #    opened with the user's privileges, the recipient is deferred with
 #    "Permission denied", and no byte of the file shows up in a bounce,
 #    a mailbox or the log;
+#  - a .forward that is a symbolic link to that root-only file (root's
+#    and not writable by others, so it would pass the owner check) is
+#    opened with the user's privileges too: ignored as unreadable, the mail
+#    goes to the mailbox, nothing of the file in a bounce or the log;
 #  - a .forward naming another user's mbox as a /file delivery: the file
 #    is written as the recipient, so it fails (Permission denied,
 #    deferred) and the other mbox does not change.
@@ -21,8 +25,8 @@ for p in sendmail local qmgr pickup ternconf; do
 	[ -x "$TERN_TOP/stage/$p" ] || skip "$p is not built"
 done
 
-u1=ternhf1 u2=ternhf2 u3=ternhf3 u4=ternhf4 u5=ternhf5 snd=ternhf6
-for u in $u1 $u2 $u3 $u4 $u5 $snd; do test_user_add $u; done
+u1=ternhf1 u2=ternhf2 u3=ternhf3 u4=ternhf4 u5=ternhf5 snd=ternhf6 u7=ternhf7
+for u in $u1 $u2 $u3 $u4 $u5 $snd $u7; do test_user_add $u; done
 home() { getent passwd "$1" | cut -d: -f6; }
 as() { u=$1; shift; su "$u" -s /bin/sh -c "$*" || fail "as $u: $*"; }
 
@@ -46,6 +50,7 @@ as $u1 "printf '%s@localhost\n' $u2 > ~/.forward && chmod 664 ~/.forward"
 as $u3 "printf '%s@localhost\n' $u2 > ~/list && chmod 646 ~/list && printf ':include:%s/list\n' \$HOME > ~/.forward"
 as $u4 "printf ':include:%s/secret\n' '$TERN_DIR' > ~/.forward"
 as $u5 "printf '%s/%s\n' '$spool' $u2 > ~/.forward"
+as $u7 "ln -s '$TERN_DIR/secret' ~/.forward"
 tern_start
 
 send() {	# send RCPT SUBJECT
@@ -74,6 +79,11 @@ wait_for_log "to=<wlist@localhost>.*status=bounced \\(no destinations for wlist"
 
 send $u4 include-secret
 wait_for_log "to=<$u4@localhost>.*status=deferred.*cannot read include file $TERN_DIR/secret.*Permission denied"
+
+send $u7 link-secret
+wait_for "$u7's own mbox" test -s "$spool/$u7"
+grep -q "$(home $u7)/.forward: Permission denied" "$TERN_DIR/maillog" ||
+	fail "no log line for the .forward linked to a root-only file"
 
 send $u5 file-other
 wait_for_log "to=<$u5@localhost>.*status=deferred.*cannot open file $spool/$u2: Permission denied"
