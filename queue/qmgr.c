@@ -464,7 +464,7 @@ static void serve_public(int c)
  * next poll return), so the one wake-up of a message costs one call,
  * not a recv and a recv that fails with EAGAIN.
  */
-#define DGRAM_BATCH	16
+#define DGRAM_BATCH	64
 static void read_dgrams(int *want_incoming, int *flush, int *due)
 {
 	char req[DGRAM_BATCH][64];
