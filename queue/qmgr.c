@@ -105,6 +105,8 @@ static volatile sig_atomic_t child_ended;
  * reads, not an open, an fstat and a close as well.
  */
 static DIR *incoming_dir;
+/* active/, kept open for its fsync after each look (-1: opened each time). */
+static int active_fd = -1;
 
 /* deferred/ held due mail of a delivery process not yet reaped: 1 scan again, 2 take all. */
 static int rescan_deferred;
@@ -234,7 +236,8 @@ static void scan_dir(const char *dir, int only_due, int all)
 	 */
 	if (nmoved > 0 && strcmp(dir, "active") != 0) {
 		buf_reset(&err);
-		if (qfile_sync_dir("active", &err) < 0)
+		if ((active_fd >= 0 ? qfile_sync_dir_fd(active_fd, "active", &err)
+				    : qfile_sync_dir("active", &err)) < 0)
 			msg_warn("moving %zu file(s) from %s to active: %s", nmoved, dir, buf_str(&err));
 	}
 	for (size_t i = 0; i < nmoved; i++) {
@@ -551,14 +554,17 @@ int main(int argc, char **argv)
 	pfd[npfd].fd = child_pipe[0];
 	pfd[npfd].events = POLLIN;
 	incoming_dir = opendir("incoming");	/* NULL: opened at each look instead */
+	active_fd = open("active", O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* -1: the same */
 	{
-		int own[1 + DAEMON_MAX_LISTEN + 3];
+		int own[1 + DAEMON_MAX_LISTEN + 4];
 		int nown = 0;
 		for (int i = 0; i <= npfd; i++)
 			own[nown++] = pfd[i].fd;
 		own[nown++] = child_pipe[1];
 		if (incoming_dir != NULL)
 			own[nown++] = dirfd(incoming_dir);
+		if (active_fd >= 0)
+			own[nown++] = active_fd;
 		qmgr_pool_init((int)cfg_int(P_default_process_limit), (unsigned)cfg_int(P_max_use),
 		    (time_t)cfg_int(P_max_idle), own, nown);
 	}

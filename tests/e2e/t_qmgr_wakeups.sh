@@ -3,7 +3,8 @@
 # per message, counted with strace on the running qmgr and its children:
 # - no waitpid per turn of its loop: children are reaped after SIGCHLD
 #   only (and a delivery process retired by max_use still is);
-# - incoming/ stays open: no open of it per look;
+# - incoming/ stays open: no open of it per look; active/ too: its fsync
+#   after a look that moved mail is the fsync alone;
 # - wake-up datagrams are read with one recvmmsg, and while a look into
 #   incoming/ is already due (within the 20 ms gap after the last one)
 #   the ones that come wait in the socket for it: at most two reads of
@@ -75,15 +76,19 @@ main=$(grep "^$q " "$trace")
 waits=$(echo "$main" | grep -c 'wait4(')
 ends=$(grep -c '+++ exited with' "$trace")
 opens=$(echo "$main" | grep -Ec 'openat\(AT_FDCWD, "incoming"')
+aopens=$(echo "$main" | grep -Ec 'openat\(AT_FDCWD, "active", [^)]*O_DIRECTORY')
+syncs=$(echo "$main" | grep -Ec '^[0-9]+ +fsync\(')
 timeouts=$(grep -c 'SO_RCVTIMEO' "$trace")
 connects=$(grep -c 'connect(.*private/local' "$trace")
 # A look reads the directory to its end: a getdents64 that returns 0.
 looks=$(echo "$main" | grep -Ec 'getdents64\(.*\) = 0$')
 reads=$(echo "$main" | grep -Ec 'recvmmsg\(|recvfrom\([0-9]+, "[WFD]"|recvfrom\([0-9]+, 0x[0-9a-f]+, 64,')
-echo "wait4 $waits (children ended $ends), opens of incoming $opens, SO_RCVTIMEO $timeouts (connections $connects), looks $looks, reads of the wake socket $reads"
+echo "wait4 $waits (children ended $ends), opens of incoming $opens, of active $aopens (fsyncs $syncs), SO_RCVTIMEO $timeouts (connections $connects), looks $looks, reads of the wake socket $reads"
 [ "$ends" -ge 1 ] || fail "no delivery process was retired (max_use=4, 12 messages)"
 [ "$waits" -le $((2 * ends + 1)) ] || fail "qmgr called wait4 $waits times for $ends children ended"
 [ "$opens" -eq 0 ] || fail "qmgr opened incoming/ $opens times"
+[ "$syncs" -ge 1 ] || fail "no fsync of active/ seen"
+[ "$aopens" -eq 0 ] || fail "qmgr opened active/ $aopens times"
 # One per connection (set at connect), and one per batch at most (3
 # instead of 1; the second batch on the same connection needs none), not
 # the batch's and the reset after it.
