@@ -404,6 +404,7 @@ static void serve_public(int c)
 	if (pid == 0) {
 		struct timeval tv = {.tv_sec = 10};
 
+		signal(SIGCHLD, SIG_DFL);	/* before the pipe its handler writes is closed */
 		qmgr_pool_close_in_child();
 		char req[320];
 		ssize_t n;
