@@ -16,8 +16,15 @@
 
 need_root
 need_cmd strace python3
+# Under memcheck the calls counted would be valgrind's.
+[ -z "${TERN_VALGRIND_DIR:-}" ] || skip "counts system calls of the programs themselves"
 tern_instance
 ternconf -c "$TERN_DIR" -e max_use=4 >/dev/null || fail "ternconf -e"
+# LeakSanitizer cannot run under ptrace (a sanitizer build's delivery
+# process retired while traced would end with a fatal LSan report): leak
+# checks are off for this instance's programs only.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+export ASAN_OPTIONS
 tern_start
 
 master=$(awk '{print $1; exit}' "$TERN_DIR/queue/pid/master.pid")
