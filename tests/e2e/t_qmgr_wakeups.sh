@@ -32,6 +32,8 @@ qmgr_main() { ps -eo pid=,ppid=,comm= | awk -v m="$master" '$2 == m && $3 == "qm
 _qmgr_up() { q=$(qmgr_main); [ -n "$q" ]; }
 wait_for "qmgr" _qmgr_up
 q=$(qmgr_main)
+# Its start-up (which opens incoming/ and active/ to keep them) is done.
+wait_for_log "tern/qmgr\\[$q\\]: started"
 trace=$TERN_DIR/trace
 strace -f -q -o "$trace" -p "$q" 2>/dev/null &
 tracer=$!
