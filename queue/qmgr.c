@@ -90,6 +90,24 @@
 
 static int dgram_fd = -1;
 
+/*
+ * SIGCHLD: the handler sets child_ended and writes a byte into
+ * child_pipe, whose read end is in the poll set, so that a child that
+ * ends at any moment (even between the look at the flag and the poll)
+ * wakes the loop. Children are reaped only then, not with a waitpid per
+ * turn of the loop.
+ */
+static int child_pipe[2] = {-1, -1};
+static volatile sig_atomic_t child_ended;
+
+/*
+ * incoming/, kept open from the start: each look is a rewind and the
+ * reads, not an open, an fstat and a close as well.
+ */
+static DIR *incoming_dir;
+/* active/, kept open for its fsync after each look (-1: opened each time). */
+static int active_fd = -1;
+
 /* deferred/ held due mail of a delivery process not yet reaped: 1 scan again, 2 take all. */
 static int rescan_deferred;
 
@@ -162,10 +180,13 @@ static void scan_dir(const char *dir, int only_due, int all)
 	struct buf path = BUF_INIT, err = BUF_INIT;
 	time_t now = time(NULL);
 	struct dirent *de;
-	DIR *dp = opendir(dir);
+	bool kept = incoming_dir != NULL && strcmp(dir, "incoming") == 0;
+	DIR *dp = kept ? incoming_dir : opendir(dir);
 	char **moved = NULL;
 	size_t nmoved = 0;
 
+	if (kept)
+		rewinddir(dp);	/* the directory as it is now, from its start */
 	if (dp == NULL) {
 		msg_warn("open directory %s: %m", dir);
 		return;
@@ -201,7 +222,8 @@ static void scan_dir(const char *dir, int only_due, int all)
 		moved = xreallocarray(moved, nmoved + 1, sizeof(char *));
 		moved[nmoved++] = xstrdup(de->d_name);
 	}
-	closedir(dp);
+	if (!kept)
+		closedir(dp);
 	/*
 	 * One fsync of active/ for the whole batch. dir is not synced: a
 	 * crash can show a file in it again, which only means it is taken
@@ -214,7 +236,8 @@ static void scan_dir(const char *dir, int only_due, int all)
 	 */
 	if (nmoved > 0 && strcmp(dir, "active") != 0) {
 		buf_reset(&err);
-		if (qfile_sync_dir("active", &err) < 0)
+		if ((active_fd >= 0 ? qfile_sync_dir_fd(active_fd, "active", &err)
+				    : qfile_sync_dir("active", &err)) < 0)
 			msg_warn("moving %zu file(s) from %s to active: %s", nmoved, dir, buf_str(&err));
 	}
 	for (size_t i = 0; i < nmoved; i++) {
@@ -381,6 +404,7 @@ static void serve_public(int c)
 	if (pid == 0) {
 		struct timeval tv = {.tv_sec = 10};
 
+		signal(SIGCHLD, SIG_DFL);	/* before the pipe its handler writes is closed */
 		qmgr_pool_close_in_child();
 		char req[320];
 		ssize_t n;
@@ -438,20 +462,43 @@ static void serve_public(int c)
 	close(c);
 }
 
-/* Requests: datagrams on private/qmgr, connections on public/qmgr. */
-static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int *flush, int *due)
+/*
+ * The datagrams waiting on private/qmgr, taken with one recvmmsg: fewer
+ * than asked for means the socket is empty (what comes later makes the
+ * next poll return), so the one wake-up of a message costs one call,
+ * not a recv and a recv that fails with EAGAIN.
+ */
+#define DGRAM_BATCH	64
+static void read_dgrams(int *want_incoming, int *flush, int *due)
 {
-	char req[64];
+	char req[DGRAM_BATCH][64];
+	struct iovec iov[DGRAM_BATCH];
+	struct mmsghdr mm[DGRAM_BATCH];
+	int n;
 
-	if (pfd[0].revents & POLLIN) {
-		while (recv(dgram_fd, req, sizeof(req), 0) > 0) {
-			if (req[0] == 'F')
+	do {
+		memset(mm, 0, sizeof(mm));
+		for (int i = 0; i < DGRAM_BATCH; i++) {
+			iov[i] = (struct iovec){.iov_base = req[i], .iov_len = sizeof(req[i])};
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(dgram_fd, mm, DGRAM_BATCH, MSG_DONTWAIT, NULL);
+		for (int i = 0; i < n; i++) {
+			if (mm[i].msg_len > 0 && req[i][0] == 'F')
 				*flush = 1;
-			else if (req[0] == 'D')
+			else if (mm[i].msg_len > 0 && req[i][0] == 'D')
 				*due = 1;
 			*want_incoming = 1;
 		}
-	}
+	} while (n == DGRAM_BATCH);
+}
+
+/* Requests: datagrams on private/qmgr, connections on public/qmgr. */
+static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int *flush, int *due)
+{
+	if (pfd[0].revents & POLLIN)
+		read_dgrams(want_incoming, flush, due);
 	for (int i = 1; i < npfd; i++) {
 		int c;
 
@@ -464,13 +511,20 @@ static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int 
 
 static void on_child(int sig)
 {
-	(void)sig;	/* only interrupts poll() */
+	int saved = errno;
+
+	(void)sig;
+	child_ended = 1;
+	if (write(child_pipe[1], "", 1) < 0) {
+		/* full: a byte already waits, which wakes the loop all the same */
+	}
+	errno = saved;
 }
 
 int main(int argc, char **argv)
 {
 	const struct daemon_info *di;
-	struct pollfd pfd[1 + DAEMON_MAX_LISTEN + QMGR_POOL_MAX];
+	struct pollfd pfd[1 + DAEMON_MAX_LISTEN + 1 + QMGR_POOL_MAX];
 	time_t last_deferred = 0;
 	int npfd;
 
@@ -480,6 +534,8 @@ int main(int argc, char **argv)
 	qrecycle_configure();
 	qmgr_sched_check_config();	/* a bad limit is reported at start, not when first needed */
 	time_t last_trim = 0;
+	if (pipe2(child_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		msg_fatal("pipe: %m");
 	{
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
@@ -495,12 +551,23 @@ int main(int argc, char **argv)
 		pfd[npfd].events = POLLIN;
 		npfd++;
 	}
+	/* The pipe of SIGCHLD follows the listeners; the workers' sockets follow it. */
+	pfd[npfd].fd = child_pipe[0];
+	pfd[npfd].events = POLLIN;
+	incoming_dir = opendir("incoming");	/* NULL: opened at each look instead */
+	active_fd = open("active", O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* -1: the same */
 	{
-		int own[1 + DAEMON_MAX_LISTEN];
-		for (int i = 0; i < npfd; i++)
-			own[i] = pfd[i].fd;
+		int own[1 + DAEMON_MAX_LISTEN + 4];
+		int nown = 0;
+		for (int i = 0; i <= npfd; i++)
+			own[nown++] = pfd[i].fd;
+		own[nown++] = child_pipe[1];
+		if (incoming_dir != NULL)
+			own[nown++] = dirfd(incoming_dir);
+		if (active_fd >= 0)
+			own[nown++] = active_fd;
 		qmgr_pool_init((int)cfg_int(P_default_process_limit), (unsigned)cfg_int(P_max_use),
-		    (time_t)cfg_int(P_max_idle), own, npfd);
+		    (time_t)cfg_int(P_max_idle), own, nown);
 	}
 	/* What a crash left in active/ first, then anything new. */
 	remove_stale_temps("incoming");
@@ -515,16 +582,36 @@ int main(int argc, char **argv)
 		start_workers();
 		for (int i = 0; i < npfd; i++)
 			pfd[i].revents = 0;
-		int nwork = qmgr_pool_pollfds(pfd + npfd, QMGR_POOL_MAX);
+		pfd[npfd].revents = 0;
+		int nwork = qmgr_pool_pollfds(pfd + npfd + 1, QMGR_POOL_MAX);
 		long long wait = 1000 - (monotonic_ms() - last_incoming);
 		if (incoming_due)
 			wait -= 1000 - INCOMING_GAP_MS;
-		if (poll(pfd, (nfds_t)npfd + (nfds_t)nwork, wait < 0 ? 0 : (int)wait) > 0) {
+		if (child_ended)
+			wait = 0;
+		/*
+		 * A look into incoming/ is already due at the end of the gap:
+		 * more wake-ups would only say so again (a poll and a read per
+		 * message under load), so they wait in the socket, and are read
+		 * just before that look, which covers every message they announce
+		 * (each was committed before its datagram was sent).
+		 */
+		bool muted = incoming_due;
+		pfd[0].events = muted ? 0 : POLLIN;
+		if (poll(pfd, (nfds_t)npfd + 1 + (nfds_t)nwork, wait < 0 ? 0 : (int)wait) > 0) {
 			read_requests(pfd, npfd, &want_incoming, &flush, &due);
-			qmgr_pool_events(pfd + npfd, nwork);
+			qmgr_pool_events(pfd + npfd + 1, nwork);
 		}
 		qmgr_pool_events(NULL, 0);	/* idle workers past max_idle */
-		reap();
+		if (child_ended) {
+			char drain[64];
+
+			/* Cleared first: a child that ends from here on sets it again. */
+			child_ended = 0;
+			while (read(child_pipe[0], drain, sizeof(drain)) > 0)
+				;
+			reap();
+		}
 		watch_check();
 		/*
 		 * incoming/ once a second, or on a wake-up but no sooner than
@@ -534,6 +621,8 @@ int main(int argc, char **argv)
 		incoming_due = incoming_due || want_incoming || flush;
 		long long since = monotonic_ms() - last_incoming;
 		if (since >= 1000 || since < 0 || (incoming_due && since >= INCOMING_GAP_MS)) {
+			if (muted)
+				read_dgrams(&want_incoming, &flush, &due);
 			scan_dir("incoming", 0, 0);
 			last_incoming = monotonic_ms();
 			incoming_due = false;

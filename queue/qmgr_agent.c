@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mail/config.h"
@@ -34,6 +35,12 @@ struct agent {
 	bool remote;		/* its deliveries leave this host */
 	int fd;
 	struct frame_in in;	/* its replies, read a batch at a time */
+	/*
+	 * The receive timeout fd has (0: none set yet). Most attempts ask
+	 * for the one the last asked for, so the setsockopt is made only
+	 * when it changes, not once per message.
+	 */
+	time_t timeout;
 };
 
 struct agent agent_local = {.name = "local delivery agent", .socket = "private/local",
@@ -60,7 +67,10 @@ void agent_set_timeout(struct agent *ag, size_t n)
 		tv.tv_sec = 3600;
 	else
 		tv.tv_sec = ((time_t)cfg_int(P_command_time_limit) + 120) * (time_t)(n ? n : 1);
-	setsockopt(ag->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (tv.tv_sec == ag->timeout)
+		return;
+	if (setsockopt(ag->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0)
+		ag->timeout = tv.tv_sec;
 }
 
 bool agent_connected(const struct agent *ag)
@@ -73,6 +83,7 @@ static void drop(struct agent *ag)
 	if (ag->fd >= 0)
 		close(ag->fd);
 	ag->fd = -1;
+	ag->timeout = 0;
 	frame_in_free(&ag->in);	/* what it sent is never read for another message */
 }
 
@@ -90,6 +101,7 @@ static void connect_agent(struct agent *ag)
 		return;
 	}
 	ag->fd = fd;
+	ag->timeout = 0;
 	frame_in_init(&ag->in, fd);
 	agent_set_timeout(ag, 1);
 }

@@ -80,7 +80,10 @@ int agent_send(struct agent *ag, struct attempt *a, const size_t *idx, size_t co
 int agent_read(struct agent *ag, struct attempt *a, const size_t *idx, size_t count);
 /* Is the connection open (a batch's later requests must go on it)? */
 bool agent_connected(const struct agent *ag);
-/* How long to wait for the first answer when n requests were sent together. */
+/*
+ * How long to wait for the first answer when n requests were sent
+ * together (a setsockopt only when it differs from the one last set).
+ */
 void agent_set_timeout(struct agent *ag, size_t n);
 /* Defer every recipient of idx[] that has no outcome yet. */
 void attempt_defer_rest(struct attempt *a, const size_t *idx, size_t count, const char *relay,

@@ -377,8 +377,11 @@ bool qmgr_deliver(const char *id)
 
 	job_begin(&j, id);
 	if (j.ready && j.plan.nlocal > 0
-	    && agent_send(&agent_local, &j.a, j.plan.local_idx, j.plan.nlocal, false, true, "", "") == 0)
+	    && agent_send(&agent_local, &j.a, j.plan.local_idx, j.plan.nlocal, false, true, "", "") == 0) {
+		/* A batch before may have left a longer one (set only when it changes). */
+		agent_set_timeout(&agent_local, 1);
 		ret = agent_read(&agent_local, &j.a, j.plan.local_idx, j.plan.nlocal);
+	}
 	if (ret == 0)
 		ret = job_rest(&j);
 	job_end(&j, ret == 0);
@@ -425,6 +428,5 @@ void qmgr_deliver_batch(const char *const *ids, size_t n, bool *gone)
 		job_end(j, ret == 0);
 		gone[k] = j->gone;
 	}
-	agent_set_timeout(&agent_local, 1);
 	free(jobs);
 }

@@ -49,7 +49,8 @@ static struct worker workers[QMGR_POOL_MAX];
 static int max_workers = 1;
 static unsigned max_use = 100;
 static time_t max_idle = 100;
-static int extra_fds[1 + DAEMON_MAX_LISTEN];	/* qmgr's own descriptors a worker must not keep */
+/* qmgr's own descriptors a worker must not keep (its sockets, SIGCHLD pipe, incoming/, active/) */
+static int extra_fds[1 + DAEMON_MAX_LISTEN + 4];
 static int nextra;
 
 void qmgr_pool_init(int max, unsigned use_limit, time_t idle_limit, const int *fds, int nfds)

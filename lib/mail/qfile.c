@@ -1341,6 +1341,15 @@ int qfile_sync_dir(const char *dir, struct buf *err)
 	return 0;
 }
 
+int qfile_sync_dir_fd(int fd, const char *dir, struct buf *err)
+{
+	if (q_fsync(fd, false) != 0) {
+		set_err(err, "cannot fsync queue directory", dir);
+		return -1;
+	}
+	return 0;
+}
+
 int qfile_move(const char *path, const char *todir, struct buf *err)
 {
 	char *fromdir = dir_of(path);

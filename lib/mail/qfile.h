@@ -227,6 +227,12 @@ int qfile_move(const char *path, const char *todir, struct buf *err);
  */
 int qfile_move_nosync(const char *path, const char *todir, struct buf *err);
 int qfile_sync_dir(const char *dir, struct buf *err);
+/*
+ * The same through a descriptor of dir the caller keeps open (qmgr's
+ * active/, synced after every look into incoming/): the fsync alone, not
+ * an open and a close around it. dir names it in the reason.
+ */
+int qfile_sync_dir_fd(int fd, const char *dir, struct buf *err);
 
 /* --- reading ----------------------------------------------------------- */
 
