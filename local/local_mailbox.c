@@ -457,7 +457,7 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	buf_printf(&j->new, "%s", strrchr(buf_str(&j->tmp), '/'));
 	/* The added header lines, then the content from where it is: no copy of it here. */
 	local_prepend(j->m, j->rc, "file", false, &text);
-	if (limit > 0 && (long long)(text.len + j->m->content_len) > limit) {
+	if (limit > 0 && (long long)text.len + (long long)j->m->content_len > limit) {
 		lres_set(res, LRESULT_BOUNCE, "5.2.2",
 		    "cannot deliver to maildir %s: mailbox_size_limit (%lld bytes) exceeded",
 		    buf_str(&base), limit);
