@@ -393,7 +393,12 @@ bool qfile_rename_covered(long fstype, bool journal)
  * such link, or no /proc or /sys (some containers) count as none: the
  * directory is fsynced there. Only readlink and stat: no descriptor.
  */
-static bool ext4_has_journal(dev_t dev)
+/*
+ * Whether PATTERN, with the kernel's name of block device dev put in for
+ * its %s (the last component of the /sys/dev/block/MAJ:MIN link), names
+ * a directory.
+ */
+static bool dev_dir_exists(dev_t dev, const char *pattern)
 {
 	char path[PATH_MAX], link[256];	/* block device names are short */
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(dev), minor(dev));
@@ -405,9 +410,14 @@ static bool ext4_has_journal(dev_t dev)
 	name = name != NULL ? name + 1 : link;
 	if (*name == '\0' || strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/fs/jbd2/%s-8", name);
+	snprintf(path, sizeof(path), pattern, name);
 	struct stat st;
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool ext4_has_journal(dev_t dev)
+{
+	return dev_dir_exists(dev, "/proc/fs/jbd2/%s-8");
 }
 
 /* Whether dir lies where the file's fsync after a rename into it commits the rename. */
@@ -1135,19 +1145,7 @@ bool qfile_create_covered(long fstype, bool ext4_driver)
 /* Whether the ext4 driver (not ext2's) runs the file system on dev: it lists it in /sys/fs/ext4. */
 static bool ext4_driver_runs(dev_t dev)
 {
-	char path[PATH_MAX], link[256];
-	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u", major(dev), minor(dev));
-	ssize_t n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0)
-		return false;
-	link[n] = '\0';
-	const char *name = strrchr(link, '/');
-	name = name != NULL ? name + 1 : link;
-	if (*name == '\0' || strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
-		return false;
-	snprintf(path, sizeof(path), "/sys/fs/ext4/%s", name);
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	return dev_dir_exists(dev, "/sys/fs/ext4/%s");
 }
 
 static bool fd_create_covered(int fd)
