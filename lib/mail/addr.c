@@ -376,7 +376,7 @@ out:
 void addr_list_init(struct addr_list *l)
 {
 	l->v = NULL;
-	l->n = l->bad = 0;
+	l->n = l->cap = l->bad = 0;
 	buf_init(&l->error);
 }
 
@@ -443,7 +443,7 @@ int addr_parse_list(const char *text, size_t len, struct addr_list *l)
 		    (peek(&ts)->type == T_END || is_sp(peek(&ts), ',') ||
 		     (group != NULL && is_sp(peek(&ts), ';')))) {
 			a.group = xstrdup(group ? group : "");
-			l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+			l->v = xgrow(l->v, &l->cap, l->n, sizeof(*l->v));
 			l->v[l->n++] = a;
 		} else {
 			free(a.mailbox);

@@ -34,6 +34,7 @@ struct addr {
 struct addr_list {
 	struct addr *v;
 	size_t n;
+	size_t cap;		/* room in v (xgrow) */
 	size_t bad;		/* elements that did not parse (skipped) */
 	struct buf error;	/* reason for the first bad element */
 };

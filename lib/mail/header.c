@@ -20,7 +20,7 @@
 void headers_init(struct headers *hs)
 {
 	hs->v = NULL;
-	hs->n = 0;
+	hs->n = hs->cap = 0;
 }
 
 void headers_free(struct headers *hs)
@@ -58,7 +58,7 @@ bool header_line_is_field(const char *line, size_t len, size_t *namelen)
 
 static void push(struct headers *hs, size_t at, char *name, char *raw, size_t value_off)
 {
-	hs->v = xreallocarray(hs->v, hs->n + 1, sizeof(*hs->v));
+	hs->v = xgrow(hs->v, &hs->cap, hs->n, sizeof(*hs->v));
 	memmove(&hs->v[at + 1], &hs->v[at], (hs->n - at) * sizeof(*hs->v));
 	hs->v[at].name = name;
 	hs->v[at].raw = raw;

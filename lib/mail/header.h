@@ -22,6 +22,7 @@ struct header {
 struct headers {
 	struct header *v;
 	size_t n;
+	size_t cap;		/* room in v (xgrow) */
 };
 
 /* How a header block ended (headers_parse). */

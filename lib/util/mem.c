@@ -56,6 +56,18 @@ void *xreallocarray(void *ptr, size_t count, size_t size)
 	return xrealloc(ptr, total);
 }
 
+void *xgrow(void *ptr, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return ptr;
+	size_t want = *cap < 4 ? 8 : *cap * 2;
+	if (want < n + 1)
+		want = n + 1;
+	ptr = xreallocarray(ptr, want, size);
+	*cap = want;
+	return ptr;
+}
+
 char *xstrdup(const char *s)
 {
 	return xstrndup(s, strlen(s));

@@ -15,6 +15,14 @@ void *xcalloc(size_t count, size_t size);
 void *xrealloc(void *ptr, size_t size);
 /* Overflow-checked count * size reallocation. */
 void *xreallocarray(void *ptr, size_t count, size_t size);
+/*
+ * Room for element n of an array that has room for *cap: when n == *cap
+ * the array grows to twice its size (at least 8) and *cap says so. Arrays
+ * filled from untrusted input grow with this, never by one element a
+ * time: appends stay amortised O(1) whatever realloc does (AddressSanitizer's
+ * realloc always copies, which made a million-recipient header quadratic).
+ */
+void *xgrow(void *ptr, size_t *cap, size_t n, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t len);
 /* printf into a fresh string. */

@@ -11,6 +11,7 @@
 
 #include "mail/addr.h"
 #include "util/buf.h"
+#include "util/mem.h"
 
 /* Lists: input, the mailboxes expected (joined by '|'), bad element count. */
 static const struct list_case {
@@ -130,6 +131,39 @@ START_TEST(test_group_name)
 	ck_assert_str_eq(l.v[0].group, "team");
 	ck_assert_str_eq(l.v[1].group, "");
 	addr_list_free(&l);
+}
+END_TEST
+
+START_TEST(test_long_list_grows_by_doubling)
+{
+	/* A header with 100,000 recipients: the list grows by doubling (xgrow),
+	 * not one element at a time, so its room is never more than twice
+	 * what it holds and at least that. */
+	struct buf in = BUF_INIT;
+	for (int i = 0; i < 100000; i++)
+		buf_printf(&in, "u%d@localhost,\n ", i);
+	buf_adds(&in, "last@localhost");
+	struct addr_list l;
+	addr_list_init(&l);
+	ck_assert_int_eq(addr_parse_list(in.data, in.len, &l), 0);
+	ck_assert_uint_eq(l.n, 100001);
+	ck_assert_uint_ge(l.cap, l.n);
+	ck_assert_uint_le(l.cap, 2 * l.n);
+	ck_assert_str_eq(l.v[99999].mailbox, "u99999@localhost");
+	addr_list_free(&l);
+	buf_free(&in);
+
+	/* xgrow itself: 8, then doubling; a jump past the room is met. */
+	size_t cap = 0;
+	char *v = xgrow(NULL, &cap, 0, 1);
+	ck_assert_uint_eq(cap, 8);
+	ck_assert_ptr_eq(xgrow(v, &cap, 7, 1), v);
+	v = xgrow(v, &cap, 8, 1);
+	ck_assert_uint_eq(cap, 16);
+	v = xgrow(v, &cap, 100, 1);
+	ck_assert_uint_ge(cap, 101);
+	v[100] = 'x';
+	free(v);
 }
 END_TEST
 
@@ -300,6 +334,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_list, 0, N(list_cases));
 	tcase_add_test(tc, test_spans);
 	tcase_add_test(tc, test_group_name);
+	tcase_add_test(tc, test_long_list_grows_by_doubling);
 	tcase_add_loop_test(tc, test_envelope, 0, N(env_cases));
 	tcase_add_test(tc, test_envelope_too_long);
 	tcase_add_loop_test(tc, test_split, 0, N(split_cases));
