@@ -339,8 +339,13 @@ static int validate(const struct param_def *p, const char *label, struct buf *er
 		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
 		rc = -1;
 	}
+	/*
+	 * A copy of its own size, not the buffer (64 bytes at least): a load
+	 * keeps hundreds of these, and every page of heap they fill is a page
+	 * fault in each process that loads main.cf (sendmail -t's among them).
+	 */
 	if (rc == 0 && C.str[i] == NULL)
-		C.str[i] = buf_steal(&val);
+		C.str[i] = xstrdup(buf_str(&val));
 	buf_free(&val);
 	buf_free(&why);
 	return rc;
