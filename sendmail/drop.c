@@ -525,6 +525,8 @@ void drop_direct_open(const char *wanted)
 	umask(077);
 	prog_name = "sendmail";
 	log_init("tern/terndrop", LOG_TO_STDERR);
+	/* One thread, a few parameters read, a start per message: constant defaults checked on use. */
+	config_set_lazy_defaults(true);
 	drop_config(wanted);
 	direct_log_dest = log_get_dest();
 	const char *maps = cfg_str(P_local_login_sender_maps);

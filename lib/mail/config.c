@@ -311,6 +311,8 @@ static void bad_value(struct buf *err, const char *label, unsigned line, const c
 }
 
 /* Expand and check one known parameter; fills its cache. */
+static unsigned checked_count;	/* config_checked_count */
+
 static int validate(const struct param_def *p, const char *label, struct buf *err)
 {
 	size_t i = pindex(p);
@@ -321,6 +323,7 @@ static int validate(const struct param_def *p, const char *label, struct buf *er
 	int rc = 0;
 
 	struct undefined u = { .n = 0 };
+	checked_count++;
 	if (p->flags & PARAM_F_RAW) {
 		buf_adds(&val, raw);
 	} else if (expand_macros(p->name, raw, conf_lookup, &u, &val, &why) < 0) {
@@ -339,11 +342,35 @@ static int validate(const struct param_def *p, const char *label, struct buf *er
 		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
 		rc = -1;
 	}
+	/*
+	 * A copy of its own size, not the buffer (64 bytes at least): a load
+	 * keeps hundreds of these, and every page of heap they fill is a page
+	 * fault in each process that loads main.cf (sendmail -t's among them).
+	 */
 	if (rc == 0 && C.str[i] == NULL)
-		C.str[i] = buf_steal(&val);
+		C.str[i] = xstrdup(buf_str(&val));
 	buf_free(&val);
 	buf_free(&why);
 	return rc;
+}
+
+static bool lazy_defaults;
+
+void config_set_lazy_defaults(bool lazy)
+{
+	lazy_defaults = lazy;
+}
+
+unsigned config_checked_count(void)
+{
+	return checked_count;
+}
+
+/* Left to cfg_str (config_set_lazy_defaults): unset, and its default constant. */
+static bool lazy_default(const struct param_def *p)
+{
+	return lazy_defaults && p->def != NULL && !(p->flags & PARAM_F_COMPUTED) &&
+	       strchr(p->def, '$') == NULL && find_setting(p->name) == NULL && default_text(p) == p->def;
 }
 
 int config_load_buffer(const char *label, const char *data, size_t len, struct buf *err)
@@ -354,6 +381,7 @@ int config_load_buffer(const char *label, const char *data, size_t len, struct b
 
 	reset_all();
 	ensure_init();
+	checked_count = 0;
 	rc = config_parse(label, data, len, &C.set, &C.nset, &C.warnings, e);
 	if (rc == 0) {
 		compute_defaults();
@@ -374,7 +402,7 @@ int config_load_buffer(const char *label, const char *data, size_t len, struct b
 			rc = validate(param_find(byline[k]->name), label, e);
 		free(byline);
 		for (unsigned i = 0; i < param_count && rc == 0; i++)
-			if (C.str[i] == NULL)
+			if (C.str[i] == NULL && !lazy_default(&param_table[i]))
 				rc = validate(&param_table[i], label, e);
 	}
 	if (rc == 0) {

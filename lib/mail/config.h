@@ -90,6 +90,20 @@ const char *config_default_dir(void);
  * A missing main.cf is an error unless missing_ok.
  */
 int config_load(const char *dir, bool missing_ok, struct buf *err);
+/*
+ * For a single-threaded program that reads a few parameters and starts
+ * often (sendmail -t): from the next load on, a parameter main.cf does
+ * not set and whose default is constant (no $name in it, not computed)
+ * is neither checked nor copied at load but at its first cfg_* read
+ * (cfg_str fills it in without a lock: never in a threaded program).
+ * Such a default is the same in every load and every one passes its
+ * own check (tests/unit/test_params.c); everything main.cf sets, and
+ * every default that refers to other parameters, is checked at load as
+ * before, so the errors and warnings of a load do not change.
+ */
+void config_set_lazy_defaults(bool lazy);
+/* How many values the last load checked (for tests: every parameter, unless lazy). */
+unsigned config_checked_count(void);
 const char *config_dir(void);		/* directory loaded */
 const char *config_file(void);		/* its main.cf path */
 

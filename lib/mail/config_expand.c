@@ -455,6 +455,17 @@ out:
 int expand_macros(const char *self, const char *text, expand_lookup_fn lookup, void *ctx,
 		  struct buf *out, struct buf *err)
 {
+	/*
+	 * No '$', nothing to expand: most values (nearly every default) are
+	 * copied as they are, without the 25 KiB state below (its malloc and
+	 * free were most of a configuration load's instructions). Within the
+	 * work limit this is exactly what expand_text does with such a text.
+	 */
+	size_t len = strlen(text);
+	if (memchr(text, '$', len) == NULL && len + EXPAND_CALL_COST <= EXPAND_MAX_WORK) {
+		buf_add(out, text, len);
+		return 0;
+	}
 	/* 100 names of 256 bytes: too much for the stack of a deep caller. */
 	struct xp *x = xmalloc(sizeof(*x));
 
@@ -468,7 +479,7 @@ int expand_macros(const char *self, const char *text, expand_lookup_fn lookup, v
 	/* The parameter being expanded is the first link of any loop. */
 	if (self != NULL && strlen(self) <= EXPAND_NAME_MAX)
 		strlcpy(x->names[x->nnames++], self, sizeof(x->names[0]));
-	int rc = expand_text(x, text, strlen(text));
+	int rc = expand_text(x, text, len);
 	free(x);
 	return rc;
 }

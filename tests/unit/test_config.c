@@ -626,6 +626,61 @@ START_TEST(test_load_dir)
 }
 END_TEST
 
+/*
+ * config_set_lazy_defaults (sendmail -t's loads): far fewer values
+ * checked at load, every value read the same as after a full load, a
+ * bad value main.cf sets still an error of the load.
+ */
+START_TEST(test_lazy_defaults)
+{
+	static const char text[] = "myhostname = mx.example.org\n"
+				   "smtpd_banner = $myhostname ESMTP hello\n"
+				   "message_size_limit = 1000\n"
+				   "queue_directory = /var/spool/elsewhere\n";
+	struct buf err = BUF_INIT;
+	char **full = xcalloc(param_count, sizeof(*full));
+
+	ck_assert_int_eq(load(text, &err), 0);
+	unsigned all = config_checked_count();
+	ck_assert_uint_eq(all, param_count);
+	for (unsigned i = 0; i < param_count; i++)
+		full[i] = xstrdup(cfg_str(param_table[i].name));
+
+	config_set_lazy_defaults(true);
+	ck_assert_int_eq(load(text, &err), 0);
+	unsigned lazy = config_checked_count();
+	ck_assert_msg(lazy >= 4 && lazy < all / 2, "lazy load checked %u of %u", lazy, all);
+	for (unsigned i = 0; i < param_count; i++)
+		ck_assert_msg(strcmp(cfg_str(param_table[i].name), full[i]) == 0, "%s: \"%s\" against \"%s\"",
+			      param_table[i].name, cfg_str(param_table[i].name), full[i]);
+	ck_assert_int_eq(cfg_int(P_message_size_limit), 1000);
+	ck_assert_int_lt(load("message_size_limit = lots\n", &err), 0);
+	ck_assert_ptr_nonnull(strstr(buf_str(&err), "message_size_limit"));
+	/*
+	 * Checked at load: what main.cf sets (4) and every default that is
+	 * computed or refers to other parameters (and config_directory's,
+	 * which is the directory loaded).
+	 */
+	ck_assert_int_eq(load(text, &err), 0);
+	unsigned want = 4;
+	for (unsigned i = 0; i < param_count; i++) {
+		const struct param_def *p = &param_table[i];
+		bool set = strcmp(p->name, P_myhostname) == 0 || strcmp(p->name, P_smtpd_banner) == 0 ||
+			   strcmp(p->name, P_message_size_limit) == 0 || strcmp(p->name, P_queue_directory) == 0;
+		if (!set && (p->def == NULL || (p->flags & PARAM_F_COMPUTED) || strchr(p->def, '$') != NULL))
+			want++;
+	}
+	ck_assert_uint_ge(config_checked_count(), want);
+	ck_assert_uint_le(config_checked_count(), want + 1);
+	config_set_lazy_defaults(false);
+
+	for (unsigned i = 0; i < param_count; i++)
+		free(full[i]);
+	free(full);
+	buf_free(&err);
+}
+END_TEST
+
 int main(void)
 {
 	log_init("test_config", 0);	/* warnings are checked in one test only */
@@ -642,6 +697,7 @@ int main(void)
 	tcase_add_test(tc, test_expand_vars);
 	tcase_add_test(tc, test_unknown_warnings);
 	tcase_add_test(tc, test_load_dir);
+	tcase_add_test(tc, test_lazy_defaults);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
