@@ -133,14 +133,16 @@ void batch_hold(long long index, const struct lresult_text *r);
 void batch_flush(int fd);
 void batch_discard(void);
 /*
- * A batch of one: local_serve says before each request whether it is
- * alone (hold 0, one recipient, nothing pending). Its first Maildir file
- * then takes batch_take_solo() (true once per request, and only while
- * nothing is pending) and is committed where it was written, inside the
- * write's switch of ids, by batch_commit_solo: one switch per message
- * instead of two, in the same order as a batch (data synced, renamed
- * into new/, new/ synced; on a failure the file is removed and the
- * reply becomes a deferral). Runs as the recipient; closes fd.
+ * A batch of one: before the last recipient of a request with hold 0
+ * (what qmgr sends when it does not batch) is delivered,
+ * batch_expect_solo(true); after it, false. Its first Maildir file then
+ * takes batch_take_solo() (true once, and only while no other file of
+ * the batch is pending: nothing follows it that could share a sync) and
+ * is committed where it was written, inside the write's switch of ids,
+ * by batch_commit_solo: one switch per message instead of two, in the
+ * same order as a batch (data synced, renamed into new/, new/ synced; on
+ * a failure the file is removed and the reply becomes a deferral). Runs
+ * as the recipient; closes fd.
  */
 void batch_expect_solo(bool solo);
 bool batch_take_solo(void);
