@@ -354,13 +354,15 @@ void batch_commit_solo(int fd, const char *tmp_path, const char *new_path, struc
 	if (close(fd) < 0 && e == 0)
 		e = errno_or(EIO);
 	if (e != 0) {
-		unlink(tmp_path);
+		if (unlink(tmp_path) < 0 && errno != ENOENT)
+			msg_warn("cannot remove %s: %m", tmp_path);
 		lres_set(res, LRESULT_DEFER, "4.2.0", "write %s: %s", tmp_path, strerror(e));
 		return;
 	}
 	if (rename(tmp_path, new_path) < 0) {
 		e = errno_or(EIO);
-		unlink(tmp_path);
+		if (unlink(tmp_path) < 0 && errno != ENOENT)
+			msg_warn("cannot remove %s: %m", tmp_path);
 		lres_set(res, LRESULT_DEFER, "4.2.0", "rename into %s: %s", new_path, strerror(e));
 		return;
 	}

@@ -21,9 +21,10 @@
  * links; the message is written into tmp/ here; the sync,
  * the rename into new/ and the fsync of new/ are done for a whole batch
  * of requests at once (local_batch.c), or for a request alone right
- * after the write, in the same switch of ids (batch_commit_solo). mailbox_size_limit bounds an mbox
- * file and each Maildir message. With biff = yes, a mailbox (mbox)
- * delivery that is on disk is announced to comsat (biff_notify).
+ * after the write, in the same switch of ids (batch_commit_solo).
+ * mailbox_size_limit bounds an mbox file and each Maildir message.
+ * With biff = yes, a mailbox (mbox) delivery that is on disk is
+ * announced to comsat (biff_notify).
  */
 #include "compat.h"
 
