@@ -132,5 +132,20 @@ void batch_add_file(const struct ident *id, int fd, dev_t dev, const char *tmp_p
 void batch_hold(long long index, const struct lresult_text *r);
 void batch_flush(int fd);
 void batch_discard(void);
+/*
+ * A batch of one: before the last recipient of a request with hold 0
+ * (what qmgr sends when it does not batch) is delivered,
+ * batch_expect_solo(true); after it, false. Its first Maildir file then
+ * takes batch_take_solo() (true once, and only while no other file of
+ * the batch is pending: nothing follows it that could share a sync) and
+ * is committed where it was written, inside the write's switch of ids,
+ * by batch_commit_solo: one switch per message instead of two, in the
+ * same order as a batch (data synced, renamed into new/, new/ synced; on
+ * a failure the file is removed and the reply becomes a deferral). Runs
+ * as the recipient; closes fd.
+ */
+void batch_expect_solo(bool solo);
+bool batch_take_solo(void);
+void batch_commit_solo(int fd, const char *tmp_path, const char *new_path, struct lresult_text *res);
 
 #endif

@@ -21,6 +21,12 @@
  * stay open: beyond that the open ones are synced and closed at once,
  * but they too stay in tmp/ until the batch ends, so a connection that
  * ends early still leaves nothing in new/.
+ *
+ * The last recipient of a request with hold 0 (what qmgr sends when it
+ * does not batch), when no other file is pending, has its Maildir file
+ * committed in the same order by batch_commit_solo, inside the switch of
+ * ids that wrote it: one switch per message, not one for the write and
+ * one for the commit.
  */
 #include "compat.h"
 
@@ -118,18 +124,18 @@ static void do_unlink(void *arg, struct lresult_text *res)
  * The rename is durable only once new/ is synced. Where the user may not
  * read new/, a syncfs through the file commits the entry too. 0 or errno.
  */
-static int sync_dir(const struct pending *p)
+static int sync_dir(const char *new_path, size_t dirlen)
 {
-	char *dir = xstrdup(p->new);
+	char *dir = xstrdup(new_path);
 	int dfd, e = 0;
 
-	dir[p->dirlen] = '\0';
+	dir[dirlen] = '\0';
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		if (fsync(dfd) < 0)
 			e = errno_or(EIO);
 		close(dfd);
 	} else if (errno == EACCES) {
-		if ((dfd = open(p->new, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || syncfs(dfd) < 0)
+		if ((dfd = open(new_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || syncfs(dfd) < 0)
 			e = errno_or(EIO);
 		if (dfd >= 0)
 			close(dfd);
@@ -172,7 +178,7 @@ static void do_commit_run(void *arg, struct lresult_text *res)
 
 		if (p->failed || !p->in_new || p->dir_done)
 			continue;
-		e = sync_dir(p);
+		e = sync_dir(p->new, p->dirlen);
 		for (size_t q = k; q < r->to; q++) {
 			if (pend[q].failed || !pend[q].in_new || !same_dir(p, &pend[q]))
 				continue;
@@ -315,6 +321,58 @@ static void batch_commit(void)
 	free(pend);
 	pend = NULL;
 	npend = 0;
+}
+
+/* --- a batch of one ----------------------------------------------------- */
+
+static bool solo;
+
+void batch_expect_solo(bool alone)
+{
+	solo = alone;
+}
+
+bool batch_take_solo(void)
+{
+	bool r = solo && npend == 0;
+
+	solo = false;
+	return r;
+}
+
+/*
+ * As the recipient, inside the write's switch: what sync_files and
+ * do_commit_run do for a batch, for one file. The fsync needs no
+ * permission; the rename, the unlink of a failed file and the sync of
+ * new/ ran as the recipient in the batch too.
+ */
+void batch_commit_solo(int fd, const char *tmp_path, const char *new_path, struct lresult_text *res)
+{
+	size_t dirlen = (size_t)(strrchr(new_path, '/') - new_path);
+	int e = fsync(fd) < 0 ? errno_or(EIO) : 0;
+
+	if (close(fd) < 0 && e == 0)
+		e = errno_or(EIO);
+	if (e != 0) {
+		if (unlink(tmp_path) < 0 && errno != ENOENT)
+			msg_warn("cannot remove %s: %m", tmp_path);
+		lres_set(res, LRESULT_DEFER, "4.2.0", "write %s: %s", tmp_path, strerror(e));
+		return;
+	}
+	if (rename(tmp_path, new_path) < 0) {
+		e = errno_or(EIO);
+		if (unlink(tmp_path) < 0 && errno != ENOENT)
+			msg_warn("cannot remove %s: %m", tmp_path);
+		lres_set(res, LRESULT_DEFER, "4.2.0", "rename into %s: %s", new_path, strerror(e));
+		return;
+	}
+	if ((e = sync_dir(new_path, dirlen)) != 0) {
+		/* Not known to be on disk: not reported delivered, so not left in new/. */
+		if (unlink(new_path) < 0 && errno != ENOENT)
+			msg_warn("cannot remove %s: %m", new_path);
+		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot sync maildir %.*s: %s", (int)dirlen, new_path,
+		    strerror(e));
+	}
 }
 
 /* --- the replies -------------------------------------------------------- */

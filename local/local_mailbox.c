@@ -20,9 +20,11 @@
  * old size. Maildir: tmp/ and new/ must be directories, not symbolic
  * links; the message is written into tmp/ here; the sync,
  * the rename into new/ and the fsync of new/ are done for a whole batch
- * of requests at once (local_batch.c). mailbox_size_limit bounds an mbox
- * file and each Maildir message. With biff = yes, a mailbox (mbox)
- * delivery that is on disk is announced to comsat (biff_notify).
+ * of requests at once (local_batch.c), or for a request alone right
+ * after the write, in the same switch of ids (batch_commit_solo).
+ * mailbox_size_limit bounds an mbox file and each Maildir message.
+ * With biff = yes, a mailbox (mbox) delivery that is on disk is
+ * announced to comsat (biff_notify).
  */
 #include "compat.h"
 
@@ -321,7 +323,8 @@ struct maildir_job {
 	const struct lrcpt *rc;
 	const char *dir;	/* ends in '/' or not */
 	bool make_parent;	/* create the directory above (local_maildir_base) */
-	/* Set by maildir_prepare when the file is written: */
+	bool solo;		/* commit it here (batch_take_solo), not in the batch */
+	/* Set by maildir_prepare when the file is written and left to the batch: */
 	int fd;
 	dev_t dev;
 	struct buf tmp, new;	/* its name in tmp/ and the one it gets in new/ */
@@ -386,7 +389,8 @@ static pid_t maildir_pid(void)
  * As the recipient: create the Maildir if needed and write the message
  * into tmp/, not yet synced. The descriptor stays open in j->fd; the
  * batch (local_batch.c) syncs the file, renames it into new/ and syncs
- * new/, so a file appears in new/ only once it is complete on disk.
+ * new/, so a file appears in new/ only once it is complete on disk. A
+ * request alone (j->solo) has the same done here, in this switch.
  */
 static void maildir_prepare(void *arg, struct lresult_text *res)
 {
@@ -471,8 +475,9 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	{
 		int e = 0;
 
+		/* The device groups a batch's syncs; a file committed here is synced alone. */
 		if (!local_write2(fd, text.data, text.len, j->m->content, j->m->content_len)
-		    || fstat(fd, &st) < 0) {
+		    || (!j->solo && fstat(fd, &st) < 0)) {
 			int err = errno;	/* read once: each read of errno may differ */
 			e = err != 0 ? err : EIO;
 		}
@@ -485,11 +490,15 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 			goto out;
 		}
 	}
-	j->fd = fd;
-	j->dev = st.st_dev;
-	fd = -1;
 	/* Until the batch is committed: it may still turn into a deferral. */
 	lres_set(res, LRESULT_SENT, "2.0.0", "delivered to maildir");
+	if (j->solo) {
+		batch_commit_solo(fd, buf_str(&j->tmp), buf_str(&j->new), res);
+	} else {
+		j->fd = fd;
+		j->dev = st.st_dev;
+	}
+	fd = -1;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -505,6 +514,7 @@ static void deliver_maildir(const struct lmsg *m, const struct lrcpt *rc, const 
 	struct maildir_job j = {.m = m, .rc = rc, .dir = dir, .make_parent = make_parent, .fd = -1,
 				.tmp = BUF_INIT, .new = BUF_INIT};
 
+	j.solo = batch_take_solo();
 	write_as(id, maildir_prepare, &j, res);
 	if (j.fd >= 0)
 		batch_add_file(id, j.fd, j.dev, buf_str(&j.tmp), buf_str(&j.new));

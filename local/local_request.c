@@ -325,8 +325,12 @@ static void handle(const struct lreq *req)
 				if (delivered_before(&m, rc.delivered_to))
 					lres_set(&res, LRESULT_BOUNCE, "5.4.6", "mail forwarding loop for %s",
 					    rc.delivered_to);
-				else
+				else {
+					/* The last of a request alone: its Maildir file may commit at once. */
+					batch_expect_solo(!req->hold && k + 1 == req->nrcpt);
 					deliver_recipient(&m, &rc, &res);
+					batch_expect_solo(false);
+				}
 			}
 			batch_hold(qr->index, &res);
 		}
