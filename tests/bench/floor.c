@@ -282,7 +282,7 @@ static int open_dir(const char *top, const char *sub)
 
 int main(int argc, char **argv)
 {
-	if (argc < 3 || argc > 4 || atoi(argv[2]) < 1 || (argc == 4 && strcmp(argv[3], "shared"))) {
+	if (argc < 3 || argc > 4 || atoi(argv[2]) < 1 || (argc == 4 && strcmp(argv[3], "shared") != 0)) {
 		fprintf(stderr, "usage: floor DIR THREADS [shared]\n");
 		return 64;
 	}
