@@ -13,10 +13,13 @@
  */
 #include "compat.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* The slots P_name points at (param_names.h): defined here, beside the table. */
+#define PARAM_NAME_SLOTS_DEFINE
 #include "mail/config.h"
 
 #ifndef TERN_CONF_DIR
@@ -580,10 +583,23 @@ static int param_cmp(const void *key, const void *elem)
 	return strcmp(key, ((const struct param_def *)elem)->name);
 }
 
+/* One slot per row, in the table's order (param_names.awk makes both from the rows). */
+_Static_assert(sizeof(param_name_slot) / sizeof(param_name_slot[0]) ==
+	       sizeof(param_table) / sizeof(param_table[0]),
+	       "param_names.h has a slot for every row of param_table");
+
+/*
+ * A P_name is the slot of its row's index: the row at once (the daemons
+ * look up dozens of parameters per message). Any other name (from
+ * main.cf, a $name in a value, ternconf's arguments) by binary search.
+ */
 const struct param_def *param_find(const char *name)
 {
 	if (name == NULL)
 		return NULL;
+	uintptr_t off = (uintptr_t)name - (uintptr_t)param_name_slot;
+	if (off < sizeof(param_name_slot) && off % PARAM_NAME_SLOT == 0)
+		return &param_table[off / PARAM_NAME_SLOT];
 	return bsearch(name, param_table, param_count, sizeof(param_table[0]), param_cmp);
 }
 

@@ -268,8 +268,8 @@ static int fsync_dir_or_fs(const char *dir, int fd)
  * fsyncs its own file, a leader with others runs one syncfs(2) of the
  * queue file system for all of them; then it fsyncs the directory. The
  * disk sees two cache flushes per batch instead of two per message
- * (one, where the file system commits the rename with the file: the
- * directory fsync is skipped, see dir_covered). (In
+ * (one, where the file system commits the rename with the file or the
+ * syncfs: the directory fsync is skipped, see dir_covered). (In
  * between, the queue manager may already see the file and deliver it:
  * should the sync then fail, the client gets no 250 and sends it again,
  * once too often but never lost. A system crash in between can leave
@@ -306,6 +306,7 @@ struct qdirsync {
 	int fs_fd;			/* the directory, open for syncfs; -1 none */
 	bool per_file;			/* no syncfs (failed, or no fs_fd): fsync each file */
 	bool covered;			/* the file's fsync after the rename commits it */
+	bool syncfs_covered;		/* so does a syncfs after the renames (a journal) */
 	struct syncgroup batch;		/* shared sync: file(s) and directory */
 	struct syncgroup dirs;		/* otherwise: the directory */
 };
@@ -362,22 +363,38 @@ void qfile_configure(void)
  * Directory sync elision. A rename is durable once the directory that
  * holds the new entry is on disk; fsync(2) of the directory does that
  * everywhere, at the price of one more disk cache flush per commit. On
- * ext4 with a journal and on XFS it is also durable once the renamed
- * file's own fsync (not fdatasync) returns, provided that fsync is made
- * after the rename: both file systems change the renamed inode (its
- * ctime) in the same journal transaction as the directory entries, and
- * fsync commits the journal up to the inode's last change (ext4: the
- * transaction i_sync_tid names; XFS: the log up to the inode's last
- * commit sequence); transactions commit in order, so the file's
- * creation is covered too. The argument with references is in
- * doc/internals.md ("Durability"). Anywhere else (ext4 without a
- * journal, ext2/3 drivers, btrfs, NFS, tmpfs, anything unknown), or
- * with queue_directory_sync = always, the directory is fsynced.
+ * ext4 and XFS it is also durable once the renamed file's own fsync (not
+ * fdatasync) returns, provided that fsync is made after the rename:
+ * - ext4 with a journal and XFS change the renamed inode (its ctime) in
+ *   the same journal transaction as the directory entries, and fsync
+ *   commits the journal up to the inode's last change (ext4: the
+ *   transaction i_sync_tid names; XFS: the log up to the inode's last
+ *   commit sequence); transactions commit in order, so the file's
+ *   creation is covered too;
+ * - ext4 without a journal: the rename adds the new entry with
+ *   ext4_add_entry(), which marks the renamed inode EXT4_STATE_NEWENTRY,
+ *   and the file's fsync then writes its parent directory's blocks and
+ *   inode (ext4_sync_parent) before the one cache flush. Only the ext4
+ *   driver does that (not ext2's).
+ * A syncfs(2) after the renames covers them only with a journal (ext4's
+ * sync_fs commits it, XFS forces its log): without one, ext4's syncfs
+ * sends its cache flush before its last write of the block device's
+ * dirty buffers, so the directory is fsynced after it.
+ * The argument with references is in doc/internals.md ("Durability").
+ * Anywhere else (the ext2 driver, btrfs, NFS, tmpfs, anything unknown),
+ * or with queue_directory_sync = always, the directory is fsynced.
  */
 #define FS_EXT4_MAGIC	0xEF53L		/* EXT4_SUPER_MAGIC (also ext2/3) */
 #define FS_XFS_MAGIC	0x58465342L	/* XFS_SUPER_MAGIC */
 
-bool qfile_rename_covered(long fstype, bool journal)
+bool qfile_rename_covered(long fstype, bool ext4_driver)
+{
+	if (fstype == FS_EXT4_MAGIC)
+		return ext4_driver;
+	return fstype == FS_XFS_MAGIC;
+}
+
+bool qfile_syncfs_covered(long fstype, bool journal)
 {
 	if (fstype == FS_EXT4_MAGIC)
 		return journal;
@@ -391,7 +408,8 @@ bool qfile_rename_covered(long fstype, bool journal)
  * device, the name /sys/dev/block/MAJ:MIN links to (ext4 lists the file
  * system as /sys/fs/ext4/NAME). An external journal, a device with no
  * such link, or no /proc or /sys (some containers) count as none: the
- * directory is fsynced there. Only readlink and stat: no descriptor.
+ * directory is fsynced there after a syncfs. Only readlink and stat: no
+ * descriptor.
  */
 /*
  * Whether PATTERN, with the kernel's name of block device dev put in for
@@ -420,15 +438,28 @@ static bool ext4_has_journal(dev_t dev)
 	return dev_dir_exists(dev, "/proc/fs/jbd2/%s-8");
 }
 
-/* Whether dir lies where the file's fsync after a rename into it commits the rename. */
-static bool dir_covered(const char *dir)
+/* Whether the ext4 driver (not ext2's) runs the file system on dev: it lists it in /sys/fs/ext4. */
+static bool ext4_driver_runs(dev_t dev)
+{
+	return dev_dir_exists(dev, "/sys/fs/ext4/%s");
+}
+
+/*
+ * Whether dir lies where the file's fsync after a rename into it commits
+ * the rename (*covered), and where a syncfs after the renames does
+ * (*syncfs_covered).
+ */
+static void dir_covered(const char *dir, bool *covered, bool *syncfs_covered)
 {
 	struct statfs sfs;
 	struct stat st;
+	*covered = *syncfs_covered = false;
 	if (statfs(dir, &sfs) != 0 || stat(dir, &st) != 0)
-		return false;
+		return;
 	long type = (long)sfs.f_type;
-	return qfile_rename_covered(type, type == FS_EXT4_MAGIC && ext4_has_journal(st.st_dev));
+	bool ext4 = type == FS_EXT4_MAGIC && ext4_driver_runs(st.st_dev);
+	*covered = qfile_rename_covered(type, ext4);
+	*syncfs_covered = qfile_syncfs_covered(type, ext4 && ext4_has_journal(st.st_dev));
 }
 
 /* The sync state of dir (lock held). */
@@ -442,7 +473,8 @@ static struct qdirsync *qdirsync_get(const char *dir)
 	d->dir = xstrdup(dir);
 	d->fs_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d->per_file = d->fs_fd < 0;	/* unreadable (maildrop/): fsync each file */
-	d->covered = !dir_sync_always && dir_covered(dir);
+	if (!dir_sync_always)
+		dir_covered(dir, &d->covered, &d->syncfs_covered);
 	pthread_cond_init(&d->batch.cond, NULL);
 	pthread_cond_init(&d->dirs.cond, NULL);
 	d->next = qdirsyncs;
@@ -533,8 +565,11 @@ static int sync_batch(struct qdirsync *d, int fd, unsigned batch)
 		errno = err;
 		return -1;
 	}
-	/* Both fsync and syncfs commit the journal: the renames are in it. */
-	return d->covered ? 0 : sync_dir(d, fd, batch);
+	/*
+	 * The file's fsync after its rename commits the rename where covered;
+	 * a syncfs commits the journal, which holds the renames.
+	 */
+	return (batch <= 1 ? d->covered : d->syncfs_covered) ? 0 : sync_dir(d, fd, batch);
 }
 
 /*
@@ -1140,12 +1175,6 @@ bool qfile_create_covered(long fstype, bool ext4_driver)
 	if (fstype == FS_EXT4_MAGIC)
 		return ext4_driver;
 	return fstype == FS_XFS_MAGIC || fstype == FS_BTRFS_MAGIC;
-}
-
-/* Whether the ext4 driver (not ext2's) runs the file system on dev: it lists it in /sys/fs/ext4. */
-static bool ext4_driver_runs(dev_t dev)
-{
-	return dev_dir_exists(dev, "/sys/fs/ext4/%s");
 }
 
 static bool fd_create_covered(int fd)

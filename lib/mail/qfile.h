@@ -62,10 +62,11 @@
  * files are renamed first, then one syncfs(2) makes a whole batch durable
  * in place of one fsync per file (a renamed file is not acknowledged
  * until that sync and the directory fsync have succeeded). Where the
- * file system commits a rename with the renamed file's own fsync (ext4
- * with a journal, XFS: qfile_rename_covered) and queue_directory_sync is
- * auto, the order is rename, then fsync of the file (or the shared
- * syncfs), and no directory fsync.
+ * file system commits a rename with the renamed file's own fsync (ext4,
+ * XFS: qfile_rename_covered) and queue_directory_sync is auto, the order
+ * is rename, then fsync of the file, and no directory fsync; the same
+ * for the shared syncfs where that commits the renames (ext4 with a
+ * journal, XFS: qfile_syncfs_covered).
  *
  * FAULT INJECTION: every open/write/fsync/rename of this layer goes
  * through counting wrappers, so tests can make the Nth call fail with
@@ -176,9 +177,15 @@ void qfile_set_dir_sync_always(bool always);
 /*
  * The decision, for tests: true when on a file system of statfs type
  * fstype an fsync(2) (not fdatasync) of a file after its rename commits
- * the rename: ext4 with a journal (journal: it has one), XFS.
+ * the rename: ext4 run by the ext4 driver (ext4_driver; with a journal,
+ * or without one: ext4_sync_parent), XFS.
  */
-bool qfile_rename_covered(long fstype, bool journal);
+bool qfile_rename_covered(long fstype, bool ext4_driver);
+/*
+ * The same for a syncfs(2) after the renames: ext4 with a journal
+ * (journal: jbd2 runs one), XFS.
+ */
+bool qfile_syncfs_covered(long fstype, bool journal);
 /*
  * One-process submission (set-group-ID sendmail, sendmail/drop.c): the
  * file is created O_CREAT|O_EXCL under its final name in dir with mode

@@ -951,6 +951,32 @@ void smtp_engine_stats(const struct smtp_engine *e, struct smtp_engine_stats *st
 	st->commands = e->commands;
 }
 
+/*
+ * One "name=ok" or "name=ok/total" of the disconnect line, appended
+ * without printf (the line is written for every session; six formatted
+ * pieces cost more than the rest of its making).
+ */
+static void add_count(struct buf *out, const char *sep, const char *name, unsigned ok,
+		      unsigned total, bool show_total)
+{
+	char digits[2 * 10 + 2], *p = digits + sizeof(digits);
+	unsigned n = total;
+	if (show_total) {
+		do
+			*--p = (char)('0' + n % 10);
+		while ((n /= 10) != 0);
+		*--p = '/';
+	}
+	n = ok;
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) != 0);
+	buf_adds(out, sep);
+	buf_adds(out, name);
+	buf_addc(out, '=');
+	buf_add(out, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 void smtp_engine_command_counts(const struct smtp_engine *e, struct buf *out)
 {
 	/* Postfix's command table order; what it does not know is "unknown". */
@@ -976,20 +1002,14 @@ void smtp_engine_command_counts(const struct smtp_engine *e, struct buf *out)
 		unk_total += t;
 		if (t == 0)
 			continue;
-		buf_printf(out, "%s%s=%u", sep, order[i].name, o);
-		if (o != t)
-			buf_printf(out, "/%u", t);
+		add_count(out, sep, order[i].name, o, t, o != t);
 		sep = " ";
 	}
 	unk_ok = ok - unk_ok;
 	unk_total = total - unk_total;
 	if (unk_total > 0) {
-		buf_printf(out, "%sunknown=%u", sep, unk_ok);
-		if (unk_ok != unk_total)
-			buf_printf(out, "/%u", unk_total);
+		add_count(out, sep, "unknown", unk_ok, unk_total, unk_ok != unk_total);
 		sep = " ";
 	}
-	buf_printf(out, "%scommands=%u", sep, ok);
-	if (ok != total || total == 0)	/* Postfix: "commands=0/0" */
-		buf_printf(out, "/%u", total);
+	add_count(out, sep, "commands", ok, total, ok != total || total == 0);	/* Postfix: "commands=0/0" */
 }

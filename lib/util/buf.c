@@ -71,14 +71,28 @@ void buf_addc(struct buf *b, char c)
 	buf_add(b, &c, 1);
 }
 
+/*
+ * Formatted straight into the room the buffer has; formatted a second
+ * time only when it did not fit (formatting twice every time, once to
+ * measure, was most of what a daemon's printf-built lines and records
+ * cost).
+ */
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
+	size_t room = b->data != NULL ? b->cap - b->len : 0;	/* the NUL's byte included */
 	va_list copy;
 	va_copy(copy, ap);
-	int n = vsnprintf(NULL, 0, fmt, copy);
+	int n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, copy);
 	va_end(copy);
-	if (n < 0)
+	if (n < 0) {
+		if (room > 0)
+			b->data[b->len] = '\0';
 		return;
+	}
+	if ((size_t)n < room) {
+		b->len += (size_t)n;
+		return;
+	}
 	buf_reserve(b, (size_t)n);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	b->len += (size_t)n;

@@ -32,6 +32,34 @@ START_TEST(test_add_and_printf)
 }
 END_TEST
 
+/* printf into the room there is, at its edges: what fits, exactly, and one byte more. */
+START_TEST(test_printf_room)
+{
+	char text[200];
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	for (int extra = -2; extra <= 2; extra++) {
+		struct buf b = BUF_INIT;
+		buf_adds(&b, "0123456789");
+		size_t cap = b.cap, room = cap - b.len - 1;	/* bytes that fit with the NUL */
+		int len = (int)room + extra;
+		buf_printf(&b, "%.*s|%d", len - 2, text, 7);
+		ck_assert_uint_eq(b.len, 10 + (size_t)len);
+		ck_assert_uint_eq(strlen(b.data), b.len);
+		ck_assert_int_eq(memcmp(b.data, "0123456789xxx", 13), 0);
+		ck_assert_str_eq(b.data + b.len - 2, "|7");
+		if (extra <= 0)
+			ck_assert_uint_eq(b.cap, cap);	/* fitted where it was */
+		buf_printf(&b, "%s", "");
+		ck_assert_uint_eq(b.len, 10 + (size_t)len);
+		buf_printf(&b, "%s", text);
+		ck_assert_uint_eq(b.len, 10 + (size_t)len + sizeof(text) - 1);
+		ck_assert_uint_eq(strlen(b.data), b.len);
+		buf_free(&b);
+	}
+}
+END_TEST
+
 START_TEST(test_growth)
 {
 	struct buf b = BUF_INIT;
@@ -109,6 +137,7 @@ int main(void)
 	Suite *s = suite_create("buf");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, test_add_and_printf);
+	tcase_add_test(tc, test_printf_room);
 	tcase_add_test(tc, test_growth);
 	tcase_add_loop_test(tc, test_read_fd, 0, sizeof(reads) / sizeof(reads[0]));
 	tcase_add_test(tc, test_read_fd_error);

@@ -264,6 +264,34 @@ START_TEST(test_find)
 }
 END_TEST
 
+/*
+ * P_name is its row's slot (param_names.h): every slot holds its row's
+ * name, and param_find() takes it to that row; the same name from
+ * anywhere else (a copy, main.cf) finds the same row by search, and a
+ * pointer into a slot that is not its start is not taken for the row.
+ */
+START_TEST(test_find_slot)
+{
+	const struct param_def *p = &param_table[_i];
+	char copy[PARAM_NAME_SLOT];
+	ck_assert_str_eq(param_name_slot[_i], p->name);
+	ck_assert_ptr_eq(param_find(param_name_slot[_i]), p);
+	strlcpy(copy, p->name, sizeof(copy));
+	ck_assert_ptr_eq(param_find(copy), p);
+	const struct param_def *suffix = param_find(param_name_slot[_i] + 1);
+	ck_assert(suffix == NULL || strcmp(suffix->name, p->name + 1) == 0);
+}
+END_TEST
+
+START_TEST(test_find_named)
+{
+	ck_assert_ptr_eq(param_find(P_myhostname), param_find("myhostname"));
+	ck_assert_str_eq(param_find(P_myhostname)->name, "myhostname");
+	ck_assert_str_eq(param_find(P_virtual_alias_maps)->name, "virtual_alias_maps");
+	ck_assert_str_eq(P_queue_directory, "queue_directory");
+}
+END_TEST
+
 int main(void)
 {
 	log_init("test_params", 0);
@@ -275,6 +303,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_required, 0, sizeof(required) / sizeof(required[0]));
 	tcase_add_loop_test(tc, test_defaults, 0, sizeof(defaults) / sizeof(defaults[0]));
 	tcase_add_test(tc, test_find);
+	tcase_add_loop_test(tc, test_find_slot, 0, (int)param_count);
+	tcase_add_test(tc, test_find_named);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

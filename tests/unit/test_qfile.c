@@ -1242,11 +1242,11 @@ END_TEST
 /* Where the file's fsync after the rename commits the rename (queue_directory_sync = auto). */
 static const struct {
 	long fstype;
-	bool journal;
+	bool ext4_driver;
 	bool covered;
 } covered_cases[] = {
-	{0xEF53, true, true},		/* ext4 with a journal */
-	{0xEF53, false, false},		/* ext4 without one, or the ext2/ext3 drivers */
+	{0xEF53, true, true},		/* ext4, journal or not (ext4_sync_parent without one) */
+	{0xEF53, false, false},		/* the ext2 driver */
 	{0x58465342, false, true},	/* XFS: always a log */
 	{0x58465342, true, true},
 	{0x9123683E, false, false},	/* btrfs */
@@ -1259,8 +1259,29 @@ static const struct {
 
 START_TEST(test_rename_covered)
 {
-	ck_assert_int_eq(qfile_rename_covered(covered_cases[_i].fstype, covered_cases[_i].journal),
+	ck_assert_int_eq(qfile_rename_covered(covered_cases[_i].fstype, covered_cases[_i].ext4_driver),
 			 covered_cases[_i].covered);
+}
+END_TEST
+
+/* Where a syncfs after the renames commits them (shared sync, queue_directory_sync = auto). */
+static const struct {
+	long fstype;
+	bool journal;
+	bool covered;
+} syncfs_cases[] = {
+	{0xEF53, true, true},		/* ext4 with a journal */
+	{0xEF53, false, false},		/* without: its flush comes before its last buffer writes */
+	{0x58465342, false, true},	/* XFS: always a log */
+	{0x9123683E, false, false},	/* btrfs */
+	{0x01021994, false, false},	/* tmpfs */
+	{0, true, false},
+};
+
+START_TEST(test_syncfs_covered)
+{
+	ck_assert_int_eq(qfile_syncfs_covered(syncfs_cases[_i].fstype, syncfs_cases[_i].journal),
+			 syncfs_cases[_i].covered);
 }
 END_TEST
 
@@ -1482,6 +1503,7 @@ int main(void)
 	tcase_add_test(tc, test_shared_sync_failure);
 	tcase_add_test(tc, test_shared_sync_failure_stragglers);
 	tcase_add_loop_test(tc, test_rename_covered, 0, sizeof(covered_cases) / sizeof(covered_cases[0]));
+	tcase_add_loop_test(tc, test_syncfs_covered, 0, sizeof(syncfs_cases) / sizeof(syncfs_cases[0]));
 	tcase_add_test(tc, test_dir_sync_always);
 	tcase_add_loop_test(tc, test_create_covered, 0, sizeof(create_cases) / sizeof(create_cases[0]));
 	tcase_add_test(tc, test_create_final);

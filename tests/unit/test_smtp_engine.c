@@ -920,6 +920,16 @@ START_TEST(test_command_counts)
 	ck_assert_str_eq(buf_str(&counts),
 			 "ehlo=1 auth=0/1 mail=1 rcpt=1/2 data=1 quit=1 unknown=0/1 commands=5/8");
 	smtp_engine_free(e);
+	/* Numbers of more than one digit, each digit where it belongs. */
+	e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "EHLO c\r\n", 8);
+	for (int i = 0; i < 109; i++)
+		smtp_engine_input(e, "NOOP\r\n", 6);
+	buf_reset(&counts);
+	smtp_engine_command_counts(e, &counts);
+	ck_assert_str_eq(buf_str(&counts), "ehlo=1 noop=109 commands=110");
+	smtp_engine_free(e);
 	buf_free(&counts);
 }
 END_TEST
