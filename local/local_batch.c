@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,32 +347,42 @@ bool batch_take_solo(void)
  * permission; the rename, the unlink of a failed file and the sync of
  * new/ ran as the recipient in the batch too.
  */
+/*
+ * Remove what a failed commit left (as the recipient): a failure to remove is
+ * told in the reply's text, which qmgr logs, not logged here, since the
+ * log may not be opened with the recipient's ids.
+ */
+static void solo_remove(const char *path, char *note, size_t size)
+{
+	note[0] = '\0';
+	if (unlink(path) < 0 && errno != ENOENT)
+		snprintf(note, size, " (cannot remove %s: %s)", path, strerror(errno));
+}
+
 void batch_commit_solo(int fd, const char *tmp_path, const char *new_path, struct lresult_text *res)
 {
 	size_t dirlen = (size_t)(strrchr(new_path, '/') - new_path);
 	int e = fsync(fd) < 0 ? errno_or(EIO) : 0;
+	char note[PATH_MAX + 64];
 
 	if (close(fd) < 0 && e == 0)
 		e = errno_or(EIO);
 	if (e != 0) {
-		if (unlink(tmp_path) < 0 && errno != ENOENT)
-			msg_warn("cannot remove %s: %m", tmp_path);
-		lres_set(res, LRESULT_DEFER, "4.2.0", "write %s: %s", tmp_path, strerror(e));
+		solo_remove(tmp_path, note, sizeof(note));
+		lres_set(res, LRESULT_DEFER, "4.2.0", "write %s: %s%s", tmp_path, strerror(e), note);
 		return;
 	}
 	if (rename(tmp_path, new_path) < 0) {
 		e = errno_or(EIO);
-		if (unlink(tmp_path) < 0 && errno != ENOENT)
-			msg_warn("cannot remove %s: %m", tmp_path);
-		lres_set(res, LRESULT_DEFER, "4.2.0", "rename into %s: %s", new_path, strerror(e));
+		solo_remove(tmp_path, note, sizeof(note));
+		lres_set(res, LRESULT_DEFER, "4.2.0", "rename into %s: %s%s", new_path, strerror(e), note);
 		return;
 	}
 	if ((e = sync_dir(new_path, dirlen)) != 0) {
 		/* Not known to be on disk: not reported delivered, so not left in new/. */
-		if (unlink(new_path) < 0 && errno != ENOENT)
-			msg_warn("cannot remove %s: %m", new_path);
-		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot sync maildir %.*s: %s", (int)dirlen, new_path,
-		    strerror(e));
+		solo_remove(new_path, note, sizeof(note));
+		lres_set(res, LRESULT_DEFER, "4.2.0", "cannot sync maildir %.*s: %s%s", (int)dirlen, new_path,
+		    strerror(e), note);
 	}
 }
 

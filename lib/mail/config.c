@@ -16,7 +16,9 @@
  * Every known parameter is expanded and checked against its type when
  * main.cf is loaded, so a bad value fails at start-up with one line
  * (FILE, line N: parameter NAME: bad value "V": expected ...), never
- * later in the middle of a delivery.
+ * later in the middle of a delivery. (With config_set_lazy_defaults, a
+ * default that is a constant is checked when first read instead: every
+ * such default passes its own check, tests/unit/test_params.c.)
  */
 #include "compat.h"
 
@@ -310,9 +312,9 @@ static void bad_value(struct buf *err, const char *label, unsigned line, const c
 	buf_printf(err, ": %s", why);
 }
 
-/* Expand and check one known parameter; fills its cache. */
 static unsigned checked_count;	/* config_checked_count */
 
+/* Expand and check one known parameter; fills its cache. */
 static int validate(const struct param_def *p, const char *label, struct buf *err)
 {
 	size_t i = pindex(p);

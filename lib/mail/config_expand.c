@@ -459,10 +459,11 @@ int expand_macros(const char *self, const char *text, expand_lookup_fn lookup, v
 	 * No '$', nothing to expand: most values (nearly every default) are
 	 * copied as they are, without the 25 KiB state below (its malloc and
 	 * free were most of a configuration load's instructions). Within the
-	 * work limit this is exactly what expand_text does with such a text.
+	 * work and output limits this is exactly what expand_text does with it.
 	 */
 	size_t len = strlen(text);
-	if (memchr(text, '$', len) == NULL && len + EXPAND_CALL_COST <= EXPAND_MAX_WORK) {
+	if (memchr(text, '$', len) == NULL && len + EXPAND_CALL_COST <= EXPAND_MAX_WORK &&
+	    out->len + len <= EXPAND_MAX_OUT) {
 		buf_add(out, text, len);
 		return 0;
 	}
