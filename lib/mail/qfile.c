@@ -324,6 +324,8 @@ static bool dir_sync_always;		/* queue_directory_sync = always */
 static void (*dirsync_hook)(void);	/* tests: runs before each directory fsync */
 static void (*filesync_hook)(unsigned batch);	/* tests: before each shared sync */
 static void (*rename_hook)(void);	/* tests: after a commit's rename, before its sync */
+static int forced_covered = -1;		/* tests: (covered, syncfs_covered) of new dirs, -1 not */
+static int forced_syncfs_covered = -1;
 
 void qfile_set_shared_sync(bool on)
 {
@@ -345,6 +347,14 @@ void qfile_fault_filesync_hook(void (*hook)(unsigned batch))
 void qfile_fault_rename_hook(void (*hook)(void))
 {
 	__atomic_store_n(&rename_hook, hook, __ATOMIC_RELEASE);
+}
+
+void qfile_fault_dir_covered(int covered, int syncfs_covered)
+{
+	pthread_mutex_lock(&sync_lock);
+	forced_covered = covered;
+	forced_syncfs_covered = syncfs_covered;
+	pthread_mutex_unlock(&sync_lock);
 }
 
 void qfile_set_dir_sync_always(bool always)
@@ -473,8 +483,12 @@ static struct qdirsync *qdirsync_get(const char *dir)
 	d->dir = xstrdup(dir);
 	d->fs_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	d->per_file = d->fs_fd < 0;	/* unreadable (maildrop/): fsync each file */
-	if (!dir_sync_always)
+	if (forced_covered >= 0) {
+		d->covered = forced_covered;
+		d->syncfs_covered = forced_syncfs_covered;
+	} else if (!dir_sync_always) {
 		dir_covered(dir, &d->covered, &d->syncfs_covered);
+	}
 	pthread_cond_init(&d->batch.cond, NULL);
 	pthread_cond_init(&d->dirs.cond, NULL);
 	d->next = qdirsyncs;

@@ -340,6 +340,12 @@ void qfile_fault_filesync_hook(void (*hook)(unsigned batch));
  * before it is made durable.
  */
 void qfile_fault_rename_hook(void (*hook)(void));
+/*
+ * Tests: queue directories seen from now on take covered and
+ * syncfs_covered as given (0 or 1) instead of asking their file system
+ * (and whatever queue_directory_sync says); -1, -1 undoes it.
+ */
+void qfile_fault_dir_covered(int covered, int syncfs_covered);
 /* Read TERN_QFILE_FAULT (ignored in set-id programs); 0 ok, -1 bad syntax. */
 int qfile_fault_from_env(void);
 

@@ -33,8 +33,9 @@ static void setup(void)
 	/*
 	 * The fault tests count fsyncs as file, then directory: the same on
 	 * every machine, whatever file system /tmp is (auto would skip the
-	 * directory's on ext4 with a journal and XFS; t_qfile_dirsync.sh
-	 * tests that path).
+	 * directory's on ext4 and XFS for a lone commit, and after a
+	 * shared syncfs on ext4 with a journal and XFS: t_qfile_dirsync.sh
+	 * tests that path, test_shared_sync_split the choice).
 	 */
 	qfile_set_dir_sync_always(true);
 }
@@ -1012,8 +1013,19 @@ static sem_t fs_in, fs_go;
 static int fs_calls;
 static unsigned fs_batches[8];
 
+static char sync_events[16];		/* "1" lone fsync, "n" syncfs, "d" directory fsync */
+static int sync_event_count;
+
+static void sync_event(char e)
+{
+	int k = __atomic_fetch_add(&sync_event_count, 1, __ATOMIC_SEQ_CST);
+	if (k < (int)sizeof(sync_events) - 1)
+		sync_events[k] = e;
+}
+
 static void filesync_hook(unsigned batch)
 {
+	sync_event(batch <= 1 ? '1' : 'n');
 	int k = __atomic_fetch_add(&fs_calls, 1, __ATOMIC_SEQ_CST);
 	if (k < 8)
 		fs_batches[k] = batch;
@@ -1074,6 +1086,56 @@ START_TEST(test_shared_sync_batch)
 		buf_free(&err);
 	}
 	qfile_fault_filesync_hook(NULL);
+	sem_destroy(&fs_in);
+	sem_destroy(&fs_go);
+}
+END_TEST
+
+static void dirsync_event_hook(void)
+{
+	sync_event('d');
+}
+
+/*
+ * Shared sync where a lone commit's fsync after its rename commits the
+ * rename but a syncfs does not (ext4 without a journal), and the other
+ * way round: a lone commit fsyncs the directory only where its fsync
+ * does not cover it, a batch's syncfs is followed by the directory's
+ * fsync only where the syncfs does not. The pair is forced, since /tmp
+ * may be any file system.
+ */
+static const struct {
+	int covered, syncfs_covered;
+	const char *events;
+} split_cases[] = {
+	{1, 0, "1nd"},		/* ext4 without a journal */
+	{0, 1, "1dn"},
+	{1, 1, "1n"},		/* ext4 with a journal, XFS */
+	{0, 0, "1dnd"},		/* anything else */
+};
+
+START_TEST(test_shared_sync_split)
+{
+	qfile_fault_dir_covered(split_cases[_i].covered, split_cases[_i].syncfs_covered);
+	qfile_fault_dirsync_hook(dirsync_event_hook);
+	memset(sync_events, 0, sizeof(sync_events));
+	sync_event_count = 0;
+	struct committer a = {0}, w[BATCH] = {0};
+	start_held_batch(&a, w);
+	sem_post(&fs_go);
+	pthread_join(a.thread, NULL);
+	ck_assert_msg(a.ok == 1, "reason: %s", a.reason);
+	for (int i = 0; i < BATCH; i++) {
+		pthread_join(w[i].thread, NULL);
+		ck_assert_msg(w[i].ok == 1, "reason: %s", w[i].reason);
+	}
+	/* A's sync alone, then one syncfs for the four (so the batch did share one). */
+	ck_assert_int_eq(fs_calls, 2);
+	ck_assert_int_eq(fs_batches[1], BATCH);
+	ck_assert_str_eq(sync_events, split_cases[_i].events);
+	qfile_fault_dirsync_hook(NULL);
+	qfile_fault_filesync_hook(NULL);
+	qfile_fault_dir_covered(-1, -1);
 	sem_destroy(&fs_in);
 	sem_destroy(&fs_go);
 }
@@ -1500,6 +1562,7 @@ int main(void)
 	tcase_add_test(tc, test_group_commit_concurrent);
 	tcase_add_test(tc, test_group_commit_fsync_failure);
 	tcase_add_test(tc, test_shared_sync_batch);
+	tcase_add_loop_test(tc, test_shared_sync_split, 0, sizeof(split_cases) / sizeof(split_cases[0]));
 	tcase_add_test(tc, test_shared_sync_failure);
 	tcase_add_test(tc, test_shared_sync_failure_stragglers);
 	tcase_add_loop_test(tc, test_rename_covered, 0, sizeof(covered_cases) / sizeof(covered_cases[0]));
