@@ -385,7 +385,8 @@ void qfile_configure(void)
  *   ext4_add_entry(), which marks the renamed inode EXT4_STATE_NEWENTRY,
  *   and the file's fsync then writes its parent directory's blocks and
  *   inode (ext4_sync_parent) before the one cache flush. Only the ext4
- *   driver does that (not ext2's).
+ *   driver does that (not ext2's). Kernels 5.5 to 6.4 skip both when
+ *   the inode is no longer dirty at the fsync: see durable_commit.
  * A syncfs(2) after the renames covers them only with a journal (ext4's
  * sync_fs commits it, XFS forces its log): without one, ext4's syncfs
  * sends its cache flush before its last write of the block device's
@@ -607,6 +608,14 @@ static int durable_commit(const char *dir, int fd, bool own_fsync, int (*rename_
 	 * name exists before the data is on disk: a crash in between can
 	 * leave an incomplete file under it, never acknowledged (it goes to
 	 * corrupt/ when read); a failed fsync takes the name back.
+	 * Journal-less ext4 on kernels 5.5 to 6.4 (Debian 12's 6.1): the
+	 * fsync returns early, with no ext4_sync_parent and no cache flush,
+	 * when the inode was written back in between (another process's
+	 * syncfs, the flusher), so the entry may not be on disk. The
+	 * portable order had the same hole there (the directory's fsync
+	 * skips its flush alike); journal-less ext4 is not mkfs's default,
+	 * and a journal is recommended for the queue (doc/internals.md,
+	 * "Durability of the commit").
 	 */
 	if (!shared && !covered) {
 		*what = "cannot fsync queue file";
