@@ -26,6 +26,10 @@ void buf_reserve(struct buf *b, size_t extra);
 void buf_add(struct buf *b, const void *data, size_t len);
 void buf_adds(struct buf *b, const char *s);
 void buf_addc(struct buf *b, char c);
+/*
+ * Append formatted text. No argument (nor fmt) may point into b itself:
+ * growing b may move or overwrite what it points to.
+ */
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_truncate(struct buf *b, size_t len);
