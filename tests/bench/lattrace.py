@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+# lattrace.py - where the slow end-of-data replies at one client spend
+# their time: latency.py's client, traced with the kernel's tracefs.
+#
+# Benchmark helper (not a test), runs as root (tracefs). Used by hand
+# beside tests/bench/run's "latency" scenario, on a running instance:
+#
+#   lattrace.py PORT COUNT [COMMS]
+#
+# COMMS (default smtpd,qmgr,local,pickup,ternd) are the process names
+# traced. A tracefs instance of its own ("lattrace", removed afterwards)
+# records the scheduler's switches and wake-ups of those processes, their
+# fsync/fdatasync/syncfs calls, every block request of the machine, and a
+# mark the client writes before each dot and after each 250. Per message
+# it then splits the time of smtpd's threads into waiting for a CPU
+# (woken or preempted, not yet running), waiting for I/O (D state) and
+# running, and says which task had the CPU before smtpd got it back, and
+# how the messages that overlapped a syncfs or fsync of local compare
+# with the others. Prints means for the fastest half, p90-p99 and the
+# slowest 1%. Nothing here is timed against a limit. Processes of the
+# same names in other instances on the machine are traced too: run it
+# where the instance measured is the only one.
+import collections
+import os
+import re
+import statistics
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True
+import latency  # noqa: E402
+
+TRACEFS = "/sys/kernel/tracing"
+NR_FSYNC, NR_FDATASYNC, NR_SYNCFS = 74, 75, 306   # x86-64
+LINE = re.compile(r'^\s*(\S+)-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+):\s+(\S+?):?\s(.*)$')
+SWITCH = re.compile(r'prev_comm=(\S+) prev_pid=(\d+) .*prev_state=(\S+) ==> '
+                    r'next_comm=(\S+) next_pid=(\d+)')
+
+
+def put(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def trace_on(inst, comms):
+    os.makedirs(inst, exist_ok=True)
+    put(inst + "/tracing_on", "0")
+    put(inst + "/buffer_size_kb", "65536")
+    who = " || ".join('comm == "%s"' % c for c in comms)
+    sw = " || ".join('prev_comm == "%s" || next_comm == "%s"' % (c, c) for c in comms)
+    for ev, flt in (("raw_syscalls/sys_enter", who), ("raw_syscalls/sys_exit", who),
+                    ("sched/sched_wakeup", who), ("sched/sched_switch", sw),
+                    ("block/block_rq_issue", None)):
+        if flt:
+            put("%s/events/%s/filter" % (inst, ev), flt)
+        put("%s/events/%s/enable" % (inst, ev), "1")
+    put(inst + "/tracing_on", "1")
+
+
+def run_client(port, count, marker):
+    c = latency.Client(port)
+    c.command(None, "220")
+    c.command(b"EHLO bench.invalid\r\n", "250")
+    data = latency.message(4096, "bench@localhost", "keep@localhost")
+    with open(marker, "w", buffering=1) as mark:
+        for i in range(count):
+            c.command(b"MAIL FROM:<bench@localhost>\r\n", "250")
+            c.command(b"RCPT TO:<keep@localhost>\r\n", "250")
+            c.command(b"DATA\r\n", "354")
+            c.sock.sendall(data)
+            mark.write("DOT %d\n" % i)
+            c.sock.sendall(b".\r\n")
+            c.command(None, "250")
+            mark.write("ACK %d\n" % i)
+    c.command(b"QUIT\r\n", "221")
+
+
+def parse(lines):
+    ev = []
+    for line in lines:
+        m = LINE.match(line)
+        if m:
+            comm, tid, ts, name, rest = m.groups()
+            ev.append((float(ts), comm, int(tid), name, rest))
+    return ev
+
+
+def windows(ev):
+    start, out = {}, []
+    for i, e in enumerate(ev):
+        if e[3] == "tracing_mark_write":
+            w = e[4].split()
+            if w[0] == "DOT":
+                start[int(w[1])] = i
+            elif w[0] == "ACK" and int(w[1]) in start:
+                a = start.pop(int(w[1]))
+                out.append((a, i, (e[0] - ev[a][0]) * 1e6))
+    return out
+
+
+def split(ev, a, b, holders):
+    """Time of smtpd's threads in [a, b] by state; who held the CPU."""
+    state, acc = {}, collections.Counter()
+
+    def flip(tid, new, t):
+        if tid in state:
+            old, since = state[tid]
+            acc[old] += t - since
+        state[tid] = (new, t)
+    for t, comm, tid, name, rest in ev[a:b + 1]:
+        if name == "sched_wakeup" and "comm=smtpd" in rest:
+            flip(int(re.search(r" pid=(\d+)", rest).group(1)), "R", t)
+        elif name == "sched_switch":
+            m = SWITCH.search(rest)
+            if m.group(1) == "smtpd":
+                s = m.group(3)
+                flip(int(m.group(2)), "R" if s.startswith("R") else "D" if s.startswith("D") else "S", t)
+            if m.group(4) == "smtpd":
+                tid = int(m.group(5))
+                if tid in state and state[tid][0] == "R":
+                    holders[m.group(1).split("/")[0]] += t - state[tid][1]
+                flip(tid, "run", t)
+    return acc["R"] * 1e6, acc["D"] * 1e6, acc["run"] * 1e6
+
+
+def report(ev):
+    wins = windows(ev)
+    syncs, open_ = [], {}
+    for t, comm, tid, name, rest in ev:
+        if comm == "local" and name == "sys_enter":
+            nr = int(re.search(r"NR (\d+)", rest).group(1))
+            if nr in (NR_FSYNC, NR_FDATASYNC, NR_SYNCFS):
+                open_[tid] = (t, nr)
+        elif comm == "local" and name == "sys_exit" and tid in open_:
+            s, nr = open_.pop(tid)
+            syncs.append((s, t, nr))
+    rows = []
+    for a, b, lat in wins:
+        holders = collections.Counter()
+        r, d, run = split(ev, a, b, holders)
+        t0, t1 = ev[a][0], ev[b][0]
+        kinds = {nr for s, e, nr in syncs if s < t1 and e > t0}
+        rows.append((lat, r, d, run, holders,
+                     "local syncfs" if NR_SYNCFS in kinds else "local fsync" if kinds else "neither"))
+    rows.sort(key=lambda r: r[0])
+    n = len(rows)
+    if n < 100:
+        print("lattrace: only %d messages traced" % n)
+        return
+    print("per message, means in us, summed over smtpd's threads:")
+    for label, g in (("fastest 50%", rows[:n // 2]), ("p90-p99", rows[n * 9 // 10:n * 99 // 100]),
+                     ("slowest 1%", rows[n * 99 // 100:])):
+        print("  %-12s n %4d  latency %7.0f  waiting for a CPU %7.0f  for I/O %6.0f  running %5.0f"
+              % (label, len(g), *(statistics.mean(r[k] for r in g) for k in range(4))))
+    slow = rows[n * 9 // 10:]
+    held = collections.Counter()
+    for r in slow:
+        held.update(r[4])
+    print("  slowest 10%%: the CPU smtpd waited for was held by (ms per message): %s"
+          % ", ".join("%s %.2f" % (k, v * 1e3 / len(slow)) for k, v in held.most_common(8)))
+    print("overlap with local's syncs (latency in ms):")
+    for k in ("local syncfs", "local fsync", "neither"):
+        v = [r[0] for r in rows if r[5] == k]
+        if v:
+            print("  %-13s n %4d  p50 %.2f p90 %.2f p99 %.2f  (of the slowest 10%%: %d)"
+                  % (k, len(v), *(latency.percentile(v, q) / 1e3 for q in (50, 90, 99)),
+                     sum(1 for r in slow if r[5] == k)))
+
+
+def main(args):
+    if len(args) < 2:
+        sys.stderr.write("usage: lattrace.py PORT COUNT [COMMS]\n")
+        return 64
+    port, count = int(args[0]), int(args[1])
+    comms = (args[2] if len(args) > 2 else "smtpd,qmgr,local,pickup,ternd").split(",")
+    inst = TRACEFS + "/instances/lattrace"
+    if not os.path.isdir(TRACEFS + "/instances"):
+        sys.stderr.write("lattrace: no tracefs at %s (root? mounted?)\n" % TRACEFS)
+        return 1
+    try:
+        trace_on(inst, comms)
+        run_client(port, count, inst + "/trace_marker")
+        put(inst + "/tracing_on", "0")
+        with open(inst + "/trace") as f:
+            ev = parse(f)
+    finally:
+        if os.path.isdir(inst):
+            put(inst + "/tracing_on", "0")
+            os.rmdir(inst)
+    report(ev)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
