@@ -845,6 +845,35 @@ static void pid_once_init(void)
 	pthread_atfork(NULL, NULL, pid_forget);
 }
 
+/*
+ * Append v in decimal, at least width digits (zero-padded): for the
+ * records written once a message, where vsnprintf cost about a thousand
+ * instructions a call.
+ */
+static void add_dec(struct buf *b, unsigned long long v, int width)
+{
+	char tmp[24];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (int pad = width - n; pad > 0; pad--)
+		buf_addc(b, '0');
+	while (n > 0)
+		buf_addc(b, tmp[--n]);
+}
+
+/* dir/name, malloc'ed: appended, not xasprintf (twice a message). */
+static char *join_path(const char *dir, const char *name)
+{
+	struct buf b = BUF_INIT;
+	buf_adds(&b, dir);
+	buf_addc(&b, '/');
+	buf_adds(&b, name);
+	return buf_steal(&b);
+}
+
 static long my_pid(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -880,8 +909,16 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 
 	for (int attempt = 0; attempt < 100; attempt++) {
 		free(w->tmp_path);
-		w->tmp_path = xasprintf("%s/.tmp.%ld.%u.%ld", dir, my_pid(), serial++,
-					(long)w->arrival.tv_usec + attempt);
+		/* "%s/.tmp.%ld.%u.%ld": pid, serial, microseconds + attempt, all >= 0 */
+		struct buf tmp = BUF_INIT;
+		buf_adds(&tmp, dir);
+		buf_adds(&tmp, "/.tmp.");
+		add_dec(&tmp, (unsigned long long)my_pid(), 0);
+		buf_addc(&tmp, '.');
+		add_dec(&tmp, serial++, 0);
+		buf_addc(&tmp, '.');
+		add_dec(&tmp, (unsigned long long)((long)w->arrival.tv_usec + attempt), 0);
+		w->tmp_path = buf_steal(&tmp);
 		/* A failed open fails as a create would: faults mean the same with a pool. */
 		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path, &st)) != -1) {
 			if (w->fd == -2)
@@ -913,7 +950,7 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 	snprintf(w->id, sizeof(w->id), "%08llX%05lX%llX",
 		 (unsigned long long)w->arrival.tv_sec, (unsigned long)w->arrival.tv_usec,
 		 (unsigned long long)st.st_ino);
-	w->final_path = xasprintf("%s/%s", dir, w->id);
+	w->final_path = join_path(dir, w->id);
 	return w;
 }
 
@@ -992,25 +1029,6 @@ static int flush_out(struct qfile_writer *w, struct buf *err)
 	buf_reset(&w->out);
 	w->flushed = true;
 	return 0;
-}
-
-/*
- * Append v in decimal, at least width digits (zero-padded): for the
- * records written once a message, where vsnprintf cost about a thousand
- * instructions a call.
- */
-static void add_dec(struct buf *b, unsigned long long v, int width)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (int pad = width - n; pad > 0; pad--)
-		buf_addc(b, '0');
-	while (n > 0)
-		buf_addc(b, tmp[--n]);
 }
 
 static void start_content(struct qfile_writer *w)
@@ -1121,7 +1139,7 @@ void qfile_set_commit_dir(struct qfile_writer *w, const char *dir)
 	free(w->final_path);
 	free(w->dir);
 	w->dir = xstrdup(dir);
-	w->final_path = xasprintf("%s/%s", dir, w->id);
+	w->final_path = join_path(dir, w->id);
 	/*
 	 * The shared syncfs counts write-back errors from the opening of the
 	 * directory's descriptor, which for this directory may come after
@@ -1249,7 +1267,7 @@ struct qfile_writer *qfile_create_final(const char *dir, struct buf *err)
 		snprintf(w->id, sizeof(w->id), "%08llX%05lX%lX", (unsigned long long)w->arrival.tv_sec,
 			 (unsigned long)w->arrival.tv_usec + attempt, (unsigned long)getpid());
 		free(w->final_path);
-		w->final_path = xasprintf("%s/%s", dir, w->id);
+		w->final_path = join_path(dir, w->id);
 		w->fd = q_open(w->final_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0200);
 		if (w->fd >= 0 || errno != EEXIST)
 			break;
