@@ -47,12 +47,17 @@ struct cleanup *cleanup_open_writer(enum cleanup_source source, int flags, struc
 	static struct buf incoming = BUF_INIT, wake = BUF_INIT, hold = BUF_INIT;
 	struct cleanup_settings s = {0};
 
+	/* Appended, not buf_printf: three of these a message. */
+	const char *qdir = cfg_str(P_queue_directory);
 	buf_reset(&incoming);
-	buf_printf(&incoming, "%s/incoming", cfg_str(P_queue_directory));
+	buf_adds(&incoming, qdir);
+	buf_adds(&incoming, "/incoming");
 	buf_reset(&hold);
-	buf_printf(&hold, "%s/hold", cfg_str(P_queue_directory));
+	buf_adds(&hold, qdir);
+	buf_adds(&hold, "/hold");
 	buf_reset(&wake);
-	buf_printf(&wake, "%s/private/qmgr", cfg_str(P_queue_directory));
+	buf_adds(&wake, qdir);
+	buf_adds(&wake, "/private/qmgr");
 	s.incoming_dir = buf_str(&incoming);
 	s.hold_dir = buf_str(&hold);
 	s.wake_socket = buf_str(&wake);

@@ -58,6 +58,14 @@ static struct {
 	/* Per table row, filled lazily. */
 	char **str;
 	char ***list;
+	/*
+	 * cfg_bool/cfg_int's parsed value of str[i] (num_kind: 0 none yet,
+	 * NUM_BOOL, NUM_INT): a daemon reads some of them several times a
+	 * message, and parsing each time cost thousands of instructions.
+	 * Dropped with str[i] (drop_caches), so a cfg_set or a new load is seen.
+	 */
+	long long *num;
+	unsigned char *num_kind;
 	/* Pointers handed out before a cfg_set(): kept valid until the next load. */
 	char **retired;
 	size_t nretired;
@@ -104,6 +112,8 @@ static void ensure_init(void)
 	if (C.str == NULL) {
 		C.str = xcalloc(param_count, sizeof(*C.str));
 		C.list = xcalloc(param_count, sizeof(*C.list));
+		C.num = xcalloc(param_count, sizeof(*C.num));
+		C.num_kind = xcalloc(param_count, sizeof(*C.num_kind));
 	}
 }
 
@@ -122,6 +132,7 @@ static void drop_caches(void)
 	for (unsigned i = 0; i < param_count; i++) {
 		retire(C.str[i]);
 		C.str[i] = NULL;
+		C.num_kind[i] = 0;
 		if (C.list[i] != NULL) {
 			for (char **p = C.list[i]; *p; p++)
 				retire(*p);
@@ -535,21 +546,32 @@ unsigned cfg_line(const char *name)
 	return s != NULL ? s->line : 0;
 }
 
-bool cfg_bool(const char *name)
+enum { NUM_BOOL = 1, NUM_INT = 2 };
+
+static bool parse_bool(const struct param_def *p, const char *v)
 {
 	bool b = false;
-	if (param_parse_bool(cfg_str(name), &b) < 0) {
-		const struct param_def *p = param_find(name);
-		if (p != NULL && p->def != NULL)
-			(void)param_parse_bool(p->def, &b);
-	}
+	if (param_parse_bool(v, &b) < 0 && p != NULL && p->def != NULL)
+		(void)param_parse_bool(p->def, &b);
 	return b;
 }
 
-long long cfg_int(const char *name)
+bool cfg_bool(const char *name)
 {
 	const struct param_def *p = param_find(name);
-	const char *v = cfg_str(name);
+	if (p == NULL)
+		return parse_bool(NULL, cfg_str(name));
+	size_t i = pindex(p);
+	if (C.num_kind == NULL || C.num_kind[i] != NUM_BOOL) {
+		const char *v = cfg_str(name);	/* also ensure_init() */
+		C.num[i] = parse_bool(p, v);
+		C.num_kind[i] = NUM_BOOL;
+	}
+	return C.num[i] != 0;
+}
+
+static long long parse_int(const struct param_def *p, const char *v)
+{
 	long long n = 0;
 
 	if (p != NULL && p->type == PARAM_TIME) {
@@ -560,6 +582,20 @@ long long cfg_int(const char *name)
 	if (param_parse_int(v, &n) < 0 && p != NULL && p->def != NULL)
 		(void)param_parse_int(p->def, &n);
 	return n;
+}
+
+long long cfg_int(const char *name)
+{
+	const struct param_def *p = param_find(name);
+	if (p == NULL)
+		return parse_int(NULL, cfg_str(name));
+	size_t i = pindex(p);
+	if (C.num_kind == NULL || C.num_kind[i] != NUM_INT) {
+		const char *v = cfg_str(name);	/* also ensure_init() */
+		C.num[i] = parse_int(p, v);
+		C.num_kind[i] = NUM_INT;
+	}
+	return C.num[i];
 }
 
 char **cfg_list(const char *name)

@@ -627,6 +627,38 @@ START_TEST(test_load_dir)
 END_TEST
 
 /*
+ * cfg_bool and cfg_int keep the parsed value per row: a second load
+ * (ternconf, tests, a program that loads another directory) and a
+ * cfg_set are still seen, and so are both readings of one row.
+ */
+START_TEST(test_parsed_cache)
+{
+	struct buf err = BUF_INIT;
+	ck_assert_int_eq(load("biff = yes\nsmtpd_timeout = 10s\nmessage_size_limit = 1000\n", &err), 0);
+	ck_assert(cfg_bool(P_biff));
+	ck_assert(cfg_bool(P_biff));
+	ck_assert_int_eq(cfg_int(P_smtpd_timeout), 10);
+	ck_assert_int_eq(cfg_int(P_message_size_limit), 1000);
+
+	ck_assert_int_eq(load("biff = no\nsmtpd_timeout = 2m\n", &err), 0);
+	ck_assert(!cfg_bool(P_biff));
+	ck_assert_int_eq(cfg_int(P_smtpd_timeout), 120);
+	ck_assert_int_eq(cfg_int(P_message_size_limit), 10240000);	/* the default again */
+
+	ck_assert_int_eq(cfg_set("biff", "yes", &err), 0);
+	ck_assert_int_eq(cfg_set("smtpd_timeout", "1h", &err), 0);
+	ck_assert(cfg_bool(P_biff));
+	ck_assert_int_eq(cfg_int(P_smtpd_timeout), 3600);
+	/* The same row read as a number after a boolean: parsed as a number. */
+	ck_assert_int_eq(load("biff = no\n", &err), 0);
+	ck_assert(!cfg_bool(P_biff));
+	ck_assert_int_eq(cfg_int(P_biff), 0);
+	ck_assert(!cfg_bool(P_biff));
+	buf_free(&err);
+}
+END_TEST
+
+/*
  * config_set_lazy_defaults (sendmail -t's loads): far fewer values
  * checked at load, every value read the same as after a full load, a
  * bad value main.cf sets still an error of the load.
@@ -698,6 +730,7 @@ int main(void)
 	tcase_add_test(tc, test_unknown_warnings);
 	tcase_add_test(tc, test_load_dir);
 	tcase_add_test(tc, test_lazy_defaults);
+	tcase_add_test(tc, test_parsed_cache);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -63,6 +63,42 @@ static int count(const char *file, const char *word)
 	return n;
 }
 
+/*
+ * The file line, put together without snprintf: "Mon dd hh:mm:ss host
+ * name[pid]: text" and a newline, nothing more; the longest message
+ * (4 KiB, cut there) still ends in its newline.
+ */
+START_TEST(test_file_line_format)
+{
+	msg_info("hello %s", "world");
+	char *big = xmalloc(6000);
+	memset(big, 'x', 5999);
+	big[5999] = '\0';
+	msg_info("%s", big);
+	free(big);
+
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	char line[9000], want[64];
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	snprintf(want, sizeof(want), " test[%ld]: hello world\n", (long)getpid());
+	size_t len = strlen(line), wlen = strlen(want);
+	ck_assert_uint_gt(len, wlen + 16);
+	ck_assert_str_eq(line + len - wlen, want);
+	char mon[4], host[256];
+	int day, h, m, sec, used = 0;
+	ck_assert_int_eq(sscanf(line, "%3s %d %d:%d:%d %255s%n", mon, &day, &h, &m, &sec, host, &used), 6);
+	ck_assert_uint_eq((size_t)used, len - wlen);	/* the host, then " test[pid]" */
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	len = strlen(line);
+	ck_assert_uint_gt(len, 4000);
+	ck_assert_int_eq(line[len - 1], '\n');
+	ck_assert_int_eq(line[len - 2], 'x');
+	ck_assert_ptr_null(fgets(line, sizeof(line), f));
+	fclose(f);
+}
+END_TEST
+
 START_TEST(test_rotation_followed)
 {
 	msg_info("first");
@@ -199,6 +235,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_rotation_followed);
+	tcase_add_test(tc, test_file_line_format);
 	tcase_add_test(tc, test_reused_descriptor_untouched);
 	tcase_add_test(tc, test_threads_lines_whole);
 	tcase_add_test(tc, test_syslog_names);
