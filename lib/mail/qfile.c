@@ -940,7 +940,7 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 		buf_addc(&tmp, '.');
 		add_dec(&tmp, serial++, 0);
 		buf_addc(&tmp, '.');
-		add_dec(&tmp, (unsigned long long)((long)w->arrival.tv_usec + attempt), 0);
+		add_dec(&tmp, (unsigned long long)w->arrival.tv_usec + (unsigned long long)attempt, 0);
 		w->tmp_path = buf_steal(&tmp);
 		/* A failed open fails as a create would: faults mean the same with a pool. */
 		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path, &st)) != -1) {

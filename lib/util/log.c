@@ -253,6 +253,7 @@ static void line_add(char *line, size_t size, size_t *n, const char *s)
 	if (len > size - 1 - *n)
 		len = size - 1 - *n;
 	memcpy(line + *n, s, len);
+	line[*n + len] = '\0';	/* always room: the line is written by length, this only keeps it a string */
 	*n += len;
 }
 
