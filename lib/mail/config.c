@@ -562,10 +562,11 @@ bool cfg_bool(const char *name)
 	if (p == NULL)
 		return parse_bool(NULL, cfg_str(name));
 	size_t i = pindex(p);
-	if (C.num_kind == NULL || C.num_kind[i] != NUM_BOOL) {
+	if (C.num_kind == NULL || __atomic_load_n(&C.num_kind[i], __ATOMIC_ACQUIRE) != NUM_BOOL) {
 		const char *v = cfg_str(name);	/* also ensure_init() */
 		C.num[i] = parse_bool(p, v);
-		C.num_kind[i] = NUM_BOOL;
+		/* The kind after the value (release): see cfg_int. */
+		__atomic_store_n(&C.num_kind[i], NUM_BOOL, __ATOMIC_RELEASE);
 	}
 	return C.num[i] != 0;
 }
@@ -590,10 +591,17 @@ long long cfg_int(const char *name)
 	if (p == NULL)
 		return parse_int(NULL, cfg_str(name));
 	size_t i = pindex(p);
-	if (C.num_kind == NULL || C.num_kind[i] != NUM_INT) {
+	if (C.num_kind == NULL || __atomic_load_n(&C.num_kind[i], __ATOMIC_ACQUIRE) != NUM_INT) {
 		const char *v = cfg_str(name);	/* also ensure_init() */
 		C.num[i] = parse_int(p, v);
-		C.num_kind[i] = NUM_INT;
+		/*
+		 * The kind is stored after the value (release) and read before it
+		 * (acquire), so a reader never takes a kind for a value not yet
+		 * written. Config is read from the loop thread of each daemon;
+		 * one row read as a boolean and as a number from two threads at
+		 * once could still mix the two readings: do not.
+		 */
+		__atomic_store_n(&C.num_kind[i], NUM_INT, __ATOMIC_RELEASE);
 	}
 	return C.num[i];
 }

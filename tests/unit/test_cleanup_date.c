@@ -23,7 +23,9 @@ START_TEST(test_rfc5322_date)
 					     "XYZ+11:45", "ABC-14" };
 	static const time_t times[] = { 0, 59, 86399, 951782400, 1000000000, 1234567890,
 					1700000000, 1767225599, 2147483647, 4102444800LL,
-					253402300799LL };
+					253402300799LL,
+					/* outside the hand-written path's years: its printf fallback */
+					-2208988801LL, -86400, 253402300800LL };
 	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};

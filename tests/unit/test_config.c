@@ -654,6 +654,12 @@ START_TEST(test_parsed_cache)
 	ck_assert(!cfg_bool(P_biff));
 	ck_assert_int_eq(cfg_int(P_biff), 0);
 	ck_assert(!cfg_bool(P_biff));
+	/* A row whose two readings differ: a stale cache of either shows. */
+	ck_assert_int_eq(load("message_size_limit = 1000\n", &err), 0);
+	ck_assert(!cfg_bool(P_message_size_limit));
+	ck_assert_int_eq(cfg_int(P_message_size_limit), 1000);
+	ck_assert(!cfg_bool(P_message_size_limit));
+	ck_assert_int_eq(cfg_int(P_message_size_limit), 1000);
 	buf_free(&err);
 }
 END_TEST
