@@ -868,25 +868,6 @@ static void pid_once_init(void)
 	pthread_atfork(NULL, NULL, pid_forget);
 }
 
-/*
- * Append v in decimal, at least width digits (zero-padded): for the
- * records written once a message, where vsnprintf cost about a thousand
- * instructions a call.
- */
-static void add_dec(struct buf *b, unsigned long long v, int width)
-{
-	char tmp[24];
-	int n = 0;
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	for (int pad = width - n; pad > 0; pad--)
-		buf_addc(b, '0');
-	while (n > 0)
-		buf_addc(b, tmp[--n]);
-}
-
 /* dir/name, malloc'ed: appended, not xasprintf (twice a message). */
 static char *join_path(const char *dir, const char *name)
 {
@@ -936,11 +917,11 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 		struct buf tmp = BUF_INIT;
 		buf_adds(&tmp, dir);
 		buf_adds(&tmp, "/.tmp.");
-		add_dec(&tmp, (unsigned long long)my_pid(), 0);
+		buf_add_dec(&tmp, (unsigned long long)my_pid(), 0);
 		buf_addc(&tmp, '.');
-		add_dec(&tmp, serial++, 0);
+		buf_add_dec(&tmp, serial++, 0);
 		buf_addc(&tmp, '.');
-		add_dec(&tmp, (unsigned long long)w->arrival.tv_usec + (unsigned long long)attempt, 0);
+		buf_add_dec(&tmp, (unsigned long long)w->arrival.tv_usec + (unsigned long long)attempt, 0);
 		w->tmp_path = buf_steal(&tmp);
 		/* A failed open fails as a create would: faults mean the same with a pool. */
 		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path, &st)) != -1) {
@@ -1064,9 +1045,9 @@ static void start_content(struct qfile_writer *w)
 	/* "T %lld.%06ld\nI %s\nS %s\n", appended without printf (once a message). */
 	if (w->arrival.tv_sec >= 0 && w->arrival.tv_usec >= 0) {
 		buf_add(&w->out, "T ", 2);
-		add_dec(&w->out, (unsigned long long)w->arrival.tv_sec, 0);
+		buf_add_dec(&w->out, (unsigned long long)w->arrival.tv_sec, 0);
 		buf_addc(&w->out, '.');
-		add_dec(&w->out, (unsigned long long)w->arrival.tv_usec, 6);
+		buf_add_dec(&w->out, (unsigned long long)w->arrival.tv_usec, 6);
 	} else {
 		buf_printf(&w->out, "T %lld.%06ld", (long long)w->arrival.tv_sec,
 			   (long)w->arrival.tv_usec);

@@ -975,22 +975,14 @@ void smtp_engine_stats(const struct smtp_engine *e, struct smtp_engine_stats *st
 static void add_count(struct buf *out, const char *sep, const char *name, unsigned ok,
 		      unsigned total, bool show_total)
 {
-	char digits[2 * 10 + 2], *p = digits + sizeof(digits);
-	unsigned n = total;
-	if (show_total) {
-		do
-			*--p = (char)('0' + n % 10);
-		while ((n /= 10) != 0);
-		*--p = '/';
-	}
-	n = ok;
-	do
-		*--p = (char)('0' + n % 10);
-	while ((n /= 10) != 0);
 	buf_adds(out, sep);
 	buf_adds(out, name);
 	buf_addc(out, '=');
-	buf_add(out, p, (size_t)(digits + sizeof(digits) - p));
+	buf_add_dec(out, ok, 0);
+	if (show_total) {
+		buf_addc(out, '/');
+		buf_add_dec(out, total, 0);
+	}
 }
 
 void smtp_engine_command_counts(const struct smtp_engine *e, struct buf *out)

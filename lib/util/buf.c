@@ -71,6 +71,17 @@ void buf_addc(struct buf *b, char c)
 	buf_add(b, &c, 1);
 }
 
+void buf_add_dec(struct buf *b, unsigned long long v, int width)
+{
+	char digits[24], *p = digits + sizeof(digits);	/* 20 digits at most */
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	for (long pad = width - (digits + sizeof(digits) - p); pad > 0; pad--)
+		buf_addc(b, '0');
+	buf_add(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 /*
  * Formatted straight into the room the buffer has; formatted a second
  * time only when it did not fit (formatting twice every time, once to

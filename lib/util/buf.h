@@ -26,6 +26,8 @@ void buf_reserve(struct buf *b, size_t extra);
 void buf_add(struct buf *b, const void *data, size_t len);
 void buf_adds(struct buf *b, const char *s);
 void buf_addc(struct buf *b, char c);
+/* v in decimal, at least width digits (zero-padded): "%0*llu" without printf, for hot paths. */
+void buf_add_dec(struct buf *b, unsigned long long v, int width);
 /*
  * Append formatted text. No argument (nor fmt) may point into b itself:
  * growing b may move or overwrite what it points to.

@@ -132,6 +132,26 @@ START_TEST(test_read_fd_error)
 }
 END_TEST
 
+START_TEST(test_add_dec)
+{
+	/* buf_add_dec is "%0*llu" without printf: compared with it. */
+	static const unsigned long long vals[] = { 0, 7, 10, 999999, 1000000, 4294967295ULL,
+						   18446744073709551615ULL };
+	static const int widths[] = { 0, 1, 6, 25 };
+	struct buf b = BUF_INIT;
+	char want[64];
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++)
+		for (size_t k = 0; k < sizeof(widths) / sizeof(widths[0]); k++) {
+			buf_reset(&b);
+			buf_adds(&b, "x");
+			buf_add_dec(&b, vals[i], widths[k]);
+			snprintf(want, sizeof(want), "x%0*llu", widths[k], vals[i]);
+			ck_assert_str_eq(buf_str(&b), want);
+		}
+	buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buf");
@@ -139,6 +159,7 @@ int main(void)
 	tcase_add_test(tc, test_add_and_printf);
 	tcase_add_test(tc, test_printf_room);
 	tcase_add_test(tc, test_growth);
+	tcase_add_test(tc, test_add_dec);
 	tcase_add_loop_test(tc, test_read_fd, 0, sizeof(reads) / sizeof(reads[0]));
 	tcase_add_test(tc, test_read_fd_error);
 	suite_add_tcase(s, tc);
