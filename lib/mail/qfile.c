@@ -919,7 +919,8 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 		buf_adds(&tmp, "/.tmp.");
 		buf_add_dec(&tmp, (unsigned long long)my_pid(), 0);
 		buf_addc(&tmp, '.');
-		buf_add_dec(&tmp, serial++, 0);
+		/* commit threads create files concurrently: the counter is atomic */
+		buf_add_dec(&tmp, __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED), 0);
 		buf_addc(&tmp, '.');
 		buf_add_dec(&tmp, (unsigned long long)w->arrival.tv_usec + (unsigned long long)attempt, 0);
 		w->tmp_path = buf_steal(&tmp);
