@@ -124,7 +124,8 @@ static void to_corrupt(const char *path, const char *name, const char *why)
  * return it to the sender with the reason. 0 when the notice is queued
  * (or intentionally dropped, e.g. for the null sender), -1 if not.
  */
-static int bounce_refused(struct qfile *q, const char *reason, const struct pickup_milter_refused *only)
+static int bounce_refused(struct qfile *q, const char *sender, const char *reason,
+			  const struct pickup_milter_refused *only)
 {
 	struct buf text = BUF_INIT, err = BUF_INIT;
 	char chunk[65536];
@@ -170,7 +171,7 @@ static int bounce_refused(struct qfile *q, const char *reason, const struct pick
 	struct bounce_msg m = {
 		.kind = BOUNCE_FAILED,
 		.queue_id = qfile_id(q),
-		.sender = qfile_sender(q),
+		.sender = sender,
 		.envid = qfile_attr(q, "dsn_envid"),
 		.arrival = qfile_arrival(q).tv_sec,
 		.ret_full = full,
@@ -259,14 +260,17 @@ static int pickup_file(const char *name)
 		to_corrupt(buf_str(&path), name, "uid attribute does not match the file owner");
 		goto out;
 	}
-	struct passwd *pw = getpwuid(st.st_uid);
-	char login[256];
-	if (pw != NULL)
-		strlcpy(login, pw->pw_name, sizeof(login));
-	else
-		snprintf(login, sizeof(login), "#%ld", (long)st.st_uid);
+	char login[256], gecos_name[256];
+	login_of_uid(st.st_uid, login, sizeof(login), gecos_name, sizeof(gecos_name));
 
-	const char *sender = qfile_sender(q);
+	/*
+	 * Without -f the sender is the owner's login, whatever the file says
+	 * (the writers leave it empty): a file cannot name a sender that
+	 * escapes the checks below by claiming it was not given.
+	 */
+	const char *given = qfile_attr(q, "sender_given");
+	bool sender_given = given && strcmp(given, "yes") == 0;
+	const char *sender = sender_given ? qfile_sender(q) : login;
 	/* The same tests as terndrop's (droprec.h): a file from terndrop passes them. */
 	if (!droprec_sender_valid(sender)) {
 		to_corrupt(buf_str(&path), name, "malformed sender");
@@ -278,8 +282,6 @@ static int pickup_file(const char *name)
 			goto out;
 		}
 	/* local_login_sender_maps again: the file is not trusted. */
-	const char *given = qfile_attr(q, "sender_given");
-	bool sender_given = given && strcmp(given, "yes") == 0;
 	if (sender_given && strcmp(sender, login) != 0) {
 		int ok = login_sender_allowed(cfg_str(P_local_login_sender_maps), login, sender,
 					      cfg_str(P_myorigin), &err);
@@ -310,6 +312,9 @@ static int pickup_file(const char *name)
 		if (droprec_attr_allowed(an) && strcmp(an, "extract") != 0)
 			cleanup_attr(c, an, av);
 	}
+	/* The full name from the password entry when -F gave none. */
+	if (qfile_attr(q, "full_name") == NULL && gecos_name[0] != '\0')
+		cleanup_attr(c, "full_name", gecos_name);
 	cleanup_attr(c, "uid", uidtext);
 	cleanup_attr(c, "login", login);
 	if (qfile_attr(q, "protocol") == NULL)
@@ -370,7 +375,7 @@ static int pickup_file(const char *name)
 			cleanup_abort(c);
 			msg_info("%s: uid=%s from=<%s>: rejected by milter: %s", name, uidtext, sender,
 				 buf_str(&reason));
-			if (bounce_refused(q, buf_str(&reason), NULL) == 0)
+			if (bounce_refused(q, sender, buf_str(&reason), NULL) == 0)
 				unlink(buf_str(&path));
 			else
 				rc = -1;
@@ -387,7 +392,7 @@ static int pickup_file(const char *name)
 		if (unlink(buf_str(&path)) != 0)
 			msg_warn("%s: cannot remove maildrop file: %m", name);
 		/* The recipients a milter refused go back to the sender; the others are queued. */
-		if (refused.n > 0 && bounce_refused(q, NULL, &refused) != 0)
+		if (refused.n > 0 && bounce_refused(q, sender, NULL, &refused) != 0)
 			msg_warn("%s: %zu recipients refused by a milter were not returned to the sender",
 				 id, refused.n);
 		break;
@@ -399,7 +404,7 @@ static int pickup_file(const char *name)
 	default:
 		/* Refused for good: the sender gets it back; corrupt/ only if that fails. */
 		msg_info("%s: uid=%s from=<%s>: refused: %s", name, uidtext, sender, buf_str(&reason));
-		if (bounce_refused(q, buf_str(&reason), NULL) == 0)
+		if (bounce_refused(q, sender, buf_str(&reason), NULL) == 0)
 			unlink(buf_str(&path));
 		else
 			to_corrupt(buf_str(&path), name, buf_str(&reason));

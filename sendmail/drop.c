@@ -10,7 +10,8 @@
  * write through that descriptor only, with the same checks; that file
  * is emptied, never unlinked, on any failure. It trusts nothing but the
  * real uid the kernel gives it: it stamps the arrival time itself,
- * records the real uid and its login name, accepts only the record
+ * records the real uid (pickup derives the login and the default sender
+ * from the file's owner), accepts only the record
  * types it expects in order (droprec.c), and enforces message_size_limit
  * while reading. Its signal handlers only unlink the temporary file (or
  * empty the one-process sendmail's file) and _exit. The configuration
@@ -23,7 +24,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,17 +280,41 @@ static void give_up(struct qfile_writer *w, int status, const char *why)
 	msg_fatal_status(status, "%s", why);
 }
 
+/* One message's writing: who submits it, the record checks, its file. */
+struct drop_job {
+	uid_t uid;
+	char login[256];	/* login_of_uid's, or "" until something needs it (job_login) */
+	struct droprec_state st;
+	struct qfile_writer *w;	/* NULL until the envelope is complete (but see drop_direct_open) */
+	bool done;		/* the end record came */
+};
+
+/*
+ * The submitter's login name, looked up at the first need only: a
+ * refusal's message, authorized_submit_users other than a static: table,
+ * a -f sender to check. The file records only the uid (its owner, which
+ * pickup checks): pickup derives the login, the default sender and the
+ * full name from it.
+ */
+static const char *job_login(struct drop_job *j)
+{
+	if (j->login[0] == '\0')
+		login_of_uid(j->uid, j->login, sizeof(j->login), NULL, 0);
+	return j->login;
+}
+
 /* The envelope is complete: start the maildrop file. */
-static struct qfile_writer *start_file(struct droprec_state *st, uid_t uid, const char *gecos,
-				       const char *login, struct qfile_writer *w)
+static struct qfile_writer *start_file(struct drop_job *j, struct qfile_writer *w)
 {
 	struct buf err = BUF_INIT, dir = BUF_INIT;
+	struct droprec_state *st = &j->st;
 	char uidtext[32];
-	const char *sender = st->sender_given ? buf_str(&st->sender) : login;
+	/* No -f: an empty sender with sender_given=no, which pickup replaces by the owner's login. */
+	const char *sender = st->sender_given ? buf_str(&st->sender) : "";
 
-	if (st->sender_given && strcmp(sender, login) != 0 && !sender_allowed(login, sender))
+	if (st->sender_given && strcmp(sender, job_login(j)) != 0 && !sender_allowed(j->login, sender))
 		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to send mail as <%s> "
-				 "(local_login_sender_maps)", login, (long)uid, sender);
+				 "(local_login_sender_maps)", j->login, (long)j->uid, sender);
 	bool extract = false;
 	for (size_t i = 0; i < st->nattr; i++)
 		if (strcmp(st->attr_names[i], "extract") == 0 && strcmp(st->attr_values[i], "yes") == 0)
@@ -308,22 +332,11 @@ static struct qfile_writer *start_file(struct droprec_state *st, uid_t uid, cons
 	}
 	qfile_allow_no_rcpt(w);
 
-	snprintf(uidtext, sizeof(uidtext), "%ld", (long)uid);
+	snprintf(uidtext, sizeof(uidtext), "%ld", (long)j->uid);
 	bool bad = qfile_set_sender(w, sender) != 0 || qfile_add_attr(w, "uid", uidtext) != 0 ||
-		   qfile_add_attr(w, "login", login) != 0 ||
 		   qfile_add_attr(w, "sender_given", st->sender_given ? "yes" : "no") != 0;
-	bool have_name = false;
-	for (size_t i = 0; i < st->nattr && !bad; i++) {
+	for (size_t i = 0; i < st->nattr && !bad; i++)
 		bad = qfile_add_attr(w, st->attr_names[i], st->attr_values[i]) != 0;
-		have_name |= strcmp(st->attr_names[i], "full_name") == 0;
-	}
-	if (!have_name && gecos != NULL && *gecos != '\0') {
-		/* The full name is the GECOS field up to the first comma. */
-		char *name = xstrndup(gecos, strcspn(gecos, ","));
-		if (*name && qfile_field_valid(name))
-			bad |= qfile_add_attr(w, "full_name", name) != 0;
-		free(name);
-	}
 	for (size_t i = 0; i < st->nrcpt && !bad; i++)
 		bad = qfile_add_rcpt(w, st->rcpts[i].address, st->rcpts[i].notify, st->rcpts[i].orcpt) != 0;
 	if (bad)
@@ -364,32 +377,20 @@ void drop_config(const char *wanted)
 	buf_free(&err);
 }
 
-/* One message's writing: who submits it, the record checks, its file. */
-struct drop_job {
-	uid_t uid;
-	char *login;
-	char *gecos;		/* the GECOS field, or NULL */
-	struct droprec_state st;
-	struct qfile_writer *w;	/* NULL until the envelope is complete (but see drop_direct_open) */
-	bool done;		/* the end record came */
-};
-
 /* Who submits, and may they: before any record is read and any file made. */
 static void job_start(struct drop_job *j)
 {
 	struct buf err = BUF_INIT;
-	char uidname[32];
+	char *const *users = cfg_list(P_authorized_submit_users);
 	j->uid = getuid();
-	struct passwd *pw = getpwuid(j->uid);
-	snprintf(uidname, sizeof(uidname), "#%ld", (long)j->uid);
-	j->login = xstrdup(pw && pw->pw_name && qfile_field_valid(pw->pw_name) ? pw->pw_name : uidname);
-	j->gecos = pw && pw->pw_gecos ? xstrdup(pw->pw_gecos) : NULL;
-	int may = submit_user_allowed(cfg_list(P_authorized_submit_users), j->login, &err);
+	j->login[0] = '\0';
+	/* A static: table first (the default static:anyone) answers alike for every login. */
+	int may = submit_user_allowed(users, submit_user_needs_login(users) ? job_login(j) : "", &err);
 	if (may < 0)
 		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
 	if (may == 0 && j->uid != 0)
 		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to submit mail "
-				 "(authorized_submit_users)", j->login, (long)j->uid);
+				 "(authorized_submit_users)", job_login(j), (long)j->uid);
 	check_space();
 	check_privilege(j->uid);
 	droprec_init(&j->st, (unsigned long long)cfg_int(P_message_size_limit));
@@ -409,7 +410,7 @@ static void job_record(struct drop_job *j, char type, const char *rec, size_t re
 		give_up(j->w, EX_DATAERR, buf_str(&j->st.error));
 		break;
 	case DROPREC_CONTENT:
-		j->w = start_file(&j->st, j->uid, j->gecos, j->login, j->w);
+		j->w = start_file(j, j->w);
 		break;
 	case DROPREC_DATA:
 		if (!j->st.too_big && qfile_write(j->w, rec, reclen, &err) != 0)
@@ -424,7 +425,11 @@ static void job_record(struct drop_job *j, char type, const char *rec, size_t re
 	buf_free(&err);
 }
 
-/* The end record came: commit, log, wake pickup. */
+/*
+ * The end record came: commit, wake pickup. Nothing is logged for a
+ * queued message (as Postfix's postdrop): pickup logs it with the uid
+ * and the sender when it takes it, and every refusal is logged here.
+ */
 static int job_finish(struct drop_job *j, char *id, size_t idlen)
 {
 	struct buf err = BUF_INIT;
@@ -450,16 +455,9 @@ static int job_finish(struct drop_job *j, char *id, size_t idlen)
 	temp_set = 0;
 	if (rc != 0)
 		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
-	log_set_dest(log_get_dest() & ~LOG_TO_STDERR);
-	msg_info("%s: uid=%ld login=%s from=<%s> nrcpt=%zu size=%llu", id, (long)j->uid, j->login,
-		 j->st.sender_given ? buf_str(&j->st.sender) : j->login, j->st.nrcpt, j->st.size);
-	log_set_dest(log_get_dest() | LOG_TO_STDERR);
 	wake_pickup(cfg_str(P_queue_directory));
 	buf_free(&err);
 	droprec_free(&j->st);
-	free(j->login);
-	free(j->gecos);
-	j->login = j->gecos = NULL;
 	return EX_OK;
 }
 

@@ -6,12 +6,16 @@
  */
 #include "compat.h"
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "mail/login_sender.h"
+#include "mail/qfile.h"
 #include "util/buf.h"
 #include "util/map.h"
 #include "util/mem.h"
@@ -113,4 +117,44 @@ int submit_user_allowed(char *const *list, const char *login, struct buf *err)
 			return negate ? 0 : 1;
 	}
 	return 0;
+}
+
+bool submit_user_needs_login(char *const *list)
+{
+	return list == NULL || list[0] == NULL || strncmp(list[0], "static:", 7) != 0;
+}
+
+void login_of_uid(uid_t uid, char *login, size_t size, char *full_name, size_t name_size)
+{
+	struct passwd pwbuf, *pw = NULL;
+	size_t len = 4096;
+	char *store = NULL;
+	int rc;
+
+	/* getpwuid_r: the queue manager's listing may run in more than one thread. */
+	do {
+		store = xrealloc(store, len);
+		rc = getpwuid_r(uid, &pwbuf, store, len, &pw);
+		len *= 2;
+	} while (rc == ERANGE && len <= 1024 * 1024);
+	if (rc != 0)
+		pw = NULL;
+	if (pw != NULL && pw->pw_name != NULL && strlen(pw->pw_name) < size && qfile_field_valid(pw->pw_name))
+		strlcpy(login, pw->pw_name, size);
+	else
+		snprintf(login, size, "#%ld", (long)uid);
+	if (full_name != NULL && name_size > 0) {
+		/* The GECOS field up to its first comma, if that is a valid field. */
+		full_name[0] = '\0';
+		if (pw != NULL && pw->pw_gecos != NULL) {
+			size_t n = strcspn(pw->pw_gecos, ",");
+			if (n < name_size) {
+				memcpy(full_name, pw->pw_gecos, n);
+				full_name[n] = '\0';
+				if (!qfile_field_valid(full_name))
+					full_name[0] = '\0';
+			}
+		}
+	}
+	free(store);
 }

@@ -17,6 +17,9 @@
 #ifndef TERN_MAIL_LOGIN_SENDER_H
 #define TERN_MAIL_LOGIN_SENDER_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 #include "util/buf.h"
 
 /* 1 allowed, 0 refused, -1 table error (reason in err: a temporary failure). */
@@ -41,5 +44,20 @@ int login_sender_match(const char *patterns, const char *sender, const char *myo
  * matches decides, and no match means no. 1 yes, 0 no, -1 table error.
  */
 int submit_user_allowed(char *const *list, const char *login, struct buf *err);
+/*
+ * Whether submit_user_allowed's answer depends on the login: not when the
+ * first item is a static: table (it matches every login, the default
+ * static:anyone), so a submitter need not look its login up for it.
+ */
+bool submit_user_needs_login(char *const *list);
+
+/*
+ * The login name of a local uid as the maildrop's writers, pickup and the
+ * queue listing use it (the default sender of its mail, the key of the
+ * tables above): the password entry's name when it is a valid queue file
+ * field, else "#UID". full_name (if not NULL): the GECOS field up to its
+ * first comma when that is a valid field, else "". Thread-safe.
+ */
+void login_of_uid(uid_t uid, char *login, size_t size, char *full_name, size_t name_size);
 
 #endif

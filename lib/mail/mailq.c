@@ -22,6 +22,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "mail/login_sender.h"
 #include "mail/mailq.h"
 #include "mail/qfile.h"
 #include "util/mem.h"
@@ -42,8 +43,18 @@ static void scan_one(const char *queue_dir, const char *qname, const char *id,
 	buf_printf(&path, "%s/%s/%s", queue_dir, qname, id);
 	deferlog_init(&d);
 	if (qfile_open(buf_str(&path), false, &q, &err) == QF_OK) {
+		const char *sender = qfile_sender(q), *given = qfile_attr(q, "sender_given");
+		char login[256];
+		struct stat st;
+
+		/* A maildrop file without -f: its sender is the owner's login, as pickup makes it. */
+		if (strcmp(qname, "maildrop") == 0 && (given == NULL || strcmp(given, "yes") != 0) &&
+		    stat(buf_str(&path), &st) == 0) {
+			login_of_uid(st.st_uid, login, sizeof(login), NULL, 0);
+			sender = login;
+		}
 		struct mailq_entry *e = mailq_add(l, qname, id, (long long)qfile_arrival(q).tv_sec,
-		    (long long)qfile_content_size(q), qfile_sender(q));
+		    (long long)qfile_content_size(q), sender);
 		const char *fx = qfile_attr(q, "forced_expire");
 
 		e->forced_expire = fx != NULL && strcmp(fx, "yes") == 0;

@@ -216,6 +216,12 @@ int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idl
  * journal or not), XFS, btrfs.
  */
 bool qfile_create_covered(long fstype, bool ext4_driver);
+/*
+ * How qfile_commit_final tells the ext4 driver from ext2's on the ext4
+ * magic, for tests: true when the ext4 driver runs the file fd is open
+ * on (EXT4_IOC_GETSTATE answers); false: not known (/sys/fs/ext4 decides).
+ */
+bool qfile_ext4_driver_ioctl(int fd);
 /* The writer's descriptor (for a signal handler that truncates a qfile_create_final file). */
 int qfile_writer_fd(const struct qfile_writer *w);
 /* Unlink the temporary file (or truncate a qfile_create_final one) and free w. */

@@ -5,7 +5,8 @@
 # pickup leaves a 0200 file alone; it removes an empty one (a failed
 # sendmail's) over a minute old and a non-empty one (a killed sendmail's)
 # not written for a day, and delivers nothing of either. A file removed
-# under a writing sendmail makes it exit 75, never 0.
+# under a writing sendmail makes it exit 75, never 0. The sender of a file
+# without -f is its owner's login, whatever the file says.
 . "$(dirname "$0")/submitlib.sh"
 
 need_root
@@ -26,8 +27,14 @@ execs=$(grep -c 'execve(' "$SUB_DIR/strace")
 [ "$execs" = 1 ] || fail "a plain submission ran another program: $(cat "$SUB_DIR/strace")"
 f=$(find "$md" -mindepth 1 -maxdepth 1)
 [ "$(stat -c %a "$f")" = 644 ] || fail "the finished maildrop file is not 0644: $(ls -la "$md")"
+# Without -f the file names no sender (pickup makes it the owner's login): one that names one
+# while saying it was not given is not believed, so it cannot bypass local_login_sender_maps.
+grep -qx 'S ' "$f" || fail "a submission without -f names a sender: $(cat "$f")"
+sed -i 's/^S $/S victim@example.org/' "$f"
 run_pickup
 [ "$(count "$in")" = 1 ] || fail "the message did not reach incoming/"
+grep -q '^S victim' "$in"/* && fail "pickup took the sender of a file whose sender_given is no"
+grep -q "^S $(id -un)@" "$in"/* || fail "the sender is not the owner's login: $(grep '^S ' "$in"/*)"
 rm -f "$in"/*
 
 # pickup runs from here on (it scans every few seconds and when woken).

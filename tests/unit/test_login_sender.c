@@ -5,9 +5,13 @@
 #include "compat.h"
 
 #include <check.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mail/login_sender.h"
+#include "mail/qfile.h"
 #include "util/buf.h"
 
 #define MAPS "inline:{ { alice = alice, @alice.example }, { root = * }, { bounce = <> }, " \
@@ -64,6 +68,8 @@ static const struct submit_case {
 	{.list = {"inline:{ ann=x }"}, .login = "ann", .want = 1},
 	{.list = {"inline:{ ann=x }"}, .login = "bob", .want = 0},
 	{.list = {"nosuchtype:x"}, .login = "bob", .want = -1},
+	{.list = {"static:{ x }", "!bob"}, .login = "bob", .want = 1},
+	{.list = {"static:bad}"}, .login = "bob", .want = -1},
 };
 
 START_TEST(test_submit_users)
@@ -71,7 +77,30 @@ START_TEST(test_submit_users)
 	const struct submit_case *c = &submit_cases[_i];
 	struct buf err = BUF_INIT;
 	ck_assert_int_eq(submit_user_allowed((char *const *)c->list, c->login, &err), c->want);
+	/* A list that needs no login (sendmail then looks none up) answers alike for any. */
+	bool needs = submit_user_needs_login((char *const *)c->list);
+	ck_assert_int_eq(needs, c->list[0] == NULL || strncmp(c->list[0], "static:", 7) != 0);
+	if (!needs)
+		ck_assert_int_eq(submit_user_allowed((char *const *)c->list, "", &err), c->want);
 	buf_free(&err);
+}
+END_TEST
+
+/* The login pickup, mailq and the writers derive from a uid: the name, or #UID. */
+START_TEST(test_login_of_uid)
+{
+	char login[256], name[256], tiny[3];
+	struct passwd *pw = getpwuid(0);
+	login_of_uid(0, login, sizeof(login), name, sizeof(name));
+	ck_assert_str_eq(login, pw != NULL ? pw->pw_name : "#0");
+	if (pw != NULL && pw->pw_gecos != NULL && strchr(pw->pw_gecos, ',') == NULL && qfile_field_valid(pw->pw_gecos))
+		ck_assert_str_eq(name, pw->pw_gecos);
+	login_of_uid((uid_t)3999999999u, login, sizeof(login), name, sizeof(name));
+	ck_assert_str_eq(login, "#3999999999");
+	ck_assert_str_eq(name, "");
+	/* A name that does not fit is not cut: the uid instead. */
+	login_of_uid(0, tiny, sizeof(tiny), NULL, 0);
+	ck_assert_str_eq(tiny, pw != NULL && strlen(pw->pw_name) < 3 ? pw->pw_name : "#0");
 }
 END_TEST
 
@@ -81,6 +110,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_test(tc, test_submit_users, 0, sizeof(submit_cases) / sizeof(submit_cases[0]));
+	tcase_add_test(tc, test_login_of_uid);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail/login_sender.h"
 #include "mail/mailq.h"
 #include "mail/qfile.h"
 
@@ -191,7 +192,7 @@ START_TEST(test_scan)
 	char dir[] = "/tmp/test_mailq.XXXXXX";
 	static const char *const sub[] = {"incoming", "active", "deferred", "hold", "defer", "maildrop"};
 	struct buf err = BUF_INIT, path = BUF_INIT, out = BUF_INIT;
-	char id1[QF_ID_MAX], id2[QF_ID_MAX], id3[QF_ID_MAX];
+	char id1[QF_ID_MAX], id2[QF_ID_MAX], id3[QF_ID_MAX], id4[QF_ID_MAX], owner[256];
 	struct qfile_writer *w;
 	struct qfile *q;
 	struct mailq_list l;
@@ -229,16 +230,27 @@ START_TEST(test_scan)
 	qfile_add_rcpt(w, "carol@localhost", 0, "");
 	ck_assert_int_eq(qfile_write(w, "\nx\n", 3, &err), 0);
 	ck_assert_int_eq(qfile_commit(w, id2, sizeof(id2), &err), 0);
-	/* As terndrop writes it: mode 0644, the submitter's login as sender. */
+	/* As terndrop writes it with -f: mode 0644, the sender given. */
 	buf_reset(&path);
 	buf_printf(&path, "%s/maildrop", dir);
 	ck_assert_ptr_nonnull(w = qfile_create_mode(buf_str(&path), 0644, &err));
 	qfile_set_arrival(w, &(struct timeval){.tv_sec = 1764082390});
 	qfile_set_sender(w, "erin");
 	qfile_add_attr(w, "uid", "1000");
+	qfile_add_attr(w, "sender_given", "yes");
 	qfile_add_rcpt(w, "frank@localhost", 0, "");
 	ck_assert_int_eq(qfile_write(w, "Subject: y\n\nz\n", 15, &err), 0);
 	ck_assert_int_eq(qfile_commit(w, id3, sizeof(id3), &err), 0);
+	/* Without -f: no sender in the file; the listing shows the owner's login, as pickup uses it. */
+	ck_assert_ptr_nonnull(w = qfile_create_mode(buf_str(&path), 0644, &err));
+	qfile_set_arrival(w, &(struct timeval){.tv_sec = 1764082490});
+	qfile_set_sender(w, "");
+	qfile_add_attr(w, "sender_given", "no");
+	qfile_add_rcpt(w, "grace@localhost", 0, "");
+	ck_assert_int_eq(qfile_write(w, "Subject: y\n\nz\n", 15, &err), 0);
+	ck_assert_int_eq(qfile_commit(w, id4, sizeof(id4), &err), 0);
+	login_of_uid(getuid(), owner, sizeof(owner), NULL, 0);
+	ck_assert_str_ne(owner, "");
 	/* A temporary file being written is not listed. */
 	buf_reset(&path);
 	buf_printf(&path, "%s/incoming", dir);
@@ -246,7 +258,9 @@ START_TEST(test_scan)
 
 	mailq_list_init(&l);
 	ck_assert_int_eq(mailq_scan(dir, &l, &err), 0);
-	ck_assert_uint_eq(l.count, 3);
+	ck_assert_uint_eq(l.count, 4);
+	ck_assert_str_eq(l.e[3].queue_id, id4);
+	ck_assert_str_eq(l.e[3].sender, owner);
 	ck_assert_str_eq(l.e[2].queue_id, id3);
 	ck_assert_str_eq(l.e[2].queue_name, "maildrop");
 	ck_assert_str_eq(l.e[2].sender, "erin");

@@ -15,7 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1369,6 +1374,53 @@ START_TEST(test_create_covered)
 }
 END_TEST
 
+/* Whether /sys/fs/ext4 lists the device of the file at path (the kernel's name of /sys/dev/block/MAJ:MIN). */
+static bool sysfs_ext4_lists(const char *path)
+{
+	char link[256], name[PATH_MAX];	/* block device names are short */
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	snprintf(name, sizeof(name), "/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+	ssize_t n = readlink(name, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	const char *base = strrchr(link, '/');
+	snprintf(name, sizeof(name), "/sys/fs/ext4/%s", base != NULL ? base + 1 : link);
+	return stat(name, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/*
+ * The ioctl that tells the ext4 driver, against /sys/fs/ext4: where the
+ * ioctl says yes, sysfs agrees, and it says yes on the ext4 driver's
+ * file systems (Linux 5.3 and later); never on tmpfs (/dev/shm).
+ */
+START_TEST(test_ext4_driver_ioctl)
+{
+	char path[128];
+	struct statfs sfs;
+	snprintf(path, sizeof(path), "%s/ext4-probe", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0200);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstatfs(fd, &sfs), 0);
+	bool ioctl_says = qfile_ext4_driver_ioctl(fd), sysfs_says = sysfs_ext4_lists(path);
+	if (ioctl_says)
+		ck_assert(sfs.f_type == 0xEF53 && sysfs_says);
+	struct utsname u;
+	int major_v = 0, minor_v = 0;
+	if (sfs.f_type == 0xEF53 && sysfs_says && uname(&u) == 0 &&
+	    sscanf(u.release, "%d.%d", &major_v, &minor_v) == 2 && (major_v > 5 || (major_v == 5 && minor_v >= 3)))
+		ck_assert_msg(ioctl_says, "the ext4 driver runs %s but EXT4_IOC_GETSTATE failed", dir);
+	close(fd);
+	unlink(path);
+	fd = open("/dev/shm", O_RDONLY | O_DIRECTORY);
+	if (fd >= 0) {
+		ck_assert(!qfile_ext4_driver_ioctl(fd));
+		close(fd);
+	}
+}
+END_TEST
+
 /* The mode of the one file in dir, its size into *size, its name into name. */
 static mode_t only_file(char *name, size_t namelen, off_t *size)
 {
@@ -1569,6 +1621,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_syncfs_covered, 0, sizeof(syncfs_cases) / sizeof(syncfs_cases[0]));
 	tcase_add_test(tc, test_dir_sync_always);
 	tcase_add_loop_test(tc, test_create_covered, 0, sizeof(create_cases) / sizeof(create_cases[0]));
+	tcase_add_test(tc, test_ext4_driver_ioctl);
 	tcase_add_test(tc, test_create_final);
 	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
 	suite_add_tcase(s, tc);
