@@ -25,6 +25,7 @@ _up() { _port_busy "$SMTPD_PORT"; }
 wait_for "smtpd on port $SMTPD_PORT" _up
 pid=$(pgrep -P "$tracer" | head -1)
 [ -n "$pid" ] || fail "no smtpd under strace"
+at_cleanup "kill $pid 2>/dev/null"	# strace leaves the program it started running
 
 # syncs PLACE: fsync-type calls so far by the loop thread (loop) or by the others (threads).
 syncs() {
