@@ -49,6 +49,7 @@
 #include "mail/mailq.h"
 #include "mail/qcorrupt.h"
 #include "mail/qfile.h"
+#include "mail/qrecycle.h"
 #include "mail/qwake.h"
 #include "mail/resolve.h"
 #include "queue/qmgr.h"
@@ -210,6 +211,20 @@ struct job {
 	bool gone;		/* the file is known to have left active/ */
 };
 
+/*
+ * An empty regular file with one link: what qrecycle_give leaves under the
+ * message's name when it is cut short between its truncation and its
+ * rename (by a crash, or by the end of the process). Nothing else leaves
+ * one in active/: a file gets there only after its commit's fsync (a
+ * crash while it is written leaves it in incoming/), and an empty one has
+ * nothing to set aside.
+ */
+static bool spent_file(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_size == 0;
+}
+
 /* Open active/ID and get the attempt ready (j->ready), or deal with a file that cannot be. */
 static void job_begin(struct job *j, const char *id)
 {
@@ -224,6 +239,15 @@ static void job_begin(struct job *j, const char *id)
 	buf_init(&j->path);
 	buf_printf(&j->path, "active/%s", id);
 	r = qfile_open(buf_str(&j->path), true, &a->q, &err);
+	if (r == QF_CORRUPT && spent_file(buf_str(&j->path))) {
+		/* Delivered; its move into the pool was cut short (qrecycle_give). */
+		msg_info("%s: empty queue file, left by an interrupted removal; recycled", id);
+		if (qrecycle_give(buf_str(&j->path), -1) < 0 && errno != ENOENT)
+			msg_error("%s: recycle empty queue file: %m", id);
+		else
+			j->gone = true;
+		goto out;
+	}
 	if (r == QF_CORRUPT) {
 		struct buf merr = BUF_INIT;
 		msg_warn("%s: corrupt queue file (%s); moved to corrupt/", id, buf_str(&err));

@@ -111,7 +111,7 @@ out:
 
 int qrecycle_give(const char *path, int fd)
 {
-	char stage[PATH_MAX], spare[PATH_MAX];
+	char spare[PATH_MAX];
 	const char *base = strrchr(path, '/');
 	bool on;
 	int tfd;
@@ -119,26 +119,25 @@ int qrecycle_give(const char *path, int fd)
 	base = base ? base + 1 : path;
 	pthread_mutex_lock(&pool_lock);
 	on = pool_dir != NULL && *base != '.';
-	if (on) {
-		snprintf(stage, sizeof(stage), "%s/.%s", pool_dir, base);
+	if (on)
 		snprintf(spare, sizeof(spare), "%s/%s", pool_dir, base);
-	}
 	pthread_mutex_unlock(&pool_lock);
 	if (!on)
 		return unlink(path);
 	/*
-	 * Emptied under a name no writer takes: once under its own name, a
-	 * writer may take it at any moment, and a truncation then would cut
-	 * its new message short. A crash in between leaves a dot file in
-	 * the pool, which qrecycle_trim() removes.
+	 * Emptied under its own name, which no writer takes (a writer takes
+	 * only what is in the pool, and once a file is there it may be taken
+	 * at any moment: a truncation then would cut its new message short),
+	 * then moved into the pool with one rename. A crash (or the end of
+	 * this process) in between leaves an empty file under the message's
+	 * name: the message was delivered, and qmgr's delivery process gives
+	 * such a file to the pool when it meets it (qmgr_deliver.c).
 	 */
-	if (rename(path, stage) < 0)
-		return unlink(path);
-	tfd = fd >= 0 ? fd : open(stage, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (tfd < 0 || ftruncate(tfd, 0) < 0 || rename(stage, spare) < 0) {
+	tfd = fd >= 0 ? fd : open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (tfd < 0 || ftruncate(tfd, 0) < 0 || rename(path, spare) < 0) {
 		if (tfd >= 0 && tfd != fd)
 			close(tfd);
-		return unlink(stage);
+		return unlink(path);
 	}
 	if (tfd != fd)
 		close(tfd);

@@ -42,16 +42,18 @@ int qrecycle_take(const char *path);
 
 /*
  * path (named by its queue id) is spent: empty it through fd (a writable
- * descriptor of it, or -1 to open one) and move it into the pool, or
- * unlink it when the pool is off. 0, or -1 with errno set.
+ * descriptor of it, or -1 to open one) where it is and move it into the
+ * pool with one rename, or unlink it when the pool is off. 0, or -1 with
+ * errno set. Cut short in between, it leaves an empty file under path.
  */
 int qrecycle_give(const char *path, int fd);
 
 /*
  * Unlink spare files beyond the first keep (never one that is not
- * empty: qfile.c sets such a one aside), and what a crash left
- * half-given at least half_given_age seconds ago (younger ones may be a
- * give under way). qmgr, now and then. Returns how many were removed.
+ * empty: qfile.c sets such a one aside), and dot files at least
+ * half_given_age seconds old (what a crash left half-given when a give
+ * emptied the file under a dot name in the pool, as it once did; younger
+ * ones are left alone). qmgr, now and then. Returns how many were removed.
  */
 long qrecycle_trim(unsigned long keep, time_t half_given_age);
 

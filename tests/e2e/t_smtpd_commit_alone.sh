@@ -1,0 +1,77 @@
+#!/bin/sh
+# t_smtpd_commit_alone.sh - a session that is smtpd's only one has its
+# message committed on the event loop thread (no hand-off to a commit
+# thread and back); with another session open, commits go to the commit
+# threads as before. Told apart by which thread makes the queue file's
+# fsync (strace -ff: one trace file per thread; the loop thread's id is
+# the process id). Every message is queued and answered 250 either way.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/smtpd_lib.sh"
+
+need_cmd strace
+[ -z "${TERN_VALGRIND_DIR:-}" ] || skip "counts system calls of the program itself"
+tern_instance
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"	# LSan cannot run under ptrace
+export ASAN_OPTIONS
+
+SMTPD_PORT=$(free_port)
+trace=$TERN_DIR/trace
+strace -ff -qq -e trace=fsync,fdatasync,syncfs -o "$trace" \
+	"$SMTPD_BIN" -c "$TERN_DIR" -o myhostname=$MYHOST -l 127.0.0.1:$SMTPD_PORT \
+	>>"$TERN_DIR/smtpd.out" 2>&1 &
+tracer=$!
+at_cleanup "kill $tracer 2>/dev/null"
+_up() { _port_busy "$SMTPD_PORT"; }
+wait_for "smtpd on port $SMTPD_PORT" _up
+pid=$(pgrep -P "$tracer" | head -1)
+[ -n "$pid" ] || fail "no smtpd under strace"
+at_cleanup "kill $pid 2>/dev/null"	# strace leaves the program it started running
+
+# syncs PLACE: fsync-type calls so far by the loop thread (loop) or by the others (threads).
+syncs() {
+	if [ "$1" = loop ]; then
+		cat "$trace.$pid"
+	else
+		for _f in "$trace".*; do [ "$_f" = "$trace.$pid" ] || cat "$_f"; done
+	fi | grep -c 'sync'
+}
+
+# send HOLD SUBJECT...: one session sends a message per subject; with
+# HOLD=1 another session is open (greeted, EHLO done) all the while.
+send() {
+	python3 - "$SMTPD_PORT" "$@" <<'EOP'
+import smtplib, sys
+port, hold, subjects = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3:]
+other = None
+if hold:
+    other = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    other.ehlo("idle.example")
+with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+    s.ehlo("alone.example")
+    for subj in subjects:
+        s.mail("a@example.org")
+        s.rcpt("postmaster@localhost")
+        code, text = s.data("Subject: %s\r\n\r\nbody\r\n" % subj)
+        assert code == 250, (code, text)
+if other:
+    other.quit()
+EOP
+}
+
+loop0=$(syncs loop) threads0=$(syncs threads)
+send 0 alone-1 alone-2 || fail "client (one session) failed"
+sleep 0.2	# strace has written its lines
+loop1=$(syncs loop) threads1=$(syncs threads)
+[ "$loop1" -ge $((loop0 + 2)) ] || fail "one session: $((loop1 - loop0)) syncs on the loop thread, want 2 or more"
+[ "$threads1" = "$threads0" ] || fail "one session: $((threads1 - threads0)) syncs on commit threads, want none"
+
+send 1 shared-1 shared-2 || fail "client (two sessions) failed"
+sleep 0.2
+loop2=$(syncs loop) threads2=$(syncs threads)
+[ "$loop2" = "$loop1" ] || fail "two sessions: $((loop2 - loop1)) syncs on the loop thread, want none"
+[ "$threads2" -ge $((threads1 + 2)) ] || fail "two sessions: $((threads2 - threads1)) syncs on commit threads, want 2 or more"
+
+for s in alone-1 alone-2 shared-1 shared-2; do
+	[ "$(queued_count "Subject: $s")" = 1 ] || fail "$s is not queued once"
+done
+pass
