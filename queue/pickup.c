@@ -8,13 +8,15 @@
  *	pickup reads the files terndrop(8) and sendmail(8) write into
  *	queue_directory/maildrop, checks each one again (nothing in them is
  *	trusted: the format, every address and attribute are validated, and
- *	the submitter is the file's owner, not what the file says), and
- *	feeds it through cleanup, which writes the queue file into
- *	incoming/. The maildrop file is removed only after cleanup_finish()
- *	succeeded. A file that does not parse is moved to corrupt/ with a
- *	log line; one that cleanup refuses for good (too big, no recipients)
+ *	the submitter is the owner of the file read, not what the file
+ *	says), and feeds it through cleanup, which writes the queue file
+ *	into incoming/. The maildrop file is removed only after
+ *	cleanup_finish() succeeded. A file that does not parse is moved to
+ *	corrupt/ with a log line naming its owner's uid (and the sender once
+ *	known); one that cleanup refuses for good (too big, no recipients)
  *	goes back to its sender as a bounce (to corrupt/ if even that
- *	fails); a temporary failure leaves it for the next scan.
+ *	fails); a temporary failure, such as a failed look-up of the owner's
+ *	login (an NSS source down), leaves it for the next scan.
  *
  *	Only files of mode 0644 are read. A file of mode 0200 is one a
  *	sendmail is still writing under its final name (or one it emptied
@@ -104,11 +106,20 @@ static bool own_address(const char *sender, const char *login)
 	return own;
 }
 
-static void to_corrupt(const char *path, const char *name, const char *why)
+/*
+ * Set a maildrop file aside. Its submitter (the owner) and, once known,
+ * its sender are logged: the writer logs nothing for a queued message,
+ * so this line is the only record of who submitted what went here.
+ */
+static void to_corrupt(const char *path, const char *name, uid_t uid, const char *sender,
+		       const char *why)
 {
 	struct buf dir = BUF_INIT, err = BUF_INIT;
 	buf_printf(&dir, "%s/corrupt", queue_dir);
-	msg_warn("%s: moved to corrupt/: %s", name, why);
+	if (sender != NULL)
+		msg_warn("%s: uid=%ld from=<%s>: moved to corrupt/: %s", name, (long)uid, sender, why);
+	else
+		msg_warn("%s: uid=%ld: moved to corrupt/: %s", name, (long)uid, why);
 	bounce_error_notice("software", name, why);
 	if (qfile_move(path, buf_str(&dir), &err) != 0) {
 		msg_error("%s: %s; removing it", name, buf_str(&err));
@@ -203,7 +214,7 @@ static int bounce_refused(struct qfile *q, const char *sender, const char *reaso
 /* 0 done (queued or moved aside), -1 try again later. */
 static int pickup_file(const char *name)
 {
-	struct buf path = BUF_INIT, err = BUF_INIT;
+	struct buf path = BUF_INIT, err = BUF_INIT, gecos_name = BUF_INIT;
 	struct qfile *q = NULL;
 	struct stat st;
 	int rc = 0;
@@ -212,7 +223,7 @@ static int pickup_file(const char *name)
 	if (lstat(buf_str(&path), &st) != 0)
 		goto out;		/* gone already */
 	if (!S_ISREG(st.st_mode)) {
-		to_corrupt(buf_str(&path), name, "not a regular file");
+		to_corrupt(buf_str(&path), name, st.st_uid, NULL, "not a regular file");
 		goto out;
 	}
 	/*
@@ -238,7 +249,7 @@ static int pickup_file(const char *name)
 	if ((st.st_mode & 07777) != MAILDROP_MODE) {
 		char why[64];
 		snprintf(why, sizeof(why), "unexpected mode %04o", (unsigned)(st.st_mode & 07777));
-		to_corrupt(buf_str(&path), name, why);
+		to_corrupt(buf_str(&path), name, st.st_uid, NULL, why);
 		goto out;
 	}
 	int r = qfile_open(buf_str(&path), false, &q, &err);
@@ -248,7 +259,21 @@ static int pickup_file(const char *name)
 		goto out;
 	}
 	if (r != QF_OK) {	/* QF_CORRUPT, or QF_STALE: maildrop/ never holds reused files */
-		to_corrupt(buf_str(&path), name, buf_str(&err));
+		to_corrupt(buf_str(&path), name, st.st_uid, NULL, buf_str(&err));
+		goto out;
+	}
+	/*
+	 * The owner and mode of the file read, from its descriptor: what the
+	 * lstat above saw may be another file's if the name was replaced.
+	 * A mode changed since is the next scan's to judge.
+	 */
+	if (fstat(qfile_fd(q), &st) != 0) {
+		msg_warn("%s: cannot fstat: %m", name);
+		rc = -1;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != MAILDROP_MODE) {
+		rc = -1;
 		goto out;
 	}
 
@@ -257,11 +282,21 @@ static int pickup_file(const char *name)
 	char uidtext[32];
 	snprintf(uidtext, sizeof(uidtext), "%ld", (long)st.st_uid);
 	if (uidattr == NULL || strcmp(uidattr, uidtext) != 0) {
-		to_corrupt(buf_str(&path), name, "uid attribute does not match the file owner");
+		to_corrupt(buf_str(&path), name, st.st_uid, NULL, "uid attribute does not match the file owner");
 		goto out;
 	}
-	char login[256], gecos_name[256];
-	login_of_uid(st.st_uid, login, sizeof(login), gecos_name, sizeof(gecos_name));
+	/*
+	 * A failed look-up (an LDAP or SSSD source down, or not up yet at
+	 * boot) is a temporary failure: "#UID" would become the sender, the
+	 * From: and the key of local_login_sender_maps.
+	 */
+	char login[256];
+	if (login_of_uid(st.st_uid, login, sizeof(login), &gecos_name) != 0) {
+		msg_warn("%s: cannot look up the user of uid %ld (the file's owner); trying again later",
+			 name, (long)st.st_uid);
+		rc = -1;
+		goto out;
+	}
 
 	/*
 	 * Without -f the sender is the owner's login, whatever the file says
@@ -273,12 +308,12 @@ static int pickup_file(const char *name)
 	const char *sender = sender_given ? qfile_sender(q) : login;
 	/* The same tests as terndrop's (droprec.h): a file from terndrop passes them. */
 	if (!droprec_sender_valid(sender)) {
-		to_corrupt(buf_str(&path), name, "malformed sender");
+		to_corrupt(buf_str(&path), name, st.st_uid, NULL, "malformed sender");
 		goto out;
 	}
 	for (size_t i = 0; i < qfile_rcpt_count(q); i++)
 		if (!droprec_rcpt_valid(qfile_rcpt(q, i)->address)) {
-			to_corrupt(buf_str(&path), name, "malformed recipient");
+			to_corrupt(buf_str(&path), name, st.st_uid, sender, "malformed recipient");
 			goto out;
 		}
 	/* local_login_sender_maps again: the file is not trusted. */
@@ -291,7 +326,8 @@ static int pickup_file(const char *name)
 			goto out;
 		}
 		if (ok == 0) {
-			to_corrupt(buf_str(&path), name, "sender not allowed by local_login_sender_maps");
+			to_corrupt(buf_str(&path), name, st.st_uid, sender,
+				   "sender not allowed by local_login_sender_maps");
 			goto out;
 		}
 	}
@@ -313,8 +349,8 @@ static int pickup_file(const char *name)
 			cleanup_attr(c, an, av);
 	}
 	/* The full name from the password entry when -F gave none. */
-	if (qfile_attr(q, "full_name") == NULL && gecos_name[0] != '\0')
-		cleanup_attr(c, "full_name", gecos_name);
+	if (qfile_attr(q, "full_name") == NULL && gecos_name.len > 0)
+		cleanup_attr(c, "full_name", buf_str(&gecos_name));
 	cleanup_attr(c, "uid", uidtext);
 	cleanup_attr(c, "login", login);
 	if (qfile_attr(q, "protocol") == NULL)
@@ -407,7 +443,7 @@ static int pickup_file(const char *name)
 		if (bounce_refused(q, sender, buf_str(&reason), NULL) == 0)
 			unlink(buf_str(&path));
 		else
-			to_corrupt(buf_str(&path), name, buf_str(&reason));
+			to_corrupt(buf_str(&path), name, st.st_uid, sender, buf_str(&reason));
 		break;
 	}
 milter_out:
@@ -417,6 +453,7 @@ out:
 	qfile_close(q);
 	buf_free(&path);
 	buf_free(&err);
+	buf_free(&gecos_name);
 	return rc;
 }
 

@@ -298,8 +298,10 @@ struct drop_job {
  */
 static const char *job_login(struct drop_job *j)
 {
-	if (j->login[0] == '\0')
-		login_of_uid(j->uid, j->login, sizeof(j->login), NULL, 0);
+	/* A failed look-up (an NSS source down) is no answer: "#UID" would be refused for good. */
+	if (j->login[0] == '\0' && login_of_uid(j->uid, j->login, sizeof(j->login), NULL) != 0)
+		msg_fatal_status(EX_TEMPFAIL, "cannot look up the user of uid %ld; try again later",
+				 (long)j->uid);
 	return j->login;
 }
 

@@ -124,37 +124,51 @@ bool submit_user_needs_login(char *const *list)
 	return list == NULL || list[0] == NULL || strncmp(list[0], "static:", 7) != 0;
 }
 
-void login_of_uid(uid_t uid, char *login, size_t size, char *full_name, size_t name_size)
+/* getpwuid_r, or what a test put in its place (login_of_uid_lookup_hook). */
+static login_lookup_fn *lookup_hook;
+
+void login_of_uid_lookup_hook(login_lookup_fn *fn)
 {
+	__atomic_store_n(&lookup_hook, fn, __ATOMIC_RELEASE);
+}
+
+int login_of_uid(uid_t uid, char *login, size_t size, struct buf *full_name)
+{
+	login_lookup_fn *lookup = __atomic_load_n(&lookup_hook, __ATOMIC_ACQUIRE);
 	struct passwd pwbuf, *pw = NULL;
 	size_t len = 4096;
 	char *store = NULL;
 	int rc;
 
+	if (lookup == NULL)
+		lookup = getpwuid_r;
 	/* getpwuid_r: the queue manager's listing may run in more than one thread. */
 	do {
 		store = xrealloc(store, len);
-		rc = getpwuid_r(uid, &pwbuf, store, len, &pw);
+		rc = lookup(uid, &pwbuf, store, len, &pw);
 		len *= 2;
 	} while (rc == ERANGE && len <= 1024 * 1024);
+	/*
+	 * 0 with no entry is "no such user"; anything else is a failed look-up
+	 * (glibc passes a source's NSS_STATUS_UNAVAIL on as an errno, often
+	 * ENOENT for an LDAP or SSSD daemon that is down), not an answer.
+	 */
 	if (rc != 0)
 		pw = NULL;
-	if (pw != NULL && pw->pw_name != NULL && strlen(pw->pw_name) < size && qfile_field_valid(pw->pw_name))
+	if (pw != NULL && pw->pw_name != NULL && *pw->pw_name != '\0' && strlen(pw->pw_name) < size &&
+	    qfile_field_valid(pw->pw_name))
 		strlcpy(login, pw->pw_name, size);
 	else
 		snprintf(login, size, "#%ld", (long)uid);
-	if (full_name != NULL && name_size > 0) {
-		/* The GECOS field up to its first comma, if that is a valid field. */
-		full_name[0] = '\0';
+	if (full_name != NULL) {
+		/* The GECOS field up to its first comma, whole, if that is a valid field. */
+		buf_reset(full_name);
 		if (pw != NULL && pw->pw_gecos != NULL) {
-			size_t n = strcspn(pw->pw_gecos, ",");
-			if (n < name_size) {
-				memcpy(full_name, pw->pw_gecos, n);
-				full_name[n] = '\0';
-				if (!qfile_field_valid(full_name))
-					full_name[0] = '\0';
-			}
+			buf_add(full_name, pw->pw_gecos, strcspn(pw->pw_gecos, ","));
+			if (!qfile_field_valid(buf_str(full_name)))
+				buf_reset(full_name);
 		}
 	}
 	free(store);
+	return rc == 0 ? 0 : -1;
 }

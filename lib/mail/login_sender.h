@@ -54,10 +54,19 @@ bool submit_user_needs_login(char *const *list);
 /*
  * The login name of a local uid as the maildrop's writers, pickup and the
  * queue listing use it (the default sender of its mail, the key of the
- * tables above): the password entry's name when it is a valid queue file
- * field, else "#UID". full_name (if not NULL): the GECOS field up to its
- * first comma when that is a valid field, else "". Thread-safe.
+ * tables above): the password entry's name when it is a non-empty valid
+ * queue file field, else "#UID". full_name (if not NULL): the GECOS field
+ * up to its first comma when that is a valid field, else "". 0 when the
+ * look-up answered (a uid without an entry gets "#UID"), -1 when it failed
+ * (an NSS source unreachable: login is "#UID" then too, which a caller that
+ * records it must not take for an answer). Thread-safe.
  */
-void login_of_uid(uid_t uid, char *login, size_t size, char *full_name, size_t name_size);
+int login_of_uid(uid_t uid, char *login, size_t size, struct buf *full_name);
+
+/* Tests: look entries up with fn instead of getpwuid_r (NULL: getpwuid_r again). */
+struct passwd;
+typedef int login_lookup_fn(uid_t uid, struct passwd *pwbuf, char *store, size_t len,
+			    struct passwd **result);
+void login_of_uid_lookup_hook(login_lookup_fn *fn);
 
 #endif

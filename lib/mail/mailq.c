@@ -47,11 +47,18 @@ static void scan_one(const char *queue_dir, const char *qname, const char *id,
 		char login[256];
 		struct stat st;
 
-		/* A maildrop file without -f: its sender is the owner's login, as pickup makes it. */
-		if (strcmp(qname, "maildrop") == 0 && (given == NULL || strcmp(given, "yes") != 0) &&
-		    stat(buf_str(&path), &st) == 0) {
-			login_of_uid(st.st_uid, login, sizeof(login), NULL, 0);
-			sender = login;
+		/*
+		 * A maildrop file without -f: its sender is the owner's login, as
+		 * pickup makes it (the owner of the file read, and "#UID" when the
+		 * look-up fails). Its empty sender is not the null sender.
+		 */
+		if (strcmp(qname, "maildrop") == 0 && (given == NULL || strcmp(given, "yes") != 0)) {
+			if (fstat(qfile_fd(q), &st) == 0) {
+				(void)login_of_uid(st.st_uid, login, sizeof(login), NULL);
+				sender = login;
+			} else {
+				sender = "#unknown";
+			}
 		}
 		struct mailq_entry *e = mailq_add(l, qname, id, (long long)qfile_arrival(q).tv_sec,
 		    (long long)qfile_content_size(q), sender);

@@ -6,7 +6,8 @@
 # sendmail's) over a minute old and a non-empty one (a killed sendmail's)
 # not written for a day, and delivers nothing of either. A file removed
 # under a writing sendmail makes it exit 75, never 0. The sender of a file
-# without -f is its owner's login, whatever the file says.
+# without -f is its owner's login, whatever the file says. A file moved to
+# corrupt/ is logged with its owner's uid (and the sender once known).
 . "$(dirname "$0")/submitlib.sh"
 
 need_root
@@ -36,6 +37,15 @@ run_pickup
 grep -q '^S victim' "$in"/* && fail "pickup took the sender of a file whose sender_given is no"
 grep -q "^S $(id -un)@" "$in"/* || fail "the sender is not the owner's login: $(grep '^S ' "$in"/*)"
 rm -f "$in"/*
+# A file set aside names its submitter and the sender in the log (sendmail logged nothing).
+sendmail -C "$SUB_DIR" -i one@example.net <"$SUB_DIR/msg" || fail "sendmail exited $?"
+f=$(find "$md" -mindepth 1 -maxdepth 1)
+sed -i '/^R/s/one@example\.net/one@@example.net/' "$f"
+grep -q '^R.*one@@example' "$f" || fail "cannot spoil the recipient: $(cat "$f")"
+run_pickup
+grep -qF "$(basename "$f"): uid=$(id -u) from=<$(id -un)>: moved to corrupt/: malformed recipient" \
+	"$SUB_DIR/maillog" || fail "no uid and sender in the corrupt/ line: $(grep corrupt "$SUB_DIR/maillog")"
+rm -f "$in"/*		# the postmaster's notice of it
 
 # pickup runs from here on (it scans every few seconds and when woken).
 pickup -c "$SUB_DIR" >>"$SUB_DIR/pickup.out" 2>&1 &
@@ -98,5 +108,6 @@ grep -q 'removed while being written' "$SUB_DIR/removed.err" || fail "no clear e
 # Any other mode (a submitter holds its file's descriptor and may fchmod it): corrupt/, not read.
 printf 'TERNQ 1\n' >"$md/ODDMODE" && chmod 0600 "$md/ODDMODE"
 wait_for "pickup to set the odd file aside" test -e "$SUB_DIR/queue/corrupt/ODDMODE"
-grep -q 'ODDMODE: moved to corrupt/: unexpected mode 0600' "$SUB_DIR/maillog" || fail "no log line for the odd mode"
+grep -q "ODDMODE: uid=$(id -u): moved to corrupt/: unexpected mode 0600" "$SUB_DIR/maillog" ||
+	fail "no log line with the owner for the odd mode"
 pass

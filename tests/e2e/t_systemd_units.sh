@@ -4,8 +4,9 @@
 # verify` without a single warning, and say what conf/tern.service
 # promises: Type=notify on `tern start -f`, ExecReload `tern reload`,
 # SIGTERM to ternd alone, hardening that leaves local delivery its home
-# directories and its set-user-ID switch, and the template's instances
-# in /var/lib/tern/NAME.
+# directories and its set-user-ID switch, ordering after user look-ups
+# (nss-user-lookup.target), and the template's instances in
+# /var/lib/tern/NAME.
 . "$(dirname "$0")/lib.sh"
 need_cmd systemd-analyze make
 
@@ -40,6 +41,10 @@ for u in tern.service tern@.service; do
 	grep -qx 'KillMode=mixed' "$units/$u" || fail "$u: stop would signal every process at once"
 	grep -qx 'ProtectSystem=full' "$units/$u" || fail "$u: no ProtectSystem=full"
 	grep -qx 'PrivateTmp=yes' "$units/$u" || fail "$u: no PrivateTmp"
+	# pickup derives a submission's sender from its owner's password entry.
+	grep -Eqx 'After=.* nss-user-lookup\.target( .*)?' "$units/$u" ||
+		fail "$u: not ordered after nss-user-lookup.target"
+	grep -q '^Wants=.*nss-user-lookup' "$units/$u" && fail "$u: pulls nss-user-lookup.target in (After= only)"
 	# Local delivery writes ~/Maildir, reads ~/.forward, runs commands
 	# (and the set-group-ID terndrop) as the user; ternd makes public/ 2710.
 	for bad in ProtectHome NoNewPrivileges RestrictSUIDSGID DynamicUser User CapabilityBoundingSet \

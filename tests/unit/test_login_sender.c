@@ -1,10 +1,12 @@
 /*
  * test_login_sender.c - Check suite for local_login_sender_maps matching
- * (lib/mail/login_sender.c), table-driven with inline: tables.
+ * (lib/mail/login_sender.c), table-driven with inline: tables, and for
+ * login_of_uid (its answers injected with a look-up hook).
  */
 #include "compat.h"
 
 #include <check.h>
+#include <errno.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -89,18 +91,88 @@ END_TEST
 /* The login pickup, mailq and the writers derive from a uid: the name, or #UID. */
 START_TEST(test_login_of_uid)
 {
-	char login[256], name[256], tiny[3];
+	char login[256], tiny[3];
+	struct buf name = BUF_INIT;
 	struct passwd *pw = getpwuid(0);
-	login_of_uid(0, login, sizeof(login), name, sizeof(name));
+	ck_assert_int_eq(login_of_uid(0, login, sizeof(login), &name), 0);
 	ck_assert_str_eq(login, pw != NULL ? pw->pw_name : "#0");
 	if (pw != NULL && pw->pw_gecos != NULL && strchr(pw->pw_gecos, ',') == NULL && qfile_field_valid(pw->pw_gecos))
-		ck_assert_str_eq(name, pw->pw_gecos);
-	login_of_uid((uid_t)3999999999u, login, sizeof(login), name, sizeof(name));
+		ck_assert_str_eq(buf_str(&name), pw->pw_gecos);
+	ck_assert_int_eq(login_of_uid((uid_t)3999999999u, login, sizeof(login), &name), 0);
 	ck_assert_str_eq(login, "#3999999999");
-	ck_assert_str_eq(name, "");
+	ck_assert_str_eq(buf_str(&name), "");
 	/* A name that does not fit is not cut: the uid instead. */
-	login_of_uid(0, tiny, sizeof(tiny), NULL, 0);
+	login_of_uid(0, tiny, sizeof(tiny), NULL);
 	ck_assert_str_eq(tiny, pw != NULL && strlen(pw->pw_name) < 3 ? pw->pw_name : "#0");
+	buf_free(&name);
+}
+END_TEST
+
+/* What the look-up hook below answers: an errno, or an entry (NULL: none). */
+static int fake_rc;
+static struct passwd *fake_pw;
+static size_t fake_need;	/* ERANGE below this buffer size */
+
+static int fake_lookup(uid_t uid, struct passwd *pwbuf, char *store, size_t len, struct passwd **result)
+{
+	(void)uid;
+	(void)store;
+	*result = NULL;
+	if (len < fake_need)
+		return ERANGE;
+	if (fake_rc != 0)
+		return fake_rc;
+	if (fake_pw != NULL) {
+		*pwbuf = *fake_pw;
+		*result = pwbuf;
+	}
+	return 0;
+}
+
+/*
+ * A look-up that fails (an LDAP or SSSD source down) is told from a uid
+ * without an entry; an empty name is no login; a GECOS name of any length
+ * that is a valid field is kept whole.
+ */
+START_TEST(test_login_of_uid_answers)
+{
+	char login[256], gecos[600];
+	struct buf name = BUF_INIT;
+	struct passwd entry = {.pw_name = "ann", .pw_gecos = gecos};
+
+	login_of_uid_lookup_hook(fake_lookup);
+	fake_need = 0;
+	fake_pw = NULL;
+	fake_rc = EIO;
+	ck_assert_int_eq(login_of_uid(1000, login, sizeof(login), &name), -1);
+	ck_assert_str_eq(login, "#1000");
+	ck_assert_str_eq(buf_str(&name), "");
+	fake_rc = ENOENT;	/* what glibc passes on from a source that is down */
+	ck_assert_int_eq(login_of_uid(1000, login, sizeof(login), NULL), -1);
+	fake_rc = 0;
+	ck_assert_int_eq(login_of_uid(1000, login, sizeof(login), &name), 0);
+	ck_assert_str_eq(login, "#1000");
+
+	memset(gecos, 'A', 300);
+	strcpy(gecos + 300, ",room 1,phone");
+	fake_pw = &entry;
+	fake_need = 10000;	/* the buffer grows until it is enough */
+	ck_assert_int_eq(login_of_uid(1000, login, sizeof(login), &name), 0);
+	ck_assert_str_eq(login, "ann");
+	ck_assert_uint_eq(name.len, 300);
+	ck_assert(strspn(buf_str(&name), "A") == 300);
+	gecos[5] = '\n';
+	login_of_uid(1000, login, sizeof(login), &name);
+	ck_assert_str_eq(buf_str(&name), "");
+	entry.pw_name = "";
+	ck_assert_int_eq(login_of_uid(1000, login, sizeof(login), NULL), 0);
+	ck_assert_str_eq(login, "#1000");
+	entry.pw_name = NULL;
+	login_of_uid(1000, login, sizeof(login), NULL);
+	ck_assert_str_eq(login, "#1000");
+
+	login_of_uid_lookup_hook(NULL);
+	buf_free(&name);
 }
 END_TEST
 
@@ -111,6 +183,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_test(tc, test_submit_users, 0, sizeof(submit_cases) / sizeof(submit_cases[0]));
 	tcase_add_test(tc, test_login_of_uid);
+	tcase_add_test(tc, test_login_of_uid_answers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -249,7 +249,7 @@ START_TEST(test_scan)
 	qfile_add_rcpt(w, "grace@localhost", 0, "");
 	ck_assert_int_eq(qfile_write(w, "Subject: y\n\nz\n", 15, &err), 0);
 	ck_assert_int_eq(qfile_commit(w, id4, sizeof(id4), &err), 0);
-	login_of_uid(getuid(), owner, sizeof(owner), NULL, 0);
+	ck_assert_int_eq(login_of_uid(getuid(), owner, sizeof(owner), NULL), 0);
 	ck_assert_str_ne(owner, "");
 	/* A temporary file being written is not listed. */
 	buf_reset(&path);
