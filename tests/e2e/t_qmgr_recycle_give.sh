@@ -31,12 +31,16 @@ spent_file() {
 	mv "$_t" "$q/active/$_id"
 	echo "$_id"
 }
-# in_pool ID: ID's file is in the pool, or a new queue file taken from it
-# (the notice below may take it at once): its inode, under another name.
-in_pool() {
-	[ -f "$q/recycle/$1" ] || find "$q" -inum "$(printf %d "0x${1#6B13FE0000000}")" \
-		-path "$q/*/6B*" ! -name "$1" | grep -q .
+# in_pool ID: ID's file went into the pool: it is there, or a writer (the
+# notice below) took it from there, so its inode is in the queue under
+# another name (a temporary one, or a new queue id), neither in active/
+# under ID nor in corrupt/. Waited for: a look at the directories one
+# after another can miss a file that moves meanwhile.
+_in_pool() {
+	find "$q" -inum "$(printf %d "0x${1#6B13FE0000000}")" ! -path "$q/active/$1" \
+		! -path "$q/corrupt/*" | grep -q .
 }
+in_pool() { wait_for "the file of $1 in the pool" _in_pool "$1"; }
 cut=$(spent_file)
 echo "reasons of an earlier attempt" > "$q/defer/$cut"
 held=$(spent_file)
@@ -57,7 +61,7 @@ wait_for "the lock on $held" test -e "$TERN_DIR/locked"
 
 tern_start
 wait_for_log "$cut: empty queue file .*; recycled"
-in_pool "$cut" || fail "the empty file did not go into the pool"
+in_pool "$cut"
 [ ! -e "$q/active/$cut" ] || fail "the empty file is still in active/"
 [ ! -e "$q/defer/$cut" ] || fail "its defer log is still there"
 grep -q "warning: $cut: empty queue file" "$TERN_DIR/maillog" || fail "the recycling is not a warning"
@@ -72,7 +76,7 @@ wait_for_log "$held: in the hands of an earlier delivery process; watched"
 grep -q "$held: corrupt" "$TERN_DIR/maillog" && fail "a held file was reported as corrupt"
 kill "$holder"; wait "$holder" 2>/dev/null
 wait_for_log "$held: empty queue file .*; recycled"
-in_pool "$held" || fail "the released file did not go into the pool"
+in_pool "$held"
 [ "$(ls "$q/corrupt")" = "$copy" ] || fail "corrupt/ holds: $(ls "$q/corrupt")"
 
 # The copy's notice to the postmaster has been delivered or deferred
