@@ -212,17 +212,47 @@ struct job {
 };
 
 /*
- * An empty regular file with one link: what qrecycle_give leaves under the
- * message's name when it is cut short between its truncation and its
- * rename (by a crash, or by the end of the process). Nothing else leaves
- * one in active/: a file gets there only after its commit's fsync (a
- * crash while it is written leaves it in incoming/), and an empty one has
- * nothing to set aside.
+ * A file qfile_open found corrupt may be an empty one: what qrecycle_give
+ * leaves under the message's name when it is cut short between its
+ * truncation and its rename (by a crash, or by the end of the process),
+ * and then the message was delivered. Such a file is given to the pool
+ * (qrecycle_adopt_empty, which checks it under its lock) rather than set
+ * aside in corrupt/ with a notice. Not only a give leaves one: with the
+ * defaults a commit renames its file to the queue id before the fsync
+ * that makes it durable (wherever that fsync also commits the rename, as
+ * on ext4 with a journal or XFS, and under shared sync: qfile.c,
+ * durable_commit), so a system crash in between can leave an empty file
+ * under its id, which qmgr moves into active/ like any other; that
+ * message was never acknowledged. Storage that ignores flushes can leave
+ * one of an acknowledged message too: that message is lost whatever is
+ * done here (corrupt/ would keep an empty file), hence the warning, the
+ * one trace of it. True when the
+ * file was dealt with (recycled, left to the process that holds it, or
+ * gone meanwhile); false when it is corrupt after all.
  */
-static bool spent_file(const char *path)
+static bool spent(struct job *j, const char *id)
 {
-	struct stat st;
-	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_size == 0;
+	switch (qrecycle_adopt_empty(buf_str(&j->path))) {
+	case QR_ADOPTED:
+		msg_warn("%s: empty queue file (an interrupted removal, or mail lost by a crash); recycled",
+		    id);
+		/* The last attempt of a deferred message may have kept its reasons. */
+		deferlog_remove(".", id);
+		j->gone = true;
+		return true;
+	case QR_HELD:
+		msg_info("%s: in the hands of another delivery process; left to it", id);
+		return true;
+	case QR_GONE:
+		/* Removed or deferred by the process that held it, after the open. */
+		j->gone = true;
+		return true;
+	case QR_FAILED:
+		msg_error("%s: recycle empty queue file: %m", id);
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* Open active/ID and get the attempt ready (j->ready), or deal with a file that cannot be. */
@@ -239,15 +269,8 @@ static void job_begin(struct job *j, const char *id)
 	buf_init(&j->path);
 	buf_printf(&j->path, "active/%s", id);
 	r = qfile_open(buf_str(&j->path), true, &a->q, &err);
-	if (r == QF_CORRUPT && spent_file(buf_str(&j->path))) {
-		/* Delivered; its move into the pool was cut short (qrecycle_give). */
-		msg_info("%s: empty queue file, left by an interrupted removal; recycled", id);
-		if (qrecycle_give(buf_str(&j->path), -1) < 0 && errno != ENOENT)
-			msg_error("%s: recycle empty queue file: %m", id);
-		else
-			j->gone = true;
+	if (r == QF_CORRUPT && spent(j, id))
 		goto out;
-	}
 	if (r == QF_CORRUPT) {
 		struct buf merr = BUF_INIT;
 		msg_warn("%s: corrupt queue file (%s); moved to corrupt/", id, buf_str(&err));

@@ -428,7 +428,7 @@ const struct param_def param_table[] = {
 	BOOL("smtpd_commit_syncfs", "yes",
 	     "Tern only: queue files that smtpd's commit threads finish at the same time are made durable by one syncfs(2) of the queue file system instead of one fsync each (the directory is still fsynced after their renames)."),
 	INT("smtpd_commit_threads", "8", 0, 256,
-	    "Tern only: threads of smtpd that make queue files durable, so that one session's fsync never stalls the others; the only session open commits on the event loop (0: every session does)."),
+	    "Tern only: threads of smtpd that make queue files durable, so that one session's fsync never stalls the others; the only session open commits on the event loop when no commit is in flight (0: every session does)."),
 	LIST("smtpd_data_restrictions", "",
 	     "Restrictions applied at the DATA command."),
 	BOOL("smtpd_delay_reject", "yes",

@@ -672,6 +672,17 @@ bool qfile_id_valid(const char *id)
 	return n >= 14 && n < QF_ID_MAX;
 }
 
+bool qfile_id_inode(const char *id, unsigned long long *ino)
+{
+	const char *hex = id + 13;	/* "%08llX%05lX": 8 digits until 2106, then 5 */
+	char *end;
+
+	if (!qfile_id_valid(id) || strlen(hex) > 16)
+		return false;
+	*ino = strtoull(hex, &end, 16);
+	return *end == '\0';
+}
+
 bool qfile_field_valid(const char *s)
 {
 	size_t n = 0;

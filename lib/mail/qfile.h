@@ -108,6 +108,12 @@
 #define QF_STALE	3
 
 bool qfile_id_valid(const char *id);
+/*
+ * The inode number a queue id names (its part after the second and the
+ * microsecond): true and *ino, or false when id is not one. The ids of
+ * qfile_create_final() (maildrop/ only) end in a process id instead.
+ */
+bool qfile_id_inode(const char *id, unsigned long long *ino);
 /* True when a field may be stored (no control characters, bounded). */
 bool qfile_field_valid(const char *s);
 

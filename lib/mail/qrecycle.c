@@ -14,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mail/config.h"
+#include "mail/qfile.h"
 #include "mail/qrecycle.h"
 
 /* Names read from the pool at a time, and how long an empty pool is believed. */
@@ -109,20 +111,35 @@ out:
 	return rc;
 }
 
-int qrecycle_give(const char *path, int fd)
+/* spare = path's name in the pool; false when the pool is off (or path's name is a dot name). */
+static bool pool_name(const char *path, char *spare, size_t size)
 {
-	char spare[PATH_MAX];
 	const char *base = strrchr(path, '/');
 	bool on;
-	int tfd;
 
 	base = base ? base + 1 : path;
 	pthread_mutex_lock(&pool_lock);
 	on = pool_dir != NULL && *base != '.';
 	if (on)
-		snprintf(spare, sizeof(spare), "%s/%s", pool_dir, base);
+		snprintf(spare, size, "%s/%s", pool_dir, base);
 	pthread_mutex_unlock(&pool_lock);
-	if (!on)
+	return on;
+}
+
+/* A file went into the pool: look at it again at the next take. */
+static void pool_grew(void)
+{
+	pthread_mutex_lock(&pool_lock);
+	empty_until = 0;	/* this process knows better now */
+	pthread_mutex_unlock(&pool_lock);
+}
+
+int qrecycle_give(const char *path, int fd)
+{
+	char spare[PATH_MAX];
+	int tfd;
+
+	if (!pool_name(path, spare, sizeof(spare)))
 		return unlink(path);
 	/*
 	 * Emptied under its own name, which no writer takes (a writer takes
@@ -131,7 +148,7 @@ int qrecycle_give(const char *path, int fd)
 	 * then moved into the pool with one rename. A crash (or the end of
 	 * this process) in between leaves an empty file under the message's
 	 * name: the message was delivered, and qmgr's delivery process gives
-	 * such a file to the pool when it meets it (qmgr_deliver.c).
+	 * such a file to the pool when it meets it (qrecycle_adopt_empty).
 	 */
 	tfd = fd >= 0 ? fd : open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (tfd < 0 || ftruncate(tfd, 0) < 0 || rename(path, spare) < 0) {
@@ -141,10 +158,56 @@ int qrecycle_give(const char *path, int fd)
 	}
 	if (tfd != fd)
 		close(tfd);
-	pthread_mutex_lock(&pool_lock);
-	empty_until = 0;	/* this process knows better now */
-	pthread_mutex_unlock(&pool_lock);
+	pool_grew();
 	return 0;
+}
+
+int qrecycle_adopt_empty(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char spare[PATH_MAX];
+	unsigned long long ino;
+	struct stat st, named;
+	int fd, rc;
+
+	base = base ? base + 1 : path;
+	/* Read-only, and never truncated: see qrecycle.h (O_NONBLOCK: a FIFO would block). */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? QR_GONE : QR_NOT_SPENT;
+	/* The lock a delivery process holds while it works on a file (qmgr_deliver.c). */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? QR_HELD : QR_FAILED;
+		goto out;
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = QR_FAILED;
+		goto out;
+	}
+	/* Unlinked (its give, with the pool off), or renamed away by its give. */
+	if (st.st_nlink == 0 || lstat(path, &named) != 0 || named.st_ino != st.st_ino
+	    || named.st_dev != st.st_dev) {
+		rc = QR_GONE;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size != 0 || st.st_nlink != 1
+	    || !qfile_id_inode(base, &ino) || ino != (unsigned long long)st.st_ino) {
+		rc = QR_NOT_SPENT;
+		goto out;
+	}
+	if (!pool_name(path, spare, sizeof(spare)) || rename(path, spare) != 0) {
+		rc = unlink(path) == 0 ? QR_ADOPTED : QR_FAILED;
+		goto out;
+	}
+	pool_grew();
+	rc = QR_ADOPTED;
+out:
+	{
+		int saved = errno;
+		close(fd);	/* the lock goes with it, after the rename */
+		errno = saved;
+	}
+	return rc;
 }
 
 long qrecycle_trim(unsigned long keep, time_t half_given_age)

@@ -49,6 +49,31 @@ int qrecycle_take(const char *path);
 int qrecycle_give(const char *path, int fd);
 
 /*
+ * What qrecycle_adopt_empty did with path. QR_FAILED sets errno.
+ */
+enum {
+	QR_ADOPTED,	/* it was spent: now in the pool (unlinked, the pool off) */
+	QR_HELD,	/* another process holds its lock (a delivery process at work): left to it */
+	QR_GONE,	/* it left path meanwhile (its give, by the process that holds it, ended) */
+	QR_NOT_SPENT,	/* not what a cut-short give leaves: the caller deals with it */
+	QR_FAILED,	/* it could be neither moved into the pool nor unlinked */
+};
+
+/*
+ * path, in active/ and named by its queue id, may be what a give cut
+ * short left (an empty file under the message's name): if so, move it
+ * into the pool (or unlink it when the pool is off). It is taken only
+ * under its lock (the one a delivery process holds while it works on a
+ * file) and when the descriptor shows an empty regular file with one
+ * link, still under path, whose inode is the one its queue id names (a
+ * copied or restored file is not). It is never truncated: a process
+ * whose give was under way when path was opened may have moved it into
+ * the pool since, and a writer may have taken it from there and written
+ * a new message into it.
+ */
+int qrecycle_adopt_empty(const char *path);
+
+/*
  * Unlink spare files beyond the first keep (never one that is not
  * empty: qfile.c sets such a one aside), and dot files at least
  * half_given_age seconds old (what a crash left half-given when a give

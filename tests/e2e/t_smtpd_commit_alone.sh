@@ -16,16 +16,23 @@ export ASAN_OPTIONS
 
 SMTPD_PORT=$(free_port)
 trace=$TERN_DIR/trace
+pidfile=$TERN_DIR/smtpd.pid
+# smtpd's pid (the shell's, which execs it) is known from its start, so
+# that it is stopped whatever happens: strace leaves running the program
+# it started when it is killed itself.
+at_cleanup "[ -s '$pidfile' ] && kill \$(cat '$pidfile')"
 strace -ff -qq -e trace=fsync,fdatasync,syncfs -o "$trace" \
+	sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidfile" \
 	"$SMTPD_BIN" -c "$TERN_DIR" -o myhostname=$MYHOST -l 127.0.0.1:$SMTPD_PORT \
 	>>"$TERN_DIR/smtpd.out" 2>&1 &
 tracer=$!
 at_cleanup "kill $tracer 2>/dev/null"
-_up() { _port_busy "$SMTPD_PORT"; }
+# Up, or gone (strace ends with the program).
+_up() { ! kill -0 "$tracer" 2>/dev/null || _port_busy "$SMTPD_PORT"; }
 wait_for "smtpd on port $SMTPD_PORT" _up
-pid=$(pgrep -P "$tracer" | head -1)
+kill -0 "$tracer" 2>/dev/null || { cat "$TERN_DIR/smtpd.out" >&2; fail "smtpd exited"; }
+pid=$(cat "$pidfile")
 [ -n "$pid" ] || fail "no smtpd under strace"
-at_cleanup "kill $pid 2>/dev/null"	# strace leaves the program it started running
 
 # syncs PLACE: fsync-type calls so far by the loop thread (loop) or by the others (threads).
 syncs() {

@@ -4,8 +4,10 @@
 # file's fsync, the rename or the directory's fsync made to fail
 # (TERN_QFILE_FAULT, see lib/mail/qfile.h) the client gets 451 4.3.0 and
 # nothing stays in the queue, while the next message of the same session
-# is queued under the id its 250 names; with many sessions at once (shared
-# syncs) no 250 goes out while fsync or the batch's syncfs fails.
+# is queued under the id its 250 names: whether the commit runs on the
+# event loop (the only session) or on a commit thread (another session
+# open); with many sessions at once (shared syncs) no 250 goes out while
+# fsync or the batch's syncfs fails.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
 
@@ -16,11 +18,17 @@ incoming=$TERN_DIR/queue/incoming
 # file's commits the rename, t_qfile_dirsync.sh).
 echo "queue_directory_sync = always" >> "$TERN_DIR/main.cf"
 
-# send SUBJECT...: one session, one message per subject; prints "CODE TEXT" per message.
+# send [-h] SUBJECT...: one session, one message per subject; prints "CODE TEXT" per
+# message. -h: another session is open (greeted, EHLO done) all the while.
 send() {
 	python3 - "$SMTPD_PORT" "$@" <<'EOP'
 import smtplib, sys
 port, subjects = int(sys.argv[1]), sys.argv[2:]
+other = None
+if subjects[0] == "-h":
+    subjects = subjects[1:]
+    other = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    other.ehlo("idle.example")
 with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
     s.ehlo("durable.example")
     for subj in subjects:
@@ -28,25 +36,29 @@ with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
         s.rcpt("postmaster@localhost")
         code, text = s.data("Subject: %s\r\n\r\nbody\r\n" % subj)
         print(code, text.decode(errors="replace"))
+if other:
+    other.quit()
 EOP
 }
 
 # In incoming/ at all, under any name (temporary names start with a dot).
 files_in_incoming() { find "$incoming" -type f | wc -l; }
 
-# check_fault SPEC LOG_REGEX: the first message fails, the second is queued;
+# check_fault SPEC LOG_REGEX [-h]: the first message fails, the second is queued;
 # afterwards incoming/ holds $expected files (one per good message so far).
+# -h: with another session open, so that the commits run on a commit thread
+# (without, the only session commits on the event loop: smtpd_conn.c).
 check_fault() {
-	spec=$1 why=$2
+	spec=$1 why=$2 hold=${3:-}
 	: > "$TERN_DIR/maillog"
 	TERN_QFILE_FAULT=$spec smtpd_start
-	out=$(send "first-$spec" "second-$spec") || fail "$spec: client failed: $out"
+	out=$(send $hold "first-$spec$hold" "second-$spec$hold") || fail "$spec: client failed: $out"
 	first=$(echo "$out" | sed -n 1p) second=$(echo "$out" | sed -n 2p)
 	case $first in
 	"451 4.3.0 "*) ;;
 	*) fail "$spec: a failed commit was answered '$first'" ;;
 	esac
-	[ "$(queued_count "Subject: first-$spec")" = 0 ] || fail "$spec: the failed message is in the queue"
+	[ "$(queued_count "Subject: first-$spec$hold")" = 0 ] || fail "$spec: the failed message is in the queue"
 	grep -Eq "$why" "$TERN_DIR/maillog" || { show_log; fail "$spec: no log line /$why/"; }
 	case $second in
 	"250 2.0.0 Ok: queued as "*) ;;
@@ -54,7 +66,7 @@ check_fault() {
 	esac
 	id=${second##* }
 	[ -f "$incoming/$id" ] || fail "$spec: the 250 names $id, which is not in incoming/"
-	grep -q "^Subject: second-$spec" "$incoming/$id" || fail "$spec: $id holds another message"
+	grep -q "^Subject: second-$spec$hold" "$incoming/$id" || fail "$spec: $id holds another message"
 	smtpd_stop
 	[ "$(files_in_incoming)" = "$expected" ] || fail "$spec: $(files_in_incoming) files in incoming/, want $expected"
 }
@@ -71,13 +83,18 @@ check_fault rename:1:ENOSPC "$why"
 expected=3
 # The directory's fsync (the second fsync): the renamed file is taken back.
 check_fault fsync:2:EIO "$why"
+# The same two fsyncs on a commit thread (the burst below covers the shared syncs).
+expected=4
+check_fault fsync:1:EIO "$why" -h
+expected=5
+check_fault fsync:2:EIO "$why" -h
 
 # Every write failing: nothing is ever acknowledged.
 TERN_QFILE_FAULT=fsync:1:EIO:all smtpd_start
 out=$(send sticky1 sticky2) || fail "sticky: client failed"
 echo "$out" | grep -v '^451 4\.3\.0 ' && fail "a commit was acknowledged while every fsync fails"
 smtpd_stop
-[ "$(files_in_incoming)" = 3 ] || fail "sticky: files were left in incoming/"
+[ "$(files_in_incoming)" = "$expected" ] || fail "sticky: files were left in incoming/"
 
 # Many sessions at once (the commit threads share syncs: one syncfs for a
 # batch, see qfile.c). Every fsync failing: no 250 at all. The batch's

@@ -6,7 +6,9 @@
  * reused; a name a crash left pointing at a reused file is reported
  * stale, not delivered; a spare that holds data is set aside in
  * corrupt/, never truncated or trimmed; trimming keeps the pool to its size and removes
- * what a crash left half-given; with the pool off, files are unlinked.
+ * what a crash left half-given; with the pool off, files are unlinked; the
+ * empty file a cut-short give leaves in active/ is adopted into the pool
+ * only when free of other locks and its id names its inode, never truncated.
  */
 #include "compat.h"
 
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,6 +270,116 @@ START_TEST(test_trim)
 }
 END_TEST
 
+/*
+ * What a give cut short leaves: the message's file, empty, under its id
+ * in active/ (path); its inode returned.
+ */
+static ino_t cut_short(char *path, size_t size)
+{
+	char queued[160];
+	ino_t ino = queue_one("Subject: x\n\ny\n", queued, sizeof(queued));
+	snprintf(path, size, "%s/%s", active, strrchr(queued, '/') + 1);
+	ck_assert_int_eq(rename(queued, path), 0);
+	ck_assert_int_eq(truncate(path, 0), 0);
+	return ino;
+}
+
+START_TEST(test_adopt_empty)
+{
+	char path[160], spare[200];
+	struct stat st;
+	ino_t ino = cut_short(path, sizeof(path));
+
+	/* Held by another delivery process (its give under way): left to it, untouched. */
+	int held = open(path, O_RDWR);
+	ck_assert_int_ge(held, 0);
+	ck_assert_int_eq(flock(held, LOCK_EX), 0);
+	ck_assert_int_eq(write(held, "x", 1), 1);	/* not empty while held: never truncated */
+	ck_assert_int_eq(qrecycle_adopt_empty(path), QR_HELD);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 1);
+	ck_assert_int_eq(ftruncate(held, 0), 0);
+	ck_assert_int_eq(qrecycle_adopt_empty(path), QR_HELD);
+	close(held);
+
+	/* Free: into the pool under its id, the same inode, one rename. */
+	ck_assert_int_eq(qrecycle_adopt_empty(path), QR_ADOPTED);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	snprintf(spare, sizeof(spare), "%s/%s", pool, strrchr(path, '/') + 1);
+	ck_assert_int_eq(stat(spare, &st), 0);
+	ck_assert_int_eq(st.st_ino, ino);
+	ck_assert_int_eq(entries(pool), 1);
+
+	/* Gone meanwhile (the holder's give renamed it): nothing to do, nothing to report. */
+	ck_assert_int_eq(qrecycle_adopt_empty(path), QR_GONE);
+	ck_assert_int_eq(entries(pool), 1);
+}
+END_TEST
+
+START_TEST(test_adopt_not_spent)
+{
+	char path[160], copy[200], id[64];
+	struct stat st;
+	cut_short(path, sizeof(path));
+
+	/* Data in it: not spent, left as it is for the caller (corrupt/). */
+	int fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "data\n", 5), 5);
+	close(fd);
+	ck_assert_int_eq(qrecycle_adopt_empty(path), QR_NOT_SPENT);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, 5);
+
+	/* An empty file whose inode is not the one its id names (copied, restored). */
+	ck_assert_int_eq(stat(path, &st), 0);
+	snprintf(id, sizeof(id), "6B13FE0000000%llX", (unsigned long long)st.st_ino + 1);
+	snprintf(copy, sizeof(copy), "%s/%s", active, id);
+	fd = open(copy, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(qrecycle_adopt_empty(copy), QR_NOT_SPENT);
+	ck_assert_int_eq(access(copy, F_OK), 0);
+
+	/* Two links: not spent either (a stale name, qfile_open's QF_STALE). */
+	ck_assert_int_eq(truncate(path, 0), 0);
+	ck_assert_int_eq(unlink(copy), 0);
+	ck_assert_int_eq(link(path, copy), 0);
+	ck_assert_int_eq(qrecycle_adopt_empty(path), QR_NOT_SPENT);
+	ck_assert_int_eq(unlink(copy), 0);
+
+	/* Not a queue id. */
+	snprintf(copy, sizeof(copy), "%s/not-an-id", active);
+	ck_assert_int_eq(rename(path, copy), 0);
+	ck_assert_int_eq(qrecycle_adopt_empty(copy), QR_NOT_SPENT);
+	ck_assert_int_eq(entries(pool), 0);
+}
+END_TEST
+
+START_TEST(test_adopt_pool_off)
+{
+	char path[160];
+	cut_short(path, sizeof(path));
+	qrecycle_enable(pool, false);
+	ck_assert_int_eq(qrecycle_adopt_empty(path), QR_ADOPTED);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(entries(pool), 0);
+}
+END_TEST
+
+START_TEST(test_id_inode)
+{
+	unsigned long long ino;
+	ck_assert(qfile_id_inode("6B13FE0000000A0001", &ino));
+	ck_assert_uint_eq(ino, 0xA0001);
+	ck_assert(qfile_id_inode("6B13FE00F423F1", &ino));
+	ck_assert_uint_eq(ino, 1);
+	ck_assert(!qfile_id_inode("6B13FE00F423F", &ino));	/* no inode part */
+	ck_assert(!qfile_id_inode("6B13FE0000000a0001", &ino));
+	ck_assert(!qfile_id_inode("6B13FE000000011112222333344445", &ino));	/* 17 digits */
+}
+END_TEST
+
 START_TEST(test_empty_pool)
 {
 	char path[160];
@@ -289,6 +402,10 @@ int main(void)
 	tcase_add_test(tc, test_spare_with_data_set_aside);
 	tcase_add_test(tc, test_trim);
 	tcase_add_test(tc, test_empty_pool);
+	tcase_add_test(tc, test_adopt_empty);
+	tcase_add_test(tc, test_adopt_not_spent);
+	tcase_add_test(tc, test_adopt_pool_off);
+	tcase_add_test(tc, test_id_inode);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
