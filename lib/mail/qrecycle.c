@@ -227,10 +227,15 @@ long qrecycle_trim(unsigned long keep, time_t half_given_age)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if (e->d_name[0] == '.') {
-			/* Left by a crash, unless a give is under way. */
+			/*
+			 * Left by a crash, unless a give is under way. An age of
+			 * 0 takes every one without asking the clock: a file's
+			 * time is fine-grained and may be up to a tick ahead of
+			 * time(2)'s coarse one, into the next second.
+			 */
 			struct stat st;
 			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    time(NULL) - st.st_ctime >= half_given_age)
+			    (half_given_age <= 0 || time(NULL) - st.st_ctime >= half_given_age))
 				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
 		} else if (++seen > keep) {
 			/* Never one that holds data: see reuse_spare() in qfile.c. */

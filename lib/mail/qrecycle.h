@@ -78,7 +78,8 @@ int qrecycle_adopt_empty(const char *path);
  * empty: qfile.c sets such a one aside), and dot files at least
  * half_given_age seconds old (what a crash left half-given when a give
  * emptied the file under a dot name in the pool, as it once did; younger
- * ones are left alone). qmgr, now and then. Returns how many were removed.
+ * ones are left alone; 0: all). qmgr, now and then. Returns how many were
+ * removed.
  */
 long qrecycle_trim(unsigned long keep, time_t half_given_age);
 
