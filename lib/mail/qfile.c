@@ -2020,3 +2020,12 @@ int qfile_fd(const struct qfile *q)
 {
 	return q->fd;
 }
+
+bool qfile_still_named(int fd, const char *path)
+{
+	struct stat st, named;
+
+	/* lstat: a symbolic link put in its place names no queue file. */
+	return fstat(fd, &st) == 0 && st.st_nlink > 0 && lstat(path, &named) == 0
+	       && named.st_ino == st.st_ino && named.st_dev == st.st_dev;
+}

@@ -139,6 +139,14 @@ int qrecycle_give(const char *path, int fd)
 	char spare[PATH_MAX];
 	int tfd;
 
+	/*
+	 * The caller's descriptor may be of a file that left path while the
+	 * caller was not holding its lock (a delivery process of an earlier
+	 * qmgr gave it, and a writer took it for a new message): that file
+	 * is not the caller's to empty, nor path's file to remove.
+	 */
+	if (fd >= 0 && !qfile_still_named(fd, path))
+		return 0;
 	if (!pool_name(path, spare, sizeof(spare)))
 		return unlink(path);
 	/*
@@ -167,7 +175,7 @@ int qrecycle_adopt_empty(const char *path)
 	const char *base = strrchr(path, '/');
 	char spare[PATH_MAX];
 	unsigned long long ino;
-	struct stat st, named;
+	struct stat st;
 	int fd, rc;
 
 	base = base ? base + 1 : path;
@@ -185,8 +193,7 @@ int qrecycle_adopt_empty(const char *path)
 		goto out;
 	}
 	/* Unlinked (its give, with the pool off), or renamed away by its give. */
-	if (st.st_nlink == 0 || lstat(path, &named) != 0 || named.st_ino != st.st_ino
-	    || named.st_dev != st.st_dev) {
+	if (!qfile_still_named(fd, path)) {
 		rc = QR_GONE;
 		goto out;
 	}

@@ -45,6 +45,8 @@ int qrecycle_take(const char *path);
  * descriptor of it, or -1 to open one) where it is and move it into the
  * pool with one rename, or unlink it when the pool is off. 0, or -1 with
  * errno set. Cut short in between, it leaves an empty file under path.
+ * When fd's file no longer is path's (qfile_still_named), it was moved
+ * away by another process: neither is touched, and 0 returned.
  */
 int qrecycle_give(const char *path, int fd);
 
