@@ -88,6 +88,14 @@ int login_sender_allowed_in(struct maplist *ml, const char *login, const char *s
 	return rc;
 }
 
+bool login_sender_needs_login(const char *maps)
+{
+	if (maps == NULL)
+		return false;
+	maps += strspn(maps, ", \t\r\n");	/* map_split_list's separators */
+	return *maps != '\0' && strncmp(maps, "static:", 7) != 0;
+}
+
 int submit_user_allowed(char *const *list, const char *login, struct buf *err)
 {
 	for (; list && *list; list++) {

@@ -34,6 +34,14 @@ struct maplist;
 int login_sender_allowed_in(struct maplist *ml, const char *login, const char *sender,
 			    const char *myorigin, struct buf *err);
 
+/*
+ * Whether login_sender_allowed's answer depends on the login: not when the
+ * maps are empty or the first is a static: table (it answers the same for
+ * every login, the default static:*), so a submitter need not look its
+ * login up for them (a look-up that an NSS source being down would fail).
+ */
+bool login_sender_needs_login(const char *maps);
+
 /* Match one pattern list (the table's value) without a table; 1 or 0. */
 int login_sender_match(const char *patterns, const char *sender, const char *myorigin);
 

@@ -41,6 +41,10 @@ static const struct ls_case {
 	{.maps = MAPS, .login = "bob", .sender = "bob@elsewhere.example", .want = 0},
 	{.maps = MAPS, .login = "mallory", .sender = "mallory", .want = 0},	/* not in the table */
 	{.maps = "nosuchtype:/x", .login = "alice", .sender = "alice", .want = -1},
+	{.maps = "static:@test.example", .login = "alice", .sender = "alice", .want = 1},
+	{.maps = "static:@test.example", .login = "alice", .sender = "a@other.example", .want = 0},
+	{.maps = " , static:{ <>, bob }, " MAPS, .login = "alice", .sender = "alice", .want = 0},
+	{.maps = " , static:{ <>, bob }, " MAPS, .login = "mallory", .sender = "", .want = 1},
 };
 
 START_TEST(test_cases)
@@ -52,7 +56,24 @@ START_TEST(test_cases)
 		      got, c->want, buf_str(&err));
 	if (got < 0)
 		ck_assert_uint_gt(err.len, 0);
+	/* Maps that need no login (sendmail then looks none up) answer alike for any. */
+	if (!login_sender_needs_login(c->maps))
+		ck_assert_int_eq(login_sender_allowed(c->maps, "", c->sender, "test.example", &err), c->want);
 	buf_free(&err);
+}
+END_TEST
+
+/* Which maps sendmail -f needs the submitter's login for: all but a static: first. */
+START_TEST(test_sender_needs_login)
+{
+	ck_assert(!login_sender_needs_login("static:*"));
+	ck_assert(!login_sender_needs_login(" ,static:{ <>, bob }, hash:/etc/x"));
+	ck_assert(!login_sender_needs_login(""));
+	ck_assert(!login_sender_needs_login(" , "));
+	ck_assert(!login_sender_needs_login(NULL));
+	ck_assert(login_sender_needs_login(MAPS));
+	ck_assert(login_sender_needs_login("hash:/etc/x, static:*"));
+	ck_assert(login_sender_needs_login("statics:*"));
 }
 END_TEST
 
@@ -186,6 +207,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_test(tc, test_submit_users, 0, sizeof(submit_cases) / sizeof(submit_cases[0]));
+	tcase_add_test(tc, test_sender_needs_login);
 	tcase_add_test(tc, test_login_of_uid);
 	tcase_add_test(tc, test_login_of_uid_answers);
 	suite_add_tcase(s, tc);
