@@ -201,6 +201,31 @@ START_TEST(test_login_of_uid_answers)
 }
 END_TEST
 
+/*
+ * pickup and a failed look-up of a maildrop file's owner: the file waits
+ * for an hour, then goes with "#UID"; one warning a minute per uid.
+ */
+START_TEST(test_lookup_failure_policy)
+{
+	ck_assert(!login_lookup_patience_over(1000, 1000));
+	ck_assert(!login_lookup_patience_over(1000, 1000 + LOGIN_LOOKUP_PATIENCE - 1));
+	ck_assert(login_lookup_patience_over(1000, 1000 + LOGIN_LOOKUP_PATIENCE));
+	ck_assert(login_lookup_patience_over(1000, 1000 + 10 * LOGIN_LOOKUP_PATIENCE));
+
+	ck_assert(login_lookup_warn_due(1001, 5000));
+	ck_assert(!login_lookup_warn_due(1001, 5000));
+	ck_assert(!login_lookup_warn_due(1001, 5059));
+	ck_assert(login_lookup_warn_due(1002, 5059));	/* another uid: its own minute */
+	ck_assert(login_lookup_warn_due(1001, 5060));
+	ck_assert(!login_lookup_warn_due(1001, 5061));
+	ck_assert(login_lookup_warn_due(1001, 4000));	/* the clock set back: not silent for long */
+	/* More uids than remembered: one pushed out warns again (more warnings, never none). */
+	for (uid_t u = 2000; u < 2016; u++)
+		ck_assert(login_lookup_warn_due(u, 6000));
+	ck_assert(login_lookup_warn_due(2000, 6000));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("login_sender");
@@ -209,6 +234,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_submit_users, 0, sizeof(submit_cases) / sizeof(submit_cases[0]));
 	tcase_add_test(tc, test_sender_needs_login);
 	tcase_add_test(tc, test_login_of_uid);
+	tcase_add_test(tc, test_lookup_failure_policy);
 	tcase_add_test(tc, test_login_of_uid_answers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
