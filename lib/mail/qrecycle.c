@@ -183,9 +183,16 @@ int qrecycle_adopt_empty(const char *path)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? QR_GONE : QR_NOT_SPENT;
-	/* The lock a delivery process holds while it works on a file (qmgr_deliver.c). */
+	/*
+	 * The lock a delivery process holds while it works on a file
+	 * (qmgr_deliver.c). Without locks (ENOLCK, EOPNOTSUPP) it cannot be
+	 * told whether one is at work on it: not taken for spent, but set
+	 * aside in corrupt/ by the caller, as before empty files were
+	 * recycled. QR_FAILED would leave it in active/, and the caller would
+	 * move it between deferred/ and active/ for ever.
+	 */
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		rc = errno == EWOULDBLOCK ? QR_HELD : QR_FAILED;
+		rc = errno == EWOULDBLOCK ? QR_HELD : QR_NOT_SPENT;
 		goto out;
 	}
 	if (fstat(fd, &st) != 0) {

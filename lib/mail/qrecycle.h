@@ -57,7 +57,7 @@ enum {
 	QR_ADOPTED,	/* it was spent: now in the pool (unlinked, the pool off) */
 	QR_HELD,	/* another process holds its lock (a delivery process at work): left to it */
 	QR_GONE,	/* it left path meanwhile (its give, by the process that holds it, ended) */
-	QR_NOT_SPENT,	/* not what a cut-short give leaves: the caller deals with it */
+	QR_NOT_SPENT,	/* not what a cut-short give leaves, or no locks to tell: the caller deals with it */
 	QR_FAILED,	/* it could be neither moved into the pool nor unlinked */
 };
 
