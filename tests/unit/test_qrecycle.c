@@ -387,6 +387,8 @@ START_TEST(test_id_inode)
 	ck_assert(!qfile_id_inode("6B13FE00F423F", &ino));	/* no inode part */
 	ck_assert(!qfile_id_inode("6B13FE0000000a0001", &ino));
 	ck_assert(!qfile_id_inode("6B13FE000000011112222333344445", &ino));	/* 17 digits */
+	ck_assert(!qfile_id_inode("6B13F", &ino));	/* shorter than the inode's offset */
+	ck_assert(!qfile_id_inode("", &ino));
 }
 END_TEST
 
