@@ -288,14 +288,24 @@ static int pickup_file(const char *name)
 	/*
 	 * A failed look-up (an LDAP or SSSD source down, or not up yet at
 	 * boot) is a temporary failure: "#UID" would become the sender, the
-	 * From: and the key of local_login_sender_maps.
+	 * From: and the key of local_login_sender_maps. For an hour: a source
+	 * that stays broken must not hold the mail for ever, so "#UID" then,
+	 * as before failures were told from answers.
 	 */
 	char login[256];
 	if (login_of_uid(st.st_uid, login, sizeof(login), &gecos_name) != 0) {
-		msg_warn("%s: cannot look up the user of uid %ld (the file's owner); trying again later",
-			 name, (long)st.st_uid);
-		rc = -1;
-		goto out;
+		time_t now = time(NULL);
+		if (login_lookup_patience_over(st.st_ctime, now)) {
+			msg_warn("%s: cannot look up the user of uid %ld (the file's owner), and the file "
+				 "has waited %d minutes or more; taking %s as its login", name,
+				 (long)st.st_uid, LOGIN_LOOKUP_PATIENCE / 60, login);
+		} else {
+			if (login_lookup_warn_due(st.st_uid, now))
+				msg_warn("%s: cannot look up the user of uid %ld (the file's owner); "
+					 "trying again later (warned once a minute)", name, (long)st.st_uid);
+			rc = -1;
+			goto out;
+		}
 	}
 
 	/*

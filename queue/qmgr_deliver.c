@@ -308,6 +308,22 @@ static void job_begin(struct job *j, const char *id)
 		a->q = NULL;
 		goto out;
 	}
+	/*
+	 * That process may have finished between the open and the lock: its
+	 * file deferred, or emptied into the pool, where a writer may have
+	 * taken it for a new message already. Not this message any more:
+	 * delivering it again, or marking or removing that file, would
+	 * repeat mail and lose the new message. What is under the name now,
+	 * if anything, is left for the next attempt.
+	 */
+	if (!qfile_still_named(qfile_fd(a->q), buf_str(&j->path))) {
+		struct stat st;
+		msg_info("%s: moved away by another delivery process while opened; left to it", id);
+		qfile_close(a->q);
+		a->q = NULL;
+		j->gone = lstat(buf_str(&j->path), &st) != 0 && errno == ENOENT;
+		goto out;
+	}
 	a->n = qfile_rcpt_count(a->q);
 	a->r = xcalloc(a->n, sizeof(*a->r));
 	a->start = attempt_now();

@@ -305,6 +305,31 @@ static const char *job_login(struct drop_job *j)
 	return j->login;
 }
 
+/*
+ * The login for a refusal's text: "#UID" when the look-up fails, since
+ * the refusal stands either way (a temporary failure instead would have
+ * the user try again for nothing). The process ends with the refusal.
+ */
+static const char *job_login_text(struct drop_job *j)
+{
+	if (j->login[0] == '\0')
+		login_of_uid(j->uid, j->login, sizeof(j->login), NULL);
+	return j->login;
+}
+
+/*
+ * May this submitter use -f sender? Its own login always; otherwise what
+ * local_login_sender_maps says. The default static:* says yes for every
+ * login without the login: no look-up then, which an NSS source being
+ * down would fail (a temporary failure that cron and PHP do not retry).
+ */
+static bool job_sender_allowed(struct drop_job *j, const char *sender)
+{
+	if (!login_sender_needs_login(cfg_str(P_local_login_sender_maps)) && sender_allowed("", sender))
+		return true;
+	return strcmp(sender, job_login(j)) == 0 || sender_allowed(j->login, sender);
+}
+
 /* The envelope is complete: start the maildrop file. */
 static struct qfile_writer *start_file(struct drop_job *j, struct qfile_writer *w)
 {
@@ -314,7 +339,7 @@ static struct qfile_writer *start_file(struct drop_job *j, struct qfile_writer *
 	/* No -f: an empty sender with sender_given=no, which pickup replaces by the owner's login. */
 	const char *sender = st->sender_given ? buf_str(&st->sender) : "";
 
-	if (st->sender_given && strcmp(sender, job_login(j)) != 0 && !sender_allowed(j->login, sender))
+	if (st->sender_given && !job_sender_allowed(j, sender))
 		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to send mail as <%s> "
 				 "(local_login_sender_maps)", j->login, (long)j->uid, sender);
 	bool extract = false;
@@ -392,7 +417,7 @@ static void job_start(struct drop_job *j)
 		msg_fatal_status(EX_TEMPFAIL, "%s", buf_str(&err));
 	if (may == 0 && j->uid != 0)
 		msg_fatal_status(EX_NOPERM, "user %s (uid %ld) is not allowed to submit mail "
-				 "(authorized_submit_users)", job_login(j), (long)j->uid);
+				 "(authorized_submit_users)", job_login_text(j), (long)j->uid);
 	check_space();
 	check_privilege(j->uid);
 	droprec_init(&j->st, (unsigned long long)cfg_int(P_message_size_limit));

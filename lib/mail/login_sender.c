@@ -88,6 +88,14 @@ int login_sender_allowed_in(struct maplist *ml, const char *login, const char *s
 	return rc;
 }
 
+bool login_sender_needs_login(const char *maps)
+{
+	if (maps == NULL)
+		return false;
+	maps += strspn(maps, ", \t\r\n");	/* map_split_list's separators */
+	return *maps != '\0' && strncmp(maps, "static:", 7) != 0;
+}
+
 int submit_user_allowed(char *const *list, const char *login, struct buf *err)
 {
 	for (; list && *list; list++) {
@@ -171,4 +179,35 @@ int login_of_uid(uid_t uid, char *login, size_t size, struct buf *full_name)
 	}
 	free(store);
 	return rc == 0 ? 0 : -1;
+}
+
+bool login_lookup_patience_over(time_t put, time_t now)
+{
+	return now - put >= LOGIN_LOOKUP_PATIENCE;
+}
+
+bool login_lookup_warn_due(uid_t uid, time_t now)
+{
+	/* A few uids: a broken source fails for every uid it holds, and they are few at a time. */
+	static struct {
+		uid_t uid;
+		time_t at;
+		bool used;
+	} last[8];
+	static size_t next;
+	size_t i;
+
+	for (i = 0; i < sizeof(last) / sizeof(last[0]); i++)
+		if (last[i].used && last[i].uid == uid)
+			break;
+	if (i == sizeof(last) / sizeof(last[0])) {
+		i = next;
+		next = (next + 1) % (sizeof(last) / sizeof(last[0]));
+	} else if (now - last[i].at < 60 && now >= last[i].at) {
+		return false;
+	}
+	last[i].uid = uid;
+	last[i].at = now;
+	last[i].used = true;
+	return true;
 }

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "util/buf.h"
 
@@ -33,6 +34,14 @@ int login_sender_allowed(const char *maps, const char *login, const char *sender
 struct maplist;
 int login_sender_allowed_in(struct maplist *ml, const char *login, const char *sender,
 			    const char *myorigin, struct buf *err);
+
+/*
+ * Whether login_sender_allowed's answer depends on the login: not when the
+ * maps are empty or the first is a static: table (it answers the same for
+ * every login, the default static:*), so a submitter need not look its
+ * login up for them (a look-up that an NSS source being down would fail).
+ */
+bool login_sender_needs_login(const char *maps);
 
 /* Match one pattern list (the table's value) without a table; 1 or 0. */
 int login_sender_match(const char *patterns, const char *sender, const char *myorigin);
@@ -62,6 +71,22 @@ bool submit_user_needs_login(char *const *list);
  * records it must not take for an answer). Thread-safe.
  */
 int login_of_uid(uid_t uid, char *login, size_t size, struct buf *full_name);
+
+/*
+ * pickup, when login_of_uid fails for a maildrop file's owner: the file
+ * waits for a later scan until LOGIN_LOOKUP_PATIENCE seconds after it
+ * was put in maildrop/ (its ctime, which its owner cannot set back), then
+ * goes with "#UID" (as before failures were told from answers), so that
+ * a source that stays broken does not hold mail for ever.
+ */
+#define LOGIN_LOOKUP_PATIENCE	3600
+bool login_lookup_patience_over(time_t put, time_t now);
+/*
+ * Whether to warn now of a failed look-up of uid: once a minute per uid
+ * (for the last few uids warned of), not once per file and scan. Not
+ * thread-safe (pickup has one thread).
+ */
+bool login_lookup_warn_due(uid_t uid, time_t now);
 
 /* Tests: look entries up with fn instead of getpwuid_r (NULL: getpwuid_r again). */
 struct passwd;

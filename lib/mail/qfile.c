@@ -674,10 +674,13 @@ bool qfile_id_valid(const char *id)
 
 bool qfile_id_inode(const char *id, unsigned long long *ino)
 {
-	const char *hex = id + 13;	/* "%08llX%05lX": 8 digits until 2106, then 5 */
+	const char *hex;
 	char *end;
 
-	if (!qfile_id_valid(id) || strlen(hex) > 16)
+	if (!qfile_id_valid(id))
+		return false;
+	hex = id + 13;	/* "%08llX%05lX": 8 digits until 2106, then 5; valid: at least 14 */
+	if (strlen(hex) > 16)
 		return false;
 	*ino = strtoull(hex, &end, 16);
 	return *end == '\0';
@@ -2019,4 +2022,13 @@ const char *qfile_content_mem(const struct qfile *q)
 int qfile_fd(const struct qfile *q)
 {
 	return q->fd;
+}
+
+bool qfile_still_named(int fd, const char *path)
+{
+	struct stat st, named;
+
+	/* lstat: a symbolic link put in its place names no queue file. */
+	return fstat(fd, &st) == 0 && st.st_nlink > 0 && lstat(path, &named) == 0
+	       && named.st_ino == st.st_ino && named.st_dev == st.st_dev;
 }

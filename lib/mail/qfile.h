@@ -327,6 +327,13 @@ ssize_t qfile_read(struct qfile *q, void *data, size_t len);
 /* The content where it lies in memory (a whole file read, a buffer), or NULL. */
 const char *qfile_content_mem(const struct qfile *q);
 int qfile_fd(const struct qfile *q);	/* -1 for a buffer */
+/*
+ * Whether path still names fd's file (linked, and path's inode): a
+ * process that locks a file after opening it learns so whether the one
+ * that held the lock meanwhile moved it away (deferred, or emptied into
+ * the pool, where a writer may already have taken it for a new message).
+ */
+bool qfile_still_named(int fd, const char *path);
 
 /* --- fault injection (tests) ----------------------------------------- */
 

@@ -139,6 +139,14 @@ int qrecycle_give(const char *path, int fd)
 	char spare[PATH_MAX];
 	int tfd;
 
+	/*
+	 * The caller's descriptor may be of a file that left path while the
+	 * caller was not holding its lock (a delivery process of an earlier
+	 * qmgr gave it, and a writer took it for a new message): that file
+	 * is not the caller's to empty, nor path's file to remove.
+	 */
+	if (fd >= 0 && !qfile_still_named(fd, path))
+		return 0;
 	if (!pool_name(path, spare, sizeof(spare)))
 		return unlink(path);
 	/*
@@ -167,7 +175,7 @@ int qrecycle_adopt_empty(const char *path)
 	const char *base = strrchr(path, '/');
 	char spare[PATH_MAX];
 	unsigned long long ino;
-	struct stat st, named;
+	struct stat st;
 	int fd, rc;
 
 	base = base ? base + 1 : path;
@@ -175,9 +183,16 @@ int qrecycle_adopt_empty(const char *path)
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? QR_GONE : QR_NOT_SPENT;
-	/* The lock a delivery process holds while it works on a file (qmgr_deliver.c). */
+	/*
+	 * The lock a delivery process holds while it works on a file
+	 * (qmgr_deliver.c). Without locks (ENOLCK, EOPNOTSUPP) it cannot be
+	 * told whether one is at work on it: not taken for spent, but set
+	 * aside in corrupt/ by the caller, as before empty files were
+	 * recycled. QR_FAILED would leave it in active/, and the caller would
+	 * move it between deferred/ and active/ for ever.
+	 */
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		rc = errno == EWOULDBLOCK ? QR_HELD : QR_FAILED;
+		rc = errno == EWOULDBLOCK ? QR_HELD : QR_NOT_SPENT;
 		goto out;
 	}
 	if (fstat(fd, &st) != 0) {
@@ -185,8 +200,7 @@ int qrecycle_adopt_empty(const char *path)
 		goto out;
 	}
 	/* Unlinked (its give, with the pool off), or renamed away by its give. */
-	if (st.st_nlink == 0 || lstat(path, &named) != 0 || named.st_ino != st.st_ino
-	    || named.st_dev != st.st_dev) {
+	if (!qfile_still_named(fd, path)) {
 		rc = QR_GONE;
 		goto out;
 	}
@@ -227,10 +241,15 @@ long qrecycle_trim(unsigned long keep, time_t half_given_age)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		if (e->d_name[0] == '.') {
-			/* Left by a crash, unless a give is under way. */
+			/*
+			 * Left by a crash, unless a give is under way. An age of
+			 * 0 takes every one without asking the clock: a file's
+			 * time is fine-grained and may be up to a tick ahead of
+			 * time(2)'s coarse one, into the next second.
+			 */
 			struct stat st;
 			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			    time(NULL) - st.st_ctime >= half_given_age)
+			    (half_given_age <= 0 || time(NULL) - st.st_ctime >= half_given_age))
 				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
 		} else if (++seen > keep) {
 			/* Never one that holds data: see reuse_spare() in qfile.c. */

@@ -45,6 +45,8 @@ int qrecycle_take(const char *path);
  * descriptor of it, or -1 to open one) where it is and move it into the
  * pool with one rename, or unlink it when the pool is off. 0, or -1 with
  * errno set. Cut short in between, it leaves an empty file under path.
+ * When fd's file no longer is path's (qfile_still_named), it was moved
+ * away by another process: neither is touched, and 0 returned.
  */
 int qrecycle_give(const char *path, int fd);
 
@@ -55,7 +57,7 @@ enum {
 	QR_ADOPTED,	/* it was spent: now in the pool (unlinked, the pool off) */
 	QR_HELD,	/* another process holds its lock (a delivery process at work): left to it */
 	QR_GONE,	/* it left path meanwhile (its give, by the process that holds it, ended) */
-	QR_NOT_SPENT,	/* not what a cut-short give leaves: the caller deals with it */
+	QR_NOT_SPENT,	/* not what a cut-short give leaves, or no locks to tell: the caller deals with it */
 	QR_FAILED,	/* it could be neither moved into the pool nor unlinked */
 };
 
@@ -78,7 +80,8 @@ int qrecycle_adopt_empty(const char *path);
  * empty: qfile.c sets such a one aside), and dot files at least
  * half_given_age seconds old (what a crash left half-given when a give
  * emptied the file under a dot name in the pool, as it once did; younger
- * ones are left alone). qmgr, now and then. Returns how many were removed.
+ * ones are left alone; 0: all). qmgr, now and then. Returns how many were
+ * removed.
  */
 long qrecycle_trim(unsigned long keep, time_t half_given_age);
 

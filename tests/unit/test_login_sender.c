@@ -41,6 +41,10 @@ static const struct ls_case {
 	{.maps = MAPS, .login = "bob", .sender = "bob@elsewhere.example", .want = 0},
 	{.maps = MAPS, .login = "mallory", .sender = "mallory", .want = 0},	/* not in the table */
 	{.maps = "nosuchtype:/x", .login = "alice", .sender = "alice", .want = -1},
+	{.maps = "static:@test.example", .login = "alice", .sender = "alice", .want = 1},
+	{.maps = "static:@test.example", .login = "alice", .sender = "a@other.example", .want = 0},
+	{.maps = " , static:{ <>, bob }, " MAPS, .login = "alice", .sender = "alice", .want = 0},
+	{.maps = " , static:{ <>, bob }, " MAPS, .login = "mallory", .sender = "", .want = 1},
 };
 
 START_TEST(test_cases)
@@ -52,7 +56,24 @@ START_TEST(test_cases)
 		      got, c->want, buf_str(&err));
 	if (got < 0)
 		ck_assert_uint_gt(err.len, 0);
+	/* Maps that need no login (sendmail then looks none up) answer alike for any. */
+	if (!login_sender_needs_login(c->maps))
+		ck_assert_int_eq(login_sender_allowed(c->maps, "", c->sender, "test.example", &err), c->want);
 	buf_free(&err);
+}
+END_TEST
+
+/* Which maps sendmail -f needs the submitter's login for: all but a static: first. */
+START_TEST(test_sender_needs_login)
+{
+	ck_assert(!login_sender_needs_login("static:*"));
+	ck_assert(!login_sender_needs_login(" ,static:{ <>, bob }, hash:/etc/x"));
+	ck_assert(!login_sender_needs_login(""));
+	ck_assert(!login_sender_needs_login(" , "));
+	ck_assert(!login_sender_needs_login(NULL));
+	ck_assert(login_sender_needs_login(MAPS));
+	ck_assert(login_sender_needs_login("hash:/etc/x, static:*"));
+	ck_assert(login_sender_needs_login("statics:*"));
 }
 END_TEST
 
@@ -98,9 +119,11 @@ START_TEST(test_login_of_uid)
 	ck_assert_str_eq(login, pw != NULL ? pw->pw_name : "#0");
 	if (pw != NULL && pw->pw_gecos != NULL && strchr(pw->pw_gecos, ',') == NULL && qfile_field_valid(pw->pw_gecos))
 		ck_assert_str_eq(buf_str(&name), pw->pw_gecos);
-	ck_assert_int_eq(login_of_uid((uid_t)3999999999u, login, sizeof(login), &name), 0);
-	ck_assert_str_eq(login, "#3999999999");
-	ck_assert_str_eq(buf_str(&name), "");
+	/*
+	 * A uid without an entry is faked in test_login_of_uid_answers: a real
+	 * look-up of an unknown uid fails instead of answering where an NSS
+	 * source is unreachable.
+	 */
 	/* A name that does not fit is not cut: the uid instead. */
 	login_of_uid(0, tiny, sizeof(tiny), NULL);
 	ck_assert_str_eq(tiny, pw != NULL && strlen(pw->pw_name) < 3 ? pw->pw_name : "#0");
@@ -149,9 +172,11 @@ START_TEST(test_login_of_uid_answers)
 	ck_assert_str_eq(buf_str(&name), "");
 	fake_rc = ENOENT;	/* what glibc passes on from a source that is down */
 	ck_assert_int_eq(login_of_uid(1000, login, sizeof(login), NULL), -1);
-	fake_rc = 0;
-	ck_assert_int_eq(login_of_uid(1000, login, sizeof(login), &name), 0);
-	ck_assert_str_eq(login, "#1000");
+	fake_rc = 0;	/* no entry: an answer */
+	buf_adds(&name, "stale");
+	ck_assert_int_eq(login_of_uid(3999999999u, login, sizeof(login), &name), 0);
+	ck_assert_str_eq(login, "#3999999999");
+	ck_assert_str_eq(buf_str(&name), "");
 
 	memset(gecos, 'A', 300);
 	strcpy(gecos + 300, ",room 1,phone");
@@ -176,13 +201,40 @@ START_TEST(test_login_of_uid_answers)
 }
 END_TEST
 
+/*
+ * pickup and a failed look-up of a maildrop file's owner: the file waits
+ * for an hour, then goes with "#UID"; one warning a minute per uid.
+ */
+START_TEST(test_lookup_failure_policy)
+{
+	ck_assert(!login_lookup_patience_over(1000, 1000));
+	ck_assert(!login_lookup_patience_over(1000, 1000 + LOGIN_LOOKUP_PATIENCE - 1));
+	ck_assert(login_lookup_patience_over(1000, 1000 + LOGIN_LOOKUP_PATIENCE));
+	ck_assert(login_lookup_patience_over(1000, 1000 + 10 * LOGIN_LOOKUP_PATIENCE));
+
+	ck_assert(login_lookup_warn_due(1001, 5000));
+	ck_assert(!login_lookup_warn_due(1001, 5000));
+	ck_assert(!login_lookup_warn_due(1001, 5059));
+	ck_assert(login_lookup_warn_due(1002, 5059));	/* another uid: its own minute */
+	ck_assert(login_lookup_warn_due(1001, 5060));
+	ck_assert(!login_lookup_warn_due(1001, 5061));
+	ck_assert(login_lookup_warn_due(1001, 4000));	/* the clock set back: not silent for long */
+	/* More uids than remembered: one pushed out warns again (more warnings, never none). */
+	for (uid_t u = 2000; u < 2016; u++)
+		ck_assert(login_lookup_warn_due(u, 6000));
+	ck_assert(login_lookup_warn_due(2000, 6000));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("login_sender");
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_test(tc, test_submit_users, 0, sizeof(submit_cases) / sizeof(submit_cases[0]));
+	tcase_add_test(tc, test_sender_needs_login);
 	tcase_add_test(tc, test_login_of_uid);
+	tcase_add_test(tc, test_lookup_failure_policy);
 	tcase_add_test(tc, test_login_of_uid_answers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -1596,6 +1596,40 @@ START_TEST(test_id_valid)
 }
 END_TEST
 
+/*
+ * Whether a name still is an opened file's (what a delivery process checks
+ * after it got the lock): the same file yes; renamed away, replaced by
+ * another file, by a symbolic link to it, or unlinked no.
+ */
+START_TEST(test_still_named)
+{
+	char *path = xasprintf("%s/A1", dir), *away = xasprintf("%s/A2", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(qfile_still_named(fd, path));
+
+	ck_assert_int_eq(rename(path, away), 0);
+	ck_assert(!qfile_still_named(fd, path));
+	ck_assert(qfile_still_named(fd, away));
+
+	int other = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(other, 0);
+	ck_assert(!qfile_still_named(fd, path));
+	close(other);
+
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(symlink(away, path), 0);
+	ck_assert(!qfile_still_named(fd, path));
+	ck_assert_int_eq(unlink(path), 0);
+
+	ck_assert_int_eq(unlink(away), 0);
+	ck_assert(!qfile_still_named(fd, away));
+	close(fd);
+	free(path);
+	free(away);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("qfile");
@@ -1638,6 +1672,7 @@ int main(void)
 	tcase_add_test(tc, test_ext4_driver_ioctl);
 	tcase_add_test(tc, test_create_final);
 	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
+	tcase_add_test(tc, test_still_named);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

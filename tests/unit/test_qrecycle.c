@@ -331,13 +331,23 @@ START_TEST(test_adopt_not_spent)
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_size, 5);
 
-	/* An empty file whose inode is not the one its id names (copied, restored). */
-	ck_assert_int_eq(stat(path, &st), 0);
-	snprintf(id, sizeof(id), "6B13FE0000000%llX", (unsigned long long)st.st_ino + 1);
-	snprintf(copy, sizeof(copy), "%s/%s", active, id);
-	fd = open(copy, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	/*
+	 * An empty file whose inode is not the one its id names (copied,
+	 * restored). Made under a dot-name first and named after its inode
+	 * is known: an id chosen before would name the inode the file
+	 * system is likely to hand out next, this file's own.
+	 */
+	char tmp[200];
+	snprintf(tmp, sizeof(tmp), "%s/.copy", active);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
 	close(fd);
+	unsigned long long other = (unsigned long long)st.st_ino + 1;
+	ck_assert_uint_ne(other, (unsigned long long)st.st_ino);
+	snprintf(id, sizeof(id), "6B13FE0000000%llX", other);
+	snprintf(copy, sizeof(copy), "%s/%s", active, id);
+	ck_assert_int_eq(rename(tmp, copy), 0);
 	ck_assert_int_eq(qrecycle_adopt_empty(copy), QR_NOT_SPENT);
 	ck_assert_int_eq(access(copy, F_OK), 0);
 
@@ -377,6 +387,8 @@ START_TEST(test_id_inode)
 	ck_assert(!qfile_id_inode("6B13FE00F423F", &ino));	/* no inode part */
 	ck_assert(!qfile_id_inode("6B13FE0000000a0001", &ino));
 	ck_assert(!qfile_id_inode("6B13FE000000011112222333344445", &ino));	/* 17 digits */
+	ck_assert(!qfile_id_inode("6B13F", &ino));	/* shorter than the inode's offset */
+	ck_assert(!qfile_id_inode("", &ino));
 }
 END_TEST
 
