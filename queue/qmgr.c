@@ -509,6 +509,41 @@ static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int 
 	}
 }
 
+/*
+ * qmgr stops (a reload, or tern stop). The next qmgr starts only when
+ * every process of this one has exited (ternd, waits_for_old), and at
+ * its start it looks into incoming/ and takes the due mail of deferred/:
+ * a wake-up ("W", "D") left unread in private/qmgr is not missed. A
+ * flush ("F": sendmail -q, tern flush, ternqueue -f, through a child
+ * that served public/qmgr) would be, and the mail it asked for would
+ * wait for its next attempt, up to maximal_backoff_time: it is carried
+ * out here, as far as a stopping qmgr may, by making every deferred
+ * message due now, which the next qmgr's first look takes. On a reload,
+ * the children serving public/qmgr finish first (each reads for at most
+ * 10 s), so that their requests are in the socket; then the socket's
+ * name goes (a sender now fails, and ternqueue falls back to public/qmgr,
+ * which waits in ternd for the next qmgr), then what it holds is read.
+ */
+static void hand_on_requests(void)
+{
+	int want_incoming = 0, flush = 0, due = 0;
+	long long until = monotonic_ms() + 12000;
+
+	while (daemon_drain && npublic > 0 && monotonic_ms() < until) {
+		struct pollfd p = {.fd = child_pipe[0], .events = POLLIN};
+		char drain[64];
+
+		if (poll(&p, 1, 100) > 0)
+			while (read(child_pipe[0], drain, sizeof(drain)) > 0)
+				;
+		reap();
+	}
+	unlink(QWAKE_SOCKET);
+	read_dgrams(&want_incoming, &flush, &due);
+	if (flush && qmgr_flush_matching(NULL) > 0)
+		msg_info("a flush came as qmgr stopped: its deferred mail is due for the next qmgr");
+}
+
 static void on_child(int sig)
 {
 	int saved = errno;
@@ -598,7 +633,16 @@ int main(int argc, char **argv)
 		 */
 		bool muted = incoming_due;
 		pfd[0].events = muted ? 0 : POLLIN;
-		if (poll(pfd, (nfds_t)npfd + 1 + (nfds_t)nwork, wait < 0 ? 0 : (int)wait) > 0) {
+		int ready = poll(pfd, (nfds_t)npfd + 1 + (nfds_t)nwork, wait < 0 ? 0 : (int)wait);
+		/*
+		 * Told to stop while it waited (poll reports ready descriptors
+		 * before a signal that came with them): nothing more is taken.
+		 * A connection waiting on public/qmgr stays in ternd's socket for
+		 * the next qmgr; datagrams are dealt with by hand_on_requests().
+		 */
+		if (daemon_stop)
+			break;
+		if (ready > 0) {
 			read_requests(pfd, npfd, &want_incoming, &flush, &due);
 			qmgr_pool_events(pfd + npfd + 1, nwork);
 		}
@@ -650,7 +694,7 @@ int main(int argc, char **argv)
 		}
 	}
 	qmgr_pool_stop(daemon_drain);
-	unlink(QWAKE_SOCKET);
+	hand_on_requests();
 	msg_info(daemon_drain ? "stopped for a reload; deliveries in progress finish" : "stopped");
 	return 0;
 }

@@ -92,15 +92,16 @@ long qmgr_flush_matching(const struct qmgr_filter *f)
 	}
 	for (size_t i = 0; i < l.count; i++) {
 		const struct mailq_entry *e = &l.e[i];
-		if (strcmp(e->queue_name, "deferred") != 0 || !qmgr_filter_match(f, e))
+		if (strcmp(e->queue_name, "deferred") != 0 || (f != NULL && !qmgr_filter_match(f, e)))
 			continue;
 		buf_reset(&path);
 		buf_printf(&path, "deferred/%s", e->queue_id);
-		if (utimes(buf_str(&path), NULL) == 0) {
+		if (utimes(buf_str(&path), NULL) < 0)
+			continue;
+		if (f != NULL)
 			msg_info("%s: flush requested (%s%c %s)", e->queue_id, f->negate ? "!" : "",
 			    f->what, f->substr);
-			count++;
-		}
+		count++;
 	}
 	mailq_list_free(&l);
 	buf_free(&err);
