@@ -410,7 +410,9 @@ static void serve_public(int c)
 		ssize_t n;
 		bool whole;
 
+		/* A client that stops reading or writing holds up a reload no longer. */
 		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		n = read(c, req, sizeof(req) - 1);
 		if (n <= 0)
 			_exit(0);
@@ -519,8 +521,10 @@ static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int 
  * wait for its next attempt, up to maximal_backoff_time: it is carried
  * out here, as far as a stopping qmgr may, by making every deferred
  * message due now, which the next qmgr's first look takes. On a reload,
- * the children serving public/qmgr finish first (each reads for at most
- * 10 s), so that their requests are in the socket; then the socket's
+ * the children serving public/qmgr finish first (each waits at most
+ * 10 s for its client to read or write; they hold back the next qmgr
+ * anyway, being of this one's process group), so that their requests are
+ * in the socket; then the socket's
  * name goes (a sender now fails, and ternqueue falls back to public/qmgr,
  * which waits in ternd for the next qmgr), then what it holds is read.
  */
@@ -539,9 +543,18 @@ static void hand_on_requests(void)
 		reap();
 	}
 	unlink(QWAKE_SOCKET);
+	/*
+	 * A sender that found the name just before it went could still queue
+	 * a datagram after the read below: shut, the socket refuses it
+	 * (EPIPE; ternqueue then goes to public/qmgr) and keeps what it holds.
+	 */
+	shutdown(dgram_fd, SHUT_RD);
 	read_dgrams(&want_incoming, &flush, &due);
-	if (flush && qmgr_flush_matching(NULL) > 0)
-		msg_info("a flush came as qmgr stopped: its deferred mail is due for the next qmgr");
+	if (flush) {
+		long n = qmgr_flush_all();
+		if (n > 0)
+			msg_info("a flush came as qmgr stopped: %ld deferred message(s) made due for the next qmgr", n);
+	}
 }
 
 static void on_child(int sig)

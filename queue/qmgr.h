@@ -93,7 +93,9 @@ struct qmgr_filter {
 /* Parse a request line (no newline); 0 ok, -1 malformed. */
 int qmgr_flush_parse(const char *req, struct qmgr_filter *f);
 bool qmgr_filter_match(const struct qmgr_filter *f, const struct mailq_entry *e);
-/* Make matching (f NULL: all) deferred mail due now; how many messages, -1 queue unreadable. */
+/* Make matching deferred mail due now; how many messages, -1 queue unreadable. */
 long qmgr_flush_matching(const struct qmgr_filter *f);
+/* Make every deferred message due now (a stopping qmgr's flush); how many, -1 unreadable. */
+long qmgr_flush_all(void);
 
 #endif

@@ -1,9 +1,11 @@
 /*
  * qmgr_flush.c - a flush limited to matching mail ("flush I|R|S substr"
- * on public/qmgr, sent by ternqueue -f -I/-R/-S and sendmail -qI/-qR/-qS).
+ * on public/qmgr, sent by ternqueue -f -I/-R/-S and sendmail -qI/-qR/-qS),
+ * and a flush of all of it by a qmgr that stops (qmgr_flush_all).
  *
  * Runs as mail_owner, in the child of qmgr that serves one public/qmgr
- * connection, with the queue directory as working directory. The request
+ * connection (qmgr_flush_all: in qmgr itself as it stops), with the
+ * queue directory as working directory. The request
  * comes from anyone who can reach the public socket, so it is checked
  * strictly (one known letter, bounded length, printable characters
  * only); it can only make matching deferred mail due now, which is what
@@ -14,12 +16,14 @@
  */
 #include "compat.h"
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
 
 #include "mail/mailq.h"
+#include "mail/qfile.h"
 #include "queue/qmgr.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -92,19 +96,43 @@ long qmgr_flush_matching(const struct qmgr_filter *f)
 	}
 	for (size_t i = 0; i < l.count; i++) {
 		const struct mailq_entry *e = &l.e[i];
-		if (strcmp(e->queue_name, "deferred") != 0 || (f != NULL && !qmgr_filter_match(f, e)))
+		if (strcmp(e->queue_name, "deferred") != 0 || !qmgr_filter_match(f, e))
 			continue;
 		buf_reset(&path);
 		buf_printf(&path, "deferred/%s", e->queue_id);
-		if (utimes(buf_str(&path), NULL) < 0)
-			continue;
-		if (f != NULL)
+		if (utimes(buf_str(&path), NULL) == 0) {
 			msg_info("%s: flush requested (%s%c %s)", e->queue_id, f->negate ? "!" : "",
 			    f->what, f->substr);
-		count++;
+			count++;
+		}
 	}
 	mailq_list_free(&l);
 	buf_free(&err);
+	buf_free(&path);
+	return count;
+}
+
+long qmgr_flush_all(void)
+{
+	DIR *dp = opendir("deferred");
+	struct dirent *de;
+	struct buf path = BUF_INIT;
+	long count = 0;
+
+	if (dp == NULL) {
+		msg_warn("flush: open directory deferred: %m");
+		return -1;
+	}
+	/* No file is read: the name says it is a message, the time is all that changes. */
+	while ((de = readdir(dp)) != NULL) {
+		if (!qfile_id_valid(de->d_name))
+			continue;
+		buf_reset(&path);
+		buf_printf(&path, "deferred/%s", de->d_name);
+		if (utimes(buf_str(&path), NULL) == 0)
+			count++;
+	}
+	closedir(dp);
 	buf_free(&path);
 	return count;
 }

@@ -1,13 +1,19 @@
 /*
  * test_qmgr_flush.c - the filtered flush request of public/qmgr
- * ("flush [!]I|R|S substr"): what is refused, and what matches.
- * Unprivileged unit test.
+ * ("flush [!]I|R|S substr"): what is refused, and what matches; and the
+ * flush of a stopping qmgr (qmgr_flush_all): every message of deferred/
+ * due now, nothing else touched. Unprivileged unit test.
  */
 #include "compat.h"
 
 #include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "../../queue/qmgr_flush.c"
 
@@ -102,6 +108,65 @@ START_TEST(test_match)
 }
 END_TEST
 
+/* A file at dir/name whose modification time is an hour ahead. */
+static void file_ahead(const char *dir, const char *name)
+{
+	char path[256];
+	struct timeval tv[2];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	gettimeofday(&tv[0], NULL);
+	tv[0].tv_sec += 3600;
+	tv[1] = tv[0];
+	ck_assert_int_eq(utimes(path, tv), 0);
+}
+
+static time_t mtime_of(const char *dir, const char *name)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_mtime;
+}
+
+START_TEST(test_flush_all)
+{
+	char top[] = "/tmp/tern-qmgr-flush.XXXXXX";
+	char here[4096];
+	time_t now = time(NULL);
+
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	ck_assert_ptr_nonnull(getcwd(here, sizeof(here)));
+	ck_assert_int_eq(chdir(top), 0);
+	ck_assert_int_eq(qmgr_flush_all(), -1);	/* no deferred/ */
+	ck_assert_int_eq(mkdir("deferred", 0700), 0);
+	ck_assert_int_eq(mkdir("incoming", 0700), 0);
+	file_ahead("deferred", "6B14281F73AA3A720E5");
+	file_ahead("deferred", "6B14281F70C1B2360");
+	file_ahead("deferred", ".tmp.1.2.3");
+	file_ahead("incoming", "6B14281F7AAAAAAAAAA");
+	ck_assert_int_eq(qmgr_flush_all(), 2);
+	ck_assert_int_le(mtime_of("deferred", "6B14281F73AA3A720E5"), now + 60);
+	ck_assert_int_le(mtime_of("deferred", "6B14281F70C1B2360"), now + 60);
+	ck_assert_int_gt(mtime_of("deferred", ".tmp.1.2.3"), now + 3000);
+	ck_assert_int_gt(mtime_of("incoming", "6B14281F7AAAAAAAAAA"), now + 3000);
+	unlink("deferred/6B14281F73AA3A720E5");
+	unlink("deferred/6B14281F70C1B2360");
+	unlink("deferred/.tmp.1.2.3");
+	unlink("incoming/6B14281F7AAAAAAAAAA");
+	rmdir("deferred");
+	rmdir("incoming");
+	ck_assert_int_eq(chdir(here), 0);
+	rmdir(top);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("qmgr_flush");
@@ -109,6 +174,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_parse, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
 	tcase_add_test(tc, test_parse_length);
 	tcase_add_loop_test(tc, test_match, 0, sizeof(match_cases) / sizeof(match_cases[0]));
+	tcase_add_test(tc, test_flush_all);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
