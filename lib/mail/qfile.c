@@ -1788,10 +1788,17 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		set_err(err, "cannot read queue file", path);
 		goto out;
 	}
-	/* Else read until the M record has been seen (or the file ends). */
+	/*
+	 * Else read until the M record has been seen (or the file ends), 16
+	 * KiB at a time straight into the buffer: through a chunk on the
+	 * stack it was a memcpy of the 16 KiB per open (qmgr opens each file
+	 * twice, its scheduler and its delivery process).
+	 */
 	while (!whole) {
-		char chunk[16384];
-		ssize_t n = pread(q->fd, chunk, sizeof(chunk), (off_t)envp->len);
+		const size_t chunk = 16384;
+		buf_reserve(envp, chunk);
+		envp->data[envp->len] = '\0';
+		ssize_t n = pread(q->fd, envp->data + envp->len, chunk, (off_t)envp->len);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1801,7 +1808,8 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		if (n == 0)
 			break;
 		size_t before = envp->len;
-		buf_add(envp, chunk, (size_t)n);
+		envp->len += (size_t)n;
+		envp->data[envp->len] = '\0';
 		/* Stop once "\nM " and its line end are in: look in the new part. */
 		const char *scan = envp->data + (before > 24 ? before - 24 : 0);
 		const char *m = memmem(scan, (size_t)(envp->data + envp->len - scan), "\nM ", 3);

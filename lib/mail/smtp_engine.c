@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "mail/smtp_cmd.h"
 #include "mail/smtp_engine.h"
@@ -583,12 +586,39 @@ void se_sync_error(struct smtp_engine *e, const char *cmd_name)
 	se_close_session(e);
 }
 
+/*
+ * How many bytes of p[0, n) come before its first CR or LF (n if none).
+ * 32 bytes at a time with SSE2 (every x86-64 has it), the rest byte by
+ * byte: one pass over a line of DATA, where a memchr for its CR and
+ * another for a bare LF before it were two passes and two calls a line
+ * (a 100 KiB message has some 1,300 lines).
+ */
+size_t se_line_text(const char *p, size_t n)
+{
+	size_t i = 0;
+#ifdef __SSE2__
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	for (; i + 32 <= n; i += 32) {
+		__m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 16));
+		__m128i ma = _mm_or_si128(_mm_cmpeq_epi8(a, cr), _mm_cmpeq_epi8(a, lf));
+		__m128i mb = _mm_or_si128(_mm_cmpeq_epi8(b, cr), _mm_cmpeq_epi8(b, lf));
+		unsigned bits = (unsigned)_mm_movemask_epi8(ma) | (unsigned)_mm_movemask_epi8(mb) << 16;
+		if (bits != 0)
+			return i + (size_t)__builtin_ctz(bits);
+	}
+#endif
+	while (i < n && p[i] != '\r' && p[i] != '\n')
+		i++;
+	return i;
+}
+
 /* Message content after DATA; returns the bytes consumed. */
 static size_t data_input(struct smtp_engine *e, const char *p, size_t len)
 {
 	char stage[8192];
-	size_t sn = 0, i, cr_next = 0;
-	bool cr_known = false;
+	size_t sn = 0, i;
 	const bool lf_ends = e->cfg->lf_line_ends;
 	const bool forbid = e->cfg->forbid_bare_newline && !lf_ends;
 	/* Where a bare LF leads: a real line start only in sendmail -bs. */
@@ -611,18 +641,8 @@ static size_t data_input(struct smtp_engine *e, const char *p, size_t len)
 		unsigned char c = (unsigned char)p[i];
 		switch (e->ds) {
 		case DS_MID: {
-			/*
-			 * The rest of the line with memchr, not byte by byte: the next
-			 * CR is looked for once and kept (cr_next), so text without
-			 * CRs is not searched again for every line.
-			 */
-			if (!cr_known || cr_next < i) {
-				cr_known = true;
-				const char *cr = memchr(p + i, '\r', len - i);
-				cr_next = cr ? (size_t)(cr - p) : len;
-			}
-			const char *lf = memchr(p + i, '\n', cr_next - i);
-			size_t j = lf ? (size_t)(lf - p) : cr_next;
+			/* The rest of the line in one scan, not byte by byte. */
+			size_t j = i + se_line_text(p + i, len - i);
 			while (i < j) {
 				size_t room = sizeof(stage) - sn;
 				size_t take = j - i < room ? j - i : room;
@@ -636,6 +656,20 @@ static size_t data_input(struct smtp_engine *e, const char *p, size_t len)
 				goto out;
 			c = (unsigned char)p[i];
 			if (c == '\r') {
+				/*
+				 * The usual line end, CRLF, followed by a line that
+				 * starts with an ordinary byte: taken here in one
+				 * step instead of byte by byte through DS_CR and
+				 * DS_BOL (three turns of the loop a line). A dot, CR
+				 * or LF at the next line's start, or a line end
+				 * that is split between reads, go the long way.
+				 */
+				if (i + 2 < len && p[i + 1] == '\n' && p[i + 2] != '.'
+				    && p[i + 2] != '\r' && p[i + 2] != '\n') {
+					EMIT('\n');
+					i++;	/* the loop's i++ steps onto the next line */
+					break;
+				}
 				e->ds = DS_CR;
 			} else {
 				if (forbid)

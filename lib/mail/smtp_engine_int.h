@@ -127,6 +127,8 @@ bool se_reply_valid(const char *t, const char *classes);
 void se_cmd_words_clear(struct smtp_engine *e);
 void se_txn_end(struct smtp_engine *e);
 void se_bare_newline(struct smtp_engine *e, const char *what);
+/* The length of p[0, n) before its first CR or LF (n if none); exposed for its unit test. */
+size_t se_line_text(const char *p, size_t n);
 void se_close_session(struct smtp_engine *e);
 void se_connect_decided(struct smtp_engine *e, enum smtp_verdict v, const char *text);
 void se_engine_log(struct smtp_engine *e, bool warning, const char *fmt, ...)

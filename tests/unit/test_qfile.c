@@ -733,6 +733,68 @@ START_TEST(test_large_content)
 END_TEST
 
 /*
+ * An envelope as large as qfile_open's 16 KiB reads: 600 recipients, then
+ * a padding attribute whose length moves the M record's "\nM " and its
+ * line end across the first read's end, byte by byte. Every recipient,
+ * the attribute and the content must come back.
+ */
+static int write_wide(size_t pad, char *id, size_t idlen, struct buf *err)
+{
+	struct qfile_writer *w = qfile_create(dir, err);
+	char addr[64], *padding = xmalloc(pad + 2);
+
+	ck_assert_ptr_nonnull(w);
+	for (int i = 0; i < 600; i++) {
+		snprintf(addr, sizeof(addr), "rcpt%04d@example.org", i);
+		ck_assert_int_eq(qfile_add_rcpt(w, addr, 0, NULL), 0);
+	}
+	memset(padding, 'p', pad + 1);
+	padding[pad + 1] = '\0';
+	ck_assert_int_eq(qfile_add_attr(w, "padding", padding), 0);
+	free(padding);
+	for (int i = 0; i < 3000; i++)
+		ck_assert_int_eq(qfile_write(w, "0123456789abcdef\n", 17, err), 0);
+	return qfile_commit(w, id, idlen, err);
+}
+
+START_TEST(test_open_wide_envelope)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	size_t len, base;
+
+	/* Where the M record starts with the least padding: then pad so it nears 16 KiB. */
+	ck_assert_int_eq(write_wide(0, id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	char *data = read_all(path, &len);
+	const char *m = memmem(data, len, "\nM ", 3);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_lt((size_t)(m - data), 16384 - 40);
+	base = 16384 - 40 - (size_t)(m - data);
+	free(data);
+	unlink(path);
+	free(path);
+	for (size_t pad = base; pad < base + 64; pad++) {
+		struct qfile *q;
+		char got[17];
+		ck_assert_int_eq(write_wide(pad, id, sizeof(id), &err), 0);
+		path = xasprintf("%s/%s", dir, id);
+		ck_assert_msg(qfile_open(path, false, &q, &err) == QF_OK, "pad %zu: %s", pad, buf_str(&err));
+		ck_assert_uint_eq(qfile_rcpt_count(q), 600);
+		ck_assert_str_eq(qfile_rcpt(q, 599)->address, "rcpt0599@example.org");
+		ck_assert_uint_eq(strlen(qfile_attr(q, "padding")), pad + 1);
+		ck_assert_uint_eq(qfile_content_size(q), 3000 * 17);
+		ck_assert_int_eq(qfile_read(q, got, sizeof(got)), (ssize_t)sizeof(got));
+		ck_assert_mem_eq(got, "0123456789abcdef\n", 17);
+		qfile_close(q);
+		unlink(path);
+		free(path);
+	}
+	buf_free(&err);
+}
+END_TEST
+
+/*
  * qfile_open_whole: one buffer of the caller's for a large file and then
  * a small one: each file's content, where it lies, byte for byte; marks
  * on a writable one work as with qfile_open.
@@ -1656,6 +1718,7 @@ int main(void)
 	tcase_add_test(tc, test_small_one_write);
 	tcase_add_test(tc, test_large_content);
 	tcase_add_test(tc, test_open_whole);
+	tcase_add_test(tc, test_open_wide_envelope);
 	tcase_add_test(tc, test_mark_done_fault);
 	tcase_add_test(tc, test_fault_env);
 	tcase_add_test(tc, test_move);

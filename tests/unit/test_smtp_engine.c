@@ -16,6 +16,7 @@
 #include "mail/cleanup.h"
 #include "mail/smtp_cmd.h"
 #include "mail/smtp_engine.h"
+#include "mail/smtp_engine_int.h"
 #include "util/mem.h"
 
 /* ---- stub callbacks ---- */
@@ -1407,6 +1408,119 @@ static void keep_log(void *ctx, bool warning, const char *line)
 	buf_addc(&logged, '\n');
 }
 
+/*
+ * se_line_text, the DATA line scan: the first CR or LF at every offset
+ * and every length around its 32-byte steps, among bytes that differ from
+ * CR and LF only in their high bit or by one (0x8d, 0x8a, 0x0c, 0x0e),
+ * NULs and 0xff, against a byte-by-byte count.
+ */
+START_TEST(test_line_text)
+{
+	static const char fill[] = {'a', '\0', (char)0xff, (char)0x8d, (char)0x8a, 0x0c, 0x0e, 0x0b, 0x09};
+	char buf[100];
+
+	for (size_t n = 0; n <= sizeof(buf); n++)
+		for (size_t at = 0; at <= n; at++)
+			for (int what = 0; what < 3; what++) {
+				for (size_t k = 0; k < n; k++)
+					buf[k] = fill[(k * 7 + n) % sizeof(fill)];
+				if (at < n)
+					buf[at] = what == 0 ? '\r' : '\n';
+				if (what == 2 && at + 1 < n)
+					buf[at + 1] = '\r';	/* a CR after the LF: the LF is first */
+				size_t want = 0;
+				while (want < n && buf[want] != '\r' && buf[want] != '\n')
+					want++;
+				ck_assert_msg(se_line_text(buf, n) == want, "n %zu at %zu what %d: %zu, want %zu",
+					      n, at, what, se_line_text(buf, n), want);
+			}
+}
+END_TEST
+
+/*
+ * DATA with bare CR and bare LF allowed (smtpd_forbid_bare_newline = no),
+ * against a model: the sender's text stuffed (a dot after CRLF doubled),
+ * and what must arrive is that text with each CRLF made an LF and nothing
+ * else changed: bare CRs and LFs kept, a dot after a bare LF not a line
+ * start, "\r\r\n" a CR and a line end. Built from pieces that put CR, LF
+ * and dots next to each other and at line starts, long lines among them;
+ * fed whole and in pieces of 1 to 65,536 bytes, so every line end and line
+ * start also falls across a read.
+ */
+static void bare_body(struct buf *wire, struct buf *want)
+{
+	static const char *const piece[] = {
+		"\r\n", "\r\n", "\r\n", ".", "..", "\r", "\n", "\r\r\n", "\n.", "\n.\r\n", "\r.", ".\r",
+		"x", "text of a line", " ", "\t", "\xe9", "\r\n\r\n", "\n\n", "\r\r",
+	};
+	struct buf text = BUF_INIT;
+	unsigned x = 7;
+
+	while (text.len < 150 * 1024) {
+		unsigned v = (x = x * 1103515245u + 12345u) >> 16;
+		if (v % 97 == 0) {
+			for (int k = 0; k < 3000 + (int)(v % 20000); k++)
+				buf_addc(&text, (char)('A' + k % 26));
+		} else {
+			buf_adds(&text, piece[v % (sizeof(piece) / sizeof(piece[0]))]);
+		}
+	}
+	buf_adds(&text, "\r\n");
+	/* The wire: a dot at the start or after CRLF doubled; then the end. */
+	for (size_t k = 0; k < text.len; k++) {
+		if (text.data[k] == '.' && (k == 0 || (k >= 2 && text.data[k - 2] == '\r' && text.data[k - 1] == '\n')))
+			buf_addc(wire, '.');
+		buf_addc(wire, text.data[k]);
+	}
+	buf_adds(wire, ".\r\n");
+	for (size_t k = 0; k < text.len; k++) {
+		if (text.data[k] == '\r' && k + 1 < text.len && text.data[k + 1] == '\n')
+			continue;	/* the CR of a CRLF */
+		buf_addc(want, text.data[k]);
+	}
+	buf_free(&text);
+}
+
+START_TEST(test_bare_body)
+{
+	static const size_t sizes[] = {1, 2, 3, 31, 32, 33, 5, 4099, 65536};
+
+	for (int mode = 0; mode < 2; mode++) {
+		struct smtp_engine_cfg cfg;
+		struct buf out = BUF_INIT, wire = BUF_INIT, want = BUF_INIT;
+
+		setup_cfg(&cfg, O_ALLOW_BARE);
+		cfg.message_size_limit = 0;
+		buf_reset(&content);
+		queued = aborted = opened = 0;
+		bare_body(&wire, &want);
+		struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+		smtp_engine_start(e);
+		smtp_engine_input(e, "EHLO c\r\n", 8);
+		drain(e, &out);
+		smtp_engine_input(e, TRANS, strlen(TRANS));
+		drain(e, &out);
+		for (size_t pos = 0, k = 0; pos < wire.len; k++) {
+			size_t n = mode == 1 ? sizes[k % (sizeof(sizes) / sizeof(sizes[0]))] : wire.len;
+			if (n > wire.len - pos)
+				n = wire.len - pos;
+			smtp_engine_input(e, wire.data + pos, n);
+			drain(e, &out);
+			pos += n;
+		}
+		ck_assert_msg(strstr(buf_str(&out), "250 2.0.0 Ok: queued as QID1") != NULL, "mode %d: %s", mode,
+			      buf_str(&out));
+		ck_assert_int_eq(queued, 1);
+		ck_assert_uint_eq(content.len, want.len);
+		ck_assert_mem_eq(content.data, want.data, want.len);
+		smtp_engine_free(e);
+		buf_free(&out);
+		buf_free(&wire);
+		buf_free(&want);
+	}
+}
+END_TEST
+
 START_TEST(test_deadline_state)
 {
 	struct smtp_engine_cfg cfg;
@@ -2010,6 +2124,8 @@ int main(void)
 	tcase_add_test(tc, test_command_counts);
 	tcase_add_test(tc, test_idle_buffers);
 	tcase_add_test(tc, test_big_body);
+	tcase_add_test(tc, test_line_text);
+	tcase_add_test(tc, test_bare_body);
 	tcase_add_test(tc, test_deadline_state);
 	tcase_add_loop_test(tc, test_async_auth, 0, (int)(sizeof(async_rows) / sizeof(async_rows[0])));
 	tcase_add_loop_test(tc, test_policy_later, 0, (int)(sizeof(later_rows) / sizeof(later_rows[0])));
