@@ -1417,23 +1417,28 @@ static void keep_log(void *ctx, bool warning, const char *line)
 START_TEST(test_line_text)
 {
 	static const char fill[] = {'a', '\0', (char)0xff, (char)0x8d, (char)0x8a, 0x0c, 0x0e, 0x0b, 0x09};
-	char buf[100];
+	char space[100 + 16];
 
-	for (size_t n = 0; n <= sizeof(buf); n++)
-		for (size_t at = 0; at <= n; at++)
-			for (int what = 0; what < 3; what++) {
-				for (size_t k = 0; k < n; k++)
-					buf[k] = fill[(k * 7 + n) % sizeof(fill)];
-				if (at < n)
-					buf[at] = what == 0 ? '\r' : '\n';
-				if (what == 2 && at + 1 < n)
-					buf[at + 1] = '\r';	/* a CR after the LF: the LF is first */
-				size_t want = 0;
-				while (want < n && buf[want] != '\r' && buf[want] != '\n')
-					want++;
-				ck_assert_msg(se_line_text(buf, n) == want, "n %zu at %zu what %d: %zu, want %zu",
-					      n, at, what, se_line_text(buf, n), want);
-			}
+	/* Every start offset in 16 bytes: the loads are unaligned ones. */
+	for (size_t off = 0; off < 16; off++) {
+		char *buf = space + off;
+		for (size_t n = 0; n <= 100; n++)
+			for (size_t at = 0; at <= n; at++)
+				for (int what = 0; what < 3; what++) {
+					for (size_t k = 0; k < n; k++)
+						buf[k] = fill[(k * 7 + n) % sizeof(fill)];
+					if (at < n)
+						buf[at] = what == 0 ? '\r' : '\n';
+					if (what == 2 && at + 1 < n)
+						buf[at + 1] = '\r';	/* a CR after the LF: the LF is first */
+					size_t want = 0;
+					while (want < n && buf[want] != '\r' && buf[want] != '\n')
+						want++;
+					ck_assert_msg(se_line_text(buf, n) == want,
+						      "off %zu n %zu at %zu what %d: %zu, want %zu", off, n, at, what,
+						      se_line_text(buf, n), want);
+				}
+	}
 }
 END_TEST
 
@@ -1447,12 +1452,20 @@ END_TEST
  * fed whole and in pieces of 1 to 65,536 bytes, so every line end and line
  * start also falls across a read.
  */
-static void bare_body(struct buf *wire, struct buf *want)
+static void bare_body(struct buf *wire, struct buf *want, bool clean)
 {
 	static const char *const piece[] = {
 		"\r\n", "\r\n", "\r\n", ".", "..", "\r", "\n", "\r\r\n", "\n.", "\n.\r\n", "\r.", ".\r",
 		"x", "text of a line", " ", "\t", "\xe9", "\r\n\r\n", "\n\n", "\r\r",
 	};
+	/* No bare CR or LF: what smtpd_forbid_bare_newline = yes takes. */
+	static const char *const clean_piece[] = {
+		"\r\n", "\r\n", "\r\n", ".", "..", ".\r\n", "x", "text of a line", " ", "\t", "\xe9",
+		"\r\n\r\n", "\r\n.\r\n", "\r\n..",
+	};
+	const char *const *pieces = clean ? clean_piece : piece;
+	const size_t npieces = clean ? sizeof(clean_piece) / sizeof(clean_piece[0])
+				     : sizeof(piece) / sizeof(piece[0]);
 	struct buf text = BUF_INIT;
 	unsigned x = 7;
 
@@ -1462,7 +1475,7 @@ static void bare_body(struct buf *wire, struct buf *want)
 			for (int k = 0; k < 3000 + (int)(v % 20000); k++)
 				buf_addc(&text, (char)('A' + k % 26));
 		} else {
-			buf_adds(&text, piece[v % (sizeof(piece) / sizeof(piece[0]))]);
+			buf_adds(&text, pieces[v % npieces]);
 		}
 	}
 	buf_adds(&text, "\r\n");
@@ -1485,15 +1498,16 @@ START_TEST(test_bare_body)
 {
 	static const size_t sizes[] = {1, 2, 3, 31, 32, 33, 5, 4099, 65536};
 
-	for (int mode = 0; mode < 2; mode++) {
+	/* mode & 1: in pieces; mode & 2: bare newlines refused, a body without them. */
+	for (int mode = 0; mode < 4; mode++) {
 		struct smtp_engine_cfg cfg;
 		struct buf out = BUF_INIT, wire = BUF_INIT, want = BUF_INIT;
 
-		setup_cfg(&cfg, O_ALLOW_BARE);
+		setup_cfg(&cfg, mode & 2 ? 0 : O_ALLOW_BARE);
 		cfg.message_size_limit = 0;
 		buf_reset(&content);
 		queued = aborted = opened = 0;
-		bare_body(&wire, &want);
+		bare_body(&wire, &want, mode & 2);
 		struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
 		smtp_engine_start(e);
 		smtp_engine_input(e, "EHLO c\r\n", 8);
@@ -1501,7 +1515,7 @@ START_TEST(test_bare_body)
 		smtp_engine_input(e, TRANS, strlen(TRANS));
 		drain(e, &out);
 		for (size_t pos = 0, k = 0; pos < wire.len; k++) {
-			size_t n = mode == 1 ? sizes[k % (sizeof(sizes) / sizeof(sizes[0]))] : wire.len;
+			size_t n = mode & 1 ? sizes[k % (sizeof(sizes) / sizeof(sizes[0]))] : wire.len;
 			if (n > wire.len - pos)
 				n = wire.len - pos;
 			smtp_engine_input(e, wire.data + pos, n);
