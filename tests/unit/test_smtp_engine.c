@@ -816,38 +816,55 @@ static void big_body(bool lf_ends, struct buf *wire, struct buf *want)
 	buf_add(wire, lf_ends ? ".\n" : ".\r\n", lf_ends ? 2 : 3);
 }
 
+/*
+ * One transaction whose DATA content is wire (up to its final dot), fed
+ * whole (sizes NULL) or in reads of sizes[k % nsizes] bytes: the message
+ * must be queued with exactly want as its content.
+ */
+static void deliver_wire(const struct smtp_engine_cfg *cfg, const struct buf *wire, const struct buf *want,
+			 const size_t *sizes, size_t nsizes, int mode)
+{
+	struct buf out = BUF_INIT;
+
+	buf_reset(&content);
+	queued = aborted = opened = 0;
+	struct smtp_engine *e = smtp_engine_new(cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
+	smtp_engine_start(e);
+	smtp_engine_input(e, "EHLO c\r\n", 8);
+	drain(e, &out);
+	smtp_engine_input(e, TRANS, strlen(TRANS));
+	drain(e, &out);
+	for (size_t pos = 0, k = 0; pos < wire->len; k++) {
+		size_t n = sizes != NULL ? sizes[k % nsizes] : wire->len;
+		if (n > wire->len - pos)
+			n = wire->len - pos;
+		smtp_engine_input(e, wire->data + pos, n);
+		drain(e, &out);
+		pos += n;
+	}
+	ck_assert_msg(strstr(buf_str(&out), "250 2.0.0 Ok: queued as QID1") != NULL, "mode %d: %s", mode,
+		      buf_str(&out));
+	ck_assert_int_eq(queued, 1);
+	ck_assert_uint_eq(content.len, want->len);
+	ck_assert_mem_eq(content.data, want->data, want->len);
+	smtp_engine_free(e);
+	buf_free(&out);
+}
+
 START_TEST(test_big_body)
 {
+	static const size_t big_sizes[] = {1, 65536, 4099};
+
 	for (int mode = 0; mode < 4; mode++) {
 		bool lf_ends = mode & 1, pieces = mode & 2;
 		struct smtp_engine_cfg cfg;
-		struct buf out = BUF_INIT, wire = BUF_INIT, want = BUF_INIT;
+		struct buf wire = BUF_INIT, want = BUF_INIT;
 
 		setup_cfg(&cfg, lf_ends ? O_LF_ENDS : 0);
 		cfg.message_size_limit = 0;
 		queued = aborted = opened = 0;
 		big_body(lf_ends, &wire, &want);
-		struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
-		smtp_engine_start(e);
-		smtp_engine_input(e, "EHLO c\r\n", 8);
-		drain(e, &out);
-		smtp_engine_input(e, TRANS, strlen(TRANS));
-		drain(e, &out);
-		for (size_t pos = 0, k = 0; pos < wire.len; k++) {
-			size_t n = pieces ? (k % 3 == 0 ? 1 : k % 3 == 1 ? 65536 : 4099) : wire.len;
-			if (n > wire.len - pos)
-				n = wire.len - pos;
-			smtp_engine_input(e, wire.data + pos, n);
-			drain(e, &out);
-			pos += n;
-		}
-		ck_assert_msg(strstr(buf_str(&out), "250 2.0.0 Ok: queued as QID1") != NULL, "mode %d: %s", mode,
-			      buf_str(&out));
-		ck_assert_int_eq(queued, 1);
-		ck_assert_uint_eq(content.len, want.len);
-		ck_assert_mem_eq(content.data, want.data, want.len);
-		smtp_engine_free(e);
-		buf_free(&out);
+		deliver_wire(&cfg, &wire, &want, pieces ? big_sizes : NULL, 3, mode);
 		buf_free(&wire);
 		buf_free(&want);
 	}
@@ -1501,34 +1518,12 @@ START_TEST(test_bare_body)
 	/* mode & 1: in pieces; mode & 2: bare newlines refused, a body without them. */
 	for (int mode = 0; mode < 4; mode++) {
 		struct smtp_engine_cfg cfg;
-		struct buf out = BUF_INIT, wire = BUF_INIT, want = BUF_INIT;
+		struct buf wire = BUF_INIT, want = BUF_INIT;
 
 		setup_cfg(&cfg, mode & 2 ? 0 : O_ALLOW_BARE);
 		cfg.message_size_limit = 0;
-		buf_reset(&content);
-		queued = aborted = opened = 0;
 		bare_body(&wire, &want, mode & 2);
-		struct smtp_engine *e = smtp_engine_new(&cfg, &stub_ops, NULL, "client.test", "192.0.2.1");
-		smtp_engine_start(e);
-		smtp_engine_input(e, "EHLO c\r\n", 8);
-		drain(e, &out);
-		smtp_engine_input(e, TRANS, strlen(TRANS));
-		drain(e, &out);
-		for (size_t pos = 0, k = 0; pos < wire.len; k++) {
-			size_t n = mode & 1 ? sizes[k % (sizeof(sizes) / sizeof(sizes[0]))] : wire.len;
-			if (n > wire.len - pos)
-				n = wire.len - pos;
-			smtp_engine_input(e, wire.data + pos, n);
-			drain(e, &out);
-			pos += n;
-		}
-		ck_assert_msg(strstr(buf_str(&out), "250 2.0.0 Ok: queued as QID1") != NULL, "mode %d: %s", mode,
-			      buf_str(&out));
-		ck_assert_int_eq(queued, 1);
-		ck_assert_uint_eq(content.len, want.len);
-		ck_assert_mem_eq(content.data, want.data, want.len);
-		smtp_engine_free(e);
-		buf_free(&out);
+		deliver_wire(&cfg, &wire, &want, mode & 1 ? sizes : NULL, sizeof(sizes) / sizeof(sizes[0]), mode);
 		buf_free(&wire);
 		buf_free(&want);
 	}
