@@ -201,9 +201,10 @@ static bool sender_allowed(const char *login, const char *sender)
 }
 
 /*
- * Wake pickup: connect to public/pickup (a stream socket bound by ternd)
- * and send "wake", without blocking. A failure is not an error: pickup
- * also scans maildrop/.
+ * Wake pickup: connect to public/pickup (a stream socket bound by ternd),
+ * without blocking. The connection is the wake-up (pickup reads nothing
+ * from it; it stays in the socket's queue after the close), so nothing
+ * is sent. A failure is not an error: pickup also scans maildrop/.
  */
 static void wake_pickup(const char *queue_dir)
 {
@@ -214,10 +215,8 @@ static void wake_pickup(const char *queue_dir)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		ssize_t ignored = send(fd, "wake\n", 5, MSG_NOSIGNAL | MSG_DONTWAIT);
-		(void)ignored;
-	}
+	/* Refused (pickup not running, its queue full): its next scan finds the file. */
+	(void)connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
 }
 
