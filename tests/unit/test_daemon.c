@@ -24,11 +24,17 @@
 
 static char dir[] = "/tmp/test_daemon.XXXXXX";
 
-/* A config directory whose mail_owner is whoever runs the test. */
+static void remove_config(void);
+
+/*
+ * A config directory whose mail_owner is whoever runs the test; removed
+ * at exit too, for the tests that end in daemon_init's exit.
+ */
 static void make_config(void)
 {
 	char path[256];
 	ck_assert_ptr_nonnull(mkdtemp(dir));
+	atexit(remove_config);
 	snprintf(path, sizeof(path), "%s/main.cf", dir);
 	FILE *f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
