@@ -521,12 +521,12 @@ static void read_requests(struct pollfd *pfd, int npfd, int *want_incoming, int 
  * wait for its next attempt, up to maximal_backoff_time: it is carried
  * out here, as far as a stopping qmgr may, by making every deferred
  * message due now, which the next qmgr's first look takes. On a reload,
- * the children serving public/qmgr finish first (each waits at most
- * 10 s for its client to read or write; they hold back the next qmgr
- * anyway, being of this one's process group), so that their requests are
- * in the socket; then the socket's
- * name goes (a sender now fails, and ternqueue falls back to public/qmgr,
- * which waits in ternd for the next qmgr), then what it holds is read.
+ * the children serving public/qmgr finish first (each waits at most 10 s
+ * for its client to read or write; they hold back the next qmgr anyway,
+ * being of this one's process group), so that their requests are in the
+ * socket; then the socket's name goes (a sender now fails, and ternqueue
+ * falls back to public/qmgr, which waits in ternd for the next qmgr),
+ * then what it holds is read.
  */
 static void hand_on_requests(void)
 {
