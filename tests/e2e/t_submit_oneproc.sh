@@ -60,7 +60,8 @@ sleep 1
 [ -n "$(writing)" ] || fail "pickup took the file of a writing sendmail: $(ls -la "$md")"
 [ "$(count "$in")" = 0 ] || fail "something reached incoming/ while sendmail was writing"
 wait $spid || fail "the slow sendmail exited $?"
-wait_for "pickup to take the finished file" sh -c "[ \$(find '$in' -mindepth 1 | wc -l) = 1 ]"
+# Counted without pickup's .tmp.* file, which is in incoming/ before its rename.
+wait_for "pickup to take the finished file" sh -c "[ \$(find '$in' -mindepth 1 ! -name '.*' | wc -l) = 1 ]"
 grep -q '^second$' "$in"/* || fail "the slow message is not whole"
 rm -f "$in"/*
 
