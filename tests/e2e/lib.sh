@@ -35,6 +35,8 @@
 #   wait_for DESC CMD...                  run CMD until it succeeds or TERN_WAIT
 #                                         passes (then fail with DESC)
 #   wait_for_port PORT                    until something accepts on 127.0.0.1:PORT
+#   wait_for_trace PID...                 until a tracer (strace -p) holds every
+#                                         thread of each PID that still runs
 #   wait_for_log REGEX                    until the instance's maillog matches
 #   wait_for_mail USER [N]                until DIR/mail/USER/new holds N messages
 #   tern_newest_mail USER                 print the path of the newest message in
@@ -175,6 +177,20 @@ free_port() {
 }
 
 wait_for_port() { wait_for "a listener on 127.0.0.1:$1" _port_busy "$1"; }
+
+# Every thread of each PID has a tracer: strace -p has attached (it
+# starts in the background, and a loaded machine may take seconds to get
+# there; what the process does before that is not in the trace). A PID
+# that is gone is not waited for.
+_traced() {
+	for _tp in "$@"; do
+		[ -d "/proc/$_tp" ] || continue
+		for _ts in /proc/"$_tp"/task/*/status; do
+			grep -Eq '^TracerPid:[[:space:]]*[1-9]' "$_ts" 2>/dev/null || { [ -d "/proc/$_tp" ] && return 1; }
+		done
+	done
+}
+wait_for_trace() { wait_for "strace to attach to $*" _traced "$@"; }
 
 wait_for_log() { wait_for "log line /$1/" grep -Eq "$1" "$TERN_DIR/maillog"; }
 

@@ -29,12 +29,13 @@ master=$(awk '{print $1; exit}' "$TERN_DIR/queue/pid/master.pid")
 # ternd starts local for the connection: trace ternd and what it forks
 # (and a local already running, if any).
 trace=$TERN_DIR/trace
+locals=$(pgrep -f "^local -c $TERN_DIR\$")
 pids="-p $master"
-for p in $(pgrep -f "^local -c $TERN_DIR\$"); do pids="$pids -p $p"; done
+for p in $locals; do pids="$pids -p $p"; done
 strace -f -q -e trace=setfsuid,fsync,rename -o "$trace" $pids 2>/dev/null &
 tracer=$!
 at_cleanup "kill $tracer 2>/dev/null"
-sleep 0.5	# strace has attached
+wait_for_trace "$master" $locals
 
 # (a) one request alone.
 set -- $REQS

@@ -38,7 +38,7 @@ trace=$TERN_DIR/trace
 strace -f -q -o "$trace" -p "$q" 2>/dev/null &
 tracer=$!
 at_cleanup "kill $tracer 2>/dev/null"
-sleep 0.5	# strace has attached
+wait_for_trace "$q"
 
 # 1. Six messages one at a time, each delivered before the next: with
 # max_use=4 the delivery process is retired and replaced once.
