@@ -53,12 +53,17 @@ ppid=$!
 at_cleanup "kill $ppid"
 
 # A slow writer: its file is 0200 and pickup leaves it alone, then 0644 and taken.
-(printf 'Subject: slow\n\nfirst\n'; sleep 3; printf 'second\n') | sendmail -C "$SUB_DIR" slow@example.net &
+# The writer's input stops until the test opens the gate (a fixed pause
+# could end before a loaded machine got to the checks; a failed test
+# removes SUB_DIR, which ends the wait too).
+gate() { while [ ! -e "$SUB_DIR/gate.$1" ] && [ -d "$SUB_DIR" ]; do sleep 0.1; done; }
+(printf 'Subject: slow\n\nfirst\n'; gate slow; printf 'second\n') | sendmail -C "$SUB_DIR" slow@example.net &
 spid=$!
 wait_for "a maildrop file being written" sh -c "[ -n \"\$(find '$md' -mindepth 1 -perm 0200 ! -empty)\" ]"
 sleep 1
 [ -n "$(writing)" ] || fail "pickup took the file of a writing sendmail: $(ls -la "$md")"
 [ "$(count "$in")" = 0 ] || fail "something reached incoming/ while sendmail was writing"
+touch "$SUB_DIR/gate.slow"
 wait $spid || fail "the slow sendmail exited $?"
 # Counted without pickup's .tmp.* file, which is in incoming/ before its rename.
 wait_for "pickup to take the finished file" sh -c "[ \$(find '$in' -mindepth 1 ! -name '.*' | wc -l) = 1 ]"
@@ -96,11 +101,14 @@ grep -q "$(basename "$empty"): removing the empty file of a failed submission" "
 	fail "no log line for the empty file"
 
 # Removed under a writing sendmail: exit 75, never 0.
-(printf 'Subject: removed\n\nfirst\n'; sleep 2; printf 'second\n') |
+(printf 'Subject: removed\n\nfirst\n'; gate removed; printf 'second\n') |
 	sendmail -C "$SUB_DIR" removed@example.net 2>"$SUB_DIR/removed.err" &
 spid=$!
 wait_for "a maildrop file being written" sh -c "[ -n \"\$(find '$md' -mindepth 1 -perm 0200 ! -empty)\" ]"
-rm -f "$(writing)"
+w=$(writing)
+[ -n "$w" ] || fail "no file being written: $(ls -la "$md")"
+rm -f "$w"
+touch "$SUB_DIR/gate.removed"
 wait $spid
 rc=$?
 [ $rc = 75 ] || fail "a sendmail whose file was removed exited $rc, want 75: $(cat "$SUB_DIR/removed.err")"
