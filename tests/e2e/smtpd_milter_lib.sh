@@ -86,15 +86,31 @@ milter_stop() {
 SMTPD_OUT=$TERN_DIR/smtpd.out
 
 _smtpd_ports=""
-# smtpd_ports N: N distinct free loopback ports (as free_port picks them),
-# for the next N smtpd_launch, with one Python start instead of N.
+# smtpd_ports N: N distinct free loopback ports, picked as free_port picks
+# them (from this job's range, none handed out before in this test, and
+# remembered in its list), for the next N smtpd_launch, with one Python
+# start instead of N. (A range of their own matters: tests running at
+# once that picked from one common range could both pick a port before
+# either smtpd binds it.)
 smtpd_ports() {
+	_lo=20000 _n=12000
+	if [ -n "${E2E_JOB_SLOT:-}" ] && [ "${E2E_JOBS:-1}" -gt 1 ]; then
+		_n=$(( 10000 / E2E_JOBS ))
+		_lo=$(( 10000 + E2E_JOB_SLOT * _n ))
+	fi
 	_smtpd_ports=$(python3 -c 'import random, socket, sys
-n, got, socks = int(sys.argv[1]), [], []
+n, lo, size, used_file = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+try:
+    used = set(int(l) for l in open(used_file) if l.strip())
+except OSError:
+    used = set()
+got, socks = [], []
 for _ in range(200 * n):
     if len(got) == n:
         break
-    p = random.randint(20000, 31999)
+    p = lo + random.randrange(size)
+    if p in used or p in got:
+        continue
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", p))
@@ -102,7 +118,11 @@ for _ in range(200 * n):
         continue
     socks.append(s)
     got.append(p)
-print(" ".join(map(str, got)))' "$1") || fail "no free ports"
+if len(got) < n:
+    sys.exit(1)
+with open(used_file, "a") as f:
+    f.write("".join("%d\n" % p for p in got))
+print(" ".join(map(str, got)))' "$1" "$_lo" "$_n" "$_tern_ports") || fail "no free ports"
 }
 
 smtpd_launch() {

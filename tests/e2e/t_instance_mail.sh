@@ -91,7 +91,9 @@ runuser -u "$user" -- test -x "$TERN_TOP/stage/tern" || pass	# build tree not re
 d=$(mktemp -d /tmp/tern-test.XXXXXX)
 chown "$user" "$d"
 at_cleanup "tern -c '$d/i' stop; rm -rf '$d'"
-out=$(runuser -u "$user" -- tern init "$d/i") || fail "tern init as $user"
+# The port from free_port, as tern_instance does: tern init's own pick is
+# not reserved against the tests running at the same time.
+out=$(runuser -u "$user" -- tern init --port "$(free_port)" "$d/i") || fail "tern init as $user"
 TERN_DIR=$d/i TERN_PORT=$(echo "$out" | tail -n 1 | sed 's/.*://')
 grep -qx "mail_owner = $user" "$TERN_DIR/main.cf" || fail "mail_owner is not $user"
 for who in "$user" root; do
