@@ -20,7 +20,9 @@ mkdir -p "$S/olddev"
 
 # run_logged OUT SMTPD-OPTIONS...: start smtpd in the namespace with the
 # sink on /dev/log, talk SMTP to it once, stop it; the datagrams end up in
-# OUT. The steps wait for their lines in $WATCH (default: OUT).
+# OUT. The steps wait for their lines in $WATCH (default: OUT), each up
+# to TERN_WAIT seconds as wait_for does (a sanitizer build on a loaded
+# machine may need more than a few seconds to start smtpd).
 run_logged() {
 	_out=$1; shift
 	_watch=${WATCH:-$_out}
@@ -32,14 +34,14 @@ mount --bind /dev "$S/olddev"
 mount -t tmpfs -o mode=755 tern-test-dev /dev
 for n in null zero random urandom; do : > /dev/\$n; mount --bind "$S/olddev/\$n" /dev/\$n; done
 ln -s /proc/self/fd /dev/fd
-python3 "$TERN_TOP/tests/e2e/syslog_sink.py" /dev/log "$_out" 60 &
+python3 "$TERN_TOP/tests/e2e/syslog_sink.py" /dev/log "$_out" $((TERN_WAIT * 4)) &
 sink=\$!
-i=0; while [ ! -S /dev/log ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+i=0; while [ ! -S /dev/log ] && [ \$i -lt $((TERN_WAIT * 10)) ]; do sleep 0.1; i=\$((i + 1)); done
 "$SMTPD_BIN" -c "$TERN_DIR" -o myhostname=$MYHOST -l 127.0.0.1:$_port $* >"$S/smtpd.out" 2>&1 &
 smtpd=\$!
-i=0; while ! grep -q 'daemon started' "$_watch" 2>/dev/null && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+i=0; while ! grep -q 'daemon started' "$_watch" 2>/dev/null && [ \$i -lt $((TERN_WAIT * 10)) ]; do sleep 0.1; i=\$((i + 1)); done
 python3 -c 'import smtplib, sys; s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=30); s.ehlo("probe.example"); s.docmd("AUTH", "PLAIN AHUAd3Jvbmc="); s.docmd("MAIL", "FROM:<bad"); s.docmd("MAIL", "FROM:<a@example.org>"); s.docmd("RCPT", "TO:<victim@example.com>"); s.quit()' $_port || true
-i=0; while ! grep -q 'disconnect from' "$_watch" 2>/dev/null && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+i=0; while ! grep -q 'disconnect from' "$_watch" 2>/dev/null && [ \$i -lt $((TERN_WAIT * 10)) ]; do sleep 0.1; i=\$((i + 1)); done
 kill \$smtpd; wait \$smtpd || true
 kill \$sink; wait \$sink || true
 EOS
