@@ -4,7 +4,8 @@
 #	tern_instance                 # tern init in a mktemp dir, cleanup trap set
 #	tern_start                    # returns once the instance accepts mail
 #	... talk to 127.0.0.1:$TERN_PORT, run sendmail -C "$TERN_DIR" ...
-#	wait_for "mail delivered" test -n "$(tern_newest_mail bob)"
+#	wait_for_mail bob             # until a message is in mail/bob/new
+#	grep -q hello "$(tern_newest_mail bob)" || fail "not the message sent"
 #	pass
 #
 # Environment and variables:
@@ -33,7 +34,10 @@
 #   free_port                             print a loopback TCP port nobody uses
 #                                         (from this job's range under E2E_JOBS)
 #   wait_for DESC CMD...                  run CMD until it succeeds or TERN_WAIT
-#                                         passes (then fail with DESC)
+#                                         passes (then fail with DESC); a "$(...)"
+#                                         in CMD's arguments is expanded once,
+#                                         before the call: to look again each
+#                                         try, make CMD a function or sh -c
 #   wait_for_port PORT                    until something accepts on 127.0.0.1:PORT
 #   wait_for_trace PID...                 until a tracer (strace -p) holds every
 #                                         thread of each PID that still runs

@@ -36,7 +36,10 @@ tern_start
 wait_for_mail keep 42
 wait_for_mail other 8
 wait_for_mail sender 1
-wait_for "the queue to empty" test -z "$(ls -A "$qdir/active" "$qdir/incoming" "$qdir/maildrop" | grep -v :)"
+# A function, so that each try lists the directories again (an argument's
+# "$(ls ...)" would be expanded once, before the first try).
+_queue_empty() { [ -z "$(ls -A "$qdir/maildrop" "$qdir/incoming" "$qdir/active" | grep -v :)" ]; }
+wait_for "the queue to empty" _queue_empty
 
 subjects() { grep -h '^Subject: ' "$TERN_DIR/mail/$1/new/"* | sed 's/^Subject: //' | sort; }
 dups=$(subjects keep | uniq -d)

@@ -12,6 +12,10 @@ qdir=$(ternconf -c "$TERN_DIR" -h queue_directory 2>/dev/null) || qdir="$TERN_DI
 tern_start
 
 spares() { ls "$qdir/recycle" | wc -l; }
+# Functions for wait_for, so that each try looks again (an argument's
+# "$(...)" would be expanded once, before the first try).
+_spare_there() { [ "$(spares)" -ge 1 ]; }
+_queue_empty() { [ -z "$(ls -A "$qdir/incoming" "$qdir/active" | grep -v :)" ]; }
 send() {
 	reply=$(smtp_send someone@example.org keep@localhost "$1")
 	case $reply in 250*) ;; *) fail "SMTP DATA reply for $1: $reply" ;; esac
@@ -19,7 +23,7 @@ send() {
 
 send first
 wait_for_mail keep 1
-wait_for "the spent file in recycle/" test "$(spares)" -ge 1
+wait_for "the spent file in recycle/" _spare_there
 spare=$(ls "$qdir/recycle" | head -n 1)
 [ -s "$qdir/recycle/$spare" ] && fail "recycle/$spare still holds the old message"
 ino=$(stat -c %i "$qdir/recycle/$spare")
@@ -52,7 +56,7 @@ rm -f "$qdir"/recycle/*
 tern_start
 send third
 wait_for_mail keep 3
-wait_for "the queue to empty" test -z "$(ls -A "$qdir/active" "$qdir/incoming" | grep -v :)"
+wait_for "the queue to empty" _queue_empty
 sleep 1
 [ "$(spares)" = 0 ] || fail "queue_recycle_limit = 0 still kept $(spares) file(s)"
 pass
