@@ -39,9 +39,22 @@ fpid=$!
 i=0
 while [ ! -S "$d/f.sock" ]; do
 	i=$((i + 1))
-	[ $i -gt 100 ] && { echo "FAIL: the filter did not start: $(cat "$d/filter.err")"; exit 1; }
+	[ $i -gt 600 ] && { echo "FAIL: the filter did not start: $(cat "$d/filter.err")"; exit 1; }
 	sleep 0.1
 done
+
+# closed N: until filter.log holds N "close" lines (60 s at most). The
+# filter logs close when it sees the driver's QUIT, which may be after
+# the driver has exited: a line read, or a log emptied for the next case,
+# before then would miss it or get it late.
+closed() {
+	_i=0
+	until [ "$(grep -c '^close$' "$d/filter.log")" -ge "$1" ]; do
+		_i=$((_i + 1))
+		[ $_i -gt 600 ] && { fail "the filter logged no close: $(cat "$d/filter.log")"; return 1; }
+		sleep 0.1
+	done
+}
 
 # Version 6: everything.
 : >"$d/filter.log"
@@ -91,12 +104,13 @@ body 65535
 eom
 close
 WANT
-sleep 0.2	# the filter logs close after our QUIT
+closed 1
 diff "$d/v6.log.want" "$d/filter.log" || fail "v6: the filter saw something else"
 
 # A 1 MiB data size offered: this filter keeps the default.
 timeout 30 "$drive" -m 1048575 "$d/f.sock" >"$d/mds.out" 2>&1 || fail "mds: $(cat "$d/mds.out")"
 grep -q '^negotiated version 6 .* max_data 65535$' "$d/mds.out" || fail "mds: $(head -2 "$d/mds.out")"
+closed 2
 
 # Version 4: no HDR_LEADSPC (values lose the blank), no SETSYMLIST.
 : >"$d/filter.log"
@@ -105,7 +119,7 @@ grep -q '^negotiated version 4 actions 0x3f proto 0x100 ' "$d/v4.out" || fail "v
 grep -q '^symlist' "$d/v4.out" && fail "v4: a macro list without SETSYMLIST"
 grep -q '^data c$' "$d/v4.out" || fail "v4: DATA not sent"
 grep -q '^eom a$' "$d/v4.out" || fail "v4: no accept at end of message"
-sleep 0.2
+closed 1
 grep -q '^header Subject:\[hello\]$' "$d/filter.log" || fail "v4: header value: $(grep Subject "$d/filter.log")"
 
 # Version 2: no DATA, no UNKNOWN; SKIP is honoured although not negotiated.
@@ -115,7 +129,7 @@ grep -q '^negotiated version 2 actions 0x3f proto 0x0 ' "$d/v2.out" || fail "v2:
 grep -q '^data skipped$' "$d/v2.out" || fail "v2: DATA sent to a version 2 filter"
 grep -q '^body skipped$' "$d/v2.out" || fail "v2: body sent after SKIP"
 grep -q '^eom a$' "$d/v2.out" || fail "v2: no accept at end of message"
-sleep 0.2
+closed 1
 grep -q '^data$' "$d/filter.log" && fail "v2: the filter saw DATA"
 
 # The chain: filter, a milter that does not exist (default accept), filter.
@@ -193,7 +207,7 @@ eom
 close
 close
 WANT
-sleep 0.3	# the filter logs close after our QUIT
+closed 2
 sed '19s/^body [0-9][0-9]*$/body N/' "$d/filter.log" >"$d/chain.log"
 diff "$d/chain.log.want" "$d/chain.log" || fail "chain: the filters saw something else"
 
