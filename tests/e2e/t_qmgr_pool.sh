@@ -14,11 +14,16 @@ tern_start
 
 # Sent one at a time, each delivered before the next: an idle worker is
 # always there, so the same processes serve them all, max_use at most each.
+# Delivered is the worker's status=sent line, not only the mail in new/:
+# the worker logs it once local has answered, after the rename into new/
+# (and the count of those lines below needs the last one).
+_sent() { [ "$(grep -cE 'to=<keep@localhost>.*status=sent' "$TERN_DIR/maillog")" -ge "$1" ]; }
 i=1
 while [ $i -le 9 ]; do
 	printf 'Subject: pool %s\n\nhello\n' "$i" | sendmail -C "$TERN_DIR" -i keep@localhost \
 		|| fail "sendmail exited $?"
 	wait_for_mail keep "$i"
+	wait_for "the delivery of message $i logged" _sent "$i"
 	i=$((i + 1))
 done
 pids=$(grep -E 'to=<keep@localhost>.*status=sent' "$TERN_DIR/maillog" |

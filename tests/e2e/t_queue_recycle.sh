@@ -31,6 +31,10 @@ sleep 1.2	# smtpd looks at an empty pool again after a second
 
 send second
 wait_for_mail keep 2
+# The delivery's to= line is logged once local has answered, after the
+# mail is in new/: wait for the second one, else the last is the first's.
+_two_logged() { [ "$(grep -c ': to=<keep@localhost>' "$TERN_DIR/maillog")" -ge 2 ]; }
+wait_for "the second delivery's log line" _two_logged
 id=$(grep -o '[0-9A-F]*: to=<keep@localhost>' "$TERN_DIR/maillog" | tail -n 1 | cut -d: -f1)
 [ -n "$id" ] || fail "no delivery logged for the second message"
 # The id ends with the inode number in hex: the spare was reused.

@@ -49,8 +49,8 @@ grep -q '^Action: failed' "$b" || fail "no Action: failed"
 grep -q '^Final-Recipient: rfc822; nosuchuser@remote.example' "$b" || fail "wrong Final-Recipient"
 grep -Eq "host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$pfport said: 550 " "$b" || fail "the bounce does not quote Postfix"
 grep -q '(in reply to RCPT TO command)' "$b" || fail "no 'in reply to RCPT TO command'"
-grep -Eq "to=<keep@remote.example>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$pfport, delay=[0-9.]+, delays=[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+, dsn=2\\.0\\.0, status=sent \\(250 2\\.0\\.0 Ok: ([0-9]+ bytes )?queued as " \
-	"$TERN_DIR/maillog" || fail "no sent log line"
+# Logged once Postfix's 250 is read, which may be after Postfix delivered the copy.
+wait_for_log "to=<keep@remote.example>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$pfport, delay=[0-9.]+, delays=[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+, dsn=2\\.0\\.0, status=sent \\(250 2\\.0\\.0 Ok: ([0-9]+ bytes )?queued as "
 grep -Eq "to=<nosuchuser@remote.example>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$pfport, delay=[0-9.]+, delays=[0-9./]+, dsn=5\\.1\\.1, status=bounced" \
 	"$TERN_DIR/maillog" || fail "no bounced log line"
 grep -Eq "TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]:$pfport: TLSv1\.[23] with cipher" \
