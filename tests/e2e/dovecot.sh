@@ -4,7 +4,8 @@
 # Only Dovecot's auth service runs: no IMAP/POP3 listeners, no SSL, a
 # passwd-file user database, the auth-client socket in DIR/run, the log in
 # DIR/dovecot.log (auth_debug on: each request line is logged with the
-# password hidden). Dovecot's other defaults stay (auth_failure_delay 2s).
+# password hidden). Dovecot's other defaults stay (auth_failure_delay 2s,
+# unless DC_FAILURE_DELAY=N, in seconds, is set when dc_start runs).
 #
 # Users: alice / secret and bob / hunter2 (SHA512-CRYPT).
 #
@@ -46,6 +47,7 @@ ssl = no
 auth_mechanisms = plain login
 auth_verbose = yes
 auth_debug = yes
+${DC_FAILURE_DELAY:+auth_failure_delay = $DC_FAILURE_DELAY secs}
 passdb {
   driver = passwd-file
   args = $_dc_dir/users
