@@ -84,19 +84,25 @@ grep -q 'message file too big' "$TERN_DIR/mil.err" || fail "no clear error: $(ca
 holds_data && fail "a refused message left data in maildrop: $(ls -la "$md")"
 
 # Signals to sendmail mid-write (it writes its maildrop file itself, mode
-# 0200 until the last record): the writer sends 2 MB, then waits.
+# 0200 until the last record): the writer sends 2 MB, then waits until
+# the test has sent the signal (gate file GATE; or the instance is gone):
+# a fixed pause could end, and sendmail finish, before a loaded machine
+# got to the kill.
 slow() { python3 -c '
-import sys, time
+import os, sys, time
 out = sys.stdout.buffer
 out.write(b"Subject: slow\n\n" + (b"y" * 99 + b"\n") * 20000); out.flush()
-time.sleep(2)
-'; }
+while not os.path.exists(sys.argv[1]) and os.path.isdir(sys.argv[2]):
+    time.sleep(0.1)
+' "$1" "$TERN_DIR"; }
 for sig in TERM KILL; do
-	slow | sendmail -f slow@localhost rcpt@localhost 2>"$TERN_DIR/sig.err" &
+	gate=$TERN_DIR/gate.$sig
+	slow "$gate" | sendmail -f slow@localhost rcpt@localhost 2>"$TERN_DIR/sig.err" &
 	spid=$!
 	wait_for "a maildrop file being written" sh -c "find '$md' -perm 0200 -size +1000k | grep -q ."
 	[ "$(visible)" = 0 ] || fail "a file being written is visible to pickup: $(ls -la "$md")"
 	kill -$sig "$spid"
+	touch "$gate"	# before the wait, which is for the whole pipeline
 	wait $spid
 	rc=$?
 	echo "SIG$sig to sendmail: exit $rc, $(cat "$TERN_DIR/sig.err"); maildrop: $(ls -la "$md" | tr '\n' ' ')"
