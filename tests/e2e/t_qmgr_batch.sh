@@ -64,6 +64,9 @@ tern_start
 wait_for_mail keep 62
 [ "$(subjects keep | grep -c '^single ')" = 20 ] || fail "keep did not get the 20 single messages"
 [ -z "$(subjects keep | uniq -d)" ] || fail "delivered twice with a limit of 1"
+# local logs a batch's sync after its renames into new/, before its replies:
+# once the queue is empty, every such line is in the log.
+wait_for "the queue to empty" _queue_empty
 [ "$(grep -c 'maildir deliveries at once' "$TERN_DIR/maillog")" = "$batches" ] \
 	|| fail "a batch was synced with local_destination_batch_limit = 1"
 pass

@@ -41,12 +41,16 @@ at_cleanup "kill $tracer 2>/dev/null"
 wait_for_trace "$q"
 
 # 1. Six messages one at a time, each delivered before the next: with
-# max_use=4 the delivery process is retired and replaced once.
+# max_use=4 the delivery process is retired and replaced once. The mail is
+# in new/ before local answers: waiting for the status line too means the
+# worker is idle again, so that the next message is not given to another.
+_sent() { [ "$(grep -cE 'to=<keep@localhost>.*status=sent' "$TERN_DIR/maillog")" -ge "$1" ]; }
 i=1
 while [ $i -le 6 ]; do
 	printf 'Subject: one %s\n\nhello\n' "$i" | sendmail -C "$TERN_DIR" -i keep@localhost \
 		|| fail "sendmail exited $?"
 	wait_for_mail keep "$i"
+	wait_for "the delivery of message $i logged" _sent "$i"
 	i=$((i + 1))
 done
 

@@ -51,8 +51,9 @@ grep -Eq "host 127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$pfport said: 550 " "$b" || 
 grep -q '(in reply to RCPT TO command)' "$b" || fail "no 'in reply to RCPT TO command'"
 # Logged once Postfix's 250 is read, which may be after Postfix delivered the copy.
 wait_for_log "to=<keep@remote.example>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$pfport, delay=[0-9.]+, delays=[0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+, dsn=2\\.0\\.0, status=sent \\(250 2\\.0\\.0 Ok: ([0-9]+ bytes )?queued as "
-grep -Eq "to=<nosuchuser@remote.example>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$pfport, delay=[0-9.]+, delays=[0-9./]+, dsn=5\\.1\\.1, status=bounced" \
-	"$TERN_DIR/maillog" || fail "no bounced log line"
+# Logged after the bounce is queued (the notice first, then the mark and the line),
+# so the bounce can be delivered before it.
+wait_for_log "to=<nosuchuser@remote.example>, relay=127\\.0\\.0\\.1\\[127\\.0\\.0\\.1\\]:$pfport, delay=[0-9.]+, delays=[0-9./]+, dsn=5\\.1\\.1, status=bounced"
 grep -Eq "TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]:$pfport: TLSv1\.[23] with cipher" \
 	"$TERN_DIR/maillog" || fail "Tern did not use STARTTLS"
 grep -q 'TLS connection established from' "$pf/maillog" || fail "Postfix saw no TLS connection"

@@ -71,10 +71,11 @@ grep -q '^second$' "$in"/* || fail "the slow message is not whole"
 rm -f "$in"/*
 
 # Killed half way: a non-empty 0200 file, never delivered; removed once a day old.
-(printf 'Subject: killed\n\nfirst\n'; sleep 10) | sendmail -C "$SUB_DIR" killed@example.net &
+(printf 'Subject: killed\n\nfirst\n'; gate killed) | sendmail -C "$SUB_DIR" killed@example.net &
 spid=$!
 wait_for "a maildrop file being written" sh -c "[ -n \"\$(find '$md' -mindepth 1 -perm 0200 ! -empty)\" ]"
 kill -KILL $spid
+touch "$SUB_DIR/gate.killed"	# the writer's input ends (the wait is for the whole pipeline)
 wait $spid
 left=$(writing)
 [ -n "$left" ] || fail "SIGKILL left no file (or an empty one): $(ls -la "$md")"
