@@ -161,12 +161,18 @@ except OSError:
 # 20000-32767, and of the kernel's ephemeral ports); 20000-31999 otherwise.
 # A port handed out before in this test is not handed out again (it may
 # not be bound yet): they are remembered in a file of the test's own.
-free_port() {
+# _port_range: sets _lo and _n, the ports this test may pick from (its
+# job's own slice under E2E_JOBS, so that parallel tests never pick alike).
+_port_range() {
 	_lo=20000 _n=12000
 	if [ -n "${E2E_JOB_SLOT:-}" ] && [ "${E2E_JOBS:-1}" -gt 1 ]; then
 		_n=$(( 10000 / E2E_JOBS ))
 		_lo=$(( 10000 + E2E_JOB_SLOT * _n ))
 	fi
+}
+
+free_port() {
+	_port_range
 	_i=0
 	while [ $_i -lt 200 ]; do
 		_p=$(( _lo + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % _n ))

@@ -93,11 +93,7 @@ _smtpd_ports=""
 # once that picked from one common range could both pick a port before
 # either smtpd binds it.)
 smtpd_ports() {
-	_lo=20000 _n=12000
-	if [ -n "${E2E_JOB_SLOT:-}" ] && [ "${E2E_JOBS:-1}" -gt 1 ]; then
-		_n=$(( 10000 / E2E_JOBS ))
-		_lo=$(( 10000 + E2E_JOB_SLOT * _n ))
-	fi
+	_port_range
 	_smtpd_ports=$(python3 -c 'import random, socket, sys
 n, lo, size, used_file = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 try:
