@@ -87,44 +87,116 @@ static int by_arrival(const void *a, const void *b)
 	return strcmp(x->queue_id, y->queue_id);
 }
 
+static int by_id(const void *a, const void *b)
+{
+	const struct mailq_entry *x = a, *y = b;
+
+	return strcmp(x->queue_id, y->queue_id);
+}
+
+/* Of two sightings of one message, the first queue in this order is kept ("active" < "deferred"). */
+static int by_id_then_queue(const void *a, const void *b)
+{
+	const struct mailq_entry *x = a, *y = b;
+	int c = strcmp(x->queue_id, y->queue_id);
+
+	return c != 0 ? c : strcmp(x->queue_name, y->queue_name);
+}
+
+/* Sort by queue id and keep one entry per id. */
+static void drop_repeats(struct mailq_list *l)
+{
+	size_t kept = 0;
+
+	if (l->count > 1)
+		qsort(l->e, l->count, sizeof(*l->e), by_id_then_queue);
+	for (size_t i = 0; i < l->count; i++) {
+		if (kept > 0 && strcmp(l->e[kept - 1].queue_id, l->e[i].queue_id) == 0) {
+			mailq_entry_free(&l->e[i]);
+			continue;
+		}
+		l->e[kept++] = l->e[i];
+	}
+	l->count = kept;
+}
+
+/*
+ * List one queue directory into l, skipping the ids among the first
+ * nseen entries (sorted by id). 1 read, 0 missing (an empty queue), -1
+ * unreadable with a reason.
+ */
+static int scan_queue(const char *queue_dir, const char *qname, struct mailq_list *l,
+    size_t nseen, struct buf *err)
+{
+	struct buf dir = BUF_INIT;
+	struct dirent *de;
+	DIR *dp;
+
+	buf_printf(&dir, "%s/%s", queue_dir, qname);
+	dp = opendir(buf_str(&dir));
+	if (dp == NULL) {
+		int e = errno;
+
+		/*
+		 * A missing directory is an empty queue. maildrop/ (mode
+		 * 1730) is listable by root and mail_owner only: should
+		 * its owner be wrong, the rest of the listing still counts.
+		 */
+		buf_free(&dir);
+		if (e == ENOENT || (e == EACCES && strcmp(qname, "maildrop") == 0))
+			return 0;
+		buf_printf(err, "%s/%s: %s", queue_dir, qname, strerror(e));
+		return -1;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		struct mailq_entry key = {.queue_id = de->d_name};
+
+		if (de->d_name[0] == '.' || !qfile_id_valid(de->d_name))
+			continue;
+		if (nseen > 0 && bsearch(&key, l->e, nseen, sizeof(*l->e), by_id) != NULL)
+			continue;
+		scan_one(queue_dir, qname, de->d_name, l);
+	}
+	closedir(dp);
+	buf_free(&dir);
+	return 1;
+}
+
+/*
+ * A message moves while the queue is listed: from deferred/ to active/
+ * when its retry comes, back when the attempt ends, to and from hold/.
+ * Read once, directory after directory, a message that moves against
+ * the reading order between two readdirs is in neither listing (deferred/
+ * to active/) and one that moves with it is in both (active/ to
+ * deferred/). So every id is listed once, and active/ and deferred/ are
+ * read a second time for messages the first reading missed: one that
+ * moves once while the queue is listed is listed once. (One that moves
+ * twice within those few readdirs may still be missed: the listing is a
+ * snapshot, as Postfix's is.)
+ */
 int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err)
 {
+	static const char *const again[] = {"active", "deferred", NULL};
 	int opened = 0;
 
 	for (const char *const *qn = queues; *qn; qn++) {
-		struct buf dir = BUF_INIT;
-		struct dirent *de;
-		DIR *dp;
+		int rc = scan_queue(queue_dir, *qn, l, 0, err);
 
-		buf_printf(&dir, "%s/%s", queue_dir, *qn);
-		dp = opendir(buf_str(&dir));
-		if (dp == NULL) {
-			int e = errno;
-
-			/*
-			 * A missing directory is an empty queue. maildrop/ (mode
-			 * 1730) is listable by root and mail_owner only: should
-			 * its owner be wrong, the rest of the listing still counts.
-			 */
-			buf_free(&dir);
-			if (e == ENOENT || (e == EACCES && strcmp(*qn, "maildrop") == 0))
-				continue;
-			buf_printf(err, "%s/%s: %s", queue_dir, *qn, strerror(e));
+		if (rc < 0)
 			return -1;
-		}
-		opened++;
-		while ((de = readdir(dp)) != NULL) {
-			if (de->d_name[0] == '.' || !qfile_id_valid(de->d_name))
-				continue;
-			scan_one(queue_dir, *qn, de->d_name, l);
-		}
-		closedir(dp);
-		buf_free(&dir);
+		opened += rc;
 	}
 	if (opened == 0) {
 		buf_printf(err, "%s: no queue directories", queue_dir);
 		return -1;
 	}
+	drop_repeats(l);
+	size_t seen = l->count;
+	for (const char *const *qn = again; *qn; qn++)
+		if (scan_queue(queue_dir, *qn, l, seen, err) < 0)
+			return -1;
+	if (l->count > seen)
+		drop_repeats(l);
 	if (l->count > 1)
 		qsort(l->e, l->count, sizeof(*l->e), by_arrival);
 	return 0;

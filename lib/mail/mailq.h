@@ -45,6 +45,8 @@ int mailq_style_parse(const char *word);
 
 void mailq_list_init(struct mailq_list *l);
 void mailq_list_free(struct mailq_list *l);
+/* The strings of one entry (not the entry itself, which lives in the list's array). */
+void mailq_entry_free(struct mailq_entry *e);
 /* Append one entry (strings copied); returns it so recipients can be added. */
 struct mailq_entry *mailq_add(struct mailq_list *l, const char *queue_name, const char *id,
     long long arrival, long long size, const char *sender);

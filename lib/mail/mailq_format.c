@@ -40,19 +40,22 @@ void mailq_list_init(struct mailq_list *l)
 	l->e = NULL;
 }
 
+void mailq_entry_free(struct mailq_entry *e)
+{
+	for (size_t k = 0; k < e->nrcpt; k++) {
+		free(e->rcpt[k].address);
+		free(e->rcpt[k].reason);
+	}
+	free(e->rcpt);
+	free(e->queue_name);
+	free(e->queue_id);
+	free(e->sender);
+}
+
 void mailq_list_free(struct mailq_list *l)
 {
-	for (size_t i = 0; i < l->count; i++) {
-		struct mailq_entry *e = &l->e[i];
-		for (size_t k = 0; k < e->nrcpt; k++) {
-			free(e->rcpt[k].address);
-			free(e->rcpt[k].reason);
-		}
-		free(e->rcpt);
-		free(e->queue_name);
-		free(e->queue_id);
-		free(e->sender);
-	}
+	for (size_t i = 0; i < l->count; i++)
+		mailq_entry_free(&l->e[i]);
 	free(l->e);
 	mailq_list_init(l);
 }

@@ -1,11 +1,15 @@
 /*
  * test_mailq.c - Check suite for the queue listing (lib/mail/mailq_format.c):
  * golden output in sendmail's, Postfix's and postqueue -j's layouts, the
- * empty queue in each, and the defer/ID text format.
+ * empty queue in each, the defer/ID text format, and the scan of a queue
+ * whose message moves while it is read (opendir is wrapped here for that).
  */
 #include "compat.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -287,6 +291,72 @@ START_TEST(test_scan)
 }
 END_TEST
 
+/*
+ * A message that moves between queue directories while mailq_scan reads
+ * them. opendir is wrapped: when the scan opens deferred/ for the first
+ * time, the file is renamed from one queue to the other first, as qmgr
+ * does when a retry starts (deferred/ to active/) or ends (active/ to
+ * deferred/), after active/ was read.
+ */
+static char move_from[256], move_to[256], move_trigger[256];
+
+DIR *opendir(const char *name)
+{
+	static DIR *(*real_opendir)(const char *);
+
+	if (real_opendir == NULL)
+		*(void **)&real_opendir = dlsym(RTLD_NEXT, "opendir");
+	if (move_trigger[0] != '\0' && strcmp(name, move_trigger) == 0) {
+		move_trigger[0] = '\0';
+		if (rename(move_from, move_to) < 0)
+			return NULL;
+	}
+	return real_opendir(name);
+}
+
+static const char *const moves[][2] = {{"deferred", "active"}, {"active", "deferred"}};
+
+START_TEST(test_scan_moving)
+{
+	char dir[] = "/tmp/test_mailq.XXXXXX", id[QF_ID_MAX];
+	static const char *const sub[] = {"incoming", "active", "deferred", "hold", "defer"};
+	struct buf err = BUF_INIT, path = BUF_INIT;
+	struct qfile_writer *w;
+	struct mailq_list l;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (int i = 0; i < 5; i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, sub[i]);
+		ck_assert_int_eq(mkdir(buf_str(&path), 0700), 0);
+	}
+	buf_reset(&path);
+	buf_printf(&path, "%s/%s", dir, moves[_i][0]);
+	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
+	qfile_set_sender(w, "alice@example.com");
+	qfile_add_rcpt(w, "bob@remote.example", 0, "");
+	ck_assert_int_eq(qfile_write(w, "\nx\n", 3, &err), 0);
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	snprintf(move_from, sizeof(move_from), "%s/%s/%s", dir, moves[_i][0], id);
+	snprintf(move_to, sizeof(move_to), "%s/%s/%s", dir, moves[_i][1], id);
+	snprintf(move_trigger, sizeof(move_trigger), "%s/deferred", dir);
+
+	mailq_list_init(&l);
+	ck_assert_int_eq(mailq_scan(dir, &l, &err), 0);
+	ck_assert_str_eq(move_trigger, "");	/* the move happened during the scan */
+	ck_assert_uint_eq(l.count, 1);
+	ck_assert_str_eq(l.e[0].queue_id, id);
+	ck_assert_str_eq(l.e[0].sender, "alice@example.com");
+	ck_assert_uint_eq(l.e[0].nrcpt, 1);
+	mailq_list_free(&l);
+	buf_reset(&path);
+	buf_printf(&path, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(buf_str(&path)), 0);
+	buf_free(&err);
+	buf_free(&path);
+}
+END_TEST
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -299,6 +369,7 @@ int main(void)
 	tcase_add_test(tc, test_json_escapes);
 	tcase_add_test(tc, test_deferlog);
 	tcase_add_test(tc, test_scan);
+	tcase_add_loop_test(tc, test_scan_moving, 0, 2);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
