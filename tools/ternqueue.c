@@ -67,24 +67,6 @@ static int write_out(const struct buf *b)
 	return b->len == 0 || fwrite(b->data, 1, b->len, stdout) == b->len ? 0 : -1;
 }
 
-/* Which queue holds id; 0 found (name set), -1 not. */
-static int find(const char *qdir, const char *id, const char **qname)
-{
-	struct buf path = BUF_INIT;
-	int ret = -1;
-
-	for (const char *const *q = queues; *q && ret < 0; q++) {
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s/%s", qdir, *q, id);
-		if (access(buf_str(&path), F_OK) == 0) {
-			*qname = *q;
-			ret = 0;
-		}
-	}
-	buf_free(&path);
-	return ret;
-}
-
 static int show(const char *qdir, const char *id)
 {
 	struct buf path = BUF_INIT, err = BUF_INIT, date = BUF_INIT;
@@ -94,7 +76,7 @@ static int show(const char *qdir, const char *id)
 	ssize_t n;
 	time_t t;
 
-	if (!qfile_id_valid(id) || find(qdir, id, &qname) < 0) {
+	if (!qfile_id_valid(id) || mailq_find(qdir, id, &qname) < 0) {
 		fprintf(stderr, "ternqueue: %s: no such message\n", id);
 		return EX_NOINPUT;
 	}
@@ -136,14 +118,17 @@ static int show(const char *qdir, const char *id)
 
 enum op { OP_DELETE = 'd', OP_HOLD = 'h', OP_RELEASE = 'H', OP_REQUEUE = 'r' };
 
-/* Apply op to one message; 1 done, 0 not applicable / not found. */
-static int apply(const char *qdir, enum op op, const char *id)
+/*
+ * Apply op to one message once: 1 done, 0 not applicable / not found,
+ * -1 the file was gone when acted on (qmgr moved it since it was found).
+ */
+static int apply_once(const char *qdir, enum op op, const char *id)
 {
 	struct buf path = BUF_INIT, todir = BUF_INIT, err = BUF_INIT;
 	const char *qname;
 	int ret = 0;
 
-	if (!qfile_id_valid(id) || find(qdir, id, &qname) < 0)
+	if (mailq_find(qdir, id, &qname) < 0)
 		goto out;
 	buf_printf(&path, "%s/%s/%s", qdir, qname, id);
 	switch (op) {
@@ -152,6 +137,8 @@ static int apply(const char *qdir, enum op op, const char *id)
 			deferlog_remove(qdir, id);
 			msg_info("%s: removed (by ternqueue -d)", id);
 			ret = 1;
+		} else if (errno == ENOENT) {
+			ret = -1;
 		}
 		break;
 	case OP_HOLD:
@@ -161,6 +148,8 @@ static int apply(const char *qdir, enum op op, const char *id)
 		if (qfile_move(buf_str(&path), buf_str(&todir), &err) == 0) {
 			msg_info("%s: placed on hold", id);
 			ret = 1;
+		} else if (errno == ENOENT) {
+			ret = -1;
 		}
 		break;
 	case OP_RELEASE:
@@ -174,16 +163,34 @@ static int apply(const char *qdir, enum op op, const char *id)
 		if (qfile_move(buf_str(&path), buf_str(&todir), &err) == 0) {
 			msg_info("%s: %s", id, op == OP_RELEASE ? "released from hold" : "requeued");
 			ret = 1;
+		} else if (errno == ENOENT) {
+			ret = -1;
 		}
 		break;
 	}
-	if (err.len)
+	if (err.len && ret >= 0)
 		fprintf(stderr, "ternqueue: %s: %s\n", id, buf_str(&err));
 out:
 	buf_free(&path);
 	buf_free(&todir);
 	buf_free(&err);
 	return ret;
+}
+
+/*
+ * Apply op to one message; 1 done, 0 not applicable / not found. A
+ * message being retried moves between deferred/ and active/: one that
+ * moved between being found and being acted on is looked for again.
+ */
+static int apply(const char *qdir, enum op op, const char *id)
+{
+	int ret = -1;
+
+	if (!qfile_id_valid(id))
+		return 0;
+	for (int tries = 0; tries < 3 && ret < 0; tries++)
+		ret = apply_once(qdir, op, id);
+	return ret < 0 ? 0 : ret;
 }
 
 static size_t apply_all(const char *qdir, enum op op)

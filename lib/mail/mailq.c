@@ -307,6 +307,35 @@ static int listing_from_qmgr(const char *queue_dir, enum mailq_style style, stru
 	return 0;
 }
 
+/*
+ * The queues a message is looked for in by id, in the order mail moves
+ * through them (maildrop/ names its files otherwise).
+ */
+static const char *const by_id_queues[] = {"incoming", "active", "deferred", "hold", NULL};
+
+/*
+ * Asked twice over: a message that moves once while it is looked for
+ * (deferred/ to active/ when its retry starts, after active/ was asked)
+ * is found on the second round.
+ */
+int mailq_find(const char *queue_dir, const char *id, const char **qname)
+{
+	struct buf path = BUF_INIT;
+	int ret = -1;
+
+	for (int round = 0; round < 2 && ret < 0; round++)
+		for (const char *const *q = by_id_queues; *q && ret < 0; q++) {
+			buf_reset(&path);
+			buf_printf(&path, "%s/%s/%s", queue_dir, *q, id);
+			if (access(buf_str(&path), F_OK) == 0) {
+				*qname = *q;
+				ret = 0;
+			}
+		}
+	buf_free(&path);
+	return ret;
+}
+
 int mailq_listing(const char *queue_dir, enum mailq_style style, struct buf *out, struct buf *err)
 {
 	struct mailq_list l;

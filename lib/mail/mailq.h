@@ -65,6 +65,13 @@ void mailq_format(enum mailq_style style, const char *queue_dir, const struct ma
 int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err);
 
 /*
+ * Which of incoming/, active/, deferred/ and hold/ under queue_dir holds
+ * the message id (a valid queue id): 0 with *qname set to the queue's
+ * name, -1 when none does.
+ */
+int mailq_find(const char *queue_dir, const char *id, const char **qname);
+
+/*
  * The whole listing as mailq / sendmail -bp / ternqueue -p show it,
  * appended to out: read the queue directly when we may, otherwise ask
  * the queue manager over queue_dir/public/qmgr ("list STYLE"), which

@@ -296,7 +296,8 @@ END_TEST
  * them. opendir is wrapped: when the scan opens deferred/ for the first
  * time, the file is renamed from one queue to the other first, as qmgr
  * does when a retry starts (deferred/ to active/) or ends (active/ to
- * deferred/), after active/ was read.
+ * deferred/), after active/ was read. access is wrapped likewise for
+ * mailq_find.
  */
 static char move_from[256], move_to[256], move_trigger[256];
 
@@ -312,6 +313,21 @@ DIR *opendir(const char *name)
 			return NULL;
 	}
 	return real_opendir(name);
+}
+
+/* The same for access(), which mailq_find asks: the move happens when deferred/ID is asked. */
+int access(const char *name, int mode)
+{
+	static int (*real_access)(const char *, int);
+
+	if (real_access == NULL)
+		*(void **)&real_access = dlsym(RTLD_NEXT, "access");
+	if (move_trigger[0] != '\0' && strcmp(name, move_trigger) == 0) {
+		move_trigger[0] = '\0';
+		if (rename(move_from, move_to) < 0)
+			return -1;
+	}
+	return real_access(name, mode);
 }
 
 static const char *const moves[][2] = {{"deferred", "active"}, {"active", "deferred"}};
@@ -357,6 +373,47 @@ START_TEST(test_scan_moving)
 }
 END_TEST
 
+/* mailq_find: a message that moves from deferred/ to active/ after active/ was asked is found. */
+START_TEST(test_find_moving)
+{
+	char dir[] = "/tmp/test_mailq.XXXXXX", id[QF_ID_MAX];
+	static const char *const sub[] = {"incoming", "active", "deferred", "hold"};
+	struct buf err = BUF_INIT, path = BUF_INIT;
+	struct qfile_writer *w;
+	const char *qname = NULL;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (int i = 0; i < 4; i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, sub[i]);
+		ck_assert_int_eq(mkdir(buf_str(&path), 0700), 0);
+	}
+	buf_reset(&path);
+	buf_printf(&path, "%s/deferred", dir);
+	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
+	qfile_set_sender(w, "alice@example.com");
+	qfile_add_rcpt(w, "bob@remote.example", 0, "");
+	ck_assert_int_eq(qfile_write(w, "\nx\n", 3, &err), 0);
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	ck_assert_int_eq(mailq_find(dir, id, &qname), 0);
+	ck_assert_str_eq(qname, "deferred");
+
+	snprintf(move_from, sizeof(move_from), "%s/deferred/%s", dir, id);
+	snprintf(move_to, sizeof(move_to), "%s/active/%s", dir, id);
+	snprintf(move_trigger, sizeof(move_trigger), "%s/deferred/%s", dir, id);
+	ck_assert_int_eq(mailq_find(dir, id, &qname), 0);
+	ck_assert_str_eq(move_trigger, "");	/* the move happened during the look-up */
+	ck_assert_str_eq(qname, "active");
+	ck_assert_int_eq(mailq_find(dir, "6925C2C00000D1A30", &qname), -1);
+
+	buf_reset(&path);
+	buf_printf(&path, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(buf_str(&path)), 0);
+	buf_free(&err);
+	buf_free(&path);
+}
+END_TEST
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -370,6 +427,7 @@ int main(void)
 	tcase_add_test(tc, test_deferlog);
 	tcase_add_test(tc, test_scan);
 	tcase_add_loop_test(tc, test_scan_moving, 0, 2);
+	tcase_add_test(tc, test_find_moving);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
