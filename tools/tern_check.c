@@ -197,17 +197,18 @@ void check_maps(struct findings *f)
 	buf_free(&err);
 	for (unsigned i = 0; i < param_count; i++) {
 		const struct param_def *p = &param_table[i];
-		if (p->unimplemented != NULL)
+		const char *name = param_name(p);
+		if (param_unimplemented(p) != NULL)
 			continue;	/* no daemon reads it; check_config() has warned */
 		/* alias_database is what newaliases writes; the daemons read alias_maps. */
-		if (p->type == PARAM_MAPS && strcmp(p->name, P_alias_database) != 0) {
-			for (char **it = cfg_list(p->name); *it; it++)
-				check_map(&mc, p->name, *it, true);
-		} else if (p->type == PARAM_LIST && ends_with(p->name, "_restrictions")) {
-			char **it = cfg_list(p->name);
+		if (p->type == PARAM_MAPS && strcmp(name, P_alias_database) != 0) {
+			for (char **it = cfg_list(name); *it; it++)
+				check_map(&mc, name, *it, true);
+		} else if (p->type == PARAM_LIST && ends_with(name, "_restrictions")) {
+			char **it = cfg_list(name);
 			for (; *it && it[1]; it++)
 				if (strncasecmp(*it, "check_", 6) == 0 && ends_with(*it, "_access"))
-					check_map(&mc, p->name, *++it, true);
+					check_map(&mc, name, *++it, true);
 		}
 	}
 	for (char **it = cfg_list(P_alias_database); *it; it++)

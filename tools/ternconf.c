@@ -129,8 +129,8 @@ static int print_params(const struct opts *o, char **names, int n)
 	unsigned t = 0;
 	while (t < param_count || *set != NULL) {
 		const char *name;
-		if (*set == NULL || (t < param_count && strcmp(param_table[t].name, *set) <= 0)) {
-			name = param_table[t].name;
+		if (*set == NULL || (t < param_count && strcmp(param_name(&param_table[t]), *set) <= 0)) {
+			name = param_name(&param_table[t]);
 			if (*set != NULL && strcmp(name, *set) == 0)
 				set++;
 			t++;
@@ -228,8 +228,9 @@ static int edit(const struct opts *o, char **args, int n)
 		msg_fatal_status(EX_CANTCREAT, "%s", buf_str(&err));
 	for (int i = 0; i < n && o->mode == M_EDIT; i++) {
 		const struct param_def *p = param_find(names[i]);
-		if (p != NULL && p->unimplemented != NULL)
-			msg_warn("%s is set, but Tern does not implement it: %s", p->name, p->unimplemented);
+		const char *why = p != NULL ? param_unimplemented(p) : NULL;
+		if (why != NULL)
+			msg_warn("%s is set, but Tern does not implement it: %s", names[i], why);
 	}
 	for (int i = 0; i < n; i++) {
 		free(names[i]);

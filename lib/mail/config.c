@@ -197,11 +197,11 @@ static struct setting *find_setting(const char *name)
 /* The value of an unset parameter as written (computed ones filled in). */
 static const char *default_text(const struct param_def *p)
 {
-	if (strcmp(p->name, P_myhostname) == 0 && C.def_myhostname != NULL)
+	if (p == param_find(P_myhostname) && C.def_myhostname != NULL)
 		return C.def_myhostname;
-	if (strcmp(p->name, P_mydomain) == 0 && C.def_mydomain != NULL)
+	if (p == param_find(P_mydomain) && C.def_mydomain != NULL)
 		return C.def_mydomain;
-	if (strcmp(p->name, P_config_directory) == 0)
+	if (p == param_find(P_config_directory))
 		return config_dir();
 	return param_default(p);
 }
@@ -329,7 +329,8 @@ static unsigned checked_count;	/* config_checked_count */
 static int validate(const struct param_def *p, const char *label, struct buf *err)
 {
 	size_t i = pindex(p);
-	struct setting *s = find_setting(p->name);
+	const char *name = param_name(p);
+	struct setting *s = find_setting(name);
 	const char *raw = s != NULL ? s->value : default_text(p);
 	unsigned line = s != NULL ? s->line : 0;
 	struct buf val = BUF_INIT, why = BUF_INIT;
@@ -339,20 +340,20 @@ static int validate(const struct param_def *p, const char *label, struct buf *er
 	checked_count++;
 	if (p->flags & PARAM_F_RAW) {
 		buf_adds(&val, raw);
-	} else if (expand_macros(p->name, raw, conf_lookup, &u, &val, &why) < 0) {
-		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
+	} else if (expand_macros(name, raw, conf_lookup, &u, &val, &why) < 0) {
+		bad_value(err, label, line, name, raw, s == NULL, buf_str(&why));
 		rc = -1;
 	}
 	for (unsigned k = 0; k < u.n; k++) {
 		if (rc == 0) {
-			char *what = xasprintf("parameter %s: undefined parameter: %s", p->name, u.names[k]);
+			char *what = xasprintf("parameter %s: undefined parameter: %s", name, u.names[k]);
 			config_warn_line(&C.warnings, label, line, "%s", what);
 			free(what);
 		}
 		free(u.names[k]);
 	}
 	if (rc == 0 && param_check(p, buf_str(&val), &why) < 0) {
-		bad_value(err, label, line, p->name, raw, s == NULL, buf_str(&why));
+		bad_value(err, label, line, name, raw, s == NULL, buf_str(&why));
 		rc = -1;
 	}
 	/*
@@ -382,8 +383,9 @@ unsigned config_checked_count(void)
 /* Left to cfg_str (config_set_lazy_defaults): unset, and its default constant. */
 static bool lazy_default(const struct param_def *p)
 {
-	return lazy_defaults && p->def != NULL && !(p->flags & PARAM_F_COMPUTED) &&
-	       strchr(p->def, '$') == NULL && find_setting(p->name) == NULL && default_text(p) == p->def;
+	const char *def = param_default_text(p);	/* NULL when computed */
+	return lazy_defaults && def != NULL && strchr(def, '$') == NULL &&
+	       find_setting(param_name(p)) == NULL && default_text(p) == def;
 }
 
 int config_load_buffer(const char *label, const char *data, size_t len, struct buf *err)
@@ -551,8 +553,9 @@ enum { NUM_BOOL = 1, NUM_INT = 2 };
 static bool parse_bool(const struct param_def *p, const char *v)
 {
 	bool b = false;
-	if (param_parse_bool(v, &b) < 0 && p != NULL && p->def != NULL)
-		(void)param_parse_bool(p->def, &b);
+	const char *def = p != NULL ? param_default_text(p) : NULL;
+	if (param_parse_bool(v, &b) < 0 && def != NULL)
+		(void)param_parse_bool(def, &b);
 	return b;
 }
 
@@ -574,14 +577,15 @@ bool cfg_bool(const char *name)
 static long long parse_int(const struct param_def *p, const char *v)
 {
 	long long n = 0;
+	const char *def = p != NULL ? param_default_text(p) : NULL;
 
 	if (p != NULL && p->type == PARAM_TIME) {
-		if (param_parse_time(v, p->unit, &n) < 0 && p->def != NULL)
-			(void)param_parse_time(p->def, p->unit, &n);
+		if (param_parse_time(v, p->unit, &n) < 0 && def != NULL)
+			(void)param_parse_time(def, p->unit, &n);
 		return n;
 	}
-	if (param_parse_int(v, &n) < 0 && p != NULL && p->def != NULL)
-		(void)param_parse_int(p->def, &n);
+	if (param_parse_int(v, &n) < 0 && def != NULL)
+		(void)param_parse_int(def, &n);
 	return n;
 }
 
@@ -690,11 +694,12 @@ const char *const *cfg_set_names(void)
 /* The words of p's value that Tern accepts but does not act on: one warning each. */
 static unsigned warn_unimplemented_words(const struct param_def *p)
 {
-	unsigned n = 0, line = cfg_line(p->name);
+	const char *name = param_name(p), *why = param_unimplemented_choices_why(p);
+	unsigned n = 0, line = cfg_line(name);
 
-	for (char **w = cfg_list(p->name); w != NULL && *w != NULL; w++) {
+	for (char **w = cfg_list(name); w != NULL && *w != NULL; w++) {
 		size_t len = strlen(*w);
-		const char *c = p->unimplemented_choices;
+		const char *c = param_unimplemented_choices(p);
 		bool found = false;
 
 		while (*c != '\0' && !found) {
@@ -707,10 +712,9 @@ static unsigned warn_unimplemented_words(const struct param_def *p)
 			continue;
 		if (line > 0)
 			msg_warn("%s, line %u: %s lists %s, but Tern does not implement it: %s",
-				 config_file(), line, p->name, *w, p->unimplemented_choices_why);
+				 config_file(), line, name, *w, why);
 		else
-			msg_warn("%s lists %s, but Tern does not implement it: %s", p->name, *w,
-				 p->unimplemented_choices_why);
+			msg_warn("%s lists %s, but Tern does not implement it: %s", name, *w, why);
 		n++;
 	}
 	return n;
@@ -721,16 +725,17 @@ unsigned config_warn_unimplemented(void)
 	unsigned n = 0;
 	for (const char *const *name = cfg_set_names(); *name != NULL; name++) {
 		const struct param_def *p = param_find(*name);
-		if (p != NULL && p->unimplemented == NULL && p->unimplemented_choices != NULL)
+		const char *why = p != NULL ? param_unimplemented(p) : NULL;
+		if (p != NULL && why == NULL && param_unimplemented_choices(p) != NULL)
 			n += warn_unimplemented_words(p);
-		if (p == NULL || p->unimplemented == NULL)
+		if (why == NULL)
 			continue;
 		unsigned line = cfg_line(*name);
 		if (line > 0)
 			msg_warn("%s, line %u: %s is set, but Tern does not implement it: %s",
-				 config_file(), line, p->name, p->unimplemented);
+				 config_file(), line, *name, why);
 		else
-			msg_warn("%s is set, but Tern does not implement it: %s", p->name, p->unimplemented);
+			msg_warn("%s is set, but Tern does not implement it: %s", *name, why);
 		n++;
 	}
 	return n;

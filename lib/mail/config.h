@@ -1,6 +1,6 @@
 /*
  * config.h - Tern's configuration: main.cf read through the one
- * parameter table (params.c).
+ * parameter table (params.def, params.c).
  *
  * Mail layer. main.cf has Postfix's syntax: "name = value", continuation
  * lines start with white space, '#' starts a comment line; values may
@@ -31,30 +31,17 @@ enum param_type {
 	PARAM_MAPS,	/* list of type:name maps */
 };
 
+/*
+ * A row of the table (params.def). Its texts are read through the
+ * functions below: the row holds only where they are (the table has no
+ * pointer for the dynamic loader to relocate, see params.c).
+ */
 struct param_def {
-	const char *name;
 	enum param_type type;
-	const char *def;	/* default as written (may hold $name); NULL = computed */
+	unsigned flags;		/* PARAM_F_* */
 	long long min, max;	/* bounds for INT, TIME (seconds), SIZE */
 	char unit;		/* default time unit: 's', 'm', 'h', 'd', 'w' */
-	const char *doc;	/* one sentence for the man page */
-	/* Added after the first interface; rows that omit them get 0/NULL. */
-	const char *choices;	/* STRING/LIST: allowed words, space separated */
-	unsigned flags;		/* PARAM_F_* */
-	/*
-	 * NULL when Tern does what the row says. Otherwise the row is
-	 * accepted for compatibility but nothing acts on it, and this says
-	 * what happens instead; every program that is told to check says
-	 * so where the parameter is set (config_warn_unimplemented).
-	 */
-	const char *unimplemented;
-	/*
-	 * LIST with choices: the words Tern accepts but does not act on
-	 * (space separated), and what happens instead; listing one draws
-	 * the same warnings as an unimplemented row.
-	 */
-	const char *unimplemented_choices;
-	const char *unimplemented_choices_why;
+	unsigned text;		/* where its texts are in params.c's block */
 };
 
 /* The value is read unexpanded: the program expands it with its own
@@ -62,19 +49,44 @@ struct param_def {
 #define PARAM_F_RAW	0x01
 /* The default is computed at run time (myhostname, mydomain, config_directory). */
 #define PARAM_F_COMPUTED 0x02
+/* The row ends in NOT_IMPLEMENTED / NOT_IMPLEMENTED_WORDS (param_unimplemented*()). */
+#define PARAM_F_UNIMPLEMENTED 0x04
+#define PARAM_F_UNIMPLEMENTED_WORDS 0x08
 
 /* The table, sorted by name. */
 extern const struct param_def param_table[];
 extern const unsigned param_count;
 const struct param_def *param_find(const char *name);
-/* The default as written; computed ones (def NULL) are filled in here. */
+/* The name: its P_name slot (param_find(param_name(p)) == p without a search). */
+const char *param_name(const struct param_def *p);
+/* The default as written (may hold $name); NULL when computed (PARAM_F_COMPUTED). */
+const char *param_default_text(const struct param_def *p);
+/* One sentence for the man page. */
+const char *param_doc(const struct param_def *p);
+/* STRING/LIST: the allowed words, space separated; NULL when any value goes. */
+const char *param_choices(const struct param_def *p);
+/*
+ * NULL when Tern does what the row says. Otherwise the row is accepted
+ * for compatibility but nothing acts on it, and this says what happens
+ * instead; every program that is told to check says so where the
+ * parameter is set (config_warn_unimplemented).
+ */
+const char *param_unimplemented(const struct param_def *p);
+/*
+ * LIST with choices: the words Tern accepts but does not act on (space
+ * separated), and what happens instead; listing one draws the same
+ * warnings as an unimplemented row. NULL when there are none.
+ */
+const char *param_unimplemented_choices(const struct param_def *p);
+const char *param_unimplemented_choices_why(const struct param_def *p);
+/* The default: param_default_text(), the computed ones filled in. */
 const char *param_default(const struct param_def *p);
 /* Printable name of a type ("boolean", "time", ...). */
 const char *param_type_name(enum param_type type);
 
 /*
  * Warn, with file and line, about each parameter that main.cf sets and
- * that Tern does not implement (param_def.unimplemented). ternd does it
+ * that Tern does not implement (param_unimplemented()). ternd does it
  * at every start and reload, tern check and ternconf -n too. Returns
  * how many there were.
  */

@@ -264,22 +264,23 @@ static int check_restriction_maps(const char *value, struct buf *why)
 
 static int check_choices(const struct param_def *p, const char *value, struct buf *why)
 {
+	const char *choices = param_choices(p), *def = param_default_text(p);
 	int rc = 0;
 	if (p->type == PARAM_STRING) {
-		if (*value == '\0' && p->def != NULL && *p->def == '\0')
+		if (*value == '\0' && def != NULL && *def == '\0')
 			return 0;
-		if (!is_choice(p->choices, value))
+		if (!is_choice(choices, value))
 			rc = -1;
 	} else {
 		char **items = config_split_list(value);
 		for (char **it = items; *it != NULL && rc == 0; it++)
-			if (!is_choice(p->choices, *it))
+			if (!is_choice(choices, *it))
 				rc = -1;
 		config_free_list(items);
 	}
 	if (rc < 0)
 		buf_printf(why, "expected %s of: %s",
-			   p->type == PARAM_STRING ? "one" : "a list", p->choices);
+			   p->type == PARAM_STRING ? "one" : "a list", choices);
 	return rc;
 }
 
@@ -292,17 +293,18 @@ static bool ends_with(const char *name, const char *suffix)
 
 int param_check(const struct param_def *p, const char *value, struct buf *why)
 {
+	const char *name = param_name(p);
 	long long n;
 	bool b;
 
 	switch (p->type) {
 	case PARAM_STRING:
 	case PARAM_LIST:
-		if (p->type == PARAM_LIST && ends_with(p->name, "_restrictions"))
+		if (p->type == PARAM_LIST && ends_with(name, "_restrictions"))
 			return check_restriction_maps(value, why);
-		if (p->choices != NULL)
+		if (param_choices(p) != NULL)
 			return check_choices(p, value, why);
-		if (ends_with(p->name, "tls_protocols") || ends_with(p->name, "tls_mandatory_protocols")) {
+		if (ends_with(name, "tls_protocols") || ends_with(name, "tls_mandatory_protocols")) {
 			unsigned allowed;
 			return tls_protocols_parse(value, &allowed, why);
 		}

@@ -118,9 +118,9 @@ unsigned services_warn_unimplemented(const char *file, const struct service_tabl
 			const char *arg = s->argv[i + 1];
 			char *name = xstrndup(arg, strcspn(arg, "="));
 			const struct param_def *p = param_find(name);
-			if (p != NULL && p->unimplemented != NULL) {
+			if (p != NULL && param_unimplemented(p) != NULL) {
 				msg_warn("%s, line %d: service %s sets %s, but Tern does not implement it: %s",
-					 file, s->line, s->name, name, p->unimplemented);
+					 file, s->line, s->name, name, param_unimplemented(p));
 				n++;
 			}
 			free(name);

@@ -55,12 +55,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* After a successful load every known value is typed and valid. */
 		for (unsigned i = 0; i < param_count; i++) {
 			const struct param_def *p = &param_table[i];
+			const char *name = param_name(p);
 			buf_reset(&err);
-			if (param_check(p, cfg_str(p->name), &err) < 0)
+			if (param_check(p, cfg_str(name), &err) < 0)
 				abort();
-			(void)cfg_int(p->name);
-			(void)cfg_bool(p->name);
-			(void)cfg_list(p->name);
+			(void)cfg_int(name);
+			(void)cfg_bool(name);
+			(void)cfg_list(name);
 		}
 	}
 

@@ -221,7 +221,7 @@ static void assert_list(char **got, const char *const *want)
 	ck_assert_msg(got[i] == NULL, "extra item %s", got[i]);
 }
 
-/* The defaults of params.c, milter by milter. */
+/* The defaults of params.def, milter by milter. */
 START_TEST(test_load_defaults)
 {
 	struct milter_cfg m;
