@@ -94,7 +94,7 @@ static void print_row(const struct param_def *p)
 		printf(". Setting it draws a warning from ternd, tern check and ternconf \\-n.\n");
 	}
 	if (words != NULL) {
-		printf(".br\n\fBNot implemented:\fR ");
+		printf(".br\n\\fBNot implemented:\\fR ");
 		roff(words);
 		printf(" (accepted for compatibility, but ");
 		roff(param_unimplemented_choices_why(p));

@@ -217,6 +217,11 @@ fi
 "$tc" -d -H | while read -r n; do
 	grep -qx ".B $n" "$work/page" || fail "page lacks $n"
 done || exit 1
+# roff source: escapes are written out, never a raw control character (a "\f" in C).
+LC_ALL=C grep -n "$(printf '[\001-\010\013-\037]')" "$work/page" >"$work/ctl" &&
+	fail "control characters in the page: $(head -3 "$work/ctl")"
+grep -q 'fBNot implemented:.fR accepted for compatibility, but' "$work/page" ||
+	fail "no 'Not implemented' note in the page"
 if command -v groff >/dev/null 2>&1; then
 	groff -man -Tutf8 -ww -z "$work/page" 2>"$work/groff" || fail "groff failed"
 	[ -s "$work/groff" ] && fail "groff warnings: $(head -3 "$work/groff")"
