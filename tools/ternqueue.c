@@ -67,6 +67,12 @@ static int write_out(const struct buf *b)
 	return b->len == 0 || fwrite(b->data, 1, b->len, stdout) == b->len ? 0 : -1;
 }
 
+/* True when the file was no longer there: qmgr moved it since it was found. */
+static bool gone(const struct buf *path)
+{
+	return access(buf_str(path), F_OK) < 0 && errno == ENOENT;
+}
+
 static int show(const char *qdir, const char *id)
 {
 	struct buf path = BUF_INIT, err = BUF_INIT, date = BUF_INIT;
@@ -76,14 +82,20 @@ static int show(const char *qdir, const char *id)
 	ssize_t n;
 	time_t t;
 
-	if (!qfile_id_valid(id) || mailq_find(qdir, id, &qname) < 0) {
-		fprintf(stderr, "ternqueue: %s: no such message\n", id);
-		return EX_NOINPUT;
-	}
-	buf_printf(&path, "%s/%s/%s", qdir, qname, id);
-	if (qfile_open(buf_str(&path), false, &q, &err) != QF_OK) {
-		fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
-		return EX_DATAERR;
+	/* A message being retried moves between deferred/ and active/: looked for again. */
+	for (int tries = 0;; tries++) {
+		if (!qfile_id_valid(id) || mailq_find(qdir, id, &qname) < 0) {
+			fprintf(stderr, "ternqueue: %s: no such message\n", id);
+			return EX_NOINPUT;
+		}
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s/%s", qdir, qname, id);
+		if (qfile_open(buf_str(&path), false, &q, &err) == QF_OK)
+			break;
+		if (tries == 2 || !gone(&path)) {
+			fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
+			return EX_DATAERR;
+		}
 	}
 	t = qfile_arrival(q).tv_sec;
 	printf("*** ENVELOPE RECORDS %s/%s ***\n", qname, id);
@@ -137,7 +149,7 @@ static int apply_once(const char *qdir, enum op op, const char *id)
 			deferlog_remove(qdir, id);
 			msg_info("%s: removed (by ternqueue -d)", id);
 			ret = 1;
-		} else if (errno == ENOENT) {
+		} else if (gone(&path)) {
 			ret = -1;
 		}
 		break;
@@ -148,7 +160,7 @@ static int apply_once(const char *qdir, enum op op, const char *id)
 		if (qfile_move(buf_str(&path), buf_str(&todir), &err) == 0) {
 			msg_info("%s: placed on hold", id);
 			ret = 1;
-		} else if (errno == ENOENT) {
+		} else if (gone(&path)) {
 			ret = -1;
 		}
 		break;
@@ -163,7 +175,7 @@ static int apply_once(const char *qdir, enum op op, const char *id)
 		if (qfile_move(buf_str(&path), buf_str(&todir), &err) == 0) {
 			msg_info("%s: %s", id, op == OP_RELEASE ? "released from hold" : "requeued");
 			ret = 1;
-		} else if (errno == ENOENT) {
+		} else if (gone(&path)) {
 			ret = -1;
 		}
 		break;

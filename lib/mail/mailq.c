@@ -94,22 +94,35 @@ static int by_id(const void *a, const void *b)
 	return strcmp(x->queue_id, y->queue_id);
 }
 
-/* Of two sightings of one message, the first queue in this order is kept ("active" < "deferred"). */
-static int by_id_then_queue(const void *a, const void *b)
+/* Where a queue comes in the reading order (queues[]); -1 for none. */
+static int queue_rank(const char *name)
+{
+	for (int i = 0; queues[i] != NULL; i++)
+		if (strcmp(queues[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Of two sightings of one message the one read last is kept: the file
+ * was there later (active/ then deferred/ when an attempt ended during
+ * the listing), so that is the message's state now.
+ */
+static int by_id_latest_first(const void *a, const void *b)
 {
 	const struct mailq_entry *x = a, *y = b;
 	int c = strcmp(x->queue_id, y->queue_id);
 
-	return c != 0 ? c : strcmp(x->queue_name, y->queue_name);
+	return c != 0 ? c : queue_rank(y->queue_name) - queue_rank(x->queue_name);
 }
 
-/* Sort by queue id and keep one entry per id. */
+/* Sort by queue id and keep one entry per id, the one read last. */
 static void drop_repeats(struct mailq_list *l)
 {
 	size_t kept = 0;
 
 	if (l->count > 1)
-		qsort(l->e, l->count, sizeof(*l->e), by_id_then_queue);
+		qsort(l->e, l->count, sizeof(*l->e), by_id_latest_first);
 	for (size_t i = 0; i < l->count; i++) {
 		if (kept > 0 && strcmp(l->e[kept - 1].queue_id, l->e[i].queue_id) == 0) {
 			mailq_entry_free(&l->e[i]);

@@ -60,7 +60,10 @@ void mailq_format(enum mailq_style style, const char *queue_dir, const struct ma
  * Read every queue file of maildrop/, incoming/, active/, deferred/ and
  * hold/ under queue_dir, sorted by arrival time. Unreadable or corrupt
  * files are skipped, and so is maildrop/ when it may not be listed.
- * 0 ok, -1 (queue directory unreadable) with a reason.
+ * One entry per queue id: a message that qmgr moves while the queue is
+ * read (active/ and deferred/ are read twice for it) is listed once, as
+ * it was where it was seen last. 0 ok, -1 (queue directory unreadable)
+ * with a reason.
  */
 int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err);
 

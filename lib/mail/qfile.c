@@ -782,13 +782,10 @@ struct qfile_writer {
 
 static void set_err(struct buf *err, const char *what, const char *path)
 {
-	int saved = errno;	/* callers may still look at why */
-
 	if (err == NULL)
 		return;
 	buf_reset(err);
-	buf_printf(err, "%s %s: %s", what, path, strerror(saved));
-	errno = saved;
+	buf_printf(err, "%s %s: %s", what, path, strerror(errno));
 }
 
 struct qfile_writer *qfile_create(const char *dir, struct buf *err)

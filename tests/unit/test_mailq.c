@@ -362,6 +362,7 @@ START_TEST(test_scan_moving)
 	ck_assert_str_eq(move_trigger, "");	/* the move happened during the scan */
 	ck_assert_uint_eq(l.count, 1);
 	ck_assert_str_eq(l.e[0].queue_id, id);
+	ck_assert_str_eq(l.e[0].queue_name, moves[_i][1]);	/* where it is now */
 	ck_assert_str_eq(l.e[0].sender, "alice@example.com");
 	ck_assert_uint_eq(l.e[0].nrcpt, 1);
 	mailq_list_free(&l);
