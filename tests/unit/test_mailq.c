@@ -187,6 +187,37 @@ START_TEST(test_deferlog)
 }
 END_TEST
 
+/* A queue's directories under a new temporary dir (filled in: its name). */
+static void make_queue(char *dir)
+{
+	static const char *const sub[] = {"incoming", "active", "deferred", "hold", "defer", "maildrop"};
+	struct buf path = BUF_INIT;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		buf_reset(&path);
+		buf_printf(&path, "%s/%s", dir, sub[i]);
+		ck_assert_int_eq(mkdir(buf_str(&path), 0700), 0);
+	}
+	buf_free(&path);
+}
+
+/* One message from alice to bob committed in dir/queue; its id in id. */
+static void one_message(const char *dir, const char *queue, char *id, size_t idsize)
+{
+	struct buf err = BUF_INIT, path = BUF_INIT;
+	struct qfile_writer *w;
+
+	buf_printf(&path, "%s/%s", dir, queue);
+	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
+	qfile_set_sender(w, "alice@example.com");
+	qfile_add_rcpt(w, "bob@remote.example", 0, "");
+	ck_assert_int_eq(qfile_write(w, "\nx\n", 3, &err), 0);
+	ck_assert_int_eq(qfile_commit(w, id, idsize, &err), 0);
+	buf_free(&err);
+	buf_free(&path);
+}
+
 /*
  * A real queue: two committed files, one recipient done, one defer log, one
  * stray temp file, and one file in maildrop/ not yet picked up.
@@ -194,7 +225,6 @@ END_TEST
 START_TEST(test_scan)
 {
 	char dir[] = "/tmp/test_mailq.XXXXXX";
-	static const char *const sub[] = {"incoming", "active", "deferred", "hold", "defer", "maildrop"};
 	struct buf err = BUF_INIT, path = BUF_INIT, out = BUF_INIT;
 	char id1[QF_ID_MAX], id2[QF_ID_MAX], id3[QF_ID_MAX], id4[QF_ID_MAX], owner[256];
 	struct qfile_writer *w;
@@ -202,12 +232,7 @@ START_TEST(test_scan)
 	struct mailq_list l;
 	struct deferlog d;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	for (int i = 0; i < 6; i++) {
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s", dir, sub[i]);
-		ck_assert_int_eq(mkdir(buf_str(&path), 0700), 0);
-	}
+	make_queue(dir);
 	buf_reset(&path);
 	buf_printf(&path, "%s/deferred", dir);
 	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
@@ -335,24 +360,11 @@ static const char *const moves[][2] = {{"deferred", "active"}, {"active", "defer
 START_TEST(test_scan_moving)
 {
 	char dir[] = "/tmp/test_mailq.XXXXXX", id[QF_ID_MAX];
-	static const char *const sub[] = {"incoming", "active", "deferred", "hold", "defer"};
 	struct buf err = BUF_INIT, path = BUF_INIT;
-	struct qfile_writer *w;
 	struct mailq_list l;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	for (int i = 0; i < 5; i++) {
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s", dir, sub[i]);
-		ck_assert_int_eq(mkdir(buf_str(&path), 0700), 0);
-	}
-	buf_reset(&path);
-	buf_printf(&path, "%s/%s", dir, moves[_i][0]);
-	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
-	qfile_set_sender(w, "alice@example.com");
-	qfile_add_rcpt(w, "bob@remote.example", 0, "");
-	ck_assert_int_eq(qfile_write(w, "\nx\n", 3, &err), 0);
-	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	make_queue(dir);
+	one_message(dir, moves[_i][0], id, sizeof(id));
 	snprintf(move_from, sizeof(move_from), "%s/%s/%s", dir, moves[_i][0], id);
 	snprintf(move_to, sizeof(move_to), "%s/%s/%s", dir, moves[_i][1], id);
 	snprintf(move_trigger, sizeof(move_trigger), "%s/deferred", dir);
@@ -378,24 +390,11 @@ END_TEST
 START_TEST(test_find_moving)
 {
 	char dir[] = "/tmp/test_mailq.XXXXXX", id[QF_ID_MAX];
-	static const char *const sub[] = {"incoming", "active", "deferred", "hold"};
-	struct buf err = BUF_INIT, path = BUF_INIT;
-	struct qfile_writer *w;
+	struct buf path = BUF_INIT;
 	const char *qname = NULL;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	for (int i = 0; i < 4; i++) {
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s", dir, sub[i]);
-		ck_assert_int_eq(mkdir(buf_str(&path), 0700), 0);
-	}
-	buf_reset(&path);
-	buf_printf(&path, "%s/deferred", dir);
-	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
-	qfile_set_sender(w, "alice@example.com");
-	qfile_add_rcpt(w, "bob@remote.example", 0, "");
-	ck_assert_int_eq(qfile_write(w, "\nx\n", 3, &err), 0);
-	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	make_queue(dir);
+	one_message(dir, "deferred", id, sizeof(id));
 	ck_assert_int_eq(mailq_find(dir, id, &qname), 0);
 	ck_assert_str_eq(qname, "deferred");
 
@@ -410,7 +409,6 @@ START_TEST(test_find_moving)
 	buf_reset(&path);
 	buf_printf(&path, "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(buf_str(&path)), 0);
-	buf_free(&err);
 	buf_free(&path);
 }
 END_TEST
