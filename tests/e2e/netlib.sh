@@ -119,10 +119,14 @@ _net_stops=""
 # it runs in), then remove NET_DIR. lib.sh's cleanup runs it.
 _net_at_stop() { _net_stops="$*
 $_net_stops"; }
+# (A loop in this shell, not a pipeline's subshell: dns_stop's wait must see knot,
+# or NET_DIR is removed while knot still writes its timers there on its way out.)
 _net_cleanup() {
-	echo "$_net_stops" | while IFS= read -r _cmd; do
-		[ -n "$_cmd" ] && eval "$_cmd" >/dev/null 2>&1
-	done
+	while IFS= read -r _cmd; do
+		[ -n "$_cmd" ] && eval "$_cmd" </dev/null >/dev/null 2>&1
+	done <<EOF
+$_net_stops
+EOF
 	[ -n "${NET_DIR:-}" ] && rm -rf "$NET_DIR"
 }
 
