@@ -52,8 +52,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-static const char *const queues[] = {"incoming", "active", "deferred", "hold", NULL};
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: ternqueue [-c config_dir] -p | -j | -f | -c queue_id |"
@@ -209,7 +207,7 @@ static size_t apply_all(const char *qdir, enum op op)
 {
 	size_t count = 0;
 
-	for (const char *const *q = queues; *q; q++) {
+	for (const char *const *q = mailq_id_queues; *q; q++) {
 		struct buf dir = BUF_INIT;
 		struct dirent *de;
 		DIR *dp;

@@ -320,11 +320,8 @@ static int listing_from_qmgr(const char *queue_dir, enum mailq_style style, stru
 	return 0;
 }
 
-/*
- * The queues a message is looked for in by id, in the order mail moves
- * through them (maildrop/ names its files otherwise).
- */
-static const char *const by_id_queues[] = {"incoming", "active", "deferred", "hold", NULL};
+/* queues[] without maildrop/, which names its files otherwise. */
+const char *const *const mailq_id_queues = queues + 1;
 
 /*
  * Asked twice over: a message that moves once while it is looked for
@@ -337,7 +334,7 @@ int mailq_find(const char *queue_dir, const char *id, const char **qname)
 	int ret = -1;
 
 	for (int round = 0; round < 2 && ret < 0; round++)
-		for (const char *const *q = by_id_queues; *q && ret < 0; q++) {
+		for (const char *const *q = mailq_id_queues; *q && ret < 0; q++) {
 			buf_reset(&path);
 			buf_printf(&path, "%s/%s/%s", queue_dir, *q, id);
 			if (access(buf_str(&path), F_OK) == 0) {

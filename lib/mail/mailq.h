@@ -73,6 +73,8 @@ int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err);
  * name, -1 when none does.
  */
 int mailq_find(const char *queue_dir, const char *id, const char **qname);
+/* Those queues, NULL-terminated, in the order mail moves through them. */
+extern const char *const *const mailq_id_queues;
 
 /*
  * The whole listing as mailq / sendmail -bp / ternqueue -p show it,
