@@ -22,7 +22,9 @@ printf 'Subject: later\n\nbody\n' | submit -f s1@localhost Bob@later.example || 
 wait_for_log 'to=<Bob@later\.example>, relay=none, .*status=deferred \(held here on purpose\)'
 id=$(sed -n 's/.*: \([0-9A-Za-z]*\): to=<Bob@later\.example>.*status=deferred.*/\1/p' "$TERN_DIR/maillog" | head -n 1)
 [ -n "$id" ] || fail "no queue id in the log"
-[ -f "$qdir/deferred/$id" ] || fail "$id is not in deferred/"
+# The attempt logs each recipient before it writes defer/ID and moves the
+# file (as Postfix's agents log before qmgr moves it): wait for the move.
+wait_for "$id in deferred/" test -f "$qdir/deferred/$id"
 grep -q 'held here on purpose' "$qdir/defer/$id" || fail "defer/$id does not hold the reason"
 
 # Now deliverable: the next attempt delivers it and must take defer/ID along.
