@@ -46,6 +46,7 @@
 
 #include "mail/config.h"
 #include "mail/mailq.h"
+#include "mail/qadmin.h"
 #include "mail/qfile.h"
 #include "mail/qwake.h"
 #include "util/buf.h"
@@ -65,35 +66,23 @@ static int write_out(const struct buf *b)
 	return b->len == 0 || fwrite(b->data, 1, b->len, stdout) == b->len ? 0 : -1;
 }
 
-/* True when the file was no longer there: qmgr moved it since it was found. */
-static bool gone(const struct buf *path)
-{
-	return access(buf_str(path), F_OK) < 0 && errno == ENOENT;
-}
-
 static int show(const char *qdir, const char *id)
 {
-	struct buf path = BUF_INIT, err = BUF_INIT, date = BUF_INIT;
+	struct buf err = BUF_INIT;
 	struct qfile *q;
 	const char *qname;
 	char chunk[8192];
 	ssize_t n;
 	time_t t;
 
-	/* A message being retried moves between deferred/ and active/: looked for again. */
-	for (int tries = 0;; tries++) {
-		if (!qfile_id_valid(id) || mailq_find(qdir, id, &qname) < 0) {
-			fprintf(stderr, "ternqueue: %s: no such message\n", id);
-			return EX_NOINPUT;
-		}
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s/%s", qdir, qname, id);
-		if (qfile_open(buf_str(&path), false, &q, &err) == QF_OK)
-			break;
-		if (tries == 2 || !gone(&path)) {
-			fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
-			return EX_DATAERR;
-		}
+	switch (qadmin_open(qdir, id, &q, &qname, &err)) {
+	case 0:
+		fprintf(stderr, "ternqueue: %s: no such message\n", id);
+		return EX_NOINPUT;
+	case -1:
+		fprintf(stderr, "ternqueue: %s\n", buf_str(&err));
+		buf_free(&err);
+		return EX_DATAERR;
 	}
 	t = qfile_arrival(q).tv_sec;
 	printf("*** ENVELOPE RECORDS %s/%s ***\n", qname, id);
@@ -120,108 +109,8 @@ static int show(const char *qdir, const char *id)
 			break;
 	printf("*** END OF MESSAGE %s/%s ***\n", qname, id);
 	qfile_close(q);
-	buf_free(&path);
 	buf_free(&err);
-	buf_free(&date);
 	return 0;
-}
-
-enum op { OP_DELETE = 'd', OP_HOLD = 'h', OP_RELEASE = 'H', OP_REQUEUE = 'r' };
-
-/*
- * Apply op to one message once: 1 done, 0 not applicable / not found,
- * -1 the file was gone when acted on (qmgr moved it since it was found).
- */
-static int apply_once(const char *qdir, enum op op, const char *id)
-{
-	struct buf path = BUF_INIT, todir = BUF_INIT, err = BUF_INIT;
-	const char *qname;
-	int ret = 0;
-
-	if (mailq_find(qdir, id, &qname) < 0)
-		goto out;
-	buf_printf(&path, "%s/%s/%s", qdir, qname, id);
-	switch (op) {
-	case OP_DELETE:
-		if (unlink(buf_str(&path)) == 0) {
-			deferlog_remove(qdir, id);
-			msg_info("%s: removed (by ternqueue -d)", id);
-			ret = 1;
-		} else if (gone(&path)) {
-			ret = -1;
-		}
-		break;
-	case OP_HOLD:
-		if (strcmp(qname, "hold") == 0)
-			break;
-		buf_printf(&todir, "%s/hold", qdir);
-		if (qfile_move(buf_str(&path), buf_str(&todir), &err) == 0) {
-			msg_info("%s: placed on hold", id);
-			ret = 1;
-		} else if (gone(&path)) {
-			ret = -1;
-		}
-		break;
-	case OP_RELEASE:
-	case OP_REQUEUE:
-		if (op == OP_RELEASE && strcmp(qname, "hold") != 0)
-			break;
-		if (strcmp(qname, "incoming") == 0 || strcmp(qname, "active") == 0)
-			break;	/* already on its way */
-		/* incoming/ is scanned every second: delivery starts at once. */
-		buf_printf(&todir, "%s/incoming", qdir);
-		if (qfile_move(buf_str(&path), buf_str(&todir), &err) == 0) {
-			msg_info("%s: %s", id, op == OP_RELEASE ? "released from hold" : "requeued");
-			ret = 1;
-		} else if (gone(&path)) {
-			ret = -1;
-		}
-		break;
-	}
-	if (err.len && ret >= 0)
-		fprintf(stderr, "ternqueue: %s: %s\n", id, buf_str(&err));
-out:
-	buf_free(&path);
-	buf_free(&todir);
-	buf_free(&err);
-	return ret;
-}
-
-/*
- * Apply op to one message; 1 done, 0 not applicable / not found. A
- * message being retried moves between deferred/ and active/: one that
- * moved between being found and being acted on is looked for again.
- */
-static int apply(const char *qdir, enum op op, const char *id)
-{
-	int ret = -1;
-
-	if (!qfile_id_valid(id))
-		return 0;
-	for (int tries = 0; tries < 3 && ret < 0; tries++)
-		ret = apply_once(qdir, op, id);
-	return ret < 0 ? 0 : ret;
-}
-
-static size_t apply_all(const char *qdir, enum op op)
-{
-	size_t count = 0;
-
-	for (const char *const *q = mailq_id_queues; *q; q++) {
-		struct buf dir = BUF_INIT;
-		struct dirent *de;
-		DIR *dp;
-
-		buf_printf(&dir, "%s/%s", qdir, *q);
-		if ((dp = opendir(buf_str(&dir))) != NULL) {
-			while ((de = readdir(dp)) != NULL)
-				if (de->d_name[0] != '.' && qfile_id_valid(de->d_name))
-					count += (size_t)apply(qdir, op, de->d_name);
-			closedir(dp);
-		}
-		buf_free(&dir);
-	}
-	return count;
 }
 
 /*
@@ -297,7 +186,7 @@ int main(int argc, char **argv)
 	const char *confdir = NULL, *show_id = NULL;
 	char *filter = NULL;
 	int mode = 0, opt;
-	enum op op = 0;
+	enum qadmin_op op = 0;
 	char **ids = NULL;
 	size_t nids = 0;
 	struct buf err = BUF_INIT, out = BUF_INIT;
@@ -318,9 +207,9 @@ int main(int argc, char **argv)
 		case 'h':
 		case 'H':
 		case 'r':
-			if (op != 0 && op != (enum op)opt)
+			if (op != 0 && op != (enum qadmin_op)opt)
 				usage();
-			op = (enum op)opt;
+			op = (enum qadmin_op)opt;
 			ids = xreallocarray(ids, nids + 1, sizeof(char *));
 			ids[nids++] = optarg;
 			break;
@@ -401,19 +290,19 @@ int main(int argc, char **argv)
 						   ['H'] = "Released from hold", ['r'] = "Requeued"};
 		for (size_t i = 0; i < nids; i++) {
 			if (strcmp(ids[i], "ALL") == 0) {
-				done += apply_all(qdir, op);
+				done += qadmin_apply_all(qdir, op);
 			} else if (strcmp(ids[i], "-") == 0) {
 				char line[256];
 				while (fgets(line, sizeof(line), stdin) != NULL) {
 					line[strcspn(line, " \t\r\n")] = '\0';
-					done += (size_t)apply(qdir, op, line);
+					done += (size_t)qadmin_apply(qdir, op, line);
 				}
 			} else {
-				done += (size_t)apply(qdir, op, ids[i]);
+				done += (size_t)qadmin_apply(qdir, op, ids[i]);
 			}
 		}
 		fprintf(stderr, "ternqueue: %s: %zu message%s\n", what[op], done, done == 1 ? "" : "s");
-		if (done > 0 && op != OP_DELETE && op != OP_HOLD)
+		if (done > 0 && op != QADMIN_DELETE && op != QADMIN_HOLD)
 			qwake_send(qdir, QWAKE_NEW);
 	}
 done:

@@ -20,6 +20,8 @@
 #include "mail/mailq.h"
 #include "mail/qfile.h"
 
+#include "helper_queue.h"
+
 /* Two messages: one deferred with a reason, one active to two recipients. */
 static void sample(struct mailq_list *l)
 {
@@ -187,37 +189,6 @@ START_TEST(test_deferlog)
 }
 END_TEST
 
-/* A queue's directories under a new temporary dir (filled in: its name). */
-static void make_queue(char *dir)
-{
-	static const char *const sub[] = {"incoming", "active", "deferred", "hold", "defer", "maildrop"};
-	struct buf path = BUF_INIT;
-
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
-		buf_reset(&path);
-		buf_printf(&path, "%s/%s", dir, sub[i]);
-		ck_assert_int_eq(mkdir(buf_str(&path), 0700), 0);
-	}
-	buf_free(&path);
-}
-
-/* One message from alice to bob committed in dir/queue; its id in id. */
-static void one_message(const char *dir, const char *queue, char *id, size_t idsize)
-{
-	struct buf err = BUF_INIT, path = BUF_INIT;
-	struct qfile_writer *w;
-
-	buf_printf(&path, "%s/%s", dir, queue);
-	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
-	qfile_set_sender(w, "alice@example.com");
-	qfile_add_rcpt(w, "bob@remote.example", 0, "");
-	ck_assert_int_eq(qfile_write(w, "\nx\n", 3, &err), 0);
-	ck_assert_int_eq(qfile_commit(w, id, idsize, &err), 0);
-	buf_free(&err);
-	buf_free(&path);
-}
-
 /*
  * A real queue: two committed files, one recipient done, one defer log, one
  * stray temp file, and one file in maildrop/ not yet picked up.
@@ -232,7 +203,7 @@ START_TEST(test_scan)
 	struct mailq_list l;
 	struct deferlog d;
 
-	make_queue(dir);
+	test_queue_make(dir);
 	buf_reset(&path);
 	buf_printf(&path, "%s/deferred", dir);
 	ck_assert_ptr_nonnull(w = qfile_create(buf_str(&path), &err));
@@ -306,9 +277,7 @@ START_TEST(test_scan)
 	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"queue_name\": \"hold\""));
 	ck_assert_ptr_nonnull(strstr(buf_str(&out), "\"queue_name\": \"maildrop\""));
 	qfile_abort(w);
-	buf_reset(&path);
-	buf_printf(&path, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(buf_str(&path)), 0);
+	test_queue_remove(dir);
 	mailq_list_free(&l);
 	buf_free(&err);
 	buf_free(&path);
@@ -360,11 +329,11 @@ static const char *const moves[][2] = {{"deferred", "active"}, {"active", "defer
 START_TEST(test_scan_moving)
 {
 	char dir[] = "/tmp/test_mailq.XXXXXX", id[QF_ID_MAX];
-	struct buf err = BUF_INIT, path = BUF_INIT;
+	struct buf err = BUF_INIT;
 	struct mailq_list l;
 
-	make_queue(dir);
-	one_message(dir, moves[_i][0], id, sizeof(id));
+	test_queue_make(dir);
+	test_queue_message(dir, moves[_i][0], id, sizeof(id));
 	snprintf(move_from, sizeof(move_from), "%s/%s/%s", dir, moves[_i][0], id);
 	snprintf(move_to, sizeof(move_to), "%s/%s/%s", dir, moves[_i][1], id);
 	snprintf(move_trigger, sizeof(move_trigger), "%s/deferred", dir);
@@ -378,11 +347,8 @@ START_TEST(test_scan_moving)
 	ck_assert_str_eq(l.e[0].sender, "alice@example.com");
 	ck_assert_uint_eq(l.e[0].nrcpt, 1);
 	mailq_list_free(&l);
-	buf_reset(&path);
-	buf_printf(&path, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(buf_str(&path)), 0);
+	test_queue_remove(dir);
 	buf_free(&err);
-	buf_free(&path);
 }
 END_TEST
 
@@ -390,11 +356,10 @@ END_TEST
 START_TEST(test_find_moving)
 {
 	char dir[] = "/tmp/test_mailq.XXXXXX", id[QF_ID_MAX];
-	struct buf path = BUF_INIT;
 	const char *qname = NULL;
 
-	make_queue(dir);
-	one_message(dir, "deferred", id, sizeof(id));
+	test_queue_make(dir);
+	test_queue_message(dir, "deferred", id, sizeof(id));
 	ck_assert_int_eq(mailq_find(dir, id, &qname), 0);
 	ck_assert_str_eq(qname, "deferred");
 
@@ -406,10 +371,7 @@ START_TEST(test_find_moving)
 	ck_assert_str_eq(qname, "active");
 	ck_assert_int_eq(mailq_find(dir, "6925C2C00000D1A30", &qname), -1);
 
-	buf_reset(&path);
-	buf_printf(&path, "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(buf_str(&path)), 0);
-	buf_free(&path);
+	test_queue_remove(dir);
 }
 END_TEST
 
