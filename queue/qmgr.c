@@ -107,6 +107,7 @@ static volatile sig_atomic_t child_ended;
 static DIR *incoming_dir;
 /* active/, kept open for its fsync after each look (-1: opened each time). */
 static int active_fd = -1;
+static bool active_atomic;	/* moves into active/ need no fsync (qfile_renames_atomic) */
 
 /* deferred/ held due mail of a delivery process not yet reaped: 1 scan again, 2 take all. */
 static int rescan_deferred;
@@ -225,16 +226,18 @@ static void scan_dir(const char *dir, int only_due, int all)
 	if (!kept)
 		closedir(dp);
 	/*
-	 * One fsync of active/ for the whole batch. dir is not synced: a
-	 * crash can show a file in it again, which only means it is taken
-	 * again (delivered twice at worst). (On a file system without a
-	 * journal, a crash between the rename and this fsync could keep
-	 * neither entry, if a commit's fsync of incoming/ wrote the removal
-	 * first; with a journal the rename is atomic.) Should the fsync fail,
+	 * One fsync of active/ for the whole batch, on a file system without
+	 * a journal: there a crash between the rename and this fsync could
+	 * keep neither entry, if a commit's fsync of incoming/ wrote the
+	 * removal first. With a journal (qfile_renames_atomic) the rename is
+	 * atomic and need not be durable: a crash that undoes it shows the
+	 * file in dir again, which only means it is taken again, as a crash
+	 * during its delivery would from active/ (delivered twice at worst).
+	 * dir is never synced, for the same reason. Should the fsync fail,
 	 * the files are where the renames put them for everyone but a
 	 * system crash.
 	 */
-	if (nmoved > 0 && strcmp(dir, "active") != 0) {
+	if (nmoved > 0 && strcmp(dir, "active") != 0 && !active_atomic) {
 		buf_reset(&err);
 		if ((active_fd >= 0 ? qfile_sync_dir_fd(active_fd, "active", &err)
 				    : qfile_sync_dir("active", &err)) < 0)
@@ -604,6 +607,7 @@ int main(int argc, char **argv)
 	pfd[npfd].events = POLLIN;
 	incoming_dir = opendir("incoming");	/* NULL: opened at each look instead */
 	active_fd = open("active", O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* -1: the same */
+	active_atomic = qfile_renames_atomic("active");
 	{
 		int own[1 + DAEMON_MAX_LISTEN + 4];
 		int nown = 0;

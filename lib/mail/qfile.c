@@ -474,6 +474,23 @@ static void dir_covered(const char *dir, bool *covered, bool *syncfs_covered)
 	*syncfs_covered = qfile_syncfs_covered(type, ext4 && ext4_has_journal(st.st_dev));
 }
 
+bool qfile_renames_atomic(const char *dir)
+{
+	bool covered, syncfs_covered, always;
+	int forced;
+
+	pthread_mutex_lock(&sync_lock);
+	forced = forced_covered >= 0 ? forced_syncfs_covered : -1;	/* as qdirsync_get */
+	always = dir_sync_always;
+	pthread_mutex_unlock(&sync_lock);
+	if (forced >= 0)
+		return forced > 0;
+	if (always)
+		return false;
+	dir_covered(dir, &covered, &syncfs_covered);
+	return syncfs_covered;
+}
+
 /* The sync state of dir (lock held). */
 static struct qdirsync *qdirsync_get(const char *dir)
 {

@@ -253,6 +253,16 @@ int qfile_sync_dir(const char *dir, struct buf *err);
  */
 int qfile_sync_dir_fd(int fd, const char *dir, struct buf *err);
 
+/*
+ * Whether a rename between directories of dir's file system survives a
+ * crash whole without any fsync (the file under one name or the other,
+ * never under neither): where a journal holds the rename (ext4 with one,
+ * XFS: qfile_syncfs_covered) and queue_directory_sync is auto. qmgr then
+ * moves files into active/ without the fsync of active/ that a file
+ * system without a journal needs.
+ */
+bool qfile_renames_atomic(const char *dir);
+
 /* --- reading ----------------------------------------------------------- */
 
 struct qfile;

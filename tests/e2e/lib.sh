@@ -230,6 +230,22 @@ tern_instance() {
 	[ -z "${TERN_VALGRIND_DIR:-}" ] || _tern_valgrind_daemons
 }
 
+# tern_queue_ext4 [mkfs.ext4 option...]: the instance's queue/ on a fresh 32
+# MiB ext4 of the test's own (a loop device, image $TERN_DIR/queue.img),
+# holding what tern init made there; again for another file system (stop
+# the instance first). Skips where no loop device can be mounted. The
+# instance is stopped before the file system goes (its pid file is there).
+tern_queue_ext4() {
+	umount -l "$TERN_DIR/queue" 2>/dev/null
+	[ -d "$TERN_DIR/queue.orig" ] || cp -a "$TERN_DIR/queue" "$TERN_DIR/queue.orig" || fail "copy queue"
+	rm -f "$TERN_DIR/queue.img"
+	truncate -s 32M "$TERN_DIR/queue.img" && mkfs.ext4 -q -F "$@" "$TERN_DIR/queue.img" >/dev/null 2>&1 \
+		|| fail "mkfs.ext4 $*"
+	mount -o loop "$TERN_DIR/queue.img" "$TERN_DIR/queue" 2>/dev/null || skip "cannot mount a loop device here"
+	at_cleanup "tern -c $TERN_DIR stop; umount -l $TERN_DIR/queue"
+	cp -a "$TERN_DIR/queue.orig/." "$TERN_DIR/queue/" || fail "fill the queue file system"
+}
+
 # daemon_directory becomes a directory of scripts, one per staged program,
 # that run the build tree's program under memcheck: ternd starts what it
 # finds there as it would the real programs. -q leaves a report empty

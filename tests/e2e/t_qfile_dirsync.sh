@@ -19,19 +19,6 @@ need_cmd strace mkfs.ext4 debugfs mount umount python3
 tern_instance
 N=5
 
-# mount_queue [mkfs option...]: a fresh 32 MiB ext4 under queue/, holding what
-# tern init made there.
-mount_queue() {
-	img=$TERN_DIR/queue.img
-	umount -l "$TERN_DIR/queue" 2>/dev/null
-	[ -d "$TERN_DIR/queue.orig" ] || cp -a "$TERN_DIR/queue" "$TERN_DIR/queue.orig" || fail "copy queue"
-	rm -f "$img"
-	truncate -s 32M "$img" && mkfs.ext4 -q -F "$@" "$img" >/dev/null 2>&1 || fail "mkfs.ext4 $*"
-	mount -o loop "$img" "$TERN_DIR/queue" 2>/dev/null || skip "cannot mount a loop device here"
-	at_cleanup "umount -l $TERN_DIR/queue"
-	cp -a "$TERN_DIR/queue.orig/." "$TERN_DIR/queue/" || fail "fill the queue file system"
-}
-
 # count MODE: send N messages through smtpd (queue_directory_sync = MODE)
 # under strace; prints "FILE_SYNCS DIR_SYNCS" summed over the messages.
 count() {
@@ -68,7 +55,7 @@ EOP
 	done || fail "$1: a message was not queued"
 	# What the device holds (the loop device writes into the image file at once).
 	if [ -n "${ondevice:-}" ]; then
-		cp "$img" "$TERN_DIR/copy.img" || fail "copy the image"
+		cp "$TERN_DIR/queue.img" "$TERN_DIR/copy.img" || fail "copy the image"
 		debugfs -R "ls -l /incoming" "$TERN_DIR/copy.img" 2>/dev/null | awk '{ print $NF }' \
 			> "$TERN_DIR/ondevice.$1"
 		echo "$out" | while read -r _ _ _ _ _ id; do
@@ -88,14 +75,14 @@ expect() {
 }
 
 label="ext4 with a journal"
-mount_queue
+tern_queue_ext4
 [ "$(cat /sys/fs/ext4/"$(basename "$(readlink "/sys/dev/block/$(mountpoint -d "$TERN_DIR/queue")")")"/journal_task)" != "<none>" ] \
 	|| fail "the test's ext4 has no journal"
 expect auto $N 0
 expect always $N $N
 
 label="ext4 without a journal"
-mount_queue -O ^has_journal
+tern_queue_ext4 -O ^has_journal
 ondevice=1
 expect auto $N 0
 expect always $N $N

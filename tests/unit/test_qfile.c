@@ -1414,6 +1414,28 @@ START_TEST(test_syncfs_covered)
 }
 END_TEST
 
+/*
+ * qfile_renames_atomic (qmgr's moves into active/ without an fsync): as a
+ * shared syncfs's coverage, and never with queue_directory_sync = always.
+ * (The file system's own answer: t_qmgr_active_sync.sh.)
+ */
+START_TEST(test_renames_atomic)
+{
+	qfile_fault_dir_covered(1, 1);
+	ck_assert(qfile_renames_atomic(dir));
+	qfile_fault_dir_covered(1, 0);	/* ext4 without a journal */
+	ck_assert(!qfile_renames_atomic(dir));
+	qfile_fault_dir_covered(0, 0);
+	ck_assert(!qfile_renames_atomic(dir));
+	qfile_fault_dir_covered(-1, -1);
+	qfile_set_dir_sync_always(true);	/* (the fixture's setting) */
+	ck_assert(!qfile_renames_atomic(dir));
+	qfile_set_dir_sync_always(false);
+	ck_assert(!qfile_renames_atomic("/nonexistent"));	/* unknown: synced */
+	qfile_set_dir_sync_always(true);
+}
+END_TEST
+
 /* Where a new file's fsync also persists its directory entry (one-process sendmail). */
 static const struct {
 	long fstype;
@@ -1729,6 +1751,7 @@ int main(void)
 	tcase_add_test(tc, test_shared_sync_failure);
 	tcase_add_test(tc, test_shared_sync_failure_stragglers);
 	tcase_add_loop_test(tc, test_rename_covered, 0, sizeof(covered_cases) / sizeof(covered_cases[0]));
+	tcase_add_test(tc, test_renames_atomic);
 	tcase_add_loop_test(tc, test_syncfs_covered, 0, sizeof(syncfs_cases) / sizeof(syncfs_cases[0]));
 	tcase_add_test(tc, test_dir_sync_always);
 	tcase_add_loop_test(tc, test_create_covered, 0, sizeof(create_cases) / sizeof(create_cases[0]));
