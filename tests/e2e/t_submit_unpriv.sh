@@ -22,8 +22,9 @@
 # The test installation is a whole `make install` into the prefix (so
 # sendmail and terndrop are root:GROUP 2755 as the manifest says), built
 # with the same sanitizer flags as the build tree, so a sanitizer build
-# proves that they still run set-group-ID.
-# e2e: slow (it builds and installs a tree of its own)
+# proves that they still run set-group-ID. It reuses the build tree's
+# objects but for those the installation's paths are compiled into.
+# e2e: slow (it configures, builds and installs a tree of its own)
 . "$(dirname "$0")/submitlib.sh"
 need_root
 command -v useradd >/dev/null || skip "needs useradd"
@@ -46,12 +47,25 @@ uid=$(id -u "$user")
 mkdir "$work/src"
 if git -C "$TERN_TOP" rev-parse --git-dir >/dev/null 2>&1; then
 	# One tar reading the names (xargs would run several once the list is
-	# long, and tar xf stops at the end of the first archive).
-	(cd "$TERN_TOP" && git ls-files -z --cached --others --exclude-standard | tar cf - --null -T - 2>/dev/null) |
+	# long, and tar xf stops at the end of the first archive). The build
+	# tree's products come along (git ls-files --ignored), times kept.
+	(cd "$TERN_TOP" && { git ls-files -z --cached --others --exclude-standard;
+		git ls-files -z --others --ignored --exclude-standard; } | tar cf - --null -T - 2>/dev/null) |
 		(cd "$work/src" && tar xf -) || fail "copy sources"
 else
-	cp -a "$TERN_TOP/." "$work/src/" && (cd "$work/src" && make distclean >/dev/null 2>&1)
+	cp -a "$TERN_TOP/." "$work/src/" || fail "copy sources"
 fi
+# What the build tree compiled is reused, but for the objects the paths
+# and names configure sets can be in (PATH_DEFS in Makefile.in): those
+# whose source, or a header or table it includes (its .d file), names one
+# of PATH_DEFS' macros are compiled again. config.h stays as it is when
+# configure makes the same one, so nothing else is.
+macros=$(sed -n '/^PATH_DEFS/,/[^\\]$/p' "$TERN_TOP/Makefile.in" | grep -o -- '-D[A-Z_]*' | sed 's/^-D//' | paste -sd'|')
+[ -n "$macros" ] || fail "no PATH_DEFS in Makefile.in"
+(cd "$work/src" && grep -rlwE "$macros" --include='*.c' --include='*.h' --include='*.def' --exclude-dir=.git . \
+	| sed 's|^\./||' | sort -u > "$work/pathdef-files" && [ -s "$work/pathdef-files" ] &&
+	find . -name '*.d' -exec grep -lFw -f "$work/pathdef-files" {} + | sed 's/\.d$/.o/' | xargs -r rm -f) ||
+	fail "cannot tell which objects name the installation's paths"
 san=
 grep -q '^SANITIZE_FLAGS = .*sanitize' "$TERN_TOP/Makefile" 2>/dev/null && san=--enable-sanitizers
 # The instance owner tern init gives a root-made instance (made by
