@@ -18,6 +18,7 @@ ternconf -e "queue_run_delay = 1h" "minimal_backoff_time = 1h" "maximal_backoff_
 	"relayhost = [127.0.0.1]:$dead" || fail "ternconf -e"
 tern_start
 log=$TERN_DIR/maillog
+qdir=$(ternconf -h queue_directory 2>/dev/null) || qdir="$TERN_DIR/queue"
 
 printf 'Subject: a\n\nx\n' | sendmail -f alice@localhost bob@remote.example || fail "sendmail a"
 printf 'Subject: b\n\nx\n' | sendmail -f carol@localhost dave@other.example || fail "sendmail b"
@@ -28,6 +29,11 @@ done
 qid() { sed -n "s/.*: \([0-9A-F]*\): to=<$1>.*status=deferred.*/\1/p" "$log" | head -n 1; }
 a=$(qid bob@remote.example); b=$(qid dave@other.example); c=$(qid frank@third.example)
 [ -n "$a" ] && [ -n "$b" ] && [ -n "$c" ] || fail "no queue ids in the log"
+# An attempt logs its recipients before it moves the file back to
+# deferred/ (qmgr_deliver.c), and a flush only looks in deferred/: before
+# each flush, wait until the messages it must reach are there.
+in_deferred() { for _id; do wait_for "$_id in deferred/" test -f "$qdir/deferred/$_id"; done; }
+in_deferred "$a" "$b" "$c"
 
 # Delivery attempts so far, per message.
 tries() { grep -c "$1: to=<.*status=deferred" "$log"; }
@@ -39,9 +45,11 @@ asked() { grep -c "$1: flush requested" "$log"; }
 # -qR: a recipient substring, in another case (sendmail ignores case in addresses).
 sendmail -qRBOB@Remote || fail "sendmail -qR exited $?"
 wait_for "a new attempt for $a after -qR" more_tries "$a" "$ta"
+in_deferred "$a"
 # -qI: a queue id. Its attempt comes after any the -qR flush could have started.
 sendmail -qI"$c" || fail "sendmail -qI exited $?"
 wait_for "a new attempt for $c after -qI" more_tries "$c" "$tc"
+in_deferred "$c"
 [ "$(tries "$b")" -eq "$tb" ] || { show_log; fail "-qR or -qI gave $b (not matching) a new attempt"; }
 [ "$(tries "$a")" -eq $((ta + 1)) ] || { show_log; fail "-qI gave $a (not matching) a new attempt"; }
 [ "$(asked "$a")" -eq 1 ] && [ "$(asked "$b")" -eq 0 ] && [ "$(asked "$c")" -eq 1 ] ||
@@ -51,10 +59,12 @@ wait_for "a new attempt for $c after -qI" more_tries "$c" "$tc"
 ta=$(tries "$a"); tb=$(tries "$b"); tc=$(tries "$c")
 sendmail -qScarol@ || fail "sendmail -qS exited $?"
 wait_for "a new attempt for $b after -qS" more_tries "$b" "$tb"
+in_deferred "$b"
 # -q!R: every message without a matching recipient (here b and c, not a).
 sendmail '-q!Rbob@' || fail "sendmail -q!R exited $?"
 wait_for "a new attempt for $c after -q!R" more_tries "$c" "$tc"
 wait_for "a second new attempt for $b after -q!R" more_tries "$b" $((tb + 1))
+in_deferred "$b" "$c"
 [ "$(tries "$a")" -eq "$ta" ] || { show_log; fail "-qS or -q!R gave $a (not matching) a new attempt"; }
 [ "$(asked "$a")" -eq 1 ] && [ "$(asked "$b")" -eq 2 ] && [ "$(asked "$c")" -eq 2 ] ||
 	{ show_log; fail "qmgr made other mail due than -qS and -q!R asked for"; }
@@ -66,7 +76,6 @@ ternqueue -f -R "$(printf 'a\tb')" 2>/dev/null; [ $? -eq 64 ] || fail "a control
 ternqueue -f -R '' 2>/dev/null; [ $? -eq 64 ] || fail "an empty substring was accepted"
 ternqueue -p -R x 2>/dev/null; [ $? -eq 64 ] || fail "-R without -f was accepted"
 # qmgr refuses a malformed request on its public socket itself.
-qdir=$(ternconf -h queue_directory 2>/dev/null) || qdir="$TERN_DIR/queue"
 if command -v python3 >/dev/null 2>&1; then
 	out=$(python3 -c '
 import socket, sys

@@ -41,6 +41,9 @@ id=$(grep -o '[0-9A-F]*: to=<keep@localhost>' "$TERN_DIR/maillog" | tail -n 1 | 
 case $id in *"$(printf '%X' "$ino")") ;; *) fail "queue id $id does not reuse inode $ino" ;; esac
 
 # A stale second name of the spare, as a crash can leave in active/.
+# The file goes to recycle/ after the to= line, before "removed"; a stop
+# in between would kill the delivery process with the file still active.
+wait_for_log "$id: removed"
 tern_stop
 spare=$(ls "$qdir/recycle" | head -n 1)
 [ -n "$spare" ] || fail "no spare file after the second delivery"

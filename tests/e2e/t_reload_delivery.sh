@@ -90,7 +90,10 @@ grep -q "^failed 0" "$TERN_DIR/smtp.out" || { cat "$TERN_DIR/smtp.out"; fail "SM
 total=$((2 * n + 1))
 got() { [ "$(grep -c '^X-Reload-Test: ' "$box" 2>/dev/null || echo 0)" -ge "$1" ]; }
 wait_for "$total messages in the mbox" got $total
-sleep 2	# a duplicate would come late
+# A duplicate would come from a message still queued (delivered, not yet
+# marked done): once the queue is empty, none can come any more.
+queue_empty() { mailq | grep -q 'is empty'; }
+wait_for "the queue to empty" queue_empty
 dups=$(grep '^X-Reload-Test: ' "$box" | sort | uniq -d)
 [ -z "$dups" ] || fail "delivered twice: $dups"
 [ "$(grep -c '^X-Reload-Test: ' "$box")" = $total ] || fail "$(grep -c '^X-Reload-Test: ' "$box") messages, not $total"

@@ -88,7 +88,10 @@ ternconf -e 'message_size_limit = 40000' || fail "ternconf -e"
 tern_start
 wait_mail bigsender 'too-big-later'
 has_mail bigsender '^Content-Type: multipart/report' || fail "the returned message is not a DSN"
-[ -z "$(find "$qdir/maildrop" -mindepth 1 \( ! -perm 0200 -o ! -empty \))" ] || fail "the refused message is still in maildrop/"
+# pickup removes the file once the bounce is queued: the bounce can be
+# delivered before that removal.
+maildrop_clean() { [ -z "$(find "$qdir/maildrop" -mindepth 1 \( ! -perm 0200 -o ! -empty \))" ]; }
+wait_for "the refused message to leave maildrop/" maildrop_clean
 has_mail bigrcpt 'too-big-later' && fail "the refused message was delivered"
 ternconf -e 'message_size_limit = 10240000' || fail "ternconf -e"
 tern_reload

@@ -31,6 +31,11 @@ case "$reason" in
 "smtp client not built"|*"127.0.0.1"*) ;;
 *) fail "unexpected deferral reason: $reason" ;;
 esac
+# The attempt logs the deferral before it writes the reason into defer/ID,
+# where mailq reads it (qmgr_deliver.c): wait for that file.
+id=$(sed -n 's/.*: \([0-9A-Za-z]*\): to=<u@relay\.example>.*status=deferred.*/\1/p' "$TERN_DIR/maillog" | head -n 1)
+[ -n "$id" ] || fail "no queue id in the log"
+wait_for "defer/$id" test -f "$TERN_DIR/queue/defer/$id"
 ternqueue -j | python3 -c '
 import json, sys
 m = json.loads(sys.stdin.read().splitlines()[0])

@@ -25,6 +25,11 @@ peer_wait_messages "$NET_DIR/idle.json" 1
 wait_for_log 'to=<one@idle\.test>,.* status=sent'
 # The connection stays cached until the server's idle 421.
 wait_for "the peer's idle 421" grep -q 'idle 421' "$NET_DIR/idle.log"
+# The peer logs that before it sends the 421 and closes: wait until the
+# cached connection is in CLOSE_WAIT (its FIN follows the 421), or the
+# next message could find the connection still quiet and reuse it.
+peer_closed() { grep -Eq '^ *[0-9]+: [0-9A-F]{8}:[0-9A-F]{4} 0200007F:0019 08 ' /proc/net/tcp; }
+wait_for "the idle connection closed by the peer" peer_closed
 send two
 peer_wait_messages "$NET_DIR/idle.json" 2
 wait_for_log 'to=<two@idle\.test>,.* status=sent'

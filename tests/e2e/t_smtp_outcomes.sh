@@ -83,6 +83,15 @@ grep -q 'later@out\.test' "$b" && fail "the bounce names the deferred recipient:
 grep -q 'good@out\.test' "$b" && fail "the bounce names the delivered recipient: $(cat "$b")"
 grep -qi '^Remote-MTA: dns; *mx1\.out\.test' "$b" || fail "no Remote-MTA: $(cat "$b")"
 grep -qi '^Diagnostic-Code: smtp; *550 5\.1\.1 <bad@out\.test>: no such user' "$b" || fail "no Diagnostic-Code: $(cat "$b")"
+# The attempt queues the bounce and logs before it writes defer/ID (the
+# reason mailq shows) and moves the file to deferred/ (qmgr_deliver.c).
+# in_deferred RCPT: wait for the message deferred for RCPT to be there.
+in_deferred() {
+	_id=$(sed -n "s/.*: \([0-9A-Za-z]*\): to=<$1>.*status=deferred.*/\1/p" "$log" | head -n 1)
+	[ -n "$_id" ] || fail "no queue id for $1 in the log"
+	wait_for "$_id in deferred/" test -f "$TERN_DIR/queue/deferred/$_id"
+}
+in_deferred 'later@out\.test'
 q=$(mailq)
 echo "$q" | grep -q 'try again later' || fail "mailq lacks the deferral reason: $q"
 echo "$q" | grep -q 'later@out\.test' || fail "mailq lacks the deferred recipient: $q"
@@ -106,6 +115,8 @@ send u@drop.test drop
 wait_for_log 'to=<u@drop\.test>,.* status=deferred'
 grep -q 'to=<u@drop\.test>.*status=sent' "$log" && fail "a dropped transfer logged as sent"
 mailq | grep -q 'u@drop\.test' || fail "the dropped message is not in the queue: $(mailq)"
+# A flush makes due only what is in deferred/.
+in_deferred 'u@drop\.test'
 tern flush || fail "tern flush"
 peer_wait_messages "$NET_DIR/drop.json" 1
 wait_for_log 'to=<u@drop\.test>,.* status=sent'

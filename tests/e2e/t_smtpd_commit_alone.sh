@@ -65,15 +65,19 @@ if other:
 EOP
 }
 
+# syncs_at_least PLACE N: wait_for's test that strace has written N sync lines there.
+syncs_at_least() { [ "$(syncs "$1")" -ge "$2" ]; }
+
 loop0=$(syncs loop) threads0=$(syncs threads)
 send 0 alone-1 alone-2 || fail "client (one session) failed"
-sleep 0.2	# strace has written its lines
+# Waited for rather than trusted to be written by now: the syncs wanted, then
+# none elsewhere (those would have come before their message's 250).
+wait_for "one session: 2 or more syncs on the loop thread" syncs_at_least loop $((loop0 + 2))
 loop1=$(syncs loop) threads1=$(syncs threads)
-[ "$loop1" -ge $((loop0 + 2)) ] || fail "one session: $((loop1 - loop0)) syncs on the loop thread, want 2 or more"
 [ "$threads1" = "$threads0" ] || fail "one session: $((threads1 - threads0)) syncs on commit threads, want none"
 
 send 1 shared-1 shared-2 || fail "client (two sessions) failed"
-sleep 0.2
+wait_for "two sessions: 2 or more syncs on commit threads" syncs_at_least threads $((threads1 + 2))
 loop2=$(syncs loop) threads2=$(syncs threads)
 [ "$loop2" = "$loop1" ] || fail "two sessions: $((loop2 - loop1)) syncs on the loop thread, want none"
 [ "$threads2" -ge $((threads1 + 2)) ] || fail "two sessions: $((threads2 - threads1)) syncs on commit threads, want 2 or more"
