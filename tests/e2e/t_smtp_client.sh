@@ -5,14 +5,8 @@
 # = 2 sends five recipients in three transactions over one connection;
 # smtp_bind_address is the source address the server sees; a 554 greeting
 # at the first MX sends the mail to the next (smtp_skip_5xx_greeting); the
-# per-recipient log line says whether TLS was used (issue 12, item 7:
-# "one log line per recipient with relay, delay, tls, dsn and status").
-#
-# Known failure: the last check. The to=<...> line of a delivery over
-# TLS carries no TLS information ("... dsn=2.0.0, status=sent (250 2.0.0
-# Ok: queued as P1)"); only smtp's separate "Trusted TLS connection
-# established to ..." line says it. Nothing in smtp.c/lproto/qmgr passes
-# smtp_tls_describe()'s text to qmgr's log line.
+# per-recipient log line of a delivery over TLS says so (", tls=...",
+# after the status text, qmgr_settle.c).
 # Needs root (network namespace, port 25).
 here=$(dirname "$0")
 [ -f "$here/lib.sh" ] || { echo "skip: tests/e2e/lib.sh is missing"; exit 77; }
@@ -80,7 +74,7 @@ peer_wait_messages "$NET_DIR/bind.json" 1
 field "$NET_DIR/bind.json" 1 'm["peer"]' | grep -q '127\.0\.0\.44' ||
 	fail "source address: $(field "$NET_DIR/bind.json" 1 'm["peer"]')"
 
-# TLS in the per-recipient log line (see the known failure above).
+# TLS in the per-recipient log line.
 peer_wait_messages "$NET_DIR/tlslog.json" 1
 wait_for_log 'to=<u@tlslog\.test>,.* status=sent'
 grep 'to=<u@tlslog\.test>,.* status=sent' "$log" | grep -q 'TLS' ||
