@@ -111,7 +111,7 @@ smtpd_stop
 
 # (anvil_rate_time_unit = 5s: the window ends within the test, where the default 60s would not.)
 smtpd_start -o smtpd_client_connection_rate_limit=3 -o anvil_rate_time_unit=5s
-python3 - "$SMTPD_PORT" <<'EOP' || fail "connection rate limit"
+python3 - "$SMTPD_PORT" >"$TERN_DIR/rate.out" <<'EOP' || fail "connection rate limit"
 import socket, sys, time
 port = int(sys.argv[1])
 def greeting():
@@ -119,10 +119,16 @@ def greeting():
     g = s.makefile("rb").readline()
     s.close()
     return g
-start = time.time()
-got = [greeting() for i in range(5)]
-if time.time() - start < 4:	# all inside one window (else the machine is too slow to tell)
-    assert [g[:3] for g in got] == [b"220"] * 3 + [b"421"] * 2, got
+# Five connections inside one window; on a machine too busy for that, again
+# once the window is over (up to three times), else nothing can be told.
+for attempt in range(3):
+    start = time.time()
+    got = [greeting() for i in range(5)]
+    if time.time() - start < 4:
+        assert [g[:3] for g in got] == [b"220"] * 3 + [b"421"] * 2, got
+        print("one window")
+        break
+    time.sleep(6)
 # mynetworks is exempt.
 for i in range(6):
     s = socket.create_connection(("127.0.0.1", port), timeout=20)
@@ -134,6 +140,7 @@ while greeting()[:3] != b"220":
     assert time.time() < deadline, "the rate window never ended"
     time.sleep(0.5)
 EOP
-grep -q 'warning: Connection rate limit exceeded: 4 from unknown\[127\.0\.0\.2\] for service smtp' \
+[ "$(cat "$TERN_DIR/rate.out")" != "one window" ] ||
+	grep -q 'warning: Connection rate limit exceeded: 4 from unknown\[127\.0\.0\.2\] for service smtp' \
 	"$TERN_DIR/maillog" || fail "no rate log line"
 pass
