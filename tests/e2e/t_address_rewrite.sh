@@ -90,7 +90,10 @@ EOF
 DIALOG_SOURCE=127.0.0.2 python3 "$TERN_TOP/tests/e2e/smtp_dialog.py" 127.0.0.1 "$TERN_PORT" \
 	"$TERN_DIR/forge.dlg" || fail "the forged relay dialogue"
 wait_for "bob's copy of the forged message" in_box bob forged
-sleep 1
+# Once its queue file is removed, the message goes nowhere else.
+fid=$(sed -n 's/.*: \([0-9A-Za-z]*\): client=[^ ]*\[127\.0\.0\.2\].*/\1/p' "$TERN_DIR/maillog" | head -n 1)
+[ -n "$fid" ] || fail "no queue id in the log for the message from 127.0.0.2"
+wait_for_log "$fid: removed"
 grep -q victim "$sink_log" && fail "a forged route reached the relay host: $(cat "$sink_log")"
 
 # allow_min_user = no (default): sendmail refuses, smtpd answers 501.

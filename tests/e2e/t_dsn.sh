@@ -26,7 +26,7 @@ tern_start
 
 msg() { printf 'Subject: %s\n\nbody line of %s\n' "$1" "$1"; }
 count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
-queue_empty() { [ -z "$(ternqueue -j)" ]; }
+queue_empty() { _q=$(ternqueue -j) && [ -z "$_q" ]; }
 
 # -N never: the failure is logged, nobody is told.
 msg never | submit -N never -f s1@localhost reject@localhost || fail "submit -N never"

@@ -43,6 +43,10 @@ printf 'From: %s@localhost\nSubject: keep and pass on\n\ny\n' $s |
 	submit -f $s@localhost $c@localhost || fail "submission exited $?"
 wait_for "the copy kept by $c" at_least $c 1
 wait_for "the copy for $d" at_least $d 1
-sleep 1
+# A bounce is queued before the recipients it reports are marked, and
+# stays in the queue until delivered: once the queue is empty, any bounce
+# of this message is in the sender's mailbox.
+queue_empty() { _q=$(ternqueue -j) && [ -z "$_q" ]; }
+wait_for "an empty queue" queue_empty
 [ "$(count $s)" = 1 ] || fail "a .forward naming its own user bounced"
 pass

@@ -61,6 +61,8 @@ sum() { sha256sum "$1" | cut -d' ' -f1; }
 
 send $u2 first
 wait_for "the mbox of $u2" test -s "$spool/$u2"
+# Its whole message: local answers (and the attempt logs) after the write.
+wait_for_log "to=<$u2@localhost>.*status=sent"
 u2sum=$(sum "$spool/$u2")
 
 send $u1 gw-forward
@@ -90,7 +92,10 @@ wait_for_log "to=<$u5@localhost>.*status=deferred.*cannot open file $spool/$u2: 
 [ "$(sum "$spool/$u2")" = "$u2sum" ] || fail "$u2's mbox was written by $u5's .forward"
 [ "$(grep -c '^From ' "$spool/$u2")" = 1 ] || fail "$u2 got mail through a writable .forward or include"
 
+# The deferred ones tried again (and deferred again), all logged.
 tern -c "$TERN_DIR" flush >/dev/null 2>&1
-sleep 1
+_retried() { [ "$(grep -c "to=<$1@localhost>.*status=deferred" "$TERN_DIR/maillog")" -ge 2 ]; }
+wait_for "the retry for $u4" _retried $u4
+wait_for "the retry for $u5" _retried $u5
 grep -rl topsecret "$spool" "$TERN_DIR/maillog" 2>/dev/null && fail "the secret file leaked"
 pass

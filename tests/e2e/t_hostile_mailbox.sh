@@ -40,6 +40,8 @@ sum() { sha256sum "$1" | cut -d' ' -f1; }
 # u2 has a real mbox with one message in it.
 send $u2 first
 wait_for "the mbox of $u2" test -s "$spool/$u2"
+# Its whole message: local answers (and the attempt logs) after the write.
+wait_for_log "to=<$u2@localhost>.*status=sent"
 u2sum=$(sum "$spool/$u2") passwd_sum=$(sum /etc/passwd)
 
 # u1: mbox -> /etc/passwd. Bounced to the sender, /etc/passwd untouched.

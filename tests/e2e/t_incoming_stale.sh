@@ -27,6 +27,9 @@ chown "$owner" "$stale" "$live" "$linked"
 
 tern_start
 wait_for_log "removed incoming/\\.tmp\\.$dead\\.0\\.123456, left by process $dead"
+# qmgr's look at incoming/ at start is over (the other files may come
+# after the stale one in it) once it logs that it started.
+wait_for_log "tern/qmgr\\[[0-9]+\\]: started, "
 [ -e "$stale" ] && fail "the stale temporary file is still there"
 [ -e "$live" ] || fail "the file of a live writer ($$) was removed"
 [ -e "$linked" ] || fail "a file with a second name was removed"

@@ -54,6 +54,8 @@ wait_for_mail dave 1
 send sender@localhost pipe pipe+ext@localhost
 wait_for "the command's output" test -s "$out/pipe.msg"
 wait_for "the command's environment" grep -q '^RECIPIENT=pipe+ext@localhost$' "$out/pipe.env"
+# The command has ended (all of the message in pipe.msg) once the attempt logs it.
+wait_for_log 'to=<pipe\+ext@localhost>.*status=sent'
 grep -q '^EXTENSION=ext$' "$out/pipe.env" || fail "EXTENSION not set: $(cat "$out/pipe.env")"
 grep -q '^SENDER=sender@localhost$' "$out/pipe.env" || fail "SENDER not set"
 grep -q '^LOCAL=pipe+ext$' "$out/pipe.env" || fail "LOCAL not set"
@@ -93,6 +95,5 @@ wait_for_mail sender 2
 grep -q 'mail forwarding loop for again@localhost' "$(tern_newest_mail sender)" || fail "no loop bounce"
 [ -d "$TERN_DIR/mail/erin" ] && fail "a looping message was delivered"
 
-grep -Eq ': to=<team@localhost>, relay=local, delay=[0-9.]+, delays=[0-9./]+, dsn=2\.0\.0, status=sent' "$TERN_DIR/maillog" ||
-	fail "no Postfix-style delivery log line"
+wait_for_log ': to=<team@localhost>, relay=local, delay=[0-9.]+, delays=[0-9./]+, dsn=2\.0\.0, status=sent'
 pass

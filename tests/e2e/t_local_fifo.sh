@@ -28,10 +28,14 @@ tern_start
 printf 'Subject: into a fifo\n\nbody\n' | sendmail -C "$TERN_DIR" -i $u@localhost || fail "sendmail exited $?"
 wait_for_log "to=<$u@localhost>.*status=deferred.*$home/fifo"
 
-# A reader on the FIFO: the open works, the file is still refused.
-sleep 60 < "$home/fifo" &
+# A reader on the FIFO: the open works, the file is still refused. The
+# reader opens it read-write, which does not wait for a writer, and holds
+# it before the message is sent (else local could come first and find no
+# reader, as above).
+sleep 60 <> "$home/fifo" &
 reader=$!
 at_cleanup "kill $reader"
+wait_for "the FIFO's reader" sh -c "[ \"\$(readlink /proc/$reader/fd/0)\" = '$home/fifo' ]"
 printf 'Subject: into a read fifo\n\nbody\n' | sendmail -C "$TERN_DIR" -i $u@localhost || fail "sendmail exited $?"
 _two_deferred() {
 	[ "$(grep -c "to=<$u@localhost>.*status=deferred.*$home/fifo" "$TERN_DIR/maillog")" -ge 2 ]

@@ -30,13 +30,18 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=60) as s:
     s.sendmail("alice@localhost", ["bob@remote.example"], "Subject: q\r\n\r\nx\r\n")
 EOF
 pfq() { postqueue -c "$pf/etc" "$@"; }
-wait_for "Postfix's deferral" sh -c "postqueue -c '$pf/etc' -j | grep -q delay_reason"
+# In both, the reason is written (Postfix's defer log, Tern's defer/ID)
+# before the file moves from active/ to deferred/: wait for both.
+_deferred_json() { grep delay_reason | grep -q '"queue_name": "deferred"'; }
+_pf_deferred() { pfq -j | _deferred_json; }
+wait_for "Postfix's deferral" _pf_deferred
 
 tern_instance
 ternconf -e "relayhost = [127.0.0.1]:$dead" || fail "ternconf -e"
 tern_start
 printf 'Subject: q\n\nx\n' | sendmail -f alice@localhost bob@remote.example || fail "sendmail"
-wait_for "Tern's deferral" sh -c "ternqueue -j | grep -q delay_reason"
+_tern_deferred() { ternqueue -j | _deferred_json; }
+wait_for "Tern's deferral" _tern_deferred
 
 pfq -j > "$TERN_DIR/pf.json"
 ternqueue -j > "$TERN_DIR/tern.json"

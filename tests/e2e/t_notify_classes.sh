@@ -29,7 +29,7 @@ tern_start
 
 msg() { printf 'Subject: %s\n\nbody line of %s\n' "$1" "$1"; }
 count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
-queue_empty() { [ -z "$(ternqueue -j)" ]; }
+queue_empty() { _q=$(ternqueue -j) && [ -z "$_q" ]; }
 
 # Defaults: a bounce goes to its sender only; a bounce of a bounce is dropped.
 msg plain | submit -f s1@localhost reject@localhost || fail "submit"

@@ -39,6 +39,11 @@ wait_for_log "$id: removed"
 # Delivered at the first attempt: no defer/ID is ever made.
 printf 'Subject: now\n\nbody\n' | submit -f s2@localhost Bob@later.example || fail "submit 2"
 wait_for_mail bob 2
+# The mail is in new/ before local answers: the attempt ends (and would
+# write a defer/ID) and the file leaves active/ only by its "removed" line.
+id2=$(sed -n 's/.*: \([0-9A-Za-z]*\): from=<s2@localhost>, size=.*/\1/p' "$TERN_DIR/maillog" | head -n 1)
+[ -n "$id2" ] || fail "no queue id in the log for the second message"
+wait_for_log "$id2: removed"
 [ -z "$(ls -A "$qdir/defer")" ] || fail "defer/ is not empty: $(ls -A "$qdir/defer")"
 [ "$(ternqueue -j | wc -l)" = 0 ] || fail "the queue is not empty: $(ternqueue -j)"
 pass

@@ -63,7 +63,8 @@ tern_start
 wait_for_log "$cut: empty queue file .*; recycled"
 in_pool "$cut"
 [ ! -e "$q/active/$cut" ] || fail "the empty file is still in active/"
-[ ! -e "$q/defer/$cut" ] || fail "its defer log is still there"
+# The delivery process removes defer/ID after its warning line.
+wait_for "its defer log removed" sh -c "[ ! -e '$q/defer/$cut' ]"
 grep -q "warning: $cut: empty queue file" "$TERN_DIR/maillog" || fail "the recycling is not a warning"
 grep -q "$cut: corrupt" "$TERN_DIR/maillog" && fail "reported as a corrupt queue file"
 
