@@ -17,16 +17,19 @@
  *	Starts as root (service user "root"); in a tern init instance, as the
  *	instance owner. Each connection is served by its own process. A
  *	write to a mailbox, Maildir or file is made with the recipient's
- *	file-system uid, gid and groups (write_as in local_as.c: the
- *	kernel checks every access as the recipient; the real, effective and
- *	saved uid stay 0 so the recipient cannot signal, trace or renice the
- *	process, and the ids are switched back afterwards); a command
- *	runs in a child that drops every id for good first (run_as). The only
- *	things done as root are reading the queue file, the alias lookups,
- *	reading .forward files (local_expand.c checks their owner and mode),
- *	creating a missing mbox file in mail_spool_directory and its
- *	dot-lock; an :include: file named in a .forward is read with that
- *	user's file-system ids. Message data never reaches a shell command line: commands
+ *	file-system uid and gid, the recipient's primary group its only
+ *	group (write_as in local_as.c: the kernel checks every access as
+ *	the recipient; the real, effective and saved uid stay 0 so the
+ *	recipient cannot signal, trace or renice the process, and the ids
+ *	are switched back afterwards); a command runs in a child that drops
+ *	every id for good first (run_as). A .forward, and an :include: file
+ *	it names, is read the same way, with its user's file-system ids
+ *	(local_expand.c also checks owner and mode). The only things done
+ *	as root are reading the queue file, the alias lookups and the
+ *	:include: files the aliases name (refused when writable by group or
+ *	others; their items run as the file's owner), creating
+ *	a missing mbox file in mail_spool_directory and its dot-lock; the
+ *	rest is done as the recipient. Message data never reaches a shell command line: commands
  *	come from aliases, .forward files and mailbox_command (not expanded)
  *	and get the message on standard input.
  * CONFIGURATION PARAMETERS
