@@ -19,7 +19,9 @@
  *     than line_limit characters before its CRLF (a dot added for
  *     transparency is not counted, as RFC 5321 4.5.3.1.6 says): a header
  *     line is folded at the last white space that fits, or, if it has
- *     none, broken with CRLF SPACE; a body line is broken with CRLF.
+ *     none, broken with CRLF SPACE; a body line is broken with CRLF
+ *     SPACE too (Postfix's way: a MIME decoder ignores the space at
+ *     worst).
  *   - with SMTPC_BODY_DOTS (DATA), a line that starts with "." gets one
  *     more; without it (BDAT) nothing is stuffed.
  *   - with SMTPC_BODY_TO_QP (the server lacks 8BITMIME; the caller does

@@ -35,7 +35,8 @@
  *   addrcpt[@eom]:ADDR            smfi_addrcpt
  *   addrcpt_par[@eom]:ADDR:ARGS   smfi_addrcpt_par
  *   chgfrom[@eom]:ADDR[:ARGS]     smfi_chgfrom
- *   replbody[@eom]:TEXT           smfi_replacebody with TEXT (escapes!)
+ *   replbody[@eom]:TEXT           smfi_replacebody with TEXT (escapes!
+ *                                 \x00 puts a NUL in the body)
  * Options (no stage):
  *   leadspc    negotiate SMFIP_HDR_LEADSPC (header values as sent)
  *   symlist    ask, at every stage, for the macros listed below
@@ -109,6 +110,7 @@ struct spec {
 	char *match; /* rcpt address or header name, or NULL */
 	int nargs;
 	char *args[MAX_ARGS];
+	size_t lens[MAX_ARGS]; /* each argument's length: \x00 makes a NUL in it */
 };
 
 struct conn {
@@ -358,7 +360,7 @@ static sfsistat a_chgfrom(SMFICTX *ctx, const struct spec *s, enum stage st)
 static sfsistat a_replbody(SMFICTX *ctx, const struct spec *s, enum stage st)
 {
 	log_act(ctx, s, st,
-		smfi_replacebody(ctx, (unsigned char *)s->args[0], (int)strlen(s->args[0])));
+		smfi_replacebody(ctx, (unsigned char *)s->args[0], (int)s->lens[0]));
 	return SMFIS_CONTINUE;
 }
 
@@ -644,14 +646,18 @@ static void usage(const char *why, const char *arg)
 	exit(64);
 }
 
-/* Split S in place at unescaped ':' and undo the escapes; returns the count. */
-static int split(char *s, char **out, int max)
+/*
+ * Split S in place at unescaped ':' and undo the escapes; returns the
+ * count, and each part's length in LENS (a part may hold a NUL).
+ */
+static int split(char *s, char **out, size_t *lens, int max)
 {
 	int n = 0;
 	char *w = s;
 	out[n++] = w;
 	for (char *r = s; *r; r++) {
 		if (*r == ':') {
+			lens[n - 1] = (size_t)(w - out[n - 1]);
 			*w++ = '\0';
 			if (n == max)
 				return -1;
@@ -675,6 +681,7 @@ static int split(char *s, char **out, int max)
 			*w++ = *r;
 		}
 	}
+	lens[n - 1] = (size_t)(w - out[n - 1]);
 	*w = '\0';
 	return n;
 }
@@ -683,9 +690,10 @@ static void parse_spec(char *arg, struct spec *s)
 {
 	char *copy = strdup(arg);
 	char *f[MAX_ARGS + 1];
+	size_t flen[MAX_ARGS + 1];
 	if (!copy)
 		abort();
-	int n = split(copy, f, MAX_ARGS + 1);
+	int n = split(copy, f, flen, MAX_ARGS + 1);
 	if (n < 1)
 		usage("too many arguments", arg);
 	char *at = strchr(f[0], '@');
@@ -726,8 +734,10 @@ static void parse_spec(char *arg, struct spec *s)
 	s->nargs = n - 1;
 	if (s->nargs < s->act->min_args || s->nargs > s->act->max_args)
 		usage("wrong number of arguments", arg);
-	for (int i = 1; i < n; i++)
+	for (int i = 1; i < n; i++) {
 		s->args[i - 1] = f[i];
+		s->lens[i - 1] = flen[i];
+	}
 	if (s->act->fn == a_replycode && strlen(s->args[0]) != 3)
 		usage("the reply code must have 3 digits", arg);
 }

@@ -54,7 +54,8 @@ Runs as the test's user (root inside the test's network namespace for port
   --record FILE        one JSON line per message to FILE (see below), and
                        every byte received appended to FILE.raw (after
                        STARTTLS: the decrypted bytes)
-  --ready FILE         written once the socket listens
+  --ready FILE         written once the socket listens: the port, which
+                       with PORT 0 is the one the system chose
 
 JSON line fields: conn (connection number from 1: messages over one
 connection share it), peer, helo, esmtp, tls (protocol version or null),
@@ -71,6 +72,7 @@ one dropped before that is not.
 import argparse
 import base64
 import json
+import os
 import select
 import socket
 import socketserver
@@ -562,10 +564,14 @@ def main():
         address_family = socket.AF_INET6 if ":" in opts.addr else socket.AF_INET
 
     srv = Server((opts.addr, opts.port), Handler)
-    print("listening on %s port %d" % (opts.addr, opts.port), flush=True)
+    port = srv.server_address[1]
+    print("listening on %s port %d" % (opts.addr, port), flush=True)
     if opts.ready:
-        with open(opts.ready, "w") as f:
-            f.write("%d\n" % opts.port)
+        # Written whole under another name, then renamed: a reader never
+        # sees it empty.
+        with open(opts.ready + ".tmp", "w") as f:
+            f.write("%d\n" % port)
+        os.rename(opts.ready + ".tmp", opts.ready)
     try:
         srv.serve_forever()
     except KeyboardInterrupt:

@@ -6,47 +6,10 @@
 
 # smuggle_battery [bdat]: every published end-of-data variant, each followed
 # by a second transaction from evil@example.net, in a session of its own;
-# with "bdat", sent as BDAT content in two chunks split after the first byte
-# of the variant (subjects "bdat-battery-N").
+# with "bdat", sent as BDAT content (tests/e2e/smuggle_battery.py; subjects
+# "battery-N", "bdat-battery-N").
 smuggle_battery() {
-	python3 - "$SMTPD_PORT" "${1:-data}" <<'EOP' || fail "smuggling battery $*"
-import socket, sys
-port = int(sys.argv[1])
-bdat = sys.argv[2] == "bdat"
-variants = [b"\n.\n", b"\r.\r", b"\r.\n", b"\n.\r", b"\n.\r\n", b"\r\n.\n", b"\r.\r\n",
-            b"\r\n.\r", b"\n\n.\r\n", b"\r\n\r.\r\n", b"\r\n.\r\r\n", b"\r\n\x00.\r\n",
-            b"\r\n.\x00\r\n", b"\r\n\x00.\r", b"\r\n\x00.\n"]
-evil = (b"MAIL FROM:<evil@example.net>\r\nRCPT TO:<postmaster@localhost>\r\nDATA\r\n"
-        b"Subject: evil-battery\r\n\r\nevil\r\n.\r\n")
-for n, v in enumerate(variants):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    f = s.makefile("rb")
-    def reply():
-        while True:
-            line = f.readline()
-            if line[3:4] != b"-":
-                return line
-    assert reply().startswith(b"220")
-    cmds = ((b"EHLO battery.example", b"250"), (b"MAIL FROM:<sender@example.org>", b"250"),
-            (b"RCPT TO:<postmaster@localhost>", b"250"), (b"DATA", b"354"))
-    for cmd, want in cmds[:3] if bdat else cmds:
-        s.sendall(cmd + b"\r\n")
-        r = reply()
-        assert r.startswith(want), (n, cmd, r)
-    if bdat:
-        one = b"Subject: bdat-battery-%d\r\n\r\nx" % n + v[:1]
-        two = v[1:] + evil
-        s.sendall(b"BDAT %d\r\n" % len(one) + one + b"BDAT %d LAST\r\n" % len(two) + two + b"QUIT\r\n")
-    else:
-        s.sendall(b"Subject: battery-%d\r\n\r\nx" % n + v + evil + b"QUIT\r\n")
-    s.settimeout(20)
-    try:
-        while s.recv(4096):
-            pass
-    except (socket.timeout, ConnectionResetError):
-        pass	# a reset: smtpd closed with our QUIT still unread
-    s.close()
-EOP
+	python3 "$TERN_TOP/tests/e2e/smuggle_battery.py" "$SMTPD_PORT" "${1:-data}" || fail "smuggling battery $*"
 }
 
 tern_instance
