@@ -90,7 +90,13 @@ static void plan_make(struct attempt *a, struct plan *p)
 		if (rc->status != QF_RCPT_PENDING)
 			continue;
 		if (resolve_address(rc->address, &res) < 0 || res.class == RESOLVE_ERROR) {
-			attempt_set(a, i, OUT_BOUNCE, "none", "5.1.3", "bad address syntax");
+			/* The resolver may say why (a domain it cannot route): its words, else syntax. */
+			if (res.nexthop.len > 0) {
+				resolve_error_text(buf_str(&res.nexthop), '5', dsn, sizeof(dsn), &text);
+				attempt_set(a, i, OUT_BOUNCE, "none", dsn, buf_str(&text));
+			} else {
+				attempt_set(a, i, OUT_BOUNCE, "none", "5.1.3", "bad address syntax");
+			}
 			continue;
 		}
 		t = buf_str(&res.transport);

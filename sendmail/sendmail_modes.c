@@ -64,7 +64,13 @@ static int describe(const char *addr, bool test_mode)
 	int status = EX_OK;
 	resolved_init(&r);
 	if (resolve_address(addr, &r) != 0 || r.class == RESOLVE_ERROR) {
-		printf("%s... malformed address\n", addr);
+		char dsn[16];
+		struct buf why = BUF_INIT;
+		/* Well formed but not routable: the resolver says why. */
+		if (r.nexthop.len > 0)
+			resolve_error_text(buf_str(&r.nexthop), '5', dsn, sizeof(dsn), &why);
+		printf("%s... %s\n", addr, why.len > 0 ? buf_str(&why) : "malformed address");
+		buf_free(&why);
 		status = EX_DATAERR;
 	} else if (test_mode) {
 		static const char *const classes[] = {"local", "virtual", "relay", "error"};

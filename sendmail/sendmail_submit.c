@@ -32,6 +32,7 @@
 #include "mail/droprec.h"
 #include "mail/header.h"
 #include "mail/qfile.h"
+#include "mail/resolve.h"
 #include "sendmail/drop.h"
 #include "sendmail/sendmail.h"
 #include "util/buf.h"
@@ -191,6 +192,28 @@ static size_t header_rcpts(const struct buf *hdr)
 	return count;
 }
 
+/*
+ * A recipient that the resolver reads but cannot route (a domain that is
+ * not ASCII, not ours, and not sent to an ASCII relayhost): refused now,
+ * as smtpd refuses it at RCPT, rather than accepted to bounce. Only such
+ * domains are resolved. Header recipients (-t) are cleanup's to read:
+ * those are returned to the (local) sender by the queue manager.
+ */
+static void unroutable_fatal(const char *mailbox)
+{
+	if (!resolve_domain_not_ascii(mailbox))
+		return;
+	struct resolved r;
+	resolved_init(&r);
+	if (resolve_address(mailbox, &r) != 0 && r.nexthop.len > 0) {
+		char dsn[16];
+		struct buf text = BUF_INIT;
+		resolve_error_text(buf_str(&r.nexthop), '5', dsn, sizeof(dsn), &text);
+		msg_fatal_status(EX_DATAERR, "recipient address rejected: %s: %s", mailbox, buf_str(&text));
+	}
+	resolved_free(&r);
+}
+
 /* Recipients from the command line: each argument may hold a list. */
 static void put_recipients(struct drop *d, const struct sm_opts *o)
 {
@@ -207,6 +230,7 @@ static void put_recipients(struct drop *d, const struct sm_opts *o)
 			if (l.v[k].mailbox[0] == '-' && !cfg_bool(P_allow_min_user))
 				msg_fatal_status(EX_USAGE, "bad recipient address syntax: %s "
 				    "(an address that starts with '-'; see allow_min_user)", l.v[k].mailbox);
+			unroutable_fatal(l.v[k].mailbox);
 			buf_reset(&rec);
 			buf_printf(&rec, "%X\t\t%s", o->notify, l.v[k].mailbox);
 			drop_put(d, 'R', rec.data, rec.len);

@@ -39,7 +39,14 @@ void resolved_free(struct resolved *r);
 /*
  * Resolve one address using the loaded configuration; 0 ok, -1
  * malformed. r->address is the address after rewriting (see
- * resolve_conf): the one to deliver to.
+ * resolve_conf): the one to deliver to. On -1, r->transport is "error"
+ * and r->nexthop is "", or, for an address that is well formed but
+ * cannot be routed, "D.D.D text" saying why (resolve_error_text reads
+ * it): a domain that is not ASCII (SMTPUTF8) is taken when it is one of
+ * ours (mydestination, virtual_alias_domains, compared byte for byte after
+ * ASCII lower-casing) or when its mail goes to an ASCII next hop (relayhost,
+ * transport_maps); never as a next hop of smtp or relay, which would look
+ * it up in DNS as written: Tern has no IDNA to find its A-label.
  */
 int resolve_address(const char *address, struct resolved *r);
 
@@ -111,6 +118,12 @@ int resolve_domain_listed(const char *domain, char **items);
  * mail that can only bounce to a sender that may be forged).
  */
 bool resolve_mailbox_name_ok(const char *name);
+/*
+ * Has the text after address's last '@' a byte that is not ASCII? A cheap
+ * test, so that callers which refuse unroutable domains early (smtpd at
+ * RCPT, sendmail) resolve only such addresses.
+ */
+bool resolve_domain_not_ascii(const char *address);
 /* Split "transport:nexthop" at its first colon (either may be empty), blanks trimmed. */
 void resolve_parse_route(const char *value, struct buf *transport, struct buf *nexthop);
 /* error, retry and discard: their "next hop" is a text, not a destination. */

@@ -15,6 +15,14 @@
 
 #include "mail/addr.h"
 #include "mail/resolve.h"
+#include "util/utf8.h"
+
+/*
+ * Why a domain that is not ASCII cannot be routed (RFC 6531's code for a
+ * non-ASCII address not permitted for that recipient). Tern has no IDNA
+ * conversion, so it cannot look a U-label up in DNS; the A-label works.
+ */
+#define IDN_UNROUTABLE "5.6.7 internationalized domain names are not supported; use the A-label (xn--) form"
 
 void resolved_init(struct resolved *r)
 {
@@ -101,7 +109,11 @@ int resolve_split_extension(const char *localpart, const char *delims,
 	return 1;
 }
 
-/* Characters allowed in a domain: letters, digits, '-', '.', or a [literal]. */
+/*
+ * Characters allowed in a domain: letters, digits, '-', '.', or a
+ * [literal]; and well-formed UTF-8 (SMTPUTF8), which only a domain of
+ * ours can take (see resolve_address_with).
+ */
 static int domain_ok(const char *d)
 {
 	size_t n = strlen(d);
@@ -111,9 +123,24 @@ static int domain_ok(const char *d)
 	if (d[0] == '[')
 		return d[n - 1] == ']' && n > 2 && strcspn(d + 1, "[]\\ \t") == n - 2;
 	for (const char *p = d; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_'
+		    && (unsigned char)*p < 0x80)
 			return 0;
-	return d[0] != '.' && strstr(d, "..") == NULL;
+	return d[0] != '.' && strstr(d, "..") == NULL && utf8_valid(d, n);
+}
+
+static bool ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+bool resolve_domain_not_ascii(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	return at != NULL && !ascii(at + 1);
 }
 
 /* Index of the '@' that separates local part and domain, or -1. */
@@ -198,6 +225,7 @@ int resolve_address_with(const char *address, const struct resolve_conf *conf,
 	size_t n;
 	long at;
 	int ret = -1;
+	const char *why = NULL;	/* for a well-formed address that cannot be routed */
 
 	reset(r);
 	buf_adds(&r->transport, "error");
@@ -288,11 +316,26 @@ int resolve_address_with(const char *address, const struct resolve_conf *conf,
 	if (conf->reject_min_user && r->address.data[0] == '-')
 		goto out;
 	resolve_route(conf, r);
+	/*
+	 * Our own domains match byte for byte, U-labels included. A next hop
+	 * that is not ASCII (a remote U-label domain, unless a relayhost or
+	 * a transport_maps entry sends it to an ASCII host) would need its
+	 * A-label for DNS, and Tern has no IDNA: refused here, so that smtpd
+	 * refuses it at RCPT and sendmail at once, rather than a bounce later
+	 * from a lookup of a name DNS does not have.
+	 */
+	if ((strcmp(buf_str(&r->transport), "smtp") == 0 || strcmp(buf_str(&r->transport), "relay") == 0)
+	    && !ascii(buf_str(&r->nexthop))) {
+		why = IDN_UNROUTABLE;
+		goto out;
+	}
 	ret = 0;
 out:
 	if (ret < 0) {
 		reset(r);
 		buf_adds(&r->transport, "error");
+		if (why != NULL)
+			buf_adds(&r->nexthop, why);
 	}
 	buf_free(&work);
 	return ret;

@@ -1442,9 +1442,39 @@ enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_sess
 	return smtp_policy_rcpt_dns(p, si, rcpt, NULL, reply);
 }
 
+/*
+ * A recipient that is well formed (UTF-8 already checked by the engine)
+ * but that the resolver cannot route: today a domain that is not ASCII,
+ * not one of ours, and not sent to an ASCII next hop (relayhost,
+ * transport_maps). Refused before any restriction, as a syntax error
+ * is, whatever the restrictions and smtpd_reject_unlisted_recipient say:
+ * accepted, it could only bounce, to a sender that may be forged. Only a
+ * domain with 8-bit bytes is resolved here, so other mail pays nothing.
+ */
+static bool unroutable(const char *rcpt, struct buf *reply)
+{
+	if (!resolve_domain_not_ascii(rcpt))
+		return false;
+	struct resolved r;
+	resolved_init(&r);
+	bool refuse = resolve_address(rcpt, &r) != 0 && r.nexthop.len > 0;
+	if (refuse) {
+		char dsn[16];
+		struct buf text = BUF_INIT;
+		resolve_error_text(buf_str(&r.nexthop), '5', dsn, sizeof(dsn), &text);
+		buf_reset(reply);
+		buf_printf(reply, "553 %s <%s>: Recipient address rejected: %s", dsn, rcpt, buf_str(&text));
+		buf_free(&text);
+	}
+	resolved_free(&r);
+	return refuse;
+}
+
 static enum smtp_verdict rcpt_lists(struct smtp_policy *p, struct subject *s, const char *rcpt,
 		struct buf *reply)
 {
+	if (unroutable(rcpt, reply))
+		return SMTP_REJECT;
 	/* Without delay, client, HELO and sender were judged at connect, HELO and MAIL. */
 	int first = p->delay_reject ? CL_CLIENT : CL_RELAY;
 	for (int c = first; c <= CL_RCPT; c++) {
@@ -1491,7 +1521,7 @@ void smtp_policy_vrfy(struct smtp_policy *p, const struct smtp_session_info *si,
 {
 	(void)si;
 	buf_reset(reply);
-	if (unlisted(p, addr, reply))
+	if (unroutable(addr, reply) || unlisted(p, addr, reply))
 		return;
 	/* Like Postfix: 252, the address looks deliverable but is not promised. */
 	buf_printf(reply, "252 2.0.0 %s", addr);

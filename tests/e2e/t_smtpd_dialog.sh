@@ -13,8 +13,9 @@ smuggle_battery() {
 }
 
 tern_instance
-smtpd_start
-dialog basic.dlg errors.dlg transaction.dlg pipelining.dlg bad_local_part.dlg
+# bücher.example: a domain of ours that is not ASCII (idn_domain.dlg).
+smtpd_start -o 'mydestination=$myhostname, localhost.$mydomain, localhost, bücher.example'
+dialog basic.dlg errors.dlg transaction.dlg pipelining.dlg bad_local_part.dlg idn_domain.dlg
 
 # What was queued: three messages from transaction.dlg, one from pipelining.dlg.
 [ "$(queued_count 'Subject: dialogue-one')" = 1 ] || fail "dialogue-one not queued once"
@@ -35,6 +36,10 @@ f=$(queued_with 'Subject: only-headers')
 [ "$(queued_count 'Subject: no-line-end-xx')" = 1 ] || fail "message without a final line end"
 [ "$(queued_count 'Subject: pipelined-ok')" = 1 ] || fail "pipelined-ok not queued once"
 [ "$(queued_count 'Subject: early')" = 0 ] || fail "content sent before 354 was queued"
+f=$(queued_with 'Subject: idn-domains')
+[ -n "$f" ] || fail "idn-domains not queued"
+[ "$(sed -n '/^M /q;p' "$f" | grep -c '^R')" = 5 ] || fail "idn-domains: want 5 recipients: $(sed -n '/^M /q;p' "$f")"
+grep -q 'müller\.example\|bücher\.example\.org' "$f" && fail "a refused recipient was queued: $(sed -n '/^M /q;p' "$f")"
 
 # Smuggling: with the default, every variant ends the session; nothing queued from the smuggler.
 dialog smuggle_lf_dot_lf.dlg smuggle_lf_dot_crlf.dlg smuggle_crlf_dot_lf.dlg \

@@ -101,6 +101,80 @@ START_TEST(test_rows)
 }
 END_TEST
 
+/*
+ * Domains that are not ASCII (SMTPUTF8; the source holds them as UTF-8):
+ * ours when listed byte for byte (ASCII letters in any case), relayed to
+ * an ASCII next hop (relayhost, transport_maps), refused with a reason
+ * otherwise, as Tern has no IDNA to find their A-label for DNS. A UTF-8
+ * local part is not affected, nor is an A-label domain.
+ */
+START_TEST(test_idn_domains)
+{
+	static char *idest[] = {"localhost", "bücher.example", NULL};
+	static char *ivdom[] = {"grüße.example", NULL};
+	struct resolve_conf c = conf;
+	struct resolved r;
+
+	c.mydestination = idest;
+	c.virtual_alias_domains = ivdom;
+	c.percent_hack = true;	/* x%domain@localhost is x@domain */
+	resolved_init(&r);
+	ck_assert_int_eq(resolve_address_with("alice@bücher.example", &c, &r), 0);
+	ck_assert_int_eq(r.class, RESOLVE_LOCAL);
+	ck_assert_str_eq(buf_str(&r.transport), "local");
+	ck_assert_str_eq(buf_str(&r.domain), "bücher.example");
+	ck_assert(r.local_user_known);
+	ck_assert_int_eq(resolve_address_with("alice@BüCHER.Example.", &c, &r), 0);
+	ck_assert_int_eq(r.class, RESOLVE_LOCAL);
+	ck_assert_str_eq(buf_str(&r.address), "alice@bücher.example");
+	ck_assert_int_eq(resolve_address_with("x@grüße.example", &c, &r), 0);
+	ck_assert_int_eq(r.class, RESOLVE_VIRTUAL);
+
+	/* Not ours: refused, saying why (no DNS lookup of a U-label later). */
+	static const char *const other[] = {"u@bücher.example.org", "u@müller.example", "jörg@bücher.example.org",
+					    "x%müller.example@localhost", NULL};
+	for (int i = 0; other[i] != NULL; i++) {
+		ck_assert_msg(resolve_address_with(other[i], &c, &r) == -1, "%s resolved", other[i]);
+		ck_assert_int_eq(r.class, RESOLVE_ERROR);
+		ck_assert_str_eq(buf_str(&r.transport), "error");
+		static const char want[] = "5.6.7 internationalized domain names are not supported";
+		ck_assert_msg(strncmp(buf_str(&r.nexthop), want, sizeof(want) - 1) == 0, "%s: [%s]", other[i],
+			      buf_str(&r.nexthop));
+	}
+	/* Malformed stays malformed, without a reason. */
+	ck_assert_int_eq(resolve_address_with("u@b\xff.example", &c, &r), -1);
+	ck_assert_str_eq(buf_str(&r.nexthop), "");
+	ck_assert_int_eq(resolve_address_with("u@b\xc3.example", &c, &r), -1);
+	ck_assert_str_eq(buf_str(&r.nexthop), "");
+	ck_assert_int_eq(resolve_address_with("u@exa mple.com", &c, &r), -1);
+	ck_assert_str_eq(buf_str(&r.nexthop), "");
+
+	/* A UTF-8 local part and an A-label are ordinary addresses. */
+	ck_assert_int_eq(resolve_address_with("jörg@remote.example.net", &c, &r), 0);
+	ck_assert_int_eq(r.class, RESOLVE_RELAY);
+	ck_assert_str_eq(buf_str(&r.nexthop), "remote.example.net");
+	ck_assert_int_eq(resolve_address_with("u@xn--bcher-kva.example.org", &c, &r), 0);
+	ck_assert_int_eq(r.class, RESOLVE_RELAY);
+	ck_assert_str_eq(buf_str(&r.transport), "smtp");
+	ck_assert_int_eq(resolve_address_with("jörg@localhost", &c, &r), 0);
+	ck_assert_int_eq(r.class, RESOLVE_LOCAL);
+
+	/* A relayhost takes remote U-label domains: it looks them up, not Tern. */
+	c.relayhost = "[smarthost.example.com]:587";
+	ck_assert_int_eq(resolve_address_with("u@müller.example", &c, &r), 0);
+	ck_assert_int_eq(r.class, RESOLVE_RELAY);
+	ck_assert_str_eq(buf_str(&r.address), "u@müller.example");
+	ck_assert_str_eq(buf_str(&r.nexthop), "[smarthost.example.com]:587");
+	resolved_free(&r);
+
+	ck_assert(resolve_domain_not_ascii("u@bücher.example"));
+	ck_assert(resolve_domain_not_ascii("\"a@b\"@bücher.example"));
+	ck_assert(!resolve_domain_not_ascii("jörg@example.org"));
+	ck_assert(!resolve_domain_not_ascii("\"ü@x\"@example.org"));
+	ck_assert(!resolve_domain_not_ascii("jörg"));
+}
+END_TEST
+
 START_TEST(test_relayhost_and_maildir_base)
 {
 	struct resolve_conf c = conf;
@@ -238,6 +312,8 @@ static const char *const table[][2] = {
 	{"hop.example", ":hop.example.org:26"},
 	{"empty.example", "smtp:"},
 	{"localhost", "error:local mail off"},
+	{"grün.example", "smtp:[10.0.0.2]"},
+	{"rot.example", "smtp:röt.example"},
 };
 
 static int lookup(const char *key, struct buf *value, void *ctx)
@@ -376,12 +452,33 @@ START_TEST(test_error_text)
 }
 END_TEST
 
+/* transport_maps can send a U-label domain to an ASCII next hop; a U-label next hop is refused. */
+START_TEST(test_idn_transport)
+{
+	struct resolve_conf c = conf;
+	struct resolved r;
+
+	c.transport_lookup = lookup;
+	resolved_init(&r);
+	ck_assert_int_eq(resolve_address_with("u@grün.example", &c, &r), 0);
+	ck_assert_int_eq(r.class, RESOLVE_RELAY);
+	ck_assert_str_eq(buf_str(&r.nexthop), "[10.0.0.2]");
+	ck_assert_int_eq(resolve_address_with("u@rot.example", &c, &r), -1);
+	ck_assert(strncmp(buf_str(&r.nexthop), "5.6.7 ", 6) == 0);
+	ck_assert_int_eq(resolve_address_with("u@blau.example", &c, &r), 0);
+	ck_assert_int_eq(resolve_address_with("u@bläu.example", &c, &r), -1);
+	resolved_free(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("resolve");
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_rows, 0, (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_relayhost_and_maildir_base);
+	tcase_add_test(tc, test_idn_domains);
+	tcase_add_test(tc, test_idn_transport);
 	tcase_add_loop_test(tc, test_routes, 0, (int)(sizeof(routes) / sizeof(routes[0])));
 	tcase_add_loop_test(tc, test_split, 0, (int)(sizeof(splits) / sizeof(splits[0])));
 	tcase_add_loop_test(tc, test_routing, 0, (int)(sizeof(routing) / sizeof(routing[0])));

@@ -167,6 +167,32 @@ static const struct policy_row {
 	{.name = "defer_unauth_destination", .conf = "smtpd_relay_restrictions = permit_mynetworks, defer_unauth_destination\n",
 	 .client = "192.0.2.1", .rcpt = "x@example.com", .want = SMTP_REJECT,
 	 .reply = "454 4.7.1 <x@example.com>: Relay access denied"},
+	/*
+	 * A domain that is not ASCII (the source holds it as UTF-8) and not
+	 * ours: refused at RCPT before any restriction, whoever the client
+	 * and whatever the unlisted check; ours (listed byte for byte), an
+	 * A-label and a UTF-8 local part are ordinary recipients.
+	 */
+	{.name = "UTF-8 domain from mynetworks", .client = "127.0.0.1", .rcpt = "u@bücher.example",
+	 .want = SMTP_REJECT, .reply = "553 5.6.7 <u@bücher.example>: Recipient address rejected: "
+	 "internationalized domain names are not supported; use the A-label (xn--) form"},
+	{.name = "UTF-8 domain when authenticated", .client = "192.0.2.1", .sasl = "alice", .rcpt = "u@bücher.example",
+	 .want = SMTP_REJECT, .reply = "553 5.6.7 <u@bücher.example>: Recipient address rejected"},
+	{.name = "UTF-8 domain, permissive restrictions, no unlisted check", .client = "127.0.0.1",
+	 .conf = "smtpd_relay_restrictions = permit\nsmtpd_reject_unlisted_recipient = no\n",
+	 .rcpt = "jörg@bücher.example", .want = SMTP_REJECT, .reply = "553 5.6.7 <jörg@bücher.example>"},
+	{.name = "UTF-8 domain from outside", .client = "192.0.2.1", .rcpt = "u@bücher.example",
+	 .want = SMTP_REJECT, .reply = "553 5.6.7"},
+	{.name = "UTF-8 domain of ours", .conf = "mydestination = localhost, bücher.example\n",
+	 .client = "192.0.2.1", .rcpt = "root@bücher.example", .want = SMTP_ACCEPT},
+	{.name = "UTF-8 domain of ours, unknown user", .conf = "mydestination = localhost, bücher.example\n",
+	 .client = "192.0.2.1", .rcpt = "nosuchuser-xyzzy@bücher.example", .want = SMTP_REJECT,
+	 .reply = "550 5.1.1 <nosuchuser-xyzzy@bücher.example>: Recipient address rejected: User unknown"},
+	{.name = "UTF-8 virtual domain", .conf = "virtual_alias_domains = grüße.example\n"
+	 "virtual_alias_maps = inline:{ someone@grüße.example=root@localhost }\n",
+	 .client = "192.0.2.1", .rcpt = "someone@grüße.example", .want = SMTP_ACCEPT},
+	{.name = "A-label domain", .client = "127.0.0.1", .rcpt = "u@xn--bcher-kva.example", .want = SMTP_ACCEPT},
+	{.name = "UTF-8 local part", .client = "127.0.0.1", .rcpt = "jörg@example.org", .want = SMTP_ACCEPT},
 	/* relay_domains: anyone may send to them, nothing else is relayed for strangers. */
 	{.name = "relay domain from outside", .conf = RELAYDOMS, .client = "192.0.2.1", .rcpt = "x@relay.example",
 	 .want = SMTP_ACCEPT},
@@ -540,6 +566,8 @@ START_TEST(test_vrfy)
 	ck_assert_str_eq(buf_str(&reply), "252 2.0.0 root@localhost");
 	smtp_policy_vrfy(p, &si, "nosuchuser-xyzzy@localhost", &reply);
 	ck_assert(strncmp(buf_str(&reply), "550 5.1.1", 9) == 0);
+	smtp_policy_vrfy(p, &si, "u@bücher.example", &reply);
+	ck_assert_msg(strncmp(buf_str(&reply), "553 5.6.7", 9) == 0, "%s", buf_str(&reply));
 	smtp_policy_free(p);
 	buf_free(&err);
 	buf_free(&reply);
