@@ -12,7 +12,12 @@ copies in one more KIND:DIR, in the order given:
   files:DIR  one message a file, as a |command got it (a From_ line and
              headers before the message's own, the body unchanged);
   sink:DIR   one message a file as smtp-sink -d dumps it (its own
-             headers first, an empty line after the body).
+             headers first, an empty line after the body);
+  maildir:DIR  a Maildir (new/ and cur/), as the Maildir argument;
+  notices:MBOX  an mbox of non-delivery notices: counts the notices
+             that name the message (its Message-Id anywhere in them),
+             and a notice whose From_ line is broken or that names no
+             sent message as bad.
 A file whose body differs and that changed in the last two seconds is
 taken for one still being written and not counted yet.
 A message is found by its Message-Id header.
@@ -89,17 +94,41 @@ def main():
 
     for msg, ok in mbox_messages(mbox):
         tally(msg, 0, ok)
-    for sub in ("new", "cur"):
-        d = os.path.join(maildir, sub)
-        if not os.path.isdir(d):
-            continue
-        for name in os.listdir(d):
-            tally(open(os.path.join(d, name), "rb").read(), 1, True)
+    def maildir_files(maildir):
+        for sub in ("new", "cur"):
+            d = os.path.join(maildir, sub)
+            if not os.path.isdir(d):
+                continue
+            for name in os.listdir(d):
+                yield open(os.path.join(d, name), "rb").read()
+
+    for msg in maildir_files(maildir):
+        tally(msg, 1, True)
     extra = sys.argv[4:]
     for mid in counts:
         counts[mid] += [0] * len(extra)
     for slot, spec in enumerate(extra, start=3):
         kind, _, d = spec.partition(":")
+        if kind == "maildir":
+            for msg in maildir_files(d):
+                head, body = split_message(msg)
+                mid = message_id(head)
+                if mid not in counts:
+                    bad_unknown += 1
+                    continue
+                counts[mid][slot] += 1
+                if body != sent[mid]:
+                    counts[mid][2] += 1
+            continue
+        if kind == "notices":
+            for msg, ok in mbox_messages(d):
+                named = set(m.decode() for m in re.findall(rb"(?im)^Message-Id:\s*<([^>]*)@faults>", msg))
+                named &= set(counts)
+                if not ok or not named:
+                    bad_unknown += 1
+                for mid in named:
+                    counts[mid][slot] += 1
+            continue
         if not os.path.isdir(d):
             continue
         for name in sorted(os.listdir(d)):

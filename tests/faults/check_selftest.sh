@@ -2,7 +2,8 @@
 # check_selftest.sh - check.py must see what tests/faults/run counts on
 # it to see: a missing copy, a changed byte, a broken From_ line, a
 # message delivered twice, an unquoted "From " line in an mbox, a changed
-# or cut-short copy from a |command or at the SMTP server. Runs
+# or cut-short copy from a |command or at the SMTP server, a second
+# Maildir, non-delivery notices that name a message. Runs
 # before the trials (tests/faults/run); needs no instance or privilege.
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d) || exit 1
@@ -68,5 +69,32 @@ got=$(python3 "$here/check.py" "$tmp/sent" "$tmp/mbox" "$tmp/md" "files:$tmp/pp"
 want='a 1 1 1 1 1
 b 0 1 1 1 1
 c 1 1 2 1 1'
+[ "$got" = "$want" ] || { printf 'check.py said:\n%s\nwanted:\n%s\n' "$got" "$want" >&2; exit 1; }
+
+# A second Maildir (a: intact; b: a changed byte) and an mbox of
+# non-delivery notices (a: named by two, b: by one; a notice that names
+# no sent message counts as broken).
+mkdir -p "$tmp/md2/new" "$tmp/md2/cur"
+cp "$tmp/sent/a" "$tmp/md2/new/1"
+sed 's/^end/END/' "$tmp/sent/b" > "$tmp/md2/cur/2"
+notice() {	# notice ID...
+	printf 'From MAILER-DAEMON Fri Dec  4 20:15:45 2026
+Subject: Undelivered Mail
+Message-Id: <n@localhost>
+
+'
+	for id in "$@"; do printf 'Content-Type: text/rfc822-headers
+
+Message-Id: <%s@faults>
+' $id; done
+	echo
+}
+{ notice a; notice a b; notice zz; } > "$tmp/notices"
+got=$(python3 "$here/check.py" "$tmp/sent" "$tmp/mbox" "$tmp/md" "maildir:$tmp/md2" "notices:$tmp/notices")
+want='a 1 1 1 1 2
+b 0 1 1 1 1
+c 1 1 1 0 0
+d 0 0 0 0 0
+unknown-or-broken 0 0 1'
 [ "$got" = "$want" ] || { printf 'check.py said:\n%s\nwanted:\n%s\n' "$got" "$want" >&2; exit 1; }
 echo "check.py self-test: ok"

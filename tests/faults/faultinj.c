@@ -31,7 +31,10 @@
  *                          process that fires it first creates FILE.hit
  *                          (O_EXCL) and writes "PROG CALL OFFSET ERRNO PID"
  *                          in it; the runner removes FILE.hit to arm the
- *                          next trial.
+ *                          next trial. A second line, in the same form,
+ *                          is a fault that leads there (a site that only
+ *                          a failure's own handling reaches): it fires
+ *                          once too, and FILE.hit2 records it.
  * Both are read once, when the library is loaded (terndrop clears its
  * environment first thing). Every file it writes itself goes through raw
  * system calls, so that it never sees itself.
@@ -117,13 +120,15 @@ static void raw_append(const char *path, const char *line)
 	syscall(SYS_close, fd);
 }
 
-/* The armed fault, re-read when the control file's mtime or size change. */
+/* The armed faults (the target, and the one that leads there), re-read when the control file's mtime or size change. */
 static struct {
 	struct timespec mtime;
 	off_t size;
-	bool valid;
-	char prog[64], call[16], site[48];
-	int err;
+	struct fault {
+		bool valid;
+		char prog[64], call[16], site[48];
+		int err;
+	} f[2];
 } spec;
 
 static int errno_of(const char *name)
@@ -141,7 +146,7 @@ static void reread_spec(const char *path)
 {
 	struct stat st;
 	if (syscall(SYS_newfstatat, AT_FDCWD, path, &st, 0) != 0) {
-		spec.valid = false;
+		spec.f[0].valid = spec.f[1].valid = false;
 		spec.size = -1;
 		return;
 	}
@@ -150,8 +155,8 @@ static void reread_spec(const char *path)
 		return;
 	spec.mtime = st.st_mtim;
 	spec.size = st.st_size;
-	spec.valid = false;
-	char text[256] = "", errname[16];
+	spec.f[0].valid = spec.f[1].valid = false;
+	char text[512] = "", errname[16];
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -160,9 +165,16 @@ static void reread_spec(const char *path)
 	if (n <= 0)
 		return;
 	text[n] = '\0';
-	if (sscanf(text, "%63s %15s %47s %15s", spec.prog, spec.call, spec.site, errname) == 4 &&
-	    (spec.err = errno_of(errname)) != 0)
-		spec.valid = true;
+	char *line = text;
+	for (int i = 0; i < 2 && line != NULL; i++) {
+		struct fault *f = &spec.f[i];
+		if (sscanf(line, "%63s %15s %47s %15s", f->prog, f->call, f->site, errname) == 4 &&
+		    (f->err = errno_of(errname)) != 0)
+			f->valid = true;
+		line = strchr(line, '\n');
+		if (line != NULL)
+			line++;
+	}
 }
 
 /*
@@ -211,20 +223,23 @@ static bool should_fail(const char *call, void *ret, int fd)
 	if (*ctl == '\0')
 		goto out;
 	reread_spec(ctl);
-	if (!spec.valid || strcmp(spec.prog, prog) != 0 || strcmp(spec.call, call) != 0)
-		goto out;
-	if (strcmp(spec.site, "*") != 0 && strcmp(spec.site, site) != 0)
-		goto out;
-	char hit[600];
-	snprintf(hit, sizeof(hit), "%s.hit", ctl);
-	int hfd = (int)syscall(SYS_openat, AT_FDCWD, hit, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-	if (hfd < 0)
-		goto out;	/* fired already (or cannot tell): let it through */
-	snprintf(line, sizeof(line), "%s %s %s %d %ld\n", prog, call, site, spec.err, (long)getpid());
-	syscall(SYS_write, hfd, line, strlen(line));
-	syscall(SYS_close, hfd);
-	saved = spec.err;
-	fail = true;
+	for (int i = 0; i < 2 && !fail; i++) {
+		const struct fault *f = &spec.f[i];
+		if (!f->valid || strcmp(f->prog, prog) != 0 || strcmp(f->call, call) != 0)
+			continue;
+		if (strcmp(f->site, "*") != 0 && strcmp(f->site, site) != 0)
+			continue;
+		char hit[600];
+		snprintf(hit, sizeof(hit), "%s.hit%s", ctl, i == 0 ? "" : "2");
+		int hfd = (int)syscall(SYS_openat, AT_FDCWD, hit, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (hfd < 0)
+			continue;	/* fired already (or cannot tell): let it through */
+		snprintf(line, sizeof(line), "%s %s %s %d %ld\n", prog, call, site, f->err, (long)getpid());
+		syscall(SYS_write, hfd, line, strlen(line));
+		syscall(SYS_close, hfd);
+		saved = f->err;
+		fail = true;
+	}
 out:
 	pthread_mutex_unlock(&lock);
 	inside = false;
