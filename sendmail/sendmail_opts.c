@@ -211,7 +211,12 @@ void sm_prepass(int argc, char *const *argv, struct sm_prepass *p)
 	while ((c = getopt(argc, copy, SM_OPTIONS)) != -1) {
 		switch (c) {
 		case 'b':
-			if (optarg[0] == 'm' && optarg[1] == '\0')
+			/* -b takes an argument ("b:"): getopt has set optarg.
+			 * Tested all the same, since clang's analyzer (make
+			 * analyse) keeps a NULL optarg of -q across getopt
+			 * (see sm_parse); a NULL would only make the run odd,
+			 * the safe way. */
+			if (optarg != NULL && optarg[0] == 'm' && optarg[1] == '\0')
 				mode = SM_DELIVER;
 			else
 				odd = true, mode = SM_SMTP;	/* some other mode, or a usage error */

@@ -1835,7 +1835,9 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		if (envp->len > (size_t)16 * 1024 * 1024)
 			break;	/* envelope absurdly large: let the parser complain */
 	}
-	rc = parse_envelope(q, envp->data ? envp->data : "", envp->len, (unsigned long long)st.st_size, err);
+	/* Both ways above reserved room in the buffer: its data is set,
+	 * even for an empty file. */
+	rc = parse_envelope(q, envp->data, envp->len, (unsigned long long)st.st_size, err);
 	if (rc == QF_OK && envp->len == (size_t)st.st_size) {
 		/* All of it was read: the end record is in hand. */
 		if (envp->len < 2 || memcmp(envp->data + envp->len - 2, "E\n", 2) != 0) {

@@ -46,6 +46,9 @@ START_TEST(test_row)
 		      "%s: NULL default iff computed", name);
 	ck_assert_ptr_nonnull(param_default(p));
 	ck_assert_str_ne(param_type_name(p->type), "");
+	/* Only strings are computed (CSTR): the cases below read the default. */
+	if (p->type != PARAM_STRING)
+		ck_assert_msg(def != NULL, "%s: computed but not a string", name);
 
 	switch (p->type) {
 	case PARAM_TIME:
