@@ -82,19 +82,22 @@ want = ["battery-%d" % n for n in range(15)] + ["bdat-battery-%d" % n for n in r
 want += ["sendmail-raw", "milter-body"]
 assert len(want) == int(sys.argv[3])
 bad = []
+def crlf_lines(name, data, longest):
+    """data is CRLF lines only, none longer than longest, no NUL."""
+    if b"\0" in data:
+        bad.append("%s: a NUL" % name)
+    if not data.endswith(b"\r\n"):
+        bad.append("%s: does not end with CRLF" % name)
+    for ln in data.split(b"\r\n"):
+        if b"\r" in ln or b"\n" in ln:
+            bad.append("%s: bare CR or LF: %r" % (name, ln[:80]))
+        if len(ln) > longest:
+            bad.append("%s: a line of %d bytes" % (name, len(ln)))
+
 for path, bdat in ((sys.argv[1], False), (sys.argv[2], True)):
-    raw = open(path + ".raw", "rb").read()
     # Everything sent, commands and content, in CRLF lines; the content
     # lines of DATA may have one dot more (stuffing, not counted).
-    if b"\0" in raw:
-        bad.append("%s: a NUL on the wire" % path)
-    if not raw.endswith(b"\r\n"):
-        bad.append("%s: the wire does not end with CRLF" % path)
-    for ln in raw.split(b"\r\n"):
-        if b"\r" in ln or b"\n" in ln:
-            bad.append("%s: bare CR or LF on the wire: %r" % (path, ln[:80]))
-        if len(ln) > 999:
-            bad.append("%s: a line of %d bytes on the wire" % (path, len(ln)))
+    crlf_lines(path + " (on the wire)", open(path + ".raw", "rb").read(), 999)
     got = []
     for rec in open(path):
         m = json.loads(rec)
@@ -107,15 +110,7 @@ for path, bdat in ((sys.argv[1], False), (sys.argv[2], True)):
             bad.append("%s: a message from <%s>: a smuggled transaction" % (name, m["mail_from"]))
         if m["bdat"] != bdat:
             bad.append("%s: sent with %s" % (name, "BDAT" if m["bdat"] else "DATA"))
-        if b"\0" in d:
-            bad.append("%s: NUL in the content" % name)
-        if not d.endswith(b"\r\n"):
-            bad.append("%s: the content does not end with CRLF" % name)
-        for ln in d.split(b"\r\n"):
-            if b"\r" in ln or b"\n" in ln:
-                bad.append("%s: bare CR or LF: %r" % (name, ln[:80]))
-            if len(ln) > 998:
-                bad.append("%s: a line of %d characters" % (name, len(ln)))
+        crlf_lines(name, d, 998)
         # What the sender tried to smuggle is there, as content.
         if b"MAIL FROM:<evil@example.net>" not in d:
             bad.append("%s: the smuggled text is missing: %r" % (name, d))
