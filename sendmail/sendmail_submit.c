@@ -195,23 +195,18 @@ static size_t header_rcpts(const struct buf *hdr)
 /*
  * A recipient that the resolver reads but cannot route (a domain that is
  * not ASCII, not ours, and not sent to an ASCII relayhost): refused now,
- * as smtpd refuses it at RCPT, rather than accepted to bounce. Only such
- * domains are resolved. Header recipients (-t) are cleanup's to read:
+ * as smtpd refuses it at RCPT, rather than accepted to bounce. Header
+ * recipients (-t) are cleanup's to read:
  * those are returned to the (local) sender by the queue manager.
  */
 static void unroutable_fatal(const char *mailbox)
 {
-	if (!resolve_domain_not_ascii(mailbox))
-		return;
-	struct resolved r;
-	resolved_init(&r);
-	if (resolve_address(mailbox, &r) != 0 && r.nexthop.len > 0) {
-		char dsn[16];
-		struct buf text = BUF_INIT;
-		resolve_error_text(buf_str(&r.nexthop), '5', dsn, sizeof(dsn), &text);
+	char dsn[16];
+	struct buf text = BUF_INIT;
+
+	if (resolve_unroutable(mailbox, dsn, sizeof(dsn), &text))
 		msg_fatal_status(EX_DATAERR, "recipient address rejected: %s: %s", mailbox, buf_str(&text));
-	}
-	resolved_free(&r);
+	buf_free(&text);
 }
 
 /* Recipients from the command line: each argument may hold a list. */

@@ -79,6 +79,21 @@ int resolve_local_user_known(const char *full, const char *base, void *ctx)
 	return found;
 }
 
+bool resolve_unroutable(const char *address, char *dsn, size_t dsnsize, struct buf *text)
+{
+	struct resolved r;
+	bool refuse;
+
+	if (!resolve_domain_not_ascii(address))
+		return false;
+	resolved_init(&r);
+	refuse = resolve_address(address, &r) != 0 && r.nexthop.len > 0;
+	if (refuse)
+		resolve_error_text(buf_str(&r.nexthop), '5', dsn, dsnsize, text);
+	resolved_free(&r);
+	return refuse;
+}
+
 int resolve_address(const char *address, struct resolved *r)
 {
 	struct resolve_conf conf = {

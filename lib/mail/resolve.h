@@ -124,6 +124,14 @@ bool resolve_mailbox_name_ok(const char *name);
  * RCPT, sendmail) resolve only such addresses.
  */
 bool resolve_domain_not_ascii(const char *address);
+/*
+ * Whether address is read but cannot be routed (today: a domain that is
+ * not ASCII, not ours, and not sent to an ASCII next hop): true with the
+ * status code in dsn and the reason in text, for smtpd to refuse it at
+ * RCPT and sendmail on its command line. Only an address whose domain
+ * has 8-bit bytes is resolved, so other mail pays nothing.
+ */
+bool resolve_unroutable(const char *address, char *dsn, size_t dsnsize, struct buf *text);
 /* Split "transport:nexthop" at its first colon (either may be empty), blanks trimmed. */
 void resolve_parse_route(const char *value, struct buf *transport, struct buf *nexthop);
 /* error, retry and discard: their "next hop" is a text, not a destination. */

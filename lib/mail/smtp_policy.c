@@ -1448,25 +1448,19 @@ enum smtp_verdict smtp_policy_rcpt(struct smtp_policy *p, const struct smtp_sess
  * not one of ours, and not sent to an ASCII next hop (relayhost,
  * transport_maps). Refused before any restriction, as a syntax error
  * is, whatever the restrictions and smtpd_reject_unlisted_recipient say:
- * accepted, it could only bounce, to a sender that may be forged. Only a
- * domain with 8-bit bytes is resolved here, so other mail pays nothing.
+ * accepted, it could only bounce, to a sender that may be forged.
  */
 static bool unroutable(const char *rcpt, struct buf *reply)
 {
-	if (!resolve_domain_not_ascii(rcpt))
-		return false;
-	struct resolved r;
-	resolved_init(&r);
-	bool refuse = resolve_address(rcpt, &r) != 0 && r.nexthop.len > 0;
+	char dsn[16];
+	struct buf text = BUF_INIT;
+	bool refuse = resolve_unroutable(rcpt, dsn, sizeof(dsn), &text);
+
 	if (refuse) {
-		char dsn[16];
-		struct buf text = BUF_INIT;
-		resolve_error_text(buf_str(&r.nexthop), '5', dsn, sizeof(dsn), &text);
 		buf_reset(reply);
 		buf_printf(reply, "553 %s <%s>: Recipient address rejected: %s", dsn, rcpt, buf_str(&text));
-		buf_free(&text);
 	}
-	resolved_free(&r);
+	buf_free(&text);
 	return refuse;
 }
 
