@@ -7,11 +7,12 @@
  * generator) with its privileges, normally mail_owner. The content is
  * untrusted: headers are parsed with the bounded parsers of header.c and
  * addr.c; the header block is held in memory, each header up to
- * header_size_limit (the excess of a longer one is dropped, as Postfix
- * does, and the headers after it stay headers) and the whole block up to
- * header_block_size_limit (beyond it the message is refused: never are
- * the remaining headers pushed into the body); the body is streamed to
- * the queue file and never held.
+ * header_size_limit and the whole block up to header_block_size_limit:
+ * beyond either the message is refused (Postfix cuts a header over
+ * header_size_limit instead; a cut header can change what a signature or
+ * a filter sees, so Tern, like sendmail, refuses), and never are headers
+ * pushed into the body; the body is streamed to the queue file and never
+ * held.
  *
  * What it does, in order, when the header block is complete:
  *  1. with CLEANUP_FLAG_EXTRACT (sendmail -t): recipients from To:, Cc:
@@ -843,65 +844,39 @@ static void scan_headers(struct cleanup *c)
 }
 
 /*
- * The header being received (from c->fstart) is over header_size_limit:
- * keep its first header_size_limit bytes, cut after its last complete
- * line within them when it has one (else inside the line, never between
- * a CR and its LF nor inside a UTF-8 character), end it with a newline,
- * and drop the rest of it as it comes (c->skip): the rest of its line,
- * and its continuation lines. The next header is a header again.
+ * The header block in hand is over one of its limits. When the line being
+ * received (from c->scan, not complete yet: complete ones have been
+ * scanned) cannot be a header, it is the first line of a body that came
+ * without an empty line before it, and the block ends there; else the
+ * message is refused, whole: a header is never cut and no header is
+ * pushed into the body. Returns whether the block ended.
  */
-static void truncate_header(struct cleanup *c)
+static bool over_limit(struct cleanup *c, bool block)
 {
-	size_t limit = (size_t)c->s.header_size_limit;
-	size_t end = c->fstart + limit, cut = end;
-	const char *p = c->hdr.data;
-	bool line_done = p[c->hdr.len - 1] == '\n';
-
-	while (cut > c->fstart && p[cut - 1] != '\n')
-		cut--;
-	if (cut == c->fstart) {
-		/* Back to the lead byte of the last character; drop it if it does not fit. */
-		size_t lead = end;
-		while (lead > c->fstart + 1 && end - lead < 4 && ((unsigned char)p[lead - 1] & 0xC0) == 0x80)
-			lead--;
-		unsigned char b = (unsigned char)p[lead - 1];
-		size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-		cut = b >= 0xC0 && lead - 1 + need > end ? lead - 1 : end;
-		while (cut > c->fstart + 1 && p[cut - 1] == '\r')
-			cut--;
+	const char *line = c->hdr.data + c->scan;
+	size_t len = c->hdr.len - c->scan, namelen = 0;
+	bool continuation = len > 0 && (line[0] == ' ' || line[0] == '\t') && c->scan > c->hstart;
+	/* A UNIX "From " line (scan_headers drops it) is no body line either. */
+	bool from_line = !c->first_line_done && c->source == CLEANUP_LOCAL
+		&& memcmp(line, "From ", len < 5 ? len : 5) == 0;
+	enum header_line kind = header_line_kind(line, len, &namelen);
+	if (!continuation && !from_line && kind == HEADER_LINE_OTHER) {
+		end_headers(c, c->scan, c->scan, false);
+		return true;
 	}
-	int namelen = 0;
-	while (c->fstart + namelen < cut && namelen < 64 && p[c->fstart + namelen] != ':'
-	       && p[c->fstart + namelen] != '\n')
-		namelen++;
-	msg_warn("header %.*s longer than header_size_limit (%zu bytes): its excess is dropped", namelen,
-		 p + c->fstart, limit);
-	buf_truncate(&c->hdr, cut);
-	if (p[cut - 1] != '\n')
-		buf_addc(&c->hdr, '\n');
-	if (c->scan > c->hdr.len)
-		c->scan = c->hdr.len;
-	c->skip = line_done ? SKIP_FOLD : SKIP_LINE;
-}
-
-/* Drop the excess of a truncated header from the input; returns the bytes used. */
-static size_t skip_excess(struct cleanup *c, const char *data, size_t len)
-{
-	size_t i = 0;
-	while (i < len && c->skip != SKIP_NONE) {
-		if (c->skip == SKIP_LINE) {
-			const char *nl = memchr(data + i, '\n', len - i);
-			if (nl == NULL)
-				return len;
-			i = (size_t)(nl - data) + 1;
-			c->skip = SKIP_FOLD;
-		} else {
-			/* A line that starts with white space continues the dropped header. */
-			c->skip = data[i] == ' ' || data[i] == '\t' ? SKIP_LINE : SKIP_NONE;
-		}
+	if (block) {
+		cleanup_fail(c, CLEANUP_REJECT, "message header block too large (more than %llu bytes)",
+			     c->s.header_block_size_limit);
+	} else {
+		/* Name the header when it is one (its name is printable ASCII). */
+		line = c->hdr.data + c->fstart;
+		if (header_line_kind(line, c->hdr.len - c->fstart, &namelen) != HEADER_LINE_FIELD || namelen > 64)
+			namelen = 0;
+		cleanup_fail(c, CLEANUP_REJECT, "message header %.*s%stoo long (more than %llu bytes)",
+			     (int)namelen, line, namelen ? " " : "", c->s.header_size_limit);
 	}
-	c->line_start = true;
-	return i;
+	buf_free(&c->hdr);
+	return false;
 }
 
 /*
@@ -916,15 +891,6 @@ static void header_input(struct cleanup *c, const char *data, size_t len)
 			content_out(c, data, len);
 			return;
 		}
-		if (c->skip != SKIP_NONE) {
-			size_t n = skip_excess(c, data, len);
-			data += n;
-			len -= n;
-			if (len == 0)
-				return;
-			if (c->skip != SKIP_NONE)
-				continue;
-		}
 		const char *nl = memchr(data, '\n', len);
 		size_t n = nl ? (size_t)(nl - data) + 1 : len;
 		if (c->line_start && data[0] != ' ' && data[0] != '\t')
@@ -933,15 +899,13 @@ static void header_input(struct cleanup *c, const char *data, size_t len)
 		c->line_start = nl != NULL;
 		data += n;
 		len -= n;
-		if (c->s.header_block_size_limit && c->hdr.len - c->hstart > c->s.header_block_size_limit) {
-			cleanup_fail(c, CLEANUP_REJECT, "message header block too large (more than %llu bytes)",
-			     c->s.header_block_size_limit);
-			buf_free(&c->hdr);
-			return;
-		}
-		if (c->s.header_size_limit && c->hdr.len - c->fstart > c->s.header_size_limit)
-			truncate_header(c);
 		scan_headers(c);
+		if (!c->in_headers)
+			continue;
+		bool block = c->s.header_block_size_limit && c->hdr.len - c->hstart > c->s.header_block_size_limit;
+		if ((block || (c->s.header_size_limit && c->hdr.len - c->fstart > c->s.header_size_limit))
+		    && !over_limit(c, block))
+			return;
 	}
 }
 

@@ -50,7 +50,6 @@ struct cleanup {
 	size_t hstart;			/* first header byte (after a "From " line) */
 	size_t fstart;			/* first byte of the header being received */
 	bool line_start;		/* the next input byte starts a line */
-	enum { SKIP_NONE, SKIP_LINE, SKIP_FOLD } skip;	/* dropping an oversized header's excess */
 	bool first_line_done;
 	/* Content accounting. */
 	unsigned long long total;	/* bytes given to cleanup_write */

@@ -33,7 +33,7 @@ void headers_free(struct headers *hs)
 	headers_init(hs);
 }
 
-bool header_line_is_field(const char *line, size_t len, size_t *namelen)
+enum header_line header_line_kind(const char *line, size_t len, size_t *namelen)
 {
 	size_t i = 0;
 	while (i < len && i <= NAME_MAX_LEN) {
@@ -41,19 +41,30 @@ bool header_line_is_field(const char *line, size_t len, size_t *namelen)
 		if (c == ':' || c == ' ' || c == '\t')
 			break;
 		if (c < 33 || c > 126)
-			return false;
+			return HEADER_LINE_OTHER;
 		i++;
 	}
-	if (i == 0 || i > NAME_MAX_LEN)
-		return false;
+	if (i > NAME_MAX_LEN)
+		return HEADER_LINE_OTHER;
+	if (i == len)
+		return HEADER_LINE_UNKNOWN;
+	if (i == 0)
+		return HEADER_LINE_OTHER;
 	size_t n = i;
 	while (i < len && (line[i] == ' ' || line[i] == '\t'))
 		i++;
-	if (i >= len || line[i] != ':')
-		return false;
+	if (i == len)
+		return HEADER_LINE_UNKNOWN;
+	if (line[i] != ':')
+		return HEADER_LINE_OTHER;
 	if (namelen)
 		*namelen = n;
-	return true;
+	return HEADER_LINE_FIELD;
+}
+
+bool header_line_is_field(const char *line, size_t len, size_t *namelen)
+{
+	return header_line_kind(line, len, namelen) == HEADER_LINE_FIELD;
 }
 
 static void push(struct headers *hs, size_t at, char *name, char *raw, size_t value_off)

@@ -48,6 +48,14 @@ size_t headers_parse(const char *data, size_t len, struct headers *hs, enum head
 /* True when line[0..len) starts a header field ("Name:"); *namelen set. */
 bool header_line_is_field(const char *line, size_t len, size_t *namelen);
 
+/*
+ * The same question for the first len bytes of a line that may not have
+ * come whole: a field (*namelen set), not one whatever follows, or not
+ * known until more of it comes.
+ */
+enum header_line { HEADER_LINE_FIELD, HEADER_LINE_OTHER, HEADER_LINE_UNKNOWN };
+enum header_line header_line_kind(const char *line, size_t len, size_t *namelen);
+
 /* Index of the first field named name (case-insensitive) at or after from; -1 if none. */
 long headers_find(const struct headers *hs, const char *name, size_t from);
 /* Remove field i; later fields move up. */

@@ -207,6 +207,10 @@ wait_for_log() { wait_for "log line /$1/" grep -Eq "$1" "$TERN_DIR/maillog"; }
 _mail_count_at_least() { [ "$(ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l)" -ge "$2" ]; }
 wait_for_mail() { wait_for "${2:-1} message(s) for $1" _mail_count_at_least "$1" "${2:-1}"; }
 
+# The queue holds nothing (ternqueue lists no message), and a wait for it.
+tern_queue_empty() { _q=$(ternqueue -j) && [ -z "$_q" ]; }
+wait_queue_empty() { wait_for "an empty queue" tern_queue_empty; }
+
 tern_newest_mail() {
 	_newest=$(ls -t "$TERN_DIR/mail/$1/new" 2>/dev/null | head -n 1)
 	[ -n "$_newest" ] && echo "$TERN_DIR/mail/$1/new/$_newest"

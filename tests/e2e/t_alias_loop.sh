@@ -38,7 +38,6 @@ grep -q '^Subject: myself and bob' "$(tern_newest_mail echo)" || fail "echo's ma
 # A bounce is queued before the recipients it reports are marked, and
 # stays in the queue until delivered: once the queue is empty, any bounce
 # of this message is in the sender's mailbox.
-queue_empty() { _q=$(ternqueue -j) && [ -z "$_q" ]; }
-wait_for "an empty queue" queue_empty
+wait_queue_empty
 [ "$(ls "$TERN_DIR/mail/sender/new" | wc -l)" = 1 ] || fail "the self-referencing alias bounced"
 pass

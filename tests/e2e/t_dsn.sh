@@ -26,7 +26,6 @@ tern_start
 
 msg() { printf 'Subject: %s\n\nbody line of %s\n' "$1" "$1"; }
 count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
-queue_empty() { _q=$(ternqueue -j) && [ -z "$_q" ]; }
 
 # -N never: the failure is logged, nobody is told.
 msg never | submit -N never -f s1@localhost reject@localhost || fail "submit -N never"
@@ -34,7 +33,7 @@ wait_for_log 'to=<reject@localhost>.*status=bounced'
 # A marker sent afterwards arrives after any notice would have.
 msg marker | submit -f x@localhost s1@localhost || fail "sendmail marker"
 wait_for_mail s1 1
-wait_for "an empty queue" queue_empty
+wait_queue_empty
 [ "$(count s1)" = 1 ] || fail "-N never still sent a notice"
 grep -q '^Subject: marker' "$(tern_newest_mail s1)" || fail "s1 got something else than the marker"
 
@@ -73,7 +72,7 @@ wait_for_mail listowner 1
 grep -q '^Action: failed' "$(tern_newest_mail listowner)" || fail "the owner got no failure notice"
 msg marker | submit -f x@localhost s5@localhost || fail "sendmail marker"
 wait_for_mail s5 1
-wait_for "an empty queue" queue_empty
+wait_queue_empty
 [ "$(count s5)" = 1 ] || fail "the sender got the list's error"
 
 # soft_bounce = yes: the failure stays in the queue as a deferral.

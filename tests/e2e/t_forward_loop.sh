@@ -46,7 +46,6 @@ wait_for "the copy for $d" at_least $d 1
 # A bounce is queued before the recipients it reports are marked, and
 # stays in the queue until delivered: once the queue is empty, any bounce
 # of this message is in the sender's mailbox.
-queue_empty() { _q=$(ternqueue -j) && [ -z "$_q" ]; }
-wait_for "an empty queue" queue_empty
+wait_queue_empty
 [ "$(count $s)" = 1 ] || fail "a .forward naming its own user bounced"
 pass

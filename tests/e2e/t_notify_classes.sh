@@ -29,7 +29,6 @@ tern_start
 
 msg() { printf 'Subject: %s\n\nbody line of %s\n' "$1" "$1"; }
 count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
-queue_empty() { _q=$(ternqueue -j) && [ -z "$_q" ]; }
 
 # Defaults: a bounce goes to its sender only; a bounce of a bounce is dropped.
 msg plain | submit -f s1@localhost reject@localhost || fail "submit"
@@ -45,7 +44,7 @@ grep -q 'junk1' "$n" || fail "the software notice does not name the file"
 grep -q '^Return-Path: <double-bounce@' "$n" || fail "the software notice is not from double-bounce@"
 msg marker | submit -f x@localhost s1@localhost || fail "marker"
 wait_for_mail s1 2
-wait_for "an empty queue" queue_empty
+wait_queue_empty
 [ "$(count pmb)" = 0 ] || fail "bounce_notice_recipient got mail without the bounce class"
 [ "$(count pm2)" = 0 ] || fail "a double bounce was sent without the 2bounce class"
 

@@ -92,8 +92,7 @@ got() { [ "$(grep -c '^X-Reload-Test: ' "$box" 2>/dev/null || echo 0)" -ge "$1" 
 wait_for "$total messages in the mbox" got $total
 # A duplicate would come from a message still queued (delivered, not yet
 # marked done): once the queue is empty, none can come any more.
-queue_empty() { mailq | grep -q 'is empty'; }
-wait_for "the queue to empty" queue_empty
+wait_for "the queue to empty" tern_queue_empty
 dups=$(grep '^X-Reload-Test: ' "$box" | sort | uniq -d)
 [ -z "$dups" ] || fail "delivered twice: $dups"
 [ "$(grep -c '^X-Reload-Test: ' "$box")" = $total ] || fail "$(grep -c '^X-Reload-Test: ' "$box") messages, not $total"

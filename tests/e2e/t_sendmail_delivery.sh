@@ -110,10 +110,9 @@ wait_mail bob '^Subject: to-sales'
 has_mail bob '^Return-Path: <newname@localhost>' || fail "canonical_maps did not rewrite the sender"
 
 # mailq / -bp (sendmail's layout by default) and -q (flush) on the running instance.
-queue_empty() { mailq | grep -q 'is empty'; }
 # A delivery interrupted by the reloads above may have been deferred: flush first.
 sendmail -q || fail "sendmail -q exited $?"
-if ! TERN_WAIT=$TERN_WAIT wait_for_quiet queue_empty; then
+if ! TERN_WAIT=$TERN_WAIT wait_for_quiet tern_queue_empty; then
 	mailq >&2
 	fail "the queue did not empty"
 fi

@@ -27,7 +27,6 @@ ternconf -e "relayhost = [127.0.0.1]:$sinkport" || fail "ternconf -e"
 tern_start
 wait_for_port "$TERN_PORT"
 count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
-queue_empty() { [ -z "$(ternqueue -j)" ]; }
 
 # send SENDER RCPT SUBJECT "MAIL PARAMS" "RCPT PARAMS"
 send() {
@@ -61,7 +60,7 @@ grep -q '^RCPT TO:<plain@remote.example> NOTIFY=NEVER$' "$sinklog" \
 # The next hop reports success, not Tern: s1 gets only the marker.
 send x@localhost s1@localhost marker '' ''
 wait_for_mail s1 1
-wait_for "an empty queue" queue_empty
+wait_queue_empty
 [ "$(count s1)" = 1 ] || fail "a success notice was sent although the next hop does DSN"
 sink_stop
 

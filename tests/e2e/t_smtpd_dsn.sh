@@ -20,7 +20,6 @@ tern_start
 wait_for_port "$TERN_PORT"
 
 count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
-queue_empty() { [ -z "$(ternqueue -j)" ]; }
 
 # dsn_send SENDER RCPT SUBJECT "MAIL PARAMS" "RCPT PARAMS": one message over SMTP.
 dsn_send() {
@@ -50,7 +49,7 @@ dsn_send s1@localhost reject@localhost never '' 'NOTIFY=NEVER'
 wait_for_log 'to=<reject@localhost>.*status=bounced'
 dsn_send x@localhost s1@localhost marker '' ''
 wait_for_mail s1 1
-wait_for "an empty queue" queue_empty
+wait_queue_empty
 [ "$(count s1)" = 1 ] || fail "NOTIFY=NEVER still sent a notice"
 grep -q '^Subject: marker' "$(tern_newest_mail s1)" || fail "s1 got something else than the marker"
 
@@ -73,7 +72,7 @@ dsn_send s3@localhost rcpt3@localhost silent '' ''
 wait_for_mail rcpt3 1
 dsn_send x@localhost s3@localhost marker '' ''
 wait_for_mail s3 1
-wait_for "an empty queue" queue_empty
+wait_queue_empty
 [ "$(count s3)" = 1 ] || fail "a delivery without NOTIFY produced a notice"
 
 # RET=HDRS on a failure: the headers come back, not the body; ENVID and ORCPT too.

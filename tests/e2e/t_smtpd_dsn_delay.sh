@@ -17,7 +17,6 @@ ternconf -e "relayhost = [127.0.0.1]:$dead" "delay_warning_time = 2s" \
 	"maximal_backoff_time = 2s" "queue_run_delay = 1s" || fail "ternconf -e"
 tern_start
 wait_for_port "$TERN_PORT"
-queue_empty() { [ -z "$(ternqueue -j)" ]; }
 count() { ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l; }
 actions() { cat "$TERN_DIR"/mail/"$1"/new/* 2>/dev/null | sed -n 's/^Action: //p' | sort | tr '\n' ' '; }
 
@@ -28,10 +27,10 @@ for n in none failure delay never; do
 		|| fail "SMTP submission ($n)"
 done
 # Every message expires; afterwards nothing more can come.
-wait_for "the stuck messages to expire" queue_empty
+wait_for "the stuck messages to expire" tern_queue_empty
 wait_for_log 'to=<far-never@remote\.example>.*status=bounced'
 # Notices are queued before the original is removed; let them be delivered.
-wait_for "the notices to be delivered" queue_empty
+wait_for "the notices to be delivered" tern_queue_empty
 
 [ "$(actions s-none)" = "delayed failed " ] || fail "no NOTIFY: got '$(actions s-none)', want a warning and a bounce"
 [ "$(actions s-failure)" = "failed " ] || fail "NOTIFY=FAILURE: got '$(actions s-failure)', want the bounce only"

@@ -137,6 +137,37 @@ START_TEST(test_long_name)
 }
 END_TEST
 
+START_TEST(test_line_kind)
+{
+	/* Part of a line: a field, not one whatever follows, or not known yet. */
+	static const struct {
+		const char *line;
+		enum header_line kind;
+		size_t namelen;
+	} cases[] = {
+		{"", HEADER_LINE_UNKNOWN, 0},
+		{"X-Name", HEADER_LINE_UNKNOWN, 0},
+		{"X-Name  \t", HEADER_LINE_UNKNOWN, 0},
+		{"X-Name:", HEADER_LINE_FIELD, 6},
+		{"X-Name \t: v", HEADER_LINE_FIELD, 6},
+		{"X-Name x", HEADER_LINE_OTHER, 0},
+		{" folded", HEADER_LINE_OTHER, 0},
+		{":no name", HEADER_LINE_OTHER, 0},
+		{"caf\xc3\xa9:", HEADER_LINE_OTHER, 0},
+		{"From joe", HEADER_LINE_OTHER, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = 0;
+		ck_assert_int_eq(header_line_kind(cases[i].line, strlen(cases[i].line), &n), cases[i].kind);
+		ck_assert_uint_eq(n, cases[i].namelen);
+	}
+	char line[1200];
+	memset(line, 'a', 999);	/* a name longer than any can be */
+	ck_assert_int_eq(header_line_kind(line, 999, NULL), HEADER_LINE_OTHER);
+	ck_assert_int_eq(header_line_kind(line, 998, NULL), HEADER_LINE_UNKNOWN);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("header");
@@ -145,6 +176,7 @@ int main(void)
 	tcase_add_test(tc, test_edit);
 	tcase_add_test(tc, test_fold);
 	tcase_add_test(tc, test_long_name);
+	tcase_add_test(tc, test_line_kind);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
