@@ -261,6 +261,36 @@ static bool spent(struct job *j, const char *id)
 	}
 }
 
+/*
+ * True when active/ID left while it was being delivered: ternqueue -h
+ * moved it to hold/ or -d removed it (an administrator acts on a message
+ * when it is slow, which is when it is being delivered). Not an error:
+ * the log says where it went; a held message with nothing left to deliver
+ * leaves hold/ too (releasing it would only remove it), and a removed one
+ * keeps no reasons in defer/.
+ */
+static bool left_active(struct job *j, const char *id, bool delivered)
+{
+	if (access(buf_str(&j->path), F_OK) == 0 || errno != ENOENT)
+		return false;
+	struct buf held = BUF_INIT;
+	buf_printf(&held, "hold/%s", id);
+	j->gone = true;
+	if (access(buf_str(&held), F_OK) < 0) {
+		deferlog_remove(".", id);
+		msg_info("%s: removed from the queue while being delivered", id);
+	} else if (!delivered) {
+		msg_info("%s: placed on hold while being delivered; stays there", id);
+	} else if (unlink(buf_str(&held)) == 0) {
+		deferlog_remove(".", id);
+		msg_info("%s: placed on hold while being delivered, and delivered: removed", id);
+	} else {
+		msg_error("%s: remove delivered message from hold: %m", id);
+	}
+	buf_free(&held);
+	return true;
+}
+
 /* Open active/ID and get the attempt ready (j->ready), or deal with a file that cannot be. */
 static void job_begin(struct job *j, const char *id)
 {
@@ -375,6 +405,8 @@ static void job_end(struct job *j, bool ok)
 		if (pending == 0) {
 			int rc = qfile_remove(a->q);
 			a->q = NULL;
+			if (rc == 1 && left_active(j, id, true))
+				goto settled;
 			if (rc < 0)
 				msg_error("%s: remove queue file: %m", id);
 			else
@@ -403,10 +435,13 @@ static void job_end(struct job *j, bool ok)
 			else
 				tv[0].tv_sec += qmgr_backoff(tv[0].tv_sec - a->arrival.tv_sec);
 			tv[1] = tv[0];
-			if (utimes(buf_str(&j->path), tv) < 0)
+			if (utimes(buf_str(&j->path), tv) < 0 && !left_active(j, id, false))
 				msg_warn("%s: set next attempt time: %m", id);
-			if (qfile_move(buf_str(&j->path), "deferred", &merr) < 0) {
-				msg_error("%s: move to deferred: %s", id, buf_str(&merr));
+			if (j->gone) {
+				/* held or removed meanwhile */
+			} else if (qfile_move(buf_str(&j->path), "deferred", &merr) < 0) {
+				if (!left_active(j, id, false))
+					msg_error("%s: move to deferred: %s", id, buf_str(&merr));
 			} else {
 				j->gone = true;
 				if (lost && !j->lost_before)
@@ -415,6 +450,7 @@ static void job_end(struct job *j, bool ok)
 			buf_free(&merr);
 		}
 	}
+settled:
 	if (j->ready) {
 		deferlog_free(&j->dl);
 		plan_free(&j->plan);

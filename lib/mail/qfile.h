@@ -294,7 +294,9 @@ int qfile_open_whole(const char *path, bool writable, struct buf *mem, struct qf
 /*
  * The message is done with: its file (opened writable) goes to the pool
  * of spare queue files when qrecycle_enable() turned it on, or is
- * unlinked; not synced either way. Then q is closed. 0, or -1 with errno.
+ * unlinked; not synced either way. Then q is closed. 0, 1 when another
+ * process had moved the file away from its name (it is left alone), or
+ * -1 with errno.
  */
 int qfile_remove(struct qfile *q);
 /* The same from a buffer (tests and fuzzing); no mark_done, content via qfile_read. */

@@ -146,7 +146,7 @@ int qrecycle_give(const char *path, int fd)
 	 * is not the caller's to empty, nor path's file to remove.
 	 */
 	if (fd >= 0 && !qfile_still_named(fd, path))
-		return 0;
+		return 1;
 	if (!pool_name(path, spare, sizeof(spare)))
 		return unlink(path);
 	/*

@@ -46,7 +46,7 @@ int qrecycle_take(const char *path);
  * pool with one rename, or unlink it when the pool is off. 0, or -1 with
  * errno set. Cut short in between, it leaves an empty file under path.
  * When fd's file no longer is path's (qfile_still_named), it was moved
- * away by another process: neither is touched, and 0 returned.
+ * away by another process: neither is touched, and 1 returned.
  */
 int qrecycle_give(const char *path, int fd);
 

@@ -156,6 +156,26 @@ START_TEST(test_pool_off_unlinks)
 }
 END_TEST
 
+START_TEST(test_moved_away_left_alone)
+{
+	/* Moved to another name while open (ternqueue -h): 1, and the file is untouched. */
+	char path[160], held[200];
+	struct qfile *q;
+	struct buf err = BUF_INIT;
+	struct stat st;
+	queue_one("Subject: x\n\nheld text\n", path, sizeof(path));
+	ck_assert_int_eq(qfile_open(path, true, &q, &err), QF_OK);
+	snprintf(held, sizeof(held), "%s.held", path);
+	ck_assert_int_eq(rename(path, held), 0);
+	ck_assert_int_eq(qfile_remove(q), 1);
+	ck_assert_int_eq(stat(held, &st), 0);
+	ck_assert_int_gt(st.st_size, 0);
+	ck_assert_int_eq(entries(pool), 0);
+	ck_assert_int_eq(unlink(held), 0);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_linked_spare_not_reused)
 {
 	char path[160], spare[200], other[200];
@@ -409,6 +429,7 @@ int main(void)
 	tcase_add_test(tc, test_spent_file_is_reused);
 	tcase_add_test(tc, test_spare_mode_and_id);
 	tcase_add_test(tc, test_pool_off_unlinks);
+	tcase_add_test(tc, test_moved_away_left_alone);
 	tcase_add_test(tc, test_linked_spare_not_reused);
 	tcase_add_test(tc, test_stale_name_after_crash);
 	tcase_add_test(tc, test_spare_with_data_set_aside);
