@@ -41,6 +41,7 @@
 #include "smtp/smtp_sts.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 #define CACHE_MAX	8
 
@@ -203,14 +204,6 @@ static const char *notify_words(int bits, char *out, size_t size)
 	if (out[0])
 		out[strlen(out) - 1] = '\0';
 	return out;
-}
-
-static bool non_ascii(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return true;
-	return false;
 }
 
 /*
@@ -570,9 +563,9 @@ void smtp_deliver(struct smtp_message *m)
 	}
 	content_8bit = content_is_8bit(m->q, &content);
 	if (qfile_attr(m->q, "smtputf8") != NULL) {
-		utf8 = non_ascii(m->sender);
+		utf8 = utf8_non_ascii(m->sender);
 		for (size_t i = 0; i < m->n && !utf8; i++)
-			utf8 = non_ascii(m->rcpt[i].address);
+			utf8 = utf8_non_ascii(m->rcpt[i].address);
 	}
 	/* By next hop only: smtp and relay to one next hop share connections. */
 	snprintf(key, sizeof(key), "%s", m->nexthop);

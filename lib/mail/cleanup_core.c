@@ -56,6 +56,7 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/utf8.h"
 
 void cleanup_fail(struct cleanup *c, int status, const char *fmt, ...)
 {
@@ -457,6 +458,19 @@ static int finish_envelope(struct cleanup *c)
 
 int cleanup_write_envelope(struct cleanup *c)
 {
+	/*
+	 * Mail from a local program (sendmail, a forward) whose envelope holds
+	 * a non-ASCII address needs SMTPUTF8 whether or not its sender said so
+	 * (-SMTPUTF8): marked here, the smtp client sends it with SMTPUTF8 or
+	 * returns it, never sends the address to a server that did not offer
+	 * it (Postfix's smtputf8_autodetect_classes = sendmail, on the
+	 * envelope).
+	 */
+	bool utf8 = c->source == CLEANUP_LOCAL && attr(c, "smtputf8") == NULL && utf8_non_ascii(buf_str(&c->sender));
+	for (size_t i = 0; c->source == CLEANUP_LOCAL && i < c->nrcpt && !utf8; i++)
+		utf8 = attr(c, "smtputf8") == NULL && utf8_non_ascii(c->rcpts[i].addr);
+	if (utf8)
+		cleanup_attr(c, "smtputf8", "yes");
 	bool bad = qfile_set_sender(c->w, buf_str(&c->sender)) != 0;
 	for (size_t i = 0; i < c->nattr && !bad; i++)
 		bad = qfile_add_attr(c->w, c->attrs[i].name, c->attrs[i].value) != 0;

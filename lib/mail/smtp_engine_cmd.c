@@ -165,14 +165,6 @@ static void helo_accept(struct smtp_engine *e, const char *arg, bool esmtp)
 	e->pipelining_offered = c->pipelining;
 }
 
-static bool has_8bit(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return true;
-	return false;
-}
-
 static bool need_helo(struct smtp_engine *e)
 {
 	if (e->helo == NULL && e->cfg->helo_required) {
@@ -258,7 +250,7 @@ void se_cmd_mail(struct smtp_engine *e, const char *arg)
 		se_reply(e, "501 5.1.7 Bad sender address syntax");
 		goto out;
 	}
-	if (has_8bit(buf_str(&a.addr)) && !a.smtputf8) {
+	if (utf8_non_ascii(buf_str(&a.addr)) && !a.smtputf8) {
 		se_reply(e, "553 5.6.7 Must declare SMTPUTF8 to send UTF8 addresses");
 		goto out;
 	}
@@ -373,7 +365,7 @@ void se_cmd_rcpt(struct smtp_engine *e, const char *arg)
 		se_reply(e, "555 5.5.4 Unsupported option: %s", a.notify ? "NOTIFY" : "ORCPT");
 		goto out;
 	}
-	if (has_8bit(buf_str(&a.addr)) && !e->smtputf8) {
+	if (utf8_non_ascii(buf_str(&a.addr)) && !e->smtputf8) {
 		se_reply(e, "553 5.6.7 Must declare SMTPUTF8 to send UTF8 addresses");
 		goto out;
 	}

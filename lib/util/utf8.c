@@ -43,3 +43,11 @@ bool utf8_valid(const char *s, size_t len)
 	}
 	return true;
 }
+
+bool utf8_non_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}

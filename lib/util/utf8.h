@@ -18,4 +18,7 @@
  */
 bool utf8_valid(const char *s, size_t len);
 
+/* Does the string s hold a byte outside ASCII (an address that needs SMTPUTF8)? */
+bool utf8_non_ascii(const char *s);
+
 #endif

@@ -130,6 +130,24 @@ printf 'Subject: utf8\n\nbody\n' > "$NET_DIR/m2"
 submit_smtp alice@localhost "j$(printf '\303\266')rg@noext.test" "SMTPUTF8" "" "$NET_DIR/m2" || fail "SMTPUTF8 submission"
 wait_for_log 'to=<j.*rg@noext\.test>,.* dsn=5\.6\.7, status=bounced'
 [ "$(wc -l < "$n")" = 2 ] || fail "the SMTPUTF8 message reached the peer"
+# The same through sendmail without -SMTPUTF8: found (Postfix's
+# smtputf8_autodetect_classes = sendmail): bounced by the peer without it,
+# sent with SMTPUTF8 to the one with it.
+printf 'Subject: utf8 detected
+
+body
+' | sendmail -i -f alice@localhost "k$(printf '\303\266')rg@noext.test" ||
+	fail "sendmail to a UTF-8 address"
+wait_for_log 'to=<k.*rg@noext\.test>,.* dsn=5\.6\.7, status=bounced'
+[ "$(wc -l < "$n")" = 2 ] || fail "the UTF-8 address from sendmail reached the peer without SMTPUTF8"
+printf 'Subject: utf8 detected
+
+body
+' | sendmail -i -f alice@localhost "k$(printf '\303\266')rg@full.test" ||
+	fail "sendmail to a UTF-8 address"
+peer_wait_messages "$f" 3
+[ "$(field "$f" 3 '"SMTPUTF8" in m["mail_params"]')" = True ] ||
+	fail "sent without SMTPUTF8: $(field "$f" 3 'm["mail_params"]')"
 
 # CHUNKING: BDAT.
 printf 'Subject: chunks\n\nchunked\n.dot\n' | sendmail -i -f alice@localhost u@chunk.test || fail "sendmail"

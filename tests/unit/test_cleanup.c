@@ -143,6 +143,7 @@ struct result {
 	struct buf sender;
 	struct buf rcpts;	/* "addr[notify,orcpt]" joined by ' ' */
 	struct buf content;
+	bool smtputf8;		/* the queue file has the smtputf8 attribute */
 };
 
 static void result_free(struct result *r)
@@ -176,6 +177,7 @@ static void run(const struct cleanup_settings *s, enum cleanup_source src, int f
 	struct buf err = BUF_INIT;
 	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
 	buf_adds(&r->sender, qfile_sender(q));
+	r->smtputf8 = qfile_attr(q, "smtputf8") != NULL;
 	for (size_t i = 0; i < qfile_rcpt_count(q); i++) {
 		const struct qfile_rcpt *rc = qfile_rcpt(q, i);
 		if (i)
@@ -585,6 +587,34 @@ START_TEST(test_header_limit_body_line)
 }
 END_TEST
 
+START_TEST(test_smtputf8_detected)
+{
+	/* A local submission with a non-ASCII envelope address is SMTPUTF8 mail; SMTP's is as told. */
+	struct cleanup_settings s = settings();
+	struct result r;
+	const char *ascii[] = {"a@x.test", NULL}, *utf8[] = {"a@x.test", "j\xc3\xb6rg@x.test", NULL};
+	run(&s, CLEANUP_LOCAL, 0, "joe", ascii, local_attrs, "Subject: s\n\nb\n", 64, &r);
+	ck_assert(!r.smtputf8);
+	result_free(&r);
+	run(&s, CLEANUP_LOCAL, 0, "joe", utf8, local_attrs, "Subject: s\n\nb\n", 64, &r);
+	ck_assert(r.smtputf8);
+	result_free(&r);
+	run(&s, CLEANUP_LOCAL, 0, "j\xc3\xb6rg", ascii, local_attrs, "Subject: s\n\nb\n", 64, &r);
+	ck_assert(r.smtputf8);
+	result_free(&r);
+	/* Found by -t in the headers. */
+	run(&s, CLEANUP_LOCAL, CLEANUP_FLAG_EXTRACT, "joe", NULL, local_attrs,
+	    "To: j\xc3\xb6rg@x.test\n\nb\n", 64, &r);
+	ck_assert_str_eq(buf_str(&r.rcpts), "j\xc3\xb6rg@x.test");
+	ck_assert(r.smtputf8);
+	result_free(&r);
+	/* smtpd decides for SMTP (a client without SMTPUTF8 cannot name one). */
+	run(&s, CLEANUP_SMTP, 0, "joe@x.test", utf8, smtp_attrs, "Subject: s\n\nb\n", 64, &r);
+	ck_assert(!r.smtputf8);
+	result_free(&r);
+}
+END_TEST
+
 START_TEST(test_header_block_limit)
 {
 	/* More headers than header_block_size_limit: refused, never turned into body. */
@@ -757,6 +787,7 @@ int main(void)
 	tcase_add_test(tc, test_header_limit);
 	tcase_add_test(tc, test_header_limit_one_line);
 	tcase_add_test(tc, test_header_limit_body_line);
+	tcase_add_test(tc, test_smtputf8_detected);
 	tcase_add_test(tc, test_header_block_limit);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_abort);

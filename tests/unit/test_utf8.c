@@ -55,12 +55,22 @@ START_TEST(test_length_bound)
 }
 END_TEST
 
+START_TEST(test_non_ascii)
+{
+	ck_assert(!utf8_non_ascii(""));
+	ck_assert(!utf8_non_ascii("joe@example.org\x7f"));
+	ck_assert(utf8_non_ascii("j\xc3\xb6rg@example.org"));
+	ck_assert(utf8_non_ascii("joe@example.org\xff"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("utf8");
 	TCase *tc = tcase_create("core");
 	tcase_add_loop_test(tc, test_rows, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_test(tc, test_length_bound);
+	tcase_add_test(tc, test_non_ascii);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
