@@ -263,23 +263,32 @@ static bool spent(struct job *j, const char *id)
 
 /*
  * True when active/ID left while it was being delivered: ternqueue -h
- * moved it to hold/ or -d removed it (an administrator acts on a message
- * when it is slow, which is when it is being delivered). Not an error:
- * the log says where it went; a held message with nothing left to deliver
- * leaves hold/ too (releasing it would only remove it), and a removed one
- * keeps no reasons in defer/.
+ * moved it to hold/ (and -H or -r maybe on to incoming/) or -d removed
+ * it (an administrator acts on a message when it is slow, which is when
+ * it is being delivered). Not an error: the log says where it went; a
+ * held message with nothing left to deliver leaves hold/ too (releasing
+ * it would only remove it), and a removed one keeps no reasons in defer/.
+ * One moved on keeps its done marks: its next attempt goes on from them.
  */
 static bool left_active(struct job *j, const char *id, bool delivered)
 {
+	const char *qname;
+	struct buf held = BUF_INIT;
+
 	if (access(buf_str(&j->path), F_OK) == 0 || errno != ENOENT)
 		return false;
-	struct buf held = BUF_INIT;
-	buf_printf(&held, "hold/%s", id);
 	j->gone = true;
-	if (access(buf_str(&held), F_OK) < 0) {
+	if (mailq_find(".", id, &qname) < 0) {
 		deferlog_remove(".", id);
 		msg_info("%s: removed from the queue while being delivered", id);
-	} else if (!delivered) {
+		return true;
+	}
+	if (strcmp(qname, "hold") != 0) {
+		msg_info("%s: moved to %s/ while being delivered", id, qname);
+		return true;
+	}
+	buf_printf(&held, "hold/%s", id);
+	if (!delivered) {
 		msg_info("%s: placed on hold while being delivered; stays there", id);
 	} else if (unlink(buf_str(&held)) == 0) {
 		deferlog_remove(".", id);

@@ -562,11 +562,15 @@ void smtp_deliver(struct smtp_message *m)
 		goto out;
 	}
 	content_8bit = content_is_8bit(m->q, &content);
-	if (qfile_attr(m->q, "smtputf8") != NULL) {
-		utf8 = utf8_non_ascii(m->sender);
-		for (size_t i = 0; i < m->n && !utf8; i++)
-			utf8 = utf8_non_ascii(m->rcpt[i].address);
-	}
+	/*
+	 * A non-ASCII address in the envelope goes out with SMTPUTF8 or not at
+	 * all (5.6.7), whether or not the message was flagged SMTPUTF8 when it
+	 * came: sendmail without -U, a bounce to a UTF-8 sender, an address
+	 * virtual_alias_maps, canonical_maps or a milter made non-ASCII.
+	 */
+	utf8 = utf8_non_ascii(m->sender);
+	for (size_t i = 0; i < m->n && !utf8; i++)
+		utf8 = utf8_non_ascii(m->rcpt[i].address);
 	/* By next hop only: smtp and relay to one next hop share connections. */
 	snprintf(key, sizeof(key), "%s", m->nexthop);
 	pending_reason(m, "4.4.1", "no server could be reached", "none");

@@ -56,7 +56,6 @@
 #include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
-#include "util/utf8.h"
 
 void cleanup_fail(struct cleanup *c, int status, const char *fmt, ...)
 {
@@ -458,19 +457,6 @@ static int finish_envelope(struct cleanup *c)
 
 int cleanup_write_envelope(struct cleanup *c)
 {
-	/*
-	 * Mail from a local program (sendmail, a forward) whose envelope holds
-	 * a non-ASCII address needs SMTPUTF8 whether or not its sender said so
-	 * (-SMTPUTF8): marked here, the smtp client sends it with SMTPUTF8 or
-	 * returns it, never sends the address to a server that did not offer
-	 * it (Postfix's smtputf8_autodetect_classes = sendmail, on the
-	 * envelope).
-	 */
-	bool utf8 = c->source == CLEANUP_LOCAL && attr(c, "smtputf8") == NULL && utf8_non_ascii(buf_str(&c->sender));
-	for (size_t i = 0; c->source == CLEANUP_LOCAL && i < c->nrcpt && !utf8; i++)
-		utf8 = attr(c, "smtputf8") == NULL && utf8_non_ascii(c->rcpts[i].addr);
-	if (utf8)
-		cleanup_attr(c, "smtputf8", "yes");
 	bool bad = qfile_set_sender(c->w, buf_str(&c->sender)) != 0;
 	for (size_t i = 0; i < c->nattr && !bad; i++)
 		bad = qfile_add_attr(c->w, c->attrs[i].name, c->attrs[i].value) != 0;
@@ -777,6 +763,7 @@ static void content_out(struct cleanup *c, const char *data, size_t len)
  */
 static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 {
+	const char *hdr = c->hdr.data ? c->hdr.data : "";	/* (none for an empty message) */
 	struct headers hs;
 	enum header_end how;
 	struct buf out = BUF_INIT;
@@ -786,7 +773,7 @@ static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 	if (c->status != CLEANUP_OK)
 		return;
 	headers_init(&hs);
-	headers_parse(c->hdr.data + c->hstart, hend - c->hstart, &hs, &how);
+	headers_parse(hdr + c->hstart, hend - c->hstart, &hs, &how);
 	/* A message that went round too often is in a mail loop. */
 	if (c->s.hopcount_limit > 0) {
 		int hops = 0;
@@ -808,7 +795,7 @@ static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 		if (c->edit != NULL) {
 			/* Held for the milters: written by cleanup_edit_flush. */
 			cleanup_edit_keep(c, &hs, c->hdr.len > body || blank);
-			content_out(c, c->hdr.data + body, c->hdr.len - body);
+			content_out(c, hdr + body, c->hdr.len - body);
 			goto out;
 		}
 		/* The envelope, then the headers and the body. */
@@ -817,7 +804,7 @@ static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 		content_out(c, out.data, out.len);
 		if (c->hdr.len > body || blank)
 			content_out(c, "\n", 1);
-		content_out(c, c->hdr.data + body, c->hdr.len - body);
+		content_out(c, hdr + body, c->hdr.len - body);
 	}
 out:
 	headers_free(&hs);
@@ -840,7 +827,7 @@ static void scan_headers(struct cleanup *c)
 			c->first_line_done = true;
 			/* A UNIX "From " line from a local program is dropped, as sendmail does. */
 			if (c->source == CLEANUP_LOCAL && n >= 5 && memcmp(line, "From ", 5) == 0) {
-				c->hstart = c->scan;
+				c->hstart = c->fstart = c->scan;	/* no header, nor counted as one */
 				continue;
 			}
 		}
@@ -858,25 +845,46 @@ static void scan_headers(struct cleanup *c)
 }
 
 /*
- * The header block in hand is over one of its limits. When the line being
- * received (from c->scan, not complete yet: complete ones have been
- * scanned) cannot be a header, it is the first line of a body that came
- * without an empty line before it, and the block ends there; else the
- * message is refused, whole: a header is never cut and no header is
- * pushed into the body. Returns whether the block ended.
+ * The header block in hand is over one of its limits. What happens must
+ * not depend on how the input was cut into pieces, so it is decided as
+ * if the line being received (from c->scan; complete ones have been
+ * scanned) had come whole:
+ *  - a first line "From " of a local message is dropped whole by
+ *    scan_headers: what came of it goes, and the rest as it comes;
+ *  - a line that cannot be a header is the first line of a body that
+ *    came without an empty line before it: the block ends there;
+ *  - a line that may still turn out to be either (header_line_kind:
+ *    at most 998 bytes of a name and white space) waits for more;
+ *  - else (complete headers, a header line or a continuation in hand)
+ *    the message is refused, whole: a header is never cut and no header
+ *    is pushed into the body.
  */
-static bool over_limit(struct cleanup *c, bool block)
+enum limit_outcome { LIMIT_WAIT, LIMIT_BODY, LIMIT_REJECT };
+
+static enum limit_outcome over_limit(struct cleanup *c, bool block)
 {
 	const char *line = c->hdr.data + c->scan;
 	size_t len = c->hdr.len - c->scan, namelen = 0;
+
+	if (len > 0 && !c->first_line_done && c->source == CLEANUP_LOCAL
+	    && memcmp(line, "From ", len < 5 ? len : 5) == 0) {
+		if (len < 5)
+			return LIMIT_WAIT;
+		buf_truncate(&c->hdr, c->scan);
+		c->drop_line = true;
+		return LIMIT_WAIT;
+	}
+	if (len == 1 && line[0] == '\r')
+		return LIMIT_WAIT;	/* an empty line, maybe, whose LF is to come */
 	bool continuation = len > 0 && (line[0] == ' ' || line[0] == '\t') && c->scan > c->hstart;
-	/* A UNIX "From " line (scan_headers drops it) is no body line either. */
-	bool from_line = !c->first_line_done && c->source == CLEANUP_LOCAL
-		&& memcmp(line, "From ", len < 5 ? len : 5) == 0;
-	enum header_line kind = header_line_kind(line, len, &namelen);
-	if (!continuation && !from_line && kind == HEADER_LINE_OTHER) {
-		end_headers(c, c->scan, c->scan, false);
-		return true;
+	if (len > 0 && !continuation) {
+		enum header_line kind = header_line_kind(line, len, &namelen);
+		if (kind == HEADER_LINE_OTHER) {
+			end_headers(c, c->scan, c->scan, false);
+			return LIMIT_BODY;
+		}
+		if (kind == HEADER_LINE_UNKNOWN)
+			return LIMIT_WAIT;
 	}
 	if (block) {
 		cleanup_fail(c, CLEANUP_REJECT, "message header block too large (more than %llu bytes)",
@@ -890,7 +898,20 @@ static bool over_limit(struct cleanup *c, bool block)
 			     (int)namelen, line, namelen ? " " : "", c->s.header_size_limit);
 	}
 	buf_free(&c->hdr);
-	return false;
+	return LIMIT_REJECT;
+}
+
+/* The rest of a dropped "From " line (over_limit): returns the bytes it used. */
+static size_t drop_from_line(struct cleanup *c, const char *data, size_t len)
+{
+	const char *nl = memchr(data, '\n', len);
+	if (nl == NULL)
+		return len;
+	c->drop_line = false;
+	c->first_line_done = true;
+	c->line_start = true;
+	c->scan = c->hstart = c->fstart = c->hdr.len;
+	return (size_t)(nl - data) + 1;
 }
 
 /*
@@ -905,6 +926,12 @@ static void header_input(struct cleanup *c, const char *data, size_t len)
 			content_out(c, data, len);
 			return;
 		}
+		if (c->drop_line) {
+			size_t used = drop_from_line(c, data, len);
+			data += used;
+			len -= used;
+			continue;
+		}
 		const char *nl = memchr(data, '\n', len);
 		size_t n = nl ? (size_t)(nl - data) + 1 : len;
 		if (c->line_start && data[0] != ' ' && data[0] != '\t')
@@ -916,9 +943,12 @@ static void header_input(struct cleanup *c, const char *data, size_t len)
 		scan_headers(c);
 		if (!c->in_headers)
 			continue;
-		bool block = c->s.header_block_size_limit && c->hdr.len - c->hstart > c->s.header_block_size_limit;
-		if ((block || (c->s.header_size_limit && c->hdr.len - c->fstart > c->s.header_size_limit))
-		    && !over_limit(c, block))
+		/* Over which limit: the one whose last byte came first, however the input was cut. */
+		unsigned long long block_end = c->hstart + c->s.header_block_size_limit;
+		unsigned long long one_end = c->fstart + c->s.header_size_limit;
+		bool block = c->s.header_block_size_limit && c->hdr.len > block_end;
+		bool one = c->s.header_size_limit && c->hdr.len > one_end;
+		if ((block || one) && over_limit(c, block && (!one || block_end <= one_end)) == LIMIT_REJECT)
 			return;
 	}
 }

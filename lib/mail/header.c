@@ -51,8 +51,10 @@ enum header_line header_line_kind(const char *line, size_t len, size_t *namelen)
 	if (i == 0)
 		return HEADER_LINE_OTHER;
 	size_t n = i;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+	while (i < len && i <= NAME_MAX_LEN && (line[i] == ' ' || line[i] == '\t'))
 		i++;
+	if (i > NAME_MAX_LEN)
+		return HEADER_LINE_OTHER;	/* bounded, so that a part of a line can tell */
 	if (i == len)
 		return HEADER_LINE_UNKNOWN;
 	if (line[i] != ':')

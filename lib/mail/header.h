@@ -41,7 +41,7 @@ void headers_free(struct headers *hs);
  * HEADER_END_BLANK); *how says how it ended. Never fails: a line that is
  * not a field ends the block, as Postfix and sendmail do. A field name is
  * 1-998 printable characters other than ':' (white space before the
- * colon is tolerated, obsolete syntax).
+ * colon is tolerated, obsolete syntax, within the same 998 bytes).
  */
 size_t headers_parse(const char *data, size_t len, struct headers *hs, enum header_end *how);
 

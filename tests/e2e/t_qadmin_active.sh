@@ -4,8 +4,10 @@
 # in hand ends, and its end is no error. (a) held, then deferred: it stays
 # in hold/ with its reasons and is not tried again; (b) held, then
 # delivered: it leaves hold/; (c) removed, then deferred: nothing of it
-# is left, defer/ID included. The command of each alias waits for a file
-# of its own before it ends.
+# is left, defer/ID included; (d) held and released again, then deferred:
+# retried from wherever it is (incoming/ or active/ again), delivered
+# once. The command of each alias waits for a file of its own before it
+# ends.
 . "$(dirname "$0")/lib.sh"
 
 need_root
@@ -17,8 +19,13 @@ mkdir -p "$out" && chmod 1777 "$out"
 wait_cmd() {
 	echo "$1 \"|/bin/sh -c 'touch $out/started.$1; while [ ! -e $out/go.$1 ]; do sleep 0.1; done; cat >> $out/$1; exit $2'\""
 }
-{ wait_cmd held 75; wait_cmd delivered 0; wait_cmd removed 75; } > "$TERN_DIR/aliases.map"
-ternconf -e "alias_maps = texthash:$TERN_DIR/aliases.map" || fail "ternconf -e"
+{
+	wait_cmd held 75; wait_cmd delivered 0; wait_cmd removed 75
+	# released: defers its first run, takes the message the next time.
+	echo "released \"|/bin/sh -c 'if [ -e $out/started.released ]; then cat >> $out/released; exit 0; fi; touch $out/started.released; while [ ! -e $out/go.released ]; do sleep 0.1; done; exit 75'\""
+} > "$TERN_DIR/aliases.map"
+ternconf -e "alias_maps = texthash:$TERN_DIR/aliases.map" "minimal_backoff_time = 1s" "maximal_backoff_time = 2s" \
+	"queue_run_delay = 1s" || fail "ternconf -e"
 tern_start
 qdir="$TERN_DIR/queue"
 
@@ -63,6 +70,20 @@ no_error "$id"
 act removed -d
 wait_for_log "$id: removed from the queue while being delivered"
 [ -z "$(find "$qdir" -name "$id")" ] || fail "(c) something of $id is left: $(find "$qdir" -name "$id")"
+no_error "$id"
+
+# (d) Held and released while being delivered, then deferred: retried, delivered once.
+printf 'Subject: released\n\nmessage released\n' | sendmail -i released@localhost || fail "sendmail"
+wait_for "the command of released to start" test -e "$out/started.released"
+id=$(active_id)
+ternqueue -h "$id" && ternqueue -H "$id" || fail "ternqueue -h, -H $id"
+touch "$out/go.released"
+wait_for "the released message to be retried" test -s "$out/released"
+wait_for_log "$id: removed"
+[ "$(grep -c '^message released' "$out/released")" -eq 1 ] || fail "(d) not delivered once"
+if grep -q "$id: removed from the queue while being delivered" "$TERN_DIR/maillog"; then
+	fail "(d) a released message was called removed"
+fi
 no_error "$id"
 
 # The held message was not tried again (its command would have run twice).
