@@ -175,6 +175,35 @@ static void remove_stale_temps(const char *dir)
 	buf_free(&path);
 }
 
+/*
+ * Reasons in defer/ of a message that no queue holds any more: left when
+ * their removal failed (an I/O error) or a crash came between the
+ * message's removal and theirs. Only mailq reads them, for that id;
+ * removed at start. A message is looked for twice, since ternqueue may
+ * move it from one directory to another while it is looked for.
+ */
+static void remove_orphan_reasons(void)
+{
+	DIR *dp = opendir("defer");
+	struct dirent *de;
+	struct buf path = BUF_INIT;
+	const char *qname;
+
+	if (dp == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		if (!qfile_id_valid(de->d_name) || mailq_find(".", de->d_name, &qname) == 0
+		    || mailq_find(".", de->d_name, &qname) == 0)
+			continue;
+		buf_reset(&path);
+		buf_printf(&path, "defer/%s", de->d_name);
+		if (unlink(buf_str(&path)) == 0)
+			msg_info("%s: removed the delay reasons of a message no longer queued", de->d_name);
+	}
+	closedir(dp);
+	buf_free(&path);
+}
+
 /* Move every committed file of dir into active/ (deferred: only those due, unless all). */
 static void scan_dir(const char *dir, int only_due, int all)
 {
@@ -623,6 +652,7 @@ int main(int argc, char **argv)
 	}
 	/* What a crash left in active/ first, then anything new. */
 	remove_stale_temps("incoming");
+	remove_orphan_reasons();
 	scan_dir("active", 0, 0);
 	msg_info("started, %zu message(s) in active", qmgr_sched_waiting());
 	long long last_incoming = 0;
