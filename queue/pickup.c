@@ -366,31 +366,18 @@ static int pickup_file(const char *name)
 	if (qfile_attr(q, "protocol") == NULL)
 		cleanup_attr(c, "protocol", "local");
 
-	struct buf warn = BUF_INIT;
-	if (sender_given && !trusted(st.st_uid, login) && !own_address(sender, login))
-		buf_printf(&warn, "X-Authentication-Warning: %s: %s set sender to %s%s%s using -f\n",
-			   cfg_str(P_myhostname), login, *sender ? "" : "<", *sender ? sender : "", *sender ? "" : ">");
+	if (sender_given && !trusted(st.st_uid, login) && !own_address(sender, login)) {
+		struct buf warn = BUF_INIT;
+		buf_printf(&warn, "%s: %s set sender to %s%s%s using -f", cfg_str(P_myhostname), login,
+			   *sender ? "" : "<", *sender ? sender : "", *sender ? "" : ">");
+		cleanup_first_header(c, "X-Authentication-Warning", buf_str(&warn));
+		buf_free(&warn);
+	}
 	char chunk[65536];
 	ssize_t n;
-	bool first = true;
-	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0) {
-		size_t skip = 0;
-		if (first && warn.len > 0) {
-			/* The warning goes first, after a UNIX "From " line if there is one. */
-			if (n >= 5 && memcmp(chunk, "From ", 5) == 0) {
-				const char *nl = memchr(chunk, '\n', (size_t)n);
-				skip = nl ? (size_t)(nl - chunk) + 1 : (size_t)n;
-				cleanup_write(c, chunk, skip);
-			}
-			cleanup_write(c, warn.data, warn.len);
-		}
-		first = false;
-		if (cleanup_write(c, chunk + skip, (size_t)n - skip) != 0)
+	while ((n = qfile_read(q, chunk, sizeof(chunk))) > 0)
+		if (cleanup_write(c, chunk, (size_t)n) != 0)
 			break;
-	}
-	if (first && warn.len > 0)
-		cleanup_write(c, warn.data, warn.len);	/* an empty message */
-	buf_free(&warn);
 	if (n < 0) {
 		cleanup_abort(c);
 		msg_warn("%s: read error: %m", name);

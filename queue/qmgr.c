@@ -179,8 +179,9 @@ static void remove_stale_temps(const char *dir)
  * Reasons in defer/ of a message that no queue holds any more: left when
  * their removal failed (an I/O error) or a crash came between the
  * message's removal and theirs. Only mailq reads them, for that id;
- * removed at start. A message is looked for twice, since ternqueue may
- * move it from one directory to another while it is looked for.
+ * removed at start (mailq_find looks twice, since ternqueue may move a
+ * message from one directory to another while it is looked for), with
+ * the temporary files (".ID.PID", deferlog_write) of writers now gone.
  */
 static void remove_orphan_reasons(void)
 {
@@ -192,13 +193,24 @@ static void remove_orphan_reasons(void)
 	if (dp == NULL)
 		return;
 	while ((de = readdir(dp)) != NULL) {
-		if (!qfile_id_valid(de->d_name) || mailq_find(".", de->d_name, &qname) == 0
-		    || mailq_find(".", de->d_name, &qname) == 0)
+		const char *dot = strrchr(de->d_name, '.');
+		long pid = 0;
+		if (de->d_name[0] == '.' && dot > de->d_name) {
+			char *end;
+			pid = strtol(dot + 1, &end, 10);
+			if (*end != '\0')
+				pid = 0;
+		}
+		bool temp = pid > 0 && pid <= INT_MAX;
+
+		if (temp ? kill((pid_t)pid, 0) == 0 || errno != ESRCH
+			 : !qfile_id_valid(de->d_name) || mailq_find(".", de->d_name, &qname) == 0)
 			continue;
 		buf_reset(&path);
 		buf_printf(&path, "defer/%s", de->d_name);
 		if (unlink(buf_str(&path)) == 0)
-			msg_info("%s: removed the delay reasons of a message no longer queued", de->d_name);
+			msg_info("defer/%s: removed, %s", de->d_name,
+				 temp ? "left by a writer that is gone" : "the delay reasons of a message no longer queued");
 	}
 	closedir(dp);
 	buf_free(&path);

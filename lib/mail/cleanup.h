@@ -69,6 +69,12 @@ void cleanup_recipient(struct cleanup *c, const char *addr, int notify, const ch
  * CLEANUP_FLAG_EXTRACT finds in the headers).
  */
 void cleanup_attr(struct cleanup *c, const char *name, const char *value);
+/*
+ * A header cleanup puts at the top, under its Received:, whatever the
+ * content holds (pickup's X-Authentication-Warning: nothing the sender
+ * writes can move it into the body or have it dropped). One per message.
+ */
+void cleanup_first_header(struct cleanup *c, const char *name, const char *value);
 /* Message content in pieces of any size; lines end in LF (callers convert CRLF). */
 int cleanup_write(struct cleanup *c, const char *data, size_t len);
 /*

@@ -141,6 +141,14 @@ void cleanup_attr(struct cleanup *c, const char *name, const char *value)
 	c->nattr++;
 }
 
+void cleanup_first_header(struct cleanup *c, const char *name, const char *value)
+{
+	free(c->first_name);
+	free(c->first_value);
+	c->first_name = xstrdup(name);
+	c->first_value = xstrdup(value);
+}
+
 static const char *attr(const struct cleanup *c, const char *name)
 {
 	for (size_t i = 0; i < c->nattr; i++)
@@ -789,6 +797,8 @@ static void end_headers(struct cleanup *c, size_t hend, size_t body, bool blank)
 			if (in_list(rewrite_fields, hs.v[i].name))
 				rewrite_field(c, &hs, i);
 	if (c->status == CLEANUP_OK && finish_envelope(c) == 0) {
+		if (c->first_name != NULL)
+			headers_insert(&hs, 0, c->first_name, c->first_value);
 		add_received(c, &hs, now);
 		add_missing(c, &hs, now);
 		remember_message_id(c, &hs);
@@ -978,8 +988,12 @@ int cleanup_finish(struct cleanup *c, char *queue_id, size_t idlen, struct buf *
 	int status;
 	if (queue_id && idlen)
 		queue_id[0] = '\0';
-	if (c->too_big)
+	if (c->too_big) {
+		/* Whatever the pieces let cleanup see before the size passed the limit. */
+		if (c->status == CLEANUP_REJECT)
+			c->status = CLEANUP_OK;
 		cleanup_fail(c, CLEANUP_REJECT, "message file too big (limit %llu bytes)", c->s.message_size_limit);
+	}
 	if (c->in_headers && c->status == CLEANUP_OK) {
 		if (c->hdr.len > 0 && c->hdr.data[c->hdr.len - 1] != '\n')
 			buf_addc(&c->hdr, '\n');
@@ -1052,6 +1066,8 @@ void cleanup_abort(struct cleanup *c)
 		free(c->attrs[i].value);
 	}
 	free(c->attrs);
+	free(c->first_name);
+	free(c->first_value);
 	free(c->incoming_dir);
 	free(c->wake_socket);
 	free(c->hold_dir);

@@ -51,6 +51,7 @@ struct cleanup {
 	size_t fstart;			/* first byte of the header being received */
 	bool line_start;		/* the next input byte starts a line */
 	bool drop_line;			/* dropping a long first "From " line (over_limit) */
+	char *first_name, *first_value;	/* cleanup_first_header */
 	bool first_line_done;
 	/* Content accounting. */
 	unsigned long long total;	/* bytes given to cleanup_write */

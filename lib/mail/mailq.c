@@ -337,7 +337,8 @@ int mailq_find(const char *queue_dir, const char *id, const char **qname)
 		for (const char *const *q = mailq_id_queues; *q && ret < 0; q++) {
 			buf_reset(&path);
 			buf_printf(&path, "%s/%s/%s", queue_dir, *q, id);
-			if (access(buf_str(&path), F_OK) == 0) {
+			/* An error other than ENOENT cannot tell it is not there. */
+			if (access(buf_str(&path), F_OK) == 0 || errno != ENOENT) {
 				*qname = *q;
 				ret = 0;
 			}

@@ -70,7 +70,8 @@ int mailq_scan(const char *queue_dir, struct mailq_list *l, struct buf *err);
 /*
  * Which of incoming/, active/, deferred/ and hold/ under queue_dir holds
  * the message id (a valid queue id): 0 with *qname set to the queue's
- * name, -1 when none does.
+ * name (or to one that could not be looked into), -1 when none does.
+ * Looked for twice, as qmgr and ternqueue move messages between them.
  */
 int mailq_find(const char *queue_dir, const char *id, const char **qname);
 /* Those queues, NULL-terminated, in the order mail moves through them. */

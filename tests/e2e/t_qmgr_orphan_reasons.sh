@@ -2,7 +2,8 @@
 # t_qmgr_orphan_reasons.sh - delay reasons in defer/ of a message that no
 # queue holds any more (their removal failed, or a crash came between the
 # message's removal and theirs) are removed when qmgr starts; those of a
-# message still queued (deferred, or on hold) stay.
+# message still queued (deferred, or on hold) stay; so does a temporary
+# file of the reasons' writer while it lives, not once it is gone.
 . "$(dirname "$0")/lib.sh"
 need_cmd python3
 
@@ -29,13 +30,21 @@ tern_stop
 # The third message goes, its reasons stay behind: an orphan.
 find "$qdir" -name "$gone" ! -path '*/defer/*' -exec rm {} + || fail "remove $gone"
 [ -f "$qdir/defer/$gone" ] || fail "no orphan to test with"
+# Temporary files of a writer gone and of one alive (this shell).
+sh -c 'exit 0' & dead_pid=$!
+wait "$dead_pid"
+echo x > "$qdir/defer/.$kept.$dead_pid"
+echo x > "$qdir/defer/.$kept.$$"
 
 tern_start
-wait_for_log "$gone: removed the delay reasons of a message no longer queued"
+wait_for_log "defer/$gone: removed, the delay reasons of a message no longer queued"
+wait_for_log "defer/.$kept.$dead_pid: removed, left by a writer that is gone"
+[ -f "$qdir/defer/.$kept.$$" ] || fail "the temporary file of a live writer was removed"
+rm -f "$qdir/defer/.$kept.$$"
 [ ! -e "$qdir/defer/$gone" ] || fail "the orphan reasons are still there"
 [ -f "$qdir/defer/$kept" ] || fail "the reasons of a deferred message were removed"
 [ -f "$qdir/defer/$held" ] || fail "the reasons of a held message were removed"
-if grep -Eq "($kept|$held): removed the delay reasons" "$TERN_DIR/maillog"; then
+if grep -Eq "defer/($kept|$held): removed" "$TERN_DIR/maillog"; then
 	fail "a queued message's reasons were called orphans"
 fi
 tern_stop

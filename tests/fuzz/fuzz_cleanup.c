@@ -11,7 +11,9 @@
  * Input: byte 0 = piece size (bits 0-5, plus 1), SMTP rather than local
  * (bit 6), sendmail -t (bit 7); byte 1 = header_size_limit (8 + 4 x bits
  * 0-6; bit 7: none); byte 2 = header_block_size_limit (16 + 16 x bits
- * 0-6; bit 7: none); the rest is the message.
+ * 0-6; bit 7: none); byte 3 = message_size_limit (32 x it; 0: 1 MiB);
+ * the rest is the message. It is also given in pieces of irregular
+ * sizes (from its own bytes), compared the same way.
  * Runs as any user; writes queue files in a private directory (on
  * /dev/shm when there is one, where an fsync costs nothing), removed at
  * exit.
@@ -76,9 +78,13 @@ static void run(const struct cleanup_settings *s, enum cleanup_source src, int f
 		cleanup_attr(c, "uid", "1000");
 		cleanup_attr(c, "login", "joe");
 	}
-	for (size_t i = 0; i < len; i += piece)
-		if (cleanup_write(c, msg + i, len - i < piece ? len - i : piece) < 0)
+	for (size_t i = 0, n; i < len; i += n) {
+		n = piece ? piece : 1 + (unsigned char)msg[i] % 97;	/* 0: irregular */
+		if (n > len - i)
+			n = len - i;
+		if (cleanup_write(c, msg + i, n) < 0)
 			break;
+	}
 	int status = cleanup_finish(c, id, sizeof(id), &reason);
 	buf_printf(out, "%d %s\n", status, buf_str(&reason));
 	if (status == CLEANUP_OK) {
@@ -116,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 		ready = 1;
 	}
-	if (size < 3)
+	if (size < 4)
 		return 0;
 	struct cleanup_settings s = {
 		.incoming_dir = dir,
@@ -125,7 +131,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.mail_name = "Tern",
 		.local_domains = local_domains,
 		.append_at_myorigin = true,
-		.message_size_limit = 1 << 20,
+		.message_size_limit = data[3] ? 32 * (unsigned long long)data[3] : 1 << 20,
 		.header_size_limit = data[1] & 0x80 ? 0 : 8 + 4 * (unsigned)(data[1] & 0x7f),
 		.header_block_size_limit = data[2] & 0x80 ? 0 : 16 + 16 * (unsigned)(data[2] & 0x7f),
 		.virtual_expansion_limit = 1000,
@@ -137,15 +143,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t piece = 1 + (data[0] & 0x3f);
 	enum cleanup_source src = data[0] & 0x40 ? CLEANUP_SMTP : CLEANUP_LOCAL;
 	int flags = data[0] & 0x80 ? CLEANUP_FLAG_EXTRACT : 0;
-	const char *msg = (const char *)data + 3;
+	const char *msg = (const char *)data + 4;
 	struct buf whole = BUF_INIT, pieces = BUF_INIT;
 
-	run(&s, src, flags, msg, size - 3, size, &whole);
-	run(&s, src, flags, msg, size - 3, piece, &pieces);
-	if (whole.len != pieces.len || memcmp(whole.data, pieces.data, whole.len) != 0) {
-		/* The result depends on how the message was cut. */
-		fprintf(stderr, "whole:\n%s\n--- in pieces of %zu:\n%s\n", buf_str(&whole), piece, buf_str(&pieces));
-		abort();
+	run(&s, src, flags, msg, size - 4, size, &whole);
+	for (int irregular = 0; irregular <= 1; irregular++) {
+		buf_reset(&pieces);
+		run(&s, src, flags, msg, size - 4, irregular ? 0 : piece, &pieces);
+		if (whole.len != pieces.len || memcmp(whole.data, pieces.data, whole.len) != 0) {
+			/* The result depends on how the message was cut. */
+			fprintf(stderr, "whole:\n%s\n--- in pieces of %zu:\n%s\n", buf_str(&whole),
+				irregular ? 0 : piece, buf_str(&pieces));
+			abort();
+		}
 	}
 	buf_free(&whole);
 	buf_free(&pieces);

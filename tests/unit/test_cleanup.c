@@ -153,6 +153,9 @@ static void result_free(struct result *r)
 	buf_free(&r->content);
 }
 
+/* When set, run() gives it to cleanup_first_header as X-Authentication-Warning. */
+static const char *run_warning;
+
 /* Run one message through cleanup in pieces of chunk bytes and read the result back. */
 static void run(const struct cleanup_settings *s, enum cleanup_source src, int flags, const char *sender,
 		const char *const *rcpts, const char *const *attrs, const char *msg, size_t chunk,
@@ -165,6 +168,8 @@ static void run(const struct cleanup_settings *s, enum cleanup_source src, int f
 		cleanup_recipient(c, *rcpts, 0, NULL);
 	for (; attrs && attrs[0]; attrs += 2)
 		cleanup_attr(c, attrs[0], attrs[1]);
+	if (run_warning)
+		cleanup_first_header(c, "X-Authentication-Warning", run_warning);
 	size_t len = strlen(msg);
 	for (size_t i = 0; i < len; i += chunk)
 		cleanup_write(c, msg + i, len - i < chunk ? len - i : chunk);
@@ -597,13 +602,15 @@ START_TEST(test_header_limit_any_cut)
 	static const struct {
 		unsigned long long one, block;
 		const char *msg;
+		unsigned long long size;	/* message_size_limit; 0: the default */
 	} cases[] = {
-		{0, 14, "X-1: aaaaaaaa\nHello world\n"},
-		{14, 0, "X-1: a\nThisIsALongWord and text\n"},
-		{0, 14, "X-1: aaaaaaa\r\n\r\nbody\r\n"},
-		{20, 0, "From joe@example.org Mon Jan  1 00:00:00 2024 and more\nSubject: s\n\nbody\n"},
-		{12, 16, "To: bob@example.org\n\nbody\n"},
-		{14, 0, "X-Name      \t      : long value\n\nbody\n"},
+		{0, 14, "X-1: aaaaaaaa\nHello world\n", 0},
+		{14, 0, "X-1: a\nThisIsALongWord and text\n", 0},
+		{0, 14, "X-1: aaaaaaa\r\n\r\nbody\r\n", 0},
+		{20, 0, "From joe@example.org Mon Jan  1 00:00:00 2024 and more\nSubject: s\n\nbody\n", 0},
+		{12, 16, "To: bob@example.org\n\nbody\n", 0},
+		{14, 0, "X-Name      \t      : long value\n\nbody\n", 0},
+		{10, 0, "Subject: 0123456789abc\n\n0123456789012345678901234567890123456789\n", 40},
 	};
 	static const size_t chunks[] = { 1, 3, 7, 64, 5000 };
 	const char *rc[] = {"a@x.test", NULL};
@@ -612,6 +619,8 @@ START_TEST(test_header_limit_any_cut)
 		struct result first, r;
 		s.header_size_limit = cases[i].one;
 		s.header_block_size_limit = cases[i].block;
+		if (cases[i].size)
+			s.message_size_limit = cases[i].size;
 		run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs, cases[i].msg, chunks[0], &first);
 		for (size_t k = 1; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
 			run(&s, CLEANUP_LOCAL, 0, "joe", rc, local_attrs, cases[i].msg, chunks[k], &r);
@@ -626,6 +635,43 @@ START_TEST(test_header_limit_any_cut)
 			ck_assert_int_eq(first.status, CLEANUP_OK);
 		result_free(&first);
 	}
+}
+END_TEST
+
+START_TEST(test_first_header)
+{
+	/*
+	 * pickup's warning stays at the top, under Received:, whatever the
+	 * message starts with: a long "From " line (dropped), no headers, or
+	 * nothing at all; at any chunk size.
+	 */
+	static const size_t chunks[] = { 1, 64, 100000 };
+	char *from_line = xmalloc(70100);
+	memcpy(from_line, "From ", 5);
+	memset(from_line + 5, 'a', 70000);
+	strcpy(from_line + 70005, "\nSubject: hi\n\nbody\n");
+	const char *msgs[] = { from_line, "no headers\n", "" };
+	const char *rc[] = {"a@x.test", NULL};
+	struct cleanup_settings s = settings();
+	s.message_size_limit = 0;
+	s.header_size_limit = 1000;
+	run_warning = "mx.example.org: joe set sender to boss@example.org using -f";
+	for (size_t m = 0; m < 3; m++)
+		for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++) {
+			struct result r;
+			run(&s, CLEANUP_LOCAL, 0, "boss@example.org", rc, local_attrs, msgs[m], chunks[k], &r);
+			ck_assert_int_eq(r.status, CLEANUP_OK);
+			const char *t = buf_str(&r.content), *w = strstr(t, "\nX-Authentication-Warning: ");
+			ck_assert_ptr_nonnull(w);
+			ck_assert(strncmp(t, "Received: ", 10) == 0);
+			ck_assert_msg(m == 2 || strstr(w, "\n\n") != NULL, "message %zu: %s", m, t);
+			ck_assert_ptr_null(strstr(t, "aaaa"));
+			if (m == 0)
+				ck_assert_ptr_nonnull(strstr(t, "\nSubject: hi\n"));
+			result_free(&r);
+		}
+	run_warning = NULL;
+	free(from_line);
 }
 END_TEST
 
@@ -802,6 +848,7 @@ int main(void)
 	tcase_add_test(tc, test_header_limit_one_line);
 	tcase_add_test(tc, test_header_limit_body_line);
 	tcase_add_test(tc, test_header_limit_any_cut);
+	tcase_add_test(tc, test_first_header);
 	tcase_add_test(tc, test_header_block_limit);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_abort);
