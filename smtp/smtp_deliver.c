@@ -436,8 +436,20 @@ static void settle_txn(struct smtp_rcpt **grp, struct smtpc_txn *txn,
 }
 
 /* Send every pending recipient over s, in transactions of at most the recipient limit. */
-static void transactions(struct smtp_message *m, struct smtp_sess *s, bool content_8bit, bool utf8,
-    const struct buf *content)
+/*
+ * A server that does not offer SMTPUTF8 cannot take a non-ASCII address:
+ * with an ASCII sender, only such recipients are returned (5.6.7) and the
+ * others go without SMTPUTF8; a non-ASCII sender fails them all (smtpc).
+ */
+static bool rcpt_needs_smtputf8(const struct smtp_message *m, struct smtp_sess *s, struct smtp_rcpt *r)
+{
+	if (smtpc_caps(s->pc)->smtputf8 || utf8_non_ascii(m->sender) || !utf8_non_ascii(r->address))
+		return false;
+	rcpt_set(r, SMTP_BOUNCE, "5.6.7", "SMTPUTF8 is required, but was not offered by host", s->relay);
+	return true;
+}
+
+static void transactions(struct smtp_message *m, struct smtp_sess *s, bool content_8bit, const struct buf *content)
 {
 	long long limit = strtoll(cfg_str(P_smtp_destination_recipient_limit), NULL, 10);
 	const char *ret = qfile_attr(m->q, "dsn_ret"), *envid = qfile_attr(m->q, "dsn_envid");
@@ -452,13 +464,15 @@ static void transactions(struct smtp_message *m, struct smtp_sess *s, bool conte
 	while (!s->broken && smtpc_next(s->pc) == SMTPC_READY) {
 		struct smtpc_txn txn;
 		size_t n = 0;
+		bool utf8 = utf8_non_ascii(m->sender);
 
 		for (; next < m->n && n < (size_t)limit; next++) {
 			struct smtp_rcpt *r = &m->rcpt[next];
 			struct resolved rv;
 
-			if (r->outcome != SMTP_PENDING)
+			if (r->outcome != SMTP_PENDING || rcpt_needs_smtputf8(m, s, r))
 				continue;
+			utf8 = utf8 || utf8_non_ascii(r->address);
 			grp[n] = r;
 			memset(&tr[n], 0, sizeof(tr[n]));
 			buf_init(&tr[n].reply);
@@ -487,6 +501,12 @@ static void transactions(struct smtp_message *m, struct smtp_sess *s, bool conte
 		txn.sender = m->sender;
 		txn.size = qfile_content_size(m->q);
 		txn.body_8bit = content_8bit;
+		/*
+		 * SMTPUTF8 for a non-ASCII address in this envelope, whether or not
+		 * the message was flagged so when it came: sendmail without -U, a
+		 * bounce to a UTF-8 sender, an address virtual_alias_maps,
+		 * canonical_maps or a milter made non-ASCII.
+		 */
 		txn.smtputf8 = utf8;
 		txn.ret = ret != NULL && *ret ? ret : NULL;
 		txn.envid = envid != NULL && *envid ? envid : NULL;
@@ -539,7 +559,7 @@ void smtp_deliver(struct smtp_message *m)
 	struct smtp_tls_policy pol;
 	struct buf why = BUF_INIT, user = BUF_INIT, pass = BUF_INIT;
 	char key[600];
-	bool content_8bit, utf8 = false;
+	bool content_8bit;
 	const struct buf *content = NULL;
 	long long session_limit = cfg_int(P_smtp_mx_session_limit);
 	int sessions = 0;
@@ -562,15 +582,6 @@ void smtp_deliver(struct smtp_message *m)
 		goto out;
 	}
 	content_8bit = content_is_8bit(m->q, &content);
-	/*
-	 * A non-ASCII address in the envelope goes out with SMTPUTF8 or not at
-	 * all (5.6.7), whether or not the message was flagged SMTPUTF8 when it
-	 * came: sendmail without -U, a bounce to a UTF-8 sender, an address
-	 * virtual_alias_maps, canonical_maps or a milter made non-ASCII.
-	 */
-	utf8 = utf8_non_ascii(m->sender);
-	for (size_t i = 0; i < m->n && !utf8; i++)
-		utf8 = utf8_non_ascii(m->rcpt[i].address);
 	/* By next hop only: smtp and relay to one next hop share connections. */
 	snprintf(key, sizeof(key), "%s", m->nexthop);
 	pending_reason(m, "4.4.1", "no server could be reached", "none");
@@ -578,7 +589,7 @@ void smtp_deliver(struct smtp_message *m)
 	/* A cached connection to this next hop first. */
 	struct smtp_sess *s = cache_take(key);
 	if (s != NULL) {
-		transactions(m, s, content_8bit, utf8, content);
+		transactions(m, s, content_8bit, content);
 		cache_put(s);
 	}
 	for (size_t i = 0; i < r.n && pending_count(m) > 0; i++) {
@@ -642,7 +653,7 @@ void smtp_deliver(struct smtp_message *m)
 		}
 		sessions++;
 		strlcpy(s->key, key, sizeof(s->key));
-		transactions(m, s, content_8bit, utf8, content);
+		transactions(m, s, content_8bit, content);
 		cache_put(s);
 		dns_answer_free(&tlsa);
 	}
