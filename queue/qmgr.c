@@ -10,11 +10,12 @@
  *	qmgr moves each new queue file from incoming/ to active/ and hands
  *	it to a delivery process (qmgr_deliver.c), of which it keeps at
  *	most default_process_limit (at most 64), each reused for up to
- *	max_use messages and ended after max_idle seconds without work
- *	(qmgr_pool.c). Messages start in arrival order, but as in Postfix
- *	no more than local_destination_concurrency_limit deliveries to one
- *	local recipient and smtp_destination_concurrency_limit to one
- *	remote next hop run at once; mail for a full destination waits in a
+ *	max_use hand-overs (a batch is one) and ended after max_idle
+ *	seconds without work (qmgr_pool.c). Messages start in arrival
+ *	order, but as in Postfix no more than
+ *	local_destination_concurrency_limit deliveries to one local
+ *	recipient and smtp_destination_concurrency_limit to one remote
+ *	next hop run at once; mail for a full destination waits in a
  *	line of its own, so it never holds up other mail (qmgr_sched.c).
  *	It wakes on a datagram
  *	at queue_directory/private/qmgr (cleanup sends one after each commit,

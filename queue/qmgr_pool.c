@@ -8,8 +8,11 @@
  * a queue id over a socketpair (SOCK_SEQPACKET: one packet per hand-over;
  * a batch of local deliveries is several ids separated by spaces); the
  * worker answers with one byte when the attempt is over. A worker serves
- * at most max_use messages and is retired after max_idle seconds without
- * work (as Postfix's daemons are): qmgr closes its end and the worker
+ * at most max_use hand-overs (a batch is one: the limit bounds a
+ * process's life, and counting each message of a batch made a busy
+ * mailbox pay the start of a worker and of local's child for it every
+ * few batches) and is retired after max_idle seconds without work (as
+ * Postfix's daemons are): qmgr closes its end and the worker
  * exits when it reads the end of file, so no id is ever sent to a worker
  * that is about to leave. A worker that dies during a delivery is reaped
  * by qmgr, which defers what it left in active/ (qmgr.c); one whose
@@ -188,7 +191,6 @@ int qmgr_pool_start(const char *const *ids, size_t n)
 		}
 		w->busy = true;
 		w->ids = xstrdup(buf_str(&packet));
-		w->uses += (unsigned)n - 1;	/* the answer counts one more */
 		buf_free(&packet);
 		return 0;
 	}

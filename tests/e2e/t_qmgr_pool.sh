@@ -1,7 +1,8 @@
 #!/bin/sh
 # t_qmgr_pool.sh - qmgr's delivery processes are reused (one process
 # delivers message after message, over one connection to local), retired
-# after max_use messages, and one killed in the middle of a delivery
+# after max_use hand-overs (a batch of messages for one mailbox is one),
+# and one killed in the middle of a delivery
 # leaves its message deferred, then delivered: nothing is lost. At most
 # local_destination_concurrency_limit deliveries to one recipient run at
 # once, and mail for other recipients does not wait behind them.
@@ -34,6 +35,34 @@ most=$(echo "$pids" | sort | uniq -c | sort -rn | awk 'NR == 1 {print $1}')
 # A process per message would make 9 distinct pids; reuse with max_use=3 makes 3.
 [ "$distinct" -le 4 ] || { show_log; fail "$distinct delivery processes for 9 messages: not reused"; }
 [ "$most" -le 3 ] || { show_log; fail "one delivery process delivered $most messages, max_use is 3"; }
+
+# A batch is one hand-over: four messages queued while qmgr is stopped
+# go to one delivery process together (the ninth message retired the
+# last one), and it stays for the next message: it has been handed work
+# once, not four times.
+master=$(awk '{print $1; exit}' "$TERN_DIR/queue/pid/master.pid")
+q=$(ps -eo pid=,ppid=,comm= | awk -v m="$master" '$2 == m && $3 == "qmgr" { print $1 }')
+[ -n "$q" ] || fail "no qmgr under master $master"
+kill -STOP "$q" || fail "kill -STOP qmgr"
+at_cleanup "kill -CONT $q 2>/dev/null"
+for i in 1 2 3 4; do
+	printf 'Subject: batch %s\n\nhello\n' "$i" | sendmail -C "$TERN_DIR" -i keep@localhost \
+		|| { kill -CONT "$q"; fail "sendmail exited $?"; }
+done
+_four_in() { [ "$(ls "$TERN_DIR/queue/incoming" | wc -l)" -ge 4 ]; }
+wait_for "four messages in incoming/" _four_in
+kill -CONT "$q"
+wait_for "the delivery of the batch logged" _sent 13
+bpids=$(grep -E 'to=<keep@localhost>.*status=sent' "$TERN_DIR/maillog" | tail -n 4 |
+	sed -n 's/.*tern\/qmgr\[\([0-9]*\)\].*/\1/p' | sort -u)
+[ "$(echo "$bpids" | wc -l)" -eq 1 ] || { show_log; fail "the batch of four was delivered by more than one process: $bpids"; }
+grep -q 'synced 4 maildir deliveries at once' "$TERN_DIR/maillog" || { show_log; fail "the four were not one batch to local"; }
+printf 'Subject: after the batch\n\nhello\n' | sendmail -C "$TERN_DIR" -i keep@localhost \
+	|| fail "sendmail exited $?"
+wait_for "the delivery after the batch logged" _sent 14
+npid=$(grep -E 'to=<keep@localhost>.*status=sent' "$TERN_DIR/maillog" | tail -n 1 |
+	sed -n 's/.*tern\/qmgr\[\([0-9]*\)\].*/\1/p')
+[ "$npid" = "$bpids" ] || { show_log; fail "the batch's delivery process $bpids was retired after one batch (max_use 3); $npid delivered the next"; }
 
 # A worker killed during a delivery: hold the delivery in a pipe to a
 # command that waits, kill the worker, the message is deferred and then
