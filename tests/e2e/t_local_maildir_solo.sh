@@ -27,8 +27,13 @@ count() { ls "$MD/$1" 2>/dev/null | wc -l; }
 master=$(awk '{print $1; exit}' "$TERN_DIR/queue/pid/master.pid")
 
 # ternd starts local for the connection: trace ternd and what it forks
-# (and a local already running, if any).
+# (and a local already running, if any). ternd starts local's processes at
+# once, after binding the socket: wait until one runs, since one forked
+# but not yet executed would be missed by pgrep, and strace on ternd
+# follows only what ternd forks after it attached.
 trace=$TERN_DIR/trace
+_local_up() { pgrep -f "^local -c $TERN_DIR\$" >/dev/null; }
+wait_for "local's process" _local_up
 locals=$(pgrep -f "^local -c $TERN_DIR\$")
 pids="-p $master"
 for p in $locals; do pids="$pids -p $p"; done
