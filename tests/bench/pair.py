@@ -9,9 +9,9 @@
 # with 300 messages, then fed by smtp-source (4 KiB messages to one
 # local Maildir recipient, one connection per message) until its queue
 # is empty again. The two builds alternate (A B, B A, ...), and the
-# figure per build is the median over its runs. Each instance is made in
-# block groups of its own, as run makes them (instance_dir there), so
-# that no run pays for the files the one before removed.
+# figure per build is the median over its runs. Each instance is made
+# apart from the one before on disk, as run makes them (instance_dir
+# there), so that no run pays for the files the one before removed.
 #
 #   tests/bench/pair.py [--clients N] [--messages N] [--pairs N] [--counts]
 #                       TOP_A TOP_B

@@ -26,11 +26,12 @@ wait_for "local's socket" test -S "$QDIR/private/local"
 count() { ls "$MD/$1" 2>/dev/null | wc -l; }
 master=$(awk '{print $1; exit}' "$TERN_DIR/queue/pid/master.pid")
 
-# ternd starts local for the connection: trace ternd and what it forks
-# (and a local already running, if any). ternd starts local's processes at
-# once, after binding the socket: wait until one runs, since one forked
-# but not yet executed would be missed by pgrep, and strace on ternd
-# follows only what ternd forks after it attached.
+# local serves the connection in a child it forks: trace local's
+# processes and what they fork, and ternd with what it forks (a local it
+# starts later). ternd starts local's processes at once, after binding
+# the socket: wait until one runs, since one forked but not yet executed
+# would be missed by pgrep, and strace on ternd follows only what ternd
+# forks after it attached.
 trace=$TERN_DIR/trace
 _local_up() { pgrep -f "^local -c $TERN_DIR\$" >/dev/null; }
 wait_for "local's process" _local_up

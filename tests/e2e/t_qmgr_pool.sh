@@ -37,12 +37,17 @@ most=$(echo "$pids" | sort | uniq -c | sort -rn | awk 'NR == 1 {print $1}')
 [ "$most" -le 3 ] || { show_log; fail "one delivery process delivered $most messages, max_use is 3"; }
 
 # A batch is one hand-over: four messages queued while qmgr is stopped
-# go to one delivery process together (the ninth message retired the
-# last one), and it stays for the next message: it has been handed work
-# once, not four times.
+# go to one delivery process together, which stays afterwards: it has
+# been handed work once, not four times (max_use is 3). A reload first,
+# for a fresh pool: above, a message handed out before the answer of the
+# one before arrived may have started a second process, with uses of its
+# own.
 master=$(awk '{print $1; exit}' "$TERN_DIR/queue/pid/master.pid")
-q=$(ps -eo pid=,ppid=,comm= | awk -v m="$master" '$2 == m && $3 == "qmgr" { print $1 }')
-[ -n "$q" ] || fail "no qmgr under master $master"
+qmgr_main() { ps -eo pid=,ppid=,comm= | awk -v m="$master" '$2 == m && $3 == "qmgr" { print $1 }'; }
+old=$(qmgr_main)
+tern_reload
+_new_qmgr() { q=$(qmgr_main); [ -n "$q" ] && [ "$q" != "$old" ]; }
+wait_for "the qmgr of the reload" _new_qmgr
 kill -STOP "$q" || fail "kill -STOP qmgr"
 at_cleanup "kill -CONT $q 2>/dev/null"
 for i in 1 2 3 4; do
@@ -53,16 +58,15 @@ _four_in() { [ "$(ls "$TERN_DIR/queue/incoming" | wc -l)" -ge 4 ]; }
 wait_for "four messages in incoming/" _four_in
 kill -CONT "$q"
 wait_for "the delivery of the batch logged" _sent 13
-bpids=$(grep -E 'to=<keep@localhost>.*status=sent' "$TERN_DIR/maillog" | tail -n 4 |
+bpid=$(grep -E 'to=<keep@localhost>.*status=sent' "$TERN_DIR/maillog" | tail -n 4 |
 	sed -n 's/.*tern\/qmgr\[\([0-9]*\)\].*/\1/p' | sort -u)
-[ "$(echo "$bpids" | wc -l)" -eq 1 ] || { show_log; fail "the batch of four was delivered by more than one process: $bpids"; }
+[ "$(echo "$bpid" | wc -l)" -eq 1 ] || { show_log; fail "the batch of four was delivered by more than one process: $bpid"; }
 grep -q 'synced 4 maildir deliveries at once' "$TERN_DIR/maillog" || { show_log; fail "the four were not one batch to local"; }
-printf 'Subject: after the batch\n\nhello\n' | sendmail -C "$TERN_DIR" -i keep@localhost \
-	|| fail "sendmail exited $?"
-wait_for "the delivery after the batch logged" _sent 14
-npid=$(grep -E 'to=<keep@localhost>.*status=sent' "$TERN_DIR/maillog" | tail -n 1 |
-	sed -n 's/.*tern\/qmgr\[\([0-9]*\)\].*/\1/p')
-[ "$npid" = "$bpids" ] || { show_log; fail "the batch's delivery process $bpids was retired after one batch (max_use 3); $npid delivered the next"; }
+# Retired, it would leave at once (qmgr closes its end, and it exits at
+# the end of file): a second later it is still there, and no zombie.
+sleep 1
+state=$(awk '/^State:/ { print $2 }' "/proc/$bpid/status" 2>/dev/null)
+[ -n "$state" ] && [ "$state" != Z ] || { show_log; fail "the batch's delivery process $bpid was retired after one batch (max_use 3)"; }
 
 # A worker killed during a delivery: hold the delivery in a pipe to a
 # command that waits, kill the worker, the message is deferred and then
