@@ -207,6 +207,14 @@ wait_for_log() { wait_for "log line /$1/" grep -Eq "$1" "$TERN_DIR/maillog"; }
 _mail_count_at_least() { [ "$(ls "$TERN_DIR/mail/$1/new" 2>/dev/null | wc -l)" -ge "$2" ]; }
 wait_for_mail() { wait_for "${2:-1} message(s) for $1" _mail_count_at_least "$1" "${2:-1}"; }
 
+# qmgr's main process of the running instance: the master's child named
+# qmgr (its delivery processes are qmgr's children, named qmgr too).
+tern_qmgr_pid() {
+	_master=$(awk '{print $1; exit}' "$TERN_DIR/queue/pid/master.pid" 2>/dev/null)
+	[ -n "$_master" ] &&
+		ps -eo pid=,ppid=,comm= | awk -v m="$_master" '$2 == m && $3 == "qmgr" { print $1 }'
+}
+
 # The queue holds nothing (ternqueue lists no message), and a wait for it.
 tern_queue_empty() { _q=$(ternqueue -j) && [ -z "$_q" ]; }
 wait_queue_empty() { wait_for "an empty queue" tern_queue_empty; }

@@ -19,8 +19,6 @@ echo "slow \"|/bin/sh -c 'if [ ! -e $out/started ]; then touch $out/started; whi
 	> "$TERN_DIR/aliases.map"
 ternconf -e "alias_maps = texthash:$TERN_DIR/aliases.map" || fail "ternconf -e"
 tern_start
-master=$(cat "$TERN_DIR/queue/pid/master.pid")
-qmgr_main() { ps -eo pid=,ppid=,comm= | awk -v m="$master" '$2 == m && $3 == "qmgr" { print $1 }'; }
 workers_of() { ps -eo pid=,ppid=,comm= | awk -v q="$1" '$2 == q && $3 == "qmgr" { print $1 }'; }
 copies() { grep -c "^message $1\$" "$out/slow" 2>/dev/null; }
 send() { printf 'Subject: %s\n\nmessage %s\n' "$1" "$1" | sendmail -i slow@localhost || fail "sendmail"; }
@@ -28,7 +26,7 @@ send() { printf 'Subject: %s\n\nmessage %s\n' "$1" "$1" | sendmail -i slow@local
 # (a) The orphaned delivery process finishes the delivery itself.
 send a
 wait_for "the command to start" test -e "$out/started"
-old=$(qmgr_main)
+old=$(tern_qmgr_pid)
 orphan=$(workers_of "$old")
 [ -n "$orphan" ] || fail "no delivery process"
 kill -KILL "$old"
@@ -45,7 +43,7 @@ ls "$TERN_DIR/queue/corrupt" | grep -q . && fail "(a) files in corrupt/: $(ls "$
 rm -f "$out/started" "$out/go"
 send b
 wait_for "the command to start" test -e "$out/started"
-old=$(qmgr_main)
+old=$(tern_qmgr_pid)
 orphan=$(workers_of "$old")
 [ -n "$orphan" ] || fail "no delivery process"
 kill -KILL "$old"

@@ -2,8 +2,8 @@
 # t_qmgr_pool.sh - qmgr's delivery processes are reused (one process
 # delivers message after message, over one connection to local), retired
 # after max_use hand-overs (a batch of messages for one mailbox is one),
-# and one killed in the middle of a delivery
-# leaves its message deferred, then delivered: nothing is lost. At most
+# and one killed in the middle of a delivery leaves its message deferred,
+# then delivered: nothing is lost. At most
 # local_destination_concurrency_limit deliveries to one recipient run at
 # once, and mail for other recipients does not wait behind them.
 . "$(dirname "$0")/lib.sh"
@@ -42,11 +42,9 @@ most=$(echo "$pids" | sort | uniq -c | sort -rn | awk 'NR == 1 {print $1}')
 # for a fresh pool: above, a message handed out before the answer of the
 # one before arrived may have started a second process, with uses of its
 # own.
-master=$(awk '{print $1; exit}' "$TERN_DIR/queue/pid/master.pid")
-qmgr_main() { ps -eo pid=,ppid=,comm= | awk -v m="$master" '$2 == m && $3 == "qmgr" { print $1 }'; }
-old=$(qmgr_main)
+old=$(tern_qmgr_pid)
 tern_reload
-_new_qmgr() { q=$(qmgr_main); [ -n "$q" ] && [ "$q" != "$old" ]; }
+_new_qmgr() { q=$(tern_qmgr_pid); [ -n "$q" ] && [ "$q" != "$old" ]; }
 wait_for "the qmgr of the reload" _new_qmgr
 kill -STOP "$q" || fail "kill -STOP qmgr"
 at_cleanup "kill -CONT $q 2>/dev/null"

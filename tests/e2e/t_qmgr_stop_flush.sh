@@ -19,9 +19,7 @@ ternconf -e "transport_maps = texthash:$TERN_DIR/transport" minimal_backoff_time
 	maximal_backoff_time=3600s queue_run_delay=3600s || fail "ternconf -e"
 tern_start
 
-master=$(awk '{print $1; exit}' "$qdir/pid/master.pid")
-qmgr_main() { ps -eo pid=,ppid=,comm= | awk -v m="$master" '$2 == m && $3 == "qmgr" { print $1 }'; }
-_qmgr_up() { q=$(qmgr_main); [ -n "$q" ]; }
+_qmgr_up() { q=$(tern_qmgr_pid); [ -n "$q" ]; }
 defer_one() {
 	printf 'later.example\tretry:4.4.1 held here on purpose\n' > "$TERN_DIR/transport"
 	printf 'Subject: %s\n\nbody\n' "$1" | submit -f s1@localhost Bob@later.example || fail "submit"
@@ -32,7 +30,7 @@ defer_one() {
 
 # 1. The flush sits unread in the stopping qmgr's socket.
 wait_for "qmgr" _qmgr_up
-q=$(qmgr_main)
+q=$(tern_qmgr_pid)
 wait_for_log "tern/qmgr\\[$q\\]: started"
 defer_one first
 kill -STOP "$q"

@@ -27,11 +27,9 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 export ASAN_OPTIONS
 tern_start
 
-master=$(awk '{print $1; exit}' "$TERN_DIR/queue/pid/master.pid")
-qmgr_main() { ps -eo pid=,ppid=,comm= | awk -v m="$master" '$2 == m && $3 == "qmgr" { print $1 }'; }
-_qmgr_up() { q=$(qmgr_main); [ -n "$q" ]; }
+_qmgr_up() { q=$(tern_qmgr_pid); [ -n "$q" ]; }
 wait_for "qmgr" _qmgr_up
-q=$(qmgr_main)
+q=$(tern_qmgr_pid)
 # Its start-up (which opens incoming/ and active/ to keep them) is done.
 wait_for_log "tern/qmgr\\[$q\\]: started"
 trace=$TERN_DIR/trace
