@@ -118,7 +118,7 @@ uid_t local_fs_uid(void);
 
 /*
  * local_batch.c: the replies of a batch of requests (lproto.h "Batches")
- * and the Maildir files that wait for one sync. A Maildir delivery
+ * and the Maildir files that wait for the batch's end. A Maildir delivery
  * leaves its file written but unsynced in tmp/ (batch_add_file); the
  * reply of its recipient is held (batch_hold, in request order) and
  * the file belongs to the reply held next. batch_flush makes every file
@@ -127,7 +127,7 @@ uid_t local_fs_uid(void);
  * batch_discard removes the files and drops the replies when the
  * connection ends before the batch does.
  */
-void batch_add_file(const struct ident *id, int fd, dev_t dev, const char *tmp_path,
+void batch_add_file(const struct ident *id, int fd, const char *tmp_path,
     const char *new_path);
 void batch_hold(long long index, const struct lresult_text *r);
 void batch_flush(int fd);

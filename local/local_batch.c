@@ -1,6 +1,7 @@
 /*
  * local_batch.c - the replies of a batch of requests from qmgr and the
- * Maildir files that wait for one sync (lib/mail/lproto.h, "Batches").
+ * Maildir files that wait for the batch's end (lib/mail/lproto.h,
+ * "Batches").
  *
  * Runs as root in local's process for one qmgr connection. The Maildir
  * files were written, not yet synced, into tmp/ by local_mailbox.c as
@@ -9,11 +10,10 @@
  * of already open descriptors and their close are done as root.
  *
  * The commit keeps the order of a single delivery: first the data of
- * every file is on disk (per file system one syncfs() through the
- * oldest file's descriptor, which reports every write-back error since
- * that descriptor was opened, so also those of the newer files; a file
- * alone on its file system gets an fsync() of its own), then each file
- * is renamed into new/, then each new/ directory is synced once. So a
+ * every file is on disk (an fsync() each, whose write-back began when
+ * the file was added; which reports that file's own write-back errors,
+ * so one failing file defers only its recipient), then each file is
+ * renamed into new/, then each new/ directory is synced once. So a
  * file in new/ is always complete, and one in new/ is reported
  * delivered only once its name is on disk as well. A file whose step
  * fails is removed again and the reply of its recipient becomes a
@@ -54,7 +54,6 @@
 struct pending {
 	struct ident id;	/* the recipient: whose ids the Maildir steps run with */
 	int fd;			/* open from the write until the data sync, then -1 */
-	dev_t dev;
 	char *tmp, *new;	/* its name in tmp/ and the one it gets in new/ */
 	size_t dirlen;		/* new[0..dirlen) is the new/ directory */
 	size_t slot;		/* the held reply it belongs to */
@@ -90,7 +89,7 @@ static size_t max_files(void)
 	return max;
 }
 
-void batch_add_file(const struct ident *id, int fd, dev_t dev, const char *tmp_path,
+void batch_add_file(const struct ident *id, int fd, const char *tmp_path,
     const char *new_path)
 {
 	struct pending *p;
@@ -104,13 +103,17 @@ void batch_add_file(const struct ident *id, int fd, dev_t dev, const char *tmp_p
 	memset(p, 0, sizeof(*p));
 	p->id = *id;
 	p->fd = fd;
-	p->dev = dev;
 	p->tmp = xstrdup(tmp_path);
 	p->new = xstrdup(new_path);
 	p->dirlen = (size_t)(strrchr(p->new, '/') - p->new);
 	p->slot = nheld;	/* its recipient's reply is the next one held */
 	buf_init(&p->why);
 	nopen++;
+	/*
+	 * Start its write-back now, while the next request is read: only a
+	 * hint (an error here shows again in the fsync, which reports it).
+	 */
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 }
 
 /* --- the steps, as the recipient ---------------------------------------- */
@@ -225,36 +228,26 @@ static void fail(struct pending *p, const char *fmt, ...)
 /* --- the commit --------------------------------------------------------- */
 
 /*
- * The data of every file still open on disk: one sync per file system,
- * then the descriptors are closed.
+ * The data of every file still open on disk, each by its own fsync, then
+ * the descriptors are closed. Not one syncfs(2) for all: that would also
+ * write out every other program's dirty data on the file system (a
+ * backup's, a database's), and the batch's replies would wait for it.
+ * Their write-back began when they were added (batch_add_file), so the
+ * fsyncs mostly find the data written and flush the disk's cache.
  */
 static void sync_files(void)
 {
 	for (size_t i = 0; i < npend; i++) {
 		struct pending *p = &pend[i];
-		size_t same = 0;
-		int r, e;
 
 		if (p->fd < 0)
 			continue;
-		for (size_t k = i; k < npend; k++)
-			if (pend[k].fd >= 0 && pend[k].dev == p->dev)
-				same++;
-		/* p is the oldest open file of its file system: its syncfs reports for all. */
-		r = same == 1 ? fsync(p->fd) : syncfs(p->fd);
-		e = r < 0 ? errno_or(EIO) : 0;
-		for (size_t k = i; k < npend; k++) {
-			struct pending *q = &pend[k];
-
-			if (q->fd < 0 || q->dev != p->dev)
-				continue;
-			if (e != 0)
-				fail(q, "write %s: %s", q->tmp, strerror(e));
-			if (close(q->fd) < 0)
-				fail(q, "write %s: %s", q->tmp, strerror(errno_or(EIO)));
-			q->fd = -1;
-			nopen--;
-		}
+		if (fsync(p->fd) < 0)
+			fail(p, "write %s: %s", p->tmp, strerror(errno_or(EIO)));
+		if (close(p->fd) < 0)
+			fail(p, "write %s: %s", p->tmp, strerror(errno_or(EIO)));
+		p->fd = -1;
+		nopen--;
 	}
 }
 

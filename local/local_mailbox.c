@@ -326,7 +326,6 @@ struct maildir_job {
 	bool solo;		/* commit it here (batch_take_solo), not in the batch */
 	/* Set by maildir_prepare when the file is written and left to the batch: */
 	int fd;
-	dev_t dev;
 	struct buf tmp, new;	/* its name in tmp/ and the one it gets in new/ */
 };
 
@@ -399,7 +398,6 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	static unsigned counter;
 	long long limit = cfg_int(P_mailbox_size_limit);
 	struct timeval tv;
-	struct stat st;
 	int fd = -1;
 
 	buf_adds(&base, j->dir);
@@ -475,9 +473,7 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 	{
 		int e = 0;
 
-		/* The device groups a batch's syncs; a file committed here is synced alone. */
-		if (!local_write2(fd, text.data, text.len, j->m->content, j->m->content_len)
-		    || (!j->solo && fstat(fd, &st) < 0)) {
+		if (!local_write2(fd, text.data, text.len, j->m->content, j->m->content_len)) {
 			int err = errno;	/* read once: each read of errno may differ */
 			e = err != 0 ? err : EIO;
 		}
@@ -496,7 +492,6 @@ static void maildir_prepare(void *arg, struct lresult_text *res)
 		batch_commit_solo(fd, buf_str(&j->tmp), buf_str(&j->new), res);
 	} else {
 		j->fd = fd;
-		j->dev = st.st_dev;
 	}
 	fd = -1;
 out:
@@ -517,7 +512,7 @@ static void deliver_maildir(const struct lmsg *m, const struct lrcpt *rc, const 
 	j.solo = batch_take_solo();
 	write_as(id, maildir_prepare, &j, res);
 	if (j.fd >= 0)
-		batch_add_file(id, j.fd, j.dev, buf_str(&j.tmp), buf_str(&j.new));
+		batch_add_file(id, j.fd, buf_str(&j.tmp), buf_str(&j.new));
 	buf_free(&j.tmp);
 	buf_free(&j.new);
 }

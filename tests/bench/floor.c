@@ -34,7 +34,7 @@
  *
  * The same steps with the syncs shared between the connections that
  * reach the same step at the same time (group commit, as Tern's smtpd
- * and local do): the queue file is renamed into place unsynced, then one
+ * does with smtpd_commit_syncfs = yes): the queue file is renamed into place unsynced, then one
  * leader syncs for every waiter (its own file's fsync when alone, else
  * one syncfs(2)) and fsyncs queue/; the Maildir tmp/ files' data the
  * same way, then each is renamed into new/, then one fsync of new/ for

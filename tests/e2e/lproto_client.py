@@ -12,7 +12,7 @@
 # message shows up in a MAILDIR (tmp/ or new/): nothing may be in new/ yet
 # and local must not have answered. MODE full: then every answer must come,
 # in request order, with the result WANT (sent or defer; a deferral with
-# 4.2.0), and no more. MODE abort: local must end the connection without
+# 4.2.0; or one of them per request, comma-separated), and no more. MODE abort: local must end the connection without
 # an answer. CHECK_DELAY (seconds, default 0.5) is how long to watch for
 # an early answer after each request. Exits 0 when all checks pass.
 import os
@@ -25,6 +25,9 @@ import time
 qdir, maildir, mode, want = sys.argv[1:5]
 maildirs = maildir.split(":")
 reqs = [(a.split(":") + ["batch@localhost"])[:3] for a in sys.argv[5:]]
+wants = want.split(",") if "," in want else [want] * len(reqs)
+if len(wants) != len(reqs) or not set(wants) <= {"sent", "defer"}:
+    sys.exit("lproto_client: WANT %r does not fit %d requests" % (want, len(reqs)))
 deadline = float(os.environ.get("TERN_WAIT", "60"))
 delay = float(os.environ.get("CHECK_DELAY", "0.5"))
 
@@ -124,12 +127,12 @@ for n, (qid, index, addr) in enumerate(reqs):
     f = fields(read_exact(c, length))
     # status, index, result, dsn, text, relay, diag, remote MTA, flags, TLS ("" / 0 from local)
     ok = f[0] == "status" and f[1] == int(index) and f[5:] == ["", "", "", 0, ""]
-    if want == "sent":
+    if wants[n] == "sent":
         ok = ok and f[2] == 0
     else:
         ok = ok and f[2] == 1 and f[3] == "4.2.0"
     if not ok:
-        bad("answer %d: %r (want status, index %d, %s)" % (n + 1, f, int(index), want))
+        bad("answer %d: %r (want status, index %d, %s)" % (n + 1, f, int(index), wants[n]))
     print("answer %d: %s %s %s" % (n + 1, f[2], f[3], f[4]))
 c.settimeout(1)
 try:

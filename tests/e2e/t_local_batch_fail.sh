@@ -1,16 +1,22 @@
 #!/bin/sh
 # t_local_batch_fail.sh - failures in the commit of a batch of requests
-# (lproto.h "Batches"): when the one sync of the files' file system
-# fails, or the fsync of new/, every file of the batch is removed again
-# (nothing in new/ or tmp/) and every recipient deferred (4.2.0) with
-# the reason. And a batch with more files than local keeps open (half
-# its descriptor limit, here 24) syncs the first ones early but still
-# moves none into new/ before the batch ends, then delivers them all.
+# (lproto.h "Batches"): when the fsync of one Maildir file fails, that
+# file is removed again and its recipient deferred (4.2.0) with the
+# reason, while the others of the batch are delivered; when the fsync of
+# new/ fails, every file of the batch is removed again (nothing in new/
+# or tmp/) and every recipient deferred. A batch never syncs the whole
+# file system (syncfs), which would also write out every other
+# program's dirty data there. And a batch with more files than local
+# keeps open (half its descriptor limit, here 24) syncs the first ones
+# early but still moves none into new/ before the batch ends, then
+# delivers them all.
 #
-# The failures come from a small preloaded library: syncfs fails with EIO
-# while the flag file failsyncfs.on exists, fsync of a directory named
-# .../new while faildir.on exists. local is started through a wrapper
-# that preloads it and lowers the descriptor limit to 48.
+# The failures come from a small preloaded library: fsync of a regular
+# file holding "message number 2" fails with EIO while the flag file
+# failfile.on exists, fsync of a directory named .../new while
+# faildir.on exists; a syncfs leaves syncfs.called behind. local is
+# started through a wrapper that preloads it and lowers the descriptor
+# limit to 48.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lbatchlib.sh"
 
@@ -21,6 +27,7 @@ cat > "$TERN_DIR/failsync.c" <<EOF2
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,13 +36,12 @@ cat > "$TERN_DIR/failsync.c" <<EOF2
 int syncfs(int fd)
 {
 	static int (*real)(int);
+	FILE *f;
 
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
-	if (access("$TERN_DIR/failsyncfs.on", F_OK) == 0) {
-		errno = EIO;
-		return -1;
-	}
+	if ((f = fopen("$TERN_DIR/syncfs.called", "a")) != NULL)
+		fclose(f);
 	return real(fd);
 }
 
@@ -48,6 +54,27 @@ int fsync(int fd)
 
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	if (access("$TERN_DIR/failfile.on", F_OK) == 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* Open for writing only: read it through its name. */
+		char text[4096];
+		ssize_t got = -1;
+		int rfd;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if ((rfd = open(target, O_RDONLY)) >= 0) {
+				got = read(rfd, text, sizeof(text) - 1);
+				close(rfd);
+			}
+		}
+		text[got > 0 ? got : 0] = '\0';
+		if (strstr(text, "message number 2") != NULL) {
+			errno = EIO;
+			return -1;
+		}
+	}
 	if (access("$TERN_DIR/faildir.on", F_OK) == 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 		n = readlink(link, target, sizeof(target) - 1);
@@ -74,14 +101,16 @@ wait_for "local's socket" test -S "$QDIR/private/local"
 count() { ls "$MD/$1" 2>/dev/null | wc -l; }
 export CHECK_DELAY=0.2
 
-# (a) The sync of the file system fails: three deferrals, no file anywhere.
-touch "$TERN_DIR/failsyncfs.on"
-out=$(lclient full defer $REQS) || { show_log; fail "batch with a failing syncfs"; }
-echo "$out" | grep -q "^answer 3: 1 4.2.0 write .*/tmp/.*Input/output error" ||
+# (a) The fsync of the second file fails: that one deferred and removed,
+# the first and the third delivered.
+touch "$TERN_DIR/failfile.on"
+out=$(lclient full sent,defer,sent $REQS) || { show_log; fail "batch with a failing file fsync"; }
+echo "$out" | grep -q "^answer 2: 1 4.2.0 write .*/tmp/.*Input/output error" ||
 	fail "the deferral does not give the failed sync: $out"
-[ "$(count new)" -eq 0 ] && [ "$(count tmp)" -eq 0 ] ||
-	fail "files left after a failed sync: new/ $(ls "$MD/new") tmp/ $(ls "$MD/tmp")"
-rm -f "$TERN_DIR/failsyncfs.on"
+[ "$(count new)" -eq 2 ] && [ "$(count tmp)" -eq 0 ] ||
+	fail "want 2 files in new/, none in tmp/: new/ $(ls "$MD/new") tmp/ $(ls "$MD/tmp")"
+grep -l "message number 2" "$MD/new/"* && fail "the file whose fsync failed is in new/"
+rm -f "$TERN_DIR/failfile.on" "$MD/new/"*
 
 # (b) The fsync of new/ fails: the files are taken out of new/ again.
 touch "$TERN_DIR/faildir.on"
@@ -100,4 +129,5 @@ lclient full sent $reqs >/dev/null || { show_log; fail "batch of 30"; }
 [ "$(count tmp)" -eq 0 ] || fail "files left in tmp/: $(ls "$MD/tmp")"
 wait_for_log "24 maildir files open: syncing them before the batch ends"
 wait_for_log "synced 30 maildir deliveries at once"
+[ -e "$TERN_DIR/syncfs.called" ] && fail "a batch synced the whole file system (syncfs)"
 pass

@@ -6,8 +6,9 @@
 # nothing stays in the queue, while the next message of the same session
 # is queued under the id its 250 names: whether the commit runs on the
 # event loop (the only session) or on a commit thread (another session
-# open); with many sessions at once (shared syncs) no 250 goes out while
-# fsync or the batch's syncfs fails.
+# open); with many sessions at once no 250 goes out while fsync fails,
+# nor, with smtpd_commit_syncfs = yes (shared syncs), while the batch's
+# syncfs fails; by default smtpd makes no syncfs at all.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
 
@@ -133,6 +134,15 @@ echo "$out" | grep -v '^451 ' && fail "a commit was acknowledged while every fsy
 smtpd_stop
 [ "$(files_in_incoming)" = "$before" ] || fail "concurrent failures left files in incoming/"
 
+# By default (smtpd_commit_syncfs = no) no commit syncs the whole file
+# system, which would also write out every other program's dirty data
+# there: a failing syncfs fails nothing.
+TERN_QFILE_FAULT=syncfs:1:EIO:all smtpd_start
+out=$(burst nosyncfs) || fail "burst by default: client error"
+[ "$(echo "$out" | grep -c '^250 ')" = 72 ] || fail "by default a commit made a syncfs: $(echo "$out" | grep -v '^250 ' | head -3)"
+smtpd_stop
+
+echo "smtpd_commit_syncfs = yes" >> "$TERN_DIR/main.cf"
 TERN_QFILE_FAULT=syncfs:1:EIO:all smtpd_start
 out=$(burst syncfs) || fail "burst with syncfs failing: client error"
 [ "$(echo "$out" | wc -l)" = 72 ] || fail "burst: $(echo "$out" | wc -l) replies of 72"
