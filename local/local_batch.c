@@ -54,6 +54,7 @@
 struct pending {
 	struct ident id;	/* the recipient: whose ids the Maildir steps run with */
 	int fd;			/* open from the write until the data sync, then -1 */
+	int early_err;		/* errno of the write-back started when added, 0 none */
 	char *tmp, *new;	/* its name in tmp/ and the one it gets in new/ */
 	size_t dirlen;		/* new[0..dirlen) is the new/ directory */
 	size_t slot;		/* the held reply it belongs to */
@@ -110,10 +111,14 @@ void batch_add_file(const struct ident *id, int fd, const char *tmp_path,
 	buf_init(&p->why);
 	nopen++;
 	/*
-	 * Start its write-back now, while the next request is read: only a
-	 * hint (an error here shows again in the fsync, which reports it).
+	 * Start its write-back now, while the next request is read. A file
+	 * system that cannot (EINVAL, ENOSYS) leaves it to the fsync; any
+	 * other error fails the file then, should the fsync not report it
+	 * again (write-back errors are reported once).
 	 */
-	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0 && errno != EINVAL
+	    && errno != ENOSYS && errno != ESPIPE)
+		p->early_err = errno_or(EIO);
 }
 
 /* --- the steps, as the recipient ---------------------------------------- */
@@ -244,6 +249,8 @@ static void sync_files(void)
 			continue;
 		if (fsync(p->fd) < 0)
 			fail(p, "write %s: %s", p->tmp, strerror(errno_or(EIO)));
+		else if (p->early_err != 0)
+			fail(p, "write %s: %s", p->tmp, strerror(p->early_err));
 		if (close(p->fd) < 0)
 			fail(p, "write %s: %s", p->tmp, strerror(errno_or(EIO)));
 		p->fd = -1;

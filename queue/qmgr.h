@@ -25,8 +25,8 @@ bool qmgr_deliver(const char *id);
 /*
  * The same for n messages whose pending recipients are all local: their
  * requests go to the local delivery agent one after the other, all but
- * the last with hold set (lproto.h), so that it makes them durable with
- * one sync; then each message is settled as qmgr_deliver() does, and
+ * the last with hold set (lproto.h), so that it makes them durable
+ * together; then each message is settled as qmgr_deliver() does, and
  * gone[k] says of ids[k] what qmgr_deliver() returns.
  */
 void qmgr_deliver_batch(const char *const *ids, size_t n, bool *gone);

@@ -18,9 +18,10 @@
  * along up to local_destination_batch_limit - 1 more messages for that
  * same recipient and nothing else (first those waiting in its line, then
  * later ones from the queue), all in one slot and one delivery process,
- * so that the local delivery agent makes them durable with one sync
- * (qmgr_deliver_batch). A mailbox with a backlog then costs two cache
- * flushes per batch instead of two per message.
+ * so that the local delivery agent makes them durable together
+ * (qmgr_deliver_batch). A mailbox with a backlog then costs one fsync of
+ * its new/ per batch instead of one per message, and one process
+ * hand-over.
  */
 #include "compat.h"
 

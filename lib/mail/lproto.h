@@ -28,8 +28,8 @@
  * the connection before qmgr reads any reply. local then delivers its
  * recipients but keeps their replies, and may keep its Maildir files
  * unsynced and out of new/; at the next request with hold 0 it makes
- * every delivery it kept durable at once (one file system sync and one
- * fsync per Maildir), then answers all the requests, in the order they
+ * every delivery it kept durable at once (an fsync per file and one
+ * fsync per Maildir's new/), then answers all the requests, in the order they
  * came. A connection that ends before that delivered none of the kept
  * Maildir files (local removes them); qmgr, which got no reply, retries.
  *

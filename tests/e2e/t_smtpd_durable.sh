@@ -143,6 +143,14 @@ out=$(burst nosyncfs) || fail "burst by default: client error"
 smtpd_stop
 
 echo "smtpd_commit_syncfs = yes" >> "$TERN_DIR/main.cf"
+before=$(files_in_incoming)
+TERN_QFILE_FAULT=fsync:1:EIO:all smtpd_start
+out=$(burst allfailshared) || fail "burst with every fsync failing, shared syncs: client error"
+[ "$(echo "$out" | wc -l)" = 72 ] || fail "burst: $(echo "$out" | wc -l) replies of 72"
+echo "$out" | grep -v '^451 ' && fail "a commit was acknowledged while every fsync fails (shared syncs)"
+smtpd_stop
+[ "$(files_in_incoming)" = "$before" ] || fail "concurrent failures with shared syncs left files in incoming/"
+
 TERN_QFILE_FAULT=syncfs:1:EIO:all smtpd_start
 out=$(burst syncfs) || fail "burst with syncfs failing: client error"
 [ "$(echo "$out" | wc -l)" = 72 ] || fail "burst: $(echo "$out" | wc -l) replies of 72"
@@ -155,6 +163,9 @@ echo "$out" | while read -r code what; do
 done || fail "syncfs failures: a reply does not match the queue"
 [ "$(queued_count 'Subject: syncfs-')" = "$(echo "$out" | grep -c '^250 ')" ] \
 	|| fail "queued $(queued_count 'Subject: syncfs-') messages, acknowledged $(echo "$out" | grep -c '^250 ')"
+# 24 sessions at once meet in the commit: with the setting on, some
+# commits shared a (failing) syncfs.
+echo "$out" | grep -q '^451 ' || fail "smtpd_commit_syncfs = yes: no commit shared a syncfs"
 smtpd_stop
 
 # A bad fault specification is refused at start.
