@@ -29,9 +29,10 @@
  * recipients but keeps their replies, and may keep its Maildir files
  * unsynced and out of new/; at the next request with hold 0 it makes
  * every delivery it kept durable at once (an fsync per file and one
- * fsync per Maildir's new/), then answers all the requests, in the order they
- * came. A connection that ends before that delivered none of the kept
- * Maildir files (local removes them); qmgr, which got no reply, retries.
+ * fsync per Maildir's new/), then answers all the requests, in the
+ * order they came. A connection that ends before that delivered none of
+ * the kept Maildir files (local removes them); qmgr, which got no reply,
+ * retries.
  *
  * local re-reads the recipient at each index from the queue file and
  * refuses a request whose addresses do not match, so qmgr cannot make it
