@@ -117,7 +117,7 @@ void batch_add_file(const struct ident *id, int fd, const char *tmp_path,
 	 * again (write-back errors are reported once).
 	 */
 	if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0 && errno != EINVAL
-	    && errno != ENOSYS && errno != ESPIPE)
+	    && errno != ENOSYS)
 		p->early_err = errno_or(EIO);
 }
 
@@ -342,12 +342,6 @@ bool batch_take_solo(void)
 }
 
 /*
- * As the recipient, inside the write's switch: what sync_files and
- * do_commit_run do for a batch, for one file. The fsync needs no
- * permission; the rename, the unlink of a failed file and the sync of
- * new/ ran as the recipient in the batch too.
- */
-/*
  * Remove what a failed commit left (as the recipient): a failure to remove is
  * told in the reply's text, which qmgr logs, not logged here, since the
  * log may not be opened with the recipient's ids.
@@ -358,6 +352,13 @@ static void solo_remove(const char *path, char *note, size_t size)
 	if (unlink(path) < 0 && errno != ENOENT)
 		snprintf(note, size, " (cannot remove %s: %s)", path, strerror(errno));
 }
+
+/*
+ * As the recipient, inside the write's switch: what sync_files and
+ * do_commit_run do for a batch, for one file. The fsync needs no
+ * permission; the rename, the unlink of a failed file and the sync of
+ * new/ ran as the recipient in the batch too.
+ */
 
 void batch_commit_solo(int fd, const char *tmp_path, const char *new_path, struct lresult_text *res)
 {

@@ -132,8 +132,9 @@ lclient full sent $reqs >/dev/null || { show_log; fail "batch of 30"; }
 wait_for_log "24 maildir files open: syncing them before the batch ends"
 wait_for_log "synced 30 maildir deliveries at once"
 
-# (d) The same 30 with the fsync of every second message failing, in the
-# early sync as in the last: those ten deferred, the twenty others delivered.
+# (d) The same 30 with the fsync of message 2 of each three failing, in
+# the early sync as in the last: those ten deferred, the twenty others
+# delivered.
 rm -f "$MD/new/"*
 touch "$TERN_DIR/failfile.on"
 wants=""

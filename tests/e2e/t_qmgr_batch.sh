@@ -51,7 +51,7 @@ subjects keep | grep -qx 'batch 17' && fail "the message over mailbox_size_limit
 [ "$(subjects other | wc -l)" = 8 ] || fail "other got $(subjects other | wc -l) of 8 messages"
 grep -q 'mailbox_size_limit' "$TERN_DIR/mail/sender/new/"* || fail "no bounce for the oversized message"
 [ -z "$(ls -A "$qdir/deferred" "$qdir/corrupt" | grep -v :)" ] || { show_log; fail "something was deferred or corrupt"; }
-# Batches happened, each made durable with one sync.
+# Batches happened, each made durable at its end.
 grep -Eq 'synced ([2-9]|[1-9][0-9]+) maildir deliveries at once' "$TERN_DIR/maillog" \
 	|| { show_log; fail "no batch was synced at once"; }
 

@@ -12,6 +12,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/smtpd_lib.sh"
 
+need_cmd cc python3
+
 tern_instance
 incoming=$TERN_DIR/queue/incoming
 # The faults below count a commit's fsyncs as the file's, then the
@@ -97,10 +99,34 @@ echo "$out" | grep -v '^451 4\.3\.0 ' && fail "a commit was acknowledged while e
 smtpd_stop
 [ "$(files_in_incoming)" = "$expected" ] || fail "sticky: files were left in incoming/"
 
-# Many sessions at once (the commit threads share syncs: one syncfs for a
-# batch, see qfile.c). Every fsync failing: no 250 at all. The batch's
-# syncfs failing: whatever got 250 is in incoming/ under the id it named,
-# whatever got 451 is not in the queue.
+# Many sessions at once, on commit threads. Every fsync failing: no 250
+# at all. With smtpd_commit_syncfs = yes (the commits that meet share one
+# syncfs, see qfile.c) the batch's syncfs failing: whatever got 250 is in
+# incoming/ under the id it named, whatever got 451 is not in the queue.
+# So that commits meet on any file system (tmpfs syncs in microseconds),
+# smtpd runs there with a preloaded fsync that first sleeps 20 ms.
+cat > "$TERN_DIR/slowfsync.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <time.h>
+
+int fsync(int fd)
+{
+	static int (*real)(int);
+	struct timespec ts = {0, 20 * 1000 * 1000};
+
+	if (real == NULL)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	nanosleep(&ts, NULL);
+	return real(fd);
+}
+EOC
+cc -shared -fPIC -o "$TERN_DIR/slowfsync.so" "$TERN_DIR/slowfsync.c" -ldl || fail "cannot build the slow fsync library"
+# slow_smtpd_start ARGS: smtpd_start with the slow fsync preloaded.
+slow_smtpd_start() {
+	LD_PRELOAD="$TERN_DIR/slowfsync.so" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" smtpd_start "$@"
+}
 burst() {	# burst TAG: 24 sessions x 3 messages; prints "CODE ID-or-subject" lines
 	python3 - "$SMTPD_PORT" "$1" <<'EOP'
 import smtplib, sys, threading
@@ -137,21 +163,21 @@ smtpd_stop
 # By default (smtpd_commit_syncfs = no) no commit syncs the whole file
 # system, which would also write out every other program's dirty data
 # there: a failing syncfs fails nothing.
-TERN_QFILE_FAULT=syncfs:1:EIO:all smtpd_start
+TERN_QFILE_FAULT=syncfs:1:EIO:all slow_smtpd_start
 out=$(burst nosyncfs) || fail "burst by default: client error"
 [ "$(echo "$out" | grep -c '^250 ')" = 72 ] || fail "by default a commit made a syncfs: $(echo "$out" | grep -v '^250 ' | head -3)"
 smtpd_stop
 
 echo "smtpd_commit_syncfs = yes" >> "$TERN_DIR/main.cf"
 before=$(files_in_incoming)
-TERN_QFILE_FAULT=fsync:1:EIO:all smtpd_start
+TERN_QFILE_FAULT=fsync:1:EIO:all slow_smtpd_start
 out=$(burst allfailshared) || fail "burst with every fsync failing, shared syncs: client error"
 [ "$(echo "$out" | wc -l)" = 72 ] || fail "burst: $(echo "$out" | wc -l) replies of 72"
 echo "$out" | grep -v '^451 ' && fail "a commit was acknowledged while every fsync fails (shared syncs)"
 smtpd_stop
 [ "$(files_in_incoming)" = "$before" ] || fail "concurrent failures with shared syncs left files in incoming/"
 
-TERN_QFILE_FAULT=syncfs:1:EIO:all smtpd_start
+TERN_QFILE_FAULT=syncfs:1:EIO:all slow_smtpd_start
 out=$(burst syncfs) || fail "burst with syncfs failing: client error"
 [ "$(echo "$out" | wc -l)" = 72 ] || fail "burst: $(echo "$out" | wc -l) replies of 72"
 echo "$out" | while read -r code what; do
