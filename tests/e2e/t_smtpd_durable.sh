@@ -152,13 +152,18 @@ assert not errors, errors[:3]
 print("\n".join(out))
 EOP
 }
-before=$(files_in_incoming)
-TERN_QFILE_FAULT=fsync:1:EIO:all smtpd_start
-out=$(burst allfail) || fail "burst with every fsync failing: client error"
-[ "$(echo "$out" | wc -l)" = 72 ] || fail "burst: $(echo "$out" | wc -l) replies of 72"
-echo "$out" | grep -v '^451 ' && fail "a commit was acknowledged while every fsync fails (concurrent)"
-smtpd_stop
-[ "$(files_in_incoming)" = "$before" ] || fail "concurrent failures left files in incoming/"
+# all_fail_burst TAG START: a burst with every fsync failing, smtpd started
+# by the function START: only 451 replies, nothing left in incoming/.
+all_fail_burst() {
+	before=$(files_in_incoming)
+	TERN_QFILE_FAULT=fsync:1:EIO:all $2
+	out=$(burst "$1") || fail "burst $1 with every fsync failing: client error"
+	[ "$(echo "$out" | wc -l)" = 72 ] || fail "burst $1: $(echo "$out" | wc -l) replies of 72"
+	echo "$out" | grep -v '^451 ' && fail "burst $1: a commit was acknowledged while every fsync fails"
+	smtpd_stop
+	[ "$(files_in_incoming)" = "$before" ] || fail "burst $1: the failures left files in incoming/"
+}
+all_fail_burst allfail smtpd_start
 
 # By default (smtpd_commit_syncfs = no) no commit syncs the whole file
 # system, which would also write out every other program's dirty data
@@ -169,13 +174,7 @@ out=$(burst nosyncfs) || fail "burst by default: client error"
 smtpd_stop
 
 echo "smtpd_commit_syncfs = yes" >> "$TERN_DIR/main.cf"
-before=$(files_in_incoming)
-TERN_QFILE_FAULT=fsync:1:EIO:all slow_smtpd_start
-out=$(burst allfailshared) || fail "burst with every fsync failing, shared syncs: client error"
-[ "$(echo "$out" | wc -l)" = 72 ] || fail "burst: $(echo "$out" | wc -l) replies of 72"
-echo "$out" | grep -v '^451 ' && fail "a commit was acknowledged while every fsync fails (shared syncs)"
-smtpd_stop
-[ "$(files_in_incoming)" = "$before" ] || fail "concurrent failures with shared syncs left files in incoming/"
+all_fail_burst allfailshared slow_smtpd_start
 
 TERN_QFILE_FAULT=syncfs:1:EIO:all slow_smtpd_start
 out=$(burst syncfs) || fail "burst with syncfs failing: client error"
