@@ -359,7 +359,6 @@ static void solo_remove(const char *path, char *note, size_t size)
  * permission; the rename, the unlink of a failed file and the sync of
  * new/ ran as the recipient in the batch too.
  */
-
 void batch_commit_solo(int fd, const char *tmp_path, const char *new_path, struct lresult_text *res)
 {
 	size_t dirlen = (size_t)(strrchr(new_path, '/') - new_path);

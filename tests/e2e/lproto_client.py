@@ -12,8 +12,8 @@
 # message shows up in a MAILDIR (tmp/ or new/): nothing may be in new/ yet
 # and local must not have answered. MODE full: then every answer must come,
 # in request order, with the result WANT (sent or defer; a deferral with
-# 4.2.0; or one of them per request, comma-separated), and no more. MODE abort: local must end the connection without
-# an answer. CHECK_DELAY (seconds, default 0.5) is how long to watch for
+# 4.2.0; or one of them per request, comma-separated), and no more. MODE
+# abort: local must end the connection without an answer. CHECK_DELAY (seconds, default 0.5) is how long to watch for
 # an early answer after each request. Exits 0 when all checks pass.
 import os
 import select
