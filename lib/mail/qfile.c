@@ -30,6 +30,7 @@
 #include "mail/qfile.h"
 #include "mail/qrecycle.h"
 #include "util/buf.h"
+#include "util/hash64.h"
 #include "util/log.h"
 #include "util/mem.h"
 
@@ -732,6 +733,7 @@ static bool attr_name_valid(const char *s)
  * no pwrite(2) either. Larger ones are written as they come.
  */
 #define WBUF_FLUSH	(256 * 1024)
+#define TAIL_ROOM	(QF_END_LEN + QF_PAD + 16)
 /*
  * Writers' buffers are kept for the next writer of the process (up to
  * WBUF_SPARES of them): a fresh buffer for every message cost a page
@@ -788,6 +790,10 @@ struct qfile_writer {
 	off_t length_offset;	/* where M's digits are */
 	unsigned long long content_len;
 	struct buf out;		/* pending bytes */
+	size_t out_hashed;	/* leading bytes of out already in hash */
+	struct hash64 hash;	/* every byte written, M's digits as zeros (qfile.h) */
+	off_t spare_size;	/* a reused spare's size before: cut to the new end if larger */
+	off_t file_size;	/* with the end record and its padding (add_end_record) */
 	bool flushed;		/* some were written: the M record is in the file */
 	bool failed;
 	bool allow_no_rcpt;
@@ -836,22 +842,24 @@ static char *dir_of(const char *path)
 /*
  * A spare queue file from the pool, renamed to path: its descriptor, -1
  * when there is none to use (create one instead), or -2 when opening it
- * failed (errno set; the caller fails as for a create). Only an empty
- * regular file of this user with no other name is used: the pool holds
- * nothing else. Anything else is let go. A spare that still holds data is
- * not truncated but set aside in corrupt/: after a crash on a file system
- * without a journal (and without the fsck that fixes link counts), the
- * pool's name may be a second name of an acknowledged message, whose
- * taking the crash undid.
+ * failed (errno set; the caller fails as for a create). Only a regular
+ * file of this user with no other name is used, empty or holding the
+ * delivered message whose queue id it had in the pool (qfile_spare_spent):
+ * the pool holds nothing else. Anything else is let go. A spare that
+ * holds another message is not written over but set aside in corrupt/:
+ * after a crash on a file system without a journal (and without the fsck
+ * that fixes link counts), the pool's name may be a second name of an
+ * acknowledged message, whose taking the crash undid.
  */
 static int reuse_spare(const char *path, struct stat *out)
 {
+	char name[NAME_MAX + 1];
 	struct stat st;
 	int fd;
 
-	if (qrecycle_take(path) < 0)
+	if (qrecycle_take(path, name, sizeof(name)) < 0)
 		return -1;
-	fd = q_open(path, O_WRONLY | O_NOFOLLOW, 0);
+	fd = q_open(path, O_RDWR | O_NOFOLLOW, 0);
 	if (fd < 0) {
 		int saved = errno;
 		unlink(path);
@@ -862,7 +870,8 @@ static int reuse_spare(const char *path, struct stat *out)
 		close(fd);
 		return -1;	/* left under its temporary name: never unlink the unknown */
 	}
-	if (S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid() && st.st_size == 0) {
+	if (S_ISREG(st.st_mode) && st.st_nlink == 1 && st.st_uid == geteuid() &&
+	    (st.st_size == 0 || qfile_spare_spent(fd, name))) {
 		*out = st;	/* the caller needs no fstat of its own */
 		return fd;
 	}
@@ -871,10 +880,11 @@ static int reuse_spare(const char *path, struct stat *out)
 		char *dir = dir_of(path);
 		char *aside = xasprintf("%s/../corrupt/spare.%llu", dir, (unsigned long long)st.st_ino);
 		if (renameat2(AT_FDCWD, path, AT_FDCWD, aside, RENAME_NOREPLACE) == 0)
-			msg_warn("a spare queue file still held data; moved to %s", aside);
+			msg_warn("a spare queue file held another message than its own; moved to %s",
+				 aside);
 		else
-			msg_warn("a spare queue file still held data; left as %s (move to %s: %m)", path,
-			    aside);
+			msg_warn("a spare queue file held another message than its own; left as %s "
+				 "(move to %s: %m)", path, aside);
 		free(aside);
 		free(dir);
 		return -1;
@@ -929,6 +939,7 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 	bool have_st = false;	/* st is the open file's (a spare's, from reuse_spare) */
 	struct qfile_writer *w = xcalloc(1, sizeof(*w));
 	w->fd = -1;
+	hash64_init(&w->hash);
 	w->dir = xstrdup(dir);
 	gettimeofday(&w->arrival, NULL);
 	/*
@@ -958,10 +969,12 @@ struct qfile_writer *qfile_create_mode(const char *dir, mode_t mode, struct buf 
 		w->tmp_path = buf_steal(&tmp);
 		/* A failed open fails as a create would: faults mean the same with a pool. */
 		if (attempt == 0 && (w->fd = reuse_spare(w->tmp_path, &st)) != -1) {
-			if (w->fd == -2)
+			if (w->fd == -2) {
 				w->fd = -1;
-			else
+			} else {
 				have_st = true;
+				w->spare_size = st.st_size;
+			}
 			break;
 		}
 		w->fd = q_open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -1054,10 +1067,88 @@ size_t qfile_writer_rcpt_count(const struct qfile_writer *w)
 	return w->nrcpt;
 }
 
+/*
+ * The boot this process runs in: /proc/sys/kernel/random/boot_id without
+ * its dashes, 32 hex digits; zeros when it cannot be read (a reader then
+ * checks every version 2 file it opens). A test may pretend another.
+ */
+static char boot_hex[33];
+static char boot_pretend[33];
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+static void boot_read(void)
+{
+	char raw[64];
+	size_t n = 0;
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t got = fd >= 0 ? read(fd, raw, sizeof(raw) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	for (ssize_t i = 0; i < got && n < 32; i++) {
+		char c = (char)tolower((unsigned char)raw[i]);
+		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
+			boot_hex[n++] = c;
+	}
+	if (n != 32)
+		n = 0;
+	memset(boot_hex + n, '0', 32 - n);
+	boot_hex[32] = '\0';
+}
+
+static const char *boot_id(void)
+{
+	if (__atomic_load_n(&boot_pretend[0], __ATOMIC_ACQUIRE) != '\0')
+		return boot_pretend;
+	pthread_once(&boot_once, boot_read);
+	return boot_hex;
+}
+
+void qfile_fault_boot_id(const char *hex)
+{
+	if (hex == NULL || strlen(hex) != 32) {
+		__atomic_store_n(&boot_pretend[0], '\0', __ATOMIC_RELEASE);
+		return;
+	}
+	memcpy(boot_pretend + 1, hex + 1, 32);
+	__atomic_store_n(&boot_pretend[0], hex[0], __ATOMIC_RELEASE);
+}
+
+/*
+ * The end record (qfile.h): the pending bytes join the checksum first
+ * (M's digits still zeros), then "E <boot> <checksum>\n" and the NULs to
+ * the next QF_PAD boundary, which are not part of it.
+ */
+static void add_end_record(struct qfile_writer *w)
+{
+	static const char hex[] = "0123456789abcdef";
+	char rec[QF_END_LEN];
+
+	hash64_add(&w->hash, w->out.data + w->out_hashed, w->out.len - w->out_hashed);
+	uint64_t sum = hash64_value(&w->hash);
+	memcpy(rec, "E ", 2);
+	memcpy(rec + 2, boot_id(), 32);
+	rec[34] = ' ';
+	for (int i = 0; i < 16; i++)
+		rec[35 + i] = hex[(sum >> (60 - 4 * i)) & 15];
+	rec[51] = '\n';
+	buf_add(&w->out, rec, sizeof(rec));
+	unsigned long long end = w->hash.total + QF_END_LEN;
+	size_t pad = (size_t)((QF_PAD - end % QF_PAD) % QF_PAD);
+	buf_reserve(&w->out, pad);
+	memset(w->out.data + w->out.len, 0, pad);
+	w->out.len += pad;
+	w->out.data[w->out.len] = '\0';
+	w->out_hashed = w->out.len;
+	w->file_size = (off_t)(end + pad);
+}
+
 static int flush_out(struct qfile_writer *w, struct buf *err)
 {
 	if (w->out.len == 0)
 		return 0;
+	hash64_add(&w->hash, w->out.data + w->out_hashed, w->out.len - w->out_hashed);
+	w->out_hashed = 0;
 	if (write_all(w->fd, w->out.data, w->out.len) != 0) {
 		set_err(err, "cannot write queue file", w->tmp_path);
 		w->failed = true;
@@ -1106,12 +1197,13 @@ int qfile_write(struct qfile_writer *w, const void *data, size_t len, struct buf
 	if (!w->content_started)
 		start_content(w);
 	w->content_len += len;
-	/* Room kept for "E\n" and buf's NUL: the buffer never outgrows WBUF_FLUSH. */
-	if (w->out.len + len + 16 > WBUF_FLUSH) {
+	/* Room kept for the end record, its padding and buf's NUL: the buffer never outgrows WBUF_FLUSH. */
+	if (w->out.len + len + TAIL_ROOM > WBUF_FLUSH) {
 		if (flush_out(w, err) != 0)
 			return -1;
-		if (len + 16 > WBUF_FLUSH) {
+		if (len + TAIL_ROOM > WBUF_FLUSH) {
 			/* A large piece goes out from the caller's memory, not copied. */
+			hash64_add(&w->hash, data, len);
 			if (write_all(w->fd, data, len) != 0) {
 				set_err(err, "cannot write queue file", w->tmp_path);
 				w->failed = true;
@@ -1121,6 +1213,30 @@ int qfile_write(struct qfile_writer *w, const void *data, size_t len, struct buf
 		}
 	}
 	buf_add(&w->out, data, len);
+	return 0;
+}
+
+/*
+ * The checksum of what copy_file_range copied in the kernel: the same
+ * bytes read again from the source (its page cache, just read). 0, or
+ * -1 with errno.
+ */
+static int hash_from(struct qfile_writer *w, int fd, off_t off, size_t len)
+{
+	char chunk[16384];
+	while (len > 0) {
+		ssize_t n = pread(fd, chunk, len < sizeof(chunk) ? len : sizeof(chunk), off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		hash64_add(&w->hash, chunk, (size_t)n);
+		off += n;
+		len -= (size_t)n;
+	}
 	return 0;
 }
 
@@ -1143,14 +1259,19 @@ int qfile_write_fd(struct qfile_writer *w, int fd, off_t off, unsigned long long
 		if (fault_hit(QF_CALL_WRITE)) {
 			n = -1;
 		} else if (kernel) {
+			off_t from = off;
 			n = copy_file_range(fd, &off, w->fd, NULL, want, 0);
 			if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
 				      errno == EOPNOTSUPP)) {
 				kernel = false;	/* old kernel or file system: copy through memory */
 				continue;
 			}
+			if (n > 0 && hash_from(w, fd, from, (size_t)n) != 0)
+				n = -1;
 		} else {
 			n = pread(fd, chunk, want < sizeof(chunk) ? want : sizeof(chunk), off);
+			if (n > 0)
+				hash64_add(&w->hash, chunk, (size_t)n);
 			if (n > 0 && write_all(w->fd, chunk, (size_t)n) != 0)
 				n = -1;
 			else if (n > 0)
@@ -1214,7 +1335,7 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 	}
 	if (!w->content_started)
 		start_content(w);
-	buf_adds(&w->out, "E\n");
+	add_end_record(w);
 	snprintf(digits, sizeof(digits), "%020llu", w->content_len);
 	if (!w->flushed) {
 		/* The whole file is still in memory: fill in M's length and write it once. */
@@ -1227,6 +1348,11 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 		if (errno == 0)
 			errno = EIO;
 		set_err(err, "cannot write queue file", w->tmp_path);
+		goto tempfail;
+	}
+	/* A spare that held a longer message: its old end goes (its blocks are freed). */
+	if (w->spare_size > w->file_size && ftruncate(w->fd, w->file_size) != 0) {
+		set_err(err, "cannot truncate queue file", w->tmp_path);
 		goto tempfail;
 	}
 	const char *what;
@@ -1317,6 +1443,7 @@ struct qfile_writer *qfile_create_final(const char *dir, struct buf *err)
 {
 	struct qfile_writer *w = xcalloc(1, sizeof(*w));
 	w->fd = -1;
+	hash64_init(&w->hash);
 	w->in_place = true;
 	w->dir = xstrdup(dir);
 	gettimeofday(&w->arrival, NULL);
@@ -1363,7 +1490,7 @@ int qfile_commit_final(struct qfile_writer *w, mode_t mode, char *id, size_t idl
 	}
 	if (!w->content_started)
 		start_content(w);
-	buf_adds(&w->out, "E\n");
+	add_end_record(w);
 	if (flush_out(w, err) != 0)
 		goto tempfail;
 	snprintf(digits, sizeof(digits), "%020llu", w->content_len);
@@ -1540,6 +1667,10 @@ struct qfile {
 	off_t content_off;
 	unsigned long long content_len;
 	unsigned long long read_pos;	/* within the content */
+	int version;			/* of the format: 1 or 2 (QF_MAGIC_V1, QF_MAGIC) */
+	unsigned long long end_off;	/* where the end record starts */
+	char boot[33];			/* version 2: the boot it was written in */
+	uint64_t sum;			/* version 2: its checksum */
 };
 
 static void corrupt(struct buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1621,7 +1752,11 @@ static int parse_envelope(struct qfile *q, const char *env, size_t len, unsigned
 			return QF_CORRUPT;
 		}
 		if (state == ST_MAGIC) {
-			if (n != strlen(QF_MAGIC) || memcmp(line, QF_MAGIC, n) != 0) {
+			if (n == strlen(QF_MAGIC) && memcmp(line, QF_MAGIC, n) == 0) {
+				q->version = 2;
+			} else if (n == strlen(QF_MAGIC_V1) && memcmp(line, QF_MAGIC_V1, n) == 0) {
+				q->version = 1;
+			} else {
 				corrupt(err, "not a queue file (bad magic)");
 				return QF_CORRUPT;
 			}
@@ -1704,9 +1839,16 @@ static int parse_envelope(struct qfile *q, const char *env, size_t len, unsigned
 			}
 			q->content_off = (off_t)next;
 			q->content_len = clen;
-			unsigned long long want;
-			if (__builtin_add_overflow((unsigned long long)next, clen, &want) ||
-			    __builtin_add_overflow(want, 2ULL, &want) || want != total) {
+			unsigned long long want = 0;
+			bool over = __builtin_add_overflow((unsigned long long)next, clen, &q->end_off);
+			if (q->version == 1) {
+				over = over || __builtin_add_overflow(q->end_off, 2ULL, &want);
+			} else {
+				/* The end record, then NULs up to the next QF_PAD boundary. */
+				over = over || __builtin_add_overflow(q->end_off, QF_END_LEN + QF_PAD - 1, &want);
+				want -= want % QF_PAD;
+			}
+			if (over || want != total) {
 				corrupt(err, "truncated or oversized file (size %llu, expected %llu)",
 					total, want);
 				return QF_CORRUPT;
@@ -1720,6 +1862,90 @@ static int parse_envelope(struct qfile *q, const char *env, size_t len, unsigned
 	}
 }
 
+static bool lower_hex(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/*
+ * The end record and what follows it (the file's bytes from q->end_off
+ * to its end, n of them: parse_envelope checked the count): "E\n" in
+ * version 1; in version 2 "E <boot> <checksum>\n" and NULs only.
+ */
+static int check_end(struct qfile *q, const char *p, size_t n, struct buf *err)
+{
+	if (q->version == 1) {
+		if (n == 2 && memcmp(p, "E\n", 2) == 0)
+			return QF_OK;
+	} else if (n >= QF_END_LEN && p[0] == 'E' && p[1] == ' ' && lower_hex(p + 2, 32) &&
+		   p[34] == ' ' && lower_hex(p + 35, 16) && p[51] == '\n') {
+		static const char nuls[QF_PAD];	/* n - QF_END_LEN < QF_PAD: parse_envelope */
+		if (n - QF_END_LEN >= QF_PAD || memcmp(p + QF_END_LEN, nuls, n - QF_END_LEN) != 0) {
+			corrupt(err, "bytes after the end record");
+			return QF_CORRUPT;
+		}
+		memcpy(q->boot, p + 2, 32);
+		q->boot[32] = '\0';
+		q->sum = strtoull(p + 35, NULL, 16);	/* 16 hex digits, checked */
+		return QF_OK;
+	}
+	corrupt(err, "missing end record");
+	return QF_CORRUPT;
+}
+
+/*
+ * The checksum of a version 2 file, data its bytes up to the end record:
+ * with each recipient's status byte as '-' and M's digits as zeros, as
+ * the writer had them (qfile.h).
+ */
+static uint64_t file_sum(const struct qfile *q, const char *data)
+{
+	static const char zeros[] = "00000000000000000000";
+	struct hash64 h;
+	size_t at = 0;
+
+	hash64_init(&h);
+	for (size_t i = 0; i < q->nrcpt; i++) {
+		size_t st = (size_t)q->rcpts[i].status_offset;
+		hash64_add(&h, data + at, st - at);
+		hash64_add(&h, "-", 1);
+		at = st + 1;
+	}
+	size_t digits = (size_t)q->content_off - 21;	/* "M " + 20 digits + "\n" */
+	hash64_add(&h, data + at, digits - at);
+	hash64_add(&h, zeros, 20);
+	at = digits + 20;
+	hash64_add(&h, data + at, (size_t)q->end_off - at);
+	return hash64_value(&h);
+}
+
+/*
+ * Whether a version 2 file is to be checked against its checksum before
+ * use: when it was written in an earlier boot (or either boot is not
+ * known). One written in this boot was read back from the page cache,
+ * which holds it whole; only a crash can leave on disk a file some of
+ * whose blocks are from the message the spare held before (qrecycle.h).
+ */
+static bool needs_check(const struct qfile *q)
+{
+	static const char unknown[33] = "00000000000000000000000000000000";
+	const char *now = boot_id();
+	return q->version == 2 &&
+	       (strcmp(q->boot, now) != 0 || strcmp(now, unknown) == 0);
+}
+
+static int check_sum(const struct qfile *q, const char *data, struct buf *err)
+{
+	if (file_sum(q, data) == q->sum)
+		return QF_OK;
+	corrupt(err, "content does not match its checksum (written over a spare when the "
+		"system stopped?)");
+	return QF_CORRUPT;
+}
+
 static struct qfile *qfile_new(void)
 {
 	struct qfile *q = xcalloc(1, sizeof(*q));
@@ -1731,10 +1957,10 @@ int qfile_parse_buffer(const char *data, size_t len, struct qfile **qp, struct b
 {
 	struct qfile *q = qfile_new();
 	int rc = parse_envelope(q, data, len, len, err);
-	if (rc == QF_OK && memcmp(data + len - 2, "E\n", 2) != 0) {
-		corrupt(err, "missing end record");
-		rc = QF_CORRUPT;
-	}
+	if (rc == QF_OK)
+		rc = check_end(q, data + q->end_off, len - (size_t)q->end_off, err);
+	if (rc == QF_OK && q->version == 2)
+		rc = check_sum(q, data, err);
 	if (rc != QF_OK) {
 		qfile_close(q);
 		*qp = NULL;
@@ -1840,19 +2066,32 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 	rc = parse_envelope(q, envp->data, envp->len, (unsigned long long)st.st_size, err);
 	if (rc == QF_OK && envp->len == (size_t)st.st_size) {
 		/* All of it was read: the end record is in hand. */
-		if (envp->len < 2 || memcmp(envp->data + envp->len - 2, "E\n", 2) != 0) {
-			corrupt(err, "missing end record");
-			rc = QF_CORRUPT;
-		} else if (mem != NULL) {
+		rc = check_end(q, envp->data + q->end_off, envp->len - (size_t)q->end_off, err);
+		if (rc == QF_OK && needs_check(q))
+			rc = check_sum(q, envp->data, err);
+		if (rc == QF_OK && mem != NULL)
 			q->borrowed = mem->data;
-		} else {
+		else if (rc == QF_OK)
 			q->whole = buf_steal(&own);
-		}
 	} else if (rc == QF_OK) {
-		char end[2];
-		if (pread(q->fd, end, 2, (off_t)st.st_size - 2) != 2 || memcmp(end, "E\n", 2) != 0) {
+		char end[QF_END_LEN + QF_PAD];
+		size_t n = (size_t)st.st_size - (size_t)q->end_off;	/* bounded by parse_envelope */
+		if (pread(q->fd, end, n, (off_t)q->end_off) != (ssize_t)n) {
 			corrupt(err, "missing end record");
 			rc = QF_CORRUPT;
+		} else {
+			rc = check_end(q, end, n, err);
+		}
+		if (rc == QF_OK && needs_check(q)) {
+			/* From an earlier boot: the whole of it, once, for its checksum. */
+			struct buf all = BUF_INIT;
+			if (read_whole(q->fd, st.st_size, &all) != 0 || all.len != (size_t)st.st_size) {
+				set_err(err, "cannot read queue file", path);
+				rc = QF_IOERR;
+			} else {
+				rc = check_sum(q, all.data, err);
+			}
+			buf_free(&all);
 		}
 	}
 	{
@@ -1860,6 +2099,16 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		if (rc == QF_OK && qfile_id_valid(name) && strcmp(name, q->id) != 0) {
 			corrupt(err, "holds queue id %s", q->id);
 			rc = QF_CORRUPT;
+		}
+		/*
+		 * Given to the pool (with its message, as a spare is) and still
+		 * here: a name a crash left. Only a crash makes such a name, so
+		 * only a file with a second name, or one from an earlier boot
+		 * (whose link count may be wrong without fsck), is looked up.
+		 */
+		if (rc == QF_OK && (st.st_nlink > 1 || needs_check(q)) && qrecycle_pooled(name, &st)) {
+			corrupt(err, "a spare in the pool under the same name: given after delivery");
+			rc = QF_STALE;
 		}
 		if (rc == QF_CORRUPT && st.st_nlink > 1 && qfile_id_valid(name))
 			rc = QF_STALE;
@@ -2058,4 +2307,19 @@ bool qfile_still_named(int fd, const char *path)
 	/* lstat: a symbolic link put in its place names no queue file. */
 	return fstat(fd, &st) == 0 && st.st_nlink > 0 && lstat(path, &named) == 0
 	       && named.st_ino == st.st_ino && named.st_dev == st.st_dev;
+}
+
+bool qfile_spare_spent(int fd, const char *id)
+{
+	char head[64 + QF_ID_MAX];
+	size_t idlen = strlen(id);
+	ssize_t n = pread(fd, head, sizeof(head), 0);
+
+	/* "TERNQ v\nT <secs>.<usecs>\nI <id>\n": the I record is the third line. */
+	if (n < 8 || memcmp(head, "TERNQ ", 6) != 0 || idlen == 0)
+		return false;
+	const char *t = memchr(head, '\n', (size_t)n);
+	const char *i = t ? memchr(t + 1, '\n', (size_t)(head + n - t - 1)) : NULL;
+	return i != NULL && (size_t)(head + n - i) > idlen + 3 && i[1] == 'I' && i[2] == ' ' &&
+	       memcmp(i + 3, id, idlen) == 0 && i[3 + idlen] == '\n';
 }

@@ -8,7 +8,7 @@
  *
  * FORMAT (one file per message; all text records end in LF)
  *
- *   TERNQ 1                      magic and format version, always first
+ *   TERNQ 2                      magic and format version, always first
  *   T <secs>.<usecs>             arrival time (decimal, usecs 6 digits)
  *   I <queue id>                 the file's own queue id (see below)
  *   S <sender>                   envelope sender; "S " alone is <>
@@ -29,8 +29,37 @@
  *                                follows immediately
  *   <content>                    the message, headers then body, lines
  *                                ending in LF
- *   E                            end record: "E\n" is the last thing in
- *                                the file, at exactly M's offset + length
+ *   E <boot> <checksum>          end record, at exactly M's offset +
+ *                                length: <boot> the boot the file was
+ *                                written in (/proc/sys/kernel/random/
+ *                                boot_id without dashes, 32 lower-case
+ *                                hex digits; zeros when not known),
+ *                                <checksum> hash64 (util/hash64.h) of
+ *                                every byte before the record, with each
+ *                                R record's status byte taken as '-' and
+ *                                M's 20 digits as zeros, 16 lower-case
+ *                                hex digits
+ *   NUL bytes                    from the end record's LF up to the next
+ *                                multiple of QF_PAD (4096): the file's
+ *                                size is always one, so that writing it
+ *                                over a spare that keeps its blocks
+ *                                (qrecycle.h) writes whole pages and never
+ *                                reads the old ones first
+ *
+ * Version 1 files ("TERNQ 1", written before version 2) end in "E\n" at
+ * exactly M's offset + length, with nothing after it and no checksum;
+ * they are read as before.
+ *
+ * THE CHECKSUM is there for one case: a file written over a spare that
+ * still holds an old, delivered message, when the system stops before
+ * the commit's fsync has written all of it. The rename to the queue id
+ * may then be on disk with only some of the new blocks, the others still
+ * the old message's: a file that may parse, and whose content is partly
+ * somebody else's. A reader checks the checksum of every file written in
+ * an earlier boot (a crash means a reboot); one written in this boot is
+ * read from the page cache, which holds what was written, whole, so it
+ * is not read twice for it. A mismatch is QF_CORRUPT: such a file was
+ * never acknowledged (the 250 waits for the fsync).
  *
  * Records appear in this order; N and R records may each be absent. Note
  * that the arrival time in the name and in T is the writer's clock, so
@@ -45,9 +74,11 @@
  * unique among the files of one file system and safe as a file name.
  * qfile_id_valid() says whether a string is one.
  *
- * WRITING: qfile_create() makes a temporary file with O_CREAT|O_EXCL in
- * the target directory (a file of up to 256 KiB is then written with one
- * write(2) at the commit); qfile_commit() is the one safe queue-write: it
+ * WRITING: qfile_create() renames a spare from the pool (qrecycle.h) to
+ * a temporary name in the target directory, or makes one with
+ * O_CREAT|O_EXCL (a file of up to 256 KiB is then written with one
+ * write(2) at the commit, over the spare's old blocks; a spare longer
+ * than the new file is cut to its end); qfile_commit() is the one safe queue-write: it
  * writes the end record, fsyncs the file, renames it to its queue id
  * (never replacing a file) and fsyncs the directory (or, where the writer
  * may not read the directory, as terndrop in maildrop/ mode 1730, syncs
@@ -85,7 +116,10 @@
 
 #include "util/buf.h"
 
-#define QF_MAGIC		"TERNQ 1"
+#define QF_MAGIC		"TERNQ 2"	/* what writers write */
+#define QF_MAGIC_V1		"TERNQ 1"	/* still read */
+#define QF_END_LEN		52	/* "E " + 32 + " " + 16 + "\n" */
+#define QF_PAD			4096	/* version 2 files are a multiple of it long */
 #define QF_ID_MAX		48	/* room for any queue id and its NUL */
 #define QF_RECORD_MAX		65536	/* longest envelope record */
 
@@ -299,7 +333,17 @@ int qfile_open_whole(const char *path, bool writable, struct buf *mem, struct qf
  * -1 with errno.
  */
 int qfile_remove(struct qfile *q);
-/* The same from a buffer (tests and fuzzing); no mark_done, content via qfile_read. */
+/*
+ * Whether fd, a spare found in the pool under the queue id id, holds that
+ * message (its I record names id): the delivered message it held when it
+ * was given. Anything else in a spare that is not empty is another
+ * message's (see reuse_spare in qfile.c): never written over.
+ */
+bool qfile_spare_spent(int fd, const char *id);
+/*
+ * The same from a buffer (tests and fuzzing): the checksum of a version
+ * 2 file is always checked. No mark_done, content via qfile_read.
+ */
 int qfile_parse_buffer(const char *data, size_t len, struct qfile **qp, struct buf *err);
 void qfile_close(struct qfile *q);
 
@@ -377,6 +421,12 @@ void qfile_fault_rename_hook(void (*hook)(void));
  * (and whatever queue_directory_sync says); -1, -1 undoes it.
  */
 void qfile_fault_dir_covered(int covered, int syncfs_covered);
+/*
+ * Tests: the boot id (32 lower-case hex digits) this process writes into
+ * end records and compares them with, as if the system had restarted;
+ * NULL goes back to the real one.
+ */
+void qfile_fault_boot_id(const char *hex);
 /* Read TERN_QFILE_FAULT (ignored in set-id programs); 0 ok, -1 bad syntax. */
 int qfile_fault_from_env(void);
 

@@ -83,7 +83,7 @@ static void refill(void)
 	}
 }
 
-int qrecycle_take(const char *path)
+int qrecycle_take(const char *path, char *name, size_t size)
 {
 	char from[PATH_MAX];
 	int rc = -1;
@@ -99,8 +99,10 @@ int qrecycle_take(const char *path)
 				break;
 		}
 		snprintf(from, sizeof(from), "%s/%s", pool_dir, names[--nnames]);
-		if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
+			strlcpy(name, names[nnames], size);
 			rc = 0;
+		}
 		else if (errno != ENOENT)
 			break;	/* taken by another process: ENOENT, try the next */
 	}
@@ -126,6 +128,20 @@ static bool pool_name(const char *path, char *spare, size_t size)
 	return on;
 }
 
+bool qrecycle_pooled(const char *id, const struct stat *st)
+{
+	char spare[PATH_MAX];
+	struct stat pst;
+	bool on;
+
+	pthread_mutex_lock(&pool_lock);
+	on = pool_dir != NULL && *id != '.' && strchr(id, '/') == NULL;
+	if (on)
+		snprintf(spare, sizeof(spare), "%s/%s", pool_dir, id);
+	pthread_mutex_unlock(&pool_lock);
+	return on && lstat(spare, &pst) == 0 && pst.st_ino == st->st_ino && pst.st_dev == st->st_dev;
+}
+
 /* A file went into the pool: look at it again at the next take. */
 static void pool_grew(void)
 {
@@ -137,35 +153,23 @@ static void pool_grew(void)
 int qrecycle_give(const char *path, int fd)
 {
 	char spare[PATH_MAX];
-	int tfd;
 
 	/*
 	 * The caller's descriptor may be of a file that left path while the
 	 * caller was not holding its lock (a delivery process of an earlier
 	 * qmgr gave it, and a writer took it for a new message): that file
-	 * is not the caller's to empty, nor path's file to remove.
+	 * is not the caller's to give, nor path's file to remove.
 	 */
 	if (fd >= 0 && !qfile_still_named(fd, path))
 		return 1;
 	if (!pool_name(path, spare, sizeof(spare)))
 		return unlink(path);
 	/*
-	 * Emptied under its own name, which no writer takes (a writer takes
-	 * only what is in the pool, and once a file is there it may be taken
-	 * at any moment: a truncation then would cut its new message short),
-	 * then moved into the pool with one rename. A crash (or the end of
-	 * this process) in between leaves an empty file under the message's
-	 * name: the message was delivered, and qmgr's delivery process gives
-	 * such a file to the pool when it meets it (qrecycle_adopt_empty).
+	 * As it is, blocks and all, with one rename: the writer that takes it
+	 * writes the next message over the old one (qfile.c, reuse_spare).
 	 */
-	tfd = fd >= 0 ? fd : open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (tfd < 0 || ftruncate(tfd, 0) < 0 || rename(path, spare) < 0) {
-		if (tfd >= 0 && tfd != fd)
-			close(tfd);
+	if (rename(path, spare) < 0)
 		return unlink(path);
-	}
-	if (tfd != fd)
-		close(tfd);
 	pool_grew();
 	return 0;
 }
@@ -252,10 +256,14 @@ long qrecycle_trim(unsigned long keep, time_t half_given_age)
 			    (half_given_age <= 0 || time(NULL) - st.st_ctime >= half_given_age))
 				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
 		} else if (++seen > keep) {
-			/* Never one that holds data: see reuse_spare() in qfile.c. */
+			/* Never one that holds another message: see reuse_spare() in qfile.c. */
+			int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 			struct stat st;
-			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_size == 0)
+			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+			    (st.st_size == 0 || qfile_spare_spent(fd, e->d_name)))
 				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
+			if (fd >= 0)
+				close(fd);
 		}
 	}
 	closedir(d);

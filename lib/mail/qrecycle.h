@@ -3,10 +3,16 @@
  *
  * Mail layer; runs as mail_owner in the queue directory (smtpd, pickup,
  * qmgr and its delivery processes). A delivered message's queue file is
- * not unlinked: it is emptied and renamed into the pool directory
- * (recycle/, mode 0700) under its queue id, and a new queue file is made
- * by renaming a spare one out of it. A busy queue then allocates and
- * frees no inodes. On ext4 without a journal that matters a great deal:
+ * not unlinked: it is renamed into the pool directory (recycle/, mode
+ * 0700) under its queue id, as it is, and a new queue file is made by
+ * renaming a spare one out of it and writing the new message over the
+ * old. A busy queue then allocates and frees no inodes, and no blocks: a
+ * spare keeps its blocks, so the next commit writes over blocks that are
+ * allocated and written already. On ext4 that spares the commit's fsync
+ * a wait: a newly allocated block is first an unwritten extent, which a
+ * kernel worker must convert once the write is done, before the fsync
+ * may return (and, with the discard mount option, the free of the old
+ * blocks discards them at once). On ext4 without a journal that matters a great deal:
  * so that a crash cannot point an old directory entry at a new file, its
  * inode allocator skips, one by one, every inode freed in the last
  * minutes, and a queue that unlinks a file per message makes every file
@@ -16,10 +22,15 @@
  * without a lock. qmgr keeps the pool at queue_recycle_limit files
  * (qrecycle_trim); a busy pool thus follows the queue's own size.
  *
- * Crash safety is the caller's (qfile.c): a reused file is truncated
- * before anything is written to it, and a reused inode that a crash left
- * with a second, stale name is recognised by its link count and by its
- * I record, which names the file it belongs to.
+ * Crash safety is the caller's (qfile.c): a file written over a spare
+ * carries a checksum, checked when it is read in a later boot, so that a
+ * crash that left some of the old message's blocks in it is caught (see
+ * qfile.h); a spare is written over only when it holds the message its
+ * pool name says (qfile_spare_spent) or nothing; a reused inode that a
+ * crash left with a second, stale name is recognised by its link count
+ * and by its I record, which names the file it belongs to. A spare holds
+ * the content of a delivered message until it is reused or trimmed, in
+ * a directory only mail_owner may read, like the queue itself.
  */
 #ifndef TERN_MAIL_QRECYCLE_H
 #define TERN_MAIL_QRECYCLE_H
@@ -33,22 +44,31 @@ void qrecycle_enable(const char *dir, bool on);
 void qrecycle_configure(void);
 
 /*
- * Move a spare file to path, which must not exist yet: 0, or -1 when the
- * pool is off or empty (an empty pool is looked at again a second later).
- * The caller opens it and checks what it got (a regular file of its own
- * with one link).
+ * Move a spare file to path, which must not exist yet: 0 and its name in
+ * the pool in name (size bytes), or -1 when the pool is off or empty (an
+ * empty pool is looked at again a second later). The caller opens it and
+ * checks what it got (a regular file of its own with one link, empty or
+ * holding the message name names: qfile_spare_spent).
  */
-int qrecycle_take(const char *path);
+int qrecycle_take(const char *path, char *name, size_t size);
 
 /*
- * path (named by its queue id) is spent: empty it through fd (a writable
- * descriptor of it, or -1 to open one) where it is and move it into the
- * pool with one rename, or unlink it when the pool is off. 0, or -1 with
- * errno set. Cut short in between, it leaves an empty file under path.
- * When fd's file no longer is path's (qfile_still_named), it was moved
- * away by another process: neither is touched, and 1 returned.
+ * path (named by its queue id) is spent: move it into the pool with one
+ * rename, as it is (fd: a descriptor of it, or -1), or unlink it when the
+ * pool is off. 0, or -1 with errno set. When fd's file no longer is
+ * path's (qfile_still_named), it was moved away by another process:
+ * neither is touched, and 1 returned.
  */
 int qrecycle_give(const char *path, int fd);
+
+/*
+ * Whether the pool holds the file st describes under the name id: then
+ * a name of it outside the pool (the one st was taken of) is a stale one
+ * a crash left behind when the file was given, still holding the
+ * delivered message (qfile.c asks for files written in an earlier boot).
+ */
+struct stat;
+bool qrecycle_pooled(const char *id, const struct stat *st);
 
 /*
  * What qrecycle_adopt_empty did with path. QR_FAILED sets errno.
@@ -62,8 +82,9 @@ enum {
 };
 
 /*
- * path, in active/ and named by its queue id, may be what a give cut
- * short left (an empty file under the message's name): if so, move it
+ * path, in active/ and named by its queue id, may be what a give of an
+ * earlier version cut short left (it emptied the file first: an empty
+ * file under the message's name): if so, move it
  * into the pool (or unlink it when the pool is off). It is taken only
  * under its lock (the one a delivery process holds while it works on a
  * file) and when the descriptor shows an empty regular file with one
@@ -76,8 +97,8 @@ enum {
 int qrecycle_adopt_empty(const char *path);
 
 /*
- * Unlink spare files beyond the first keep (never one that is not
- * empty: qfile.c sets such a one aside), and dot files at least
+ * Unlink spare files beyond the first keep (never one that holds another
+ * message than its own: qfile.c sets such a one aside), and dot files at least
  * half_given_age seconds old (what a crash left half-given when a give
  * emptied the file under a dot name in the pool, as it once did; younger
  * ones are left alone; 0: all). qmgr, now and then. Returns how many were

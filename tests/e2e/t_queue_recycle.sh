@@ -1,10 +1,11 @@
 #!/bin/sh
 # t_queue_recycle.sh - spent queue files are reused (lib/mail/qrecycle.h):
-# a delivered message's file waits, emptied, in recycle/, and the next
-# message taken in over SMTP is written into it (same inode, which the
-# queue id ends with); with queue_recycle_limit = 0 files are unlinked.
-# A name that a crash left pointing at a reused file is removed at the
-# next start, with a log line, and neither delivered nor called corrupt.
+# a delivered message's file waits in recycle/ as it is (its message, its
+# blocks), and the next message taken in over SMTP is written over it
+# (same inode, which the queue id ends with); with queue_recycle_limit = 0
+# files are unlinked. A name that a crash left pointing at a spare is
+# removed at the next start, with a log line, and neither delivered nor
+# called corrupt.
 . "$(dirname "$0")/lib.sh"
 
 tern_instance
@@ -25,7 +26,7 @@ send first
 wait_for_mail keep 1
 wait_for "the spent file in recycle/" _spare_there
 spare=$(ls "$qdir/recycle" | head -n 1)
-[ -s "$qdir/recycle/$spare" ] && fail "recycle/$spare still holds the old message"
+grep -aqx "I $spare" "$qdir/recycle/$spare" || fail "recycle/$spare does not hold its own message as it was"
 ino=$(stat -c %i "$qdir/recycle/$spare")
 sleep 1.2	# smtpd looks at an empty pool again after a second
 

@@ -46,7 +46,7 @@ qf=$TERN_DIR/queue/incoming/$qid
 [ -f "$qf" ] || fail "no queue file $qf"
 cat "$qf" > "$TERN_DIR/qf1"
 # The message as stored: X-First on top, Subject changed, the 2nd X-Del gone, X-Milter last.
-sed -n '/^M /,/^E$/p' "$qf" | sed '1d;$d' | grep -v '^	' | sed 's/^\(Received\|Date\|Message-ID\):.*/\1:/' >"$OUT"
+tr -d '\000' <"$qf" | sed -n '/^M /,/^E [0-9a-f]\{32\} [0-9a-f]\{16\}$/p' | sed '1d;$d' | grep -v '^	' | sed 's/^\(Received\|Date\|Message-ID\):.*/\1:/' >"$OUT"
 replies_are "stored message" <<R
 X-First: 1
 Received:
@@ -68,7 +68,7 @@ grep -q '^R.*	b@localhost' "$qf" && fail "delrcpt: b@localhost still a recipient
 grep -q '^R.*	postmaster@localhost' "$qf" || fail "postmaster@localhost lost: $(cat "$qf")"
 grep -q '^R.*	c@localhost' "$qf" || fail "addrcpt: c@localhost missing: $(cat "$qf")"
 # NOTIFY=SUCCESS is DSN_NOTIFY_SUCCESS (2); the ORCPT is the record's third field.
-grep '^R-' "$qf" >"$OUT"
+grep -a '^R-' "$qf" >"$OUT"
 replies_are "recipient records" <<R
 R-0	postmaster@localhost	
 R-0	c@localhost	
@@ -128,10 +128,10 @@ qid=$(last_qid)
 qf=$TERN_DIR/queue/hold/$qid
 [ -f "$qf" ] || fail "quarantine: no $qf ($(ls -R "$TERN_DIR/queue"))"
 # The body bytes, between the blank line ending the headers and the E record.
-sed -n '/^M /,$p' "$qf" | sed '1,/^$/d' | sed '$d' >"$OUT"
+tr -d '\000' <"$qf" | sed -n '/^M /,$p' | sed '1,/^$/d' | sed '$d' >"$OUT"	# the end record and its padding go
 printf 'new body\nsecond line\n..dot\n' >"$EXPECT"
 cmp "$EXPECT" "$OUT" || { od -c "$OUT" >&2; fail "replbody: stored body is not the replacement with LF ends"; }
-tail -n 1 "$qf" | grep -qx E || fail "queue file does not end with E"
+tr -d '\000' <"$qf" | tail -n 1 | grep -qx 'E [0-9a-f]\{32\} [0-9a-f]\{16\}' || fail "queue file does not end with its end record"
 grep -q 'held by test' "$qf" "$SMTPD_OUT" || echo "note: quarantine reason not recorded" >&2
 smtpd_alive replbody
 milter_stop m2

@@ -446,7 +446,7 @@ static const struct corrupt_case {
 	{.name = "valid control", .data = GOODHEAD "N a=b\nR-0\tr@x\t\n" M5 "hello" "E\n", .want = QF_OK},
 	{.name = "valid marked", .data = GOODHEAD "RD4\tr@x\trfc822;r@x\nRB0\tq@x\t\n" M5 "hello" "E\n", .want = QF_OK},
 	{.name = "empty", .data = "", .want = QF_CORRUPT},
-	{.name = "bad magic", .data = "TERNQ 2\nT 1.000000\n", .want = QF_CORRUPT},
+	{.name = "bad magic", .data = "TERNQ 3\nT 1.000000\n", .want = QF_CORRUPT},
 	{.name = "no time", .data = "TERNQ 1\nI 6553F10000002A1F\n", .want = QF_CORRUPT},
 	{.name = "time no usec", .data = "TERNQ 1\nT 17\nI 6553F10000002A1F\nS \nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
 	{.name = "time letters", .data = "TERNQ 1\nT 1x.000000\nI 6553F10000002A1F\nS \nR-0\tr@x\t\n" M5 "helloE\n", .want = QF_CORRUPT},
@@ -477,6 +477,117 @@ static const struct corrupt_case {
 	{.name = "bad end record", .data = GOODHEAD "R-0\tr@x\t\n" M5 "helloX\n", .want = QF_CORRUPT},
 	{.name = "no end record", .data = GOODHEAD "R-0\tr@x\t\n" M5 "hello", .want = QF_CORRUPT},
 };
+
+/* Where a version 2 file's end record starts (before it, the checksummed bytes). */
+static size_t end_record_at(const char *data, size_t len)
+{
+	size_t n = len;
+	while (n > 0 && data[n - 1] == '\0')
+		n--;
+	ck_assert_uint_ge(n, QF_END_LEN);
+	ck_assert_int_eq(data[n - QF_END_LEN], 'E');
+	return n - QF_END_LEN;
+}
+
+static int open_rc(const char *path, bool whole)
+{
+	struct qfile *q = NULL;
+	struct buf err = BUF_INIT, mem = BUF_INIT;
+	int rc = whole ? qfile_open_whole(path, false, &mem, &q, &err)
+		       : qfile_open(path, false, &q, &err);
+	qfile_close(q);
+	buf_free(&mem);
+	buf_free(&err);
+	return rc;
+}
+
+#define OTHER_BOOT "0123456789abcdef0123456789abcdef"
+
+/*
+ * Version 2: the end record, the padding, and the checksum, which catches
+ * a file some of whose bytes are not what was written: always from a
+ * buffer, from a file when it was written in an earlier boot. Status
+ * bytes marked later and M's digits are not part of it.
+ */
+START_TEST(test_checksum)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	for (int big = 0; big < 2; big++) {
+		struct qfile_writer *w = qfile_create(dir, &err);
+		ck_assert_ptr_nonnull(w);
+		ck_assert_int_eq(qfile_set_sender(w, "s@example.org"), 0);
+		ck_assert_int_eq(qfile_add_rcpt(w, "r@example.org", 0, NULL), 0);
+		ck_assert_int_eq(qfile_add_rcpt(w, "t@example.org", 0, NULL), 0);
+		/* big: past qfile_open's first read and past the writer's buffer */
+		size_t clen = big ? 300 * 1024 : sizeof(content) - 1;
+		char *body = xmalloc(clen);
+		for (size_t i = 0; i < clen; i++)
+			body[i] = i % 64 == 63 ? '\n' : content[i % (sizeof(content) - 1)];
+		ck_assert_int_eq(qfile_write(w, body, clen, &err), 0);
+		ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+		char *path = xasprintf("%s/%s", dir, id);
+		size_t len;
+		char *data = read_all(path, &len);
+		ck_assert_mem_eq(data, "TERNQ 2\n", 8);
+		ck_assert_uint_eq(len % QF_PAD, 0);
+		size_t e = end_record_at(data, len);
+		ck_assert_uint_lt(len - e - QF_END_LEN, QF_PAD);
+		ck_assert_int_eq(data[e + 1], ' ');
+		ck_assert_int_eq(data[e + 34], ' ');
+		struct qfile *q;
+		ck_assert_int_eq(qfile_parse_buffer(data, len, &q, &err), QF_OK);
+		qfile_close(q);
+
+		/* Recipients marked done: still whole, in a later boot too. */
+		ck_assert_int_eq(qfile_open(path, true, &q, &err), QF_OK);
+		ck_assert_int_eq(qfile_mark_done(q, 1, QF_RCPT_DELIVERED, &err), 0);
+		qfile_close(q);
+		qfile_fault_boot_id(OTHER_BOOT);
+		ck_assert_int_eq(open_rc(path, false), QF_OK);
+		ck_assert_int_eq(open_rc(path, true), QF_OK);
+		qfile_fault_boot_id(NULL);
+
+		/*
+		 * One content byte not what was written (as a block left from the
+		 * message a spare held before): written in this boot, the page
+		 * cache is trusted and it is not read again for it; from an
+		 * earlier boot it is corrupt, read whole or not.
+		 */
+		size_t at = e - clen / 2;
+		data[at] ^= 0x20;
+		write_file(path, data, len);
+		ck_assert_int_eq(qfile_parse_buffer(data, len, &q, &err), QF_CORRUPT);
+		ck_assert_ptr_nonnull(strstr(buf_str(&err), "checksum"));
+		ck_assert_int_eq(open_rc(path, false), QF_OK);
+		qfile_fault_boot_id(OTHER_BOOT);
+		ck_assert_int_eq(open_rc(path, false), QF_CORRUPT);
+		ck_assert_int_eq(open_rc(path, true), QF_CORRUPT);
+		qfile_fault_boot_id(NULL);
+		data[at] ^= 0x20;
+
+		/* Padding that is not NULs; a checksum digit in upper case. */
+		if (len - e > QF_END_LEN) {
+			data[len - 1] = 'x';
+			write_file(path, data, len);
+			ck_assert_int_eq(open_rc(path, false), QF_CORRUPT);
+			data[len - 1] = '\0';
+		}
+		char keep = data[e + 40];
+		data[e + 40] = 'A';
+		write_file(path, data, len);
+		ck_assert_int_eq(open_rc(path, true), QF_CORRUPT);
+		data[e + 40] = keep;
+		write_file(path, data, len);
+		ck_assert_int_eq(open_rc(path, true), QF_OK);
+		unlink(path);
+		free(path);
+		free(data);
+		free(body);
+	}
+	buf_free(&err);
+}
+END_TEST
 
 START_TEST(test_corrupt_table)
 {
@@ -1732,6 +1843,7 @@ int main(void)
 	tcase_add_test(tc, test_mark_done);
 	tcase_add_test(tc, test_truncated_everywhere);
 	tcase_add_loop_test(tc, test_corrupt_table, 0, sizeof(corrupt_cases) / sizeof(corrupt_cases[0]));
+	tcase_add_test(tc, test_checksum);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_loop_test(tc, test_fault_injection, 0, sizeof(fault_cases) / sizeof(fault_cases[0]));
 	tcase_add_loop_test(tc, test_fault_eintr, 0, sizeof(eintr_cases) / sizeof(eintr_cases[0]));

@@ -1,11 +1,13 @@
 /*
  * test_qrecycle.c - Check suite for the pool of spare queue files
  * (lib/mail/qrecycle.c) and its use by the queue file writer and reader
- * (lib/mail/qfile.c): a delivered file is emptied into the pool and the
- * next queue file reuses its inode; a spare with a second name is never
- * reused; a name a crash left pointing at a reused file is reported
- * stale, not delivered; a spare that holds data is set aside in
- * corrupt/, never truncated or trimmed; trimming keeps the pool to its size and removes
+ * (lib/mail/qfile.c): a delivered file goes into the pool as it is and
+ * the next queue file is written over it (its inode and blocks, cut to
+ * the new end); a spare with a second name is never reused; a name a
+ * crash left pointing at a reused file, or at a spare that still holds
+ * its delivered message, is reported stale, not delivered; a spare that
+ * holds another message than its own is set aside in corrupt/, never
+ * written over or trimmed; trimming keeps the pool to its size and removes
  * what a crash left half-given; with the pool off, files are unlinked; the
  * empty file a cut-short give leaves in active/ is adopted into the pool
  * only when free of other locks and its id names its inode, never truncated.
@@ -25,6 +27,7 @@
 #include "mail/qfile.h"
 #include "mail/qrecycle.h"
 #include "util/buf.h"
+#include "util/mem.h"
 
 static char dir[64], incoming[96], active[96], pool[96], corrupt[96];
 
@@ -96,18 +99,31 @@ START_TEST(test_spent_file_is_reused)
 {
 	char first[160], second[160], spare[200];
 	struct stat st;
-	ino_t ino = queue_one("Subject: one\n\nsecret text of the first message\n", first, sizeof(first));
+	/* Longer than one QF_PAD: the reuse must cut it. */
+	char *long_body = xmalloc(9001);
+	memset(long_body, 'z', 9000);
+	memcpy(long_body, "Subject: one\n\n", 14);
+	long_body[9000] = '\0';
+	ino_t ino = queue_one(long_body, first, sizeof(first));
+	free(long_body);
 
 	remove_one(first);
 	ck_assert_int_eq(access(first, F_OK), -1);
 	ck_assert_int_eq(entries(pool), 1);
-	/* Emptied: the old text is gone from the pool. */
+	/* Given as it is: its blocks and the delivered message stay, under its id. */
 	snprintf(spare, sizeof(spare), "%s/%s", pool, strrchr(first, '/') + 1);
 	ck_assert_int_eq(stat(spare, &st), 0);
-	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(st.st_size, 3 * QF_PAD);
 	ck_assert_int_eq(st.st_ino, ino);
+	int fd = open(spare, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(qfile_spare_spent(fd, strrchr(first, '/') + 1));
+	ck_assert(!qfile_spare_spent(fd, "6B0000000000000001"));
+	close(fd);
 
 	ck_assert_int_eq(queue_one("Subject: two\n\nhi\n", second, sizeof(second)), ino);
+	ck_assert_int_eq(stat(second, &st), 0);
+	ck_assert_int_eq(st.st_size, QF_PAD);	/* cut to the new end */
 	ck_assert_int_eq(entries(pool), 0);
 	ck_assert_str_ne(first, second);	/* the id carries the time too */
 
@@ -213,17 +229,32 @@ START_TEST(test_stale_name_after_crash)
 	ck_assert_int_eq(qfile_open(second, true, &q, &err), QF_OK);
 	qfile_close(q);
 
-	/* A stale name of an emptied spare is stale too, not corrupt mail. */
+	/*
+	 * A spare keeps its delivered message: a name of it that a crash
+	 * left in active/ is whole and names it. In a later boot (the only
+	 * one a crash can leave such a name for) the pool's name for the
+	 * same file shows it given: stale, not mail to deliver again.
+	 */
 	remove_one(second);
 	unlink(stale);
 	snprintf(stale, sizeof(stale), "%s/%s", active, strrchr(second, '/') + 1);
 	snprintf(first, sizeof(first), "%s/%s", pool, strrchr(second, '/') + 1);
 	ck_assert_int_eq(link(first, stale), 0);
+	qfile_fault_boot_id("0123456789abcdef0123456789abcdef");
 	ck_assert_int_eq(qfile_open(stale, false, &q, &err), QF_STALE);
-
-	/* With one link, an empty file is reported corrupt, as before. */
+	/* Also with the one link a crash may leave it (no fsck). */
+	struct stat st;
+	ck_assert_int_eq(stat(first, &st), 0);
 	unlink(first);
-	ck_assert_int_eq(qfile_open(stale, false, &q, &err), QF_CORRUPT);
+	ck_assert_int_eq(rename(stale, first), 0);	/* the same inode, one name: the pool's */
+	ck_assert_int_eq(link(first, stale), 0);
+	ck_assert_int_eq(qfile_open(stale, false, &q, &err), QF_STALE);
+	qfile_fault_boot_id(NULL);
+
+	/* With one link and not in the pool: the delivered message, whole. */
+	unlink(first);
+	ck_assert_int_eq(qfile_open(stale, false, &q, &err), QF_OK);
+	qfile_close(q);
 	buf_free(&err);
 }
 END_TEST
@@ -236,9 +267,10 @@ START_TEST(test_spare_with_data_set_aside)
 
 	remove_one(path);
 	/*
-	 * Data in a spare: after a crash without fsck, the pool's name can be
-	 * a second name of an acknowledged message. Neither truncated nor
-	 * trimmed: set aside in corrupt/, and a new file is made instead.
+	 * Another message than its own in a spare: after a crash without
+	 * fsck, the pool's name can be a second name of an acknowledged
+	 * message. Neither written over nor trimmed: set aside in corrupt/,
+	 * and a new file is made instead.
 	 */
 	snprintf(spare, sizeof(spare), "%s/%s", pool, strrchr(path, '/') + 1);
 	int fd = open(spare, O_WRONLY);
@@ -252,10 +284,10 @@ START_TEST(test_spare_with_data_set_aside)
 	ck_assert_int_eq(entries(incoming), 1);	/* the new message, no temporary file */
 	snprintf(aside, sizeof(aside), "%s/spare.%llu", corrupt, (unsigned long long)ino);
 	ck_assert_int_eq(stat(aside, &st), 0);
-	ck_assert_int_eq(st.st_size, 13);
+	ck_assert_int_eq(st.st_size, QF_PAD);
 	fd = open(aside, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(read(fd, back, sizeof(back) - 1), 13);
+	ck_assert_int_eq(read(fd, back, 13), 13);
 	close(fd);
 	ck_assert_str_eq(back, "acknowledged\n");
 }
@@ -415,7 +447,7 @@ END_TEST
 START_TEST(test_empty_pool)
 {
 	char path[160];
-	ck_assert_int_eq(qrecycle_take(incoming), -1);
+	{ char name[64]; ck_assert_int_eq(qrecycle_take(incoming, name, sizeof(name)), -1); }
 	queue_one("Subject: x\n\ny\n", path, sizeof(path));	/* creates one */
 	ck_assert_int_eq(entries(incoming), 1);
 }
