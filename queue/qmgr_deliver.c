@@ -218,8 +218,9 @@ struct job {
 };
 
 /*
- * A file qfile_open found corrupt may be an empty one: what qrecycle_give
- * leaves under the message's name when it is cut short between its
+ * A file qfile_open found corrupt may be an empty one: what the give of
+ * an earlier version (which emptied the file before renaming it into the
+ * pool) left under the message's name when it was cut short between its
  * truncation and its rename (by a crash, or by the end of the process),
  * and then the message was delivered. Such a file is given to the pool
  * (qrecycle_adopt_empty, which checks it under its lock) rather than set
@@ -355,7 +356,7 @@ static void job_begin(struct job *j, const char *id)
 	}
 	/*
 	 * That process may have finished between the open and the lock: its
-	 * file deferred, or emptied into the pool, where a writer may have
+	 * file deferred, or given to the pool, where a writer may have
 	 * taken it for a new message already. Not this message any more:
 	 * delivering it again, or marking or removing that file, would
 	 * repeat mail and lose the new message. What is under the name now,

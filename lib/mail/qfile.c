@@ -1364,6 +1364,14 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 		 * may be delivered twice, never lost.)
 		 */
 		set_err(err, what, w->tmp_path != NULL ? w->tmp_path : w->final_path);
+		/*
+		 * Spoil the magic first: after a failed write-back the page
+		 * cache may drop pages whose blocks still hold the spare's old
+		 * message, and a reader that took the file meanwhile could
+		 * read a mix of the two in this very boot, unchecked. Spoilt,
+		 * a reader not yet at it sets it aside as corrupt.
+		 */
+		(void)pwrite(w->fd, "X", 1, 0);
 		if (w->tmp_path == NULL)
 			unlink(w->final_path);
 		goto tempfail;
@@ -1946,6 +1954,21 @@ static int check_sum(const struct qfile *q, const char *data, struct buf *err)
 	return QF_CORRUPT;
 }
 
+/*
+ * check_sum, and when it holds and the file is open for writing (a
+ * delivery process), the end record's boot set to this one, so that the
+ * file is not read whole again at every open (the boot is outside the
+ * checksum; a torn write of it only names no boot, which checks again).
+ */
+static int checked(struct qfile *q, const char *data, bool writable, struct buf *err)
+{
+	int rc = check_sum(q, data, err);
+	if (rc == QF_OK && writable &&
+	    pwrite(q->fd, boot_id(), 32, (off_t)q->end_off + 2) == 32)
+		memcpy(q->boot, boot_id(), 33);
+	return rc;
+}
+
 static struct qfile *qfile_new(void)
 {
 	struct qfile *q = xcalloc(1, sizeof(*q));
@@ -2068,7 +2091,7 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		/* All of it was read: the end record is in hand. */
 		rc = check_end(q, envp->data + q->end_off, envp->len - (size_t)q->end_off, err);
 		if (rc == QF_OK && needs_check(q))
-			rc = check_sum(q, envp->data, err);
+			rc = checked(q, envp->data, writable, err);
 		if (rc == QF_OK && mem != NULL)
 			q->borrowed = mem->data;
 		else if (rc == QF_OK)
@@ -2089,7 +2112,7 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 				set_err(err, "cannot read queue file", path);
 				rc = QF_IOERR;
 			} else {
-				rc = check_sum(q, all.data, err);
+				rc = checked(q, all.data, writable, err);
 			}
 			buf_free(&all);
 		}
@@ -2105,10 +2128,21 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		 * here: a name a crash left. Only a crash makes such a name, so
 		 * only a file with a second name, or one from an earlier boot
 		 * (whose link count may be wrong without fsck), is looked up.
+		 * With two links, this name goes (QF_STALE: qmgr unlinks it).
+		 * With one, the count is short (a crash and no fsck): unlinking
+		 * either name would free the inode under the other, which a
+		 * writer may then take for a new message. Corrupt instead:
+		 * moved, never unlinked, and e2fsck is what mends it.
 		 */
 		if (rc == QF_OK && (st.st_nlink > 1 || needs_check(q)) && qrecycle_pooled(name, &st)) {
-			corrupt(err, "a spare in the pool under the same name: given after delivery");
-			rc = QF_STALE;
+			if (st.st_nlink > 1) {
+				corrupt(err, "a spare in the pool under the same name: given after delivery");
+				rc = QF_STALE;
+			} else {
+				corrupt(err, "also in the pool under the same name, with one link: a crash "
+					"without fsck left a short link count (run e2fsck)");
+				rc = QF_CORRUPT;
+			}
 		}
 		if (rc == QF_CORRUPT && st.st_nlink > 1 && qfile_id_valid(name))
 			rc = QF_STALE;

@@ -43,8 +43,9 @@
  *                                multiple of QF_PAD (4096): the file's
  *                                size is always one, so that writing it
  *                                over a spare that keeps its blocks
- *                                (qrecycle.h) writes whole pages and never
- *                                reads the old ones first
+ *                                (qrecycle.h) in one write (up to 256
+ *                                KiB) writes whole pages and does not
+ *                                read the old ones first
  *
  * Version 1 files ("TERNQ 1", written before version 2) end in "E\n" at
  * exactly M's offset + length, with nothing after it and no checksum;
@@ -386,8 +387,8 @@ int qfile_fd(const struct qfile *q);	/* -1 for a buffer */
 /*
  * Whether path still names fd's file (linked, and path's inode): a
  * process that locks a file after opening it learns so whether the one
- * that held the lock meanwhile moved it away (deferred, or emptied into
- * the pool, where a writer may already have taken it for a new message).
+ * that held the lock meanwhile moved it away (deferred, or given to the
+ * pool, where a writer may already have taken it for a new message).
  */
 bool qfile_still_named(int fd, const char *path);
 

@@ -28,7 +28,9 @@
  * qfile.h); a spare is written over only when it holds the message its
  * pool name says (qfile_spare_spent) or nothing; a reused inode that a
  * crash left with a second, stale name is recognised by its link count
- * and by its I record, which names the file it belongs to. A spare holds
+ * (which fsck mends after a crash on a file system without a journal;
+ * without it the count can be short and the stale name missed) and by
+ * its I record, which names the file it belongs to. A spare holds
  * the content of a delivered message until it is reused or trimmed, in
  * a directory only mail_owner may read, like the queue itself.
  */

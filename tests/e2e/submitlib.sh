@@ -118,6 +118,7 @@ qf_envelope() { sed '/^M [0-9]*$/q' "$1"; }
 qf_sender() { qf_envelope "$1" | sed -n 's/^S //p' | head -n 1; }
 qf_rcpts() { qf_envelope "$1" | grep '^R' | cut -f 2; }
 qf_attr() { qf_envelope "$1" | sed -n "s/^N $2=//p" | head -n 1; }
-qf_content() { sed -n '/^M [0-9]*$/,$p' "$1" | sed '1d;$d'; }
+# The content: after the M record, before the end record (and its NUL padding, version 2).
+qf_content() { tr -d '\000' <"$1" | sed -n '/^M [0-9]*$/,$p' | sed '1d;$d'; }
 qf_headers() { qf_content "$1" | sed '/^$/q'; }
 qf_body() { qf_content "$1" | sed '1,/^$/d'; }

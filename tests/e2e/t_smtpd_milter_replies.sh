@@ -115,7 +115,7 @@ $TMP
 221 2.0.0 Bye
 X
 queued 1
-grep '^R-' "$TERN_DIR"/queue/incoming/* >"$OUT"
+grep -ah '^R-' "$TERN_DIR"/queue/incoming/* >"$OUT"	# -a: NULs pad a queue file
 printf 'R-0\tpostmaster@localhost\t\n' | replies_are "$WHAT: recipients queued"
 
 smtpd_alive replies

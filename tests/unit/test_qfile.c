@@ -589,6 +589,154 @@ START_TEST(test_checksum)
 }
 END_TEST
 
+/* Whole from a later boot, corrupt with one content byte changed (both ways of opening). */
+static void check_later_boot(const char *path)
+{
+	size_t len;
+	char *data = read_all(path, &len);
+	size_t e = end_record_at(data, len);
+	qfile_fault_boot_id(OTHER_BOOT);
+	ck_assert_int_eq(open_rc(path, false), QF_OK);
+	ck_assert_int_eq(open_rc(path, true), QF_OK);
+	data[e - 3] ^= 0x01;	/* content (or the M digits' neighbour when empty) */
+	write_file(path, data, len);
+	ck_assert_int_eq(open_rc(path, false), QF_CORRUPT);
+	ck_assert_int_eq(open_rc(path, true), QF_CORRUPT);
+	qfile_fault_boot_id(NULL);
+	unlink(path);
+	free(data);
+}
+
+/* Every way of writing checksums what it writes: copy from a file, many small pieces, no recipients, create_final. */
+START_TEST(test_checksum_paths)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	size_t big = 300 * 1024;
+	char *body = xmalloc(big);
+	for (size_t i = 0; i < big; i++)
+		body[i] = i % 50 == 49 ? '\n' : (char)('a' + i % 26);
+
+	/* qfile_write_fd, after a piece from memory */
+	char *src = xasprintf("%s/.source", dir);
+	write_file(src, body, big);
+	int fd = open(src, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	struct qfile_writer *w = qfile_create(dir, &err);
+	ck_assert_int_eq(qfile_add_rcpt(w, "r@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, "X-Head: 1\n", 10, &err), 0);
+	ck_assert_int_eq(qfile_write_fd(w, fd, 7, big - 7, &err), 0);
+	ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+	close(fd);
+	unlink(src);
+	free(src);
+	char *path = xasprintf("%s/%s", dir, id);
+	check_later_boot(path);
+	free(path);
+
+	/* 1,000-byte pieces past the writer's buffer, and no recipients */
+	for (int norcpt = 0; norcpt < 2; norcpt++) {
+		w = qfile_create(dir, &err);
+		if (norcpt)
+			qfile_allow_no_rcpt(w);
+		else
+			ck_assert_int_eq(qfile_add_rcpt(w, "r@example.org", 0, NULL), 0);
+		for (size_t at = 0; at < big; at += 1000)
+			ck_assert_int_eq(qfile_write(w, body + at, big - at < 1000 ? big - at : 1000, &err), 0);
+		ck_assert_int_eq(qfile_commit(w, id, sizeof(id), &err), 0);
+		path = xasprintf("%s/%s", dir, id);
+		check_later_boot(path);
+		free(path);
+	}
+
+	/* create_final (sendmail's maildrop file) */
+	w = qfile_create_final(dir, &err);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(qfile_add_rcpt(w, "r@example.org", 0, NULL), 0);
+	ck_assert_int_eq(qfile_write(w, body, 5000, &err), 0);
+	ck_assert_int_eq(qfile_commit_final(w, 0644, id, sizeof(id), &err), 0);
+	path = xasprintf("%s/%s", dir, id);
+	check_later_boot(path);
+	free(path);
+	free(body);
+	buf_free(&err);
+}
+END_TEST
+
+/*
+ * A file checked whole in a later boot by a writable open (a delivery
+ * process) gets this boot in its end record: not read whole again.
+ */
+START_TEST(test_checked_once)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	struct qfile *q;
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	qfile_fault_boot_id(OTHER_BOOT);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);	/* read-only: left as it is */
+	qfile_close(q);
+	size_t len;
+	char *data = read_all(path, &len);
+	size_t e = end_record_at(data, len);
+	ck_assert_mem_ne(data + e + 2, OTHER_BOOT, 32);
+	free(data);
+	ck_assert_int_eq(qfile_open(path, true, &q, &err), QF_OK);
+	qfile_close(q);
+	data = read_all(path, &len);
+	ck_assert_mem_eq(data + e + 2, OTHER_BOOT, 32);
+	/* Now of this boot: a changed byte is not looked for (the page cache is trusted). */
+	data[e - 3] ^= 0x01;
+	write_file(path, data, len);
+	ck_assert_int_eq(open_rc(path, false), QF_OK);
+	qfile_fault_boot_id(NULL);
+	free(data);
+	free(path);
+	buf_free(&err);
+}
+END_TEST
+
+static char taken[300];
+static void take_renamed(void)
+{
+	/* As qmgr would: the renamed file taken under another name before the sync. */
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		snprintf(taken, sizeof(taken), "%s/.taken", dir);
+		ck_assert_int_eq(link(p, taken), 0);
+		free(p);
+		break;
+	}
+	closedir(d);
+}
+
+/* A commit whose fsync fails spoils its file, for a reader that took it meanwhile. */
+START_TEST(test_failed_commit_spoilt)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	struct qfile *q;
+	qfile_set_dir_sync_always(false);
+	qfile_fault_dir_covered(1, 0);	/* rename, then the file's fsync */
+	qfile_fault_rename_hook(take_renamed);
+	qfile_fault_inject(QF_CALL_FSYNC, 1, EIO, false);
+	taken[0] = '\0';
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), -1);
+	qfile_fault_rename_hook(NULL);
+	qfile_fault_dir_covered(-1, -1);
+	qfile_fault_reset();
+	ck_assert_str_ne(taken, "");
+	ck_assert_int_eq(qfile_open(taken, false, &q, &err), QF_CORRUPT);
+	unlink(taken);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_corrupt_table)
 {
 	const struct corrupt_case *c = &corrupt_cases[_i];
@@ -1844,6 +1992,9 @@ int main(void)
 	tcase_add_test(tc, test_truncated_everywhere);
 	tcase_add_loop_test(tc, test_corrupt_table, 0, sizeof(corrupt_cases) / sizeof(corrupt_cases[0]));
 	tcase_add_test(tc, test_checksum);
+	tcase_add_test(tc, test_checksum_paths);
+	tcase_add_test(tc, test_checked_once);
+	tcase_add_test(tc, test_failed_commit_spoilt);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_loop_test(tc, test_fault_injection, 0, sizeof(fault_cases) / sizeof(fault_cases[0]));
 	tcase_add_loop_test(tc, test_fault_eintr, 0, sizeof(eintr_cases) / sizeof(eintr_cases[0]));

@@ -240,16 +240,15 @@ START_TEST(test_stale_name_after_crash)
 	snprintf(stale, sizeof(stale), "%s/%s", active, strrchr(second, '/') + 1);
 	snprintf(first, sizeof(first), "%s/%s", pool, strrchr(second, '/') + 1);
 	ck_assert_int_eq(link(first, stale), 0);
+	ck_assert_int_eq(qfile_open(stale, false, &q, &err), QF_STALE);
 	qfile_fault_boot_id("0123456789abcdef0123456789abcdef");
 	ck_assert_int_eq(qfile_open(stale, false, &q, &err), QF_STALE);
-	/* Also with the one link a crash may leave it (no fsck). */
-	struct stat st;
-	ck_assert_int_eq(stat(first, &st), 0);
-	unlink(first);
-	ck_assert_int_eq(rename(stale, first), 0);	/* the same inode, one name: the pool's */
-	ck_assert_int_eq(link(first, stale), 0);
-	ck_assert_int_eq(qfile_open(stale, false, &q, &err), QF_STALE);
 	qfile_fault_boot_id(NULL);
+	/*
+	 * (A short link count, two names and one link, as a crash without
+	 * fsck can leave, takes debugfs to make: qfile.c then says corrupt,
+	 * so that the file is moved, never unlinked. Not tested here.)
+	 */
 
 	/* With one link and not in the pool: the delivered message, whole. */
 	unlink(first);
