@@ -1074,6 +1074,7 @@ size_t qfile_writer_rcpt_count(const struct qfile_writer *w)
  */
 static char boot_hex[33];
 static char boot_pretend[33];
+static const char boot_unknown[33] = "00000000000000000000000000000000";
 static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
 
 static void boot_read(void)
@@ -1126,7 +1127,8 @@ static void add_end_record(struct qfile_writer *w)
 
 	hash64_add(&w->hash, w->out.data + w->out_hashed, w->out.len - w->out_hashed);
 	uint64_t sum = hash64_value(&w->hash);
-	memcpy(rec, "E ", 2);
+	rec[0] = 'E';
+	rec[1] = ' ';
 	memcpy(rec + 2, boot_id(), 32);
 	rec[34] = ' ';
 	for (int i = 0; i < 16; i++)
@@ -1939,10 +1941,9 @@ static uint64_t file_sum(const struct qfile *q, const char *data)
  */
 static bool needs_check(const struct qfile *q)
 {
-	static const char unknown[33] = "00000000000000000000000000000000";
 	const char *now = boot_id();
 	return q->version == 2 &&
-	       (strcmp(q->boot, now) != 0 || strcmp(now, unknown) == 0);
+	       (strcmp(q->boot, now) != 0 || strcmp(now, boot_unknown) == 0);
 }
 
 static int check_sum(const struct qfile *q, const char *data, struct buf *err)
@@ -1962,10 +1963,12 @@ static int check_sum(const struct qfile *q, const char *data, struct buf *err)
  */
 static int checked(struct qfile *q, const char *data, bool writable, struct buf *err)
 {
+	const char *now = boot_id();
 	int rc = check_sum(q, data, err);
-	if (rc == QF_OK && writable &&
-	    pwrite(q->fd, boot_id(), 32, (off_t)q->end_off + 2) == 32)
-		memcpy(q->boot, boot_id(), 33);
+	/* Only a boot a file may name: not one unknown, nor a test's that no file can. */
+	if (rc == QF_OK && writable && lower_hex(now, 32) && strcmp(now, boot_unknown) != 0 &&
+	    pwrite(q->fd, now, 32, (off_t)q->end_off + 2) == 32)
+		memcpy(q->boot, now, 33);
 	return rc;
 }
 
