@@ -60,7 +60,12 @@
  * an earlier boot (a crash means a reboot); one written in this boot is
  * read from the page cache, which holds what was written, whole, so it
  * is not read twice for it. A mismatch is QF_CORRUPT: such a file was
- * never acknowledged (the 250 waits for the fsync).
+ * never acknowledged (the 250 waits for the fsync). A writable open that
+ * checked a file sets its end record's boot to this one (the boot is
+ * outside the checksum), so it is checked once, not at every retry. A
+ * commit whose fsync fails spoils the file's magic: after a write-back
+ * error the page cache may drop clean pages that would read back old
+ * blocks in this same boot.
  *
  * Records appear in this order; N and R records may each be absent. Note
  * that the arrival time in the name and in T is the writer's clock, so

@@ -102,9 +102,9 @@ int qrecycle_take(const char *path, char *name, size_t size)
 		if (renameat2(AT_FDCWD, from, AT_FDCWD, path, RENAME_NOREPLACE) == 0) {
 			strlcpy(name, names[nnames], size);
 			rc = 0;
-		}
-		else if (errno != ENOENT)
+		} else if (errno != ENOENT) {
 			break;	/* taken by another process: ENOENT, try the next */
+		}
 	}
 	if (rc < 0 && nnames == 0)
 		empty_until = now_ms() + EMPTY_RETRY_MS;
