@@ -370,6 +370,7 @@ static void job_begin(struct job *j, const char *id)
 		j->gone = lstat(buf_str(&j->path), &st) != 0 && errno == ENOENT;
 		goto out;
 	}
+	qfile_mark_checked(a->q);	/* held and still named: its boot may be set */
 	a->n = qfile_rcpt_count(a->q);
 	a->r = xcalloc(a->n, sizeof(*a->r));
 	a->start = attempt_now();

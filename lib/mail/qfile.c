@@ -1680,6 +1680,7 @@ struct qfile {
 	int version;			/* of the format: 1 or 2 (QF_MAGIC_V1, QF_MAGIC) */
 	unsigned long long end_off;	/* where the end record starts */
 	char boot[33];			/* version 2: the boot it was written in */
+	bool checked;			/* its checksum was checked at the open */
 	uint64_t sum;			/* version 2: its checksum */
 };
 
@@ -1955,21 +1956,26 @@ static int check_sum(const struct qfile *q, const char *data, struct buf *err)
 	return QF_CORRUPT;
 }
 
-/*
- * check_sum, and when it holds and the file is open for writing (a
- * delivery process), the end record's boot set to this one, so that the
- * file is not read whole again at every open (the boot is outside the
- * checksum; a torn write of it only names no boot, which checks again).
- */
-static int checked(struct qfile *q, const char *data, bool writable, struct buf *err)
+/* check_sum, and a note that it held (for qfile_mark_checked). */
+static int checked(struct qfile *q, const char *data, struct buf *err)
+{
+	int rc = check_sum(q, data, err);
+	q->checked = rc == QF_OK;
+	return rc;
+}
+
+void qfile_mark_checked(struct qfile *q)
 {
 	const char *now = boot_id();
-	int rc = check_sum(q, data, err);
-	/* Only a boot a file may name: not one unknown, nor a test's that no file can. */
-	if (rc == QF_OK && writable && lower_hex(now, 32) && strcmp(now, boot_unknown) != 0 &&
+	/*
+	 * The boot is outside the checksum; a torn write of it only names no
+	 * boot, which checks again. Only a boot a file may name: not one
+	 * unknown, nor a test's that no file can.
+	 */
+	if (q->checked && q->fd >= 0 && lower_hex(now, 32) && strcmp(now, boot_unknown) != 0 &&
 	    pwrite(q->fd, now, 32, (off_t)q->end_off + 2) == 32)
 		memcpy(q->boot, now, 33);
-	return rc;
+	q->checked = false;
 }
 
 static struct qfile *qfile_new(void)
@@ -2094,7 +2100,7 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		/* All of it was read: the end record is in hand. */
 		rc = check_end(q, envp->data + q->end_off, envp->len - (size_t)q->end_off, err);
 		if (rc == QF_OK && needs_check(q))
-			rc = checked(q, envp->data, writable, err);
+			rc = checked(q, envp->data, err);
 		if (rc == QF_OK && mem != NULL)
 			q->borrowed = mem->data;
 		else if (rc == QF_OK)
@@ -2115,7 +2121,7 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 				set_err(err, "cannot read queue file", path);
 				rc = QF_IOERR;
 			} else {
-				rc = checked(q, all.data, writable, err);
+				rc = checked(q, all.data, err);
 			}
 			buf_free(&all);
 		}

@@ -60,9 +60,10 @@
  * an earlier boot (a crash means a reboot); one written in this boot is
  * read from the page cache, which holds what was written, whole, so it
  * is not read twice for it. A mismatch is QF_CORRUPT: such a file was
- * never acknowledged (the 250 waits for the fsync). A writable open that
- * checked a file sets its end record's boot to this one (the boot is
- * outside the checksum), so it is checked once, not at every retry. A
+ * never acknowledged (the 250 waits for the fsync). A delivery process
+ * that opened a checked file sets its end record's boot to this one
+ * (qfile_mark_checked; the boot is outside the checksum), so it is
+ * checked once, not at every retry. A
  * commit whose fsync fails spoils the file's magic: after a write-back
  * error the page cache may drop clean pages that would read back old
  * blocks in this same boot.
@@ -346,6 +347,16 @@ int qfile_remove(struct qfile *q);
  * message's (see reuse_spare in qfile.c): never written over.
  */
 bool qfile_spare_spent(int fd, const char *id);
+/*
+ * A file of an earlier boot was checked whole by its open (qfile.h, THE
+ * CHECKSUM): set its end record's boot to this one, so that later opens
+ * do not read it whole again. Only for a file opened writable, held
+ * under its lock and known to be still under its name (a delivery
+ * process): at open time another process may have given it to the pool
+ * and a writer taken it for a new message, which this would write into.
+ * Does nothing for a file that was not checked.
+ */
+void qfile_mark_checked(struct qfile *q);
 /*
  * The same from a buffer (tests and fuzzing): the checksum of a version
  * 2 file is always checked. No mark_done, content via qfile_read.
