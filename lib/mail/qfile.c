@@ -1366,14 +1366,6 @@ int qfile_commit(struct qfile_writer *w, char *id, size_t idlen, struct buf *err
 		 * may be delivered twice, never lost.)
 		 */
 		set_err(err, what, w->tmp_path != NULL ? w->tmp_path : w->final_path);
-		/*
-		 * Spoil the magic first: after a failed write-back the page
-		 * cache may drop pages whose blocks still hold the spare's old
-		 * message, and a reader that took the file meanwhile could
-		 * read a mix of the two in this very boot, unchecked. Spoilt,
-		 * a reader not yet at it sets it aside as corrupt.
-		 */
-		(void)pwrite(w->fd, "X", 1, 0);
 		if (w->tmp_path == NULL)
 			unlink(w->final_path);
 		goto tempfail;

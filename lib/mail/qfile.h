@@ -63,10 +63,11 @@
  * never acknowledged (the 250 waits for the fsync). A delivery process
  * that opened a checked file sets its end record's boot to this one
  * (qfile_mark_checked; the boot is outside the checksum), so it is
- * checked once, not at every retry. A
- * commit whose fsync fails spoils the file's magic: after a write-back
- * error the page cache may drop clean pages that would read back old
- * blocks in this same boot.
+ * checked once, not at every retry. One case is not covered: after a
+ * write-back error the page cache may drop clean pages that then read
+ * back the spare's old blocks in this same boot, unchecked; a commit
+ * whose fsync failed is never acknowledged, but the queue manager may
+ * have taken it already (see qfile_commit).
  *
  * Records appear in this order; N and R records may each be absent. Note
  * that the arrival time in the name and in T is the writer's clock, so

@@ -704,46 +704,6 @@ START_TEST(test_checked_once)
 }
 END_TEST
 
-static char taken[300];
-static void take_renamed(void)
-{
-	/* As qmgr would: the renamed file taken under another name before the sync. */
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char *p = xasprintf("%s/%s", dir, e->d_name);
-		snprintf(taken, sizeof(taken), "%s/.taken", dir);
-		ck_assert_int_eq(link(p, taken), 0);
-		free(p);
-		break;
-	}
-	closedir(d);
-}
-
-/* A commit whose fsync fails spoils its file, for a reader that took it meanwhile. */
-START_TEST(test_failed_commit_spoilt)
-{
-	struct buf err = BUF_INIT;
-	char id[QF_ID_MAX];
-	struct qfile *q;
-	qfile_set_dir_sync_always(false);
-	qfile_fault_dir_covered(1, 0);	/* rename, then the file's fsync */
-	qfile_fault_rename_hook(take_renamed);
-	qfile_fault_inject(QF_CALL_FSYNC, 1, EIO, false);
-	taken[0] = '\0';
-	ck_assert_int_eq(write_sample(id, sizeof(id), &err), -1);
-	qfile_fault_rename_hook(NULL);
-	qfile_fault_dir_covered(-1, -1);
-	qfile_fault_reset();
-	ck_assert_str_ne(taken, "");
-	ck_assert_int_eq(qfile_open(taken, false, &q, &err), QF_CORRUPT);
-	unlink(taken);
-	buf_free(&err);
-}
-END_TEST
-
 START_TEST(test_corrupt_table)
 {
 	const struct corrupt_case *c = &corrupt_cases[_i];
@@ -2001,7 +1961,6 @@ int main(void)
 	tcase_add_test(tc, test_checksum);
 	tcase_add_test(tc, test_checksum_paths);
 	tcase_add_test(tc, test_checked_once);
-	tcase_add_test(tc, test_failed_commit_spoilt);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_loop_test(tc, test_fault_injection, 0, sizeof(fault_cases) / sizeof(fault_cases[0]));
 	tcase_add_loop_test(tc, test_fault_eintr, 0, sizeof(eintr_cases) / sizeof(eintr_cases[0]));
