@@ -1939,21 +1939,15 @@ static bool needs_check(const struct qfile *q)
 	       (strcmp(q->boot, now) != 0 || strcmp(now, boot_unknown) == 0);
 }
 
-static int check_sum(const struct qfile *q, const char *data, struct buf *err)
+/* The checksum against data, the whole file; q->checked notes that it held (qfile_mark_checked). */
+static int check_sum(struct qfile *q, const char *data, struct buf *err)
 {
-	if (file_sum(q, data) == q->sum)
+	q->checked = file_sum(q, data) == q->sum;
+	if (q->checked)
 		return QF_OK;
 	corrupt(err, "content does not match its checksum (written over a spare when the "
 		"system stopped?)");
 	return QF_CORRUPT;
-}
-
-/* check_sum, and a note that it held (for qfile_mark_checked). */
-static int checked(struct qfile *q, const char *data, struct buf *err)
-{
-	int rc = check_sum(q, data, err);
-	q->checked = rc == QF_OK;
-	return rc;
 }
 
 void qfile_mark_checked(struct qfile *q)
@@ -2092,7 +2086,7 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		/* All of it was read: the end record is in hand. */
 		rc = check_end(q, envp->data + q->end_off, envp->len - (size_t)q->end_off, err);
 		if (rc == QF_OK && needs_check(q))
-			rc = checked(q, envp->data, err);
+			rc = check_sum(q, envp->data, err);
 		if (rc == QF_OK && mem != NULL)
 			q->borrowed = mem->data;
 		else if (rc == QF_OK)
@@ -2113,7 +2107,7 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 				set_err(err, "cannot read queue file", path);
 				rc = QF_IOERR;
 			} else {
-				rc = checked(q, all.data, err);
+				rc = check_sum(q, all.data, err);
 			}
 			buf_free(&all);
 		}
@@ -2133,7 +2127,8 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		 * With one, the count is short (a crash and no fsck): unlinking
 		 * either name would free the inode under the other, which a
 		 * writer may then take for a new message. Corrupt instead:
-		 * moved, never unlinked, and e2fsck is what mends it.
+		 * moved to corrupt/ (whose trim may still unlink it later, as
+		 * an emptied spare's stale name before); e2fsck mends the count.
 		 */
 		if (rc == QF_OK && (st.st_nlink > 1 || needs_check(q)) && qrecycle_pooled(name, &st)) {
 			if (st.st_nlink > 1) {
