@@ -59,6 +59,18 @@
  * p99 from end of data to 250 is above an MTA's p50 on a machine, no MTA
  * that syncs before its 250 and delivers meanwhile can have a p99 below
  * that p50 there.
+ *
+ *   floor DIR THREADS apart
+ *
+ * "beside" split into processes as a privilege-separated MTA must be
+ * (the SMTP server may not write mailboxes): the commit and the 250 as
+ * there, then the message's id and length to a scheduling process over a
+ * socket; it passes them on to a delivering process over another, waits
+ * for its one-byte answer and unlinks the queue file; the delivering
+ * process opens the queue file by name and does "beside"'s Maildir steps.
+ * One message at a time, two hops there and one back, as Tern's smtpd ->
+ * qmgr -> local (less its delivery process hop). Both children die with
+ * the parent (PR_SET_PDEATHSIG).
  */
 #define _GNU_SOURCE        /* syncfs */
 #include <errno.h>
@@ -70,6 +82,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,6 +95,7 @@ static int queue_dir, tmp_dir, new_dir;     /* directory descriptors, opened onc
 static unsigned long next_id;
 static int shared;                          /* group commit (argument "shared") */
 static int beside;                          /* delivery in a thread of its own ("beside") */
+static int apart = -1;                      /* "apart": socket to the scheduling process */
 
 /* "beside": committed messages waiting for the delivery thread. */
 struct handoff {
@@ -227,6 +242,110 @@ static int commit_beside(int client, const char *msg, size_t len)
 	return sent;
 }
 
+/* "apart": one request, the id and length of a committed message. */
+struct request {
+	unsigned long id;
+	size_t len;
+};
+
+static void read_exact(int fd, void *p, size_t n)
+{
+	ssize_t r = read(fd, p, n);
+	if (r == 0)
+		_exit(0);       /* the process before it ended */
+	if (r != (ssize_t)n)
+		die("request");
+}
+
+/* "apart": the delivering process: Maildir steps as "beside", then one
+ * byte back. */
+static void deliver_process(int from)
+{
+	char *copy = malloc(MAX_MESSAGE);
+	if (!copy)
+		die("malloc");
+	for (;;) {
+		struct request r;
+		read_exact(from, &r, sizeof r);
+		char name[32];
+		snprintf(name, sizeof name, "%lu", r.id);
+		int q = openat(queue_dir, name, O_RDONLY | O_CLOEXEC);
+		if (q < 0 || pread(q, copy, r.len, 0) != (ssize_t)r.len)
+			die("read back");
+		close(q);
+		int m = create_synced(tmp_dir, name, copy, r.len);
+		if (m < 0 || close(m) < 0 || renameat(tmp_dir, name, new_dir, name) < 0)
+			die("maildir file");
+		if (write(from, "", 1) != 1)
+			die("answer");
+	}
+}
+
+/* "apart": the scheduling process between them: passes each request on,
+ * waits for the answer, removes the queue file. */
+static void schedule_process(int from, int to)
+{
+	for (;;) {
+		struct request r;
+		read_exact(from, &r, sizeof r);
+		if (write(to, &r, sizeof r) != (ssize_t)sizeof r)
+			die("pass on");
+		char b;
+		read_exact(to, &b, 1);
+		char name[32];
+		snprintf(name, sizeof name, "%lu", r.id);
+		if (unlinkat(queue_dir, name, 0) < 0)
+			die("unlink queue file");
+	}
+}
+
+static void start_apart(void)
+{
+	int a[2], b[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, a) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, b) < 0)
+		die("socketpair");
+	pid_t pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(a[0]);
+		close(b[1]);
+		schedule_process(a[1], b[0]);
+	}
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(a[0]);
+		close(a[1]);
+		close(b[0]);
+		deliver_process(b[1]);
+	}
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+	apart = a[0];
+}
+
+/* "apart": the commit as "beside", the request to the scheduling process. */
+static int commit_apart(int client, const char *msg, size_t len)
+{
+	struct request r = {__atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED), len};
+	char name[32];
+	snprintf(name, sizeof name, "%lu", r.id);
+	int fd = create_synced(queue_dir, name, msg, len);
+	if (fd < 0)
+		die("queue file");
+	close(fd);
+	int sent = reply(client, "250 queued\r\n");
+	if (write(apart, &r, sizeof r) != (ssize_t)sizeof r)
+		die("request");
+	return sent;
+}
+
 /* The durable steps for one message; 0 once it is in new/. The 250 goes
  * out once the queue file is committed, before the delivery. */
 static int commit_and_deliver(int client, const char *msg, size_t len, char *copy)
@@ -293,7 +412,8 @@ static void serve(int fd, char *buf, char *copy)
 			scanned = have;
 			if (end) {
 				size_t len = (size_t)(end - buf);
-				if ((beside ? commit_beside(fd, buf, len)
+				if ((apart >= 0 ? commit_apart(fd, buf, len)
+				     : beside ? commit_beside(fd, buf, len)
 					    : commit_and_deliver(fd, buf, len, copy)) < 0)
 					return;
 				size_t used = len + 3;
@@ -369,8 +489,9 @@ static int open_dir(const char *top, const char *sub)
 int main(int argc, char **argv)
 {
 	if (argc < 3 || argc > 4 || atoi(argv[2]) < 1 ||
-	    (argc == 4 && strcmp(argv[3], "shared") != 0 && strcmp(argv[3], "beside") != 0)) {
-		fprintf(stderr, "usage: floor DIR THREADS [shared|beside]\n");
+	    (argc == 4 && strcmp(argv[3], "shared") != 0 && strcmp(argv[3], "beside") != 0 &&
+	     strcmp(argv[3], "apart") != 0)) {
+		fprintf(stderr, "usage: floor DIR THREADS [shared|beside|apart]\n");
 		return 64;
 	}
 	shared = argc == 4 && strcmp(argv[3], "shared") == 0;
@@ -393,6 +514,8 @@ int main(int argc, char **argv)
 	printf("%d\n", ntohs(sa.sin_port));
 	fflush(stdout);
 
+	if (argc == 4 && strcmp(argv[3], "apart") == 0)
+		start_apart();
 	if (beside) {
 		pthread_t t;
 		if (pthread_create(&t, NULL, deliverer, NULL) != 0)
