@@ -329,6 +329,21 @@ static void job_begin(struct job *j, const char *id)
 		buf_free(&merr);
 		goto out;
 	}
+	if (r == QF_LINKS) {
+		/* Neither name may go: parked where nothing takes or trims them (qrecycle.h). */
+		int parked = qrecycle_park(buf_str(&j->path), id);
+		if (parked < 0) {
+			msg_error("%s: %s; cannot move it to corrupt/links/: %m; left in active/",
+				  id, buf_str(&err));
+			goto out;
+		}
+		msg_warn("%s: %s; moved to corrupt/links/%s: remove only after e2fsck", id,
+			 buf_str(&err), parked ? " with the pool's name of it" : "");
+		bounce_error_notice("software", id, "queue file with a short link count; moved to "
+				    "corrupt/links/: run e2fsck on the queue's file system");
+		j->gone = true;
+		goto out;
+	}
 	if (r == QF_STALE) {
 		/* A crash left a name pointing at a reused file: only the name goes. */
 		msg_warn("%s: stale name of a reused queue file (%s); removed", id, buf_str(&err));

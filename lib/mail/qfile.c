@@ -2114,9 +2114,22 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 	}
 	{
 		const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		unsigned long long ino;
 		if (rc == QF_OK && qfile_id_valid(name) && strcmp(name, q->id) != 0) {
 			corrupt(err, "holds queue id %s", q->id);
 			rc = QF_CORRUPT;
+			/*
+			 * The message its id says was written into this very
+			 * inode (ids end with it): this is a second name of a
+			 * live queue file. With one link counted, a short count
+			 * (a crash and no fsck): this name must never be
+			 * unlinked, as corrupt/'s trim would one day.
+			 */
+			if (st.st_nlink == 1 && qfile_id_inode(q->id, &ino) && ino == (unsigned long long)st.st_ino) {
+				corrupt(err, "holds queue id %s, written into this inode, with one link: a crash "
+					"without fsck left a short link count (run e2fsck)", q->id);
+				rc = QF_LINKS;
+			}
 		}
 		/*
 		 * Given to the pool (with its message, as a spare is) and still
@@ -2126,9 +2139,8 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		 * With two links, this name goes (QF_STALE: qmgr unlinks it).
 		 * With one, the count is short (a crash and no fsck): unlinking
 		 * either name would free the inode under the other, which a
-		 * writer may then take for a new message. Corrupt instead:
-		 * moved to corrupt/ (whose trim may still unlink it later, as
-		 * an emptied spare's stale name before); e2fsck mends the count.
+		 * writer may then take for a new message (QF_LINKS: both names
+		 * are parked, neither unlinked; e2fsck mends the count).
 		 */
 		if (rc == QF_OK && (st.st_nlink > 1 || needs_check(q)) && qrecycle_pooled(name, &st)) {
 			if (st.st_nlink > 1) {
@@ -2137,13 +2149,13 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 			} else {
 				corrupt(err, "also in the pool under the same name, with one link: a crash "
 					"without fsck left a short link count (run e2fsck)");
-				rc = QF_CORRUPT;
+				rc = QF_LINKS;
 			}
 		}
 		if (rc == QF_CORRUPT && st.st_nlink > 1 && qfile_id_valid(name))
 			rc = QF_STALE;
 	}
-	if (rc == QF_CORRUPT && err != NULL) {
+	if ((rc == QF_CORRUPT || rc == QF_LINKS) && err != NULL) {
 		struct buf tmp = BUF_INIT;
 		buf_printf(&tmp, "%s: %s", path, buf_str(err));
 		buf_reset(err);

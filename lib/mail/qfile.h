@@ -148,6 +148,18 @@
  * lives on under its own name; only this name is to be removed.
  */
 #define QF_STALE	3
+/*
+ * A second name of a queue file whose link count is short: one link
+ * counted for two names, as a system crash leaves on a file system
+ * without a journal when no fsck ran after it. The other name is the
+ * pool's (the file was given after delivery) or a live queue file's (the
+ * file holds the message whose queue id names this inode). Unlinking
+ * either name would free the inode under the other, which a writer may
+ * have taken for a new message: neither is ever unlinked; the caller
+ * moves this name, and the pool's, where nothing trims or reuses them
+ * (qrecycle_park) and says to run e2fsck.
+ */
+#define QF_LINKS	4
 
 bool qfile_id_valid(const char *id);
 /*
@@ -320,7 +332,7 @@ struct qfile_rcpt {
 /*
  * Open and validate a whole queue file (envelope, content length, end
  * record). writable: open O_RDWR so qfile_mark_done can be used.
- * Returns QF_OK with *qp set, or QF_CORRUPT / QF_IOERR / QF_STALE with
+ * Returns QF_OK with *qp set, or QF_CORRUPT / QF_IOERR / QF_STALE / QF_LINKS with
  * a reason. A file whose name is a queue id must hold that id.
  */
 int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err);

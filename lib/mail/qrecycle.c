@@ -22,6 +22,7 @@
 #include "mail/config.h"
 #include "mail/qfile.h"
 #include "mail/qrecycle.h"
+#include "util/mem.h"
 
 /* Names read from the pool at a time, and how long an empty pool is believed. */
 #define NAMES	64
@@ -225,6 +226,69 @@ out:
 		close(fd);	/* the lock goes with it, after the rename */
 		errno = saved;
 	}
+	return rc;
+}
+
+/* Rename from to LINKS/ID.TAG (or .TAG.N when taken), never over a file. */
+static int park_one(const char *from, const char *links, const char *id, const char *tag)
+{
+	for (int n = 0; n < 100; n++) {
+		char to[PATH_MAX];
+		struct stat st;
+		if (n == 0)
+			snprintf(to, sizeof(to), "%s/%s.%s", links, id, tag);
+		else
+			snprintf(to, sizeof(to), "%s/%s.%s.%d", links, id, tag, n);
+		int r = renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
+		if (r < 0 && (errno == EINVAL || errno == ENOSYS)) {
+			/* No RENAME_NOREPLACE here; only qmgr parks, one file at a time. */
+			if (lstat(to, &st) == 0)
+				errno = EEXIST;
+			else
+				r = rename(from, to);
+		}
+		if (r == 0 || errno != EEXIST)
+			return r;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+int qrecycle_park(const char *path, const char *id)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+	const char *tag = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+	char *links = xasprintf("%s/../corrupt/links", dir);
+	char spare[PATH_MAX];
+	struct stat st, pst;
+	int rc = -1;
+
+	if (strchr(id, '/') != NULL || *id == '.') {
+		errno = EINVAL;
+		goto out;
+	}
+	if ((mkdir(links, 0700) < 0 && errno != EEXIST) || lstat(path, &st) < 0)
+		goto out;
+	/*
+	 * The pool's name first, when it is one of this inode: from then on
+	 * no writer takes the inode for a new message. A writer that took it
+	 * already renamed it away (its new message lives on under its own
+	 * name; this one is parked all the same).
+	 */
+	bool pooled = false;
+	if (pool_name(path, spare, sizeof(spare)) && lstat(spare, &pst) == 0 &&
+	    pst.st_ino == st.st_ino && pst.st_dev == st.st_dev) {
+		if (park_one(spare, links, id, "recycle") == 0)
+			pooled = true;
+		else if (errno != ENOENT)
+			goto out;
+	}
+	if (park_one(path, links, id, strcmp(tag, ".") == 0 ? "queue" : tag) == 0)
+		rc = pooled;
+out:
+	free(links);
+	free(dir);
 	return rc;
 }
 

@@ -73,6 +73,20 @@ struct stat;
 bool qrecycle_pooled(const char *id, const struct stat *st);
 
 /*
+ * path (named by its queue id, id) is a second name of a queue file whose
+ * link count is short (QF_LINKS, qfile.h): a crash without fsck on a file
+ * system without a journal. Move it, and the pool's name of the same
+ * inode when there is one, into corrupt/links/ (made when missing) as
+ * ID.DIR (ID.recycle for the pool's), where neither a writer nor qmgr's
+ * trims of the pool and of corrupt/ look: nothing is unlinked, since with
+ * one link counted for two names that would free the inode under the
+ * other. 1 when the pool's name went too, 0 when there was none, or -1
+ * with errno set (path not moved). e2fsck on the queue's file system
+ * mends the count; the files there may be removed after it.
+ */
+int qrecycle_park(const char *path, const char *id);
+
+/*
  * What qrecycle_adopt_empty did with path. QR_FAILED sets errno.
  */
 enum {
