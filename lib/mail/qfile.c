@@ -97,7 +97,7 @@ int qfile_fault_from_env(void)
 	/* NOLINTNEXTLINE(cert-err34-c): a test's fault-injection setting, not input */
 	if (sscanf(spec, "%15[a-z]:%u:%15[A-Z]:%7[a-z]", call, &nth, errname, mode) < 3)
 		return -1;
-	static const char *const calls[QF_CALL_MAX] = {"open", "write", "fsync", "rename", "syncfs"};
+	static const char *const calls[QF_CALL_MAX] = {"open", "write", "fsync", "rename", "syncfs", "read"};
 	int c;
 	for (c = 0; c < QF_CALL_MAX; c++)
 		if (strcmp(call, calls[c]) == 0)
@@ -2094,9 +2094,26 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 	} else if (rc == QF_OK) {
 		char end[QF_END_LEN + QF_PAD];
 		size_t n = (size_t)st.st_size - (size_t)q->end_off;	/* bounded by parse_envelope */
-		if (pread(q->fd, end, n, (off_t)q->end_off) != (ssize_t)n) {
-			corrupt(err, "missing end record");
-			rc = QF_CORRUPT;
+		size_t got = 0;
+		while (got < n) {
+			ssize_t r = fault_hit(QF_CALL_READ) ? -1
+				  : pread(q->fd, end + got, n - got, (off_t)q->end_off + (off_t)got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r == 0)
+				errno = ENODATA;	/* shorter than fstat said: changed meanwhile */
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		/*
+		 * A read error, or a file that ended before the size fstat gave
+		 * (it changed meanwhile), says nothing about the file's content:
+		 * to be read again, never called corrupt.
+		 */
+		if (got != n) {
+			set_err(err, "cannot read queue file's end", path);
+			rc = QF_IOERR;
 		} else {
 			rc = check_end(q, end, n, err);
 		}

@@ -423,7 +423,9 @@ bool qfile_still_named(int fd, const char *path);
 
 /* --- fault injection (tests) ----------------------------------------- */
 
-enum qfile_call { QF_CALL_OPEN, QF_CALL_WRITE, QF_CALL_FSYNC, QF_CALL_RENAME, QF_CALL_SYNCFS, QF_CALL_MAX };
+/* QF_CALL_READ: the read of the end record of a file qfile_open reads in part. */
+enum qfile_call { QF_CALL_OPEN, QF_CALL_WRITE, QF_CALL_FSYNC, QF_CALL_RENAME, QF_CALL_SYNCFS, QF_CALL_READ,
+		  QF_CALL_MAX };
 /* Fail the nth call (1 = the next one) with err; every call from then on if sticky. */
 void qfile_fault_inject(enum qfile_call call, unsigned nth, int err, bool sticky);
 void qfile_fault_reset(void);

@@ -959,6 +959,38 @@ START_TEST(test_large_content)
 END_TEST
 
 /*
+ * A file read in part (larger than the first read): a failed read of its
+ * end record says nothing about its content. QF_IOERR, never QF_CORRUPT
+ * (which would move an acknowledged message to corrupt/); EINTR is read
+ * again.
+ */
+START_TEST(test_end_read_error)
+{
+	struct buf err = BUF_INIT;
+	char id[QF_ID_MAX];
+	size_t n;
+	char *b = big_content(&n);
+	struct qfile *q;
+
+	ck_assert_int_eq(write_big(b, n, id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	qfile_fault_inject(QF_CALL_READ, 1, EIO, false);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_IOERR);
+	ck_assert_msg(strstr(buf_str(&err), strerror(EIO)) != NULL, "reason: %s", buf_str(&err));
+	qfile_fault_inject(QF_CALL_READ, 1, EINTR, false);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	qfile_close(q);
+	qfile_fault_reset();
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	qfile_close(q);
+	unlink(path);
+	free(path);
+	free(b);
+	buf_free(&err);
+}
+END_TEST
+
+/*
  * An envelope as large as qfile_open's 16 KiB reads: 600 recipients, then
  * a padding attribute whose length moves the M record's "\nM " and its
  * line end across the first read's end, byte by byte. Every recipient,
@@ -1968,6 +2000,7 @@ int main(void)
 	tcase_add_test(tc, test_fault_large_content);
 	tcase_add_test(tc, test_small_one_write);
 	tcase_add_test(tc, test_large_content);
+	tcase_add_test(tc, test_end_read_error);
 	tcase_add_test(tc, test_open_whole);
 	tcase_add_test(tc, test_open_wide_envelope);
 	tcase_add_test(tc, test_mark_done_fault);
