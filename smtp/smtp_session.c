@@ -241,6 +241,19 @@ static bool send_content(struct smtp_sess *s, struct qfile *q, const struct buf 
 		} else {
 			n = qfile_read(q, in, IO_CHUNK);
 		}
+		/*
+		 * All read: before the end of data goes out, the file must still
+		 * be this message's. Read without its lock, it may have left
+		 * active/ meanwhile (its delivery process died, another delivered
+		 * it and gave it to the pool, and a writer wrote a new message
+		 * over it): then what was read may be another message's, and the
+		 * transfer is abandoned short of its end.
+		 */
+		if (n == 0 && !qfile_still_there(q)) {
+			msg_warn("%s: the queue file left active/ while it was sent; transfer abandoned "
+				 "before its end", qfile_id(q));
+			n = -1;
+		}
 		if (n < 0) {
 			ok = false;
 			break;

@@ -2368,6 +2368,11 @@ bool qfile_still_named(int fd, const char *path)
 	       && named.st_ino == st.st_ino && named.st_dev == st.st_dev;
 }
 
+bool qfile_still_there(const struct qfile *q)
+{
+	return q != NULL && q->path != NULL && qfile_still_named(q->fd, q->path);
+}
+
 bool qfile_spare_spent(int fd, const char *id)
 {
 	char head[64 + QF_ID_MAX];

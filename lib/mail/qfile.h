@@ -420,6 +420,14 @@ int qfile_fd(const struct qfile *q);	/* -1 for a buffer */
  * pool, where a writer may already have taken it for a new message).
  */
 bool qfile_still_named(int fd, const char *path);
+/*
+ * Whether q's file is still under the name q was opened by: for a reader
+ * that reads the content without the file's lock (the smtp program, while
+ * a delivery process holds it). True after the last read means every
+ * byte read was this message's: a file leaves its name before the pool
+ * gets it (qrecycle_give), and the name never comes back for another.
+ */
+bool qfile_still_there(const struct qfile *q);
 
 /* --- fault injection (tests) ----------------------------------------- */
 

@@ -51,6 +51,9 @@ Runs as the test's user (root inside the test's network namespace for port
   --fault-count N      --greeting, --rcpt, --reply, --drop and --stall
                        apply to the first N connections only (0: all, the
                        default); later connections accept everything
+  --rcvbuf BYTES       the receive buffer of the listening socket (and so of
+                       every connection): with --stall body, a client with
+                       a large message is kept from writing all of it
   --record FILE        one JSON line per message to FILE (see below), and
                        every byte received appended to FILE.raw (after
                        STARTTLS: the decrypted bytes)
@@ -111,6 +114,7 @@ def parse_args():
     p.add_argument("--fault-count", type=int, default=0)
     p.add_argument("--max-messages", type=int, default=0)
     p.add_argument("--idle-421", type=float, default=0)
+    p.add_argument("--rcvbuf", type=int, default=0)
     p.add_argument("--record")
     p.add_argument("--ready")
     a = p.parse_args()
@@ -562,6 +566,11 @@ def main():
         allow_reuse_address = True
         daemon_threads = True
         address_family = socket.AF_INET6 if ":" in opts.addr else socket.AF_INET
+
+        def server_bind(self):
+            if opts.rcvbuf:
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, opts.rcvbuf)
+            super().server_bind()
 
     srv = Server((opts.addr, opts.port), Handler)
     port = srv.server_address[1]
