@@ -16,12 +16,15 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mail/config.h"
+#include "mail/param_names.h"
 #include "mail/qfile.h"
 #include "mail/qrecycle.h"
+#include "mail/qspace.h"
 #include "util/mem.h"
 
 /* Names read from the pool at a time, and how long an empty pool is believed. */
@@ -30,6 +33,7 @@
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *pool_dir;
+static char *trim_dir;			/* the pool's directory, on or off: trimmed all the same */
 static DIR *pool_list;			/* read on from where the last take stopped */
 static char names[NAMES][NAME_MAX + 1];
 static int nnames;
@@ -46,7 +50,9 @@ void qrecycle_enable(const char *dir, bool on)
 {
 	pthread_mutex_lock(&pool_lock);
 	free(pool_dir);
+	free(trim_dir);
 	pool_dir = on && dir != NULL ? strdup(dir) : NULL;
+	trim_dir = dir != NULL ? strdup(dir) : NULL;
 	if (pool_list != NULL)
 		closedir(pool_list);
 	pool_list = NULL;
@@ -163,7 +169,9 @@ int qrecycle_give(const char *path, int fd)
 	 */
 	if (fd >= 0 && !qfile_still_named(fd, path))
 		return 1;
-	if (!pool_name(path, spare, sizeof(spare)))
+	struct stat st;
+	if (!pool_name(path, spare, sizeof(spare)) ||
+	    ((fd >= 0 ? fstat(fd, &st) : lstat(path, &st)) == 0 && st.st_size > QRECYCLE_SPARE_MAX))
 		return unlink(path);
 	/*
 	 * As it is, blocks and all, with one rename: the writer that takes it
@@ -292,18 +300,35 @@ out:
 	return rc;
 }
 
+bool qrecycle_room_short(unsigned long long avail, unsigned long long minfree,
+			 unsigned long long size_limit)
+{
+	return !qspace_enough(avail / 2, minfree, size_limit);
+}
+
 long qrecycle_trim(unsigned long keep, time_t half_given_age)
 {
 	DIR *d;
 	struct dirent *e;
+	struct statvfs vfs;
 	unsigned long seen = 0;
 	long removed = 0;
 	char dir[PATH_MAX];
 
 	pthread_mutex_lock(&pool_lock);
-	snprintf(dir, sizeof(dir), "%s", pool_dir ? pool_dir : "");
+	snprintf(dir, sizeof(dir), "%s", trim_dir ? trim_dir : "");
+	if (pool_dir == NULL)
+		keep = 0;	/* off: what an earlier run pooled goes */
 	pthread_mutex_unlock(&pool_lock);
-	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
+	if (dir[0] == '\0')
+		return 0;
+	/* Spares give way to mail (qrecycle.h). */
+	if (keep > 0 && statvfs(dir, &vfs) == 0 &&
+	    qrecycle_room_short((unsigned long long)vfs.f_bavail * vfs.f_frsize,
+				(unsigned long long)cfg_int(P_queue_minfree),
+				(unsigned long long)cfg_int(P_message_size_limit)))
+		keep = 0;
+	if ((d = opendir(dir)) == NULL)
 		return 0;
 	while ((e = readdir(d)) != NULL) {
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
@@ -319,10 +344,14 @@ long qrecycle_trim(unsigned long keep, time_t half_given_age)
 			if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    (half_given_age <= 0 || time(NULL) - st.st_ctime >= half_given_age))
 				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
-		} else if (++seen > keep) {
+		} else {
+			/* Beyond keep, or larger than a spare may be (given by an earlier version). */
+			struct stat st;
+			if (++seen <= keep && (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+					       st.st_size <= QRECYCLE_SPARE_MAX))
+				continue;
 			/* Never one that holds another message: see reuse_spare() in qfile.c. */
 			int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-			struct stat st;
 			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 			    (st.st_size == 0 || qfile_spare_spent(fd, e->d_name)))
 				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;

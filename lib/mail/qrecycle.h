@@ -40,7 +40,16 @@
 #include <stdbool.h>
 #include <time.h>
 
-/* Use (or not) the pool directory dir. */
+/*
+ * The largest file kept as a spare: a larger one is unlinked when given
+ * (and by qrecycle_trim). Spares keep their blocks; without a bound a
+ * burst of large messages would leave queue_recycle_limit times their
+ * size in the pool. The gain is the commit's (no block allocated), and
+ * matters for the small messages that make most of a busy queue.
+ */
+#define QRECYCLE_SPARE_MAX	(256 * 1024)
+
+/* Use (or not) the pool directory dir (trimmed all the same: qrecycle_trim). */
 void qrecycle_enable(const char *dir, bool on);
 /* The same from the configuration: $queue_directory/recycle, on unless queue_recycle_limit is 0. */
 void qrecycle_configure(void);
@@ -113,7 +122,17 @@ enum {
 int qrecycle_adopt_empty(const char *path);
 
 /*
- * Unlink spare files beyond the first keep (never one that holds another
+ * Whether spares must give way to mail: avail bytes free in the queue's
+ * file system are less than twice what smtpd wants free to take a message
+ * (qspace_enough: queue_minfree, 1.5 x message_size_limit).
+ */
+bool qrecycle_room_short(unsigned long long avail, unsigned long long minfree,
+			 unsigned long long size_limit);
+
+/*
+ * Unlink spare files beyond the first keep, every one when the pool is
+ * off or room is short (qrecycle_room_short), and any larger than
+ * QRECYCLE_SPARE_MAX (never one that holds another
  * message than its own: qfile.c sets such a one aside), and dot files at least
  * half_given_age seconds old (what a crash left half-given when a give
  * emptied the file under a dot name in the pool, as it once did; younger

@@ -321,6 +321,62 @@ START_TEST(test_trim)
 }
 END_TEST
 
+/* A message of n bytes of content (a body of x lines). */
+static char *body_of(size_t n)
+{
+	char *b = xmalloc(n + 1);
+	memcpy(b, "Subject: x\n\n", 12);
+	for (size_t i = 12; i < n; i++)
+		b[i] = (i % 80 == 79) ? '\n' : 'x';
+	b[n] = '\0';
+	return b;
+}
+
+/*
+ * The pool's bounds: a file larger than QRECYCLE_SPARE_MAX is unlinked
+ * when given, and trimmed when found in the pool (an earlier version put
+ * it there) though within keep; with the pool off, a trim takes every
+ * spare; qrecycle_room_short is twice qspace_enough's rule.
+ */
+START_TEST(test_trim_bounds)
+{
+	char path[160], spare[200];
+	char *big = body_of(QRECYCLE_SPARE_MAX + 4096);
+	struct stat st;
+
+	queue_one(big, path, sizeof(path));
+	remove_one(path);
+	ck_assert_int_eq(access(path, F_OK), -1);
+	ck_assert_int_eq(entries(pool), 0);
+
+	/* In the pool already (given whole by an earlier version), under its id. */
+	queue_one("Subject: x\n\nsmall\n", path, sizeof(path));
+	remove_one(path);
+	qrecycle_enable(pool, false);	/* a file of its own, not the small spare */
+	queue_one(big, path, sizeof(path));
+	qrecycle_enable(pool, true);
+	snprintf(spare, sizeof(spare), "%s/%s", pool, strrchr(path, '/') + 1);
+	ck_assert_int_eq(rename(path, spare), 0);
+	ck_assert_int_eq(entries(pool), 2);
+	ck_assert_int_eq(qrecycle_trim(10, 60), 1);
+	ck_assert_int_eq(stat(spare, &st), -1);
+	ck_assert_int_eq(entries(pool), 1);
+
+	/* Off: what was pooled goes at the next trim, whatever keep says. */
+	qrecycle_enable(pool, false);
+	ck_assert_int_eq(qrecycle_trim(10, 60), 1);
+	ck_assert_int_eq(entries(pool), 0);
+
+	const unsigned long long M = 1000000;
+	ck_assert(!qrecycle_room_short(100 * M, 0, 10 * M));
+	ck_assert(!qrecycle_room_short(31 * M, 0, 10 * M));
+	ck_assert(qrecycle_room_short(30 * M, 0, 10 * M));	/* half is 1.5 x the limit */
+	ck_assert(qrecycle_room_short(20 * M, 10 * M, 0));	/* half is queue_minfree */
+	ck_assert(!qrecycle_room_short(21 * M, 10 * M, 0));
+	free(big);
+}
+END_TEST
+
 /*
  * What a give cut short leaves: the message's file, empty, under its id
  * in active/ (path); its inode returned.
@@ -465,6 +521,7 @@ int main(void)
 	tcase_add_test(tc, test_stale_name_after_crash);
 	tcase_add_test(tc, test_spare_with_data_set_aside);
 	tcase_add_test(tc, test_trim);
+	tcase_add_test(tc, test_trim_bounds);
 	tcase_add_test(tc, test_empty_pool);
 	tcase_add_test(tc, test_adopt_empty);
 	tcase_add_test(tc, test_adopt_not_spent);
