@@ -140,12 +140,46 @@ time_t qmgr_backoff(time_t age)
 }
 
 /*
+ * Whether path, one link counted, is a name a crash left of a committed
+ * message (1, id then set: the message's queue id; 0 not; -1 cannot
+ * tell): the queue id it holds (written when the file was made) names
+ * a file of this same inode in the queue. A commit into hold/ renames the
+ * temporary file across directories, and its fsync writes hold/'s entry
+ * only: after a crash on a file system without a journal, and no fsck,
+ * the temporary name can be back with the count short. Unlinking it
+ * would free the message's inode.
+ */
+static int temp_named_elsewhere(const char *path, const struct stat *st, char *id, size_t idlen)
+{
+	static const char *const dirs[] = {"incoming", "hold", "active", "deferred"};
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int found = 0;
+
+	if (fd < 0)
+		return -1;	/* cannot tell: left alone */
+	if (qfile_head_id(fd, id, idlen) && qfile_id_valid(id)) {
+		struct buf other = BUF_INIT;
+		struct stat ost;
+		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !found; i++) {
+			buf_reset(&other);
+			buf_printf(&other, "%s/%s", dirs[i], id);
+			found = lstat(buf_str(&other), &ost) == 0 && ost.st_ino == st->st_ino &&
+				ost.st_dev == st->st_dev;
+		}
+		buf_free(&other);
+	}
+	close(fd);
+	return found;
+}
+
+/*
  * Temporary files in dir (".tmp.PID.SERIAL.USEC", see qfile.c) whose
  * writer is gone: a process killed between create and commit (a crash of
  * smtpd or pickup, a kill -9) leaves its half-written file behind, and
  * nobody acknowledged it. Kept: files of a live writer (smtpd may be at
  * work while qmgr starts), and a file with a second name, which a system
- * crash without journal can leave as another name of a committed message.
+ * crash without journal can leave as another name of a committed message;
+ * parked (qrecycle_park): such a name whose link count is short.
  */
 static void remove_stale_temps(const char *dir)
 {
@@ -168,6 +202,17 @@ static void remove_stale_temps(const char *dir)
 		buf_printf(&path, "%s/%s", dir, de->d_name);
 		if (lstat(buf_str(&path), &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1)
 			continue;
+		char id[QF_ID_MAX];
+		int named = temp_named_elsewhere(buf_str(&path), &st, id, sizeof(id));
+		if (named < 0)
+			continue;
+		if (named > 0) {
+			if (qrecycle_park(buf_str(&path), id) >= 0)
+				msg_warn("%s/%s: a second name of queue file %s with one link counted: a crash "
+					 "without fsck left a short link count (run e2fsck); moved to "
+					 "corrupt/links/: remove only after e2fsck", dir, de->d_name, id);
+			continue;
+		}
 		if (unlink(buf_str(&path)) == 0)
 			msg_info("removed %s/%s, left by process %ld that is gone (nothing was acknowledged)",
 				 dir, de->d_name, pid);

@@ -2373,17 +2373,29 @@ bool qfile_still_there(const struct qfile *q)
 	return q != NULL && q->path != NULL && qfile_still_named(q->fd, q->path);
 }
 
-bool qfile_spare_spent(int fd, const char *id)
+bool qfile_head_id(int fd, char *id, size_t size)
 {
 	char head[64 + QF_ID_MAX];
-	size_t idlen = strlen(id);
 	ssize_t n = pread(fd, head, sizeof(head), 0);
 
 	/* "TERNQ v\nT <secs>.<usecs>\nI <id>\n": the I record is the third line. */
-	if (n < 8 || memcmp(head, "TERNQ ", 6) != 0 || idlen == 0)
+	if (n < 8 || memcmp(head, "TERNQ ", 6) != 0)
 		return false;
 	const char *t = memchr(head, '\n', (size_t)n);
 	const char *i = t ? memchr(t + 1, '\n', (size_t)(head + n - t - 1)) : NULL;
-	return i != NULL && (size_t)(head + n - i) > idlen + 3 && i[1] == 'I' && i[2] == ' ' &&
-	       memcmp(i + 3, id, idlen) == 0 && i[3 + idlen] == '\n';
+	if (i == NULL || head + n - i < 4 || i[1] != 'I' || i[2] != ' ')
+		return false;
+	const char *end = memchr(i + 3, '\n', (size_t)(head + n - i - 3));
+	size_t len = end ? (size_t)(end - (i + 3)) : 0;
+	if (len == 0 || len >= size)
+		return false;
+	memcpy(id, i + 3, len);
+	id[len] = '\0';
+	return true;
+}
+
+bool qfile_spare_spent(int fd, const char *id)
+{
+	char got[QF_ID_MAX];
+	return *id != '\0' && qfile_head_id(fd, got, sizeof(got)) && strcmp(got, id) == 0;
 }

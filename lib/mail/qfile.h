@@ -361,6 +361,12 @@ int qfile_remove(struct qfile *q);
  */
 bool qfile_spare_spent(int fd, const char *id);
 /*
+ * The queue id fd's file holds (its I record, from the file's first
+ * bytes; any queue file has one from its creation on): true and id set
+ * (size bytes), or false when there is none to read.
+ */
+bool qfile_head_id(int fd, char *id, size_t size);
+/*
  * A file of an earlier boot was checked whole by its open (qfile.h, THE
  * CHECKSUM): set its end record's boot to this one, so that later opens
  * do not read it whole again. Only for a file opened writable, held

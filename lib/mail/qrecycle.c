@@ -300,6 +300,27 @@ out:
 	return rc;
 }
 
+/*
+ * Whether the queue (pool directory dir's parent) holds a file under the
+ * spare's name (its queue id) that is this same inode: a name a crash
+ * left when the file was given. With one link counted for both (a crash
+ * and no fsck on a file system without a journal), unlinking the pool's
+ * name would free the inode under the other; the delivery process that
+ * meets that name parks both (qrecycle_park).
+ */
+static bool named_in_queue(const char *dir, const char *name, const struct stat *st)
+{
+	static const char *const dirs[] = {"active", "incoming", "deferred", "hold"};
+	bool found = false;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !found; i++) {
+		char *path = xasprintf("%s/../%s/%s", dir, dirs[i], name);
+		struct stat ost;
+		found = lstat(path, &ost) == 0 && ost.st_ino == st->st_ino && ost.st_dev == st->st_dev;
+		free(path);
+	}
+	return found;
+}
+
 bool qrecycle_room_short(unsigned long long avail, unsigned long long minfree,
 			 unsigned long long size_limit)
 {
@@ -353,7 +374,8 @@ long qrecycle_trim(unsigned long keep, time_t half_given_age)
 			/* Never one that holds another message: see reuse_spare() in qfile.c. */
 			int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 			if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-			    (st.st_size == 0 || qfile_spare_spent(fd, e->d_name)))
+			    (st.st_size == 0 || qfile_spare_spent(fd, e->d_name)) &&
+			    (st.st_nlink > 1 || !named_in_queue(dir, e->d_name, &st)))
 				removed += unlinkat(dirfd(d), e->d_name, 0) == 0;
 			if (fd >= 0)
 				close(fd);
