@@ -258,7 +258,7 @@ static int pickup_file(const char *name)
 		rc = -1;
 		goto out;
 	}
-	if (r != QF_OK) {	/* QF_CORRUPT, or QF_STALE: maildrop/ never holds reused files */
+	if (r != QF_OK) {	/* QF_CORRUPT; QF_STALE or QF_LINKS: maildrop/ never holds reused files */
 		to_corrupt(buf_str(&path), name, st.st_uid, NULL, buf_str(&err));
 		goto out;
 	}

@@ -792,7 +792,9 @@ int main(int argc, char **argv)
 		if (now - last_trim >= 60 || now < last_trim) {
 			if (last_trim != 0)
 				remove_stale_temps("incoming");
-			long n = qrecycle_trim((unsigned long)cfg_int(P_queue_recycle_limit), 60);
+			long n = qrecycle_trim((unsigned long)cfg_int(P_queue_recycle_limit), 60,
+					       (unsigned long long)cfg_int(P_queue_minfree),
+					       (unsigned long long)cfg_int(P_message_size_limit));
 			if (n > 0)
 				msg_info("removed %ld spare queue file(s)", n);
 			last_trim = now;

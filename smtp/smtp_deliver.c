@@ -175,6 +175,18 @@ static void pending_final(struct smtp_message *m, enum smtp_outcome o, const cha
 			rcpt_set(&m->rcpt[i], o, dsn, text, relay);
 }
 
+/*
+ * The queue file left active/ while a session sent it (smtp_session.c):
+ * no other server is tried with what it holds now; every recipient left
+ * is deferred (another delivery process has the message). True then.
+ */
+static bool content_left(struct smtp_message *m, bool gone)
+{
+	if (gone)
+		pending_final(m, SMTP_DEFER, "4.3.0", "the queue file left active/ while it was sent", "none");
+	return gone;
+}
+
 static size_t pending_count(const struct smtp_message *m)
 {
 	size_t n = 0;
@@ -590,7 +602,10 @@ void smtp_deliver(struct smtp_message *m)
 	struct smtp_sess *s = cache_take(key);
 	if (s != NULL) {
 		transactions(m, s, content_8bit, content);
+		bool gone = s->content_gone;
 		cache_put(s);
+		if (content_left(m, gone))
+			goto out;
 	}
 	for (size_t i = 0; i < r.n && pending_count(m) > 0; i++) {
 		const struct smtp_target *t = &r.t[i];
@@ -654,8 +669,11 @@ void smtp_deliver(struct smtp_message *m)
 		sessions++;
 		strlcpy(s->key, key, sizeof(s->key));
 		transactions(m, s, content_8bit, content);
+		bool gone = s->content_gone;
 		cache_put(s);
 		dns_answer_free(&tlsa);
+		if (content_left(m, gone))
+			goto out;
 	}
 	/* Whatever is left: deferred with the last reason it got. */
 	for (size_t i = 0; i < m->n; i++)

@@ -74,6 +74,7 @@ struct smtp_sess {
 	bool tls_failed;		/* a handshake failed: may tries again in clear */
 	bool broken;			/* not reusable */
 	bool timed_out;			/* broken by a stage's deadline, not by the server */
+	bool content_gone;		/* the queue file left active/ while it was sent */
 };
 
 /* Why smtp_session_open() failed. */

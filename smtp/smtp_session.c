@@ -242,16 +242,18 @@ static bool send_content(struct smtp_sess *s, struct qfile *q, const struct buf 
 			n = qfile_read(q, in, IO_CHUNK);
 		}
 		/*
-		 * All read: before the end of data goes out, the file must still
-		 * be this message's. Read without its lock, it may have left
-		 * active/ meanwhile (its delivery process died, another delivered
-		 * it and gave it to the pool, and a writer wrote a new message
-		 * over it): then what was read may be another message's, and the
-		 * transfer is abandoned short of its end.
+		 * Each piece, before it goes out, and before the end of data:
+		 * the file must still be this message's. Read without its lock,
+		 * it may have left active/ meanwhile (its delivery process died,
+		 * another delivered it and gave it to the pool, and a writer
+		 * wrote a new message over it): then what was read may be
+		 * another message's, and the transfer is abandoned short of its
+		 * end (the server takes nothing without it).
 		 */
-		if (n == 0 && !qfile_still_there(q)) {
+		if (n >= 0 && !qfile_still_there(q)) {
 			msg_warn("%s: the queue file left active/ while it was sent; transfer abandoned "
 				 "before its end", qfile_id(q));
+			s->content_gone = true;
 			n = -1;
 		}
 		if (n < 0) {

@@ -524,4 +524,12 @@ void check_corrupt(const char *queue_dir, struct findings *f)
 		       scan.oldest_name, when, bound);
 	}
 	free(dir);
+	/* Names parked because their link count is short (qrecycle_park): never trimmed. */
+	dir = xasprintf("%s/corrupt/links", queue_dir);
+	if (qcorrupt_scan(dir, &scan) == 0 && scan.count > 0)
+		report(f, false, dir, 0,
+		       "%ld name%s of queue files whose link count a crash left short (no fsck on a file "
+		       "system without a journal): run e2fsck on the queue's file system, then remove them",
+		       scan.count, scan.count == 1 ? "" : "s");
+	free(dir);
 }

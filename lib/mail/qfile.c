@@ -2095,10 +2095,10 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		char end[QF_END_LEN + QF_PAD];
 		size_t n = (size_t)st.st_size - (size_t)q->end_off;	/* bounded by parse_envelope */
 		size_t got = 0;
-		while (got < n) {
+		for (int tries = 0; got < n;) {
 			ssize_t r = fault_hit(QF_CALL_READ) ? -1
 				  : pread(q->fd, end + got, n - got, (off_t)q->end_off + (off_t)got);
-			if (r < 0 && errno == EINTR)
+			if (r < 0 && errno == EINTR && tries++ < EINTR_TRIES)
 				continue;
 			if (r == 0)
 				errno = ENODATA;	/* shorter than fstat said: changed meanwhile */

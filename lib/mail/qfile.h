@@ -107,12 +107,14 @@
  * for the shared syncfs where that commits the renames (ext4 with a
  * journal, XFS: qfile_syncfs_covered).
  *
- * FAULT INJECTION: every open/write/fsync/rename of this layer goes
- * through counting wrappers, so tests can make the Nth call fail with
- * ENOSPC or EIO (qfile_fault_inject), or from the environment of a
- * program that is not set-id: TERN_QFILE_FAULT="write:3:ENOSPC"
- * (call open|write|fsync|rename|syncfs, N, errno name ENOSPC|EIO|EDQUOT;
- * append ":all" to fail every call from the Nth on).
+ * FAULT INJECTION: every open/write/fsync/rename of this layer (and the
+ * read of a partly read file's end record) goes through counting
+ * wrappers, so tests can make the Nth call fail with ENOSPC or EIO
+ * (qfile_fault_inject), or from the environment of a program that is not
+ * set-id: TERN_QFILE_FAULT="write:3:ENOSPC" (call
+ * open|write|fsync|rename|syncfs|read, N, errno name
+ * ENOSPC|EIO|EDQUOT|EINTR; append ":all" to fail every call from the Nth
+ * on; an EINTR is retried a bounded number of times).
  */
 #ifndef TERN_MAIL_QFILE_H
 #define TERN_MAIL_QFILE_H

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "mail/config.h"
-#include "mail/param_names.h"
 #include "mail/qfile.h"
 #include "mail/qrecycle.h"
 #include "mail/qspace.h"
@@ -51,8 +50,8 @@ void qrecycle_enable(const char *dir, bool on)
 	pthread_mutex_lock(&pool_lock);
 	free(pool_dir);
 	free(trim_dir);
-	pool_dir = on && dir != NULL ? strdup(dir) : NULL;
-	trim_dir = dir != NULL ? strdup(dir) : NULL;
+	pool_dir = on && dir != NULL ? xstrdup(dir) : NULL;
+	trim_dir = dir != NULL ? xstrdup(dir) : NULL;
 	if (pool_list != NULL)
 		closedir(pool_list);
 	pool_list = NULL;
@@ -141,12 +140,28 @@ bool qrecycle_pooled(const char *id, const struct stat *st)
 	struct stat pst;
 	bool on;
 
+	/* Whether the pool is on or off: spares of an earlier setting stay until the next trim. */
 	pthread_mutex_lock(&pool_lock);
-	on = pool_dir != NULL && *id != '.' && strchr(id, '/') == NULL;
+	on = trim_dir != NULL && *id != '.' && strchr(id, '/') == NULL;
 	if (on)
-		snprintf(spare, sizeof(spare), "%s/%s", pool_dir, id);
+		snprintf(spare, sizeof(spare), "%s/%s", trim_dir, id);
 	pthread_mutex_unlock(&pool_lock);
-	return on && lstat(spare, &pst) == 0 && pst.st_ino == st->st_ino && pst.st_dev == st->st_dev;
+	if (!on)
+		return false;
+	if (lstat(spare, &pst) == 0 && pst.st_ino == st->st_ino && pst.st_dev == st->st_dev)
+		return true;
+	/* Its pool name parked already by a park that could not move this name (qrecycle_park). */
+	char *parked = xasprintf("%s.recycle", spare);
+	char *slash = strrchr(parked, '/');
+	bool found = false;
+	if (slash != NULL) {
+		*slash = '\0';
+		char *links = xasprintf("%s/../corrupt/links/%s", parked, slash + 1);
+		found = lstat(links, &pst) == 0 && pst.st_ino == st->st_ino && pst.st_dev == st->st_dev;
+		free(links);
+	}
+	free(parked);
+	return found;
 }
 
 /* A file went into the pool: look at it again at the next take. */
@@ -169,9 +184,18 @@ int qrecycle_give(const char *path, int fd)
 	 */
 	if (fd >= 0 && !qfile_still_named(fd, path))
 		return 1;
+	if (!pool_name(path, spare, sizeof(spare)))
+		return unlink(path);
+	/*
+	 * Too large to keep: unlinked, but only while it holds the message
+	 * its name names. Else a crash left this name (a short link count)
+	 * and a writer took the inode from the pool for a new message since:
+	 * unlinking would free that one; renamed into the pool as any other,
+	 * where reuse_spare (qfile.c) sets it aside.
+	 */
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	struct stat st;
-	if (!pool_name(path, spare, sizeof(spare)) ||
-	    ((fd >= 0 ? fstat(fd, &st) : lstat(path, &st)) == 0 && st.st_size > QRECYCLE_SPARE_MAX))
+	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > QRECYCLE_SPARE_MAX && qfile_spare_spent(fd, base))
 		return unlink(path);
 	/*
 	 * As it is, blocks and all, with one rename: the writer that takes it
@@ -265,6 +289,7 @@ static int park_one(const char *from, const char *links, const char *id, const c
 int qrecycle_park(const char *path, const char *id)
 {
 	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
 	char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
 	const char *tag = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
 	char *links = xasprintf("%s/../corrupt/links", dir);
@@ -285,8 +310,12 @@ int qrecycle_park(const char *path, const char *id)
 	 * name; this one is parked all the same).
 	 */
 	bool pooled = false;
-	if (pool_name(path, spare, sizeof(spare)) && lstat(spare, &pst) == 0 &&
-	    pst.st_ino == st.st_ino && pst.st_dev == st.st_dev) {
+	pthread_mutex_lock(&pool_lock);
+	bool known = trim_dir != NULL && *base != '.';
+	if (known)
+		snprintf(spare, sizeof(spare), "%s/%s", trim_dir, base);
+	pthread_mutex_unlock(&pool_lock);
+	if (known && lstat(spare, &pst) == 0 && pst.st_ino == st.st_ino && pst.st_dev == st.st_dev) {
 		if (park_one(spare, links, id, "recycle") == 0)
 			pooled = true;
 		else if (errno != ENOENT)
@@ -327,7 +356,8 @@ bool qrecycle_room_short(unsigned long long avail, unsigned long long minfree,
 	return !qspace_enough(avail / 2, minfree, size_limit);
 }
 
-long qrecycle_trim(unsigned long keep, time_t half_given_age)
+long qrecycle_trim(unsigned long keep, time_t half_given_age, unsigned long long minfree,
+		   unsigned long long size_limit)
 {
 	DIR *d;
 	struct dirent *e;
@@ -345,9 +375,7 @@ long qrecycle_trim(unsigned long keep, time_t half_given_age)
 		return 0;
 	/* Spares give way to mail (qrecycle.h). */
 	if (keep > 0 && statvfs(dir, &vfs) == 0 &&
-	    qrecycle_room_short((unsigned long long)vfs.f_bavail * vfs.f_frsize,
-				(unsigned long long)cfg_int(P_queue_minfree),
-				(unsigned long long)cfg_int(P_message_size_limit)))
+	    qrecycle_room_short((unsigned long long)vfs.f_bavail * vfs.f_frsize, minfree, size_limit))
 		keep = 0;
 	if ((d = opendir(dir)) == NULL)
 		return 0;

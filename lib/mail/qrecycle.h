@@ -131,7 +131,8 @@ bool qrecycle_room_short(unsigned long long avail, unsigned long long minfree,
 
 /*
  * Unlink spare files beyond the first keep, every one when the pool is
- * off or room is short (qrecycle_room_short), and any larger than
+ * off or room is short (qrecycle_room_short with minfree and size_limit:
+ * queue_minfree and message_size_limit), and any larger than
  * QRECYCLE_SPARE_MAX (never one that holds another
  * message than its own: qfile.c sets such a one aside), and dot files at least
  * half_given_age seconds old (what a crash left half-given when a give
@@ -139,6 +140,7 @@ bool qrecycle_room_short(unsigned long long avail, unsigned long long minfree,
  * ones are left alone; 0: all). qmgr, now and then. Returns how many were
  * removed.
  */
-long qrecycle_trim(unsigned long keep, time_t half_given_age);
+long qrecycle_trim(unsigned long keep, time_t half_given_age, unsigned long long minfree,
+		   unsigned long long size_limit);
 
 #endif

@@ -86,6 +86,9 @@ wait_for "the name gone from active/" test ! -e "$qdir/active/$spare"
 [ "$(stat -c %i "$links/$spare.active")" = "$spare_ino" ] || fail "no $spare.active in corrupt/links/"
 [ "$(stat -c %i "$links/$spare.recycle")" = "$spare_ino" ] || fail "the pool's name was not parked"
 [ ! -e "$qdir/recycle/$spare" ] || fail "the spare is still in the pool"
+tern check >"$TERN_DIR/check.out" 2>&1
+grep -q "2 names of queue files whose link count a crash left short.*run e2fsck" "$TERN_DIR/check.out" \
+	|| fail "tern check does not tell: $(cat "$TERN_DIR/check.out")"
 tern_stop
 
 ln_short "deferred/$live" "active/$other"

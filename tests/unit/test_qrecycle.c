@@ -276,7 +276,7 @@ START_TEST(test_spare_with_data_set_aside)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "acknowledged\n", 13), 13);
 	close(fd);
-	ck_assert_int_eq(qrecycle_trim(0, 0), 0);
+	ck_assert_int_eq(qrecycle_trim(0, 0, 0, 0), 0);
 	ck_assert_int_eq(entries(pool), 1);
 	ck_assert_int_ne(queue_one("Subject: z\n\nw\n", path, sizeof(path)), ino);
 	ck_assert_int_eq(entries(pool), 0);
@@ -304,7 +304,7 @@ START_TEST(test_trim)
 		remove_one(path);
 	}
 	ck_assert_int_eq(entries(pool), 5);
-	ck_assert_int_eq(qrecycle_trim(3, 60), 2);
+	ck_assert_int_eq(qrecycle_trim(3, 60, 0, 0), 2);
 	ck_assert_int_eq(entries(pool), 3);
 
 	/* Half-given (a crash between emptying and naming): removed once old enough. */
@@ -312,11 +312,11 @@ START_TEST(test_trim)
 	int fd = open(half, O_WRONLY | O_CREAT, 0600);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	ck_assert_int_eq(qrecycle_trim(3, 60), 0);	/* may be a give under way */
+	ck_assert_int_eq(qrecycle_trim(3, 60, 0, 0), 0);	/* may be a give under way */
 	ck_assert_int_eq(stat(half, &st), 0);
-	ck_assert_int_eq(qrecycle_trim(3, 0), 1);
+	ck_assert_int_eq(qrecycle_trim(3, 0, 0, 0), 1);
 	ck_assert_int_eq(stat(half, &st), -1);
-	ck_assert_int_eq(qrecycle_trim(0, 0), 3);
+	ck_assert_int_eq(qrecycle_trim(0, 0, 0, 0), 3);
 	ck_assert_int_eq(entries(pool), 0);
 }
 END_TEST
@@ -358,13 +358,13 @@ START_TEST(test_trim_bounds)
 	snprintf(spare, sizeof(spare), "%s/%s", pool, strrchr(path, '/') + 1);
 	ck_assert_int_eq(rename(path, spare), 0);
 	ck_assert_int_eq(entries(pool), 2);
-	ck_assert_int_eq(qrecycle_trim(10, 60), 1);
+	ck_assert_int_eq(qrecycle_trim(10, 60, 0, 0), 1);
 	ck_assert_int_eq(stat(spare, &st), -1);
 	ck_assert_int_eq(entries(pool), 1);
 
 	/* Off: what was pooled goes at the next trim, whatever keep says. */
 	qrecycle_enable(pool, false);
-	ck_assert_int_eq(qrecycle_trim(10, 60), 1);
+	ck_assert_int_eq(qrecycle_trim(10, 60, 0, 0), 1);
 	ck_assert_int_eq(entries(pool), 0);
 
 	const unsigned long long M = 1000000;
