@@ -151,23 +151,12 @@ time_t qmgr_backoff(time_t age)
  */
 static int temp_named_elsewhere(const char *path, const struct stat *st, char *id, size_t idlen)
 {
-	static const char *const dirs[] = {"incoming", "hold", "active", "deferred"};
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	int found = 0;
+	int found;
 
 	if (fd < 0)
 		return -1;	/* cannot tell: left alone */
-	if (qfile_head_id(fd, id, idlen) && qfile_id_valid(id)) {
-		struct buf other = BUF_INIT;
-		struct stat ost;
-		for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !found; i++) {
-			buf_reset(&other);
-			buf_printf(&other, "%s/%s", dirs[i], id);
-			found = lstat(buf_str(&other), &ost) == 0 && ost.st_ino == st->st_ino &&
-				ost.st_dev == st->st_dev;
-		}
-		buf_free(&other);
-	}
+	found = qfile_head_id(fd, id, idlen) && qfile_id_valid(id) && qrecycle_named_in_queue(id, st);
 	close(fd);
 	return found;
 }

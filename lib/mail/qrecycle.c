@@ -341,6 +341,8 @@ static bool named_in_queue(const char *dir, const char *name, const struct stat 
 {
 	static const char *const dirs[] = {"active", "incoming", "deferred", "hold"};
 	bool found = false;
+	if (*name == '.' || strchr(name, '/') != NULL)
+		return false;
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !found; i++) {
 		char *path = xasprintf("%s/../%s/%s", dir, dirs[i], name);
 		struct stat ost;
@@ -348,6 +350,15 @@ static bool named_in_queue(const char *dir, const char *name, const struct stat 
 		free(path);
 	}
 	return found;
+}
+
+bool qrecycle_named_in_queue(const char *id, const struct stat *st)
+{
+	char dir[PATH_MAX];
+	pthread_mutex_lock(&pool_lock);
+	snprintf(dir, sizeof(dir), "%s", trim_dir ? trim_dir : "");
+	pthread_mutex_unlock(&pool_lock);
+	return dir[0] != '\0' && named_in_queue(dir, id, st);
 }
 
 bool qrecycle_room_short(unsigned long long avail, unsigned long long minfree,

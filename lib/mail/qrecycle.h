@@ -122,6 +122,15 @@ enum {
 int qrecycle_adopt_empty(const char *path);
 
 /*
+ * Whether active/, incoming/, deferred/ or hold/ holds a file named id
+ * that is st's inode (the queue directory is the pool directory's
+ * parent): then a name of st's file found elsewhere (in the pool, a
+ * temporary one in incoming/), with one link counted, is a second name a
+ * crash left, never to be unlinked.
+ */
+bool qrecycle_named_in_queue(const char *id, const struct stat *st);
+
+/*
  * Whether spares must give way to mail: avail bytes free in the queue's
  * file system are less than twice what smtpd wants free to take a message
  * (qspace_enough: queue_minfree, 1.5 x message_size_limit).
