@@ -136,31 +136,22 @@ static bool pool_name(const char *path, char *spare, size_t size)
 
 bool qrecycle_pooled(const char *id, const struct stat *st)
 {
-	char spare[PATH_MAX];
-	struct stat pst;
-	bool on;
+	char dir[PATH_MAX];
 
 	/* Whether the pool is on or off: spares of an earlier setting stay until the next trim. */
 	pthread_mutex_lock(&pool_lock);
-	on = trim_dir != NULL && *id != '.' && strchr(id, '/') == NULL;
-	if (on)
-		snprintf(spare, sizeof(spare), "%s/%s", trim_dir, id);
+	snprintf(dir, sizeof(dir), "%s", trim_dir ? trim_dir : "");
 	pthread_mutex_unlock(&pool_lock);
-	if (!on)
+	if (dir[0] == '\0' || *id == '.' || strchr(id, '/') != NULL)
 		return false;
-	if (lstat(spare, &pst) == 0 && pst.st_ino == st->st_ino && pst.st_dev == st->st_dev)
-		return true;
-	/* Its pool name parked already by a park that could not move this name (qrecycle_park). */
-	char *parked = xasprintf("%s.recycle", spare);
-	char *slash = strrchr(parked, '/');
+	/* In the pool, or its pool name parked by a park that could not move the other (qrecycle_park). */
+	char *where[2] = {xasprintf("%s/%s", dir, id), xasprintf("%s/../corrupt/links/%s.recycle", dir, id)};
 	bool found = false;
-	if (slash != NULL) {
-		*slash = '\0';
-		char *links = xasprintf("%s/../corrupt/links/%s", parked, slash + 1);
-		found = lstat(links, &pst) == 0 && pst.st_ino == st->st_ino && pst.st_dev == st->st_dev;
-		free(links);
+	for (int i = 0; i < 2; i++) {
+		struct stat pst;
+		found = found || (lstat(where[i], &pst) == 0 && pst.st_ino == st->st_ino && pst.st_dev == st->st_dev);
+		free(where[i]);
 	}
-	free(parked);
 	return found;
 }
 
