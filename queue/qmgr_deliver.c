@@ -332,6 +332,7 @@ static void job_begin(struct job *j, const char *id)
 	if (r == QF_LINKS) {
 		/* Neither name may go: parked where nothing takes or trims them (qrecycle.h). */
 		int parked = qrecycle_park(buf_str(&j->path), id);
+		int park_errno = errno;
 		if (parked < 0 && access(buf_str(&j->path), F_OK) != 0 && errno == ENOENT) {
 			/* Removed or moved by another delivery process since the open: its to tell. */
 			msg_info("%s: moved away by another delivery process while opened; left to it", id);
@@ -339,8 +340,8 @@ static void job_begin(struct job *j, const char *id)
 			goto out;
 		}
 		if (parked < 0) {
-			msg_error("%s: %s; cannot move it to corrupt/links/: %m; left in active/",
-				  id, buf_str(&err));
+			msg_error("%s: %s; cannot move it to corrupt/links/: %s; left in active/",
+				  id, buf_str(&err), strerror(park_errno));
 			goto out;
 		}
 		msg_warn("%s: %s; moved to corrupt/links/%s: remove only after e2fsck", id,

@@ -134,15 +134,21 @@ static bool pool_name(const char *path, char *spare, size_t size)
 	return on;
 }
 
+/* The pool's directory, on or off, into dir (size bytes): false when none is set. */
+static bool pool_dir_of(char *dir, size_t size)
+{
+	pthread_mutex_lock(&pool_lock);
+	snprintf(dir, size, "%s", trim_dir ? trim_dir : "");
+	pthread_mutex_unlock(&pool_lock);
+	return dir[0] != '\0';
+}
+
 bool qrecycle_pooled(const char *id, const struct stat *st)
 {
 	char dir[PATH_MAX];
 
 	/* Whether the pool is on or off: spares of an earlier setting stay until the next trim. */
-	pthread_mutex_lock(&pool_lock);
-	snprintf(dir, sizeof(dir), "%s", trim_dir ? trim_dir : "");
-	pthread_mutex_unlock(&pool_lock);
-	if (dir[0] == '\0' || *id == '.' || strchr(id, '/') != NULL)
+	if (!pool_dir_of(dir, sizeof(dir)) || *id == '.' || strchr(id, '/') != NULL)
 		return false;
 	/* In the pool, or its pool name parked by a park that could not move the other (qrecycle_park). */
 	char *where[2] = {xasprintf("%s/%s", dir, id), xasprintf("%s/../corrupt/links/%s.recycle", dir, id)};
@@ -284,7 +290,7 @@ int qrecycle_park(const char *path, const char *id)
 	char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
 	const char *tag = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
 	char *links = xasprintf("%s/../corrupt/links", dir);
-	char spare[PATH_MAX];
+	char *spare = NULL;
 	struct stat st, pst;
 	int rc = -1;
 
@@ -301,12 +307,10 @@ int qrecycle_park(const char *path, const char *id)
 	 * name; this one is parked all the same).
 	 */
 	bool pooled = false;
-	pthread_mutex_lock(&pool_lock);
-	bool known = trim_dir != NULL && *base != '.';
-	if (known)
-		snprintf(spare, sizeof(spare), "%s/%s", trim_dir, base);
-	pthread_mutex_unlock(&pool_lock);
-	if (known && lstat(spare, &pst) == 0 && pst.st_ino == st.st_ino && pst.st_dev == st.st_dev) {
+	char pool[PATH_MAX];
+	if (*base != '.' && pool_dir_of(pool, sizeof(pool)))
+		spare = xasprintf("%s/%s", pool, base);
+	if (spare != NULL && lstat(spare, &pst) == 0 && pst.st_ino == st.st_ino && pst.st_dev == st.st_dev) {
 		if (park_one(spare, links, id, "recycle") == 0)
 			pooled = true;
 		else if (errno != ENOENT)
@@ -315,6 +319,7 @@ int qrecycle_park(const char *path, const char *id)
 	if (park_one(path, links, id, strcmp(tag, ".") == 0 ? "queue" : tag) == 0)
 		rc = pooled;
 out:
+	free(spare);
 	free(links);
 	free(dir);
 	return rc;
@@ -346,10 +351,7 @@ static bool named_in_queue(const char *dir, const char *name, const struct stat 
 bool qrecycle_named_in_queue(const char *id, const struct stat *st)
 {
 	char dir[PATH_MAX];
-	pthread_mutex_lock(&pool_lock);
-	snprintf(dir, sizeof(dir), "%s", trim_dir ? trim_dir : "");
-	pthread_mutex_unlock(&pool_lock);
-	return dir[0] != '\0' && named_in_queue(dir, id, st);
+	return pool_dir_of(dir, sizeof(dir)) && named_in_queue(dir, id, st);
 }
 
 bool qrecycle_room_short(unsigned long long avail, unsigned long long minfree,
