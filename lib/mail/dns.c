@@ -37,6 +37,8 @@ static struct ub_ctx *ctx;
  * of one struct pending orderly.
  */
 static pthread_mutex_t lookup_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The longest one lookup may take (dns_conf's deadline_s). */
+static int deadline_s = DNS_LOOKUP_DEADLINE_S;
 
 struct pending {
 	bool done;
@@ -84,6 +86,7 @@ int dns_init(const struct dns_conf *c, struct buf *err)
 	int e;
 
 	dns_end();
+	deadline_s = c->deadline_s > 0 ? c->deadline_s : DNS_LOOKUP_DEADLINE_S;
 	ctx = ub_ctx_create();
 	if (ctx == NULL) {
 		buf_adds(err, "cannot create the DNS resolver context");
@@ -323,7 +326,7 @@ static void on_answer(void *arg, int err, struct ub_result *r)
 static int resolve(const char *qname, int rrtype, struct ub_result **out)
 {
 	struct pending p = {0};
-	long long deadline = now_ms() + DNS_LOOKUP_DEADLINE_S * 1000LL;
+	long long deadline = now_ms() + deadline_s * 1000LL;
 	int id, e;
 
 	pthread_mutex_lock(&lookup_lock);
@@ -390,7 +393,7 @@ int dns_lookup(const char *name, enum dns_type type, struct dns_answer *a)
 	if ((e = resolve(qname, rrtypes[type], &r)) != 0) {
 		if (e == 1)
 			snprintf(a->why, sizeof(a->why), "no answer from the DNS server within %d s",
-			    DNS_LOOKUP_DEADLINE_S);
+			    deadline_s);
 		else
 			set_why(a, "resolver: %s", ub_strerror(e));
 		return a->status = DNS_TEMPFAIL;

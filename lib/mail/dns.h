@@ -23,7 +23,8 @@
  * (no search list). Names under .test and reverse zones of private
  * addresses go to those servers too, not answered NXDOMAIN by
  * libunbound. A lookup blocks until it has an answer or for at most
- * DNS_LOOKUP_DEADLINE_S (then DNS_TEMPFAIL, "no answer ... within");
+ * DNS_LOOKUP_DEADLINE_S, or dns_conf's deadline_s (then DNS_TEMPFAIL,
+ * "no answer ... within");
  * libunbound by itself would wait about 35 s when no server answers.
  *
  * Everything in an answer is bounded and checked: RDATA lengths are never
@@ -91,6 +92,7 @@ struct dns_conf {
 	bool dnssec;
 	const char *trust_anchor_file;  /* read only with dnssec on */
 	const char *servers;            /* NULL: /etc/resolv.conf; else "ip[@port] ..." */
+	int deadline_s;                 /* 0: DNS_LOOKUP_DEADLINE_S (tests set less) */
 };
 
 /* Once per process, before any lookup (and before threads); -1 with err. */

@@ -3,7 +3,7 @@
  * (lib/mail/dns.h), printed in a stable form for end-to-end tests. Runs
  * as whoever runs the test; no privileges of its own.
  *
- *   dnsq [-s] [-a FILE] [-S SERVERS] [-t N] TYPE NAME
+ *   dnsq [-s] [-a FILE] [-S SERVERS] [-t N] [-d SECONDS] TYPE NAME
  *
  *   TYPE     MX, A, AAAA, TLSA, TXT or PTR (NAME is then an address)
  *   -s       DNSSEC validation, with the trust anchors of -a FILE or of
@@ -12,6 +12,7 @@
  *   -t N     N threads do the same lookup at once on the one context; all
  *            answers must print the same (MX order aside), and the first
  *            is printed
+ *   -d S     a lookup gives up after S seconds, not DNS_LOOKUP_DEADLINE_S
  *
  * Output: a line "STATUS secure|insecure canon=NAME" then one line per
  * record: "MX PREF HOST" (and "null MX"), "A ADDR", "TLSA U S M HEX",
@@ -110,7 +111,7 @@ static void *run(void *arg)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: dnsq [-s] [-a FILE] [-S SERVERS] [-t N] MX|A|AAAA|TLSA|TXT|PTR NAME\n");
+	fprintf(stderr, "usage: dnsq [-s] [-a FILE] [-S SERVERS] [-t N] [-d SECONDS] MX|A|AAAA|TLSA|TXT|PTR NAME\n");
 	return 64;
 }
 
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
 	struct buf err = BUF_INIT;
 	int opt, nthreads = 1, type = -1;
 
-	while ((opt = getopt(argc, argv, "sa:S:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "sa:S:t:d:")) != -1) {
 		switch (opt) {
 		case 's':
 			c.dnssec = true;
@@ -134,6 +135,11 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			c.servers = optarg;
+			break;
+		case 'd':
+			c.deadline_s = atoi(optarg);
+			if (c.deadline_s < 1 || c.deadline_s > 60)
+				return usage();
 			break;
 		case 't':
 			nthreads = atoi(optarg);
