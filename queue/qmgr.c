@@ -75,6 +75,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -656,6 +657,9 @@ int main(int argc, char **argv)
 	int npfd;
 
 	daemon_init(argc, argv, "qmgr", DAEMON_CATCH_TERM | DAEMON_DELIVERY);
+	/* Tests make queue file reads fail to see what an unreadable file becomes (qfile.h). */
+	if (qfile_fault_from_env() != 0)
+		msg_fatal_status(EX_USAGE, "bad TERN_QFILE_FAULT");
 	di = daemon_info();
 	/* Spent queue files are reused (its delivery processes give, its notices take). */
 	qrecycle_configure();

@@ -301,6 +301,48 @@ static bool left_active(struct job *j, const char *id, bool delivered)
 	return true;
 }
 
+/*
+ * The errors of a file the file system cannot give back (a failing disk,
+ * damaged metadata: ext4's EFSCORRUPTED and EFSBADCRC), as opposed to
+ * ones that pass or say nothing of the file (ENOENT, EMFILE, ENOMEM...).
+ */
+static bool unreadable(int e)
+{
+	return e == EIO || e == EUCLEAN || e == EBADMSG;
+}
+
+/*
+ * A queue file that cannot be read (an I/O error: a failing disk) stays
+ * where it is and is tried again with the backoff, as any deferred mail:
+ * the error may pass. Once its id says it arrived longer ago than
+ * maximal_queue_lifetime, it would have expired had it been readable;
+ * with nobody to tell but the postmaster (the envelope is what cannot be
+ * read), it is set aside in corrupt/ with its bytes, and the postmaster
+ * told (notify_classes resource). True when it was.
+ */
+static bool unreadable_expired(struct job *j, const char *id, const char *why)
+{
+	struct buf merr = BUF_INIT;
+	time_t arrived;
+
+	if (!qfile_id_time(id, &arrived) || time(NULL) - arrived < (time_t)cfg_int(P_maximal_queue_lifetime)
+	    || access(buf_str(&j->path), F_OK) != 0)
+		return false;	/* young, or gone (moved by another process: its to tell) */
+	if (qfile_move(buf_str(&j->path), "corrupt", &merr) < 0) {
+		msg_error("%s: %s, past maximal_queue_lifetime; cannot move it to corrupt/: %s", id, why,
+			  buf_str(&merr));
+		buf_free(&merr);
+		return false;
+	}
+	msg_warn("%s: %s, past maximal_queue_lifetime; moved to corrupt/, its sender not told", id, why);
+	bounce_error_notice("resource", id, "queue file unreadable (I/O error) past maximal_queue_lifetime; "
+			    "moved to corrupt/, its sender not told");
+	j->gone = true;
+	qcorrupt_trim("corrupt", cfg_int(P_corrupt_queue_limit));
+	buf_free(&merr);
+	return true;
+}
+
 /* Open active/ID and get the attempt ready (j->ready), or deal with a file that cannot be. */
 static void job_begin(struct job *j, const char *id)
 {
@@ -315,6 +357,7 @@ static void job_begin(struct job *j, const char *id)
 	buf_init(&j->path);
 	buf_printf(&j->path, "active/%s", id);
 	r = qfile_open(buf_str(&j->path), true, &a->q, &err);
+	int open_errno = errno;
 	if (r == QF_CORRUPT && spent(j, id))
 		goto out;
 	if (r == QF_CORRUPT) {
@@ -360,6 +403,8 @@ static void job_begin(struct job *j, const char *id)
 			j->gone = true;
 		goto out;
 	}
+	if (r == QF_IOERR && unreadable(open_errno) && unreadable_expired(j, id, buf_str(&err)))
+		goto out;
 	if (r != QF_OK) {
 		msg_warn("%s: cannot open queue file: %s", id, buf_str(&err));
 		goto out;	/* qmgr defers what is left in active/ */

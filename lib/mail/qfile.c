@@ -97,7 +97,8 @@ int qfile_fault_from_env(void)
 	/* NOLINTNEXTLINE(cert-err34-c): a test's fault-injection setting, not input */
 	if (sscanf(spec, "%15[a-z]:%u:%15[A-Z]:%7[a-z]", call, &nth, errname, mode) < 3)
 		return -1;
-	static const char *const calls[QF_CALL_MAX] = {"open", "write", "fsync", "rename", "syncfs", "read"};
+	static const char *const calls[QF_CALL_MAX] = {"open", "write", "fsync", "rename", "syncfs", "read",
+								  "readfile"};
 	int c;
 	for (c = 0; c < QF_CALL_MAX; c++)
 		if (strcmp(call, calls[c]) == 0)
@@ -702,6 +703,18 @@ bool qfile_id_inode(const char *id, unsigned long long *ino)
 		return false;
 	*ino = strtoull(hex, &end, 16);
 	return *end == '\0';
+}
+
+bool qfile_id_time(const char *id, time_t *t)
+{
+	unsigned long long secs = 0;
+
+	if (!qfile_id_valid(id))
+		return false;
+	for (int i = 0; i < 8; i++)	/* as qfile_id_inode: 8 digits until 2106 */
+		secs = secs * 16 + (unsigned long long)(id[i] <= '9' ? id[i] - '0' : id[i] - 'A' + 10);
+	*t = (time_t)secs;
+	return true;
 }
 
 bool qfile_field_valid(const char *s)
@@ -2007,9 +2020,10 @@ int qfile_open_whole(const char *path, bool writable, struct buf *mem, struct qf
 static int read_whole(int fd, off_t size, struct buf *b)
 {
 	buf_reserve(b, (size_t)size);
-	while (b->len < (size_t)size) {
-		ssize_t n = pread(fd, b->data + b->len, (size_t)size - b->len, (off_t)b->len);
-		if (n < 0 && errno == EINTR)
+	for (int tries = 0; b->len < (size_t)size;) {
+		ssize_t n = fault_hit(QF_CALL_READ_FILE) ? -1
+			  : pread(fd, b->data + b->len, (size_t)size - b->len, (off_t)b->len);
+		if (n < 0 && errno == EINTR && tries++ < EINTR_TRIES)
 			continue;
 		if (n < 0)
 			return -1;
@@ -2055,13 +2069,14 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 	 * stack it was a memcpy of the 16 KiB per open (qmgr opens each file
 	 * twice, its scheduler and its delivery process).
 	 */
-	while (!whole) {
+	for (int tries = 0; !whole;) {
 		const size_t chunk = 16384;
 		buf_reserve(envp, chunk);
 		envp->data[envp->len] = '\0';
-		ssize_t n = pread(q->fd, envp->data + envp->len, chunk, (off_t)envp->len);
+		ssize_t n = fault_hit(QF_CALL_READ_FILE) ? -1
+			  : pread(q->fd, envp->data + envp->len, chunk, (off_t)envp->len);
 		if (n < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && tries++ < EINTR_TRIES)
 				continue;
 			set_err(err, "cannot read queue file", path);
 			goto out;
@@ -2182,7 +2197,9 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 out:
 	buf_free(&own);
 	if (rc != QF_OK) {
+		int failed_errno = errno;	/* a QF_IOERR's, for the caller (qfile.h) */
 		qfile_close(q);
+		errno = failed_errno;
 		return rc;
 	}
 	*qp = q;

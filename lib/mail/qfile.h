@@ -107,12 +107,13 @@
  * for the shared syncfs where that commits the renames (ext4 with a
  * journal, XFS: qfile_syncfs_covered).
  *
- * FAULT INJECTION: every open/write/fsync/rename of this layer (and the
- * read of a partly read file's end record) goes through counting
- * wrappers, so tests can make the Nth call fail with ENOSPC or EIO
- * (qfile_fault_inject), or from the environment of a program that is not
- * set-id: TERN_QFILE_FAULT="write:3:ENOSPC" (call
- * open|write|fsync|rename|syncfs|read, N, errno name
+ * FAULT INJECTION: every open/write/fsync/rename of this layer (and
+ * qfile_open's reads: "read" the end record of a partly read file,
+ * "readfile" the rest) goes through counting wrappers, so tests can make
+ * the Nth call fail with ENOSPC or EIO (qfile_fault_inject), or from the
+ * environment of a program that is not set-id (smtpd, pickup, qmgr):
+ * TERN_QFILE_FAULT="write:3:ENOSPC" (call
+ * open|write|fsync|rename|syncfs|read|readfile, N, errno name
  * ENOSPC|EIO|EDQUOT|EINTR; append ":all" to fail every call from the Nth
  * on; an EINTR is retried a bounded number of times).
  */
@@ -170,6 +171,8 @@ bool qfile_id_valid(const char *id);
  * qfile_create_final() (maildrop/ only) end in a process id instead.
  */
 bool qfile_id_inode(const char *id, unsigned long long *ino);
+/* The second a queue id was made in (its first 8 hex digits): true and *t, or false. */
+bool qfile_id_time(const char *id, time_t *t);
 /* True when a field may be stored (no control characters, bounded). */
 bool qfile_field_valid(const char *s);
 
@@ -335,7 +338,8 @@ struct qfile_rcpt {
  * Open and validate a whole queue file (envelope, content length, end
  * record). writable: open O_RDWR so qfile_mark_done can be used.
  * Returns QF_OK with *qp set, or QF_CORRUPT / QF_IOERR / QF_STALE / QF_LINKS with
- * a reason. A file whose name is a queue id must hold that id.
+ * a reason (after QF_IOERR errno is the failed call's: ENOENT gone, EIO
+ * unreadable, ...). A file whose name is a queue id must hold that id.
  */
 int qfile_open(const char *path, bool writable, struct qfile **qp, struct buf *err);
 /*
@@ -439,9 +443,13 @@ bool qfile_still_there(const struct qfile *q);
 
 /* --- fault injection (tests) ----------------------------------------- */
 
-/* QF_CALL_READ: the read of the end record of a file qfile_open reads in part. */
+/*
+ * QF_CALL_READ: the read of the end record of a file qfile_open reads in
+ * part; QF_CALL_READ_FILE: qfile_open's other reads (the envelope, or
+ * the whole file).
+ */
 enum qfile_call { QF_CALL_OPEN, QF_CALL_WRITE, QF_CALL_FSYNC, QF_CALL_RENAME, QF_CALL_SYNCFS, QF_CALL_READ,
-		  QF_CALL_MAX };
+		  QF_CALL_READ_FILE, QF_CALL_MAX };
 /* Fail the nth call (1 = the next one) with err; every call from then on if sticky. */
 void qfile_fault_inject(enum qfile_call call, unsigned nth, int err, bool sticky);
 void qfile_fault_reset(void);

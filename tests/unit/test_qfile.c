@@ -1126,6 +1126,52 @@ START_TEST(test_mark_done_fault)
 }
 END_TEST
 
+/* qfile_open's other reads fail: an I/O error, never corrupt; EINTR retried, but not for ever. */
+START_TEST(test_read_file_error)
+{
+	struct buf err = BUF_INIT, mem = BUF_INIT;
+	char id[QF_ID_MAX];
+	struct qfile *q;
+	time_t t;
+
+	ck_assert_int_eq(write_sample(id, sizeof(id), &err), 0);
+	char *path = xasprintf("%s/%s", dir, id);
+	qfile_fault_inject(QF_CALL_READ_FILE, 1, EIO, true);
+	errno = 0;
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_IOERR);
+	ck_assert_int_eq(errno, EIO);	/* the failed call's, for the caller */
+	ck_assert_msg(strstr(buf_str(&err), strerror(EIO)) != NULL, "reason: %s", buf_str(&err));
+	errno = 0;
+	ck_assert_int_eq(qfile_open_whole(path, false, &mem, &q, &err), QF_IOERR);
+	ck_assert_int_eq(errno, EIO);
+	qfile_fault_inject(QF_CALL_READ_FILE, 1, EINTR, true);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_IOERR);
+	ck_assert_int_eq(qfile_open_whole(path, false, &mem, &q, &err), QF_IOERR);
+	qfile_fault_inject(QF_CALL_READ_FILE, 1, EINTR, false);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_OK);
+	qfile_close(q);
+	qfile_fault_reset();
+	ck_assert_int_eq(qfile_open_whole(path, false, &mem, &q, &err), QF_OK);
+	qfile_close(q);
+	/* The id's first 8 digits are the second it was made in. */
+	ck_assert(qfile_id_time(id, &t));
+	ck_assert(t <= time(NULL) && t >= time(NULL) - 60);
+	ck_assert(qfile_id_time("6B15C10A8F2B4A72103", &t));
+	ck_assert_int_eq((long long)t, 0x6B15C10ALL);
+	ck_assert(!qfile_id_time("6b15c10a8f2b4a72103", &t));
+	ck_assert(!qfile_id_time("6B15C10A", &t));
+	setenv("TERN_QFILE_FAULT", "readfile:1:EIO:all", 1);
+	ck_assert_int_eq(qfile_fault_from_env(), 0);
+	ck_assert_int_eq(qfile_open(path, false, &q, &err), QF_IOERR);
+	unsetenv("TERN_QFILE_FAULT");
+	qfile_fault_reset();
+	unlink(path);
+	free(path);
+	buf_free(&mem);
+	buf_free(&err);
+}
+END_TEST
+
 START_TEST(test_fault_env)
 {
 	setenv("TERN_QFILE_FAULT", "rename:1:ENOSPC", 1);
@@ -2004,6 +2050,7 @@ int main(void)
 	tcase_add_test(tc, test_open_whole);
 	tcase_add_test(tc, test_open_wide_envelope);
 	tcase_add_test(tc, test_mark_done_fault);
+	tcase_add_test(tc, test_read_file_error);
 	tcase_add_test(tc, test_fault_env);
 	tcase_add_test(tc, test_move);
 	tcase_add_test(tc, test_group_commit_concurrent);
