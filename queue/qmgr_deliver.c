@@ -34,6 +34,7 @@
 #include "compat.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,35 +313,73 @@ static bool unreadable(int e)
 }
 
 /*
- * A queue file that cannot be read (an I/O error: a failing disk) stays
- * where it is and is tried again with the backoff, as any deferred mail:
- * the error may pass. Once its id says it arrived longer ago than
- * maximal_queue_lifetime, it would have expired had it been readable;
- * with nobody to tell but the postmaster (the envelope is what cannot be
- * read), it is set aside in corrupt/ with its bytes, and the postmaster
- * told (notify_classes resource). True when it was.
+ * A queue file that cannot be read (an I/O error: a failing disk) is
+ * never set aside nor removed: it may read again (a retried sector, a
+ * disk replaced under RAID), and then it is delivered, or bounced if its
+ * time is up, as any other. It is deferred here, under its lock as any
+ * attempt, with the backoff of its age (its id's second: nothing else of
+ * it can be read); defer/ID notes since when it has failed, and the
+ * second attempt in a row that fails tells error_notice_recipient, once
+ * (notify_classes resource), as no sender can be told. Left in active/
+ * for qmgr's reaper when it cannot even be opened or locked.
  */
-static bool unreadable_expired(struct job *j, const char *id, const char *why)
+static void unreadable_defer(struct job *j, const char *id, const char *why)
 {
 	struct buf merr = BUF_INIT;
-	time_t arrived;
+	struct deferlog dl;
+	struct timeval tv[2];
+	time_t now = time(NULL), made;
+	int fd = open(buf_str(&j->path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (!qfile_id_time(id, &arrived) || time(NULL) - arrived < (time_t)cfg_int(P_maximal_queue_lifetime)
-	    || access(buf_str(&j->path), F_OK) != 0)
-		return false;	/* young, or gone (moved by another process: its to tell) */
-	if (qfile_move(buf_str(&j->path), "corrupt", &merr) < 0) {
-		msg_error("%s: %s, past maximal_queue_lifetime; cannot move it to corrupt/: %s", id, why,
-			  buf_str(&merr));
-		buf_free(&merr);
-		return false;
+	if (fd < 0)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		msg_info("%s: in the hands of another delivery process; left to it", id);
+		close(fd);
+		return;
 	}
-	msg_warn("%s: %s, past maximal_queue_lifetime; moved to corrupt/, its sender not told", id, why);
-	bounce_error_notice("resource", id, "queue file unreadable (I/O error) past maximal_queue_lifetime; "
-			    "moved to corrupt/, its sender not told");
-	j->gone = true;
-	qcorrupt_trim("corrupt", cfg_int(P_corrupt_queue_limit));
+	if (!qfile_still_named(fd, buf_str(&j->path))) {
+		struct stat st;
+		msg_info("%s: moved away by another delivery process while opened; left to it", id);
+		j->gone = lstat(buf_str(&j->path), &st) != 0 && errno == ENOENT;
+		close(fd);
+		return;
+	}
+	deferlog_init(&dl);
+	(void)deferlog_read(".", id, &dl);
+	if (dl.unreadable_since <= 0 || dl.unreadable_since > now) {
+		dl.unreadable_since = now;
+		if (dl.unreadable_told > 0)
+			dl.unreadable_told = 0;
+	} else if (dl.unreadable_told == 0) {
+		char nid[QF_ID_MAX];
+		msg_warn("%s: queue file unreadable at two attempts in a row; left in the queue", id);
+		if (bounce_error_notice_id("resource", id, "queue file unreadable (I/O error) at two "
+					   "attempts in a row; left in the queue, tried again with the backoff",
+					   nid, sizeof(nid))) {
+			/* Should the notice be unreadable too, nobody is told of it. */
+			struct deferlog mark;
+			deferlog_init(&mark);
+			mark.unreadable_told = -1;
+			if (deferlog_write(".", nid, &mark) < 0)
+				msg_warn("%s: cannot write defer/%s: %m", nid, nid);
+		}
+		dl.unreadable_told = now;
+	}
+	if (deferlog_write(".", id, &dl) < 0)
+		msg_warn("%s: cannot write defer/%s: %m", id, id);
+	deferlog_free(&dl);
+	gettimeofday(&tv[0], NULL);
+	tv[0].tv_sec += qmgr_backoff(qfile_id_time(id, &made) && made <= now ? now - made : 0);
+	tv[1] = tv[0];
+	if (utimes(buf_str(&j->path), tv) < 0 || qfile_move(buf_str(&j->path), "deferred", &merr) < 0) {
+		msg_warn("%s: %s; cannot defer it: %s", id, why, merr.len ? buf_str(&merr) : strerror(errno));
+	} else {
+		msg_warn("%s: %s; deferred", id, why);
+		j->gone = true;
+	}
+	close(fd);	/* the lock held until it left active/ */
 	buf_free(&merr);
-	return true;
 }
 
 /* Open active/ID and get the attempt ready (j->ready), or deal with a file that cannot be. */
@@ -403,8 +442,10 @@ static void job_begin(struct job *j, const char *id)
 			j->gone = true;
 		goto out;
 	}
-	if (r == QF_IOERR && unreadable(open_errno) && unreadable_expired(j, id, buf_str(&err)))
+	if (r == QF_IOERR && unreadable(open_errno)) {
+		unreadable_defer(j, id, buf_str(&err));
 		goto out;
+	}
 	if (r != QF_OK) {
 		msg_warn("%s: cannot open queue file: %s", id, buf_str(&err));
 		goto out;	/* qmgr defers what is left in active/ */

@@ -92,15 +92,24 @@ out:
 
 void bounce_error_notice(const char *cls, const char *queue_id, const char *what)
 {
+	char nid[64];
+	(void)bounce_error_notice_id(cls, queue_id, what, nid, sizeof(nid));
+}
+
+int bounce_error_notice_id(const char *cls, const char *queue_id, const char *what, char *nid, size_t nidlen)
+{
 	static time_t last_resource, last_software;
 	time_t *last = strcmp(cls, "resource") == 0 ? &last_resource : &last_software;
 	time_t now = time(NULL);
 	struct buf dbl = BUF_INIT, text = BUF_INIT, err = BUF_INIT;
 	char id[64];
 	struct cleanup *c;
+	int sent = 0;
 
+	if (nidlen > 0)
+		nid[0] = '\0';
 	if (!bounce_notify_class(cls) || (*last != 0 && now - *last < 60 && now >= *last))
-		return;
+		return 0;
 	*last = now;
 	bounce_double_sender(&dbl);
 	buf_printf(&text, "From: MAILER-DAEMON@%s (Mail Delivery System)\nTo: %s\n"
@@ -132,10 +141,14 @@ void bounce_error_notice(const char *cls, const char *queue_id, const char *what
 		    buf_str(&err));
 	} else {
 		msg_info("%s: postmaster %s notification: %s", queue_id, cls, id);
+		if (nidlen > 0)
+			strlcpy(nid, id, nidlen);
+		sent = 1;
 	}
 	buf_free(&dbl);
 	buf_free(&text);
 	buf_free(&err);
+	return sent;
 }
 
 int bounce_send(const struct bounce_msg *orig, char *queue_id, size_t idlen, struct buf *err)

@@ -88,6 +88,8 @@ int bounce_notify_class(const char *cls);
  * postmaster); a failure is only logged. Not thread-safe.
  */
 void bounce_error_notice(const char *cls, const char *queue_id, const char *what);
+/* The same, and the notice's queue id in nid (1 when one was queued, else 0 and nid ""). */
+int bounce_error_notice_id(const char *cls, const char *queue_id, const char *what, char *nid, size_t nidlen);
 
 /* The sender that marks a bounce of a bounce: "double-bounce@$myorigin". */
 void bounce_double_sender(struct buf *out);

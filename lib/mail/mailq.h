@@ -92,6 +92,13 @@ const char *mailq_style_name(enum mailq_style style);
 
 struct deferlog {
 	long long warned;	/* time of the delay warning, 0 = none yet */
+	/*
+	 * The queue file could not be read (I/O error) at every attempt
+	 * since unreadable_since (0: it was read); unreadable_told: when
+	 * error_notice_recipient was told, 0 not yet, -1 never (the file is
+	 * such a notice itself: one about it would make another, and so on).
+	 */
+	long long unreadable_since, unreadable_told;
 	size_t count;
 	char **address;
 	char **reason;

@@ -326,6 +326,10 @@ void deferlog_parse(const char *text, struct deferlog *d)
 
 		if (copy[0] == 'W' && copy[1] == ' ') {
 			d->warned = strtoll(copy + 2, NULL, 10);
+		} else if (copy[0] == 'U' && copy[1] == ' ') {
+			char *rest;
+			d->unreadable_since = strtoll(copy + 2, &rest, 10);
+			d->unreadable_told = strtoll(rest, NULL, 10);
 		} else if (copy[0] == 'R' && copy[1] == ' ') {
 			char *tab = strchr(copy + 2, '\t');
 			if (tab != NULL) {
@@ -343,6 +347,8 @@ void deferlog_format(const struct deferlog *d, struct buf *out)
 {
 	if (d->warned)
 		buf_printf(out, "W %lld\n", d->warned);
+	if (d->unreadable_since || d->unreadable_told)
+		buf_printf(out, "U %lld %lld\n", d->unreadable_since, d->unreadable_told);
 	for (size_t i = 0; i < d->count; i++)
 		buf_printf(out, "R %s\t%s\n", d->address[i], d->reason[i]);
 }

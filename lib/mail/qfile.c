@@ -2135,7 +2135,10 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		if (rc == QF_OK && needs_check(q)) {
 			/* From an earlier boot: the whole of it, once, for its checksum. */
 			struct buf all = BUF_INIT;
-			if (read_whole(q->fd, st.st_size, &all) != 0 || all.len != (size_t)st.st_size) {
+			int got_all = read_whole(q->fd, st.st_size, &all);
+			if (got_all != 0 || all.len != (size_t)st.st_size) {
+				if (got_all == 0)
+					errno = ENODATA;	/* shorter than fstat said: changed meanwhile */
 				set_err(err, "cannot read queue file", path);
 				rc = QF_IOERR;
 			} else {
@@ -2194,10 +2197,10 @@ static int open_impl(const char *path, bool writable, struct buf *mem, struct qf
 		buf_add(err, tmp.data, tmp.len);
 		buf_free(&tmp);
 	}
-out:
+out:;
+	int failed_errno = errno;	/* a QF_IOERR's, for the caller (qfile.h) */
 	buf_free(&own);
 	if (rc != QF_OK) {
-		int failed_errno = errno;	/* a QF_IOERR's, for the caller (qfile.h) */
 		qfile_close(q);
 		errno = failed_errno;
 		return rc;

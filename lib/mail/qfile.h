@@ -71,7 +71,8 @@
  *
  * Records appear in this order; N and R records may each be absent. Note
  * that the arrival time in the name and in T is the writer's clock, so
- * do not derive anything but uniqueness from the id. No field holds a control character (NUL, CR, LF, TAB, ...) other
+ * do not derive anything but uniqueness from the id (qmgr spaces the
+ * retries of a file it cannot read by its id's second, lacking any other). No field holds a control character (NUL, CR, LF, TAB, ...) other
  * than as described; the writer refuses them and the reader reports such
  * a file as corrupt. A file without a correct end record was truncated
  * (or is still being written: writers use temporary names starting with

@@ -1,54 +1,71 @@
 #!/bin/sh
 # t_qmgr_unreadable.sh - a queue file qmgr cannot read (every read of it
 # fails with EIO: TERN_QFILE_FAULT in the environment ternd gives qmgr, as
-# a failing disk would) is neither delivered nor lost. While its id is
-# younger than maximal_queue_lifetime it stays queued and is tried again
-# with the backoff; past it, it goes whole to corrupt/ and
-# error_notice_recipient is told (notify_classes resource); the notice,
-# written meanwhile, arrives once the disk reads again.
+# a failing disk would) is neither delivered nor set aside nor lost: it is
+# deferred with the backoff, defer/ID notes since when it fails, the
+# second attempt in a row that fails tells error_notice_recipient once
+# (notify_classes resource); the notice, unreadable as well, brings no
+# notice of its own. Once the disk reads again the message is delivered
+# and the notice arrives.
 . "$(dirname "$0")/lib.sh"
 
 need_cmd python3
 tern_instance
 qdir=$(ternconf -h queue_directory) || fail "ternconf queue_directory"
-life=8
-ternconf -e "error_notice_recipient = pme" maximal_queue_lifetime=${life}s minimal_backoff_time=3600s \
-	maximal_backoff_time=3600s queue_run_delay=3600s || fail "ternconf -e"
+ternconf -e "error_notice_recipient = pme" minimal_backoff_time=3600s maximal_backoff_time=3600s \
+	queue_run_delay=3600s || fail "ternconf -e"
 TERN_QFILE_FAULT=readfile:1:EIO:all tern -c "$TERN_DIR" start >/dev/null || { show_log; fail "tern start"; }
 at_cleanup "tern -c $TERN_DIR stop"
 
+notices() { grep -c 'postmaster resource notification' "$TERN_DIR/maillog"; }
+attempts() { grep -c "$id: cannot read queue file active/$id: Input/output error; deferred" "$TERN_DIR/maillog"; }
+_attempted() { [ "$(attempts)" -ge "$1" ]; }
+_deferred() { [ -f "$qdir/deferred/$1" ] && [ -f "$qdir/defer/$1" ]; }
+
 smtp_send s1@localhost bob@localhost unreadable >/dev/null || { show_log; fail "smtp_send"; }
-wait_for_log ': cannot open queue file: cannot read queue file'
-id=$(sed -n 's/.*qmgr\[[0-9]*\]: warning: \([0-9A-F]*\): cannot open queue file.*/\1/p' "$TERN_DIR/maillog" | head -n 1)
+wait_for_log ': cannot read queue file active/[0-9A-F]*: Input/output error; deferred'
+id=$(sed -n 's/.*: warning: \([0-9A-F]*\): cannot read queue file active.*; deferred$/\1/p' "$TERN_DIR/maillog" |
+	head -n 1)
 [ -n "$id" ] || { show_log; fail "no queue id in the log"; }
-_deferred() { [ -f "$qdir/deferred/$id" ]; }
-wait_for "$id in deferred/" _deferred
+wait_for "$id in deferred/, with its defer/ file" _deferred "$id"
 
-# 1. Young: kept for the next attempt, nothing set aside, nothing delivered.
+# 1. The first failure: deferred with the backoff, noted, nobody told yet.
+grep -q '^U [1-9][0-9]* 0$' "$qdir/defer/$id" || fail "defer/$id: $(cat "$qdir/defer/$id")"
+[ $(($(stat -c %Y "$qdir/deferred/$id") - $(date +%s))) -gt 3000 ] || fail "$id is due again at once"
+[ "$(notices)" = 0 ] || fail "a notice after one failed attempt"
 [ -z "$(ls -A "$qdir/corrupt")" ] || fail "corrupt/ is not empty: $(ls "$qdir/corrupt")"
-grep -q 'past maximal_queue_lifetime' "$TERN_DIR/maillog" && fail "a young file was set aside"
-[ "$(ls "$TERN_DIR/mail/bob/new" 2>/dev/null | wc -l)" = 0 ] || fail "bob got mail"
 
-# 2. Past maximal_queue_lifetime (by its id's second): corrupt/, whole, and a notice.
-made=$(printf '%d' "0x$(echo "$id" | cut -c1-8)")
-_old() { [ $(($(date +%s) - made)) -gt "$life" ]; }
-wait_for "$id to be older than ${life}s" _old
+# 2. The second in a row: the postmaster is told, once; the file stays queued.
 tern -c "$TERN_DIR" flush >/dev/null || fail "tern flush"
-wait_for_log "$id: cannot read queue file.*past maximal_queue_lifetime; moved to corrupt/, its sender not told"
-[ -f "$qdir/corrupt/$id" ] || fail "$id is not in corrupt/"
-grep -q '^Subject: unreadable' "$qdir/corrupt/$id" || fail "corrupt/$id does not hold the message"
-[ ! -e "$qdir/deferred/$id" ] && [ ! -e "$qdir/active/$id" ] || fail "$id is still queued"
+wait_for "a second attempt" _attempted 2
 wait_for_log "$id: postmaster resource notification: "
+nid=$(sed -n "s/.*$id: postmaster resource notification: \([0-9A-F]*\)$/\1/p" "$TERN_DIR/maillog")
+grep -q "$id: queue file unreadable at two attempts in a row; left in the queue" "$TERN_DIR/maillog" ||
+	fail "no warning for the second failure"
+wait_for "$id in deferred/ again" _deferred "$id"
+grep -q '^U [1-9][0-9]* [1-9][0-9]*$' "$qdir/defer/$id" || fail "defer/$id: $(cat "$qdir/defer/$id")"
 
-# 3. The disk reads again: the notice arrives, bob's message stays set aside.
+# 3. More attempts, of the message and of the notice (unreadable too): no more notices.
+wait_for "the notice $nid deferred" _deferred "$nid"
+tern -c "$TERN_DIR" flush >/dev/null || fail "tern flush"
+wait_for "a third attempt" _attempted 3
+_notice_again() { grep -q "$nid: cannot read queue file active/$nid: Input/output error; deferred" \
+	"$TERN_DIR/maillog" && [ "$(grep -c "$nid: cannot read" "$TERN_DIR/maillog")" -ge 2 ]; }
+wait_for "a second attempt of the notice" _notice_again
+wait_for "$id in deferred/ again" _deferred "$id"
+[ "$(notices)" = 1 ] || fail "$(notices) notices, want 1"
+[ "$(ls "$TERN_DIR/mail/bob/new" 2>/dev/null | wc -l)" = 0 ] || fail "bob got mail"
+[ -z "$(ls -A "$qdir/corrupt")" ] || fail "corrupt/ is not empty: $(ls "$qdir/corrupt")"
+
+# 4. The disk reads again: the message is delivered, the notice arrives.
 tern_stop
 tern_start
 tern -c "$TERN_DIR" flush >/dev/null || fail "tern flush"
+wait_for_mail bob 1
 wait_for_mail pme 1
 n=$(tern_newest_mail pme)
 grep -q "$id" "$n" || fail "the notice does not name $id"
-grep -q 'unreadable (I/O error) past maximal_queue_lifetime' "$n" || fail "the notice does not say why"
+grep -q 'unreadable (I/O error) at two' "$n" || fail "the notice does not say why"
 wait_queue_empty
-[ "$(ls "$TERN_DIR/mail/bob/new" 2>/dev/null | wc -l)" = 0 ] || fail "bob got mail"
-[ -f "$qdir/corrupt/$id" ] || fail "$id left corrupt/"
+[ ! -e "$qdir/defer/$id" ] && [ ! -e "$qdir/defer/$nid" ] || fail "defer/ files left: $(ls "$qdir/defer")"
 pass
