@@ -701,6 +701,7 @@ int main(int argc, char **argv)
 		qmgr_pool_init((int)cfg_int(P_default_process_limit), (unsigned)cfg_int(P_max_use),
 		    (time_t)cfg_int(P_max_idle), own, nown);
 	}
+	qmgr_deliver_init();
 	/* What a crash left in active/ first, then anything new. */
 	remove_stale_temps("incoming");
 	remove_orphan_reasons();

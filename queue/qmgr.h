@@ -22,6 +22,8 @@ struct mailq_entry;
  * when it may still be there (the caller looks).
  */
 bool qmgr_deliver(const char *id);
+/* In qmgr, before the first delivery process is forked: state they share. */
+void qmgr_deliver_init(void);
 /*
  * The same for n messages whose pending recipients are all local: their
  * requests go to the local delivery agent one after the other, all but

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -313,15 +314,49 @@ static bool unreadable(int e)
 }
 
 /*
+ * When the last notice of an unreadable queue file went out, in a page
+ * qmgr maps before it forks its first delivery process, so that all of
+ * them share it: at most one such notice an hour for the queue. A notice
+ * written on the failing disk may be unreadable too, and would bring a
+ * notice of its own; the hour keeps that to a trickle. NULL (no shared
+ * page): each process keeps its own.
+ */
+#define UNREADABLE_NOTICE_GAP	3600
+static long long *unreadable_notice_at;
+
+void qmgr_deliver_init(void)
+{
+	void *p = mmap(NULL, sizeof(long long), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		msg_warn("shared page for the notices of unreadable queue files: %m");
+	else
+		unreadable_notice_at = p;
+}
+
+/* Whether a notice of an unreadable file may go out now (taking the hour if so). */
+static bool unreadable_notice_due(time_t now)
+{
+	static long long own;
+	long long *at = unreadable_notice_at != NULL ? unreadable_notice_at : &own;
+	long long last = __atomic_load_n(at, __ATOMIC_ACQUIRE);
+
+	if (last != 0 && now >= last && now - last < UNREADABLE_NOTICE_GAP)
+		return false;
+	return __atomic_compare_exchange_n(at, &last, (long long)now, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/*
  * A queue file that cannot be read (an I/O error: a failing disk) is
  * never set aside nor removed: it may read again (a retried sector, a
  * disk replaced under RAID), and then it is delivered, or bounced if its
  * time is up, as any other. It is deferred here, under its lock as any
  * attempt, with the backoff of its age (its id's second: nothing else of
- * it can be read); defer/ID notes since when it has failed, and the
- * second attempt in a row that fails tells error_notice_recipient, once
- * (notify_classes resource), as no sender can be told. Left in active/
- * for qmgr's reaper when it cannot even be opened or locked.
+ * it can be read); defer/ID notes since when it has failed. From the
+ * second attempt in a row that fails, error_notice_recipient is told
+ * (notify_classes resource), once for the message, as no sender can be;
+ * with at most one such notice an hour, a message left untold is told at
+ * a later attempt. Left in active/ for qmgr's reaper when it cannot even
+ * be opened or locked.
  */
 static void unreadable_defer(struct job *j, const char *id, const char *why)
 {
@@ -346,34 +381,31 @@ static void unreadable_defer(struct job *j, const char *id, const char *why)
 		return;
 	}
 	deferlog_init(&dl);
-	(void)deferlog_read(".", id, &dl);
-	if (dl.unreadable_since <= 0 || dl.unreadable_since > now) {
+	/* defer/ID unreadable as well: left as it is, the file deferred all the same. */
+	bool noted = deferlog_read(".", id, &dl) >= 0;
+	if (noted && (dl.unreadable_since <= 0 || dl.unreadable_since > now)) {
 		dl.unreadable_since = now;
-		if (dl.unreadable_told > 0)
-			dl.unreadable_told = 0;
-	} else if (dl.unreadable_told == 0) {
-		char nid[QF_ID_MAX];
-		msg_warn("%s: queue file unreadable at two attempts in a row; left in the queue", id);
-		if (bounce_error_notice_id("resource", id, "queue file unreadable (I/O error) at two "
-					   "attempts in a row; left in the queue, tried again with the backoff",
-					   nid, sizeof(nid))) {
-			/* Should the notice be unreadable too, nobody is told of it. */
-			struct deferlog mark;
-			deferlog_init(&mark);
-			mark.unreadable_told = -1;
-			if (deferlog_write(".", nid, &mark) < 0)
-				msg_warn("%s: cannot write defer/%s: %m", nid, nid);
+		dl.unreadable_told = 0;
+	} else if (noted && dl.unreadable_told == 0) {
+		if (!bounce_notify_class("resource")) {
+			msg_warn("%s: queue file unreadable at two attempts in a row; left in the queue", id);
+			dl.unreadable_told = now;	/* nobody to tell: said once in the log */
+		} else if (unreadable_notice_due(now)) {
+			msg_warn("%s: queue file unreadable at two attempts in a row; left in the queue", id);
+			if (bounce_error_notice("resource", id, "queue file unreadable (I/O error) at two "
+						"attempts in a row; left in the queue, tried again with the backoff"))
+				dl.unreadable_told = now;
 		}
-		dl.unreadable_told = now;
 	}
-	if (deferlog_write(".", id, &dl) < 0)
+	if (noted && deferlog_write(".", id, &dl) < 0)
 		msg_warn("%s: cannot write defer/%s: %m", id, id);
 	deferlog_free(&dl);
 	gettimeofday(&tv[0], NULL);
 	tv[0].tv_sec += qmgr_backoff(qfile_id_time(id, &made) && made <= now ? now - made : 0);
 	tv[1] = tv[0];
 	if (utimes(buf_str(&j->path), tv) < 0 || qfile_move(buf_str(&j->path), "deferred", &merr) < 0) {
-		msg_warn("%s: %s; cannot defer it: %s", id, why, merr.len ? buf_str(&merr) : strerror(errno));
+		if (!left_active(j, id, false))
+			msg_warn("%s: %s; cannot defer it: %s", id, why, merr.len ? buf_str(&merr) : strerror(errno));
 	} else {
 		msg_warn("%s: %s; deferred", id, why);
 		j->gone = true;

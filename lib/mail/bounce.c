@@ -90,13 +90,7 @@ out:
 	return ret;
 }
 
-void bounce_error_notice(const char *cls, const char *queue_id, const char *what)
-{
-	char nid[64];
-	(void)bounce_error_notice_id(cls, queue_id, what, nid, sizeof(nid));
-}
-
-int bounce_error_notice_id(const char *cls, const char *queue_id, const char *what, char *nid, size_t nidlen)
+int bounce_error_notice(const char *cls, const char *queue_id, const char *what)
 {
 	static time_t last_resource, last_software;
 	time_t *last = strcmp(cls, "resource") == 0 ? &last_resource : &last_software;
@@ -106,8 +100,6 @@ int bounce_error_notice_id(const char *cls, const char *queue_id, const char *wh
 	struct cleanup *c;
 	int sent = 0;
 
-	if (nidlen > 0)
-		nid[0] = '\0';
 	if (!bounce_notify_class(cls) || (*last != 0 && now - *last < 60 && now >= *last))
 		return 0;
 	*last = now;
@@ -141,8 +133,6 @@ int bounce_error_notice_id(const char *cls, const char *queue_id, const char *wh
 		    buf_str(&err));
 	} else {
 		msg_info("%s: postmaster %s notification: %s", queue_id, cls, id);
-		if (nidlen > 0)
-			strlcpy(nid, id, nidlen);
 		sent = 1;
 	}
 	buf_free(&dbl);

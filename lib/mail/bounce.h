@@ -85,11 +85,10 @@ int bounce_notify_class(const char *cls);
  * (a queue id or a maildrop file name) was not delivered, and WHAT
  * happened. Nothing when CLS is not listed; at most one notice per class
  * a minute from each process (a full disk must not flood the
- * postmaster); a failure is only logged. Not thread-safe.
+ * postmaster); a failure is only logged. 1 when a notice was queued.
+ * Not thread-safe.
  */
-void bounce_error_notice(const char *cls, const char *queue_id, const char *what);
-/* The same, and the notice's queue id in nid (1 when one was queued, else 0 and nid ""). */
-int bounce_error_notice_id(const char *cls, const char *queue_id, const char *what, char *nid, size_t nidlen);
+int bounce_error_notice(const char *cls, const char *queue_id, const char *what);
 
 /* The sender that marks a bounce of a bounce: "double-bounce@$myorigin". */
 void bounce_double_sender(struct buf *out);

@@ -95,8 +95,7 @@ struct deferlog {
 	/*
 	 * The queue file could not be read (I/O error) at every attempt
 	 * since unreadable_since (0: it was read); unreadable_told: when
-	 * error_notice_recipient was told, 0 not yet, -1 never (the file is
-	 * such a notice itself: one about it would make another, and so on).
+	 * error_notice_recipient was told (0: not yet).
 	 */
 	long long unreadable_since, unreadable_told;
 	size_t count;

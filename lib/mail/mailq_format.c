@@ -347,7 +347,7 @@ void deferlog_format(const struct deferlog *d, struct buf *out)
 {
 	if (d->warned)
 		buf_printf(out, "W %lld\n", d->warned);
-	if (d->unreadable_since || d->unreadable_told)
+	if (d->unreadable_since)
 		buf_printf(out, "U %lld %lld\n", d->unreadable_since, d->unreadable_told);
 	for (size_t i = 0; i < d->count; i++)
 		buf_printf(out, "R %s\t%s\n", d->address[i], d->reason[i]);

@@ -5,15 +5,17 @@
 # deferred with the backoff, defer/ID notes since when it fails, the
 # second attempt in a row that fails tells error_notice_recipient once
 # (notify_classes resource); the notice, unreadable as well, brings no
-# notice of its own. Once the disk reads again the message is delivered
-# and the notice arrives.
+# notice of its own within the hour such notices keep apart (and its
+# defer/ file says it is still to be told of). Once the disk reads again
+# the message is delivered and the notice arrives.
 . "$(dirname "$0")/lib.sh"
 
 need_cmd python3
 tern_instance
 qdir=$(ternconf -h queue_directory) || fail "ternconf queue_directory"
+: > "$TERN_DIR/transport"
 ternconf -e "error_notice_recipient = pme" minimal_backoff_time=3600s maximal_backoff_time=3600s \
-	queue_run_delay=3600s || fail "ternconf -e"
+	queue_run_delay=3600s "transport_maps = texthash:$TERN_DIR/transport" || fail "ternconf -e"
 TERN_QFILE_FAULT=readfile:1:EIO:all tern -c "$TERN_DIR" start >/dev/null || { show_log; fail "tern start"; }
 at_cleanup "tern -c $TERN_DIR stop"
 
@@ -54,12 +56,24 @@ _notice_again() { grep -q "$nid: cannot read queue file active/$nid: Input/outpu
 wait_for "a second attempt of the notice" _notice_again
 wait_for "$id in deferred/ again" _deferred "$id"
 [ "$(notices)" = 1 ] || fail "$(notices) notices, want 1"
+_nid_noted() { grep -q '^U [1-9][0-9]* 0$' "$qdir/defer/$nid" 2>/dev/null; }
+wait_for "defer/$nid: failing, nobody told yet" _nid_noted
+grep -q '^U [1-9][0-9]* [1-9][0-9]*$' "$qdir/defer/$id" || fail "defer/$id: $(cat "$qdir/defer/$id")"
+grep -q "$nid: queue file unreadable at two attempts" "$TERN_DIR/maillog" && fail "a notice about the notice"
 [ "$(ls "$TERN_DIR/mail/bob/new" 2>/dev/null | wc -l)" = 0 ] || fail "bob got mail"
 [ -z "$(ls -A "$qdir/corrupt")" ] || fail "corrupt/ is not empty: $(ls "$qdir/corrupt")"
 
-# 4. The disk reads again: the message is delivered, the notice arrives.
+# 4. The disk reads again: an attempt that reads the message (bob deferred
+# on purpose) drops the U line; then it is delivered, and the notice arrives.
 tern_stop
+printf 'bob@localhost\tretry:4.4.1 held here on purpose\n' > "$TERN_DIR/transport"
 tern_start
+tern -c "$TERN_DIR" flush >/dev/null || fail "tern flush"
+_read_again() { grep -q 'held here on purpose' "$qdir/defer/$id" 2>/dev/null; }
+wait_for "an attempt that reads $id" _read_again
+wait_for "$id in deferred/" _deferred "$id"
+grep -q '^U ' "$qdir/defer/$id" && fail "defer/$id still has its U line: $(cat "$qdir/defer/$id")"
+: > "$TERN_DIR/transport"
 tern -c "$TERN_DIR" flush >/dev/null || fail "tern flush"
 wait_for_mail bob 1
 wait_for_mail pme 1

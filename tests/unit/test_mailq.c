@@ -184,21 +184,22 @@ START_TEST(test_deferlog)
 	ck_assert_str_eq(deferlog_reason(&back, "b@x"), "line break");
 	ck_assert_str_eq(deferlog_reason(&back, "zzz"), "");
 	ck_assert_int_eq(back.unreadable_since, 0);
-	/* The unreadable marks: since, told (-1: a notice, never told of). */
+	/* The unreadable marks: since when, and when the postmaster was told. */
 	d.unreadable_since = 1764082000;
-	d.unreadable_told = -1;
+	d.unreadable_told = 1764082300;
 	buf_reset(&text);
 	deferlog_format(&d, &text);
-	ck_assert_str_eq(buf_str(&text), "W 1764082190\nU 1764082000 -1\nR a@x\tsecond\nR b@x\tline break\n");
+	ck_assert_str_eq(buf_str(&text), "W 1764082190\nU 1764082000 1764082300\nR a@x\tsecond\nR b@x\tline break\n");
 	deferlog_free(&back);
 	deferlog_parse(buf_str(&text), &back);
 	ck_assert_int_eq(back.unreadable_since, 1764082000);
-	ck_assert_int_eq(back.unreadable_told, -1);
-	d.unreadable_since = 0;
-	d.unreadable_told = -1;	/* only the mark: still written */
+	ck_assert_int_eq(back.unreadable_told, 1764082300);
+	ck_assert_int_eq(back.warned, 1764082190);
+	ck_assert_uint_eq(back.count, 2);
+	d.unreadable_since = 0;	/* read again: no U line */
 	buf_reset(&text);
 	deferlog_format(&d, &text);
-	ck_assert_ptr_nonnull(strstr(buf_str(&text), "U 0 -1\n"));
+	ck_assert_ptr_null(strstr(buf_str(&text), "U "));
 	deferlog_free(&d);
 	deferlog_free(&back);
 	buf_free(&text);
