@@ -304,16 +304,6 @@ static bool left_active(struct job *j, const char *id, bool delivered)
 }
 
 /*
- * The errors of a file the file system cannot give back (a failing disk,
- * damaged metadata: ext4's EFSCORRUPTED and EFSBADCRC), as opposed to
- * ones that pass or say nothing of the file (ENOENT, EMFILE, ENOMEM...).
- */
-static bool unreadable(int e)
-{
-	return e == EIO || e == EUCLEAN || e == EBADMSG;
-}
-
-/*
  * When the last notice of an unreadable queue file went out, in a page
  * qmgr maps before it forks its first delivery process, so that all of
  * them share it: at most one such notice an hour for the queue. A notice
@@ -474,7 +464,7 @@ static void job_begin(struct job *j, const char *id)
 			j->gone = true;
 		goto out;
 	}
-	if (r == QF_IOERR && unreadable(open_errno)) {
+	if (r == QF_IOERR && qfile_errno_unreadable(open_errno)) {
 		unreadable_defer(j, id, buf_str(&err));
 		goto out;
 	}

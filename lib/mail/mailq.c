@@ -6,7 +6,11 @@
  * included, even while Tern is stopped), the
  * queue manager as mail_owner (which writes defer/). Files that vanish
  * or do not parse while the queue is being listed are skipped: the
- * listing is a snapshot, as Postfix's is.
+ * listing is a snapshot, as Postfix's is. A file the file system cannot
+ * give back (EIO: a failing disk) is listed all the same, "(unreadable)"
+ * for its sender and its one recipient, with the error for the reason,
+ * its id's second for its arrival: it is still queued (qmgr defers it),
+ * and a count of the queue must count it (Postfix's showq skips it).
  */
 #include "compat.h"
 
@@ -33,6 +37,24 @@
  */
 static const char *const queues[] = {"maildrop", "incoming", "active", "deferred", "hold", NULL};
 
+static void list_unreadable(const char *qname, const char *id, const char *path, struct mailq_list *l)
+{
+	const char *why = strerror(errno);
+	struct buf reason = BUF_INIT;
+	struct stat st;
+	time_t made;
+	long long when = qfile_id_time(id, &made) ? (long long)made : 0, size = 0;
+
+	if (stat(path, &st) == 0) {
+		size = (long long)st.st_size;
+		if (when == 0)
+			when = (long long)st.st_mtime;
+	}
+	buf_printf(&reason, "queue file unreadable: %s", why);
+	mailq_add_rcpt(mailq_add(l, qname, id, when, size, "(unreadable)"), "(unreadable)", buf_str(&reason));
+	buf_free(&reason);
+}
+
 static void scan_one(const char *queue_dir, const char *qname, const char *id,
     struct mailq_list *l)
 {
@@ -42,7 +64,10 @@ static void scan_one(const char *queue_dir, const char *qname, const char *id,
 
 	buf_printf(&path, "%s/%s/%s", queue_dir, qname, id);
 	deferlog_init(&d);
-	if (qfile_open(buf_str(&path), false, &q, &err) == QF_OK) {
+	int opened = qfile_open(buf_str(&path), false, &q, &err);
+	if (opened == QF_IOERR && qfile_errno_unreadable(errno))
+		list_unreadable(qname, id, buf_str(&path), l);
+	if (opened == QF_OK) {
 		const char *sender = qfile_sender(q), *given = qfile_attr(q, "sender_given");
 		char login[256];
 		struct stat st;

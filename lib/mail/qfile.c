@@ -705,6 +705,11 @@ bool qfile_id_inode(const char *id, unsigned long long *ino)
 	return *end == '\0';
 }
 
+bool qfile_errno_unreadable(int e)
+{
+	return e == EIO || e == EUCLEAN || e == EBADMSG;
+}
+
 bool qfile_id_time(const char *id, time_t *t)
 {
 	unsigned long long secs = 0;

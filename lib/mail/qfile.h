@@ -172,6 +172,13 @@ bool qfile_id_valid(const char *id);
  * qfile_create_final() (maildrop/ only) end in a process id instead.
  */
 bool qfile_id_inode(const char *id, unsigned long long *ino);
+/*
+ * Whether an errno of a failed qfile_open says the file system cannot give
+ * the file back (EIO: a failing disk; ext4's EFSCORRUPTED and EFSBADCRC),
+ * as opposed to one that passes or says nothing of the file (ENOENT,
+ * EMFILE, ENOMEM...).
+ */
+bool qfile_errno_unreadable(int e);
 /* The second a queue id was made in (its first 8 hex digits): true and *t, or false. */
 bool qfile_id_time(const char *id, time_t *t);
 /* True when a field may be stored (no control characters, bounded). */

@@ -7,7 +7,7 @@
 # (notify_classes resource); the notice, unreadable as well, brings no
 # notice of its own within the hour such notices keep apart (and its
 # defer/ file says it is still to be told of). Once the disk reads again
-# the message is delivered and the notice arrives.
+# the message is delivered and the notice arrives. mailq lists it meanwhile.
 . "$(dirname "$0")/lib.sh"
 
 need_cmd python3
@@ -36,6 +36,28 @@ grep -q '^U [1-9][0-9]* 0$' "$qdir/defer/$id" || fail "defer/$id: $(cat "$qdir/d
 [ $(($(stat -c %Y "$qdir/deferred/$id") - $(date +%s))) -gt 3000 ] || fail "$id is due again at once"
 [ "$(notices)" = 0 ] || fail "a notice after one failed attempt"
 [ -z "$(ls -A "$qdir/corrupt")" ] || fail "corrupt/ is not empty: $(ls "$qdir/corrupt")"
+
+# The listing shows it all the same (asked of qmgr, whose reads fail too,
+# by a user who may only use its socket): "(unreadable)", the error, the
+# id's second for its arrival.
+if [ "$(id -u)" = 0 ]; then
+	test_user_add ternunr_$$
+	pubgid=$(stat -c %g "$qdir/public")
+	setpriv --reuid=ternunr_$$ --regid="$(id -g ternunr_$$)" --groups="$pubgid" \
+		"$TERN_TOP/stage/ternqueue" -j >"$TERN_DIR/list.json" 2>&1 || fail "ternqueue -j: $(cat "$TERN_DIR/list.json")"
+	python3 - "$id" "$TERN_DIR/list.json" <<'EOP' || fail "the listing: $(cat "$TERN_DIR/list.json")"
+import json, sys
+qid, path = sys.argv[1], sys.argv[2]
+m = [json.loads(line) for line in open(path) if line.strip()]
+e = [x for x in m if x["queue_id"] == qid]
+assert len(e) == 1, m
+e = e[0]
+assert e["queue_name"] == "deferred" and e["sender"] == "(unreadable)", e
+assert e["arrival_time"] == int(qid[:8], 16), e
+assert e["recipients"] == [{"address": "(unreadable)",
+                            "delay_reason": "queue file unreadable: Input/output error"}], e
+EOP
+fi
 
 # 2. The second in a row: the postmaster is told, once; the file stays queued.
 tern -c "$TERN_DIR" flush >/dev/null || fail "tern flush"
