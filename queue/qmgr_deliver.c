@@ -323,16 +323,29 @@ void qmgr_deliver_init(void)
 		unreadable_notice_at = p;
 }
 
-/* Whether a notice of an unreadable file may go out now (taking the hour if so). */
-static bool unreadable_notice_due(time_t now)
+static long long *unreadable_notice_slot(void)
 {
 	static long long own;
-	long long *at = unreadable_notice_at != NULL ? unreadable_notice_at : &own;
-	long long last = __atomic_load_n(at, __ATOMIC_ACQUIRE);
+	return unreadable_notice_at != NULL ? unreadable_notice_at : &own;
+}
 
-	if (last != 0 && now >= last && now - last < UNREADABLE_NOTICE_GAP)
+/* Whether a notice of an unreadable file may go out now: taking the hour if so (*last: what it held). */
+static bool unreadable_notice_due(time_t now, long long *last)
+{
+	long long *at = unreadable_notice_slot();
+
+	*last = __atomic_load_n(at, __ATOMIC_ACQUIRE);
+	if (*last != 0 && now >= *last && now - *last < UNREADABLE_NOTICE_GAP)
 		return false;
-	return __atomic_compare_exchange_n(at, &last, (long long)now, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+	return __atomic_compare_exchange_n(at, last, (long long)now, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* No notice went out after all: the hour taken at now goes back to last (unless taken since). */
+static void unreadable_notice_undo(time_t now, long long last)
+{
+	long long taken = (long long)now;
+	(void)__atomic_compare_exchange_n(unreadable_notice_slot(), &taken, last, false, __ATOMIC_ACQ_REL,
+					  __ATOMIC_ACQUIRE);
 }
 
 /*
@@ -356,9 +369,12 @@ static void unreadable_defer(struct job *j, const char *id, const char *why)
 	time_t now = time(NULL), made;
 	int fd = open(buf_str(&j->path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0) {
+		msg_warn("%s: %s; left in active/", id, why);
 		return;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	}
+	/* As the readable attempt does: only a lock held elsewhere stops it. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
 		msg_info("%s: in the hands of another delivery process; left to it", id);
 		close(fd);
 		return;
@@ -377,14 +393,16 @@ static void unreadable_defer(struct job *j, const char *id, const char *why)
 		dl.unreadable_since = now;
 		dl.unreadable_told = 0;
 	} else if (noted && dl.unreadable_told == 0) {
+		long long last;
+		msg_warn("%s: queue file unreadable at two attempts in a row; left in the queue", id);
 		if (!bounce_notify_class("resource")) {
-			msg_warn("%s: queue file unreadable at two attempts in a row; left in the queue", id);
-			dl.unreadable_told = now;	/* nobody to tell: said once in the log */
-		} else if (unreadable_notice_due(now)) {
-			msg_warn("%s: queue file unreadable at two attempts in a row; left in the queue", id);
+			dl.unreadable_told = now;	/* nobody to tell */
+		} else if (unreadable_notice_due(now, &last)) {
 			if (bounce_error_notice("resource", id, "queue file unreadable (I/O error) at two "
 						"attempts in a row; left in the queue, tried again with the backoff"))
 				dl.unreadable_told = now;
+			else
+				unreadable_notice_undo(now, last);
 		}
 	}
 	if (noted && deferlog_write(".", id, &dl) < 0)

@@ -255,6 +255,10 @@ int deferlog_read(const char *queue_dir, const char *id, struct deferlog *d)
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0 && text.len < 1024 * 1024)
 		buf_add(&text, chunk, (size_t)n);
 	close(fd);
+	if (n < 0) {	/* part of it at most: none of it, as for one not opened */
+		buf_free(&text);
+		return -1;
+	}
 	deferlog_parse(buf_str(&text), d);
 	buf_free(&text);
 	return 1;

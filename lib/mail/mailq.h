@@ -111,8 +111,8 @@ void deferlog_parse(const char *text, struct deferlog *d);
 void deferlog_format(const struct deferlog *d, struct buf *out);
 /*
  * Read queue_dir/defer/ID: 1 when it was read, 0 when there is none
- * (d stays empty), -1 when it could not be opened (d stays empty; it may
- * exist). Write it (temp + rename); remove it.
+ * (d stays empty), -1 when it could not be opened or read (d stays empty;
+ * it may exist). Write it (temp + rename); remove it.
  */
 int deferlog_read(const char *queue_dir, const char *id, struct deferlog *d);
 int deferlog_write(const char *queue_dir, const char *id, const struct deferlog *d);

@@ -81,7 +81,8 @@ wait_for "$id in deferred/ again" _deferred "$id"
 _nid_noted() { grep -q '^U [1-9][0-9]* 0$' "$qdir/defer/$nid" 2>/dev/null; }
 wait_for "defer/$nid: failing, nobody told yet" _nid_noted
 grep -q '^U [1-9][0-9]* [1-9][0-9]*$' "$qdir/defer/$id" || fail "defer/$id: $(cat "$qdir/defer/$id")"
-grep -q "$nid: queue file unreadable at two attempts" "$TERN_DIR/maillog" && fail "a notice about the notice"
+grep -q "$nid: postmaster resource notification" "$TERN_DIR/maillog" && fail "a notice about the notice"
+grep -q "$nid: queue file unreadable at two attempts in a row" "$TERN_DIR/maillog" || fail "no warning for the notice's second failure"
 [ "$(ls "$TERN_DIR/mail/bob/new" 2>/dev/null | wc -l)" = 0 ] || fail "bob got mail"
 [ -z "$(ls -A "$qdir/corrupt")" ] || fail "corrupt/ is not empty: $(ls "$qdir/corrupt")"
 
