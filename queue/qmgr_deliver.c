@@ -304,6 +304,39 @@ static bool left_active(struct job *j, const char *id, bool delivered)
 }
 
 /*
+ * Lock fd, the open active/ID, for this attempt: false (logged, j->gone
+ * set when the name is gone) when it is not this process's to work on.
+ * Held while this process works on it: a delivery process of an earlier
+ * qmgr (killed, or stopped for a reload) may still be at work on it, and
+ * two at once would repeat its deliveries and mark a file the other has
+ * recycled. Left to that one (qmgr.c watches it). Only a lock held
+ * elsewhere stops the attempt.
+ */
+static bool job_hold(struct job *j, const char *id, int fd)
+{
+	struct stat st;
+
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		msg_info("%s: in the hands of another delivery process; left to it", id);
+		return false;
+	}
+	/*
+	 * That process may have finished between the open and the lock: its
+	 * file deferred, or given to the pool, where a writer may have
+	 * taken it for a new message already. Not this message any more:
+	 * delivering it again, or marking or removing that file, would
+	 * repeat mail and lose the new message. What is under the name now,
+	 * if anything, is left for the next attempt.
+	 */
+	if (!qfile_still_named(fd, buf_str(&j->path))) {
+		msg_info("%s: moved away by another delivery process while opened; left to it", id);
+		j->gone = lstat(buf_str(&j->path), &st) != 0 && errno == ENOENT;
+		return false;
+	}
+	return true;
+}
+
+/*
  * When the last notice of an unreadable queue file went out, in a page
  * qmgr maps before it forks its first delivery process, so that all of
  * them share it: at most one such notice an hour for the queue. A notice
@@ -373,16 +406,7 @@ static void unreadable_defer(struct job *j, const char *id, const char *why)
 		msg_warn("%s: %s; left in active/", id, why);
 		return;
 	}
-	/* As the readable attempt does: only a lock held elsewhere stops it. */
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-		msg_info("%s: in the hands of another delivery process; left to it", id);
-		close(fd);
-		return;
-	}
-	if (!qfile_still_named(fd, buf_str(&j->path))) {
-		struct stat st;
-		msg_info("%s: moved away by another delivery process while opened; left to it", id);
-		j->gone = lstat(buf_str(&j->path), &st) != 0 && errno == ENOENT;
+	if (!job_hold(j, id, fd)) {
 		close(fd);
 		return;
 	}
@@ -412,8 +436,10 @@ static void unreadable_defer(struct job *j, const char *id, const char *why)
 	tv[0].tv_sec += qmgr_backoff(qfile_id_time(id, &made) && made <= now ? now - made : 0);
 	tv[1] = tv[0];
 	if (utimes(buf_str(&j->path), tv) < 0 || qfile_move(buf_str(&j->path), "deferred", &merr) < 0) {
+		if (merr.len == 0)
+			buf_adds(&merr, strerror(errno));	/* utimes's, before left_active's own calls */
 		if (!left_active(j, id, false))
-			msg_warn("%s: %s; cannot defer it: %s", id, why, merr.len ? buf_str(&merr) : strerror(errno));
+			msg_warn("%s: %s; cannot defer it: %s", id, why, buf_str(&merr));
 	} else {
 		msg_warn("%s: %s; deferred", id, why);
 		j->gone = true;
@@ -490,32 +516,9 @@ static void job_begin(struct job *j, const char *id)
 		msg_warn("%s: cannot open queue file: %s", id, buf_str(&err));
 		goto out;	/* qmgr defers what is left in active/ */
 	}
-	/*
-	 * Held while this process works on it: a delivery process of an
-	 * earlier qmgr (killed, or stopped for a reload) may still be at
-	 * work on it, and two at once would repeat its deliveries and mark a
-	 * file the other has recycled. Left to that one (qmgr.c watches it).
-	 */
-	if (flock(qfile_fd(a->q), LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-		msg_info("%s: in the hands of another delivery process; left to it", id);
+	if (!job_hold(j, id, qfile_fd(a->q))) {
 		qfile_close(a->q);
 		a->q = NULL;
-		goto out;
-	}
-	/*
-	 * That process may have finished between the open and the lock: its
-	 * file deferred, or given to the pool, where a writer may have
-	 * taken it for a new message already. Not this message any more:
-	 * delivering it again, or marking or removing that file, would
-	 * repeat mail and lose the new message. What is under the name now,
-	 * if anything, is left for the next attempt.
-	 */
-	if (!qfile_still_named(qfile_fd(a->q), buf_str(&j->path))) {
-		struct stat st;
-		msg_info("%s: moved away by another delivery process while opened; left to it", id);
-		qfile_close(a->q);
-		a->q = NULL;
-		j->gone = lstat(buf_str(&j->path), &st) != 0 && errno == ENOENT;
 		goto out;
 	}
 	qfile_mark_checked(a->q);	/* held and still named: its boot may be set */
